@@ -1,0 +1,35 @@
+/*
+ * cli.h — what every subcommand shares: exit codes, opening the data dir
+ * with a message an operator can act on, and parsing numbers and times.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+
+enum cli_exit {
+	CLI_OK = 0,
+	CLI_MISMATCH = 1, /* the command ran and found a difference or failure */
+	CLI_USAGE = 2,    /* bad flags or arguments */
+	CLI_STORE = 3,    /* the data dir could not be used */
+};
+
+/* Opens dir for a command; prints why not on stderr. Returns a cli_exit. */
+int cli_open_store(const char *cmd, const char *dir, bool create, struct store **out);
+
+/* Parses a whole unsigned decimal number. */
+bool cli_parse_u64(const char *s, uint64_t *out);
+
+/* Parses a time: Unix milliseconds, or ISO 8601 UTC "YYYY-MM-DD[THH:MM[:SS]][Z]". */
+bool cli_parse_time(const char *s, int64_t *ms);
+
+/* Prints "pledged CMD: message" and the usage hint on stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Milliseconds since the Unix epoch. */
+int64_t cli_now_ms(void);
+
+#endif

@@ -1,0 +1,14 @@
+/*
+ * commands.h — the subcommands of the pledged binary. Each parses its own
+ * flags, prints its own --help and returns an exit status (see cli.h).
+ */
+#ifndef COMMANDS_H
+#define COMMANDS_H
+
+int cmd_replay(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_rejections(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+
+#endif

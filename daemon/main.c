@@ -1,0 +1,48 @@
+/* main.c — the pledged binary: dispatch to a subcommand. The only file that exits. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{"replay", cmd_replay, "rebuild projections from the event log (or show a past point)"},
+	{"dump", cmd_dump, "print event log entries as JSON lines"},
+	{"verify", cmd_verify, "recompute projections and compare with the stored ones"},
+	{"rejections", cmd_rejections, "list rejected messages with their reasons"},
+	{"import", cmd_import, "append JSON-lines events straight to the log (no Kafka)"},
+};
+
+static void print_usage(FILE *out)
+{
+	fputs("Usage: pledged COMMAND [OPTIONS]\n\n"
+	      "pledged consumes pledge and comment events from Kafka into an LMDB event\n"
+	      "log and serves campaign projections over HTTP.\n\nCommands:\n",
+	      out);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nRun 'pledged COMMAND --help' for a command's options.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		print_usage(stdout);
+		return CLI_OK;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "pledged: unknown command '%s'\n\n", argv[1]);
+	print_usage(stderr);
+	return CLI_USAGE;
+}

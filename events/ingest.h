@@ -1,0 +1,45 @@
+/*
+ * ingest.h — apply a batch of consumed messages in one write transaction.
+ *
+ * This is the step between the consumer and the projections. For each
+ * message, in order: decode and validate it (schemas/), skip it if its id
+ * was applied before, apply it to the projections (projections/), append it
+ * to the log and index its id; a message refused at any step is stored as a
+ * rejection instead. The source offsets of the batch are stored in the same
+ * transaction, so after a crash the batch is either wholly there, offsets
+ * included, or not at all.
+ */
+#ifndef INGEST_H
+#define INGEST_H
+
+#include "event_schema.h"
+#include "evlog.h"
+
+struct ingest_msg {
+	struct evlog_source src;
+	const void *key; /* NULL when the message has no key */
+	size_t key_len;
+	const void *value;
+	size_t value_len;
+};
+
+struct ingest_stats {
+	uint64_t applied[PL_EVENT_TYPE_COUNT];
+	uint64_t rejected[PL_REASON_COUNT];
+	uint64_t duplicates;
+	uint64_t last_seq; /* log position after the batch */
+};
+
+/*
+ * Applies msgs[0..n) and stores, for every Kafka partition in the batch, the
+ * offset after its last message (tagged with cluster, may be "").
+ * now_ms stamps log entries and rejections. On success *stats counts what
+ * happened; on error nothing was written. Grows the map when it is full.
+ */
+int ingest_batch(struct store *st, const struct ingest_msg *msgs, size_t n, const char *cluster,
+		 int64_t now_ms, struct ingest_stats *stats);
+
+/* Adds the counts of b to a. */
+void ingest_stats_add(struct ingest_stats *a, const struct ingest_stats *b);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * rejections.h — the store of refused messages.
+ *
+ * Every message that is not applied is kept here with its raw bytes, its
+ * source coordinates, its message key and a specific reason, so operators
+ * can see, fix and re-send it. Keys are a big-endian sequence of their own.
+ */
+#ifndef REJECTIONS_H
+#define REJECTIONS_H
+
+#include "event_decode.h"
+#include "evlog.h"
+
+struct rejection_entry {
+	uint64_t seq;
+	struct evlog_source src;
+	int64_t at; /* when it was rejected, Unix ms */
+	enum pl_reason reason;
+	const char *detail;
+	size_t detail_len;
+	bool has_key;
+	const void *key;
+	size_t key_len;
+	const void *raw;
+	size_t raw_len;
+};
+
+/* Stores a rejection in the caller's write transaction. key may be NULL. */
+void rejections_add(struct store_txn *t, const struct evlog_source *src, int64_t at,
+		    const struct pl_rejection *rej, const void *key, size_t key_len,
+		    const void *raw, size_t raw_len);
+
+/* Parses a REJECTIONS key/value pair found with a cursor. */
+int rejections_parse(const MDB_val *key, const MDB_val *val, struct rejection_entry *e);
+
+/* Number of stored rejections. */
+int rejections_count(struct store_txn *t, uint64_t *count);
+
+#endif

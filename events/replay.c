@@ -1,0 +1,85 @@
+/* replay.c — apply the log to a projection set; see replay.h. */
+#include "replay.h"
+
+#include <string.h>
+
+#include "evlog.h"
+#include "pl_error.h"
+
+const char *replay_outcome_text(enum replay_outcome outcome)
+{
+	switch (outcome) {
+	case REPLAY_OK: return "replayed";
+	case REPLAY_EMPTY: return "the log is empty";
+	case REPLAY_INCONSISTENT: return "a log entry no longer applies";
+	case REPLAY_UNREADABLE: return "a log entry cannot be decoded";
+	case REPLAY_FAILED: return "the store failed";
+	}
+	return "unknown";
+}
+
+/* Applies one entry; returns 1 to stop the walk, 0 to go on, <0 on error. */
+static int replay_entry(struct store_txn *t, enum proj_set set, const struct replay_options *opt,
+			const struct evlog_entry *e, struct replay_result *res)
+{
+	struct pl_event ev;
+	if (pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &res->rejection)) {
+		res->outcome = REPLAY_UNREADABLE;
+		res->failed_seq = e->seq;
+		return 1;
+	}
+	if (opt->has_until_time && pl_event_int(&ev, PL_F_AT) > opt->until_time) {
+		res->skipped_time++;
+		return 0;
+	}
+	int rc = proj_apply(t, set, &ev, e->seq, &res->rejection);
+	if (rc == PL_EREJECTED) {
+		if (res->skipped_time) {
+			res->skipped_dependent++;
+			return 0;
+		}
+		res->outcome = REPLAY_INCONSISTENT;
+		res->failed_seq = e->seq;
+		return 1;
+	}
+	if (rc)
+		return rc;
+	res->applied++;
+	res->last_seq = e->seq;
+	return 0;
+}
+
+int replay_into(struct store_txn *t, enum proj_set set, const struct replay_options *opt,
+		struct replay_result *res)
+{
+	memset(res, 0, sizeof *res);
+	proj_clear(t, set);
+	MDB_cursor *c = store_cursor(t, STORE_DB_LOG);
+	if (!c) {
+		res->outcome = REPLAY_FAILED;
+		return t->err;
+	}
+	MDB_val k, v;
+	int rc = 0, mrc;
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct evlog_entry e;
+		if (evlog_parse(&k, &v, &e)) {
+			rc = store_txn_fail(t, PL_ECORRUPT);
+			break;
+		}
+		if (opt->until_seq && e.seq > opt->until_seq)
+			break;
+		rc = replay_entry(t, set, opt, &e, res);
+	}
+	mdb_cursor_close(c);
+	if (mrc && mrc != MDB_NOTFOUND)
+		rc = store_txn_fail(t, store_error(mrc));
+	if (rc < 0) {
+		res->outcome = REPLAY_FAILED;
+		return rc;
+	}
+	if (res->outcome == REPLAY_OK && res->applied == 0 && res->skipped_time == 0)
+		res->outcome = REPLAY_EMPTY;
+	return PL_OK;
+}

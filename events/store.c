@@ -1,0 +1,375 @@
+/* store.c — LMDB environment, layout check, sticky-error transactions, map growth. */
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pl_error.h"
+
+#define DEFAULT_MAP_SIZE ((size_t)64 << 20)
+/* What META["format"] holds in every pledged data dir. */
+#define FORMAT_KEY "format"
+#define FORMAT_VALUE "pledged/1"
+
+static const struct {
+	const char *name;
+	unsigned flags;
+} db_defs[STORE_DB_COUNT] = {
+#define STORE_DB_DEF(e, name, flags) [STORE_DB_##e] = {name, flags},
+	STORE_DBS(STORE_DB_DEF)
+#undef STORE_DB_DEF
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[STORE_DB_COUNT];
+	pthread_rwlock_t resize_lock; /* shared: a txn is open; exclusive: resizing */
+	char *dir;
+};
+
+const char *store_db_name(enum store_db db)
+{
+	return db_defs[db].name;
+}
+
+int store_error(int mdb_rc)
+{
+	switch (mdb_rc) {
+	case MDB_SUCCESS: return PL_OK;
+	case MDB_NOTFOUND: return PL_ENOTFOUND;
+	case MDB_KEYEXIST: return PL_EEXIST;
+	case MDB_MAP_FULL: return PL_EMAPFULL;
+	case MDB_INVALID:
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_VERSION_MISMATCH:
+	case MDB_BAD_VALSIZE:
+		return PL_ECORRUPT;
+	case ENOMEM: return PL_ENOMEM;
+	case ENOSPC: return PL_ENOSPACE;
+	case ENOENT: return PL_ENOTFOUND;
+	case EAGAIN:
+	case EBUSY:
+		return PL_EBUSY;
+	}
+	return PL_EIO;
+}
+
+/* Opens every named database and checks or writes the format marker. */
+static int open_layout(struct store *st, bool create)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	if (rc)
+		return store_error(rc);
+	MDB_dbi meta;
+	rc = mdb_dbi_open(txn, db_defs[STORE_DB_META].name, create ? MDB_CREATE : 0, &meta);
+	if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return PL_EFOREIGN;
+	}
+	if (rc)
+		goto fail;
+	MDB_val k = {strlen(FORMAT_KEY), FORMAT_KEY}, v;
+	rc = mdb_get(txn, meta, &k, &v);
+	if (rc == MDB_NOTFOUND && create) {
+		/* A fresh environment: nothing but our meta may exist in it. */
+		MDB_stat ms;
+		MDB_dbi main_db;
+		if (mdb_dbi_open(txn, NULL, 0, &main_db) == 0 && mdb_stat(txn, main_db, &ms) == 0 &&
+		    ms.ms_entries > 1) {
+			mdb_txn_abort(txn);
+			return PL_EFOREIGN;
+		}
+		v.mv_size = strlen(FORMAT_VALUE);
+		v.mv_data = FORMAT_VALUE;
+		rc = mdb_put(txn, meta, &k, &v, 0);
+	} else if (rc == 0 && (v.mv_size != strlen(FORMAT_VALUE) ||
+			       memcmp(v.mv_data, FORMAT_VALUE, v.mv_size) != 0)) {
+		mdb_txn_abort(txn);
+		return PL_EFOREIGN;
+	} else if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return PL_EFOREIGN;
+	}
+	if (rc)
+		goto fail;
+	for (int db = 0; db < STORE_DB_COUNT; db++) {
+		rc = mdb_dbi_open(txn, db_defs[db].name, MDB_CREATE | db_defs[db].flags, &st->dbi[db]);
+		if (rc)
+			goto fail;
+	}
+	return store_error(mdb_txn_commit(txn));
+fail:
+	mdb_txn_abort(txn);
+	return store_error(rc);
+}
+
+int store_open(struct store **out, const char *dir, const struct store_options *opt)
+{
+	struct stat sb;
+	int rc;
+	if (stat(dir, &sb) != 0) {
+		if (!opt->create)
+			return PL_ENOTFOUND;
+		if (mkdir(dir, 0750) != 0)
+			return PL_EIO;
+	} else if (!S_ISDIR(sb.st_mode)) {
+		return PL_EFOREIGN;
+	}
+	if (!opt->create) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/data.mdb", dir);
+		if (stat(path, &sb) != 0)
+			return PL_ENOTFOUND;
+	}
+
+	struct store *st = calloc(1, sizeof *st);
+	if (!st)
+		return PL_ENOMEM;
+	st->dir = strdup(dir);
+	pthread_rwlockattr_t attr;
+	pthread_rwlockattr_init(&attr);
+	/* Growing must not starve behind a steady stream of readers. */
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&st->resize_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+
+	if ((rc = mdb_env_create(&st->env)) ||
+	    (rc = mdb_env_set_maxdbs(st->env, STORE_DB_COUNT + 1)) ||
+	    (rc = mdb_env_set_maxreaders(st->env, 512)) ||
+	    (rc = mdb_env_set_mapsize(st->env, opt->initial_map_size ? opt->initial_map_size
+								     : DEFAULT_MAP_SIZE))) {
+		rc = store_error(rc);
+		goto fail;
+	}
+	/* NOTLS: read txns are not bound to threads, and a thread may hold a
+	 * read txn beside the write txn. */
+	unsigned flags = MDB_NOTLS | (opt->no_sync ? MDB_NOSYNC : 0);
+	rc = mdb_env_open(st->env, dir, flags, 0640);
+	if (rc) {
+		rc = store_error(rc);
+		goto fail;
+	}
+	if (!st->dir || (rc = open_layout(st, opt->create)))
+		goto fail;
+	*out = st;
+	return PL_OK;
+fail:
+	store_close(st);
+	return rc ? rc : PL_ENOMEM;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	if (st->env)
+		mdb_env_close(st->env);
+	pthread_rwlock_destroy(&st->resize_lock);
+	free(st->dir);
+	free(st);
+}
+
+const char *store_dir(const struct store *st)
+{
+	return st->dir;
+}
+
+size_t store_map_size(struct store *st)
+{
+	MDB_envinfo info;
+	mdb_env_info(st->env, &info);
+	return info.me_mapsize;
+}
+
+/* Adopts a map size another process set (MDB_MAP_RESIZED). */
+static int adopt_map_size(struct store *st)
+{
+	pthread_rwlock_wrlock(&st->resize_lock);
+	int rc = mdb_env_set_mapsize(st->env, 0);
+	pthread_rwlock_unlock(&st->resize_lock);
+	return store_error(rc);
+}
+
+static int txn_begin(struct store *st, struct store_txn *t, bool write)
+{
+	memset(t, 0, sizeof *t);
+	t->st = st;
+	t->write = write;
+	for (;;) {
+		pthread_rwlock_rdlock(&st->resize_lock);
+		int rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+		if (rc == 0)
+			return PL_OK;
+		pthread_rwlock_unlock(&st->resize_lock);
+		t->txn = NULL;
+		if (rc != MDB_MAP_RESIZED)
+			return t->err = store_error(rc);
+		if ((rc = adopt_map_size(st)))
+			return t->err = rc;
+	}
+}
+
+int store_read_begin(struct store *st, struct store_txn *t)
+{
+	return txn_begin(st, t, false);
+}
+
+int store_write_begin(struct store *st, struct store_txn *t)
+{
+	return txn_begin(st, t, true);
+}
+
+void store_abort(struct store_txn *t)
+{
+	if (!t->txn)
+		return;
+	mdb_txn_abort(t->txn);
+	t->txn = NULL;
+	pthread_rwlock_unlock(&t->st->resize_lock);
+}
+
+int store_commit(struct store_txn *t)
+{
+	if (!t->txn)
+		return t->err ? t->err : PL_EINVAL;
+	if (t->err) {
+		store_abort(t);
+		return t->err;
+	}
+	int rc = mdb_txn_commit(t->txn);
+	t->txn = NULL;
+	pthread_rwlock_unlock(&t->st->resize_lock);
+	return t->err = store_error(rc);
+}
+
+int store_txn_fail(struct store_txn *t, int err)
+{
+	if (!t->err)
+		t->err = err;
+	return t->err;
+}
+
+MDB_dbi store_dbi(const struct store_txn *t, enum store_db db)
+{
+	return t->st->dbi[db];
+}
+
+int store_get(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
+	      MDB_val *val)
+{
+	if (t->err)
+		return t->err;
+	MDB_val k = {key_len, (void *)key};
+	int rc = mdb_get(t->txn, t->st->dbi[db], &k, val);
+	if (rc == MDB_NOTFOUND)
+		return PL_ENOTFOUND;
+	return rc ? store_txn_fail(t, store_error(rc)) : PL_OK;
+}
+
+void store_put(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
+	       const void *val, size_t val_len, unsigned flags)
+{
+	if (t->err)
+		return;
+	MDB_val k = {key_len, (void *)key}, v = {val_len, (void *)val};
+	int rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, flags);
+	if (rc)
+		store_txn_fail(t, store_error(rc));
+}
+
+void *store_reserve(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
+		    size_t val_len, unsigned flags)
+{
+	if (t->err)
+		return NULL;
+	MDB_val k = {key_len, (void *)key}, v = {val_len, NULL};
+	int rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, flags | MDB_RESERVE);
+	if (rc) {
+		store_txn_fail(t, store_error(rc));
+		return NULL;
+	}
+	return v.mv_data;
+}
+
+void store_del(struct store_txn *t, enum store_db db, const void *key, size_t key_len)
+{
+	if (t->err)
+		return;
+	MDB_val k = {key_len, (void *)key};
+	int rc = mdb_del(t->txn, t->st->dbi[db], &k, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		store_txn_fail(t, store_error(rc));
+}
+
+void store_clear(struct store_txn *t, enum store_db db)
+{
+	if (t->err)
+		return;
+	int rc = mdb_drop(t->txn, t->st->dbi[db], 0);
+	if (rc)
+		store_txn_fail(t, store_error(rc));
+}
+
+MDB_cursor *store_cursor(struct store_txn *t, enum store_db db)
+{
+	MDB_cursor *c = NULL;
+	if (t->err)
+		return NULL;
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c);
+	if (rc) {
+		store_txn_fail(t, store_error(rc));
+		return NULL;
+	}
+	return c;
+}
+
+int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val)
+{
+	MDB_cursor *c = store_cursor(t, db);
+	if (!c)
+		return t->err;
+	int rc = mdb_cursor_get(c, key, val, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		return PL_ENOTFOUND;
+	return rc ? store_txn_fail(t, store_error(rc)) : PL_OK;
+}
+
+int store_grow(struct store *st)
+{
+	pthread_rwlock_wrlock(&st->resize_lock);
+	MDB_envinfo info;
+	mdb_env_info(st->env, &info);
+	int rc = mdb_env_set_mapsize(st->env, info.me_mapsize * 2);
+	pthread_rwlock_unlock(&st->resize_lock);
+	return store_error(rc);
+}
+
+int store_run_write(struct store *st, int (*fn)(struct store_txn *t, void *arg), void *arg)
+{
+	for (;;) {
+		struct store_txn t;
+		int rc = store_write_begin(st, &t);
+		if (rc == 0) {
+			rc = fn(&t, arg);
+			if (rc == 0) {
+				rc = store_commit(&t);
+			} else {
+				/* fn may have turned the sticky map-full into its own code. */
+				if (t.err == PL_EMAPFULL)
+					rc = PL_EMAPFULL;
+				store_abort(&t);
+			}
+		}
+		if (rc != PL_EMAPFULL)
+			return rc;
+		if ((rc = store_grow(st)))
+			return rc;
+	}
+}

@@ -1,0 +1,129 @@
+/*
+ * store.h — the LMDB environment behind a data directory, and transactions
+ * with a sticky error.
+ *
+ * Every named database of the data dir is listed in STORE_DBS below: that
+ * list is the on-disk layout. A store_txn remembers its first error; every
+ * later operation on it does nothing, and commit turns into abort, so
+ * callers can write a straight line of puts and check once at the end.
+ *
+ * Map growth: LMDB refuses mdb_env_set_mapsize() while any transaction of the
+ * process is open. Readers therefore hold a shared lock for the life of a
+ * read transaction, and store_grow() takes it exclusively; writers retry
+ * their whole transaction after growing (store_run_write()).
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Named databases: X(ENUM, "name", flags). Projections exist twice: the
+ * live set, and a scratch set that verify and replay rebuild into. */
+#define STORE_DBS(X)                                   \
+	X(META, "meta", 0)                             \
+	X(LOG, "log", 0)                               \
+	X(EVENT_IDS, "event_ids", 0)                   \
+	X(OFFSETS, "offsets", 0)                       \
+	X(REJECTIONS, "rejections", 0)                 \
+	X(CAMPAIGNS, "campaigns", 0)                   \
+	X(TOTALS, "totals", 0)                         \
+	X(PLEDGES, "pledges", 0)                       \
+	X(SUPPORTERS, "supporters", 0)                 \
+	X(COMMENTS, "comments", 0)                     \
+	X(COMMENT_IDS, "comment_ids", 0)               \
+	X(SCRATCH_CAMPAIGNS, "scratch.campaigns", 0)   \
+	X(SCRATCH_TOTALS, "scratch.totals", 0)         \
+	X(SCRATCH_PLEDGES, "scratch.pledges", 0)       \
+	X(SCRATCH_SUPPORTERS, "scratch.supporters", 0) \
+	X(SCRATCH_COMMENTS, "scratch.comments", 0)     \
+	X(SCRATCH_COMMENT_IDS, "scratch.comment_ids", 0)
+
+enum store_db {
+#define STORE_DB_ENUM(e, name, flags) STORE_DB_##e,
+	STORE_DBS(STORE_DB_ENUM)
+#undef STORE_DB_ENUM
+	STORE_DB_COUNT
+};
+
+/* Name of a database, for messages and diffs. */
+const char *store_db_name(enum store_db db);
+
+struct store_options {
+	size_t initial_map_size; /* bytes; 0 means 64 MiB */
+	bool create;             /* create the directory and layout if missing */
+	bool no_sync;            /* skip fsync at commit (tests, benchmarks only) */
+};
+
+struct store;
+
+/*
+ * Opens (or with opt->create, creates) the data directory dir.
+ * Errors: PL_ENOTFOUND (no data dir and not create), PL_EFOREIGN (not a
+ * pledged data dir), PL_ECORRUPT (unreadable LMDB file), PL_EIO.
+ */
+int store_open(struct store **out, const char *dir, const struct store_options *opt);
+void store_close(struct store *st);
+
+/* Current map size in bytes. */
+size_t store_map_size(struct store *st);
+
+/* The path of the data directory. */
+const char *store_dir(const struct store *st);
+
+struct store_txn {
+	struct store *st;
+	MDB_txn *txn;
+	int err;    /* first error; sticky */
+	bool write;
+};
+
+/* Begins a read-only transaction; it never blocks the writer. */
+int store_read_begin(struct store *st, struct store_txn *t);
+/* Begins the write transaction (one at a time, across processes). */
+int store_write_begin(struct store *st, struct store_txn *t);
+/* Commits a write transaction, or aborts if an error is set; returns the error. */
+int store_commit(struct store_txn *t);
+/* Ends any transaction without writing. Safe to call twice. */
+void store_abort(struct store_txn *t);
+
+/* Records err on t unless an error is already set; returns t->err. */
+int store_txn_fail(struct store_txn *t, int err);
+
+MDB_dbi store_dbi(const struct store_txn *t, enum store_db db);
+
+/* Gets key; returns 0, PL_ENOTFOUND (not sticky) or the sticky error. */
+int store_get(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
+	      MDB_val *val);
+/* Puts key=val with LMDB flags (MDB_APPEND, MDB_NOOVERWRITE…). */
+void store_put(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
+	       const void *val, size_t val_len, unsigned flags);
+/* Reserves val_len bytes for key and returns where to write them, or NULL on error. */
+void *store_reserve(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
+		    size_t val_len, unsigned flags);
+/* Deletes key; a missing key is not an error. */
+void store_del(struct store_txn *t, enum store_db db, const void *key, size_t key_len);
+/* Empties a database. */
+void store_clear(struct store_txn *t, enum store_db db);
+/* Opens a cursor; the caller closes it with mdb_cursor_close() before the txn ends. */
+MDB_cursor *store_cursor(struct store_txn *t, enum store_db db);
+/* The last key of db (e.g. the newest sequence); PL_ENOTFOUND when empty. */
+int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val);
+
+/*
+ * Runs fn inside a write transaction and commits. When the map is full it
+ * aborts, grows the map and runs fn again from the start, so fn must only
+ * change state through the transaction (or reset its own at each start).
+ * Returns fn's or commit's error.
+ */
+int store_run_write(struct store *st, int (*fn)(struct store_txn *t, void *arg), void *arg);
+
+/* Doubles the map size. No transaction of the calling thread may be open. */
+int store_grow(struct store *st);
+
+/* Translates an LMDB return code into a PL_E* code. */
+int store_error(int mdb_rc);
+
+#endif

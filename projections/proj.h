@@ -1,0 +1,59 @@
+/*
+ * proj.h — projections: campaign totals, supporters, pledges and the comment
+ * feed, kept in LMDB and changed one event at a time.
+ *
+ * proj_apply() is the only writer. It checks every rule of CONTRACT.md that
+ * needs state (campaign open, pledge exists, only backers may comment, …)
+ * before it changes anything, so a rejected event leaves no trace. Given the
+ * same events in the same order it writes the same bytes, which is what
+ * replay and verify rely on.
+ *
+ * Projections exist in two sets: LIVE, which readers see, and SCRATCH, which
+ * replay and verify rebuild into so they can compare or swap.
+ */
+#ifndef PROJ_H
+#define PROJ_H
+
+#include "event_decode.h"
+#include "store.h"
+
+enum proj_set { PROJ_LIVE = 0, PROJ_SCRATCH = 1 };
+
+enum proj_table {
+	PROJ_T_CAMPAIGNS,
+	PROJ_T_TOTALS,
+	PROJ_T_PLEDGES,
+	PROJ_T_SUPPORTERS,
+	PROJ_T_COMMENTS,
+	PROJ_T_COMMENT_IDS,
+	PROJ_TABLE_COUNT
+};
+
+/* The store database holding a table of a set. */
+enum store_db proj_db(enum proj_set set, enum proj_table table);
+
+/*
+ * Applies ev, the log entry at seq, to the projections of set.
+ * Returns 0, PL_EREJECTED with *rej filled (nothing changed), or the
+ * transaction's error.
+ */
+int proj_apply(struct store_txn *t, enum proj_set set, const struct pl_event *ev, uint64_t seq,
+	       struct pl_rejection *rej);
+
+/* Empties every table of set. */
+void proj_clear(struct store_txn *t, enum proj_set set);
+
+/*
+ * Compares the LIVE and SCRATCH sets byte for byte. Returns 0 when equal,
+ * 1 when they differ (with the first difference described in diff), or an
+ * error.
+ */
+int proj_compare(struct store_txn *t, char *diff, size_t diff_size);
+
+/*
+ * Copies SCRATCH over LIVE (then empties SCRATCH), in the caller's write
+ * transaction: readers see the old projections until it commits.
+ */
+void proj_swap_in_scratch(struct store_txn *t);
+
+#endif

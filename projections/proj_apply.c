@@ -1,0 +1,319 @@
+/*
+ * proj_apply.c — the projection rules, one handler per event type.
+ *
+ * Each handler first loads what it needs and checks its rules, returning a
+ * rejection before any write; only then does it change the tables.
+ */
+#include "proj.h"
+
+#include <string.h>
+
+#include "bytes.h"
+#include "pl_error.h"
+#include "proj_records.h"
+
+enum store_db proj_db(enum proj_set set, enum proj_table table)
+{
+	_Static_assert(STORE_DB_SCRATCH_CAMPAIGNS - STORE_DB_CAMPAIGNS == PROJ_TABLE_COUNT &&
+			       STORE_DB_COMMENT_IDS - STORE_DB_CAMPAIGNS == PROJ_T_COMMENT_IDS,
+		       "store.h must list the projection tables in proj_table order, twice");
+	return (enum store_db)(STORE_DB_CAMPAIGNS + (int)set * PROJ_TABLE_COUNT + (int)table);
+}
+
+/* Everything a handler needs, so helpers take one argument. */
+struct apply_ctx {
+	struct store_txn *t;
+	enum proj_set set;
+	const struct pl_event *ev;
+	uint64_t seq;
+	struct pl_rejection *rej;
+	struct pl_str campaign;
+};
+
+static enum store_db db(const struct apply_ctx *c, enum proj_table table)
+{
+	return proj_db(c->set, table);
+}
+
+static struct pl_str field(const struct apply_ctx *c, enum pl_field f)
+{
+	return pl_event_str(c->ev, f);
+}
+
+/* Loads the campaign's totals; a missing campaign is rejected. */
+static int load_totals(struct apply_ctx *c, struct proj_totals *tot)
+{
+	MDB_val v;
+	int rc = store_get(c->t, db(c, PROJ_T_TOTALS), c->campaign.ptr, c->campaign.len, &v);
+	if (rc == PL_ENOTFOUND)
+		return pl_reject(c->rej, PL_R_UNKNOWN_CAMPAIGN, "campaign '%.*s' was never opened",
+				 (int)c->campaign.len, c->campaign.ptr);
+	if (rc)
+		return rc;
+	if (proj_totals_decode(v.mv_data, v.mv_size, tot))
+		return store_txn_fail(c->t, PL_ECORRUPT);
+	return PL_OK;
+}
+
+static void save_totals(struct apply_ctx *c, struct proj_totals *tot)
+{
+	if (c->ev->f[PL_F_AT].i > tot->last_at)
+		tot->last_at = c->ev->f[PL_F_AT].i;
+	uint8_t buf[PROJ_TOTALS_SIZE];
+	proj_totals_encode(buf, tot);
+	store_put(c->t, db(c, PROJ_T_TOTALS), c->campaign.ptr, c->campaign.len, buf, sizeof buf, 0);
+}
+
+static int reject_if_closed(struct apply_ctx *c, const struct proj_totals *tot)
+{
+	if (tot->closed_at != PROJ_NONE)
+		return pl_reject(c->rej, PL_R_CAMPAIGN_CLOSED, "campaign '%.*s' is closed",
+				 (int)c->campaign.len, c->campaign.ptr);
+	return PL_OK;
+}
+
+static int apply_opened(struct apply_ctx *c)
+{
+	MDB_val v;
+	int rc = store_get(c->t, db(c, PROJ_T_TOTALS), c->campaign.ptr, c->campaign.len, &v);
+	if (rc == 0)
+		return pl_reject(c->rej, PL_R_CAMPAIGN_EXISTS, "campaign '%.*s' is already open",
+				 (int)c->campaign.len, c->campaign.ptr);
+	if (rc != PL_ENOTFOUND)
+		return rc;
+
+	const struct pl_event *ev = c->ev;
+	struct proj_info info = {
+		.title = field(c, PL_F_TITLE),
+		.owner = field(c, PL_F_OWNER),
+		.currency = field(c, PL_F_CURRENCY),
+		.location = field(c, PL_F_LOCATION),
+		.has_location = pl_event_has(ev, PL_F_LOCATION),
+		.target = pl_event_has(ev, PL_F_TARGET) ? pl_event_int(ev, PL_F_TARGET) : PROJ_NONE,
+		.closes_at = pl_event_has(ev, PL_F_CLOSES_AT) ? pl_event_int(ev, PL_F_CLOSES_AT) : PROJ_NONE,
+	};
+	uint8_t *p = store_reserve(c->t, db(c, PROJ_T_CAMPAIGNS), c->campaign.ptr, c->campaign.len,
+				   proj_info_encode(NULL, &info), 0);
+	if (p)
+		proj_info_encode(p, &info);
+	struct proj_totals tot = {
+		.opened_at = pl_event_int(ev, PL_F_AT),
+		.closed_at = PROJ_NONE,
+		.last_at = pl_event_int(ev, PL_F_AT),
+	};
+	save_totals(c, &tot);
+	return c->t->err;
+}
+
+static int apply_closed(struct apply_ctx *c)
+{
+	struct proj_totals tot;
+	int rc = load_totals(c, &tot);
+	if (rc || (rc = reject_if_closed(c, &tot)))
+		return rc;
+	tot.closed_at = pl_event_int(c->ev, PL_F_AT);
+	save_totals(c, &tot);
+	return c->t->err;
+}
+
+/* Adds delta to a supporter's net amount; returns the change in the
+ * campaign's supporter count (-1, 0 or +1). */
+static int64_t add_to_supporter(struct apply_ctx *c, struct pl_str supporter, int64_t delta)
+{
+	uint8_t key[PROJ_KEY_MAX];
+	size_t klen = proj_supporter_key(key, c->campaign, supporter);
+	MDB_val v;
+	int64_t before = 0;
+	int rc = store_get(c->t, db(c, PROJ_T_SUPPORTERS), key, klen, &v);
+	if (rc == 0 && v.mv_size == 8)
+		before = (int64_t)bytes_get_le64(v.mv_data);
+	else if (rc != PL_ENOTFOUND)
+		return store_txn_fail(c->t, rc ? rc : PL_ECORRUPT), 0;
+	int64_t after = before + delta;
+	uint8_t val[8];
+	bytes_put_le64(val, (uint64_t)after);
+	store_put(c->t, db(c, PROJ_T_SUPPORTERS), key, klen, val, sizeof val, 0);
+	return (after > 0) - (before > 0);
+}
+
+static int apply_pledge(struct apply_ctx *c)
+{
+	struct proj_totals tot;
+	MDB_val v;
+	int rc = load_totals(c, &tot);
+	if (rc || (rc = reject_if_closed(c, &tot)))
+		return rc;
+
+	rc = store_get(c->t, db(c, PROJ_T_CAMPAIGNS), c->campaign.ptr, c->campaign.len, &v);
+	struct proj_info info;
+	if (rc || proj_info_decode(v.mv_data, v.mv_size, &info))
+		return store_txn_fail(c->t, rc ? rc : PL_ECORRUPT);
+	struct pl_str currency = field(c, PL_F_CURRENCY);
+	if (currency.len != info.currency.len || memcmp(currency.ptr, info.currency.ptr, currency.len))
+		return pl_reject(c->rej, PL_R_CURRENCY_MISMATCH, "pledge in %.*s, campaign in %.*s",
+				 (int)currency.len, currency.ptr, (int)info.currency.len,
+				 info.currency.ptr);
+
+	struct pl_str pledge = field(c, PL_F_PLEDGE);
+	rc = store_get(c->t, db(c, PROJ_T_PLEDGES), pledge.ptr, pledge.len, &v);
+	if (rc == 0)
+		return pl_reject(c->rej, PL_R_DUPLICATE_PLEDGE, "pledge '%.*s' exists already",
+				 (int)pledge.len, pledge.ptr);
+	if (rc != PL_ENOTFOUND)
+		return rc;
+	int64_t amount = pl_event_int(c->ev, PL_F_AMOUNT);
+	if (tot.raised > INT64_MAX - amount)
+		return pl_reject(c->rej, PL_R_TOTAL_OVERFLOW, "campaign total would overflow");
+
+	struct proj_pledge rec = {.amount = amount,
+				  .campaign = c->campaign,
+				  .supporter = field(c, PL_F_SUPPORTER)};
+	uint8_t *p = store_reserve(c->t, db(c, PROJ_T_PLEDGES), pledge.ptr, pledge.len,
+				   proj_pledge_encode(NULL, &rec), 0);
+	if (p)
+		proj_pledge_encode(p, &rec);
+	tot.raised += amount;
+	tot.pledges++;
+	tot.supporters += add_to_supporter(c, rec.supporter, amount);
+	save_totals(c, &tot);
+	return c->t->err;
+}
+
+static int apply_refund(struct apply_ctx *c)
+{
+	struct proj_totals tot;
+	struct proj_pledge rec;
+	MDB_val v;
+	struct pl_str pledge = field(c, PL_F_PLEDGE);
+	int rc = store_get(c->t, db(c, PROJ_T_PLEDGES), pledge.ptr, pledge.len, &v);
+	if (rc && rc != PL_ENOTFOUND)
+		return rc;
+	if (rc == 0 && proj_pledge_decode(v.mv_data, v.mv_size, &rec))
+		return store_txn_fail(c->t, PL_ECORRUPT);
+	if (rc == PL_ENOTFOUND || rec.campaign.len != c->campaign.len ||
+	    memcmp(rec.campaign.ptr, c->campaign.ptr, c->campaign.len))
+		return pl_reject(c->rej, PL_R_UNKNOWN_PLEDGE, "no pledge '%.*s' in campaign '%.*s'",
+				 (int)pledge.len, pledge.ptr, (int)c->campaign.len, c->campaign.ptr);
+	int64_t amount = pl_event_int(c->ev, PL_F_AMOUNT);
+	if (amount > rec.amount - rec.refunded)
+		return pl_reject(c->rej, PL_R_REFUND_EXCEEDS_PLEDGE,
+				 "refund of %lld exceeds the %lld left of pledge '%.*s'",
+				 (long long)amount, (long long)(rec.amount - rec.refunded),
+				 (int)pledge.len, pledge.ptr);
+	if ((rc = load_totals(c, &tot)))
+		return rc;
+	if (rec.supporter.len > 64)
+		return store_txn_fail(c->t, PL_ECORRUPT);
+
+	/* rec borrows the page we are about to overwrite: copy the supporter out. */
+	char supporter_buf[64];
+	struct pl_str supporter = {supporter_buf, rec.supporter.len};
+	memcpy(supporter_buf, rec.supporter.ptr, rec.supporter.len);
+	rec.campaign = c->campaign;
+	rec.supporter = supporter;
+	rec.refunded += amount;
+	uint8_t buf[16 + 2 + 64 + 2 + 64];
+	store_put(c->t, db(c, PROJ_T_PLEDGES), pledge.ptr, pledge.len, buf,
+		  proj_pledge_encode(buf, &rec), 0);
+	tot.raised -= amount;
+	tot.supporters += add_to_supporter(c, supporter, -amount);
+	save_totals(c, &tot);
+	return c->t->err;
+}
+
+static int apply_comment(struct apply_ctx *c)
+{
+	struct proj_totals tot;
+	MDB_val v;
+	int rc = load_totals(c, &tot);
+	if (rc)
+		return rc;
+	struct pl_str supporter = field(c, PL_F_SUPPORTER);
+	uint8_t skey[PROJ_KEY_MAX];
+	size_t sklen = proj_supporter_key(skey, c->campaign, supporter);
+	rc = store_get(c->t, db(c, PROJ_T_SUPPORTERS), skey, sklen, &v);
+	if (rc && rc != PL_ENOTFOUND)
+		return rc;
+	if (rc == PL_ENOTFOUND || v.mv_size != 8 || (int64_t)bytes_get_le64(v.mv_data) <= 0)
+		return pl_reject(c->rej, PL_R_NOT_A_BACKER,
+				 "supporter '%.*s' has no pledge standing in campaign '%.*s'",
+				 (int)supporter.len, supporter.ptr, (int)c->campaign.len,
+				 c->campaign.ptr);
+	struct pl_str id = field(c, PL_F_COMMENT);
+	rc = store_get(c->t, db(c, PROJ_T_COMMENT_IDS), id.ptr, id.len, &v);
+	if (rc == 0)
+		return pl_reject(c->rej, PL_R_DUPLICATE_COMMENT, "comment '%.*s' exists already",
+				 (int)id.len, id.ptr);
+	if (rc != PL_ENOTFOUND)
+		return rc;
+
+	struct proj_comment com = {.id = id,
+				   .name = field(c, PL_F_NAME),
+				   .has_name = pl_event_has(c->ev, PL_F_NAME),
+				   .text = field(c, PL_F_TEXT)};
+	uint8_t ckey[1 + PROJ_KEY_MAX];
+	size_t cklen = proj_comment_key(ckey + 1, c->campaign, pl_event_int(c->ev, PL_F_AT), c->seq);
+	uint8_t *p = store_reserve(c->t, db(c, PROJ_T_COMMENTS), ckey + 1, cklen,
+				   proj_comment_encode(NULL, &com), 0);
+	if (p)
+		proj_comment_encode(p, &com);
+	ckey[0] = 0; /* not removed */
+	store_put(c->t, db(c, PROJ_T_COMMENT_IDS), id.ptr, id.len, ckey, 1 + cklen, 0);
+	tot.comments++;
+	save_totals(c, &tot);
+	return c->t->err;
+}
+
+static int apply_comment_removed(struct apply_ctx *c)
+{
+	struct proj_totals tot;
+	MDB_val v;
+	struct pl_str id = field(c, PL_F_COMMENT);
+	int rc = store_get(c->t, db(c, PROJ_T_COMMENT_IDS), id.ptr, id.len, &v);
+	if (rc && rc != PL_ENOTFOUND)
+		return rc;
+	int64_t at;
+	uint64_t seq;
+	const uint8_t *entry = v.mv_data;
+	if (rc == PL_ENOTFOUND || v.mv_size < 1 ||
+	    proj_comment_key_parse(entry + 1, v.mv_size - 1, c->campaign, &at, &seq))
+		return pl_reject(c->rej, PL_R_UNKNOWN_COMMENT, "no comment '%.*s' in campaign '%.*s'",
+				 (int)id.len, id.ptr, (int)c->campaign.len, c->campaign.ptr);
+	if (entry[0])
+		return pl_reject(c->rej, PL_R_UNKNOWN_COMMENT, "comment '%.*s' was already removed",
+				 (int)id.len, id.ptr);
+	if ((rc = load_totals(c, &tot)))
+		return rc;
+	uint8_t ckey[1 + PROJ_KEY_MAX];
+	size_t cklen = proj_comment_key(ckey + 1, c->campaign, at, seq);
+	store_del(c->t, db(c, PROJ_T_COMMENTS), ckey + 1, cklen);
+	ckey[0] = 1; /* removed: the id stays taken */
+	store_put(c->t, db(c, PROJ_T_COMMENT_IDS), id.ptr, id.len, ckey, 1 + cklen, 0);
+	tot.comments--;
+	save_totals(c, &tot);
+	return c->t->err;
+}
+
+int proj_apply(struct store_txn *t, enum proj_set set, const struct pl_event *ev, uint64_t seq,
+	       struct pl_rejection *rej)
+{
+	struct apply_ctx c = {t, set, ev, seq, rej, pl_event_str(ev, PL_F_CAMPAIGN)};
+	if (t->err)
+		return t->err;
+	switch (ev->type) {
+	case PL_EV_CAMPAIGN_OPENED: return apply_opened(&c);
+	case PL_EV_CAMPAIGN_CLOSED: return apply_closed(&c);
+	case PL_EV_PLEDGE_CREATED: return apply_pledge(&c);
+	case PL_EV_PLEDGE_REFUNDED: return apply_refund(&c);
+	case PL_EV_COMMENT_POSTED: return apply_comment(&c);
+	case PL_EV_COMMENT_REMOVED: return apply_comment_removed(&c);
+	case PL_EVENT_TYPE_COUNT: break;
+	}
+	return PL_EINVAL;
+}
+
+void proj_clear(struct store_txn *t, enum proj_set set)
+{
+	for (int table = 0; table < PROJ_TABLE_COUNT; table++)
+		store_clear(t, proj_db(set, (enum proj_table)table));
+}

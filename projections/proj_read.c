@@ -1,0 +1,152 @@
+/* proj_read.c — campaign summaries and comment pages from the projections. */
+#include "proj_read.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "pl_error.h"
+
+static int64_t days_open(const struct proj_totals *tot)
+{
+	int64_t end = tot->closed_at != PROJ_NONE ? tot->closed_at : tot->last_at;
+	int64_t days = (end - tot->opened_at) / DAY_MS;
+	return days < 1 ? 1 : days;
+}
+
+static int fill_campaign(struct store_txn *t, enum proj_set set, const MDB_val *key,
+			 const MDB_val *info, struct proj_campaign *out)
+{
+	MDB_val tv;
+	out->id = (struct pl_str){key->mv_data, (uint32_t)key->mv_size};
+	if (proj_info_decode(info->mv_data, info->mv_size, &out->info))
+		return store_txn_fail(t, PL_ECORRUPT);
+	int rc = store_get(t, proj_db(set, PROJ_T_TOTALS), key->mv_data, key->mv_size, &tv);
+	if (rc)
+		return store_txn_fail(t, rc == PL_ENOTFOUND ? PL_ECORRUPT : rc);
+	if (proj_totals_decode(tv.mv_data, tv.mv_size, &out->totals))
+		return store_txn_fail(t, PL_ECORRUPT);
+	out->closed = out->totals.closed_at != PROJ_NONE;
+	out->days = days_open(&out->totals);
+	return PL_OK;
+}
+
+int proj_campaign_get(struct store_txn *t, enum proj_set set, struct pl_str id,
+		      struct proj_campaign *out)
+{
+	MDB_val k = {id.len, (void *)id.ptr}, v;
+	int rc = store_get(t, proj_db(set, PROJ_T_CAMPAIGNS), id.ptr, id.len, &v);
+	if (rc)
+		return rc;
+	return fill_campaign(t, set, &k, &v, out);
+}
+
+int proj_campaign_each(struct store_txn *t, enum proj_set set,
+		       int (*fn)(const struct proj_campaign *c, void *arg), void *arg)
+{
+	MDB_cursor *c = store_cursor(t, proj_db(set, PROJ_T_CAMPAIGNS));
+	if (!c)
+		return t->err;
+	MDB_val k, v;
+	int rc = 0, mrc;
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct proj_campaign camp;
+		rc = fill_campaign(t, set, &k, &v, &camp);
+		if (rc == 0)
+			rc = fn(&camp, arg);
+	}
+	mdb_cursor_close(c);
+	if (mrc && mrc != MDB_NOTFOUND)
+		return store_txn_fail(t, store_error(mrc));
+	return rc < 0 ? rc : 0;
+}
+
+int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)
+{
+	char buf[PROJ_CURSOR_MAX], *dot, *end;
+	if (len == 0 || len >= sizeof buf)
+		return PL_EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if ((buf[i] < '0' || buf[i] > '9') && buf[i] != '.')
+			return PL_EINVAL;
+	dot = strchr(buf, '.');
+	if (!dot || dot == buf || dot[1] == '\0')
+		return PL_EINVAL;
+	errno = 0;
+	long long at = strtoll(buf, &end, 10);
+	if (errno || end != dot)
+		return PL_EINVAL;
+	unsigned long long seq = strtoull(dot + 1, &end, 10);
+	if (errno || *end != '\0')
+		return PL_EINVAL;
+	cur->at = at;
+	cur->seq = seq;
+	return PL_OK;
+}
+
+void proj_cursor_format(const struct proj_cursor *cur, char *buf, size_t size)
+{
+	snprintf(buf, size, "%" PRId64 ".%" PRIu64, cur->at, cur->seq);
+}
+
+/* Puts the cursor on the newest comment strictly before the start key. */
+static int seek_before(MDB_cursor *c, uint8_t *key, size_t klen, MDB_val *k, MDB_val *v)
+{
+	*k = (MDB_val){klen, key};
+	int rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND)
+		return mdb_cursor_get(c, k, v, MDB_LAST);
+	if (rc)
+		return rc;
+	return mdb_cursor_get(c, k, v, MDB_PREV);
+}
+
+int proj_comments_page(struct store_txn *t, enum proj_set set, struct pl_str campaign,
+		       const struct proj_cursor *before, unsigned limit,
+		       struct proj_comment_page *page)
+{
+	uint8_t key[PROJ_KEY_MAX];
+	size_t klen;
+	page->count = 0;
+	page->has_next = false;
+	if (limit < 1 || limit > PROJ_PAGE_MAX || campaign.len > 64)
+		return PL_EINVAL;
+	if (before) {
+		klen = proj_comment_key(key, campaign, before->at, before->seq);
+	} else {
+		/* Just past the newest possible key of this campaign. */
+		klen = proj_comment_prefix(key, campaign);
+		memset(key + klen, 0xff, 16);
+		klen += 16;
+	}
+	MDB_cursor *c = store_cursor(t, proj_db(set, PROJ_T_COMMENTS));
+	if (!c)
+		return t->err;
+	MDB_val k, v;
+	int rc;
+	for (rc = seek_before(c, key, klen, &k, &v); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+		struct proj_comment com;
+		if (proj_comment_key_parse(k.mv_data, k.mv_size, campaign, &com.at, &com.seq))
+			break; /* walked past the campaign's first comment */
+		if (page->count == limit) {
+			page->has_next = true;
+			break;
+		}
+		if (proj_comment_decode(v.mv_data, v.mv_size, &com)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		page->items[page->count++] = com;
+		page->next = (struct proj_cursor){com.at, com.seq};
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return store_txn_fail(t, store_error(rc));
+	return t->err;
+}

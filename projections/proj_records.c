@@ -1,0 +1,164 @@
+/* proj_records.c — byte forms of projection keys and records; see proj_records.h. */
+#include "proj_records.h"
+
+#include <string.h>
+
+#include "bytes.h"
+#include "pl_error.h"
+
+/* Strings are stored as u16 length + bytes; absent as length 0xffff. */
+#define ABSENT 0xffff
+
+static size_t put_str(uint8_t *buf, size_t at, struct pl_str s, bool present)
+{
+	if (buf) {
+		bytes_put_le16(buf + at, present ? (uint16_t)s.len : ABSENT);
+		if (present)
+			memcpy(buf + at + 2, s.ptr, s.len);
+	}
+	return at + 2 + (present ? s.len : 0);
+}
+
+/* Reads a string at *at; returns false when it runs past len. */
+static bool get_str(const uint8_t *buf, size_t len, size_t *at, struct pl_str *s, bool *present)
+{
+	if (*at + 2 > len)
+		return false;
+	uint16_t n = bytes_get_le16(buf + *at);
+	*at += 2;
+	if (n == ABSENT) {
+		*s = (struct pl_str){"", 0};
+		if (present)
+			*present = false;
+		return true;
+	}
+	if (*at + n > len)
+		return false;
+	*s = (struct pl_str){(const char *)buf + *at, n};
+	*at += n;
+	if (present)
+		*present = true;
+	return true;
+}
+
+size_t proj_supporter_key(uint8_t *key, struct pl_str campaign, struct pl_str supporter)
+{
+	key[0] = (uint8_t)campaign.len;
+	memcpy(key + 1, campaign.ptr, campaign.len);
+	memcpy(key + 1 + campaign.len, supporter.ptr, supporter.len);
+	return 1 + campaign.len + supporter.len;
+}
+
+size_t proj_comment_prefix(uint8_t *key, struct pl_str campaign)
+{
+	key[0] = (uint8_t)campaign.len;
+	memcpy(key + 1, campaign.ptr, campaign.len);
+	return 1 + campaign.len;
+}
+
+size_t proj_comment_key(uint8_t *key, struct pl_str campaign, int64_t at, uint64_t seq)
+{
+	size_t n = proj_comment_prefix(key, campaign);
+	bytes_put_be64_signed(key + n, at);
+	bytes_put_be64(key + n + 8, seq);
+	return n + 16;
+}
+
+int proj_comment_key_parse(const uint8_t *key, size_t len, struct pl_str campaign, int64_t *at,
+			   uint64_t *seq)
+{
+	size_t n = 1 + campaign.len;
+	if (len != n + 16 || key[0] != campaign.len || memcmp(key + 1, campaign.ptr, campaign.len))
+		return PL_ENOTFOUND;
+	*at = bytes_get_be64_signed(key + n);
+	*seq = bytes_get_be64(key + n + 8);
+	return PL_OK;
+}
+
+size_t proj_info_encode(uint8_t *buf, const struct proj_info *info)
+{
+	if (buf) {
+		bytes_put_le64(buf, (uint64_t)info->target);
+		bytes_put_le64(buf + 8, (uint64_t)info->closes_at);
+	}
+	size_t at = 16;
+	at = put_str(buf, at, info->currency, true);
+	at = put_str(buf, at, info->title, true);
+	at = put_str(buf, at, info->owner, true);
+	return put_str(buf, at, info->location, info->has_location);
+}
+
+int proj_info_decode(const void *buf, size_t len, struct proj_info *info)
+{
+	const uint8_t *p = buf;
+	size_t at = 16;
+	if (len < 16)
+		return PL_ECORRUPT;
+	info->target = (int64_t)bytes_get_le64(p);
+	info->closes_at = (int64_t)bytes_get_le64(p + 8);
+	if (!get_str(p, len, &at, &info->currency, NULL) || !get_str(p, len, &at, &info->title, NULL) ||
+	    !get_str(p, len, &at, &info->owner, NULL) ||
+	    !get_str(p, len, &at, &info->location, &info->has_location) || at != len)
+		return PL_ECORRUPT;
+	return PL_OK;
+}
+
+void proj_totals_encode(uint8_t *buf, const struct proj_totals *t)
+{
+	const int64_t v[7] = {t->raised,    t->pledges,   t->supporters, t->comments,
+			      t->opened_at, t->closed_at, t->last_at};
+	for (int i = 0; i < 7; i++)
+		bytes_put_le64(buf + 8 * i, (uint64_t)v[i]);
+}
+
+int proj_totals_decode(const void *buf, size_t len, struct proj_totals *t)
+{
+	const uint8_t *p = buf;
+	if (len != PROJ_TOTALS_SIZE)
+		return PL_ECORRUPT;
+	int64_t *v[7] = {&t->raised,    &t->pledges,   &t->supporters, &t->comments,
+			 &t->opened_at, &t->closed_at, &t->last_at};
+	for (int i = 0; i < 7; i++)
+		*v[i] = (int64_t)bytes_get_le64(p + 8 * i);
+	return PL_OK;
+}
+
+size_t proj_pledge_encode(uint8_t *buf, const struct proj_pledge *pl)
+{
+	if (buf) {
+		bytes_put_le64(buf, (uint64_t)pl->amount);
+		bytes_put_le64(buf + 8, (uint64_t)pl->refunded);
+	}
+	size_t at = put_str(buf, 16, pl->campaign, true);
+	return put_str(buf, at, pl->supporter, true);
+}
+
+int proj_pledge_decode(const void *buf, size_t len, struct proj_pledge *pl)
+{
+	const uint8_t *p = buf;
+	size_t at = 16;
+	if (len < 16)
+		return PL_ECORRUPT;
+	pl->amount = (int64_t)bytes_get_le64(p);
+	pl->refunded = (int64_t)bytes_get_le64(p + 8);
+	if (!get_str(p, len, &at, &pl->campaign, NULL) || !get_str(p, len, &at, &pl->supporter, NULL) ||
+	    at != len)
+		return PL_ECORRUPT;
+	return PL_OK;
+}
+
+size_t proj_comment_encode(uint8_t *buf, const struct proj_comment *c)
+{
+	size_t at = put_str(buf, 0, c->id, true);
+	at = put_str(buf, at, c->name, c->has_name);
+	return put_str(buf, at, c->text, true);
+}
+
+int proj_comment_decode(const void *buf, size_t len, struct proj_comment *c)
+{
+	size_t at = 0;
+	if (!get_str(buf, len, &at, &c->id, NULL) || !get_str(buf, len, &at, &c->name, &c->has_name) ||
+	    !get_str(buf, len, &at, &c->text, NULL) || at != len)
+		return PL_ECORRUPT;
+	return PL_OK;
+}

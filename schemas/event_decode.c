@@ -1,0 +1,205 @@
+/*
+ * event_decode.c — validating decoder for the wire events.
+ *
+ * Two passes over the map: the first records where each known key's value
+ * starts (and refuses malformed msgpack and duplicate keys), the second reads
+ * only the fields the event's type uses. So a known key on a type that does
+ * not use it is ignored like any unknown key (forward compatibility).
+ */
+#include "event_decode.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "mp_reader.h"
+#include "pl_error.h"
+
+int pl_reject(struct pl_rejection *rej, enum pl_reason reason, const char *fmt, ...)
+{
+	va_list ap;
+	rej->reason = reason;
+	va_start(ap, fmt);
+	int n = vsnprintf(rej->detail, sizeof rej->detail, fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof rej->detail) {
+		/* Cut short: drop a multi-byte character split at the end. */
+		size_t len = sizeof rej->detail - 1;
+		while (len > 0 && !pl_utf8_valid(rej->detail, len))
+			len--;
+		rej->detail[len] = '\0';
+	}
+	return PL_EREJECTED;
+}
+
+bool pl_utf8_valid(const char *s, size_t len)
+{
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+	size_t i = 0;
+	while (i < len) {
+		if (p[i] < 0x80) { /* ASCII needs no library call */
+			i++;
+			continue;
+		}
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+		if (n <= 0)
+			return false;
+		i += (size_t)n;
+	}
+	return true;
+}
+
+/* Where each known field's value starts; NULL when absent. */
+struct field_spots {
+	const uint8_t *at[PL_FIELD_COUNT];
+};
+
+static int scan_map(struct mp_reader *r, struct field_spots *spots, struct pl_rejection *rej)
+{
+	uint32_t pairs;
+	int rc = mp_read_map(r, &pairs);
+	if (rc == MP_WRONG_TYPE)
+		return pl_reject(rej, PL_R_BAD_MSGPACK, "message is not a msgpack map");
+	if (rc)
+		return pl_reject(rej, PL_R_BAD_MSGPACK, "map header: %s", mp_strerror(rc));
+	for (uint32_t i = 0; i < pairs; i++) {
+		const char *key;
+		uint32_t key_len;
+		rc = mp_read_str(r, &key, &key_len);
+		if (rc == MP_WRONG_TYPE)
+			return pl_reject(rej, PL_R_BAD_MSGPACK, "map key %u is not a string", i);
+		if (rc)
+			return pl_reject(rej, PL_R_BAD_MSGPACK, "map key %u: %s", i, mp_strerror(rc));
+		int f = pl_field_from_key(key, key_len);
+		if (f >= 0) {
+			if (spots->at[f])
+				return pl_reject(rej, PL_R_DUPLICATE_FIELD, "field '%s' appears twice",
+						 pl_field_defs[f].key);
+			spots->at[f] = r->p;
+		}
+		rc = mp_skip(r);
+		if (rc)
+			return pl_reject(rej, PL_R_BAD_MSGPACK, "value of key %u: %s", i, mp_strerror(rc));
+	}
+	if (mp_reader_left(r) != 0)
+		return pl_reject(rej, PL_R_BAD_MSGPACK, "%zu bytes after the map", mp_reader_left(r));
+	return PL_OK;
+}
+
+static int read_str_field(const uint8_t *spot, const uint8_t *end, enum pl_field f,
+			  struct pl_event *ev, struct pl_rejection *rej)
+{
+	const struct pl_field_def *def = &pl_field_defs[f];
+	struct mp_reader r = {spot, end};
+	const char *s;
+	uint32_t len;
+	if (mp_read_str(&r, &s, &len))
+		return pl_reject(rej, PL_R_WRONG_TYPE, "field '%s' must be a string", def->key);
+	if (len < def->min)
+		return pl_reject(rej, PL_R_TOO_SHORT, "field '%s' must have at least %lld bytes",
+				 def->key, (long long)def->min);
+	if (len > def->max)
+		return pl_reject(rej, PL_R_TOO_LONG, "field '%s' has %u bytes, at most %lld allowed",
+				 def->key, len, (long long)def->max);
+	if (!pl_utf8_valid(s, len))
+		return pl_reject(rej, PL_R_BAD_UTF8, "field '%s' is not valid UTF-8", def->key);
+	pl_event_set_str(ev, f, s, len);
+	return PL_OK;
+}
+
+static int read_int_field(const uint8_t *spot, const uint8_t *end, enum pl_field f,
+			  struct pl_event *ev, struct pl_rejection *rej)
+{
+	const struct pl_field_def *def = &pl_field_defs[f];
+	struct mp_reader r = {spot, end};
+	int64_t v;
+	int rc = mp_read_int(&r, &v);
+	if (rc == MP_INT_RANGE)
+		return pl_reject(rej, PL_R_OUT_OF_RANGE, "field '%s' is above %lld", def->key,
+				 (long long)def->max);
+	if (rc)
+		return pl_reject(rej, PL_R_WRONG_TYPE, "field '%s' must be an integer", def->key);
+	if (v < def->min || v > def->max)
+		return pl_reject(rej, PL_R_OUT_OF_RANGE, "field '%s' is %lld, must be %lld..%lld",
+				 def->key, (long long)v, (long long)def->min, (long long)def->max);
+	pl_event_set_int(ev, f, v);
+	return PL_OK;
+}
+
+static int read_field(const struct field_spots *spots, const uint8_t *end, enum pl_field f,
+		      struct pl_event *ev, struct pl_rejection *rej)
+{
+	if (pl_field_defs[f].kind == PL_KIND_STR)
+		return read_str_field(spots->at[f], end, f, ev, rej);
+	return read_int_field(spots->at[f], end, f, ev, rej);
+}
+
+static bool currency_valid(struct pl_str c)
+{
+	for (uint32_t i = 0; i < c.len; i++)
+		if (c.ptr[i] < 'A' || c.ptr[i] > 'Z')
+			return false;
+	return true;
+}
+
+int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len,
+		    struct pl_event *ev, struct pl_rejection *rej)
+{
+	struct field_spots spots = {0};
+	struct mp_reader r;
+	const uint8_t *end = (const uint8_t *)buf + len;
+	int rc;
+
+	memset(ev, 0, sizeof *ev);
+	if (len > PL_MAX_EVENT_BYTES)
+		return pl_reject(rej, PL_R_TOO_LARGE, "message has %zu bytes, at most %d allowed",
+				 len, PL_MAX_EVENT_BYTES);
+	mp_reader_init(&r, buf, len);
+	if ((rc = scan_map(&r, &spots, rej)))
+		return rc;
+
+	if (!spots.at[PL_F_TYPE])
+		return pl_reject(rej, PL_R_MISSING_FIELD, "field 'type' is missing");
+	if ((rc = read_field(&spots, end, PL_F_TYPE, ev, rej)))
+		return rc;
+	struct pl_str tname = pl_event_str(ev, PL_F_TYPE);
+	int type = pl_type_from_name(tname.ptr, tname.len);
+	if (type < 0)
+		return pl_reject(rej, PL_R_UNKNOWN_TYPE, "type '%.*s' is not known", (int)tname.len,
+				 tname.ptr);
+	ev->type = (enum pl_event_type)type;
+
+	if (!spots.at[PL_F_V])
+		return pl_reject(rej, PL_R_MISSING_FIELD, "field 'v' is missing");
+	if ((rc = read_field(&spots, end, PL_F_V, ev, rej)))
+		return rc;
+	if (pl_event_int(ev, PL_F_V) != PL_SCHEMA_VERSION)
+		return pl_reject(rej, PL_R_UNSUPPORTED_VERSION, "schema version %lld, only %d is known",
+				 (long long)pl_event_int(ev, PL_F_V), PL_SCHEMA_VERSION);
+
+	const struct pl_type_def *td = &pl_type_defs[type];
+	uint32_t required = PL_COMMON_FIELDS | td->required;
+	for (int f = 0; f < PL_FIELD_COUNT; f++) {
+		uint32_t bit = UINT32_C(1) << f;
+		if (f == PL_F_TYPE || f == PL_F_V || !((required | td->optional) & bit))
+			continue;
+		if (!spots.at[f]) {
+			if (required & bit)
+				return pl_reject(rej, PL_R_MISSING_FIELD, "field '%s' is missing for %s",
+						 pl_field_defs[f].key, td->name);
+			continue;
+		}
+		if ((rc = read_field(&spots, end, (enum pl_field)f, ev, rej)))
+			return rc;
+	}
+
+	if (pl_event_has(ev, PL_F_CURRENCY) && !currency_valid(pl_event_str(ev, PL_F_CURRENCY)))
+		return pl_reject(rej, PL_R_BAD_CURRENCY, "currency must be 3 upper-case letters (ISO 4217)");
+	struct pl_str camp = pl_event_str(ev, PL_F_CAMPAIGN);
+	if (key && (key_len != camp.len || memcmp(key, camp.ptr, key_len) != 0))
+		return pl_reject(rej, PL_R_KEY_MISMATCH, "message key differs from campaign '%.*s'",
+				 (int)camp.len, camp.ptr);
+	return PL_OK;
+}

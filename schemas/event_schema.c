@@ -1,0 +1,72 @@
+/* event_schema.c — the tables behind event_schema.h and lookups into them. */
+#include "event_schema.h"
+
+#include <string.h>
+
+const struct pl_field_def pl_field_defs[PL_FIELD_COUNT] = {
+#define PL_FIELD_DEF(e, key, kind, lo, hi) [PL_F_##e] = {key, PL_KIND_##kind, lo, hi},
+	PL_FIELDS(PL_FIELD_DEF)
+#undef PL_FIELD_DEF
+};
+
+const struct pl_type_def pl_type_defs[PL_EVENT_TYPE_COUNT] = {
+#define PL_TYPE_DEF(e, name, req, opt) [PL_EV_##e] = {name, req, opt},
+	PL_EVENT_TYPES(PL_TYPE_DEF)
+#undef PL_TYPE_DEF
+};
+
+static const char *const reason_codes[PL_REASON_COUNT] = {
+	[PL_R_NONE] = "none",
+#define PL_REASON_CODE(e, code) [PL_R_##e] = code,
+	PL_REASONS(PL_REASON_CODE)
+#undef PL_REASON_CODE
+};
+
+const char *pl_reason_code(enum pl_reason r)
+{
+	if ((unsigned)r >= PL_REASON_COUNT)
+		return "none";
+	return reason_codes[r];
+}
+
+static bool str_equals(const char *a, size_t alen, const char *b)
+{
+	return strlen(b) == alen && memcmp(a, b, alen) == 0;
+}
+
+enum pl_reason pl_reason_from_code(const char *code, size_t len)
+{
+	for (int r = 1; r < PL_REASON_COUNT; r++)
+		if (str_equals(code, len, reason_codes[r]))
+			return (enum pl_reason)r;
+	return PL_R_NONE;
+}
+
+int pl_type_from_name(const char *name, size_t len)
+{
+	for (int t = 0; t < PL_EVENT_TYPE_COUNT; t++)
+		if (str_equals(name, len, pl_type_defs[t].name))
+			return t;
+	return -1;
+}
+
+int pl_field_from_key(const char *key, size_t len)
+{
+	for (int f = 0; f < PL_FIELD_COUNT; f++)
+		if (str_equals(key, len, pl_field_defs[f].key))
+			return f;
+	return -1;
+}
+
+void pl_event_set_str(struct pl_event *ev, enum pl_field f, const char *s, size_t len)
+{
+	ev->f[f].s.ptr = s;
+	ev->f[f].s.len = (uint32_t)len;
+	ev->present |= UINT32_C(1) << f;
+}
+
+void pl_event_set_int(struct pl_event *ev, enum pl_field f, int64_t v)
+{
+	ev->f[f].i = v;
+	ev->present |= UINT32_C(1) << f;
+}

@@ -1,0 +1,210 @@
+/* mp_reader.c — bounded msgpack reading; see mp_reader.h for why. */
+#include "mp_reader.h"
+
+static bool take(struct mp_reader *r, size_t n, const uint8_t **out)
+{
+	if (mp_reader_left(r) < n)
+		return false;
+	*out = r->p;
+	r->p += n;
+	return true;
+}
+
+static uint64_t load_be(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Reads an n-byte big-endian length or value. */
+static int read_be(struct mp_reader *r, size_t n, uint64_t *v)
+{
+	const uint8_t *p;
+	if (!take(r, n, &p))
+		return MP_TRUNCATED;
+	*v = load_be(p, n);
+	return MP_OK;
+}
+
+int mp_read_map(struct mp_reader *r, uint32_t *count)
+{
+	const uint8_t *tag;
+	uint64_t n;
+	if (!take(r, 1, &tag))
+		return MP_TRUNCATED;
+	if ((*tag & 0xf0) == 0x80) {
+		*count = *tag & 0x0f;
+		return MP_OK;
+	}
+	if (*tag != 0xde && *tag != 0xdf) {
+		r->p--;
+		return MP_WRONG_TYPE;
+	}
+	int rc = read_be(r, *tag == 0xde ? 2 : 4, &n);
+	if (rc)
+		return rc;
+	/* Each pair takes at least two bytes: refuse counts the input cannot hold. */
+	if (n > mp_reader_left(r) / 2)
+		return MP_TRUNCATED;
+	*count = (uint32_t)n;
+	return MP_OK;
+}
+
+int mp_read_str(struct mp_reader *r, const char **s, uint32_t *len)
+{
+	const uint8_t *tag, *body;
+	uint64_t n;
+	if (!take(r, 1, &tag))
+		return MP_TRUNCATED;
+	if ((*tag & 0xe0) == 0xa0) {
+		n = *tag & 0x1f;
+	} else if (*tag >= 0xd9 && *tag <= 0xdb) {
+		int rc = read_be(r, (size_t)1 << (*tag - 0xd9), &n);
+		if (rc)
+			return rc;
+	} else {
+		r->p--;
+		return MP_WRONG_TYPE;
+	}
+	if (!take(r, n, &body))
+		return MP_TRUNCATED;
+	*s = (const char *)body;
+	*len = (uint32_t)n;
+	return MP_OK;
+}
+
+int mp_read_int(struct mp_reader *r, int64_t *v)
+{
+	const uint8_t *tag;
+	uint64_t u;
+	int rc;
+	if (!take(r, 1, &tag))
+		return MP_TRUNCATED;
+	if (*tag <= 0x7f) {
+		*v = *tag;
+		return MP_OK;
+	}
+	if (*tag >= 0xe0) {
+		*v = (int8_t)*tag;
+		return MP_OK;
+	}
+	switch (*tag) {
+	case 0xcc: case 0xcd: case 0xce: case 0xcf:
+		rc = read_be(r, (size_t)1 << (*tag - 0xcc), &u);
+		if (rc)
+			return rc;
+		if (u > INT64_MAX)
+			return MP_INT_RANGE;
+		*v = (int64_t)u;
+		return MP_OK;
+	case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+		size_t n = (size_t)1 << (*tag - 0xd0);
+		rc = read_be(r, n, &u);
+		if (rc)
+			return rc;
+		/* Sign-extend the n-byte two's complement value. */
+		unsigned shift = (unsigned)(64 - 8 * n);
+		*v = (int64_t)(u << shift) >> shift;
+		return MP_OK;
+	}
+	}
+	r->p--;
+	return MP_WRONG_TYPE;
+}
+
+/* Skips n bytes of payload after a tag. */
+static int skip_bytes(struct mp_reader *r, uint64_t n)
+{
+	if (n > mp_reader_left(r))
+		return MP_TRUNCATED;
+	r->p += n;
+	return MP_OK;
+}
+
+static int skip_value(struct mp_reader *r, int depth);
+
+static int skip_items(struct mp_reader *r, uint64_t items, int depth)
+{
+	/* Every item takes at least one byte. */
+	if (items > mp_reader_left(r))
+		return MP_TRUNCATED;
+	for (uint64_t i = 0; i < items; i++) {
+		int rc = skip_value(r, depth);
+		if (rc)
+			return rc;
+	}
+	return MP_OK;
+}
+
+static int skip_value(struct mp_reader *r, int depth)
+{
+	const uint8_t *tag;
+	uint64_t n;
+	int rc;
+	if (depth > MP_MAX_DEPTH)
+		return MP_TOO_DEEP;
+	if (!take(r, 1, &tag))
+		return MP_TRUNCATED;
+	uint8_t t = *tag;
+	if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3)
+		return MP_OK;
+	if ((t & 0xf0) == 0x80)
+		return skip_items(r, 2u * (t & 0x0f), depth + 1);
+	if ((t & 0xf0) == 0x90)
+		return skip_items(r, t & 0x0f, depth + 1);
+	if ((t & 0xe0) == 0xa0)
+		return skip_bytes(r, t & 0x1f);
+	switch (t) {
+	case 0xc1:
+		return MP_RESERVED;
+	case 0xc4: case 0xc5: case 0xc6: /* bin 8/16/32 */
+		if ((rc = read_be(r, (size_t)1 << (t - 0xc4), &n)))
+			return rc;
+		return skip_bytes(r, n);
+	case 0xc7: case 0xc8: case 0xc9: /* ext 8/16/32: length, type byte, data */
+		if ((rc = read_be(r, (size_t)1 << (t - 0xc7), &n)))
+			return rc;
+		return skip_bytes(r, n + 1);
+	case 0xca: return skip_bytes(r, 4);
+	case 0xcb: return skip_bytes(r, 8);
+	case 0xcc: case 0xcd: case 0xce: case 0xcf:
+		return skip_bytes(r, (size_t)1 << (t - 0xcc));
+	case 0xd0: case 0xd1: case 0xd2: case 0xd3:
+		return skip_bytes(r, (size_t)1 << (t - 0xd0));
+	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: /* fixext */
+		return skip_bytes(r, 1 + ((size_t)1 << (t - 0xd4)));
+	case 0xd9: case 0xda: case 0xdb:
+		if ((rc = read_be(r, (size_t)1 << (t - 0xd9), &n)))
+			return rc;
+		return skip_bytes(r, n);
+	case 0xdc: case 0xdd:
+		if ((rc = read_be(r, t == 0xdc ? 2 : 4, &n)))
+			return rc;
+		return skip_items(r, n, depth + 1);
+	case 0xde: case 0xdf:
+		if ((rc = read_be(r, t == 0xde ? 2 : 4, &n)))
+			return rc;
+		return skip_items(r, 2 * n, depth + 1);
+	}
+	return MP_RESERVED;
+}
+
+int mp_skip(struct mp_reader *r)
+{
+	return skip_value(r, 0);
+}
+
+const char *mp_strerror(int status)
+{
+	switch (status) {
+	case MP_OK: return "ok";
+	case MP_TRUNCATED: return "truncated";
+	case MP_WRONG_TYPE: return "unexpected type";
+	case MP_TOO_DEEP: return "nested too deeply";
+	case MP_RESERVED: return "reserved byte 0xc1";
+	case MP_INT_RANGE: return "integer above int64 range";
+	}
+	return "unknown";
+}

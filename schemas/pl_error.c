@@ -1,0 +1,22 @@
+/* pl_error.c — texts for the project's error codes. */
+#include "pl_error.h"
+
+const char *pl_strerror(int err)
+{
+	switch (err) {
+	case PL_OK: return "ok";
+	case PL_ENOMEM: return "out of memory";
+	case PL_EINVAL: return "invalid argument";
+	case PL_ENOTFOUND: return "not found";
+	case PL_EEXIST: return "already exists";
+	case PL_EIO: return "I/O error";
+	case PL_EMAPFULL: return "LMDB map full";
+	case PL_ECORRUPT: return "corrupt data";
+	case PL_EFOREIGN: return "not a pledged data directory";
+	case PL_EBUSY: return "in use by another process";
+	case PL_ENOSPACE: return "no space left on device";
+	case PL_EKAFKA: return "Kafka error";
+	case PL_EREJECTED: return "event rejected";
+	}
+	return "unknown error";
+}

@@ -1,0 +1,30 @@
+/*
+ * pl_error.h — the project's one error enum.
+ *
+ * Every function that can fail returns 0 on success or a negative PL_E*
+ * code from here. Library codes (LMDB, librdkafka, libevent) are translated
+ * into these in one place per library.
+ */
+#ifndef PL_ERROR_H
+#define PL_ERROR_H
+
+enum pl_error {
+	PL_OK = 0,
+	PL_ENOMEM = -1,     /* allocation failed */
+	PL_EINVAL = -2,     /* bad argument or input */
+	PL_ENOTFOUND = -3,  /* key or object does not exist */
+	PL_EEXIST = -4,     /* key already exists */
+	PL_EIO = -5,        /* I/O or storage failure */
+	PL_EMAPFULL = -6,   /* LMDB map is full: grow and retry */
+	PL_ECORRUPT = -7,   /* stored data does not have the expected shape */
+	PL_EFOREIGN = -8,   /* data dir belongs to something else */
+	PL_EBUSY = -9,      /* resource in use (e.g. data dir locked) */
+	PL_ENOSPACE = -10,  /* disk full */
+	PL_EKAFKA = -11,    /* librdkafka error */
+	PL_EREJECTED = -12, /* an event broke a rule; see the rejection */
+};
+
+/* A short, human-readable text for a PL_E* code. Never NULL. */
+const char *pl_strerror(int err);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * http_server.h — the read side: JSON API, Server-Sent Events, metrics,
+ * health and the campaign web page (CONTRACT.md section 3), on libevent.
+ *
+ * The server runs on threads of its own, each with its own event base and
+ * read-only LMDB transactions, so it never blocks ingestion and the caller's
+ * thread stays free for the consumer loop.
+ */
+#ifndef HTTP_SERVER_H
+#define HTTP_SERVER_H
+
+#include <stdint.h>
+
+#include "metrics.h"
+#include "store.h"
+
+struct http_server_options {
+	const char *listen;   /* "HOST:PORT"; port 0 picks a free port */
+	int threads;          /* worker threads; 0 means one per core */
+	int max_connections;  /* across all threads; 0 means the default (4096) */
+	int max_sse_clients;  /* 0 means the default (1024) */
+	int timeout_seconds;  /* per request read/write; 0 means the default (10) */
+};
+
+struct http_server;
+
+/*
+ * Binds, then starts serving on its own threads. st and m must outlive the
+ * server. Returns 0, PL_EINVAL (bad listen address) or PL_EIO (cannot bind).
+ */
+int http_server_start(struct http_server **out, struct store *st, struct metrics *m,
+		      const struct http_server_options *opt);
+
+/* The port actually bound (useful with port 0). */
+int http_server_port(const struct http_server *hs);
+
+/* Tells stream clients that the log advanced to seq. Thread-safe, cheap. */
+void http_server_notify(struct http_server *hs, uint64_t seq);
+
+/* Stops accepting, closes every connection, joins the threads, frees. */
+void http_server_stop(struct http_server *hs);
+
+#endif

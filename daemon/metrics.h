@@ -1,0 +1,97 @@
+/*
+ * metrics.h — counters and health state shared by the consumer thread and
+ * the HTTP threads, rendered as Prometheus text on /metrics and as health on
+ * /healthz.
+ *
+ * Writers: the consumer (batches, lag, consumer state) and the HTTP server
+ * (requests). Every field is atomic or guarded by the struct's mutex, so any
+ * thread may read or write at any time.
+ */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event_schema.h"
+#include "ingest.h"
+
+/* Histogram bucket upper bounds. */
+#define METRICS_BATCH_BUCKETS 8      /* 1 10 100 500 1000 5000 10000 +Inf */
+#define METRICS_LATENCY_BUCKETS 10   /* 0.5ms … 5s, +Inf */
+#define METRICS_MAX_PARTITIONS 256
+#define METRICS_HTTP_ROUTES 12
+#define METRICS_HTTP_STATUSES 8      /* 200 204 304 400 404 405 413 5xx/other */
+
+enum consumer_state {
+	CONSUMER_STARTING,  /* not yet assigned partitions */
+	CONSUMER_CONSUMING, /* assigned and applying batches */
+	CONSUMER_STALLED,   /* cannot make progress (store full, broker gone, offset lost) */
+	CONSUMER_STOPPED,   /* shut down */
+	CONSUMER_READ_ONLY, /* serving reads from a data dir, not consuming */
+};
+
+struct metrics_partition {
+	char topic[128];
+	int32_t partition;
+	int64_t next_offset; /* next offset to apply */
+	int64_t high_watermark;
+};
+
+struct histogram {
+	_Atomic uint64_t buckets[METRICS_LATENCY_BUCKETS]; /* cumulative on render, not here */
+	_Atomic uint64_t count;
+	_Atomic uint64_t sum_micro; /* sum in microseconds (latency) or units (sizes) */
+};
+
+struct metrics {
+	_Atomic uint64_t applied[PL_EVENT_TYPE_COUNT];
+	_Atomic uint64_t rejected[PL_REASON_COUNT];
+	_Atomic uint64_t duplicates;
+	_Atomic uint64_t batches;
+	_Atomic uint64_t last_seq;
+	_Atomic int64_t last_batch_ms; /* wall clock of the last committed batch */
+	_Atomic bool store_writable;
+	struct histogram batch_size;
+	struct histogram commit_latency;
+
+	pthread_mutex_t lock; /* guards everything below */
+	enum consumer_state state;
+	char state_detail[256]; /* why stalled, what to do */
+	struct metrics_partition partitions[METRICS_MAX_PARTITIONS];
+	size_t partition_count;
+	uint64_t http_requests[METRICS_HTTP_ROUTES][METRICS_HTTP_STATUSES];
+};
+
+void metrics_init(struct metrics *m);
+void metrics_deinit(struct metrics *m);
+
+/* After a committed batch of n messages that took seconds to write. */
+void metrics_record_batch(struct metrics *m, const struct ingest_stats *stats, size_t n,
+			  double seconds);
+
+void metrics_set_state(struct metrics *m, enum consumer_state state, const char *detail);
+enum consumer_state metrics_get_state(struct metrics *m, char *detail, size_t size);
+const char *metrics_state_name(enum consumer_state state);
+
+/* Records where a partition stands; high_watermark < 0 leaves it as it was. */
+void metrics_set_partition(struct metrics *m, const char *topic, int32_t partition,
+			   int64_t next_offset, int64_t high_watermark);
+/* Forgets partitions no longer assigned to this instance. */
+void metrics_clear_partitions(struct metrics *m);
+/* Sum of (high watermark - next offset) over assigned partitions; -1 unknown. */
+int64_t metrics_total_lag(struct metrics *m);
+
+/* HTTP route names are the caller's; status is the HTTP status code. */
+void metrics_count_http(struct metrics *m, int route, int status);
+
+/*
+ * Renders everything in Prometheus text exposition format into a new
+ * malloc'd string (*len bytes). route_names[i] names route i.
+ */
+char *metrics_render(struct metrics *m, const char *const *route_names, size_t routes, size_t *len);
+
+#endif

@@ -1,0 +1,17 @@
+#!/bin/sh
+# install-deps.sh — install what pledged needs to build, run and test on
+# Debian 12, from Debian's own packages. Needs root (or sudo).
+set -eu
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+
+# Build: compiler, meson, and the libraries the design fixes.
+BUILD="gcc meson ninja-build pkg-config libevent-dev librdkafka-dev liblmdb-dev
+  libmsgpack-dev libjansson-dev libutf8proc-dev"
+# Tests: LMDB tools to tamper with a data dir, kcat for Kafka interoperability.
+TEST="lmdb-utils kcat"
+
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $BUILD $TEST

@@ -1,0 +1,88 @@
+#!/bin/sh
+# test_cli.sh — the offline commands as an operator runs them: help, bad
+# flags, refused data dirs, import, dump, rejections, point-in-time replay,
+# and verify catching a projection changed behind pledged's back.
+# Usage: test_cli.sh PLEDGED DEMO.jsonl
+set -u
+PLEDGED=$1
+DEMO=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+# expect STATUS DESCRIPTION -- COMMAND…: runs it, checks the exit status.
+expect() {
+	want=$1; what=$2; shift 3
+	"$@" >"$work/out" 2>"$work/err"
+	got=$?
+	if [ "$got" = "$want" ]; then ok; else fail "$what: exit $got, want $want ($(cat "$work/err"))"; fi
+}
+contains() { # contains FILE TEXT DESCRIPTION
+	if grep -qF -- "$2" "$1"; then ok; else fail "$3: '$2' not in $(cat "$1")"; fi
+}
+
+expect 0 "top-level help" -- "$PLEDGED" --help
+contains "$work/out" "replay" "help lists replay"
+expect 2 "no command" -- "$PLEDGED"
+expect 2 "unknown command" -- "$PLEDGED" frobnicate
+for cmd in replay dump verify rejections import; do
+	expect 0 "$cmd --help" -- "$PLEDGED" $cmd --help
+	contains "$work/out" "Usage: pledged $cmd" "$cmd help text"
+	expect 2 "$cmd with a bad flag" -- "$PLEDGED" $cmd --no-such-flag
+	expect 2 "$cmd with a stray argument" -- "$PLEDGED" $cmd stray
+done
+for cmd in replay dump verify rejections; do
+	expect 3 "$cmd on a missing data dir" -- "$PLEDGED" $cmd --data "$work/missing"
+	contains "$work/err" "no pledged data here" "$cmd explains a missing dir"
+done
+expect 2 "replay with a bad sequence" -- "$PLEDGED" replay --data "$work/d" --until-seq x
+expect 2 "replay with a bad time" -- "$PLEDGED" replay --data "$work/d" --until-time yesterday
+expect 2 "rejections with an unknown reason" -- "$PLEDGED" rejections --reason nope
+expect 2 "dump with a bad --from" -- "$PLEDGED" dump --from -1
+
+mkdir "$work/foreign" && echo "precious" >"$work/foreign/data.mdb"
+expect 3 "verify on a foreign dir" -- "$PLEDGED" verify --data "$work/foreign"
+contains "$work/err" "damaged" "a non-LMDB data.mdb is called damaged"
+contains "$work/foreign/data.mdb" "precious" "the foreign file is left alone"
+
+# Import the demo plus two bad lines: one not JSON, one rejected by the rules.
+{ cat "$DEMO"; echo 'not json'; echo '{"v":1,"type":"comment.posted","id":"x1","at":1,"campaign":"jess-phillips-for-labour-leader","comment":"x","supporter":"stranger","text":"hi"}'; } >"$work/in.jsonl"
+expect 1 "import reports the non-JSON line" -- "$PLEDGED" import --data "$work/d" <"$work/in.jsonl"
+contains "$work/err" "line 2060 skipped" "import names the bad line"
+contains "$work/err" "2059 applied, 1 rejected" "import summary"
+expect 0 "import again: all duplicates" -- "$PLEDGED" import --data "$work/d" <"$DEMO"
+contains "$work/err" "0 applied, 0 rejected, 2059 duplicates" "re-import is idempotent"
+
+expect 0 "verify a fresh log" -- "$PLEDGED" verify --data "$work/d"
+contains "$work/out" "OK: projections match the log (2059 entries)" "verify says OK"
+expect 0 "dump" -- "$PLEDGED" dump --data "$work/d"
+[ "$(wc -l <"$work/out")" = 2059 ] && ok || fail "dump prints one line per entry"
+expect 0 "dump from 2059" -- "$PLEDGED" dump --data "$work/d" --from 2059 --limit 5
+[ "$(wc -l <"$work/out")" = 1 ] && ok || fail "dump --from/--limit"
+contains "$work/out" '"type":"campaign.closed"' "the last entry closes the campaign"
+expect 0 "rejections" -- "$PLEDGED" rejections --data "$work/d" --reason not_a_backer
+contains "$work/out" '"reason":"not_a_backer"' "rejection reason"
+contains "$work/out" '"offset":2061' "rejection keeps the source offset"
+expect 0 "rejections filtered to nothing" -- "$PLEDGED" rejections --data "$work/d" --reason bad_utf8
+[ -s "$work/out" ] && fail "no bad_utf8 rejections expected" || ok
+
+expect 0 "point-in-time replay" -- "$PLEDGED" replay --data "$work/d" --until-time 2020-01-14T12:00:00Z
+contains "$work/out" '"comments":2,' "two comments by noon on 14 January"
+contains "$work/out" '"status":"open"' "still open then"
+expect 0 "replay up to the end" -- "$PLEDGED" replay --data "$work/d" --until-seq 999999
+contains "$work/out" '"raised":5804100,"pledges":2020,"supporters":1975,"comments":10,"status":"closed"' "demo totals"
+contains "$work/out" '"days":19' "19 days"
+
+# Change the stored total behind pledged's back: verify must fail and say where.
+mdb_dump -s totals "$work/d" | sed 's/^ 4490580000000000/ 4590580000000000/' >"$work/totals.dump"
+mdb_load -s totals -f "$work/totals.dump" "$work/d" 2>/dev/null
+expect 1 "verify catches a tampered total" -- "$PLEDGED" verify --data "$work/d"
+contains "$work/out" "MISMATCH: totals: key 'jess-phillips-for-labour-leader' differs" "verify names the record"
+expect 0 "replay repairs it" -- "$PLEDGED" replay --data "$work/d"
+expect 0 "verify after replay" -- "$PLEDGED" verify --data "$work/d"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

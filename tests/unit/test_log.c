@@ -1,0 +1,307 @@
+/*
+ * test_log.c — the event log as a whole: the demo stream gives the seed
+ * page's figures, replay is byte-identical, verify's comparison catches
+ * tampering, point-in-time replay, map growth from a tiny map, and data
+ * dirs that must be refused.
+ */
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "fixture.h"
+#include "proj_records.h"
+#include "replay.h"
+
+/* Feeds a JSON-lines file through ingest_batch in batches of 100. */
+static void ingest_file(struct store *st, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		perror(path);
+		abort();
+	}
+	enum { BATCH = 100 };
+	msgpack_sbuffer bufs[BATCH];
+	struct ingest_msg msgs[BATCH];
+	char *line = NULL, err[160];
+	size_t cap = 0, n = 0;
+	int64_t offset = 0;
+	for (int i = 0; i < BATCH; i++)
+		msgpack_sbuffer_init(&bufs[i]);
+	for (bool more = true; more;) {
+		ssize_t len = getline(&line, &cap, f);
+		more = len > 0;
+		if (more) {
+			msgpack_sbuffer_clear(&bufs[n]);
+			CHECK_INT(pl_json_to_msgpack(line, (size_t)len, &bufs[n], err, sizeof err), 0);
+			msgs[n] = (struct ingest_msg){.src = {"demo", 4, 0, offset++},
+						      .value = bufs[n].data,
+						      .value_len = bufs[n].size};
+			n++;
+		}
+		if (n == BATCH || (!more && n)) {
+			struct ingest_stats stats;
+			CHECK_INT(ingest_batch(st, msgs, n, "", 1, &stats), 0);
+			for (int r = 1; r < PL_REASON_COUNT; r++)
+				CHECK_INT(stats.rejected[r], 0);
+			n = 0;
+		}
+	}
+	for (int i = 0; i < BATCH; i++)
+		msgpack_sbuffer_destroy(&bufs[i]);
+	free(line);
+	fclose(f);
+}
+
+static void test_demo_figures(struct store *st)
+{
+	struct proj_campaign c;
+	CHECK_INT(fixture_campaign(st, "jess-phillips-for-labour-leader", &c), 0);
+	CHECK_INT(c.totals.raised, 5804100);
+	CHECK_INT(c.totals.supporters, 1975);
+	CHECK_INT(c.days, 19);
+	CHECK_INT(c.totals.comments, 10);
+	CHECK(c.closed);
+
+	struct store_txn t;
+	struct proj_comment_page page;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(proj_comments_page(&t, PROJ_LIVE, (struct pl_str){"jess-phillips-for-labour-leader", 31},
+				     NULL, 20, &page), 0);
+	CHECK_INT(page.count, 10);
+	CHECK(!page.has_next);
+	CHECK(page.count && page.items[0].has_name && page.items[0].name.len == 5 &&
+	      memcmp(page.items[0].name.ptr, "Tom W", 5) == 0);
+	CHECK(page.count == 10 && page.items[9].name.len == 9 &&
+	      memcmp(page.items[9].name.ptr, "Jo Miller", 9) == 0);
+	store_abort(&t);
+}
+
+/* Every projection table's bytes, concatenated with separators. */
+static char *snapshot(struct store *st, size_t *len)
+{
+	struct store_txn t;
+	char *out = NULL;
+	FILE *mem = open_memstream(&out, len);
+	store_read_begin(st, &t);
+	for (int table = 0; table < PROJ_TABLE_COUNT; table++) {
+		MDB_cursor *c = store_cursor(&t, proj_db(PROJ_LIVE, (enum proj_table)table));
+		MDB_val k, v;
+		for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			fwrite(&k.mv_size, sizeof k.mv_size, 1, mem);
+			fwrite(k.mv_data, 1, k.mv_size, mem);
+			fwrite(&v.mv_size, sizeof v.mv_size, 1, mem);
+			fwrite(v.mv_data, 1, v.mv_size, mem);
+		}
+		mdb_cursor_close(c);
+		fputs("|table|", mem);
+	}
+	store_abort(&t);
+	fclose(mem);
+	return out;
+}
+
+struct job {
+	enum proj_set set;
+	struct replay_options opt;
+	struct replay_result res;
+	bool swap, keep;
+	char diff[256];
+	int compare;
+};
+
+static int job_txn(struct store_txn *t, void *arg)
+{
+	struct job *j = arg;
+	int rc = replay_into(t, j->set, &j->opt, &j->res);
+	if (rc)
+		return rc;
+	if (j->swap)
+		proj_swap_in_scratch(t);
+	if (!j->keep) {
+		j->compare = proj_compare(t, j->diff, sizeof j->diff);
+		return 1; /* throw away */
+	}
+	return t->err;
+}
+
+static void test_replay_identical(struct store *st)
+{
+	size_t before_len, after_len;
+	char *before = snapshot(st, &before_len);
+
+	/* Rebuild aside and swap in, as `pledged replay` does. */
+	struct job j = {.set = PROJ_SCRATCH, .swap = true, .keep = true};
+	CHECK_INT(store_run_write(st, job_txn, &j), 0);
+	CHECK_INT(j.res.outcome, REPLAY_OK);
+	CHECK_INT(j.res.applied, 2059);
+	char *after = snapshot(st, &after_len);
+	CHECK(before_len > 1000 && before_len == after_len && memcmp(before, after, before_len) == 0);
+	free(after);
+
+	/* Rebuild in place. */
+	j = (struct job){.set = PROJ_LIVE, .keep = true};
+	CHECK_INT(store_run_write(st, job_txn, &j), 0);
+	after = snapshot(st, &after_len);
+	CHECK(before_len == after_len && memcmp(before, after, before_len) == 0);
+	free(after);
+	free(before);
+
+	/* Verify's comparison: equal now. */
+	j = (struct job){.set = PROJ_SCRATCH};
+	CHECK_INT(store_run_write(st, job_txn, &j), 1);
+	CHECK_INT(j.compare, 0);
+}
+
+/* Changes one stored projection record, then checks verify's comparison names it. */
+static void tamper_and_compare(struct store *st, enum store_db db, const char *key, size_t klen,
+			       const void *val, size_t vlen, const char *expect)
+{
+	struct store_txn t;
+	CHECK_INT(store_write_begin(st, &t), 0);
+	MDB_val old;
+	int had = store_get(&t, db, key, klen, &old);
+	char *saved = had == 0 ? malloc(old.mv_size) : NULL;
+	size_t saved_len = had == 0 ? old.mv_size : 0;
+	if (saved)
+		memcpy(saved, old.mv_data, saved_len);
+	if (val)
+		store_put(&t, db, key, klen, val, vlen, 0);
+	else
+		store_del(&t, db, key, klen);
+	CHECK_INT(store_commit(&t), 0);
+
+	struct job j = {.set = PROJ_SCRATCH};
+	CHECK_INT(store_run_write(st, job_txn, &j), 1);
+	CHECK_INT(j.compare, 1);
+	if (!strstr(j.diff, expect))
+		fprintf(stderr, "diff '%s' lacks '%s'\n", j.diff, expect);
+	CHECK(strstr(j.diff, expect) != NULL);
+
+	/* Put it back and verify matches again. */
+	CHECK_INT(store_write_begin(st, &t), 0);
+	if (saved)
+		store_put(&t, db, key, klen, saved, saved_len, 0);
+	else
+		store_del(&t, db, key, klen);
+	CHECK_INT(store_commit(&t), 0);
+	free(saved);
+	j = (struct job){.set = PROJ_SCRATCH};
+	CHECK_INT(store_run_write(st, job_txn, &j), 1);
+	CHECK_INT(j.compare, 0);
+}
+
+static void test_verify_catches_tampering(struct store *st)
+{
+	const char *camp = "jess-phillips-for-labour-leader";
+	struct proj_totals tot = {.raised = 5804200, .opened_at = 1, .closed_at = 2, .last_at = 2};
+	uint8_t buf[PROJ_TOTALS_SIZE];
+	proj_totals_encode(buf, &tot);
+	tamper_and_compare(st, STORE_DB_TOTALS, camp, strlen(camp), buf, sizeof buf,
+			   "totals: key 'jess-phillips-for-labour-leader' differs");
+	tamper_and_compare(st, STORE_DB_PLEDGES, "pl-00001", 8, NULL, 0,
+			   "pledges: key 'pl-00001' produced by the log but missing");
+	tamper_and_compare(st, STORE_DB_PLEDGES, "pl-forged", 9, "x", 1,
+			   "pledges: key 'pl-forged' stored but not produced by the log");
+}
+
+static void test_point_in_time(struct store *st)
+{
+	struct job j = {.set = PROJ_SCRATCH, .opt = {.until_seq = 1}};
+	CHECK_INT(store_run_write(st, job_txn, &j), 1);
+	CHECK_INT(j.res.applied, 1);
+	CHECK_INT(j.res.last_seq, 1);
+
+	/* By 12:00 on 14 January 2020 two comments had been posted. */
+	j = (struct job){.set = PROJ_SCRATCH, .keep = true,
+			 .opt = {.has_until_time = true, .until_time = INT64_C(1579003200000)}};
+	CHECK_INT(store_run_write(st, job_txn, &j), 0);
+	CHECK_INT(j.res.outcome, REPLAY_OK);
+	CHECK(j.res.skipped_time > 0);
+	CHECK_INT(j.res.applied + j.res.skipped_time, 2059);
+	struct store_txn t;
+	struct proj_campaign c;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(proj_campaign_get(&t, PROJ_SCRATCH, (struct pl_str){"jess-phillips-for-labour-leader", 31}, &c), 0);
+	CHECK_INT(c.totals.comments, 2);
+	CHECK(!c.closed);
+	CHECK(c.totals.raised > 0 && c.totals.raised < 5804100);
+	store_abort(&t);
+}
+
+static void test_refused_dirs(void)
+{
+	char dir[256], path[512];
+	struct store *st;
+	struct store_options ro = {0}, rw = {.create = true};
+
+	fixture_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/missing", dir);
+	CHECK_INT(store_open(&st, path, &ro), PL_ENOTFOUND);
+	CHECK_INT(store_open(&st, dir, &ro), PL_ENOTFOUND); /* exists but holds no data */
+
+	/* A file where the dir should be. */
+	snprintf(path, sizeof path, "%s/file", dir);
+	FILE *f = fopen(path, "w");
+	fputs("hello", f);
+	fclose(f);
+	CHECK_INT(store_open(&st, path, &rw), PL_EFOREIGN);
+	remove(path);
+
+	/* Garbage where data.mdb should be. */
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	f = fopen(path, "w");
+	for (int i = 0; i < 3000; i++)
+		fputs("not an lmdb file ", f);
+	fclose(f);
+	CHECK_INT(store_open(&st, dir, &rw), PL_ECORRUPT);
+	remove(path);
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	remove(path);
+
+	/* Another program's LMDB environment. */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	mdb_env_create(&env);
+	mdb_env_set_maxdbs(env, 4);
+	CHECK_INT(mdb_env_open(env, dir, 0, 0640), 0);
+	mdb_txn_begin(env, NULL, 0, &txn);
+	mdb_dbi_open(txn, "accounts", MDB_CREATE, &dbi);
+	MDB_val k = {1, "k"}, v = {1, "v"};
+	mdb_put(txn, dbi, &k, &v, 0);
+	mdb_txn_commit(txn);
+	mdb_env_close(env);
+	CHECK_INT(store_open(&st, dir, &rw), PL_EFOREIGN);
+	CHECK_INT(store_open(&st, dir, &ro), PL_EFOREIGN);
+	fixture_remove(dir);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: test_log DEMO.jsonl\n");
+		return 2;
+	}
+	char dir[256];
+	/* 64 KiB: the demo overfills it many times, so the map must grow. */
+	struct store *st = fixture_store(dir, sizeof dir, 64 * 1024);
+	size_t initial = store_map_size(st);
+	ingest_file(st, argv[1]);
+	CHECK(store_map_size(st) > initial);
+	test_demo_figures(st);
+	test_replay_identical(st);
+	test_verify_catches_tampering(st);
+	test_point_in_time(st);
+	store_close(st);
+
+	/* Reopening with the tiny map size still reads everything. */
+	struct store_options opt = {.initial_map_size = 64 * 1024};
+	CHECK_INT(store_open(&st, dir, &opt), 0);
+	test_demo_figures(st);
+	store_close(st);
+	fixture_remove(dir);
+
+	test_refused_dirs();
+	return check_done();
+}

@@ -1,0 +1,328 @@
+/*
+ * test_projections.c — every projection rule of CONTRACT.md sections 1-2,
+ * through the real ingest path on a real LMDB store: what is applied, what
+ * is rejected with which reason, and what the totals then read.
+ */
+#include "check.h"
+#include "bytes.h"
+#include "fixture.h"
+#include "proj_records.h"
+#include "rejections.h"
+
+static struct store *st;
+static int next_id;
+
+#define DAY INT64_C(86400000)
+#define T0 INT64_C(1578132000000)
+
+static int ev(const char *type, const char *campaign, int64_t at, const char *fields)
+{
+	char json[8192];
+	snprintf(json, sizeof json, "{\"v\":1,\"type\":\"%s\",\"id\":\"ev-%d\",\"at\":%lld,\"campaign\":\"%s\"%s%s}",
+		 type, ++next_id, (long long)at, campaign, *fields ? "," : "", fields);
+	return fixture_ingest(st, json);
+}
+
+static int open_campaign(const char *c, const char *currency, int64_t at)
+{
+	char f[256];
+	snprintf(f, sizeof f, "\"title\":\"Title %s\",\"owner\":\"Owner\",\"currency\":\"%s\",\"target\":100000", c, currency);
+	return ev("campaign.opened", c, at, f);
+}
+
+static int pledge(const char *c, const char *p, const char *s, long long amount, const char *cur, int64_t at)
+{
+	char f[256];
+	snprintf(f, sizeof f, "\"pledge\":\"%s\",\"supporter\":\"%s\",\"amount\":%lld,\"currency\":\"%s\"", p, s, amount, cur);
+	return ev("pledge.created", c, at, f);
+}
+
+static int refund(const char *c, const char *p, long long amount, int64_t at)
+{
+	char f[128];
+	snprintf(f, sizeof f, "\"pledge\":\"%s\",\"amount\":%lld", p, amount);
+	return ev("pledge.refunded", c, at, f);
+}
+
+static int comment(const char *c, const char *id, const char *s, const char *text, int64_t at)
+{
+	char f[512];
+	snprintf(f, sizeof f, "\"comment\":\"%s\",\"supporter\":\"%s\",\"text\":\"%s\"", id, s, text);
+	return ev("comment.posted", c, at, f);
+}
+
+static int remove_comment(const char *c, const char *id, int64_t at)
+{
+	char f[128];
+	snprintf(f, sizeof f, "\"comment\":\"%s\"", id);
+	return ev("comment.removed", c, at, f);
+}
+
+static struct proj_campaign get(const char *c)
+{
+	struct proj_campaign camp;
+	memset(&camp, 0, sizeof camp);
+	CHECK_INT(fixture_campaign(st, c, &camp), 0);
+	return camp;
+}
+
+static void test_campaign_lifecycle(void)
+{
+	CHECK_INT(open_campaign("a", "GBP", T0), PL_R_NONE);
+	CHECK_INT(open_campaign("a", "GBP", T0 + 1), PL_R_CAMPAIGN_EXISTS);
+	CHECK_INT(ev("campaign.closed", "nope", T0, ""), PL_R_UNKNOWN_CAMPAIGN);
+	struct proj_campaign c = get("a");
+	CHECK_INT(c.totals.raised, 0);
+	CHECK_INT(c.days, 1); /* at least one day */
+	CHECK(!c.closed);
+	CHECK_INT(c.info.target, 100000);
+
+	CHECK_INT(pledge("a", "p1", "s1", 1000, "GBP", T0 + 2 * DAY + 5), PL_R_NONE);
+	c = get("a");
+	CHECK_INT(c.days, 2); /* to the last event while open */
+	CHECK_INT(ev("campaign.closed", "a", T0 + 19 * DAY + 3600000, ""), PL_R_NONE);
+	CHECK_INT(ev("campaign.closed", "a", T0 + 20 * DAY, ""), PL_R_CAMPAIGN_CLOSED);
+	c = get("a");
+	CHECK(c.closed);
+	CHECK_INT(c.days, 19); /* whole days from opened to closed */
+	CHECK_INT(c.totals.closed_at, T0 + 19 * DAY + 3600000);
+
+	CHECK_INT(pledge("a", "p2", "s2", 1000, "GBP", T0 + 20 * DAY), PL_R_CAMPAIGN_CLOSED);
+	CHECK_INT(refund("a", "p1", 400, T0 + 21 * DAY), PL_R_NONE); /* refunds still apply */
+	c = get("a");
+	CHECK_INT(c.totals.raised, 600);
+	CHECK_INT(c.days, 19); /* later events do not move a closed campaign's days */
+}
+
+static void test_pledges_and_refunds(void)
+{
+	CHECK_INT(open_campaign("b", "EUR", T0), PL_R_NONE);
+	CHECK_INT(pledge("nope", "px", "s1", 100, "EUR", T0), PL_R_UNKNOWN_CAMPAIGN);
+	CHECK_INT(pledge("b", "b1", "s1", 100, "GBP", T0), PL_R_CURRENCY_MISMATCH);
+	CHECK_INT(pledge("b", "b1", "s1", 1000, "EUR", T0), PL_R_NONE);
+	CHECK_INT(pledge("b", "b1", "s9", 5, "EUR", T0), PL_R_DUPLICATE_PLEDGE);
+	CHECK_INT(pledge("b", "p1", "s9", 5, "EUR", T0), PL_R_DUPLICATE_PLEDGE); /* ids are global */
+	CHECK_INT(pledge("b", "b2", "s1", 500, "EUR", T0), PL_R_NONE);  /* repeat supporter */
+	CHECK_INT(pledge("b", "b3", "s2", 2000, "EUR", T0), PL_R_NONE);
+	struct proj_campaign c = get("b");
+	CHECK_INT(c.totals.raised, 3500);
+	CHECK_INT(c.totals.pledges, 3);
+	CHECK_INT(c.totals.supporters, 2);
+
+	CHECK_INT(refund("b", "nope", 1, T0), PL_R_UNKNOWN_PLEDGE);
+	CHECK_INT(refund("b", "p1", 1, T0), PL_R_UNKNOWN_PLEDGE); /* pledge of another campaign */
+	CHECK_INT(refund("b", "b1", 1001, T0), PL_R_REFUND_EXCEEDS_PLEDGE);
+	CHECK_INT(refund("b", "b1", 600, T0), PL_R_NONE); /* partial */
+	CHECK_INT(refund("b", "b1", 401, T0), PL_R_REFUND_EXCEEDS_PLEDGE);
+	CHECK_INT(refund("b", "b1", 400, T0), PL_R_NONE); /* the rest */
+	CHECK_INT(refund("b", "b1", 1, T0), PL_R_REFUND_EXCEEDS_PLEDGE);
+	c = get("b");
+	CHECK_INT(c.totals.raised, 2500);
+	CHECK_INT(c.totals.pledges, 3); /* refunds do not uncount pledges */
+	CHECK_INT(c.totals.supporters, 2); /* s1 still has b2 */
+	CHECK_INT(refund("b", "b2", 500, T0), PL_R_NONE);
+	c = get("b");
+	CHECK_INT(c.totals.supporters, 1); /* s1 dropped to zero net */
+	CHECK_INT(pledge("b", "b4", "s1", 1, "EUR", T0), PL_R_NONE);
+	c = get("b");
+	CHECK_INT(c.totals.supporters, 2); /* and counts again */
+	CHECK_INT(c.totals.raised, 2001); /* 3500 - 1000 - 500 + 1 */
+}
+
+static void test_comments(void)
+{
+	CHECK_INT(open_campaign("c", "JPY", T0), PL_R_NONE);
+	CHECK_INT(comment("nope", "k0", "cs1", "hi", T0), PL_R_UNKNOWN_CAMPAIGN);
+	CHECK_INT(comment("c", "k1", "cs1", "hi", T0), PL_R_NOT_A_BACKER);
+	CHECK_INT(pledge("c", "c1", "cs1", 300, "JPY", T0), PL_R_NONE);
+	CHECK_INT(comment("c", "k1", "cs1", "first", T0 + 10), PL_R_NONE);
+	CHECK_INT(comment("c", "k1", "cs1", "again", T0 + 11), PL_R_DUPLICATE_COMMENT);
+	CHECK_INT(comment("c", "k2", "cs2", "not backer", T0 + 12), PL_R_NOT_A_BACKER);
+	CHECK_INT(comment("b", "k2", "cs1", "backer of c, not of b", T0 + 12), PL_R_NOT_A_BACKER);
+	CHECK_INT(comment("c", "k2", "cs1", "second", T0 + 20), PL_R_NONE);
+	CHECK_INT(get("c").totals.comments, 2);
+
+	CHECK_INT(remove_comment("c", "nope", T0), PL_R_UNKNOWN_COMMENT);
+	CHECK_INT(remove_comment("b", "k1", T0), PL_R_UNKNOWN_COMMENT); /* not in that campaign */
+	CHECK_INT(remove_comment("c", "k1", T0 + 30), PL_R_NONE);
+	CHECK_INT(remove_comment("c", "k1", T0 + 31), PL_R_UNKNOWN_COMMENT);
+	CHECK_INT(comment("c", "k1", "cs1", "reuse of removed id", T0 + 32), PL_R_DUPLICATE_COMMENT);
+	CHECK_INT(get("c").totals.comments, 1);
+
+	CHECK_INT(refund("c", "c1", 300, T0 + 40), PL_R_NONE);
+	CHECK_INT(comment("c", "k3", "cs1", "fully refunded", T0 + 41), PL_R_NOT_A_BACKER);
+}
+
+static void test_comment_pages(void)
+{
+	CHECK_INT(open_campaign("d", "GBP", T0), PL_R_NONE);
+	CHECK_INT(pledge("d", "d1", "s1", 100, "GBP", T0), PL_R_NONE);
+	char id[16], text[32];
+	for (int i = 0; i < 25; i++) {
+		snprintf(id, sizeof id, "dk%02d", i);
+		snprintf(text, sizeof text, "comment %02d", i);
+		/* Two comments share each time: the log order breaks the tie. */
+		CHECK_INT(comment("d", id, "s1", text, T0 + 1000 * (i / 2)), PL_R_NONE);
+	}
+	CHECK_INT(remove_comment("d", "dk07", T0), PL_R_NONE);
+
+	struct store_txn t;
+	struct proj_comment_page page;
+	struct proj_cursor cur;
+	struct pl_str camp = {"d", 1};
+	int seen = 0, expect = 24;
+	bool first = true;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	for (;;) {
+		CHECK_INT(proj_comments_page(&t, PROJ_LIVE, camp, first ? NULL : &cur, 10, &page), 0);
+		for (size_t i = 0; i < page.count; i++, seen++) {
+			if (expect == 7)
+				expect--; /* removed */
+			snprintf(text, sizeof text, "comment %02d", expect--);
+			CHECK(page.items[i].text.len == strlen(text) &&
+			      memcmp(page.items[i].text.ptr, text, page.items[i].text.len) == 0);
+			CHECK(!page.items[i].has_name);
+		}
+		if (!page.has_next)
+			break;
+		CHECK_INT(page.count, 10);
+		char s[PROJ_CURSOR_MAX];
+		proj_cursor_format(&page.next, s, sizeof s);
+		CHECK_INT(proj_cursor_parse(s, strlen(s), &cur), 0);
+		first = false;
+	}
+	CHECK_INT(seen, 24);
+	CHECK_INT(page.count, 4);
+	/* Another campaign's feed is empty; limits are checked. */
+	CHECK_INT(proj_comments_page(&t, PROJ_LIVE, (struct pl_str){"a", 1}, NULL, 10, &page), 0);
+	CHECK_INT(page.count, 0);
+	CHECK(!page.has_next);
+	CHECK_INT(proj_comments_page(&t, PROJ_LIVE, camp, NULL, 0, &page), PL_EINVAL);
+	CHECK_INT(proj_comments_page(&t, PROJ_LIVE, camp, NULL, 101, &page), PL_EINVAL);
+	store_abort(&t);
+
+	static const char *bad[] = {"", ".", "1.", ".1", "a.1", "1.1.1", "-1.2", "1 .2",
+				    "99999999999999999999.1", "1.99999999999999999999"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK_INT(proj_cursor_parse(bad[i], strlen(bad[i]), &cur), PL_EINVAL);
+}
+
+static void test_idempotency_and_rejections(void)
+{
+	const char *e = "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"same-id\",\"at\":1,\"campaign\":\"b\","
+			"\"pledge\":\"idem\",\"supporter\":\"s7\",\"amount\":7,\"currency\":\"EUR\"}";
+	int64_t before = get("b").totals.raised;
+	CHECK_INT(fixture_ingest(st, e), PL_R_NONE);
+	CHECK_INT(fixture_ingest(st, e), -1); /* same id again: ignored */
+	CHECK_INT(get("b").totals.raised, before + 7);
+
+	/* A rejected event's id is not taken: the corrected event applies. */
+	const char *bad = "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"fix-me\",\"at\":1,\"campaign\":\"b\","
+			  "\"pledge\":\"fix\",\"supporter\":\"s8\",\"amount\":7,\"currency\":\"GBP\"}";
+	const char *good = "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"fix-me\",\"at\":1,\"campaign\":\"b\","
+			   "\"pledge\":\"fix\",\"supporter\":\"s8\",\"amount\":7,\"currency\":\"EUR\"}";
+	CHECK_INT(fixture_ingest_keyed(st, bad, "b", 900), PL_R_CURRENCY_MISMATCH);
+	CHECK_INT(fixture_ingest_keyed(st, good, "b", 901), PL_R_NONE);
+
+	/* The newest rejection holds the raw bytes, key, coordinates and reason. */
+	struct store_txn t;
+	MDB_val k, v;
+	struct rejection_entry r;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(store_last(&t, STORE_DB_REJECTIONS, &k, &v), 0);
+	CHECK_INT(rejections_parse(&k, &v, &r), 0);
+	CHECK_INT(r.reason, PL_R_CURRENCY_MISMATCH);
+	CHECK_INT(r.src.offset, 900);
+	CHECK_INT(r.src.partition, 0);
+	CHECK(r.src.topic_len == 4 && memcmp(r.src.topic, "test", 4) == 0);
+	CHECK(r.has_key && r.key_len == 1 && memcmp(r.key, "b", 1) == 0);
+	CHECK(strstr(r.detail, "GBP") != NULL);
+	msgpack_sbuffer buf;
+	char err[80];
+	msgpack_sbuffer_init(&buf);
+	pl_json_to_msgpack(bad, strlen(bad), &buf, err, sizeof err);
+	CHECK(r.raw_len == buf.size && memcmp(r.raw, buf.data, buf.size) == 0);
+	msgpack_sbuffer_destroy(&buf);
+
+	/* The offset after the newest message is stored with the batch. */
+	struct evlog_offset off;
+	CHECK_INT(evlog_offset_get(&t, "test", 0, &off), 0);
+	CHECK_INT(off.next, 902);
+	CHECK_STR(off.cluster, "cluster-a");
+	CHECK_INT(evlog_offset_get(&t, "test", 1, &off), PL_ENOTFOUND);
+	store_abort(&t);
+}
+
+/* The overflow guard, reached by giving a campaign a total near the limit. */
+static void test_total_overflow(void)
+{
+	CHECK_INT(open_campaign("o", "GBP", T0), PL_R_NONE);
+	struct store_txn t;
+	MDB_val v;
+	struct proj_totals tot;
+	CHECK_INT(store_write_begin(st, &t), 0);
+	CHECK_INT(store_get(&t, STORE_DB_TOTALS, "o", 1, &v), 0);
+	CHECK_INT(proj_totals_decode(v.mv_data, v.mv_size, &tot), 0);
+	tot.raised = INT64_MAX - 10;
+	uint8_t buf[PROJ_TOTALS_SIZE];
+	proj_totals_encode(buf, &tot);
+	store_put(&t, STORE_DB_TOTALS, "o", 1, buf, sizeof buf, 0);
+	CHECK_INT(store_commit(&t), 0);
+	CHECK_INT(pledge("o", "o1", "s1", 11, "GBP", T0), PL_R_TOTAL_OVERFLOW);
+	CHECK_INT(pledge("o", "o1", "s1", 10, "GBP", T0), PL_R_NONE);
+	CHECK_INT(get("o").totals.raised, INT64_MAX);
+}
+
+/* Several messages in one batch: a duplicate inside the batch counts once. */
+static void test_batch(void)
+{
+	const char *json[] = {
+		"{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"bt1\",\"at\":1,\"campaign\":\"bt\",\"title\":\"t\",\"owner\":\"o\",\"currency\":\"GBP\"}",
+		"{\"v\":1,\"type\":\"pledge.created\",\"id\":\"bt2\",\"at\":2,\"campaign\":\"bt\",\"pledge\":\"bt-p\",\"supporter\":\"s\",\"amount\":5,\"currency\":\"GBP\"}",
+		"{\"v\":1,\"type\":\"pledge.created\",\"id\":\"bt2\",\"at\":2,\"campaign\":\"bt\",\"pledge\":\"bt-p\",\"supporter\":\"s\",\"amount\":5,\"currency\":\"GBP\"}",
+		"{\"v\":1,\"type\":\"nope\",\"id\":\"bt3\",\"at\":2,\"campaign\":\"bt\"}",
+	};
+	enum { N = sizeof json / sizeof json[0] };
+	msgpack_sbuffer bufs[N];
+	struct ingest_msg msgs[N];
+	char err[80];
+	for (int i = 0; i < N; i++) {
+		msgpack_sbuffer_init(&bufs[i]);
+		pl_json_to_msgpack(json[i], strlen(json[i]), &bufs[i], err, sizeof err);
+		msgs[i] = (struct ingest_msg){.src = {"bt", 2, i % 2, 10 + i}, .value = bufs[i].data,
+					      .value_len = bufs[i].size};
+	}
+	struct ingest_stats stats;
+	CHECK_INT(ingest_batch(st, msgs, N, "", 1, &stats), 0);
+	CHECK_INT(stats.applied[PL_EV_CAMPAIGN_OPENED], 1);
+	CHECK_INT(stats.applied[PL_EV_PLEDGE_CREATED], 1);
+	CHECK_INT(stats.duplicates, 1);
+	CHECK_INT(stats.rejected[PL_R_UNKNOWN_TYPE], 1);
+	CHECK_INT(get("bt").totals.raised, 5);
+	struct store_txn t;
+	struct evlog_offset off;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(evlog_offset_get(&t, "bt", 0, &off), 0);
+	CHECK_INT(off.next, 13); /* messages 10 and 12 were on partition 0 */
+	CHECK_INT(evlog_offset_get(&t, "bt", 1, &off), 0);
+	CHECK_INT(off.next, 14);
+	store_abort(&t);
+	for (int i = 0; i < N; i++)
+		msgpack_sbuffer_destroy(&bufs[i]);
+}
+
+int main(void)
+{
+	char dir[256];
+	st = fixture_store(dir, sizeof dir, 0);
+	test_campaign_lifecycle();
+	test_pledges_and_refunds();
+	test_comments();
+	test_comment_pages();
+	test_idempotency_and_rejections();
+	test_total_overflow();
+	test_batch();
+	store_close(st);
+	fixture_remove(dir);
+	return check_done();
+}

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "pl_error.h"
+#include "views.h"
 
 int cli_open_store(const char *cmd, const char *dir, bool create, struct store **out)
 {
@@ -79,6 +80,36 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'pledged %s --help'.\n", cmd);
 	return CLI_USAGE;
+}
+
+int cli_print_json(json_t *j)
+{
+	if (!j)
+		return PL_ENOMEM;
+	json_dumpf(j, stdout, VIEW_DUMP_FLAGS);
+	fputc('\n', stdout);
+	json_decref(j);
+	return PL_OK;
+}
+
+int cli_walk(const char *cmd, const char *dir, enum store_db db, const MDB_val *from, bool backward,
+	     int (*fn)(const MDB_val *key, const MDB_val *val, void *arg), void *arg)
+{
+	struct store *st;
+	struct store_txn t;
+	int rc = cli_open_store(cmd, dir, false, &st);
+	if (rc)
+		return rc;
+	if ((rc = store_read_begin(st, &t)) == 0) {
+		rc = store_each(&t, db, from, backward, fn, arg);
+		store_abort(&t);
+	}
+	store_close(st);
+	if (rc) {
+		fprintf(stderr, "pledged %s: %s\n", cmd, pl_strerror(rc));
+		return CLI_STORE;
+	}
+	return CLI_OK;
 }
 
 int64_t cli_now_ms(void)

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "store.h"
 
 enum cli_exit {
@@ -28,6 +30,17 @@ bool cli_parse_time(const char *s, int64_t *ms);
 
 /* Prints "pledged CMD: message" and the usage hint on stderr; returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints j on stdout as one compact JSON line and drops the reference.
+ * Returns 0, or PL_ENOMEM when j is NULL (its builder ran out of memory). */
+int cli_print_json(json_t *j);
+
+/*
+ * Opens dir, walks db with store_each() in a read-only transaction, closes.
+ * Errors are printed for the operator. Returns a cli_exit.
+ */
+int cli_walk(const char *cmd, const char *dir, enum store_db db, const MDB_val *from, bool backward,
+	     int (*fn)(const MDB_val *key, const MDB_val *val, void *arg), void *arg);
 
 /* Milliseconds since the Unix epoch. */
 int64_t cli_now_ms(void);

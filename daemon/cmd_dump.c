@@ -19,6 +19,16 @@ static const char usage[] =
 	"  --limit N    print at most N entries (default: all)\n"
 	"  -h, --help   show this help\n";
 
+static int print_entry(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	uint64_t *left = arg;
+	struct evlog_entry e;
+	if ((*left)-- == 0)
+		return 1;
+	int rc = evlog_parse(k, v, &e);
+	return rc ? rc : cli_print_json(view_log_entry(&e));
+}
+
 int cmd_dump(int argc, char **argv)
 {
 	static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
@@ -27,13 +37,13 @@ int cmd_dump(int argc, char **argv)
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	const char *dir = "pledged-data";
-	uint64_t from = 1, limit = UINT64_MAX;
+	uint64_t from_seq = 1, limit = UINT64_MAX;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'f':
-			if (!cli_parse_u64(optarg, &from))
+			if (!cli_parse_u64(optarg, &from_seq))
 				return cli_usage_error("dump", "--from wants a sequence number, not '%s'", optarg);
 			break;
 		case 'l':
@@ -47,40 +57,8 @@ int cmd_dump(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("dump", "unexpected argument '%s'", argv[optind]);
 
-	struct store *st;
-	struct store_txn t;
-	int rc = cli_open_store("dump", dir, false, &st);
-	if (rc)
-		return rc;
-	if ((rc = store_read_begin(st, &t)) == 0) {
-		MDB_cursor *cur = store_cursor(&t, STORE_DB_LOG);
-		uint8_t start[8];
-		bytes_put_be64(start, from);
-		MDB_val k = {sizeof start, start}, v;
-		int mrc = cur ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
-		for (uint64_t n = 0; mrc == 0 && n < limit; n++, mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			struct evlog_entry e;
-			if ((rc = evlog_parse(&k, &v, &e)))
-				break;
-			json_t *j = view_log_entry(&e);
-			if (!j) {
-				rc = PL_ENOMEM;
-				break;
-			}
-			json_dumpf(j, stdout, VIEW_DUMP_FLAGS);
-			fputc('\n', stdout);
-			json_decref(j);
-		}
-		if (cur)
-			mdb_cursor_close(cur);
-		if (!rc && mrc && mrc != MDB_NOTFOUND)
-			rc = store_error(mrc);
-		store_abort(&t);
-	}
-	store_close(st);
-	if (rc) {
-		fprintf(stderr, "pledged dump: %s\n", pl_strerror(rc));
-		return CLI_STORE;
-	}
-	return CLI_OK;
+	uint8_t start[8];
+	MDB_val from = {sizeof start, start};
+	bytes_put_be64(start, from_seq);
+	return cli_walk("dump", dir, STORE_DB_LOG, &from, false, print_entry, &limit);
 }

@@ -20,6 +20,24 @@ static const char usage[] =
 	"  --limit N      print at most N (default: all)\n"
 	"  -h, --help     show this help\n";
 
+struct listing {
+	enum pl_reason only;
+	uint64_t left;
+};
+
+static int print_rejection(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct listing *l = arg;
+	struct rejection_entry e;
+	if (l->left == 0)
+		return 1;
+	int rc = rejections_parse(k, v, &e);
+	if (rc || (l->only != PL_R_NONE && e.reason != l->only))
+		return rc;
+	l->left--;
+	return cli_print_json(view_rejection(&e));
+}
+
 int cmd_rejections(int argc, char **argv)
 {
 	static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
@@ -50,41 +68,6 @@ int cmd_rejections(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("rejections", "unexpected argument '%s'", argv[optind]);
 
-	struct store *st;
-	struct store_txn t;
-	int rc = cli_open_store("rejections", dir, false, &st);
-	if (rc)
-		return rc;
-	if ((rc = store_read_begin(st, &t)) == 0) {
-		MDB_cursor *cur = store_cursor(&t, STORE_DB_REJECTIONS);
-		MDB_val k, v;
-		int mrc = cur ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : MDB_NOTFOUND;
-		for (uint64_t n = 0; mrc == 0 && n < limit; mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
-			struct rejection_entry e;
-			if ((rc = rejections_parse(&k, &v, &e)))
-				break;
-			if (only != PL_R_NONE && e.reason != only)
-				continue;
-			json_t *j = view_rejection(&e);
-			if (!j) {
-				rc = PL_ENOMEM;
-				break;
-			}
-			json_dumpf(j, stdout, VIEW_DUMP_FLAGS);
-			fputc('\n', stdout);
-			json_decref(j);
-			n++;
-		}
-		if (cur)
-			mdb_cursor_close(cur);
-		if (!rc && mrc && mrc != MDB_NOTFOUND)
-			rc = store_error(mrc);
-		store_abort(&t);
-	}
-	store_close(st);
-	if (rc) {
-		fprintf(stderr, "pledged rejections: %s\n", pl_strerror(rc));
-		return CLI_STORE;
-	}
-	return CLI_OK;
+	struct listing l = {only, limit};
+	return cli_walk("rejections", dir, STORE_DB_REJECTIONS, NULL, true, print_rejection, &l);
 }

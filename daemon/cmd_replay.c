@@ -38,13 +38,7 @@ struct replay_job {
 static int print_campaign(const struct proj_campaign *c, void *arg)
 {
 	(void)arg;
-	json_t *j = view_campaign(c);
-	if (!j)
-		return PL_ENOMEM;
-	json_dumpf(j, stdout, VIEW_DUMP_FLAGS);
-	fputc('\n', stdout);
-	json_decref(j);
-	return 0;
+	return cli_print_json(view_campaign(c));
 }
 
 /* Positive return: done, abort the transaction on purpose. */

@@ -157,30 +157,29 @@ void evlog_offset_put(struct store_txn *t, const char *topic, int32_t partition,
 		  8 + cluster_len, 0);
 }
 
+struct offset_walk {
+	int (*fn)(const char *topic, size_t topic_len, int32_t partition,
+		  const struct evlog_offset *off, void *arg);
+	void *arg;
+};
+
+static int offset_entry(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct offset_walk *w = arg;
+	struct evlog_offset off = {0};
+	if (k->mv_size < 4 || v->mv_size < 8 || v->mv_size - 8 >= sizeof off.cluster)
+		return PL_ECORRUPT;
+	off.next = (int64_t)bytes_get_le64(v->mv_data);
+	memcpy(off.cluster, (uint8_t *)v->mv_data + 8, v->mv_size - 8);
+	return w->fn(k->mv_data, k->mv_size - 4,
+		     (int32_t)bytes_get_be32((uint8_t *)k->mv_data + k->mv_size - 4), &off, w->arg);
+}
+
 int evlog_offset_each(struct store_txn *t,
 		      int (*fn)(const char *topic, size_t topic_len, int32_t partition,
 				const struct evlog_offset *off, void *arg),
 		      void *arg)
 {
-	MDB_cursor *c = store_cursor(t, STORE_DB_OFFSETS);
-	if (!c)
-		return t->err;
-	MDB_val k, v;
-	int rc = 0, mrc;
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
-	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		struct evlog_offset off = {0};
-		if (k.mv_size < 4 || v.mv_size < 8 || v.mv_size - 8 >= sizeof off.cluster) {
-			rc = PL_ECORRUPT;
-			break;
-		}
-		off.next = (int64_t)bytes_get_le64(v.mv_data);
-		memcpy(off.cluster, (uint8_t *)v.mv_data + 8, v.mv_size - 8);
-		rc = fn(k.mv_data, k.mv_size - 4,
-			(int32_t)bytes_get_be32((uint8_t *)k.mv_data + k.mv_size - 4), &off, arg);
-	}
-	mdb_cursor_close(c);
-	if (mrc && mrc != MDB_NOTFOUND)
-		return store_txn_fail(t, store_error(mrc));
-	return rc > 0 ? 0 : rc;
+	struct offset_walk w = {fn, arg};
+	return store_each(t, STORE_DB_OFFSETS, NULL, false, offset_entry, &w);
 }

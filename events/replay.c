@@ -49,32 +49,31 @@ static int replay_entry(struct store_txn *t, enum proj_set set, const struct rep
 	return 0;
 }
 
+struct replay_walk {
+	struct store_txn *t;
+	enum proj_set set;
+	const struct replay_options *opt;
+	struct replay_result *res;
+};
+
+static int replay_log_entry(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct replay_walk *w = arg;
+	struct evlog_entry e;
+	if (evlog_parse(k, v, &e))
+		return store_txn_fail(w->t, PL_ECORRUPT);
+	if (w->opt->until_seq && e.seq > w->opt->until_seq)
+		return 1;
+	return replay_entry(w->t, w->set, w->opt, &e, w->res);
+}
+
 int replay_into(struct store_txn *t, enum proj_set set, const struct replay_options *opt,
 		struct replay_result *res)
 {
 	memset(res, 0, sizeof *res);
 	proj_clear(t, set);
-	MDB_cursor *c = store_cursor(t, STORE_DB_LOG);
-	if (!c) {
-		res->outcome = REPLAY_FAILED;
-		return t->err;
-	}
-	MDB_val k, v;
-	int rc = 0, mrc;
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
-	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		struct evlog_entry e;
-		if (evlog_parse(&k, &v, &e)) {
-			rc = store_txn_fail(t, PL_ECORRUPT);
-			break;
-		}
-		if (opt->until_seq && e.seq > opt->until_seq)
-			break;
-		rc = replay_entry(t, set, opt, &e, res);
-	}
-	mdb_cursor_close(c);
-	if (mrc && mrc != MDB_NOTFOUND)
-		rc = store_txn_fail(t, store_error(mrc));
+	struct replay_walk w = {t, set, opt, res};
+	int rc = store_each(t, STORE_DB_LOG, NULL, false, replay_log_entry, &w);
 	if (rc < 0) {
 		res->outcome = REPLAY_FAILED;
 		return rc;

@@ -329,6 +329,39 @@ MDB_cursor *store_cursor(struct store_txn *t, enum store_db db)
 	return c;
 }
 
+/* Positions c for store_each(); returns an LMDB code. */
+static int seek_start(MDB_cursor *c, const MDB_val *from, bool backward, MDB_val *k, MDB_val *v)
+{
+	if (!from)
+		return mdb_cursor_get(c, k, v, backward ? MDB_LAST : MDB_FIRST);
+	*k = *from;
+	int rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (!backward)
+		return rc;
+	if (rc == MDB_NOTFOUND)
+		return mdb_cursor_get(c, k, v, MDB_LAST);
+	if (rc == 0 && (k->mv_size != from->mv_size || memcmp(k->mv_data, from->mv_data, k->mv_size)))
+		return mdb_cursor_get(c, k, v, MDB_PREV);
+	return rc;
+}
+
+int store_each(struct store_txn *t, enum store_db db, const MDB_val *from, bool backward,
+	       int (*fn)(const MDB_val *key, const MDB_val *val, void *arg), void *arg)
+{
+	MDB_cursor *c = store_cursor(t, db);
+	if (!c)
+		return t->err;
+	MDB_val k, v;
+	int rc = 0, mrc;
+	for (mrc = seek_start(c, from, backward, &k, &v); mrc == 0 && rc == 0;
+	     mrc = mdb_cursor_get(c, &k, &v, backward ? MDB_PREV : MDB_NEXT))
+		rc = fn(&k, &v, arg);
+	mdb_cursor_close(c);
+	if (mrc && mrc != MDB_NOTFOUND)
+		return store_txn_fail(t, store_error(mrc));
+	return rc < 0 ? rc : 0;
+}
+
 int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val)
 {
 	MDB_cursor *c = store_cursor(t, db);

@@ -109,6 +109,15 @@ void store_del(struct store_txn *t, enum store_db db, const void *key, size_t ke
 void store_clear(struct store_txn *t, enum store_db db);
 /* Opens a cursor; the caller closes it with mdb_cursor_close() before the txn ends. */
 MDB_cursor *store_cursor(struct store_txn *t, enum store_db db);
+/*
+ * Calls fn for the entries of db in key order (backward: reverse order),
+ * starting at from: forward, the first key >= from; backward, the last key
+ * <= from; from NULL starts at the first (last) key. fn returns 0 to go on,
+ * > 0 to stop, < 0 to stop with that error. Returns 0 or the error.
+ */
+int store_each(struct store_txn *t, enum store_db db, const MDB_val *from, bool backward,
+	       int (*fn)(const MDB_val *key, const MDB_val *val, void *arg), void *arg);
+
 /* The last key of db (e.g. the newest sequence); PL_ENOTFOUND when empty. */
 int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val);
 

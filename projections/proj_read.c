@@ -44,25 +44,26 @@ int proj_campaign_get(struct store_txn *t, enum proj_set set, struct pl_str id,
 	return fill_campaign(t, set, &k, &v, out);
 }
 
+struct campaign_walk {
+	struct store_txn *t;
+	enum proj_set set;
+	int (*fn)(const struct proj_campaign *c, void *arg);
+	void *arg;
+};
+
+static int campaign_entry(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct campaign_walk *w = arg;
+	struct proj_campaign camp;
+	int rc = fill_campaign(w->t, w->set, k, v, &camp);
+	return rc ? rc : w->fn(&camp, w->arg);
+}
+
 int proj_campaign_each(struct store_txn *t, enum proj_set set,
 		       int (*fn)(const struct proj_campaign *c, void *arg), void *arg)
 {
-	MDB_cursor *c = store_cursor(t, proj_db(set, PROJ_T_CAMPAIGNS));
-	if (!c)
-		return t->err;
-	MDB_val k, v;
-	int rc = 0, mrc;
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
-	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		struct proj_campaign camp;
-		rc = fill_campaign(t, set, &k, &v, &camp);
-		if (rc == 0)
-			rc = fn(&camp, arg);
-	}
-	mdb_cursor_close(c);
-	if (mrc && mrc != MDB_NOTFOUND)
-		return store_txn_fail(t, store_error(mrc));
-	return rc < 0 ? rc : 0;
+	struct campaign_walk w = {t, set, fn, arg};
+	return store_each(t, proj_db(set, PROJ_T_CAMPAIGNS), NULL, false, campaign_entry, &w);
 }
 
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)

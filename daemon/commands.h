@@ -10,5 +10,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_rejections(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
 
 #endif

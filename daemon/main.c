@@ -15,6 +15,7 @@ static const struct {
 	{"verify", cmd_verify, "recompute projections and compare with the stored ones"},
 	{"rejections", cmd_rejections, "list rejected messages with their reasons"},
 	{"import", cmd_import, "append JSON-lines events straight to the log (no Kafka)"},
+	{"publish", cmd_publish, "produce JSON-lines events to Kafka as msgpack"},
 };
 
 static void print_usage(FILE *out)

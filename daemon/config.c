@@ -1,0 +1,311 @@
+/* config.c — parse and validate the settings of `pledged serve`; see config.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pl_error.h"
+
+#define CONFIG_MAX_FILE_BYTES (1 << 20)
+
+void config_init(struct serve_config *c)
+{
+	memset(c, 0, sizeof *c);
+	strcpy(c->topic, "pledges");
+	strcpy(c->group, "pledged");
+	strcpy(c->data, "pledged-data");
+	strcpy(c->listen, "127.0.0.1:8080");
+	strcpy(c->log_level, "info");
+	c->batch_max = 5000;
+	c->batch_ms = 5;
+}
+
+static int fail(char *err, size_t err_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Writes the message to err and returns PL_EINVAL, so callers can return it. */
+static int fail(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+	return PL_EINVAL;
+}
+
+static int copy_value(char *dst, size_t cap, const char *key, const char *value, char *err,
+		      size_t err_size)
+{
+	if (strlen(value) >= cap)
+		return fail(err, err_size, "value of '%s' is too long", key);
+	strcpy(dst, value);
+	return PL_OK;
+}
+
+static int parse_bool(const char *key, const char *value, bool *out, char *err, size_t err_size)
+{
+	if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1")) {
+		*out = true;
+		return PL_OK;
+	}
+	if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0")) {
+		*out = false;
+		return PL_OK;
+	}
+	return fail(err, err_size, "'%s' wants true or false, not '%s'", key, value);
+}
+
+static int parse_unsigned(const char *key, const char *value, unsigned *out, char *err,
+			  size_t err_size)
+{
+	char *end;
+	if (!isdigit((unsigned char)value[0]))
+		return fail(err, err_size, "'%s' wants a number, not '%s'", key, value);
+	errno = 0;
+	unsigned long v = strtoul(value, &end, 10);
+	if (errno || *end || v > 1000000000UL)
+		return fail(err, err_size, "'%s' wants a number, not '%s'", key, value);
+	*out = (unsigned)v;
+	return PL_OK;
+}
+
+static int set_kafka(struct serve_config *c, const char *prop, const char *value, char *err,
+		     size_t err_size)
+{
+	if (prop[0] == '\0')
+		return fail(err, err_size, "empty librdkafka property name");
+	size_t i = 0;
+	while (i < c->kafka_count && strcmp(c->kafka[i].key, prop) != 0)
+		i++;
+	if (i == CONFIG_MAX_KAFKA)
+		return fail(err, err_size, "too many kafka.* properties (at most 64)");
+	if (strlen(prop) >= sizeof c->kafka[i].key || strlen(value) >= sizeof c->kafka[i].value)
+		return fail(err, err_size, "kafka.%s: name or value too long", prop);
+	strcpy(c->kafka[i].key, prop);
+	strcpy(c->kafka[i].value, value);
+	if (i == c->kafka_count)
+		c->kafka_count++;
+	return PL_OK;
+}
+
+/* Compares config keys treating '-' and '_' alike, as flags use '-'. */
+static bool key_is(const char *key, const char *name)
+{
+	for (; *key && *name; key++, name++) {
+		char a = *key == '-' ? '_' : *key;
+		if (a != *name)
+			return false;
+	}
+	return *key == *name;
+}
+
+int config_set(struct serve_config *c, const char *key, const char *value, char *err,
+	       size_t err_size)
+{
+	if (strncmp(key, "kafka.", 6) == 0)
+		return set_kafka(c, key + 6, value, err, err_size);
+	if (key_is(key, "brokers"))
+		return copy_value(c->brokers, sizeof c->brokers, key, value, err, err_size);
+	if (key_is(key, "topic"))
+		return copy_value(c->topic, sizeof c->topic, key, value, err, err_size);
+	if (key_is(key, "group"))
+		return copy_value(c->group, sizeof c->group, key, value, err, err_size);
+	if (key_is(key, "data"))
+		return copy_value(c->data, sizeof c->data, key, value, err, err_size);
+	if (key_is(key, "listen"))
+		return copy_value(c->listen, sizeof c->listen, key, value, err, err_size);
+	if (key_is(key, "log_level"))
+		return copy_value(c->log_level, sizeof c->log_level, key, value, err, err_size);
+	if (key_is(key, "read_only"))
+		return parse_bool(key, value, &c->read_only, err, err_size);
+	if (key_is(key, "skip_lost_offsets"))
+		return parse_bool(key, value, &c->skip_lost_offsets, err, err_size);
+	if (key_is(key, "batch_max"))
+		return parse_unsigned(key, value, &c->batch_max, err, err_size);
+	if (key_is(key, "batch_ms"))
+		return parse_unsigned(key, value, &c->batch_ms, err, err_size);
+	return fail(err, err_size, "unknown setting '%s'", key);
+}
+
+/* Trims spaces and tabs at both ends of s[0..*len) in place; returns the new start. */
+static char *trim(char *s, size_t *len)
+{
+	while (*len && (*s == ' ' || *s == '\t')) {
+		s++;
+		(*len)--;
+	}
+	while (*len && (s[*len - 1] == ' ' || s[*len - 1] == '\t' || s[*len - 1] == '\r'))
+		(*len)--;
+	s[*len] = '\0';
+	return s;
+}
+
+int config_set_pair(struct serve_config *c, const char *pair, bool kafka_prefix_implied, char *err,
+		    size_t err_size)
+{
+	const char *eq = strchr(pair, '=');
+	if (!eq)
+		return fail(err, err_size, "'%s' is not key=value", pair);
+	char buf[1200];
+	size_t klen = (size_t)(eq - pair), vlen = strlen(eq + 1);
+	if (klen + vlen + 8 > sizeof buf)
+		return fail(err, err_size, "'%.40s…' is too long", pair);
+	char *key = buf, *value = buf + klen + 8;
+	memcpy(key, pair, klen);
+	memcpy(value, eq + 1, vlen + 1);
+	key = trim(key, &klen);
+	value = trim(value, &vlen);
+	if (kafka_prefix_implied && strncmp(key, "kafka.", 6) != 0)
+		return set_kafka(c, key, value, err, err_size);
+	return config_set(c, key, value, err, err_size);
+}
+
+int config_parse_text(struct serve_config *c, const char *text, size_t len, char *err,
+		      size_t err_size)
+{
+	size_t pos = 0;
+	unsigned lineno = 0;
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t line_len = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		char line[1200];
+		lineno++;
+		if (line_len >= sizeof line) {
+			snprintf(err, err_size, "line %u: too long", lineno);
+			return PL_EINVAL;
+		}
+		memcpy(line, text + pos, line_len);
+		pos += line_len + 1;
+		size_t l = line_len;
+		char *s = trim(line, &l);
+		if (l == 0 || s[0] == '#')
+			continue;
+		char why[300];
+		if (config_set_pair(c, s, false, why, sizeof why)) {
+			snprintf(err, err_size, "line %u: %s", lineno, why);
+			return PL_EINVAL;
+		}
+	}
+	return PL_OK;
+}
+
+int config_load_file(struct serve_config *c, const char *path, char *err, size_t err_size)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, err_size, "cannot open config file '%s': %s", path, strerror(errno));
+		return errno == ENOENT ? PL_ENOTFOUND : PL_EIO;
+	}
+	char *text = malloc(CONFIG_MAX_FILE_BYTES);
+	int rc = PL_ENOMEM;
+	if (!text)
+		goto cleanup;
+	size_t len = fread(text, 1, CONFIG_MAX_FILE_BYTES, f);
+	if (ferror(f) || len == CONFIG_MAX_FILE_BYTES) {
+		snprintf(err, err_size, "cannot read config file '%s' (unreadable or over 1 MiB)",
+			 path);
+		rc = PL_EIO;
+		goto cleanup;
+	}
+	char why[400];
+	rc = config_parse_text(c, text, len, why, sizeof why);
+	if (rc)
+		snprintf(err, err_size, "%s: %s", path, why);
+cleanup:
+	free(text);
+	fclose(f);
+	return rc;
+}
+
+static bool valid_port(const char *s)
+{
+	char *end;
+	if (!isdigit((unsigned char)*s))
+		return false;
+	errno = 0;
+	unsigned long port = strtoul(s, &end, 10);
+	return !errno && *end == '\0' && port <= 65535;
+}
+
+/* HOST:PORT with a non-empty host (IPv6 in brackets allowed) and a port. */
+static bool valid_host_port(const char *s, size_t len)
+{
+	char buf[300];
+	if (len == 0 || len >= sizeof buf)
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	char *colon = strrchr(buf, ':');
+	if (!colon || colon == buf)
+		return false;
+	for (const char *p = buf; p < colon; p++)
+		if (isspace((unsigned char)*p))
+			return false;
+	return valid_port(colon + 1);
+}
+
+/* Properties pledged sets itself: overriding them would break exactly-once. */
+static const struct {
+	const char *key, *instead;
+} owned_kafka_keys[] = {
+	{"group.id", "use group"},
+	{"bootstrap.servers", "use brokers"},
+	{"metadata.broker.list", "use brokers"},
+	{"enable.auto.commit", "offsets live in the data dir"},
+	{"enable.auto.offset.store", "offsets live in the data dir"},
+	{"auto.offset.reset", "pledged never skips data on its own"},
+	{"enable.partition.eof", "pledged does not use it"},
+};
+
+int config_validate(const struct serve_config *c, char *err, size_t err_size)
+{
+	if (c->topic[0] == '\0' || strcmp(c->topic, ".") == 0 || strcmp(c->topic, "..") == 0)
+		return fail(err, err_size, "topic must not be empty, '.' or '..'");
+	for (const char *p = c->topic; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+			return fail(err, err_size,
+				    "topic '%s' has a character Kafka does not allow%s", c->topic,
+				    " (letters, digits, '.', '_', '-')");
+	if (c->group[0] == '\0')
+		return fail(err, err_size, "group must not be empty");
+	if (c->data[0] == '\0')
+		return fail(err, err_size, "data must not be empty");
+	if (!valid_host_port(c->listen, strlen(c->listen)))
+		return fail(err, err_size, "listen '%s' is not HOST:PORT", c->listen);
+	for (const char *b = c->brokers; *b;) {
+		const char *comma = strchr(b, ',');
+		size_t len = comma ? (size_t)(comma - b) : strlen(b);
+		if (!valid_host_port(b, len))
+			return fail(err, err_size, "brokers '%s' is not HOST:PORT[,HOST:PORT…]",
+				    c->brokers);
+		b += len + (comma ? 1 : 0);
+		if (comma && *b == '\0')
+			return fail(err, err_size, "brokers '%s' ends with a comma", c->brokers);
+	}
+	if (log_level_parse(c->log_level) < 0)
+		return fail(err, err_size, "log_level '%s' is not one of %s", c->log_level,
+			    "error, warn, info, debug");
+	if (c->batch_max < 1 || c->batch_max > 100000)
+		return fail(err, err_size, "batch_max wants 1..100000");
+	if (c->batch_ms < 1 || c->batch_ms > 10000)
+		return fail(err, err_size, "batch_ms wants 1..10000");
+	for (size_t i = 0; i < c->kafka_count; i++)
+		for (size_t j = 0; j < sizeof owned_kafka_keys / sizeof owned_kafka_keys[0]; j++)
+			if (strcmp(c->kafka[i].key, owned_kafka_keys[j].key) == 0)
+				return fail(err, err_size, "kafka.%s is set by pledged itself (%s)",
+					    c->kafka[i].key, owned_kafka_keys[j].instead);
+	return PL_OK;
+}
+
+const char *config_kafka_get(const struct serve_config *c, const char *key)
+{
+	for (size_t i = 0; i < c->kafka_count; i++)
+		if (strcmp(c->kafka[i].key, key) == 0)
+			return c->kafka[i].value;
+	return NULL;
+}

@@ -1,0 +1,81 @@
+/*
+ * config.h — the settings of `pledged serve`, from a config file and flags.
+ *
+ * A plain struct filled by a pure parser (no I/O but config_load_file) and
+ * checked by a validator, so every rule can be unit-tested. The file is
+ * `key = value` lines; `#` starts a comment line; keys are the long flag
+ * names with '_' or '-' (brokers, topic, group, data, listen, log_level,
+ * read_only, batch_max, batch_ms, skip_lost_offsets). Any key starting with
+ * "kafka." is handed to librdkafka as is, minus the prefix, so that a
+ * secured cluster (SASL, TLS) needs no code here. Later settings override
+ * earlier ones, which is how flags override the file.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONFIG_MAX_KAFKA 64
+
+/* One librdkafka property passed through unchanged. */
+struct config_kv {
+	char key[128];
+	char value[1024];
+};
+
+struct serve_config {
+	char brokers[1024]; /* "HOST:PORT[,…]"; "" starts the embedded broker */
+	char topic[250];
+	char group[256];
+	char data[1024];
+	char listen[256];
+	char log_level[16];
+	bool read_only;         /* serve HTTP from the data dir, consume nothing */
+	bool skip_lost_offsets; /* continue after data deleted by retention (logged) */
+	unsigned batch_max;     /* messages per write transaction */
+	unsigned batch_ms;      /* longest wait to fill a batch */
+	struct config_kv kafka[CONFIG_MAX_KAFKA];
+	size_t kafka_count;
+};
+
+/* Fills c with the defaults of CONTRACT.md section 4. */
+void config_init(struct serve_config *c);
+
+/*
+ * Sets one key (see the file header) to value. Returns 0, or PL_EINVAL with
+ * a message in err (err_size bytes) for an unknown key, a bad value or one
+ * too long to keep.
+ */
+int config_set(struct serve_config *c, const char *key, const char *value, char *err,
+	       size_t err_size);
+
+/*
+ * Sets "key=value" (the form of --kafka and of the file lines without the
+ * spaces). A key without "kafka." is taken as a librdkafka property when
+ * kafka_prefix_implied is true. Returns 0 or PL_EINVAL with err.
+ */
+int config_set_pair(struct serve_config *c, const char *pair, bool kafka_prefix_implied, char *err,
+		    size_t err_size);
+
+/*
+ * Parses the text of a config file (len bytes, need not end in NUL) into c.
+ * Returns 0 or PL_EINVAL with "line N: why" in err.
+ */
+int config_parse_text(struct serve_config *c, const char *text, size_t len, char *err,
+		      size_t err_size);
+
+/* Reads the file at path and parses it. PL_ENOTFOUND/PL_EIO/PL_EINVAL with err. */
+int config_load_file(struct serve_config *c, const char *path, char *err, size_t err_size);
+
+/*
+ * Checks the whole configuration: names, addresses, ranges, and that no
+ * kafka.* property overrides one pledged must own for exactly-once
+ * consumption. Returns 0 or PL_EINVAL with err.
+ */
+int config_validate(const struct serve_config *c, char *err, size_t err_size);
+
+/* The value of a pass-through property, or NULL when it is not set. */
+const char *config_kafka_get(const struct serve_config *c, const char *key);
+
+#endif

@@ -1,0 +1,701 @@
+/*
+ * consumer.c — the consumer loop, its rebalance callback and its recovery
+ * from store errors, lost offsets and unreachable brokers; see consumer.h.
+ *
+ * Rebalance protocol: whichever the group uses. With the default eager
+ * assignors (range, roundrobin) every rebalance revokes everything; with
+ * kafka.partition.assignment.strategy=cooperative-sticky only the moved
+ * partitions. Either way the batch in hand is written before a revocation
+ * completes, so a batch never straddles two owners.
+ */
+#include "consumer.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kafka_conf.h"
+#include "log.h"
+#include "pl_error.h"
+
+#define DEFAULT_BATCH_MAX 5000
+#define DEFAULT_BATCH_MS 5
+#define DEFAULT_RETRY_MS 1000
+#define IDLE_POLL_MS 100          /* how often the stop flag is looked at */
+#define RECHECK_MS 2000           /* lost partitions and down brokers */
+#define REJECTION_SUMMARY_MS 10000
+#define WATERMARK_TIMEOUT_MS 2000
+
+struct consumer {
+	rd_kafka_t *rk;
+	struct store *st;
+	struct metrics *m;
+	struct consumer_options opt;
+	char cluster[64]; /* stored with offsets; "" when the broker did not say */
+
+	/* The batch in hand: messages are kept alive until it is written. */
+	rd_kafka_message_t **held;
+	struct ingest_msg *msgs;
+	size_t n;
+	int64_t deadline_ms;
+
+	bool store_failed; /* partitions paused until a write succeeds */
+	int64_t retry_at_ms;
+	bool brokers_down;
+	int64_t probe_at_ms;
+	rd_kafka_topic_partition_list_t *lost; /* paused: their stored offset is gone */
+	int64_t lost_check_at_ms;
+	int fatal;
+
+	uint64_t rejected[PL_REASON_COUNT]; /* since the last summary line */
+	int64_t summary_at_ms;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The health seen on /healthz: the most serious condition wins. */
+static void update_state(struct consumer *c)
+{
+	char detail[256];
+	if (c->store_failed) {
+		metrics_set_state(c->m, CONSUMER_STALLED,
+				  "cannot write to the data dir (disk full or I/O error); consumption "
+				  "paused and retried every few seconds; free space or fix the disk");
+	} else if (c->lost && c->lost->cnt > 0) {
+		snprintf(detail, sizeof detail,
+			 "%s [%" PRId32 "]: events were deleted by Kafka retention before pledged "
+			 "read them; re-publish them if you can, then restart with "
+			 "--skip-lost-offsets (see the log)",
+			 c->lost->elems[0].topic, c->lost->elems[0].partition);
+		metrics_set_state(c->m, CONSUMER_STALLED, detail);
+	} else if (c->brokers_down) {
+		snprintf(detail, sizeof detail,
+			 "cannot reach the Kafka brokers (%s); retrying; check the brokers and "
+			 "the network",
+			 c->opt.brokers);
+		metrics_set_state(c->m, CONSUMER_STALLED, detail);
+	} else {
+		metrics_set_state(c->m, CONSUMER_CONSUMING, "");
+	}
+}
+
+static void batch_release(struct consumer *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		rd_kafka_message_destroy(c->held[i]);
+	c->n = 0;
+}
+
+/*
+ * Where topic/partition resumes: the offset stored in LMDB, or the beginning
+ * when none is stored or it belongs to another incarnation of the cluster
+ * (re-reading is harmless: applied event ids are skipped).
+ */
+static int64_t stored_position(struct consumer *c, const char *topic, int32_t partition,
+			       const char **why)
+{
+	struct store_txn t;
+	struct evlog_offset off;
+	int rc = store_read_begin(c->st, &t);
+	if (rc == 0)
+		rc = evlog_offset_get(&t, topic, partition, &off);
+	store_abort(&t);
+	if (rc == PL_ENOTFOUND) {
+		*why = "never read: from the beginning";
+		return RD_KAFKA_OFFSET_BEGINNING;
+	}
+	if (rc) {
+		/* Starting over is safe (ids dedupe); skipping ahead would not be. */
+		log_error("%s [%" PRId32 "]: cannot read the stored offset (%s); reading from the "
+			  "beginning, already applied events will be skipped",
+			  topic, partition, pl_strerror(rc));
+		*why = "stored offset unreadable: from the beginning";
+		return RD_KAFKA_OFFSET_BEGINNING;
+	}
+	if (off.cluster[0] && c->cluster[0] && strcmp(off.cluster, c->cluster) != 0) {
+		log_warn("%s [%" PRId32 "]: stored offset %" PRId64 " belongs to Kafka cluster %s "
+			 "but the broker is %s now (a new cluster, or the embedded broker restarted "
+			 "empty); reading the partition from the beginning, events already applied "
+			 "are recognised by id and skipped",
+			 topic, partition, off.next, off.cluster, c->cluster);
+		*why = "other cluster incarnation: from the beginning";
+		return RD_KAFKA_OFFSET_BEGINNING;
+	}
+	*why = "stored";
+	return off.next;
+}
+
+static void format_offset(char *buf, size_t size, int64_t offset)
+{
+	if (offset == RD_KAFKA_OFFSET_BEGINNING)
+		snprintf(buf, size, "beginning");
+	else
+		snprintf(buf, size, "%" PRId64, offset);
+}
+
+/* Sets each partition's offset to where it resumes, logging anything unusual. */
+static void set_stored_positions(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+	for (int i = 0; i < parts->cnt; i++) {
+		rd_kafka_topic_partition_t *p = &parts->elems[i];
+		const char *why;
+		p->offset = stored_position(c, p->topic, p->partition, &why);
+		metrics_set_partition(c->m, p->topic, p->partition,
+				      p->offset == RD_KAFKA_OFFSET_BEGINNING ? 0 : p->offset, -1);
+	}
+}
+
+static void log_partitions(const char *what, const rd_kafka_topic_partition_list_t *parts,
+			   bool with_offsets)
+{
+	char line[1024];
+	size_t len = 0;
+	line[0] = '\0';
+	for (int i = 0; i < parts->cnt && len < sizeof line - 64; i++) {
+		char off[32] = "";
+		if (with_offsets)
+			format_offset(off, sizeof off, parts->elems[i].offset);
+		len += (size_t)snprintf(line + len, sizeof line - len, " %s[%" PRId32 "]%s%s",
+					parts->elems[i].topic, parts->elems[i].partition,
+					with_offsets ? "@" : "", off);
+	}
+	log_info("%s %d partition%s:%s", what, parts->cnt, parts->cnt == 1 ? "" : "s", line);
+}
+
+static void pause_all(struct consumer *c)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	if (rd_kafka_assignment(c->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt)
+		rd_kafka_pause_partitions(c->rk, parts);
+	if (parts)
+		rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static bool is_lost(struct consumer *c, const char *topic, int32_t partition)
+{
+	return rd_kafka_topic_partition_list_find(c->lost, topic, partition) != NULL;
+}
+
+/*
+ * Moves parts to the offsets in LMDB and resumes them. Used after anything
+ * that may have moved librdkafka's fetch position past what was written.
+ */
+static void seek_to_stored(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+	if (parts->cnt == 0)
+		return;
+	set_stored_positions(c, parts);
+	rd_kafka_error_t *error = rd_kafka_seek_partitions(c->rk, parts, 5000);
+	if (error) {
+		log_error("cannot seek back to the stored offsets: %s; the consumer will resync "
+			  "at the next rebalance",
+			  rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	}
+	for (int i = 0; i < parts->cnt; i++)
+		if (parts->elems[i].err)
+			log_error("%s [%" PRId32 "]: seek failed: %s", parts->elems[i].topic,
+				  parts->elems[i].partition, rd_kafka_err2str(parts->elems[i].err));
+	rd_kafka_resume_partitions(c->rk, parts);
+}
+
+/* Resumes every assigned partition but those waiting for an operator. */
+static void resume_all_at_stored(struct consumer *c)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (parts)
+			rd_kafka_topic_partition_list_destroy(parts);
+		return;
+	}
+	rd_kafka_topic_partition_list_t *todo = rd_kafka_topic_partition_list_new(parts->cnt);
+	for (int i = 0; i < parts->cnt; i++)
+		if (!is_lost(c, parts->elems[i].topic, parts->elems[i].partition))
+			rd_kafka_topic_partition_list_add(todo, parts->elems[i].topic,
+							  parts->elems[i].partition);
+	seek_to_stored(c, todo);
+	rd_kafka_topic_partition_list_destroy(todo);
+	rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* The partitions of the batch, each with the offset after its last message. */
+static rd_kafka_topic_partition_list_t *batch_positions(const struct consumer *c)
+{
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
+	for (size_t i = 0; i < c->n; i++) {
+		const rd_kafka_message_t *msg = c->held[i];
+		const char *topic = rd_kafka_topic_name(msg->rkt);
+		rd_kafka_topic_partition_t *p =
+			rd_kafka_topic_partition_list_find(parts, topic, msg->partition);
+		if (!p)
+			p = rd_kafka_topic_partition_list_add(parts, topic, msg->partition);
+		p->offset = msg->offset + 1;
+	}
+	return parts;
+}
+
+static void note_rejections(struct consumer *c, const struct ingest_stats *stats)
+{
+	for (int r = 0; r < PL_REASON_COUNT; r++)
+		c->rejected[r] += stats->rejected[r];
+}
+
+/* One line every REJECTION_SUMMARY_MS at most, never one per message. */
+static void summarise_rejections(struct consumer *c, bool force)
+{
+	int64_t now = mono_ms();
+	if (!force && now < c->summary_at_ms)
+		return;
+	c->summary_at_ms = now + REJECTION_SUMMARY_MS;
+	char line[768];
+	size_t len = 0;
+	uint64_t total = 0;
+	for (int r = 0; r < PL_REASON_COUNT; r++) {
+		if (!c->rejected[r])
+			continue;
+		total += c->rejected[r];
+		if (len < sizeof line - 64)
+			len += (size_t)snprintf(line + len, sizeof line - len, " %s=%" PRIu64,
+						pl_reason_code((enum pl_reason)r), c->rejected[r]);
+		c->rejected[r] = 0;
+	}
+	if (total)
+		log_warn("rejected %" PRIu64 " message%s since the last report:%s (kept with their "
+			 "bytes: see 'pledged rejections' or GET /v1/rejections)",
+			 total, total == 1 ? "" : "s", line);
+}
+
+/*
+ * Writes the batch in hand. On success it also tells Kafka (asynchronously,
+ * for lag tools), the metrics and the HTTP side. On a store error the batch
+ * stays in hand, every partition is paused and the error is returned.
+ */
+static int flush(struct consumer *c)
+{
+	if (c->n == 0)
+		return PL_OK;
+	struct ingest_stats stats;
+	int64_t t0 = mono_ms();
+	int rc = c->opt.ingest(c->st, c->msgs, c->n, c->cluster, wall_ms(), &stats);
+	if (rc) {
+		if (!c->store_failed)
+			log_error("cannot write a batch of %zu messages to the data dir %s: %s; "
+				  "consumption is paused (HTTP keeps serving) and the write is retried "
+				  "every %d ms; free disk space or fix the data dir",
+				  c->n, store_dir(c->st), pl_strerror(rc), c->opt.retry_ms);
+		c->store_failed = true;
+		c->retry_at_ms = mono_ms() + c->opt.retry_ms;
+		atomic_store(&c->m->store_writable, false);
+		pause_all(c);
+		update_state(c);
+		return rc;
+	}
+	double seconds = (double)(mono_ms() - t0) / 1000.0;
+	rd_kafka_topic_partition_list_t *parts = batch_positions(c);
+	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, parts, 1);
+	if (err)
+		log_debug("Kafka offset commit not sent: %s (offsets are safe in the data dir)",
+			  rd_kafka_err2str(err));
+	for (int i = 0; i < parts->cnt; i++) {
+		int64_t lo = -1, hi = -1;
+		rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic,
+					       parts->elems[i].partition, &lo, &hi);
+		metrics_set_partition(c->m, parts->elems[i].topic, parts->elems[i].partition,
+				      parts->elems[i].offset, hi);
+	}
+	rd_kafka_topic_partition_list_destroy(parts);
+	metrics_record_batch(c->m, &stats, c->n, seconds);
+	note_rejections(c, &stats);
+	if (c->opt.on_commit)
+		c->opt.on_commit(c->opt.on_commit_arg, stats.last_seq);
+	batch_release(c);
+	return PL_OK;
+}
+
+/* While the store fails: retry the batch in hand, then resume where LMDB says. */
+static void retry_store(struct consumer *c)
+{
+	if (mono_ms() < c->retry_at_ms)
+		return;
+	if (flush(c) != PL_OK)
+		return;
+	c->store_failed = false;
+	atomic_store(&c->m->store_writable, true);
+	log_info("the data dir %s accepts writes again; resuming every partition at its stored "
+		 "offset",
+		 store_dir(c->st));
+	resume_all_at_stored(c);
+	update_state(c);
+}
+
+/*
+ * A partition's position is not on the broker. Decides from the watermarks:
+ * the partition is shorter than what was read (recreated topic, emptied
+ * broker) → read it again from the beginning; data was deleted before it
+ * was read → stall it (or skip, if the operator said so). Returns true when
+ * the partition was resumed.
+ */
+static bool resolve_lost(struct consumer *c, const char *topic, int32_t partition, bool first)
+{
+	const char *why;
+	int64_t pos = stored_position(c, topic, partition, &why);
+	int64_t lo, hi, target;
+	rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(c->rk, topic, partition, &lo,
+								   &hi, WATERMARK_TIMEOUT_MS);
+	if (err) {
+		if (first)
+			log_warn("%s [%" PRId32 "]: offset out of range and the broker's offsets are "
+				 "unknown (%s); partition paused, retrying",
+				 topic, partition, rd_kafka_err2str(err));
+		return false;
+	}
+	if (pos == RD_KAFKA_OFFSET_BEGINNING || (pos >= lo && pos <= hi)) {
+		target = pos;
+	} else if (pos > hi) {
+		log_warn("%s [%" PRId32 "]: the stored offset %" PRId64 " is past the end of the "
+			 "partition (%" PRId64 "): the topic was recreated or the broker lost its "
+			 "data; reading the partition from the beginning, events already applied are "
+			 "recognised by id and skipped",
+			 topic, partition, pos, hi);
+		target = RD_KAFKA_OFFSET_BEGINNING;
+	} else if (c->opt.skip_lost_offsets) {
+		log_error("%s [%" PRId32 "]: offsets %" PRId64 "..%" PRId64 " were deleted by Kafka "
+			  "before pledged read them; skipping to %" PRId64 " as configured "
+			  "(skip_lost_offsets): those events are missing from the log",
+			  topic, partition, pos, lo - 1, lo);
+		target = lo;
+	} else {
+		if (first)
+			log_error("%s [%" PRId32 "]: offsets %" PRId64 "..%" PRId64 " were deleted by "
+				  "Kafka (retention) before pledged read them; this partition is "
+				  "stalled. Re-publish those events if the gateways still have them "
+				  "(duplicates are ignored), then restart with --skip-lost-offsets to "
+				  "continue from offset %" PRId64,
+				  topic, partition, pos, lo - 1, lo);
+		return false;
+	}
+	rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(one, topic, partition)->offset = target;
+	rd_kafka_error_t *error = rd_kafka_seek_partitions(c->rk, one, 5000);
+	bool ok = !error && !one->elems[0].err;
+	if (error)
+		rd_kafka_error_destroy(error);
+	if (ok)
+		rd_kafka_resume_partitions(c->rk, one);
+	else
+		log_warn("%s [%" PRId32 "]: seek after offset out of range failed; retrying", topic,
+			 partition);
+	rd_kafka_topic_partition_list_destroy(one);
+	return ok;
+}
+
+static void on_offset_out_of_range(struct consumer *c, const char *topic, int32_t partition)
+{
+	if (is_lost(c, topic, partition))
+		return;
+	/* Whatever is in hand for it must land first: positions come from LMDB. */
+	if (flush(c))
+		return;
+	rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(one, topic, partition);
+	rd_kafka_pause_partitions(c->rk, one);
+	rd_kafka_topic_partition_list_destroy(one);
+	if (!resolve_lost(c, topic, partition, true)) {
+		rd_kafka_topic_partition_list_add(c->lost, topic, partition);
+		c->lost_check_at_ms = mono_ms() + RECHECK_MS;
+		update_state(c);
+	}
+}
+
+static void recheck_lost(struct consumer *c)
+{
+	if (c->lost->cnt == 0 || mono_ms() < c->lost_check_at_ms)
+		return;
+	c->lost_check_at_ms = mono_ms() + RECHECK_MS;
+	for (int i = c->lost->cnt - 1; i >= 0; i--) {
+		rd_kafka_topic_partition_t *p = &c->lost->elems[i];
+		if (resolve_lost(c, p->topic, p->partition, false))
+			rd_kafka_topic_partition_list_del_by_idx(c->lost, i);
+	}
+	update_state(c);
+}
+
+/* While brokers are down: a cheap metadata request says when they are back. */
+static void probe_brokers(struct consumer *c)
+{
+	if (!c->brokers_down || mono_ms() < c->probe_at_ms)
+		return;
+	c->probe_at_ms = mono_ms() + RECHECK_MS;
+	const struct rd_kafka_metadata *md;
+	if (rd_kafka_metadata(c->rk, 0, NULL, &md, 500) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	rd_kafka_metadata_destroy(md);
+	c->brokers_down = false;
+	log_info("Kafka brokers reachable again");
+	update_state(c);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct consumer *c = opaque;
+	bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	rd_kafka_error_t *error = NULL;
+	rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (!c->opt.cluster_id && !c->cluster[0]) {
+			char *id = rd_kafka_clusterid(rk, 5000);
+			if (id) {
+				snprintf(c->cluster, sizeof c->cluster, "%s", id);
+				rd_kafka_mem_free(rk, id);
+			} else {
+				log_warn("the broker did not tell its cluster id; a restarted or "
+					 "replaced cluster will only be noticed by its offsets");
+			}
+		}
+		set_stored_positions(c, parts);
+		log_partitions("assigned", parts, true);
+		if (cooperative)
+			error = rd_kafka_incremental_assign(rk, parts);
+		else
+			aerr = rd_kafka_assign(rk, parts);
+		if (c->store_failed)
+			rd_kafka_pause_partitions(rk, parts);
+		update_state(c);
+	} else {
+		/* The batch in hand may hold messages of these partitions: write it while
+		 * they are still ours; if that fails it is dropped, and the offsets in
+		 * LMDB say where the next owner resumes. */
+		if (flush(c))
+			batch_release(c);
+		for (int i = 0; i < parts->cnt; i++) {
+			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+				c->lost, parts->elems[i].topic, parts->elems[i].partition);
+			if (p)
+				rd_kafka_topic_partition_list_del(c->lost, p->topic, p->partition);
+		}
+		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+			log_partitions("revoked", parts, false);
+		else
+			log_error("rebalance failed: %s; dropping the assignment",
+				  rd_kafka_err2str(err));
+		if (cooperative)
+			error = rd_kafka_incremental_unassign(rk, parts);
+		else
+			aerr = rd_kafka_assign(rk, NULL);
+		if (!cooperative)
+			metrics_clear_partitions(c->m);
+		update_state(c);
+	}
+	if (error) {
+		log_error("partition (un)assignment failed: %s", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	} else if (aerr) {
+		log_error("partition (un)assignment failed: %s", rd_kafka_err2str(aerr));
+	}
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct consumer *c = opaque;
+	(void)rk;
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char why[512];
+		rd_kafka_fatal_error(c->rk, why, sizeof why);
+		log_error("fatal Kafka error: %s; stopping the consumer", why);
+		c->fatal = PL_EKAFKA;
+	} else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		if (!c->brokers_down)
+			log_warn("all Kafka brokers are down or unreachable (%s): %s; librdkafka keeps "
+				 "retrying",
+				 c->opt.brokers, reason);
+		c->brokers_down = true;
+		c->probe_at_ms = mono_ms() + RECHECK_MS;
+		update_state(c);
+	} else if (err == RD_KAFKA_RESP_ERR__TRANSPORT) {
+		log_debug("Kafka connection: %s", reason);
+	} else {
+		log_warn("Kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+	}
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	enum log_level l = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN
+						 : level <= 6 ? LOG_INFO
+							      : LOG_DEBUG;
+	log_msg(l, "librdkafka %s: %s", fac, buf);
+}
+
+static void handle_message(struct consumer *c, rd_kafka_message_t *msg)
+{
+	if (msg->err) {
+		const char *topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?";
+		if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+		    msg->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)
+			on_offset_out_of_range(c, topic, msg->partition);
+		else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			log_warn("Kafka %s [%" PRId32 "]: %s", topic, msg->partition,
+				 rd_kafka_message_errstr(msg));
+		rd_kafka_message_destroy(msg);
+		return;
+	}
+	if (c->brokers_down) {
+		c->brokers_down = false;
+		log_info("Kafka brokers reachable again");
+		update_state(c);
+	}
+	/* While writes fail or the partition waits for an operator, what arrives is
+	 * dropped: it is read again from the stored offset on resume. */
+	if (c->store_failed || is_lost(c, rd_kafka_topic_name(msg->rkt), msg->partition)) {
+		rd_kafka_message_destroy(msg);
+		return;
+	}
+	if (c->n == 0)
+		c->deadline_ms = mono_ms() + c->opt.batch_ms;
+	c->held[c->n] = msg;
+	c->msgs[c->n] = (struct ingest_msg){
+		.src = {rd_kafka_topic_name(msg->rkt), strlen(rd_kafka_topic_name(msg->rkt)),
+			msg->partition, msg->offset},
+		.key = msg->key,
+		.key_len = msg->key_len,
+		.value = msg->payload,
+		.value_len = msg->len,
+	};
+	c->n++;
+}
+
+int consumer_new(struct consumer **out, struct store *st, struct metrics *m,
+		 const struct consumer_options *opt, char *err, size_t err_size)
+{
+	struct consumer *c = calloc(1, sizeof *c);
+	rd_kafka_conf_t *conf = NULL;
+	int rc = PL_ENOMEM;
+	if (!c)
+		return PL_ENOMEM;
+	c->st = st;
+	c->m = m;
+	c->opt = *opt;
+	if (!c->opt.batch_max)
+		c->opt.batch_max = DEFAULT_BATCH_MAX;
+	if (!c->opt.batch_ms)
+		c->opt.batch_ms = DEFAULT_BATCH_MS;
+	if (!c->opt.retry_ms)
+		c->opt.retry_ms = DEFAULT_RETRY_MS;
+	if (!c->opt.ingest)
+		c->opt.ingest = ingest_batch;
+	if (c->opt.cluster_id)
+		snprintf(c->cluster, sizeof c->cluster, "%s", c->opt.cluster_id);
+	c->held = calloc(c->opt.batch_max, sizeof *c->held);
+	c->msgs = calloc(c->opt.batch_max, sizeof *c->msgs);
+	c->lost = rd_kafka_topic_partition_list_new(4);
+	if (!c->held || !c->msgs)
+		goto cleanup;
+
+	rc = PL_EINVAL;
+	conf = kafka_conf_new(opt->kafka, opt->kafka_count, err, err_size);
+	if (!conf)
+		goto cleanup;
+	/* Set after the pass-through so that they win: exactly-once depends on them. */
+	if (kafka_conf_set(conf, "bootstrap.servers", opt->brokers, err, err_size) ||
+	    kafka_conf_set(conf, "group.id", opt->group, err, err_size) ||
+	    kafka_conf_set(conf, "enable.auto.commit", "false", err, err_size) ||
+	    kafka_conf_set(conf, "enable.auto.offset.store", "false", err, err_size) ||
+	    /* An unknown position is an error we handle, never a silent jump. */
+	    kafka_conf_set(conf, "auto.offset.reset", "error", err, err_size) ||
+	    kafka_conf_set(conf, "enable.partition.eof", "false", err, err_size))
+		goto cleanup;
+	rd_kafka_conf_set_opaque(conf, c);
+	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+
+	char why[512];
+	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
+	if (!c->rk) {
+		snprintf(err, err_size, "cannot create the Kafka consumer: %s", why);
+		goto cleanup;
+	}
+	conf = NULL; /* owned by c->rk now */
+	rd_kafka_poll_set_consumer(c->rk);
+
+	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(sub, opt->topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t kerr = rd_kafka_subscribe(c->rk, sub);
+	rd_kafka_topic_partition_list_destroy(sub);
+	if (kerr) {
+		snprintf(err, err_size, "cannot subscribe to topic %s: %s", opt->topic,
+			 rd_kafka_err2str(kerr));
+		rc = kafka_error(kerr);
+		goto cleanup;
+	}
+	c->summary_at_ms = mono_ms() + REJECTION_SUMMARY_MS;
+	metrics_set_state(m, CONSUMER_STARTING, "waiting for a partition assignment");
+	*out = c;
+	return PL_OK;
+cleanup:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	consumer_free(c);
+	return rc;
+}
+
+int consumer_run(struct consumer *c, const atomic_bool *stop)
+{
+	while (!atomic_load(stop) && !c->fatal) {
+		int timeout = IDLE_POLL_MS;
+		if (c->n) {
+			int64_t left = c->deadline_ms - mono_ms();
+			timeout = left < 0 ? 0 : (int)left;
+		}
+		rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout);
+		if (msg)
+			handle_message(c, msg);
+		if (c->store_failed)
+			retry_store(c);
+		else if (c->n && (c->n >= c->opt.batch_max || mono_ms() >= c->deadline_ms))
+			flush(c);
+		recheck_lost(c);
+		probe_brokers(c);
+		summarise_rejections(c, false);
+	}
+	if (!c->store_failed)
+		flush(c);
+	summarise_rejections(c, true);
+	return c->fatal;
+}
+
+void consumer_free(struct consumer *c)
+{
+	if (!c)
+		return;
+	if (c->rk) {
+		/* Leaves the group; the revoke callback writes what is still in hand. */
+		rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
+		if (err)
+			log_warn("leaving the consumer group: %s", rd_kafka_err2str(err));
+		batch_release(c);
+		rd_kafka_destroy(c->rk);
+	}
+	if (c->lost)
+		rd_kafka_topic_partition_list_destroy(c->lost);
+	free(c->held);
+	free(c->msgs);
+	free(c);
+}

@@ -1,0 +1,72 @@
+/*
+ * consumer.h — the Kafka side of `serve`: a consumer in a consumer group
+ * whose positions live in the data dir, next to the events they produced.
+ *
+ * Messages are taken one at a time with rd_kafka_consumer_poll() and
+ * gathered into batches (closed by size or by a few milliseconds); each batch
+ * goes to ingest_batch(), which stores the events and the next offsets in
+ * one LMDB transaction. Kafka's own committed offsets are only written
+ * afterwards, for lag tools: on (re)assignment the consumer starts each
+ * partition from the offset in LMDB, so a crash, restart or rebalance
+ * neither loses nor repeats an event. (librdkafka 2.0.x's batch consume APIs
+ * are unsafe together with seek, pause and rebalances, hence one-by-one.)
+ */
+#ifndef CONSUMER_H
+#define CONSUMER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "ingest.h"
+#include "metrics.h"
+#include "store.h"
+
+/* The write step; ingest_batch() unless a test wants it to fail. */
+typedef int (*consumer_ingest_fn)(struct store *st, const struct ingest_msg *msgs, size_t n,
+				  const char *cluster, int64_t now_ms, struct ingest_stats *stats);
+
+struct consumer_options {
+	const char *brokers; /* bootstrap servers, required */
+	const char *topic;
+	const char *group;
+	const struct config_kv *kafka; /* pass-through librdkafka properties */
+	size_t kafka_count;
+	/* Identity of the Kafka cluster stored with offsets. NULL asks the broker
+	 * (rd_kafka_clusterid); the embedded broker passes a fresh one per start
+	 * because its own id does not change when it restarts empty. */
+	const char *cluster_id;
+	size_t batch_max;      /* 0 means 5000 */
+	int batch_ms;          /* 0 means 5 */
+	int retry_ms;          /* wait between write retries after a store error; 0 means 1000 */
+	bool skip_lost_offsets; /* continue from the earliest offset after retention loss */
+	consumer_ingest_fn ingest; /* NULL means ingest_batch */
+	/* Called after every committed batch with the new end of the log. */
+	void (*on_commit)(void *arg, uint64_t last_seq);
+	void *on_commit_arg;
+};
+
+struct consumer;
+
+/*
+ * Creates the consumer and subscribes to opt->topic. st and m (and the
+ * strings of opt) must outlive it. Returns 0, or PL_EINVAL/PL_EKAFKA/
+ * PL_ENOMEM with a message in err.
+ */
+int consumer_new(struct consumer **out, struct store *st, struct metrics *m,
+		 const struct consumer_options *opt, char *err, size_t err_size);
+
+/*
+ * Consumes until *stop becomes true (e.g. set by a signal handler), then
+ * writes the batch in hand and commits. Store errors, lost offsets and
+ * unreachable brokers do not end it: it logs, sets the metrics state and
+ * retries. Returns 0 after a stop, PL_EKAFKA on a fatal librdkafka error.
+ */
+int consumer_run(struct consumer *c, const atomic_bool *stop);
+
+/* Leaves the group (rd_kafka_consumer_close) and frees everything. NULL is fine. */
+void consumer_free(struct consumer *c);
+
+#endif

@@ -1,0 +1,136 @@
+/* embedded_broker.c — librdkafka's mock cluster as a local broker; see embedded_broker.h. */
+#include "embedded_broker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "kafka_conf.h"
+#include "pl_error.h"
+
+struct embedded_broker {
+	rd_kafka_t *rk; /* the mock cluster needs a handle to live in */
+	rd_kafka_mock_cluster_t *mcluster;
+	char address[128];
+	char incarnation[64];
+	char path[1100];
+};
+
+static int write_address(struct embedded_broker *eb, const char *data_dir, char *err,
+			 size_t err_size)
+{
+	char tmp[1200];
+	snprintf(eb->path, sizeof eb->path, "%s/%s", data_dir, EMBEDDED_BROKER_ADDRESS_FILE);
+	snprintf(tmp, sizeof tmp, "%s.tmp", eb->path);
+	FILE *f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%s\n", eb->address) < 0 || fclose(f) != 0) {
+		snprintf(err, err_size, "cannot write %s: %s", tmp, strerror(errno));
+		return PL_EIO;
+	}
+	/* A rename, so that publish never reads half an address. */
+	if (rename(tmp, eb->path) != 0) {
+		snprintf(err, err_size, "cannot rename %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return PL_EIO;
+	}
+	return PL_OK;
+}
+
+int embedded_broker_start(struct embedded_broker **out, const char *topic, int partitions,
+			  const char *data_dir, char *err, size_t err_size)
+{
+	struct embedded_broker *eb = calloc(1, sizeof *eb);
+	if (!eb)
+		return PL_ENOMEM;
+	int rc = PL_EKAFKA;
+	char why[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	/* Its handle never connects anywhere: it only hosts the mock cluster. */
+	if (kafka_conf_set(conf, "log_level", "3", err, err_size)) {
+		rd_kafka_conf_destroy(conf);
+		goto cleanup;
+	}
+	eb->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
+	if (!eb->rk) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, err_size, "cannot create the embedded broker: %s", why);
+		goto cleanup;
+	}
+	eb->mcluster = rd_kafka_mock_cluster_new(eb->rk, 1);
+	if (!eb->mcluster) {
+		snprintf(err, err_size, "cannot start the embedded broker (no free local port?)");
+		goto cleanup;
+	}
+	rd_kafka_resp_err_t kerr = rd_kafka_mock_topic_create(eb->mcluster, topic, partitions, 1);
+	if (kerr) {
+		snprintf(err, err_size, "embedded broker: cannot create topic %s: %s", topic,
+			 rd_kafka_err2str(kerr));
+		goto cleanup;
+	}
+	snprintf(eb->address, sizeof eb->address, "%s",
+		 rd_kafka_mock_cluster_bootstraps(eb->mcluster));
+	uint64_t r[2];
+	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+		snprintf(err, err_size, "no randomness for the broker incarnation: %s",
+			 strerror(errno));
+		rc = PL_EIO;
+		goto cleanup;
+	}
+	snprintf(eb->incarnation, sizeof eb->incarnation, "embedded-%016" PRIx64 "%016" PRIx64,
+		 r[0], r[1]);
+	rc = write_address(eb, data_dir, err, err_size);
+	if (rc)
+		goto cleanup;
+	*out = eb;
+	return PL_OK;
+cleanup:
+	eb->path[0] = '\0';
+	embedded_broker_stop(eb);
+	return rc;
+}
+
+const char *embedded_broker_address(const struct embedded_broker *eb)
+{
+	return eb->address;
+}
+
+const char *embedded_broker_incarnation(const struct embedded_broker *eb)
+{
+	return eb->incarnation;
+}
+
+void embedded_broker_stop(struct embedded_broker *eb)
+{
+	if (!eb)
+		return;
+	if (eb->path[0])
+		unlink(eb->path);
+	if (eb->mcluster)
+		rd_kafka_mock_cluster_destroy(eb->mcluster);
+	if (eb->rk)
+		rd_kafka_destroy(eb->rk);
+	free(eb);
+}
+
+int embedded_broker_read_address(const char *data_dir, char *buf, size_t size)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "%s/%s", data_dir, EMBEDDED_BROKER_ADDRESS_FILE);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? PL_ENOTFOUND : PL_EIO;
+	int rc = fgets(buf, (int)size, f) ? PL_OK : PL_EINVAL;
+	fclose(f);
+	if (rc == 0) {
+		buf[strcspn(buf, "\r\n")] = '\0';
+		if (buf[0] == '\0')
+			rc = PL_EINVAL;
+	}
+	return rc;
+}

@@ -1,0 +1,48 @@
+/*
+ * embedded_broker.h — a Kafka-protocol broker inside `serve`, for local use.
+ *
+ * When no brokers are configured, serve starts librdkafka's mock cluster
+ * (one broker, in this process, listening on a free 127.0.0.1 port), creates
+ * the topic, and writes the address to DATA/broker.address so that
+ * `pledged publish` and kcat can reach it. It is for demos and local
+ * development only: everything lives in memory and is gone when serve stops,
+ * and it keeps only about 5 MiB per partition (older messages are dropped,
+ * like retention). Because it restarts empty while the data dir keeps its
+ * offsets, each start gets a fresh incarnation id for the consumer to store
+ * with offsets (the mock's own cluster id can repeat across restarts).
+ */
+#ifndef EMBEDDED_BROKER_H
+#define EMBEDDED_BROKER_H
+
+#include <stddef.h>
+
+/* Name of the address file inside the data dir. */
+#define EMBEDDED_BROKER_ADDRESS_FILE "broker.address"
+
+struct embedded_broker;
+
+/*
+ * Starts the broker with topic (partitions partitions) and writes its
+ * address to data_dir/broker.address. Returns 0, or PL_EKAFKA/PL_EIO/
+ * PL_ENOMEM with a message in err.
+ */
+int embedded_broker_start(struct embedded_broker **out, const char *topic, int partitions,
+			  const char *data_dir, char *err, size_t err_size);
+
+/* "127.0.0.1:PORT", valid until embedded_broker_stop(). */
+const char *embedded_broker_address(const struct embedded_broker *eb);
+
+/* A cluster id unique to this start of the broker. */
+const char *embedded_broker_incarnation(const struct embedded_broker *eb);
+
+/* Removes the address file and stops the broker (messages are lost). NULL is fine. */
+void embedded_broker_stop(struct embedded_broker *eb);
+
+/*
+ * Reads the address a running serve wrote into data_dir. Returns 0,
+ * PL_ENOTFOUND (no file: serve not running with an embedded broker) or
+ * PL_EIO/PL_EINVAL.
+ */
+int embedded_broker_read_address(const char *data_dir, char *buf, size_t size);
+
+#endif

@@ -15,8 +15,7 @@ int pl_event_encode(const struct pl_event *ev, msgpack_sbuffer *out)
 	for (int f = 0; f < PL_FIELD_COUNT && rc == 0; f++) {
 		if (!pl_event_has(ev, (enum pl_field)f))
 			continue;
-		const char *key = pl_field_defs[f].key;
-		rc |= msgpack_pack_str_with_body(&pk, key, strlen(key));
+		rc |= msgpack_pack_str_with_body(&pk, pl_field_defs[f].key, pl_field_defs[f].key_len);
 		if (pl_field_defs[f].kind == PL_KIND_STR)
 			rc |= msgpack_pack_str_with_body(&pk, ev->f[f].s.ptr, ev->f[f].s.len);
 		else

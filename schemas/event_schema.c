@@ -4,13 +4,13 @@
 #include <string.h>
 
 const struct pl_field_def pl_field_defs[PL_FIELD_COUNT] = {
-#define PL_FIELD_DEF(e, key, kind, lo, hi) [PL_F_##e] = {key, PL_KIND_##kind, lo, hi},
+#define PL_FIELD_DEF(e, key, kind, lo, hi) [PL_F_##e] = {key, sizeof key - 1, PL_KIND_##kind, lo, hi},
 	PL_FIELDS(PL_FIELD_DEF)
 #undef PL_FIELD_DEF
 };
 
 const struct pl_type_def pl_type_defs[PL_EVENT_TYPE_COUNT] = {
-#define PL_TYPE_DEF(e, name, req, opt) [PL_EV_##e] = {name, req, opt},
+#define PL_TYPE_DEF(e, name, req, opt) [PL_EV_##e] = {name, sizeof name - 1, req, opt},
 	PL_EVENT_TYPES(PL_TYPE_DEF)
 #undef PL_TYPE_DEF
 };
@@ -42,10 +42,11 @@ enum pl_reason pl_reason_from_code(const char *code, size_t len)
 	return PL_R_NONE;
 }
 
+/* Both lookups run for every key of every message: compare lengths first. */
 int pl_type_from_name(const char *name, size_t len)
 {
 	for (int t = 0; t < PL_EVENT_TYPE_COUNT; t++)
-		if (str_equals(name, len, pl_type_defs[t].name))
+		if (pl_type_defs[t].name_len == len && memcmp(name, pl_type_defs[t].name, len) == 0)
 			return t;
 	return -1;
 }
@@ -53,7 +54,7 @@ int pl_type_from_name(const char *name, size_t len)
 int pl_field_from_key(const char *key, size_t len)
 {
 	for (int f = 0; f < PL_FIELD_COUNT; f++)
-		if (str_equals(key, len, pl_field_defs[f].key))
+		if (pl_field_defs[f].key_len == len && memcmp(key, pl_field_defs[f].key, len) == 0)
 			return f;
 	return -1;
 }

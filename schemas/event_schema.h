@@ -118,12 +118,14 @@ enum pl_field_kind { PL_KIND_INT, PL_KIND_STR };
 
 struct pl_field_def {
 	const char *key;
+	uint8_t key_len;
 	enum pl_field_kind kind;
 	int64_t min, max;
 };
 
 struct pl_type_def {
 	const char *name;
+	uint8_t name_len;
 	uint32_t required; /* beyond PL_COMMON_FIELDS */
 	uint32_t optional;
 };

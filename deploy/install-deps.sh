@@ -9,8 +9,9 @@ export DEBIAN_FRONTEND=noninteractive
 # Build: compiler, meson, and the libraries the design fixes.
 BUILD="gcc meson ninja-build pkg-config libevent-dev librdkafka-dev liblmdb-dev
   libmsgpack-dev libjansson-dev libutf8proc-dev"
-# Tests: LMDB tools to tamper with a data dir, kcat for Kafka interoperability.
-TEST="lmdb-utils kcat"
+# Tests: LMDB tools to tamper with a data dir, kcat for Kafka interoperability,
+# clang and its runtime for the libFuzzer targets.
+TEST="lmdb-utils kcat clang libclang-rt-14-dev"
 
 $SUDO apt-get update -q
 # shellcheck disable=SC2086

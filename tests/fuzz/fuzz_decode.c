@@ -1,0 +1,47 @@
+/*
+ * fuzz_decode.c — libFuzzer target for the msgpack event decoder.
+ *
+ * The first byte picks a message key length (0xff: no key) so the key check
+ * is fuzzed too. Whatever the bytes, decoding must return 0 or PL_EREJECTED
+ * with a reason, and an accepted event must survive encode → decode.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "event_codec.h"
+#include "event_decode.h"
+#include "pl_error.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	size_t key_len = data[0] == 0xff ? 0 : data[0] % 16;
+	const uint8_t *key = data[0] == 0xff ? NULL : data + 1;
+	if (1 + key_len > size)
+		return 0;
+	const uint8_t *msg = data + 1 + key_len;
+	size_t len = size - 1 - key_len;
+
+	struct pl_event ev;
+	struct pl_rejection rej;
+	int rc = pl_event_decode(msg, len, key, key_len, &ev, &rej);
+	if (rc == PL_EREJECTED) {
+		if (rej.reason <= PL_R_NONE || rej.reason >= PL_REASON_COUNT || !rej.detail[0])
+			abort();
+		return 0;
+	}
+	if (rc != 0)
+		abort();
+	msgpack_sbuffer buf;
+	struct pl_event again;
+	msgpack_sbuffer_init(&buf);
+	if (pl_event_encode(&ev, &buf) ||
+	    pl_event_decode(buf.data, buf.size, key, key_len, &again, &rej) ||
+	    again.type != ev.type || again.present != ev.present)
+		abort();
+	msgpack_sbuffer_destroy(&buf);
+	return 0;
+}

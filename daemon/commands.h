@@ -10,6 +10,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_rejections(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const struct {
 	{"verify", cmd_verify, "recompute projections and compare with the stored ones"},
 	{"rejections", cmd_rejections, "list rejected messages with their reasons"},
 	{"import", cmd_import, "append JSON-lines events straight to the log (no Kafka)"},
+	{"backup", cmd_backup, "write a hot, compacted copy of the data dir"},
 	{"publish", cmd_publish, "produce JSON-lines events to Kafka as msgpack"},
 };
 

@@ -374,6 +374,22 @@ int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val
 	return rc ? store_txn_fail(t, store_error(rc)) : PL_OK;
 }
 
+int store_backup(struct store *st, const char *dest)
+{
+	struct stat sb;
+	if (stat(dest, &sb) != 0 && mkdir(dest, 0750) != 0)
+		return PL_EIO;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/data.mdb", dest);
+	if (stat(path, &sb) == 0)
+		return PL_EEXIST;
+	/* The copy holds a read transaction: take the shared lock like any reader. */
+	pthread_rwlock_rdlock(&st->resize_lock);
+	int rc = mdb_env_copy2(st->env, dest, MDB_CP_COMPACT);
+	pthread_rwlock_unlock(&st->resize_lock);
+	return store_error(rc);
+}
+
 int store_grow(struct store *st)
 {
 	pthread_rwlock_wrlock(&st->resize_lock);

@@ -129,6 +129,13 @@ int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val
  */
 int store_run_write(struct store *st, int (*fn)(struct store_txn *t, void *arg), void *arg);
 
+/*
+ * Writes a compacted, consistent copy of the environment into the empty or
+ * new directory dest while writers go on (LMDB's hot backup: the copy is one
+ * read transaction's snapshot). The copy is itself a data dir.
+ */
+int store_backup(struct store *st, const char *dest);
+
 /* Doubles the map size. No transaction of the calling thread may be open. */
 int store_grow(struct store *st);
 

@@ -28,7 +28,7 @@ expect 0 "top-level help" -- "$PLEDGED" --help
 contains "$work/out" "replay" "help lists replay"
 expect 2 "no command" -- "$PLEDGED"
 expect 2 "unknown command" -- "$PLEDGED" frobnicate
-for cmd in replay dump verify rejections import; do
+for cmd in replay dump verify rejections import backup; do
 	expect 0 "$cmd --help" -- "$PLEDGED" $cmd --help
 	contains "$work/out" "Usage: pledged $cmd" "$cmd help text"
 	expect 2 "$cmd with a bad flag" -- "$PLEDGED" $cmd --no-such-flag
@@ -83,6 +83,19 @@ expect 1 "verify catches a tampered total" -- "$PLEDGED" verify --data "$work/d"
 contains "$work/out" "MISMATCH: totals: key 'jess-phillips-for-labour-leader' differs" "verify names the record"
 expect 0 "replay repairs it" -- "$PLEDGED" replay --data "$work/d"
 expect 0 "verify after replay" -- "$PLEDGED" verify --data "$work/d"
+
+# Backup and restore: the copy is a data dir with the same log and projections.
+expect 2 "backup without --to" -- "$PLEDGED" backup --data "$work/d"
+expect 0 "backup" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup"
+expect 2 "backup over an existing copy" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup"
+expect 0 "verify the copy" -- "$PLEDGED" verify --data "$work/backup"
+contains "$work/out" "OK: projections match the log (2059 entries)" "the copy verifies like the original"
+"$PLEDGED" dump --data "$work/d" >"$work/dump.orig" 2>/dev/null
+"$PLEDGED" dump --data "$work/backup" >"$work/dump.copy" 2>/dev/null
+cmp -s "$work/dump.orig" "$work/dump.copy" && ok || fail "the copy's log equals the original's"
+"$PLEDGED" replay --data "$work/d" --until-seq 99999 >"$work/p.orig" 2>/dev/null
+"$PLEDGED" replay --data "$work/backup" --until-seq 99999 >"$work/p.copy" 2>/dev/null
+cmp -s "$work/p.orig" "$work/p.copy" && ok || fail "the copy's projections equal the original's"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -100,23 +100,21 @@ int evlog_get(struct store_txn *t, uint64_t seq, struct evlog_entry *e)
 	return evlog_parse(&k, &v, e);
 }
 
-int evlog_id_find(struct store_txn *t, struct pl_str id, uint64_t *seq)
+int evlog_id_claim(struct store_txn *t, struct pl_str id, uint64_t seq)
 {
-	MDB_val v;
-	int rc = store_get(t, STORE_DB_EVENT_IDS, id.ptr, id.len, &v);
-	if (rc)
-		return rc;
-	if (v.mv_size != 8)
-		return store_txn_fail(t, PL_ECORRUPT);
-	*seq = bytes_get_be64(v.mv_data);
+	bool exists;
+	uint8_t *val = store_reserve_new(t, STORE_DB_EVENT_IDS, id.ptr, id.len, 8, &exists);
+	if (exists)
+		return PL_EEXIST;
+	if (!val)
+		return t->err;
+	bytes_put_be64(val, seq);
 	return PL_OK;
 }
 
-void evlog_id_record(struct store_txn *t, struct pl_str id, uint64_t seq)
+void evlog_id_release(struct store_txn *t, struct pl_str id)
 {
-	uint8_t val[8];
-	bytes_put_be64(val, seq);
-	store_put(t, STORE_DB_EVENT_IDS, id.ptr, id.len, val, sizeof val, MDB_NOOVERWRITE);
+	store_del(t, STORE_DB_EVENT_IDS, id.ptr, id.len);
 }
 
 /* Offset key: topic bytes, then the partition big-endian. */

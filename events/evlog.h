@@ -49,9 +49,14 @@ int evlog_get(struct store_txn *t, uint64_t seq, struct evlog_entry *e);
 /* Parses a LOG key/value pair found with a cursor. */
 int evlog_parse(const MDB_val *key, const MDB_val *val, struct evlog_entry *e);
 
-/* Whether an event id was already applied: 0 (yes, *seq set) or PL_ENOTFOUND. */
-int evlog_id_find(struct store_txn *t, struct pl_str id, uint64_t *seq);
-void evlog_id_record(struct store_txn *t, struct pl_str id, uint64_t seq);
+/*
+ * Records that event id is the log entry at seq, unless the id was applied
+ * before: then returns PL_EEXIST (a re-delivery) and changes nothing.
+ * Claiming first makes the idempotency check one B-tree operation.
+ */
+int evlog_id_claim(struct store_txn *t, struct pl_str id, uint64_t seq);
+/* Undoes a claim in the same transaction, for an event that was then rejected. */
+void evlog_id_release(struct store_txn *t, struct pl_str id);
 
 /* Where consumption of topic/partition resumes. */
 struct evlog_offset {

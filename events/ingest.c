@@ -1,6 +1,7 @@
 /* ingest.c — one batch of messages → log, rejections, projections, offsets. */
 #include "ingest.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "pl_error.h"
@@ -8,6 +9,7 @@
 #include "rejections.h"
 
 struct batch {
+	struct proj_writer writer;
 	const struct ingest_msg *msgs;
 	size_t n;
 	const char *cluster;
@@ -26,29 +28,28 @@ static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_
 {
 	struct pl_event ev;
 	struct pl_rejection rej;
-	uint64_t seen;
 	int rc = pl_event_decode(m->value, m->value_len, m->key, m->key_len, &ev, &rej);
 	if (rc == PL_EREJECTED) {
 		reject(t, b, m, &rej);
 		return t->err;
 	}
-	rc = evlog_id_find(t, pl_event_str(&ev, PL_F_ID), &seen);
-	if (rc == 0) {
+	uint64_t seq = b->stats.last_seq + 1;
+	rc = evlog_id_claim(t, pl_event_str(&ev, PL_F_ID), seq);
+	if (rc == PL_EEXIST) {
 		b->stats.duplicates++;
 		return PL_OK;
 	}
-	if (rc != PL_ENOTFOUND)
+	if (rc)
 		return rc;
-	uint64_t seq = b->stats.last_seq + 1;
-	rc = proj_apply(t, PROJ_LIVE, &ev, seq, &rej);
+	rc = proj_apply(&b->writer, &ev, seq, &rej);
 	if (rc == PL_EREJECTED) {
+		evlog_id_release(t, pl_event_str(&ev, PL_F_ID));
 		reject(t, b, m, &rej);
 		return t->err;
 	}
 	if (rc)
 		return rc;
 	evlog_append(t, seq, &m->src, b->now_ms, m->value, m->value_len);
-	evlog_id_record(t, pl_event_str(&ev, PL_F_ID), seq);
 	b->stats.last_seq = seq;
 	b->stats.applied[ev.type]++;
 	return t->err;
@@ -99,9 +100,12 @@ static int ingest_txn(struct store_txn *t, void *arg)
 {
 	struct batch *b = arg;
 	memset(&b->stats, 0, sizeof b->stats); /* a retry after map growth starts over */
+	proj_writer_init(&b->writer, t, PROJ_LIVE);
 	int rc = evlog_last_seq(t, &b->stats.last_seq);
 	for (size_t i = 0; i < b->n && rc == 0; i++)
 		rc = ingest_one(t, b, &b->msgs[i]);
+	if (rc == 0)
+		rc = proj_writer_flush(&b->writer);
 	if (rc == 0)
 		store_offsets(t, b);
 	return rc ? rc : t->err;
@@ -110,10 +114,15 @@ static int ingest_txn(struct store_txn *t, void *arg)
 int ingest_batch(struct store *st, const struct ingest_msg *msgs, size_t n, const char *cluster,
 		 int64_t now_ms, struct ingest_stats *stats)
 {
-	struct batch b = {.msgs = msgs, .n = n, .cluster = cluster, .now_ms = now_ms};
-	int rc = store_run_write(st, ingest_txn, &b);
+	/* The batch holds the projection cache: keep it off the caller's stack. */
+	struct batch *b = malloc(sizeof *b);
+	if (!b)
+		return PL_ENOMEM;
+	*b = (struct batch){.msgs = msgs, .n = n, .cluster = cluster, .now_ms = now_ms};
+	int rc = store_run_write(st, ingest_txn, b);
 	if (rc == 0)
-		*stats = b.stats;
+		*stats = b->stats;
+	free(b);
 	return rc;
 }
 

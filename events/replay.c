@@ -1,6 +1,7 @@
 /* replay.c — apply the log to a projection set; see replay.h. */
 #include "replay.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "evlog.h"
@@ -19,7 +20,7 @@ const char *replay_outcome_text(enum replay_outcome outcome)
 }
 
 /* Applies one entry; returns 1 to stop the walk, 0 to go on, <0 on error. */
-static int replay_entry(struct store_txn *t, enum proj_set set, const struct replay_options *opt,
+static int replay_entry(struct proj_writer *w, const struct replay_options *opt,
 			const struct evlog_entry *e, struct replay_result *res)
 {
 	struct pl_event ev;
@@ -32,7 +33,7 @@ static int replay_entry(struct store_txn *t, enum proj_set set, const struct rep
 		res->skipped_time++;
 		return 0;
 	}
-	int rc = proj_apply(t, set, &ev, e->seq, &res->rejection);
+	int rc = proj_apply(w, &ev, e->seq, &res->rejection);
 	if (rc == PL_EREJECTED) {
 		if (res->skipped_time) {
 			res->skipped_dependent++;
@@ -51,7 +52,7 @@ static int replay_entry(struct store_txn *t, enum proj_set set, const struct rep
 
 struct replay_walk {
 	struct store_txn *t;
-	enum proj_set set;
+	struct proj_writer writer;
 	const struct replay_options *opt;
 	struct replay_result *res;
 };
@@ -64,7 +65,7 @@ static int replay_log_entry(const MDB_val *k, const MDB_val *v, void *arg)
 		return store_txn_fail(w->t, PL_ECORRUPT);
 	if (w->opt->until_seq && e.seq > w->opt->until_seq)
 		return 1;
-	return replay_entry(w->t, w->set, w->opt, &e, w->res);
+	return replay_entry(&w->writer, w->opt, &e, w->res);
 }
 
 int replay_into(struct store_txn *t, enum proj_set set, const struct replay_options *opt,
@@ -72,8 +73,17 @@ int replay_into(struct store_txn *t, enum proj_set set, const struct replay_opti
 {
 	memset(res, 0, sizeof *res);
 	proj_clear(t, set);
-	struct replay_walk w = {t, set, opt, res};
-	int rc = store_each(t, STORE_DB_LOG, NULL, false, replay_log_entry, &w);
+	struct replay_walk *w = malloc(sizeof *w);
+	if (!w)
+		return store_txn_fail(t, PL_ENOMEM);
+	w->t = t;
+	w->opt = opt;
+	w->res = res;
+	proj_writer_init(&w->writer, t, set);
+	int rc = store_each(t, STORE_DB_LOG, NULL, false, replay_log_entry, w);
+	if (rc == 0)
+		rc = proj_writer_flush(&w->writer);
+	free(w);
 	if (rc < 0) {
 		res->outcome = REPLAY_FAILED;
 		return rc;

@@ -297,6 +297,25 @@ void *store_reserve(struct store_txn *t, enum store_db db, const void *key, size
 	return v.mv_data;
 }
 
+void *store_reserve_new(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
+			size_t val_len, bool *exists)
+{
+	*exists = false;
+	if (t->err)
+		return NULL;
+	MDB_val k = {key_len, (void *)key}, v = {val_len, NULL};
+	int rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+	if (rc == MDB_KEYEXIST) {
+		*exists = true;
+		return NULL;
+	}
+	if (rc) {
+		store_txn_fail(t, store_error(rc));
+		return NULL;
+	}
+	return v.mv_data;
+}
+
 void store_del(struct store_txn *t, enum store_db db, const void *key, size_t key_len)
 {
 	if (t->err)

@@ -103,6 +103,13 @@ void store_put(struct store_txn *t, enum store_db db, const void *key, size_t ke
 /* Reserves val_len bytes for key and returns where to write them, or NULL on error. */
 void *store_reserve(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
 		    size_t val_len, unsigned flags);
+/*
+ * Reserves val_len bytes for a key that must be new. When the key exists
+ * already this is not an error: returns NULL with *exists set, and the
+ * transaction goes on. Other failures return NULL and set the sticky error.
+ */
+void *store_reserve_new(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
+			size_t val_len, bool *exists);
 /* Deletes key; a missing key is not an error. */
 void store_del(struct store_txn *t, enum store_db db, const void *key, size_t key_len);
 /* Empties a database. */

@@ -15,6 +15,7 @@
 #define PROJ_H
 
 #include "event_decode.h"
+#include "proj_records.h"
 #include "store.h"
 
 enum proj_set { PROJ_LIVE = 0, PROJ_SCRATCH = 1 };
@@ -32,13 +33,41 @@ enum proj_table {
 /* The store database holding a table of a set. */
 enum store_db proj_db(enum proj_set set, enum proj_table table);
 
+#define PROJ_CACHE_SLOTS 64
+
+/* A campaign's totals held in memory while a transaction applies events. */
+struct proj_cached_campaign {
+	char id[64];
+	uint8_t id_len;
+	bool used, dirty;
+	char currency[3];
+	struct proj_totals totals;
+};
+
 /*
- * Applies ev, the log entry at seq, to the projections of set.
- * Returns 0, PL_EREJECTED with *rej filled (nothing changed), or the
- * transaction's error.
+ * Applies events to one projection set inside one write transaction.
+ * Nearly every event changes its campaign's totals, so they are kept in
+ * memory and written once per transaction by proj_writer_flush(), which must
+ * run before the transaction commits or reads the TOTALS table.
  */
-int proj_apply(struct store_txn *t, enum proj_set set, const struct pl_event *ev, uint64_t seq,
+struct proj_writer {
+	struct store_txn *t;
+	enum proj_set set;
+	size_t used;
+	struct proj_cached_campaign slots[PROJ_CACHE_SLOTS];
+};
+
+void proj_writer_init(struct proj_writer *w, struct store_txn *t, enum proj_set set);
+
+/*
+ * Applies ev, the log entry at seq. Returns 0, PL_EREJECTED with *rej
+ * filled (nothing changed), or the transaction's error.
+ */
+int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
 	       struct pl_rejection *rej);
+
+/* Writes the cached totals; returns the transaction's error. */
+int proj_writer_flush(struct proj_writer *w);
 
 /* Empties every table of set. */
 void proj_clear(struct store_txn *t, enum proj_set set);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "pl_error.h"
 
@@ -234,6 +235,17 @@ void store_abort(struct store_txn *t)
 	pthread_rwlock_unlock(&t->st->resize_lock);
 }
 
+/*
+ * LMDB reports a short write as EIO, and a disk that fills up mid-commit
+ * gives exactly that. Telling the two apart matters to the operator: a full
+ * disk resumes by itself once space returns.
+ */
+static bool disk_nearly_full(const struct store *st)
+{
+	struct statvfs vfs;
+	return statvfs(st->dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < ((uint64_t)8 << 20);
+}
+
 int store_commit(struct store_txn *t)
 {
 	if (!t->txn)
@@ -245,7 +257,10 @@ int store_commit(struct store_txn *t)
 	int rc = mdb_txn_commit(t->txn);
 	t->txn = NULL;
 	pthread_rwlock_unlock(&t->st->resize_lock);
-	return t->err = store_error(rc);
+	t->err = store_error(rc);
+	if (t->err == PL_EIO && disk_nearly_full(t->st))
+		t->err = PL_ENOSPACE;
+	return t->err;
 }
 
 int store_txn_fail(struct store_txn *t, int err)

@@ -1,0 +1,276 @@
+/*
+ * http_api.c — the JSON API of CONTRACT.md section 3: campaigns, one
+ * campaign, its comment feed, and rejections for operators.
+ *
+ * Each answer is read in one LMDB read-only transaction, together with the
+ * log position it reflects (ETag, X-Pledged-Seq), and the transaction ends
+ * before the reply is sent, so a slow client never holds one.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "evlog.h"
+#include "http_internal.h"
+#include "http_query.h"
+#include "http_reply.h"
+#include "log.h"
+#include "pl_error.h"
+#include "proj_read.h"
+#include "rejections.h"
+#include "views.h"
+
+/* Logs a storage failure once, for the operator, and answers 500. */
+static void reply_storage_error(struct http_request *r, struct store_txn *t, int rc)
+{
+	store_abort(t);
+	log_error("http: %s: reading the store failed: %s; check the data dir and disk",
+		  http_route_names[r->route], pl_strerror(rc));
+	http_reply_error(r, 500, "storage error");
+}
+
+/* Begins the read transaction of an answer and reads its log position. */
+static int begin_read(struct http_request *r, struct store_txn *t, struct http_position *pos)
+{
+	uint64_t seq = 0;
+	int rc = store_read_begin(r->w->hs->st, t);
+	if (rc == 0)
+		rc = evlog_last_seq(t, &seq);
+	http_position_set(pos, seq, 0);
+	return rc;
+}
+
+static struct pl_str request_id(const struct http_request *r)
+{
+	return (struct pl_str){r->id, (uint32_t)r->id_len};
+}
+
+/* Refuses any query parameter outside allowed; true when it answered. */
+static bool reject_query(struct http_request *r, unsigned allowed, struct http_query *q)
+{
+	char err[160];
+	if (http_query_parse(r->query, allowed, true, q, err, sizeof err) == 0)
+		return false;
+	http_reply_error(r, 400, "%s", err);
+	return true;
+}
+
+static int append_campaign(const struct proj_campaign *c, void *list)
+{
+	return json_array_append_new(list, view_campaign(c)) ? PL_ENOMEM : 0;
+}
+
+void http_api_campaigns(struct http_request *r)
+{
+	struct http_query q;
+	struct store_txn t;
+	struct http_position pos;
+	if (reject_query(r, 0, &q))
+		return;
+	int rc = begin_read(r, &t, &pos);
+	if (rc) {
+		reply_storage_error(r, &t, rc);
+		return;
+	}
+	if (http_reply_if_unchanged(r, &pos)) {
+		store_abort(&t);
+		return;
+	}
+	json_t *list = json_array();
+	rc = list ? proj_campaign_each(&t, PROJ_LIVE, append_campaign, list) : PL_ENOMEM;
+	if (rc && rc != PL_ENOMEM) {
+		json_decref(list);
+		reply_storage_error(r, &t, rc);
+		return;
+	}
+	store_abort(&t);
+	json_t *body = rc ? NULL : json_pack("{s:o}", "campaigns", list);
+	if (rc)
+		json_decref(list);
+	http_reply_json(r, 200, body, &pos);
+}
+
+void http_api_campaign(struct http_request *r)
+{
+	struct http_query q;
+	struct store_txn t;
+	struct http_position pos;
+	struct proj_campaign c;
+	if (reject_query(r, 0, &q))
+		return;
+	int rc = begin_read(r, &t, &pos);
+	if (rc == 0)
+		rc = proj_campaign_get(&t, PROJ_LIVE, request_id(r), &c);
+	if (rc == PL_ENOTFOUND) {
+		store_abort(&t);
+		http_reply_error(r, 404, "no such campaign");
+		return;
+	}
+	if (rc) {
+		reply_storage_error(r, &t, rc);
+		return;
+	}
+	if (http_reply_if_unchanged(r, &pos)) {
+		store_abort(&t);
+		return;
+	}
+	json_t *body = view_campaign(&c);
+	store_abort(&t);
+	http_reply_json(r, 200, body, &pos);
+}
+
+void http_api_comments(struct http_request *r)
+{
+	struct http_query q;
+	struct proj_cursor before;
+	struct store_txn t;
+	struct http_position pos;
+	struct proj_campaign c;
+	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_BEFORE, &q))
+		return;
+	if (q.before[0] && proj_cursor_parse(q.before, strlen(q.before), &before)) {
+		http_reply_error(r, 400, "before must be a cursor from a 'next' field");
+		return;
+	}
+	int rc = begin_read(r, &t, &pos);
+	if (rc == 0)
+		rc = proj_campaign_get(&t, PROJ_LIVE, request_id(r), &c);
+	if (rc == PL_ENOTFOUND) {
+		store_abort(&t);
+		http_reply_error(r, 404, "no such campaign");
+		return;
+	}
+	if (rc) {
+		reply_storage_error(r, &t, rc);
+		return;
+	}
+	if (http_reply_if_unchanged(r, &pos)) {
+		store_abort(&t);
+		return;
+	}
+	/* Large (100 comments of up to 4000 bytes are pointers, not copies). */
+	struct proj_comment_page page;
+	rc = proj_comments_page(&t, PROJ_LIVE, request_id(r), q.before[0] ? &before : NULL,
+				q.limit, &page);
+	if (rc) {
+		reply_storage_error(r, &t, rc);
+		return;
+	}
+	json_t *body = view_comments_page(&page);
+	store_abort(&t);
+	http_reply_json(r, 200, body, &pos);
+}
+
+/* A rejections cursor is the decimal sequence of the last entry shown. */
+static bool parse_rejection_cursor(const char *s, uint64_t *seq)
+{
+	uint64_t v = 0;
+	if (!*s || strlen(s) > 19)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*seq = v;
+	return v >= 1;
+}
+
+/* Reads up to limit rejections, newest first, older than before (0: from the newest). */
+static int read_rejections(struct store_txn *t, uint64_t before, unsigned limit, json_t *list,
+			   uint64_t *next)
+{
+	MDB_cursor *c = store_cursor(t, STORE_DB_REJECTIONS);
+	if (!c)
+		return t->err;
+	uint8_t kb[8];
+	MDB_val k, v;
+	int mrc;
+	if (before) {
+		bytes_put_be64(kb, before);
+		k = (MDB_val){sizeof kb, kb};
+		/* Every key below before: the one before the first key >= before, or the
+		 * last key when all are below. */
+		mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		mrc = mrc == MDB_NOTFOUND ? mdb_cursor_get(c, &k, &v, MDB_LAST)
+			  : mrc == 0	  ? mdb_cursor_get(c, &k, &v, MDB_PREV)
+					  : mrc;
+	} else {
+		mrc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	}
+	int rc = 0;
+	unsigned n = 0;
+	uint64_t last = 0;
+	*next = 0;
+	for (; mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+		if (n == limit) {
+			*next = last;
+			break;
+		}
+		struct rejection_entry e;
+		if (rejections_parse(&k, &v, &e)) {
+			rc = PL_ECORRUPT;
+			break;
+		}
+		if (json_array_append_new(list, view_rejection(&e))) {
+			rc = PL_ENOMEM;
+			break;
+		}
+		last = e.seq;
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc == 0 && mrc && mrc != MDB_NOTFOUND)
+		rc = store_error(mrc);
+	return rc;
+}
+
+void http_api_rejections(struct http_request *r)
+{
+	struct http_query q;
+	struct store_txn t;
+	struct http_position pos;
+	uint64_t before = 0;
+	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_BEFORE, &q))
+		return;
+	if (q.before[0] && !parse_rejection_cursor(q.before, &before)) {
+		http_reply_error(r, 400, "before must be a cursor from a 'next' field");
+		return;
+	}
+	int rc = begin_read(r, &t, &pos);
+	MDB_val k, v;
+	/* Rejections do not advance the log, so their own newest key joins the ETag. */
+	int lrc = rc ? rc : store_last(&t, STORE_DB_REJECTIONS, &k, &v);
+	if (lrc == 0 && k.mv_size == 8)
+		http_position_set(&pos, pos.seq, bytes_get_be64(k.mv_data));
+	else if (lrc != PL_ENOTFOUND)
+		rc = lrc ? lrc : PL_ECORRUPT;
+	if (rc) {
+		reply_storage_error(r, &t, rc);
+		return;
+	}
+	if (http_reply_if_unchanged(r, &pos)) {
+		store_abort(&t);
+		return;
+	}
+	uint64_t next = 0;
+	json_t *list = json_array();
+	rc = list ? read_rejections(&t, before, q.limit, list, &next) : PL_ENOMEM;
+	if (rc && rc != PL_ENOMEM) {
+		json_decref(list);
+		reply_storage_error(r, &t, rc);
+		return;
+	}
+	store_abort(&t);
+	json_t *body = NULL;
+	if (rc == 0) {
+		char cursor[24];
+		snprintf(cursor, sizeof cursor, "%" PRIu64, next);
+		body = json_pack("{s:o,s:o}", "rejections", list, "next",
+				 next ? json_string(cursor) : json_null());
+	} else {
+		json_decref(list);
+	}
+	http_reply_json(r, 200, body, &pos);
+}

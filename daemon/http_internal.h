@@ -1,0 +1,129 @@
+/*
+ * http_internal.h — what the files of the HTTP server share: the server, its
+ * worker threads, the routes and one request being answered.
+ *
+ * Only daemon/http_*.c include this; everyone else uses http_server.h.
+ *
+ * Threads: each worker owns an event base and an evhttp and touches only
+ * its own connections and streams. The fields other threads may touch are
+ * the atomics of struct http_server (notify, stream count) and stop_ev.
+ */
+#ifndef HTTP_INTERNAL_H
+#define HTTP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <pthread.h>
+
+#include "http_server.h"
+
+/* Routes, as counted in pledged_http_requests_total{route=…}. */
+#define HTTP_ROUTES(X)                     \
+	X(CAMPAIGNS, "campaigns")          \
+	X(CAMPAIGN, "campaign")            \
+	X(COMMENTS, "comments")            \
+	X(STREAM, "stream")                \
+	X(REJECTIONS, "rejections")        \
+	X(HEALTHZ, "healthz")              \
+	X(METRICS, "metrics")              \
+	X(PAGE, "page")                    \
+	X(ASSET, "asset")                  \
+	X(UNKNOWN, "unknown")
+
+enum http_route {
+#define HTTP_ROUTE_ENUM(e, name) HTTP_ROUTE_##e,
+	HTTP_ROUTES(HTTP_ROUTE_ENUM)
+#undef HTTP_ROUTE_ENUM
+	HTTP_ROUTE_COUNT
+};
+
+/* Route names indexed by enum http_route, for metrics_render(). */
+extern const char *const http_route_names[HTTP_ROUTE_COUNT];
+
+/* Longest campaign id (CONTRACT.md section 1) and asset name we look up. */
+#define HTTP_ID_MAX 64
+
+struct http_stream;
+
+/* A connection of a worker, tracked from accept to close. */
+struct http_conn {
+	struct http_conn *prev, *next;
+	struct http_worker *w;
+	struct evhttp_connection *evcon;
+	struct http_stream *stream; /* when the connection carries a stream */
+};
+
+struct http_worker {
+	struct http_server *hs;
+	pthread_t thread;
+	bool started;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	struct event *stop_ev;      /* activated by http_server_stop() */
+	struct event *adopt_ev;     /* tracks the connection accepted last */
+	struct event *tick_ev;      /* stream refresh, pending while streams exist */
+	struct event *heartbeat_ev; /* stream heartbeat, pending while streams exist */
+	struct bufferevent *pending; /* accepted, not yet tracked (holds a reference) */
+	struct http_conn *conn_list; /* tracked connections */
+	int conns;                  /* open connections of this worker */
+	int conn_cap;               /* its share of max_connections */
+	bool paused;                /* listener disabled because conns == conn_cap */
+	bool stopping;
+	struct http_stream *streams; /* doubly linked, this worker's stream clients */
+	uint64_t streams_seq;        /* log position streams were last checked at */
+};
+
+struct http_server {
+	struct store *st;
+	struct metrics *m;
+	struct http_server_options opt; /* with defaults filled in */
+	int fd;                         /* the listening socket; workers hold dups */
+	int port;
+	int nworkers;
+	struct http_worker *workers;
+	_Atomic uint64_t notified_seq;
+	_Atomic int stream_count; /* across workers, bounded by opt.max_sse_clients */
+};
+
+/* One request being answered; lives on the dispatcher's stack. */
+struct http_request {
+	struct evhttp_request *req;
+	struct http_worker *w;
+	enum http_route route;
+	bool head;                 /* HEAD: evhttp sends headers only */
+	char id[HTTP_ID_MAX + 1];  /* decoded {id} (campaign) or asset name, NUL-terminated */
+	size_t id_len;             /* may contain NUL bytes: use id_len, not strlen */
+	const char *query;         /* raw query string, or NULL */
+};
+
+/* Handlers: each ends in exactly one reply (or, for a stream, its start). */
+void http_api_campaigns(struct http_request *r);
+void http_api_campaign(struct http_request *r);
+void http_api_comments(struct http_request *r);
+void http_api_rejections(struct http_request *r);
+void http_ops_healthz(struct http_request *r);
+void http_ops_metrics(struct http_request *r);
+void http_page_campaign(struct http_request *r);
+void http_asset_serve(struct http_request *r);
+void http_stream_open(struct http_request *r);
+
+/* The tracked connection evcon of worker w, or NULL. */
+struct http_conn *http_conn_find(struct http_worker *w, struct evhttp_connection *evcon);
+
+/* The evhttp callback for every request: routes it to a handler. */
+void http_router_dispatch(struct evhttp_request *req, void *worker);
+
+/* Stream upkeep, run on the worker's thread. */
+void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker);
+void http_stream_heartbeat_cb(evutil_socket_t fd, short what, void *worker);
+/* The connection of stream s closed (client left, timed out or dropped). */
+void http_stream_closed(struct http_stream *s);
+/* Ends every stream of the worker (shutdown). */
+void http_stream_close_all(struct http_worker *w);
+
+#endif

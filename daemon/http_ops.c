@@ -1,0 +1,70 @@
+/*
+ * http_ops.c — what operators and their tools poll: /healthz for load
+ * balancers and orchestrators, /metrics for Prometheus.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+
+#include "evlog.h"
+#include "http_internal.h"
+#include "http_reply.h"
+#include "metrics.h"
+#include "pl_error.h"
+
+/*
+ * Healthy means: consuming (or deliberately serving read-only), the store
+ * is writable and a read transaction works. Anything else is 503 so a load
+ * balancer takes the instance out; the body says why.
+ */
+void http_ops_healthz(struct http_request *r)
+{
+	struct metrics *m = r->w->hs->m;
+	char detail[256];
+	enum consumer_state state = metrics_get_state(m, detail, sizeof detail);
+	bool writable = atomic_load(&m->store_writable);
+	int64_t lag = metrics_total_lag(m);
+
+	struct store_txn t;
+	uint64_t seq = 0;
+	int rc = store_read_begin(r->w->hs->st, &t);
+	if (rc == 0)
+		rc = evlog_last_seq(&t, &seq);
+	store_abort(&t);
+
+	bool ok = rc == 0 && writable &&
+		  (state == CONSUMER_CONSUMING || state == CONSUMER_READ_ONLY);
+	if (rc)
+		snprintf(detail, sizeof detail, "cannot read the store: %s", pl_strerror(rc));
+	json_t *body = json_pack("{s:s,s:s,s:s,s:b,s:o,s:I}", "status", ok ? "ok" : "unavailable",
+				 "state", metrics_state_name(state), "detail", detail,
+				 "store_writable", writable, "lag",
+				 lag < 0 ? json_null() : json_integer(lag), "seq", (json_int_t)seq);
+	/* No ETag: health changes without the log moving, and must never be a 304. */
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Cache-Control", "no-store");
+	http_reply_json(r, ok ? 200 : 503, body, NULL);
+}
+
+static void free_render(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+void http_ops_metrics(struct http_request *r)
+{
+	size_t len = 0;
+	char *text = metrics_render(r->w->hs->m, http_route_names, HTTP_ROUTE_COUNT, &len);
+	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
+	if (!text || evbuffer_add_reference(b, text, len, free_render, NULL)) {
+		free(text);
+		evbuffer_add_printf(b, "# out of memory\n");
+		http_reply_prepare(r, 500, NULL);
+		http_reply_body(r, 500, "text/plain; charset=utf-8", "no-store", b);
+		return;
+	}
+	http_reply_prepare(r, 200, NULL);
+	http_reply_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store", b);
+}

@@ -1,0 +1,319 @@
+/*
+ * http_page.c — the campaign web page, rendered on the server (/ and /c/{id}).
+ *
+ * The first render is complete HTML, so the page is fast, readable without
+ * JavaScript and indexable; daemon/web/page.js then keeps it live from the
+ * stream and loads more comments. "Show more" is a real link (?before=…)
+ * that the script takes over. Every text from the store is HTML-escaped
+ * here, and the script only ever sets textContent; the Content-Security-
+ * Policy forbids inline scripts as a second line of defence.
+ *
+ * "/" shows the campaign when there is exactly one, else a list of them.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "evlog.h"
+#include "http_assets.h"
+#include "http_format.h"
+#include "http_internal.h"
+#include "http_query.h"
+#include "http_reply.h"
+#include "log.h"
+#include "pl_error.h"
+#include "proj_read.h"
+
+#define PAGE_COMMENTS 20
+
+#define PAGE_CSP                                                                               \
+	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "        \
+	"img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+/* Appends s as HTML text or attribute value. */
+static void add_escaped(struct evbuffer *b, const char *s, size_t len)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < len; i++) {
+		const char *rep = NULL;
+		switch (s[i]) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&#39;"; break;
+		case '\0': rep = "\xEF\xBF\xBD"; break; /* NUL is not allowed in HTML */
+		default: continue;
+		}
+		evbuffer_add(b, s + start, i - start);
+		evbuffer_add(b, rep, strlen(rep));
+		start = i + 1;
+	}
+	evbuffer_add(b, s + start, len - start);
+}
+
+static void add_str(struct evbuffer *b, struct pl_str s)
+{
+	add_escaped(b, s.ptr, s.len);
+}
+
+/* Appends s percent-encoded for a URL path segment or query value. */
+static void add_url_part(struct evbuffer *b, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~')
+			evbuffer_add(b, &s[i], 1);
+		else
+			evbuffer_add_printf(b, "%%%02X", c);
+	}
+}
+
+static void add_asset_url(struct evbuffer *b, const char *name)
+{
+	const struct http_asset *a = http_asset_find(name, strlen(name));
+	evbuffer_add_printf(b, "/assets/%s?v=%s", name, a ? a->version : "0");
+}
+
+static void add_head(struct evbuffer *b, struct pl_str title)
+{
+	evbuffer_add_printf(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+			       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+			       "<title>");
+	add_str(b, title);
+	evbuffer_add_printf(b, "</title>\n<link rel=\"stylesheet\" href=\"");
+	add_asset_url(b, "page.css");
+	evbuffer_add_printf(b, "\">\n<script src=\"");
+	add_asset_url(b, "page.js");
+	evbuffer_add_printf(b, "\" defer></script>\n</head>\n<body>\n");
+}
+
+static void add_foot(struct evbuffer *b)
+{
+	evbuffer_add_printf(b, "<footer class=\"site-foot\"><p>Totals update live. "
+			       "Served by pledged.</p></footer>\n</body>\n</html>\n");
+}
+
+static void add_money(struct evbuffer *b, int64_t minor, struct pl_str currency)
+{
+	char buf[64];
+	http_format_money(buf, sizeof buf, minor, currency);
+	add_escaped(b, buf, strlen(buf));
+}
+
+static void add_totals(struct evbuffer *b, const struct proj_campaign *c)
+{
+	const struct proj_totals *t = &c->totals;
+	const struct proj_info *i = &c->info;
+	bool met = i->target == PROJ_NONE || t->raised >= i->target;
+	const char *heading = !c->closed ? "Raising now" : met ? "We did it" : "Campaign closed";
+	evbuffer_add_printf(b, "<section class=\"totals\" aria-labelledby=\"totals-heading\">\n"
+			       "<h2 id=\"totals-heading\">%s</h2>\n"
+			       "<p id=\"summary\" aria-live=\"polite\" aria-atomic=\"true\">",
+			    heading);
+	if (c->closed) {
+		char date[64], iso[32];
+		http_format_date(date, sizeof date, t->closed_at);
+		http_format_iso(iso, sizeof iso, t->closed_at);
+		evbuffer_add_printf(b, "On <time datetime=\"%s\">%s</time> we ", iso, date);
+	} else {
+		evbuffer_add_printf(b, "We have ");
+	}
+	evbuffer_add_printf(b, "raised <strong id=\"raised\">");
+	add_money(b, t->raised, i->currency);
+	evbuffer_add_printf(b,
+			    "</strong> with <strong id=\"supporters\">%" PRId64 "</strong> "
+			    "<span id=\"supporters-word\">%s</span> in <strong id=\"days\">%" PRId64
+			    "</strong> <span id=\"days-word\">%s</span></p>\n",
+			    t->supporters, t->supporters == 1 ? "supporter" : "supporters", c->days,
+			    c->days == 1 ? "day" : "days");
+	if (i->target != PROJ_NONE && i->target > 0) {
+		int64_t shown = t->raised < i->target ? t->raised : i->target;
+		/* In double: raised * 100 may not fit in 64 bits. */
+		int64_t percent = (int64_t)((double)t->raised * 100.0 / (double)i->target);
+		evbuffer_add_printf(b,
+				    "<div class=\"progress\"><progress id=\"progress\" max=\"%" PRId64
+				    "\" value=\"%" PRId64 "\" aria-labelledby=\"progress-label\">"
+				    "</progress>\n<p id=\"progress-label\"><span id=\"percent\">%" PRId64
+				    "</span>%% of the <span id=\"target\">",
+				    i->target, shown < 0 ? 0 : shown, percent);
+		add_money(b, i->target, i->currency);
+		evbuffer_add_printf(b, "</span> target</p></div>\n");
+	}
+	evbuffer_add_printf(b, "</section>\n");
+}
+
+static void add_comment(struct evbuffer *b, const struct proj_comment *c)
+{
+	char date[64], iso[32];
+	http_format_date(date, sizeof date, c->at);
+	http_format_iso(iso, sizeof iso, c->at);
+	evbuffer_add_printf(b, "<li data-id=\"");
+	add_str(b, c->id);
+	evbuffer_add_printf(b, "\"><article><header><h3 class=\"name\">");
+	if (c->has_name)
+		add_str(b, c->name);
+	else
+		evbuffer_add_printf(b, "Anonymous");
+	evbuffer_add_printf(b, "</h3> <time datetime=\"%s\">%s</time></header>\n<p class=\"text\">",
+			    iso, date);
+	add_str(b, c->text);
+	evbuffer_add_printf(b, "</p></article></li>\n");
+}
+
+static void add_comments(struct evbuffer *b, const struct proj_campaign *c,
+			 const struct proj_comment_page *page)
+{
+	evbuffer_add_printf(b,
+			    "<section class=\"comments\" aria-labelledby=\"comments-heading\">\n"
+			    "<h2 id=\"comments-heading\">Comments <span class=\"count\">(<span "
+			    "id=\"comment-count\">%" PRId64 "</span>)</span></h2>\n"
+			    "<p class=\"note\">Only backers may comment: you can post a comment "
+			    "once you have backed this campaign.</p>\n<ol id=\"comments\" class=\"feed\">\n",
+			    c->totals.comments);
+	for (size_t n = 0; n < page->count; n++)
+		add_comment(b, &page->items[n]);
+	evbuffer_add_printf(b, "</ol>\n");
+	if (page->count == 0)
+		evbuffer_add_printf(b, "<p id=\"no-comments\">No comments yet.</p>\n");
+	if (page->has_next) {
+		char cursor[PROJ_CURSOR_MAX];
+		proj_cursor_format(&page->next, cursor, sizeof cursor);
+		evbuffer_add_printf(b, "<p class=\"more-wrap\"><a id=\"more\" class=\"more\" href=\"/c/");
+		add_url_part(b, c->id.ptr, c->id.len);
+		evbuffer_add_printf(b, "?before=%s\" data-next=\"%s\">Show more comments</a></p>\n",
+				    cursor, cursor);
+	}
+	evbuffer_add_printf(b, "</section>\n");
+}
+
+static void add_campaign_page(struct evbuffer *b, const struct proj_campaign *c,
+			      const struct proj_comment_page *page, uint64_t seq)
+{
+	const struct proj_info *i = &c->info;
+	add_head(b, i->title);
+	evbuffer_add_printf(b, "<main id=\"campaign\" data-id=\"");
+	add_str(b, c->id);
+	evbuffer_add_printf(b, "\" data-code=\"");
+	add_str(b, i->currency);
+	evbuffer_add_printf(b, "\" data-symbol=\"%s\" data-decimals=\"%d\" data-seq=\"%" PRIu64 "\">\n",
+			    http_currency_symbol(i->currency), http_currency_decimals(i->currency), seq);
+	evbuffer_add_printf(b, "<header class=\"campaign-head\">\n<h1 id=\"title\">");
+	add_str(b, i->title);
+	evbuffer_add_printf(b, "</h1>\n<p class=\"byline\">by <span id=\"owner\">");
+	add_str(b, i->owner);
+	evbuffer_add_printf(b, "</span>");
+	if (i->has_location) {
+		evbuffer_add_printf(b, " in <span id=\"location\">");
+		add_str(b, i->location);
+		evbuffer_add_printf(b, "</span>");
+	}
+	evbuffer_add_printf(b, "</p>\n</header>\n");
+	add_totals(b, c);
+	add_comments(b, c, page);
+	evbuffer_add_printf(b, "</main>\n");
+	add_foot(b);
+}
+
+static int add_list_item(const struct proj_campaign *c, void *buf)
+{
+	struct evbuffer *b = buf;
+	evbuffer_add_printf(b, "<li><a href=\"/c/");
+	add_url_part(b, c->id.ptr, c->id.len);
+	evbuffer_add_printf(b, "\">");
+	add_str(b, c->info.title);
+	evbuffer_add_printf(b, "</a> <span class=\"raised\">");
+	add_money(b, c->totals.raised, c->info.currency);
+	evbuffer_add_printf(b, " raised</span></li>\n");
+	return 0;
+}
+
+struct first_campaign {
+	int count;
+	struct proj_campaign first;
+};
+
+static int count_campaign(const struct proj_campaign *c, void *arg)
+{
+	struct first_campaign *f = arg;
+	if (f->count++ == 0)
+		f->first = *c;
+	return f->count >= 2; /* two is enough to know it is a list */
+}
+
+static int add_list_page(struct evbuffer *b, struct store_txn *t, int count)
+{
+	static const char title[] = "Campaigns";
+	add_head(b, (struct pl_str){title, sizeof title - 1});
+	evbuffer_add_printf(b, "<main id=\"campaigns\">\n<h1>Campaigns</h1>\n");
+	if (count == 0) {
+		evbuffer_add_printf(b, "<p>No campaigns yet.</p>\n</main>\n");
+		add_foot(b);
+		return 0;
+	}
+	evbuffer_add_printf(b, "<ul class=\"campaign-list\">\n");
+	int rc = proj_campaign_each(t, PROJ_LIVE, add_list_item, b);
+	evbuffer_add_printf(b, "</ul>\n</main>\n");
+	add_foot(b);
+	return rc;
+}
+
+void http_page_campaign(struct http_request *r)
+{
+	struct http_query q;
+	struct proj_cursor before;
+	char err[160];
+	if (http_query_parse(r->query, HTTP_Q_BEFORE, false, &q, err, sizeof err)) {
+		http_reply_error(r, 400, "%s", err);
+		return;
+	}
+	if (q.before[0] && proj_cursor_parse(q.before, strlen(q.before), &before)) {
+		http_reply_error(r, 400, "before must be a cursor from a 'next' field");
+		return;
+	}
+	struct store_txn t;
+	uint64_t seq = 0;
+	struct first_campaign f = {0};
+	int rc = store_read_begin(r->w->hs->st, &t);
+	if (rc == 0)
+		rc = evlog_last_seq(&t, &seq);
+	if (rc == 0 && r->id_len)
+		rc = proj_campaign_get(&t, PROJ_LIVE, (struct pl_str){r->id, (uint32_t)r->id_len},
+				       &f.first);
+	else if (rc == 0)
+		rc = proj_campaign_each(&t, PROJ_LIVE, count_campaign, &f);
+	if (rc == PL_ENOTFOUND) {
+		store_abort(&t);
+		http_reply_error(r, 404, "no such campaign");
+		return;
+	}
+	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
+	if (rc == 0 && (r->id_len || f.count == 1)) {
+		struct proj_comment_page page;
+		rc = proj_comments_page(&t, PROJ_LIVE, f.first.id, q.before[0] ? &before : NULL,
+					PAGE_COMMENTS, &page);
+		if (rc == 0)
+			add_campaign_page(b, &f.first, &page, seq);
+	} else if (rc == 0) {
+		rc = add_list_page(b, &t, f.count);
+	}
+	store_abort(&t);
+	if (rc) {
+		log_error("http: page: reading the store failed: %s; check the data dir and disk",
+			  pl_strerror(rc));
+		evbuffer_drain(b, evbuffer_get_length(b));
+		http_reply_error(r, 500, "storage error");
+		return;
+	}
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	char num[24];
+	snprintf(num, sizeof num, "%" PRIu64, seq);
+	evhttp_add_header(h, "X-Pledged-Seq", num);
+	evhttp_add_header(h, "Content-Security-Policy", PAGE_CSP);
+	evhttp_add_header(h, "Referrer-Policy", "same-origin");
+	http_reply_prepare(r, 200, NULL);
+	http_reply_body(r, 200, "text/html; charset=utf-8", "no-cache", b);
+}

@@ -1,0 +1,86 @@
+/* http_query.c — limit and before parameters, parsed and bounded. */
+#include "http_query.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "pl_error.h"
+
+/* Digits only, 1..HTTP_LIMIT_MAX: "+5", " 5", "05x" and "1e2" are all refused. */
+static bool parse_limit(const char *s, unsigned *out)
+{
+	unsigned v = 0;
+	if (!*s || strlen(s) > 3)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	if (v < 1 || v > HTTP_LIMIT_MAX)
+		return false;
+	*out = v;
+	return true;
+}
+
+int http_query_parse(const char *query, unsigned allowed, bool strict, struct http_query *q,
+		     char *err, size_t err_size)
+{
+	q->limit = HTTP_LIMIT_DEFAULT;
+	q->before[0] = '\0';
+	if (!query || !*query)
+		return 0;
+	struct evkeyvalq params;
+	TAILQ_INIT(&params);
+	int rc = 0;
+	unsigned seen = 0;
+	if (evhttp_parse_query_str(query, &params) != 0) {
+		snprintf(err, err_size, "malformed query string");
+		rc = PL_EINVAL;
+		goto cleanup;
+	}
+	struct evkeyval *kv;
+	TAILQ_FOREACH(kv, &params, next) {
+		unsigned key = strcmp(kv->key, "limit") == 0	? HTTP_Q_LIMIT
+			       : strcmp(kv->key, "before") == 0 ? HTTP_Q_BEFORE
+								: 0;
+		if (!(key & allowed)) {
+			if (!strict)
+				continue;
+			snprintf(err, err_size, "unknown parameter; this path takes %s",
+				 allowed == (HTTP_Q_LIMIT | HTTP_Q_BEFORE) ? "limit and before"
+				 : allowed == HTTP_Q_BEFORE		   ? "before"
+									   : "no parameters");
+			rc = PL_EINVAL;
+			goto cleanup;
+		}
+		if (seen & key) {
+			snprintf(err, err_size, "parameter %s given twice", kv->key);
+			rc = PL_EINVAL;
+			goto cleanup;
+		}
+		seen |= key;
+		if (key == HTTP_Q_LIMIT && !parse_limit(kv->value, &q->limit)) {
+			snprintf(err, err_size, "limit must be a whole number from 1 to %d",
+				 HTTP_LIMIT_MAX);
+			rc = PL_EINVAL;
+			goto cleanup;
+		}
+		if (key == HTTP_Q_BEFORE) {
+			size_t len = strlen(kv->value);
+			if (len == 0 || len >= sizeof q->before) {
+				snprintf(err, err_size, "before must be a cursor from a 'next' field");
+				rc = PL_EINVAL;
+				goto cleanup;
+			}
+			memcpy(q->before, kv->value, len + 1);
+		}
+	}
+cleanup:
+	evhttp_clear_headers(&params);
+	return rc;
+}

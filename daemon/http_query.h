@@ -1,0 +1,36 @@
+/*
+ * http_query.h — the query parameters of CONTRACT.md section 3: limit and
+ * before, checked once for every route that takes them.
+ *
+ * Under /v1/ an unknown or repeated parameter is a 400, so a typo such as
+ * "?limt=5" is reported instead of silently ignored. The web page ignores
+ * parameters it does not know (links may carry tracking tags).
+ */
+#ifndef HTTP_QUERY_H
+#define HTTP_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_LIMIT_DEFAULT 20
+#define HTTP_LIMIT_MAX 100
+
+enum http_query_keys {
+	HTTP_Q_LIMIT = 1 << 0,
+	HTTP_Q_BEFORE = 1 << 1,
+};
+
+struct http_query {
+	unsigned limit;   /* 1..HTTP_LIMIT_MAX; HTTP_LIMIT_DEFAULT when absent */
+	char before[64];  /* decoded cursor text; "" when absent */
+};
+
+/*
+ * Parses query (the raw string after "?", or NULL) allowing the keys in
+ * the allowed mask. strict makes unknown and repeated keys errors.
+ * Returns 0, or PL_EINVAL with a message for the client in err.
+ */
+int http_query_parse(const char *query, unsigned allowed, bool strict, struct http_query *q,
+		     char *err, size_t err_size);
+
+#endif

@@ -1,0 +1,149 @@
+/* http_reply.c — status, headers, JSON bodies and errors for every answer. */
+#include "http_reply.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "metrics.h"
+#include "views.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+
+void http_position_set(struct http_position *pos, uint64_t seq, uint64_t rejection_seq)
+{
+	pos->seq = seq;
+	if (rejection_seq)
+		snprintf(pos->etag, sizeof pos->etag, "\"%" PRIu64 "-%" PRIu64 "\"", seq, rejection_seq);
+	else
+		snprintf(pos->etag, sizeof pos->etag, "\"%" PRIu64 "\"", seq);
+}
+
+void http_reply_prepare(struct http_request *r, int status, const struct http_position *pos)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	char num[32];
+	snprintf(num, sizeof num, "%" PRId64, metrics_total_lag(r->w->hs->m));
+	evhttp_add_header(h, "X-Pledged-Lag", num);
+	if (pos) {
+		snprintf(num, sizeof num, "%" PRIu64, pos->seq);
+		evhttp_add_header(h, "X-Pledged-Seq", num);
+		evhttp_add_header(h, "ETag", pos->etag);
+	}
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	metrics_count_http(r->w->hs->m, (int)r->route, status);
+}
+
+/* Whether one entity tag of an If-None-Match list equals etag (weak comparison). */
+static bool tag_matches(const char *tag, size_t len, const char *etag)
+{
+	if (len == 1 && tag[0] == '*')
+		return true;
+	if (len > 2 && tag[0] == 'W' && tag[1] == '/') {
+		tag += 2;
+		len -= 2;
+	}
+	return len == strlen(etag) && memcmp(tag, etag, len) == 0;
+}
+
+bool http_etag_matches(struct evhttp_request *req, const char *etag)
+{
+	const char *inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
+	if (!inm)
+		return false;
+	bool match = false;
+	for (const char *p = inm; *p && !match;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		const char *start = p;
+		/* A quoted tag may itself contain commas. */
+		bool quoted = false;
+		while (*p && (quoted || *p != ',')) {
+			if (*p == '"')
+				quoted = !quoted;
+			p++;
+		}
+		const char *end = p;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		match = end > start && tag_matches(start, (size_t)(end - start), etag);
+	}
+	return match;
+}
+
+bool http_reply_if_unchanged(struct http_request *r, const struct http_position *pos)
+{
+	if (!http_etag_matches(r->req, pos->etag))
+		return false;
+	http_reply_prepare(r, 304, pos);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Cache-Control", "no-cache");
+	evhttp_send_reply(r->req, 304, "Not Modified", NULL);
+	return true;
+}
+
+void http_reply_body(struct http_request *r, int status, const char *content_type,
+		     const char *cache_control, struct evbuffer *body)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	evhttp_add_header(h, "Content-Type", content_type);
+	if (!evhttp_find_header(h, "Cache-Control"))
+		evhttp_add_header(h, "Cache-Control", cache_control ? cache_control : "no-cache");
+	evhttp_send_reply(r->req, status, NULL, body);
+}
+
+static void free_dump(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+/* The last resort when even an error body cannot be built. */
+static void reply_out_of_memory(struct http_request *r)
+{
+	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
+	evbuffer_add_printf(b, "{\"error\":\"out of memory\"}");
+	http_reply_prepare(r, 500, NULL);
+	http_reply_body(r, 500, JSON_TYPE, "no-store", b);
+}
+
+void http_reply_json(struct http_request *r, int status, json_t *body,
+		     const struct http_position *pos)
+{
+	char *text = body ? json_dumps(body, VIEW_DUMP_FLAGS) : NULL;
+	json_decref(body);
+	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
+	/* The dump becomes the body without a copy; evbuffer frees it. */
+	if (!text || evbuffer_add_reference(b, text, strlen(text), free_dump, NULL)) {
+		free(text);
+		reply_out_of_memory(r);
+		return;
+	}
+	http_reply_prepare(r, status, pos);
+	http_reply_body(r, status, JSON_TYPE, status == 200 ? "no-cache" : "no-store", b);
+}
+
+void http_reply_error(struct http_request *r, int status, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	/* Messages may quote request bytes: keep them valid UTF-8 for jansson. */
+	json_t *text = json_string(msg);
+	if (!text)
+		text = json_string("bad request");
+	http_reply_json(r, status, text ? json_pack("{s:o}", "error", text) : NULL, NULL);
+}
+
+void http_reply_method(struct http_request *r, const char *allow)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Allow", allow);
+	http_reply_error(r, 405, "method not allowed; use %s", allow);
+}

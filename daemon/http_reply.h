@@ -1,0 +1,66 @@
+/*
+ * http_reply.h — the one way every handler answers: status, common headers
+ * (log position, lag, caching), JSON bodies and JSON errors, conditional
+ * requests, and the request counter in metrics.
+ */
+#ifndef HTTP_REPLY_H
+#define HTTP_REPLY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "http_internal.h"
+
+/* The log position an answer reflects: X-Pledged-Seq and the ETag. */
+struct http_position {
+	uint64_t seq;
+	char etag[64]; /* quoted, as sent */
+};
+
+/* Sets pos from the last log sequence and, when rejections matter for the
+ * answer, the last rejection sequence (0 otherwise). */
+void http_position_set(struct http_position *pos, uint64_t seq, uint64_t rejection_seq);
+
+/* Whether the request's If-None-Match lists etag (a quoted tag) or "*". */
+bool http_etag_matches(struct evhttp_request *req, const char *etag);
+
+/*
+ * Answers 304 Not Modified and returns true when the request's
+ * If-None-Match lists pos's ETag (or "*"); returns false and sends nothing
+ * otherwise.
+ */
+bool http_reply_if_unchanged(struct http_request *r, const struct http_position *pos);
+
+/*
+ * Answers status with body as compact JSON (see VIEW_DUMP_FLAGS). Takes the
+ * reference to body; a NULL body (a builder ran out of memory) becomes 500.
+ * pos, when not NULL, adds ETag and X-Pledged-Seq.
+ */
+void http_reply_json(struct http_request *r, int status, json_t *body,
+		     const struct http_position *pos);
+
+/* Answers status with {"error": message}. */
+void http_reply_error(struct http_request *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Answers 405 with the Allow header. */
+void http_reply_method(struct http_request *r, const char *allow);
+
+/*
+ * Answers status with body (drained) as content_type. cache_control NULL
+ * means "no-cache"; a Cache-Control header the handler already set wins.
+ */
+void http_reply_body(struct http_request *r, int status, const char *content_type,
+		     const char *cache_control, struct evbuffer *body);
+
+/*
+ * Adds the headers every answer carries (lag, position when pos is not
+ * NULL, nosniff) and counts the answer in metrics. Used by the reply
+ * functions above, and by streams before evhttp_send_reply_start().
+ */
+void http_reply_prepare(struct http_request *r, int status, const struct http_position *pos);
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * http_server.c — the HTTP server's life: the listening socket, worker
+ * threads, limits against bad clients, and shutdown.
+ *
+ * One listening socket is shared by N workers; each has its own event base
+ * and evhttp (accepting on a dup of the socket), so requests are answered
+ * in parallel and a worker never touches another's connections.
+ *
+ * evhttp 2.1 has no connection cap and does not say when it accepts a
+ * connection, so the worker creates each connection's bufferevent itself
+ * (evhttp_set_bevcb), counts it, and then sets a close callback on the
+ * connection evhttp built around it. A worker at its share of
+ * max_connections stops accepting (the kernel queues new connections, other
+ * workers keep accepting) and starts again when one closes.
+ */
+#include "http_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "http_internal.h"
+#include "log.h"
+#include "pl_error.h"
+
+#define DEFAULT_MAX_CONNECTIONS 4096
+#define DEFAULT_MAX_SSE_CLIENTS 1024
+#define DEFAULT_TIMEOUT_SECONDS 10
+#define DEFAULT_HEARTBEAT_MS 15000
+#define MAX_THREADS 64
+/* Request line plus headers. Browsers send 1-2 KiB; 8 KiB is nginx's default. */
+#define MAX_HEADERS_SIZE 8192
+/* Every route is a GET: a body is never needed. Larger ones are a 413. */
+#define MAX_BODY_SIZE 1024
+#define LISTEN_BACKLOG 1024
+
+/* Splits "HOST:PORT", "[V6]:PORT", ":PORT" or "*:PORT" (empty host: all interfaces). */
+static int split_listen(const char *address, char *host, size_t host_size, const char **port)
+{
+	const char *colon = strrchr(address, ':');
+	if (!colon || colon[1] == '\0')
+		return PL_EINVAL;
+	const char *h = address;
+	size_t len = (size_t)(colon - address);
+	if (len >= 2 && h[0] == '[' && h[len - 1] == ']') {
+		h++;
+		len -= 2;
+	}
+	if (len >= host_size)
+		return PL_EINVAL;
+	memcpy(host, h, len);
+	host[len] = '\0';
+	if (strcmp(host, "*") == 0)
+		host[0] = '\0';
+	*port = colon + 1;
+	return PL_OK;
+}
+
+static int bind_listen(const char *address, int *fd_out, int *port_out)
+{
+	char host[256];
+	const char *port;
+	if (!address || split_listen(address, host, sizeof host, &port)) {
+		log_error("http: listen address '%s' is not HOST:PORT", address ? address : "");
+		return PL_EINVAL;
+	}
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (gai) {
+		log_error("http: cannot resolve listen address '%s': %s", address, gai_strerror(gai));
+		return gai == EAI_SYSTEM || gai == EAI_AGAIN || gai == EAI_MEMORY ? PL_EIO : PL_EINVAL;
+	}
+	int fd = -1, err = 0;
+	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, LISTEN_BACKLOG)) {
+			err = errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		log_error("http: cannot listen on %s: %s; is another process using the port?",
+			  address, strerror(err));
+		return PL_EIO;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen)) {
+		close(fd);
+		return PL_EIO;
+	}
+	*port_out = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+					     : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	*fd_out = fd;
+	return PL_OK;
+}
+
+static void conn_closed_cb(struct evhttp_connection *evcon, void *conn)
+{
+	(void)evcon;
+	struct http_conn *c = conn;
+	struct http_worker *w = c->w;
+	if (c->stream)
+		http_stream_closed(c->stream);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conn_list = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+	w->conns--;
+	if (w->paused && !w->stopping && w->conns < w->conn_cap) {
+		evconnlistener_enable(evhttp_bound_socket_get_listener(w->bound));
+		w->paused = false;
+	}
+}
+
+/*
+ * Starts tracking the connection evhttp built around bev: evhttp made
+ * itself bev's callback argument, which is how we find the connection.
+ * Holding a reference since conn_bev_cb keeps bev readable even if evhttp
+ * already freed it (then its callbacks are cleared).
+ */
+static void conn_adopt(struct http_worker *w, struct bufferevent *bev)
+{
+	void *arg = NULL;
+	bufferevent_getcb(bev, NULL, NULL, NULL, &arg);
+	struct evhttp_connection *evcon = arg;
+	struct http_conn *c = NULL;
+	if (evcon && evhttp_connection_get_bufferevent(evcon) == bev)
+		c = calloc(1, sizeof *c);
+	if (c) {
+		c->w = w;
+		c->evcon = evcon;
+		c->next = w->conn_list;
+		if (w->conn_list)
+			w->conn_list->prev = c;
+		w->conn_list = c;
+		evhttp_connection_set_closecb(evcon, conn_closed_cb, c);
+	} else {
+		/* Gone already, or no memory to track it: served, not counted. */
+		w->conns--;
+	}
+	bufferevent_decref(bev);
+}
+
+static void adopt_cb(evutil_socket_t fd, short what, void *worker)
+{
+	(void)fd;
+	(void)what;
+	struct http_worker *w = worker;
+	if (w->pending) {
+		conn_adopt(w, w->pending);
+		w->pending = NULL;
+	}
+}
+
+/*
+ * evhttp asks for each accepted connection's bufferevent here, before the
+ * connection exists; it is adopted once evhttp has built it: at the next
+ * accept, or right after this burst of accepts (adopt_ev).
+ */
+static struct bufferevent *conn_bev_cb(struct event_base *base, void *worker)
+{
+	struct http_worker *w = worker;
+	if (w->pending)
+		conn_adopt(w, w->pending);
+	w->pending = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!w->pending)
+		return NULL; /* evhttp makes one of its own: served, not counted */
+	bufferevent_incref(w->pending);
+	event_active(w->adopt_ev, 0, 0);
+	if (++w->conns >= w->conn_cap && !w->paused) {
+		evconnlistener_disable(evhttp_bound_socket_get_listener(w->bound));
+		w->paused = true;
+	}
+	return w->pending;
+}
+
+struct http_conn *http_conn_find(struct http_worker *w, struct evhttp_connection *evcon)
+{
+	for (struct http_conn *c = w->conn_list; c; c = c->next)
+		if (c->evcon == evcon)
+			return c;
+	return NULL;
+}
+
+/* Runs on the worker's own thread, so evhttp is freed where it lives. */
+static void stop_cb(evutil_socket_t fd, short what, void *worker)
+{
+	(void)fd;
+	(void)what;
+	struct http_worker *w = worker;
+	w->stopping = true;
+	http_stream_close_all(w);
+	adopt_cb(-1, 0, w);
+	evhttp_free(w->http);
+	w->http = NULL;
+	w->bound = NULL;
+	event_base_loopexit(w->base, NULL);
+}
+
+static void *worker_main(void *worker)
+{
+	struct http_worker *w = worker;
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+static int worker_init(struct http_worker *w, struct http_server *hs, int conn_cap)
+{
+	w->hs = hs;
+	w->conn_cap = conn_cap;
+	w->base = event_base_new();
+	w->http = w->base ? evhttp_new(w->base) : NULL;
+	if (!w->http)
+		return PL_ENOMEM;
+	evhttp_set_timeout(w->http, hs->opt.timeout_seconds);
+	evhttp_set_max_headers_size(w->http, MAX_HEADERS_SIZE);
+	evhttp_set_max_body_size(w->http, MAX_BODY_SIZE);
+	/* Every method reaches the router, which answers 405 in JSON; evhttp
+	 * alone would answer 501 in HTML. */
+	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+						    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(w->http, http_router_dispatch, w);
+	evhttp_set_bevcb(w->http, conn_bev_cb, w);
+	/* evhttp closes the socket it accepts on when freed: give each its own fd. */
+	int fd = fcntl(hs->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return PL_EIO;
+	w->bound = evhttp_accept_socket_with_handle(w->http, fd);
+	if (!w->bound) {
+		close(fd);
+		return PL_EIO;
+	}
+	w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
+	w->adopt_ev = event_new(w->base, -1, 0, adopt_cb, w);
+	w->tick_ev = event_new(w->base, -1, EV_PERSIST, http_stream_tick_cb, w);
+	w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, http_stream_heartbeat_cb, w);
+	if (!w->stop_ev || !w->adopt_ev || !w->tick_ev || !w->heartbeat_ev)
+		return PL_ENOMEM;
+	return PL_OK;
+}
+
+static void worker_deinit(struct http_worker *w)
+{
+	w->stopping = true;
+	if (w->pending) {
+		conn_adopt(w, w->pending);
+		w->pending = NULL;
+	}
+	if (w->http)
+		evhttp_free(w->http);
+	/* evhttp_free closed every connection; only untracked leftovers remain. */
+	while (w->conn_list) {
+		struct http_conn *c = w->conn_list;
+		w->conn_list = c->next;
+		free(c);
+	}
+	if (w->stop_ev)
+		event_free(w->stop_ev);
+	if (w->adopt_ev)
+		event_free(w->adopt_ev);
+	if (w->tick_ev)
+		event_free(w->tick_ev);
+	if (w->heartbeat_ev)
+		event_free(w->heartbeat_ev);
+	if (w->base)
+		event_base_free(w->base);
+}
+
+static void fill_defaults(struct http_server_options *o)
+{
+	if (o->threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		o->threads = n > 0 ? (int)n : 1;
+	}
+	if (o->threads > MAX_THREADS)
+		o->threads = MAX_THREADS;
+	if (o->max_connections <= 0)
+		o->max_connections = DEFAULT_MAX_CONNECTIONS;
+	/* Every worker gets a share of at least one connection. */
+	if (o->threads > o->max_connections)
+		o->threads = o->max_connections;
+	if (o->max_sse_clients <= 0)
+		o->max_sse_clients = DEFAULT_MAX_SSE_CLIENTS;
+	if (o->timeout_seconds <= 0)
+		o->timeout_seconds = DEFAULT_TIMEOUT_SECONDS;
+	if (o->sse_heartbeat_ms <= 0)
+		o->sse_heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+}
+
+int http_server_start(struct http_server **out, struct store *st, struct metrics *m,
+		      const struct http_server_options *opt)
+{
+	*out = NULL;
+	/* Lets another thread wake a worker (event_active in stop). Idempotent. */
+	if (evthread_use_pthreads())
+		return PL_ENOMEM;
+	struct http_server *hs = calloc(1, sizeof *hs);
+	if (!hs)
+		return PL_ENOMEM;
+	hs->st = st;
+	hs->m = m;
+	hs->opt = *opt;
+	hs->fd = -1;
+	fill_defaults(&hs->opt);
+	int rc = bind_listen(hs->opt.listen, &hs->fd, &hs->port);
+	if (rc)
+		goto fail;
+	hs->workers = calloc((size_t)hs->opt.threads, sizeof *hs->workers);
+	if (!hs->workers) {
+		rc = PL_ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < hs->opt.threads; i++) {
+		int share = hs->opt.max_connections / hs->opt.threads +
+			    (i < hs->opt.max_connections % hs->opt.threads);
+		hs->nworkers++;
+		if ((rc = worker_init(&hs->workers[i], hs, share)))
+			goto fail;
+	}
+	/* Workers block every signal: the caller's thread handles SIGTERM, and a
+	 * write to a closed socket gives EPIPE instead of killing the process. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (int i = 0; i < hs->nworkers && rc == 0; i++) {
+		struct http_worker *w = &hs->workers[i];
+		if (pthread_create(&w->thread, NULL, worker_main, w))
+			rc = PL_ENOMEM;
+		else
+			w->started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		goto fail;
+	log_info("http: listening on %s (port %d), %d threads, at most %d connections", hs->opt.listen,
+		 hs->port, hs->nworkers, hs->opt.max_connections);
+	*out = hs;
+	return PL_OK;
+fail:
+	http_server_stop(hs);
+	return rc;
+}
+
+int http_server_port(const struct http_server *hs)
+{
+	return hs->port;
+}
+
+void http_server_notify(struct http_server *hs, uint64_t seq)
+{
+	uint64_t cur = atomic_load(&hs->notified_seq);
+	while (seq > cur && !atomic_compare_exchange_weak(&hs->notified_seq, &cur, seq))
+		;
+}
+
+void http_server_stop(struct http_server *hs)
+{
+	if (!hs)
+		return;
+	for (int i = 0; i < hs->nworkers; i++)
+		if (hs->workers[i].started)
+			event_active(hs->workers[i].stop_ev, 0, 0);
+	for (int i = 0; i < hs->nworkers; i++)
+		if (hs->workers[i].started)
+			pthread_join(hs->workers[i].thread, NULL);
+	for (int i = 0; i < hs->nworkers; i++)
+		worker_deinit(&hs->workers[i]);
+	if (hs->fd >= 0)
+		close(hs->fd);
+	free(hs->workers);
+	free(hs);
+}

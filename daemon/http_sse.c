@@ -1,0 +1,267 @@
+/*
+ * http_sse.c — Server-Sent Events on /v1/campaigns/{id}/stream.
+ *
+ * A client gets the campaign's summary (the JSON of GET /v1/campaigns/{id})
+ * as soon as it connects, then again each time those bytes change. Changes
+ * are found by polling, not pushed: http_server_notify() only raises an
+ * atomic, and each worker, every TICK_MS while it has streams, re-reads
+ * the summaries of its streams' campaigns in one read transaction when the
+ * log has moved. That coalesces bursts (a batch of 1000 pledges is one
+ * event) and keeps the consumer's thread free of HTTP work.
+ *
+ * A comment line every heartbeat keeps proxies from closing idle streams
+ * and finds dead clients. A client that stops reading is dropped once
+ * MAX_BACKLOG bytes wait for it, or when a write makes no progress for the
+ * request timeout; silence from the client is normal and never times out.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+
+#include "evlog.h"
+#include "http_internal.h"
+#include "http_query.h"
+#include "http_reply.h"
+#include "log.h"
+#include "pl_error.h"
+#include "proj_read.h"
+#include "views.h"
+
+#define TICK_MS 100
+#define MAX_BACKLOG (256 * 1024)
+#define RETRY_MS 2000
+
+struct http_stream {
+	struct http_stream *prev, *next;
+	struct http_worker *w;
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	struct http_conn *conn;
+	char id[HTTP_ID_MAX];
+	size_t id_len;
+	char *last; /* the summary last sent */
+};
+
+/* The summary JSON of a campaign, or NULL with *rc set. */
+static char *render_summary(struct store_txn *t, const char *id, size_t id_len, int *rc)
+{
+	struct proj_campaign c;
+	*rc = proj_campaign_get(t, PROJ_LIVE, (struct pl_str){id, (uint32_t)id_len}, &c);
+	if (*rc)
+		return NULL;
+	json_t *j = view_campaign(&c);
+	char *text = j ? json_dumps(j, VIEW_DUMP_FLAGS) : NULL;
+	json_decref(j);
+	if (!text)
+		*rc = PL_ENOMEM;
+	return text;
+}
+
+static void stream_send(struct http_stream *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void stream_send(struct http_stream *s, const char *fmt, ...)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (!b)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = evbuffer_add_vprintf(b, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		evhttp_send_reply_chunk(s->req, b);
+	evbuffer_free(b);
+}
+
+/* Summary JSON is compact, so one data: line carries it (no newlines inside). */
+static void stream_send_summary(struct http_stream *s, uint64_t seq, char *json)
+{
+	stream_send(s, "event: summary\nid: %" PRIu64 "\ndata: %s\n\n", seq, json);
+	free(s->last);
+	s->last = json;
+}
+
+static bool stream_backlogged(const struct http_stream *s)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(s->evcon);
+	return evbuffer_get_length(bufferevent_get_output(bev)) > MAX_BACKLOG;
+}
+
+static void stream_unlink(struct http_stream *s)
+{
+	struct http_worker *w = s->w;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	if (!w->streams) {
+		event_del(w->tick_ev);
+		event_del(w->heartbeat_ev);
+	}
+	atomic_fetch_sub(&w->hs->stream_count, 1);
+	free(s->last);
+	free(s);
+}
+
+void http_stream_closed(struct http_stream *s)
+{
+	struct evhttp_request *req = s->req;
+	stream_unlink(s);
+	/* When the client went away, evhttp detached the unfinished request
+	 * from the connection and left it to us; otherwise evhttp frees it. */
+	if (!evhttp_request_get_connection(req))
+		evhttp_request_free(req);
+}
+
+/* Closes a stream whose client cannot keep up; http_stream_closed cleans up. */
+static void stream_drop(struct http_stream *s)
+{
+	log_debug("http: dropping a stream client of campaign '%.*s': %d bytes unread",
+		  (int)s->id_len, s->id, MAX_BACKLOG);
+	evhttp_connection_free(s->evcon);
+}
+
+void http_stream_open(struct http_request *r)
+{
+	struct http_server *hs = r->w->hs;
+	struct http_query q;
+	char err[160];
+	if (http_query_parse(r->query, 0, true, &q, err, sizeof err)) {
+		http_reply_error(r, 400, "%s", err);
+		return;
+	}
+	struct store_txn t;
+	uint64_t seq = 0;
+	int rc = store_read_begin(hs->st, &t);
+	if (rc == 0)
+		rc = evlog_last_seq(&t, &seq);
+	char *json = rc ? NULL : render_summary(&t, r->id, r->id_len, &rc);
+	store_abort(&t);
+	if (rc == PL_ENOTFOUND) {
+		http_reply_error(r, 404, "no such campaign");
+		return;
+	}
+	if (rc) {
+		log_error("http: stream: reading the store failed: %s", pl_strerror(rc));
+		http_reply_error(r, 500, "storage error");
+		return;
+	}
+	if (atomic_fetch_add(&hs->stream_count, 1) >= hs->opt.max_sse_clients) {
+		atomic_fetch_sub(&hs->stream_count, 1);
+		free(json);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "5");
+		http_reply_error(r, 503, "too many stream clients; retry later");
+		return;
+	}
+	struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
+	struct http_conn *conn = http_conn_find(r->w, evcon);
+	struct http_stream *s = conn ? calloc(1, sizeof *s) : NULL;
+	if (!s) {
+		/* Without a tracked connection we would never learn that it closed. */
+		atomic_fetch_sub(&hs->stream_count, 1);
+		free(json);
+		http_reply_error(r, 503, "cannot start a stream now; retry later");
+		return;
+	}
+	s->w = r->w;
+	s->req = r->req;
+	s->evcon = evcon;
+	s->conn = conn;
+	conn->stream = s;
+	memcpy(s->id, r->id, r->id_len);
+	s->id_len = r->id_len;
+
+	struct http_position pos;
+	http_position_set(&pos, seq, 0);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
+	evhttp_add_header(h, "Cache-Control", "no-cache");
+	/* Tells nginx-style proxies not to buffer the stream. */
+	evhttp_add_header(h, "X-Accel-Buffering", "no");
+	http_reply_prepare(r, 200, &pos);
+	evhttp_send_reply_start(r->req, 200, "OK");
+	struct timeval write_tv = {hs->opt.timeout_seconds, 0};
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(s->evcon), NULL, &write_tv);
+
+	struct http_worker *w = r->w;
+	if (!w->streams) {
+		struct timeval tick = {0, TICK_MS * 1000};
+		struct timeval beat = {hs->opt.sse_heartbeat_ms / 1000,
+				       (hs->opt.sse_heartbeat_ms % 1000) * 1000};
+		event_add(w->tick_ev, &tick);
+		event_add(w->heartbeat_ev, &beat);
+	}
+	s->next = w->streams;
+	if (w->streams)
+		w->streams->prev = s;
+	w->streams = s;
+	stream_send(s, "retry: %d\n\n", RETRY_MS);
+	stream_send_summary(s, seq, json);
+}
+
+void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker)
+{
+	(void)fd;
+	(void)what;
+	struct http_worker *w = worker;
+	uint64_t notified = atomic_load(&w->hs->notified_seq);
+	uint64_t applied = atomic_load(&w->hs->m->last_seq);
+	uint64_t want = notified > applied ? notified : applied;
+	if (want <= w->streams_seq)
+		return;
+	struct store_txn t;
+	uint64_t seq = 0;
+	int rc = store_read_begin(w->hs->st, &t);
+	if (rc == 0)
+		rc = evlog_last_seq(&t, &seq);
+	for (struct http_stream *s = w->streams, *next; rc == 0 && s; s = next) {
+		next = s->next;
+		int src;
+		char *json = render_summary(&t, s->id, s->id_len, &src);
+		if (!json || (s->last && strcmp(json, s->last) == 0)) {
+			free(json);
+			continue;
+		}
+		if (stream_backlogged(s)) {
+			free(json);
+			stream_drop(s);
+			continue;
+		}
+		stream_send_summary(s, seq, json);
+	}
+	store_abort(&t);
+	if (rc)
+		log_warn("http: streams: reading the store failed: %s; will retry", pl_strerror(rc));
+	else
+		w->streams_seq = seq;
+}
+
+void http_stream_heartbeat_cb(evutil_socket_t fd, short what, void *worker)
+{
+	(void)fd;
+	(void)what;
+	struct http_worker *w = worker;
+	for (struct http_stream *s = w->streams, *next; s; s = next) {
+		next = s->next;
+		if (stream_backlogged(s))
+			stream_drop(s);
+		else
+			stream_send(s, ": heartbeat\n\n");
+	}
+}
+
+void http_stream_close_all(struct http_worker *w)
+{
+	while (w->streams) {
+		struct http_stream *s = w->streams;
+		s->conn->stream = NULL;
+		evhttp_send_reply_end(s->req);
+		stream_unlink(s);
+	}
+}

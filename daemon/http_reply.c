@@ -93,6 +93,13 @@ void http_reply_body(struct http_request *r, int status, const char *content_typ
 	evhttp_add_header(h, "Content-Type", content_type);
 	if (!evhttp_find_header(h, "Cache-Control"))
 		evhttp_add_header(h, "Cache-Control", cache_control ? cache_control : "no-cache");
+	if (r->head) {
+		/* evhttp 2.1 would send the body of a HEAD answer: say its size, drop it. */
+		char len[24];
+		snprintf(len, sizeof len, "%zu", evbuffer_get_length(body));
+		evhttp_add_header(h, "Content-Length", len);
+		evbuffer_drain(body, evbuffer_get_length(body));
+	}
 	evhttp_send_reply(r->req, status, NULL, body);
 }
 

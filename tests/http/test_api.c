@@ -1,0 +1,919 @@
+/*
+ * test_api.c — the HTTP server over real sockets (CONTRACT.md section 3).
+ *
+ * Starts http_server in-process on 127.0.0.1, port 0, over a temporary
+ * data dir loaded with the demo campaign (argv[1]), and talks to it with a
+ * small blocking socket client, so every byte on the wire is ours: every
+ * endpoint and error, conditional requests, pagination while comments
+ * arrive, Server-Sent Events after an ingest and http_server_notify(),
+ * Prometheus text format, and clients that send garbage, too much, or
+ * nothing at all.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "check.h"
+
+#include "event_codec.h"
+#include "http_internal.h"
+#include "http_server.h"
+#include "ingest.h"
+#include "metrics.h"
+#include "pl_error.h"
+#include "store.h"
+
+#define DEMO "jess-phillips-for-labour-leader"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- events ---------------------------------------------------------- */
+
+static int64_t next_offset;
+
+/* Applies JSON events (one per line) in one batch; returns the log position after. */
+static uint64_t ingest_lines(struct store *st, const char *lines)
+{
+	struct ingest_msg msgs[64] = {0};
+	msgpack_sbuffer bufs[64];
+	size_t n = 0;
+	const char *p = lines;
+	while (*p && n < 64) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len) {
+			char err[128];
+			msgpack_sbuffer_init(&bufs[n]);
+			if (pl_json_to_msgpack(p, len, &bufs[n], err, sizeof err)) {
+				fprintf(stderr, "bad test event: %s\n", err);
+				exit(2);
+			}
+			msgs[n] = (struct ingest_msg){
+				.src = {"test", 4, 0, next_offset++},
+				.value = bufs[n].data,
+				.value_len = bufs[n].size,
+			};
+			n++;
+		}
+		p += len + (nl ? 1 : 0);
+	}
+	struct ingest_stats stats;
+	int rc = ingest_batch(st, msgs, n, "", 1700000000000, &stats);
+	for (size_t i = 0; i < n; i++)
+		msgpack_sbuffer_destroy(&bufs[i]);
+	CHECK_INT(rc, 0);
+	return stats.last_seq;
+}
+
+/* Stores a raw message (for rejections); returns the log position after. */
+static uint64_t ingest_raw(struct store *st, const void *raw, size_t len)
+{
+	struct ingest_msg msg = {.src = {"test", 4, 0, next_offset++}, .value = raw, .value_len = len};
+	struct ingest_stats stats;
+	CHECK_INT(ingest_batch(st, &msg, 1, "", 1700000000000, &stats), 0);
+	return stats.last_seq;
+}
+
+static uint64_t ingest_file(struct store *st, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	uint64_t seq = 0;
+	char batch[60000];
+	size_t used = 0;
+	int count = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		if (used + (size_t)len + 1 >= sizeof batch || count == 60) {
+			batch[used] = '\0';
+			seq = ingest_lines(st, batch);
+			used = 0;
+			count = 0;
+		}
+		memcpy(batch + used, line, (size_t)len);
+		used += (size_t)len;
+		count++;
+	}
+	batch[used] = '\0';
+	if (used)
+		seq = ingest_lines(st, batch);
+	free(line);
+	fclose(f);
+	return seq;
+}
+
+/* ---- a blocking client --------------------------------------------- */
+
+static int port;
+
+static int connect_server(int to_port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)to_port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+		perror("connect");
+		exit(2);
+	}
+	return fd;
+}
+
+/* Reads what arrives within timeout_ms (until EOF, or until stop appears). */
+static size_t read_some(int fd, char *buf, size_t size, int timeout_ms, const char *stop)
+{
+	size_t len = 0;
+	int64_t deadline = now_ms() + timeout_ms;
+	while (len + 1 < size) {
+		int left = (int)(deadline - now_ms());
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			break;
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (stop && strstr(buf, stop))
+			break;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+static void write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n <= 0)
+			return; /* the server may close on us mid-request: that is a valid answer */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+struct resp {
+	int status;
+	char raw[300000];
+	size_t len;
+	char *body;
+};
+
+static void parse_resp(struct resp *r)
+{
+	r->status = 0;
+	r->body = strstr(r->raw, "\r\n\r\n");
+	r->body = r->body ? r->body + 4 : r->raw + r->len;
+	sscanf(r->raw, "HTTP/1.%*d %d", &r->status);
+}
+
+/* Sends raw bytes on a new connection and reads the answer until the server closes. */
+static void raw_request(int to_port, const void *req, size_t len, struct resp *r, int timeout_ms)
+{
+	int fd = connect_server(to_port);
+	write_all(fd, req, len);
+	r->len = read_some(fd, r->raw, sizeof r->raw, timeout_ms, NULL);
+	close(fd);
+	parse_resp(r);
+}
+
+static struct resp R; /* the last answer */
+
+static int request(const char *method, const char *path, const char *headers)
+{
+	char req[40000];
+	int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n%s\r\n",
+			 method, path, headers ? headers : "");
+	raw_request(port, req, (size_t)n, &R, 5000);
+	return R.status;
+}
+
+static int get(const char *path)
+{
+	return request("GET", path, NULL);
+}
+
+/* The value of header name in the last answer ("" when absent). */
+static const char *header(const char *name)
+{
+	static char value[512];
+	value[0] = '\0';
+	size_t nlen = strlen(name);
+	for (const char *p = strstr(R.raw, "\r\n"); p && p < R.body - 2; p = strstr(p + 2, "\r\n")) {
+		const char *line = p + 2;
+		if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+			const char *v = line + nlen + 1;
+			while (*v == ' ')
+				v++;
+			const char *end = strstr(v, "\r\n");
+			size_t len = end ? (size_t)(end - v) : strlen(v);
+			if (len >= sizeof value)
+				len = sizeof value - 1;
+			memcpy(value, v, len);
+			value[len] = '\0';
+			return value;
+		}
+	}
+	return value;
+}
+
+static json_t *body_json(void)
+{
+	json_error_t err;
+	json_t *j = json_loads(R.body, 0, &err);
+	if (!j)
+		fprintf(stderr, "not JSON (%s): %.200s\n", err.text, R.body);
+	return j;
+}
+
+/* The error message of a JSON error answer ("" when it is not one). */
+static const char *error_text(void)
+{
+	static char text[256];
+	json_t *j = body_json();
+	const char *s = json_string_value(json_object_get(j, "error"));
+	snprintf(text, sizeof text, "%s", s ? s : "");
+	json_decref(j);
+	return text;
+}
+
+/* ---- tests ----------------------------------------------------------- */
+
+static struct store *st;
+static struct metrics m;
+static struct http_server *hs;
+static uint64_t seq;
+
+static void test_campaigns(void)
+{
+	char etag[64];
+	CHECK_INT(get("/v1/campaigns"), 200);
+	CHECK_STR(header("Content-Type"), "application/json; charset=utf-8");
+	CHECK_STR(header("Cache-Control"), "no-cache");
+	snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)seq);
+	CHECK_STR(header("ETag"), etag);
+	char s[32];
+	snprintf(s, sizeof s, "%llu", (unsigned long long)seq);
+	CHECK_STR(header("X-Pledged-Seq"), s);
+	CHECK_STR(header("X-Pledged-Lag"), "0"); /* no partitions assigned: nothing behind */
+	json_t *j = body_json();
+	json_t *list = json_object_get(j, "campaigns");
+	CHECK(json_is_array(list));
+	json_t *demo = NULL;
+	size_t i;
+	json_t *c;
+	json_array_foreach(list, i, c) if (strcmp(json_string_value(json_object_get(c, "id")), DEMO) == 0)
+		demo = c;
+	CHECK(demo != NULL);
+	CHECK_INT(json_integer_value(json_object_get(demo, "raised")), 5804100);
+	CHECK_INT(json_integer_value(json_object_get(demo, "supporters")), 1975);
+	CHECK_INT(json_integer_value(json_object_get(demo, "days")), 19);
+	json_decref(j);
+
+	metrics_set_partition(&m, "pledges", 0, 90, 100);
+	CHECK_INT(get("/v1/campaigns/" DEMO), 200);
+	CHECK_STR(header("X-Pledged-Lag"), "10");
+	metrics_clear_partitions(&m);
+	j = body_json();
+	CHECK_STR(json_string_value(json_object_get(j, "status")), "closed");
+	CHECK_STR(json_string_value(json_object_get(j, "currency")), "GBP");
+	CHECK(json_is_null(json_object_get(j, "target")));
+	CHECK_INT(json_integer_value(json_object_get(j, "comments")), 11);
+	json_decref(j);
+
+	/* Percent-encoded ids, including an encoded "/" and a space. */
+	CHECK_INT(get("/v1/campaigns/jess%2Dphillips%2dfor-labour-leader"), 200);
+	CHECK_INT(get("/v1/campaigns/slash%2Fand%20space"), 200);
+	j = body_json();
+	CHECK_STR(json_string_value(json_object_get(j, "id")), "slash/and space");
+	CHECK_INT(json_integer_value(json_object_get(j, "target")), 100000);
+	json_decref(j);
+	CHECK_INT(get("/v1/campaigns/slash/and%20space"), 404);
+	CHECK_INT(get("/v1/campaigns/bad%zzescape"), 400);
+
+	CHECK_INT(get("/v1/campaigns/no-such-campaign"), 404);
+	CHECK_STR(error_text(), "no such campaign");
+	CHECK_STR(header("Content-Type"), "application/json; charset=utf-8");
+	CHECK_INT(get("/v1/campaigns/no-such-campaign/comments"), 404);
+	CHECK_INT(get("/v1/campaigns/" DEMO "/nope"), 404);
+	CHECK_INT(get("/nope"), 404);
+	CHECK_STR(error_text(), "no such path");
+	CHECK_INT(get("/v1/campaigns/"), 404);
+	CHECK_INT(get("/v1"), 404);
+
+	CHECK_INT(request("POST", "/v1/campaigns", "Content-Length: 0\r\n"), 405);
+	CHECK_STR(header("Allow"), "GET, HEAD");
+	CHECK(strstr(error_text(), "method not allowed") != NULL);
+	CHECK_INT(request("DELETE", "/v1/campaigns/" DEMO, NULL), 405);
+	CHECK_INT(request("PATCH", "/healthz", NULL), 405);
+	CHECK_INT(request("POST", "/v1/campaigns/" DEMO "/stream", "Content-Length: 0\r\n"), 405);
+	CHECK_STR(header("Allow"), "GET");
+	CHECK_INT(request("HEAD", "/v1/campaigns/" DEMO, NULL), 200);
+	CHECK_INT((long long)strlen(R.body), 0);
+
+	CHECK_INT(get("/v1/campaigns?x=1"), 400);
+	CHECK(strstr(error_text(), "unknown parameter") != NULL);
+}
+
+static void test_conditional(void)
+{
+	char etag[64], inm[160];
+	CHECK_INT(get("/v1/campaigns/" DEMO), 200);
+	snprintf(etag, sizeof etag, "%s", header("ETag"));
+	snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", etag);
+	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, inm), 304);
+	CHECK_INT((long long)strlen(R.body), 0);
+	CHECK_STR(header("ETag"), etag);
+	snprintf(inm, sizeof inm, "If-None-Match: \"1\", W/%s\r\n", etag);
+	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, inm), 304);
+	CHECK_INT(request("GET", "/v1/campaigns/" DEMO "/comments", "If-None-Match: *\r\n"), 304);
+	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, "If-None-Match: \"0\"\r\n"), 200);
+	/* A 404 is never a 304. */
+	CHECK_INT(request("GET", "/v1/campaigns/none", "If-None-Match: *\r\n"), 404);
+}
+
+/* Fetches a comments page; appends its ids to ids (space-separated); returns next or "". */
+static const char *comments_page(const char *query, char *ids, size_t ids_size, int *count)
+{
+	static char next[64];
+	char path[256];
+	snprintf(path, sizeof path, "/v1/campaigns/" DEMO "/comments%s", query);
+	next[0] = '\0';
+	*count = 0;
+	if (get(path) != 200)
+		return next;
+	json_t *j = body_json();
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(j, "comments"), i, c) {
+		size_t len = strlen(ids);
+		snprintf(ids + len, ids_size - len, "%s ", json_string_value(json_object_get(c, "id")));
+		(*count)++;
+	}
+	const char *n = json_string_value(json_object_get(j, "next"));
+	snprintf(next, sizeof next, "%s", n ? n : "");
+	json_decref(j);
+	return next;
+}
+
+static void test_comments(void)
+{
+	CHECK_INT(get("/v1/campaigns/" DEMO "/comments"), 200);
+	json_t *j = body_json();
+	json_t *list = json_object_get(j, "comments");
+	CHECK_INT(json_array_size(list), 11);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 0), "name")), "Tom W");
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 10), "text")),
+		  "<script>document.title='pwned'</script>");
+	CHECK(json_is_null(json_object_get(j, "next")));
+	json_t *first = json_array_get(list, 0);
+	CHECK(json_is_string(json_object_get(first, "text")));
+	CHECK(json_is_integer(json_object_get(first, "at")));
+	json_decref(j);
+
+	static const char *const bad[] = {
+		"?limit=0", "?limit=101", "?limit=abc", "?limit=-1", "?limit=", "?limit=1e1",
+		"?limit=%2B5", "?before=garbage", "?before=", "?before=1.2.3", "?foo=1",
+		"?limit=5&limit=6", "?before=99999999999999999999999.1",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char path[256];
+		snprintf(path, sizeof path, "/v1/campaigns/" DEMO "/comments%s", bad[i]);
+		int status = get(path);
+		if (status != 400)
+			fprintf(stderr, "%s gave %d\n", bad[i], status);
+		CHECK_INT(status, 400);
+		CHECK(error_text()[0] != '\0');
+	}
+	CHECK_INT(get("/v1/campaigns/" DEMO "/comments?limit=100"), 200);
+	CHECK_INT(get("/v1/campaigns/" DEMO "/comments?limit=1&before=1579125600000.1"), 200);
+}
+
+/* Pages of 4 while newer comments arrive between pages: the older ones come
+ * exactly once, in order, and new ones only on a fresh first page. */
+static void test_pagination_stable(void)
+{
+	char all[2048] = "", paged[2048] = "";
+	int count, total = 0;
+	comments_page("?limit=100", all, sizeof all, &count);
+	CHECK_INT(count, 11);
+
+	char query[128];
+	const char *next = comments_page("?limit=4", paged, sizeof paged, &count);
+	total += count;
+	for (int round = 0; *next && round < 10; round++) {
+		char ev[1024];
+		snprintf(ev, sizeof ev,
+			 "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"page-%d\",\"at\":%lld,"
+			 "\"campaign\":\"" DEMO "\",\"comment\":\"new-%d\",\"supporter\":\"sup-0010\","
+			 "\"text\":\"arrived while paging\"}\n",
+			 round, 1580000000000LL + round, round);
+		uint64_t s = ingest_lines(st, ev);
+		http_server_notify(hs, s);
+		snprintf(query, sizeof query, "?limit=4&before=%s", next);
+		next = comments_page(query, paged, sizeof paged, &count);
+		total += count;
+	}
+	CHECK_INT(total, 11);
+	CHECK_STR(paged, all);
+
+	char fresh[2048] = "";
+	comments_page("?limit=3", fresh, sizeof fresh, &count);
+	CHECK(strncmp(fresh, "new-", 4) == 0);
+}
+
+static void test_rejections(void)
+{
+	CHECK_INT(get("/v1/rejections"), 200);
+	json_t *j = body_json();
+	CHECK_INT(json_array_size(json_object_get(j, "rejections")), 0);
+	CHECK(json_is_null(json_object_get(j, "next")));
+	json_decref(j);
+	char etag_before[64];
+	snprintf(etag_before, sizeof etag_before, "%s", header("ETag"));
+
+	ingest_raw(st, "\xc1", 1); /* never valid msgpack */
+	ingest_lines(st, "{\"v\":1,\"type\":\"pledge.teleported\",\"id\":\"rj-2\",\"at\":1,\"campaign\":\"x\"}\n");
+	ingest_lines(st, "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"rj-3\",\"at\":1}\n");
+
+	CHECK_INT(get("/v1/rejections"), 200);
+	CHECK(strcmp(header("ETag"), etag_before) != 0);
+	j = body_json();
+	json_t *list = json_object_get(j, "rejections");
+	CHECK_INT(json_array_size(list), 3);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 0), "reason")), "missing_field");
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 1), "reason")), "unknown_type");
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 2), "reason")), "bad_msgpack");
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 2), "raw")), "wQ==");
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 2), "topic")), "test");
+	json_decref(j);
+
+	CHECK_INT(get("/v1/rejections?limit=2"), 200);
+	j = body_json();
+	CHECK_INT(json_array_size(json_object_get(j, "rejections")), 2);
+	char path[128];
+	const char *next = json_string_value(json_object_get(j, "next"));
+	CHECK(next != NULL);
+	snprintf(path, sizeof path, "/v1/rejections?limit=2&before=%s", next ? next : "x");
+	json_decref(j);
+	CHECK_INT(get(path), 200);
+	j = body_json();
+	list = json_object_get(j, "rejections");
+	CHECK_INT(json_array_size(list), 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 0), "reason")), "bad_msgpack");
+	CHECK(json_is_null(json_object_get(j, "next")));
+	json_decref(j);
+	CHECK_INT(get("/v1/rejections?before=0"), 400);
+	CHECK_INT(get("/v1/rejections?before=1.5"), 400);
+	CHECK_INT(get("/v1/rejections?limit=500"), 400);
+}
+
+static void test_healthz(void)
+{
+	metrics_set_state(&m, CONSUMER_CONSUMING, "");
+	CHECK_INT(get("/healthz"), 200);
+	json_t *j = body_json();
+	CHECK_STR(json_string_value(json_object_get(j, "status")), "ok");
+	CHECK_STR(json_string_value(json_object_get(j, "state")), "consuming");
+	CHECK(json_object_get(j, "lag") != NULL);
+	json_decref(j);
+	CHECK_STR(header("Cache-Control"), "no-store");
+	CHECK_STR(header("ETag"), "");
+
+	metrics_set_state(&m, CONSUMER_STALLED, "broker unreachable; check --brokers");
+	CHECK_INT(get("/healthz"), 503);
+	j = body_json();
+	CHECK_STR(json_string_value(json_object_get(j, "detail")), "broker unreachable; check --brokers");
+	json_decref(j);
+	metrics_set_state(&m, CONSUMER_READ_ONLY, "");
+	CHECK_INT(get("/healthz"), 200);
+	atomic_store(&m.store_writable, false);
+	CHECK_INT(get("/healthz"), 503);
+	atomic_store(&m.store_writable, true);
+}
+
+/* Strict Prometheus text format 0.0.4 for the lines pledged writes. */
+static bool valid_metric_name(const char **p)
+{
+	const char *s = *p;
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' || *s == ':'))
+		return false;
+	while ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+	       *s == '_' || *s == ':')
+		s++;
+	*p = s;
+	return true;
+}
+
+static bool valid_sample(const char *line, char *family, size_t fsize)
+{
+	const char *p = line;
+	if (!valid_metric_name(&p))
+		return false;
+	snprintf(family, fsize, "%.*s", (int)(p - line), line);
+	if (*p == '{') {
+		p++;
+		while (*p != '}') {
+			const char *name = p;
+			if (!valid_metric_name(&p) || p == name || *p++ != '=' || *p++ != '"')
+				return false;
+			while (*p && *p != '"') {
+				if (*p == '\\') {
+					p++;
+					if (*p != '\\' && *p != '"' && *p != 'n')
+						return false;
+				}
+				p++;
+			}
+			if (*p++ != '"')
+				return false;
+			if (*p == ',')
+				p++;
+			else if (*p != '}')
+				return false;
+		}
+		p++;
+	}
+	if (*p++ != ' ')
+		return false;
+	if (strcmp(p, "+Inf") == 0 || strcmp(p, "-Inf") == 0 || strcmp(p, "NaN") == 0)
+		return true;
+	char *end;
+	errno = 0;
+	strtod(p, &end);
+	return end != p && *end == '\0' && errno == 0;
+}
+
+static void test_metrics(void)
+{
+	CHECK_INT(get("/metrics"), 200);
+	CHECK_STR(header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+	char typed[64][96];
+	int ntyped = 0, samples = 0, bad = 0;
+	char *save, *text = strdup(R.body);
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char family[96], kind[32];
+		if (strncmp(line, "# HELP ", 7) == 0)
+			continue;
+		if (sscanf(line, "# TYPE %95s %31s", family, kind) == 2) {
+			bool ok = strcmp(kind, "counter") == 0 || strcmp(kind, "gauge") == 0 ||
+				  strcmp(kind, "histogram") == 0;
+			if (!ok || ntyped == 64)
+				bad++;
+			else
+				snprintf(typed[ntyped++], sizeof typed[0], "%s", family);
+			continue;
+		}
+		if (!valid_sample(line, family, sizeof family)) {
+			fprintf(stderr, "bad metrics line: %s\n", line);
+			bad++;
+			continue;
+		}
+		samples++;
+		/* Every sample belongs to the family typed last (histograms add suffixes). */
+		const char *last = ntyped ? typed[ntyped - 1] : "";
+		size_t ll = strlen(last);
+		if (strncmp(family, last, ll) != 0 ||
+		    !(family[ll] == '\0' || strcmp(family + ll, "_bucket") == 0 ||
+		      strcmp(family + ll, "_sum") == 0 || strcmp(family + ll, "_count") == 0)) {
+			fprintf(stderr, "sample outside its family: %s\n", line);
+			bad++;
+		}
+	}
+	free(text);
+	CHECK_INT(bad, 0);
+	CHECK(samples > 20);
+	CHECK(strstr(R.body, "pledged_http_requests_total{route=\"campaigns\",status=\"200\"}") != NULL);
+	CHECK(strstr(R.body, "pledged_http_requests_total{route=\"unknown\",status=\"404\"}") != NULL);
+	CHECK(strstr(R.body, "pledged_http_requests_total{route=\"comments\",status=\"400\"}") != NULL);
+}
+
+static void test_page(void)
+{
+	CHECK_INT(get("/c/" DEMO), 200);
+	CHECK_STR(header("Content-Type"), "text/html; charset=utf-8");
+	CHECK(strstr(header("Content-Security-Policy"), "script-src 'self'") != NULL);
+	CHECK(strstr(R.body, "<html lang=\"en\">") != NULL);
+	CHECK(strstr(R.body, "id=\"raised\">£58,041<") != NULL);
+	CHECK(strstr(R.body, "id=\"supporters\">1975<") != NULL);
+	CHECK(strstr(R.body, "id=\"days\">19<") != NULL);
+	CHECK(strstr(R.body, "by <span id=\"owner\">Jess Phillips for Labour Leader</span> in") != NULL);
+	CHECK(strstr(R.body, "15th January 2020") != NULL);
+	CHECK(strstr(R.body, "&lt;script&gt;document.title") != NULL);
+	CHECK(strstr(R.body, "<script>document") == NULL);
+	CHECK(strstr(R.body, "Only backers may comment") != NULL);
+	CHECK(strstr(R.body, "id=\"more\"") == NULL);
+	for (int i = 0; i < 10; i++) {
+		char ev[512];
+		snprintf(ev, sizeof ev,
+			 "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"more-%d\",\"at\":1581000000000,"
+			 "\"campaign\":\"" DEMO "\",\"comment\":\"more-%d\",\"supporter\":\"sup-0009\","
+			 "\"text\":\"one more\"}\n",
+			 i, i);
+		ingest_lines(st, ev);
+	}
+	CHECK_INT(get("/c/" DEMO), 200);
+	CHECK(strstr(R.body, "id=\"more\"") != NULL);
+	CHECK(strstr(R.body, "href=\"/c/" DEMO "?before=") != NULL);
+
+	CHECK_INT(get("/c/slash%2Fand%20space"), 200);
+	CHECK(strstr(R.body, "<progress") != NULL);
+	CHECK(strstr(R.body, "of the <span id=\"target\">¥100,000</span> target") != NULL);
+	CHECK(strstr(R.body, "id=\"raised\">¥1,234<") != NULL);
+	CHECK(strstr(R.body, "id=\"no-comments\"") != NULL);
+	CHECK_INT(get("/"), 200);
+	CHECK(strstr(R.body, "href=\"/c/slash%2Fand%20space\"") != NULL); /* two campaigns: a list */
+	CHECK_INT(get("/c/none"), 404);
+	CHECK_INT(get("/c/" DEMO "?before=nonsense"), 400);
+	CHECK_INT(get("/c/" DEMO "?utm_source=x"), 200);
+
+	CHECK_INT(get("/assets/page.js"), 200);
+	CHECK_STR(header("Content-Type"), "text/javascript; charset=utf-8");
+	CHECK(strstr(R.body, "textContent") != NULL);
+	char inm[96];
+	snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", header("ETag"));
+	CHECK_INT(request("GET", "/assets/page.js", inm), 304);
+	CHECK_INT(get("/assets/page.css"), 200);
+	CHECK_INT(get("/assets/nope.js"), 404);
+}
+
+/* A stream client: connects and reads the answer's head (and whatever came with it). */
+static int stream_open(const char *id, char *buf, size_t size)
+{
+	int fd = connect_server(port);
+	char req[256];
+	int n = snprintf(req, sizeof req, "GET /v1/campaigns/%s/stream HTTP/1.1\r\nHost: t\r\n\r\n", id);
+	write_all(fd, req, (size_t)n);
+	read_some(fd, buf, size, 3000, "\r\n\r\n");
+	return fd;
+}
+
+/* Appends what arrives to buf (holding *len bytes) until stop appears after from. */
+static void stream_wait(int fd, char *buf, size_t size, size_t *len, size_t from, const char *stop,
+			int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	while (!strstr(buf + from, stop) && *len + 1 < size) {
+		int left = (int)(deadline - now_ms());
+		if (left <= 0)
+			break;
+		*len += read_some(fd, buf + *len, size - *len, left < 100 ? left : 100, NULL);
+	}
+}
+
+static int stream_count(void)
+{
+	return atomic_load(&hs->stream_count);
+}
+
+static void test_stream(void)
+{
+	static char buf[65536];
+	int fd = stream_open("sse-camp", buf, sizeof buf);
+	size_t len = strlen(buf), from = 0;
+	CHECK(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+	CHECK(strstr(buf, "Content-Type: text/event-stream") != NULL);
+	stream_wait(fd, buf, sizeof buf, &len, 0, "\"raised\":0,", 3000);
+	CHECK(strstr(buf, "event: summary") != NULL);
+	CHECK(strstr(buf, "\"raised\":0,") != NULL);
+	CHECK_INT(stream_count(), 1);
+
+	/* A pledge is applied and announced: the new summary arrives. */
+	uint64_t s = ingest_lines(
+		st, "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"sse-p1\",\"at\":1700000100000,"
+		    "\"campaign\":\"sse-camp\",\"pledge\":\"sse-pl1\",\"supporter\":\"s1\",\"amount\":250,"
+		    "\"currency\":\"EUR\"}\n");
+	int64_t t0 = now_ms();
+	http_server_notify(hs, s);
+	from = len;
+	stream_wait(fd, buf, sizeof buf, &len, from, "\"raised\":250,", 3000);
+	CHECK(strstr(buf + from, "\"raised\":250,") != NULL);
+	CHECK(now_ms() - t0 < 1000);
+	char id_line[64];
+	snprintf(id_line, sizeof id_line, "id: %llu\n", (unsigned long long)s);
+	CHECK(strstr(buf + from, id_line) != NULL);
+
+	/* Another campaign changing sends nothing here; the heartbeat still comes. */
+	s = ingest_lines(st, "{\"v\":1,\"type\":\"pledge.refunded\",\"id\":\"sse-r1\",\"at\":1579900000000,"
+			     "\"campaign\":\"" DEMO "\",\"pledge\":\"pl-00406\",\"amount\":100}\n");
+	http_server_notify(hs, s);
+	from = len;
+	stream_wait(fd, buf, sizeof buf, &len, from, ": heartbeat", 2000);
+	CHECK(strstr(buf + from, ": heartbeat") != NULL);
+	CHECK(strstr(buf + from, "event: summary") == NULL);
+
+	/* Unknown campaign, too many clients, clean disconnects. */
+	int bad = stream_open("no-such", buf, sizeof buf);
+	CHECK(strncmp(buf, "HTTP/1.1 404", 12) == 0);
+	close(bad);
+	int more[3];
+	for (int i = 0; i < 3; i++) {
+		more[i] = stream_open("sse-camp", buf, sizeof buf);
+		CHECK(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+	}
+	CHECK_INT(stream_count(), 4);
+	int over = stream_open("sse-camp", buf, sizeof buf);
+	CHECK(strncmp(buf, "HTTP/1.1 503", 12) == 0);
+	close(over);
+	for (int i = 0; i < 3; i++)
+		close(more[i]);
+	close(fd);
+	int64_t deadline = now_ms() + 3000;
+	while (stream_count() && now_ms() < deadline)
+		usleep(20000);
+	CHECK_INT(stream_count(), 0);
+	CHECK_INT(get("/v1/campaigns/sse-camp"), 200);
+}
+
+/* Bad clients: none may crash the server or keep it from answering others. */
+static void test_hostile(void)
+{
+	static char big[40000];
+	struct resp *r = malloc(sizeof *r);
+
+	/* A long URL within the header limit: just a 404. */
+	memset(big, 'a', 6000);
+	big[6000] = '\0';
+	char *path = malloc(7000);
+	snprintf(path, 7000, "/v1/campaigns/%.6000s", big);
+	CHECK_INT(get(path), 404);
+	snprintf(path, 7000, "/%.6000s", big);
+	CHECK_INT(get(path), 404);
+	free(path);
+
+	/* Beyond it: refused (413 or 400), connection closed. */
+	int n = snprintf(big, sizeof big, "GET /");
+	memset(big + n, 'b', 20000);
+	n += 20000;
+	n += snprintf(big + n, sizeof big - (size_t)n, " HTTP/1.1\r\nHost: t\r\n\r\n");
+	raw_request(port, big, (size_t)n, r, 3000);
+	CHECK(r->status == 413 || r->status == 400 || r->len == 0);
+
+	/* Oversize headers. */
+	n = snprintf(big, sizeof big, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ");
+	memset(big + n, 'c', 12000);
+	n += 12000;
+	n += snprintf(big + n, sizeof big - (size_t)n, "\r\n\r\n");
+	raw_request(port, big, (size_t)n, r, 3000);
+	CHECK(r->status == 413 || r->status == 400 || r->len == 0);
+
+	/* A body on a GET larger than any request needs. */
+	n = snprintf(big, sizeof big, "POST /v1/campaigns HTTP/1.1\r\nHost: t\r\nContent-Length: 20000\r\n\r\n");
+	memset(big + n, 'd', 20000);
+	raw_request(port, big, (size_t)n + 20000, r, 3000);
+	if (!(r->status == 413 || r->len == 0))
+		fprintf(stderr, "big body: %d %.100s\n", r->status, r->raw);
+	CHECK(r->status == 413 || r->len == 0);
+
+	/* Garbage. */
+	static const char garbage[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 binary\r\n\r\n";
+	raw_request(port, garbage, sizeof garbage - 1, r, 3000);
+	CHECK(r->status == 400 || r->len == 0);
+	raw_request(port, "GET\r\n\r\n", 7, r, 3000);
+	CHECK(r->status == 400 || r->len == 0);
+	raw_request(port, "BREW /pot HTTP/1.1\r\n\r\n", 22, r, 3000);
+	/* A method HTTP does not know is evhttp's own 501, as RFC 9110 asks. */
+	CHECK_INT(r->status, 501);
+	raw_request(port, "GET /v1/campaigns HTTP/9.9\r\n\r\n", 30, r, 3000);
+	CHECK(r->status != 200 || strstr(r->raw, "campaigns") != NULL);
+	free(r);
+
+	/* Clients that connect and send nothing, or half a request, do not stall others. */
+	int idle[50];
+	for (int i = 0; i < 50; i++)
+		idle[i] = connect_server(port);
+	write_all(idle[0], "GET /v1/camp", 12);
+	int64_t t0 = now_ms();
+	CHECK_INT(get("/v1/campaigns/" DEMO), 200);
+	CHECK(now_ms() - t0 < 1000);
+	for (int i = 0; i < 50; i++)
+		close(idle[i]);
+	CHECK_INT(get("/healthz"), 200);
+}
+
+/* A second server with tiny limits: the connection cap and the idle timeout. */
+static void test_limits(void)
+{
+	struct http_server *small;
+	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 1, .max_connections = 3,
+					  .timeout_seconds = 1};
+	CHECK_INT(http_server_start(&small, st, &m, &opt), 0);
+	int sport = http_server_port(small);
+	int held[3];
+	for (int i = 0; i < 3; i++)
+		held[i] = connect_server(sport);
+	usleep(100000);
+	/* The fourth waits in the kernel's queue until a slot frees. */
+	int fourth = connect_server(sport);
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	write_all(fourth, req, sizeof req - 1);
+	char buf[4096];
+	CHECK_INT(read_some(fourth, buf, sizeof buf, 300, NULL), 0);
+	close(held[0]);
+	read_some(fourth, buf, sizeof buf, 3000, "}");
+	CHECK(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+	close(fourth);
+
+	/* Idle connections are closed by the server after the timeout. */
+	int64_t t0 = now_ms();
+	CHECK_INT(read_some(held[1], buf, sizeof buf, 4000, NULL), 0);
+	int64_t waited = now_ms() - t0;
+	CHECK(waited >= 500 && waited < 3500);
+	char c;
+	CHECK_INT(read(held[1], &c, 1), 0); /* EOF: closed by the server */
+	close(held[1]);
+	close(held[2]);
+	http_server_stop(small);
+
+	struct http_server *bad;
+	struct http_server_options nope = {.listen = "not-an-address"};
+	CHECK_INT(http_server_start(&bad, st, &m, &nope), PL_EINVAL);
+	struct http_server_options taken = {.listen = "127.0.0.1:0"};
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+	taken.listen = addr;
+	CHECK_INT(http_server_start(&bad, st, &m, &taken), PL_EIO);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: test_api DEMO_JSONL\n");
+		return 2;
+	}
+	char dir[] = "/tmp/pledged-http-XXXXXX";
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	struct store_options so = {.create = true, .no_sync = true};
+	if (store_open(&st, dir, &so)) {
+		fprintf(stderr, "cannot open store in %s\n", dir);
+		return 2;
+	}
+	ingest_file(st, argv[1]);
+	ingest_lines(st,
+		     "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"hostile-1\",\"at\":1578000000000,"
+		     "\"campaign\":\"" DEMO "\",\"comment\":\"hostile\",\"supporter\":\"sup-0010\","
+		     "\"name\":\"<b>Mallory</b>\",\"text\":\"<script>document.title='pwned'</script>\"}\n"
+		     "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"slash-1\",\"at\":1700000000000,"
+		     "\"campaign\":\"slash/and space\",\"title\":\"Yen\",\"owner\":\"o\",\"currency\":\"JPY\","
+		     "\"target\":100000}\n"
+		     "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"slash-2\",\"at\":1700000000001,"
+		     "\"campaign\":\"slash/and space\",\"pledge\":\"y1\",\"supporter\":\"s\",\"amount\":1234,"
+		     "\"currency\":\"JPY\"}\n");
+	seq = ingest_lines(st, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"sse-open\",\"at\":1700000000000,"
+			       "\"campaign\":\"sse-camp\",\"title\":\"Live\",\"owner\":\"o\",\"currency\":\"EUR\"}\n");
+
+	metrics_init(&m);
+	metrics_set_state(&m, CONSUMER_CONSUMING, "");
+	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 2, .max_sse_clients = 4,
+					  .sse_heartbeat_ms = 300};
+	CHECK_INT(http_server_start(&hs, st, &m, &opt), 0);
+	if (!hs)
+		return check_done();
+	port = http_server_port(hs);
+	CHECK(port > 0);
+
+	test_campaigns();
+	test_conditional();
+	test_comments();
+	test_rejections();
+	test_healthz();
+	test_pagination_stable();
+	test_page();
+	test_stream();
+	test_hostile();
+	test_limits();
+	test_metrics();
+
+	http_server_stop(hs);
+	metrics_deinit(&m);
+	store_close(st);
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return check_done();
+}

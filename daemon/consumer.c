@@ -198,19 +198,22 @@ static void seek_to_stored(struct consumer *c, rd_kafka_topic_partition_list_t *
 {
 	if (parts->cnt == 0)
 		return;
+	/* Resume first: resuming moves the fetch position to just after the last
+	 * message polled (one we may have dropped), so the seek must come last. */
+	rd_kafka_resume_partitions(c->rk, parts);
 	set_stored_positions(c, parts);
 	rd_kafka_error_t *error = rd_kafka_seek_partitions(c->rk, parts, 5000);
-	if (error) {
+	if (error && rd_kafka_error_code(error)) {
 		log_error("cannot seek back to the stored offsets: %s; the consumer will resync "
 			  "at the next rebalance",
 			  rd_kafka_error_string(error));
-		rd_kafka_error_destroy(error);
 	}
+	if (error)
+		rd_kafka_error_destroy(error);
 	for (int i = 0; i < parts->cnt; i++)
 		if (parts->elems[i].err)
 			log_error("%s [%" PRId32 "]: seek failed: %s", parts->elems[i].topic,
 				  parts->elems[i].partition, rd_kafka_err2str(parts->elems[i].err));
-	rd_kafka_resume_partitions(c->rk, parts);
 }
 
 /* Resumes every assigned partition but those waiting for an operator. */
@@ -343,6 +346,58 @@ static void retry_store(struct consumer *c)
 }
 
 /*
+ * Starts fetching topic/partition again at target after librdkafka stopped
+ * it (an offset out of range leaves it stopped, and a seek cannot revive
+ * it): the partition is assigned anew, and with the eager protocol, which
+ * only knows whole assignments, every other partition at its stored offset.
+ */
+static bool restart_partition(struct consumer *c, const char *topic, int32_t partition,
+			      int64_t target)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	rd_kafka_error_t *error = NULL;
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	if (strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE") == 0) {
+		parts = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_topic_partition_list_add(parts, topic, partition);
+		error = rd_kafka_incremental_unassign(c->rk, parts);
+		parts->elems[0].offset = target;
+		if (!error)
+			error = rd_kafka_incremental_assign(c->rk, parts);
+	} else if ((err = rd_kafka_assignment(c->rk, &parts)) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		/* Whatever is in hand must land first: other positions come from LMDB. */
+		if (flush(c)) {
+			rd_kafka_topic_partition_list_destroy(parts);
+			return false;
+		}
+		set_stored_positions(c, parts);
+		rd_kafka_topic_partition_t *p =
+			rd_kafka_topic_partition_list_find(parts, topic, partition);
+		if (p)
+			p->offset = target;
+		err = rd_kafka_assign(c->rk, parts);
+	}
+	if (parts) {
+		rd_kafka_topic_partition_t *p =
+			rd_kafka_topic_partition_list_find(parts, topic, partition);
+		rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_topic_partition_list_add(one, topic, partition);
+		if (p)
+			rd_kafka_resume_partitions(c->rk, one);
+		rd_kafka_topic_partition_list_destroy(one);
+		rd_kafka_topic_partition_list_destroy(parts);
+	}
+	if (error || err) {
+		log_warn("%s [%" PRId32 "]: cannot restart the partition (%s); retrying", topic,
+			 partition, error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
+		if (error)
+			rd_kafka_error_destroy(error);
+		return false;
+	}
+	return true;
+}
+
+/*
  * A partition's position is not on the broker. Decides from the watermarks:
  * the partition is shorter than what was read (recreated topic, emptied
  * broker) → read it again from the beginning; data was deleted before it
@@ -388,19 +443,7 @@ static bool resolve_lost(struct consumer *c, const char *topic, int32_t partitio
 				  topic, partition, pos, lo - 1, lo);
 		return false;
 	}
-	rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(one, topic, partition)->offset = target;
-	rd_kafka_error_t *error = rd_kafka_seek_partitions(c->rk, one, 5000);
-	bool ok = !error && !one->elems[0].err;
-	if (error)
-		rd_kafka_error_destroy(error);
-	if (ok)
-		rd_kafka_resume_partitions(c->rk, one);
-	else
-		log_warn("%s [%" PRId32 "]: seek after offset out of range failed; retrying", topic,
-			 partition);
-	rd_kafka_topic_partition_list_destroy(one);
-	return ok;
+	return restart_partition(c, topic, partition, target);
 }
 
 static void on_offset_out_of_range(struct consumer *c, const char *topic, int32_t partition)

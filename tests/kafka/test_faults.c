@@ -1,0 +1,358 @@
+/*
+ * test_faults.c — the consumer under failure, over TCP against the mock
+ * cluster: a broker down and up, a whole cluster down and up, injected
+ * Fetch/OffsetCommit/Heartbeat errors, a data dir that refuses writes for a
+ * while, a broker that restarted empty (new incarnation, and the same
+ * incarnation id with a shorter log), and data deleted by retention before it
+ * was read. Totals must stay exact, and nothing may be skipped silently.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "fixture.h"
+#include "kt.h"
+
+#define PARTITIONS 4
+
+struct feed {
+	char **evs;
+	int count, sent;
+	struct kt_expect expect;
+	int partition;
+	int64_t *ends;
+};
+
+static void feed_init(struct feed *f, const char *id, int n, int partition, int64_t *ends)
+{
+	f->count = kt_campaign_build(id, n, &f->evs, &f->expect);
+	f->sent = 0;
+	f->partition = partition;
+	f->ends = ends;
+}
+
+static void feed_send(rd_kafka_t *p, struct feed *f, int upto)
+{
+	for (; f->sent < upto && f->sent < f->count; f->sent++) {
+		int64_t off = kt_produce_json(p, KT_TOPIC, f->partition, f->expect.id, f->evs[f->sent]);
+		CHECK(off >= 0);
+		f->ends[f->partition] = off + 1;
+	}
+}
+
+static struct metrics *state_metrics;
+static enum consumer_state state_wanted;
+
+static bool state_is(void *arg)
+{
+	(void)arg;
+	return metrics_get_state(state_metrics, NULL, 0) == state_wanted;
+}
+
+static bool wait_state(struct metrics *m, enum consumer_state s, int timeout_ms)
+{
+	state_metrics = m;
+	state_wanted = s;
+	return kt_wait(state_is, NULL, timeout_ms);
+}
+
+/* Brokers going away and errors on the wire: nothing lost, nothing doubled. */
+static void test_broker_faults(void)
+{
+	struct kt_cluster k;
+	int64_t ends[PARTITIONS] = {0};
+	struct feed f[PARTITIONS];
+	char dir[256];
+	struct metrics m;
+	struct kt_runner r;
+	kt_cluster_start(&k, 3, KT_TOPIC, PARTITIONS);
+	rd_kafka_t *p = kt_producer_new(k.bootstraps, NULL);
+	struct store *st = fixture_store(dir, sizeof dir, 0);
+	struct consumer_options opt = kt_consumer_options(k.bootstraps, "faults");
+	for (int i = 0; i < PARTITIONS; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "bf-%d", i);
+		feed_init(&f[i], id, 40, i, ends);
+	}
+	metrics_init(&m);
+	kt_runner_start(&r, st, &m, &opt);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(p, &f[i], f[i].count / 4);
+	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 30000));
+
+	/* One broker of three down, then up again. */
+	CHECK_INT(rd_kafka_mock_broker_set_down(k.mc, 2), 0);
+	kt_sleep_ms(1500);
+	CHECK_INT(rd_kafka_mock_broker_set_up(k.mc, 2), 0);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(p, &f[i], f[i].count / 2);
+	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 60000));
+
+	/* Every broker down: the consumer must say it is stalled, then recover. */
+	for (int b = 1; b <= 3; b++)
+		rd_kafka_mock_broker_set_down(k.mc, b);
+	CHECK(wait_state(&m, CONSUMER_STALLED, 30000));
+	for (int b = 1; b <= 3; b++)
+		rd_kafka_mock_broker_set_up(k.mc, b);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(p, &f[i], f[i].count * 3 / 4);
+	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 60000));
+	CHECK(wait_state(&m, CONSUMER_CONSUMING, 10000));
+
+	/* Errors on Fetch, OffsetCommit and Heartbeat requests. */
+	rd_kafka_mock_push_request_errors(k.mc, 1 /* Fetch */, 6,
+					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+					  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+					  RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE);
+	rd_kafka_mock_push_request_errors(k.mc, 8 /* OffsetCommit */, 4,
+					  RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+					  RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+					  RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+	rd_kafka_mock_push_request_errors(k.mc, 12 /* Heartbeat */, 2,
+					  RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(p, &f[i], f[i].count);
+	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 60000));
+	CHECK_INT(kt_runner_stop(&r), 0);
+
+	int valid = 0;
+	for (int i = 0; i < PARTITIONS; i++) {
+		CHECK(kt_check_campaign(st, &f[i].expect));
+		valid += f[i].count;
+		kt_events_free(f[i].evs, f[i].count);
+	}
+	CHECK_INT(kt_log_count(st), valid);
+	CHECK_INT(kt_rejection_count(st), 0);
+	CHECK_INT(atomic_load(&m.duplicates), 0);
+	metrics_deinit(&m);
+	rd_kafka_destroy(p);
+	store_close(st);
+	fixture_remove(dir);
+	kt_cluster_stop(&k);
+}
+
+static atomic_bool disk_full;
+static atomic_int failed_writes;
+
+/* ingest_batch, but failing like a full disk while disk_full is set. */
+static int flaky_ingest(struct store *st, const struct ingest_msg *msgs, size_t n,
+			const char *cluster, int64_t now_ms, struct ingest_stats *stats)
+{
+	if (atomic_load(&disk_full)) {
+		atomic_fetch_add(&failed_writes, 1);
+		return PL_ENOSPACE;
+	}
+	return ingest_batch(st, msgs, n, cluster, now_ms, stats);
+}
+
+static bool writes_failed_twice(void *arg)
+{
+	(void)arg;
+	return atomic_load(&failed_writes) >= 2;
+}
+
+/* The data dir refuses writes: stall (HTTP would stay up), retry, resume exactly. */
+static void test_store_errors(void)
+{
+	struct kt_cluster k;
+	int64_t ends[PARTITIONS] = {0};
+	struct feed f[2];
+	char dir[256];
+	struct metrics m;
+	struct kt_runner r;
+	kt_cluster_start(&k, 1, KT_TOPIC, PARTITIONS);
+	rd_kafka_t *p = kt_producer_new(k.bootstraps, NULL);
+	struct store *st = fixture_store(dir, sizeof dir, 0);
+	struct consumer_options opt = kt_consumer_options(k.bootstraps, "store-errors");
+	opt.ingest = flaky_ingest;
+	feed_init(&f[0], "se-0", 60, 0, ends);
+	feed_init(&f[1], "se-1", 60, 3, ends);
+	metrics_init(&m);
+	kt_runner_start(&r, st, &m, &opt);
+	feed_send(p, &f[0], 30);
+	feed_send(p, &f[1], 30);
+	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 30000));
+	uint64_t before = kt_log_count(st);
+
+	atomic_store(&disk_full, true);
+	feed_send(p, &f[0], 60);
+	feed_send(p, &f[1], 50);
+	CHECK(wait_state(&m, CONSUMER_STALLED, 10000));
+	CHECK(kt_wait(writes_failed_twice, NULL, 10000)); /* it retries */
+	CHECK(!atomic_load(&m.store_writable));
+	CHECK_INT(kt_log_count(st), before);
+	char detail[256];
+	metrics_get_state(&m, detail, sizeof detail);
+	CHECK(strstr(detail, "data dir") != NULL);
+
+	atomic_store(&disk_full, false);
+	feed_send(p, &f[0], f[0].count);
+	feed_send(p, &f[1], f[1].count);
+	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK(wait_state(&m, CONSUMER_CONSUMING, 10000));
+	CHECK(atomic_load(&m.store_writable));
+	CHECK_INT(kt_runner_stop(&r), 0);
+	CHECK(kt_check_campaign(st, &f[0].expect));
+	CHECK(kt_check_campaign(st, &f[1].expect));
+	CHECK_INT(kt_log_count(st), f[0].count + f[1].count);
+	CHECK_INT(kt_rejection_count(st), 0);
+	CHECK_INT(atomic_load(&m.duplicates), 0);
+	for (int i = 0; i < 2; i++)
+		kt_events_free(f[i].evs, f[i].count);
+	metrics_deinit(&m);
+	rd_kafka_destroy(p);
+	store_close(st);
+	fixture_remove(dir);
+	kt_cluster_stop(&k);
+}
+
+/*
+ * The broker restarts empty while the data dir keeps its offsets. With a new
+ * incarnation id, and with the same id (the mock's own id can repeat), the
+ * consumer must read the new log from the beginning: re-published events
+ * are duplicates, new ones are applied.
+ */
+static void test_incarnations(void)
+{
+	int64_t ends[PARTITIONS] = {0};
+	struct feed first, again, second, third;
+	char dir[256];
+	struct metrics m;
+	struct kt_runner r;
+	struct store *st = fixture_store(dir, sizeof dir, 0);
+	feed_init(&first, "inc-a", 30, 1, ends);
+	feed_init(&again, "inc-a", 30, 1, ends);
+	feed_init(&second, "inc-b", 10, 1, ends);
+	feed_init(&third, "inc-c", 10, 1, ends);
+
+	const char *incarnations[3] = {"embedded-1", "embedded-2", "embedded-2"};
+	for (int life = 0; life < 3; life++) {
+		struct kt_cluster k;
+		kt_cluster_start(&k, 1, KT_TOPIC, PARTITIONS);
+		rd_kafka_t *p = kt_producer_new(k.bootstraps, NULL);
+		struct consumer_options opt = kt_consumer_options(k.bootstraps, "incarnations");
+		opt.cluster_id = incarnations[life];
+		memset(ends, 0, sizeof ends);
+		if (life == 0) {
+			feed_send(p, &first, first.count);
+		} else if (life == 1) {
+			again.sent = 0;
+			feed_send(p, &again, 5); /* re-published, already applied */
+			feed_send(p, &second, second.count);
+		} else {
+			feed_send(p, &third, third.count); /* shorter than the stored offset */
+		}
+		uint64_t before = kt_log_count(st);
+		metrics_init(&m);
+		kt_runner_start(&r, st, &m, &opt);
+		CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 30000));
+		CHECK_INT(kt_runner_stop(&r), 0);
+		CHECK_INT(atomic_load(&m.duplicates), life == 1 ? 5 : 0);
+		CHECK_INT(kt_log_count(st) - before,
+			  life == 0 ? first.count : life == 1 ? second.count : third.count);
+		metrics_deinit(&m);
+		rd_kafka_destroy(p);
+		kt_cluster_stop(&k);
+	}
+	CHECK(kt_check_campaign(st, &first.expect));
+	CHECK(kt_check_campaign(st, &second.expect));
+	CHECK(kt_check_campaign(st, &third.expect));
+	kt_events_free(first.evs, first.count);
+	kt_events_free(again.evs, again.count);
+	kt_events_free(second.evs, second.count);
+	kt_events_free(third.evs, third.count);
+	store_close(st);
+	fixture_remove(dir);
+}
+
+/*
+ * Retention deleted messages that were never read: the partition stalls
+ * and says so, the others go on; only --skip-lost-offsets moves past it.
+ */
+static void test_lost_offsets(void)
+{
+	struct kt_cluster k;
+	int64_t ends[PARTITIONS] = {0};
+	struct feed lost, other;
+	char dir[256];
+	struct metrics m;
+	struct kt_runner r;
+	kt_cluster_start(&k, 1, KT_TOPIC, PARTITIONS);
+	rd_kafka_t *p = kt_producer_new(k.bootstraps, NULL);
+	struct store *st = fixture_store(dir, sizeof dir, 0);
+	struct consumer_options opt = kt_consumer_options(k.bootstraps, "lost");
+	feed_init(&lost, "lost-0", 20, 0, ends);
+	feed_init(&other, "other-2", 20, 2, ends);
+
+	feed_send(p, &lost, 10);
+	metrics_init(&m);
+	kt_runner_start(&r, st, &m, &opt);
+	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK_INT(kt_runner_stop(&r), 0);
+	metrics_deinit(&m);
+	uint64_t before = kt_log_count(st);
+
+	/* ~8 MiB on partition 0 while nobody reads: the mock keeps ~5 MiB. */
+	size_t big = 100 * 1024;
+	char *junk = malloc(big);
+	memset(junk, 'x', big);
+	for (int i = 0; i < 80; i++)
+		CHECK(kt_produce(p, KT_TOPIC, 0, "lost-0", junk, big) >= 0);
+	free(junk);
+	int64_t lo = -1, hi = -1;
+	CHECK_INT(rd_kafka_query_watermark_offsets(p, KT_TOPIC, 0, &lo, &hi, 5000), 0);
+	CHECK(lo > lost.sent); /* the broker really dropped unread messages */
+	feed_send(p, &lost, lost.count);
+
+	metrics_init(&m);
+	kt_runner_start(&r, st, &m, &opt);
+	CHECK(wait_state(&m, CONSUMER_STALLED, 30000));
+	feed_send(p, &other, other.count);
+	int64_t other_end[PARTITIONS] = {0, 0, ends[2], 0};
+	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, other_end, 30000));
+	CHECK(kt_check_campaign(st, &other.expect));
+	CHECK_INT(kt_log_count(st), before + (uint64_t)other.count); /* nothing of partition 0 */
+	char detail[256];
+	CHECK_INT(metrics_get_state(&m, detail, sizeof detail), CONSUMER_STALLED);
+	CHECK(strstr(detail, "pledges [0]") != NULL);
+	CHECK_INT(kt_runner_stop(&r), 0);
+	metrics_deinit(&m);
+
+	opt.skip_lost_offsets = true;
+	metrics_init(&m);
+	kt_runner_start(&r, st, &m, &opt);
+	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK(wait_state(&m, CONSUMER_CONSUMING, 10000));
+	CHECK_INT(kt_runner_stop(&r), 0);
+	metrics_deinit(&m);
+	/* The pledges after the gap are applied; the surviving junk is rejected. */
+	CHECK_INT(kt_log_count(st), before + (uint64_t)other.count + (uint64_t)(lost.count - 10));
+	CHECK(kt_rejections_with(st, PL_R_TOO_LARGE) > 0);
+
+	kt_events_free(lost.evs, lost.count);
+	kt_events_free(other.evs, other.count);
+	rd_kafka_destroy(p);
+	store_close(st);
+	fixture_remove(dir);
+	kt_cluster_stop(&k);
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = argc > 1 ? argv[1] : "";
+	if (!*only || !strcmp(only, "store"))
+		test_store_errors();
+	if (!*only || !strcmp(only, "incarnations"))
+		test_incarnations();
+	if (!*only || !strcmp(only, "lost"))
+		test_lost_offsets();
+	if (!*only || !strcmp(only, "brokers"))
+		test_broker_faults();
+	return check_done();
+}

@@ -11,6 +11,8 @@
 	if (!main || !window.fetch) {
 		return;
 	}
+	/* Styles may tell the enhanced page from the plain one. */
+	document.documentElement.classList.add("js");
 	var id = main.getAttribute("data-id");
 	var symbol = main.getAttribute("data-symbol");
 	var code = main.getAttribute("data-code");

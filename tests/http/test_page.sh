@@ -1,0 +1,90 @@
+#!/bin/sh
+# test_page.sh — the campaign page in headless Chromium.
+#
+# Usage: test_page.sh SERVE_FIXTURE PLEDGED DEMO_JSONL HOSTILE_JSONL OUT_DIR
+#
+# Loads the demo campaign plus a hostile comment into a temporary data dir,
+# serves it with serve_fixture, and checks the DOM Chromium builds: totals
+# "£58,041 with 1975 supporters in 19 days", "Tom W" first, the page script
+# ran, and the hostile comment is text (its script did not set the title).
+# Saves OUT_DIR/page.png. Exit 77 (skip) when chromium is not installed.
+#
+# No --virtual-time-budget: the page keeps an EventSource open, and virtual
+# time never advances while a fetch is pending, so Chromium would wait for
+# ever. The DOM is dumped after the load event, when deferred scripts ran.
+set -eu
+
+fixture=$1 pledged=$2 demo=$3 hostile=$4 out=$5
+
+chromium=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$chromium" ]; then
+	echo "chromium not installed: skipping"
+	exit 77
+fi
+
+work=$(mktemp -d)
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$pledged" import --data "$work/data" < "$demo" > /dev/null
+"$pledged" import --data "$work/data" < "$hostile" > /dev/null
+
+"$fixture" "$work/data" > "$work/port" 2> "$work/fixture.log" &
+pid=$!
+port=
+for _ in $(seq 1 100); do
+	port=$(sed -n 's/^port //p' "$work/port")
+	[ -n "$port" ] && break
+	sleep 0.05
+done
+if [ -z "$port" ]; then
+	echo "serve_fixture did not start:"; cat "$work/fixture.log"; exit 1
+fi
+url="http://127.0.0.1:$port/"
+
+browse() {
+	timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--disable-dev-shm-usage --user-data-dir="$work/profile" "$@" 2> "$work/chromium.log"
+}
+
+browse --dump-dom "$url" > "$work/dom.html" || { echo "chromium failed:"; tail -20 "$work/chromium.log"; exit 1; }
+
+failed=0
+check() { # description, then a command that must succeed
+	what=$1; shift
+	if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; failed=$((failed + 1)); fi
+}
+text=$(sed -e 's/<[^>]*>//g' "$work/dom.html" | tr -s ' \n' '  ')
+has_text() { printf '%s' "$text" | grep -qF -- "$1"; }
+has_dom() { grep -qF -- "$1" "$work/dom.html"; }
+first_name=$(grep -o '<h3 class="name">[^<]*</h3>' "$work/dom.html" | head -1 | sed 's/<[^>]*>//g')
+
+check "totals read 'raised £58,041 with 1975 supporters in 19 days'" \
+	has_text "raised £58,041 with 1975 supporters in 19 days"
+check "owner and location" has_text "by Jess Phillips for Labour Leader in Birmingham, England, United Kingdom"
+check "newest comment first is Tom W (got '$first_name')" test "$first_name" = "Tom W"
+check "comment date" has_text "Tom W 15th January 2020"
+check "only backers may comment" has_text "Only backers may comment"
+check "the page script ran" has_dom '<html lang="en" class="js">'
+check "hostile comment shown as text" has_dom "&lt;script&gt;document.title='pwned'&lt;/script&gt;&lt;img src=x"
+check "hostile name shown as text" has_dom "&lt;b&gt;Mallory&lt;/b&gt;"
+check "no injected element" sh -c "! grep -q '<img src=\"x\"\|<b>Mallory' '$work/dom.html'"
+check "hostile script did not run (title)" has_dom "<title>Jess Phillips for Labour Leader campaign</title>"
+
+mkdir -p "$out"
+rm -f "$out/page.png"
+browse --screenshot="$out/page.png" --window-size=1200,1600 --hide-scrollbars "$url" > /dev/null || true
+check "screenshot saved to $out/page.png" test -s "$out/page.png"
+
+kill "$pid"
+wait "$pid" && status=0 || status=$?
+pid=
+check "fixture stopped cleanly" test "$status" -eq 0
+
+echo "$failed failed"
+[ "$failed" -eq 0 ]

@@ -541,8 +541,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			error = rd_kafka_incremental_unassign(rk, parts);
 		else
 			aerr = rd_kafka_assign(rk, NULL);
-		if (!cooperative)
-			metrics_clear_partitions(c->m);
+		/* Lag is reported for what this instance still holds. */
+		metrics_clear_partitions(c->m);
+		rd_kafka_topic_partition_list_t *left = NULL;
+		if (cooperative && rd_kafka_assignment(rk, &left) == RD_KAFKA_RESP_ERR_NO_ERROR)
+			set_stored_positions(c, left);
+		if (left)
+			rd_kafka_topic_partition_list_destroy(left);
 		update_state(c);
 	}
 	if (error) {

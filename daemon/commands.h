@@ -12,5 +12,6 @@ int cmd_rejections(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -232,8 +232,8 @@ static bool valid_port(const char *s)
 	return !errno && *end == '\0' && port <= 65535;
 }
 
-/* HOST:PORT with a non-empty host (IPv6 in brackets allowed) and a port. */
-static bool valid_host_port(const char *s, size_t len)
+/* HOST:PORT (IPv6 in brackets allowed); an empty host only where allowed. */
+static bool valid_host_port(const char *s, size_t len, bool empty_host_ok)
 {
 	char buf[300];
 	if (len == 0 || len >= sizeof buf)
@@ -241,7 +241,7 @@ static bool valid_host_port(const char *s, size_t len)
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	char *colon = strrchr(buf, ':');
-	if (!colon || colon == buf)
+	if (!colon || (colon == buf && !empty_host_ok))
 		return false;
 	for (const char *p = buf; p < colon; p++)
 		if (isspace((unsigned char)*p))
@@ -275,12 +275,12 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 		return fail(err, err_size, "group must not be empty");
 	if (c->data[0] == '\0')
 		return fail(err, err_size, "data must not be empty");
-	if (!valid_host_port(c->listen, strlen(c->listen)))
+	if (!valid_host_port(c->listen, strlen(c->listen), true))
 		return fail(err, err_size, "listen '%s' is not HOST:PORT", c->listen);
 	for (const char *b = c->brokers; *b;) {
 		const char *comma = strchr(b, ',');
 		size_t len = comma ? (size_t)(comma - b) : strlen(b);
-		if (!valid_host_port(b, len))
+		if (!valid_host_port(b, len, false))
 			return fail(err, err_size, "brokers '%s' is not HOST:PORT[,HOST:PORT…]",
 				    c->brokers);
 		b += len + (comma ? 1 : 0);

@@ -10,6 +10,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
+	{"serve", cmd_serve, "consume events from Kafka and serve projections over HTTP"},
 	{"replay", cmd_replay, "rebuild projections from the event log (or show a past point)"},
 	{"dump", cmd_dump, "print event log entries as JSON lines"},
 	{"verify", cmd_verify, "recompute projections and compare with the stored ones"},

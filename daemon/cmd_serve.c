@@ -1,0 +1,301 @@
+/*
+ * cmd_serve.c — `pledged serve`: consume the topic into the data dir and
+ * serve the projections over HTTP until SIGTERM or SIGINT.
+ *
+ * It wires the pieces together and owns their order: configuration, the
+ * data dir lock, the store, the HTTP server, the embedded broker when no
+ * brokers are configured, then the consumer loop on this thread. Shutdown
+ * runs the same list backwards after the loop has written its last batch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "config.h"
+#include "consumer.h"
+#include "embedded_broker.h"
+#include "http_server.h"
+#include "log.h"
+#include "metrics.h"
+#include "pl_error.h"
+
+static const char usage[] =
+	"Usage: pledged serve [--brokers HOST:PORT[,...]] [--topic NAME] [--group ID]\n"
+	"                     [--data DIR] [--listen HOST:PORT] [--config FILE]\n"
+	"                     [--kafka KEY=VALUE]... [--read-only] [--log-level LEVEL]\n"
+	"\n"
+	"Consume pledge and comment events from Kafka into the data dir (events,\n"
+	"rejections, projections and offsets in one transaction per batch) and serve\n"
+	"them over HTTP. Stops cleanly on SIGTERM or SIGINT.\n"
+	"\n"
+	"Without --brokers (and no 'brokers' in the config file) an embedded broker\n"
+	"is started for local use only: in memory, gone when serve stops, about\n"
+	"5 MiB kept per partition. Its address is logged and written to\n"
+	"DIR/broker.address for 'pledged publish --data DIR' and kcat.\n"
+	"\n"
+	"  --brokers LIST        Kafka bootstrap servers\n"
+	"  --topic NAME          topic to consume (default: pledges)\n"
+	"  --group ID            consumer group (default: pledged); instances in one\n"
+	"                        group split the partitions, each with its own --data\n"
+	"  --data DIR            data directory, created if missing (default: pledged-data)\n"
+	"  --listen HOST:PORT    HTTP address (default: 127.0.0.1:8080; port 0 picks one)\n"
+	"  --config FILE         'key = value' lines with the settings above (brokers,\n"
+	"                        topic, group, data, listen, log_level, read_only,\n"
+	"                        batch_max, batch_ms, skip_lost_offsets, kafka.*);\n"
+	"                        flags override the file\n"
+	"  --kafka KEY=VALUE     any librdkafka property, e.g. security.protocol=SASL_SSL\n"
+	"                        (in the file: kafka.KEY = VALUE)\n"
+	"  --read-only           serve HTTP from an existing data dir, consume nothing\n"
+	"  --log-level LEVEL     error, warn, info (default) or debug\n"
+	"  --batch-max N         messages per write transaction (default 5000)\n"
+	"  --batch-ms N          longest wait to fill a batch (default 5)\n"
+	"  --skip-lost-offsets   when Kafka deleted events before they were read, log the\n"
+	"                        gap and go on instead of stalling that partition\n"
+	"  -h, --help            show this help\n"
+	"\n"
+	"Exit status: 0 stopped by a signal, 1 a fatal Kafka or HTTP error, 2 usage,\n"
+	"3 the data dir could not be used (or another serve holds it).\n";
+
+#define EMBEDDED_PARTITIONS 4
+#define LOCK_FILE "serve.lock"
+
+/* Set by the signal handler, read by the loops: the one thing a handler may touch. */
+static atomic_bool stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&stop_requested, true);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int parse_args(int argc, char **argv, struct serve_config *cfg)
+{
+	static const struct option opts[] = {{"brokers", required_argument, NULL, 'b'},
+					     {"topic", required_argument, NULL, 't'},
+					     {"group", required_argument, NULL, 'g'},
+					     {"data", required_argument, NULL, 'd'},
+					     {"listen", required_argument, NULL, 'l'},
+					     {"config", required_argument, NULL, 'c'},
+					     {"kafka", required_argument, NULL, 'k'},
+					     {"read-only", no_argument, NULL, 'r'},
+					     {"log-level", required_argument, NULL, 'L'},
+					     {"batch-max", required_argument, NULL, 'B'},
+					     {"batch-ms", required_argument, NULL, 'M'},
+					     {"skip-lost-offsets", no_argument, NULL, 'S'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
+	char err[512];
+	int c, idx;
+	config_init(cfg);
+	/* The file first, wherever --config is, so that every flag overrides it. */
+	for (int i = 1; i < argc; i++) {
+		const char *path = NULL;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			path = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
+		if (path && config_load_file(cfg, path, err, sizeof err))
+			return cli_usage_error("serve", "%s", err);
+	}
+	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
+		int rc = PL_OK;
+		switch (c) {
+		case 'c': break;
+		case 'k': rc = config_set_pair(cfg, optarg, true, err, sizeof err); break;
+		case 'r': rc = config_set(cfg, "read_only", "true", err, sizeof err); break;
+		case 'S': rc = config_set(cfg, "skip_lost_offsets", "true", err, sizeof err); break;
+		case 'h': fputs(usage, stdout); return -1;
+		case '?': return cli_usage_error("serve", "unknown option");
+		default: rc = config_set(cfg, opts[idx].name, optarg, err, sizeof err); break;
+		}
+		if (rc)
+			return cli_usage_error("serve", "--%s: %s", opts[idx].name, err);
+	}
+	if (optind < argc)
+		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+	if (config_validate(cfg, err, sizeof err))
+		return cli_usage_error("serve", "%s", err);
+	return CLI_OK;
+}
+
+/*
+ * Takes DIR/serve.lock so that two serves never consume into one data dir
+ * (LMDB would serialise them, but their offsets would interleave). The lock
+ * goes with the process, so a kill -9 never leaves it behind.
+ */
+static int lock_data_dir(const char *dir, int *fd_out)
+{
+	char path[1200];
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "pledged serve: cannot create data dir '%s': %s\n", dir,
+			strerror(errno));
+		return CLI_STORE;
+	}
+	snprintf(path, sizeof path, "%s/%s", dir, LOCK_FILE);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "pledged serve: cannot open %s: %s\n", path, strerror(errno));
+		return CLI_STORE;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		fprintf(stderr,
+			"pledged serve: data dir '%s' is in use by another 'pledged serve' (%s is "
+			"locked); stop it first, or give this one its own --data\n",
+			dir, path);
+		close(fd);
+		return CLI_STORE;
+	}
+	*fd_out = fd;
+	return CLI_OK;
+}
+
+static void notify_http(void *arg, uint64_t seq)
+{
+	http_server_notify(arg, seq);
+}
+
+static int start_http(const struct serve_config *cfg, struct store *st, struct metrics *m,
+		      struct http_server **hs)
+{
+	struct http_server_options hopt = {.listen = cfg->listen};
+	int rc = http_server_start(hs, st, m, &hopt);
+	if (rc) {
+		log_error("cannot serve HTTP on %s: %s; check --listen (is the port taken?)",
+			  cfg->listen, pl_strerror(rc));
+		return rc;
+	}
+	log_info("HTTP on %s (port %d)", cfg->listen, http_server_port(*hs));
+	return PL_OK;
+}
+
+static void wait_for_signal(void)
+{
+	struct timespec tick = {0, 100 * 1000000L};
+	while (!atomic_load(&stop_requested))
+		nanosleep(&tick, NULL);
+}
+
+static int serve_read_only(const struct serve_config *cfg)
+{
+	struct store *st;
+	struct metrics m;
+	struct http_server *hs = NULL;
+	int rc = cli_open_store("serve", cfg->data, false, &st);
+	if (rc)
+		return rc;
+	metrics_init(&m);
+	metrics_set_state(&m, CONSUMER_READ_ONLY, "read-only: serving the data dir, not consuming");
+	if (start_http(cfg, st, &m, &hs) == PL_OK) {
+		log_info("read-only: serving %s, consuming nothing", cfg->data);
+		wait_for_signal();
+		http_server_stop(hs);
+	} else {
+		rc = CLI_MISMATCH;
+	}
+	metrics_deinit(&m);
+	store_close(st);
+	return rc;
+}
+
+static int serve_consuming(const struct serve_config *cfg)
+{
+	struct store *st = NULL;
+	struct metrics m;
+	struct http_server *hs = NULL;
+	struct embedded_broker *eb = NULL;
+	struct consumer *consumer = NULL;
+	char err[512];
+	int lock_fd = -1;
+	int rc = lock_data_dir(cfg->data, &lock_fd);
+	if (rc)
+		return rc;
+	rc = cli_open_store("serve", cfg->data, true, &st);
+	if (rc)
+		goto cleanup_lock;
+	metrics_init(&m);
+	rc = CLI_MISMATCH;
+	if (start_http(cfg, st, &m, &hs))
+		goto cleanup;
+
+	struct consumer_options copt = {
+		.brokers = cfg->brokers,
+		.topic = cfg->topic,
+		.group = cfg->group,
+		.kafka = cfg->kafka,
+		.kafka_count = cfg->kafka_count,
+		.batch_max = cfg->batch_max,
+		.batch_ms = (int)cfg->batch_ms,
+		.skip_lost_offsets = cfg->skip_lost_offsets,
+		.on_commit = notify_http,
+		.on_commit_arg = hs,
+	};
+	if (!cfg->brokers[0]) {
+		if (embedded_broker_start(&eb, cfg->topic, EMBEDDED_PARTITIONS, cfg->data, err,
+					  sizeof err)) {
+			log_error("%s", err);
+			goto cleanup;
+		}
+		copt.brokers = embedded_broker_address(eb);
+		copt.cluster_id = embedded_broker_incarnation(eb);
+		log_warn("embedded broker for local use only, in memory (lost when serve stops, "
+			 "about 5 MiB kept per partition): listening on %s, topic %s with %d "
+			 "partitions; address written to %s/%s; publish with 'pledged publish --data "
+			 "%s' or 'kcat -b %s -t %s -P'; use --brokers for a real Kafka cluster",
+			 copt.brokers, cfg->topic, EMBEDDED_PARTITIONS, cfg->data,
+			 EMBEDDED_BROKER_ADDRESS_FILE, cfg->data, copt.brokers, cfg->topic);
+	}
+	if (consumer_new(&consumer, st, &m, &copt, err, sizeof err)) {
+		log_error("%s", err);
+		goto cleanup;
+	}
+	log_info("consuming topic %s as group %s from %s into %s", cfg->topic, cfg->group,
+		 copt.brokers, cfg->data);
+	rc = consumer_run(consumer, &stop_requested) ? CLI_MISMATCH : CLI_OK;
+	log_info("stopping: leaving the consumer group");
+cleanup:
+	consumer_free(consumer);
+	metrics_set_state(&m, CONSUMER_STOPPED, "shutting down");
+	if (hs)
+		http_server_stop(hs);
+	embedded_broker_stop(eb);
+	metrics_deinit(&m);
+	store_close(st);
+	if (rc == CLI_OK)
+		log_info("stopped cleanly");
+cleanup_lock:
+	close(lock_fd);
+	return rc;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct serve_config cfg;
+	int rc = parse_args(argc, argv, &cfg);
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	log_set_level((enum log_level)log_level_parse(cfg.log_level));
+	atomic_store(&stop_requested, false);
+	install_signals();
+	return cfg.read_only ? serve_read_only(&cfg) : serve_consuming(&cfg);
+}

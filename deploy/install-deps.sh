@@ -10,8 +10,9 @@ export DEBIAN_FRONTEND=noninteractive
 BUILD="gcc meson ninja-build pkg-config libevent-dev librdkafka-dev liblmdb-dev
   libmsgpack-dev libjansson-dev libutf8proc-dev"
 # Tests: LMDB tools to tamper with a data dir, kcat for Kafka interoperability,
-# clang and its runtime for the libFuzzer targets.
-TEST="lmdb-utils kcat clang libclang-rt-14-dev"
+# clang and its runtime for the libFuzzer targets, Chromium for the web page,
+# systemd-analyze to check the unit file.
+TEST="lmdb-utils kcat clang libclang-rt-14-dev chromium systemd"
 
 $SUDO apt-get update -q
 # shellcheck disable=SC2086

@@ -8,12 +8,15 @@
  *       must be rejected) and the expected totals
  *   stream_gen check EXPECT < replay.jsonl
  *       compares `pledged replay --until-seq` output with EXPECT; exit 0 on match
+ *   stream_gen msgpack < event.json > event.msgpack
+ *       one JSON event as msgpack bytes, for producing with kcat
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "event_codec.h"
 #include "kt.h"
 
 #define MAX_CAMPAIGNS 64
@@ -101,8 +104,25 @@ static int check(const char *expect_path)
 	return bad ? 1 : 0;
 }
 
+static int to_msgpack(void)
+{
+	char text[16384], err[160];
+	size_t len = fread(text, 1, sizeof text, stdin);
+	msgpack_sbuffer buf;
+	msgpack_sbuffer_init(&buf);
+	int rc = pl_json_to_msgpack(text, len, &buf, err, sizeof err);
+	if (rc == 0)
+		fwrite(buf.data, 1, buf.size, stdout);
+	else
+		fprintf(stderr, "stream_gen: %s\n", err);
+	msgpack_sbuffer_destroy(&buf);
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "msgpack") == 0)
+		return to_msgpack();
 	if (argc == 6 && strcmp(argv[1], "gen") == 0)
 		return gen(atoi(argv[2]), atoi(argv[3]), argv[4], argv[5]);
 	if (argc == 3 && strcmp(argv[1], "check") == 0)

@@ -47,6 +47,25 @@ extern const char *const http_route_names[HTTP_ROUTE_COUNT];
 /* Longest campaign id (CONTRACT.md section 1) and asset name we look up. */
 #define HTTP_ID_MAX 64
 
+/*
+ * What a request-target's path names: a route and, for routes with an
+ * {id}, that segment percent-decoded.
+ */
+struct http_target {
+	enum http_route route;
+	int id_rc;                /* 0; PL_EINVAL bad escape; PL_ENOTFOUND longer than any id */
+	char id[HTTP_ID_MAX + 1]; /* NUL-terminated; may hold NUL bytes: use id_len */
+	size_t id_len;
+};
+
+/*
+ * Matches path (as evhttp_uri_get_path() gives it, or NULL) against the
+ * routes of CONTRACT.md section 3 and decodes its {id}. A pure function of
+ * the string, so it can be fuzzed apart from the server; id_rc is only
+ * acted on once the method is known to be allowed.
+ */
+void http_route_match(const char *path, struct http_target *t);
+
 struct http_stream;
 
 /* A connection of a worker, tracked from accept to close. */
@@ -55,6 +74,7 @@ struct http_conn {
 	struct http_worker *w;
 	struct evhttp_connection *evcon;
 	struct http_stream *stream; /* when the connection carries a stream */
+	struct event *deadline_ev;  /* pending while a request is being received */
 };
 
 struct http_worker {

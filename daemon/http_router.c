@@ -12,6 +12,7 @@
 
 #include "http_internal.h"
 #include "http_reply.h"
+#include "pl_error.h"
 
 const char *const http_route_names[HTTP_ROUTE_COUNT] = {
 #define HTTP_ROUTE_NAME(e, name) name,
@@ -141,16 +142,33 @@ static void (*const handlers[HTTP_ROUTE_COUNT])(struct http_request *) = {
 	[HTTP_ROUTE_ASSET] = http_asset_serve,
 };
 
+void http_route_match(const char *path, struct http_target *t)
+{
+	struct segment segs[MAX_SEGMENTS];
+	int id_seg = -1;
+	int n = path ? split_path(path, segs) : -1;
+	t->route = n >= 0 ? match(segs, n, &id_seg) : HTTP_ROUTE_UNKNOWN;
+	t->id_rc = PL_OK;
+	t->id[0] = '\0';
+	t->id_len = 0;
+	if (id_seg < 0)
+		return;
+	long len = decode_segment(&segs[id_seg], t->id);
+	if (len >= 0) {
+		t->id_len = (size_t)len;
+	} else {
+		t->id_rc = len == -2 ? PL_EINVAL : PL_ENOTFOUND;
+		t->id[0] = '\0';
+	}
+}
+
 void http_router_dispatch(struct evhttp_request *req, void *worker)
 {
 	struct http_request r = {.req = req, .w = worker, .route = HTTP_ROUTE_UNKNOWN};
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	struct segment segs[MAX_SEGMENTS];
-	int id_seg = -1;
-	int n = path ? split_path(path, segs) : -1;
-	if (n >= 0)
-		r.route = match(segs, n, &id_seg);
+	struct http_target t;
+	http_route_match(uri ? evhttp_uri_get_path(uri) : NULL, &t);
+	r.route = t.route;
 	r.query = uri ? evhttp_uri_get_query(uri) : NULL;
 	if (r.route == HTTP_ROUTE_UNKNOWN) {
 		http_reply_error(&r, 404, "no such path");
@@ -168,18 +186,16 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 		return;
 	}
 
-	if (id_seg >= 0) {
-		long len = decode_segment(&segs[id_seg], r.id);
-		if (len == -2) {
-			http_reply_error(&r, 400, "bad percent-encoding in path");
-			return;
-		}
-		if (len < 0) {
-			http_reply_error(&r, 404, r.route == HTTP_ROUTE_ASSET ? "no such asset"
-									: "no such campaign");
-			return;
-		}
-		r.id_len = (size_t)len;
+	if (t.id_rc == PL_EINVAL) {
+		http_reply_error(&r, 400, "bad percent-encoding in path");
+		return;
 	}
+	if (t.id_rc) {
+		http_reply_error(&r, 404, r.route == HTTP_ROUTE_ASSET ? "no such asset"
+								  : "no such campaign");
+		return;
+	}
+	memcpy(r.id, t.id, t.id_len + 1);
+	r.id_len = t.id_len;
 	handlers[r.route](&r);
 }

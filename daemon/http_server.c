@@ -12,6 +12,13 @@
  * connection evhttp built around it. A worker at its share of
  * max_connections stops accepting (the kernel queues new connections, other
  * workers keep accepting) and starts again when one closes.
+ *
+ * evhttp's timeout restarts with every byte read, so a client trickling a
+ * header byte now and then could hold a connection for ever. Each tracked
+ * connection therefore has a deadline: a request must be complete (line,
+ * headers and body) within timeout_seconds of the connection being ready
+ * for it — from accept, and again from each reply of a keep-alive
+ * connection — or the connection is closed.
  */
 #include "http_server.h"
 
@@ -117,6 +124,12 @@ static int bind_listen(const char *address, int *fd_out, int *port_out)
 	return PL_OK;
 }
 
+static void conn_free(struct http_conn *c)
+{
+	event_free(c->deadline_ev);
+	free(c);
+}
+
 static void conn_closed_cb(struct evhttp_connection *evcon, void *conn)
 {
 	(void)evcon;
@@ -130,12 +143,51 @@ static void conn_closed_cb(struct evhttp_connection *evcon, void *conn)
 		w->conn_list = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	free(c);
+	conn_free(c);
 	w->conns--;
 	if (w->paused && !w->stopping && w->conns < w->conn_cap) {
 		evconnlistener_enable(evhttp_bound_socket_get_listener(w->bound));
 		w->paused = false;
 	}
+}
+
+/* The request was not complete in time: conn_closed_cb frees c. */
+static void conn_deadline_cb(evutil_socket_t fd, short what, void *conn)
+{
+	(void)fd;
+	(void)what;
+	struct http_conn *c = conn;
+	evhttp_connection_free(c->evcon);
+}
+
+static void conn_deadline_arm(struct http_conn *c)
+{
+	struct timeval tv = {.tv_sec = c->w->hs->opt.timeout_seconds};
+	event_add(c->deadline_ev, &tv);
+}
+
+/* A reply went out; a keep-alive connection now waits for its next request. */
+static void reply_sent_cb(struct evhttp_request *req, void *conn)
+{
+	(void)req;
+	conn_deadline_arm(conn);
+}
+
+/*
+ * The request is complete, so its connection met the deadline; the handler
+ * may take as long as it needs (a stream lasts until the client leaves).
+ */
+static void request_cb(struct evhttp_request *req, void *worker)
+{
+	struct http_worker *w = worker;
+	/* A walk of at most this worker's share of max_connections: small
+	 * beside answering the request. */
+	struct http_conn *c = http_conn_find(w, evhttp_request_get_connection(req));
+	if (c) {
+		event_del(c->deadline_ev);
+		evhttp_request_set_on_complete_cb(req, reply_sent_cb, c);
+	}
+	http_router_dispatch(req, w);
 }
 
 /*
@@ -152,6 +204,10 @@ static void conn_adopt(struct http_worker *w, struct bufferevent *bev)
 	struct http_conn *c = NULL;
 	if (evcon && evhttp_connection_get_bufferevent(evcon) == bev)
 		c = calloc(1, sizeof *c);
+	if (c && !(c->deadline_ev = event_new(w->base, -1, 0, conn_deadline_cb, c))) {
+		free(c);
+		c = NULL;
+	}
 	if (c) {
 		c->w = w;
 		c->evcon = evcon;
@@ -160,6 +216,7 @@ static void conn_adopt(struct http_worker *w, struct bufferevent *bev)
 			w->conn_list->prev = c;
 		w->conn_list = c;
 		evhttp_connection_set_closecb(evcon, conn_closed_cb, c);
+		conn_deadline_arm(c);
 	} else {
 		/* Gone already, or no memory to track it: served, not counted. */
 		w->conns--;
@@ -247,7 +304,7 @@ static int worker_init(struct http_worker *w, struct http_server *hs, int conn_c
 						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
 						    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(w->http, http_router_dispatch, w);
+	evhttp_set_gencb(w->http, request_cb, w);
 	evhttp_set_bevcb(w->http, conn_bev_cb, w);
 	/* evhttp closes the socket it accepts on when freed: give each its own fd. */
 	int fd = fcntl(hs->fd, F_DUPFD_CLOEXEC, 0);
@@ -280,7 +337,7 @@ static void worker_deinit(struct http_worker *w)
 	while (w->conn_list) {
 		struct http_conn *c = w->conn_list;
 		w->conn_list = c->next;
-		free(c);
+		conn_free(c);
 	}
 	if (w->stop_ev)
 		event_free(w->stop_ev);

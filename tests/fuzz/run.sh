@@ -16,7 +16,7 @@ fi
 ninja -C "$BUILD" >/dev/null
 failed=0
 passed=0
-for target in fuzz_decode fuzz_json_lines; do
+for target in fuzz_decode fuzz_json_lines fuzz_http_query; do
 	work="$BUILD/fuzz-corpus/$target"
 	mkdir -p "$work"
 	echo "fuzzing $target for ${SECONDS_EACH}s"

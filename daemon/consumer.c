@@ -27,6 +27,7 @@
 #define RECHECK_MS 2000           /* lost partitions and down brokers */
 #define REJECTION_SUMMARY_MS 10000
 #define WATERMARK_TIMEOUT_MS 2000
+#define LAG_REFRESH_MS 1000       /* idle partitions' lag, from cached watermarks */
 
 struct consumer {
 	rd_kafka_t *rk;
@@ -49,6 +50,7 @@ struct consumer {
 	int64_t lost_check_at_ms;
 	int fatal;
 
+	int64_t lag_refresh_at_ms;
 	uint64_t rejected[PL_REASON_COUNT]; /* since the last summary line */
 	int64_t summary_at_ms;
 };
@@ -704,6 +706,30 @@ cleanup:
 	return rc;
 }
 
+/*
+ * Batches update the watermarks of the partitions they touch; partitions
+ * with nothing new would otherwise show an unknown lag for ever. The
+ * watermarks come from librdkafka's cache (fetch responses): no round trip.
+ */
+static void refresh_lag(struct consumer *c)
+{
+	if (mono_ms() < c->lag_refresh_at_ms)
+		return;
+	c->lag_refresh_at_ms = mono_ms() + LAG_REFRESH_MS;
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	if (rd_kafka_assignment(c->rk, &parts) || !parts)
+		return;
+	for (int i = 0; i < parts->cnt; i++) {
+		int64_t lo = -1, hi = -1;
+		rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic, parts->elems[i].partition,
+					       &lo, &hi);
+		if (hi >= 0)
+			metrics_set_high_watermark(c->m, parts->elems[i].topic,
+						   parts->elems[i].partition, hi);
+	}
+	rd_kafka_topic_partition_list_destroy(parts);
+}
+
 int consumer_run(struct consumer *c, const atomic_bool *stop)
 {
 	while (!atomic_load(stop) && !c->fatal) {
@@ -721,6 +747,7 @@ int consumer_run(struct consumer *c, const atomic_bool *stop)
 			flush(c);
 		recheck_lost(c);
 		probe_brokers(c);
+		refresh_lag(c);
 		summarise_rejections(c, false);
 	}
 	if (!c->store_failed)

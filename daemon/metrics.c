@@ -106,6 +106,16 @@ void metrics_set_partition(struct metrics *m, const char *topic, int32_t partiti
 	pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_set_high_watermark(struct metrics *m, const char *topic, int32_t partition,
+				int64_t high_watermark)
+{
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->partition_count; i++)
+		if (m->partitions[i].partition == partition && strcmp(m->partitions[i].topic, topic) == 0)
+			m->partitions[i].high_watermark = high_watermark;
+	pthread_mutex_unlock(&m->lock);
+}
+
 void metrics_clear_partitions(struct metrics *m)
 {
 	pthread_mutex_lock(&m->lock);

@@ -80,6 +80,9 @@ const char *metrics_state_name(enum consumer_state state);
 /* Records where a partition stands; high_watermark < 0 leaves it as it was. */
 void metrics_set_partition(struct metrics *m, const char *topic, int32_t partition,
 			   int64_t next_offset, int64_t high_watermark);
+/* Updates the broker's high watermark of a partition already recorded. */
+void metrics_set_high_watermark(struct metrics *m, const char *topic, int32_t partition,
+				int64_t high_watermark);
 /* Forgets partitions no longer assigned to this instance. */
 void metrics_clear_partitions(struct metrics *m);
 /* Sum of (high watermark - next offset) over assigned partitions; -1 unknown. */

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -56,6 +57,7 @@ static const char usage[] =
 	"  --kafka KEY=VALUE     any librdkafka property, e.g. security.protocol=SASL_SSL\n"
 	"                        (in the file: kafka.KEY = VALUE)\n"
 	"  --read-only           serve HTTP from an existing data dir, consume nothing\n"
+	"  --check-config        check the settings, print them, and exit\n"
 	"  --log-level LEVEL     error, warn, info (default) or debug\n"
 	"  --batch-max N         messages per write transaction (default 5000)\n"
 	"  --batch-ms N          longest wait to fill a batch (default 5)\n"
@@ -89,7 +91,7 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int parse_args(int argc, char **argv, struct serve_config *cfg)
+static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *check_only)
 {
 	static const struct option opts[] = {{"brokers", required_argument, NULL, 'b'},
 					     {"topic", required_argument, NULL, 't'},
@@ -103,6 +105,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 					     {"batch-max", required_argument, NULL, 'B'},
 					     {"batch-ms", required_argument, NULL, 'M'},
 					     {"skip-lost-offsets", no_argument, NULL, 'S'},
+					     {"check-config", no_argument, NULL, 'C'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	char err[512];
@@ -122,6 +125,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 		int rc = PL_OK;
 		switch (c) {
 		case 'c': break;
+		case 'C': *check_only = true; break;
 		case 'k': rc = config_set_pair(cfg, optarg, true, err, sizeof err); break;
 		case 'r': rc = config_set(cfg, "read_only", "true", err, sizeof err); break;
 		case 'S': rc = config_set(cfg, "skip_lost_offsets", "true", err, sizeof err); break;
@@ -288,12 +292,32 @@ cleanup_lock:
 	return rc;
 }
 
+/* What --check-config prints: the settings in effect, secrets left out. */
+static void print_config(const struct serve_config *cfg)
+{
+	printf("configuration OK\nbrokers = %s\ntopic = %s\ngroup = %s\ndata = %s\nlisten = %s\n"
+	       "log_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n",
+	       cfg->brokers[0] ? cfg->brokers : "(embedded broker)", cfg->topic, cfg->group, cfg->data,
+	       cfg->listen, cfg->log_level, cfg->read_only ? "true" : "false",
+	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms);
+	for (size_t i = 0; i < cfg->kafka_count; i++)
+		printf("kafka.%s = %s\n", cfg->kafka[i].key,
+		       strstr(cfg->kafka[i].key, "password") || strstr(cfg->kafka[i].key, "secret")
+			       ? "(hidden)"
+			       : cfg->kafka[i].value);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct serve_config cfg;
-	int rc = parse_args(argc, argv, &cfg);
+	bool check_only = false;
+	int rc = parse_args(argc, argv, &cfg, &check_only);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
+	if (check_only) {
+		print_config(&cfg);
+		return CLI_OK;
+	}
 	log_set_level((enum log_level)log_level_parse(cfg.log_level));
 	atomic_store(&stop_requested, false);
 	install_signals();

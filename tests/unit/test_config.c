@@ -1,0 +1,128 @@
+/*
+ * test_config.c — the settings of `pledged serve`: every accepted form and
+ * every refusal of the file parser and the validator, table-driven, plus the
+ * example file in deploy/ (given as the first argument).
+ */
+#include "check.h"
+#include "config.h"
+#include "pl_error.h"
+
+struct file_case {
+	const char *name;
+	const char *text;
+	int want;             /* 0 or PL_EINVAL from parse, or validate when parse passes */
+	const char *err_has;  /* part of the message, when refused */
+};
+
+static const struct file_case file_cases[] = {
+	{"empty file", "", 0, NULL},
+	{"comments and blank lines", "# a comment\n\n   \n\t# indented comment\n", 0, NULL},
+	{"all keys", "brokers = a:1,b:2\ntopic = t.x_y-z\ngroup = g\ndata = /d\nlisten = 0.0.0.0:80\n"
+		     "log_level = debug\nread_only = yes\nskip_lost_offsets = 0\nbatch_max = 10\nbatch_ms = 7\n",
+	 0, NULL},
+	{"dashes like flags", "log-level = warn\nbatch-max = 9\n", 0, NULL},
+	{"CRLF and spaces", "topic=pledges  \r\n  group   =   g2\r\n", 0, NULL},
+	{"kafka pass-through", "kafka.security.protocol = SASL_SSL\nkafka.sasl.username = u\n", 0, NULL},
+	{"IPv6 listen", "listen = [::1]:8080\n", 0, NULL},
+	{"listen on every address", "listen = :8080\n", 0, NULL},
+
+	{"unknown key", "topic = t\nfrobnicate = 1\n", PL_EINVAL, "line 2: unknown setting 'frobnicate'"},
+	{"no equals sign", "topic\n", PL_EINVAL, "line 1: 'topic' is not key=value"},
+	{"bad bool", "read_only = perhaps\n", PL_EINVAL, "wants true or false"},
+	{"bad number", "batch_max = ten\n", PL_EINVAL, "wants a number"},
+	{"negative number", "batch_ms = -5\n", PL_EINVAL, "wants a number"},
+	{"empty kafka property", "kafka. = x\n", PL_EINVAL, "empty librdkafka property"},
+	{"too long a line", NULL, PL_EINVAL, "line 1: too long"},
+
+	{"bad topic", "topic = no spaces\n", PL_EINVAL, "character Kafka does not allow"},
+	{"dot topic", "topic = ..\n", PL_EINVAL, "topic must not be empty"},
+	{"empty group", "group =\n", PL_EINVAL, "group must not be empty"},
+	{"listen without port", "listen = localhost\n", PL_EINVAL, "is not HOST:PORT"},
+	{"listen port too big", "listen = 127.0.0.1:70000\n", PL_EINVAL, "is not HOST:PORT"},
+	{"broker without host", "brokers = :9092\n", PL_EINVAL, "is not HOST:PORT"},
+	{"brokers trailing comma", "brokers = a:1,\n", PL_EINVAL, "ends with a comma"},
+	{"bad log level", "log_level = loud\n", PL_EINVAL, "is not one of"},
+	{"batch_max zero", "batch_max = 0\n", PL_EINVAL, "batch_max wants 1..100000"},
+	{"batch_ms too long", "batch_ms = 10001\n", PL_EINVAL, "batch_ms wants 1..10000"},
+	{"pledged owns the group", "kafka.group.id = other\n", PL_EINVAL, "set by pledged itself"},
+	{"pledged owns offsets", "kafka.enable.auto.commit = true\n", PL_EINVAL, "offsets live in the data dir"},
+	{"pledged never skips", "kafka.auto.offset.reset = latest\n", PL_EINVAL, "never skips data"},
+};
+
+static void test_file_cases(void)
+{
+	static char long_line[2000];
+	memset(long_line, 'x', sizeof long_line - 1);
+	for (size_t i = 0; i < sizeof file_cases / sizeof file_cases[0]; i++) {
+		const struct file_case *fc = &file_cases[i];
+		const char *text = fc->text ? fc->text : long_line;
+		struct serve_config c;
+		char err[512] = "";
+		config_init(&c);
+		int rc = config_parse_text(&c, text, strlen(text), err, sizeof err);
+		if (rc == 0)
+			rc = config_validate(&c, err, sizeof err);
+		if (rc != fc->want || (fc->err_has && !strstr(err, fc->err_has)))
+			fprintf(stderr, "case '%s': got %d '%s'\n", fc->name, rc, err);
+		CHECK_INT(rc, fc->want);
+		if (fc->err_has)
+			CHECK(strstr(err, fc->err_has) != NULL);
+	}
+}
+
+static void test_values(void)
+{
+	struct serve_config c;
+	char err[256];
+	config_init(&c);
+	/* Defaults of CONTRACT.md section 4. */
+	CHECK_STR(c.topic, "pledges");
+	CHECK_STR(c.group, "pledged");
+	CHECK_STR(c.brokers, "");
+	CHECK_INT(config_validate(&c, err, sizeof err), 0);
+
+	const char *text = "topic = a\nkafka.x = 1\ntopic = b\nkafka.x = 2\nread_only = true\n";
+	CHECK_INT(config_parse_text(&c, text, strlen(text), err, sizeof err), 0);
+	CHECK_STR(c.topic, "b"); /* later lines win: how flags override the file */
+	CHECK_STR(config_kafka_get(&c, "x"), "2");
+	CHECK_INT(c.kafka_count, 1);
+	CHECK(c.read_only);
+	CHECK(config_kafka_get(&c, "y") == NULL);
+
+	/* The --kafka flag form: the kafka. prefix is implied. */
+	CHECK_INT(config_set_pair(&c, "socket.timeout.ms=5000", true, err, sizeof err), 0);
+	CHECK_STR(config_kafka_get(&c, "socket.timeout.ms"), "5000");
+	CHECK_INT(config_set_pair(&c, "no-equals", true, err, sizeof err), PL_EINVAL);
+
+	char big[1100];
+	memset(big, 'v', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	CHECK_INT(config_set(&c, "data", big, err, sizeof err), PL_EINVAL);
+	CHECK(strstr(err, "too long") != NULL);
+}
+
+static void test_files(const char *example)
+{
+	struct serve_config c;
+	char err[512];
+	config_init(&c);
+	CHECK_INT(config_load_file(&c, "/nonexistent/pledged.conf", err, sizeof err), PL_ENOTFOUND);
+	CHECK(strstr(err, "cannot open config file") != NULL);
+	config_init(&c);
+	CHECK_INT(config_load_file(&c, example, err, sizeof err), 0);
+	CHECK_INT(config_validate(&c, err, sizeof err), 0);
+	CHECK_STR(c.data, "/var/lib/pledged");
+	CHECK_STR(config_kafka_get(&c, "security.protocol"), "SASL_SSL");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: test_config EXAMPLE.conf\n");
+		return 2;
+	}
+	test_file_cases();
+	test_values();
+	test_files(argv[1]);
+	return check_done();
+}

@@ -1,0 +1,53 @@
+#!/bin/sh
+# test_deploy.sh — what of deploy/ can be checked without a container engine:
+# the systemd unit (systemd-analyze verify, against the built binary), the
+# example configuration through `serve --check-config`, and clear refusals
+# of bad configuration files.
+# Usage: test_deploy.sh PLEDGED DEPLOY_DIR
+set -u
+PLEDGED=$(realpath "$1")
+DEPLOY=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+if command -v systemd-analyze >/dev/null; then
+	# verify wants ExecStart to exist: point it at the binary under test.
+	sed "s|/usr/local/bin/pledged|$PLEDGED|" "$DEPLOY/pledged.service" >"$work/pledged.service"
+	if systemd-analyze verify "$work/pledged.service" >"$work/verify.log" 2>&1; then ok; else
+		fail "systemd-analyze verify: $(cat "$work/verify.log")"; fi
+	for opt in DynamicUser=yes StateDirectory=pledged ProtectSystem=strict NoNewPrivileges=yes; do
+		grep -qx "$opt" "$DEPLOY/pledged.service" && ok || fail "unit lacks $opt"
+	done
+else
+	echo "systemd-analyze not installed: unit not verified"
+fi
+
+if "$PLEDGED" serve --config "$DEPLOY/pledged.conf.example" --check-config >"$work/out" 2>&1; then ok; else
+	fail "example config refused: $(cat "$work/out")"; fi
+grep -q "^configuration OK" "$work/out" && ok || fail "check-config says OK"
+grep -q "^kafka.sasl.password = (hidden)" "$work/out" && ok || fail "secrets are not printed"
+# Flags override the file.
+"$PLEDGED" serve --config "$DEPLOY/pledged.conf.example" --topic other --check-config >"$work/out" 2>&1
+grep -q "^topic = other" "$work/out" && ok || fail "a flag overrides the file"
+
+check_refused() { # description, file text, expected part of the message
+	printf '%s\n' "$2" >"$work/bad.conf"
+	"$PLEDGED" serve --config "$work/bad.conf" --check-config >"$work/out" 2>&1
+	status=$?
+	[ "$status" = 2 ] && ok || fail "$1: exit $status, want 2"
+	grep -qF -- "$3" "$work/out" && ok || fail "$1: '$3' not in $(cat "$work/out")"
+}
+check_refused "unknown key" "topic = t
+bogus = 1" "line 2: unknown setting 'bogus'"
+check_refused "bad value" "batch_ms = soon" "line 1: 'batch_ms' wants a number"
+check_refused "owned property" "kafka.enable.auto.commit = true" "set by pledged itself"
+check_refused "bad listen" "listen = nowhere" "is not HOST:PORT"
+"$PLEDGED" serve --config "$work/missing.conf" --check-config >"$work/out" 2>&1
+[ $? = 2 ] && grep -q "cannot open config file" "$work/out" && ok || fail "a missing config file is refused"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -11,9 +11,10 @@
 #include "pl_error.h"
 #include "views.h"
 
-int cli_open_store(const char *cmd, const char *dir, bool create, struct store **out)
+int cli_open_store(const char *cmd, const char *dir, bool create, size_t map_size,
+		   struct store **out)
 {
-	struct store_options opt = {.create = create};
+	struct store_options opt = {.create = create, .initial_map_size = map_size};
 	int rc = store_open(out, dir, &opt);
 	if (rc == 0)
 		return CLI_OK;
@@ -97,7 +98,7 @@ int cli_walk(const char *cmd, const char *dir, enum store_db db, const MDB_val *
 {
 	struct store *st;
 	struct store_txn t;
-	int rc = cli_open_store(cmd, dir, false, &st);
+	int rc = cli_open_store(cmd, dir, false, 0, &st);
 	if (rc)
 		return rc;
 	if ((rc = store_read_begin(st, &t)) == 0) {

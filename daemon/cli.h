@@ -19,8 +19,10 @@ enum cli_exit {
 	CLI_STORE = 3,    /* the data dir could not be used */
 };
 
-/* Opens dir for a command; prints why not on stderr. Returns a cli_exit. */
-int cli_open_store(const char *cmd, const char *dir, bool create, struct store **out);
+/* Opens dir for a command (map_size 0: the default initial map); prints why
+ * not on stderr. Returns a cli_exit. */
+int cli_open_store(const char *cmd, const char *dir, bool create, size_t map_size,
+		   struct store **out);
 
 /* Parses a whole unsigned decimal number. */
 bool cli_parse_u64(const char *s, uint64_t *out);

@@ -44,7 +44,7 @@ int cmd_backup(int argc, char **argv)
 		return cli_usage_error("backup", "--to DEST is required");
 
 	struct store *st;
-	int rc = cli_open_store("backup", dir, false, &st);
+	int rc = cli_open_store("backup", dir, false, 0, &st);
 	if (rc)
 		return rc;
 	rc = store_backup(st, dest);

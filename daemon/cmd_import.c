@@ -75,7 +75,7 @@ int cmd_import(int argc, char **argv)
 		return cli_usage_error("import", "unexpected argument '%s'", argv[optind]);
 
 	struct store *st;
-	int rc = cli_open_store("import", dir, true, &st);
+	int rc = cli_open_store("import", dir, true, 0, &st);
 	if (rc)
 		return rc;
 	struct pending p = {.cap = batch};

@@ -92,7 +92,7 @@ int cmd_replay(int argc, char **argv)
 		return cli_usage_error("replay", "unexpected argument '%s'", argv[optind]);
 
 	struct store *st;
-	int rc = cli_open_store("replay", dir, false, &st);
+	int rc = cli_open_store("replay", dir, false, 0, &st);
 	if (rc)
 		return rc;
 	rc = store_run_write(st, replay_txn, &job);

@@ -61,6 +61,8 @@ static const char usage[] =
 	"  --log-level LEVEL     error, warn, info (default) or debug\n"
 	"  --batch-max N         messages per write transaction (default 5000)\n"
 	"  --batch-ms N          longest wait to fill a batch (default 5)\n"
+	"  --map-size SIZE       initial LMDB map (e.g. 1G; default 64M); it doubles by\n"
+	"                        itself when full\n"
 	"  --skip-lost-offsets   when Kafka deleted events before they were read, log the\n"
 	"                        gap and go on instead of stalling that partition\n"
 	"  -h, --help            show this help\n"
@@ -106,6 +108,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 					     {"batch-ms", required_argument, NULL, 'M'},
 					     {"skip-lost-offsets", no_argument, NULL, 'S'},
 					     {"check-config", no_argument, NULL, 'C'},
+					     {"map-size", required_argument, NULL, 'm'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	char err[512];
@@ -205,7 +208,7 @@ static int serve_read_only(const struct serve_config *cfg)
 	struct store *st;
 	struct metrics m;
 	struct http_server *hs = NULL;
-	int rc = cli_open_store("serve", cfg->data, false, &st);
+	int rc = cli_open_store("serve", cfg->data, false, cfg->map_size, &st);
 	if (rc)
 		return rc;
 	metrics_init(&m);
@@ -234,7 +237,7 @@ static int serve_consuming(const struct serve_config *cfg)
 	int rc = lock_data_dir(cfg->data, &lock_fd);
 	if (rc)
 		return rc;
-	rc = cli_open_store("serve", cfg->data, true, &st);
+	rc = cli_open_store("serve", cfg->data, true, cfg->map_size, &st);
 	if (rc)
 		goto cleanup_lock;
 	metrics_init(&m);
@@ -296,10 +299,11 @@ cleanup_lock:
 static void print_config(const struct serve_config *cfg)
 {
 	printf("configuration OK\nbrokers = %s\ntopic = %s\ngroup = %s\ndata = %s\nlisten = %s\n"
-	       "log_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n",
+	       "log_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n"
+	       "map_size = %zu\n",
 	       cfg->brokers[0] ? cfg->brokers : "(embedded broker)", cfg->topic, cfg->group, cfg->data,
 	       cfg->listen, cfg->log_level, cfg->read_only ? "true" : "false",
-	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms);
+	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms, cfg->map_size);
 	for (size_t i = 0; i < cfg->kafka_count; i++)
 		printf("kafka.%s = %s\n", cfg->kafka[i].key,
 		       strstr(cfg->kafka[i].key, "password") || strstr(cfg->kafka[i].key, "secret")

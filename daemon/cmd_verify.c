@@ -60,7 +60,7 @@ int cmd_verify(int argc, char **argv)
 		return cli_usage_error("verify", "unexpected argument '%s'", argv[optind]);
 
 	struct store *st;
-	int rc = cli_open_store("verify", dir, false, &st);
+	int rc = cli_open_store("verify", dir, false, 0, &st);
 	if (rc)
 		return rc;
 	struct verify_job job = {0};

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,29 @@ static int parse_unsigned(const char *key, const char *value, unsigned *out, cha
 	return PL_OK;
 }
 
+/* A byte count with an optional K, M or G suffix (powers of 1024). */
+static int parse_size(const char *key, const char *value, size_t *out, char *err, size_t err_size)
+{
+	char *end;
+	if (!isdigit((unsigned char)value[0]))
+		return fail(err, err_size, "'%s' wants a size like 65536, 64M or 1G, not '%s'", key, value);
+	errno = 0;
+	unsigned long long v = strtoull(value, &end, 10);
+	unsigned shift = 0;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (errno || *end || v > (UINT64_C(1) << 40) >> shift)
+		return fail(err, err_size, "'%s' wants a size like 65536, 64M or 1G, not '%s'", key, value);
+	*out = (size_t)(v << shift);
+	return PL_OK;
+}
+
 static int set_kafka(struct serve_config *c, const char *prop, const char *value, char *err,
 		     size_t err_size)
 {
@@ -129,6 +153,8 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 		return parse_unsigned(key, value, &c->batch_max, err, err_size);
 	if (key_is(key, "batch_ms"))
 		return parse_unsigned(key, value, &c->batch_ms, err, err_size);
+	if (key_is(key, "map_size"))
+		return parse_size(key, value, &c->map_size, err, err_size);
 	return fail(err, err_size, "unknown setting '%s'", key);
 }
 
@@ -294,6 +320,8 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 		return fail(err, err_size, "batch_max wants 1..100000");
 	if (c->batch_ms < 1 || c->batch_ms > 10000)
 		return fail(err, err_size, "batch_ms wants 1..10000");
+	if (c->map_size && c->map_size < 65536)
+		return fail(err, err_size, "map_size wants at least 64K (it grows by itself)");
 	for (size_t i = 0; i < c->kafka_count; i++)
 		for (size_t j = 0; j < sizeof owned_kafka_keys / sizeof owned_kafka_keys[0]; j++)
 			if (strcmp(c->kafka[i].key, owned_kafka_keys[j].key) == 0)

@@ -5,7 +5,7 @@
  * checked by a validator, so every rule can be unit-tested. The file is
  * `key = value` lines; `#` starts a comment line; keys are the long flag
  * names with '_' or '-' (brokers, topic, group, data, listen, log_level,
- * read_only, batch_max, batch_ms, skip_lost_offsets). Any key starting with
+ * read_only, batch_max, batch_ms, skip_lost_offsets, map_size). Any key starting with
  * "kafka." is handed to librdkafka as is, minus the prefix, so that a
  * secured cluster (SASL, TLS) needs no code here. Later settings override
  * earlier ones, which is how flags override the file.
@@ -35,6 +35,7 @@ struct serve_config {
 	bool skip_lost_offsets; /* continue after data deleted by retention (logged) */
 	unsigned batch_max;     /* messages per write transaction */
 	unsigned batch_ms;      /* longest wait to fill a batch */
+	size_t map_size;        /* initial LMDB map in bytes; 0: the store's default */
 	struct config_kv kafka[CONFIG_MAX_KAFKA];
 	size_t kafka_count;
 };

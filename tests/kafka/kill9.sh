@@ -15,6 +15,9 @@
 # until its session times out, and waiting for that 20 times would only test
 # Kafka's patience. Positions come from the data dir, not from the group.
 #
+# The data dir starts with a 64 KiB map, so the map grows many times during
+# the run and some kills land while it grows.
+#
 # Usage: kill9.sh PLEDGED MOCK_BROKER STREAM_GEN [KILLS]
 set -eu
 PLEDGED=$1 MOCK=$2 GEN=$3 KILLS=${4:-22}
@@ -47,7 +50,7 @@ FEED_PID=$!
 
 start_serve() {
 	"$PLEDGED" serve --brokers "$ADDR" --data "$T/data" --listen 127.0.0.1:0 \
-		--group "kill9-$1" --batch-max 40 --log-level warn 2>>"$T/serve.log" &
+		--group "kill9-$1" --batch-max 40 --map-size 64K --log-level warn 2>>"$T/serve.log" &
 	SERVE_PID=$!
 }
 

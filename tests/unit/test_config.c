@@ -24,6 +24,10 @@ static const struct file_case file_cases[] = {
 	{"CRLF and spaces", "topic=pledges  \r\n  group   =   g2\r\n", 0, NULL},
 	{"kafka pass-through", "kafka.security.protocol = SASL_SSL\nkafka.sasl.username = u\n", 0, NULL},
 	{"IPv6 listen", "listen = [::1]:8080\n", 0, NULL},
+	{"map sizes", "map_size = 64K\nmap_size = 512m\nmap_size = 2G\nmap_size = 1048576\n", 0, NULL},
+	{"map size too small", "map_size = 4096\n", PL_EINVAL, "at least 64K"},
+	{"map size unit", "map_size = 5T\n", PL_EINVAL, "wants a size"},
+	{"map size huge", "map_size = 2000000G\n", PL_EINVAL, "wants a size"},
 	{"listen on every address", "listen = :8080\n", 0, NULL},
 
 	{"unknown key", "topic = t\nfrobnicate = 1\n", PL_EINVAL, "line 2: unknown setting 'frobnicate'"},
@@ -93,6 +97,8 @@ static void test_values(void)
 	CHECK_INT(config_set_pair(&c, "socket.timeout.ms=5000", true, err, sizeof err), 0);
 	CHECK_STR(config_kafka_get(&c, "socket.timeout.ms"), "5000");
 	CHECK_INT(config_set_pair(&c, "no-equals", true, err, sizeof err), PL_EINVAL);
+	CHECK_INT(config_set(&c, "map-size", "3M", err, sizeof err), 0);
+	CHECK_INT(c.map_size, 3 << 20);
 
 	char big[1100];
 	memset(big, 'v', sizeof big - 1);

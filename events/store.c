@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "bytes.h"
 #include "pl_error.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
@@ -329,6 +330,38 @@ void *store_reserve_new(struct store_txn *t, enum store_db db, const void *key, 
 		return NULL;
 	}
 	return v.mv_data;
+}
+
+int store_add_i64(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
+		  int64_t delta, int64_t *before)
+{
+	if (t->err)
+		return t->err;
+	if (!t->write)
+		return store_txn_fail(t, PL_EINVAL);
+	MDB_cursor **c = &t->counters[db];
+	int rc = *c ? 0 : mdb_cursor_open(t->txn, t->st->dbi[db], c);
+	if (rc)
+		return store_txn_fail(t, store_error(rc));
+	uint8_t buf[8];
+	bytes_put_le64(buf, (uint64_t)delta);
+	MDB_val k = {key_len, (void *)key}, v = {sizeof buf, buf};
+	/* A new key is written at once; an existing one leaves the cursor on it
+	 * and its value in v, so the update needs no second descent. */
+	rc = mdb_cursor_put(*c, &k, &v, MDB_NOOVERWRITE);
+	if (rc == 0) {
+		*before = 0;
+		return PL_OK;
+	}
+	if (rc != MDB_KEYEXIST)
+		return store_txn_fail(t, store_error(rc));
+	if (v.mv_size != sizeof buf)
+		return store_txn_fail(t, PL_ECORRUPT);
+	*before = (int64_t)bytes_get_le64(v.mv_data);
+	bytes_put_le64(buf, (uint64_t)(*before + delta));
+	MDB_val updated = {sizeof buf, buf};
+	rc = mdb_cursor_put(*c, &k, &updated, MDB_CURRENT);
+	return rc ? store_txn_fail(t, store_error(rc)) : PL_OK;
 }
 
 void store_del(struct store_txn *t, enum store_db db, const void *key, size_t key_len)

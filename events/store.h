@@ -78,6 +78,7 @@ struct store_txn {
 	MDB_txn *txn;
 	int err;    /* first error; sticky */
 	bool write;
+	MDB_cursor *counters[STORE_DB_COUNT]; /* store_add_i64's cursors; LMDB frees them at commit */
 };
 
 /* Begins a read-only transaction; it never blocks the writer. */
@@ -110,6 +111,13 @@ void *store_reserve(struct store_txn *t, enum store_db db, const void *key, size
  */
 void *store_reserve_new(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
 			size_t val_len, bool *exists);
+/*
+ * Adds delta to the little-endian int64 counter at key (a missing key counts
+ * as 0) in one B-tree descent; *before gets the value it had. Write
+ * transactions only. Returns 0 or the sticky error.
+ */
+int store_add_i64(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
+		  int64_t delta, int64_t *before);
 /* Deletes key; a missing key is not an error. */
 void store_del(struct store_txn *t, enum store_db db, const void *key, size_t key_len);
 /* Empties a database. */

@@ -33,7 +33,7 @@ enum proj_table {
 /* The store database holding a table of a set. */
 enum store_db proj_db(enum proj_set set, enum proj_table table);
 
-#define PROJ_CACHE_SLOTS 64
+#define PROJ_CACHE_SLOTS 1024
 
 /* A campaign's totals held in memory while a transaction applies events. */
 struct proj_cached_campaign {

@@ -200,18 +200,10 @@ static int64_t add_to_supporter(struct apply_ctx *c, struct pl_str supporter, in
 {
 	uint8_t key[PROJ_KEY_MAX];
 	size_t klen = proj_supporter_key(key, c->campaign, supporter);
-	MDB_val v;
-	int64_t before = 0;
-	int rc = store_get(c->t, db(c, PROJ_T_SUPPORTERS), key, klen, &v);
-	if (rc == 0 && v.mv_size == 8)
-		before = (int64_t)bytes_get_le64(v.mv_data);
-	else if (rc != PL_ENOTFOUND)
-		return store_txn_fail(c->t, rc ? rc : PL_ECORRUPT), 0;
-	int64_t after = before + delta;
-	uint8_t val[8];
-	bytes_put_le64(val, (uint64_t)after);
-	store_put(c->t, db(c, PROJ_T_SUPPORTERS), key, klen, val, sizeof val, 0);
-	return (after > 0) - (before > 0);
+	int64_t before;
+	if (store_add_i64(c->t, db(c, PROJ_T_SUPPORTERS), key, klen, delta, &before))
+		return 0;
+	return (before + delta > 0) - (before > 0);
 }
 
 static int apply_pledge(struct apply_ctx *c)

@@ -54,7 +54,8 @@ int pl_type_from_name(const char *name, size_t len)
 int pl_field_from_key(const char *key, size_t len)
 {
 	for (int f = 0; f < PL_FIELD_COUNT; f++)
-		if (pl_field_defs[f].key_len == len && memcmp(key, pl_field_defs[f].key, len) == 0)
+		if (pl_field_defs[f].key_len == len && key[0] == pl_field_defs[f].key[0] &&
+		    memcmp(key, pl_field_defs[f].key, len) == 0)
 			return f;
 	return -1;
 }

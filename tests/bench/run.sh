@@ -1,0 +1,427 @@
+#!/bin/bash
+# run.sh — the benchmark suite: pledged against the best that can be done on
+# the same machine in the same run, as one table (measure | pledged |
+# baseline | ratio | target), printed and written to BUILD/bench-table.md.
+#
+#   tests/bench/run.sh            full sizes (about 10 minutes)
+#   tests/bench/run.sh --quick    tiny sizes: the CI smoke run (under a minute)
+#   --build-dir DIR               use binaries already built in DIR instead of
+#                                 building build-bench/ (release)
+#
+# Measures, each side several times alternately, medians reported:
+#   ingest   a separate broker process (librdkafka mock cluster) preloaded
+#            with the bench_events stream, lz4-compressed, every message
+#            checked present; pledged serve from process start until every
+#            message is applied, rejected or skipped as duplicate, against
+#            kcat reading the same topic (with a consumer group like serve,
+#            and without one).
+#   replay   replay_bench: rebuild projections against a raw LMDB scan.
+#   http     wrk against serve --read-only and against nginx serving the
+#            same JSON bytes as static files.
+#   memory   peak RssAnon of serve after 1M and 10M events (not in --quick).
+#
+# Needs kcat, wrk, nginx (nginx-light) and curl; exits 77 (skipped) when one
+# is missing, 1 when a measurement could not be taken (the log says why), 0
+# otherwise: a target not met is a finding, not an error. Every server runs
+# on 127.0.0.1 and every load loop is bounded in time.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+QUICK=0
+BUILD=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) QUICK=1 ;;
+	--build-dir) BUILD=$2; shift ;;
+	*) echo "usage: $0 [--quick] [--build-dir DIR]" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+for tool in kcat wrk nginx curl; do
+	if ! command -v "$tool" >/dev/null && ! [ -x "/usr/sbin/$tool" ]; then
+		echo "run.sh: $tool is not installed (apt-get install kcat wrk nginx-light curl); skipping" >&2
+		exit 77
+	fi
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+if [ -z "$BUILD" ]; then
+	BUILD=$ROOT/build-bench
+	if [ ! -d "$BUILD" ]; then
+		meson setup "$BUILD" "$ROOT" --buildtype=release >/dev/null || exit 1
+	fi
+	ninja -C "$BUILD" >/dev/null || { echo "run.sh: build failed" >&2; exit 1; }
+fi
+PLEDGED=$BUILD/pledged
+BENCH=$BUILD/tests/bench
+
+if [ "$QUICK" = 1 ]; then
+	EVENTS=20000 PARTITIONS=4 RUNS=1 REPLAY_EVENTS=20000 WRK_SECONDS=2 MEM_ROUNDS=0
+	WAIT_S=60
+else
+	EVENTS=1000000 PARTITIONS=16 RUNS=3 REPLAY_EVENTS=1000000 WRK_SECONDS=10 MEM_ROUNDS=10
+	WAIT_S=300
+fi
+# Knobs of serve under test; BENCH_SERVE_ARGS adds or overrides (e.g.
+# "--batch-max 20000 --kafka fetch.max.bytes=104857600").
+SERVE_ARGS=(--batch-max 50000 --batch-ms 100 ${BENCH_SERVE_ARGS:-})
+WRK_ARGS=(-t2 -c64 "-d${WRK_SECONDS}s" --latency)
+
+TMP=$(mktemp -d /tmp/pledged-bench.XXXXXX)
+chmod 711 "$TMP" # nginx's workers run as another user and read www/ inside
+PIDS=()
+cleanup() {
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+TABLE=$TMP/table.md
+printf '| measure | pledged | baseline | ratio | target |\n|---|---|---|---|---|\n' >"$TABLE"
+FAILED=0
+
+say() { echo "run.sh: $*" >&2; }
+fail() { say "$*"; FAILED=1; }
+now() { date +%s.%N; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+# "met" or "NOT met" for value >= bound.
+verdict() { awk -v v="$1" -v b="$2" 'BEGIN { print (v + 0 >= b + 0) ? "met" : "NOT met" }'; }
+row() { echo "| $1 | $2 | $3 | $4 | $5 |" >>"$TABLE"; }
+
+# Starts `pledged serve ARGS...` with its log in $1; sets SERVE_PID and
+# SERVE_PORT (read from the log line "HTTP on ... (port N)").
+start_serve() {
+	local log=$1
+	shift
+	"$PLEDGED" serve --listen 127.0.0.1:0 "$@" >"$log" 2>&1 4>&- &
+	SERVE_PID=$!
+	PIDS+=("$SERVE_PID")
+	SERVE_PORT=""
+	for _ in $(seq 1 200); do
+		SERVE_PORT=$(sed -n 's/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$log" | head -n 1)
+		[ -n "$SERVE_PORT" ] && return 0
+		kill -0 "$SERVE_PID" 2>/dev/null || break
+		sleep 0.02
+	done
+	say "serve did not start; its log:"
+	cat "$log" >&2
+	return 1
+}
+
+stop_pid() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# Messages serve has dealt with: applied, rejected or skipped as duplicates.
+handled() {
+	curl -s --max-time 2 "http://127.0.0.1:$1/metrics" | awk '
+		/^pledged_events_(applied|rejected)_total\{/ || /^pledged_events_duplicate_total / { s += $NF }
+		END { printf "%d\n", s }'
+}
+
+# Waits until serve on port $1 has handled $2 messages; prints the time
+# (seconds since epoch) of the first poll that saw any and the count it saw,
+# then the time of the poll that saw all. Polls every 20 ms, gives up after
+# WAIT_S seconds.
+wait_handled() {
+	local port=$1 want=$2 first="" seen=0 n deadline
+	deadline=$(($(date +%s) + WAIT_S))
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		n=$(handled "$port")
+		if [ -z "$first" ] && [ "${n:-0}" -gt 0 ]; then
+			first=$(now)
+			seen=$n
+		fi
+		if [ "${n:-0}" -ge "$want" ]; then
+			echo "$first $seen $(now)"
+			return 0
+		fi
+		sleep 0.02
+	done
+	say "serve handled ${n:-0} of $want messages in $WAIT_S s"
+	return 1
+}
+
+# Starts bench_broker with $1 partitions; sets BROKER_PID and BROKER.
+start_broker() {
+	"$BENCH/bench_broker" --partitions "$1" --timeout 1800 >"$TMP/broker.$1.addr" 2>"$TMP/broker.log" &
+	BROKER_PID=$!
+	PIDS+=("$BROKER_PID")
+	BROKER=""
+	for _ in $(seq 1 100); do
+		BROKER=$(head -n 1 "$TMP/broker.$1.addr")
+		[ -n "$BROKER" ] && return 0
+		sleep 0.05
+	done
+	say "bench_broker did not start"
+	cat "$TMP/broker.log" >&2
+	return 1
+}
+
+# Peak RssAnon (kB) of $1, sampled every 50 ms into file $2 until it exits.
+sample_rss() {
+	local pid=$1 out=$2 peak=0 v
+	while kill -0 "$pid" 2>/dev/null; do
+		v=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+		if [ -n "$v" ] && [ "$v" -gt "$peak" ]; then
+			peak=$v
+			echo "$peak" >"$out"
+		fi
+		sleep 0.05
+	done
+}
+
+bench_ingest() {
+	say "ingest: preloading $EVENTS events into $PARTITIONS partitions"
+	start_broker "$PARTITIONS" || return 1
+	"$BENCH/bench_produce" --brokers "$BROKER" --topic pledges --events "$EVENTS" \
+		--compression lz4 >"$TMP/produce.out" || { fail "ingest: preload failed"; return 1; }
+	local k kg p steady r t0 t1
+	for r in $(seq 1 "$RUNS"); do
+		t0=$(now)
+		kcat -C -b "$BROKER" -t pledges -e -o beginning -q >/dev/null 2>"$TMP/kcat.err" ||
+			{ fail "ingest: kcat failed: $(cat "$TMP/kcat.err")"; return 1; }
+		t1=$(now)
+		echo "$t0 $t1" | awk -v n="$EVENTS" '{ print n / ($2 - $1) }' >>"$TMP/kcat.rates"
+
+		t0=$(now)
+		kcat -C -b "$BROKER" -G "kcat-$r" -X auto.offset.reset=earliest -e -q pledges \
+			>/dev/null 2>"$TMP/kcat.err" ||
+			{ fail "ingest: kcat -G failed: $(cat "$TMP/kcat.err")"; return 1; }
+		t1=$(now)
+		echo "$t0 $t1" | awk -v n="$EVENTS" '{ print n / ($2 - $1) }' >>"$TMP/kcatg.rates"
+
+		rm -rf "$TMP/ingest-data"
+		t0=$(now)
+		start_serve "$TMP/serve-ingest.log" --brokers "$BROKER" --topic pledges \
+			--group "pledged-$r" --data "$TMP/ingest-data" "${SERVE_ARGS[@]}" || return 1
+		if ! times=$(wait_handled "$SERVE_PORT" "$EVENTS"); then
+			fail "ingest: serve did not finish; see its log below"
+			tail -n 20 "$TMP/serve-ingest.log" >&2
+			stop_pid "$SERVE_PID"
+			return 1
+		fi
+		stop_pid "$SERVE_PID"
+		# from start; steady (after the first poll that saw any; 0 when that one saw all); join wait
+		echo "$t0 $times" | awk -v n="$EVENTS" '{
+			print n / ($4 - $1), ($3 < n ? (n - $3) / ($4 - $2) : 0), $2 - $1 }' >>"$TMP/serve.rates"
+		say "ingest run $r: kcat $(tail -n 1 "$TMP/kcat.rates")/s, kcat -G $(tail -n 1 "$TMP/kcatg.rates")/s, serve (from start, steady, first after s) $(tail -n 1 "$TMP/serve.rates")"
+	done
+	rm -rf "$TMP/ingest-data"
+	stop_pid "$BROKER_PID"
+	k=$(median <"$TMP/kcat.rates")
+	kg=$(median <"$TMP/kcatg.rates")
+	p=$(awk '{ print $1 }' "$TMP/serve.rates" | median)
+	steady=$(awk '{ print $2 }' "$TMP/serve.rates" | median)
+	local first
+	first=$(awk '{ print $3 }' "$TMP/serve.rates" | median)
+	local ratio_g ratio ratio_s
+	ratio_g=$(calc %.3f "$p / $kg")
+	ratio=$(calc %.3f "$p / $k")
+	ratio_s=$(calc %.3f "$steady / $k")
+	row "ingest, events/s from process start ($EVENTS events, $PARTITIONS partitions, lz4, median of $RUNS)" \
+		"$(calc %.0f "$p")" "$(calc %.0f "$kg") (kcat -G, same group join)" "$ratio_g" \
+		">= 0.8 and >= 500000/s: $(verdict "$ratio_g" 0.8), $(verdict "$p" 500000)"
+	row "ingest, same against kcat without a group (no join wait)" \
+		"$(calc %.0f "$p")" "$(calc %.0f "$k") (kcat -C -e)" "$ratio" \
+		">= 0.8: $(verdict "$ratio" 0.8)"
+	if [ "$(calc %.0f "$steady")" = 0 ]; then
+		row "ingest, steady rate after the first batch" "n/a (one poll saw all)" \
+			"$(calc %.0f "$k") (kcat -C -e)" "n/a" "(diagnostic)"
+	else
+		row "ingest, steady rate after the first batch (group join took $(calc %.1f "$first") s)" \
+			"$(calc %.0f "$steady")" "$(calc %.0f "$k") (kcat -C -e)" "$ratio_s" \
+			"(diagnostic) >= 0.8: $(verdict "$ratio_s" 0.8)"
+	fi
+}
+
+bench_replay() {
+	say "replay: $REPLAY_EVENTS events"
+	local runs=$((RUNS < 3 ? RUNS : 5))
+	local out
+	out=$("$BENCH/replay_bench" --events "$REPLAY_EVENTS" --runs "$runs" 2>"$TMP/replay.err") ||
+		{ fail "replay: replay_bench failed: $(cat "$TMP/replay.err")"; return 1; }
+	cat "$TMP/replay.err" >&2
+	# replay_bench prints one row: | measure | pledged | baseline | ratio | target |
+	echo "$out" | awk -F' [|] ' '{ sub(/^[|] /, "", $1); sub(/ [|]$/, "", $5);
+		met = ($4 + 0 >= 0.5) ? "met" : "NOT met";
+		printf "| %s | %s | %s | %s | %s: %s |\n", $1, $2, $3, $4, $5, met }' >>"$TABLE"
+}
+
+# A port nothing listens on, near $1.
+free_port() {
+	local p
+	for p in $(seq "$1" $(($1 + 200))); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# wrk against URL $1; appends "req/s p99_ms" to file $2.
+run_wrk() {
+	wrk "${WRK_ARGS[@]}" "$1" >"$TMP/wrk.out" 2>&1 || { cat "$TMP/wrk.out" >&2; return 1; }
+	awk '
+		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+		/Requests\/sec:/ { rps = $2 }
+		$1 == "99%" { p99 = ms($2) }
+		/Non-2xx/ { bad = $NF }
+		END { if (bad > 0) { print "wrk: " bad " non-2xx answers" > "/dev/stderr"; exit 1 } print rps, p99 }' \
+		"$TMP/wrk.out" >>"$2"
+}
+
+bench_http() {
+	say "http: demo campaign, wrk ${WRK_ARGS[*]}"
+	local data=$TMP/http-data www=$TMP/www ngx=$TMP/nginx
+	"$PLEDGED" import --data "$data" <"$ROOT/tests/demo/campaign.jsonl" >"$TMP/import.log" 2>&1 ||
+		{ fail "http: import failed: $(tail -n 3 "$TMP/import.log")"; return 1; }
+	local camp
+	camp=$(sed -n '1s/.*"campaign":"\([^"]*\)".*/\1/p' "$ROOT/tests/demo/campaign.jsonl")
+	start_serve "$TMP/serve-http.log" --read-only --data "$data" || return 1
+	local pledged_url="http://127.0.0.1:$SERVE_PORT"
+	local paths=("/v1/campaigns/$camp" "/v1/campaigns/$camp/comments?limit=20")
+	local names=("campaign" "comments")
+	mkdir -p "$www" "$ngx"
+	chmod 755 "$www"
+	curl -sf "$pledged_url${paths[0]}" >"$www/campaign.json" &&
+		curl -sf "$pledged_url${paths[1]}" >"$www/comments.json" ||
+		{ fail "http: pledged did not answer the benchmark URLs"; stop_pid "$SERVE_PID"; return 1; }
+
+	local nport
+	nport=$(free_port $((20000 + RANDOM % 20000))) || { fail "http: no free port"; return 1; }
+	cat >"$ngx/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+pid $ngx/nginx.pid;
+error_log $ngx/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_requests 1000000;
+	open_file_cache max=16;
+	client_body_temp_path $ngx/body;
+	proxy_temp_path $ngx/proxy;
+	fastcgi_temp_path $ngx/fastcgi;
+	uwsgi_temp_path $ngx/uwsgi;
+	scgi_temp_path $ngx/scgi;
+	default_type application/json;
+	server {
+		listen 127.0.0.1:$nport;
+		root $www;
+		location = /v1/campaigns/$camp { try_files /campaign.json =404; }
+		location = /v1/campaigns/$camp/comments { try_files /comments.json =404; }
+	}
+}
+EOF
+	"$NGINX" -c "$ngx/nginx.conf" -e "$ngx/error.log" >"$ngx/stdout" 2>&1 &
+	local ngx_pid=$!
+	PIDS+=("$ngx_pid")
+	for _ in $(seq 1 100); do
+		curl -sf "http://127.0.0.1:$nport${paths[0]}" >/dev/null && break
+		sleep 0.05
+	done
+	if ! cmp -s <(curl -s "http://127.0.0.1:$nport${paths[1]}") "$www/comments.json"; then
+		fail "http: nginx does not serve the same bytes: $(cat "$ngx/error.log" "$ngx/stdout")"
+		stop_pid "$ngx_pid"
+		stop_pid "$SERVE_PID"
+		return 1
+	fi
+
+	local i r bytes
+	for i in 0 1; do
+		: >"$TMP/wrk.pledged.$i"
+		: >"$TMP/wrk.nginx.$i"
+		for r in $(seq 1 "$RUNS"); do
+			run_wrk "$pledged_url${paths[$i]}" "$TMP/wrk.pledged.$i" &&
+				run_wrk "http://127.0.0.1:$nport${paths[$i]}" "$TMP/wrk.nginx.$i" ||
+				{ fail "http: wrk failed on ${names[$i]}"; break; }
+		done
+		local prps pp99 nrps np99 ratio
+		prps=$(awk '{ print $1 }' "$TMP/wrk.pledged.$i" | median)
+		pp99=$(awk '{ print $2 }' "$TMP/wrk.pledged.$i" | median)
+		nrps=$(awk '{ print $1 }' "$TMP/wrk.nginx.$i" | median)
+		np99=$(awk '{ print $2 }' "$TMP/wrk.nginx.$i" | median)
+		ratio=$(calc %.3f "$prps / $nrps")
+		bytes=$(wc -c <"$www/${names[$i]}.json")
+		row "http GET ${paths[$i]} ($bytes bytes), req/s (p99 ms), wrk ${WRK_ARGS[*]}, median of $RUNS" \
+			"$(calc %.0f "$prps") ($(calc %.2f "$pp99") ms)" \
+			"$(calc %.0f "$nrps") ($(calc %.2f "$np99") ms) (nginx static)" "$ratio" \
+			">= 1.0: $(verdict "$ratio" 1.0)"
+	done
+	stop_pid "$ngx_pid"
+	stop_pid "$SERVE_PID"
+}
+
+bench_memory() {
+	local rounds=$MEM_ROUNDS per=1000000
+	if [ "$QUICK" = 1 ]; then
+		rounds=1
+		per=$EVENTS
+	fi
+	say "memory: serve fed $rounds x $per events"
+	start_broker "$PARTITIONS" || return 1
+	rm -rf "$TMP/mem-data"
+	mkfifo "$TMP/produce.fifo"
+	"$BENCH/bench_produce" --brokers "$BROKER" --topic pledges --events "$per" --rounds \
+		<"$TMP/produce.fifo" >"$TMP/mem-produce.out" &
+	local prod_pid=$!
+	PIDS+=("$prod_pid")
+	exec 4>"$TMP/produce.fifo"
+	start_serve "$TMP/serve-mem.log" --brokers "$BROKER" --topic pledges --group pledged-mem \
+		--data "$TMP/mem-data" "${SERVE_ARGS[@]}" || { exec 4>&-; return 1; }
+	sample_rss "$SERVE_PID" "$TMP/rss.peak" 4>&- &
+	PIDS+=("$!")
+	local r first="" last="" ok=1
+	for r in $(seq 1 "$rounds"); do
+		[ "$r" -gt 1 ] && echo "$per" >&4
+		if ! wait_handled "$SERVE_PORT" $((r * per)) >/dev/null; then
+			fail "memory: serve did not handle round $r"
+			tail -n 20 "$TMP/serve-mem.log" >&2
+			ok=0
+			break
+		fi
+		sleep 0.2 # one more sample after the last batch
+		last=$(cat "$TMP/rss.peak")
+		[ "$r" = 1 ] && first=$last
+		say "memory: after $((r * per)) events peak RssAnon $last kB"
+	done
+	echo 0 >&4 # tells the producer to stop
+	exec 4>&-
+	wait "$prod_pid"
+	stop_pid "$SERVE_PID"
+	stop_pid "$BROKER_PID"
+	rm -rf "$TMP/mem-data"
+	[ "$ok" = 1 ] || return 1
+	local label="after $((rounds * per)) events vs after $per"
+	[ "$QUICK" = 1 ] && label="after $per events, --quick: no 10M run"
+	row "memory, peak RssAnon of serve, MiB ($label)" \
+		"$(calc %.1f "$last / 1024")" "$(calc %.1f "$first / 1024") (same serve after the first $per)" \
+		"$(calc %.3f "$last / $first")" "flat (<= 1.1): $(verdict "$(calc %.3f "1.1 - $last / $first")" 0)"
+}
+
+START=$(now)
+bench_ingest || FAILED=1
+bench_replay || FAILED=1
+bench_http || FAILED=1
+bench_memory || FAILED=1
+
+{
+	echo
+	echo "pledged $(git -C "$ROOT" describe --always --dirty 2>/dev/null), $(nproc) cores," \
+		"serve ${SERVE_ARGS[*]}, took $(calc %.0f "$(now) - $START") s$([ "$QUICK" = 1 ] && echo ", --quick")"
+} >>"$TABLE"
+cp "$TABLE" "$BUILD/bench-table.md"
+cat "$TABLE"
+exit "$FAILED"

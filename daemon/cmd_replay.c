@@ -1,6 +1,7 @@
 /*
- * cmd_replay.c — `pledged replay`: rebuild projections from the log, or show
- * them as they were at a point in the log or in time.
+ * cmd_replay.c — `pledged replay`: rebuild projections from the log, whole
+ * or up to a point in the log or in time; or, with --dry-run, only show the
+ * campaigns such a rebuild would give.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,26 +13,30 @@
 #include "views.h"
 
 static const char usage[] =
-	"Usage: pledged replay [--data DIR] [--until-seq N | --until-time TIME]\n"
+	"Usage: pledged replay [--data DIR] [--until-seq N | --until-time TIME] [--dry-run]\n"
 	"\n"
-	"Rebuild every projection from the event log.\n"
+	"Rebuild every projection from the event log, in one transaction: readers\n"
+	"see the old projections until the rebuilt ones are complete. A running\n"
+	"serve waits for the rebuild before its next batch.\n"
 	"\n"
-	"Without --until-*, the projections are rebuilt aside and swapped in within\n"
-	"one transaction: readers see the old ones until the new ones are complete.\n"
-	"With --until-*, nothing is written: the campaigns as they stood at that\n"
-	"point are printed as JSON lines (a point-in-time audit).\n"
+	"With --until-*, the projections are rebuilt from part of the log only, so\n"
+	"they show the campaigns as they stood then; run 'pledged replay' without it\n"
+	"to bring them back to the whole log (verify reports the difference until\n"
+	"then). With --dry-run nothing is written: the campaigns the rebuild would\n"
+	"give are printed as JSON lines (a point-in-time audit).\n"
 	"\n"
 	"  --data DIR         data directory (default: pledged-data)\n"
 	"  --until-seq N      replay log entries 1..N only\n"
 	"  --until-time TIME  replay events whose time is at or before TIME, given as\n"
 	"                     Unix milliseconds or UTC like 2020-01-15T12:00:00Z\n"
+	"  --dry-run          print the campaigns instead of writing the projections\n"
 	"  -h, --help         show this help\n"
 	"\n"
 	"Exit status: 0 done, 1 a log entry did not apply, 2 usage, 3 data dir unusable.\n";
 
 struct replay_job {
 	struct replay_options opt;
-	bool point_in_time;
+	bool dry_run;
 	struct replay_result res;
 };
 
@@ -47,16 +52,16 @@ static int print_campaign(const struct proj_campaign *c, void *arg)
 static int replay_txn(struct store_txn *t, void *arg)
 {
 	struct replay_job *job = arg;
-	int rc = replay_into(t, PROJ_SCRATCH, &job->opt, &job->res);
+	enum proj_set set = job->dry_run ? PROJ_SCRATCH : PROJ_LIVE;
+	int rc = replay_into(t, set, &job->opt, &job->res);
 	if (rc)
 		return rc;
 	if (job->res.outcome == REPLAY_INCONSISTENT || job->res.outcome == REPLAY_UNREADABLE)
 		return JOB_DONE_ABORT;
-	if (job->point_in_time) {
+	if (job->dry_run) {
 		rc = proj_campaign_each(t, PROJ_SCRATCH, print_campaign, NULL);
 		return rc ? rc : JOB_DONE_ABORT;
 	}
-	proj_swap_in_scratch(t);
 	return t->err;
 }
 
@@ -65,6 +70,7 @@ int cmd_replay(int argc, char **argv)
 	static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
 					     {"until-seq", required_argument, NULL, 's'},
 					     {"until-time", required_argument, NULL, 't'},
+					     {"dry-run", no_argument, NULL, 'n'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	const char *dir = "pledged-data";
@@ -76,14 +82,13 @@ int cmd_replay(int argc, char **argv)
 		case 's':
 			if (!cli_parse_u64(optarg, &job.opt.until_seq) || job.opt.until_seq == 0)
 				return cli_usage_error("replay", "--until-seq wants a sequence number >= 1, not '%s'", optarg);
-			job.point_in_time = true;
 			break;
 		case 't':
 			if (!cli_parse_time(optarg, &job.opt.until_time))
 				return cli_usage_error("replay", "--until-time wants Unix ms or YYYY-MM-DDTHH:MM:SSZ, not '%s'", optarg);
 			job.opt.has_until_time = true;
-			job.point_in_time = true;
 			break;
+		case 'n': job.dry_run = true; break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
 		default: return cli_usage_error("replay", "unknown option");
 		}
@@ -108,11 +113,18 @@ int cmd_replay(int argc, char **argv)
 			pl_reason_code(r->rejection.reason), r->rejection.detail);
 		return CLI_MISMATCH;
 	}
+	bool partial = job.opt.until_seq || job.opt.has_until_time;
 	fprintf(stderr, "pledged replay: %s %llu entries (last %llu)", replay_outcome_text(r->outcome),
 		(unsigned long long)r->applied, (unsigned long long)r->last_seq);
 	if (r->skipped_time || r->skipped_dependent)
 		fprintf(stderr, ", left out %llu later events and %llu that depend on them",
 			(unsigned long long)r->skipped_time, (unsigned long long)r->skipped_dependent);
-	fprintf(stderr, job.point_in_time ? "; nothing was changed\n" : "; projections rebuilt\n");
+	if (job.dry_run)
+		fprintf(stderr, "; dry run, nothing was changed\n");
+	else if (partial)
+		fprintf(stderr, "; the projections now stop at that point: run 'pledged replay' "
+				"to bring them back to the whole log\n");
+	else
+		fprintf(stderr, "; projections rebuilt\n");
 	return CLI_OK;
 }

@@ -45,7 +45,7 @@ enum http_route {
 extern const char *const http_route_names[HTTP_ROUTE_COUNT];
 
 /* Longest campaign id (CONTRACT.md section 1) and asset name we look up. */
-#define HTTP_ID_MAX 64
+#define HTTP_ID_MAX PL_MAX_ID_BYTES
 
 /*
  * What a request-target's path names: a route and, for routes with an

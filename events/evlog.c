@@ -89,17 +89,6 @@ int evlog_last_seq(struct store_txn *t, uint64_t *seq)
 	return PL_OK;
 }
 
-int evlog_get(struct store_txn *t, uint64_t seq, struct evlog_entry *e)
-{
-	uint8_t key[8];
-	MDB_val k = {sizeof key, key}, v;
-	bytes_put_be64(key, seq);
-	int rc = store_get(t, STORE_DB_LOG, key, sizeof key, &v);
-	if (rc)
-		return rc;
-	return evlog_parse(&k, &v, e);
-}
-
 int evlog_id_claim(struct store_txn *t, struct pl_str id, uint64_t seq)
 {
 	bool exists;
@@ -153,31 +142,4 @@ void evlog_offset_put(struct store_txn *t, const char *topic, int32_t partition,
 	memcpy(val + 8, off->cluster, cluster_len);
 	store_put(t, STORE_DB_OFFSETS, key, offset_key(key, sizeof key, topic, partition), val,
 		  8 + cluster_len, 0);
-}
-
-struct offset_walk {
-	int (*fn)(const char *topic, size_t topic_len, int32_t partition,
-		  const struct evlog_offset *off, void *arg);
-	void *arg;
-};
-
-static int offset_entry(const MDB_val *k, const MDB_val *v, void *arg)
-{
-	struct offset_walk *w = arg;
-	struct evlog_offset off = {0};
-	if (k->mv_size < 4 || v->mv_size < 8 || v->mv_size - 8 >= sizeof off.cluster)
-		return PL_ECORRUPT;
-	off.next = (int64_t)bytes_get_le64(v->mv_data);
-	memcpy(off.cluster, (uint8_t *)v->mv_data + 8, v->mv_size - 8);
-	return w->fn(k->mv_data, k->mv_size - 4,
-		     (int32_t)bytes_get_be32((uint8_t *)k->mv_data + k->mv_size - 4), &off, w->arg);
-}
-
-int evlog_offset_each(struct store_txn *t,
-		      int (*fn)(const char *topic, size_t topic_len, int32_t partition,
-				const struct evlog_offset *off, void *arg),
-		      void *arg)
-{
-	struct offset_walk w = {fn, arg};
-	return store_each(t, STORE_DB_OFFSETS, NULL, false, offset_entry, &w);
 }

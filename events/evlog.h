@@ -43,9 +43,6 @@ void evlog_append(struct store_txn *t, uint64_t seq, const struct evlog_source *
 /* The highest sequence in the log; 0 when the log is empty. */
 int evlog_last_seq(struct store_txn *t, uint64_t *seq);
 
-/* Reads the entry at seq: 0, PL_ENOTFOUND, or PL_ECORRUPT. */
-int evlog_get(struct store_txn *t, uint64_t seq, struct evlog_entry *e);
-
 /* Parses a LOG key/value pair found with a cursor. */
 int evlog_parse(const MDB_val *key, const MDB_val *val, struct evlog_entry *e);
 
@@ -64,16 +61,12 @@ struct evlog_offset {
 	char cluster[64];        /* Kafka cluster id the offset belongs to ("" unknown) */
 };
 
+/* Reads where topic/partition resumes: 0, PL_ENOTFOUND (never consumed) or an error. */
 int evlog_offset_get(struct store_txn *t, const char *topic, int32_t partition,
 		     struct evlog_offset *off);
+/* Records where topic/partition resumes, in the caller's write transaction. */
 void evlog_offset_put(struct store_txn *t, const char *topic, int32_t partition,
 		      const struct evlog_offset *off);
-
-/* Calls fn for every stored offset; stops early when fn returns non-zero. */
-int evlog_offset_each(struct store_txn *t,
-		      int (*fn)(const char *topic, size_t topic_len, int32_t partition,
-				const struct evlog_offset *off, void *arg),
-		      void *arg);
 
 /* Sizes shared with rejections.c, which stores the same source header. */
 #define EVLOG_HEADER_SIZE 24

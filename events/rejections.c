@@ -28,6 +28,10 @@ void rejections_add(struct store_txn *t, const struct evlog_source *src, int64_t
 		return;
 	if (key_len >= NO_KEY)
 		key_len = NO_KEY - 1; /* keys this long are kept cut short */
+	/* A hostile producer's huge message is kept only in part: enough to see
+	 * what it was, not enough to fill the disk (its detail gives the size). */
+	if (raw_len > REJECTION_RAW_MAX)
+		raw_len = REJECTION_RAW_MAX;
 	size_t detail_len = strnlen(rej->detail, sizeof rej->detail);
 	size_t size = EVLOG_HEADER_SIZE + TAIL_SIZE + src->topic_len + detail_len +
 		      (key ? key_len : 0) + raw_len;
@@ -51,7 +55,8 @@ void rejections_add(struct store_txn *t, const struct evlog_source *src, int64_t
 		memcpy(p, key, key_len);
 		p += key_len;
 	}
-	memcpy(p, raw, raw_len);
+	if (raw_len)
+		memcpy(p, raw, raw_len);
 }
 
 int rejections_parse(const MDB_val *key, const MDB_val *val, struct rejection_entry *e)

@@ -11,6 +11,10 @@
 #include "event_decode.h"
 #include "evlog.h"
 
+/* Raw bytes kept of a rejected message: all of any message small enough to
+ * be an event, the first bytes of a larger one. */
+#define REJECTION_RAW_MAX PL_MAX_EVENT_BYTES
+
 struct rejection_entry {
 	uint64_t seq;
 	struct evlog_source src;
@@ -25,7 +29,8 @@ struct rejection_entry {
 	size_t raw_len;
 };
 
-/* Stores a rejection in the caller's write transaction. key may be NULL. */
+/* Stores a rejection in the caller's write transaction. key may be NULL;
+ * raw may be NULL when raw_len is 0 (a Kafka tombstone). */
 void rejections_add(struct store_txn *t, const struct evlog_source *src, int64_t at,
 		    const struct pl_rejection *rej, const void *key, size_t key_len,
 		    const void *raw, size_t raw_len);

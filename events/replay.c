@@ -19,6 +19,16 @@ const char *replay_outcome_text(enum replay_outcome outcome)
 	return "unknown";
 }
 
+/*
+ * Leaving events out can only make a later one miss something it refers
+ * to; any other rejection means the log and the rules disagree.
+ */
+static bool depends_on_earlier(enum pl_reason reason)
+{
+	return reason == PL_R_UNKNOWN_CAMPAIGN || reason == PL_R_UNKNOWN_PLEDGE ||
+	       reason == PL_R_UNKNOWN_COMMENT || reason == PL_R_NOT_A_BACKER;
+}
+
 /* Applies one entry; returns 1 to stop the walk, 0 to go on, <0 on error. */
 static int replay_entry(struct proj_writer *w, const struct replay_options *opt,
 			const struct evlog_entry *e, struct replay_result *res)
@@ -35,7 +45,7 @@ static int replay_entry(struct proj_writer *w, const struct replay_options *opt,
 	}
 	int rc = proj_apply(w, &ev, e->seq, &res->rejection);
 	if (rc == PL_EREJECTED) {
-		if (res->skipped_time) {
+		if (res->skipped_time && depends_on_earlier(res->rejection.reason)) {
 			res->skipped_dependent++;
 			return 0;
 		}

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* Named databases: X(ENUM, "name", flags). Projections exist twice: the
- * live set, and a scratch set that verify and replay rebuild into. */
+ * live set, and a scratch set that verify and dry runs rebuild into. */
 #define STORE_DBS(X)                                   \
 	X(META, "meta", 0)                             \
 	X(LOG, "log", 0)                               \

@@ -9,7 +9,9 @@
  * replay and verify rely on.
  *
  * Projections exist in two sets: LIVE, which readers see, and SCRATCH, which
- * replay and verify rebuild into so they can compare or swap.
+ * verify and dry runs rebuild into so they can compare or show without
+ * touching LIVE. (A real rebuild needs no scratch copy: it runs in one
+ * transaction, and readers see the old LIVE set until it commits.)
  */
 #ifndef PROJ_H
 #define PROJ_H
@@ -37,7 +39,7 @@ enum store_db proj_db(enum proj_set set, enum proj_table table);
 
 /* A campaign's totals held in memory while a transaction applies events. */
 struct proj_cached_campaign {
-	char id[64];
+	char id[PL_MAX_ID_BYTES];
 	uint8_t id_len;
 	bool used, dirty;
 	char currency[3];
@@ -78,11 +80,5 @@ void proj_clear(struct store_txn *t, enum proj_set set);
  * error.
  */
 int proj_compare(struct store_txn *t, char *diff, size_t diff_size);
-
-/*
- * Copies SCRATCH over LIVE (then empties SCRATCH), in the caller's write
- * transaction: readers see the old projections until it commits.
- */
-void proj_swap_in_scratch(struct store_txn *t);
 
 #endif

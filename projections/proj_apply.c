@@ -125,8 +125,12 @@ static int load_campaign(struct apply_ctx *c, struct proj_cached_campaign **out)
 	if (proj_totals_decode(tv.mv_data, tv.mv_size, &tot) ||
 	    proj_info_decode(iv.mv_data, iv.mv_size, &info) || info.currency.len != 3)
 		return store_txn_fail(c->t, PL_ECORRUPT);
+	/* LMDB's pointers last only until the next write, and inserting may
+	 * flush the cache: copy what is needed first. */
+	char currency[3];
+	memcpy(currency, info.currency.ptr, 3);
 	struct proj_cached_campaign *s = cache_insert(c->w, c->campaign);
-	memcpy(s->currency, info.currency.ptr, 3);
+	memcpy(s->currency, currency, 3);
 	s->totals = tot;
 	*out = s;
 	return PL_OK;
@@ -206,6 +210,13 @@ static int64_t add_to_supporter(struct apply_ctx *c, struct pl_str supporter, in
 	return (before + delta > 0) - (before > 0);
 }
 
+static int reject_unknown_pledge(struct apply_ctx *c)
+{
+	struct pl_str pledge = field(c, PL_F_PLEDGE);
+	return pl_reject(c->rej, PL_R_UNKNOWN_PLEDGE, "no pledge '%.*s' in campaign '%.*s'",
+			 (int)pledge.len, pledge.ptr, (int)c->campaign.len, c->campaign.ptr);
+}
+
 static int apply_pledge(struct apply_ctx *c)
 {
 	struct proj_cached_campaign *s;
@@ -245,35 +256,36 @@ static int apply_refund(struct apply_ctx *c)
 	struct proj_cached_campaign *s;
 	struct proj_pledge rec;
 	MDB_val v;
+	/* The campaign first: loading it may write (a cache flush), which would
+	 * invalidate the pledge record's pointers into LMDB's pages. */
+	int rc = load_campaign(c, &s);
+	if (rc)
+		return rc == PL_EREJECTED ? reject_unknown_pledge(c) : rc;
 	struct pl_str pledge = field(c, PL_F_PLEDGE);
-	int rc = store_get(c->t, db(c, PROJ_T_PLEDGES), pledge.ptr, pledge.len, &v);
+	rc = store_get(c->t, db(c, PROJ_T_PLEDGES), pledge.ptr, pledge.len, &v);
 	if (rc && rc != PL_ENOTFOUND)
 		return rc;
-	if (rc == 0 && proj_pledge_decode(v.mv_data, v.mv_size, &rec))
+	if (rc == 0 && (proj_pledge_decode(v.mv_data, v.mv_size, &rec) ||
+			rec.supporter.len > PL_MAX_ID_BYTES))
 		return store_txn_fail(c->t, PL_ECORRUPT);
 	if (rc == PL_ENOTFOUND || rec.campaign.len != c->campaign.len ||
 	    memcmp(rec.campaign.ptr, c->campaign.ptr, c->campaign.len))
-		return pl_reject(c->rej, PL_R_UNKNOWN_PLEDGE, "no pledge '%.*s' in campaign '%.*s'",
-				 (int)pledge.len, pledge.ptr, (int)c->campaign.len, c->campaign.ptr);
+		return reject_unknown_pledge(c);
 	int64_t amount = pl_event_int(c->ev, PL_F_AMOUNT);
 	if (amount > rec.amount - rec.refunded)
 		return pl_reject(c->rej, PL_R_REFUND_EXCEEDS_PLEDGE,
 				 "refund of %lld exceeds the %lld left of pledge '%.*s'",
 				 (long long)amount, (long long)(rec.amount - rec.refunded),
 				 (int)pledge.len, pledge.ptr);
-	if ((rc = load_campaign(c, &s)))
-		return rc;
-	if (rec.supporter.len > 64)
-		return store_txn_fail(c->t, PL_ECORRUPT);
 
 	/* rec borrows the page we are about to overwrite: copy the supporter out. */
-	char supporter_buf[64];
+	char supporter_buf[PL_MAX_ID_BYTES];
 	struct pl_str supporter = {supporter_buf, rec.supporter.len};
 	memcpy(supporter_buf, rec.supporter.ptr, rec.supporter.len);
 	rec.campaign = c->campaign;
 	rec.supporter = supporter;
 	rec.refunded += amount;
-	uint8_t buf[16 + 2 + 64 + 2 + 64];
+	uint8_t buf[16 + 2 + PL_MAX_ID_BYTES + 2 + PL_MAX_ID_BYTES];
 	store_put(c->t, db(c, PROJ_T_PLEDGES), pledge.ptr, pledge.len, buf,
 		  proj_pledge_encode(buf, &rec), 0);
 	s->totals.raised -= amount;

@@ -1,6 +1,6 @@
 /*
  * proj_compare.c — byte-for-byte comparison of the LIVE and SCRATCH
- * projection sets (verify), and swapping a rebuilt SCRATCH set in (replay).
+ * projection sets, for verify.
  */
 #include <stdio.h>
 #include <string.h>
@@ -76,28 +76,4 @@ int proj_compare(struct store_txn *t, char *diff, size_t diff_size)
 			return rc;
 	}
 	return PL_OK;
-}
-
-static void copy_table(struct store_txn *t, enum store_db from, enum store_db to)
-{
-	MDB_cursor *c = store_cursor(t, from);
-	MDB_val k, v;
-	if (!c)
-		return;
-	store_clear(t, to);
-	int rc;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !t->err;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-		store_put(t, to, k.mv_data, k.mv_size, v.mv_data, v.mv_size, MDB_APPEND);
-	if (rc && rc != MDB_NOTFOUND)
-		store_txn_fail(t, store_error(rc));
-	mdb_cursor_close(c);
-	store_clear(t, from);
-}
-
-void proj_swap_in_scratch(struct store_txn *t)
-{
-	for (int table = 0; table < PROJ_TABLE_COUNT; table++)
-		copy_table(t, proj_db(PROJ_SCRATCH, (enum proj_table)table),
-			   proj_db(PROJ_LIVE, (enum proj_table)table));
 }

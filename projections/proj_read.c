@@ -116,7 +116,7 @@ int proj_comments_page(struct store_txn *t, enum proj_set set, struct pl_str cam
 	size_t klen;
 	page->count = 0;
 	page->has_next = false;
-	if (limit < 1 || limit > PROJ_PAGE_MAX || campaign.len > 64)
+	if (limit < 1 || limit > PROJ_PAGE_MAX || campaign.len > PL_MAX_ID_BYTES)
 		return PL_EINVAL;
 	if (before) {
 		klen = proj_comment_key(key, campaign, before->at, before->seq);

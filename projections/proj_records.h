@@ -49,7 +49,7 @@ struct proj_comment {
 };
 
 /* Composite keys: the campaign prefixed by its length keeps them unambiguous. */
-#define PROJ_KEY_MAX (1 + 64 + 64 + 16)
+#define PROJ_KEY_MAX (1 + PL_MAX_ID_BYTES + PL_MAX_ID_BYTES + 16)
 
 size_t proj_supporter_key(uint8_t *key, struct pl_str campaign, struct pl_str supporter);
 size_t proj_comment_key(uint8_t *key, struct pl_str campaign, int64_t at, uint64_t seq);

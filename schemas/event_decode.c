@@ -149,8 +149,10 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 {
 	struct field_spots spots = {0};
 	struct mp_reader r;
-	const uint8_t *end = (const uint8_t *)buf + len;
 	int rc;
+	if (!buf) /* a Kafka message without a value */
+		buf = "";
+	const uint8_t *end = (const uint8_t *)buf + len;
 
 	memset(ev, 0, sizeof *ev);
 	if (len > PL_MAX_EVENT_BYTES)

@@ -25,6 +25,7 @@ int pl_reject(struct pl_rejection *rej, enum pl_reason reason, const char *fmt, 
 /*
  * Decodes one message value. key/key_len is the Kafka message key (NULL when
  * the message has none); when present it must equal the campaign.
+ * buf may be NULL when len is 0 (a Kafka tombstone: rejected as bad_msgpack).
  * Returns 0 with *ev filled (its strings point into buf), or PL_EREJECTED
  * with *rej filled. Never reads outside buf[0..len).
  */

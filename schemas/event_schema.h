@@ -17,6 +17,10 @@
 #define PL_MAX_EVENT_BYTES 16384
 /* Largest amount in minor units (10^12). */
 #define PL_MAX_AMOUNT INT64_C(1000000000000)
+/* Longest id (event, campaign, pledge, supporter, comment) in bytes. Keys
+ * prefix a campaign with its length in one byte, hence the bound. */
+#define PL_MAX_ID_BYTES 64
+_Static_assert(PL_MAX_ID_BYTES <= 255, "ids are length-prefixed with one byte in keys");
 /* The one schema version this daemon understands. */
 #define PL_SCHEMA_VERSION 1
 
@@ -24,23 +28,23 @@
  * Fields: X(ENUM, "key", KIND, min, max)
  * For STR fields min/max bound the length in bytes; for INT fields the value.
  */
-#define PL_FIELDS(X)                                                      \
-	X(V, "v", INT, INT64_MIN, INT64_MAX)                              \
-	X(TYPE, "type", STR, 1, 64)                                       \
-	X(ID, "id", STR, 1, 64)                                           \
-	X(AT, "at", INT, 0, INT64_MAX)                                    \
-	X(CAMPAIGN, "campaign", STR, 1, 64)                               \
-	X(TITLE, "title", STR, 0, 200)                                    \
-	X(OWNER, "owner", STR, 0, 200)                                    \
-	X(CURRENCY, "currency", STR, 3, 3)                                \
-	X(LOCATION, "location", STR, 0, 200)                              \
-	X(TARGET, "target", INT, 0, INT64_MAX)                            \
-	X(CLOSES_AT, "closes_at", INT, 0, INT64_MAX)                      \
-	X(PLEDGE, "pledge", STR, 1, 64)                                   \
-	X(SUPPORTER, "supporter", STR, 1, 64)                             \
-	X(AMOUNT, "amount", INT, 1, PL_MAX_AMOUNT)                        \
-	X(NAME, "name", STR, 0, 100)                                      \
-	X(COMMENT, "comment", STR, 1, 64)                                 \
+#define PL_FIELDS(X)                                                        \
+	X(V, "v", INT, INT64_MIN, INT64_MAX)                                \
+	X(TYPE, "type", STR, 1, 64)                                         \
+	X(ID, "id", STR, 1, PL_MAX_ID_BYTES)                                \
+	X(AT, "at", INT, 0, INT64_MAX)                                      \
+	X(CAMPAIGN, "campaign", STR, 1, PL_MAX_ID_BYTES)                    \
+	X(TITLE, "title", STR, 0, 200)                                      \
+	X(OWNER, "owner", STR, 0, 200)                                      \
+	X(CURRENCY, "currency", STR, 3, 3)                                  \
+	X(LOCATION, "location", STR, 0, 200)                                \
+	X(TARGET, "target", INT, 0, INT64_MAX)                              \
+	X(CLOSES_AT, "closes_at", INT, 0, INT64_MAX)                        \
+	X(PLEDGE, "pledge", STR, 1, PL_MAX_ID_BYTES)                        \
+	X(SUPPORTER, "supporter", STR, 1, PL_MAX_ID_BYTES)                  \
+	X(AMOUNT, "amount", INT, 1, PL_MAX_AMOUNT)                          \
+	X(NAME, "name", STR, 0, 100)                                        \
+	X(COMMENT, "comment", STR, 1, PL_MAX_ID_BYTES)                      \
 	X(TEXT, "text", STR, 1, 4000)
 
 enum pl_field {

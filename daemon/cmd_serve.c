@@ -295,6 +295,18 @@ cleanup_lock:
 	return rc;
 }
 
+/* librdkafka properties that can hold credentials (passwords, keys, PEM
+ * blobs, JAAS and OAuth configs): their values are never printed. */
+static bool may_be_secret(const char *key)
+{
+	static const char *const words[] = {"password", "secret", "key", "pem", "config", "token",
+					    "jaas", "credential"};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (strstr(key, words[i]))
+			return true;
+	return false;
+}
+
 /* What --check-config prints: the settings in effect, secrets left out. */
 static void print_config(const struct serve_config *cfg)
 {
@@ -306,9 +318,7 @@ static void print_config(const struct serve_config *cfg)
 	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms, cfg->map_size);
 	for (size_t i = 0; i < cfg->kafka_count; i++)
 		printf("kafka.%s = %s\n", cfg->kafka[i].key,
-		       strstr(cfg->kafka[i].key, "password") || strstr(cfg->kafka[i].key, "secret")
-			       ? "(hidden)"
-			       : cfg->kafka[i].value);
+		       may_be_secret(cfg->kafka[i].key) ? "(hidden)" : cfg->kafka[i].value);
 }
 
 int cmd_serve(int argc, char **argv)

@@ -733,10 +733,13 @@ static void refresh_lag(struct consumer *c)
 int consumer_run(struct consumer *c, const atomic_bool *stop)
 {
 	while (!atomic_load(stop) && !c->fatal) {
+		/* Wait for the batch deadline, or while writes fail for the next
+		 * retry: a failing disk must not make this loop spin. */
+		int64_t until = c->store_failed ? c->retry_at_ms : c->n ? c->deadline_ms : -1;
 		int timeout = IDLE_POLL_MS;
-		if (c->n) {
-			int64_t left = c->deadline_ms - mono_ms();
-			timeout = left < 0 ? 0 : (int)left;
+		if (until >= 0) {
+			int64_t left = until - mono_ms();
+			timeout = left < 0 ? 0 : left > IDLE_POLL_MS ? IDLE_POLL_MS : (int)left;
 		}
 		rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout);
 		if (msg)

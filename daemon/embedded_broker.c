@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,10 @@ static int write_address(struct embedded_broker *eb, const char *data_dir, char 
 	snprintf(eb->path, sizeof eb->path, "%s/%s", data_dir, EMBEDDED_BROKER_ADDRESS_FILE);
 	snprintf(tmp, sizeof tmp, "%s.tmp", eb->path);
 	FILE *f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%s\n", eb->address) < 0 || fclose(f) != 0) {
+	bool written = f && fprintf(f, "%s\n", eb->address) >= 0;
+	if (f && fclose(f) != 0)
+		written = false;
+	if (!written) {
 		snprintf(err, err_size, "cannot write %s: %s", tmp, strerror(errno));
 		return PL_EIO;
 	}

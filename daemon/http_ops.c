@@ -14,9 +14,11 @@
 #include "pl_error.h"
 
 /*
- * Healthy means: consuming (or deliberately serving read-only), the store
- * is writable and a read transaction works. Anything else is 503 so a load
- * balancer takes the instance out; the body says why.
+ * Healthy means (CONTRACT.md section 3): consuming, the store is writable
+ * and a read transaction works. Anything else is 503 so a load balancer
+ * takes the instance out; the body says why. A read-only instance is not
+ * consuming, so it answers 503 with state "read_only": health-check such
+ * replicas on a campaign route instead.
  */
 void http_ops_healthz(struct http_request *r)
 {
@@ -33,8 +35,7 @@ void http_ops_healthz(struct http_request *r)
 		rc = evlog_last_seq(&t, &seq);
 	store_abort(&t);
 
-	bool ok = rc == 0 && writable &&
-		  (state == CONSUMER_CONSUMING || state == CONSUMER_READ_ONLY);
+	bool ok = rc == 0 && writable && state == CONSUMER_CONSUMING;
 	if (rc)
 		snprintf(detail, sizeof detail, "cannot read the store: %s", pl_strerror(rc));
 	json_t *body = json_pack("{s:s,s:s,s:s,s:b,s:o,s:I}", "status", ok ? "ok" : "unavailable",

@@ -133,8 +133,9 @@ static int64_t partition_lag(const struct metrics_partition *p)
 
 int64_t metrics_total_lag(struct metrics *m)
 {
-	int64_t total = 0;
 	pthread_mutex_lock(&m->lock);
+	/* No partitions (starting, read-only, all revoked): the lag is unknown. */
+	int64_t total = m->partition_count ? 0 : -1;
 	for (size_t i = 0; i < m->partition_count && total >= 0; i++) {
 		int64_t lag = partition_lag(&m->partitions[i]);
 		total = lag < 0 ? -1 : total + lag;

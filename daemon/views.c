@@ -84,22 +84,24 @@ json_t *view_base64(const void *data, size_t len)
 	return s;
 }
 
-/* Message keys are UTF-8 by contract, but a rejected one may not be. */
-static json_t *key_or_null(const struct rejection_entry *e)
-{
-	if (!e->has_key)
-		return json_null();
-	json_t *s = json_stringn(e->key, e->key_len);
-	return s ? s : view_base64(e->key, e->key_len);
-}
-
 json_t *view_rejection(const struct rejection_entry *e)
 {
-	return json_pack("{s:I,s:s,s:s%,s:s%,s:i,s:I,s:o,s:I,s:o}", "seq", (json_int_t)e->seq,
-			 "reason", pl_reason_code(e->reason), "detail", e->detail, e->detail_len,
-			 "topic", e->src.topic, e->src.topic_len, "partition", (int)e->src.partition,
-			 "offset", (json_int_t)e->src.offset, "key", key_or_null(e), "at",
-			 (json_int_t)e->at, "raw", view_base64(e->raw, e->raw_len));
+	/* Keys are UTF-8 by contract, but a rejected message's may not be: then
+	 * "key" is null and "key_base64" holds its bytes, so no reader has to
+	 * guess which encoding it got. */
+	json_t *key = e->has_key ? json_stringn(e->key, e->key_len) : json_null();
+	json_t *j = json_pack("{s:I,s:s,s:s%,s:s%,s:i,s:I,s:o,s:I,s:o}", "seq", (json_int_t)e->seq,
+			      "reason", pl_reason_code(e->reason), "detail", e->detail,
+			      e->detail_len, "topic", e->src.topic, e->src.topic_len, "partition",
+			      (int)e->src.partition, "offset", (json_int_t)e->src.offset, "key",
+			      key ? key : json_null(), "at", (json_int_t)e->at, "raw",
+			      view_base64(e->raw, e->raw_len));
+	if (j && e->has_key && !key &&
+	    json_object_set_new(j, "key_base64", view_base64(e->key, e->key_len))) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
 }
 
 json_t *view_log_entry(const struct evlog_entry *e)

@@ -149,8 +149,9 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 		rc = store_error(rc);
 		goto fail;
 	}
-	/* NOTLS: read txns are not bound to threads, and a thread may hold a
-	 * read txn beside the write txn. */
+	/* NOTLS: read txns are not bound to threads (HTTP workers begin and end
+	 * them freely). A thread must still never nest transactions: each holds
+	 * the resize lock shared, and a grow waiting in between would deadlock. */
 	unsigned flags = MDB_NOTLS | (opt->no_sync ? MDB_NOSYNC : 0);
 	rc = mdb_env_open(st->env, dir, flags, 0640);
 	if (rc) {

@@ -10,7 +10,8 @@
  * Map growth: LMDB refuses mdb_env_set_mapsize() while any transaction of the
  * process is open. Readers therefore hold a shared lock for the life of a
  * read transaction, and store_grow() takes it exclusively; writers retry
- * their whole transaction after growing (store_run_write()).
+ * their whole transaction after growing (store_run_write()). So a thread
+ * must never open a transaction while it holds another one.
  */
 #ifndef STORE_H
 #define STORE_H

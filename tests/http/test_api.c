@@ -276,7 +276,11 @@ static void test_campaigns(void)
 	char s[32];
 	snprintf(s, sizeof s, "%llu", (unsigned long long)seq);
 	CHECK_STR(header("X-Pledged-Seq"), s);
-	CHECK_STR(header("X-Pledged-Lag"), "0"); /* no partitions assigned: nothing behind */
+	CHECK_STR(header("X-Pledged-Lag"), "-1"); /* no partitions assigned: unknown */
+	metrics_set_partition(&m, "pledges", 0, 5, 8);
+	CHECK_INT(get("/v1/campaigns"), 200);
+	CHECK_STR(header("X-Pledged-Lag"), "3"); /* 8 on the broker, 5 applied */
+	metrics_clear_partitions(&m);
 	json_t *j = body_json();
 	json_t *list = json_object_get(j, "campaigns");
 	CHECK(json_is_array(list));
@@ -507,10 +511,15 @@ static void test_healthz(void)
 	CHECK_STR(json_string_value(json_object_get(j, "detail")), "broker unreachable; check --brokers");
 	json_decref(j);
 	metrics_set_state(&m, CONSUMER_READ_ONLY, "");
-	CHECK_INT(get("/healthz"), 200);
+	CHECK_INT(get("/healthz"), 503); /* not consuming: the contract's 200 needs both */
+	j = body_json();
+	CHECK_STR(json_string_value(json_object_get(j, "state")), "read_only");
+	json_decref(j);
+	metrics_set_state(&m, CONSUMER_CONSUMING, "");
 	atomic_store(&m.store_writable, false);
 	CHECK_INT(get("/healthz"), 503);
 	atomic_store(&m.store_writable, true);
+	CHECK_INT(get("/healthz"), 200);
 }
 
 /* Strict Prometheus text format 0.0.4 for the lines pledged writes. */

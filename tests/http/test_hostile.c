@@ -552,7 +552,7 @@ int main(int argc, char **argv)
 
 	struct metrics m;
 	metrics_init(&m);
-	metrics_set_state(&m, CONSUMER_READ_ONLY, "test");
+	metrics_set_state(&m, CONSUMER_CONSUMING, "test");
 	struct http_server *hs;
 	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 2,
 					  .max_connections = MAX_CONNECTIONS,

@@ -8,6 +8,7 @@
 #include "fixture.h"
 #include "proj_records.h"
 #include "rejections.h"
+#include "views.h"
 
 static struct store *st;
 static int next_id;
@@ -244,10 +245,26 @@ static void test_idempotency_and_rejections(void)
 	CHECK(r.raw_len == buf.size && memcmp(r.raw, buf.data, buf.size) == 0);
 	msgpack_sbuffer_destroy(&buf);
 
+	/* A rejection's JSON: a key that is not UTF-8 comes as key_base64. */
+	json_t *j = view_rejection(&r);
+	CHECK_STR(json_string_value(json_object_get(j, "key")), "b");
+	CHECK(json_object_get(j, "key_base64") == NULL);
+	CHECK_STR(json_string_value(json_object_get(j, "reason")), "currency_mismatch");
+	json_decref(j);
+	store_abort(&t);
+	CHECK_INT(fixture_ingest_keyed(st, good, "\xff", 902), PL_R_KEY_MISMATCH);
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(store_last(&t, STORE_DB_REJECTIONS, &k, &v), 0);
+	CHECK_INT(rejections_parse(&k, &v, &r), 0);
+	j = view_rejection(&r);
+	CHECK(j && json_is_null(json_object_get(j, "key")));
+	CHECK_STR(json_string_value(json_object_get(j, "key_base64")), "/w==");
+	json_decref(j);
+
 	/* The offset after the newest message is stored with the batch. */
 	struct evlog_offset off;
 	CHECK_INT(evlog_offset_get(&t, "test", 0, &off), 0);
-	CHECK_INT(off.next, 902);
+	CHECK_INT(off.next, 903);
 	CHECK_STR(off.cluster, "cluster-a");
 	CHECK_INT(evlog_offset_get(&t, "test", 1, &off), PL_ENOTFOUND);
 	store_abort(&t);

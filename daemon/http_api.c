@@ -33,11 +33,13 @@ static void reply_storage_error(struct http_request *r, struct store_txn *t, int
 /* Begins the read transaction of an answer and reads its log position. */
 static int begin_read(struct http_request *r, struct store_txn *t, struct http_position *pos)
 {
-	uint64_t seq = 0;
+	uint64_t seq = 0, gen = 0;
 	int rc = store_read_begin(r->w->hs->st, t);
 	if (rc == 0)
 		rc = evlog_last_seq(t, &seq);
-	http_position_set(pos, seq, 0);
+	if (rc == 0)
+		rc = proj_generation(t, &gen);
+	http_position_set(pos, seq, gen, 0);
 	return rc;
 }
 
@@ -243,7 +245,7 @@ void http_api_rejections(struct http_request *r)
 	/* Rejections do not advance the log, so their own newest key joins the ETag. */
 	int lrc = rc ? rc : store_last(&t, STORE_DB_REJECTIONS, &k, &v);
 	if (lrc == 0 && k.mv_size == 8)
-		http_position_set(&pos, pos.seq, bytes_get_be64(k.mv_data));
+		http_position_set(&pos, pos.seq, pos.generation, bytes_get_be64(k.mv_data));
 	else if (lrc != PL_ENOTFOUND)
 		rc = lrc ? lrc : PL_ECORRUPT;
 	if (rc) {

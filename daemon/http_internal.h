@@ -96,6 +96,7 @@ struct http_worker {
 	bool stopping;
 	struct http_stream *streams; /* doubly linked, this worker's stream clients */
 	uint64_t streams_seq;        /* log position streams were last checked at */
+	uint64_t streams_generation; /* projections' generation then (see proj.h) */
 };
 
 struct http_server {

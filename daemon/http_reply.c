@@ -15,13 +15,17 @@
 
 #define JSON_TYPE "application/json; charset=utf-8"
 
-void http_position_set(struct http_position *pos, uint64_t seq, uint64_t rejection_seq)
+void http_position_set(struct http_position *pos, uint64_t seq, uint64_t generation,
+		       uint64_t rejection_seq)
 {
+	char gen[24] = "", rej[24] = "";
 	pos->seq = seq;
+	pos->generation = generation;
+	if (generation)
+		snprintf(gen, sizeof gen, ".g%" PRIu64, generation);
 	if (rejection_seq)
-		snprintf(pos->etag, sizeof pos->etag, "\"%" PRIu64 "-%" PRIu64 "\"", seq, rejection_seq);
-	else
-		snprintf(pos->etag, sizeof pos->etag, "\"%" PRIu64 "\"", seq);
+		snprintf(rej, sizeof rej, "-%" PRIu64, rejection_seq);
+	snprintf(pos->etag, sizeof pos->etag, "\"%" PRIu64 "%s%s\"", seq, gen, rej);
 }
 
 void http_reply_prepare(struct http_request *r, int status, const struct http_position *pos)

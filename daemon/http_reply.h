@@ -17,12 +17,15 @@
 /* The log position an answer reflects: X-Pledged-Seq and the ETag. */
 struct http_position {
 	uint64_t seq;
+	uint64_t generation;
 	char etag[64]; /* quoted, as sent */
 };
 
-/* Sets pos from the last log sequence and, when rejections matter for the
- * answer, the last rejection sequence (0 otherwise). */
-void http_position_set(struct http_position *pos, uint64_t seq, uint64_t rejection_seq);
+/* Sets pos from the last log sequence, the projections' generation (raised
+ * by each replay) and, when rejections matter for the answer, the last
+ * rejection sequence (0 otherwise). */
+void http_position_set(struct http_position *pos, uint64_t seq, uint64_t generation,
+		       uint64_t rejection_seq);
 
 /* Whether the request's If-None-Match lists etag (a quoted tag) or "*". */
 bool http_etag_matches(struct evhttp_request *req, const char *etag);

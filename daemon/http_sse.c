@@ -137,10 +137,12 @@ void http_stream_open(struct http_request *r)
 		return;
 	}
 	struct store_txn t;
-	uint64_t seq = 0;
+	uint64_t seq = 0, gen = 0;
 	int rc = store_read_begin(hs->st, &t);
 	if (rc == 0)
 		rc = evlog_last_seq(&t, &seq);
+	if (rc == 0)
+		rc = proj_generation(&t, &gen);
 	char *json = rc ? NULL : render_summary(&t, r->id, r->id_len, &rc);
 	store_abort(&t);
 	if (rc == PL_ENOTFOUND) {
@@ -178,7 +180,7 @@ void http_stream_open(struct http_request *r)
 	s->id_len = r->id_len;
 
 	struct http_position pos;
-	http_position_set(&pos, seq, 0);
+	http_position_set(&pos, seq, gen, 0);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 	evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
 	evhttp_add_header(h, "Cache-Control", "no-cache");
@@ -213,11 +215,18 @@ void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker)
 	uint64_t notified = atomic_load(&w->hs->notified_seq);
 	uint64_t applied = atomic_load(&w->hs->m->last_seq);
 	uint64_t want = notified > applied ? notified : applied;
-	if (want <= w->streams_seq)
-		return;
 	struct store_txn t;
-	uint64_t seq = 0;
+	uint64_t seq = 0, gen = 0;
+	/* A replay in another process moves no log position, only the
+	 * projections' generation: that is read every tick (a read transaction
+	 * costs about a microsecond). */
 	int rc = store_read_begin(w->hs->st, &t);
+	if (rc == 0)
+		rc = proj_generation(&t, &gen);
+	if (rc == 0 && want <= w->streams_seq && gen == w->streams_generation) {
+		store_abort(&t);
+		return;
+	}
 	if (rc == 0)
 		rc = evlog_last_seq(&t, &seq);
 	for (struct http_stream *s = w->streams, *next; rc == 0 && s; s = next) {
@@ -238,8 +247,10 @@ void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker)
 	store_abort(&t);
 	if (rc)
 		log_warn("http: streams: reading the store failed: %s; will retry", pl_strerror(rc));
-	else
+	else {
 		w->streams_seq = seq;
+		w->streams_generation = gen;
+	}
 }
 
 void http_stream_heartbeat_cb(evutil_socket_t fd, short what, void *worker)

@@ -93,6 +93,8 @@ int replay_into(struct store_txn *t, enum proj_set set, const struct replay_opti
 	int rc = store_each(t, STORE_DB_LOG, NULL, false, replay_log_entry, w);
 	if (rc == 0)
 		rc = proj_writer_flush(&w->writer);
+	if (rc == 0 && set == PROJ_LIVE)
+		proj_generation_bump(t);
 	free(w);
 	if (rc < 0) {
 		res->outcome = REPLAY_FAILED;

@@ -71,6 +71,11 @@ int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
 /* Writes the cached totals; returns the transaction's error. */
 int proj_writer_flush(struct proj_writer *w);
 
+/* The live projections' generation: 0 until the first rebuild. */
+int proj_generation(struct store_txn *t, uint64_t *gen);
+/* Marks the live projections rebuilt, in the rebuilding transaction. */
+void proj_generation_bump(struct store_txn *t);
+
 /* Empties every table of set. */
 void proj_clear(struct store_txn *t, enum proj_set set);
 

@@ -32,6 +32,7 @@
 #include "ingest.h"
 #include "metrics.h"
 #include "pl_error.h"
+#include "replay.h"
 #include "store.h"
 
 #define DEMO "jess-phillips-for-labour-leader"
@@ -355,6 +356,19 @@ static void test_conditional(void)
 	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, "If-None-Match: \"0\"\r\n"), 200);
 	/* A 404 is never a 304. */
 	CHECK_INT(request("GET", "/v1/campaigns/none", "If-None-Match: *\r\n"), 404);
+
+	/* A replay changes no log position but may change answers: the old tag
+	 * must no longer match. */
+	struct store_txn t;
+	struct replay_options all = {0};
+	struct replay_result res;
+	CHECK_INT(store_write_begin(st, &t), 0);
+	CHECK_INT(replay_into(&t, PROJ_LIVE, &all, &res), 0);
+	CHECK_INT(store_commit(&t), 0);
+	snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", etag);
+	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, inm), 200);
+	CHECK(strcmp(header("ETag"), etag) != 0);
+	CHECK(strstr(header("ETag"), ".g") != NULL);
 }
 
 /* Fetches a comments page; appends its ids to ids (space-separated); returns next or "". */
@@ -713,6 +727,7 @@ static void test_stream(void)
 		st, "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"sse-p1\",\"at\":1700000100000,"
 		    "\"campaign\":\"sse-camp\",\"pledge\":\"sse-pl1\",\"supporter\":\"s1\",\"amount\":250,"
 		    "\"currency\":\"EUR\"}\n");
+	uint64_t pledge_seq = s;
 	int64_t t0 = now_ms();
 	http_server_notify(hs, s);
 	from = len;
@@ -731,6 +746,25 @@ static void test_stream(void)
 	stream_wait(fd, buf, sizeof buf, &len, from, ": heartbeat", 2000);
 	CHECK(strstr(buf + from, ": heartbeat") != NULL);
 	CHECK(strstr(buf + from, "event: summary") == NULL);
+
+	/* A replay moves no log position and nobody calls notify, yet it can
+	 * change what a stream shows: rewinding to before the pledge, then
+	 * replaying the whole log, is pushed both ways. */
+	struct store_txn t;
+	struct replay_options until = {.until_seq = pledge_seq - 1}, all = {0};
+	struct replay_result res;
+	CHECK_INT(store_write_begin(st, &t), 0);
+	CHECK_INT(replay_into(&t, PROJ_LIVE, &until, &res), 0);
+	CHECK_INT(store_commit(&t), 0);
+	from = len;
+	stream_wait(fd, buf, sizeof buf, &len, from, "\"raised\":0,", 3000);
+	CHECK(strstr(buf + from, "\"raised\":0,") != NULL);
+	CHECK_INT(store_write_begin(st, &t), 0);
+	CHECK_INT(replay_into(&t, PROJ_LIVE, &all, &res), 0);
+	CHECK_INT(store_commit(&t), 0);
+	from = len;
+	stream_wait(fd, buf, sizeof buf, &len, from, "\"raised\":250,", 3000);
+	CHECK(strstr(buf + from, "\"raised\":250,") != NULL);
 
 	/* Unknown campaign, too many clients, clean disconnects. */
 	int bad = stream_open("no-such", buf, sizeof buf);

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "consumer.h"
 #include "embedded_broker.h"
+#include "evlog.h"
 #include "http_server.h"
 #include "log.h"
 #include "metrics.h"
@@ -59,8 +60,8 @@ static const char usage[] =
 	"  --read-only           serve HTTP from an existing data dir, consume nothing\n"
 	"  --check-config        check the settings, print them, and exit\n"
 	"  --log-level LEVEL     error, warn, info (default) or debug\n"
-	"  --batch-max N         messages per write transaction (default 5000)\n"
-	"  --batch-ms N          longest wait to fill a batch (default 5)\n"
+	"  --batch-max N         messages per write transaction (default 20000)\n"
+	"  --batch-ms N          longest wait to fill a batch in ms (default 50)\n"
 	"  --map-size SIZE       initial LMDB map (e.g. 1G; default 64M); it doubles by\n"
 	"                        itself when full\n"
 	"  --skip-lost-offsets   when Kafka deleted events before they were read, log the\n"
@@ -203,6 +204,17 @@ static void wait_for_signal(void)
 		nanosleep(&tick, NULL);
 }
 
+/* Starts the metrics where the data dir stands, not at zero. */
+static void metrics_start(struct metrics *m, struct store *st)
+{
+	struct store_txn t;
+	uint64_t seq = 0;
+	metrics_init(m);
+	if (store_read_begin(st, &t) == 0 && evlog_last_seq(&t, &seq) == 0)
+		atomic_store(&m->last_seq, seq);
+	store_abort(&t);
+}
+
 static int serve_read_only(const struct serve_config *cfg)
 {
 	struct store *st;
@@ -211,7 +223,7 @@ static int serve_read_only(const struct serve_config *cfg)
 	int rc = cli_open_store("serve", cfg->data, false, cfg->map_size, &st);
 	if (rc)
 		return rc;
-	metrics_init(&m);
+	metrics_start(&m, st);
 	metrics_set_state(&m, CONSUMER_READ_ONLY, "read-only: serving the data dir, not consuming");
 	if (start_http(cfg, st, &m, &hs) == PL_OK) {
 		log_info("read-only: serving %s, consuming nothing", cfg->data);
@@ -240,7 +252,7 @@ static int serve_consuming(const struct serve_config *cfg)
 	rc = cli_open_store("serve", cfg->data, true, cfg->map_size, &st);
 	if (rc)
 		goto cleanup_lock;
-	metrics_init(&m);
+	metrics_start(&m, st);
 	rc = CLI_MISMATCH;
 	if (start_http(cfg, st, &m, &hs))
 		goto cleanup;

@@ -22,8 +22,8 @@ void config_init(struct serve_config *c)
 	strcpy(c->data, "pledged-data");
 	strcpy(c->listen, "127.0.0.1:8080");
 	strcpy(c->log_level, "info");
-	c->batch_max = 5000;
-	c->batch_ms = 5;
+	c->batch_max = 20000;
+	c->batch_ms = 50;
 }
 
 static int fail(char *err, size_t err_size, const char *fmt, ...)

@@ -20,8 +20,8 @@
 #include "log.h"
 #include "pl_error.h"
 
-#define DEFAULT_BATCH_MAX 5000
-#define DEFAULT_BATCH_MS 5
+#define DEFAULT_BATCH_MAX 20000
+#define DEFAULT_BATCH_MS 50
 #define DEFAULT_RETRY_MS 1000
 #define IDLE_POLL_MS 100          /* how often the stop flag is looked at */
 #define RECHECK_MS 2000           /* lost partitions and down brokers */

@@ -11,8 +11,9 @@ BUILD="gcc meson ninja-build pkg-config libevent-dev librdkafka-dev liblmdb-dev
   libmsgpack-dev libjansson-dev libutf8proc-dev"
 # Tests: LMDB tools to tamper with a data dir, kcat for Kafka interoperability,
 # clang and its runtime for the libFuzzer targets, Chromium for the web page,
-# systemd-analyze to check the unit file.
-TEST="lmdb-utils kcat clang libclang-rt-14-dev chromium systemd"
+# systemd-analyze to check the unit file, and the benchmarks' baselines and
+# load generator (nginx, wrk, curl).
+TEST="lmdb-utils kcat clang libclang-rt-14-dev chromium systemd nginx-light wrk curl"
 
 $SUDO apt-get update -q
 # shellcheck disable=SC2086

@@ -43,6 +43,51 @@ static int begin_read(struct http_request *r, struct store_txn *t, struct http_p
 	return rc;
 }
 
+/*
+ * The cache key of a request: its route, id and raw query. Returns 0 when
+ * the request is too long to cache.
+ */
+static size_t cache_key(const struct http_request *r, char *key)
+{
+	size_t query_len = r->query ? strlen(r->query) : 0;
+	size_t len = 1 + r->id_len + 1 + query_len;
+	if (len > HTTP_CACHE_KEY_MAX)
+		return 0;
+	key[0] = (char)r->route;
+	memcpy(key + 1, r->id, r->id_len);
+	key[1 + r->id_len] = '\0';
+	if (query_len)
+		memcpy(key + 2 + r->id_len, r->query, query_len);
+	return len;
+}
+
+/*
+ * Answers from the worker's cache when this request was rendered at this
+ * position (a 304 when the client has it too). Ends the read transaction
+ * when it answered; true then.
+ */
+static bool reply_from_cache(struct http_request *r, struct store_txn *t,
+			     const struct http_position *pos, const char *key, size_t key_len)
+{
+	struct http_blob *body = key_len ? http_cache_get(r->w->cache, key, key_len, pos->etag) : NULL;
+	if (!body)
+		return false;
+	store_abort(t);
+	if (!http_reply_if_unchanged(r, pos))
+		http_reply_cached(r, body, pos);
+	return true;
+}
+
+/* Sends a freshly rendered body, cached when the request is cacheable. */
+static void reply_rendered(struct http_request *r, json_t *body, const struct http_position *pos,
+			   const char *key, size_t key_len)
+{
+	if (key_len)
+		http_reply_json_cached(r, body, pos, key, key_len);
+	else
+		http_reply_json(r, 200, body, pos);
+}
+
 static struct pl_str request_id(const struct http_request *r)
 {
 	return (struct pl_str){r->id, (uint32_t)r->id_len};
@@ -70,11 +115,15 @@ void http_api_campaigns(struct http_request *r)
 	struct http_position pos;
 	if (reject_query(r, 0, &q))
 		return;
+	char key[HTTP_CACHE_KEY_MAX];
+	size_t key_len = cache_key(r, key);
 	int rc = begin_read(r, &t, &pos);
 	if (rc) {
 		reply_storage_error(r, &t, rc);
 		return;
 	}
+	if (reply_from_cache(r, &t, &pos, key, key_len))
+		return;
 	if (http_reply_if_unchanged(r, &pos)) {
 		store_abort(&t);
 		return;
@@ -90,7 +139,7 @@ void http_api_campaigns(struct http_request *r)
 	json_t *body = rc ? NULL : json_pack("{s:o}", "campaigns", list);
 	if (rc)
 		json_decref(list);
-	http_reply_json(r, 200, body, &pos);
+	reply_rendered(r, body, &pos, key, key_len);
 }
 
 void http_api_campaign(struct http_request *r)
@@ -101,7 +150,11 @@ void http_api_campaign(struct http_request *r)
 	struct proj_campaign c;
 	if (reject_query(r, 0, &q))
 		return;
+	char key[HTTP_CACHE_KEY_MAX];
+	size_t key_len = cache_key(r, key);
 	int rc = begin_read(r, &t, &pos);
+	if (rc == 0 && reply_from_cache(r, &t, &pos, key, key_len))
+		return;
 	if (rc == 0)
 		rc = proj_campaign_get(&t, PROJ_LIVE, request_id(r), &c);
 	if (rc == PL_ENOTFOUND) {
@@ -119,7 +172,7 @@ void http_api_campaign(struct http_request *r)
 	}
 	json_t *body = view_campaign(&c);
 	store_abort(&t);
-	http_reply_json(r, 200, body, &pos);
+	reply_rendered(r, body, &pos, key, key_len);
 }
 
 void http_api_comments(struct http_request *r)
@@ -135,7 +188,11 @@ void http_api_comments(struct http_request *r)
 		http_reply_error(r, 400, "before must be a cursor from a 'next' field");
 		return;
 	}
+	char key[HTTP_CACHE_KEY_MAX];
+	size_t key_len = cache_key(r, key);
 	int rc = begin_read(r, &t, &pos);
+	if (rc == 0 && reply_from_cache(r, &t, &pos, key, key_len))
+		return;
 	if (rc == 0)
 		rc = proj_campaign_get(&t, PROJ_LIVE, request_id(r), &c);
 	if (rc == PL_ENOTFOUND) {
@@ -161,7 +218,7 @@ void http_api_comments(struct http_request *r)
 	}
 	json_t *body = view_comments_page(&page);
 	store_abort(&t);
-	http_reply_json(r, 200, body, &pos);
+	reply_rendered(r, body, &pos, key, key_len);
 }
 
 /* A rejections cursor is the decimal sequence of the last entry shown. */

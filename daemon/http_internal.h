@@ -94,6 +94,7 @@ struct http_worker {
 	int conn_cap;               /* its share of max_connections */
 	bool paused;                /* listener disabled because conns == conn_cap */
 	bool stopping;
+	struct http_cache *cache;    /* rendered bodies of this worker (http_cache.h) */
 	struct http_stream *streams; /* doubly linked, this worker's stream clients */
 	uint64_t streams_seq;        /* log position streams were last checked at */
 	uint64_t streams_generation; /* projections' generation then (see proj.h) */

@@ -139,6 +139,33 @@ void http_reply_json(struct http_request *r, int status, json_t *body,
 	http_reply_body(r, status, JSON_TYPE, status == 200 ? "no-cache" : "no-store", b);
 }
 
+void http_reply_cached(struct http_request *r, struct http_blob *body,
+		       const struct http_position *pos)
+{
+	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
+	if (http_blob_add_to(body, b)) {
+		reply_out_of_memory(r);
+		return;
+	}
+	http_reply_prepare(r, 200, pos);
+	http_reply_body(r, 200, JSON_TYPE, "no-cache", b);
+}
+
+void http_reply_json_cached(struct http_request *r, json_t *body, const struct http_position *pos,
+			    const char *key, size_t key_len)
+{
+	char *text = body ? json_dumps(body, VIEW_DUMP_FLAGS) : NULL;
+	json_decref(body);
+	/* The cache owns text from here, and frees it if it cannot keep it. */
+	struct http_blob *blob =
+		text ? http_cache_put(r->w->cache, key, key_len, pos->etag, text, strlen(text)) : NULL;
+	if (!blob) {
+		reply_out_of_memory(r);
+		return;
+	}
+	http_reply_cached(r, blob, pos);
+}
+
 void http_reply_error(struct http_request *r, int status, const char *fmt, ...)
 {
 	char msg[256];

@@ -12,6 +12,7 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
+#include "http_cache.h"
 #include "http_internal.h"
 
 /* The log position an answer reflects: X-Pledged-Seq and the ETag. */
@@ -42,6 +43,21 @@ bool http_reply_if_unchanged(struct http_request *r, const struct http_position 
  * reference to body; a NULL body (a builder ran out of memory) becomes 500.
  * pos, when not NULL, adds ETag and X-Pledged-Seq.
  */
+/*
+ * Answers 200 with a JSON body rendered earlier and cached by the worker
+ * (http_cache.h), without copying it.
+ */
+void http_reply_cached(struct http_request *r, struct http_blob *body,
+		       const struct http_position *pos);
+
+/*
+ * Answers 200 with body (a new reference, dropped here), and keeps the
+ * rendered text in the worker's cache under key (at most
+ * HTTP_CACHE_KEY_MAX bytes) for the answer's position.
+ */
+void http_reply_json_cached(struct http_request *r, json_t *body, const struct http_position *pos,
+			    const char *key, size_t key_len);
+
 void http_reply_json(struct http_request *r, int status, json_t *body,
 		     const struct http_position *pos);
 

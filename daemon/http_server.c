@@ -36,6 +36,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "http_cache.h"
 #include "http_internal.h"
 #include "log.h"
 #include "pl_error.h"
@@ -319,7 +320,8 @@ static int worker_init(struct http_worker *w, struct http_server *hs, int conn_c
 	w->adopt_ev = event_new(w->base, -1, 0, adopt_cb, w);
 	w->tick_ev = event_new(w->base, -1, EV_PERSIST, http_stream_tick_cb, w);
 	w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, http_stream_heartbeat_cb, w);
-	if (!w->stop_ev || !w->adopt_ev || !w->tick_ev || !w->heartbeat_ev)
+	w->cache = http_cache_new();
+	if (!w->stop_ev || !w->adopt_ev || !w->tick_ev || !w->heartbeat_ev || !w->cache)
 		return PL_ENOMEM;
 	return PL_OK;
 }
@@ -347,6 +349,8 @@ static void worker_deinit(struct http_worker *w)
 		event_free(w->tick_ev);
 	if (w->heartbeat_ev)
 		event_free(w->heartbeat_ev);
+	/* After evhttp_free: bodies still being sent held references until then. */
+	http_cache_free(w->cache);
 	if (w->base)
 		event_base_free(w->base);
 }

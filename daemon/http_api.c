@@ -237,52 +237,44 @@ static bool parse_rejection_cursor(const char *s, uint64_t *seq)
 }
 
 /* Reads up to limit rejections, newest first, older than before (0: from the newest). */
+struct rejection_walk {
+	json_t *list;
+	unsigned limit, n;
+	uint64_t last;
+	uint64_t *next;
+};
+
+static int add_rejection(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct rejection_walk *w = arg;
+	struct rejection_entry e;
+	if (w->n == w->limit) {
+		*w->next = w->last;
+		return 1;
+	}
+	if (rejections_parse(k, v, &e))
+		return PL_ECORRUPT;
+	if (json_array_append_new(w->list, view_rejection(&e)))
+		return PL_ENOMEM;
+	w->last = e.seq;
+	w->n++;
+	return 0;
+}
+
+/* Appends up to limit rejections older than before (0: the newest) to list;
+ * *next is the cursor of a further page, 0 when there is none. */
 static int read_rejections(struct store_txn *t, uint64_t before, unsigned limit, json_t *list,
 			   uint64_t *next)
 {
-	MDB_cursor *c = store_cursor(t, STORE_DB_REJECTIONS);
-	if (!c)
-		return t->err;
 	uint8_t kb[8];
-	MDB_val k, v;
-	int mrc;
-	if (before) {
-		bytes_put_be64(kb, before);
-		k = (MDB_val){sizeof kb, kb};
-		/* Every key below before: the one before the first key >= before, or the
-		 * last key when all are below. */
-		mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		mrc = mrc == MDB_NOTFOUND ? mdb_cursor_get(c, &k, &v, MDB_LAST)
-			  : mrc == 0	  ? mdb_cursor_get(c, &k, &v, MDB_PREV)
-					  : mrc;
-	} else {
-		mrc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-	}
-	int rc = 0;
-	unsigned n = 0;
-	uint64_t last = 0;
+	MDB_val from = {sizeof kb, kb};
+	struct rejection_walk w = {list, limit, 0, 0, next};
 	*next = 0;
-	for (; mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
-		if (n == limit) {
-			*next = last;
-			break;
-		}
-		struct rejection_entry e;
-		if (rejections_parse(&k, &v, &e)) {
-			rc = PL_ECORRUPT;
-			break;
-		}
-		if (json_array_append_new(list, view_rejection(&e))) {
-			rc = PL_ENOMEM;
-			break;
-		}
-		last = e.seq;
-		n++;
-	}
-	mdb_cursor_close(c);
-	if (rc == 0 && mrc && mrc != MDB_NOTFOUND)
-		rc = store_error(mrc);
-	return rc;
+	if (before == 1)
+		return PL_OK; /* nothing is older than the first */
+	if (before)
+		bytes_put_be64(kb, before - 1);
+	return store_each(t, STORE_DB_REJECTIONS, before ? &from : NULL, true, add_rejection, &w);
 }
 
 void http_api_rejections(struct http_request *r)

@@ -47,19 +47,12 @@ void http_ops_healthz(struct http_request *r)
 	http_reply_json(r, ok ? 200 : 503, body, NULL);
 }
 
-static void free_render(const void *data, size_t len, void *arg)
-{
-	(void)len;
-	(void)arg;
-	free((void *)data);
-}
-
 void http_ops_metrics(struct http_request *r)
 {
 	size_t len = 0;
 	char *text = metrics_render(r->w->hs->m, http_route_names, HTTP_ROUTE_COUNT, &len);
 	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
-	if (!text || evbuffer_add_reference(b, text, len, free_render, NULL)) {
+	if (!text || evbuffer_add_reference(b, text, len, http_free_text_cb, NULL)) {
 		free(text);
 		evbuffer_add_printf(b, "# out of memory\n");
 		http_reply_prepare(r, 500, NULL);

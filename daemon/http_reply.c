@@ -107,7 +107,7 @@ void http_reply_body(struct http_request *r, int status, const char *content_typ
 	evhttp_send_reply(r->req, status, NULL, body);
 }
 
-static void free_dump(const void *data, size_t len, void *arg)
+void http_free_text_cb(const void *data, size_t len, void *arg)
 {
 	(void)len;
 	(void)arg;
@@ -130,7 +130,7 @@ void http_reply_json(struct http_request *r, int status, json_t *body,
 	json_decref(body);
 	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
 	/* The dump becomes the body without a copy; evbuffer frees it. */
-	if (!text || evbuffer_add_reference(b, text, strlen(text), free_dump, NULL)) {
+	if (!text || evbuffer_add_reference(b, text, strlen(text), http_free_text_cb, NULL)) {
 		free(text);
 		reply_out_of_memory(r);
 		return;

@@ -43,6 +43,9 @@ bool http_reply_if_unchanged(struct http_request *r, const struct http_position 
  * reference to body; a NULL body (a builder ran out of memory) becomes 500.
  * pos, when not NULL, adds ETag and X-Pledged-Seq.
  */
+/* evbuffer cleanup for a body malloc'd by the handler: frees it once sent. */
+void http_free_text_cb(const void *data, size_t len, void *arg);
+
 /*
  * Answers 200 with a JSON body rendered earlier and cached by the worker
  * (http_cache.h), without copying it.

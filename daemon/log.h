@@ -16,6 +16,7 @@ void log_set_level(enum log_level level);
 /* Parses "error", "warn", "info" or "debug"; returns -1 when unknown. */
 int log_level_parse(const char *name);
 
+/* Writes one line at level (dropped when above the set level), printf-style. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)

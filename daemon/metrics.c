@@ -32,7 +32,7 @@ static void observe(struct histogram *h, const double *bounds, size_t nbounds, d
 		i++;
 	atomic_fetch_add(&h->buckets[i], 1);
 	atomic_fetch_add(&h->count, 1);
-	atomic_fetch_add(&h->sum_micro, (uint64_t)(v * scale));
+	atomic_fetch_add(&h->sum, (uint64_t)(v * scale));
 }
 
 void metrics_record_batch(struct metrics *m, const struct ingest_stats *stats, size_t n,
@@ -203,7 +203,7 @@ static void emit_histogram(struct out *o, const char *name, const char *help, st
 		else
 			emit(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cumulative);
 	}
-	emit(o, "%s_sum %.6f\n%s_count %llu\n", name, (double)atomic_load(&h->sum_micro) / scale, name,
+	emit(o, "%s_sum %.6f\n%s_count %llu\n", name, (double)atomic_load(&h->sum) / scale, name,
 	     (unsigned long long)atomic_load(&h->count));
 }
 

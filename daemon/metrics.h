@@ -44,7 +44,7 @@ struct metrics_partition {
 struct histogram {
 	_Atomic uint64_t buckets[METRICS_LATENCY_BUCKETS]; /* cumulative on render, not here */
 	_Atomic uint64_t count;
-	_Atomic uint64_t sum_micro; /* sum in microseconds (latency) or units (sizes) */
+	_Atomic uint64_t sum; /* of observations times the histogram's scale (1e6 for seconds) */
 };
 
 struct metrics {
@@ -66,6 +66,7 @@ struct metrics {
 	uint64_t http_requests[METRICS_HTTP_ROUTES][METRICS_HTTP_STATUSES];
 };
 
+/* Zeroes every counter; the state starts as CONSUMER_STARTING. */
 void metrics_init(struct metrics *m);
 void metrics_deinit(struct metrics *m);
 
@@ -73,8 +74,11 @@ void metrics_deinit(struct metrics *m);
 void metrics_record_batch(struct metrics *m, const struct ingest_stats *stats, size_t n,
 			  double seconds);
 
+/* Sets the consumer's state and a sentence for operators (what to do). */
 void metrics_set_state(struct metrics *m, enum consumer_state state, const char *detail);
+/* The current state; its sentence is copied to detail (size bytes) when non-NULL. */
 enum consumer_state metrics_get_state(struct metrics *m, char *detail, size_t size);
+/* "consuming", "stalled", … as shown on /healthz and /metrics. */
 const char *metrics_state_name(enum consumer_state state);
 
 /* Records where a partition stands; high_watermark < 0 leaves it as it was. */

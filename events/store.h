@@ -94,6 +94,7 @@ void store_abort(struct store_txn *t);
 /* Records err on t unless an error is already set; returns t->err. */
 int store_txn_fail(struct store_txn *t, int err);
 
+/* The LMDB handle of a named database, for cursors and mdb_cmp(). */
 MDB_dbi store_dbi(const struct store_txn *t, enum store_db db);
 
 /* Gets key; returns 0, PL_ENOTFOUND (not sticky) or the sticky error. */

@@ -59,6 +59,7 @@ struct proj_writer {
 	struct proj_cached_campaign slots[PROJ_CACHE_SLOTS];
 };
 
+/* Starts applying to set within the write transaction t, with an empty cache. */
 void proj_writer_init(struct proj_writer *w, struct store_txn *t, enum proj_set set);
 
 /*

@@ -142,83 +142,79 @@ void http_api_campaigns(struct http_request *r)
 	reply_rendered(r, body, &pos, key, key_len);
 }
 
-void http_api_campaign(struct http_request *r)
-{
-	struct http_query q;
+/* What a campaign route has read by the time it renders. */
+struct campaign_read {
 	struct store_txn t;
 	struct http_position pos;
 	struct proj_campaign c;
-	if (reject_query(r, 0, &q))
-		return;
 	char key[HTTP_CACHE_KEY_MAX];
-	size_t key_len = cache_key(r, key);
-	int rc = begin_read(r, &t, &pos);
-	if (rc == 0 && reply_from_cache(r, &t, &pos, key, key_len))
-		return;
+	size_t key_len;
+};
+
+/*
+ * The common start of the campaign routes: a cached answer, a 404, a
+ * storage error or a 304 end the request here (true). Otherwise the read
+ * transaction is open with the campaign in cr->c, for the caller to render.
+ */
+static bool begin_campaign_read(struct http_request *r, struct campaign_read *cr)
+{
+	cr->key_len = cache_key(r, cr->key);
+	int rc = begin_read(r, &cr->t, &cr->pos);
+	if (rc == 0 && reply_from_cache(r, &cr->t, &cr->pos, cr->key, cr->key_len))
+		return true;
 	if (rc == 0)
-		rc = proj_campaign_get(&t, PROJ_LIVE, request_id(r), &c);
+		rc = proj_campaign_get(&cr->t, PROJ_LIVE, request_id(r), &cr->c);
 	if (rc == PL_ENOTFOUND) {
-		store_abort(&t);
+		store_abort(&cr->t);
 		http_reply_error(r, 404, "no such campaign");
-		return;
+		return true;
 	}
 	if (rc) {
-		reply_storage_error(r, &t, rc);
-		return;
+		reply_storage_error(r, &cr->t, rc);
+		return true;
 	}
-	if (http_reply_if_unchanged(r, &pos)) {
-		store_abort(&t);
-		return;
+	if (http_reply_if_unchanged(r, &cr->pos)) {
+		store_abort(&cr->t);
+		return true;
 	}
-	json_t *body = view_campaign(&c);
-	store_abort(&t);
-	reply_rendered(r, body, &pos, key, key_len);
+	return false;
+}
+
+void http_api_campaign(struct http_request *r)
+{
+	struct http_query q;
+	struct campaign_read cr;
+	if (reject_query(r, 0, &q) || begin_campaign_read(r, &cr))
+		return;
+	json_t *body = view_campaign(&cr.c);
+	store_abort(&cr.t);
+	reply_rendered(r, body, &cr.pos, cr.key, cr.key_len);
 }
 
 void http_api_comments(struct http_request *r)
 {
 	struct http_query q;
 	struct proj_cursor before;
-	struct store_txn t;
-	struct http_position pos;
-	struct proj_campaign c;
+	struct campaign_read cr;
 	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_BEFORE, &q))
 		return;
 	if (q.before[0] && proj_cursor_parse(q.before, strlen(q.before), &before)) {
 		http_reply_error(r, 400, "before must be a cursor from a 'next' field");
 		return;
 	}
-	char key[HTTP_CACHE_KEY_MAX];
-	size_t key_len = cache_key(r, key);
-	int rc = begin_read(r, &t, &pos);
-	if (rc == 0 && reply_from_cache(r, &t, &pos, key, key_len))
+	if (begin_campaign_read(r, &cr))
 		return;
-	if (rc == 0)
-		rc = proj_campaign_get(&t, PROJ_LIVE, request_id(r), &c);
-	if (rc == PL_ENOTFOUND) {
-		store_abort(&t);
-		http_reply_error(r, 404, "no such campaign");
-		return;
-	}
-	if (rc) {
-		reply_storage_error(r, &t, rc);
-		return;
-	}
-	if (http_reply_if_unchanged(r, &pos)) {
-		store_abort(&t);
-		return;
-	}
 	/* Large (100 comments of up to 4000 bytes are pointers, not copies). */
 	struct proj_comment_page page;
-	rc = proj_comments_page(&t, PROJ_LIVE, request_id(r), q.before[0] ? &before : NULL,
-				q.limit, &page);
+	int rc = proj_comments_page(&cr.t, PROJ_LIVE, request_id(r), q.before[0] ? &before : NULL,
+				    q.limit, &page);
 	if (rc) {
-		reply_storage_error(r, &t, rc);
+		reply_storage_error(r, &cr.t, rc);
 		return;
 	}
 	json_t *body = view_comments_page(&page);
-	store_abort(&t);
-	reply_rendered(r, body, &pos, key, key_len);
+	store_abort(&cr.t);
+	reply_rendered(r, body, &cr.pos, cr.key, cr.key_len);
 }
 
 /* A rejections cursor is the decimal sequence of the last entry shown. */

@@ -57,7 +57,8 @@ static bool wait_state(struct metrics *m, enum consumer_state s, int timeout_ms)
 	return kt_wait(state_is, NULL, timeout_ms);
 }
 
-/* Brokers going away and errors on the wire: nothing lost, nothing doubled. */
+/* Brokers going away, leaders moving, slow brokers and errors on the wire:
+ * nothing lost, nothing doubled. */
 static void test_broker_faults(void)
 {
 	struct kt_cluster k;
@@ -99,6 +100,22 @@ static void test_broker_faults(void)
 		feed_send(p, &f[i], f[i].count * 3 / 4);
 	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 60000));
 	CHECK(wait_state(&m, CONSUMER_CONSUMING, 10000));
+
+	/* Partition leaders move to other brokers while every broker is slow,
+	 * and some produce requests fail (the producer retries them). */
+	for (int i = 0; i < PARTITIONS; i++)
+		CHECK_INT(rd_kafka_mock_partition_set_leader(k.mc, KT_TOPIC, i, 1 + (i + 1) % 3), 0);
+	for (int b = 1; b <= 3; b++)
+		CHECK_INT(rd_kafka_mock_broker_set_rtt(k.mc, b, 200), 0);
+	rd_kafka_mock_push_request_errors(k.mc, 0 /* Produce */, 3,
+					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+					  RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(p, &f[i], f[i].count * 7 / 8);
+	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 60000));
+	for (int b = 1; b <= 3; b++)
+		rd_kafka_mock_broker_set_rtt(k.mc, b, 0);
 
 	/* Errors on Fetch, OffsetCommit and Heartbeat requests. */
 	rd_kafka_mock_push_request_errors(k.mc, 1 /* Fetch */, 6,

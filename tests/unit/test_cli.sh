@@ -107,5 +107,14 @@ cmp -s "$work/dump.orig" "$work/dump.copy" && ok || fail "the copy's log equals 
 "$PLEDGED" replay --data "$work/backup" --dry-run >"$work/p.copy" 2>/dev/null
 cmp -s "$work/p.orig" "$work/p.copy" && ok || fail "the copy's projections equal the original's"
 
+# One serve per data dir: a second one is refused while the first runs.
+"$PLEDGED" serve --data "$work/locked" --listen 127.0.0.1:0 --log-level error 2>"$work/serve1.log" &
+serve1=$!
+for _ in $(seq 100); do [ -s "$work/locked/broker.address" ] && break; sleep 0.1; done
+expect 3 "a second serve on the same data dir" -- "$PLEDGED" serve --data "$work/locked" --listen 127.0.0.1:0
+contains "$work/err" "is in use by another 'pledged serve'" "the refusal names the reason"
+kill -TERM "$serve1"
+wait "$serve1" && ok || fail "the first serve stops cleanly on SIGTERM"
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -292,7 +292,15 @@ static int worker_init(struct http_worker *w, struct http_server *hs, int conn_c
 {
 	w->hs = hs;
 	w->conn_cap = conn_cap;
-	w->base = event_base_new();
+	/* evhttp turns write interest on and off around every reply; the epoll
+	 * changelist merges those changes into one epoll_ctl per loop, where
+	 * they were about a sixth of a busy worker's time. */
+	struct event_config *cfg = event_config_new();
+	if (cfg)
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	w->base = cfg ? event_base_new_with_config(cfg) : NULL;
+	if (cfg)
+		event_config_free(cfg);
 	w->http = w->base ? evhttp_new(w->base) : NULL;
 	if (!w->http)
 		return PL_ENOMEM;

@@ -316,11 +316,16 @@ static void test_batch(void)
 	CHECK_INT(stats.duplicates, 1);
 	CHECK_INT(stats.rejected[PL_R_UNKNOWN_TYPE], 1);
 	CHECK_INT(get("bt").totals.raised, 5);
+
+	/* A Kafka tombstone (no value at all) is kept as a rejection, not a crash. */
+	struct ingest_msg tomb = {.src = {"bt", 2, 0, 20}, .key = "bt", .key_len = 2};
+	CHECK_INT(ingest_batch(st, &tomb, 1, "", 1, &stats), 0);
+	CHECK_INT(stats.rejected[PL_R_BAD_MSGPACK], 1);
 	struct store_txn t;
 	struct evlog_offset off;
 	CHECK_INT(store_read_begin(st, &t), 0);
 	CHECK_INT(evlog_offset_get(&t, "bt", 0, &off), 0);
-	CHECK_INT(off.next, 13); /* messages 10 and 12 were on partition 0 */
+	CHECK_INT(off.next, 21); /* the tombstone at 20 was the last on partition 0 */
 	CHECK_INT(evlog_offset_get(&t, "bt", 1, &off), 0);
 	CHECK_INT(off.next, 14);
 	store_abort(&t);

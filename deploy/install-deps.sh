@@ -23,3 +23,10 @@ $SUDO apt-get install -y -q --no-install-recommends $BUILD $TEST
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $OPTIONAL ||
 	echo "install-deps: optional packages ($OPTIONAL) not installed; their tests will be skipped" >&2
+# playwright-core drives Debian's Chromium for the live page test (it
+# downloads no browser). From the npm registry, pinned.
+if command -v npm >/dev/null; then
+	npm install --no-save --no-audit --no-fund --prefix "$(dirname "$0")/../tests/http" \
+		playwright-core@1.65.1 ||
+		echo "install-deps: playwright-core not installed; the live page test will be skipped" >&2
+fi

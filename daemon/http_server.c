@@ -448,6 +448,13 @@ void http_server_notify(struct http_server *hs, uint64_t seq)
 	uint64_t cur = atomic_load(&hs->notified_seq);
 	while (seq > cur && !atomic_compare_exchange_weak(&hs->notified_seq, &cur, seq))
 		;
+	if (seq <= cur)
+		return;
+	/* Check the streams now rather than at the next tick. event_active is
+	 * safe across threads: the bases were made with locking on. */
+	for (int i = 0; i < hs->nworkers; i++)
+		if (hs->workers[i].started)
+			event_active(hs->workers[i].tick_ev, EV_TIMEOUT, 0);
 }
 
 void http_server_stop(struct http_server *hs)

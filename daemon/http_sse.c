@@ -2,12 +2,13 @@
  * http_sse.c — Server-Sent Events on /v1/campaigns/{id}/stream.
  *
  * A client gets the campaign's summary (the JSON of GET /v1/campaigns/{id})
- * as soon as it connects, then again each time those bytes change. Changes
- * are found by polling, not pushed: http_server_notify() only raises an
- * atomic, and each worker, every TICK_MS while it has streams, re-reads
- * the summaries of its streams' campaigns in one read transaction when the
- * log has moved. That coalesces bursts (a batch of 1000 pledges is one
- * event) and keeps the consumer's thread free of HTTP work.
+ * as soon as it connects, then again each time those bytes change. Each
+ * worker with streams checks the store every TICK_MS, and at once when
+ * http_server_notify() says a batch was committed: when the log position or
+ * the projections' generation moved, it re-reads its streams' summaries in
+ * one read transaction. A batch of 1000 pledges is one check, the
+ * consumer's thread does no HTTP work, and changes made by another process
+ * (an import, a replay) are seen too.
  *
  * A comment line every heartbeat keeps proxies from closing idle streams
  * and finds dead clients. A client that stops reading is dropped once
@@ -212,23 +213,22 @@ void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker)
 	(void)fd;
 	(void)what;
 	struct http_worker *w = worker;
-	uint64_t notified = atomic_load(&w->hs->notified_seq);
-	uint64_t applied = atomic_load(&w->hs->m->last_seq);
-	uint64_t want = notified > applied ? notified : applied;
+	if (!w->streams)
+		return;
+	/* The store is the truth: another process (an import, a replay that
+	 * moves only the projections' generation) changes it without telling
+	 * us. A read transaction costs about a microsecond. */
 	struct store_txn t;
 	uint64_t seq = 0, gen = 0;
-	/* A replay in another process moves no log position, only the
-	 * projections' generation: that is read every tick (a read transaction
-	 * costs about a microsecond). */
 	int rc = store_read_begin(w->hs->st, &t);
 	if (rc == 0)
 		rc = proj_generation(&t, &gen);
-	if (rc == 0 && want <= w->streams_seq && gen == w->streams_generation) {
+	if (rc == 0)
+		rc = evlog_last_seq(&t, &seq);
+	if (rc == 0 && seq == w->streams_seq && gen == w->streams_generation) {
 		store_abort(&t);
 		return;
 	}
-	if (rc == 0)
-		rc = evlog_last_seq(&t, &seq);
 	for (struct http_stream *s = w->streams, *next; rc == 0 && s; s = next) {
 		next = s->next;
 		int src;

@@ -766,6 +766,14 @@ static void test_stream(void)
 	stream_wait(fd, buf, sizeof buf, &len, from, "\"raised\":250,", 3000);
 	CHECK(strstr(buf + from, "\"raised\":250,") != NULL);
 
+	/* Written by another process (no notify at all): seen at the next tick. */
+	ingest_lines(st, "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"sse-p2\",\"at\":1700000200000,"
+			 "\"campaign\":\"sse-camp\",\"pledge\":\"sse-pl2\",\"supporter\":\"s2\",\"amount\":50,"
+			 "\"currency\":\"EUR\"}\n");
+	from = len;
+	stream_wait(fd, buf, sizeof buf, &len, from, "\"raised\":300,", 3000);
+	CHECK(strstr(buf + from, "\"raised\":300,") != NULL);
+
 	/* Unknown campaign, too many clients, clean disconnects. */
 	int bad = stream_open("no-such", buf, sizeof buf);
 	CHECK(strncmp(buf, "HTTP/1.1 404", 12) == 0);

@@ -90,6 +90,61 @@ static inline int fixture_ingest(struct store *st, const char *json)
 	return fixture_ingest_keyed(st, json, NULL, offset++);
 }
 
+/*
+ * Feeds a JSON-lines file through ingest_batch, batch lines per transaction,
+ * as messages of topic "file" partition 0 at their line numbers. Adds what
+ * happened to *total (zeroed first). Aborts on an unreadable file, a line
+ * that is not a JSON object or a store error: those are test bugs.
+ */
+static inline void fixture_ingest_file(struct store *st, const char *path, size_t batch,
+				       struct ingest_stats *total)
+{
+	FILE *f = fopen(path, "r");
+	msgpack_sbuffer *bufs = calloc(batch, sizeof *bufs);
+	struct ingest_msg *msgs = calloc(batch, sizeof *msgs);
+	char *line = NULL, err[160];
+	size_t cap = 0, n = 0;
+	int64_t lineno = 0;
+	if (!f || !bufs || !msgs) {
+		perror(path);
+		abort();
+	}
+	memset(total, 0, sizeof *total);
+	for (size_t i = 0; i < batch; i++)
+		msgpack_sbuffer_init(&bufs[i]);
+	for (bool more = true; more;) {
+		ssize_t len = getline(&line, &cap, f);
+		more = len > 0;
+		if (more && len > 1) {
+			msgpack_sbuffer_clear(&bufs[n]);
+			if (pl_json_to_msgpack(line, (size_t)len, &bufs[n], err, sizeof err)) {
+				fprintf(stderr, "fixture: %s line %lld: %s\n", path, (long long)lineno + 1, err);
+				abort();
+			}
+			msgs[n] = (struct ingest_msg){.src = {"file", 4, 0, lineno},
+						      .value = bufs[n].data,
+						      .value_len = bufs[n].size};
+			n++;
+		}
+		lineno++;
+		if (n == batch || (!more && n)) {
+			struct ingest_stats stats;
+			if (ingest_batch(st, msgs, n, "", 1700000000000, &stats)) {
+				fprintf(stderr, "fixture: ingesting %s failed\n", path);
+				abort();
+			}
+			ingest_stats_add(total, &stats);
+			n = 0;
+		}
+	}
+	for (size_t i = 0; i < batch; i++)
+		msgpack_sbuffer_destroy(&bufs[i]);
+	free(bufs);
+	free(msgs);
+	free(line);
+	fclose(f);
+}
+
 /* Reads a campaign's summary into *c (strings copied out are not needed by callers). */
 static inline int fixture_campaign(struct store *st, const char *id, struct proj_campaign *c)
 {

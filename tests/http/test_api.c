@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "check.h"
+#include "fixture.h"
 
 #include "event_codec.h"
 #include "http_internal.h"
@@ -89,39 +90,6 @@ static uint64_t ingest_raw(struct store *st, const void *raw, size_t len)
 	struct ingest_stats stats;
 	CHECK_INT(ingest_batch(st, &msg, 1, "", 1700000000000, &stats), 0);
 	return stats.last_seq;
-}
-
-static uint64_t ingest_file(struct store *st, const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		perror(path);
-		exit(2);
-	}
-	char *line = NULL;
-	size_t cap = 0;
-	uint64_t seq = 0;
-	char batch[60000];
-	size_t used = 0;
-	int count = 0;
-	ssize_t len;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		if (used + (size_t)len + 1 >= sizeof batch || count == 60) {
-			batch[used] = '\0';
-			seq = ingest_lines(st, batch);
-			used = 0;
-			count = 0;
-		}
-		memcpy(batch + used, line, (size_t)len);
-		used += (size_t)len;
-		count++;
-	}
-	batch[used] = '\0';
-	if (used)
-		seq = ingest_lines(st, batch);
-	free(line);
-	fclose(f);
-	return seq;
 }
 
 /* ---- a blocking client --------------------------------------------- */
@@ -923,7 +891,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cannot open store in %s\n", dir);
 		return 2;
 	}
-	ingest_file(st, argv[1]);
+	struct ingest_stats loaded;
+	fixture_ingest_file(st, argv[1], 60, &loaded);
 	ingest_lines(st,
 		     "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"hostile-1\",\"at\":1578000000000,"
 		     "\"campaign\":\"" DEMO "\",\"comment\":\"hostile\",\"supporter\":\"sup-0010\","

@@ -518,26 +518,6 @@ static bool raise_fd_limit(void)
 	return setrlimit(RLIMIT_NOFILE, &rl) == 0;
 }
 
-static void load_demo(struct store *st, const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		perror(path);
-		exit(2);
-	}
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		if (line[len - 1] == '\n')
-			line[len - 1] = '\0';
-		if (line[0])
-			fixture_ingest(st, line);
-	}
-	free(line);
-	fclose(f);
-}
-
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -548,7 +528,8 @@ int main(int argc, char **argv)
 		return 77; /* cannot open enough sockets here: skipped */
 	char dir[4096];
 	struct store *st = fixture_store(dir, sizeof dir, 0);
-	load_demo(st, argv[1]);
+	struct ingest_stats loaded;
+	fixture_ingest_file(st, argv[1], 100, &loaded);
 
 	struct metrics m;
 	metrics_init(&m);

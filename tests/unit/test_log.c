@@ -12,45 +12,14 @@
 #include "proj_records.h"
 #include "replay.h"
 
-/* Feeds a JSON-lines file through ingest_batch in batches of 100. */
+/* Feeds the demo in batches of 100: every line must apply. */
 static void ingest_file(struct store *st, const char *path)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		perror(path);
-		abort();
-	}
-	enum { BATCH = 100 };
-	msgpack_sbuffer bufs[BATCH];
-	struct ingest_msg msgs[BATCH];
-	char *line = NULL, err[160];
-	size_t cap = 0, n = 0;
-	int64_t offset = 0;
-	for (int i = 0; i < BATCH; i++)
-		msgpack_sbuffer_init(&bufs[i]);
-	for (bool more = true; more;) {
-		ssize_t len = getline(&line, &cap, f);
-		more = len > 0;
-		if (more) {
-			msgpack_sbuffer_clear(&bufs[n]);
-			CHECK_INT(pl_json_to_msgpack(line, (size_t)len, &bufs[n], err, sizeof err), 0);
-			msgs[n] = (struct ingest_msg){.src = {"demo", 4, 0, offset++},
-						      .value = bufs[n].data,
-						      .value_len = bufs[n].size};
-			n++;
-		}
-		if (n == BATCH || (!more && n)) {
-			struct ingest_stats stats;
-			CHECK_INT(ingest_batch(st, msgs, n, "", 1, &stats), 0);
-			for (int r = 1; r < PL_REASON_COUNT; r++)
-				CHECK_INT(stats.rejected[r], 0);
-			n = 0;
-		}
-	}
-	for (int i = 0; i < BATCH; i++)
-		msgpack_sbuffer_destroy(&bufs[i]);
-	free(line);
-	fclose(f);
+	struct ingest_stats total;
+	fixture_ingest_file(st, path, 100, &total);
+	for (int r = 1; r < PL_REASON_COUNT; r++)
+		CHECK_INT(total.rejected[r], 0);
+	CHECK_INT(total.last_seq, 2059);
 }
 
 static void test_demo_figures(struct store *st)

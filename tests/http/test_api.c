@@ -881,16 +881,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test_api DEMO_JSONL\n");
 		return 2;
 	}
-	char dir[] = "/tmp/pledged-http-XXXXXX";
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 2;
-	}
-	struct store_options so = {.create = true, .no_sync = true};
-	if (store_open(&st, dir, &so)) {
-		fprintf(stderr, "cannot open store in %s\n", dir);
-		return 2;
-	}
+	char dir[256];
+	st = fixture_store(dir, sizeof dir, 0);
 	struct ingest_stats loaded;
 	fixture_ingest_file(st, argv[1], 60, &loaded);
 	ingest_lines(st,
@@ -931,9 +923,6 @@ int main(int argc, char **argv)
 	http_server_stop(hs);
 	metrics_deinit(&m);
 	store_close(st);
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	fixture_remove(dir);
 	return check_done();
 }

@@ -30,11 +30,8 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "kill9: FAIL: $*" >&2; tail -n 30 "$T/serve.log" >&2 || true; exit 1; }
 
-"$MOCK" pledges 4 >"$T/addr" &
-MOCK_PID=$!
-for _ in $(seq 50); do [ -s "$T/addr" ] && break; sleep 0.1; done
-ADDR=$(cat "$T/addr")
-[ -n "$ADDR" ] || fail "mock broker did not start"
+. "$(dirname "$0")/mock_broker.sh"
+start_mock_broker "$MOCK" "$T" 4
 
 "$GEN" gen 6 150 "$T/events.jsonl" "$T/expect" || fail "stream_gen gen"
 split -l 60 "$T/events.jsonl" "$T/chunk."

@@ -22,10 +22,8 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "publish_kcat: FAIL: $*" >&2; tail -n 20 "$T/serve.log" >&2 || true; exit 1; }
 
-"$MOCK" pledges 4 >"$T/addr" &
-MOCK_PID=$!
-for _ in $(seq 50); do [ -s "$T/addr" ] && break; sleep 0.1; done
-ADDR=$(cat "$T/addr")
+. "$(dirname "$0")/mock_broker.sh"
+start_mock_broker "$MOCK" "$T" 4
 
 "$PLEDGED" publish --brokers "$ADDR" <"$DEMO" 2>"$T/publish.err" || fail "publish: $(cat "$T/publish.err")"
 grep -q "2059 delivered" "$T/publish.err" || fail "publish did not report 2059 deliveries"

@@ -8,21 +8,7 @@ PLEDGED=$1
 DEMO=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-# expect STATUS DESCRIPTION -- COMMAND…: runs it, checks the exit status.
-expect() {
-	want=$1; what=$2; shift 3
-	"$@" >"$work/out" 2>"$work/err"
-	got=$?
-	if [ "$got" = "$want" ]; then ok; else fail "$what: exit $got, want $want ($(cat "$work/err"))"; fi
-}
-contains() { # contains FILE TEXT DESCRIPTION
-	if grep -qF -- "$2" "$1"; then ok; else fail "$3: '$2' not in $(cat "$1")"; fi
-}
+. "$(dirname "$0")/testlib.sh"
 
 expect 0 "top-level help" -- "$PLEDGED" --help
 contains "$work/out" "replay" "help lists replay"
@@ -116,5 +102,4 @@ contains "$work/err" "is in use by another 'pledged serve'" "the refusal names t
 kill -TERM "$serve1"
 wait "$serve1" && ok || fail "the first serve stops cleanly on SIGTERM"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -18,7 +18,7 @@ struct json_case {
 	const char *json;
 	const char *key; /* Kafka message key, NULL for none */
 	enum pl_reason want;
-	/* Optional: replace the first "XXXX" in the packed bytes with these 4 bytes. */
+	/* Optional: replace the first "@@@@" in the packed bytes with these 4 bytes. */
 	const char *patch;
 };
 
@@ -82,12 +82,12 @@ static const struct json_case json_cases[] = {
 	{"key differs from campaign", "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"e\",\"at\":1,\"campaign\":\"c\"}", "d", PL_R_KEY_MISMATCH},
 	{"empty key", "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"e\",\"at\":1,\"campaign\":\"c\"}", "", PL_R_KEY_MISMATCH},
 
-	{"invalid byte", "{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"aXXXXb\"}", NULL, PL_R_BAD_UTF8, "\xff" "AAA"},
-	{"overlong slash", "{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"aXXXXb\"}", NULL, PL_R_BAD_UTF8, "\xc0\xaf" "AA"},
-	{"surrogate", "{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"aXXXXb\"}", NULL, PL_R_BAD_UTF8, "\xed\xa0\x80" "A"},
-	{"truncated sequence", "{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"aXXXX\"}", NULL, PL_R_BAD_UTF8, "AAA\xe2"},
-	{"bad utf-8 in campaign", "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"e\",\"at\":1,\"campaign\":\"XXXX\"}", NULL, PL_R_BAD_UTF8, "\xf8\x88\x80\x80"},
-	{"bad utf-8 in name", "{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"t\",\"name\":\"XXXX\"}", NULL, PL_R_BAD_UTF8, "\x80\x80\x80\x80"},
+	{"invalid byte", "{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"a@@@@b\"}", NULL, PL_R_BAD_UTF8, "\xff" "AAA"},
+	{"overlong slash", "{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"a@@@@b\"}", NULL, PL_R_BAD_UTF8, "\xc0\xaf" "AA"},
+	{"surrogate", "{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"a@@@@b\"}", NULL, PL_R_BAD_UTF8, "\xed\xa0\x80" "A"},
+	{"truncated sequence", "{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"a@@@@\"}", NULL, PL_R_BAD_UTF8, "AAA\xe2"},
+	{"bad utf-8 in campaign", "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"e\",\"at\":1,\"campaign\":\"@@@@\"}", NULL, PL_R_BAD_UTF8, "\xf8\x88\x80\x80"},
+	{"bad utf-8 in name", "{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"t\",\"name\":\"@@@@\"}", NULL, PL_R_BAD_UTF8, "\x80\x80\x80\x80"},
 };
 
 /* Packs a JSON case into msgpack, applying its patch. */
@@ -100,7 +100,7 @@ static void pack_case(const struct json_case *c, msgpack_sbuffer *buf)
 		abort();
 	}
 	if (c->patch) {
-		char *at = memmem(buf->data, buf->size, "XXXX", 4);
+		char *at = memmem(buf->data, buf->size, "@@@@", 4);
 		if (!at)
 			abort();
 		memcpy(at, c->patch, 4);

@@ -9,10 +9,7 @@ PLEDGED=$(realpath "$1")
 DEPLOY=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/testlib.sh"
 
 if command -v systemd-analyze >/dev/null; then
 	# verify wants ExecStart to exist: point it at the binary under test.
@@ -49,5 +46,4 @@ check_refused "bad listen" "listen = nowhere" "is not HOST:PORT"
 "$PLEDGED" serve --config "$work/missing.conf" --check-config >"$work/out" 2>&1
 [ $? = 2 ] && grep -q "cannot open config file" "$work/out" && ok || fail "a missing config file is refused"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -1,0 +1,22 @@
+# testlib.sh — what the shell tests share: counting checks and the closing
+# "N passed, N failed" line. Source it after setting $work (a scratch dir).
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+# expect STATUS DESCRIPTION -- COMMAND…: runs it, checks the exit status;
+# its output is left in $work/out and $work/err.
+expect() {
+	want=$1; what=$2; shift 3
+	"$@" >"$work/out" 2>"$work/err"
+	got=$?
+	if [ "$got" = "$want" ]; then ok; else fail "$what: exit $got, want $want ($(cat "$work/err"))"; fi
+}
+contains() { # contains FILE TEXT DESCRIPTION
+	if grep -qF -- "$2" "$1"; then ok; else fail "$3: '$2' not in $(cat "$1")"; fi
+}
+# Prints the closing line; the script's exit status follows it.
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+}

@@ -2,6 +2,10 @@
  * consumer.c — the consumer loop, its rebalance callback and its recovery
  * from store errors, lost offsets and unreachable brokers; see consumer.h.
  *
+ * Batches are written by a thread of their own (batch_writer.h) while the
+ * next one is polled; everything that must know what is written — a
+ * revocation, a seek, a stop — first waits for it (flush).
+ *
  * Rebalance protocol: whichever the group uses. With the default eager
  * assignors (range, roundrobin) every rebalance revokes everything; with
  * kafka.partition.assignment.strategy=cooperative-sticky only the moved
@@ -16,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "batch_writer.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "pl_error.h"
@@ -29,6 +34,13 @@
 #define WATERMARK_TIMEOUT_MS 2000
 #define LAG_REFRESH_MS 1000       /* idle partitions' lag, from cached watermarks */
 
+/* Messages gathered for one write; kept alive until it is written. */
+struct batch {
+	rd_kafka_message_t **held;
+	struct ingest_msg *msgs;
+	size_t n;
+};
+
 struct consumer {
 	rd_kafka_t *rk;
 	struct store *st;
@@ -36,11 +48,14 @@ struct consumer {
 	struct consumer_options opt;
 	char cluster[64]; /* stored with offsets; "" when the broker did not say */
 
-	/* The batch in hand: messages are kept alive until it is written. */
-	rd_kafka_message_t **held;
-	struct ingest_msg *msgs;
-	size_t n;
-	int64_t deadline_ms;
+	/* Double buffered: polling fills cur while the writer thread writes the
+	 * other batch (writing, or NULL when the writer is idle). */
+	struct batch batches[2];
+	struct batch *cur;
+	struct batch *writing;
+	struct batch_writer *writer;
+	int64_t deadline_ms; /* when cur is written, full or not */
+	int64_t now_ms;      /* monotonic, read once per turn of the loop */
 
 	bool store_failed; /* partitions paused until a write succeeds */
 	int64_t retry_at_ms;
@@ -95,11 +110,11 @@ static void update_state(struct consumer *c)
 	}
 }
 
-static void batch_release(struct consumer *c)
+static void batch_release(struct batch *b)
 {
-	for (size_t i = 0; i < c->n; i++)
-		rd_kafka_message_destroy(c->held[i]);
-	c->n = 0;
+	for (size_t i = 0; i < b->n; i++)
+		rd_kafka_message_destroy(b->held[i]);
+	b->n = 0;
 }
 
 /*
@@ -238,11 +253,11 @@ static void resume_all_at_stored(struct consumer *c)
 }
 
 /* The partitions of the batch, each with the offset after its last message. */
-static rd_kafka_topic_partition_list_t *batch_positions(const struct consumer *c)
+static rd_kafka_topic_partition_list_t *batch_positions(const struct batch *b)
 {
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
-	for (size_t i = 0; i < c->n; i++) {
-		const rd_kafka_message_t *msg = c->held[i];
+	for (size_t i = 0; i < b->n; i++) {
+		const rd_kafka_message_t *msg = b->held[i];
 		const char *topic = rd_kafka_topic_name(msg->rkt);
 		rd_kafka_topic_partition_t *p =
 			rd_kafka_topic_partition_list_find(parts, topic, msg->partition);
@@ -262,10 +277,9 @@ static void note_rejections(struct consumer *c, const struct ingest_stats *stats
 /* One line every REJECTION_SUMMARY_MS at most, never one per message. */
 static void summarise_rejections(struct consumer *c, bool force)
 {
-	int64_t now = mono_ms();
-	if (!force && now < c->summary_at_ms)
+	if (!force && c->now_ms < c->summary_at_ms)
 		return;
-	c->summary_at_ms = now + REJECTION_SUMMARY_MS;
+	c->summary_at_ms = mono_ms() + REJECTION_SUMMARY_MS;
 	char line[768];
 	size_t len = 0;
 	uint64_t total = 0;
@@ -285,23 +299,29 @@ static void summarise_rejections(struct consumer *c, bool force)
 }
 
 /*
- * Writes the batch in hand. On success it also tells Kafka (asynchronously,
- * for lag tools), the metrics and the HTTP side. On a store error the batch
- * stays in hand, every partition is paused and the error is returned.
+ * Waits for the batch the writer has, if any. On success it also tells
+ * Kafka (asynchronously, for lag tools), the metrics and the HTTP side. On a
+ * store error that batch is in hand again (cur) for the retry, what was
+ * polled meanwhile is dropped (it is read again from the stored offsets on
+ * resume), every partition is paused and the error is returned.
  */
-static int flush(struct consumer *c)
+static int collect(struct consumer *c)
 {
-	if (c->n == 0)
+	struct batch *b = c->writing;
+	if (!b)
 		return PL_OK;
 	struct ingest_stats stats;
-	int64_t t0 = mono_ms();
-	int rc = c->opt.ingest(c->st, c->msgs, c->n, c->cluster, wall_ms(), &stats);
+	double seconds;
+	int rc = batch_writer_collect(c->writer, &stats, &seconds);
+	c->writing = NULL;
 	if (rc) {
 		if (!c->store_failed)
 			log_error("cannot write a batch of %zu messages to the data dir %s: %s; "
 				  "consumption is paused (HTTP keeps serving) and the write is retried "
 				  "every %d ms; free disk space or fix the data dir",
-				  c->n, store_dir(c->st), pl_strerror(rc), c->opt.retry_ms);
+				  b->n, store_dir(c->st), pl_strerror(rc), c->opt.retry_ms);
+		batch_release(c->cur);
+		c->cur = b;
 		c->store_failed = true;
 		c->retry_at_ms = mono_ms() + c->opt.retry_ms;
 		atomic_store(&c->m->store_writable, false);
@@ -309,8 +329,7 @@ static int flush(struct consumer *c)
 		update_state(c);
 		return rc;
 	}
-	double seconds = (double)(mono_ms() - t0) / 1000.0;
-	rd_kafka_topic_partition_list_t *parts = batch_positions(c);
+	rd_kafka_topic_partition_list_t *parts = batch_positions(b);
 	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, parts, 1);
 	if (err)
 		log_debug("Kafka offset commit not sent: %s (offsets are safe in the data dir)",
@@ -323,18 +342,38 @@ static int flush(struct consumer *c)
 				      parts->elems[i].offset, hi);
 	}
 	rd_kafka_topic_partition_list_destroy(parts);
-	metrics_record_batch(c->m, &stats, c->n, seconds);
+	metrics_record_batch(c->m, &stats, b->n, seconds);
 	note_rejections(c, &stats);
 	if (c->opt.on_commit)
 		c->opt.on_commit(c->opt.on_commit_arg, stats.last_seq);
-	batch_release(c);
+	batch_release(b);
 	return PL_OK;
+}
+
+/* Hands the batch in hand to the writer, which must be idle. */
+static void submit(struct consumer *c)
+{
+	if (c->cur->n == 0)
+		return;
+	batch_writer_submit(c->writer, c->cur->msgs, c->cur->n, c->cluster, wall_ms());
+	c->writing = c->cur;
+	c->cur = c->cur == &c->batches[0] ? &c->batches[1] : &c->batches[0];
+}
+
+/* Writes everything polled so far; returns once it is written or failed. */
+static int flush(struct consumer *c)
+{
+	int rc = collect(c);
+	if (rc)
+		return rc;
+	submit(c);
+	return collect(c);
 }
 
 /* While the store fails: retry the batch in hand, then resume where LMDB says. */
 static void retry_store(struct consumer *c)
 {
-	if (mono_ms() < c->retry_at_ms)
+	if (c->now_ms < c->retry_at_ms)
 		return;
 	if (flush(c) != PL_OK)
 		return;
@@ -468,7 +507,7 @@ static void on_offset_out_of_range(struct consumer *c, const char *topic, int32_
 
 static void recheck_lost(struct consumer *c)
 {
-	if (c->lost->cnt == 0 || mono_ms() < c->lost_check_at_ms)
+	if (c->lost->cnt == 0 || c->now_ms < c->lost_check_at_ms)
 		return;
 	c->lost_check_at_ms = mono_ms() + RECHECK_MS;
 	for (int i = c->lost->cnt - 1; i >= 0; i--) {
@@ -482,7 +521,7 @@ static void recheck_lost(struct consumer *c)
 /* While brokers are down: a cheap metadata request says when they are back. */
 static void probe_brokers(struct consumer *c)
 {
-	if (!c->brokers_down || mono_ms() < c->probe_at_ms)
+	if (!c->brokers_down || c->now_ms < c->probe_at_ms)
 		return;
 	c->probe_at_ms = mono_ms() + RECHECK_MS;
 	const struct rd_kafka_metadata *md;
@@ -527,7 +566,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		 * they are still ours; if that fails it is dropped, and the offsets in
 		 * LMDB say where the next owner resumes. */
 		if (flush(c))
-			batch_release(c);
+			batch_release(c->cur);
 		for (int i = 0; i < parts->cnt; i++) {
 			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
 				c->lost, parts->elems[i].topic, parts->elems[i].partition);
@@ -617,10 +656,11 @@ static void handle_message(struct consumer *c, rd_kafka_message_t *msg)
 		rd_kafka_message_destroy(msg);
 		return;
 	}
-	if (c->n == 0)
-		c->deadline_ms = mono_ms() + c->opt.batch_ms;
-	c->held[c->n] = msg;
-	c->msgs[c->n] = (struct ingest_msg){
+	struct batch *b = c->cur;
+	if (b->n == 0)
+		c->deadline_ms = c->now_ms + c->opt.batch_ms;
+	b->held[b->n] = msg;
+	b->msgs[b->n] = (struct ingest_msg){
 		.src = {rd_kafka_topic_name(msg->rkt), strlen(rd_kafka_topic_name(msg->rkt)),
 			msg->partition, msg->offset},
 		.key = msg->key,
@@ -628,7 +668,7 @@ static void handle_message(struct consumer *c, rd_kafka_message_t *msg)
 		.value = msg->payload,
 		.value_len = msg->len,
 	};
-	c->n++;
+	b->n++;
 }
 
 int consumer_new(struct consumer **out, struct store *st, struct metrics *m,
@@ -652,10 +692,15 @@ int consumer_new(struct consumer **out, struct store *st, struct metrics *m,
 		c->opt.ingest = ingest_batch;
 	if (c->opt.cluster_id)
 		snprintf(c->cluster, sizeof c->cluster, "%s", c->opt.cluster_id);
-	c->held = calloc(c->opt.batch_max, sizeof *c->held);
-	c->msgs = calloc(c->opt.batch_max, sizeof *c->msgs);
+	for (int i = 0; i < 2; i++) {
+		c->batches[i].held = calloc(c->opt.batch_max, sizeof *c->batches[i].held);
+		c->batches[i].msgs = calloc(c->opt.batch_max, sizeof *c->batches[i].msgs);
+		if (!c->batches[i].held || !c->batches[i].msgs)
+			goto cleanup;
+	}
+	c->cur = &c->batches[0];
 	c->lost = rd_kafka_topic_partition_list_new(4);
-	if (!c->held || !c->msgs)
+	if (batch_writer_start(&c->writer, c->opt.ingest, st))
 		goto cleanup;
 
 	rc = PL_EINVAL;
@@ -713,9 +758,9 @@ cleanup:
  */
 static void refresh_lag(struct consumer *c)
 {
-	if (mono_ms() < c->lag_refresh_at_ms)
+	if (c->now_ms < c->lag_refresh_at_ms)
 		return;
-	c->lag_refresh_at_ms = mono_ms() + LAG_REFRESH_MS;
+	c->lag_refresh_at_ms = c->now_ms + LAG_REFRESH_MS;
 	rd_kafka_topic_partition_list_t *parts = NULL;
 	if (rd_kafka_assignment(c->rk, &parts) || !parts)
 		return;
@@ -733,21 +778,29 @@ static void refresh_lag(struct consumer *c)
 int consumer_run(struct consumer *c, const atomic_bool *stop)
 {
 	while (!atomic_load(stop) && !c->fatal) {
+		c->now_ms = mono_ms();
 		/* Wait for the batch deadline, or while writes fail for the next
-		 * retry: a failing disk must not make this loop spin. */
-		int64_t until = c->store_failed ? c->retry_at_ms : c->n ? c->deadline_ms : -1;
-		int timeout = IDLE_POLL_MS;
-		if (until >= 0) {
-			int64_t left = until - mono_ms();
+		 * retry: a failing disk must not make this loop spin. While the
+		 * writer is busy, only take what is already there. */
+		int64_t until = c->store_failed ? c->retry_at_ms : c->cur->n ? c->deadline_ms : -1;
+		int timeout = c->writing ? 0 : IDLE_POLL_MS;
+		if (until >= 0 && timeout) {
+			int64_t left = until - c->now_ms;
 			timeout = left < 0 ? 0 : left > IDLE_POLL_MS ? IDLE_POLL_MS : (int)left;
 		}
 		rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout);
+		c->now_ms = mono_ms();
 		if (msg)
 			handle_message(c, msg);
-		if (c->store_failed)
+		else
+			collect(c); /* nothing to read: the write in progress is all there is to do */
+		if (c->store_failed) {
 			retry_store(c);
-		else if (c->n && (c->n >= c->opt.batch_max || mono_ms() >= c->deadline_ms))
-			flush(c);
+		} else if (c->cur->n &&
+			   (c->cur->n >= c->opt.batch_max || c->now_ms >= c->deadline_ms)) {
+			if (collect(c) == PL_OK)
+				submit(c);
+		}
 		recheck_lost(c);
 		probe_brokers(c);
 		refresh_lag(c);
@@ -755,6 +808,8 @@ int consumer_run(struct consumer *c, const atomic_bool *stop)
 	}
 	if (!c->store_failed)
 		flush(c);
+	else
+		collect(c);
 	summarise_rejections(c, true);
 	return c->fatal;
 }
@@ -768,12 +823,18 @@ void consumer_free(struct consumer *c)
 		rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
 		if (err)
 			log_warn("leaving the consumer group: %s", rd_kafka_err2str(err));
-		batch_release(c);
+		if (c->writer)
+			collect(c);
+		batch_release(&c->batches[0]);
+		batch_release(&c->batches[1]);
 		rd_kafka_destroy(c->rk);
 	}
+	batch_writer_stop(c->writer);
 	if (c->lost)
 		rd_kafka_topic_partition_list_destroy(c->lost);
-	free(c->held);
-	free(c->msgs);
+	for (int i = 0; i < 2; i++) {
+		free(c->batches[i].held);
+		free(c->batches[i].msgs);
+	}
 	free(c);
 }

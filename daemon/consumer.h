@@ -4,8 +4,8 @@
  *
  * Messages are taken one at a time with rd_kafka_consumer_poll() and
  * gathered into batches (closed by size or by a few milliseconds); each batch
- * goes to ingest_batch(), which stores the events and the next offsets in
- * one LMDB transaction. Kafka's own committed offsets are only written
+ * goes to ingest_batch() on a writer thread, which stores the events and the
+ * next offsets in one LMDB transaction while the next batch is polled. Kafka's own committed offsets are only written
  * afterwards, for lag tools: on (re)assignment the consumer starts each
  * partition from the offset in LMDB, so a crash, restart or rebalance
  * neither loses nor repeats an event. (librdkafka 2.0.x's batch consume APIs
@@ -19,14 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "batch_writer.h"
 #include "config.h"
 #include "ingest.h"
 #include "metrics.h"
 #include "store.h"
-
-/* The write step; ingest_batch() unless a test wants it to fail. */
-typedef int (*consumer_ingest_fn)(struct store *st, const struct ingest_msg *msgs, size_t n,
-				  const char *cluster, int64_t now_ms, struct ingest_stats *stats);
 
 struct consumer_options {
 	const char *brokers; /* bootstrap servers, required */
@@ -38,11 +35,11 @@ struct consumer_options {
 	 * (rd_kafka_clusterid); the embedded broker passes a fresh one per start
 	 * because its own id does not change when it restarts empty. */
 	const char *cluster_id;
-	size_t batch_max;      /* 0 means 5000 */
-	int batch_ms;          /* 0 means 5 */
+	size_t batch_max;      /* 0 means 20000 */
+	int batch_ms;          /* 0 means 50 */
 	int retry_ms;          /* wait between write retries after a store error; 0 means 1000 */
 	bool skip_lost_offsets; /* continue from the earliest offset after retention loss */
-	consumer_ingest_fn ingest; /* NULL means ingest_batch */
+	batch_write_fn ingest; /* NULL means ingest_batch (a test's may fail); runs on the writer thread */
 	/* Called after every committed batch with the new end of the log. */
 	void (*on_commit)(void *arg, uint64_t last_seq);
 	void *on_commit_arg;

@@ -1,0 +1,128 @@
+/* batch_writer.c — the consumer's write thread; see batch_writer.h. */
+#include "batch_writer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "pl_error.h"
+
+enum writer_state { IDLE, SUBMITTED, WRITTEN, STOPPING };
+
+struct batch_writer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* any change of state, both ways */
+	enum writer_state state;
+
+	batch_write_fn write;
+	struct store *st;
+	const struct ingest_msg *msgs;
+	size_t n;
+	const char *cluster;
+	int64_t now_ms;
+
+	int rc;
+	struct ingest_stats stats;
+	double seconds;
+};
+
+static double mono_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *writer_main(void *arg)
+{
+	struct batch_writer *w = arg;
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->state != SUBMITTED && w->state != STOPPING)
+			pthread_cond_wait(&w->changed, &w->lock);
+		if (w->state == STOPPING)
+			break;
+		pthread_mutex_unlock(&w->lock);
+		struct ingest_stats stats;
+		double t0 = mono_seconds();
+		int rc = w->write(w->st, w->msgs, w->n, w->cluster, w->now_ms, &stats);
+		double seconds = mono_seconds() - t0;
+		pthread_mutex_lock(&w->lock);
+		w->rc = rc;
+		w->stats = stats;
+		w->seconds = seconds;
+		w->state = WRITTEN;
+		pthread_cond_broadcast(&w->changed);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int batch_writer_start(struct batch_writer **out, batch_write_fn write, struct store *st)
+{
+	struct batch_writer *w = calloc(1, sizeof *w);
+	if (!w)
+		return PL_ENOMEM;
+	w->write = write;
+	w->st = st;
+	w->state = IDLE;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->changed, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w)) {
+		pthread_cond_destroy(&w->changed);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		return PL_ENOMEM;
+	}
+	*out = w;
+	return PL_OK;
+}
+
+void batch_writer_submit(struct batch_writer *w, const struct ingest_msg *msgs, size_t n,
+			 const char *cluster, int64_t now_ms)
+{
+	pthread_mutex_lock(&w->lock);
+	w->msgs = msgs;
+	w->n = n;
+	w->cluster = cluster;
+	w->now_ms = now_ms;
+	w->state = SUBMITTED;
+	pthread_cond_broadcast(&w->changed);
+	pthread_mutex_unlock(&w->lock);
+}
+
+bool batch_writer_done(struct batch_writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	bool done = w->state == WRITTEN;
+	pthread_mutex_unlock(&w->lock);
+	return done;
+}
+
+int batch_writer_collect(struct batch_writer *w, struct ingest_stats *stats, double *seconds)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->state == SUBMITTED)
+		pthread_cond_wait(&w->changed, &w->lock);
+	int rc = w->rc;
+	*stats = w->stats;
+	*seconds = w->seconds;
+	w->state = IDLE;
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+void batch_writer_stop(struct batch_writer *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->state = STOPPING;
+	pthread_cond_broadcast(&w->changed);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->changed);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}

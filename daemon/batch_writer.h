@@ -1,0 +1,48 @@
+/*
+ * batch_writer.h — writes the consumer's batches on a thread of its own, so
+ * that Kafka is read while LMDB writes.
+ *
+ * One batch at a time: the consumer hands a batch over, goes on polling into
+ * another buffer, and collects the result before it hands over the next one
+ * (or whenever it must know everything is written: a revocation, a seek, a
+ * stop). The messages of a handed-over batch belong to the writer until it
+ * is collected.
+ */
+#ifndef BATCH_WRITER_H
+#define BATCH_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest.h"
+#include "store.h"
+
+typedef int (*batch_write_fn)(struct store *st, const struct ingest_msg *msgs, size_t n,
+			      const char *cluster, int64_t now_ms, struct ingest_stats *stats);
+
+struct batch_writer;
+
+/* Starts the thread; write runs each batch against st. */
+int batch_writer_start(struct batch_writer **out, batch_write_fn write, struct store *st);
+
+/*
+ * Hands a batch over; the writer must be idle (nothing handed over, or the
+ * last result collected). msgs and cluster must stay valid until collected.
+ */
+void batch_writer_submit(struct batch_writer *w, const struct ingest_msg *msgs, size_t n,
+			 const char *cluster, int64_t now_ms);
+
+/* Whether a handed-over batch is written and waiting to be collected. */
+bool batch_writer_done(struct batch_writer *w);
+
+/*
+ * Waits for the handed-over batch and returns write's result, with its
+ * stats and how long it took. The writer is idle afterwards.
+ */
+int batch_writer_collect(struct batch_writer *w, struct ingest_stats *stats, double *seconds);
+
+/* Stops the thread (the writer must be idle) and frees it. NULL is fine. */
+void batch_writer_stop(struct batch_writer *w);
+
+#endif

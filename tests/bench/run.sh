@@ -7,6 +7,8 @@
 #   tests/bench/run.sh --quick    tiny sizes: the CI smoke run (under a minute)
 #   --build-dir DIR               use binaries already built in DIR instead of
 #                                 building build-bench/ (release)
+#   --only LIST                   run only these measures (comma-separated:
+#                                 ingest,replay,http,memory)
 #
 # Measures, each side several times alternately, medians reported:
 #   ingest   a separate broker process (librdkafka mock cluster) preloaded
@@ -28,11 +30,13 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 QUICK=0
 BUILD=""
+ONLY=ingest,replay,http,memory
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
 	--build-dir) BUILD=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--build-dir DIR]" >&2; exit 2 ;;
+	--only) ONLY=$2; shift ;;
+	*) echo "usage: $0 [--quick] [--build-dir DIR] [--only ingest,replay,http,memory]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -415,10 +419,11 @@ bench_memory() {
 }
 
 START=$(now)
-bench_ingest || FAILED=1
-bench_replay || FAILED=1
-bench_http || FAILED=1
-bench_memory || FAILED=1
+for measure in ingest replay http memory; do
+	case ",$ONLY," in
+	*",$measure,"*) "bench_$measure" || FAILED=1 ;;
+	esac
+done
 
 {
 	echo

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 
@@ -175,20 +176,38 @@ static void reply_sent_cb(struct evhttp_request *req, void *conn)
 }
 
 /*
+ * Writes the reply in this turn of the loop instead of the next. The
+ * bufferevent would ask epoll for writability (one epoll_ctl), write when
+ * told, and then withdraw the interest (another): running its write
+ * callback now sends the reply, and the epoll changelist cancels the two
+ * changes before they reach the kernel. That was a sixth of the syscalls of
+ * a keep-alive request. The callback runs later in this turn, not here, so
+ * a write error closes the connection the usual way.
+ */
+static void write_now(struct evhttp_connection *evcon)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	if (bev && evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		event_active(&bev->ev_write, EV_WRITE, 1);
+}
+
+/*
  * The request is complete, so its connection met the deadline; the handler
  * may take as long as it needs (a stream lasts until the client leaves).
  */
 static void request_cb(struct evhttp_request *req, void *worker)
 {
 	struct http_worker *w = worker;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	/* A walk of at most this worker's share of max_connections: small
 	 * beside answering the request. */
-	struct http_conn *c = http_conn_find(w, evhttp_request_get_connection(req));
+	struct http_conn *c = http_conn_find(w, evcon);
 	if (c) {
 		event_del(c->deadline_ev);
 		evhttp_request_set_on_complete_cb(req, reply_sent_cb, c);
 	}
 	http_router_dispatch(req, w);
+	write_now(evcon);
 }
 
 /*

@@ -1,0 +1,99 @@
+/*
+ * test_batch_writer.c — the consumer's write thread: a batch runs on another
+ * thread, done() says when it is written, collect() waits and hands back
+ * the write's result and stats, and an error comes back as it was.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "../check.h"
+#include "batch_writer.h"
+#include "pl_error.h"
+
+/* The write step under test: waits until released, then reports. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_open = PTHREAD_COND_INITIALIZER;
+static bool released;
+static atomic_int calls;
+static pthread_t writer_thread;
+static int result;
+
+static void release(void)
+{
+	pthread_mutex_lock(&gate_lock);
+	released = true;
+	pthread_cond_broadcast(&gate_open);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+static int gated_write(struct store *st, const struct ingest_msg *msgs, size_t n,
+		       const char *cluster, int64_t now_ms, struct ingest_stats *stats)
+{
+	(void)st;
+	(void)cluster;
+	writer_thread = pthread_self();
+	pthread_mutex_lock(&gate_lock);
+	while (!released)
+		pthread_cond_wait(&gate_open, &gate_lock);
+	released = false;
+	pthread_mutex_unlock(&gate_lock);
+	*stats = (struct ingest_stats){.duplicates = n, .last_seq = (uint64_t)now_ms};
+	stats->applied[PL_EV_PLEDGE_CREATED] = msgs[0].value_len;
+	atomic_fetch_add(&calls, 1);
+	return result;
+}
+
+static void test_batch_runs_on_its_own_thread(struct batch_writer *w)
+{
+	struct ingest_msg msgs[3] = {{.value_len = 7}};
+	struct ingest_stats stats;
+	double seconds = -1;
+	result = PL_OK;
+	batch_writer_submit(w, msgs, 3, "cluster", 42);
+	CHECK(!batch_writer_done(w)); /* it waits for release() */
+	release();
+	for (int i = 0; i < 1000000 && !batch_writer_done(w); i++)
+		sched_yield();
+	CHECK(batch_writer_done(w));
+	CHECK_INT(batch_writer_collect(w, &stats, &seconds), PL_OK);
+	CHECK(!pthread_equal(writer_thread, pthread_self()));
+	CHECK_INT(stats.duplicates, 3);
+	CHECK_INT(stats.last_seq, 42);
+	CHECK_INT(stats.applied[PL_EV_PLEDGE_CREATED], 7);
+	CHECK(seconds >= 0);
+	CHECK(!batch_writer_done(w)); /* collected: idle again */
+}
+
+static void test_collect_waits_and_returns_errors(struct batch_writer *w)
+{
+	struct ingest_msg msgs[1] = {{.value_len = 1}};
+	struct ingest_stats stats;
+	double seconds;
+	result = PL_ENOSPACE;
+	int before = atomic_load(&calls);
+	batch_writer_submit(w, msgs, 1, "", 1);
+	release(); /* collect() below may start before the write does: it must wait */
+	CHECK_INT(batch_writer_collect(w, &stats, &seconds), PL_ENOSPACE);
+	CHECK_INT(atomic_load(&calls), before + 1);
+
+	/* The writer goes on after a failure. */
+	result = PL_OK;
+	batch_writer_submit(w, msgs, 1, "", 2);
+	release();
+	CHECK_INT(batch_writer_collect(w, &stats, &seconds), PL_OK);
+	CHECK_INT(stats.last_seq, 2);
+	CHECK_INT(atomic_load(&calls), before + 2);
+}
+
+int main(void)
+{
+	struct batch_writer *w = NULL;
+	CHECK_INT(batch_writer_start(&w, gated_write, NULL), PL_OK);
+	test_batch_runs_on_its_own_thread(w);
+	test_collect_waits_and_returns_errors(w);
+	batch_writer_stop(w);
+	batch_writer_stop(NULL);
+	return check_done();
+}

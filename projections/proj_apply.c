@@ -72,7 +72,7 @@ static struct proj_cached_campaign *cache_find(struct proj_writer *w, struct pl_
 
 static struct proj_cached_campaign *cache_insert(struct proj_writer *w, struct pl_str id)
 {
-	size_t slot;
+	size_t slot = 0; /* set by cache_find: callers insert only what it did not find */
 	if (w->used >= CACHE_HIGH_WATER) {
 		proj_writer_flush(w);
 		proj_writer_init(w, w->t, w->set);

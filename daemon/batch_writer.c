@@ -1,19 +1,21 @@
 /* batch_writer.c — the consumer's write thread; see batch_writer.h. */
 #include "batch_writer.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "pl_error.h"
 
-enum writer_state { IDLE, SUBMITTED, WRITTEN, STOPPING };
+enum writer_state { IDLE, SUBMITTED, WRITTEN };
 
 struct batch_writer {
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t changed; /* any change of state, both ways */
+	pthread_cond_t changed; /* any change of state or stopping, both ways */
 	enum writer_state state;
+	bool stopping;
 
 	batch_write_fn write;
 	struct store *st;
@@ -39,12 +41,12 @@ static void *writer_main(void *arg)
 	struct batch_writer *w = arg;
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (w->state != SUBMITTED && w->state != STOPPING)
+		while (w->state != SUBMITTED && !w->stopping)
 			pthread_cond_wait(&w->changed, &w->lock);
-		if (w->state == STOPPING)
-			break;
+		if (w->state != SUBMITTED)
+			break; /* stopping, and nothing handed over is left unwritten */
 		pthread_mutex_unlock(&w->lock);
-		struct ingest_stats stats;
+		struct ingest_stats stats = {0}; /* write leaves it alone when it fails */
 		double t0 = mono_seconds();
 		int rc = w->write(w->st, w->msgs, w->n, w->cluster, w->now_ms, &stats);
 		double seconds = mono_seconds() - t0;
@@ -83,6 +85,7 @@ void batch_writer_submit(struct batch_writer *w, const struct ingest_msg *msgs, 
 			 const char *cluster, int64_t now_ms)
 {
 	pthread_mutex_lock(&w->lock);
+	assert(w->state == IDLE);
 	w->msgs = msgs;
 	w->n = n;
 	w->cluster = cluster;
@@ -103,6 +106,7 @@ bool batch_writer_done(struct batch_writer *w)
 int batch_writer_collect(struct batch_writer *w, struct ingest_stats *stats, double *seconds)
 {
 	pthread_mutex_lock(&w->lock);
+	assert(w->state != IDLE);
 	while (w->state == SUBMITTED)
 		pthread_cond_wait(&w->changed, &w->lock);
 	int rc = w->rc;
@@ -118,10 +122,10 @@ void batch_writer_stop(struct batch_writer *w)
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->lock);
-	w->state = STOPPING;
+	w->stopping = true;
 	pthread_cond_broadcast(&w->changed);
 	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
+	pthread_join(w->thread, NULL); /* after the batch in hand, if any, is written */
 	pthread_cond_destroy(&w->changed);
 	pthread_mutex_destroy(&w->lock);
 	free(w);

@@ -42,7 +42,10 @@ bool batch_writer_done(struct batch_writer *w);
  */
 int batch_writer_collect(struct batch_writer *w, struct ingest_stats *stats, double *seconds);
 
-/* Stops the thread (the writer must be idle) and frees it. NULL is fine. */
+/*
+ * Stops the thread and frees it; a batch handed over and not yet written is
+ * written first (its result is lost: collect before stopping). NULL is fine.
+ */
 void batch_writer_stop(struct batch_writer *w);
 
 #endif

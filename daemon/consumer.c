@@ -39,6 +39,7 @@ struct batch {
 	rd_kafka_message_t **held;
 	struct ingest_msg *msgs;
 	size_t n;
+	char cluster[64]; /* the consumer's, copied when handed to the writer */
 };
 
 struct consumer {
@@ -54,8 +55,8 @@ struct consumer {
 	struct batch *cur;
 	struct batch *writing;
 	struct batch_writer *writer;
-	int64_t deadline_ms; /* when cur is written, full or not */
-	int64_t now_ms;      /* monotonic, read once per turn of the loop */
+	int64_t deadline_ms; /* when cur is handed to the writer, full or not */
+	int64_t now_ms;      /* monotonic, read after each wait of the loop */
 
 	bool store_failed; /* partitions paused until a write succeeds */
 	int64_t retry_at_ms;
@@ -355,7 +356,9 @@ static void submit(struct consumer *c)
 {
 	if (c->cur->n == 0)
 		return;
-	batch_writer_submit(c->writer, c->cur->msgs, c->cur->n, c->cluster, wall_ms());
+	/* The rebalance callback may learn the cluster id while this is written. */
+	memcpy(c->cur->cluster, c->cluster, sizeof c->cluster);
+	batch_writer_submit(c->writer, c->cur->msgs, c->cur->n, c->cur->cluster, wall_ms());
 	c->writing = c->cur;
 	c->cur = c->cur == &c->batches[0] ? &c->batches[1] : &c->batches[0];
 }
@@ -562,9 +565,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_pause_partitions(rk, parts);
 		update_state(c);
 	} else {
-		/* The batch in hand may hold messages of these partitions: write it while
-		 * they are still ours; if that fails it is dropped, and the offsets in
-		 * LMDB say where the next owner resumes. */
+		/* Both batches, the one being written and the one in hand, may hold
+		 * messages of these partitions: write them while they are still ours;
+		 * if that fails they are dropped, and the offsets in LMDB say where
+		 * the next owner resumes. */
 		if (flush(c))
 			batch_release(c->cur);
 		for (int i = 0; i < parts->cnt; i++) {
@@ -789,11 +793,17 @@ int consumer_run(struct consumer *c, const atomic_bool *stop)
 			timeout = left < 0 ? 0 : left > IDLE_POLL_MS ? IDLE_POLL_MS : (int)left;
 		}
 		rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout);
-		c->now_ms = mono_ms();
-		if (msg)
+		if (msg) {
+			c->now_ms = mono_ms();
 			handle_message(c, msg);
-		else
-			collect(c); /* nothing to read: the write in progress is all there is to do */
+		}
+		/* Finished writes are reported (Kafka commit, metrics, live updates)
+		 * at once; with nothing to read, the write in progress is all there
+		 * is to do, so wait for it. */
+		if (c->writing && (!msg || batch_writer_done(c->writer)))
+			collect(c);
+		if (!msg)
+			c->now_ms = mono_ms();
 		if (c->store_failed) {
 			retry_store(c);
 		} else if (c->cur->n &&

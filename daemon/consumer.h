@@ -5,8 +5,9 @@
  * Messages are taken one at a time with rd_kafka_consumer_poll() and
  * gathered into batches (closed by size or by a few milliseconds); each batch
  * goes to ingest_batch() on a writer thread, which stores the events and the
- * next offsets in one LMDB transaction while the next batch is polled. Kafka's own committed offsets are only written
- * afterwards, for lag tools: on (re)assignment the consumer starts each
+ * next offsets in one LMDB transaction while the next batch is polled.
+ * Kafka's own committed offsets are only written afterwards, for lag
+ * tools: on (re)assignment the consumer starts each
  * partition from the offset in LMDB, so a crash, restart or rebalance
  * neither loses nor repeats an event. (librdkafka 2.0.x's batch consume APIs
  * are unsafe together with seek, pause and rebalances, hence one-by-one.)
@@ -39,7 +40,9 @@ struct consumer_options {
 	int batch_ms;          /* 0 means 50 */
 	int retry_ms;          /* wait between write retries after a store error; 0 means 1000 */
 	bool skip_lost_offsets; /* continue from the earliest offset after retention loss */
-	batch_write_fn ingest; /* NULL means ingest_batch (a test's may fail); runs on the writer thread */
+	/* The write step, run on the writer thread: NULL means ingest_batch;
+	 * tests pass one that fails. */
+	batch_write_fn ingest;
 	/* Called after every committed batch with the new end of the log. */
 	void (*on_commit)(void *arg, uint64_t last_seq);
 	void *on_commit_arg;

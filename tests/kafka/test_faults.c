@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "fixture.h"
@@ -157,11 +158,16 @@ static void test_broker_faults(void)
 static atomic_bool disk_full;
 static atomic_int failed_writes;
 
-/* ingest_batch, but failing like a full disk while disk_full is set. */
+/*
+ * ingest_batch, but failing like a full disk while disk_full is set. A
+ * failing write takes a while, as a real one does, so the consumer polls
+ * more messages meanwhile: those must be dropped and read again later.
+ */
 static int flaky_ingest(struct store *st, const struct ingest_msg *msgs, size_t n,
 			const char *cluster, int64_t now_ms, struct ingest_stats *stats)
 {
 	if (atomic_load(&disk_full)) {
+		nanosleep(&(struct timespec){.tv_nsec = 200 * 1000 * 1000}, NULL);
 		atomic_fetch_add(&failed_writes, 1);
 		return PL_ENOSPACE;
 	}

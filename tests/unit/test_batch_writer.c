@@ -1,12 +1,14 @@
 /*
  * test_batch_writer.c — the consumer's write thread: a batch runs on another
- * thread, done() says when it is written, collect() waits and hands back
- * the write's result and stats, and an error comes back as it was.
+ * thread with the messages and cluster it was given, done() says when it is
+ * written, collect() waits and hands back the write's result and stats, an
+ * error comes back as it was, and stop() lets a write in progress finish.
  */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "../check.h"
 #include "batch_writer.h"
@@ -18,6 +20,8 @@ static pthread_cond_t gate_open = PTHREAD_COND_INITIALIZER;
 static bool released;
 static atomic_int calls;
 static pthread_t writer_thread;
+static const struct ingest_msg *seen_msgs;
+static char seen_cluster[64];
 static int result;
 
 static void release(void)
@@ -32,8 +36,9 @@ static int gated_write(struct store *st, const struct ingest_msg *msgs, size_t n
 		       const char *cluster, int64_t now_ms, struct ingest_stats *stats)
 {
 	(void)st;
-	(void)cluster;
 	writer_thread = pthread_self();
+	seen_msgs = msgs;
+	snprintf(seen_cluster, sizeof seen_cluster, "%s", cluster);
 	pthread_mutex_lock(&gate_lock);
 	while (!released)
 		pthread_cond_wait(&gate_open, &gate_lock);
@@ -43,6 +48,15 @@ static int gated_write(struct store *st, const struct ingest_msg *msgs, size_t n
 	stats->applied[PL_EV_PLEDGE_CREATED] = msgs[0].value_len;
 	atomic_fetch_add(&calls, 1);
 	return result;
+}
+
+/* Releases the write 50 ms later, from another thread. */
+static void *release_later(void *arg)
+{
+	(void)arg;
+	nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+	release();
+	return NULL;
 }
 
 static void test_batch_runs_on_its_own_thread(struct batch_writer *w)
@@ -59,6 +73,8 @@ static void test_batch_runs_on_its_own_thread(struct batch_writer *w)
 	CHECK(batch_writer_done(w));
 	CHECK_INT(batch_writer_collect(w, &stats, &seconds), PL_OK);
 	CHECK(!pthread_equal(writer_thread, pthread_self()));
+	CHECK(seen_msgs == msgs);
+	CHECK_STR(seen_cluster, "cluster");
 	CHECK_INT(stats.duplicates, 3);
 	CHECK_INT(stats.last_seq, 42);
 	CHECK_INT(stats.applied[PL_EV_PLEDGE_CREATED], 7);
@@ -71,12 +87,14 @@ static void test_collect_waits_and_returns_errors(struct batch_writer *w)
 	struct ingest_msg msgs[1] = {{.value_len = 1}};
 	struct ingest_stats stats;
 	double seconds;
+	pthread_t releaser;
 	result = PL_ENOSPACE;
 	int before = atomic_load(&calls);
 	batch_writer_submit(w, msgs, 1, "", 1);
-	release(); /* collect() below may start before the write does: it must wait */
+	pthread_create(&releaser, NULL, release_later, NULL);
 	CHECK_INT(batch_writer_collect(w, &stats, &seconds), PL_ENOSPACE);
-	CHECK_INT(atomic_load(&calls), before + 1);
+	CHECK_INT(atomic_load(&calls), before + 1); /* collect() waited for the write */
+	pthread_join(releaser, NULL);
 
 	/* The writer goes on after a failure. */
 	result = PL_OK;
@@ -87,6 +105,22 @@ static void test_collect_waits_and_returns_errors(struct batch_writer *w)
 	CHECK_INT(atomic_load(&calls), before + 2);
 }
 
+/* stop() while a batch is being written: the write finishes, then the thread ends. */
+static void test_stop_during_a_write(void)
+{
+	struct batch_writer *w = NULL;
+	struct ingest_msg msgs[1] = {{.value_len = 1}};
+	pthread_t releaser;
+	CHECK_INT(batch_writer_start(&w, gated_write, NULL), PL_OK);
+	int before = atomic_load(&calls);
+	result = PL_OK;
+	batch_writer_submit(w, msgs, 1, "", 3);
+	pthread_create(&releaser, NULL, release_later, NULL);
+	batch_writer_stop(w);
+	CHECK_INT(atomic_load(&calls), before + 1);
+	pthread_join(releaser, NULL);
+}
+
 int main(void)
 {
 	struct batch_writer *w = NULL;
@@ -94,6 +128,7 @@ int main(void)
 	test_batch_runs_on_its_own_thread(w);
 	test_collect_waits_and_returns_errors(w);
 	batch_writer_stop(w);
+	test_stop_during_a_write();
 	batch_writer_stop(NULL);
 	return check_done();
 }

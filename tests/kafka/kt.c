@@ -8,6 +8,7 @@
 
 #include "event_codec.h"
 #include "evlog.h"
+#include "fixture.h"
 #include "pl_error.h"
 #include "proj_read.h"
 #include "rejections.h"
@@ -323,4 +324,22 @@ struct consumer_options kt_consumer_options(const char *brokers, const char *gro
 		.batch_ms = 5,
 		.retry_ms = 200,
 	};
+}
+
+void kt_env_start(struct kt_env *e, int brokers, int partitions, const char *group)
+{
+	kt_cluster_start(&e->cluster, brokers, KT_TOPIC, partitions);
+	e->producer = kt_producer_new(e->cluster.bootstraps, NULL);
+	e->st = fixture_store(e->dir, sizeof e->dir, 0);
+	metrics_init(&e->m);
+	e->opt = kt_consumer_options(e->cluster.bootstraps, group);
+}
+
+void kt_env_stop(struct kt_env *e)
+{
+	metrics_deinit(&e->m);
+	rd_kafka_destroy(e->producer);
+	store_close(e->st);
+	fixture_remove(e->dir);
+	kt_cluster_stop(&e->cluster);
 }

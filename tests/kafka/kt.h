@@ -2,7 +2,7 @@
  * kt.h — shared pieces of the Kafka tests: a mock cluster over real TCP, a
  * producer that waits for each delivery, a consumer running on its own
  * thread, a generator of campaign event streams with their expected totals,
- * and waits with timeouts.
+ * waits with timeouts, and the setup most tests share (kt_env).
  */
 #ifndef KT_H
 #define KT_H
@@ -91,6 +91,27 @@ int kt_runner_stop(struct kt_runner *r);
 
 /* Options most tests use: small batches, fast group timing. */
 struct consumer_options kt_consumer_options(const char *brokers, const char *group);
+
+/*
+ * What a test with one cluster, one producer and one data dir needs: a
+ * mock cluster with topic KT_TOPIC, a producer to it, a fresh store, fresh
+ * metrics for the consumer, and kt_consumer_options() for group. Tests may
+ * change opt (and reset m) before starting a runner. opt.brokers points
+ * into cluster, so e must not be copied or moved while in use.
+ */
+struct kt_env {
+	struct kt_cluster cluster;
+	rd_kafka_t *producer;
+	struct store *st;
+	char dir[256];
+	struct metrics m;
+	struct consumer_options opt;
+};
+
+/* Starts all of it. Aborts on failure. */
+void kt_env_start(struct kt_env *e, int brokers, int partitions, const char *group);
+/* Frees all of it and removes the data dir; stop every runner on e->st first. */
+void kt_env_stop(struct kt_env *e);
 
 /* Sleeps ms milliseconds. */
 void kt_sleep_ms(int ms);

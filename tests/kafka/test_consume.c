@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "fixture.h"
 #include "kt.h"
 
 #define PARTITIONS 4
@@ -103,15 +102,10 @@ static bool has_batches(void *arg)
 
 int main(void)
 {
-	struct kt_cluster k;
+	struct kt_env e;
 	struct stream s = {0};
-	char dir[256];
-	struct metrics m;
 	struct kt_runner r;
-	kt_cluster_start(&k, 1, KT_TOPIC, PARTITIONS);
-	rd_kafka_t *p = kt_producer_new(k.bootstraps, NULL);
-	struct store *st = fixture_store(dir, sizeof dir, 0);
-	struct consumer_options opt = kt_consumer_options(k.bootstraps, "consume-test");
+	kt_env_start(&e, 1, PARTITIONS, "consume-test");
 
 	for (int c = 0; c < CAMPAIGNS; c++) {
 		char id[32];
@@ -121,64 +115,59 @@ int main(void)
 	}
 
 	/* 1: half the stream, bad messages and duplicates mixed in, one consumer. */
-	send_fraction(p, &s, 30);
-	int bad = send_bad(p, &s, 1);
-	send_json(p, &s, 0, "camp-0", s.evs[0][1]); /* duplicate of an applied pledge */
-	send_fraction(p, &s, 50);
-	metrics_init(&m);
-	kt_runner_start(&r, st, &m, &opt);
-	CHECK(all_consumed(st, &s));
+	send_fraction(e.producer, &s, 30);
+	int bad = send_bad(e.producer, &s, 1);
+	send_json(e.producer, &s, 0, "camp-0", s.evs[0][1]); /* duplicate of an applied pledge */
+	send_fraction(e.producer, &s, 50);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	CHECK(all_consumed(e.st, &s));
 	CHECK_INT(kt_runner_stop(&r), 0);
-	CHECK_INT(atomic_load(&m.duplicates), 1);
+	CHECK_INT(atomic_load(&e.m.duplicates), 1);
 	uint64_t applied_first = 0;
 	for (int t = 0; t < PL_EVENT_TYPE_COUNT; t++)
-		applied_first += atomic_load(&m.applied[t]);
-	CHECK_INT(applied_first, kt_log_count(st));
-	CHECK_INT(kt_rejection_count(st), bad);
-	metrics_deinit(&m);
+		applied_first += atomic_load(&e.m.applied[t]);
+	CHECK_INT(applied_first, kt_log_count(e.st));
+	CHECK_INT(kt_rejection_count(e.st), bad);
 
 	/* 2: restart; stop it again while messages are still arriving. */
-	metrics_init(&m);
-	kt_runner_start(&r, st, &m, &opt);
-	send_fraction(p, &s, 65);
-	CHECK(kt_wait(has_batches, &m, 30000));
-	bad += send_bad(p, &s, 2);
-	send_fraction(p, &s, 80);
+	metrics_deinit(&e.m);
+	metrics_init(&e.m);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	send_fraction(e.producer, &s, 65);
+	CHECK(kt_wait(has_batches, &e.m, 30000));
+	bad += send_bad(e.producer, &s, 2);
+	send_fraction(e.producer, &s, 80);
 	CHECK_INT(kt_runner_stop(&r), 0);
-	CHECK(kt_log_count(st) > applied_first);
-	metrics_deinit(&m);
+	CHECK(kt_log_count(e.st) > applied_first);
 
 	/* 3: the rest, with re-sent events from before; a third consumer finishes. */
-	metrics_init(&m);
-	kt_runner_start(&r, st, &m, &opt);
+	metrics_deinit(&e.m);
+	metrics_init(&e.m);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
 	for (int c = 0; c < CAMPAIGNS; c += 2) {
 		char key[32];
 		snprintf(key, sizeof key, "camp-%d", c);
-		send_json(p, &s, c % PARTITIONS, key, s.evs[c][2]);
+		send_json(e.producer, &s, c % PARTITIONS, key, s.evs[c][2]);
 	}
-	send_fraction(p, &s, 100);
-	CHECK(all_consumed(st, &s));
+	send_fraction(e.producer, &s, 100);
+	CHECK(all_consumed(e.st, &s));
 	CHECK_INT(kt_runner_stop(&r), 0);
-	CHECK_INT(atomic_load(&m.duplicates), CAMPAIGNS / 2);
-	CHECK_INT(metrics_get_state(&m, NULL, 0), CONSUMER_CONSUMING);
-	metrics_deinit(&m);
+	CHECK_INT(atomic_load(&e.m.duplicates), CAMPAIGNS / 2);
+	CHECK_INT(metrics_get_state(&e.m, NULL, 0), CONSUMER_CONSUMING);
 
 	for (int c = 0; c < CAMPAIGNS; c++)
-		CHECK(kt_check_campaign(st, &s.expect[c]));
-	CHECK_INT(kt_log_count(st), s.valid);
-	CHECK_INT(kt_rejection_count(st), bad);
-	CHECK_INT(kt_rejections_with(st, PL_R_BAD_MSGPACK), 2);
-	CHECK_INT(kt_rejections_with(st, PL_R_UNKNOWN_TYPE), 2);
-	CHECK_INT(kt_rejections_with(st, PL_R_UNKNOWN_CAMPAIGN), 2);
-	CHECK_INT(kt_rejections_with(st, PL_R_NOT_A_BACKER), 2);
-	CHECK_INT(kt_rejections_with(st, PL_R_KEY_MISMATCH), 2);
-	CHECK_INT(kt_rejections_with(st, PL_R_OUT_OF_RANGE), 2);
+		CHECK(kt_check_campaign(e.st, &s.expect[c]));
+	CHECK_INT(kt_log_count(e.st), s.valid);
+	CHECK_INT(kt_rejection_count(e.st), bad);
+	CHECK_INT(kt_rejections_with(e.st, PL_R_BAD_MSGPACK), 2);
+	CHECK_INT(kt_rejections_with(e.st, PL_R_UNKNOWN_TYPE), 2);
+	CHECK_INT(kt_rejections_with(e.st, PL_R_UNKNOWN_CAMPAIGN), 2);
+	CHECK_INT(kt_rejections_with(e.st, PL_R_NOT_A_BACKER), 2);
+	CHECK_INT(kt_rejections_with(e.st, PL_R_KEY_MISMATCH), 2);
+	CHECK_INT(kt_rejections_with(e.st, PL_R_OUT_OF_RANGE), 2);
 
 	for (int c = 0; c < CAMPAIGNS; c++)
 		kt_events_free(s.evs[c], s.count[c]);
-	rd_kafka_destroy(p);
-	store_close(st);
-	fixture_remove(dir);
-	kt_cluster_stop(&k);
+	kt_env_stop(&e);
 	return check_done();
 }

@@ -62,97 +62,88 @@ static bool wait_state(struct metrics *m, enum consumer_state s, int timeout_ms)
  * nothing lost, nothing doubled. */
 static void test_broker_faults(void)
 {
-	struct kt_cluster k;
+	struct kt_env e;
 	int64_t ends[PARTITIONS] = {0};
 	struct feed f[PARTITIONS];
-	char dir[256];
-	struct metrics m;
 	struct kt_runner r;
-	kt_cluster_start(&k, 3, KT_TOPIC, PARTITIONS);
-	rd_kafka_t *p = kt_producer_new(k.bootstraps, NULL);
-	struct store *st = fixture_store(dir, sizeof dir, 0);
-	struct consumer_options opt = kt_consumer_options(k.bootstraps, "faults");
+	kt_env_start(&e, 3, PARTITIONS, "faults");
 	for (int i = 0; i < PARTITIONS; i++) {
 		char id[16];
 		snprintf(id, sizeof id, "bf-%d", i);
 		feed_init(&f[i], id, 40, i, ends);
 	}
-	metrics_init(&m);
-	kt_runner_start(&r, st, &m, &opt);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
 	for (int i = 0; i < PARTITIONS; i++)
-		feed_send(p, &f[i], f[i].count / 4);
-	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 30000));
+		feed_send(e.producer, &f[i], f[i].count / 4);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
 
 	/* One broker of three down, then up again. */
-	CHECK_INT(rd_kafka_mock_broker_set_down(k.mc, 2), 0);
+	CHECK_INT(rd_kafka_mock_broker_set_down(e.cluster.mc, 2), 0);
 	kt_sleep_ms(1500);
-	CHECK_INT(rd_kafka_mock_broker_set_up(k.mc, 2), 0);
+	CHECK_INT(rd_kafka_mock_broker_set_up(e.cluster.mc, 2), 0);
 	for (int i = 0; i < PARTITIONS; i++)
-		feed_send(p, &f[i], f[i].count / 2);
-	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 60000));
+		feed_send(e.producer, &f[i], f[i].count / 2);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 60000));
 
 	/* Every broker down: the consumer must say it is stalled, then recover. */
 	for (int b = 1; b <= 3; b++)
-		rd_kafka_mock_broker_set_down(k.mc, b);
-	CHECK(wait_state(&m, CONSUMER_STALLED, 30000));
+		rd_kafka_mock_broker_set_down(e.cluster.mc, b);
+	CHECK(wait_state(&e.m, CONSUMER_STALLED, 30000));
 	for (int b = 1; b <= 3; b++)
-		rd_kafka_mock_broker_set_up(k.mc, b);
+		rd_kafka_mock_broker_set_up(e.cluster.mc, b);
 	for (int i = 0; i < PARTITIONS; i++)
-		feed_send(p, &f[i], f[i].count * 3 / 4);
-	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 60000));
-	CHECK(wait_state(&m, CONSUMER_CONSUMING, 10000));
+		feed_send(e.producer, &f[i], f[i].count * 3 / 4);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 60000));
+	CHECK(wait_state(&e.m, CONSUMER_CONSUMING, 10000));
 
 	/* Partition leaders move to other brokers while every broker is slow,
 	 * and some produce requests fail (the producer retries them). */
 	for (int i = 0; i < PARTITIONS; i++)
-		CHECK_INT(rd_kafka_mock_partition_set_leader(k.mc, KT_TOPIC, i, 1 + (i + 1) % 3), 0);
+		CHECK_INT(rd_kafka_mock_partition_set_leader(e.cluster.mc, KT_TOPIC, i,
+							     1 + (i + 1) % 3), 0);
 	for (int b = 1; b <= 3; b++)
-		CHECK_INT(rd_kafka_mock_broker_set_rtt(k.mc, b, 200), 0);
-	rd_kafka_mock_push_request_errors(k.mc, 0 /* Produce */, 3,
+		CHECK_INT(rd_kafka_mock_broker_set_rtt(e.cluster.mc, b, 200), 0);
+	rd_kafka_mock_push_request_errors(e.cluster.mc, 0 /* Produce */, 3,
 					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
 					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
 					  RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
 	for (int i = 0; i < PARTITIONS; i++)
-		feed_send(p, &f[i], f[i].count * 7 / 8);
-	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 60000));
+		feed_send(e.producer, &f[i], f[i].count * 7 / 8);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 60000));
 	for (int b = 1; b <= 3; b++)
-		rd_kafka_mock_broker_set_rtt(k.mc, b, 0);
+		rd_kafka_mock_broker_set_rtt(e.cluster.mc, b, 0);
 
 	/* Errors on Fetch, OffsetCommit and Heartbeat requests. */
-	rd_kafka_mock_push_request_errors(k.mc, 1 /* Fetch */, 6,
+	rd_kafka_mock_push_request_errors(e.cluster.mc, 1 /* Fetch */, 6,
 					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
 					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
 					  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
 					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
 					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
 					  RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE);
-	rd_kafka_mock_push_request_errors(k.mc, 8 /* OffsetCommit */, 4,
+	rd_kafka_mock_push_request_errors(e.cluster.mc, 8 /* OffsetCommit */, 4,
 					  RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
 					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
 					  RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
 					  RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
-	rd_kafka_mock_push_request_errors(k.mc, 12 /* Heartbeat */, 2,
+	rd_kafka_mock_push_request_errors(e.cluster.mc, 12 /* Heartbeat */, 2,
 					  RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
 					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
 	for (int i = 0; i < PARTITIONS; i++)
-		feed_send(p, &f[i], f[i].count);
-	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 60000));
+		feed_send(e.producer, &f[i], f[i].count);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 60000));
 	CHECK_INT(kt_runner_stop(&r), 0);
 
 	int valid = 0;
 	for (int i = 0; i < PARTITIONS; i++) {
-		CHECK(kt_check_campaign(st, &f[i].expect));
+		CHECK(kt_check_campaign(e.st, &f[i].expect));
 		valid += f[i].count;
 		kt_events_free(f[i].evs, f[i].count);
 	}
-	CHECK_INT(kt_log_count(st), valid);
-	CHECK_INT(kt_rejection_count(st), 0);
-	CHECK_INT(atomic_load(&m.duplicates), 0);
-	metrics_deinit(&m);
-	rd_kafka_destroy(p);
-	store_close(st);
-	fixture_remove(dir);
-	kt_cluster_stop(&k);
+	CHECK_INT(kt_log_count(e.st), valid);
+	CHECK_INT(kt_rejection_count(e.st), 0);
+	CHECK_INT(atomic_load(&e.m.duplicates), 0);
+	kt_env_stop(&e);
 }
 
 static atomic_bool disk_full;
@@ -183,56 +174,46 @@ static bool writes_failed_twice(void *arg)
 /* The data dir refuses writes: stall (HTTP would stay up), retry, resume exactly. */
 static void test_store_errors(void)
 {
-	struct kt_cluster k;
+	struct kt_env e;
 	int64_t ends[PARTITIONS] = {0};
 	struct feed f[2];
-	char dir[256];
-	struct metrics m;
 	struct kt_runner r;
-	kt_cluster_start(&k, 1, KT_TOPIC, PARTITIONS);
-	rd_kafka_t *p = kt_producer_new(k.bootstraps, NULL);
-	struct store *st = fixture_store(dir, sizeof dir, 0);
-	struct consumer_options opt = kt_consumer_options(k.bootstraps, "store-errors");
-	opt.ingest = flaky_ingest;
+	kt_env_start(&e, 1, PARTITIONS, "store-errors");
+	e.opt.ingest = flaky_ingest;
 	feed_init(&f[0], "se-0", 60, 0, ends);
 	feed_init(&f[1], "se-1", 60, 3, ends);
-	metrics_init(&m);
-	kt_runner_start(&r, st, &m, &opt);
-	feed_send(p, &f[0], 30);
-	feed_send(p, &f[1], 30);
-	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 30000));
-	uint64_t before = kt_log_count(st);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	feed_send(e.producer, &f[0], 30);
+	feed_send(e.producer, &f[1], 30);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	uint64_t before = kt_log_count(e.st);
 
 	atomic_store(&disk_full, true);
-	feed_send(p, &f[0], 60);
-	feed_send(p, &f[1], 50);
-	CHECK(wait_state(&m, CONSUMER_STALLED, 10000));
+	feed_send(e.producer, &f[0], 60);
+	feed_send(e.producer, &f[1], 50);
+	CHECK(wait_state(&e.m, CONSUMER_STALLED, 10000));
 	CHECK(kt_wait(writes_failed_twice, NULL, 10000)); /* it retries */
-	CHECK(!atomic_load(&m.store_writable));
-	CHECK_INT(kt_log_count(st), before);
+	CHECK(!atomic_load(&e.m.store_writable));
+	CHECK_INT(kt_log_count(e.st), before);
 	char detail[256];
-	metrics_get_state(&m, detail, sizeof detail);
+	metrics_get_state(&e.m, detail, sizeof detail);
 	CHECK(strstr(detail, "data dir") != NULL);
 
 	atomic_store(&disk_full, false);
-	feed_send(p, &f[0], f[0].count);
-	feed_send(p, &f[1], f[1].count);
-	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 30000));
-	CHECK(wait_state(&m, CONSUMER_CONSUMING, 10000));
-	CHECK(atomic_load(&m.store_writable));
+	feed_send(e.producer, &f[0], f[0].count);
+	feed_send(e.producer, &f[1], f[1].count);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK(wait_state(&e.m, CONSUMER_CONSUMING, 10000));
+	CHECK(atomic_load(&e.m.store_writable));
 	CHECK_INT(kt_runner_stop(&r), 0);
-	CHECK(kt_check_campaign(st, &f[0].expect));
-	CHECK(kt_check_campaign(st, &f[1].expect));
-	CHECK_INT(kt_log_count(st), f[0].count + f[1].count);
-	CHECK_INT(kt_rejection_count(st), 0);
-	CHECK_INT(atomic_load(&m.duplicates), 0);
+	CHECK(kt_check_campaign(e.st, &f[0].expect));
+	CHECK(kt_check_campaign(e.st, &f[1].expect));
+	CHECK_INT(kt_log_count(e.st), f[0].count + f[1].count);
+	CHECK_INT(kt_rejection_count(e.st), 0);
+	CHECK_INT(atomic_load(&e.m.duplicates), 0);
 	for (int i = 0; i < 2; i++)
 		kt_events_free(f[i].evs, f[i].count);
-	metrics_deinit(&m);
-	rd_kafka_destroy(p);
-	store_close(st);
-	fixture_remove(dir);
-	kt_cluster_stop(&k);
+	kt_env_stop(&e);
 }
 
 /*
@@ -300,70 +281,60 @@ static void test_incarnations(void)
  */
 static void test_lost_offsets(void)
 {
-	struct kt_cluster k;
+	struct kt_env e;
 	int64_t ends[PARTITIONS] = {0};
 	struct feed lost, other;
-	char dir[256];
-	struct metrics m;
 	struct kt_runner r;
-	kt_cluster_start(&k, 1, KT_TOPIC, PARTITIONS);
-	rd_kafka_t *p = kt_producer_new(k.bootstraps, NULL);
-	struct store *st = fixture_store(dir, sizeof dir, 0);
-	struct consumer_options opt = kt_consumer_options(k.bootstraps, "lost");
+	kt_env_start(&e, 1, PARTITIONS, "lost");
 	feed_init(&lost, "lost-0", 20, 0, ends);
 	feed_init(&other, "other-2", 20, 2, ends);
 
-	feed_send(p, &lost, 10);
-	metrics_init(&m);
-	kt_runner_start(&r, st, &m, &opt);
-	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 30000));
+	feed_send(e.producer, &lost, 10);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
 	CHECK_INT(kt_runner_stop(&r), 0);
-	metrics_deinit(&m);
-	uint64_t before = kt_log_count(st);
+	uint64_t before = kt_log_count(e.st);
 
 	/* ~8 MiB on partition 0 while nobody reads: the mock keeps ~5 MiB. */
 	size_t big = 100 * 1024;
 	char *junk = malloc(big);
 	memset(junk, 'x', big);
 	for (int i = 0; i < 80; i++)
-		CHECK(kt_produce(p, KT_TOPIC, 0, "lost-0", junk, big) >= 0);
+		CHECK(kt_produce(e.producer, KT_TOPIC, 0, "lost-0", junk, big) >= 0);
 	free(junk);
 	int64_t lo = -1, hi = -1;
-	CHECK_INT(rd_kafka_query_watermark_offsets(p, KT_TOPIC, 0, &lo, &hi, 5000), 0);
+	CHECK_INT(rd_kafka_query_watermark_offsets(e.producer, KT_TOPIC, 0, &lo, &hi, 5000), 0);
 	CHECK(lo > lost.sent); /* the broker really dropped unread messages */
-	feed_send(p, &lost, lost.count);
+	feed_send(e.producer, &lost, lost.count);
 
-	metrics_init(&m);
-	kt_runner_start(&r, st, &m, &opt);
-	CHECK(wait_state(&m, CONSUMER_STALLED, 30000));
-	feed_send(p, &other, other.count);
+	metrics_deinit(&e.m);
+	metrics_init(&e.m);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	CHECK(wait_state(&e.m, CONSUMER_STALLED, 30000));
+	feed_send(e.producer, &other, other.count);
 	int64_t other_end[PARTITIONS] = {0, 0, ends[2], 0};
-	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, other_end, 30000));
-	CHECK(kt_check_campaign(st, &other.expect));
-	CHECK_INT(kt_log_count(st), before + (uint64_t)other.count); /* nothing of partition 0 */
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, other_end, 30000));
+	CHECK(kt_check_campaign(e.st, &other.expect));
+	CHECK_INT(kt_log_count(e.st), before + (uint64_t)other.count); /* nothing of partition 0 */
 	char detail[256];
-	CHECK_INT(metrics_get_state(&m, detail, sizeof detail), CONSUMER_STALLED);
+	CHECK_INT(metrics_get_state(&e.m, detail, sizeof detail), CONSUMER_STALLED);
 	CHECK(strstr(detail, "pledges [0]") != NULL);
 	CHECK_INT(kt_runner_stop(&r), 0);
-	metrics_deinit(&m);
 
-	opt.skip_lost_offsets = true;
-	metrics_init(&m);
-	kt_runner_start(&r, st, &m, &opt);
-	CHECK(kt_wait_offsets(st, KT_TOPIC, PARTITIONS, ends, 30000));
-	CHECK(wait_state(&m, CONSUMER_CONSUMING, 10000));
+	e.opt.skip_lost_offsets = true;
+	metrics_deinit(&e.m);
+	metrics_init(&e.m);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK(wait_state(&e.m, CONSUMER_CONSUMING, 10000));
 	CHECK_INT(kt_runner_stop(&r), 0);
-	metrics_deinit(&m);
 	/* The pledges after the gap are applied; the surviving junk is rejected. */
-	CHECK_INT(kt_log_count(st), before + (uint64_t)other.count + (uint64_t)(lost.count - 10));
-	CHECK(kt_rejections_with(st, PL_R_TOO_LARGE) > 0);
+	CHECK_INT(kt_log_count(e.st), before + (uint64_t)other.count + (uint64_t)(lost.count - 10));
+	CHECK(kt_rejections_with(e.st, PL_R_TOO_LARGE) > 0);
 
 	kt_events_free(lost.evs, lost.count);
 	kt_events_free(other.evs, other.count);
-	rd_kafka_destroy(p);
-	store_close(st);
-	fixture_remove(dir);
-	kt_cluster_stop(&k);
+	kt_env_stop(&e);
 }
 
 int main(int argc, char **argv)

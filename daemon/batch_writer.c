@@ -4,8 +4,8 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "clock.h"
 #include "pl_error.h"
 
 enum writer_state { IDLE, SUBMITTED, WRITTEN };
@@ -29,13 +29,6 @@ struct batch_writer {
 	double seconds;
 };
 
-static double mono_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void *writer_main(void *arg)
 {
 	struct batch_writer *w = arg;
@@ -47,9 +40,9 @@ static void *writer_main(void *arg)
 			break; /* stopping, and nothing handed over is left unwritten */
 		pthread_mutex_unlock(&w->lock);
 		struct ingest_stats stats = {0}; /* write leaves it alone when it fails */
-		double t0 = mono_seconds();
+		int64_t t0 = clock_mono_ms();
 		int rc = w->write(w->st, w->msgs, w->n, w->cluster, w->now_ms, &stats);
-		double seconds = mono_seconds() - t0;
+		double seconds = (double)(clock_mono_ms() - t0) / 1000.0;
 		pthread_mutex_lock(&w->lock);
 		w->rc = rc;
 		w->stats = stats;

@@ -112,10 +112,3 @@ int cli_walk(const char *cmd, const char *dir, enum store_db db, const MDB_val *
 	}
 	return CLI_OK;
 }
-
-int64_t cli_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

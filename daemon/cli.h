@@ -44,7 +44,4 @@ int cli_print_json(json_t *j);
 int cli_walk(const char *cmd, const char *dir, enum store_db db, const MDB_val *from, bool backward,
 	     int (*fn)(const MDB_val *key, const MDB_val *val, void *arg), void *arg);
 
-/* Milliseconds since the Unix epoch. */
-int64_t cli_now_ms(void);
-
 #endif

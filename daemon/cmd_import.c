@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "commands.h"
 #include "event_codec.h"
 #include "ingest.h"
@@ -42,7 +43,7 @@ static int flush(struct store *st, struct pending *p, struct ingest_stats *total
 	struct ingest_stats stats;
 	if (p->n == 0)
 		return PL_OK;
-	int rc = ingest_batch(st, p->msgs, p->n, "", cli_now_ms(), &stats);
+	int rc = ingest_batch(st, p->msgs, p->n, "", clock_wall_ms(), &stats);
 	if (rc == 0)
 		ingest_stats_add(total, &stats);
 	for (size_t i = 0; i < p->n; i++)

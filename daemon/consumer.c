@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "batch_writer.h"
+#include "clock.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "pl_error.h"
@@ -70,20 +70,6 @@ struct consumer {
 	uint64_t rejected[PL_REASON_COUNT]; /* since the last summary line */
 	int64_t summary_at_ms;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The health seen on /healthz: the most serious condition wins. */
 static void update_state(struct consumer *c)
@@ -280,7 +266,7 @@ static void summarise_rejections(struct consumer *c, bool force)
 {
 	if (!force && c->now_ms < c->summary_at_ms)
 		return;
-	c->summary_at_ms = mono_ms() + REJECTION_SUMMARY_MS;
+	c->summary_at_ms = clock_mono_ms() + REJECTION_SUMMARY_MS;
 	char line[768];
 	size_t len = 0;
 	uint64_t total = 0;
@@ -324,7 +310,7 @@ static int collect(struct consumer *c)
 		batch_release(c->cur);
 		c->cur = b;
 		c->store_failed = true;
-		c->retry_at_ms = mono_ms() + c->opt.retry_ms;
+		c->retry_at_ms = clock_mono_ms() + c->opt.retry_ms;
 		atomic_store(&c->m->store_writable, false);
 		pause_all(c);
 		update_state(c);
@@ -358,7 +344,7 @@ static void submit(struct consumer *c)
 		return;
 	/* The rebalance callback may learn the cluster id while this is written. */
 	memcpy(c->cur->cluster, c->cluster, sizeof c->cluster);
-	batch_writer_submit(c->writer, c->cur->msgs, c->cur->n, c->cur->cluster, wall_ms());
+	batch_writer_submit(c->writer, c->cur->msgs, c->cur->n, c->cur->cluster, clock_wall_ms());
 	c->writing = c->cur;
 	c->cur = c->cur == &c->batches[0] ? &c->batches[1] : &c->batches[0];
 }
@@ -503,7 +489,7 @@ static void on_offset_out_of_range(struct consumer *c, const char *topic, int32_
 	rd_kafka_topic_partition_list_destroy(one);
 	if (!resolve_lost(c, topic, partition, true)) {
 		rd_kafka_topic_partition_list_add(c->lost, topic, partition);
-		c->lost_check_at_ms = mono_ms() + RECHECK_MS;
+		c->lost_check_at_ms = clock_mono_ms() + RECHECK_MS;
 		update_state(c);
 	}
 }
@@ -512,7 +498,7 @@ static void recheck_lost(struct consumer *c)
 {
 	if (c->lost->cnt == 0 || c->now_ms < c->lost_check_at_ms)
 		return;
-	c->lost_check_at_ms = mono_ms() + RECHECK_MS;
+	c->lost_check_at_ms = clock_mono_ms() + RECHECK_MS;
 	for (int i = c->lost->cnt - 1; i >= 0; i--) {
 		rd_kafka_topic_partition_t *p = &c->lost->elems[i];
 		if (resolve_lost(c, p->topic, p->partition, false))
@@ -526,7 +512,7 @@ static void probe_brokers(struct consumer *c)
 {
 	if (!c->brokers_down || c->now_ms < c->probe_at_ms)
 		return;
-	c->probe_at_ms = mono_ms() + RECHECK_MS;
+	c->probe_at_ms = clock_mono_ms() + RECHECK_MS;
 	const struct rd_kafka_metadata *md;
 	if (rd_kafka_metadata(c->rk, 0, NULL, &md, 500) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return;
@@ -618,7 +604,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 				 "retrying",
 				 c->opt.brokers, reason);
 		c->brokers_down = true;
-		c->probe_at_ms = mono_ms() + RECHECK_MS;
+		c->probe_at_ms = clock_mono_ms() + RECHECK_MS;
 		update_state(c);
 	} else if (err == RD_KAFKA_RESP_ERR__TRANSPORT) {
 		log_debug("Kafka connection: %s", reason);
@@ -744,7 +730,7 @@ int consumer_new(struct consumer **out, struct store *st, struct metrics *m,
 		rc = kafka_error(kerr);
 		goto cleanup;
 	}
-	c->summary_at_ms = mono_ms() + REJECTION_SUMMARY_MS;
+	c->summary_at_ms = clock_mono_ms() + REJECTION_SUMMARY_MS;
 	metrics_set_state(m, CONSUMER_STARTING, "waiting for a partition assignment");
 	*out = c;
 	return PL_OK;
@@ -782,7 +768,7 @@ static void refresh_lag(struct consumer *c)
 int consumer_run(struct consumer *c, const atomic_bool *stop)
 {
 	while (!atomic_load(stop) && !c->fatal) {
-		c->now_ms = mono_ms();
+		c->now_ms = clock_mono_ms();
 		/* Wait for the batch deadline, or while writes fail for the next
 		 * retry: a failing disk must not make this loop spin. While the
 		 * writer is busy, only take what is already there. */
@@ -794,7 +780,7 @@ int consumer_run(struct consumer *c, const atomic_bool *stop)
 		}
 		rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout);
 		if (msg) {
-			c->now_ms = mono_ms();
+			c->now_ms = clock_mono_ms();
 			handle_message(c, msg);
 		}
 		/* Finished writes are reported (Kafka commit, metrics, live updates)
@@ -803,7 +789,7 @@ int consumer_run(struct consumer *c, const atomic_bool *stop)
 		if (c->writing && (!msg || batch_writer_done(c->writer)))
 			collect(c);
 		if (!msg)
-			c->now_ms = mono_ms();
+			c->now_ms = clock_mono_ms();
 		if (c->store_failed) {
 			retry_store(c);
 		} else if (c->cur->n &&

@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "clock.h"
 
 static const double batch_bounds[METRICS_BATCH_BUCKETS - 1] = {1, 10, 100, 500, 1000, 5000, 10000};
 static const double latency_bounds[METRICS_LATENCY_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -47,9 +48,7 @@ void metrics_record_batch(struct metrics *m, const struct ingest_stats *stats, s
 	atomic_fetch_add(&m->duplicates, stats->duplicates);
 	atomic_fetch_add(&m->batches, 1);
 	atomic_store(&m->last_seq, stats->last_seq);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	atomic_store(&m->last_batch_ms, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	atomic_store(&m->last_batch_ms, clock_wall_ms());
 	observe(&m->batch_size, batch_bounds, METRICS_BATCH_BUCKETS - 1, (double)n, 1);
 	observe(&m->commit_latency, latency_bounds, METRICS_LATENCY_BUCKETS - 1, seconds, 1e6);
 }

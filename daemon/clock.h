@@ -1,0 +1,28 @@
+/*
+ * clock.h — the time now in milliseconds: by the wall clock for times that
+ * are stored or shown, by the monotonic clock for deadlines and durations.
+ */
+#ifndef CLOCK_H
+#define CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline int64_t clock_ms(clockid_t which)
+{
+	struct timespec ts;
+	clock_gettime(which, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t clock_wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+static inline int64_t clock_mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+#endif

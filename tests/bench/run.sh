@@ -35,7 +35,16 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
 	--build-dir) BUILD=$2; shift ;;
-	--only) ONLY=$2; shift ;;
+	--only)
+		ONLY=$2
+		shift
+		for measure in ${ONLY//,/ }; do
+			case "$measure" in
+			ingest | replay | http | memory) ;;
+			*) echo "$0: --only: no measure '$measure' (ingest, replay, http, memory)" >&2; exit 2 ;;
+			esac
+		done
+		;;
 	*) echo "usage: $0 [--quick] [--build-dir DIR] [--only ingest,replay,http,memory]" >&2; exit 2 ;;
 	esac
 	shift

@@ -305,7 +305,7 @@ int kt_runner_stop(struct kt_runner *r)
 }
 
 /* Short group timeouts so that rebalances and restarts take seconds, not minutes. */
-static const struct config_kv fast_group[] = {
+static const struct kafka_prop fast_group[] = {
 	{"session.timeout.ms", "6000"},
 	{"heartbeat.interval.ms", "500"},
 	{"fetch.wait.max.ms", "20"},

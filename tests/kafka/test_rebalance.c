@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 	struct store *a = fixture_store(dir_a, sizeof dir_a, 0);
 	struct store *b = fixture_store(dir_b, sizeof dir_b, 0);
 	struct consumer_options opt = kt_consumer_options(k.bootstraps, "rebalance");
-	struct config_kv props[8];
+	struct kafka_prop props[8];
 	memcpy(props, opt.kafka, opt.kafka_count * sizeof *props);
 	if (cooperative) {
 		snprintf(props[opt.kafka_count].key, sizeof props[0].key,

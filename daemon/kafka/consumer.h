@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "batch_writer.h"
-#include "config.h"
+#include "kafka_conf.h"
 #include "ingest.h"
 #include "metrics.h"
 #include "store.h"
@@ -30,7 +30,7 @@ struct consumer_options {
 	const char *brokers; /* bootstrap servers, required */
 	const char *topic;
 	const char *group;
-	const struct config_kv *kafka; /* pass-through librdkafka properties */
+	const struct kafka_prop *kafka; /* pass-through librdkafka properties */
 	size_t kafka_count;
 	/* Identity of the Kafka cluster stored with offsets. NULL asks the broker
 	 * (rd_kafka_clusterid); the embedded broker passes a fresh one per start

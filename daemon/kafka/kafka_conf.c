@@ -15,7 +15,7 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, ch
 	return PL_EINVAL;
 }
 
-rd_kafka_conf_t *kafka_conf_new(const struct config_kv *props, size_t n, char *err,
+rd_kafka_conf_t *kafka_conf_new(const struct kafka_prop *props, size_t n, char *err,
 				size_t err_size)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();

@@ -8,7 +8,11 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 
-#include "config.h"
+/* One librdkafka property passed through unchanged (config file, --kafka). */
+struct kafka_prop {
+	char key[128];
+	char value[1024];
+};
 
 /*
  * A new librdkafka configuration with the pass-through properties
@@ -16,7 +20,7 @@
  * rd_kafka_new(). Returns NULL with a message in err on a property
  * librdkafka refuses (naming the property).
  */
-rd_kafka_conf_t *kafka_conf_new(const struct config_kv *props, size_t n, char *err,
+rd_kafka_conf_t *kafka_conf_new(const struct kafka_prop *props, size_t n, char *err,
 				size_t err_size);
 
 /* Sets one property; returns 0 or PL_EINVAL with librdkafka's message in err. */

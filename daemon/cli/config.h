@@ -16,13 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CONFIG_MAX_KAFKA 64
+#include "kafka_conf.h"
 
-/* One librdkafka property passed through unchanged. */
-struct config_kv {
-	char key[128];
-	char value[1024];
-};
+#define CONFIG_MAX_KAFKA 64
 
 struct serve_config {
 	char brokers[1024]; /* "HOST:PORT[,…]"; "" starts the embedded broker */
@@ -36,7 +32,7 @@ struct serve_config {
 	unsigned batch_max;     /* messages per write transaction */
 	unsigned batch_ms;      /* longest wait to fill a batch */
 	size_t map_size;        /* initial LMDB map in bytes; 0: the store's default */
-	struct config_kv kafka[CONFIG_MAX_KAFKA];
+	struct kafka_prop kafka[CONFIG_MAX_KAFKA];
 	size_t kafka_count;
 };
 

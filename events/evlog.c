@@ -73,6 +73,31 @@ int evlog_parse(const MDB_val *key, const MDB_val *val, struct evlog_entry *e)
 	return PL_OK;
 }
 
+struct entry_walk {
+	struct store_txn *t;
+	int (*fn)(const struct evlog_entry *e, void *arg);
+	void *arg;
+};
+
+static int walk_entry(const MDB_val *key, const MDB_val *val, void *arg)
+{
+	struct entry_walk *w = arg;
+	struct evlog_entry e;
+	if (evlog_parse(key, val, &e))
+		return store_txn_fail(w->t, PL_ECORRUPT);
+	return w->fn(&e, w->arg);
+}
+
+int evlog_each(struct store_txn *t, uint64_t from_seq,
+	       int (*fn)(const struct evlog_entry *e, void *arg), void *arg)
+{
+	uint8_t key[8];
+	MDB_val from = {sizeof key, key};
+	struct entry_walk w = {t, fn, arg};
+	bytes_put_be64(key, from_seq);
+	return store_each(t, STORE_DB_LOG, &from, false, walk_entry, &w);
+}
+
 int evlog_last_seq(struct store_txn *t, uint64_t *seq)
 {
 	MDB_val k, v;

@@ -47,6 +47,14 @@ int evlog_last_seq(struct store_txn *t, uint64_t *seq);
 int evlog_parse(const MDB_val *key, const MDB_val *val, struct evlog_entry *e);
 
 /*
+ * Calls fn for each log entry from sequence from_seq on, oldest first. fn
+ * returns 0 to go on, > 0 to stop, < 0 to stop with that error. Returns 0,
+ * fn's error, PL_ECORRUPT for an entry that does not parse, or the store's.
+ */
+int evlog_each(struct store_txn *t, uint64_t from_seq,
+	       int (*fn)(const struct evlog_entry *e, void *arg), void *arg);
+
+/*
  * Records that event id is the log entry at seq, unless the id was applied
  * before: then returns PL_EEXIST (a re-delivery) and changes nothing.
  * Claiming first makes the idempotency check one B-tree operation.

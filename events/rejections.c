@@ -19,12 +19,8 @@ void rejections_add(struct store_txn *t, const struct evlog_source *src, int64_t
 		    const struct pl_rejection *rej, const void *key, size_t key_len,
 		    const void *raw, size_t raw_len)
 {
-	MDB_val k, v;
-	uint64_t seq = 0;
-	int rc = store_last(t, STORE_DB_REJECTIONS, &k, &v);
-	if (rc == 0 && k.mv_size == 8)
-		seq = bytes_get_be64(k.mv_data);
-	else if (rc != PL_ENOTFOUND)
+	uint64_t seq;
+	if (rejections_last_seq(t, &seq))
 		return;
 	if (key_len >= NO_KEY)
 		key_len = NO_KEY - 1; /* keys this long are kept cut short */
@@ -95,4 +91,76 @@ int rejections_count(struct store_txn *t, uint64_t *count)
 		return store_txn_fail(t, store_error(rc));
 	*count = ms.ms_entries;
 	return PL_OK;
+}
+
+int rejections_last_seq(struct store_txn *t, uint64_t *seq)
+{
+	MDB_val k, v;
+	*seq = 0;
+	int rc = store_last(t, STORE_DB_REJECTIONS, &k, &v);
+	if (rc == PL_ENOTFOUND)
+		return PL_OK;
+	if (rc)
+		return rc;
+	if (k.mv_size != 8)
+		return store_txn_fail(t, PL_ECORRUPT);
+	*seq = bytes_get_be64(k.mv_data);
+	return PL_OK;
+}
+
+struct rejection_walk {
+	struct store_txn *t;
+	int (*fn)(const struct rejection_entry *e, void *arg);
+	void *arg;
+};
+
+static int walk_rejection(const MDB_val *key, const MDB_val *val, void *arg)
+{
+	struct rejection_walk *w = arg;
+	struct rejection_entry e;
+	if (rejections_parse(key, val, &e))
+		return store_txn_fail(w->t, PL_ECORRUPT);
+	return w->fn(&e, w->arg);
+}
+
+int rejections_each(struct store_txn *t, uint64_t before,
+		    int (*fn)(const struct rejection_entry *e, void *arg), void *arg)
+{
+	uint8_t key[8];
+	MDB_val from = {sizeof key, key};
+	struct rejection_walk w = {t, fn, arg};
+	if (before == 1)
+		return PL_OK; /* nothing is older than the first */
+	if (before)
+		bytes_put_be64(key, before - 1);
+	return store_each(t, STORE_DB_REJECTIONS, before ? &from : NULL, true, walk_rejection, &w);
+}
+
+struct page_fill {
+	struct rejection_page *page;
+	unsigned limit;
+};
+
+static int add_to_page(const struct rejection_entry *e, void *arg)
+{
+	struct page_fill *f = arg;
+	struct rejection_page *page = f->page;
+	if (page->count == f->limit) {
+		page->has_next = true;
+		page->next = page->items[page->count - 1].seq;
+		return 1;
+	}
+	page->items[page->count++] = *e;
+	return 0;
+}
+
+int rejections_page(struct store_txn *t, uint64_t before, unsigned limit,
+		    struct rejection_page *page)
+{
+	struct page_fill f = {page, limit};
+	page->count = 0;
+	page->has_next = false;
+	if (limit < 1 || limit > REJECTIONS_PAGE_MAX)
+		return PL_EINVAL;
+	return rejections_each(t, before, add_to_page, &f);
 }

@@ -41,4 +41,32 @@ int rejections_parse(const MDB_val *key, const MDB_val *val, struct rejection_en
 /* Number of stored rejections. */
 int rejections_count(struct store_txn *t, uint64_t *count);
 
+/* The sequence of the newest rejection; 0 when there is none. */
+int rejections_last_seq(struct store_txn *t, uint64_t *seq);
+
+/*
+ * Calls fn for stored rejections newest first, starting with the newest one
+ * older than before (0: the newest of all). fn returns 0 to go on, > 0 to
+ * stop, < 0 to stop with that error. Entries borrow the transaction's pages.
+ */
+int rejections_each(struct store_txn *t, uint64_t before,
+		    int (*fn)(const struct rejection_entry *e, void *arg), void *arg);
+
+#define REJECTIONS_PAGE_MAX 100
+
+/* A page of rejections, newest first; next is the cursor of the page after. */
+struct rejection_page {
+	struct rejection_entry items[REJECTIONS_PAGE_MAX];
+	size_t count;
+	bool has_next;
+	uint64_t next; /* valid when has_next: pass it as before */
+};
+
+/*
+ * Reads up to limit (1..REJECTIONS_PAGE_MAX) rejections older than before
+ * (0: from the newest), newest first.
+ */
+int rejections_page(struct store_txn *t, uint64_t before, unsigned limit,
+		    struct rejection_page *page);
+
 #endif

@@ -93,8 +93,8 @@ int cli_print_json(json_t *j)
 	return PL_OK;
 }
 
-int cli_walk(const char *cmd, const char *dir, enum store_db db, const MDB_val *from, bool backward,
-	     int (*fn)(const MDB_val *key, const MDB_val *val, void *arg), void *arg)
+int cli_read(const char *cmd, const char *dir, int (*fn)(struct store_txn *t, void *arg),
+	     void *arg)
 {
 	struct store *st;
 	struct store_txn t;
@@ -102,7 +102,7 @@ int cli_walk(const char *cmd, const char *dir, enum store_db db, const MDB_val *
 	if (rc)
 		return rc;
 	if ((rc = store_read_begin(st, &t)) == 0) {
-		rc = store_each(&t, db, from, backward, fn, arg);
+		rc = fn(&t, arg);
 		store_abort(&t);
 	}
 	store_close(st);

@@ -38,10 +38,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_print_json(json_t *j);
 
 /*
- * Opens dir, walks db with store_each() in a read-only transaction, closes.
- * Errors are printed for the operator. Returns a cli_exit.
+ * Opens dir, runs fn in a read-only transaction, closes. Errors are printed
+ * for the operator. Returns a cli_exit.
  */
-int cli_walk(const char *cmd, const char *dir, enum store_db db, const MDB_val *from, bool backward,
-	     int (*fn)(const MDB_val *key, const MDB_val *val, void *arg), void *arg);
+int cli_read(const char *cmd, const char *dir, int (*fn)(struct store_txn *t, void *arg),
+	     void *arg);
 
 #endif

@@ -2,7 +2,6 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "bytes.h"
 #include "cli.h"
 #include "commands.h"
 #include "pl_error.h"
@@ -19,14 +18,23 @@ static const char usage[] =
 	"  --limit N    print at most N entries (default: all)\n"
 	"  -h, --help   show this help\n";
 
-static int print_entry(const MDB_val *k, const MDB_val *v, void *arg)
+struct listing {
+	uint64_t from_seq;
+	uint64_t left;
+};
+
+static int print_entry(const struct evlog_entry *e, void *arg)
 {
-	uint64_t *left = arg;
-	struct evlog_entry e;
-	if ((*left)-- == 0)
+	struct listing *l = arg;
+	if (l->left-- == 0)
 		return 1;
-	int rc = evlog_parse(k, v, &e);
-	return rc ? rc : cli_print_json(view_log_entry(&e));
+	return cli_print_json(view_log_entry(e));
+}
+
+static int print_log(struct store_txn *t, void *arg)
+{
+	struct listing *l = arg;
+	return evlog_each(t, l->from_seq, print_entry, l);
 }
 
 int cmd_dump(int argc, char **argv)
@@ -57,8 +65,6 @@ int cmd_dump(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("dump", "unexpected argument '%s'", argv[optind]);
 
-	uint8_t start[8];
-	MDB_val from = {sizeof start, start};
-	bytes_put_be64(start, from_seq);
-	return cli_walk("dump", dir, STORE_DB_LOG, &from, false, print_entry, &limit);
+	struct listing l = {from_seq, limit};
+	return cli_read("dump", dir, print_log, &l);
 }

@@ -25,17 +25,20 @@ struct listing {
 	uint64_t left;
 };
 
-static int print_rejection(const MDB_val *k, const MDB_val *v, void *arg)
+static int print_rejection(const struct rejection_entry *e, void *arg)
 {
 	struct listing *l = arg;
-	struct rejection_entry e;
 	if (l->left == 0)
 		return 1;
-	int rc = rejections_parse(k, v, &e);
-	if (rc || (l->only != PL_R_NONE && e.reason != l->only))
-		return rc;
+	if (l->only != PL_R_NONE && e->reason != l->only)
+		return 0;
 	l->left--;
-	return cli_print_json(view_rejection(&e));
+	return cli_print_json(view_rejection(e));
+}
+
+static int print_rejections(struct store_txn *t, void *arg)
+{
+	return rejections_each(t, 0, print_rejection, arg);
 }
 
 int cmd_rejections(int argc, char **argv)
@@ -69,5 +72,5 @@ int cmd_rejections(int argc, char **argv)
 		return cli_usage_error("rejections", "unexpected argument '%s'", argv[optind]);
 
 	struct listing l = {only, limit};
-	return cli_walk("rejections", dir, STORE_DB_REJECTIONS, NULL, true, print_rejection, &l);
+	return cli_read("rejections", dir, print_rejections, &l);
 }

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bytes.h"
 #include "evlog.h"
 #include "http_internal.h"
 #include "http_query.h"
@@ -232,47 +231,6 @@ static bool parse_rejection_cursor(const char *s, uint64_t *seq)
 	return v >= 1;
 }
 
-/* Reads up to limit rejections, newest first, older than before (0: from the newest). */
-struct rejection_walk {
-	json_t *list;
-	unsigned limit, n;
-	uint64_t last;
-	uint64_t *next;
-};
-
-static int add_rejection(const MDB_val *k, const MDB_val *v, void *arg)
-{
-	struct rejection_walk *w = arg;
-	struct rejection_entry e;
-	if (w->n == w->limit) {
-		*w->next = w->last;
-		return 1;
-	}
-	if (rejections_parse(k, v, &e))
-		return PL_ECORRUPT;
-	if (json_array_append_new(w->list, view_rejection(&e)))
-		return PL_ENOMEM;
-	w->last = e.seq;
-	w->n++;
-	return 0;
-}
-
-/* Appends up to limit rejections older than before (0: the newest) to list;
- * *next is the cursor of a further page, 0 when there is none. */
-static int read_rejections(struct store_txn *t, uint64_t before, unsigned limit, json_t *list,
-			   uint64_t *next)
-{
-	uint8_t kb[8];
-	MDB_val from = {sizeof kb, kb};
-	struct rejection_walk w = {list, limit, 0, 0, next};
-	*next = 0;
-	if (before == 1)
-		return PL_OK; /* nothing is older than the first */
-	if (before)
-		bytes_put_be64(kb, before - 1);
-	return store_each(t, STORE_DB_REJECTIONS, before ? &from : NULL, true, add_rejection, &w);
-}
-
 void http_api_rejections(struct http_request *r)
 {
 	struct http_query q;
@@ -286,38 +244,27 @@ void http_api_rejections(struct http_request *r)
 		return;
 	}
 	int rc = begin_read(r, &t, &pos);
-	MDB_val k, v;
-	/* Rejections do not advance the log, so their own newest key joins the ETag. */
-	int lrc = rc ? rc : store_last(&t, STORE_DB_REJECTIONS, &k, &v);
-	if (lrc == 0 && k.mv_size == 8)
-		http_position_set(&pos, pos.seq, pos.generation, bytes_get_be64(k.mv_data));
-	else if (lrc != PL_ENOTFOUND)
-		rc = lrc ? lrc : PL_ECORRUPT;
+	/* Rejections do not advance the log, so their own newest one joins the ETag. */
+	uint64_t newest = 0;
+	if (rc == 0)
+		rc = rejections_last_seq(&t, &newest);
 	if (rc) {
 		reply_storage_error(r, &t, rc);
 		return;
 	}
+	http_position_set(&pos, pos.seq, pos.generation, newest);
 	if (http_reply_if_unchanged(r, &pos)) {
 		store_abort(&t);
 		return;
 	}
-	uint64_t next = 0;
-	json_t *list = json_array();
-	rc = list ? read_rejections(&t, before, q.limit, list, &next) : PL_ENOMEM;
-	if (rc && rc != PL_ENOMEM) {
-		json_decref(list);
+	/* Large (100 entries of pointers into the transaction's pages). */
+	struct rejection_page page;
+	rc = rejections_page(&t, before, q.limit, &page);
+	if (rc) {
 		reply_storage_error(r, &t, rc);
 		return;
 	}
+	json_t *body = view_rejections_page(&page);
 	store_abort(&t);
-	json_t *body = NULL;
-	if (rc == 0) {
-		char cursor[24];
-		snprintf(cursor, sizeof cursor, "%" PRIu64, next);
-		body = json_pack("{s:o,s:o}", "rejections", list, "next",
-				 next ? json_string(cursor) : json_null());
-	} else {
-		json_decref(list);
-	}
 	http_reply_json(r, 200, body, &pos);
 }

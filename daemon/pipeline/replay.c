@@ -61,21 +61,17 @@ static int replay_entry(struct proj_writer *w, const struct replay_options *opt,
 }
 
 struct replay_walk {
-	struct store_txn *t;
 	struct proj_writer writer;
 	const struct replay_options *opt;
 	struct replay_result *res;
 };
 
-static int replay_log_entry(const MDB_val *k, const MDB_val *v, void *arg)
+static int replay_log_entry(const struct evlog_entry *e, void *arg)
 {
 	struct replay_walk *w = arg;
-	struct evlog_entry e;
-	if (evlog_parse(k, v, &e))
-		return store_txn_fail(w->t, PL_ECORRUPT);
-	if (w->opt->until_seq && e.seq > w->opt->until_seq)
+	if (w->opt->until_seq && e->seq > w->opt->until_seq)
 		return 1;
-	return replay_entry(&w->writer, w->opt, &e, w->res);
+	return replay_entry(&w->writer, w->opt, e, w->res);
 }
 
 int replay_into(struct store_txn *t, enum proj_set set, const struct replay_options *opt,
@@ -86,11 +82,10 @@ int replay_into(struct store_txn *t, enum proj_set set, const struct replay_opti
 	struct replay_walk *w = malloc(sizeof *w);
 	if (!w)
 		return store_txn_fail(t, PL_ENOMEM);
-	w->t = t;
 	w->opt = opt;
 	w->res = res;
 	proj_writer_init(&w->writer, t, set);
-	int rc = store_each(t, STORE_DB_LOG, NULL, false, replay_log_entry, w);
+	int rc = evlog_each(t, 1, replay_log_entry, w);
 	if (rc == 0)
 		rc = proj_writer_flush(&w->writer);
 	if (rc == 0 && set == PROJ_LIVE)

@@ -1,6 +1,8 @@
 /* views.c — JSON forms of campaigns, comments, rejections and log entries. */
 #include "views.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "event_codec.h"
@@ -102,6 +104,24 @@ json_t *view_rejection(const struct rejection_entry *e)
 		return NULL;
 	}
 	return j;
+}
+
+json_t *view_rejections_page(const struct rejection_page *page)
+{
+	json_t *list = json_array();
+	for (size_t n = 0; list && n < page->count; n++) {
+		if (json_array_append_new(list, view_rejection(&page->items[n]))) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	json_t *next = json_null();
+	if (page->has_next) {
+		char cursor[24];
+		snprintf(cursor, sizeof cursor, "%" PRIu64, page->next);
+		next = json_string(cursor);
+	}
+	return json_pack("{s:o,s:o}", "rejections", list, "next", next);
 }
 
 json_t *view_log_entry(const struct evlog_entry *e)

@@ -21,6 +21,7 @@
 json_t *view_campaign(const struct proj_campaign *c);
 json_t *view_comments_page(const struct proj_comment_page *page);
 json_t *view_rejection(const struct rejection_entry *e);
+json_t *view_rejections_page(const struct rejection_page *page);
 /* A log entry with its decoded event (or its raw bytes if it no longer decodes). */
 json_t *view_log_entry(const struct evlog_entry *e);
 

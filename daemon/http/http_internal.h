@@ -68,13 +68,14 @@ void http_route_match(const char *path, struct http_target *t);
 
 struct http_stream;
 
-/* A connection of a worker, tracked from accept to close. */
+/* A connection of a worker, tracked from accept to close (http_conn.c). */
 struct http_conn {
 	struct http_conn *prev, *next;
 	struct http_worker *w;
 	struct evhttp_connection *evcon;
-	struct http_stream *stream; /* when the connection carries a stream */
-	struct event *deadline_ev;  /* pending while a request is being received */
+	struct event *deadline_ev; /* pending while a request is being received */
+	void (*on_close)(void *arg); /* what else must know it closed (a stream) */
+	void *on_close_arg;
 };
 
 struct http_worker {
@@ -134,8 +135,22 @@ void http_page_campaign(struct http_request *r);
 void http_asset_serve(struct http_request *r);
 void http_stream_open(struct http_request *r);
 
+/* Connections (http_conn.c), on the worker's thread. */
+/* evhttp's bufferevent callback (evhttp_set_bevcb): counts and caps accepts. */
+struct bufferevent *http_conn_bev_cb(struct event_base *base, void *worker);
+/* Starts tracking the connection accepted last, if any (adopt_ev's callback). */
+void http_conn_adopt_pending(struct http_worker *w);
+void http_conn_adopt_cb(evutil_socket_t fd, short what, void *worker);
+/* A whole request arrived: its deadline is met, and re-armed once answered. */
+void http_conn_request_received(struct http_worker *w, struct evhttp_request *req);
+/* Writes the reply queued on evcon in this turn of the loop. */
+void http_conn_write_now(struct evhttp_connection *evcon);
 /* The tracked connection evcon of worker w, or NULL. */
 struct http_conn *http_conn_find(struct http_worker *w, struct evhttp_connection *evcon);
+/* Calls cb(arg) when the connection closes (NULL: nothing). */
+void http_conn_set_close_cb(struct http_conn *c, void (*cb)(void *arg), void *arg);
+/* Frees the tracking of connections evhttp never reported closed (shutdown). */
+void http_conn_forget_all(struct http_worker *w);
 
 /* The evhttp callback for every request: routes it to a handler. */
 void http_router_dispatch(struct evhttp_request *req, void *worker);
@@ -143,8 +158,6 @@ void http_router_dispatch(struct evhttp_request *req, void *worker);
 /* Stream upkeep, run on the worker's thread. */
 void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker);
 void http_stream_heartbeat_cb(evutil_socket_t fd, short what, void *worker);
-/* The connection of stream s closed (client left, timed out or dropped). */
-void http_stream_closed(struct http_stream *s);
 /* Ends every stream of the worker (shutdown). */
 void http_stream_close_all(struct http_worker *w);
 

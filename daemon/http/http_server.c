@@ -6,19 +6,9 @@
  * and evhttp (accepting on a dup of the socket), so requests are answered
  * in parallel and a worker never touches another's connections.
  *
- * evhttp 2.1 has no connection cap and does not say when it accepts a
- * connection, so the worker creates each connection's bufferevent itself
- * (evhttp_set_bevcb), counts it, and then sets a close callback on the
- * connection evhttp built around it. A worker at its share of
- * max_connections stops accepting (the kernel queues new connections, other
- * workers keep accepting) and starts again when one closes.
- *
- * evhttp's timeout restarts with every byte read, so a client trickling a
- * header byte now and then could hold a connection for ever. Each tracked
- * connection therefore has a deadline: a request must be complete (line,
- * headers and body) within timeout_seconds of the connection being ready
- * for it — from accept, and again from each reply of a keep-alive
- * connection — or the connection is closed.
+ * Connections are tracked by http_conn.c (cap, request deadline); streams
+ * by http_sse.c, which this file drives: a commit notification wakes each
+ * worker's stream check, and shutdown ends every stream first.
  */
 #include "http_server.h"
 
@@ -32,8 +22,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 
@@ -126,71 +114,6 @@ static int bind_listen(const char *address, int *fd_out, int *port_out)
 	return PL_OK;
 }
 
-static void conn_free(struct http_conn *c)
-{
-	event_free(c->deadline_ev);
-	free(c);
-}
-
-static void conn_closed_cb(struct evhttp_connection *evcon, void *conn)
-{
-	(void)evcon;
-	struct http_conn *c = conn;
-	struct http_worker *w = c->w;
-	if (c->stream)
-		http_stream_closed(c->stream);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conn_list = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	conn_free(c);
-	w->conns--;
-	if (w->paused && !w->stopping && w->conns < w->conn_cap) {
-		evconnlistener_enable(evhttp_bound_socket_get_listener(w->bound));
-		w->paused = false;
-	}
-}
-
-/* The request was not complete in time: conn_closed_cb frees c. */
-static void conn_deadline_cb(evutil_socket_t fd, short what, void *conn)
-{
-	(void)fd;
-	(void)what;
-	struct http_conn *c = conn;
-	evhttp_connection_free(c->evcon);
-}
-
-static void conn_deadline_arm(struct http_conn *c)
-{
-	struct timeval tv = {.tv_sec = c->w->hs->opt.timeout_seconds};
-	event_add(c->deadline_ev, &tv);
-}
-
-/* A reply went out; a keep-alive connection now waits for its next request. */
-static void reply_sent_cb(struct evhttp_request *req, void *conn)
-{
-	(void)req;
-	conn_deadline_arm(conn);
-}
-
-/*
- * Writes the reply in this turn of the loop instead of the next. The
- * bufferevent would ask epoll for writability, write when told, and then
- * withdraw the interest: running its write callback now sends the reply,
- * and the epoll changelist merges those changes with evhttp's own into one
- * epoll_ctl instead of two (a keep-alive request now makes 4 syscalls, not
- * 5). The callback runs later in this turn, not here, so a write error
- * closes the connection the usual way.
- */
-static void write_now(struct evhttp_connection *evcon)
-{
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-	if (bev && evbuffer_get_length(bufferevent_get_output(bev)) > 0)
-		event_active(&bev->ev_write, EV_WRITE, 1);
-}
-
 /*
  * The request is complete, so its connection met the deadline; the handler
  * may take as long as it needs (a stream lasts until the client leaves).
@@ -199,90 +122,9 @@ static void request_cb(struct evhttp_request *req, void *worker)
 {
 	struct http_worker *w = worker;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	/* A walk of at most this worker's share of max_connections: small
-	 * beside answering the request. */
-	struct http_conn *c = http_conn_find(w, evcon);
-	if (c) {
-		event_del(c->deadline_ev);
-		evhttp_request_set_on_complete_cb(req, reply_sent_cb, c);
-	}
+	http_conn_request_received(w, req);
 	http_router_dispatch(req, w);
-	write_now(evcon);
-}
-
-/*
- * Starts tracking the connection evhttp built around bev: evhttp made
- * itself bev's callback argument, which is how we find the connection.
- * Holding a reference since conn_bev_cb keeps bev readable even if evhttp
- * already freed it (then its callbacks are cleared).
- */
-static void conn_adopt(struct http_worker *w, struct bufferevent *bev)
-{
-	void *arg = NULL;
-	bufferevent_getcb(bev, NULL, NULL, NULL, &arg);
-	struct evhttp_connection *evcon = arg;
-	struct http_conn *c = NULL;
-	if (evcon && evhttp_connection_get_bufferevent(evcon) == bev)
-		c = calloc(1, sizeof *c);
-	if (c && !(c->deadline_ev = event_new(w->base, -1, 0, conn_deadline_cb, c))) {
-		free(c);
-		c = NULL;
-	}
-	if (c) {
-		c->w = w;
-		c->evcon = evcon;
-		c->next = w->conn_list;
-		if (w->conn_list)
-			w->conn_list->prev = c;
-		w->conn_list = c;
-		evhttp_connection_set_closecb(evcon, conn_closed_cb, c);
-		conn_deadline_arm(c);
-	} else {
-		/* Gone already, or no memory to track it: served, not counted. */
-		w->conns--;
-	}
-	bufferevent_decref(bev);
-}
-
-static void adopt_cb(evutil_socket_t fd, short what, void *worker)
-{
-	(void)fd;
-	(void)what;
-	struct http_worker *w = worker;
-	if (w->pending) {
-		conn_adopt(w, w->pending);
-		w->pending = NULL;
-	}
-}
-
-/*
- * evhttp asks for each accepted connection's bufferevent here, before the
- * connection exists; it is adopted once evhttp has built it: at the next
- * accept, or right after this burst of accepts (adopt_ev).
- */
-static struct bufferevent *conn_bev_cb(struct event_base *base, void *worker)
-{
-	struct http_worker *w = worker;
-	if (w->pending)
-		conn_adopt(w, w->pending);
-	w->pending = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (!w->pending)
-		return NULL; /* evhttp makes one of its own: served, not counted */
-	bufferevent_incref(w->pending);
-	event_active(w->adopt_ev, 0, 0);
-	if (++w->conns >= w->conn_cap && !w->paused) {
-		evconnlistener_disable(evhttp_bound_socket_get_listener(w->bound));
-		w->paused = true;
-	}
-	return w->pending;
-}
-
-struct http_conn *http_conn_find(struct http_worker *w, struct evhttp_connection *evcon)
-{
-	for (struct http_conn *c = w->conn_list; c; c = c->next)
-		if (c->evcon == evcon)
-			return c;
-	return NULL;
+	http_conn_write_now(evcon);
 }
 
 /* Runs on the worker's own thread, so evhttp is freed where it lives. */
@@ -293,7 +135,7 @@ static void stop_cb(evutil_socket_t fd, short what, void *worker)
 	struct http_worker *w = worker;
 	w->stopping = true;
 	http_stream_close_all(w);
-	adopt_cb(-1, 0, w);
+	http_conn_adopt_pending(w);
 	evhttp_free(w->http);
 	w->http = NULL;
 	w->bound = NULL;
@@ -333,7 +175,7 @@ static int worker_init(struct http_worker *w, struct http_server *hs, int conn_c
 						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
 						    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(w->http, request_cb, w);
-	evhttp_set_bevcb(w->http, conn_bev_cb, w);
+	evhttp_set_bevcb(w->http, http_conn_bev_cb, w);
 	/* evhttp closes the socket it accepts on when freed: give each its own fd. */
 	int fd = fcntl(hs->fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
@@ -344,7 +186,7 @@ static int worker_init(struct http_worker *w, struct http_server *hs, int conn_c
 		return PL_EIO;
 	}
 	w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
-	w->adopt_ev = event_new(w->base, -1, 0, adopt_cb, w);
+	w->adopt_ev = event_new(w->base, -1, 0, http_conn_adopt_cb, w);
 	w->tick_ev = event_new(w->base, -1, EV_PERSIST, http_stream_tick_cb, w);
 	w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, http_stream_heartbeat_cb, w);
 	w->cache = http_cache_new();
@@ -356,18 +198,11 @@ static int worker_init(struct http_worker *w, struct http_server *hs, int conn_c
 static void worker_deinit(struct http_worker *w)
 {
 	w->stopping = true;
-	if (w->pending) {
-		conn_adopt(w, w->pending);
-		w->pending = NULL;
-	}
+	http_conn_adopt_pending(w);
 	if (w->http)
 		evhttp_free(w->http);
 	/* evhttp_free closed every connection; only untracked leftovers remain. */
-	while (w->conn_list) {
-		struct http_conn *c = w->conn_list;
-		w->conn_list = c->next;
-		conn_free(c);
-	}
+	http_conn_forget_all(w);
 	if (w->stop_ev)
 		event_free(w->stop_ev);
 	if (w->adopt_ev)

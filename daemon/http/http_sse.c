@@ -110,8 +110,10 @@ static void stream_unlink(struct http_stream *s)
 	free(s);
 }
 
-void http_stream_closed(struct http_stream *s)
+/* The stream's connection closed (client left, timed out or dropped). */
+static void stream_closed_cb(void *stream)
 {
+	struct http_stream *s = stream;
 	struct evhttp_request *req = s->req;
 	stream_unlink(s);
 	/* When the client went away, evhttp detached the unfinished request
@@ -120,7 +122,7 @@ void http_stream_closed(struct http_stream *s)
 		evhttp_request_free(req);
 }
 
-/* Closes a stream whose client cannot keep up; http_stream_closed cleans up. */
+/* Closes a stream whose client cannot keep up; stream_closed_cb cleans up. */
 static void stream_drop(struct http_stream *s)
 {
 	log_debug("http: dropping a stream client of campaign '%.*s': %d bytes unread",
@@ -176,7 +178,7 @@ void http_stream_open(struct http_request *r)
 	s->req = r->req;
 	s->evcon = evcon;
 	s->conn = conn;
-	conn->stream = s;
+	http_conn_set_close_cb(conn, stream_closed_cb, s);
 	memcpy(s->id, r->id, r->id_len);
 	s->id_len = r->id_len;
 
@@ -271,7 +273,7 @@ void http_stream_close_all(struct http_worker *w)
 {
 	while (w->streams) {
 		struct http_stream *s = w->streams;
-		s->conn->stream = NULL;
+		http_conn_set_close_cb(s->conn, NULL, NULL);
 		evhttp_send_reply_end(s->req);
 		stream_unlink(s);
 	}

@@ -1,0 +1,216 @@
+/*
+ * http_conn.c — a worker's connections, tracked from accept to close: the
+ * connection cap, the request deadline, and writing replies at once.
+ *
+ * evhttp 2.1 has no connection cap and does not say when it accepts a
+ * connection, so the worker creates each connection's bufferevent itself
+ * (evhttp_set_bevcb), counts it, and then sets a close callback on the
+ * connection evhttp built around it. A worker at its share of
+ * max_connections stops accepting (the kernel queues new connections, other
+ * workers keep accepting) and starts again when one closes.
+ *
+ * evhttp's timeout restarts with every byte read, so a client trickling a
+ * header byte now and then could hold a connection for ever. Each tracked
+ * connection therefore has a deadline: a request must be complete (line,
+ * headers and body) within timeout_seconds of the connection being ready
+ * for it — from accept, and again from each reply of a keep-alive
+ * connection — or the connection is closed.
+ */
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include "http_internal.h"
+
+static void conn_free(struct http_conn *c)
+{
+	event_free(c->deadline_ev);
+	free(c);
+}
+
+static void conn_closed_cb(struct evhttp_connection *evcon, void *conn)
+{
+	(void)evcon;
+	struct http_conn *c = conn;
+	struct http_worker *w = c->w;
+	if (c->on_close)
+		c->on_close(c->on_close_arg);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conn_list = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	conn_free(c);
+	w->conns--;
+	if (w->paused && !w->stopping && w->conns < w->conn_cap) {
+		evconnlistener_enable(evhttp_bound_socket_get_listener(w->bound));
+		w->paused = false;
+	}
+}
+
+/* The request was not complete in time: conn_closed_cb frees c. */
+static void conn_deadline_cb(evutil_socket_t fd, short what, void *conn)
+{
+	(void)fd;
+	(void)what;
+	struct http_conn *c = conn;
+	evhttp_connection_free(c->evcon);
+}
+
+static void conn_deadline_arm(struct http_conn *c)
+{
+	struct timeval tv = {.tv_sec = c->w->hs->opt.timeout_seconds};
+	event_add(c->deadline_ev, &tv);
+}
+
+/* A reply went out; a keep-alive connection now waits for its next request. */
+static void reply_sent_cb(struct evhttp_request *req, void *conn)
+{
+	(void)req;
+	conn_deadline_arm(conn);
+}
+
+void http_conn_request_received(struct http_worker *w, struct evhttp_request *req)
+{
+	/* A walk of at most this worker's share of max_connections: small
+	 * beside answering the request. */
+	struct http_conn *c = http_conn_find(w, evhttp_request_get_connection(req));
+	if (c) {
+		event_del(c->deadline_ev);
+		evhttp_request_set_on_complete_cb(req, reply_sent_cb, c);
+	}
+}
+
+/*
+ * The evhttp connection built around bev, or NULL when there is none (yet).
+ *
+ * libevent 2.1 has no public way to learn of a connection evhttp accepted
+ * (evhttp_set_newreqcb arrived in 2.2). evhttp makes the connection its
+ * bufferevent's callback argument, so that argument is taken as a
+ * candidate, and trusted only when public API confirms it: the candidate's
+ * bufferevent must be bev. This is the one place that relies on how evhttp
+ * wires its bufferevents.
+ */
+static struct evhttp_connection *evcon_of(struct bufferevent *bev)
+{
+	void *arg = NULL;
+	bufferevent_getcb(bev, NULL, NULL, NULL, &arg);
+	struct evhttp_connection *evcon = arg;
+	if (evcon && evhttp_connection_get_bufferevent(evcon) == bev)
+		return evcon;
+	return NULL;
+}
+
+/*
+ * Starts tracking the connection evhttp built around bev. Holding a
+ * reference since conn_bev_cb keeps bev readable even if evhttp already
+ * freed it (then its callbacks are cleared and evcon_of finds nothing).
+ */
+static void conn_adopt(struct http_worker *w, struct bufferevent *bev)
+{
+	struct evhttp_connection *evcon = evcon_of(bev);
+	struct http_conn *c = evcon ? calloc(1, sizeof *c) : NULL;
+	if (c && !(c->deadline_ev = event_new(w->base, -1, 0, conn_deadline_cb, c))) {
+		free(c);
+		c = NULL;
+	}
+	if (c) {
+		c->w = w;
+		c->evcon = evcon;
+		c->next = w->conn_list;
+		if (w->conn_list)
+			w->conn_list->prev = c;
+		w->conn_list = c;
+		evhttp_connection_set_closecb(evcon, conn_closed_cb, c);
+		conn_deadline_arm(c);
+	} else {
+		/* Gone already, or no memory to track it: served, not counted. */
+		w->conns--;
+	}
+	bufferevent_decref(bev);
+}
+
+void http_conn_adopt_pending(struct http_worker *w)
+{
+	if (w->pending) {
+		conn_adopt(w, w->pending);
+		w->pending = NULL;
+	}
+}
+
+void http_conn_adopt_cb(evutil_socket_t fd, short what, void *worker)
+{
+	(void)fd;
+	(void)what;
+	http_conn_adopt_pending(worker);
+}
+
+/*
+ * evhttp asks for each accepted connection's bufferevent here, before the
+ * connection exists; it is adopted once evhttp has built it: at the next
+ * accept, or right after this burst of accepts (adopt_ev).
+ */
+struct bufferevent *http_conn_bev_cb(struct event_base *base, void *worker)
+{
+	struct http_worker *w = worker;
+	http_conn_adopt_pending(w);
+	w->pending = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!w->pending)
+		return NULL; /* evhttp makes one of its own: served, not counted */
+	bufferevent_incref(w->pending);
+	event_active(w->adopt_ev, 0, 0);
+	if (++w->conns >= w->conn_cap && !w->paused) {
+		evconnlistener_disable(evhttp_bound_socket_get_listener(w->bound));
+		w->paused = true;
+	}
+	return w->pending;
+}
+
+struct http_conn *http_conn_find(struct http_worker *w, struct evhttp_connection *evcon)
+{
+	for (struct http_conn *c = w->conn_list; c; c = c->next)
+		if (c->evcon == evcon)
+			return c;
+	return NULL;
+}
+
+void http_conn_set_close_cb(struct http_conn *c, void (*cb)(void *arg), void *arg)
+{
+	c->on_close = cb;
+	c->on_close_arg = arg;
+}
+
+/*
+ * Sends what the connection has queued now, in the turn of the loop that
+ * queued it. Left to the bufferevent, the reply would wait for epoll to say
+ * the socket is writable, and write interest would be turned on and off
+ * again across two turns; written now, evhttp's "sent" callback runs later
+ * in this turn, turns write interest off in the same turn it was turned
+ * on, and the epoll changelist merges both into no epoll_ctl at all (a
+ * keep-alive request: 4 syscalls instead of 5). A partial or failed write
+ * leaves the rest to the bufferevent, which reports errors the usual way.
+ */
+void http_conn_write_now(struct evhttp_connection *evcon)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	if (!bev)
+		return;
+	struct evbuffer *out = bufferevent_get_output(bev);
+	if (evbuffer_get_length(out) == 0 || evbuffer_write(out, bufferevent_getfd(bev)) < 0)
+		return;
+	if (evbuffer_get_length(out) == 0)
+		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void http_conn_forget_all(struct http_worker *w)
+{
+	while (w->conn_list) {
+		struct http_conn *c = w->conn_list;
+		w->conn_list = c->next;
+		conn_free(c);
+	}
+}

@@ -1,10 +1,8 @@
 /*
- * http_router.c — from method and path to a handler (CONTRACT.md section 3).
- *
- * Path segments are percent-decoded one by one after splitting, so an id
- * may contain an encoded "/" ("%2F"). An id longer than any campaign id can
- * be is answered 404 here: it cannot exist. Unknown paths are 404 whatever
- * the method; known paths with a method other than GET or HEAD are 405.
+ * http_router.c — from method and path to a handler. The path is matched by
+ * http_route.c; an id longer than any campaign id can be is answered 404
+ * here: it cannot exist. Unknown paths are 404 whatever the method; known
+ * paths with a method other than GET or HEAD are 405.
  */
 #include <string.h>
 
@@ -13,122 +11,6 @@
 #include "http_internal.h"
 #include "http_reply.h"
 #include "pl_error.h"
-
-const char *const http_route_names[HTTP_ROUTE_COUNT] = {
-#define HTTP_ROUTE_NAME(e, name) name,
-	HTTP_ROUTES(HTTP_ROUTE_NAME)
-#undef HTTP_ROUTE_NAME
-};
-
-_Static_assert(HTTP_ROUTE_COUNT <= METRICS_HTTP_ROUTES, "metrics counts too few HTTP routes");
-
-#define MAX_SEGMENTS 4
-
-struct segment {
-	const char *p;
-	size_t len;
-};
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Percent-decodes s into out (at most HTTP_ID_MAX bytes, then NUL).
- * Returns the decoded length, -1 when it is too long, -2 for a bad escape.
- */
-static long decode_segment(const struct segment *s, char *out)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < s->len; i++) {
-		char c = s->p[i];
-		if (c == '%') {
-			int hi = i + 2 < s->len ? hex_value(s->p[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_value(s->p[i + 2]) : -1;
-			if (lo < 0)
-				return -2;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (o == HTTP_ID_MAX)
-			return -1;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return (long)o;
-}
-
-static bool seg_is(const struct segment *s, const char *word)
-{
-	return s->len == strlen(word) && memcmp(s->p, word, s->len) == 0;
-}
-
-/* Splits "/a/b/c" into segments; returns how many, or -1 when too many. */
-static int split_path(const char *path, struct segment *segs)
-{
-	int n = 0;
-	if (path[0] != '/')
-		return -1;
-	if (path[1] == '\0')
-		return 0;
-	const char *p = path + 1;
-	for (;;) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-		if (n == MAX_SEGMENTS)
-			return -1;
-		segs[n++] = (struct segment){p, len};
-		if (!slash)
-			return n;
-		p = slash + 1;
-	}
-}
-
-/* Which route a path names, and which segment (if any) is its {id}. */
-static enum http_route match(const struct segment *s, int n, int *id_seg)
-{
-	*id_seg = -1;
-	if (n == 0)
-		return HTTP_ROUTE_PAGE;
-	if (n == 1 && seg_is(&s[0], "healthz"))
-		return HTTP_ROUTE_HEALTHZ;
-	if (n == 1 && seg_is(&s[0], "metrics"))
-		return HTTP_ROUTE_METRICS;
-	if (n == 2 && seg_is(&s[0], "c") && s[1].len) {
-		*id_seg = 1;
-		return HTTP_ROUTE_PAGE;
-	}
-	if (n == 2 && seg_is(&s[0], "assets") && s[1].len) {
-		*id_seg = 1;
-		return HTTP_ROUTE_ASSET;
-	}
-	if (n < 2 || !seg_is(&s[0], "v1"))
-		return HTTP_ROUTE_UNKNOWN;
-	if (n == 2 && seg_is(&s[1], "rejections"))
-		return HTTP_ROUTE_REJECTIONS;
-	if (!seg_is(&s[1], "campaigns"))
-		return HTTP_ROUTE_UNKNOWN;
-	if (n == 2)
-		return HTTP_ROUTE_CAMPAIGNS;
-	if (s[2].len == 0)
-		return HTTP_ROUTE_UNKNOWN;
-	*id_seg = 2;
-	if (n == 3)
-		return HTTP_ROUTE_CAMPAIGN;
-	if (seg_is(&s[3], "comments"))
-		return HTTP_ROUTE_COMMENTS;
-	if (seg_is(&s[3], "stream"))
-		return HTTP_ROUTE_STREAM;
-	*id_seg = -1;
-	return HTTP_ROUTE_UNKNOWN;
-}
 
 static void (*const handlers[HTTP_ROUTE_COUNT])(struct http_request *) = {
 	[HTTP_ROUTE_CAMPAIGNS] = http_api_campaigns,
@@ -141,26 +23,6 @@ static void (*const handlers[HTTP_ROUTE_COUNT])(struct http_request *) = {
 	[HTTP_ROUTE_PAGE] = http_page_campaign,
 	[HTTP_ROUTE_ASSET] = http_asset_serve,
 };
-
-void http_route_match(const char *path, struct http_target *t)
-{
-	struct segment segs[MAX_SEGMENTS];
-	int id_seg = -1;
-	int n = path ? split_path(path, segs) : -1;
-	t->route = n >= 0 ? match(segs, n, &id_seg) : HTTP_ROUTE_UNKNOWN;
-	t->id_rc = PL_OK;
-	t->id[0] = '\0';
-	t->id_len = 0;
-	if (id_seg < 0)
-		return;
-	long len = decode_segment(&segs[id_seg], t->id);
-	if (len >= 0) {
-		t->id_len = (size_t)len;
-	} else {
-		t->id_rc = len == -2 ? PL_EINVAL : PL_ENOTFOUND;
-		t->id[0] = '\0';
-	}
-}
 
 void http_router_dispatch(struct evhttp_request *req, void *worker)
 {

@@ -11,11 +11,11 @@ BUILD="gcc meson ninja-build pkg-config libevent-dev librdkafka-dev liblmdb-dev
   libmsgpack-dev libjansson-dev libutf8proc-dev"
 # Tests: LMDB tools to tamper with a data dir, kcat for Kafka interoperability,
 # clang and its runtime for the libFuzzer targets, Chromium for the web page.
-TEST="lmdb-utils kcat clang libclang-rt-14-dev chromium"
+TEST="lmdb-utils kcat clang libclang-rt-14-dev chromium curl jq"
 # Optional: systemd-analyze to check the unit file, and the benchmarks'
 # baselines and load generator. Their tests skip themselves without them, and
 # nginx's package starts a service on port 80, which may fail on a busy host.
-OPTIONAL="systemd nginx-light wrk curl"
+OPTIONAL="systemd nginx-light wrk"
 
 $SUDO apt-get update -q
 # shellcheck disable=SC2086

@@ -2,7 +2,7 @@
  * proj.h — projections: campaign totals, supporters, pledges and the comment
  * feed, kept in LMDB and changed one event at a time.
  *
- * proj_apply() is the only writer. It checks every rule of CONTRACT.md that
+ * proj_apply() is the only writer. It checks every rule of docs/events.md that
  * needs state (campaign open, pledge exists, only backers may comment, …)
  * before it changes anything, so a rejected event leaves no trace. Given the
  * same events in the same order it writes the same bytes, which is what

@@ -1,7 +1,7 @@
 /*
  * event_decode.h — msgpack message → validated struct pl_event.
  *
- * Applies every schema rule of CONTRACT.md section 1 that can be checked on
+ * Applies every schema rule of docs/events.md that can be checked on
  * one message alone (rules that need state, like "campaign must be open",
  * belong to projections/). On failure the message gets one specific reason.
  */

@@ -4,22 +4,30 @@
 #include <string.h>
 
 const struct pl_field_def pl_field_defs[PL_FIELD_COUNT] = {
-#define PL_FIELD_DEF(e, key, kind, lo, hi) [PL_F_##e] = {key, sizeof key - 1, PL_KIND_##kind, lo, hi},
+#define PL_FIELD_DEF(e, key, kind, lo, hi, doc, example)                                   \
+	[PL_F_##e] = {key, sizeof key - 1, PL_KIND_##kind, lo, hi, doc, example},
 	PL_FIELDS(PL_FIELD_DEF)
 #undef PL_FIELD_DEF
 };
 
 const struct pl_type_def pl_type_defs[PL_EVENT_TYPE_COUNT] = {
-#define PL_TYPE_DEF(e, name, req, opt) [PL_EV_##e] = {name, sizeof name - 1, req, opt},
+#define PL_TYPE_DEF(e, name, req, opt, doc) [PL_EV_##e] = {name, sizeof name - 1, req, opt, doc},
 	PL_EVENT_TYPES(PL_TYPE_DEF)
 #undef PL_TYPE_DEF
 };
 
 static const char *const reason_codes[PL_REASON_COUNT] = {
 	[PL_R_NONE] = "none",
-#define PL_REASON_CODE(e, code) [PL_R_##e] = code,
+#define PL_REASON_CODE(e, code, doc) [PL_R_##e] = code,
 	PL_REASONS(PL_REASON_CODE)
 #undef PL_REASON_CODE
+};
+
+static const char *const reason_docs[PL_REASON_COUNT] = {
+	[PL_R_NONE] = "",
+#define PL_REASON_DOC(e, code, doc) [PL_R_##e] = doc,
+	PL_REASONS(PL_REASON_DOC)
+#undef PL_REASON_DOC
 };
 
 const char *pl_reason_code(enum pl_reason r)
@@ -27,6 +35,13 @@ const char *pl_reason_code(enum pl_reason r)
 	if ((unsigned)r >= PL_REASON_COUNT)
 		return "none";
 	return reason_codes[r];
+}
+
+const char *pl_reason_doc(enum pl_reason r)
+{
+	if ((unsigned)r >= PL_REASON_COUNT)
+		return "";
+	return reason_docs[r];
 }
 
 static bool str_equals(const char *a, size_t alen, const char *b)

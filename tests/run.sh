@@ -1,35 +1,60 @@
 #!/bin/sh
 # run.sh — build pledged with warnings as errors under AddressSanitizer and
-# UBSan, run every test suite, run each libFuzzer target for FUZZ_SECONDS
-# (default 30; 0 skips them), and end with "N passed, N failed" counted over
-# the test programs and fuzz targets. Extra arguments go to `meson test`
-# (e.g. --suite unit).
+# UBSan, run the test suites, then run each libFuzzer target for
+# FUZZ_SECONDS (default 30; 0 skips them), and end with
+# "N passed, N failed, N skipped" counted over the test programs and fuzz
+# targets. Each test's result is printed as it finishes.
+#
+# Usage: tests/run.sh [--suite NAME]... [other `meson test` arguments]
+# With --suite (unit, kafka, http, bench, fuzz) only those suites run, and
+# the timed fuzzing only when one of them is fuzz.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD_DIR:-build-test}
+suites=
+prev=
+for arg in "$@"; do
+	case $arg in --suite=*) suites="$suites ${arg#--suite=}" ;; esac
+	[ "$prev" = --suite ] && suites="$suites $arg"
+	prev=$arg
+done
+case " $suites " in "  " | *" fuzz "*) fuzz=yes ;; *) fuzz=no ;; esac
+
 if [ ! -d "$BUILD" ]; then
+	echo "run.sh: configuring $BUILD (ASan, UBSan, warnings as errors)"
 	meson setup "$BUILD" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
-		--buildtype=debugoptimized || exit 1
+		--buildtype=debugoptimized >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 fi
-ninja -C "$BUILD" || { echo "0 passed, 1 failed"; exit 1; }
-meson test -C "$BUILD" --print-errorlogs "$@" >"$BUILD/test-output.txt" 2>&1
-status=$?
-cat "$BUILD/test-output.txt"
+echo "run.sh: building"
+ninja -C "$BUILD" >"$BUILD/build-output.txt" 2>&1 || {
+	cat "$BUILD/build-output.txt"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+echo "run.sh: testing"
+{
+	meson test -C "$BUILD" --print-errorlogs "$@"
+	echo $? >"$BUILD/test-status"
+} 2>&1 | tee "$BUILD/test-output.txt"
 # meson's summary: "Ok: N", "Fail: N", "Timeout: N", "Unexpected Pass: N", "Skipped: N".
 count() { awk -F: -v k="$1" '$1 == k { n += $2 } END { print n + 0 }' "$BUILD/test-output.txt"; }
 ok=$(count "Ok")
 bad=$(( $(count "Fail") + $(count "Timeout") + $(count "Unexpected Pass") ))
 skipped=$(count "Skipped")
-[ "$status" = 0 ] || [ "$bad" -gt 0 ] || bad=1
+[ "$(cat "$BUILD/test-status")" = 0 ] || [ "$bad" -gt 0 ] || bad=1
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-if [ "$FUZZ_SECONDS" -gt 0 ] && command -v clang >/dev/null; then
-	./tests/fuzz/run.sh "$FUZZ_SECONDS" >"$BUILD/fuzz-output.txt" 2>&1
-	cat "$BUILD/fuzz-output.txt"
-	fuzz=$(tail -n 1 "$BUILD/fuzz-output.txt")
-	ok=$((ok + ${fuzz%% passed*}))
-	fuzz_failed=${fuzz#*passed, }
-	bad=$((bad + ${fuzz_failed%% failed*}))
+if [ "$fuzz" = yes ] && [ "$FUZZ_SECONDS" -gt 0 ] && command -v clang >/dev/null; then
+	echo "run.sh: fuzzing each target for ${FUZZ_SECONDS}s"
+	./tests/fuzz/run.sh "$FUZZ_SECONDS" 2>&1 | tee "$BUILD/fuzz-output.txt"
+	fuzz_line=$(tail -n 1 "$BUILD/fuzz-output.txt")
+	case $fuzz_line in
+	*" passed, "*" failed")
+		ok=$((ok + ${fuzz_line%% passed*}))
+		fuzz_failed=${fuzz_line#*passed, }
+		bad=$((bad + ${fuzz_failed%% failed*})) ;;
+	*) bad=$((bad + 1)) ;;
+	esac
 fi
 echo "$ok passed, $bad failed, $skipped skipped"
 [ "$bad" = 0 ]

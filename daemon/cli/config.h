@@ -36,7 +36,7 @@ struct serve_config {
 	size_t kafka_count;
 };
 
-/* Fills c with the defaults of CONTRACT.md section 4. */
+/* Fills c with the defaults that `serve --help` lists. */
 void config_init(struct serve_config *c);
 
 /*

@@ -1,5 +1,5 @@
 /*
- * http_api.c — the JSON API of CONTRACT.md section 3: campaigns, one
+ * http_api.c — the JSON API of docs/http.md: campaigns, one
  * campaign, its comment feed, and rejections for operators.
  *
  * Each answer is read in one LMDB read-only transaction, together with the

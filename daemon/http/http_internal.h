@@ -21,21 +21,23 @@
 
 #include "http_server.h"
 
-/* Routes, as counted in pledged_http_requests_total{route=…}. */
-#define HTTP_ROUTES(X)                     \
-	X(CAMPAIGNS, "campaigns")          \
-	X(CAMPAIGN, "campaign")            \
-	X(COMMENTS, "comments")            \
-	X(STREAM, "stream")                \
-	X(REJECTIONS, "rejections")        \
-	X(HEALTHZ, "healthz")              \
-	X(METRICS, "metrics")              \
-	X(PAGE, "page")                    \
-	X(ASSET, "asset")                  \
-	X(UNKNOWN, "unknown")
+/* Routes: X(ENUM, "name" in pledged_http_requests_total{route=…}, "path"
+ * as docs/http.md heads its section; tests/http/test_http_doc.sh checks
+ * that every one is documented). */
+#define HTTP_ROUTES(X)                                                \
+	X(CAMPAIGNS, "campaigns", "/v1/campaigns")                    \
+	X(CAMPAIGN, "campaign", "/v1/campaigns/{id}")                 \
+	X(COMMENTS, "comments", "/v1/campaigns/{id}/comments")        \
+	X(STREAM, "stream", "/v1/campaigns/{id}/stream")              \
+	X(REJECTIONS, "rejections", "/v1/rejections")                 \
+	X(HEALTHZ, "healthz", "/healthz")                             \
+	X(METRICS, "metrics", "/metrics")                             \
+	X(PAGE, "page", "/c/{id}")                                    \
+	X(ASSET, "asset", "/assets/{name}")                           \
+	X(UNKNOWN, "unknown", "")
 
 enum http_route {
-#define HTTP_ROUTE_ENUM(e, name) HTTP_ROUTE_##e,
+#define HTTP_ROUTE_ENUM(e, name, path) HTTP_ROUTE_##e,
 	HTTP_ROUTES(HTTP_ROUTE_ENUM)
 #undef HTTP_ROUTE_ENUM
 	HTTP_ROUTE_COUNT
@@ -44,7 +46,7 @@ enum http_route {
 /* Route names indexed by enum http_route, for metrics_render(). */
 extern const char *const http_route_names[HTTP_ROUTE_COUNT];
 
-/* Longest campaign id (CONTRACT.md section 1) and asset name we look up. */
+/* Longest campaign id (docs/events.md) and asset name we look up. */
 #define HTTP_ID_MAX PL_MAX_ID_BYTES
 
 /*
@@ -60,7 +62,7 @@ struct http_target {
 
 /*
  * Matches path (as evhttp_uri_get_path() gives it, or NULL) against the
- * routes of CONTRACT.md section 3 and decodes its {id}. A pure function of
+ * routes of docs/http.md and decodes its {id}. A pure function of
  * the string, so it can be fuzzed apart from the server; id_rc is only
  * acted on once the method is known to be allowed.
  */

@@ -14,7 +14,7 @@
 #include "pl_error.h"
 
 /*
- * Healthy means (CONTRACT.md section 3): consuming, the store is writable
+ * Healthy means (docs/http.md): consuming, the store is writable
  * and a read transaction works. Anything else is 503 so a load balancer
  * takes the instance out; the body says why. A read-only instance is not
  * consuming, so it answers 503 with state "read_only": health-check such

@@ -1,5 +1,5 @@
 /*
- * http_query.h — the query parameters of CONTRACT.md section 3: limit and
+ * http_query.h — the query parameters of docs/http.md: limit and
  * before, checked once for every route that takes them.
  *
  * Under /v1/ an unknown or repeated parameter is a 400, so a typo such as

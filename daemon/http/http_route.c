@@ -12,7 +12,7 @@
 #include "pl_error.h"
 
 const char *const http_route_names[HTTP_ROUTE_COUNT] = {
-#define HTTP_ROUTE_NAME(e, name) name,
+#define HTTP_ROUTE_NAME(e, name, path) name,
 	HTTP_ROUTES(HTTP_ROUTE_NAME)
 #undef HTTP_ROUTE_NAME
 };

@@ -1,6 +1,6 @@
 /*
  * http_server.h — the read side: JSON API, Server-Sent Events, metrics,
- * health and the campaign web page (CONTRACT.md section 3), on libevent.
+ * health and the campaign web page (docs/http.md), on libevent.
  *
  * The server runs on threads of its own, each with its own event base and
  * read-only LMDB transactions, so it never blocks ingestion and the caller's

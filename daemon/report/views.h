@@ -1,5 +1,5 @@
 /*
- * views.h — the JSON shapes of CONTRACT.md section 3, built with jansson.
+ * views.h — the JSON shapes of docs/http.md, built with jansson.
  *
  * Both the HTTP API and the command line print these, so a campaign looks
  * the same wherever it is read. Each function returns a new reference, or

@@ -1,5 +1,5 @@
 /*
- * test_api.c — the HTTP server over real sockets (CONTRACT.md section 3).
+ * test_api.c — the HTTP server over real sockets (docs/http.md).
  *
  * Starts http_server in-process on 127.0.0.1, port 0, over a temporary
  * data dir loaded with the demo campaign (argv[1]), and talks to it with a

@@ -79,7 +79,7 @@ static void test_values(void)
 	struct serve_config c;
 	char err[256];
 	config_init(&c);
-	/* Defaults of CONTRACT.md section 4. */
+	/* The defaults `serve --help` lists. */
 	CHECK_STR(c.topic, "pledges");
 	CHECK_STR(c.group, "pledged");
 	CHECK_STR(c.brokers, "");

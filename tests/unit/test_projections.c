@@ -1,5 +1,5 @@
 /*
- * test_projections.c — every projection rule of CONTRACT.md sections 1-2,
+ * test_projections.c — every projection rule of docs/events.md,
  * through the real ingest path on a real LMDB store: what is applied, what
  * is rejected with which reason, and what the totals then read.
  */

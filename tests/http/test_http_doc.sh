@@ -1,0 +1,81 @@
+#!/bin/sh
+# test_http_doc.sh — docs/http.md says what the server does.
+# Usage: test_http_doc.sh PLEDGED DEMO_JSONL SOURCE_DIR
+#  - every `curl … localhost:8080/PATH` followed by a ```json block is sent
+#    to a server holding the demo campaign and one refused comment, and the
+#    answer must equal the block (but for the time a rejection was made);
+#  - every route of the router (HTTP_ROUTES in http_internal.h) heads a
+#    section, every header the server sets and every status it answers with
+#    appears in the document, and so does every query parameter it takes.
+# Skipped (77) without curl or jq.
+set -u
+pledged=$1
+demo=$2
+src=$3
+doc="$src/docs/http.md"
+command -v curl >/dev/null && command -v jq >/dev/null || { echo "curl or jq missing: skipped"; exit 77; }
+work=$(mktemp -d)
+serve=
+trap '[ -n "$serve" ] && kill "$serve" 2>/dev/null; rm -rf "$work"' EXIT
+. "$(dirname "$0")/../unit/testlib.sh"
+
+data="$work/data"
+"$pledged" import --data "$data" <"$demo" 2>/dev/null || fail "importing the demo"
+echo '{"v":1,"type":"comment.posted","id":"late-2","at":1579900000000,"campaign":"jess-phillips-for-labour-leader","supporter":"s-unknown","comment":"c-99","text":"Hello"}' |
+	"$pledged" import --data "$data" 2>/dev/null
+"$pledged" serve --read-only --data "$data" --listen 127.0.0.1:0 2>"$work/log" &
+serve=$!
+port=
+for _ in $(seq 100); do
+	port=$(sed -n 's/.*HTTP on .* (port \([0-9]*\)).*/\1/p' "$work/log")
+	[ -n "$port" ] && break
+	sleep 0.1
+done
+[ -n "$port" ] || { cat "$work/log"; fail "serve did not start"; finish; exit 1; }
+
+# The examples: "PATH<TAB>expected JSON" for each json block after a curl line.
+awk '/^    curl / { url = ""; for (i = 1; i <= NF; i++) if ($i ~ /localhost:8080\//) url = $i
+		gsub(/\047/, "", url); sub(/.*localhost:8080/, "", url); next }
+     /^```json$/ { injson = 1; body = ""; next }
+     /^```$/ && injson { injson = 0; if (url != "") print url "\t" body; url = ""; next }
+     injson { body = body $0 }' "$doc" >"$work/examples"
+[ "$(wc -l <"$work/examples")" -ge 6 ] && ok || fail "fewer examples in docs/http.md than expected"
+# Rejections are stamped with the time they were made: leave that out.
+normal='if type == "object" and has("rejections") then .rejections |= map(del(.at)) else . end'
+while IFS="$(printf '\t')" read -r path expected; do
+	actual=$(curl -s "http://127.0.0.1:$port$path")
+	a=$(printf '%s' "$actual" | jq -S -c "$normal" 2>/dev/null)
+	e=$(printf '%s' "$expected" | jq -S -c "$normal" 2>/dev/null)
+	if [ -n "$e" ] && [ "$a" = "$e" ]; then
+		ok
+	else
+		fail "GET $path answers $actual, docs/http.md shows $expected"
+	fi
+done <"$work/examples"
+
+# Every route heads a section ("### GET /v1/campaigns/{id}").
+sed -n 's/^[[:space:]]*X([A-Z_]*, "[a-z]*", "\(\/[^"]*\)").*/\1/p' \
+	"$src/daemon/http/http_internal.h" >"$work/routes"
+[ "$(wc -l <"$work/routes")" -ge 8 ] && ok || fail "could not read the routes from http_internal.h"
+while read -r route; do
+	if grep -E '^### ' "$doc" | grep -qF "GET $route"; then ok; else fail "route $route has no section in docs/http.md"; fi
+done <"$work/routes"
+
+# Every header the server sets, every status it answers with, every parameter.
+grep -ohE 'evhttp_add_header\([^,]+, "[A-Za-z-]+"' "$src"/daemon/http/*.c |
+	sed 's/.*"\(.*\)"/\1/' | grep -vx 'Content-Type\|Content-Length' | sort -u >"$work/headers"
+while read -r h; do
+	if grep -qF "\`$h\`" "$doc"; then ok; else fail "header $h is not in docs/http.md"; fi
+done <"$work/headers"
+grep -ohE '(http_reply_error|http_reply_json|evhttp_send_reply)\(r(->req)?, [0-9]{3}|\? 200 : [0-9]{3}' \
+	"$src"/daemon/http/*.c | grep -oE '[0-9]{3}$' | sort -u >"$work/statuses"
+while read -r status; do
+	if grep -qF "\`$status\`" "$doc" || grep -qF "$status " "$doc"; then ok; else fail "status $status is not in docs/http.md"; fi
+done <"$work/statuses"
+grep -ohE 'strcmp\(kv->key, "[a-z_]+"\)' "$src/daemon/http/http_query.c" | sed 's/.*"\(.*\)".*/\1/' >"$work/params"
+[ -s "$work/params" ] && ok || fail "could not read the parameters from http_query.c"
+while read -r p; do
+	if grep -qF "\`$p\`" "$doc"; then ok; else fail "parameter $p is not in docs/http.md"; fi
+done <"$work/params"
+
+finish

@@ -42,6 +42,42 @@ static void feed_send(rd_kafka_t *p, struct feed *f, int upto)
 	}
 }
 
+/*
+ * Sends the rest of the feed at once through a producer that batches, so
+ * the broker holds it as a few large record batches and a consumer fetches
+ * much of it in one response.
+ */
+static void feed_send_burst(const char *brokers, struct feed *f)
+{
+	static const char *const batching[] = {"linger.ms=100", NULL};
+	rd_kafka_t *p = kt_producer_new(brokers, batching);
+	int n = f->count - f->sent;
+	int64_t *offsets = calloc((size_t)n, sizeof *offsets);
+	for (int i = 0; i < n; i++) {
+		msgpack_sbuffer buf;
+		char err[160];
+		msgpack_sbuffer_init(&buf);
+		CHECK_INT(pl_json_to_msgpack(f->evs[f->sent + i], strlen(f->evs[f->sent + i]), &buf,
+					     err, sizeof err), 0);
+		offsets[i] = -2;
+		CHECK_INT(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(KT_TOPIC),
+					    RD_KAFKA_V_PARTITION(f->partition),
+					    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					    RD_KAFKA_V_KEY(f->expect.id, strlen(f->expect.id)),
+					    RD_KAFKA_V_VALUE(buf.data, buf.size),
+					    RD_KAFKA_V_OPAQUE(&offsets[i]), RD_KAFKA_V_END),
+			  0);
+		msgpack_sbuffer_destroy(&buf);
+	}
+	CHECK_INT(rd_kafka_flush(p, 10000), 0);
+	for (int i = 0; i < n; i++)
+		CHECK(offsets[i] >= 0);
+	f->ends[f->partition] = offsets[n - 1] + 1;
+	f->sent = f->count;
+	free(offsets);
+	rd_kafka_destroy(p);
+}
+
 static struct metrics *state_metrics;
 static enum consumer_state state_wanted;
 
@@ -337,11 +373,61 @@ static void test_lost_offsets(void)
 	kt_env_stop(&e);
 }
 
+/*
+ * Resuming after a store failure starts from the offsets in the data dir.
+ * A backlog waits on the broker while no consumer runs; the next consumer
+ * fetches a large part of it at once and, with batches of 5, fills the next
+ * batch while the first write is under way. That write fails, and the
+ * batch polled meanwhile is dropped. Resuming where librdkafka stands
+ * (after the last message it handed over) would skip exactly those
+ * messages; resuming from the stored offsets reads them again.
+ */
+static void test_store_resume(void)
+{
+	struct kt_env e;
+	int64_t ends[PARTITIONS] = {0};
+	struct feed f[2];
+	struct kt_runner r;
+	kt_env_start(&e, 1, PARTITIONS, "store-resume");
+	e.opt.ingest = flaky_ingest;
+	e.opt.batch_max = 5;
+	feed_init(&f[0], "sr-0", 80, 0, ends);
+	feed_init(&f[1], "sr-1", 80, 2, ends);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	feed_send(e.producer, &f[0], 10);
+	feed_send(e.producer, &f[1], 10);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK_INT(kt_runner_stop(&r), 0);
+
+	feed_send_burst(e.cluster.bootstraps, &f[0]);
+	feed_send_burst(e.cluster.bootstraps, &f[1]);
+	atomic_store(&failed_writes, 0);
+	atomic_store(&disk_full, true);
+	/* A group of its own: one clean assignment, no rebalance to seek for us. */
+	e.opt.group = "store-resume-2";
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	CHECK(kt_wait(writes_failed_twice, NULL, 20000));
+	atomic_store(&disk_full, false);
+
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK_INT(kt_runner_stop(&r), 0);
+	CHECK(kt_check_campaign(e.st, &f[0].expect));
+	CHECK(kt_check_campaign(e.st, &f[1].expect));
+	CHECK_INT(kt_log_count(e.st), f[0].count + f[1].count);
+	CHECK_INT(kt_rejection_count(e.st), 0);
+	CHECK_INT(atomic_load(&e.m.duplicates), 0);
+	for (int i = 0; i < 2; i++)
+		kt_events_free(f[i].evs, f[i].count);
+	kt_env_stop(&e);
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : "";
 	if (!*only || !strcmp(only, "store"))
 		test_store_errors();
+	if (!*only || !strcmp(only, "resume"))
+		test_store_resume();
 	if (!*only || !strcmp(only, "incarnations"))
 		test_incarnations();
 	if (!*only || !strcmp(only, "lost"))

@@ -10,6 +10,7 @@
 #include <sys/statvfs.h>
 
 #include "bytes.h"
+#include "crash_point.h"
 #include "pl_error.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
@@ -259,6 +260,8 @@ int store_commit(struct store_txn *t)
 	int rc = mdb_txn_commit(t->txn);
 	t->txn = NULL;
 	pthread_rwlock_unlock(&t->st->resize_lock);
+	if (rc == 0)
+		CRASH_POINT(STORE_COMMITTED);
 	t->err = store_error(rc);
 	if (t->err == PL_EIO && disk_nearly_full(t->st))
 		t->err = PL_ENOSPACE;
@@ -465,6 +468,8 @@ int store_grow(struct store *st)
 	mdb_env_info(st->env, &info);
 	int rc = mdb_env_set_mapsize(st->env, info.me_mapsize * 2);
 	pthread_rwlock_unlock(&st->resize_lock);
+	if (rc == 0)
+		CRASH_POINT(STORE_GROWN);
 	return store_error(rc);
 }
 

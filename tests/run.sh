@@ -1,6 +1,6 @@
 #!/bin/sh
 # run.sh — build pledged with warnings as errors under AddressSanitizer and
-# UBSan, run the test suites, then run each libFuzzer target for
+# UBSan and with crash points, run the test suites, then run each libFuzzer target for
 # FUZZ_SECONDS (default 30; 0 skips them), and end with
 # "N passed, N failed, N skipped" counted over the test programs and fuzz
 # targets. Each test's result is printed as it finishes.
@@ -20,10 +20,16 @@ for arg in "$@"; do
 done
 case " $suites " in "  " | *" fuzz "*) fuzz=yes ;; *) fuzz=no ;; esac
 
+# Crash points are compiled into this build only (see base/crash_point.h).
+OPTIONS="-Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dcrash_points=true"
 if [ ! -d "$BUILD" ]; then
-	echo "run.sh: configuring $BUILD (ASan, UBSan, warnings as errors)"
-	meson setup "$BUILD" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
-		--buildtype=debugoptimized >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+	echo "run.sh: configuring $BUILD (ASan, UBSan, warnings as errors, crash points)"
+	# shellcheck disable=SC2086
+	meson setup "$BUILD" $OPTIONS --buildtype=debugoptimized >/dev/null ||
+		{ echo "0 passed, 1 failed"; exit 1; }
+else
+	# shellcheck disable=SC2086
+	meson configure "$BUILD" $OPTIONS >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 fi
 echo "run.sh: building"
 ninja -C "$BUILD" >"$BUILD/build-output.txt" 2>&1 || {

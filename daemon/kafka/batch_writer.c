@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "clock.h"
+#include "crash_point.h"
 #include "pl_error.h"
 
 enum writer_state { IDLE, SUBMITTED, WRITTEN };
@@ -43,6 +44,7 @@ static void *writer_main(void *arg)
 		int64_t t0 = clock_mono_ms();
 		int rc = w->write(w->st, w->msgs, w->n, w->cluster, w->now_ms, &stats);
 		double seconds = (double)(clock_mono_ms() - t0) / 1000.0;
+		CRASH_POINT(WRITER_DONE);
 		pthread_mutex_lock(&w->lock);
 		w->rc = rc;
 		w->stats = stats;

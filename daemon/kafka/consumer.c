@@ -21,6 +21,7 @@
 
 #include "batch_writer.h"
 #include "clock.h"
+#include "crash_point.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "pl_error.h"
@@ -301,6 +302,8 @@ static int collect(struct consumer *c)
 	double seconds;
 	int rc = batch_writer_collect(c->writer, &stats, &seconds);
 	c->writing = NULL;
+	if (rc == 0)
+		CRASH_POINT(CONSUMER_COLLECTED);
 	if (rc) {
 		if (!c->store_failed)
 			log_error("cannot write a batch of %zu messages to the data dir %s: %s; "
@@ -321,6 +324,7 @@ static int collect(struct consumer *c)
 	if (err)
 		log_debug("Kafka offset commit not sent: %s (offsets are safe in the data dir)",
 			  rd_kafka_err2str(err));
+	CRASH_POINT(CONSUMER_KAFKA_COMMITTED);
 	for (int i = 0; i < parts->cnt; i++) {
 		int64_t lo = -1, hi = -1;
 		rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic,
@@ -550,6 +554,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		if (c->store_failed)
 			rd_kafka_pause_partitions(rk, parts);
 		update_state(c);
+		CRASH_POINT(CONSUMER_ASSIGNED);
 	} else {
 		/* Both batches, the one being written and the one in hand, may hold
 		 * messages of these partitions: write them while they are still ours;
@@ -557,6 +562,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		 * the next owner resumes. */
 		if (flush(c))
 			batch_release(c->cur);
+		CRASH_POINT(CONSUMER_REVOKED);
 		for (int i = 0; i < parts->cnt; i++) {
 			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
 				c->lost, parts->elems[i].topic, parts->elems[i].partition);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash_point.h"
 #include "pl_error.h"
 #include "proj.h"
 #include "rejections.h"
@@ -104,10 +105,13 @@ static int ingest_txn(struct store_txn *t, void *arg)
 	int rc = evlog_last_seq(t, &b->stats.last_seq);
 	for (size_t i = 0; i < b->n && rc == 0; i++)
 		rc = ingest_one(t, b, &b->msgs[i]);
+	CRASH_POINT(INGEST_APPLIED);
 	if (rc == 0)
 		rc = proj_writer_flush(&b->writer);
+	CRASH_POINT(INGEST_FLUSHED);
 	if (rc == 0)
 		store_offsets(t, b);
+	CRASH_POINT(INGEST_OFFSETS);
 	return rc ? rc : t->err;
 }
 

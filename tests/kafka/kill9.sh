@@ -8,8 +8,8 @@
 # (some before it has its partitions, most while it is writing batches).
 # Then one last serve catches up, stops on SIGTERM, and the totals of
 # `pledged replay --dry-run` must equal those computed independently by
-# stream_gen, the log must hold each valid event once, and `pledged verify`
-# must pass.
+# stream_gen, the log must hold each valid event once, each invalid one must
+# be kept as a rejection once, and `pledged verify` must pass.
 #
 # Each serve joins a group of its own: a SIGKILLed member stays in its group
 # until its session times out, and waiting for that 20 times would only test
@@ -84,5 +84,8 @@ SERVE_PID=
 want=$(sed -n 's/^events //p' "$T/expect")
 got=$("$PLEDGED" dump --data "$T/data" | wc -l)
 [ "$got" -eq "$want" ] || fail "log holds $got events, want $want"
+want=$(sed -n 's/^rejections //p' "$T/expect")
+got=$("$PLEDGED" rejections --data "$T/data" | wc -l)
+[ "$got" -eq "$want" ] || fail "$got rejections kept, want $want"
 "$PLEDGED" verify --data "$T/data" >/dev/null || fail "pledged verify"
-echo "kill9: totals exact, $got events in the log once each, verify passed"
+echo "kill9: totals exact, every event in the log once, $want rejections, verify passed"

@@ -3,9 +3,11 @@
  * kill -9 test. The totals are computed here by plain arithmetic over what
  * is generated (kt_campaign_build), not by pledged's projection code.
  *
- *   stream_gen gen CAMPAIGNS PLEDGES EVENTS.jsonl EXPECT
- *       writes the events (campaigns interleaved, some re-sent, a few that
- *       must be rejected) and the expected totals
+ *   stream_gen gen CAMPAIGNS PLEDGES EVENTS.jsonl EXPECT [STRAY_EVERY]
+ *       writes the events (campaigns interleaved, some re-sent, and after
+ *       every STRAY_EVERY rounds of campaigns, default 50, one that must be
+ *       rejected) and what to expect: "events N", "rejections N",
+ *       then each campaign's totals
  *   stream_gen check EXPECT < replay.jsonl
  *       compares `pledged replay --until-seq` output with EXPECT; exit 0 on match
  *   stream_gen msgpack < event.json > event.msgpack
@@ -21,10 +23,11 @@
 
 #define MAX_CAMPAIGNS 64
 
-static int gen(int campaigns, int pledges, const char *events_path, const char *expect_path)
+static int gen(int campaigns, int pledges, int stray_every, const char *events_path,
+	       const char *expect_path)
 {
 	char **evs[MAX_CAMPAIGNS];
-	int count[MAX_CAMPAIGNS], valid = 0, longest = 0;
+	int count[MAX_CAMPAIGNS], valid = 0, longest = 0, rejected = 0;
 	struct kt_expect e[MAX_CAMPAIGNS];
 	FILE *out = fopen(events_path, "w"), *exp = fopen(expect_path, "w");
 	if (!out || !exp || campaigns > MAX_CAMPAIGNS)
@@ -44,14 +47,15 @@ static int gen(int campaigns, int pledges, const char *events_path, const char *
 			if (i % 17 == 5) /* a gateway re-sending: must be ignored */
 				fprintf(out, "%s\n", evs[c][i - 3]);
 		}
-		if (i % 50 == 7) /* must be rejected: the campaign does not exist */
+		/* must be rejected: the campaign does not exist */
+		if (i % stray_every == 7 % stray_every && ++rejected)
 			fprintf(out,
 				"{\"v\":1,\"type\":\"pledge.created\",\"id\":\"stray-%d\",\"at\":1,"
 				"\"campaign\":\"nowhere\",\"pledge\":\"p%d\",\"supporter\":\"s\","
 				"\"amount\":5,\"currency\":\"EUR\"}\n",
 				i, i);
 	}
-	fprintf(exp, "events %d\n", valid);
+	fprintf(exp, "events %d\nrejections %d\n", valid, rejected);
 	for (int c = 0; c < campaigns; c++) {
 		fprintf(exp, "%s %lld %lld %lld %lld\n", e[c].id, (long long)e[c].raised,
 			(long long)e[c].pledges, (long long)e[c].supporters, (long long)e[c].comments);
@@ -64,9 +68,9 @@ static int check(const char *expect_path)
 {
 	FILE *exp = fopen(expect_path, "r");
 	struct kt_expect e[MAX_CAMPAIGNS];
-	int n = 0, valid, found[MAX_CAMPAIGNS] = {0}, bad = 0;
+	int n = 0, valid, rejected, found[MAX_CAMPAIGNS] = {0}, bad = 0;
 	char line[4096];
-	if (!exp || fscanf(exp, "events %d\n", &valid) != 1)
+	if (!exp || fscanf(exp, "events %d\nrejections %d\n", &valid, &rejected) != 2)
 		return 2;
 	while (n < MAX_CAMPAIGNS &&
 	       fscanf(exp, "%31s %lld %lld %lld %lld\n", e[n].id, (long long *)&e[n].raised,
@@ -123,10 +127,12 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "msgpack") == 0)
 		return to_msgpack();
-	if (argc == 6 && strcmp(argv[1], "gen") == 0)
-		return gen(atoi(argv[2]), atoi(argv[3]), argv[4], argv[5]);
+	if ((argc == 6 || argc == 7) && strcmp(argv[1], "gen") == 0)
+		return gen(atoi(argv[2]), atoi(argv[3]), argc == 7 ? atoi(argv[6]) : 50, argv[4],
+			   argv[5]);
 	if (argc == 3 && strcmp(argv[1], "check") == 0)
 		return check(argv[2]);
-	fprintf(stderr, "usage: stream_gen gen CAMPAIGNS PLEDGES EVENTS EXPECT | check EXPECT\n");
+	fprintf(stderr, "usage: stream_gen gen CAMPAIGNS PLEDGES EVENTS EXPECT [STRAY_EVERY] | "
+			"check EXPECT | msgpack\n");
 	return 2;
 }

@@ -3,11 +3,13 @@
 #
 # Usage: test_page.sh SERVE_FIXTURE PLEDGED DEMO_JSONL HOSTILE_JSONL OUT_DIR
 #
-# Loads the demo campaign plus a hostile comment into a temporary data dir,
-# serves it with serve_fixture, and checks the DOM Chromium builds: totals
-# "£58,041 with 1975 supporters in 19 days", "Tom W" first, the page script
-# ran, and the hostile comment is text (its script did not set the title).
-# Saves OUT_DIR/page.png. Exit 77 (skip) when chromium is not installed.
+# Loads the demo campaign plus hostile input (a comment, and a campaign whose
+# title, owner and location are markup) into a temporary data dir, serves it
+# with serve_fixture, and checks the DOM Chromium builds: totals "£58,041
+# with 1975 supporters in 19 days", "Tom W" first, the page script ran, and
+# every hostile text is text, on the campaign page, in its <title> and in
+# the list of campaigns (no script of theirs ran, no element of theirs was
+# made). Saves OUT_DIR/page.png. Exit 77 (skip) when chromium is not installed.
 #
 # No --virtual-time-budget: the page keeps an EventSource open, and virtual
 # time never advances while a fetch is pending, so Chromium would wait for
@@ -44,7 +46,8 @@ done
 if [ -z "$port" ]; then
 	echo "serve_fixture did not start:"; cat "$work/fixture.log"; exit 1
 fi
-url="http://127.0.0.1:$port/"
+base="http://127.0.0.1:$port"
+url="$base/c/jess-phillips-for-labour-leader"
 
 browse() {
 	timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
@@ -52,7 +55,12 @@ browse() {
 		--disable-dev-shm-usage --user-data-dir="$work/profile" "$@" 2> "$work/chromium.log"
 }
 
-browse --dump-dom "$url" > "$work/dom.html" || { echo "chromium failed:"; tail -20 "$work/chromium.log"; exit 1; }
+dump() { # dump URL FILE
+	browse --dump-dom "$1" > "$2" || { echo "chromium failed on $1:"; tail -20 "$work/chromium.log"; exit 1; }
+}
+dump "$url" "$work/dom.html"
+dump "$base/c/hostile-camp" "$work/hostile.html"
+dump "$base/" "$work/list.html"
 
 failed=0
 check() { # description, then a command that must succeed
@@ -75,6 +83,17 @@ check "hostile comment shown as text" has_dom "&lt;script&gt;document.title='pwn
 check "hostile name shown as text" has_dom "&lt;b&gt;Mallory&lt;/b&gt;"
 check "no injected element" sh -c "! grep -q '<img src=\"x\"\|<b>Mallory' '$work/dom.html'"
 check "hostile script did not run (title)" has_dom "<title>Jess Phillips for Labour Leader campaign</title>"
+
+# The hostile campaign: its title, owner and location are markup.
+in_file() { grep -qF -- "$2" "$1"; }
+escaped_title="&lt;script&gt;document.title='pwned'&lt;/script&gt;Roof &amp; \"Gutter\""
+check "hostile title escaped in <title>" in_file "$work/hostile.html" "<title>$escaped_title</title>"
+check "hostile title escaped in the heading" in_file "$work/hostile.html" ">$escaped_title</h1>"
+check "hostile owner shown as text" in_file "$work/hostile.html" "&lt;b&gt;Eve&lt;/b&gt;"
+check "hostile location shown as text" in_file "$work/hostile.html" "&lt;img src=x onerror=\"document.title='pwned'\"&gt;"
+check "no element of the hostile campaign's" sh -c "! grep -q '<img src=\"x\"\|<b>Eve\|pwned</title>' '$work/hostile.html' '$work/list.html'"
+check "hostile title escaped in the list" in_file "$work/list.html" "$escaped_title</a>"
+check "the list links both campaigns" sh -c "grep -c 'href=\"/c/' '$work/list.html' | grep -qx 2"
 
 mkdir -p "$out"
 rm -f "$out/page.png"

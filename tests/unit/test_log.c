@@ -1,7 +1,8 @@
 /*
  * test_log.c — the event log as a whole: the demo stream gives the seed
  * page's figures, replay is byte-identical, verify's comparison catches
- * tampering, point-in-time replay, map growth from a tiny map, and data
+ * tampering in every table, point-in-time replay (a cut on an event's time
+ * keeps it), map growth from a tiny map, and data
  * dirs that must be refused.
  */
 #include <lmdb.h>
@@ -113,8 +114,12 @@ static void test_replay_identical(struct store *st)
 	CHECK_INT(j.compare, 0);
 }
 
-/* Changes one stored projection record, then checks verify's comparison names it. */
-static void tamper_and_compare(struct store *st, enum store_db db, const char *key, size_t klen,
+/*
+ * Changes one stored projection record (val NULL: deletes it), then checks
+ * that verify's comparison reports it, naming expect, and that it matches
+ * again once the record is put back.
+ */
+static void tamper_and_compare(struct store *st, enum store_db db, const void *key, size_t klen,
 			       const void *val, size_t vlen, const char *expect)
 {
 	struct store_txn t;
@@ -165,7 +170,58 @@ static void test_verify_catches_tampering(struct store *st)
 			   "pledges: key 'pl-forged' stored but not produced by the log");
 }
 
-static void test_point_in_time(struct store *st)
+/*
+ * Each projection table in turn: its first record changed by one byte, then
+ * deleted. Verify must name the table each time, so a comparison that
+ * skipped a table would fail here.
+ */
+static void test_verify_sees_every_table(struct store *st)
+{
+	for (int table = 0; table < PROJ_TABLE_COUNT; table++) {
+		enum store_db db = proj_db(PROJ_LIVE, (enum proj_table)table);
+		struct store_txn t;
+		MDB_val k, v;
+		uint8_t key[512], val[8192];
+		size_t klen = 0, vlen = 0;
+		CHECK_INT(store_read_begin(st, &t), 0);
+		MDB_cursor *c = store_cursor(&t, db);
+		if (c && mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0 && k.mv_size <= sizeof key &&
+		    v.mv_size <= sizeof val && v.mv_size > 0) {
+			memcpy(key, k.mv_data, klen = k.mv_size);
+			memcpy(val, v.mv_data, vlen = v.mv_size);
+		}
+		if (c)
+			mdb_cursor_close(c);
+		store_abort(&t);
+		CHECK(vlen > 0);
+		if (!vlen)
+			continue;
+		char changed[128], missing[128];
+		snprintf(changed, sizeof changed, "%s: key '", store_db_name(db));
+		snprintf(missing, sizeof missing, "%s: key '", store_db_name(db));
+		val[vlen - 1] ^= 1;
+		tamper_and_compare(st, db, key, klen, val, vlen, changed);
+		tamper_and_compare(st, db, key, klen, NULL, 0, missing);
+	}
+}
+
+/* Events in the demo stream whose time is at or before until_ms. */
+static uint64_t events_until(const char *demo, int64_t until_ms)
+{
+	FILE *f = fopen(demo, "r");
+	char line[8192];
+	uint64_t n = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		json_t *j = json_loads(line, 0, NULL);
+		n += json_integer_value(json_object_get(j, "at")) <= until_ms;
+		json_decref(j);
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static void test_point_in_time(struct store *st, const char *demo)
 {
 	struct job j = {.set = PROJ_SCRATCH, .opt = {.until_seq = 1}};
 	CHECK_INT(store_run_write(st, job_txn, &j), 1);
@@ -186,6 +242,22 @@ static void test_point_in_time(struct store *st)
 	CHECK_INT(c.totals.comments, 2);
 	CHECK(!c.closed);
 	CHECK(c.totals.raised > 0 && c.totals.raised < 5804100);
+	store_abort(&t);
+
+	/* A cut exactly at an event's time keeps it: Tom W's comment, the newest. */
+	int64_t tom = INT64_C(1579124400000);
+	j = (struct job){.set = PROJ_SCRATCH, .keep = true,
+			 .opt = {.has_until_time = true, .until_time = tom}};
+	CHECK_INT(store_run_write(st, job_txn, &j), 0);
+	CHECK_INT(j.res.outcome, REPLAY_OK);
+	CHECK_INT(j.res.applied, events_until(demo, tom));
+	CHECK_INT(j.res.applied + j.res.skipped_time, 2059);
+	struct proj_comment_page page;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(proj_comments_page(&t, PROJ_SCRATCH, (struct pl_str){"jess-phillips-for-labour-leader", 31},
+				     NULL, 1, &page), 0);
+	CHECK(page.count == 1 && page.items[0].at == tom && page.items[0].name.len == 5 &&
+	      memcmp(page.items[0].name.ptr, "Tom W", 5) == 0);
 	store_abort(&t);
 }
 
@@ -252,7 +324,8 @@ int main(int argc, char **argv)
 	test_demo_figures(st);
 	test_replay_identical(st);
 	test_verify_catches_tampering(st);
-	test_point_in_time(st);
+	test_verify_sees_every_table(st);
+	test_point_in_time(st, argv[1]);
 	store_close(st);
 
 	/* Reopening with the tiny map size still reads everything. */

@@ -29,7 +29,7 @@ if [ ! -d "$BUILD" ]; then
 		{ echo "0 passed, 1 failed"; exit 1; }
 else
 	# shellcheck disable=SC2086
-	meson configure "$BUILD" $OPTIONS >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+	meson setup --reconfigure "$BUILD" $OPTIONS >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 fi
 echo "run.sh: building"
 ninja -C "$BUILD" >"$BUILD/build-output.txt" 2>&1 || {

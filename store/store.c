@@ -229,10 +229,21 @@ int store_write_begin(struct store *st, struct store_txn *t)
 	return txn_begin(st, t, true);
 }
 
+/* A read-only transaction leaves its cursors to its owner; close them. */
+static void close_cursors(struct store_txn *t)
+{
+	for (int db = 0; db < STORE_DB_COUNT; db++) {
+		if (t->cursors[db] && !t->write)
+			mdb_cursor_close(t->cursors[db]);
+		t->cursors[db] = NULL;
+	}
+}
+
 void store_abort(struct store_txn *t)
 {
 	if (!t->txn)
 		return;
+	close_cursors(t);
 	mdb_txn_abort(t->txn);
 	t->txn = NULL;
 	pthread_rwlock_unlock(&t->st->resize_lock);
@@ -257,6 +268,7 @@ int store_commit(struct store_txn *t)
 		store_abort(t);
 		return t->err;
 	}
+	close_cursors(t);
 	int rc = mdb_txn_commit(t->txn);
 	t->txn = NULL;
 	pthread_rwlock_unlock(&t->st->resize_lock);
@@ -343,16 +355,15 @@ int store_add_i64(struct store_txn *t, enum store_db db, const void *key, size_t
 		return t->err;
 	if (!t->write)
 		return store_txn_fail(t, PL_EINVAL);
-	MDB_cursor **c = &t->counters[db];
-	int rc = *c ? 0 : mdb_cursor_open(t->txn, t->st->dbi[db], c);
-	if (rc)
-		return store_txn_fail(t, store_error(rc));
+	MDB_cursor *c = store_txn_cursor(t, db);
+	if (!c)
+		return t->err;
 	uint8_t buf[8];
 	bytes_put_le64(buf, (uint64_t)delta);
 	MDB_val k = {key_len, (void *)key}, v = {sizeof buf, buf};
 	/* A new key is written at once; an existing one leaves the cursor on it
 	 * and its value in v, so the update needs no second descent. */
-	rc = mdb_cursor_put(*c, &k, &v, MDB_NOOVERWRITE);
+	int rc = mdb_cursor_put(c, &k, &v, MDB_NOOVERWRITE);
 	if (rc == 0) {
 		*before = 0;
 		return PL_OK;
@@ -364,7 +375,7 @@ int store_add_i64(struct store_txn *t, enum store_db db, const void *key, size_t
 	*before = (int64_t)bytes_get_le64(v.mv_data);
 	bytes_put_le64(buf, (uint64_t)(*before + delta));
 	MDB_val updated = {sizeof buf, buf};
-	rc = mdb_cursor_put(*c, &k, &updated, MDB_CURRENT);
+	rc = mdb_cursor_put(c, &k, &updated, MDB_CURRENT);
 	return rc ? store_txn_fail(t, store_error(rc)) : PL_OK;
 }
 
@@ -398,6 +409,20 @@ MDB_cursor *store_cursor(struct store_txn *t, enum store_db db)
 		return NULL;
 	}
 	return c;
+}
+
+MDB_cursor *store_txn_cursor(struct store_txn *t, enum store_db db)
+{
+	if (t->err)
+		return NULL;
+	if (!t->cursors[db]) {
+		int rc = mdb_cursor_open(t->txn, t->st->dbi[db], &t->cursors[db]);
+		if (rc) {
+			t->cursors[db] = NULL;
+			store_txn_fail(t, store_error(rc));
+		}
+	}
+	return t->cursors[db];
 }
 
 /* Positions c for store_each(); returns an LMDB code. */

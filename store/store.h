@@ -22,7 +22,9 @@
 #include <stdint.h>
 
 /* Named databases: X(ENUM, "name", flags). Projections exist twice: the
- * live set, and a scratch set that verify and dry runs rebuild into. */
+ * live set, and a scratch set that verify and dry runs rebuild into. The
+ * state index (index.h) keeps its runs in databases of their own and its
+ * filters in BLOOMS. */
 #define STORE_DBS(X)                                   \
 	X(META, "meta", 0)                             \
 	X(LOG, "log", 0)                               \
@@ -40,7 +42,10 @@
 	X(SCRATCH_PLEDGES, "scratch.pledges", 0)       \
 	X(SCRATCH_SUPPORTERS, "scratch.supporters", 0) \
 	X(SCRATCH_COMMENTS, "scratch.comments", 0)     \
-	X(SCRATCH_COMMENT_IDS, "scratch.comment_ids", 0)
+	X(SCRATCH_COMMENT_IDS, "scratch.comment_ids", 0) \
+	X(BLOOMS, "blooms", 0)                         \
+	X(RUNS_TEST_A, "runs.test_a", 0)               \
+	X(RUNS_TEST_B, "runs.test_b", 0)
 
 enum store_db {
 #define STORE_DB_ENUM(e, name, flags) STORE_DB_##e,
@@ -79,7 +84,7 @@ struct store_txn {
 	MDB_txn *txn;
 	int err;    /* first error; sticky */
 	bool write;
-	MDB_cursor *counters[STORE_DB_COUNT]; /* store_add_i64's cursors; LMDB frees them at commit */
+	MDB_cursor *cursors[STORE_DB_COUNT]; /* store_txn_cursor's, closed when the txn ends */
 };
 
 /* Begins a read-only transaction; it never blocks the writer. */
@@ -126,6 +131,12 @@ void store_del(struct store_txn *t, enum store_db db, const void *key, size_t ke
 void store_clear(struct store_txn *t, enum store_db db);
 /* Opens a cursor; the caller closes it with mdb_cursor_close() before the txn ends. */
 MDB_cursor *store_cursor(struct store_txn *t, enum store_db db);
+/*
+ * The transaction's own cursor on db, opened on first use and closed when
+ * the transaction ends: for lookups that position it anew each time, without
+ * a cursor's allocation per call. NULL on error (see t->err).
+ */
+MDB_cursor *store_txn_cursor(struct store_txn *t, enum store_db db);
 /*
  * Calls fn for the entries of db in key order (backward: reverse order),
  * starting at from: forward, the first key >= from; backward, the last key

@@ -1,0 +1,61 @@
+/* bloom.c — a blocked Bloom filter; see bloom.h. */
+#include "bloom.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pl_error.h"
+
+#define BLOOM_K 6
+
+int bloom_init(struct bloom *b, size_t bytes)
+{
+	b->blocks = bytes / BLOOM_BLOCK ? bytes / BLOOM_BLOCK : 1;
+	b->bits = calloc(b->blocks, BLOOM_BLOCK);
+	return b->bits ? PL_OK : PL_ENOMEM;
+}
+
+void bloom_deinit(struct bloom *b)
+{
+	free(b->bits);
+	b->bits = NULL;
+	b->blocks = 0;
+}
+
+int bloom_load(struct bloom *b, const void *data, size_t len)
+{
+	if (len != bloom_size(b))
+		return PL_EINVAL;
+	memcpy(b->bits, data, len);
+	return PL_OK;
+}
+
+/* The block of f (from its first half) and its bits (from its second). */
+static uint8_t *block_of(const struct bloom *b, const struct fp *f, uint64_t *bits)
+{
+	uint64_t h = fp_hash(f), low = 0;
+	for (int i = 8; i < 16; i++)
+		low = (low << 8) | f->b[i];
+	*bits = low;
+	/* Multiply-shift maps h onto 0..blocks-1 without a division. */
+	size_t block = (size_t)(((unsigned __int128)h * b->blocks) >> 64);
+	return b->bits + block * BLOOM_BLOCK;
+}
+
+void bloom_add(struct bloom *b, const struct fp *f)
+{
+	uint64_t bits;
+	uint8_t *block = block_of(b, f, &bits);
+	for (int i = 0; i < BLOOM_K; i++, bits >>= 9)
+		block[(bits & 511) >> 3] |= (uint8_t)(1u << (bits & 7));
+}
+
+bool bloom_may_contain(const struct bloom *b, const struct fp *f)
+{
+	uint64_t bits;
+	const uint8_t *block = block_of(b, f, &bits);
+	for (int i = 0; i < BLOOM_K; i++, bits >>= 9)
+		if (!(block[(bits & 511) >> 3] & (1u << (bits & 7))))
+			return false;
+	return true;
+}

@@ -1,0 +1,74 @@
+/*
+ * fp.h — fingerprints: the 128-bit keys of the state index (index.h).
+ *
+ * An id (an event id, a pledge id, a campaign id, a supporter within a
+ * campaign) is stored in the state index by its fingerprint, XXH3-128 of
+ * its kind and its bytes: keys of one fixed size, spread evenly, so tables
+ * pack densely and sort and hash cheaply. At 128 bits two different ids
+ * collide with a probability of about n²/2^129: for 10^12 ids, 10^-15.
+ * Bytes are kept big-endian so that memcmp() orders fingerprints.
+ */
+#ifndef FP_H
+#define FP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define FP_SIZE 16
+
+struct fp {
+	uint8_t b[FP_SIZE];
+};
+
+/* The fingerprint of id (len bytes) of a kind; never all zeros. */
+void fp_of(struct fp *out, uint8_t kind, const void *id, size_t len);
+
+/* The fingerprint of a pair of ids of a kind, e.g. (campaign, supporter). */
+void fp_of_pair(struct fp *out, uint8_t kind, const void *a, size_t alen, const void *b,
+		size_t blen);
+
+static inline int fp_cmp(const struct fp *a, const struct fp *b)
+{
+	return memcmp(a->b, b->b, FP_SIZE);
+}
+
+static inline bool fp_is_zero(const struct fp *f)
+{
+	static const struct fp zero;
+	return memcmp(f->b, zero.b, FP_SIZE) == 0;
+}
+
+/*
+ * Entries: a fingerprint followed by a value, packed at a fixed size
+ * (FP_SIZE + value size) and sorted by fingerprint. Memtables flush them,
+ * runs store them in blocks. Returns the entry with fingerprint f, or NULL.
+ */
+static inline const uint8_t *entries_find(const uint8_t *base, size_t count, size_t entry_size,
+					  const struct fp *f)
+{
+	size_t lo = 0, hi = count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(base + mid * entry_size, f->b, FP_SIZE);
+		if (c == 0)
+			return base + mid * entry_size;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The first 8 bytes as a number: already uniform, so a hash for tables. */
+static inline uint64_t fp_hash(const struct fp *f)
+{
+	uint64_t h = 0;
+	for (int i = 0; i < 8; i++)
+		h = (h << 8) | f->b[i];
+	return h;
+}
+
+#endif

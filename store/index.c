@@ -1,0 +1,610 @@
+/* index.c — the state index, an LSM tree of fingerprints on LMDB; see index.h. */
+#include "index.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "pl_error.h"
+
+#define DEFAULT_CHECKPOINT_ENTRIES 1000000
+#define DEFAULT_BLOOM_BYTES ((size_t)16 << 20)
+#define DIRECTORY_FORMAT 1
+#define DIRECTORY_HEAD 16
+#define DIRECTORY_RUN 16
+
+/* ---- the directory in META ---- */
+
+static size_t meta_key(const struct index *ix, char *key, size_t size)
+{
+	return (size_t)snprintf(key, size, "index.%s", ix->name);
+}
+
+static void save_directory(struct index *ix, struct store_txn *t)
+{
+	uint8_t buf[DIRECTORY_HEAD + INDEX_MAX_RUNS * DIRECTORY_RUN];
+	char key[48];
+	buf[0] = DIRECTORY_FORMAT;
+	buf[1] = 0;
+	bytes_put_le16(buf + 2, (uint16_t)ix->d.nruns);
+	bytes_put_le64(buf + 4, ix->d.checkpoint_seq);
+	bytes_put_be32(buf + 12, ix->d.next_run);
+	uint8_t *p = buf + DIRECTORY_HEAD;
+	for (size_t i = 0; i < ix->d.nruns; i++, p += DIRECTORY_RUN) {
+		const struct index_run *r = &ix->d.runs[i];
+		bytes_put_be32(p, r->number);
+		p[4] = r->kind;
+		p[5] = r->tier;
+		bytes_put_le16(p + 6, 0);
+		bytes_put_le64(p + 8, r->entries);
+	}
+	store_put(t, STORE_DB_META, key, meta_key(ix, key, sizeof key), buf, (size_t)(p - buf), 0);
+}
+
+static int load_directory(struct index *ix, struct store_txn *t)
+{
+	char key[48];
+	MDB_val v;
+	int rc = store_get(t, STORE_DB_META, key, meta_key(ix, key, sizeof key), &v);
+	if (rc == PL_ENOTFOUND) {
+		ix->d.next_run = 1;
+		return PL_OK;
+	}
+	if (rc)
+		return rc;
+	const uint8_t *p = v.mv_data;
+	if (v.mv_size < DIRECTORY_HEAD || p[0] != DIRECTORY_FORMAT)
+		return PL_ECORRUPT;
+	size_t n = bytes_get_le16(p + 2);
+	if (n > INDEX_MAX_RUNS || v.mv_size != DIRECTORY_HEAD + n * DIRECTORY_RUN)
+		return PL_ECORRUPT;
+	ix->d.checkpoint_seq = bytes_get_le64(p + 4);
+	ix->d.next_run = bytes_get_be32(p + 12);
+	ix->d.nruns = n;
+	p += DIRECTORY_HEAD;
+	for (size_t i = 0; i < n; i++, p += DIRECTORY_RUN) {
+		struct index_run *r = &ix->d.runs[i];
+		r->number = bytes_get_be32(p);
+		r->kind = p[4];
+		r->tier = p[5];
+		r->entries = bytes_get_le64(p + 8);
+		if (r->kind >= ix->nkinds || r->number >= ix->d.next_run)
+			return PL_ECORRUPT;
+	}
+	return PL_OK;
+}
+
+static bool in_directory(const struct index *ix, uint8_t kind, uint32_t number)
+{
+	for (size_t i = 0; i < ix->d.nruns; i++)
+		if (ix->d.runs[i].kind == kind && ix->d.runs[i].number == number)
+			return true;
+	return false;
+}
+
+/* ---- the Bloom filter, kept beside the directory ---- */
+
+static size_t bloom_key(const struct index *ix, char *key, size_t size)
+{
+	return (size_t)snprintf(key, size, "%s", ix->name);
+}
+
+static void save_bloom(struct index *ix, struct store_txn *t)
+{
+	char key[48];
+	void *p = store_reserve(t, STORE_DB_BLOOMS, key, bloom_key(ix, key, sizeof key),
+				bloom_size(&ix->bloom), 0);
+	if (p)
+		memcpy(p, ix->bloom.bits, bloom_size(&ix->bloom));
+}
+
+/* Adds every fingerprint of the runs: for a filter lost or resized. */
+static int rebuild_bloom(struct index *ix, struct store_txn *t)
+{
+	for (size_t i = 0; i < ix->d.nruns; i++) {
+		const struct index_run *r = &ix->d.runs[i];
+		const struct index_kind_def *def = &ix->kinds[r->kind].def;
+		struct run_iter it;
+		run_iter_init(&it, r->number, FP_SIZE + def->value_size);
+		int rc = run_iter_seek(&it, t, def->db);
+		for (const uint8_t *e; rc == 0 && (e = run_iter_entry(&it));
+		     rc = run_iter_next(&it, t, def->db))
+			bloom_add(&ix->bloom, (const struct fp *)e);
+		if (rc)
+			return rc;
+	}
+	return PL_OK;
+}
+
+static int load_bloom(struct index *ix, struct store_txn *t)
+{
+	char key[48];
+	MDB_val v;
+	int rc = store_get(t, STORE_DB_BLOOMS, key, bloom_key(ix, key, sizeof key), &v);
+	if (rc == 0 && bloom_load(&ix->bloom, v.mv_data, v.mv_size) == 0)
+		return PL_OK;
+	if (rc && rc != PL_ENOTFOUND)
+		return rc;
+	return rebuild_bloom(ix, t);
+}
+
+/* ---- opening ---- */
+
+struct orphan_scan {
+	struct index *ix;
+	uint8_t kind;
+};
+
+static void note_orphan(uint32_t number, void *arg)
+{
+	struct orphan_scan *s = arg;
+	struct index *ix = s->ix;
+	/* New runs are appended: number them above every run still on disk. */
+	if (number >= ix->d.next_run)
+		ix->d.next_run = number + 1;
+	if (!in_directory(ix, s->kind, number) && ix->d.ngarbage < INDEX_MAX_RUNS)
+		ix->d.garbage[ix->d.ngarbage++] = (struct index_run){.number = number, .kind = s->kind};
+}
+
+int index_open(struct index *ix, struct store_txn *t, const char *name,
+	       const struct index_kind_def *kinds, size_t nkinds, const struct index_options *opt)
+{
+	memset(ix, 0, sizeof *ix);
+	if (nkinds > INDEX_MAX_KINDS || strlen(name) >= sizeof ix->name)
+		return PL_EINVAL;
+	snprintf(ix->name, sizeof ix->name, "%s", name);
+	ix->opt = *opt;
+	if (!ix->opt.checkpoint_entries)
+		ix->opt.checkpoint_entries = DEFAULT_CHECKPOINT_ENTRIES;
+	if (!ix->opt.bloom_bytes)
+		ix->opt.bloom_bytes = DEFAULT_BLOOM_BYTES;
+	ix->nkinds = nkinds;
+	int rc = PL_OK;
+	for (size_t k = 0; k < nkinds && rc == 0; k++) {
+		ix->kinds[k].def = kinds[k];
+		if (kinds[k].value_size > INDEX_MAX_VALUE)
+			rc = PL_EINVAL;
+		else
+			rc = memtable_init(&ix->kinds[k].active, kinds[k].value_size);
+	}
+	if (rc == 0)
+		rc = bloom_init(&ix->bloom, ix->opt.bloom_bytes);
+	if (rc == 0)
+		rc = load_directory(ix, t);
+	if (rc == 0)
+		rc = load_bloom(ix, t);
+	for (size_t k = 0; k < nkinds && rc == 0; k++) {
+		struct orphan_scan s = {ix, (uint8_t)k};
+		rc = run_each_number(t, kinds[k].db, note_orphan, &s);
+	}
+	if (rc)
+		index_close(ix);
+	return rc;
+}
+
+void index_close(struct index *ix)
+{
+	for (size_t k = 0; k < ix->nkinds; k++) {
+		memtable_deinit(&ix->kinds[k].active);
+		free(ix->kinds[k].frozen);
+		ix->kinds[k].frozen = NULL;
+	}
+	bloom_deinit(&ix->bloom);
+	free(ix->undo);
+	ix->undo = NULL;
+	ix->nkinds = 0;
+}
+
+/* ---- lookups and changes ---- */
+
+static size_t entry_size(const struct index *ix, int kind)
+{
+	return FP_SIZE + ix->kinds[kind].def.value_size;
+}
+
+int index_get(struct index *ix, struct store_txn *t, int kind, const struct fp *f, void *value)
+{
+	struct index_kind *k = &ix->kinds[kind];
+	size_t vs = k->def.value_size, es = entry_size(ix, kind);
+	const uint8_t *v = memtable_get(&k->active, f);
+	if (!v && k->frozen) {
+		const uint8_t *e = entries_find(k->frozen, k->frozen_count, es, f);
+		v = e ? e + FP_SIZE : NULL;
+	}
+	if (!v && bloom_may_contain(&ix->bloom, f)) {
+		for (size_t i = ix->d.nruns; i-- > 0 && !v;) {
+			const struct index_run *r = &ix->d.runs[i];
+			if (r->kind != kind)
+				continue;
+			const uint8_t *e = run_lookup(t, k->def.db, r->number, f, es);
+			if (t->err)
+				return t->err;
+			v = e ? e + FP_SIZE : NULL;
+		}
+	}
+	if (!v)
+		return PL_ENOTFOUND;
+	memcpy(value, v, vs);
+	return PL_OK;
+}
+
+/* Records what f had in the active table, so the transaction can be undone. */
+static int remember(struct index *ix, int kind, const struct fp *f)
+{
+	if (!ix->in_txn)
+		return PL_OK;
+	size_t vs = ix->kinds[kind].def.value_size;
+	size_t need = 2 + FP_SIZE + vs + 1;
+	if (ix->undo_len + need > ix->undo_cap) {
+		size_t cap = ix->undo_cap ? ix->undo_cap * 2 : 65536;
+		while (cap < ix->undo_len + need)
+			cap *= 2;
+		uint8_t *grown = realloc(ix->undo, cap);
+		if (!grown)
+			return PL_ENOMEM;
+		ix->undo = grown;
+		ix->undo_cap = cap;
+	}
+	uint8_t *r = ix->undo + ix->undo_len;
+	const uint8_t *old = memtable_get(&ix->kinds[kind].active, f);
+	r[0] = (uint8_t)kind;
+	r[1] = old != NULL;
+	memcpy(r + 2, f->b, FP_SIZE);
+	size_t len = 2 + FP_SIZE;
+	if (old) {
+		memcpy(r + len, old, vs);
+		len += vs;
+	}
+	r[len] = (uint8_t)(len + 1); /* walked backwards by rewind */
+	ix->undo_len += len + 1;
+	return PL_OK;
+}
+
+int index_put(struct index *ix, int kind, const struct fp *f, const void *value)
+{
+	int rc = remember(ix, kind, f);
+	if (rc == 0)
+		rc = memtable_put(&ix->kinds[kind].active, f, value);
+	if (rc == 0)
+		bloom_add(&ix->bloom, f);
+	return rc;
+}
+
+void index_unput(struct index *ix, int kind, const struct fp *f)
+{
+	if (remember(ix, kind, f) == 0)
+		memtable_remove(&ix->kinds[kind].active, f);
+}
+
+size_t index_pending(const struct index *ix)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < ix->nkinds; k++)
+		n += ix->kinds[k].active.count;
+	return n;
+}
+
+/* ---- transactions ---- */
+
+void index_txn_begin(struct index *ix)
+{
+	ix->saved = ix->d;
+	ix->undo_len = 0;
+	ix->release_frozen = false;
+	ix->in_txn = true;
+}
+
+void index_txn_rewind(struct index *ix)
+{
+	while (ix->undo_len) {
+		uint8_t len = ix->undo[ix->undo_len - 1];
+		const uint8_t *r = ix->undo + ix->undo_len - len;
+		struct memtable *m = &ix->kinds[r[0]].active;
+		const struct fp *f = (const struct fp *)(r + 2);
+		/* Restoring never needs more room than the table had then. */
+		if (r[1])
+			memtable_put(m, f, r + 2 + FP_SIZE);
+		else
+			memtable_remove(m, f);
+		ix->undo_len -= len;
+	}
+	ix->d = ix->saved;
+	ix->release_frozen = false;
+}
+
+void index_txn_end(struct index *ix, bool committed)
+{
+	if (!committed)
+		index_txn_rewind(ix);
+	if (committed && ix->release_frozen) {
+		for (size_t k = 0; k < ix->nkinds; k++) {
+			free(ix->kinds[k].frozen);
+			ix->kinds[k].frozen = NULL;
+			ix->kinds[k].frozen_count = 0;
+		}
+		ix->frozen = false;
+	}
+	ix->release_frozen = false;
+	ix->undo_len = 0;
+	ix->in_txn = false;
+}
+
+/* ---- checkpoints ---- */
+
+bool index_should_freeze(const struct index *ix)
+{
+	return !ix->frozen && index_pending(ix) >= ix->opt.checkpoint_entries;
+}
+
+int index_freeze(struct index *ix, uint64_t seq)
+{
+	if (ix->frozen)
+		return PL_EBUSY;
+	for (size_t k = 0; k < ix->nkinds; k++) {
+		struct index_kind *kd = &ix->kinds[k];
+		size_t n = kd->active.count;
+		kd->frozen = n ? malloc(n * kd->active.entry_size) : NULL;
+		if (n && !kd->frozen) {
+			while (k-- > 0) {
+				free(ix->kinds[k].frozen);
+				ix->kinds[k].frozen = NULL;
+			}
+			return PL_ENOMEM;
+		}
+	}
+	for (size_t k = 0; k < ix->nkinds; k++) {
+		struct index_kind *kd = &ix->kinds[k];
+		kd->frozen_count = kd->active.count;
+		if (kd->frozen_count)
+			memtable_sorted(&kd->active, kd->frozen);
+		memtable_clear(&kd->active);
+		ix->d.flushed[k] = 0;
+		ix->d.flush_run[k] = kd->frozen_count ? ix->d.next_run++ : 0;
+	}
+	ix->frozen_seq = seq;
+	ix->frozen = true;
+	return PL_OK;
+}
+
+static int runs_of(const struct index *ix, uint8_t kind, uint8_t tier, size_t *at, size_t max)
+{
+	int n = 0;
+	for (size_t i = 0; i < ix->d.nruns && (size_t)n < max; i++)
+		if (ix->d.runs[i].kind == kind && ix->d.runs[i].tier == tier)
+			at[n++] = i;
+	return n;
+}
+
+/* Starts merging the oldest runs of the lowest tier that has enough. */
+static void plan_merge(struct index *ix)
+{
+	if (ix->d.merging)
+		return;
+	for (uint8_t kind = 0; kind < ix->nkinds; kind++) {
+		for (uint8_t tier = 0; tier < 16; tier++) {
+			size_t at[INDEX_MERGE_WIDTH];
+			if (runs_of(ix, kind, tier, at, INDEX_MERGE_WIDTH) < INDEX_MERGE_WIDTH)
+				continue;
+			ix->d.merging = true;
+			ix->d.merge_kind = kind;
+			ix->d.merge_tier = tier;
+			ix->d.merge_out = ix->d.next_run++;
+			ix->d.merge_written = 0;
+			for (int i = 0; i < INDEX_MERGE_WIDTH; i++) {
+				ix->d.merge_src[i] = ix->d.runs[at[i]].number;
+				run_iter_init(&ix->d.merge_iter[i], ix->d.merge_src[i],
+					      entry_size(ix, kind));
+			}
+			return;
+		}
+	}
+}
+
+/* The frozen tables are written: make them the checkpoint. */
+static void finish_checkpoint(struct index *ix, struct store_txn *t)
+{
+	for (size_t k = 0; k < ix->nkinds; k++) {
+		if (!ix->kinds[k].frozen_count)
+			continue;
+		if (ix->d.nruns == INDEX_MAX_RUNS) {
+			store_txn_fail(t, PL_EINVAL);
+			return;
+		}
+		ix->d.runs[ix->d.nruns++] = (struct index_run){
+			.number = ix->d.flush_run[k], .kind = (uint8_t)k, .tier = 0,
+			.entries = ix->kinds[k].frozen_count};
+	}
+	ix->d.checkpoint_seq = ix->frozen_seq;
+	plan_merge(ix);
+	save_directory(ix, t);
+	save_bloom(ix, t);
+	ix->release_frozen = true;
+}
+
+static int write_frozen(struct index *ix, struct store_txn *t, size_t *budget)
+{
+	for (size_t k = 0; k < ix->nkinds && *budget; k++) {
+		struct index_kind *kd = &ix->kinds[k];
+		size_t es = kd->active.entry_size, per_block = run_block_entries(es);
+		size_t left = kd->frozen_count - ix->d.flushed[k];
+		if (!left)
+			continue;
+		size_t blocks = (left + per_block - 1) / per_block;
+		if (blocks > *budget)
+			blocks = *budget;
+		size_t n = blocks * per_block < left ? blocks * per_block : left;
+		run_write(t, kd->def.db, ix->d.flush_run[k], kd->frozen + ix->d.flushed[k] * es, n, es);
+		ix->d.flushed[k] += n;
+		*budget -= blocks;
+	}
+	if (t->err)
+		return t->err;
+	for (size_t k = 0; k < ix->nkinds; k++)
+		if (ix->d.flushed[k] < ix->kinds[k].frozen_count)
+			return PL_OK;
+	finish_checkpoint(ix, t);
+	return t->err;
+}
+
+/* ---- merges ---- */
+
+static int seek_sources(struct index *ix, struct store_txn *t, enum store_db db)
+{
+	for (int i = 0; i < INDEX_MERGE_WIDTH; i++)
+		if (run_iter_seek(&ix->d.merge_iter[i], t, db))
+			return t->err;
+	return PL_OK;
+}
+
+/* The merge is written: the new run takes the place of its sources. */
+static void finish_merge(struct index *ix, struct store_txn *t)
+{
+	size_t out = 0, newest = 0;
+	struct index_run *runs = ix->d.runs;
+	for (size_t i = 0; i < ix->d.nruns; i++) {
+		bool source = false;
+		for (int s = 0; s < INDEX_MERGE_WIDTH; s++)
+			source |= runs[i].kind == ix->d.merge_kind && runs[i].number == ix->d.merge_src[s];
+		if (!source) {
+			runs[out++] = runs[i];
+			continue;
+		}
+		newest = out; /* the output goes where its newest source was */
+		if (ix->d.ngarbage < INDEX_MAX_RUNS)
+			ix->d.garbage[ix->d.ngarbage++] = runs[i];
+	}
+	memmove(&runs[newest + 1], &runs[newest], (out - newest) * sizeof *runs);
+	runs[newest] = (struct index_run){.number = ix->d.merge_out, .kind = ix->d.merge_kind,
+					  .tier = (uint8_t)(ix->d.merge_tier + 1),
+					  .entries = ix->d.merge_written};
+	ix->d.nruns = out + 1;
+	ix->d.merging = false;
+	plan_merge(ix);
+	save_directory(ix, t);
+}
+
+static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
+{
+	const struct index_kind_def *def = &ix->kinds[ix->d.merge_kind].def;
+	size_t es = FP_SIZE + def->value_size, per_block = run_block_entries(es);
+	uint8_t block[RUN_BLOCK_BYTES];
+	if (seek_sources(ix, t, def->db))
+		return t->err;
+	for (; *budget; (*budget)--) {
+		size_t n = 0;
+		while (n < per_block) {
+			/* The smallest fingerprint; of equal ones, the newest source's. */
+			const uint8_t *best = NULL;
+			for (int i = 0; i < INDEX_MERGE_WIDTH; i++) {
+				const uint8_t *e = run_iter_entry(&ix->d.merge_iter[i]);
+				if (e && (!best || memcmp(e, best, FP_SIZE) <= 0))
+					best = e;
+			}
+			if (!best)
+				break;
+			memcpy(block + n++ * es, best, es);
+			const uint8_t *key = block + (n - 1) * es;
+			for (int i = 0; i < INDEX_MERGE_WIDTH; i++) {
+				const uint8_t *e = run_iter_entry(&ix->d.merge_iter[i]);
+				if (e && memcmp(e, key, FP_SIZE) == 0 &&
+				    run_iter_next(&ix->d.merge_iter[i], t, def->db))
+					return t->err;
+			}
+		}
+		if (n == 0) {
+			finish_merge(ix, t);
+			return t->err;
+		}
+		run_write(t, def->db, ix->d.merge_out, block, n, es);
+		ix->d.merge_written += n;
+		/* The write may have moved pages the sources' blocks were read from. */
+		if (t->err || seek_sources(ix, t, def->db))
+			return t->err;
+	}
+	return PL_OK;
+}
+
+/* ---- deletion ---- */
+
+static int delete_some(struct index *ix, struct store_txn *t, size_t *budget)
+{
+	struct index_run *r = &ix->d.garbage[0];
+	bool done;
+	if (run_delete(t, ix->kinds[r->kind].def.db, r->number, *budget, &done))
+		return t->err;
+	*budget = 0;
+	if (done)
+		memmove(r, r + 1, --ix->d.ngarbage * sizeof *r);
+	return PL_OK;
+}
+
+bool index_has_work(const struct index *ix)
+{
+	return ix->frozen || ix->d.merging || ix->d.ngarbage;
+}
+
+int index_work(struct index *ix, struct store_txn *t, size_t max_blocks)
+{
+	size_t budget = max_blocks ? max_blocks : 1;
+	if (ix->frozen && !ix->release_frozen)
+		return write_frozen(ix, t, &budget);
+	if (ix->d.merging)
+		return merge_some(ix, t, &budget);
+	if (ix->d.ngarbage)
+		return delete_some(ix, t, &budget);
+	return PL_OK;
+}
+
+/* ---- reading everything ---- */
+
+int index_each(struct index *ix, struct store_txn *t, int kind,
+	       int (*fn)(const struct fp *f, const void *value, void *arg), void *arg)
+{
+	struct index_kind *kd = &ix->kinds[kind];
+	size_t es = kd->active.entry_size;
+	/* Sources newest first: the active table (sorted here), the frozen one, the runs. */
+	uint8_t *active = malloc(kd->active.count * es + 1);
+	struct run_iter iters[INDEX_MAX_RUNS];
+	size_t nruns = 0, ai = 0, fi = 0;
+	if (!active)
+		return PL_ENOMEM;
+	memtable_sorted(&kd->active, active);
+	for (size_t i = ix->d.nruns; i-- > 0;) {
+		if (ix->d.runs[i].kind != kind)
+			continue;
+		run_iter_init(&iters[nruns], ix->d.runs[i].number, es);
+		if (run_iter_seek(&iters[nruns++], t, kd->def.db))
+			break;
+	}
+	int rc = t->err;
+	while (rc == 0) {
+		const uint8_t *best = ai < kd->active.count ? active + ai * es : NULL;
+		const uint8_t *e = fi < kd->frozen_count ? kd->frozen + fi * es : NULL;
+		if (e && (!best || memcmp(e, best, FP_SIZE) < 0))
+			best = e;
+		for (size_t i = 0; i < nruns; i++) {
+			e = run_iter_entry(&iters[i]);
+			if (e && (!best || memcmp(e, best, FP_SIZE) < 0))
+				best = e;
+		}
+		if (!best)
+			break;
+		uint8_t entry[FP_SIZE + INDEX_MAX_VALUE];
+		memcpy(entry, best, es);
+		/* Skip every older copy of this fingerprint. */
+		if (ai < kd->active.count && memcmp(active + ai * es, entry, FP_SIZE) == 0)
+			ai++;
+		if (fi < kd->frozen_count && memcmp(kd->frozen + fi * es, entry, FP_SIZE) == 0)
+			fi++;
+		for (size_t i = 0; i < nruns && rc == 0; i++) {
+			e = run_iter_entry(&iters[i]);
+			if (e && memcmp(e, entry, FP_SIZE) == 0)
+				rc = run_iter_next(&iters[i], t, kd->def.db);
+		}
+		if (rc == 0)
+			rc = fn((const struct fp *)entry, entry + FP_SIZE, arg);
+	}
+	free(active);
+	return rc;
+}

@@ -1,0 +1,168 @@
+/*
+ * index.h — the state index: fingerprint → small fixed-size value, for the
+ * state that rules need but readers do not (event ids, pledges, supporters,
+ * comment ids, campaign totals), kept so that writing it costs about its
+ * own bytes.
+ *
+ * A log-structured merge tree on LMDB. Changes go to an in-memory table per
+ * kind (memtable.h); when the tables hold checkpoint_entries entries they
+ * are frozen and written out, a few hundred blocks per transaction, as
+ * sorted runs (runs.h), and a checkpoint records the log position they
+ * reflect. Runs are merged four at a time into larger ones, so a lookup
+ * visits a bounded number of runs; a Bloom filter (bloom.h) answers most
+ * lookups of new ids without any. Memory is bounded by the settings: two
+ * tables' worth of entries (the active one and the one being written) and
+ * the filter.
+ *
+ * Nothing between two checkpoints is on disk: after a crash the caller
+ * applies the log from index_checkpoint_seq() on again (the log is the
+ * truth, this is a cache of it). A run becomes visible only when the
+ * directory in META names it, in the transaction that writes its last
+ * block, so a crash mid-write leaves an orphan run that index_open()
+ * schedules for deletion. One process at a time may write an index.
+ *
+ * Transactions: the caller brackets every write transaction that changes
+ * the index with index_txn_begin() and index_txn_end(); a transaction that
+ * is run again (map growth) calls index_txn_rewind() first. A transaction
+ * that does not commit leaves the index as it was.
+ */
+#ifndef INDEX_H
+#define INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bloom.h"
+#include "fp.h"
+#include "memtable.h"
+#include "runs.h"
+#include "store.h"
+
+#define INDEX_MAX_KINDS 4
+#define INDEX_MAX_RUNS 128
+#define INDEX_MAX_VALUE 64
+#define INDEX_MERGE_WIDTH 4 /* runs of one tier merged into one of the next */
+
+struct index_kind_def {
+	const char *name;  /* for messages */
+	enum store_db db;  /* the database of its runs */
+	size_t value_size; /* at most INDEX_MAX_VALUE */
+};
+
+struct index_options {
+	size_t checkpoint_entries; /* freeze the tables at this many entries; 0: 1000000 */
+	size_t bloom_bytes;        /* 0: 16 MiB */
+};
+
+struct index_run {
+	uint32_t number;
+	uint8_t kind;
+	uint8_t tier; /* 0 for a checkpoint's run, t+1 for a merge of tier t */
+	uint64_t entries;
+};
+
+/* What the index has on disk and the work under way across transactions. */
+struct index_durable {
+	uint64_t checkpoint_seq; /* every event up to it is in the runs */
+	uint32_t next_run;
+	size_t nruns;
+	struct index_run runs[INDEX_MAX_RUNS]; /* oldest data first */
+
+	size_t flushed[INDEX_MAX_KINDS]; /* frozen entries written so far */
+	uint32_t flush_run[INDEX_MAX_KINDS];
+
+	bool merging;
+	uint8_t merge_kind;
+	uint8_t merge_tier;
+	uint32_t merge_src[INDEX_MERGE_WIDTH];
+	struct run_iter merge_iter[INDEX_MERGE_WIDTH];
+	uint32_t merge_out;
+	uint64_t merge_written;
+
+	size_t ngarbage;
+	struct index_run garbage[INDEX_MAX_RUNS]; /* runs to delete */
+};
+
+struct index_kind {
+	struct index_kind_def def;
+	struct memtable active;
+	uint8_t *frozen; /* sorted entries being written, or NULL */
+	size_t frozen_count;
+};
+
+struct index {
+	char name[32]; /* META key "index.NAME" and BLOOMS key */
+	size_t nkinds;
+	struct index_kind kinds[INDEX_MAX_KINDS];
+	struct index_options opt;
+	struct bloom bloom;
+	struct index_durable d;
+	uint64_t frozen_seq; /* the checkpoint the frozen tables make */
+	bool frozen;
+
+	/* The open transaction's undo: memtable changes and the durable state. */
+	struct index_durable saved;
+	uint8_t *undo;
+	size_t undo_len, undo_cap;
+	bool in_txn;
+	bool release_frozen; /* the frozen tables are on disk once this commits */
+};
+
+/*
+ * Opens the index called name (loading its directory and filter, or
+ * starting empty) within t, which may be read-only. Runs on disk that the
+ * directory does not name are scheduled for deletion. 0 or an error.
+ */
+int index_open(struct index *ix, struct store_txn *t, const char *name,
+	       const struct index_kind_def *kinds, size_t nkinds, const struct index_options *opt);
+void index_close(struct index *ix);
+
+/* Every event up to this log position is on disk. */
+static inline uint64_t index_checkpoint_seq(const struct index *ix)
+{
+	return ix->d.checkpoint_seq;
+}
+
+/* Copies the value of f into value (the kind's size): 0, PL_ENOTFOUND or an error. */
+int index_get(struct index *ix, struct store_txn *t, int kind, const struct fp *f, void *value);
+/* Sets the value of f. 0 or PL_ENOMEM. */
+int index_put(struct index *ix, int kind, const struct fp *f, const void *value);
+/* Takes back a value set since the last checkpoint (an id claimed by an event then refused). */
+void index_unput(struct index *ix, int kind, const struct fp *f);
+
+/* Entries changed since the last freeze. */
+size_t index_pending(const struct index *ix);
+
+/* Whether the active tables are full enough to be frozen (and none are frozen now). */
+bool index_should_freeze(const struct index *ix);
+/*
+ * Freezes the active tables as the checkpoint of log position seq (every
+ * event up to seq is applied, none after). PL_EBUSY while a freeze is being
+ * written, PL_ENOMEM.
+ */
+int index_freeze(struct index *ix, uint64_t seq);
+
+/* Whether there is writing, merging or deleting to do. */
+bool index_has_work(const struct index *ix);
+/*
+ * Does a bounded share of that work (about max_blocks blocks of 4 KiB) in
+ * the write transaction t: the frozen tables first, then a merge, then
+ * deletions. 0 or the transaction's error.
+ */
+int index_work(struct index *ix, struct store_txn *t, size_t max_blocks);
+
+/* Write transactions: see the file comment. */
+void index_txn_begin(struct index *ix);
+void index_txn_rewind(struct index *ix);
+void index_txn_end(struct index *ix, bool committed);
+
+/*
+ * Calls fn for every entry of kind in fingerprint order, each with its
+ * newest value, from the tables in memory and the runs in t (the index's
+ * whole content). fn returns 0 to go on, non-zero to stop with it.
+ */
+int index_each(struct index *ix, struct store_txn *t, int kind,
+	       int (*fn)(const struct fp *f, const void *value, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * memtable.h — fingerprint → fixed-size value, in memory: the changes to
+ * one kind of state since it was last written out as a run (index.h).
+ *
+ * Open addressing with linear probing, at most half full (it doubles);
+ * removal shifts entries back rather than leaving tombstones, so lookups
+ * stay short however a batch added and took back entries. An all-zero
+ * fingerprint marks a free slot (fp.h never makes one).
+ */
+#ifndef MEMTABLE_H
+#define MEMTABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fp.h"
+
+struct memtable {
+	uint8_t *slots;    /* capacity × entry_size: fingerprint, then value */
+	size_t capacity;   /* a power of two */
+	size_t count;
+	size_t entry_size; /* FP_SIZE + the value's size */
+};
+
+/* An empty table for values of value_size bytes. 0 or PL_ENOMEM. */
+int memtable_init(struct memtable *m, size_t value_size);
+void memtable_deinit(struct memtable *m);
+
+/* The value stored for f, or NULL. Valid until the table next changes. */
+void *memtable_get(const struct memtable *m, const struct fp *f);
+
+/* Stores value for f, replacing any. 0 or PL_ENOMEM (the table is unchanged). */
+int memtable_put(struct memtable *m, const struct fp *f, const void *value);
+
+/* Removes f; false when it was not there. */
+bool memtable_remove(struct memtable *m, const struct fp *f);
+
+/*
+ * Copies every entry into out (count × entry_size bytes), sorted by
+ * fingerprint, ready to be written as a run.
+ */
+void memtable_sorted(const struct memtable *m, uint8_t *out);
+
+/* Empties the table, keeping its memory. */
+void memtable_clear(struct memtable *m);
+
+/* Bytes the table holds, for memory accounting. */
+static inline size_t memtable_bytes(const struct memtable *m)
+{
+	return m->capacity * m->entry_size;
+}
+
+#endif

@@ -17,6 +17,9 @@ const char *pl_strerror(int err)
 	case PL_ENOSPACE: return "no space left on device";
 	case PL_EKAFKA: return "Kafka error";
 	case PL_EREJECTED: return "event rejected";
+	case PL_EUPGRADE: return "data dir of an older format";
+	case PL_ENEWER: return "data dir of a newer format";
+	case PL_ECHECKSUM: return "checksum mismatch";
 	}
 	return "unknown error";
 }

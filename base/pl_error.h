@@ -22,6 +22,9 @@ enum pl_error {
 	PL_ENOSPACE = -10,  /* disk full */
 	PL_EKAFKA = -11,    /* librdkafka error */
 	PL_EREJECTED = -12, /* an event broke a rule; see the rejection */
+	PL_EUPGRADE = -13,  /* data dir of an older format: `pledged upgrade` */
+	PL_ENEWER = -14,    /* data dir of a newer format than this build */
+	PL_ECHECKSUM = -15, /* a stored record does not match its checksum */
 };
 
 /* A short, human-readable text for a PL_E* code. Never NULL. */

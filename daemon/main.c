@@ -11,13 +11,14 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{"serve", cmd_serve, "consume events from Kafka and serve projections over HTTP"},
-	{"replay", cmd_replay, "rebuild projections from the event log (or show a past point)"},
+	{"replay", cmd_replay, "rebuild projections from the event log online (or show a past point)"},
 	{"dump", cmd_dump, "print event log entries as JSON lines"},
-	{"verify", cmd_verify, "recompute projections and compare with the stored ones"},
+	{"verify", cmd_verify, "check checksums, and the projections against the log"},
 	{"rejections", cmd_rejections, "list rejected messages with their reasons"},
 	{"import", cmd_import, "append JSON-lines events straight to the log (no Kafka)"},
 	{"backup", cmd_backup, "write a hot, compacted copy of the data dir"},
 	{"publish", cmd_publish, "produce JSON-lines events to Kafka as msgpack"},
+	{"upgrade", cmd_upgrade, "bring a data dir of an older pledged to this format"},
 };
 
 static void print_usage(FILE *out)

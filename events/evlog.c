@@ -1,19 +1,19 @@
-/*
- * evlog.c — append and read the event log, its id index and source offsets.
- *
- * Record header (little-endian, EVLOG_HEADER_SIZE bytes):
- *   u8 format=1, u8 0, u16 topic_len, i32 partition, i64 offset, i64 time
- * followed by the topic name and then the payload.
- */
+/* evlog.c — append and read the event log, its ids and source offsets; see evlog.h. */
 #include "evlog.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+/* XXH3_state_t on the stack needs its definition. */
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 
 #include "bytes.h"
+#include "fp.h"
 #include "pl_error.h"
 
-#define RECORD_FORMAT 1
+#define RECORD_FORMAT 2
+#define CHECKSUM_AT 24
 
 void evlog_header_write(uint8_t *p, const struct evlog_source *src, int64_t at)
 {
@@ -25,14 +25,41 @@ void evlog_header_write(uint8_t *p, const struct evlog_source *src, int64_t at)
 		p[4 + i] = (uint8_t)(part >> (8 * i));
 	bytes_put_le64(p + 8, (uint64_t)src->offset);
 	bytes_put_le64(p + 16, (uint64_t)at);
+	bytes_put_le64(p + CHECKSUM_AT, 0);
 }
 
-int evlog_header_read(const uint8_t *p, size_t len, struct evlog_source *src, int64_t *at)
+static uint64_t checksum(const uint8_t *record, size_t len, uint64_t seq)
 {
-	if (len < EVLOG_HEADER_SIZE || p[0] != RECORD_FORMAT)
+	uint8_t seq_be[8], zero[8] = {0};
+	XXH3_state_t state;
+	bytes_put_be64(seq_be, seq);
+	XXH3_64bits_reset(&state);
+	XXH3_64bits_update(&state, seq_be, sizeof seq_be);
+	XXH3_64bits_update(&state, record, CHECKSUM_AT);
+	XXH3_64bits_update(&state, zero, sizeof zero);
+	XXH3_64bits_update(&state, record + EVLOG_HEADER_SIZE, len - EVLOG_HEADER_SIZE);
+	return XXH3_64bits_digest(&state);
+}
+
+void evlog_seal(uint8_t *record, size_t len, uint64_t seq)
+{
+	bytes_put_le64(record + CHECKSUM_AT, checksum(record, len, seq));
+}
+
+bool evlog_sealed(const uint8_t *record, size_t len, uint64_t seq)
+{
+	return len >= EVLOG_HEADER_SIZE &&
+	       bytes_get_le64(record + CHECKSUM_AT) == checksum(record, len, seq);
+}
+
+/* Both formats share the first 24 bytes; format 2 adds the checksum. */
+static int header_read(const uint8_t *p, size_t len, size_t header, uint8_t format,
+		       struct evlog_source *src, int64_t *at)
+{
+	if (len < header || p[0] != format)
 		return PL_ECORRUPT;
 	src->topic_len = bytes_get_le16(p + 2);
-	if (len < EVLOG_HEADER_SIZE + src->topic_len)
+	if (len < header + src->topic_len)
 		return PL_ECORRUPT;
 	uint32_t part = 0;
 	for (int i = 3; i >= 0; i--)
@@ -40,8 +67,18 @@ int evlog_header_read(const uint8_t *p, size_t len, struct evlog_source *src, in
 	src->partition = (int32_t)part;
 	src->offset = (int64_t)bytes_get_le64(p + 8);
 	*at = (int64_t)bytes_get_le64(p + 16);
-	src->topic = (const char *)p + EVLOG_HEADER_SIZE;
+	src->topic = (const char *)p + header;
 	return PL_OK;
+}
+
+int evlog_v1_header_read(const uint8_t *p, size_t len, struct evlog_source *src, int64_t *at)
+{
+	return header_read(p, len, EVLOG_V1_HEADER_SIZE, 1, src, at);
+}
+
+int evlog_header_read(const uint8_t *p, size_t len, struct evlog_source *src, int64_t *at)
+{
+	return header_read(p, len, EVLOG_HEADER_SIZE, RECORD_FORMAT, src, at);
 }
 
 void evlog_append(struct store_txn *t, uint64_t seq, const struct evlog_source *src,
@@ -57,6 +94,36 @@ void evlog_append(struct store_txn *t, uint64_t seq, const struct evlog_source *
 	evlog_header_write(p, src, appended_at);
 	memcpy(p + EVLOG_HEADER_SIZE, src->topic, src->topic_len);
 	memcpy(p + EVLOG_HEADER_SIZE + src->topic_len, raw, raw_len);
+	evlog_seal(p, size, seq);
+}
+
+int evlog_upgrade_entry(struct store_txn *t, const MDB_val *key, const MDB_val *val)
+{
+	struct evlog_source src;
+	int64_t at;
+	const uint8_t *p = val->mv_data;
+	if (val->mv_size >= 1 && p[0] == RECORD_FORMAT)
+		return 1;
+	if (key->mv_size != 8 || evlog_v1_header_read(p, val->mv_size, &src, &at))
+		return store_txn_fail(t, PL_ECORRUPT);
+	/* The put below reuses the page val points into: copy it first. */
+	uint8_t *old = malloc(val->mv_size);
+	if (!old)
+		return store_txn_fail(t, PL_ENOMEM);
+	memcpy(old, p, val->mv_size);
+	size_t head = EVLOG_V1_HEADER_SIZE + src.topic_len, raw_len = val->mv_size - head;
+	src.topic = (const char *)old + EVLOG_V1_HEADER_SIZE;
+	uint64_t seq = bytes_get_be64(key->mv_data);
+	size_t size = EVLOG_HEADER_SIZE + src.topic_len + raw_len;
+	uint8_t *q = store_reserve(t, STORE_DB_LOG, key->mv_data, 8, size, 0);
+	if (q) {
+		evlog_header_write(q, &src, at);
+		memcpy(q + EVLOG_HEADER_SIZE, src.topic, src.topic_len);
+		memcpy(q + EVLOG_HEADER_SIZE + src.topic_len, old + head, raw_len);
+		evlog_seal(q, size, seq);
+	}
+	free(old);
+	return t->err;
 }
 
 int evlog_parse(const MDB_val *key, const MDB_val *val, struct evlog_entry *e)
@@ -67,6 +134,8 @@ int evlog_parse(const MDB_val *key, const MDB_val *val, struct evlog_entry *e)
 	int rc = evlog_header_read(val->mv_data, val->mv_size, &e->src, &e->appended_at);
 	if (rc)
 		return rc;
+	if (!evlog_sealed(val->mv_data, val->mv_size, e->seq))
+		return PL_ECHECKSUM;
 	size_t head = EVLOG_HEADER_SIZE + e->src.topic_len;
 	e->raw = (const uint8_t *)val->mv_data + head;
 	e->raw_len = val->mv_size - head;
@@ -74,28 +143,41 @@ int evlog_parse(const MDB_val *key, const MDB_val *val, struct evlog_entry *e)
 }
 
 struct entry_walk {
-	struct store_txn *t;
 	int (*fn)(const struct evlog_entry *e, void *arg);
 	void *arg;
+	uint64_t *bad_seq;
 };
 
 static int walk_entry(const MDB_val *key, const MDB_val *val, void *arg)
 {
 	struct entry_walk *w = arg;
 	struct evlog_entry e;
-	if (evlog_parse(key, val, &e))
-		return store_txn_fail(w->t, PL_ECORRUPT);
+	int rc = evlog_parse(key, val, &e);
+	if (rc) {
+		if (w->bad_seq)
+			*w->bad_seq = key->mv_size == 8 ? bytes_get_be64(key->mv_data) : 0;
+		return rc;
+	}
 	return w->fn(&e, w->arg);
 }
 
 int evlog_each(struct store_txn *t, uint64_t from_seq,
-	       int (*fn)(const struct evlog_entry *e, void *arg), void *arg)
+	       int (*fn)(const struct evlog_entry *e, void *arg), void *arg, uint64_t *bad_seq)
 {
 	uint8_t key[8];
 	MDB_val from = {sizeof key, key};
-	struct entry_walk w = {t, fn, arg};
+	struct entry_walk w = {fn, arg, bad_seq};
 	bytes_put_be64(key, from_seq);
 	return store_each(t, STORE_DB_LOG, &from, false, walk_entry, &w);
+}
+
+int evlog_get(struct store_txn *t, uint64_t seq, struct evlog_entry *e)
+{
+	uint8_t key[8];
+	MDB_val k = {sizeof key, key}, v;
+	bytes_put_be64(key, seq);
+	int rc = store_get(t, STORE_DB_LOG, key, sizeof key, &v);
+	return rc ? rc : evlog_parse(&k, &v, e);
 }
 
 int evlog_last_seq(struct store_txn *t, uint64_t *seq)
@@ -114,21 +196,32 @@ int evlog_last_seq(struct store_txn *t, uint64_t *seq)
 	return PL_OK;
 }
 
-int evlog_id_claim(struct store_txn *t, struct pl_str id, uint64_t seq)
+struct index_kind_def evlog_id_kind(enum store_slot slot)
 {
-	bool exists;
-	uint8_t *val = store_reserve_new(t, STORE_DB_EVENT_IDS, id.ptr, id.len, 8, &exists);
-	if (exists)
-		return PL_EEXIST;
-	if (!val)
-		return t->err;
-	bytes_put_be64(val, seq);
-	return PL_OK;
+	return (struct index_kind_def){"event ids", store_slot_db(slot, SLOT_EVENT_IDS), 0};
 }
 
-void evlog_id_release(struct store_txn *t, struct pl_str id)
+/* The fingerprint kind of event ids (fp.h: kinds keep id spaces apart). */
+#define FP_KIND_EVENT_ID 1
+
+int evlog_id_claim(struct index *ix, struct store_txn *t, int id_kind, struct pl_str id)
 {
-	store_del(t, STORE_DB_EVENT_IDS, id.ptr, id.len);
+	struct fp f;
+	uint8_t none[1];
+	fp_of(&f, FP_KIND_EVENT_ID, id.ptr, id.len);
+	int rc = index_get(ix, t, id_kind, &f, none);
+	if (rc == 0)
+		return PL_EEXIST;
+	if (rc != PL_ENOTFOUND)
+		return rc;
+	return index_put(ix, id_kind, &f, none);
+}
+
+void evlog_id_release(struct index *ix, int id_kind, struct pl_str id)
+{
+	struct fp f;
+	fp_of(&f, FP_KIND_EVENT_ID, id.ptr, id.len);
+	index_unput(ix, id_kind, &f);
 }
 
 /* Offset key: topic bytes, then the partition big-endian. */

@@ -1,13 +1,22 @@
 /*
- * evlog.h — the event log: accepted events in arrival order, the index of
- * their ids (idempotency), and the source offsets consumed so far.
+ * evlog.h — the event log: accepted events in arrival order, the ids they
+ * claimed (idempotency), and the source offsets consumed so far.
  *
  * Layout (see store.h): LOG maps a big-endian sequence number (from 1) to
- * a record holding the source coordinates, the append time and the event's
- * raw msgpack bytes, exactly as they arrived. EVENT_IDS maps an event id to
- * its sequence. OFFSETS maps topic+partition to the next offset to consume.
- * All three change in the caller's write transaction, together with the
- * projections, so they can never disagree.
+ * a record holding the source coordinates, the append time, a checksum and
+ * the event's raw msgpack bytes, exactly as they arrived. Event ids are
+ * kept in the state index (index.h) of a slot, by fingerprint. OFFSETS
+ * maps topic+partition to the next offset to consume. All change in the
+ * caller's write transaction, together with the projections, so they can
+ * never disagree.
+ *
+ * Record (little-endian, EVLOG_HEADER_SIZE bytes, then the topic name and
+ * the payload):
+ *   u8 format=2, u8 0, u16 topic_len, i32 partition, i64 offset,
+ *   i64 time, u64 checksum
+ * The checksum is XXH3-64 of the sequence (8 bytes, big-endian) and of the
+ * whole record with the checksum field zeroed: a record that moved, or
+ * whose bytes changed, no longer matches. Rejections share the header.
  */
 #ifndef EVLOG_H
 #define EVLOG_H
@@ -17,6 +26,7 @@
 #include <stdint.h>
 
 #include "event_schema.h"
+#include "index.h"
 #include "store.h"
 
 /* Where a message came from. Non-Kafka sources use partition -1. */
@@ -43,25 +53,35 @@ void evlog_append(struct store_txn *t, uint64_t seq, const struct evlog_source *
 /* The highest sequence in the log; 0 when the log is empty. */
 int evlog_last_seq(struct store_txn *t, uint64_t *seq);
 
-/* Parses a LOG key/value pair found with a cursor. */
+/*
+ * Parses a LOG key/value pair and checks its checksum: 0, PL_ECORRUPT (not
+ * shaped like a record) or PL_ECHECKSUM (damaged).
+ */
 int evlog_parse(const MDB_val *key, const MDB_val *val, struct evlog_entry *e);
+
+/* Reads the entry at seq: 0, PL_ENOTFOUND, PL_ECORRUPT, PL_ECHECKSUM or an error. */
+int evlog_get(struct store_txn *t, uint64_t seq, struct evlog_entry *e);
 
 /*
  * Calls fn for each log entry from sequence from_seq on, oldest first. fn
- * returns 0 to go on, > 0 to stop, < 0 to stop with that error. Returns 0,
- * fn's error, PL_ECORRUPT for an entry that does not parse, or the store's.
+ * returns 0 to go on, > 0 to stop, < 0 to stop with that error. An entry
+ * that does not parse or check stops the walk: its error is returned and
+ * *bad_seq (when not NULL) names it.
  */
 int evlog_each(struct store_txn *t, uint64_t from_seq,
-	       int (*fn)(const struct evlog_entry *e, void *arg), void *arg);
+	       int (*fn)(const struct evlog_entry *e, void *arg), void *arg, uint64_t *bad_seq);
+
+/* The kind of the state index that holds a slot's event ids. */
+struct index_kind_def evlog_id_kind(enum store_slot slot);
 
 /*
- * Records that event id is the log entry at seq, unless the id was applied
- * before: then returns PL_EEXIST (a re-delivery) and changes nothing.
- * Claiming first makes the idempotency check one B-tree operation.
+ * Claims event id (in ix, whose kind id_kind holds event ids): 0 when it is
+ * new and now taken, PL_EEXIST when an event with this id was applied
+ * before (a re-delivery), or an error.
  */
-int evlog_id_claim(struct store_txn *t, struct pl_str id, uint64_t seq);
-/* Undoes a claim in the same transaction, for an event that was then rejected. */
-void evlog_id_release(struct store_txn *t, struct pl_str id);
+int evlog_id_claim(struct index *ix, struct store_txn *t, int id_kind, struct pl_str id);
+/* Gives a claimed id back in the same transaction, for an event that was then rejected. */
+void evlog_id_release(struct index *ix, int id_kind, struct pl_str id);
 
 /* Where consumption of topic/partition resumes. */
 struct evlog_offset {
@@ -76,9 +96,25 @@ int evlog_offset_get(struct store_txn *t, const char *topic, int32_t partition,
 void evlog_offset_put(struct store_txn *t, const char *topic, int32_t partition,
 		      const struct evlog_offset *off);
 
-/* Sizes shared with rejections.c, which stores the same source header. */
-#define EVLOG_HEADER_SIZE 24
+/*
+ * Rewrites the log entry at key/val, when it is of format 1 (written before
+ * log entries had checksums), in the current form, in t: `pledged upgrade`.
+ * Returns 0, 1 when it was current already, or an error.
+ */
+int evlog_upgrade_entry(struct store_txn *t, const MDB_val *key, const MDB_val *val);
+
+/* The record header, shared with rejections.c. */
+#define EVLOG_HEADER_SIZE 32
 void evlog_header_write(uint8_t *p, const struct evlog_source *src, int64_t at);
 int evlog_header_read(const uint8_t *p, size_t len, struct evlog_source *src, int64_t *at);
+/* Writes the checksum of a whole record (header first) kept under seq. */
+void evlog_seal(uint8_t *record, size_t len, uint64_t seq);
+/* Whether a record kept under seq matches its checksum. */
+bool evlog_sealed(const uint8_t *record, size_t len, uint64_t seq);
+
+/* Format 1's header (24 bytes: the current one without the checksum). */
+#define EVLOG_V1_HEADER_SIZE 24
+/* Reads a format-1 header; PL_ECORRUPT when it is not one. */
+int evlog_v1_header_read(const uint8_t *p, size_t len, struct evlog_source *src, int64_t *at);
 
 #endif

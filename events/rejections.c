@@ -1,12 +1,14 @@
 /*
  * rejections.c — keep and read refused messages.
  *
- * Record: the evlog source header, then (little-endian) u16 reason,
- * u16 detail_len, u16 key_len (0xffff: no key), u16 0, followed by the
- * topic, detail, key and raw bytes.
+ * Record: the evlog header (with its checksum), then (little-endian)
+ * u16 reason, u16 detail_len, u16 key_len (0xffff: no key), u8 id_len,
+ * u8 type (0: unknown, else the event type + 1), followed by the topic,
+ * detail, key, event id and raw bytes.
  */
 #include "rejections.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
@@ -15,44 +17,123 @@
 #define NO_KEY 0xffff
 #define TAIL_SIZE 8
 
+/* What one record holds besides its source: the fields of the tail. */
+struct record {
+	enum pl_reason reason;
+	const char *detail;
+	size_t detail_len;
+	const void *key; /* NULL: no key */
+	size_t key_len;
+	struct pl_str id;
+	int type; /* 0 unknown, else the event type + 1 */
+	const void *raw;
+	size_t raw_len;
+};
+
+/* The id and type a decoder read of a message before it stopped. */
+static void take_id_type(const struct pl_event *ev, struct record *r)
+{
+	r->id = ev && pl_event_has(ev, PL_F_ID) ? pl_event_str(ev, PL_F_ID) : (struct pl_str){"", 0};
+	r->type = ev && pl_event_has(ev, PL_F_TYPE) &&
+			  pl_type_from_name(pl_event_str(ev, PL_F_TYPE).ptr,
+					    pl_event_str(ev, PL_F_TYPE).len) >= 0
+		  ? (int)ev->type + 1
+		  : 0;
+	if (r->id.len > PL_MAX_ID_BYTES)
+		r->id.len = 0;
+}
+
+static void write_record(struct store_txn *t, uint64_t seq, unsigned flags,
+			 const struct evlog_source *src, int64_t at, const struct record *r)
+{
+	size_t size = EVLOG_HEADER_SIZE + TAIL_SIZE + src->topic_len + r->detail_len +
+		      (r->key ? r->key_len : 0) + r->id.len + r->raw_len;
+	uint8_t kb[8];
+	bytes_put_be64(kb, seq);
+	uint8_t *record = store_reserve(t, STORE_DB_REJECTIONS, kb, sizeof kb, size, flags);
+	if (!record)
+		return;
+	uint8_t *p = record;
+	evlog_header_write(p, src, at);
+	p += EVLOG_HEADER_SIZE;
+	bytes_put_le16(p, (uint16_t)r->reason);
+	bytes_put_le16(p + 2, (uint16_t)r->detail_len);
+	bytes_put_le16(p + 4, r->key ? (uint16_t)r->key_len : NO_KEY);
+	p[6] = (uint8_t)r->id.len;
+	p[7] = (uint8_t)r->type;
+	p += TAIL_SIZE;
+	memcpy(p, src->topic, src->topic_len);
+	p += src->topic_len;
+	memcpy(p, r->detail, r->detail_len);
+	p += r->detail_len;
+	if (r->key) {
+		memcpy(p, r->key, r->key_len);
+		p += r->key_len;
+	}
+	memcpy(p, r->id.ptr, r->id.len);
+	p += r->id.len;
+	if (r->raw_len)
+		memcpy(p, r->raw, r->raw_len);
+	evlog_seal(record, size, seq);
+}
+
 void rejections_add(struct store_txn *t, const struct evlog_source *src, int64_t at,
-		    const struct pl_rejection *rej, const void *key, size_t key_len,
-		    const void *raw, size_t raw_len)
+		    const struct pl_rejection *rej, const struct pl_event *ev, const void *key,
+		    size_t key_len, const void *raw, size_t raw_len)
 {
 	uint64_t seq;
 	if (rejections_last_seq(t, &seq))
 		return;
-	if (key_len >= NO_KEY)
-		key_len = NO_KEY - 1; /* keys this long are kept cut short */
-	/* A hostile producer's huge message is kept only in part: enough to see
-	 * what it was, not enough to fill the disk (its detail gives the size). */
-	if (raw_len > REJECTION_RAW_MAX)
-		raw_len = REJECTION_RAW_MAX;
-	size_t detail_len = strnlen(rej->detail, sizeof rej->detail);
-	size_t size = EVLOG_HEADER_SIZE + TAIL_SIZE + src->topic_len + detail_len +
-		      (key ? key_len : 0) + raw_len;
-	uint8_t kb[8];
-	bytes_put_be64(kb, seq + 1);
-	uint8_t *p = store_reserve(t, STORE_DB_REJECTIONS, kb, sizeof kb, size, MDB_APPEND);
-	if (!p)
-		return;
-	evlog_header_write(p, src, at);
-	p += EVLOG_HEADER_SIZE;
-	bytes_put_le16(p, (uint16_t)rej->reason);
-	bytes_put_le16(p + 2, (uint16_t)detail_len);
-	bytes_put_le16(p + 4, key ? (uint16_t)key_len : NO_KEY);
-	bytes_put_le16(p + 6, 0);
-	p += TAIL_SIZE;
-	memcpy(p, src->topic, src->topic_len);
-	p += src->topic_len;
-	memcpy(p, rej->detail, detail_len);
-	p += detail_len;
-	if (key) {
-		memcpy(p, key, key_len);
-		p += key_len;
+	struct record r = {.reason = rej->reason, .detail = rej->detail,
+			   .detail_len = strnlen(rej->detail, sizeof rej->detail), .key = key,
+			   /* keys this long are kept cut short */
+			   .key_len = key_len >= NO_KEY ? NO_KEY - 1 : key_len, .raw = raw,
+			   /* A hostile producer's huge message is kept only in part: enough to
+			    * see what it was, not enough to fill the disk (its detail gives the
+			    * size). */
+			   .raw_len = raw_len > REJECTION_RAW_MAX ? REJECTION_RAW_MAX : raw_len};
+	take_id_type(ev, &r);
+	/* APPEND: sequences only grow, and a wrong one fails loudly. */
+	write_record(t, seq + 1, MDB_APPEND, src, at, &r);
+}
+
+int rejections_upgrade_entry(struct store_txn *t, const MDB_val *key, const MDB_val *val)
+{
+	const uint8_t *p = val->mv_data;
+	struct evlog_source src;
+	int64_t at;
+	if (val->mv_size >= 1 && p[0] != 1)
+		return 1; /* current already */
+	if (key->mv_size != 8 || evlog_v1_header_read(p, val->mv_size, &src, &at) ||
+	    val->mv_size < EVLOG_V1_HEADER_SIZE + TAIL_SIZE)
+		return store_txn_fail(t, PL_ECORRUPT);
+	/* The put below reuses the page val points into: copy it first. */
+	uint8_t *old = malloc(val->mv_size);
+	if (!old)
+		return store_txn_fail(t, PL_ENOMEM);
+	memcpy(old, p, val->mv_size);
+	const uint8_t *tail = old + EVLOG_V1_HEADER_SIZE;
+	uint16_t key_len = bytes_get_le16(tail + 4);
+	struct record r = {.reason = (enum pl_reason)bytes_get_le16(tail),
+			   .detail_len = bytes_get_le16(tail + 2),
+			   .key_len = key_len == NO_KEY ? 0 : key_len};
+	size_t used = EVLOG_V1_HEADER_SIZE + TAIL_SIZE + src.topic_len + r.detail_len + r.key_len;
+	if (used > val->mv_size) {
+		free(old);
+		return store_txn_fail(t, PL_ECORRUPT);
 	}
-	if (raw_len)
-		memcpy(p, raw, raw_len);
+	src.topic = (const char *)tail + TAIL_SIZE;
+	r.detail = src.topic + src.topic_len;
+	r.key = key_len == NO_KEY ? NULL : r.detail + r.detail_len;
+	r.raw = old + used;
+	r.raw_len = val->mv_size - used;
+	struct pl_event ev;
+	struct pl_rejection ignored;
+	pl_event_decode(r.raw, r.raw_len, NULL, 0, &ev, &ignored);
+	take_id_type(&ev, &r);
+	write_record(t, bytes_get_be64(key->mv_data), 0, &src, at, &r);
+	free(old);
+	return t->err;
 }
 
 int rejections_parse(const MDB_val *key, const MDB_val *val, struct rejection_entry *e)
@@ -64,18 +145,25 @@ int rejections_parse(const MDB_val *key, const MDB_val *val, struct rejection_en
 	e->seq = bytes_get_be64(key->mv_data);
 	if (evlog_header_read(p, len, &e->src, &e->at))
 		return PL_ECORRUPT;
+	if (!evlog_sealed(p, len, e->seq))
+		return PL_ECHECKSUM;
 	const uint8_t *tail = p + EVLOG_HEADER_SIZE;
 	e->reason = (enum pl_reason)bytes_get_le16(tail);
 	e->detail_len = bytes_get_le16(tail + 2);
 	uint16_t key_len = bytes_get_le16(tail + 4);
 	e->has_key = key_len != NO_KEY;
 	e->key_len = e->has_key ? key_len : 0;
-	size_t used = EVLOG_HEADER_SIZE + TAIL_SIZE + e->src.topic_len + e->detail_len + e->key_len;
-	if (used > len || e->reason <= PL_R_NONE || e->reason >= PL_REASON_COUNT)
+	size_t id_len = tail[6];
+	e->event_type = tail[7] ? tail[7] - 1 : -1;
+	size_t used = EVLOG_HEADER_SIZE + TAIL_SIZE + e->src.topic_len + e->detail_len + e->key_len +
+		      id_len;
+	if (used > len || e->reason <= PL_R_NONE || e->reason >= PL_REASON_COUNT ||
+	    e->event_type >= PL_EVENT_TYPE_COUNT)
 		return PL_ECORRUPT;
 	e->src.topic = (const char *)tail + TAIL_SIZE;
 	e->detail = e->src.topic + e->src.topic_len;
 	e->key = e->has_key ? e->detail + e->detail_len : NULL;
+	e->event_id = (struct pl_str){e->detail + e->detail_len + e->key_len, (uint32_t)id_len};
 	e->raw = p + used;
 	e->raw_len = len - used;
 	return PL_OK;
@@ -118,9 +206,8 @@ static int walk_rejection(const MDB_val *key, const MDB_val *val, void *arg)
 {
 	struct rejection_walk *w = arg;
 	struct rejection_entry e;
-	if (rejections_parse(key, val, &e))
-		return store_txn_fail(w->t, PL_ECORRUPT);
-	return w->fn(&e, w->arg);
+	int rc = rejections_parse(key, val, &e);
+	return rc ? store_txn_fail(w->t, rc) : w->fn(&e, w->arg);
 }
 
 int rejections_each(struct store_txn *t, uint64_t before,
@@ -163,4 +250,21 @@ int rejections_page(struct store_txn *t, uint64_t before, unsigned limit,
 	if (limit < 1 || limit > REJECTIONS_PAGE_MAX)
 		return PL_EINVAL;
 	return rejections_each(t, before, add_to_page, &f);
+}
+
+static int check_one(const MDB_val *key, const MDB_val *val, void *arg)
+{
+	uint64_t *bad = arg;
+	struct rejection_entry e;
+	if (rejections_parse(key, val, &e)) {
+		*bad = key->mv_size == 8 ? bytes_get_be64(key->mv_data) : UINT64_MAX;
+		return 1;
+	}
+	return 0;
+}
+
+int rejections_check(struct store_txn *t, uint64_t *bad)
+{
+	*bad = 0;
+	return store_each(t, STORE_DB_REJECTIONS, NULL, true, check_one, bad);
 }

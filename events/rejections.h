@@ -2,8 +2,10 @@
  * rejections.h — the store of refused messages.
  *
  * Every message that is not applied is kept here with its raw bytes, its
- * source coordinates, its message key and a specific reason, so operators
- * can see, fix and re-send it. Keys are a big-endian sequence of their own.
+ * source coordinates, its message key, its event id and type when they
+ * could be read, and a specific reason, so operators can see, fix and
+ * re-send it. Keys are a big-endian sequence of their own; records carry
+ * the log's header and checksum (evlog.h).
  */
 #ifndef REJECTIONS_H
 #define REJECTIONS_H
@@ -25,17 +27,30 @@ struct rejection_entry {
 	bool has_key;
 	const void *key;
 	size_t key_len;
+	struct pl_str event_id;  /* empty when it could not be read */
+	int event_type;          /* an enum pl_event_type, or -1 when unknown */
 	const void *raw;
 	size_t raw_len;
 };
 
-/* Stores a rejection in the caller's write transaction. key may be NULL;
- * raw may be NULL when raw_len is 0 (a Kafka tombstone). */
+/*
+ * Stores a rejection in the caller's write transaction. key may be NULL;
+ * raw may be NULL when raw_len is 0 (a Kafka tombstone). ev is what the
+ * decoder read of the message before it stopped (its id and type are kept
+ * when present), or NULL.
+ */
 void rejections_add(struct store_txn *t, const struct evlog_source *src, int64_t at,
-		    const struct pl_rejection *rej, const void *key, size_t key_len,
-		    const void *raw, size_t raw_len);
+		    const struct pl_rejection *rej, const struct pl_event *ev, const void *key,
+		    size_t key_len, const void *raw, size_t raw_len);
 
-/* Parses a REJECTIONS key/value pair found with a cursor. */
+/*
+ * Rewrites the rejection at key/val, when it is of format 1 (before
+ * checksums, ids and types), in the current form, in t: `pledged upgrade`.
+ * Returns 0, 1 when it was current already, or an error.
+ */
+int rejections_upgrade_entry(struct store_txn *t, const MDB_val *key, const MDB_val *val);
+
+/* Parses a REJECTIONS key/value pair found with a cursor: 0, PL_ECORRUPT or PL_ECHECKSUM. */
 int rejections_parse(const MDB_val *key, const MDB_val *val, struct rejection_entry *e);
 
 /* Number of stored rejections. */
@@ -51,6 +66,12 @@ int rejections_last_seq(struct store_txn *t, uint64_t *seq);
  */
 int rejections_each(struct store_txn *t, uint64_t before,
 		    int (*fn)(const struct rejection_entry *e, void *arg), void *arg);
+
+/*
+ * Checks every stored rejection against its checksum: *bad gets the newest
+ * sequence that fails (0 when none does). 0 or a store error.
+ */
+int rejections_check(struct store_txn *t, uint64_t *bad);
 
 #define REJECTIONS_PAGE_MAX 100
 

@@ -1,66 +1,63 @@
 /*
  * proj.h — projections: campaign totals, supporters, pledges and the comment
- * feed, kept in LMDB and changed one event at a time.
+ * feed, changed one event at a time.
  *
- * proj_apply() is the only writer. It checks every rule of docs/events.md that
- * needs state (campaign open, pledge exists, only backers may comment, …)
- * before it changes anything, so a rejected event leaves no trace. Given the
- * same events in the same order it writes the same bytes, which is what
- * replay and verify rely on.
+ * proj_apply() is the only writer. It checks every rule of docs/events.md
+ * that needs state (campaign open, pledge exists, only backers may
+ * comment, …) before it changes anything, so a rejected event leaves no
+ * trace. Given the same events in the same order it gives the same state
+ * and writes the same bytes, which is what replay and verify rely on.
  *
- * Projections exist in two sets: LIVE, which readers see, and SCRATCH, which
- * verify and dry runs rebuild into so they can compare or show without
- * touching LIVE. (A real rebuild needs no scratch copy: it runs in one
- * transaction, and readers see the old LIVE set until it commits.)
+ * A projection lives in a slot (store.h): what readers see in the slot's
+ * tables, written as events apply, and what the rules need in the slot's
+ * state index (index.h), which is written at checkpoints. Replaying the log
+ * after a checkpoint brings the index back to where the tables are; then
+ * nothing is published (the tables have it already).
  */
 #ifndef PROJ_H
 #define PROJ_H
 
 #include "event_decode.h"
+#include "index.h"
+#include "memtable.h"
 #include "proj_records.h"
 #include "store.h"
 
-enum proj_set { PROJ_LIVE = 0, PROJ_SCRATCH = 1 };
+/* The kinds of state the projections keep in a slot's index. */
+enum proj_kind { PROJ_K_CAMPAIGN, PROJ_K_PLEDGE, PROJ_K_SUPPORTER, PROJ_K_COMMENT, PROJ_KIND_COUNT };
 
-enum proj_table {
-	PROJ_T_CAMPAIGNS,
-	PROJ_T_TOTALS,
-	PROJ_T_PLEDGES,
-	PROJ_T_SUPPORTERS,
-	PROJ_T_COMMENTS,
-	PROJ_T_COMMENT_IDS,
-	PROJ_TABLE_COUNT
-};
+/* The key of a campaign's state (PROJ_K_CAMPAIGN) in a slot's index. */
+void proj_campaign_fp(struct pl_str campaign, struct fp *out);
 
-/* The store database holding a table of a set. */
-enum store_db proj_db(enum proj_set set, enum proj_table table);
-
-#define PROJ_CACHE_SLOTS 1024
-
-/* A campaign's totals held in memory while a transaction applies events. */
-struct proj_cached_campaign {
-	char id[PL_MAX_ID_BYTES];
-	uint8_t id_len;
-	bool used, dirty;
-	char currency[3];
-	struct proj_totals totals;
-};
+/* Their definitions for slot, in proj_kind order, for index_open(). */
+void proj_kind_defs(enum store_slot slot, struct index_kind_def out[PROJ_KIND_COUNT]);
 
 /*
- * Applies events to one projection set inside one write transaction.
- * Nearly every event changes its campaign's totals, so they are kept in
- * memory and written once per transaction by proj_writer_flush(), which must
- * run before the transaction commits or reads the TOTALS table.
+ * Reads the event at log position seq, for rules that look back (a refund
+ * reads its pledge, a removal its comment). Its strings stay valid until
+ * the transaction that read them ends. 0 or an error.
  */
+typedef int (*proj_event_at_fn)(void *arg, uint64_t seq, struct pl_event *ev);
+
+/* Applies events to one slot. */
 struct proj_writer {
-	struct store_txn *t;
-	enum proj_set set;
-	size_t used;
-	struct proj_cached_campaign slots[PROJ_CACHE_SLOTS];
+	enum store_slot slot;
+	struct index *ix; /* the slot's state index */
+	int kind_base;    /* its kind number of PROJ_K_CAMPAIGN */
+	proj_event_at_fn event_at;
+	void *event_at_arg;
+	struct store_txn *t; /* the transaction being written (proj_writer_begin) */
+	bool publish;        /* write what readers see (false while catching up) */
+	struct memtable touched; /* campaigns whose totals changed: fingerprint → id */
 };
 
-/* Starts applying to set within the write transaction t, with an empty cache. */
-void proj_writer_init(struct proj_writer *w, struct store_txn *t, enum proj_set set);
+/* Prepares a writer; 0 or PL_ENOMEM. */
+int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *ix, int kind_base,
+		     proj_event_at_fn event_at, void *event_at_arg);
+void proj_writer_deinit(struct proj_writer *w);
+
+/* Starts applying within write transaction t (again, when t is run again). */
+void proj_writer_begin(struct proj_writer *w, struct store_txn *t, bool publish);
 
 /*
  * Applies ev, the log entry at seq. Returns 0, PL_EREJECTED with *rej
@@ -69,22 +66,26 @@ void proj_writer_init(struct proj_writer *w, struct store_txn *t, enum proj_set 
 int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
 	       struct pl_rejection *rej);
 
-/* Writes the cached totals; returns the transaction's error. */
+/* Publishes the totals of the campaigns changed since proj_writer_begin(). */
 int proj_writer_flush(struct proj_writer *w);
 
-/* The live projections' generation: 0 until the first rebuild. */
-int proj_generation(struct store_txn *t, uint64_t *gen);
-/* Marks the live projections rebuilt, in the rebuilding transaction. */
-void proj_generation_bump(struct store_txn *t);
-
-/* Empties every table of set. */
-void proj_clear(struct store_txn *t, enum proj_set set);
+/* Which slot readers see, and its generation (raised by every swap). */
+int proj_live(struct store_txn *t, enum store_slot *slot, uint64_t *generation);
+/* Makes slot the one readers see and raises the generation. */
+void proj_set_live(struct store_txn *t, enum store_slot slot);
 
 /*
- * Compares the LIVE and SCRATCH sets byte for byte. Returns 0 when equal,
- * 1 when they differ (with the first difference described in diff), or an
- * error.
+ * Empties up to max_entries entries of slot's published tables; *done when
+ * they are empty. For a slot about to be rebuilt.
  */
-int proj_compare(struct store_txn *t, char *diff, size_t diff_size);
+int proj_clear_some(struct store_txn *t, enum store_slot slot, size_t max_entries, bool *done);
+
+/*
+ * Compares the published tables of slot a in ta and slot b in tb (the
+ * same or two data dirs) byte for byte. Returns 0 when equal, 1 when they
+ * differ (the first difference described in diff), or an error.
+ */
+int proj_compare(struct store_txn *ta, enum store_slot a, struct store_txn *tb, enum store_slot b,
+		 char *diff, size_t diff_size);
 
 #endif

@@ -2,89 +2,62 @@
  * proj_apply.c — the projection rules, one handler per event type.
  *
  * Each handler first loads what it needs and checks its rules, returning a
- * rejection before any write; only then does it change the tables. Where a
- * rule is "this id must be new", the write itself is the check
- * (store_reserve_new), so it is made last among the checks.
+ * rejection before any change; only then does it change the state and
+ * publish. State is read and written through the slot's state index
+ * (index.h), published rows through the transaction.
  */
 #include "proj.h"
 
 #include <string.h>
 
 #include "bytes.h"
+#include "fp.h"
 #include "pl_error.h"
 
-/* Flush and forget the cache when it is this full, to keep probing short. */
-#define CACHE_HIGH_WATER (PROJ_CACHE_SLOTS * 3 / 4)
+/* Fingerprint kinds of the projections' ids (evlog.c uses 1 for event ids). */
+enum { FP_CAMPAIGN = 2, FP_PLEDGE = 3, FP_SUPPORTER = 4, FP_COMMENT = 5 };
 
-enum store_db proj_db(enum proj_set set, enum proj_table table)
+void proj_kind_defs(enum store_slot slot, struct index_kind_def out[PROJ_KIND_COUNT])
 {
-	_Static_assert(STORE_DB_SCRATCH_CAMPAIGNS - STORE_DB_CAMPAIGNS == PROJ_TABLE_COUNT &&
-			       STORE_DB_COMMENT_IDS - STORE_DB_CAMPAIGNS == PROJ_T_COMMENT_IDS,
-		       "store.h must list the projection tables in proj_table order, twice");
-	return (enum store_db)(STORE_DB_CAMPAIGNS + (int)set * PROJ_TABLE_COUNT + (int)table);
+	out[PROJ_K_CAMPAIGN] = (struct index_kind_def){
+		"campaigns", store_slot_db(slot, SLOT_CAMPAIGN_STATE), PROJ_CAMPAIGN_STATE_SIZE};
+	out[PROJ_K_PLEDGE] = (struct index_kind_def){"pledges", store_slot_db(slot, SLOT_PLEDGES),
+						     PROJ_PLEDGE_SIZE};
+	out[PROJ_K_SUPPORTER] = (struct index_kind_def){
+		"supporters", store_slot_db(slot, SLOT_SUPPORTERS), 8};
+	out[PROJ_K_COMMENT] = (struct index_kind_def){
+		"comment ids", store_slot_db(slot, SLOT_COMMENT_IDS), PROJ_COMMENT_STATE_SIZE};
 }
 
-void proj_writer_init(struct proj_writer *w, struct store_txn *t, enum proj_set set)
+void proj_campaign_fp(struct pl_str campaign, struct fp *out)
+{
+	fp_of(out, FP_CAMPAIGN, campaign.ptr, campaign.len);
+}
+
+/* A touched campaign's id, as the touched table keeps it. */
+struct touched_id {
+	uint8_t len;
+	char id[PL_MAX_ID_BYTES];
+};
+
+int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *ix, int kind_base,
+		     proj_event_at_fn event_at, void *event_at_arg)
+{
+	*w = (struct proj_writer){.slot = slot, .ix = ix, .kind_base = kind_base,
+				  .event_at = event_at, .event_at_arg = event_at_arg};
+	return memtable_init(&w->touched, sizeof(struct touched_id));
+}
+
+void proj_writer_deinit(struct proj_writer *w)
+{
+	memtable_deinit(&w->touched);
+}
+
+void proj_writer_begin(struct proj_writer *w, struct store_txn *t, bool publish)
 {
 	w->t = t;
-	w->set = set;
-	w->used = 0;
-	for (size_t i = 0; i < PROJ_CACHE_SLOTS; i++)
-		w->slots[i].used = false;
-}
-
-int proj_writer_flush(struct proj_writer *w)
-{
-	for (size_t i = 0; i < PROJ_CACHE_SLOTS; i++) {
-		struct proj_cached_campaign *s = &w->slots[i];
-		if (!s->used || !s->dirty)
-			continue;
-		uint8_t buf[PROJ_TOTALS_SIZE];
-		proj_totals_encode(buf, &s->totals);
-		store_put(w->t, proj_db(w->set, PROJ_T_TOTALS), s->id, s->id_len, buf, sizeof buf, 0);
-		s->dirty = false;
-	}
-	return w->t->err;
-}
-
-static size_t cache_hash(struct pl_str id)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (uint32_t i = 0; i < id.len; i++)
-		h = (h ^ (uint8_t)id.ptr[i]) * 16777619u;
-	return h % PROJ_CACHE_SLOTS;
-}
-
-/* The cached campaign, or NULL; *free_slot is where it would go. */
-static struct proj_cached_campaign *cache_find(struct proj_writer *w, struct pl_str id,
-						 size_t *free_slot)
-{
-	for (size_t i = cache_hash(id);; i = (i + 1) % PROJ_CACHE_SLOTS) {
-		struct proj_cached_campaign *s = &w->slots[i];
-		if (!s->used) {
-			*free_slot = i;
-			return NULL;
-		}
-		if (s->id_len == id.len && memcmp(s->id, id.ptr, id.len) == 0)
-			return s;
-	}
-}
-
-static struct proj_cached_campaign *cache_insert(struct proj_writer *w, struct pl_str id)
-{
-	size_t slot = 0; /* set by cache_find: callers insert only what it did not find */
-	if (w->used >= CACHE_HIGH_WATER) {
-		proj_writer_flush(w);
-		proj_writer_init(w, w->t, w->set);
-	}
-	cache_find(w, id, &slot);
-	struct proj_cached_campaign *s = &w->slots[slot];
-	memcpy(s->id, id.ptr, id.len);
-	s->id_len = (uint8_t)id.len;
-	s->used = true;
-	s->dirty = false;
-	w->used++;
-	return s;
+	w->publish = publish;
+	memtable_clear(&w->touched);
 }
 
 /* Everything a handler needs, so helpers take one argument. */
@@ -95,11 +68,18 @@ struct apply_ctx {
 	uint64_t seq;
 	struct pl_rejection *rej;
 	struct pl_str campaign;
+	struct fp campaign_fp;
+	struct proj_campaign_state state; /* loaded by load_campaign */
 };
 
-static enum store_db db(const struct apply_ctx *c, enum proj_table table)
+static enum store_db table(const struct apply_ctx *c, enum store_slot_table t)
 {
-	return proj_db(c->w->set, table);
+	return store_slot_db(c->w->slot, t);
+}
+
+static int kind(const struct apply_ctx *c, enum proj_kind k)
+{
+	return c->w->kind_base + (int)k;
 }
 
 static struct pl_str field(const struct apply_ctx *c, enum pl_field f)
@@ -107,47 +87,56 @@ static struct pl_str field(const struct apply_ctx *c, enum pl_field f)
 	return pl_event_str(c->ev, f);
 }
 
-/* Finds the campaign (cache first, then the store); a missing one is rejected. */
-static int load_campaign(struct apply_ctx *c, struct proj_cached_campaign **out)
+/* Reads a state value; PL_ENOTFOUND is not an error of the transaction. */
+static int state_get(struct apply_ctx *c, enum proj_kind k, const struct fp *f, uint8_t *value)
 {
-	size_t slot;
-	if ((*out = cache_find(c->w, c->campaign, &slot)))
-		return PL_OK;
-	MDB_val tv, iv;
-	struct proj_totals tot;
-	struct proj_info info;
-	int rc = store_get(c->t, db(c, PROJ_T_TOTALS), c->campaign.ptr, c->campaign.len, &tv);
+	int rc = index_get(c->w->ix, c->t, kind(c, k), f, value);
+	if (rc && rc != PL_ENOTFOUND)
+		store_txn_fail(c->t, rc);
+	return rc;
+}
+
+static int state_put(struct apply_ctx *c, enum proj_kind k, const struct fp *f,
+		     const uint8_t *value)
+{
+	int rc = index_put(c->w->ix, kind(c, k), f, value);
+	return rc ? store_txn_fail(c->t, rc) : PL_OK;
+}
+
+/* Loads the campaign's state; a missing campaign is rejected. */
+static int load_campaign(struct apply_ctx *c)
+{
+	uint8_t v[PROJ_CAMPAIGN_STATE_SIZE];
+	int rc = state_get(c, PROJ_K_CAMPAIGN, &c->campaign_fp, v);
 	if (rc == PL_ENOTFOUND)
 		return pl_reject(c->rej, PL_R_UNKNOWN_CAMPAIGN, "campaign '%.*s' was never opened",
 				 (int)c->campaign.len, c->campaign.ptr);
-	if (rc || (rc = store_get(c->t, db(c, PROJ_T_CAMPAIGNS), c->campaign.ptr, c->campaign.len, &iv)))
-		return store_txn_fail(c->t, rc == PL_ENOTFOUND ? PL_ECORRUPT : rc);
-	if (proj_totals_decode(tv.mv_data, tv.mv_size, &tot) ||
-	    proj_info_decode(iv.mv_data, iv.mv_size, &info) || info.currency.len != 3)
-		return store_txn_fail(c->t, PL_ECORRUPT);
-	/* LMDB's pointers last only until the next write, and inserting may
-	 * flush the cache: copy what is needed first. */
-	char currency[3];
-	memcpy(currency, info.currency.ptr, 3);
-	struct proj_cached_campaign *s = cache_insert(c->w, c->campaign);
-	memcpy(s->currency, currency, 3);
-	s->totals = tot;
-	*out = s;
+	if (rc)
+		return rc;
+	proj_campaign_state_decode(v, &c->state);
 	return PL_OK;
 }
 
-/* Marks the campaign changed by this event. */
-static void touch(struct apply_ctx *c, struct proj_cached_campaign *s)
+/* Stores the campaign's changed state and remembers to publish its totals. */
+static int save_campaign(struct apply_ctx *c)
 {
 	int64_t at = pl_event_int(c->ev, PL_F_AT);
-	if (at > s->totals.last_at)
-		s->totals.last_at = at;
-	s->dirty = true;
+	if (at > c->state.totals.last_at)
+		c->state.totals.last_at = at;
+	uint8_t v[PROJ_CAMPAIGN_STATE_SIZE];
+	proj_campaign_state_encode(v, &c->state);
+	if (state_put(c, PROJ_K_CAMPAIGN, &c->campaign_fp, v))
+		return c->t->err;
+	struct touched_id id = {.len = (uint8_t)c->campaign.len};
+	memcpy(id.id, c->campaign.ptr, c->campaign.len);
+	if (c->w->publish && memtable_put(&c->w->touched, &c->campaign_fp, &id))
+		return store_txn_fail(c->t, PL_ENOMEM);
+	return c->t->err;
 }
 
-static int reject_if_closed(struct apply_ctx *c, const struct proj_cached_campaign *s)
+static int reject_if_closed(struct apply_ctx *c)
 {
-	if (s->totals.closed_at != PROJ_NONE)
+	if (c->state.totals.closed_at != PROJ_NONE)
 		return pl_reject(c->rej, PL_R_CAMPAIGN_CLOSED, "campaign '%.*s' is closed",
 				 (int)c->campaign.len, c->campaign.ptr);
 	return PL_OK;
@@ -156,6 +145,13 @@ static int reject_if_closed(struct apply_ctx *c, const struct proj_cached_campai
 static int apply_opened(struct apply_ctx *c)
 {
 	const struct pl_event *ev = c->ev;
+	uint8_t v[PROJ_CAMPAIGN_STATE_SIZE];
+	int rc = state_get(c, PROJ_K_CAMPAIGN, &c->campaign_fp, v);
+	if (rc == 0)
+		return pl_reject(c->rej, PL_R_CAMPAIGN_EXISTS, "campaign '%.*s' is already open",
+				 (int)c->campaign.len, c->campaign.ptr);
+	if (rc != PL_ENOTFOUND)
+		return rc;
 	struct proj_info info = {
 		.title = field(c, PL_F_TITLE),
 		.owner = field(c, PL_F_OWNER),
@@ -165,48 +161,41 @@ static int apply_opened(struct apply_ctx *c)
 		.target = pl_event_has(ev, PL_F_TARGET) ? pl_event_int(ev, PL_F_TARGET) : PROJ_NONE,
 		.closes_at = pl_event_has(ev, PL_F_CLOSES_AT) ? pl_event_int(ev, PL_F_CLOSES_AT) : PROJ_NONE,
 	};
-	size_t slot;
-	bool exists = cache_find(c->w, c->campaign, &slot) != NULL;
-	uint8_t *p = exists ? NULL
-			    : store_reserve_new(c->t, db(c, PROJ_T_CAMPAIGNS), c->campaign.ptr,
-						c->campaign.len, proj_info_encode(NULL, &info), &exists);
-	if (exists)
-		return pl_reject(c->rej, PL_R_CAMPAIGN_EXISTS, "campaign '%.*s' is already open",
-				 (int)c->campaign.len, c->campaign.ptr);
-	if (!p)
-		return c->t->err;
-	proj_info_encode(p, &info);
-	struct proj_cached_campaign *s = cache_insert(c->w, c->campaign);
-	memcpy(s->currency, info.currency.ptr, 3);
-	s->totals = (struct proj_totals){
-		.opened_at = pl_event_int(ev, PL_F_AT),
-		.closed_at = PROJ_NONE,
-		.last_at = pl_event_int(ev, PL_F_AT),
-	};
-	touch(c, s);
-	return c->t->err;
+	if (c->w->publish) {
+		uint8_t *p = store_reserve(c->t, table(c, SLOT_CAMPAIGNS), c->campaign.ptr,
+					   c->campaign.len, proj_info_encode(NULL, &info), 0);
+		if (p)
+			proj_info_encode(p, &info);
+	}
+	int64_t at = pl_event_int(ev, PL_F_AT);
+	c->state = (struct proj_campaign_state){
+		.totals = {.opened_at = at, .closed_at = PROJ_NONE, .last_at = at}};
+	memcpy(c->state.currency, info.currency.ptr, 3);
+	return save_campaign(c);
 }
 
 static int apply_closed(struct apply_ctx *c)
 {
-	struct proj_cached_campaign *s;
-	int rc = load_campaign(c, &s);
-	if (rc || (rc = reject_if_closed(c, s)))
+	int rc = load_campaign(c);
+	if (rc || (rc = reject_if_closed(c)))
 		return rc;
-	s->totals.closed_at = pl_event_int(c->ev, PL_F_AT);
-	touch(c, s);
-	return c->t->err;
+	c->state.totals.closed_at = pl_event_int(c->ev, PL_F_AT);
+	return save_campaign(c);
 }
 
 /* Adds delta to a supporter's net amount; returns the change in the
  * campaign's supporter count (-1, 0 or +1). */
 static int64_t add_to_supporter(struct apply_ctx *c, struct pl_str supporter, int64_t delta)
 {
-	uint8_t key[PROJ_KEY_MAX];
-	size_t klen = proj_supporter_key(key, c->campaign, supporter);
-	int64_t before;
-	if (store_add_i64(c->t, db(c, PROJ_T_SUPPORTERS), key, klen, delta, &before))
+	struct fp f;
+	uint8_t v[8];
+	fp_of_pair(&f, FP_SUPPORTER, c->campaign.ptr, c->campaign.len, supporter.ptr, supporter.len);
+	int rc = state_get(c, PROJ_K_SUPPORTER, &f, v);
+	if (rc && rc != PL_ENOTFOUND)
 		return 0;
+	int64_t before = rc == 0 ? (int64_t)bytes_get_le64(v) : 0;
+	bytes_put_le64(v, (uint64_t)(before + delta));
+	state_put(c, PROJ_K_SUPPORTER, &f, v);
 	return (before + delta > 0) - (before > 0);
 }
 
@@ -219,156 +208,163 @@ static int reject_unknown_pledge(struct apply_ctx *c)
 
 static int apply_pledge(struct apply_ctx *c)
 {
-	struct proj_cached_campaign *s;
-	int rc = load_campaign(c, &s);
-	if (rc || (rc = reject_if_closed(c, s)))
+	int rc = load_campaign(c);
+	if (rc || (rc = reject_if_closed(c)))
 		return rc;
-	struct pl_str currency = field(c, PL_F_CURRENCY);
-	if (memcmp(currency.ptr, s->currency, 3) != 0)
-		return pl_reject(c->rej, PL_R_CURRENCY_MISMATCH, "pledge in %.3s, campaign in %.3s",
-				 currency.ptr, s->currency);
+	struct pl_str currency = field(c, PL_F_CURRENCY), pledge = field(c, PL_F_PLEDGE);
+	if (memcmp(currency.ptr, c->state.currency, 3) != 0)
+		return pl_reject(c->rej, PL_R_CURRENCY_MISMATCH,
+				 "pledge '%.*s' in %.3s, campaign '%.*s' in %.3s", (int)pledge.len,
+				 pledge.ptr, currency.ptr, (int)c->campaign.len, c->campaign.ptr,
+				 c->state.currency);
 	int64_t amount = pl_event_int(c->ev, PL_F_AMOUNT);
-	if (s->totals.raised > INT64_MAX - amount)
-		return pl_reject(c->rej, PL_R_TOTAL_OVERFLOW, "campaign total would overflow");
+	if (c->state.totals.raised > INT64_MAX - amount)
+		return pl_reject(c->rej, PL_R_TOTAL_OVERFLOW, "campaign '%.*s' total would overflow",
+				 (int)c->campaign.len, c->campaign.ptr);
 
-	struct pl_str pledge = field(c, PL_F_PLEDGE);
-	struct proj_pledge rec = {.amount = amount,
-				  .campaign = c->campaign,
-				  .supporter = field(c, PL_F_SUPPORTER)};
-	bool exists;
-	uint8_t *p = store_reserve_new(c->t, db(c, PROJ_T_PLEDGES), pledge.ptr, pledge.len,
-				       proj_pledge_encode(NULL, &rec), &exists);
-	if (exists)
+	struct fp f;
+	uint8_t v[PROJ_PLEDGE_SIZE];
+	fp_of(&f, FP_PLEDGE, pledge.ptr, pledge.len);
+	rc = state_get(c, PROJ_K_PLEDGE, &f, v);
+	if (rc == 0)
 		return pl_reject(c->rej, PL_R_DUPLICATE_PLEDGE, "pledge '%.*s' exists already",
 				 (int)pledge.len, pledge.ptr);
-	if (!p)
+	if (rc != PL_ENOTFOUND)
+		return rc;
+	proj_pledge_encode(v, &(struct proj_pledge){.seq = c->seq});
+	if (state_put(c, PROJ_K_PLEDGE, &f, v))
 		return c->t->err;
-	proj_pledge_encode(p, &rec);
-	s->totals.raised += amount;
-	s->totals.pledges++;
-	s->totals.supporters += add_to_supporter(c, rec.supporter, amount);
-	touch(c, s);
-	return c->t->err;
+	c->state.totals.raised += amount;
+	c->state.totals.pledges++;
+	c->state.totals.supporters += add_to_supporter(c, field(c, PL_F_SUPPORTER), amount);
+	return save_campaign(c);
+}
+
+/* Whether ev, read back from the log, is a pledge.created of campaign. */
+static bool is_pledge_of(const struct pl_event *ev, struct pl_str campaign)
+{
+	struct pl_str of = pl_event_str(ev, PL_F_CAMPAIGN);
+	return ev->type == PL_EV_PLEDGE_CREATED && of.len == campaign.len &&
+	       memcmp(of.ptr, campaign.ptr, of.len) == 0;
 }
 
 static int apply_refund(struct apply_ctx *c)
 {
-	struct proj_cached_campaign *s;
-	struct proj_pledge rec;
-	MDB_val v;
-	/* The campaign first: loading it may write (a cache flush), which would
-	 * invalidate the pledge record's pointers into LMDB's pages. */
-	int rc = load_campaign(c, &s);
+	int rc = load_campaign(c);
 	if (rc)
 		return rc == PL_EREJECTED ? reject_unknown_pledge(c) : rc;
 	struct pl_str pledge = field(c, PL_F_PLEDGE);
-	rc = store_get(c->t, db(c, PROJ_T_PLEDGES), pledge.ptr, pledge.len, &v);
-	if (rc && rc != PL_ENOTFOUND)
+	struct fp f;
+	uint8_t v[PROJ_PLEDGE_SIZE];
+	struct proj_pledge rec;
+	struct pl_event created;
+	fp_of(&f, FP_PLEDGE, pledge.ptr, pledge.len);
+	rc = state_get(c, PROJ_K_PLEDGE, &f, v);
+	if (rc == PL_ENOTFOUND)
+		return reject_unknown_pledge(c);
+	if (rc)
 		return rc;
-	if (rc == 0 && (proj_pledge_decode(v.mv_data, v.mv_size, &rec) ||
-			rec.supporter.len > PL_MAX_ID_BYTES))
-		return store_txn_fail(c->t, PL_ECORRUPT);
-	if (rc == PL_ENOTFOUND || rec.campaign.len != c->campaign.len ||
-	    memcmp(rec.campaign.ptr, c->campaign.ptr, c->campaign.len))
+	proj_pledge_decode(v, &rec);
+	if ((rc = c->w->event_at(c->w->event_at_arg, rec.seq, &created)))
+		return store_txn_fail(c->t, rc);
+	if (!is_pledge_of(&created, c->campaign))
 		return reject_unknown_pledge(c);
 	int64_t amount = pl_event_int(c->ev, PL_F_AMOUNT);
-	if (amount > rec.amount - rec.refunded)
+	int64_t left = pl_event_int(&created, PL_F_AMOUNT) - rec.refunded;
+	if (amount > left)
 		return pl_reject(c->rej, PL_R_REFUND_EXCEEDS_PLEDGE,
 				 "refund of %lld exceeds the %lld left of pledge '%.*s'",
-				 (long long)amount, (long long)(rec.amount - rec.refunded),
-				 (int)pledge.len, pledge.ptr);
-
-	/* rec borrows the page we are about to overwrite: copy the supporter out. */
-	char supporter_buf[PL_MAX_ID_BYTES];
-	struct pl_str supporter = {supporter_buf, rec.supporter.len};
-	memcpy(supporter_buf, rec.supporter.ptr, rec.supporter.len);
-	rec.campaign = c->campaign;
-	rec.supporter = supporter;
+				 (long long)amount, (long long)left, (int)pledge.len, pledge.ptr);
 	rec.refunded += amount;
-	uint8_t buf[16 + 2 + PL_MAX_ID_BYTES + 2 + PL_MAX_ID_BYTES];
-	store_put(c->t, db(c, PROJ_T_PLEDGES), pledge.ptr, pledge.len, buf,
-		  proj_pledge_encode(buf, &rec), 0);
-	s->totals.raised -= amount;
-	s->totals.supporters += add_to_supporter(c, supporter, -amount);
-	touch(c, s);
-	return c->t->err;
+	proj_pledge_encode(v, &rec);
+	if (state_put(c, PROJ_K_PLEDGE, &f, v))
+		return c->t->err;
+	c->state.totals.raised -= amount;
+	c->state.totals.supporters +=
+		add_to_supporter(c, pl_event_str(&created, PL_F_SUPPORTER), -amount);
+	return save_campaign(c);
 }
 
 static int apply_comment(struct apply_ctx *c)
 {
-	struct proj_cached_campaign *s;
-	MDB_val v;
-	int rc = load_campaign(c, &s);
+	int rc = load_campaign(c);
 	if (rc)
 		return rc;
-	struct pl_str supporter = field(c, PL_F_SUPPORTER);
-	uint8_t skey[PROJ_KEY_MAX];
-	size_t sklen = proj_supporter_key(skey, c->campaign, supporter);
-	rc = store_get(c->t, db(c, PROJ_T_SUPPORTERS), skey, sklen, &v);
+	struct pl_str supporter = field(c, PL_F_SUPPORTER), id = field(c, PL_F_COMMENT);
+	struct fp sf, cf;
+	uint8_t net[8], v[PROJ_COMMENT_STATE_SIZE];
+	fp_of_pair(&sf, FP_SUPPORTER, c->campaign.ptr, c->campaign.len, supporter.ptr, supporter.len);
+	rc = state_get(c, PROJ_K_SUPPORTER, &sf, net);
 	if (rc && rc != PL_ENOTFOUND)
 		return rc;
-	if (rc == PL_ENOTFOUND || v.mv_size != 8 || (int64_t)bytes_get_le64(v.mv_data) <= 0)
+	if (rc == PL_ENOTFOUND || (int64_t)bytes_get_le64(net) <= 0)
 		return pl_reject(c->rej, PL_R_NOT_A_BACKER,
 				 "supporter '%.*s' has no pledge standing in campaign '%.*s'",
 				 (int)supporter.len, supporter.ptr, (int)c->campaign.len,
 				 c->campaign.ptr);
-
-	/* COMMENT_IDS holds a removed flag, then the comment's COMMENTS key. */
-	struct pl_str id = field(c, PL_F_COMMENT);
-	uint8_t ckey[1 + PROJ_KEY_MAX];
-	size_t cklen = proj_comment_key(ckey + 1, c->campaign, pl_event_int(c->ev, PL_F_AT), c->seq);
-	bool exists;
-	uint8_t *entry = store_reserve_new(c->t, db(c, PROJ_T_COMMENT_IDS), id.ptr, id.len, 1 + cklen,
-					   &exists);
-	if (exists)
+	fp_of(&cf, FP_COMMENT, id.ptr, id.len);
+	rc = state_get(c, PROJ_K_COMMENT, &cf, v);
+	if (rc == 0)
 		return pl_reject(c->rej, PL_R_DUPLICATE_COMMENT, "comment '%.*s' exists already",
 				 (int)id.len, id.ptr);
-	if (!entry)
+	if (rc != PL_ENOTFOUND)
+		return rc;
+	proj_comment_state_encode(v, &(struct proj_comment_state){.seq = c->seq});
+	if (state_put(c, PROJ_K_COMMENT, &cf, v))
 		return c->t->err;
-	ckey[0] = 0; /* not removed */
-	memcpy(entry, ckey, 1 + cklen);
-
-	struct proj_comment com = {.id = id,
-				   .name = field(c, PL_F_NAME),
-				   .has_name = pl_event_has(c->ev, PL_F_NAME),
-				   .text = field(c, PL_F_TEXT)};
-	uint8_t *p = store_reserve(c->t, db(c, PROJ_T_COMMENTS), ckey + 1, cklen,
-				   proj_comment_encode(NULL, &com), 0);
-	if (p)
-		proj_comment_encode(p, &com);
-	s->totals.comments++;
-	touch(c, s);
-	return c->t->err;
+	if (c->w->publish) {
+		struct proj_comment com = {.id = id,
+					   .name = field(c, PL_F_NAME),
+					   .has_name = pl_event_has(c->ev, PL_F_NAME),
+					   .text = field(c, PL_F_TEXT)};
+		uint8_t key[PROJ_KEY_MAX];
+		size_t klen = proj_comment_key(key, c->campaign, pl_event_int(c->ev, PL_F_AT), c->seq);
+		uint8_t *p = store_reserve(c->t, table(c, SLOT_COMMENTS), key, klen,
+					   proj_comment_encode(NULL, &com), 0);
+		if (p)
+			proj_comment_encode(p, &com);
+	}
+	c->state.totals.comments++;
+	return save_campaign(c);
 }
 
 static int apply_comment_removed(struct apply_ctx *c)
 {
-	struct proj_cached_campaign *s;
-	MDB_val v;
 	struct pl_str id = field(c, PL_F_COMMENT);
-	int rc = store_get(c->t, db(c, PROJ_T_COMMENT_IDS), id.ptr, id.len, &v);
+	struct fp cf;
+	uint8_t v[PROJ_COMMENT_STATE_SIZE];
+	struct proj_comment_state rec;
+	struct pl_event posted;
+	fp_of(&cf, FP_COMMENT, id.ptr, id.len);
+	int rc = state_get(c, PROJ_K_COMMENT, &cf, v);
 	if (rc && rc != PL_ENOTFOUND)
 		return rc;
-	int64_t at;
-	uint64_t seq;
-	const uint8_t *entry = v.mv_data;
-	if (rc == PL_ENOTFOUND || v.mv_size < 1 ||
-	    proj_comment_key_parse(entry + 1, v.mv_size - 1, c->campaign, &at, &seq))
+	if (rc == 0) {
+		proj_comment_state_decode(v, &rec);
+		if ((rc = c->w->event_at(c->w->event_at_arg, rec.seq, &posted)))
+			return store_txn_fail(c->t, rc);
+	}
+	struct pl_str of = rc == 0 ? pl_event_str(&posted, PL_F_CAMPAIGN) : (struct pl_str){"", 0};
+	if (rc == PL_ENOTFOUND || posted.type != PL_EV_COMMENT_POSTED || of.len != c->campaign.len ||
+	    memcmp(of.ptr, c->campaign.ptr, of.len))
 		return pl_reject(c->rej, PL_R_UNKNOWN_COMMENT, "no comment '%.*s' in campaign '%.*s'",
 				 (int)id.len, id.ptr, (int)c->campaign.len, c->campaign.ptr);
-	if (entry[0])
+	if (rec.removed)
 		return pl_reject(c->rej, PL_R_UNKNOWN_COMMENT, "comment '%.*s' was already removed",
 				 (int)id.len, id.ptr);
-	if ((rc = load_campaign(c, &s)))
+	if ((rc = load_campaign(c)))
 		return rc;
-	uint8_t ckey[1 + PROJ_KEY_MAX];
-	size_t cklen = proj_comment_key(ckey + 1, c->campaign, at, seq);
-	store_del(c->t, db(c, PROJ_T_COMMENTS), ckey + 1, cklen);
-	ckey[0] = 1; /* removed: the id stays taken */
-	store_put(c->t, db(c, PROJ_T_COMMENT_IDS), id.ptr, id.len, ckey, 1 + cklen, 0);
-	s->totals.comments--;
-	touch(c, s);
-	return c->t->err;
+	if (c->w->publish) {
+		uint8_t key[PROJ_KEY_MAX];
+		size_t klen = proj_comment_key(key, c->campaign, pl_event_int(&posted, PL_F_AT), rec.seq);
+		store_del(c->t, table(c, SLOT_COMMENTS), key, klen);
+	}
+	rec.removed = true; /* the id stays taken */
+	proj_comment_state_encode(v, &rec);
+	if (state_put(c, PROJ_K_COMMENT, &cf, v))
+		return c->t->err;
+	c->state.totals.comments--;
+	return save_campaign(c);
 }
 
 int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
@@ -377,6 +373,7 @@ int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
 	struct apply_ctx c = {w, w->t, ev, seq, rej, pl_event_str(ev, PL_F_CAMPAIGN)};
 	if (w->t->err)
 		return w->t->err;
+	proj_campaign_fp(c.campaign, &c.campaign_fp);
 	switch (ev->type) {
 	case PL_EV_CAMPAIGN_OPENED: return apply_opened(&c);
 	case PL_EV_CAMPAIGN_CLOSED: return apply_closed(&c);
@@ -389,8 +386,28 @@ int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
 	return PL_EINVAL;
 }
 
-void proj_clear(struct store_txn *t, enum proj_set set)
+/* Publishes one touched campaign's totals. */
+static int publish_totals(struct proj_writer *w, const struct fp *f, const struct touched_id *id)
 {
-	for (int table = 0; table < PROJ_TABLE_COUNT; table++)
-		store_clear(t, proj_db(set, (enum proj_table)table));
+	uint8_t v[PROJ_CAMPAIGN_STATE_SIZE], buf[PROJ_TOTALS_SIZE];
+	struct proj_campaign_state state;
+	int rc = index_get(w->ix, w->t, w->kind_base + PROJ_K_CAMPAIGN, f, v);
+	if (rc)
+		return store_txn_fail(w->t, rc == PL_ENOTFOUND ? PL_ECORRUPT : rc);
+	proj_campaign_state_decode(v, &state);
+	proj_totals_encode(buf, &state.totals);
+	store_put(w->t, store_slot_db(w->slot, SLOT_TOTALS), id->id, id->len, buf, sizeof buf, 0);
+	return w->t->err;
+}
+
+int proj_writer_flush(struct proj_writer *w)
+{
+	const struct memtable *m = &w->touched;
+	for (size_t i = 0; i < m->capacity && !w->t->err; i++) {
+		const uint8_t *s = m->slots + i * m->entry_size;
+		if (!fp_is_zero((const struct fp *)s))
+			publish_totals(w, (const struct fp *)s, (const struct touched_id *)(s + FP_SIZE));
+	}
+	memtable_clear(&w->touched);
+	return w->t->err;
 }

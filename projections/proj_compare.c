@@ -1,6 +1,7 @@
 /*
- * proj_compare.c — byte-for-byte comparison of the LIVE and SCRATCH
- * projection sets, for verify.
+ * proj_compare.c — byte-for-byte comparison of two slots' published
+ * tables, in one data dir or two: verify compares the live slot with a
+ * rebuild of the log.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,20 +20,21 @@ static void describe_key(char *out, size_t size, const MDB_val *k)
 	out[n] = '\0';
 }
 
-static int compare_table(struct store_txn *t, enum proj_table table, char *diff, size_t size)
+static int compare_table(struct store_txn *ta, enum store_slot a, struct store_txn *tb,
+			 enum store_slot b, enum store_slot_table table, char *diff, size_t size)
 {
-	enum store_db live = proj_db(PROJ_LIVE, table), scratch = proj_db(PROJ_SCRATCH, table);
-	MDB_cursor *a = store_cursor(t, live), *b = store_cursor(t, scratch);
+	enum store_db da = store_slot_db(a, table), db = store_slot_db(b, table);
+	MDB_cursor *ca = store_cursor(ta, da), *cb = store_cursor(tb, db);
 	MDB_val ka, va, kb, vb;
 	int result = 0;
-	if (!a || !b)
+	if (!ca || !cb)
 		goto out;
-	int ra = mdb_cursor_get(a, &ka, &va, MDB_FIRST);
-	int rb = mdb_cursor_get(b, &kb, &vb, MDB_FIRST);
+	int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
+	int rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
 	while (ra == 0 && rb == 0) {
 		MDB_val *k = &ka;
 		const char *what = NULL;
-		int kc = mdb_cmp(t->txn, store_dbi(t, live), &ka, &kb);
+		int kc = mdb_cmp(ta->txn, store_dbi(ta, da), &ka, &kb);
 		if (kc < 0) {
 			what = "stored but not produced by the log";
 		} else if (kc > 0) {
@@ -44,34 +46,38 @@ static int compare_table(struct store_txn *t, enum proj_table table, char *diff,
 		if (what) {
 			char key[128];
 			describe_key(key, sizeof key, k);
-			snprintf(diff, size, "%s: key '%s' %s", store_db_name(live), key, what);
+			snprintf(diff, size, "%s: key '%s' %s", store_db_name(da), key, what);
 			result = 1;
 			goto out;
 		}
-		ra = mdb_cursor_get(a, &ka, &va, MDB_NEXT);
-		rb = mdb_cursor_get(b, &kb, &vb, MDB_NEXT);
+		ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+		rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
 	}
 	if (ra == 0 || rb == 0) {
 		char key[128];
 		describe_key(key, sizeof key, ra == 0 ? &ka : &kb);
-		snprintf(diff, size, "%s: key '%s' %s", store_db_name(live), key,
+		snprintf(diff, size, "%s: key '%s' %s", store_db_name(da), key,
 			 ra == 0 ? "stored but not produced by the log" : "produced by the log but missing");
 		result = 1;
-	} else if (ra != MDB_NOTFOUND || rb != MDB_NOTFOUND) {
-		store_txn_fail(t, store_error(ra != MDB_NOTFOUND ? ra : rb));
+	} else if (ra != MDB_NOTFOUND) {
+		store_txn_fail(ta, store_error(ra));
+	} else if (rb != MDB_NOTFOUND) {
+		store_txn_fail(tb, store_error(rb));
 	}
 out:
-	if (a)
-		mdb_cursor_close(a);
-	if (b)
-		mdb_cursor_close(b);
-	return t->err ? t->err : result;
+	if (ca)
+		mdb_cursor_close(ca);
+	if (cb)
+		mdb_cursor_close(cb);
+	return ta->err ? ta->err : tb->err ? tb->err : result;
 }
 
-int proj_compare(struct store_txn *t, char *diff, size_t diff_size)
+int proj_compare(struct store_txn *ta, enum store_slot a, struct store_txn *tb, enum store_slot b,
+		 char *diff, size_t diff_size)
 {
-	for (int table = 0; table < PROJ_TABLE_COUNT; table++) {
-		int rc = compare_table(t, (enum proj_table)table, diff, diff_size);
+	static const enum store_slot_table published[] = {SLOT_CAMPAIGNS, SLOT_TOTALS, SLOT_COMMENTS};
+	for (size_t i = 0; i < sizeof published / sizeof published[0]; i++) {
+		int rc = compare_table(ta, a, tb, b, published[i], diff, diff_size);
 		if (rc)
 			return rc;
 	}

@@ -17,14 +17,14 @@ static int64_t days_open(const struct proj_totals *tot)
 	return days < 1 ? 1 : days;
 }
 
-static int fill_campaign(struct store_txn *t, enum proj_set set, const MDB_val *key,
+static int fill_campaign(struct store_txn *t, enum store_slot slot, const MDB_val *key,
 			 const MDB_val *info, struct proj_campaign *out)
 {
 	MDB_val tv;
 	out->id = (struct pl_str){key->mv_data, (uint32_t)key->mv_size};
 	if (proj_info_decode(info->mv_data, info->mv_size, &out->info))
 		return store_txn_fail(t, PL_ECORRUPT);
-	int rc = store_get(t, proj_db(set, PROJ_T_TOTALS), key->mv_data, key->mv_size, &tv);
+	int rc = store_get(t, store_slot_db(slot, SLOT_TOTALS), key->mv_data, key->mv_size, &tv);
 	if (rc)
 		return store_txn_fail(t, rc == PL_ENOTFOUND ? PL_ECORRUPT : rc);
 	if (proj_totals_decode(tv.mv_data, tv.mv_size, &out->totals))
@@ -34,19 +34,19 @@ static int fill_campaign(struct store_txn *t, enum proj_set set, const MDB_val *
 	return PL_OK;
 }
 
-int proj_campaign_get(struct store_txn *t, enum proj_set set, struct pl_str id,
+int proj_campaign_get(struct store_txn *t, enum store_slot slot, struct pl_str id,
 		      struct proj_campaign *out)
 {
 	MDB_val k = {id.len, (void *)id.ptr}, v;
-	int rc = store_get(t, proj_db(set, PROJ_T_CAMPAIGNS), id.ptr, id.len, &v);
+	int rc = store_get(t, store_slot_db(slot, SLOT_CAMPAIGNS), id.ptr, id.len, &v);
 	if (rc)
 		return rc;
-	return fill_campaign(t, set, &k, &v, out);
+	return fill_campaign(t, slot, &k, &v, out);
 }
 
 struct campaign_walk {
 	struct store_txn *t;
-	enum proj_set set;
+	enum store_slot slot;
 	int (*fn)(const struct proj_campaign *c, void *arg);
 	void *arg;
 };
@@ -55,15 +55,15 @@ static int campaign_entry(const MDB_val *k, const MDB_val *v, void *arg)
 {
 	struct campaign_walk *w = arg;
 	struct proj_campaign camp;
-	int rc = fill_campaign(w->t, w->set, k, v, &camp);
+	int rc = fill_campaign(w->t, w->slot, k, v, &camp);
 	return rc ? rc : w->fn(&camp, w->arg);
 }
 
-int proj_campaign_each(struct store_txn *t, enum proj_set set,
+int proj_campaign_each(struct store_txn *t, enum store_slot slot,
 		       int (*fn)(const struct proj_campaign *c, void *arg), void *arg)
 {
-	struct campaign_walk w = {t, set, fn, arg};
-	return store_each(t, proj_db(set, PROJ_T_CAMPAIGNS), NULL, false, campaign_entry, &w);
+	struct campaign_walk w = {t, slot, fn, arg};
+	return store_each(t, store_slot_db(slot, SLOT_CAMPAIGNS), NULL, false, campaign_entry, &w);
 }
 
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)
@@ -108,7 +108,7 @@ static int seek_before(MDB_cursor *c, uint8_t *key, size_t klen, MDB_val *k, MDB
 	return mdb_cursor_get(c, k, v, MDB_PREV);
 }
 
-int proj_comments_page(struct store_txn *t, enum proj_set set, struct pl_str campaign,
+int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
 		       const struct proj_cursor *before, unsigned limit,
 		       struct proj_comment_page *page)
 {
@@ -126,7 +126,7 @@ int proj_comments_page(struct store_txn *t, enum proj_set set, struct pl_str cam
 		memset(key + klen, 0xff, 16);
 		klen += 16;
 	}
-	MDB_cursor *c = store_cursor(t, proj_db(set, PROJ_T_COMMENTS));
+	MDB_cursor *c = store_cursor(t, store_slot_db(slot, SLOT_COMMENTS));
 	if (!c)
 		return t->err;
 	MDB_val k, v;

@@ -21,11 +21,11 @@ struct proj_campaign {
 };
 
 /* Reads one campaign: 0, PL_ENOTFOUND or an error. */
-int proj_campaign_get(struct store_txn *t, enum proj_set set, struct pl_str id,
+int proj_campaign_get(struct store_txn *t, enum store_slot slot, struct pl_str id,
 		      struct proj_campaign *out);
 
 /* Calls fn for every campaign in id order; stops when fn returns non-zero. */
-int proj_campaign_each(struct store_txn *t, enum proj_set set,
+int proj_campaign_each(struct store_txn *t, enum store_slot slot,
 		       int (*fn)(const struct proj_campaign *c, void *arg), void *arg);
 
 /* A position in a comment feed: comments strictly older come after it. */
@@ -51,7 +51,7 @@ struct proj_comment_page {
  * Reads up to limit (1..PROJ_PAGE_MAX) visible comments of a campaign, newest
  * first, starting after before (or at the newest when before is NULL).
  */
-int proj_comments_page(struct store_txn *t, enum proj_set set, struct pl_str campaign,
+int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
 		       const struct proj_cursor *before, unsigned limit,
 		       struct proj_comment_page *page);
 

@@ -41,14 +41,6 @@ static bool get_str(const uint8_t *buf, size_t len, size_t *at, struct pl_str *s
 	return true;
 }
 
-size_t proj_supporter_key(uint8_t *key, struct pl_str campaign, struct pl_str supporter)
-{
-	key[0] = (uint8_t)campaign.len;
-	memcpy(key + 1, campaign.ptr, campaign.len);
-	memcpy(key + 1 + campaign.len, supporter.ptr, supporter.len);
-	return 1 + campaign.len + supporter.len;
-}
-
 size_t proj_comment_prefix(uint8_t *key, struct pl_str campaign)
 {
 	key[0] = (uint8_t)campaign.len;
@@ -123,28 +115,43 @@ int proj_totals_decode(const void *buf, size_t len, struct proj_totals *t)
 	return PL_OK;
 }
 
-size_t proj_pledge_encode(uint8_t *buf, const struct proj_pledge *pl)
+void proj_campaign_state_encode(uint8_t *buf, const struct proj_campaign_state *c)
 {
-	if (buf) {
-		bytes_put_le64(buf, (uint64_t)pl->amount);
-		bytes_put_le64(buf + 8, (uint64_t)pl->refunded);
-	}
-	size_t at = put_str(buf, 16, pl->campaign, true);
-	return put_str(buf, at, pl->supporter, true);
+	proj_totals_encode(buf, &c->totals);
+	memcpy(buf + PROJ_TOTALS_SIZE, c->currency, 3);
+	buf[PROJ_TOTALS_SIZE + 3] = 0;
 }
 
-int proj_pledge_decode(const void *buf, size_t len, struct proj_pledge *pl)
+void proj_campaign_state_decode(const uint8_t *buf, struct proj_campaign_state *c)
 {
-	const uint8_t *p = buf;
-	size_t at = 16;
-	if (len < 16)
-		return PL_ECORRUPT;
-	pl->amount = (int64_t)bytes_get_le64(p);
-	pl->refunded = (int64_t)bytes_get_le64(p + 8);
-	if (!get_str(p, len, &at, &pl->campaign, NULL) || !get_str(p, len, &at, &pl->supporter, NULL) ||
-	    at != len)
-		return PL_ECORRUPT;
-	return PL_OK;
+	proj_totals_decode(buf, PROJ_TOTALS_SIZE, &c->totals);
+	memcpy(c->currency, buf + PROJ_TOTALS_SIZE, 3);
+}
+
+void proj_pledge_encode(uint8_t *buf, const struct proj_pledge *p)
+{
+	bytes_put_le64(buf, p->seq);
+	bytes_put_le64(buf + 8, (uint64_t)p->refunded);
+}
+
+void proj_pledge_decode(const uint8_t *buf, struct proj_pledge *p)
+{
+	p->seq = bytes_get_le64(buf);
+	p->refunded = (int64_t)bytes_get_le64(buf + 8);
+}
+
+#define COMMENT_REMOVED (UINT64_C(1) << 63)
+
+void proj_comment_state_encode(uint8_t *buf, const struct proj_comment_state *c)
+{
+	bytes_put_le64(buf, c->seq | (c->removed ? COMMENT_REMOVED : 0));
+}
+
+void proj_comment_state_decode(const uint8_t *buf, struct proj_comment_state *c)
+{
+	uint64_t v = bytes_get_le64(buf);
+	c->seq = v & ~COMMENT_REMOVED;
+	c->removed = (v & COMMENT_REMOVED) != 0;
 }
 
 size_t proj_comment_encode(uint8_t *buf, const struct proj_comment *c)

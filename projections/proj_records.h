@@ -1,16 +1,20 @@
 /*
- * proj_records.h — how projection state is laid out in LMDB.
+ * proj_records.h — how projections are laid out in LMDB.
  *
- * Keys and values of the projection databases (see store.h), as plain
- * structs and their byte forms. Every encoder writes every byte, so equal
- * state means equal bytes: that is what makes replay byte-identical.
- *
+ * What readers see, in a slot's tables (see store.h), keyed by the ids
+ * people use:
  *   CAMPAIGNS    campaign id                  → campaign info (static fields)
  *   TOTALS       campaign id                  → totals (numbers that move)
- *   PLEDGES      pledge id                    → pledge (campaign, supporter, amounts)
- *   SUPPORTERS   len8 campaign, supporter     → net amount
  *   COMMENTS     len8 campaign, at, seq       → comment (id, name, text)
- *   COMMENT_IDS  comment id                   → removed flag, COMMENTS key
+ * What the rules need, in the slot's state index (index.h), keyed by
+ * fingerprints of the ids (fp.h):
+ *   campaign     campaign id                  → totals and currency
+ *   pledge       pledge id                    → its event's sequence, refunded
+ *   supporter    campaign, supporter          → net amount
+ *   comment      comment id                   → its event's sequence, removed
+ * A pledge or comment keeps only where its event is in the log: a refund or
+ * a removal reads the rest there. Every encoder writes every byte, so equal
+ * state means equal bytes: that is what makes replay byte-identical.
  */
 #ifndef PROJ_RECORDS_H
 #define PROJ_RECORDS_H
@@ -36,9 +40,20 @@ struct proj_totals {
 	int64_t last_at;              /* latest event time seen for the campaign */
 };
 
+/* A campaign's state: its totals and the currency its pledges must use. */
+struct proj_campaign_state {
+	struct proj_totals totals;
+	char currency[3];
+};
+
 struct proj_pledge {
-	int64_t amount, refunded;
-	struct pl_str campaign, supporter;
+	uint64_t seq; /* its pledge.created */
+	int64_t refunded;
+};
+
+struct proj_comment_state {
+	uint64_t seq; /* its comment.posted */
+	bool removed;
 };
 
 struct proj_comment {
@@ -51,7 +66,6 @@ struct proj_comment {
 /* Composite keys: the campaign prefixed by its length keeps them unambiguous. */
 #define PROJ_KEY_MAX (1 + PL_MAX_ID_BYTES + PL_MAX_ID_BYTES + 16)
 
-size_t proj_supporter_key(uint8_t *key, struct pl_str campaign, struct pl_str supporter);
 size_t proj_comment_key(uint8_t *key, struct pl_str campaign, int64_t at, uint64_t seq);
 /* The prefix every COMMENTS key of a campaign starts with. */
 size_t proj_comment_prefix(uint8_t *key, struct pl_str campaign);
@@ -67,8 +81,16 @@ int proj_info_decode(const void *buf, size_t len, struct proj_info *info);
 void proj_totals_encode(uint8_t *buf, const struct proj_totals *t);
 int proj_totals_decode(const void *buf, size_t len, struct proj_totals *t);
 
-size_t proj_pledge_encode(uint8_t *buf, const struct proj_pledge *p);
-int proj_pledge_decode(const void *buf, size_t len, struct proj_pledge *p);
+/* The state values, of fixed sizes. */
+#define PROJ_CAMPAIGN_STATE_SIZE (PROJ_TOTALS_SIZE + 4)
+void proj_campaign_state_encode(uint8_t *buf, const struct proj_campaign_state *c);
+void proj_campaign_state_decode(const uint8_t *buf, struct proj_campaign_state *c);
+#define PROJ_PLEDGE_SIZE 16
+void proj_pledge_encode(uint8_t *buf, const struct proj_pledge *p);
+void proj_pledge_decode(const uint8_t *buf, struct proj_pledge *p);
+#define PROJ_COMMENT_STATE_SIZE 8
+void proj_comment_state_encode(uint8_t *buf, const struct proj_comment_state *c);
+void proj_comment_state_decode(const uint8_t *buf, struct proj_comment_state *c);
 
 /* The COMMENTS value: id, name, text (at and seq live in the key). */
 size_t proj_comment_encode(uint8_t *buf, const struct proj_comment *c);

@@ -9,7 +9,9 @@
 #include "pl_error.h"
 
 #define DEFAULT_CHECKPOINT_ENTRIES 1000000
-#define DEFAULT_BLOOM_BYTES ((size_t)16 << 20)
+#define DEFAULT_BLOOM_BYTES ((size_t)32 << 20)
+#define MIN_BLOOM_BYTES ((size_t)64 << 10)
+#define BLOOM_BITS_PER_ENTRY 10
 #define DIRECTORY_FORMAT 1
 #define DIRECTORY_HEAD 16
 #define DIRECTORY_RUN 16
@@ -99,9 +101,20 @@ static void save_bloom(struct index *ix, struct store_txn *t)
 		memcpy(p, ix->bloom.bits, bloom_size(&ix->bloom));
 }
 
-/* Adds every fingerprint of the runs: for a filter lost or resized. */
+/* Adds every fingerprint of the runs and the tables: for a filter lost or resized. */
 static int rebuild_bloom(struct index *ix, struct store_txn *t)
 {
+	for (size_t k = 0; k < ix->nkinds; k++) {
+		const struct memtable *m = &ix->kinds[k].active;
+		for (size_t i = 0; i < m->capacity; i++) {
+			const struct fp *f = (const struct fp *)(m->slots + i * m->entry_size);
+			if (!fp_is_zero(f))
+				bloom_add(&ix->bloom, f);
+		}
+		for (size_t i = 0; i < ix->kinds[k].frozen_count; i++)
+			bloom_add(&ix->bloom, (const struct fp *)(ix->kinds[k].frozen +
+								  i * ix->kinds[k].active.entry_size));
+	}
 	for (size_t i = 0; i < ix->d.nruns; i++) {
 		const struct index_run *r = &ix->d.runs[i];
 		const struct index_kind_def *def = &ix->kinds[r->kind].def;
@@ -117,16 +130,65 @@ static int rebuild_bloom(struct index *ix, struct store_txn *t)
 	return PL_OK;
 }
 
+static uint64_t entries_on_disk(const struct index *ix)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < ix->d.nruns; i++)
+		n += ix->d.runs[i].entries;
+	return n;
+}
+
+/*
+ * The filter's size for n entries: BLOOM_BITS_PER_ENTRY bits each, twice
+ * that to leave room to grow, between MIN_BLOOM_BYTES and the setting.
+ */
+static size_t bloom_bytes_for(const struct index *ix, uint64_t n)
+{
+	uint64_t want = n * BLOOM_BITS_PER_ENTRY / 8 * 2;
+	size_t bytes = MIN_BLOOM_BYTES;
+	while (bytes < want && bytes < ix->opt.bloom_bytes)
+		bytes *= 2;
+	return bytes < ix->opt.bloom_bytes ? bytes : ix->opt.bloom_bytes;
+}
+
+/* The stored filter, if it has the size the entries call for; else one made from the runs. */
 static int load_bloom(struct index *ix, struct store_txn *t)
 {
 	char key[48];
 	MDB_val v;
-	int rc = store_get(t, STORE_DB_BLOOMS, key, bloom_key(ix, key, sizeof key), &v);
+	int rc = bloom_init(&ix->bloom, bloom_bytes_for(ix, entries_on_disk(ix)));
+	if (rc)
+		return rc;
+	rc = store_get(t, STORE_DB_BLOOMS, key, bloom_key(ix, key, sizeof key), &v);
 	if (rc == 0 && bloom_load(&ix->bloom, v.mv_data, v.mv_size) == 0)
 		return PL_OK;
 	if (rc && rc != PL_ENOTFOUND)
 		return rc;
 	return rebuild_bloom(ix, t);
+}
+
+/*
+ * Once the entries outgrow the filter (fewer than BLOOM_BITS_PER_ENTRY / 2
+ * bits each, under the setting), a filter twice the size or more is made
+ * from the runs: a longer transaction, but at doublings only.
+ */
+static int grow_bloom(struct index *ix, struct store_txn *t)
+{
+	uint64_t n = entries_on_disk(ix) + index_pending(ix);
+	if (bloom_size(&ix->bloom) >= ix->opt.bloom_bytes ||
+	    bloom_size(&ix->bloom) * 8 >= n * BLOOM_BITS_PER_ENTRY / 2)
+		return PL_OK;
+	struct bloom old = ix->bloom;
+	int rc = bloom_init(&ix->bloom, bloom_bytes_for(ix, n));
+	if (rc == 0)
+		rc = rebuild_bloom(ix, t);
+	if (rc) {
+		bloom_deinit(&ix->bloom);
+		ix->bloom = old;
+		return rc;
+	}
+	bloom_deinit(&old);
+	return PL_OK;
 }
 
 /* ---- opening ---- */
@@ -168,8 +230,6 @@ int index_open(struct index *ix, struct store_txn *t, const char *name,
 		else
 			rc = memtable_init(&ix->kinds[k].active, kinds[k].value_size);
 	}
-	if (rc == 0)
-		rc = bloom_init(&ix->bloom, ix->opt.bloom_bytes);
 	if (rc == 0)
 		rc = load_directory(ix, t);
 	if (rc == 0)
@@ -418,7 +478,8 @@ static void finish_checkpoint(struct index *ix, struct store_txn *t)
 	ix->d.checkpoint_seq = ix->frozen_seq;
 	plan_merge(ix);
 	save_directory(ix, t);
-	save_bloom(ix, t);
+	if (grow_bloom(ix, t) == 0)
+		save_bloom(ix, t);
 	ix->release_frozen = true;
 }
 

@@ -39,7 +39,7 @@
 #include "runs.h"
 #include "store.h"
 
-#define INDEX_MAX_KINDS 4
+#define INDEX_MAX_KINDS 8
 #define INDEX_MAX_RUNS 128
 #define INDEX_MAX_VALUE 64
 #define INDEX_MERGE_WIDTH 4 /* runs of one tier merged into one of the next */
@@ -52,7 +52,7 @@ struct index_kind_def {
 
 struct index_options {
 	size_t checkpoint_entries; /* freeze the tables at this many entries; 0: 1000000 */
-	size_t bloom_bytes;        /* 0: 16 MiB */
+	size_t bloom_bytes;        /* the filter's largest size; 0: 32 MiB */
 };
 
 struct index_run {

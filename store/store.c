@@ -8,15 +8,21 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "bytes.h"
 #include "crash_point.h"
 #include "pl_error.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
-/* What META["format"] holds in every pledged data dir. */
+/* Room for the databases of format 1 too, while `pledged upgrade` drops them. */
+#define STORE_OLD_DBS 16
+/* META["format"] holds "pledged/N" for format N; "pledged/upgrading"
+ * while `pledged upgrade` is under way, which every other command refuses. */
 #define FORMAT_KEY "format"
-#define FORMAT_VALUE "pledged/1"
+#define FORMAT_PREFIX "pledged/"
+#define FORMAT_UPGRADING "pledged/upgrading"
 
 static const struct {
 	const char *name;
@@ -32,7 +38,23 @@ struct store {
 	MDB_dbi dbi[STORE_DB_COUNT];
 	pthread_rwlock_t resize_lock; /* shared: a txn is open; exclusive: resizing */
 	char *dir;
+	int format;
 };
+
+static void (*damage_handler)(const char *what);
+
+void store_set_damage_handler(void (*fn)(const char *what))
+{
+	damage_handler = fn;
+}
+
+/* LMDB's assertions fire on pages that are not what they must be. */
+static void lmdb_assert_cb(MDB_env *env, const char *msg)
+{
+	(void)env;
+	if (damage_handler)
+		damage_handler(msg);
+}
 
 const char *store_db_name(enum store_db db)
 {
@@ -62,54 +84,139 @@ int store_error(int mdb_rc)
 	return PL_EIO;
 }
 
-/* Opens every named database and checks or writes the format marker. */
-static int open_layout(struct store *st, bool create)
+/* Parses META["format"]: N, 0 while upgrading, -1 for anything else. */
+static int parse_format(const MDB_val *v)
 {
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	size_t plen = strlen(FORMAT_PREFIX);
+	if (v->mv_size == strlen(FORMAT_UPGRADING) && memcmp(v->mv_data, FORMAT_UPGRADING, v->mv_size) == 0)
+		return 0;
+	if (v->mv_size != plen + 1 || memcmp(v->mv_data, FORMAT_PREFIX, plen) != 0)
+		return -1;
+	char d = ((const char *)v->mv_data)[plen];
+	return d >= '1' && d <= '9' ? d - '0' : -1;
+}
+
+static void format_value(int format, char *buf, size_t size)
+{
+	if (format == 0)
+		snprintf(buf, size, "%s", FORMAT_UPGRADING);
+	else
+		snprintf(buf, size, "%s%d", FORMAT_PREFIX, format);
+}
+
+/* Reads the format of an environment; PL_ENOTFOUND when it has no META. */
+static int read_format(MDB_txn *txn, int *format)
+{
+	MDB_dbi meta;
+	int rc = mdb_dbi_open(txn, db_defs[STORE_DB_META].name, 0, &meta);
+	if (rc == MDB_NOTFOUND)
+		return PL_ENOTFOUND;
 	if (rc)
 		return store_error(rc);
-	MDB_dbi meta;
-	rc = mdb_dbi_open(txn, db_defs[STORE_DB_META].name, create ? MDB_CREATE : 0, &meta);
-	if (rc == MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
-		return PL_EFOREIGN;
-	}
-	if (rc)
-		goto fail;
 	MDB_val k = {strlen(FORMAT_KEY), FORMAT_KEY}, v;
 	rc = mdb_get(txn, meta, &k, &v);
-	if (rc == MDB_NOTFOUND && create) {
-		/* A fresh environment: nothing but our meta may exist in it. */
+	if (rc == MDB_NOTFOUND)
+		return PL_EFOREIGN;
+	if (rc)
+		return store_error(rc);
+	*format = parse_format(&v);
+	return *format < 0 ? PL_EFOREIGN : PL_OK;
+}
+
+/* Opens every named database, in a read-only transaction when they all exist. */
+static int open_dbs(struct store *st, MDB_txn *txn, unsigned flags)
+{
+	for (int db = 0; db < STORE_DB_COUNT; db++) {
+		int rc = mdb_dbi_open(txn, db_defs[db].name, flags | db_defs[db].flags, &st->dbi[db]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Checks the format marker, creating the layout where it must. */
+static int open_layout(struct store *st, const struct store_options *opt)
+{
+	MDB_txn *txn;
+	int format = 0;
+	int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return store_error(rc);
+	rc = read_format(txn, &format);
+	if (rc == 0 && format == STORE_FORMAT && open_dbs(st, txn, 0) == 0) {
+		st->format = format;
+		return store_error(mdb_txn_commit(txn)); /* keeps the handles */
+	}
+	mdb_txn_abort(txn);
+	if (rc == PL_ENOTFOUND && !opt->create)
+		return PL_EFOREIGN;
+	if (rc && rc != PL_ENOTFOUND)
+		return rc;
+	if (rc == 0 && format > STORE_FORMAT)
+		return PL_ENEWER;
+	if (rc == 0 && format < STORE_FORMAT && !opt->old_format)
+		return PL_EUPGRADE;
+
+	/* A fresh environment, or one being upgraded: create what is missing. */
+	bool fresh = rc == PL_ENOTFOUND;
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
+		return store_error(rc);
+	if (fresh) {
+		/* Nothing but our own databases may exist in it. */
 		MDB_stat ms;
 		MDB_dbi main_db;
 		if (mdb_dbi_open(txn, NULL, 0, &main_db) == 0 && mdb_stat(txn, main_db, &ms) == 0 &&
-		    ms.ms_entries > 1) {
+		    ms.ms_entries > 0) {
 			mdb_txn_abort(txn);
 			return PL_EFOREIGN;
 		}
-		v.mv_size = strlen(FORMAT_VALUE);
-		v.mv_data = FORMAT_VALUE;
-		rc = mdb_put(txn, meta, &k, &v, 0);
-	} else if (rc == 0 && (v.mv_size != strlen(FORMAT_VALUE) ||
-			       memcmp(v.mv_data, FORMAT_VALUE, v.mv_size) != 0)) {
-		mdb_txn_abort(txn);
-		return PL_EFOREIGN;
-	} else if (rc == MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
-		return PL_EFOREIGN;
 	}
-	if (rc)
-		goto fail;
-	for (int db = 0; db < STORE_DB_COUNT; db++) {
-		rc = mdb_dbi_open(txn, db_defs[db].name, MDB_CREATE | db_defs[db].flags, &st->dbi[db]);
-		if (rc)
-			goto fail;
+	rc = open_dbs(st, txn, MDB_CREATE);
+	if (rc == 0 && fresh) {
+		char value[32];
+		format_value(STORE_FORMAT, value, sizeof value);
+		MDB_val k = {strlen(FORMAT_KEY), FORMAT_KEY}, v = {strlen(value), value};
+		rc = mdb_put(txn, st->dbi[STORE_DB_META], &k, &v, 0);
+		format = STORE_FORMAT;
 	}
+	if (rc) {
+		mdb_txn_abort(txn);
+		return store_error(rc);
+	}
+	st->format = format;
 	return store_error(mdb_txn_commit(txn));
-fail:
-	mdb_txn_abort(txn);
-	return store_error(rc);
+}
+
+int store_format(const struct store *st)
+{
+	return st->format;
+}
+
+void store_set_format(struct store_txn *t, int format)
+{
+	char value[32];
+	format_value(format, value, sizeof value);
+	store_put(t, STORE_DB_META, FORMAT_KEY, strlen(FORMAT_KEY), value, strlen(value), 0);
+	if (!t->err)
+		t->st->format = format;
+}
+
+/*
+ * A data file shorter than its meta page says was cut off (a failed copy,
+ * a full disk); LMDB would die of SIGBUS reading past its end. Refuse it.
+ */
+static int check_file_size(struct store *st)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	struct stat sb;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/data.mdb", st->dir);
+	if (mdb_env_info(st->env, &info) || mdb_env_stat(st->env, &ms) || stat(path, &sb))
+		return PL_EIO;
+	if ((uint64_t)sb.st_size < ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize)
+		return PL_ECORRUPT;
+	return PL_OK;
 }
 
 int store_open(struct store **out, const char *dir, const struct store_options *opt)
@@ -143,7 +250,7 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 	pthread_rwlockattr_destroy(&attr);
 
 	if ((rc = mdb_env_create(&st->env)) ||
-	    (rc = mdb_env_set_maxdbs(st->env, STORE_DB_COUNT + 1)) ||
+	    (rc = mdb_env_set_maxdbs(st->env, STORE_DB_COUNT + STORE_OLD_DBS)) ||
 	    (rc = mdb_env_set_maxreaders(st->env, 512)) ||
 	    (rc = mdb_env_set_mapsize(st->env, opt->initial_map_size ? opt->initial_map_size
 								     : DEFAULT_MAP_SIZE))) {
@@ -154,12 +261,13 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 	 * them freely). A thread must still never nest transactions: each holds
 	 * the resize lock shared, and a grow waiting in between would deadlock. */
 	unsigned flags = MDB_NOTLS | (opt->no_sync ? MDB_NOSYNC : 0);
+	mdb_env_set_assert(st->env, lmdb_assert_cb);
 	rc = mdb_env_open(st->env, dir, flags, 0640);
 	if (rc) {
 		rc = store_error(rc);
 		goto fail;
 	}
-	if (!st->dir || (rc = open_layout(st, opt->create)))
+	if (!st->dir || (rc = check_file_size(st)) || (rc = open_layout(st, opt)))
 		goto fail;
 	*out = st;
 	return PL_OK;
@@ -398,6 +506,20 @@ void store_clear(struct store_txn *t, enum store_db db)
 		store_txn_fail(t, store_error(rc));
 }
 
+void store_drop_named(struct store_txn *t, const char *name)
+{
+	MDB_dbi dbi;
+	if (t->err)
+		return;
+	int rc = mdb_dbi_open(t->txn, name, 0, &dbi);
+	if (rc == MDB_NOTFOUND)
+		return;
+	if (rc == 0)
+		rc = mdb_drop(t->txn, dbi, 1);
+	if (rc)
+		store_txn_fail(t, store_error(rc));
+}
+
 MDB_cursor *store_cursor(struct store_txn *t, enum store_db db)
 {
 	MDB_cursor *c = NULL;
@@ -470,20 +592,46 @@ int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val
 	return rc ? store_txn_fail(t, store_error(rc)) : PL_OK;
 }
 
-int store_backup(struct store *st, const char *dest)
+/* fsync()s path (a file or a directory). */
+static int sync_path(const char *path)
 {
-	struct stat sb;
-	if (stat(dest, &sb) != 0 && mkdir(dest, 0750) != 0)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return PL_EIO;
-	char path[4096];
-	snprintf(path, sizeof path, "%s/data.mdb", dest);
-	if (stat(path, &sb) == 0)
-		return PL_EEXIST;
+	int rc = fsync(fd) ? (errno == ENOSPC ? PL_ENOSPACE : PL_EIO) : PL_OK;
+	close(fd);
+	return rc;
+}
+
+int store_copy(struct store *st, const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
 	/* The copy holds a read transaction: take the shared lock like any reader. */
 	pthread_rwlock_rdlock(&st->resize_lock);
-	int rc = mdb_env_copy2(st->env, dest, MDB_CP_COMPACT);
+	int rc = mdb_env_copy2(st->env, dir, MDB_CP_COMPACT);
 	pthread_rwlock_unlock(&st->resize_lock);
-	return store_error(rc);
+	if (rc)
+		return rc == ENOSPC ? PL_ENOSPACE : store_error(rc);
+	if ((rc = sync_path(path)) || (rc = sync_path(dir)))
+		return rc;
+	return PL_OK;
+}
+
+int store_rename_durably(const char *from, const char *to)
+{
+	if (rename(from, to))
+		return errno == EEXIST || errno == ENOTEMPTY ? PL_EEXIST : PL_EIO;
+	char parent[4200];
+	snprintf(parent, sizeof parent, "%s", to);
+	char *slash = strrchr(parent, '/');
+	if (slash == parent)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(parent, sizeof parent, ".");
+	return sync_path(parent);
 }
 
 int store_grow(struct store *st)

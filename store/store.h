@@ -21,31 +21,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Named databases: X(ENUM, "name", flags). Projections exist twice: the
- * live set, and a scratch set that verify and dry runs rebuild into. The
- * state index (index.h) keeps its runs in databases of their own and its
- * filters in BLOOMS. */
-#define STORE_DBS(X)                                   \
-	X(META, "meta", 0)                             \
-	X(LOG, "log", 0)                               \
-	X(EVENT_IDS, "event_ids", 0)                   \
-	X(OFFSETS, "offsets", 0)                       \
-	X(REJECTIONS, "rejections", 0)                 \
-	X(CAMPAIGNS, "campaigns", 0)                   \
-	X(TOTALS, "totals", 0)                         \
-	X(PLEDGES, "pledges", 0)                       \
-	X(SUPPORTERS, "supporters", 0)                 \
-	X(COMMENTS, "comments", 0)                     \
-	X(COMMENT_IDS, "comment_ids", 0)               \
-	X(SCRATCH_CAMPAIGNS, "scratch.campaigns", 0)   \
-	X(SCRATCH_TOTALS, "scratch.totals", 0)         \
-	X(SCRATCH_PLEDGES, "scratch.pledges", 0)       \
-	X(SCRATCH_SUPPORTERS, "scratch.supporters", 0) \
-	X(SCRATCH_COMMENTS, "scratch.comments", 0)     \
-	X(SCRATCH_COMMENT_IDS, "scratch.comment_ids", 0) \
-	X(BLOOMS, "blooms", 0)                         \
-	X(RUNS_TEST_A, "runs.test_a", 0)               \
-	X(RUNS_TEST_B, "runs.test_b", 0)
+/*
+ * Named databases: X(ENUM, "name", flags). The log, its offsets and the
+ * rejections exist once. Everything derived from the log exists in two
+ * slots, a and b: the projections readers see (campaigns, totals,
+ * comments) and the runs of the state index (index.h) with the event ids
+ * and the rules' state. One slot is live; a rebuild fills the other and
+ * swaps (META says which is live). BLOOMS holds the state index's filters.
+ */
+#define STORE_SLOT_DBS(X, S, s)                                          \
+	X(S##_CAMPAIGNS, s ".campaigns", 0)                              \
+	X(S##_TOTALS, s ".totals", 0)                                    \
+	X(S##_COMMENTS, s ".comments", 0)                                \
+	X(S##_EVENT_IDS, s ".runs.event_ids", 0)                         \
+	X(S##_CAMPAIGN_STATE, s ".runs.campaigns", 0)                    \
+	X(S##_PLEDGES, s ".runs.pledges", 0)                             \
+	X(S##_SUPPORTERS, s ".runs.supporters", 0)                       \
+	X(S##_COMMENT_IDS, s ".runs.comment_ids", 0)
+
+#define STORE_DBS(X)                         \
+	X(META, "meta", 0)                   \
+	X(LOG, "log", 0)                     \
+	X(OFFSETS, "offsets", 0)             \
+	X(REJECTIONS, "rejections", 0)       \
+	X(BLOOMS, "blooms", 0)               \
+	STORE_SLOT_DBS(X, A, "a")            \
+	STORE_SLOT_DBS(X, B, "b")
 
 enum store_db {
 #define STORE_DB_ENUM(e, name, flags) STORE_DB_##e,
@@ -54,6 +55,38 @@ enum store_db {
 	STORE_DB_COUNT
 };
 
+/* The tables of a slot, in the order of STORE_SLOT_DBS. */
+enum store_slot_table {
+	SLOT_CAMPAIGNS,
+	SLOT_TOTALS,
+	SLOT_COMMENTS,
+	SLOT_EVENT_IDS,
+	SLOT_CAMPAIGN_STATE,
+	SLOT_PLEDGES,
+	SLOT_SUPPORTERS,
+	SLOT_COMMENT_IDS,
+	SLOT_TABLE_COUNT
+};
+
+enum store_slot { STORE_SLOT_A, STORE_SLOT_B };
+
+/* The database of a slot's table. */
+static inline enum store_db store_slot_db(enum store_slot slot, enum store_slot_table table)
+{
+	_Static_assert(STORE_DB_B_CAMPAIGNS - STORE_DB_A_CAMPAIGNS == SLOT_TABLE_COUNT,
+		       "STORE_SLOT_DBS must list the slot tables in store_slot_table order");
+	return (enum store_db)(STORE_DB_A_CAMPAIGNS + (int)slot * SLOT_TABLE_COUNT + (int)table);
+}
+
+/* "a" or "b". */
+static inline const char *store_slot_name(enum store_slot slot)
+{
+	return slot == STORE_SLOT_A ? "a" : "b";
+}
+
+/* The on-disk format this build reads and writes. */
+#define STORE_FORMAT 2
+
 /* Name of a database, for messages and diffs. */
 const char *store_db_name(enum store_db db);
 
@@ -61,6 +94,7 @@ struct store_options {
 	size_t initial_map_size; /* bytes; 0 means 64 MiB */
 	bool create;             /* create the directory and layout if missing */
 	bool no_sync;            /* skip fsync at commit (tests, benchmarks only) */
+	bool old_format;         /* open a format-1 dir too (for `pledged upgrade`) */
 };
 
 struct store;
@@ -68,9 +102,21 @@ struct store;
 /*
  * Opens (or with opt->create, creates) the data directory dir.
  * Errors: PL_ENOTFOUND (no data dir and not create), PL_EFOREIGN (not a
- * pledged data dir), PL_ECORRUPT (unreadable LMDB file), PL_EIO.
+ * pledged data dir), PL_EUPGRADE (an older format: `pledged upgrade`),
+ * PL_ENEWER (a newer format), PL_ECORRUPT (an LMDB file that is damaged or
+ * shorter than its own metadata says), PL_EIO.
  */
 int store_open(struct store **out, const char *dir, const struct store_options *opt);
+
+/* The format of the open data dir: STORE_FORMAT, or 1 when opened with old_format. */
+int store_format(const struct store *st);
+
+
+/*
+ * Called instead of LMDB's abort() when LMDB finds its own pages damaged
+ * (a failed internal assertion): the CLI prints what to do and exits.
+ */
+void store_set_damage_handler(void (*fn)(const char *what));
 void store_close(struct store *st);
 
 /* Current map size in bytes. */
@@ -95,6 +141,13 @@ int store_write_begin(struct store *st, struct store_txn *t);
 int store_commit(struct store_txn *t);
 /* Ends any transaction without writing. Safe to call twice. */
 void store_abort(struct store_txn *t);
+
+/*
+ * Marks the data dir as being of format (inside the caller's write
+ * transaction): `pledged upgrade` only. format 0 marks an upgrade under way,
+ * which every other command refuses.
+ */
+void store_set_format(struct store_txn *t, int format);
 
 /* Records err on t unless an error is already set; returns t->err. */
 int store_txn_fail(struct store_txn *t, int err);
@@ -129,6 +182,8 @@ int store_add_i64(struct store_txn *t, enum store_db db, const void *key, size_t
 void store_del(struct store_txn *t, enum store_db db, const void *key, size_t key_len);
 /* Empties a database. */
 void store_clear(struct store_txn *t, enum store_db db);
+/* Deletes the named database of an older format, if there is one (`pledged upgrade`). */
+void store_drop_named(struct store_txn *t, const char *name);
 /* Opens a cursor; the caller closes it with mdb_cursor_close() before the txn ends. */
 MDB_cursor *store_cursor(struct store_txn *t, enum store_db db);
 /*
@@ -158,11 +213,16 @@ int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val
 int store_run_write(struct store *st, int (*fn)(struct store_txn *t, void *arg), void *arg);
 
 /*
- * Writes a compacted, consistent copy of the environment into the empty or
- * new directory dest while writers go on (LMDB's hot backup: the copy is one
- * read transaction's snapshot). The copy is itself a data dir.
+ * Writes a compacted, consistent copy of the environment into the empty
+ * directory dir while writers go on (LMDB's hot backup: the copy is one read
+ * transaction's snapshot), and syncs it to disk. The copy is itself a data
+ * dir. For a backup that is either complete or absent, copy into a
+ * temporary directory, check it, then store_rename_durably() it.
  */
-int store_backup(struct store *st, const char *dest);
+int store_copy(struct store *st, const char *dir);
+
+/* Renames from to to and syncs the directory that holds them. */
+int store_rename_durably(const char *from, const char *to);
 
 /* Doubles the map size. No transaction of the calling thread may be open. */
 int store_grow(struct store *st);

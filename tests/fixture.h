@@ -14,6 +14,7 @@
 #include "pl_error.h"
 #include "proj_read.h"
 #include "store.h"
+#include "writer.h"
 
 /* Makes a fresh directory under $TMPDIR (or /tmp); the path is in dir. */
 static inline void fixture_tmpdir(char *dir, size_t size)
@@ -36,6 +37,64 @@ static inline struct store *fixture_store(char *dir, size_t size, size_t map_siz
 		abort();
 	}
 	return st;
+}
+
+/*
+ * The writer of a store made by fixture_store, opened on first use (a test
+ * process is the only writer of its stores): as serve holds one. The
+ * registry is per file that includes this header, so stores get their
+ * writers from one file only (the Kafka tests: kt.c).
+ */
+#define FIXTURE_WRITERS 4
+struct fixture_writer_slot {
+	struct store *st;
+	struct writer w;
+};
+
+static inline struct fixture_writer_slot *fixture_writers(void)
+{
+	static struct fixture_writer_slot slots[FIXTURE_WRITERS];
+	return slots;
+}
+
+static inline struct writer *fixture_writer(struct store *st)
+{
+	struct fixture_writer_slot *slots = fixture_writers();
+	int free_at = -1;
+	for (int i = 0; i < FIXTURE_WRITERS; i++) {
+		if (slots[i].st == st)
+			return &slots[i].w;
+		if (!slots[i].st && free_at < 0)
+			free_at = i;
+	}
+	struct slot_options opt = {0};
+	struct replay_result res;
+	int rc = free_at < 0 ? PL_ENOMEM : writer_open(&slots[free_at].w, st, &opt, &res);
+	if (rc) {
+		fprintf(stderr, "fixture: cannot open a writer: %s\n", pl_strerror(rc));
+		abort();
+	}
+	slots[free_at].st = st;
+	return &slots[free_at].w;
+}
+
+/* Closes the writer of st, if one is open: what a restart of serve does. */
+static inline void fixture_drop_writer(struct store *st)
+{
+	struct fixture_writer_slot *slots = fixture_writers();
+	for (int i = 0; i < FIXTURE_WRITERS; i++) {
+		if (slots[i].st == st) {
+			writer_close(&slots[i].w);
+			slots[i].st = NULL;
+		}
+	}
+}
+
+/* Closes the writer of st, if one was opened, and st. */
+static inline void fixture_close(struct store *st)
+{
+	fixture_drop_writer(st);
+	store_close(st);
 }
 
 /* Removes a data dir made by fixture_store (it holds only LMDB's files). */
@@ -70,7 +129,7 @@ static inline int fixture_ingest_keyed(struct store *st, const char *json, const
 			       .key_len = key ? strlen(key) : 0,
 			       .value = buf.data,
 			       .value_len = buf.size};
-	int rc = ingest_batch(st, &m, 1, "cluster-a", 1700000000000, &stats);
+	int rc = ingest_batch(fixture_writer(st), &m, 1, "cluster-a", 1700000000000, &stats);
 	msgpack_sbuffer_destroy(&buf);
 	if (rc) {
 		fprintf(stderr, "fixture: ingest failed: %s\n", pl_strerror(rc));
@@ -129,7 +188,8 @@ static inline void fixture_ingest_file(struct store *st, const char *path, size_
 		lineno++;
 		if (n == batch || (!more && n)) {
 			struct ingest_stats stats;
-			if (ingest_batch(st, msgs, n, "", 1700000000000, &stats)) {
+			if (ingest_batch(fixture_writer(st), msgs, n, "", 1700000000000, &stats) ||
+			    writer_maintain(fixture_writer(st), 2)) {
 				fprintf(stderr, "fixture: ingesting %s failed\n", path);
 				abort();
 			}
@@ -149,9 +209,11 @@ static inline void fixture_ingest_file(struct store *st, const char *path, size_
 static inline int fixture_campaign(struct store *st, const char *id, struct proj_campaign *c)
 {
 	struct store_txn t;
-	if (store_read_begin(st, &t))
+	enum store_slot slot;
+	uint64_t gen;
+	if (store_read_begin(st, &t) || proj_live(&t, &slot, &gen))
 		return PL_EIO;
-	int rc = proj_campaign_get(&t, PROJ_LIVE, (struct pl_str){id, (uint32_t)strlen(id)}, c);
+	int rc = proj_campaign_get(&t, slot, (struct pl_str){id, (uint32_t)strlen(id)}, c);
 	/* Only the numbers are used after the txn ends. */
 	c->id = c->info.title = c->info.owner = c->info.location = c->info.currency =
 		(struct pl_str){"", 0};

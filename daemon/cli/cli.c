@@ -2,11 +2,15 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pl_error.h"
 #include "views.h"
@@ -27,7 +31,15 @@ int cli_open_store(const char *cmd, const char *dir, bool create, size_t map_siz
 		advice = "this directory holds something other than pledged data; refusing to touch it";
 		break;
 	case PL_ECORRUPT:
-		advice = "the LMDB file is damaged; restore the data dir from a backup";
+		advice = "the LMDB file is damaged, or shorter than its own metadata says (cut off "
+			 "by a failed copy or a full disk); restore the data dir from a backup";
+		break;
+	case PL_EUPGRADE:
+		advice = "it was written by an older pledged, or an upgrade was interrupted; run "
+			 "'pledged upgrade --data DIR' (serve must be stopped)";
+		break;
+	case PL_ENEWER:
+		advice = "it was written by a newer pledged; run that version";
 		break;
 	default:
 		advice = "check the directory's permissions and free space";
@@ -35,6 +47,81 @@ int cli_open_store(const char *cmd, const char *dir, bool create, size_t map_siz
 	fprintf(stderr, "pledged %s: cannot open data dir '%s': %s (%s)\n", cmd, dir,
 		pl_strerror(rc), advice);
 	return CLI_STORE;
+}
+
+int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, int *fd_out)
+{
+	static const char *const files[] = {"writer.lock", "rebuild.lock"};
+	char path[1200];
+	if (create && mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "pledged %s: cannot create data dir '%s': %s\n", cmd, dir,
+			strerror(errno));
+		return CLI_STORE;
+	}
+	snprintf(path, sizeof path, "%s/%s", dir, files[lock]);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "pledged %s: cannot open %s: %s\n", cmd, path, strerror(errno));
+		return CLI_STORE;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (lock == CLI_LOCK_WRITER)
+			fprintf(stderr,
+				"pledged %s: data dir '%s' is in use by another pledged serve, import "
+				"or upgrade (%s is locked); stop it first, or give this one its own "
+				"--data (while serve runs, feed it through Kafka with pledged publish)\n",
+				cmd, dir, path);
+		else
+			fprintf(stderr,
+				"pledged %s: a rebuild is already running on data dir '%s' (%s is "
+				"locked); wait for it, or stop it with Ctrl-C\n",
+				cmd, dir, path);
+		close(fd);
+		return CLI_STORE;
+	}
+	*fd_out = fd;
+	return CLI_OK;
+}
+
+void cli_print_replay_failure(const char *cmd, const struct replay_result *res)
+{
+	fprintf(stderr, "pledged %s: %s: entry %llu", cmd, replay_outcome_text(res->outcome),
+		(unsigned long long)res->failed_seq);
+	if (res->outcome == REPLAY_INCONSISTENT || res->outcome == REPLAY_UNREADABLE)
+		fprintf(stderr, ": %s: %s", pl_reason_code(res->rejection.reason),
+			res->rejection.detail);
+	fprintf(stderr, "; run 'pledged verify', and restore from a backup if the log is damaged\n");
+}
+
+int cli_open_writer(const char *cmd, const char *dir, bool create, size_t map_size,
+		    const struct slot_options *opt, struct store **st, struct writer *w, int *lock_fd)
+{
+	struct replay_result res;
+	int rc = cli_lock(cmd, dir, CLI_LOCK_WRITER, create, lock_fd);
+	if (rc)
+		return rc;
+	if ((rc = cli_open_store(cmd, dir, create, map_size, st))) {
+		close(*lock_fd);
+		return rc;
+	}
+	rc = writer_open(w, *st, opt, &res);
+	if (rc == 0)
+		return CLI_OK;
+	if (rc == PL_ECORRUPT && res.outcome != REPLAY_OK)
+		cli_print_replay_failure(cmd, &res);
+	else
+		fprintf(stderr, "pledged %s: cannot open the live projections: %s\n", cmd,
+			pl_strerror(rc));
+	store_close(*st);
+	close(*lock_fd);
+	return CLI_STORE;
+}
+
+void cli_close_writer(struct store *st, struct writer *w, int lock_fd)
+{
+	writer_close(w);
+	store_close(st);
+	close(lock_fd);
 }
 
 bool cli_parse_u64(const char *s, uint64_t *out)

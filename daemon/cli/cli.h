@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "store.h"
+#include "writer.h"
 
 enum cli_exit {
 	CLI_OK = 0,
@@ -23,6 +24,28 @@ enum cli_exit {
  * not on stderr. Returns a cli_exit. */
 int cli_open_store(const char *cmd, const char *dir, bool create, size_t map_size,
 		   struct store **out);
+
+/* The locks of a data dir: one writer (serve, import, upgrade), one rebuild. */
+enum cli_lock { CLI_LOCK_WRITER, CLI_LOCK_REBUILD };
+
+/*
+ * Takes lock of dir (creating dir when create): held until *fd is closed,
+ * and by the kernel only as long as the process lives, so a kill -9 never
+ * leaves one behind. Prints why not; returns a cli_exit.
+ */
+int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, int *fd);
+
+/*
+ * Opens dir for writing its log and live slot: takes the writer lock, opens
+ * the store and the writer (bringing the live slot up to the log). Prints
+ * why not; returns a cli_exit. cli_close_writer() undoes it.
+ */
+int cli_open_writer(const char *cmd, const char *dir, bool create, size_t map_size,
+		    const struct slot_options *opt, struct store **st, struct writer *w, int *lock_fd);
+void cli_close_writer(struct store *st, struct writer *w, int lock_fd);
+
+/* Prints the outcome of replaying the log into a slot when it is not REPLAY_OK. */
+void cli_print_replay_failure(const char *cmd, const struct replay_result *res);
 
 /* Parses a whole unsigned decimal number. */
 bool cli_parse_u64(const char *s, uint64_t *out);

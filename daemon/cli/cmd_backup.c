@@ -1,26 +1,74 @@
 /*
  * cmd_backup.c — `pledged backup`: a hot, compacted copy of a data dir,
- * taken while serve keeps consuming and serving.
+ * taken while serve keeps consuming and serving. The copy is written under
+ * a temporary name beside DEST, synced, opened and checked (every log entry
+ * and rejection against its checksum), and only then renamed to DEST: a
+ * backup that failed leaves nothing that looks like a data dir.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
 #include "pl_error.h"
+#include "verify.h"
 
 static const char usage[] =
 	"Usage: pledged backup [--data DIR] --to DEST\n"
 	"\n"
-	"Write a consistent, compacted copy of the data dir into DEST (created if\n"
-	"missing; it must not already hold data). It is LMDB's hot copy: one\n"
-	"snapshot, taken without stopping 'serve'. DEST is itself a data dir:\n"
-	"restore by pointing --data at it (or moving it into place while serve is\n"
-	"stopped); 'pledged verify --data DEST' checks it.\n"
+	"Write a consistent, compacted copy of the data dir to DEST, which must not\n"
+	"exist or be an empty directory. It is LMDB's hot copy: one snapshot, taken\n"
+	"without stopping 'serve'. The copy is written beside DEST under a temporary\n"
+	"name, synced to disk and checked, then renamed to DEST, so DEST is complete\n"
+	"or absent. DEST is itself a data dir: restore by pointing --data at it (or\n"
+	"moving it into place while serve is stopped); 'pledged verify --data DEST'\n"
+	"checks it in full.\n"
 	"\n"
 	"  --data DIR   data directory (default: pledged-data)\n"
 	"  --to DEST    where to write the copy\n"
-	"  -h, --help   show this help\n";
+	"  -h, --help   show this help\n"
+	"\n"
+	"Exit status: 0 done, 1 the copy failed its check, 2 usage, 3 the data dir or\n"
+	"DEST unusable (full disk, permissions).\n";
+
+/* Removes a temporary copy (it holds LMDB's files only). */
+static void remove_copy(const char *dir)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	remove(path);
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	remove(path);
+	rmdir(dir);
+}
+
+/* Opens the copy and checks its checksums; prints what is wrong. A cli_exit. */
+static int check_copy(const char *tmp)
+{
+	struct store *copy;
+	uint64_t entries, bad_entry, bad_rejection;
+	int rc = cli_open_store("backup", tmp, false, 0, &copy);
+	if (rc)
+		return rc;
+	rc = verify_checksums(copy, &entries, &bad_entry, &bad_rejection);
+	store_close(copy);
+	if (rc) {
+		fprintf(stderr, "pledged backup: cannot read the copy back: %s\n", pl_strerror(rc));
+		return CLI_STORE;
+	}
+	if (bad_entry || bad_rejection) {
+		fprintf(stderr, "pledged backup: the copy's %s %llu does not match its checksum; the "
+				"data dir itself may be damaged: run 'pledged verify'\n",
+			bad_entry ? "log entry" : "rejection",
+			(unsigned long long)(bad_entry ? bad_entry : bad_rejection));
+		return CLI_MISMATCH;
+	}
+	return CLI_OK;
+}
 
 int cmd_backup(int argc, char **argv)
 {
@@ -40,23 +88,46 @@ int cmd_backup(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("backup", "unexpected argument '%s'", argv[optind]);
-	if (!dest)
+	if (!dest || !*dest)
 		return cli_usage_error("backup", "--to DEST is required");
-
-	struct store *st;
-	int rc = cli_open_store("backup", dir, false, 0, &st);
-	if (rc)
-		return rc;
-	rc = store_backup(st, dest);
-	store_close(st);
-	if (rc == PL_EEXIST) {
-		fprintf(stderr, "pledged backup: '%s' already holds a data file; choose an empty directory\n", dest);
+	struct stat sb;
+	if (stat(dest, &sb) == 0 && (!S_ISDIR(sb.st_mode) || rmdir(dest) != 0)) {
+		fprintf(stderr, "pledged backup: '%s' exists and is not an empty directory; choose "
+				"another --to\n",
+			dest);
 		return CLI_USAGE;
 	}
-	if (rc) {
-		fprintf(stderr, "pledged backup: cannot write '%s': %s\n", dest, pl_strerror(rc));
+
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.partial-XXXXXX", dest);
+	if (!mkdtemp(tmp)) {
+		fprintf(stderr, "pledged backup: cannot make '%s': %s\n", tmp, strerror(errno));
 		return CLI_STORE;
 	}
-	fprintf(stderr, "pledged backup: copied '%s' to '%s'\n", dir, dest);
+	struct store *st;
+	int rc = cli_open_store("backup", dir, false, 0, &st);
+	if (rc) {
+		remove_copy(tmp);
+		return rc;
+	}
+	int err = store_copy(st, tmp);
+	store_close(st);
+	if (err) {
+		fprintf(stderr, "pledged backup: cannot write the copy to '%s': %s; nothing was kept\n",
+			tmp, pl_strerror(err));
+		remove_copy(tmp);
+		return CLI_STORE;
+	}
+	if ((rc = check_copy(tmp))) {
+		remove_copy(tmp);
+		return rc;
+	}
+	if ((err = store_rename_durably(tmp, dest))) {
+		fprintf(stderr, "pledged backup: cannot rename '%s' to '%s': %s; nothing was kept\n",
+			tmp, dest, pl_strerror(err));
+		remove_copy(tmp);
+		return CLI_STORE;
+	}
+	fprintf(stderr, "pledged backup: copied '%s' to '%s' (checked)\n", dir, dest);
 	return CLI_OK;
 }

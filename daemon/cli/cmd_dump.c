@@ -34,7 +34,12 @@ static int print_entry(const struct evlog_entry *e, void *arg)
 static int print_log(struct store_txn *t, void *arg)
 {
 	struct listing *l = arg;
-	return evlog_each(t, l->from_seq, print_entry, l);
+	uint64_t bad = 0;
+	int rc = evlog_each(t, l->from_seq, print_entry, l, &bad);
+	if (rc == PL_ECHECKSUM || rc == PL_ECORRUPT)
+		fprintf(stderr, "pledged dump: log entry %llu is damaged (%s); run 'pledged verify'\n",
+			(unsigned long long)bad, pl_strerror(rc));
+	return rc;
 }
 
 int cmd_dump(int argc, char **argv)

@@ -23,7 +23,8 @@ static const char usage[] =
 	"validated, deduplicated by id, appended to the log or kept as a rejection.\n"
 	"Entries get topic \"import\", partition -1 and the line number as offset.\n"
 	"\n"
-	"  --data DIR   data directory, created if missing (default: pledged-data)\n"
+	"  --data DIR   data directory, created if missing (default: pledged-data);\n"
+	"               not while a serve consumes into it (publish through Kafka then)\n"
 	"  --batch N    events per write transaction (default 1000)\n"
 	"  -h, --help   show this help\n"
 	"\n"
@@ -38,14 +39,16 @@ struct pending {
 	size_t n, cap;
 };
 
-static int flush(struct store *st, struct pending *p, struct ingest_stats *total)
+static int flush(struct writer *w, struct pending *p, struct ingest_stats *total)
 {
 	struct ingest_stats stats;
 	if (p->n == 0)
 		return PL_OK;
-	int rc = ingest_batch(st, p->msgs, p->n, "", clock_wall_ms(), &stats);
+	int rc = ingest_batch(w, p->msgs, p->n, "", clock_wall_ms(), &stats);
 	if (rc == 0)
 		ingest_stats_add(total, &stats);
+	if (rc == 0)
+		rc = writer_maintain(w, 4);
 	for (size_t i = 0; i < p->n; i++)
 		msgpack_sbuffer_clear(&p->bufs[i]);
 	p->n = 0;
@@ -76,7 +79,10 @@ int cmd_import(int argc, char **argv)
 		return cli_usage_error("import", "unexpected argument '%s'", argv[optind]);
 
 	struct store *st;
-	int rc = cli_open_store("import", dir, true, 0, &st);
+	struct writer w;
+	struct slot_options sopt = {0};
+	int lock_fd;
+	int rc = cli_open_writer("import", dir, true, 0, &sopt, &st, &w, &lock_fd);
 	if (rc)
 		return rc;
 	struct pending p = {.cap = batch};
@@ -112,16 +118,18 @@ int cmd_import(int argc, char **argv)
 			.value_len = buf->size,
 		};
 		if (p.n == p.cap)
-			rc = flush(st, &p, &total);
+			rc = flush(&w, &p, &total);
 	}
 	if (rc == 0)
-		rc = flush(st, &p, &total);
+		rc = flush(&w, &p, &total);
+	if (rc == 0)
+		rc = writer_checkpoint(&w);
 	free(line);
 	for (size_t i = 0; p.bufs && i < batch; i++)
 		msgpack_sbuffer_destroy(&p.bufs[i]);
 	free(p.bufs);
 	free(p.msgs);
-	store_close(st);
+	cli_close_writer(st, &w, lock_fd);
 	if (rc) {
 		fprintf(stderr, "pledged import: stopped at line %llu: %s\n", (unsigned long long)lineno,
 			pl_strerror(rc));

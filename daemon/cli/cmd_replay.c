@@ -1,44 +1,157 @@
 /*
- * cmd_replay.c — `pledged replay`: rebuild projections from the log, whole
- * or up to a point in the log or in time; or, with --dry-run, only show the
- * campaigns such a rebuild would give.
+ * cmd_replay.c — `pledged replay`: rebuild the projections from the log
+ * online and swap them in (rebuild.h); or show the difference first, drop a
+ * rebuild, or show the campaigns as they stood at a point (a dry run into a
+ * scratch data dir, replay.h).
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
 #include "pl_error.h"
+#include "proj_read.h"
+#include "rebuild.h"
 #include "replay.h"
 #include "views.h"
 
 static const char usage[] =
-	"Usage: pledged replay [--data DIR] [--until-seq N | --until-time TIME] [--dry-run]\n"
+	"Usage: pledged replay [--data DIR] [--no-swap | --diff | --abort] [--txn-ms MS]\n"
+	"       pledged replay [--data DIR] --dry-run [--until-seq N | --until-time TIME]\n"
 	"\n"
-	"Rebuild every projection from the event log, in one transaction: readers\n"
-	"see the old projections until the rebuilt ones are complete. A running\n"
-	"serve waits for the rebuild before its next batch.\n"
-	"\n"
-	"With --until-*, the projections are rebuilt from part of the log only, so\n"
-	"they show the campaigns as they stood then; run 'pledged replay' without it\n"
-	"to bring them back to the whole log (verify reports the difference until\n"
-	"then). With --dry-run nothing is written: the campaigns the rebuild would\n"
-	"give are printed as JSON lines (a point-in-time audit).\n"
+	"Rebuild every projection from the event log, online: the slot readers do\n"
+	"not see is filled in write transactions of at most --txn-ms milliseconds, so\n"
+	"a running serve goes on ingesting between them and HTTP keeps serving the\n"
+	"live projections. Once the rebuild has caught up with the log it replaces\n"
+	"them in one transaction (a swap). Ctrl-C stops it; run it again to go on.\n"
+	"Progress goes to stderr.\n"
 	"\n"
 	"  --data DIR         data directory (default: pledged-data)\n"
-	"  --until-seq N      replay log entries 1..N only\n"
-	"  --until-time TIME  replay events whose time is at or before TIME, given as\n"
-	"                     Unix milliseconds or UTC like 2020-01-15T12:00:00Z\n"
-	"  --dry-run          print the campaigns instead of writing the projections\n"
+	"  --no-swap          rebuild and catch up, then print what the swap would\n"
+	"                     change (one JSON line per campaign) and stop, ready\n"
+	"  --diff             print what the swap of the rebuild under way would change\n"
+	"  --abort            drop the rebuild under way\n"
+	"  --txn-ms MS        longest write transaction of the rebuild (default 20)\n"
+	"  --dry-run          write nothing: replay the log into a scratch data dir and\n"
+	"                     print the campaigns it gives as JSON lines\n"
+	"  --until-seq N      with --dry-run: log entries 1..N only\n"
+	"  --until-time TIME  with --dry-run: events whose time is at or before TIME,\n"
+	"                     given as Unix milliseconds or UTC like 2020-01-15T12:00:00Z\n"
 	"  -h, --help         show this help\n"
 	"\n"
-	"Exit status: 0 done, 1 a log entry did not apply, 2 usage, 3 data dir unusable.\n";
+	"The live projections always reflect the whole log: a point in time is\n"
+	"only ever shown (--dry-run), never written.\n"
+	"\n"
+	"Exit status: 0 done, 1 a log entry did not apply, 2 usage, 3 data dir unusable\n"
+	"(or another rebuild is running).\n";
 
-struct replay_job {
-	struct replay_options opt;
-	bool dry_run;
-	struct replay_result res;
-};
+enum mode { REBUILD, NO_SWAP, DIFF, ABORT, DRY_RUN };
+
+static atomic_bool stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&stop_requested, true);
+}
+
+/* A progress line on stderr: redrawn in place on a terminal, one a second otherwise. */
+static void show_progress(const struct rebuild_progress *p, void *arg)
+{
+	static int64_t last_line;
+	bool *tty = arg;
+	int64_t now = (int64_t)time(NULL);
+	if (!*tty && now == last_line)
+		return;
+	last_line = now;
+	double pct = p->head ? 100.0 * (double)p->done / (double)p->head : 100.0;
+	double left = p->rate > 0 && p->head > p->done ? (double)(p->head - p->done) / p->rate : 0;
+	fprintf(stderr, "%spledged replay: %llu of %llu entries (%.0f%%), %.0f entries/s, %.0f s left%s",
+		*tty ? "\r" : "", (unsigned long long)p->done, (unsigned long long)p->head, pct,
+		p->rate, left, *tty ? "   " : "\n");
+}
+
+static json_t *totals_json(const struct proj_totals *t)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:s}", "raised", (json_int_t)t->raised, "pledges",
+			 (json_int_t)t->pledges, "supporters", (json_int_t)t->supporters, "comments",
+			 (json_int_t)t->comments, "status", t->closed_at == PROJ_NONE ? "open" : "closed");
+}
+
+static int print_change(const struct rebuild_change *c, void *arg)
+{
+	int *count = arg;
+	(*count)++;
+	return cli_print_json(json_pack("{s:s%,s:o,s:o}", "id", c->id.ptr, (size_t)c->id.len,
+					"live", c->in_live ? totals_json(&c->live) : json_null(),
+					"rebuilt", c->in_rebuilt ? totals_json(&c->rebuilt) : json_null()));
+}
+
+static int print_diff(struct store *st)
+{
+	int count = 0;
+	int rc = rebuild_diff(st, print_change, &count);
+	if (rc == PL_ENOTFOUND) {
+		fprintf(stderr, "pledged replay: no rebuild is under way; run 'pledged replay --no-swap'\n");
+		return CLI_MISMATCH;
+	}
+	if (rc) {
+		fprintf(stderr, "pledged replay: %s\n", pl_strerror(rc));
+		return CLI_STORE;
+	}
+	fprintf(stderr, "pledged replay: a swap would change %d campaign%s\n", count,
+		count == 1 ? "" : "s");
+	return CLI_OK;
+}
+
+static int rebuild(struct store *st, enum mode mode, int txn_ms)
+{
+	bool tty = isatty(STDERR_FILENO);
+	struct rebuild_options opt = {.txn_ms = txn_ms, .swap = mode == REBUILD,
+				      .stop = &stop_requested, .progress = show_progress,
+				      .progress_arg = &tty};
+	struct rebuild_report rep;
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	int rc = rebuild_run(st, &opt, &rep);
+	if (tty)
+		fputc('\n', stderr);
+	if (rc) {
+		fprintf(stderr, "pledged replay: %s; the live projections are unchanged\n",
+			rc == PL_EBUSY ? "another process swapped the projections meanwhile"
+				       : pl_strerror(rc));
+		return CLI_STORE;
+	}
+	if (rep.result.outcome != REPLAY_OK) {
+		cli_print_replay_failure("replay", &rep.result);
+		fprintf(stderr, "pledged replay: the live projections are unchanged; 'pledged replay "
+				"--abort' drops this rebuild\n");
+		return CLI_MISMATCH;
+	}
+	fprintf(stderr, "pledged replay: %s slot %s: %llu entries in %.1f s, longest transaction "
+			"%lld ms",
+		rep.resumed ? "went on rebuilding" : "rebuilt", store_slot_name(rep.slot),
+		(unsigned long long)rep.applied, rep.seconds, (long long)rep.longest_txn_ms);
+	if (rep.swapped)
+		fprintf(stderr, "; swapped in at entry %llu: readers see it now\n",
+			(unsigned long long)rep.head);
+	else if (rep.caught_up)
+		fprintf(stderr, "; caught up with entry %llu, not swapped\n",
+			(unsigned long long)rep.head);
+	else
+		fprintf(stderr, "; stopped at entry %llu: run 'pledged replay' again to go on\n",
+			(unsigned long long)rep.head);
+	if (mode == NO_SWAP && rep.caught_up)
+		return print_diff(st);
+	return CLI_OK;
+}
 
 static int print_campaign(const struct proj_campaign *c, void *arg)
 {
@@ -46,23 +159,54 @@ static int print_campaign(const struct proj_campaign *c, void *arg)
 	return cli_print_json(view_campaign(c));
 }
 
-/* Positive return: done, abort the transaction on purpose. */
-#define JOB_DONE_ABORT 1
-
-static int replay_txn(struct store_txn *t, void *arg)
+static int dry_run(struct store *st, const struct replay_options *opt)
 {
-	struct replay_job *job = arg;
-	enum proj_set set = job->dry_run ? PROJ_SCRATCH : PROJ_LIVE;
-	int rc = replay_into(t, set, &job->opt, &job->res);
-	if (rc)
-		return rc;
-	if (job->res.outcome == REPLAY_INCONSISTENT || job->res.outcome == REPLAY_UNREADABLE)
-		return JOB_DONE_ABORT;
-	if (job->dry_run) {
-		rc = proj_campaign_each(t, PROJ_SCRATCH, print_campaign, NULL);
-		return rc ? rc : JOB_DONE_ABORT;
+	char scratch_dir[4200];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(scratch_dir, sizeof scratch_dir, "%s/pledged-replay-XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(scratch_dir)) {
+		perror("pledged replay: cannot make a scratch directory");
+		return CLI_STORE;
 	}
-	return t->err;
+	struct store *scratch = NULL;
+	struct store_options sopt = {.create = true, .no_sync = true};
+	struct store_txn src, t;
+	struct slot replayed = {0};
+	struct replay_report rep = {0};
+	int rc = store_read_begin(st, &src);
+	if (rc == 0)
+		rc = store_open(&scratch, scratch_dir, &sopt);
+	if (rc == 0)
+		rc = replay_scratch(&src, scratch, opt, &replayed, &rep);
+	if (rc == 0 && rep.result.outcome == REPLAY_OK && (rc = store_read_begin(scratch, &t)) == 0) {
+		rc = proj_campaign_each(&t, STORE_SLOT_A, print_campaign, NULL);
+		store_abort(&t);
+	}
+	slot_close(&replayed);
+	store_abort(&src);
+	if (scratch)
+		store_close(scratch);
+	char path[4300];
+	snprintf(path, sizeof path, "%s/data.mdb", scratch_dir);
+	remove(path);
+	snprintf(path, sizeof path, "%s/lock.mdb", scratch_dir);
+	remove(path);
+	rmdir(scratch_dir);
+	if (rc) {
+		fprintf(stderr, "pledged replay: %s\n", pl_strerror(rc));
+		return CLI_STORE;
+	}
+	if (rep.result.outcome != REPLAY_OK) {
+		cli_print_replay_failure("replay", &rep.result);
+		return CLI_MISMATCH;
+	}
+	fprintf(stderr, "pledged replay: dry run: %llu entries (last %llu)",
+		(unsigned long long)rep.result.applied, (unsigned long long)rep.last_seq);
+	if (rep.skipped_time || rep.skipped_dependent)
+		fprintf(stderr, ", left out %llu later events and %llu that depend on them",
+			(unsigned long long)rep.skipped_time, (unsigned long long)rep.skipped_dependent);
+	fprintf(stderr, "; nothing was written\n");
+	return CLI_OK;
 }
 
 int cmd_replay(int argc, char **argv)
@@ -71,60 +215,75 @@ int cmd_replay(int argc, char **argv)
 					     {"until-seq", required_argument, NULL, 's'},
 					     {"until-time", required_argument, NULL, 't'},
 					     {"dry-run", no_argument, NULL, 'n'},
+					     {"no-swap", no_argument, NULL, 'N'},
+					     {"diff", no_argument, NULL, 'D'},
+					     {"abort", no_argument, NULL, 'A'},
+					     {"txn-ms", required_argument, NULL, 'T'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	const char *dir = "pledged-data";
-	struct replay_job job = {0};
+	struct replay_options ropt = {0};
+	enum mode mode = REBUILD;
+	int modes = 0;
+	uint64_t txn_ms = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 's':
-			if (!cli_parse_u64(optarg, &job.opt.until_seq) || job.opt.until_seq == 0)
+			if (!cli_parse_u64(optarg, &ropt.until_seq) || ropt.until_seq == 0)
 				return cli_usage_error("replay", "--until-seq wants a sequence number >= 1, not '%s'", optarg);
 			break;
 		case 't':
-			if (!cli_parse_time(optarg, &job.opt.until_time))
+			if (!cli_parse_time(optarg, &ropt.until_time))
 				return cli_usage_error("replay", "--until-time wants Unix ms or YYYY-MM-DDTHH:MM:SSZ, not '%s'", optarg);
-			job.opt.has_until_time = true;
+			ropt.has_until_time = true;
 			break;
-		case 'n': job.dry_run = true; break;
+		case 'n': mode = DRY_RUN; modes++; break;
+		case 'N': mode = NO_SWAP; modes++; break;
+		case 'D': mode = DIFF; modes++; break;
+		case 'A': mode = ABORT; modes++; break;
+		case 'T':
+			if (!cli_parse_u64(optarg, &txn_ms) || txn_ms < 1 || txn_ms > 60000)
+				return cli_usage_error("replay", "--txn-ms wants 1..60000, not '%s'", optarg);
+			break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
 		default: return cli_usage_error("replay", "unknown option");
 		}
 	}
 	if (optind < argc)
 		return cli_usage_error("replay", "unexpected argument '%s'", argv[optind]);
+	if (modes > 1)
+		return cli_usage_error("replay", "--dry-run, --no-swap, --diff and --abort exclude each other");
+	if ((ropt.until_seq || ropt.has_until_time) && mode != DRY_RUN)
+		return cli_usage_error("replay", "--until-seq and --until-time only go with --dry-run: the "
+						 "live projections always reflect the whole log");
 
 	struct store *st;
+	int lock_fd = -1;
 	int rc = cli_open_store("replay", dir, false, 0, &st);
 	if (rc)
 		return rc;
-	rc = store_run_write(st, replay_txn, &job);
+	if (mode == DRY_RUN)
+		rc = dry_run(st, &ropt);
+	else if (mode == DIFF)
+		rc = print_diff(st);
+	else if ((rc = cli_lock("replay", dir, CLI_LOCK_REBUILD, false, &lock_fd)) == CLI_OK) {
+		if (mode == ABORT) {
+			struct slot_options sopt = {0};
+			int err = rebuild_abort(st, &sopt);
+			if (err == PL_ENOTFOUND)
+				fprintf(stderr, "pledged replay: no rebuild is under way\n");
+			else if (err)
+				fprintf(stderr, "pledged replay: %s\n", pl_strerror(err));
+			else
+				fprintf(stderr, "pledged replay: dropped the rebuild under way\n");
+			rc = err == 0 ? CLI_OK : err == PL_ENOTFOUND ? CLI_MISMATCH : CLI_STORE;
+		} else {
+			rc = rebuild(st, mode, (int)txn_ms);
+		}
+		close(lock_fd);
+	}
 	store_close(st);
-	if (rc < 0) {
-		fprintf(stderr, "pledged replay: %s; nothing was changed\n", pl_strerror(rc));
-		return CLI_STORE;
-	}
-	const struct replay_result *r = &job.res;
-	if (r->outcome == REPLAY_INCONSISTENT || r->outcome == REPLAY_UNREADABLE) {
-		fprintf(stderr, "pledged replay: %s: entry %llu: %s: %s; nothing was changed\n",
-			replay_outcome_text(r->outcome), (unsigned long long)r->failed_seq,
-			pl_reason_code(r->rejection.reason), r->rejection.detail);
-		return CLI_MISMATCH;
-	}
-	bool partial = job.opt.until_seq || job.opt.has_until_time;
-	fprintf(stderr, "pledged replay: %s %llu entries (last %llu)", replay_outcome_text(r->outcome),
-		(unsigned long long)r->applied, (unsigned long long)r->last_seq);
-	if (r->skipped_time || r->skipped_dependent)
-		fprintf(stderr, ", left out %llu later events and %llu that depend on them",
-			(unsigned long long)r->skipped_time, (unsigned long long)r->skipped_dependent);
-	if (job.dry_run)
-		fprintf(stderr, "; dry run, nothing was changed\n");
-	else if (partial)
-		fprintf(stderr, "; the projections now stop at that point: run 'pledged replay' "
-				"to bring them back to the whole log\n");
-	else
-		fprintf(stderr, "; projections rebuilt\n");
-	return CLI_OK;
+	return rc;
 }

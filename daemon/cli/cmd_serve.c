@@ -64,6 +64,9 @@ static const char usage[] =
 	"  --batch-ms N          longest wait to fill a batch in ms (default 50)\n"
 	"  --map-size SIZE       initial LMDB map (e.g. 1G; default 64M); it doubles by\n"
 	"                        itself when full\n"
+	"  --checkpoint-entries N  changes to the rules' state kept in memory before\n"
+	"                        they are written out (default 1000000; about 100 bytes\n"
+	"                        of memory each, twice while one set is written)\n"
 	"  --skip-lost-offsets   when Kafka deleted events before they were read, log the\n"
 	"                        gap and go on instead of stalling that partition\n"
 	"  -h, --help            show this help\n"
@@ -72,7 +75,6 @@ static const char usage[] =
 	"3 the data dir could not be used (or another serve holds it).\n";
 
 #define EMBEDDED_PARTITIONS 4
-#define LOCK_FILE "serve.lock"
 
 /* Set by the signal handler, read by the loops: the one thing a handler may touch. */
 static atomic_bool stop_requested;
@@ -110,6 +112,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 					     {"skip-lost-offsets", no_argument, NULL, 'S'},
 					     {"check-config", no_argument, NULL, 'C'},
 					     {"map-size", required_argument, NULL, 'm'},
+					     {"checkpoint-entries", required_argument, NULL, 'E'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	char err[512];
@@ -144,37 +147,6 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
 	if (config_validate(cfg, err, sizeof err))
 		return cli_usage_error("serve", "%s", err);
-	return CLI_OK;
-}
-
-/*
- * Takes DIR/serve.lock so that two serves never consume into one data dir
- * (LMDB would serialise them, but their offsets would interleave). The lock
- * goes with the process, so a kill -9 never leaves it behind.
- */
-static int lock_data_dir(const char *dir, int *fd_out)
-{
-	char path[1200];
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-		fprintf(stderr, "pledged serve: cannot create data dir '%s': %s\n", dir,
-			strerror(errno));
-		return CLI_STORE;
-	}
-	snprintf(path, sizeof path, "%s/%s", dir, LOCK_FILE);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "pledged serve: cannot open %s: %s\n", path, strerror(errno));
-		return CLI_STORE;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		fprintf(stderr,
-			"pledged serve: data dir '%s' is in use by another 'pledged serve' (%s is "
-			"locked); stop it first, or give this one its own --data\n",
-			dir, path);
-		close(fd);
-		return CLI_STORE;
-	}
-	*fd_out = fd;
 	return CLI_OK;
 }
 
@@ -240,18 +212,18 @@ static int serve_read_only(const struct serve_config *cfg)
 static int serve_consuming(const struct serve_config *cfg)
 {
 	struct store *st = NULL;
+	struct writer writer;
 	struct metrics m;
 	struct http_server *hs = NULL;
 	struct embedded_broker *eb = NULL;
 	struct consumer *consumer = NULL;
+	struct slot_options sopt = {.checkpoint_entries = cfg->checkpoint_entries};
 	char err[512];
 	int lock_fd = -1;
-	int rc = lock_data_dir(cfg->data, &lock_fd);
+	/* Two serves on one data dir would interleave their offsets: one writer. */
+	int rc = cli_open_writer("serve", cfg->data, true, cfg->map_size, &sopt, &st, &writer, &lock_fd);
 	if (rc)
 		return rc;
-	rc = cli_open_store("serve", cfg->data, true, cfg->map_size, &st);
-	if (rc)
-		goto cleanup_lock;
 	metrics_start(&m, st);
 	rc = CLI_MISMATCH;
 	if (start_http(cfg, st, &m, &hs))
@@ -284,7 +256,7 @@ static int serve_consuming(const struct serve_config *cfg)
 			 copt.brokers, cfg->topic, EMBEDDED_PARTITIONS, cfg->data,
 			 EMBEDDED_BROKER_ADDRESS_FILE, cfg->data, copt.brokers, cfg->topic);
 	}
-	if (consumer_new(&consumer, st, &m, &copt, err, sizeof err)) {
+	if (consumer_new(&consumer, &writer, &m, &copt, err, sizeof err)) {
 		log_error("%s", err);
 		goto cleanup;
 	}
@@ -299,11 +271,15 @@ cleanup:
 		http_server_stop(hs);
 	embedded_broker_stop(eb);
 	metrics_deinit(&m);
-	store_close(st);
+	/* A checkpoint now spares the next start replaying the log since the last. */
+	int cp = writer_checkpoint(&writer);
+	if (cp)
+		log_warn("could not write a checkpoint on the way out (%s); the next start applies "
+			 "the log since the last one, nothing is lost",
+			 pl_strerror(cp));
+	cli_close_writer(st, &writer, lock_fd);
 	if (rc == CLI_OK)
 		log_info("stopped cleanly");
-cleanup_lock:
-	close(lock_fd);
 	return rc;
 }
 
@@ -324,10 +300,11 @@ static void print_config(const struct serve_config *cfg)
 {
 	printf("configuration OK\nbrokers = %s\ntopic = %s\ngroup = %s\ndata = %s\nlisten = %s\n"
 	       "log_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n"
-	       "map_size = %zu\n",
+	       "map_size = %zu\ncheckpoint_entries = %u\n",
 	       cfg->brokers[0] ? cfg->brokers : "(embedded broker)", cfg->topic, cfg->group, cfg->data,
 	       cfg->listen, cfg->log_level, cfg->read_only ? "true" : "false",
-	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms, cfg->map_size);
+	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms, cfg->map_size,
+	       cfg->checkpoint_entries);
 	for (size_t i = 0; i < cfg->kafka_count; i++)
 		printf("kafka.%s = %s\n", cfg->kafka[i].key,
 		       may_be_secret(cfg->kafka[i].key) ? "(hidden)" : cfg->kafka[i].value);

@@ -1,57 +1,47 @@
 /*
- * cmd_verify.c — `pledged verify`: recompute the projections from the log and
- * compare them byte for byte with the stored ones.
+ * cmd_verify.c — `pledged verify`: check every log entry and rejection
+ * against its checksum, and the live projections against a replay of the
+ * log, on one snapshot, while serve goes on (verify.h).
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
 #include "pl_error.h"
-#include "replay.h"
+#include "verify.h"
 
 static const char usage[] =
-	"Usage: pledged verify [--data DIR]\n"
+	"Usage: pledged verify [--data DIR] [--scratch DIR]\n"
 	"\n"
-	"Recompute every projection from the event log (in a transaction that is\n"
-	"then thrown away) and compare it with the stored projections.\n"
+	"Check one snapshot of the data dir, without stopping serve: every log entry\n"
+	"and rejection against its checksum, then the live projections against a\n"
+	"replay of the log into a scratch data dir (what readers see byte for byte,\n"
+	"and the state the rules keep entry for entry).\n"
 	"\n"
-	"  --data DIR   data directory (default: pledged-data)\n"
-	"  -h, --help   show this help\n"
+	"  --data DIR      data directory (default: pledged-data)\n"
+	"  --scratch DIR   where to make the scratch data dir, removed afterwards\n"
+	"                  (default: $TMPDIR or /tmp); it needs about as much room as\n"
+	"                  the data dir's projections\n"
+	"  -h, --help      show this help\n"
 	"\n"
-	"Exit status: 0 they match, 1 they differ (the first difference is printed),\n"
-	"2 usage, 3 data dir unusable.\n";
-
-struct verify_job {
-	struct replay_result res;
-	int differs;
-	char diff[512];
-};
-
-static int verify_txn(struct store_txn *t, void *arg)
-{
-	struct verify_job *job = arg;
-	struct replay_options all = {0};
-	int rc = replay_into(t, PROJ_SCRATCH, &all, &job->res);
-	if (rc == 0 && (job->res.outcome == REPLAY_OK || job->res.outcome == REPLAY_EMPTY)) {
-		rc = proj_compare(t, job->diff, sizeof job->diff);
-		if (rc > 0)
-			job->differs = 1;
-	}
-	/* Never keep what verify computed. */
-	return rc < 0 ? rc : 1;
-}
+	"Exit status: 0 all match, 1 a difference or a damaged entry (the first is\n"
+	"printed), 2 usage, 3 data dir unusable.\n";
 
 int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+					     {"scratch", required_argument, NULL, 's'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
-	const char *dir = "pledged-data";
+	const char *dir = "pledged-data", *scratch_parent = getenv("TMPDIR");
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
+		case 's': scratch_parent = optarg; break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
 		default: return cli_usage_error("verify", "unknown option");
 		}
@@ -59,28 +49,49 @@ int cmd_verify(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("verify", "unexpected argument '%s'", argv[optind]);
 
+	char scratch[4200];
+	snprintf(scratch, sizeof scratch, "%s/pledged-verify-XXXXXX", scratch_parent ? scratch_parent : "/tmp");
+	if (!mkdtemp(scratch)) {
+		fprintf(stderr, "pledged verify: cannot make a scratch directory in %s: %m\n",
+			scratch_parent ? scratch_parent : "/tmp");
+		return CLI_STORE;
+	}
+	rmdir(scratch); /* verify_run makes it itself */
+
 	struct store *st;
 	int rc = cli_open_store("verify", dir, false, 0, &st);
 	if (rc)
 		return rc;
-	struct verify_job job = {0};
-	rc = store_run_write(st, verify_txn, &job);
+	struct verify_report rep;
+	struct slot_options sopt = {0};
+	rc = verify_run(st, scratch, &sopt, &rep);
 	store_close(st);
-	if (rc < 0) {
+	if (rc) {
 		fprintf(stderr, "pledged verify: %s\n", pl_strerror(rc));
 		return CLI_STORE;
 	}
-	const struct replay_result *r = &job.res;
-	if (r->outcome == REPLAY_INCONSISTENT || r->outcome == REPLAY_UNREADABLE) {
+	const struct replay_result *r = &rep.replay.result;
+	if (r->outcome == REPLAY_DAMAGED) {
+		printf("DAMAGED: log entry %llu does not match its checksum\n",
+		       (unsigned long long)r->failed_seq);
+		return CLI_MISMATCH;
+	}
+	if (r->outcome != REPLAY_OK) {
 		printf("MISMATCH: %s: entry %llu: %s: %s\n", replay_outcome_text(r->outcome),
 		       (unsigned long long)r->failed_seq, pl_reason_code(r->rejection.reason),
 		       r->rejection.detail);
 		return CLI_MISMATCH;
 	}
-	if (job.differs) {
-		printf("MISMATCH: %s\n", job.diff);
+	if (rep.bad_rejection) {
+		printf("DAMAGED: rejection %llu does not match its checksum\n",
+		       (unsigned long long)rep.bad_rejection);
 		return CLI_MISMATCH;
 	}
-	printf("OK: projections match the log (%llu entries)\n", (unsigned long long)r->applied);
+	if (rep.differs) {
+		printf("MISMATCH: %s\n", rep.diff);
+		return CLI_MISMATCH;
+	}
+	printf("OK: projections match the log (%llu entries, checksums intact)\n",
+	       (unsigned long long)r->applied);
 	return CLI_OK;
 }

@@ -23,6 +23,7 @@ void config_init(struct serve_config *c)
 	strcpy(c->listen, "127.0.0.1:8080");
 	strcpy(c->log_level, "info");
 	c->batch_max = 20000;
+	c->checkpoint_entries = 1000000;
 	c->batch_ms = 50;
 }
 
@@ -155,6 +156,8 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 		return parse_unsigned(key, value, &c->batch_ms, err, err_size);
 	if (key_is(key, "map_size"))
 		return parse_size(key, value, &c->map_size, err, err_size);
+	if (key_is(key, "checkpoint_entries"))
+		return parse_unsigned(key, value, &c->checkpoint_entries, err, err_size);
 	return fail(err, err_size, "unknown setting '%s'", key);
 }
 
@@ -320,6 +323,8 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 		return fail(err, err_size, "batch_max wants 1..100000");
 	if (c->batch_ms < 1 || c->batch_ms > 10000)
 		return fail(err, err_size, "batch_ms wants 1..10000");
+	if (c->checkpoint_entries < 1000 || c->checkpoint_entries > 100000000)
+		return fail(err, err_size, "checkpoint_entries wants 1000..100000000");
 	if (c->map_size && c->map_size < 65536)
 		return fail(err, err_size, "map_size wants at least 64K (it grows by itself)");
 	for (size_t i = 0; i < c->kafka_count; i++)

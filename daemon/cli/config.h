@@ -5,9 +5,10 @@
  * checked by a validator, so every rule can be unit-tested. The file is
  * `key = value` lines; `#` starts a comment line; keys are the long flag
  * names with '_' or '-' (brokers, topic, group, data, listen, log_level,
- * read_only, batch_max, batch_ms, skip_lost_offsets, map_size). Any key starting with
- * "kafka." is handed to librdkafka as is, minus the prefix, so that a
- * secured cluster (SASL, TLS) needs no code here. Later settings override
+ * read_only, batch_max, batch_ms, skip_lost_offsets, map_size,
+ * checkpoint_entries). Any key starting with "kafka." is handed to
+ * librdkafka as is, minus the prefix, so that a secured cluster (SASL,
+ * TLS) needs no code here. Later settings override
  * earlier ones, which is how flags override the file.
  */
 #ifndef CONFIG_H
@@ -32,6 +33,7 @@ struct serve_config {
 	unsigned batch_max;     /* messages per write transaction */
 	unsigned batch_ms;      /* longest wait to fill a batch */
 	size_t map_size;        /* initial LMDB map in bytes; 0: the store's default */
+	unsigned checkpoint_entries; /* rules' state kept in memory between checkpoints */
 	struct kafka_prop kafka[CONFIG_MAX_KAFKA];
 	size_t kafka_count;
 };

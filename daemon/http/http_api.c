@@ -37,7 +37,7 @@ static int begin_read(struct http_request *r, struct store_txn *t, struct http_p
 	if (rc == 0)
 		rc = evlog_last_seq(t, &seq);
 	if (rc == 0)
-		rc = proj_generation(t, &gen);
+		rc = proj_live(t, &pos->slot, &gen);
 	http_position_set(pos, seq, gen, 0);
 	return rc;
 }
@@ -128,7 +128,7 @@ void http_api_campaigns(struct http_request *r)
 		return;
 	}
 	json_t *list = json_array();
-	rc = list ? proj_campaign_each(&t, PROJ_LIVE, append_campaign, list) : PL_ENOMEM;
+	rc = list ? proj_campaign_each(&t, pos.slot, append_campaign, list) : PL_ENOMEM;
 	if (rc && rc != PL_ENOMEM) {
 		json_decref(list);
 		reply_storage_error(r, &t, rc);
@@ -162,7 +162,7 @@ static bool begin_campaign_read(struct http_request *r, struct campaign_read *cr
 	if (rc == 0 && reply_from_cache(r, &cr->t, &cr->pos, cr->key, cr->key_len))
 		return true;
 	if (rc == 0)
-		rc = proj_campaign_get(&cr->t, PROJ_LIVE, request_id(r), &cr->c);
+		rc = proj_campaign_get(&cr->t, cr->pos.slot, request_id(r), &cr->c);
 	if (rc == PL_ENOTFOUND) {
 		store_abort(&cr->t);
 		http_reply_error(r, 404, "no such campaign");
@@ -205,7 +205,7 @@ void http_api_comments(struct http_request *r)
 		return;
 	/* Large (100 comments of up to 4000 bytes are pointers, not copies). */
 	struct proj_comment_page page;
-	int rc = proj_comments_page(&cr.t, PROJ_LIVE, request_id(r), q.before[0] ? &before : NULL,
+	int rc = proj_comments_page(&cr.t, cr.pos.slot, request_id(r), q.before[0] ? &before : NULL,
 				    q.limit, &page);
 	if (rc) {
 		reply_storage_error(r, &cr.t, rc);

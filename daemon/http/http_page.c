@@ -244,7 +244,7 @@ static int count_campaign(const struct proj_campaign *c, void *arg)
 	return f->count >= 2; /* two is enough to know it is a list */
 }
 
-static int add_list_page(struct evbuffer *b, struct store_txn *t, int count)
+static int add_list_page(struct evbuffer *b, struct store_txn *t, enum store_slot slot, int count)
 {
 	static const char title[] = "Campaigns";
 	add_head(b, (struct pl_str){title, sizeof title - 1});
@@ -255,7 +255,7 @@ static int add_list_page(struct evbuffer *b, struct store_txn *t, int count)
 		return 0;
 	}
 	evbuffer_add_printf(b, "<ul class=\"campaign-list\">\n");
-	int rc = proj_campaign_each(t, PROJ_LIVE, add_list_item, b);
+	int rc = proj_campaign_each(t, slot, add_list_item, b);
 	evbuffer_add_printf(b, "</ul>\n</main>\n");
 	add_foot(b);
 	return rc;
@@ -275,16 +275,19 @@ void http_page_campaign(struct http_request *r)
 		return;
 	}
 	struct store_txn t;
-	uint64_t seq = 0;
+	uint64_t seq = 0, gen;
+	enum store_slot slot;
 	struct first_campaign f = {0};
 	int rc = store_read_begin(r->w->hs->st, &t);
 	if (rc == 0)
 		rc = evlog_last_seq(&t, &seq);
+	if (rc == 0)
+		rc = proj_live(&t, &slot, &gen);
 	if (rc == 0 && r->id_len)
-		rc = proj_campaign_get(&t, PROJ_LIVE, (struct pl_str){r->id, (uint32_t)r->id_len},
+		rc = proj_campaign_get(&t, slot, (struct pl_str){r->id, (uint32_t)r->id_len},
 				       &f.first);
 	else if (rc == 0)
-		rc = proj_campaign_each(&t, PROJ_LIVE, count_campaign, &f);
+		rc = proj_campaign_each(&t, slot, count_campaign, &f);
 	if (rc == PL_ENOTFOUND) {
 		store_abort(&t);
 		http_reply_error(r, 404, "no such campaign");
@@ -293,12 +296,12 @@ void http_page_campaign(struct http_request *r)
 	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
 	if (rc == 0 && (r->id_len || f.count == 1)) {
 		struct proj_comment_page page;
-		rc = proj_comments_page(&t, PROJ_LIVE, f.first.id, q.before[0] ? &before : NULL,
+		rc = proj_comments_page(&t, slot, f.first.id, q.before[0] ? &before : NULL,
 					PAGE_COMMENTS, &page);
 		if (rc == 0)
 			add_campaign_page(b, &f.first, &page, seq);
 	} else if (rc == 0) {
-		rc = add_list_page(b, &t, f.count);
+		rc = add_list_page(b, &t, slot, f.count);
 	}
 	store_abort(&t);
 	if (rc) {

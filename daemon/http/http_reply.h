@@ -19,7 +19,8 @@
 struct http_position {
 	uint64_t seq;
 	uint64_t generation;
-	char etag[64]; /* quoted, as sent */
+	enum store_slot slot; /* the live slot the answer is read from */
+	char etag[64];        /* quoted, as sent */
 };
 
 /* Sets pos from the last log sequence, the projections' generation (raised

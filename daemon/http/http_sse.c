@@ -49,10 +49,11 @@ struct http_stream {
 };
 
 /* The summary JSON of a campaign, or NULL with *rc set. */
-static char *render_summary(struct store_txn *t, const char *id, size_t id_len, int *rc)
+static char *render_summary(struct store_txn *t, enum store_slot slot, const char *id,
+			    size_t id_len, int *rc)
 {
 	struct proj_campaign c;
-	*rc = proj_campaign_get(t, PROJ_LIVE, (struct pl_str){id, (uint32_t)id_len}, &c);
+	*rc = proj_campaign_get(t, slot, (struct pl_str){id, (uint32_t)id_len}, &c);
 	if (*rc)
 		return NULL;
 	json_t *j = view_campaign(&c);
@@ -141,12 +142,13 @@ void http_stream_open(struct http_request *r)
 	}
 	struct store_txn t;
 	uint64_t seq = 0, gen = 0;
+	enum store_slot slot;
 	int rc = store_read_begin(hs->st, &t);
 	if (rc == 0)
 		rc = evlog_last_seq(&t, &seq);
 	if (rc == 0)
-		rc = proj_generation(&t, &gen);
-	char *json = rc ? NULL : render_summary(&t, r->id, r->id_len, &rc);
+		rc = proj_live(&t, &slot, &gen);
+	char *json = rc ? NULL : render_summary(&t, slot, r->id, r->id_len, &rc);
 	store_abort(&t);
 	if (rc == PL_ENOTFOUND) {
 		http_reply_error(r, 404, "no such campaign");
@@ -217,14 +219,15 @@ void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker)
 	struct http_worker *w = worker;
 	if (!w->streams)
 		return;
-	/* The store is the truth: another process (an import, a replay that
-	 * moves only the projections' generation) changes it without telling
-	 * us. A read transaction costs about a microsecond. */
+	/* The store is the truth: another process (an import, a rebuild that
+	 * swaps slots and so moves only the generation) changes it without
+	 * telling us. A read transaction costs about a microsecond. */
 	struct store_txn t;
 	uint64_t seq = 0, gen = 0;
+	enum store_slot slot;
 	int rc = store_read_begin(w->hs->st, &t);
 	if (rc == 0)
-		rc = proj_generation(&t, &gen);
+		rc = proj_live(&t, &slot, &gen);
 	if (rc == 0)
 		rc = evlog_last_seq(&t, &seq);
 	if (rc == 0 && seq == w->streams_seq && gen == w->streams_generation) {
@@ -234,7 +237,7 @@ void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker)
 	for (struct http_stream *s = w->streams, *next; rc == 0 && s; s = next) {
 		next = s->next;
 		int src;
-		char *json = render_summary(&t, s->id, s->id_len, &src);
+		char *json = render_summary(&t, slot, s->id, s->id_len, &src);
 		if (!json || (s->last && strcmp(json, s->last) == 0)) {
 			free(json);
 			continue;

@@ -19,7 +19,8 @@ struct batch_writer {
 	bool stopping;
 
 	batch_write_fn write;
-	struct store *st;
+	batch_after_fn after;
+	struct writer *writer;
 	const struct ingest_msg *msgs;
 	size_t n;
 	const char *cluster;
@@ -42,7 +43,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		struct ingest_stats stats = {0}; /* write leaves it alone when it fails */
 		int64_t t0 = clock_mono_ms();
-		int rc = w->write(w->st, w->msgs, w->n, w->cluster, w->now_ms, &stats);
+		int rc = w->write(w->writer, w->msgs, w->n, w->cluster, w->now_ms, &stats);
 		double seconds = (double)(clock_mono_ms() - t0) / 1000.0;
 		CRASH_POINT(WRITER_DONE);
 		pthread_mutex_lock(&w->lock);
@@ -51,18 +52,25 @@ static void *writer_main(void *arg)
 		w->seconds = seconds;
 		w->state = WRITTEN;
 		pthread_cond_broadcast(&w->changed);
+		pthread_mutex_unlock(&w->lock);
+		/* A failure here is tried again after the next batch. */
+		if (rc == 0 && w->after)
+			w->after(w->writer);
+		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
-int batch_writer_start(struct batch_writer **out, batch_write_fn write, struct store *st)
+int batch_writer_start(struct batch_writer **out, batch_write_fn write, batch_after_fn after,
+		       struct writer *writer)
 {
 	struct batch_writer *w = calloc(1, sizeof *w);
 	if (!w)
 		return PL_ENOMEM;
 	w->write = write;
-	w->st = st;
+	w->after = after;
+	w->writer = writer;
 	w->state = IDLE;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->changed, NULL);

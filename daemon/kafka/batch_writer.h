@@ -6,7 +6,9 @@
  * another buffer, and collects the result before it hands over the next one
  * (or whenever it must know everything is written: a revocation, a seek, a
  * stop). The messages of a handed-over batch belong to the writer until it
- * is collected.
+ * is collected. After each batch, once its result is ready, the thread
+ * does the after work (the consumer: a bounded share of the live slot's
+ * checkpoints and merges) before it takes the next batch.
  */
 #ifndef BATCH_WRITER_H
 #define BATCH_WRITER_H
@@ -16,15 +18,18 @@
 #include <stdint.h>
 
 #include "ingest.h"
-#include "store.h"
+#include "writer.h"
 
-typedef int (*batch_write_fn)(struct store *st, const struct ingest_msg *msgs, size_t n,
+typedef int (*batch_write_fn)(struct writer *w, const struct ingest_msg *msgs, size_t n,
 			      const char *cluster, int64_t now_ms, struct ingest_stats *stats);
+/* Work done after each batch written, once its result is reported. */
+typedef int (*batch_after_fn)(struct writer *w);
 
 struct batch_writer;
 
-/* Starts the thread; write runs each batch against st. */
-int batch_writer_start(struct batch_writer **out, batch_write_fn write, struct store *st);
+/* Starts the thread; write runs each batch through w, then after (may be NULL). */
+int batch_writer_start(struct batch_writer **out, batch_write_fn write, batch_after_fn after,
+		       struct writer *w);
 
 /*
  * Hands a batch over; the writer must be idle (nothing handed over, or the

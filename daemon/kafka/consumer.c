@@ -667,7 +667,14 @@ static void handle_message(struct consumer *c, rd_kafka_message_t *msg)
 	b->n++;
 }
 
-int consumer_new(struct consumer **out, struct store *st, struct metrics *m,
+/* Checkpoints and merges, a share after each batch (each transaction writes
+ * at most 2 MiB), so ingestion never waits for a whole checkpoint. */
+static int maintain(struct writer *w)
+{
+	return writer_maintain(w, 4);
+}
+
+int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 		 const struct consumer_options *opt, char *err, size_t err_size)
 {
 	struct consumer *c = calloc(1, sizeof *c);
@@ -675,7 +682,7 @@ int consumer_new(struct consumer **out, struct store *st, struct metrics *m,
 	int rc = PL_ENOMEM;
 	if (!c)
 		return PL_ENOMEM;
-	c->st = st;
+	c->st = w->st;
 	c->m = m;
 	c->opt = *opt;
 	if (!c->opt.batch_max)
@@ -696,7 +703,7 @@ int consumer_new(struct consumer **out, struct store *st, struct metrics *m,
 	}
 	c->cur = &c->batches[0];
 	c->lost = rd_kafka_topic_partition_list_new(4);
-	if (batch_writer_start(&c->writer, c->opt.ingest, st))
+	if (batch_writer_start(&c->writer, c->opt.ingest, maintain, w))
 		goto cleanup;
 
 	rc = PL_EINVAL;

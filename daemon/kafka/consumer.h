@@ -24,7 +24,7 @@
 #include "kafka_conf.h"
 #include "ingest.h"
 #include "metrics.h"
-#include "store.h"
+#include "writer.h"
 
 struct consumer_options {
 	const char *brokers; /* bootstrap servers, required */
@@ -51,11 +51,12 @@ struct consumer_options {
 struct consumer;
 
 /*
- * Creates the consumer and subscribes to opt->topic. st and m (and the
- * strings of opt) must outlive it. Returns 0, or PL_EINVAL/PL_EKAFKA/
- * PL_ENOMEM with a message in err.
+ * Creates the consumer and subscribes to opt->topic; batches go through
+ * writer w, which only the consumer's writer thread uses from then on. w
+ * and m (and the strings of opt) must outlive it. Returns 0, or
+ * PL_EINVAL/PL_EKAFKA/PL_ENOMEM with a message in err.
  */
-int consumer_new(struct consumer **out, struct store *st, struct metrics *m,
+int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 		 const struct consumer_options *opt, char *err, size_t err_size);
 
 /*

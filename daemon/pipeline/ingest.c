@@ -6,11 +6,10 @@
 
 #include "crash_point.h"
 #include "pl_error.h"
-#include "proj.h"
 #include "rejections.h"
 
 struct batch {
-	struct proj_writer writer;
+	struct writer *w;
 	const struct ingest_msg *msgs;
 	size_t n;
 	const char *cluster;
@@ -19,9 +18,9 @@ struct batch {
 };
 
 static void reject(struct store_txn *t, struct batch *b, const struct ingest_msg *m,
-		   const struct pl_rejection *rej)
+		   const struct pl_rejection *rej, const struct pl_event *ev)
 {
-	rejections_add(t, &m->src, b->now_ms, rej, m->key, m->key_len, m->value, m->value_len);
+	rejections_add(t, &m->src, b->now_ms, rej, ev, m->key, m->key_len, m->value, m->value_len);
 	b->stats.rejected[rej->reason]++;
 }
 
@@ -31,21 +30,17 @@ static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_
 	struct pl_rejection rej;
 	int rc = pl_event_decode(m->value, m->value_len, m->key, m->key_len, &ev, &rej);
 	if (rc == PL_EREJECTED) {
-		reject(t, b, m, &rej);
+		reject(t, b, m, &rej, &ev);
 		return t->err;
 	}
 	uint64_t seq = b->stats.last_seq + 1;
-	rc = evlog_id_claim(t, pl_event_str(&ev, PL_F_ID), seq);
+	rc = slot_apply(&b->w->live, &ev, seq, &rej);
 	if (rc == PL_EEXIST) {
 		b->stats.duplicates++;
-		return PL_OK;
+		return t->err;
 	}
-	if (rc)
-		return rc;
-	rc = proj_apply(&b->writer, &ev, seq, &rej);
 	if (rc == PL_EREJECTED) {
-		evlog_id_release(t, pl_event_str(&ev, PL_F_ID));
-		reject(t, b, m, &rej);
+		reject(t, b, m, &rej, &ev);
 		return t->err;
 	}
 	if (rc)
@@ -100,14 +95,19 @@ static void store_offsets(struct store_txn *t, const struct batch *b)
 static int ingest_txn(struct store_txn *t, void *arg)
 {
 	struct batch *b = arg;
+	struct slot *live = &b->w->live;
 	memset(&b->stats, 0, sizeof b->stats); /* a retry after map growth starts over */
-	proj_writer_init(&b->writer, t, PROJ_LIVE);
-	int rc = evlog_last_seq(t, &b->stats.last_seq);
+	slot_txn_rewind(live, t, true);
+	slot_set_log(live, t);
+	/* A rebuild may have swapped slots since the writer last looked. */
+	int rc = writer_check_live(b->w, t);
+	if (rc == 0)
+		rc = evlog_last_seq(t, &b->stats.last_seq);
 	for (size_t i = 0; i < b->n && rc == 0; i++)
 		rc = ingest_one(t, b, &b->msgs[i]);
 	CRASH_POINT(INGEST_APPLIED);
 	if (rc == 0)
-		rc = proj_writer_flush(&b->writer);
+		rc = slot_flush(live);
 	CRASH_POINT(INGEST_FLUSHED);
 	if (rc == 0)
 		store_offsets(t, b);
@@ -115,18 +115,21 @@ static int ingest_txn(struct store_txn *t, void *arg)
 	return rc ? rc : t->err;
 }
 
-int ingest_batch(struct store *st, const struct ingest_msg *msgs, size_t n, const char *cluster,
+int ingest_batch(struct writer *w, const struct ingest_msg *msgs, size_t n, const char *cluster,
 		 int64_t now_ms, struct ingest_stats *stats)
 {
-	/* The batch holds the projection cache: keep it off the caller's stack. */
-	struct batch *b = malloc(sizeof *b);
-	if (!b)
-		return PL_ENOMEM;
-	*b = (struct batch){.msgs = msgs, .n = n, .cluster = cluster, .now_ms = now_ms};
-	int rc = store_run_write(st, ingest_txn, b);
+	struct batch b = {.w = w, .msgs = msgs, .n = n, .cluster = cluster, .now_ms = now_ms};
+	struct replay_result res;
+	int rc;
+	do {
+		if ((rc = writer_follow(w, &res)))
+			return rc;
+		slot_txn_begin(&w->live, NULL, true);
+		rc = store_run_write(w->st, ingest_txn, &b);
+		slot_txn_end(&w->live, rc == 0);
+	} while (rc == PL_EBUSY); /* the slots were swapped in between: again */
 	if (rc == 0)
-		*stats = b->stats;
-	free(b);
+		*stats = b.stats;
 	return rc;
 }
 

@@ -3,17 +3,20 @@
  *
  * This is the step between the consumer and the projections. For each
  * message, in order: decode and validate it (schemas/), skip it if its id
- * was applied before, apply it to the projections (projections/), append it
- * to the log and index its id; a message refused at any step is stored as a
- * rejection instead. The source offsets of the batch are stored in the same
- * transaction, so after a crash the batch is either wholly there, offsets
- * included, or not at all.
+ * was applied before, apply it to the live slot's projections
+ * (projections/), append it to the log; a message refused at any step is
+ * stored as a rejection instead. The source offsets of the batch are stored
+ * in the same transaction, so after a crash the batch is either wholly
+ * there, offsets included, or not at all. The rules' state in memory
+ * (index.h) is written at checkpoints, and rebuilt from the log after a
+ * crash.
  */
 #ifndef INGEST_H
 #define INGEST_H
 
 #include "event_schema.h"
 #include "evlog.h"
+#include "writer.h"
 
 struct ingest_msg {
 	struct evlog_source src;
@@ -31,12 +34,13 @@ struct ingest_stats {
 };
 
 /*
- * Applies msgs[0..n) and stores, for every Kafka partition in the batch, the
- * offset after its last message (tagged with cluster, may be "").
- * now_ms stamps log entries and rejections. On success *stats counts what
- * happened; on error nothing was written. Grows the map when it is full.
+ * Applies msgs[0..n) through writer w and stores, for every Kafka partition
+ * in the batch, the offset after its last message (tagged with cluster, may
+ * be ""). now_ms stamps log entries and rejections. On success *stats
+ * counts what happened; on error nothing was written, in the data dir or in
+ * memory. Grows the map when it is full; follows a swap of slots.
  */
-int ingest_batch(struct store *st, const struct ingest_msg *msgs, size_t n, const char *cluster,
+int ingest_batch(struct writer *w, const struct ingest_msg *msgs, size_t n, const char *cluster,
 		 int64_t now_ms, struct ingest_stats *stats);
 
 /* Adds the counts of b to a. */

@@ -1,23 +1,12 @@
-/* replay.c — apply the log to a projection set; see replay.h. */
+/* replay.c — the log into a scratch data dir; see replay.h. */
 #include "replay.h"
 
-#include <stdlib.h>
 #include <string.h>
 
-#include "evlog.h"
 #include "pl_error.h"
 
-const char *replay_outcome_text(enum replay_outcome outcome)
-{
-	switch (outcome) {
-	case REPLAY_OK: return "replayed";
-	case REPLAY_EMPTY: return "the log is empty";
-	case REPLAY_INCONSISTENT: return "a log entry no longer applies";
-	case REPLAY_UNREADABLE: return "a log entry cannot be decoded";
-	case REPLAY_FAILED: return "the store failed";
-	}
-	return "unknown";
-}
+/* Entries applied per write transaction of the scratch data dir. */
+#define CHUNK_ENTRIES 20000
 
 /*
  * Leaving events out can only make a later one miss something it refers
@@ -29,26 +18,50 @@ static bool depends_on_earlier(enum pl_reason reason)
 	       reason == PL_R_UNKNOWN_COMMENT || reason == PL_R_NOT_A_BACKER;
 }
 
-/* Applies one entry; returns 1 to stop the walk, 0 to go on, <0 on error. */
-static int replay_entry(struct proj_writer *w, const struct replay_options *opt,
-			const struct evlog_entry *e, struct replay_result *res)
+struct chunk {
+	struct slot *s;
+	const struct replay_options *opt;
+	struct replay_report *rep;
+	uint64_t next;  /* the next entry to read */
+	size_t left;    /* entries this transaction may still take */
+	bool finished;
+	/* Where the transaction began, for when it is run again. */
+	uint64_t start;
+	struct replay_report saved;
+};
+
+/* Applies one entry; returns 1 to stop the walk, 0 to go on, < 0 on error. */
+static int replay_entry(const struct evlog_entry *e, void *arg)
 {
+	struct chunk *c = arg;
+	struct replay_report *rep = c->rep;
+	struct replay_result *res = &rep->result;
 	struct pl_event ev;
+	if (c->opt->until_seq && e->seq > c->opt->until_seq) {
+		c->finished = true;
+		return 1;
+	}
+	if (c->left == 0)
+		return 1;
+	c->left--;
+	c->next = e->seq + 1;
 	if (pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &res->rejection)) {
 		res->outcome = REPLAY_UNREADABLE;
 		res->failed_seq = e->seq;
 		return 1;
 	}
-	if (opt->has_until_time && pl_event_int(&ev, PL_F_AT) > opt->until_time) {
-		res->skipped_time++;
+	if (c->opt->has_until_time && pl_event_int(&ev, PL_F_AT) > c->opt->until_time) {
+		rep->skipped_time++;
 		return 0;
 	}
-	int rc = proj_apply(w, &ev, e->seq, &res->rejection);
-	if (rc == PL_EREJECTED) {
-		if (res->skipped_time && depends_on_earlier(res->rejection.reason)) {
-			res->skipped_dependent++;
-			return 0;
-		}
+	int rc = slot_apply(c->s, &ev, e->seq, &res->rejection);
+	if (rc == PL_EREJECTED && rep->skipped_time && depends_on_earlier(res->rejection.reason)) {
+		rep->skipped_dependent++;
+		return 0;
+	}
+	if (rc == PL_EREJECTED || rc == PL_EEXIST) {
+		if (rc == PL_EEXIST)
+			pl_reject(&res->rejection, PL_R_NONE, "its event id is in the log twice");
 		res->outcome = REPLAY_INCONSISTENT;
 		res->failed_seq = e->seq;
 		return 1;
@@ -56,46 +69,55 @@ static int replay_entry(struct proj_writer *w, const struct replay_options *opt,
 	if (rc)
 		return rc;
 	res->applied++;
-	res->last_seq = e->seq;
+	rep->last_seq = e->seq;
 	return 0;
 }
 
-struct replay_walk {
-	struct proj_writer writer;
-	const struct replay_options *opt;
-	struct replay_result *res;
-};
-
-static int replay_log_entry(const struct evlog_entry *e, void *arg)
+static int chunk_txn(struct store_txn *t, void *arg)
 {
-	struct replay_walk *w = arg;
-	if (w->opt->until_seq && e->seq > w->opt->until_seq)
-		return 1;
-	return replay_entry(&w->writer, w->opt, e, w->res);
+	struct chunk *c = arg;
+	slot_txn_rewind(c->s, t, true);
+	*c->rep = c->saved;
+	c->next = c->start;
+	c->finished = false;
+	c->left = CHUNK_ENTRIES;
+	int rc = evlog_each(c->s->log_t, c->next, replay_entry, c, &c->rep->result.failed_seq);
+	if (rc == PL_ECHECKSUM || rc == PL_ECORRUPT) {
+		c->rep->result.outcome = REPLAY_DAMAGED;
+		return 1; /* nothing to keep */
+	}
+	if (rc < 0)
+		return rc;
+	if (c->left > 0) /* the walk ran out of entries before its budget */
+		c->finished = true;
+	return slot_flush(c->s);
 }
 
-int replay_into(struct store_txn *t, enum proj_set set, const struct replay_options *opt,
-		struct replay_result *res)
+int replay_scratch(struct store_txn *src_t, struct store *scratch, const struct replay_options *opt,
+		   struct slot *out, struct replay_report *rep)
 {
-	memset(res, 0, sizeof *res);
-	proj_clear(t, set);
-	struct replay_walk *w = malloc(sizeof *w);
-	if (!w)
-		return store_txn_fail(t, PL_ENOMEM);
-	w->opt = opt;
-	w->res = res;
-	proj_writer_init(&w->writer, t, set);
-	int rc = evlog_each(t, 1, replay_log_entry, w);
+	struct store_txn t;
+	memset(rep, 0, sizeof *rep);
+	int rc = store_read_begin(scratch, &t);
 	if (rc == 0)
-		rc = proj_writer_flush(&w->writer);
-	if (rc == 0 && set == PROJ_LIVE)
-		proj_generation_bump(t);
-	free(w);
-	if (rc < 0) {
-		res->outcome = REPLAY_FAILED;
+		rc = slot_open(out, scratch, STORE_SLOT_A, &opt->slot, &t);
+	store_abort(&t);
+	if (rc)
 		return rc;
+	slot_set_log(out, src_t);
+	struct chunk c = {.s = out, .opt = opt, .rep = rep, .start = 1};
+	while (rc == 0 && !c.finished && rep->result.outcome == REPLAY_OK) {
+		c.saved = *rep;
+		slot_txn_begin(out, NULL, true);
+		rc = store_run_write(scratch, chunk_txn, &c);
+		slot_txn_end(out, rc == 0);
+		if (rc == 1)
+			rc = 0;
+		c.start = c.next;
+		if (rc == 0)
+			rc = slot_maintain(out, 2);
 	}
-	if (res->outcome == REPLAY_OK && res->applied == 0 && res->skipped_time == 0)
-		res->outcome = REPLAY_EMPTY;
-	return PL_OK;
+	if (rc < 0)
+		rep->result.outcome = REPLAY_FAILED;
+	return rc;
 }

@@ -1,11 +1,12 @@
 /*
- * replay.h — rebuild projections from the event log.
+ * replay.h — the log replayed into a scratch data dir: what verify checks
+ * the live projections against and what a dry run shows, without writing a
+ * byte to the data dir it reads.
  *
- * Walks the log in sequence order, decodes each entry again and applies it
- * to a projection set. Every entry in the log was accepted once, so in a
- * full replay every entry must apply again; one that does not means the
- * log and the rules disagree (REPLAY_INCONSISTENT), which is reported with
- * its sequence and reason rather than skipped.
+ * The log is read in one read-only transaction of the data dir (a
+ * snapshot: serve goes on ingesting meanwhile) and applied to slot a of a
+ * fresh data dir in a temporary directory, in write transactions of
+ * bounded size, so memory stays bounded by the slot's settings.
  *
  * Point in time: until_seq stops after that sequence; until_time keeps only
  * entries whose event time is at or before it, in log order. With a time
@@ -15,41 +16,28 @@
 #ifndef REPLAY_H
 #define REPLAY_H
 
-#include "event_decode.h"
-#include "proj.h"
+#include "slot.h"
 
 struct replay_options {
-	uint64_t until_seq;  /* 0: no limit */
+	uint64_t until_seq; /* 0: no limit */
 	bool has_until_time;
-	int64_t until_time;  /* Unix ms, event time */
+	int64_t until_time; /* Unix ms, event time */
+	struct slot_options slot;
 };
 
-enum replay_outcome {
-	REPLAY_OK,           /* every selected entry applied */
-	REPLAY_EMPTY,        /* the log holds no entries */
-	REPLAY_INCONSISTENT, /* an entry did not apply; see failed_seq and rejection */
-	REPLAY_UNREADABLE,   /* an entry does not decode; see failed_seq and rejection */
-	REPLAY_FAILED,       /* the store failed; see the returned error */
-};
-
-struct replay_result {
-	enum replay_outcome outcome;
-	uint64_t applied;
+struct replay_report {
+	struct replay_result result;
 	uint64_t skipped_time;      /* after until_time */
 	uint64_t skipped_dependent; /* depended on an entry after until_time */
 	uint64_t last_seq;          /* last entry applied */
-	uint64_t failed_seq;
-	struct pl_rejection rejection;
 };
 
-/* A sentence describing an outcome, for operators. */
-const char *replay_outcome_text(enum replay_outcome outcome);
-
 /*
- * Empties set and replays the log into it, in the caller's write
- * transaction. Returns 0 (see res->outcome) or a store error.
+ * Replays the log read in src_t into slot a of scratch (a fresh data dir),
+ * which is left open in *out for the caller to read and compare. Returns 0
+ * with rep->result, or a store error.
  */
-int replay_into(struct store_txn *t, enum proj_set set, const struct replay_options *opt,
-		struct replay_result *res);
+int replay_scratch(struct store_txn *src_t, struct store *scratch, const struct replay_options *opt,
+		   struct slot *out, struct replay_report *rep);
 
 #endif

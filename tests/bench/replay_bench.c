@@ -4,8 +4,9 @@
  *
  * Builds a log of --events realistic events (bench_events.c) in a fresh data
  * dir, then alternates the baseline (scan every log entry, touching its
- * bytes) and pledged (replay_into a scratch set, then abort) --runs times
- * and prints the medians as one table row:
+ * bytes) and pledged (an online rebuild of the other slot, swapped in, as
+ * `pledged replay` does) --runs times and prints the medians as one table
+ * row:
  *   measure | pledged | baseline | ratio | target
  */
 #include <getopt.h>
@@ -14,7 +15,7 @@
 
 #include "bench_events.h"
 #include "../fixture.h"
-#include "replay.h"
+#include "rebuild.h"
 
 static double now_s(void)
 {
@@ -55,7 +56,8 @@ static uint64_t fill_log(struct store *st, uint64_t events)
 						      .key = keys[n], .key_len = strlen(keys[n]),
 						      .value = bufs[n].data, .value_len = bufs[n].size};
 		}
-		if (ingest_batch(st, msgs, n, "", 1, &stats)) {
+		if (ingest_batch(fixture_writer(st), msgs, n, "", 1, &stats) ||
+		    writer_maintain(fixture_writer(st), 2)) {
 			fprintf(stderr, "replay_bench: ingest failed\n");
 			exit(1);
 		}
@@ -88,14 +90,6 @@ static double scan_once(struct store *st)
 	return took;
 }
 
-static int replay_txn(struct store_txn *t, void *arg)
-{
-	struct replay_options all = {0};
-	struct replay_result *res = arg;
-	int rc = replay_into(t, PROJ_SCRATCH, &all, res);
-	return rc ? rc : 1; /* measure the rebuild, keep nothing */
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"events", required_argument, NULL, 'e'},
@@ -123,15 +117,16 @@ int main(int argc, char **argv)
 		(unsigned long long)entries, (unsigned long long)events, fill, (double)events / fill);
 
 	double scan[99], replay[99];
-	struct replay_result res = {0};
 	for (int i = 0; i < runs; i++) {
+		struct rebuild_options opt = {.swap = true};
+		struct rebuild_report rep;
 		scan[i] = scan_once(st);
 		start = now_s();
-		int rc = store_run_write(st, replay_txn, &res);
+		int rc = rebuild_run(st, &opt, &rep);
 		replay[i] = now_s() - start;
-		if (rc != 1 || res.outcome != REPLAY_OK || res.applied != entries) {
-			fprintf(stderr, "replay_bench: replay failed (%d, %s, %llu applied)\n", rc,
-				replay_outcome_text(res.outcome), (unsigned long long)res.applied);
+		if (rc || rep.result.outcome != REPLAY_OK || rep.applied != entries || !rep.swapped) {
+			fprintf(stderr, "replay_bench: rebuild failed (%d, %s, %llu applied)\n", rc,
+				replay_outcome_text(rep.result.outcome), (unsigned long long)rep.applied);
 			return 1;
 		}
 	}
@@ -139,7 +134,7 @@ int main(int argc, char **argv)
 	double our_rate = (double)entries / median(replay, runs);
 	printf("| replay (events/s, %llu events, median of %d) | %.0f | %.0f (raw LMDB scan) | %.3f | >= 0.5 |\n",
 	       (unsigned long long)entries, runs, our_rate, base_rate, our_rate / base_rate);
-	store_close(st);
+	fixture_close(st);
 	fixture_remove(dir);
 	return 0;
 }

@@ -31,6 +31,7 @@
 #include "http_internal.h"
 #include "http_server.h"
 #include "ingest.h"
+#include "rebuild.h"
 #include "metrics.h"
 #include "pl_error.h"
 #include "replay.h"
@@ -76,7 +77,7 @@ static uint64_t ingest_lines(struct store *st, const char *lines)
 		p += len + (nl ? 1 : 0);
 	}
 	struct ingest_stats stats;
-	int rc = ingest_batch(st, msgs, n, "", 1700000000000, &stats);
+	int rc = ingest_batch(fixture_writer(st), msgs, n, "", 1700000000000, &stats);
 	for (size_t i = 0; i < n; i++)
 		msgpack_sbuffer_destroy(&bufs[i]);
 	CHECK_INT(rc, 0);
@@ -88,7 +89,7 @@ static uint64_t ingest_raw(struct store *st, const void *raw, size_t len)
 {
 	struct ingest_msg msg = {.src = {"test", 4, 0, next_offset++}, .value = raw, .value_len = len};
 	struct ingest_stats stats;
-	CHECK_INT(ingest_batch(st, &msg, 1, "", 1700000000000, &stats), 0);
+	CHECK_INT(ingest_batch(fixture_writer(st), &msg, 1, "", 1700000000000, &stats), 0);
 	return stats.last_seq;
 }
 
@@ -325,14 +326,12 @@ static void test_conditional(void)
 	/* A 404 is never a 304. */
 	CHECK_INT(request("GET", "/v1/campaigns/none", "If-None-Match: *\r\n"), 404);
 
-	/* A replay changes no log position but may change answers: the old tag
-	 * must no longer match. */
-	struct store_txn t;
-	struct replay_options all = {0};
-	struct replay_result res;
-	CHECK_INT(store_write_begin(st, &t), 0);
-	CHECK_INT(replay_into(&t, PROJ_LIVE, &all, &res), 0);
-	CHECK_INT(store_commit(&t), 0);
+	/* A rebuild swapped in changes no log position but may change answers:
+	 * the old tag must no longer match. */
+	struct rebuild_options ropt = {.swap = true};
+	struct rebuild_report rep;
+	CHECK_INT(rebuild_run(st, &ropt, &rep), 0);
+	CHECK(rep.swapped);
 	snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", etag);
 	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, inm), 200);
 	CHECK(strcmp(header("ETag"), etag) != 0);
@@ -695,7 +694,6 @@ static void test_stream(void)
 		st, "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"sse-p1\",\"at\":1700000100000,"
 		    "\"campaign\":\"sse-camp\",\"pledge\":\"sse-pl1\",\"supporter\":\"s1\",\"amount\":250,"
 		    "\"currency\":\"EUR\"}\n");
-	uint64_t pledge_seq = s;
 	int64_t t0 = now_ms();
 	http_server_notify(hs, s);
 	from = len;
@@ -715,21 +713,30 @@ static void test_stream(void)
 	CHECK(strstr(buf + from, ": heartbeat") != NULL);
 	CHECK(strstr(buf + from, "event: summary") == NULL);
 
-	/* A replay moves no log position and nobody calls notify, yet it can
-	 * change what a stream shows: rewinding to before the pledge, then
-	 * replaying the whole log, is pushed both ways. */
+	/* A swap moves no log position and nobody calls notify, yet it can
+	 * change what a stream shows: a total damaged in the live slot is
+	 * shown once another event moves the log, then the rebuild swapped in
+	 * puts the log's figure back. */
 	struct store_txn t;
-	struct replay_options until = {.until_seq = pledge_seq - 1}, all = {0};
-	struct replay_result res;
+	enum store_slot live;
+	uint64_t gen;
+	struct proj_totals tot = {.raised = 1, .closed_at = PROJ_NONE};
+	uint8_t damaged[PROJ_TOTALS_SIZE];
+	proj_totals_encode(damaged, &tot);
 	CHECK_INT(store_write_begin(st, &t), 0);
-	CHECK_INT(replay_into(&t, PROJ_LIVE, &until, &res), 0);
+	CHECK_INT(proj_live(&t, &live, &gen), 0);
+	store_put(&t, store_slot_db(live, SLOT_TOTALS), "sse-camp", 8, damaged, sizeof damaged, 0);
 	CHECK_INT(store_commit(&t), 0);
+	s = ingest_lines(st, "{\"v\":1,\"type\":\"pledge.refunded\",\"id\":\"sse-r2\",\"at\":1579900000000,"
+			     "\"campaign\":\"" DEMO "\",\"pledge\":\"pl-00407\",\"amount\":1}\n");
+	http_server_notify(hs, s);
 	from = len;
-	stream_wait(fd, buf, sizeof buf, &len, from, "\"raised\":0,", 3000);
-	CHECK(strstr(buf + from, "\"raised\":0,") != NULL);
-	CHECK_INT(store_write_begin(st, &t), 0);
-	CHECK_INT(replay_into(&t, PROJ_LIVE, &all, &res), 0);
-	CHECK_INT(store_commit(&t), 0);
+	stream_wait(fd, buf, sizeof buf, &len, from, "\"raised\":1,", 3000);
+	CHECK(strstr(buf + from, "\"raised\":1,") != NULL);
+	struct rebuild_options ropt = {.swap = true};
+	struct rebuild_report rep;
+	CHECK_INT(rebuild_run(st, &ropt, &rep), 0);
+	CHECK(rep.swapped);
 	from = len;
 	stream_wait(fd, buf, sizeof buf, &len, from, "\"raised\":250,", 3000);
 	CHECK(strstr(buf + from, "\"raised\":250,") != NULL);
@@ -922,7 +929,7 @@ int main(int argc, char **argv)
 
 	http_server_stop(hs);
 	metrics_deinit(&m);
-	store_close(st);
+	fixture_close(st);
 	fixture_remove(dir);
 	return check_done();
 }

@@ -176,7 +176,11 @@ bool kt_check_campaign(struct store *st, const struct kt_expect *e)
 	bool ok = false;
 	if (store_read_begin(st, &t))
 		return false;
-	int rc = proj_campaign_get(&t, PROJ_LIVE, (struct pl_str){e->id, (uint32_t)strlen(e->id)}, &c);
+	enum store_slot slot;
+	uint64_t gen;
+	int rc = proj_live(&t, &slot, &gen);
+	if (rc == 0)
+		rc = proj_campaign_get(&t, slot, (struct pl_str){e->id, (uint32_t)strlen(e->id)}, &c);
 	if (rc)
 		fprintf(stderr, "campaign %s: %s\n", e->id, pl_strerror(rc));
 	else if (c.totals.raised != e->raised || c.totals.pledges != e->pledges ||
@@ -288,7 +292,8 @@ void kt_runner_start(struct kt_runner *r, struct store *st, struct metrics *m,
 	char err[512];
 	memset(r, 0, sizeof *r);
 	atomic_init(&r->stop, false);
-	if (consumer_new(&r->c, st, m, opt, err, sizeof err)) {
+	r->st = st;
+	if (consumer_new(&r->c, fixture_writer(st), m, opt, err, sizeof err)) {
 		fprintf(stderr, "kt: consumer_new: %s\n", err);
 		abort();
 	}
@@ -301,6 +306,8 @@ int kt_runner_stop(struct kt_runner *r)
 	pthread_join(r->thread, NULL);
 	consumer_free(r->c);
 	r->c = NULL;
+	/* As a process that stops: the next start opens the writer anew. */
+	fixture_drop_writer(r->st);
 	return r->rc;
 }
 
@@ -339,7 +346,12 @@ void kt_env_stop(struct kt_env *e)
 {
 	metrics_deinit(&e->m);
 	rd_kafka_destroy(e->producer);
-	store_close(e->st);
+	fixture_close(e->st);
 	fixture_remove(e->dir);
 	kt_cluster_stop(&e->cluster);
+}
+
+void kt_store_close(struct store *st)
+{
+	fixture_close(st);
 }

@@ -78,6 +78,7 @@ bool kt_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
 /* A consumer running consumer_run() on its own thread. */
 struct kt_runner {
 	struct consumer *c;
+	struct store *st;
 	pthread_t thread;
 	atomic_bool stop;
 	int rc;
@@ -88,6 +89,9 @@ void kt_runner_start(struct kt_runner *r, struct store *st, struct metrics *m,
 		     const struct consumer_options *opt);
 /* Stops it (finishing its batch), closes and frees the consumer; returns consumer_run's code. */
 int kt_runner_stop(struct kt_runner *r);
+
+/* Closes a store a runner wrote (its writer first). */
+void kt_store_close(struct store *st);
 
 /* Options most tests use: small batches, fast group timing. */
 struct consumer_options kt_consumer_options(const char *brokers, const char *group);

@@ -190,7 +190,7 @@ static atomic_int failed_writes;
  * failing write takes a while, as a real one does, so the consumer polls
  * more messages meanwhile: those must be dropped and read again later.
  */
-static int flaky_ingest(struct store *st, const struct ingest_msg *msgs, size_t n,
+static int flaky_ingest(struct writer *w, const struct ingest_msg *msgs, size_t n,
 			const char *cluster, int64_t now_ms, struct ingest_stats *stats)
 {
 	if (atomic_load(&disk_full)) {
@@ -198,7 +198,7 @@ static int flaky_ingest(struct store *st, const struct ingest_msg *msgs, size_t 
 		atomic_fetch_add(&failed_writes, 1);
 		return PL_ENOSPACE;
 	}
-	return ingest_batch(st, msgs, n, cluster, now_ms, stats);
+	return ingest_batch(w, msgs, n, cluster, now_ms, stats);
 }
 
 static bool writes_failed_twice(void *arg)
@@ -307,7 +307,7 @@ static void test_incarnations(void)
 	kt_events_free(again.evs, again.count);
 	kt_events_free(second.evs, second.count);
 	kt_events_free(third.evs, third.count);
-	store_close(st);
+	kt_store_close(st);
 	fixture_remove(dir);
 }
 

@@ -229,8 +229,8 @@ int main(int argc, char **argv)
 	for (int c = 0; c < CAMPAIGNS; c++)
 		kt_events_free(s.evs[c], s.count[c]);
 	rd_kafka_destroy(s.p);
-	store_close(a);
-	store_close(b);
+	kt_store_close(a);
+	kt_store_close(b);
 	fixture_remove(dir_a);
 	fixture_remove(dir_b);
 	kt_cluster_stop(&k);

@@ -32,10 +32,10 @@ static void release(void)
 	pthread_mutex_unlock(&gate_lock);
 }
 
-static int gated_write(struct store *st, const struct ingest_msg *msgs, size_t n,
+static int gated_write(struct writer *wr, const struct ingest_msg *msgs, size_t n,
 		       const char *cluster, int64_t now_ms, struct ingest_stats *stats)
 {
-	(void)st;
+	(void)wr;
 	writer_thread = pthread_self();
 	seen_msgs = msgs;
 	snprintf(seen_cluster, sizeof seen_cluster, "%s", cluster);
@@ -111,7 +111,7 @@ static void test_stop_during_a_write(void)
 	struct batch_writer *w = NULL;
 	struct ingest_msg msgs[1] = {{.value_len = 1}};
 	pthread_t releaser;
-	CHECK_INT(batch_writer_start(&w, gated_write, NULL), PL_OK);
+	CHECK_INT(batch_writer_start(&w, gated_write, NULL, NULL), PL_OK);
 	int before = atomic_load(&calls);
 	result = PL_OK;
 	batch_writer_submit(w, msgs, 1, "", 3);
@@ -124,7 +124,7 @@ static void test_stop_during_a_write(void)
 int main(void)
 {
 	struct batch_writer *w = NULL;
-	CHECK_INT(batch_writer_start(&w, gated_write, NULL), PL_OK);
+	CHECK_INT(batch_writer_start(&w, gated_write, NULL, NULL), PL_OK);
 	test_batch_runs_on_its_own_thread(w);
 	test_collect_waits_and_returns_errors(w);
 	batch_writer_stop(w);

@@ -43,7 +43,7 @@ expect 0 "import again: all duplicates" -- "$PLEDGED" import --data "$work/d" <"
 contains "$work/err" "0 applied, 0 rejected, 2059 duplicates" "re-import is idempotent"
 
 expect 0 "verify a fresh log" -- "$PLEDGED" verify --data "$work/d"
-contains "$work/out" "OK: projections match the log (2059 entries)" "verify says OK"
+contains "$work/out" "OK: projections match the log (2059 entries, checksums intact)" "verify says OK"
 expect 0 "dump" -- "$PLEDGED" dump --data "$work/d"
 [ "$(wc -l <"$work/out")" = 2059 ] && ok || fail "dump prints one line per entry"
 expect 0 "dump from 2059" -- "$PLEDGED" dump --data "$work/d" --from 2059 --limit 5
@@ -63,20 +63,35 @@ expect 0 "dry run up to the end" -- "$PLEDGED" replay --data "$work/d" --until-s
 contains "$work/out" '"raised":5804100,"pledges":2020,"supporters":1975,"comments":10,"status":"closed"' "demo totals"
 contains "$work/out" '"days":19' "19 days"
 
-# A real point-in-time rebuild rewinds the projections; a full replay restores them.
-expect 0 "rebuild up to entry 1" -- "$PLEDGED" replay --data "$work/d" --until-seq 1
-contains "$work/err" "bring them back to the whole log" "replay says how to come back"
-expect 1 "verify sees the rewound projections" -- "$PLEDGED" verify --data "$work/d"
-expect 0 "dry run shows the rewound state is not what the log gives" -- "$PLEDGED" replay --data "$work/d" --dry-run
-contains "$work/out" '"raised":5804100' "the whole log still gives the demo totals"
-expect 0 "replay the whole log" -- "$PLEDGED" replay --data "$work/d"
-expect 0 "verify after the full replay" -- "$PLEDGED" verify --data "$work/d"
+# The live projections always reflect the whole log: no rewinding them.
+expect 2 "a point in time without --dry-run is refused" -- "$PLEDGED" replay --data "$work/d" --until-seq 1
+contains "$work/err" "only go with --dry-run" "the refusal says why"
+expect 2 "a time cut without --dry-run is refused" -- "$PLEDGED" replay --data "$work/d" --until-time 2020-01-10
+expect 0 "verify: nothing changed" -- "$PLEDGED" verify --data "$work/d"
+
+# An online rebuild, stopped before the swap: the difference, then the swap.
+expect 0 "rebuild without the swap" -- "$PLEDGED" replay --data "$work/d" --no-swap
+contains "$work/err" "caught up with entry 2059, not swapped" "it says where it stopped"
+contains "$work/err" "a swap would change 0 campaigns" "nothing differs"
+expect 0 "the difference again" -- "$PLEDGED" replay --data "$work/d" --diff
+expect 0 "swap" -- "$PLEDGED" replay --data "$work/d"
+contains "$work/err" "swapped in at entry 2059" "the swap is reported"
+expect 1 "no rebuild is under way to show" -- "$PLEDGED" replay --data "$work/d" --diff
+expect 0 "a rebuild to drop" -- "$PLEDGED" replay --data "$work/d" --no-swap
+expect 0 "drop it" -- "$PLEDGED" replay --data "$work/d" --abort
+expect 1 "nothing left to drop" -- "$PLEDGED" replay --data "$work/d" --abort
+expect 0 "verify after rebuilds" -- "$PLEDGED" verify --data "$work/d"
 
 # Change the stored total behind pledged's back: verify must fail and say where.
-mdb_dump -s totals "$work/d" | sed 's/^ 4490580000000000/ 4590580000000000/' >"$work/totals.dump"
-mdb_load -s totals -f "$work/totals.dump" "$work/d" 2>/dev/null
+live=
+for slot in a b; do
+	mdb_dump -s "$slot.totals" "$work/d" 2>/dev/null | grep -q '^ 4490580000000000' && live=$slot
+done
+[ -n "$live" ] && ok || fail "the live slot's totals hold the demo's"
+mdb_dump -s "$live.totals" "$work/d" | sed 's/^ 4490580000000000/ 4590580000000000/' >"$work/totals.dump"
+mdb_load -s "$live.totals" -f "$work/totals.dump" "$work/d" 2>/dev/null
 expect 1 "verify catches a tampered total" -- "$PLEDGED" verify --data "$work/d"
-contains "$work/out" "MISMATCH: totals: key 'jess-phillips-for-labour-leader' differs" "verify names the record"
+contains "$work/out" "MISMATCH: $live.totals: key 'jess-phillips-for-labour-leader' differs" "verify names the record"
 expect 0 "replay repairs it" -- "$PLEDGED" replay --data "$work/d"
 expect 0 "verify after replay" -- "$PLEDGED" verify --data "$work/d"
 
@@ -85,7 +100,7 @@ expect 2 "backup without --to" -- "$PLEDGED" backup --data "$work/d"
 expect 0 "backup" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup"
 expect 2 "backup over an existing copy" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup"
 expect 0 "verify the copy" -- "$PLEDGED" verify --data "$work/backup"
-contains "$work/out" "OK: projections match the log (2059 entries)" "the copy verifies like the original"
+contains "$work/out" "OK: projections match the log (2059 entries, checksums intact)" "the copy verifies like the original"
 "$PLEDGED" dump --data "$work/d" >"$work/dump.orig" 2>/dev/null
 "$PLEDGED" dump --data "$work/backup" >"$work/dump.copy" 2>/dev/null
 cmp -s "$work/dump.orig" "$work/dump.copy" && ok || fail "the copy's log equals the original's"
@@ -98,7 +113,8 @@ cmp -s "$work/p.orig" "$work/p.copy" && ok || fail "the copy's projections equal
 serve1=$!
 for _ in $(seq 100); do [ -s "$work/locked/broker.address" ] && break; sleep 0.1; done
 expect 3 "a second serve on the same data dir" -- "$PLEDGED" serve --data "$work/locked" --listen 127.0.0.1:0
-contains "$work/err" "is in use by another 'pledged serve'" "the refusal names the reason"
+contains "$work/err" "is in use by another pledged serve, import or upgrade" "the refusal names the reason"
+expect 3 "no import while serve consumes" -- "$PLEDGED" import --data "$work/locked" </dev/null
 kill -TERM "$serve1"
 wait "$serve1" && ok || fail "the first serve stops cleanly on SIGTERM"
 

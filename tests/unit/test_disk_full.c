@@ -2,7 +2,7 @@
  * test_disk_full.c — a full disk stops ingestion without losing or doubling
  * anything, reads keep working, and ingestion resumes once there is space.
  *
- * Mounts a 1 MiB tmpfs (needs root; skipped with 77 elsewhere), feeds the
+ * Mounts a 384 KiB tmpfs (needs root; skipped with 77 elsewhere), feeds the
  * demo stream in batches until a batch fails for lack of space, checks the
  * store is intact, grows the tmpfs and feeds the rest, starting again from
  * the failed batch as the consumer does. The final figures must be exact.
@@ -52,7 +52,7 @@ static int feed(struct store *st, const struct stream *s, size_t from)
 		msgs[n] = (struct ingest_msg){.src = {"demo", 4, 0, (int64_t)(from + n)},
 					      .value = bufs[n].data, .value_len = bufs[n].size};
 	}
-	int rc = ingest_batch(st, msgs, n, "", 1, &stats);
+	int rc = ingest_batch(fixture_writer(st), msgs, n, "", 1, &stats);
 	for (size_t i = 0; i < n; i++)
 		msgpack_sbuffer_destroy(&bufs[i]);
 	return rc;
@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 		return 2;
 	char dir[256];
 	fixture_tmpdir(dir, sizeof dir);
-	if (mount("tmpfs", dir, "tmpfs", 0, "size=1m") != 0) {
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=384k") != 0) {
 		fprintf(stderr, "cannot mount a tmpfs (%s): skipped\n", strerror(errno));
 		remove(dir);
 		return 77;
@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 	CHECK_INT(c.totals.supporters, 1975);
 	CHECK_INT(c.totals.comments, 10);
 	CHECK_INT(c.days, 19);
-	store_close(st);
+	fixture_close(st);
 
 	umount(dir);
 	remove(dir);

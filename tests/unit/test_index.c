@@ -21,8 +21,8 @@
 #define BATCH 50
 
 static const struct index_kind_def kinds[2] = {
-	{"values", STORE_DB_RUNS_TEST_A, 8},
-	{"ids", STORE_DB_RUNS_TEST_B, 0},
+	{"values", STORE_DB_A_SUPPORTERS, 8},
+	{"ids", STORE_DB_A_EVENT_IDS, 0},
 };
 
 /* The model: for each key number, whether it is present and its value. */

@@ -8,10 +8,14 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include "check.h"
 #include "fixture.h"
 #include "proj_records.h"
+#include "rebuild.h"
 #include "replay.h"
+#include "verify.h"
 
 /* Feeds the demo in batches of 100: every line must apply. */
 static void ingest_file(struct store *st, const char *path)
@@ -21,6 +25,18 @@ static void ingest_file(struct store *st, const char *path)
 	for (int r = 1; r < PL_REASON_COUNT; r++)
 		CHECK_INT(total.rejected[r], 0);
 	CHECK_INT(total.last_seq, 2059);
+}
+
+/* The live slot readers see now. */
+static enum store_slot live_slot(struct store *st)
+{
+	struct store_txn t;
+	enum store_slot slot = STORE_SLOT_A;
+	uint64_t gen;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(proj_live(&t, &slot, &gen), 0);
+	store_abort(&t);
+	return slot;
 }
 
 static void test_demo_figures(struct store *st)
@@ -35,9 +51,10 @@ static void test_demo_figures(struct store *st)
 
 	struct store_txn t;
 	struct proj_comment_page page;
+	enum store_slot slot = live_slot(st);
 	CHECK_INT(store_read_begin(st, &t), 0);
-	CHECK_INT(proj_comments_page(&t, PROJ_LIVE, (struct pl_str){"jess-phillips-for-labour-leader", 31},
-				     NULL, 20, &page), 0);
+	CHECK_INT(proj_comments_page(&t, slot, (struct pl_str){"jess-phillips-for-labour-leader", 31},
+				     NULL, 10, &page), 0);
 	CHECK_INT(page.count, 10);
 	CHECK(!page.has_next);
 	CHECK(page.count && page.items[0].has_name && page.items[0].name.len == 5 &&
@@ -47,15 +64,17 @@ static void test_demo_figures(struct store *st)
 	store_abort(&t);
 }
 
-/* Every projection table's bytes, concatenated with separators. */
+/* Every published table of the live slot, concatenated with separators. */
 static char *snapshot(struct store *st, size_t *len)
 {
+	static const enum store_slot_table tables[] = {SLOT_CAMPAIGNS, SLOT_TOTALS, SLOT_COMMENTS};
 	struct store_txn t;
 	char *out = NULL;
 	FILE *mem = open_memstream(&out, len);
+	enum store_slot slot = live_slot(st);
 	store_read_begin(st, &t);
-	for (int table = 0; table < PROJ_TABLE_COUNT; table++) {
-		MDB_cursor *c = store_cursor(&t, proj_db(PROJ_LIVE, (enum proj_table)table));
+	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+		MDB_cursor *c = store_cursor(&t, store_slot_db(slot, tables[i]));
 		MDB_val k, v;
 		for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 			fwrite(&k.mv_size, sizeof k.mv_size, 1, mem);
@@ -71,52 +90,50 @@ static char *snapshot(struct store *st, size_t *len)
 	return out;
 }
 
-struct job {
-	enum proj_set set;
-	struct replay_options opt;
-	struct replay_result res;
-	bool keep;
-	char diff[256];
-	int compare;
-};
-
-static int job_txn(struct store_txn *t, void *arg)
+/* verify_run on st: 0 all clear, 1 a difference (described in diff). */
+static int verify(struct store *st, char *diff, size_t size)
 {
-	struct job *j = arg;
-	int rc = replay_into(t, j->set, &j->opt, &j->res);
-	if (rc)
-		return rc;
-	if (!j->keep) {
-		j->compare = proj_compare(t, j->diff, sizeof j->diff);
-		return 1; /* throw away */
-	}
-	return t->err;
+	char scratch[300];
+	struct verify_report rep;
+	struct slot_options opt = {0};
+	fixture_tmpdir(scratch, sizeof scratch);
+	rmdir(scratch);
+	CHECK_INT(verify_run(st, scratch, &opt, &rep), 0);
+	CHECK_INT(rep.replay.result.outcome, REPLAY_OK);
+	CHECK_INT(rep.bad_rejection, 0);
+	snprintf(diff, size, "%s", rep.diff);
+	return rep.differs;
 }
 
+/* A rebuild (online, swapped in) gives byte for byte what ingest gave. */
 static void test_replay_identical(struct store *st)
 {
 	size_t before_len, after_len;
 	char *before = snapshot(st, &before_len);
-
-	/* Rebuild in place, as `pledged replay` does. */
-	struct job j = {.set = PROJ_LIVE, .keep = true};
-	CHECK_INT(store_run_write(st, job_txn, &j), 0);
-	CHECK_INT(j.res.outcome, REPLAY_OK);
-	CHECK_INT(j.res.applied, 2059);
+	enum store_slot was = live_slot(st);
+	struct rebuild_options opt = {.swap = true, .txn_ms = 5};
+	struct rebuild_report rep;
+	CHECK_INT(rebuild_run(st, &opt, &rep), 0);
+	CHECK_INT(rep.result.outcome, REPLAY_OK);
+	CHECK(rep.swapped);
+	CHECK_INT(rep.head, 2059);
+	CHECK(live_slot(st) != was);
 	char *after = snapshot(st, &after_len);
 	CHECK(before_len > 1000 && before_len == after_len && memcmp(before, after, before_len) == 0);
 	free(after);
 	free(before);
+	/* The writer follows the swap before its next batch. */
+	struct replay_result res;
+	CHECK_INT(writer_follow(fixture_writer(st), &res), 0);
+	CHECK_INT(fixture_writer(st)->live.which, live_slot(st));
 
-	/* Verify's comparison: equal now. */
-	j = (struct job){.set = PROJ_SCRATCH};
-	CHECK_INT(store_run_write(st, job_txn, &j), 1);
-	CHECK_INT(j.compare, 0);
+	char diff[512];
+	CHECK_INT(verify(st, diff, sizeof diff), 0);
 }
 
 /*
- * Changes one stored projection record (val NULL: deletes it), then checks
- * that verify's comparison reports it, naming expect, and that it matches
+ * Changes one record (val NULL: deletes it) of a table of the live slot,
+ * then checks that verify reports it, naming expect, and that it matches
  * again once the record is put back.
  */
 static void tamper_and_compare(struct store *st, enum store_db db, const void *key, size_t klen,
@@ -136,12 +153,11 @@ static void tamper_and_compare(struct store *st, enum store_db db, const void *k
 		store_del(&t, db, key, klen);
 	CHECK_INT(store_commit(&t), 0);
 
-	struct job j = {.set = PROJ_SCRATCH};
-	CHECK_INT(store_run_write(st, job_txn, &j), 1);
-	CHECK_INT(j.compare, 1);
-	if (!strstr(j.diff, expect))
-		fprintf(stderr, "diff '%s' lacks '%s'\n", j.diff, expect);
-	CHECK(strstr(j.diff, expect) != NULL);
+	char diff[512];
+	CHECK_INT(verify(st, diff, sizeof diff), 1);
+	if (!strstr(diff, expect))
+		fprintf(stderr, "diff '%s' lacks '%s'\n", diff, expect);
+	CHECK(strstr(diff, expect) != NULL);
 
 	/* Put it back and verify matches again. */
 	CHECK_INT(store_write_begin(st, &t), 0);
@@ -151,9 +167,7 @@ static void tamper_and_compare(struct store *st, enum store_db db, const void *k
 		store_del(&t, db, key, klen);
 	CHECK_INT(store_commit(&t), 0);
 	free(saved);
-	j = (struct job){.set = PROJ_SCRATCH};
-	CHECK_INT(store_run_write(st, job_txn, &j), 1);
-	CHECK_INT(j.compare, 0);
+	CHECK_INT(verify(st, diff, sizeof diff), 0);
 }
 
 static void test_verify_catches_tampering(struct store *st)
@@ -161,24 +175,29 @@ static void test_verify_catches_tampering(struct store *st)
 	const char *camp = "jess-phillips-for-labour-leader";
 	struct proj_totals tot = {.raised = 5804200, .opened_at = 1, .closed_at = 2, .last_at = 2};
 	uint8_t buf[PROJ_TOTALS_SIZE];
+	enum store_slot slot = live_slot(st);
 	proj_totals_encode(buf, &tot);
-	tamper_and_compare(st, STORE_DB_TOTALS, camp, strlen(camp), buf, sizeof buf,
-			   "totals: key 'jess-phillips-for-labour-leader' differs");
-	tamper_and_compare(st, STORE_DB_PLEDGES, "pl-00001", 8, NULL, 0,
-			   "pledges: key 'pl-00001' produced by the log but missing");
-	tamper_and_compare(st, STORE_DB_PLEDGES, "pl-forged", 9, "x", 1,
-			   "pledges: key 'pl-forged' stored but not produced by the log");
+	tamper_and_compare(st, store_slot_db(slot, SLOT_TOTALS), camp, strlen(camp), buf, sizeof buf,
+			   ".totals: key 'jess-phillips-for-labour-leader' differs");
+	tamper_and_compare(st, store_slot_db(slot, SLOT_CAMPAIGNS), camp, strlen(camp), NULL, 0,
+			   ".campaigns: key 'jess-phillips-for-labour-leader' produced by the log but missing");
+	tamper_and_compare(st, store_slot_db(slot, SLOT_CAMPAIGNS), "forged", 6, "x", 1,
+			   ".campaigns: key 'forged' stored but not produced by the log");
 }
 
 /*
- * Each projection table in turn: its first record changed by one byte, then
- * deleted. Verify must name the table each time, so a comparison that
- * skipped a table would fail here.
+ * Every table of the live slot in turn, the published ones and the runs of
+ * the rules' state: its first record changed by one byte, then deleted.
+ * Verify must report each, so a comparison that skipped a table would fail
+ * here.
  */
 static void test_verify_sees_every_table(struct store *st)
 {
-	for (int table = 0; table < PROJ_TABLE_COUNT; table++) {
-		enum store_db db = proj_db(PROJ_LIVE, (enum proj_table)table);
+	/* The rules' state must be on disk to be tampered with there. */
+	CHECK_INT(writer_checkpoint(fixture_writer(st)), 0);
+	enum store_slot slot = live_slot(st);
+	for (int table = 0; table < SLOT_TABLE_COUNT; table++) {
+		enum store_db db = store_slot_db(slot, (enum store_slot_table)table);
 		struct store_txn t;
 		MDB_val k, v;
 		uint8_t key[512], val[8192];
@@ -196,12 +215,11 @@ static void test_verify_sees_every_table(struct store *st)
 		CHECK(vlen > 0);
 		if (!vlen)
 			continue;
-		char changed[128], missing[128];
-		snprintf(changed, sizeof changed, "%s: key '", store_db_name(db));
-		snprintf(missing, sizeof missing, "%s: key '", store_db_name(db));
+		/* Published tables are named; the state index by its kind. */
+		const char *expect = table <= SLOT_COMMENTS ? store_db_name(db) + 1 : "state of ";
 		val[vlen - 1] ^= 1;
-		tamper_and_compare(st, db, key, klen, val, vlen, changed);
-		tamper_and_compare(st, db, key, klen, NULL, 0, missing);
+		tamper_and_compare(st, db, key, klen, val, vlen, expect);
+		tamper_and_compare(st, db, key, klen, NULL, 0, expect);
 	}
 }
 
@@ -221,44 +239,68 @@ static uint64_t events_until(const char *demo, int64_t until_ms)
 	return n;
 }
 
+/* A dry run into a scratch data dir; the scratch store and slot are left open. */
+static void dry_run(struct store *st, const struct replay_options *opt, struct store **scratch,
+		    char *dir, size_t size, struct slot *out, struct replay_report *rep)
+{
+	struct store_txn src;
+	fixture_tmpdir(dir, size);
+	struct store_options so = {.create = true, .no_sync = true};
+	CHECK_INT(store_open(scratch, dir, &so), 0);
+	CHECK_INT(store_read_begin(st, &src), 0);
+	CHECK_INT(replay_scratch(&src, *scratch, opt, out, rep), 0);
+	store_abort(&src);
+}
+
 static void test_point_in_time(struct store *st, const char *demo)
 {
-	struct job j = {.set = PROJ_SCRATCH, .opt = {.until_seq = 1}};
-	CHECK_INT(store_run_write(st, job_txn, &j), 1);
-	CHECK_INT(j.res.applied, 1);
-	CHECK_INT(j.res.last_seq, 1);
+	struct store *scratch;
+	char dir[300];
+	struct slot out;
+	struct replay_report rep;
+	struct replay_options opt = {.until_seq = 1};
+	dry_run(st, &opt, &scratch, dir, sizeof dir, &out, &rep);
+	CHECK_INT(rep.result.applied, 1);
+	CHECK_INT(rep.last_seq, 1);
+	slot_close(&out);
+	store_close(scratch);
+	fixture_remove(dir);
 
 	/* By 12:00 on 14 January 2020 two comments had been posted. */
-	j = (struct job){.set = PROJ_SCRATCH, .keep = true,
-			 .opt = {.has_until_time = true, .until_time = INT64_C(1579003200000)}};
-	CHECK_INT(store_run_write(st, job_txn, &j), 0);
-	CHECK_INT(j.res.outcome, REPLAY_OK);
-	CHECK(j.res.skipped_time > 0);
-	CHECK_INT(j.res.applied + j.res.skipped_time, 2059);
+	opt = (struct replay_options){.has_until_time = true, .until_time = INT64_C(1579003200000)};
+	dry_run(st, &opt, &scratch, dir, sizeof dir, &out, &rep);
+	CHECK_INT(rep.result.outcome, REPLAY_OK);
+	CHECK(rep.skipped_time > 0);
+	CHECK_INT(rep.result.applied + rep.skipped_time, 2059);
 	struct store_txn t;
 	struct proj_campaign c;
-	CHECK_INT(store_read_begin(st, &t), 0);
-	CHECK_INT(proj_campaign_get(&t, PROJ_SCRATCH, (struct pl_str){"jess-phillips-for-labour-leader", 31}, &c), 0);
+	CHECK_INT(store_read_begin(scratch, &t), 0);
+	CHECK_INT(proj_campaign_get(&t, STORE_SLOT_A, (struct pl_str){"jess-phillips-for-labour-leader", 31}, &c), 0);
 	CHECK_INT(c.totals.comments, 2);
 	CHECK(!c.closed);
 	CHECK(c.totals.raised > 0 && c.totals.raised < 5804100);
 	store_abort(&t);
+	slot_close(&out);
+	store_close(scratch);
+	fixture_remove(dir);
 
 	/* A cut exactly at an event's time keeps it: Tom W's comment, the newest. */
 	int64_t tom = INT64_C(1579124400000);
-	j = (struct job){.set = PROJ_SCRATCH, .keep = true,
-			 .opt = {.has_until_time = true, .until_time = tom}};
-	CHECK_INT(store_run_write(st, job_txn, &j), 0);
-	CHECK_INT(j.res.outcome, REPLAY_OK);
-	CHECK_INT(j.res.applied, events_until(demo, tom));
-	CHECK_INT(j.res.applied + j.res.skipped_time, 2059);
+	opt = (struct replay_options){.has_until_time = true, .until_time = tom};
+	dry_run(st, &opt, &scratch, dir, sizeof dir, &out, &rep);
+	CHECK_INT(rep.result.outcome, REPLAY_OK);
+	CHECK_INT(rep.result.applied, events_until(demo, tom));
+	CHECK_INT(rep.result.applied + rep.skipped_time, 2059);
 	struct proj_comment_page page;
-	CHECK_INT(store_read_begin(st, &t), 0);
-	CHECK_INT(proj_comments_page(&t, PROJ_SCRATCH, (struct pl_str){"jess-phillips-for-labour-leader", 31},
+	CHECK_INT(store_read_begin(scratch, &t), 0);
+	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, (struct pl_str){"jess-phillips-for-labour-leader", 31},
 				     NULL, 1, &page), 0);
 	CHECK(page.count == 1 && page.items[0].at == tom && page.items[0].name.len == 5 &&
 	      memcmp(page.items[0].name.ptr, "Tom W", 5) == 0);
 	store_abort(&t);
+	slot_close(&out);
+	store_close(scratch);
+	fixture_remove(dir);
 }
 
 static void test_refused_dirs(void)
@@ -326,7 +368,7 @@ int main(int argc, char **argv)
 	test_verify_catches_tampering(st);
 	test_verify_sees_every_table(st);
 	test_point_in_time(st, argv[1]);
-	store_close(st);
+	fixture_close(st);
 
 	/* Reopening with the tiny map size still reads everything. */
 	struct store_options opt = {.initial_map_size = 64 * 1024};

@@ -175,7 +175,7 @@ static void test_comment_pages(void)
 	bool first = true;
 	CHECK_INT(store_read_begin(st, &t), 0);
 	for (;;) {
-		CHECK_INT(proj_comments_page(&t, PROJ_LIVE, camp, first ? NULL : &cur, 10, &page), 0);
+		CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, camp, first ? NULL : &cur, 10, &page), 0);
 		for (size_t i = 0; i < page.count; i++, seen++) {
 			if (expect == 7)
 				expect--; /* removed */
@@ -195,11 +195,11 @@ static void test_comment_pages(void)
 	CHECK_INT(seen, 24);
 	CHECK_INT(page.count, 4);
 	/* Another campaign's feed is empty; limits are checked. */
-	CHECK_INT(proj_comments_page(&t, PROJ_LIVE, (struct pl_str){"a", 1}, NULL, 10, &page), 0);
+	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, (struct pl_str){"a", 1}, NULL, 10, &page), 0);
 	CHECK_INT(page.count, 0);
 	CHECK(!page.has_next);
-	CHECK_INT(proj_comments_page(&t, PROJ_LIVE, camp, NULL, 0, &page), PL_EINVAL);
-	CHECK_INT(proj_comments_page(&t, PROJ_LIVE, camp, NULL, 101, &page), PL_EINVAL);
+	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, camp, NULL, 0, &page), PL_EINVAL);
+	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, camp, NULL, 101, &page), PL_EINVAL);
 	store_abort(&t);
 
 	static const char *bad[] = {"", ".", "1.", ".1", "a.1", "1.1.1", "-1.2", "1 .2",
@@ -274,17 +274,21 @@ static void test_idempotency_and_rejections(void)
 static void test_total_overflow(void)
 {
 	CHECK_INT(open_campaign("o", "GBP", T0), PL_R_NONE);
+	/* The rules' state is the writer's: set the campaign's total there. */
+	struct index *ix = &fixture_writer(st)->live.ix;
+	int kind = SLOT_K_PROJ + PROJ_K_CAMPAIGN;
+	struct fp f;
 	struct store_txn t;
-	MDB_val v;
-	struct proj_totals tot;
-	CHECK_INT(store_write_begin(st, &t), 0);
-	CHECK_INT(store_get(&t, STORE_DB_TOTALS, "o", 1, &v), 0);
-	CHECK_INT(proj_totals_decode(v.mv_data, v.mv_size, &tot), 0);
-	tot.raised = INT64_MAX - 10;
-	uint8_t buf[PROJ_TOTALS_SIZE];
-	proj_totals_encode(buf, &tot);
-	store_put(&t, STORE_DB_TOTALS, "o", 1, buf, sizeof buf, 0);
-	CHECK_INT(store_commit(&t), 0);
+	struct proj_campaign_state state;
+	uint8_t v[PROJ_CAMPAIGN_STATE_SIZE];
+	proj_campaign_fp((struct pl_str){"o", 1}, &f);
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(index_get(ix, &t, kind, &f, v), 0);
+	store_abort(&t);
+	proj_campaign_state_decode(v, &state);
+	state.totals.raised = INT64_MAX - 10;
+	proj_campaign_state_encode(v, &state);
+	CHECK_INT(index_put(ix, kind, &f, v), 0);
 	CHECK_INT(pledge("o", "o1", "s1", 11, "GBP", T0), PL_R_TOTAL_OVERFLOW);
 	CHECK_INT(pledge("o", "o1", "s1", 10, "GBP", T0), PL_R_NONE);
 	CHECK_INT(get("o").totals.raised, INT64_MAX);
@@ -310,7 +314,7 @@ static void test_batch(void)
 					      .value_len = bufs[i].size};
 	}
 	struct ingest_stats stats;
-	CHECK_INT(ingest_batch(st, msgs, N, "", 1, &stats), 0);
+	CHECK_INT(ingest_batch(fixture_writer(st), msgs, N, "", 1, &stats), 0);
 	CHECK_INT(stats.applied[PL_EV_CAMPAIGN_OPENED], 1);
 	CHECK_INT(stats.applied[PL_EV_PLEDGE_CREATED], 1);
 	CHECK_INT(stats.duplicates, 1);
@@ -319,7 +323,7 @@ static void test_batch(void)
 
 	/* A Kafka tombstone (no value at all) is kept as a rejection, not a crash. */
 	struct ingest_msg tomb = {.src = {"bt", 2, 0, 20}, .key = "bt", .key_len = 2};
-	CHECK_INT(ingest_batch(st, &tomb, 1, "", 1, &stats), 0);
+	CHECK_INT(ingest_batch(fixture_writer(st), &tomb, 1, "", 1, &stats), 0);
 	CHECK_INT(stats.rejected[PL_R_BAD_MSGPACK], 1);
 	struct store_txn t;
 	struct evlog_offset off;
@@ -344,7 +348,7 @@ int main(void)
 	test_idempotency_and_rejections();
 	test_total_overflow();
 	test_batch();
-	store_close(st);
+	fixture_close(st);
 	fixture_remove(dir);
 	return check_done();
 }

@@ -1,0 +1,237 @@
+/* slot.c — writing one slot: event ids and projections over a state index; see slot.h. */
+#include "slot.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "pl_error.h"
+
+#define DEFAULT_WORK_BLOCKS 512
+
+const char *replay_outcome_text(enum replay_outcome outcome)
+{
+	switch (outcome) {
+	case REPLAY_OK: return "replayed";
+	case REPLAY_INCONSISTENT: return "a log entry no longer applies";
+	case REPLAY_UNREADABLE: return "a log entry cannot be decoded";
+	case REPLAY_DAMAGED: return "a log entry does not match its checksum (damaged)";
+	case REPLAY_FAILED: return "the store failed";
+	}
+	return "unknown";
+}
+
+/* proj_apply's look back into the log. */
+static int event_at(void *arg, uint64_t seq, struct pl_event *ev)
+{
+	struct slot *s = arg;
+	struct evlog_entry e;
+	struct pl_rejection rej;
+	int rc = evlog_get(s->log_t, seq, &e);
+	if (rc)
+		return rc == PL_ENOTFOUND ? PL_ECORRUPT : rc;
+	return pl_event_decode(e.raw, e.raw_len, NULL, 0, ev, &rej) ? PL_ECORRUPT : PL_OK;
+}
+
+int slot_open(struct slot *s, struct store *st, enum store_slot which,
+	      const struct slot_options *opt, struct store_txn *t)
+{
+	struct index_kind_def kinds[SLOT_KINDS];
+	struct index_options iopt = {opt->checkpoint_entries, opt->bloom_bytes};
+	memset(s, 0, sizeof *s);
+	s->st = st;
+	s->which = which;
+	s->opt = *opt;
+	if (!s->opt.work_blocks)
+		s->opt.work_blocks = DEFAULT_WORK_BLOCKS;
+	kinds[SLOT_K_EVENT_IDS] = evlog_id_kind(which);
+	proj_kind_defs(which, kinds + SLOT_K_PROJ);
+	char name[8];
+	snprintf(name, sizeof name, "%s", store_slot_name(which));
+	int rc = index_open(&s->ix, t, name, kinds, SLOT_KINDS, &iopt);
+	if (rc)
+		return rc;
+	rc = proj_writer_init(&s->pw, which, &s->ix, SLOT_K_PROJ, event_at, s);
+	if (rc) {
+		index_close(&s->ix);
+		return rc;
+	}
+	s->applied_seq = index_checkpoint_seq(&s->ix);
+	s->open = true;
+	return PL_OK;
+}
+
+void slot_close(struct slot *s)
+{
+	if (!s->open)
+		return;
+	proj_writer_deinit(&s->pw);
+	index_close(&s->ix);
+	s->open = false;
+}
+
+int slot_apply(struct slot *s, const struct pl_event *ev, uint64_t seq, struct pl_rejection *rej)
+{
+	struct pl_str id = pl_event_str(ev, PL_F_ID);
+	int rc = evlog_id_claim(&s->ix, s->pw.t, SLOT_K_EVENT_IDS, id);
+	if (rc)
+		return rc == PL_EEXIST ? rc : store_txn_fail(s->pw.t, rc);
+	rc = proj_apply(&s->pw, ev, seq, rej);
+	if (rc == PL_EREJECTED)
+		evlog_id_release(&s->ix, SLOT_K_EVENT_IDS, id);
+	if (rc == 0)
+		s->applied_seq = seq;
+	return rc;
+}
+
+struct catch_up {
+	struct slot *s;
+	uint64_t up_to;
+	struct replay_result *res;
+};
+
+static int catch_up_entry(const struct evlog_entry *e, void *arg)
+{
+	struct catch_up *c = arg;
+	struct pl_event ev;
+	if (e->seq > c->up_to)
+		return 1;
+	if (pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &c->res->rejection)) {
+		c->res->outcome = REPLAY_UNREADABLE;
+		c->res->failed_seq = e->seq;
+		return 1;
+	}
+	int rc = slot_apply(c->s, &ev, e->seq, &c->res->rejection);
+	if (rc == PL_EREJECTED || rc == PL_EEXIST) {
+		if (rc == PL_EEXIST)
+			pl_reject(&c->res->rejection, PL_R_NONE, "its event id is in the log twice");
+		c->res->outcome = REPLAY_INCONSISTENT;
+		c->res->failed_seq = e->seq;
+		return 1;
+	}
+	if (rc == 0)
+		c->res->applied++;
+	return rc;
+}
+
+int slot_catch_up(struct slot *s, uint64_t up_to, struct replay_result *res)
+{
+	memset(res, 0, sizeof *res);
+	if (s->applied_seq >= up_to)
+		return PL_OK;
+	struct catch_up c = {s, up_to, res};
+	/* Nothing is published: the tables have these entries already. */
+	proj_writer_begin(&s->pw, s->log_t, false);
+	int rc = evlog_each(s->log_t, s->applied_seq + 1, catch_up_entry, &c, &res->failed_seq);
+	if (rc == PL_ECHECKSUM || rc == PL_ECORRUPT) {
+		res->outcome = REPLAY_DAMAGED;
+		return PL_OK;
+	}
+	if (rc < 0) {
+		res->outcome = REPLAY_FAILED;
+		return rc;
+	}
+	return PL_OK;
+}
+
+void slot_txn_begin(struct slot *s, struct store_txn *t, bool publish)
+{
+	index_txn_begin(&s->ix);
+	proj_writer_begin(&s->pw, t, publish);
+	s->saved_applied = s->applied_seq;
+}
+
+void slot_txn_rewind(struct slot *s, struct store_txn *t, bool publish)
+{
+	index_txn_rewind(&s->ix);
+	proj_writer_begin(&s->pw, t, publish);
+	s->applied_seq = s->saved_applied;
+}
+
+void slot_txn_end(struct slot *s, bool committed)
+{
+	index_txn_end(&s->ix, committed);
+	if (!committed)
+		s->applied_seq = s->saved_applied;
+}
+
+int slot_flush(struct slot *s)
+{
+	return proj_writer_flush(&s->pw);
+}
+
+bool slot_busy(const struct slot *s)
+{
+	return index_has_work(&s->ix);
+}
+
+static int work_txn(struct store_txn *t, void *arg)
+{
+	struct slot *s = arg;
+	index_txn_rewind(&s->ix);
+	return index_work(&s->ix, t, s->opt.work_blocks);
+}
+
+int slot_maintain(struct slot *s, int max_txns)
+{
+	if (index_should_freeze(&s->ix)) {
+		int rc = index_freeze(&s->ix, s->applied_seq);
+		if (rc)
+			return rc;
+	}
+	/* A full active table while the last checkpoint is still being
+	 * written: finish that one first, or memory would grow without bound. */
+	bool behind = s->ix.frozen && index_pending(&s->ix) >= s->ix.opt.checkpoint_entries;
+	for (int n = 0; index_has_work(&s->ix) && (max_txns <= 0 || n < max_txns || behind); n++) {
+		index_txn_begin(&s->ix);
+		int rc = store_run_write(s->st, work_txn, s);
+		index_txn_end(&s->ix, rc == 0);
+		if (rc)
+			return rc;
+		behind = s->ix.frozen && index_pending(&s->ix) >= s->ix.opt.checkpoint_entries;
+	}
+	return PL_OK;
+}
+
+static int forget_index_txn(struct store_txn *t, void *arg)
+{
+	const char *name = arg;
+	char key[32];
+	snprintf(key, sizeof key, "index.%s", name);
+	store_del(t, STORE_DB_META, key, strlen(key));
+	store_del(t, STORE_DB_BLOOMS, name, strlen(name));
+	return t->err;
+}
+
+struct clear_tables {
+	enum store_slot which;
+	bool done;
+};
+
+static int clear_tables_txn(struct store_txn *t, void *arg)
+{
+	struct clear_tables *c = arg;
+	return proj_clear_some(t, c->which, 20000, &c->done);
+}
+
+int slot_clear(struct store *st, enum store_slot which, const struct slot_options *opt)
+{
+	struct clear_tables c = {which, false};
+	int rc = PL_OK;
+	while (rc == 0 && !c.done)
+		rc = store_run_write(st, clear_tables_txn, &c);
+	if (rc == 0)
+		rc = store_run_write(st, forget_index_txn, (void *)store_slot_name(which));
+	if (rc)
+		return rc;
+	/* With no directory, every run on disk is an orphan the index deletes. */
+	struct slot s;
+	struct store_txn t;
+	if ((rc = store_read_begin(st, &t)) == 0)
+		rc = slot_open(&s, st, which, opt, &t);
+	store_abort(&t);
+	if (rc == 0) {
+		rc = slot_maintain(&s, 0);
+		slot_close(&s);
+	}
+	return rc;
+}

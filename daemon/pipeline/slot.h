@@ -1,0 +1,121 @@
+/*
+ * slot.h — a slot being written: everything derived from the log in one
+ * slot of a data dir (store.h), the event ids and the projections, with the
+ * state index (index.h) they share.
+ *
+ * Whoever writes a slot holds one of these: serve and import the live
+ * slot, a rebuild the other one, verify and dry runs a slot of a scratch
+ * data dir. Opening it brings its index back to where its tables are by
+ * applying the log from the index's checkpoint on, in memory (slot_catch_up);
+ * then log entries are applied as they come, and slot_maintain() writes
+ * checkpoints and merges between transactions, a bounded share at a time.
+ *
+ * The log a slot applies may live in another data dir than the slot (a
+ * scratch rebuild): slot_set_log() says which transaction to read it in.
+ */
+#ifndef SLOT_H
+#define SLOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "evlog.h"
+#include "index.h"
+#include "proj.h"
+
+/* Kinds of a slot's index: the event ids, then the projections' (proj.h). */
+enum { SLOT_K_EVENT_IDS = 0, SLOT_K_PROJ = 1, SLOT_KINDS = 1 + PROJ_KIND_COUNT };
+
+struct slot_options {
+	size_t checkpoint_entries; /* index entries between checkpoints; 0: the index's default */
+	size_t bloom_bytes;        /* 0: the index's default */
+	size_t work_blocks;        /* blocks written per maintenance transaction; 0: 512 */
+};
+
+struct slot {
+	struct store *st; /* the data dir the slot lives in */
+	enum store_slot which;
+	struct slot_options opt;
+	struct index ix;
+	struct proj_writer pw;
+	uint64_t applied_seq;    /* the last log entry applied */
+	uint64_t saved_applied;  /* applied_seq when the open transaction began */
+	struct store_txn *log_t; /* where proj_apply reads earlier events */
+	bool open;
+};
+
+/* How replaying log entries into a slot ended. */
+enum replay_outcome {
+	REPLAY_OK,           /* every entry applied */
+	REPLAY_INCONSISTENT, /* an entry the log accepted was refused; see failed_seq, rejection */
+	REPLAY_UNREADABLE,   /* an entry does not decode; see failed_seq, rejection */
+	REPLAY_DAMAGED,      /* an entry does not match its checksum; see failed_seq */
+	REPLAY_FAILED,       /* the store failed; see the returned error */
+};
+
+struct replay_result {
+	enum replay_outcome outcome;
+	uint64_t applied;
+	uint64_t failed_seq;
+	struct pl_rejection rejection;
+};
+
+/* A sentence describing an outcome, for operators. */
+const char *replay_outcome_text(enum replay_outcome outcome);
+
+/*
+ * Opens slot which of st with its index as of its last checkpoint
+ * (s->applied_seq), read in t (a transaction of st); slot_catch_up() then
+ * brings it up to its tables. 0 or an error.
+ */
+int slot_open(struct slot *s, struct store *st, enum store_slot which,
+	      const struct slot_options *opt, struct store_txn *t);
+void slot_close(struct slot *s);
+
+/* Reads earlier events in t (the log's data dir) from now on. */
+static inline void slot_set_log(struct slot *s, struct store_txn *t)
+{
+	s->log_t = t;
+}
+
+/*
+ * Applies the log entries after s->applied_seq up to up_to (read in log_t,
+ * which must be set and belong to the slot's own data dir) to the index
+ * only, publishing nothing: for tables that already reflect them. Returns
+ * 0 with res->outcome, or a store error.
+ */
+int slot_catch_up(struct slot *s, uint64_t up_to, struct replay_result *res);
+
+/* Write transactions that change the slot: begin, rewind (run again), end. */
+void slot_txn_begin(struct slot *s, struct store_txn *t, bool publish);
+void slot_txn_rewind(struct slot *s, struct store_txn *t, bool publish);
+void slot_txn_end(struct slot *s, bool committed);
+
+/*
+ * Applies one decoded event that will be the log entry at seq: claims its
+ * id (PL_EEXIST: a re-delivery, nothing changed) and applies the rules
+ * (PL_EREJECTED with *rej: nothing changed). Within a slot transaction.
+ */
+int slot_apply(struct slot *s, const struct pl_event *ev, uint64_t seq, struct pl_rejection *rej);
+
+/* Publishes what the transaction's events changed (campaign totals). */
+int slot_flush(struct slot *s);
+
+/*
+ * Between transactions: freezes the index when it is full, and writes at
+ * most max_txns maintenance transactions (0: until there is no work).
+ * Returns 0 or the store's error.
+ */
+int slot_maintain(struct slot *s, int max_txns);
+
+/* Whether checkpoints or merges are waiting to be written. */
+bool slot_busy(const struct slot *s);
+
+/*
+ * Empties slot which of st — its published tables, its index's directory,
+ * filter and runs — in write transactions of bounded size. Nobody may be
+ * writing the slot (it is not live, and no rebuild holds it).
+ */
+int slot_clear(struct store *st, enum store_slot which, const struct slot_options *opt);
+
+#endif

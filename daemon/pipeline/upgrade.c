@@ -1,0 +1,145 @@
+/* upgrade.c — format 1 to format 2, in place and resumable; see upgrade.h. */
+#include "upgrade.h"
+
+#include <string.h>
+
+#include "bytes.h"
+#include "pl_error.h"
+#include "rejections.h"
+
+/* Records rewritten per transaction. */
+#define CHUNK 5000
+
+/* The tables of format 1 that format 2 no longer has. */
+static const char *const old_tables[] = {
+	"event_ids", "campaigns", "totals", "pledges", "supporters", "comments", "comment_ids",
+	"scratch.campaigns", "scratch.totals", "scratch.pledges", "scratch.supporters",
+	"scratch.comments", "scratch.comment_ids"};
+
+static int mark_txn(struct store_txn *t, void *arg)
+{
+	(void)arg;
+	store_set_format(t, 0);
+	return t->err;
+}
+
+struct rewrite {
+	enum store_db db;
+	int (*upgrade)(struct store_txn *t, const MDB_val *key, const MDB_val *val);
+	uint64_t next;     /* the next key to look at */
+	uint64_t done;     /* rewritten so far */
+	bool finished;
+	uint64_t start, start_done;
+};
+
+/* Rewrites up to CHUNK records from r->next on. */
+static int rewrite_txn(struct store_txn *t, void *arg)
+{
+	struct rewrite *r = arg;
+	r->next = r->start;
+	r->done = r->start_done;
+	MDB_cursor *c = store_cursor(t, r->db);
+	if (!c)
+		return t->err;
+	uint8_t key[8];
+	bytes_put_be64(key, r->next);
+	MDB_val k = {sizeof key, key}, v;
+	int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	size_t n = 0;
+	/* The cursor is reopened after each write: a put may move pages under it. */
+	while (rc == 0 && n < CHUNK) {
+		if (k.mv_size != 8) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		uint64_t seq = bytes_get_be64(k.mv_data);
+		int up = r->upgrade(t, &k, &v);
+		if (up < 0)
+			break;
+		r->done += up == 0;
+		r->next = seq + 1;
+		n++;
+		mdb_cursor_close(c);
+		if (!(c = store_cursor(t, r->db)))
+			return t->err;
+		bytes_put_be64(key, r->next);
+		k = (MDB_val){sizeof key, key};
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		r->finished = true;
+	else if (rc)
+		return store_txn_fail(t, store_error(rc));
+	return t->err;
+}
+
+static int rewrite_all(struct store *st, struct rewrite *r)
+{
+	int rc = PL_OK;
+	while (rc == 0 && !r->finished) {
+		r->start = r->next;
+		r->start_done = r->done;
+		rc = store_run_write(st, rewrite_txn, r);
+	}
+	return rc;
+}
+
+static int drop_txn(struct store_txn *t, void *arg)
+{
+	store_drop_named(t, arg);
+	return t->err;
+}
+
+static int finish_txn(struct store_txn *t, void *arg)
+{
+	(void)arg;
+	static const char generation[] = "projection_generation";
+	store_del(t, STORE_DB_META, generation, sizeof generation - 1);
+	store_set_format(t, STORE_FORMAT);
+	return t->err;
+}
+
+static void say(void (*progress)(const char *step, void *arg), void *arg, const char *step)
+{
+	if (progress)
+		progress(step, arg);
+}
+
+int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg), void *arg,
+		struct upgrade_report *rep)
+{
+	memset(rep, 0, sizeof *rep);
+	rep->from_format = store_format(st);
+	if (rep->from_format == STORE_FORMAT)
+		return PL_OK;
+	int rc = PL_OK;
+	if (rep->from_format == 1)
+		rc = store_run_write(st, mark_txn, NULL);
+	struct rewrite log = {.db = STORE_DB_LOG, .upgrade = evlog_upgrade_entry, .next = 1};
+	struct rewrite rej = {.db = STORE_DB_REJECTIONS, .upgrade = rejections_upgrade_entry, .next = 1};
+	if (rc == 0) {
+		say(progress, arg, "rewriting log entries with checksums");
+		rc = rewrite_all(st, &log);
+	}
+	if (rc == 0) {
+		say(progress, arg, "rewriting rejections with checksums");
+		rc = rewrite_all(st, &rej);
+	}
+	rep->log_entries = log.done;
+	rep->rejections = rej.done;
+	if (rc == 0)
+		say(progress, arg, "dropping the old projection tables");
+	for (size_t i = 0; rc == 0 && i < sizeof old_tables / sizeof old_tables[0]; i++)
+		rc = store_run_write(st, drop_txn, (void *)old_tables[i]);
+	if (rc == 0) {
+		struct rebuild_options ropt = {.swap = true};
+		say(progress, arg, "rebuilding the projections from the log");
+		rc = rebuild_run(st, &ropt, &rep->rebuild);
+		if (rc == 0 && rep->rebuild.result.outcome != REPLAY_OK)
+			return PL_ECORRUPT;
+	}
+	if (rc == 0)
+		rc = store_run_write(st, finish_txn, NULL);
+	return rc;
+}

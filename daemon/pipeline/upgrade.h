@@ -1,0 +1,34 @@
+/*
+ * upgrade.h — a data dir of format 1 brought to format 2, in place.
+ *
+ * Format 2 gave every log entry and rejection a checksum (and rejections
+ * their event id and type), moved the projections into slots with the
+ * rules' state in the state index, and so changed every table but the
+ * offsets. The upgrade rewrites the log and the rejections a share per
+ * transaction, drops the old projection tables, and rebuilds the
+ * projections from the log (rebuild.h). While it runs the data dir is
+ * marked as being upgraded, which every other command refuses; interrupted,
+ * it goes on where it stopped when run again. Nobody may write the data dir
+ * meanwhile (the CLI takes both locks).
+ */
+#ifndef UPGRADE_H
+#define UPGRADE_H
+
+#include "rebuild.h"
+
+struct upgrade_report {
+	int from_format;        /* STORE_FORMAT when there was nothing to do */
+	uint64_t log_entries;   /* rewritten by this run */
+	uint64_t rejections;    /* rewritten by this run */
+	struct rebuild_report rebuild;
+};
+
+/*
+ * Upgrades st (opened with old_format). progress, when not NULL, is told of
+ * each step. 0 with *rep, PL_ECORRUPT when the rebuild finds a log entry
+ * that does not apply (see rep->rebuild.result), or a store error.
+ */
+int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg), void *arg,
+		struct upgrade_report *rep);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * verify.h — checks one consistent snapshot of a data dir against its own
+ * log, without stopping whoever writes it: every log entry and rejection
+ * against its checksum, then the live slot against a replay of the log into
+ * a scratch data dir (replay.h): what readers see byte for byte, and the
+ * rules' state entry for entry.
+ */
+#ifndef VERIFY_H
+#define VERIFY_H
+
+#include "replay.h"
+
+struct verify_report {
+	struct replay_report replay; /* the log's replay: damaged or inconsistent entries */
+	uint64_t snapshot_seq;       /* the log position checked */
+	uint64_t bad_rejection;      /* a rejection whose checksum fails, or 0 */
+	int differs;                 /* 1: the live slot differs from the replay */
+	char diff[512];
+};
+
+/*
+ * Verifies st, replaying into a fresh data dir made in scratch_dir (which
+ * must not exist; it is removed afterwards). Returns 0 with the findings in
+ * *rep (all clear when rep->replay.result.outcome is REPLAY_OK,
+ * bad_rejection is 0 and differs is 0), or a store error.
+ */
+int verify_run(struct store *st, const char *scratch_dir, const struct slot_options *opt,
+	       struct verify_report *rep);
+
+/*
+ * Checks only the checksums of every log entry and rejection (a backup's
+ * quick check): *bad_entry and *bad_rejection get the first that fails, or
+ * 0. 0 or a store error.
+ */
+int verify_checksums(struct store *st, uint64_t *entries, uint64_t *bad_entry,
+		     uint64_t *bad_rejection);
+
+#endif

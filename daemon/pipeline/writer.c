@@ -1,0 +1,77 @@
+/* writer.c — the writer of the log and the live slot; see writer.h. */
+#include "writer.h"
+
+#include "pl_error.h"
+
+/* Opens the live slot as of t and brings it up to the end of the log. */
+static int open_live(struct writer *w, struct store_txn *t, struct replay_result *res)
+{
+	enum store_slot which;
+	uint64_t head;
+	int rc = proj_live(t, &which, &w->generation);
+	if (rc == 0)
+		rc = evlog_last_seq(t, &head);
+	if (rc == 0)
+		rc = slot_open(&w->live, w->st, which, &w->opt, t);
+	if (rc)
+		return rc;
+	slot_set_log(&w->live, t);
+	rc = slot_catch_up(&w->live, head, res);
+	if (rc == 0 && res->outcome != REPLAY_OK)
+		rc = PL_ECORRUPT;
+	if (rc)
+		slot_close(&w->live);
+	return rc;
+}
+
+int writer_open(struct writer *w, struct store *st, const struct slot_options *opt,
+		struct replay_result *res)
+{
+	struct store_txn t;
+	*w = (struct writer){.st = st, .opt = *opt};
+	int rc = store_read_begin(st, &t);
+	if (rc == 0)
+		rc = open_live(w, &t, res);
+	store_abort(&t);
+	return rc;
+}
+
+void writer_close(struct writer *w)
+{
+	slot_close(&w->live);
+}
+
+int writer_check_live(struct writer *w, struct store_txn *t)
+{
+	enum store_slot which;
+	uint64_t gen;
+	int rc = proj_live(t, &which, &gen);
+	if (rc)
+		return rc;
+	return gen == w->generation && which == w->live.which ? PL_OK : PL_EBUSY;
+}
+
+int writer_follow(struct writer *w, struct replay_result *res)
+{
+	struct store_txn t;
+	int rc = store_read_begin(w->st, &t);
+	if (rc == 0 && (rc = writer_check_live(w, &t)) == PL_EBUSY) {
+		slot_close(&w->live);
+		rc = open_live(w, &t, res);
+	}
+	store_abort(&t);
+	return rc;
+}
+
+int writer_maintain(struct writer *w, int max_txns)
+{
+	return slot_maintain(&w->live, max_txns);
+}
+
+int writer_checkpoint(struct writer *w)
+{
+	int rc = slot_maintain(&w->live, 0); /* a freeze under way first */
+	if (rc == 0 && index_pending(&w->live.ix))
+		rc = index_freeze(&w->live.ix, w->live.applied_seq);
+	return rc ? rc : slot_maintain(&w->live, 0);
+}

@@ -1,0 +1,47 @@
+/*
+ * writer.h — the one writer of a data dir's log and live slot: what serve
+ * and import hold while they ingest.
+ *
+ * Opening it finds the live slot, brings the slot's state index up to the
+ * log (it may lag by up to a checkpoint after a crash: the log is the
+ * truth) and checks that the log applies. When a rebuild in another process
+ * swaps slots, the writer follows: before each batch it looks at which slot
+ * is live and, if that changed, opens the new one. One process at a time
+ * may hold a writer on a data dir (the CLI takes a lock for it).
+ */
+#ifndef WRITER_H
+#define WRITER_H
+
+#include "slot.h"
+
+struct writer {
+	struct store *st;
+	struct slot_options opt;
+	struct slot live;
+	uint64_t generation; /* of the live slot when it was opened */
+};
+
+/*
+ * Opens the writer of st. 0; PL_ECORRUPT with *res saying which log entry
+ * no longer applies (run verify, or rebuild); or a store error.
+ */
+int writer_open(struct writer *w, struct store *st, const struct slot_options *opt,
+		struct replay_result *res);
+void writer_close(struct writer *w);
+
+/*
+ * Switches to the live slot if a rebuild swapped slots since it was
+ * opened. 0, or as writer_open().
+ */
+int writer_follow(struct writer *w, struct replay_result *res);
+
+/* Whether the live slot is still the one the writer holds (inside a transaction). */
+int writer_check_live(struct writer *w, struct store_txn *t);
+
+/* Writes checkpoints and merges of the live slot: at most max_txns transactions (0: all). */
+int writer_maintain(struct writer *w, int max_txns);
+
+/* Writes a checkpoint of everything applied so far (before a clean stop). */
+int writer_checkpoint(struct writer *w);
+
+#endif

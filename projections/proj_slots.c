@@ -1,0 +1,75 @@
+/*
+ * proj_slots.c — which slot readers see, and the generation of what they
+ * see. A rebuild fills the other slot and swaps them: the generation rises,
+ * so caches keyed by the log position alone (ETags, live streams) also key
+ * on it. It also empties a slot before a rebuild, a share at a time.
+ */
+#include <string.h>
+
+#include "bytes.h"
+#include "pl_error.h"
+#include "proj.h"
+
+#define LIVE_KEY "live"
+#define GENERATION_KEY "generation"
+
+int proj_live(struct store_txn *t, enum store_slot *slot, uint64_t *generation)
+{
+	MDB_val v;
+	*slot = STORE_SLOT_A;
+	*generation = 0;
+	int rc = store_get(t, STORE_DB_META, LIVE_KEY, strlen(LIVE_KEY), &v);
+	if (rc == 0) {
+		if (v.mv_size != 1 || (*(const char *)v.mv_data != 'a' && *(const char *)v.mv_data != 'b'))
+			return store_txn_fail(t, PL_ECORRUPT);
+		*slot = *(const char *)v.mv_data == 'a' ? STORE_SLOT_A : STORE_SLOT_B;
+	} else if (rc != PL_ENOTFOUND) {
+		return rc;
+	}
+	rc = store_get(t, STORE_DB_META, GENERATION_KEY, strlen(GENERATION_KEY), &v);
+	if (rc == PL_ENOTFOUND)
+		return PL_OK;
+	if (rc)
+		return rc;
+	if (v.mv_size != 8)
+		return store_txn_fail(t, PL_ECORRUPT);
+	*generation = bytes_get_le64(v.mv_data);
+	return PL_OK;
+}
+
+void proj_set_live(struct store_txn *t, enum store_slot slot)
+{
+	enum store_slot old;
+	uint64_t gen;
+	if (proj_live(t, &old, &gen))
+		return;
+	uint8_t val[8];
+	bytes_put_le64(val, gen + 1);
+	store_put(t, STORE_DB_META, LIVE_KEY, strlen(LIVE_KEY), store_slot_name(slot), 1, 0);
+	store_put(t, STORE_DB_META, GENERATION_KEY, strlen(GENERATION_KEY), val, sizeof val, 0);
+}
+
+int proj_clear_some(struct store_txn *t, enum store_slot slot, size_t max_entries, bool *done)
+{
+	static const enum store_slot_table published[] = {SLOT_CAMPAIGNS, SLOT_TOTALS, SLOT_COMMENTS};
+	size_t n = 0;
+	*done = false;
+	for (size_t i = 0; i < sizeof published / sizeof published[0]; i++) {
+		MDB_cursor *c = store_txn_cursor(t, store_slot_db(slot, published[i]));
+		if (!c)
+			return t->err;
+		MDB_val k, v;
+		int rc;
+		while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 && n < max_entries) {
+			if ((rc = mdb_cursor_del(c, 0)))
+				break;
+			n++;
+		}
+		if (rc && rc != MDB_NOTFOUND)
+			return store_txn_fail(t, store_error(rc));
+		if (rc == 0)
+			return PL_OK; /* entries left for the next share */
+	}
+	*done = true;
+	return PL_OK;
+}

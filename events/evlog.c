@@ -113,9 +113,12 @@ int evlog_upgrade_entry(struct store_txn *t, const MDB_val *key, const MDB_val *
 	memcpy(old, p, val->mv_size);
 	size_t head = EVLOG_V1_HEADER_SIZE + src.topic_len, raw_len = val->mv_size - head;
 	src.topic = (const char *)old + EVLOG_V1_HEADER_SIZE;
-	uint64_t seq = bytes_get_be64(key->mv_data);
+	/* The key too points into the page the put rewrites. */
+	uint8_t kb[8];
+	memcpy(kb, key->mv_data, sizeof kb);
+	uint64_t seq = bytes_get_be64(kb);
 	size_t size = EVLOG_HEADER_SIZE + src.topic_len + raw_len;
-	uint8_t *q = store_reserve(t, STORE_DB_LOG, key->mv_data, 8, size, 0);
+	uint8_t *q = store_reserve(t, STORE_DB_LOG, kb, sizeof kb, size, 0);
 	if (q) {
 		evlog_header_write(q, &src, at);
 		memcpy(q + EVLOG_HEADER_SIZE, src.topic, src.topic_len);

@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 # Build: compiler, meson, and the libraries the design fixes.
 BUILD="gcc meson ninja-build pkg-config libevent-dev librdkafka-dev liblmdb-dev
-  libmsgpack-dev libjansson-dev libutf8proc-dev"
+  libmsgpack-dev libjansson-dev libutf8proc-dev libxxhash-dev"
 # Tests: LMDB tools to tamper with a data dir, kcat for Kafka interoperability,
 # clang and its runtime for the libFuzzer targets, Chromium for the web page.
 TEST="lmdb-utils kcat clang libclang-rt-14-dev chromium curl jq"

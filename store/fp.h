@@ -11,6 +11,7 @@
 #ifndef FP_H
 #define FP_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,9 +30,32 @@ void fp_of(struct fp *out, uint8_t kind, const void *id, size_t len);
 void fp_of_pair(struct fp *out, uint8_t kind, const void *a, size_t alen, const void *b,
 		size_t blen);
 
+/* Bytes 8i..8i+7 of a fingerprint as a number. */
+static inline uint64_t fp_word(const uint8_t *p, int i)
+{
+	uint64_t w;
+	memcpy(&w, p + 8 * i, sizeof w);
+	return be64toh(w);
+}
+
+/*
+ * memcmp() order of the fingerprints at a and b: two word compares, where
+ * a libc memcmp call costs more than the comparison itself (sorting and
+ * searching runs are made of these).
+ */
+static inline int fp_cmp_at(const uint8_t *a, const uint8_t *b)
+{
+	for (int i = 0; i < 2; i++) {
+		uint64_t x = fp_word(a, i), y = fp_word(b, i);
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return 0;
+}
+
 static inline int fp_cmp(const struct fp *a, const struct fp *b)
 {
-	return memcmp(a->b, b->b, FP_SIZE);
+	return fp_cmp_at(a->b, b->b);
 }
 
 static inline bool fp_is_zero(const struct fp *f)
@@ -51,7 +75,7 @@ static inline const uint8_t *entries_find(const uint8_t *base, size_t count, siz
 	size_t lo = 0, hi = count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(base + mid * entry_size, f->b, FP_SIZE);
+		int c = fp_cmp_at(base + mid * entry_size, f->b);
 		if (c == 0)
 			return base + mid * entry_size;
 		if (c < 0)
@@ -65,10 +89,7 @@ static inline const uint8_t *entries_find(const uint8_t *base, size_t count, siz
 /* The first 8 bytes as a number: already uniform, so a hash for tables. */
 static inline uint64_t fp_hash(const struct fp *f)
 {
-	uint64_t h = 0;
-	for (int i = 0; i < 8; i++)
-		h = (h << 8) | f->b[i];
-	return h;
+	return fp_word(f->b, 0);
 }
 
 #endif

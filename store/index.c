@@ -106,11 +106,8 @@ static int rebuild_bloom(struct index *ix, struct store_txn *t)
 {
 	for (size_t k = 0; k < ix->nkinds; k++) {
 		const struct memtable *m = &ix->kinds[k].active;
-		for (size_t i = 0; i < m->capacity; i++) {
-			const struct fp *f = (const struct fp *)(m->slots + i * m->entry_size);
-			if (!fp_is_zero(f))
-				bloom_add(&ix->bloom, f);
-		}
+		for (const uint8_t *e = memtable_next(m, NULL); e; e = memtable_next(m, e))
+			bloom_add(&ix->bloom, (const struct fp *)e);
 		for (size_t i = 0; i < ix->kinds[k].frozen_count; i++)
 			bloom_add(&ix->bloom, (const struct fp *)(ix->kinds[k].frozen +
 								  i * ix->kinds[k].active.entry_size));
@@ -559,7 +556,7 @@ static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
 			const uint8_t *best = NULL;
 			for (int i = 0; i < INDEX_MERGE_WIDTH; i++) {
 				const uint8_t *e = run_iter_entry(&ix->d.merge_iter[i]);
-				if (e && (!best || memcmp(e, best, FP_SIZE) <= 0))
+				if (e && (!best || fp_cmp_at(e, best) <= 0))
 					best = e;
 			}
 			if (!best)
@@ -568,7 +565,7 @@ static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
 			const uint8_t *key = block + (n - 1) * es;
 			for (int i = 0; i < INDEX_MERGE_WIDTH; i++) {
 				const uint8_t *e = run_iter_entry(&ix->d.merge_iter[i]);
-				if (e && memcmp(e, key, FP_SIZE) == 0 &&
+				if (e && fp_cmp_at(e, key) == 0 &&
 				    run_iter_next(&ix->d.merge_iter[i], t, def->db))
 					return t->err;
 			}
@@ -642,11 +639,11 @@ int index_each(struct index *ix, struct store_txn *t, int kind,
 	while (rc == 0) {
 		const uint8_t *best = ai < kd->active.count ? active + ai * es : NULL;
 		const uint8_t *e = fi < kd->frozen_count ? kd->frozen + fi * es : NULL;
-		if (e && (!best || memcmp(e, best, FP_SIZE) < 0))
+		if (e && (!best || fp_cmp_at(e, best) < 0))
 			best = e;
 		for (size_t i = 0; i < nruns; i++) {
 			e = run_iter_entry(&iters[i]);
-			if (e && (!best || memcmp(e, best, FP_SIZE) < 0))
+			if (e && (!best || fp_cmp_at(e, best) < 0))
 				best = e;
 		}
 		if (!best)
@@ -654,13 +651,13 @@ int index_each(struct index *ix, struct store_txn *t, int kind,
 		uint8_t entry[FP_SIZE + INDEX_MAX_VALUE];
 		memcpy(entry, best, es);
 		/* Skip every older copy of this fingerprint. */
-		if (ai < kd->active.count && memcmp(active + ai * es, entry, FP_SIZE) == 0)
+		if (ai < kd->active.count && fp_cmp_at(active + ai * es, entry) == 0)
 			ai++;
-		if (fi < kd->frozen_count && memcmp(kd->frozen + fi * es, entry, FP_SIZE) == 0)
+		if (fi < kd->frozen_count && fp_cmp_at(kd->frozen + fi * es, entry) == 0)
 			fi++;
 		for (size_t i = 0; i < nruns && rc == 0; i++) {
 			e = run_iter_entry(&iters[i]);
-			if (e && memcmp(e, entry, FP_SIZE) == 0)
+			if (e && fp_cmp_at(e, entry) == 0)
 				rc = run_iter_next(&iters[i], t, kd->def.db);
 		}
 		if (rc == 0)

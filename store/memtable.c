@@ -1,4 +1,4 @@
-/* memtable.c — an open-addressing hash table of fingerprints; see memtable.h. */
+/* memtable.c — an ordered open-addressing table of fingerprints; see memtable.h. */
 #include "memtable.h"
 
 #include <stdlib.h>
@@ -6,22 +6,15 @@
 
 #include "pl_error.h"
 
-#define INITIAL_CAPACITY 1024
+#define INITIAL_BITS 10
+/* Slots past the last home slot, where the clusters of the last homes run
+ * on instead of wrapping round (which would break the order). At most half
+ * full, a cluster this long is vanishingly rare; meeting one grows the table. */
+#define TAIL 64
 
-int memtable_init(struct memtable *m, size_t value_size)
+static size_t slot_count(const struct memtable *m)
 {
-	m->entry_size = FP_SIZE + value_size;
-	m->capacity = INITIAL_CAPACITY;
-	m->count = 0;
-	m->slots = calloc(m->capacity, m->entry_size);
-	return m->slots ? PL_OK : PL_ENOMEM;
-}
-
-void memtable_deinit(struct memtable *m)
-{
-	free(m->slots);
-	m->slots = NULL;
-	m->capacity = m->count = 0;
+	return m->capacity + TAIL;
 }
 
 static uint8_t *slot(const struct memtable *m, size_t i)
@@ -34,93 +27,149 @@ static bool slot_free(const uint8_t *s)
 	return fp_is_zero((const struct fp *)s);
 }
 
-/* The slot holding f, or the free slot where it would go. */
+/* The home slot: the fingerprint's top bits, so homes rise with fingerprints. */
+static size_t home(const struct memtable *m, const uint8_t *f)
+{
+	return (size_t)(fp_word(f, 0) >> m->shift);
+}
+
+static int alloc_slots(struct memtable *m, unsigned bits)
+{
+	m->capacity = (size_t)1 << bits;
+	m->shift = 64 - bits;
+	m->count = 0;
+	m->slots = calloc(slot_count(m), m->entry_size);
+	return m->slots ? PL_OK : PL_ENOMEM;
+}
+
+int memtable_init(struct memtable *m, size_t value_size)
+{
+	m->entry_size = FP_SIZE + value_size;
+	return alloc_slots(m, INITIAL_BITS);
+}
+
+void memtable_deinit(struct memtable *m)
+{
+	free(m->slots);
+	m->slots = NULL;
+	m->capacity = m->count = 0;
+}
+
+/*
+ * The slot holding f, or where f belongs: the first slot from f's home that
+ * is free or holds a fingerprint not below f. Entries keep the order of their
+ * fingerprints and sit at or after their homes with no free slot between.
+ */
 static size_t find(const struct memtable *m, const struct fp *f)
 {
-	size_t mask = m->capacity - 1;
-	for (size_t i = fp_hash(f) & mask;; i = (i + 1) & mask) {
-		const uint8_t *s = slot(m, i);
-		if (slot_free(s) || memcmp(s, f->b, FP_SIZE) == 0)
-			return i;
-	}
+	size_t i = home(m, f->b), end = slot_count(m);
+	while (i < end && !slot_free(slot(m, i)) && fp_cmp_at(slot(m, i), f->b) < 0)
+		i++;
+	return i;
+}
+
+static bool holds(const struct memtable *m, size_t i, const struct fp *f)
+{
+	return i < slot_count(m) && !slot_free(slot(m, i)) && fp_cmp_at(slot(m, i), f->b) == 0;
 }
 
 void *memtable_get(const struct memtable *m, const struct fp *f)
 {
-	uint8_t *s = slot(m, find(m, f));
-	return slot_free(s) ? NULL : s + FP_SIZE;
+	size_t i = find(m, f);
+	return holds(m, i, f) ? slot(m, i) + FP_SIZE : NULL;
+}
+
+/* Puts f (not present) and its value at their place: 0, or 1 when the tail is too short. */
+static int insert(struct memtable *m, const struct fp *f, const void *value)
+{
+	size_t at = find(m, f), end = slot_count(m), free_at = at;
+	while (free_at < end && !slot_free(slot(m, free_at)))
+		free_at++;
+	if (free_at == end)
+		return 1;
+	memmove(slot(m, at + 1), slot(m, at), (free_at - at) * m->entry_size);
+	memcpy(slot(m, at), f->b, FP_SIZE);
+	memcpy(slot(m, at) + FP_SIZE, value, m->entry_size - FP_SIZE);
+	m->count++;
+	return 0;
 }
 
 static int grow(struct memtable *m)
 {
-	struct memtable bigger = {.capacity = m->capacity * 2, .entry_size = m->entry_size};
-	bigger.slots = calloc(bigger.capacity, bigger.entry_size);
-	if (!bigger.slots)
-		return PL_ENOMEM;
-	for (size_t i = 0; i < m->capacity; i++) {
-		const uint8_t *s = slot(m, i);
-		if (!slot_free(s))
-			memcpy(slot(&bigger, find(&bigger, (const struct fp *)s)), s, m->entry_size);
+	unsigned bits = (unsigned)(64 - m->shift);
+	for (;;) {
+		struct memtable bigger = {.entry_size = m->entry_size};
+		if (++bits > 40 || alloc_slots(&bigger, bits))
+			return PL_ENOMEM;
+		int short_tail = 0;
+		for (size_t i = 0; i < slot_count(m) && !short_tail; i++)
+			if (!slot_free(slot(m, i)))
+				short_tail = insert(&bigger, (const struct fp *)slot(m, i),
+						    slot(m, i) + FP_SIZE);
+		if (!short_tail) {
+			free(m->slots);
+			*m = bigger;
+			return PL_OK;
+		}
+		free(bigger.slots);
 	}
-	bigger.count = m->count;
-	free(m->slots);
-	*m = bigger;
-	return PL_OK;
 }
 
 int memtable_put(struct memtable *m, const struct fp *f, const void *value)
 {
+	size_t i = find(m, f);
+	if (holds(m, i, f)) {
+		memcpy(slot(m, i) + FP_SIZE, value, m->entry_size - FP_SIZE);
+		return PL_OK;
+	}
 	if ((m->count + 1) * 2 > m->capacity && grow(m))
 		return PL_ENOMEM;
-	uint8_t *s = slot(m, find(m, f));
-	if (slot_free(s)) {
-		memcpy(s, f->b, FP_SIZE);
-		m->count++;
-	}
-	memcpy(s + FP_SIZE, value, m->entry_size - FP_SIZE);
+	while (insert(m, f, value))
+		if (grow(m))
+			return PL_ENOMEM;
 	return PL_OK;
 }
 
 bool memtable_remove(struct memtable *m, const struct fp *f)
 {
-	size_t mask = m->capacity - 1, hole = find(m, f);
-	if (slot_free(slot(m, hole)))
+	size_t hole = find(m, f), end = slot_count(m);
+	if (!holds(m, hole, f))
 		return false;
-	/* Backward shift: move each later entry of the run up into the hole
-	 * unless its home slot lies (cyclically) after the hole. */
-	for (size_t i = (hole + 1) & mask;; i = (i + 1) & mask) {
-		uint8_t *s = slot(m, i);
-		if (slot_free(s))
-			break;
-		size_t home = fp_hash((const struct fp *)s) & mask;
-		if (((i - home) & mask) >= ((i - hole) & mask)) {
-			memcpy(slot(m, hole), s, m->entry_size);
-			hole = i;
-		}
-	}
-	memset(slot(m, hole), 0, m->entry_size);
+	/* Shift back the entries after the hole that sit past their homes; the
+	 * first at its home (or a free slot) ends the cluster's part that moves. */
+	size_t last = hole + 1;
+	while (last < end && !slot_free(slot(m, last)) && home(m, slot(m, last)) < last)
+		last++;
+	memmove(slot(m, hole), slot(m, hole + 1), (last - hole - 1) * m->entry_size);
+	memset(slot(m, last - 1), 0, m->entry_size);
 	m->count--;
 	return true;
 }
 
-static int entry_cmp(const void *a, const void *b)
+const uint8_t *memtable_next(const struct memtable *m, const uint8_t *e)
 {
-	return memcmp(a, b, FP_SIZE);
+	size_t i = e ? (size_t)(e - m->slots) / m->entry_size + 1 : 0;
+	for (; i < slot_count(m); i++)
+		if (!slot_free(slot(m, i)))
+			return slot(m, i);
+	return NULL;
 }
 
 void memtable_sorted(const struct memtable *m, uint8_t *out)
 {
+	/* Slot order is fingerprint order: packing the entries is the sort. */
 	size_t n = 0;
-	for (size_t i = 0; i < m->capacity; i++) {
-		const uint8_t *s = slot(m, i);
-		if (!slot_free(s))
-			memcpy(out + n++ * m->entry_size, s, m->entry_size);
-	}
-	qsort(out, n, m->entry_size, entry_cmp);
+	for (const uint8_t *e = memtable_next(m, NULL); e; e = memtable_next(m, e))
+		memcpy(out + n++ * m->entry_size, e, m->entry_size);
 }
 
 void memtable_clear(struct memtable *m)
 {
-	memset(m->slots, 0, m->capacity * m->entry_size);
+	memset(m->slots, 0, slot_count(m) * m->entry_size);
 	m->count = 0;
+}
+
+size_t memtable_bytes(const struct memtable *m)
+{
+	return slot_count(m) * m->entry_size;
 }

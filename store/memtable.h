@@ -2,10 +2,14 @@
  * memtable.h — fingerprint → fixed-size value, in memory: the changes to
  * one kind of state since it was last written out as a run (index.h).
  *
- * Open addressing with linear probing, at most half full (it doubles);
- * removal shifts entries back rather than leaving tombstones, so lookups
- * stay short however a batch added and took back entries. An all-zero
- * fingerprint marks a free slot (fp.h never makes one).
+ * Open addressing with linear probing, at most half full (it doubles),
+ * kept in order: an entry's home slot is the top bits of its fingerprint and
+ * each cluster is kept sorted, so the slots read in order are the entries
+ * sorted — freezing a table for a checkpoint packs it rather than sorting
+ * it, and a lookup stops at the first larger fingerprint. Removal shifts
+ * entries back rather than leaving tombstones, so lookups stay short however
+ * a batch added and took back entries. An all-zero fingerprint marks a free
+ * slot (fp.h never makes one).
  */
 #ifndef MEMTABLE_H
 #define MEMTABLE_H
@@ -17,8 +21,9 @@
 #include "fp.h"
 
 struct memtable {
-	uint8_t *slots;    /* capacity × entry_size: fingerprint, then value */
-	size_t capacity;   /* a power of two */
+	uint8_t *slots;    /* (capacity + a tail) × entry_size: fingerprint, then value */
+	size_t capacity;   /* home slots, a power of two */
+	unsigned shift;    /* 64 − log2(capacity): a fingerprint's top word >> shift is its home */
 	size_t count;
 	size_t entry_size; /* FP_SIZE + the value's size */
 };
@@ -42,13 +47,13 @@ bool memtable_remove(struct memtable *m, const struct fp *f);
  */
 void memtable_sorted(const struct memtable *m, uint8_t *out);
 
+/* The entry after e in fingerprint order (the first when e is NULL), or NULL. */
+const uint8_t *memtable_next(const struct memtable *m, const uint8_t *e);
+
 /* Empties the table, keeping its memory. */
 void memtable_clear(struct memtable *m);
 
 /* Bytes the table holds, for memory accounting. */
-static inline size_t memtable_bytes(const struct memtable *m)
-{
-	return m->capacity * m->entry_size;
-}
+size_t memtable_bytes(const struct memtable *m);
 
 #endif

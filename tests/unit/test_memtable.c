@@ -1,0 +1,133 @@
+/*
+ * test_memtable.c — the ordered hash table (store/memtable.h) against a
+ * plain model.
+ *
+ * Three key sets: fingerprints as fp_of makes them; fingerprints crowded on
+ * a few home slots, so clusters grow long and shift on every insert and
+ * removal; and fingerprints at both ends of the order, whose clusters meet
+ * the table's first slot and run into its tail. Random puts, updates and
+ * removals, the table growing as it goes; after each round every key's value,
+ * the count, and the sorted output must equal the model.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "memtable.h"
+
+#define KEYS 20000
+#define OPS 200000
+#define VALUE 8
+
+static uint64_t rnd_state = 0x9E3779B97F4A7C15ULL;
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+static struct fp keys[KEYS];
+static bool present[KEYS];
+static uint64_t values[KEYS];
+
+static void put_word(uint8_t *p, uint64_t w)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(w >> (56 - 8 * i));
+}
+
+enum key_set { ORDINARY, CROWDED, AT_THE_ENDS };
+
+static void make_keys(enum key_set set)
+{
+	for (uint32_t k = 0; k < KEYS; k++) {
+		fp_of(&keys[k], 1, &k, sizeof k);
+		if (set == CROWDED) /* 16 distinct top words: 16 homes at any size */
+			put_word(keys[k].b, (rnd() % 16) << 60);
+		else if (set == AT_THE_ENDS && k % 32 == 0) /* the first or last 1/256 */
+			put_word(keys[k].b, k % 64 ? rnd() >> 8 : UINT64_MAX - (rnd() >> 8));
+	}
+}
+
+static int cmp_fp(const void *a, const void *b)
+{
+	return memcmp(a, b, FP_SIZE);
+}
+
+/* Mismatches between the table and the model. */
+static int compare(const struct memtable *m)
+{
+	int bad = 0;
+	size_t n = 0;
+	for (size_t k = 0; k < KEYS; k++) {
+		const uint8_t *v = memtable_get(m, &keys[k]);
+		if (present[k]) {
+			n++;
+			bad += !v || memcmp(v, &values[k], VALUE) != 0;
+		} else {
+			bad += v != NULL;
+		}
+	}
+	bad += m->count != n;
+
+	/* The sorted output: the model's keys in memcmp order, with their values. */
+	uint8_t *out = malloc(m->count * m->entry_size + 1);
+	struct fp *expect = malloc(n * sizeof *expect + 1);
+	size_t e = 0;
+	for (size_t k = 0; k < KEYS; k++)
+		if (present[k])
+			expect[e++] = keys[k];
+	qsort(expect, e, sizeof *expect, cmp_fp);
+	memtable_sorted(m, out);
+	for (size_t i = 0; i < e && i < m->count; i++)
+		bad += memcmp(out + i * m->entry_size, expect[i].b, FP_SIZE) != 0;
+	size_t walked = 0;
+	for (const uint8_t *p = memtable_next(m, NULL); p; p = memtable_next(m, p))
+		bad += walked < e && memcmp(p, expect[walked++].b, FP_SIZE) != 0;
+	bad += walked != e;
+	free(out);
+	free(expect);
+	return bad;
+}
+
+static void run(enum key_set set, const char *name)
+{
+	make_keys(set);
+	memset(present, 0, sizeof present);
+	struct memtable m;
+	CHECK_INT(memtable_init(&m, VALUE), 0);
+	int bad = 0, failed_puts = 0;
+	for (int op = 1; op <= OPS; op++) {
+		/* Mostly puts while filling, then as many removals: the table both
+		 * grows and empties again. */
+		uint32_t k = (uint32_t)(rnd() % KEYS);
+		bool removing = op > OPS / 2 ? rnd() % 3 != 0 : rnd() % 4 == 0;
+		if (removing) {
+			bad += memtable_remove(&m, &keys[k]) != present[k];
+			present[k] = false;
+		} else {
+			values[k] = rnd();
+			failed_puts += memtable_put(&m, &keys[k], &values[k]) != 0;
+			present[k] = true;
+		}
+		if (op % (OPS / 8) == 0)
+			bad += compare(&m);
+	}
+	fprintf(stderr, "%s: %zu entries left, %zu home slots\n", name, m.count, m.capacity);
+	CHECK_INT(failed_puts, 0);
+	CHECK_INT(bad, 0);
+	memtable_clear(&m);
+	memset(present, 0, sizeof present);
+	CHECK_INT(compare(&m), 0);
+	memtable_deinit(&m);
+}
+
+int main(void)
+{
+	run(ORDINARY, "ordinary");
+	run(CROWDED, "crowded");
+	run(AT_THE_ENDS, "at the ends");
+	return check_done();
+}

@@ -220,6 +220,13 @@ int evlog_id_claim(struct index *ix, struct store_txn *t, int id_kind, struct pl
 	return index_put(ix, id_kind, &f, none);
 }
 
+void evlog_id_prefetch(const struct index *ix, int id_kind, struct pl_str id)
+{
+	struct fp f;
+	fp_of(&f, FP_KIND_EVENT_ID, id.ptr, id.len);
+	index_prefetch(ix, id_kind, &f);
+}
+
 void evlog_id_release(struct index *ix, int id_kind, struct pl_str id)
 {
 	struct fp f;

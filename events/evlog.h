@@ -80,6 +80,8 @@ struct index_kind_def evlog_id_kind(enum store_slot slot);
  * before (a re-delivery), or an error.
  */
 int evlog_id_claim(struct index *ix, struct store_txn *t, int id_kind, struct pl_str id);
+/* Prepares the lookup evlog_id_claim() will make (index_prefetch). */
+void evlog_id_prefetch(const struct index *ix, int id_kind, struct pl_str id);
 /* Gives a claimed id back in the same transaction, for an event that was then rejected. */
 void evlog_id_release(struct index *ix, int id_kind, struct pl_str id);
 

@@ -59,6 +59,9 @@ void proj_writer_deinit(struct proj_writer *w);
 /* Starts applying within write transaction t (again, when t is run again). */
 void proj_writer_begin(struct proj_writer *w, struct store_txn *t, bool publish);
 
+/* Prepares the lookups proj_apply() of ev will make (index_prefetch). */
+void proj_prefetch(const struct proj_writer *w, const struct pl_event *ev);
+
 /*
  * Applies ev, the log entry at seq. Returns 0, PL_EREJECTED with *rej
  * filled (nothing changed), or the transaction's error.

@@ -367,6 +367,30 @@ static int apply_comment_removed(struct apply_ctx *c)
 	return save_campaign(c);
 }
 
+void proj_prefetch(const struct proj_writer *w, const struct pl_event *ev)
+{
+	struct pl_str campaign = pl_event_str(ev, PL_F_CAMPAIGN);
+	struct fp f;
+	proj_campaign_fp(campaign, &f);
+	index_prefetch(w->ix, w->kind_base + PROJ_K_CAMPAIGN, &f);
+	if (pl_event_has(ev, PL_F_PLEDGE)) {
+		struct pl_str pledge = pl_event_str(ev, PL_F_PLEDGE);
+		fp_of(&f, FP_PLEDGE, pledge.ptr, pledge.len);
+		index_prefetch(w->ix, w->kind_base + PROJ_K_PLEDGE, &f);
+	}
+	if (pl_event_has(ev, PL_F_SUPPORTER)) {
+		struct pl_str supporter = pl_event_str(ev, PL_F_SUPPORTER);
+		fp_of_pair(&f, FP_SUPPORTER, campaign.ptr, campaign.len, supporter.ptr,
+			   supporter.len);
+		index_prefetch(w->ix, w->kind_base + PROJ_K_SUPPORTER, &f);
+	}
+	if (pl_event_has(ev, PL_F_COMMENT)) {
+		struct pl_str comment = pl_event_str(ev, PL_F_COMMENT);
+		fp_of(&f, FP_COMMENT, comment.ptr, comment.len);
+		index_prefetch(w->ix, w->kind_base + PROJ_K_COMMENT, &f);
+	}
+}
+
 int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
 	       struct pl_rejection *rej)
 {

@@ -1,9 +1,9 @@
 /* bloom.c — a blocked Bloom filter; see bloom.h. */
 #include "bloom.h"
 
-#include <stdlib.h>
 #include <string.h>
 
+#include "big_alloc.h"
 #include "pl_error.h"
 
 #define BLOOM_K 6
@@ -11,13 +11,13 @@
 int bloom_init(struct bloom *b, size_t bytes)
 {
 	b->blocks = bytes / BLOOM_BLOCK ? bytes / BLOOM_BLOCK : 1;
-	b->bits = calloc(b->blocks, BLOOM_BLOCK);
+	b->bits = big_alloc(bloom_size(b));
 	return b->bits ? PL_OK : PL_ENOMEM;
 }
 
 void bloom_deinit(struct bloom *b)
 {
-	free(b->bits);
+	big_free(b->bits, bloom_size(b));
 	b->bits = NULL;
 	b->blocks = 0;
 }
@@ -33,10 +33,8 @@ int bloom_load(struct bloom *b, const void *data, size_t len)
 /* The block of f (from its first half) and its bits (from its second). */
 static uint8_t *block_of(const struct bloom *b, const struct fp *f, uint64_t *bits)
 {
-	uint64_t h = fp_hash(f), low = 0;
-	for (int i = 8; i < 16; i++)
-		low = (low << 8) | f->b[i];
-	*bits = low;
+	uint64_t h = fp_hash(f);
+	*bits = fp_word(f->b, 1);
 	/* Multiply-shift maps h onto 0..blocks-1 without a division. */
 	size_t block = (size_t)(((unsigned __int128)h * b->blocks) >> 64);
 	return b->bits + block * BLOOM_BLOCK;
@@ -48,6 +46,12 @@ void bloom_add(struct bloom *b, const struct fp *f)
 	uint8_t *block = block_of(b, f, &bits);
 	for (int i = 0; i < BLOOM_K; i++, bits >>= 9)
 		block[(bits & 511) >> 3] |= (uint8_t)(1u << (bits & 7));
+}
+
+void bloom_prefetch(const struct bloom *b, const struct fp *f)
+{
+	uint64_t bits;
+	__builtin_prefetch(block_of(b, f, &bits));
 }
 
 bool bloom_may_contain(const struct bloom *b, const struct fp *f)

@@ -39,5 +39,7 @@ int bloom_load(struct bloom *b, const void *data, size_t len);
 
 void bloom_add(struct bloom *b, const struct fp *f);
 bool bloom_may_contain(const struct bloom *b, const struct fp *f);
+/* Asks the CPU to bring f's block into the cache. */
+void bloom_prefetch(const struct bloom *b, const struct fp *f);
 
 #endif

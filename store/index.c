@@ -108,9 +108,9 @@ static int rebuild_bloom(struct index *ix, struct store_txn *t)
 		const struct memtable *m = &ix->kinds[k].active;
 		for (const uint8_t *e = memtable_next(m, NULL); e; e = memtable_next(m, e))
 			bloom_add(&ix->bloom, (const struct fp *)e);
-		for (size_t i = 0; i < ix->kinds[k].frozen_count; i++)
-			bloom_add(&ix->bloom, (const struct fp *)(ix->kinds[k].frozen +
-								  i * ix->kinds[k].active.entry_size));
+		m = &ix->kinds[k].frozen;
+		for (const uint8_t *e = memtable_next(m, NULL); e; e = memtable_next(m, e))
+			bloom_add(&ix->bloom, (const struct fp *)e);
 	}
 	for (size_t i = 0; i < ix->d.nruns; i++) {
 		const struct index_run *r = &ix->d.runs[i];
@@ -226,6 +226,8 @@ int index_open(struct index *ix, struct store_txn *t, const char *name,
 			rc = PL_EINVAL;
 		else
 			rc = memtable_init(&ix->kinds[k].active, kinds[k].value_size);
+		if (rc == 0)
+			rc = memtable_init(&ix->kinds[k].frozen, kinds[k].value_size);
 	}
 	if (rc == 0)
 		rc = load_directory(ix, t);
@@ -244,8 +246,7 @@ void index_close(struct index *ix)
 {
 	for (size_t k = 0; k < ix->nkinds; k++) {
 		memtable_deinit(&ix->kinds[k].active);
-		free(ix->kinds[k].frozen);
-		ix->kinds[k].frozen = NULL;
+		memtable_deinit(&ix->kinds[k].frozen);
 	}
 	bloom_deinit(&ix->bloom);
 	free(ix->undo);
@@ -265,10 +266,8 @@ int index_get(struct index *ix, struct store_txn *t, int kind, const struct fp *
 	struct index_kind *k = &ix->kinds[kind];
 	size_t vs = k->def.value_size, es = entry_size(ix, kind);
 	const uint8_t *v = memtable_get(&k->active, f);
-	if (!v && k->frozen) {
-		const uint8_t *e = entries_find(k->frozen, k->frozen_count, es, f);
-		v = e ? e + FP_SIZE : NULL;
-	}
+	if (!v && ix->frozen)
+		v = memtable_get(&k->frozen, f);
 	if (!v && bloom_may_contain(&ix->bloom, f)) {
 		for (size_t i = ix->d.nruns; i-- > 0 && !v;) {
 			const struct index_run *r = &ix->d.runs[i];
@@ -284,6 +283,15 @@ int index_get(struct index *ix, struct store_txn *t, int kind, const struct fp *
 		return PL_ENOTFOUND;
 	memcpy(value, v, vs);
 	return PL_OK;
+}
+
+void index_prefetch(const struct index *ix, int kind, const struct fp *f)
+{
+	const struct index_kind *k = &ix->kinds[kind];
+	memtable_prefetch(&k->active, f);
+	if (ix->frozen)
+		memtable_prefetch(&k->frozen, f);
+	bloom_prefetch(&ix->bloom, f);
 }
 
 /* Records what f had in the active table, so the transaction can be undone. */
@@ -375,11 +383,8 @@ void index_txn_end(struct index *ix, bool committed)
 	if (!committed)
 		index_txn_rewind(ix);
 	if (committed && ix->release_frozen) {
-		for (size_t k = 0; k < ix->nkinds; k++) {
-			free(ix->kinds[k].frozen);
-			ix->kinds[k].frozen = NULL;
-			ix->kinds[k].frozen_count = 0;
-		}
+		for (size_t k = 0; k < ix->nkinds; k++)
+			memtable_clear(&ix->kinds[k].frozen);
 		ix->frozen = false;
 	}
 	ix->release_frozen = false;
@@ -400,24 +405,17 @@ int index_freeze(struct index *ix, uint64_t seq)
 		return PL_EBUSY;
 	for (size_t k = 0; k < ix->nkinds; k++) {
 		struct index_kind *kd = &ix->kinds[k];
-		size_t n = kd->active.count;
-		kd->frozen = n ? malloc(n * kd->active.entry_size) : NULL;
-		if (n && !kd->frozen) {
-			while (k-- > 0) {
-				free(ix->kinds[k].frozen);
-				ix->kinds[k].frozen = NULL;
-			}
-			return PL_ENOMEM;
-		}
-	}
-	for (size_t k = 0; k < ix->nkinds; k++) {
-		struct index_kind *kd = &ix->kinds[k];
-		kd->frozen_count = kd->active.count;
-		if (kd->frozen_count)
-			memtable_sorted(&kd->active, kd->frozen);
-		memtable_clear(&kd->active);
+		/* The written-out table of the last checkpoint is empty: swap. */
+		struct memtable emptied = kd->frozen;
+		kd->frozen = kd->active;
+		kd->active = emptied;
+		/* Sized like the last one at once, rather than doubling its way there;
+		 * without the memory it grows as it fills, as before. */
+		(void)memtable_reserve(&kd->active, kd->frozen.count);
+		kd->write_cursor = memtable_next(&kd->frozen, NULL);
+		kd->written_at = 0;
 		ix->d.flushed[k] = 0;
-		ix->d.flush_run[k] = kd->frozen_count ? ix->d.next_run++ : 0;
+		ix->d.flush_run[k] = kd->frozen.count ? ix->d.next_run++ : 0;
 	}
 	ix->frozen_seq = seq;
 	ix->frozen = true;
@@ -462,7 +460,7 @@ static void plan_merge(struct index *ix)
 static void finish_checkpoint(struct index *ix, struct store_txn *t)
 {
 	for (size_t k = 0; k < ix->nkinds; k++) {
-		if (!ix->kinds[k].frozen_count)
+		if (!ix->kinds[k].frozen.count)
 			continue;
 		if (ix->d.nruns == INDEX_MAX_RUNS) {
 			store_txn_fail(t, PL_EINVAL);
@@ -470,7 +468,7 @@ static void finish_checkpoint(struct index *ix, struct store_txn *t)
 		}
 		ix->d.runs[ix->d.nruns++] = (struct index_run){
 			.number = ix->d.flush_run[k], .kind = (uint8_t)k, .tier = 0,
-			.entries = ix->kinds[k].frozen_count};
+			.entries = ix->kinds[k].frozen.count};
 	}
 	ix->d.checkpoint_seq = ix->frozen_seq;
 	plan_merge(ix);
@@ -480,26 +478,38 @@ static void finish_checkpoint(struct index *ix, struct store_txn *t)
 	ix->release_frozen = true;
 }
 
+/* The frozen entry numbered n: the cursor, or (after a rewind) found again. */
+static const uint8_t *frozen_entry(struct index_kind *kd, size_t n)
+{
+	if (kd->written_at != n) {
+		kd->write_cursor = memtable_next(&kd->frozen, NULL);
+		for (kd->written_at = 0; kd->written_at < n; kd->written_at++)
+			kd->write_cursor = memtable_next(&kd->frozen, kd->write_cursor);
+	}
+	return kd->write_cursor;
+}
+
 static int write_frozen(struct index *ix, struct store_txn *t, size_t *budget)
 {
-	for (size_t k = 0; k < ix->nkinds && *budget; k++) {
+	for (size_t k = 0; k < ix->nkinds && *budget && !t->err; k++) {
 		struct index_kind *kd = &ix->kinds[k];
-		size_t es = kd->active.entry_size, per_block = run_block_entries(es);
-		size_t left = kd->frozen_count - ix->d.flushed[k];
-		if (!left)
-			continue;
-		size_t blocks = (left + per_block - 1) / per_block;
-		if (blocks > *budget)
-			blocks = *budget;
-		size_t n = blocks * per_block < left ? blocks * per_block : left;
-		run_write(t, kd->def.db, ix->d.flush_run[k], kd->frozen + ix->d.flushed[k] * es, n, es);
-		ix->d.flushed[k] += n;
-		*budget -= blocks;
+		size_t es = kd->frozen.entry_size, per_block = run_block_entries(es);
+		const uint8_t *e = frozen_entry(kd, ix->d.flushed[k]);
+		for (; e && *budget && !t->err; (*budget)--) {
+			uint8_t block[RUN_BLOCK_BYTES];
+			size_t n = 0;
+			for (; e && n < per_block; e = memtable_next(&kd->frozen, e))
+				memcpy(block + n++ * es, e, es);
+			run_write(t, kd->def.db, ix->d.flush_run[k], block, n, es);
+			ix->d.flushed[k] += n;
+		}
+		kd->write_cursor = e;
+		kd->written_at = ix->d.flushed[k];
 	}
 	if (t->err)
 		return t->err;
 	for (size_t k = 0; k < ix->nkinds; k++)
-		if (ix->d.flushed[k] < ix->kinds[k].frozen_count)
+		if (ix->d.flushed[k] < ix->kinds[k].frozen.count)
 			return PL_OK;
 	finish_checkpoint(ix, t);
 	return t->err;
@@ -621,13 +631,11 @@ int index_each(struct index *ix, struct store_txn *t, int kind,
 {
 	struct index_kind *kd = &ix->kinds[kind];
 	size_t es = kd->active.entry_size;
-	/* Sources newest first: the active table (sorted here), the frozen one, the runs. */
-	uint8_t *active = malloc(kd->active.count * es + 1);
+	/* Sources newest first: the active table, the frozen one, the runs. */
+	const uint8_t *active = memtable_next(&kd->active, NULL);
+	const uint8_t *frozen = ix->frozen ? memtable_next(&kd->frozen, NULL) : NULL;
 	struct run_iter iters[INDEX_MAX_RUNS];
-	size_t nruns = 0, ai = 0, fi = 0;
-	if (!active)
-		return PL_ENOMEM;
-	memtable_sorted(&kd->active, active);
+	size_t nruns = 0;
 	for (size_t i = ix->d.nruns; i-- > 0;) {
 		if (ix->d.runs[i].kind != kind)
 			continue;
@@ -637,10 +645,9 @@ int index_each(struct index *ix, struct store_txn *t, int kind,
 	}
 	int rc = t->err;
 	while (rc == 0) {
-		const uint8_t *best = ai < kd->active.count ? active + ai * es : NULL;
-		const uint8_t *e = fi < kd->frozen_count ? kd->frozen + fi * es : NULL;
-		if (e && (!best || fp_cmp_at(e, best) < 0))
-			best = e;
+		const uint8_t *best = active, *e;
+		if (frozen && (!best || fp_cmp_at(frozen, best) < 0))
+			best = frozen;
 		for (size_t i = 0; i < nruns; i++) {
 			e = run_iter_entry(&iters[i]);
 			if (e && (!best || fp_cmp_at(e, best) < 0))
@@ -651,10 +658,10 @@ int index_each(struct index *ix, struct store_txn *t, int kind,
 		uint8_t entry[FP_SIZE + INDEX_MAX_VALUE];
 		memcpy(entry, best, es);
 		/* Skip every older copy of this fingerprint. */
-		if (ai < kd->active.count && fp_cmp_at(active + ai * es, entry) == 0)
-			ai++;
-		if (fi < kd->frozen_count && fp_cmp_at(kd->frozen + fi * es, entry) == 0)
-			fi++;
+		if (active && fp_cmp_at(active, entry) == 0)
+			active = memtable_next(&kd->active, active);
+		if (frozen && fp_cmp_at(frozen, entry) == 0)
+			frozen = memtable_next(&kd->frozen, frozen);
 		for (size_t i = 0; i < nruns && rc == 0; i++) {
 			e = run_iter_entry(&iters[i]);
 			if (e && fp_cmp_at(e, entry) == 0)
@@ -663,6 +670,5 @@ int index_each(struct index *ix, struct store_txn *t, int kind,
 		if (rc == 0)
 			rc = fn((const struct fp *)entry, entry + FP_SIZE, arg);
 	}
-	free(active);
 	return rc;
 }

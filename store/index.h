@@ -87,8 +87,13 @@ struct index_durable {
 struct index_kind {
 	struct index_kind_def def;
 	struct memtable active;
-	uint8_t *frozen; /* sorted entries being written, or NULL */
-	size_t frozen_count;
+	/* The table being written while ix->frozen: the active one of the last
+	 * checkpoint, swapped out (and its memory reused) rather than copied,
+	 * so lookups in it cost what lookups in the active one do. */
+	struct memtable frozen;
+	/* Where writing it stands: the entry numbered written_at, in order. */
+	const uint8_t *write_cursor;
+	size_t written_at;
 };
 
 struct index {
@@ -126,6 +131,13 @@ static inline uint64_t index_checkpoint_seq(const struct index *ix)
 
 /* Copies the value of f into value (the kind's size): 0, PL_ENOTFOUND or an error. */
 int index_get(struct index *ix, struct store_txn *t, int kind, const struct fp *f, void *value);
+/*
+ * Asks the CPU to bring what a lookup of f will read into the cache (its
+ * slots in the tables, its block of the filter): callers that know the keys
+ * of the next few events ask early, so those lookups overlap rather than
+ * each waiting for memory in turn.
+ */
+void index_prefetch(const struct index *ix, int kind, const struct fp *f);
 /* Sets the value of f. 0 or PL_ENOMEM. */
 int index_put(struct index *ix, int kind, const struct fp *f, const void *value);
 /* Takes back a value set since the last checkpoint (an id claimed by an event then refused). */
@@ -160,7 +172,8 @@ void index_txn_end(struct index *ix, bool committed);
 /*
  * Calls fn for every entry of kind in fingerprint order, each with its
  * newest value, from the tables in memory and the runs in t (the index's
- * whole content). fn returns 0 to go on, non-zero to stop with it.
+ * whole content). fn returns 0 to go on, non-zero to stop with it; it
+ * must not change the index.
  */
 int index_each(struct index *ix, struct store_txn *t, int kind,
 	       int (*fn)(const struct fp *f, const void *value, void *arg), void *arg);

@@ -1,9 +1,9 @@
 /* memtable.c — an ordered open-addressing table of fingerprints; see memtable.h. */
 #include "memtable.h"
 
-#include <stdlib.h>
 #include <string.h>
 
+#include "big_alloc.h"
 #include "pl_error.h"
 
 #define INITIAL_BITS 10
@@ -38,7 +38,7 @@ static int alloc_slots(struct memtable *m, unsigned bits)
 	m->capacity = (size_t)1 << bits;
 	m->shift = 64 - bits;
 	m->count = 0;
-	m->slots = calloc(slot_count(m), m->entry_size);
+	m->slots = big_alloc(memtable_bytes(m));
 	return m->slots ? PL_OK : PL_ENOMEM;
 }
 
@@ -50,7 +50,7 @@ int memtable_init(struct memtable *m, size_t value_size)
 
 void memtable_deinit(struct memtable *m)
 {
-	free(m->slots);
+	big_free(m->slots, memtable_bytes(m));
 	m->slots = NULL;
 	m->capacity = m->count = 0;
 }
@@ -79,6 +79,11 @@ void *memtable_get(const struct memtable *m, const struct fp *f)
 	return holds(m, i, f) ? slot(m, i) + FP_SIZE : NULL;
 }
 
+void memtable_prefetch(const struct memtable *m, const struct fp *f)
+{
+	__builtin_prefetch(slot(m, home(m, f->b)));
+}
+
 /* Puts f (not present) and its value at their place: 0, or 1 when the tail is too short. */
 static int insert(struct memtable *m, const struct fp *f, const void *value)
 {
@@ -94,6 +99,23 @@ static int insert(struct memtable *m, const struct fp *f, const void *value)
 	return 0;
 }
 
+/* Copies m's entries, in order, into the empty table t: false when t's tail is too short. */
+static bool copy_in_order(struct memtable *t, const struct memtable *m)
+{
+	/* Each entry goes to its home or just after the one before, whichever is later. */
+	size_t at = 0;
+	for (const uint8_t *e = memtable_next(m, NULL); e; e = memtable_next(m, e), at++) {
+		size_t h = home(t, e);
+		if (h > at)
+			at = h;
+		if (at == slot_count(t))
+			return false;
+		memcpy(slot(t, at), e, m->entry_size);
+	}
+	t->count = m->count;
+	return true;
+}
+
 static int grow(struct memtable *m)
 {
 	unsigned bits = (unsigned)(64 - m->shift);
@@ -101,18 +123,21 @@ static int grow(struct memtable *m)
 		struct memtable bigger = {.entry_size = m->entry_size};
 		if (++bits > 40 || alloc_slots(&bigger, bits))
 			return PL_ENOMEM;
-		int short_tail = 0;
-		for (size_t i = 0; i < slot_count(m) && !short_tail; i++)
-			if (!slot_free(slot(m, i)))
-				short_tail = insert(&bigger, (const struct fp *)slot(m, i),
-						    slot(m, i) + FP_SIZE);
-		if (!short_tail) {
-			free(m->slots);
+		if (copy_in_order(&bigger, m)) {
+			memtable_deinit(m);
 			*m = bigger;
 			return PL_OK;
 		}
-		free(bigger.slots);
+		memtable_deinit(&bigger);
 	}
+}
+
+int memtable_reserve(struct memtable *m, size_t entries)
+{
+	while (entries * 2 > m->capacity)
+		if (grow(m))
+			return PL_ENOMEM;
+	return PL_OK;
 }
 
 int memtable_put(struct memtable *m, const struct fp *f, const void *value)
@@ -153,14 +178,6 @@ const uint8_t *memtable_next(const struct memtable *m, const uint8_t *e)
 		if (!slot_free(slot(m, i)))
 			return slot(m, i);
 	return NULL;
-}
-
-void memtable_sorted(const struct memtable *m, uint8_t *out)
-{
-	/* Slot order is fingerprint order: packing the entries is the sort. */
-	size_t n = 0;
-	for (const uint8_t *e = memtable_next(m, NULL); e; e = memtable_next(m, e))
-		memcpy(out + n++ * m->entry_size, e, m->entry_size);
 }
 
 void memtable_clear(struct memtable *m)

@@ -5,8 +5,8 @@
  * Open addressing with linear probing, at most half full (it doubles),
  * kept in order: an entry's home slot is the top bits of its fingerprint and
  * each cluster is kept sorted, so the slots read in order are the entries
- * sorted — freezing a table for a checkpoint packs it rather than sorting
- * it, and a lookup stops at the first larger fingerprint. Removal shifts
+ * sorted — a checkpoint writes a table out by walking it, with no sort, and
+ * a lookup stops at the first larger fingerprint. Removal shifts
  * entries back rather than leaving tombstones, so lookups stay short however
  * a batch added and took back entries. An all-zero fingerprint marks a free
  * slot (fp.h never makes one).
@@ -35,20 +35,20 @@ void memtable_deinit(struct memtable *m);
 /* The value stored for f, or NULL. Valid until the table next changes. */
 void *memtable_get(const struct memtable *m, const struct fp *f);
 
+/* Asks the CPU to bring f's slot into the cache: a lookup soon after is a hit. */
+void memtable_prefetch(const struct memtable *m, const struct fp *f);
+
 /* Stores value for f, replacing any. 0 or PL_ENOMEM (the table is unchanged). */
 int memtable_put(struct memtable *m, const struct fp *f, const void *value);
 
 /* Removes f; false when it was not there. */
 bool memtable_remove(struct memtable *m, const struct fp *f);
 
-/*
- * Copies every entry into out (count × entry_size bytes), sorted by
- * fingerprint, ready to be written as a run.
- */
-void memtable_sorted(const struct memtable *m, uint8_t *out);
-
 /* The entry after e in fingerprint order (the first when e is NULL), or NULL. */
 const uint8_t *memtable_next(const struct memtable *m, const uint8_t *e);
+
+/* Makes room for entries entries without growing. 0 or PL_ENOMEM (the table is unchanged). */
+int memtable_reserve(struct memtable *m, size_t entries);
 
 /* Empties the table, keeping its memory. */
 void memtable_clear(struct memtable *m);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "crash_point.h"
+#include "lookahead.h"
 #include "pl_error.h"
 #include "rejections.h"
 
@@ -24,31 +25,35 @@ static void reject(struct store_txn *t, struct batch *b, const struct ingest_msg
 	b->stats.rejected[rej->reason]++;
 }
 
-static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_msg *m)
+static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_msg *m,
+		      const struct decoded *d)
 {
-	struct pl_event ev;
 	struct pl_rejection rej;
-	int rc = pl_event_decode(m->value, m->value_len, m->key, m->key_len, &ev, &rej);
-	if (rc == PL_EREJECTED) {
-		reject(t, b, m, &rej, &ev);
+	if (d->rc == PL_EREJECTED) {
+		reject(t, b, m, &d->rej, &d->ev);
 		return t->err;
 	}
 	uint64_t seq = b->stats.last_seq + 1;
-	rc = slot_apply(&b->w->live, &ev, seq, &rej);
+	int rc = slot_apply(&b->w->live, &d->ev, seq, &rej);
 	if (rc == PL_EEXIST) {
 		b->stats.duplicates++;
 		return t->err;
 	}
 	if (rc == PL_EREJECTED) {
-		reject(t, b, m, &rej, &ev);
+		reject(t, b, m, &rej, &d->ev);
 		return t->err;
 	}
 	if (rc)
 		return rc;
 	evlog_append(t, seq, &m->src, b->now_ms, m->value, m->value_len);
 	b->stats.last_seq = seq;
-	b->stats.applied[ev.type]++;
+	b->stats.applied[d->ev.type]++;
 	return t->err;
+}
+
+static void decode(const struct slot *s, struct decoded *d, const struct ingest_msg *m)
+{
+	lookahead_decode(s, d, m->value, m->value_len, m->key, m->key_len);
 }
 
 static bool same_partition(const struct evlog_source *a, const struct evlog_source *b)
@@ -103,8 +108,16 @@ static int ingest_txn(struct store_txn *t, void *arg)
 	int rc = writer_check_live(b->w, t);
 	if (rc == 0)
 		rc = evlog_last_seq(t, &b->stats.last_seq);
-	for (size_t i = 0; i < b->n && rc == 0; i++)
-		rc = ingest_one(t, b, &b->msgs[i]);
+	/* Message i is applied while message i + LOOKAHEAD_DEPTH is decoded. */
+	struct decoded ahead[LOOKAHEAD_DEPTH];
+	for (size_t i = 0; i < b->n && i < LOOKAHEAD_DEPTH; i++)
+		decode(live, &ahead[i], &b->msgs[i]);
+	for (size_t i = 0; i < b->n && rc == 0; i++) {
+		struct decoded *d = &ahead[i % LOOKAHEAD_DEPTH];
+		rc = ingest_one(t, b, &b->msgs[i], d);
+		if (i + LOOKAHEAD_DEPTH < b->n)
+			decode(live, d, &b->msgs[i + LOOKAHEAD_DEPTH]);
+	}
 	CRASH_POINT(INGEST_APPLIED);
 	if (rc == 0)
 		rc = slot_flush(live);

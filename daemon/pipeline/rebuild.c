@@ -5,6 +5,7 @@
 
 #include "bytes.h"
 #include "clock.h"
+#include "lookahead.h"
 #include "pl_error.h"
 #include "proj_read.h"
 
@@ -68,22 +69,22 @@ struct run {
 	size_t since_clock;
 };
 
-static int apply_entry(const struct evlog_entry *e, void *arg)
+static int apply_entry(const struct evlog_entry *e, const struct decoded *d, void *arg)
 {
 	struct run *r = arg;
 	struct replay_result *res = &r->rep->result;
-	struct pl_event ev;
 	if (r->deadline && ++r->since_clock >= 64) {
 		r->since_clock = 0;
 		if (clock_mono_ms() >= r->deadline)
 			return 1;
 	}
-	if (pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &res->rejection)) {
+	if (d->rc) {
+		res->rejection = d->rej;
 		res->outcome = REPLAY_UNREADABLE;
 		res->failed_seq = e->seq;
 		return 1;
 	}
-	int rc = slot_apply(&r->s, &ev, e->seq, &res->rejection);
+	int rc = slot_apply(&r->s, &d->ev, e->seq, &res->rejection);
 	if (rc == PL_EREJECTED || rc == PL_EEXIST) {
 		if (rc == PL_EEXIST)
 			pl_reject(&res->rejection, PL_R_NONE, "its event id is in the log twice");
@@ -112,7 +113,8 @@ static int chunk_txn(struct store_txn *t, void *arg)
 	if (rc == 0)
 		rc = evlog_last_seq(t, &head);
 	if (rc == 0)
-		rc = evlog_each(t, r->s.applied_seq + 1, apply_entry, r, &r->rep->result.failed_seq);
+		rc = lookahead_log(&r->s, t, r->s.applied_seq + 1, apply_entry, r,
+				   &r->rep->result.failed_seq);
 	if (rc == PL_ECHECKSUM || rc == PL_ECORRUPT) {
 		r->rep->result.outcome = REPLAY_DAMAGED;
 		return 1;

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "lookahead.h"
 #include "pl_error.h"
 
 /* Entries applied per write transaction of the scratch data dir. */
@@ -31,12 +32,11 @@ struct chunk {
 };
 
 /* Applies one entry; returns 1 to stop the walk, 0 to go on, < 0 on error. */
-static int replay_entry(const struct evlog_entry *e, void *arg)
+static int replay_entry(const struct evlog_entry *e, const struct decoded *d, void *arg)
 {
 	struct chunk *c = arg;
 	struct replay_report *rep = c->rep;
 	struct replay_result *res = &rep->result;
-	struct pl_event ev;
 	if (c->opt->until_seq && e->seq > c->opt->until_seq) {
 		c->finished = true;
 		return 1;
@@ -45,16 +45,17 @@ static int replay_entry(const struct evlog_entry *e, void *arg)
 		return 1;
 	c->left--;
 	c->next = e->seq + 1;
-	if (pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &res->rejection)) {
+	if (d->rc) {
+		res->rejection = d->rej;
 		res->outcome = REPLAY_UNREADABLE;
 		res->failed_seq = e->seq;
 		return 1;
 	}
-	if (c->opt->has_until_time && pl_event_int(&ev, PL_F_AT) > c->opt->until_time) {
+	if (c->opt->has_until_time && pl_event_int(&d->ev, PL_F_AT) > c->opt->until_time) {
 		rep->skipped_time++;
 		return 0;
 	}
-	int rc = slot_apply(c->s, &ev, e->seq, &res->rejection);
+	int rc = slot_apply(c->s, &d->ev, e->seq, &res->rejection);
 	if (rc == PL_EREJECTED && rep->skipped_time && depends_on_earlier(res->rejection.reason)) {
 		rep->skipped_dependent++;
 		return 0;
@@ -81,7 +82,7 @@ static int chunk_txn(struct store_txn *t, void *arg)
 	c->next = c->start;
 	c->finished = false;
 	c->left = CHUNK_ENTRIES;
-	int rc = evlog_each(c->s->log_t, c->next, replay_entry, c, &c->rep->result.failed_seq);
+	int rc = lookahead_log(c->s, c->s->log_t, c->next, replay_entry, c, &c->rep->result.failed_seq);
 	if (rc == PL_ECHECKSUM || rc == PL_ECORRUPT) {
 		c->rep->result.outcome = REPLAY_DAMAGED;
 		return 1; /* nothing to keep */

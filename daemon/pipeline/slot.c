@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lookahead.h"
 #include "pl_error.h"
 
 #define DEFAULT_WORK_BLOCKS 512
@@ -89,18 +90,18 @@ struct catch_up {
 	struct replay_result *res;
 };
 
-static int catch_up_entry(const struct evlog_entry *e, void *arg)
+static int catch_up_entry(const struct evlog_entry *e, const struct decoded *d, void *arg)
 {
 	struct catch_up *c = arg;
-	struct pl_event ev;
 	if (e->seq > c->up_to)
 		return 1;
-	if (pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &c->res->rejection)) {
+	if (d->rc) {
+		c->res->rejection = d->rej;
 		c->res->outcome = REPLAY_UNREADABLE;
 		c->res->failed_seq = e->seq;
 		return 1;
 	}
-	int rc = slot_apply(c->s, &ev, e->seq, &c->res->rejection);
+	int rc = slot_apply(c->s, &d->ev, e->seq, &c->res->rejection);
 	if (rc == PL_EREJECTED || rc == PL_EEXIST) {
 		if (rc == PL_EEXIST)
 			pl_reject(&c->res->rejection, PL_R_NONE, "its event id is in the log twice");
@@ -121,7 +122,7 @@ int slot_catch_up(struct slot *s, uint64_t up_to, struct replay_result *res)
 	struct catch_up c = {s, up_to, res};
 	/* Nothing is published: the tables have these entries already. */
 	proj_writer_begin(&s->pw, s->log_t, false);
-	int rc = evlog_each(s->log_t, s->applied_seq + 1, catch_up_entry, &c, &res->failed_seq);
+	int rc = lookahead_log(s, s->log_t, s->applied_seq + 1, catch_up_entry, &c, &res->failed_seq);
 	if (rc == PL_ECHECKSUM || rc == PL_ECORRUPT) {
 		res->outcome = REPLAY_DAMAGED;
 		return PL_OK;

@@ -1,0 +1,19 @@
+/*
+ * big_alloc.h — zeroed memory for large tables (hash tables, Bloom filters)
+ * that are read at random: mapped straight from the kernel and marked for
+ * transparent huge pages, so that filling a table costs one page fault per
+ * 2 MiB rather than per 4 KiB, and a random read rarely misses the TLB.
+ * Falls back to ordinary pages where huge pages are off.
+ */
+#ifndef BIG_ALLOC_H
+#define BIG_ALLOC_H
+
+#include <stddef.h>
+
+/* size zeroed bytes, or NULL. */
+void *big_alloc(size_t size);
+
+/* Frees what big_alloc(size) returned; NULL is ignored. */
+void big_free(void *p, size_t size);
+
+#endif

@@ -1,9 +1,12 @@
 /* main.c — the pledged binary: dispatch to a subcommand. The only file that exits. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
+#include "store.h"
 
 static const struct {
 	const char *name;
@@ -32,8 +35,48 @@ static void print_usage(FILE *out)
 	fputs("\nRun 'pledged COMMAND --help' for a command's options.\n", out);
 }
 
+static void say(const char *s)
+{
+	/* write(2): the only output that is safe inside a signal handler. */
+	ssize_t ignored = write(STDERR_FILENO, s, strlen(s));
+	(void)ignored;
+}
+
+static const char damaged_advice[] =
+	"; the data dir is damaged: run 'pledged verify' on a copy, and restore it from a "
+	"backup (see docs/operations.md)\n";
+
+/* LMDB found one of its own pages damaged: say so and exit instead of aborting. */
+static void on_damaged_page(const char *what)
+{
+	say("pledged: LMDB found a damaged page (");
+	say(what);
+	say(")");
+	say(damaged_advice);
+	_exit(CLI_STORE);
+}
+
+/* A read of the memory-mapped file beyond its end: the file was cut short
+ * under us, or a damaged page points past it. */
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	say("pledged: the data file ends before a page it refers to");
+	say(damaged_advice);
+	_exit(CLI_STORE);
+}
+
+static void handle_damage(void)
+{
+	store_set_damage_handler(on_damaged_page);
+	struct sigaction sa = {.sa_handler = on_sigbus};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
 int main(int argc, char **argv)
 {
+	handle_damage();
 	if (argc < 2) {
 		print_usage(stderr);
 		return CLI_USAGE;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "bytes.h"
 #include "pl_error.h"
@@ -92,13 +93,29 @@ static size_t bloom_key(const struct index *ix, char *key, size_t size)
 	return (size_t)snprintf(key, size, "%s", ix->name);
 }
 
+/*
+ * Stored as its bits and their XXH3-64 (little-endian): a filter with a bit
+ * lost to damage would call a stored id new, and the id would be taken twice.
+ */
 static void save_bloom(struct index *ix, struct store_txn *t)
 {
 	char key[48];
-	void *p = store_reserve(t, STORE_DB_BLOOMS, key, bloom_key(ix, key, sizeof key),
-				bloom_size(&ix->bloom), 0);
-	if (p)
-		memcpy(p, ix->bloom.bits, bloom_size(&ix->bloom));
+	size_t size = bloom_size(&ix->bloom);
+	uint8_t *p = store_reserve(t, STORE_DB_BLOOMS, key, bloom_key(ix, key, sizeof key),
+				   size + 8, 0);
+	if (p) {
+		memcpy(p, ix->bloom.bits, size);
+		bytes_put_le64(p + size, XXH3_64bits(ix->bloom.bits, size));
+	}
+}
+
+/* The stored filter, when its checksum holds. */
+static bool stored_bloom_intact(const MDB_val *v)
+{
+	if (v->mv_size < 8)
+		return false;
+	size_t size = v->mv_size - 8;
+	return XXH3_64bits(v->mv_data, size) == bytes_get_le64((const uint8_t *)v->mv_data + size);
 }
 
 /* Adds every fingerprint of the runs and the tables: for a filter lost or resized. */
@@ -157,10 +174,12 @@ static int load_bloom(struct index *ix, struct store_txn *t)
 	if (rc)
 		return rc;
 	rc = store_get(t, STORE_DB_BLOOMS, key, bloom_key(ix, key, sizeof key), &v);
-	if (rc == 0 && bloom_load(&ix->bloom, v.mv_data, v.mv_size) == 0)
+	if (rc == 0 && stored_bloom_intact(&v) &&
+	    bloom_load(&ix->bloom, v.mv_data, v.mv_size - 8) == 0)
 		return PL_OK;
 	if (rc && rc != PL_ENOTFOUND)
 		return rc;
+	/* None stored, another size, or damaged: the runs have every key. */
 	return rebuild_bloom(ix, t);
 }
 

@@ -13,6 +13,8 @@
 #     apart (exit 77 otherwise).
 #  2. A data.mdb cut short (as by a full disk or an interrupted copy) is
 #     refused at open with exit 3 and says so: verify, dump, serve.
+#  3. A backup onto a full file system (a small tmpfs; needs root, skipped
+#     otherwise) exits 3 and leaves nothing behind that looks like a data dir.
 #
 # Usage: test_damage.sh PLEDGED LOG_OFFSETS DEMO.jsonl [FLIPS]
 # PLEDGED_DAMAGE_SEED=N repeats a run (the seed is printed).
@@ -104,4 +106,15 @@ contains "$work/err" "shorter than its own metadata" "the message says the file 
 expect 3 "dump of a cut-short file" -- "$PLEDGED" dump --data "$work/short"
 expect 3 "serve --read-only on a cut-short file" -- timeout 10 "$PLEDGED" serve --read-only \
 	--data "$work/short" --listen 127.0.0.1:0
+
+# A backup that runs out of space leaves nothing.
+mkdir "$work/full"
+if mount -t tmpfs -o size=256k tmpfs "$work/full" 2>/dev/null; then
+	expect 3 "backup onto a full file system" -- "$PLEDGED" backup --data "$work/good" --to "$work/full/copy"
+	contains "$work/err" "nothing was kept" "it says nothing was kept"
+	[ -z "$(ls -A "$work/full")" ] && ok || fail "a failed backup left $(ls -A "$work/full")"
+	umount "$work/full"
+else
+	echo "test_damage: cannot mount a tmpfs (not root?): the full-disk backup is not tested" >&2
+fi
 finish

@@ -12,6 +12,7 @@
 #include "http_reply.h"
 #include "metrics.h"
 #include "pl_error.h"
+#include "rebuild.h"
 
 /*
  * Healthy means (docs/http.md): consuming, the store is writable
@@ -49,8 +50,16 @@ void http_ops_healthz(struct http_request *r)
 
 void http_ops_metrics(struct http_request *r)
 {
+	struct metrics_rebuild rebuild = {0};
+	enum store_slot slot;
+	struct store_txn t;
+	if (store_read_begin(r->w->hs->st, &t) == 0) {
+		if (rebuild_status(&t, &rebuild.under_way, &slot, &rebuild.done))
+			rebuild = (struct metrics_rebuild){0};
+		store_abort(&t);
+	}
 	size_t len = 0;
-	char *text = metrics_render(r->w->hs->m, http_route_names, HTTP_ROUTE_COUNT, &len);
+	char *text = metrics_render(r->w->hs->m, &rebuild, http_route_names, HTTP_ROUTE_COUNT, &len);
 	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
 	if (!text || evbuffer_add_reference(b, text, len, http_free_text_cb, NULL)) {
 		free(text);

@@ -219,7 +219,8 @@ static void emit_label_value(struct out *o, const char *s)
 	}
 }
 
-char *metrics_render(struct metrics *m, const char *const *route_names, size_t routes, size_t *len)
+char *metrics_render(struct metrics *m, const struct metrics_rebuild *rebuild,
+		     const char *const *route_names, size_t routes, size_t *len)
 {
 	struct out o = {.cap = 8192};
 	o.buf = malloc(o.cap);
@@ -243,6 +244,12 @@ char *metrics_render(struct metrics *m, const char *const *route_names, size_t r
 	emit(&o, "# HELP pledged_log_sequence Sequence number of the newest log entry.\n"
 		 "# TYPE pledged_log_sequence gauge\npledged_log_sequence %llu\n",
 	     (unsigned long long)atomic_load(&m->last_seq));
+	emit(&o, "# HELP pledged_rebuild_running 1 while `pledged replay` builds projections beside "
+		 "the live ones.\n# TYPE pledged_rebuild_running gauge\npledged_rebuild_running %d\n"
+		 "# HELP pledged_rebuild_sequence Log entries applied to the projections being "
+		 "rebuilt; time left is (pledged_log_sequence - this) / rate(this).\n"
+		 "# TYPE pledged_rebuild_sequence gauge\npledged_rebuild_sequence %llu\n",
+	     rebuild->under_way, (unsigned long long)rebuild->done);
 	emit_histogram(&o, "pledged_batch_size", "Messages per committed batch.", &m->batch_size,
 		       batch_bounds, METRICS_BATCH_BUCKETS - 1, 1);
 	emit_histogram(&o, "pledged_batch_commit_seconds", "Time to apply and commit one batch.",

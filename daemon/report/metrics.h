@@ -95,10 +95,17 @@ int64_t metrics_total_lag(struct metrics *m);
 /* HTTP route names are the caller's; status is the HTTP status code. */
 void metrics_count_http(struct metrics *m, int route, int status);
 
+/* An online rebuild (`pledged replay`) as the store shows it, read per scrape. */
+struct metrics_rebuild {
+	bool under_way;
+	uint64_t done; /* log entries applied to the slot being built */
+};
+
 /*
  * Renders everything in Prometheus text exposition format into a new
  * malloc'd string (*len bytes). route_names[i] names route i.
  */
-char *metrics_render(struct metrics *m, const char *const *route_names, size_t routes, size_t *len);
+char *metrics_render(struct metrics *m, const struct metrics_rebuild *rebuild,
+		     const char *const *route_names, size_t routes, size_t *len);
 
 #endif

@@ -108,6 +108,26 @@ cmp -s "$work/dump.orig" "$work/dump.copy" && ok || fail "the copy's log equals 
 "$PLEDGED" replay --data "$work/backup" --dry-run >"$work/p.copy" 2>/dev/null
 cmp -s "$work/p.orig" "$work/p.copy" && ok || fail "the copy's projections equal the original's"
 
+# A rewind is refused, and the events that projections rewound to entry 2000
+# would judge wrongly are judged against the whole log: a refund of a pledge
+# made after entry 2000, a comment by a backer since entry 2056, a pledge
+# after the close. Then a full rebuild agrees and verify passes.
+C=jess-phillips-for-labour-leader
+expect 2 "replay --until-seq 2000 (no --dry-run)" -- "$PLEDGED" replay --data "$work/backup" --until-seq 2000
+cat >"$work/late.jsonl" <<EOF
+{"v":1,"type":"pledge.refunded","id":"late-refund","at":1579803000000,"campaign":"$C","pledge":"pl-00406","amount":1500}
+{"v":1,"type":"comment.posted","id":"late-comment","at":1579803100000,"campaign":"$C","supporter":"sup-1826","comment":"cm-late","text":"Still proud."}
+{"v":1,"type":"pledge.created","id":"late-pledge","at":1579803200000,"campaign":"$C","pledge":"pl-late","supporter":"sup-late","amount":1000,"currency":"GBP"}
+EOF
+expect 0 "import the late events" -- "$PLEDGED" import --data "$work/backup" <"$work/late.jsonl"
+contains "$work/err" "2 applied, 1 rejected" "the refund and the comment count, the pledge after the close does not"
+expect 0 "rejections of the late events" -- "$PLEDGED" rejections --data "$work/backup" --reason campaign_closed
+contains "$work/out" '"event_id":"late-pledge"' "the pledge after the close is kept as a rejection"
+expect 0 "a full rebuild after the late events" -- "$PLEDGED" replay --data "$work/backup"
+expect 0 "verify after the late events" -- "$PLEDGED" verify --data "$work/backup"
+expect 0 "the figures" -- "$PLEDGED" replay --data "$work/backup" --dry-run
+contains "$work/out" '"raised":5802600,"pledges":2020,"supporters":1974,"comments":11,"status":"closed"' "exact to the penny after the late events"
+
 # One serve per data dir: a second one is refused while the first runs.
 "$PLEDGED" serve --data "$work/locked" --listen 127.0.0.1:0 --log-level error 2>"$work/serve1.log" &
 serve1=$!

@@ -42,6 +42,7 @@ struct producer {
 	int partitions;
 	int64_t high[MAX_PARTITIONS]; /* high watermarks before the current batch */
 	uint64_t total;               /* messages produced since start */
+	uint64_t bytes;               /* their values' bytes */
 	uint64_t failed;              /* delivery errors */
 	struct bench_stream stream;
 	msgpack_sbuffer buf;
@@ -148,6 +149,7 @@ static int produce_batch(struct producer *p, uint64_t n)
 		return -1;
 	for (uint64_t i = 0; i < n; i++) {
 		bench_stream_next(&p->stream, &p->buf);
+		p->bytes += p->buf.size;
 		for (;;) {
 			if (rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
 					     p->buf.data, p->buf.size, p->stream.key,
@@ -195,7 +197,8 @@ static int produce_batch(struct producer *p, uint64_t n)
 		"bench_produce: %" PRIu64 " events in %.2f s (%.0f/s), %d partitions, all "
 		"present\n",
 		n, took, (double)n / took, p->partitions);
-	printf("produced %" PRIu64 "\n", p->total);
+	printf("produced %" PRIu64 "\n%" PRIu64 " bytes of messages in %" PRIu64 "\n", p->total,
+	       p->bytes, p->total);
 	fflush(stdout);
 	return 0;
 }

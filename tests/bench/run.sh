@@ -399,7 +399,7 @@ bench_memory() {
 		--data "$TMP/mem-data" "${SERVE_ARGS[@]}" || { exec 4>&-; return 1; }
 	sample_rss "$SERVE_PID" "$TMP/rss.peak" 4>&- &
 	PIDS+=("$!")
-	local r first="" last="" ok=1
+	local r first="" last="" ok=1 wrote_first="" wrote_last=""
 	for r in $(seq 1 "$rounds"); do
 		[ "$r" -gt 1 ] && echo "$per" >&4
 		if ! wait_handled "$SERVE_PORT" $((r * per)) >/dev/null; then
@@ -410,8 +410,9 @@ bench_memory() {
 		fi
 		sleep 0.2 # one more sample after the last batch
 		last=$(cat "$TMP/rss.peak")
-		[ "$r" = 1 ] && first=$last
-		say "memory: after $((r * per)) events peak RssAnon $last kB"
+		wrote_last=$(awk '/^write_bytes:/ { print $2 }' "/proc/$SERVE_PID/io")
+		[ "$r" = 1 ] && first=$last && wrote_first=$wrote_last
+		say "memory: after $((r * per)) events peak RssAnon $last kB, $wrote_last bytes written"
 	done
 	echo 0 >&4 # tells the producer to stop
 	exec 4>&-
@@ -425,6 +426,18 @@ bench_memory() {
 	row "memory, peak RssAnon of serve, MiB ($label)" \
 		"$(calc %.1f "$last / 1024")" "$(calc %.1f "$first / 1024") (same serve after the first $per)" \
 		"$(calc %.3f "$last / $first")" "flat (<= 1.1): $(verdict "$(calc %.3f "1.1 - $last / $first")" 0)"
+	# Bytes serve's writes sent towards the disk (/proc/PID/io write_bytes),
+	# against the bytes of the events themselves.
+	local event_bytes per_first per_last
+	event_bytes=$(awk '/bytes of messages/ { print $1 / $NF; exit }' "$TMP/mem-produce.out")
+	per_first=$(calc %.0f "$wrote_first / $per")
+	per_last=$(calc %.0f "$wrote_last / ($rounds * $per)")
+	row "bytes written per event, first $per events" "$per_first" \
+		"$(calc %.0f "$event_bytes") (the event's own bytes)" "$(calc %.2f "$per_first / $event_bytes")" \
+		"<= 600 bytes: $(verdict "$(calc %.0f "600 - $per_first")" 0)"
+	[ "$rounds" -gt 1 ] && row "bytes written per event, all $((rounds * per)) events" "$per_last" \
+		"$(calc %.0f "$event_bytes") (the event's own bytes)" "$(calc %.2f "$per_last / $event_bytes")" \
+		"<= 600 bytes: $(verdict "$(calc %.0f "600 - $per_last")" 0)"
 }
 
 START=$(now)

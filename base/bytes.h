@@ -61,6 +61,17 @@ static inline uint16_t bytes_get_le16(const uint8_t *p)
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
+static inline void bytes_put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint32_t bytes_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 /* Signed values in keys: flip the sign bit so negatives sort first. */
 static inline void bytes_put_be64_signed(uint8_t *p, int64_t v)
 {

@@ -94,32 +94,45 @@ static size_t bloom_key(const struct index *ix, char *key, size_t size)
 }
 
 /*
- * Stored as its bits and their XXH3-64 (little-endian): a filter with a bit
- * lost to damage would call a stored id new, and the id would be taken twice.
+ * The filter is stored as its bits, the number of the first run it does not
+ * cover (le32: runs written later are added when it is loaded), and an
+ * XXH3-64 of both (le64): a filter with a bit lost to damage would call a
+ * stored id new, and the id would be taken twice.
+ *
+ * It is rewritten only once the runs written since it was last stored add
+ * up to its size (or when it was resized), so storing it costs at most as
+ * many bytes as the runs do, and loading it reads at most that much of the
+ * runs again.
  */
+#define BLOOM_TRAILER 12
+
 static void save_bloom(struct index *ix, struct store_txn *t)
 {
 	char key[48];
 	size_t size = bloom_size(&ix->bloom);
 	uint8_t *p = store_reserve(t, STORE_DB_BLOOMS, key, bloom_key(ix, key, sizeof key),
-				   size + 8, 0);
+				   size + BLOOM_TRAILER, 0);
 	if (p) {
 		memcpy(p, ix->bloom.bits, size);
-		bytes_put_le64(p + size, XXH3_64bits(ix->bloom.bits, size));
+		bytes_put_le32(p + size, ix->d.next_run);
+		bytes_put_le64(p + size + 4, XXH3_64bits(p, size + 4));
+		ix->bloom_debt = 0;
 	}
 }
 
-/* The stored filter, when its checksum holds. */
-static bool stored_bloom_intact(const MDB_val *v)
+/* The stored filter's bit count in *size and its first uncovered run, when its checksum holds. */
+static bool stored_bloom_intact(const MDB_val *v, size_t *size, uint32_t *first_uncovered)
 {
-	if (v->mv_size < 8)
+	if (v->mv_size < BLOOM_TRAILER)
 		return false;
-	size_t size = v->mv_size - 8;
-	return XXH3_64bits(v->mv_data, size) == bytes_get_le64((const uint8_t *)v->mv_data + size);
+	const uint8_t *p = v->mv_data;
+	*size = v->mv_size - BLOOM_TRAILER;
+	*first_uncovered = bytes_get_le32(p + *size);
+	return XXH3_64bits(p, *size + 4) == bytes_get_le64(p + *size + 4);
 }
 
-/* Adds every fingerprint of the runs and the tables: for a filter lost or resized. */
-static int rebuild_bloom(struct index *ix, struct store_txn *t)
+/* Adds every fingerprint of the tables, and of the runs numbered from first_run on. */
+static int add_to_bloom(struct index *ix, struct store_txn *t, uint32_t first_run)
 {
 	for (size_t k = 0; k < ix->nkinds; k++) {
 		const struct memtable *m = &ix->kinds[k].active;
@@ -132,6 +145,8 @@ static int rebuild_bloom(struct index *ix, struct store_txn *t)
 	for (size_t i = 0; i < ix->d.nruns; i++) {
 		const struct index_run *r = &ix->d.runs[i];
 		const struct index_kind_def *def = &ix->kinds[r->kind].def;
+		if (r->number < first_run)
+			continue;
 		struct run_iter it;
 		run_iter_init(&it, r->number, FP_SIZE + def->value_size);
 		int rc = run_iter_seek(&it, t, def->db);
@@ -174,13 +189,15 @@ static int load_bloom(struct index *ix, struct store_txn *t)
 	if (rc)
 		return rc;
 	rc = store_get(t, STORE_DB_BLOOMS, key, bloom_key(ix, key, sizeof key), &v);
-	if (rc == 0 && stored_bloom_intact(&v) &&
-	    bloom_load(&ix->bloom, v.mv_data, v.mv_size - 8) == 0)
-		return PL_OK;
+	size_t size;
+	uint32_t first_uncovered;
+	if (rc == 0 && stored_bloom_intact(&v, &size, &first_uncovered) &&
+	    bloom_load(&ix->bloom, v.mv_data, size) == 0)
+		return add_to_bloom(ix, t, first_uncovered);
 	if (rc && rc != PL_ENOTFOUND)
 		return rc;
 	/* None stored, another size, or damaged: the runs have every key. */
-	return rebuild_bloom(ix, t);
+	return add_to_bloom(ix, t, 0);
 }
 
 /*
@@ -197,13 +214,14 @@ static int grow_bloom(struct index *ix, struct store_txn *t)
 	struct bloom old = ix->bloom;
 	int rc = bloom_init(&ix->bloom, bloom_bytes_for(ix, n));
 	if (rc == 0)
-		rc = rebuild_bloom(ix, t);
+		rc = add_to_bloom(ix, t, 0);
 	if (rc) {
 		bloom_deinit(&ix->bloom);
 		ix->bloom = old;
 		return rc;
 	}
 	bloom_deinit(&old);
+	ix->bloom_debt = SIZE_MAX; /* the stored one has the old size: store this one */
 	return PL_OK;
 }
 
@@ -492,7 +510,9 @@ static void finish_checkpoint(struct index *ix, struct store_txn *t)
 	ix->d.checkpoint_seq = ix->frozen_seq;
 	plan_merge(ix);
 	save_directory(ix, t);
-	if (grow_bloom(ix, t) == 0)
+	for (size_t k = 0; k < ix->nkinds; k++)
+		ix->bloom_debt += ix->kinds[k].frozen.count * ix->kinds[k].frozen.entry_size;
+	if (grow_bloom(ix, t) == 0 && ix->bloom_debt >= bloom_size(&ix->bloom))
 		save_bloom(ix, t);
 	ix->release_frozen = true;
 }
@@ -605,6 +625,7 @@ static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
 		}
 		run_write(t, def->db, ix->d.merge_out, block, n, es);
 		ix->d.merge_written += n;
+		ix->bloom_debt += n * es;
 		/* The write may have moved pages the sources' blocks were read from. */
 		if (t->err || seek_sources(ix, t, def->db))
 			return t->err;

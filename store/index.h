@@ -104,6 +104,7 @@ struct index {
 	struct bloom bloom;
 	struct index_durable d;
 	uint64_t frozen_seq; /* the checkpoint the frozen tables make */
+	size_t bloom_debt;   /* bytes of runs written since the filter was last stored */
 	bool frozen;
 
 	/* The open transaction's undo: memtable changes and the durable state. */

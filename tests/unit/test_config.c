@@ -48,6 +48,11 @@ static const struct file_case file_cases[] = {
 	{"bad log level", "log_level = loud\n", PL_EINVAL, "is not one of"},
 	{"batch_max zero", "batch_max = 0\n", PL_EINVAL, "batch_max wants 1..100000"},
 	{"batch_ms too long", "batch_ms = 10001\n", PL_EINVAL, "batch_ms wants 1..10000"},
+	{"checkpoint_entries", "checkpoint_entries = 250000\ncheckpoint-entries = 1000\n", 0, NULL},
+	{"checkpoint_entries too few", "checkpoint_entries = 999\n", PL_EINVAL,
+	 "checkpoint_entries wants 1000..100000000"},
+	{"checkpoint_entries too many", "checkpoint_entries = 100000001\n", PL_EINVAL,
+	 "checkpoint_entries wants 1000..100000000"},
 	{"pledged owns the group", "kafka.group.id = other\n", PL_EINVAL, "set by pledged itself"},
 	{"pledged owns offsets", "kafka.enable.auto.commit = true\n", PL_EINVAL, "offsets live in the data dir"},
 	{"pledged never skips", "kafka.auto.offset.reset = latest\n", PL_EINVAL, "never skips data"},
@@ -83,6 +88,7 @@ static void test_values(void)
 	CHECK_STR(c.topic, "pledges");
 	CHECK_STR(c.group, "pledged");
 	CHECK_STR(c.brokers, "");
+	CHECK_INT(c.checkpoint_entries, 1000000);
 	CHECK_INT(config_validate(&c, err, sizeof err), 0);
 
 	const char *text = "topic = a\nkafka.x = 1\ntopic = b\nkafka.x = 2\nread_only = true\n";

@@ -194,12 +194,16 @@ def decode(value, key):
         raise Rejected("bad_currency", "currency must be 3 upper-case letters (ISO 4217)")
     if key is not None and key != ev["campaign"].encode():
         raise Rejected("key_mismatch", f"message key differs from campaign '{ev['campaign']}'")
+    for k, v in ev.items():  # valid, but PostgreSQL's text cannot hold it
+        if isinstance(v, str) and "\x00" in v:
+            ev[k] = pg_text(v)
     return ev
 
 
 def pg_text(s):
-    """PostgreSQL text cannot hold U+0000: shown as U+FFFD in the texts of a
-    rejection (its raw bytes keep the original)."""
+    """PostgreSQL text cannot hold U+0000, which valid UTF-8 may: it becomes
+    U+FFFD in text columns (the raw bytes kept in events and rejections keep
+    the original). Two ids differing only there would be taken for one."""
     return s.replace("\x00", "\ufffd") if s else s
 
 

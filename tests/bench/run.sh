@@ -18,6 +18,9 @@
 #            kcat reading the same topic (with a consumer group like serve,
 #            and without one).
 #   replay   replay_bench: rebuild projections against a raw LMDB scan.
+#   rebuild  serve with a 5M-entry log consuming 2M more at full speed, once
+#            alone and once while `pledged replay` rebuilds its projections
+#            online: ingest rate and the longest stall of the log, both ways.
 #   http     wrk against serve --read-only and against nginx serving the
 #            same JSON bytes as static files.
 #   memory   peak RssAnon of serve after 1M, 5M and 10M events, and the bytes
@@ -31,7 +34,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 QUICK=0
 BUILD=""
-ONLY=ingest,replay,http,memory
+ONLY=ingest,replay,rebuild,http,memory
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
@@ -41,7 +44,7 @@ while [ $# -gt 0 ]; do
 		shift
 		for measure in ${ONLY//,/ }; do
 			case "$measure" in
-			ingest | replay | http | memory) ;;
+			ingest | replay | rebuild | http | memory) ;;
 			*) echo "$0: --only: no measure '$measure' (ingest, replay, http, memory)" >&2; exit 2 ;;
 			esac
 		done
@@ -71,9 +74,11 @@ BENCH=$BUILD/tests/bench
 
 if [ "$QUICK" = 1 ]; then
 	EVENTS=20000 PARTITIONS=4 RUNS=1 REPLAY_EVENTS=20000 WRK_SECONDS=2 MEM_ROUNDS=0
+	REBUILD_BASE=2 REBUILD_LOAD=1 REBUILD_PER=20000
 	WAIT_S=60
 else
 	EVENTS=1000000 PARTITIONS=16 RUNS=3 REPLAY_EVENTS=1000000 WRK_SECONDS=10 MEM_ROUNDS=10
+	REBUILD_BASE=5 REBUILD_LOAD=2 REBUILD_PER=1000000
 	WAIT_S=300
 fi
 # serve runs with its default settings; BENCH_SERVE_ARGS adds flags, e.g.
@@ -378,6 +383,79 @@ EOF
 	stop_pid "$SERVE_PID"
 }
 
+# Polls serve's log position every 20 ms until it reaches $2 (port $1) or
+# the file $3 (a pid file) names a process that has exited and the log is
+# still; prints the rate over the window (entries/s) and the longest time
+# the log stood still (s).
+watch_log() {
+	local port=$1 want=$2 t0 n0 now_t n last_n=-1 last_change still=0
+	t0=$(now)
+	n0=$(curl -s --max-time 2 "http://127.0.0.1:$port/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
+	last_change=$t0
+	while :; do
+		now_t=$(now)
+		n=$(curl -s --max-time 2 "http://127.0.0.1:$port/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
+		if [ "${n:-0}" != "$last_n" ]; then
+			still=$(awk -v a="$now_t" -v b="$last_change" -v s="$still" 'BEGIN { print (a - b > s) ? a - b : s }')
+			last_change=$now_t
+			last_n=$n
+		fi
+		[ "${n:-0}" -ge "$want" ] && break
+		awk -v a="$now_t" -v b="$t0" -v w="$WAIT_S" 'BEGIN { exit !(a - b > w) }' && return 1
+		sleep 0.02
+	done
+	awk -v n="$n" -v n0="$n0" -v a="$now_t" -v b="$t0" -v s="$still" 'BEGIN { print (n - n0) / (a - b), s }'
+}
+
+bench_rebuild() {
+	local per=$REBUILD_PER base=$((REBUILD_BASE * REBUILD_PER)) load=$((REBUILD_LOAD * REBUILD_PER))
+	say "rebuild: serve builds a log of $base events, then consumes $load more twice"
+	start_broker "$PARTITIONS" || return 1
+	rm -rf "$TMP/rebuild-data" "$TMP/rebuild.fifo"
+	mkfifo "$TMP/rebuild.fifo"
+	"$BENCH/bench_produce" --brokers "$BROKER" --topic pledges --events "$per" --rounds \
+		<"$TMP/rebuild.fifo" >"$TMP/rebuild-produce.out" 2>&1 &
+	local prod_pid=$! r
+	PIDS+=("$prod_pid")
+	exec 4>"$TMP/rebuild.fifo"
+	for r in $(seq 2 "$REBUILD_BASE"); do echo "$per" >&4; done
+	start_serve "$TMP/serve-rebuild.log" --brokers "$BROKER" --topic pledges --group pledged-rebuild \
+		--data "$TMP/rebuild-data" "${SERVE_ARGS[@]}" || { exec 4>&-; return 1; }
+	if ! wait_handled "$SERVE_PORT" "$base" >/dev/null; then
+		fail "rebuild: serve did not build the log"; exec 4>&-; stop_pid "$SERVE_PID"; return 1
+	fi
+	local head alone during replay_s replay_start
+	# Alone: the next $load events, nothing else running.
+	head=$(curl -s "http://127.0.0.1:$SERVE_PORT/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
+	for r in $(seq 1 "$REBUILD_LOAD"); do echo "$per" >&4; done
+	alone=$(watch_log "$SERVE_PORT" $((head + load * 98 / 100))) || { fail "rebuild: serve stalled"; exec 4>&-; return 1; }
+	wait_handled "$SERVE_PORT" $((base + load)) >/dev/null
+	# During: as many again, with `pledged replay` started at the same moment.
+	head=$(curl -s "http://127.0.0.1:$SERVE_PORT/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
+	for r in $(seq 1 "$REBUILD_LOAD"); do echo "$per" >&4; done
+	replay_start=$(now)
+	"$PLEDGED" replay --data "$TMP/rebuild-data" >"$TMP/rebuild-replay.out" 2>"$TMP/rebuild-replay.err" &
+	local replay_pid=$!
+	PIDS+=("$replay_pid")
+	during=$(watch_log "$SERVE_PORT" $((head + load * 98 / 100))) || { fail "rebuild: serve stalled during the rebuild"; exec 4>&-; return 1; }
+	wait "$replay_pid" || { fail "rebuild: replay failed: $(tail -n 2 "$TMP/rebuild-replay.err")"; exec 4>&-; return 1; }
+	replay_s=$(calc %.1f "$(now) - $replay_start")
+	echo 0 >&4
+	exec 4>&-
+	wait "$prod_pid"
+	stop_pid "$SERVE_PID"
+	stop_pid "$BROKER_PID"
+	rm -rf "$TMP/rebuild-data"
+	say "rebuild: alone $alone, during the rebuild $during (events/s, longest stall s); replay took $replay_s s"
+	local swapped
+	swapped=$(sed -n 's/.*swapped in at entry \([0-9]*\).*/\1/p' "$TMP/rebuild-replay.err" | tail -n 1)
+	row "ingest while \`pledged replay\` rebuilds a ${swapped:-?}-entry log online (events/s; longest stall of the log)" \
+		"$(calc %.0f "${during% *}"); $(calc %.2f "${during#* }") s" \
+		"$(calc %.0f "${alone% *}"); $(calc %.2f "${alone#* }") s (same serve, no rebuild)" \
+		"$(calc %.2f "${during% *} / ${alone% *}")" \
+		"(diagnostic) rebuild took $replay_s s, $(calc %.0f "${swapped:-0} / $replay_s") entries/s"
+}
+
 bench_memory() {
 	local rounds=$MEM_ROUNDS per=1000000
 	if [ "$QUICK" = 1 ]; then
@@ -450,7 +528,7 @@ bench_memory() {
 }
 
 START=$(now)
-for measure in ingest replay http memory; do
+for measure in ingest replay rebuild http memory; do
 	case ",$ONLY," in
 	*",$measure,"*) "bench_$measure" || FAILED=1 ;;
 	esac

@@ -22,6 +22,7 @@
 
 static const char usage[] =
 	"Usage: pledged replay [--data DIR] [--no-swap | --diff | --abort] [--txn-ms MS]\n"
+	"                      [--max-rate N]\n"
 	"       pledged replay [--data DIR] --dry-run [--until-seq N | --until-time TIME]\n"
 	"\n"
 	"Rebuild every projection from the event log, online: the slot readers do\n"
@@ -37,6 +38,8 @@ static const char usage[] =
 	"  --diff             print what the swap of the rebuild under way would change\n"
 	"  --abort            drop the rebuild under way\n"
 	"  --txn-ms MS        longest write transaction of the rebuild (default 20)\n"
+	"  --max-rate N       rebuild at most N log entries per second, leaving the rest\n"
+	"                     of the disk and CPU to serve (default: no limit)\n"
 	"  --dry-run          write nothing: replay the log into a scratch data dir and\n"
 	"                     print the campaigns it gives as JSON lines\n"
 	"  --until-seq N      with --dry-run: log entries 1..N only\n"
@@ -109,10 +112,11 @@ static int print_diff(struct store *st)
 	return CLI_OK;
 }
 
-static int rebuild(struct store *st, enum mode mode, int txn_ms)
+static int rebuild(struct store *st, enum mode mode, int txn_ms, uint64_t max_rate)
 {
 	bool tty = isatty(STDERR_FILENO);
-	struct rebuild_options opt = {.txn_ms = txn_ms, .swap = mode == REBUILD,
+	struct rebuild_options opt = {.txn_ms = txn_ms, .max_rate = max_rate,
+				      .swap = mode == REBUILD,
 				      .stop = &stop_requested, .progress = show_progress,
 				      .progress_arg = &tty};
 	struct rebuild_report rep;
@@ -219,13 +223,14 @@ int cmd_replay(int argc, char **argv)
 					     {"diff", no_argument, NULL, 'D'},
 					     {"abort", no_argument, NULL, 'A'},
 					     {"txn-ms", required_argument, NULL, 'T'},
+					     {"max-rate", required_argument, NULL, 'R'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	const char *dir = "pledged-data";
 	struct replay_options ropt = {0};
 	enum mode mode = REBUILD;
 	int modes = 0;
-	uint64_t txn_ms = 0;
+	uint64_t txn_ms = 0, max_rate = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -247,6 +252,10 @@ int cmd_replay(int argc, char **argv)
 			if (!cli_parse_u64(optarg, &txn_ms) || txn_ms < 1 || txn_ms > 60000)
 				return cli_usage_error("replay", "--txn-ms wants 1..60000, not '%s'", optarg);
 			break;
+		case 'R':
+			if (!cli_parse_u64(optarg, &max_rate) || max_rate < 1 || max_rate > 1000000000)
+				return cli_usage_error("replay", "--max-rate wants 1..1000000000 entries per second, not '%s'", optarg);
+			break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
 		default: return cli_usage_error("replay", "unknown option");
 		}
@@ -255,6 +264,9 @@ int cmd_replay(int argc, char **argv)
 		return cli_usage_error("replay", "unexpected argument '%s'", argv[optind]);
 	if (modes > 1)
 		return cli_usage_error("replay", "--dry-run, --no-swap, --diff and --abort exclude each other");
+	if ((txn_ms || max_rate) && mode != REBUILD && mode != NO_SWAP)
+		return cli_usage_error("replay", "--txn-ms and --max-rate pace a rebuild; they do not go with "
+						 "--dry-run, --diff or --abort");
 	if ((ropt.until_seq || ropt.has_until_time) && mode != DRY_RUN)
 		return cli_usage_error("replay", "--until-seq and --until-time only go with --dry-run: the "
 						 "live projections always reflect the whole log");
@@ -280,7 +292,7 @@ int cmd_replay(int argc, char **argv)
 				fprintf(stderr, "pledged replay: dropped the rebuild under way\n");
 			rc = err == 0 ? CLI_OK : err == PL_ENOTFOUND ? CLI_MISMATCH : CLI_STORE;
 		} else {
-			rc = rebuild(st, mode, (int)txn_ms);
+			rc = rebuild(st, mode, (int)txn_ms, max_rate);
 		}
 		close(lock_fd);
 	}

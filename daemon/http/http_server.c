@@ -269,9 +269,15 @@ int http_server_start(struct http_server **out, struct store *st, struct metrics
 			goto fail;
 	}
 	/* Workers block every signal: the caller's thread handles SIGTERM, and a
-	 * write to a closed socket gives EPIPE instead of killing the process. */
+	 * write to a closed socket gives EPIPE instead of killing the process.
+	 * Not the faults a worker's own read raises (SIGBUS on a data file cut
+	 * short): blocked, they would kill the process without the handler. */
 	sigset_t all, old;
 	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (int i = 0; i < hs->nworkers && rc == 0; i++) {
 		struct http_worker *w = &hs->workers[i];

@@ -177,6 +177,24 @@ static int start(struct store *st, struct run *r)
 	return rc;
 }
 
+/* Keeps a rebuild under opt->max_rate entries per second on average, in
+ * naps between transactions, so that it takes a bounded share of the disk
+ * and CPU from the serve beside it. */
+static void pace(const struct run *r, int64_t t0)
+{
+	const struct rebuild_options *opt = r->opt;
+	if (!opt->max_rate)
+		return;
+	int64_t due = t0 + (int64_t)(r->rep->result.applied * 1000 / opt->max_rate);
+	for (int64_t now = clock_mono_ms(); now < due; now = clock_mono_ms()) {
+		if (opt->stop && atomic_load(opt->stop))
+			return;
+		int64_t nap = due - now < 100 ? due - now : 100; /* stays responsive to stop */
+		struct timespec ts = {0, (long)nap * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void report_progress(struct run *r, int64_t t0)
 {
 	if (!r->opt->progress)
@@ -230,6 +248,7 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 			r.swap_now = true;
 		} else {
 			rc = slot_maintain(&r.s, 1);
+			pace(&r, t0);
 		}
 	}
 	rep->seconds = (double)(clock_mono_ms() - t0) / 1000.0;

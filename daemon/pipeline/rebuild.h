@@ -32,6 +32,7 @@ struct rebuild_progress {
 struct rebuild_options {
 	struct slot_options slot;
 	int txn_ms;              /* longest write transaction, in ms; 0: 20 */
+	uint64_t max_rate;       /* entries per second at most; 0: as fast as it goes */
 	bool swap;               /* swap when caught up; else stop there, ready */
 	const atomic_bool *stop; /* set it to stop after the current transaction */
 	void (*progress)(const struct rebuild_progress *p, void *arg);

@@ -11,9 +11,10 @@
 #    (rejected: the campaign is closed). The figures over HTTP must be exact.
 # 2. A generated stream flows in while `pledged replay` rebuilds the
 #    projections online: a rebuild kept aside with --no-swap shows in
-#    /metrics; the replay that swaps it in catches up with what serve wrote
-#    since, while serve goes on applying events; `pledged verify` (no write
-#    lock) passes while serve consumes.
+#    /metrics; `pledged verify` (no write lock) passes while serve consumes;
+#    the replay that swaps the rebuild in catches up with what serve wrote
+#    since. A second, whole rebuild held to 5000 entries a second (--max-rate)
+#    so that it lasts: serve applies the stream's last chunk while it runs.
 # 3. --no-swap, --diff and --abort with serve running.
 # At the end the generated campaigns' totals equal those stream_gen computed,
 # the demo's are exact, and verify exits 0.
@@ -22,9 +23,9 @@
 set -u
 PLEDGED=$1 MOCK=$2 GEN=$3 DEMO=$4
 work=$(mktemp -d "${TMPDIR:-/tmp}/pledged-operators-XXXXXX")
-MOCK_PID= SERVE_PID= FEED_PID=
+MOCK_PID= SERVE_PID= FEED_PID= REPLAY_PID=
 cleanup() {
-	for pid in $FEED_PID $SERVE_PID $MOCK_PID; do
+	for pid in $REPLAY_PID $FEED_PID $SERVE_PID $MOCK_PID; do
 		kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	done
 	rm -rf "$work"
@@ -84,7 +85,9 @@ expect 0 "verify after the late events" -- "$PLEDGED" verify --data "$work/data"
 # --- 2. an online rebuild and verify while a stream flows in ---
 "$GEN" gen 24 1200 "$work/stream.jsonl" "$work/expect" || die "stream_gen gen"
 split -l 1000 "$work/stream.jsonl" "$work/chunk."
-(for c in "$work"/chunk.*; do publish <"$c" || exit 1; sleep 0.1; done) &
+last_chunk=$(ls "$work"/chunk.* | tail -n 1)
+# All but the last chunk flow in now; the last one goes in during a rebuild.
+(for c in "$work"/chunk.*; do [ "$c" = "$last_chunk" ] && break; publish <"$c" || exit 1; sleep 0.1; done) &
 FEED_PID=$!
 wait_seq 8000
 # A rebuild kept aside (--no-swap) stays under way, visible in /metrics;
@@ -96,19 +99,36 @@ kept=$(sed -n 's/.*caught up with entry \([0-9]*\), not swapped.*/\1/p' "$work/e
 [ "$(metric pledged_rebuild_running)" = 1 ] && ok || fail "/metrics shows the kept rebuild"
 [ "$(metric pledged_rebuild_sequence)" = "$kept" ] && ok ||
 	fail "/metrics: rebuild at $(metric pledged_rebuild_sequence), want $kept"
-wait_seq $((kept + 2000))
-applied_before=$(metric pledged_log_sequence)
-"$PLEDGED" replay --data "$work/data" --txn-ms 5 >"$work/replay.out" 2>"$work/replay.err" ||
-	fail "online replay with serve consuming: $(cat "$work/replay.err")"
-applied_after=$(metric pledged_log_sequence)
-swapped=$(sed -n 's/.*swapped in at entry \([0-9]*\).*/\1/p' "$work/replay.err" | tail -n 1)
-[ -n "$swapped" ] && [ "$swapped" -ge "$applied_before" ] && ok ||
-	fail "the rebuild caught up with what serve wrote since --no-swap (swapped at '$swapped', log at $applied_before)"
-[ "$applied_after" -gt "$applied_before" ] && ok || fail "serve applied nothing during the rebuild"
-[ "$(metric pledged_rebuild_running)" = 0 ] && ok || fail "/metrics still shows a rebuild after the swap"
-
 expect 0 "verify while serve consumes" -- "$PLEDGED" verify --data "$work/data"
 contains "$work/out" "OK: projections match the log" "verify says OK"
+wait "$FEED_PID" || die "publishing the stream failed: $(tail -n 3 "$work/publish.log")"
+FEED_PID=
+events=$(awk '/^events / { print $2 }' "$work/expect")
+rejections=$(awk '/^rejections / { print $2 }' "$work/expect")
+wait_seq $((2061 + events - $(wc -l <"$last_chunk")))
+
+# The replay that swaps the kept rebuild in catches up with what serve
+# wrote since.
+applied_before=$(metric pledged_log_sequence)
+expect 0 "replay of the kept rebuild" -- "$PLEDGED" replay --data "$work/data" --txn-ms 5
+swapped=$(sed -n 's/.*swapped in at entry \([0-9]*\).*/\1/p' "$work/err" | tail -n 1)
+[ -n "$swapped" ] && [ "$swapped" -ge "$applied_before" ] && ok ||
+	fail "the rebuild caught up with what serve wrote since --no-swap (kept $kept, swapped at '$swapped', log at $applied_before)"
+[ "$(metric pledged_rebuild_running)" = 0 ] && ok || fail "/metrics still shows a rebuild after the swap"
+
+# A whole rebuild held to 5000 entries a second lasts seconds, whatever
+# the build: serve must apply the last chunk while it runs.
+"$PLEDGED" replay --data "$work/data" --max-rate 5000 >"$work/replay.out" 2>"$work/replay.err" &
+REPLAY_PID=$!
+publish <"$last_chunk" || die "publish the last chunk"
+wait_seq $((2061 + events))
+kill -0 "$REPLAY_PID" 2>/dev/null && ok ||
+	fail "serve did not apply the last chunk while the rebuild ran ($(cat "$work/replay.err"))"
+wait "$REPLAY_PID" && ok || fail "paced replay with serve consuming: $(cat "$work/replay.err")"
+REPLAY_PID=
+swapped=$(sed -n 's/.*swapped in at entry \([0-9]*\).*/\1/p' "$work/replay.err" | tail -n 1)
+[ "$swapped" = $((2061 + events)) ] && ok ||
+	fail "the paced rebuild swapped in at '$swapped', want the whole log ($((2061 + events)))"
 
 # --- 3. a rebuild kept aside, compared, dropped ---
 expect 0 "replay --no-swap with serve running" -- "$PLEDGED" replay --data "$work/data" --no-swap
@@ -116,11 +136,6 @@ expect 0 "replay --diff" -- "$PLEDGED" replay --data "$work/data" --diff
 expect 0 "replay --abort" -- "$PLEDGED" replay --data "$work/data" --abort
 [ "$(metric pledged_rebuild_running)" = 0 ] && ok || fail "/metrics shows a dropped rebuild"
 
-wait "$FEED_PID" || die "publishing the stream failed: $(tail -n 3 "$work/publish.log")"
-FEED_PID=
-events=$(awk '/^events / { print $2 }' "$work/expect")
-rejections=$(awk '/^rejections / { print $2 }' "$work/expect")
-wait_seq $((2061 + events))
 matched=
 for _ in $(seq 100); do
 	"$PLEDGED" replay --data "$work/data" --dry-run >"$work/totals" 2>/dev/null &&

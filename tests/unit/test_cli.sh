@@ -26,6 +26,8 @@ for cmd in replay dump verify rejections; do
 done
 expect 2 "replay with a bad sequence" -- "$PLEDGED" replay --data "$work/d" --until-seq x
 expect 2 "replay with a bad time" -- "$PLEDGED" replay --data "$work/d" --until-time yesterday
+expect 2 "replay with a zero rate" -- "$PLEDGED" replay --data "$work/d" --max-rate 0
+expect 2 "a rate on a dry run" -- "$PLEDGED" replay --data "$work/d" --dry-run --max-rate 10
 expect 2 "rejections with an unknown reason" -- "$PLEDGED" rejections --reason nope
 expect 2 "dump with a bad --from" -- "$PLEDGED" dump --from -1
 

@@ -12,7 +12,9 @@
 #     anywhere else fails. Needs an AddressSanitizer build to tell the two
 #     apart (exit 77 otherwise).
 #  2. A data.mdb cut short (as by a full disk or an interrupted copy) is
-#     refused at open with exit 3 and says so: verify, dump, serve.
+#     refused at open with exit 3 and says so: verify, dump, serve. Cut
+#     short under a running serve, the next read past the end exits 3 with
+#     a message rather than dying of SIGBUS.
 #  3. A backup onto a full file system (a small tmpfs; needs root, skipped
 #     otherwise) exits 3 and leaves nothing behind that looks like a data dir.
 #
@@ -106,6 +108,24 @@ contains "$work/err" "shorter than its own metadata" "the message says the file 
 expect 3 "dump of a cut-short file" -- "$PLEDGED" dump --data "$work/short"
 expect 3 "serve --read-only on a cut-short file" -- timeout 10 "$PLEDGED" serve --read-only \
 	--data "$work/short" --listen 127.0.0.1:0
+
+# Cut short under a running serve: the first read past the end.
+cp -r "$work/good" "$work/cut"
+"$PLEDGED" serve --read-only --data "$work/cut" --listen 127.0.0.1:0 2>"$work/cut.log" &
+cut_pid=$!
+port=
+for _ in $(seq 100); do
+	port=$(sed -n 's/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$work/cut.log" | head -n 1)
+	[ -n "$port" ] && break
+	sleep 0.1
+done
+[ -n "$port" ] && ok || fail "serve --read-only did not start: $(cat "$work/cut.log")"
+truncate -s 8192 "$work/cut/data.mdb" # the two meta pages only
+curl -s --max-time 5 "http://127.0.0.1:$port/v1/campaigns" >/dev/null
+wait "$cut_pid"
+rc=$?
+[ "$rc" = 3 ] && ok || fail "serve on a file cut under it: exit $rc, want 3 ($(tail -n 3 "$work/cut.log"))"
+contains "$work/cut.log" "ends before a page it refers to" "serve says the file was cut short"
 
 # A backup that runs out of space leaves nothing.
 mkdir "$work/full"

@@ -13,9 +13,12 @@ BUILD="gcc meson ninja-build pkg-config libevent-dev librdkafka-dev liblmdb-dev
 # clang and its runtime for the libFuzzer targets, Chromium for the web page.
 TEST="lmdb-utils kcat clang libclang-rt-14-dev chromium curl jq"
 # Optional: systemd-analyze to check the unit file, and the benchmarks'
-# baselines and load generator. Their tests skip themselves without them, and
-# nginx's package starts a service on port 80, which may fail on a busy host.
-OPTIONAL="systemd nginx-light wrk"
+# baselines and load generator (nginx; PostgreSQL and the Python consumer
+# that tests/bench/peer runs as the design a team would otherwise build).
+# Their tests skip themselves without them, and nginx's package starts a
+# service on port 80, which may fail on a busy host.
+OPTIONAL="systemd nginx-light wrk postgresql-15 python3-confluent-kafka python3-psycopg2
+  python3-msgpack"
 
 $SUDO apt-get update -q
 # shellcheck disable=SC2086

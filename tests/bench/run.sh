@@ -8,7 +8,7 @@
 #   --build-dir DIR               use binaries already built in DIR instead of
 #                                 building build-bench/ (release)
 #   --only LIST                   run only these measures (comma-separated:
-#                                 ingest,replay,http,memory)
+#                                 ingest,replay,rebuild,peer,http,memory)
 #
 # Measures, each side several times alternately, medians reported:
 #   ingest   a separate broker process (librdkafka mock cluster) preloaded
@@ -21,6 +21,11 @@
 #   rebuild  serve with a 5M-entry log consuming 2M more at full speed, once
 #            alone and once while `pledged replay` rebuilds its projections
 #            online: ingest rate and the longest stall of the log, both ways.
+#   peer     what a team would otherwise build: tests/bench/peer's Python
+#            consumer keeping the same log and projections in PostgreSQL 15,
+#            on the same topic as one serve run; their totals must agree for
+#            every campaign. Rate, CPU seconds, bytes written, store size.
+#            Skipped (a row says so) without PostgreSQL or its Python packages.
 #   http     wrk against serve --read-only and against nginx serving the
 #            same JSON bytes as static files.
 #   memory   peak RssAnon of serve after 1M, 5M and 10M events, and the bytes
@@ -34,7 +39,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 QUICK=0
 BUILD=""
-ONLY=ingest,replay,rebuild,http,memory
+ONLY=ingest,replay,rebuild,peer,http,memory
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
@@ -44,12 +49,12 @@ while [ $# -gt 0 ]; do
 		shift
 		for measure in ${ONLY//,/ }; do
 			case "$measure" in
-			ingest | replay | rebuild | http | memory) ;;
-			*) echo "$0: --only: no measure '$measure' (ingest, replay, http, memory)" >&2; exit 2 ;;
+			ingest | replay | rebuild | peer | http | memory) ;;
+			*) echo "$0: --only: no measure '$measure' (ingest, replay, rebuild, peer, http, memory)" >&2; exit 2 ;;
 			esac
 		done
 		;;
-	*) echo "usage: $0 [--quick] [--build-dir DIR] [--only ingest,replay,http,memory]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--quick] [--build-dir DIR] [--only ingest,replay,rebuild,peer,http,memory]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -527,8 +532,66 @@ bench_memory() {
 	done
 }
 
+# CPU seconds (user + sys) of process $1 so far.
+cpu_seconds() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
+bench_peer() {
+	say "peer: pledged and the Python + PostgreSQL consumer on the same $EVENTS events"
+	start_broker "$PARTITIONS" || return 1
+	"$BENCH/bench_produce" --brokers "$BROKER" --topic pledges --events "$EVENTS" \
+		--compression lz4 >"$TMP/peer-produce.out" || { fail "peer: preload failed"; return 1; }
+	rm -rf "$TMP/peer-data"
+	start_serve "$TMP/serve-peer.log" --brokers "$BROKER" --topic pledges --group pledged-peer \
+		--data "$TMP/peer-data" "${SERVE_ARGS[@]}" || return 1
+	local times cpu wrote
+	if ! times=$(wait_handled "$SERVE_PORT" "$EVENTS"); then
+		fail "peer: serve did not finish"; stop_pid "$SERVE_PID"; return 1
+	fi
+	cpu=$(cpu_seconds "$SERVE_PID")
+	wrote=$(awk '/^write_bytes:/ { print $2 }' "/proc/$SERVE_PID/io")
+	stop_pid "$SERVE_PID"
+	local steady store
+	steady=$(echo "$times" | awk -v n="$EVENTS" '{ print ($2 < n) ? (n - $2) / ($3 - $1) : 0 }')
+	store=$(du -sb "$TMP/peer-data" | awk '{ print $1 }')
+	"$PLEDGED" replay --data "$TMP/peer-data" --dry-run >"$TMP/peer-pledged.jsonl" 2>"$TMP/peer-replay.err" ||
+		{ fail "peer: pledged replay --dry-run failed: $(cat "$TMP/peer-replay.err")"; return 1; }
+	rm -rf "$TMP/peer-data"
+
+	"$ROOT/tests/bench/peer/peer_pg.sh" "$BROKER" pledges "$EVENTS" "$TMP/peer-out" >"$TMP/peer.out" 2>"$TMP/peer.err"
+	local rc=$?
+	stop_pid "$BROKER_PID"
+	if [ "$rc" = 77 ]; then
+		say "peer: skipped: $(tail -n 1 "$TMP/peer.err")"
+		row "ingest against a Python + PostgreSQL consumer" "skipped" "$(tail -n 1 "$TMP/peer.err")" "n/a" "n/a"
+		return 0
+	fi
+	[ "$rc" = 0 ] || { fail "peer: peer_pg.sh failed: $(tail -n 5 "$TMP/peer.err")"; return 1; }
+	# An equivalent only if it reached the same figures for every campaign.
+	cmp -s "$TMP/peer-pledged.jsonl" "$TMP/peer-out/totals.jsonl" ||
+		{ fail "peer: the PostgreSQL consumer's totals differ from pledged's:" \
+			"$(diff "$TMP/peer-pledged.jsonl" "$TMP/peer-out/totals.jsonl" | head -n 4)"; return 1; }
+	peer_value() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/peer.out"; }
+	local prate pcpu
+	prate=$(peer_value events_per_s)
+	pcpu=$(calc %.2f "$(peer_value cpu_s_python) + $(peer_value cpu_s_postgres)")
+	say "peer: pledged $steady/s, $cpu CPU s, $wrote bytes; peer $(tr '\n' ' ' <"$TMP/peer.out")"
+	row "ingest against a Python + PostgreSQL 15 consumer, events/s steady ($EVENTS events, same topic, same totals for every campaign)" \
+		"$(calc %.0f "$steady")" "$(calc %.0f "$prate") (confluent-kafka + psycopg2, one transaction per batch)" \
+		"$(calc %.1f "$steady / $prate")" ">= 20: $(verdict "$(calc %.3f "$steady / $prate")" 20)"
+	row "CPU seconds per million events (peer: Python + PostgreSQL)" \
+		"$(calc %.1f "$cpu * 1000000 / $EVENTS")" \
+		"$(calc %.1f "$pcpu * 1000000 / $EVENTS") ($(peer_value cpu_s_python) + $(peer_value cpu_s_postgres))" \
+		"$(calc %.1f "$pcpu / $cpu")" "(diagnostic)"
+	row "bytes written per event by the kernel (write_bytes; peer after its CHECKPOINT), store size MiB" \
+		"$(calc %.0f "$wrote / $EVENTS"), $(calc %.0f "$store / 1048576") MiB" \
+		"$(calc %.0f "$(peer_value bytes_written) / $EVENTS"), $(calc %.0f "$(peer_value store_bytes) / 1048576") MiB" \
+		"$(calc %.2f "$wrote / $(peer_value bytes_written)")" "(diagnostic)"
+}
+
 START=$(now)
-for measure in ingest replay rebuild http memory; do
+for measure in ingest replay rebuild peer http memory; do
 	case ",$ONLY," in
 	*",$measure,"*) "bench_$measure" || FAILED=1 ;;
 	esac

@@ -18,7 +18,8 @@
 #            kcat reading the same topic (with a consumer group like serve,
 #            and without one).
 #   replay   replay_bench: rebuild projections against a raw LMDB scan.
-#   rebuild  serve with a 5M-entry log consuming 2M more at full speed, once
+#   rebuild  serve with a 5M-entry log consuming 2M more at full speed (fed in
+#            rounds of 500k as it goes), once
 #            alone and once while `pledged replay` rebuilds its projections
 #            online: ingest rate and the longest stall of the log, both ways.
 #   peer     what a team would otherwise build: tests/bench/peer's Python
@@ -83,7 +84,7 @@ if [ "$QUICK" = 1 ]; then
 	WAIT_S=60
 else
 	EVENTS=1000000 PARTITIONS=16 RUNS=3 REPLAY_EVENTS=1000000 WRK_SECONDS=10 MEM_ROUNDS=10
-	REBUILD_BASE=5 REBUILD_LOAD=2 REBUILD_PER=1000000
+	REBUILD_BASE=10 REBUILD_LOAD=4 REBUILD_PER=500000
 	WAIT_S=300
 fi
 # serve runs with its default settings; BENCH_SERVE_ARGS adds flags, e.g.
@@ -412,6 +413,23 @@ watch_log() {
 	awk -v n="$n" -v n0="$n0" -v a="$now_t" -v b="$t0" -v s="$still" 'BEGIN { print (n - n0) / (a - b), s }'
 }
 
+# Feeds the producer on fd 4 $3 more rounds of REBUILD_PER events, each once
+# serve (port $1) has handled all but one round of the $2 messages sent so
+# far: the mock broker keeps only a few MiB per partition (about 1M bench
+# events), so rounds sent at once would push unread messages out.
+feed_rounds() {
+	local port=$1 sent=$2 rounds=$3 r deadline
+	for r in $(seq 1 "$rounds"); do
+		deadline=$(($(date +%s) + WAIT_S))
+		while [ "$(handled "$port")" -lt $((sent - REBUILD_PER)) ]; do
+			[ "$(date +%s)" -lt "$deadline" ] || { say "feed_rounds: serve stopped at $(handled "$port") of $sent"; return 1; }
+			sleep 0.05
+		done
+		echo "$REBUILD_PER" >&4
+		sent=$((sent + REBUILD_PER))
+	done
+}
+
 bench_rebuild() {
 	local per=$REBUILD_PER base=$((REBUILD_BASE * REBUILD_PER)) load=$((REBUILD_LOAD * REBUILD_PER))
 	say "rebuild: serve builds a log of $base events, then consumes $load more twice"
@@ -420,34 +438,38 @@ bench_rebuild() {
 	mkfifo "$TMP/rebuild.fifo"
 	"$BENCH/bench_produce" --brokers "$BROKER" --topic pledges --events "$per" --rounds \
 		<"$TMP/rebuild.fifo" >"$TMP/rebuild-produce.out" 2>&1 &
-	local prod_pid=$! r
+	local prod_pid=$!
 	PIDS+=("$prod_pid")
 	exec 4>"$TMP/rebuild.fifo"
-	for r in $(seq 2 "$REBUILD_BASE"); do echo "$per" >&4; done
 	start_serve "$TMP/serve-rebuild.log" --brokers "$BROKER" --topic pledges --group pledged-rebuild \
-		--data "$TMP/rebuild-data" "${SERVE_ARGS[@]}" || { exec 4>&-; return 1; }
-	if ! wait_handled "$SERVE_PORT" "$base" >/dev/null; then
-		fail "rebuild: serve did not build the log"; exec 4>&-; stop_pid "$SERVE_PID"; return 1
+		--data "$TMP/rebuild-data" "${SERVE_ARGS[@]}" 4>&- || { exec 4>&-; return 1; }
+	local stopped="exec 4>&-; stop_pid $SERVE_PID; stop_pid $BROKER_PID"
+	if ! feed_rounds "$SERVE_PORT" "$per" $((REBUILD_BASE - 1)) || ! wait_handled "$SERVE_PORT" "$base" >/dev/null; then
+		fail "rebuild: serve did not build the log: $(tail -n 3 "$TMP/rebuild-produce.out")"; eval "$stopped"; return 1
 	fi
-	local head alone during replay_s replay_start
+	local head alone during replay_s replay_start feeder
 	# Alone: the next $load events, nothing else running.
 	head=$(curl -s "http://127.0.0.1:$SERVE_PORT/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
-	for r in $(seq 1 "$REBUILD_LOAD"); do echo "$per" >&4; done
-	alone=$(watch_log "$SERVE_PORT" $((head + load * 98 / 100))) || { fail "rebuild: serve stalled"; exec 4>&-; return 1; }
-	wait_handled "$SERVE_PORT" $((base + load)) >/dev/null
+	feed_rounds "$SERVE_PORT" "$base" "$REBUILD_LOAD" &
+	feeder=$!
+	alone=$(watch_log "$SERVE_PORT" $((head + load * 98 / 100))) || { fail "rebuild: serve stalled"; eval "$stopped"; return 1; }
+	wait "$feeder" && wait_handled "$SERVE_PORT" $((base + load)) >/dev/null ||
+		{ fail "rebuild: serve did not take the load"; eval "$stopped"; return 1; }
 	# During: as many again, with `pledged replay` started at the same moment.
 	head=$(curl -s "http://127.0.0.1:$SERVE_PORT/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
-	for r in $(seq 1 "$REBUILD_LOAD"); do echo "$per" >&4; done
+	feed_rounds "$SERVE_PORT" $((base + load)) "$REBUILD_LOAD" &
+	feeder=$!
 	replay_start=$(now)
-	"$PLEDGED" replay --data "$TMP/rebuild-data" >"$TMP/rebuild-replay.out" 2>"$TMP/rebuild-replay.err" &
+	"$PLEDGED" replay --data "$TMP/rebuild-data" >"$TMP/rebuild-replay.out" 2>"$TMP/rebuild-replay.err" 4>&- &
 	local replay_pid=$!
 	PIDS+=("$replay_pid")
-	during=$(watch_log "$SERVE_PORT" $((head + load * 98 / 100))) || { fail "rebuild: serve stalled during the rebuild"; exec 4>&-; return 1; }
-	wait "$replay_pid" || { fail "rebuild: replay failed: $(tail -n 2 "$TMP/rebuild-replay.err")"; exec 4>&-; return 1; }
+	during=$(watch_log "$SERVE_PORT" $((head + load * 98 / 100))) || { fail "rebuild: serve stalled during the rebuild"; eval "$stopped"; return 1; }
+	wait "$feeder" || { fail "rebuild: feeding the load failed"; eval "$stopped"; return 1; }
+	wait "$replay_pid" || { fail "rebuild: replay failed: $(tail -n 2 "$TMP/rebuild-replay.err")"; eval "$stopped"; return 1; }
 	replay_s=$(calc %.1f "$(now) - $replay_start")
 	echo 0 >&4
 	exec 4>&-
-	wait "$prod_pid"
+	wait "$prod_pid" || { fail "rebuild: the producer failed: $(tail -n 3 "$TMP/rebuild-produce.out")"; return 1; }
 	stop_pid "$SERVE_PID"
 	stop_pid "$BROKER_PID"
 	rm -rf "$TMP/rebuild-data"

@@ -541,7 +541,9 @@ static int write_frozen(struct index *ix, struct store_txn *t, size_t *budget)
 			size_t n = 0;
 			for (; e && n < per_block; e = memtable_next(&kd->frozen, e))
 				memcpy(block + n++ * es, e, es);
-			run_write(t, kd->def.db, ix->d.flush_run[k], block, n, es);
+			/* Numbered at the freeze, and written before any merge
+			 * planned later: the newest of its kind. */
+			run_write(t, kd->def.db, ix->d.flush_run[k], true, block, n, es);
 			ix->d.flushed[k] += n;
 		}
 		kd->write_cursor = e;
@@ -593,6 +595,16 @@ static void finish_merge(struct index *ix, struct store_txn *t)
 	save_directory(ix, t);
 }
 
+/* Whether a checkpoint came in while this merge was under way: its runs
+ * are numbered above the merge's output, which can no longer be appended. */
+static bool merge_overtaken(const struct index *ix)
+{
+	for (size_t i = 0; i < ix->d.nruns; i++)
+		if (ix->d.runs[i].kind == ix->d.merge_kind && ix->d.runs[i].number > ix->d.merge_out)
+			return true;
+	return false;
+}
+
 static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
 {
 	const struct index_kind_def *def = &ix->kinds[ix->d.merge_kind].def;
@@ -625,7 +637,7 @@ static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
 			finish_merge(ix, t);
 			return t->err;
 		}
-		run_write(t, def->db, ix->d.merge_out, block, n, es);
+		run_write(t, def->db, ix->d.merge_out, !merge_overtaken(ix), block, n, es);
 		ix->d.merge_written += n;
 		ix->bloom_debt += n * es;
 		/* The write may have moved pages the sources' blocks were read from. */

@@ -23,16 +23,18 @@ static uint32_t key_run(const MDB_val *k)
 	return k->mv_size == KEY_SIZE ? bytes_get_be32(k->mv_data) : UINT32_MAX;
 }
 
-int run_write(struct store_txn *t, enum store_db db, uint32_t run, const uint8_t *entries,
-	      size_t count, size_t entry_size)
+int run_write(struct store_txn *t, enum store_db db, uint32_t run, bool newest,
+	      const uint8_t *entries, size_t count, size_t entry_size)
 {
 	size_t per_block = run_block_entries(entry_size);
 	for (size_t i = 0; i < count && !t->err; i += per_block) {
 		size_t n = count - i < per_block ? count - i : per_block;
 		uint8_t key[KEY_SIZE];
 		make_key(key, run, (const struct fp *)(entries + i * entry_size));
-		/* APPEND: a run is the newest in its database, its blocks sorted. */
-		store_put(t, db, key, sizeof key, entries + i * entry_size, n * entry_size, MDB_APPEND);
+		/* Blocks come in key order: appended without a descent, when the
+		 * run is the newest in its database. */
+		store_put(t, db, key, sizeof key, entries + i * entry_size, n * entry_size,
+			  newest ? MDB_APPEND : MDB_NOOVERWRITE);
 	}
 	return t->err;
 }

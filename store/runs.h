@@ -34,10 +34,12 @@ static inline size_t run_block_entries(size_t entry_size)
  * Writes entries[0..count) (sorted, entry_size each) as blocks of run, in
  * the caller's write transaction. count is a multiple of
  * run_block_entries() except for the run's last piece, so a run can be
- * written over several transactions. Returns the transaction's error.
+ * written over several transactions. newest: no run numbered above this
+ * one has blocks in db, so they can be appended. Returns the transaction's
+ * error.
  */
-int run_write(struct store_txn *t, enum store_db db, uint32_t run, const uint8_t *entries,
-	      size_t count, size_t entry_size);
+int run_write(struct store_txn *t, enum store_db db, uint32_t run, bool newest,
+	      const uint8_t *entries, size_t count, size_t entry_size);
 
 /*
  * The entry with fingerprint f in run, or NULL (absent, or an error: see

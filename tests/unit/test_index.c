@@ -136,6 +136,51 @@ static void work_all(struct store *st, struct index *ix, size_t max_blocks)
 	}
 }
 
+/* Updates n random keys of kind 0 in one committed transaction. */
+static void update_some(struct store *st, struct index *ix, struct model *m, uint64_t seq, int n)
+{
+	struct store_txn t;
+	CHECK_INT(store_write_begin(st, &t), 0);
+	index_txn_begin(ix);
+	for (int i = 0; i < n; i++) {
+		struct op o = {seq, 0, (uint32_t)(rnd() % MAIN_KEYS), rnd()};
+		apply(ix, m, &o);
+	}
+	CHECK_INT(store_commit(&t), 0);
+	index_txn_end(ix, true);
+}
+
+/* A merge half written when the next checkpoint comes: the checkpoint's
+ * runs are numbered above the merge's output and written first, so the
+ * merge's remaining blocks are no longer the newest of their database. */
+static void merge_interrupted_by_checkpoint(struct store *st, struct index *ix, struct model *m,
+					    uint64_t *seq)
+{
+	bool half_merged = false;
+	for (int round = 0; round < 8 && !half_merged; round++) {
+		update_some(st, ix, m, ++*seq, 1200);
+		CHECK_INT(index_freeze(ix, *seq), 0);
+		for (int guard = 0; index_has_work(ix) && guard < 1000; guard++) {
+			struct store_txn t;
+			CHECK_INT(store_write_begin(st, &t), 0);
+			index_txn_begin(ix);
+			CHECK_INT(index_work(ix, &t, 1), 0);
+			int rc = store_commit(&t);
+			index_txn_end(ix, rc == 0);
+			CHECK_INT(rc, 0);
+			if (!ix->frozen && ix->d.merging && ix->d.merge_kind == 0 && ix->d.merge_written) {
+				half_merged = true;
+				break;
+			}
+		}
+	}
+	CHECK(half_merged); /* or this phase tests nothing */
+	update_some(st, ix, m, ++*seq, 1200);
+	CHECK_INT(index_freeze(ix, *seq), 0);
+	work_all(st, ix, 1);
+	compare(st, ix, m, "a merge interrupted by a checkpoint");
+}
+
 static void open_index(struct store *st, struct index *ix, size_t bloom_bytes)
 {
 	struct store_txn t;
@@ -237,6 +282,7 @@ int main(void)
 	CHECK(tiers >= 1); /* runs were merged */
 	printf("%d checkpoints, %d crashes, %zu runs, highest tier %zu\n", checkpoints, crashes,
 	       ix.d.nruns, tiers);
+	merge_interrupted_by_checkpoint(st, &ix, m, &seq);
 
 	/* Reopened with a filter of another size: it is rebuilt from the runs. */
 	CHECK_INT(index_freeze(&ix, seq), 0);

@@ -12,6 +12,9 @@
 #define META_SLOT "rebuild.slot"
 #define META_SEQ "rebuild.seq"
 #define DEFAULT_TXN_MS 20
+/* Bounded transactions after the checkpoint that may fail to reach a log
+ * that serve keeps extending, before one unbounded one swaps regardless. */
+#define MAX_CHASE 100
 
 int rebuild_status(struct store_txn *t, bool *under_way, enum store_slot *slot, uint64_t *done)
 {
@@ -63,8 +66,10 @@ struct run {
 	const struct rebuild_options *opt;
 	struct rebuild_report *rep;
 	struct replay_result saved;
-	int64_t deadline; /* monotonic ms; 0 while swapping */
-	bool swap_now;
+	int64_t deadline; /* monotonic ms; 0: no limit */
+	bool may_swap;    /* checkpoint written: a transaction that reaches the end swaps */
+	bool swapping;    /* this transaction made the slot live */
+	int chasing;      /* transactions since may_swap that did not reach the end */
 	bool at_end;
 	size_t since_clock;
 };
@@ -105,6 +110,7 @@ static int chunk_txn(struct store_txn *t, void *arg)
 	uint64_t gen, head;
 	slot_txn_rewind(&r->s, t, true);
 	slot_set_log(&r->s, t);
+	r->swapping = false;
 	r->rep->result = r->saved;
 	r->since_clock = 0;
 	int rc = proj_live(t, &live, &gen);
@@ -128,9 +134,10 @@ static int chunk_txn(struct store_txn *t, void *arg)
 	if ((rc = slot_flush(&r->s)))
 		return rc;
 	put_seq(t, r->s.applied_seq);
-	if (r->swap_now && r->at_end) {
+	if (r->may_swap && r->at_end) {
 		proj_set_live(t, r->s.which);
 		unmark_txn(t, NULL);
+		r->swapping = true;
 	}
 	return t->err;
 }
@@ -217,7 +224,9 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 	enum store_slot old = r.s.which == STORE_SLOT_A ? STORE_SLOT_B : STORE_SLOT_A;
 	while (rc == 0 && !(opt->stop && atomic_load(opt->stop))) {
 		int64_t began = clock_mono_ms();
-		r.deadline = r.swap_now ? 0 : began + txn_ms;
+		/* Chasing a serve that writes faster than this catches up: at last
+		 * one unbounded transaction, rather than never swapping. */
+		r.deadline = r.chasing > MAX_CHASE ? 0 : began + txn_ms;
 		r.saved = rep->result;
 		slot_txn_begin(&r.s, NULL, true);
 		rc = store_run_write(st, chunk_txn, &r);
@@ -230,7 +239,7 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 		if (rc || rep->result.outcome != REPLAY_OK)
 			break;
 		report_progress(&r, t0);
-		if (r.swap_now && r.at_end) {
+		if (r.swapping) {
 			rep->swapped = rep->caught_up = true;
 			break;
 		}
@@ -238,17 +247,20 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 			rep->caught_up = true;
 			break;
 		}
-		if (r.at_end) {
-			/* Write its checkpoint now, so that the swap itself is short and a
-			 * serve taking it over has little of the log to catch up. */
+		if (r.at_end && !r.may_swap) {
+			/* Write its checkpoint now, so that a serve taking it over has
+			 * little of the log to catch up. Then catch up again, in bounded
+			 * transactions as before: the first that reaches the end swaps. */
 			if ((rc = index_freeze(&r.s.ix, r.s.applied_seq)) == PL_EBUSY)
 				rc = 0;
 			if (rc == 0)
 				rc = slot_maintain(&r.s, 0);
-			r.swap_now = true;
+			r.may_swap = true;
 		} else {
+			r.chasing += r.may_swap;
 			rc = slot_maintain(&r.s, 1);
-			pace(&r, t0);
+			if (!r.may_swap)
+				pace(&r, t0);
 		}
 	}
 	rep->seconds = (double)(clock_mono_ms() - t0) / 1000.0;

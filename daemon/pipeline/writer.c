@@ -1,6 +1,8 @@
 /* writer.c — the writer of the log and the live slot; see writer.h. */
 #include "writer.h"
 
+#include "clock.h"
+#include "log.h"
 #include "pl_error.h"
 
 /* Opens the live slot as of t and brings it up to the end of the log. */
@@ -56,8 +58,14 @@ int writer_follow(struct writer *w, struct replay_result *res)
 	struct store_txn t;
 	int rc = store_read_begin(w->st, &t);
 	if (rc == 0 && (rc = writer_check_live(w, &t)) == PL_EBUSY) {
+		int64_t t0 = clock_mono_ms();
 		slot_close(&w->live);
 		rc = open_live(w, &t, res);
+		if (rc == 0)
+			log_info("writer: the projections were swapped; now writing slot %s (opened and "
+				 "caught up %llu entries in %lld ms)",
+				 store_slot_name(w->live.which), (unsigned long long)res->applied,
+				 (long long)(clock_mono_ms() - t0));
 	}
 	store_abort(&t);
 	return rc;

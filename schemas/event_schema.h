@@ -145,7 +145,7 @@ enum pl_event_type {
 	  "a string is not valid UTF-8 (overlong forms and surrogates included)")           \
 	X(OUT_OF_RANGE, "out_of_range",                                                     \
 	  "an integer is outside its field's range (an amount of 0 or above 10^12, a "      \
-	  "negative time or target)")                                                       \
+	  "negative time or target), or `at` is outside the accepted window (see Time)")    \
 	X(BAD_CURRENCY, "bad_currency", "`currency` is not three upper-case letters")       \
 	X(KEY_MISMATCH, "key_mismatch", "the Kafka message key differs from `campaign`")    \
 	X(CAMPAIGN_EXISTS, "campaign_exists", "the campaign id was opened before")          \

@@ -53,7 +53,9 @@ static const char usage[] =
 	"  --listen HOST:PORT    HTTP address (default: 127.0.0.1:8080; port 0 picks one)\n"
 	"  --config FILE         'key = value' lines with the settings above (brokers,\n"
 	"                        topic, group, data, listen, log_level, read_only,\n"
-	"                        batch_max, batch_ms, skip_lost_offsets, kafka.*);\n"
+	"                        batch_max, batch_ms, checkpoint_entries,\n"
+	"                        earliest_event_time, max_clock_skew_s,\n"
+	"                        skip_lost_offsets, kafka.*);\n"
 	"                        flags override the file\n"
 	"  --kafka KEY=VALUE     any librdkafka property, e.g. security.protocol=SASL_SSL\n"
 	"                        (in the file: kafka.KEY = VALUE)\n"
@@ -67,6 +69,11 @@ static const char usage[] =
 	"  --checkpoint-entries N  changes to the rules' state kept in memory before\n"
 	"                        they are written out (default 1000000; about 100 bytes\n"
 	"                        of memory each, twice while one set is written)\n"
+	"  --earliest-event-time TIME  events whose time ('at') is before it are refused\n"
+	"                        out_of_range (Unix ms or UTC like 2000-01-01T00:00:00Z,\n"
+	"                        the default)\n"
+	"  --max-clock-skew-s N  and so are events timed more than N seconds after\n"
+	"                        they arrive (default 86400)\n"
 	"  --skip-lost-offsets   when Kafka deleted events before they were read, log the\n"
 	"                        gap and go on instead of stalling that partition\n"
 	"  -h, --help            show this help\n"
@@ -113,6 +120,8 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 					     {"check-config", no_argument, NULL, 'C'},
 					     {"map-size", required_argument, NULL, 'm'},
 					     {"checkpoint-entries", required_argument, NULL, 'E'},
+					     {"earliest-event-time", required_argument, NULL, 'T'},
+					     {"max-clock-skew-s", required_argument, NULL, 'K'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	char err[512];
@@ -224,6 +233,10 @@ static int serve_consuming(const struct serve_config *cfg)
 	int rc = cli_open_writer("serve", cfg->data, true, cfg->map_size, &sopt, &st, &writer, &lock_fd);
 	if (rc)
 		return rc;
+	writer.window = (struct event_window){cfg->earliest_event_time,
+					      (int64_t)cfg->max_clock_skew_s * 1000};
+	writer.window = (struct event_window){cfg->earliest_event_time,
+					      (int64_t)cfg->max_clock_skew_s * 1000};
 	metrics_start(&m, st);
 	rc = CLI_MISMATCH;
 	if (start_http(cfg, st, &m, &hs))
@@ -300,11 +313,12 @@ static void print_config(const struct serve_config *cfg)
 {
 	printf("configuration OK\nbrokers = %s\ntopic = %s\ngroup = %s\ndata = %s\nlisten = %s\n"
 	       "log_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n"
-	       "map_size = %zu\ncheckpoint_entries = %u\n",
+	       "map_size = %zu\ncheckpoint_entries = %u\nearliest_event_time = %lld\n"
+	       "max_clock_skew_s = %u\n",
 	       cfg->brokers[0] ? cfg->brokers : "(embedded broker)", cfg->topic, cfg->group, cfg->data,
 	       cfg->listen, cfg->log_level, cfg->read_only ? "true" : "false",
 	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms, cfg->map_size,
-	       cfg->checkpoint_entries);
+	       cfg->checkpoint_entries, (long long)cfg->earliest_event_time, cfg->max_clock_skew_s);
 	for (size_t i = 0; i < cfg->kafka_count; i++)
 		printf("kafka.%s = %s\n", cfg->kafka[i].key,
 		       may_be_secret(cfg->kafka[i].key) ? "(hidden)" : cfg->kafka[i].value);

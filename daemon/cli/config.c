@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "log.h"
 #include "pl_error.h"
+#include "writer.h"
 
 #define CONFIG_MAX_FILE_BYTES (1 << 20)
 
@@ -25,6 +27,8 @@ void config_init(struct serve_config *c)
 	c->batch_max = 20000;
 	c->checkpoint_entries = 1000000;
 	c->batch_ms = 50;
+	c->earliest_event_time = EVENT_WINDOW_EARLIEST_MS;
+	c->max_clock_skew_s = EVENT_WINDOW_SKEW_MS / 1000;
 }
 
 static int fail(char *err, size_t err_size, const char *fmt, ...)
@@ -158,6 +162,13 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 		return parse_size(key, value, &c->map_size, err, err_size);
 	if (key_is(key, "checkpoint_entries"))
 		return parse_unsigned(key, value, &c->checkpoint_entries, err, err_size);
+	if (key_is(key, "earliest_event_time"))
+		return cli_parse_time(value, &c->earliest_event_time)
+			       ? PL_OK
+			       : fail(err, err_size, "%s wants Unix ms or YYYY-MM-DDTHH:MM:SSZ, not '%s'",
+				      key, value);
+	if (key_is(key, "max_clock_skew_s"))
+		return parse_unsigned(key, value, &c->max_clock_skew_s, err, err_size);
 	return fail(err, err_size, "unknown setting '%s'", key);
 }
 
@@ -325,6 +336,8 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 		return fail(err, err_size, "batch_ms wants 1..10000");
 	if (c->checkpoint_entries < 1000 || c->checkpoint_entries > 100000000)
 		return fail(err, err_size, "checkpoint_entries wants 1000..100000000");
+	if (c->max_clock_skew_s > 31536000)
+		return fail(err, err_size, "max_clock_skew_s wants 0..31536000 (a year)");
 	if (c->map_size && c->map_size < 65536)
 		return fail(err, err_size, "map_size wants at least 64K (it grows by itself)");
 	for (size_t i = 0; i < c->kafka_count; i++)

@@ -6,7 +6,7 @@
  * `key = value` lines; `#` starts a comment line; keys are the long flag
  * names with '_' or '-' (brokers, topic, group, data, listen, log_level,
  * read_only, batch_max, batch_ms, skip_lost_offsets, map_size,
- * checkpoint_entries). Any key starting with "kafka." is handed to
+ * checkpoint_entries, earliest_event_time, max_clock_skew_s). Any key starting with "kafka." is handed to
  * librdkafka as is, minus the prefix, so that a secured cluster (SASL,
  * TLS) needs no code here. Later settings override
  * earlier ones, which is how flags override the file.
@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kafka_conf.h"
 
@@ -34,6 +35,8 @@ struct serve_config {
 	unsigned batch_ms;      /* longest wait to fill a batch */
 	size_t map_size;        /* initial LMDB map in bytes; 0: the store's default */
 	unsigned checkpoint_entries; /* rules' state kept in memory between checkpoints */
+	int64_t earliest_event_time; /* Unix ms: events from before are refused */
+	unsigned max_clock_skew_s;   /* events from after arrival + this are refused */
 	struct kafka_prop kafka[CONFIG_MAX_KAFKA];
 	size_t kafka_count;
 };

@@ -1,8 +1,10 @@
 /* ingest.c — one batch of messages → log, rejections, projections, offsets. */
 #include "ingest.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crash_point.h"
 #include "lookahead.h"
@@ -25,12 +27,44 @@ static void reject(struct store_txn *t, struct batch *b, const struct ingest_msg
 	b->stats.rejected[rej->reason]++;
 }
 
+/* Unix ms as UTC like 2020-01-15T12:00:00Z; out of gmtime's range, the number. */
+static void format_time(char *out, size_t size, int64_t ms)
+{
+	time_t secs = (time_t)(ms / 1000 - (ms % 1000 < 0));
+	struct tm tm;
+	if (ms / 1000 > 253402300799LL || ms < -62135596800000LL || !gmtime_r(&secs, &tm) ||
+	    !strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, size, "%lld", (long long)ms);
+}
+
+/* Whether the event's time lies in the writer's window (writer.h). */
+static bool in_window(const struct batch *b, const struct pl_event *ev, struct pl_rejection *rej)
+{
+	const struct event_window *win = &b->w->window;
+	int64_t at = pl_event_int(ev, PL_F_AT);
+	int64_t latest = b->now_ms > INT64_MAX - win->skew_ms ? INT64_MAX : b->now_ms + win->skew_ms;
+	if (at >= win->earliest_ms && at <= latest)
+		return true;
+	char when[32], from[32], to[32];
+	format_time(when, sizeof when, at);
+	format_time(from, sizeof from, win->earliest_ms);
+	format_time(to, sizeof to, latest);
+	pl_reject(rej, PL_R_OUT_OF_RANGE,
+		  "field 'at' is %s, outside %s..%s (the earliest event time..arrival + %lld s)",
+		  when, from, to, (long long)(win->skew_ms / 1000));
+	return false;
+}
+
 static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_msg *m,
 		      const struct decoded *d)
 {
 	struct pl_rejection rej;
 	if (d->rc == PL_EREJECTED) {
 		reject(t, b, m, &d->rej, &d->ev);
+		return t->err;
+	}
+	if (!in_window(b, &d->ev, &rej)) {
+		reject(t, b, m, &rej, &d->ev);
 		return t->err;
 	}
 	uint64_t seq = b->stats.last_seq + 1;

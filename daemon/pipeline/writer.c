@@ -30,7 +30,8 @@ int writer_open(struct writer *w, struct store *st, const struct slot_options *o
 		struct replay_result *res)
 {
 	struct store_txn t;
-	*w = (struct writer){.st = st, .opt = *opt};
+	*w = (struct writer){.st = st, .opt = *opt,
+			     .window = {EVENT_WINDOW_EARLIEST_MS, EVENT_WINDOW_SKEW_MS}};
 	int rc = store_read_begin(st, &t);
 	if (rc == 0)
 		rc = open_live(w, &t, res);

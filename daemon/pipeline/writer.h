@@ -14,9 +14,23 @@
 
 #include "slot.h"
 
+/*
+ * The event times the writer takes into the log: `at` from earliest_ms up
+ * to the time the event arrives plus skew_ms (gateways' clocks run a little
+ * ahead or behind). Checked as events arrive, not on replay: the log only
+ * holds events that were inside the window when they came.
+ */
+struct event_window {
+	int64_t earliest_ms;
+	int64_t skew_ms;
+};
+#define EVENT_WINDOW_EARLIEST_MS 946684800000LL /* 2000-01-01T00:00:00Z */
+#define EVENT_WINDOW_SKEW_MS 86400000LL         /* one day */
+
 struct writer {
 	struct store *st;
 	struct slot_options opt;
+	struct event_window window; /* EVENT_WINDOW_* until the caller sets it */
 	struct slot live;
 	uint64_t generation; /* of the live slot when it was opened */
 };

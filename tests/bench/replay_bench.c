@@ -56,7 +56,7 @@ static uint64_t fill_log(struct store *st, uint64_t events)
 						      .key = keys[n], .key_len = strlen(keys[n]),
 						      .value = bufs[n].data, .value_len = bufs[n].size};
 		}
-		if (ingest_batch(fixture_writer(st), msgs, n, "", 1, &stats) ||
+		if (ingest_batch(fixture_writer(st), msgs, n, "", 1700000000000, &stats) ||
 		    writer_maintain(fixture_writer(st), 2)) {
 			fprintf(stderr, "replay_bench: ingest failed\n");
 			exit(1);

@@ -50,7 +50,7 @@ static int gen(int campaigns, int pledges, int stray_every, const char *events_p
 		/* must be rejected: the campaign does not exist */
 		if (i % stray_every == 7 % stray_every && ++rejected)
 			fprintf(out,
-				"{\"v\":1,\"type\":\"pledge.created\",\"id\":\"stray-%d\",\"at\":1,"
+				"{\"v\":1,\"type\":\"pledge.created\",\"id\":\"stray-%d\",\"at\":1700000000000,"
 				"\"campaign\":\"nowhere\",\"pledge\":\"p%d\",\"supporter\":\"s\","
 				"\"amount\":5,\"currency\":\"EUR\"}\n",
 				i, i);

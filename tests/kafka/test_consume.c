@@ -64,26 +64,26 @@ static int send_bad(rd_kafka_t *p, struct stream *s, int round)
 	char json[512];
 	send_raw(p, s, 0, "camp-0", "\xc1garbage", 8); /* 0xc1 is never valid msgpack */
 	snprintf(json, sizeof json,
-		 "{\"v\":1,\"type\":\"pledge.exploded\",\"id\":\"bad-type-%d\",\"at\":1,"
+		 "{\"v\":1,\"type\":\"pledge.exploded\",\"id\":\"bad-type-%d\",\"at\":1700000000000,"
 		 "\"campaign\":\"camp-1\"}", round);
 	send_json(p, s, 1, "camp-1", json);
 	snprintf(json, sizeof json,
-		 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"bad-camp-%d\",\"at\":1,"
+		 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"bad-camp-%d\",\"at\":1700000000000,"
 		 "\"campaign\":\"nowhere\",\"pledge\":\"x%d\",\"supporter\":\"s\",\"amount\":5,"
 		 "\"currency\":\"EUR\"}", round, round);
 	send_json(p, s, 2, "nowhere", json);
 	snprintf(json, sizeof json,
-		 "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"bad-backer-%d\",\"at\":1,"
+		 "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"bad-backer-%d\",\"at\":1700000000000,"
 		 "\"campaign\":\"camp-3\",\"comment\":\"cx%d\",\"supporter\":\"stranger\","
 		 "\"text\":\"hello\"}", round, round);
 	send_json(p, s, 3, "camp-3", json);
 	snprintf(json, sizeof json,
-		 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"bad-key-%d\",\"at\":1,"
+		 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"bad-key-%d\",\"at\":1700000000000,"
 		 "\"campaign\":\"camp-0\",\"pledge\":\"y%d\",\"supporter\":\"s\",\"amount\":5,"
 		 "\"currency\":\"EUR\"}", round, round);
 	send_json(p, s, 0, "camp-4", json);
 	snprintf(json, sizeof json,
-		 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"bad-amount-%d\",\"at\":1,"
+		 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"bad-amount-%d\",\"at\":1700000000000,"
 		 "\"campaign\":\"camp-1\",\"pledge\":\"z%d\",\"supporter\":\"s\",\"amount\":0,"
 		 "\"currency\":\"EUR\"}", round, round);
 	send_json(p, s, 1, "camp-1", json);

@@ -37,7 +37,7 @@ contains "$work/err" "damaged" "a non-LMDB data.mdb is called damaged"
 contains "$work/foreign/data.mdb" "precious" "the foreign file is left alone"
 
 # Import the demo plus two bad lines: one not JSON, one rejected by the rules.
-{ cat "$DEMO"; echo 'not json'; echo '{"v":1,"type":"comment.posted","id":"x1","at":1,"campaign":"jess-phillips-for-labour-leader","comment":"x","supporter":"stranger","text":"hi"}'; } >"$work/in.jsonl"
+{ cat "$DEMO"; echo 'not json'; echo '{"v":1,"type":"comment.posted","id":"x1","at":1579803100000,"campaign":"jess-phillips-for-labour-leader","comment":"x","supporter":"stranger","text":"hi"}'; } >"$work/in.jsonl"
 expect 1 "import reports the non-JSON line" -- "$PLEDGED" import --data "$work/d" <"$work/in.jsonl"
 contains "$work/err" "line 2060 skipped" "import names the bad line"
 contains "$work/err" "2059 applied, 1 rejected" "import summary"
@@ -56,6 +56,21 @@ contains "$work/out" '"reason":"not_a_backer"' "rejection reason"
 contains "$work/out" '"offset":2061' "rejection keeps the source offset"
 expect 0 "rejections filtered to nothing" -- "$PLEDGED" rejections --data "$work/d" --reason bad_utf8
 [ -s "$work/out" ] && fail "no bad_utf8 rejections expected" || ok
+
+# Event times outside the window: before 2000, and far ahead of now.
+cp -r "$work/d" "$work/window"
+cat >"$work/window.jsonl" <<EOF
+{"v":1,"type":"comment.posted","id":"early","at":946684799999,"campaign":"jess-phillips-for-labour-leader","comment":"c-early","supporter":"sup-0001","text":"from the last century"}
+{"v":1,"type":"comment.posted","id":"late","at":9000000000000000,"campaign":"jess-phillips-for-labour-leader","comment":"c-late","supporter":"sup-0001","text":"from the far future"}
+EOF
+expect 0 "import of events outside the time window" -- "$PLEDGED" import --data "$work/window" <"$work/window.jsonl"
+contains "$work/err" "0 applied, 2 rejected" "both are rejected"
+expect 0 "their rejections" -- "$PLEDGED" rejections --data "$work/window" --reason out_of_range
+contains "$work/out" "field 'at' is 1999-12-31T23:59:59Z, outside 2000-01-01T00:00:00Z.." "the early one, with the window"
+contains "$work/out" "field 'at' is 9000000000000000, outside" "the late one"
+expect 0 "the campaign after them" -- "$PLEDGED" replay --data "$work/window" --dry-run
+contains "$work/out" '"comments":10,' "no comment was added"
+contains "$work/out" '"days":19' "its days are still 19"
 
 expect 0 "point-in-time dry run" -- "$PLEDGED" replay --data "$work/d" --until-time 2020-01-14T12:00:00Z --dry-run
 contains "$work/out" '"comments":2,' "two comments by noon on 14 January"

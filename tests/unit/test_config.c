@@ -53,6 +53,11 @@ static const struct file_case file_cases[] = {
 	 "checkpoint_entries wants 1000..100000000"},
 	{"checkpoint_entries too many", "checkpoint_entries = 100000001\n", PL_EINVAL,
 	 "checkpoint_entries wants 1000..100000000"},
+	{"event window", "earliest_event_time = 2015-06-01T00:00:00Z\nmax_clock_skew_s = 0\n", 0, NULL},
+	{"earliest_event_time not a time", "earliest_event_time = last year\n", PL_EINVAL,
+	 "earliest_event_time wants Unix ms or YYYY-MM-DDTHH:MM:SSZ, not 'last year'"},
+	{"max_clock_skew_s too large", "max_clock_skew_s = 31536001\n", PL_EINVAL,
+	 "max_clock_skew_s wants 0..31536000 (a year)"},
 	{"pledged owns the group", "kafka.group.id = other\n", PL_EINVAL, "set by pledged itself"},
 	{"pledged owns offsets", "kafka.enable.auto.commit = true\n", PL_EINVAL, "offsets live in the data dir"},
 	{"pledged never skips", "kafka.auto.offset.reset = latest\n", PL_EINVAL, "never skips data"},
@@ -89,7 +94,13 @@ static void test_values(void)
 	CHECK_STR(c.group, "pledged");
 	CHECK_STR(c.brokers, "");
 	CHECK_INT(c.checkpoint_entries, 1000000);
+	CHECK(c.earliest_event_time == INT64_C(946684800000)); /* 2000-01-01T00:00:00Z */
+	CHECK_INT(c.max_clock_skew_s, 86400);
 	CHECK_INT(config_validate(&c, err, sizeof err), 0);
+	CHECK_INT(config_set(&c, "earliest-event-time", "2015-06-01T00:00:00Z", err, sizeof err), 0);
+	CHECK(c.earliest_event_time == INT64_C(1433116800000));
+	CHECK_INT(config_set(&c, "earliest_event_time", "1433116800001", err, sizeof err), 0);
+	CHECK(c.earliest_event_time == INT64_C(1433116800001));
 
 	const char *text = "topic = a\nkafka.x = 1\ntopic = b\nkafka.x = 2\nread_only = true\n";
 	CHECK_INT(config_parse_text(&c, text, strlen(text), err, sizeof err), 0);

@@ -52,7 +52,7 @@ static int feed(struct store *st, const struct stream *s, size_t from)
 		msgs[n] = (struct ingest_msg){.src = {"demo", 4, 0, (int64_t)(from + n)},
 					      .value = bufs[n].data, .value_len = bufs[n].size};
 	}
-	int rc = ingest_batch(fixture_writer(st), msgs, n, "", 1, &stats);
+	int rc = ingest_batch(fixture_writer(st), msgs, n, "", 1700000000000, &stats);
 	for (size_t i = 0; i < n; i++)
 		msgpack_sbuffer_destroy(&bufs[i]);
 	return rc;

@@ -20,6 +20,9 @@ for arg in "$@"; do
 done
 case " $suites " in "  " | *" fuzz "*) fuzz=yes ;; *) fuzz=no ;; esac
 
+# Undefined behaviour fails the test that meets it, rather than being printed.
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
+
 # Crash points are compiled into this build only (see base/crash_point.h).
 OPTIONS="-Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dcrash_points=true"
 if [ ! -d "$BUILD" ]; then

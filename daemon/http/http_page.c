@@ -59,6 +59,14 @@ static void add_str(struct evbuffer *b, struct pl_str s)
 	add_escaped(b, s.ptr, s.len);
 }
 
+/* Whole per cent of target (> 0) that raised is, exactly: raised * 100 may
+ * not fit in 64 bits, and a double would round it. */
+static int64_t percent_of(int64_t raised, int64_t target)
+{
+	__int128 p = (__int128)raised * 100 / target;
+	return p < 0 ? 0 : p > INT64_MAX ? INT64_MAX : (int64_t)p;
+}
+
 /* Appends s percent-encoded for a URL path segment or query value. */
 static void add_url_part(struct evbuffer *b, const char *s, size_t len)
 {
@@ -132,8 +140,7 @@ static void add_totals(struct evbuffer *b, const struct proj_campaign *c)
 			    c->days == 1 ? "day" : "days");
 	if (i->target != PROJ_NONE && i->target > 0) {
 		int64_t shown = t->raised < i->target ? t->raised : i->target;
-		/* In double: raised * 100 may not fit in 64 bits. */
-		int64_t percent = (int64_t)((double)t->raised * 100.0 / (double)i->target);
+		int64_t percent = percent_of(t->raised, i->target);
 		evbuffer_add_printf(b,
 				    "<div class=\"progress\"><progress id=\"progress\" max=\"%" PRId64
 				    "\" value=\"%" PRId64 "\" aria-labelledby=\"progress-label\">"

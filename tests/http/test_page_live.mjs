@@ -1,7 +1,7 @@
 // test_page_live.mjs — the campaign page's script in headless Chromium,
 // driven like a person would: "Show more" loads older comments, and totals
 // and comments change on the page, without a reload, when events arrive
-// through Kafka.
+// through Kafka; money above 2^53 minor units stays exact.
 //
 // Usage: node test_page_live.mjs PLEDGED DEMO_JSONL
 // Runs `pledged serve` on its embedded broker with the demo campaign plus 15
@@ -127,6 +127,33 @@ try {
 		10000), "the new comment appears first, live");
 	check((await page.textContent("#comment-count")).trim() === "26", "the comment count updates");
 	check((await page.title()).length > 0, "the page still has its title");
+
+	// Money above 2^53 minor units stays exact when it changes live: 9008
+	// pledges of £10bn and one of 1p to a campaign with a £1 target.
+	publish(dir, JSON.stringify({ v: 1, type: "campaign.opened", id: "big-open", at: 1579000000000,
+		campaign: "big", title: "Big", owner: "Owner", currency: "GBP", target: 100 }) + "\n");
+	check(await until("the big campaign", async () =>
+		(await fetch(`${base}/v1/campaigns/big`)).status === 200, 10000), "the big campaign opens");
+	const big = await browser.newPage();
+	await big.goto(`${base}/c/big`);
+	check(await until("its stream to open", async () =>
+		(await big.getAttribute("main", "data-live")) === "true", 10000), "the big page goes live");
+	const pledges = [];
+	for (let i = 0; i < 9008; i++) {
+		pledges.push(JSON.stringify({ v: 1, type: "pledge.created", id: `big-${i}`, at: 1579000001000 + i,
+			campaign: "big", pledge: `bp-${i}`, supporter: `bs-${i}`, amount: 1000000000000, currency: "GBP" }));
+	}
+	pledges.push(JSON.stringify({ v: 1, type: "pledge.created", id: "big-penny", at: 1579000100000,
+		campaign: "big", pledge: "bp-penny", supporter: "bs-penny", amount: 1, currency: "GBP" }));
+	publish(dir, pledges.join("\n") + "\n");
+	const exact = "£90,080,000,000,000.01"; // 9008000000000001 pence: not a double
+	const bigRaised = async () => (await big.textContent("#raised")).trim();
+	check(await until("the exact big total", async () => (await bigRaised()) === exact, 30000),
+		`the total is exact above 2^53 (${await bigRaised()})`);
+	check((await big.textContent("#percent")).trim() === "9008000000000001",
+		`the percentage is exact (${await big.textContent("#percent")})`);
+	await big.reload();
+	check((await bigRaised()) === exact, `the server renders the same total (${await bigRaised()})`);
 } catch (err) {
 	failed++;
 	console.error(`FAIL: ${err.stack || err}`);

@@ -35,17 +35,26 @@
 		}
 	}
 
-	/* Mirrors http_format_money() in daemon/http_format.c. */
+	/* An integer field of a JSON object, exactly, read from its text:
+	 * JSON.parse would round amounts above 2^53 to the nearest double.
+	 * Inside strings quotes are escaped, so only the key itself matches. */
+	function exactInt(json, key) {
+		var m = new RegExp('"' + key + '":(-?[0-9]+)').exec(json);
+		return m ? BigInt(m[1]) : null;
+	}
+
+	/* Mirrors http_format_money() in daemon/http/http_format.c, in BigInt. */
 	function money(minor) {
-		var negative = minor < 0;
-		var mag = Math.abs(minor);
-		var scale = Math.pow(10, decimals);
-		var whole = Math.floor(mag / scale);
-		var frac = mag - whole * scale;
-		var grouped = String(whole).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+		var zero = BigInt(0);
+		var negative = minor < zero;
+		var mag = negative ? -minor : minor;
+		var scale = BigInt(10) ** BigInt(decimals);
+		var whole = mag / scale;
+		var frac = mag % scale;
+		var grouped = whole.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 		var out = (symbol ? symbol : code + " ") + grouped;
-		if (frac > 0) {
-			var f = String(frac);
+		if (frac > zero) {
+			var f = frac.toString();
 			while (f.length < decimals) {
 				f = "0" + f;
 			}
@@ -146,17 +155,19 @@
 		}).catch(function () { /* the next change retries */ });
 	}
 
-	function update(s) {
-		setText("raised", money(s.raised));
+	function update(s, json) {
+		var raised = exactInt(json, "raised");
+		var target = exactInt(json, "target");
+		setText("raised", money(raised));
 		setText("supporters", String(s.supporters));
 		setText("supporters-word", s.supporters === 1 ? "supporter" : "supporters");
 		setText("days", String(s.days));
 		setText("days-word", s.days === 1 ? "day" : "days");
 		setText("comment-count", String(s.comments));
 		var progress = document.getElementById("progress");
-		if (progress && s.target) {
-			progress.value = Math.min(s.raised, s.target);
-			setText("percent", String(Math.floor(s.raised * 100 / s.target)));
+		if (progress && target !== null && target > BigInt(0)) {
+			progress.value = Number(raised < target ? raised : target);
+			setText("percent", (raised * BigInt(100) / target).toString());
 		}
 		if (s.comments !== shownComments) {
 			refreshComments(s.comments);
@@ -185,10 +196,10 @@
 		});
 	}
 
-	if (window.EventSource) {
+	if (window.EventSource && typeof BigInt === "function") {
 		var stream = new EventSource(api + "/stream");
 		stream.addEventListener("summary", function (event) {
-			update(JSON.parse(event.data));
+			update(JSON.parse(event.data), event.data);
 		});
 		stream.addEventListener("open", function () {
 			main.setAttribute("data-live", "true");

@@ -81,7 +81,10 @@
 		name.className = "name";
 		name.textContent = c.name === null ? "Anonymous" : c.name;
 		var time = document.createElement("time");
-		time.setAttribute("datetime", new Date(c.at).toISOString().replace(/\.\d{3}Z$/, "Z"));
+		var when = new Date(c.at);
+		if (!isNaN(when.getTime())) { /* beyond ±8.64e15 ms a Date is invalid and toISOString throws */
+			time.setAttribute("datetime", when.toISOString().replace(/\.\d{3}Z$/, "Z"));
+		}
 		time.textContent = day(c.at);
 		var body = document.createElement("p");
 		body.className = "text";

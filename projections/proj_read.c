@@ -47,6 +47,7 @@ int proj_campaign_get(struct store_txn *t, enum store_slot slot, struct pl_str i
 struct campaign_walk {
 	struct store_txn *t;
 	enum store_slot slot;
+	const MDB_val *skip; /* the key to start after, or NULL */
 	int (*fn)(const struct proj_campaign *c, void *arg);
 	void *arg;
 };
@@ -54,6 +55,9 @@ struct campaign_walk {
 static int campaign_entry(const MDB_val *k, const MDB_val *v, void *arg)
 {
 	struct campaign_walk *w = arg;
+	if (w->skip && k->mv_size == w->skip->mv_size &&
+	    memcmp(k->mv_data, w->skip->mv_data, k->mv_size) == 0)
+		return 0;
 	struct proj_campaign camp;
 	int rc = fill_campaign(w->t, w->slot, k, v, &camp);
 	return rc ? rc : w->fn(&camp, w->arg);
@@ -62,8 +66,16 @@ static int campaign_entry(const MDB_val *k, const MDB_val *v, void *arg)
 int proj_campaign_each(struct store_txn *t, enum store_slot slot,
 		       int (*fn)(const struct proj_campaign *c, void *arg), void *arg)
 {
-	struct campaign_walk w = {t, slot, fn, arg};
+	struct campaign_walk w = {t, slot, NULL, fn, arg};
 	return store_each(t, store_slot_db(slot, SLOT_CAMPAIGNS), NULL, false, campaign_entry, &w);
+}
+
+int proj_campaign_each_after(struct store_txn *t, enum store_slot slot, struct pl_str after,
+			     int (*fn)(const struct proj_campaign *c, void *arg), void *arg)
+{
+	MDB_val from = {after.len, (void *)after.ptr};
+	struct campaign_walk w = {t, slot, &from, fn, arg};
+	return store_each(t, store_slot_db(slot, SLOT_CAMPAIGNS), &from, false, campaign_entry, &w);
 }
 
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)

@@ -28,6 +28,10 @@ int proj_campaign_get(struct store_txn *t, enum store_slot slot, struct pl_str i
 int proj_campaign_each(struct store_txn *t, enum store_slot slot,
 		       int (*fn)(const struct proj_campaign *c, void *arg), void *arg);
 
+/* The same for the campaigns whose id comes after `after` (byte order). */
+int proj_campaign_each_after(struct store_txn *t, enum store_slot slot, struct pl_str after,
+			     int (*fn)(const struct proj_campaign *c, void *arg), void *arg);
+
 /* A position in a comment feed: comments strictly older come after it. */
 struct proj_cursor {
 	int64_t at;

@@ -102,9 +102,23 @@ static bool reject_query(struct http_request *r, unsigned allowed, struct http_q
 	return true;
 }
 
-static int append_campaign(const struct proj_campaign *c, void *list)
+/* A page of the campaign list being rendered. */
+struct campaign_list {
+	json_t *items;
+	unsigned limit;
+	bool has_next;
+	char next[HTTP_ID_CURSOR_MAX];
+};
+
+static int append_campaign(const struct proj_campaign *c, void *arg)
 {
-	return json_array_append_new(list, view_campaign(c)) ? PL_ENOMEM : 0;
+	struct campaign_list *l = arg;
+	if (json_array_size(l->items) == l->limit) {
+		l->has_next = true;
+		return 1;
+	}
+	http_id_cursor_format(c->id.ptr, c->id.len, l->next);
+	return json_array_append_new(l->items, view_campaign(c)) ? PL_ENOMEM : 0;
 }
 
 void http_api_campaigns(struct http_request *r)
@@ -112,8 +126,14 @@ void http_api_campaigns(struct http_request *r)
 	struct http_query q;
 	struct store_txn t;
 	struct http_position pos;
-	if (reject_query(r, 0, &q))
+	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_AFTER, &q))
 		return;
+	char after[64];
+	size_t after_len = 0;
+	if (q.after[0] && !http_id_cursor_parse(q.after, after, &after_len)) {
+		http_reply_error(r, 400, "after must be a cursor from a 'next' field");
+		return;
+	}
 	char key[HTTP_CACHE_KEY_MAX];
 	size_t key_len = cache_key(r, key);
 	int rc = begin_read(r, &t, &pos);
@@ -127,17 +147,22 @@ void http_api_campaigns(struct http_request *r)
 		store_abort(&t);
 		return;
 	}
-	json_t *list = json_array();
-	rc = list ? proj_campaign_each(&t, pos.slot, append_campaign, list) : PL_ENOMEM;
+	struct campaign_list l = {.items = json_array(), .limit = q.has_limit ? q.limit : HTTP_LIMIT_MAX};
+	rc = !l.items		? PL_ENOMEM
+	     : after_len	? proj_campaign_each_after(&t, pos.slot, (struct pl_str){after, (uint32_t)after_len},
+							   append_campaign, &l)
+				: proj_campaign_each(&t, pos.slot, append_campaign, &l);
 	if (rc && rc != PL_ENOMEM) {
-		json_decref(list);
+		json_decref(l.items);
 		reply_storage_error(r, &t, rc);
 		return;
 	}
 	store_abort(&t);
-	json_t *body = rc ? NULL : json_pack("{s:o}", "campaigns", list);
+	json_t *body = rc ? NULL
+			  : json_pack("{s:o,s:o}", "campaigns", l.items, "next",
+				      l.has_next ? json_string(l.next) : json_null());
 	if (rc)
-		json_decref(list);
+		json_decref(l.items);
 	reply_rendered(r, body, &pos, key, key_len);
 }
 

@@ -27,6 +27,7 @@
 #include "proj_read.h"
 
 #define PAGE_COMMENTS 20
+#define PAGE_CAMPAIGNS 50
 
 #define PAGE_CSP                                                                               \
 	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "        \
@@ -225,9 +226,24 @@ static void add_campaign_page(struct evbuffer *b, const struct proj_campaign *c,
 	add_foot(b);
 }
 
-static int add_list_item(const struct proj_campaign *c, void *buf)
+/* A page of the campaign list being rendered. */
+struct list_page {
+	struct evbuffer *b;
+	int shown;
+	bool more;
+	char next[HTTP_ID_CURSOR_MAX];
+};
+
+static int add_list_item(const struct proj_campaign *c, void *arg)
 {
-	struct evbuffer *b = buf;
+	struct list_page *l = arg;
+	struct evbuffer *b = l->b;
+	if (l->shown == PAGE_CAMPAIGNS) {
+		l->more = true;
+		return 1;
+	}
+	l->shown++;
+	http_id_cursor_format(c->id.ptr, c->id.len, l->next);
 	evbuffer_add_printf(b, "<li><a href=\"/c/");
 	add_url_part(b, c->id.ptr, c->id.len);
 	evbuffer_add_printf(b, "\">");
@@ -251,7 +267,9 @@ static int count_campaign(const struct proj_campaign *c, void *arg)
 	return f->count >= 2; /* two is enough to know it is a list */
 }
 
-static int add_list_page(struct evbuffer *b, struct store_txn *t, enum store_slot slot, int count)
+/* The campaigns after `after` (from the first when it is empty), a page at a time. */
+static int add_list_page(struct evbuffer *b, struct store_txn *t, enum store_slot slot, int count,
+			 struct pl_str after)
 {
 	static const char title[] = "Campaigns";
 	add_head(b, (struct pl_str){title, sizeof title - 1});
@@ -262,8 +280,15 @@ static int add_list_page(struct evbuffer *b, struct store_txn *t, enum store_slo
 		return 0;
 	}
 	evbuffer_add_printf(b, "<ul class=\"campaign-list\">\n");
-	int rc = proj_campaign_each(t, slot, add_list_item, b);
-	evbuffer_add_printf(b, "</ul>\n</main>\n");
+	struct list_page l = {.b = b};
+	int rc = after.len ? proj_campaign_each_after(t, slot, after, add_list_item, &l)
+			   : proj_campaign_each(t, slot, add_list_item, &l);
+	evbuffer_add_printf(b, "</ul>\n");
+	if (l.more)
+		evbuffer_add_printf(b, "<p><a id=\"more-campaigns\" href=\"/?after=%s\">More "
+				       "campaigns</a></p>\n",
+				    l.next);
+	evbuffer_add_printf(b, "</main>\n");
 	add_foot(b);
 	return rc;
 }
@@ -273,12 +298,18 @@ void http_page_campaign(struct http_request *r)
 	struct http_query q;
 	struct proj_cursor before;
 	char err[160];
-	if (http_query_parse(r->query, HTTP_Q_BEFORE, false, &q, err, sizeof err)) {
+	char after[64];
+	size_t after_len = 0;
+	if (http_query_parse(r->query, HTTP_Q_BEFORE | HTTP_Q_AFTER, false, &q, err, sizeof err)) {
 		http_reply_error(r, 400, "%s", err);
 		return;
 	}
 	if (q.before[0] && proj_cursor_parse(q.before, strlen(q.before), &before)) {
 		http_reply_error(r, 400, "before must be a cursor from a 'next' field");
+		return;
+	}
+	if (q.after[0] && !http_id_cursor_parse(q.after, after, &after_len)) {
+		http_reply_error(r, 400, "after must be a cursor from a 'next' field");
 		return;
 	}
 	struct store_txn t;
@@ -308,7 +339,7 @@ void http_page_campaign(struct http_request *r)
 		if (rc == 0)
 			add_campaign_page(b, &f.first, &page, seq);
 	} else if (rc == 0) {
-		rc = add_list_page(b, &t, slot, f.count);
+		rc = add_list_page(b, &t, slot, f.count, (struct pl_str){after, (uint32_t)after_len});
 	}
 	store_abort(&t);
 	if (rc) {

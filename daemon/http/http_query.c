@@ -1,4 +1,4 @@
-/* http_query.c — limit and before parameters, parsed and bounded. */
+/* http_query.c — limit, before and after parameters, parsed and bounded. */
 #include "http_query.h"
 
 #include <stdio.h>
@@ -31,7 +31,9 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 		     char *err, size_t err_size)
 {
 	q->limit = HTTP_LIMIT_DEFAULT;
+	q->has_limit = false;
 	q->before[0] = '\0';
+	q->after[0] = '\0';
 	if (!query || !*query)
 		return 0;
 	struct evkeyvalq params;
@@ -47,14 +49,17 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 	TAILQ_FOREACH(kv, &params, next) {
 		unsigned key = strcmp(kv->key, "limit") == 0	? HTTP_Q_LIMIT
 			       : strcmp(kv->key, "before") == 0 ? HTTP_Q_BEFORE
+			       : strcmp(kv->key, "after") == 0	? HTTP_Q_AFTER
 								: 0;
 		if (!(key & allowed)) {
 			if (!strict)
 				continue;
 			snprintf(err, err_size, "unknown parameter; this path takes %s",
-				 allowed == (HTTP_Q_LIMIT | HTTP_Q_BEFORE) ? "limit and before"
-				 : allowed == HTTP_Q_BEFORE		   ? "before"
-									   : "no parameters");
+				 allowed == (HTTP_Q_LIMIT | HTTP_Q_BEFORE)  ? "limit and before"
+				 : allowed == (HTTP_Q_LIMIT | HTTP_Q_AFTER) ? "limit and after"
+				 : allowed == HTTP_Q_BEFORE		    ? "before"
+				 : allowed == HTTP_Q_AFTER		    ? "after"
+									    : "no parameters");
 			rc = PL_EINVAL;
 			goto cleanup;
 		}
@@ -64,6 +69,7 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 			goto cleanup;
 		}
 		seen |= key;
+		q->has_limit |= key == HTTP_Q_LIMIT;
 		if (key == HTTP_Q_LIMIT && !parse_limit(kv->value, &q->limit)) {
 			snprintf(err, err_size, "limit must be a whole number from 1 to %d",
 				 HTTP_LIMIT_MAX);
@@ -79,8 +85,49 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 			}
 			memcpy(q->before, kv->value, len + 1);
 		}
+		if (key == HTTP_Q_AFTER) {
+			size_t len = strlen(kv->value);
+			if (len == 0 || len >= sizeof q->after) {
+				snprintf(err, err_size, "after must be a cursor from a 'next' field");
+				rc = PL_EINVAL;
+				goto cleanup;
+			}
+			memcpy(q->after, kv->value, len + 1);
+		}
 	}
 cleanup:
 	evhttp_clear_headers(&params);
 	return rc;
+}
+
+void http_id_cursor_format(const char *id, size_t len, char out[HTTP_ID_CURSOR_MAX])
+{
+	static const char digits[] = "0123456789abcdef";
+	if (len > 64)
+		len = 64;
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[(unsigned char)id[i] >> 4];
+		out[2 * i + 1] = digits[(unsigned char)id[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static int hex_value(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+bool http_id_cursor_parse(const char *cursor, char id[64], size_t *len)
+{
+	size_t n = strlen(cursor);
+	if (n == 0 || n % 2 || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i += 2) {
+		int hi = hex_value(cursor[i]), lo = hex_value(cursor[i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		id[i / 2] = (char)(hi << 4 | lo);
+	}
+	*len = n / 2;
+	return true;
 }

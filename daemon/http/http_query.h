@@ -1,6 +1,6 @@
 /*
- * http_query.h — the query parameters of docs/http.md: limit and
- * before, checked once for every route that takes them.
+ * http_query.h — the query parameters of docs/http.md: limit, before and
+ * after, checked once for every route that takes them.
  *
  * Under /v1/ an unknown or repeated parameter is a 400, so a typo such as
  * "?limt=5" is reported instead of silently ignored. The web page ignores
@@ -18,11 +18,14 @@
 enum http_query_keys {
 	HTTP_Q_LIMIT = 1 << 0,
 	HTTP_Q_BEFORE = 1 << 1,
+	HTTP_Q_AFTER = 1 << 2,
 };
 
 struct http_query {
 	unsigned limit;   /* 1..HTTP_LIMIT_MAX; HTTP_LIMIT_DEFAULT when absent */
+	bool has_limit;   /* limit was given */
 	char before[64];  /* decoded cursor text; "" when absent */
+	char after[160];  /* decoded cursor text; "" when absent */
 };
 
 /*
@@ -32,5 +35,11 @@ struct http_query {
  */
 int http_query_parse(const char *query, unsigned allowed, bool strict, struct http_query *q,
 		     char *err, size_t err_size);
+
+/* A cursor into a list ordered by id: the last id shown, as hex. */
+#define HTTP_ID_CURSOR_MAX (2 * 64 + 1)
+void http_id_cursor_format(const char *id, size_t len, char out[HTTP_ID_CURSOR_MAX]);
+/* The id a cursor names (1..64 bytes into id); false if it is not one. */
+bool http_id_cursor_parse(const char *cursor, char id[64], size_t *len);
 
 #endif

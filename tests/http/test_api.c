@@ -29,6 +29,7 @@
 
 #include "event_codec.h"
 #include "http_internal.h"
+#include "http_query.h"
 #include "http_server.h"
 #include "ingest.h"
 #include "rebuild.h"
@@ -882,6 +883,100 @@ static void test_limits(void)
 	CHECK_INT(http_server_start(&bad, st, &m, &taken), PL_EIO);
 }
 
+/* The campaign list in pages: every campaign exactly once, in id order,
+ * whatever the page size, through the API's cursors and the page's links. */
+static void test_campaign_list(void)
+{
+	enum { ADDED = 250 };
+	char lines[64 * 256];
+	for (int batch = 0; batch < ADDED / 50; batch++) {
+		size_t len = 0;
+		for (int i = 0; i < 50; i++) {
+			int n = batch * 50 + i;
+			len += (size_t)snprintf(lines + len, sizeof lines - len,
+						"{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"list-%d\","
+						"\"at\":1700000000000,\"campaign\":\"list-%03d\",\"title\":\"L\","
+						"\"owner\":\"o\",\"currency\":\"EUR\"}\n",
+						n, n);
+		}
+		ingest_lines(st, lines);
+	}
+	static const unsigned limits[] = {100, 1, 7, 0 /* the default, 100 */};
+	int total = -1;
+	for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++) {
+		unsigned limit = limits[li];
+		char after[200] = "", prev[128] = "", path[320];
+		int seen = 0, added = 0, pages = 0;
+		bool ordered = true, bounded = true;
+		for (; pages < 1000; pages++) {
+			snprintf(path, sizeof path, "/v1/campaigns?%s%u%s%s", limit ? "limit=" : "", limit,
+				 after[0] ? "&after=" : "", after);
+			if (!limit)
+				snprintf(path, sizeof path, "/v1/campaigns%s%s", after[0] ? "?after=" : "", after);
+			CHECK_INT(get(path), 200);
+			json_t *j = body_json();
+			json_t *list = json_object_get(j, "campaigns"), *c;
+			size_t i;
+			bounded &= json_array_size(list) <= (limit ? limit : 100);
+			json_array_foreach(list, i, c) {
+				const char *id = json_string_value(json_object_get(c, "id"));
+				ordered &= id && strcmp(prev, id) < 0;
+				snprintf(prev, sizeof prev, "%s", id ? id : "");
+				seen++;
+				added += id && strncmp(id, "list-", 5) == 0;
+			}
+			json_t *next = json_object_get(j, "next");
+			bool last = json_is_null(next);
+			if (!last)
+				snprintf(after, sizeof after, "%s", json_string_value(next));
+			json_decref(j);
+			if (last)
+				break;
+		}
+		CHECK(ordered);
+		CHECK(bounded);
+		CHECK_INT(added, ADDED);
+		if (total < 0)
+			total = seen;
+		CHECK_INT(seen, total);
+		if (limit == 1)
+			CHECK_INT(pages + 1, total);
+	}
+	CHECK(total > ADDED);
+
+	CHECK_INT(get("/v1/campaigns?after=zz"), 400);
+	CHECK_STR(error_text(), "after must be a cursor from a 'next' field");
+	CHECK_INT(get("/v1/campaigns?after="), 400);
+	CHECK_INT(get("/v1/campaigns?limit=0"), 400);
+	CHECK_INT(get("/v1/campaigns?before=1.1"), 400);
+	CHECK_STR(error_text(), "unknown parameter; this path takes limit and after");
+	/* A cursor of an id that is not there: the list goes on after it. */
+	char hex[HTTP_ID_CURSOR_MAX];
+	http_id_cursor_format("list-099x", 9, hex);
+	char path[200];
+	snprintf(path, sizeof path, "/v1/campaigns?limit=1&after=%s", hex);
+	CHECK_INT(get(path), 200);
+	CHECK(strstr(R.body, "\"id\":\"list-100\"") != NULL);
+
+	/* The page: 50 a page, then a link to the next. */
+	char url[300] = "/";
+	int items = 0, pages = 0;
+	for (; pages < 100; pages++) {
+		CHECK_INT(get(url), 200);
+		for (const char *p = strstr(R.body, "<li><a href=\"/c/"); p; p = strstr(p + 1, "<li><a href=\"/c/"))
+			items++;
+		const char *more = strstr(R.body, "id=\"more-campaigns\" href=\"");
+		if (!more)
+			break;
+		more += strlen("id=\"more-campaigns\" href=\"");
+		const char *end = strchr(more, '"');
+		snprintf(url, sizeof url, "%.*s", (int)(end - more), more);
+	}
+	CHECK_INT(items, total);
+	CHECK_INT(pages, (total + 49) / 50 - 1);
+	CHECK_INT(get("/?after=nothex"), 400);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -926,6 +1021,7 @@ int main(int argc, char **argv)
 	test_hostile();
 	test_limits();
 	test_metrics();
+	test_campaign_list();
 
 	http_server_stop(hs);
 	metrics_deinit(&m);

@@ -145,9 +145,14 @@ static void add_totals(struct evbuffer *b, const struct proj_campaign *c)
 		evbuffer_add_printf(b,
 				    "<div class=\"progress\"><progress id=\"progress\" max=\"%" PRId64
 				    "\" value=\"%" PRId64 "\" aria-labelledby=\"progress-label\">"
-				    "</progress>\n<p id=\"progress-label\"><span id=\"percent\">%" PRId64
-				    "</span>%% of the <span id=\"target\">",
-				    i->target, shown < 0 ? 0 : shown, percent);
+				    "</progress>\n<p id=\"progress-label\"><span id=\"percent\">",
+				    i->target, shown < 0 ? 0 : shown);
+		/* Under one per cent is not nothing: "<1%", not "0%". */
+		if (percent == 0 && t->raised > 0)
+			evbuffer_add_printf(b, "&lt;1");
+		else
+			evbuffer_add_printf(b, "%" PRId64, percent);
+		evbuffer_add_printf(b, "</span>%% of the <span id=\"target\">");
 		add_money(b, i->target, i->currency);
 		evbuffer_add_printf(b, "</span> target</p></div>\n");
 	}

@@ -632,6 +632,17 @@ static void test_page(void)
 	CHECK(strstr(R.body, "<progress") != NULL);
 	CHECK(strstr(R.body, "of the <span id=\"target\">¥100,000</span> target") != NULL);
 	CHECK(strstr(R.body, "id=\"raised\">¥1,234<") != NULL);
+	CHECK(strstr(R.body, "<span id=\"percent\">1</span>%") != NULL); /* 1.234% */
+	ingest_lines(st, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"small-1\",\"at\":1700000000000,"
+			 "\"campaign\":\"small\",\"title\":\"Small\",\"owner\":\"o\",\"currency\":\"GBP\","
+			 "\"target\":500000}\n");
+	CHECK_INT(get("/c/small"), 200);
+	CHECK(strstr(R.body, "<span id=\"percent\">0</span>%") != NULL); /* nothing yet */
+	ingest_lines(st, "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"small-2\",\"at\":1700000000001,"
+			 "\"campaign\":\"small\",\"pledge\":\"sp\",\"supporter\":\"s\",\"amount\":2500,"
+			 "\"currency\":\"GBP\"}\n");
+	CHECK_INT(get("/c/small"), 200);
+	CHECK(strstr(R.body, "<span id=\"percent\">&lt;1</span>%") != NULL); /* £25 of £5,000 */
 	CHECK(strstr(R.body, "id=\"no-comments\"") != NULL);
 	CHECK_INT(get("/"), 200);
 	CHECK(strstr(R.body, "href=\"/c/slash%2Fand%20space\"") != NULL); /* two campaigns: a list */

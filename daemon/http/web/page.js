@@ -170,7 +170,8 @@
 		var progress = document.getElementById("progress");
 		if (progress && target !== null && target > BigInt(0)) {
 			progress.value = Number(raised < target ? raised : target);
-			setText("percent", (raised * BigInt(100) / target).toString());
+			var percent = raised * BigInt(100) / target;
+			setText("percent", percent === BigInt(0) && raised > BigInt(0) ? "<1" : percent.toString());
 		}
 		if (s.comments !== shownComments) {
 			refreshComments(s.comments);

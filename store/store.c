@@ -260,7 +260,7 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 	/* NOTLS: read txns are not bound to threads (HTTP workers begin and end
 	 * them freely). A thread must still never nest transactions: each holds
 	 * the resize lock shared, and a grow waiting in between would deadlock. */
-	unsigned flags = MDB_NOTLS | (opt->no_sync ? MDB_NOSYNC : 0);
+	unsigned flags = MDB_NOTLS | (opt->no_sync ? MDB_NOSYNC : 0) | (opt->read_only ? MDB_RDONLY : 0);
 	mdb_env_set_assert(st->env, lmdb_assert_cb);
 	rc = mdb_env_open(st->env, dir, flags, 0640);
 	if (rc) {

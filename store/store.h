@@ -95,6 +95,9 @@ struct store_options {
 	bool create;             /* create the directory and layout if missing */
 	bool no_sync;            /* skip fsync at commit (tests, benchmarks only) */
 	bool old_format;         /* open a format-1 dir too (for `pledged upgrade`) */
+	bool read_only;          /* never write: read transactions only (MDB_RDONLY). On a
+				  * read-only file system LMDB then keeps no reader table,
+				  * which is safe only while nothing writes the files. */
 };
 
 struct store;

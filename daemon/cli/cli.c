@@ -15,10 +15,11 @@
 #include "pl_error.h"
 #include "views.h"
 
-int cli_open_store(const char *cmd, const char *dir, bool create, size_t map_size,
+int cli_open_store(const char *cmd, const char *dir, enum cli_access access, size_t map_size,
 		   struct store **out)
 {
-	struct store_options opt = {.create = create, .initial_map_size = map_size};
+	struct store_options opt = {.create = access == CLI_CREATE, .read_only = access == CLI_READ,
+				    .initial_map_size = map_size};
 	int rc = store_open(out, dir, &opt);
 	if (rc == 0)
 		return CLI_OK;
@@ -100,7 +101,7 @@ int cli_open_writer(const char *cmd, const char *dir, bool create, size_t map_si
 	int rc = cli_lock(cmd, dir, CLI_LOCK_WRITER, create, lock_fd);
 	if (rc)
 		return rc;
-	if ((rc = cli_open_store(cmd, dir, create, map_size, st))) {
+	if ((rc = cli_open_store(cmd, dir, create ? CLI_CREATE : CLI_WRITE, map_size, st))) {
 		close(*lock_fd);
 		return rc;
 	}
@@ -185,7 +186,7 @@ int cli_read(const char *cmd, const char *dir, int (*fn)(struct store_txn *t, vo
 {
 	struct store *st;
 	struct store_txn t;
-	int rc = cli_open_store(cmd, dir, false, 0, &st);
+	int rc = cli_open_store(cmd, dir, CLI_READ, 0, &st);
 	if (rc)
 		return rc;
 	if ((rc = store_read_begin(st, &t)) == 0) {

@@ -20,9 +20,13 @@ enum cli_exit {
 	CLI_STORE = 3,    /* the data dir could not be used */
 };
 
+/* What a command does with a data dir. Readers open it read-only, so that
+ * they work on a read-only mount or snapshot. */
+enum cli_access { CLI_READ, CLI_WRITE, CLI_CREATE };
+
 /* Opens dir for a command (map_size 0: the default initial map); prints why
  * not on stderr. Returns a cli_exit. */
-int cli_open_store(const char *cmd, const char *dir, bool create, size_t map_size,
+int cli_open_store(const char *cmd, const char *dir, enum cli_access access, size_t map_size,
 		   struct store **out);
 
 /* The locks of a data dir: one writer (serve, import, upgrade), one rebuild. */

@@ -51,7 +51,7 @@ static int check_copy(const char *tmp)
 {
 	struct store *copy;
 	uint64_t entries, bad_entry, bad_rejection;
-	int rc = cli_open_store("backup", tmp, false, 0, &copy);
+	int rc = cli_open_store("backup", tmp, CLI_READ, 0, &copy);
 	if (rc)
 		return rc;
 	rc = verify_checksums(copy, &entries, &bad_entry, &bad_rejection);
@@ -105,7 +105,7 @@ int cmd_backup(int argc, char **argv)
 		return CLI_STORE;
 	}
 	struct store *st;
-	int rc = cli_open_store("backup", dir, false, 0, &st);
+	int rc = cli_open_store("backup", dir, CLI_READ, 0, &st);
 	if (rc) {
 		remove_copy(tmp);
 		return rc;

@@ -273,7 +273,7 @@ int cmd_replay(int argc, char **argv)
 
 	struct store *st;
 	int lock_fd = -1;
-	int rc = cli_open_store("replay", dir, false, 0, &st);
+	int rc = cli_open_store("replay", dir, mode == DRY_RUN || mode == DIFF ? CLI_READ : CLI_WRITE, 0, &st);
 	if (rc)
 		return rc;
 	if (mode == DRY_RUN)

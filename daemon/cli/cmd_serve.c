@@ -201,7 +201,7 @@ static int serve_read_only(const struct serve_config *cfg)
 	struct store *st;
 	struct metrics m;
 	struct http_server *hs = NULL;
-	int rc = cli_open_store("serve", cfg->data, false, cfg->map_size, &st);
+	int rc = cli_open_store("serve", cfg->data, CLI_READ, cfg->map_size, &st);
 	if (rc)
 		return rc;
 	metrics_start(&m, st);

@@ -62,7 +62,7 @@ int cmd_upgrade(int argc, char **argv)
 	struct store_options opt = {.old_format = true};
 	int err = store_open(&st, dir, &opt);
 	if (err) {
-		rc = cli_open_store("upgrade", dir, false, 0, &st); /* says why, in words */
+		rc = cli_open_store("upgrade", dir, CLI_WRITE, 0, &st); /* says why, in words */
 		if (rc == CLI_OK) {
 			store_close(st);
 			rc = CLI_STORE;

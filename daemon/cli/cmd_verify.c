@@ -59,7 +59,7 @@ int cmd_verify(int argc, char **argv)
 	rmdir(scratch); /* verify_run makes it itself */
 
 	struct store *st;
-	int rc = cli_open_store("verify", dir, false, 0, &st);
+	int rc = cli_open_store("verify", dir, CLI_READ, 0, &st);
 	if (rc)
 		return rc;
 	struct verify_report rep;

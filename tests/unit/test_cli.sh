@@ -1,13 +1,14 @@
 #!/bin/sh
 # test_cli.sh — the offline commands as an operator runs them: help, bad
 # flags, refused data dirs, import, dump, rejections, point-in-time replay,
-# and verify catching a projection changed behind pledged's back.
+# and verify catching a projection changed behind pledged's back; the
+# reading commands on a read-only mount (as root; skipped otherwise).
 # Usage: test_cli.sh PLEDGED DEMO.jsonl
 set -u
 PLEDGED=$1
 DEMO=$2
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'umount "$work/ro" 2>/dev/null; rm -rf "$work"' EXIT
 . "$(dirname "$0")/testlib.sh"
 
 expect 0 "top-level help" -- "$PLEDGED" --help
@@ -154,5 +155,34 @@ contains "$work/err" "is in use by another pledged serve, import or upgrade" "th
 expect 3 "no import while serve consumes" -- "$PLEDGED" import --data "$work/locked" </dev/null
 kill -TERM "$serve1"
 wait "$serve1" && ok || fail "the first serve stops cleanly on SIGTERM"
+
+# A read-only mount (a snapshot, a replica's copy): every command that only
+# reads works on it; those that write say they cannot.
+mkdir "$work/ro"
+if mount --bind "$work/backup" "$work/ro" 2>/dev/null && mount -o remount,bind,ro "$work/ro" 2>/dev/null; then
+	expect 0 "verify on a read-only mount" -- "$PLEDGED" verify --data "$work/ro"
+	expect 0 "dump on a read-only mount" -- "$PLEDGED" dump --data "$work/ro" --limit 1
+	expect 0 "rejections on a read-only mount" -- "$PLEDGED" rejections --data "$work/ro"
+	expect 0 "a dry run on a read-only mount" -- "$PLEDGED" replay --data "$work/ro" --dry-run
+	contains "$work/out" '"raised":5802600' "the figures from a read-only mount"
+	expect 0 "backup of a read-only mount" -- "$PLEDGED" backup --data "$work/ro" --to "$work/ro-copy"
+	"$PLEDGED" serve --read-only --data "$work/ro" --listen 127.0.0.1:0 2>"$work/ro-serve.log" &
+	ro_serve=$!
+	port=
+	for _ in $(seq 100); do
+		port=$(sed -n 's/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$work/ro-serve.log" | head -n 1)
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	curl -s "http://127.0.0.1:$port/v1/campaigns/jess-phillips-for-labour-leader" >"$work/ro.json"
+	contains "$work/ro.json" '"raised":5802600' "serve --read-only answers from a read-only mount"
+	kill -TERM "$ro_serve"
+	wait "$ro_serve" && ok || fail "serve --read-only stops cleanly"
+	expect 3 "a rebuild cannot write a read-only mount" -- "$PLEDGED" replay --data "$work/ro"
+	expect 3 "nor can import" -- "$PLEDGED" import --data "$work/ro" <"$DEMO"
+	umount "$work/ro"
+else
+	echo "test_cli: cannot make a read-only bind mount (needs root): skipping that part"
+fi
 
 finish

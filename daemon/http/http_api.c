@@ -106,6 +106,7 @@ static bool reject_query(struct http_request *r, unsigned allowed, struct http_q
 struct campaign_list {
 	json_t *items;
 	unsigned limit;
+	enum http_status_filter status;
 	bool has_next;
 	char next[HTTP_ID_CURSOR_MAX];
 };
@@ -113,6 +114,8 @@ struct campaign_list {
 static int append_campaign(const struct proj_campaign *c, void *arg)
 {
 	struct campaign_list *l = arg;
+	if (l->status != HTTP_STATUS_ANY && c->closed != (l->status == HTTP_STATUS_CLOSED))
+		return 0;
 	if (json_array_size(l->items) == l->limit) {
 		l->has_next = true;
 		return 1;
@@ -126,7 +129,7 @@ void http_api_campaigns(struct http_request *r)
 	struct http_query q;
 	struct store_txn t;
 	struct http_position pos;
-	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_AFTER, &q))
+	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_AFTER | HTTP_Q_STATUS, &q))
 		return;
 	char after[64];
 	size_t after_len = 0;
@@ -147,7 +150,9 @@ void http_api_campaigns(struct http_request *r)
 		store_abort(&t);
 		return;
 	}
-	struct campaign_list l = {.items = json_array(), .limit = q.has_limit ? q.limit : HTTP_LIMIT_MAX};
+	struct campaign_list l = {.items = json_array(),
+				  .limit = q.has_limit ? q.limit : HTTP_LIMIT_MAX,
+				  .status = q.status};
 	rc = !l.items		? PL_ENOMEM
 	     : after_len	? proj_campaign_each_after(&t, pos.slot, (struct pl_str){after, (uint32_t)after_len},
 							   append_campaign, &l)

@@ -1,4 +1,4 @@
-/* http_query.c — limit, before and after parameters, parsed and bounded. */
+/* http_query.c — limit, before, after and status parameters, parsed and bounded. */
 #include "http_query.h"
 
 #include <stdio.h>
@@ -27,6 +27,25 @@ static bool parse_limit(const char *s, unsigned *out)
 	return true;
 }
 
+/* The parameters of allowed, in words: "limit and after", "no parameters". */
+static void allowed_names(unsigned allowed, char *out, size_t size)
+{
+	static const char *const names[] = {"limit", "before", "after", "status"};
+	size_t n = 0, count = 0, total = 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		total += (allowed >> i) & 1;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof names / sizeof names[0] && n < size; i++) {
+		if (!((allowed >> i) & 1))
+			continue;
+		count++;
+		n += (size_t)snprintf(out + n, size - n, "%s%s",
+				      count == 1 ? "" : count == total ? " and " : ", ", names[i]);
+	}
+	if (total == 0)
+		snprintf(out, size, "no parameters");
+}
+
 int http_query_parse(const char *query, unsigned allowed, bool strict, struct http_query *q,
 		     char *err, size_t err_size)
 {
@@ -34,6 +53,7 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 	q->has_limit = false;
 	q->before[0] = '\0';
 	q->after[0] = '\0';
+	q->status = HTTP_STATUS_ANY;
 	if (!query || !*query)
 		return 0;
 	struct evkeyvalq params;
@@ -50,16 +70,14 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 		unsigned key = strcmp(kv->key, "limit") == 0	? HTTP_Q_LIMIT
 			       : strcmp(kv->key, "before") == 0 ? HTTP_Q_BEFORE
 			       : strcmp(kv->key, "after") == 0	? HTTP_Q_AFTER
+			       : strcmp(kv->key, "status") == 0 ? HTTP_Q_STATUS
 								: 0;
 		if (!(key & allowed)) {
 			if (!strict)
 				continue;
-			snprintf(err, err_size, "unknown parameter; this path takes %s",
-				 allowed == (HTTP_Q_LIMIT | HTTP_Q_BEFORE)  ? "limit and before"
-				 : allowed == (HTTP_Q_LIMIT | HTTP_Q_AFTER) ? "limit and after"
-				 : allowed == HTTP_Q_BEFORE		    ? "before"
-				 : allowed == HTTP_Q_AFTER		    ? "after"
-									    : "no parameters");
+			char names[64];
+			allowed_names(allowed, names, sizeof names);
+			snprintf(err, err_size, "unknown parameter; this path takes %s", names);
 			rc = PL_EINVAL;
 			goto cleanup;
 		}
@@ -93,6 +111,17 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 				goto cleanup;
 			}
 			memcpy(q->after, kv->value, len + 1);
+		}
+		if (key == HTTP_Q_STATUS) {
+			if (strcmp(kv->value, "open") == 0) {
+				q->status = HTTP_STATUS_OPEN;
+			} else if (strcmp(kv->value, "closed") == 0) {
+				q->status = HTTP_STATUS_CLOSED;
+			} else {
+				snprintf(err, err_size, "status must be open or closed");
+				rc = PL_EINVAL;
+				goto cleanup;
+			}
 		}
 	}
 cleanup:

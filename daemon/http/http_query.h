@@ -1,6 +1,6 @@
 /*
- * http_query.h — the query parameters of docs/http.md: limit, before and
- * after, checked once for every route that takes them.
+ * http_query.h — the query parameters of docs/http.md: limit, before,
+ * after and status, checked once for every route that takes them.
  *
  * Under /v1/ an unknown or repeated parameter is a 400, so a typo such as
  * "?limt=5" is reported instead of silently ignored. The web page ignores
@@ -19,13 +19,17 @@ enum http_query_keys {
 	HTTP_Q_LIMIT = 1 << 0,
 	HTTP_Q_BEFORE = 1 << 1,
 	HTTP_Q_AFTER = 1 << 2,
+	HTTP_Q_STATUS = 1 << 3,
 };
+
+enum http_status_filter { HTTP_STATUS_ANY, HTTP_STATUS_OPEN, HTTP_STATUS_CLOSED };
 
 struct http_query {
 	unsigned limit;   /* 1..HTTP_LIMIT_MAX; HTTP_LIMIT_DEFAULT when absent */
 	bool has_limit;   /* limit was given */
 	char before[64];  /* decoded cursor text; "" when absent */
 	char after[160];  /* decoded cursor text; "" when absent */
+	enum http_status_filter status;
 };
 
 /*

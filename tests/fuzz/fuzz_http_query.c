@@ -84,9 +84,24 @@ static void check_cursor(const char *text)
 		abort();
 }
 
+/* An id cursor that parses formats back to the same text. */
+static void check_id_cursor(const char *text)
+{
+	char id[64], again[HTTP_ID_CURSOR_MAX];
+	size_t len;
+	if (!text[0] || !http_id_cursor_parse(text, id, &len))
+		return;
+	if (len < 1 || len > 64)
+		abort();
+	http_id_cursor_format(id, len, again);
+	if (strcmp(again, text) != 0)
+		abort();
+}
+
 static void check_query(const char *query)
 {
-	static const unsigned masks[] = {0, HTTP_Q_BEFORE, HTTP_Q_LIMIT | HTTP_Q_BEFORE};
+	static const unsigned masks[] = {0, HTTP_Q_BEFORE, HTTP_Q_LIMIT | HTTP_Q_BEFORE,
+					 HTTP_Q_LIMIT | HTTP_Q_AFTER | HTTP_Q_STATUS};
 	for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
 		struct http_query strict, lenient;
 		char err[160] = "";
@@ -99,7 +114,8 @@ static void check_query(const char *query)
 		if (lrc)
 			lenient = (struct http_query){0};
 		if (rc == 0 && (lrc != 0 || lenient.limit != strict.limit ||
-				strcmp(lenient.before, strict.before) != 0))
+				strcmp(lenient.before, strict.before) != 0 ||
+				strcmp(lenient.after, strict.after) != 0 || lenient.status != strict.status))
 			abort();
 		if (lrc == 0) {
 			if (lenient.limit < 1 || lenient.limit > HTTP_LIMIT_MAX)
@@ -107,6 +123,7 @@ static void check_query(const char *query)
 			if (strnlen(lenient.before, sizeof lenient.before) >= sizeof lenient.before)
 				abort();
 			check_cursor(lenient.before);
+			check_id_cursor(lenient.after);
 		}
 	}
 }

@@ -960,7 +960,39 @@ static void test_campaign_list(void)
 	CHECK_INT(get("/v1/campaigns?after="), 400);
 	CHECK_INT(get("/v1/campaigns?limit=0"), 400);
 	CHECK_INT(get("/v1/campaigns?before=1.1"), 400);
-	CHECK_STR(error_text(), "unknown parameter; this path takes limit and after");
+	CHECK_STR(error_text(), "unknown parameter; this path takes limit, after and status");
+	CHECK_INT(get("/v1/campaigns?status=paused"), 400);
+	CHECK_STR(error_text(), "status must be open or closed");
+
+	/* Filtered by status, page by page: the open ones, then the closed. */
+	int by_status = 0;
+	for (int closed = 0; closed < 2; closed++) {
+		char after[200] = "", p[300];
+		bool right = true;
+		for (int pages = 0; pages < 1000; pages++) {
+			snprintf(p, sizeof p, "/v1/campaigns?status=%s&limit=7%s%s", closed ? "closed" : "open",
+				 after[0] ? "&after=" : "", after);
+			CHECK_INT(get(p), 200);
+			json_t *j = body_json(), *c;
+			size_t i;
+			json_array_foreach(json_object_get(j, "campaigns"), i, c) {
+				right &= strcmp(json_string_value(json_object_get(c, "status")),
+						closed ? "closed" : "open") == 0;
+				by_status++;
+			}
+			json_t *next = json_object_get(j, "next");
+			bool last = json_is_null(next);
+			if (!last)
+				snprintf(after, sizeof after, "%s", json_string_value(next));
+			json_decref(j);
+			if (last)
+				break;
+		}
+		CHECK(right);
+	}
+	CHECK_INT(by_status, total);
+	CHECK_INT(get("/v1/campaigns?status=closed"), 200);
+	CHECK(strstr(R.body, "\"id\":\"" DEMO "\"") != NULL);
 	/* A cursor of an id that is not there: the list goes on after it. */
 	char hex[HTTP_ID_CURSOR_MAX];
 	http_id_cursor_format("list-099x", 9, hex);

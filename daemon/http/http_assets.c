@@ -17,9 +17,24 @@ const struct http_asset *http_asset_find(const char *name, size_t len)
 	return NULL;
 }
 
+/* The value of v= in a query string, or NULL; *len its length. */
+static const char *version_asked(const char *query, size_t *len)
+{
+	for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+		if (strncmp(p, "v=", 2) == 0) {
+			*len = strcspn(p + 2, "&");
+			return p + 2;
+		}
+	}
+	return NULL;
+}
+
 /*
- * Pages link assets as NAME?v=VERSION, so a changed file gets a new URL and
- * browsers may keep one for a day; the ETag makes a revalidation cheap.
+ * Pages link assets as NAME?v=VERSION (a hash of the content), so that URL
+ * names one content for good: it may be cached for a year. Another version
+ * is a 404 that no cache keeps, so during a rolling upgrade an old instance
+ * never lets a cache store its file under the new URL. Without v= the
+ * answer must be revalidated (its ETag makes that cheap).
  */
 void http_asset_serve(struct http_request *r)
 {
@@ -28,18 +43,25 @@ void http_asset_serve(struct http_request *r)
 		http_reply_error(r, 404, "no such asset");
 		return;
 	}
+	size_t vlen = 0;
+	const char *v = version_asked(r->query, &vlen);
+	if (v && (vlen != strlen(a->version) || memcmp(v, a->version, vlen) != 0)) {
+		http_reply_error(r, 404, "no such version of this asset");
+		return;
+	}
+	const char *cache = v ? "public, max-age=31536000, immutable" : "no-cache";
 	char etag[24];
 	snprintf(etag, sizeof etag, "\"%s\"", a->version);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 	evhttp_add_header(h, "ETag", etag);
 	if (http_etag_matches(r->req, etag)) {
 		http_reply_prepare(r, 304, NULL);
-		evhttp_add_header(h, "Cache-Control", "public, max-age=86400");
+		evhttp_add_header(h, "Cache-Control", cache);
 		evhttp_send_reply(r->req, 304, "Not Modified", NULL);
 		return;
 	}
 	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
 	evbuffer_add_reference(b, a->data, a->len, NULL, NULL);
 	http_reply_prepare(r, 200, NULL);
-	http_reply_body(r, 200, a->content_type, "public, max-age=86400", b);
+	http_reply_body(r, 200, a->content_type, cache, b);
 }

@@ -656,8 +656,22 @@ static void test_page(void)
 	char inm[96];
 	snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", header("ETag"));
 	CHECK_INT(request("GET", "/assets/page.js", inm), 304);
+	CHECK_STR(header("Cache-Control"), "no-cache"); /* no version asked: revalidate */
 	CHECK_INT(get("/assets/page.css"), 200);
 	CHECK_INT(get("/assets/nope.js"), 404);
+
+	/* The URL the page links names one content for good; another is a 404. */
+	CHECK_INT(get("/c/" DEMO), 200);
+	const char *link = strstr(R.body, "/assets/page.js?v=");
+	CHECK(link != NULL);
+	char url[64] = "";
+	if (link)
+		snprintf(url, sizeof url, "%.*s", (int)strcspn(link, "\""), link);
+	CHECK_INT(get(url), 200);
+	CHECK_STR(header("Cache-Control"), "public, max-age=31536000, immutable");
+	CHECK_INT(get("/assets/page.js?v=0123456789abcdef"), 404);
+	CHECK_STR(header("Cache-Control"), "no-store");
+	CHECK_STR(error_text(), "no such version of this asset");
 }
 
 /* A stream client: connects and reads the answer's head (and whatever came with it). */

@@ -54,7 +54,7 @@ static const char usage[] =
 	"  --config FILE         'key = value' lines with the settings above (brokers,\n"
 	"                        topic, group, data, listen, log_level, read_only,\n"
 	"                        batch_max, batch_ms, checkpoint_entries,\n"
-	"                        earliest_event_time, max_clock_skew_s,\n"
+	"                        earliest_event_time, max_clock_skew_s, ready_max_lag,\n"
 	"                        skip_lost_offsets, kafka.*);\n"
 	"                        flags override the file\n"
 	"  --kafka KEY=VALUE     any librdkafka property, e.g. security.protocol=SASL_SSL\n"
@@ -74,6 +74,8 @@ static const char usage[] =
 	"                        the default)\n"
 	"  --max-clock-skew-s N  and so are events timed more than N seconds after\n"
 	"                        they arrive (default 86400)\n"
+	"  --ready-max-lag N     /readyz answers 503 while more than N messages behind\n"
+	"                        (default 10000)\n"
 	"  --skip-lost-offsets   when Kafka deleted events before they were read, log the\n"
 	"                        gap and go on instead of stalling that partition\n"
 	"  -h, --help            show this help\n"
@@ -122,6 +124,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 					     {"checkpoint-entries", required_argument, NULL, 'E'},
 					     {"earliest-event-time", required_argument, NULL, 'T'},
 					     {"max-clock-skew-s", required_argument, NULL, 'K'},
+					     {"ready-max-lag", required_argument, NULL, 'Y'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	char err[512];
@@ -167,7 +170,7 @@ static void notify_http(void *arg, uint64_t seq)
 static int start_http(const struct serve_config *cfg, struct store *st, struct metrics *m,
 		      struct http_server **hs)
 {
-	struct http_server_options hopt = {.listen = cfg->listen};
+	struct http_server_options hopt = {.listen = cfg->listen, .ready_max_lag = cfg->ready_max_lag};
 	int rc = http_server_start(hs, st, m, &hopt);
 	if (rc) {
 		log_error("cannot serve HTTP on %s: %s; check --listen (is the port taken?)",
@@ -314,11 +317,12 @@ static void print_config(const struct serve_config *cfg)
 	printf("configuration OK\nbrokers = %s\ntopic = %s\ngroup = %s\ndata = %s\nlisten = %s\n"
 	       "log_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n"
 	       "map_size = %zu\ncheckpoint_entries = %u\nearliest_event_time = %lld\n"
-	       "max_clock_skew_s = %u\n",
+	       "max_clock_skew_s = %u\nready_max_lag = %u\n",
 	       cfg->brokers[0] ? cfg->brokers : "(embedded broker)", cfg->topic, cfg->group, cfg->data,
 	       cfg->listen, cfg->log_level, cfg->read_only ? "true" : "false",
 	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms, cfg->map_size,
-	       cfg->checkpoint_entries, (long long)cfg->earliest_event_time, cfg->max_clock_skew_s);
+	       cfg->checkpoint_entries, (long long)cfg->earliest_event_time, cfg->max_clock_skew_s,
+	       cfg->ready_max_lag);
 	for (size_t i = 0; i < cfg->kafka_count; i++)
 		printf("kafka.%s = %s\n", cfg->kafka[i].key,
 		       may_be_secret(cfg->kafka[i].key) ? "(hidden)" : cfg->kafka[i].value);

@@ -29,6 +29,7 @@ void config_init(struct serve_config *c)
 	c->batch_ms = 50;
 	c->earliest_event_time = EVENT_WINDOW_EARLIEST_MS;
 	c->max_clock_skew_s = EVENT_WINDOW_SKEW_MS / 1000;
+	c->ready_max_lag = 10000;
 }
 
 static int fail(char *err, size_t err_size, const char *fmt, ...)
@@ -169,6 +170,8 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 				      key, value);
 	if (key_is(key, "max_clock_skew_s"))
 		return parse_unsigned(key, value, &c->max_clock_skew_s, err, err_size);
+	if (key_is(key, "ready_max_lag"))
+		return parse_unsigned(key, value, &c->ready_max_lag, err, err_size);
 	return fail(err, err_size, "unknown setting '%s'", key);
 }
 
@@ -336,6 +339,8 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 		return fail(err, err_size, "batch_ms wants 1..10000");
 	if (c->checkpoint_entries < 1000 || c->checkpoint_entries > 100000000)
 		return fail(err, err_size, "checkpoint_entries wants 1000..100000000");
+	if (c->ready_max_lag < 1)
+		return fail(err, err_size, "ready_max_lag wants at least 1");
 	if (c->max_clock_skew_s > 31536000)
 		return fail(err, err_size, "max_clock_skew_s wants 0..31536000 (a year)");
 	if (c->map_size && c->map_size < 65536)

@@ -6,7 +6,8 @@
  * `key = value` lines; `#` starts a comment line; keys are the long flag
  * names with '_' or '-' (brokers, topic, group, data, listen, log_level,
  * read_only, batch_max, batch_ms, skip_lost_offsets, map_size,
- * checkpoint_entries, earliest_event_time, max_clock_skew_s). Any key starting with "kafka." is handed to
+ * checkpoint_entries, earliest_event_time, max_clock_skew_s, ready_max_lag).
+ * Any key starting with "kafka." is handed to
  * librdkafka as is, minus the prefix, so that a secured cluster (SASL,
  * TLS) needs no code here. Later settings override
  * earlier ones, which is how flags override the file.
@@ -37,6 +38,7 @@ struct serve_config {
 	unsigned checkpoint_entries; /* rules' state kept in memory between checkpoints */
 	int64_t earliest_event_time; /* Unix ms: events from before are refused */
 	unsigned max_clock_skew_s;   /* events from after arrival + this are refused */
+	unsigned ready_max_lag;      /* /readyz: most messages behind while ready */
 	struct kafka_prop kafka[CONFIG_MAX_KAFKA];
 	size_t kafka_count;
 };

@@ -31,6 +31,7 @@
 	X(STREAM, "stream", "/v1/campaigns/{id}/stream")              \
 	X(REJECTIONS, "rejections", "/v1/rejections")                 \
 	X(HEALTHZ, "healthz", "/healthz")                             \
+	X(READYZ, "readyz", "/readyz")                                \
 	X(METRICS, "metrics", "/metrics")                             \
 	X(PAGE, "page", "/c/{id}")                                    \
 	X(ASSET, "asset", "/assets/{name}")                           \
@@ -132,6 +133,7 @@ void http_api_campaign(struct http_request *r);
 void http_api_comments(struct http_request *r);
 void http_api_rejections(struct http_request *r);
 void http_ops_healthz(struct http_request *r);
+void http_ops_readyz(struct http_request *r);
 void http_ops_metrics(struct http_request *r);
 void http_page_campaign(struct http_request *r);
 void http_asset_serve(struct http_request *r);

@@ -48,6 +48,43 @@ void http_ops_healthz(struct http_request *r)
 	http_reply_json(r, ok ? 200 : 503, body, NULL);
 }
 
+/*
+ * Ready means (docs/http.md): this instance should get traffic. A consumer
+ * is ready while it holds at least one partition and is at most
+ * ready_max_lag messages behind; a read-only instance serves its data dir
+ * and is always ready. /healthz says whether the process works at all.
+ */
+void http_ops_readyz(struct http_request *r)
+{
+	struct metrics *m = r->w->hs->m;
+	char detail[256];
+	enum consumer_state state = metrics_get_state(m, detail, sizeof detail);
+	size_t partitions = metrics_partitions(m);
+	int64_t lag = metrics_total_lag(m), max_lag = r->w->hs->opt.ready_max_lag;
+	bool ready = state == CONSUMER_READ_ONLY;
+	if (state != CONSUMER_READ_ONLY) {
+		if (state != CONSUMER_CONSUMING)
+			; /* detail says what it is doing instead */
+		else if (partitions == 0)
+			snprintf(detail, sizeof detail, "no partitions assigned");
+		else if (lag < 0)
+			snprintf(detail, sizeof detail, "lag not known yet");
+		else if (lag > max_lag)
+			snprintf(detail, sizeof detail, "%lld messages behind (at most %lld)", (long long)lag,
+				 (long long)max_lag);
+		else
+			ready = true;
+	}
+	if (ready)
+		detail[0] = '\0';
+	json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:o,s:I}", "status", ready ? "ready" : "not_ready",
+				 "state", metrics_state_name(state), "detail", detail, "partitions",
+				 (json_int_t)partitions, "lag", lag < 0 ? json_null() : json_integer(lag),
+				 "max_lag", (json_int_t)max_lag);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Cache-Control", "no-store");
+	http_reply_json(r, ready ? 200 : 503, body, NULL);
+}
+
 void http_ops_metrics(struct http_request *r)
 {
 	struct metrics_rebuild rebuild = {0};

@@ -96,6 +96,8 @@ static enum http_route match(const struct segment *s, int n, int *id_seg)
 		return HTTP_ROUTE_PAGE;
 	if (n == 1 && seg_is(&s[0], "healthz"))
 		return HTTP_ROUTE_HEALTHZ;
+	if (n == 1 && seg_is(&s[0], "readyz"))
+		return HTTP_ROUTE_READYZ;
 	if (n == 1 && seg_is(&s[0], "metrics"))
 		return HTTP_ROUTE_METRICS;
 	if (n == 2 && seg_is(&s[0], "c") && s[1].len) {

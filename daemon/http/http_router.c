@@ -19,6 +19,7 @@ static void (*const handlers[HTTP_ROUTE_COUNT])(struct http_request *) = {
 	[HTTP_ROUTE_STREAM] = http_stream_open,
 	[HTTP_ROUTE_REJECTIONS] = http_api_rejections,
 	[HTTP_ROUTE_HEALTHZ] = http_ops_healthz,
+	[HTTP_ROUTE_READYZ] = http_ops_readyz,
 	[HTTP_ROUTE_METRICS] = http_ops_metrics,
 	[HTTP_ROUTE_PAGE] = http_page_campaign,
 	[HTTP_ROUTE_ASSET] = http_asset_serve,

@@ -34,6 +34,7 @@
 #define DEFAULT_MAX_SSE_CLIENTS 1024
 #define DEFAULT_TIMEOUT_SECONDS 10
 #define DEFAULT_HEARTBEAT_MS 15000
+#define DEFAULT_READY_MAX_LAG 10000
 #define MAX_THREADS 64
 /* Request line plus headers. Browsers send 1-2 KiB; 8 KiB is nginx's default. */
 #define MAX_HEADERS_SIZE 8192
@@ -236,6 +237,8 @@ static void fill_defaults(struct http_server_options *o)
 		o->timeout_seconds = DEFAULT_TIMEOUT_SECONDS;
 	if (o->sse_heartbeat_ms <= 0)
 		o->sse_heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+	if (o->ready_max_lag <= 0)
+		o->ready_max_lag = DEFAULT_READY_MAX_LAG;
 }
 
 int http_server_start(struct http_server **out, struct store *st, struct metrics *m,

@@ -21,6 +21,7 @@ struct http_server_options {
 	int max_sse_clients;  /* 0 means the default (1024) */
 	int timeout_seconds;  /* per read/write, and for receiving a whole request; 0: 10 */
 	int sse_heartbeat_ms; /* stream heartbeat period; 0 means the default (15000) */
+	int64_t ready_max_lag; /* /readyz: most messages behind; 0 means the default (10000) */
 };
 
 struct http_server;

@@ -143,6 +143,14 @@ int64_t metrics_total_lag(struct metrics *m)
 	return total;
 }
 
+size_t metrics_partitions(struct metrics *m)
+{
+	pthread_mutex_lock(&m->lock);
+	size_t n = m->partition_count;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
 void metrics_count_http(struct metrics *m, int route, int status)
 {
 	int s = METRICS_HTTP_STATUSES - 1;

@@ -92,6 +92,9 @@ void metrics_clear_partitions(struct metrics *m);
 /* Sum of (high watermark - next offset) over assigned partitions; -1 unknown. */
 int64_t metrics_total_lag(struct metrics *m);
 
+/* Partitions assigned now. */
+size_t metrics_partitions(struct metrics *m);
+
 /* HTTP route names are the caller's; status is the HTTP status code. */
 void metrics_count_http(struct metrics *m, int route, int status);
 

@@ -504,6 +504,46 @@ static void test_healthz(void)
 	CHECK_INT(get("/healthz"), 200);
 }
 
+/* The detail of the last /readyz answer. */
+static const char *ready_detail(void)
+{
+	static char detail[256];
+	json_t *j = body_json();
+	snprintf(detail, sizeof detail, "%s", json_string_value(json_object_get(j, "detail")));
+	json_decref(j);
+	return detail;
+}
+
+/* Ready: consuming, holding partitions, and not too far behind (the test
+ * server's limit is 100); a read-only instance always. */
+static void test_readyz(void)
+{
+	metrics_set_state(&m, CONSUMER_CONSUMING, "");
+	metrics_clear_partitions(&m);
+	CHECK_INT(get("/readyz"), 503);
+	CHECK_STR(ready_detail(), "no partitions assigned");
+	CHECK_STR(header("Cache-Control"), "no-store");
+	metrics_set_partition(&m, "pledges", 0, 500, 600); /* 100 behind: the limit */
+	CHECK_INT(get("/readyz"), 200);
+	json_t *j = body_json();
+	CHECK_STR(json_string_value(json_object_get(j, "status")), "ready");
+	CHECK_INT(json_integer_value(json_object_get(j, "partitions")), 1);
+	CHECK_INT(json_integer_value(json_object_get(j, "lag")), 100);
+	CHECK_INT(json_integer_value(json_object_get(j, "max_lag")), 100);
+	json_decref(j);
+	metrics_set_partition(&m, "pledges", 1, 0, 1); /* one more behind */
+	CHECK_INT(get("/readyz"), 503);
+	CHECK_STR(ready_detail(), "101 messages behind (at most 100)");
+	CHECK_INT(get("/healthz"), 200); /* alive all the same */
+	metrics_set_state(&m, CONSUMER_STALLED, "broker unreachable; check --brokers");
+	CHECK_INT(get("/readyz"), 503);
+	CHECK_STR(ready_detail(), "broker unreachable; check --brokers");
+	metrics_clear_partitions(&m);
+	metrics_set_state(&m, CONSUMER_READ_ONLY, "read-only");
+	CHECK_INT(get("/readyz"), 200);
+	metrics_set_state(&m, CONSUMER_CONSUMING, "");
+}
+
 /* Strict Prometheus text format 0.0.4 for the lines pledged writes. */
 static bool valid_metric_name(const char **p)
 {
@@ -1060,7 +1100,7 @@ int main(int argc, char **argv)
 	metrics_init(&m);
 	metrics_set_state(&m, CONSUMER_CONSUMING, "");
 	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 2, .max_sse_clients = 4,
-					  .sse_heartbeat_ms = 300};
+					  .sse_heartbeat_ms = 300, .ready_max_lag = 100};
 	CHECK_INT(http_server_start(&hs, st, &m, &opt), 0);
 	if (!hs)
 		return check_done();
@@ -1072,6 +1112,7 @@ int main(int argc, char **argv)
 	test_comments();
 	test_rejections();
 	test_healthz();
+	test_readyz();
 	test_pagination_stable();
 	test_page();
 	test_stream();

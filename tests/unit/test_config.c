@@ -58,6 +58,8 @@ static const struct file_case file_cases[] = {
 	 "earliest_event_time wants Unix ms or YYYY-MM-DDTHH:MM:SSZ, not 'last year'"},
 	{"max_clock_skew_s too large", "max_clock_skew_s = 31536001\n", PL_EINVAL,
 	 "max_clock_skew_s wants 0..31536000 (a year)"},
+	{"ready_max_lag", "ready_max_lag = 500\n", 0, NULL},
+	{"ready_max_lag zero", "ready_max_lag = 0\n", PL_EINVAL, "ready_max_lag wants at least 1"},
 	{"pledged owns the group", "kafka.group.id = other\n", PL_EINVAL, "set by pledged itself"},
 	{"pledged owns offsets", "kafka.enable.auto.commit = true\n", PL_EINVAL, "offsets live in the data dir"},
 	{"pledged never skips", "kafka.auto.offset.reset = latest\n", PL_EINVAL, "never skips data"},

@@ -7,7 +7,12 @@
 
 #include "clock.h"
 #include "crash_point.h"
+#include "log.h"
 #include "pl_error.h"
+
+/* A batch, or the state index's work after it, this long (ms) is logged:
+ * consumption stands still meanwhile. */
+#define SLOW_MS 1000
 
 enum writer_state { IDLE, SUBMITTED, WRITTEN };
 
@@ -54,8 +59,16 @@ static void *writer_main(void *arg)
 		pthread_cond_broadcast(&w->changed);
 		pthread_mutex_unlock(&w->lock);
 		/* A failure here is tried again after the next batch. */
-		if (rc == 0 && w->after)
+		if (rc == 0 && w->after) {
+			int64_t t1 = clock_mono_ms();
 			w->after(w->writer);
+			/* The next batch waits meanwhile: say so when it is long. */
+			int64_t took = clock_mono_ms() - t1;
+			if (took >= SLOW_MS || seconds * 1000 >= SLOW_MS)
+				log_info("writer: a batch of %zu messages took %.0f ms, the state "
+					 "index's work after it %lld ms",
+					 w->n, seconds * 1000, (long long)took);
+		}
 		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);

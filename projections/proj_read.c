@@ -74,8 +74,9 @@ int proj_campaign_each_after(struct store_txn *t, enum store_slot slot, struct p
 			     int (*fn)(const struct proj_campaign *c, void *arg), void *arg)
 {
 	MDB_val from = {after.len, (void *)after.ptr};
-	struct campaign_walk w = {t, slot, &from, fn, arg};
-	return store_each(t, store_slot_db(slot, SLOT_CAMPAIGNS), &from, false, campaign_entry, &w);
+	const MDB_val *start = after.len ? &from : NULL;
+	struct campaign_walk w = {t, slot, start, fn, arg};
+	return store_each(t, store_slot_db(slot, SLOT_CAMPAIGNS), start, false, campaign_entry, &w);
 }
 
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)

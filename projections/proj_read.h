@@ -28,7 +28,8 @@ int proj_campaign_get(struct store_txn *t, enum store_slot slot, struct pl_str i
 int proj_campaign_each(struct store_txn *t, enum store_slot slot,
 		       int (*fn)(const struct proj_campaign *c, void *arg), void *arg);
 
-/* The same for the campaigns whose id comes after `after` (byte order). */
+/* The same for the campaigns whose id comes after `after` (byte order);
+ * all of them when after is empty. */
 int proj_campaign_each_after(struct store_txn *t, enum store_slot slot, struct pl_str after,
 			     int (*fn)(const struct proj_campaign *c, void *arg), void *arg);
 

@@ -153,10 +153,9 @@ void http_api_campaigns(struct http_request *r)
 	struct campaign_list l = {.items = json_array(),
 				  .limit = q.has_limit ? q.limit : HTTP_LIMIT_MAX,
 				  .status = q.status};
-	rc = !l.items		? PL_ENOMEM
-	     : after_len	? proj_campaign_each_after(&t, pos.slot, (struct pl_str){after, (uint32_t)after_len},
-							   append_campaign, &l)
-				: proj_campaign_each(&t, pos.slot, append_campaign, &l);
+	rc = l.items ? proj_campaign_each_after(&t, pos.slot, (struct pl_str){after, (uint32_t)after_len},
+						append_campaign, &l)
+		     : PL_ENOMEM;
 	if (rc && rc != PL_ENOMEM) {
 		json_decref(l.items);
 		reply_storage_error(r, &t, rc);

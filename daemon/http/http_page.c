@@ -286,8 +286,7 @@ static int add_list_page(struct evbuffer *b, struct store_txn *t, enum store_slo
 	}
 	evbuffer_add_printf(b, "<ul class=\"campaign-list\">\n");
 	struct list_page l = {.b = b};
-	int rc = after.len ? proj_campaign_each_after(t, slot, after, add_list_item, &l)
-			   : proj_campaign_each(t, slot, add_list_item, &l);
+	int rc = proj_campaign_each_after(t, slot, after, add_list_item, &l);
 	evbuffer_add_printf(b, "</ul>\n");
 	if (l.more)
 		evbuffer_add_printf(b, "<p><a id=\"more-campaigns\" href=\"/?after=%s\">More "

@@ -46,6 +46,20 @@ static void allowed_names(unsigned allowed, char *out, size_t size)
 		snprintf(out, size, "no parameters");
 }
 
+/* Copies a cursor parameter's text into out (size bytes); false with err
+ * when it is empty or too long to be one. */
+static bool copy_cursor(const struct evkeyval *kv, char *out, size_t size, char *err,
+			size_t err_size)
+{
+	size_t len = strlen(kv->value);
+	if (len == 0 || len >= size) {
+		snprintf(err, err_size, "%s must be a cursor from a 'next' field", kv->key);
+		return false;
+	}
+	memcpy(out, kv->value, len + 1);
+	return true;
+}
+
 int http_query_parse(const char *query, unsigned allowed, bool strict, struct http_query *q,
 		     char *err, size_t err_size)
 {
@@ -94,23 +108,10 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 			rc = PL_EINVAL;
 			goto cleanup;
 		}
-		if (key == HTTP_Q_BEFORE) {
-			size_t len = strlen(kv->value);
-			if (len == 0 || len >= sizeof q->before) {
-				snprintf(err, err_size, "before must be a cursor from a 'next' field");
-				rc = PL_EINVAL;
-				goto cleanup;
-			}
-			memcpy(q->before, kv->value, len + 1);
-		}
-		if (key == HTTP_Q_AFTER) {
-			size_t len = strlen(kv->value);
-			if (len == 0 || len >= sizeof q->after) {
-				snprintf(err, err_size, "after must be a cursor from a 'next' field");
-				rc = PL_EINVAL;
-				goto cleanup;
-			}
-			memcpy(q->after, kv->value, len + 1);
+		if ((key == HTTP_Q_BEFORE && !copy_cursor(kv, q->before, sizeof q->before, err, err_size)) ||
+		    (key == HTTP_Q_AFTER && !copy_cursor(kv, q->after, sizeof q->after, err, err_size))) {
+			rc = PL_EINVAL;
+			goto cleanup;
 		}
 		if (key == HTTP_Q_STATUS) {
 			if (strcmp(kv->value, "open") == 0) {

@@ -257,7 +257,8 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 				rc = slot_maintain(&r.s, 0);
 			r.may_swap = true;
 		} else {
-			r.chasing += r.may_swap;
+			if (r.may_swap)
+				r.chasing++;
 			rc = slot_maintain(&r.s, 1);
 			if (!r.may_swap)
 				pace(&r, t0);

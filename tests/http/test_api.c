@@ -948,6 +948,48 @@ static void test_limits(void)
 	CHECK_INT(http_server_start(&bad, st, &m, &taken), PL_EIO);
 }
 
+/* What paging through /v1/campaigns?QUERY, cursor after cursor, saw. */
+struct list_walk {
+	int seen, added, pages; /* campaigns, those named list-*, answers */
+	bool ordered;           /* each id after the one before */
+	bool bounded;           /* no page longer than asked */
+	bool right_status;      /* every campaign of the status asked, if any */
+};
+
+static void walk_campaigns(const char *query, unsigned page_max, const char *status,
+			   struct list_walk *w)
+{
+	*w = (struct list_walk){.ordered = true, .bounded = true, .right_status = true};
+	char after[200] = "", prev[128] = "", path[320];
+	while (w->pages < 1000) {
+		w->pages++;
+		snprintf(path, sizeof path, "/v1/campaigns%s%s%s%s%s", query[0] || after[0] ? "?" : "",
+			 query, query[0] && after[0] ? "&" : "", after[0] ? "after=" : "", after);
+		CHECK_INT(get(path), 200);
+		json_t *j = body_json();
+		json_t *list = json_object_get(j, "campaigns"), *c;
+		size_t i;
+		w->bounded &= json_array_size(list) <= page_max;
+		json_array_foreach(list, i, c) {
+			const char *id = json_string_value(json_object_get(c, "id"));
+			w->ordered &= id && strcmp(prev, id) < 0;
+			snprintf(prev, sizeof prev, "%s", id ? id : "");
+			w->seen++;
+			w->added += id && strncmp(id, "list-", 5) == 0;
+			if (status)
+				w->right_status &= strcmp(json_string_value(json_object_get(c, "status")),
+							  status) == 0;
+		}
+		json_t *next = json_object_get(j, "next");
+		bool last = json_is_null(next);
+		if (!last)
+			snprintf(after, sizeof after, "%s", json_string_value(next));
+		json_decref(j);
+		if (last)
+			break;
+	}
+}
+
 /* The campaign list in pages: every campaign exactly once, in id order,
  * whatever the page size, through the API's cursors and the page's links. */
 static void test_campaign_list(void)
@@ -966,46 +1008,20 @@ static void test_campaign_list(void)
 		}
 		ingest_lines(st, lines);
 	}
-	static const unsigned limits[] = {100, 1, 7, 0 /* the default, 100 */};
+	static const char *const limits[] = {"limit=100", "limit=1", "limit=7", "" /* 100 */};
+	static const unsigned page_max[] = {100, 1, 7, 100};
 	int total = -1;
 	for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++) {
-		unsigned limit = limits[li];
-		char after[200] = "", prev[128] = "", path[320];
-		int seen = 0, added = 0, pages = 0;
-		bool ordered = true, bounded = true;
-		for (; pages < 1000; pages++) {
-			snprintf(path, sizeof path, "/v1/campaigns?%s%u%s%s", limit ? "limit=" : "", limit,
-				 after[0] ? "&after=" : "", after);
-			if (!limit)
-				snprintf(path, sizeof path, "/v1/campaigns%s%s", after[0] ? "?after=" : "", after);
-			CHECK_INT(get(path), 200);
-			json_t *j = body_json();
-			json_t *list = json_object_get(j, "campaigns"), *c;
-			size_t i;
-			bounded &= json_array_size(list) <= (limit ? limit : 100);
-			json_array_foreach(list, i, c) {
-				const char *id = json_string_value(json_object_get(c, "id"));
-				ordered &= id && strcmp(prev, id) < 0;
-				snprintf(prev, sizeof prev, "%s", id ? id : "");
-				seen++;
-				added += id && strncmp(id, "list-", 5) == 0;
-			}
-			json_t *next = json_object_get(j, "next");
-			bool last = json_is_null(next);
-			if (!last)
-				snprintf(after, sizeof after, "%s", json_string_value(next));
-			json_decref(j);
-			if (last)
-				break;
-		}
-		CHECK(ordered);
-		CHECK(bounded);
-		CHECK_INT(added, ADDED);
+		struct list_walk w;
+		walk_campaigns(limits[li], page_max[li], NULL, &w);
+		CHECK(w.ordered);
+		CHECK(w.bounded);
+		CHECK_INT(w.added, ADDED);
 		if (total < 0)
-			total = seen;
-		CHECK_INT(seen, total);
-		if (limit == 1)
-			CHECK_INT(pages + 1, total);
+			total = w.seen;
+		CHECK_INT(w.seen, total);
+		if (page_max[li] == 1)
+			CHECK_INT(w.pages, total);
 	}
 	CHECK(total > ADDED);
 
@@ -1021,28 +1037,11 @@ static void test_campaign_list(void)
 	/* Filtered by status, page by page: the open ones, then the closed. */
 	int by_status = 0;
 	for (int closed = 0; closed < 2; closed++) {
-		char after[200] = "", p[300];
-		bool right = true;
-		for (int pages = 0; pages < 1000; pages++) {
-			snprintf(p, sizeof p, "/v1/campaigns?status=%s&limit=7%s%s", closed ? "closed" : "open",
-				 after[0] ? "&after=" : "", after);
-			CHECK_INT(get(p), 200);
-			json_t *j = body_json(), *c;
-			size_t i;
-			json_array_foreach(json_object_get(j, "campaigns"), i, c) {
-				right &= strcmp(json_string_value(json_object_get(c, "status")),
-						closed ? "closed" : "open") == 0;
-				by_status++;
-			}
-			json_t *next = json_object_get(j, "next");
-			bool last = json_is_null(next);
-			if (!last)
-				snprintf(after, sizeof after, "%s", json_string_value(next));
-			json_decref(j);
-			if (last)
-				break;
-		}
-		CHECK(right);
+		struct list_walk w;
+		walk_campaigns(closed ? "status=closed&limit=7" : "status=open&limit=7", 7,
+			       closed ? "closed" : "open", &w);
+		CHECK(w.right_status);
+		by_status += w.seen;
 	}
 	CHECK_INT(by_status, total);
 	CHECK_INT(get("/v1/campaigns?status=closed"), 200);

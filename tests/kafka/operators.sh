@@ -40,11 +40,7 @@ CAMPAIGN=jess-phillips-for-labour-leader
 "$PLEDGED" serve --brokers "$ADDR" --data "$work/data" --listen 127.0.0.1:0 \
 	--batch-max 200 --log-level info 2>"$work/serve.log" &
 SERVE_PID=$!
-for _ in $(seq 100); do
-	PORT=$(sed -n 's/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$work/serve.log" | head -n 1)
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
+PORT=$(serve_port "$work/serve.log")
 [ -n "$PORT" ] || die "serve did not start"
 URL=http://127.0.0.1:$PORT
 metric() { curl -s "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }

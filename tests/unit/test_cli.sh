@@ -168,12 +168,7 @@ if mount --bind "$work/backup" "$work/ro" 2>/dev/null && mount -o remount,bind,r
 	expect 0 "backup of a read-only mount" -- "$PLEDGED" backup --data "$work/ro" --to "$work/ro-copy"
 	"$PLEDGED" serve --read-only --data "$work/ro" --listen 127.0.0.1:0 2>"$work/ro-serve.log" &
 	ro_serve=$!
-	port=
-	for _ in $(seq 100); do
-		port=$(sed -n 's/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$work/ro-serve.log" | head -n 1)
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
+	port=$(serve_port "$work/ro-serve.log")
 	curl -s "http://127.0.0.1:$port/v1/campaigns/jess-phillips-for-labour-leader" >"$work/ro.json"
 	contains "$work/ro.json" '"raised":5802600' "serve --read-only answers from a read-only mount"
 	kill -TERM "$ro_serve"

@@ -113,12 +113,7 @@ expect 3 "serve --read-only on a cut-short file" -- timeout 10 "$PLEDGED" serve 
 cp -r "$work/good" "$work/cut"
 "$PLEDGED" serve --read-only --data "$work/cut" --listen 127.0.0.1:0 2>"$work/cut.log" &
 cut_pid=$!
-port=
-for _ in $(seq 100); do
-	port=$(sed -n 's/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$work/cut.log" | head -n 1)
-	[ -n "$port" ] && break
-	sleep 0.1
-done
+port=$(serve_port "$work/cut.log")
 [ -n "$port" ] && ok || fail "serve --read-only did not start: $(cat "$work/cut.log")"
 truncate -s 8192 "$work/cut/data.mdb" # the two meta pages only
 curl -s --max-time 5 "http://127.0.0.1:$port/v1/campaigns" >/dev/null

@@ -226,17 +226,19 @@ int rejections_each(struct store_txn *t, uint64_t before,
 struct page_fill {
 	struct rejection_page *page;
 	unsigned limit;
+	size_t bytes;
 };
 
 static int add_to_page(const struct rejection_entry *e, void *arg)
 {
 	struct page_fill *f = arg;
 	struct rejection_page *page = f->page;
-	if (page->count == f->limit) {
+	if (page->count == f->limit || f->bytes >= REJECTIONS_PAGE_BYTES) {
 		page->has_next = true;
 		page->next = page->items[page->count - 1].seq;
 		return 1;
 	}
+	f->bytes += e->raw_len + e->key_len + e->detail_len;
 	page->items[page->count++] = *e;
 	return 0;
 }
@@ -244,7 +246,7 @@ static int add_to_page(const struct rejection_entry *e, void *arg)
 int rejections_page(struct store_txn *t, uint64_t before, unsigned limit,
 		    struct rejection_page *page)
 {
-	struct page_fill f = {page, limit};
+	struct page_fill f = {page, limit, 0};
 	page->count = 0;
 	page->has_next = false;
 	if (limit < 1 || limit > REJECTIONS_PAGE_MAX)

@@ -76,6 +76,11 @@ int rejections_check(struct store_txn *t, uint64_t *bad);
 #define REJECTIONS_PAGE_MAX 100
 
 /* A page of rejections, newest first; next is the cursor of the page after. */
+/* Bytes a page holds at most (raw message, key and detail of its entries):
+ * a page of large messages ends early, so that no answer grows past about
+ * a MiB once base64-encoded. */
+#define REJECTIONS_PAGE_BYTES (256 * 1024)
+
 struct rejection_page {
 	struct rejection_entry items[REJECTIONS_PAGE_MAX];
 	size_t count;
@@ -85,7 +90,8 @@ struct rejection_page {
 
 /*
  * Reads up to limit (1..REJECTIONS_PAGE_MAX) rejections older than before
- * (0: from the newest), newest first.
+ * (0: from the newest), newest first; fewer when they would hold more than
+ * REJECTIONS_PAGE_BYTES (at least one).
  */
 int rejections_page(struct store_txn *t, uint64_t before, unsigned limit,
 		    struct rejection_page *page);

@@ -144,11 +144,12 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str 
 		return t->err;
 	MDB_val k, v;
 	int rc;
+	size_t bytes = 0;
 	for (rc = seek_before(c, key, klen, &k, &v); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
 		struct proj_comment com;
 		if (proj_comment_key_parse(k.mv_data, k.mv_size, campaign, &com.at, &com.seq))
 			break; /* walked past the campaign's first comment */
-		if (page->count == limit) {
+		if (page->count == limit || bytes >= PROJ_PAGE_BYTES) {
 			page->has_next = true;
 			break;
 		}
@@ -156,6 +157,7 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str 
 			rc = MDB_CORRUPTED;
 			break;
 		}
+		bytes += com.name.len + com.text.len;
 		page->items[page->count++] = com;
 		page->next = (struct proj_cursor){com.at, com.seq};
 	}

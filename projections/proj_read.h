@@ -45,6 +45,9 @@ int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur);
 void proj_cursor_format(const struct proj_cursor *cur, char *buf, size_t size);
 
 #define PROJ_PAGE_MAX 100
+/* Text a page holds at most (names and comments): a page of long comments
+ * ends early, so that no answer grows past a few hundred KiB. */
+#define PROJ_PAGE_BYTES (256 * 1024)
 struct proj_comment_page {
 	struct proj_comment items[PROJ_PAGE_MAX];
 	size_t count;
@@ -54,7 +57,8 @@ struct proj_comment_page {
 
 /*
  * Reads up to limit (1..PROJ_PAGE_MAX) visible comments of a campaign, newest
- * first, starting after before (or at the newest when before is NULL).
+ * first, starting after before (or at the newest when before is NULL); fewer
+ * when they would hold more than PROJ_PAGE_BYTES of text (at least one).
  */
 int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
 		       const struct proj_cursor *before, unsigned limit,

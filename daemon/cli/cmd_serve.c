@@ -33,7 +33,8 @@
 
 static const char usage[] =
 	"Usage: pledged serve [--brokers HOST:PORT[,...]] [--topic NAME] [--group ID]\n"
-	"                     [--data DIR] [--listen HOST:PORT] [--config FILE]\n"
+	"                     [--data DIR] [--listen HOST:PORT] [--admin-listen HOST:PORT]\n"
+	"                     [--admin-token-file FILE] [--config FILE]\n"
 	"                     [--kafka KEY=VALUE]... [--read-only] [--log-level LEVEL]\n"
 	"\n"
 	"Consume pledge and comment events from Kafka into the data dir (events,\n"
@@ -50,9 +51,15 @@ static const char usage[] =
 	"  --group ID            consumer group (default: pledged); instances in one\n"
 	"                        group split the partitions, each with its own --data\n"
 	"  --data DIR            data directory, created if missing (default: pledged-data)\n"
-	"  --listen HOST:PORT    HTTP address (default: 127.0.0.1:8080; port 0 picks one)\n"
+	"  --listen HOST:PORT    public HTTP: the page, the campaign API and streams\n"
+	"                        (default: 127.0.0.1:8080; port 0 picks one)\n"
+	"  --admin-listen HOST:PORT  operators' HTTP: /healthz, /metrics, /v1/rejections\n"
+	"                        (default: 127.0.0.1:8081; keep it off public networks)\n"
+	"  --admin-token-file FILE  the operators' listener then answers only requests\n"
+	"                        with 'Authorization: Bearer TOKEN' (the file's one line)\n"
 	"  --config FILE         'key = value' lines with the settings above (brokers,\n"
-	"                        topic, group, data, listen, log_level, read_only,\n"
+	"                        topic, group, data, listen, admin_listen,\n"
+	"                        admin_token_file, log_level, read_only,\n"
 	"                        batch_max, batch_ms, checkpoint_entries,\n"
 	"                        earliest_event_time, max_clock_skew_s, ready_max_lag,\n"
 	"                        skip_lost_offsets, kafka.*);\n"
@@ -112,6 +119,8 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 					     {"group", required_argument, NULL, 'g'},
 					     {"data", required_argument, NULL, 'd'},
 					     {"listen", required_argument, NULL, 'l'},
+					     {"admin-listen", required_argument, NULL, 'A'},
+					     {"admin-token-file", required_argument, NULL, 'F'},
 					     {"config", required_argument, NULL, 'c'},
 					     {"kafka", required_argument, NULL, 'k'},
 					     {"read-only", no_argument, NULL, 'r'},
@@ -159,6 +168,8 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
 	if (config_validate(cfg, err, sizeof err))
 		return cli_usage_error("serve", "%s", err);
+	if (config_load_token(cfg, err, sizeof err))
+		return cli_usage_error("serve", "%s", err);
 	return CLI_OK;
 }
 
@@ -167,18 +178,50 @@ static void notify_http(void *arg, uint64_t seq)
 	http_server_notify(arg, seq);
 }
 
+/* Both listeners; the commit notifications go to the public one (streams). */
+struct listeners {
+	struct http_server *public, *admin;
+};
+
+/* The operators' listener is small: one thread, a few connections, and
+ * apart from the public one, so a flood there cannot starve health checks. */
+#define ADMIN_THREADS 1
+#define ADMIN_MAX_CONNECTIONS 64
+
 static int start_http(const struct serve_config *cfg, struct store *st, struct metrics *m,
-		      struct http_server **hs)
+		      struct listeners *l)
 {
-	struct http_server_options hopt = {.listen = cfg->listen, .ready_max_lag = cfg->ready_max_lag};
-	int rc = http_server_start(hs, st, m, &hopt);
+	struct http_server_options pub = {.listen = cfg->listen, .listener = HTTP_PUBLIC,
+					  .ready_max_lag = cfg->ready_max_lag};
+	struct http_server_options adm = {.listen = cfg->admin_listen, .listener = HTTP_ADMIN,
+					  .token = cfg->admin_token, .threads = ADMIN_THREADS,
+					  .max_connections = ADMIN_MAX_CONNECTIONS,
+					  .ready_max_lag = cfg->ready_max_lag};
+	int rc = http_server_start(&l->public, st, m, &pub);
 	if (rc) {
 		log_error("cannot serve HTTP on %s: %s; check --listen (is the port taken?)",
 			  cfg->listen, pl_strerror(rc));
 		return rc;
 	}
-	log_info("HTTP on %s (port %d)", cfg->listen, http_server_port(*hs));
+	rc = http_server_start(&l->admin, st, m, &adm);
+	if (rc) {
+		log_error("cannot serve the operators' HTTP on %s: %s; check --admin-listen (is the "
+			  "port taken?)", cfg->admin_listen, pl_strerror(rc));
+		http_server_stop(l->public);
+		l->public = NULL;
+		return rc;
+	}
+	log_info("HTTP on %s (port %d)", cfg->listen, http_server_port(l->public));
+	log_info("admin HTTP on %s (port %d)%s", cfg->admin_listen, http_server_port(l->admin),
+		 cfg->admin_token[0] ? ", bearer token required" : "");
 	return PL_OK;
+}
+
+static void stop_http(struct listeners *l)
+{
+	http_server_stop(l->admin);
+	http_server_stop(l->public);
+	*l = (struct listeners){0};
 }
 
 static void wait_for_signal(void)
@@ -203,7 +246,7 @@ static int serve_read_only(const struct serve_config *cfg)
 {
 	struct store *st;
 	struct metrics m;
-	struct http_server *hs = NULL;
+	struct listeners hs = {0};
 	int rc = cli_open_store("serve", cfg->data, CLI_READ, cfg->map_size, &st);
 	if (rc)
 		return rc;
@@ -212,7 +255,7 @@ static int serve_read_only(const struct serve_config *cfg)
 	if (start_http(cfg, st, &m, &hs) == PL_OK) {
 		log_info("read-only: serving %s, consuming nothing", cfg->data);
 		wait_for_signal();
-		http_server_stop(hs);
+		stop_http(&hs);
 	} else {
 		rc = CLI_MISMATCH;
 	}
@@ -226,7 +269,7 @@ static int serve_consuming(const struct serve_config *cfg)
 	struct store *st = NULL;
 	struct writer writer;
 	struct metrics m;
-	struct http_server *hs = NULL;
+	struct listeners hs = {0};
 	struct embedded_broker *eb = NULL;
 	struct consumer *consumer = NULL;
 	struct slot_options sopt = {.checkpoint_entries = cfg->checkpoint_entries};
@@ -236,8 +279,6 @@ static int serve_consuming(const struct serve_config *cfg)
 	int rc = cli_open_writer("serve", cfg->data, true, cfg->map_size, &sopt, &st, &writer, &lock_fd);
 	if (rc)
 		return rc;
-	writer.window = (struct event_window){cfg->earliest_event_time,
-					      (int64_t)cfg->max_clock_skew_s * 1000};
 	writer.window = (struct event_window){cfg->earliest_event_time,
 					      (int64_t)cfg->max_clock_skew_s * 1000};
 	metrics_start(&m, st);
@@ -255,7 +296,7 @@ static int serve_consuming(const struct serve_config *cfg)
 		.batch_ms = (int)cfg->batch_ms,
 		.skip_lost_offsets = cfg->skip_lost_offsets,
 		.on_commit = notify_http,
-		.on_commit_arg = hs,
+		.on_commit_arg = hs.public,
 	};
 	if (!cfg->brokers[0]) {
 		if (embedded_broker_start(&eb, cfg->topic, EMBEDDED_PARTITIONS, cfg->data, err,
@@ -283,8 +324,7 @@ static int serve_consuming(const struct serve_config *cfg)
 cleanup:
 	consumer_free(consumer);
 	metrics_set_state(&m, CONSUMER_STOPPED, "shutting down");
-	if (hs)
-		http_server_stop(hs);
+	stop_http(&hs);
 	embedded_broker_stop(eb);
 	metrics_deinit(&m);
 	/* A checkpoint now spares the next start replaying the log since the last. */
@@ -315,11 +355,12 @@ static bool may_be_secret(const char *key)
 static void print_config(const struct serve_config *cfg)
 {
 	printf("configuration OK\nbrokers = %s\ntopic = %s\ngroup = %s\ndata = %s\nlisten = %s\n"
-	       "log_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n"
+	       "admin_listen = %s\nadmin_token_file = %s\nlog_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n"
 	       "map_size = %zu\ncheckpoint_entries = %u\nearliest_event_time = %lld\n"
 	       "max_clock_skew_s = %u\nready_max_lag = %u\n",
 	       cfg->brokers[0] ? cfg->brokers : "(embedded broker)", cfg->topic, cfg->group, cfg->data,
-	       cfg->listen, cfg->log_level, cfg->read_only ? "true" : "false",
+	       cfg->listen, cfg->admin_listen,
+	       cfg->admin_token_file[0] ? cfg->admin_token_file : "(none: no token)", cfg->log_level, cfg->read_only ? "true" : "false",
 	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms, cfg->map_size,
 	       cfg->checkpoint_entries, (long long)cfg->earliest_event_time, cfg->max_clock_skew_s,
 	       cfg->ready_max_lag);

@@ -23,6 +23,7 @@ void config_init(struct serve_config *c)
 	strcpy(c->group, "pledged");
 	strcpy(c->data, "pledged-data");
 	strcpy(c->listen, "127.0.0.1:8080");
+	strcpy(c->admin_listen, "127.0.0.1:8081");
 	strcpy(c->log_level, "info");
 	c->batch_max = 20000;
 	c->checkpoint_entries = 1000000;
@@ -149,6 +150,11 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 		return copy_value(c->data, sizeof c->data, key, value, err, err_size);
 	if (key_is(key, "listen"))
 		return copy_value(c->listen, sizeof c->listen, key, value, err, err_size);
+	if (key_is(key, "admin_listen"))
+		return copy_value(c->admin_listen, sizeof c->admin_listen, key, value, err, err_size);
+	if (key_is(key, "admin_token_file"))
+		return copy_value(c->admin_token_file, sizeof c->admin_token_file, key, value, err,
+				  err_size);
 	if (key_is(key, "log_level"))
 		return copy_value(c->log_level, sizeof c->log_level, key, value, err, err_size);
 	if (key_is(key, "read_only"))
@@ -320,6 +326,11 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 		return fail(err, err_size, "data must not be empty");
 	if (!valid_host_port(c->listen, strlen(c->listen), true))
 		return fail(err, err_size, "listen '%s' is not HOST:PORT", c->listen);
+	if (!valid_host_port(c->admin_listen, strlen(c->admin_listen), true))
+		return fail(err, err_size, "admin_listen '%s' is not HOST:PORT", c->admin_listen);
+	if (strcmp(c->listen, c->admin_listen) == 0 && strcmp(strrchr(c->listen, ':'), ":0") != 0)
+		return fail(err, err_size, "listen and admin_listen are both %s: the operators' "
+			    "listener needs an address of its own", c->listen);
 	for (const char *b = c->brokers; *b;) {
 		const char *comma = strchr(b, ',');
 		size_t len = comma ? (size_t)(comma - b) : strlen(b);
@@ -350,6 +361,40 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 			if (strcmp(c->kafka[i].key, owned_kafka_keys[j].key) == 0)
 				return fail(err, err_size, "kafka.%s is set by pledged itself (%s)",
 					    c->kafka[i].key, owned_kafka_keys[j].instead);
+	return PL_OK;
+}
+
+int config_load_token(struct serve_config *c, char *err, size_t err_size)
+{
+	c->admin_token[0] = '\0';
+	if (!c->admin_token_file[0])
+		return PL_OK;
+	FILE *f = fopen(c->admin_token_file, "r");
+	if (!f) {
+		snprintf(err, err_size, "cannot open admin_token_file '%s': %s", c->admin_token_file,
+			 strerror(errno));
+		return errno == ENOENT ? PL_ENOTFOUND : PL_EIO;
+	}
+	char buf[CONFIG_TOKEN_MAX + 3];
+	size_t len = fread(buf, 1, sizeof buf - 1, f);
+	bool bad_read = ferror(f);
+	fclose(f);
+	if (bad_read)
+		return fail(err, err_size, "cannot read admin_token_file '%s'", c->admin_token_file);
+	buf[len] = '\0';
+	if (len && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	if (len < CONFIG_TOKEN_MIN || len > CONFIG_TOKEN_MAX)
+		return fail(err, err_size, "admin_token_file '%s': the token wants %d..%d characters "
+			    "(e.g. openssl rand -hex 32)", c->admin_token_file, CONFIG_TOKEN_MIN,
+			    CONFIG_TOKEN_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] <= ' ' || buf[i] > '~')
+			return fail(err, err_size, "admin_token_file '%s': the token is one line of "
+				    "visible ASCII characters, no spaces", c->admin_token_file);
+	memcpy(c->admin_token, buf, len + 1);
 	return PL_OK;
 }
 

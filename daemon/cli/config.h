@@ -4,8 +4,9 @@
  * A plain struct filled by a pure parser (no I/O but config_load_file) and
  * checked by a validator, so every rule can be unit-tested. The file is
  * `key = value` lines; `#` starts a comment line; keys are the long flag
- * names with '_' or '-' (brokers, topic, group, data, listen, log_level,
- * read_only, batch_max, batch_ms, skip_lost_offsets, map_size,
+ * names with '_' or '-' (brokers, topic, group, data, listen, admin_listen,
+ * admin_token_file, log_level, read_only, batch_max, batch_ms,
+ * skip_lost_offsets, map_size,
  * checkpoint_entries, earliest_event_time, max_clock_skew_s, ready_max_lag).
  * Any key starting with "kafka." is handed to
  * librdkafka as is, minus the prefix, so that a secured cluster (SASL,
@@ -22,13 +23,19 @@
 #include "kafka_conf.h"
 
 #define CONFIG_MAX_KAFKA 64
+/* Bearer tokens: 16..1024 visible ASCII characters, no spaces. */
+#define CONFIG_TOKEN_MIN 16
+#define CONFIG_TOKEN_MAX 1024
 
 struct serve_config {
 	char brokers[1024]; /* "HOST:PORT[,…]"; "" starts the embedded broker */
 	char topic[250];
 	char group[256];
 	char data[1024];
-	char listen[256];
+	char listen[256];       /* public: page, campaign API, streams */
+	char admin_listen[256]; /* operators: health, metrics, rejections */
+	char admin_token_file[1024]; /* "" means no token */
+	char admin_token[CONFIG_TOKEN_MAX + 1]; /* read from admin_token_file by config_load_token */
 	char log_level[16];
 	bool read_only;         /* serve HTTP from the data dir, consume nothing */
 	bool skip_lost_offsets; /* continue after data deleted by retention (logged) */
@@ -78,6 +85,13 @@ int config_load_file(struct serve_config *c, const char *path, char *err, size_t
  * consumption. Returns 0 or PL_EINVAL with err.
  */
 int config_validate(const struct serve_config *c, char *err, size_t err_size);
+
+/*
+ * Reads the admin listener's token from admin_token_file, when one is set,
+ * into admin_token (one line; a final newline is not part of it). Returns
+ * 0, or PL_ENOTFOUND/PL_EIO/PL_EINVAL with err.
+ */
+int config_load_token(struct serve_config *c, char *err, size_t err_size);
 
 /* The value of a pass-through property, or NULL when it is not set. */
 const char *config_kafka_get(const struct serve_config *c, const char *key);

@@ -7,6 +7,9 @@
 
 /* Direct-mapped: a colliding key simply replaces the older body. */
 #define SLOTS 256
+/* Bodies kept at most, per worker: beyond it older slots are emptied, so a
+ * client paging through large answers cannot make the cache hold them all. */
+#define CACHE_BYTES (8u << 20)
 
 struct http_blob {
 	int refs; /* the cache's, plus one per evbuffer still sending it */
@@ -23,6 +26,8 @@ struct slot {
 
 struct http_cache {
 	struct slot slots[SLOTS];
+	size_t bytes; /* of the bodies in slots */
+	size_t hand;  /* the next slot to empty when over CACHE_BYTES */
 };
 
 static void blob_unref(struct http_blob *b)
@@ -39,6 +44,16 @@ static void blob_sent_cb(const void *data, size_t len, void *blob)
 	(void)data;
 	(void)len;
 	blob_unref(blob);
+}
+
+/* Bodies still being sent keep their own reference. */
+static void slot_empty(struct http_cache *c, struct slot *s)
+{
+	if (s->blob) {
+		c->bytes -= s->blob->len;
+		blob_unref(s->blob);
+		s->blob = NULL;
+	}
 }
 
 struct http_cache *http_cache_new(void)
@@ -87,11 +102,17 @@ struct http_blob *http_cache_put(struct http_cache *c, const char *key, size_t k
 	}
 	*b = (struct http_blob){.refs = 1, .len = len, .text = text};
 	struct slot *s = slot_for(c, key, key_len);
-	blob_unref(s->blob);
+	slot_empty(c, s);
 	memcpy(s->key, key, key_len);
 	s->key_len = key_len;
 	strcpy(s->etag, etag);
 	s->blob = b;
+	c->bytes += len;
+	/* Over budget: empty other slots, oldest position first (the new body
+	 * stays even when it alone is over: it is about to be sent). */
+	for (size_t n = 0; c->bytes > CACHE_BYTES && n < SLOTS; n++, c->hand = (c->hand + 1) % SLOTS)
+		if (&c->slots[c->hand] != s)
+			slot_empty(c, &c->slots[c->hand]);
 	return b;
 }
 

@@ -6,7 +6,8 @@
  * once can be sent again, without LMDB lookups, jansson or a copy, to every
  * request for the same thing until the ETag moves. One cache per worker
  * thread: no locks. Bodies are reference-counted because an evbuffer may
- * still be sending one after the cache replaced it.
+ * still be sending one after the cache replaced it. A cache keeps at most
+ * 8 MiB of bodies: what is being sent is counted as queued output instead.
  */
 #ifndef HTTP_CACHE_H
 #define HTTP_CACHE_H

@@ -14,9 +14,19 @@
  * connection therefore has a deadline: a request must be complete (line,
  * headers and body) within timeout_seconds of the connection being ready
  * for it — from accept, and again from each reply of a keep-alive
- * connection — or the connection is closed.
+ * connection — or the connection is closed. Likewise for reading a reply:
+ * a client that leaves more than HTTP_CONN_OUTPUT_MAX of it unread for
+ * timeout_seconds is closed (evhttp's own timeout would wait for ever on
+ * a client that reads a byte now and then).
+ *
+ * Every byte queued for a client is counted, per connection and for the
+ * server (output_queued, which the router holds under max_output_bytes)
+ * and in the metrics, from the output buffer's own callbacks; evhttp reads
+ * no next request of a connection before its reply is out, and the input
+ * it buffers meanwhile is capped by a read watermark.
  */
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -24,6 +34,30 @@
 #include <event2/listener.h>
 
 #include "http_internal.h"
+#include "metrics.h"
+
+/* Pipelined input buffered while a reply goes out: a request line and
+ * headers (8 KiB at most) with room to spare. */
+#define INPUT_MAX (64 * 1024)
+/* The kernel's send buffer of a connection (Linux doubles it). Left to
+ * autotuning it takes up to 4 MiB of a client that reads nothing, out of
+ * sight of every cap here; this is still a whole answer for most routes,
+ * and 2.5 MB/s to a client 50 ms away. */
+#define SEND_BUFFER (64 * 1024)
+
+static void count_output(struct http_worker *w, int64_t delta)
+{
+	atomic_fetch_add(&w->hs->output_queued, delta);
+	atomic_fetch_add(&w->hs->m->http_output_queued, delta);
+}
+
+static void output_changed_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *conn)
+{
+	(void)b;
+	struct http_conn *c = conn;
+	c->queued = c->queued + info->n_added - info->n_deleted;
+	count_output(c->w, (int64_t)info->n_added - (int64_t)info->n_deleted);
+}
 
 static void conn_free(struct http_conn *c)
 {
@@ -33,11 +67,14 @@ static void conn_free(struct http_conn *c)
 
 static void conn_closed_cb(struct evhttp_connection *evcon, void *conn)
 {
-	(void)evcon;
 	struct http_conn *c = conn;
 	struct http_worker *w = c->w;
 	if (c->on_close)
 		c->on_close(c->on_close_arg);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	if (bev && c->output_cb)
+		evbuffer_remove_cb_entry(bufferevent_get_output(bev), c->output_cb);
+	count_output(w, -(int64_t)c->queued);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -52,12 +89,16 @@ static void conn_closed_cb(struct evhttp_connection *evcon, void *conn)
 	}
 }
 
-/* The request was not complete in time: conn_closed_cb frees c. */
+/* The request was not complete in time, or the client left too much of a
+ * reply unread: conn_closed_cb frees c. Below the cap, the rest of a reply
+ * is evhttp's to send, under its own timeout. */
 static void conn_deadline_cb(evutil_socket_t fd, short what, void *conn)
 {
 	(void)fd;
 	(void)what;
 	struct http_conn *c = conn;
+	if (c->replying && c->queued <= HTTP_CONN_OUTPUT_MAX)
+		return;
 	evhttp_connection_free(c->evcon);
 }
 
@@ -71,18 +112,28 @@ static void conn_deadline_arm(struct http_conn *c)
 static void reply_sent_cb(struct evhttp_request *req, void *conn)
 {
 	(void)req;
-	conn_deadline_arm(conn);
+	struct http_conn *c = conn;
+	c->replying = false;
+	conn_deadline_arm(c);
 }
 
-void http_conn_request_received(struct http_worker *w, struct evhttp_request *req)
+struct http_conn *http_conn_request_received(struct http_worker *w, struct evhttp_request *req)
 {
 	/* A walk of at most this worker's share of max_connections: small
 	 * beside answering the request. */
 	struct http_conn *c = http_conn_find(w, evhttp_request_get_connection(req));
 	if (c) {
 		event_del(c->deadline_ev);
+		c->replying = true;
 		evhttp_request_set_on_complete_cb(req, reply_sent_cb, c);
 	}
+	return c;
+}
+
+void http_conn_reply_queued(struct http_conn *c)
+{
+	if (c && c->replying && c->queued > HTTP_CONN_OUTPUT_MAX)
+		conn_deadline_arm(c);
 }
 
 /*
@@ -119,8 +170,11 @@ static void conn_adopt(struct http_worker *w, struct bufferevent *bev)
 		c = NULL;
 	}
 	if (c) {
+		int sndbuf = SEND_BUFFER;
+		setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
 		c->w = w;
 		c->evcon = evcon;
+		c->output_cb = evbuffer_add_cb(bufferevent_get_output(bev), output_changed_cb, c);
 		c->next = w->conn_list;
 		if (w->conn_list)
 			w->conn_list->prev = c;
@@ -162,6 +216,7 @@ struct bufferevent *http_conn_bev_cb(struct event_base *base, void *worker)
 	if (!w->pending)
 		return NULL; /* evhttp makes one of its own: served, not counted */
 	bufferevent_incref(w->pending);
+	bufferevent_setwatermark(w->pending, EV_READ, 0, INPUT_MAX);
 	event_active(w->adopt_ev, 0, 0);
 	if (++w->conns >= w->conn_cap && !w->paused) {
 		evconnlistener_disable(evhttp_bound_socket_get_listener(w->bound));

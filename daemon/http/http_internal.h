@@ -22,23 +22,24 @@
 #include "http_server.h"
 
 /* Routes: X(ENUM, "name" in pledged_http_requests_total{route=…}, "path"
- * as docs/http.md heads its section; tests/http/test_http_doc.sh checks
- * that every one is documented). */
-#define HTTP_ROUTES(X)                                                \
-	X(CAMPAIGNS, "campaigns", "/v1/campaigns")                    \
-	X(CAMPAIGN, "campaign", "/v1/campaigns/{id}")                 \
-	X(COMMENTS, "comments", "/v1/campaigns/{id}/comments")        \
-	X(STREAM, "stream", "/v1/campaigns/{id}/stream")              \
-	X(REJECTIONS, "rejections", "/v1/rejections")                 \
-	X(HEALTHZ, "healthz", "/healthz")                             \
-	X(READYZ, "readyz", "/readyz")                                \
-	X(METRICS, "metrics", "/metrics")                             \
-	X(PAGE, "page", "/c/{id}")                                    \
-	X(ASSET, "asset", "/assets/{name}")                           \
-	X(UNKNOWN, "unknown", "")
+ * as docs/http.md heads its section (tests/http/test_http_doc.sh checks
+ * that every one is documented), listeners that serve it). */
+#define HTTP_BOTH (HTTP_PUBLIC | HTTP_ADMIN)
+#define HTTP_ROUTES(X)                                                         \
+	X(CAMPAIGNS, "campaigns", "/v1/campaigns", HTTP_PUBLIC)                \
+	X(CAMPAIGN, "campaign", "/v1/campaigns/{id}", HTTP_PUBLIC)             \
+	X(COMMENTS, "comments", "/v1/campaigns/{id}/comments", HTTP_PUBLIC)    \
+	X(STREAM, "stream", "/v1/campaigns/{id}/stream", HTTP_PUBLIC)          \
+	X(REJECTIONS, "rejections", "/v1/rejections", HTTP_ADMIN)              \
+	X(HEALTHZ, "healthz", "/healthz", HTTP_ADMIN)                          \
+	X(READYZ, "readyz", "/readyz", HTTP_BOTH)                              \
+	X(METRICS, "metrics", "/metrics", HTTP_ADMIN)                          \
+	X(PAGE, "page", "/c/{id}", HTTP_PUBLIC)                                \
+	X(ASSET, "asset", "/assets/{name}", HTTP_PUBLIC)                       \
+	X(UNKNOWN, "unknown", "", 0)
 
 enum http_route {
-#define HTTP_ROUTE_ENUM(e, name, path) HTTP_ROUTE_##e,
+#define HTTP_ROUTE_ENUM(e, name, path, listeners) HTTP_ROUTE_##e,
 	HTTP_ROUTES(HTTP_ROUTE_ENUM)
 #undef HTTP_ROUTE_ENUM
 	HTTP_ROUTE_COUNT
@@ -46,6 +47,8 @@ enum http_route {
 
 /* Route names indexed by enum http_route, for metrics_render(). */
 extern const char *const http_route_names[HTTP_ROUTE_COUNT];
+/* The listeners (enum http_listener bits) that serve each route. */
+extern const int http_route_listeners[HTTP_ROUTE_COUNT];
 
 /* Longest campaign id (docs/events.md) and asset name we look up. */
 #define HTTP_ID_MAX PL_MAX_ID_BYTES
@@ -76,7 +79,11 @@ struct http_conn {
 	struct http_conn *prev, *next;
 	struct http_worker *w;
 	struct evhttp_connection *evcon;
-	struct event *deadline_ev; /* pending while a request is being received */
+	struct event *deadline_ev; /* pending while a request is being received, or
+				    * while a reply waits with more than HTTP_CONN_OUTPUT_MAX */
+	bool replying;             /* between a request and the end of its reply */
+	struct evbuffer_cb_entry *output_cb; /* counts what is queued for the client */
+	size_t queued;             /* bytes of replies not yet taken by the kernel */
 	void (*on_close)(void *arg); /* what else must know it closed (a stream) */
 	void *on_close_arg;
 };
@@ -104,16 +111,25 @@ struct http_worker {
 	uint64_t streams_generation; /* projections' generation then (see proj.h) */
 };
 
+/*
+ * Output queued for one client past which it must catch up within the
+ * request deadline or be closed. Replies are bounded (docs/http.md) and a
+ * connection reads no next request before its reply is out.
+ */
+#define HTTP_CONN_OUTPUT_MAX (256 * 1024)
+
 struct http_server {
 	struct store *st;
 	struct metrics *m;
 	struct http_server_options opt; /* with defaults filled in */
+	size_t token_len;
 	int fd;                         /* the listening socket; workers hold dups */
 	int port;
 	int nworkers;
 	struct http_worker *workers;
 	_Atomic uint64_t notified_seq;
 	_Atomic int stream_count; /* across workers, bounded by opt.max_sse_clients */
+	_Atomic int64_t output_queued; /* replies not yet taken by the kernel, all clients */
 };
 
 /* One request being answered; lives on the dispatcher's stack. */
@@ -145,8 +161,12 @@ struct bufferevent *http_conn_bev_cb(struct event_base *base, void *worker);
 /* Starts tracking the connection accepted last, if any (adopt_ev's callback). */
 void http_conn_adopt_pending(struct http_worker *w);
 void http_conn_adopt_cb(evutil_socket_t fd, short what, void *worker);
-/* A whole request arrived: its deadline is met, and re-armed once answered. */
-void http_conn_request_received(struct http_worker *w, struct evhttp_request *req);
+/* A whole request arrived: its deadline is met, and re-armed once answered.
+ * Returns its tracked connection, or NULL. */
+struct http_conn *http_conn_request_received(struct http_worker *w, struct evhttp_request *req);
+/* Its reply is queued (c may be NULL): a client that leaves more than
+ * HTTP_CONN_OUTPUT_MAX of it unread has the request deadline to catch up. */
+void http_conn_reply_queued(struct http_conn *c);
 /* Writes the reply queued on evcon in this turn of the loop. */
 void http_conn_write_now(struct evhttp_connection *evcon);
 /* The tracked connection evcon of worker w, or NULL. */
@@ -158,6 +178,9 @@ void http_conn_forget_all(struct http_worker *w);
 
 /* The evhttp callback for every request: routes it to a handler. */
 void http_router_dispatch(struct evhttp_request *req, void *worker);
+
+/* Whether the request carries the listener's bearer token, if it has one. */
+bool http_auth_allows(const struct http_server *hs, struct evhttp_request *req);
 
 /* Stream upkeep, run on the worker's thread. */
 void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker);

@@ -12,9 +12,15 @@
 #include "pl_error.h"
 
 const char *const http_route_names[HTTP_ROUTE_COUNT] = {
-#define HTTP_ROUTE_NAME(e, name, path) name,
+#define HTTP_ROUTE_NAME(e, name, path, listeners) name,
 	HTTP_ROUTES(HTTP_ROUTE_NAME)
 #undef HTTP_ROUTE_NAME
+};
+
+const int http_route_listeners[HTTP_ROUTE_COUNT] = {
+#define HTTP_ROUTE_LISTENERS(e, name, path, listeners) listeners,
+	HTTP_ROUTES(HTTP_ROUTE_LISTENERS)
+#undef HTTP_ROUTE_LISTENERS
 };
 
 _Static_assert(HTTP_ROUTE_COUNT <= METRICS_HTTP_ROUTES, "metrics counts too few HTTP routes");

@@ -1,8 +1,12 @@
 /*
  * http_router.c — from method and path to a handler. The path is matched by
  * http_route.c; an id longer than any campaign id can be is answered 404
- * here: it cannot exist. Unknown paths are 404 whatever the method; known
- * paths with a method other than GET or HEAD are 405.
+ * here: it cannot exist. Unknown paths, and routes of the other listener,
+ * are 404 whatever the method; known paths with a method other than GET or
+ * HEAD are 405. On a listener with a token, a request without it is 401
+ * before anything else. While more than max_output_bytes of replies wait
+ * for slow clients, requests are 503 at once (health and readiness still
+ * answered: their answers are small).
  */
 #include <string.h>
 
@@ -28,13 +32,28 @@ static void (*const handlers[HTTP_ROUTE_COUNT])(struct http_request *) = {
 void http_router_dispatch(struct evhttp_request *req, void *worker)
 {
 	struct http_request r = {.req = req, .w = worker, .route = HTTP_ROUTE_UNKNOWN};
+	const struct http_server *hs = r.w->hs;
+	if (!http_auth_allows(hs, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Bearer realm=\"pledged admin\"");
+		http_reply_error(&r, 401, "this listener needs the operators' token: "
+					  "Authorization: Bearer TOKEN");
+		return;
+	}
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	struct http_target t;
 	http_route_match(uri ? evhttp_uri_get_path(uri) : NULL, &t);
-	r.route = t.route;
+	r.route = (http_route_listeners[t.route] & (int)hs->opt.listener) ? t.route
+									     : HTTP_ROUTE_UNKNOWN;
 	r.query = uri ? evhttp_uri_get_query(uri) : NULL;
 	if (r.route == HTTP_ROUTE_UNKNOWN) {
 		http_reply_error(&r, 404, "no such path");
+		return;
+	}
+	if (r.route != HTTP_ROUTE_HEALTHZ && r.route != HTTP_ROUTE_READYZ &&
+	    (size_t)atomic_load(&r.w->hs->output_queued) > hs->opt.max_output_bytes) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+		http_reply_error(&r, 503, "too many answers waiting for slow clients; retry shortly");
 		return;
 	}
 

@@ -35,6 +35,7 @@
 #define DEFAULT_TIMEOUT_SECONDS 10
 #define DEFAULT_HEARTBEAT_MS 15000
 #define DEFAULT_READY_MAX_LAG 10000
+#define DEFAULT_MAX_OUTPUT_BYTES (64u << 20)
 #define MAX_THREADS 64
 /* Request line plus headers. Browsers send 1-2 KiB; 8 KiB is nginx's default. */
 #define MAX_HEADERS_SIZE 8192
@@ -123,9 +124,10 @@ static void request_cb(struct evhttp_request *req, void *worker)
 {
 	struct http_worker *w = worker;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	http_conn_request_received(w, req);
+	struct http_conn *c = http_conn_request_received(w, req);
 	http_router_dispatch(req, w);
 	http_conn_write_now(evcon);
+	http_conn_reply_queued(c);
 }
 
 /* Runs on the worker's own thread, so evhttp is freed where it lives. */
@@ -239,6 +241,12 @@ static void fill_defaults(struct http_server_options *o)
 		o->sse_heartbeat_ms = DEFAULT_HEARTBEAT_MS;
 	if (o->ready_max_lag <= 0)
 		o->ready_max_lag = DEFAULT_READY_MAX_LAG;
+	if (o->max_output_bytes == 0)
+		o->max_output_bytes = DEFAULT_MAX_OUTPUT_BYTES;
+	if (o->listener != HTTP_ADMIN)
+		o->listener = HTTP_PUBLIC;
+	if (o->token && !o->token[0])
+		o->token = NULL;
 }
 
 int http_server_start(struct http_server **out, struct store *st, struct metrics *m,
@@ -256,6 +264,7 @@ int http_server_start(struct http_server **out, struct store *st, struct metrics
 	hs->opt = *opt;
 	hs->fd = -1;
 	fill_defaults(&hs->opt);
+	hs->token_len = hs->opt.token ? strlen(hs->opt.token) : 0;
 	int rc = bind_listen(hs->opt.listen, &hs->fd, &hs->port);
 	if (rc)
 		goto fail;
@@ -292,8 +301,10 @@ int http_server_start(struct http_server **out, struct store *st, struct metrics
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc)
 		goto fail;
-	log_info("http: listening on %s (port %d), %d threads, at most %d connections", hs->opt.listen,
-		 hs->port, hs->nworkers, hs->opt.max_connections);
+	log_info("http: %s listener on %s (port %d), %d threads, at most %d connections%s",
+		 hs->opt.listener == HTTP_ADMIN ? "admin" : "public", hs->opt.listen, hs->port,
+		 hs->nworkers, hs->opt.max_connections,
+		 hs->opt.token ? ", bearer token required" : "");
 	*out = hs;
 	return PL_OK;
 fail:

@@ -14,14 +14,25 @@
 #include "metrics.h"
 #include "store.h"
 
+/*
+ * Which routes a listener serves (docs/http.md): the public one the page,
+ * the campaign API and the streams; the admin one health, metrics and
+ * rejections (raw bytes of refused messages: operators only). /readyz is
+ * on both, for load balancers in front of the public port.
+ */
+enum http_listener { HTTP_PUBLIC = 1, HTTP_ADMIN = 2 };
+
 struct http_server_options {
 	const char *listen;   /* "HOST:PORT"; port 0 picks a free port */
+	enum http_listener listener; /* 0 means HTTP_PUBLIC */
+	const char *token;    /* admin: the bearer token every request must carry; NULL: none */
 	int threads;          /* worker threads; 0 means one per core */
 	int max_connections;  /* across all threads; 0 means the default (4096) */
 	int max_sse_clients;  /* 0 means the default (1024) */
 	int timeout_seconds;  /* per read/write, and for receiving a whole request; 0: 10 */
 	int sse_heartbeat_ms; /* stream heartbeat period; 0 means the default (15000) */
 	int64_t ready_max_lag; /* /readyz: most messages behind; 0 means the default (10000) */
+	size_t max_output_bytes; /* replies queued for all clients; 0 means the default (64 MiB) */
 };
 
 struct http_server;

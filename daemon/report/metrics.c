@@ -11,7 +11,7 @@
 static const double batch_bounds[METRICS_BATCH_BUCKETS - 1] = {1, 10, 100, 500, 1000, 5000, 10000};
 static const double latency_bounds[METRICS_LATENCY_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
 								   0.025, 0.1, 0.5, 5};
-static const int http_statuses[METRICS_HTTP_STATUSES - 1] = {200, 204, 304, 400, 404, 405, 413};
+static const int http_statuses[METRICS_HTTP_STATUSES - 1] = {200, 204, 304, 400, 401, 404, 405, 413, 503};
 
 void metrics_init(struct metrics *m)
 {
@@ -293,6 +293,10 @@ char *metrics_render(struct metrics *m, const struct metrics_rebuild *rebuild,
 			emit(&o, "\"} %llu\n", (unsigned long long)m->http_requests[r][s]);
 		}
 	pthread_mutex_unlock(&m->lock);
+	emit(&o, "# HELP pledged_http_output_queued_bytes Replies queued for slow clients, not yet "
+		 "taken by the kernel.\n# TYPE pledged_http_output_queued_bytes gauge\n"
+		 "pledged_http_output_queued_bytes %lld\n",
+	     (long long)atomic_load(&m->http_output_queued));
 	emit(&o, "# HELP pledged_store_writable 1 while the data dir accepts writes.\n"
 		 "# TYPE pledged_store_writable gauge\npledged_store_writable %d\n",
 	     atomic_load(&m->store_writable) ? 1 : 0);

@@ -24,7 +24,7 @@
 #define METRICS_LATENCY_BUCKETS 10   /* 0.5ms … 5s, +Inf */
 #define METRICS_MAX_PARTITIONS 256
 #define METRICS_HTTP_ROUTES 12
-#define METRICS_HTTP_STATUSES 8      /* 200 204 304 400 404 405 413 5xx/other */
+#define METRICS_HTTP_STATUSES 10     /* 200 204 304 400 401 404 405 413 503 other */
 
 enum consumer_state {
 	CONSUMER_STARTING,  /* not yet assigned partitions */
@@ -55,6 +55,7 @@ struct metrics {
 	_Atomic uint64_t last_seq;
 	_Atomic int64_t last_batch_ms; /* wall clock of the last committed batch */
 	_Atomic bool store_writable;
+	_Atomic int64_t http_output_queued; /* reply bytes not yet taken by the kernel */
 	struct histogram batch_size;
 	struct histogram commit_latency;
 

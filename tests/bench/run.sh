@@ -120,18 +120,19 @@ calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 verdict() { awk -v v="$1" -v b="$2" 'BEGIN { print (v + 0 >= b + 0) ? "met" : "NOT met" }'; }
 row() { echo "| $1 | $2 | $3 | $4 | $5 |" >>"$TABLE"; }
 
-# Starts `pledged serve ARGS...` with its log in $1; sets SERVE_PID and
-# SERVE_PORT (read from the log line "HTTP on ... (port N)").
+# Starts `pledged serve ARGS...` with its log in $1; sets SERVE_PID,
+# SERVE_PORT and ADMIN_PORT (from the log lines "[admin ]HTTP on ... (port N)").
 start_serve() {
 	local log=$1
 	shift
-	"$PLEDGED" serve --listen 127.0.0.1:0 "$@" >"$log" 2>&1 4>&- &
+	"$PLEDGED" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 "$@" >"$log" 2>&1 4>&- &
 	SERVE_PID=$!
 	PIDS+=("$SERVE_PID")
 	SERVE_PORT=""
 	for _ in $(seq 1 200); do
-		SERVE_PORT=$(sed -n 's/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$log" | head -n 1)
-		[ -n "$SERVE_PORT" ] && return 0
+		SERVE_PORT=$(sed -n '/admin HTTP on/!s/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$log" | head -n 1)
+		ADMIN_PORT=$(sed -n 's/.*admin HTTP on .*(port \([0-9]*\)).*/\1/p' "$log" | head -n 1)
+		[ -n "$SERVE_PORT" ] && [ -n "$ADMIN_PORT" ] && return 0
 		kill -0 "$SERVE_PID" 2>/dev/null || break
 		sleep 0.02
 	done
@@ -228,7 +229,7 @@ bench_ingest() {
 		t0=$(now)
 		start_serve "$TMP/serve-ingest.log" --brokers "$BROKER" --topic pledges \
 			--group "pledged-$r" --data "$TMP/ingest-data" "${SERVE_ARGS[@]}" || return 1
-		if ! times=$(wait_handled "$SERVE_PORT" "$EVENTS"); then
+		if ! times=$(wait_handled "$ADMIN_PORT" "$EVENTS"); then
 			fail "ingest: serve did not finish; see its log below"
 			tail -n 20 "$TMP/serve-ingest.log" >&2
 			stop_pid "$SERVE_PID"
@@ -444,26 +445,26 @@ bench_rebuild() {
 	start_serve "$TMP/serve-rebuild.log" --brokers "$BROKER" --topic pledges --group pledged-rebuild \
 		--data "$TMP/rebuild-data" "${SERVE_ARGS[@]}" 4>&- || { exec 4>&-; return 1; }
 	local stopped="exec 4>&-; stop_pid $SERVE_PID; stop_pid $BROKER_PID"
-	if ! feed_rounds "$SERVE_PORT" "$per" $((REBUILD_BASE - 1)) || ! wait_handled "$SERVE_PORT" "$base" >/dev/null; then
+	if ! feed_rounds "$ADMIN_PORT" "$per" $((REBUILD_BASE - 1)) || ! wait_handled "$ADMIN_PORT" "$base" >/dev/null; then
 		fail "rebuild: serve did not build the log: $(tail -n 3 "$TMP/rebuild-produce.out")"; eval "$stopped"; return 1
 	fi
 	local head alone during replay_s replay_start feeder
 	# Alone: the next $load events, nothing else running.
-	head=$(curl -s "http://127.0.0.1:$SERVE_PORT/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
-	feed_rounds "$SERVE_PORT" "$base" "$REBUILD_LOAD" &
+	head=$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
+	feed_rounds "$ADMIN_PORT" "$base" "$REBUILD_LOAD" &
 	feeder=$!
-	alone=$(watch_log "$SERVE_PORT" $((head + load * 98 / 100))) || { fail "rebuild: serve stalled"; eval "$stopped"; return 1; }
-	wait "$feeder" && wait_handled "$SERVE_PORT" $((base + load)) >/dev/null ||
+	alone=$(watch_log "$ADMIN_PORT" $((head + load * 98 / 100))) || { fail "rebuild: serve stalled"; eval "$stopped"; return 1; }
+	wait "$feeder" && wait_handled "$ADMIN_PORT" $((base + load)) >/dev/null ||
 		{ fail "rebuild: serve did not take the load"; eval "$stopped"; return 1; }
 	# During: as many again, with `pledged replay` started at the same moment.
-	head=$(curl -s "http://127.0.0.1:$SERVE_PORT/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
-	feed_rounds "$SERVE_PORT" $((base + load)) "$REBUILD_LOAD" &
+	head=$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
+	feed_rounds "$ADMIN_PORT" $((base + load)) "$REBUILD_LOAD" &
 	feeder=$!
 	replay_start=$(now)
 	"$PLEDGED" replay --data "$TMP/rebuild-data" >"$TMP/rebuild-replay.out" 2>"$TMP/rebuild-replay.err" 4>&- &
 	local replay_pid=$!
 	PIDS+=("$replay_pid")
-	during=$(watch_log "$SERVE_PORT" $((head + load * 98 / 100))) || { fail "rebuild: serve stalled during the rebuild"; eval "$stopped"; return 1; }
+	during=$(watch_log "$ADMIN_PORT" $((head + load * 98 / 100))) || { fail "rebuild: serve stalled during the rebuild"; eval "$stopped"; return 1; }
 	wait "$feeder" || { fail "rebuild: feeding the load failed"; eval "$stopped"; return 1; }
 	wait "$replay_pid" || { fail "rebuild: replay failed: $(tail -n 2 "$TMP/rebuild-replay.err")"; eval "$stopped"; return 1; }
 	replay_s=$(calc %.1f "$(now) - $replay_start")
@@ -505,7 +506,7 @@ bench_memory() {
 	local r first="" mid="" last="" ok=1 wrote_first="" wrote_last="" asked_first="" asked_last=""
 	for r in $(seq 1 "$rounds"); do
 		[ "$r" -gt 1 ] && echo "$per" >&4
-		if ! wait_handled "$SERVE_PORT" $((r * per)) >/dev/null; then
+		if ! wait_handled "$ADMIN_PORT" $((r * per)) >/dev/null; then
 			fail "memory: serve did not handle round $r"
 			tail -n 20 "$TMP/serve-mem.log" >&2
 			ok=0
@@ -568,7 +569,7 @@ bench_peer() {
 	start_serve "$TMP/serve-peer.log" --brokers "$BROKER" --topic pledges --group pledged-peer \
 		--data "$TMP/peer-data" "${SERVE_ARGS[@]}" || return 1
 	local times cpu wrote
-	if ! times=$(wait_handled "$SERVE_PORT" "$EVENTS"); then
+	if ! times=$(wait_handled "$ADMIN_PORT" "$EVENTS"); then
 		fail "peer: serve did not finish"; stop_pid "$SERVE_PID"; return 1
 	fi
 	cpu=$(cpu_seconds "$SERVE_PID")

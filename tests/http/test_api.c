@@ -146,7 +146,7 @@ static void write_all(int fd, const void *data, size_t len)
 
 struct resp {
 	int status;
-	char raw[300000];
+	char raw[2 << 20];
 	size_t len;
 	char *body;
 };
@@ -171,18 +171,32 @@ static void raw_request(int to_port, const void *req, size_t len, struct resp *r
 
 static struct resp R; /* the last answer */
 
-static int request(const char *method, const char *path, const char *headers)
+static int request_to(int to_port, const char *method, const char *path, const char *headers)
 {
 	char req[40000];
 	int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n%s\r\n",
 			 method, path, headers ? headers : "");
-	raw_request(port, req, (size_t)n, &R, 5000);
+	raw_request(to_port, req, (size_t)n, &R, 5000);
 	return R.status;
+}
+
+/* On the public listener. */
+static int request(const char *method, const char *path, const char *headers)
+{
+	return request_to(port, method, path, headers);
 }
 
 static int get(const char *path)
 {
 	return request("GET", path, NULL);
+}
+
+/* On the operators' listener. */
+static int admin_port;
+
+static int admin_get(const char *path)
+{
+	return request_to(admin_port, "GET", path, NULL);
 }
 
 /* The value of header name in the last answer ("" when absent). */
@@ -233,7 +247,7 @@ static const char *error_text(void)
 
 static struct store *st;
 static struct metrics m;
-static struct http_server *hs;
+static struct http_server *hs, *admin;
 static uint64_t seq;
 
 static void test_campaigns(void)
@@ -301,7 +315,7 @@ static void test_campaigns(void)
 	CHECK_STR(header("Allow"), "GET, HEAD");
 	CHECK(strstr(error_text(), "method not allowed") != NULL);
 	CHECK_INT(request("DELETE", "/v1/campaigns/" DEMO, NULL), 405);
-	CHECK_INT(request("PATCH", "/healthz", NULL), 405);
+	CHECK_INT(request_to(admin_port, "PATCH", "/healthz", NULL), 405);
 	CHECK_INT(request("POST", "/v1/campaigns/" DEMO "/stream", "Content-Length: 0\r\n"), 405);
 	CHECK_STR(header("Allow"), "GET");
 	CHECK_INT(request("HEAD", "/v1/campaigns/" DEMO, NULL), 200);
@@ -431,7 +445,7 @@ static void test_pagination_stable(void)
 
 static void test_rejections(void)
 {
-	CHECK_INT(get("/v1/rejections"), 200);
+	CHECK_INT(admin_get("/v1/rejections"), 200);
 	json_t *j = body_json();
 	CHECK_INT(json_array_size(json_object_get(j, "rejections")), 0);
 	CHECK(json_is_null(json_object_get(j, "next")));
@@ -443,7 +457,7 @@ static void test_rejections(void)
 	ingest_lines(st, "{\"v\":1,\"type\":\"pledge.teleported\",\"id\":\"rj-2\",\"at\":1,\"campaign\":\"x\"}\n");
 	ingest_lines(st, "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"rj-3\",\"at\":1}\n");
 
-	CHECK_INT(get("/v1/rejections"), 200);
+	CHECK_INT(admin_get("/v1/rejections"), 200);
 	CHECK(strcmp(header("ETag"), etag_before) != 0);
 	j = body_json();
 	json_t *list = json_object_get(j, "rejections");
@@ -455,7 +469,7 @@ static void test_rejections(void)
 	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 2), "topic")), "test");
 	json_decref(j);
 
-	CHECK_INT(get("/v1/rejections?limit=2"), 200);
+	CHECK_INT(admin_get("/v1/rejections?limit=2"), 200);
 	j = body_json();
 	CHECK_INT(json_array_size(json_object_get(j, "rejections")), 2);
 	char path[128];
@@ -463,22 +477,22 @@ static void test_rejections(void)
 	CHECK(next != NULL);
 	snprintf(path, sizeof path, "/v1/rejections?limit=2&before=%s", next ? next : "x");
 	json_decref(j);
-	CHECK_INT(get(path), 200);
+	CHECK_INT(admin_get(path), 200);
 	j = body_json();
 	list = json_object_get(j, "rejections");
 	CHECK_INT(json_array_size(list), 1);
 	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 0), "reason")), "bad_msgpack");
 	CHECK(json_is_null(json_object_get(j, "next")));
 	json_decref(j);
-	CHECK_INT(get("/v1/rejections?before=0"), 400);
-	CHECK_INT(get("/v1/rejections?before=1.5"), 400);
-	CHECK_INT(get("/v1/rejections?limit=500"), 400);
+	CHECK_INT(admin_get("/v1/rejections?before=0"), 400);
+	CHECK_INT(admin_get("/v1/rejections?before=1.5"), 400);
+	CHECK_INT(admin_get("/v1/rejections?limit=500"), 400);
 }
 
 static void test_healthz(void)
 {
 	metrics_set_state(&m, CONSUMER_CONSUMING, "");
-	CHECK_INT(get("/healthz"), 200);
+	CHECK_INT(admin_get("/healthz"), 200);
 	json_t *j = body_json();
 	CHECK_STR(json_string_value(json_object_get(j, "status")), "ok");
 	CHECK_STR(json_string_value(json_object_get(j, "state")), "consuming");
@@ -488,20 +502,20 @@ static void test_healthz(void)
 	CHECK_STR(header("ETag"), "");
 
 	metrics_set_state(&m, CONSUMER_STALLED, "broker unreachable; check --brokers");
-	CHECK_INT(get("/healthz"), 503);
+	CHECK_INT(admin_get("/healthz"), 503);
 	j = body_json();
 	CHECK_STR(json_string_value(json_object_get(j, "detail")), "broker unreachable; check --brokers");
 	json_decref(j);
 	metrics_set_state(&m, CONSUMER_READ_ONLY, "");
-	CHECK_INT(get("/healthz"), 503); /* not consuming: the contract's 200 needs both */
+	CHECK_INT(admin_get("/healthz"), 503); /* not consuming: the contract's 200 needs both */
 	j = body_json();
 	CHECK_STR(json_string_value(json_object_get(j, "state")), "read_only");
 	json_decref(j);
 	metrics_set_state(&m, CONSUMER_CONSUMING, "");
 	atomic_store(&m.store_writable, false);
-	CHECK_INT(get("/healthz"), 503);
+	CHECK_INT(admin_get("/healthz"), 503);
 	atomic_store(&m.store_writable, true);
-	CHECK_INT(get("/healthz"), 200);
+	CHECK_INT(admin_get("/healthz"), 200);
 }
 
 /* The detail of the last /readyz answer. */
@@ -534,7 +548,7 @@ static void test_readyz(void)
 	metrics_set_partition(&m, "pledges", 1, 0, 1); /* one more behind */
 	CHECK_INT(get("/readyz"), 503);
 	CHECK_STR(ready_detail(), "101 messages behind (at most 100)");
-	CHECK_INT(get("/healthz"), 200); /* alive all the same */
+	CHECK_INT(admin_get("/healthz"), 200); /* alive all the same */
 	metrics_set_state(&m, CONSUMER_STALLED, "broker unreachable; check --brokers");
 	CHECK_INT(get("/readyz"), 503);
 	CHECK_STR(ready_detail(), "broker unreachable; check --brokers");
@@ -598,7 +612,7 @@ static bool valid_sample(const char *line, char *family, size_t fsize)
 
 static void test_metrics(void)
 {
-	CHECK_INT(get("/metrics"), 200);
+	CHECK_INT(admin_get("/metrics"), 200);
 	CHECK_STR(header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
 	char typed[64][96];
 	int ntyped = 0, samples = 0, bad = 0;
@@ -901,15 +915,186 @@ static void test_hostile(void)
 	CHECK(now_ms() - t0 < 1000);
 	for (int i = 0; i < 50; i++)
 		close(idle[i]);
-	CHECK_INT(get("/healthz"), 200);
+	CHECK_INT(admin_get("/healthz"), 200);
+}
+
+/* A sample path of every route, to walk them all on each listener. */
+static const char *const route_paths[HTTP_ROUTE_COUNT] = {
+	[HTTP_ROUTE_CAMPAIGNS] = "/v1/campaigns",
+	[HTTP_ROUTE_CAMPAIGN] = "/v1/campaigns/" DEMO,
+	[HTTP_ROUTE_COMMENTS] = "/v1/campaigns/" DEMO "/comments?limit=100",
+	[HTTP_ROUTE_STREAM] = "/v1/campaigns/" DEMO "/stream",
+	[HTTP_ROUTE_REJECTIONS] = "/v1/rejections?limit=100",
+	[HTTP_ROUTE_HEALTHZ] = "/healthz",
+	[HTTP_ROUTE_READYZ] = "/readyz",
+	[HTTP_ROUTE_METRICS] = "/metrics",
+	[HTTP_ROUTE_PAGE] = "/c/" DEMO,
+	[HTTP_ROUTE_ASSET] = "/assets/page.js",
+	[HTTP_ROUTE_UNKNOWN] = "/v1/nothing",
+};
+
+/*
+ * Every route on both listeners: each serves its own and answers the
+ * other's 404, and no public answer carries a refused message's bytes, in
+ * the clear or in base64.
+ */
+static void test_listeners(void)
+{
+	static const char secret[] = "{\"private\":\"supporter-secret-7731\"}"; /* not msgpack */
+	ingest_raw(st, secret, sizeof secret - 1);
+	CHECK_INT(admin_get("/v1/rejections?limit=1"), 200);
+	json_t *j = body_json();
+	char raw64[128];
+	snprintf(raw64, sizeof raw64, "%s",
+		 json_string_value(json_object_get(json_array_get(json_object_get(j, "rejections"), 0),
+						   "raw")));
+	json_decref(j);
+	CHECK(strlen(raw64) > 40);
+	/* The base64 of any 3-byte-aligned stretch shows up in a longer encoding. */
+	char raw64_part[24];
+	snprintf(raw64_part, sizeof raw64_part, "%.20s", raw64 + 8);
+
+	for (int route = 0; route < HTTP_ROUTE_COUNT; route++) {
+		const char *path = route_paths[route];
+		CHECK(path != NULL);
+		if (!path)
+			continue;
+		bool on_public = http_route_listeners[route] & HTTP_PUBLIC;
+		bool on_admin = http_route_listeners[route] & HTTP_ADMIN;
+		char req[512];
+		int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+				 path);
+		/* A stream never ends: its first event is enough. */
+		int timeout = route == HTTP_ROUTE_STREAM ? 1500 : 5000;
+		raw_request(port, req, (size_t)n, &R, timeout);
+		if (on_public) {
+			CHECK(R.status == 200 || (route == HTTP_ROUTE_READYZ && R.status == 503));
+		} else {
+			CHECK_INT(R.status, 404);
+			CHECK_STR(error_text(), "no such path");
+		}
+		if (strstr(R.raw, "supporter-secret-7731") || strstr(R.raw, raw64_part) ||
+		    strstr(R.raw, "\"rejections\"") || strstr(R.raw, "pledged_events_rejected_total")) {
+			fprintf(stderr, "public %s shows what only operators may see\n", path);
+			CHECK(false);
+		}
+		if (route == HTTP_ROUTE_STREAM)
+			continue;
+		request_to(admin_port, "GET", path, NULL);
+		if (on_admin)
+			CHECK(R.status == 200 || R.status == 503);
+		else
+			CHECK_INT(R.status, 404);
+	}
+	CHECK_INT(admin_get("/v1/rejections?limit=1"), 200);
+	CHECK(strstr(R.body, raw64) != NULL);
+}
+
+/* The operators' listener with a token: nothing without it, in constant time. */
+static void test_token(void)
+{
+	static const char token[] = "s3cret-token-0123456789abcdef";
+	struct http_server *locked;
+	struct http_server_options opt = {.listen = "127.0.0.1:0", .listener = HTTP_ADMIN,
+					  .token = token, .threads = 1};
+	CHECK_INT(http_server_start(&locked, st, &m, &opt), 0);
+	if (!locked)
+		return;
+	int lport = http_server_port(locked);
+	static const char *const refused[] = {
+		NULL,
+		"Authorization: Bearer\r\n",
+		"Authorization: Bearer \r\n",
+		"Authorization: Basic czNjcmV0LXRva2VuLTAxMjM0NTY3ODlhYmNkZWY=\r\n",
+		"Authorization: Bearer s3cret-token-0123456789abcde\r\n",    /* one short */
+		"Authorization: Bearer s3cret-token-0123456789abcdefX\r\n",  /* one more */
+		"Authorization: Bearer S3cret-token-0123456789abcdef\r\n",   /* case */
+		"Authorization: Bearer s3cret-token-0123456789abcdeg\r\n",   /* last byte */
+	};
+	static const char *const paths[] = {"/healthz", "/metrics", "/v1/rejections", "/nope"};
+	for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++)
+		for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+			CHECK_INT(request_to(lport, "GET", paths[p], refused[i]), 401);
+			CHECK_STR(header("WWW-Authenticate"), "Bearer realm=\"pledged admin\"");
+			CHECK(strstr(error_text(), "Authorization: Bearer") != NULL);
+			CHECK_STR(header("Cache-Control"), "no-store");
+		}
+	const char *good = "Authorization: Bearer s3cret-token-0123456789abcdef\r\n";
+	CHECK_INT(request_to(lport, "GET", "/healthz", good), 200);
+	CHECK_INT(request_to(lport, "GET", "/metrics", good), 200);
+	CHECK_INT(request_to(lport, "GET", "/v1/rejections", good), 200);
+	CHECK_INT(request_to(lport, "GET", "/v1/campaigns", good), 404); /* public only */
+	CHECK_INT(request_to(lport, "GET", "/healthz", "authorization: bearer s3cret-token-0123456789abcdef\r\n"),
+		  200);
+	http_server_stop(locked);
+}
+
+/* Pages of large rejections and long comments end early: bounded in bytes. */
+static void test_page_bytes(void)
+{
+	enum { BIG = 16000, RAWS = 40 };
+	char *raw = malloc(BIG);
+	for (int i = 0; i < RAWS; i++) {
+		memset(raw, 'a' + i % 26, BIG);
+		raw[0] = (char)0xc1; /* never valid msgpack */
+		ingest_raw(st, raw, BIG);
+	}
+	free(raw);
+	int pages = 0, seen = 0;
+	char path[128] = "/v1/rejections?limit=100";
+	while (pages < 100) {
+		pages++;
+		CHECK_INT(admin_get(path), 200);
+		CHECK(strlen(R.body) < 1024 * 1024);
+		json_t *j = body_json();
+		seen += (int)json_array_size(json_object_get(j, "rejections"));
+		const char *next = json_string_value(json_object_get(j, "next"));
+		if (next)
+			snprintf(path, sizeof path, "/v1/rejections?limit=100&before=%s", next);
+		json_decref(j);
+		if (!next)
+			break;
+	}
+	CHECK(pages >= 3); /* 40 x 16 KB do not fit a page of 256 KiB */
+	CHECK(seen >= RAWS);
+
+	/* 100 comments of 4000 quotes, each escaped in JSON: 800 KB in one page before. */
+	enum { LINES_SIZE = 50 * 8400 };
+	char *lines = malloc(LINES_SIZE);
+	char text[8001];
+	for (int k = 0; k < 8000; k += 2)
+		memcpy(text + k, "\\\"", 2);
+	text[8000] = '\0';
+	for (int batch = 0; batch < 2; batch++) {
+		size_t len = 0;
+		for (int i = 0; i < 50; i++)
+			len += (size_t)snprintf(lines + len, LINES_SIZE - len,
+						"{\"v\":1,\"type\":\"comment.posted\",\"id\":\"long-%d\","
+						"\"at\":1579900000000,\"campaign\":\"" DEMO "\",\"comment\":\"long-%d\","
+						"\"supporter\":\"sup-0010\",\"text\":\"%s\"}\n",
+						batch * 50 + i, batch * 50 + i, text);
+		ingest_lines(st, lines);
+	}
+	free(lines);
+	CHECK_INT(get("/v1/campaigns/" DEMO "/comments?limit=100"), 200);
+	json_t *j = body_json();
+	/* Newer short comments of other tests, then 4000-byte ones up to 256 KiB. */
+	json_t *list = json_object_get(j, "comments"), *c;
+	size_t i, longs = 0;
+	json_array_foreach(list, i, c) longs += strlen(json_string_value(json_object_get(c, "text"))) == 4000;
+	CHECK(json_array_size(list) < 100);
+	CHECK(longs >= 60 && longs <= 66);
+	CHECK(json_is_string(json_object_get(j, "next")));
+	json_decref(j);
+	CHECK(strlen(R.body) < 1024 * 1024);
 }
 
 /* A second server with tiny limits: the connection cap and the idle timeout. */
 static void test_limits(void)
 {
 	struct http_server *small;
-	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 1, .max_connections = 3,
-					  .timeout_seconds = 1};
+	struct http_server_options opt = {.listen = "127.0.0.1:0", .listener = HTTP_ADMIN, .threads = 1,
+					  .max_connections = 3, .timeout_seconds = 1};
 	CHECK_INT(http_server_start(&small, st, &m, &opt), 0);
 	int sport = http_server_port(small);
 	int held[3];
@@ -1101,10 +1286,14 @@ int main(int argc, char **argv)
 	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 2, .max_sse_clients = 4,
 					  .sse_heartbeat_ms = 300, .ready_max_lag = 100};
 	CHECK_INT(http_server_start(&hs, st, &m, &opt), 0);
-	if (!hs)
+	struct http_server_options admin_opt = {.listen = "127.0.0.1:0", .listener = HTTP_ADMIN,
+						.threads = 1, .ready_max_lag = 100};
+	CHECK_INT(http_server_start(&admin, st, &m, &admin_opt), 0);
+	if (!hs || !admin)
 		return check_done();
 	port = http_server_port(hs);
-	CHECK(port > 0);
+	admin_port = http_server_port(admin);
+	CHECK(port > 0 && admin_port > 0 && port != admin_port);
 
 	test_campaigns();
 	test_conditional();
@@ -1119,7 +1308,11 @@ int main(int argc, char **argv)
 	test_limits();
 	test_metrics();
 	test_campaign_list();
+	test_listeners();
+	test_token();
+	test_page_bytes();
 
+	http_server_stop(admin);
 	http_server_stop(hs);
 	metrics_deinit(&m);
 	fixture_close(st);

@@ -21,10 +21,21 @@
  *              valid one is answered, then the connection ends
  *   oversize   huge request lines, headers, header counts and bodies: each
  *              refused or closed without being buffered
+ *   slow readers  400 clients with a 4 KiB receive buffer ask for pages of
+ *              long comments (about 0.5 MB each, all different) and never
+ *              read: what waits for them stays under the server's
+ *              max_output_bytes (16 MiB here) plus one page per worker,
+ *              RSS grows by less than SLOW_RSS_MAX_KB (64 MiB; 212 MB of
+ *              answers were asked for), the rest are told 503 at once,
+ *              and each connection left over its 256 KiB is closed at the
+ *              deadline
+ *   idle flood 5000 connections that send nothing fill the public
+ *              listener's cap and its accept queue; /healthz on the
+ *              operators' listener answers each time within 50 ms
  *
  * and then checks that RSS grew by less than 200 MB and that normal
  * requests are still answered. Every wait is bounded; the run takes about
- * 10 s, with or without sanitizers.
+ * 20 s, with or without sanitizers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,8 +65,15 @@
 #define FLOOD 2000
 #define SLOWLORIS 200
 #define RSS_GROWTH_MAX_KB (200 * 1024)
+#define SLOW_READERS 400
+#define SLOW_COMMENTS 400
+#define MAX_OUTPUT_BYTES (16u << 20)
+#define SLOW_RSS_MAX_KB (64 * 1024)
+#define IDLE_FLOOD 5000
+#define HEALTH_BOUND_MS 50
 
-static int port;
+static int port, admin_port;
+static struct metrics m;
 
 /*
  * AddressSanitizer keeps freed memory in a quarantine, 256 MB by default,
@@ -88,11 +106,13 @@ static long rss_kb(void)
 	return kb;
 }
 
-/* A non-blocking connection to the server; the connect may still be in progress. */
-static int connect_nonblocking(void)
+/* A non-blocking connection to the public listener; the connect may still be in progress. */
+static int connect_nonblocking_to(int to_port, int rcvbuf)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	if (fd >= 0 && rcvbuf)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)to_port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	if (fd < 0) {
 		perror("socket");
@@ -105,18 +125,29 @@ static int connect_nonblocking(void)
 	return fd;
 }
 
+static int connect_nonblocking(void)
+{
+	return connect_nonblocking_to(port, 0);
+}
+
 /* ---- the normal client ---------------------------------------------- */
 
-enum phase { PH_IDLE, PH_FLOOD, PH_SLOWLORIS, PH_PIPELINED, PH_OVERSIZE, PH_AFTER, PH_COUNT };
+enum phase {
+	PH_IDLE, PH_FLOOD, PH_SLOWLORIS, PH_PIPELINED, PH_OVERSIZE, PH_SLOW_READERS, PH_IDLE_FLOOD,
+	PH_AFTER, PH_COUNT
+};
 static const char *const phase_names[PH_COUNT] = {"idle", "flood", "slowloris", "pipelined",
-						  "oversize", "after"};
-/* How long the normal client may wait for its answer. While the flood fills
- * the cap it waits its turn in the kernel's queue behind up to a thousand
+						  "oversize", "slow readers", "idle flood",
+						  "after"};
+/* How long the normal client may wait for its answer. While the floods fill
+ * the cap it waits its turn in the kernel's queue behind up to thousands of
  * others, each of which holds a slot for at most the timeout. */
-static const int64_t phase_bound_ms[PH_COUNT] = {1000, 12000, 1000, 1000, 1000, 1000};
+static const int64_t phase_bound_ms[PH_COUNT] = {1000, 12000, 1000, 1000, 1000, 1000, 15000, 1000};
+/* While slow readers hold the server's output budget, a 503 is the answer. */
+static const bool phase_busy_ok[PH_COUNT] = {[PH_SLOW_READERS] = true};
 
 struct probe_stats {
-	int requests, failures, slow;
+	int requests, failures, slow, busy;
 	int64_t max_ms;
 };
 
@@ -128,8 +159,9 @@ static struct {
 	_Atomic bool stop;
 } probe = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* One request on a fresh connection; true when it was a 200 with the demo figures. */
-static bool probe_once(void)
+/* One request on a fresh connection: its status, 0 when there was none,
+ * -1 for a 200 without the demo figures. */
+static int probe_status(void)
 {
 	static const char req[] = "GET /v1/campaigns/" DEMO " HTTP/1.1\r\nHost: t\r\n"
 				  "Connection: close\r\n\r\n";
@@ -159,7 +191,14 @@ static bool probe_once(void)
 	}
 	close(fd);
 	buf[len] = '\0';
-	return strncmp(buf, "HTTP/1.1 200", 12) == 0 && strstr(buf, DEMO_FIGURES) != NULL;
+	int status = 0;
+	sscanf(buf, "HTTP/1.1 %d", &status);
+	return status == 200 && !strstr(buf, DEMO_FIGURES) ? -1 : status;
+}
+
+static bool probe_once(void)
+{
+	return probe_status() == 200;
 }
 
 static void *probe_main(void *arg)
@@ -168,13 +207,16 @@ static void *probe_main(void *arg)
 	while (!atomic_load(&probe.stop)) {
 		int ph = atomic_load(&probe.phase);
 		int64_t t0 = now_ms();
-		bool ok = probe_once();
+		int status = probe_status();
+		bool busy = status == 503 && phase_busy_ok[ph];
+		bool ok = status == 200 || busy;
 		int64_t took = now_ms() - t0;
 		long rss = rss_kb();
 		pthread_mutex_lock(&probe.lock);
 		struct probe_stats *s = &probe.ph[ph];
 		s->requests++;
 		s->failures += !ok;
+		s->busy += busy;
 		s->slow += took > phase_bound_ms[ph];
 		if (took > s->max_ms)
 			s->max_ms = took;
@@ -500,11 +542,158 @@ static void test_oversize(struct client *cs)
 		free(scripts[k]);
 }
 
-/* Enough descriptors for the flood's both ends, the server's and ours. */
+/* Long comments to page through: each 4000 quotes, 8000 bytes in JSON. */
+static void add_long_comments(struct store *st)
+{
+	static char json[9000];
+	char text[8001];
+	for (int k = 0; k < 8000; k += 2)
+		memcpy(text + k, "\\\"", 2);
+	text[8000] = '\0';
+	for (int i = 0; i < SLOW_COMMENTS; i++) {
+		snprintf(json, sizeof json,
+			 "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"slow-%d\",\"at\":%lld,"
+			 "\"campaign\":\"" DEMO "\",\"comment\":\"slow-%d\",\"supporter\":\"sup-0010\","
+			 "\"text\":\"%s\"}",
+			 i, 1579900000000LL + i, i, text);
+		if (fixture_ingest(st, json)) {
+			fprintf(stderr, "cannot add comment %d\n", i);
+			exit(2);
+		}
+	}
+}
+
+static void send_all(int fd, const char *req, size_t len)
+{
+	size_t sent = 0;
+	int64_t deadline = now_ms() + 5000;
+	while (sent < len && now_ms() < deadline) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n = send(fd, req + sent, len - sent, MSG_NOSIGNAL);
+		if (n > 0)
+			sent += (size_t)n;
+		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+	}
+}
+
+/*
+ * 400 clients with a 4 KiB receive buffer each ask for a different page of
+ * long comments and read nothing. The server renders what fits its output
+ * budget, tells the rest 503 at once, and closes each connection that
+ * stays over its own cap at the deadline: what waits for slow clients
+ * stays bounded, and is released.
+ */
+static void test_slow_readers(void)
+{
+	atomic_store(&probe.phase, PH_SLOW_READERS);
+	long rss0 = rss_kb(), rss_peak = rss0;
+	int64_t queued_peak = 0;
+	int fds[SLOW_READERS];
+	int64_t t0 = now_ms();
+	for (int i = 0; i < SLOW_READERS; i++) {
+		char req[256];
+		int n = snprintf(req, sizeof req,
+				 "GET /v1/campaigns/" DEMO "/comments?limit=100&before=%lld.0 HTTP/1.1\r\n"
+				 "Host: t\r\n\r\n",
+				 1579900000000LL + SLOW_COMMENTS - 1 - i % 300);
+		fds[i] = connect_nonblocking_to(port, 4096);
+		send_all(fds[i], req, (size_t)n);
+	}
+	/* Past the deadline (2 s) and then some: sample what waits, and RSS. */
+	while (now_ms() - t0 < (TIMEOUT_SECONDS + 3) * 1000) {
+		int64_t q = atomic_load(&m.http_output_queued);
+		if (q > queued_peak)
+			queued_peak = q;
+		long rss = rss_kb();
+		if (rss > rss_peak)
+			rss_peak = rss;
+		usleep(10000);
+	}
+	int64_t queued_after = atomic_load(&m.http_output_queued);
+	int answered = 0, busy = 0;
+	for (int i = 0; i < SLOW_READERS; i++) {
+		char head[64] = "";
+		ssize_t n = recv(fds[i], head, sizeof head - 1, MSG_DONTWAIT);
+		head[n > 0 ? n : 0] = '\0';
+		answered += strncmp(head, "HTTP/1.1 200", 12) == 0;
+		busy += strncmp(head, "HTTP/1.1 503", 12) == 0;
+		close(fds[i]);
+	}
+	printf("slow readers: %d answered 200, %d told 503; queued peak %lld bytes, %lld after the "
+	       "deadline; RSS %ld kB, peak %ld kB\n",
+	       answered, busy, (long long)queued_peak, (long long)queued_after, rss0, rss_peak);
+	CHECK_INT(answered + busy, SLOW_READERS);
+	CHECK(answered > 0 && busy > 0);
+	/* The budget, plus what each worker rendered while it was just under it. */
+	CHECK(queued_peak <= (int64_t)MAX_OUTPUT_BYTES + 2 * (1 << 20));
+	CHECK(queued_after < 1 << 20); /* closed at the deadline: released */
+	CHECK(rss_peak - rss0 < SLOW_RSS_MAX_KB);
+}
+
+/* The operators' /healthz on a fresh connection: its status; *ms how long it took. */
+static int admin_health(int64_t *ms)
+{
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	int64_t t0 = now_ms();
+	int fd = connect_nonblocking_to(admin_port, 0);
+	send_all(fd, req, sizeof req - 1);
+	char buf[1024];
+	size_t len = 0;
+	while (len < sizeof buf - 1 && now_ms() - t0 < 2000) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*ms = now_ms() - t0;
+	int status = 0;
+	sscanf(buf, "HTTP/1.1 %d", &status);
+	return status;
+}
+
+/*
+ * 5000 connections that send nothing: a thousand fill the public
+ * listener's cap, the rest its accept queue. The operators' listener is
+ * apart, so /healthz answers at once all along.
+ */
+static void test_idle_flood(void)
+{
+	atomic_store(&probe.phase, PH_IDLE_FLOOD);
+	int *fds = malloc(IDLE_FLOOD * sizeof *fds);
+	for (int i = 0; i < IDLE_FLOOD; i++)
+		fds[i] = connect_nonblocking();
+	usleep(300000);
+	int64_t slowest = 0;
+	int ok = 0;
+	for (int i = 0; i < 20; i++) {
+		int64_t ms;
+		ok += admin_health(&ms) == 200;
+		if (ms > slowest)
+			slowest = ms;
+		usleep(50000);
+	}
+	printf("idle flood: /healthz on the operators' listener 200 %d of 20 times, slowest %lld ms\n",
+	       ok, (long long)slowest);
+	CHECK_INT(ok, 20);
+	CHECK(slowest <= HEALTH_BOUND_MS);
+	for (int i = 0; i < IDLE_FLOOD; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+/* Enough descriptors for the floods' both ends, the server's and ours. */
 static bool raise_fd_limit(void)
 {
 	struct rlimit rl;
-	rlim_t want = 2 * FLOOD + 256;
+	rlim_t want = IDLE_FLOOD + MAX_CONNECTIONS + 2 * SLOW_READERS + 256;
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return false;
 	if (rl.rlim_cur >= want)
@@ -530,18 +719,23 @@ int main(int argc, char **argv)
 	struct store *st = fixture_store(dir, sizeof dir, 0);
 	struct ingest_stats loaded;
 	fixture_ingest_file(st, argv[1], 100, &loaded);
+	add_long_comments(st);
 
-	struct metrics m;
 	metrics_init(&m);
 	metrics_set_state(&m, CONSUMER_CONSUMING, "test");
-	struct http_server *hs;
+	struct http_server *hs, *admin;
 	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 2,
 					  .max_connections = MAX_CONNECTIONS,
-					  .timeout_seconds = TIMEOUT_SECONDS};
+					  .timeout_seconds = TIMEOUT_SECONDS,
+					  .max_output_bytes = MAX_OUTPUT_BYTES};
+	struct http_server_options admin_opt = {.listen = "127.0.0.1:0", .listener = HTTP_ADMIN,
+						.threads = 1, .max_connections = 64};
 	CHECK_INT(http_server_start(&hs, st, &m, &opt), 0);
-	if (!hs)
+	CHECK_INT(http_server_start(&admin, st, &m, &admin_opt), 0);
+	if (!hs || !admin)
 		return check_done();
 	port = http_server_port(hs);
+	admin_port = http_server_port(admin);
 
 	struct client *cs = calloc(FLOOD, sizeof *cs);
 	pthread_t prober;
@@ -557,6 +751,10 @@ int main(int argc, char **argv)
 	printf("RSS after pipelined: %ld kB\n", rss_kb());
 	test_oversize(cs);
 	printf("RSS after oversize: %ld kB\n", rss_kb());
+	test_slow_readers();
+	printf("RSS after slow readers: %ld kB\n", rss_kb());
+	test_idle_flood();
+	printf("RSS after idle flood: %ld kB\n", rss_kb());
 
 	atomic_store(&probe.phase, PH_AFTER);
 	usleep(500000);
@@ -566,9 +764,9 @@ int main(int argc, char **argv)
 
 	for (int ph = 0; ph < PH_COUNT; ph++) {
 		struct probe_stats *s = &probe.ph[ph];
-		printf("normal client during %s: %d requests, %d failed, %d slower than %lld ms, "
-		       "slowest %lld ms\n",
-		       phase_names[ph], s->requests, s->failures, s->slow,
+		printf("normal client during %s: %d requests, %d failed, %d told 503, %d slower than "
+		       "%lld ms, slowest %lld ms\n",
+		       phase_names[ph], s->requests, s->failures, s->busy, s->slow,
 		       (long long)phase_bound_ms[ph], (long long)s->max_ms);
 		CHECK_INT(s->failures, 0);
 		CHECK_INT(s->slow, 0);
@@ -581,6 +779,7 @@ int main(int argc, char **argv)
 	CHECK(probe_once());
 
 	free(cs);
+	http_server_stop(admin);
 	http_server_stop(hs);
 	metrics_deinit(&m);
 	store_close(st);

@@ -1,9 +1,10 @@
 #!/bin/sh
 # test_http_doc.sh — docs/http.md says what the server does.
 # Usage: test_http_doc.sh PLEDGED DEMO_JSONL SOURCE_DIR
-#  - every `curl … localhost:8080/PATH` followed by a ```json block is sent
-#    to a server holding the demo campaign and one refused comment, and the
-#    answer must equal the block (but for the time a rejection was made);
+#  - every `curl … localhost:8080/PATH` (the public listener) or
+#    `localhost:8081/PATH` (the operators') followed by a ```json block is
+#    sent to a server holding the demo campaign and one refused comment, and
+#    the answer must equal the block (but for the time a rejection was made);
 #  - every route of the router (HTTP_ROUTES in http_internal.h) heads a
 #    section, every header the server sets and every status it answers with
 #    appears in the document, and so does every query parameter it takes.
@@ -23,27 +24,25 @@ data="$work/data"
 "$pledged" import --data "$data" <"$demo" 2>/dev/null || fail "importing the demo"
 echo '{"v":1,"type":"comment.posted","id":"late-2","at":1579900000000,"campaign":"jess-phillips-for-labour-leader","supporter":"s-unknown","comment":"c-99","text":"Hello"}' |
 	"$pledged" import --data "$data" 2>/dev/null
-"$pledged" serve --read-only --data "$data" --listen 127.0.0.1:0 2>"$work/log" &
+"$pledged" serve --read-only --data "$data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/log" &
 serve=$!
-port=
-for _ in $(seq 100); do
-	port=$(sed -n 's/.*HTTP on .* (port \([0-9]*\)).*/\1/p' "$work/log")
-	[ -n "$port" ] && break
-	sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/log"; fail "serve did not start"; finish; exit 1; }
+port=$(serve_port "$work/log")
+admin=$(admin_port "$work/log")
+[ -n "$port" ] && [ -n "$admin" ] || { cat "$work/log"; fail "serve did not start"; finish; exit 1; }
 
-# The examples: "PATH<TAB>expected JSON" for each json block after a curl line.
-awk '/^    curl / { url = ""; for (i = 1; i <= NF; i++) if ($i ~ /localhost:8080\//) url = $i
-		gsub(/\047/, "", url); sub(/.*localhost:8080/, "", url); next }
+# The examples: "PORT<TAB>PATH<TAB>expected JSON" for each json block after a curl line.
+awk '/^    curl / { url = ""; for (i = 1; i <= NF; i++) if ($i ~ /localhost:808[01]\//) url = $i
+		gsub(/\047/, "", url); sub(/.*localhost:/, "", url); next }
      /^```json$/ { injson = 1; body = ""; next }
-     /^```$/ && injson { injson = 0; if (url != "") print url "\t" body; url = ""; next }
+     /^```$/ && injson { injson = 0; if (url != "") print substr(url, 1, 4) "\t" substr(url, 5) "\t" body; url = ""; next }
      injson { body = body $0 }' "$doc" >"$work/examples"
 [ "$(wc -l <"$work/examples")" -ge 6 ] && ok || fail "fewer examples in docs/http.md than expected"
 # Rejections are stamped with the time they were made: leave that out.
 normal='if type == "object" and has("rejections") then .rejections |= map(del(.at)) else . end'
-while IFS="$(printf '\t')" read -r path expected; do
-	actual=$(curl -s "http://127.0.0.1:$port$path")
+while IFS="$(printf '\t')" read -r listener path expected; do
+	to=$port
+	[ "$listener" = 8081 ] && to=$admin
+	actual=$(curl -s "http://127.0.0.1:$to$path")
 	a=$(printf '%s' "$actual" | jq -S -c "$normal" 2>/dev/null)
 	e=$(printf '%s' "$expected" | jq -S -c "$normal" 2>/dev/null)
 	if [ -n "$e" ] && [ "$a" = "$e" ]; then
@@ -54,7 +53,7 @@ while IFS="$(printf '\t')" read -r path expected; do
 done <"$work/examples"
 
 # Every route heads a section ("### GET /v1/campaigns/{id}").
-sed -n 's/^[[:space:]]*X([A-Z_]*, "[a-z]*", "\(\/[^"]*\)").*/\1/p' \
+sed -n 's/^[[:space:]]*X([A-Z_]*, "[a-z]*", "\(\/[^"]*\)",.*/\1/p' \
 	"$src/daemon/http/http_internal.h" >"$work/routes"
 [ "$(wc -l <"$work/routes")" -ge 8 ] && ok || fail "could not read the routes from http_internal.h"
 while read -r route; do

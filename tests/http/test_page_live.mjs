@@ -64,7 +64,7 @@ function event(n, fields) {
 const work = mkdtempSync(join(tmpdir(), "pledged-page-live-"));
 const dir = join(work, "data");
 let log = "";
-const serve = spawn(pledged, ["serve", "--data", dir, "--listen", "127.0.0.1:0", "--batch-ms", "5"]);
+const serve = spawn(pledged, ["serve", "--data", dir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--batch-ms", "5"]);
 serve.stderr.on("data", (chunk) => (log += chunk));
 let browser;
 try {

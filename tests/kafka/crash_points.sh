@@ -63,7 +63,7 @@ publish_next() {
 
 start_serve() { # start_serve GROUP [CRASH_AT]
 	PLEDGED_CRASH_AT=${2:-} "$PLEDGED" serve --brokers "$ADDR" --data "$T/data" \
-		--listen 127.0.0.1:0 --group "crash-$1" --batch-max 20 --map-size 64K \
+		--listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --group "crash-$1" --batch-max 20 --map-size 64K \
 		--log-level warn 2>>"$T/serve.log" &
 	SERVE_PID=$!
 }

@@ -47,7 +47,7 @@ FEED_PID=$!
 
 start_serve() {
 	"$PLEDGED" serve --brokers "$ADDR" --data "$T/data" --listen 127.0.0.1:0 \
-		--group "kill9-$1" --batch-max 40 --map-size 64K --log-level warn 2>>"$T/serve.log" &
+		--admin-listen 127.0.0.1:0 --group "kill9-$1" --batch-max 40 --map-size 64K --log-level warn 2>>"$T/serve.log" &
 	SERVE_PID=$!
 }
 

@@ -38,12 +38,14 @@ start_mock_broker "$MOCK" "$work" 4
 CAMPAIGN=jess-phillips-for-labour-leader
 
 "$PLEDGED" serve --brokers "$ADDR" --data "$work/data" --listen 127.0.0.1:0 \
-	--batch-max 200 --log-level info 2>"$work/serve.log" &
+	--admin-listen 127.0.0.1:0 --batch-max 200 --log-level info 2>"$work/serve.log" &
 SERVE_PID=$!
 PORT=$(serve_port "$work/serve.log")
-[ -n "$PORT" ] || die "serve did not start"
+ADMIN_PORT=$(admin_port "$work/serve.log")
+[ -n "$PORT" ] && [ -n "$ADMIN_PORT" ] || die "serve did not start"
 URL=http://127.0.0.1:$PORT
-metric() { curl -s "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+ADMIN=http://127.0.0.1:$ADMIN_PORT # the operators' listener: metrics and rejections
+metric() { curl -s "$ADMIN/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 # wait_seq N: until the log holds N entries (60 s at most).
 wait_seq() {
 	for _ in $(seq 600); do
@@ -67,14 +69,14 @@ EOF
 publish <"$work/late.jsonl" || die "publish the late events"
 wait_seq 2061
 for _ in $(seq 50); do
-	[ "$(curl -s "$URL/metrics" | awk '/^pledged_events_rejected_total\{reason="campaign_closed"\}/ { print $2 }')" = 1 ] && break
+	[ "$(curl -s "$ADMIN/metrics" | awk '/^pledged_events_rejected_total\{reason="campaign_closed"\}/ { print $2 }')" = 1 ] && break
 	sleep 0.1
 done
 curl -s "$URL/v1/campaigns/$CAMPAIGN" >"$work/campaign.json"
 contains "$work/campaign.json" '"raised":5802600' "the refund lowered the total by 15.00"
 contains "$work/campaign.json" '"supporters":1974' "sup-0406 no longer counts"
 contains "$work/campaign.json" '"comments":11' "the backer's comment counts"
-curl -s "$URL/v1/rejections" >"$work/rejections.json"
+curl -s "$ADMIN/v1/rejections" >"$work/rejections.json"
 contains "$work/rejections.json" '"reason":"campaign_closed"' "the re-sent pledge is rejected"
 expect 0 "verify after the late events" -- "$PLEDGED" verify --data "$work/data"
 
@@ -141,7 +143,7 @@ done
 [ -n "$matched" ] && ok || fail "generated totals: $(cat "$work/check.err")"
 curl -s "$URL/v1/campaigns/$CAMPAIGN" >"$work/campaign.json"
 contains "$work/campaign.json" '"raised":5802600' "the demo's total is unchanged by the rebuilds"
-[ "$(curl -s "$URL/metrics" | awk '/^pledged_events_rejected_total/ { s += $2 } END { print s }')" = $((rejections + 1)) ] &&
+[ "$(curl -s "$ADMIN/metrics" | awk '/^pledged_events_rejected_total/ { s += $2 } END { print s }')" = $((rejections + 1)) ] &&
 	ok || fail "rejections: want $((rejections + 1))"
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID" && ok || fail "serve did not stop cleanly"

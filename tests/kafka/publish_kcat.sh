@@ -38,7 +38,7 @@ if [ -n "$KCAT" ]; then
 		fail "kcat: $(cat "$T/kcat.err")"
 fi
 
-"$PLEDGED" serve --brokers "$ADDR" --data "$T/data" --listen 127.0.0.1:0 --log-level warn \
+"$PLEDGED" serve --brokers "$ADDR" --data "$T/data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --log-level warn \
 	2>"$T/serve.log" &
 SERVE_PID=$!
 ok=

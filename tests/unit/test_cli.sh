@@ -147,10 +147,10 @@ expect 0 "the figures" -- "$PLEDGED" replay --data "$work/backup" --dry-run
 contains "$work/out" '"raised":5802600,"pledges":2020,"supporters":1974,"comments":11,"status":"closed"' "exact to the penny after the late events"
 
 # One serve per data dir: a second one is refused while the first runs.
-"$PLEDGED" serve --data "$work/locked" --listen 127.0.0.1:0 --log-level error 2>"$work/serve1.log" &
+"$PLEDGED" serve --data "$work/locked" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --log-level error 2>"$work/serve1.log" &
 serve1=$!
 for _ in $(seq 100); do [ -s "$work/locked/broker.address" ] && break; sleep 0.1; done
-expect 3 "a second serve on the same data dir" -- "$PLEDGED" serve --data "$work/locked" --listen 127.0.0.1:0
+expect 3 "a second serve on the same data dir" -- "$PLEDGED" serve --data "$work/locked" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
 contains "$work/err" "is in use by another pledged serve, import or upgrade" "the refusal names the reason"
 expect 3 "no import while serve consumes" -- "$PLEDGED" import --data "$work/locked" </dev/null
 kill -TERM "$serve1"
@@ -166,7 +166,7 @@ if mount --bind "$work/backup" "$work/ro" 2>/dev/null && mount -o remount,bind,r
 	expect 0 "a dry run on a read-only mount" -- "$PLEDGED" replay --data "$work/ro" --dry-run
 	contains "$work/out" '"raised":5802600' "the figures from a read-only mount"
 	expect 0 "backup of a read-only mount" -- "$PLEDGED" backup --data "$work/ro" --to "$work/ro-copy"
-	"$PLEDGED" serve --read-only --data "$work/ro" --listen 127.0.0.1:0 2>"$work/ro-serve.log" &
+	"$PLEDGED" serve --read-only --data "$work/ro" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/ro-serve.log" &
 	ro_serve=$!
 	port=$(serve_port "$work/ro-serve.log")
 	curl -s "http://127.0.0.1:$port/v1/campaigns/jess-phillips-for-labour-leader" >"$work/ro.json"

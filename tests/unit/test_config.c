@@ -29,6 +29,12 @@ static const struct file_case file_cases[] = {
 	{"map size unit", "map_size = 5T\n", PL_EINVAL, "wants a size"},
 	{"map size huge", "map_size = 2000000G\n", PL_EINVAL, "wants a size"},
 	{"listen on every address", "listen = :8080\n", 0, NULL},
+	{"admin listener", "admin_listen = 10.0.0.5:9100\nadmin-token-file = /run/token\n", 0, NULL},
+	{"both on port 0", "listen = 127.0.0.1:0\nadmin_listen = 127.0.0.1:0\n", 0, NULL},
+	{"admin listen without port", "admin_listen = localhost\n", PL_EINVAL,
+	 "admin_listen 'localhost' is not HOST:PORT"},
+	{"one address for both", "listen = 127.0.0.1:9000\nadmin_listen = 127.0.0.1:9000\n", PL_EINVAL,
+	 "needs an address of its own"},
 
 	{"unknown key", "topic = t\nfrobnicate = 1\n", PL_EINVAL, "line 2: unknown setting 'frobnicate'"},
 	{"no equals sign", "topic\n", PL_EINVAL, "line 1: 'topic' is not key=value"},

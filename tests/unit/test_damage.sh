@@ -107,11 +107,11 @@ expect 3 "verify of a cut-short file" -- "$PLEDGED" verify --data "$work/short"
 contains "$work/err" "shorter than its own metadata" "the message says the file is cut short"
 expect 3 "dump of a cut-short file" -- "$PLEDGED" dump --data "$work/short"
 expect 3 "serve --read-only on a cut-short file" -- timeout 10 "$PLEDGED" serve --read-only \
-	--data "$work/short" --listen 127.0.0.1:0
+	--data "$work/short" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
 
 # Cut short under a running serve: the first read past the end.
 cp -r "$work/good" "$work/cut"
-"$PLEDGED" serve --read-only --data "$work/cut" --listen 127.0.0.1:0 2>"$work/cut.log" &
+"$PLEDGED" serve --read-only --data "$work/cut" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/cut.log" &
 cut_pid=$!
 port=$(serve_port "$work/cut.log")
 [ -n "$port" ] && ok || fail "serve --read-only did not start: $(cat "$work/cut.log")"

@@ -43,6 +43,19 @@ bogus = 1" "line 2: unknown setting 'bogus'"
 check_refused "bad value" "batch_ms = soon" "line 1: 'batch_ms' wants a number"
 check_refused "owned property" "kafka.enable.auto.commit = true" "set by pledged itself"
 check_refused "bad listen" "listen = nowhere" "is not HOST:PORT"
+check_refused "bad admin listen" "admin_listen = 8081" "admin_listen '8081' is not HOST:PORT"
+check_refused "one port for both" "listen = 127.0.0.1:9000
+admin_listen = 127.0.0.1:9000" "needs an address of its own"
+check_refused "missing token file" "admin_token_file = $work/nope" "cannot open admin_token_file"
+printf 'short\n' >"$work/short.token"
+check_refused "short token" "admin_token_file = $work/short.token" "the token wants 16..1024 characters"
+printf 'has a space in it, 30 chars\n' >"$work/space.token"
+check_refused "token with spaces" "admin_token_file = $work/space.token" "visible ASCII characters, no spaces"
+printf '0123456789abcdef0123456789abcdef\n' >"$work/good.token"
+"$PLEDGED" serve --admin-token-file "$work/good.token" --check-config >"$work/out" 2>&1
+grep -qx "admin_token_file = $work/good.token" "$work/out" && ok || fail "a good token file: $(cat "$work/out")"
+grep -q 0123456789abcdef "$work/out" && fail "check-config prints the token" || ok
+grep -qx "admin_listen = 127.0.0.1:8081" "$work/out" && ok || fail "admin_listen defaults to 127.0.0.1:8081"
 "$PLEDGED" serve --config "$work/missing.conf" --check-config >"$work/out" 2>&1
 [ $? = 2 ] && grep -q "cannot open config file" "$work/out" && ok || fail "a missing config file is refused"
 

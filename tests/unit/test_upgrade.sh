@@ -18,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 make_v1() { "$MAKE_V1" "$work/$1" "$DEMO" >/dev/null || fail "make_v1 $1"; }
 
 make_v1 d
-for cmd in "verify" "dump" "rejections" "replay --dry-run" "serve --read-only --listen 127.0.0.1:0"; do
+for cmd in "verify" "dump" "rejections" "replay --dry-run" "serve --read-only --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0"; do
 	# shellcheck disable=SC2086
 	expect 3 "$cmd refuses format 1" -- "$PLEDGED" $cmd --data "$work/d"
 	contains "$work/err" "pledged upgrade" "$cmd says to upgrade"
@@ -46,14 +46,9 @@ for table in event_ids campaigns totals pledges supporters comments comment_ids 
 done
 
 # What the live projections read after the upgrade is served.
-"$PLEDGED" serve --read-only --data "$work/d" --listen 127.0.0.1:0 2>"$work/serve.log" &
+"$PLEDGED" serve --read-only --data "$work/d" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/serve.log" &
 serve=$!
-port=
-for _ in $(seq 100); do
-	port=$(sed -n 's/.*HTTP on .* (port \([0-9]*\)).*/\1/p' "$work/serve.log")
-	[ -n "$port" ] && break
-	sleep 0.1
-done
+port=$(serve_port "$work/serve.log")
 if command -v curl >/dev/null && [ -n "$port" ]; then
 	curl -s "http://127.0.0.1:$port/v1/campaigns/jess-phillips-for-labour-leader" >"$work/out"
 	contains "$work/out" '"raised":5804100' "served figures after the upgrade"

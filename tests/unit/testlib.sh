@@ -15,12 +15,22 @@ expect() {
 contains() { # contains FILE TEXT DESCRIPTION
 	if grep -qF -- "$2" "$1"; then ok; else fail "$3: '$2' not in $(cat "$1")"; fi
 }
-# serve_port LOG: the HTTP port a serve logging to LOG listens on, once it
-# says so ("HTTP on ... (port N)"); empty after 10 s without.
+# serve_port LOG: the public HTTP port a serve logging to LOG listens on,
+# once it says so ("HTTP on ... (port N)"); empty after 10 s without.
+# admin_port LOG: its operators' port ("admin HTTP on ... (port N)").
 serve_port() {
 	port=
 	for _ in $(seq 100); do
-		port=$(sed -n 's/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$1" | head -n 1)
+		port=$(sed -n '/admin HTTP on/!s/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$1" | head -n 1)
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	echo "$port"
+}
+admin_port() {
+	port=
+	for _ in $(seq 100); do
+		port=$(sed -n 's/.*admin HTTP on .*(port \([0-9]*\)).*/\1/p' "$1" | head -n 1)
 		[ -n "$port" ] && break
 		sleep 0.1
 	done

@@ -147,9 +147,28 @@ expect 0 "the figures" -- "$PLEDGED" replay --data "$work/backup" --dry-run
 contains "$work/out" '"raised":5802600,"pledges":2020,"supporters":1974,"comments":11,"status":"closed"' "exact to the penny after the late events"
 
 # One serve per data dir: a second one is refused while the first runs.
-"$PLEDGED" serve --data "$work/locked" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --log-level error 2>"$work/serve1.log" &
+# It has a token for its operators' listener.
+printf '%s\n' 0f1e2d3c4b5a69788796a5b4c3d2e1f0 >"$work/admin.token"
+"$PLEDGED" serve --data "$work/locked" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+	--admin-token-file "$work/admin.token" 2>"$work/serve1.log" &
 serve1=$!
 for _ in $(seq 100); do [ -s "$work/locked/broker.address" ] && break; sleep 0.1; done
+if command -v curl >/dev/null; then
+	pub=$(serve_port "$work/serve1.log")
+	adm=$(admin_port "$work/serve1.log")
+	code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+	[ "$(code "http://127.0.0.1:$pub/v1/rejections")" = 404 ] && ok || fail "rejections on the public listener"
+	[ "$(code "http://127.0.0.1:$pub/metrics")" = 404 ] && ok || fail "metrics on the public listener"
+	[ "$(code "http://127.0.0.1:$adm/metrics")" = 401 ] && ok || fail "metrics without the token"
+	[ "$(code -H "Authorization: Bearer wrong-token-0123456789" "http://127.0.0.1:$adm/metrics")" = 401 ] &&
+		ok || fail "metrics with a wrong token"
+	[ "$(code -H "Authorization: Bearer $(cat "$work/admin.token")" "http://127.0.0.1:$adm/metrics")" = 200 ] &&
+		ok || fail "metrics with the token"
+	[ "$(code "http://127.0.0.1:$pub/readyz")" = 503 ] || [ "$(code "http://127.0.0.1:$pub/readyz")" = 200 ] &&
+		ok || fail "readyz on the public listener"
+fi
+contains "$work/serve1.log" "bearer token required" "serve says its operators' listener wants a token"
+grep -q 0f1e2d3c4b5a6978 "$work/serve1.log" && fail "the token is in the log" || ok
 expect 3 "a second serve on the same data dir" -- "$PLEDGED" serve --data "$work/locked" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
 contains "$work/err" "is in use by another pledged serve, import or upgrade" "the refusal names the reason"
 expect 3 "no import while serve consumes" -- "$PLEDGED" import --data "$work/locked" </dev/null

@@ -223,6 +223,44 @@ int rejections_each(struct store_txn *t, uint64_t before,
 	return store_each(t, STORE_DB_REJECTIONS, before ? &from : NULL, true, walk_rejection, &w);
 }
 
+int rejections_each_after(struct store_txn *t, uint64_t after,
+			  int (*fn)(const struct rejection_entry *e, void *arg), void *arg)
+{
+	uint8_t key[8];
+	MDB_val from = {sizeof key, key};
+	struct rejection_walk w = {t, fn, arg};
+	if (after == UINT64_MAX)
+		return PL_OK;
+	bytes_put_be64(key, after + 1);
+	return store_each(t, STORE_DB_REJECTIONS, &from, false, walk_rejection, &w);
+}
+
+#define FORWARDED_KEY "dlq.forwarded"
+
+int rejections_forwarded_get(struct store_txn *t, uint64_t *seq, bool *known)
+{
+	MDB_val v;
+	*seq = 0;
+	*known = false;
+	int rc = store_get(t, STORE_DB_META, FORWARDED_KEY, strlen(FORWARDED_KEY), &v);
+	if (rc == PL_ENOTFOUND)
+		return PL_OK;
+	if (rc)
+		return rc;
+	if (v.mv_size != 8)
+		return store_txn_fail(t, PL_ECORRUPT);
+	*seq = bytes_get_be64(v.mv_data);
+	*known = true;
+	return PL_OK;
+}
+
+void rejections_forwarded_put(struct store_txn *t, uint64_t seq)
+{
+	uint8_t v[8];
+	bytes_put_be64(v, seq);
+	store_put(t, STORE_DB_META, FORWARDED_KEY, strlen(FORWARDED_KEY), v, sizeof v, 0);
+}
+
 struct page_fill {
 	struct rejection_page *page;
 	unsigned limit;

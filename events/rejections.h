@@ -67,6 +67,17 @@ int rejections_last_seq(struct store_txn *t, uint64_t *seq);
 int rejections_each(struct store_txn *t, uint64_t before,
 		    int (*fn)(const struct rejection_entry *e, void *arg), void *arg);
 
+/* Like rejections_each, oldest first, starting with the first one after after. */
+int rejections_each_after(struct store_txn *t, uint64_t after,
+			  int (*fn)(const struct rejection_entry *e, void *arg), void *arg);
+
+/*
+ * How far rejections were delivered to the dead-letter topic (everything up
+ * to and including that sequence): *known is false when it was never set.
+ */
+int rejections_forwarded_get(struct store_txn *t, uint64_t *seq, bool *known);
+void rejections_forwarded_put(struct store_txn *t, uint64_t seq);
+
 /*
  * Checks every stored rejection against its checksum: *bad gets the newest
  * sequence that fails (0 when none does). 0 or a store error.
@@ -75,12 +86,12 @@ int rejections_check(struct store_txn *t, uint64_t *bad);
 
 #define REJECTIONS_PAGE_MAX 100
 
-/* A page of rejections, newest first; next is the cursor of the page after. */
 /* Bytes a page holds at most (raw message, key and detail of its entries):
  * a page of large messages ends early, so that no answer grows past about
  * a MiB once base64-encoded. */
 #define REJECTIONS_PAGE_BYTES (256 * 1024)
 
+/* A page of rejections, newest first; next is the cursor of the page after. */
 struct rejection_page {
 	struct rejection_entry items[REJECTIONS_PAGE_MAX];
 	size_t count;

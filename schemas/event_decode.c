@@ -162,6 +162,12 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 	if ((rc = scan_map(&r, &spots, rej)))
 		return rc;
 
+	/* A readable id names the event in its rejection, whatever else is
+	 * wrong with it (an unknown type, a missing field); the rules for the
+	 * id itself come with the other fields below. */
+	struct pl_rejection ignored;
+	if (spots.at[PL_F_ID])
+		read_field(&spots, end, PL_F_ID, ev, &ignored);
 	if (!spots.at[PL_F_TYPE])
 		return pl_reject(rej, PL_R_MISSING_FIELD, "field 'type' is missing");
 	if ((rc = read_field(&spots, end, PL_F_TYPE, ev, rej)))

@@ -24,6 +24,7 @@
 #include "commands.h"
 #include "config.h"
 #include "consumer.h"
+#include "dlq.h"
 #include "embedded_broker.h"
 #include "evlog.h"
 #include "http_server.h"
@@ -48,6 +49,9 @@ static const char usage[] =
 	"\n"
 	"  --brokers LIST        Kafka bootstrap servers\n"
 	"  --topic NAME          topic to consume (default: pledges)\n"
+	"  --dlq-topic NAME      also produce every rejection to this dead-letter topic,\n"
+	"                        with the original key and value and headers saying why\n"
+	"                        (default: none)\n"
 	"  --group ID            consumer group (default: pledged); instances in one\n"
 	"                        group split the partitions, each with its own --data\n"
 	"  --data DIR            data directory, created if missing (default: pledged-data)\n"
@@ -58,7 +62,7 @@ static const char usage[] =
 	"  --admin-token-file FILE  the operators' listener then answers only requests\n"
 	"                        with 'Authorization: Bearer TOKEN' (the file's one line)\n"
 	"  --config FILE         'key = value' lines with the settings above (brokers,\n"
-	"                        topic, group, data, listen, admin_listen,\n"
+	"                        topic, dlq_topic, group, data, listen, admin_listen,\n"
 	"                        admin_token_file, log_level, read_only,\n"
 	"                        batch_max, batch_ms, checkpoint_entries,\n"
 	"                        earliest_event_time, max_clock_skew_s, ready_max_lag,\n"
@@ -116,6 +120,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 {
 	static const struct option opts[] = {{"brokers", required_argument, NULL, 'b'},
 					     {"topic", required_argument, NULL, 't'},
+					     {"dlq-topic", required_argument, NULL, 'Q'},
 					     {"group", required_argument, NULL, 'g'},
 					     {"data", required_argument, NULL, 'd'},
 					     {"listen", required_argument, NULL, 'l'},
@@ -272,6 +277,7 @@ static int serve_consuming(const struct serve_config *cfg)
 	struct listeners hs = {0};
 	struct embedded_broker *eb = NULL;
 	struct consumer *consumer = NULL;
+	struct dlq *dlq = NULL;
 	struct slot_options sopt = {.checkpoint_entries = cfg->checkpoint_entries};
 	char err[512];
 	int lock_fd = -1;
@@ -313,6 +319,14 @@ static int serve_consuming(const struct serve_config *cfg)
 			 copt.brokers, cfg->topic, EMBEDDED_PARTITIONS, cfg->data,
 			 EMBEDDED_BROKER_ADDRESS_FILE, cfg->data, copt.brokers, cfg->topic);
 	}
+	if (cfg->dlq_topic[0]) {
+		struct dlq_options dopt = {.brokers = copt.brokers, .topic = cfg->dlq_topic,
+					   .kafka = cfg->kafka, .kafka_count = cfg->kafka_count};
+		if (dlq_start(&dlq, st, &writer, &m, &dopt, err, sizeof err)) {
+			log_error("%s", err);
+			goto cleanup;
+		}
+	}
 	if (consumer_new(&consumer, &writer, &m, &copt, err, sizeof err)) {
 		log_error("%s", err);
 		goto cleanup;
@@ -323,6 +337,7 @@ static int serve_consuming(const struct serve_config *cfg)
 	log_info("stopping: leaving the consumer group");
 cleanup:
 	consumer_free(consumer);
+	dlq_stop(dlq);
 	metrics_set_state(&m, CONSUMER_STOPPED, "shutting down");
 	stop_http(&hs);
 	embedded_broker_stop(eb);
@@ -354,11 +369,12 @@ static bool may_be_secret(const char *key)
 /* What --check-config prints: the settings in effect, secrets left out. */
 static void print_config(const struct serve_config *cfg)
 {
-	printf("configuration OK\nbrokers = %s\ntopic = %s\ngroup = %s\ndata = %s\nlisten = %s\n"
+	printf("configuration OK\nbrokers = %s\ntopic = %s\ndlq_topic = %s\ngroup = %s\ndata = %s\nlisten = %s\n"
 	       "admin_listen = %s\nadmin_token_file = %s\nlog_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n"
 	       "map_size = %zu\ncheckpoint_entries = %u\nearliest_event_time = %lld\n"
 	       "max_clock_skew_s = %u\nready_max_lag = %u\n",
-	       cfg->brokers[0] ? cfg->brokers : "(embedded broker)", cfg->topic, cfg->group, cfg->data,
+	       cfg->brokers[0] ? cfg->brokers : "(embedded broker)", cfg->topic,
+	       cfg->dlq_topic[0] ? cfg->dlq_topic : "(none)", cfg->group, cfg->data,
 	       cfg->listen, cfg->admin_listen,
 	       cfg->admin_token_file[0] ? cfg->admin_token_file : "(none: no token)", cfg->log_level, cfg->read_only ? "true" : "false",
 	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms, cfg->map_size,

@@ -144,6 +144,8 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 		return copy_value(c->brokers, sizeof c->brokers, key, value, err, err_size);
 	if (key_is(key, "topic"))
 		return copy_value(c->topic, sizeof c->topic, key, value, err, err_size);
+	if (key_is(key, "dlq_topic"))
+		return copy_value(c->dlq_topic, sizeof c->dlq_topic, key, value, err, err_size);
 	if (key_is(key, "group"))
 		return copy_value(c->group, sizeof c->group, key, value, err, err_size);
 	if (key_is(key, "data"))
@@ -311,15 +313,26 @@ static const struct {
 	{"enable.partition.eof", "pledged does not use it"},
 };
 
+/* Kafka's own rule for topic names. */
+static int check_topic(const char *key, const char *topic, char *err, size_t err_size)
+{
+	if (topic[0] == '\0' || strcmp(topic, ".") == 0 || strcmp(topic, "..") == 0)
+		return fail(err, err_size, "%s must not be empty, '.' or '..'", key);
+	for (const char *p = topic; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+			return fail(err, err_size, "%s '%s' has a character Kafka does not allow%s", key,
+				    topic, " (letters, digits, '.', '_', '-')");
+	return PL_OK;
+}
+
 int config_validate(const struct serve_config *c, char *err, size_t err_size)
 {
-	if (c->topic[0] == '\0' || strcmp(c->topic, ".") == 0 || strcmp(c->topic, "..") == 0)
-		return fail(err, err_size, "topic must not be empty, '.' or '..'");
-	for (const char *p = c->topic; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
-			return fail(err, err_size,
-				    "topic '%s' has a character Kafka does not allow%s", c->topic,
-				    " (letters, digits, '.', '_', '-')");
+	if (check_topic("topic", c->topic, err, err_size))
+		return PL_EINVAL;
+	if (c->dlq_topic[0] && check_topic("dlq_topic", c->dlq_topic, err, err_size))
+		return PL_EINVAL;
+	if (strcmp(c->dlq_topic, c->topic) == 0)
+		return fail(err, err_size, "dlq_topic must not be the topic consumed (%s)", c->topic);
 	if (c->group[0] == '\0')
 		return fail(err, err_size, "group must not be empty");
 	if (c->data[0] == '\0')

@@ -17,6 +17,7 @@ struct batch {
 	size_t n;
 	const char *cluster;
 	int64_t now_ms;
+	uint64_t forwarded; /* the dead-letter mark to store with it */
 	struct ingest_stats stats;
 };
 
@@ -158,6 +159,8 @@ static int ingest_txn(struct store_txn *t, void *arg)
 	CRASH_POINT(INGEST_FLUSHED);
 	if (rc == 0)
 		store_offsets(t, b);
+	if (rc == 0 && b->forwarded != b->w->forward_stored)
+		rejections_forwarded_put(t, b->forwarded);
 	CRASH_POINT(INGEST_OFFSETS);
 	return rc ? rc : t->err;
 }
@@ -166,6 +169,8 @@ int ingest_batch(struct writer *w, const struct ingest_msg *msgs, size_t n, cons
 		 int64_t now_ms, struct ingest_stats *stats)
 {
 	struct batch b = {.w = w, .msgs = msgs, .n = n, .cluster = cluster, .now_ms = now_ms};
+	/* Without a dead-letter topic the stored mark is never touched. */
+	b.forwarded = w->forward_on ? atomic_load(&w->forwarded) : w->forward_stored;
 	struct replay_result res;
 	int rc;
 	do {
@@ -175,8 +180,10 @@ int ingest_batch(struct writer *w, const struct ingest_msg *msgs, size_t n, cons
 		rc = store_run_write(w->st, ingest_txn, &b);
 		slot_txn_end(&w->live, rc == 0);
 	} while (rc == PL_EBUSY); /* the slots were swapped in between: again */
-	if (rc == 0)
+	if (rc == 0) {
 		*stats = b.stats;
+		w->forward_stored = b.forwarded;
+	}
 	return rc;
 }
 

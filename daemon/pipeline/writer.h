@@ -12,6 +12,8 @@
 #ifndef WRITER_H
 #define WRITER_H
 
+#include <stdatomic.h>
+
 #include "slot.h"
 
 /*
@@ -33,6 +35,12 @@ struct writer {
 	struct event_window window; /* EVENT_WINDOW_* until the caller sets it */
 	struct slot live;
 	uint64_t generation; /* of the live slot when it was opened */
+	/* With a dead-letter topic (daemon/kafka/dlq.c): the rejections
+	 * delivered to it so far, stored with the next batch (forward_stored is
+	 * what the store holds; UINT64_MAX: not stored yet). */
+	bool forward_on;
+	_Atomic uint64_t forwarded;
+	uint64_t forward_stored;
 };
 
 /*

@@ -19,6 +19,7 @@ void metrics_init(struct metrics *m)
 	pthread_mutex_init(&m->lock, NULL);
 	m->state = CONSUMER_STARTING;
 	atomic_store(&m->store_writable, true);
+	atomic_store(&m->dlq_backlog, -1);
 }
 
 void metrics_deinit(struct metrics *m)
@@ -297,6 +298,17 @@ char *metrics_render(struct metrics *m, const struct metrics_rebuild *rebuild,
 		 "taken by the kernel.\n# TYPE pledged_http_output_queued_bytes gauge\n"
 		 "pledged_http_output_queued_bytes %lld\n",
 	     (long long)atomic_load(&m->http_output_queued));
+	if (atomic_load(&m->dlq_backlog) >= 0)
+		emit(&o, "# HELP pledged_dlq_backlog Rejections not yet acknowledged by the dead-letter "
+			 "topic.\n# TYPE pledged_dlq_backlog gauge\npledged_dlq_backlog %lld\n"
+			 "# HELP pledged_dlq_delivered_total Rejections delivered to the dead-letter topic.\n"
+			 "# TYPE pledged_dlq_delivered_total counter\npledged_dlq_delivered_total %llu\n"
+			 "# HELP pledged_dlq_failures_total Deliveries to the dead-letter topic that "
+			 "failed (each is sent again).\n# TYPE pledged_dlq_failures_total counter\n"
+			 "pledged_dlq_failures_total %llu\n",
+		     (long long)atomic_load(&m->dlq_backlog),
+		     (unsigned long long)atomic_load(&m->dlq_delivered),
+		     (unsigned long long)atomic_load(&m->dlq_failures));
 	emit(&o, "# HELP pledged_store_writable 1 while the data dir accepts writes.\n"
 		 "# TYPE pledged_store_writable gauge\npledged_store_writable %d\n",
 	     atomic_load(&m->store_writable) ? 1 : 0);

@@ -56,6 +56,9 @@ struct metrics {
 	_Atomic int64_t last_batch_ms; /* wall clock of the last committed batch */
 	_Atomic bool store_writable;
 	_Atomic int64_t http_output_queued; /* reply bytes not yet taken by the kernel */
+	_Atomic int64_t dlq_backlog;        /* rejections not yet on the dead-letter topic; -1: off */
+	_Atomic uint64_t dlq_delivered;
+	_Atomic uint64_t dlq_failures;
 	struct histogram batch_size;
 	struct histogram commit_latency;
 

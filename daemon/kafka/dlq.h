@@ -1,0 +1,49 @@
+/*
+ * dlq.h — every rejection also produced to a dead-letter topic (setting
+ * dlq_topic), so gateways learn what was refused the Kafka way.
+ *
+ * The rejections table is the queue: a thread of its own reads the
+ * rejections after the last one delivered, produces each with the original
+ * key and value and headers saying why, and moves the mark as the broker
+ * acknowledges them; the writer stores the mark with its next batch. So
+ * delivery is at least once (after a crash, what was sent since the stored
+ * mark is sent again), never holds up ingest (the thread only reads the
+ * store), and while the topic is unavailable the backlog is the rejections
+ * after the mark, shown in /metrics, with at most DLQ_WINDOW of them in
+ * librdkafka's queue.
+ */
+#ifndef DLQ_H
+#define DLQ_H
+
+#include <stddef.h>
+
+#include "kafka_conf.h"
+#include "metrics.h"
+#include "store.h"
+#include "writer.h"
+
+/* Rejections in librdkafka's hands at a time. */
+#define DLQ_WINDOW 10000
+
+struct dlq_options {
+	const char *brokers;
+	const char *topic;              /* the dead-letter topic */
+	const struct kafka_prop *kafka; /* pass-through properties (security) */
+	size_t kafka_count;
+};
+
+struct dlq;
+
+/*
+ * Starts forwarding the rejections of st after the stored mark (after the
+ * newest one when no dead-letter topic was ever set on this data dir). w
+ * must be the data dir's writer, m the metrics; both outlive the forwarder.
+ * Returns 0 or an error with a message in err.
+ */
+int dlq_start(struct dlq **out, struct store *st, struct writer *w, struct metrics *m,
+	      const struct dlq_options *opt, char *err, size_t err_size);
+
+/* Gives what is in flight up to a few seconds to be acknowledged, then stops. NULL is fine. */
+void dlq_stop(struct dlq *d);
+
+#endif

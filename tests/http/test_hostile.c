@@ -230,6 +230,23 @@ static void *probe_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Waits (10 s at most) until the normal client was answered at least once
+ * in phase ph: its request of the phase before may still be waiting in the
+ * kernel's queue behind a flood.
+ */
+static void wait_probe(int ph)
+{
+	for (int i = 0; i < 100; i++) {
+		pthread_mutex_lock(&probe.lock);
+		int n = probe.ph[ph].requests;
+		pthread_mutex_unlock(&probe.lock);
+		if (n)
+			return;
+		usleep(100000);
+	}
+}
+
 /* ---- bad clients, driven from one poll loop --------------------------- */
 
 struct client {
@@ -686,6 +703,7 @@ static void test_idle_flood(void)
 	       ok, (long long)slowest);
 	CHECK_INT(ok, 20);
 	CHECK(slowest <= HEALTH_BOUND_MS);
+	wait_probe(PH_IDLE_FLOOD);
 	for (int i = 0; i < IDLE_FLOOD; i++)
 		close(fds[i]);
 	free(fds);
@@ -758,8 +776,10 @@ int main(int argc, char **argv)
 	test_idle_flood();
 	printf("RSS after idle flood: %ld kB\n", rss_kb());
 
+	/* Half a second of normal traffic afterwards, and at least one answer. */
 	atomic_store(&probe.phase, PH_AFTER);
 	usleep(500000);
+	wait_probe(PH_AFTER);
 	atomic_store(&probe.stop, true);
 	pthread_join(prober, NULL);
 	long rss_end = rss_kb();

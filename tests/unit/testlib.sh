@@ -18,19 +18,12 @@ contains() { # contains FILE TEXT DESCRIPTION
 # serve_port LOG: the public HTTP port a serve logging to LOG listens on,
 # once it says so ("HTTP on ... (port N)"); empty after 10 s without.
 # admin_port LOG: its operators' port ("admin HTTP on ... (port N)").
-serve_port() {
+serve_port() { logged_port "$1" '/admin HTTP on/!s/.*HTTP on .*(port \([0-9]*\)).*/\1/p'; }
+admin_port() { logged_port "$1" 's/.*admin HTTP on .*(port \([0-9]*\)).*/\1/p'; }
+logged_port() { # logged_port LOG SED_SCRIPT
 	port=
 	for _ in $(seq 100); do
-		port=$(sed -n '/admin HTTP on/!s/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$1" | head -n 1)
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-	echo "$port"
-}
-admin_port() {
-	port=
-	for _ in $(seq 100); do
-		port=$(sed -n 's/.*admin HTTP on .*(port \([0-9]*\)).*/\1/p' "$1" | head -n 1)
+		port=$(sed -n "$2" "$1" | head -n 1)
 		[ -n "$port" ] && break
 		sleep 0.1
 	done

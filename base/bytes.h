@@ -25,6 +25,12 @@ static inline uint64_t bytes_get_be64(const uint8_t *p)
 	return v;
 }
 
+static inline void bytes_put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
 static inline void bytes_put_be32(uint8_t *p, uint32_t v)
 {
 	for (int i = 3; i >= 0; i--, v >>= 8)

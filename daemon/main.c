@@ -21,6 +21,8 @@ static const struct {
 	{"import", cmd_import, "append JSON-lines events straight to the log (no Kafka)"},
 	{"backup", cmd_backup, "write a hot, compacted copy of the data dir"},
 	{"publish", cmd_publish, "produce JSON-lines events to Kafka as msgpack"},
+	{"forget", cmd_forget, "erase a supporter's personal data (publishes supporter.forgotten)"},
+	{"compact", cmd_compact, "rewrite a stopped data dir so no free page keeps old bytes"},
 	{"upgrade", cmd_upgrade, "bring a data dir of an older pledged to this format"},
 };
 

@@ -140,9 +140,34 @@ int evlog_parse(const MDB_val *key, const MDB_val *val, struct evlog_entry *e)
 	if (!evlog_sealed(val->mv_data, val->mv_size, e->seq))
 		return PL_ECHECKSUM;
 	size_t head = EVLOG_HEADER_SIZE + e->src.topic_len;
+	e->erased = evlog_header_erased(val->mv_data);
 	e->raw = (const uint8_t *)val->mv_data + head;
 	e->raw_len = val->mv_size - head;
 	return PL_OK;
+}
+
+void evlog_erase_entry(struct store_txn *t, const struct evlog_entry *e, const void *raw,
+		       size_t raw_len)
+{
+	/* e points into the page the delete frees: keep what the new record needs. */
+	char topic[UINT16_MAX];
+	struct evlog_source src = e->src;
+	memcpy(topic, src.topic, src.topic_len);
+	src.topic = topic;
+	uint64_t seq = e->seq;
+	int64_t at = e->appended_at;
+	uint8_t key[8];
+	bytes_put_be64(key, seq);
+	store_del(t, STORE_DB_LOG, key, sizeof key);
+	size_t size = EVLOG_HEADER_SIZE + src.topic_len + raw_len;
+	uint8_t *p = store_reserve(t, STORE_DB_LOG, key, sizeof key, size, 0);
+	if (!p)
+		return;
+	evlog_header_write(p, &src, at);
+	p[1] = EVLOG_F_ERASED;
+	memcpy(p + EVLOG_HEADER_SIZE, topic, src.topic_len);
+	memcpy(p + EVLOG_HEADER_SIZE + src.topic_len, raw, raw_len);
+	evlog_seal(p, size, seq);
 }
 
 struct entry_walk {

@@ -12,8 +12,9 @@
  *
  * Record (little-endian, EVLOG_HEADER_SIZE bytes, then the topic name and
  * the payload):
- *   u8 format=2, u8 0, u16 topic_len, i32 partition, i64 offset,
+ *   u8 format=2, u8 flags, u16 topic_len, i32 partition, i64 offset,
  *   i64 time, u64 checksum
+ * flags: EVLOG_F_ERASED once an erasure (erasure.h) overwrote its payload.
  * The checksum is XXH3-64 of the sequence (8 bytes, big-endian) and of the
  * whole record with the checksum field zeroed: a record that moved, or
  * whose bytes changed, no longer matches. Rejections share the header.
@@ -42,6 +43,7 @@ struct evlog_entry {
 	uint64_t seq;
 	struct evlog_source src;
 	int64_t appended_at; /* wall clock, Unix ms */
+	bool erased;         /* its personal fields were erased (EVLOG_F_ERASED) */
 	const void *raw;
 	size_t raw_len;
 };
@@ -70,6 +72,15 @@ int evlog_get(struct store_txn *t, uint64_t seq, struct evlog_entry *e);
  */
 int evlog_each(struct store_txn *t, uint64_t from_seq,
 	       int (*fn)(const struct evlog_entry *e, void *arg), void *arg, uint64_t *bad_seq);
+
+/*
+ * Replaces the payload of log entry e (read in t) with raw, keeping its
+ * source and time, marks it erased and seals it anew: the right to
+ * erasure. The old record is deleted before the new one is written, so
+ * LMDB cannot reuse its page in place with old bytes left in its tail.
+ */
+void evlog_erase_entry(struct store_txn *t, const struct evlog_entry *e, const void *raw,
+		       size_t raw_len);
 
 /* The kind of the state index that holds a slot's event ids. */
 struct index_kind_def evlog_id_kind(enum store_slot slot);
@@ -107,6 +118,11 @@ int evlog_upgrade_entry(struct store_txn *t, const MDB_val *key, const MDB_val *
 
 /* The record header, shared with rejections.c. */
 #define EVLOG_HEADER_SIZE 32
+#define EVLOG_F_ERASED 1
+static inline bool evlog_header_erased(const uint8_t *p)
+{
+	return p[1] & EVLOG_F_ERASED;
+}
 void evlog_header_write(uint8_t *p, const struct evlog_source *src, int64_t at);
 int evlog_header_read(const uint8_t *p, size_t len, struct evlog_source *src, int64_t *at);
 /* Writes the checksum of a whole record (header first) kept under seq. */

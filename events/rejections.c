@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "event_redact.h"
 #include "pl_error.h"
 
 #define NO_KEY 0xffff
@@ -44,7 +45,8 @@ static void take_id_type(const struct pl_event *ev, struct record *r)
 }
 
 static void write_record(struct store_txn *t, uint64_t seq, unsigned flags,
-			 const struct evlog_source *src, int64_t at, const struct record *r)
+			 const struct evlog_source *src, int64_t at, const struct record *r,
+			 bool erased)
 {
 	size_t size = EVLOG_HEADER_SIZE + TAIL_SIZE + src->topic_len + r->detail_len +
 		      (r->key ? r->key_len : 0) + r->id.len + r->raw_len;
@@ -55,6 +57,8 @@ static void write_record(struct store_txn *t, uint64_t seq, unsigned flags,
 		return;
 	uint8_t *p = record;
 	evlog_header_write(p, src, at);
+	if (erased)
+		p[1] = EVLOG_F_ERASED;
 	p += EVLOG_HEADER_SIZE;
 	bytes_put_le16(p, (uint16_t)r->reason);
 	bytes_put_le16(p + 2, (uint16_t)r->detail_len);
@@ -94,7 +98,7 @@ void rejections_add(struct store_txn *t, const struct evlog_source *src, int64_t
 			   .raw_len = raw_len > REJECTION_RAW_MAX ? REJECTION_RAW_MAX : raw_len};
 	take_id_type(ev, &r);
 	/* APPEND: sequences only grow, and a wrong one fails loudly. */
-	write_record(t, seq + 1, MDB_APPEND, src, at, &r);
+	write_record(t, seq + 1, MDB_APPEND, src, at, &r, false);
 }
 
 int rejections_upgrade_entry(struct store_txn *t, const MDB_val *key, const MDB_val *val)
@@ -131,7 +135,7 @@ int rejections_upgrade_entry(struct store_txn *t, const MDB_val *key, const MDB_
 	struct pl_rejection ignored;
 	pl_event_decode(r.raw, r.raw_len, NULL, 0, &ev, &ignored);
 	take_id_type(&ev, &r);
-	write_record(t, bytes_get_be64(key->mv_data), 0, &src, at, &r);
+	write_record(t, bytes_get_be64(key->mv_data), 0, &src, at, &r, false);
 	free(old);
 	return t->err;
 }
@@ -164,6 +168,7 @@ int rejections_parse(const MDB_val *key, const MDB_val *val, struct rejection_en
 	e->detail = e->src.topic + e->src.topic_len;
 	e->key = e->has_key ? e->detail + e->detail_len : NULL;
 	e->event_id = (struct pl_str){e->detail + e->detail_len + e->key_len, (uint32_t)id_len};
+	e->erased = evlog_header_erased(p);
 	e->raw = p + used;
 	e->raw_len = len - used;
 	return PL_OK;
@@ -233,6 +238,75 @@ int rejections_each_after(struct store_txn *t, uint64_t after,
 		return PL_OK;
 	bytes_put_be64(key, after + 1);
 	return store_each(t, STORE_DB_REJECTIONS, &from, false, walk_rejection, &w);
+}
+
+/* The sequences of the rejections an erasure rewrites, found before any is. */
+struct erase_walk {
+	const uint8_t *needle;
+	size_t needle_len;
+	uint64_t *seqs;
+	size_t count, cap;
+	int err;
+};
+
+static int find_named(const struct rejection_entry *e, void *arg)
+{
+	struct erase_walk *w = arg;
+	if (!pl_msgpack_holds(e->raw, e->raw_len, w->needle, w->needle_len))
+		return 0;
+	if (w->count == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 64;
+		uint64_t *seqs = realloc(w->seqs, cap * sizeof *seqs);
+		if (!seqs)
+			return w->err = PL_ENOMEM;
+		w->seqs = seqs;
+		w->cap = cap;
+	}
+	w->seqs[w->count++] = e->seq;
+	return 0;
+}
+
+/* Writes rejection seq again without its raw bytes, marked erased. */
+static void erase_one(struct store_txn *t, uint64_t seq)
+{
+	uint8_t kb[8];
+	MDB_val k = {sizeof kb, kb}, v;
+	struct rejection_entry e;
+	bytes_put_be64(kb, seq);
+	if (store_get(t, STORE_DB_REJECTIONS, kb, sizeof kb, &v) ||
+	    (rejections_parse(&k, &v, &e) && store_txn_fail(t, PL_ECORRUPT)))
+		return;
+	/* The entry points into the page the delete frees: copy the record first. */
+	uint8_t *old = malloc(v.mv_size);
+	if (!old) {
+		store_txn_fail(t, PL_ENOMEM);
+		return;
+	}
+	memcpy(old, v.mv_data, v.mv_size);
+	MDB_val copy = {v.mv_size, old};
+	rejections_parse(&k, &copy, &e);
+	struct record r = {.reason = e.reason, .detail = e.detail, .detail_len = e.detail_len,
+			   .key = e.has_key ? e.key : NULL, .key_len = e.key_len,
+			   .id = e.event_id, .type = e.event_type + 1};
+	store_del(t, STORE_DB_REJECTIONS, kb, sizeof kb);
+	write_record(t, seq, 0, &e.src, e.at, &r, true);
+	free(old);
+}
+
+int rejections_erase(struct store_txn *t, const uint8_t *needle, size_t needle_len,
+		     uint64_t *count)
+{
+	struct erase_walk w = {needle, needle_len};
+	int rc = rejections_each_after(t, 0, find_named, &w);
+	if (rc == 0 && w.err)
+		rc = store_txn_fail(t, w.err);
+	for (size_t i = 0; rc == 0 && i < w.count; i++) {
+		erase_one(t, w.seqs[i]);
+		rc = t->err;
+	}
+	*count = w.count;
+	free(w.seqs);
+	return rc;
 }
 
 #define FORWARDED_KEY "dlq.forwarded"

@@ -29,6 +29,7 @@ struct rejection_entry {
 	size_t key_len;
 	struct pl_str event_id;  /* empty when it could not be read */
 	int event_type;          /* an enum pl_event_type, or -1 when unknown */
+	bool erased;             /* its raw bytes were dropped by an erasure */
 	const void *raw;
 	size_t raw_len;
 };
@@ -52,6 +53,15 @@ int rejections_upgrade_entry(struct store_txn *t, const MDB_val *key, const MDB_
 
 /* Parses a REJECTIONS key/value pair found with a cursor: 0, PL_ECORRUPT or PL_ECHECKSUM. */
 int rejections_parse(const MDB_val *key, const MDB_val *val, struct rejection_entry *e);
+
+/*
+ * Drops the raw bytes of every rejection that holds needle (the msgpack
+ * string of a supporter id, event_redact.h) and marks it erased; the
+ * reason, detail, source, key, event id and type stay. *count gets how
+ * many. 0 or the transaction's error.
+ */
+int rejections_erase(struct store_txn *t, const uint8_t *needle, size_t needle_len,
+		     uint64_t *count);
 
 /* Number of stored rejections. */
 int rejections_count(struct store_txn *t, uint64_t *count);

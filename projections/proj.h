@@ -39,13 +39,21 @@ void proj_kind_defs(enum store_slot slot, struct index_kind_def out[PROJ_KIND_CO
  */
 typedef int (*proj_event_at_fn)(void *arg, uint64_t seq, struct pl_event *ev);
 
+/*
+ * Reads the log position of the i-th comment that the erasure at log
+ * position seq removes (its record, written when the erasure was
+ * appended). 0, PL_ENOTFOUND past the last one, or an error.
+ */
+typedef int (*proj_erased_comment_fn)(void *arg, uint64_t seq, size_t i, uint64_t *comment_seq);
+
 /* Applies events to one slot. */
 struct proj_writer {
 	enum store_slot slot;
 	struct index *ix; /* the slot's state index */
 	int kind_base;    /* its kind number of PROJ_K_CAMPAIGN */
 	proj_event_at_fn event_at;
-	void *event_at_arg;
+	proj_erased_comment_fn erased_comment;
+	void *log_arg; /* of event_at and erased_comment */
 	struct store_txn *t; /* the transaction being written (proj_writer_begin) */
 	bool publish;        /* write what readers see (false while catching up) */
 	struct memtable touched; /* campaigns whose totals changed: fingerprint → id */
@@ -53,7 +61,8 @@ struct proj_writer {
 
 /* Prepares a writer; 0 or PL_ENOMEM. */
 int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *ix, int kind_base,
-		     proj_event_at_fn event_at, void *event_at_arg);
+		     proj_event_at_fn event_at, proj_erased_comment_fn erased_comment,
+		     void *log_arg);
 void proj_writer_deinit(struct proj_writer *w);
 
 /* Starts applying within write transaction t (again, when t is run again). */

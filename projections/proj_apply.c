@@ -41,10 +41,12 @@ struct touched_id {
 };
 
 int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *ix, int kind_base,
-		     proj_event_at_fn event_at, void *event_at_arg)
+		     proj_event_at_fn event_at, proj_erased_comment_fn erased_comment,
+		     void *log_arg)
 {
 	*w = (struct proj_writer){.slot = slot, .ix = ix, .kind_base = kind_base,
-				  .event_at = event_at, .event_at_arg = event_at_arg};
+				  .event_at = event_at, .erased_comment = erased_comment,
+				  .log_arg = log_arg};
 	return memtable_init(&w->touched, sizeof(struct touched_id));
 }
 
@@ -121,7 +123,8 @@ static int load_campaign(struct apply_ctx *c)
 static int save_campaign(struct apply_ctx *c)
 {
 	int64_t at = pl_event_int(c->ev, PL_F_AT);
-	if (at > c->state.totals.last_at)
+	/* An erasure is no event of the campaign's own: its days stay as they were. */
+	if (c->ev->type != PL_EV_SUPPORTER_FORGOTTEN && at > c->state.totals.last_at)
 		c->state.totals.last_at = at;
 	uint8_t v[PROJ_CAMPAIGN_STATE_SIZE];
 	proj_campaign_state_encode(v, &c->state);
@@ -265,7 +268,7 @@ static int apply_refund(struct apply_ctx *c)
 	if (rc)
 		return rc;
 	proj_pledge_decode(v, &rec);
-	if ((rc = c->w->event_at(c->w->event_at_arg, rec.seq, &created)))
+	if ((rc = c->w->event_at(c->w->log_arg, rec.seq, &created)))
 		return store_txn_fail(c->t, rc);
 	if (!is_pledge_of(&created, c->campaign))
 		return reject_unknown_pledge(c);
@@ -328,6 +331,27 @@ static int apply_comment(struct apply_ctx *c)
 	return save_campaign(c);
 }
 
+/* Hides comment cf (posted, in c's campaign): its row goes, its id stays taken. */
+static int hide_comment(struct apply_ctx *c, const struct pl_event *posted, const struct fp *cf,
+			struct proj_comment_state *rec)
+{
+	int rc = load_campaign(c);
+	if (rc)
+		return rc;
+	if (c->w->publish) {
+		uint8_t key[PROJ_KEY_MAX];
+		size_t klen = proj_comment_key(key, c->campaign, pl_event_int(posted, PL_F_AT), rec->seq);
+		store_del(c->t, table(c, SLOT_COMMENTS), key, klen);
+	}
+	uint8_t v[PROJ_COMMENT_STATE_SIZE];
+	rec->removed = true;
+	proj_comment_state_encode(v, rec);
+	if (state_put(c, PROJ_K_COMMENT, cf, v))
+		return c->t->err;
+	c->state.totals.comments--;
+	return save_campaign(c);
+}
+
 static int apply_comment_removed(struct apply_ctx *c)
 {
 	struct pl_str id = field(c, PL_F_COMMENT);
@@ -341,7 +365,7 @@ static int apply_comment_removed(struct apply_ctx *c)
 		return rc;
 	if (rc == 0) {
 		proj_comment_state_decode(v, &rec);
-		if ((rc = c->w->event_at(c->w->event_at_arg, rec.seq, &posted)))
+		if ((rc = c->w->event_at(c->w->log_arg, rec.seq, &posted)))
 			return store_txn_fail(c->t, rc);
 	}
 	struct pl_str of = rc == 0 ? pl_event_str(&posted, PL_F_CAMPAIGN) : (struct pl_str){"", 0};
@@ -352,19 +376,36 @@ static int apply_comment_removed(struct apply_ctx *c)
 	if (rec.removed)
 		return pl_reject(c->rej, PL_R_UNKNOWN_COMMENT, "comment '%.*s' was already removed",
 				 (int)id.len, id.ptr);
-	if ((rc = load_campaign(c)))
-		return rc;
-	if (c->w->publish) {
-		uint8_t key[PROJ_KEY_MAX];
-		size_t klen = proj_comment_key(key, c->campaign, pl_event_int(&posted, PL_F_AT), rec.seq);
-		store_del(c->t, table(c, SLOT_COMMENTS), key, klen);
+	return hide_comment(c, &posted, &cf, &rec);
+}
+
+/* The supporter's comments, as the erasure's record lists them, show as removed. */
+static int apply_forgotten(struct apply_ctx *c)
+{
+	uint64_t seq;
+	int rc;
+	for (size_t i = 0; (rc = c->w->erased_comment(c->w->log_arg, c->seq, i, &seq)) == 0; i++) {
+		struct pl_event posted;
+		struct proj_comment_state rec;
+		struct fp cf;
+		uint8_t v[PROJ_COMMENT_STATE_SIZE];
+		if ((rc = c->w->event_at(c->w->log_arg, seq, &posted)))
+			return store_txn_fail(c->t, rc);
+		if (posted.type != PL_EV_COMMENT_POSTED)
+			return store_txn_fail(c->t, PL_ECORRUPT);
+		struct pl_str id = pl_event_str(&posted, PL_F_COMMENT);
+		fp_of(&cf, FP_COMMENT, id.ptr, id.len);
+		if ((rc = state_get(c, PROJ_K_COMMENT, &cf, v)))
+			return rc == PL_ENOTFOUND ? store_txn_fail(c->t, PL_ECORRUPT) : rc;
+		proj_comment_state_decode(v, &rec);
+		if (rec.removed || rec.seq != seq)
+			continue; /* removed already, or the id is another comment's */
+		c->campaign = pl_event_str(&posted, PL_F_CAMPAIGN);
+		proj_campaign_fp(c->campaign, &c->campaign_fp);
+		if ((rc = hide_comment(c, &posted, &cf, &rec)))
+			return rc == PL_EREJECTED ? store_txn_fail(c->t, PL_ECORRUPT) : rc;
 	}
-	rec.removed = true; /* the id stays taken */
-	proj_comment_state_encode(v, &rec);
-	if (state_put(c, PROJ_K_COMMENT, &cf, v))
-		return c->t->err;
-	c->state.totals.comments--;
-	return save_campaign(c);
+	return rc == PL_ENOTFOUND ? c->t->err : store_txn_fail(c->t, rc);
 }
 
 void proj_prefetch(const struct proj_writer *w, const struct pl_event *ev)
@@ -405,6 +446,7 @@ int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
 	case PL_EV_PLEDGE_REFUNDED: return apply_refund(&c);
 	case PL_EV_COMMENT_POSTED: return apply_comment(&c);
 	case PL_EV_COMMENT_REMOVED: return apply_comment_removed(&c);
+	case PL_EV_SUPPORTER_FORGOTTEN: return apply_forgotten(&c);
 	case PL_EVENT_TYPE_COUNT: break;
 	}
 	return PL_EINVAL;

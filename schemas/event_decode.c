@@ -188,7 +188,7 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 				 (long long)pl_event_int(ev, PL_F_V), PL_SCHEMA_VERSION);
 
 	const struct pl_type_def *td = &pl_type_defs[type];
-	uint32_t required = PL_COMMON_FIELDS | td->required;
+	uint32_t required = PL_COMMON_FIELDS | (UINT32_C(1) << td->keyed_by) | td->required;
 	for (int f = 0; f < PL_FIELD_COUNT; f++) {
 		uint32_t bit = UINT32_C(1) << f;
 		if (f == PL_F_TYPE || f == PL_F_V || !((required | td->optional) & bit))
@@ -205,9 +205,9 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 
 	if (pl_event_has(ev, PL_F_CURRENCY) && !currency_valid(pl_event_str(ev, PL_F_CURRENCY)))
 		return pl_reject(rej, PL_R_BAD_CURRENCY, "currency must be 3 upper-case letters (ISO 4217)");
-	struct pl_str camp = pl_event_str(ev, PL_F_CAMPAIGN);
-	if (key && (key_len != camp.len || memcmp(key, camp.ptr, key_len) != 0))
-		return pl_reject(rej, PL_R_KEY_MISMATCH, "message key differs from campaign '%.*s'",
-				 (int)camp.len, camp.ptr);
+	struct pl_str by = pl_event_str(ev, td->keyed_by);
+	if (key && (key_len != by.len || memcmp(key, by.ptr, key_len) != 0))
+		return pl_reject(rej, PL_R_KEY_MISMATCH, "message key differs from %s '%.*s'",
+				 pl_field_defs[td->keyed_by].key, (int)by.len, by.ptr);
 	return PL_OK;
 }

@@ -11,7 +11,8 @@ const struct pl_field_def pl_field_defs[PL_FIELD_COUNT] = {
 };
 
 const struct pl_type_def pl_type_defs[PL_EVENT_TYPE_COUNT] = {
-#define PL_TYPE_DEF(e, name, req, opt, doc) [PL_EV_##e] = {name, sizeof name - 1, req, opt, doc},
+#define PL_TYPE_DEF(e, name, keyed_by, req, opt, doc)                                      \
+	[PL_EV_##e] = {name, sizeof name - 1, PL_F_##keyed_by, req, opt, doc},
 	PL_EVENT_TYPES(PL_TYPE_DEF)
 #undef PL_TYPE_DEF
 };

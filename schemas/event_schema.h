@@ -67,7 +67,10 @@ _Static_assert(PL_MAX_ID_BYTES <= 255, "ids are length-prefixed with one byte in
 	X(COMMENT, "comment", STR, 1, PL_MAX_ID_BYTES,                                 \
 	  "comment id, unique across all campaigns; a removed comment's id stays "     \
 	  "taken", "\"cm-0001\"")                                                       \
-	X(TEXT, "text", STR, 1, 4000, "the comment's text", "\"Good luck with the roof!\"")
+	X(TEXT, "text", STR, 1, 4000, "the comment's text", "\"Good luck with the roof!\"")  \
+	X(BY, "by", STR, 0, 200,                                                       \
+	  "who asked for the erasure (a ticket, a system), kept with it",              \
+	  "\"privacy request 1234\"")
 
 enum pl_field {
 #define PL_FIELD_ENUM(e, key, kind, lo, hi, doc, example) PL_F_##e,
@@ -77,20 +80,24 @@ enum pl_field {
 };
 
 #define PL_BIT(f) (UINT32_C(1) << PL_F_##f)
-/* Fields every event carries. */
-#define PL_COMMON_FIELDS (PL_BIT(V) | PL_BIT(TYPE) | PL_BIT(ID) | PL_BIT(AT) | PL_BIT(CAMPAIGN))
+/* Fields every event carries; each also carries the field it is keyed by. */
+#define PL_COMMON_FIELDS (PL_BIT(V) | PL_BIT(TYPE) | PL_BIT(ID) | PL_BIT(AT))
 
-/* Types: X(ENUM, "name", required fields, optional fields, "what it does, its rules") */
+/*
+ * Types: X(ENUM, "name", KEYED_BY, required fields, optional fields, "what it
+ * does, its rules"). KEYED_BY is the field the Kafka message key must equal:
+ * the campaign for all but the erasure of a supporter, which spans campaigns.
+ */
 #define PL_EVENT_TYPES(X)                                                                   \
-	X(CAMPAIGN_OPENED, "campaign.opened",                                               \
+	X(CAMPAIGN_OPENED, "campaign.opened", CAMPAIGN,                                           \
 	  PL_BIT(TITLE) | PL_BIT(OWNER) | PL_BIT(CURRENCY),                                 \
 	  PL_BIT(LOCATION) | PL_BIT(TARGET) | PL_BIT(CLOSES_AT),                            \
 	  "Opens a campaign. A campaign id opens once (`campaign_exists`); its "            \
 	  "pledges must be in its currency.")                                               \
-	X(CAMPAIGN_CLOSED, "campaign.closed", 0, 0,                                         \
+	X(CAMPAIGN_CLOSED, "campaign.closed", CAMPAIGN, 0, 0,                                        \
 	  "Closes an open campaign (`unknown_campaign`, `campaign_closed`). Later "         \
 	  "pledges are rejected; refunds, comments and removals still apply.")              \
-	X(PLEDGE_CREATED, "pledge.created",                                                 \
+	X(PLEDGE_CREATED, "pledge.created", CAMPAIGN,                                              \
 	  PL_BIT(PLEDGE) | PL_BIT(SUPPORTER) | PL_BIT(AMOUNT) | PL_BIT(CURRENCY),           \
 	  PL_BIT(NAME),                                                                     \
 	  "A supporter pledges `amount` to an open campaign (`unknown_campaign`, "          \
@@ -98,22 +105,33 @@ enum pl_field {
 	  "pledge id is new across all campaigns (`duplicate_pledge`). Adds to the "        \
 	  "campaign's raised total (`total_overflow` past 2^63-1) and pledge count; the "   \
 	  "supporter counts once their net pledged amount in the campaign is above 0.")     \
-	X(PLEDGE_REFUNDED, "pledge.refunded", PL_BIT(PLEDGE) | PL_BIT(AMOUNT), 0,           \
+	X(PLEDGE_REFUNDED, "pledge.refunded", CAMPAIGN, PL_BIT(PLEDGE) | PL_BIT(AMOUNT), 0,           \
 	  "Refunds part or all of a pledge of this campaign (`unknown_pledge`); the "       \
 	  "refunds of a pledge never add up to more than it (`refund_exceeds_pledge`). "    \
 	  "Applies to closed campaigns too. Lowers the raised total; a supporter whose "    \
 	  "net falls to 0 no longer counts and may no longer comment.")                     \
-	X(COMMENT_POSTED, "comment.posted",                                                 \
+	X(COMMENT_POSTED, "comment.posted", CAMPAIGN,                                              \
 	  PL_BIT(COMMENT) | PL_BIT(SUPPORTER) | PL_BIT(TEXT), PL_BIT(NAME),                 \
 	  "A supporter comments. Only backers may comment: the supporter's net pledged "    \
 	  "amount in this campaign must be above 0 (`not_a_backer`). The comment id is "    \
 	  "new across all campaigns (`duplicate_comment`).")                                \
-	X(COMMENT_REMOVED, "comment.removed", PL_BIT(COMMENT), 0,                           \
+	X(COMMENT_REMOVED, "comment.removed", CAMPAIGN, PL_BIT(COMMENT), 0,                 \
 	  "Moderation: hides a comment of this campaign (`unknown_comment` when there is "  \
-	  "no such comment here or it was removed already). Its id stays taken.")
+	  "no such comment here or it was removed already). Its id stays taken.")           \
+	X(SUPPORTER_FORGOTTEN, "supporter.forgotten", SUPPORTER, PL_BIT(SUPPORTER),         \
+	  PL_BIT(BY),                                                                       \
+	  "The right to erasure: every personal field stored for the supporter so far "     \
+	  "is overwritten where it is kept: the name on their pledges and comments, the "   \
+	  "text of their comments, and every rejected message that names them (its bytes " \
+	  "are dropped). Their comments show as removed and their names as anonymous; "     \
+	  "money, pledges and supporter counts do not change. It has no `campaign` and "    \
+	  "is keyed by the supporter: publish it to every partition of the topic, so "      \
+	  "every instance of a consumer group sees it (`pledged forget` does). The "        \
+	  "erasure is kept in the log: when, by which message and `by` whom, never what "   \
+	  "was erased. Never rejected by a rule.")
 
 enum pl_event_type {
-#define PL_TYPE_ENUM(e, name, req, opt, doc) PL_EV_##e,
+#define PL_TYPE_ENUM(e, name, keyed_by, req, opt, doc) PL_EV_##e,
 	PL_EVENT_TYPES(PL_TYPE_ENUM)
 #undef PL_TYPE_ENUM
 	PL_EVENT_TYPE_COUNT
@@ -147,7 +165,9 @@ enum pl_event_type {
 	  "an integer is outside its field's range (an amount of 0 or above 10^12, a "      \
 	  "negative time or target), or `at` is outside the accepted window (see Time)")    \
 	X(BAD_CURRENCY, "bad_currency", "`currency` is not three upper-case letters")       \
-	X(KEY_MISMATCH, "key_mismatch", "the Kafka message key differs from `campaign`")    \
+	X(KEY_MISMATCH, "key_mismatch",                                                     \
+	  "the Kafka message key differs from `campaign` (from `supporter` for "            \
+	  "`supporter.forgotten`)")                                                         \
 	X(CAMPAIGN_EXISTS, "campaign_exists", "the campaign id was opened before")          \
 	X(UNKNOWN_CAMPAIGN, "unknown_campaign", "the campaign was never opened")            \
 	X(CAMPAIGN_CLOSED, "campaign_closed", "the campaign is closed")                     \
@@ -192,7 +212,8 @@ struct pl_field_def {
 struct pl_type_def {
 	const char *name;
 	uint8_t name_len;
-	uint32_t required; /* beyond PL_COMMON_FIELDS */
+	enum pl_field keyed_by; /* the field the message key must equal */
+	uint32_t required;      /* beyond PL_COMMON_FIELDS and keyed_by */
 	uint32_t optional;
 	const char *doc; /* what the event does, and its rules */
 };

@@ -55,7 +55,8 @@ static void field_row(FILE *out, int f, const char *presence)
 static int write_example(FILE *out, int t, char *json, size_t size)
 {
 	const struct pl_type_def *td = &pl_type_defs[t];
-	uint32_t fields = PL_COMMON_FIELDS | td->required | td->optional;
+	uint32_t fields = PL_COMMON_FIELDS | (UINT32_C(1) << td->keyed_by) | td->required |
+			  td->optional;
 	size_t n = (size_t)snprintf(json, size, "{");
 	for (int f = 0; f < PL_FIELD_COUNT && n < size; f++) {
 		if (!(fields & (UINT32_C(1) << f)))
@@ -138,7 +139,9 @@ static int write_doc(FILE *out)
 		"  of partitions.\n"
 		"- **Key**: the campaign id, as UTF-8 bytes. Kafka keeps the order of one\n"
 		"  partition only, so keying by campaign keeps a campaign's events in order.\n"
-		"  A message with a key must carry that key as its `campaign`.\n"
+		"  A message with a key must carry that key as its `campaign`; the one\n"
+		"  event that spans campaigns, `supporter.forgotten`, is keyed by its\n"
+		"  `supporter` instead.\n"
 		"- **Value**: one msgpack map with string keys, at most %d bytes. Keys\n"
 		"  pledged does not know are ignored, and so are known keys that the event's\n"
 		"  type does not use, so a gateway can add fields before pledged reads them;\n"
@@ -167,9 +170,11 @@ static int write_doc(FILE *out)
 		"| key | type | limit | meaning |\n|---|---|---|---|\n",
 		PL_MAX_EVENT_BYTES, MP_MAX_DEPTH);
 	for (int f = 0; f < PL_FIELD_COUNT; f++)
-		if (PL_COMMON_FIELDS & (UINT32_C(1) << f))
+		if ((PL_COMMON_FIELDS | PL_BIT(CAMPAIGN)) & (UINT32_C(1) << f))
 			field_row(out, f, NULL);
-	fprintf(out, "\nStrings are valid UTF-8 and their limits count bytes, not characters.\n\n"
+	fprintf(out, "\n`campaign` is in every event but `supporter.forgotten`, which is about a\n"
+		     "supporter across campaigns and ignores it.\n"
+		     "\nStrings are valid UTF-8 and their limits count bytes, not characters.\n\n"
 		     "## Event types\n\n");
 	for (int t = 0; t < PL_EVENT_TYPE_COUNT; t++)
 		if (write_type(out, t))

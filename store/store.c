@@ -618,6 +618,33 @@ int store_copy(struct store *st, const char *dir)
 	return PL_OK;
 }
 
+struct reader_search {
+	long self, other;
+};
+
+/* One line of mdb_reader_list(): "pid thread txnid", after a header line. */
+static int reader_line(const char *line, void *arg)
+{
+	struct reader_search *r = arg;
+	char *end;
+	long pid = strtol(line, &end, 10);
+	if (end != line && pid > 0 && pid != r->self && !r->other)
+		r->other = pid;
+	return 0;
+}
+
+int store_other_process(struct store *st, long *pid)
+{
+	int dead;
+	struct reader_search r = {(long)getpid(), 0};
+	mdb_reader_check(st->env, &dead);
+	int rc = mdb_reader_list(st->env, reader_line, &r);
+	if (rc < 0)
+		return store_error(rc);
+	*pid = r.other;
+	return r.other != 0;
+}
+
 int store_rename_durably(const char *from, const char *to)
 {
 	if (rename(from, to))

@@ -225,6 +225,12 @@ int store_run_write(struct store *st, int (*fn)(struct store_txn *t, void *arg),
 int store_copy(struct store *st, const char *dir);
 
 /* Renames from to to and syncs the directory that holds them. */
+/*
+ * Whether another process has the data dir open (a reader of LMDB's
+ * table, dead ones cleared first): 1 with *pid, 0, or an error.
+ */
+int store_other_process(struct store *st, long *pid);
+
 int store_rename_durably(const char *from, const char *to);
 
 /* Doubles the map size. No transaction of the calling thread may be open. */

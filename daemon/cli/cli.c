@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "pl_error.h"
+#include "verify.h"
 #include "views.h"
 
 int cli_open_store(const char *cmd, const char *dir, enum cli_access access, size_t map_size,
@@ -81,6 +82,39 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 		return CLI_STORE;
 	}
 	*fd_out = fd;
+	return CLI_OK;
+}
+
+void cli_remove_copy(const char *dir)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	remove(path);
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	remove(path);
+	rmdir(dir);
+}
+
+int cli_check_copy(const char *cmd, const char *dir)
+{
+	struct store *copy;
+	uint64_t entries, bad_entry, bad_rejection;
+	int rc = cli_open_store(cmd, dir, CLI_READ, 0, &copy);
+	if (rc)
+		return rc;
+	rc = verify_checksums(copy, &entries, &bad_entry, &bad_rejection);
+	store_close(copy);
+	if (rc) {
+		fprintf(stderr, "pledged %s: cannot read the copy back: %s\n", cmd, pl_strerror(rc));
+		return CLI_STORE;
+	}
+	if (bad_entry || bad_rejection) {
+		fprintf(stderr, "pledged %s: the copy's %s %llu does not match its checksum; the "
+				"data dir itself may be damaged: run 'pledged verify'\n",
+			cmd, bad_entry ? "log entry" : "rejection",
+			(unsigned long long)(bad_entry ? bad_entry : bad_rejection));
+		return CLI_MISMATCH;
+	}
 	return CLI_OK;
 }
 

@@ -48,6 +48,15 @@ int cli_open_writer(const char *cmd, const char *dir, bool create, size_t map_si
 		    const struct slot_options *opt, struct store **st, struct writer *w, int *lock_fd);
 void cli_close_writer(struct store *st, struct writer *w, int lock_fd);
 
+/*
+ * Opens the copy of a data dir at dir (store_copy()) and checks every log
+ * entry and rejection against its checksum; prints what is wrong. A
+ * cli_exit.
+ */
+int cli_check_copy(const char *cmd, const char *dir);
+/* Removes such a copy (LMDB's files and the directory). */
+void cli_remove_copy(const char *dir);
+
 /* Prints the outcome of replaying the log into a slot when it is not REPLAY_OK. */
 void cli_print_replay_failure(const char *cmd, const struct replay_result *res);
 

@@ -15,7 +15,6 @@
 #include "cli.h"
 #include "commands.h"
 #include "pl_error.h"
-#include "verify.h"
 
 static const char usage[] =
 	"Usage: pledged backup [--data DIR] --to DEST\n"
@@ -34,41 +33,6 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 done, 1 the copy failed its check, 2 usage, 3 the data dir or\n"
 	"DEST unusable (full disk, permissions).\n";
-
-/* Removes a temporary copy (it holds LMDB's files only). */
-static void remove_copy(const char *dir)
-{
-	char path[4300];
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	remove(path);
-	snprintf(path, sizeof path, "%s/lock.mdb", dir);
-	remove(path);
-	rmdir(dir);
-}
-
-/* Opens the copy and checks its checksums; prints what is wrong. A cli_exit. */
-static int check_copy(const char *tmp)
-{
-	struct store *copy;
-	uint64_t entries, bad_entry, bad_rejection;
-	int rc = cli_open_store("backup", tmp, CLI_READ, 0, &copy);
-	if (rc)
-		return rc;
-	rc = verify_checksums(copy, &entries, &bad_entry, &bad_rejection);
-	store_close(copy);
-	if (rc) {
-		fprintf(stderr, "pledged backup: cannot read the copy back: %s\n", pl_strerror(rc));
-		return CLI_STORE;
-	}
-	if (bad_entry || bad_rejection) {
-		fprintf(stderr, "pledged backup: the copy's %s %llu does not match its checksum; the "
-				"data dir itself may be damaged: run 'pledged verify'\n",
-			bad_entry ? "log entry" : "rejection",
-			(unsigned long long)(bad_entry ? bad_entry : bad_rejection));
-		return CLI_MISMATCH;
-	}
-	return CLI_OK;
-}
 
 int cmd_backup(int argc, char **argv)
 {
@@ -107,7 +71,7 @@ int cmd_backup(int argc, char **argv)
 	struct store *st;
 	int rc = cli_open_store("backup", dir, CLI_READ, 0, &st);
 	if (rc) {
-		remove_copy(tmp);
+		cli_remove_copy(tmp);
 		return rc;
 	}
 	int err = store_copy(st, tmp);
@@ -115,17 +79,17 @@ int cmd_backup(int argc, char **argv)
 	if (err) {
 		fprintf(stderr, "pledged backup: cannot write the copy to '%s': %s; nothing was kept\n",
 			tmp, pl_strerror(err));
-		remove_copy(tmp);
+		cli_remove_copy(tmp);
 		return CLI_STORE;
 	}
-	if ((rc = check_copy(tmp))) {
-		remove_copy(tmp);
+	if ((rc = cli_check_copy("backup", tmp))) {
+		cli_remove_copy(tmp);
 		return rc;
 	}
 	if ((err = store_rename_durably(tmp, dest))) {
 		fprintf(stderr, "pledged backup: cannot rename '%s' to '%s': %s; nothing was kept\n",
 			tmp, dest, pl_strerror(err));
-		remove_copy(tmp);
+		cli_remove_copy(tmp);
 		return CLI_STORE;
 	}
 	fprintf(stderr, "pledged backup: copied '%s' to '%s' (checked)\n", dir, dest);

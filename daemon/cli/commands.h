@@ -14,5 +14,7 @@ int cmd_backup(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_upgrade(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
 
 #endif

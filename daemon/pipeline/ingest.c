@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include "crash_point.h"
+#include "erasure.h"
+#include "log.h"
 #include "lookahead.h"
 #include "pl_error.h"
 #include "rejections.h"
@@ -56,6 +58,17 @@ static bool in_window(const struct batch *b, const struct pl_event *ev, struct p
 	return false;
 }
 
+/* The right to erasure: the log and rejections first, so the rules see its record. */
+static int erase(struct store_txn *t, struct batch *b, const struct pl_event *ev, uint64_t seq)
+{
+	struct erasure_counts n;
+	int rc = erasure_run(t, seq, pl_event_str(ev, PL_F_SUPPORTER), &n);
+	if (rc)
+		return rc;
+	b->stats.erased_records += n.entries + n.rejections;
+	return PL_OK;
+}
+
 static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_msg *m,
 		      const struct decoded *d)
 {
@@ -69,11 +82,15 @@ static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_
 		return t->err;
 	}
 	uint64_t seq = b->stats.last_seq + 1;
-	int rc = slot_apply(&b->w->live, &d->ev, seq, &rej);
+	int rc = slot_claim(&b->w->live, &d->ev);
 	if (rc == PL_EEXIST) {
 		b->stats.duplicates++;
 		return t->err;
 	}
+	if (rc == 0 && d->ev.type == PL_EV_SUPPORTER_FORGOTTEN)
+		rc = erase(t, b, &d->ev, seq);
+	if (rc == 0)
+		rc = slot_apply_claimed(&b->w->live, &d->ev, seq, &rej);
 	if (rc == PL_EREJECTED) {
 		reject(t, b, m, &rej, &d->ev);
 		return t->err;
@@ -183,6 +200,13 @@ int ingest_batch(struct writer *w, const struct ingest_msg *msgs, size_t n, cons
 	if (rc == 0) {
 		*stats = b.stats;
 		w->forward_stored = b.forwarded;
+		if (stats->applied[PL_EV_SUPPORTER_FORGOTTEN])
+			log_info("erased %llu supporter%s: %llu stored messages overwritten (log "
+				 "entries and rejections); log at %llu",
+				 (unsigned long long)stats->applied[PL_EV_SUPPORTER_FORGOTTEN],
+				 stats->applied[PL_EV_SUPPORTER_FORGOTTEN] == 1 ? "" : "s",
+				 (unsigned long long)stats->erased_records,
+				 (unsigned long long)stats->last_seq);
 	}
 	return rc;
 }
@@ -194,5 +218,6 @@ void ingest_stats_add(struct ingest_stats *a, const struct ingest_stats *b)
 	for (int i = 0; i < PL_REASON_COUNT; i++)
 		a->rejected[i] += b->rejected[i];
 	a->duplicates += b->duplicates;
+	a->erased_records += b->erased_records;
 	a->last_seq = b->last_seq;
 }

@@ -30,7 +30,8 @@ struct ingest_stats {
 	uint64_t applied[PL_EVENT_TYPE_COUNT];
 	uint64_t rejected[PL_REASON_COUNT];
 	uint64_t duplicates;
-	uint64_t last_seq; /* log position after the batch */
+	uint64_t erased_records; /* log entries and rejections overwritten by erasures */
+	uint64_t last_seq;       /* log position after the batch */
 };
 
 /*

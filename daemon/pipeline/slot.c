@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "erasure.h"
 #include "lookahead.h"
 #include "pl_error.h"
 
@@ -33,6 +34,21 @@ static int event_at(void *arg, uint64_t seq, struct pl_event *ev)
 	return pl_event_decode(e.raw, e.raw_len, NULL, 0, ev, &rej) ? PL_ECORRUPT : PL_OK;
 }
 
+/* proj_apply's reading of an erasure's record. */
+static int erased_comment(void *arg, uint64_t seq, size_t i, uint64_t *comment_seq)
+{
+	struct slot *s = arg;
+	const uint8_t *comments;
+	size_t count;
+	int rc = erasure_comments(s->log_t, seq, &comments, &count);
+	if (rc)
+		return rc;
+	if (i >= count)
+		return PL_ENOTFOUND;
+	*comment_seq = erasure_comment(comments, i);
+	return PL_OK;
+}
+
 int slot_open(struct slot *s, struct store *st, enum store_slot which,
 	      const struct slot_options *opt, struct store_txn *t)
 {
@@ -51,7 +67,7 @@ int slot_open(struct slot *s, struct store *st, enum store_slot which,
 	int rc = index_open(&s->ix, t, name, kinds, SLOT_KINDS, &iopt);
 	if (rc)
 		return rc;
-	rc = proj_writer_init(&s->pw, which, &s->ix, SLOT_K_PROJ, event_at, s);
+	rc = proj_writer_init(&s->pw, which, &s->ix, SLOT_K_PROJ, event_at, erased_comment, s);
 	if (rc) {
 		index_close(&s->ix);
 		return rc;
@@ -70,18 +86,29 @@ void slot_close(struct slot *s)
 	s->open = false;
 }
 
-int slot_apply(struct slot *s, const struct pl_event *ev, uint64_t seq, struct pl_rejection *rej)
+int slot_claim(struct slot *s, const struct pl_event *ev)
 {
-	struct pl_str id = pl_event_str(ev, PL_F_ID);
-	int rc = evlog_id_claim(&s->ix, s->pw.t, SLOT_K_EVENT_IDS, id);
+	int rc = evlog_id_claim(&s->ix, s->pw.t, SLOT_K_EVENT_IDS, pl_event_str(ev, PL_F_ID));
 	if (rc)
 		return rc == PL_EEXIST ? rc : store_txn_fail(s->pw.t, rc);
-	rc = proj_apply(&s->pw, ev, seq, rej);
+	return PL_OK;
+}
+
+int slot_apply_claimed(struct slot *s, const struct pl_event *ev, uint64_t seq,
+		       struct pl_rejection *rej)
+{
+	int rc = proj_apply(&s->pw, ev, seq, rej);
 	if (rc == PL_EREJECTED)
-		evlog_id_release(&s->ix, SLOT_K_EVENT_IDS, id);
+		evlog_id_release(&s->ix, SLOT_K_EVENT_IDS, pl_event_str(ev, PL_F_ID));
 	if (rc == 0)
 		s->applied_seq = seq;
 	return rc;
+}
+
+int slot_apply(struct slot *s, const struct pl_event *ev, uint64_t seq, struct pl_rejection *rej)
+{
+	int rc = slot_claim(s, ev);
+	return rc ? rc : slot_apply_claimed(s, ev, seq, rej);
 }
 
 struct catch_up {

@@ -97,6 +97,10 @@ void slot_txn_end(struct slot *s, bool committed);
  * (PL_EREJECTED with *rej: nothing changed). Within a slot transaction.
  */
 int slot_apply(struct slot *s, const struct pl_event *ev, uint64_t seq, struct pl_rejection *rej);
+/* slot_apply() in two steps, for work between them: the id, then the rules. */
+int slot_claim(struct slot *s, const struct pl_event *ev);
+int slot_apply_claimed(struct slot *s, const struct pl_event *ev, uint64_t seq,
+		       struct pl_rejection *rej);
 
 /* Publishes what the transaction's events changed (campaign totals). */
 int slot_flush(struct slot *s);

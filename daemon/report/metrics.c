@@ -47,6 +47,7 @@ void metrics_record_batch(struct metrics *m, const struct ingest_stats *stats, s
 		if (stats->rejected[i])
 			atomic_fetch_add(&m->rejected[i], stats->rejected[i]);
 	atomic_fetch_add(&m->duplicates, stats->duplicates);
+	atomic_fetch_add(&m->erased_records, stats->erased_records);
 	atomic_fetch_add(&m->batches, 1);
 	atomic_store(&m->last_seq, stats->last_seq);
 	atomic_store(&m->last_batch_ms, clock_wall_ms());
@@ -250,6 +251,10 @@ char *metrics_render(struct metrics *m, const struct metrics_rebuild *rebuild,
 		 "# TYPE pledged_events_duplicate_total counter\n"
 		 "pledged_events_duplicate_total %llu\n",
 	     (unsigned long long)atomic_load(&m->duplicates));
+	emit(&o, "# HELP pledged_erased_records_total Stored messages (log entries, rejections) "
+		 "whose personal fields erasures overwrote.\n"
+		 "# TYPE pledged_erased_records_total counter\npledged_erased_records_total %llu\n",
+	     (unsigned long long)atomic_load(&m->erased_records));
 	emit(&o, "# HELP pledged_log_sequence Sequence number of the newest log entry.\n"
 		 "# TYPE pledged_log_sequence gauge\npledged_log_sequence %llu\n",
 	     (unsigned long long)atomic_load(&m->last_seq));

@@ -51,6 +51,7 @@ struct metrics {
 	_Atomic uint64_t applied[PL_EVENT_TYPE_COUNT];
 	_Atomic uint64_t rejected[PL_REASON_COUNT];
 	_Atomic uint64_t duplicates;
+	_Atomic uint64_t erased_records;
 	_Atomic uint64_t batches;
 	_Atomic uint64_t last_seq;
 	_Atomic int64_t last_batch_ms; /* wall clock of the last committed batch */

@@ -93,14 +93,15 @@ json_t *view_rejection(const struct rejection_entry *e)
 	 * guess which encoding it got. */
 	json_t *key = e->has_key ? json_stringn(e->key, e->key_len) : json_null();
 	json_t *id = e->event_id.len ? json_stringn(e->event_id.ptr, e->event_id.len) : json_null();
-	json_t *j = json_pack("{s:I,s:s,s:s%,s:o,s:o,s:s%,s:i,s:I,s:o,s:I,s:o}", "seq",
+	json_t *j = json_pack("{s:I,s:s,s:s%,s:o,s:o,s:s%,s:i,s:I,s:o,s:I,s:o,s:b}", "seq",
 			      (json_int_t)e->seq, "reason", pl_reason_code(e->reason), "detail",
 			      e->detail, e->detail_len, "event_id", id ? id : json_null(), "event_type",
 			      e->event_type >= 0 ? json_string(pl_type_defs[e->event_type].name)
 						 : json_null(),
 			      "topic", e->src.topic, e->src.topic_len, "partition", (int)e->src.partition,
 			      "offset", (json_int_t)e->src.offset, "key", key ? key : json_null(), "at",
-			      (json_int_t)e->at, "raw", view_base64(e->raw, e->raw_len));
+			      (json_int_t)e->at, "raw", view_base64(e->raw, e->raw_len), "erased",
+			      e->erased);
 	if (j && e->has_key && !key &&
 	    json_object_set_new(j, "key_base64", view_base64(e->key, e->key_len))) {
 		json_decref(j);
@@ -134,8 +135,9 @@ json_t *view_log_entry(const struct evlog_entry *e)
 	json_t *event = NULL;
 	if (pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &rej) == 0)
 		event = pl_event_to_json(&ev);
-	return json_pack("{s:I,s:s%,s:i,s:I,s:I,s:o}", "seq", (json_int_t)e->seq, "topic",
+	return json_pack("{s:I,s:s%,s:i,s:I,s:I,s:b,s:o}", "seq", (json_int_t)e->seq, "topic",
 			 e->src.topic, e->src.topic_len, "partition", (int)e->src.partition, "offset",
-			 (json_int_t)e->src.offset, "appended_at", (json_int_t)e->appended_at,
-			 event ? "event" : "raw", event ? event : view_base64(e->raw, e->raw_len));
+			 (json_int_t)e->src.offset, "appended_at", (json_int_t)e->appended_at, "erased",
+			 e->erased, event ? "event" : "raw",
+			 event ? event : view_base64(e->raw, e->raw_len));
 }

@@ -7,11 +7,15 @@
 #include "check.h"
 #include "event_codec.h"
 #include "event_decode.h"
+#include "event_redact.h"
 #include "pl_error.h"
 
 #define OPENED "\"v\":1,\"type\":\"campaign.opened\",\"id\":\"e1\",\"at\":1,\"campaign\":\"c\""
 #define PLEDGE "\"v\":1,\"type\":\"pledge.created\",\"id\":\"e2\",\"at\":2,\"campaign\":\"c\""
 #define COMMENT "\"v\":1,\"type\":\"comment.posted\",\"id\":\"e3\",\"at\":3,\"campaign\":\"c\""
+#define FORGOTTEN "\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"e4\",\"at\":4"
+#define X10 "xxxxxxxxxx"
+#define X201 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 "x"
 
 struct json_case {
 	const char *name;
@@ -81,6 +85,16 @@ static const struct json_case json_cases[] = {
 
 	{"key differs from campaign", "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"e\",\"at\":1,\"campaign\":\"c\"}", "d", PL_R_KEY_MISMATCH},
 	{"empty key", "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"e\",\"at\":1,\"campaign\":\"c\"}", "", PL_R_KEY_MISMATCH},
+
+	/* The erasure has no campaign: it is keyed by its supporter. */
+	{"forgotten", "{" FORGOTTEN ",\"supporter\":\"s\",\"by\":\"ticket 1\"}", "s", PL_R_NONE},
+	{"forgotten without key", "{" FORGOTTEN ",\"supporter\":\"s\"}", NULL, PL_R_NONE},
+	{"forgotten ignores a campaign", "{" FORGOTTEN ",\"supporter\":\"s\",\"campaign\":\"c\"}", "s", PL_R_NONE},
+	{"forgotten keyed by a campaign", "{" FORGOTTEN ",\"supporter\":\"s\",\"campaign\":\"c\"}", "c", PL_R_KEY_MISMATCH},
+	{"forgotten without supporter", "{" FORGOTTEN ",\"campaign\":\"c\"}", "c", PL_R_MISSING_FIELD},
+	{"forgotten empty supporter", "{" FORGOTTEN ",\"supporter\":\"\"}", NULL, PL_R_TOO_SHORT},
+	{"forgotten by too long", "{" FORGOTTEN ",\"supporter\":\"s\",\"by\":\"" X201 "\"}", NULL, PL_R_TOO_LONG},
+	{"forgotten by a number", "{" FORGOTTEN ",\"supporter\":\"s\",\"by\":7}", NULL, PL_R_WRONG_TYPE},
 
 	{"invalid byte", "{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"a@@@@b\"}", NULL, PL_R_BAD_UTF8, "\xff" "AAA"},
 	{"overlong slash", "{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"a@@@@b\"}", NULL, PL_R_BAD_UTF8, "\xc0\xaf" "AA"},
@@ -229,6 +243,7 @@ static void test_length_limits(void)
 		{PL_F_NAME, 100, "comment.posted", ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"t\""},
 		{PL_F_COMMENT, 64, "comment.removed", ""},
 		{PL_F_TEXT, 4000, "comment.posted", ",\"comment\":\"k\",\"supporter\":\"s\""},
+		{PL_F_BY, 200, "supporter.forgotten", ",\"supporter\":\"s\""},
 	};
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		const struct pl_field_def *def = &pl_field_defs[rows[i].field];
@@ -326,6 +341,65 @@ static void test_json_to_msgpack_errors(void)
 	msgpack_sbuffer_destroy(&buf);
 }
 
+/* Packs JSON (a test's own, known good) into buf. */
+static void pack(const char *json, msgpack_sbuffer *buf)
+{
+	struct json_case c = {"redact", json, NULL, PL_R_NONE, NULL};
+	pack_case(&c, buf);
+}
+
+/* The right to erasure: name dropped, text replaced, all else as it was. */
+static void test_redact(void)
+{
+	msgpack_sbuffer buf;
+	struct pl_event ev;
+	struct pl_rejection rej;
+	uint8_t out[PL_REDACT_MAX(4096)];
+	pack("{" COMMENT ",\"comment\":\"k\",\"supporter\":\"s\",\"text\":\"Secret words\","
+	     "\"name\":\"Ada Secret\",\"x\":[1,{\"y\":null}]}", &buf);
+	size_t len = pl_event_redact(buf.data, buf.size, out);
+	CHECK(len > 0 && len <= PL_REDACT_MAX(buf.size));
+	CHECK_INT(pl_event_decode(out, len, "c", 1, &ev, &rej), 0);
+	CHECK_INT(ev.type, PL_EV_COMMENT_POSTED);
+	CHECK(!pl_event_has(&ev, PL_F_NAME));
+	CHECK(pl_event_str(&ev, PL_F_TEXT).len == strlen(PL_ERASED_TEXT) &&
+	      memcmp(pl_event_str(&ev, PL_F_TEXT).ptr, PL_ERASED_TEXT, strlen(PL_ERASED_TEXT)) == 0);
+	CHECK(pl_event_str(&ev, PL_F_SUPPORTER).len == 1 && pl_event_str(&ev, PL_F_COMMENT).len == 1);
+	CHECK_INT(pl_event_int(&ev, PL_F_AT), 3);
+	CHECK(!memmem(out, len, "Secret", 6));
+	CHECK(memmem(out, len, "\xa1x\x92\x01\x81\xa1y\xc0", 8) != NULL); /* unknown keys kept */
+	msgpack_sbuffer_destroy(&buf);
+
+	/* A pledge keeps its money; 16 keys left take a map16 header. */
+	pack("{" PLEDGE ",\"pledge\":\"p\",\"supporter\":\"s\",\"amount\":7,\"currency\":\"GBP\","
+	     "\"name\":\"Ada Secret\",\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7}",
+	     &buf);
+	len = pl_event_redact(buf.data, buf.size, out);
+	CHECK_INT(out[0], 0xde);
+	CHECK_INT(pl_event_decode(out, len, NULL, 0, &ev, &rej), 0);
+	CHECK_INT(pl_event_int(&ev, PL_F_AMOUNT), 7);
+	CHECK(!pl_event_has(&ev, PL_F_NAME));
+	CHECK(!memmem(out, len, "Secret", 6));
+	msgpack_sbuffer_destroy(&buf);
+	CHECK_INT(pl_event_redact("\x92\x01\x02", 3, out), 0); /* not a map */
+
+	/* Whether a message names a supporter: the whole msgpack string only. */
+	uint8_t needle[5 + 64];
+	size_t n = pl_msgpack_str((struct pl_str){"sup-1", 5}, needle);
+	pack("{\"supporter\":\"sup-10\"}", &buf);
+	CHECK(!pl_msgpack_holds(buf.data, buf.size, needle, n));
+	msgpack_sbuffer_destroy(&buf);
+	pack("{\"type\":\"x\",\"supporter\":\"sup-1\"}", &buf);
+	CHECK(pl_msgpack_holds(buf.data, buf.size, needle, n));
+	msgpack_sbuffer_destroy(&buf);
+	const char *long_id = "a-supporter-id-of-forty-bytes-0123456789";
+	n = pl_msgpack_str((struct pl_str){long_id, 40}, needle);
+	CHECK_INT(needle[0], 0xd9);
+	pack("{\"supporter\":\"a-supporter-id-of-forty-bytes-0123456789\"}", &buf);
+	CHECK(pl_msgpack_holds(buf.data, buf.size, needle, n));
+	msgpack_sbuffer_destroy(&buf);
+}
+
 int main(void)
 {
 	test_json_cases();
@@ -336,5 +410,6 @@ int main(void)
 	test_round_trip();
 	test_reason_codes();
 	test_json_to_msgpack_errors();
+	test_redact();
 	return check_done();
 }

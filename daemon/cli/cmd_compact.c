@@ -1,0 +1,157 @@
+/*
+ * cmd_compact.c — `pledged compact`: rewrite a data dir so that no free page
+ * keeps bytes that are no longer part of it (what an erasure overwrote,
+ * what a rebuild emptied). LMDB reuses free pages but never clears them;
+ * its compacting copy writes only the pages in use, and of each page only
+ * the part in use. The copy is written inside the data dir, checked, then
+ * renamed over data.mdb: a crash leaves the old file or the new one.
+ *
+ * Offline: it takes the writer and rebuild locks and refuses while any
+ * other process has the data dir open.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "pl_error.h"
+#include "rebuild.h"
+
+static const char usage[] =
+	"Usage: pledged compact [--data DIR]\n"
+	"\n"
+	"Rewrite the data dir compactly, so that no free page keeps old bytes: after\n"
+	"'pledged forget', no byte of what was erased is left in any file of the\n"
+	"data dir. Stop serve first (compact refuses while any process has the data\n"
+	"dir open), and finish or drop a rebuild under way (pledged replay, or\n"
+	"pledged replay --abort). The copy is written to DIR/compact.tmp, checked,\n"
+	"then renamed over DIR/data.mdb; it needs free disk space for the data in\n"
+	"use. Old backups still hold what they held: rotate them.\n"
+	"\n"
+	"  --data DIR   data directory (default: pledged-data)\n"
+	"  -h, --help   show this help\n"
+	"\n"
+	"Exit status: 0 done, 1 the copy failed its check (the data dir is left as\n"
+	"it was), 2 usage, 3 the data dir is in use or cannot be rewritten.\n";
+
+static long long file_size(const char *dir, const char *name)
+{
+	char path[4300];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* Refuses a data dir another process uses, or with a rebuild under way. A cli_exit. */
+static int check_idle(const char *dir, struct store *st)
+{
+	long pid;
+	int rc = store_other_process(st, &pid);
+	if (rc == 1) {
+		fprintf(stderr, "pledged compact: process %ld has data dir '%s' open (a serve "
+				"--read-only, verify or backup?); stop it first\n", pid, dir);
+		return CLI_STORE;
+	}
+	struct store_txn t;
+	bool under_way = false;
+	enum store_slot slot;
+	uint64_t done;
+	if (rc == 0 && (rc = store_read_begin(st, &t)) == 0) {
+		rc = rebuild_status(&t, &under_way, &slot, &done);
+		store_abort(&t);
+	}
+	if (rc) {
+		fprintf(stderr, "pledged compact: cannot read data dir '%s': %s\n", dir,
+			pl_strerror(rc));
+		return CLI_STORE;
+	}
+	if (under_way) {
+		fprintf(stderr, "pledged compact: a rebuild is under way in '%s' (slot %s, at %llu): "
+				"finish it with 'pledged replay' or drop it with 'pledged replay "
+				"--abort' first\n", dir, store_slot_name(slot), (unsigned long long)done);
+		return CLI_STORE;
+	}
+	return CLI_OK;
+}
+
+/* Writes the compacted copy to tmp. A cli_exit. */
+static int copy(const char *dir, const char *tmp)
+{
+	struct store *st;
+	int rc = cli_open_store("compact", dir, CLI_WRITE, 0, &st);
+	if (rc)
+		return rc;
+	if ((rc = check_idle(dir, st)) == 0) {
+		cli_remove_copy(tmp); /* left by a compact that was killed */
+		int err = mkdir(tmp, 0700) ? PL_EIO : store_copy(st, tmp);
+		if (err) {
+			fprintf(stderr, "pledged compact: cannot write the copy to '%s': %s; the data "
+					"dir is unchanged\n", tmp, pl_strerror(err));
+			rc = CLI_STORE;
+		}
+	}
+	store_close(st);
+	return rc;
+}
+
+static int compact(const char *dir)
+{
+	char tmp[4200], from[4300], to[4300];
+	snprintf(tmp, sizeof tmp, "%s/compact.tmp", dir);
+	snprintf(from, sizeof from, "%s/data.mdb", tmp);
+	snprintf(to, sizeof to, "%s/data.mdb", dir);
+	int rc = copy(dir, tmp);
+	if (rc == 0)
+		rc = cli_check_copy("compact", tmp);
+	int err = rc ? PL_OK : store_rename_durably(from, to);
+	if (err) {
+		fprintf(stderr, "pledged compact: cannot rename '%s' to '%s': %s; the data dir is "
+				"unchanged\n", from, to, pl_strerror(err));
+		rc = CLI_STORE;
+	}
+	cli_remove_copy(tmp);
+	if (rc == 0) {
+		/* Its reader table described the old file; LMDB makes a new one. */
+		snprintf(to, sizeof to, "%s/lock.mdb", dir);
+		remove(to);
+	}
+	return rc;
+}
+
+int cmd_compact(int argc, char **argv)
+{
+	static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
+	const char *dir = "pledged-data";
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'h': fputs(usage, stdout); return CLI_OK;
+		default: return cli_usage_error("compact", "unknown option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("compact", "unexpected argument '%s'", argv[optind]);
+	int writer_fd, rebuild_fd;
+	int rc = cli_lock("compact", dir, CLI_LOCK_WRITER, false, &writer_fd);
+	if (rc)
+		return rc;
+	if ((rc = cli_lock("compact", dir, CLI_LOCK_REBUILD, false, &rebuild_fd))) {
+		close(writer_fd);
+		return rc;
+	}
+	long long before = file_size(dir, "data.mdb");
+	rc = compact(dir);
+	if (rc == 0)
+		fprintf(stderr, "pledged compact: rewrote '%s' (checked): data.mdb %lld → %lld bytes\n",
+			dir, before, file_size(dir, "data.mdb"));
+	close(rebuild_fd);
+	close(writer_fd);
+	return rc;
+}

@@ -1,0 +1,154 @@
+/* erasure.c — a supporter's personal fields overwritten in the log; see erasure.h. */
+#include "erasure.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "event_decode.h"
+#include "event_redact.h"
+#include "evlog.h"
+#include "pl_error.h"
+#include "rejections.h"
+
+/* META key of the record of the erasure at seq: the prefix, then seq big-endian. */
+#define RECORD_PREFIX "erasure."
+#define RECORD_KEY_SIZE (sizeof RECORD_PREFIX - 1 + 8)
+/* Record: u64 entries rewritten, u64 rejections rewritten, then u64 comment positions. */
+#define RECORD_HEAD 16
+
+static void record_key(uint8_t key[RECORD_KEY_SIZE], uint64_t seq)
+{
+	memcpy(key, RECORD_PREFIX, sizeof RECORD_PREFIX - 1);
+	bytes_put_be64(key + sizeof RECORD_PREFIX - 1, seq);
+}
+
+struct seq_list {
+	uint64_t *at;
+	size_t count, cap;
+};
+
+static int seq_list_add(struct seq_list *l, uint64_t seq)
+{
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 32;
+		uint64_t *at = realloc(l->at, cap * sizeof *at);
+		if (!at)
+			return PL_ENOMEM;
+		l->at = at;
+		l->cap = cap;
+	}
+	l->at[l->count++] = seq;
+	return PL_OK;
+}
+
+/* The log walk: the supporter's events before `until`, found before any is rewritten. */
+struct search {
+	uint64_t until;
+	struct pl_str supporter;
+	const uint8_t *needle;
+	size_t needle_len;
+	struct seq_list rewrite, comments;
+};
+
+static bool same(struct pl_str a, struct pl_str b)
+{
+	return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+static int search_entry(const struct evlog_entry *e, void *arg)
+{
+	struct search *s = arg;
+	struct pl_event ev;
+	struct pl_rejection rej;
+	if (e->seq >= s->until)
+		return 1;
+	/* Most entries are someone else's: a byte search rules them out before decoding. */
+	if (!pl_msgpack_holds(e->raw, e->raw_len, s->needle, s->needle_len) ||
+	    pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &rej) ||
+	    !pl_event_has(&ev, PL_F_SUPPORTER) ||
+	    !same(pl_event_str(&ev, PL_F_SUPPORTER), s->supporter))
+		return 0;
+	int rc = PL_OK;
+	if (ev.type == PL_EV_COMMENT_POSTED)
+		rc = seq_list_add(&s->comments, e->seq);
+	bool personal = ev.type == PL_EV_COMMENT_POSTED || pl_event_has(&ev, PL_F_NAME);
+	if (rc == 0 && personal && !e->erased)
+		rc = seq_list_add(&s->rewrite, e->seq);
+	return rc;
+}
+
+static void rewrite(struct store_txn *t, uint64_t seq)
+{
+	struct evlog_entry e;
+	int rc = evlog_get(t, seq, &e);
+	if (rc) {
+		store_txn_fail(t, rc);
+		return;
+	}
+	uint8_t redacted[PL_REDACT_MAX(PL_MAX_EVENT_BYTES)];
+	size_t len = pl_event_redact(e.raw, e.raw_len, redacted);
+	if (!len) {
+		store_txn_fail(t, PL_ECORRUPT);
+		return;
+	}
+	evlog_erase_entry(t, &e, redacted, len);
+}
+
+static void put_record(struct store_txn *t, uint64_t seq, const struct erasure_counts *counts,
+		       const struct seq_list *comments)
+{
+	uint8_t key[RECORD_KEY_SIZE];
+	record_key(key, seq);
+	uint8_t *p = store_reserve(t, STORE_DB_META, key, sizeof key,
+				   RECORD_HEAD + 8 * comments->count, 0);
+	if (!p)
+		return;
+	bytes_put_le64(p, counts->entries);
+	bytes_put_le64(p + 8, counts->rejections);
+	for (size_t i = 0; i < comments->count; i++)
+		bytes_put_le64(p + RECORD_HEAD + 8 * i, comments->at[i]);
+}
+
+int erasure_run(struct store_txn *t, uint64_t seq, struct pl_str supporter,
+		struct erasure_counts *counts)
+{
+	uint8_t needle[5 + PL_MAX_ID_BYTES];
+	struct search s = {.until = seq, .supporter = supporter, .needle = needle,
+			   .needle_len = pl_msgpack_str(supporter, needle)};
+	memset(counts, 0, sizeof *counts);
+	int rc = evlog_each(t, 1, search_entry, &s, NULL);
+	if (rc < 0)
+		store_txn_fail(t, rc);
+	for (size_t i = 0; !t->err && i < s.rewrite.count; i++)
+		rewrite(t, s.rewrite.at[i]);
+	counts->entries = s.rewrite.count;
+	counts->comments = s.comments.count;
+	if (!t->err)
+		rejections_erase(t, needle, s.needle_len, &counts->rejections);
+	if (!t->err)
+		put_record(t, seq, counts, &s.comments);
+	free(s.rewrite.at);
+	free(s.comments.at);
+	return t->err;
+}
+
+int erasure_comments(struct store_txn *t, uint64_t seq, const uint8_t **comments, size_t *count)
+{
+	uint8_t key[RECORD_KEY_SIZE];
+	MDB_val v;
+	record_key(key, seq);
+	int rc = store_get(t, STORE_DB_META, key, sizeof key, &v);
+	if (rc)
+		return rc == PL_ENOTFOUND ? PL_ECORRUPT : rc;
+	if (v.mv_size < RECORD_HEAD || (v.mv_size - RECORD_HEAD) % 8)
+		return PL_ECORRUPT;
+	*comments = (const uint8_t *)v.mv_data + RECORD_HEAD;
+	*count = (v.mv_size - RECORD_HEAD) / 8;
+	return PL_OK;
+}
+
+uint64_t erasure_comment(const uint8_t *comments, size_t i)
+{
+	return bytes_get_le64(comments + 8 * i);
+}

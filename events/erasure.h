@@ -1,0 +1,42 @@
+/*
+ * erasure.h — the right to erasure in the log: what a supporter.forgotten
+ * event does to the events and rejections stored before it.
+ *
+ * erasure_run() works in the write transaction that appends the erasure
+ * at seq. It overwrites every personal field of the supporter that the log
+ * and the rejections hold (event_redact.h), and keeps under seq in META the
+ * erasure's record: how many entries it rewrote, and the log positions of
+ * the supporter's comments, which the projections then show as removed
+ * (proj.h). A replay reads the record instead of searching the log again,
+ * so every replay removes the same comments the live projections did.
+ */
+#ifndef ERASURE_H
+#define ERASURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event_schema.h"
+#include "store.h"
+
+struct erasure_counts {
+	uint64_t entries;    /* log entries rewritten */
+	uint64_t comments;   /* of the supporter's comments, in the record */
+	uint64_t rejections; /* rejected messages whose bytes were dropped */
+};
+
+/* Erases supporter from everything before log position seq, in t. 0 or an error. */
+int erasure_run(struct store_txn *t, uint64_t seq, struct pl_str supporter,
+		struct erasure_counts *counts);
+
+/*
+ * Reads the record of the erasure at seq: *count comment positions at
+ * *comments, 8 bytes each (erasure_comment()), borrowing t's pages.
+ * 0, PL_ECORRUPT when there is no such record, or an error.
+ */
+int erasure_comments(struct store_txn *t, uint64_t seq, const uint8_t **comments, size_t *count);
+
+/* The i-th comment position of a record read by erasure_comments(). */
+uint64_t erasure_comment(const uint8_t *comments, size_t i);
+
+#endif

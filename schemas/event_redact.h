@@ -1,0 +1,39 @@
+/*
+ * event_redact.h — what the right to erasure leaves of a message.
+ *
+ * An accepted event keeps its shape: the name is dropped (anonymous) and a
+ * comment's text becomes PL_ERASED_TEXT, every other key is copied byte for
+ * byte, so the event still decodes and applies as it did. A rejected
+ * message is judged by its bytes alone: it names a supporter when it holds
+ * the supporter id as a msgpack string anywhere, even when it is not a
+ * valid event.
+ */
+#ifndef EVENT_REDACT_H
+#define EVENT_REDACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event_schema.h"
+
+/* What replaces an erased comment's text. */
+#define PL_ERASED_TEXT "(erased)"
+
+/* The most bytes pl_event_redact() writes for an event of len bytes. */
+#define PL_REDACT_MAX(len) ((len) + 16)
+
+/*
+ * Writes the redacted form of the valid event raw[0..len) to out (at least
+ * PL_REDACT_MAX(len) bytes). Returns its size, or 0 when raw is not a
+ * msgpack map.
+ */
+size_t pl_event_redact(const void *raw, size_t len, uint8_t *out);
+
+/* The msgpack encoding of string s (at most 5 + s.len bytes) into out; its size. */
+size_t pl_msgpack_str(struct pl_str s, uint8_t *out);
+
+/* Whether raw[0..len) holds needle, a msgpack string from pl_msgpack_str(). */
+bool pl_msgpack_holds(const void *raw, size_t len, const uint8_t *needle, size_t needle_len);
+
+#endif

@@ -97,6 +97,9 @@ static rd_kafka_headers_t *headers_of(const struct rejection_entry *e)
 	if (!bad && e->event_type >= 0 && e->event_type < PL_EVENT_TYPE_COUNT)
 		bad = rd_kafka_header_add(h, "pledged.event_type", -1,
 					  pl_type_defs[e->event_type].name, -1);
+	/* Erased before it was sent: the value is empty on purpose. */
+	if (!bad && e->erased)
+		bad = rd_kafka_header_add(h, "pledged.erased", -1, "true", -1);
 	if (bad) {
 		rd_kafka_headers_destroy(h);
 		return NULL;

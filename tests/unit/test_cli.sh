@@ -15,7 +15,7 @@ expect 0 "top-level help" -- "$PLEDGED" --help
 contains "$work/out" "replay" "help lists replay"
 expect 2 "no command" -- "$PLEDGED"
 expect 2 "unknown command" -- "$PLEDGED" frobnicate
-for cmd in replay dump verify rejections import backup; do
+for cmd in replay dump verify rejections import backup publish forget compact; do
 	expect 0 "$cmd --help" -- "$PLEDGED" $cmd --help
 	contains "$work/out" "Usage: pledged $cmd" "$cmd help text"
 	expect 2 "$cmd with a bad flag" -- "$PLEDGED" $cmd --no-such-flag
@@ -25,6 +25,20 @@ for cmd in replay dump verify rejections; do
 	expect 3 "$cmd on a missing data dir" -- "$PLEDGED" $cmd --data "$work/missing"
 	contains "$work/err" "no pledged data here" "$cmd explains a missing dir"
 done
+expect 3 "compact on a missing data dir" -- "$PLEDGED" compact --data "$work/missing"
+[ ! -e "$work/missing" ] && ok || fail "compact made a data dir"
+expect 2 "forget without a supporter" -- "$PLEDGED" forget --brokers 127.0.0.1:1
+contains "$work/err" "--supporter is required" "forget says what is missing"
+expect 2 "forget of a 65-byte supporter id" -- "$PLEDGED" forget --brokers 127.0.0.1:1 \
+	--supporter "$(printf 's%.0s' $(seq 65))"
+contains "$work/err" "field 'supporter' has 65 bytes, at most 64 allowed" "forget checks the id as serve would"
+expect 2 "forget with a long --by" -- "$PLEDGED" forget --brokers 127.0.0.1:1 --supporter s \
+	--by "$(printf 'b%.0s' $(seq 201))"
+expect 3 "forget without brokers or a serve" -- "$PLEDGED" forget --data "$work/missing" --supporter s
+contains "$work/err" "no --brokers given" "forget says where it looked for a broker"
+expect 1 "forget to an unreachable broker" -- "$PLEDGED" forget --brokers 127.0.0.1:1 --supporter s \
+	--kafka message.timeout.ms=1000 --kafka socket.timeout.ms=1000
+contains "$work/err" "run it again with --id" "forget says how to retry"
 expect 2 "replay with a bad sequence" -- "$PLEDGED" replay --data "$work/d" --until-seq x
 expect 2 "replay with a bad time" -- "$PLEDGED" replay --data "$work/d" --until-time yesterday
 expect 2 "replay with a zero rate" -- "$PLEDGED" replay --data "$work/d" --max-rate 0

@@ -30,6 +30,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "metrics.h"
+#include "partitioner.h"
 #include "pl_error.h"
 
 static const char usage[] =
@@ -53,7 +54,12 @@ static const char usage[] =
 	"                        with the original key and value and headers saying why\n"
 	"                        (default: none)\n"
 	"  --group ID            consumer group (default: pledged); instances in one\n"
-	"                        group split the partitions, each with its own --data\n"
+	"                        group split the partitions, each with its own --data,\n"
+	"                        and each answers only for the campaigns of the\n"
+	"                        partitions it holds (421 for the others)\n"
+	"  --partitioner NAME    how gateways map a campaign id (the message key) to a\n"
+	"                        partition: consistent_random (librdkafka's default,\n"
+	"                        the default) or murmur2_random (the Java client's)\n"
 	"  --data DIR            data directory, created if missing (default: pledged-data)\n"
 	"  --listen HOST:PORT    public HTTP: the page, the campaign API and streams\n"
 	"                        (default: 127.0.0.1:8080; port 0 picks one)\n"
@@ -62,7 +68,8 @@ static const char usage[] =
 	"  --admin-token-file FILE  the operators' listener then answers only requests\n"
 	"                        with 'Authorization: Bearer TOKEN' (the file's one line)\n"
 	"  --config FILE         'key = value' lines with the settings above (brokers,\n"
-	"                        topic, dlq_topic, group, data, listen, admin_listen,\n"
+	"                        topic, dlq_topic, partitioner, group, data, listen,\n"
+	"                        admin_listen,\n"
 	"                        admin_token_file, log_level, read_only,\n"
 	"                        batch_max, batch_ms, checkpoint_entries,\n"
 	"                        earliest_event_time, max_clock_skew_s, ready_max_lag,\n"
@@ -121,6 +128,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 	static const struct option opts[] = {{"brokers", required_argument, NULL, 'b'},
 					     {"topic", required_argument, NULL, 't'},
 					     {"dlq-topic", required_argument, NULL, 'Q'},
+					     {"partitioner", required_argument, NULL, 'P'},
 					     {"group", required_argument, NULL, 'g'},
 					     {"data", required_argument, NULL, 'd'},
 					     {"listen", required_argument, NULL, 'l'},
@@ -301,6 +309,7 @@ static int serve_consuming(const struct serve_config *cfg)
 		.batch_max = cfg->batch_max,
 		.batch_ms = (int)cfg->batch_ms,
 		.skip_lost_offsets = cfg->skip_lost_offsets,
+		.partitioner = partitioner_named(cfg->partitioner),
 		.on_commit = notify_http,
 		.on_commit_arg = hs.public,
 	};
@@ -369,12 +378,13 @@ static bool may_be_secret(const char *key)
 /* What --check-config prints: the settings in effect, secrets left out. */
 static void print_config(const struct serve_config *cfg)
 {
-	printf("configuration OK\nbrokers = %s\ntopic = %s\ndlq_topic = %s\ngroup = %s\ndata = %s\nlisten = %s\n"
+	printf("configuration OK\nbrokers = %s\ntopic = %s\ndlq_topic = %s\npartitioner = %s\n"
+	       "group = %s\ndata = %s\nlisten = %s\n"
 	       "admin_listen = %s\nadmin_token_file = %s\nlog_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n"
 	       "map_size = %zu\ncheckpoint_entries = %u\nearliest_event_time = %lld\n"
 	       "max_clock_skew_s = %u\nready_max_lag = %u\n",
 	       cfg->brokers[0] ? cfg->brokers : "(embedded broker)", cfg->topic,
-	       cfg->dlq_topic[0] ? cfg->dlq_topic : "(none)", cfg->group, cfg->data,
+	       cfg->dlq_topic[0] ? cfg->dlq_topic : "(none)", cfg->partitioner, cfg->group, cfg->data,
 	       cfg->listen, cfg->admin_listen,
 	       cfg->admin_token_file[0] ? cfg->admin_token_file : "(none: no token)", cfg->log_level, cfg->read_only ? "true" : "false",
 	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms, cfg->map_size,

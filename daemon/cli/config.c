@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "partitioner.h"
 #include "pl_error.h"
 #include "writer.h"
 
@@ -21,6 +22,7 @@ void config_init(struct serve_config *c)
 	memset(c, 0, sizeof *c);
 	strcpy(c->topic, "pledges");
 	strcpy(c->group, "pledged");
+	strcpy(c->partitioner, PARTITIONER_DEFAULT);
 	strcpy(c->data, "pledged-data");
 	strcpy(c->listen, "127.0.0.1:8080");
 	strcpy(c->admin_listen, "127.0.0.1:8081");
@@ -146,6 +148,8 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 		return copy_value(c->topic, sizeof c->topic, key, value, err, err_size);
 	if (key_is(key, "dlq_topic"))
 		return copy_value(c->dlq_topic, sizeof c->dlq_topic, key, value, err, err_size);
+	if (key_is(key, "partitioner"))
+		return copy_value(c->partitioner, sizeof c->partitioner, key, value, err, err_size);
 	if (key_is(key, "group"))
 		return copy_value(c->group, sizeof c->group, key, value, err, err_size);
 	if (key_is(key, "data"))
@@ -333,6 +337,10 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 		return PL_EINVAL;
 	if (strcmp(c->dlq_topic, c->topic) == 0)
 		return fail(err, err_size, "dlq_topic must not be the topic consumed (%s)", c->topic);
+	if (!partitioner_named(c->partitioner))
+		return fail(err, err_size, "partitioner must be consistent_random (librdkafka's "
+					   "default) or murmur2_random (the Java client's), not '%s'",
+			    c->partitioner);
 	if (c->group[0] == '\0')
 		return fail(err, err_size, "group must not be empty");
 	if (c->data[0] == '\0')

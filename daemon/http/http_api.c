@@ -104,6 +104,7 @@ static bool reject_query(struct http_request *r, unsigned allowed, struct http_q
 
 /* A page of the campaign list being rendered. */
 struct campaign_list {
+	struct http_request *r;
 	json_t *items;
 	unsigned limit;
 	enum http_status_filter status;
@@ -116,6 +117,8 @@ static int append_campaign(const struct proj_campaign *c, void *arg)
 	struct campaign_list *l = arg;
 	if (l->status != HTTP_STATUS_ANY && c->closed != (l->status == HTTP_STATUS_CLOSED))
 		return 0;
+	if (!http_owns(l->r, c->id.ptr, c->id.len))
+		return 0; /* another instance's: X-Pledged-Partitions says which are listed */
 	if (json_array_size(l->items) == l->limit) {
 		l->has_next = true;
 		return 1;
@@ -137,20 +140,23 @@ void http_api_campaigns(struct http_request *r)
 		http_reply_error(r, 400, "after must be a cursor from a 'next' field");
 		return;
 	}
-	char key[HTTP_CACHE_KEY_MAX];
+	char key[HTTP_CACHE_KEY_MAX], parts[256];
 	size_t key_len = cache_key(r, key);
 	int rc = begin_read(r, &t, &pos);
 	if (rc) {
 		reply_storage_error(r, &t, rc);
 		return;
 	}
+	/* The list changes with the partitions held, not only with the log. */
+	http_position_cover(&pos, ownership_describe(&r->w->hs->m->owner, parts, sizeof parts));
 	if (reply_from_cache(r, &t, &pos, key, key_len))
 		return;
 	if (http_reply_if_unchanged(r, &pos)) {
 		store_abort(&t);
 		return;
 	}
-	struct campaign_list l = {.items = json_array(),
+	struct campaign_list l = {.r = r,
+				  .items = json_array(),
 				  .limit = q.has_limit ? q.limit : HTTP_LIMIT_MAX,
 				  .status = q.status};
 	rc = l.items ? proj_campaign_each_after(&t, pos.slot, (struct pl_str){after, (uint32_t)after_len},

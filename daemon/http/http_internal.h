@@ -143,6 +143,14 @@ struct http_request {
 	const char *query;         /* raw query string, or NULL */
 };
 
+/* Whether campaign id[0..len) is this instance's to answer for (ownership.h). */
+bool http_owns(const struct http_request *r, const char *id, size_t len);
+/*
+ * Answers a request for campaign r->id that is not this instance's: 421
+ * not_owned, or 503 before any partition is assigned. True when it answered.
+ */
+bool http_reply_if_not_owned(struct http_request *r);
+
 /* Handlers: each ends in exactly one reply (or, for a stream, its start). */
 void http_api_campaigns(struct http_request *r);
 void http_api_campaign(struct http_request *r);

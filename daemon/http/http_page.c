@@ -233,6 +233,7 @@ static void add_campaign_page(struct evbuffer *b, const struct proj_campaign *c,
 
 /* A page of the campaign list being rendered. */
 struct list_page {
+	const struct http_request *r;
 	struct evbuffer *b;
 	int shown;
 	bool more;
@@ -243,6 +244,8 @@ static int add_list_item(const struct proj_campaign *c, void *arg)
 {
 	struct list_page *l = arg;
 	struct evbuffer *b = l->b;
+	if (!http_owns(l->r, c->id.ptr, c->id.len))
+		return 0;
 	if (l->shown == PAGE_CAMPAIGNS) {
 		l->more = true;
 		return 1;
@@ -260,6 +263,7 @@ static int add_list_item(const struct proj_campaign *c, void *arg)
 }
 
 struct first_campaign {
+	const struct http_request *r;
 	int count;
 	struct proj_campaign first;
 };
@@ -267,14 +271,16 @@ struct first_campaign {
 static int count_campaign(const struct proj_campaign *c, void *arg)
 {
 	struct first_campaign *f = arg;
+	if (!http_owns(f->r, c->id.ptr, c->id.len))
+		return 0;
 	if (f->count++ == 0)
 		f->first = *c;
 	return f->count >= 2; /* two is enough to know it is a list */
 }
 
 /* The campaigns after `after` (from the first when it is empty), a page at a time. */
-static int add_list_page(struct evbuffer *b, struct store_txn *t, enum store_slot slot, int count,
-			 struct pl_str after)
+static int add_list_page(const struct http_request *r, struct evbuffer *b, struct store_txn *t,
+			 enum store_slot slot, int count, struct pl_str after)
 {
 	static const char title[] = "Campaigns";
 	add_head(b, (struct pl_str){title, sizeof title - 1});
@@ -285,7 +291,7 @@ static int add_list_page(struct evbuffer *b, struct store_txn *t, enum store_slo
 		return 0;
 	}
 	evbuffer_add_printf(b, "<ul class=\"campaign-list\">\n");
-	struct list_page l = {.b = b};
+	struct list_page l = {.r = r, .b = b};
 	int rc = proj_campaign_each_after(t, slot, after, add_list_item, &l);
 	evbuffer_add_printf(b, "</ul>\n");
 	if (l.more)
@@ -319,7 +325,7 @@ void http_page_campaign(struct http_request *r)
 	struct store_txn t;
 	uint64_t seq = 0, gen;
 	enum store_slot slot;
-	struct first_campaign f = {0};
+	struct first_campaign f = {.r = r};
 	int rc = store_read_begin(r->w->hs->st, &t);
 	if (rc == 0)
 		rc = evlog_last_seq(&t, &seq);
@@ -343,7 +349,7 @@ void http_page_campaign(struct http_request *r)
 		if (rc == 0)
 			add_campaign_page(b, &f.first, &page, seq);
 	} else if (rc == 0) {
-		rc = add_list_page(b, &t, slot, f.count, (struct pl_str){after, (uint32_t)after_len});
+		rc = add_list_page(r, b, &t, slot, f.count, (struct pl_str){after, (uint32_t)after_len});
 	}
 	store_abort(&t);
 	if (rc) {

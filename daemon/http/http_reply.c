@@ -28,6 +28,13 @@ void http_position_set(struct http_position *pos, uint64_t seq, uint64_t generat
 	snprintf(pos->etag, sizeof pos->etag, "\"%" PRIu64 "%s%s\"", seq, gen, rej);
 }
 
+void http_position_cover(struct http_position *pos, uint64_t ownership)
+{
+	size_t n = strlen(pos->etag);
+	if (ownership && n >= 2)
+		snprintf(pos->etag + n - 1, sizeof pos->etag - (n - 1), ".o%" PRIu64 "\"", ownership);
+}
+
 void http_reply_prepare(struct http_request *r, int status, const struct http_position *pos)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
@@ -39,6 +46,9 @@ void http_reply_prepare(struct http_request *r, int status, const struct http_po
 		evhttp_add_header(h, "X-Pledged-Seq", num);
 		evhttp_add_header(h, "ETag", pos->etag);
 	}
+	char parts[256];
+	if (ownership_describe(&r->w->hs->m->owner, parts, sizeof parts))
+		evhttp_add_header(h, "X-Pledged-Partitions", parts);
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	metrics_count_http(r->w->hs->m, (int)r->route, status);
 }
@@ -104,7 +114,8 @@ void http_reply_body(struct http_request *r, int status, const char *content_typ
 		evhttp_add_header(h, "Content-Length", len);
 		evbuffer_drain(body, evbuffer_get_length(body));
 	}
-	evhttp_send_reply(r->req, status, NULL, body);
+	/* libevent 2.1 has no phrase for 421 (RFC 9110). */
+	evhttp_send_reply(r->req, status, status == 421 ? "Misdirected Request" : NULL, body);
 }
 
 void http_free_text_cb(const void *data, size_t len, void *arg)

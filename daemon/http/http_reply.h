@@ -29,6 +29,9 @@ struct http_position {
 void http_position_set(struct http_position *pos, uint64_t seq, uint64_t generation,
 		       uint64_t rejection_seq);
 
+/* Adds the partitions an answer covers (ownership_describe's generation) to its ETag. */
+void http_position_cover(struct http_position *pos, uint64_t ownership);
+
 /* Whether the request's If-None-Match lists etag (a quoted tag) or "*". */
 bool http_etag_matches(struct evhttp_request *req, const char *etag);
 

@@ -6,7 +6,8 @@
  * HEAD are 405. On a listener with a token, a request without it is 401
  * before anything else. While more than max_output_bytes of replies wait
  * for slow clients, requests are 503 at once (health and readiness still
- * answered: their answers are small).
+ * answered: their answers are small). In a consumer group, a campaign of a
+ * partition this instance does not hold is 421 (ownership.h).
  */
 #include <string.h>
 
@@ -79,5 +80,9 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 	}
 	memcpy(r.id, t.id, t.id_len + 1);
 	r.id_len = t.id_len;
+	bool campaign = r.route == HTTP_ROUTE_CAMPAIGN || r.route == HTTP_ROUTE_COMMENTS ||
+			r.route == HTTP_ROUTE_STREAM || (r.route == HTTP_ROUTE_PAGE && r.id_len);
+	if (campaign && http_reply_if_not_owned(&r))
+		return;
 	handlers[r.route](&r);
 }

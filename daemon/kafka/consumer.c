@@ -526,6 +526,43 @@ static void probe_brokers(struct consumer *c)
 	update_state(c);
 }
 
+/* How many partitions the topic has: 0 when the broker does not say. */
+static int32_t topic_partitions(struct consumer *c)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->opt.topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	int32_t n = 0;
+	if (rkt && rd_kafka_metadata(c->rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    md->topic_cnt == 1 && !md->topics[0].err)
+		n = md->topics[0].partition_cnt;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
+/* Tells HTTP which campaigns are now this instance's to answer for. */
+static void record_ownership(struct consumer *c)
+{
+	int32_t held[OWNERSHIP_MAX_PARTITIONS];
+	rd_kafka_topic_partition_list_t *now = NULL;
+	size_t n = 0;
+	if (!c->opt.partitioner)
+		return;
+	if (rd_kafka_assignment(c->rk, &now) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		for (int i = 0; i < now->cnt && n < OWNERSHIP_MAX_PARTITIONS; i++)
+			if (strcmp(now->elems[i].topic, c->opt.topic) == 0)
+				held[n++] = now->elems[i].partition;
+	if (now)
+		rd_kafka_topic_partition_list_destroy(now);
+	int32_t count = n ? topic_partitions(c) : 0;
+	if (n && !count)
+		log_warn("cannot learn how many partitions topic %s has; answering for none of its "
+			 "campaigns until the next rebalance", c->opt.topic);
+	ownership_set(&c->m->owner, count, held, n);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -587,6 +624,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_topic_partition_list_destroy(left);
 		update_state(c);
 	}
+	record_ownership(c);
 	if (error) {
 		log_error("partition (un)assignment failed: %s", rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);
@@ -685,6 +723,8 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	c->st = w->st;
 	c->m = m;
 	c->opt = *opt;
+	if (opt->partitioner)
+		ownership_enforce(&m->owner, opt->partitioner);
 	if (!c->opt.batch_max)
 		c->opt.batch_max = DEFAULT_BATCH_MAX;
 	if (!c->opt.batch_ms)

@@ -40,6 +40,9 @@ struct consumer_options {
 	int batch_ms;          /* 0 means 50 */
 	int retry_ms;          /* wait between write retries after a store error; 0 means 1000 */
 	bool skip_lost_offsets; /* continue from the earliest offset after retention loss */
+	/* The gateways' partitioner (partitioner.h): with one, HTTP answers
+	 * only for campaigns of the partitions assigned here (ownership.h). */
+	ownership_partitioner partitioner;
 	/* The write step, run on the writer thread: NULL means ingest_batch;
 	 * tests pass one that fails. */
 	batch_write_fn ingest;

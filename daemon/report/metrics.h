@@ -18,13 +18,14 @@
 
 #include "event_schema.h"
 #include "ingest.h"
+#include "ownership.h"
 
 /* Histogram bucket upper bounds. */
 #define METRICS_BATCH_BUCKETS 8      /* 1 10 100 500 1000 5000 10000 +Inf */
 #define METRICS_LATENCY_BUCKETS 10   /* 0.5ms … 5s, +Inf */
 #define METRICS_MAX_PARTITIONS 256
 #define METRICS_HTTP_ROUTES 12
-#define METRICS_HTTP_STATUSES 10     /* 200 204 304 400 401 404 405 413 503 other */
+#define METRICS_HTTP_STATUSES 11     /* 200 204 304 400 401 404 405 413 421 503 other */
 
 enum consumer_state {
 	CONSUMER_STARTING,  /* not yet assigned partitions */
@@ -62,6 +63,7 @@ struct metrics {
 	_Atomic uint64_t dlq_failures;
 	struct histogram batch_size;
 	struct histogram commit_latency;
+	struct ownership owner; /* the partitions held, for HTTP (ownership.h) */
 
 	pthread_mutex_t lock; /* guards everything below */
 	enum consumer_state state;

@@ -34,14 +34,23 @@ start_mock_broker "$MOCK" "$work" 4
 starts=0
 start_serve() {
 	starts=$((starts + 1))
+	# A group of its own each time: the mock broker is slow to let a member
+	# rejoin, and serve keeps its offsets in the data dir, not in the group.
 	"$PLEDGED" serve --brokers "$ADDR" --data "$work/data" --listen 127.0.0.1:0 \
-		--admin-listen 127.0.0.1:0 --batch-ms 10 2>"$work/serve.$starts.log" &
+		--admin-listen 127.0.0.1:0 --batch-ms 10 --group "erasure-$starts" \
+		2>"$work/serve.$starts.log" &
 	SERVE_PID=$!
 	PORT=$(serve_port "$work/serve.$starts.log")
 	ADMIN_PORT=$(admin_port "$work/serve.$starts.log")
 	cat "$work/serve.$starts.log" >>"$work/serve.log"
 	[ -n "$PORT" ] && [ -n "$ADMIN_PORT" ] || die "serve did not start"
 	URL=http://127.0.0.1:$PORT ADMIN=http://127.0.0.1:$ADMIN_PORT
+	# Campaigns are answered once the group has assigned the partitions.
+	for _ in $(seq 300); do
+		curl -s -D - -o /dev/null "$URL/v1/campaigns" | grep -q "^X-Pledged-Partitions: 0,1,2,3 of 4" && return
+		sleep 0.1
+	done
+	die "serve was not assigned the partitions"
 }
 stop_serve() {
 	kill -TERM "$SERVE_PID"

@@ -1,0 +1,81 @@
+/* ownership.c — the partitions this instance holds; see ownership.h. */
+#include "ownership.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void ownership_init(struct ownership *o)
+{
+	memset(o, 0, sizeof *o);
+	pthread_mutex_init(&o->lock, NULL);
+}
+
+void ownership_deinit(struct ownership *o)
+{
+	pthread_mutex_destroy(&o->lock);
+}
+
+void ownership_enforce(struct ownership *o, ownership_partitioner partitioner)
+{
+	pthread_mutex_lock(&o->lock);
+	o->partitioner = partitioner;
+	o->generation++;
+	pthread_mutex_unlock(&o->lock);
+}
+
+void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions, size_t n)
+{
+	pthread_mutex_lock(&o->lock);
+	memset(o->owned, 0, sizeof o->owned);
+	o->count = count > 0 && count <= OWNERSHIP_MAX_PARTITIONS ? count : 0;
+	for (size_t i = 0; i < n && o->count; i++)
+		if (partitions[i] >= 0 && partitions[i] < o->count)
+			o->owned[partitions[i] / 64] |= UINT64_C(1) << (partitions[i] % 64);
+	o->assigned = true;
+	o->generation++;
+	pthread_mutex_unlock(&o->lock);
+}
+
+static bool owns(const struct ownership *o, int32_t p)
+{
+	return p >= 0 && p < o->count && (o->owned[p / 64] >> (p % 64) & 1);
+}
+
+enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
+				   int32_t *partition)
+{
+	enum ownership_answer a = OWNERSHIP_OWNED;
+	*partition = -1;
+	pthread_mutex_lock(&o->lock);
+	if (o->partitioner && !o->assigned) {
+		a = OWNERSHIP_WAITING;
+	} else if (o->partitioner) {
+		*partition = o->count ? o->partitioner(campaign, len, o->count) : -1;
+		a = owns(o, *partition) ? OWNERSHIP_OWNED : OWNERSHIP_NOT_OWNED;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return a;
+}
+
+uint64_t ownership_describe(struct ownership *o, char *out, size_t size)
+{
+	pthread_mutex_lock(&o->lock);
+	uint64_t generation = o->partitioner ? o->generation : 0;
+	size_t n = 0, owned = 0;
+	if (!o->partitioner)
+		snprintf(out, size, "all");
+	else if (!o->assigned)
+		snprintf(out, size, "waiting");
+	for (int32_t p = 0; o->partitioner && o->assigned && p < o->count; p++) {
+		if (!owns(o, p))
+			continue;
+		int w = snprintf(out + n, n < size ? size - n : 0, "%s%d", owned++ ? "," : "", p);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	if (o->partitioner && o->assigned && n < size)
+		snprintf(out + n, size - n, "%s of %d", owned ? "" : "none", o->count);
+	if (size && n >= size)
+		snprintf(out, size, "%zu of %d", owned, o->count); /* too many to list */
+	pthread_mutex_unlock(&o->lock);
+	return generation;
+}

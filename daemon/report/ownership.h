@@ -1,0 +1,65 @@
+/*
+ * ownership.h — which campaigns this instance may answer for.
+ *
+ * In a consumer group each instance holds some partitions of the topic, and
+ * all of a campaign's events go to the partition its id hashes to (the
+ * gateways' partitioner, keyed by campaign). When a rebalance takes a
+ * partition away, this instance's figures for its campaigns stop there
+ * while another instance goes on: HTTP must not serve them (421). The
+ * consumer records the assignment after every rebalance; HTTP threads read
+ * it. Until the first assignment nothing is owned; a serve that does not
+ * consume (--read-only) does not enforce ownership at all.
+ */
+#ifndef OWNERSHIP_H
+#define OWNERSHIP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Partitions of the topic this instance can tell apart; more is refused. */
+#define OWNERSHIP_MAX_PARTITIONS 4096
+
+/* The gateways' partitioner: key → partition of count. */
+typedef int32_t (*ownership_partitioner)(const void *key, size_t len, int32_t count);
+
+struct ownership {
+	pthread_mutex_t lock;
+	ownership_partitioner partitioner; /* NULL: not enforced, everything owned */
+	bool assigned;                     /* an assignment was recorded */
+	int32_t count;                     /* partitions of the topic */
+	uint64_t owned[OWNERSHIP_MAX_PARTITIONS / 64];
+	uint64_t generation; /* raised by every change */
+};
+
+enum ownership_answer {
+	OWNERSHIP_OWNED,
+	OWNERSHIP_NOT_OWNED, /* another instance holds its partition */
+	OWNERSHIP_WAITING,   /* no partitions assigned yet */
+};
+
+void ownership_init(struct ownership *o);
+void ownership_deinit(struct ownership *o);
+
+/* From now on, campaigns are owned by partition, mapped with partitioner. */
+void ownership_enforce(struct ownership *o, ownership_partitioner partitioner);
+
+/*
+ * Records the assignment: partitions[0..n) of a topic of count partitions
+ * (count 0: the topic's size is unknown, so nothing is owned).
+ */
+void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions, size_t n);
+
+/* Whether the campaign is this instance's; *partition gets its partition (-1 unknown). */
+enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
+				   int32_t *partition);
+
+/*
+ * Writes which partitions are owned, as "0,2 of 4" ("none of 4", "all";
+ * "waiting" before the first assignment), for the X-Pledged-Partitions
+ * header. Returns the generation it describes; 0 while not enforced.
+ */
+uint64_t ownership_describe(struct ownership *o, char *out, size_t size);
+
+#endif

@@ -1,0 +1,157 @@
+#!/bin/bash
+# scale_out.sh — two `pledged serve` instances in one consumer group, against
+# a mock broker process (the Kafka protocol over TCP), 4 partitions, 8
+# campaigns published keyed by campaign (librdkafka's partitioner):
+# 1. Alone, A holds every partition and answers for every campaign.
+# 2. B joins: each instance answers only for the campaigns of the partitions
+#    it holds (X-Pledged-Partitions) and 421 not_owned for the others, whose
+#    figures it has stopped following; lists show only its own campaigns,
+#    and the two lists together are every campaign once. Pledges to every
+#    campaign then reach each owner; the other never answers 200 for them.
+# 3. B is killed (-9): until the group gives its partitions to A, A keeps
+#    answering 421 for them — never its stale figures — and then, resuming
+#    from its own stored offsets, catches up and answers every campaign
+#    with the exact totals. verify passes on A.
+# Usage: scale_out.sh PLEDGED MOCK_BROKER
+set -u
+PLEDGED=$1 MOCK=$2
+command -v curl >/dev/null || { echo "scale_out: curl missing: skipped"; exit 77; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/pledged-scale-XXXXXX")
+MOCK_PID= A_PID= B_PID=
+cleanup() {
+	for pid in $A_PID $B_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/../unit/testlib.sh"
+die() { fail "$*"; tail -n 15 "$work"/*.log >&2; finish; exit 1; }
+. "$(dirname "$0")/mock_broker.sh"
+start_mock_broker "$MOCK" "$work" 4
+
+# start NAME: a serve in the group with data dir $work/NAME; sets NAME_PID and NAME_URL.
+start() {
+	"$PLEDGED" serve --brokers "$ADDR" --group scale --data "$work/$1" --listen 127.0.0.1:0 \
+		--admin-listen 127.0.0.1:0 --batch-ms 10 --kafka session.timeout.ms=6000 \
+		--kafka heartbeat.interval.ms=500 2>"$work/$1.log" &
+	eval "$1_PID=$!"
+	local port
+	port=$(serve_port "$work/$1.log")
+	[ -n "$port" ] || die "serve $1 did not start"
+	eval "$1_URL=http://127.0.0.1:$port"
+}
+# status URL PATH: the HTTP status; the body is in $work/body, headers in $work/headers.
+status() { curl -s -D "$work/headers" -o "$work/body" -w '%{http_code}' "$1$2"; }
+partitions() { status "$1" /v1/campaigns >/dev/null; sed -n 's/^X-Pledged-Partitions: \(.*\)\r$/\1/p' "$work/headers"; }
+wait_partitions() { # wait_partitions URL WANTED (60 s at most)
+	for _ in $(seq 600); do
+		[ "$(partitions "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	die "$1 holds '$(partitions "$1")', want '$2'"
+}
+raised() { sed -n 's/.*"raised":\([0-9]*\).*/\1/p' "$work/body"; }
+
+NOW=$(($(date +%s) * 1000))
+declare -A expect
+n=0
+pledge() { # pledge CAMPAIGN AMOUNT
+	n=$((n + 1))
+	echo "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"p$n\",\"at\":$NOW,\"campaign\":\"$1\",\"pledge\":\"pl$n\",\"supporter\":\"s$n\",\"amount\":$2,\"currency\":\"GBP\"}"
+	expect[$1]=$((${expect[$1]:-0} + $2))
+}
+publish() { "$PLEDGED" publish --brokers "$ADDR" 2>>"$work/publish.log" >/dev/null || die "publish"; }
+CAMPAIGNS="c0 c1 c2 c3 c4 c5 c6 c7"
+{
+	for c in $CAMPAIGNS; do
+		echo "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"o-$c\",\"at\":$NOW,\"campaign\":\"$c\",\"title\":\"T\",\"owner\":\"O\",\"currency\":\"GBP\"}"
+	done
+	for c in $CAMPAIGNS; do pledge "$c" 100; pledge "$c" 250; done
+} >"$work/first.jsonl"
+publish <"$work/first.jsonl"
+
+# check_instance NAME URL: asks URL for every campaign; prints those it
+# answers with the expected total, and STALE:… for a 200 with another; a
+# campaign answered 421 must say not_owned.
+check_instance() { # check_instance NAME URL
+	local owned=""
+	for c in $CAMPAIGNS; do
+		case $(status "$2" "/v1/campaigns/$c") in
+		200) [ "$(raised)" = "${expect[$c]}" ] && owned="$owned $c" || owned="$owned STALE:$c:$(raised)" ;;
+		421) grep -q '"error":"not_owned' "$work/body" || fail "$1: a 421 without not_owned: $(cat "$work/body")" ;;
+		*) owned="$owned $(cat "$work/body")" ;;
+		esac
+	done
+	echo "$owned"
+}
+# wait_exact NAME URL WANT: until check_instance says WANT (30 s at most).
+wait_exact() {
+	local got
+	for _ in $(seq 300); do
+		got=$(check_instance "$1" "$2")
+		[ "$got" = "$3" ] && return 0
+		sleep 0.1
+	done
+	fail "$1 answers '$got', want '$3'"
+	return 1
+}
+
+# --- 1. alone ---
+start A
+wait_partitions "$A_URL" "0,1,2,3 of 4"
+wait_exact A "$A_URL" " c0 c1 c2 c3 c4 c5 c6 c7" && ok
+
+# --- 2. B joins ---
+start B
+for _ in $(seq 600); do
+	pa=$(partitions "$A_URL") pb=$(partitions "$B_URL")
+	case "$pa|$pb" in *"of 4|"*"of 4") [ "${pa%% *}" != 0,1,2,3 ] && [ "${pb%% *}" != waiting ] && break ;; esac
+	sleep 0.1
+done
+echo "scale_out: after the join, A holds $pa and B $pb"
+[ "$pa" != "$pb" ] && [ "${pa%% of 4}" != "0,1,2,3" ] && ok || fail "the partitions were not split: A $pa, B $pb"
+# Which campaigns each owns follows from the partitions; their figures must be exact.
+owned_a=$(check_instance A "$A_URL")
+wait_exact B "$B_URL" "$(for c in $CAMPAIGNS; do echo "$owned_a" | grep -qw "$c" || printf ' %s' "$c"; done)" && ok
+case "$owned_a" in *STALE*) fail "A serves stale figures: $owned_a" ;; esac
+[ -n "$owned_a" ] && ok || fail "A owns no campaign"
+status "$A_URL" /v1/campaigns >/dev/null
+list_a=$(grep -o '"id":"c[0-9]"' "$work/body" | tr -d '"' | sed 's/id://' | tr '\n' ' ')
+status "$B_URL" /v1/campaigns >/dev/null
+list_b=$(grep -o '"id":"c[0-9]"' "$work/body" | tr -d '"' | sed 's/id://' | tr '\n' ' ')
+[ "$(echo $list_a $list_b | tr ' ' '\n' | sort | tr '\n' ' ')" = "c0 c1 c2 c3 c4 c5 c6 c7 " ] && ok ||
+	fail "the lists do not split the campaigns: A '$list_a', B '$list_b'"
+[ " $(echo $list_a)" = "$owned_a" ] && ok || fail "A lists '$list_a' but answers for '$owned_a'"
+# More pledges while both run: each owner follows, the other never answers 200.
+for c in $CAMPAIGNS; do pledge "$c" 1000; done >"$work/second.jsonl"
+publish <"$work/second.jsonl"
+owned_b=$(for c in $CAMPAIGNS; do echo "$owned_a" | grep -qw "$c" || printf ' %s' "$c"; done)
+wait_exact A "$A_URL" "$owned_a" && wait_exact B "$B_URL" "$owned_b" && ok
+
+# --- 3. B dies ---
+kill -9 "$B_PID"
+wait "$B_PID" 2>/dev/null
+B_PID=
+for c in $CAMPAIGNS; do pledge "$c" 5; done >"$work/third.jsonl"
+publish <"$work/third.jsonl"
+# Until the group hands B's partitions over, A answers 421 for them.
+stale=0 refused=0
+for _ in $(seq 20); do
+	[ "$(partitions "$A_URL")" = "0,1,2,3 of 4" ] && break
+	for c in $owned_b; do
+		case $(status "$A_URL" "/v1/campaigns/$c") in
+		200) [ "$(raised)" != "${expect[$c]}" ] && stale=$((stale + 1)) ;;
+		421) refused=$((refused + 1)) ;;
+		esac
+	done
+	sleep 0.1
+done
+[ "$stale" = 0 ] && ok || fail "A answered $stale times with stale figures of B's campaigns"
+[ "$refused" -gt 0 ] && ok || fail "the group gave B's partitions to A at once: nothing was checked"
+wait_partitions "$A_URL" "0,1,2,3 of 4"
+wait_exact A "$A_URL" " c0 c1 c2 c3 c4 c5 c6 c7" && ok
+"$PLEDGED" verify --data "$work/B" >/dev/null 2>&1 && ok || fail "B's data dir does not verify after kill -9"
+kill -TERM "$A_PID"
+wait "$A_PID" && ok || fail "A did not stop cleanly"
+A_PID=
+"$PLEDGED" verify --data "$work/A" >"$work/verify.out" 2>&1 && ok || fail "verify A: $(cat "$work/verify.out")"
+finish

@@ -57,6 +57,10 @@ static const char usage[] =
 	"                        group split the partitions, each with its own --data,\n"
 	"                        and each answers only for the campaigns of the\n"
 	"                        partitions it holds (421 for the others)\n"
+	"  --instance-id ID      static membership of the group (group.instance.id):\n"
+	"                        a restart within the session timeout (10 s unless\n"
+	"                        --kafka session.timeout.ms says otherwise) gets the\n"
+	"                        same partitions back, without a rebalance\n"
 	"  --partitioner NAME    how gateways map a campaign id (the message key) to a\n"
 	"                        partition: consistent_random (librdkafka's default,\n"
 	"                        the default) or murmur2_random (the Java client's)\n"
@@ -68,7 +72,8 @@ static const char usage[] =
 	"  --admin-token-file FILE  the operators' listener then answers only requests\n"
 	"                        with 'Authorization: Bearer TOKEN' (the file's one line)\n"
 	"  --config FILE         'key = value' lines with the settings above (brokers,\n"
-	"                        topic, dlq_topic, partitioner, group, data, listen,\n"
+	"                        topic, dlq_topic, partitioner, group, instance_id,\n"
+	"                        data, listen,\n"
 	"                        admin_listen,\n"
 	"                        admin_token_file, log_level, read_only,\n"
 	"                        batch_max, batch_ms, checkpoint_entries,\n"
@@ -130,6 +135,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 					     {"dlq-topic", required_argument, NULL, 'Q'},
 					     {"partitioner", required_argument, NULL, 'P'},
 					     {"group", required_argument, NULL, 'g'},
+					     {"instance-id", required_argument, NULL, 'I'},
 					     {"data", required_argument, NULL, 'd'},
 					     {"listen", required_argument, NULL, 'l'},
 					     {"admin-listen", required_argument, NULL, 'A'},
@@ -304,6 +310,7 @@ static int serve_consuming(const struct serve_config *cfg)
 		.brokers = cfg->brokers,
 		.topic = cfg->topic,
 		.group = cfg->group,
+		.instance_id = cfg->instance_id,
 		.kafka = cfg->kafka,
 		.kafka_count = cfg->kafka_count,
 		.batch_max = cfg->batch_max,
@@ -379,12 +386,13 @@ static bool may_be_secret(const char *key)
 static void print_config(const struct serve_config *cfg)
 {
 	printf("configuration OK\nbrokers = %s\ntopic = %s\ndlq_topic = %s\npartitioner = %s\n"
-	       "group = %s\ndata = %s\nlisten = %s\n"
+	       "group = %s\ninstance_id = %s\ndata = %s\nlisten = %s\n"
 	       "admin_listen = %s\nadmin_token_file = %s\nlog_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n"
 	       "map_size = %zu\ncheckpoint_entries = %u\nearliest_event_time = %lld\n"
 	       "max_clock_skew_s = %u\nready_max_lag = %u\n",
 	       cfg->brokers[0] ? cfg->brokers : "(embedded broker)", cfg->topic,
-	       cfg->dlq_topic[0] ? cfg->dlq_topic : "(none)", cfg->partitioner, cfg->group, cfg->data,
+	       cfg->dlq_topic[0] ? cfg->dlq_topic : "(none)", cfg->partitioner, cfg->group,
+	       cfg->instance_id[0] ? cfg->instance_id : "(none)", cfg->data,
 	       cfg->listen, cfg->admin_listen,
 	       cfg->admin_token_file[0] ? cfg->admin_token_file : "(none: no token)", cfg->log_level, cfg->read_only ? "true" : "false",
 	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms, cfg->map_size,

@@ -150,6 +150,8 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 		return copy_value(c->dlq_topic, sizeof c->dlq_topic, key, value, err, err_size);
 	if (key_is(key, "partitioner"))
 		return copy_value(c->partitioner, sizeof c->partitioner, key, value, err, err_size);
+	if (key_is(key, "instance_id"))
+		return copy_value(c->instance_id, sizeof c->instance_id, key, value, err, err_size);
 	if (key_is(key, "group"))
 		return copy_value(c->group, sizeof c->group, key, value, err, err_size);
 	if (key_is(key, "data"))
@@ -343,6 +345,14 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 			    c->partitioner);
 	if (c->group[0] == '\0')
 		return fail(err, err_size, "group must not be empty");
+	const char *strategy = config_kafka_get(c, "partition.assignment.strategy");
+	/* librdkafka issue 4312, fixed in 2.3.0: closing during a rebalance aborts. */
+	if (strategy && strstr(strategy, "cooperative-sticky") && rd_kafka_version() < 0x020300ff)
+		return fail(err, err_size, "kafka.partition.assignment.strategy = cooperative-sticky "
+					   "crashes librdkafka %s when a consumer stops during a "
+					   "rebalance (librdkafka issue 4312, fixed in 2.3.0); use the "
+					   "default (range,roundrobin) or a newer librdkafka",
+			    rd_kafka_version_str());
 	if (c->data[0] == '\0')
 		return fail(err, err_size, "data must not be empty");
 	if (!valid_host_port(c->listen, strlen(c->listen), true))

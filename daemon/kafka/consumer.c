@@ -556,7 +556,7 @@ static void record_ownership(struct consumer *c)
 				held[n++] = now->elems[i].partition;
 	if (now)
 		rd_kafka_topic_partition_list_destroy(now);
-	int32_t count = n ? topic_partitions(c) : 0;
+	int32_t count = n ? topic_partitions(c) : -1;
 	if (n && !count)
 		log_warn("cannot learn how many partitions topic %s has; answering for none of its "
 			 "campaigns until the next rebalance", c->opt.topic);
@@ -712,6 +712,35 @@ static int maintain(struct writer *w)
 	return writer_maintain(w, 4);
 }
 
+/* The group's own pass-through value of key, or NULL. */
+static const char *kafka_prop(const struct consumer_options *opt, const char *key)
+{
+	for (size_t i = 0; i < opt->kafka_count; i++)
+		if (strcmp(opt->kafka[i].key, key) == 0)
+			return opt->kafka[i].value;
+	return NULL;
+}
+
+/*
+ * Group membership that moves partitions in seconds, not librdkafka's 45:
+ * while an instance that died still counts as a member, nobody answers
+ * for its campaigns. Settings given with --kafka win.
+ */
+static int set_group_defaults(rd_kafka_conf_t *conf, const struct consumer_options *opt,
+			      char *err, size_t err_size)
+{
+	if (!kafka_prop(opt, "session.timeout.ms") &&
+	    kafka_conf_set(conf, "session.timeout.ms", CONSUMER_SESSION_TIMEOUT_MS, err, err_size))
+		return PL_EINVAL;
+	if (!kafka_prop(opt, "heartbeat.interval.ms") &&
+	    kafka_conf_set(conf, "heartbeat.interval.ms", CONSUMER_HEARTBEAT_MS, err, err_size))
+		return PL_EINVAL;
+	if (opt->instance_id && opt->instance_id[0] &&
+	    kafka_conf_set(conf, "group.instance.id", opt->instance_id, err, err_size))
+		return PL_EINVAL;
+	return PL_OK;
+}
+
 int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 		 const struct consumer_options *opt, char *err, size_t err_size)
 {
@@ -748,7 +777,7 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 
 	rc = PL_EINVAL;
 	conf = kafka_conf_new(opt->kafka, opt->kafka_count, err, err_size);
-	if (!conf)
+	if (!conf || set_group_defaults(conf, opt, err, err_size))
 		goto cleanup;
 	/* Set after the pass-through so that they win: exactly-once depends on them. */
 	if (kafka_conf_set(conf, "bootstrap.servers", opt->brokers, err, err_size) ||

@@ -26,10 +26,15 @@
 #include "metrics.h"
 #include "writer.h"
 
+/* Group membership defaults (librdkafka's: 45000 and 3000). */
+#define CONSUMER_SESSION_TIMEOUT_MS "10000"
+#define CONSUMER_HEARTBEAT_MS "1000"
+
 struct consumer_options {
 	const char *brokers; /* bootstrap servers, required */
 	const char *topic;
 	const char *group;
+	const char *instance_id; /* static membership (group.instance.id); NULL: none */
 	const struct kafka_prop *kafka; /* pass-through librdkafka properties */
 	size_t kafka_count;
 	/* Identity of the Kafka cluster stored with offsets. NULL asks the broker

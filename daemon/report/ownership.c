@@ -27,7 +27,8 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 {
 	pthread_mutex_lock(&o->lock);
 	memset(o->owned, 0, sizeof o->owned);
-	o->count = count > 0 && count <= OWNERSHIP_MAX_PARTITIONS ? count : 0;
+	if (count >= 0) /* < 0: none held, the topic's size as it was */
+		o->count = count <= OWNERSHIP_MAX_PARTITIONS ? count : 0;
 	for (size_t i = 0; i < n && o->count; i++)
 		if (partitions[i] >= 0 && partitions[i] < o->count)
 			o->owned[partitions[i] / 64] |= UINT64_C(1) << (partitions[i] % 64);

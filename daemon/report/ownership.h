@@ -47,7 +47,8 @@ void ownership_enforce(struct ownership *o, ownership_partitioner partitioner);
 
 /*
  * Records the assignment: partitions[0..n) of a topic of count partitions
- * (count 0: the topic's size is unknown, so nothing is owned).
+ * (count 0: the topic's size is unknown, so nothing is owned; count < 0,
+ * with n 0: nothing held, the size as it was).
  */
 void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions, size_t n);
 

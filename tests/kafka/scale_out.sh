@@ -102,9 +102,10 @@ wait_exact A "$A_URL" " c0 c1 c2 c3 c4 c5 c6 c7" && ok
 
 # --- 2. B joins ---
 start B
+# Settled when the two hold every partition between them.
 for _ in $(seq 600); do
 	pa=$(partitions "$A_URL") pb=$(partitions "$B_URL")
-	case "$pa|$pb" in *"of 4|"*"of 4") [ "${pa%% *}" != 0,1,2,3 ] && [ "${pb%% *}" != waiting ] && break ;; esac
+	[ "$(echo "${pa% of 4},${pb% of 4}" | tr ',' '\n' | sort | tr '\n' ' ')" = "0 1 2 3 " ] && break
 	sleep 0.1
 done
 echo "scale_out: after the join, A holds $pa and B $pb"
@@ -128,6 +129,7 @@ owned_b=$(for c in $CAMPAIGNS; do echo "$owned_a" | grep -qw "$c" || printf ' %s
 wait_exact A "$A_URL" "$owned_a" && wait_exact B "$B_URL" "$owned_b" && ok
 
 # --- 3. B dies ---
+killed_at=$(date +%s%N)
 kill -9 "$B_PID"
 wait "$B_PID" 2>/dev/null
 B_PID=
@@ -148,6 +150,7 @@ done
 [ "$stale" = 0 ] && ok || fail "A answered $stale times with stale figures of B's campaigns"
 [ "$refused" -gt 0 ] && ok || fail "the group gave B's partitions to A at once: nothing was checked"
 wait_partitions "$A_URL" "0,1,2,3 of 4"
+echo "scale_out: A held B's partitions $((($(date +%s%N) - killed_at) / 1000000)) ms after the kill -9 (session.timeout.ms=6000)"
 wait_exact A "$A_URL" " c0 c1 c2 c3 c4 c5 c6 c7" && ok
 "$PLEDGED" verify --data "$work/B" >/dev/null 2>&1 && ok || fail "B's data dir does not verify after kill -9"
 kill -TERM "$A_PID"

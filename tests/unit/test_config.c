@@ -133,6 +133,17 @@ static void test_values(void)
 	CHECK_INT(config_set(&c, "map-size", "3M", err, sizeof err), 0);
 	CHECK_INT(c.map_size, 3 << 20);
 
+	/* The partitioner and static membership; cooperative-sticky only where it works. */
+	CHECK_STR(c.partitioner, "consistent_random");
+	CHECK_INT(config_set(&c, "instance-id", "pledged-1", err, sizeof err), 0);
+	CHECK_STR(c.instance_id, "pledged-1");
+	CHECK_INT(config_set_pair(&c, "partition.assignment.strategy=cooperative-sticky", true, err,
+				  sizeof err), 0);
+	int want = rd_kafka_version() < 0x020300ff ? PL_EINVAL : 0;
+	CHECK_INT(config_validate(&c, err, sizeof err), want);
+	CHECK(!want || strstr(err, "librdkafka issue 4312") != NULL);
+	CHECK_INT(config_set_pair(&c, "partition.assignment.strategy=range", true, err, sizeof err), 0);
+
 	char big[1100];
 	memset(big, 'v', sizeof big - 1);
 	big[sizeof big - 1] = '\0';

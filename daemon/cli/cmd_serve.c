@@ -78,6 +78,7 @@ static const char usage[] =
 	"                        admin_token_file, log_level, read_only,\n"
 	"                        batch_max, batch_ms, checkpoint_entries,\n"
 	"                        earliest_event_time, max_clock_skew_s, ready_max_lag,\n"
+	"                        cache_s_maxage, cache_stale_s,\n"
 	"                        skip_lost_offsets, kafka.*);\n"
 	"                        flags override the file\n"
 	"  --kafka KEY=VALUE     any librdkafka property, e.g. security.protocol=SASL_SSL\n"
@@ -97,6 +98,11 @@ static const char usage[] =
 	"                        the default)\n"
 	"  --max-clock-skew-s N  and so are events timed more than N seconds after\n"
 	"                        they arrive (default 86400)\n"
+	"  --cache-s-maxage N    let shared caches (a CDN, an nginx proxy_cache) keep\n"
+	"                        successful public JSON answers N seconds (default 0:\n"
+	"                        Cache-Control no-cache); browsers still revalidate\n"
+	"  --cache-stale-s N     and serve them up to N seconds stale while they\n"
+	"                        revalidate (stale-while-revalidate; default 0)\n"
 	"  --ready-max-lag N     /readyz answers 503 while more than N messages behind\n"
 	"                        (default 10000)\n"
 	"  --skip-lost-offsets   when Kafka deleted events before they were read, log the\n"
@@ -153,6 +159,8 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 					     {"earliest-event-time", required_argument, NULL, 'T'},
 					     {"max-clock-skew-s", required_argument, NULL, 'K'},
 					     {"ready-max-lag", required_argument, NULL, 'Y'},
+					     {"cache-s-maxage", required_argument, NULL, 'x'},
+					     {"cache-stale-s", required_argument, NULL, 'X'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	char err[512];
@@ -200,6 +208,7 @@ static void notify_http(void *arg, uint64_t seq)
 /* Both listeners; the commit notifications go to the public one (streams). */
 struct listeners {
 	struct http_server *public, *admin;
+	char cache_control[96]; /* of the public listener's answers */
 };
 
 /* The operators' listener is small: one thread, a few connections, and
@@ -210,8 +219,14 @@ struct listeners {
 static int start_http(const struct serve_config *cfg, struct store *st, struct metrics *m,
 		      struct listeners *l)
 {
+	/* Browsers revalidate (max-age=0); shared caches in front may keep it. */
+	if (cfg->cache_s_maxage)
+		snprintf(l->cache_control, sizeof l->cache_control,
+			 "public, max-age=0, s-maxage=%u, stale-while-revalidate=%u",
+			 cfg->cache_s_maxage, cfg->cache_stale_s);
 	struct http_server_options pub = {.listen = cfg->listen, .listener = HTTP_PUBLIC,
-					  .ready_max_lag = cfg->ready_max_lag};
+					  .ready_max_lag = cfg->ready_max_lag,
+					  .cache_control = l->cache_control};
 	struct http_server_options adm = {.listen = cfg->admin_listen, .listener = HTTP_ADMIN,
 					  .token = cfg->admin_token, .threads = ADMIN_THREADS,
 					  .max_connections = ADMIN_MAX_CONNECTIONS,
@@ -389,7 +404,7 @@ static void print_config(const struct serve_config *cfg)
 	       "group = %s\ninstance_id = %s\ndata = %s\nlisten = %s\n"
 	       "admin_listen = %s\nadmin_token_file = %s\nlog_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n"
 	       "map_size = %zu\ncheckpoint_entries = %u\nearliest_event_time = %lld\n"
-	       "max_clock_skew_s = %u\nready_max_lag = %u\n",
+	       "max_clock_skew_s = %u\nready_max_lag = %u\ncache_s_maxage = %u\ncache_stale_s = %u\n",
 	       cfg->brokers[0] ? cfg->brokers : "(embedded broker)", cfg->topic,
 	       cfg->dlq_topic[0] ? cfg->dlq_topic : "(none)", cfg->partitioner, cfg->group,
 	       cfg->instance_id[0] ? cfg->instance_id : "(none)", cfg->data,
@@ -397,7 +412,7 @@ static void print_config(const struct serve_config *cfg)
 	       cfg->admin_token_file[0] ? cfg->admin_token_file : "(none: no token)", cfg->log_level, cfg->read_only ? "true" : "false",
 	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms, cfg->map_size,
 	       cfg->checkpoint_entries, (long long)cfg->earliest_event_time, cfg->max_clock_skew_s,
-	       cfg->ready_max_lag);
+	       cfg->ready_max_lag, cfg->cache_s_maxage, cfg->cache_stale_s);
 	for (size_t i = 0; i < cfg->kafka_count; i++)
 		printf("kafka.%s = %s\n", cfg->kafka[i].key,
 		       may_be_secret(cfg->kafka[i].key) ? "(hidden)" : cfg->kafka[i].value);

@@ -186,6 +186,10 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 		return parse_unsigned(key, value, &c->max_clock_skew_s, err, err_size);
 	if (key_is(key, "ready_max_lag"))
 		return parse_unsigned(key, value, &c->ready_max_lag, err, err_size);
+	if (key_is(key, "cache_s_maxage"))
+		return parse_unsigned(key, value, &c->cache_s_maxage, err, err_size);
+	if (key_is(key, "cache_stale_s"))
+		return parse_unsigned(key, value, &c->cache_stale_s, err, err_size);
 	return fail(err, err_size, "unknown setting '%s'", key);
 }
 
@@ -383,6 +387,9 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 		return fail(err, err_size, "checkpoint_entries wants 1000..100000000");
 	if (c->ready_max_lag < 1)
 		return fail(err, err_size, "ready_max_lag wants at least 1");
+	if (c->cache_stale_s && !c->cache_s_maxage)
+		return fail(err, err_size, "cache_stale_s needs cache_s_maxage: without it shared "
+					   "caches keep nothing to serve stale");
 	if (c->max_clock_skew_s > 31536000)
 		return fail(err, err_size, "max_clock_skew_s wants 0..31536000 (a year)");
 	if (c->map_size && c->map_size < 65536)

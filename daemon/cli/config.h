@@ -8,7 +8,8 @@
  * listen, admin_listen,
  * admin_token_file, log_level, read_only, batch_max, batch_ms,
  * skip_lost_offsets, map_size,
- * checkpoint_entries, earliest_event_time, max_clock_skew_s, ready_max_lag).
+ * checkpoint_entries, earliest_event_time, max_clock_skew_s, ready_max_lag,
+ * cache_s_maxage, cache_stale_s).
  * Any key starting with "kafka." is handed to
  * librdkafka as is, minus the prefix, so that a secured cluster (SASL,
  * TLS) needs no code here. Later settings override
@@ -50,6 +51,8 @@ struct serve_config {
 	int64_t earliest_event_time; /* Unix ms: events from before are refused */
 	unsigned max_clock_skew_s;   /* events from after arrival + this are refused */
 	unsigned ready_max_lag;      /* /readyz: most messages behind while ready */
+	unsigned cache_s_maxage;     /* shared caches may keep public answers this long */
+	unsigned cache_stale_s;      /* and serve them stale this long while revalidating */
 	struct kafka_prop kafka[CONFIG_MAX_KAFKA];
 	size_t kafka_count;
 };

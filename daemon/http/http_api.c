@@ -72,8 +72,7 @@ static bool reply_from_cache(struct http_request *r, struct store_txn *t,
 	if (!body)
 		return false;
 	store_abort(t);
-	if (!http_reply_if_unchanged(r, pos))
-		http_reply_cached(r, body, pos);
+	http_reply_cached(r, body, pos);
 	return true;
 }
 
@@ -151,10 +150,6 @@ void http_api_campaigns(struct http_request *r)
 	http_position_cover(&pos, ownership_describe(&r->w->hs->m->owner, parts, sizeof parts));
 	if (reply_from_cache(r, &t, &pos, key, key_len))
 		return;
-	if (http_reply_if_unchanged(r, &pos)) {
-		store_abort(&t);
-		return;
-	}
 	struct campaign_list l = {.r = r,
 				  .items = json_array(),
 				  .limit = q.has_limit ? q.limit : HTTP_LIMIT_MAX,
@@ -186,8 +181,8 @@ struct campaign_read {
 };
 
 /*
- * The common start of the campaign routes: a cached answer, a 404, a
- * storage error or a 304 end the request here (true). Otherwise the read
+ * The common start of the campaign routes: a cached answer (or its 304),
+ * a 404 or a storage error end the request here (true). Otherwise the read
  * transaction is open with the campaign in cr->c, for the caller to render.
  */
 static bool begin_campaign_read(struct http_request *r, struct campaign_read *cr)
@@ -205,10 +200,6 @@ static bool begin_campaign_read(struct http_request *r, struct campaign_read *cr
 	}
 	if (rc) {
 		reply_storage_error(r, &cr->t, rc);
-		return true;
-	}
-	if (http_reply_if_unchanged(r, &cr->pos)) {
-		store_abort(&cr->t);
 		return true;
 	}
 	return false;
@@ -288,10 +279,6 @@ void http_api_rejections(struct http_request *r)
 		return;
 	}
 	http_position_set(&pos, pos.seq, pos.generation, newest);
-	if (http_reply_if_unchanged(r, &pos)) {
-		store_abort(&t);
-		return;
-	}
 	/* Large (100 entries of pointers into the transaction's pages). */
 	struct rejection_page page;
 	rc = rejections_page(&t, before, q.limit, &page);

@@ -1,9 +1,13 @@
 /* http_cache.c — per-worker cache of rendered bodies; see http_cache.h. */
 #include "http_cache.h"
 
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <xxhash.h>
 
 /* Direct-mapped: a colliding key simply replaces the older body. */
 #define SLOTS 256
@@ -15,6 +19,7 @@ struct http_blob {
 	int refs; /* the cache's, plus one per evbuffer still sending it */
 	size_t len;
 	char *text;
+	char etag[HTTP_CONTENT_ETAG_SIZE]; /* of the text (http_content_etag) */
 };
 
 struct slot {
@@ -101,6 +106,7 @@ struct http_blob *http_cache_put(struct http_cache *c, const char *key, size_t k
 		return NULL;
 	}
 	*b = (struct http_blob){.refs = 1, .len = len, .text = text};
+	http_content_etag(text, len, b->etag);
 	struct slot *s = slot_for(c, key, key_len);
 	slot_empty(c, s);
 	memcpy(s->key, key, key_len);
@@ -114,6 +120,16 @@ struct http_blob *http_cache_put(struct http_cache *c, const char *key, size_t k
 		if (&c->slots[c->hand] != s)
 			slot_empty(c, &c->slots[c->hand]);
 	return b;
+}
+
+void http_content_etag(const char *text, size_t len, char out[HTTP_CONTENT_ETAG_SIZE])
+{
+	snprintf(out, HTTP_CONTENT_ETAG_SIZE, "\"c%016" PRIx64 "\"", (uint64_t)XXH3_64bits(text, len));
+}
+
+const char *http_blob_etag(const struct http_blob *b)
+{
+	return b->etag;
 }
 
 int http_blob_add_to(struct http_blob *b, struct evbuffer *out)

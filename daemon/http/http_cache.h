@@ -2,9 +2,9 @@
  * http_cache.h — a worker's cache of rendered JSON bodies.
  *
  * Answers are a pure function of the request and of the log position and
- * projections' generation they reflect (their ETag). So a body rendered
- * once can be sent again, without LMDB lookups, jansson or a copy, to every
- * request for the same thing until the ETag moves. One cache per worker
+ * projections' generation they reflect (the position's tag). So a body
+ * rendered once can be sent again, without LMDB lookups, jansson or a copy,
+ * to every request for the same thing until the position moves. One cache per worker
  * thread: no locks. Bodies are reference-counted because an evbuffer may
  * still be sending one after the cache replaced it. A cache keeps at most
  * 8 MiB of bodies: what is being sent is counted as queued output instead.
@@ -36,6 +36,16 @@ struct http_blob *http_cache_get(struct http_cache *c, const char *key, size_t k
  */
 struct http_blob *http_cache_put(struct http_cache *c, const char *key, size_t key_len,
 				 const char *etag, char *text, size_t len);
+
+/*
+ * A JSON answer's ETag is a hash of its bytes: it depends on the content
+ * only, so replicas with equal content give equal tags, and events of other
+ * campaigns do not change a campaign's ("c" and 16 hex digits, quoted).
+ */
+#define HTTP_CONTENT_ETAG_SIZE 20
+void http_content_etag(const char *text, size_t len, char out[HTTP_CONTENT_ETAG_SIZE]);
+/* The content ETag of a cached body. */
+const char *http_blob_etag(const struct http_blob *b);
 
 /* Appends the blob's bytes to out without copying. Returns 0 or -1. */
 int http_blob_add_to(struct http_blob *b, struct evbuffer *out);

@@ -90,16 +90,6 @@ bool http_etag_matches(struct evhttp_request *req, const char *etag)
 	return match;
 }
 
-bool http_reply_if_unchanged(struct http_request *r, const struct http_position *pos)
-{
-	if (!http_etag_matches(r->req, pos->etag))
-		return false;
-	http_reply_prepare(r, 304, pos);
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Cache-Control", "no-cache");
-	evhttp_send_reply(r->req, 304, "Not Modified", NULL);
-	return true;
-}
-
 void http_reply_body(struct http_request *r, int status, const char *content_type,
 		     const char *cache_control, struct evbuffer *body)
 {
@@ -134,16 +124,54 @@ static void reply_out_of_memory(struct http_request *r)
 	http_reply_body(r, 500, JSON_TYPE, "no-store", b);
 }
 
+/* The Cache-Control of a successful answer: the public listener's may let
+ * shared caches keep it (http_server_options.cache_control). */
+static const char *cache_control_200(const struct http_request *r)
+{
+	const char *cc = r->w->hs->opt.cache_control;
+	return r->w->hs->opt.listener == HTTP_PUBLIC && cc && *cc ? cc : "no-cache";
+}
+
+/*
+ * A 200 JSON answer at pos whose body has content tag etag: a 304 when the
+ * client holds that tag, else the body (already in the output buffer).
+ */
+static void reply_content(struct http_request *r, const struct http_position *pos,
+			  const char *etag)
+{
+	struct http_position tagged = *pos;
+	snprintf(tagged.etag, sizeof tagged.etag, "%s", etag);
+	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
+	if (http_etag_matches(r->req, etag)) {
+		evbuffer_drain(b, evbuffer_get_length(b));
+		http_reply_prepare(r, 304, &tagged);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Cache-Control",
+				  cache_control_200(r));
+		evhttp_send_reply(r->req, 304, "Not Modified", NULL);
+		return;
+	}
+	http_reply_prepare(r, 200, &tagged);
+	http_reply_body(r, 200, JSON_TYPE, cache_control_200(r), b);
+}
+
 void http_reply_json(struct http_request *r, int status, json_t *body,
 		     const struct http_position *pos)
 {
 	char *text = body ? json_dumps(body, VIEW_DUMP_FLAGS) : NULL;
 	json_decref(body);
 	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
+	size_t len = text ? strlen(text) : 0;
+	char etag[HTTP_CONTENT_ETAG_SIZE];
+	if (text && status == 200 && pos)
+		http_content_etag(text, len, etag);
 	/* The dump becomes the body without a copy; evbuffer frees it. */
-	if (!text || evbuffer_add_reference(b, text, strlen(text), http_free_text_cb, NULL)) {
+	if (!text || evbuffer_add_reference(b, text, len, http_free_text_cb, NULL)) {
 		free(text);
 		reply_out_of_memory(r);
+		return;
+	}
+	if (status == 200 && pos) {
+		reply_content(r, pos, etag);
 		return;
 	}
 	http_reply_prepare(r, status, pos);
@@ -154,12 +182,11 @@ void http_reply_cached(struct http_request *r, struct http_blob *body,
 		       const struct http_position *pos)
 {
 	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
-	if (http_blob_add_to(body, b)) {
+	if (!http_etag_matches(r->req, http_blob_etag(body)) && http_blob_add_to(body, b)) {
 		reply_out_of_memory(r);
 		return;
 	}
-	http_reply_prepare(r, 200, pos);
-	http_reply_body(r, 200, JSON_TYPE, "no-cache", b);
+	reply_content(r, pos, http_blob_etag(body));
 }
 
 void http_reply_json_cached(struct http_request *r, json_t *body, const struct http_position *pos,

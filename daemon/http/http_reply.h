@@ -15,12 +15,16 @@
 #include "http_cache.h"
 #include "http_internal.h"
 
-/* The log position an answer reflects: X-Pledged-Seq and the ETag. */
+/*
+ * The log position an answer reflects: X-Pledged-Seq, and the tag under
+ * which the worker's cache keeps its body (a JSON answer's ETag is a hash of
+ * its content instead, http_cache.h; a stream's is this one).
+ */
 struct http_position {
 	uint64_t seq;
 	uint64_t generation;
 	enum store_slot slot; /* the live slot the answer is read from */
-	char etag[64];        /* quoted, as sent */
+	char etag[64];        /* quoted */
 };
 
 /* Sets pos from the last log sequence, the projections' generation (raised
@@ -29,18 +33,12 @@ struct http_position {
 void http_position_set(struct http_position *pos, uint64_t seq, uint64_t generation,
 		       uint64_t rejection_seq);
 
-/* Adds the partitions an answer covers (ownership_describe's generation) to its ETag. */
+/* Adds the partitions an answer covers (ownership_describe's generation) to its tag. */
 void http_position_cover(struct http_position *pos, uint64_t ownership);
 
 /* Whether the request's If-None-Match lists etag (a quoted tag) or "*". */
 bool http_etag_matches(struct evhttp_request *req, const char *etag);
 
-/*
- * Answers 304 Not Modified and returns true when the request's
- * If-None-Match lists pos's ETag (or "*"); returns false and sends nothing
- * otherwise.
- */
-bool http_reply_if_unchanged(struct http_request *r, const struct http_position *pos);
 
 /*
  * Answers status with body as compact JSON (see VIEW_DUMP_FLAGS). Takes the

@@ -33,6 +33,9 @@ struct http_server_options {
 	int sse_heartbeat_ms; /* stream heartbeat period; 0 means the default (15000) */
 	int64_t ready_max_lag; /* /readyz: most messages behind; 0 means the default (10000) */
 	size_t max_output_bytes; /* replies queued for all clients; 0 means the default (64 MiB) */
+	/* Cache-Control of successful JSON answers on the public listener;
+	 * NULL or "": no-cache (store, but revalidate every time). */
+	const char *cache_control;
 };
 
 struct http_server;

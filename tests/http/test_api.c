@@ -256,10 +256,12 @@ static void test_campaigns(void)
 	CHECK_INT(get("/v1/campaigns"), 200);
 	CHECK_STR(header("Content-Type"), "application/json; charset=utf-8");
 	CHECK_STR(header("Cache-Control"), "no-cache");
-	snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)seq);
-	CHECK_STR(header("ETag"), etag);
+	/* A content tag: "c" and 16 hex digits of a hash of the body. */
+	snprintf(etag, sizeof etag, "%s", header("ETag"));
+	CHECK(strlen(etag) == 19 && strncmp(etag, "\"c", 2) == 0 && etag[18] == '"');
 	char s[32];
 	snprintf(s, sizeof s, "%llu", (unsigned long long)seq);
+	CHECK_STR(header("X-Pledged-Seq"), s);
 	CHECK_STR(header("X-Pledged-Seq"), s);
 	CHECK_STR(header("X-Pledged-Lag"), "-1"); /* no partitions assigned: unknown */
 	metrics_set_partition(&m, "pledges", 0, 5, 8);
@@ -341,16 +343,101 @@ static void test_conditional(void)
 	/* A 404 is never a 304. */
 	CHECK_INT(request("GET", "/v1/campaigns/none", "If-None-Match: *\r\n"), 404);
 
-	/* A rebuild swapped in changes no log position but may change answers:
-	 * the old tag must no longer match. */
+	/* Tags follow the content only: a rebuild swapped in gives the same
+	 * answer, so the same tag; an event of another campaign leaves this
+	 * one's tag; an event of its own changes it. */
 	struct rebuild_options ropt = {.swap = true};
 	struct rebuild_report rep;
 	CHECK_INT(rebuild_run(st, &ropt, &rep), 0);
 	CHECK(rep.swapped);
 	snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", etag);
-	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, inm), 200);
-	CHECK(strcmp(header("ETag"), etag) != 0);
-	CHECK(strstr(header("ETag"), ".g") != NULL);
+	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, inm), 304);
+	CHECK_STR(header("ETag"), etag);
+	CHECK_INT(get("/v1/campaigns/sse-camp"), 200);
+	char other[64];
+	snprintf(other, sizeof other, "%s", header("ETag"));
+	CHECK(strcmp(other, etag) != 0);
+	seq = ingest_lines(st, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"etag-1\",\"at\":1700000000002,"
+			       "\"campaign\":\"etag-camp\",\"title\":\"T\",\"owner\":\"o\",\"currency\":\"EUR\"}\n");
+	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, inm), 304);
+	CHECK_INT(get("/v1/campaigns/etag-camp"), 200);
+	snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", header("ETag"));
+	seq = ingest_lines(st, "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"etag-2\",\"at\":1700000000003,"
+			       "\"campaign\":\"etag-camp\",\"pledge\":\"etag-p\",\"supporter\":\"s\","
+			       "\"amount\":7,\"currency\":\"EUR\"}\n");
+	CHECK_INT(request("GET", "/v1/campaigns/etag-camp", inm), 200);
+	CHECK(strstr(R.body, "\"raised\":7,") != NULL);
+}
+
+/* A partitioner for tests: a campaign's partition is its id's length. */
+static int32_t by_length(const void *key, size_t len, int32_t count)
+{
+	(void)key;
+	return (int32_t)(len % (size_t)count);
+}
+
+/* In a consumer group: only the campaigns of the partitions held (ownership.h). */
+static void test_ownership(void)
+{
+	ownership_enforce(&m.owner, by_length);
+	CHECK_INT(get("/v1/campaigns/" DEMO), 503);
+	CHECK_STR(header("Retry-After"), "1");
+	CHECK_STR(header("X-Pledged-Partitions"), "waiting");
+	/* DEMO has 31 bytes: partition 3 of 4; "sse-camp" 8: partition 0. */
+	int32_t held[] = {0, 2};
+	ownership_set(&m.owner, 4, held, 2);
+	CHECK_INT(get("/v1/campaigns/" DEMO), 421);
+	CHECK(strncmp(error_text(), "not_owned", 9) == 0);
+	CHECK_STR(header("Cache-Control"), "no-store");
+	CHECK_STR(header("X-Pledged-Partitions"), "0,2 of 4");
+	CHECK_INT(get("/v1/campaigns/" DEMO "/comments"), 421);
+	CHECK_INT(get("/c/" DEMO), 421);
+	CHECK_INT(get("/v1/campaigns/sse-camp"), 200);
+	CHECK_INT(get("/v1/campaigns/nosuch-c"), 404); /* 8 bytes: a held partition */
+	CHECK_INT(get("/v1/campaigns"), 200);
+	CHECK(strstr(R.body, "\"id\":\"sse-camp\"") != NULL);
+	CHECK(strstr(R.body, "\"id\":\"" DEMO "\"") == NULL);
+	char listed[64];
+	snprintf(listed, sizeof listed, "%s", header("ETag"));
+	int32_t all[] = {0, 1, 2, 3};
+	ownership_set(&m.owner, 4, all, 4);
+	CHECK_INT(get("/v1/campaigns/" DEMO), 200);
+	CHECK_INT(get("/v1/campaigns"), 200);
+	CHECK(strstr(R.body, "\"id\":\"" DEMO "\"") != NULL);
+	CHECK(strcmp(header("ETag"), listed) != 0);
+	CHECK_STR(header("X-Pledged-Partitions"), "0,1,2,3 of 4");
+	ownership_set(&m.owner, -1, NULL, 0); /* revoked: the size stays */
+	CHECK_INT(get("/v1/campaigns/sse-camp"), 421);
+	CHECK_STR(header("X-Pledged-Partitions"), "none of 4");
+	CHECK_INT(admin_get("/healthz"), 200); /* not a campaign route */
+	ownership_enforce(&m.owner, NULL);
+	CHECK_INT(get("/v1/campaigns/" DEMO), 200);
+	CHECK_STR(header("X-Pledged-Partitions"), "");
+}
+
+/* Shared caches in front may keep public answers; never errors or the admin's. */
+static void test_cache_control(void)
+{
+	static const char cc[] = "public, max-age=0, s-maxage=2, stale-while-revalidate=10";
+	struct http_server *cached;
+	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 1, .cache_control = cc};
+	CHECK_INT(http_server_start(&cached, st, &m, &opt), 0);
+	if (!cached)
+		return;
+	int cport = http_server_port(cached);
+	CHECK_INT(request_to(cport, "GET", "/v1/campaigns/" DEMO, NULL), 200);
+	CHECK_STR(header("Cache-Control"), cc);
+	char inm[96];
+	snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", header("ETag"));
+	CHECK_INT(request_to(cport, "GET", "/v1/campaigns/" DEMO, inm), 304);
+	CHECK_STR(header("Cache-Control"), cc);
+	CHECK_INT(request_to(cport, "GET", "/v1/campaigns", NULL), 200);
+	CHECK_STR(header("Cache-Control"), cc);
+	CHECK_INT(request_to(cport, "GET", "/v1/campaigns/none", NULL), 404);
+	CHECK_STR(header("Cache-Control"), "no-store");
+	CHECK_INT(admin_get("/v1/rejections"), 200);
+	CHECK_STR(header("Cache-Control"), "no-cache");
+	http_server_stop(cached);
 }
 
 /* Fetches a comments page; appends its ids to ids (space-separated); returns next or "". */
@@ -1297,6 +1384,8 @@ int main(int argc, char **argv)
 
 	test_campaigns();
 	test_conditional();
+	test_ownership();
+	test_cache_control();
 	test_comments();
 	test_rejections();
 	test_healthz();

@@ -14,6 +14,7 @@
 #define OWNERSHIP_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,7 @@
 typedef int32_t (*ownership_partitioner)(const void *key, size_t len, int32_t count);
 
 struct ownership {
+	_Atomic bool enforced; /* read without the lock: most servers never enforce */
 	pthread_mutex_t lock;
 	ownership_partitioner partitioner; /* NULL: not enforced, everything owned */
 	bool assigned;                     /* an assignment was recorded */

@@ -313,7 +313,9 @@ bench_http() {
 		{ fail "http: import failed: $(tail -n 3 "$TMP/import.log")"; return 1; }
 	local camp
 	camp=$(sed -n '1s/.*"campaign":"\([^"]*\)".*/\1/p' "$ROOT/tests/demo/campaign.jsonl")
-	start_serve "$TMP/serve-http.log" --read-only --data "$data" || return 1
+	# s-maxage lets the micro-cache below keep answers 2 s; direct requests ignore it.
+	start_serve "$TMP/serve-http.log" --read-only --data "$data" --cache-s-maxage 2 \
+		--cache-stale-s 10 || return 1
 	local pledged_url="http://127.0.0.1:$SERVE_PORT"
 	local paths=("/v1/campaigns/$camp" "/v1/campaigns/$camp/comments?limit=20")
 	local names=("campaign" "comments")
@@ -323,8 +325,9 @@ bench_http() {
 		curl -sf "$pledged_url${paths[1]}" >"$www/comments.json" ||
 		{ fail "http: pledged did not answer the benchmark URLs"; stop_pid "$SERVE_PID"; return 1; }
 
-	local nport
+	local nport cport
 	nport=$(free_port $((20000 + RANDOM % 20000))) || { fail "http: no free port"; return 1; }
+	cport=$(free_port $((nport + 1))) || { fail "http: no free port"; return 1; }
 	cat >"$ngx/nginx.conf" <<EOF
 worker_processes 2;
 daemon off;
@@ -348,6 +351,22 @@ http {
 		root $www;
 		location = /v1/campaigns/$camp { try_files /campaign.json =404; }
 		location = /v1/campaigns/$camp/comments { try_files /comments.json =404; }
+	}
+	# A micro-cache in front of pledged, as docs/operations.md shows: it
+	# keeps answers as long as their Cache-Control (s-maxage) says.
+	proxy_cache_path $ngx/cache keys_zone=pledged:10m max_size=64m;
+	upstream pledged { server 127.0.0.1:$SERVE_PORT; keepalive 32; }
+	server {
+		listen 127.0.0.1:$cport;
+		location / {
+			proxy_pass http://pledged;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_cache pledged;
+			proxy_cache_lock on;
+			proxy_cache_use_stale updating;
+			proxy_cache_background_update on;
+		}
 	}
 }
 EOF
@@ -386,8 +405,39 @@ EOF
 			"$(calc %.0f "$nrps") ($(calc %.2f "$np99") ms) (nginx static)" "$ratio" \
 			">= 1.0: $(verdict "$ratio" 1.0)"
 	done
+	bench_micro_cache "$pledged_url" "http://127.0.0.1:$cport" "${paths[0]}"
 	stop_pid "$ngx_pid"
 	stop_pid "$SERVE_PID"
+}
+
+# Requests the campaign route answered at the origin so far (admin metrics).
+origin_requests() {
+	curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" |
+		awk '/^pledged_http_requests_total\{route="campaign"/ { n += $2 } END { print n + 0 }'
+}
+
+# The campaign through the nginx micro-cache against pledged direct: req/s,
+# and how many of the requests reached pledged.
+bench_micro_cache() {
+	local direct=$1 cached=$2 path=$3 r before after
+	: >"$TMP/wrk.direct"
+	: >"$TMP/wrk.cached"
+	curl -sf "$cached$path" >/dev/null || { fail "http: the micro-cache does not answer"; return 1; }
+	before=$(origin_requests)
+	for r in $(seq 1 "$RUNS"); do
+		run_wrk "$cached$path" "$TMP/wrk.cached" || { fail "http: wrk failed on the micro-cache"; return 1; }
+	done
+	after=$(origin_requests)
+	for r in $(seq 1 "$RUNS"); do
+		run_wrk "$direct$path" "$TMP/wrk.direct" || { fail "http: wrk failed on pledged"; return 1; }
+	done
+	local crps drps served
+	crps=$(awk '{ print $1 }' "$TMP/wrk.cached" | median)
+	drps=$(awk '{ print $1 }' "$TMP/wrk.direct" | median)
+	served=$(awk '{ s += $1 } END { printf "%.0f", s * '"$WRK_SECONDS"' }' "$TMP/wrk.cached")
+	row "http GET $path through an nginx micro-cache (--cache-s-maxage 2), req/s" \
+		"$(calc %.0f "$crps") via nginx ($((after - before)) of ~$served requests reached pledged)" \
+		"$(calc %.0f "$drps") direct" "$(calc %.2f "$crps / $drps")" "measured, no target"
 }
 
 # Polls serve's log position every 20 ms until it reaches $2 (port $1) or

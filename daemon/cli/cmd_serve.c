@@ -30,6 +30,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "metrics.h"
+#include "members.h"
 #include "partitioner.h"
 #include "pl_error.h"
 
@@ -61,6 +62,9 @@ static const char usage[] =
 	"                        a restart within the session timeout (10 s unless\n"
 	"                        --kafka session.timeout.ms says otherwise) gets the\n"
 	"                        same partitions back, without a rebalance\n"
+	"  --advertise-url URL   this instance's public HTTP address (http://HOST:PORT):\n"
+	"                        announced to the group on TOPIC.members, so that the\n"
+	"                        others redirect (307) requests for its campaigns here\n"
 	"  --partitioner NAME    how gateways map a campaign id (the message key) to a\n"
 	"                        partition: consistent_random (librdkafka's default,\n"
 	"                        the default) or murmur2_random (the Java client's)\n"
@@ -73,6 +77,7 @@ static const char usage[] =
 	"                        with 'Authorization: Bearer TOKEN' (the file's one line)\n"
 	"  --config FILE         'key = value' lines with the settings above (brokers,\n"
 	"                        topic, dlq_topic, partitioner, group, instance_id,\n"
+	"                        advertise_url,\n"
 	"                        data, listen,\n"
 	"                        admin_listen,\n"
 	"                        admin_token_file, log_level, read_only,\n"
@@ -142,6 +147,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 					     {"partitioner", required_argument, NULL, 'P'},
 					     {"group", required_argument, NULL, 'g'},
 					     {"instance-id", required_argument, NULL, 'I'},
+					     {"advertise-url", required_argument, NULL, 'U'},
 					     {"data", required_argument, NULL, 'd'},
 					     {"listen", required_argument, NULL, 'l'},
 					     {"admin-listen", required_argument, NULL, 'A'},
@@ -307,6 +313,7 @@ static int serve_consuming(const struct serve_config *cfg)
 	struct embedded_broker *eb = NULL;
 	struct consumer *consumer = NULL;
 	struct dlq *dlq = NULL;
+	struct members *members = NULL;
 	struct slot_options sopt = {.checkpoint_entries = cfg->checkpoint_entries};
 	char err[512];
 	int lock_fd = -1;
@@ -362,12 +369,22 @@ static int serve_consuming(const struct serve_config *cfg)
 		log_error("%s", err);
 		goto cleanup;
 	}
+	if (cfg->advertise_url[0]) {
+		struct members_options mopt = {.brokers = copt.brokers, .topic = cfg->topic,
+					       .url = cfg->advertise_url, .kafka = cfg->kafka,
+					       .kafka_count = cfg->kafka_count};
+		if (members_start(&members, &m, &mopt, err, sizeof err)) {
+			log_error("%s", err);
+			goto cleanup;
+		}
+	}
 	log_info("consuming topic %s as group %s from %s into %s", cfg->topic, cfg->group,
 		 copt.brokers, cfg->data);
 	rc = consumer_run(consumer, &stop_requested) ? CLI_MISMATCH : CLI_OK;
 	log_info("stopping: leaving the consumer group");
 cleanup:
 	consumer_free(consumer);
+	members_stop(members);
 	dlq_stop(dlq);
 	metrics_set_state(&m, CONSUMER_STOPPED, "shutting down");
 	stop_http(&hs);
@@ -401,13 +418,14 @@ static bool may_be_secret(const char *key)
 static void print_config(const struct serve_config *cfg)
 {
 	printf("configuration OK\nbrokers = %s\ntopic = %s\ndlq_topic = %s\npartitioner = %s\n"
-	       "group = %s\ninstance_id = %s\ndata = %s\nlisten = %s\n"
+	       "group = %s\ninstance_id = %s\nadvertise_url = %s\ndata = %s\nlisten = %s\n"
 	       "admin_listen = %s\nadmin_token_file = %s\nlog_level = %s\nread_only = %s\nskip_lost_offsets = %s\nbatch_max = %u\nbatch_ms = %u\n"
 	       "map_size = %zu\ncheckpoint_entries = %u\nearliest_event_time = %lld\n"
 	       "max_clock_skew_s = %u\nready_max_lag = %u\ncache_s_maxage = %u\ncache_stale_s = %u\n",
 	       cfg->brokers[0] ? cfg->brokers : "(embedded broker)", cfg->topic,
 	       cfg->dlq_topic[0] ? cfg->dlq_topic : "(none)", cfg->partitioner, cfg->group,
-	       cfg->instance_id[0] ? cfg->instance_id : "(none)", cfg->data,
+	       cfg->instance_id[0] ? cfg->instance_id : "(none)",
+	       cfg->advertise_url[0] ? cfg->advertise_url : "(none)", cfg->data,
 	       cfg->listen, cfg->admin_listen,
 	       cfg->admin_token_file[0] ? cfg->admin_token_file : "(none: no token)", cfg->log_level, cfg->read_only ? "true" : "false",
 	       cfg->skip_lost_offsets ? "true" : "false", cfg->batch_max, cfg->batch_ms, cfg->map_size,

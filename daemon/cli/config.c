@@ -150,6 +150,8 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 		return copy_value(c->dlq_topic, sizeof c->dlq_topic, key, value, err, err_size);
 	if (key_is(key, "partitioner"))
 		return copy_value(c->partitioner, sizeof c->partitioner, key, value, err, err_size);
+	if (key_is(key, "advertise_url"))
+		return copy_value(c->advertise_url, sizeof c->advertise_url, key, value, err, err_size);
 	if (key_is(key, "instance_id"))
 		return copy_value(c->instance_id, sizeof c->instance_id, key, value, err, err_size);
 	if (key_is(key, "group"))
@@ -335,6 +337,20 @@ static int check_topic(const char *key, const char *topic, char *err, size_t err
 	return PL_OK;
 }
 
+/* An origin other instances can prefix paths with: scheme, host, optional port. */
+static bool valid_url(const char *url)
+{
+	const char *rest = strncmp(url, "http://", 7) == 0    ? url + 7
+			   : strncmp(url, "https://", 8) == 0 ? url + 8
+							      : NULL;
+	if (!rest || !*rest)
+		return false;
+	for (const char *p = rest; *p; p++)
+		if (*p <= ' ' || *p == '/' || *p == '?' || *p == '#' || *p == 0x7f)
+			return false;
+	return true;
+}
+
 int config_validate(const struct serve_config *c, char *err, size_t err_size)
 {
 	if (check_topic("topic", c->topic, err, err_size))
@@ -349,6 +365,10 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 			    c->partitioner);
 	if (c->group[0] == '\0')
 		return fail(err, err_size, "group must not be empty");
+	if (c->advertise_url[0] && !valid_url(c->advertise_url))
+		return fail(err, err_size, "advertise_url '%s' is not http://HOST[:PORT] or "
+					   "https://HOST[:PORT] (no path, no trailing '/')",
+			    c->advertise_url);
 	const char *strategy = config_kafka_get(c, "partition.assignment.strategy");
 	/* librdkafka issue 4312, fixed in 2.3.0: closing during a rebalance aborts. */
 	if (strategy && strstr(strategy, "cooperative-sticky") && rd_kafka_version() < 0x020300ff)

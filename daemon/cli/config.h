@@ -4,7 +4,8 @@
  * A plain struct filled by a pure parser (no I/O but config_load_file) and
  * checked by a validator, so every rule can be unit-tested. The file is
  * `key = value` lines; `#` starts a comment line; keys are the long flag
- * names with '_' or '-' (brokers, topic, dlq_topic, partitioner, group, instance_id, data,
+ * names with '_' or '-' (brokers, topic, dlq_topic, partitioner, group, instance_id,
+ * advertise_url, data,
  * listen, admin_listen,
  * admin_token_file, log_level, read_only, batch_max, batch_ms,
  * skip_lost_offsets, map_size,
@@ -36,6 +37,7 @@ struct serve_config {
 	char partitioner[32]; /* the gateways': consistent_random or murmur2_random */
 	char group[256];
 	char instance_id[256]; /* static group membership (group.instance.id); "" none */
+	char advertise_url[256]; /* this instance's public address for the group; "" none */
 	char data[1024];
 	char listen[256];       /* public: page, campaign API, streams */
 	char admin_listen[256]; /* operators: health, metrics, rejections */

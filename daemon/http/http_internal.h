@@ -36,6 +36,7 @@
 	X(METRICS, "metrics", "/metrics", HTTP_ADMIN)                          \
 	X(PAGE, "page", "/c/{id}", HTTP_PUBLIC)                                \
 	X(ASSET, "asset", "/assets/{name}", HTTP_PUBLIC)                       \
+	X(CLUSTER, "cluster", "/v1/cluster", HTTP_BOTH)                         \
 	X(UNKNOWN, "unknown", "", 0)
 
 enum http_route {
@@ -162,6 +163,7 @@ void http_ops_metrics(struct http_request *r);
 void http_page_campaign(struct http_request *r);
 void http_asset_serve(struct http_request *r);
 void http_stream_open(struct http_request *r);
+void http_cluster(struct http_request *r);
 
 /* Connections (http_conn.c), on the worker's thread. */
 /* evhttp's bufferevent callback (evhttp_set_bevcb): counts and caps accepts. */

@@ -1,32 +1,53 @@
 /*
  * http_owner.c — answering only for the campaigns this instance holds: in a
  * consumer group, the figures of a campaign whose partition another
- * instance holds stopped when it left (ownership.h).
+ * instance holds stopped when it left (ownership.h); that instance, when
+ * it announced itself (cluster.h), gets the request instead.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include <event2/http.h>
 
+#include "clock.h"
 #include "http_internal.h"
 #include "http_reply.h"
 
+/* Longest path and query sent on in a Location; longer ones get the 421. */
+#define LOCATION_URI_MAX 2048
+
 bool http_owns(const struct http_request *r, const char *id, size_t len)
 {
-	int32_t partition;
-	return ownership_of(&r->w->hs->m->owner, id, len, &partition) == OWNERSHIP_OWNED;
+	int32_t partition, count;
+	return ownership_of(&r->w->hs->m->owner, id, len, &partition, &count) == OWNERSHIP_OWNED;
 }
 
 /*
  * Answers for a campaign of a partition another instance of the group
- * holds (421: its figures here stopped when the partition left), or
- * before any partition is assigned (503). True when it answered.
+ * holds: 307 to that instance when it announced itself lately (cluster.h),
+ * else 421 (its figures here stopped when the partition left); or, before
+ * any partition is assigned, 503. True when it answered.
  */
 bool http_reply_if_not_owned(struct http_request *r)
 {
-	int32_t partition;
-	enum ownership_answer a = ownership_of(&r->w->hs->m->owner, r->id, r->id_len, &partition);
+	int32_t partition, count;
+	struct metrics *m = r->w->hs->m;
+	enum ownership_answer a = ownership_of(&m->owner, r->id, r->id_len, &partition, &count);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	char url[CLUSTER_URL_MAX + LOCATION_URI_MAX];
 	if (a == OWNERSHIP_WAITING) {
 		evhttp_add_header(h, "Retry-After", "1");
 		http_reply_error(r, 503, "no partitions assigned to this instance yet; retry shortly");
+	} else if (a == OWNERSHIP_NOT_OWNED &&
+		   cluster_owner(&m->cluster, partition, count, clock_wall_ms(), url, CLUSTER_URL_MAX) &&
+		   strlen(evhttp_request_get_uri(r->req)) < LOCATION_URI_MAX) {
+		/* The same path and query, at the owner. */
+		strcat(url, evhttp_request_get_uri(r->req));
+		evhttp_add_header(h, "Location", url);
+		evhttp_add_header(h, "Cache-Control", "no-store");
+		http_reply_error(r, 307, "not_owned: this campaign's partition (%d) is held by the "
+					 "instance at the Location given", (int)partition);
 	} else if (a == OWNERSHIP_NOT_OWNED) {
 		evhttp_add_header(h, "Cache-Control", "no-store");
 		http_reply_error(r, 421, "not_owned: this campaign's partition (%d) is held by another "
@@ -35,4 +56,37 @@ bool http_reply_if_not_owned(struct http_request *r)
 				 (int)partition);
 	}
 	return a != OWNERSHIP_OWNED;
+}
+
+/* GET /v1/cluster: the instances that announced themselves, and this one. */
+void http_cluster(struct http_request *r)
+{
+	struct cluster_member *copy = malloc(CLUSTER_MAX_MEMBERS * sizeof *copy);
+	char self[CLUSTER_ID_MAX], held[256];
+	if (!copy) {
+		http_reply_error(r, 503, "out of memory");
+		return;
+	}
+	size_t n = cluster_members(&r->w->hs->m->cluster, copy, CLUSTER_MAX_MEMBERS, self, sizeof self);
+	int64_t now = clock_wall_ms();
+	json_t *list = json_array();
+	for (size_t i = 0; list && i < n; i++) {
+		json_t *parts = json_array();
+		for (int32_t p = 0; parts && p < copy[i].count; p++)
+			if (copy[i].owned[p / 64] >> (p % 64) & 1)
+				json_array_append_new(parts, json_integer(p));
+		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:i,s:I,s:b,s:b}", "id", copy[i].id,
+						      "url", copy[i].url, "partitions", parts, "of",
+						      (int)copy[i].count, "heard_ms_ago",
+						      (json_int_t)(now - copy[i].heard_ms), "fresh",
+						      now - copy[i].heard_ms <= CLUSTER_FRESH_MS,
+						      "self", strcmp(copy[i].id, self) == 0));
+	}
+	free(copy);
+	ownership_describe(&r->w->hs->m->owner, held, sizeof held);
+	http_reply_json(r, 200,
+			list ? json_pack("{s:s?,s:s,s:o}", "self", self[0] ? self : NULL, "holds", held,
+					 "members", list)
+			     : NULL,
+			NULL);
 }

@@ -118,6 +118,8 @@ static enum http_route match(const struct segment *s, int n, int *id_seg)
 		return HTTP_ROUTE_UNKNOWN;
 	if (n == 2 && seg_is(&s[1], "rejections"))
 		return HTTP_ROUTE_REJECTIONS;
+	if (n == 2 && seg_is(&s[1], "cluster"))
+		return HTTP_ROUTE_CLUSTER;
 	if (!seg_is(&s[1], "campaigns"))
 		return HTTP_ROUTE_UNKNOWN;
 	if (n == 2)

@@ -28,6 +28,7 @@ static void (*const handlers[HTTP_ROUTE_COUNT])(struct http_request *) = {
 	[HTTP_ROUTE_METRICS] = http_ops_metrics,
 	[HTTP_ROUTE_PAGE] = http_page_campaign,
 	[HTTP_ROUTE_ASSET] = http_asset_serve,
+	[HTTP_ROUTE_CLUSTER] = http_cluster,
 };
 
 void http_router_dispatch(struct evhttp_request *req, void *worker)

@@ -11,13 +11,14 @@
 static const double batch_bounds[METRICS_BATCH_BUCKETS - 1] = {1, 10, 100, 500, 1000, 5000, 10000};
 static const double latency_bounds[METRICS_LATENCY_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
 								   0.025, 0.1, 0.5, 5};
-static const int http_statuses[METRICS_HTTP_STATUSES - 1] = {200, 204, 304, 400, 401, 404, 405, 413, 421, 503};
+static const int http_statuses[METRICS_HTTP_STATUSES - 1] = {200, 204, 304, 307, 400, 401, 404, 405, 413, 421, 503};
 
 void metrics_init(struct metrics *m)
 {
 	memset(m, 0, sizeof *m);
 	pthread_mutex_init(&m->lock, NULL);
 	ownership_init(&m->owner);
+	cluster_init(&m->cluster);
 	m->state = CONSUMER_STARTING;
 	atomic_store(&m->store_writable, true);
 	atomic_store(&m->dlq_backlog, -1);
@@ -25,6 +26,7 @@ void metrics_init(struct metrics *m)
 
 void metrics_deinit(struct metrics *m)
 {
+	cluster_deinit(&m->cluster);
 	ownership_deinit(&m->owner);
 	pthread_mutex_destroy(&m->lock);
 }

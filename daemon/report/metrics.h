@@ -18,14 +18,15 @@
 
 #include "event_schema.h"
 #include "ingest.h"
+#include "cluster.h"
 #include "ownership.h"
 
 /* Histogram bucket upper bounds. */
 #define METRICS_BATCH_BUCKETS 8      /* 1 10 100 500 1000 5000 10000 +Inf */
 #define METRICS_LATENCY_BUCKETS 10   /* 0.5ms … 5s, +Inf */
 #define METRICS_MAX_PARTITIONS 256
-#define METRICS_HTTP_ROUTES 12
-#define METRICS_HTTP_STATUSES 11     /* 200 204 304 400 401 404 405 413 421 503 other */
+#define METRICS_HTTP_ROUTES 13
+#define METRICS_HTTP_STATUSES 12     /* 200 204 304 307 400 401 404 405 413 421 503 other */
 
 enum consumer_state {
 	CONSUMER_STARTING,  /* not yet assigned partitions */
@@ -64,6 +65,7 @@ struct metrics {
 	struct histogram batch_size;
 	struct histogram commit_latency;
 	struct ownership owner; /* the partitions held, for HTTP (ownership.h) */
+	struct cluster cluster; /* the other instances of the group (cluster.h) */
 
 	pthread_mutex_t lock; /* guards everything below */
 	enum consumer_state state;

@@ -44,10 +44,11 @@ static bool owns(const struct ownership *o, int32_t p)
 }
 
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
-				   int32_t *partition)
+				   int32_t *partition, int32_t *count)
 {
 	enum ownership_answer a = OWNERSHIP_OWNED;
 	*partition = -1;
+	*count = 0;
 	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed))
 		return a;
 	pthread_mutex_lock(&o->lock);
@@ -55,6 +56,7 @@ enum ownership_answer ownership_of(struct ownership *o, const char *campaign, si
 		a = OWNERSHIP_WAITING;
 	} else if (o->partitioner) {
 		*partition = o->count ? o->partitioner(campaign, len, o->count) : -1;
+		*count = o->count;
 		a = owns(o, *partition) ? OWNERSHIP_OWNED : OWNERSHIP_NOT_OWNED;
 	}
 	pthread_mutex_unlock(&o->lock);
@@ -86,4 +88,20 @@ uint64_t ownership_describe(struct ownership *o, char *out, size_t size)
 		snprintf(out, size, "%zu of %d", owned, o->count); /* too many to list */
 	pthread_mutex_unlock(&o->lock);
 	return generation;
+}
+
+bool ownership_held(struct ownership *o, int32_t *partitions, size_t max, size_t *n,
+		    int32_t *count)
+{
+	*n = 0;
+	*count = 0;
+	if (!atomic_load(&o->enforced))
+		return false;
+	pthread_mutex_lock(&o->lock);
+	*count = o->count;
+	for (int32_t p = 0; p < o->count && *n < max; p++)
+		if (owns(o, p))
+			partitions[(*n)++] = p;
+	pthread_mutex_unlock(&o->lock);
+	return true;
 }

@@ -54,9 +54,16 @@ void ownership_enforce(struct ownership *o, ownership_partitioner partitioner);
  */
 void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions, size_t n);
 
-/* Whether the campaign is this instance's; *partition gets its partition (-1 unknown). */
+/*
+ * Whether the campaign is this instance's; *partition gets its partition
+ * (-1 unknown) of *count (the topic's size, 0 unknown).
+ */
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
-				   int32_t *partition);
+				   int32_t *partition, int32_t *count);
+
+/* The partitions held (at most max) and the topic's size; false while not enforced. */
+bool ownership_held(struct ownership *o, int32_t *partitions, size_t max, size_t *n,
+		    int32_t *count);
 
 /*
  * Writes which partitions are owned, as "0,2 of 4" ("none of 4", "all";

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "check.h"
+#include "clock.h"
 #include "fixture.h"
 
 #include "event_codec.h"
@@ -397,6 +398,27 @@ static void test_ownership(void)
 	CHECK_INT(get("/v1/campaigns"), 200);
 	CHECK(strstr(R.body, "\"id\":\"sse-camp\"") != NULL);
 	CHECK(strstr(R.body, "\"id\":\"" DEMO "\"") == NULL);
+	/* Another instance that announced itself holds partition 3: a redirect,
+	 * path and query kept, while its announcement is fresh. */
+	int32_t theirs[] = {1, 3};
+	cluster_heard(&m.cluster, "m-other", "http://other.internal:8080", 4, theirs, 2,
+		      clock_wall_ms());
+	CHECK_INT(get("/v1/campaigns/" DEMO "/comments?limit=5"), 307);
+	CHECK_STR(header("Location"), "http://other.internal:8080/v1/campaigns/" DEMO "/comments?limit=5");
+	CHECK(strncmp(error_text(), "not_owned", 9) == 0);
+	CHECK_INT(get("/v1/cluster"), 200);
+	CHECK(strstr(R.body, "\"id\":\"m-other\",\"url\":\"http:\\/\\/other.internal:8080\","
+			     "\"partitions\":[1,3],\"of\":4,") != NULL);
+	CHECK(strstr(R.body, "\"holds\":\"0,2 of 4\"") != NULL);
+	cluster_heard(&m.cluster, "m-other", "http://other.internal:8080", 4, theirs, 2,
+		      clock_wall_ms() - CLUSTER_FRESH_MS - 1000);
+	CHECK_INT(get("/v1/campaigns/" DEMO), 307); /* an older announcement never replaces */
+	cluster_heard(&m.cluster, "m-late", "http://late.internal:8080", 4, theirs, 2,
+		      clock_wall_ms() - CLUSTER_FRESH_MS - 1000);
+	int32_t none[1];
+	cluster_heard(&m.cluster, "m-other", "http://other.internal:8080", 4, none, 0, clock_wall_ms());
+	CHECK_INT(get("/v1/campaigns/" DEMO), 421); /* it let go; the late one is stale */
+	CHECK_INT(get("/v1/campaigns"), 200);
 	char listed[64];
 	snprintf(listed, sizeof listed, "%s", header("ETag"));
 	int32_t all[] = {0, 1, 2, 3};
@@ -1017,6 +1039,7 @@ static const char *const route_paths[HTTP_ROUTE_COUNT] = {
 	[HTTP_ROUTE_METRICS] = "/metrics",
 	[HTTP_ROUTE_PAGE] = "/c/" DEMO,
 	[HTTP_ROUTE_ASSET] = "/assets/page.js",
+	[HTTP_ROUTE_CLUSTER] = "/v1/cluster",
 	[HTTP_ROUTE_UNKNOWN] = "/v1/nothing",
 };
 

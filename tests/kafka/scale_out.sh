@@ -16,6 +16,9 @@
 #    joining, C killed and restarted mid-stream; at rest each campaign is
 #    answered by exactly one instance with the exact total, and every data
 #    dir verifies.
+# 5. With --advertise-url, A redirects (307) B's campaigns to B, whose
+#    answer is exact, and /v1/cluster shows both; after B's kill -9 its
+#    announcement expires and A answers 421, then everything itself.
 # Usage: scale_out.sh PLEDGED MOCK_BROKER
 set -u
 PLEDGED=$1 MOCK=$2
@@ -32,11 +35,14 @@ die() { fail "$*"; tail -n 15 "$work"/*.log >&2; finish; exit 1; }
 . "$(dirname "$0")/mock_broker.sh"
 start_mock_broker "$MOCK" "$work" 4
 
-# start NAME: a serve in the group with data dir $work/NAME; sets NAME_PID and NAME_URL.
+# start NAME [PORT]: a serve in the group with data dir $work/NAME; sets
+# NAME_PID and NAME_URL. With PORT it listens there and advertises itself.
 start() {
-	"$PLEDGED" serve --brokers "$ADDR" --group scale --data "$work/$1" --listen 127.0.0.1:0 \
+	local listen=127.0.0.1:0 advertise=()
+	[ $# -gt 1 ] && listen=127.0.0.1:$2 advertise=(--advertise-url "http://127.0.0.1:$2")
+	"$PLEDGED" serve --brokers "$ADDR" --group scale --data "$work/$1" --listen "$listen" \
 		--admin-listen 127.0.0.1:0 --batch-ms 10 --kafka session.timeout.ms=6000 \
-		--kafka heartbeat.interval.ms=500 2>"$work/$1.log" &
+		--kafka heartbeat.interval.ms=500 "${advertise[@]}" 2>"$work/$1.log" &
 	eval "$1_PID=$!"
 	local port
 	port=$(serve_port "$work/$1.log")
@@ -196,4 +202,57 @@ for n in A B C; do
 	eval "${n}_PID="
 	"$PLEDGED" verify --data "$work/$n" >"$work/verify.out" 2>&1 && ok || fail "verify $n: $(cat "$work/verify.out")"
 done
+
+# --- 5. routing: with --advertise-url each instance announces itself on
+# pledges.members, and the others redirect (307) its campaigns there; once it
+# is gone (kill -9), its announcement expires and they answer 421 until the
+# group hands its partitions over. ---
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+if ! command -v python3 >/dev/null; then
+	echo "scale_out: python3 missing: routing not checked"
+	finish
+	exit
+fi
+start A "$(free_port)"
+start B "$(free_port)"
+for _ in $(seq 600); do
+	pa=$(partitions "$A_URL") pb=$(partitions "$B_URL")
+	[ "$(echo "${pa% of 4},${pb% of 4}" | tr ',' '\n' | sort | tr '\n' ' ')" = "0 1 2 3 " ] && break
+	sleep 0.1
+done
+# Both announced, fresh, with what they hold (announcements come every second).
+b_parts="[$(echo "${pb% of 4}")]"
+for _ in $(seq 100); do
+	curl -s "$A_URL/v1/cluster" >"$work/cluster"
+	grep -qF "${B_URL##*:}\",\"partitions\":$b_parts,\"of\":4," "$work/cluster" && break
+	sleep 0.1
+done
+[ "$(grep -o '"fresh":true' "$work/cluster" | wc -l)" = 2 ] && ok || fail "A's cluster view: $(cat "$work/cluster")"
+grep -qF "${B_URL##*:}\",\"partitions\":$b_parts,\"of\":4," "$work/cluster" && ok ||
+	fail "A's view of B is not its address and partitions $b_parts: $(cat "$work/cluster")"
+owned_a=$(check_instance A "$A_URL")
+redirected=0
+for c in $CAMPAIGNS; do
+	echo "$owned_a" | grep -qw "$c" && continue
+	code=$(curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}' "$A_URL/v1/campaigns/$c")
+	location=$(sed -n 's/^Location: \(.*\)\r$/\1/p' "$work/headers")
+	[ "$code" = 307 ] && [ "$location" = "$B_URL/v1/campaigns/$c" ] && redirected=$((redirected + 1)) ||
+		fail "A answered $code (Location '$location') for B's campaign $c"
+	[ "$(curl -sL "$A_URL/v1/campaigns/$c" | sed -n 's/.*"raised":\([0-9]*\).*/\1/p')" = "${expect[$c]}" ] && ok ||
+		fail "following the redirect for $c does not give its total"
+done
+[ "$redirected" -gt 0 ] && ok || fail "no campaign of B's was redirected"
+kill -9 "$B_PID"
+wait "$B_PID" 2>/dev/null
+B_PID=
+# Within CLUSTER_FRESH_MS (3 s) and a second, A stops sending anyone to B.
+sleep 4.5
+c=$(for c in $CAMPAIGNS; do echo "$owned_a" | grep -qw "$c" || echo "$c"; done | head -n 1)
+code=$(curl -s -o /dev/null -w '%{http_code}' "$A_URL/v1/campaigns/$c")
+[ "$code" = 421 ] || [ "$code" = 200 ] && ok || fail "A still answers $code for $c after B died"
+wait_partitions "$A_URL" "0,1,2,3 of 4"
+wait_exact A "$A_URL" " c0 c1 c2 c3 c4 c5 c6 c7" && ok
+kill -TERM "$A_PID"
+wait "$A_PID" && ok || fail "A did not stop cleanly"
+A_PID=
 finish

@@ -1,0 +1,169 @@
+/* members.c — announcing this instance to the group and hearing the others; see members.h. */
+#include "members.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "pl_error.h"
+
+/* Announcements read back when starting: enough to hear every live member. */
+#define TAIL_MESSAGES 256
+
+struct members {
+	struct metrics *m;
+	rd_kafka_t *producer, *consumer;
+	char id[CLUSTER_ID_MAX];
+	char url[CLUSTER_URL_MAX];
+	char topic[300];
+	pthread_t thread;
+	atomic_bool stop;
+};
+
+static void announce(struct members *mb)
+{
+	int32_t held[OWNERSHIP_MAX_PARTITIONS], count;
+	size_t n;
+	ownership_held(&mb->m->owner, held, OWNERSHIP_MAX_PARTITIONS, &n, &count);
+	json_t *parts = json_array();
+	for (size_t i = 0; parts && i < n; i++)
+		json_array_append_new(parts, json_integer(held[i]));
+	json_t *j = parts ? json_pack("{s:s,s:s,s:i,s:o,s:I}", "id", mb->id, "url", mb->url, "count",
+				      (int)count, "partitions", parts, "at",
+				      (json_int_t)clock_wall_ms())
+			  : NULL;
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return;
+	/* A full queue (brokers away) drops this one: the next comes in a second. */
+	rd_kafka_producev(mb->producer, RD_KAFKA_V_TOPIC(mb->topic), RD_KAFKA_V_PARTITION(0),
+			  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			  RD_KAFKA_V_KEY(mb->id, strlen(mb->id)),
+			  RD_KAFKA_V_VALUE(text, strlen(text)), RD_KAFKA_V_END);
+	free(text);
+}
+
+/* One announcement read back; anything malformed is ignored. */
+static void hear(struct members *mb, const rd_kafka_message_t *msg)
+{
+	json_t *j = json_loadb(msg->payload, msg->len, 0, NULL);
+	const char *id = NULL, *url = NULL;
+	json_t *parts = NULL;
+	int count = 0;
+	json_int_t at = 0;
+	if (j && json_unpack(j, "{s:s,s:s,s:i,s:o,s:I}", "id", &id, "url", &url, "count", &count,
+			     "partitions", &parts, "at", &at) == 0 && json_is_array(parts)) {
+		int32_t held[OWNERSHIP_MAX_PARTITIONS];
+		size_t n = 0, i;
+		json_t *p;
+		json_array_foreach(parts, i, p) {
+			if (json_is_integer(p) && n < OWNERSHIP_MAX_PARTITIONS)
+				held[n++] = (int32_t)json_integer_value(p);
+		}
+		cluster_heard(&mb->m->cluster, id, url, count, held, n, (int64_t)at);
+	}
+	json_decref(j);
+}
+
+static void *members_main(void *arg)
+{
+	struct members *mb = arg;
+	while (!atomic_load(&mb->stop)) {
+		announce(mb);
+		int64_t until = clock_mono_ms() + MEMBERS_INTERVAL_MS;
+		while (!atomic_load(&mb->stop) && clock_mono_ms() < until) {
+			rd_kafka_message_t *msg = rd_kafka_consumer_poll(mb->consumer, 100);
+			if (msg && !msg->err)
+				hear(mb, msg);
+			if (msg)
+				rd_kafka_message_destroy(msg);
+			rd_kafka_poll(mb->producer, 0);
+		}
+	}
+	return NULL;
+}
+
+static rd_kafka_t *client_new(rd_kafka_type_t type, const struct members_options *opt,
+			      const char *group, char *err, size_t err_size)
+{
+	rd_kafka_conf_t *conf = kafka_conf_new(opt->kafka, opt->kafka_count, err, err_size);
+	if (!conf || kafka_conf_set(conf, "bootstrap.servers", opt->brokers, err, err_size) ||
+	    (group && (kafka_conf_set(conf, "group.id", group, err, err_size) ||
+		       kafka_conf_set(conf, "enable.auto.commit", "false", err, err_size))) ||
+	    (!group && kafka_conf_set(conf, "queue.buffering.max.messages", "100", err, err_size))) {
+		if (conf)
+			rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_t *rk = rd_kafka_new(type, conf, err, err_size);
+	if (!rk)
+		rd_kafka_conf_destroy(conf);
+	return rk;
+}
+
+int members_start(struct members **out, struct metrics *m, const struct members_options *opt,
+		  char *err, size_t err_size)
+{
+	*out = NULL;
+	struct members *mb = calloc(1, sizeof *mb);
+	if (!mb) {
+		snprintf(err, err_size, "members: out of memory");
+		return PL_ENOMEM;
+	}
+	mb->m = m;
+	snprintf(mb->id, sizeof mb->id, "m-%" PRIx64 "-%ld", (uint64_t)clock_wall_ms(),
+		 (long)getpid());
+	snprintf(mb->url, sizeof mb->url, "%s", opt->url);
+	snprintf(mb->topic, sizeof mb->topic, "%s%s", opt->topic, MEMBERS_TOPIC_SUFFIX);
+	char group[CLUSTER_ID_MAX + 16];
+	snprintf(group, sizeof group, "%s.reader", mb->id); /* commits nothing */
+	mb->producer = client_new(RD_KAFKA_PRODUCER, opt, NULL, err, err_size);
+	mb->consumer = mb->producer ? client_new(RD_KAFKA_CONSUMER, opt, group, err, err_size) : NULL;
+	if (!mb->consumer) {
+		if (mb->producer)
+			rd_kafka_destroy(mb->producer);
+		free(mb);
+		return PL_EINVAL;
+	}
+	cluster_set_self(&m->cluster, mb->id);
+	/* The first announcement makes the topic where brokers create topics on use. */
+	announce(mb);
+	rd_kafka_flush(mb->producer, 2000);
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(parts, mb->topic, 0)->offset =
+		RD_KAFKA_OFFSET_TAIL(TAIL_MESSAGES);
+	rd_kafka_resp_err_t aerr = rd_kafka_assign(mb->consumer, parts);
+	rd_kafka_topic_partition_list_destroy(parts);
+	if (aerr || pthread_create(&mb->thread, NULL, members_main, mb)) {
+		snprintf(err, err_size, "members: cannot start reading %s: %s", mb->topic,
+			 aerr ? rd_kafka_err2str(aerr) : "no thread");
+		rd_kafka_destroy(mb->consumer);
+		rd_kafka_destroy(mb->producer);
+		free(mb);
+		return PL_EKAFKA;
+	}
+	log_info("announcing %s as %s on topic %s", mb->url, mb->id, mb->topic);
+	*out = mb;
+	return PL_OK;
+}
+
+void members_stop(struct members *mb)
+{
+	if (!mb)
+		return;
+	atomic_store(&mb->stop, true);
+	pthread_join(mb->thread, NULL);
+	rd_kafka_consumer_close(mb->consumer);
+	rd_kafka_destroy(mb->consumer);
+	rd_kafka_flush(mb->producer, 1000);
+	rd_kafka_destroy(mb->producer);
+	free(mb);
+}

@@ -1,0 +1,86 @@
+/* cluster.c — the group's members as they announce themselves; see cluster.h. */
+#include "cluster.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void cluster_init(struct cluster *c)
+{
+	memset(c, 0, sizeof *c);
+	pthread_mutex_init(&c->lock, NULL);
+}
+
+void cluster_deinit(struct cluster *c)
+{
+	pthread_mutex_destroy(&c->lock);
+}
+
+void cluster_set_self(struct cluster *c, const char *id)
+{
+	pthread_mutex_lock(&c->lock);
+	snprintf(c->self, sizeof c->self, "%s", id);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* The slot of id: its own, a free one, or the one heard from longest ago. */
+static struct cluster_member *slot_of(struct cluster *c, const char *id)
+{
+	struct cluster_member *oldest = NULL;
+	for (size_t i = 0; i < c->n; i++) {
+		if (strcmp(c->members[i].id, id) == 0)
+			return &c->members[i];
+		if (!oldest || c->members[i].heard_ms < oldest->heard_ms)
+			oldest = &c->members[i];
+	}
+	return c->n < CLUSTER_MAX_MEMBERS ? &c->members[c->n++] : oldest;
+}
+
+void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t count,
+		   const int32_t *partitions, size_t n, int64_t heard_ms)
+{
+	pthread_mutex_lock(&c->lock);
+	struct cluster_member *m = slot_of(c, id);
+	if (heard_ms >= m->heard_ms || strcmp(m->id, id) != 0) {
+		memset(m, 0, sizeof *m);
+		snprintf(m->id, sizeof m->id, "%s", id);
+		snprintf(m->url, sizeof m->url, "%s", url);
+		m->count = count > 0 && count <= OWNERSHIP_MAX_PARTITIONS ? count : 0;
+		for (size_t i = 0; i < n; i++)
+			if (partitions[i] >= 0 && partitions[i] < m->count)
+				m->owned[partitions[i] / 64] |= UINT64_C(1) << (partitions[i] % 64);
+		m->heard_ms = heard_ms;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t now_ms, char *url,
+		   size_t url_size)
+{
+	bool found = false;
+	int64_t newest = 0;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n; i++) {
+		const struct cluster_member *m = &c->members[i];
+		if (strcmp(m->id, c->self) == 0 || m->count != count || partition < 0 ||
+		    partition >= count || now_ms - m->heard_ms > CLUSTER_FRESH_MS ||
+		    !(m->owned[partition / 64] >> (partition % 64) & 1) || m->heard_ms < newest)
+			continue;
+		/* Two fresh claims (a rebalance under way): the newest wins. */
+		newest = m->heard_ms;
+		snprintf(url, url_size, "%s", m->url);
+		found = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return found;
+}
+
+size_t cluster_members(struct cluster *c, struct cluster_member *out, size_t max, char *self,
+		       size_t self_size)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->n < max ? c->n : max;
+	memcpy(out, c->members, n * sizeof *out);
+	snprintf(self, self_size, "%s", c->self);
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}

@@ -1,0 +1,60 @@
+/*
+ * cluster.h — the other instances of the consumer group, as they announce
+ * themselves: each one's HTTP address and the partitions it holds, and
+ * when it last said so. HTTP sends a request for a campaign of another
+ * instance's partition there (307); an announcement older than
+ * CLUSTER_FRESH_MS no longer counts (its instance may have died).
+ */
+#ifndef CLUSTER_H
+#define CLUSTER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ownership.h"
+
+#define CLUSTER_MAX_MEMBERS 64
+#define CLUSTER_ID_MAX 40
+#define CLUSTER_URL_MAX 256
+/* Announcements come every second; three missed ones and it is gone. */
+#define CLUSTER_FRESH_MS 3000
+
+struct cluster_member {
+	char id[CLUSTER_ID_MAX];
+	char url[CLUSTER_URL_MAX];
+	int32_t count; /* partitions of the topic */
+	uint64_t owned[OWNERSHIP_MAX_PARTITIONS / 64];
+	int64_t heard_ms; /* wall clock of its announcement */
+};
+
+struct cluster {
+	pthread_mutex_t lock;
+	char self[CLUSTER_ID_MAX]; /* this instance's id; "" when it announces nothing */
+	struct cluster_member members[CLUSTER_MAX_MEMBERS];
+	size_t n;
+};
+
+void cluster_init(struct cluster *c);
+void cluster_deinit(struct cluster *c);
+
+/* This instance's id (its own announcements are heard too, and kept apart). */
+void cluster_set_self(struct cluster *c, const char *id);
+
+/* Records an announcement: member id at url holds partitions[0..n) of count, said at heard_ms. */
+void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t count,
+		   const int32_t *partitions, size_t n, int64_t heard_ms);
+
+/*
+ * The address of another instance that announced partition of count
+ * within CLUSTER_FRESH_MS before now_ms: true with url filled, else false.
+ */
+bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t now_ms, char *url,
+		   size_t url_size);
+
+/* A copy of the members (at most max), for /v1/cluster; returns how many. */
+size_t cluster_members(struct cluster *c, struct cluster_member *out, size_t max, char *self,
+		       size_t self_size);
+
+#endif

@@ -110,6 +110,7 @@ struct http_worker {
 	struct http_stream *streams; /* doubly linked, this worker's stream clients */
 	uint64_t streams_seq;        /* log position streams were last checked at */
 	uint64_t streams_generation; /* projections' generation then (see proj.h) */
+	uint64_t streams_ownership;  /* the partitions held then (ownership.h) */
 };
 
 /*

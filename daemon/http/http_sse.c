@@ -111,6 +111,14 @@ static void stream_unlink(struct http_stream *s)
 	free(s);
 }
 
+/* Ends a stream cleanly: the client's EventSource reconnects by itself. */
+static void stream_end(struct http_stream *s)
+{
+	http_conn_set_close_cb(s->conn, NULL, NULL);
+	evhttp_send_reply_end(s->req);
+	stream_unlink(s);
+}
+
 /* The stream's connection closed (client left, timed out or dropped). */
 static void stream_closed_cb(void *stream)
 {
@@ -212,11 +220,33 @@ void http_stream_open(struct http_request *r)
 	stream_send_summary(s, seq, json);
 }
 
+/*
+ * After a rebalance, the streams of campaigns this instance no longer holds
+ * end: their figures would stop moving here. Reconnecting, the client is
+ * sent to the owner (307) or told 421.
+ */
+static void end_streams_not_owned(struct http_worker *w)
+{
+	char held[8];
+	uint64_t generation = ownership_describe(&w->hs->m->owner, held, sizeof held);
+	if (generation == w->streams_ownership)
+		return;
+	w->streams_ownership = generation;
+	for (struct http_stream *s = w->streams, *next; s; s = next) {
+		next = s->next;
+		int32_t partition, count;
+		if (ownership_of(&w->hs->m->owner, s->id, s->id_len, &partition, &count) !=
+		    OWNERSHIP_OWNED)
+			stream_end(s);
+	}
+}
+
 void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker)
 {
 	(void)fd;
 	(void)what;
 	struct http_worker *w = worker;
+	end_streams_not_owned(w);
 	if (!w->streams)
 		return;
 	/* The store is the truth: another process (an import, a rebuild that
@@ -274,10 +304,6 @@ void http_stream_heartbeat_cb(evutil_socket_t fd, short what, void *worker)
 
 void http_stream_close_all(struct http_worker *w)
 {
-	while (w->streams) {
-		struct http_stream *s = w->streams;
-		http_conn_set_close_cb(s->conn, NULL, NULL);
-		evhttp_send_reply_end(s->req);
-		stream_unlink(s);
-	}
+	while (w->streams)
+		stream_end(w->streams);
 }

@@ -866,6 +866,27 @@ static int stream_count(void)
 	return atomic_load(&hs->stream_count);
 }
 
+/* A stream of a campaign whose partition leaves ends, so its client reconnects elsewhere. */
+static void test_stream_ownership(void)
+{
+	static char buf[8192];
+	int32_t all[] = {0, 1, 2, 3}, not_zero[] = {1, 2, 3};
+	ownership_enforce(&m.owner, by_length);
+	ownership_set(&m.owner, 4, all, 4);
+	int fd = stream_open("sse-camp", buf, sizeof buf); /* 8 bytes: partition 0 */
+	size_t len = strlen(buf);
+	CHECK(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+	stream_wait(fd, buf, sizeof buf, &len, 0, "event: summary", 3000);
+	CHECK_INT(stream_count(), 1);
+	ownership_set(&m.owner, 4, not_zero, 3);
+	size_t from = len;
+	stream_wait(fd, buf, sizeof buf, &len, from, "0\r\n\r\n", 3000);
+	CHECK(strstr(buf + from, "0\r\n\r\n") != NULL); /* the chunked answer's end */
+	CHECK_INT(stream_count(), 0);
+	close(fd);
+	ownership_enforce(&m.owner, NULL);
+}
+
 static void test_stream(void)
 {
 	static char buf[65536];
@@ -1408,6 +1429,7 @@ int main(int argc, char **argv)
 	test_campaigns();
 	test_conditional();
 	test_ownership();
+	test_stream_ownership();
 	test_cache_control();
 	test_comments();
 	test_rejections();

@@ -20,7 +20,8 @@
 bool http_owns(const struct http_request *r, const char *id, size_t len)
 {
 	int32_t partition, count;
-	return ownership_of(&r->w->hs->m->owner, id, len, &partition, &count) == OWNERSHIP_OWNED;
+	return ownership_of(&r->w->hs->m->owner, id, len, &partition, &count, NULL) ==
+	       OWNERSHIP_OWNED;
 }
 
 /*
@@ -32,15 +33,18 @@ bool http_owns(const struct http_request *r, const char *id, size_t len)
 bool http_reply_if_not_owned(struct http_request *r)
 {
 	int32_t partition, count;
+	int64_t changed_ms = 0;
 	struct metrics *m = r->w->hs->m;
-	enum ownership_answer a = ownership_of(&m->owner, r->id, r->id_len, &partition, &count);
+	enum ownership_answer a =
+		ownership_of(&m->owner, r->id, r->id_len, &partition, &count, &changed_ms);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 	char url[CLUSTER_URL_MAX + LOCATION_URI_MAX];
 	if (a == OWNERSHIP_WAITING) {
 		evhttp_add_header(h, "Retry-After", "1");
 		http_reply_error(r, 503, "no partitions assigned to this instance yet; retry shortly");
 	} else if (a == OWNERSHIP_NOT_OWNED &&
-		   cluster_owner(&m->cluster, partition, count, clock_wall_ms(), url, CLUSTER_URL_MAX) &&
+		   cluster_owner(&m->cluster, partition, count, clock_wall_ms(), changed_ms, url,
+				 CLUSTER_URL_MAX) &&
 		   strlen(evhttp_request_get_uri(r->req)) < LOCATION_URI_MAX) {
 		/* The same path and query, at the owner. */
 		strcat(url, evhttp_request_get_uri(r->req));
@@ -79,7 +83,7 @@ void http_cluster(struct http_request *r)
 						      "url", copy[i].url, "partitions", parts, "of",
 						      (int)copy[i].count, "heard_ms_ago",
 						      (json_int_t)(now - copy[i].heard_ms), "fresh",
-						      now - copy[i].heard_ms <= CLUSTER_FRESH_MS,
+						      now - copy[i].said_ms <= CLUSTER_FRESH_MS,
 						      "self", strcmp(copy[i].id, self) == 0));
 	}
 	free(copy);

@@ -235,7 +235,7 @@ static void end_streams_not_owned(struct http_worker *w)
 	for (struct http_stream *s = w->streams, *next; s; s = next) {
 		next = s->next;
 		int32_t partition, count;
-		if (ownership_of(&w->hs->m->owner, s->id, s->id_len, &partition, &count) !=
+		if (ownership_of(&w->hs->m->owner, s->id, s->id_len, &partition, &count, NULL) !=
 		    OWNERSHIP_OWNED)
 			stream_end(s);
 	}

@@ -1,6 +1,8 @@
 /* cluster.c — the group's members as they announce themselves; see cluster.h. */
 #include "cluster.h"
 
+#include "clock.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -29,18 +31,19 @@ static struct cluster_member *slot_of(struct cluster *c, const char *id)
 	for (size_t i = 0; i < c->n; i++) {
 		if (strcmp(c->members[i].id, id) == 0)
 			return &c->members[i];
-		if (!oldest || c->members[i].heard_ms < oldest->heard_ms)
+		if (!oldest || c->members[i].said_ms < oldest->said_ms)
 			oldest = &c->members[i];
 	}
 	return c->n < CLUSTER_MAX_MEMBERS ? &c->members[c->n++] : oldest;
 }
 
 void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t count,
-		   const int32_t *partitions, size_t n, int64_t heard_ms)
+		   const int32_t *partitions, size_t n, int64_t said_ms)
 {
+	int64_t now = clock_wall_ms();
 	pthread_mutex_lock(&c->lock);
 	struct cluster_member *m = slot_of(c, id);
-	if (heard_ms >= m->heard_ms || strcmp(m->id, id) != 0) {
+	if (said_ms >= m->said_ms || strcmp(m->id, id) != 0) {
 		memset(m, 0, sizeof *m);
 		snprintf(m->id, sizeof m->id, "%s", id);
 		snprintf(m->url, sizeof m->url, "%s", url);
@@ -48,13 +51,14 @@ void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t c
 		for (size_t i = 0; i < n; i++)
 			if (partitions[i] >= 0 && partitions[i] < m->count)
 				m->owned[partitions[i] / 64] |= UINT64_C(1) << (partitions[i] % 64);
-		m->heard_ms = heard_ms;
+		m->said_ms = said_ms;
+		m->heard_ms = now;
 	}
 	pthread_mutex_unlock(&c->lock);
 }
 
-bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t now_ms, char *url,
-		   size_t url_size)
+bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t now_ms,
+		   int64_t since_ms, char *url, size_t url_size)
 {
 	bool found = false;
 	int64_t newest = 0;
@@ -62,11 +66,12 @@ bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t 
 	for (size_t i = 0; i < c->n; i++) {
 		const struct cluster_member *m = &c->members[i];
 		if (strcmp(m->id, c->self) == 0 || m->count != count || partition < 0 ||
-		    partition >= count || now_ms - m->heard_ms > CLUSTER_FRESH_MS ||
-		    !(m->owned[partition / 64] >> (partition % 64) & 1) || m->heard_ms < newest)
+		    partition >= count || now_ms - m->said_ms > CLUSTER_FRESH_MS ||
+		    m->heard_ms <= since_ms ||
+		    !(m->owned[partition / 64] >> (partition % 64) & 1) || m->said_ms < newest)
 			continue;
 		/* Two fresh claims (a rebalance under way): the newest wins. */
-		newest = m->heard_ms;
+		newest = m->said_ms;
 		snprintf(url, url_size, "%s", m->url);
 		found = true;
 	}

@@ -26,7 +26,8 @@ struct cluster_member {
 	char url[CLUSTER_URL_MAX];
 	int32_t count; /* partitions of the topic */
 	uint64_t owned[OWNERSHIP_MAX_PARTITIONS / 64];
-	int64_t heard_ms; /* wall clock of its announcement */
+	int64_t said_ms;  /* when it announced, by its clock: freshness, order */
+	int64_t heard_ms; /* when this instance heard it, by this one's clock */
 };
 
 struct cluster {
@@ -42,16 +43,20 @@ void cluster_deinit(struct cluster *c);
 /* This instance's id (its own announcements are heard too, and kept apart). */
 void cluster_set_self(struct cluster *c, const char *id);
 
-/* Records an announcement: member id at url holds partitions[0..n) of count, said at heard_ms. */
+/* Records an announcement, heard now: member id at url holds partitions[0..n) of count, said at said_ms. */
 void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t count,
-		   const int32_t *partitions, size_t n, int64_t heard_ms);
+		   const int32_t *partitions, size_t n, int64_t said_ms);
 
 /*
  * The address of another instance that announced partition of count
- * within CLUSTER_FRESH_MS before now_ms: true with url filled, else false.
+ * within CLUSTER_FRESH_MS before now_ms (by its clock), heard after
+ * since_ms (by this one's): true with url filled, else false. since_ms is
+ * when this instance's own assignment last changed: a claim heard before
+ * that rebalance may be one the claimant has given up too, and two
+ * instances sending a request to each other would loop.
  */
-bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t now_ms, char *url,
-		   size_t url_size);
+bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t now_ms,
+		   int64_t since_ms, char *url, size_t url_size);
 
 /* A copy of the members (at most max), for /v1/cluster; returns how many. */
 size_t cluster_members(struct cluster *c, struct cluster_member *out, size_t max, char *self,

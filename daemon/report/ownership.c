@@ -1,6 +1,8 @@
 /* ownership.c — the partitions this instance holds; see ownership.h. */
 #include "ownership.h"
 
+#include "clock.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +37,7 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 			o->owned[partitions[i] / 64] |= UINT64_C(1) << (partitions[i] % 64);
 	o->assigned = true;
 	o->generation++;
+	o->changed_ms = clock_wall_ms();
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -44,7 +47,7 @@ static bool owns(const struct ownership *o, int32_t p)
 }
 
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
-				   int32_t *partition, int32_t *count)
+				   int32_t *partition, int32_t *count, int64_t *changed_ms)
 {
 	enum ownership_answer a = OWNERSHIP_OWNED;
 	*partition = -1;
@@ -57,6 +60,8 @@ enum ownership_answer ownership_of(struct ownership *o, const char *campaign, si
 	} else if (o->partitioner) {
 		*partition = o->count ? o->partitioner(campaign, len, o->count) : -1;
 		*count = o->count;
+		if (changed_ms)
+			*changed_ms = o->changed_ms;
 		a = owns(o, *partition) ? OWNERSHIP_OWNED : OWNERSHIP_NOT_OWNED;
 	}
 	pthread_mutex_unlock(&o->lock);

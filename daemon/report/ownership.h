@@ -33,6 +33,7 @@ struct ownership {
 	int32_t count;                     /* partitions of the topic */
 	uint64_t owned[OWNERSHIP_MAX_PARTITIONS / 64];
 	uint64_t generation; /* raised by every change */
+	int64_t changed_ms;  /* wall clock of the last assignment recorded */
 };
 
 enum ownership_answer {
@@ -56,10 +57,11 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 
 /*
  * Whether the campaign is this instance's; *partition gets its partition
- * (-1 unknown) of *count (the topic's size, 0 unknown).
+ * (-1 unknown) of *count (the topic's size, 0 unknown). *changed_ms, when
+ * not NULL, gets when the assignment last changed.
  */
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
-				   int32_t *partition, int32_t *count);
+				   int32_t *partition, int32_t *count, int64_t *changed_ms);
 
 /* The partitions held (at most max) and the topic's size; false while not enforced. */
 bool ownership_held(struct ownership *o, int32_t *partitions, size_t max, size_t *n,

@@ -406,6 +406,16 @@ static void test_ownership(void)
 	CHECK_INT(get("/v1/campaigns/" DEMO "/comments?limit=5"), 307);
 	CHECK_STR(header("Location"), "http://other.internal:8080/v1/campaigns/" DEMO "/comments?limit=5");
 	CHECK(strncmp(error_text(), "not_owned", 9) == 0);
+	/* A claim from before this instance's own last rebalance is not trusted
+	 * (the claimant may have let go too: two instances would bounce a
+	 * request between them); its next announcement is. */
+	usleep(2000);
+	ownership_set(&m.owner, 4, held, 2);
+	CHECK_INT(get("/v1/campaigns/" DEMO), 421);
+	usleep(2000);
+	cluster_heard(&m.cluster, "m-other", "http://other.internal:8080", 4, theirs, 2,
+		      clock_wall_ms());
+	CHECK_INT(get("/v1/campaigns/" DEMO), 307);
 	CHECK_INT(get("/v1/cluster"), 200);
 	CHECK(strstr(R.body, "\"id\":\"m-other\",\"url\":\"http:\\/\\/other.internal:8080\","
 			     "\"partitions\":[1,3],\"of\":4,") != NULL);

@@ -231,6 +231,12 @@ done
 grep -qF "${B_URL##*:}\",\"partitions\":$b_parts,\"of\":4," "$work/cluster" && ok ||
 	fail "A's view of B is not its address and partitions $b_parts: $(cat "$work/cluster")"
 owned_a=$(check_instance A "$A_URL")
+# A trusts only announcements heard after its own last rebalance: B's next one.
+first_b=$(for c in $CAMPAIGNS; do echo "$owned_a" | grep -qw "$c" || echo "$c"; done | head -n 1)
+for _ in $(seq 50); do
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$A_URL/v1/campaigns/$first_b")" = 307 ] && break
+	sleep 0.1
+done
 redirected=0
 for c in $CAMPAIGNS; do
 	echo "$owned_a" | grep -qw "$c" && continue

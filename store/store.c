@@ -618,31 +618,21 @@ int store_copy(struct store *st, const char *dir)
 	return PL_OK;
 }
 
-struct reader_search {
-	long self, other;
-};
-
-/* One line of mdb_reader_list(): "pid thread txnid", after a header line. */
-static int reader_line(const char *line, void *arg)
+int store_dir_in_use(const char *dir, long *pid)
 {
-	struct reader_search *r = arg;
-	char *end;
-	long pid = strtol(line, &end, 10);
-	if (end != line && pid > 0 && pid != r->self && !r->other)
-		r->other = pid;
-	return 0;
-}
-
-int store_other_process(struct store *st, long *pid)
-{
-	int dead;
-	struct reader_search r = {(long)getpid(), 0};
-	mdb_reader_check(st->env, &dead);
-	int rc = mdb_reader_list(st->env, reader_line, &r);
-	if (rc < 0)
-		return store_error(rc);
-	*pid = r.other;
-	return r.other != 0;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : PL_EIO;
+	/* F_GETLK only asks: this process holds no lock on it yet to lose. */
+	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+	int rc = fcntl(fd, F_GETLK, &lk);
+	close(fd);
+	if (rc)
+		return PL_EIO;
+	*pid = lk.l_type == F_UNLCK ? 0 : (long)lk.l_pid;
+	return lk.l_type != F_UNLCK;
 }
 
 int store_rename_durably(const char *from, const char *to)

@@ -226,10 +226,11 @@ int store_copy(struct store *st, const char *dir);
 
 /* Renames from to to and syncs the directory that holds them. */
 /*
- * Whether another process has the data dir open (a reader of LMDB's
- * table, dead ones cleared first): 1 with *pid, 0, or an error.
+ * Whether a process has the data dir dir open, before this one opens it:
+ * every process with the LMDB environment open holds a lock on the first
+ * byte of lock.mdb. 1 with *pid, 0 (none, or no lock file), or PL_EIO.
  */
-int store_other_process(struct store *st, long *pid);
+int store_dir_in_use(const char *dir, long *pid);
 
 int store_rename_durably(const char *from, const char *to);
 

@@ -46,21 +46,29 @@ static long long file_size(const char *dir, const char *name)
 	return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
-/* Refuses a data dir another process uses, or with a rebuild under way. A cli_exit. */
-static int check_idle(const char *dir, struct store *st)
+/* Refuses a data dir another process has open. A cli_exit. */
+static int check_alone(const char *dir)
 {
 	long pid;
-	int rc = store_other_process(st, &pid);
-	if (rc == 1) {
+	int rc = store_dir_in_use(dir, &pid);
+	if (rc == 1)
 		fprintf(stderr, "pledged compact: process %ld has data dir '%s' open (a serve "
 				"--read-only, verify or backup?); stop it first\n", pid, dir);
-		return CLI_STORE;
-	}
+	else if (rc)
+		fprintf(stderr, "pledged compact: cannot read the lock file of '%s': %s\n", dir,
+			pl_strerror(rc));
+	return rc ? CLI_STORE : CLI_OK;
+}
+
+/* Refuses a data dir with a rebuild under way: its slot would keep what it holds. */
+static int check_no_rebuild(const char *dir, struct store *st)
+{
 	struct store_txn t;
 	bool under_way = false;
 	enum store_slot slot;
 	uint64_t done;
-	if (rc == 0 && (rc = store_read_begin(st, &t)) == 0) {
+	int rc = store_read_begin(st, &t);
+	if (rc == 0) {
 		rc = rebuild_status(&t, &under_way, &slot, &done);
 		store_abort(&t);
 	}
@@ -82,10 +90,12 @@ static int check_idle(const char *dir, struct store *st)
 static int copy(const char *dir, const char *tmp)
 {
 	struct store *st;
-	int rc = cli_open_store("compact", dir, CLI_WRITE, 0, &st);
+	int rc = check_alone(dir);
+	if (rc == 0)
+		rc = cli_open_store("compact", dir, CLI_WRITE, 0, &st);
 	if (rc)
 		return rc;
-	if ((rc = check_idle(dir, st)) == 0) {
+	if ((rc = check_no_rebuild(dir, st)) == 0) {
 		cli_remove_copy(tmp); /* left by a compact that was killed */
 		int err = mkdir(tmp, 0700) ? PL_EIO : store_copy(st, tmp);
 		if (err) {

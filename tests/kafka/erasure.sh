@@ -11,7 +11,8 @@
 #    no bytes, the other supporter's data stays, and the log records the
 #    erasure (when, by whom) without what was erased. verify passes; an
 #    online `pledged replay` gives the same answers.
-# 3. `pledged compact` refuses while serve runs; after serve stops it
+# 3. `pledged compact` refuses while serve runs, and beside a serve
+#    --read-only (no lock, but a reader); after serve stops it
 #    rewrites the data dir, after which no byte of the erased names and
 #    texts is left in any file of it. serve starts again on it with the
 #    same answers, and verify passes.
@@ -20,9 +21,9 @@ set -u
 PLEDGED=$1 MOCK=$2
 command -v curl >/dev/null || { echo "erasure: curl missing: skipped"; exit 77; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/pledged-erasure-XXXXXX")
-MOCK_PID= SERVE_PID=
+MOCK_PID= SERVE_PID= READER_PID=
 cleanup() {
-	for pid in $SERVE_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	for pid in $READER_PID $SERVE_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -163,6 +164,17 @@ stop_serve
 for text in Gone-Name-Q Gone-Text-One Gone-Long-Text Gone-Text-Moderated Gone-Text-Rejected Gone-Text-Broken; do
 	found "$text" >/dev/null && echo "erasure: before compact, '$text' is still in $(found "$text")"
 done
+# A reader holds no lock, but LMDB's reader table shows it: refused too.
+"$PLEDGED" serve --read-only --data "$work/data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+	2>"$work/reader.log" &
+READER_PID=$!
+[ -n "$(serve_port "$work/reader.log")" ] || fail "serve --read-only did not start"
+"$PLEDGED" compact --data "$work/data" 2>"$work/compact.busy"
+[ $? = 3 ] && ok || fail "compact ran beside a serve --read-only"
+contains "$work/compact.busy" "process $READER_PID has data dir" "compact names the reader"
+kill -TERM "$READER_PID"
+wait "$READER_PID"
+READER_PID=
 "$PLEDGED" compact --data "$work/data" 2>"$work/compact.err" && ok || fail "compact: $(cat "$work/compact.err")"
 for text in Gone-Name-Q Gone-Text-One Gone-Long-Text Gone-Text-Moderated Gone-Text-Rejected Gone-Text-Broken; do
 	[ -z "$(found "$text")" ] && ok || fail "'$text' is left in $(found "$text") after compact"

@@ -273,10 +273,9 @@ static void erase_one(struct store_txn *t, uint64_t seq)
 	MDB_val k = {sizeof kb, kb}, v;
 	struct rejection_entry e;
 	bytes_put_be64(kb, seq);
-	if (store_get(t, STORE_DB_REJECTIONS, kb, sizeof kb, &v) ||
-	    (rejections_parse(&k, &v, &e) && store_txn_fail(t, PL_ECORRUPT)))
+	if (store_get(t, STORE_DB_REJECTIONS, kb, sizeof kb, &v))
 		return;
-	/* The entry points into the page the delete frees: copy the record first. */
+	/* The entry would point into the page the delete frees: parse a copy. */
 	uint8_t *old = malloc(v.mv_size);
 	if (!old) {
 		store_txn_fail(t, PL_ENOMEM);
@@ -284,7 +283,11 @@ static void erase_one(struct store_txn *t, uint64_t seq)
 	}
 	memcpy(old, v.mv_data, v.mv_size);
 	MDB_val copy = {v.mv_size, old};
-	rejections_parse(&k, &copy, &e);
+	if (rejections_parse(&k, &copy, &e)) {
+		free(old);
+		store_txn_fail(t, PL_ECORRUPT);
+		return;
+	}
 	struct record r = {.reason = e.reason, .detail = e.detail, .detail_len = e.detail_len,
 			   .key = e.has_key ? e.key : NULL, .key_len = e.key_len,
 			   .id = e.event_id, .type = e.event_type + 1};

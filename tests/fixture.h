@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "event_codec.h"
 #include "ingest.h"
 #include "pl_error.h"
 #include "proj_read.h"
 #include "store.h"
+#include "verify.h"
 #include "writer.h"
 
 /* Makes a fresh directory under $TMPDIR (or /tmp); the path is in dir. */
@@ -219,6 +221,16 @@ static inline int fixture_campaign(struct store *st, const char *id, struct proj
 		(struct pl_str){"", 0};
 	store_abort(&t);
 	return rc;
+}
+
+/* verify_run on st, replaying into a scratch dir of its own. 0 or a store error. */
+static inline int fixture_verify(struct store *st, struct verify_report *rep)
+{
+	char scratch[300];
+	struct slot_options opt = {0};
+	fixture_tmpdir(scratch, sizeof scratch);
+	rmdir(scratch); /* verify_run makes it, and removes it */
+	return verify_run(st, scratch, &opt, rep);
 }
 
 #endif

@@ -139,7 +139,7 @@ void http_api_campaigns(struct http_request *r)
 		http_reply_error(r, 400, "after must be a cursor from a 'next' field");
 		return;
 	}
-	char key[HTTP_CACHE_KEY_MAX], parts[256];
+	char key[HTTP_CACHE_KEY_MAX];
 	size_t key_len = cache_key(r, key);
 	int rc = begin_read(r, &t, &pos);
 	if (rc) {
@@ -147,7 +147,7 @@ void http_api_campaigns(struct http_request *r)
 		return;
 	}
 	/* The list changes with the partitions held, not only with the log. */
-	http_position_cover(&pos, ownership_describe(&r->w->hs->m->owner, parts, sizeof parts));
+	http_position_cover(&pos, ownership_generation(&r->w->hs->m->owner));
 	if (reply_from_cache(r, &t, &pos, key, key_len))
 		return;
 	struct campaign_list l = {.r = r,

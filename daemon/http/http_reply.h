@@ -33,7 +33,7 @@ struct http_position {
 void http_position_set(struct http_position *pos, uint64_t seq, uint64_t generation,
 		       uint64_t rejection_seq);
 
-/* Adds the partitions an answer covers (ownership_describe's generation) to its tag. */
+/* Adds the partitions an answer covers (ownership_generation) to its tag. */
 void http_position_cover(struct http_position *pos, uint64_t ownership);
 
 /* Whether the request's If-None-Match lists etag (a quoted tag) or "*". */

@@ -227,8 +227,7 @@ void http_stream_open(struct http_request *r)
  */
 static void end_streams_not_owned(struct http_worker *w)
 {
-	char held[8];
-	uint64_t generation = ownership_describe(&w->hs->m->owner, held, sizeof held);
+	uint64_t generation = ownership_generation(&w->hs->m->owner);
 	if (generation == w->streams_ownership)
 		return;
 	w->streams_ownership = generation;

@@ -73,23 +73,16 @@ static void hear(struct members *mb, const rd_kafka_message_t *msg)
 	json_decref(j);
 }
 
-/* The ownership's generation: it moves with every rebalance. */
-static uint64_t held_generation(struct members *mb)
-{
-	char ignored[8];
-	return ownership_describe(&mb->m->owner, ignored, sizeof ignored);
-}
-
 static void *members_main(void *arg)
 {
 	struct members *mb = arg;
 	while (!atomic_load(&mb->stop)) {
-		uint64_t generation = held_generation(mb);
+		uint64_t generation = ownership_generation(&mb->m->owner);
 		announce(mb);
 		int64_t until = clock_mono_ms() + MEMBERS_INTERVAL_MS;
 		/* Every second, and at once when a rebalance changed what is held. */
 		while (!atomic_load(&mb->stop) && clock_mono_ms() < until &&
-		       held_generation(mb) == generation) {
+		       ownership_generation(&mb->m->owner) == generation) {
 			rd_kafka_message_t *msg = rd_kafka_consumer_poll(mb->consumer, 100);
 			if (msg && !msg->err)
 				hear(mb, msg);

@@ -68,6 +68,16 @@ enum ownership_answer ownership_of(struct ownership *o, const char *campaign, si
 	return a;
 }
 
+uint64_t ownership_generation(struct ownership *o)
+{
+	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed))
+		return 0;
+	pthread_mutex_lock(&o->lock);
+	uint64_t generation = o->generation;
+	pthread_mutex_unlock(&o->lock);
+	return generation;
+}
+
 uint64_t ownership_describe(struct ownership *o, char *out, size_t size)
 {
 	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed)) {

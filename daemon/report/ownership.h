@@ -63,6 +63,9 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
 				   int32_t *partition, int32_t *count, int64_t *changed_ms);
 
+/* Raised by every change of what is held; 0 while not enforced. */
+uint64_t ownership_generation(struct ownership *o);
+
 /* The partitions held (at most max) and the topic's size; false while not enforced. */
 bool ownership_held(struct ownership *o, int32_t *partitions, size_t max, size_t *n,
 		    int32_t *count);

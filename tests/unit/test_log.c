@@ -93,12 +93,8 @@ static char *snapshot(struct store *st, size_t *len)
 /* verify_run on st: 0 all clear, 1 a difference (described in diff). */
 static int verify(struct store *st, char *diff, size_t size)
 {
-	char scratch[300];
 	struct verify_report rep;
-	struct slot_options opt = {0};
-	fixture_tmpdir(scratch, sizeof scratch);
-	rmdir(scratch);
-	CHECK_INT(verify_run(st, scratch, &opt, &rep), 0);
+	CHECK_INT(fixture_verify(st, &rep), 0);
 	CHECK_INT(rep.replay.result.outcome, REPLAY_OK);
 	CHECK_INT(rep.bad_rejection, 0);
 	snprintf(diff, size, "%s", rep.diff);

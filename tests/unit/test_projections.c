@@ -3,14 +3,11 @@
  * through the real ingest path on a real LMDB store: what is applied, what
  * is rejected with which reason, and what the totals then read.
  */
-#include <unistd.h>
-
 #include "check.h"
 #include "bytes.h"
 #include "fixture.h"
 #include "proj_records.h"
 #include "rejections.h"
-#include "verify.h"
 #include "views.h"
 
 static struct store *st;
@@ -307,12 +304,8 @@ static void test_erasure(void)
 	CHECK_INT(stored("after the erasure"), 1);
 
 	/* Replayed from the log, the projections come out the same. */
-	char scratch[300];
 	struct verify_report rep;
-	struct slot_options opt = {0};
-	fixture_tmpdir(scratch, sizeof scratch);
-	rmdir(scratch);
-	CHECK_INT(verify_run(st, scratch, &opt, &rep), 0);
+	CHECK_INT(fixture_verify(st, &rep), 0);
 	CHECK_INT(rep.replay.result.outcome, REPLAY_OK);
 	CHECK_INT(rep.bad_rejection, 0);
 	CHECK_INT(rep.differs, 0);

@@ -20,6 +20,7 @@ const char *pl_strerror(int err)
 	case PL_EUPGRADE: return "data dir of an older format";
 	case PL_ENEWER: return "data dir of a newer format";
 	case PL_ECHECKSUM: return "checksum mismatch";
+	case PL_EACCESS: return "permission denied";
 	}
 	return "unknown error";
 }

@@ -25,6 +25,7 @@ enum pl_error {
 	PL_EUPGRADE = -13,  /* data dir of an older format: `pledged upgrade` */
 	PL_ENEWER = -14,    /* data dir of a newer format than this build */
 	PL_ECHECKSUM = -15, /* a stored record does not match its checksum */
+	PL_EACCESS = -16,   /* the files' permissions do not allow it */
 };
 
 /* A short, human-readable text for a PL_E* code. Never NULL. */

@@ -77,6 +77,9 @@ int store_error(int mdb_rc)
 	case ENOMEM: return PL_ENOMEM;
 	case ENOSPC: return PL_ENOSPACE;
 	case ENOENT: return PL_ENOTFOUND;
+	case EACCES:
+	case EPERM:
+		return PL_EACCESS;
 	case EAGAIN:
 	case EBUSY:
 		return PL_EBUSY;
@@ -219,6 +222,29 @@ static int check_file_size(struct store *st)
 	return PL_OK;
 }
 
+/*
+ * Creates and opens the LMDB environment of dir with extra_flags added.
+ * On failure st->env stays set and must be closed (LMDB's rule).
+ */
+static int open_env(struct store *st, const char *dir, const struct store_options *opt,
+		    unsigned extra_flags)
+{
+	int rc;
+	if ((rc = mdb_env_create(&st->env)) ||
+	    (rc = mdb_env_set_maxdbs(st->env, STORE_DB_COUNT + STORE_OLD_DBS)) ||
+	    (rc = mdb_env_set_maxreaders(st->env, 512)) ||
+	    (rc = mdb_env_set_mapsize(st->env, opt->initial_map_size ? opt->initial_map_size
+								     : DEFAULT_MAP_SIZE)))
+		return store_error(rc);
+	/* NOTLS: read txns are not bound to threads (HTTP workers begin and end
+	 * them freely). A thread must still never nest transactions: each holds
+	 * the resize lock shared, and a grow waiting in between would deadlock. */
+	unsigned flags = MDB_NOTLS | extra_flags | (opt->no_sync ? MDB_NOSYNC : 0) |
+			 (opt->read_only ? MDB_RDONLY : 0);
+	mdb_env_set_assert(st->env, lmdb_assert_cb);
+	return store_error(mdb_env_open(st->env, dir, flags, 0640));
+}
+
 int store_open(struct store **out, const char *dir, const struct store_options *opt)
 {
 	struct stat sb;
@@ -249,24 +275,19 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 	pthread_rwlock_init(&st->resize_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
 
-	if ((rc = mdb_env_create(&st->env)) ||
-	    (rc = mdb_env_set_maxdbs(st->env, STORE_DB_COUNT + STORE_OLD_DBS)) ||
-	    (rc = mdb_env_set_maxreaders(st->env, 512)) ||
-	    (rc = mdb_env_set_mapsize(st->env, opt->initial_map_size ? opt->initial_map_size
-								     : DEFAULT_MAP_SIZE))) {
-		rc = store_error(rc);
-		goto fail;
+	rc = open_env(st, dir, opt, 0);
+	/* A data dir this user may read but not write (a read-only mount, a
+	 * copy owned by another user): LMDB cannot create or lock lock.mdb, and
+	 * says EACCES. Only a reader may go on without it (MDB_NOLOCK: no
+	 * reader table, safe while nothing writes these files). On EROFS LMDB
+	 * does the same by itself. */
+	if (rc == PL_EACCESS && opt->read_only) {
+		mdb_env_close(st->env);
+		st->env = NULL;
+		rc = open_env(st, dir, opt, MDB_NOLOCK);
 	}
-	/* NOTLS: read txns are not bound to threads (HTTP workers begin and end
-	 * them freely). A thread must still never nest transactions: each holds
-	 * the resize lock shared, and a grow waiting in between would deadlock. */
-	unsigned flags = MDB_NOTLS | (opt->no_sync ? MDB_NOSYNC : 0) | (opt->read_only ? MDB_RDONLY : 0);
-	mdb_env_set_assert(st->env, lmdb_assert_cb);
-	rc = mdb_env_open(st->env, dir, flags, 0640);
-	if (rc) {
-		rc = store_error(rc);
+	if (rc)
 		goto fail;
-	}
 	if (!st->dir || (rc = check_file_size(st)) || (rc = open_layout(st, opt)))
 		goto fail;
 	*out = st;

@@ -96,8 +96,9 @@ struct store_options {
 	bool no_sync;            /* skip fsync at commit (tests, benchmarks only) */
 	bool old_format;         /* open a format-1 dir too (for `pledged upgrade`) */
 	bool read_only;          /* never write: read transactions only (MDB_RDONLY). On a
-				  * read-only file system LMDB then keeps no reader table,
-				  * which is safe only while nothing writes the files. */
+				  * read-only file system, or files this user may not
+				  * write, LMDB then keeps no reader table, which is safe
+				  * only while nothing writes the files. */
 };
 
 struct store;

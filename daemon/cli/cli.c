@@ -43,6 +43,9 @@ int cli_open_store(const char *cmd, const char *dir, enum cli_access access, siz
 	case PL_ENEWER:
 		advice = "it was written by a newer pledged; run that version";
 		break;
+	case PL_EACCESS:
+		advice = "this command writes the data dir: run it as the user that owns the files";
+		break;
 	default:
 		advice = "check the directory's permissions and free space";
 	}

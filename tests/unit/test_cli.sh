@@ -213,4 +213,36 @@ else
 	echo "test_cli: cannot make a read-only bind mount (needs root): skipping that part"
 fi
 
+# Files this user may read but not write (a copy owned by another user, a
+# snapshot's permissions): LMDB cannot create or lock lock.mdb there, so
+# readers go on without it. Run as nobody on a copy that has no lock.mdb.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	theirs=$(mktemp -d)
+	chmod 755 "$theirs"
+	cp "$work/backup/data.mdb" "$theirs/"
+	chmod 444 "$theirs/data.mdb"
+	chmod 555 "$theirs"
+	nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	as_nobody() { $nobody "$@"; }
+	expect 0 "verify of files it cannot write" -- as_nobody "$PLEDGED" verify --data "$theirs"
+	expect 0 "a dry run of files it cannot write" -- as_nobody "$PLEDGED" replay --data "$theirs" --dry-run
+	contains "$work/out" '"raised":5802600' "the figures from files it cannot write"
+	$nobody "$PLEDGED" serve --read-only --data "$theirs" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/theirs-serve.log" &
+	theirs_serve=$!
+	port=$(serve_port "$work/theirs-serve.log")
+	curl -s "http://127.0.0.1:$port/v1/campaigns/jess-phillips-for-labour-leader" >"$work/theirs.json"
+	contains "$work/theirs.json" '"raised":5802600' "serve --read-only answers from files it cannot write"
+	curl -s "http://127.0.0.1:$port/readyz" >"$work/theirs.json"
+	contains "$work/theirs.json" '"status":"ready","state":"read_only"' "a read-only serve is ready for readers"
+	kill -TERM "$theirs_serve"
+	wait "$theirs_serve" && ok || fail "serve --read-only of files it cannot write stops cleanly"
+	[ ! -e "$theirs/lock.mdb" ] && ok || fail "nothing was created beside files it cannot write"
+	expect 3 "a rebuild of files it cannot write" -- as_nobody "$PLEDGED" replay --data "$theirs"
+	contains "$work/err" "permission denied" "the refusal says why"
+	chmod 755 "$theirs"
+	rm -rf "$theirs"
+else
+	echo "test_cli: cannot run as another user (needs root and setpriv): skipping that part"
+fi
+
 finish

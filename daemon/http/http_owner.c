@@ -43,8 +43,8 @@ bool http_reply_if_not_owned(struct http_request *r)
 		evhttp_add_header(h, "Retry-After", "1");
 		http_reply_error(r, 503, "no partitions assigned to this instance yet; retry shortly");
 	} else if (a == OWNERSHIP_NOT_OWNED &&
-		   cluster_owner(&m->cluster, partition, count, clock_wall_ms(), changed_ms, url,
-				 CLUSTER_URL_MAX) &&
+		   cluster_owner(&m->cluster, partition, count, clock_wall_ms(), changed_ms,
+				 ownership_group_generation(&m->owner), url, CLUSTER_URL_MAX) &&
 		   strlen(evhttp_request_get_uri(r->req)) < LOCATION_URI_MAX) {
 		/* The same path and query, at the owner. */
 		strcat(url, evhttp_request_get_uri(r->req));
@@ -60,6 +60,11 @@ bool http_reply_if_not_owned(struct http_request *r)
 				 (int)partition);
 	}
 	return a != OWNERSHIP_OWNED;
+}
+
+static json_t *generation_json(int32_t generation)
+{
+	return generation < 0 ? json_null() : json_integer(generation);
 }
 
 /* GET /v1/cluster: the instances that announced themselves, and this one. */
@@ -79,17 +84,22 @@ void http_cluster(struct http_request *r)
 		for (int32_t p = 0; parts && p < copy[i].count; p++)
 			if (copy[i].owned[p / 64] >> (p % 64) & 1)
 				json_array_append_new(parts, json_integer(p));
-		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:i,s:I,s:b,s:b}", "id", copy[i].id,
-						      "url", copy[i].url, "partitions", parts, "of",
-						      (int)copy[i].count, "heard_ms_ago",
+		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:i,s:o,s:I,s:b,s:b}", "id",
+						      copy[i].id, "url", copy[i].url, "partitions",
+						      parts, "of", (int)copy[i].count, "generation",
+						      generation_json(copy[i].group_generation),
+						      "heard_ms_ago",
 						      (json_int_t)(now - copy[i].heard_ms), "fresh",
 						      now - copy[i].said_ms <= CLUSTER_FRESH_MS,
 						      "self", strcmp(copy[i].id, self) == 0));
 	}
 	free(copy);
-	ownership_describe(&r->w->hs->m->owner, held, sizeof held);
+	struct ownership *owner = &r->w->hs->m->owner;
+	ownership_describe(owner, held, sizeof held);
 	http_reply_json(r, 200,
-			list ? json_pack("{s:s?,s:s,s:o}", "self", self[0] ? self : NULL, "holds", held,
+			list ? json_pack("{s:s?,s:s,s:o,s:o}", "self", self[0] ? self : NULL, "holds",
+					 held, "generation",
+					 generation_json(ownership_group_generation(owner)),
 					 "members", list)
 			     : NULL,
 			NULL);

@@ -22,6 +22,7 @@
 #include "batch_writer.h"
 #include "clock.h"
 #include "crash_point.h"
+#include "group_generation.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "pl_error.h"
@@ -560,7 +561,7 @@ static void record_ownership(struct consumer *c)
 	if (n && !count)
 		log_warn("cannot learn how many partitions topic %s has; answering for none of its "
 			 "campaigns until the next rebalance", c->opt.topic);
-	ownership_set(&c->m->owner, count, held, n);
+	ownership_set(&c->m->owner, count, held, n, group_generation(c->rk));
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,

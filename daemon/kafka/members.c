@@ -35,8 +35,9 @@ static void announce(struct members *mb)
 	json_t *parts = json_array();
 	for (size_t i = 0; parts && i < n; i++)
 		json_array_append_new(parts, json_integer(held[i]));
-	json_t *j = parts ? json_pack("{s:s,s:s,s:i,s:o,s:I}", "id", mb->id, "url", mb->url, "count",
-				      (int)count, "partitions", parts, "at",
+	json_t *j = parts ? json_pack("{s:s,s:s,s:i,s:o,s:i,s:I}", "id", mb->id, "url", mb->url,
+				      "count", (int)count, "partitions", parts, "generation",
+				      (int)ownership_group_generation(&mb->m->owner), "at",
 				      (json_int_t)clock_wall_ms())
 			  : NULL;
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -57,10 +58,11 @@ static void hear(struct members *mb, const rd_kafka_message_t *msg)
 	json_t *j = json_loadb(msg->payload, msg->len, 0, NULL);
 	const char *id = NULL, *url = NULL;
 	json_t *parts = NULL;
-	int count = 0;
+	int count = 0, generation = -1;
 	json_int_t at = 0;
-	if (j && json_unpack(j, "{s:s,s:s,s:i,s:o,s:I}", "id", &id, "url", &url, "count", &count,
-			     "partitions", &parts, "at", &at) == 0 && json_is_array(parts)) {
+	if (j && json_unpack(j, "{s:s,s:s,s:i,s:o,s:I,s?i}", "id", &id, "url", &url, "count", &count,
+			     "partitions", &parts, "at", &at, "generation", &generation) == 0 &&
+	    json_is_array(parts)) {
 		int32_t held[OWNERSHIP_MAX_PARTITIONS];
 		size_t n = 0, i;
 		json_t *p;
@@ -68,7 +70,7 @@ static void hear(struct members *mb, const rd_kafka_message_t *msg)
 			if (json_is_integer(p) && n < OWNERSHIP_MAX_PARTITIONS)
 				held[n++] = (int32_t)json_integer_value(p);
 		}
-		cluster_heard(&mb->m->cluster, id, url, count, held, n, (int64_t)at);
+		cluster_heard(&mb->m->cluster, id, url, count, held, n, (int64_t)at, generation);
 	}
 	json_decref(j);
 }

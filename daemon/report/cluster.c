@@ -38,7 +38,7 @@ static struct cluster_member *slot_of(struct cluster *c, const char *id)
 }
 
 void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t count,
-		   const int32_t *partitions, size_t n, int64_t said_ms)
+		   const int32_t *partitions, size_t n, int64_t said_ms, int32_t group_generation)
 {
 	int64_t now = clock_wall_ms();
 	pthread_mutex_lock(&c->lock);
@@ -51,6 +51,7 @@ void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t c
 		for (size_t i = 0; i < n; i++)
 			if (partitions[i] >= 0 && partitions[i] < m->count)
 				m->owned[partitions[i] / 64] |= UINT64_C(1) << (partitions[i] % 64);
+		m->group_generation = group_generation < 0 ? -1 : group_generation;
 		m->said_ms = said_ms;
 		m->heard_ms = now;
 	}
@@ -58,7 +59,7 @@ void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t c
 }
 
 bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t now_ms,
-		   int64_t since_ms, char *url, size_t url_size)
+		   int64_t since_ms, int32_t group_generation, char *url, size_t url_size)
 {
 	bool found = false;
 	int64_t newest = 0;
@@ -68,6 +69,8 @@ bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t 
 		if (strcmp(m->id, c->self) == 0 || m->count != count || partition < 0 ||
 		    partition >= count || now_ms - m->said_ms > CLUSTER_FRESH_MS ||
 		    m->heard_ms <= since_ms ||
+		    (group_generation >= 0 && m->group_generation >= 0 &&
+		     m->group_generation < group_generation) ||
 		    !(m->owned[partition / 64] >> (partition % 64) & 1) || m->said_ms < newest)
 			continue;
 		/* Two fresh claims (a rebalance under way): the newest wins. */

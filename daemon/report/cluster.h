@@ -25,6 +25,7 @@ struct cluster_member {
 	char id[CLUSTER_ID_MAX];
 	char url[CLUSTER_URL_MAX];
 	int32_t count; /* partitions of the topic */
+	int32_t group_generation; /* the consumer group's generation it held them in; -1 unknown */
 	uint64_t owned[OWNERSHIP_MAX_PARTITIONS / 64];
 	int64_t said_ms;  /* when it announced, by its clock: freshness, order */
 	int64_t heard_ms; /* when this instance heard it, by this one's clock */
@@ -43,9 +44,13 @@ void cluster_deinit(struct cluster *c);
 /* This instance's id (its own announcements are heard too, and kept apart). */
 void cluster_set_self(struct cluster *c, const char *id);
 
-/* Records an announcement, heard now: member id at url holds partitions[0..n) of count, said at said_ms. */
+/*
+ * Records an announcement, heard now: member id at url holds
+ * partitions[0..n) of count since the group's generation group_generation
+ * (-1 unknown), said at said_ms.
+ */
 void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t count,
-		   const int32_t *partitions, size_t n, int64_t said_ms);
+		   const int32_t *partitions, size_t n, int64_t said_ms, int32_t group_generation);
 
 /*
  * The address of another instance that announced partition of count
@@ -53,10 +58,12 @@ void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t c
  * since_ms (by this one's): true with url filled, else false. since_ms is
  * when this instance's own assignment last changed: a claim heard before
  * that rebalance may be one the claimant has given up too, and two
- * instances sending a request to each other would loop.
+ * instances sending a request to each other would loop. For the same
+ * reason a claim made in an older generation of the group than
+ * group_generation, this instance's, does not count (when both are known).
  */
 bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t now_ms,
-		   int64_t since_ms, char *url, size_t url_size);
+		   int64_t since_ms, int32_t group_generation, char *url, size_t url_size);
 
 /* A copy of the members (at most max), for /v1/cluster; returns how many. */
 size_t cluster_members(struct cluster *c, struct cluster_member *out, size_t max, char *self,

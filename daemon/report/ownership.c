@@ -9,6 +9,7 @@
 void ownership_init(struct ownership *o)
 {
 	memset(o, 0, sizeof *o);
+	o->group_generation = -1;
 	pthread_mutex_init(&o->lock, NULL);
 }
 
@@ -26,7 +27,8 @@ void ownership_enforce(struct ownership *o, ownership_partitioner partitioner)
 	pthread_mutex_unlock(&o->lock);
 }
 
-void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions, size_t n)
+void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions, size_t n,
+		   int32_t group_generation)
 {
 	pthread_mutex_lock(&o->lock);
 	memset(o->owned, 0, sizeof o->owned);
@@ -37,6 +39,7 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 			o->owned[partitions[i] / 64] |= UINT64_C(1) << (partitions[i] % 64);
 	o->assigned = true;
 	o->generation++;
+	o->group_generation = group_generation;
 	o->changed_ms = clock_wall_ms();
 	pthread_mutex_unlock(&o->lock);
 }
@@ -74,6 +77,16 @@ uint64_t ownership_generation(struct ownership *o)
 		return 0;
 	pthread_mutex_lock(&o->lock);
 	uint64_t generation = o->generation;
+	pthread_mutex_unlock(&o->lock);
+	return generation;
+}
+
+int32_t ownership_group_generation(struct ownership *o)
+{
+	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed))
+		return -1;
+	pthread_mutex_lock(&o->lock);
+	int32_t generation = o->group_generation;
 	pthread_mutex_unlock(&o->lock);
 	return generation;
 }

@@ -33,6 +33,7 @@ struct ownership {
 	int32_t count;                     /* partitions of the topic */
 	uint64_t owned[OWNERSHIP_MAX_PARTITIONS / 64];
 	uint64_t generation; /* raised by every change */
+	int32_t group_generation; /* the consumer group's, at the last assignment; -1 unknown */
 	int64_t changed_ms;  /* wall clock of the last assignment recorded */
 };
 
@@ -51,9 +52,11 @@ void ownership_enforce(struct ownership *o, ownership_partitioner partitioner);
 /*
  * Records the assignment: partitions[0..n) of a topic of count partitions
  * (count 0: the topic's size is unknown, so nothing is owned; count < 0,
- * with n 0: nothing held, the size as it was).
+ * with n 0: nothing held, the size as it was), made in the consumer
+ * group's generation group_generation (-1 unknown).
  */
-void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions, size_t n);
+void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions, size_t n,
+		   int32_t group_generation);
 
 /*
  * Whether the campaign is this instance's; *partition gets its partition
@@ -65,6 +68,9 @@ enum ownership_answer ownership_of(struct ownership *o, const char *campaign, si
 
 /* Raised by every change of what is held; 0 while not enforced. */
 uint64_t ownership_generation(struct ownership *o);
+
+/* The consumer group's generation at the last assignment; -1 unknown or not enforced. */
+int32_t ownership_group_generation(struct ownership *o);
 
 /* The partitions held (at most max) and the topic's size; false while not enforced. */
 bool ownership_held(struct ownership *o, int32_t *partitions, size_t max, size_t *n,

@@ -386,7 +386,7 @@ static void test_ownership(void)
 	CHECK_STR(header("X-Pledged-Partitions"), "waiting");
 	/* DEMO has 31 bytes: partition 3 of 4; "sse-camp" 8: partition 0. */
 	int32_t held[] = {0, 2};
-	ownership_set(&m.owner, 4, held, 2);
+	ownership_set(&m.owner, 4, held, 2, 7);
 	CHECK_INT(get("/v1/campaigns/" DEMO), 421);
 	CHECK(strncmp(error_text(), "not_owned", 9) == 0);
 	CHECK_STR(header("Cache-Control"), "no-store");
@@ -402,7 +402,7 @@ static void test_ownership(void)
 	 * path and query kept, while its announcement is fresh. */
 	int32_t theirs[] = {1, 3};
 	cluster_heard(&m.cluster, "m-other", "http://other.internal:8080", 4, theirs, 2,
-		      clock_wall_ms());
+		      clock_wall_ms(), 7);
 	CHECK_INT(get("/v1/campaigns/" DEMO "/comments?limit=5"), 307);
 	CHECK_STR(header("Location"), "http://other.internal:8080/v1/campaigns/" DEMO "/comments?limit=5");
 	CHECK(strncmp(error_text(), "not_owned", 9) == 0);
@@ -410,35 +410,41 @@ static void test_ownership(void)
 	 * (the claimant may have let go too: two instances would bounce a
 	 * request between them); its next announcement is. */
 	usleep(2000);
-	ownership_set(&m.owner, 4, held, 2);
+	ownership_set(&m.owner, 4, held, 2, 7);
+	CHECK_INT(get("/v1/campaigns/" DEMO), 421);
+	usleep(2000);
+	/* Heard after it, but held in an older generation of the group: the
+	 * claimant has not seen the rebalance yet. */
+	cluster_heard(&m.cluster, "m-other", "http://other.internal:8080", 4, theirs, 2,
+		      clock_wall_ms(), 6);
 	CHECK_INT(get("/v1/campaigns/" DEMO), 421);
 	usleep(2000);
 	cluster_heard(&m.cluster, "m-other", "http://other.internal:8080", 4, theirs, 2,
-		      clock_wall_ms());
+		      clock_wall_ms(), 7);
 	CHECK_INT(get("/v1/campaigns/" DEMO), 307);
 	CHECK_INT(get("/v1/cluster"), 200);
 	CHECK(strstr(R.body, "\"id\":\"m-other\",\"url\":\"http:\\/\\/other.internal:8080\","
-			     "\"partitions\":[1,3],\"of\":4,") != NULL);
-	CHECK(strstr(R.body, "\"holds\":\"0,2 of 4\"") != NULL);
+			     "\"partitions\":[1,3],\"of\":4,\"generation\":7,") != NULL);
+	CHECK(strstr(R.body, "\"holds\":\"0,2 of 4\",\"generation\":7") != NULL);
 	cluster_heard(&m.cluster, "m-other", "http://other.internal:8080", 4, theirs, 2,
-		      clock_wall_ms() - CLUSTER_FRESH_MS - 1000);
+		      clock_wall_ms() - CLUSTER_FRESH_MS - 1000, 7);
 	CHECK_INT(get("/v1/campaigns/" DEMO), 307); /* an older announcement never replaces */
 	cluster_heard(&m.cluster, "m-late", "http://late.internal:8080", 4, theirs, 2,
-		      clock_wall_ms() - CLUSTER_FRESH_MS - 1000);
+		      clock_wall_ms() - CLUSTER_FRESH_MS - 1000, 7);
 	int32_t none[1];
-	cluster_heard(&m.cluster, "m-other", "http://other.internal:8080", 4, none, 0, clock_wall_ms());
+	cluster_heard(&m.cluster, "m-other", "http://other.internal:8080", 4, none, 0, clock_wall_ms(), 7);
 	CHECK_INT(get("/v1/campaigns/" DEMO), 421); /* it let go; the late one is stale */
 	CHECK_INT(get("/v1/campaigns"), 200);
 	char listed[64];
 	snprintf(listed, sizeof listed, "%s", header("ETag"));
 	int32_t all[] = {0, 1, 2, 3};
-	ownership_set(&m.owner, 4, all, 4);
+	ownership_set(&m.owner, 4, all, 4, 8);
 	CHECK_INT(get("/v1/campaigns/" DEMO), 200);
 	CHECK_INT(get("/v1/campaigns"), 200);
 	CHECK(strstr(R.body, "\"id\":\"" DEMO "\"") != NULL);
 	CHECK(strcmp(header("ETag"), listed) != 0);
 	CHECK_STR(header("X-Pledged-Partitions"), "0,1,2,3 of 4");
-	ownership_set(&m.owner, -1, NULL, 0); /* revoked: the size stays */
+	ownership_set(&m.owner, -1, NULL, 0, 9); /* revoked: the size stays */
 	CHECK_INT(get("/v1/campaigns/sse-camp"), 421);
 	CHECK_STR(header("X-Pledged-Partitions"), "none of 4");
 	CHECK_INT(admin_get("/healthz"), 200); /* not a campaign route */
@@ -882,13 +888,13 @@ static void test_stream_ownership(void)
 	static char buf[8192];
 	int32_t all[] = {0, 1, 2, 3}, not_zero[] = {1, 2, 3};
 	ownership_enforce(&m.owner, by_length);
-	ownership_set(&m.owner, 4, all, 4);
+	ownership_set(&m.owner, 4, all, 4, 1);
 	int fd = stream_open("sse-camp", buf, sizeof buf); /* 8 bytes: partition 0 */
 	size_t len = strlen(buf);
 	CHECK(strncmp(buf, "HTTP/1.1 200", 12) == 0);
 	stream_wait(fd, buf, sizeof buf, &len, 0, "event: summary", 3000);
 	CHECK_INT(stream_count(), 1);
-	ownership_set(&m.owner, 4, not_zero, 3);
+	ownership_set(&m.owner, 4, not_zero, 3, 2);
 	size_t from = len;
 	stream_wait(fd, buf, sizeof buf, &len, from, "0\r\n\r\n", 3000);
 	CHECK(strstr(buf + from, "0\r\n\r\n") != NULL); /* the chunked answer's end */

@@ -18,7 +18,9 @@
 #include "check.h"
 #include "event_decode.h"
 #include "fixture.h"
+#include "group_generation.h"
 #include "kt.h"
+#include "partitioner.h"
 
 #define PARTITIONS 4
 #define CAMPAIGNS 8
@@ -90,6 +92,38 @@ static bool holds(struct metrics *m, int partition)
 		found |= m->partitions[i].partition == partition;
 	pthread_mutex_unlock(&m->lock);
 	return found;
+}
+
+/* Both instances recorded their assignment in one, newer, generation of the group. */
+struct generations {
+	struct metrics *ma, *mb;
+	int32_t before;
+};
+
+static bool same_newer_generation(void *arg)
+{
+	struct generations *g = arg;
+	int32_t a = ownership_group_generation(&g->ma->owner);
+	return a > g->before && a == ownership_group_generation(&g->mb->owner);
+}
+
+/* The generation inside librdkafka's serialized group metadata, and nothing from elsewhere. */
+static void test_generation_parse(void)
+{
+	rd_kafka_consumer_group_metadata_t *md =
+		rd_kafka_consumer_group_metadata_new_with_genid("g", 123456, "member-1", NULL);
+	void *buf;
+	size_t len;
+	rd_kafka_error_t *err = rd_kafka_consumer_group_metadata_write(md, &buf, &len);
+	CHECK(err == NULL);
+	if (!err) {
+		CHECK_INT(group_generation_parse(buf, len), 123456);
+		CHECK_INT(group_generation_parse(buf, 9), -1); /* cut short */
+		((char *)buf)[5] = '9';                         /* another layout */
+		CHECK_INT(group_generation_parse(buf, len), -1);
+		rd_kafka_mem_free(NULL, buf);
+	}
+	rd_kafka_consumer_group_metadata_destroy(md);
 }
 
 struct pair {
@@ -165,7 +199,9 @@ int main(int argc, char **argv)
 	s.p = kt_producer_new(k.bootstraps, NULL);
 	struct store *a = fixture_store(dir_a, sizeof dir_a, 0);
 	struct store *b = fixture_store(dir_b, sizeof dir_b, 0);
+	test_generation_parse();
 	struct consumer_options opt = kt_consumer_options(k.bootstraps, "rebalance");
+	opt.partitioner = partitioner_named(PARTITIONER_DEFAULT); /* records the generation */
 	struct kafka_prop props[8];
 	memcpy(props, opt.kafka, opt.kafka_count * sizeof *props);
 	if (cooperative) {
@@ -189,8 +225,13 @@ int main(int argc, char **argv)
 	pthread_create(&producer, NULL, produce_all, &s);
 	CHECK(kt_wait(produced_third, &s, 60000));
 	CHECK(kt_wait(has_batches, &ma, 60000));
+	struct generations g = {&ma, &mb, ownership_group_generation(&ma.owner)};
+	CHECK(g.before >= 1);
 	kt_runner_start(&rb, b, &mb, &opt); /* joins while events flow: a rebalance under load */
 	CHECK(kt_wait(is_consuming, &mb, 60000));
+	CHECK(kt_wait(same_newer_generation, &g, 60000));
+	printf("group generation %d alone, %d after the join\n", (int)g.before,
+	       (int)ownership_group_generation(&ma.owner));
 	pthread_join(producer, NULL);
 	struct pair w = {a, b, &ma, &mb, &s};
 	CHECK(kt_wait(each_partition_done, &w, 60000));

@@ -24,7 +24,14 @@
 #include "store.h"
 
 /* The kinds of state the projections keep in a slot's index. */
-enum proj_kind { PROJ_K_CAMPAIGN, PROJ_K_PLEDGE, PROJ_K_SUPPORTER, PROJ_K_COMMENT, PROJ_KIND_COUNT };
+enum proj_kind {
+	PROJ_K_CAMPAIGN,
+	PROJ_K_PLEDGE,
+	PROJ_K_SUPPORTER,
+	PROJ_K_COMMENT,
+	PROJ_K_BACKER,
+	PROJ_KIND_COUNT
+};
 
 /* The key of a campaign's state (PROJ_K_CAMPAIGN) in a slot's index. */
 void proj_campaign_fp(struct pl_str campaign, struct fp *out);
@@ -80,6 +87,10 @@ int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
 
 /* Publishes the totals of the campaigns changed since proj_writer_begin(). */
 int proj_writer_flush(struct proj_writer *w);
+
+/* The tables of a slot that readers see, written as events apply. */
+extern const enum store_slot_table proj_published_tables[];
+extern const size_t proj_published_count;
 
 /* Which slot readers see, and its generation (raised by every swap). */
 int proj_live(struct store_txn *t, enum store_slot *slot, uint64_t *generation);

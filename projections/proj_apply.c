@@ -15,7 +15,7 @@
 #include "pl_error.h"
 
 /* Fingerprint kinds of the projections' ids (evlog.c uses 1 for event ids). */
-enum { FP_CAMPAIGN = 2, FP_PLEDGE = 3, FP_SUPPORTER = 4, FP_COMMENT = 5 };
+enum { FP_CAMPAIGN = 2, FP_PLEDGE = 3, FP_SUPPORTER = 4, FP_COMMENT = 5, FP_BACKER = 6 };
 
 void proj_kind_defs(enum store_slot slot, struct index_kind_def out[PROJ_KIND_COUNT])
 {
@@ -27,6 +27,7 @@ void proj_kind_defs(enum store_slot slot, struct index_kind_def out[PROJ_KIND_CO
 		"supporters", store_slot_db(slot, SLOT_SUPPORTERS), 8};
 	out[PROJ_K_COMMENT] = (struct index_kind_def){
 		"comment ids", store_slot_db(slot, SLOT_COMMENT_IDS), PROJ_COMMENT_STATE_SIZE};
+	out[PROJ_K_BACKER] = (struct index_kind_def){"backers", store_slot_db(slot, SLOT_BACKERS), 8};
 }
 
 void proj_campaign_fp(struct pl_str campaign, struct fp *out)
@@ -119,6 +120,66 @@ static int load_campaign(struct apply_ctx *c)
 	return PL_OK;
 }
 
+/*
+ * The time the event counts from in the campaign's history: its own, but
+ * never before the campaign opened nor before depends_on, the time of what
+ * it changes (a refund's pledge, a removal's comment). A point-in-time
+ * replay skips such an event until what it depends on is in, and the
+ * history must agree with it.
+ */
+static int64_t effective_at(const struct apply_ctx *c, int64_t depends_on)
+{
+	int64_t at = pl_event_int(c->ev, PL_F_AT);
+	if (at < c->state.totals.opened_at)
+		at = c->state.totals.opened_at;
+	return at > depends_on ? at : depends_on;
+}
+
+/* Writes the event's row of the campaign's history (when publishing). */
+static int add_history(struct apply_ctx *c, int64_t at, struct proj_history *h)
+{
+	if (!c->w->publish)
+		return c->t->err;
+	uint8_t key[PROJ_KEY_MAX], val[PROJ_HISTORY_MAX];
+	size_t klen = proj_timed_key(key, c->campaign, at, c->seq);
+	MDB_val old;
+	int rc = store_get(c->t, table(c, SLOT_HISTORY), key, klen, &old);
+	if (rc == 0) { /* an erasure hiding two comments posted at one time: one row */
+		struct proj_history prev;
+		if (proj_history_decode(old.mv_data, old.mv_size, &prev))
+			return store_txn_fail(c->t, PL_ECORRUPT);
+		h->comments += prev.comments;
+	} else if (rc != PL_ENOTFOUND) {
+		return rc;
+	}
+	h->type = (uint8_t)c->ev->type;
+	store_put(c->t, table(c, SLOT_HISTORY), key, klen, val, proj_history_encode(val, h), 0);
+	return c->t->err;
+}
+
+/* Adds d to the totals of the campaign's currency (when publishing). */
+static int add_platform(struct apply_ctx *c, const struct proj_platform *d)
+{
+	if (!c->w->publish)
+		return c->t->err;
+	struct proj_platform p = {0};
+	MDB_val v;
+	int rc = store_get(c->t, table(c, SLOT_PLATFORM), c->state.currency, 3, &v);
+	if (rc == 0 && proj_platform_decode(v.mv_data, v.mv_size, &p))
+		return store_txn_fail(c->t, PL_ECORRUPT);
+	if (rc && rc != PL_ENOTFOUND)
+		return rc;
+	p.raised += d->raised;
+	p.pledges += d->pledges;
+	p.open += d->open;
+	p.closed += d->closed;
+	p.supporters += d->supporters;
+	uint8_t buf[PROJ_PLATFORM_SIZE];
+	proj_platform_encode(buf, &p);
+	store_put(c->t, table(c, SLOT_PLATFORM), c->state.currency, 3, buf, sizeof buf, 0);
+	return c->t->err;
+}
+
 /* Stores the campaign's changed state and remembers to publish its totals. */
 static int save_campaign(struct apply_ctx *c)
 {
@@ -174,6 +235,9 @@ static int apply_opened(struct apply_ctx *c)
 	c->state = (struct proj_campaign_state){
 		.totals = {.opened_at = at, .closed_at = PROJ_NONE, .last_at = at}};
 	memcpy(c->state.currency, info.currency.ptr, 3);
+	if (add_history(c, at, &(struct proj_history){0}) ||
+	    add_platform(c, &(struct proj_platform){.open = 1}))
+		return c->t->err;
 	return save_campaign(c);
 }
 
@@ -183,23 +247,54 @@ static int apply_closed(struct apply_ctx *c)
 	if (rc || (rc = reject_if_closed(c)))
 		return rc;
 	c->state.totals.closed_at = pl_event_int(c->ev, PL_F_AT);
+	if (add_history(c, effective_at(c, 0), &(struct proj_history){0}) ||
+	    add_platform(c, &(struct proj_platform){.open = -1, .closed = 1}))
+		return c->t->err;
 	return save_campaign(c);
 }
 
-/* Adds delta to a supporter's net amount; returns the change in the
- * campaign's supporter count (-1, 0 or +1). */
-static int64_t add_to_supporter(struct apply_ctx *c, struct pl_str supporter, int64_t delta)
+/*
+ * Counts a supporter in or out of the campaign's currency across all
+ * campaigns (change: +1 they now back this campaign, -1 no longer).
+ * Returns the change in the number of distinct supporters of the currency.
+ */
+static int64_t count_backer(struct apply_ctx *c, struct pl_str supporter, int64_t change)
+{
+	struct fp f;
+	uint8_t v[8];
+	if (!change)
+		return 0;
+	fp_of_pair(&f, FP_BACKER, c->state.currency, 3, supporter.ptr, supporter.len);
+	int rc = state_get(c, PROJ_K_BACKER, &f, v);
+	if (rc && rc != PL_ENOTFOUND)
+		return 0;
+	int64_t before = rc == 0 ? (int64_t)bytes_get_le64(v) : 0;
+	bytes_put_le64(v, (uint64_t)(before + change));
+	state_put(c, PROJ_K_BACKER, &f, v);
+	return (before + change > 0) - (before > 0);
+}
+
+/*
+ * Adds delta to a supporter's net amount, noting it in h (the history
+ * row), and counts them in or out of the campaign and the platform.
+ */
+static void add_to_supporter(struct apply_ctx *c, struct pl_str supporter, int64_t delta,
+			     struct proj_history *h, struct proj_platform *platform)
 {
 	struct fp f;
 	uint8_t v[8];
 	fp_of_pair(&f, FP_SUPPORTER, c->campaign.ptr, c->campaign.len, supporter.ptr, supporter.len);
 	int rc = state_get(c, PROJ_K_SUPPORTER, &f, v);
 	if (rc && rc != PL_ENOTFOUND)
-		return 0;
+		return;
 	int64_t before = rc == 0 ? (int64_t)bytes_get_le64(v) : 0;
 	bytes_put_le64(v, (uint64_t)(before + delta));
 	state_put(c, PROJ_K_SUPPORTER, &f, v);
-	return (before + delta > 0) - (before > 0);
+	int64_t change = (before + delta > 0) - (before > 0);
+	c->state.totals.supporters += change;
+	platform->supporters += count_backer(c, supporter, change);
+	h->net = delta;
+	memcpy(h->supporter, f.b, sizeof h->supporter);
 }
 
 static int reject_unknown_pledge(struct apply_ctx *c)
@@ -239,7 +334,11 @@ static int apply_pledge(struct apply_ctx *c)
 		return c->t->err;
 	c->state.totals.raised += amount;
 	c->state.totals.pledges++;
-	c->state.totals.supporters += add_to_supporter(c, field(c, PL_F_SUPPORTER), amount);
+	struct proj_history h = {.raised = amount, .pledges = 1};
+	struct proj_platform platform = {.raised = amount, .pledges = 1};
+	add_to_supporter(c, field(c, PL_F_SUPPORTER), amount, &h, &platform);
+	if (add_history(c, effective_at(c, 0), &h) || add_platform(c, &platform))
+		return c->t->err;
 	return save_campaign(c);
 }
 
@@ -283,8 +382,12 @@ static int apply_refund(struct apply_ctx *c)
 	if (state_put(c, PROJ_K_PLEDGE, &f, v))
 		return c->t->err;
 	c->state.totals.raised -= amount;
-	c->state.totals.supporters +=
-		add_to_supporter(c, pl_event_str(&created, PL_F_SUPPORTER), -amount);
+	struct proj_history h = {.raised = -amount};
+	struct proj_platform platform = {.raised = -amount};
+	add_to_supporter(c, pl_event_str(&created, PL_F_SUPPORTER), -amount, &h, &platform);
+	if (add_history(c, effective_at(c, pl_event_int(&created, PL_F_AT)), &h) ||
+	    add_platform(c, &platform))
+		return c->t->err;
 	return save_campaign(c);
 }
 
@@ -321,13 +424,15 @@ static int apply_comment(struct apply_ctx *c)
 					   .has_name = pl_event_has(c->ev, PL_F_NAME),
 					   .text = field(c, PL_F_TEXT)};
 		uint8_t key[PROJ_KEY_MAX];
-		size_t klen = proj_comment_key(key, c->campaign, pl_event_int(c->ev, PL_F_AT), c->seq);
+		size_t klen = proj_timed_key(key, c->campaign, pl_event_int(c->ev, PL_F_AT), c->seq);
 		uint8_t *p = store_reserve(c->t, table(c, SLOT_COMMENTS), key, klen,
 					   proj_comment_encode(NULL, &com), 0);
 		if (p)
 			proj_comment_encode(p, &com);
 	}
 	c->state.totals.comments++;
+	if (add_history(c, effective_at(c, 0), &(struct proj_history){.comments = 1}))
+		return c->t->err;
 	return save_campaign(c);
 }
 
@@ -340,7 +445,7 @@ static int hide_comment(struct apply_ctx *c, const struct pl_event *posted, cons
 		return rc;
 	if (c->w->publish) {
 		uint8_t key[PROJ_KEY_MAX];
-		size_t klen = proj_comment_key(key, c->campaign, pl_event_int(posted, PL_F_AT), rec->seq);
+		size_t klen = proj_timed_key(key, c->campaign, pl_event_int(posted, PL_F_AT), rec->seq);
 		store_del(c->t, table(c, SLOT_COMMENTS), key, klen);
 	}
 	uint8_t v[PROJ_COMMENT_STATE_SIZE];
@@ -349,6 +454,9 @@ static int hide_comment(struct apply_ctx *c, const struct pl_event *posted, cons
 	if (state_put(c, PROJ_K_COMMENT, cf, v))
 		return c->t->err;
 	c->state.totals.comments--;
+	struct proj_history h = {.comments = -1, .ref = rec->seq};
+	if (add_history(c, effective_at(c, pl_event_int(posted, PL_F_AT)), &h))
+		return c->t->err;
 	return save_campaign(c);
 }
 

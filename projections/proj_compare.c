@@ -75,9 +75,8 @@ out:
 int proj_compare(struct store_txn *ta, enum store_slot a, struct store_txn *tb, enum store_slot b,
 		 char *diff, size_t diff_size)
 {
-	static const enum store_slot_table published[] = {SLOT_CAMPAIGNS, SLOT_TOTALS, SLOT_COMMENTS};
-	for (size_t i = 0; i < sizeof published / sizeof published[0]; i++) {
-		int rc = compare_table(ta, a, tb, b, published[i], diff, diff_size);
+	for (size_t i = 0; i < proj_published_count; i++) {
+		int rc = compare_table(ta, a, tb, b, proj_published_tables[i], diff, diff_size);
 		if (rc)
 			return rc;
 	}

@@ -10,7 +10,7 @@
 #include "bytes.h"
 #include "pl_error.h"
 
-static int64_t days_open(const struct proj_totals *tot)
+int64_t proj_days_open(const struct proj_totals *tot)
 {
 	int64_t end = tot->closed_at != PROJ_NONE ? tot->closed_at : tot->last_at;
 	int64_t days = (end - tot->opened_at) / DAY_MS;
@@ -30,7 +30,7 @@ static int fill_campaign(struct store_txn *t, enum store_slot slot, const MDB_va
 	if (proj_totals_decode(tv.mv_data, tv.mv_size, &out->totals))
 		return store_txn_fail(t, PL_ECORRUPT);
 	out->closed = out->totals.closed_at != PROJ_NONE;
-	out->days = days_open(&out->totals);
+	out->days = proj_days_open(&out->totals);
 	return PL_OK;
 }
 
@@ -132,10 +132,10 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str 
 	if (limit < 1 || limit > PROJ_PAGE_MAX || campaign.len > PL_MAX_ID_BYTES)
 		return PL_EINVAL;
 	if (before) {
-		klen = proj_comment_key(key, campaign, before->at, before->seq);
+		klen = proj_timed_key(key, campaign, before->at, before->seq);
 	} else {
 		/* Just past the newest possible key of this campaign. */
-		klen = proj_comment_prefix(key, campaign);
+		klen = proj_campaign_prefix(key, campaign);
 		memset(key + klen, 0xff, 16);
 		klen += 16;
 	}
@@ -147,7 +147,7 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str 
 	size_t bytes = 0;
 	for (rc = seek_before(c, key, klen, &k, &v); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
 		struct proj_comment com;
-		if (proj_comment_key_parse(k.mv_data, k.mv_size, campaign, &com.at, &com.seq))
+		if (proj_timed_key_parse(k.mv_data, k.mv_size, campaign, &com.at, &com.seq))
 			break; /* walked past the campaign's first comment */
 		if (page->count == limit || bytes >= PROJ_PAGE_BYTES) {
 			page->has_next = true;

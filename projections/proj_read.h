@@ -20,6 +20,9 @@ struct proj_campaign {
 	int64_t days; /* whole days open (to closing, or to the last event), at least 1 */
 };
 
+/* Whole days open: to closing, or to the last event; at least 1. */
+int64_t proj_days_open(const struct proj_totals *tot);
+
 /* Reads one campaign: 0, PL_ENOTFOUND or an error. */
 int proj_campaign_get(struct store_txn *t, enum store_slot slot, struct pl_str id,
 		      struct proj_campaign *out);

@@ -41,22 +41,22 @@ static bool get_str(const uint8_t *buf, size_t len, size_t *at, struct pl_str *s
 	return true;
 }
 
-size_t proj_comment_prefix(uint8_t *key, struct pl_str campaign)
+size_t proj_campaign_prefix(uint8_t *key, struct pl_str campaign)
 {
 	key[0] = (uint8_t)campaign.len;
 	memcpy(key + 1, campaign.ptr, campaign.len);
 	return 1 + campaign.len;
 }
 
-size_t proj_comment_key(uint8_t *key, struct pl_str campaign, int64_t at, uint64_t seq)
+size_t proj_timed_key(uint8_t *key, struct pl_str campaign, int64_t at, uint64_t seq)
 {
-	size_t n = proj_comment_prefix(key, campaign);
+	size_t n = proj_campaign_prefix(key, campaign);
 	bytes_put_be64_signed(key + n, at);
 	bytes_put_be64(key + n + 8, seq);
 	return n + 16;
 }
 
-int proj_comment_key_parse(const uint8_t *key, size_t len, struct pl_str campaign, int64_t *at,
+int proj_timed_key_parse(const uint8_t *key, size_t len, struct pl_str campaign, int64_t *at,
 			   uint64_t *seq)
 {
 	size_t n = 1 + campaign.len;
@@ -167,5 +167,90 @@ int proj_comment_decode(const void *buf, size_t len, struct proj_comment *c)
 	if (!get_str(buf, len, &at, &c->id, NULL) || !get_str(buf, len, &at, &c->name, &c->has_name) ||
 	    !get_str(buf, len, &at, &c->text, NULL) || at != len)
 		return PL_ECORRUPT;
+	return PL_OK;
+}
+
+enum { H_RAISED = 1, H_PLEDGES = 2, H_COMMENTS = 4, H_NET = 8, H_REF = 16 };
+
+size_t proj_history_encode(uint8_t buf[PROJ_HISTORY_MAX], const struct proj_history *h)
+{
+	size_t n = 2;
+	uint8_t flags = 0;
+	if (h->raised) {
+		bytes_put_le64(buf + n, (uint64_t)h->raised);
+		n += 8, flags |= H_RAISED;
+	}
+	if (h->pledges) {
+		bytes_put_le32(buf + n, (uint32_t)h->pledges);
+		n += 4, flags |= H_PLEDGES;
+	}
+	if (h->comments) {
+		bytes_put_le32(buf + n, (uint32_t)h->comments);
+		n += 4, flags |= H_COMMENTS;
+	}
+	if (h->net) {
+		bytes_put_le64(buf + n, (uint64_t)h->net);
+		memcpy(buf + n + 8, h->supporter, sizeof h->supporter);
+		n += 8 + sizeof h->supporter, flags |= H_NET;
+	}
+	if (h->ref) {
+		bytes_put_le64(buf + n, h->ref);
+		n += 8, flags |= H_REF;
+	}
+	buf[0] = h->type;
+	buf[1] = flags;
+	return n;
+}
+
+int proj_history_decode(const void *buf, size_t len, struct proj_history *h)
+{
+	const uint8_t *p = buf;
+	memset(h, 0, sizeof *h);
+	if (len < 2 || p[1] & ~(H_RAISED | H_PLEDGES | H_COMMENTS | H_NET | H_REF))
+		return PL_ECORRUPT;
+	uint8_t flags = p[1];
+	size_t want = 2 + (flags & H_RAISED ? 8 : 0) + (flags & H_PLEDGES ? 4 : 0) +
+		      (flags & H_COMMENTS ? 4 : 0) + (flags & H_NET ? 8 + sizeof h->supporter : 0) +
+		      (flags & H_REF ? 8 : 0);
+	if (len != want)
+		return PL_ECORRUPT;
+	size_t n = 2;
+	h->type = p[0];
+	if (flags & H_RAISED)
+		h->raised = (int64_t)bytes_get_le64(p + n), n += 8;
+	if (flags & H_PLEDGES)
+		h->pledges = (int32_t)bytes_get_le32(p + n), n += 4;
+	if (flags & H_COMMENTS)
+		h->comments = (int32_t)bytes_get_le32(p + n), n += 4;
+	if (flags & H_NET) {
+		h->net = (int64_t)bytes_get_le64(p + n);
+		memcpy(h->supporter, p + n + 8, sizeof h->supporter);
+		n += 8 + sizeof h->supporter;
+	}
+	if (flags & H_REF)
+		h->ref = bytes_get_le64(p + n);
+	return PL_OK;
+}
+
+void proj_platform_encode(uint8_t *buf, const struct proj_platform *p)
+{
+	bytes_put_le64(buf, (uint64_t)p->raised);
+	bytes_put_le64(buf + 8, (uint64_t)(p->raised >> 64));
+	bytes_put_le64(buf + 16, (uint64_t)p->pledges);
+	bytes_put_le64(buf + 24, (uint64_t)p->open);
+	bytes_put_le64(buf + 32, (uint64_t)p->closed);
+	bytes_put_le64(buf + 40, (uint64_t)p->supporters);
+}
+
+int proj_platform_decode(const void *buf, size_t len, struct proj_platform *p)
+{
+	const uint8_t *b = buf;
+	if (len != PROJ_PLATFORM_SIZE)
+		return PL_ECORRUPT;
+	p->raised = (__int128)((unsigned __int128)bytes_get_le64(b + 8) << 64 | bytes_get_le64(b));
+	p->pledges = (int64_t)bytes_get_le64(b + 16);
+	p->open = (int64_t)bytes_get_le64(b + 24);
+	p->closed = (int64_t)bytes_get_le64(b + 32);
+	p->supporters = (int64_t)bytes_get_le64(b + 40);
 	return PL_OK;
 }

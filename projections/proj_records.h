@@ -6,12 +6,15 @@
  *   CAMPAIGNS    campaign id                  → campaign info (static fields)
  *   TOTALS       campaign id                  → totals (numbers that move)
  *   COMMENTS     len8 campaign, at, seq       → comment (id, name, text)
+ *   HISTORY      len8 campaign, at, seq       → what an event changed (proj_history)
+ *   PLATFORM     currency                     → totals of all campaigns in it
  * What the rules need, in the slot's state index (index.h), keyed by
  * fingerprints of the ids (fp.h):
  *   campaign     campaign id                  → totals and currency
  *   pledge       pledge id                    → its event's sequence, refunded
  *   supporter    campaign, supporter          → net amount
  *   comment      comment id                   → its event's sequence, removed
+ *   backer       currency, supporter          → campaigns they back (net > 0)
  * A pledge or comment keeps only where its event is in the log: a refund or
  * a removal reads the rest there. Every encoder writes every byte, so equal
  * state means equal bytes: that is what makes replay byte-identical.
@@ -63,14 +66,44 @@ struct proj_comment {
 	uint64_t seq;
 };
 
+/*
+ * One history row: what one event changed in one campaign, at the time it
+ * counts from (its effective time: its own, or the later time of what it
+ * depends on, docs/http.md "History"). Rows only add up; the supporter
+ * count at a time comes from the nets of the fingerprints, not a delta,
+ * because whether a supporter counts depends on everything they did.
+ */
+struct proj_history {
+	uint8_t type;            /* enum pl_event_type */
+	int64_t raised;          /* change of raised */
+	int32_t pledges;         /* change of the pledge count */
+	int32_t comments;        /* change of the visible comments */
+	int64_t net;             /* change of one supporter's net amount */
+	uint8_t supporter[16];   /* that supporter's fingerprint, when net != 0 */
+	uint64_t ref;            /* a removal's comment.posted seq; 0 otherwise */
+};
+#define PROJ_HISTORY_MAX 48
+size_t proj_history_encode(uint8_t buf[PROJ_HISTORY_MAX], const struct proj_history *h);
+int proj_history_decode(const void *buf, size_t len, struct proj_history *h);
+
+/* The figures of every campaign in one currency. */
+struct proj_platform {
+	__int128 raised; /* every campaign may hold up to INT64_MAX */
+	int64_t pledges, open, closed, supporters;
+};
+#define PROJ_PLATFORM_SIZE 48
+void proj_platform_encode(uint8_t *buf, const struct proj_platform *p);
+int proj_platform_decode(const void *buf, size_t len, struct proj_platform *p);
+
 /* Composite keys: the campaign prefixed by its length keeps them unambiguous. */
 #define PROJ_KEY_MAX (1 + PL_MAX_ID_BYTES + PL_MAX_ID_BYTES + 16)
 
-size_t proj_comment_key(uint8_t *key, struct pl_str campaign, int64_t at, uint64_t seq);
-/* The prefix every COMMENTS key of a campaign starts with. */
-size_t proj_comment_prefix(uint8_t *key, struct pl_str campaign);
-/* Splits a COMMENTS key; fails unless it belongs to campaign. */
-int proj_comment_key_parse(const uint8_t *key, size_t len, struct pl_str campaign, int64_t *at,
+/* A COMMENTS or HISTORY key: the campaign's, ordered by time, then log position. */
+size_t proj_timed_key(uint8_t *key, struct pl_str campaign, int64_t at, uint64_t seq);
+/* The prefix every such key of a campaign starts with. */
+size_t proj_campaign_prefix(uint8_t *key, struct pl_str campaign);
+/* Splits such a key; fails unless it belongs to campaign. */
+int proj_timed_key_parse(const uint8_t *key, size_t len, struct pl_str campaign, int64_t *at,
 			   uint64_t *seq);
 
 /* Encoders return the encoded size; call with buf NULL to get the size alone. */

@@ -49,13 +49,16 @@ void proj_set_live(struct store_txn *t, enum store_slot slot)
 	store_put(t, STORE_DB_META, GENERATION_KEY, strlen(GENERATION_KEY), val, sizeof val, 0);
 }
 
+const enum store_slot_table proj_published_tables[] = {SLOT_CAMPAIGNS, SLOT_TOTALS, SLOT_COMMENTS,
+							 SLOT_HISTORY, SLOT_PLATFORM};
+const size_t proj_published_count = sizeof proj_published_tables / sizeof proj_published_tables[0];
+
 int proj_clear_some(struct store_txn *t, enum store_slot slot, size_t max_entries, bool *done)
 {
-	static const enum store_slot_table published[] = {SLOT_CAMPAIGNS, SLOT_TOTALS, SLOT_COMMENTS};
 	size_t n = 0;
 	*done = false;
-	for (size_t i = 0; i < sizeof published / sizeof published[0]; i++) {
-		MDB_cursor *c = store_txn_cursor(t, store_slot_db(slot, published[i]));
+	for (size_t i = 0; i < proj_published_count; i++) {
+		MDB_cursor *c = store_txn_cursor(t, store_slot_db(slot, proj_published_tables[i]));
 		if (!c)
 			return t->err;
 		MDB_val k, v;

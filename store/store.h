@@ -37,7 +37,10 @@
 	X(S##_CAMPAIGN_STATE, s ".runs.campaigns", 0)                    \
 	X(S##_PLEDGES, s ".runs.pledges", 0)                             \
 	X(S##_SUPPORTERS, s ".runs.supporters", 0)                       \
-	X(S##_COMMENT_IDS, s ".runs.comment_ids", 0)
+	X(S##_COMMENT_IDS, s ".runs.comment_ids", 0)                    \
+	X(S##_HISTORY, s ".history", 0)                                  \
+	X(S##_PLATFORM, s ".platform", 0)                                \
+	X(S##_BACKERS, s ".runs.backers", 0)
 
 #define STORE_DBS(X)                         \
 	X(META, "meta", 0)                   \
@@ -65,6 +68,9 @@ enum store_slot_table {
 	SLOT_PLEDGES,
 	SLOT_SUPPORTERS,
 	SLOT_COMMENT_IDS,
+	SLOT_HISTORY,
+	SLOT_PLATFORM,
+	SLOT_BACKERS,
 	SLOT_TABLE_COUNT
 };
 
@@ -85,7 +91,7 @@ static inline const char *store_slot_name(enum store_slot slot)
 }
 
 /* The on-disk format this build reads and writes. */
-#define STORE_FORMAT 2
+#define STORE_FORMAT 3
 
 /* Name of a database, for messages and diffs. */
 const char *store_db_name(enum store_db db);

@@ -175,28 +175,6 @@ bool cli_parse_u64(const char *s, uint64_t *out)
 	return true;
 }
 
-bool cli_parse_time(const char *s, int64_t *ms)
-{
-	uint64_t n;
-	if (cli_parse_u64(s, &n)) {
-		if (n > INT64_MAX)
-			return false;
-		*ms = (int64_t)n;
-		return true;
-	}
-	struct tm tm = {0};
-	const char *formats[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"};
-	for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
-		memset(&tm, 0, sizeof tm);
-		const char *end = strptime(s, formats[i], &tm);
-		if (end && (*end == '\0' || (end[0] == 'Z' && end[1] == '\0'))) {
-			*ms = (int64_t)timegm(&tm) * 1000;
-			return true;
-		}
-	}
-	return false;
-}
-
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

@@ -63,9 +63,6 @@ void cli_print_replay_failure(const char *cmd, const struct replay_result *res);
 /* Parses a whole unsigned decimal number. */
 bool cli_parse_u64(const char *s, uint64_t *out);
 
-/* Parses a time: Unix milliseconds, or ISO 8601 UTC "YYYY-MM-DD[THH:MM[:SS]][Z]". */
-bool cli_parse_time(const char *s, int64_t *ms);
-
 /* Prints "pledged CMD: message" and the usage hint on stderr; returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -18,6 +18,7 @@
 #include "proj_read.h"
 #include "rebuild.h"
 #include "replay.h"
+#include "time_text.h"
 #include "views.h"
 
 static const char usage[] =
@@ -240,7 +241,7 @@ int cmd_replay(int argc, char **argv)
 				return cli_usage_error("replay", "--until-seq wants a sequence number >= 1, not '%s'", optarg);
 			break;
 		case 't':
-			if (!cli_parse_time(optarg, &ropt.until_time))
+			if (!time_text_parse(optarg, &ropt.until_time))
 				return cli_usage_error("replay", "--until-time wants Unix ms or YYYY-MM-DDTHH:MM:SSZ, not '%s'", optarg);
 			ropt.has_until_time = true;
 			break;

@@ -14,9 +14,10 @@
 static const char usage[] =
 	"Usage: pledged upgrade [--data DIR]\n"
 	"\n"
-	"Bring a data dir written by an older pledged (format 1) to this one's\n"
-	"format (2), in place: log entries and rejections are rewritten with\n"
-	"checksums, and the projections are rebuilt from the log. Stop serve first.\n"
+	"Bring a data dir written by an older pledged (format 1 or 2) to this one's\n"
+	"format (3), in place: the projections are rebuilt from the log, with the\n"
+	"history and platform totals format 3 added; from format 1 the log entries\n"
+	"and rejections are first rewritten with checksums. Stop serve first.\n"
 	"Take a backup first ('pledged backup' of the old version). Interrupted, it\n"
 	"goes on where it stopped when run again; until it has finished, every\n"
 	"other command refuses the data dir.\n"

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "time_text.h"
 #include "log.h"
 #include "partitioner.h"
 #include "pl_error.h"
@@ -180,7 +181,7 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 	if (key_is(key, "checkpoint_entries"))
 		return parse_unsigned(key, value, &c->checkpoint_entries, err, err_size);
 	if (key_is(key, "earliest_event_time"))
-		return cli_parse_time(value, &c->earliest_event_time)
+		return time_text_parse(value, &c->earliest_event_time)
 			       ? PL_OK
 			       : fail(err, err_size, "%s wants Unix ms or YYYY-MM-DDTHH:MM:SSZ, not '%s'",
 				      key, value);

@@ -1,11 +1,13 @@
 /*
  * http_api.c — the JSON API of docs/http.md: campaigns, one
- * campaign, its comment feed, and rejections for operators.
+ * campaign (now or as of a time), its history and comment feed, the
+ * platform totals, and rejections for operators.
  *
  * Each answer is read in one LMDB read-only transaction, together with the
  * log position it reflects (ETag, X-Pledged-Seq), and the transaction ends
  * before the reply is sent, so a slow client never holds one.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "http_reply.h"
 #include "log.h"
 #include "pl_error.h"
+#include "proj_history.h"
 #include "proj_read.h"
 #include "rejections.h"
 #include "views.h"
@@ -205,15 +208,150 @@ static bool begin_campaign_read(struct http_request *r, struct campaign_read *cr
 	return false;
 }
 
+/* The campaign as it stood at as_of (from its history); true when it answered instead. */
+static bool read_as_of(struct http_request *r, struct campaign_read *cr, int64_t as_of)
+{
+	int rc = proj_history_as_of(&cr->t, cr->pos.slot, as_of, &cr->c);
+	if (rc == PL_ENOTFOUND) {
+		store_abort(&cr->t);
+		http_reply_error(r, 404, "the campaign had not opened by as_of");
+		return true;
+	}
+	if (rc) {
+		reply_storage_error(r, &cr->t, rc);
+		return true;
+	}
+	return false;
+}
+
 void http_api_campaign(struct http_request *r)
 {
 	struct http_query q;
 	struct campaign_read cr;
-	if (reject_query(r, 0, &q) || begin_campaign_read(r, &cr))
+	if (reject_query(r, HTTP_Q_AS_OF, &q) || begin_campaign_read(r, &cr))
+		return;
+	if (q.has_as_of && read_as_of(r, &cr, q.as_of))
 		return;
 	json_t *body = view_campaign(&cr.c);
 	store_abort(&cr.t);
+	if (body && q.has_as_of && json_object_set_new(body, "as_of", json_integer(q.as_of))) {
+		json_decref(body);
+		body = NULL;
+	}
 	reply_rendered(r, body, &cr.pos, cr.key, cr.key_len);
+}
+
+/* The length of a bucket, and where the one holding t starts (weeks from Monday, UTC). */
+static int64_t interval_ms(enum http_interval i)
+{
+	return i == HTTP_INTERVAL_HOUR ? 3600000 : i == HTTP_INTERVAL_DAY ? DAY_MS : 7 * DAY_MS;
+}
+
+static int64_t bucket_start(enum http_interval i, int64_t t)
+{
+	/* 1970-01-01 was a Thursday: weeks counted from Monday the 5th. */
+	int64_t origin = i == HTTP_INTERVAL_WEEK ? 4 * DAY_MS : 0, step = interval_ms(i);
+	int64_t n = (t - origin) / step;
+	if ((t - origin) % step < 0)
+		n--;
+	return origin + n * step;
+}
+
+static int append_bucket(const struct proj_bucket *b, void *arg)
+{
+	return json_array_append_new(arg, view_bucket(b)) ? PL_ENOMEM : 0;
+}
+
+void http_api_history(struct http_request *r)
+{
+	static const char *const names[] = {"hour", "day", "week"};
+	struct http_query q;
+	struct campaign_read cr;
+	if (reject_query(r, HTTP_Q_INTERVAL | HTTP_Q_FROM | HTTP_Q_TO, &q) ||
+	    begin_campaign_read(r, &cr))
+		return;
+	const struct proj_totals *now = &cr.c.totals;
+	int64_t from = q.has_from ? q.from : now->opened_at;
+	int64_t to = q.has_to ? q.to : now->closed_at != PROJ_NONE ? now->closed_at : now->last_at;
+	int64_t step = interval_ms(q.interval), start = bucket_start(q.interval, from);
+	int64_t span = to < start ? 0 : (to - start) / step + 1;
+	if (to < from || span > HTTP_HISTORY_BUCKETS) {
+		store_abort(&cr.t);
+		if (to < from)
+			http_reply_error(r, 400, "to must not be before from");
+		else
+			http_reply_error(r, 400, "from and to span %lld buckets (%ss); at most %d: "
+						 "ask for a longer interval or a shorter span",
+					 (long long)span, names[q.interval], HTTP_HISTORY_BUCKETS);
+		return;
+	}
+	json_t *buckets = json_array();
+	int rc = buckets ? proj_history_buckets(&cr.t, cr.pos.slot, cr.c.id, start, step,
+						(size_t)span, append_bucket, buckets)
+			 : PL_ENOMEM;
+	if (rc && rc != PL_ENOMEM) {
+		json_decref(buckets);
+		reply_storage_error(r, &cr.t, rc);
+		return;
+	}
+	json_t *body = rc ? NULL
+			  : json_pack("{s:s%,s:s%,s:s,s:I,s:I,s:o}", "campaign", cr.c.id.ptr,
+				      (size_t)cr.c.id.len, "currency", cr.c.info.currency.ptr,
+				      (size_t)cr.c.info.currency.len, "interval", names[q.interval],
+				      "from", (json_int_t)from, "to", (json_int_t)to, "buckets",
+				      buckets);
+	if (rc)
+		json_decref(buckets);
+	store_abort(&cr.t);
+	reply_rendered(r, body, &cr.pos, cr.key, cr.key_len);
+}
+
+void http_api_totals(struct http_request *r)
+{
+	struct http_query q;
+	struct store_txn t;
+	struct http_position pos;
+	if (reject_query(r, 0, &q))
+		return;
+	char key[HTTP_CACHE_KEY_MAX];
+	size_t key_len = cache_key(r, key);
+	int rc = begin_read(r, &t, &pos);
+	if (rc) {
+		reply_storage_error(r, &t, rc);
+		return;
+	}
+	if (reply_from_cache(r, &t, &pos, key, key_len))
+		return;
+	json_t *list = json_array();
+	MDB_cursor *c = list ? store_cursor(&t, store_slot_db(pos.slot, SLOT_PLATFORM)) : NULL;
+	MDB_val k, v;
+	int mrc = c ? mdb_cursor_get(c, &k, &v, MDB_FIRST) : MDB_NOTFOUND;
+	for (; mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct proj_platform p;
+		if (k.mv_size != 3 || proj_platform_decode(v.mv_data, v.mv_size, &p)) {
+			mrc = MDB_CORRUPTED;
+			break;
+		}
+		if (json_array_append_new(list, view_platform(k.mv_data, &p))) {
+			mrc = ENOMEM;
+			break;
+		}
+	}
+	if (c)
+		mdb_cursor_close(c);
+	rc = !list || mrc == ENOMEM ? PL_ENOMEM
+	     : mrc != MDB_NOTFOUND  ? store_txn_fail(&t, store_error(mrc))
+				    : t.err;
+	if (rc && rc != PL_ENOMEM) {
+		json_decref(list);
+		reply_storage_error(r, &t, rc);
+		return;
+	}
+	store_abort(&t);
+	json_t *body = rc ? NULL : json_pack("{s:o}", "currencies", list);
+	if (rc)
+		json_decref(list);
+	reply_rendered(r, body, &pos, key, key_len);
 }
 
 void http_api_comments(struct http_request *r)

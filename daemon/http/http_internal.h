@@ -30,6 +30,8 @@
 	X(CAMPAIGN, "campaign", "/v1/campaigns/{id}", HTTP_PUBLIC)             \
 	X(COMMENTS, "comments", "/v1/campaigns/{id}/comments", HTTP_PUBLIC)    \
 	X(STREAM, "stream", "/v1/campaigns/{id}/stream", HTTP_PUBLIC)          \
+	X(HISTORY, "history", "/v1/campaigns/{id}/history", HTTP_PUBLIC)       \
+	X(TOTALS, "totals", "/v1/totals", HTTP_PUBLIC)                         \
 	X(REJECTIONS, "rejections", "/v1/rejections", HTTP_ADMIN)              \
 	X(HEALTHZ, "healthz", "/healthz", HTTP_ADMIN)                          \
 	X(READYZ, "readyz", "/readyz", HTTP_BOTH)                              \
@@ -157,6 +159,8 @@ bool http_reply_if_not_owned(struct http_request *r);
 void http_api_campaigns(struct http_request *r);
 void http_api_campaign(struct http_request *r);
 void http_api_comments(struct http_request *r);
+void http_api_history(struct http_request *r);
+void http_api_totals(struct http_request *r);
 void http_api_rejections(struct http_request *r);
 void http_ops_healthz(struct http_request *r);
 void http_ops_readyz(struct http_request *r);

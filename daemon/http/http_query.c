@@ -1,4 +1,4 @@
-/* http_query.c — limit, before, after and status parameters, parsed and bounded. */
+/* http_query.c — the query parameters of http_query.h, parsed and bounded. */
 #include "http_query.h"
 
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "pl_error.h"
+#include "time_text.h"
 
 /* Digits only, 1..HTTP_LIMIT_MAX: "+5", " 5", "05x" and "1e2" are all refused. */
 static bool parse_limit(const char *s, unsigned *out)
@@ -30,7 +31,8 @@ static bool parse_limit(const char *s, unsigned *out)
 /* The parameters of allowed, in words: "limit and after", "no parameters". */
 static void allowed_names(unsigned allowed, char *out, size_t size)
 {
-	static const char *const names[] = {"limit", "before", "after", "status"};
+	static const char *const names[] = {"limit", "before", "after", "status",
+					    "as_of", "interval", "from", "to"};
 	size_t n = 0, count = 0, total = 0;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		total += (allowed >> i) & 1;
@@ -68,6 +70,8 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 	q->before[0] = '\0';
 	q->after[0] = '\0';
 	q->status = HTTP_STATUS_ANY;
+	q->has_as_of = q->has_from = q->has_to = false;
+	q->interval = HTTP_INTERVAL_DAY;
 	if (!query || !*query)
 		return 0;
 	struct evkeyvalq params;
@@ -85,11 +89,15 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 			       : strcmp(kv->key, "before") == 0 ? HTTP_Q_BEFORE
 			       : strcmp(kv->key, "after") == 0	? HTTP_Q_AFTER
 			       : strcmp(kv->key, "status") == 0 ? HTTP_Q_STATUS
+			       : strcmp(kv->key, "as_of") == 0	? HTTP_Q_AS_OF
+			       : strcmp(kv->key, "interval") == 0 ? HTTP_Q_INTERVAL
+			       : strcmp(kv->key, "from") == 0	? HTTP_Q_FROM
+			       : strcmp(kv->key, "to") == 0	? HTTP_Q_TO
 								: 0;
 		if (!(key & allowed)) {
 			if (!strict)
 				continue;
-			char names[64];
+			char names[96];
 			allowed_names(allowed, names, sizeof names);
 			snprintf(err, err_size, "unknown parameter; this path takes %s", names);
 			rc = PL_EINVAL;
@@ -112,6 +120,33 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 		    (key == HTTP_Q_AFTER && !copy_cursor(kv, q->after, sizeof q->after, err, err_size))) {
 			rc = PL_EINVAL;
 			goto cleanup;
+		}
+		int64_t *time = key == HTTP_Q_AS_OF ? &q->as_of
+				: key == HTTP_Q_FROM ? &q->from
+				: key == HTTP_Q_TO   ? &q->to
+						     : NULL;
+		if (time && !time_text_parse(kv->value, time)) {
+			snprintf(err, err_size, "%s must be a time: milliseconds since 1970, or a UTC "
+						"date such as 2020-01-10 or 2020-01-10T12:00:00Z",
+				 kv->key);
+			rc = PL_EINVAL;
+			goto cleanup;
+		}
+		q->has_as_of |= key == HTTP_Q_AS_OF;
+		q->has_from |= key == HTTP_Q_FROM;
+		q->has_to |= key == HTTP_Q_TO;
+		if (key == HTTP_Q_INTERVAL) {
+			if (strcmp(kv->value, "hour") == 0) {
+				q->interval = HTTP_INTERVAL_HOUR;
+			} else if (strcmp(kv->value, "day") == 0) {
+				q->interval = HTTP_INTERVAL_DAY;
+			} else if (strcmp(kv->value, "week") == 0) {
+				q->interval = HTTP_INTERVAL_WEEK;
+			} else {
+				snprintf(err, err_size, "interval must be hour, day or week");
+				rc = PL_EINVAL;
+				goto cleanup;
+			}
 		}
 		if (key == HTTP_Q_STATUS) {
 			if (strcmp(kv->value, "open") == 0) {

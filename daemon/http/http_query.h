@@ -1,6 +1,7 @@
 /*
  * http_query.h — the query parameters of docs/http.md: limit, before,
- * after and status, checked once for every route that takes them.
+ * after, status, as_of, interval, from and to, checked once for every
+ * route that takes them.
  *
  * Under /v1/ an unknown or repeated parameter is a 400, so a typo such as
  * "?limt=5" is reported instead of silently ignored. The web page ignores
@@ -11,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define HTTP_LIMIT_DEFAULT 20
 #define HTTP_LIMIT_MAX 100
@@ -20,9 +22,18 @@ enum http_query_keys {
 	HTTP_Q_BEFORE = 1 << 1,
 	HTTP_Q_AFTER = 1 << 2,
 	HTTP_Q_STATUS = 1 << 3,
+	HTTP_Q_AS_OF = 1 << 4,
+	HTTP_Q_INTERVAL = 1 << 5,
+	HTTP_Q_FROM = 1 << 6,
+	HTTP_Q_TO = 1 << 7,
 };
 
 enum http_status_filter { HTTP_STATUS_ANY, HTTP_STATUS_OPEN, HTTP_STATUS_CLOSED };
+
+/* A chart's bucket: an hour, a day or a week (from Monday) of UTC; at most
+ * this many in one answer. */
+#define HTTP_HISTORY_BUCKETS 1000
+enum http_interval { HTTP_INTERVAL_HOUR, HTTP_INTERVAL_DAY, HTTP_INTERVAL_WEEK };
 
 struct http_query {
 	unsigned limit;   /* 1..HTTP_LIMIT_MAX; HTTP_LIMIT_DEFAULT when absent */
@@ -30,6 +41,9 @@ struct http_query {
 	char before[64];  /* decoded cursor text; "" when absent */
 	char after[160];  /* decoded cursor text; "" when absent */
 	enum http_status_filter status;
+	bool has_as_of, has_from, has_to;
+	int64_t as_of, from, to; /* ms since 1970, when given */
+	enum http_interval interval; /* HTTP_INTERVAL_DAY when absent */
 };
 
 /*

@@ -120,6 +120,8 @@ static enum http_route match(const struct segment *s, int n, int *id_seg)
 		return HTTP_ROUTE_REJECTIONS;
 	if (n == 2 && seg_is(&s[1], "cluster"))
 		return HTTP_ROUTE_CLUSTER;
+	if (n == 2 && seg_is(&s[1], "totals"))
+		return HTTP_ROUTE_TOTALS;
 	if (!seg_is(&s[1], "campaigns"))
 		return HTTP_ROUTE_UNKNOWN;
 	if (n == 2)
@@ -133,6 +135,8 @@ static enum http_route match(const struct segment *s, int n, int *id_seg)
 		return HTTP_ROUTE_COMMENTS;
 	if (seg_is(&s[3], "stream"))
 		return HTTP_ROUTE_STREAM;
+	if (seg_is(&s[3], "history"))
+		return HTTP_ROUTE_HISTORY;
 	*id_seg = -1;
 	return HTTP_ROUTE_UNKNOWN;
 }

@@ -22,6 +22,8 @@ static void (*const handlers[HTTP_ROUTE_COUNT])(struct http_request *) = {
 	[HTTP_ROUTE_CAMPAIGN] = http_api_campaign,
 	[HTTP_ROUTE_COMMENTS] = http_api_comments,
 	[HTTP_ROUTE_STREAM] = http_stream_open,
+	[HTTP_ROUTE_HISTORY] = http_api_history,
+	[HTTP_ROUTE_TOTALS] = http_api_totals,
 	[HTTP_ROUTE_REJECTIONS] = http_api_rejections,
 	[HTTP_ROUTE_HEALTHZ] = http_ops_healthz,
 	[HTTP_ROUTE_READYZ] = http_ops_readyz,
@@ -82,7 +84,8 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 	memcpy(r.id, t.id, t.id_len + 1);
 	r.id_len = t.id_len;
 	bool campaign = r.route == HTTP_ROUTE_CAMPAIGN || r.route == HTTP_ROUTE_COMMENTS ||
-			r.route == HTTP_ROUTE_STREAM || (r.route == HTTP_ROUTE_PAGE && r.id_len);
+			r.route == HTTP_ROUTE_STREAM || r.route == HTTP_ROUTE_HISTORY ||
+			(r.route == HTTP_ROUTE_PAGE && r.id_len);
 	if (campaign && http_reply_if_not_owned(&r))
 		return;
 	handlers[r.route](&r);

@@ -1,4 +1,4 @@
-/* upgrade.c — format 1 to format 2, in place and resumable; see upgrade.h. */
+/* upgrade.c — formats 1 and 2 to format 3, in place and resumable; see upgrade.h. */
 #include "upgrade.h"
 
 #include <string.h>
@@ -106,22 +106,14 @@ static void say(void (*progress)(const char *step, void *arg), void *arg, const 
 		progress(step, arg);
 }
 
-int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg), void *arg,
-		struct upgrade_report *rep)
+/* Format 1 to 2: checksummed log entries and rejections, the old tables gone. */
+static int rewrite_format1(struct store *st, void (*progress)(const char *step, void *arg), void *arg,
+			   struct upgrade_report *rep)
 {
-	memset(rep, 0, sizeof *rep);
-	rep->from_format = store_format(st);
-	if (rep->from_format == STORE_FORMAT)
-		return PL_OK;
-	int rc = PL_OK;
-	if (rep->from_format == 1)
-		rc = store_run_write(st, mark_txn, NULL);
 	struct rewrite log = {.db = STORE_DB_LOG, .upgrade = evlog_upgrade_entry, .next = 1};
 	struct rewrite rej = {.db = STORE_DB_REJECTIONS, .upgrade = rejections_upgrade_entry, .next = 1};
-	if (rc == 0) {
-		say(progress, arg, "rewriting log entries with checksums");
-		rc = rewrite_all(st, &log);
-	}
+	say(progress, arg, "rewriting log entries with checksums");
+	int rc = rewrite_all(st, &log);
 	if (rc == 0) {
 		say(progress, arg, "rewriting rejections with checksums");
 		rc = rewrite_all(st, &rej);
@@ -132,6 +124,24 @@ int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg),
 		say(progress, arg, "dropping the old projection tables");
 	for (size_t i = 0; rc == 0 && i < sizeof old_tables / sizeof old_tables[0]; i++)
 		rc = store_run_write(st, drop_txn, (void *)old_tables[i]);
+	return rc;
+}
+
+int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg), void *arg,
+		struct upgrade_report *rep)
+{
+	memset(rep, 0, sizeof *rep);
+	rep->from_format = store_format(st);
+	if (rep->from_format == STORE_FORMAT)
+		return PL_OK;
+	int rc = PL_OK;
+	if (rep->from_format != 0) /* 0: an upgrade interrupted, marked already */
+		rc = store_run_write(st, mark_txn, NULL);
+	/* Format 2 has its log and rejections as format 3 does; only its
+	 * projections lack history and platform totals. An interrupted upgrade
+	 * may come from format 1: the rewrites skip what is done. */
+	if (rc == 0 && rep->from_format != 2)
+		rc = rewrite_format1(st, progress, arg, rep);
 	if (rc == 0) {
 		struct rebuild_options ropt = {.swap = true};
 		say(progress, arg, "rebuilding the projections from the log");

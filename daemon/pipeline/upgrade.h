@@ -1,11 +1,13 @@
 /*
- * upgrade.h — a data dir of format 1 brought to format 2, in place.
+ * upgrade.h — a data dir of format 1 or 2 brought to format 3, in place.
  *
  * Format 2 gave every log entry and rejection a checksum (and rejections
  * their event id and type), moved the projections into slots with the
  * rules' state in the state index, and so changed every table but the
- * offsets. The upgrade rewrites the log and the rejections a share per
- * transaction, drops the old projection tables, and rebuilds the
+ * offsets. Format 3 added each campaign's history, the platform totals
+ * and, in the state index, who backs what across campaigns. From format 1
+ * the upgrade rewrites the log and the rejections a share per transaction
+ * and drops the old projection tables; from either it then rebuilds the
  * projections from the log (rebuild.h). While it runs the data dir is
  * marked as being upgraded, which every other command refuses; interrupted,
  * it goes on where it stopped when run again. Nobody may write the data dir

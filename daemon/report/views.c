@@ -1,7 +1,8 @@
-/* views.c — JSON forms of campaigns, comments, rejections and log entries. */
+/* views.c — JSON forms of campaigns, history, platform totals, comments, rejections and log entries. */
 #include "views.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -36,6 +37,46 @@ json_t *view_campaign(const struct proj_campaign *c)
 			 "opened_at", (json_int_t)t->opened_at,
 			 "closed_at", int_or_null(t->closed_at),
 			 "days", (json_int_t)c->days);
+}
+
+static json_t *figures(const struct proj_totals *t)
+{
+	return json_pack("{s:I,s:I,s:I,s:I}", "raised", (json_int_t)t->raised, "pledges",
+			 (json_int_t)t->pledges, "supporters", (json_int_t)t->supporters, "comments",
+			 (json_int_t)t->comments);
+}
+
+json_t *view_bucket(const struct proj_bucket *b)
+{
+	const struct proj_totals *t = &b->at_end;
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "start", (json_int_t)b->start, "end",
+			 (json_int_t)b->end, "raised", (json_int_t)t->raised, "pledges",
+			 (json_int_t)t->pledges, "supporters", (json_int_t)t->supporters, "comments",
+			 (json_int_t)t->comments, "change", figures(&b->change));
+}
+
+/* A sum of money that may pass what a JSON integer here holds: then a string of its digits. */
+static json_t *big_amount(__int128 v)
+{
+	if (v >= INT64_MIN && v <= INT64_MAX)
+		return json_integer((json_int_t)v);
+	char digits[48], *p = digits + sizeof digits - 1;
+	unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+	*p = '\0';
+	do
+		*--p = (char)('0' + (int)(u % 10));
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	return json_string(p);
+}
+
+json_t *view_platform(const char currency[3], const struct proj_platform *p)
+{
+	return json_pack("{s:s%,s:o,s:I,s:{s:I,s:I},s:I}", "currency", currency, (size_t)3, "raised",
+			 big_amount(p->raised), "pledges", (json_int_t)p->pledges, "campaigns", "open",
+			 (json_int_t)p->open, "closed", (json_int_t)p->closed, "supporters",
+			 (json_int_t)p->supporters);
 }
 
 json_t *view_comments_page(const struct proj_comment_page *page)

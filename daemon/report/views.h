@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "evlog.h"
+#include "proj_history.h"
 #include "proj_read.h"
 #include "rejections.h"
 
@@ -20,6 +21,10 @@
 
 json_t *view_campaign(const struct proj_campaign *c);
 json_t *view_comments_page(const struct proj_comment_page *page);
+/* One bucket of a campaign's history: its span, the totals at its end, the change within. */
+json_t *view_bucket(const struct proj_bucket *b);
+/* The totals of every campaign in one currency. */
+json_t *view_platform(const char currency[3], const struct proj_platform *p);
 json_t *view_rejection(const struct rejection_entry *e);
 json_t *view_rejections_page(const struct rejection_page *page);
 /* A log entry with its decoded event (or its raw bytes if it no longer decodes). */

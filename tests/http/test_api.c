@@ -392,6 +392,7 @@ static void test_ownership(void)
 	CHECK_STR(header("Cache-Control"), "no-store");
 	CHECK_STR(header("X-Pledged-Partitions"), "0,2 of 4");
 	CHECK_INT(get("/v1/campaigns/" DEMO "/comments"), 421);
+	CHECK_INT(get("/v1/campaigns/" DEMO "/history"), 421);
 	CHECK_INT(get("/c/" DEMO), 421);
 	CHECK_INT(get("/v1/campaigns/sse-camp"), 200);
 	CHECK_INT(get("/v1/campaigns/nosuch-c"), 404); /* 8 bytes: a held partition */
@@ -401,6 +402,7 @@ static void test_ownership(void)
 	/* Another instance that announced itself holds partition 3: a redirect,
 	 * path and query kept, while its announcement is fresh. */
 	int32_t theirs[] = {1, 3};
+	usleep(2000); /* heard after this instance's own rebalance, by the clock */
 	cluster_heard(&m.cluster, "m-other", "http://other.internal:8080", 4, theirs, 2,
 		      clock_wall_ms(), 7);
 	CHECK_INT(get("/v1/campaigns/" DEMO "/comments?limit=5"), 307);
@@ -1070,6 +1072,8 @@ static const char *const route_paths[HTTP_ROUTE_COUNT] = {
 	[HTTP_ROUTE_CAMPAIGN] = "/v1/campaigns/" DEMO,
 	[HTTP_ROUTE_COMMENTS] = "/v1/campaigns/" DEMO "/comments?limit=100",
 	[HTTP_ROUTE_STREAM] = "/v1/campaigns/" DEMO "/stream",
+	[HTTP_ROUTE_HISTORY] = "/v1/campaigns/" DEMO "/history?interval=hour",
+	[HTTP_ROUTE_TOTALS] = "/v1/totals",
 	[HTTP_ROUTE_REJECTIONS] = "/v1/rejections?limit=100",
 	[HTTP_ROUTE_HEALTHZ] = "/healthz",
 	[HTTP_ROUTE_READYZ] = "/readyz",

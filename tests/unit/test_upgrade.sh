@@ -1,7 +1,7 @@
 #!/bin/sh
-# test_upgrade.sh — a data dir of format 1 brought to format 2 by
+# test_upgrade.sh — data dirs of formats 1 and 2 brought to format 3 by
 # `pledged upgrade`, and refused by every other command until then.
-# Usage: test_upgrade.sh PLEDGED MAKE_V1 DEMO_JSONL
+# Usage: test_upgrade.sh PLEDGED MAKE_V1 MAKE_V2 DEMO_JSONL
 #
 # make_v1 writes the demo as format 1 (the log without checksums, the old
 # projection tables, a rejection, an offset). Before the upgrade: exit 3
@@ -9,8 +9,10 @@
 # same event at the same sequence, the rejection kept with its event id and
 # type now, the offset kept, verify passing. Interrupted by a crash point
 # (when they are compiled in) and run again, it finishes the same way.
+# make_v2 turns a fresh data dir into format 2 (no history, no platform
+# totals): upgraded, it answers both, equal to a dir made by this build.
 set -u
-PLEDGED=$1 MAKE_V1=$2 DEMO=$3
+PLEDGED=$1 MAKE_V1=$2 MAKE_V2=$3 DEMO=$4
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/testlib.sh"
@@ -26,7 +28,7 @@ done
 expect 3 "import refuses format 1" -- "$PLEDGED" import --data "$work/d" </dev/null
 
 expect 0 "upgrade" -- "$PLEDGED" upgrade --data "$work/d"
-contains "$work/err" "is of format 2 now (2059 log entries and 1 rejections rewritten" "upgrade summary"
+contains "$work/err" "is of format 3 now (2059 log entries and 1 rejections rewritten" "upgrade summary"
 expect 0 "upgrade again: nothing to do" -- "$PLEDGED" upgrade --data "$work/d"
 contains "$work/err" "nothing to do" "a second upgrade changes nothing"
 
@@ -55,6 +57,24 @@ if command -v curl >/dev/null && [ -n "$port" ]; then
 fi
 kill "$serve"
 wait "$serve" 2>/dev/null
+
+# Format 2: the history and the platform totals are built by the upgrade.
+"$PLEDGED" import --data "$work/v2" <"$DEMO" >/dev/null 2>&1
+cp -r "$work/v2" "$work/v3"
+"$MAKE_V2" "$work/v2" || fail "make_v2"
+expect 3 "verify refuses format 2" -- "$PLEDGED" verify --data "$work/v2"
+contains "$work/err" "pledged upgrade" "and says to upgrade"
+expect 0 "upgrade from format 2" -- "$PLEDGED" upgrade --data "$work/v2"
+contains "$work/err" "is of format 3 now" "upgrade summary from format 2"
+expect 0 "verify after the upgrade from format 2" -- "$PLEDGED" verify --data "$work/v2"
+for table in history platform; do
+	for d in v2 v3; do
+		slot=$(mdb_dump -p -s meta "$work/$d" | sed -n '/^ live$/{n;s/^ //p;}')
+		mdb_dump -p -s "${slot:-a}.$table" "$work/$d" 2>/dev/null | sed 1,/HEADER=END/d >"$work/$d.$table"
+	done
+	[ -s "$work/v2.$table" ] && cmp -s "$work/v2.$table" "$work/v3.$table" && ok ||
+		fail "the upgraded $table is not what this build writes"
+done
 
 # Interrupted (a crash point in its rebuild) and run again.
 make_v1 crashed

@@ -1,0 +1,16 @@
+/*
+ * time_text.h — times as people and URLs write them: milliseconds since
+ * 1970, or a UTC date and time in ISO 8601 ("2020-01-10",
+ * "2020-01-10T12:30", "2020-01-10T12:30:00Z"). The command line and the
+ * HTTP API take the same forms.
+ */
+#ifndef TIME_TEXT_H
+#define TIME_TEXT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Parses s into milliseconds since 1970 (UTC); false when it is neither form. */
+bool time_text_parse(const char *s, int64_t *ms);
+
+#endif

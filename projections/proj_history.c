@@ -1,0 +1,240 @@
+/* proj_history.c — figures at a time, from a campaign's history; see proj_history.h. */
+#include "proj_history.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "memtable.h"
+#include "pl_error.h"
+
+/* A pass over one campaign's history rows in time order, adding them up. */
+struct walk {
+	struct store_txn *t;
+	struct pl_str campaign;
+	MDB_cursor *cur;
+	int rc;          /* of the cursor: 0 while a row is pending */
+	int64_t at;      /* the pending row's */
+	uint64_t seq;
+	struct proj_history h;
+	struct memtable nets; /* supporter fingerprint → net amount */
+	struct proj_totals tot;
+};
+
+/* Reads the row under the cursor into w, or ends the walk past the campaign. */
+static int walk_load(struct walk *w, MDB_val *k, MDB_val *v)
+{
+	if (w->rc)
+		return w->rc == MDB_NOTFOUND ? PL_OK : store_txn_fail(w->t, store_error(w->rc));
+	if (proj_timed_key_parse(k->mv_data, k->mv_size, w->campaign, &w->at, &w->seq)) {
+		w->rc = MDB_NOTFOUND;
+		return PL_OK;
+	}
+	if (proj_history_decode(v->mv_data, v->mv_size, &w->h))
+		return store_txn_fail(w->t, PL_ECORRUPT);
+	return PL_OK;
+}
+
+static int walk_open(struct walk *w, struct store_txn *t, enum store_slot slot,
+		     struct pl_str campaign)
+{
+	memset(w, 0, sizeof *w);
+	w->t = t;
+	w->campaign = campaign;
+	w->tot.closed_at = PROJ_NONE;
+	w->tot.opened_at = PROJ_NONE;
+	if (campaign.len > PL_MAX_ID_BYTES)
+		return PL_EINVAL;
+	if (memtable_init(&w->nets, 8))
+		return PL_ENOMEM;
+	if (!(w->cur = store_cursor(t, store_slot_db(slot, SLOT_HISTORY)))) {
+		memtable_deinit(&w->nets);
+		return t->err;
+	}
+	uint8_t key[PROJ_KEY_MAX];
+	MDB_val k = {proj_campaign_prefix(key, campaign), key}, v;
+	w->rc = mdb_cursor_get(w->cur, &k, &v, MDB_SET_RANGE);
+	return walk_load(w, &k, &v);
+}
+
+static void walk_close(struct walk *w)
+{
+	if (w->cur)
+		mdb_cursor_close(w->cur);
+	memtable_deinit(&w->nets);
+}
+
+/* Adds the pending row to the totals. */
+static int walk_add(struct walk *w)
+{
+	struct proj_totals *t = &w->tot;
+	t->raised += w->h.raised;
+	t->pledges += w->h.pledges;
+	t->comments += w->h.comments;
+	if (w->h.net) {
+		struct fp f;
+		memcpy(f.b, w->h.supporter, FP_SIZE);
+		int64_t *net = memtable_get(&w->nets, &f), before = net ? *net : 0;
+		int64_t after = before + w->h.net;
+		if (memtable_put(&w->nets, &f, &after))
+			return PL_ENOMEM;
+		t->supporters += (after > 0) - (before > 0);
+	}
+	if (w->h.type == PL_EV_CAMPAIGN_OPENED)
+		t->opened_at = w->at;
+	if (w->h.type == PL_EV_CAMPAIGN_CLOSED)
+		t->closed_at = w->at;
+	/* An erasure is no event of the campaign's own (as in the live totals). */
+	if (w->h.type != PL_EV_SUPPORTER_FORGOTTEN && w->at > t->last_at)
+		t->last_at = w->at;
+	return PL_OK;
+}
+
+/* Adds every row timed before limit; stops at the first later one. */
+static int walk_until(struct walk *w, int64_t limit)
+{
+	while (w->rc == 0 && w->at < limit) {
+		int rc = walk_add(w);
+		MDB_val k, v;
+		if (rc)
+			return rc;
+		w->rc = mdb_cursor_get(w->cur, &k, &v, MDB_NEXT);
+		if ((rc = walk_load(w, &k, &v)))
+			return rc;
+	}
+	return PL_OK;
+}
+
+int proj_history_as_of(struct store_txn *t, enum store_slot slot, int64_t as_of,
+		       struct proj_campaign *c)
+{
+	struct walk w;
+	int rc = walk_open(&w, t, slot, c->id);
+	if (rc == 0)
+		rc = walk_until(&w, as_of == INT64_MAX ? as_of : as_of + 1);
+	if (rc == 0 && w.tot.opened_at == PROJ_NONE)
+		rc = PL_ENOTFOUND;
+	if (rc == 0) {
+		c->totals = w.tot;
+		c->closed = w.tot.closed_at != PROJ_NONE;
+		c->days = proj_days_open(&c->totals);
+	}
+	walk_close(&w);
+	return rc;
+}
+
+static struct proj_totals difference(const struct proj_totals *a, const struct proj_totals *b)
+{
+	struct proj_totals d = *a;
+	d.raised -= b->raised;
+	d.pledges -= b->pledges;
+	d.supporters -= b->supporters;
+	d.comments -= b->comments;
+	return d;
+}
+
+int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
+			 int64_t start, int64_t step, size_t count,
+			 int (*fn)(const struct proj_bucket *b, void *arg), void *arg)
+{
+	struct walk w;
+	int rc = walk_open(&w, t, slot, campaign);
+	if (rc == 0)
+		rc = walk_until(&w, start);
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		struct proj_bucket b = {.start = start + (int64_t)i * step};
+		struct proj_totals before = w.tot;
+		b.end = b.start + step;
+		if ((rc = walk_until(&w, b.end)))
+			break;
+		b.at_end = w.tot;
+		b.change = difference(&w.tot, &before);
+		rc = fn(&b, arg);
+	}
+	walk_close(&w);
+	return rc;
+}
+
+/* A comment visible at the time asked: where it is in the log, and its time. */
+struct visible {
+	int64_t at;
+	uint64_t seq;
+};
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct visible *x = a, *y = b;
+	if (x->at != y->at)
+		return x->at < y->at ? 1 : -1;
+	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+static int by_value(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Grows an array of n elements of size bytes to hold one more; false without memory. */
+static bool grow(void **p, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return true;
+	size_t want = *cap ? *cap * 2 : 64;
+	void *q = realloc(*p, want * size);
+	if (!q)
+		return false;
+	*p = q;
+	*cap = want;
+	return true;
+}
+
+int proj_history_comments(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
+			  int64_t as_of, const struct proj_cursor *before, size_t max,
+			  uint64_t *seqs, int64_t *ats, size_t *count, bool *more)
+{
+	struct walk w;
+	struct visible *posted = NULL;
+	uint64_t *removed = NULL;
+	size_t nposted = 0, nremoved = 0, cap_posted = 0, cap_removed = 0;
+	int rc = walk_open(&w, t, slot, campaign);
+	*count = 0;
+	*more = false;
+	while (rc == 0 && w.rc == 0 && w.at <= as_of) {
+		if (w.h.type == PL_EV_COMMENT_POSTED) {
+			if (!grow((void **)&posted, nposted, &cap_posted, sizeof *posted))
+				rc = PL_ENOMEM;
+			else
+				posted[nposted++] = (struct visible){w.at, w.seq};
+		} else if (w.h.ref) {
+			if (!grow((void **)&removed, nremoved, &cap_removed, sizeof *removed))
+				rc = PL_ENOMEM;
+			else
+				removed[nremoved++] = w.h.ref;
+		}
+		MDB_val k, v;
+		w.rc = mdb_cursor_get(w.cur, &k, &v, MDB_NEXT);
+		if (rc == 0)
+			rc = walk_load(&w, &k, &v);
+	}
+	if (rc == 0) {
+		qsort(removed, nremoved, sizeof *removed, by_value);
+		qsort(posted, nposted, sizeof *posted, newest_first);
+		for (size_t i = 0; i < nposted; i++) {
+			const struct visible *p = &posted[i];
+			if (before && (p->at > before->at || (p->at == before->at && p->seq >= before->seq)))
+				continue;
+			if (bsearch(&p->seq, removed, nremoved, sizeof *removed, by_value))
+				continue;
+			if (*count == max) {
+				*more = true;
+				break;
+			}
+			seqs[*count] = p->seq;
+			ats[(*count)++] = p->at;
+		}
+	}
+	free(posted);
+	free(removed);
+	walk_close(&w);
+	return rc;
+}

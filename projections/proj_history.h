@@ -1,0 +1,49 @@
+/*
+ * proj_history.h — a campaign's figures at any time, from its history.
+ *
+ * Every event adds a row to its campaign's history (proj_records.h),
+ * keyed by the time it counts from: its own time, or the later time of
+ * what it depends on. The figures at time T are the sum of the rows up to
+ * T, with supporters counted from their nets; so they are what a replay of
+ * the events timed at or before T gives (`replay --until-time T`), events
+ * that arrived late included. The cost is one pass over the campaign's
+ * rows, and memory for its distinct supporters.
+ */
+#ifndef PROJ_HISTORY_H
+#define PROJ_HISTORY_H
+
+#include "proj_read.h"
+
+/*
+ * Sets c (read at the present) to what it was at as_of: its totals, closed
+ * or not, and its days. PL_ENOTFOUND when it opened after as_of.
+ */
+int proj_history_as_of(struct store_txn *t, enum store_slot slot, int64_t as_of,
+		       struct proj_campaign *c);
+
+/* One bucket of a chart: the totals at its end, and how they changed within it. */
+struct proj_bucket {
+	int64_t start, end; /* [start, end) */
+	struct proj_totals at_end, change;
+};
+
+/*
+ * Calls fn for count buckets of step ms from start, each with the totals
+ * at its end (the rows before it) and the change within it. fn returning
+ * non-zero stops the walk with that value.
+ */
+int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
+			 int64_t start, int64_t step, size_t count,
+			 int (*fn)(const struct proj_bucket *b, void *arg), void *arg);
+
+/*
+ * The comments of the campaign visible at as_of (posted by then, not
+ * removed by then), newest first, strictly before `before` when not NULL:
+ * up to max of their log positions and times into seqs and ats. *more says
+ * whether older ones are left.
+ */
+int proj_history_comments(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
+			  int64_t as_of, const struct proj_cursor *before, size_t max,
+			  uint64_t *seqs, int64_t *ats, size_t *count, bool *more);
+
+#endif

@@ -1,0 +1,105 @@
+#!/bin/sh
+# test_history.sh — history, as_of and platform totals over HTTP, against
+# a point-in-time replay of the same log.
+# Usage: test_history.sh PLEDGED DEMO_JSONL
+#
+# Besides the demo, a campaign whose events arrive out of time order: a
+# pledge timed before one logged earlier, a refund timed before its
+# pledge, a removal timed before its comment, a supporter who pledges
+# twice and one whose only pledge is refunded. At every instant checked,
+# /v1/campaigns/{id}?as_of=T must give the figures `replay --dry-run
+# --until-time T` gives; the history's buckets must add up to them.
+set -u
+PLEDGED=$1 DEMO=$2
+work=$(mktemp -d)
+serve=
+trap '[ -n "$serve" ] && kill "$serve" 2>/dev/null; rm -rf "$work"' EXIT
+. "$(dirname "$0")/../unit/testlib.sh"
+command -v curl >/dev/null || { echo "test_history: curl missing: skipped"; exit 77; }
+
+H=3600000
+T0=1577836800000 # 2020-01-01T00:00:00Z
+at() { echo $((T0 + $1)); }
+ev() { # ev ID TYPE AT_OFFSET FIELDS…
+	printf '{"v":1,"id":"%s","type":"%s","at":%s,"campaign":"late-c"%s}\n' "$1" "$2" "$(at "$3")" "$4"
+}
+{
+	cat "$DEMO"
+	ev l01 campaign.opened 0 ',"title":"Late","owner":"O","currency":"GBP"'
+	ev l02 pledge.created $((5 * H)) ',"pledge":"p1","supporter":"s1","amount":1000,"currency":"GBP"'
+	ev l03 pledge.created $((1 * H)) ',"pledge":"p2","supporter":"s2","amount":500,"currency":"GBP"'
+	ev l04 pledge.refunded $((3 * H)) ',"pledge":"p1","amount":1000'
+	ev l05 pledge.created $((2 * H)) ',"pledge":"p3","supporter":"s1","amount":200,"currency":"GBP"'
+	ev l06 comment.posted $((4 * H)) ',"comment":"c1","supporter":"s2","text":"first"'
+	ev l07 comment.posted $((6 * H)) ',"comment":"c2","supporter":"s1","text":"second"'
+	ev l08 comment.removed $((3 * H)) ',"comment":"c1"'
+	ev l09 pledge.created $((7 * H)) ',"pledge":"p4","supporter":"s3","amount":300,"currency":"GBP"'
+	ev l10 pledge.refunded $((8 * H)) ',"pledge":"p4","amount":300'
+} >"$work/events.jsonl"
+expect 0 "import" -- "$PLEDGED" import --data "$work/d" <"$work/events.jsonl"
+contains "$work/err" "2069 applied, 0 rejected" "every event applied"
+
+"$PLEDGED" serve --read-only --data "$work/d" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/serve.log" &
+serve=$!
+port=$(serve_port "$work/serve.log")
+[ -n "$port" ] && ok || fail "serve did not start: $(cat "$work/serve.log")"
+get() { curl -s -o "$work/body" -w '%{http_code}' "http://127.0.0.1:$port$1"; }
+figures() { sed -n 's/.*"raised":\(-*[0-9]*\),"pledges":\([0-9]*\),"supporters":\([0-9]*\),"comments":\([0-9]*\),"status":"\([a-z]*\)".*/\1 \2 \3 \4 \5/p'; }
+
+# as_of against the dry run, for both campaigns, at instants around every
+# event of late-c and on each day of the demo.
+DEMO_ID=jess-phillips-for-labour-leader
+instants=""
+for half in $(seq 0 19); do instants="$instants $(at $((half * H / 2)))"; done
+for day in 4 5 9 13 14 17 23 24; do instants="$instants 2020-01-${day}T12:00:00Z"; done
+instants="$instants 2020-01-24"
+for t in $instants; do
+	"$PLEDGED" replay --data "$work/d" --dry-run --until-time "$t" >"$work/replay" 2>/dev/null
+	for c in late-c $DEMO_ID; do
+		want=$(grep "\"id\":\"$c\"" "$work/replay" | figures)
+		code=$(get "/v1/campaigns/$c?as_of=$t")
+		got=$(figures <"$work/body")
+		if [ -z "$want" ]; then
+			[ "$code" = 404 ] && ok || fail "$c as of $t: $code, but it had not opened"
+		else
+			[ "$code" = 200 ] && [ "$got" = "$want" ] && ok ||
+				fail "$c as of $t: $code '$got', the replay says '$want'"
+		fi
+	done
+done
+
+# The history: each bucket's totals are the as_of of its last millisecond,
+# and the changes add up to them.
+get "/v1/campaigns/late-c/history?interval=hour&from=$T0&to=$(at $((9 * H)))" >/dev/null
+[ "$(grep -o '"start":' "$work/body" | wc -l)" = 10 ] && ok || fail "ten hourly buckets: $(cat "$work/body")"
+cp "$work/body" "$work/history"
+for i in 0 3 5 7 9; do
+	end=$(at $(((i + 1) * H)))
+	get "/v1/campaigns/late-c?as_of=$((end - 1))" >/dev/null
+	want=$(figures <"$work/body" | cut -d' ' -f1-4)
+	bucket=$(sed 's/},{"start"/\n/g' "$work/history" | sed -n "$((i + 1))p")
+	got=$(echo "$bucket" | sed -n 's/.*"end":[0-9]*,"raised":\(-*[0-9]*\),"pledges":\([0-9]*\),"supporters":\([0-9]*\),"comments":\([0-9]*\),"change".*/\1 \2 \3 \4/p')
+	[ "$got" = "$want" ] && ok || fail "hour $i of the history: '$got', as_of says '$want'"
+done
+sums=$(sed 's/"change":{"raised":\(-*[0-9]*\),"pledges":\(-*[0-9]*\)/\nCHANGE \1 \2\n/g' "$work/history" |
+	awk '$1 == "CHANGE" { r += $2; p += $3 } END { print r, p }')
+[ "$sums" = "700 4" ] && ok || fail "the changes add up to 700 raised in 4 pledges: $sums"
+get "/v1/campaigns/$DEMO_ID/history?interval=day" >/dev/null
+contains "$work/body" '"interval":"day","from":1578132000000,"to":1579802400000' "the demo's days, by default from opening to closing"
+contains "$work/body" '"raised":5804100,"pledges":2020,"supporters":1975,"comments":10,"change"' "the last day ends at the final figures"
+
+# Platform totals: both campaigns in GBP; s1 and s2 back late-c, s3 no longer does.
+[ "$(get /v1/totals)" = 200 ] && ok || fail "totals"
+contains "$work/body" '{"currencies":[{"currency":"GBP","raised":5804800,"pledges":2024,"campaigns":{"open":1,"closed":1},"supporters":1977}]}' "platform totals"
+
+# Parameters are checked.
+for q in "as_of=yesterday" "as_of=" "as_of=1&as_of=2" "bogus=1"; do
+	[ "$(get "/v1/campaigns/late-c?$q")" = 400 ] && ok || fail "?$q is not refused"
+done
+for q in "interval=minute" "interval=hour&from=0" "from=$(at $H)&to=$T0" "as_of=1"; do
+	[ "$(get "/v1/campaigns/late-c/history?$q")" = 400 ] && ok || fail "history?$q is not refused"
+done
+contains "$work/body" "unknown parameter; this path takes interval, from and to" "history says what it takes"
+[ "$(get "/v1/campaigns/nosuch/history")" = 404 ] && ok || fail "history of no campaign"
+[ "$(get "/v1/totals?limit=1")" = 400 ] && ok || fail "totals takes no parameters"
+finish

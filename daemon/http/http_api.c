@@ -17,6 +17,7 @@
 #include "http_query.h"
 #include "http_reply.h"
 #include "log.h"
+#include "past_feed.h"
 #include "pl_error.h"
 #include "proj_history.h"
 #include "proj_read.h"
@@ -107,16 +108,31 @@ static bool reject_query(struct http_request *r, unsigned allowed, struct http_q
 /* A page of the campaign list being rendered. */
 struct campaign_list {
 	struct http_request *r;
+	struct store_txn *t;
+	enum store_slot slot;
 	json_t *items;
 	unsigned limit;
 	enum http_status_filter status;
+	bool has_as_of;
+	int64_t as_of;
 	bool has_next;
 	char next[HTTP_ID_CURSOR_MAX];
 };
 
-static int append_campaign(const struct proj_campaign *c, void *arg)
+static int append_campaign(const struct proj_campaign *now, void *arg)
 {
 	struct campaign_list *l = arg;
+	struct proj_campaign past;
+	const struct proj_campaign *c = now;
+	if (l->has_as_of) {
+		past = *now;
+		int rc = proj_history_as_of(l->t, l->slot, l->as_of, &past);
+		if (rc == PL_ENOTFOUND)
+			return 0; /* not open yet then */
+		if (rc)
+			return rc;
+		c = &past;
+	}
 	if (l->status != HTTP_STATUS_ANY && c->closed != (l->status == HTTP_STATUS_CLOSED))
 		return 0;
 	if (!http_owns(l->r, c->id.ptr, c->id.len))
@@ -134,7 +150,7 @@ void http_api_campaigns(struct http_request *r)
 	struct http_query q;
 	struct store_txn t;
 	struct http_position pos;
-	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_AFTER | HTTP_Q_STATUS, &q))
+	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_AFTER | HTTP_Q_STATUS | HTTP_Q_AS_OF, &q))
 		return;
 	char after[64];
 	size_t after_len = 0;
@@ -154,9 +170,13 @@ void http_api_campaigns(struct http_request *r)
 	if (reply_from_cache(r, &t, &pos, key, key_len))
 		return;
 	struct campaign_list l = {.r = r,
+				  .t = &t,
+				  .slot = pos.slot,
 				  .items = json_array(),
 				  .limit = q.has_limit ? q.limit : HTTP_LIMIT_MAX,
-				  .status = q.status};
+				  .status = q.status,
+				  .has_as_of = q.has_as_of,
+				  .as_of = q.as_of};
 	rc = l.items ? proj_campaign_each_after(&t, pos.slot, (struct pl_str){after, (uint32_t)after_len},
 						append_campaign, &l)
 		     : PL_ENOMEM;
@@ -171,6 +191,10 @@ void http_api_campaigns(struct http_request *r)
 				      l.has_next ? json_string(l.next) : json_null());
 	if (rc)
 		json_decref(l.items);
+	if (body && q.has_as_of && json_object_set_new(body, "as_of", json_integer(q.as_of))) {
+		json_decref(body);
+		body = NULL;
+	}
 	reply_rendered(r, body, &pos, key, key_len);
 }
 
@@ -359,7 +383,7 @@ void http_api_comments(struct http_request *r)
 	struct http_query q;
 	struct proj_cursor before;
 	struct campaign_read cr;
-	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_BEFORE, &q))
+	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_BEFORE | HTTP_Q_AS_OF, &q))
 		return;
 	if (q.before[0] && proj_cursor_parse(q.before, strlen(q.before), &before)) {
 		http_reply_error(r, 400, "before must be a cursor from a 'next' field");
@@ -367,10 +391,17 @@ void http_api_comments(struct http_request *r)
 	}
 	if (begin_campaign_read(r, &cr))
 		return;
+	if (q.has_as_of && cr.c.totals.opened_at > q.as_of) {
+		store_abort(&cr.t);
+		http_reply_error(r, 404, "the campaign had not opened by as_of");
+		return;
+	}
 	/* Large (100 comments of up to 4000 bytes are pointers, not copies). */
 	struct proj_comment_page page;
-	int rc = proj_comments_page(&cr.t, cr.pos.slot, request_id(r), q.before[0] ? &before : NULL,
-				    q.limit, &page);
+	const struct proj_cursor *from = q.before[0] ? &before : NULL;
+	int rc = q.has_as_of ? past_feed_page(&cr.t, cr.pos.slot, request_id(r), q.as_of, from,
+					      q.limit, &page)
+			     : proj_comments_page(&cr.t, cr.pos.slot, request_id(r), from, q.limit, &page);
 	if (rc) {
 		reply_storage_error(r, &cr.t, rc);
 		return;
@@ -401,7 +432,7 @@ void http_api_rejections(struct http_request *r)
 	struct store_txn t;
 	struct http_position pos;
 	uint64_t before = 0;
-	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_BEFORE, &q))
+	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_BEFORE | HTTP_Q_AS_OF, &q))
 		return;
 	if (q.before[0] && !parse_rejection_cursor(q.before, &before)) {
 		http_reply_error(r, 400, "before must be a cursor from a 'next' field");

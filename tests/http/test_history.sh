@@ -35,9 +35,11 @@ ev() { # ev ID TYPE AT_OFFSET FIELDS…
 	ev l08 comment.removed $((3 * H)) ',"comment":"c1"'
 	ev l09 pledge.created $((7 * H)) ',"pledge":"p4","supporter":"s3","amount":300,"currency":"GBP"'
 	ev l10 pledge.refunded $((8 * H)) ',"pledge":"p4","amount":300'
+	# The demo's first commenter asks to be forgotten, a week after it closed.
+	printf '{"v":1,"id":"l11","type":"supporter.forgotten","at":1580400000000,"supporter":"sup-0010"}\n'
 } >"$work/events.jsonl"
 expect 0 "import" -- "$PLEDGED" import --data "$work/d" <"$work/events.jsonl"
-contains "$work/err" "2069 applied, 0 rejected" "every event applied"
+contains "$work/err" "2070 applied, 0 rejected" "every event applied"
 
 "$PLEDGED" serve --read-only --data "$work/d" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/serve.log" &
 serve=$!
@@ -52,7 +54,7 @@ DEMO_ID=jess-phillips-for-labour-leader
 instants=""
 for half in $(seq 0 19); do instants="$instants $(at $((half * H / 2)))"; done
 for day in 4 5 9 13 14 17 23 24; do instants="$instants 2020-01-${day}T12:00:00Z"; done
-instants="$instants 2020-01-24"
+instants="$instants 2020-01-24 2020-02-01"
 for t in $instants; do
 	"$PLEDGED" replay --data "$work/d" --dry-run --until-time "$t" >"$work/replay" 2>/dev/null
 	for c in late-c $DEMO_ID; do
@@ -87,6 +89,40 @@ sums=$(sed 's/"change":{"raised":\(-*[0-9]*\),"pledges":\(-*[0-9]*\)/\nCHANGE \1
 get "/v1/campaigns/$DEMO_ID/history?interval=day" >/dev/null
 contains "$work/body" '"interval":"day","from":1578132000000,"to":1579802400000' "the demo's days, by default from opening to closing"
 contains "$work/body" '"raised":5804100,"pledges":2020,"supporters":1975,"comments":10,"change"' "the last day ends at the final figures"
+
+# The list as of a time: only what had opened, with its figures then.
+get "/v1/campaigns?as_of=$(at $H)" >/dev/null
+contains "$work/body" '"campaigns":[{"id":"late-c",' "before the demo opened, only late-c"
+[ "$(grep -o '"id":' "$work/body" | wc -l)" = 1 ] && ok || fail "one campaign listed: $(cat "$work/body")"
+contains "$work/body" '"raised":500,"pledges":1,"supporters":1,"comments":0,"status":"open"' "late-c's figures then"
+contains "$work/body" "\"as_of\":$(at $H)" "the list says when"
+get "/v1/campaigns/$DEMO_ID?as_of=2020-01-10" >/dev/null
+want=$(figures <"$work/body")
+get "/v1/campaigns?as_of=2020-01-10&status=open" >/dev/null
+[ "$(grep -o '"id":' "$work/body" | wc -l)" = 2 ] && ok || fail "both open on the 10th: $(cat "$work/body")"
+[ "$(sed 's/},{/}\n{/g' "$work/body" | grep "\"id\":\"$DEMO_ID\"" | figures)" = "$want" ] && ok ||
+	fail "the list as of the 10th gives the demo as its own answer does"
+get "/v1/campaigns?as_of=2020-01-10&status=closed" >/dev/null
+contains "$work/body" '"campaigns":[]' "nothing was closed on the 10th"
+
+# The feed as of a time: posted by then, not removed by then; an erased
+# comment never again, though it still counts in the figures of before.
+get "/v1/campaigns/late-c/comments?as_of=$(at $((5 * H)))" >/dev/null
+contains "$work/body" '{"comments":[],"next":null}' "c1 was removed from the time it was posted"
+get "/v1/campaigns/late-c/comments?as_of=$(at $((7 * H)))" >/dev/null
+contains "$work/body" '"id":"c2"' "c2 by its time"
+[ "$(get "/v1/campaigns/late-c/comments?as_of=2019-12-31")" = 404 ] && ok || fail "no feed before the opening"
+get "/v1/campaigns/$DEMO_ID?as_of=2020-01-20" >/dev/null
+contains "$work/body" '"comments":10,' "ten comments then, the erased one included"
+cursor= seen=0
+while :; do
+	get "/v1/campaigns/$DEMO_ID/comments?as_of=2020-01-20&limit=3${cursor:+&before=$cursor}" >/dev/null
+	seen=$((seen + $(grep -o '"id":"c-' "$work/body" | wc -l)))
+	grep -q 'Jo Miller\|c-01' "$work/body" && fail "the erased comment shows as of the 20th"
+	cursor=$(sed -n 's/.*"next":"\([0-9.]*\)".*/\1/p' "$work/body")
+	[ -z "$cursor" ] && break
+done
+[ "$seen" = 9 ] && ok || fail "nine comments paged through as of the 20th, not $seen"
 
 # Platform totals: both campaigns in GBP; s1 and s2 back late-c, s3 no longer does.
 [ "$(get /v1/totals)" = 200 ] && ok || fail "totals"

@@ -180,6 +180,18 @@ static int add_platform(struct apply_ctx *c, const struct proj_platform *d)
 	return c->t->err;
 }
 
+/* Puts (or with del, deletes) the campaign's entry in one of the orders. */
+static void order_entry(struct store_txn *t, enum store_slot slot, enum store_slot_table table,
+			enum proj_order order, int64_t v, struct pl_str id, bool del)
+{
+	uint8_t key[PROJ_ORDER_KEY_MAX];
+	size_t klen = proj_order_key(key, order, v, id);
+	if (del)
+		store_del(t, store_slot_db(slot, table), key, klen);
+	else
+		store_put(t, store_slot_db(slot, table), key, klen, "", 0, 0);
+}
+
 /* Stores the campaign's changed state and remembers to publish its totals. */
 static int save_campaign(struct apply_ctx *c)
 {
@@ -225,13 +237,17 @@ static int apply_opened(struct apply_ctx *c)
 		.target = pl_event_has(ev, PL_F_TARGET) ? pl_event_int(ev, PL_F_TARGET) : PROJ_NONE,
 		.closes_at = pl_event_has(ev, PL_F_CLOSES_AT) ? pl_event_int(ev, PL_F_CLOSES_AT) : PROJ_NONE,
 	};
+	int64_t at = pl_event_int(ev, PL_F_AT);
 	if (c->w->publish) {
 		uint8_t *p = store_reserve(c->t, table(c, SLOT_CAMPAIGNS), c->campaign.ptr,
 					   c->campaign.len, proj_info_encode(NULL, &info), 0);
 		if (p)
 			proj_info_encode(p, &info);
+		order_entry(c->t, c->w->slot, SLOT_BY_OPENED, PROJ_BY_NEWEST, at, c->campaign, false);
+		order_entry(c->t, c->w->slot, SLOT_BY_CLOSING, PROJ_BY_CLOSING,
+			    info.closes_at == PROJ_NONE ? INT64_MAX : info.closes_at, c->campaign,
+			    false);
 	}
-	int64_t at = pl_event_int(ev, PL_F_AT);
 	c->state = (struct proj_campaign_state){
 		.totals = {.opened_at = at, .closed_at = PROJ_NONE, .last_at = at}};
 	memcpy(c->state.currency, info.currency.ptr, 3);
@@ -247,6 +263,16 @@ static int apply_closed(struct apply_ctx *c)
 	if (rc || (rc = reject_if_closed(c)))
 		return rc;
 	c->state.totals.closed_at = pl_event_int(c->ev, PL_F_AT);
+	if (c->w->publish) { /* no longer among the open ones closing soon */
+		MDB_val v;
+		struct proj_info info;
+		int rc = store_get(c->t, table(c, SLOT_CAMPAIGNS), c->campaign.ptr, c->campaign.len, &v);
+		if (rc || proj_info_decode(v.mv_data, v.mv_size, &info))
+			return store_txn_fail(c->t, rc && rc != PL_ENOTFOUND ? rc : PL_ECORRUPT);
+		order_entry(c->t, c->w->slot, SLOT_BY_CLOSING, PROJ_BY_CLOSING,
+			    info.closes_at == PROJ_NONE ? INT64_MAX : info.closes_at, c->campaign,
+			    true);
+	}
 	if (add_history(c, effective_at(c, 0), &(struct proj_history){0}) ||
 	    add_platform(c, &(struct proj_platform){.open = -1, .closed = 1}))
 		return c->t->err;
@@ -569,6 +595,20 @@ static int publish_totals(struct proj_writer *w, const struct fp *f, const struc
 	if (rc)
 		return store_txn_fail(w->t, rc == PL_ENOTFOUND ? PL_ECORRUPT : rc);
 	proj_campaign_state_decode(v, &state);
+	/* The order by money raised moves with it: out of the old place, into the new. */
+	struct pl_str campaign = {id->id, id->len};
+	struct proj_totals old;
+	MDB_val ov;
+	rc = store_get(w->t, store_slot_db(w->slot, SLOT_TOTALS), id->id, id->len, &ov);
+	if (rc == 0 && proj_totals_decode(ov.mv_data, ov.mv_size, &old))
+		return store_txn_fail(w->t, PL_ECORRUPT);
+	if (rc && rc != PL_ENOTFOUND)
+		return rc;
+	if (rc == 0 && old.raised != state.totals.raised)
+		order_entry(w->t, w->slot, SLOT_BY_RAISED, PROJ_BY_RAISED, old.raised, campaign, true);
+	if (rc != 0 || old.raised != state.totals.raised)
+		order_entry(w->t, w->slot, SLOT_BY_RAISED, PROJ_BY_RAISED, state.totals.raised,
+			    campaign, false);
 	proj_totals_encode(buf, &state.totals);
 	store_put(w->t, store_slot_db(w->slot, SLOT_TOTALS), id->id, id->len, buf, sizeof buf, 0);
 	return w->t->err;

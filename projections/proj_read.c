@@ -47,8 +47,9 @@ int proj_campaign_get(struct store_txn *t, enum store_slot slot, struct pl_str i
 struct campaign_walk {
 	struct store_txn *t;
 	enum store_slot slot;
+	enum proj_order order;
 	const MDB_val *skip; /* the key to start after, or NULL */
-	int (*fn)(const struct proj_campaign *c, void *arg);
+	proj_campaign_fn fn;
 	void *arg;
 };
 
@@ -59,24 +60,35 @@ static int campaign_entry(const MDB_val *k, const MDB_val *v, void *arg)
 	    memcmp(k->mv_data, w->skip->mv_data, k->mv_size) == 0)
 		return 0;
 	struct proj_campaign camp;
-	int rc = fill_campaign(w->t, w->slot, k, v, &camp);
-	return rc ? rc : w->fn(&camp, w->arg);
+	int rc;
+	if (w->order == PROJ_BY_ID) {
+		rc = fill_campaign(w->t, w->slot, k, v, &camp);
+	} else if (k->mv_size <= 8) {
+		rc = store_txn_fail(w->t, PL_ECORRUPT);
+	} else {
+		struct pl_str id = {(const char *)k->mv_data + 8, (uint32_t)(k->mv_size - 8)};
+		rc = proj_campaign_get(w->t, w->slot, id, &camp);
+		if (rc == PL_ENOTFOUND)
+			rc = store_txn_fail(w->t, PL_ECORRUPT);
+	}
+	return rc ? rc : w->fn(&camp, k->mv_data, k->mv_size, w->arg);
 }
 
-int proj_campaign_each(struct store_txn *t, enum store_slot slot,
-		       int (*fn)(const struct proj_campaign *c, void *arg), void *arg)
+int proj_campaign_each(struct store_txn *t, enum store_slot slot, proj_campaign_fn fn, void *arg)
 {
-	struct campaign_walk w = {t, slot, NULL, fn, arg};
-	return store_each(t, store_slot_db(slot, SLOT_CAMPAIGNS), NULL, false, campaign_entry, &w);
+	return proj_campaign_each_in(t, slot, PROJ_BY_ID, NULL, 0, fn, arg);
 }
 
-int proj_campaign_each_after(struct store_txn *t, enum store_slot slot, struct pl_str after,
-			     int (*fn)(const struct proj_campaign *c, void *arg), void *arg)
+int proj_campaign_each_in(struct store_txn *t, enum store_slot slot, enum proj_order order,
+			  const void *after, size_t after_len, proj_campaign_fn fn, void *arg)
 {
-	MDB_val from = {after.len, (void *)after.ptr};
-	const MDB_val *start = after.len ? &from : NULL;
-	struct campaign_walk w = {t, slot, start, fn, arg};
-	return store_each(t, store_slot_db(slot, SLOT_CAMPAIGNS), start, false, campaign_entry, &w);
+	static const enum store_slot_table tables[] = {
+		[PROJ_BY_ID] = SLOT_CAMPAIGNS, [PROJ_BY_RAISED] = SLOT_BY_RAISED,
+		[PROJ_BY_NEWEST] = SLOT_BY_OPENED, [PROJ_BY_CLOSING] = SLOT_BY_CLOSING};
+	MDB_val from = {after_len, (void *)after};
+	const MDB_val *start = after_len ? &from : NULL;
+	struct campaign_walk w = {t, slot, order, start, fn, arg};
+	return store_each(t, store_slot_db(slot, tables[order]), start, false, campaign_entry, &w);
 }
 
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)

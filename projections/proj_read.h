@@ -27,14 +27,24 @@ int64_t proj_days_open(const struct proj_totals *tot);
 int proj_campaign_get(struct store_txn *t, enum store_slot slot, struct pl_str id,
 		      struct proj_campaign *out);
 
-/* Calls fn for every campaign in id order; stops when fn returns non-zero. */
-int proj_campaign_each(struct store_txn *t, enum store_slot slot,
-		       int (*fn)(const struct proj_campaign *c, void *arg), void *arg);
+/*
+ * Called for each campaign of a walk with its key in the order walked (to
+ * resume after it); returns 0 to go on, > 0 to stop, < 0 to stop with that
+ * error.
+ */
+typedef int (*proj_campaign_fn)(const struct proj_campaign *c, const void *key, size_t key_len,
+				void *arg);
 
-/* The same for the campaigns whose id comes after `after` (byte order);
- * all of them when after is empty. */
-int proj_campaign_each_after(struct store_txn *t, enum store_slot slot, struct pl_str after,
-			     int (*fn)(const struct proj_campaign *c, void *arg), void *arg);
+/* Calls fn for every campaign in id order. */
+int proj_campaign_each(struct store_txn *t, enum store_slot slot, proj_campaign_fn fn, void *arg);
+
+/*
+ * Calls fn for the campaigns in order (proj_records.h), starting after the
+ * key after (after_len 0: from the first). A key no longer in the order
+ * (its campaign's total moved) resumes where it would be.
+ */
+int proj_campaign_each_in(struct store_txn *t, enum store_slot slot, enum proj_order order,
+			  const void *after, size_t after_len, proj_campaign_fn fn, void *arg);
 
 /* A position in a comment feed: comments strictly older come after it. */
 struct proj_cursor {

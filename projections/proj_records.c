@@ -48,6 +48,14 @@ size_t proj_campaign_prefix(uint8_t *key, struct pl_str campaign)
 	return 1 + campaign.len;
 }
 
+size_t proj_order_key(uint8_t *key, enum proj_order order, int64_t v, struct pl_str id)
+{
+	uint64_t biased = (uint64_t)v ^ UINT64_C(0x8000000000000000);
+	bytes_put_be64(key, order == PROJ_BY_CLOSING ? biased : ~biased);
+	memcpy(key + 8, id.ptr, id.len);
+	return 8 + id.len;
+}
+
 size_t proj_timed_key(uint8_t *key, struct pl_str campaign, int64_t at, uint64_t seq)
 {
 	size_t n = proj_campaign_prefix(key, campaign);

@@ -8,6 +8,10 @@
  *   COMMENTS     len8 campaign, at, seq       → comment (id, name, text)
  *   HISTORY      len8 campaign, at, seq       → what an event changed (proj_history)
  *   PLATFORM     currency                     → totals of all campaigns in it
+ *   BY_RAISED    raised (descending), id      → nothing: campaigns by money raised
+ *   BY_OPENED    opened_at (descending), id   → nothing: newest first
+ *   BY_CLOSING   closes_at, id                → nothing: open campaigns closing soonest
+ *                                                first (none given: last)
  * What the rules need, in the slot's state index (index.h), keyed by
  * fingerprints of the ids (fp.h):
  *   campaign     campaign id                  → totals and currency
@@ -94,6 +98,12 @@ struct proj_platform {
 #define PROJ_PLATFORM_SIZE 48
 void proj_platform_encode(uint8_t *buf, const struct proj_platform *p);
 int proj_platform_decode(const void *buf, size_t len, struct proj_platform *p);
+
+/* The campaign orders: an 8-byte sort key, then the id. */
+enum proj_order { PROJ_BY_ID, PROJ_BY_RAISED, PROJ_BY_NEWEST, PROJ_BY_CLOSING };
+#define PROJ_ORDER_KEY_MAX (8 + PL_MAX_ID_BYTES)
+/* Ascending (closing) or descending (raised, newest) by v, then by id. */
+size_t proj_order_key(uint8_t *key, enum proj_order order, int64_t v, struct pl_str id);
 
 /* Composite keys: the campaign prefixed by its length keeps them unambiguous. */
 #define PROJ_KEY_MAX (1 + PL_MAX_ID_BYTES + PL_MAX_ID_BYTES + 16)

@@ -49,8 +49,9 @@ void proj_set_live(struct store_txn *t, enum store_slot slot)
 	store_put(t, STORE_DB_META, GENERATION_KEY, strlen(GENERATION_KEY), val, sizeof val, 0);
 }
 
-const enum store_slot_table proj_published_tables[] = {SLOT_CAMPAIGNS, SLOT_TOTALS, SLOT_COMMENTS,
-							 SLOT_HISTORY, SLOT_PLATFORM};
+const enum store_slot_table proj_published_tables[] = {
+	SLOT_CAMPAIGNS, SLOT_TOTALS,    SLOT_COMMENTS,   SLOT_HISTORY,
+	SLOT_PLATFORM,  SLOT_BY_RAISED, SLOT_BY_OPENED, SLOT_BY_CLOSING};
 const size_t proj_published_count = sizeof proj_published_tables / sizeof proj_published_tables[0];
 
 int proj_clear_some(struct store_txn *t, enum store_slot slot, size_t max_entries, bool *done)

@@ -40,7 +40,10 @@
 	X(S##_COMMENT_IDS, s ".runs.comment_ids", 0)                    \
 	X(S##_HISTORY, s ".history", 0)                                  \
 	X(S##_PLATFORM, s ".platform", 0)                                \
-	X(S##_BACKERS, s ".runs.backers", 0)
+	X(S##_BACKERS, s ".runs.backers", 0)                             \
+	X(S##_BY_RAISED, s ".by_raised", 0)                              \
+	X(S##_BY_OPENED, s ".by_opened", 0)                              \
+	X(S##_BY_CLOSING, s ".by_closing", 0)
 
 #define STORE_DBS(X)                         \
 	X(META, "meta", 0)                   \
@@ -71,6 +74,9 @@ enum store_slot_table {
 	SLOT_HISTORY,
 	SLOT_PLATFORM,
 	SLOT_BACKERS,
+	SLOT_BY_RAISED,
+	SLOT_BY_OPENED,
+	SLOT_BY_CLOSING,
 	SLOT_TABLE_COUNT
 };
 

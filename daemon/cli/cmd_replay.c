@@ -158,8 +158,11 @@ static int rebuild(struct store *st, enum mode mode, int txn_ms, uint64_t max_ra
 	return CLI_OK;
 }
 
-static int print_campaign(const struct proj_campaign *c, void *arg)
+static int print_campaign(const struct proj_campaign *c, const void *key, size_t key_len,
+			  void *arg)
 {
+	(void)key;
+	(void)key_len;
 	(void)arg;
 	return cli_print_json(view_campaign(c));
 }

@@ -112,37 +112,61 @@ struct campaign_list {
 	enum store_slot slot;
 	json_t *items;
 	unsigned limit;
+	char order; /* the cursors' letter */
 	enum http_status_filter status;
 	bool has_as_of;
 	int64_t as_of;
+	size_t scanned;
 	bool has_next;
 	char next[HTTP_ID_CURSOR_MAX];
 };
 
-static int append_campaign(const struct proj_campaign *now, void *arg)
+/* The letters of the sorted lists' cursors; lists by id have none. */
+static const char order_letters[] = {[PROJ_BY_ID] = 0, [PROJ_BY_RAISED] = 'r',
+				     [PROJ_BY_NEWEST] = 'n', [PROJ_BY_CLOSING] = 'c'};
+
+static int append_campaign(const struct proj_campaign *now, const void *key, size_t key_len,
+			   void *arg)
 {
 	struct campaign_list *l = arg;
 	struct proj_campaign past;
 	const struct proj_campaign *c = now;
-	if (l->has_as_of) {
-		past = *now;
-		int rc = proj_history_as_of(l->t, l->slot, l->as_of, &past);
-		if (rc == PL_ENOTFOUND)
-			return 0; /* not open yet then */
-		if (rc)
-			return rc;
-		c = &past;
-	}
-	if (l->status != HTTP_STATUS_ANY && c->closed != (l->status == HTTP_STATUS_CLOSED))
-		return 0;
-	if (!http_owns(l->r, c->id.ptr, c->id.len))
-		return 0; /* another instance's: X-Pledged-Partitions says which are listed */
-	if (json_array_size(l->items) == l->limit) {
+	/* Filters may skip many: a page ends early rather than hold the event loop. */
+	if (l->scanned++ == HTTP_LIST_SCAN_MAX) {
 		l->has_next = true;
 		return 1;
 	}
-	http_id_cursor_format(c->id.ptr, c->id.len, l->next);
-	return json_array_append_new(l->items, view_campaign(c)) ? PL_ENOMEM : 0;
+	if (l->has_as_of) {
+		past = *now;
+		int rc = proj_history_as_of(l->t, l->slot, l->as_of, &past);
+		if (rc && rc != PL_ENOTFOUND) /* PL_ENOTFOUND: not open yet then */
+			return rc;
+		c = rc ? NULL : &past;
+	}
+	bool shown = c && (l->status == HTTP_STATUS_ANY ||
+			   c->closed == (l->status == HTTP_STATUS_CLOSED)) &&
+		     /* another instance's: X-Pledged-Partitions says which are listed */
+		     http_owns(l->r, c->id.ptr, c->id.len);
+	if (shown && json_array_size(l->items) == l->limit) {
+		l->has_next = true;
+		return 1;
+	}
+	http_key_cursor_format(l->order, key, key_len, l->next);
+	return shown && json_array_append_new(l->items, view_campaign(c)) ? PL_ENOMEM : 0;
+}
+
+/* Refuses what a list cannot do; true when it answered. */
+static bool reject_list_query(struct http_request *r, const struct http_query *q)
+{
+	const char *why = NULL;
+	if (q->sort == PROJ_BY_CLOSING && q->status == HTTP_STATUS_CLOSED)
+		why = "sort=closing lists open campaigns only";
+	else if (q->has_as_of && (q->sort == PROJ_BY_RAISED || q->sort == PROJ_BY_CLOSING))
+		why = "as_of lists campaigns by id or sort=newest only: raised and closing are "
+		      "orders of the present";
+	if (why)
+		http_reply_error(r, 400, "%s", why);
+	return why != NULL;
 }
 
 void http_api_campaigns(struct http_request *r)
@@ -150,12 +174,14 @@ void http_api_campaigns(struct http_request *r)
 	struct http_query q;
 	struct store_txn t;
 	struct http_position pos;
-	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_AFTER | HTTP_Q_STATUS | HTTP_Q_AS_OF, &q))
+	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_AFTER | HTTP_Q_STATUS | HTTP_Q_AS_OF | HTTP_Q_SORT,
+			 &q) ||
+	    reject_list_query(r, &q))
 		return;
-	char after[64];
+	uint8_t after[HTTP_CURSOR_KEY_MAX];
 	size_t after_len = 0;
-	if (q.after[0] && !http_id_cursor_parse(q.after, after, &after_len)) {
-		http_reply_error(r, 400, "after must be a cursor from a 'next' field");
+	if (q.after[0] && !http_key_cursor_parse(order_letters[q.sort], q.after, after, &after_len)) {
+		http_reply_error(r, 400, "after must be a cursor from a 'next' field of the same sort");
 		return;
 	}
 	char key[HTTP_CACHE_KEY_MAX];
@@ -174,11 +200,12 @@ void http_api_campaigns(struct http_request *r)
 				  .slot = pos.slot,
 				  .items = json_array(),
 				  .limit = q.has_limit ? q.limit : HTTP_LIMIT_MAX,
+				  .order = order_letters[q.sort],
 				  .status = q.status,
 				  .has_as_of = q.has_as_of,
 				  .as_of = q.as_of};
-	rc = l.items ? proj_campaign_each_after(&t, pos.slot, (struct pl_str){after, (uint32_t)after_len},
-						append_campaign, &l)
+	rc = l.items ? proj_campaign_each_in(&t, pos.slot, q.sort, after, after_len, append_campaign,
+					     &l)
 		     : PL_ENOMEM;
 	if (rc && rc != PL_ENOMEM) {
 		json_decref(l.items);

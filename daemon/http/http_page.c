@@ -240,8 +240,11 @@ struct list_page {
 	char next[HTTP_ID_CURSOR_MAX];
 };
 
-static int add_list_item(const struct proj_campaign *c, void *arg)
+static int add_list_item(const struct proj_campaign *c, const void *key, size_t key_len,
+			  void *arg)
 {
+	(void)key;
+	(void)key_len;
 	struct list_page *l = arg;
 	struct evbuffer *b = l->b;
 	if (!http_owns(l->r, c->id.ptr, c->id.len))
@@ -251,7 +254,7 @@ static int add_list_item(const struct proj_campaign *c, void *arg)
 		return 1;
 	}
 	l->shown++;
-	http_id_cursor_format(c->id.ptr, c->id.len, l->next);
+	http_key_cursor_format(0, c->id.ptr, c->id.len, l->next);
 	evbuffer_add_printf(b, "<li><a href=\"/c/");
 	add_url_part(b, c->id.ptr, c->id.len);
 	evbuffer_add_printf(b, "\">");
@@ -268,8 +271,11 @@ struct first_campaign {
 	struct proj_campaign first;
 };
 
-static int count_campaign(const struct proj_campaign *c, void *arg)
+static int count_campaign(const struct proj_campaign *c, const void *key, size_t key_len,
+			  void *arg)
 {
+	(void)key;
+	(void)key_len;
 	struct first_campaign *f = arg;
 	if (!http_owns(f->r, c->id.ptr, c->id.len))
 		return 0;
@@ -292,7 +298,7 @@ static int add_list_page(const struct http_request *r, struct evbuffer *b, struc
 	}
 	evbuffer_add_printf(b, "<ul class=\"campaign-list\">\n");
 	struct list_page l = {.r = r, .b = b};
-	int rc = proj_campaign_each_after(t, slot, after, add_list_item, &l);
+	int rc = proj_campaign_each_in(t, slot, PROJ_BY_ID, after.ptr, after.len, add_list_item, &l);
 	evbuffer_add_printf(b, "</ul>\n");
 	if (l.more)
 		evbuffer_add_printf(b, "<p><a id=\"more-campaigns\" href=\"/?after=%s\">More "
@@ -308,7 +314,7 @@ void http_page_campaign(struct http_request *r)
 	struct http_query q;
 	struct proj_cursor before;
 	char err[160];
-	char after[64];
+	uint8_t after[HTTP_CURSOR_KEY_MAX];
 	size_t after_len = 0;
 	if (http_query_parse(r->query, HTTP_Q_BEFORE | HTTP_Q_AFTER, false, &q, err, sizeof err)) {
 		http_reply_error(r, 400, "%s", err);
@@ -318,7 +324,7 @@ void http_page_campaign(struct http_request *r)
 		http_reply_error(r, 400, "before must be a cursor from a 'next' field");
 		return;
 	}
-	if (q.after[0] && !http_id_cursor_parse(q.after, after, &after_len)) {
+	if (q.after[0] && !http_key_cursor_parse(0, q.after, after, &after_len)) {
 		http_reply_error(r, 400, "after must be a cursor from a 'next' field");
 		return;
 	}
@@ -349,7 +355,7 @@ void http_page_campaign(struct http_request *r)
 		if (rc == 0)
 			add_campaign_page(b, &f.first, &page, seq);
 	} else if (rc == 0) {
-		rc = add_list_page(r, b, &t, slot, f.count, (struct pl_str){after, (uint32_t)after_len});
+		rc = add_list_page(r, b, &t, slot, f.count, (struct pl_str){(const char *)after, (uint32_t)after_len});
 	}
 	store_abort(&t);
 	if (rc) {

@@ -32,7 +32,7 @@ static bool parse_limit(const char *s, unsigned *out)
 static void allowed_names(unsigned allowed, char *out, size_t size)
 {
 	static const char *const names[] = {"limit", "before", "after", "status",
-					    "as_of", "interval", "from", "to"};
+					    "as_of", "interval", "from", "to", "sort"};
 	size_t n = 0, count = 0, total = 0;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		total += (allowed >> i) & 1;
@@ -72,6 +72,7 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 	q->status = HTTP_STATUS_ANY;
 	q->has_as_of = q->has_from = q->has_to = false;
 	q->interval = HTTP_INTERVAL_DAY;
+	q->sort = PROJ_BY_ID;
 	if (!query || !*query)
 		return 0;
 	struct evkeyvalq params;
@@ -93,6 +94,7 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 			       : strcmp(kv->key, "interval") == 0 ? HTTP_Q_INTERVAL
 			       : strcmp(kv->key, "from") == 0	? HTTP_Q_FROM
 			       : strcmp(kv->key, "to") == 0	? HTTP_Q_TO
+			       : strcmp(kv->key, "sort") == 0	? HTTP_Q_SORT
 								: 0;
 		if (!(key & allowed)) {
 			if (!strict)
@@ -148,6 +150,19 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 				goto cleanup;
 			}
 		}
+		if (key == HTTP_Q_SORT) {
+			if (strcmp(kv->value, "raised") == 0) {
+				q->sort = PROJ_BY_RAISED;
+			} else if (strcmp(kv->value, "newest") == 0) {
+				q->sort = PROJ_BY_NEWEST;
+			} else if (strcmp(kv->value, "closing") == 0) {
+				q->sort = PROJ_BY_CLOSING;
+			} else {
+				snprintf(err, err_size, "sort must be raised, newest or closing");
+				rc = PL_EINVAL;
+				goto cleanup;
+			}
+		}
 		if (key == HTTP_Q_STATUS) {
 			if (strcmp(kv->value, "open") == 0) {
 				q->status = HTTP_STATUS_OPEN;
@@ -165,16 +180,20 @@ cleanup:
 	return rc;
 }
 
-void http_id_cursor_format(const char *id, size_t len, char out[HTTP_ID_CURSOR_MAX])
+void http_key_cursor_format(char order, const void *key, size_t len, char out[HTTP_ID_CURSOR_MAX])
 {
 	static const char digits[] = "0123456789abcdef";
-	if (len > 64)
-		len = 64;
+	const uint8_t *k = key;
+	size_t n = 0;
+	if (len > HTTP_CURSOR_KEY_MAX)
+		len = HTTP_CURSOR_KEY_MAX;
+	if (order)
+		out[n++] = order;
 	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[(unsigned char)id[i] >> 4];
-		out[2 * i + 1] = digits[(unsigned char)id[i] & 15];
+		out[n++] = digits[k[i] >> 4];
+		out[n++] = digits[k[i] & 15];
 	}
-	out[2 * len] = '\0';
+	out[n] = '\0';
 }
 
 static int hex_value(char c)
@@ -182,16 +201,19 @@ static int hex_value(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-bool http_id_cursor_parse(const char *cursor, char id[64], size_t *len)
+bool http_key_cursor_parse(char order, const char *cursor, uint8_t key[HTTP_CURSOR_KEY_MAX],
+			   size_t *len)
 {
+	if (order && *cursor++ != order)
+		return false;
 	size_t n = strlen(cursor);
-	if (n == 0 || n % 2 || n > 128)
+	if (n == 0 || n % 2 || n > 2 * HTTP_CURSOR_KEY_MAX)
 		return false;
 	for (size_t i = 0; i < n; i += 2) {
 		int hi = hex_value(cursor[i]), lo = hex_value(cursor[i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
-		id[i / 2] = (char)(hi << 4 | lo);
+		key[i / 2] = (uint8_t)(hi << 4 | lo);
 	}
 	*len = n / 2;
 	return true;

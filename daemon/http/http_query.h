@@ -1,7 +1,7 @@
 /*
  * http_query.h — the query parameters of docs/http.md: limit, before,
- * after, status, as_of, interval, from and to, checked once for every
- * route that takes them.
+ * after, status, as_of, interval, from, to and sort, checked once for
+ * every route that takes them.
  *
  * Under /v1/ an unknown or repeated parameter is a 400, so a typo such as
  * "?limt=5" is reported instead of silently ignored. The web page ignores
@@ -14,8 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proj_records.h"
+
 #define HTTP_LIMIT_DEFAULT 20
 #define HTTP_LIMIT_MAX 100
+/* Campaigns a list looks at per request, shown or skipped by its filters. */
+#define HTTP_LIST_SCAN_MAX 5000
 
 enum http_query_keys {
 	HTTP_Q_LIMIT = 1 << 0,
@@ -26,6 +30,7 @@ enum http_query_keys {
 	HTTP_Q_INTERVAL = 1 << 5,
 	HTTP_Q_FROM = 1 << 6,
 	HTTP_Q_TO = 1 << 7,
+	HTTP_Q_SORT = 1 << 8,
 };
 
 enum http_status_filter { HTTP_STATUS_ANY, HTTP_STATUS_OPEN, HTTP_STATUS_CLOSED };
@@ -44,6 +49,7 @@ struct http_query {
 	bool has_as_of, has_from, has_to;
 	int64_t as_of, from, to; /* ms since 1970, when given */
 	enum http_interval interval; /* HTTP_INTERVAL_DAY when absent */
+	enum proj_order sort;        /* PROJ_BY_ID when absent */
 };
 
 /*
@@ -54,10 +60,16 @@ struct http_query {
 int http_query_parse(const char *query, unsigned allowed, bool strict, struct http_query *q,
 		     char *err, size_t err_size);
 
-/* A cursor into a list ordered by id: the last id shown, as hex. */
-#define HTTP_ID_CURSOR_MAX (2 * 64 + 1)
-void http_id_cursor_format(const char *id, size_t len, char out[HTTP_ID_CURSOR_MAX]);
-/* The id a cursor names (1..64 bytes into id); false if it is not one. */
-bool http_id_cursor_parse(const char *cursor, char id[64], size_t *len);
+/*
+ * A cursor into a list of campaigns: the key of the last one shown in the
+ * list's order (an id, or a sort key and an id), as hex, after a letter
+ * naming the order when it is not by id.
+ */
+#define HTTP_CURSOR_KEY_MAX 72
+#define HTTP_ID_CURSOR_MAX (1 + 2 * HTTP_CURSOR_KEY_MAX + 1)
+void http_key_cursor_format(char order, const void *key, size_t len, char out[HTTP_ID_CURSOR_MAX]);
+/* The key a cursor of that order names (1..HTTP_CURSOR_KEY_MAX bytes); false if it is not one. */
+bool http_key_cursor_parse(char order, const char *cursor, uint8_t key[HTTP_CURSOR_KEY_MAX],
+			   size_t *len);
 
 #endif

@@ -301,8 +301,11 @@ struct diff_walk {
 	bool other_side; /* walking the rebuilt slot for campaigns the live one lacks */
 };
 
-static int diff_campaign(const struct proj_campaign *c, void *arg)
+static int diff_campaign(const struct proj_campaign *c, const void *key, size_t key_len,
+			  void *arg)
 {
+	(void)key;
+	(void)key_len;
 	struct diff_walk *w = arg;
 	struct proj_campaign o;
 	int rc = proj_campaign_get(w->t, w->other, c->id, &o);

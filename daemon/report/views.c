@@ -22,7 +22,7 @@ json_t *view_campaign(const struct proj_campaign *c)
 {
 	const struct proj_info *i = &c->info;
 	const struct proj_totals *t = &c->totals;
-	return json_pack("{s:s%,s:s%,s:s%,s:o,s:s%,s:o,s:I,s:I,s:I,s:I,s:s,s:I,s:o,s:I}",
+	return json_pack("{s:s%,s:s%,s:s%,s:o,s:s%,s:o,s:I,s:I,s:I,s:I,s:s,s:I,s:o,s:I,s:o}",
 			 "id", c->id.ptr, (size_t)c->id.len,
 			 "title", i->title.ptr, (size_t)i->title.len,
 			 "owner", i->owner.ptr, (size_t)i->owner.len,
@@ -36,7 +36,8 @@ json_t *view_campaign(const struct proj_campaign *c)
 			 "status", c->closed ? "closed" : "open",
 			 "opened_at", (json_int_t)t->opened_at,
 			 "closed_at", int_or_null(t->closed_at),
-			 "days", (json_int_t)c->days);
+			 "days", (json_int_t)c->days,
+			 "closes_at", int_or_null(i->closes_at));
 }
 
 static json_t *figures(const struct proj_totals *t)

@@ -84,24 +84,30 @@ static void check_cursor(const char *text)
 		abort();
 }
 
-/* An id cursor that parses formats back to the same text. */
-static void check_id_cursor(const char *text)
+/* A list cursor that parses formats back to the same text, for every order's letter. */
+static void check_list_cursor(const char *text)
 {
-	char id[64], again[HTTP_ID_CURSOR_MAX];
-	size_t len;
-	if (!text[0] || !http_id_cursor_parse(text, id, &len))
-		return;
-	if (len < 1 || len > 64)
-		abort();
-	http_id_cursor_format(id, len, again);
-	if (strcmp(again, text) != 0)
-		abort();
+	static const char orders[] = {0, 'r', 'n', 'c'};
+	for (size_t i = 0; i < sizeof orders; i++) {
+		uint8_t key[HTTP_CURSOR_KEY_MAX];
+		char again[HTTP_ID_CURSOR_MAX];
+		size_t len;
+		if (!text[0] || !http_key_cursor_parse(orders[i], text, key, &len))
+			continue;
+		if (len < 1 || len > HTTP_CURSOR_KEY_MAX)
+			abort();
+		http_key_cursor_format(orders[i], key, len, again);
+		if (strcmp(again, text) != 0)
+			abort();
+	}
 }
 
 static void check_query(const char *query)
 {
-	static const unsigned masks[] = {0, HTTP_Q_BEFORE, HTTP_Q_LIMIT | HTTP_Q_BEFORE,
-					 HTTP_Q_LIMIT | HTTP_Q_AFTER | HTTP_Q_STATUS};
+	static const unsigned masks[] = {
+		0, HTTP_Q_BEFORE, HTTP_Q_LIMIT | HTTP_Q_BEFORE,
+		HTTP_Q_LIMIT | HTTP_Q_AFTER | HTTP_Q_STATUS | HTTP_Q_AS_OF | HTTP_Q_SORT,
+		HTTP_Q_INTERVAL | HTTP_Q_FROM | HTTP_Q_TO};
 	for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
 		struct http_query strict, lenient;
 		char err[160] = "";
@@ -123,7 +129,7 @@ static void check_query(const char *query)
 			if (strnlen(lenient.before, sizeof lenient.before) >= sizeof lenient.before)
 				abort();
 			check_cursor(lenient.before);
-			check_id_cursor(lenient.after);
+			check_list_cursor(lenient.after);
 		}
 	}
 }

@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1287,16 +1288,29 @@ static void test_limits(void)
 /* What paging through /v1/campaigns?QUERY, cursor after cursor, saw. */
 struct list_walk {
 	int seen, added, pages; /* campaigns, those named list-*, answers */
-	bool ordered;           /* each id after the one before */
+	bool ordered;           /* each after the one before, in the order asked */
 	bool bounded;           /* no page longer than asked */
 	bool right_status;      /* every campaign of the status asked, if any */
+	const char *field;      /* the order: by this field (NULL: by id) ... */
+	bool descending;        /* ... largest first; null sorts last */
 };
+
+/* A campaign's value of w's field, null as the largest (closing: none given last). */
+static long long sort_value(const struct list_walk *w, json_t *c)
+{
+	json_t *v = json_object_get(c, w->field);
+	return json_is_integer(v) ? json_integer_value(v) : LLONG_MAX;
+}
 
 static void walk_campaigns(const char *query, unsigned page_max, const char *status,
 			   struct list_walk *w)
 {
-	*w = (struct list_walk){.ordered = true, .bounded = true, .right_status = true};
+	const char *field = w->field;
+	bool descending = w->descending;
+	*w = (struct list_walk){.ordered = true, .bounded = true, .right_status = true,
+				.field = field, .descending = descending};
 	char after[200] = "", prev[128] = "", path[320];
+	long long prev_value = 0;
 	while (w->pages < 1000) {
 		w->pages++;
 		snprintf(path, sizeof path, "/v1/campaigns%s%s%s%s%s", query[0] || after[0] ? "?" : "",
@@ -1308,7 +1322,11 @@ static void walk_campaigns(const char *query, unsigned page_max, const char *sta
 		w->bounded &= json_array_size(list) <= page_max;
 		json_array_foreach(list, i, c) {
 			const char *id = json_string_value(json_object_get(c, "id"));
-			w->ordered &= id && strcmp(prev, id) < 0;
+			long long value = w->field ? sort_value(w, c) : 0;
+			bool tie = !w->field || !w->seen || value == prev_value;
+			w->ordered &= id && (tie ? strcmp(prev, id) < 0
+						 : descending ? value < prev_value : value > prev_value);
+			prev_value = value;
 			snprintf(prev, sizeof prev, "%s", id ? id : "");
 			w->seen++;
 			w->added += id && strncmp(id, "list-", 5) == 0;
@@ -1331,16 +1349,30 @@ static void walk_campaigns(const char *query, unsigned page_max, const char *sta
 static void test_campaign_list(void)
 {
 	enum { ADDED = 250 };
+	char path_buf[400];
 	char lines[64 * 256];
 	for (int batch = 0; batch < ADDED / 50; batch++) {
 		size_t len = 0;
 		for (int i = 0; i < 50; i++) {
 			int n = batch * 50 + i;
+			/* Opened a second apart; two in three say when they close,
+			 * one in five has a pledge: orders to sort by. */
+			char closes[40] = "";
+			if (n % 3)
+				snprintf(closes, sizeof closes, ",\"closes_at\":%lld",
+					 1800000000000LL - n % 7 * 1000);
 			len += (size_t)snprintf(lines + len, sizeof lines - len,
 						"{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"list-%d\","
-						"\"at\":1700000000000,\"campaign\":\"list-%03d\",\"title\":\"L\","
-						"\"owner\":\"o\",\"currency\":\"EUR\"}\n",
-						n, n);
+						"\"at\":%lld,\"campaign\":\"list-%03d\",\"title\":\"L\","
+						"\"owner\":\"o\",\"currency\":\"EUR\"%s}\n",
+						n, 1700000000000LL + n % 11 * 1000, n, closes);
+			if (n % 5 == 0)
+				len += (size_t)snprintf(
+					lines + len, sizeof lines - len,
+					"{\"v\":1,\"type\":\"pledge.created\",\"id\":\"list-p%d\","
+					"\"at\":1700000100000,\"campaign\":\"list-%03d\",\"pledge\":\"lp-%d\","
+					"\"supporter\":\"ls-%d\",\"amount\":%d,\"currency\":\"EUR\"}\n",
+					n, n, n, n, (n % 13 + 1) * 10);
 		}
 		ingest_lines(st, lines);
 	}
@@ -1348,7 +1380,7 @@ static void test_campaign_list(void)
 	static const unsigned page_max[] = {100, 1, 7, 100};
 	int total = -1;
 	for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++) {
-		struct list_walk w;
+		struct list_walk w = {0};
 		walk_campaigns(limits[li], page_max[li], NULL, &w);
 		CHECK(w.ordered);
 		CHECK(w.bounded);
@@ -1362,11 +1394,11 @@ static void test_campaign_list(void)
 	CHECK(total > ADDED);
 
 	CHECK_INT(get("/v1/campaigns?after=zz"), 400);
-	CHECK_STR(error_text(), "after must be a cursor from a 'next' field");
+	CHECK_STR(error_text(), "after must be a cursor from a 'next' field of the same sort");
 	CHECK_INT(get("/v1/campaigns?after="), 400);
 	CHECK_INT(get("/v1/campaigns?limit=0"), 400);
 	CHECK_INT(get("/v1/campaigns?before=1.1"), 400);
-	CHECK_STR(error_text(), "unknown parameter; this path takes limit, after and status");
+	CHECK_STR(error_text(), "unknown parameter; this path takes limit, after, status, as_of and sort");
 	CHECK_INT(get("/v1/campaigns?status=paused"), 400);
 	CHECK_STR(error_text(), "status must be open or closed");
 
@@ -1380,11 +1412,46 @@ static void test_campaign_list(void)
 		by_status += w.seen;
 	}
 	CHECK_INT(by_status, total);
+
+	/* Sorted, page by page: every campaign once, in the order asked. */
+	static const struct {
+		const char *query, *field;
+		bool descending;
+	} sorts[] = {{"sort=raised&limit=7", "raised", true},
+		     {"sort=newest&limit=9", "opened_at", true},
+		     {"sort=closing&limit=8", "closes_at", false},
+		     {"sort=newest&limit=5&as_of=1700000005000", "opened_at", true}};
+	for (size_t i = 0; i < sizeof sorts / sizeof sorts[0]; i++) {
+		struct list_walk w = {.field = sorts[i].field, .descending = sorts[i].descending};
+		walk_campaigns(sorts[i].query, 9, strstr(sorts[i].query, "closing") ? "open" : NULL,
+			       &w);
+		CHECK(w.ordered);
+		CHECK(w.right_status);
+		if (i < 2)
+			CHECK_INT(w.seen, total);
+		else if (i == 2) /* the open ones: all the added, and any other open one */
+			CHECK(w.added == ADDED && w.seen < total);
+		else /* opened by then: n % 11 <= 5 */
+			CHECK(w.added > 100 && w.added < ADDED);
+		if (!w.ordered)
+			fprintf(stderr, "%s: out of order\n", sorts[i].query);
+	}
+	CHECK_INT(get("/v1/campaigns?sort=size"), 400);
+	CHECK_STR(error_text(), "sort must be raised, newest or closing");
+	CHECK_INT(get("/v1/campaigns?sort=closing&status=closed"), 400);
+	CHECK_INT(get("/v1/campaigns?sort=raised&as_of=1700000005000"), 400);
+	CHECK_INT(get("/v1/campaigns?sort=raised&limit=1"), 200);
+	json_t *first = body_json();
+	const char *cursor = json_string_value(json_object_get(first, "next"));
+	snprintf(path_buf, sizeof path_buf, "/v1/campaigns?sort=newest&after=%s", cursor ? cursor : "");
+	json_decref(first);
+	CHECK_INT(get(path_buf), 400); /* a cursor of another order */
+	CHECK_STR(error_text(), "after must be a cursor from a 'next' field of the same sort");
 	CHECK_INT(get("/v1/campaigns?status=closed"), 200);
 	CHECK(strstr(R.body, "\"id\":\"" DEMO "\"") != NULL);
 	/* A cursor of an id that is not there: the list goes on after it. */
 	char hex[HTTP_ID_CURSOR_MAX];
-	http_id_cursor_format("list-099x", 9, hex);
+	http_key_cursor_format(0, "list-099x", 9, hex);
 	char path[200];
 	snprintf(path, sizeof path, "/v1/campaigns?limit=1&after=%s", hex);
 	CHECK_INT(get(path), 200);

@@ -1,7 +1,8 @@
 /*
  * make_v2.c — turns a data dir of today's format back into format 2, as
  * pledged wrote them before format 3, for the upgrade test: the tables
- * format 3 added (each slot's history, platform totals and backers) are
+ * format 3 added (each slot's history, platform totals, backers and the
+ * campaign orders) are
  * dropped and META["format"] says "pledged/2". Everything else of format 3
  * is as format 2 had it.
  *
@@ -11,8 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const added[] = {"a.history", "a.platform", "a.runs.backers",
-				    "b.history", "b.platform", "b.runs.backers"};
+static const char *const added[] = {
+	"a.history",   "a.platform",  "a.runs.backers", "a.by_raised", "a.by_opened", "a.by_closing",
+	"b.history",   "b.platform",  "b.runs.backers", "b.by_raised", "b.by_opened", "b.by_closing"};
 
 int main(int argc, char **argv)
 {

@@ -200,23 +200,30 @@ static void test_verify_sees_every_table(struct store *st)
 		size_t klen = 0, vlen = 0;
 		CHECK_INT(store_read_begin(st, &t), 0);
 		MDB_cursor *c = store_cursor(&t, db);
-		if (c && mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0 && k.mv_size <= sizeof key &&
-		    v.mv_size <= sizeof val && v.mv_size > 0) {
+		bool found = c && mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0 &&
+			     k.mv_size <= sizeof key && v.mv_size <= sizeof val;
+		if (found) {
 			memcpy(key, k.mv_data, klen = k.mv_size);
 			memcpy(val, v.mv_data, vlen = v.mv_size);
 		}
 		if (c)
 			mdb_cursor_close(c);
 		store_abort(&t);
-		CHECK(vlen > 0);
-		if (!vlen)
-			continue;
 		/* Published tables are named; the state index by its kind. */
 		bool published = false;
 		for (size_t i = 0; i < proj_published_count; i++)
 			published |= proj_published_tables[i] == (enum store_slot_table)table;
 		const char *expect = published ? store_db_name(db) + 1 : "state of ";
-		val[vlen - 1] ^= 1;
+		if (!found) { /* an empty table (no open campaign closes soon): a record too many */
+			CHECK(published);
+			tamper_and_compare(st, db, "\x01z", 2, "x", 1, expect);
+			continue;
+		}
+		/* The orders' values are empty: one byte is a change too. */
+		if (vlen)
+			val[vlen - 1] ^= 1;
+		else
+			val[vlen++] = 'x';
 		tamper_and_compare(st, db, key, klen, val, vlen, expect);
 		tamper_and_compare(st, db, key, klen, NULL, 0, expect);
 	}

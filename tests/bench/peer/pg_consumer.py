@@ -761,10 +761,10 @@ def print_totals(dsn, out):
     db = psycopg2.connect(dsn)
     with db.cursor() as cur:
         cur.execute('SELECT id, title, owner, location, currency, target, raised, pledges,'
-                    ' supporters, comments, status, opened_at, closed_at, last_at'
+                    ' supporters, comments, status, opened_at, closed_at, last_at, closes_at'
                     ' FROM campaigns ORDER BY id COLLATE "C"')
         for (cid, title, owner, location, currency, target, raised, pledges, supporters,
-             comments, status, opened_at, closed_at, last_at) in cur:
+             comments, status, opened_at, closed_at, last_at, closes_at) in cur:
             span = (closed_at if closed_at is not None else last_at) - opened_at
             days = abs(span) // DAY_MS * (1 if span >= 0 else -1)  # C division truncates
             out.write(json.dumps({
@@ -772,6 +772,7 @@ def print_totals(dsn, out):
                 "currency": currency, "target": target, "raised": raised, "pledges": pledges,
                 "supporters": supporters, "comments": comments, "status": status,
                 "opened_at": opened_at, "closed_at": closed_at, "days": max(1, days),
+                "closes_at": closes_at,
             }, ensure_ascii=False, separators=(",", ":")) + "\n")
     db.close()
 

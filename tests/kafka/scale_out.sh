@@ -230,8 +230,9 @@ done
 [ "$(grep -o '"fresh":true' "$work/cluster" | wc -l)" = 2 ] && ok || fail "A's cluster view: $(cat "$work/cluster")"
 grep -qF "${B_URL##*:}\",\"partitions\":$b_parts,\"of\":4," "$work/cluster" && ok ||
 	fail "A's view of B is not its address and partitions $b_parts: $(cat "$work/cluster")"
-# The group's generation: A's own and what both announced, one number.
-generations=$(grep -o '"generation":[0-9]*' "$work/cluster" | sort -u)
+# The group's generation: A's own and what B announced (and A, once its own
+# announcement after the assignment is heard), one number.
+generations=$(grep -o '"generation":[0-9][0-9]*' "$work/cluster" | sort -u)
 [ "$(echo "$generations" | wc -l)" = 1 ] && [ "${generations#*:}" -ge 1 ] && ok ||
 	fail "A's view holds other generations than one of the group's: $(cat "$work/cluster")"
 owned_a=$(check_instance A "$A_URL")

@@ -234,6 +234,23 @@ struct campaign_read {
 	size_t key_len;
 };
 
+#define NOT_OPENED "the campaign had not opened by as_of"
+
+/* Ends the request after a failed read (404 with not_found, or 500); true then. */
+static bool reply_if_unread(struct http_request *r, struct campaign_read *cr, int rc,
+			    const char *not_found)
+{
+	if (rc == 0)
+		return false;
+	if (rc == PL_ENOTFOUND) {
+		store_abort(&cr->t);
+		http_reply_error(r, 404, "%s", not_found);
+	} else {
+		reply_storage_error(r, &cr->t, rc);
+	}
+	return true;
+}
+
 /*
  * The common start of the campaign routes: a cached answer (or its 304),
  * a 404 or a storage error end the request here (true). Otherwise the read
@@ -247,32 +264,14 @@ static bool begin_campaign_read(struct http_request *r, struct campaign_read *cr
 		return true;
 	if (rc == 0)
 		rc = proj_campaign_get(&cr->t, cr->pos.slot, request_id(r), &cr->c);
-	if (rc == PL_ENOTFOUND) {
-		store_abort(&cr->t);
-		http_reply_error(r, 404, "no such campaign");
-		return true;
-	}
-	if (rc) {
-		reply_storage_error(r, &cr->t, rc);
-		return true;
-	}
-	return false;
+	return reply_if_unread(r, cr, rc, "no such campaign");
 }
 
 /* The campaign as it stood at as_of (from its history); true when it answered instead. */
 static bool read_as_of(struct http_request *r, struct campaign_read *cr, int64_t as_of)
 {
 	int rc = proj_history_as_of(&cr->t, cr->pos.slot, as_of, &cr->c);
-	if (rc == PL_ENOTFOUND) {
-		store_abort(&cr->t);
-		http_reply_error(r, 404, "the campaign had not opened by as_of");
-		return true;
-	}
-	if (rc) {
-		reply_storage_error(r, &cr->t, rc);
-		return true;
-	}
-	return false;
+	return reply_if_unread(r, cr, rc, NOT_OPENED);
 }
 
 void http_api_campaign(struct http_request *r)
@@ -418,11 +417,9 @@ void http_api_comments(struct http_request *r)
 	}
 	if (begin_campaign_read(r, &cr))
 		return;
-	if (q.has_as_of && cr.c.totals.opened_at > q.as_of) {
-		store_abort(&cr.t);
-		http_reply_error(r, 404, "the campaign had not opened by as_of");
+	if (q.has_as_of && cr.c.totals.opened_at > q.as_of &&
+	    reply_if_unread(r, &cr, PL_ENOTFOUND, NOT_OPENED))
 		return;
-	}
 	/* Large (100 comments of up to 4000 bytes are pointers, not copies). */
 	struct proj_comment_page page;
 	const struct proj_cursor *from = q.before[0] ? &before : NULL;

@@ -8,7 +8,8 @@
 #    (with a key) must be applied like any other event.
 # 3. publish must fail loudly: a bad JSON line is named by its number, an
 #    unreachable broker gives a non-zero exit.
-# Exits 77 (skipped) for part 2 only when kcat is not installed.
+# Exits 77 (skipped) for part 2 only when kcat is not installed. Every client
+# runs under a timeout, so a hang names its step instead of the test timing out.
 #
 # Usage: publish_kcat.sh PLEDGED MOCK_BROKER STREAM_GEN DEMO.jsonl
 set -eu
@@ -25,7 +26,7 @@ fail() { echo "publish_kcat: FAIL: $*" >&2; tail -n 20 "$T/serve.log" >&2 || tru
 . "$(dirname "$0")/mock_broker.sh"
 start_mock_broker "$MOCK" "$T" 4
 
-"$PLEDGED" publish --brokers "$ADDR" <"$DEMO" 2>"$T/publish.err" || fail "publish: $(cat "$T/publish.err")"
+timeout 60 "$PLEDGED" publish --brokers "$ADDR" <"$DEMO" 2>"$T/publish.err" || fail "publish: $(cat "$T/publish.err")"
 grep -q "2059 delivered" "$T/publish.err" || fail "publish did not report 2059 deliveries"
 
 KCAT=$(command -v kcat || command -v kafkacat || true)
@@ -34,7 +35,7 @@ if [ -n "$KCAT" ]; then
 		"$GEN" msgpack >"$T/event.msgpack" || fail "stream_gen msgpack"
 	# Messages on stdin end at -D, keys at -K: strings msgpack bytes never hold.
 	{ printf 'kcat-campaign@@KEY@@'; cat "$T/event.msgpack"; printf '@@END@@'; } |
-		"$KCAT" -P -b "$ADDR" -t pledges -K '@@KEY@@' -D '@@END@@' 2>"$T/kcat.err" ||
+		timeout 30 "$KCAT" -P -b "$ADDR" -t pledges -K '@@KEY@@' -D '@@END@@' 2>"$T/kcat.err" ||
 		fail "kcat: $(cat "$T/kcat.err")"
 fi
 
@@ -53,14 +54,16 @@ for _ in $(seq 60); do
 	sleep 0.5
 done
 kill -TERM "$SERVE_PID"
+for _ in $(seq 200); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$SERVE_PID" 2>/dev/null && fail "serve still running 20 s after SIGTERM"
 wait "$SERVE_PID" || fail "serve did not stop cleanly"
 SERVE_PID=
 [ -n "$ok" ] || fail "totals after publish: $(cat "$T/totals")"
 
-printf '{"v":1}\nnot json\n' | "$PLEDGED" publish --brokers "$ADDR" 2>"$T/bad.err" &&
+printf '{"v":1}\nnot json\n' | timeout 30 "$PLEDGED" publish --brokers "$ADDR" 2>"$T/bad.err" &&
 	fail "publish accepted a bad line"
 grep -q "line 2" "$T/bad.err" || fail "publish did not name the bad line: $(cat "$T/bad.err")"
-echo '{"v":1}' | "$PLEDGED" publish --brokers 127.0.0.1:1 --kafka message.timeout.ms=1500 \
+echo '{"v":1}' | timeout 30 "$PLEDGED" publish --brokers 127.0.0.1:1 --kafka message.timeout.ms=1500 \
 	2>"$T/down.err" && fail "publish to a dead broker succeeded"
 grep -q "not delivered" "$T/down.err" || fail "no delivery failure reported: $(cat "$T/down.err")"
 

@@ -91,6 +91,27 @@ int proj_campaign_each_in(struct store_txn *t, enum store_slot slot, enum proj_o
 	return store_each(t, store_slot_db(slot, tables[order]), start, false, campaign_entry, &w);
 }
 
+struct platform_walk {
+	struct store_txn *t;
+	proj_platform_fn fn;
+	void *arg;
+};
+
+static int platform_entry(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct platform_walk *w = arg;
+	struct proj_platform p;
+	if (k->mv_size != 3 || proj_platform_decode(v->mv_data, v->mv_size, &p))
+		return store_txn_fail(w->t, PL_ECORRUPT);
+	return w->fn(k->mv_data, &p, w->arg);
+}
+
+int proj_platform_each(struct store_txn *t, enum store_slot slot, proj_platform_fn fn, void *arg)
+{
+	struct platform_walk w = {t, fn, arg};
+	return store_each(t, store_slot_db(slot, SLOT_PLATFORM), NULL, false, platform_entry, &w);
+}
+
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)
 {
 	char buf[PROJ_CURSOR_MAX], *dot, *end;

@@ -46,6 +46,13 @@ int proj_campaign_each(struct store_txn *t, enum store_slot slot, proj_campaign_
 int proj_campaign_each_in(struct store_txn *t, enum store_slot slot, enum proj_order order,
 			  const void *after, size_t after_len, proj_campaign_fn fn, void *arg);
 
+/*
+ * Calls fn for the platform's figures in each currency (its three-letter
+ * code, not NUL-terminated), in code order; fn's return as in proj_campaign_fn.
+ */
+typedef int (*proj_platform_fn)(const char currency[3], const struct proj_platform *p, void *arg);
+int proj_platform_each(struct store_txn *t, enum store_slot slot, proj_platform_fn fn, void *arg);
+
 /* A position in a comment feed: comments strictly older come after it. */
 struct proj_cursor {
 	int64_t at;

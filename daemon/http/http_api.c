@@ -99,6 +99,8 @@ static struct pl_str request_id(const struct http_request *r)
 static bool reject_query(struct http_request *r, unsigned allowed, struct http_query *q)
 {
 	char err[160];
+	if (r->id_in_query)
+		allowed |= HTTP_Q_ID;
 	if (http_query_parse(r->query, allowed, true, q, err, sizeof err) == 0)
 		return false;
 	http_reply_error(r, 400, "%s", err);
@@ -356,6 +358,11 @@ void http_api_history(struct http_request *r)
 	reply_rendered(r, body, &cr.pos, cr.key, cr.key_len);
 }
 
+static int add_platform(const char currency[3], const struct proj_platform *p, void *list)
+{
+	return json_array_append_new(list, view_platform(currency, p)) ? PL_ENOMEM : 0;
+}
+
 void http_api_totals(struct http_request *r)
 {
 	struct http_query q;
@@ -373,25 +380,7 @@ void http_api_totals(struct http_request *r)
 	if (reply_from_cache(r, &t, &pos, key, key_len))
 		return;
 	json_t *list = json_array();
-	MDB_cursor *c = list ? store_cursor(&t, store_slot_db(pos.slot, SLOT_PLATFORM)) : NULL;
-	MDB_val k, v;
-	int mrc = c ? mdb_cursor_get(c, &k, &v, MDB_FIRST) : MDB_NOTFOUND;
-	for (; mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		struct proj_platform p;
-		if (k.mv_size != 3 || proj_platform_decode(v.mv_data, v.mv_size, &p)) {
-			mrc = MDB_CORRUPTED;
-			break;
-		}
-		if (json_array_append_new(list, view_platform(k.mv_data, &p))) {
-			mrc = ENOMEM;
-			break;
-		}
-	}
-	if (c)
-		mdb_cursor_close(c);
-	rc = !list || mrc == ENOMEM ? PL_ENOMEM
-	     : mrc != MDB_NOTFOUND  ? store_txn_fail(&t, store_error(mrc))
-				    : t.err;
+	rc = list ? proj_platform_each(&t, pos.slot, add_platform, list) : PL_ENOMEM;
 	if (rc && rc != PL_ENOMEM) {
 		json_decref(list);
 		reply_storage_error(r, &t, rc);

@@ -45,25 +45,30 @@ const char *http_currency_symbol(struct pl_str currency)
 	return "";
 }
 
-size_t http_format_money(char *buf, size_t size, int64_t minor, struct pl_str currency)
+size_t http_format_money(char *buf, size_t size, __int128 minor, struct pl_str currency)
 {
 	int decimals = http_currency_decimals(currency);
-	uint64_t scale = 1;
+	unsigned __int128 scale = 1;
 	for (int i = 0; i < decimals; i++)
 		scale *= 10;
-	/* Unsigned magnitude: INT64_MIN has no positive int64 twin. */
-	uint64_t mag = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
-	uint64_t whole = mag / scale, frac = mag % scale;
+	/* Unsigned magnitude: the most negative value has no positive twin. */
+	unsigned __int128 mag = minor < 0 ? (unsigned __int128)0 - (unsigned __int128)minor
+					  : (unsigned __int128)minor;
+	unsigned __int128 whole = mag / scale;
+	uint64_t frac = (uint64_t)(mag % scale);
 
-	char digits[32], grouped[48];
-	int n = snprintf(digits, sizeof digits, "%" PRIu64, whole);
-	size_t g = 0;
-	for (int i = 0; i < n; i++) {
-		if (i > 0 && (n - i) % 3 == 0)
-			grouped[g++] = ',';
-		grouped[g++] = digits[i];
-	}
+	/* printf has no 128-bit conversion: digits from the right, a comma every three. */
+	char grouped[64];
+	size_t g = sizeof grouped - 1;
 	grouped[g] = '\0';
+	int n = 0;
+	do {
+		if (n > 0 && n % 3 == 0)
+			grouped[--g] = ',';
+		grouped[--g] = (char)('0' + (int)(whole % 10));
+		whole /= 10;
+		n++;
+	} while (whole);
 
 	const char *symbol = http_currency_symbol(currency);
 	char prefix[16];
@@ -73,9 +78,10 @@ size_t http_format_money(char *buf, size_t size, int64_t minor, struct pl_str cu
 		snprintf(prefix, sizeof prefix, "%.*s ", (int)(currency.len < 8 ? currency.len : 8),
 			 currency.ptr);
 	/* Whole amounts read better without ".00", as on the seed page ("£58,041"). */
-	int len = frac ? snprintf(buf, size, "%s%s%s.%0*" PRIu64, minor < 0 ? "-" : "", prefix, grouped,
+	const char *digits = grouped + g;
+	int len = frac ? snprintf(buf, size, "%s%s%s.%0*" PRIu64, minor < 0 ? "-" : "", prefix, digits,
 				  decimals, frac)
-		       : snprintf(buf, size, "%s%s%s", minor < 0 ? "-" : "", prefix, grouped);
+		       : snprintf(buf, size, "%s%s%s", minor < 0 ? "-" : "", prefix, digits);
 	return len < 0 ? 0 : (size_t)len;
 }
 

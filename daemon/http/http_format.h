@@ -21,10 +21,11 @@ const char *http_currency_symbol(struct pl_str currency);
 /*
  * Writes an amount given in minor units, grouped by thousands: "£58,041"
  * when the minor part is zero, "£58,041.50" otherwise, "¥1,200" for JPY,
- * "BHD 1.250" for a currency without a symbol here. Always NUL-terminates;
+ * "BHD 1.250" for a currency without a symbol here; 128 bits for platform
+ * totals, which may pass INT64_MAX. Always NUL-terminates;
  * returns the length it needed (like snprintf).
  */
-size_t http_format_money(char *buf, size_t size, int64_t minor, struct pl_str currency);
+size_t http_format_money(char *buf, size_t size, __int128 minor, struct pl_str currency);
 
 /* Writes a Unix-ms time as a UTC day, "15th January 2020". Returns like snprintf. */
 size_t http_format_date(char *buf, size_t size, int64_t ms);

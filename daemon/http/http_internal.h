@@ -57,23 +57,28 @@ extern const int http_route_listeners[HTTP_ROUTE_COUNT];
 #define HTTP_ID_MAX PL_MAX_ID_BYTES
 
 /*
- * What a request-target's path names: a route and, for routes with an
- * {id}, that segment percent-decoded.
+ * What a request-target names: a route and, for routes with an {id}, that
+ * segment percent-decoded. A campaign route whose {id} segment is empty
+ * takes the id from the query's `id` parameter instead ("/c/?id=..",
+ * "/v1/campaigns//stream?id=."): browsers resolve the ids "." and "..",
+ * even percent-encoded, as path steps.
  */
 struct http_target {
 	enum http_route route;
 	int id_rc;                /* 0; PL_EINVAL bad escape; PL_ENOTFOUND longer than any id */
 	char id[HTTP_ID_MAX + 1]; /* NUL-terminated; may hold NUL bytes: use id_len */
 	size_t id_len;
+	bool id_in_query;         /* the id came from the `id` parameter */
 };
 
 /*
- * Matches path (as evhttp_uri_get_path() gives it, or NULL) against the
- * routes of docs/http.md and decodes its {id}. A pure function of
- * the string, so it can be fuzzed apart from the server; id_rc is only
- * acted on once the method is known to be allowed.
+ * Matches path (as evhttp_uri_get_path() gives it, or NULL) and query (the
+ * raw text after "?", or NULL) against the routes of docs/http.md and
+ * decodes the {id}. A pure function of the strings, so it can be fuzzed
+ * apart from the server; id_rc is only acted on once the method is known
+ * to be allowed.
  */
-void http_route_match(const char *path, struct http_target *t);
+void http_route_match(const char *path, const char *query, struct http_target *t);
 
 struct http_stream;
 
@@ -144,6 +149,7 @@ struct http_request {
 	bool head;                 /* HEAD: evhttp sends headers only */
 	char id[HTTP_ID_MAX + 1];  /* decoded {id} (campaign) or asset name, NUL-terminated */
 	size_t id_len;             /* may contain NUL bytes: use id_len, not strlen */
+	bool id_in_query;          /* {id} was given as the `id` parameter */
 	const char *query;         /* raw query string, or NULL */
 };
 

@@ -8,7 +8,9 @@
  * here, and the script only ever sets textContent; the Content-Security-
  * Policy forbids inline scripts as a second line of defence.
  *
- * "/" shows the campaign when there is exactly one, else a list of them.
+ * "/" shows the campaign when there is exactly one, else a page of cards,
+ * one per campaign, with the platform's totals at the foot as on the seed
+ * page. Campaign pages carry the chart of raised over time (http_chart.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,9 +18,12 @@
 
 #include <event2/buffer.h>
 
+#include "clock.h"
 #include "evlog.h"
 #include "http_assets.h"
+#include "http_chart.h"
 #include "http_format.h"
+#include "http_html.h"
 #include "http_internal.h"
 #include "http_query.h"
 #include "http_reply.h"
@@ -33,31 +38,14 @@
 	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "        \
 	"img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-/* Appends s as HTML text or attribute value. */
-static void add_escaped(struct evbuffer *b, const char *s, size_t len)
-{
-	size_t start = 0;
-	for (size_t i = 0; i < len; i++) {
-		const char *rep = NULL;
-		switch (s[i]) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		case '\0': rep = "\xEF\xBF\xBD"; break; /* NUL is not allowed in HTML */
-		default: continue;
-		}
-		evbuffer_add(b, s + start, i - start);
-		evbuffer_add(b, rep, strlen(rep));
-		start = i + 1;
-	}
-	evbuffer_add(b, s + start, len - start);
-}
-
 static void add_str(struct evbuffer *b, struct pl_str s)
 {
-	add_escaped(b, s.ptr, s.len);
+	http_html_add(b, s.ptr, s.len);
+}
+
+static void add_campaign_url(struct evbuffer *b, struct pl_str id)
+{
+	http_html_add_campaign_url(b, id.ptr, id.len);
 }
 
 /* Whole per cent of target (> 0) that raised is, exactly: raised * 100 may
@@ -66,19 +54,6 @@ static int64_t percent_of(int64_t raised, int64_t target)
 {
 	__int128 p = (__int128)raised * 100 / target;
 	return p < 0 ? 0 : p > INT64_MAX ? INT64_MAX : (int64_t)p;
-}
-
-/* Appends s percent-encoded for a URL path segment or query value. */
-static void add_url_part(struct evbuffer *b, const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~')
-			evbuffer_add(b, &s[i], 1);
-		else
-			evbuffer_add_printf(b, "%%%02X", c);
-	}
 }
 
 static void add_asset_url(struct evbuffer *b, const char *name)
@@ -100,24 +75,91 @@ static void add_head(struct evbuffer *b, struct pl_str title)
 	evbuffer_add_printf(b, "\" defer></script>\n</head>\n<body>\n");
 }
 
-static void add_foot(struct evbuffer *b)
+static void add_money(struct evbuffer *b, __int128 minor, struct pl_str currency)
 {
-	evbuffer_add_printf(b, "<footer class=\"site-foot\"><p>Totals update live. "
-			       "Served by pledged.</p></footer>\n</body>\n</html>\n");
-}
-
-static void add_money(struct evbuffer *b, int64_t minor, struct pl_str currency)
-{
-	char buf[64];
+	char buf[80];
 	http_format_money(buf, sizeof buf, minor, currency);
-	add_escaped(b, buf, strlen(buf));
+	http_html_add(b, buf, strlen(buf));
 }
 
-static void add_totals(struct evbuffer *b, const struct proj_campaign *c)
+static int add_platform_line(const char currency[3], const struct proj_platform *p, void *arg)
+{
+	struct evbuffer *b = arg;
+	evbuffer_add_printf(b, "<li>");
+	add_money(b, p->raised, (struct pl_str){currency, 3});
+	evbuffer_add_printf(b, " from %" PRId64 " %s for %" PRId64 " %s</li>\n", p->supporters,
+			    p->supporters == 1 ? "supporter" : "supporters", p->open + p->closed,
+			    p->open + p->closed == 1 ? "campaign" : "campaigns");
+	return 0;
+}
+
+/* The site's foot, with what the whole crowd raised, per currency, as on the seed page. */
+static int add_foot(struct evbuffer *b, struct store_txn *t, enum store_slot slot)
+{
+	evbuffer_add_printf(b, "<footer class=\"site-foot\">\n<h2 class=\"crowd-heading\">Our "
+			       "crowd has raised</h2>\n<ul id=\"platform\" class=\"platform\">\n");
+	int rc = proj_platform_each(t, slot, add_platform_line, b);
+	evbuffer_add_printf(b, "</ul>\n<p>Totals update live. Served by pledged.</p>\n</footer>\n"
+			       "</body>\n</html>\n");
+	return rc;
+}
+
+/* A bar a person can see: a little raised never draws as nothing, while
+ * the text beside it says exactly how little ("<1%"). */
+static void add_progress(struct evbuffer *b, const char *id, int64_t raised, int64_t target,
+			 const char *label_id)
+{
+	int64_t shown = raised < 0 ? 0 : raised < target ? raised : target;
+	if (raised > 0 && shown < target / 50)
+		shown = target / 50;
+	evbuffer_add_printf(b, "<progress%s%s%s max=\"%" PRId64 "\" value=\"%" PRId64 "\"",
+			    id ? " id=\"" : "", id ? id : "", id ? "\"" : "", target, shown);
+	if (label_id)
+		evbuffer_add_printf(b, " aria-labelledby=\"%s\"", label_id);
+	evbuffer_add_printf(b, "></progress>");
+}
+
+/* The whole per cent, or "<1" when something but less than one per cent is raised. */
+static void add_percent(struct evbuffer *b, int64_t raised, int64_t target)
+{
+	int64_t percent = percent_of(raised, target);
+	if (percent == 0 && raised > 0)
+		evbuffer_add_printf(b, "&lt;1");
+	else
+		evbuffer_add_printf(b, "%" PRId64, percent);
+}
+
+/* "12 days left", "Last day", "Closing now", "Closed": where a campaign stands. */
+static void add_deadline(struct evbuffer *b, const struct proj_campaign *c, int64_t now)
+{
+	if (c->closed) {
+		evbuffer_add_printf(b, "Closed");
+		return;
+	}
+	if (c->info.closes_at == PROJ_NONE) {
+		evbuffer_add_printf(b, "Open");
+		return;
+	}
+	int64_t left = c->info.closes_at - now;
+	int64_t days = left / DAY_MS + (left % DAY_MS > 0);
+	if (left <= 0)
+		evbuffer_add_printf(b, "Closing now");
+	else if (days == 1)
+		evbuffer_add_printf(b, "Last day");
+	else
+		evbuffer_add_printf(b, "<strong>%" PRId64 "</strong> days left", days);
+}
+
+static bool has_target(const struct proj_campaign *c)
+{
+	return c->info.target != PROJ_NONE && c->info.target > 0;
+}
+
+static void add_totals(struct evbuffer *b, const struct proj_campaign *c, int64_t now)
 {
 	const struct proj_totals *t = &c->totals;
 	const struct proj_info *i = &c->info;
-	bool met = i->target == PROJ_NONE || t->raised >= i->target;
+	bool met = !has_target(c) || t->raised >= i->target;
 	const char *heading = !c->closed ? "Raising now" : met ? "We did it" : "Campaign closed";
 	evbuffer_add_printf(b, "<section class=\"totals\" aria-labelledby=\"totals-heading\">\n"
 			       "<h2 id=\"totals-heading\">%s</h2>\n"
@@ -139,22 +181,19 @@ static void add_totals(struct evbuffer *b, const struct proj_campaign *c)
 			    "</strong> <span id=\"days-word\">%s</span></p>\n",
 			    t->supporters, t->supporters == 1 ? "supporter" : "supporters", c->days,
 			    c->days == 1 ? "day" : "days");
-	if (i->target != PROJ_NONE && i->target > 0) {
-		int64_t shown = t->raised < i->target ? t->raised : i->target;
-		int64_t percent = percent_of(t->raised, i->target);
-		evbuffer_add_printf(b,
-				    "<div class=\"progress\"><progress id=\"progress\" max=\"%" PRId64
-				    "\" value=\"%" PRId64 "\" aria-labelledby=\"progress-label\">"
-				    "</progress>\n<p id=\"progress-label\"><span id=\"percent\">",
-				    i->target, shown < 0 ? 0 : shown);
-		/* Under one per cent is not nothing: "<1%", not "0%". */
-		if (percent == 0 && t->raised > 0)
-			evbuffer_add_printf(b, "&lt;1");
-		else
-			evbuffer_add_printf(b, "%" PRId64, percent);
+	if (has_target(c)) {
+		evbuffer_add_printf(b, "<div class=\"progress\">");
+		add_progress(b, "progress", t->raised, i->target, "progress-label");
+		evbuffer_add_printf(b, "\n<p id=\"progress-label\"><span id=\"percent\">");
+		add_percent(b, t->raised, i->target);
 		evbuffer_add_printf(b, "</span>%% of the <span id=\"target\">");
 		add_money(b, i->target, i->currency);
 		evbuffer_add_printf(b, "</span> target</p></div>\n");
+	}
+	if (!c->closed) {
+		evbuffer_add_printf(b, "<p id=\"deadline\" class=\"deadline\">");
+		add_deadline(b, c, now);
+		evbuffer_add_printf(b, "</p>\n");
 	}
 	evbuffer_add_printf(b, "</section>\n");
 }
@@ -195,16 +234,17 @@ static void add_comments(struct evbuffer *b, const struct proj_campaign *c,
 	if (page->has_next) {
 		char cursor[PROJ_CURSOR_MAX];
 		proj_cursor_format(&page->next, cursor, sizeof cursor);
-		evbuffer_add_printf(b, "<p class=\"more-wrap\"><a id=\"more\" class=\"more\" href=\"/c/");
-		add_url_part(b, c->id.ptr, c->id.len);
-		evbuffer_add_printf(b, "?before=%s\" data-next=\"%s\">Show more comments</a></p>\n",
-				    cursor, cursor);
+		evbuffer_add_printf(b, "<p class=\"more-wrap\"><a id=\"more\" class=\"more\" href=\"");
+		char sep = http_html_add_campaign_url(b, c->id.ptr, c->id.len);
+		evbuffer_add_printf(b, "%cbefore=%s\" data-next=\"%s\">Show more comments</a></p>\n",
+				    sep, cursor, cursor);
 	}
 	evbuffer_add_printf(b, "</section>\n");
 }
 
-static void add_campaign_page(struct evbuffer *b, const struct proj_campaign *c,
-			      const struct proj_comment_page *page, uint64_t seq)
+static int add_campaign_page(struct evbuffer *b, struct store_txn *t, enum store_slot slot,
+			     const struct proj_campaign *c, const struct proj_comment_page *page,
+			     uint64_t seq)
 {
 	const struct proj_info *i = &c->info;
 	add_head(b, i->title);
@@ -214,7 +254,8 @@ static void add_campaign_page(struct evbuffer *b, const struct proj_campaign *c,
 	add_str(b, i->currency);
 	evbuffer_add_printf(b, "\" data-symbol=\"%s\" data-decimals=\"%d\" data-seq=\"%" PRIu64 "\">\n",
 			    http_currency_symbol(i->currency), http_currency_decimals(i->currency), seq);
-	evbuffer_add_printf(b, "<header class=\"campaign-head\">\n<h1 id=\"title\">");
+	evbuffer_add_printf(b, "<p class=\"crumbs\"><a href=\"/\">All campaigns</a></p>\n"
+			       "<header class=\"campaign-head\">\n<h1 id=\"title\">");
 	add_str(b, i->title);
 	evbuffer_add_printf(b, "</h1>\n<p class=\"byline\">by <span id=\"owner\">");
 	add_str(b, i->owner);
@@ -225,49 +266,83 @@ static void add_campaign_page(struct evbuffer *b, const struct proj_campaign *c,
 		evbuffer_add_printf(b, "</span>");
 	}
 	evbuffer_add_printf(b, "</p>\n</header>\n");
-	add_totals(b, c);
+	add_totals(b, c, clock_wall_ms());
+	int rc = http_chart_add(b, t, slot, c);
+	if (rc)
+		return rc;
 	add_comments(b, c, page);
 	evbuffer_add_printf(b, "</main>\n");
-	add_foot(b);
+	return add_foot(b, t, slot);
 }
 
 /* A page of the campaign list being rendered. */
 struct list_page {
 	const struct http_request *r;
 	struct evbuffer *b;
-	int shown;
+	int64_t now;
+	int shown, scanned;
 	bool more;
 	char next[HTTP_ID_CURSOR_MAX];
 };
 
+/* One campaign of the list, as a card: title, owner, bar, figures, deadline. */
+static void add_card(struct evbuffer *b, const struct proj_campaign *c, int64_t now)
+{
+	const struct proj_totals *t = &c->totals;
+	evbuffer_add_printf(b, "<li class=\"card\" data-id=\"");
+	add_str(b, c->id);
+	evbuffer_add_printf(b, "\">\n<h2><a href=\"");
+	add_campaign_url(b, c->id);
+	evbuffer_add_printf(b, "\">");
+	add_str(b, c->info.title);
+	evbuffer_add_printf(b, "</a></h2>\n<p class=\"byline\">by ");
+	add_str(b, c->info.owner);
+	evbuffer_add_printf(b, "</p>\n");
+	if (has_target(c))
+		add_progress(b, NULL, t->raised, c->info.target, NULL);
+	evbuffer_add_printf(b, "\n<p class=\"figures\"><strong class=\"raised\">");
+	add_money(b, t->raised, c->info.currency);
+	evbuffer_add_printf(b, "</strong> raised");
+	if (has_target(c)) {
+		evbuffer_add_printf(b, " of ");
+		add_money(b, c->info.target, c->info.currency);
+		evbuffer_add_printf(b, " (<span class=\"percent\">");
+		add_percent(b, t->raised, c->info.target);
+		evbuffer_add_printf(b, "%%</span>)");
+	}
+	evbuffer_add_printf(b, "</p>\n<p class=\"meta\"><span class=\"supporters\">%" PRId64
+			       " %s</span> · <span class=\"deadline\">",
+			    t->supporters, t->supporters == 1 ? "supporter" : "supporters");
+	if (c->closed && (!has_target(c) || t->raised >= c->info.target))
+		evbuffer_add_printf(b, "Funded");
+	else
+		add_deadline(b, c, now);
+	evbuffer_add_printf(b, "</span></p>\n</li>\n");
+}
+
 static int add_list_item(const struct proj_campaign *c, const void *key, size_t key_len,
-			  void *arg)
+			 void *arg)
 {
 	(void)key;
 	(void)key_len;
 	struct list_page *l = arg;
-	struct evbuffer *b = l->b;
-	if (!http_owns(l->r, c->id.ptr, c->id.len))
-		return 0;
-	if (l->shown == PAGE_CAMPAIGNS) {
+	if (l->shown == PAGE_CAMPAIGNS || l->scanned == HTTP_LIST_SCAN_MAX) {
 		l->more = true;
 		return 1;
 	}
-	l->shown++;
+	/* The cursor moves past campaigns of other instances too: a page's work is bounded. */
+	l->scanned++;
 	http_key_cursor_format(0, c->id.ptr, c->id.len, l->next);
-	evbuffer_add_printf(b, "<li><a href=\"/c/");
-	add_url_part(b, c->id.ptr, c->id.len);
-	evbuffer_add_printf(b, "\">");
-	add_str(b, c->info.title);
-	evbuffer_add_printf(b, "</a> <span class=\"raised\">");
-	add_money(b, c->totals.raised, c->info.currency);
-	evbuffer_add_printf(b, " raised</span></li>\n");
+	if (!http_owns(l->r, c->id.ptr, c->id.len))
+		return 0;
+	l->shown++;
+	add_card(l->b, c, l->now);
 	return 0;
 }
 
 struct first_campaign {
 	const struct http_request *r;
-	int count;
+	int count, scanned;
 	struct proj_campaign first;
 };
 
@@ -277,6 +352,11 @@ static int count_campaign(const struct proj_campaign *c, const void *key, size_t
 	(void)key;
 	(void)key_len;
 	struct first_campaign *f = arg;
+	/* Past a list's bound of other instances' campaigns, call it a list. */
+	if (++f->scanned > HTTP_LIST_SCAN_MAX) {
+		f->count = 2;
+		return 1;
+	}
 	if (!http_owns(f->r, c->id.ptr, c->id.len))
 		return 0;
 	if (f->count++ == 0)
@@ -293,20 +373,20 @@ static int add_list_page(const struct http_request *r, struct evbuffer *b, struc
 	evbuffer_add_printf(b, "<main id=\"campaigns\">\n<h1>Campaigns</h1>\n");
 	if (count == 0) {
 		evbuffer_add_printf(b, "<p>No campaigns yet.</p>\n</main>\n");
-		add_foot(b);
-		return 0;
+		return add_foot(b, t, slot);
 	}
-	evbuffer_add_printf(b, "<ul class=\"campaign-list\">\n");
-	struct list_page l = {.r = r, .b = b};
+	evbuffer_add_printf(b, "<ul class=\"cards\">\n");
+	struct list_page l = {.r = r, .b = b, .now = clock_wall_ms()};
 	int rc = proj_campaign_each_in(t, slot, PROJ_BY_ID, after.ptr, after.len, add_list_item, &l);
 	evbuffer_add_printf(b, "</ul>\n");
+	if (l.shown == 0)
+		evbuffer_add_printf(b, "<p>No more campaigns here.</p>\n");
 	if (l.more)
-		evbuffer_add_printf(b, "<p><a id=\"more-campaigns\" href=\"/?after=%s\">More "
-				       "campaigns</a></p>\n",
+		evbuffer_add_printf(b, "<p class=\"more-wrap\"><a id=\"more-campaigns\" "
+				       "class=\"more\" href=\"/?after=%s\">More campaigns</a></p>\n",
 				    l.next);
 	evbuffer_add_printf(b, "</main>\n");
-	add_foot(b);
-	return rc;
+	return rc ? rc : add_foot(b, t, slot);
 }
 
 void http_page_campaign(struct http_request *r)
@@ -353,7 +433,7 @@ void http_page_campaign(struct http_request *r)
 		rc = proj_comments_page(&t, slot, f.first.id, q.before[0] ? &before : NULL,
 					PAGE_COMMENTS, &page);
 		if (rc == 0)
-			add_campaign_page(b, &f.first, &page, seq);
+			rc = add_campaign_page(b, &t, slot, &f.first, &page, seq);
 	} else if (rc == 0) {
 		rc = add_list_page(r, b, &t, slot, f.count, (struct pl_str){(const char *)after, (uint32_t)after_len});
 	}

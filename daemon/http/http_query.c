@@ -32,7 +32,7 @@ static bool parse_limit(const char *s, unsigned *out)
 static void allowed_names(unsigned allowed, char *out, size_t size)
 {
 	static const char *const names[] = {"limit", "before", "after", "status",
-					    "as_of", "interval", "from", "to", "sort"};
+					    "as_of", "interval", "from", "to", "sort", "id"};
 	size_t n = 0, count = 0, total = 0;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		total += (allowed >> i) & 1;
@@ -95,6 +95,7 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 			       : strcmp(kv->key, "from") == 0	? HTTP_Q_FROM
 			       : strcmp(kv->key, "to") == 0	? HTTP_Q_TO
 			       : strcmp(kv->key, "sort") == 0	? HTTP_Q_SORT
+			       : strcmp(kv->key, "id") == 0	? HTTP_Q_ID
 								: 0;
 		if (!(key & allowed)) {
 			if (!strict)

@@ -1,6 +1,6 @@
 /*
  * http_query.h — the query parameters of docs/http.md: limit, before,
- * after, status, as_of, interval, from, to and sort, checked once for
+ * after, status, as_of, interval, from, to, sort and id, checked once for
  * every route that takes them.
  *
  * Under /v1/ an unknown or repeated parameter is a 400, so a typo such as
@@ -31,6 +31,7 @@ enum http_query_keys {
 	HTTP_Q_FROM = 1 << 6,
 	HTTP_Q_TO = 1 << 7,
 	HTTP_Q_SORT = 1 << 8,
+	HTTP_Q_ID = 1 << 9, /* the campaign id, read by the router (http_internal.h) */
 };
 
 enum http_status_filter { HTTP_STATUS_ANY, HTTP_STATUS_OPEN, HTTP_STATUS_CLOSED };

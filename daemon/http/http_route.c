@@ -3,8 +3,9 @@
  * docs/http.md for the routes).
  *
  * Path segments are percent-decoded one by one after splitting, so an id
- * may contain an encoded "/" ("%2F"). A pure function of the path string,
- * fuzzed apart from the server (tests/fuzz/fuzz_http_query.c).
+ * may contain an encoded "/" ("%2F"). An empty {id} segment means the id is
+ * the query's `id` parameter (http_internal.h says why). A pure function of
+ * the strings, fuzzed apart from the server (tests/fuzz/fuzz_http_query.c).
  */
 #include <string.h>
 
@@ -106,7 +107,7 @@ static enum http_route match(const struct segment *s, int n, int *id_seg)
 		return HTTP_ROUTE_READYZ;
 	if (n == 1 && seg_is(&s[0], "metrics"))
 		return HTTP_ROUTE_METRICS;
-	if (n == 2 && seg_is(&s[0], "c") && s[1].len) {
+	if (n == 2 && seg_is(&s[0], "c")) {
 		*id_seg = 1;
 		return HTTP_ROUTE_PAGE;
 	}
@@ -126,8 +127,6 @@ static enum http_route match(const struct segment *s, int n, int *id_seg)
 		return HTTP_ROUTE_UNKNOWN;
 	if (n == 2)
 		return HTTP_ROUTE_CAMPAIGNS;
-	if (s[2].len == 0)
-		return HTTP_ROUTE_UNKNOWN;
 	*id_seg = 2;
 	if (n == 3)
 		return HTTP_ROUTE_CAMPAIGN;
@@ -141,7 +140,20 @@ static enum http_route match(const struct segment *s, int n, int *id_seg)
 	return HTTP_ROUTE_UNKNOWN;
 }
 
-void http_route_match(const char *path, struct http_target *t)
+/* The raw value of the query's first `id` parameter, or false. */
+static bool query_id(const char *query, struct segment *out)
+{
+	for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+		if (strncmp(p, "id=", 3) == 0) {
+			const char *end = strchr(p + 3, '&');
+			*out = (struct segment){p + 3, end ? (size_t)(end - p - 3) : strlen(p + 3)};
+			return true;
+		}
+	}
+	return false;
+}
+
+void http_route_match(const char *path, const char *query, struct http_target *t)
 {
 	struct segment segs[MAX_SEGMENTS];
 	int id_seg = -1;
@@ -150,9 +162,18 @@ void http_route_match(const char *path, struct http_target *t)
 	t->id_rc = PL_OK;
 	t->id[0] = '\0';
 	t->id_len = 0;
+	t->id_in_query = false;
 	if (id_seg < 0)
 		return;
-	long len = decode_segment(&segs[id_seg], t->id);
+	struct segment id = segs[id_seg];
+	if (id.len == 0) {
+		t->id_in_query = query_id(query, &id) && id.len > 0;
+		if (!t->id_in_query) {
+			t->route = HTTP_ROUTE_UNKNOWN;
+			return;
+		}
+	}
+	long len = decode_segment(&id, t->id);
 	if (len >= 0) {
 		t->id_len = (size_t)len;
 	} else {
@@ -160,4 +181,3 @@ void http_route_match(const char *path, struct http_target *t)
 		t->id[0] = '\0';
 	}
 }
-

@@ -46,10 +46,10 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 	}
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	struct http_target t;
-	http_route_match(uri ? evhttp_uri_get_path(uri) : NULL, &t);
+	r.query = uri ? evhttp_uri_get_query(uri) : NULL;
+	http_route_match(uri ? evhttp_uri_get_path(uri) : NULL, r.query, &t);
 	r.route = (http_route_listeners[t.route] & (int)hs->opt.listener) ? t.route
 									     : HTTP_ROUTE_UNKNOWN;
-	r.query = uri ? evhttp_uri_get_query(uri) : NULL;
 	if (r.route == HTTP_ROUTE_UNKNOWN) {
 		http_reply_error(&r, 404, "no such path");
 		return;
@@ -73,7 +73,8 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 	}
 
 	if (t.id_rc == PL_EINVAL) {
-		http_reply_error(&r, 400, "bad percent-encoding in path");
+		http_reply_error(&r, 400, t.id_in_query ? "bad percent-encoding in the id parameter"
+							: "bad percent-encoding in path");
 		return;
 	}
 	if (t.id_rc) {
@@ -83,6 +84,7 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 	}
 	memcpy(r.id, t.id, t.id_len + 1);
 	r.id_len = t.id_len;
+	r.id_in_query = t.id_in_query;
 	bool campaign = r.route == HTTP_ROUTE_CAMPAIGN || r.route == HTTP_ROUTE_COMMENTS ||
 			r.route == HTTP_ROUTE_STREAM || r.route == HTTP_ROUTE_HISTORY ||
 			(r.route == HTTP_ROUTE_PAGE && r.id_len);

@@ -144,7 +144,7 @@ void http_stream_open(struct http_request *r)
 	struct http_server *hs = r->w->hs;
 	struct http_query q;
 	char err[160];
-	if (http_query_parse(r->query, 0, true, &q, err, sizeof err)) {
+	if (http_query_parse(r->query, r->id_in_query ? HTTP_Q_ID : 0, true, &q, err, sizeof err)) {
 		http_reply_error(r, 400, "%s", err);
 		return;
 	}

@@ -1,7 +1,7 @@
 /*
  * fuzz_http_query.c — libFuzzer target for the HTTP request-target: the URI
  * as evhttp parses it off the request line, the router's path matching and
- * {id} decoding, the limit/before query parameters and the comment cursor.
+ * {id} decoding (from the path or the id parameter), the limit/before query parameters and the comment cursor.
  *
  * Whatever the bytes, nothing may crash or leak, and the results must hold
  * together: a decoded id fits its buffer and, percent-encoded again, routes
@@ -29,7 +29,8 @@ static const char *id_route_prefix(enum http_route route)
 	switch (route) {
 	case HTTP_ROUTE_CAMPAIGN:
 	case HTTP_ROUTE_COMMENTS:
-	case HTTP_ROUTE_STREAM: return "/v1/campaigns/";
+	case HTTP_ROUTE_STREAM:
+	case HTTP_ROUTE_HISTORY: return "/v1/campaigns/";
 	case HTTP_ROUTE_PAGE: return "/c/";
 	case HTTP_ROUTE_ASSET: return "/assets/";
 	default: return NULL;
@@ -45,23 +46,35 @@ static void check_id_round_trip(const struct http_target *t)
 		abort();
 	const char *suffix = t->route == HTTP_ROUTE_COMMENTS ? "/comments"
 			     : t->route == HTTP_ROUTE_STREAM ? "/stream"
+			     : t->route == HTTP_ROUTE_HISTORY ? "/history"
 							      : "";
-	char path[32 + 3 * HTTP_ID_MAX];
+	/* Both forms: the id as the path segment, and as the id parameter. */
+	char path[32 + 3 * HTTP_ID_MAX], query[8 + 3 * HTTP_ID_MAX];
 	size_t n = (size_t)snprintf(path, sizeof path, "%s", prefix);
-	for (size_t i = 0; i < t->id_len; i++)
+	size_t qn = (size_t)snprintf(query, sizeof query, "id=");
+	for (size_t i = 0; i < t->id_len; i++) {
 		n += (size_t)snprintf(path + n, sizeof path - n, "%%%02X", (unsigned char)t->id[i]);
+		qn += (size_t)snprintf(query + qn, sizeof query - qn, "%%%02X", (unsigned char)t->id[i]);
+	}
 	snprintf(path + n, sizeof path - n, "%s", suffix);
 	struct http_target again;
-	http_route_match(path, &again);
+	http_route_match(path, NULL, &again);
 	if (again.route != t->route || again.id_rc != 0 || again.id_len != t->id_len ||
-	    memcmp(again.id, t->id, t->id_len) != 0)
+	    again.id_in_query || memcmp(again.id, t->id, t->id_len) != 0)
+		abort();
+	if (t->route == HTTP_ROUTE_ASSET)
+		return;
+	snprintf(path, sizeof path, "%s%s", prefix, suffix);
+	http_route_match(path, query, &again);
+	if (again.route != t->route || again.id_rc != 0 || again.id_len != t->id_len ||
+	    !again.id_in_query || memcmp(again.id, t->id, t->id_len) != 0)
 		abort();
 }
 
-static void check_target(const char *path)
+static void check_target(const char *path, const char *query)
 {
 	struct http_target t;
-	http_route_match(path, &t);
+	http_route_match(path, query, &t);
 	if (t.route < 0 || t.route >= HTTP_ROUTE_COUNT)
 		abort();
 	if (t.id_rc != 0 && t.id_rc != PL_EINVAL && t.id_rc != PL_ENOTFOUND)
@@ -144,11 +157,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	target[size] = '\0';
 
 	/* The path alone, as a client could never send it (no URI parsing first). */
-	check_target(target);
+	check_target(target, NULL);
 
 	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(target, EVHTTP_URI_NONCONFORMANT);
 	if (uri) {
-		check_target(evhttp_uri_get_path(uri));
+		check_target(evhttp_uri_get_path(uri), evhttp_uri_get_query(uri));
 		check_query(evhttp_uri_get_query(uri));
 		evhttp_uri_free(uri);
 	}

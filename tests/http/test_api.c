@@ -305,6 +305,23 @@ static void test_campaigns(void)
 	CHECK_INT(get("/v1/campaigns/slash/and%20space"), 404);
 	CHECK_INT(get("/v1/campaigns/bad%zzescape"), 400);
 
+	/* The id as a parameter after an empty segment: what browsers need for "." and "..". */
+	CHECK_INT(get("/v1/campaigns/?id=slash%2Fand%20space"), 200);
+	j = body_json();
+	CHECK_STR(json_string_value(json_object_get(j, "id")), "slash/and space");
+	json_decref(j);
+	CHECK_INT(get("/v1/campaigns//comments?id=" DEMO "&limit=1"), 200);
+	CHECK(strstr(R.body, "\"comments\":[{") != NULL);
+	CHECK_INT(get("/v1/campaigns//history?id=" DEMO "&interval=week"), 200);
+	CHECK_INT(get("/v1/campaigns/?id=bad%zzescape"), 400);
+	CHECK_STR(error_text(), "bad percent-encoding in the id parameter");
+	CHECK_INT(get("/v1/campaigns/?id=" DEMO "&id=x"), 400);
+	CHECK_STR(error_text(), "parameter id given twice");
+	CHECK_INT(get("/v1/campaigns/" DEMO "?id=x"), 400); /* an id in the path takes no other */
+	CHECK_INT(get("/v1/campaigns/?id="), 404);
+	CHECK_INT(get("/v1/campaigns/?id=no-such-campaign"), 404);
+	CHECK_STR(error_text(), "no such campaign");
+
 	CHECK_INT(get("/v1/campaigns/no-such-campaign"), 404);
 	CHECK_STR(error_text(), "no such campaign");
 	CHECK_STR(header("Content-Type"), "application/json; charset=utf-8");
@@ -826,8 +843,28 @@ static void test_page(void)
 	CHECK_INT(get("/c/small"), 200);
 	CHECK(strstr(R.body, "<span id=\"percent\">&lt;1</span>%") != NULL); /* £25 of £5,000 */
 	CHECK(strstr(R.body, "id=\"no-comments\"") != NULL);
+	CHECK(strstr(R.body, "id=\"deadline\" class=\"deadline\">Open<") != NULL); /* no closes_at */
+	CHECK(strstr(R.body, "<svg id=\"chart\"") != NULL);
+	CHECK(strstr(R.body, "data-values=\"0 2500\"") != NULL); /* opened, then £25 within the hour */
+	CHECK(strstr(R.body, "now <span id=\"chart-raised\">£25</span>; the dashed line is the "
+			     "target, £5,000.") != NULL);
+	/* The bar shows a little raised as a sliver (a fiftieth), not as nothing. */
+	CHECK(strstr(R.body, "max=\"500000\" value=\"10000\"") != NULL);
+	ingest_lines(st, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"dots-1\",\"at\":1700000000000,"
+			 "\"campaign\":\"..\",\"title\":\"Dots\",\"owner\":\"o\",\"currency\":\"GBP\","
+			 "\"closes_at\":4102444800000}\n");
+	CHECK_INT(get("/c/?id=.."), 200);
+	CHECK(strstr(R.body, "<h1 id=\"title\">Dots</h1>") != NULL);
+	CHECK(strstr(R.body, "days left") != NULL); /* closes in 2100 */
+	CHECK_INT(get("/c/?id=..&utm_source=x"), 200);
+	CHECK_INT(get("/c/"), 404);
 	CHECK_INT(get("/"), 200);
-	CHECK(strstr(R.body, "href=\"/c/slash%2Fand%20space\"") != NULL); /* two campaigns: a list */
+	CHECK(strstr(R.body, "href=\"/c/slash%2Fand%20space\"") != NULL); /* campaigns: a list */
+	CHECK(strstr(R.body, "<li class=\"card\" data-id=\"..\">\n<h2><a href=\"/c/?id=..\">Dots</a>") != NULL);
+	CHECK(strstr(R.body, "<p class=\"figures\"><strong class=\"raised\">£25</strong> raised of "
+			     "£5,000 (<span class=\"percent\">&lt;1%</span>)") != NULL);
+	CHECK(strstr(R.body, "<h2 class=\"crowd-heading\">Our crowd has raised</h2>") != NULL);
+	CHECK(strstr(R.body, "<li>¥1,234 from 1 supporter for 1 campaign</li>") != NULL);
 	CHECK_INT(get("/c/none"), 404);
 	CHECK_INT(get("/c/" DEMO "?before=nonsense"), 400);
 	CHECK_INT(get("/c/" DEMO "?utm_source=x"), 200);
@@ -1457,17 +1494,18 @@ static void test_campaign_list(void)
 	CHECK_INT(get(path), 200);
 	CHECK(strstr(R.body, "\"id\":\"list-100\"") != NULL);
 
-	/* The page: 50 a page, then a link to the next. */
+	/* The page: 50 cards a page, then a link to the next. */
 	char url[300] = "/";
 	int items = 0, pages = 0;
+	static const char card[] = "<li class=\"card\"", link[] = "class=\"more\" href=\"";
 	for (; pages < 100; pages++) {
 		CHECK_INT(get(url), 200);
-		for (const char *p = strstr(R.body, "<li><a href=\"/c/"); p; p = strstr(p + 1, "<li><a href=\"/c/"))
+		for (const char *p = strstr(R.body, card); p; p = strstr(p + 1, card))
 			items++;
-		const char *more = strstr(R.body, "id=\"more-campaigns\" href=\"");
+		const char *more = strstr(R.body, "id=\"more-campaigns\" ");
 		if (!more)
 			break;
-		more += strlen("id=\"more-campaigns\" href=\"");
+		more = strstr(more, link) + strlen(link);
 		const char *end = strchr(more, '"');
 		snprintf(url, sizeof url, "%.*s", (int)(end - more), more);
 	}

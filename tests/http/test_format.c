@@ -13,7 +13,7 @@ int main(void)
 {
 	static const struct {
 		const char *currency;
-		int64_t minor;
+		__int128 minor;
 		const char *want;
 	} money[] = {
 		{"GBP", 5804100, "£58,041"},
@@ -33,9 +33,12 @@ int main(void)
 		{"CHF", 100050, "CHF 1,000.50"},
 		{"GBP", -250, "-£2.50"},
 		{"GBP", INT64_MIN, "-£92,233,720,368,547,758.08"},
+		/* Platform totals pass INT64_MAX: two campaigns at the most each may hold. */
+		{"GBP", (__int128)INT64_MAX * 2 + 1, "£184,467,440,737,095,516.15"},
+		{"JPY", (__int128)INT64_MAX * 1000, "¥9,223,372,036,854,775,807,000"},
 	};
 	for (size_t i = 0; i < sizeof money / sizeof money[0]; i++) {
-		char buf[64];
+		char buf[80];
 		size_t len = http_format_money(buf, sizeof buf, money[i].minor, cur(money[i].currency));
 		CHECK_STR(buf, money[i].want);
 		CHECK_INT(len, strlen(money[i].want));

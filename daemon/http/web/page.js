@@ -1,9 +1,11 @@
 /*
- * page.js — keeps the server-rendered campaign page live: totals from the
- * stream (/v1/campaigns/{id}/stream), new comments when the count changes,
- * and "Show more" without leaving the page. Text from the API is only ever
- * set with textContent, never parsed as HTML. Without this script the page
- * still works: it is complete HTML and "Show more" is a plain link.
+ * page.js — keeps the server-rendered campaign page live: totals and the
+ * chart's last point from the stream (/v1/campaigns/{id}/stream), new
+ * comments when the count changes, and "Show more" without leaving the
+ * page. A dropped stream is opened again, and its first message brings the
+ * page up to date. Text from the API is only ever set with textContent,
+ * never parsed as HTML. Without this script the page still works: it is
+ * complete HTML and "Show more" is a plain link.
  */
 "use strict";
 (function () {
@@ -17,7 +19,21 @@
 	var symbol = main.getAttribute("data-symbol");
 	var code = main.getAttribute("data-code");
 	var decimals = parseInt(main.getAttribute("data-decimals"), 10) || 0;
-	var api = "/v1/campaigns/" + encodeURIComponent(id);
+	/* Browsers resolve "." and "..", even as %2E, as path steps: those two
+	 * ids go in the id parameter, after an empty path segment. */
+	var dots = id === "." || id === "..";
+	function api(sub, params) {
+		var q = dots ? ["id=" + encodeURIComponent(id)] : [];
+		if (params) {
+			q.push(params);
+		}
+		return "/v1/campaigns/" + (dots ? "" : encodeURIComponent(id)) + sub +
+			(q.length ? "?" + q.join("&") : "");
+	}
+	function pageUrl(params) {
+		return dots ? "/c/?id=" + encodeURIComponent(id) + "&" + params
+			: "/c/" + encodeURIComponent(id) + "?" + params;
+	}
 	var feed = document.getElementById("comments");
 	var months = ["January", "February", "March", "April", "May", "June", "July",
 		"August", "September", "October", "November", "December"];
@@ -126,7 +142,7 @@
 			return;
 		}
 		more.setAttribute("data-next", next);
-		more.setAttribute("href", "/c/" + encodeURIComponent(id) + "?before=" + encodeURIComponent(next));
+		more.setAttribute("href", pageUrl("before=" + encodeURIComponent(next)));
 	}
 
 	/* New comments go on top; after a removal the first page is redrawn. */
@@ -134,7 +150,7 @@
 		if (!feed) {
 			return;
 		}
-		getJSON(api + "/comments?limit=20").then(function (page) {
+		getJSON(api("/comments", "limit=20")).then(function (page) {
 			var empty = document.getElementById("no-comments");
 			if (empty && page.comments.length) {
 				empty.parentNode.removeChild(empty);
@@ -158,6 +174,40 @@
 		}).catch(function () { /* the next change retries */ });
 	}
 
+	/* The chart's last point follows the total; the scale grows if it must.
+	 * Doubles place points only: amounts shown are formatted from BigInt. */
+	var chart = document.getElementById("chart");
+	function updateChart(raised) {
+		if (!chart) {
+			return;
+		}
+		var values = chart.getAttribute("data-values").split(" ").map(function (v) { return BigInt(v); });
+		values[values.length - 1] = raised;
+		chart.setAttribute("data-values", values.join(" "));
+		var target = BigInt(chart.getAttribute("data-target"));
+		var top = values.reduce(function (a, v) { return v > a ? v : a; }, target);
+		var box = chart.viewBox.baseVal;
+		var margin = 4;
+		var height = box.height - 2 * margin;
+		function y(v) {
+			return top > BigInt(0) && v > BigInt(0)
+				? (height + margin - Number(v) * height / Number(top)).toFixed(1)
+				: String(height + margin);
+		}
+		var points = values.map(function (v, i) {
+			return (i * box.width / (values.length - 1)).toFixed(1) + "," + y(v);
+		});
+		document.getElementById("chart-line").setAttribute("points", points.join(" "));
+		document.getElementById("chart-area").setAttribute("points",
+			"0," + (height + margin) + " " + points.join(" ") + " " + box.width + "," + (height + margin));
+		var line = chart.querySelector(".chart-target");
+		if (line) {
+			line.setAttribute("y1", y(target));
+			line.setAttribute("y2", y(target));
+		}
+		setText("chart-raised", money(raised));
+	}
+
 	function update(s, json) {
 		var raised = exactInt(json, "raised");
 		var target = exactInt(json, "target");
@@ -169,10 +219,16 @@
 		setText("comment-count", String(s.comments));
 		var progress = document.getElementById("progress");
 		if (progress && target !== null && target > BigInt(0)) {
-			progress.value = Number(raised < target ? raised : target);
+			/* As the server draws it: a little raised is never an empty bar. */
+			var shown = raised < target ? raised : target;
+			if (raised > BigInt(0) && shown < target / BigInt(50)) {
+				shown = target / BigInt(50);
+			}
+			progress.value = Number(shown);
 			var percent = raised * BigInt(100) / target;
 			setText("percent", percent === BigInt(0) && raised > BigInt(0) ? "<1" : percent.toString());
 		}
+		updateChart(raised);
 		if (s.comments !== shownComments) {
 			refreshComments(s.comments);
 		}
@@ -184,7 +240,7 @@
 			event.preventDefault();
 			var next = more.getAttribute("data-next");
 			more.setAttribute("aria-busy", "true");
-			getJSON(api + "/comments?limit=20&before=" + encodeURIComponent(next)).then(function (page) {
+			getJSON(api("/comments", "limit=20&before=" + encodeURIComponent(next))).then(function (page) {
 				var ids = shownIds();
 				page.comments.forEach(function (c) {
 					if (!ids[c.id]) {
@@ -200,13 +256,28 @@
 		});
 	}
 
-	if (window.EventSource && typeof BigInt === "function") {
-		var stream = new EventSource(api + "/stream");
+	/* EventSource reconnects by itself after a network error, sending
+	 * Last-Event-ID; after an HTTP error (a 503 when the server is busy) it
+	 * gives up, so the page opens a new one, waiting longer each time. */
+	var retryMs = 1000;
+	function listen() {
+		var stream = new EventSource(api("/stream"));
 		stream.addEventListener("summary", function (event) {
+			retryMs = 1000;
 			update(JSON.parse(event.data), event.data);
 		});
 		stream.addEventListener("open", function () {
 			main.setAttribute("data-live", "true");
 		});
+		stream.addEventListener("error", function () {
+			main.setAttribute("data-live", "false");
+			if (stream.readyState === EventSource.CLOSED) {
+				setTimeout(listen, retryMs);
+				retryMs = Math.min(retryMs * 2, 30000);
+			}
+		});
+	}
+	if (window.EventSource && typeof BigInt === "function") {
+		listen();
 	}
 })();

@@ -1,0 +1,119 @@
+/* http_chart.c — the raised-over-time chart of the campaign page; see http_chart.h. */
+#include "http_chart.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "http_format.h"
+#include "http_html.h"
+#include "proj_history.h"
+
+#define WIDTH 600
+#define HEIGHT 160
+#define MARGIN 4 /* keeps the line's stroke inside the box at 0 and at the top */
+
+/* Raised after each bucket, with 0 at the opening in front. */
+struct series {
+	int64_t raised[HTTP_CHART_POINTS + 1];
+	size_t n;
+};
+
+static int add_point(const struct proj_bucket *bucket, void *arg)
+{
+	struct series *s = arg;
+	s->raised[s->n++] = bucket->at_end.raised;
+	return 0;
+}
+
+/* The shortest of hour, day, week, four weeks that fits the span in the chart. */
+static int64_t bucket_ms(int64_t span, const char **name)
+{
+	static const struct {
+		int64_t ms;
+		const char *name;
+	} steps[] = {{3600000, "hourly"}, {DAY_MS, "daily"}, {7 * DAY_MS, "weekly"},
+		     {28 * DAY_MS, "four-weekly"}};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+		if (span / steps[i].ms < HTTP_CHART_POINTS) {
+			*name = steps[i].name;
+			return steps[i].ms;
+		}
+	*name = "";
+	return span / (HTTP_CHART_POINTS - 1) + 1;
+}
+
+/* Geometry only: doubles place the points; every amount shown is exact text. */
+static double y_of(int64_t raised, int64_t top)
+{
+	if (top <= 0 || raised <= 0)
+		return HEIGHT + MARGIN;
+	return HEIGHT + MARGIN - (double)raised * HEIGHT / (double)top;
+}
+
+static void add_money(struct evbuffer *b, int64_t minor, struct pl_str currency)
+{
+	char buf[64];
+	http_format_money(buf, sizeof buf, minor, currency);
+	http_html_add(b, buf, strlen(buf));
+}
+
+int http_chart_add(struct evbuffer *b, struct store_txn *t, enum store_slot slot,
+		   const struct proj_campaign *c)
+{
+	const struct proj_totals *tot = &c->totals;
+	int64_t from = tot->opened_at, to = c->closed ? tot->closed_at : tot->last_at;
+	if (to < from)
+		to = from;
+	const char *every;
+	int64_t step = bucket_ms(to - from, &every);
+	size_t count = (size_t)((to - from) / step + 1);
+	struct series s = {.raised = {0}, .n = 1};
+	int rc = proj_history_buckets(t, slot, c->id, from, step, count, add_point, &s);
+	if (rc)
+		return rc;
+	bool has_target = c->info.target != PROJ_NONE && c->info.target > 0;
+	int64_t top = has_target ? c->info.target : 0;
+	for (size_t i = 0; i < s.n; i++)
+		if (s.raised[i] > top)
+			top = s.raised[i];
+
+	evbuffer_add_printf(b, "<figure class=\"chart\">\n<svg id=\"chart\" viewBox=\"0 0 %d %d\" "
+			       "preserveAspectRatio=\"none\" role=\"img\" "
+			       "aria-labelledby=\"chart-caption\" data-target=\"%" PRId64 "\" "
+			       "data-values=\"",
+			    WIDTH, HEIGHT + 2 * MARGIN, has_target ? c->info.target : 0);
+	for (size_t i = 0; i < s.n; i++)
+		evbuffer_add_printf(b, "%s%" PRId64, i ? " " : "", s.raised[i]);
+	evbuffer_add_printf(b, "\">\n");
+	if (has_target)
+		evbuffer_add_printf(b, "<line class=\"chart-target\" x1=\"0\" x2=\"%d\" y1=\"%.1f\" "
+				       "y2=\"%.1f\"/>\n",
+				    WIDTH, y_of(c->info.target, top), y_of(c->info.target, top));
+	/* The area under the line closes along the bottom edge. */
+	evbuffer_add_printf(b, "<polygon id=\"chart-area\" class=\"chart-area\" points=\"0,%d ",
+			    HEIGHT + MARGIN);
+	for (size_t i = 0; i < s.n; i++)
+		evbuffer_add_printf(b, "%.1f,%.1f ", (double)i * WIDTH / (double)(s.n - 1),
+				    y_of(s.raised[i], top));
+	evbuffer_add_printf(b, "%d,%d\"/>\n<polyline id=\"chart-line\" class=\"chart-line\" points=\"",
+			    WIDTH, HEIGHT + MARGIN);
+	for (size_t i = 0; i < s.n; i++)
+		evbuffer_add_printf(b, "%s%.1f,%.1f", i ? " " : "", (double)i * WIDTH / (double)(s.n - 1),
+				    y_of(s.raised[i], top));
+	evbuffer_add_printf(b, "\"/>\n</svg>\n");
+
+	char first[64], last[64];
+	http_format_date(first, sizeof first, from);
+	http_format_date(last, sizeof last, to);
+	evbuffer_add_printf(b, "<figcaption id=\"chart-caption\">Raised %s%sfrom %s to %s: now "
+			       "<span id=\"chart-raised\">",
+			    every, *every ? " " : "", first, last);
+	add_money(b, tot->raised, c->info.currency);
+	evbuffer_add_printf(b, "</span>");
+	if (has_target) {
+		evbuffer_add_printf(b, "; the dashed line is the target, ");
+		add_money(b, c->info.target, c->info.currency);
+	}
+	evbuffer_add_printf(b, ".</figcaption>\n</figure>\n");
+	return 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * http_chart.h — the campaign page's chart of money raised over time: an
+ * inline SVG drawn on the server from the campaign's history, so it shows
+ * without JavaScript; page.js moves its last point as the totals change.
+ */
+#ifndef HTTP_CHART_H
+#define HTTP_CHART_H
+
+#include <event2/buffer.h>
+
+#include "proj_read.h"
+
+/* Points a chart holds at most: hours, days or weeks, whichever fit. */
+#define HTTP_CHART_POINTS 120
+
+/*
+ * Appends the chart of c (read in t, slot) to b, as a <figure>: from its
+ * opening to its closing, or to its last event while open. 0, or a store
+ * error.
+ */
+int http_chart_add(struct evbuffer *b, struct store_txn *t, enum store_slot slot,
+		   const struct proj_campaign *c);
+
+#endif

@@ -1,19 +1,23 @@
 // test_page_live.mjs — the campaign page's script in headless Chromium,
-// driven like a person would: "Show more" loads older comments, and totals
-// and comments change on the page, without a reload, when events arrive
-// through Kafka; money above 2^53 minor units stays exact.
+// driven like a person would: "Show more" loads older comments; totals,
+// the chart and comments change on the page, without a reload, when events
+// arrive through Kafka, also after the connection dropped (through a TCP
+// proxy the test cuts); the list of campaigns is cards with the crowd's
+// totals, and campaign "." opens and goes live; money above 2^53 minor
+// units stays exact. Screenshots at desktop and phone widths go to OUT_DIR.
 //
-// Usage: node test_page_live.mjs PLEDGED DEMO_JSONL
+// Usage: node test_page_live.mjs PLEDGED DEMO_JSONL [OUT_DIR]
 // Runs `pledged serve` on its embedded broker with the demo campaign plus 15
 // more comments, then drives the page with playwright-core (npm, no browser
 // download: it uses Debian's /usr/bin/chromium). Exit 77 (skip) when
 // playwright-core or chromium is not installed.
 import { spawn, spawnSync } from "node:child_process";
+import net from "node:net";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [pledged, demo] = process.argv.slice(2);
+const [pledged, demo, out] = process.argv.slice(2);
 const CHROMIUM = "/usr/bin/chromium";
 const CAMPAIGN = "jess-phillips-for-labour-leader";
 
@@ -57,6 +61,52 @@ function publish(dir, lines) {
 	check(r.status === 0, `publish exits 0 (${r.stderr})`);
 }
 
+/* Money as the page writes it, from exact minor units (GBP). */
+function pounds(minor) {
+	const whole = (minor / 100n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+	const pence = minor % 100n;
+	return "£" + whole + (pence ? "." + pence.toString().padStart(2, "0") : "");
+}
+
+/* A TCP proxy the test can cut: every connection dropped, new ones refused
+ * until resumed. Records the Last-Event-ID of the requests it forwards. */
+function cuttableProxy(port) {
+	const sockets = new Set();
+	const proxy = { accepting: true, lastEventIds: [] };
+	proxy.server = net.createServer((client) => {
+		if (!proxy.accepting) {
+			client.destroy();
+			return;
+		}
+		const upstream = net.connect(port, "127.0.0.1");
+		const close = () => {
+			client.destroy();
+			upstream.destroy();
+			sockets.delete(client);
+			sockets.delete(upstream);
+		};
+		for (const s of [client, upstream]) {
+			sockets.add(s);
+			s.on("close", close);
+			s.on("error", close);
+		}
+		client.on("data", (d) => {
+			const m = /\r\nlast-event-id: *([^\r]*)/i.exec(d.toString("latin1"));
+			if (m) proxy.lastEventIds.push(m[1]);
+			upstream.write(d);
+		});
+		upstream.on("data", (d) => client.write(d));
+	});
+	proxy.cut = () => {
+		proxy.accepting = false;
+		for (const s of sockets) s.destroy();
+	};
+	return new Promise((resolve) => proxy.server.listen(0, "127.0.0.1", () => {
+		proxy.port = proxy.server.address().port;
+		resolve(proxy);
+	}));
+}
+
 function event(n, fields) {
 	return JSON.stringify({ v: 1, id: `live-${n}`, campaign: CAMPAIGN, ...fields });
 }
@@ -67,6 +117,7 @@ let log = "";
 const serve = spawn(pledged, ["serve", "--data", dir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--batch-ms", "5"]);
 serve.stderr.on("data", (chunk) => (log += chunk));
 let browser;
+let proxy;
 try {
 	let port = 0;
 	await until("serve to listen", () => {
@@ -103,6 +154,21 @@ try {
 	const items = () => page.locator("#comments > li").count();
 	check((await raised()) === "£58,041", `the page shows £58,041 (${await raised()})`);
 	check((await items()) === 20, `20 comments on the first page (${await items()})`);
+	const chartValues = async (p) => (await p.getAttribute("#chart", "data-values")).split(" ");
+	const values = await chartValues(page);
+	const points = (await page.getAttribute("#chart-line", "points")).split(" ");
+	check(values.length >= 2 && points.length === values.length,
+		`the chart has a point per value (${values.length}, ${points.length})`);
+	check(values[0] === "0" && values[values.length - 1] === "5804100",
+		`the chart runs from 0 to the total (${values[0]} .. ${values[values.length - 1]})`);
+	check((await page.textContent("#chart-raised")).trim() === "£58,041", "the chart's caption says the total");
+	if (out) {
+		await page.screenshot({ path: join(out, "page-desktop.png") });
+		const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+		await phone.goto(`${base}/`);
+		await phone.screenshot({ path: join(out, "page-phone.png") });
+		await phone.close();
+	}
 
 	// "Show more" appends the 5 older ones in place and then disappears.
 	await page.click("#more");
@@ -127,6 +193,67 @@ try {
 		10000), "the new comment appears first, live");
 	check((await page.textContent("#comment-count")).trim() === "26", "the comment count updates");
 	check((await page.title()).length > 0, "the page still has its title");
+	check(await until("the chart's last point", async () =>
+		(await chartValues(page)).pop() === "5804000", 10000), "the chart's last point follows the total");
+	check((await page.textContent("#chart-raised")).trim() === "£58,040", "the chart's caption follows");
+
+	// A dropped connection: cut, a refund arrives meanwhile, the page catches up
+	// once connections are let through again.
+	proxy = await cuttableProxy(port);
+	const viaProxy = await browser.newPage();
+	await viaProxy.goto(`http://127.0.0.1:${proxy.port}/c/${CAMPAIGN}`);
+	check(await until("the proxied stream", async () =>
+		(await viaProxy.getAttribute("main", "data-live")) === "true", 10000), "the proxied page goes live");
+	proxy.cut();
+	check(await until("the page to notice", async () =>
+		(await viaProxy.getAttribute("main", "data-live")) === "false", 10000), "the page notices the drop");
+	publish(dir, event(102, { type: "pledge.refunded", at: 1579900000002, pledge: "pl-00002", amount: 500 }) + "\n");
+	check(await until("the refund applied", async () => (await summary()).raised === 5803500, 10000),
+		"the refund is applied while the page is cut off");
+	check((await viaProxy.textContent("#raised")).trim() === "£58,040", "the cut-off page still shows the old total");
+	proxy.accepting = true;
+	check(await until("the page to catch up", async () =>
+		(await viaProxy.textContent("#raised")).trim() === "£58,035", 15000),
+		`the page catches up after the reconnect (${await viaProxy.textContent("#raised")})`);
+	check((await viaProxy.getAttribute("main", "data-live")) === "true", "the page is live again");
+	check(proxy.lastEventIds.length > 0 && /^[0-9]+$/.test(proxy.lastEventIds[0]),
+		`the reconnect sent Last-Event-ID (${proxy.lastEventIds})`);
+
+	// More campaigns: "/" is a list of cards with the crowd's totals, and the
+	// campaign "." (a path step to a browser) opens and goes live.
+	publish(dir, [
+		JSON.stringify({ v: 1, type: "campaign.opened", id: "dot-open", at: 1579000000000, campaign: ".",
+			title: "A garden for Hackney Road", owner: "Friends of Hackney Road", currency: "GBP",
+			target: 500000, closes_at: Date.now() + 40 * 86400000 }),
+		JSON.stringify({ v: 1, type: "pledge.created", id: "dot-1", at: 1579000000001, campaign: ".",
+			pledge: "dot-p1", supporter: "sup-0001", amount: 2500, currency: "GBP" }),
+	].join("\n") + "\n");
+	check(await until("campaign .", async () =>
+		(await fetch(`${base}/v1/campaigns/?id=.`)).status === 200, 10000), "campaign . opens");
+	const list = await browser.newPage();
+	await list.goto(`${base}/`);
+	check((await list.locator(".card").count()) === 2, `two cards (${await list.locator(".card").count()})`);
+	const dotCard = list.locator('.card[data-id="."]');
+	check(((await dotCard.textContent()) || "").includes("£25 raised of £5,000 (<1%)"),
+		`the card of . says what it raised (${await dotCard.textContent()})`);
+	check(((await dotCard.textContent()) || "").includes("days left"), "the card says the days left");
+	const crowd = (await list.textContent("#platform")).trim();
+	check(crowd === `${pounds(5803500n + 2500n)} from 1975 supporters for 2 campaigns`,
+		`the foot says what the crowd raised (${crowd})`);
+	if (out) {
+		await list.setViewportSize({ width: 1200, height: 700 });
+		await list.screenshot({ path: join(out, "list-desktop.png") });
+	}
+	await Promise.all([list.waitForNavigation(), dotCard.locator("a").click()]);
+	check((await list.textContent("#title")).trim() === "A garden for Hackney Road",
+		`the card opens campaign . (${list.url()})`);
+	check(await until("the stream of .", async () =>
+		(await list.getAttribute("main", "data-live")) === "true", 10000), "campaign . goes live");
+	publish(dir, JSON.stringify({ v: 1, type: "pledge.created", id: "dot-2", at: 1579000000002, campaign: ".",
+		pledge: "dot-p2", supporter: "sup-0002", amount: 1000, currency: "GBP" }) + "\n");
+	check(await until("the new total of .", async () => (await list.textContent("#raised")).trim() === "£35", 10000),
+		`campaign . updates live (${await list.textContent("#raised")})`);
+	check((await list.textContent("#percent")).trim() === "<1", "under one per cent reads <1%");
 
 	// Money above 2^53 minor units stays exact when it changes live: 9008
 	// pledges of £10bn and one of 1p to a campaign with a £1 target.
@@ -152,6 +279,7 @@ try {
 		`the total is exact above 2^53 (${await bigRaised()})`);
 	check((await big.textContent("#percent")).trim() === "9008000000000001",
 		`the percentage is exact (${await big.textContent("#percent")})`);
+	check((await big.textContent("#chart-raised")).trim() === exact, "the chart's caption is exact too");
 	await big.reload();
 	check((await bigRaised()) === exact, `the server renders the same total (${await bigRaised()})`);
 } catch (err) {
@@ -159,6 +287,7 @@ try {
 	console.error(`FAIL: ${err.stack || err}`);
 } finally {
 	if (browser) await browser.close();
+	if (proxy) proxy.server.close();
 	serve.kill("SIGTERM");
 	await new Promise((resolve) => serve.on("exit", resolve));
 	rmSync(work, { recursive: true, force: true });

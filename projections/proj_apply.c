@@ -616,12 +616,10 @@ static int publish_totals(struct proj_writer *w, const struct fp *f, const struc
 
 int proj_writer_flush(struct proj_writer *w)
 {
+	/* memtable_next, not the home slots alone: the last homes' entries run on into the tail. */
 	const struct memtable *m = &w->touched;
-	for (size_t i = 0; i < m->capacity && !w->t->err; i++) {
-		const uint8_t *s = m->slots + i * m->entry_size;
-		if (!fp_is_zero((const struct fp *)s))
-			publish_totals(w, (const struct fp *)s, (const struct touched_id *)(s + FP_SIZE));
-	}
+	for (const uint8_t *s = memtable_next(m, NULL); s && !w->t->err; s = memtable_next(m, s))
+		publish_totals(w, (const struct fp *)s, (const struct touched_id *)(s + FP_SIZE));
 	memtable_clear(&w->touched);
 	return w->t->err;
 }

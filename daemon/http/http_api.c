@@ -14,6 +14,7 @@
 
 #include "evlog.h"
 #include "http_internal.h"
+#include "http_list.h"
 #include "http_query.h"
 #include "http_reply.h"
 #include "log.h"
@@ -107,54 +108,9 @@ static bool reject_query(struct http_request *r, unsigned allowed, struct http_q
 	return true;
 }
 
-/* A page of the campaign list being rendered. */
-struct campaign_list {
-	struct http_request *r;
-	struct store_txn *t;
-	enum store_slot slot;
-	json_t *items;
-	unsigned limit;
-	char order; /* the cursors' letter */
-	enum http_status_filter status;
-	bool has_as_of;
-	int64_t as_of;
-	size_t scanned;
-	bool has_next;
-	char next[HTTP_ID_CURSOR_MAX];
-};
-
-/* The letters of the sorted lists' cursors; lists by id have none. */
-static const char order_letters[] = {[PROJ_BY_ID] = 0, [PROJ_BY_RAISED] = 'r',
-				     [PROJ_BY_NEWEST] = 'n', [PROJ_BY_CLOSING] = 'c'};
-
-static int append_campaign(const struct proj_campaign *now, const void *key, size_t key_len,
-			   void *arg)
+static int append_campaign(const struct proj_campaign *c, void *items)
 {
-	struct campaign_list *l = arg;
-	struct proj_campaign past;
-	const struct proj_campaign *c = now;
-	/* Filters may skip many: a page ends early rather than hold the event loop. */
-	if (l->scanned++ == HTTP_LIST_SCAN_MAX) {
-		l->has_next = true;
-		return 1;
-	}
-	if (l->has_as_of) {
-		past = *now;
-		int rc = proj_history_as_of(l->t, l->slot, l->as_of, &past);
-		if (rc && rc != PL_ENOTFOUND) /* PL_ENOTFOUND: not open yet then */
-			return rc;
-		c = rc ? NULL : &past;
-	}
-	bool shown = c && (l->status == HTTP_STATUS_ANY ||
-			   c->closed == (l->status == HTTP_STATUS_CLOSED)) &&
-		     /* another instance's: X-Pledged-Partitions says which are listed */
-		     http_owns(l->r, c->id.ptr, c->id.len);
-	if (shown && json_array_size(l->items) == l->limit) {
-		l->has_next = true;
-		return 1;
-	}
-	http_key_cursor_format(l->order, key, key_len, l->next);
-	return shown && json_array_append_new(l->items, view_campaign(c)) ? PL_ENOMEM : 0;
+	return json_array_append_new(items, view_campaign(c)) ? PL_ENOMEM : 0;
 }
 
 /* Refuses what a list cannot do; true when it answered. */
@@ -180,9 +136,16 @@ void http_api_campaigns(struct http_request *r)
 			 &q) ||
 	    reject_list_query(r, &q))
 		return;
+	struct http_list l = {.r = r,
+			      .sort = q.sort,
+			      .status = q.status,
+			      .has_as_of = q.has_as_of,
+			      .as_of = q.as_of,
+			      .limit = q.has_limit ? q.limit : HTTP_LIMIT_MAX,
+			      .show = append_campaign};
 	uint8_t after[HTTP_CURSOR_KEY_MAX];
 	size_t after_len = 0;
-	if (q.after[0] && !http_key_cursor_parse(order_letters[q.sort], q.after, after, &after_len)) {
+	if (q.after[0] && !http_list_cursor(&l, q.after, after, &after_len)) {
 		http_reply_error(r, 400, "after must be a cursor from a 'next' field of the same sort");
 		return;
 	}
@@ -197,29 +160,22 @@ void http_api_campaigns(struct http_request *r)
 	http_position_cover(&pos, ownership_generation(&r->w->hs->m->owner));
 	if (reply_from_cache(r, &t, &pos, key, key_len))
 		return;
-	struct campaign_list l = {.r = r,
-				  .t = &t,
-				  .slot = pos.slot,
-				  .items = json_array(),
-				  .limit = q.has_limit ? q.limit : HTTP_LIMIT_MAX,
-				  .order = order_letters[q.sort],
-				  .status = q.status,
-				  .has_as_of = q.has_as_of,
-				  .as_of = q.as_of};
-	rc = l.items ? proj_campaign_each_in(&t, pos.slot, q.sort, after, after_len, append_campaign,
-					     &l)
-		     : PL_ENOMEM;
+	json_t *items = json_array();
+	l.t = &t;
+	l.slot = pos.slot;
+	l.arg = items;
+	rc = items ? http_list_walk(&l, after, after_len) : PL_ENOMEM;
 	if (rc && rc != PL_ENOMEM) {
-		json_decref(l.items);
+		json_decref(items);
 		reply_storage_error(r, &t, rc);
 		return;
 	}
 	store_abort(&t);
 	json_t *body = rc ? NULL
-			  : json_pack("{s:o,s:o}", "campaigns", l.items, "next",
+			  : json_pack("{s:o,s:o}", "campaigns", items, "next",
 				      l.has_next ? json_string(l.next) : json_null());
 	if (rc)
-		json_decref(l.items);
+		json_decref(items);
 	if (body && q.has_as_of && json_object_set_new(body, "as_of", json_integer(q.as_of))) {
 		json_decref(body);
 		body = NULL;

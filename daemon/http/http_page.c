@@ -24,6 +24,7 @@
 #include "http_chart.h"
 #include "http_format.h"
 #include "http_html.h"
+#include "http_list.h"
 #include "http_internal.h"
 #include "http_query.h"
 #include "http_reply.h"
@@ -275,16 +276,6 @@ static int add_campaign_page(struct evbuffer *b, struct store_txn *t, enum store
 	return add_foot(b, t, slot);
 }
 
-/* A page of the campaign list being rendered. */
-struct list_page {
-	const struct http_request *r;
-	struct evbuffer *b;
-	int64_t now;
-	int shown, scanned;
-	bool more;
-	char next[HTTP_ID_CURSOR_MAX];
-};
-
 /* One campaign of the list, as a card: title, owner, bar, figures, deadline. */
 static void add_card(struct evbuffer *b, const struct proj_campaign *c, int64_t now)
 {
@@ -320,23 +311,16 @@ static void add_card(struct evbuffer *b, const struct proj_campaign *c, int64_t 
 	evbuffer_add_printf(b, "</span></p>\n</li>\n");
 }
 
-static int add_list_item(const struct proj_campaign *c, const void *key, size_t key_len,
-			 void *arg)
+/* The web page's cards, rendered as http_list_walk shows campaigns. */
+struct cards {
+	struct evbuffer *b;
+	int64_t now;
+};
+
+static int add_listed_card(const struct proj_campaign *c, void *arg)
 {
-	(void)key;
-	(void)key_len;
-	struct list_page *l = arg;
-	if (l->shown == PAGE_CAMPAIGNS || l->scanned == HTTP_LIST_SCAN_MAX) {
-		l->more = true;
-		return 1;
-	}
-	/* The cursor moves past campaigns of other instances too: a page's work is bounded. */
-	l->scanned++;
-	http_key_cursor_format(0, c->id.ptr, c->id.len, l->next);
-	if (!http_owns(l->r, c->id.ptr, c->id.len))
-		return 0;
-	l->shown++;
-	add_card(l->b, c, l->now);
+	struct cards *cards = arg;
+	add_card(cards->b, c, cards->now);
 	return 0;
 }
 
@@ -364,29 +348,51 @@ static int count_campaign(const struct proj_campaign *c, const void *key, size_t
 	return f->count >= 2; /* two is enough to know it is a list */
 }
 
-/* The campaigns after `after` (from the first when it is empty), a page at a time. */
-static int add_list_page(const struct http_request *r, struct evbuffer *b, struct store_txn *t,
-			 enum store_slot slot, int count, struct pl_str after)
+/* The list's orders, as the page offers them: its `sort` values and their names. */
+static const struct {
+	const char *sort, *name;
+} orders[] = {[PROJ_BY_ID] = {"", "A to Z"},
+	      [PROJ_BY_RAISED] = {"raised", "Most raised"},
+	      [PROJ_BY_NEWEST] = {"newest", "Newest"},
+	      [PROJ_BY_CLOSING] = {"closing", "Closing soon"}};
+
+static void add_orders(struct evbuffer *b, enum proj_order current)
+{
+	evbuffer_add_printf(b, "<nav class=\"orders\" aria-label=\"Order of the campaigns\"><ul>\n");
+	for (size_t i = 0; i < sizeof orders / sizeof orders[0]; i++)
+		evbuffer_add_printf(b, "<li><a href=\"/%s%s\"%s>%s</a></li>\n", *orders[i].sort ? "?sort=" : "",
+				    orders[i].sort, i == current ? " aria-current=\"page\"" : "",
+				    orders[i].name);
+	evbuffer_add_printf(b, "</ul></nav>\n");
+}
+
+/* A page of the list in l's order, after key (key_len 0: from the first). */
+static int add_list_page(struct evbuffer *b, struct http_list *l, int count, const uint8_t *key,
+			 size_t key_len)
 {
 	static const char title[] = "Campaigns";
 	add_head(b, (struct pl_str){title, sizeof title - 1});
 	evbuffer_add_printf(b, "<main id=\"campaigns\">\n<h1>Campaigns</h1>\n");
 	if (count == 0) {
 		evbuffer_add_printf(b, "<p>No campaigns yet.</p>\n</main>\n");
-		return add_foot(b, t, slot);
+		return add_foot(b, l->t, l->slot);
 	}
+	add_orders(b, l->sort);
 	evbuffer_add_printf(b, "<ul class=\"cards\">\n");
-	struct list_page l = {.r = r, .b = b, .now = clock_wall_ms()};
-	int rc = proj_campaign_each_in(t, slot, PROJ_BY_ID, after.ptr, after.len, add_list_item, &l);
+	struct cards cards = {b, clock_wall_ms()};
+	l->show = add_listed_card;
+	l->arg = &cards;
+	int rc = http_list_walk(l, key, key_len);
 	evbuffer_add_printf(b, "</ul>\n");
-	if (l.shown == 0)
+	if (l->shown == 0)
 		evbuffer_add_printf(b, "<p>No more campaigns here.</p>\n");
-	if (l.more)
-		evbuffer_add_printf(b, "<p class=\"more-wrap\"><a id=\"more-campaigns\" "
-				       "class=\"more\" href=\"/?after=%s\">More campaigns</a></p>\n",
-				    l.next);
+	if (l->has_next)
+		evbuffer_add_printf(b, "<p class=\"more-wrap\"><a id=\"more-campaigns\" class=\"more\" "
+				       "href=\"/?%s%s%safter=%s\">More campaigns</a></p>\n",
+				    *orders[l->sort].sort ? "sort=" : "", orders[l->sort].sort,
+				    *orders[l->sort].sort ? "&amp;" : "", l->next);
 	evbuffer_add_printf(b, "</main>\n");
-	return rc ? rc : add_foot(b, t, slot);
+	return rc ? rc : add_foot(b, l->t, l->slot);
 }
 
 void http_page_campaign(struct http_request *r)
@@ -396,7 +402,8 @@ void http_page_campaign(struct http_request *r)
 	char err[160];
 	uint8_t after[HTTP_CURSOR_KEY_MAX];
 	size_t after_len = 0;
-	if (http_query_parse(r->query, HTTP_Q_BEFORE | HTTP_Q_AFTER, false, &q, err, sizeof err)) {
+	if (http_query_parse(r->query, HTTP_Q_BEFORE | HTTP_Q_AFTER | HTTP_Q_SORT, false, &q, err,
+			     sizeof err)) {
 		http_reply_error(r, 400, "%s", err);
 		return;
 	}
@@ -404,8 +411,9 @@ void http_page_campaign(struct http_request *r)
 		http_reply_error(r, 400, "before must be a cursor from a 'next' field");
 		return;
 	}
-	if (q.after[0] && !http_key_cursor_parse(0, q.after, after, &after_len)) {
-		http_reply_error(r, 400, "after must be a cursor from a 'next' field");
+	struct http_list l = {.r = r, .sort = q.sort, .limit = PAGE_CAMPAIGNS};
+	if (q.after[0] && !http_list_cursor(&l, q.after, after, &after_len)) {
+		http_reply_error(r, 400, "after must be a cursor from a 'More campaigns' link");
 		return;
 	}
 	struct store_txn t;
@@ -435,7 +443,9 @@ void http_page_campaign(struct http_request *r)
 		if (rc == 0)
 			rc = add_campaign_page(b, &t, slot, &f.first, &page, seq);
 	} else if (rc == 0) {
-		rc = add_list_page(r, b, &t, slot, f.count, (struct pl_str){(const char *)after, (uint32_t)after_len});
+		l.t = &t;
+		l.slot = slot;
+		rc = add_list_page(b, &l, f.count, after, after_len);
 	}
 	store_abort(&t);
 	if (rc) {

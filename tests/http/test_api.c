@@ -1512,6 +1512,13 @@ static void test_campaign_list(void)
 	CHECK_INT(items, total);
 	CHECK_INT(pages, (total + 49) / 50 - 1);
 	CHECK_INT(get("/?after=nothex"), 400);
+	/* The page's orders: the current one marked, its cursors its own. */
+	CHECK_INT(get("/?sort=raised"), 200);
+	CHECK(strstr(R.body, "<a href=\"/?sort=raised\" aria-current=\"page\">Most raised</a>") != NULL);
+	CHECK(strstr(R.body, "href=\"/?sort=raised&amp;after=r") != NULL);
+	CHECK_INT(get("/?sort=sideways"), 400);
+	snprintf(path, sizeof path, "/?sort=raised&after=%s", hex); /* a cursor by id */
+	CHECK_INT(get(path), 400);
 }
 
 int main(int argc, char **argv)

@@ -351,7 +351,7 @@ static int count_campaign(const struct proj_campaign *c, const void *key, size_t
 /* The list's orders, as the page offers them: its `sort` values and their names. */
 static const struct {
 	const char *sort, *name;
-} orders[] = {[PROJ_BY_ID] = {"", "A to Z"},
+} orders[] = {[PROJ_BY_ID] = {"", "All"},
 	      [PROJ_BY_RAISED] = {"raised", "Most raised"},
 	      [PROJ_BY_NEWEST] = {"newest", "Newest"},
 	      [PROJ_BY_CLOSING] = {"closing", "Closing soon"}};

@@ -2,7 +2,6 @@
 #include "http_chart.h"
 
 #include <inttypes.h>
-#include <string.h>
 
 #include "http_format.h"
 #include "http_html.h"
@@ -48,13 +47,6 @@ static double y_of(int64_t raised, int64_t top)
 	if (top <= 0 || raised <= 0)
 		return HEIGHT + MARGIN;
 	return HEIGHT + MARGIN - (double)raised * HEIGHT / (double)top;
-}
-
-static void add_money(struct evbuffer *b, int64_t minor, struct pl_str currency)
-{
-	char buf[64];
-	http_format_money(buf, sizeof buf, minor, currency);
-	http_html_add(b, buf, strlen(buf));
 }
 
 int http_chart_add(struct evbuffer *b, struct store_txn *t, enum store_slot slot,
@@ -108,11 +100,11 @@ int http_chart_add(struct evbuffer *b, struct store_txn *t, enum store_slot slot
 	evbuffer_add_printf(b, "<figcaption id=\"chart-caption\">Raised %s%sfrom %s to %s: now "
 			       "<span id=\"chart-raised\">",
 			    every, *every ? " " : "", first, last);
-	add_money(b, tot->raised, c->info.currency);
+	http_html_add_money(b, tot->raised, c->info.currency);
 	evbuffer_add_printf(b, "</span>");
 	if (has_target) {
 		evbuffer_add_printf(b, "; the dashed line is the target, ");
-		add_money(b, c->info.target, c->info.currency);
+		http_html_add_money(b, c->info.target, c->info.currency);
 	}
 	evbuffer_add_printf(b, ".</figcaption>\n</figure>\n");
 	return 0;

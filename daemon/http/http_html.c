@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "http_format.h"
+
 void http_html_add(struct evbuffer *b, const char *s, size_t len)
 {
 	size_t start = 0;
@@ -22,6 +24,13 @@ void http_html_add(struct evbuffer *b, const char *s, size_t len)
 		start = i + 1;
 	}
 	evbuffer_add(b, s + start, len - start);
+}
+
+void http_html_add_money(struct evbuffer *b, __int128 minor, struct pl_str currency)
+{
+	char buf[80];
+	http_format_money(buf, sizeof buf, minor, currency);
+	http_html_add(b, buf, strlen(buf));
 }
 
 void http_html_add_url_part(struct evbuffer *b, const char *s, size_t len)

@@ -10,8 +10,13 @@
 
 #include <event2/buffer.h>
 
+#include "event_schema.h"
+
 /* Appends s as HTML text or a quoted attribute value. */
 void http_html_add(struct evbuffer *b, const char *s, size_t len);
+
+/* Appends an amount in minor units as people read it (http_format_money), escaped. */
+void http_html_add_money(struct evbuffer *b, __int128 minor, struct pl_str currency);
 
 /* Appends s percent-encoded for a URL path segment or query value. */
 void http_html_add_url_part(struct evbuffer *b, const char *s, size_t len);

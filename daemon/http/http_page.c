@@ -76,18 +76,11 @@ static void add_head(struct evbuffer *b, struct pl_str title)
 	evbuffer_add_printf(b, "\" defer></script>\n</head>\n<body>\n");
 }
 
-static void add_money(struct evbuffer *b, __int128 minor, struct pl_str currency)
-{
-	char buf[80];
-	http_format_money(buf, sizeof buf, minor, currency);
-	http_html_add(b, buf, strlen(buf));
-}
-
 static int add_platform_line(const char currency[3], const struct proj_platform *p, void *arg)
 {
 	struct evbuffer *b = arg;
 	evbuffer_add_printf(b, "<li>");
-	add_money(b, p->raised, (struct pl_str){currency, 3});
+	http_html_add_money(b, p->raised, (struct pl_str){currency, 3});
 	evbuffer_add_printf(b, " from %" PRId64 " %s for %" PRId64 " %s</li>\n", p->supporters,
 			    p->supporters == 1 ? "supporter" : "supporters", p->open + p->closed,
 			    p->open + p->closed == 1 ? "campaign" : "campaigns");
@@ -175,7 +168,7 @@ static void add_totals(struct evbuffer *b, const struct proj_campaign *c, int64_
 		evbuffer_add_printf(b, "We have ");
 	}
 	evbuffer_add_printf(b, "raised <strong id=\"raised\">");
-	add_money(b, t->raised, i->currency);
+	http_html_add_money(b, t->raised, i->currency);
 	evbuffer_add_printf(b,
 			    "</strong> with <strong id=\"supporters\">%" PRId64 "</strong> "
 			    "<span id=\"supporters-word\">%s</span> in <strong id=\"days\">%" PRId64
@@ -188,7 +181,7 @@ static void add_totals(struct evbuffer *b, const struct proj_campaign *c, int64_
 		evbuffer_add_printf(b, "\n<p id=\"progress-label\"><span id=\"percent\">");
 		add_percent(b, t->raised, i->target);
 		evbuffer_add_printf(b, "</span>%% of the <span id=\"target\">");
-		add_money(b, i->target, i->currency);
+		http_html_add_money(b, i->target, i->currency);
 		evbuffer_add_printf(b, "</span> target</p></div>\n");
 	}
 	if (!c->closed) {
@@ -292,11 +285,11 @@ static void add_card(struct evbuffer *b, const struct proj_campaign *c, int64_t 
 	if (has_target(c))
 		add_progress(b, NULL, t->raised, c->info.target, NULL);
 	evbuffer_add_printf(b, "\n<p class=\"figures\"><strong class=\"raised\">");
-	add_money(b, t->raised, c->info.currency);
+	http_html_add_money(b, t->raised, c->info.currency);
 	evbuffer_add_printf(b, "</strong> raised");
 	if (has_target(c)) {
 		evbuffer_add_printf(b, " of ");
-		add_money(b, c->info.target, c->info.currency);
+		http_html_add_money(b, c->info.target, c->info.currency);
 		evbuffer_add_printf(b, " (<span class=\"percent\">");
 		add_percent(b, t->raised, c->info.target);
 		evbuffer_add_printf(b, "%%</span>)");

@@ -16,6 +16,7 @@ struct walk {
 	int64_t at;      /* the pending row's */
 	uint64_t seq;
 	struct proj_history h;
+	bool supporters;      /* counted: their nets kept in memory as the walk goes */
 	struct memtable nets; /* supporter fingerprint → net amount */
 	struct proj_totals tot;
 };
@@ -34,33 +35,35 @@ static int walk_load(struct walk *w, MDB_val *k, MDB_val *v)
 	return PL_OK;
 }
 
+static void walk_close(struct walk *w)
+{
+	if (w->cur)
+		mdb_cursor_close(w->cur);
+	if (w->supporters)
+		memtable_deinit(&w->nets);
+}
+
 static int walk_open(struct walk *w, struct store_txn *t, enum store_slot slot,
-		     struct pl_str campaign)
+		     struct pl_str campaign, bool supporters)
 {
 	memset(w, 0, sizeof *w);
 	w->t = t;
 	w->campaign = campaign;
+	w->supporters = supporters;
 	w->tot.closed_at = PROJ_NONE;
 	w->tot.opened_at = PROJ_NONE;
 	if (campaign.len > PL_MAX_ID_BYTES)
 		return PL_EINVAL;
-	if (memtable_init(&w->nets, 8))
+	if (supporters && memtable_init(&w->nets, 8))
 		return PL_ENOMEM;
 	if (!(w->cur = store_cursor(t, store_slot_db(slot, SLOT_HISTORY)))) {
-		memtable_deinit(&w->nets);
+		walk_close(w);
 		return t->err;
 	}
 	uint8_t key[PROJ_KEY_MAX];
 	MDB_val k = {proj_campaign_prefix(key, campaign), key}, v;
 	w->rc = mdb_cursor_get(w->cur, &k, &v, MDB_SET_RANGE);
 	return walk_load(w, &k, &v);
-}
-
-static void walk_close(struct walk *w)
-{
-	if (w->cur)
-		mdb_cursor_close(w->cur);
-	memtable_deinit(&w->nets);
 }
 
 /* Adds the pending row to the totals. */
@@ -70,7 +73,7 @@ static int walk_add(struct walk *w)
 	t->raised += w->h.raised;
 	t->pledges += w->h.pledges;
 	t->comments += w->h.comments;
-	if (w->h.net) {
+	if (w->h.net && w->supporters) {
 		struct fp f;
 		memcpy(f.b, w->h.supporter, FP_SIZE);
 		int64_t *net = memtable_get(&w->nets, &f), before = net ? *net : 0;
@@ -108,7 +111,7 @@ int proj_history_as_of(struct store_txn *t, enum store_slot slot, int64_t as_of,
 		       struct proj_campaign *c)
 {
 	struct walk w;
-	int rc = walk_open(&w, t, slot, c->id);
+	int rc = walk_open(&w, t, slot, c->id, true);
 	if (rc == 0)
 		rc = walk_until(&w, as_of == INT64_MAX ? as_of : as_of + 1);
 	if (rc == 0 && w.tot.opened_at == PROJ_NONE)
@@ -133,11 +136,11 @@ static struct proj_totals difference(const struct proj_totals *a, const struct p
 }
 
 int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
-			 int64_t start, int64_t step, size_t count,
+			 int64_t start, int64_t step, size_t count, bool supporters,
 			 int (*fn)(const struct proj_bucket *b, void *arg), void *arg)
 {
 	struct walk w;
-	int rc = walk_open(&w, t, slot, campaign);
+	int rc = walk_open(&w, t, slot, campaign, supporters);
 	if (rc == 0)
 		rc = walk_until(&w, start);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
@@ -196,7 +199,7 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct pl_s
 	struct visible *posted = NULL;
 	uint64_t *removed = NULL;
 	size_t nposted = 0, nremoved = 0, cap_posted = 0, cap_removed = 0;
-	int rc = walk_open(&w, t, slot, campaign);
+	int rc = walk_open(&w, t, slot, campaign, false);
 	*count = 0;
 	*more = false;
 	while (rc == 0 && w.rc == 0 && w.at <= as_of) {

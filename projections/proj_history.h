@@ -30,10 +30,12 @@ struct proj_bucket {
 /*
  * Calls fn for count buckets of step ms from start, each with the totals
  * at its end (the rows before it) and the change within it. fn returning
- * non-zero stops the walk with that value.
+ * non-zero stops the walk with that value. Without supporters, their
+ * counts stay 0 and the walk keeps no memory per supporter (about twice
+ * as fast: a chart of money needs none).
  */
 int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
-			 int64_t start, int64_t step, size_t count,
+			 int64_t start, int64_t step, size_t count, bool supporters,
 			 int (*fn)(const struct proj_bucket *b, void *arg), void *arg);
 
 /*

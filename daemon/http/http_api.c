@@ -295,7 +295,7 @@ void http_api_history(struct http_request *r)
 	}
 	json_t *buckets = json_array();
 	int rc = buckets ? proj_history_buckets(&cr.t, cr.pos.slot, cr.c.id, start, step,
-						(size_t)span, append_bucket, buckets)
+						(size_t)span, true, append_bucket, buckets)
 			 : PL_ENOMEM;
 	if (rc && rc != PL_ENOMEM) {
 		json_decref(buckets);

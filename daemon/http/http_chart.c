@@ -2,9 +2,13 @@
 #include "http_chart.h"
 
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "http_format.h"
 #include "http_html.h"
+#include "pl_error.h"
 #include "proj_history.h"
 
 #define WIDTH 600
@@ -49,8 +53,8 @@ static double y_of(int64_t raised, int64_t top)
 	return HEIGHT + MARGIN - (double)raised * HEIGHT / (double)top;
 }
 
-int http_chart_add(struct evbuffer *b, struct store_txn *t, enum store_slot slot,
-		   const struct proj_campaign *c)
+static int draw(struct evbuffer *b, struct store_txn *t, enum store_slot slot,
+		const struct proj_campaign *c)
 {
 	const struct proj_totals *tot = &c->totals;
 	int64_t from = tot->opened_at, to = c->closed ? tot->closed_at : tot->last_at;
@@ -60,7 +64,7 @@ int http_chart_add(struct evbuffer *b, struct store_txn *t, enum store_slot slot
 	int64_t step = bucket_ms(to - from, &every);
 	size_t count = (size_t)((to - from) / step + 1);
 	struct series s = {.raised = {0}, .n = 1};
-	int rc = proj_history_buckets(t, slot, c->id, from, step, count, add_point, &s);
+	int rc = proj_history_buckets(t, slot, c->id, from, step, count, false, add_point, &s);
 	if (rc)
 		return rc;
 	bool has_target = c->info.target != PROJ_NONE && c->info.target > 0;
@@ -108,4 +112,43 @@ int http_chart_add(struct evbuffer *b, struct store_txn *t, enum store_slot slot
 	}
 	evbuffer_add_printf(b, ".</figcaption>\n</figure>\n");
 	return 0;
+}
+
+int http_chart_add(struct evbuffer *b, struct http_cache *cache, struct store_txn *t,
+		   enum store_slot slot, uint64_t gen, const struct proj_campaign *c)
+{
+	/* Every event that moves money changes raised or the pledges' count (a
+	 * pledge adds one, a refund lowers raised); with the span and the
+	 * projections' generation, they say whether the chart can differ. */
+	char key[HTTP_CACHE_KEY_MAX], tag[64];
+	size_t key_len = 1 + 5 + c->id.len;
+	const struct proj_totals *tot = &c->totals;
+	snprintf(tag, sizeof tag, "%d.%" PRIu64 ".%" PRId64 ".%" PRId64 ".%" PRId64 ".%" PRId64,
+		 (int)slot, gen, tot->raised, tot->pledges, tot->last_at, tot->closed_at);
+	if (key_len <= sizeof key) {
+		/* A first byte no route uses: charts have a namespace of their own. */
+		memcpy(key, "\xff" "chart", 6);
+		memcpy(key + 6, c->id.ptr, c->id.len);
+	} else {
+		key_len = 0;
+	}
+	struct http_blob *blob = key_len ? http_cache_get(cache, key, key_len, tag) : NULL;
+	if (blob && http_blob_add_to(blob, b) == 0)
+		return 0;
+	struct evbuffer *drawn = evbuffer_new();
+	if (!drawn)
+		return PL_ENOMEM;
+	int rc = draw(drawn, t, slot, c);
+	size_t len = evbuffer_get_length(drawn);
+	char *text = rc == 0 ? malloc(len) : NULL;
+	if (text) {
+		evbuffer_copyout(drawn, text, len);
+		blob = key_len ? http_cache_put(cache, key, key_len, tag, text, len) : NULL;
+		if (!key_len)
+			free(text);
+	}
+	if (!blob || http_blob_add_to(blob, b))
+		rc = rc ? rc : evbuffer_add_buffer(b, drawn) ? PL_ENOMEM : 0;
+	evbuffer_free(drawn);
+	return rc;
 }

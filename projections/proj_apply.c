@@ -142,9 +142,14 @@ static int add_history(struct apply_ctx *c, int64_t at, struct proj_history *h)
 		return c->t->err;
 	uint8_t key[PROJ_KEY_MAX], val[PROJ_HISTORY_MAX];
 	size_t klen = proj_timed_key(key, c->campaign, at, c->seq);
+	/* Keys hold the event's own log position, so only an erasure (one event
+	 * hiding several comments, two of them maybe posted at one time) can
+	 * meet a row of its own: then the rows become one. */
 	MDB_val old;
-	int rc = store_get(c->t, table(c, SLOT_HISTORY), key, klen, &old);
-	if (rc == 0) { /* an erasure hiding two comments posted at one time: one row */
+	int rc = c->ev->type == PL_EV_SUPPORTER_FORGOTTEN
+			 ? store_get(c->t, table(c, SLOT_HISTORY), key, klen, &old)
+			 : PL_ENOTFOUND;
+	if (rc == 0) {
 		struct proj_history prev;
 		if (proj_history_decode(old.mv_data, old.mv_size, &prev))
 			return store_txn_fail(c->t, PL_ECORRUPT);

@@ -6,6 +6,7 @@
 #include "check.h"
 #include "bytes.h"
 #include "fixture.h"
+#include "proj_history.h"
 #include "proj_records.h"
 #include "rejections.h"
 #include "views.h"
@@ -302,6 +303,21 @@ static void test_erasure(void)
 	/* The forgotten supporter still backs the campaign: they may comment anew. */
 	CHECK_INT(comment("er", "erk6", "gone", "after the erasure", T0 + 9), PL_R_NONE);
 	CHECK_INT(stored("after the erasure"), 1);
+
+	/* Two comments posted at one time, hidden by one erasure: the history
+	 * takes both away (its rows are keyed by time and the erasure's position). */
+	CHECK_INT(open_campaign("er3", "GBP", T0), PL_R_NONE);
+	CHECK_INT(pledge("er3", "erp4", "twice", 100, "GBP", T0 + 1), PL_R_NONE);
+	CHECK_INT(comment("er3", "erk7", "twice", "one", T0 + 2), PL_R_NONE);
+	CHECK_INT(comment("er3", "erk8", "twice", "two", T0 + 2), PL_R_NONE);
+	CHECK_INT(forget("twice"), PL_R_NONE);
+	struct proj_campaign then = get("er3");
+	CHECK_INT(then.totals.comments, 0);
+	then.id = (struct pl_str){"er3", 3}; /* get()'s points into a closed transaction */
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(proj_history_as_of(&t, STORE_SLOT_A, T0 + 100, &then), 0);
+	CHECK_INT(then.totals.comments, 0);
+	store_abort(&t);
 
 	/* Replayed from the log, the projections come out the same. */
 	struct verify_report rep;

@@ -326,7 +326,9 @@ bench_http() {
 		{ fail "http: pledged did not answer the benchmark URLs"; stop_pid "$SERVE_PID"; return 1; }
 
 	local nport cport
-	nport=$(free_port $((20000 + RANDOM % 20000))) || { fail "http: no free port"; return 1; }
+	# Below the ephemeral range (32768 up): a port a client connection holds
+	# accepts nothing, so free_port would take it, but nginx cannot bind it.
+	nport=$(free_port $((10000 + RANDOM % 20000))) || { fail "http: no free port"; return 1; }
 	cport=$(free_port $((nport + 1))) || { fail "http: no free port"; return 1; }
 	cat >"$ngx/nginx.conf" <<EOF
 worker_processes 2;

@@ -50,7 +50,7 @@ start() {
 	eval "$1_URL=http://127.0.0.1:$port"
 }
 # status URL PATH: the HTTP status; the body is in $work/body, headers in $work/headers.
-status() { curl -s -D "$work/headers" -o "$work/body" -w '%{http_code}' "$1$2"; }
+status() { curl -s --max-time 10 -D "$work/headers" -o "$work/body" -w '%{http_code}' "$1$2"; }
 partitions() { status "$1" /v1/campaigns >/dev/null; sed -n 's/^X-Pledged-Partitions: \(.*\)\r$/\1/p' "$work/headers"; }
 wait_partitions() { # wait_partitions URL WANTED (60 s at most)
 	for _ in $(seq 600); do
@@ -69,7 +69,24 @@ pledge() { # pledge CAMPAIGN AMOUNT
 	echo "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"p$n\",\"at\":$NOW,\"campaign\":\"$1\",\"pledge\":\"pl$n\",\"supporter\":\"s$n\",\"amount\":$2,\"currency\":\"GBP\"}"
 	expect[$1]=$((${expect[$1]:-0} + $2))
 }
-publish() { "$PLEDGED" publish --brokers "$ADDR" 2>>"$work/publish.log" >/dev/null || die "publish"; }
+publish() { timeout 60 "$PLEDGED" publish --brokers "$ADDR" 2>>"$work/publish.log" >/dev/null || die "publish"; }
+# stop NAME: SIGTERM, then at most 30 s for a clean exit; a serve still
+# running then has its threads' stacks put in the failure, and is killed.
+stop() {
+	local pid
+	eval "pid=\$${1}_PID"
+	kill -TERM "$pid"
+	for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		command -v gdb >/dev/null && gdb -p "$pid" -batch -ex "thread apply all bt" >"$work/$1.stacks" 2>&1
+		kill -9 "$pid"
+		wait "$pid" 2>/dev/null
+		fail "$1 still running 30 s after SIGTERM: $(tail -n 5 "$work/$1.log"); stacks: $(grep -E '^#|^Thread' "$work/$1.stacks" 2>/dev/null | head -n 60)"
+	else
+		wait "$pid" && ok || fail "$1 did not stop cleanly: $(tail -n 5 "$work/$1.log")"
+	fi
+	eval "${1}_PID="
+}
 CAMPAIGNS="c0 c1 c2 c3 c4 c5 c6 c7"
 {
 	for c in $CAMPAIGNS; do
@@ -162,7 +179,7 @@ done
 wait_partitions "$A_URL" "0,1,2,3 of 4"
 echo "scale_out: A held B's partitions $((($(date +%s%N) - killed_at) / 1000000)) ms after the kill -9 (session.timeout.ms=6000)"
 wait_exact A "$A_URL" " c0 c1 c2 c3 c4 c5 c6 c7" && ok
-"$PLEDGED" verify --data "$work/B" >/dev/null 2>&1 && ok || fail "B's data dir does not verify after kill -9"
+timeout 120 "$PLEDGED" verify --data "$work/B" >/dev/null 2>&1 && ok || fail "B's data dir does not verify after kill -9"
 
 # --- 4. three instances while events flow: B comes back on its old data
 # dir (its partitions resume from its own offsets), C joins, C is killed
@@ -196,11 +213,8 @@ done
 [ "$all" = "c0 c1 c2 c3 c4 c5 c6 c7 " ] && ok ||
 	fail "after the churn the instances answer '$all' exactly, want each campaign once"
 for n in A B C; do
-	eval "pid=\$${n}_PID"
-	kill -TERM "$pid"
-	wait "$pid" && ok || fail "$n did not stop cleanly"
-	eval "${n}_PID="
-	"$PLEDGED" verify --data "$work/$n" >"$work/verify.out" 2>&1 && ok || fail "verify $n: $(cat "$work/verify.out")"
+	stop "$n"
+	timeout 120 "$PLEDGED" verify --data "$work/$n" >"$work/verify.out" 2>&1 && ok || fail "verify $n: $(cat "$work/verify.out")"
 done
 
 # --- 5. routing: with --advertise-url each instance announces itself on
@@ -225,7 +239,7 @@ done
 b_parts="[$(echo "${pb% of 4}")]"
 one_generation() { [ "$(grep -o '"generation":[0-9][0-9]*' "$work/cluster" | sort -u | wc -l)" = 1 ]; }
 for _ in $(seq 100); do
-	curl -s "$A_URL/v1/cluster" >"$work/cluster"
+	curl -s --max-time 10 "$A_URL/v1/cluster" >"$work/cluster"
 	grep -qF "${B_URL##*:}\",\"partitions\":$b_parts,\"of\":4," "$work/cluster" && one_generation && break
 	sleep 0.1
 done
@@ -240,19 +254,19 @@ owned_a=$(check_instance A "$A_URL")
 # A trusts only announcements heard after its own last rebalance: B's next one.
 first_b=$(for c in $CAMPAIGNS; do echo "$owned_a" | grep -qw "$c" || echo "$c"; done | head -n 1)
 for _ in $(seq 50); do
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "$A_URL/v1/campaigns/$first_b")" = 307 ] && break
+	[ "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$A_URL/v1/campaigns/$first_b")" = 307 ] && break
 	sleep 0.1
 done
 redirected=0
 for c in $CAMPAIGNS; do
 	echo "$owned_a" | grep -qw "$c" && continue
-	code=$(curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}' "$A_URL/v1/campaigns/$c")
+	code=$(curl -s --max-time 10 -o "$work/body" -D "$work/headers" -w '%{http_code}' "$A_URL/v1/campaigns/$c")
 	location=$(sed -n 's/^Location: \(.*\)\r$/\1/p' "$work/headers")
 	[ "$code" = 307 ] && [ "$location" = "$B_URL/v1/campaigns/$c" ] && redirected=$((redirected + 1)) ||
 		fail "A answered $code (Location '$location') for B's campaign $c"
 	# B may still be catching up on what it missed while it was away.
 	for _ in $(seq 100); do
-		got=$(curl -sL "$A_URL/v1/campaigns/$c" | sed -n 's/.*"raised":\([0-9]*\).*/\1/p')
+		got=$(curl -sL --max-time 10 "$A_URL/v1/campaigns/$c" | sed -n 's/.*"raised":\([0-9]*\).*/\1/p')
 		[ "$got" = "${expect[$c]}" ] && break
 		sleep 0.1
 	done
@@ -265,11 +279,10 @@ B_PID=
 # Within CLUSTER_FRESH_MS (3 s) and a second, A stops sending anyone to B.
 sleep 4.5
 c=$(for c in $CAMPAIGNS; do echo "$owned_a" | grep -qw "$c" || echo "$c"; done | head -n 1)
-code=$(curl -s -o /dev/null -w '%{http_code}' "$A_URL/v1/campaigns/$c")
+code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$A_URL/v1/campaigns/$c")
 [ "$code" = 421 ] || [ "$code" = 200 ] && ok || fail "A still answers $code for $c after B died"
 wait_partitions "$A_URL" "0,1,2,3 of 4"
 wait_exact A "$A_URL" " c0 c1 c2 c3 c4 c5 c6 c7" && ok
-kill -TERM "$A_PID"
-wait "$A_PID" && ok || fail "A did not stop cleanly"
+stop A
 A_PID=
 finish

@@ -146,6 +146,25 @@ stop_pid() {
 	wait "$1" 2>/dev/null
 }
 
+# wait_bounded PID NAME: its exit status, or 1 after WAIT_S seconds, when
+# the stacks of its threads and of serve's go to stderr and it is killed.
+wait_bounded() {
+	local t
+	for t in $(seq $((WAIT_S * 10))); do
+		kill -0 "$1" 2>/dev/null || { wait "$1"; return; }
+		sleep 0.1
+	done
+	echo "run.sh: $2 still running after ${WAIT_S} s; its stacks, then serve's:" >&2
+	if command -v gdb >/dev/null; then
+		for t in "$1" "$SERVE_PID"; do
+			gdb -p "$t" -batch -ex "thread apply all bt" 2>/dev/null | grep -E '^(#|Thread)' | head -n 80 >&2
+		done
+	fi
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 1
+}
+
 # Messages serve has dealt with: applied, rejected or skipped as duplicates.
 handled() {
 	curl -s --max-time 2 "http://127.0.0.1:$1/metrics" | awk '
@@ -506,7 +525,7 @@ bench_rebuild() {
 	feed_rounds "$ADMIN_PORT" "$base" "$REBUILD_LOAD" &
 	feeder=$!
 	alone=$(watch_log "$ADMIN_PORT" $((head + load * 98 / 100))) || { fail "rebuild: serve stalled"; eval "$stopped"; return 1; }
-	wait "$feeder" && wait_handled "$ADMIN_PORT" $((base + load)) >/dev/null ||
+	wait_bounded "$feeder" "feeding the load" && wait_handled "$ADMIN_PORT" $((base + load)) >/dev/null ||
 		{ fail "rebuild: serve did not take the load"; eval "$stopped"; return 1; }
 	# During: as many again, with `pledged replay` started at the same moment.
 	head=$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
@@ -517,8 +536,9 @@ bench_rebuild() {
 	local replay_pid=$!
 	PIDS+=("$replay_pid")
 	during=$(watch_log "$ADMIN_PORT" $((head + load * 98 / 100))) || { fail "rebuild: serve stalled during the rebuild"; eval "$stopped"; return 1; }
-	wait "$feeder" || { fail "rebuild: feeding the load failed"; eval "$stopped"; return 1; }
-	wait "$replay_pid" || { fail "rebuild: replay failed: $(tail -n 2 "$TMP/rebuild-replay.err")"; eval "$stopped"; return 1; }
+	wait_bounded "$feeder" "feeding the load" || { fail "rebuild: feeding the load failed"; eval "$stopped"; return 1; }
+	wait_bounded "$replay_pid" "pledged replay" ||
+		{ fail "rebuild: replay failed: $(tail -n 2 "$TMP/rebuild-replay.err")"; eval "$stopped"; return 1; }
 	replay_s=$(calc %.1f "$(now) - $replay_start")
 	echo 0 >&4
 	exec 4>&-

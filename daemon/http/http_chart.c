@@ -53,6 +53,14 @@ static double y_of(int64_t raised, int64_t top)
 	return HEIGHT + MARGIN - (double)raised * HEIGHT / (double)top;
 }
 
+/* The series as SVG points, "x,y x,y …", spread over the width. */
+static void add_points(struct evbuffer *b, const struct series *s, int64_t top)
+{
+	for (size_t i = 0; i < s->n; i++)
+		evbuffer_add_printf(b, "%s%.1f,%.1f", i ? " " : "",
+				    (double)i * WIDTH / (double)(s->n - 1), y_of(s->raised[i], top));
+}
+
 static int draw(struct evbuffer *b, struct store_txn *t, enum store_slot slot,
 		const struct proj_campaign *c)
 {
@@ -88,14 +96,10 @@ static int draw(struct evbuffer *b, struct store_txn *t, enum store_slot slot,
 	/* The area under the line closes along the bottom edge. */
 	evbuffer_add_printf(b, "<polygon id=\"chart-area\" class=\"chart-area\" points=\"0,%d ",
 			    HEIGHT + MARGIN);
-	for (size_t i = 0; i < s.n; i++)
-		evbuffer_add_printf(b, "%.1f,%.1f ", (double)i * WIDTH / (double)(s.n - 1),
-				    y_of(s.raised[i], top));
-	evbuffer_add_printf(b, "%d,%d\"/>\n<polyline id=\"chart-line\" class=\"chart-line\" points=\"",
+	add_points(b, &s, top);
+	evbuffer_add_printf(b, " %d,%d\"/>\n<polyline id=\"chart-line\" class=\"chart-line\" points=\"",
 			    WIDTH, HEIGHT + MARGIN);
-	for (size_t i = 0; i < s.n; i++)
-		evbuffer_add_printf(b, "%s%.1f,%.1f", i ? " " : "", (double)i * WIDTH / (double)(s.n - 1),
-				    y_of(s.raised[i], top));
+	add_points(b, &s, top);
 	evbuffer_add_printf(b, "\"/>\n</svg>\n");
 
 	char first[64], last[64];

@@ -44,11 +44,6 @@ static void add_str(struct evbuffer *b, struct pl_str s)
 	http_html_add(b, s.ptr, s.len);
 }
 
-static void add_campaign_url(struct evbuffer *b, struct pl_str id)
-{
-	http_html_add_campaign_url(b, id.ptr, id.len);
-}
-
 /* Whole per cent of target (> 0) that raised is, exactly: raised * 100 may
  * not fit in 64 bits, and a double would round it. */
 static int64_t percent_of(int64_t raised, int64_t target)
@@ -276,7 +271,7 @@ static void add_card(struct evbuffer *b, const struct proj_campaign *c, int64_t 
 	evbuffer_add_printf(b, "<li class=\"card\" data-id=\"");
 	add_str(b, c->id);
 	evbuffer_add_printf(b, "\">\n<h2><a href=\"");
-	add_campaign_url(b, c->id);
+	http_html_add_campaign_url(b, c->id.ptr, c->id.len);
 	evbuffer_add_printf(b, "\">");
 	add_str(b, c->info.title);
 	evbuffer_add_printf(b, "</a></h2>\n<p class=\"byline\">by ");

@@ -53,6 +53,7 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "http_client.h"
 
 #include "http_server.h"
 #include "metrics.h"
@@ -655,26 +656,10 @@ static void test_slow_readers(void)
 /* The operators' /healthz on a fresh connection: its status; *ms how long it took. */
 static int admin_health(int64_t *ms)
 {
-	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-	int64_t t0 = now_ms();
-	int fd = connect_nonblocking_to(admin_port, 0);
-	send_all(fd, req, sizeof req - 1);
 	char buf[1024];
-	size_t len = 0;
-	while (len < sizeof buf - 1 && now_ms() - t0 < 2000) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
+	int64_t t0 = now_ms();
+	int status = http_client_get(admin_port, "/healthz", buf, sizeof buf, 2000);
 	*ms = now_ms() - t0;
-	int status = 0;
-	sscanf(buf, "HTTP/1.1 %d", &status);
 	return status;
 }
 

@@ -14,17 +14,14 @@
  * balancers, checked on every probe (150 ms under AddressSanitizer); the
  * run also prints the figures.
  */
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #include "check.h"
 #include "fixture.h"
+#include "http_client.h"
 #include "http_server.h"
 #include "metrics.h"
 
@@ -41,50 +38,6 @@
 static int port, admin_port;
 static long campaigns = 300000;
 static _Atomic bool clients_done;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* GET path from to_port on a fresh connection: the status, the body in buf. */
-static int get(int to_port, const char *path, char *buf, size_t size)
-{
-	char req[512];
-	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-			 path);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)to_port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) ||
-	    write(fd, req, (size_t)n) != n) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	size_t len = 0;
-	int64_t deadline = now_ms() + 30000;
-	while (len + 1 < size) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int left = (int)(deadline - now_ms());
-		if (left <= 0 || poll(&p, 1, left) <= 0)
-			break;
-		ssize_t r = read(fd, buf + len, size - 1 - len);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	buf[len] = '\0';
-	int status = 0;
-	char *body = strstr(buf, "\r\n\r\n");
-	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1 || !body)
-		return -1;
-	memmove(buf, body + 4, strlen(body + 4) + 1);
-	return status;
-}
 
 /* One client's walk: the first page, which ids mark a campaign, and where the next page is. */
 struct walk {
@@ -117,7 +70,7 @@ static void *client_main(void *arg)
 	char path[512];
 	snprintf(path, sizeof path, "%s", w->first);
 	while (body && count) {
-		if (get(port, path, body, BODY_MAX) != 200) {
+		if (http_client_get(port, path, body, BODY_MAX, 30000) != 200) {
 			fprintf(stderr, "%s: not a 200: %.200s\n", path, body);
 			w->errors++;
 			break;
@@ -160,9 +113,9 @@ static void *health_main(void *arg)
 	struct probes *h = arg;
 	char buf[4096];
 	while (!atomic_load(&clients_done)) {
-		int64_t start = now_ms();
-		int status = get(admin_port, "/healthz", buf, sizeof buf);
-		int64_t took = now_ms() - start;
+		int64_t start = http_client_now_ms();
+		int status = http_client_get(admin_port, "/healthz", buf, sizeof buf, 30000);
+		int64_t took = http_client_now_ms() - start;
 		h->count++;
 		h->failed += status != 200;
 		h->slow += took > HEALTH_MAX_MS;
@@ -220,7 +173,7 @@ int main(int argc, char **argv)
 	snprintf(events, sizeof events, "%s/events.jsonl", dir);
 	long open_count;
 	make_events(events, &open_count);
-	int64_t start = now_ms();
+	int64_t start = http_client_now_ms();
 	struct ingest_stats stats;
 	fixture_ingest_file(st, events, 5000, &stats);
 	long applied = campaigns + (campaigns + 6) / 7 + campaigns / 100;
@@ -228,7 +181,7 @@ int main(int argc, char **argv)
 			  stats.applied[PL_EV_CAMPAIGN_CLOSED],
 		  applied);
 	printf("test_list_scale: %ld campaigns ingested in %lld ms\n", campaigns,
-	       (long long)(now_ms() - start));
+	       (long long)(http_client_now_ms() - start));
 
 	struct metrics m;
 	metrics_init(&m);
@@ -264,7 +217,7 @@ int main(int argc, char **argv)
 	};
 	pthread_t clients[CLIENTS], health;
 	struct probes probes = {0};
-	start = now_ms();
+	start = http_client_now_ms();
 	pthread_create(&health, NULL, health_main, &probes);
 	for (int i = 0; i < CLIENTS; i++)
 		pthread_create(&clients[i], NULL, client_main, &walks[i]);
@@ -272,7 +225,7 @@ int main(int argc, char **argv)
 		pthread_join(clients[i], NULL);
 	atomic_store(&clients_done, true);
 	pthread_join(health, NULL);
-	printf("test_list_scale: 8 clients paged through in %lld ms\n", (long long)(now_ms() - start));
+	printf("test_list_scale: 8 clients paged through in %lld ms\n", (long long)(http_client_now_ms() - start));
 
 	for (int i = 0; i < CLIENTS; i++) {
 		struct walk *w = &walks[i];

@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,15 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "check.h"
 #include "fixture.h"
+#include "http_client.h"
 
 #define DEMO "jess-phillips-for-labour-leader"
 #define REPLAYS 20
@@ -43,13 +41,6 @@ extern char **environ;
 static int port;
 static _Atomic bool stop;
 static _Atomic long answers, wrong;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Runs argv with stdin from in_path (or inherited) and stdout to out_fd (or inherited). */
 static pid_t spawn(char *const argv[], const char *in_path, int out_fd)
@@ -73,10 +64,10 @@ static pid_t spawn(char *const argv[], const char *in_path, int out_fd)
 /* Waits for pid for at most timeout_ms (killing it then); its exit status or -1. */
 static int wait_exit(pid_t pid, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = http_client_now_ms() + timeout_ms;
 	int status;
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_ms() > deadline) {
+		if (http_client_now_ms() > deadline) {
 			fprintf(stderr, "pid %d still running after %d ms: killed\n", (int)pid, timeout_ms);
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
@@ -95,37 +86,7 @@ static int run(char *const argv[], const char *in_path)
 /* GET path on a fresh connection; the body of a 200 in buf, or false. */
 static bool get(const char *path, char *buf, size_t size)
 {
-	char req[512];
-	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-			 path);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) ||
-	    write(fd, req, (size_t)n) != n) {
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	size_t len = 0;
-	int64_t deadline = now_ms() + 5000;
-	while (len + 1 < size) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int left = (int)(deadline - now_ms());
-		if (left <= 0 || poll(&p, 1, left) <= 0)
-			break;
-		ssize_t r = read(fd, buf + len, size - 1 - len);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	buf[len] = '\0';
-	char *body = strstr(buf, "\r\n\r\n");
-	if (strncmp(buf, "HTTP/1.1 200", 12) != 0 || !body)
-		return false;
-	memmove(buf, body + 4, strlen(body + 4) + 1);
-	return true;
+	return http_client_get(port, path, buf, size, 5000) == 200;
 }
 
 static json_int_t int_field(json_t *o, const char *name)
@@ -184,8 +145,8 @@ static pid_t start_server(const char *fixture, const char *dir)
 	close(out[1]);
 	char line[64] = "";
 	size_t len = 0;
-	int64_t deadline = now_ms() + 10000;
-	while (!strchr(line, '\n') && len + 1 < sizeof line && now_ms() < deadline) {
+	int64_t deadline = http_client_now_ms() + 10000;
+	while (!strchr(line, '\n') && len + 1 < sizeof line && http_client_now_ms() < deadline) {
 		struct pollfd p = {.fd = out[0], .events = POLLIN};
 		if (poll(&p, 1, 100) <= 0)
 			continue;
@@ -228,11 +189,11 @@ int main(int argc, char **argv)
 	char *replay[] = {pledged, "replay", "--data", dir, NULL};
 	for (int i = 0; i < REPLAYS; i++) {
 		long before = atomic_load(&answers);
-		int64_t t0 = now_ms();
+		int64_t t0 = http_client_now_ms();
 		CHECK_INT(run(replay, NULL), 0);
 		long during = atomic_load(&answers) - before;
 		printf("replay %d: %lld ms, %ld answers meanwhile\n", i + 1,
-		       (long long)(now_ms() - t0), during);
+		       (long long)(http_client_now_ms() - t0), during);
 		CHECK(during > 0);
 	}
 	atomic_store(&stop, true);

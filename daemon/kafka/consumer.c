@@ -50,6 +50,10 @@ struct consumer {
 	struct metrics *m;
 	struct consumer_options opt;
 	char cluster[64]; /* stored with offsets; "" when the broker did not say */
+	/* cooperative-sticky, from the settings: librdkafka 2.0's
+	 * rd_kafka_rebalance_protocol() can hang in a rebalance callback run by
+	 * the close (librdkafka issue 4041), so the callback never asks it. */
+	bool cooperative;
 
 	/* Double buffered: polling fills cur while the writer thread writes the
 	 * other batch (writing, or NULL when the writer is idle). */
@@ -392,7 +396,7 @@ static bool restart_partition(struct consumer *c, const char *topic, int32_t par
 	rd_kafka_topic_partition_list_t *parts = NULL;
 	rd_kafka_error_t *error = NULL;
 	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-	if (strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE") == 0) {
+	if (c->cooperative) {
 		parts = rd_kafka_topic_partition_list_new(1);
 		rd_kafka_topic_partition_list_add(parts, topic, partition);
 		error = rd_kafka_incremental_unassign(c->rk, parts);
@@ -568,7 +572,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	struct consumer *c = opaque;
-	bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	bool cooperative = c->cooperative;
 	rd_kafka_error_t *error = NULL;
 	rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
@@ -789,6 +793,11 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	    kafka_conf_set(conf, "auto.offset.reset", "error", err, err_size) ||
 	    kafka_conf_set(conf, "enable.partition.eof", "false", err, err_size))
 		goto cleanup;
+	char strategy[256];
+	size_t strategy_size = sizeof strategy;
+	c->cooperative = rd_kafka_conf_get(conf, "partition.assignment.strategy", strategy,
+					   &strategy_size) == RD_KAFKA_CONF_OK &&
+			 strstr(strategy, "cooperative") != NULL;
 	rd_kafka_conf_set_opaque(conf, c);
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
@@ -893,11 +902,40 @@ int consumer_run(struct consumer *c, const atomic_bool *stop)
 	return c->fatal;
 }
 
+/*
+ * Unsubscribes and serves the revoke before closing, for at most
+ * LEAVE_MS: librdkafka 2.0 can hang for ever in rd_kafka_consumer_close()
+ * when a cooperative assignment arrives during the close (librdkafka issue
+ * 4527, fixed in 2.4). Messages polled meanwhile are not applied; their
+ * offsets were not stored, so whoever holds their partitions next reads them.
+ */
+#define LEAVE_MS 10000
+static void leave_assignment(struct consumer *c)
+{
+	if (!c->cooperative || rd_kafka_unsubscribe(c->rk))
+		return;
+	for (int64_t end = clock_mono_ms() + LEAVE_MS; clock_mono_ms() < end;) {
+		rd_kafka_topic_partition_list_t *held = NULL;
+		bool empty = rd_kafka_assignment(c->rk, &held) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+			     held->cnt == 0;
+		if (held)
+			rd_kafka_topic_partition_list_destroy(held);
+		if (empty)
+			return;
+		rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, 100);
+		if (msg)
+			rd_kafka_message_destroy(msg);
+	}
+	log_warn("leaving the consumer group: partitions still assigned after %d ms; closing "
+		 "anyway", LEAVE_MS);
+}
+
 void consumer_free(struct consumer *c)
 {
 	if (!c)
 		return;
 	if (c->rk) {
+		leave_assignment(c);
 		/* Leaves the group; the revoke callback writes what is still in hand. */
 		rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
 		if (err)

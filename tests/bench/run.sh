@@ -197,12 +197,15 @@ wait_handled() {
 
 # Starts bench_broker with $1 partitions; sets BROKER_PID and BROKER.
 start_broker() {
+	# An earlier phase's broker wrote the same file: read before the new one
+	# truncates it, its dead address would be taken for the new one's.
+	rm -f "$TMP/broker.$1.addr"
 	"$BENCH/bench_broker" --partitions "$1" --timeout 1800 >"$TMP/broker.$1.addr" 2>"$TMP/broker.log" &
 	BROKER_PID=$!
 	PIDS+=("$BROKER_PID")
 	BROKER=""
 	for _ in $(seq 1 100); do
-		BROKER=$(head -n 1 "$TMP/broker.$1.addr")
+		BROKER=$(head -n 1 "$TMP/broker.$1.addr" 2>/dev/null)
 		[ -n "$BROKER" ] && return 0
 		sleep 0.05
 	done

@@ -40,6 +40,8 @@ start_mock_broker "$MOCK" "$work" 4
 start() {
 	local listen=127.0.0.1:0 advertise=()
 	[ $# -gt 1 ] && listen=127.0.0.1:$2 advertise=(--advertise-url "http://127.0.0.1:$2")
+	# A restart must not read its former self's port from the old log.
+	rm -f "$work/$1.log"
 	"$PLEDGED" serve --brokers "$ADDR" --group scale --data "$work/$1" --listen "$listen" \
 		--admin-listen 127.0.0.1:0 --batch-ms 10 --kafka session.timeout.ms=6000 \
 		--kafka heartbeat.interval.ms=500 "${advertise[@]}" 2>"$work/$1.log" &

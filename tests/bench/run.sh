@@ -657,8 +657,13 @@ bench_peer() {
 		{ fail "peer: pledged replay --dry-run failed: $(cat "$TMP/peer-replay.err")"; return 1; }
 	rm -rf "$TMP/peer-data"
 
-	"$ROOT/tests/bench/peer/peer_pg.sh" "$BROKER" pledges "$EVENTS" "$TMP/peer-out" >"$TMP/peer.out" 2>"$TMP/peer.err"
+	# Bounded like every wait here: the consumer gives up (and says where it
+	# stood) after WAIT_S, and the whole peer, PostgreSQL's start and stop
+	# included, is killed a minute after that.
+	PG_PEER_TIMEOUT=${PG_PEER_TIMEOUT:-$WAIT_S} timeout -k 5 $((WAIT_S + 60)) \
+		"$ROOT/tests/bench/peer/peer_pg.sh" "$BROKER" pledges "$EVENTS" "$TMP/peer-out" >"$TMP/peer.out" 2>"$TMP/peer.err"
 	local rc=$?
+	[ "$rc" = 124 ] && echo "peer_pg.sh: killed after $((WAIT_S + 60)) s" >>"$TMP/peer.err"
 	stop_pid "$BROKER_PID"
 	if [ "$rc" = 77 ]; then
 		say "peer: skipped: $(tail -n 1 "$TMP/peer.err")"

@@ -704,8 +704,11 @@ class PgConsumer:
             while self.handled < args.expect:
                 now = time.monotonic()
                 if now > deadline:
+                    held = [(tp.partition, self.next.get((tp.topic, tp.partition)))
+                            for tp in self.consumer.assignment()]
                     print(f"pg_consumer: handled {self.handled} of {args.expect} messages in"
-                          f" {args.timeout:g} s", file=sys.stderr)
+                          f" {args.timeout:g} s; holding (partition, next offset) {held}",
+                          file=sys.stderr)
                     return 1
                 if self.batch_started is None:
                     wait = args.batch_ms / 1000

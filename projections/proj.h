@@ -64,6 +64,7 @@ struct proj_writer {
 	struct store_txn *t; /* the transaction being written (proj_writer_begin) */
 	bool publish;        /* write what readers see (false while catching up) */
 	struct memtable touched; /* campaigns whose totals changed: fingerprint → id */
+	size_t move_rows;        /* staged history rows that make a move (proj_staged.h) */
 };
 
 /* Prepares a writer; 0 or PL_ENOMEM. */
@@ -85,7 +86,10 @@ void proj_prefetch(const struct proj_writer *w, const struct pl_event *ev);
 int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
 	       struct pl_rejection *rej);
 
-/* Publishes the totals of the campaigns changed since proj_writer_begin(). */
+/*
+ * Publishes the totals of the campaigns changed since proj_writer_begin(),
+ * and moves the staged history rows once enough are staged (proj_staged.h).
+ */
 int proj_writer_flush(struct proj_writer *w);
 
 /* The tables of a slot that readers see, written as events apply. */

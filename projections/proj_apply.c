@@ -13,6 +13,7 @@
 #include "bytes.h"
 #include "fp.h"
 #include "pl_error.h"
+#include "proj_staged.h"
 
 /* Fingerprint kinds of the projections' ids (evlog.c uses 1 for event ids). */
 enum { FP_CAMPAIGN = 2, FP_PLEDGE = 3, FP_SUPPORTER = 4, FP_COMMENT = 5, FP_BACKER = 6 };
@@ -47,7 +48,7 @@ int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *
 {
 	*w = (struct proj_writer){.slot = slot, .ix = ix, .kind_base = kind_base,
 				  .event_at = event_at, .erased_comment = erased_comment,
-				  .log_arg = log_arg};
+				  .log_arg = log_arg, .move_rows = PROJ_STAGED_MOVE_ROWS};
 	return memtable_init(&w->touched, sizeof(struct touched_id));
 }
 
@@ -144,7 +145,9 @@ static int add_history(struct apply_ctx *c, int64_t at, struct proj_history *h)
 	size_t klen = proj_timed_key(key, c->campaign, at, c->seq);
 	/* Keys hold the event's own log position, so only an erasure (one event
 	 * hiding several comments, two of them maybe posted at one time) can
-	 * meet a row of its own: then the rows become one. */
+	 * meet a row of its own: then the rows become one. So an erasure's rows
+	 * go straight to the history table, where they can be found; every
+	 * other row is staged (proj_staged.h). */
 	MDB_val old;
 	int rc = c->ev->type == PL_EV_SUPPORTER_FORGOTTEN
 			 ? store_get(c->t, table(c, SLOT_HISTORY), key, klen, &old)
@@ -158,7 +161,11 @@ static int add_history(struct apply_ctx *c, int64_t at, struct proj_history *h)
 		return rc;
 	}
 	h->type = (uint8_t)c->ev->type;
-	store_put(c->t, table(c, SLOT_HISTORY), key, klen, val, proj_history_encode(val, h), 0);
+	size_t vlen = proj_history_encode(val, h);
+	if (c->ev->type == PL_EV_SUPPORTER_FORGOTTEN)
+		store_put(c->t, table(c, SLOT_HISTORY), key, klen, val, vlen, 0);
+	else
+		proj_stage_history(c->t, c->w->slot, c->seq, key, klen, val, vlen);
 	return c->t->err;
 }
 
@@ -626,5 +633,7 @@ int proj_writer_flush(struct proj_writer *w)
 	for (const uint8_t *s = memtable_next(m, NULL); s && !w->t->err; s = memtable_next(m, s))
 		publish_totals(w, (const struct fp *)s, (const struct touched_id *)(s + FP_SIZE));
 	memtable_clear(&w->touched);
+	if (w->publish)
+		proj_staged_move(w->t, w->slot, w->move_rows);
 	return w->t->err;
 }

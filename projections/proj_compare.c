@@ -8,6 +8,7 @@
 
 #include "pl_error.h"
 #include "proj.h"
+#include "proj_staged.h"
 
 /* Describes a key for a diff message: printable bytes as text, else hex. */
 static void describe_key(char *out, size_t size, const MDB_val *k)
@@ -20,21 +21,54 @@ static void describe_key(char *out, size_t size, const MDB_val *k)
 	out[n] = '\0';
 }
 
+/*
+ * One side of a comparison: a table's rows in key order; for the history,
+ * with the staged rows merged in, since where a row sits depends on when
+ * moves fell, not on the log (proj_staged.h).
+ */
+struct side {
+	struct proj_history_cursor c;
+	struct proj_staged staged;
+};
+
+static int side_open(struct side *s, struct store_txn *t, enum store_slot slot,
+		     enum store_slot_table table)
+{
+	proj_staged_init(&s->staged);
+	memset(&s->c, 0, sizeof s->c);
+	bool history = table == SLOT_HISTORY;
+	int rc = history ? proj_staged_sync(&s->staged, t, slot) : PL_OK;
+	if (rc == 0)
+		rc = proj_history_cursor_open(&s->c, t, store_slot_db(slot, table),
+					      history ? &s->staged : NULL, NULL, 0);
+	return rc;
+}
+
+static void side_close(struct side *s)
+{
+	proj_history_cursor_close(&s->c);
+	proj_staged_deinit(&s->staged);
+}
+
 static int compare_table(struct store_txn *ta, enum store_slot a, struct store_txn *tb,
 			 enum store_slot b, enum store_slot_table table, char *diff, size_t size)
 {
-	enum store_db da = store_slot_db(a, table), db = store_slot_db(b, table);
-	MDB_cursor *ca = store_cursor(ta, da), *cb = store_cursor(tb, db);
-	MDB_val ka, va, kb, vb;
+	if (table == SLOT_HISTORY_STAGED)
+		return PL_OK; /* compared as part of the history */
+	enum store_db da = store_slot_db(a, table);
+	struct side sa, sb;
 	int result = 0;
-	if (!ca || !cb)
+	int rc = side_open(&sa, ta, a, table);
+	int rc2 = side_open(&sb, tb, b, table);
+	if (rc || rc2)
 		goto out;
-	int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
-	int rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
-	while (ra == 0 && rb == 0) {
+	MDB_val ka, va, kb, vb;
+	int ra = proj_history_cursor_get(&sa.c, &ka, &va);
+	int rb = proj_history_cursor_get(&sb.c, &kb, &vb);
+	while (ra == 0 || rb == 0) {
 		MDB_val *k = &ka;
 		const char *what = NULL;
-		int kc = mdb_cmp(ta->txn, store_dbi(ta, da), &ka, &kb);
+		int kc = ra ? 1 : rb ? -1 : mdb_cmp(ta->txn, store_dbi(ta, da), &ka, &kb);
 		if (kc < 0) {
 			what = "stored but not produced by the log";
 		} else if (kc > 0) {
@@ -50,26 +84,15 @@ static int compare_table(struct store_txn *ta, enum store_slot a, struct store_t
 			result = 1;
 			goto out;
 		}
-		ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
-		rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
-	}
-	if (ra == 0 || rb == 0) {
-		char key[128];
-		describe_key(key, sizeof key, ra == 0 ? &ka : &kb);
-		snprintf(diff, size, "%s: key '%s' %s", store_db_name(da), key,
-			 ra == 0 ? "stored but not produced by the log" : "produced by the log but missing");
-		result = 1;
-	} else if (ra != MDB_NOTFOUND) {
-		store_txn_fail(ta, store_error(ra));
-	} else if (rb != MDB_NOTFOUND) {
-		store_txn_fail(tb, store_error(rb));
+		if ((rc = proj_history_cursor_next(&sa.c)) || (rc2 = proj_history_cursor_next(&sb.c)))
+			goto out;
+		ra = proj_history_cursor_get(&sa.c, &ka, &va);
+		rb = proj_history_cursor_get(&sb.c, &kb, &vb);
 	}
 out:
-	if (ca)
-		mdb_cursor_close(ca);
-	if (cb)
-		mdb_cursor_close(cb);
-	return ta->err ? ta->err : tb->err ? tb->err : result;
+	side_close(&sa);
+	side_close(&sb);
+	return ta->err ? ta->err : tb->err ? tb->err : rc ? rc : rc2 ? rc2 : result;
 }
 
 int proj_compare(struct store_txn *ta, enum store_slot a, struct store_txn *tb, enum store_slot b,

@@ -11,7 +11,8 @@
 struct walk {
 	struct store_txn *t;
 	struct pl_str campaign;
-	MDB_cursor *cur;
+	struct proj_history_cursor cur; /* the history table and the staged rows */
+	struct proj_staged own;          /* the staged rows when the caller keeps none */
 	int rc;          /* of the cursor: 0 while a row is pending */
 	int64_t at;      /* the pending row's */
 	uint64_t seq;
@@ -21,32 +22,41 @@ struct walk {
 	struct proj_totals tot;
 };
 
-/* Reads the row under the cursor into w, or ends the walk past the campaign. */
-static int walk_load(struct walk *w, MDB_val *k, MDB_val *v)
+/* Reads the row at the cursor into w, or ends the walk past the campaign. */
+static int walk_load(struct walk *w)
 {
-	if (w->rc)
-		return w->rc == MDB_NOTFOUND ? PL_OK : store_txn_fail(w->t, store_error(w->rc));
-	if (proj_timed_key_parse(k->mv_data, k->mv_size, w->campaign, &w->at, &w->seq)) {
+	MDB_val k, v;
+	if ((w->rc = proj_history_cursor_get(&w->cur, &k, &v)))
+		return PL_OK;
+	if (proj_timed_key_parse(k.mv_data, k.mv_size, w->campaign, &w->at, &w->seq)) {
 		w->rc = MDB_NOTFOUND;
 		return PL_OK;
 	}
-	if (proj_history_decode(v->mv_data, v->mv_size, &w->h))
+	if (proj_history_decode(v.mv_data, v.mv_size, &w->h))
 		return store_txn_fail(w->t, PL_ECORRUPT);
 	return PL_OK;
 }
 
+/* Steps to the next row. */
+static int walk_next(struct walk *w)
+{
+	int rc = proj_history_cursor_next(&w->cur);
+	return rc ? rc : walk_load(w);
+}
+
 static void walk_close(struct walk *w)
 {
-	if (w->cur)
-		mdb_cursor_close(w->cur);
+	proj_history_cursor_close(&w->cur);
+	proj_staged_deinit(&w->own);
 	if (w->supporters)
 		memtable_deinit(&w->nets);
 }
 
 static int walk_open(struct walk *w, struct store_txn *t, enum store_slot slot,
-		     struct pl_str campaign, bool supporters)
+		     struct proj_staged *staged, struct pl_str campaign, bool supporters)
 {
 	memset(w, 0, sizeof *w);
+	proj_staged_init(&w->own);
 	w->t = t;
 	w->campaign = campaign;
 	w->supporters = supporters;
@@ -56,14 +66,15 @@ static int walk_open(struct walk *w, struct store_txn *t, enum store_slot slot,
 		return PL_EINVAL;
 	if (supporters && memtable_init(&w->nets, 8))
 		return PL_ENOMEM;
-	if (!(w->cur = store_cursor(t, store_slot_db(slot, SLOT_HISTORY)))) {
-		walk_close(w);
-		return t->err;
-	}
+	if (!staged)
+		staged = &w->own;
 	uint8_t key[PROJ_KEY_MAX];
-	MDB_val k = {proj_campaign_prefix(key, campaign), key}, v;
-	w->rc = mdb_cursor_get(w->cur, &k, &v, MDB_SET_RANGE);
-	return walk_load(w, &k, &v);
+	size_t klen = proj_campaign_prefix(key, campaign);
+	int rc = proj_staged_sync(staged, t, slot);
+	if (rc == 0)
+		rc = proj_history_cursor_open(&w->cur, t, store_slot_db(slot, SLOT_HISTORY), staged,
+					      key, klen);
+	return rc ? rc : walk_load(w); /* the caller closes the walk either way */
 }
 
 /* Adds the pending row to the totals. */
@@ -97,21 +108,17 @@ static int walk_until(struct walk *w, int64_t limit)
 {
 	while (w->rc == 0 && w->at < limit) {
 		int rc = walk_add(w);
-		MDB_val k, v;
-		if (rc)
-			return rc;
-		w->rc = mdb_cursor_get(w->cur, &k, &v, MDB_NEXT);
-		if ((rc = walk_load(w, &k, &v)))
+		if (rc || (rc = walk_next(w)))
 			return rc;
 	}
 	return PL_OK;
 }
 
-int proj_history_as_of(struct store_txn *t, enum store_slot slot, int64_t as_of,
-		       struct proj_campaign *c)
+int proj_history_as_of(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
+		       int64_t as_of, struct proj_campaign *c)
 {
 	struct walk w;
-	int rc = walk_open(&w, t, slot, c->id, true);
+	int rc = walk_open(&w, t, slot, staged, c->id, true);
 	if (rc == 0)
 		rc = walk_until(&w, as_of == INT64_MAX ? as_of : as_of + 1);
 	if (rc == 0 && w.tot.opened_at == PROJ_NONE)
@@ -135,12 +142,12 @@ static struct proj_totals difference(const struct proj_totals *a, const struct p
 	return d;
 }
 
-int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
-			 int64_t start, int64_t step, size_t count, bool supporters,
-			 int (*fn)(const struct proj_bucket *b, void *arg), void *arg)
+int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
+			 struct pl_str campaign, int64_t start, int64_t step, size_t count,
+			 bool supporters, int (*fn)(const struct proj_bucket *b, void *arg), void *arg)
 {
 	struct walk w;
-	int rc = walk_open(&w, t, slot, campaign, supporters);
+	int rc = walk_open(&w, t, slot, staged, campaign, supporters);
 	if (rc == 0)
 		rc = walk_until(&w, start);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
@@ -191,15 +198,15 @@ static bool grow(void **p, size_t n, size_t *cap, size_t size)
 	return true;
 }
 
-int proj_history_comments(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
-			  int64_t as_of, const struct proj_cursor *before, size_t max,
-			  uint64_t *seqs, int64_t *ats, size_t *count, bool *more)
+int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
+			  struct pl_str campaign, int64_t as_of, const struct proj_cursor *before,
+			  size_t max, uint64_t *seqs, int64_t *ats, size_t *count, bool *more)
 {
 	struct walk w;
 	struct visible *posted = NULL;
 	uint64_t *removed = NULL;
 	size_t nposted = 0, nremoved = 0, cap_posted = 0, cap_removed = 0;
-	int rc = walk_open(&w, t, slot, campaign, false);
+	int rc = walk_open(&w, t, slot, staged, campaign, false);
 	*count = 0;
 	*more = false;
 	while (rc == 0 && w.rc == 0 && w.at <= as_of) {
@@ -214,10 +221,8 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct pl_s
 			else
 				removed[nremoved++] = w.h.ref;
 		}
-		MDB_val k, v;
-		w.rc = mdb_cursor_get(w.cur, &k, &v, MDB_NEXT);
 		if (rc == 0)
-			rc = walk_load(&w, &k, &v);
+			rc = walk_next(&w);
 	}
 	if (rc == 0) {
 		qsort(removed, nremoved, sizeof *removed, by_value);

@@ -8,18 +8,22 @@
  * the events timed at or before T gives (`replay --until-time T`), events
  * that arrived late included. The cost is one pass over the campaign's
  * rows, and memory for its distinct supporters.
+ *
+ * Each takes the reader's staged rows (proj_staged.h), which it brings up
+ * to date with t; NULL reads them for this call alone.
  */
 #ifndef PROJ_HISTORY_H
 #define PROJ_HISTORY_H
 
 #include "proj_read.h"
+#include "proj_staged.h"
 
 /*
  * Sets c (read at the present) to what it was at as_of: its totals, closed
  * or not, and its days. PL_ENOTFOUND when it opened after as_of.
  */
-int proj_history_as_of(struct store_txn *t, enum store_slot slot, int64_t as_of,
-		       struct proj_campaign *c);
+int proj_history_as_of(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
+		       int64_t as_of, struct proj_campaign *c);
 
 /* One bucket of a chart: the totals at its end, and how they changed within it. */
 struct proj_bucket {
@@ -34,9 +38,9 @@ struct proj_bucket {
  * counts stay 0 and the walk keeps no memory per supporter (about twice
  * as fast: a chart of money needs none).
  */
-int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
-			 int64_t start, int64_t step, size_t count, bool supporters,
-			 int (*fn)(const struct proj_bucket *b, void *arg), void *arg);
+int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
+			 struct pl_str campaign, int64_t start, int64_t step, size_t count,
+			 bool supporters, int (*fn)(const struct proj_bucket *b, void *arg), void *arg);
 
 /*
  * The comments of the campaign visible at as_of (posted by then, not
@@ -44,8 +48,8 @@ int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct pl_st
  * up to max of their log positions and times into seqs and ats. *more says
  * whether older ones are left.
  */
-int proj_history_comments(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
-			  int64_t as_of, const struct proj_cursor *before, size_t max,
-			  uint64_t *seqs, int64_t *ats, size_t *count, bool *more);
+int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
+			  struct pl_str campaign, int64_t as_of, const struct proj_cursor *before,
+			  size_t max, uint64_t *seqs, int64_t *ats, size_t *count, bool *more);
 
 #endif

@@ -39,6 +39,7 @@
 	X(S##_SUPPORTERS, s ".runs.supporters", 0)                       \
 	X(S##_COMMENT_IDS, s ".runs.comment_ids", 0)                    \
 	X(S##_HISTORY, s ".history", 0)                                  \
+	X(S##_HISTORY_STAGED, s ".history_staged", 0)                    \
 	X(S##_PLATFORM, s ".platform", 0)                                \
 	X(S##_BACKERS, s ".runs.backers", 0)                             \
 	X(S##_BY_RAISED, s ".by_raised", 0)                              \
@@ -72,6 +73,7 @@ enum store_slot_table {
 	SLOT_SUPPORTERS,
 	SLOT_COMMENT_IDS,
 	SLOT_HISTORY,
+	SLOT_HISTORY_STAGED,
 	SLOT_PLATFORM,
 	SLOT_BACKERS,
 	SLOT_BY_RAISED,
@@ -97,7 +99,7 @@ static inline const char *store_slot_name(enum store_slot slot)
 }
 
 /* The on-disk format this build reads and writes. */
-#define STORE_FORMAT 3
+#define STORE_FORMAT 4
 
 /* Name of a database, for messages and diffs. */
 const char *store_db_name(enum store_db db);
@@ -106,7 +108,7 @@ struct store_options {
 	size_t initial_map_size; /* bytes; 0 means 64 MiB */
 	bool create;             /* create the directory and layout if missing */
 	bool no_sync;            /* skip fsync at commit (tests, benchmarks only) */
-	bool old_format;         /* open a format-1 dir too (for `pledged upgrade`) */
+	bool old_format;         /* open a dir of an older format too (for `pledged upgrade`) */
 	bool read_only;          /* never write: read transactions only (MDB_RDONLY). On a
 				  * read-only file system, or files this user may not
 				  * write, LMDB then keeps no reader table, which is safe
@@ -124,7 +126,7 @@ struct store;
  */
 int store_open(struct store **out, const char *dir, const struct store_options *opt);
 
-/* The format of the open data dir: STORE_FORMAT, or 1 when opened with old_format. */
+/* The format of the open data dir: STORE_FORMAT, or an older one when opened with old_format. */
 int store_format(const struct store *st);
 
 

@@ -228,7 +228,7 @@ static bool begin_campaign_read(struct http_request *r, struct campaign_read *cr
 /* The campaign as it stood at as_of (from its history); true when it answered instead. */
 static bool read_as_of(struct http_request *r, struct campaign_read *cr, int64_t as_of)
 {
-	int rc = proj_history_as_of(&cr->t, cr->pos.slot, as_of, &cr->c);
+	int rc = proj_history_as_of(&cr->t, cr->pos.slot, &r->w->staged, as_of, &cr->c);
 	return reply_if_unread(r, cr, rc, NOT_OPENED);
 }
 
@@ -294,8 +294,8 @@ void http_api_history(struct http_request *r)
 		return;
 	}
 	json_t *buckets = json_array();
-	int rc = buckets ? proj_history_buckets(&cr.t, cr.pos.slot, cr.c.id, start, step,
-						(size_t)span, true, append_bucket, buckets)
+	int rc = buckets ? proj_history_buckets(&cr.t, cr.pos.slot, &r->w->staged, cr.c.id, start,
+						step, (size_t)span, true, append_bucket, buckets)
 			 : PL_ENOMEM;
 	if (rc && rc != PL_ENOMEM) {
 		json_decref(buckets);
@@ -368,8 +368,8 @@ void http_api_comments(struct http_request *r)
 	/* Large (100 comments of up to 4000 bytes are pointers, not copies). */
 	struct proj_comment_page page;
 	const struct proj_cursor *from = q.before[0] ? &before : NULL;
-	int rc = q.has_as_of ? past_feed_page(&cr.t, cr.pos.slot, request_id(r), q.as_of, from,
-					      q.limit, &page)
+	int rc = q.has_as_of ? past_feed_page(&cr.t, cr.pos.slot, &r->w->staged, request_id(r),
+					      q.as_of, from, q.limit, &page)
 			     : proj_comments_page(&cr.t, cr.pos.slot, request_id(r), from, q.limit, &page);
 	if (rc) {
 		reply_storage_error(r, &cr.t, rc);

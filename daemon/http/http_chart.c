@@ -61,8 +61,8 @@ static void add_points(struct evbuffer *b, const struct series *s, int64_t top)
 				    (double)i * WIDTH / (double)(s->n - 1), y_of(s->raised[i], top));
 }
 
-static int draw(struct evbuffer *b, struct store_txn *t, enum store_slot slot,
-		const struct proj_campaign *c)
+static int draw(struct evbuffer *b, struct proj_staged *staged, struct store_txn *t,
+		enum store_slot slot, const struct proj_campaign *c)
 {
 	const struct proj_totals *tot = &c->totals;
 	int64_t from = tot->opened_at, to = c->closed ? tot->closed_at : tot->last_at;
@@ -72,7 +72,8 @@ static int draw(struct evbuffer *b, struct store_txn *t, enum store_slot slot,
 	int64_t step = bucket_ms(to - from, &every);
 	size_t count = (size_t)((to - from) / step + 1);
 	struct series s = {.raised = {0}, .n = 1};
-	int rc = proj_history_buckets(t, slot, c->id, from, step, count, false, add_point, &s);
+	int rc = proj_history_buckets(t, slot, staged, c->id, from, step, count, false, add_point,
+				      &s);
 	if (rc)
 		return rc;
 	bool has_target = c->info.target != PROJ_NONE && c->info.target > 0;
@@ -118,8 +119,9 @@ static int draw(struct evbuffer *b, struct store_txn *t, enum store_slot slot,
 	return 0;
 }
 
-int http_chart_add(struct evbuffer *b, struct http_cache *cache, struct store_txn *t,
-		   enum store_slot slot, uint64_t gen, const struct proj_campaign *c)
+int http_chart_add(struct evbuffer *b, struct http_cache *cache, struct proj_staged *staged,
+		   struct store_txn *t, enum store_slot slot, uint64_t gen,
+		   const struct proj_campaign *c)
 {
 	/* Every event that moves money changes raised or the pledges' count (a
 	 * pledge adds one, a refund lowers raised); with the span and the
@@ -142,7 +144,7 @@ int http_chart_add(struct evbuffer *b, struct http_cache *cache, struct store_tx
 	struct evbuffer *drawn = evbuffer_new();
 	if (!drawn)
 		return PL_ENOMEM;
-	int rc = draw(drawn, t, slot, c);
+	int rc = draw(drawn, staged, t, slot, c);
 	size_t len = evbuffer_get_length(drawn);
 	char *text = rc == 0 ? malloc(len) : NULL;
 	if (text) {

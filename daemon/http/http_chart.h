@@ -10,6 +10,7 @@
 
 #include "http_cache.h"
 #include "proj_read.h"
+#include "proj_staged.h"
 
 /* Points a chart holds at most: hours, days or weeks, whichever fit. */
 #define HTTP_CHART_POINTS 120
@@ -19,9 +20,11 @@
  * to b, as a <figure>: from its opening to its closing, or to its last
  * event while open. Drawing it walks the campaign's history, one row per
  * event, so a chart is kept in the worker's cache until the campaign's
- * money or span changes. 0, or a store error.
+ * money or span changes. staged: the worker's staged history rows
+ * (proj_staged.h). 0, or a store error.
  */
-int http_chart_add(struct evbuffer *b, struct http_cache *cache, struct store_txn *t,
-		   enum store_slot slot, uint64_t gen, const struct proj_campaign *c);
+int http_chart_add(struct evbuffer *b, struct http_cache *cache, struct proj_staged *staged,
+		   struct store_txn *t, enum store_slot slot, uint64_t gen,
+		   const struct proj_campaign *c);
 
 #endif

@@ -20,6 +20,7 @@
 #include <pthread.h>
 
 #include "http_server.h"
+#include "proj_staged.h"
 
 /* Routes: X(ENUM, "name" in pledged_http_requests_total{route=…}, "path"
  * as docs/http.md heads its section (tests/http/test_http_doc.sh checks
@@ -114,6 +115,7 @@ struct http_worker {
 	bool paused;                /* listener disabled because conns == conn_cap */
 	bool stopping;
 	struct http_cache *cache;    /* rendered bodies of this worker (http_cache.h) */
+	struct proj_staged staged;   /* the staged history rows as last read (proj_staged.h) */
 	struct http_stream *streams; /* doubly linked, this worker's stream clients */
 	uint64_t streams_seq;        /* log position streams were last checked at */
 	uint64_t streams_generation; /* projections' generation then (see proj.h) */

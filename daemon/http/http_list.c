@@ -25,7 +25,7 @@ static int visit(const struct proj_campaign *now, const void *key, size_t key_le
 	}
 	if (l->has_as_of) {
 		past = *now;
-		int rc = proj_history_as_of(l->t, l->slot, l->as_of, &past);
+		int rc = proj_history_as_of(l->t, l->slot, &l->r->w->staged, l->as_of, &past);
 		if (rc && rc != PL_ENOTFOUND) /* PL_ENOTFOUND: not open yet then */
 			return rc;
 		c = rc ? NULL : &past;

@@ -231,7 +231,8 @@ static void add_comments(struct evbuffer *b, const struct proj_campaign *c,
 	evbuffer_add_printf(b, "</section>\n");
 }
 
-static int add_campaign_page(struct evbuffer *b, struct http_cache *cache, struct store_txn *t,
+static int add_campaign_page(struct evbuffer *b, struct http_cache *cache,
+			     struct proj_staged *staged, struct store_txn *t,
 			     enum store_slot slot, uint64_t gen, const struct proj_campaign *c,
 			     const struct proj_comment_page *page, uint64_t seq)
 {
@@ -256,7 +257,7 @@ static int add_campaign_page(struct evbuffer *b, struct http_cache *cache, struc
 	}
 	evbuffer_add_printf(b, "</p>\n</header>\n");
 	add_totals(b, c, clock_wall_ms());
-	int rc = http_chart_add(b, cache, t, slot, gen, c);
+	int rc = http_chart_add(b, cache, staged, t, slot, gen, c);
 	if (rc)
 		return rc;
 	add_comments(b, c, page);
@@ -429,7 +430,8 @@ void http_page_campaign(struct http_request *r)
 		rc = proj_comments_page(&t, slot, f.first.id, q.before[0] ? &before : NULL,
 					PAGE_COMMENTS, &page);
 		if (rc == 0)
-			rc = add_campaign_page(b, r->w->cache, &t, slot, gen, &f.first, &page, seq);
+			rc = add_campaign_page(b, r->w->cache, &r->w->staged, &t, slot, gen, &f.first,
+					       &page, seq);
 	} else if (rc == 0) {
 		l.t = &t;
 		l.slot = slot;

@@ -193,6 +193,7 @@ static int worker_init(struct http_worker *w, struct http_server *hs, int conn_c
 	w->tick_ev = event_new(w->base, -1, EV_PERSIST, http_stream_tick_cb, w);
 	w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, http_stream_heartbeat_cb, w);
 	w->cache = http_cache_new();
+	proj_staged_init(&w->staged);
 	if (!w->stop_ev || !w->adopt_ev || !w->tick_ev || !w->heartbeat_ev || !w->cache)
 		return PL_ENOMEM;
 	return PL_OK;
@@ -216,6 +217,7 @@ static void worker_deinit(struct http_worker *w)
 		event_free(w->heartbeat_ev);
 	/* After evhttp_free: bodies still being sent held references until then. */
 	http_cache_free(w->cache);
+	proj_staged_deinit(&w->staged);
 	if (w->base)
 		event_base_free(w->base);
 }

@@ -72,6 +72,8 @@ int slot_open(struct slot *s, struct store *st, enum store_slot which,
 		index_close(&s->ix);
 		return rc;
 	}
+	if (opt->history_move_rows)
+		s->pw.move_rows = opt->history_move_rows;
 	s->applied_seq = index_checkpoint_seq(&s->ix);
 	s->open = true;
 	return PL_OK;

@@ -30,6 +30,8 @@ struct slot_options {
 	size_t checkpoint_entries; /* index entries between checkpoints; 0: the index's default */
 	size_t bloom_bytes;        /* 0: the index's default */
 	size_t work_blocks;        /* blocks written per maintenance transaction; 0: 512 */
+	size_t history_move_rows;  /* staged history rows that make a move (proj_staged.h);
+				    * 0: PROJ_STAGED_MOVE_ROWS */
 };
 
 struct slot {

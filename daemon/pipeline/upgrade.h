@@ -1,11 +1,13 @@
 /*
- * upgrade.h — a data dir of format 1 or 2 brought to format 3, in place.
+ * upgrade.h — a data dir of format 1, 2 or 3 brought to format 4, in place.
  *
  * Format 2 gave every log entry and rejection a checksum (and rejections
  * their event id and type), moved the projections into slots with the
  * rules' state in the state index, and so changed every table but the
  * offsets. Format 3 added each campaign's history, the platform totals
- * and, in the state index, who backs what across campaigns. From format 1
+ * and, in the state index, who backs what across campaigns. Format 4 writes
+ * the history behind (proj_staged.h): from format 3 the upgrade only adds
+ * its empty staging tables and sets the format. From format 1
  * the upgrade rewrites the log and the rejections a share per transaction
  * and drops the old projection tables; from either it then rebuilds the
  * projections from the log (rebuild.h). While it runs the data dir is

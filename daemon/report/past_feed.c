@@ -28,8 +28,8 @@ static int read_comment(struct store_txn *t, uint64_t seq, int64_t at, struct pr
 	return PL_OK;
 }
 
-int past_feed_page(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
-		   int64_t as_of, const struct proj_cursor *before, unsigned limit,
+int past_feed_page(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
+		   struct pl_str campaign, int64_t as_of, const struct proj_cursor *before, unsigned limit,
 		   struct proj_comment_page *page)
 {
 	uint64_t seqs[PROJ_PAGE_MAX + 1];
@@ -44,8 +44,8 @@ int past_feed_page(struct store_txn *t, enum store_slot slot, struct pl_str camp
 	while (page->count < limit && !page->has_next) {
 		size_t n;
 		bool more;
-		int rc = proj_history_comments(t, slot, campaign, as_of, &from, limit - page->count,
-					       seqs, ats, &n, &more);
+		int rc = proj_history_comments(t, slot, staged, campaign, as_of, &from,
+					       limit - page->count, seqs, ats, &n, &more);
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < n; i++) {

@@ -7,10 +7,11 @@
 #define PAST_FEED_H
 
 #include "proj_read.h"
+#include "proj_staged.h"
 
-/* As proj_comments_page(), for the feed at as_of. */
-int past_feed_page(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
-		   int64_t as_of, const struct proj_cursor *before, unsigned limit,
+/* As proj_comments_page(), for the feed at as_of; staged as in proj_history.h. */
+int past_feed_page(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
+		   struct pl_str campaign, int64_t as_of, const struct proj_cursor *before, unsigned limit,
 		   struct proj_comment_page *page);
 
 #endif

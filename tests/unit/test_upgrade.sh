@@ -1,7 +1,7 @@
 #!/bin/sh
-# test_upgrade.sh — data dirs of formats 1 and 2 brought to format 3 by
+# test_upgrade.sh — data dirs of formats 1, 2 and 3 brought to format 4 by
 # `pledged upgrade`, and refused by every other command until then.
-# Usage: test_upgrade.sh PLEDGED MAKE_V1 MAKE_V2 DEMO_JSONL
+# Usage: test_upgrade.sh PLEDGED MAKE_V1 MAKE_OLD_FORMAT DEMO_JSONL
 #
 # make_v1 writes the demo as format 1 (the log without checksums, the old
 # projection tables, a rejection, an offset). Before the upgrade: exit 3
@@ -9,10 +9,12 @@
 # same event at the same sequence, the rejection kept with its event id and
 # type now, the offset kept, verify passing. Interrupted by a crash point
 # (when they are compiled in) and run again, it finishes the same way.
-# make_v2 turns a fresh data dir into format 2 (no history, no platform
-# totals): upgraded, it answers both, equal to a dir made by this build.
+# make_old_format turns a fresh data dir into format 2 (no history, no
+# platform totals): upgraded, it answers both, equal to a dir made by this
+# build. And into format 3 (every history row in the history table, no
+# staging tables): upgraded without a rebuild, it answers the same history.
 set -u
-PLEDGED=$1 MAKE_V1=$2 MAKE_V2=$3 DEMO=$4
+PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/testlib.sh"
@@ -28,7 +30,7 @@ done
 expect 3 "import refuses format 1" -- "$PLEDGED" import --data "$work/d" </dev/null
 
 expect 0 "upgrade" -- "$PLEDGED" upgrade --data "$work/d"
-contains "$work/err" "is of format 3 now (2059 log entries and 1 rejections rewritten" "upgrade summary"
+contains "$work/err" "is of format 4 now (2059 log entries and 1 rejections rewritten" "upgrade summary"
 expect 0 "upgrade again: nothing to do" -- "$PLEDGED" upgrade --data "$work/d"
 contains "$work/err" "nothing to do" "a second upgrade changes nothing"
 
@@ -61,20 +63,61 @@ wait "$serve" 2>/dev/null
 # Format 2: the history and the platform totals are built by the upgrade.
 "$PLEDGED" import --data "$work/v2" <"$DEMO" >/dev/null 2>&1
 cp -r "$work/v2" "$work/v3"
-"$MAKE_V2" "$work/v2" || fail "make_v2"
+"$MAKE_OLD" "$work/v2" 2 || fail "make_old_format 2"
 expect 3 "verify refuses format 2" -- "$PLEDGED" verify --data "$work/v2"
 contains "$work/err" "pledged upgrade" "and says to upgrade"
 expect 0 "upgrade from format 2" -- "$PLEDGED" upgrade --data "$work/v2"
-contains "$work/err" "is of format 3 now" "upgrade summary from format 2"
+contains "$work/err" "is of format 4 now" "upgrade summary from format 2"
 expect 0 "verify after the upgrade from format 2" -- "$PLEDGED" verify --data "$work/v2"
-for table in history platform; do
-	for d in v2 v3; do
-		slot=$(mdb_dump -p -s meta "$work/$d" | sed -n '/^ live$/{n;s/^ //p;}')
-		mdb_dump -p -s "${slot:-a}.$table" "$work/$d" 2>/dev/null | sed 1,/HEADER=END/d >"$work/$d.$table"
+# The history as one listing of both its tables: both dirs stage the same
+# rows (fewer than a move takes), so the listings match byte for byte.
+table_dump() { # DIR TABLE...: the live slot's tables' records
+	slot=$(mdb_dump -p -s meta "$1" | sed -n '/^ live$/{n;s/^ //p;}')
+	dir=$1
+	shift
+	for table in "$@"; do
+		mdb_dump -p -s "${slot:-a}.$table" "$dir" 2>/dev/null | sed 1,/HEADER=END/d
 	done
-	[ -s "$work/v2.$table" ] && cmp -s "$work/v2.$table" "$work/v3.$table" && ok ||
-		fail "the upgraded $table is not what this build writes"
+}
+for tables in "history history_staged" platform; do
+	# shellcheck disable=SC2086
+	table_dump "$work/v2" $tables >"$work/v2.tables"
+	# shellcheck disable=SC2086
+	table_dump "$work/v3" $tables >"$work/v3.tables"
+	[ -s "$work/v2.tables" ] && cmp -s "$work/v2.tables" "$work/v3.tables" && ok ||
+		fail "the upgraded $tables is not what this build writes"
 done
+
+# Format 3: the history's rows all in the history table, no staging tables.
+# The upgrade adds them and rewrites nothing; the history reads the same.
+"$PLEDGED" import --data "$work/f3" <"$DEMO" >/dev/null 2>&1
+"$MAKE_OLD" "$work/f3" 3 || fail "make_old_format 3"
+expect 3 "verify refuses format 3" -- "$PLEDGED" verify --data "$work/f3"
+contains "$work/err" "pledged upgrade" "and says to upgrade"
+[ -s "$(table_dump "$work/f3" history >"$work/f3.history"; echo "$work/f3.history")" ] && ok ||
+	fail "format 3 keeps its rows in the history table"
+expect 0 "upgrade from format 3" -- "$PLEDGED" upgrade --data "$work/f3"
+contains "$work/err" "is of format 4 now (nothing rewritten)" "upgrade summary from format 3"
+expect 0 "verify after the upgrade from format 3" -- "$PLEDGED" verify --data "$work/f3"
+contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format 3"
+history_of() { # DIR: the demo campaign's weekly history and feed as of a day, as served
+	"$PLEDGED" serve --read-only --data "$1" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+		2>"$work/serve.log" &
+	pid=$!
+	port=$(serve_port "$work/serve.log")
+	base="http://127.0.0.1:$port/v1/campaigns/jess-phillips-for-labour-leader"
+	curl -s "$base/history?interval=week"
+	curl -s "$base/comments?as_of=2020-01-22T00:00:00Z"
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+}
+if command -v curl >/dev/null; then
+	history_of "$work/f3" >"$work/f3.served"
+	history_of "$work/v3" >"$work/v3.served"
+	contains "$work/f3.served" '"buckets":' "the history is served after the upgrade from format 3"
+	cmp -s "$work/f3.served" "$work/v3.served" && ok ||
+		fail "the history after the upgrade from format 3 differs: $(diff "$work/f3.served" "$work/v3.served" | head -n 4)"
+fi
 
 # Interrupted (a crash point in its rebuild) and run again.
 make_v1 crashed

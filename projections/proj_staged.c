@@ -1,0 +1,327 @@
+/* proj_staged.c — the history written behind; see proj_staged.h. */
+#include "proj_staged.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "pl_error.h"
+#include "proj.h"
+#include "proj_records.h"
+
+void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
+			size_t key_len, const void *val, size_t val_len)
+{
+	uint8_t k[8];
+	bytes_put_be64(k, seq);
+	uint8_t *p = store_reserve(t, store_slot_db(slot, SLOT_HISTORY_STAGED), k, sizeof k,
+				   key_len + val_len, MDB_APPEND);
+	if (p) {
+		memcpy(p, key, key_len);
+		memcpy(p + key_len, val, val_len);
+	}
+}
+
+/* LMDB's default order of keys (mdb_cmp_memn): bytes, then the shorter first. */
+static int key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+void proj_staged_init(struct proj_staged *s)
+{
+	memset(s, 0, sizeof *s);
+}
+
+void proj_staged_deinit(struct proj_staged *s)
+{
+	free(s->rows);
+	free(s->spare);
+	free(s->bytes);
+	memset(s, 0, sizeof *s);
+}
+
+size_t proj_staged_bytes(const struct proj_staged *s)
+{
+	return 2 * s->cap * sizeof *s->rows + s->size;
+}
+
+/* Forgets the rows held, keeping the memory. */
+static void forget_rows(struct proj_staged *s)
+{
+	s->count = 0;
+	s->used = 0;
+	s->first_seq = 0;
+	s->last_seq = 0;
+}
+
+static const uint8_t *row_key(const struct proj_staged *s, const struct proj_staged_row *r)
+{
+	return s->bytes + r->off;
+}
+
+/* A new row with where its key is, for sorting without the arena at hand. */
+struct fresh {
+	const uint8_t *key;
+	struct proj_staged_row row;
+};
+
+static int fresh_cmp(const void *a, const void *b)
+{
+	const struct fresh *x = a, *y = b;
+	return key_cmp(x->key, x->row.key_len, y->key, y->row.key_len);
+}
+
+static bool reserve(void **p, size_t *cap, size_t want, size_t size)
+{
+	if (want <= *cap)
+		return true;
+	size_t n = *cap ? *cap : 1024;
+	while (n < want)
+		n *= 2;
+	void *q = realloc(*p, n * size);
+	if (!q)
+		return false;
+	*p = q;
+	*cap = n;
+	return true;
+}
+
+/* Room for count + more rows in both row arrays. */
+static bool reserve_rows(struct proj_staged *s, size_t more)
+{
+	size_t cap = s->cap, spare_cap = s->cap;
+	if (!reserve((void **)&s->rows, &cap, s->count + more, sizeof *s->rows))
+		return false;
+	if (!reserve((void **)&s->spare, &spare_cap, s->count + more, sizeof *s->spare))
+		return false; /* cap stays what both arrays have at least */
+	s->cap = cap < spare_cap ? cap : spare_cap;
+	return true;
+}
+
+/* Merges the sorted fresh rows into s's sorted rows. */
+static int merge(struct proj_staged *s, struct fresh *fresh, size_t n)
+{
+	if (n == 0)
+		return PL_OK;
+	/* Aimed now: the arena may have moved while the rows were read. */
+	for (size_t i = 0; i < n; i++)
+		fresh[i].key = s->bytes + fresh[i].row.off;
+	qsort(fresh, n, sizeof *fresh, fresh_cmp);
+	if (!reserve_rows(s, n))
+		return PL_ENOMEM;
+	size_t i = 0, j = 0, out = 0;
+	while (i < s->count || j < n) {
+		bool take_old = j == n;
+		if (i < s->count && j < n) {
+			const struct proj_staged_row *r = &s->rows[i];
+			take_old = key_cmp(row_key(s, r), r->key_len, fresh[j].key, fresh[j].row.key_len) <= 0;
+		}
+		s->spare[out++] = take_old ? s->rows[i++] : fresh[j++].row;
+	}
+	struct proj_staged_row *tmp = s->rows;
+	s->rows = s->spare;
+	s->spare = tmp;
+	s->count = out;
+	return PL_OK;
+}
+
+/*
+ * Reads the staged rows from the cursor's position (rc of the get that put
+ * it there) to the end into s.
+ */
+static int read_rows(struct proj_staged *s, struct store_txn *t, MDB_cursor *c, MDB_val *k,
+		     MDB_val *v, int rc)
+{
+	struct fresh *fresh = NULL;
+	size_t n = 0, cap = 0;
+	int err = PL_OK;
+	for (; rc == 0; rc = mdb_cursor_get(c, k, v, MDB_NEXT)) {
+		const uint8_t *val = v->mv_data;
+		size_t key_len = v->mv_size ? 1 + (size_t)val[0] + 16 : 0;
+		if (k->mv_size != 8 || v->mv_size == 0 || key_len > v->mv_size ||
+		    v->mv_size - key_len > PROJ_HISTORY_MAX) {
+			err = store_txn_fail(t, PL_ECORRUPT);
+			break;
+		}
+		if (!reserve((void **)&fresh, &cap, n + 1, sizeof *fresh) ||
+		    !reserve((void **)&s->bytes, &s->size, s->used + v->mv_size, 1) ||
+		    s->used + v->mv_size > UINT32_MAX) {
+			err = PL_ENOMEM;
+			break;
+		}
+		memcpy(s->bytes + s->used, val, v->mv_size);
+		fresh[n++] = (struct fresh){NULL, {(uint32_t)s->used, (uint16_t)key_len,
+						   (uint16_t)(v->mv_size - key_len)}};
+		s->used += v->mv_size;
+		s->last_seq = bytes_get_be64(k->mv_data);
+	}
+	if (err == 0 && rc != MDB_NOTFOUND)
+		err = store_txn_fail(t, store_error(rc));
+	if (err == 0)
+		err = merge(s, fresh, n);
+	free(fresh);
+	if (err)
+		forget_rows(s); /* what was read in part is no sound state to go on from */
+	return err;
+}
+
+/* Reads slot's staged rows that s does not hold yet, or all when a move took those it holds. */
+static int load(struct proj_staged *s, struct store_txn *t, enum store_slot slot)
+{
+	MDB_cursor *c = store_cursor(t, store_slot_db(slot, SLOT_HISTORY_STAGED));
+	if (!c)
+		return t->err;
+	MDB_val k, v;
+	int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	if (rc == 0 && k.mv_size != 8)
+		rc = MDB_CORRUPTED;
+	if (rc) {
+		mdb_cursor_close(c);
+		forget_rows(s);
+		return rc == MDB_NOTFOUND ? PL_OK : store_txn_fail(t, store_error(rc));
+	}
+	uint64_t first = bytes_get_be64(k.mv_data);
+	if (s->count && first != s->first_seq)
+		forget_rows(s); /* moved: the rows held are in the history table now */
+	if (s->count) {
+		uint8_t from[8];
+		bytes_put_be64(from, s->last_seq + 1);
+		k = (MDB_val){sizeof from, from};
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	}
+	s->first_seq = first;
+	rc = read_rows(s, t, c, &k, &v, rc);
+	mdb_cursor_close(c);
+	return rc;
+}
+
+int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot)
+{
+	enum store_slot live;
+	uint64_t generation;
+	int rc = proj_live(t, &live, &generation);
+	if (rc)
+		return rc;
+	if (!s->synced || s->slot != slot || s->generation != generation) {
+		forget_rows(s);
+		s->synced = true;
+		s->slot = slot;
+		s->generation = generation;
+	}
+	return load(s, t, slot);
+}
+
+int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
+{
+	enum store_db staged = store_slot_db(slot, SLOT_HISTORY_STAGED);
+	enum store_db history = store_slot_db(slot, SLOT_HISTORY);
+	MDB_stat st;
+	if (t->err)
+		return t->err;
+	int rc = mdb_stat(t->txn, store_dbi(t, staged), &st);
+	if (rc)
+		return store_txn_fail(t, store_error(rc));
+	if (st.ms_entries == 0 || st.ms_entries < min_rows)
+		return PL_OK;
+	/* Copied out first: the puts below may move the pages the rows are on. */
+	struct proj_staged s;
+	proj_staged_init(&s);
+	rc = load(&s, t, slot);
+	for (size_t i = 0; rc == 0 && i < s.count; i++) {
+		const struct proj_staged_row *r = &s.rows[i];
+		store_put(t, history, row_key(&s, r), r->key_len, row_key(&s, r) + r->key_len,
+			  r->val_len, 0);
+		rc = t->err;
+	}
+	proj_staged_deinit(&s);
+	if (rc)
+		return store_txn_fail(t, rc);
+	store_clear(t, staged);
+	return t->err;
+}
+
+/* The first staged row whose key is at or after key. */
+static size_t lower_bound(const struct proj_staged *s, const void *key, size_t key_len)
+{
+	size_t lo = 0, hi = s->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct proj_staged_row *r = &s->rows[mid];
+		if (key_cmp(row_key(s, r), r->key_len, key, key_len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int proj_history_cursor_open(struct proj_history_cursor *c, struct store_txn *t, enum store_db db,
+			     const struct proj_staged *staged, const void *from, size_t from_len)
+{
+	memset(c, 0, sizeof *c);
+	c->t = t;
+	c->staged = staged;
+	if (!(c->cur = store_cursor(t, db)))
+		return t->err;
+	if (from) {
+		c->k = (MDB_val){from_len, (void *)from};
+		c->rc = mdb_cursor_get(c->cur, &c->k, &c->v, MDB_SET_RANGE);
+		c->next = staged ? lower_bound(staged, from, from_len) : 0;
+	} else {
+		c->rc = mdb_cursor_get(c->cur, &c->k, &c->v, MDB_FIRST);
+	}
+	if (c->rc && c->rc != MDB_NOTFOUND)
+		return store_txn_fail(t, store_error(c->rc));
+	return PL_OK;
+}
+
+/* Whether the staged row is the cursor's row (else the history table's is). */
+static bool at_staged(const struct proj_history_cursor *c)
+{
+	const struct proj_staged *s = c->staged;
+	if (!s || c->next >= s->count)
+		return false;
+	if (c->rc)
+		return true;
+	const struct proj_staged_row *r = &s->rows[c->next];
+	return key_cmp(row_key(s, r), r->key_len, c->k.mv_data, c->k.mv_size) < 0;
+}
+
+int proj_history_cursor_get(const struct proj_history_cursor *c, MDB_val *k, MDB_val *v)
+{
+	if (at_staged(c)) {
+		const struct proj_staged_row *r = &c->staged->rows[c->next];
+		const uint8_t *p = row_key(c->staged, r);
+		*k = (MDB_val){r->key_len, (void *)p};
+		*v = (MDB_val){r->val_len, (void *)(p + r->key_len)};
+		return 0;
+	}
+	if (c->rc)
+		return MDB_NOTFOUND;
+	*k = c->k;
+	*v = c->v;
+	return 0;
+}
+
+int proj_history_cursor_next(struct proj_history_cursor *c)
+{
+	if (at_staged(c)) {
+		c->next++;
+		return PL_OK;
+	}
+	if (c->rc)
+		return PL_OK;
+	c->rc = mdb_cursor_get(c->cur, &c->k, &c->v, MDB_NEXT);
+	if (c->rc && c->rc != MDB_NOTFOUND)
+		return store_txn_fail(c->t, store_error(c->rc));
+	return PL_OK;
+}
+
+void proj_history_cursor_close(struct proj_history_cursor *c)
+{
+	if (c->cur)
+		mdb_cursor_close(c->cur);
+	c->cur = NULL;
+}

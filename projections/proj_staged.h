@@ -1,0 +1,103 @@
+/*
+ * proj_staged.h — the history written behind.
+ *
+ * Every batch touches the last page of each campaign it changes in the
+ * history table (keyed by campaign, time and log position), and a
+ * copy-on-write transaction rewrites each such page whole: 4 KiB for a few
+ * rows. So a history row is staged first: appended to the slot's
+ * HISTORY_STAGED table, keyed by its log position, where pages fill in
+ * order as the log's do. Once PROJ_STAGED_MOVE_ROWS rows are staged, one
+ * transaction moves them, sorted, into the history table, which then
+ * rewrites a campaign's last page once per move instead of once per batch.
+ *
+ * The history is the union of the two tables; which rows sit in which
+ * depends only on when moves fell. Readers see the union through a
+ * proj_history_cursor, given the staged rows in the history table's order
+ * by a proj_staged, which an HTTP worker keeps from request to request:
+ * it reads only the rows staged since it last looked, and starts afresh
+ * when a move (or a swap of slots) has emptied what it held.
+ *
+ * Staged row: key = seq (big-endian 8 bytes); value = the row's history
+ * key (proj_timed_key) followed by the encoded row (proj_history_encode).
+ * An erasure, whose rows for one campaign may have to be merged, writes
+ * them straight into the history table (proj_apply.c).
+ */
+#ifndef PROJ_STAGED_H
+#define PROJ_STAGED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/*
+ * Staged rows that make a move. At ~100 k rows a move rewrites each
+ * campaign's last page once per ~100 k events; readers hold up to that many
+ * rows (about 80 bytes each) plus one batch's.
+ */
+#define PROJ_STAGED_MOVE_ROWS 100000
+
+/* Stages the history row key → val of the log entry at seq (MDB_APPEND). */
+void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
+			size_t key_len, const void *val, size_t val_len);
+
+/* Moves every staged row into the history table when at least min_rows are staged. */
+int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows);
+
+/* One staged row: its history key and value, at off in proj_staged.bytes. */
+struct proj_staged_row {
+	uint32_t off;
+	uint16_t key_len, val_len;
+};
+
+/* A slot's staged rows, sorted as the history table sorts its keys. */
+struct proj_staged {
+	bool synced;          /* slot and generation are set */
+	enum store_slot slot;
+	uint64_t generation;  /* of the projections (proj_live) when read */
+	uint64_t first_seq;   /* the first staged row's log position; 0 when none held */
+	uint64_t last_seq;    /* the last one read */
+	struct proj_staged_row *rows, *spare; /* spare: room for a merge */
+	size_t count, cap;
+	uint8_t *bytes;
+	size_t used, size;
+};
+
+void proj_staged_init(struct proj_staged *s);
+void proj_staged_deinit(struct proj_staged *s);
+
+/*
+ * Brings s up to date with slot's staged rows as t sees them, reading only
+ * what was staged since the last call. 0, PL_ENOMEM, PL_ECORRUPT or t's error.
+ */
+int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot);
+
+/* Bytes s holds, for memory accounting. */
+size_t proj_staged_bytes(const struct proj_staged *s);
+
+/* A walk over the union of the history table and the staged rows, in key order. */
+struct proj_history_cursor {
+	MDB_cursor *cur;
+	int rc;       /* of cur: 0 while k, v hold its row */
+	MDB_val k, v; /* the history table's row under cur */
+	const struct proj_staged *staged;
+	size_t next;  /* the staged row not yet passed */
+	struct store_txn *t;
+};
+
+/*
+ * Starts at the first row of table db (a slot's history table) whose key
+ * is at or after from (the first row of all when from is NULL), with the
+ * rows of staged (synced by the caller with t; NULL for none, which makes
+ * it a plain cursor over any table).
+ */
+int proj_history_cursor_open(struct proj_history_cursor *c, struct store_txn *t, enum store_db db,
+			     const struct proj_staged *staged, const void *from, size_t from_len);
+/* The row at the cursor: 0, or MDB_NOTFOUND past the last. */
+int proj_history_cursor_get(const struct proj_history_cursor *c, MDB_val *k, MDB_val *v);
+/* Steps to the next row; 0 or t's error. */
+int proj_history_cursor_next(struct proj_history_cursor *c);
+void proj_history_cursor_close(struct proj_history_cursor *c);
+
+#endif

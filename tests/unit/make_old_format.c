@@ -1,0 +1,98 @@
+/*
+ * make_old_format.c — turns a data dir of today's format back into an
+ * older one, as pledged wrote them then, for the upgrade test.
+ *
+ *   make_old_format DIR 3   format 3 wrote every history row straight into
+ *                           each slot's history table: the staged rows are
+ *                           moved there and the staging tables dropped.
+ *   make_old_format DIR 2   format 2 had no history, platform totals,
+ *                           backers or campaign orders: those tables (and
+ *                           the staging ones) are dropped.
+ *
+ * Either way META["format"] says "pledged/N"; everything else is as that
+ * format had it.
+ */
+#include <lmdb.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const format3_added[] = {"a.history", "a.platform", "a.runs.backers",
+					    "a.by_raised", "a.by_opened", "a.by_closing",
+					    "b.history", "b.platform", "b.runs.backers",
+					    "b.by_raised", "b.by_opened", "b.by_closing"};
+
+static int drop(MDB_txn *txn, const char *name)
+{
+	MDB_dbi dbi;
+	int rc = mdb_dbi_open(txn, name, 0, &dbi);
+	return rc ? rc : mdb_drop(txn, dbi, 1);
+}
+
+/* Moves slot's staged history rows (key: seq; value: history key, row) into its history. */
+static int unstage(MDB_txn *txn, const char *slot)
+{
+	char staged_name[32], history_name[32];
+	snprintf(staged_name, sizeof staged_name, "%s.history_staged", slot);
+	snprintf(history_name, sizeof history_name, "%s.history", slot);
+	MDB_dbi staged, history;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_dbi_open(txn, staged_name, 0, &staged);
+	if (!rc)
+		rc = mdb_dbi_open(txn, history_name, 0, &history);
+	if (!rc)
+		rc = mdb_cursor_open(txn, staged, &c);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		size_t key_len = 1 + (size_t)((unsigned char *)v.mv_data)[0] + 16;
+		MDB_val hk = {key_len, v.mv_data},
+			hv = {v.mv_size - key_len, (char *)v.mv_data + key_len};
+		if (key_len > v.mv_size || (rc = mdb_put(txn, history, &hk, &hv, 0)))
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		rc = drop(txn, staged_name);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	if (argc != 3 || (strcmp(argv[2], "2") && strcmp(argv[2], "3"))) {
+		fprintf(stderr, "usage: make_old_format DIR 2|3\n");
+		return 2;
+	}
+	int rc = mdb_env_create(&env);
+	if (!rc)
+		rc = mdb_env_set_maxdbs(env, 64);
+	if (!rc)
+		rc = mdb_env_open(env, argv[1], 0, 0640);
+	if (!rc)
+		rc = mdb_txn_begin(env, NULL, 0, &txn);
+	if (!rc)
+		rc = unstage(txn, "a");
+	if (!rc)
+		rc = unstage(txn, "b");
+	for (size_t i = 0; !rc && argv[2][0] == '2' && i < sizeof format3_added / sizeof *format3_added; i++)
+		rc = drop(txn, format3_added[i]);
+	if (!rc)
+		rc = mdb_dbi_open(txn, "meta", 0, &dbi);
+	if (!rc) {
+		char format[16];
+		snprintf(format, sizeof format, "pledged/%s", argv[2]);
+		MDB_val k = {6, "format"}, v = {strlen(format), format};
+		rc = mdb_put(txn, dbi, &k, &v, 0);
+	}
+	if (!rc)
+		rc = mdb_txn_commit(txn);
+	if (rc) {
+		fprintf(stderr, "make_old_format: %s: %s\n", argv[1], mdb_strerror(rc));
+		return 1;
+	}
+	mdb_env_close(env);
+	return 0;
+}

@@ -54,6 +54,7 @@ struct consumer {
 	 * rd_kafka_rebalance_protocol() can hang in a rebalance callback run by
 	 * the close (librdkafka issue 4041), so the callback never asks it. */
 	bool cooperative;
+	bool closing; /* in consumer_free: librdkafka calls back from rd_kafka_consumer_close */
 
 	/* Double buffered: polling fills cur while the writer thread writes the
 	 * other batch (writing, or NULL when the writer is idle). */
@@ -565,7 +566,11 @@ static void record_ownership(struct consumer *c)
 	if (n && !count)
 		log_warn("cannot learn how many partitions topic %s has; answering for none of its "
 			 "campaigns until the next rebalance", c->opt.topic);
-	ownership_set(&c->m->owner, count, held, n, group_generation(c->rk));
+	/* rd_kafka_consumer_group_metadata() waits for the group's thread, which
+	 * during rd_kafka_consumer_close() waits for this callback: asked from
+	 * the revoke of a close, it never returns (it hung serve's shutdown). */
+	int32_t generation = c->closing ? -1 : group_generation(c->rk);
+	ownership_set(&c->m->owner, count, held, n, generation);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -935,6 +940,7 @@ void consumer_free(struct consumer *c)
 	if (!c)
 		return;
 	if (c->rk) {
+		c->closing = true;
 		leave_assignment(c);
 		/* Leaves the group; the revoke callback writes what is still in hand. */
 		rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);

@@ -1,13 +1,15 @@
 /*
- * bytes.h — fixed-width integers in stored keys and values.
+ * bytes.h — integers in stored keys and values.
  *
  * Keys use big-endian so that LMDB's byte order sorts them like numbers;
- * values use little-endian. Both are spelled out byte by byte so the data
+ * values use little-endian, or varints where a record is written per event
+ * and most numbers are small. All are spelled out byte by byte so the data
  * dir means the same on every host.
  */
 #ifndef BYTES_H
 #define BYTES_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -87,6 +89,45 @@ static inline void bytes_put_be64_signed(uint8_t *p, int64_t v)
 static inline int64_t bytes_get_be64_signed(const uint8_t *p)
 {
 	return (int64_t)(bytes_get_be64(p) ^ UINT64_C(0x8000000000000000));
+}
+
+/* The most bytes a varint takes. */
+#define BYTES_VARINT_MAX 10
+
+/* Unsigned LEB128: seven bits a byte, lowest first. Returns the bytes written. */
+static inline size_t bytes_put_uvarint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	for (; v >= 0x80; v >>= 7)
+		p[n++] = (uint8_t)(v | 0x80);
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* Reads a varint of at most len bytes; returns its size, 0 when it is cut short or too long. */
+static inline size_t bytes_get_uvarint(const uint8_t *p, size_t len, uint64_t *v)
+{
+	*v = 0;
+	for (size_t n = 0; n < len && n < BYTES_VARINT_MAX; n++) {
+		*v |= (uint64_t)(p[n] & 0x7f) << (7 * n);
+		if (!(p[n] & 0x80))
+			return n + 1;
+	}
+	return 0;
+}
+
+/* Signed varints zigzag: 0, -1, 1, -2… as 0, 1, 2, 3…, so small magnitudes stay short. */
+static inline size_t bytes_put_svarint(uint8_t *p, int64_t v)
+{
+	return bytes_put_uvarint(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static inline size_t bytes_get_svarint(const uint8_t *p, size_t len, int64_t *v)
+{
+	uint64_t u;
+	size_t n = bytes_get_uvarint(p, len, &u);
+	*v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+	return n;
 }
 
 #endif

@@ -178,66 +178,82 @@ int proj_comment_decode(const void *buf, size_t len, struct proj_comment *c)
 	return PL_OK;
 }
 
-enum { H_RAISED = 1, H_PLEDGES = 2, H_COMMENTS = 4, H_NET = 8, H_REF = 16 };
+/*
+ * A history row is written for every event, so it is packed: a type, a
+ * byte saying which numbers follow, the numbers as varints (zigzag where
+ * they can be negative), then the supporter's fingerprint. A pledge or a
+ * refund changes the supporter's net by what it changes raised: H_NET_RAISED
+ * says so instead of writing the amount twice.
+ */
+enum { H_RAISED = 1, H_PLEDGES = 2, H_COMMENTS = 4, H_NET = 8, H_REF = 16, H_NET_RAISED = 32 };
 
 size_t proj_history_encode(uint8_t buf[PROJ_HISTORY_MAX], const struct proj_history *h)
 {
 	size_t n = 2;
 	uint8_t flags = 0;
-	if (h->raised) {
-		bytes_put_le64(buf + n, (uint64_t)h->raised);
-		n += 8, flags |= H_RAISED;
-	}
-	if (h->pledges) {
-		bytes_put_le32(buf + n, (uint32_t)h->pledges);
-		n += 4, flags |= H_PLEDGES;
-	}
-	if (h->comments) {
-		bytes_put_le32(buf + n, (uint32_t)h->comments);
-		n += 4, flags |= H_COMMENTS;
-	}
+	if (h->raised)
+		n += bytes_put_svarint(buf + n, h->raised), flags |= H_RAISED;
+	if (h->pledges)
+		n += bytes_put_svarint(buf + n, h->pledges), flags |= H_PLEDGES;
+	if (h->comments)
+		n += bytes_put_svarint(buf + n, h->comments), flags |= H_COMMENTS;
+	if (h->net && h->net == h->raised)
+		flags |= H_NET_RAISED;
+	else if (h->net)
+		n += bytes_put_svarint(buf + n, h->net), flags |= H_NET;
 	if (h->net) {
-		bytes_put_le64(buf + n, (uint64_t)h->net);
-		memcpy(buf + n + 8, h->supporter, sizeof h->supporter);
-		n += 8 + sizeof h->supporter, flags |= H_NET;
+		memcpy(buf + n, h->supporter, sizeof h->supporter);
+		n += sizeof h->supporter;
 	}
-	if (h->ref) {
-		bytes_put_le64(buf + n, h->ref);
-		n += 8, flags |= H_REF;
-	}
+	if (h->ref)
+		n += bytes_put_uvarint(buf + n, h->ref), flags |= H_REF;
 	buf[0] = h->type;
 	buf[1] = flags;
 	return n;
+}
+
+/* Reads a signed varint at *at into v when flag is set; false when it does not fit in len. */
+static bool get_svarint(const uint8_t *p, size_t len, size_t *at, bool flag, int64_t *v)
+{
+	size_t n = flag ? bytes_get_svarint(p + *at, len - *at, v) : 1;
+	*at += flag ? n : 0;
+	return n != 0;
 }
 
 int proj_history_decode(const void *buf, size_t len, struct proj_history *h)
 {
 	const uint8_t *p = buf;
 	memset(h, 0, sizeof *h);
-	if (len < 2 || p[1] & ~(H_RAISED | H_PLEDGES | H_COMMENTS | H_NET | H_REF))
+	if (len < 2 || p[1] & ~(H_RAISED | H_PLEDGES | H_COMMENTS | H_NET | H_REF | H_NET_RAISED) ||
+	    (p[1] & H_NET && p[1] & H_NET_RAISED) || (p[1] & H_NET_RAISED && !(p[1] & H_RAISED)))
 		return PL_ECORRUPT;
 	uint8_t flags = p[1];
-	size_t want = 2 + (flags & H_RAISED ? 8 : 0) + (flags & H_PLEDGES ? 4 : 0) +
-		      (flags & H_COMMENTS ? 4 : 0) + (flags & H_NET ? 8 + sizeof h->supporter : 0) +
-		      (flags & H_REF ? 8 : 0);
-	if (len != want)
-		return PL_ECORRUPT;
 	size_t n = 2;
+	int64_t pledges = 0, comments = 0;
 	h->type = p[0];
-	if (flags & H_RAISED)
-		h->raised = (int64_t)bytes_get_le64(p + n), n += 8;
-	if (flags & H_PLEDGES)
-		h->pledges = (int32_t)bytes_get_le32(p + n), n += 4;
-	if (flags & H_COMMENTS)
-		h->comments = (int32_t)bytes_get_le32(p + n), n += 4;
-	if (flags & H_NET) {
-		h->net = (int64_t)bytes_get_le64(p + n);
-		memcpy(h->supporter, p + n + 8, sizeof h->supporter);
-		n += 8 + sizeof h->supporter;
+	if (!get_svarint(p, len, &n, flags & H_RAISED, &h->raised) ||
+	    !get_svarint(p, len, &n, flags & H_PLEDGES, &pledges) ||
+	    !get_svarint(p, len, &n, flags & H_COMMENTS, &comments) ||
+	    !get_svarint(p, len, &n, flags & H_NET, &h->net) || pledges != (int32_t)pledges ||
+	    comments != (int32_t)comments)
+		return PL_ECORRUPT;
+	h->pledges = (int32_t)pledges;
+	h->comments = (int32_t)comments;
+	if (flags & H_NET_RAISED)
+		h->net = h->raised;
+	if (flags & (H_NET | H_NET_RAISED)) {
+		if (len - n < sizeof h->supporter)
+			return PL_ECORRUPT;
+		memcpy(h->supporter, p + n, sizeof h->supporter);
+		n += sizeof h->supporter;
 	}
-	if (flags & H_REF)
-		h->ref = bytes_get_le64(p + n);
-	return PL_OK;
+	if (flags & H_REF) {
+		size_t k = bytes_get_uvarint(p + n, len - n, &h->ref);
+		if (!k)
+			return PL_ECORRUPT;
+		n += k;
+	}
+	return n == len ? PL_OK : PL_ECORRUPT;
 }
 
 void proj_platform_encode(uint8_t *buf, const struct proj_platform *p)

@@ -86,7 +86,7 @@ struct proj_history {
 	uint8_t supporter[16];   /* that supporter's fingerprint, when net != 0 */
 	uint64_t ref;            /* a removal's comment.posted seq; 0 otherwise */
 };
-#define PROJ_HISTORY_MAX 48
+#define PROJ_HISTORY_MAX 64 /* 2, varints of 10, 5, 5, 10 and 10, and 16 */
 size_t proj_history_encode(uint8_t buf[PROJ_HISTORY_MAX], const struct proj_history *h);
 int proj_history_decode(const void *buf, size_t len, struct proj_history *h);
 

@@ -14,6 +14,8 @@ void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq,
 {
 	uint8_t k[8];
 	bytes_put_be64(k, seq);
+	/* The history key ends with seq: the staged row's own key has it. */
+	key_len -= 8;
 	uint8_t *p = store_reserve(t, store_slot_db(slot, SLOT_HISTORY_STAGED), k, sizeof k,
 				   key_len + val_len, MDB_APPEND);
 	if (p) {
@@ -138,23 +140,28 @@ static int read_rows(struct proj_staged *s, struct store_txn *t, MDB_cursor *c, 
 	size_t n = 0, cap = 0;
 	int err = PL_OK;
 	for (; rc == 0; rc = mdb_cursor_get(c, k, v, MDB_NEXT)) {
+		/* value: the history key but its last 8 bytes (the seq, which is
+		 * the staged key), then the row; held as the whole key, then the row */
 		const uint8_t *val = v->mv_data;
-		size_t key_len = v->mv_size ? 1 + (size_t)val[0] + 16 : 0;
-		if (k->mv_size != 8 || v->mv_size == 0 || key_len > v->mv_size ||
-		    v->mv_size - key_len > PROJ_HISTORY_MAX) {
+		size_t head = v->mv_size ? 1 + (size_t)val[0] + 8 : 0, size = v->mv_size + 8;
+		if (k->mv_size != 8 || v->mv_size == 0 || head > v->mv_size ||
+		    v->mv_size - head > PROJ_HISTORY_MAX) {
 			err = store_txn_fail(t, PL_ECORRUPT);
 			break;
 		}
 		if (!reserve((void **)&fresh, &cap, n + 1, sizeof *fresh) ||
-		    !reserve((void **)&s->bytes, &s->size, s->used + v->mv_size, 1) ||
-		    s->used + v->mv_size > UINT32_MAX) {
+		    !reserve((void **)&s->bytes, &s->size, s->used + size, 1) ||
+		    s->used + size > UINT32_MAX) {
 			err = PL_ENOMEM;
 			break;
 		}
-		memcpy(s->bytes + s->used, val, v->mv_size);
-		fresh[n++] = (struct fresh){NULL, {(uint32_t)s->used, (uint16_t)key_len,
-						   (uint16_t)(v->mv_size - key_len)}};
-		s->used += v->mv_size;
+		uint8_t *to = s->bytes + s->used;
+		memcpy(to, val, head);
+		memcpy(to + head, k->mv_data, 8);
+		memcpy(to + head + 8, val + head, v->mv_size - head);
+		fresh[n++] = (struct fresh){NULL, {(uint32_t)s->used, (uint16_t)(head + 8),
+						   (uint16_t)(v->mv_size - head)}};
+		s->used += size;
 		s->last_seq = bytes_get_be64(k->mv_data);
 	}
 	if (err == 0 && rc != MDB_NOTFOUND)

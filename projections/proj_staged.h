@@ -18,7 +18,8 @@
  * when a move (or a swap of slots) has emptied what it held.
  *
  * Staged row: key = seq (big-endian 8 bytes); value = the row's history
- * key (proj_timed_key) followed by the encoded row (proj_history_encode).
+ * key (proj_timed_key) but its last 8 bytes, which are that seq, followed
+ * by the encoded row (proj_history_encode).
  * An erasure, whose rows for one campaign may have to be merged, writes
  * them straight into the history table (proj_apply.c).
  */

@@ -45,10 +45,17 @@ static int unstage(MDB_txn *txn, const char *slot)
 	if (rc)
 		return rc;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		size_t key_len = 1 + (size_t)((unsigned char *)v.mv_data)[0] + 16;
-		MDB_val hk = {key_len, v.mv_data},
-			hv = {v.mv_size - key_len, (char *)v.mv_data + key_len};
-		if (key_len > v.mv_size || (rc = mdb_put(txn, history, &hk, &hv, 0)))
+		/* value: the history key without its last 8 bytes (k, the seq), then the row */
+		unsigned char key[300];
+		size_t head = 1 + (size_t)((unsigned char *)v.mv_data)[0] + 8;
+		if (head > v.mv_size || k.mv_size != 8 || head + 8 > sizeof key) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(key, v.mv_data, head);
+		memcpy(key + head, k.mv_data, 8);
+		MDB_val hk = {head + 8, key}, hv = {v.mv_size - head, (char *)v.mv_data + head};
+		if ((rc = mdb_put(txn, history, &hk, &hv, 0)))
 			break;
 	}
 	mdb_cursor_close(c);

@@ -1,7 +1,8 @@
 /*
  * test_staged.c — the history written behind (proj_staged.h).
  *
- * Events arrive one batch each, timed out of order, and the fixture's
+ * First the packed row itself: every field at its limits, and damaged
+ * encodings refused. Then events arrive one batch each, timed out of order, and the fixture's
  * writer moves the staged rows every 300, so a campaign's history is split
  * between the history table and the staging table in every way. Figures at
  * several times, chart buckets and the comments at a time are checked
@@ -22,6 +23,7 @@
 #include "pl_error.h"
 #include "proj.h"
 #include "proj_history.h"
+#include "proj_records.h"
 #include "rebuild.h"
 
 #define MIN INT64_C(60000)
@@ -222,8 +224,58 @@ static void test_damaged_row(struct proj_staged *keep)
 	check_figures(keep); /* and the kept reader recovers */
 }
 
+static void check_round_trip(const struct proj_history *h)
+{
+	uint8_t buf[PROJ_HISTORY_MAX + 1];
+	struct proj_history back;
+	size_t n = proj_history_encode(buf, h);
+	CHECK(n <= PROJ_HISTORY_MAX);
+	CHECK_INT(proj_history_decode(buf, n, &back), 0);
+	CHECK(memcmp(&back, h, sizeof back) == 0);
+	/* Cut short anywhere, or one byte too many: refused, never read past. */
+	for (size_t cut = 0; cut < n; cut++)
+		CHECK_INT(proj_history_decode(buf, cut, &back), PL_ECORRUPT);
+	buf[n] = 0;
+	CHECK_INT(proj_history_decode(buf, n + 1, &back), PL_ECORRUPT);
+}
+
+static void test_row_encoding(void)
+{
+	struct proj_history h;
+	memset(&h, 0, sizeof h);
+	h.type = PL_EV_CAMPAIGN_OPENED;
+	check_round_trip(&h); /* nothing changed: two bytes */
+	memset(h.supporter, 0xab, sizeof h.supporter);
+	h.type = PL_EV_PLEDGE_CREATED;
+	h.raised = h.net = 2500, h.pledges = 1;
+	check_round_trip(&h);
+	uint8_t buf[PROJ_HISTORY_MAX];
+	CHECK_INT(proj_history_encode(buf, &h), 2 + 2 + 1 + 16); /* the amount written once */
+	h.raised = h.net = INT64_MIN, h.pledges = INT32_MIN;
+	check_round_trip(&h);
+	h.raised = INT64_MAX, h.net = -1, h.pledges = INT32_MAX, h.comments = INT32_MIN;
+	h.ref = UINT64_MAX;
+	check_round_trip(&h);
+	memset(&h, 0, sizeof h);
+	h.type = PL_EV_COMMENT_REMOVED, h.comments = -1, h.ref = 12345;
+	check_round_trip(&h);
+
+	struct proj_history back;
+	static const uint8_t unknown_flag[] = {1, 64}, both_nets[] = {1, 8 | 32, 2, 2},
+			     net_without_raised[] = {1, 32}, endless_varint[] = {1, 1, 0x80, 0x80},
+			     pledges_past_int32[] = {1, 2, 0x80, 0x80, 0x80, 0x80, 0x20};
+	CHECK_INT(proj_history_decode(unknown_flag, sizeof unknown_flag, &back), PL_ECORRUPT);
+	CHECK_INT(proj_history_decode(both_nets, sizeof both_nets, &back), PL_ECORRUPT);
+	CHECK_INT(proj_history_decode(net_without_raised, sizeof net_without_raised, &back),
+		  PL_ECORRUPT);
+	CHECK_INT(proj_history_decode(endless_varint, sizeof endless_varint, &back), PL_ECORRUPT);
+	CHECK_INT(proj_history_decode(pledges_past_int32, sizeof pledges_past_int32, &back),
+		  PL_ECORRUPT);
+}
+
 int main(void)
 {
+	test_row_encoding();
 	char dir[300];
 	st = fixture_store(dir, sizeof dir, 0);
 	struct proj_staged keep;

@@ -32,6 +32,7 @@
 #define DEFAULT_RETRY_MS 1000
 #define IDLE_POLL_MS 100          /* how often the stop flag is looked at */
 #define RECHECK_MS 2000           /* lost partitions and down brokers */
+#define SUSPECT_MS 3000          /* from a failed connection to asking the brokers */
 #define REJECTION_SUMMARY_MS 10000
 #define WATERMARK_TIMEOUT_MS 2000
 #define LAG_REFRESH_MS 1000       /* idle partitions' lag, from cached watermarks */
@@ -69,6 +70,7 @@ struct consumer {
 	int64_t retry_at_ms;
 	bool brokers_down;
 	int64_t probe_at_ms;
+	int64_t suspect_at_ms; /* a connection failed: ask the brokers then (0: none pending) */
 	rd_kafka_topic_partition_list_t *lost; /* paused: their stored offset is gone */
 	int64_t lost_check_at_ms;
 	int fatal;
@@ -518,15 +520,39 @@ static void recheck_lost(struct consumer *c)
 }
 
 /* While brokers are down: a cheap metadata request says when they are back. */
+/* Whether any broker answers a metadata request within half a second. */
+static bool brokers_answer(struct consumer *c)
+{
+	const struct rd_kafka_metadata *md;
+	if (rd_kafka_metadata(c->rk, 0, NULL, &md, 500) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return false;
+	rd_kafka_metadata_destroy(md);
+	return true;
+}
+
+/*
+ * librdkafka says ALL_BROKERS_DOWN only when its count of brokers down
+ * meets its count of brokers, which a connection coming and going between
+ * two attempts can keep from happening; so a failed connection is also
+ * followed, SUSPECT_MS later, by a question to the brokers.
+ */
 static void probe_brokers(struct consumer *c)
 {
+	if (c->suspect_at_ms && c->now_ms >= c->suspect_at_ms && !c->brokers_down) {
+		c->suspect_at_ms = 0;
+		if (brokers_answer(c))
+			return;
+		log_warn("no Kafka broker answers (%s); librdkafka keeps retrying", c->opt.brokers);
+		c->brokers_down = true;
+		c->probe_at_ms = clock_mono_ms() + RECHECK_MS;
+		update_state(c);
+		return;
+	}
 	if (!c->brokers_down || c->now_ms < c->probe_at_ms)
 		return;
 	c->probe_at_ms = clock_mono_ms() + RECHECK_MS;
-	const struct rd_kafka_metadata *md;
-	if (rd_kafka_metadata(c->rk, 0, NULL, &md, 500) != RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (!brokers_answer(c))
 		return;
-	rd_kafka_metadata_destroy(md);
 	c->brokers_down = false;
 	log_info("Kafka brokers reachable again");
 	update_state(c);
@@ -662,6 +688,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		update_state(c);
 	} else if (err == RD_KAFKA_RESP_ERR__TRANSPORT) {
 		log_debug("Kafka connection: %s", reason);
+		if (!c->suspect_at_ms)
+			c->suspect_at_ms = clock_mono_ms() + SUSPECT_MS;
 	} else {
 		log_warn("Kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 	}

@@ -44,11 +44,6 @@ void proj_staged_deinit(struct proj_staged *s)
 	memset(s, 0, sizeof *s);
 }
 
-size_t proj_staged_bytes(const struct proj_staged *s)
-{
-	return 2 * s->cap * sizeof *s->rows + s->size;
-}
-
 /* Forgets the rows held, keeping the memory. */
 static void forget_rows(struct proj_staged *s)
 {

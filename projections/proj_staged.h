@@ -74,9 +74,6 @@ void proj_staged_deinit(struct proj_staged *s);
  */
 int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot);
 
-/* Bytes s holds, for memory accounting. */
-size_t proj_staged_bytes(const struct proj_staged *s);
-
 /* A walk over the union of the history table and the staged rows, in key order. */
 struct proj_history_cursor {
 	MDB_cursor *cur;

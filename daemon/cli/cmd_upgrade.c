@@ -15,11 +15,10 @@ static const char usage[] =
 	"Usage: pledged upgrade [--data DIR]\n"
 	"\n"
 	"Bring a data dir written by an older pledged (format 1, 2 or 3) to this\n"
-	"one's format (4), in place. From format 3 it only adds the (empty) tables\n"
-	"of history rows written behind. From formats 1 and 2 the projections are\n"
-	"rebuilt from the log, with the history and platform totals format 3 added;\n"
-	"from format 1 the log entries and rejections are first rewritten with\n"
-	"checksums. Stop serve first.\n"
+	"one's format (4), in place: the projections are rebuilt from the log (with\n"
+	"the history and platform totals format 3 added, and the history written\n"
+	"behind as format 4 does); from format 1 the log entries and rejections are\n"
+	"first rewritten with checksums. Stop serve first.\n"
 	"Take a backup first ('pledged backup' of the old version). Interrupted, it\n"
 	"goes on where it stopped when run again; until it has finished, every\n"
 	"other command refuses the data dir.\n"
@@ -83,9 +82,6 @@ int cmd_upgrade(int argc, char **argv)
 		rc = CLI_STORE;
 	} else if (rep.from_format == STORE_FORMAT) {
 		fprintf(stderr, "pledged upgrade: '%s' is of format %d already; nothing to do\n", dir,
-			STORE_FORMAT);
-	} else if (rep.from_format == 3) {
-		fprintf(stderr, "pledged upgrade: '%s' is of format %d now (nothing rewritten)\n", dir,
 			STORE_FORMAT);
 	} else {
 		fprintf(stderr, "pledged upgrade: '%s' is of format %d now (%llu log entries and %llu "

@@ -134,18 +134,14 @@ int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg),
 	rep->from_format = store_format(st);
 	if (rep->from_format == STORE_FORMAT)
 		return PL_OK;
-	/* Format 3 is format 4 but for the tables of staged history rows, which
-	 * opening it created empty: its history table holds every row, as format
-	 * 4's does after a move. */
-	if (rep->from_format == 3)
-		return store_run_write(st, finish_txn, NULL);
 	int rc = PL_OK;
 	if (rep->from_format != 0) /* 0: an upgrade interrupted, marked already */
 		rc = store_run_write(st, mark_txn, NULL);
-	/* Format 2 has its log and rejections as format 3 does; only its
-	 * projections lack history and platform totals. An interrupted upgrade
-	 * may come from format 1: the rewrites skip what is done. */
-	if (rc == 0 && rep->from_format != 2)
+	/* Formats 2 and 3 have their log and rejections as format 4 does; only
+	 * their projections differ (format 2 has no history or platform totals,
+	 * format 3 packs history rows otherwise and stages none). An interrupted
+	 * upgrade may come from format 1: the rewrites skip what is done. */
+	if (rc == 0 && rep->from_format != 2 && rep->from_format != 3)
 		rc = rewrite_format1(st, progress, arg, rep);
 	if (rc == 0) {
 		struct rebuild_options ropt = {.swap = true};

@@ -5,11 +5,10 @@
  * their event id and type), moved the projections into slots with the
  * rules' state in the state index, and so changed every table but the
  * offsets. Format 3 added each campaign's history, the platform totals
- * and, in the state index, who backs what across campaigns. Format 4 writes
- * the history behind (proj_staged.h): from format 3 the upgrade only adds
- * its empty staging tables and sets the format. From format 1
+ * and, in the state index, who backs what across campaigns. Format 4 packs
+ * history rows tighter and writes them behind (proj_staged.h). From format 1
  * the upgrade rewrites the log and the rejections a share per transaction
- * and drops the old projection tables; from either it then rebuilds the
+ * and drops the old projection tables; from any it then rebuilds the
  * projections from the log (rebuild.h). While it runs the data dir is
  * marked as being upgraded, which every other command refuses; interrupted,
  * it goes on where it stopped when run again. Nobody may write the data dir

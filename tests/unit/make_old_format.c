@@ -3,8 +3,9 @@
  * older one, as pledged wrote them then, for the upgrade test.
  *
  *   make_old_format DIR 3   format 3 wrote every history row straight into
- *                           each slot's history table: the staged rows are
- *                           moved there and the staging tables dropped.
+ *                           each slot's history table, in fixed-width
+ *                           fields: the staged rows are moved there in that
+ *                           encoding and the staging tables dropped.
  *   make_old_format DIR 2   format 2 had no history, platform totals,
  *                           backers or campaign orders: those tables (and
  *                           the staging ones) are dropped.
@@ -16,6 +17,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
+#include "pl_error.h"
+#include "proj_records.h"
+
 static const char *const format3_added[] = {"a.history", "a.platform", "a.runs.backers",
 					    "a.by_raised", "a.by_opened", "a.by_closing",
 					    "b.history", "b.platform", "b.runs.backers",
@@ -26,6 +31,57 @@ static int drop(MDB_txn *txn, const char *name)
 	MDB_dbi dbi;
 	int rc = mdb_dbi_open(txn, name, 0, &dbi);
 	return rc ? rc : mdb_drop(txn, dbi, 1);
+}
+
+/* A history row as format 3 wrote it: type, flags, then the fields the flags name, little-endian. */
+static size_t format3_row(unsigned char *out, const struct proj_history *h)
+{
+	enum { RAISED = 1, PLEDGES = 2, COMMENTS = 4, NET = 8, REF = 16 };
+	size_t n = 2;
+	out[0] = h->type;
+	out[1] = 0;
+	if (h->raised)
+		bytes_put_le64(out + n, (uint64_t)h->raised), n += 8, out[1] |= RAISED;
+	if (h->pledges)
+		bytes_put_le32(out + n, (uint32_t)h->pledges), n += 4, out[1] |= PLEDGES;
+	if (h->comments)
+		bytes_put_le32(out + n, (uint32_t)h->comments), n += 4, out[1] |= COMMENTS;
+	if (h->net) {
+		bytes_put_le64(out + n, (uint64_t)h->net);
+		memcpy(out + n + 8, h->supporter, sizeof h->supporter);
+		n += 8 + sizeof h->supporter, out[1] |= NET;
+	}
+	if (h->ref)
+		bytes_put_le64(out + n, h->ref), n += 8, out[1] |= REF;
+	return n;
+}
+
+/* Rewrites the rows already in slot's history table as format 3 wrote them. */
+static int reencode(MDB_txn *txn, const char *slot)
+{
+	char name[32];
+	snprintf(name, sizeof name, "%s.history", slot);
+	MDB_dbi history;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_dbi_open(txn, name, 0, &history);
+	if (!rc)
+		rc = mdb_cursor_open(txn, history, &c);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct proj_history h;
+		unsigned char row[64];
+		if (proj_history_decode(v.mv_data, v.mv_size, &h)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		MDB_val old = {format3_row(row, &h), row};
+		if ((rc = mdb_cursor_put(c, &k, &old, MDB_CURRENT)))
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 /* Moves slot's staged history rows (key: seq; value: history key, row) into its history. */
@@ -54,7 +110,13 @@ static int unstage(MDB_txn *txn, const char *slot)
 		}
 		memcpy(key, v.mv_data, head);
 		memcpy(key + head, k.mv_data, 8);
-		MDB_val hk = {head + 8, key}, hv = {v.mv_size - head, (char *)v.mv_data + head};
+		struct proj_history h;
+		unsigned char row[64];
+		if (proj_history_decode((char *)v.mv_data + head, v.mv_size - head, &h)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		MDB_val hk = {head + 8, key}, hv = {format3_row(row, &h), row};
 		if ((rc = mdb_put(txn, history, &hk, &hv, 0)))
 			break;
 	}
@@ -80,10 +142,9 @@ int main(int argc, char **argv)
 		rc = mdb_env_open(env, argv[1], 0, 0640);
 	if (!rc)
 		rc = mdb_txn_begin(env, NULL, 0, &txn);
-	if (!rc)
-		rc = unstage(txn, "a");
-	if (!rc)
-		rc = unstage(txn, "b");
+	for (const char *slot = "a"; !rc && slot; slot = *slot == 'a' ? "b" : NULL)
+		if (!(rc = reencode(txn, slot)))
+			rc = unstage(txn, slot);
 	for (size_t i = 0; !rc && argv[2][0] == '2' && i < sizeof format3_added / sizeof *format3_added; i++)
 		rc = drop(txn, format3_added[i]);
 	if (!rc)

@@ -11,8 +11,8 @@
 # (when they are compiled in) and run again, it finishes the same way.
 # make_old_format turns a fresh data dir into format 2 (no history, no
 # platform totals): upgraded, it answers both, equal to a dir made by this
-# build. And into format 3 (every history row in the history table, no
-# staging tables): upgraded without a rebuild, it answers the same history.
+# build. And into format 3 (every history row in the history table, packed
+# as format 3 did, no staging tables): upgraded, it answers the same history.
 set -u
 PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4
 work=$(mktemp -d)
@@ -88,8 +88,9 @@ for tables in "history history_staged" platform; do
 		fail "the upgraded $tables is not what this build writes"
 done
 
-# Format 3: the history's rows all in the history table, no staging tables.
-# The upgrade adds them and rewrites nothing; the history reads the same.
+# Format 3: the history's rows all in the history table, in format 3's
+# fixed-width fields, and no staging tables. The upgrade rebuilds them; the
+# history then reads as this build's own.
 "$PLEDGED" import --data "$work/f3" <"$DEMO" >/dev/null 2>&1
 "$MAKE_OLD" "$work/f3" 3 || fail "make_old_format 3"
 expect 3 "verify refuses format 3" -- "$PLEDGED" verify --data "$work/f3"
@@ -97,7 +98,7 @@ contains "$work/err" "pledged upgrade" "and says to upgrade"
 [ -s "$(table_dump "$work/f3" history >"$work/f3.history"; echo "$work/f3.history")" ] && ok ||
 	fail "format 3 keeps its rows in the history table"
 expect 0 "upgrade from format 3" -- "$PLEDGED" upgrade --data "$work/f3"
-contains "$work/err" "is of format 4 now (nothing rewritten)" "upgrade summary from format 3"
+contains "$work/err" "is of format 4 now" "upgrade summary from format 3"
 expect 0 "verify after the upgrade from format 3" -- "$PLEDGED" verify --data "$work/f3"
 contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format 3"
 history_of() { # DIR: the demo campaign's weekly history and feed as of a day, as served

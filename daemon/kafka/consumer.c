@@ -55,7 +55,7 @@ struct consumer {
 	 * rd_kafka_rebalance_protocol() can hang in a rebalance callback run by
 	 * the close (librdkafka issue 4041), so the callback never asks it. */
 	bool cooperative;
-	bool closing; /* in consumer_free: librdkafka calls back from rd_kafka_consumer_close */
+	bool closing; /* in consumer_free: callbacks must not ask librdkafka (record_ownership) */
 
 	/* Double buffered: polling fills cur while the writer thread writes the
 	 * other batch (writing, or NULL when the writer is idle). */
@@ -582,6 +582,14 @@ static void record_ownership(struct consumer *c)
 	size_t n = 0;
 	if (!c->opt.partitioner)
 		return;
+	/* Closing, librdkafka's group thread waits for this callback, and what
+	 * asks it (rd_kafka_assignment(), rd_kafka_consumer_group_metadata())
+	 * may wait for ever (it hung serve's shutdown in both): a closing
+	 * instance holds nothing, which needs no asking. */
+	if (c->closing) {
+		ownership_set(&c->m->owner, -1, NULL, 0, -1);
+		return;
+	}
 	if (rd_kafka_assignment(c->rk, &now) == RD_KAFKA_RESP_ERR_NO_ERROR)
 		for (int i = 0; i < now->cnt && n < OWNERSHIP_MAX_PARTITIONS; i++)
 			if (strcmp(now->elems[i].topic, c->opt.topic) == 0)
@@ -592,11 +600,7 @@ static void record_ownership(struct consumer *c)
 	if (n && !count)
 		log_warn("cannot learn how many partitions topic %s has; answering for none of its "
 			 "campaigns until the next rebalance", c->opt.topic);
-	/* rd_kafka_consumer_group_metadata() waits for the group's thread, which
-	 * during rd_kafka_consumer_close() waits for this callback: asked from
-	 * the revoke of a close, it never returns (it hung serve's shutdown). */
-	int32_t generation = c->closing ? -1 : group_generation(c->rk);
-	ownership_set(&c->m->owner, count, held, n, generation);
+	ownership_set(&c->m->owner, count, held, n, group_generation(c->rk));
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -654,7 +658,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		/* Lag is reported for what this instance still holds. */
 		metrics_clear_partitions(c->m);
 		rd_kafka_topic_partition_list_t *left = NULL;
-		if (cooperative && rd_kafka_assignment(rk, &left) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (cooperative && !c->closing &&
+		    rd_kafka_assignment(rk, &left) == RD_KAFKA_RESP_ERR_NO_ERROR)
 			set_stored_positions(c, left);
 		if (left)
 			rd_kafka_topic_partition_list_destroy(left);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "memtable.h"
 #include "pl_error.h"
 #include "proj.h"
 #include "proj_records.h"
@@ -126,10 +127,11 @@ static int merge(struct proj_staged *s, struct fresh *fresh, size_t n)
 
 /*
  * Reads the staged rows from the cursor's position (rc of the get that put
- * it there) to the end into s.
+ * it there) to the end into s: merged into its order, or with in_log_order
+ * appended as read (s then holds them in log order, not sorted).
  */
 static int read_rows(struct proj_staged *s, struct store_txn *t, MDB_cursor *c, MDB_val *k,
-		     MDB_val *v, int rc)
+		     MDB_val *v, int rc, bool in_log_order)
 {
 	struct fresh *fresh = NULL;
 	size_t n = 0, cap = 0;
@@ -161,16 +163,26 @@ static int read_rows(struct proj_staged *s, struct store_txn *t, MDB_cursor *c, 
 	}
 	if (err == 0 && rc != MDB_NOTFOUND)
 		err = store_txn_fail(t, store_error(rc));
-	if (err == 0)
+	if (err == 0 && in_log_order) {
+		if (reserve_rows(s, n))
+			for (size_t i = 0; i < n; i++)
+				s->rows[s->count++] = fresh[i].row;
+		else
+			err = PL_ENOMEM;
+	} else if (err == 0) {
 		err = merge(s, fresh, n);
+	}
 	free(fresh);
 	if (err)
 		forget_rows(s); /* what was read in part is no sound state to go on from */
 	return err;
 }
 
-/* Reads slot's staged rows that s does not hold yet, or all when a move took those it holds. */
-static int load(struct proj_staged *s, struct store_txn *t, enum store_slot slot)
+/*
+ * Reads slot's staged rows that s does not hold yet, or all when a move
+ * took those it holds (in_log_order: see read_rows).
+ */
+static int load(struct proj_staged *s, struct store_txn *t, enum store_slot slot, bool in_log_order)
 {
 	MDB_cursor *c = store_cursor(t, store_slot_db(slot, SLOT_HISTORY_STAGED));
 	if (!c)
@@ -194,7 +206,7 @@ static int load(struct proj_staged *s, struct store_txn *t, enum store_slot slot
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	}
 	s->first_seq = first;
-	rc = read_rows(s, t, c, &k, &v, rc);
+	rc = read_rows(s, t, c, &k, &v, rc, in_log_order);
 	mdb_cursor_close(c);
 	return rc;
 }
@@ -212,7 +224,54 @@ int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot
 		s->slot = slot;
 		s->generation = generation;
 	}
-	return load(s, t, slot);
+	return load(s, t, slot, false);
+}
+
+/*
+ * The order of the rows s holds (in log order) for a move: grouped by
+ * campaign, each campaign's in log order, which is mostly its time order.
+ * Where rows land does not depend on the order of the puts, only which
+ * pages stay at hand: a campaign's rows one after another fill its last
+ * page and the next, with no sort of every row.
+ */
+static int group_by_campaign(const struct proj_staged *s, uint32_t *order)
+{
+	struct memtable groups; /* campaign fingerprint → its group's number */
+	uint32_t *group = malloc(s->count * sizeof *group), *start = NULL, ngroups = 0;
+	int rc = memtable_init(&groups, sizeof(uint32_t));
+	if (!group || rc) {
+		free(group);
+		if (rc == 0)
+			memtable_deinit(&groups);
+		return PL_ENOMEM;
+	}
+	for (size_t i = 0; rc == 0 && i < s->count; i++) {
+		const uint8_t *key = row_key(s, &s->rows[i]);
+		struct fp f;
+		proj_campaign_fp((struct pl_str){(const char *)key + 1, key[0]}, &f);
+		const uint32_t *g = memtable_get(&groups, &f);
+		if (g) {
+			group[i] = *g;
+			continue;
+		}
+		group[i] = ngroups;
+		rc = memtable_put(&groups, &f, &ngroups);
+		ngroups++;
+	}
+	if (rc == 0 && !(start = calloc((size_t)ngroups + 1, sizeof *start)))
+		rc = PL_ENOMEM;
+	if (rc == 0) {
+		for (size_t i = 0; i < s->count; i++) /* counting sort, stable */
+			start[group[i] + 1]++;
+		for (uint32_t g = 0; g < ngroups; g++)
+			start[g + 1] += start[g];
+		for (size_t i = 0; i < s->count; i++)
+			order[start[group[i]]++] = (uint32_t)i;
+	}
+	free(start);
+	free(group);
+	memtable_deinit(&groups);
+	return rc;
 }
 
 int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
@@ -230,13 +289,19 @@ int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
 	/* Copied out first: the puts below may move the pages the rows are on. */
 	struct proj_staged s;
 	proj_staged_init(&s);
-	rc = load(&s, t, slot);
+	uint32_t *order = NULL;
+	rc = load(&s, t, slot, true);
+	if (rc == 0 && !(order = malloc(s.count * sizeof *order)))
+		rc = PL_ENOMEM;
+	if (rc == 0)
+		rc = group_by_campaign(&s, order);
 	for (size_t i = 0; rc == 0 && i < s.count; i++) {
-		const struct proj_staged_row *r = &s.rows[i];
+		const struct proj_staged_row *r = &s.rows[order[i]];
 		store_put(t, history, row_key(&s, r), r->key_len, row_key(&s, r) + r->key_len,
 			  r->val_len, 0);
 		rc = t->err;
 	}
+	free(order);
 	proj_staged_deinit(&s);
 	if (rc)
 		return store_txn_fail(t, rc);

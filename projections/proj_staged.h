@@ -7,8 +7,9 @@
  * rows. So a history row is staged first: appended to the slot's
  * HISTORY_STAGED table, keyed by its log position, where pages fill in
  * order as the log's do. Once PROJ_STAGED_MOVE_ROWS rows are staged, one
- * transaction moves them, sorted, into the history table, which then
- * rewrites a campaign's last page once per move instead of once per batch.
+ * transaction moves them into the history table, a campaign's rows one
+ * after another, so a campaign's last page there is rewritten once per move
+ * instead of once per batch.
  *
  * The history is the union of the two tables; which rows sit in which
  * depends only on when moves fell. Readers see the union through a

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "fp.h"
 #include "memtable.h"
 #include "pl_error.h"
 #include "proj.h"
@@ -248,7 +249,7 @@ static int group_by_campaign(const struct proj_staged *s, uint32_t *order)
 	for (size_t i = 0; rc == 0 && i < s->count; i++) {
 		const uint8_t *key = row_key(s, &s->rows[i]);
 		struct fp f;
-		proj_campaign_fp((struct pl_str){(const char *)key + 1, key[0]}, &f);
+		fp_of(&f, FP_CAMPAIGN, key + 1, key[0]);
 		const uint32_t *g = memtable_get(&groups, &f);
 		if (g) {
 			group[i] = *g;

@@ -249,7 +249,7 @@ static int group_by_campaign(const struct proj_staged *s, uint32_t *order)
 	for (size_t i = 0; rc == 0 && i < s->count; i++) {
 		const uint8_t *key = row_key(s, &s->rows[i]);
 		struct fp f;
-		fp_of(&f, FP_CAMPAIGN, key + 1, key[0]);
+		fp_of(&f, 0, key, 1 + (size_t)key[0]); /* the length-prefixed id; a table of its own */
 		const uint32_t *g = memtable_get(&groups, &f);
 		if (g) {
 			group[i] = *g;

@@ -25,6 +25,7 @@
 #include "group_generation.h"
 #include "kafka_conf.h"
 #include "log.h"
+#include "lookahead.h"
 #include "pl_error.h"
 
 #define DEFAULT_BATCH_MAX 20000
@@ -41,6 +42,7 @@
 struct batch {
 	rd_kafka_message_t **held;
 	struct ingest_msg *msgs;
+	struct decoded *decoded; /* msgs[i].decoded: decoded here, so the writer only applies */
 	size_t n;
 	char cluster[64]; /* the consumer's, copied when handed to the writer */
 };
@@ -744,7 +746,9 @@ static void handle_message(struct consumer *c, rd_kafka_message_t *msg)
 		.key_len = msg->key_len,
 		.value = msg->payload,
 		.value_len = msg->len,
+		.decoded = &b->decoded[b->n],
 	};
+	lookahead_decode_only(&b->decoded[b->n], msg->payload, msg->len, msg->key, msg->key_len);
 	b->n++;
 }
 
@@ -810,7 +814,8 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	for (int i = 0; i < 2; i++) {
 		c->batches[i].held = calloc(c->opt.batch_max, sizeof *c->batches[i].held);
 		c->batches[i].msgs = calloc(c->opt.batch_max, sizeof *c->batches[i].msgs);
-		if (!c->batches[i].held || !c->batches[i].msgs)
+		c->batches[i].decoded = calloc(c->opt.batch_max, sizeof *c->batches[i].decoded);
+		if (!c->batches[i].held || !c->batches[i].msgs || !c->batches[i].decoded)
 			goto cleanup;
 	}
 	c->cur = &c->batches[0];
@@ -991,6 +996,7 @@ void consumer_free(struct consumer *c)
 	for (int i = 0; i < 2; i++) {
 		free(c->batches[i].held);
 		free(c->batches[i].msgs);
+		free(c->batches[i].decoded);
 	}
 	free(c);
 }

@@ -103,9 +103,13 @@ static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_
 	return t->err;
 }
 
-static void decode(const struct slot *s, struct decoded *d, const struct ingest_msg *m)
+/* Readies message m for applying: decodes it into d, or, decoded already, prefetches for it. */
+static void prepare(const struct slot *s, struct decoded *d, const struct ingest_msg *m)
 {
-	lookahead_decode(s, d, m->value, m->value_len, m->key, m->key_len);
+	if (m->decoded)
+		lookahead_prefetch(s, m->decoded);
+	else
+		lookahead_decode(s, d, m->value, m->value_len, m->key, m->key_len);
 }
 
 static bool same_partition(const struct evlog_source *a, const struct evlog_source *b)
@@ -160,15 +164,15 @@ static int ingest_txn(struct store_txn *t, void *arg)
 	int rc = writer_check_live(b->w, t);
 	if (rc == 0)
 		rc = evlog_last_seq(t, &b->stats.last_seq);
-	/* Message i is applied while message i + LOOKAHEAD_DEPTH is decoded. */
+	/* Message i is applied while message i + LOOKAHEAD_DEPTH is prepared. */
 	struct decoded ahead[LOOKAHEAD_DEPTH];
 	for (size_t i = 0; i < b->n && i < LOOKAHEAD_DEPTH; i++)
-		decode(live, &ahead[i], &b->msgs[i]);
+		prepare(live, &ahead[i], &b->msgs[i]);
 	for (size_t i = 0; i < b->n && rc == 0; i++) {
 		struct decoded *d = &ahead[i % LOOKAHEAD_DEPTH];
-		rc = ingest_one(t, b, &b->msgs[i], d);
+		rc = ingest_one(t, b, &b->msgs[i], b->msgs[i].decoded ? b->msgs[i].decoded : d);
 		if (i + LOOKAHEAD_DEPTH < b->n)
-			decode(live, d, &b->msgs[i + LOOKAHEAD_DEPTH]);
+			prepare(live, d, &b->msgs[i + LOOKAHEAD_DEPTH]);
 	}
 	CRASH_POINT(INGEST_APPLIED);
 	if (rc == 0)

@@ -18,12 +18,17 @@
 #include "evlog.h"
 #include "writer.h"
 
+struct decoded;
+
 struct ingest_msg {
 	struct evlog_source src;
 	const void *key; /* NULL when the message has no key */
 	size_t key_len;
 	const void *value;
 	size_t value_len;
+	/* value decoded already (lookahead_decode_only(), on the thread that
+	 * collected the batch, so the writer's thread only applies), or NULL */
+	const struct decoded *decoded;
 };
 
 struct ingest_stats {

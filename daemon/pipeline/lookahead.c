@@ -10,12 +10,23 @@ static void prefetch(const struct slot *s, const struct pl_event *ev)
 	proj_prefetch(&s->pw, ev);
 }
 
+void lookahead_decode_only(struct decoded *d, const void *raw, size_t raw_len, const void *key,
+			   size_t key_len)
+{
+	d->rc = pl_event_decode(raw, raw_len, key, key_len, &d->ev, &d->rej);
+}
+
+void lookahead_prefetch(const struct slot *s, const struct decoded *d)
+{
+	if (d->rc == 0)
+		prefetch(s, &d->ev);
+}
+
 void lookahead_decode(const struct slot *s, struct decoded *d, const void *raw, size_t raw_len,
 		      const void *key, size_t key_len)
 {
-	d->rc = pl_event_decode(raw, raw_len, key, key_len, &d->ev, &d->rej);
-	if (d->rc == 0)
-		prefetch(s, &d->ev);
+	lookahead_decode_only(d, raw, raw_len, key, key_len);
+	lookahead_prefetch(s, d);
 }
 
 struct ring {

@@ -27,7 +27,14 @@ struct decoded {
 	struct pl_rejection rej;
 };
 
-/* Decodes raw (with its Kafka key, if any) into d and prefetches what applying it to s reads. */
+/* Decodes raw (with its Kafka key, if any) into d. Touches nothing else: any thread may. */
+void lookahead_decode_only(struct decoded *d, const void *raw, size_t raw_len, const void *key,
+			   size_t key_len);
+
+/* Prefetches what applying d (decoded) to s reads: the writer's thread only. */
+void lookahead_prefetch(const struct slot *s, const struct decoded *d);
+
+/* Both: decodes raw into d and prefetches what applying it to s reads. */
 void lookahead_decode(const struct slot *s, struct decoded *d, const void *raw, size_t raw_len,
 		      const void *key, size_t key_len);
 

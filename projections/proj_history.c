@@ -225,13 +225,16 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj
 			rc = walk_next(&w);
 	}
 	if (rc == 0) {
-		qsort(removed, nremoved, sizeof *removed, by_value);
-		qsort(posted, nposted, sizeof *posted, newest_first);
+		/* qsort and bsearch take no NULL, even for no elements. */
+		if (nremoved)
+			qsort(removed, nremoved, sizeof *removed, by_value);
+		if (nposted)
+			qsort(posted, nposted, sizeof *posted, newest_first);
 		for (size_t i = 0; i < nposted; i++) {
 			const struct visible *p = &posted[i];
 			if (before && (p->at > before->at || (p->at == before->at && p->seq >= before->seq)))
 				continue;
-			if (bsearch(&p->seq, removed, nremoved, sizeof *removed, by_value))
+			if (nremoved && bsearch(&p->seq, removed, nremoved, sizeof *removed, by_value))
 				continue;
 			if (*count == max) {
 				*more = true;

@@ -33,7 +33,7 @@
 #define DEFAULT_RETRY_MS 1000
 #define IDLE_POLL_MS 100          /* how often the stop flag is looked at */
 #define RECHECK_MS 2000           /* lost partitions and down brokers */
-#define SUSPECT_MS 3000          /* from a failed connection to asking the brokers */
+#define SUSPECT_MS 3000           /* from a failed connection to asking the brokers */
 #define REJECTION_SUMMARY_MS 10000
 #define WATERMARK_TIMEOUT_MS 2000
 #define LAG_REFRESH_MS 1000       /* idle partitions' lag, from cached watermarks */
@@ -521,7 +521,6 @@ static void recheck_lost(struct consumer *c)
 	update_state(c);
 }
 
-/* While brokers are down: a cheap metadata request says when they are back. */
 /* Whether any broker answers a metadata request within half a second. */
 static bool brokers_answer(struct consumer *c)
 {
@@ -533,6 +532,7 @@ static bool brokers_answer(struct consumer *c)
 }
 
 /*
+ * While brokers are down, a cheap metadata request says when they are back.
  * librdkafka says ALL_BROKERS_DOWN only when its count of brokers down
  * meets its count of brokers, which a connection coming and going between
  * two attempts can keep from happening; so a failed connection is also

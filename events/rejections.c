@@ -176,14 +176,7 @@ int rejections_parse(const MDB_val *key, const MDB_val *val, struct rejection_en
 
 int rejections_count(struct store_txn *t, uint64_t *count)
 {
-	MDB_stat ms;
-	if (t->err)
-		return t->err;
-	int rc = mdb_stat(t->txn, store_dbi(t, STORE_DB_REJECTIONS), &ms);
-	if (rc)
-		return store_txn_fail(t, store_error(rc));
-	*count = ms.ms_entries;
-	return PL_OK;
+	return store_entries(t, STORE_DB_REJECTIONS, count);
 }
 
 int rejections_last_seq(struct store_txn *t, uint64_t *seq)

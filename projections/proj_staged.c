@@ -279,14 +279,10 @@ int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
 {
 	enum store_db staged = store_slot_db(slot, SLOT_HISTORY_STAGED);
 	enum store_db history = store_slot_db(slot, SLOT_HISTORY);
-	MDB_stat st;
-	if (t->err)
-		return t->err;
-	int rc = mdb_stat(t->txn, store_dbi(t, staged), &st);
-	if (rc)
-		return store_txn_fail(t, store_error(rc));
-	if (st.ms_entries == 0 || st.ms_entries < min_rows)
-		return PL_OK;
+	uint64_t entries;
+	int rc = store_entries(t, staged, &entries);
+	if (rc || entries == 0 || entries < min_rows)
+		return rc;
 	/* Copied out first: the puts below may move the pages the rows are on. */
 	struct proj_staged s;
 	proj_staged_init(&s);

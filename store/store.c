@@ -527,6 +527,19 @@ void store_clear(struct store_txn *t, enum store_db db)
 		store_txn_fail(t, store_error(rc));
 }
 
+int store_entries(struct store_txn *t, enum store_db db, uint64_t *count)
+{
+	MDB_stat ms;
+	*count = 0;
+	if (t->err)
+		return t->err;
+	int rc = mdb_stat(t->txn, t->st->dbi[db], &ms);
+	if (rc)
+		return store_txn_fail(t, store_error(rc));
+	*count = ms.ms_entries;
+	return PL_OK;
+}
+
 void store_drop_named(struct store_txn *t, const char *name)
 {
 	MDB_dbi dbi;

@@ -200,6 +200,8 @@ int store_add_i64(struct store_txn *t, enum store_db db, const void *key, size_t
 void store_del(struct store_txn *t, enum store_db db, const void *key, size_t key_len);
 /* Empties a database. */
 void store_clear(struct store_txn *t, enum store_db db);
+/* How many entries a database holds (LMDB keeps the count: no walk). 0 or the sticky error. */
+int store_entries(struct store_txn *t, enum store_db db, uint64_t *count);
 /* Deletes the named database of an older format, if there is one (`pledged upgrade`). */
 void store_drop_named(struct store_txn *t, const char *name);
 /* Opens a cursor; the caller closes it with mdb_cursor_close() before the txn ends. */

@@ -83,9 +83,9 @@ static enum store_slot live(struct store_txn *t)
 
 static size_t staged_entries(struct store_txn *t, enum store_slot slot)
 {
-	MDB_stat ms;
-	CHECK_INT(mdb_stat(t->txn, store_dbi(t, store_slot_db(slot, SLOT_HISTORY_STAGED)), &ms), 0);
-	return ms.ms_entries;
+	uint64_t n;
+	CHECK_INT(store_entries(t, store_slot_db(slot, SLOT_HISTORY_STAGED), &n), 0);
+	return (size_t)n;
 }
 
 static int add_raised(const struct proj_bucket *b, void *arg)

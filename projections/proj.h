@@ -53,6 +53,9 @@ typedef int (*proj_event_at_fn)(void *arg, uint64_t seq, struct pl_event *ev);
  */
 typedef int (*proj_erased_comment_fn)(void *arg, uint64_t seq, size_t i, uint64_t *comment_seq);
 
+/* Currencies whose platform totals a writer holds changes of at once. */
+#define PROJ_PLATFORM_PENDING 8
+
 /* Applies events to one slot. */
 struct proj_writer {
 	enum store_slot slot;
@@ -64,6 +67,13 @@ struct proj_writer {
 	struct store_txn *t; /* the transaction being written (proj_writer_begin) */
 	bool publish;        /* write what readers see (false while catching up) */
 	struct memtable touched; /* campaigns whose totals changed: fingerprint → id */
+	/* Changes to the platform's totals since the last flush, by currency:
+	 * written once per flush rather than read and written per event. */
+	struct proj_platform_change {
+		char currency[3];
+		struct proj_platform d;
+	} platform[PROJ_PLATFORM_PENDING];
+	size_t nplatform;
 	size_t move_rows;        /* staged history rows that make a move (proj_staged.h) */
 };
 
@@ -87,8 +97,8 @@ int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
 	       struct pl_rejection *rej);
 
 /*
- * Publishes the totals of the campaigns changed since proj_writer_begin(),
- * and moves the staged history rows once enough are staged (proj_staged.h).
+ * Publishes the totals of the campaigns and of the platform changed since
+ * proj_writer_begin() or the last flush, and moves the staged history rows once enough are staged (proj_staged.h).
  */
 int proj_writer_flush(struct proj_writer *w);
 

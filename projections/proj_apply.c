@@ -62,6 +62,7 @@ void proj_writer_begin(struct proj_writer *w, struct store_txn *t, bool publish)
 	w->t = t;
 	w->publish = publish;
 	memtable_clear(&w->touched);
+	w->nplatform = 0;
 }
 
 /* Everything a handler needs, so helpers take one argument. */
@@ -169,26 +170,58 @@ static int add_history(struct apply_ctx *c, int64_t at, struct proj_history *h)
 	return c->t->err;
 }
 
+/* Writes the platform totals changed since the last flush. */
+static int publish_platform(struct proj_writer *w)
+{
+	for (size_t i = 0; i < w->nplatform && !w->t->err; i++) {
+		const struct proj_platform_change *ch = &w->platform[i];
+		const struct proj_platform *d = &ch->d;
+		struct proj_platform p = {0};
+		enum store_db db = store_slot_db(w->slot, SLOT_PLATFORM);
+		MDB_val v;
+		int rc = store_get(w->t, db, ch->currency, 3, &v);
+		if (rc == 0 && proj_platform_decode(v.mv_data, v.mv_size, &p))
+			return store_txn_fail(w->t, PL_ECORRUPT);
+		if (rc && rc != PL_ENOTFOUND)
+			return rc;
+		p.raised += d->raised;
+		p.pledges += d->pledges;
+		p.open += d->open;
+		p.closed += d->closed;
+		p.supporters += d->supporters;
+		uint8_t buf[PROJ_PLATFORM_SIZE];
+		proj_platform_encode(buf, &p);
+		store_put(w->t, db, ch->currency, 3, buf, sizeof buf, 0);
+	}
+	w->nplatform = 0;
+	return w->t->err;
+}
+
 /* Adds d to the totals of the campaign's currency (when publishing). */
 static int add_platform(struct apply_ctx *c, const struct proj_platform *d)
 {
-	if (!c->w->publish)
+	struct proj_writer *w = c->w;
+	if (!w->publish)
 		return c->t->err;
-	struct proj_platform p = {0};
-	MDB_val v;
-	int rc = store_get(c->t, table(c, SLOT_PLATFORM), c->state.currency, 3, &v);
-	if (rc == 0 && proj_platform_decode(v.mv_data, v.mv_size, &p))
-		return store_txn_fail(c->t, PL_ECORRUPT);
-	if (rc && rc != PL_ENOTFOUND)
-		return rc;
-	p.raised += d->raised;
-	p.pledges += d->pledges;
-	p.open += d->open;
-	p.closed += d->closed;
-	p.supporters += d->supporters;
-	uint8_t buf[PROJ_PLATFORM_SIZE];
-	proj_platform_encode(buf, &p);
-	store_put(c->t, table(c, SLOT_PLATFORM), c->state.currency, 3, buf, sizeof buf, 0);
+	size_t i = 0;
+	while (i < w->nplatform && memcmp(w->platform[i].currency, c->state.currency, 3) != 0)
+		i++;
+	if (i == PROJ_PLATFORM_PENDING) {
+		if (publish_platform(w))
+			return c->t->err;
+		i = 0;
+	}
+	struct proj_platform_change *ch = &w->platform[i];
+	if (i == w->nplatform) {
+		*ch = (struct proj_platform_change){0};
+		memcpy(ch->currency, c->state.currency, 3);
+		w->nplatform++;
+	}
+	ch->d.raised += d->raised;
+	ch->d.pledges += d->pledges;
+	ch->d.open += d->open;
+	ch->d.closed += d->closed;
+	ch->d.supporters += d->supporters;
 	return c->t->err;
 }
 
@@ -633,6 +666,7 @@ int proj_writer_flush(struct proj_writer *w)
 	for (const uint8_t *s = memtable_next(m, NULL); s && !w->t->err; s = memtable_next(m, s))
 		publish_totals(w, (const struct fp *)s, (const struct touched_id *)(s + FP_SIZE));
 	memtable_clear(&w->touched);
+	publish_platform(w);
 	if (w->publish)
 		proj_staged_move(w->t, w->slot, w->move_rows);
 	return w->t->err;

@@ -525,6 +525,86 @@ static void test_batch_table_tail(void)
 	}
 }
 
+struct platform_seen {
+	int currencies;
+	int64_t raised, pledges, open, supporters; /* of the currency "XQB" */
+	bool bad;
+};
+
+static int platform_entry(const char currency[3], const struct proj_platform *p, void *arg)
+{
+	struct platform_seen *seen = arg;
+	if (currency[0] != 'X' || currency[1] != 'Q')
+		return 0;
+	int i = currency[2] - 'A';
+	seen->currencies++;
+	/* Currency i: one campaign, i + 1 pledges of 10 by two supporters. */
+	if (p->raised != 10 * (i + 1) || p->pledges != i + 1 || p->open != 1 ||
+	    p->supporters != (i ? 2 : 1))
+		seen->bad = true;
+	if (i == 1)
+		*seen = (struct platform_seen){seen->currencies, (int64_t)p->raised, p->pledges,
+					       p->open, p->supporters, seen->bad};
+	return 0;
+}
+
+/*
+ * The platform's totals are summed per batch and written at its end, a few
+ * currencies at a time: one batch touching more currencies than the writer
+ * holds at once, each several times, must give every currency its sums.
+ */
+static void test_batch_platform(void)
+{
+	enum { CURRENCIES = PROJ_PLATFORM_PENDING * 2 + 3, MAX = CURRENCIES * (CURRENCIES + 2) };
+	static msgpack_sbuffer bufs[MAX];
+	static struct ingest_msg msgs[MAX];
+	char json[512], err[80];
+	size_t n = 0;
+	for (int round = -1; round < CURRENCIES; round++) {
+		for (int i = 0; i < CURRENCIES; i++) {
+			if (round >= 0 && round > i)
+				continue;
+			if (round < 0)
+				snprintf(json, sizeof json,
+					 "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"pf-o%d\",\"at\":1578132000001,"
+					 "\"campaign\":\"pf-%d\",\"title\":\"t\",\"owner\":\"o\",\"currency\":\"XQ%c\"}",
+					 i, i, 'A' + i);
+			else
+				snprintf(json, sizeof json,
+					 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"pf-p%d-%d\",\"at\":1578132000002,"
+					 "\"campaign\":\"pf-%d\",\"pledge\":\"pf-%d-%d\",\"supporter\":\"s%d\","
+					 "\"amount\":10,\"currency\":\"XQ%c\"}",
+					 i, round, i, i, round, round % 2, 'A' + i);
+			msgpack_sbuffer_init(&bufs[n]);
+			pl_json_to_msgpack(json, strlen(json), &bufs[n], err, sizeof err);
+			msgs[n] = (struct ingest_msg){.src = {"pf", 2, 0, (int64_t)n}, .value = bufs[n].data,
+						      .value_len = bufs[n].size};
+			n++;
+		}
+	}
+	struct ingest_stats stats;
+	CHECK_INT(ingest_batch(fixture_writer(st), msgs, n, "", NOW, &stats), 0);
+	CHECK_INT(stats.applied[PL_EV_PLEDGE_CREATED], (int64_t)n - CURRENCIES);
+	struct store_txn t;
+	enum store_slot slot;
+	uint64_t gen;
+	struct platform_seen seen = {0};
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(proj_live(&t, &slot, &gen), 0);
+	CHECK_INT(proj_platform_each(&t, slot, platform_entry, &seen), 0);
+	store_abort(&t);
+	CHECK_INT(seen.currencies, CURRENCIES);
+	CHECK(!seen.bad);
+	CHECK_INT(seen.raised, 20);
+	CHECK_INT(seen.supporters, 2);
+	struct verify_report rep;
+	CHECK_INT(fixture_verify(st, &rep), 0);
+	CHECK_INT(rep.replay.result.outcome, REPLAY_OK);
+	CHECK_INT(rep.differs, 0);
+	for (size_t i = 0; i < n; i++)
+		msgpack_sbuffer_destroy(&bufs[i]);
+}
+
 int main(void)
 {
 	char dir[256];
@@ -543,6 +623,7 @@ int main(void)
 	/* A store of its own: test_total_overflow's tampering would fail verify. */
 	st = fixture_store(dir, sizeof dir, 0);
 	test_erasure();
+	test_batch_platform();
 	fixture_close(st);
 	fixture_remove(dir);
 	return check_done();

@@ -242,31 +242,30 @@ struct index_kind_def evlog_id_kind(enum store_slot slot)
 /* The fingerprint kind of event ids (fp.h: kinds keep id spaces apart). */
 #define FP_KIND_EVENT_ID 1
 
-int evlog_id_claim(struct index *ix, struct store_txn *t, int id_kind, struct pl_str id)
+void evlog_id_fp(struct pl_str id, struct fp *out)
 {
-	struct fp f;
+	fp_of(out, FP_KIND_EVENT_ID, id.ptr, id.len);
+}
+
+int evlog_id_claim(struct index *ix, struct store_txn *t, int id_kind, const struct fp *id)
+{
 	uint8_t none[1];
-	fp_of(&f, FP_KIND_EVENT_ID, id.ptr, id.len);
-	int rc = index_get(ix, t, id_kind, &f, none);
+	int rc = index_get(ix, t, id_kind, id, none);
 	if (rc == 0)
 		return PL_EEXIST;
 	if (rc != PL_ENOTFOUND)
 		return rc;
-	return index_put(ix, id_kind, &f, none);
+	return index_put(ix, id_kind, id, none);
 }
 
-void evlog_id_prefetch(const struct index *ix, int id_kind, struct pl_str id)
+void evlog_id_prefetch(const struct index *ix, int id_kind, const struct fp *id)
 {
-	struct fp f;
-	fp_of(&f, FP_KIND_EVENT_ID, id.ptr, id.len);
-	index_prefetch(ix, id_kind, &f);
+	index_prefetch(ix, id_kind, id);
 }
 
-void evlog_id_release(struct index *ix, int id_kind, struct pl_str id)
+void evlog_id_release(struct index *ix, int id_kind, const struct fp *id)
 {
-	struct fp f;
-	fp_of(&f, FP_KIND_EVENT_ID, id.ptr, id.len);
-	index_unput(ix, id_kind, &f);
+	index_unput(ix, id_kind, id);
 }
 
 /* Offset key: topic bytes, then the partition big-endian. */

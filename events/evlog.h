@@ -85,16 +85,18 @@ void evlog_erase_entry(struct store_txn *t, const struct evlog_entry *e, const v
 /* The kind of the state index that holds a slot's event ids. */
 struct index_kind_def evlog_id_kind(enum store_slot slot);
 
+/* The fingerprint an event id is claimed by (any thread may compute it). */
+void evlog_id_fp(struct pl_str id, struct fp *out);
 /*
- * Claims event id (in ix, whose kind id_kind holds event ids): 0 when it is
- * new and now taken, PL_EEXIST when an event with this id was applied
- * before (a re-delivery), or an error.
+ * Claims the event id of fingerprint id (in ix, whose kind id_kind holds
+ * event ids): 0 when it is new and now taken, PL_EEXIST when an event with
+ * this id was applied before (a re-delivery), or an error.
  */
-int evlog_id_claim(struct index *ix, struct store_txn *t, int id_kind, struct pl_str id);
+int evlog_id_claim(struct index *ix, struct store_txn *t, int id_kind, const struct fp *id);
 /* Prepares the lookup evlog_id_claim() will make (index_prefetch). */
-void evlog_id_prefetch(const struct index *ix, int id_kind, struct pl_str id);
+void evlog_id_prefetch(const struct index *ix, int id_kind, const struct fp *id);
 /* Gives a claimed id back in the same transaction, for an event that was then rejected. */
-void evlog_id_release(struct index *ix, int id_kind, struct pl_str id);
+void evlog_id_release(struct index *ix, int id_kind, const struct fp *id);
 
 /* Where consumption of topic/partition resumes. */
 struct evlog_offset {

@@ -86,15 +86,31 @@ void proj_writer_deinit(struct proj_writer *w);
 /* Starts applying within write transaction t (again, when t is run again). */
 void proj_writer_begin(struct proj_writer *w, struct store_txn *t, bool publish);
 
-/* Prepares the lookups proj_apply() of ev will make (index_prefetch). */
-void proj_prefetch(const struct proj_writer *w, const struct pl_event *ev);
+/*
+ * The fingerprints of the state proj_apply() of an event looks up, each set
+ * when the event has its fields: hashed from the event alone, so any thread
+ * may compute them (ingest does on the consumer's, sparing the writer's).
+ */
+struct proj_keys {
+	struct fp campaign;
+	struct fp pledge;    /* its pledge */
+	struct fp supporter; /* its supporter within its campaign */
+	struct fp backer;    /* its supporter within its currency (a pledge's) */
+	struct fp comment;   /* its comment */
+};
+void proj_keys_of(const struct pl_event *ev, struct proj_keys *k);
+
+/* Prepares the lookups proj_apply() of an event with keys k will make (index_prefetch). */
+void proj_prefetch(const struct proj_writer *w, const struct pl_event *ev,
+		   const struct proj_keys *k);
 
 /*
- * Applies ev, the log entry at seq. Returns 0, PL_EREJECTED with *rej
- * filled (nothing changed), or the transaction's error.
+ * Applies ev, the log entry at seq, whose keys are k (proj_keys_of). Returns
+ * 0, PL_EREJECTED with *rej filled (nothing changed), or the transaction's
+ * error.
  */
-int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
-	       struct pl_rejection *rej);
+int proj_apply(struct proj_writer *w, const struct pl_event *ev, const struct proj_keys *k,
+	       uint64_t seq, struct pl_rejection *rej);
 
 /*
  * Publishes the totals of the campaigns and of the platform changed since

@@ -70,6 +70,7 @@ struct apply_ctx {
 	struct proj_writer *w;
 	struct store_txn *t;
 	const struct pl_event *ev;
+	const struct proj_keys *keys;
 	uint64_t seq;
 	struct pl_rejection *rej;
 	struct pl_str campaign;
@@ -329,43 +330,41 @@ static int apply_closed(struct apply_ctx *c)
  * campaigns (change: +1 they now back this campaign, -1 no longer).
  * Returns the change in the number of distinct supporters of the currency.
  */
-static int64_t count_backer(struct apply_ctx *c, struct pl_str supporter, int64_t change)
+static int64_t count_backer(struct apply_ctx *c, const struct fp *backer, int64_t change)
 {
-	struct fp f;
 	uint8_t v[8];
 	if (!change)
 		return 0;
-	fp_of_pair(&f, FP_BACKER, c->state.currency, 3, supporter.ptr, supporter.len);
-	int rc = state_get(c, PROJ_K_BACKER, &f, v);
+	int rc = state_get(c, PROJ_K_BACKER, backer, v);
 	if (rc && rc != PL_ENOTFOUND)
 		return 0;
 	int64_t before = rc == 0 ? (int64_t)bytes_get_le64(v) : 0;
 	bytes_put_le64(v, (uint64_t)(before + change));
-	state_put(c, PROJ_K_BACKER, &f, v);
+	state_put(c, PROJ_K_BACKER, backer, v);
 	return (before + change > 0) - (before > 0);
 }
 
 /*
- * Adds delta to a supporter's net amount, noting it in h (the history
- * row), and counts them in or out of the campaign and the platform.
+ * Adds delta to the net amount of a supporter (their fingerprints within
+ * the campaign and within its currency), noting it in h (the history row),
+ * and counts them in or out of the campaign and the platform.
  */
-static void add_to_supporter(struct apply_ctx *c, struct pl_str supporter, int64_t delta,
-			     struct proj_history *h, struct proj_platform *platform)
+static void add_to_supporter(struct apply_ctx *c, const struct fp *supporter,
+			     const struct fp *backer, int64_t delta, struct proj_history *h,
+			     struct proj_platform *platform)
 {
-	struct fp f;
 	uint8_t v[8];
-	fp_of_pair(&f, FP_SUPPORTER, c->campaign.ptr, c->campaign.len, supporter.ptr, supporter.len);
-	int rc = state_get(c, PROJ_K_SUPPORTER, &f, v);
+	int rc = state_get(c, PROJ_K_SUPPORTER, supporter, v);
 	if (rc && rc != PL_ENOTFOUND)
 		return;
 	int64_t before = rc == 0 ? (int64_t)bytes_get_le64(v) : 0;
 	bytes_put_le64(v, (uint64_t)(before + delta));
-	state_put(c, PROJ_K_SUPPORTER, &f, v);
+	state_put(c, PROJ_K_SUPPORTER, supporter, v);
 	int64_t change = (before + delta > 0) - (before > 0);
 	c->state.totals.supporters += change;
-	platform->supporters += count_backer(c, supporter, change);
+	platform->supporters += count_backer(c, backer, change);
 	h->net = delta;
-	memcpy(h->supporter, f.b, sizeof h->supporter);
+	memcpy(h->supporter, supporter->b, sizeof h->supporter);
 }
 
 static int reject_unknown_pledge(struct apply_ctx *c)
@@ -391,23 +390,22 @@ static int apply_pledge(struct apply_ctx *c)
 		return pl_reject(c->rej, PL_R_TOTAL_OVERFLOW, "campaign '%.*s' total would overflow",
 				 (int)c->campaign.len, c->campaign.ptr);
 
-	struct fp f;
+	const struct fp *f = &c->keys->pledge;
 	uint8_t v[PROJ_PLEDGE_SIZE];
-	fp_of(&f, FP_PLEDGE, pledge.ptr, pledge.len);
-	rc = state_get(c, PROJ_K_PLEDGE, &f, v);
+	rc = state_get(c, PROJ_K_PLEDGE, f, v);
 	if (rc == 0)
 		return pl_reject(c->rej, PL_R_DUPLICATE_PLEDGE, "pledge '%.*s' exists already",
 				 (int)pledge.len, pledge.ptr);
 	if (rc != PL_ENOTFOUND)
 		return rc;
 	proj_pledge_encode(v, &(struct proj_pledge){.seq = c->seq});
-	if (state_put(c, PROJ_K_PLEDGE, &f, v))
+	if (state_put(c, PROJ_K_PLEDGE, f, v))
 		return c->t->err;
 	c->state.totals.raised += amount;
 	c->state.totals.pledges++;
 	struct proj_history h = {.raised = amount, .pledges = 1};
 	struct proj_platform platform = {.raised = amount, .pledges = 1};
-	add_to_supporter(c, field(c, PL_F_SUPPORTER), amount, &h, &platform);
+	add_to_supporter(c, &c->keys->supporter, &c->keys->backer, amount, &h, &platform);
 	if (add_history(c, effective_at(c, 0), &h) || add_platform(c, &platform))
 		return c->t->err;
 	return save_campaign(c);
@@ -427,12 +425,11 @@ static int apply_refund(struct apply_ctx *c)
 	if (rc)
 		return rc == PL_EREJECTED ? reject_unknown_pledge(c) : rc;
 	struct pl_str pledge = field(c, PL_F_PLEDGE);
-	struct fp f;
+	const struct fp *f = &c->keys->pledge;
 	uint8_t v[PROJ_PLEDGE_SIZE];
 	struct proj_pledge rec;
 	struct pl_event created;
-	fp_of(&f, FP_PLEDGE, pledge.ptr, pledge.len);
-	rc = state_get(c, PROJ_K_PLEDGE, &f, v);
+	rc = state_get(c, PROJ_K_PLEDGE, f, v);
 	if (rc == PL_ENOTFOUND)
 		return reject_unknown_pledge(c);
 	if (rc)
@@ -450,12 +447,15 @@ static int apply_refund(struct apply_ctx *c)
 				 (long long)amount, (long long)left, (int)pledge.len, pledge.ptr);
 	rec.refunded += amount;
 	proj_pledge_encode(v, &rec);
-	if (state_put(c, PROJ_K_PLEDGE, &f, v))
+	if (state_put(c, PROJ_K_PLEDGE, f, v))
 		return c->t->err;
 	c->state.totals.raised -= amount;
 	struct proj_history h = {.raised = -amount};
 	struct proj_platform platform = {.raised = -amount};
-	add_to_supporter(c, pl_event_str(&created, PL_F_SUPPORTER), -amount, &h, &platform);
+	/* The supporter is the pledge's: their keys come from it. */
+	struct proj_keys of_pledge;
+	proj_keys_of(&created, &of_pledge);
+	add_to_supporter(c, &of_pledge.supporter, &of_pledge.backer, -amount, &h, &platform);
 	if (add_history(c, effective_at(c, pl_event_int(&created, PL_F_AT)), &h) ||
 	    add_platform(c, &platform))
 		return c->t->err;
@@ -468,10 +468,9 @@ static int apply_comment(struct apply_ctx *c)
 	if (rc)
 		return rc;
 	struct pl_str supporter = field(c, PL_F_SUPPORTER), id = field(c, PL_F_COMMENT);
-	struct fp sf, cf;
+	const struct fp *cf = &c->keys->comment;
 	uint8_t net[8], v[PROJ_COMMENT_STATE_SIZE];
-	fp_of_pair(&sf, FP_SUPPORTER, c->campaign.ptr, c->campaign.len, supporter.ptr, supporter.len);
-	rc = state_get(c, PROJ_K_SUPPORTER, &sf, net);
+	rc = state_get(c, PROJ_K_SUPPORTER, &c->keys->supporter, net);
 	if (rc && rc != PL_ENOTFOUND)
 		return rc;
 	if (rc == PL_ENOTFOUND || (int64_t)bytes_get_le64(net) <= 0)
@@ -479,15 +478,14 @@ static int apply_comment(struct apply_ctx *c)
 				 "supporter '%.*s' has no pledge standing in campaign '%.*s'",
 				 (int)supporter.len, supporter.ptr, (int)c->campaign.len,
 				 c->campaign.ptr);
-	fp_of(&cf, FP_COMMENT, id.ptr, id.len);
-	rc = state_get(c, PROJ_K_COMMENT, &cf, v);
+	rc = state_get(c, PROJ_K_COMMENT, cf, v);
 	if (rc == 0)
 		return pl_reject(c->rej, PL_R_DUPLICATE_COMMENT, "comment '%.*s' exists already",
 				 (int)id.len, id.ptr);
 	if (rc != PL_ENOTFOUND)
 		return rc;
 	proj_comment_state_encode(v, &(struct proj_comment_state){.seq = c->seq});
-	if (state_put(c, PROJ_K_COMMENT, &cf, v))
+	if (state_put(c, PROJ_K_COMMENT, cf, v))
 		return c->t->err;
 	if (c->w->publish) {
 		struct proj_comment com = {.id = id,
@@ -534,12 +532,11 @@ static int hide_comment(struct apply_ctx *c, const struct pl_event *posted, cons
 static int apply_comment_removed(struct apply_ctx *c)
 {
 	struct pl_str id = field(c, PL_F_COMMENT);
-	struct fp cf;
+	const struct fp *cf = &c->keys->comment;
 	uint8_t v[PROJ_COMMENT_STATE_SIZE];
 	struct proj_comment_state rec;
 	struct pl_event posted;
-	fp_of(&cf, FP_COMMENT, id.ptr, id.len);
-	int rc = state_get(c, PROJ_K_COMMENT, &cf, v);
+	int rc = state_get(c, PROJ_K_COMMENT, cf, v);
 	if (rc && rc != PL_ENOTFOUND)
 		return rc;
 	if (rc == 0) {
@@ -555,7 +552,7 @@ static int apply_comment_removed(struct apply_ctx *c)
 	if (rec.removed)
 		return pl_reject(c->rej, PL_R_UNKNOWN_COMMENT, "comment '%.*s' was already removed",
 				 (int)id.len, id.ptr);
-	return hide_comment(c, &posted, &cf, &rec);
+	return hide_comment(c, &posted, cf, &rec);
 }
 
 /* The supporter's comments, as the erasure's record lists them, show as removed. */
@@ -587,37 +584,50 @@ static int apply_forgotten(struct apply_ctx *c)
 	return rc == PL_ENOTFOUND ? c->t->err : store_txn_fail(c->t, rc);
 }
 
-void proj_prefetch(const struct proj_writer *w, const struct pl_event *ev)
+void proj_keys_of(const struct pl_event *ev, struct proj_keys *k)
 {
 	struct pl_str campaign = pl_event_str(ev, PL_F_CAMPAIGN);
-	struct fp f;
-	proj_campaign_fp(campaign, &f);
-	index_prefetch(w->ix, w->kind_base + PROJ_K_CAMPAIGN, &f);
+	proj_campaign_fp(campaign, &k->campaign);
 	if (pl_event_has(ev, PL_F_PLEDGE)) {
 		struct pl_str pledge = pl_event_str(ev, PL_F_PLEDGE);
-		fp_of(&f, FP_PLEDGE, pledge.ptr, pledge.len);
-		index_prefetch(w->ix, w->kind_base + PROJ_K_PLEDGE, &f);
+		fp_of(&k->pledge, FP_PLEDGE, pledge.ptr, pledge.len);
 	}
 	if (pl_event_has(ev, PL_F_SUPPORTER)) {
 		struct pl_str supporter = pl_event_str(ev, PL_F_SUPPORTER);
-		fp_of_pair(&f, FP_SUPPORTER, campaign.ptr, campaign.len, supporter.ptr,
+		fp_of_pair(&k->supporter, FP_SUPPORTER, campaign.ptr, campaign.len, supporter.ptr,
 			   supporter.len);
-		index_prefetch(w->ix, w->kind_base + PROJ_K_SUPPORTER, &f);
+		/* A pledge's currency is its campaign's, or the pledge is refused. */
+		if (pl_event_has(ev, PL_F_CURRENCY)) {
+			struct pl_str currency = pl_event_str(ev, PL_F_CURRENCY);
+			fp_of_pair(&k->backer, FP_BACKER, currency.ptr, currency.len, supporter.ptr,
+				   supporter.len);
+		}
 	}
 	if (pl_event_has(ev, PL_F_COMMENT)) {
 		struct pl_str comment = pl_event_str(ev, PL_F_COMMENT);
-		fp_of(&f, FP_COMMENT, comment.ptr, comment.len);
-		index_prefetch(w->ix, w->kind_base + PROJ_K_COMMENT, &f);
+		fp_of(&k->comment, FP_COMMENT, comment.ptr, comment.len);
 	}
 }
 
-int proj_apply(struct proj_writer *w, const struct pl_event *ev, uint64_t seq,
-	       struct pl_rejection *rej)
+void proj_prefetch(const struct proj_writer *w, const struct pl_event *ev,
+		   const struct proj_keys *k)
 {
-	struct apply_ctx c = {w, w->t, ev, seq, rej, pl_event_str(ev, PL_F_CAMPAIGN)};
+	index_prefetch(w->ix, w->kind_base + PROJ_K_CAMPAIGN, &k->campaign);
+	if (pl_event_has(ev, PL_F_PLEDGE))
+		index_prefetch(w->ix, w->kind_base + PROJ_K_PLEDGE, &k->pledge);
+	if (pl_event_has(ev, PL_F_SUPPORTER))
+		index_prefetch(w->ix, w->kind_base + PROJ_K_SUPPORTER, &k->supporter);
+	if (pl_event_has(ev, PL_F_COMMENT))
+		index_prefetch(w->ix, w->kind_base + PROJ_K_COMMENT, &k->comment);
+}
+
+int proj_apply(struct proj_writer *w, const struct pl_event *ev, const struct proj_keys *k,
+	       uint64_t seq, struct pl_rejection *rej)
+{
+	struct apply_ctx c = {w, w->t, ev, k, seq, rej, pl_event_str(ev, PL_F_CAMPAIGN),
+			      k->campaign};
 	if (w->t->err)
 		return w->t->err;
-	proj_campaign_fp(c.campaign, &c.campaign_fp);
 	switch (ev->type) {
 	case PL_EV_CAMPAIGN_OPENED: return apply_opened(&c);
 	case PL_EV_CAMPAIGN_CLOSED: return apply_closed(&c);

@@ -82,7 +82,7 @@ static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_
 		return t->err;
 	}
 	uint64_t seq = b->stats.last_seq + 1;
-	int rc = slot_claim(&b->w->live, &d->ev);
+	int rc = slot_claim(&b->w->live, d);
 	if (rc == PL_EEXIST) {
 		b->stats.duplicates++;
 		return t->err;
@@ -90,7 +90,7 @@ static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_
 	if (rc == 0 && d->ev.type == PL_EV_SUPPORTER_FORGOTTEN)
 		rc = erase(t, b, &d->ev, seq);
 	if (rc == 0)
-		rc = slot_apply_claimed(&b->w->live, &d->ev, seq, &rej);
+		rc = slot_apply_claimed(&b->w->live, d, seq, &rej);
 	if (rc == PL_EREJECTED) {
 		reject(t, b, m, &rej, &d->ev);
 		return t->err;

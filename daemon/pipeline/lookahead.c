@@ -3,23 +3,23 @@
 
 #include "pl_error.h"
 
-/* What slot_apply() of ev will look up: its id, then what the rules read. */
-static void prefetch(const struct slot *s, const struct pl_event *ev)
-{
-	evlog_id_prefetch(&s->ix, SLOT_K_EVENT_IDS, pl_event_str(ev, PL_F_ID));
-	proj_prefetch(&s->pw, ev);
-}
-
 void lookahead_decode_only(struct decoded *d, const void *raw, size_t raw_len, const void *key,
 			   size_t key_len)
 {
 	d->rc = pl_event_decode(raw, raw_len, key, key_len, &d->ev, &d->rej);
+	if (d->rc == 0) {
+		evlog_id_fp(pl_event_str(&d->ev, PL_F_ID), &d->id);
+		proj_keys_of(&d->ev, &d->keys);
+	}
 }
 
 void lookahead_prefetch(const struct slot *s, const struct decoded *d)
 {
-	if (d->rc == 0)
-		prefetch(s, &d->ev);
+	/* What slot_apply() of it will look up: its id, then what the rules read. */
+	if (d->rc == 0) {
+		evlog_id_prefetch(&s->ix, SLOT_K_EVENT_IDS, &d->id);
+		proj_prefetch(&s->pw, &d->ev, &d->keys);
+	}
 }
 
 void lookahead_decode(const struct slot *s, struct decoded *d, const void *raw, size_t raw_len,

@@ -20,14 +20,8 @@
 /* How many events ahead: enough to cover a memory wait, few enough to stay in L1. */
 #define LOOKAHEAD_DEPTH 8
 
-/* One event decoded ahead: rc is pl_event_decode()'s, rej says why it failed. */
-struct decoded {
-	int rc;
-	struct pl_event ev;
-	struct pl_rejection rej;
-};
-
-/* Decodes raw (with its Kafka key, if any) into d. Touches nothing else: any thread may. */
+/* Decodes raw (with its Kafka key, if any) into d, with the fingerprints
+ * applying it looks up. Touches nothing else: any thread may. */
 void lookahead_decode_only(struct decoded *d, const void *raw, size_t raw_len, const void *key,
 			   size_t key_len);
 

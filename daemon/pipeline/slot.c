@@ -88,29 +88,29 @@ void slot_close(struct slot *s)
 	s->open = false;
 }
 
-int slot_claim(struct slot *s, const struct pl_event *ev)
+int slot_claim(struct slot *s, const struct decoded *d)
 {
-	int rc = evlog_id_claim(&s->ix, s->pw.t, SLOT_K_EVENT_IDS, pl_event_str(ev, PL_F_ID));
+	int rc = evlog_id_claim(&s->ix, s->pw.t, SLOT_K_EVENT_IDS, &d->id);
 	if (rc)
 		return rc == PL_EEXIST ? rc : store_txn_fail(s->pw.t, rc);
 	return PL_OK;
 }
 
-int slot_apply_claimed(struct slot *s, const struct pl_event *ev, uint64_t seq,
+int slot_apply_claimed(struct slot *s, const struct decoded *d, uint64_t seq,
 		       struct pl_rejection *rej)
 {
-	int rc = proj_apply(&s->pw, ev, seq, rej);
+	int rc = proj_apply(&s->pw, &d->ev, &d->keys, seq, rej);
 	if (rc == PL_EREJECTED)
-		evlog_id_release(&s->ix, SLOT_K_EVENT_IDS, pl_event_str(ev, PL_F_ID));
+		evlog_id_release(&s->ix, SLOT_K_EVENT_IDS, &d->id);
 	if (rc == 0)
 		s->applied_seq = seq;
 	return rc;
 }
 
-int slot_apply(struct slot *s, const struct pl_event *ev, uint64_t seq, struct pl_rejection *rej)
+int slot_apply(struct slot *s, const struct decoded *d, uint64_t seq, struct pl_rejection *rej)
 {
-	int rc = slot_claim(s, ev);
-	return rc ? rc : slot_apply_claimed(s, ev, seq, rej);
+	int rc = slot_claim(s, d);
+	return rc ? rc : slot_apply_claimed(s, d, seq, rej);
 }
 
 struct catch_up {
@@ -130,7 +130,7 @@ static int catch_up_entry(const struct evlog_entry *e, const struct decoded *d, 
 		c->res->failed_seq = e->seq;
 		return 1;
 	}
-	int rc = slot_apply(c->s, &d->ev, e->seq, &c->res->rejection);
+	int rc = slot_apply(c->s, d, e->seq, &c->res->rejection);
 	if (rc == PL_EREJECTED || rc == PL_EEXIST) {
 		if (rc == PL_EEXIST)
 			pl_reject(&c->res->rejection, PL_R_NONE, "its event id is in the log twice");

@@ -93,15 +93,24 @@ void slot_txn_begin(struct slot *s, struct store_txn *t, bool publish);
 void slot_txn_rewind(struct slot *s, struct store_txn *t, bool publish);
 void slot_txn_end(struct slot *s, bool committed);
 
+/* An event ready to apply (lookahead.h decodes them). */
+struct decoded {
+	int rc;                  /* pl_event_decode()'s */
+	struct pl_event ev;
+	struct pl_rejection rej; /* why it did not decode */
+	struct fp id;            /* its event id's fingerprint (evlog_id_fp) */
+	struct proj_keys keys;   /* what the rules look up (proj_keys_of) */
+};
+
 /*
  * Applies one decoded event that will be the log entry at seq: claims its
  * id (PL_EEXIST: a re-delivery, nothing changed) and applies the rules
  * (PL_EREJECTED with *rej: nothing changed). Within a slot transaction.
  */
-int slot_apply(struct slot *s, const struct pl_event *ev, uint64_t seq, struct pl_rejection *rej);
+int slot_apply(struct slot *s, const struct decoded *d, uint64_t seq, struct pl_rejection *rej);
 /* slot_apply() in two steps, for work between them: the id, then the rules. */
-int slot_claim(struct slot *s, const struct pl_event *ev);
-int slot_apply_claimed(struct slot *s, const struct pl_event *ev, uint64_t seq,
+int slot_claim(struct slot *s, const struct decoded *d);
+int slot_apply_claimed(struct slot *s, const struct decoded *d, uint64_t seq,
 		       struct pl_rejection *rej);
 
 /* Publishes what the transaction's events changed (campaign totals). */

@@ -617,6 +617,8 @@ void proj_prefetch(const struct proj_writer *w, const struct pl_event *ev,
 		index_prefetch(w->ix, w->kind_base + PROJ_K_PLEDGE, &k->pledge);
 	if (pl_event_has(ev, PL_F_SUPPORTER))
 		index_prefetch(w->ix, w->kind_base + PROJ_K_SUPPORTER, &k->supporter);
+	if (pl_event_has(ev, PL_F_SUPPORTER) && pl_event_has(ev, PL_F_CURRENCY))
+		index_prefetch(w->ix, w->kind_base + PROJ_K_BACKER, &k->backer);
 	if (pl_event_has(ev, PL_F_COMMENT))
 		index_prefetch(w->ix, w->kind_base + PROJ_K_COMMENT, &k->comment);
 }

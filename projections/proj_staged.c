@@ -294,8 +294,8 @@ int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
 		rc = group_by_campaign(&s, order);
 	for (size_t i = 0; rc == 0 && i < s.count; i++) {
 		const struct proj_staged_row *r = &s.rows[order[i]];
-		store_put(t, history, row_key(&s, r), r->key_len, row_key(&s, r) + r->key_len,
-			  r->val_len, 0);
+		store_put_near(t, history, row_key(&s, r), r->key_len, row_key(&s, r) + r->key_len,
+			       r->val_len);
 		rc = t->err;
 	}
 	free(order);

@@ -444,6 +444,18 @@ void store_put(struct store_txn *t, enum store_db db, const void *key, size_t ke
 		store_txn_fail(t, store_error(rc));
 }
 
+void store_put_near(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
+		    const void *val, size_t val_len)
+{
+	MDB_cursor *c = store_txn_cursor(t, db);
+	if (!c)
+		return;
+	MDB_val k = {key_len, (void *)key}, v = {val_len, (void *)val};
+	int rc = mdb_cursor_put(c, &k, &v, 0);
+	if (rc)
+		store_txn_fail(t, store_error(rc));
+}
+
 void *store_reserve(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
 		    size_t val_len, unsigned flags)
 {

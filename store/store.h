@@ -213,6 +213,13 @@ MDB_cursor *store_cursor(struct store_txn *t, enum store_db db);
  */
 MDB_cursor *store_txn_cursor(struct store_txn *t, enum store_db db);
 /*
+ * store_put() through the transaction's own cursor on db: puts in key
+ * order then mostly land on the page the last one left the cursor on, and
+ * LMDB searches that page alone instead of the tree from its root.
+ */
+void store_put_near(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
+		    const void *val, size_t val_len);
+/*
  * Calls fn for the entries of db in key order (backward: reverse order),
  * starting at from: forward, the first key >= from; backward, the last key
  * <= from; from NULL starts at the first (last) key. fn returns 0 to go on,

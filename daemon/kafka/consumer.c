@@ -788,6 +788,22 @@ static int set_group_defaults(rd_kafka_conf_t *conf, const struct consumer_optio
 	return PL_OK;
 }
 
+/*
+ * librdkafka stops fetching a partition once its queue holds
+ * queued.min.messages, and 2.0 looks again only at its broker thread's next
+ * 1-second wakeup: at the default (100,000) the writer emptied the queue in
+ * about 0.7 s and then waited for the rest of every second. The queue must
+ * last more than a second at the writer's pace. Settings given with --kafka win.
+ */
+static int set_fetch_defaults(rd_kafka_conf_t *conf, const struct consumer_options *opt,
+			      char *err, size_t err_size)
+{
+	if (!kafka_prop(opt, "queued.min.messages") &&
+	    kafka_conf_set(conf, "queued.min.messages", CONSUMER_QUEUED_MIN_MESSAGES, err, err_size))
+		return PL_EINVAL;
+	return PL_OK;
+}
+
 int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 		 const struct consumer_options *opt, char *err, size_t err_size)
 {
@@ -825,7 +841,8 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 
 	rc = PL_EINVAL;
 	conf = kafka_conf_new(opt->kafka, opt->kafka_count, err, err_size);
-	if (!conf || set_group_defaults(conf, opt, err, err_size))
+	if (!conf || set_group_defaults(conf, opt, err, err_size) ||
+	    set_fetch_defaults(conf, opt, err, err_size))
 		goto cleanup;
 	/* Set after the pass-through so that they win: exactly-once depends on them. */
 	if (kafka_conf_set(conf, "bootstrap.servers", opt->brokers, err, err_size) ||

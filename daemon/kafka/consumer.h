@@ -29,6 +29,7 @@
 /* Group membership defaults (librdkafka's: 45000 and 3000). */
 #define CONSUMER_SESSION_TIMEOUT_MS "10000"
 #define CONSUMER_HEARTBEAT_MS "1000"
+#define CONSUMER_QUEUED_MIN_MESSAGES "200000" /* messages librdkafka fetches ahead */
 
 struct consumer_options {
 	const char *brokers; /* bootstrap servers, required */

@@ -30,8 +30,10 @@ void fp_of_pair(struct fp *out, uint8_t kind, const void *a, size_t alen, const 
 	uint8_t flat[256];
 	if (alen + blen <= sizeof flat - 8) {
 		bytes_put_le64(flat, alen);
-		memcpy(flat + 8, a, alen);
-		memcpy(flat + 8 + alen, b, blen);
+		if (alen) /* an absent id is (NULL, 0): memcpy must not see the NULL */
+			memcpy(flat + 8, a, alen);
+		if (blen)
+			memcpy(flat + 8 + alen, b, blen);
 		from_hash(out, XXH3_128bits_withSeed(flat, 8 + alen + blen, kind));
 		return;
 	}

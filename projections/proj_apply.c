@@ -171,12 +171,20 @@ static int add_history(struct apply_ctx *c, int64_t at, struct proj_history *h)
 	return c->t->err;
 }
 
+static void platform_add(struct proj_platform *to, const struct proj_platform *d)
+{
+	to->raised += d->raised;
+	to->pledges += d->pledges;
+	to->open += d->open;
+	to->closed += d->closed;
+	to->supporters += d->supporters;
+}
+
 /* Writes the platform totals changed since the last flush. */
 static int publish_platform(struct proj_writer *w)
 {
 	for (size_t i = 0; i < w->nplatform && !w->t->err; i++) {
 		const struct proj_platform_change *ch = &w->platform[i];
-		const struct proj_platform *d = &ch->d;
 		struct proj_platform p = {0};
 		enum store_db db = store_slot_db(w->slot, SLOT_PLATFORM);
 		MDB_val v;
@@ -185,11 +193,7 @@ static int publish_platform(struct proj_writer *w)
 			return store_txn_fail(w->t, PL_ECORRUPT);
 		if (rc && rc != PL_ENOTFOUND)
 			return rc;
-		p.raised += d->raised;
-		p.pledges += d->pledges;
-		p.open += d->open;
-		p.closed += d->closed;
-		p.supporters += d->supporters;
+		platform_add(&p, &ch->d);
 		uint8_t buf[PROJ_PLATFORM_SIZE];
 		proj_platform_encode(buf, &p);
 		store_put(w->t, db, ch->currency, 3, buf, sizeof buf, 0);
@@ -218,11 +222,7 @@ static int add_platform(struct apply_ctx *c, const struct proj_platform *d)
 		memcpy(ch->currency, c->state.currency, 3);
 		w->nplatform++;
 	}
-	ch->d.raised += d->raised;
-	ch->d.pledges += d->pledges;
-	ch->d.open += d->open;
-	ch->d.closed += d->closed;
-	ch->d.supporters += d->supporters;
+	platform_add(&ch->d, d);
 	return c->t->err;
 }
 

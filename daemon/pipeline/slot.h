@@ -113,7 +113,7 @@ int slot_claim(struct slot *s, const struct decoded *d);
 int slot_apply_claimed(struct slot *s, const struct decoded *d, uint64_t seq,
 		       struct pl_rejection *rej);
 
-/* Publishes what the transaction's events changed (campaign totals). */
+/* Publishes what the transaction's events changed (campaign and platform totals). */
 int slot_flush(struct slot *s);
 
 /*

@@ -768,19 +768,26 @@ static const char *kafka_prop(const struct consumer_options *opt, const char *ke
 	return NULL;
 }
 
+/* Sets a librdkafka property to pledged's default, unless --kafka gave it. */
+static int set_default(rd_kafka_conf_t *conf, const struct consumer_options *opt, const char *key,
+		       const char *value, char *err, size_t err_size)
+{
+	if (kafka_prop(opt, key) || kafka_conf_set(conf, key, value, err, err_size) == 0)
+		return PL_OK;
+	return PL_EINVAL;
+}
+
 /*
  * Group membership that moves partitions in seconds, not librdkafka's 45:
  * while an instance that died still counts as a member, nobody answers
- * for its campaigns. Settings given with --kafka win.
+ * for its campaigns.
  */
 static int set_group_defaults(rd_kafka_conf_t *conf, const struct consumer_options *opt,
 			      char *err, size_t err_size)
 {
-	if (!kafka_prop(opt, "session.timeout.ms") &&
-	    kafka_conf_set(conf, "session.timeout.ms", CONSUMER_SESSION_TIMEOUT_MS, err, err_size))
-		return PL_EINVAL;
-	if (!kafka_prop(opt, "heartbeat.interval.ms") &&
-	    kafka_conf_set(conf, "heartbeat.interval.ms", CONSUMER_HEARTBEAT_MS, err, err_size))
+	if (set_default(conf, opt, "session.timeout.ms", CONSUMER_SESSION_TIMEOUT_MS, err,
+			err_size) ||
+	    set_default(conf, opt, "heartbeat.interval.ms", CONSUMER_HEARTBEAT_MS, err, err_size))
 		return PL_EINVAL;
 	if (opt->instance_id && opt->instance_id[0] &&
 	    kafka_conf_set(conf, "group.instance.id", opt->instance_id, err, err_size))
@@ -793,15 +800,13 @@ static int set_group_defaults(rd_kafka_conf_t *conf, const struct consumer_optio
  * queued.min.messages, and 2.0 looks again only at its broker thread's next
  * 1-second wakeup: at the default (100,000) the writer emptied the queue in
  * about 0.7 s and then waited for the rest of every second. The queue must
- * last more than a second at the writer's pace. Settings given with --kafka win.
+ * last more than a second at the writer's pace.
  */
 static int set_fetch_defaults(rd_kafka_conf_t *conf, const struct consumer_options *opt,
 			      char *err, size_t err_size)
 {
-	if (!kafka_prop(opt, "queued.min.messages") &&
-	    kafka_conf_set(conf, "queued.min.messages", CONSUMER_QUEUED_MIN_MESSAGES, err, err_size))
-		return PL_EINVAL;
-	return PL_OK;
+	return set_default(conf, opt, "queued.min.messages", CONSUMER_QUEUED_MIN_MESSAGES, err,
+			   err_size);
 }
 
 int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,

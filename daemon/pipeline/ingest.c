@@ -103,13 +103,19 @@ static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_
 	return t->err;
 }
 
-/* Readies message m for applying: decodes it into d, or, decoded already, prefetches for it. */
-static void prepare(const struct slot *s, struct decoded *d, const struct ingest_msg *m)
+/*
+ * Readies message m for applying and returns its event: decoded already
+ * (then only prefetched for), or decoded here into spare.
+ */
+static const struct decoded *prepare(const struct slot *s, struct decoded *spare,
+				     const struct ingest_msg *m)
 {
-	if (m->decoded)
+	if (m->decoded) {
 		lookahead_prefetch(s, m->decoded);
-	else
-		lookahead_decode(s, d, m->value, m->value_len, m->key, m->key_len);
+		return m->decoded;
+	}
+	lookahead_decode(s, spare, m->value, m->value_len, m->key, m->key_len);
+	return spare;
 }
 
 static bool same_partition(const struct evlog_source *a, const struct evlog_source *b)
@@ -165,14 +171,15 @@ static int ingest_txn(struct store_txn *t, void *arg)
 	if (rc == 0)
 		rc = evlog_last_seq(t, &b->stats.last_seq);
 	/* Message i is applied while message i + LOOKAHEAD_DEPTH is prepared. */
-	struct decoded ahead[LOOKAHEAD_DEPTH];
+	struct decoded spare[LOOKAHEAD_DEPTH];
+	const struct decoded *ready[LOOKAHEAD_DEPTH];
 	for (size_t i = 0; i < b->n && i < LOOKAHEAD_DEPTH; i++)
-		prepare(live, &ahead[i], &b->msgs[i]);
+		ready[i] = prepare(live, &spare[i], &b->msgs[i]);
 	for (size_t i = 0; i < b->n && rc == 0; i++) {
-		struct decoded *d = &ahead[i % LOOKAHEAD_DEPTH];
-		rc = ingest_one(t, b, &b->msgs[i], b->msgs[i].decoded ? b->msgs[i].decoded : d);
+		size_t k = i % LOOKAHEAD_DEPTH;
+		rc = ingest_one(t, b, &b->msgs[i], ready[k]);
 		if (i + LOOKAHEAD_DEPTH < b->n)
-			prepare(live, d, &b->msgs[i + LOOKAHEAD_DEPTH]);
+			ready[k] = prepare(live, &spare[k], &b->msgs[i + LOOKAHEAD_DEPTH]);
 	}
 	CRASH_POINT(INGEST_APPLIED);
 	if (rc == 0)

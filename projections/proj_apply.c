@@ -152,7 +152,7 @@ static int add_history(struct apply_ctx *c, int64_t at, struct proj_history *h)
 	 * other row is staged (proj_staged.h). */
 	MDB_val old;
 	int rc = c->ev->type == PL_EV_SUPPORTER_FORGOTTEN
-			 ? store_get(c->t, table(c, SLOT_HISTORY), key, klen, &old)
+			 ? proj_history_row_get(c->t, table(c, SLOT_HISTORY), key, klen, &old)
 			 : PL_ENOTFOUND;
 	if (rc == 0) {
 		struct proj_history prev;
@@ -165,7 +165,7 @@ static int add_history(struct apply_ctx *c, int64_t at, struct proj_history *h)
 	h->type = (uint8_t)c->ev->type;
 	size_t vlen = proj_history_encode(val, h);
 	if (c->ev->type == PL_EV_SUPPORTER_FORGOTTEN)
-		store_put(c->t, table(c, SLOT_HISTORY), key, klen, val, vlen, 0);
+		proj_history_row_put(c->t, table(c, SLOT_HISTORY), key, klen, val, vlen);
 	else
 		proj_stage_history(c->t, c->w->slot, c->seq, key, klen, val, vlen);
 	return c->t->err;

@@ -22,7 +22,16 @@
  * key (proj_timed_key) but its last 8 bytes, which are that seq, followed
  * by the encoded row (proj_history_encode).
  * An erasure, whose rows for one campaign may have to be merged, writes
- * them straight into the history table (proj_apply.c).
+ * them straight into the history table (proj_history_row_put).
+ *
+ * The history table keeps a row's history key split in two: the campaign's
+ * prefix (proj_campaign_prefix) is the table's key, and its rows are that
+ * key's duplicates (MDB_DUPSORT), each the key's time and log position (16
+ * bytes) followed by the encoded row. A move appends a campaign's rows at
+ * the end of its duplicates (MDB_APPENDDUP) where they sort there, as they
+ * mostly do: its pages then fill up instead of splitting in half, and the
+ * campaign's id is stored once, not once per row. Readers see whole
+ * history keys (proj_history_cursor).
  */
 #ifndef PROJ_STAGED_H
 #define PROJ_STAGED_H
@@ -31,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proj_records.h"
 #include "store.h"
 
 /*
@@ -46,6 +56,17 @@ void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq,
 
 /* Moves every staged row into the history table when at least min_rows are staged. */
 int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows);
+
+/*
+ * The row at history key key (proj_timed_key) in table db, a slot's
+ * history table: 0 with *val (valid until t changes), PL_ENOTFOUND, or t's
+ * error.
+ */
+int proj_history_row_get(struct store_txn *t, enum store_db db, const uint8_t *key,
+			 size_t key_len, MDB_val *val);
+/* Writes the row at history key key in table db, in place of any there. */
+void proj_history_row_put(struct store_txn *t, enum store_db db, const uint8_t *key,
+			  size_t key_len, const void *val, size_t val_len);
 
 /* One staged row: its history key and value, at off in proj_staged.bytes. */
 struct proj_staged_row {
@@ -78,8 +99,10 @@ int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot
 /* A walk over the union of the history table and the staged rows, in key order. */
 struct proj_history_cursor {
 	MDB_cursor *cur;
+	bool split;   /* the table keeps keys split into key and duplicate (the history) */
 	int rc;       /* of cur: 0 while k, v hold its row */
-	MDB_val k, v; /* the history table's row under cur */
+	MDB_val k, v; /* the table's row under cur, with its whole key */
+	uint8_t key[PROJ_KEY_MAX]; /* k's bytes for a split table */
 	const struct proj_staged *staged;
 	size_t next;  /* the staged row not yet passed */
 	struct store_txn *t;
@@ -89,7 +112,9 @@ struct proj_history_cursor {
  * Starts at the first row of table db (a slot's history table) whose key
  * is at or after from (the first row of all when from is NULL), with the
  * rows of staged (synced by the caller with t; NULL for none, which makes
- * it a plain cursor over any table).
+ * it a plain cursor over any table, the history's rows with their whole
+ * keys). In the history table from is a campaign's prefix
+ * (proj_campaign_prefix), else PL_EINVAL.
  */
 int proj_history_cursor_open(struct proj_history_cursor *c, struct store_txn *t, enum store_db db,
 			     const struct proj_staged *staged, const void *from, size_t from_len);

@@ -16,7 +16,8 @@
 #include "pl_error.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
-/* Room for the databases of format 1 too, while `pledged upgrade` drops them. */
+/* Room for older formats' databases too (13 of format 1, 2 of format 4),
+ * while `pledged upgrade` drops them. */
 #define STORE_OLD_DBS 16
 /* META["format"] holds "pledged/N" for format N; "pledged/upgrading"
  * while `pledged upgrade` is under way, which every other command refuses. */
@@ -440,18 +441,6 @@ void store_put(struct store_txn *t, enum store_db db, const void *key, size_t ke
 		return;
 	MDB_val k = {key_len, (void *)key}, v = {val_len, (void *)val};
 	int rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, flags);
-	if (rc)
-		store_txn_fail(t, store_error(rc));
-}
-
-void store_put_near(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
-		    const void *val, size_t val_len)
-{
-	MDB_cursor *c = store_txn_cursor(t, db);
-	if (!c)
-		return;
-	MDB_val k = {key_len, (void *)key}, v = {val_len, (void *)val};
-	int rc = mdb_cursor_put(c, &k, &v, 0);
 	if (rc)
 		store_txn_fail(t, store_error(rc));
 }

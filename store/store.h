@@ -28,6 +28,8 @@
  * comments) and the runs of the state index (index.h) with the event ids
  * and the rules' state. One slot is live; a rebuild fills the other and
  * swaps (META says which is live). BLOOMS holds the state index's filters.
+ * A slot's history keeps each campaign under one key, its rows as sorted
+ * duplicates (proj_staged.h).
  */
 #define STORE_SLOT_DBS(X, S, s)                                          \
 	X(S##_CAMPAIGNS, s ".campaigns", 0)                              \
@@ -38,7 +40,7 @@
 	X(S##_PLEDGES, s ".runs.pledges", 0)                             \
 	X(S##_SUPPORTERS, s ".runs.supporters", 0)                       \
 	X(S##_COMMENT_IDS, s ".runs.comment_ids", 0)                    \
-	X(S##_HISTORY, s ".history", 0)                                  \
+	X(S##_HISTORY, s ".campaign_history", MDB_DUPSORT)               \
 	X(S##_HISTORY_STAGED, s ".history_staged", 0)                    \
 	X(S##_PLATFORM, s ".platform", 0)                                \
 	X(S##_BACKERS, s ".runs.backers", 0)                             \
@@ -99,7 +101,7 @@ static inline const char *store_slot_name(enum store_slot slot)
 }
 
 /* The on-disk format this build reads and writes. */
-#define STORE_FORMAT 4
+#define STORE_FORMAT 5
 
 /* Name of a database, for messages and diffs. */
 const char *store_db_name(enum store_db db);
@@ -212,13 +214,6 @@ MDB_cursor *store_cursor(struct store_txn *t, enum store_db db);
  * a cursor's allocation per call. NULL on error (see t->err).
  */
 MDB_cursor *store_txn_cursor(struct store_txn *t, enum store_db db);
-/*
- * store_put() through the transaction's own cursor on db: puts in key
- * order then mostly land on the page the last one left the cursor on, and
- * LMDB searches that page alone instead of the tree from its root.
- */
-void store_put_near(struct store_txn *t, enum store_db db, const void *key, size_t key_len,
-		    const void *val, size_t val_len);
 /*
  * Calls fn for the entries of db in key order (backward: reverse order),
  * starting at from: forward, the first key >= from; backward, the last key

@@ -1,4 +1,4 @@
-/* upgrade.c — formats 1 to 3 to format 4, in place and resumable; see upgrade.h. */
+/* upgrade.c — formats 1 to 4 to format 5, in place and resumable; see upgrade.h. */
 #include "upgrade.h"
 
 #include <string.h>
@@ -15,6 +15,9 @@ static const char *const old_tables[] = {
 	"event_ids", "campaigns", "totals", "pledges", "supporters", "comments", "comment_ids",
 	"scratch.campaigns", "scratch.totals", "scratch.pledges", "scratch.supporters",
 	"scratch.comments", "scratch.comment_ids"};
+
+/* The history tables of formats 3 and 4, which kept every row under its own key. */
+static const char *const old_history_tables[] = {"a.history", "b.history"};
 
 static int mark_txn(struct store_txn *t, void *arg)
 {
@@ -135,14 +138,23 @@ int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg),
 	if (rep->from_format == STORE_FORMAT)
 		return PL_OK;
 	int rc = PL_OK;
-	if (rep->from_format != 0) /* 0: an upgrade interrupted, marked already */
-		rc = store_run_write(st, mark_txn, NULL);
-	/* Formats 2 and 3 have their log and rejections as format 4 does; only
+	if (rep->from_format != 0) { /* 0: an upgrade interrupted, marked already */
+		/* A rebuild the old format left under way filled its slot as that
+		 * format did: start afresh rather than take it up. */
+		if ((rc = rebuild_abort(st, &(struct slot_options){0})) == PL_ENOTFOUND)
+			rc = PL_OK;
+		if (rc == 0)
+			rc = store_run_write(st, mark_txn, NULL);
+	}
+	/* Formats 2 to 4 have their log and rejections as format 5 does; only
 	 * their projections differ (format 2 has no history or platform totals,
-	 * format 3 packs history rows otherwise and stages none). An interrupted
+	 * format 3 packs history rows otherwise and stages none, formats 3 and 4
+	 * keep every history row under a key of its own). An interrupted
 	 * upgrade may come from format 1: the rewrites skip what is done. */
-	if (rc == 0 && rep->from_format != 2 && rep->from_format != 3)
+	if (rc == 0 && (rep->from_format < 2 || rep->from_format > 4))
 		rc = rewrite_format1(st, progress, arg, rep);
+	for (size_t i = 0; rc == 0 && i < sizeof old_history_tables / sizeof *old_history_tables; i++)
+		rc = store_run_write(st, drop_txn, (void *)old_history_tables[i]);
 	if (rc == 0) {
 		struct rebuild_options ropt = {.swap = true};
 		say(progress, arg, "rebuilding the projections from the log");

@@ -1,12 +1,13 @@
 /*
- * upgrade.h — a data dir of format 1, 2 or 3 brought to format 4, in place.
+ * upgrade.h — a data dir of format 1, 2, 3 or 4 brought to format 5, in place.
  *
  * Format 2 gave every log entry and rejection a checksum (and rejections
  * their event id and type), moved the projections into slots with the
  * rules' state in the state index, and so changed every table but the
  * offsets. Format 3 added each campaign's history, the platform totals
  * and, in the state index, who backs what across campaigns. Format 4 packs
- * history rows tighter and writes them behind (proj_staged.h). From format 1
+ * history rows tighter and writes them behind (proj_staged.h). Format 5 keeps
+ * a campaign's history rows as duplicates of one key. From format 1
  * the upgrade rewrites the log and the rejections a share per transaction
  * and drops the old projection tables; from any it then rebuilds the
  * projections from the log (rebuild.h). While it runs the data dir is

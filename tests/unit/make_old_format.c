@@ -2,15 +2,20 @@
  * make_old_format.c — turns a data dir of today's format back into an
  * older one, as pledged wrote them then, for the upgrade test.
  *
- *   make_old_format DIR 3   format 3 wrote every history row straight into
- *                           each slot's history table, in fixed-width
- *                           fields: the staged rows are moved there in that
- *                           encoding and the staging tables dropped.
- *   make_old_format DIR 2   format 2 had no history, platform totals,
+ *   make_old_format DIR 4   format 4 kept every history row under a key of
+ *                           its own (campaign, time, log position) in each
+ *                           slot's "history" table, not as duplicates of the
+ *                           campaign's key in "campaign_history".
+ *   make_old_format DIR 3   as 4, and format 3 wrote every history row
+ *                           straight into each slot's history table, in
+ *                           fixed-width fields: the staged rows are moved
+ *                           there in that encoding and the staging tables
+ *                           dropped.
+ *   make_old_format DIR 2   as 3, and format 2 had no history, platform totals,
  *                           backers or campaign orders: those tables (and
  *                           the staging ones) are dropped.
  *
- * Either way META["format"] says "pledged/N"; everything else is as that
+ * Each way META["format"] says "pledged/N"; everything else is as that
  * format had it.
  */
 #include <lmdb.h>
@@ -54,6 +59,40 @@ static size_t format3_row(unsigned char *out, const struct proj_history *h)
 	if (h->ref)
 		bytes_put_le64(out + n, h->ref), n += 8, out[1] |= REF;
 	return n;
+}
+
+/* Moves slot's history rows from format 5's table (campaign → time, seq, row) to format 4's. */
+static int unsplit(MDB_txn *txn, const char *slot)
+{
+	char split_name[40], history_name[32];
+	snprintf(split_name, sizeof split_name, "%s.campaign_history", slot);
+	snprintf(history_name, sizeof history_name, "%s.history", slot);
+	MDB_dbi split, history;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_dbi_open(txn, split_name, 0, &split);
+	if (!rc)
+		rc = mdb_dbi_open(txn, history_name, MDB_CREATE, &history);
+	if (!rc)
+		rc = mdb_cursor_open(txn, split, &c);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		unsigned char key[300];
+		if (v.mv_size < 16 || k.mv_size + 16 > sizeof key) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(key, k.mv_data, k.mv_size);
+		memcpy(key + k.mv_size, v.mv_data, 16);
+		MDB_val hk = {k.mv_size + 16, key}, hv = {v.mv_size - 16, (char *)v.mv_data + 16};
+		if ((rc = mdb_put(txn, history, &hk, &hv, 0)))
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		rc = drop(txn, split_name);
+	return rc;
 }
 
 /* Rewrites the rows already in slot's history table as format 3 wrote them. */
@@ -131,8 +170,8 @@ int main(int argc, char **argv)
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
-	if (argc != 3 || (strcmp(argv[2], "2") && strcmp(argv[2], "3"))) {
-		fprintf(stderr, "usage: make_old_format DIR 2|3\n");
+	if (argc != 3 || (strcmp(argv[2], "2") && strcmp(argv[2], "3") && strcmp(argv[2], "4"))) {
+		fprintf(stderr, "usage: make_old_format DIR 2|3|4\n");
 		return 2;
 	}
 	int rc = mdb_env_create(&env);
@@ -143,7 +182,7 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = mdb_txn_begin(env, NULL, 0, &txn);
 	for (const char *slot = "a"; !rc && slot; slot = *slot == 'a' ? "b" : NULL)
-		if (!(rc = reencode(txn, slot)))
+		if (!(rc = unsplit(txn, slot)) && argv[2][0] != '4' && !(rc = reencode(txn, slot)))
 			rc = unstage(txn, slot);
 	for (size_t i = 0; !rc && argv[2][0] == '2' && i < sizeof format3_added / sizeof *format3_added; i++)
 		rc = drop(txn, format3_added[i]);

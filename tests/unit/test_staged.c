@@ -9,8 +9,9 @@
  * against sums the test keeps itself, read by a reader that keeps its
  * staged rows from call to call (as an HTTP worker does) and by one that
  * reads them afresh. Then: the kept reader after a rebuild swapped the
- * slots, verify, and a damaged staged row, which must be an error, not a
- * crash.
+ * slots, verify, and a damaged staged or history row, which must be an
+ * error, not a crash. Last, the history table's rows put and read one by
+ * one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +225,93 @@ static void test_damaged_row(struct proj_staged *keep)
 	check_figures(keep); /* and the kept reader recovers */
 }
 
+/* The history's rows of campaign id in table db, in order, each its time and row's first byte. */
+static size_t list_rows(struct store_txn *t, enum store_db db, const char *id, int64_t *ats,
+			uint8_t *types, size_t max)
+{
+	uint8_t prefix[PROJ_KEY_MAX];
+	size_t plen = proj_campaign_prefix(prefix, (struct pl_str){id, strlen(id)}), n = 0;
+	struct proj_history_cursor c;
+	MDB_val k, v;
+	CHECK_INT(proj_history_cursor_open(&c, t, db, NULL, prefix, plen), 0);
+	while (proj_history_cursor_get(&c, &k, &v) == 0 && n < max) {
+		uint64_t seq;
+		if (proj_timed_key_parse(k.mv_data, k.mv_size, (struct pl_str){id, strlen(id)}, &ats[n],
+					 &seq))
+			break;
+		types[n++] = *(const uint8_t *)v.mv_data;
+		CHECK_INT(proj_history_cursor_next(&c), 0);
+	}
+	proj_history_cursor_close(&c);
+	return n;
+}
+
+/*
+ * The history table keeps a campaign's rows as duplicates of its key: a
+ * row put again at its key replaces it (an erasure merging rows), rows
+ * put out of order read back in order, whole keys; a cursor from anything
+ * but a campaign's prefix is refused.
+ */
+static void test_history_rows(void)
+{
+	struct store_txn t;
+	CHECK_INT(store_write_begin(st, &t), 0);
+	enum store_slot other = live(&t) == STORE_SLOT_A ? STORE_SLOT_B : STORE_SLOT_A;
+	enum store_db db = store_slot_db(other, SLOT_HISTORY);
+	struct pl_str c9 = {"c9", 2};
+	static const int64_t ats[] = {T0 + 5, T0 + 1, T0 + 9, T0 + 5};
+	for (size_t i = 0; i < sizeof ats / sizeof *ats; i++) {
+		uint8_t key[PROJ_KEY_MAX], row = (uint8_t)(10 + i);
+		size_t klen = proj_timed_key(key, c9, ats[i], i == 3 ? 1 : i + 1);
+		proj_history_row_put(&t, db, key, klen, &row, 1);
+	}
+	uint8_t key[PROJ_KEY_MAX];
+	size_t klen = proj_timed_key(key, c9, T0 + 5, 1);
+	MDB_val v;
+	CHECK_INT(proj_history_row_get(&t, db, key, klen, &v), 0);
+	CHECK(v.mv_size == 1 && *(const uint8_t *)v.mv_data == 13); /* the last put at its key */
+	klen = proj_timed_key(key, c9, T0 + 5, 7);
+	CHECK_INT(proj_history_row_get(&t, db, key, klen, &v), PL_ENOTFOUND);
+	int64_t got[8];
+	uint8_t types[8];
+	CHECK_INT(list_rows(&t, db, "c9", got, types, 8), 3);
+	CHECK(got[0] == T0 + 1 && got[1] == T0 + 5 && got[2] == T0 + 9);
+	CHECK(types[0] == 11 && types[1] == 13 && types[2] == 12);
+	CHECK_INT(list_rows(&t, db, "c8", got, types, 8), 0); /* no such campaign: c9's rows follow */
+	struct proj_history_cursor c;
+	CHECK_INT(proj_history_cursor_open(&c, &t, db, NULL, key, klen), PL_EINVAL);
+	proj_history_cursor_close(&c);
+	uint64_t n;
+	CHECK_INT(store_entries(&t, db, &n), 0);
+	CHECK_INT(n, 3);
+	store_abort(&t);
+}
+
+/* A history row too short for its time and position: PL_ECORRUPT, not a crash. */
+static void test_damaged_history_row(struct proj_staged *keep)
+{
+	struct store_txn t;
+	CHECK_INT(store_write_begin(st, &t), 0);
+	enum store_slot slot = live(&t);
+	store_put(&t, store_slot_db(slot, SLOT_HISTORY), "\x02" "c0", 3, "short", 5, 0);
+	CHECK_INT(store_commit(&t), 0);
+
+	CHECK_INT(store_read_begin(st, &t), 0);
+	for (int fresh = 0; fresh < 2; fresh++) {
+		struct proj_campaign got = {.id = {"c0", 2}};
+		CHECK_INT(proj_history_as_of(&t, slot, fresh ? NULL : keep, INT64_MAX, &got), PL_ECORRUPT);
+	}
+	store_abort(&t);
+	struct verify_report vr;
+	CHECK_INT(fixture_verify(st, &vr), PL_ECORRUPT);
+
+	CHECK_INT(store_write_begin(st, &t), 0);
+	MDB_val k = {3, "\x02" "c0"}, d = {5, "short"};
+	CHECK_INT(mdb_del(t.txn, store_dbi(&t, store_slot_db(slot, SLOT_HISTORY)), &k, &d), 0);
+	CHECK_INT(store_commit(&t), 0);
+	check_figures(keep);
+}
+
 static void check_round_trip(const struct proj_history *h)
 {
 	uint8_t buf[PROJ_HISTORY_MAX + 1];
@@ -283,6 +371,8 @@ int main(void)
 	test_split_history(&keep);
 	test_after_rebuild(&keep);
 	test_damaged_row(&keep);
+	test_damaged_history_row(&keep);
+	test_history_rows();
 	proj_staged_deinit(&keep);
 	fixture_close(st);
 	fixture_remove(dir);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_upgrade.sh — data dirs of formats 1, 2 and 3 brought to format 4 by
+# test_upgrade.sh — data dirs of formats 1 to 4 brought to format 5 by
 # `pledged upgrade`, and refused by every other command until then.
 # Usage: test_upgrade.sh PLEDGED MAKE_V1 MAKE_OLD_FORMAT DEMO_JSONL
 #
@@ -13,6 +13,8 @@
 # platform totals): upgraded, it answers both, equal to a dir made by this
 # build. And into format 3 (every history row in the history table, packed
 # as format 3 did, no staging tables): upgraded, it answers the same history.
+# And into format 4 (every history row under a key of its own, a rebuild
+# left under way): upgraded, the same history, the old tables gone.
 set -u
 PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4
 work=$(mktemp -d)
@@ -30,7 +32,7 @@ done
 expect 3 "import refuses format 1" -- "$PLEDGED" import --data "$work/d" </dev/null
 
 expect 0 "upgrade" -- "$PLEDGED" upgrade --data "$work/d"
-contains "$work/err" "is of format 4 now (2059 log entries and 1 rejections rewritten" "upgrade summary"
+contains "$work/err" "is of format 5 now (2059 log entries and 1 rejections rewritten" "upgrade summary"
 expect 0 "upgrade again: nothing to do" -- "$PLEDGED" upgrade --data "$work/d"
 contains "$work/err" "nothing to do" "a second upgrade changes nothing"
 
@@ -67,7 +69,7 @@ cp -r "$work/v2" "$work/v3"
 expect 3 "verify refuses format 2" -- "$PLEDGED" verify --data "$work/v2"
 contains "$work/err" "pledged upgrade" "and says to upgrade"
 expect 0 "upgrade from format 2" -- "$PLEDGED" upgrade --data "$work/v2"
-contains "$work/err" "is of format 4 now" "upgrade summary from format 2"
+contains "$work/err" "is of format 5 now" "upgrade summary from format 2"
 expect 0 "verify after the upgrade from format 2" -- "$PLEDGED" verify --data "$work/v2"
 # The history as one listing of both its tables: both dirs stage the same
 # rows (fewer than a move takes), so the listings match byte for byte.
@@ -79,7 +81,7 @@ table_dump() { # DIR TABLE...: the live slot's tables' records
 		mdb_dump -p -s "${slot:-a}.$table" "$dir" 2>/dev/null | sed 1,/HEADER=END/d
 	done
 }
-for tables in "history history_staged" platform; do
+for tables in "campaign_history history_staged" platform; do
 	# shellcheck disable=SC2086
 	table_dump "$work/v2" $tables >"$work/v2.tables"
 	# shellcheck disable=SC2086
@@ -98,7 +100,7 @@ contains "$work/err" "pledged upgrade" "and says to upgrade"
 [ -s "$(table_dump "$work/f3" history >"$work/f3.history"; echo "$work/f3.history")" ] && ok ||
 	fail "format 3 keeps its rows in the history table"
 expect 0 "upgrade from format 3" -- "$PLEDGED" upgrade --data "$work/f3"
-contains "$work/err" "is of format 4 now" "upgrade summary from format 3"
+contains "$work/err" "is of format 5 now" "upgrade summary from format 3"
 expect 0 "verify after the upgrade from format 3" -- "$PLEDGED" verify --data "$work/f3"
 contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format 3"
 history_of() { # DIR: the demo campaign's weekly history and feed as of a day, as served
@@ -118,6 +120,30 @@ if command -v curl >/dev/null; then
 	contains "$work/f3.served" '"buckets":' "the history is served after the upgrade from format 3"
 	cmp -s "$work/f3.served" "$work/v3.served" && ok ||
 		fail "the history after the upgrade from format 3 differs: $(diff "$work/f3.served" "$work/v3.served" | head -n 4)"
+fi
+
+# Format 4: the history's rows each under a key of their own. A rebuild of
+# format 4 left under way is dropped, not taken up: its slot holds rows as
+# format 4 wrote them.
+"$PLEDGED" import --data "$work/f4" <"$DEMO" >/dev/null 2>&1
+"$PLEDGED" replay --data "$work/f4" --no-swap >/dev/null 2>&1 || fail "a rebuild left under way"
+"$MAKE_OLD" "$work/f4" 4 || fail "make_old_format 4"
+expect 3 "verify refuses format 4" -- "$PLEDGED" verify --data "$work/f4"
+contains "$work/err" "pledged upgrade" "and says to upgrade"
+[ -s "$(table_dump "$work/f4" history >"$work/f4.history"; echo "$work/f4.history")" ] && ok ||
+	fail "format 4 keeps its rows in the history table"
+expect 0 "upgrade from format 4" -- "$PLEDGED" upgrade --data "$work/f4"
+contains "$work/err" "is of format 5 now" "upgrade summary from format 4"
+expect 0 "verify after the upgrade from format 4" -- "$PLEDGED" verify --data "$work/f4"
+contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format 4"
+for table in a.history b.history; do
+	if mdb_dump -s "$table" "$work/f4" >/dev/null 2>&1; then fail "format 4's $table is still there"; else ok; fi
+done
+mdb_dump -p -s meta "$work/f4" | grep -q '^ rebuild.slot$' && fail "the old rebuild is still marked" || ok
+if command -v curl >/dev/null; then
+	history_of "$work/f4" >"$work/f4.served"
+	cmp -s "$work/f4.served" "$work/v3.served" && ok ||
+		fail "the history after the upgrade from format 4 differs: $(diff "$work/f4.served" "$work/v3.served" | head -n 4)"
 fi
 
 # Interrupted (a crash point in its rebuild) and run again.

@@ -494,7 +494,7 @@ static int apply_comment(struct apply_ctx *c)
 					   .text = field(c, PL_F_TEXT)};
 		uint8_t key[PROJ_KEY_MAX];
 		size_t klen = proj_timed_key(key, c->campaign, pl_event_int(c->ev, PL_F_AT), c->seq);
-		uint8_t *p = store_reserve(c->t, table(c, SLOT_COMMENTS), key, klen,
+		uint8_t *p = store_reserve(c->t, table(c, SLOT_COMMENTS_STAGED), key, klen,
 					   proj_comment_encode(NULL, &com), 0);
 		if (p)
 			proj_comment_encode(p, &com);
@@ -515,7 +515,7 @@ static int hide_comment(struct apply_ctx *c, const struct pl_event *posted, cons
 	if (c->w->publish) {
 		uint8_t key[PROJ_KEY_MAX];
 		size_t klen = proj_timed_key(key, c->campaign, pl_event_int(posted, PL_F_AT), rec->seq);
-		store_del(c->t, table(c, SLOT_COMMENTS), key, klen);
+		proj_comment_del(c->t, c->w->slot, key, klen);
 	}
 	uint8_t v[PROJ_COMMENT_STATE_SIZE];
 	rec->removed = true;

@@ -22,9 +22,9 @@ static void describe_key(char *out, size_t size, const MDB_val *k)
 }
 
 /*
- * One side of a comparison: a table's rows in key order; for the history,
- * with the staged rows merged in, since where a row sits depends on when
- * moves fell, not on the log (proj_staged.h).
+ * One side of a comparison: a table's rows in key order; for the history
+ * and the comments, with the staged rows merged in, since where a row sits
+ * depends on when moves fell, not on the log (proj_staged.h).
  */
 struct side {
 	struct proj_history_cursor c;
@@ -36,11 +36,14 @@ static int side_open(struct side *s, struct store_txn *t, enum store_slot slot,
 {
 	proj_staged_init(&s->staged);
 	memset(&s->c, 0, sizeof s->c);
-	bool history = table == SLOT_HISTORY;
-	int rc = history ? proj_staged_sync(&s->staged, t, slot) : PL_OK;
+	bool history = table == SLOT_HISTORY, comments = table == SLOT_COMMENTS;
+	int rc = history    ? proj_staged_sync(&s->staged, t, slot)
+		 : comments ? proj_staged_load_table(&s->staged, t,
+						     store_slot_db(slot, SLOT_COMMENTS_STAGED))
+			    : PL_OK;
 	if (rc == 0)
 		rc = proj_history_cursor_open(&s->c, t, store_slot_db(slot, table),
-					      history ? &s->staged : NULL, NULL, 0);
+					      history || comments ? &s->staged : NULL, NULL, 0);
 	return rc;
 }
 
@@ -53,8 +56,8 @@ static void side_close(struct side *s)
 static int compare_table(struct store_txn *ta, enum store_slot a, struct store_txn *tb,
 			 enum store_slot b, enum store_slot_table table, char *diff, size_t size)
 {
-	if (table == SLOT_HISTORY_STAGED)
-		return PL_OK; /* compared as part of the history */
+	if (table == SLOT_HISTORY_STAGED || table == SLOT_COMMENTS_STAGED)
+		return PL_OK; /* compared as part of the history and the comments */
 	enum store_db da = store_slot_db(a, table);
 	struct side sa, sb;
 	int result = 0;

@@ -154,6 +154,72 @@ static int seek_before(MDB_cursor *c, uint8_t *key, size_t klen, MDB_val *k, MDB
 	return mdb_cursor_get(c, k, v, MDB_PREV);
 }
 
+/*
+ * A campaign's comments newest first, from both tables a comment's row can
+ * be in (moved and staged, proj_staged.h): side i's row is k[i], v[i] while
+ * rc[i] is 0.
+ */
+struct newest_first {
+	struct store_txn *t;
+	enum store_db db[2];
+	MDB_cursor *c[2];
+	MDB_val k[2], v[2];
+	int rc[2];
+	struct pl_str campaign;
+};
+
+/* Ends side i once its row is another campaign's. */
+static void keep_to_campaign(struct newest_first *n, int i)
+{
+	struct proj_comment com;
+	if (n->rc[i] == 0 && proj_timed_key_parse(n->k[i].mv_data, n->k[i].mv_size, n->campaign,
+						  &com.at, &com.seq))
+		n->rc[i] = MDB_NOTFOUND;
+}
+
+static int newest_open(struct newest_first *n, struct store_txn *t, enum store_slot slot,
+		       struct pl_str campaign, uint8_t *key, size_t klen)
+{
+	static const enum store_slot_table tables[2] = {SLOT_COMMENTS, SLOT_COMMENTS_STAGED};
+	memset(n, 0, sizeof *n);
+	n->t = t;
+	n->campaign = campaign;
+	for (int i = 0; i < 2; i++) {
+		n->db[i] = store_slot_db(slot, tables[i]);
+		if (!(n->c[i] = store_cursor(t, n->db[i])))
+			return t->err;
+		n->rc[i] = seek_before(n->c[i], key, klen, &n->k[i], &n->v[i]);
+		keep_to_campaign(n, i);
+	}
+	return PL_OK;
+}
+
+/* The side with the newer row, or -1 when both are done (or failed: see rc). */
+static int newest_side(const struct newest_first *n)
+{
+	if (n->rc[0] || n->rc[1])
+		return n->rc[0] == 0 ? 0 : n->rc[1] == 0 ? 1 : -1;
+	return mdb_cmp(n->t->txn, store_dbi(n->t, n->db[0]), &n->k[0], &n->k[1]) > 0 ? 0 : 1;
+}
+
+static void newest_step(struct newest_first *n, int i)
+{
+	n->rc[i] = mdb_cursor_get(n->c[i], &n->k[i], &n->v[i], MDB_PREV);
+	keep_to_campaign(n, i);
+}
+
+static int newest_close(struct newest_first *n)
+{
+	int rc = 0;
+	for (int i = 0; i < 2; i++) {
+		if (n->c[i])
+			mdb_cursor_close(n->c[i]);
+		if (n->rc[i] && n->rc[i] != MDB_NOTFOUND)
+			rc = n->rc[i];
+	}
+	return rc ? store_txn_fail(n->t, store_error(rc)) : n->t->err;
+}
+
 int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
 		       const struct proj_cursor *before, unsigned limit,
 		       struct proj_comment_page *page)
@@ -172,30 +238,24 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str 
 		memset(key + klen, 0xff, 16);
 		klen += 16;
 	}
-	MDB_cursor *c = store_cursor(t, store_slot_db(slot, SLOT_COMMENTS));
-	if (!c)
-		return t->err;
-	MDB_val k, v;
-	int rc;
+	struct newest_first n;
 	size_t bytes = 0;
-	for (rc = seek_before(c, key, klen, &k, &v); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+	int rc = newest_open(&n, t, slot, campaign, key, klen);
+	for (int i = rc ? -1 : newest_side(&n); i >= 0; newest_step(&n, i), i = newest_side(&n)) {
 		struct proj_comment com;
-		if (proj_timed_key_parse(k.mv_data, k.mv_size, campaign, &com.at, &com.seq))
-			break; /* walked past the campaign's first comment */
 		if (page->count == limit || bytes >= PROJ_PAGE_BYTES) {
 			page->has_next = true;
 			break;
 		}
-		if (proj_comment_decode(v.mv_data, v.mv_size, &com)) {
-			rc = MDB_CORRUPTED;
+		if (proj_timed_key_parse(n.k[i].mv_data, n.k[i].mv_size, campaign, &com.at, &com.seq) ||
+		    proj_comment_decode(n.v[i].mv_data, n.v[i].mv_size, &com)) {
+			n.rc[i] = MDB_CORRUPTED;
 			break;
 		}
 		bytes += com.name.len + com.text.len;
 		page->items[page->count++] = com;
 		page->next = (struct proj_cursor){com.at, com.seq};
 	}
-	mdb_cursor_close(c);
-	if (rc && rc != MDB_NOTFOUND)
-		return store_txn_fail(t, store_error(rc));
-	return t->err;
+	int err = newest_close(&n);
+	return rc ? rc : err;
 }

@@ -1,4 +1,4 @@
-/* proj_staged.c — the history written behind; see proj_staged.h. */
+/* proj_staged.c — the history and the comments written behind; see proj_staged.h. */
 #include "proj_staged.h"
 
 #include <stdlib.h>
@@ -228,6 +228,34 @@ int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot
 	return load(s, t, slot, false);
 }
 
+int proj_staged_load_table(struct proj_staged *s, struct store_txn *t, enum store_db db)
+{
+	MDB_cursor *c = store_cursor(t, db);
+	if (!c)
+		return t->err;
+	MDB_val k, v;
+	int rc, err = PL_OK;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !err;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		size_t size = k.mv_size + v.mv_size;
+		if (k.mv_size > UINT16_MAX || v.mv_size > UINT16_MAX || !reserve_rows(s, 1) ||
+		    !reserve((void **)&s->bytes, &s->size, s->used + size, 1) ||
+		    s->used + size > UINT32_MAX) {
+			err = PL_ENOMEM;
+			break;
+		}
+		memcpy(s->bytes + s->used, k.mv_data, k.mv_size);
+		memcpy(s->bytes + s->used + k.mv_size, v.mv_data, v.mv_size);
+		s->rows[s->count++] = (struct proj_staged_row){(uint32_t)s->used, (uint16_t)k.mv_size,
+							       (uint16_t)v.mv_size};
+		s->used += size;
+	}
+	mdb_cursor_close(c);
+	if (err == 0 && rc != MDB_NOTFOUND)
+		err = store_txn_fail(t, store_error(rc));
+	return err;
+}
+
 /*
  * The order of the rows s holds (in log order) for a move: grouped by
  * campaign, each campaign's in log order, which is mostly its time order.
@@ -393,6 +421,42 @@ static int move_row(struct mover *m, const uint8_t *key, size_t key_len, const v
 	return put_row(m->c, key, key_len, val, val_len, append);
 }
 
+/* Moves the staged comments into COMMENTS, in key order through one cursor. */
+static int move_comments(struct store_txn *t, enum store_slot slot)
+{
+	enum store_db staged = store_slot_db(slot, SLOT_COMMENTS_STAGED);
+	MDB_cursor *from = store_cursor(t, staged);
+	MDB_cursor *to = store_txn_cursor(t, store_slot_db(slot, SLOT_COMMENTS));
+	if (!from || !to) {
+		if (from)
+			mdb_cursor_close(from);
+		return t->err;
+	}
+	MDB_val k, v;
+	int rc;
+	/* The staged pages stay as they are while COMMENTS, another table, changes. */
+	for (rc = mdb_cursor_get(from, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(from, &k, &v, MDB_NEXT))
+		if ((rc = mdb_cursor_put(to, &k, &v, 0)))
+			break;
+	mdb_cursor_close(from);
+	if (rc != MDB_NOTFOUND)
+		return store_txn_fail(t, store_error(rc));
+	store_clear(t, staged);
+	return t->err;
+}
+
+void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key, size_t key_len)
+{
+	enum store_db staged = store_slot_db(slot, SLOT_COMMENTS_STAGED);
+	MDB_val v;
+	int rc = store_get(t, staged, key, key_len, &v);
+	if (rc == 0)
+		store_del(t, staged, key, key_len);
+	else if (rc == PL_ENOTFOUND)
+		store_del(t, store_slot_db(slot, SLOT_COMMENTS), key, key_len);
+}
+
 int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
 {
 	enum store_db staged = store_slot_db(slot, SLOT_HISTORY_STAGED);
@@ -425,7 +489,7 @@ int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
 	if (rc)
 		return store_txn_fail(t, rc);
 	store_clear(t, staged);
-	return t->err;
+	return t->err ? t->err : move_comments(t, slot);
 }
 
 /* The first staged row whose key is at or after key. */

@@ -1,5 +1,5 @@
 /*
- * proj_staged.h — the history written behind.
+ * proj_staged.h — the history and the comments written behind.
  *
  * Every batch touches the last page of each campaign it changes in the
  * history table (keyed by campaign, time and log position), and a
@@ -32,6 +32,13 @@
  * mostly do: its pages then fill up instead of splitting in half, and the
  * campaign's id is stored once, not once per row. Readers see whole
  * history keys (proj_history_cursor).
+ *
+ * A new comment's row (proj_records.h) goes to the slot's COMMENTS_STAGED
+ * table, keyed as in COMMENTS, and moves there with the history's rows:
+ * the staged table holds one move's comments at most, so a batch rewrites
+ * a few hundred pages of it instead of the last comments page of every
+ * campaign it touches. A row is in one of the two tables; readers walk
+ * both (proj_comments_page), a removal deletes it from either.
  */
 #ifndef PROJ_STAGED_H
 #define PROJ_STAGED_H
@@ -54,8 +61,14 @@
 void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
 			size_t key_len, const void *val, size_t val_len);
 
-/* Moves every staged row into the history table when at least min_rows are staged. */
+/*
+ * Moves every staged row into the history table, and every staged comment
+ * into COMMENTS, when at least min_rows history rows are staged.
+ */
 int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows);
+
+/* Deletes the comment row at key (proj_timed_key) of slot, staged or moved. */
+void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key, size_t key_len);
 
 /*
  * The row at history key key (proj_timed_key) in table db, a slot's
@@ -95,6 +108,13 @@ void proj_staged_deinit(struct proj_staged *s);
  * what was staged since the last call. 0, PL_ENOMEM, PL_ECORRUPT or t's error.
  */
 int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot);
+
+/*
+ * Fills s (empty) with the rows of table db in key order, for a
+ * proj_history_cursor over another table and db: the comments, moved and
+ * staged. 0, PL_ENOMEM or t's error.
+ */
+int proj_staged_load_table(struct proj_staged *s, struct store_txn *t, enum store_db db);
 
 /* A walk over the union of the history table and the staged rows, in key order. */
 struct proj_history_cursor {

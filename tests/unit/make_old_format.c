@@ -5,7 +5,9 @@
  *   make_old_format DIR 4   format 4 kept every history row under a key of
  *                           its own (campaign, time, log position) in each
  *                           slot's "history" table, not as duplicates of the
- *                           campaign's key in "campaign_history".
+ *                           campaign's key in "campaign_history", and wrote
+ *                           every comment straight into "comments" (no
+ *                           "comments_staged").
  *   make_old_format DIR 3   as 4, and format 3 wrote every history row
  *                           straight into each slot's history table, in
  *                           fixed-width fields: the staged rows are moved
@@ -92,6 +94,31 @@ static int unsplit(MDB_txn *txn, const char *slot)
 	mdb_cursor_close(c);
 	if (rc == MDB_NOTFOUND)
 		rc = drop(txn, split_name);
+	return rc;
+}
+
+/* Moves slot's staged comments into its comments table, as format 4 kept them. */
+static int unstage_comments(MDB_txn *txn, const char *slot)
+{
+	char staged_name[40], comments_name[32];
+	snprintf(staged_name, sizeof staged_name, "%s.comments_staged", slot);
+	snprintf(comments_name, sizeof comments_name, "%s.comments", slot);
+	MDB_dbi staged, comments;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_dbi_open(txn, staged_name, 0, &staged);
+	if (!rc)
+		rc = mdb_dbi_open(txn, comments_name, 0, &comments);
+	if (!rc)
+		rc = mdb_cursor_open(txn, staged, &c);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if ((rc = mdb_put(txn, comments, &k, &v, MDB_NOOVERWRITE)))
+			break;
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		rc = drop(txn, staged_name);
 	return rc;
 }
 
@@ -182,7 +209,8 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = mdb_txn_begin(env, NULL, 0, &txn);
 	for (const char *slot = "a"; !rc && slot; slot = *slot == 'a' ? "b" : NULL)
-		if (!(rc = unsplit(txn, slot)) && argv[2][0] != '4' && !(rc = reencode(txn, slot)))
+		if (!(rc = unsplit(txn, slot)) && !(rc = unstage_comments(txn, slot)) &&
+		    argv[2][0] != '4' && !(rc = reencode(txn, slot)))
 			rc = unstage(txn, slot);
 	for (size_t i = 0; !rc && argv[2][0] == '2' && i < sizeof format3_added / sizeof *format3_added; i++)
 		rc = drop(txn, format3_added[i]);

@@ -13,6 +13,7 @@
 #include "check.h"
 #include "fixture.h"
 #include "proj_records.h"
+#include "proj_staged.h"
 #include "rebuild.h"
 #include "replay.h"
 #include "verify.h"
@@ -64,7 +65,11 @@ static void test_demo_figures(struct store *st)
 	store_abort(&t);
 }
 
-/* Every published table of the live slot, concatenated with separators. */
+/*
+ * The campaigns, totals and comments of the live slot, concatenated with
+ * separators: the comments as one table, moved and staged (which rows are
+ * staged depends on when moves fell, not on the log).
+ */
 static char *snapshot(struct store *st, size_t *len)
 {
 	static const enum store_slot_table tables[] = {SLOT_CAMPAIGNS, SLOT_TOTALS, SLOT_COMMENTS};
@@ -74,15 +79,24 @@ static char *snapshot(struct store *st, size_t *len)
 	enum store_slot slot = live_slot(st);
 	store_read_begin(st, &t);
 	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-		MDB_cursor *c = store_cursor(&t, store_slot_db(slot, tables[i]));
+		struct proj_staged staged;
+		struct proj_history_cursor c;
+		proj_staged_init(&staged);
+		if (tables[i] == SLOT_COMMENTS)
+			CHECK_INT(proj_staged_load_table(&staged, &t,
+							 store_slot_db(slot, SLOT_COMMENTS_STAGED)), 0);
+		CHECK_INT(proj_history_cursor_open(&c, &t, store_slot_db(slot, tables[i]), &staged, NULL, 0),
+			  0);
 		MDB_val k, v;
-		for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		while (proj_history_cursor_get(&c, &k, &v) == 0) {
 			fwrite(&k.mv_size, sizeof k.mv_size, 1, mem);
 			fwrite(k.mv_data, 1, k.mv_size, mem);
 			fwrite(&v.mv_size, sizeof v.mv_size, 1, mem);
 			fwrite(v.mv_data, 1, v.mv_size, mem);
+			CHECK_INT(proj_history_cursor_next(&c), 0);
 		}
-		mdb_cursor_close(c);
+		proj_history_cursor_close(&c);
+		proj_staged_deinit(&staged);
 		fputs("|table|", mem);
 	}
 	store_abort(&t);
@@ -225,6 +239,8 @@ static void test_verify_sees_every_table(struct store *st)
 		/* Staged rows are compared as what they are: rows of the history. */
 		if (table == SLOT_HISTORY_STAGED)
 			expect = ".campaign_history: ";
+		if (table == SLOT_COMMENTS_STAGED)
+			expect = ".comments: ";
 		if (!found) { /* an empty table (no open campaign closes soon): a record too many */
 			CHECK(published);
 			/* A history row is its time and log position (16 bytes), then the row. */

@@ -1,17 +1,18 @@
 /*
- * test_staged.c — the history written behind (proj_staged.h).
+ * test_staged.c — the history and the comments written behind (proj_staged.h).
  *
  * First the packed row itself: every field at its limits, and damaged
- * encodings refused. Then events arrive one batch each, timed out of order, and the fixture's
- * writer moves the staged rows every 300, so a campaign's history is split
- * between the history table and the staging table in every way. Figures at
- * several times, chart buckets and the comments at a time are checked
- * against sums the test keeps itself, read by a reader that keeps its
- * staged rows from call to call (as an HTTP worker does) and by one that
- * reads them afresh. Then: the kept reader after a rebuild swapped the
- * slots, verify, and a damaged staged or history row, which must be an
- * error, not a crash. Last, the history table's rows put and read one by
- * one.
+ * encodings refused. Then events arrive one batch each, timed out of
+ * order, and the fixture's writer moves the staged rows every 300, so a
+ * campaign's history is split between the history table and the staging
+ * table in every way (and its comments between theirs, some removed while
+ * staged, some once moved). Figures at several times, chart buckets, the
+ * comments at a time and the live feed page by page are checked against
+ * sums the test keeps itself, read by a reader that keeps its staged rows
+ * from call to call (as an HTTP worker does) and by one that reads them
+ * afresh. Then: the kept reader after a rebuild swapped the slots, verify,
+ * and a damaged staged or history row, which must be an error, not a
+ * crash. Last, the history table's rows put and read one by one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,8 @@ static int next_id;
 struct sent {
 	int campaign, supporter;
 	int64_t at, amount; /* amount 0: a comment */
+	int comment;        /* its number, for a comment */
+	bool removed;       /* a comment removed later, timed as it was posted */
 };
 static struct sent sent[EVENTS];
 static size_t nsent;
@@ -67,7 +70,7 @@ static struct proj_totals expected(int c, int64_t t)
 			tot.pledges++;
 			tot.supporters += net[s->supporter] == 0;
 			net[s->supporter] += s->amount;
-		} else {
+		} else if (!s->removed) {
 			tot.comments++;
 		}
 	}
@@ -129,6 +132,22 @@ static void check_figures(struct proj_staged *keep)
 			for (size_t k = 1; k < n; k++) /* newest first */
 				CHECK(ats[k - 1] > ats[k] || (ats[k - 1] == ats[k] && seqs[k - 1] > seqs[k]));
 		}
+		/* The live feed, moved and staged rows alike, a page of 7 at a time. */
+		struct proj_comment_page page;
+		struct proj_cursor from, last = {INT64_MAX, UINT64_MAX};
+		int64_t listed = 0;
+		for (bool first = true; first || page.has_next; first = false) {
+			CHECK_INT(proj_comments_page(&t, slot, name, first ? NULL : &from, 7, &page), 0);
+			for (size_t k = 0; k < page.count; k++, listed++) { /* newest first */
+				const struct proj_comment *com = &page.items[k];
+				CHECK(com->at < last.at || (com->at == last.at && com->seq < last.seq));
+				last = (struct proj_cursor){com->at, com->seq};
+			}
+			if (!page.count)
+				break;
+			from = page.next;
+		}
+		CHECK_INT(listed, expected(c, INT64_MAX).comments);
 		/* A chart of ten buckets of 100 minutes. */
 		int64_t raised[10], *out = raised;
 		CHECK_INT(proj_history_buckets(&t, slot, keep, name, T0, 100 * MIN, 10, false, add_raised,
@@ -150,14 +169,24 @@ static void test_split_history(struct proj_staged *keep)
 			  PL_R_NONE);
 	srand(7);
 	bool backer[CAMPAIGNS][SUPPORTERS] = {{false}};
-	size_t moves = 0, staged_before = 0;
+	static size_t commented[EVENTS]; /* sent[] index of each comment */
+	size_t ncomments = 0, moves = 0, staged_before = 0;
 	for (int i = 0; i < EVENTS; i++) {
 		struct sent s = {rand() % CAMPAIGNS, rand() % SUPPORTERS, T0 + (rand() % 1000) * MIN, 0};
 		char f[256];
-		if (i % 16 == 15 && backer[s.campaign][s.supporter]) {
+		struct sent *posted = ncomments ? &sent[commented[(size_t)rand() % ncomments]] : NULL;
+		if (i % 50 == 49 && posted && !posted->removed) {
+			/* A comment removed, staged or moved by now, timed as it was posted. */
+			snprintf(f, sizeof f, "\"comment\":\"k%d\"", posted->comment);
+			CHECK_INT(ingest("comment.removed", posted->campaign, posted->at, f), PL_R_NONE);
+			posted->removed = true;
+		} else if (i % 16 == 15 && backer[s.campaign][s.supporter]) {
 			snprintf(f, sizeof f, "\"comment\":\"k%d\",\"supporter\":\"s%d\",\"text\":\"hello\"",
 				 i, s.supporter);
 			CHECK_INT(ingest("comment.posted", s.campaign, s.at, f), PL_R_NONE);
+			s.comment = i;
+			commented[ncomments++] = nsent;
+			sent[nsent++] = s;
 		} else {
 			s.amount = 1 + rand() % 1000;
 			snprintf(f, sizeof f,
@@ -165,8 +194,8 @@ static void test_split_history(struct proj_staged *keep)
 				 i, s.supporter, (long long)s.amount);
 			CHECK_INT(ingest("pledge.created", s.campaign, s.at, f), PL_R_NONE);
 			backer[s.campaign][s.supporter] = true;
+			sent[nsent++] = s;
 		}
-		sent[nsent++] = s;
 		struct store_txn t;
 		CHECK_INT(store_read_begin(st, &t), 0);
 		size_t staged = staged_entries(&t, live(&t));

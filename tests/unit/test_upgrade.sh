@@ -13,8 +13,9 @@
 # platform totals): upgraded, it answers both, equal to a dir made by this
 # build. And into format 3 (every history row in the history table, packed
 # as format 3 did, no staging tables): upgraded, it answers the same history.
-# And into format 4 (every history row under a key of its own, a rebuild
-# left under way): upgraded, the same history, the old tables gone.
+# And into format 4 (every history row under a key of its own, every
+# comment in the comments table, a rebuild left under way): upgraded, the
+# same history and comments, the old tables gone.
 set -u
 PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4
 work=$(mktemp -d)
@@ -103,7 +104,7 @@ expect 0 "upgrade from format 3" -- "$PLEDGED" upgrade --data "$work/f3"
 contains "$work/err" "is of format 5 now" "upgrade summary from format 3"
 expect 0 "verify after the upgrade from format 3" -- "$PLEDGED" verify --data "$work/f3"
 contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format 3"
-history_of() { # DIR: the demo campaign's weekly history and feed as of a day, as served
+history_of() { # DIR: the demo campaign's weekly history, feed as of a day and feed now, as served
 	"$PLEDGED" serve --read-only --data "$1" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
 		2>"$work/serve.log" &
 	pid=$!
@@ -111,6 +112,7 @@ history_of() { # DIR: the demo campaign's weekly history and feed as of a day, a
 	base="http://127.0.0.1:$port/v1/campaigns/jess-phillips-for-labour-leader"
 	curl -s "$base/history?interval=week"
 	curl -s "$base/comments?as_of=2020-01-22T00:00:00Z"
+	curl -s "$base/comments?limit=7"
 	kill "$pid"
 	wait "$pid" 2>/dev/null
 }
@@ -139,6 +141,7 @@ contains "$work/out" "OK: projections match the log" "verify passes after the up
 for table in a.history b.history; do
 	if mdb_dump -s "$table" "$work/f4" >/dev/null 2>&1; then fail "format 4's $table is still there"; else ok; fi
 done
+[ -n "$(table_dump "$work/f4" comments comments_staged)" ] && ok || fail "the comments after the upgrade from format 4"
 mdb_dump -p -s meta "$work/f4" | grep -q '^ rebuild.slot$' && fail "the old rebuild is still marked" || ok
 if command -v curl >/dev/null; then
 	history_of "$work/f4" >"$work/f4.served"

@@ -7,7 +7,8 @@
  * offsets. Format 3 added each campaign's history, the platform totals
  * and, in the state index, who backs what across campaigns. Format 4 packs
  * history rows tighter and writes them behind (proj_staged.h). Format 5 keeps
- * a campaign's history rows as duplicates of one key. From format 1
+ * a campaign's history rows as duplicates of one key and writes new comments
+ * behind too. From format 1
  * the upgrade rewrites the log and the rejections a share per transaction
  * and drops the old projection tables; from any it then rebuilds the
  * projections from the log (rebuild.h). While it runs the data dir is

@@ -13,6 +13,7 @@
 #include "bytes.h"
 #include "fp.h"
 #include "pl_error.h"
+#include "proj_history_table.h"
 #include "proj_staged.h"
 
 /* Fingerprint kinds of the projections' ids (evlog.c uses 1 for event ids). */

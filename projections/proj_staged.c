@@ -9,6 +9,7 @@
 #include "memtable.h"
 #include "pl_error.h"
 #include "proj.h"
+#include "proj_history_table.h"
 #include "proj_records.h"
 
 void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
@@ -303,124 +304,6 @@ static int group_by_campaign(const struct proj_staged *s, uint32_t *order)
 	return rc;
 }
 
-/* ---- the history table: a history key split into key and duplicate ---- */
-
-/* The length of a history key's campaign prefix, the table's key. */
-static size_t prefix_len(const uint8_t *key, size_t key_len)
-{
-	size_t n = key_len ? 1 + (size_t)key[0] : 0;
-	return n < key_len ? n : key_len;
-}
-
-enum { DUP_HEAD = 16 }; /* a duplicate's time and log position, before its row */
-
-/*
- * Positions c (on a history table) at the duplicate whose head is key's
- * last DUP_HEAD bytes: 0, MDB_NOTFOUND or LMDB's error.
- */
-static int seek_row(MDB_cursor *c, const uint8_t *key, size_t key_len, MDB_val *dup)
-{
-	size_t plen = prefix_len(key, key_len);
-	if (key_len != plen + DUP_HEAD)
-		return MDB_NOTFOUND;
-	MDB_val k = {plen, (void *)key};
-	*dup = (MDB_val){DUP_HEAD, (void *)(key + plen)};
-	int rc = mdb_cursor_get(c, &k, dup, MDB_GET_BOTH_RANGE);
-	if (rc == 0 && (dup->mv_size < DUP_HEAD || memcmp(dup->mv_data, key + plen, DUP_HEAD)))
-		rc = MDB_NOTFOUND;
-	return rc;
-}
-
-int proj_history_row_get(struct store_txn *t, enum store_db db, const uint8_t *key,
-			 size_t key_len, MDB_val *val)
-{
-	MDB_cursor *c = store_txn_cursor(t, db);
-	if (!c)
-		return t->err;
-	MDB_val dup;
-	int rc = seek_row(c, key, key_len, &dup);
-	if (rc == MDB_NOTFOUND)
-		return PL_ENOTFOUND;
-	if (rc)
-		return store_txn_fail(t, store_error(rc));
-	*val = (MDB_val){dup.mv_size - DUP_HEAD, (uint8_t *)dup.mv_data + DUP_HEAD};
-	return PL_OK;
-}
-
-/* Puts the row key → val through c, appending it to its campaign's duplicates when append. */
-static int put_row(MDB_cursor *c, const uint8_t *key, size_t key_len, const void *val,
-		   size_t val_len, bool append)
-{
-	uint8_t dup[DUP_HEAD + PROJ_HISTORY_MAX];
-	size_t plen = prefix_len(key, key_len);
-	if (key_len != plen + DUP_HEAD || val_len > PROJ_HISTORY_MAX)
-		return MDB_BAD_VALSIZE;
-	memcpy(dup, key + plen, DUP_HEAD);
-	memcpy(dup + DUP_HEAD, val, val_len);
-	MDB_val k = {plen, (void *)key}, d = {DUP_HEAD + val_len, dup};
-	return mdb_cursor_put(c, &k, &d, append ? MDB_APPENDDUP : 0);
-}
-
-void proj_history_row_put(struct store_txn *t, enum store_db db, const uint8_t *key,
-			  size_t key_len, const void *val, size_t val_len)
-{
-	MDB_cursor *c = store_txn_cursor(t, db);
-	if (!c)
-		return;
-	MDB_val dup;
-	int rc = seek_row(c, key, key_len, &dup);
-	if (rc == 0)
-		rc = mdb_cursor_del(c, 0); /* the row's duplicate changes with its value */
-	if (rc == 0 || rc == MDB_NOTFOUND)
-		rc = put_row(c, key, key_len, val, val_len, false);
-	if (rc)
-		store_txn_fail(t, store_error(rc));
-}
-
-/*
- * Puts a move's rows, grouped by campaign, through one cursor: a row that
- * sorts after its campaign's last is appended, any other (an event that
- * came late) put in its place. Knowing which before the put matters: a
- * refused MDB_APPENDDUP may leave the transaction unusable.
- */
-struct mover {
-	MDB_cursor *c;
-	const uint8_t *campaign; /* the prefix of the campaign being moved */
-	size_t campaign_len;
-	uint8_t last[DUP_HEAD]; /* its last duplicate's head */
-	bool has_last;
-};
-
-static int move_row(struct mover *m, const uint8_t *key, size_t key_len, const void *val,
-		    size_t val_len)
-{
-	size_t plen = prefix_len(key, key_len);
-	if (key_len != plen + DUP_HEAD)
-		return MDB_BAD_VALSIZE;
-	if (!m->campaign || plen != m->campaign_len || memcmp(key, m->campaign, plen)) {
-		MDB_val k = {plen, (void *)key}, d;
-		int rc = mdb_cursor_get(m->c, &k, &d, MDB_SET_KEY);
-		if (rc == 0)
-			rc = mdb_cursor_get(m->c, &k, &d, MDB_LAST_DUP);
-		if (rc && rc != MDB_NOTFOUND)
-			return rc;
-		if (rc == 0 && d.mv_size < DUP_HEAD)
-			return MDB_CORRUPTED;
-		m->has_last = rc == 0;
-		if (m->has_last)
-			memcpy(m->last, d.mv_data, DUP_HEAD);
-		m->campaign = key;
-		m->campaign_len = plen;
-	}
-	const uint8_t *head = key + plen;
-	bool append = !m->has_last || memcmp(head, m->last, DUP_HEAD) > 0;
-	if (append) {
-		memcpy(m->last, head, DUP_HEAD);
-		m->has_last = true;
-	}
-	return put_row(m->c, key, key_len, val, val_len, append);
-}
-
 /* Moves the staged comments into COMMENTS, in key order through one cursor. */
 static int move_comments(struct store_txn *t, enum store_slot slot)
 {
@@ -474,13 +357,13 @@ int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
 		rc = PL_ENOMEM;
 	if (rc == 0)
 		rc = group_by_campaign(&s, order);
-	struct mover m = {.c = store_txn_cursor(t, history)};
-	if (rc == 0 && !m.c)
+	struct proj_history_appender app = {.c = store_txn_cursor(t, history)};
+	if (rc == 0 && !app.c)
 		rc = t->err;
 	for (size_t i = 0; rc == 0 && i < s.count; i++) {
 		const struct proj_staged_row *r = &s.rows[order[i]];
-		int mrc = move_row(&m, row_key(&s, r), r->key_len, row_key(&s, r) + r->key_len,
-				   r->val_len);
+		int mrc = proj_history_append(&app, row_key(&s, r), r->key_len,
+					      row_key(&s, r) + r->key_len, r->val_len);
 		if (mrc)
 			rc = store_error(mrc);
 	}
@@ -511,13 +394,13 @@ static size_t lower_bound(const struct proj_staged *s, const void *key, size_t k
 static int settle(struct proj_history_cursor *c)
 {
 	if (c->rc == 0 && c->split) {
-		if (c->v.mv_size < DUP_HEAD || c->k.mv_size + DUP_HEAD > sizeof c->key)
+		if (c->v.mv_size < PROJ_HISTORY_HEAD || c->k.mv_size + PROJ_HISTORY_HEAD > sizeof c->key)
 			c->rc = MDB_CORRUPTED;
 		else {
 			memcpy(c->key, c->k.mv_data, c->k.mv_size);
-			memcpy(c->key + c->k.mv_size, c->v.mv_data, DUP_HEAD);
-			c->k = (MDB_val){c->k.mv_size + DUP_HEAD, c->key};
-			c->v = (MDB_val){c->v.mv_size - DUP_HEAD, (uint8_t *)c->v.mv_data + DUP_HEAD};
+			memcpy(c->key + c->k.mv_size, c->v.mv_data, PROJ_HISTORY_HEAD);
+			c->k = (MDB_val){c->k.mv_size + PROJ_HISTORY_HEAD, c->key};
+			c->v = (MDB_val){c->v.mv_size - PROJ_HISTORY_HEAD, (uint8_t *)c->v.mv_data + PROJ_HISTORY_HEAD};
 		}
 	}
 	if (c->rc && c->rc != MDB_NOTFOUND)
@@ -537,7 +420,7 @@ int proj_history_cursor_open(struct proj_history_cursor *c, struct store_txn *t,
 	if ((c->rc = mdb_dbi_flags(t->txn, store_dbi(t, db), &flags)))
 		return store_txn_fail(t, store_error(c->rc));
 	c->split = flags & MDB_DUPSORT;
-	if (from && c->split && from_len != prefix_len(from, from_len))
+	if (from && c->split && from_len != proj_history_prefix_len(from, from_len))
 		return PL_EINVAL; /* a campaign's rows begin at its first duplicate */
 	if (from) {
 		c->k = (MDB_val){from_len, (void *)from};

@@ -22,16 +22,9 @@
  * key (proj_timed_key) but its last 8 bytes, which are that seq, followed
  * by the encoded row (proj_history_encode).
  * An erasure, whose rows for one campaign may have to be merged, writes
- * them straight into the history table (proj_history_row_put).
- *
- * The history table keeps a row's history key split in two: the campaign's
- * prefix (proj_campaign_prefix) is the table's key, and its rows are that
- * key's duplicates (MDB_DUPSORT), each the key's time and log position (16
- * bytes) followed by the encoded row. A move appends a campaign's rows at
- * the end of its duplicates (MDB_APPENDDUP) where they sort there, as they
- * mostly do: its pages then fill up instead of splitting in half, and the
- * campaign's id is stored once, not once per row. Readers see whole
- * history keys (proj_history_cursor).
+ * them straight into the history table (proj_history_row_put). The history
+ * table keeps a campaign's rows as the duplicates of one key, and a move
+ * appends them at their end (proj_history_table.h).
  *
  * A new comment's row (proj_records.h) goes to the slot's COMMENTS_STAGED
  * table, keyed as in COMMENTS, and moves there with the history's rows:
@@ -70,16 +63,6 @@ int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
 /* Deletes the comment row at key (proj_timed_key) of slot, staged or moved. */
 void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key, size_t key_len);
 
-/*
- * The row at history key key (proj_timed_key) in table db, a slot's
- * history table: 0 with *val (valid until t changes), PL_ENOTFOUND, or t's
- * error.
- */
-int proj_history_row_get(struct store_txn *t, enum store_db db, const uint8_t *key,
-			 size_t key_len, MDB_val *val);
-/* Writes the row at history key key in table db, in place of any there. */
-void proj_history_row_put(struct store_txn *t, enum store_db db, const uint8_t *key,
-			  size_t key_len, const void *val, size_t val_len);
 
 /* One staged row: its history key and value, at off in proj_staged.bytes. */
 struct proj_staged_row {

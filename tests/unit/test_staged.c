@@ -25,6 +25,7 @@
 #include "pl_error.h"
 #include "proj.h"
 #include "proj_history.h"
+#include "proj_history_table.h"
 #include "proj_records.h"
 #include "rebuild.h"
 

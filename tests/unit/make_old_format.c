@@ -63,63 +63,82 @@ static size_t format3_row(unsigned char *out, const struct proj_history *h)
 	return n;
 }
 
-/* Moves slot's history rows from format 5's table (campaign → time, seq, row) to format 4's. */
-static int unsplit(MDB_txn *txn, const char *slot)
+/* Room for a converted row: a history key (1 + 255 + 16 bytes) and its value. */
+struct row_buf {
+	unsigned char key[300], val[64];
+};
+
+/* Turns a row of the table moved from into one of the table moved to: 0 or MDB_CORRUPTED. */
+typedef int (*convert_fn)(const MDB_val *k, const MDB_val *v, MDB_val *to_k, MDB_val *to_v,
+			  struct row_buf *buf);
+
+/* Moves every row of slot's table from into its table to, converted, then drops from. */
+static int move_rows(MDB_txn *txn, const char *slot, const char *from, const char *to,
+		     convert_fn convert)
 {
-	char split_name[40], history_name[32];
-	snprintf(split_name, sizeof split_name, "%s.campaign_history", slot);
-	snprintf(history_name, sizeof history_name, "%s.history", slot);
-	MDB_dbi split, history;
+	char from_name[40], to_name[40];
+	snprintf(from_name, sizeof from_name, "%s.%s", slot, from);
+	snprintf(to_name, sizeof to_name, "%s.%s", slot, to);
+	MDB_dbi src, dst;
 	MDB_cursor *c;
 	MDB_val k, v;
-	int rc = mdb_dbi_open(txn, split_name, 0, &split);
+	int rc = mdb_dbi_open(txn, from_name, 0, &src);
 	if (!rc)
-		rc = mdb_dbi_open(txn, history_name, MDB_CREATE, &history);
+		rc = mdb_dbi_open(txn, to_name, MDB_CREATE, &dst);
 	if (!rc)
-		rc = mdb_cursor_open(txn, split, &c);
+		rc = mdb_cursor_open(txn, src, &c);
 	if (rc)
 		return rc;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		unsigned char key[300];
-		if (v.mv_size < 16 || k.mv_size + 16 > sizeof key) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		memcpy(key, k.mv_data, k.mv_size);
-		memcpy(key + k.mv_size, v.mv_data, 16);
-		MDB_val hk = {k.mv_size + 16, key}, hv = {v.mv_size - 16, (char *)v.mv_data + 16};
-		if ((rc = mdb_put(txn, history, &hk, &hv, 0)))
+		struct row_buf buf;
+		MDB_val to_k, to_v;
+		if ((rc = convert(&k, &v, &to_k, &to_v, &buf)) ||
+		    (rc = mdb_put(txn, dst, &to_k, &to_v, MDB_NOOVERWRITE)))
 			break;
 	}
 	mdb_cursor_close(c);
 	if (rc == MDB_NOTFOUND)
-		rc = drop(txn, split_name);
+		rc = drop(txn, from_name);
 	return rc;
 }
 
-/* Moves slot's staged comments into its comments table, as format 4 kept them. */
-static int unstage_comments(MDB_txn *txn, const char *slot)
+/* Format 5's history row (campaign → time, seq, row) as format 4 kept it (campaign, time, seq → row). */
+static int unsplit_row(const MDB_val *k, const MDB_val *v, MDB_val *to_k, MDB_val *to_v,
+		       struct row_buf *buf)
 {
-	char staged_name[40], comments_name[32];
-	snprintf(staged_name, sizeof staged_name, "%s.comments_staged", slot);
-	snprintf(comments_name, sizeof comments_name, "%s.comments", slot);
-	MDB_dbi staged, comments;
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc = mdb_dbi_open(txn, staged_name, 0, &staged);
-	if (!rc)
-		rc = mdb_dbi_open(txn, comments_name, 0, &comments);
-	if (!rc)
-		rc = mdb_cursor_open(txn, staged, &c);
-	if (rc)
-		return rc;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-		if ((rc = mdb_put(txn, comments, &k, &v, MDB_NOOVERWRITE)))
-			break;
-	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		rc = drop(txn, staged_name);
-	return rc;
+	if (v->mv_size < 16 || k->mv_size + 16 > sizeof buf->key)
+		return MDB_CORRUPTED;
+	memcpy(buf->key, k->mv_data, k->mv_size);
+	memcpy(buf->key + k->mv_size, v->mv_data, 16);
+	*to_k = (MDB_val){k->mv_size + 16, buf->key};
+	*to_v = (MDB_val){v->mv_size - 16, (char *)v->mv_data + 16};
+	return 0;
+}
+
+/* A staged comment: keyed as in the comments table already. */
+static int same_row(const MDB_val *k, const MDB_val *v, MDB_val *to_k, MDB_val *to_v,
+		    struct row_buf *buf)
+{
+	(void)buf;
+	*to_k = *k;
+	*to_v = *v;
+	return 0;
+}
+
+/* A staged history row (key: seq; value: history key but the seq, row) as format 3 wrote it. */
+static int unstage_row(const MDB_val *k, const MDB_val *v, MDB_val *to_k, MDB_val *to_v,
+		       struct row_buf *buf)
+{
+	size_t head = v->mv_size ? 1 + (size_t)((unsigned char *)v->mv_data)[0] + 8 : 0;
+	struct proj_history h;
+	if (!v->mv_size || head > v->mv_size || k->mv_size != 8 || head + 8 > sizeof buf->key ||
+	    proj_history_decode((char *)v->mv_data + head, v->mv_size - head, &h))
+		return MDB_CORRUPTED;
+	memcpy(buf->key, v->mv_data, head);
+	memcpy(buf->key + head, k->mv_data, 8);
+	*to_k = (MDB_val){head + 8, buf->key};
+	*to_v = (MDB_val){format3_row(buf->val, &h), buf->val};
+	return 0;
 }
 
 /* Rewrites the rows already in slot's history table as format 3 wrote them. */
@@ -150,48 +169,6 @@ static int reencode(MDB_txn *txn, const char *slot)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Moves slot's staged history rows (key: seq; value: history key, row) into its history. */
-static int unstage(MDB_txn *txn, const char *slot)
-{
-	char staged_name[32], history_name[32];
-	snprintf(staged_name, sizeof staged_name, "%s.history_staged", slot);
-	snprintf(history_name, sizeof history_name, "%s.history", slot);
-	MDB_dbi staged, history;
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc = mdb_dbi_open(txn, staged_name, 0, &staged);
-	if (!rc)
-		rc = mdb_dbi_open(txn, history_name, 0, &history);
-	if (!rc)
-		rc = mdb_cursor_open(txn, staged, &c);
-	if (rc)
-		return rc;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		/* value: the history key without its last 8 bytes (k, the seq), then the row */
-		unsigned char key[300];
-		size_t head = 1 + (size_t)((unsigned char *)v.mv_data)[0] + 8;
-		if (head > v.mv_size || k.mv_size != 8 || head + 8 > sizeof key) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		memcpy(key, v.mv_data, head);
-		memcpy(key + head, k.mv_data, 8);
-		struct proj_history h;
-		unsigned char row[64];
-		if (proj_history_decode((char *)v.mv_data + head, v.mv_size - head, &h)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		MDB_val hk = {head + 8, key}, hv = {format3_row(row, &h), row};
-		if ((rc = mdb_put(txn, history, &hk, &hv, 0)))
-			break;
-	}
-	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		rc = drop(txn, staged_name);
-	return rc;
-}
-
 int main(int argc, char **argv)
 {
 	MDB_env *env;
@@ -209,9 +186,10 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = mdb_txn_begin(env, NULL, 0, &txn);
 	for (const char *slot = "a"; !rc && slot; slot = *slot == 'a' ? "b" : NULL)
-		if (!(rc = unsplit(txn, slot)) && !(rc = unstage_comments(txn, slot)) &&
+		if (!(rc = move_rows(txn, slot, "campaign_history", "history", unsplit_row)) &&
+		    !(rc = move_rows(txn, slot, "comments_staged", "comments", same_row)) &&
 		    argv[2][0] != '4' && !(rc = reencode(txn, slot)))
-			rc = unstage(txn, slot);
+			rc = move_rows(txn, slot, "history_staged", "history", unstage_row);
 	for (size_t i = 0; !rc && argv[2][0] == '2' && i < sizeof format3_added / sizeof *format3_added; i++)
 		rc = drop(txn, format3_added[i]);
 	if (!rc)

@@ -94,16 +94,20 @@ done
 # Format 3: the history's rows all in the history table, in format 3's
 # fixed-width fields, and no staging tables. The upgrade rebuilds them; the
 # history then reads as this build's own.
+upgrade_from() { # DIR N: DIR of this build made format N: refused, its rows in
+	# the history table; then upgraded and verified
+	"$MAKE_OLD" "$1" "$2" || fail "make_old_format $2"
+	expect 3 "verify refuses format $2" -- "$PLEDGED" verify --data "$1"
+	contains "$work/err" "pledged upgrade" "and says to upgrade"
+	[ -s "$(table_dump "$1" history >"$1.history"; echo "$1.history")" ] && ok ||
+		fail "format $2 keeps its rows in the history table"
+	expect 0 "upgrade from format $2" -- "$PLEDGED" upgrade --data "$1"
+	contains "$work/err" "is of format 5 now" "upgrade summary from format $2"
+	expect 0 "verify after the upgrade from format $2" -- "$PLEDGED" verify --data "$1"
+	contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format $2"
+}
 "$PLEDGED" import --data "$work/f3" <"$DEMO" >/dev/null 2>&1
-"$MAKE_OLD" "$work/f3" 3 || fail "make_old_format 3"
-expect 3 "verify refuses format 3" -- "$PLEDGED" verify --data "$work/f3"
-contains "$work/err" "pledged upgrade" "and says to upgrade"
-[ -s "$(table_dump "$work/f3" history >"$work/f3.history"; echo "$work/f3.history")" ] && ok ||
-	fail "format 3 keeps its rows in the history table"
-expect 0 "upgrade from format 3" -- "$PLEDGED" upgrade --data "$work/f3"
-contains "$work/err" "is of format 5 now" "upgrade summary from format 3"
-expect 0 "verify after the upgrade from format 3" -- "$PLEDGED" verify --data "$work/f3"
-contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format 3"
+upgrade_from "$work/f3" 3
 history_of() { # DIR: the demo campaign's weekly history, feed as of a day and feed now, as served
 	"$PLEDGED" serve --read-only --data "$1" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
 		2>"$work/serve.log" &
@@ -116,12 +120,15 @@ history_of() { # DIR: the demo campaign's weekly history, feed as of a day and f
 	kill "$pid"
 	wait "$pid" 2>/dev/null
 }
+served_as_fresh() { # DIR N: what DIR serves is what a dir of this build serves
+	history_of "$1" >"$1.served"
+	cmp -s "$1.served" "$work/v3.served" && ok ||
+		fail "the history after the upgrade from format $2 differs: $(diff "$1.served" "$work/v3.served" | head -n 4)"
+}
 if command -v curl >/dev/null; then
-	history_of "$work/f3" >"$work/f3.served"
 	history_of "$work/v3" >"$work/v3.served"
+	served_as_fresh "$work/f3" 3
 	contains "$work/f3.served" '"buckets":' "the history is served after the upgrade from format 3"
-	cmp -s "$work/f3.served" "$work/v3.served" && ok ||
-		fail "the history after the upgrade from format 3 differs: $(diff "$work/f3.served" "$work/v3.served" | head -n 4)"
 fi
 
 # Format 4: the history's rows each under a key of their own. A rebuild of
@@ -129,25 +136,13 @@ fi
 # format 4 wrote them.
 "$PLEDGED" import --data "$work/f4" <"$DEMO" >/dev/null 2>&1
 "$PLEDGED" replay --data "$work/f4" --no-swap >/dev/null 2>&1 || fail "a rebuild left under way"
-"$MAKE_OLD" "$work/f4" 4 || fail "make_old_format 4"
-expect 3 "verify refuses format 4" -- "$PLEDGED" verify --data "$work/f4"
-contains "$work/err" "pledged upgrade" "and says to upgrade"
-[ -s "$(table_dump "$work/f4" history >"$work/f4.history"; echo "$work/f4.history")" ] && ok ||
-	fail "format 4 keeps its rows in the history table"
-expect 0 "upgrade from format 4" -- "$PLEDGED" upgrade --data "$work/f4"
-contains "$work/err" "is of format 5 now" "upgrade summary from format 4"
-expect 0 "verify after the upgrade from format 4" -- "$PLEDGED" verify --data "$work/f4"
-contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format 4"
+upgrade_from "$work/f4" 4
 for table in a.history b.history; do
 	if mdb_dump -s "$table" "$work/f4" >/dev/null 2>&1; then fail "format 4's $table is still there"; else ok; fi
 done
 [ -n "$(table_dump "$work/f4" comments comments_staged)" ] && ok || fail "the comments after the upgrade from format 4"
 mdb_dump -p -s meta "$work/f4" | grep -q '^ rebuild.slot$' && fail "the old rebuild is still marked" || ok
-if command -v curl >/dev/null; then
-	history_of "$work/f4" >"$work/f4.served"
-	cmp -s "$work/f4.served" "$work/v3.served" && ok ||
-		fail "the history after the upgrade from format 4 differs: $(diff "$work/f4.served" "$work/v3.served" | head -n 4)"
-fi
+command -v curl >/dev/null && served_as_fresh "$work/f4" 4
 
 # Interrupted (a crash point in its rebuild) and run again.
 make_v1 crashed

@@ -35,6 +35,7 @@ trap cleanup EXIT
 "$pledged" import --data "$work/data" < "$demo" > /dev/null
 "$pledged" import --data "$work/data" < "$hostile" > /dev/null
 
+: > "$work/port" # exists before the fixture's own redirection, which its fork may do later
 "$fixture" "$work/data" > "$work/port" 2> "$work/fixture.log" &
 pid=$!
 port=

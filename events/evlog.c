@@ -236,7 +236,9 @@ int evlog_last_seq(struct store_txn *t, uint64_t *seq)
 
 struct index_kind_def evlog_id_kind(enum store_slot slot)
 {
-	return (struct index_kind_def){"event ids", store_slot_db(slot, SLOT_EVENT_IDS), 0};
+	/* Looked up for every event, found only for a re-delivery. */
+	return (struct index_kind_def){"event ids", store_slot_db(slot, SLOT_EVENT_IDS), 0,
+				       .mostly_missed = true};
 }
 
 /* The fingerprint kind of event ids (fp.h: kinds keep id spaces apart). */

@@ -23,12 +23,15 @@ void proj_kind_defs(enum store_slot slot, struct index_kind_def out[PROJ_KIND_CO
 {
 	out[PROJ_K_CAMPAIGN] = (struct index_kind_def){
 		"campaigns", store_slot_db(slot, SLOT_CAMPAIGN_STATE), PROJ_CAMPAIGN_STATE_SIZE};
+	/* A new pledge's or comment's id is looked up to be refused if taken;
+	 * only a refund or a removal finds one. */
 	out[PROJ_K_PLEDGE] = (struct index_kind_def){"pledges", store_slot_db(slot, SLOT_PLEDGES),
-						     PROJ_PLEDGE_SIZE};
+						     PROJ_PLEDGE_SIZE, .mostly_missed = true};
 	out[PROJ_K_SUPPORTER] = (struct index_kind_def){
 		"supporters", store_slot_db(slot, SLOT_SUPPORTERS), 8};
-	out[PROJ_K_COMMENT] = (struct index_kind_def){
-		"comment ids", store_slot_db(slot, SLOT_COMMENT_IDS), PROJ_COMMENT_STATE_SIZE};
+	out[PROJ_K_COMMENT] = (struct index_kind_def){"comment ids",
+						      store_slot_db(slot, SLOT_COMMENT_IDS),
+						      PROJ_COMMENT_STATE_SIZE, .mostly_missed = true};
 	out[PROJ_K_BACKER] = (struct index_kind_def){"backers", store_slot_db(slot, SLOT_BACKERS), 8};
 }
 

@@ -24,6 +24,19 @@ static size_t meta_key(const struct index *ix, char *key, size_t size)
 	return (size_t)snprintf(key, size, "index.%s", ix->name);
 }
 
+/*
+ * A run's entry: number (be32), kind, tier, how far below its number its
+ * newest_part is (le16), entries (le64). Older builds wrote 0 there, which
+ * reads as the run's own number: the newest it can be, so a filter covers
+ * it only if it covers the run itself. A distance that does not fit is
+ * written as 0 for the same reason.
+ */
+static uint16_t newest_part_below(const struct index_run *r)
+{
+	uint32_t below = r->number - r->newest_part;
+	return below <= UINT16_MAX ? (uint16_t)below : 0;
+}
+
 static void save_directory(struct index *ix, struct store_txn *t)
 {
 	uint8_t buf[DIRECTORY_HEAD + INDEX_MAX_RUNS * DIRECTORY_RUN];
@@ -39,7 +52,7 @@ static void save_directory(struct index *ix, struct store_txn *t)
 		bytes_put_be32(p, r->number);
 		p[4] = r->kind;
 		p[5] = r->tier;
-		bytes_put_le16(p + 6, 0);
+		bytes_put_le16(p + 6, newest_part_below(r));
 		bytes_put_le64(p + 8, r->entries);
 	}
 	store_put(t, STORE_DB_META, key, meta_key(ix, key, sizeof key), buf, (size_t)(p - buf), 0);
@@ -71,9 +84,11 @@ static int load_directory(struct index *ix, struct store_txn *t)
 		r->number = bytes_get_be32(p);
 		r->kind = p[4];
 		r->tier = p[5];
+		uint16_t below = bytes_get_le16(p + 6);
 		r->entries = bytes_get_le64(p + 8);
-		if (r->kind >= ix->nkinds || r->number >= ix->d.next_run)
+		if (r->kind >= ix->nkinds || r->number >= ix->d.next_run || below > r->number)
 			return PL_ECORRUPT;
+		r->newest_part = r->number - below;
 	}
 	return PL_OK;
 }
@@ -99,11 +114,13 @@ static size_t bloom_key(const struct index *ix, char *key, size_t size)
  * XXH3-64 of both (le64): a filter with a bit lost to damage would call a
  * stored id new, and the id would be taken twice.
  *
- * It is rewritten only once the runs written since it was last stored add
- * up to BLOOM_SAVE_RATIO times its size (or when it was resized), so storing
- * it costs at most a quarter of the bytes the runs do, and loading it reads
- * at most that much of the runs again (a 32 MiB filter: 128 MiB of runs,
- * a fraction of a second).
+ * It is rewritten only once the runs it does not cover add up to
+ * BLOOM_SAVE_RATIO times its size (or when it was resized), so loading it
+ * reads at most that much of the runs again (a 32 MiB filter: 128 MiB of
+ * runs, a fraction of a second). A merge's run holds no key its sources did
+ * not, so merges leave a covered run covered (index_run.newest_part): the
+ * filter is stored for every few times its size of new keys, not of keys
+ * merged again, and it costs a fraction of the checkpoints' bytes.
  */
 #define BLOOM_TRAILER 12
 #define BLOOM_SAVE_RATIO 4
@@ -118,7 +135,8 @@ static void save_bloom(struct index *ix, struct store_txn *t)
 		memcpy(p, ix->bloom.bits, size);
 		bytes_put_le32(p + size, ix->d.next_run);
 		bytes_put_le64(p + size + 4, XXH3_64bits(p, size + 4));
-		ix->bloom_debt = 0;
+		ix->d.bloom_covers_below = ix->d.next_run;
+		ix->bloom_resized = false;
 	}
 }
 
@@ -133,7 +151,7 @@ static bool stored_bloom_intact(const MDB_val *v, size_t *size, uint32_t *first_
 	return XXH3_64bits(p, *size + 4) == bytes_get_le64(p + *size + 4);
 }
 
-/* Adds every fingerprint of the tables, and of the runs numbered from first_run on. */
+/* Adds every fingerprint of the tables, and of the runs that hold a checkpoint's from first_run on. */
 static int add_to_bloom(struct index *ix, struct store_txn *t, uint32_t first_run)
 {
 	for (size_t k = 0; k < ix->nkinds; k++) {
@@ -147,7 +165,7 @@ static int add_to_bloom(struct index *ix, struct store_txn *t, uint32_t first_ru
 	for (size_t i = 0; i < ix->d.nruns; i++) {
 		const struct index_run *r = &ix->d.runs[i];
 		const struct index_kind_def *def = &ix->kinds[r->kind].def;
-		if (r->number < first_run)
+		if (r->newest_part < first_run)
 			continue;
 		struct run_iter it;
 		run_iter_init(&it, r->number, FP_SIZE + def->value_size);
@@ -194,8 +212,10 @@ static int load_bloom(struct index *ix, struct store_txn *t)
 	size_t size;
 	uint32_t first_uncovered;
 	if (rc == 0 && stored_bloom_intact(&v, &size, &first_uncovered) &&
-	    bloom_load(&ix->bloom, v.mv_data, size) == 0)
+	    bloom_load(&ix->bloom, v.mv_data, size) == 0) {
+		ix->d.bloom_covers_below = first_uncovered;
 		return add_to_bloom(ix, t, first_uncovered);
+	}
 	if (rc && rc != PL_ENOTFOUND)
 		return rc;
 	/* None stored, another size, or damaged: the runs have every key. */
@@ -223,7 +243,7 @@ static int grow_bloom(struct index *ix, struct store_txn *t)
 		return rc;
 	}
 	bloom_deinit(&old);
-	ix->bloom_debt = SIZE_MAX; /* the stored one has the old size: store this one */
+	ix->bloom_resized = true;
 	return PL_OK;
 }
 
@@ -461,10 +481,10 @@ int index_freeze(struct index *ix, uint64_t seq)
 	return PL_OK;
 }
 
-static int runs_of(const struct index *ix, uint8_t kind, uint8_t tier, size_t *at, size_t max)
+static size_t runs_of(const struct index *ix, uint8_t kind, uint8_t tier, size_t *at, size_t max)
 {
-	int n = 0;
-	for (size_t i = 0; i < ix->d.nruns && (size_t)n < max; i++)
+	size_t n = 0;
+	for (size_t i = 0; i < ix->d.nruns && n < max; i++)
 		if (ix->d.runs[i].kind == kind && ix->d.runs[i].tier == tier)
 			at[n++] = i;
 	return n;
@@ -476,16 +496,19 @@ static void plan_merge(struct index *ix)
 	if (ix->d.merging)
 		return;
 	for (uint8_t kind = 0; kind < ix->nkinds; kind++) {
+		size_t width = ix->kinds[kind].def.mostly_missed ? INDEX_WIDE_MERGE_WIDTH
+								 : INDEX_MERGE_WIDTH;
 		for (uint8_t tier = 0; tier < 16; tier++) {
-			size_t at[INDEX_MERGE_WIDTH];
-			if (runs_of(ix, kind, tier, at, INDEX_MERGE_WIDTH) < INDEX_MERGE_WIDTH)
+			size_t at[INDEX_WIDE_MERGE_WIDTH];
+			if (runs_of(ix, kind, tier, at, width) < width)
 				continue;
 			ix->d.merging = true;
 			ix->d.merge_kind = kind;
 			ix->d.merge_tier = tier;
+			ix->d.merge_width = (uint8_t)width;
 			ix->d.merge_out = ix->d.next_run++;
 			ix->d.merge_written = 0;
-			for (int i = 0; i < INDEX_MERGE_WIDTH; i++) {
+			for (size_t i = 0; i < width; i++) {
 				ix->d.merge_src[i] = ix->d.runs[at[i]].number;
 				run_iter_init(&ix->d.merge_iter[i], ix->d.merge_src[i],
 					      entry_size(ix, kind));
@@ -493,6 +516,27 @@ static void plan_merge(struct index *ix)
 			return;
 		}
 	}
+}
+
+/* Bytes of the runs the stored filter does not cover: what loading it would read. */
+static uint64_t uncovered_bytes(const struct index *ix)
+{
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < ix->d.nruns; i++) {
+		const struct index_run *r = &ix->d.runs[i];
+		if (r->newest_part >= ix->d.bloom_covers_below)
+			bytes += r->entries * entry_size(ix, r->kind);
+	}
+	return bytes;
+}
+
+/* Stores the filter when loading it would read too much of the runs again. */
+static void maybe_save_bloom(struct index *ix, struct store_txn *t)
+{
+	if (grow_bloom(ix, t) == 0 &&
+	    (ix->bloom_resized ||
+	     uncovered_bytes(ix) / BLOOM_SAVE_RATIO >= bloom_size(&ix->bloom)))
+		save_bloom(ix, t);
 }
 
 /* The frozen tables are written: make them the checkpoint. */
@@ -507,15 +551,12 @@ static void finish_checkpoint(struct index *ix, struct store_txn *t)
 		}
 		ix->d.runs[ix->d.nruns++] = (struct index_run){
 			.number = ix->d.flush_run[k], .kind = (uint8_t)k, .tier = 0,
-			.entries = ix->kinds[k].frozen.count};
+			.entries = ix->kinds[k].frozen.count, .newest_part = ix->d.flush_run[k]};
 	}
 	ix->d.checkpoint_seq = ix->frozen_seq;
 	plan_merge(ix);
 	save_directory(ix, t);
-	for (size_t k = 0; k < ix->nkinds; k++)
-		ix->bloom_debt += ix->kinds[k].frozen.count * ix->kinds[k].frozen.entry_size;
-	if (grow_bloom(ix, t) == 0 && ix->bloom_debt / BLOOM_SAVE_RATIO >= bloom_size(&ix->bloom))
-		save_bloom(ix, t);
+	maybe_save_bloom(ix, t);
 	ix->release_frozen = true;
 }
 
@@ -562,7 +603,7 @@ static int write_frozen(struct index *ix, struct store_txn *t, size_t *budget)
 
 static int seek_sources(struct index *ix, struct store_txn *t, enum store_db db)
 {
-	for (int i = 0; i < INDEX_MERGE_WIDTH; i++)
+	for (size_t i = 0; i < ix->d.merge_width; i++)
 		if (run_iter_seek(&ix->d.merge_iter[i], t, db))
 			return t->err;
 	return PL_OK;
@@ -572,27 +613,32 @@ static int seek_sources(struct index *ix, struct store_txn *t, enum store_db db)
 static void finish_merge(struct index *ix, struct store_txn *t)
 {
 	size_t out = 0, newest = 0;
+	uint32_t newest_part = 0;
 	struct index_run *runs = ix->d.runs;
 	for (size_t i = 0; i < ix->d.nruns; i++) {
 		bool source = false;
-		for (int s = 0; s < INDEX_MERGE_WIDTH; s++)
+		for (size_t s = 0; s < ix->d.merge_width; s++)
 			source |= runs[i].kind == ix->d.merge_kind && runs[i].number == ix->d.merge_src[s];
 		if (!source) {
 			runs[out++] = runs[i];
 			continue;
 		}
 		newest = out; /* the output goes where its newest source was */
+		if (runs[i].newest_part > newest_part)
+			newest_part = runs[i].newest_part;
 		if (ix->d.ngarbage < INDEX_MAX_RUNS)
 			ix->d.garbage[ix->d.ngarbage++] = runs[i];
 	}
 	memmove(&runs[newest + 1], &runs[newest], (out - newest) * sizeof *runs);
 	runs[newest] = (struct index_run){.number = ix->d.merge_out, .kind = ix->d.merge_kind,
 					  .tier = (uint8_t)(ix->d.merge_tier + 1),
-					  .entries = ix->d.merge_written};
+					  .entries = ix->d.merge_written,
+					  .newest_part = newest_part};
 	ix->d.nruns = out + 1;
 	ix->d.merging = false;
 	plan_merge(ix);
 	save_directory(ix, t);
+	maybe_save_bloom(ix, t);
 }
 
 /* Whether a checkpoint came in while this merge was under way: its runs
@@ -617,7 +663,7 @@ static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
 		while (n < per_block) {
 			/* The smallest fingerprint; of equal ones, the newest source's. */
 			const uint8_t *best = NULL;
-			for (int i = 0; i < INDEX_MERGE_WIDTH; i++) {
+			for (size_t i = 0; i < ix->d.merge_width; i++) {
 				const uint8_t *e = run_iter_entry(&ix->d.merge_iter[i]);
 				if (e && (!best || fp_cmp_at(e, best) <= 0))
 					best = e;
@@ -626,7 +672,7 @@ static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
 				break;
 			memcpy(block + n++ * es, best, es);
 			const uint8_t *key = block + (n - 1) * es;
-			for (int i = 0; i < INDEX_MERGE_WIDTH; i++) {
+			for (size_t i = 0; i < ix->d.merge_width; i++) {
 				const uint8_t *e = run_iter_entry(&ix->d.merge_iter[i]);
 				if (e && fp_cmp_at(e, key) == 0 &&
 				    run_iter_next(&ix->d.merge_iter[i], t, def->db))
@@ -639,7 +685,6 @@ static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
 		}
 		run_write(t, def->db, ix->d.merge_out, !merge_overtaken(ix), block, n, es);
 		ix->d.merge_written += n;
-		ix->bloom_debt += n * es;
 		/* The write may have moved pages the sources' blocks were read from. */
 		if (t->err || seek_sources(ix, t, def->db))
 			return t->err;

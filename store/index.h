@@ -8,9 +8,10 @@
  * kind (memtable.h); when the tables hold checkpoint_entries entries they
  * are frozen and written out, a few hundred blocks per transaction, as
  * sorted runs (runs.h), and a checkpoint records the log position they
- * reflect. Runs are merged four at a time into larger ones, so a lookup
- * visits a bounded number of runs; a Bloom filter (bloom.h) answers most
- * lookups of new ids without any. Memory is bounded by the settings: two
+ * reflect. Runs are merged four at a time into larger ones (eight for a
+ * kind whose lookups mostly miss), so a lookup visits a bounded number of
+ * runs; a Bloom filter (bloom.h) answers most lookups of new ids without
+ * any. Memory is bounded by the settings: two
  * tables' worth of entries (the active one and the one being written) and
  * the filter.
  *
@@ -40,14 +41,20 @@
 #include "store.h"
 
 #define INDEX_MAX_KINDS 8
-#define INDEX_MAX_RUNS 128
+#define INDEX_MAX_RUNS 256
 #define INDEX_MAX_VALUE 64
-#define INDEX_MERGE_WIDTH 4 /* runs of one tier merged into one of the next */
+#define INDEX_MERGE_WIDTH 4      /* runs of one tier merged into one of the next */
+#define INDEX_WIDE_MERGE_WIDTH 8 /* the same, for a kind whose lookups mostly miss */
 
 struct index_kind_def {
 	const char *name;  /* for messages */
 	enum store_db db;  /* the database of its runs */
 	size_t value_size; /* at most INDEX_MAX_VALUE */
+	/* Lookups of this kind are mostly of ids that must be new, which the
+	 * Bloom filter answers without reading a run: its runs are merged
+	 * INDEX_WIDE_MERGE_WIDTH at a time, so an entry is rewritten by fewer
+	 * tiers, and the few lookups that find one visit more runs. */
+	bool mostly_missed;
 };
 
 struct index_options {
@@ -60,6 +67,10 @@ struct index_run {
 	uint8_t kind;
 	uint8_t tier; /* 0 for a checkpoint's run, t+1 for a merge of tier t */
 	uint64_t entries;
+	/* The newest checkpoint's run among the ones it holds the entries of
+	 * (its own number for a checkpoint's run): a merge adds no key, so a
+	 * filter that covers its sources covers it. */
+	uint32_t newest_part;
 };
 
 /* What the index has on disk and the work under way across transactions. */
@@ -75,13 +86,18 @@ struct index_durable {
 	bool merging;
 	uint8_t merge_kind;
 	uint8_t merge_tier;
-	uint32_t merge_src[INDEX_MERGE_WIDTH];
-	struct run_iter merge_iter[INDEX_MERGE_WIDTH];
+	uint8_t merge_width;
+	uint32_t merge_src[INDEX_WIDE_MERGE_WIDTH];
+	struct run_iter merge_iter[INDEX_WIDE_MERGE_WIDTH];
 	uint32_t merge_out;
 	uint64_t merge_written;
 
 	size_t ngarbage;
 	struct index_run garbage[INDEX_MAX_RUNS]; /* runs to delete */
+
+	/* The stored filter holds the keys of the checkpoints' runs numbered
+	 * below this one (their newest_part). */
+	uint32_t bloom_covers_below;
 };
 
 struct index_kind {
@@ -104,7 +120,7 @@ struct index {
 	struct bloom bloom;
 	struct index_durable d;
 	uint64_t frozen_seq; /* the checkpoint the frozen tables make */
-	size_t bloom_debt;   /* bytes of runs written since the filter was last stored */
+	bool bloom_resized;  /* the stored filter has another size: store this one */
 	bool frozen;
 
 	/* The open transaction's undo: memtable changes and the durable state. */

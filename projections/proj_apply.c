@@ -52,7 +52,8 @@ int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *
 {
 	*w = (struct proj_writer){.slot = slot, .ix = ix, .kind_base = kind_base,
 				  .event_at = event_at, .erased_comment = erased_comment,
-				  .log_arg = log_arg, .move_rows = PROJ_STAGED_MOVE_ROWS};
+				  .log_arg = log_arg, .move_rows = PROJ_STAGED_MOVE_ROWS,
+				  .move_comments = PROJ_STAGED_MOVE_COMMENTS};
 	return memtable_init(&w->touched, sizeof(struct touched_id));
 }
 
@@ -684,6 +685,6 @@ int proj_writer_flush(struct proj_writer *w)
 	memtable_clear(&w->touched);
 	publish_platform(w);
 	if (w->publish)
-		proj_staged_move(w->t, w->slot, w->move_rows);
+		proj_staged_move(w->t, w->slot, w->move_rows, w->move_comments);
 	return w->t->err;
 }

@@ -340,13 +340,18 @@ void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key
 		store_del(t, store_slot_db(slot, SLOT_COMMENTS), key, key_len);
 }
 
-int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
+int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
+		     size_t min_comments)
 {
 	enum store_db staged = store_slot_db(slot, SLOT_HISTORY_STAGED);
 	enum store_db history = store_slot_db(slot, SLOT_HISTORY);
-	uint64_t entries;
+	uint64_t entries, comments;
 	int rc = store_entries(t, staged, &entries);
-	if (rc || entries == 0 || entries < min_rows)
+	if (rc == 0 && (entries == 0 || entries < min_rows)) {
+		rc = store_entries(t, store_slot_db(slot, SLOT_COMMENTS_STAGED), &comments);
+		return rc || comments == 0 || comments < min_comments ? rc : move_comments(t, slot);
+	}
+	if (rc)
 		return rc;
 	/* Copied out first: the puts below may move the pages the rows are on. */
 	struct proj_staged s;

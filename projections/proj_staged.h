@@ -27,10 +27,10 @@
  * appends them at their end (proj_history_table.h).
  *
  * A new comment's row (proj_records.h) goes to the slot's COMMENTS_STAGED
- * table, keyed as in COMMENTS, and moves there with the history's rows:
- * the staged table holds one move's comments at most, so a batch rewrites
- * a few hundred pages of it instead of the last comments page of every
- * campaign it touches. A row is in one of the two tables; readers walk
+ * table, keyed as in COMMENTS, and moves there with the history's rows or
+ * once PROJ_STAGED_MOVE_COMMENTS are staged: a batch rewrites a few hundred
+ * pages of that table instead of the last comments page of every campaign
+ * it touches, and, keyed by campaign, it must stay small for that. A row is in one of the two tables; readers walk
  * both (proj_comments_page), a removal deletes it from either.
  */
 #ifndef PROJ_STAGED_H
@@ -44,21 +44,28 @@
 #include "store.h"
 
 /*
- * Staged rows that make a move. At ~100 k rows a move rewrites each
- * campaign's last page once per ~100 k events; readers hold up to that many
- * rows (about 80 bytes each) plus one batch's.
+ * Staged rows that make a move. A move rewrites each campaign's last pages
+ * (its last page of rows and the branch page above it) whatever it brings,
+ * so larger moves cost fewer bytes a row: with 1,000 campaigns, about 140 at
+ * 100 k rows and 85 at 400 k. Readers hold up to that many rows (about 80
+ * bytes each) plus one batch's, and the writer copies them out to move them.
  */
-#define PROJ_STAGED_MOVE_ROWS 100000
+#define PROJ_STAGED_MOVE_ROWS 400000
+/* Staged comments that make a move of their own (about 4,500 came with each
+ * 100 k history rows in the bench's mix). */
+#define PROJ_STAGED_MOVE_COMMENTS 4500
 
 /* Stages the history row key → val of the log entry at seq (MDB_APPEND). */
 void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
 			size_t key_len, const void *val, size_t val_len);
 
 /*
- * Moves every staged row into the history table, and every staged comment
- * into COMMENTS, when at least min_rows history rows are staged.
+ * Moves every staged row into the history table once at least min_rows are
+ * staged, and every staged comment into COMMENTS with them, or on its own
+ * once at least min_comments are staged.
  */
-int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows);
+int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
+		     size_t min_comments);
 
 /* Deletes the comment row at key (proj_timed_key) of slot, staged or moved. */
 void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key, size_t key_len);

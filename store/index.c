@@ -136,7 +136,7 @@ static void save_bloom(struct index *ix, struct store_txn *t)
 		bytes_put_le32(p + size, ix->d.next_run);
 		bytes_put_le64(p + size + 4, XXH3_64bits(p, size + 4));
 		ix->d.bloom_covers_below = ix->d.next_run;
-		ix->bloom_resized = false;
+		ix->d.bloom_stored_bytes = size;
 	}
 }
 
@@ -214,6 +214,7 @@ static int load_bloom(struct index *ix, struct store_txn *t)
 	if (rc == 0 && stored_bloom_intact(&v, &size, &first_uncovered) &&
 	    bloom_load(&ix->bloom, v.mv_data, size) == 0) {
 		ix->d.bloom_covers_below = first_uncovered;
+		ix->d.bloom_stored_bytes = size;
 		return add_to_bloom(ix, t, first_uncovered);
 	}
 	if (rc && rc != PL_ENOTFOUND)
@@ -243,7 +244,6 @@ static int grow_bloom(struct index *ix, struct store_txn *t)
 		return rc;
 	}
 	bloom_deinit(&old);
-	ix->bloom_resized = true;
 	return PL_OK;
 }
 
@@ -534,7 +534,7 @@ static uint64_t uncovered_bytes(const struct index *ix)
 static void maybe_save_bloom(struct index *ix, struct store_txn *t)
 {
 	if (grow_bloom(ix, t) == 0 &&
-	    (ix->bloom_resized ||
+	    (ix->d.bloom_stored_bytes != bloom_size(&ix->bloom) ||
 	     uncovered_bytes(ix) / BLOOM_SAVE_RATIO >= bloom_size(&ix->bloom)))
 		save_bloom(ix, t);
 }

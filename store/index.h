@@ -95,8 +95,9 @@ struct index_durable {
 	size_t ngarbage;
 	struct index_run garbage[INDEX_MAX_RUNS]; /* runs to delete */
 
-	/* The stored filter holds the keys of the checkpoints' runs numbered
-	 * below this one (their newest_part). */
+	/* The stored filter: its size (0: none), and the checkpoints' runs
+	 * (newest_part) it holds the keys of, those numbered below this one. */
+	size_t bloom_stored_bytes;
 	uint32_t bloom_covers_below;
 };
 
@@ -120,7 +121,6 @@ struct index {
 	struct bloom bloom;
 	struct index_durable d;
 	uint64_t frozen_seq; /* the checkpoint the frozen tables make */
-	bool bloom_resized;  /* the stored filter has another size: store this one */
 	bool frozen;
 
 	/* The open transaction's undo: memtable changes and the durable state. */

@@ -75,7 +75,6 @@ struct proj_writer {
 	} platform[PROJ_PLATFORM_PENDING];
 	size_t nplatform;
 	size_t move_rows;        /* staged history rows that make a move (proj_staged.h) */
-	size_t move_comments;    /* staged comments that make a move of their own */
 };
 
 /* Prepares a writer; 0 or PL_ENOMEM. */

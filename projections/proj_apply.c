@@ -52,8 +52,7 @@ int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *
 {
 	*w = (struct proj_writer){.slot = slot, .ix = ix, .kind_base = kind_base,
 				  .event_at = event_at, .erased_comment = erased_comment,
-				  .log_arg = log_arg, .move_rows = PROJ_STAGED_MOVE_ROWS,
-				  .move_comments = PROJ_STAGED_MOVE_COMMENTS};
+				  .log_arg = log_arg, .move_rows = PROJ_STAGED_MOVE_ROWS};
 	return memtable_init(&w->touched, sizeof(struct touched_id));
 }
 
@@ -499,10 +498,7 @@ static int apply_comment(struct apply_ctx *c)
 					   .text = field(c, PL_F_TEXT)};
 		uint8_t key[PROJ_KEY_MAX];
 		size_t klen = proj_timed_key(key, c->campaign, pl_event_int(c->ev, PL_F_AT), c->seq);
-		uint8_t *p = store_reserve(c->t, table(c, SLOT_COMMENTS_STAGED), key, klen,
-					   proj_comment_encode(NULL, &com), 0);
-		if (p)
-			proj_comment_encode(p, &com);
+		proj_stage_comment(c->t, c->w->slot, c->seq, key, klen, &com);
 	}
 	c->state.totals.comments++;
 	if (add_history(c, effective_at(c, 0), &(struct proj_history){.comments = 1}))
@@ -685,6 +681,6 @@ int proj_writer_flush(struct proj_writer *w)
 	memtable_clear(&w->touched);
 	publish_platform(w);
 	if (w->publish)
-		proj_staged_move(w->t, w->slot, w->move_rows, w->move_comments);
+		proj_staged_move(w->t, w->slot, w->move_rows);
 	return w->t->err;
 }

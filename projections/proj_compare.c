@@ -38,8 +38,7 @@ static int side_open(struct side *s, struct store_txn *t, enum store_slot slot,
 	memset(&s->c, 0, sizeof s->c);
 	bool history = table == SLOT_HISTORY, comments = table == SLOT_COMMENTS;
 	int rc = history    ? proj_staged_sync(&s->staged, t, slot)
-		 : comments ? proj_staged_load_table(&s->staged, t,
-						     store_slot_db(slot, SLOT_COMMENTS_STAGED))
+		 : comments ? proj_staged_sync_comments(&s->staged, t, slot)
 			    : PL_OK;
 	if (rc == 0)
 		rc = proj_history_cursor_open(&s->c, t, store_slot_db(slot, table),

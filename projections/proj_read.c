@@ -9,6 +9,7 @@
 
 #include "bytes.h"
 #include "pl_error.h"
+#include "proj_staged.h"
 
 int64_t proj_days_open(const struct proj_totals *tot)
 {
@@ -155,14 +156,16 @@ static int seek_before(MDB_cursor *c, uint8_t *key, size_t klen, MDB_val *k, MDB
 }
 
 /*
- * A campaign's comments newest first, from both tables a comment's row can
- * be in (moved and staged, proj_staged.h): side i's row is k[i], v[i] while
- * rc[i] is 0.
+ * A campaign's comments newest first, from both places a comment's row can
+ * be (moved into COMMENTS, or staged: proj_staged.h): the table's row is
+ * k[0], v[0] while rc[0] is 0, the staged one k[1], v[1] while rc[1] is 0
+ * (row at - 1 of staged).
  */
 struct newest_first {
 	struct store_txn *t;
-	enum store_db db[2];
-	MDB_cursor *c[2];
+	MDB_cursor *c;
+	const struct proj_staged *staged;
+	size_t at;
 	MDB_val k[2], v[2];
 	int rc[2];
 	struct pl_str campaign;
@@ -177,20 +180,29 @@ static void keep_to_campaign(struct newest_first *n, int i)
 		n->rc[i] = MDB_NOTFOUND;
 }
 
-static int newest_open(struct newest_first *n, struct store_txn *t, enum store_slot slot,
-		       struct pl_str campaign, uint8_t *key, size_t klen)
+/* The staged row before the one at n->at, if any. */
+static void staged_step(struct newest_first *n)
 {
-	static const enum store_slot_table tables[2] = {SLOT_COMMENTS, SLOT_COMMENTS_STAGED};
+	n->rc[1] = n->at ? 0 : MDB_NOTFOUND;
+	if (n->at)
+		proj_staged_row(n->staged, --n->at, &n->k[1], &n->v[1]);
+	keep_to_campaign(n, 1);
+}
+
+static int newest_open(struct newest_first *n, struct store_txn *t, enum store_slot slot,
+		       const struct proj_staged *staged, struct pl_str campaign, uint8_t *key,
+		       size_t klen)
+{
 	memset(n, 0, sizeof *n);
 	n->t = t;
 	n->campaign = campaign;
-	for (int i = 0; i < 2; i++) {
-		n->db[i] = store_slot_db(slot, tables[i]);
-		if (!(n->c[i] = store_cursor(t, n->db[i])))
-			return t->err;
-		n->rc[i] = seek_before(n->c[i], key, klen, &n->k[i], &n->v[i]);
-		keep_to_campaign(n, i);
-	}
+	n->staged = staged;
+	if (!(n->c = store_cursor(t, store_slot_db(slot, SLOT_COMMENTS))))
+		return t->err;
+	n->rc[0] = seek_before(n->c, key, klen, &n->k[0], &n->v[0]);
+	keep_to_campaign(n, 0);
+	n->at = proj_staged_lower_bound(staged, key, klen);
+	staged_step(n);
 	return PL_OK;
 }
 
@@ -199,29 +211,29 @@ static int newest_side(const struct newest_first *n)
 {
 	if (n->rc[0] || n->rc[1])
 		return n->rc[0] == 0 ? 0 : n->rc[1] == 0 ? 1 : -1;
-	return mdb_cmp(n->t->txn, store_dbi(n->t, n->db[0]), &n->k[0], &n->k[1]) > 0 ? 0 : 1;
+	return proj_staged_key_cmp(&n->k[0], &n->k[1]) > 0 ? 0 : 1;
 }
 
 static void newest_step(struct newest_first *n, int i)
 {
-	n->rc[i] = mdb_cursor_get(n->c[i], &n->k[i], &n->v[i], MDB_PREV);
-	keep_to_campaign(n, i);
+	if (i == 1) {
+		staged_step(n);
+		return;
+	}
+	n->rc[0] = mdb_cursor_get(n->c, &n->k[0], &n->v[0], MDB_PREV);
+	keep_to_campaign(n, 0);
 }
 
 static int newest_close(struct newest_first *n)
 {
-	int rc = 0;
-	for (int i = 0; i < 2; i++) {
-		if (n->c[i])
-			mdb_cursor_close(n->c[i]);
-		if (n->rc[i] && n->rc[i] != MDB_NOTFOUND)
-			rc = n->rc[i];
-	}
+	if (n->c)
+		mdb_cursor_close(n->c);
+	int rc = n->rc[0] && n->rc[0] != MDB_NOTFOUND ? n->rc[0] : 0;
 	return rc ? store_txn_fail(n->t, store_error(rc)) : n->t->err;
 }
 
-int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
-		       const struct proj_cursor *before, unsigned limit,
+int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
+		       struct pl_str campaign, const struct proj_cursor *before, unsigned limit,
 		       struct proj_comment_page *page)
 {
 	uint8_t key[PROJ_KEY_MAX];
@@ -230,6 +242,9 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str 
 	page->has_next = false;
 	if (limit < 1 || limit > PROJ_PAGE_MAX || campaign.len > PL_MAX_ID_BYTES)
 		return PL_EINVAL;
+	int rc = proj_staged_sync_comments(staged, t, slot);
+	if (rc)
+		return rc;
 	if (before) {
 		klen = proj_timed_key(key, campaign, before->at, before->seq);
 	} else {
@@ -240,7 +255,7 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str 
 	}
 	struct newest_first n;
 	size_t bytes = 0;
-	int rc = newest_open(&n, t, slot, campaign, key, klen);
+	rc = newest_open(&n, t, slot, staged, campaign, key, klen);
 	for (int i = rc ? -1 : newest_side(&n); i >= 0; newest_step(&n, i), i = newest_side(&n)) {
 		struct proj_comment com;
 		if (page->count == limit || bytes >= PROJ_PAGE_BYTES) {
@@ -257,5 +272,7 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str 
 		page->next = (struct proj_cursor){com.at, com.seq};
 	}
 	int err = newest_close(&n);
+	if (rc == 0 && err == 0 && n.rc[1] == MDB_CORRUPTED)
+		err = store_txn_fail(t, PL_ECORRUPT);
 	return rc ? rc : err;
 }

@@ -79,9 +79,12 @@ struct proj_comment_page {
  * Reads up to limit (1..PROJ_PAGE_MAX) visible comments of a campaign, newest
  * first, starting after before (or at the newest when before is NULL); fewer
  * when they would hold more than PROJ_PAGE_BYTES of text (at least one).
+ * staged holds the slot's staged comments (proj_staged.h), brought up to
+ * date here; the page points into it and into t's pages.
  */
-int proj_comments_page(struct store_txn *t, enum store_slot slot, struct pl_str campaign,
-		       const struct proj_cursor *before, unsigned limit,
+struct proj_staged;
+int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
+		       struct pl_str campaign, const struct proj_cursor *before, unsigned limit,
 		       struct proj_comment_page *page);
 
 #endif

@@ -12,19 +12,37 @@
 #include "proj_history_table.h"
 #include "proj_records.h"
 
-void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
-			size_t key_len, const void *val, size_t val_len)
+/* Room for a row of val_len bytes under key (which ends with seq) in a staged table. */
+static uint8_t *stage(struct store_txn *t, enum store_slot slot, enum store_slot_table table,
+		      uint64_t seq, const void *key, size_t key_len, size_t val_len)
 {
 	uint8_t k[8];
 	bytes_put_be64(k, seq);
-	/* The history key ends with seq: the staged row's own key has it. */
+	/* The key ends with seq: the staged row's own key has it. */
 	key_len -= 8;
-	uint8_t *p = store_reserve(t, store_slot_db(slot, SLOT_HISTORY_STAGED), k, sizeof k,
-				   key_len + val_len, MDB_APPEND);
-	if (p) {
-		memcpy(p, key, key_len);
-		memcpy(p + key_len, val, val_len);
-	}
+	uint8_t *p = store_reserve(t, store_slot_db(slot, table), k, sizeof k, key_len + val_len,
+				   MDB_APPEND);
+	if (!p)
+		return NULL;
+	memcpy(p, key, key_len);
+	return p + key_len;
+}
+
+void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
+			size_t key_len, const void *val, size_t val_len)
+{
+	uint8_t *p = stage(t, slot, SLOT_HISTORY_STAGED, seq, key, key_len, val_len);
+	if (p)
+		memcpy(p, val, val_len);
+}
+
+void proj_stage_comment(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
+			size_t key_len, const struct proj_comment *c)
+{
+	uint8_t *p = stage(t, slot, SLOT_COMMENTS_STAGED, seq, key, key_len,
+			   proj_comment_encode(NULL, c));
+	if (p)
+		proj_comment_encode(p, c);
 }
 
 /* LMDB's default order of keys (mdb_cmp_memn): bytes, then the shorter first. */
@@ -45,6 +63,12 @@ void proj_staged_deinit(struct proj_staged *s)
 	free(s->spare);
 	free(s->bytes);
 	memset(s, 0, sizeof *s);
+}
+
+/* The longest row a staged table holds. */
+static size_t row_max(enum store_slot_table table)
+{
+	return table == SLOT_HISTORY_STAGED ? PROJ_HISTORY_MAX : UINT16_MAX;
 }
 
 /* Forgets the rows held, keeping the memory. */
@@ -133,18 +157,18 @@ static int merge(struct proj_staged *s, struct fresh *fresh, size_t n)
  * appended as read (s then holds them in log order, not sorted).
  */
 static int read_rows(struct proj_staged *s, struct store_txn *t, MDB_cursor *c, MDB_val *k,
-		     MDB_val *v, int rc, bool in_log_order)
+		     MDB_val *v, int rc, bool in_log_order, size_t max_row)
 {
 	struct fresh *fresh = NULL;
 	size_t n = 0, cap = 0;
 	int err = PL_OK;
 	for (; rc == 0; rc = mdb_cursor_get(c, k, v, MDB_NEXT)) {
-		/* value: the history key but its last 8 bytes (the seq, which is
+		/* value: the row's key but its last 8 bytes (the seq, which is
 		 * the staged key), then the row; held as the whole key, then the row */
 		const uint8_t *val = v->mv_data;
 		size_t head = v->mv_size ? 1 + (size_t)val[0] + 8 : 0, size = v->mv_size + 8;
 		if (k->mv_size != 8 || v->mv_size == 0 || head > v->mv_size ||
-		    v->mv_size - head > PROJ_HISTORY_MAX) {
+		    v->mv_size - head > max_row) {
 			err = store_txn_fail(t, PL_ECORRUPT);
 			break;
 		}
@@ -181,12 +205,13 @@ static int read_rows(struct proj_staged *s, struct store_txn *t, MDB_cursor *c, 
 }
 
 /*
- * Reads slot's staged rows that s does not hold yet, or all when a move
- * took those it holds (in_log_order: see read_rows).
+ * Reads the rows of slot's staged table that s does not hold yet, or all
+ * when a move took those it holds (in_log_order: see read_rows).
  */
-static int load(struct proj_staged *s, struct store_txn *t, enum store_slot slot, bool in_log_order)
+static int read_new(struct proj_staged *s, struct store_txn *t, enum store_slot slot,
+		    enum store_slot_table table, bool in_log_order)
 {
-	MDB_cursor *c = store_cursor(t, store_slot_db(slot, SLOT_HISTORY_STAGED));
+	MDB_cursor *c = store_cursor(t, store_slot_db(slot, table));
 	if (!c)
 		return t->err;
 	MDB_val k, v;
@@ -208,53 +233,55 @@ static int load(struct proj_staged *s, struct store_txn *t, enum store_slot slot
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	}
 	s->first_seq = first;
-	rc = read_rows(s, t, c, &k, &v, rc, in_log_order);
+	rc = read_rows(s, t, c, &k, &v, rc, in_log_order, row_max(table));
 	mdb_cursor_close(c);
 	return rc;
 }
 
-int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot)
+/*
+ * read_new(), and all the rows again when the table has fewer than s then
+ * holds: a staged comment was removed (staged history rows never are).
+ */
+static int load(struct proj_staged *s, struct store_txn *t, enum store_slot slot,
+		enum store_slot_table table, bool in_log_order)
+{
+	uint64_t entries;
+	int rc = read_new(s, t, slot, table, in_log_order);
+	if (rc == 0)
+		rc = store_entries(t, store_slot_db(slot, table), &entries);
+	if (rc == 0 && entries != s->count) {
+		forget_rows(s);
+		rc = read_new(s, t, slot, table, in_log_order);
+	}
+	return rc;
+}
+
+static int sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot,
+		enum store_slot_table table)
 {
 	enum store_slot live;
 	uint64_t generation;
 	int rc = proj_live(t, &live, &generation);
 	if (rc)
 		return rc;
-	if (!s->synced || s->slot != slot || s->generation != generation) {
+	if (!s->synced || s->slot != slot || s->table != table || s->generation != generation) {
 		forget_rows(s);
 		s->synced = true;
 		s->slot = slot;
+		s->table = table;
 		s->generation = generation;
 	}
-	return load(s, t, slot, false);
+	return load(s, t, slot, table, false);
 }
 
-int proj_staged_load_table(struct proj_staged *s, struct store_txn *t, enum store_db db)
+int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot)
 {
-	MDB_cursor *c = store_cursor(t, db);
-	if (!c)
-		return t->err;
-	MDB_val k, v;
-	int rc, err = PL_OK;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !err;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		size_t size = k.mv_size + v.mv_size;
-		if (k.mv_size > UINT16_MAX || v.mv_size > UINT16_MAX || !reserve_rows(s, 1) ||
-		    !reserve((void **)&s->bytes, &s->size, s->used + size, 1) ||
-		    s->used + size > UINT32_MAX) {
-			err = PL_ENOMEM;
-			break;
-		}
-		memcpy(s->bytes + s->used, k.mv_data, k.mv_size);
-		memcpy(s->bytes + s->used + k.mv_size, v.mv_data, v.mv_size);
-		s->rows[s->count++] = (struct proj_staged_row){(uint32_t)s->used, (uint16_t)k.mv_size,
-							       (uint16_t)v.mv_size};
-		s->used += size;
-	}
-	mdb_cursor_close(c);
-	if (err == 0 && rc != MDB_NOTFOUND)
-		err = store_txn_fail(t, store_error(rc));
-	return err;
+	return sync(s, t, slot, SLOT_HISTORY_STAGED);
+}
+
+int proj_staged_sync_comments(struct proj_staged *s, struct store_txn *t, enum store_slot slot)
+{
+	return sync(s, t, slot, SLOT_COMMENTS_STAGED);
 }
 
 /*
@@ -307,57 +334,51 @@ static int group_by_campaign(const struct proj_staged *s, uint32_t *order)
 /* Moves the staged comments into COMMENTS, in key order through one cursor. */
 static int move_comments(struct store_txn *t, enum store_slot slot)
 {
-	enum store_db staged = store_slot_db(slot, SLOT_COMMENTS_STAGED);
-	MDB_cursor *from = store_cursor(t, staged);
-	MDB_cursor *to = store_txn_cursor(t, store_slot_db(slot, SLOT_COMMENTS));
-	if (!from || !to) {
-		if (from)
-			mdb_cursor_close(from);
-		return t->err;
-	}
-	MDB_val k, v;
-	int rc;
-	/* The staged pages stay as they are while COMMENTS, another table, changes. */
-	for (rc = mdb_cursor_get(from, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(from, &k, &v, MDB_NEXT))
-		if ((rc = mdb_cursor_put(to, &k, &v, 0)))
+	struct proj_staged s;
+	proj_staged_init(&s);
+	/* Copied out and sorted first, as COMMENTS will have them. */
+	int rc = load(&s, t, slot, SLOT_COMMENTS_STAGED, false);
+	MDB_cursor *to = rc ? NULL : store_txn_cursor(t, store_slot_db(slot, SLOT_COMMENTS));
+	for (size_t i = 0; to && i < s.count; i++) {
+		MDB_val k, v;
+		proj_staged_row(&s, i, &k, &v);
+		if ((rc = mdb_cursor_put(to, &k, &v, 0))) {
+			rc = store_txn_fail(t, store_error(rc));
 			break;
-	mdb_cursor_close(from);
-	if (rc != MDB_NOTFOUND)
-		return store_txn_fail(t, store_error(rc));
-	store_clear(t, staged);
-	return t->err;
+		}
+	}
+	proj_staged_deinit(&s);
+	if (rc == 0)
+		store_clear(t, store_slot_db(slot, SLOT_COMMENTS_STAGED));
+	return rc ? rc : t->err;
 }
 
 void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key, size_t key_len)
 {
+	/* Staged under its log position, the key's last 8 bytes. */
 	enum store_db staged = store_slot_db(slot, SLOT_COMMENTS_STAGED);
+	const uint8_t *seq = (const uint8_t *)key + key_len - 8;
 	MDB_val v;
-	int rc = store_get(t, staged, key, key_len, &v);
+	int rc = key_len >= 8 ? store_get(t, staged, seq, 8, &v) : store_txn_fail(t, PL_EINVAL);
 	if (rc == 0)
-		store_del(t, staged, key, key_len);
+		store_del(t, staged, seq, 8);
 	else if (rc == PL_ENOTFOUND)
 		store_del(t, store_slot_db(slot, SLOT_COMMENTS), key, key_len);
 }
 
-int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
-		     size_t min_comments)
+int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
 {
 	enum store_db staged = store_slot_db(slot, SLOT_HISTORY_STAGED);
 	enum store_db history = store_slot_db(slot, SLOT_HISTORY);
-	uint64_t entries, comments;
+	uint64_t entries;
 	int rc = store_entries(t, staged, &entries);
-	if (rc == 0 && (entries == 0 || entries < min_rows)) {
-		rc = store_entries(t, store_slot_db(slot, SLOT_COMMENTS_STAGED), &comments);
-		return rc || comments == 0 || comments < min_comments ? rc : move_comments(t, slot);
-	}
-	if (rc)
+	if (rc || entries == 0 || entries < min_rows)
 		return rc;
 	/* Copied out first: the puts below may move the pages the rows are on. */
 	struct proj_staged s;
 	proj_staged_init(&s);
 	uint32_t *order = NULL;
-	rc = load(&s, t, slot, true);
+	rc = load(&s, t, slot, SLOT_HISTORY_STAGED, true);
 	if (rc == 0 && !(order = malloc(s.count * sizeof *order)))
 		rc = PL_ENOMEM;
 	if (rc == 0)
@@ -380,8 +401,19 @@ int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
 	return t->err ? t->err : move_comments(t, slot);
 }
 
-/* The first staged row whose key is at or after key. */
-static size_t lower_bound(const struct proj_staged *s, const void *key, size_t key_len)
+void proj_staged_row(const struct proj_staged *s, size_t i, MDB_val *k, MDB_val *v)
+{
+	const struct proj_staged_row *r = &s->rows[i];
+	*k = (MDB_val){r->key_len, (uint8_t *)row_key(s, r)};
+	*v = (MDB_val){r->val_len, (uint8_t *)row_key(s, r) + r->key_len};
+}
+
+int proj_staged_key_cmp(const MDB_val *a, const MDB_val *b)
+{
+	return key_cmp(a->mv_data, a->mv_size, b->mv_data, b->mv_size);
+}
+
+size_t proj_staged_lower_bound(const struct proj_staged *s, const void *key, size_t key_len)
 {
 	size_t lo = 0, hi = s->count;
 	while (lo < hi) {
@@ -434,7 +466,7 @@ int proj_history_cursor_open(struct proj_history_cursor *c, struct store_txn *t,
 		c->rc = mdb_cursor_get(c->cur, &c->k, &c->v, MDB_FIRST);
 	}
 	if (from && staged)
-		c->next = lower_bound(staged, from, from_len);
+		c->next = proj_staged_lower_bound(staged, from, from_len);
 	return settle(c);
 }
 

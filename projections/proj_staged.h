@@ -26,12 +26,14 @@
  * table keeps a campaign's rows as the duplicates of one key, and a move
  * appends them at their end (proj_history_table.h).
  *
- * A new comment's row (proj_records.h) goes to the slot's COMMENTS_STAGED
- * table, keyed as in COMMENTS, and moves there with the history's rows or
- * once PROJ_STAGED_MOVE_COMMENTS are staged: a batch rewrites a few hundred
- * pages of that table instead of the last comments page of every campaign
- * it touches, and, keyed by campaign, it must stay small for that. A row is in one of the two tables; readers walk
- * both (proj_comments_page), a removal deletes it from either.
+ * A new comment's row (proj_records.h) is staged the same way, in the
+ * slot's COMMENTS_STAGED table, keyed by its log position, with its
+ * COMMENTS key but the seq before the row; it moves into COMMENTS with the
+ * history's rows. A row is in one of the two tables; readers see both
+ * (proj_comments_page, with a proj_staged of the staged comments), and a
+ * removal deletes it from either. A removal is the one change to a staged
+ * table other than appends and moves: a proj_staged that finds the table
+ * holding fewer rows than itself reads them all again.
  */
 #ifndef PROJ_STAGED_H
 #define PROJ_STAGED_H
@@ -45,27 +47,26 @@
 
 /*
  * Staged rows that make a move. A move rewrites each campaign's last pages
- * (its last page of rows and the branch page above it) whatever it brings,
- * so larger moves cost fewer bytes a row: with 1,000 campaigns, about 140 at
- * 100 k rows and 85 at 400 k. Readers hold up to that many rows (about 80
- * bytes each) plus one batch's, and the writer copies them out to move them.
+ * (its last page of rows and the branch page above it, its last comments
+ * page) whatever it brings, so larger moves cost fewer bytes a row: with
+ * 1,000 campaigns, about 140 at 100 k rows and 85 at 400 k. Readers hold up
+ * to that many rows (about 80 bytes each) plus one batch's, and the
+ * comments staged with them, and the writer copies them out to move them.
  */
 #define PROJ_STAGED_MOVE_ROWS 400000
-/* Staged comments that make a move of their own (about 4,500 came with each
- * 100 k history rows in the bench's mix). */
-#define PROJ_STAGED_MOVE_COMMENTS 4500
 
 /* Stages the history row key → val of the log entry at seq (MDB_APPEND). */
 void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
 			size_t key_len, const void *val, size_t val_len);
+/* Stages comment c, posted by the log entry at seq, under its COMMENTS key. */
+void proj_stage_comment(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
+			size_t key_len, const struct proj_comment *c);
 
 /*
- * Moves every staged row into the history table once at least min_rows are
- * staged, and every staged comment into COMMENTS with them, or on its own
- * once at least min_comments are staged.
+ * Moves every staged row into the history table, and every staged comment
+ * into COMMENTS, once at least min_rows history rows are staged.
  */
-int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
-		     size_t min_comments);
+int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows);
 
 /* Deletes the comment row at key (proj_timed_key) of slot, staged or moved. */
 void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key, size_t key_len);
@@ -77,10 +78,11 @@ struct proj_staged_row {
 	uint16_t key_len, val_len;
 };
 
-/* A slot's staged rows, sorted as the history table sorts its keys. */
+/* A slot's staged rows of one table, sorted as the table they move to sorts its keys. */
 struct proj_staged {
-	bool synced;          /* slot and generation are set */
+	bool synced;          /* slot, table and generation are set */
 	enum store_slot slot;
+	enum store_slot_table table; /* SLOT_HISTORY_STAGED or SLOT_COMMENTS_STAGED */
 	uint64_t generation;  /* of the projections (proj_live) when read */
 	uint64_t first_seq;   /* the first staged row's log position; 0 when none held */
 	uint64_t last_seq;    /* the last one read */
@@ -94,17 +96,20 @@ void proj_staged_init(struct proj_staged *s);
 void proj_staged_deinit(struct proj_staged *s);
 
 /*
- * Brings s up to date with slot's staged rows as t sees them, reading only
- * what was staged since the last call. 0, PL_ENOMEM, PL_ECORRUPT or t's error.
+ * Brings s up to date with slot's staged history rows as t sees them,
+ * reading only what was staged since the last call. 0, PL_ENOMEM,
+ * PL_ECORRUPT or t's error.
  */
 int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot);
+/* The same for slot's staged comments, held as COMMENTS keys and rows. */
+int proj_staged_sync_comments(struct proj_staged *s, struct store_txn *t, enum store_slot slot);
 
-/*
- * Fills s (empty) with the rows of table db in key order, for a
- * proj_history_cursor over another table and db: the comments, moved and
- * staged. 0, PL_ENOMEM or t's error.
- */
-int proj_staged_load_table(struct proj_staged *s, struct store_txn *t, enum store_db db);
+/* Row i of s: its whole key and its value (pointers into s). */
+void proj_staged_row(const struct proj_staged *s, size_t i, MDB_val *k, MDB_val *v);
+/* The first row of s whose key is at or after key. */
+size_t proj_staged_lower_bound(const struct proj_staged *s, const void *key, size_t key_len);
+/* The order of keys in the tables staged rows move to (LMDB's default). */
+int proj_staged_key_cmp(const MDB_val *a, const MDB_val *b);
 
 /* A walk over the union of the history table and the staged rows, in key order. */
 struct proj_history_cursor {

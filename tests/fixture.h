@@ -69,9 +69,8 @@ static inline struct writer *fixture_writer(struct store *st)
 		if (!slots[i].st && free_at < 0)
 			free_at = i;
 	}
-	/* Small moves: the tests' histories and comments are split between moved
-	 * and staged rows, and comments also move without the history. */
-	struct slot_options opt = {.history_move_rows = 300, .comments_move_rows = 20};
+	/* Small moves: the tests' histories and comments are split between moved and staged rows. */
+	struct slot_options opt = {.history_move_rows = 300};
 	struct replay_result res;
 	int rc = free_at < 0 ? PL_ENOMEM : writer_open(&slots[free_at].w, st, &opt, &res);
 	if (rc) {

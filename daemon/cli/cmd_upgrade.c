@@ -14,12 +14,13 @@
 static const char usage[] =
 	"Usage: pledged upgrade [--data DIR]\n"
 	"\n"
-	"Bring a data dir written by an older pledged (format 1 to 4) to this one's\n"
-	"format (5), in place: the projections are rebuilt from the log (with the\n"
-	"history and platform totals format 3 added, written behind as format 4\n"
-	"does, each campaign's history under one key and new comments staged as\n"
-	"format 5 keeps them); from format 1 the log entries and rejections are\n"
-	"first rewritten with checksums. Stop serve first.\n"
+	"Bring a data dir written by an older pledged (format 1 to 5) to this one's\n"
+	"format (6), in place. From format 5 the staged comments move into the\n"
+	"comments table. From formats 1 to 4 the projections are rebuilt from the\n"
+	"log (with the history and platform totals format 3 added, written behind\n"
+	"as format 4 does, each campaign's history under one key and new comments\n"
+	"staged as formats 5 and 6 keep them); from format 1 the log entries and\n"
+	"rejections are first rewritten with checksums. Stop serve first.\n"
 	"Take a backup first ('pledged backup' of the old version). Interrupted, it\n"
 	"goes on where it stopped when run again; until it has finished, every\n"
 	"other command refuses the data dir.\n"
@@ -86,9 +87,9 @@ int cmd_upgrade(int argc, char **argv)
 			STORE_FORMAT);
 	} else {
 		fprintf(stderr, "pledged upgrade: '%s' is of format %d now (%llu log entries and %llu "
-				"rejections rewritten, projections rebuilt)\n",
+				"rejections rewritten, projections %s)\n",
 			dir, STORE_FORMAT, (unsigned long long)rep.log_entries,
-			(unsigned long long)rep.rejections);
+			(unsigned long long)rep.rejections, rep.rebuilt ? "rebuilt" : "kept");
 	}
 out:
 	close(rebuild_fd);

@@ -370,7 +370,8 @@ void http_api_comments(struct http_request *r)
 	const struct proj_cursor *from = q.before[0] ? &before : NULL;
 	int rc = q.has_as_of ? past_feed_page(&cr.t, cr.pos.slot, &r->w->staged, request_id(r),
 					      q.as_of, from, q.limit, &page)
-			     : proj_comments_page(&cr.t, cr.pos.slot, request_id(r), from, q.limit, &page);
+			     : proj_comments_page(&cr.t, cr.pos.slot, &r->w->staged_comments,
+						 request_id(r), from, q.limit, &page);
 	if (rc) {
 		reply_storage_error(r, &cr.t, rc);
 		return;

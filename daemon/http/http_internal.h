@@ -116,6 +116,7 @@ struct http_worker {
 	bool stopping;
 	struct http_cache *cache;    /* rendered bodies of this worker (http_cache.h) */
 	struct proj_staged staged;   /* the staged history rows as last read (proj_staged.h) */
+	struct proj_staged staged_comments; /* and the staged comments */
 	struct http_stream *streams; /* doubly linked, this worker's stream clients */
 	uint64_t streams_seq;        /* log position streams were last checked at */
 	uint64_t streams_generation; /* projections' generation then (see proj.h) */

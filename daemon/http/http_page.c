@@ -427,8 +427,8 @@ void http_page_campaign(struct http_request *r)
 	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
 	if (rc == 0 && (r->id_len || f.count == 1)) {
 		struct proj_comment_page page;
-		rc = proj_comments_page(&t, slot, f.first.id, q.before[0] ? &before : NULL,
-					PAGE_COMMENTS, &page);
+		rc = proj_comments_page(&t, slot, &r->w->staged_comments, f.first.id,
+					q.before[0] ? &before : NULL, PAGE_COMMENTS, &page);
 		if (rc == 0)
 			rc = add_campaign_page(b, r->w->cache, &r->w->staged, &t, slot, gen, &f.first,
 					       &page, seq);

@@ -194,6 +194,7 @@ static int worker_init(struct http_worker *w, struct http_server *hs, int conn_c
 	w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, http_stream_heartbeat_cb, w);
 	w->cache = http_cache_new();
 	proj_staged_init(&w->staged);
+	proj_staged_init(&w->staged_comments);
 	if (!w->stop_ev || !w->adopt_ev || !w->tick_ev || !w->heartbeat_ev || !w->cache)
 		return PL_ENOMEM;
 	return PL_OK;
@@ -218,6 +219,7 @@ static void worker_deinit(struct http_worker *w)
 	/* After evhttp_free: bodies still being sent held references until then. */
 	http_cache_free(w->cache);
 	proj_staged_deinit(&w->staged);
+	proj_staged_deinit(&w->staged_comments);
 	if (w->base)
 		event_base_free(w->base);
 }

@@ -74,8 +74,6 @@ int slot_open(struct slot *s, struct store *st, enum store_slot which,
 	}
 	if (opt->history_move_rows)
 		s->pw.move_rows = opt->history_move_rows;
-	if (opt->comments_move_rows)
-		s->pw.move_comments = opt->comments_move_rows;
 	s->applied_seq = index_checkpoint_seq(&s->ix);
 	s->open = true;
 	return PL_OK;

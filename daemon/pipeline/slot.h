@@ -32,7 +32,6 @@ struct slot_options {
 	size_t work_blocks;        /* blocks written per maintenance transaction; 0: 512 */
 	size_t history_move_rows;  /* staged history rows that make a move (proj_staged.h);
 				    * 0: PROJ_STAGED_MOVE_ROWS */
-	size_t comments_move_rows; /* staged comments that make one; 0: PROJ_STAGED_MOVE_COMMENTS */
 };
 
 struct slot {

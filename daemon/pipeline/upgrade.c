@@ -1,4 +1,4 @@
-/* upgrade.c — formats 1 to 4 to format 5, in place and resumable; see upgrade.h. */
+/* upgrade.c — formats 1 to 5 to format 6, in place and resumable; see upgrade.h. */
 #include "upgrade.h"
 
 #include <string.h>
@@ -103,6 +103,34 @@ static int finish_txn(struct store_txn *t, void *arg)
 	return t->err;
 }
 
+/*
+ * Format 5 staged comments keyed as in COMMENTS, format 6 by log position:
+ * the few staged ones move into COMMENTS, where a move would have put
+ * them, and the format changes in the same transaction.
+ */
+static int unstage_comments_txn(struct store_txn *t, void *arg)
+{
+	(void)arg;
+	for (int slot = STORE_SLOT_A; slot <= STORE_SLOT_B && !t->err; slot++) {
+		enum store_db staged = store_slot_db((enum store_slot)slot, SLOT_COMMENTS_STAGED);
+		MDB_cursor *from = store_cursor(t, staged);
+		if (!from)
+			break;
+		MDB_val k, v;
+		int rc;
+		for (rc = mdb_cursor_get(from, &k, &v, MDB_FIRST); rc == 0 && !t->err;
+		     rc = mdb_cursor_get(from, &k, &v, MDB_NEXT))
+			store_put(t, store_slot_db((enum store_slot)slot, SLOT_COMMENTS), k.mv_data,
+				  k.mv_size, v.mv_data, v.mv_size, 0);
+		mdb_cursor_close(from);
+		if (rc && rc != MDB_NOTFOUND)
+			store_txn_fail(t, store_error(rc));
+		store_clear(t, staged);
+	}
+	store_set_format(t, STORE_FORMAT);
+	return t->err;
+}
+
 static void say(void (*progress)(const char *step, void *arg), void *arg, const char *step)
 {
 	if (progress)
@@ -138,6 +166,14 @@ int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg),
 	if (rep->from_format == STORE_FORMAT)
 		return PL_OK;
 	int rc = PL_OK;
+	if (rep->from_format == 5) {
+		/* Only the staged comments' keys differ. A rebuild format 5 left
+		 * under way has its own staged comments: start it afresh. */
+		if ((rc = rebuild_abort(st, &(struct slot_options){0})) == PL_ENOTFOUND)
+			rc = PL_OK;
+		say(progress, arg, "moving the staged comments into the comments table");
+		return rc ? rc : store_run_write(st, unstage_comments_txn, NULL);
+	}
 	if (rep->from_format != 0) { /* 0: an upgrade interrupted, marked already */
 		/* A rebuild the old format left under way filled its slot as that
 		 * format did: start afresh rather than take it up. */
@@ -146,7 +182,7 @@ int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg),
 		if (rc == 0)
 			rc = store_run_write(st, mark_txn, NULL);
 	}
-	/* Formats 2 to 4 have their log and rejections as format 5 does; only
+	/* Formats 2 to 4 have their log and rejections as format 6 does; only
 	 * their projections differ (format 2 has no history or platform totals,
 	 * format 3 packs history rows otherwise and stages none, formats 3 and 4
 	 * keep every history row under a key of its own). An interrupted
@@ -159,6 +195,7 @@ int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg),
 		struct rebuild_options ropt = {.swap = true};
 		say(progress, arg, "rebuilding the projections from the log");
 		rc = rebuild_run(st, &ropt, &rep->rebuild);
+		rep->rebuilt = rc == 0;
 		if (rc == 0 && rep->rebuild.result.outcome != REPLAY_OK)
 			return PL_ECORRUPT;
 	}

@@ -1,5 +1,5 @@
 /*
- * upgrade.h — a data dir of format 1, 2, 3 or 4 brought to format 5, in place.
+ * upgrade.h — a data dir of format 1 to 5 brought to format 6, in place.
  *
  * Format 2 gave every log entry and rejection a checksum (and rejections
  * their event id and type), moved the projections into slots with the
@@ -8,10 +8,12 @@
  * and, in the state index, who backs what across campaigns. Format 4 packs
  * history rows tighter and writes them behind (proj_staged.h). Format 5 keeps
  * a campaign's history rows as duplicates of one key and writes new comments
- * behind too. From format 1
+ * behind too; format 6 stages them by log position. From format 5 the
+ * upgrade moves the staged comments into the comments table, in one
+ * transaction. From format 1
  * the upgrade rewrites the log and the rejections a share per transaction
- * and drops the old projection tables; from any it then rebuilds the
- * projections from the log (rebuild.h). While it runs the data dir is
+ * and drops the old projection tables; from formats 1 to 4 it then rebuilds
+ * the projections from the log (rebuild.h). While it runs the data dir is
  * marked as being upgraded, which every other command refuses; interrupted,
  * it goes on where it stopped when run again. Nobody may write the data dir
  * meanwhile (the CLI takes both locks).
@@ -25,6 +27,7 @@ struct upgrade_report {
 	int from_format;        /* STORE_FORMAT when there was nothing to do */
 	uint64_t log_entries;   /* rewritten by this run */
 	uint64_t rejections;    /* rewritten by this run */
+	bool rebuilt;           /* the projections were rebuilt (else kept) */
 	struct rebuild_report rebuild;
 };
 

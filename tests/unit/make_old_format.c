@@ -2,7 +2,11 @@
  * make_old_format.c — turns a data dir of today's format back into an
  * older one, as pledged wrote them then, for the upgrade test.
  *
- *   make_old_format DIR 4   format 4 kept every history row under a key of
+ *   make_old_format DIR 5   format 5 kept each slot's staged comments
+ *                           ("comments_staged") keyed as in "comments"
+ *                           (campaign, time, log position), not by log
+ *                           position.
+ *   make_old_format DIR 4   as 5, and format 4 kept every history row under a key of
  *                           its own (campaign, time, log position) in each
  *                           slot's "history" table, not as duplicates of the
  *                           campaign's key in "campaign_history", and wrote
@@ -115,13 +119,27 @@ static int unsplit_row(const MDB_val *k, const MDB_val *v, MDB_val *to_k, MDB_va
 	return 0;
 }
 
-/* A staged comment: keyed as in the comments table already. */
+/* A row as it is. */
 static int same_row(const MDB_val *k, const MDB_val *v, MDB_val *to_k, MDB_val *to_v,
 		    struct row_buf *buf)
 {
 	(void)buf;
 	*to_k = *k;
 	*to_v = *v;
+	return 0;
+}
+
+/* A staged comment (key: seq; value: comments key but the seq, row) keyed as in comments. */
+static int unstage_comment(const MDB_val *k, const MDB_val *v, MDB_val *to_k, MDB_val *to_v,
+			   struct row_buf *buf)
+{
+	size_t head = v->mv_size ? 1 + (size_t)((unsigned char *)v->mv_data)[0] + 8 : 0;
+	if (!v->mv_size || head > v->mv_size || k->mv_size != 8 || head + 8 > sizeof buf->key)
+		return MDB_CORRUPTED;
+	memcpy(buf->key, v->mv_data, head);
+	memcpy(buf->key + head, k->mv_data, 8);
+	*to_k = (MDB_val){head + 8, buf->key};
+	*to_v = (MDB_val){v->mv_size - head, (char *)v->mv_data + head};
 	return 0;
 }
 
@@ -174,8 +192,9 @@ int main(int argc, char **argv)
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
-	if (argc != 3 || (strcmp(argv[2], "2") && strcmp(argv[2], "3") && strcmp(argv[2], "4"))) {
-		fprintf(stderr, "usage: make_old_format DIR 2|3|4\n");
+	if (argc != 3 || (strcmp(argv[2], "2") && strcmp(argv[2], "3") && strcmp(argv[2], "4") &&
+			  strcmp(argv[2], "5"))) {
+		fprintf(stderr, "usage: make_old_format DIR 2|3|4|5\n");
 		return 2;
 	}
 	int rc = mdb_env_create(&env);
@@ -185,11 +204,17 @@ int main(int argc, char **argv)
 		rc = mdb_env_open(env, argv[1], 0, 0640);
 	if (!rc)
 		rc = mdb_txn_begin(env, NULL, 0, &txn);
-	for (const char *slot = "a"; !rc && slot; slot = *slot == 'a' ? "b" : NULL)
+	for (const char *slot = "a"; !rc && slot; slot = *slot == 'a' ? "b" : NULL) {
+		if (argv[2][0] == '5') {
+			if (!(rc = move_rows(txn, slot, "comments_staged", "restaged", unstage_comment)))
+				rc = move_rows(txn, slot, "restaged", "comments_staged", same_row);
+			continue;
+		}
 		if (!(rc = move_rows(txn, slot, "campaign_history", "history", unsplit_row)) &&
-		    !(rc = move_rows(txn, slot, "comments_staged", "comments", same_row)) &&
+		    !(rc = move_rows(txn, slot, "comments_staged", "comments", unstage_comment)) &&
 		    argv[2][0] != '4' && !(rc = reencode(txn, slot)))
 			rc = move_rows(txn, slot, "history_staged", "history", unstage_row);
+	}
 	for (size_t i = 0; !rc && argv[2][0] == '2' && i < sizeof format3_added / sizeof *format3_added; i++)
 		rc = drop(txn, format3_added[i]);
 	if (!rc)

@@ -18,6 +18,9 @@
 #include "replay.h"
 #include "verify.h"
 
+/* The staged comments as the page reads them (proj_read.h), kept across calls. */
+static struct proj_staged comments_staged;
+
 /* Feeds the demo in batches of 100: every line must apply. */
 static void ingest_file(struct store *st, const char *path)
 {
@@ -54,7 +57,7 @@ static void test_demo_figures(struct store *st)
 	struct proj_comment_page page;
 	enum store_slot slot = live_slot(st);
 	CHECK_INT(store_read_begin(st, &t), 0);
-	CHECK_INT(proj_comments_page(&t, slot, (struct pl_str){"jess-phillips-for-labour-leader", 31},
+	CHECK_INT(proj_comments_page(&t, slot, &comments_staged, (struct pl_str){"jess-phillips-for-labour-leader", 31},
 				     NULL, 10, &page), 0);
 	CHECK_INT(page.count, 10);
 	CHECK(!page.has_next);
@@ -83,8 +86,7 @@ static char *snapshot(struct store *st, size_t *len)
 		struct proj_history_cursor c;
 		proj_staged_init(&staged);
 		if (tables[i] == SLOT_COMMENTS)
-			CHECK_INT(proj_staged_load_table(&staged, &t,
-							 store_slot_db(slot, SLOT_COMMENTS_STAGED)), 0);
+			CHECK_INT(proj_staged_sync_comments(&staged, &t, slot), 0);
 		CHECK_INT(proj_history_cursor_open(&c, &t, store_slot_db(slot, tables[i]), &staged, NULL, 0),
 			  0);
 		MDB_val k, v;
@@ -330,7 +332,7 @@ static void test_point_in_time(struct store *st, const char *demo)
 	CHECK_INT(rep.result.applied + rep.skipped_time, 2059);
 	struct proj_comment_page page;
 	CHECK_INT(store_read_begin(scratch, &t), 0);
-	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, (struct pl_str){"jess-phillips-for-labour-leader", 31},
+	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, &comments_staged, (struct pl_str){"jess-phillips-for-labour-leader", 31},
 				     NULL, 1, &page), 0);
 	CHECK(page.count == 1 && page.items[0].at == tom && page.items[0].name.len == 5 &&
 	      memcmp(page.items[0].name.ptr, "Tom W", 5) == 0);
@@ -415,5 +417,6 @@ int main(int argc, char **argv)
 	fixture_remove(dir);
 
 	test_refused_dirs();
+	proj_staged_deinit(&comments_staged);
 	return check_done();
 }

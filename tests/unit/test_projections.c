@@ -11,6 +11,9 @@
 #include "rejections.h"
 #include "views.h"
 
+/* The staged comments as the page reads them (proj_read.h), kept across calls. */
+static struct proj_staged comments_staged;
+
 static struct store *st;
 static int next_id;
 
@@ -177,7 +180,7 @@ static void test_comment_pages(void)
 	bool first = true;
 	CHECK_INT(store_read_begin(st, &t), 0);
 	for (;;) {
-		CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, camp, first ? NULL : &cur, 10, &page), 0);
+		CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, &comments_staged, camp, first ? NULL : &cur, 10, &page), 0);
 		for (size_t i = 0; i < page.count; i++, seen++) {
 			if (expect == 7)
 				expect--; /* removed */
@@ -197,11 +200,11 @@ static void test_comment_pages(void)
 	CHECK_INT(seen, 24);
 	CHECK_INT(page.count, 4);
 	/* Another campaign's feed is empty; limits are checked. */
-	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, (struct pl_str){"a", 1}, NULL, 10, &page), 0);
+	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, &comments_staged, (struct pl_str){"a", 1}, NULL, 10, &page), 0);
 	CHECK_INT(page.count, 0);
 	CHECK(!page.has_next);
-	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, camp, NULL, 0, &page), PL_EINVAL);
-	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, camp, NULL, 101, &page), PL_EINVAL);
+	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, &comments_staged, camp, NULL, 0, &page), PL_EINVAL);
+	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, &comments_staged, camp, NULL, 101, &page), PL_EINVAL);
 	store_abort(&t);
 
 	static const char *bad[] = {"", ".", "1.", ".1", "a.1", "1.1.1", "-1.2", "1 .2",
@@ -295,7 +298,7 @@ static void test_erasure(void)
 	struct store_txn t;
 	struct proj_comment_page page;
 	CHECK_INT(store_read_begin(st, &t), 0);
-	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, (struct pl_str){"er", 2}, NULL, 10, &page), 0);
+	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, &comments_staged, (struct pl_str){"er", 2}, NULL, 10, &page), 0);
 	CHECK_INT(page.count, 1);
 	CHECK(page.items[0].text.len == 15 && memcmp(page.items[0].text.ptr, "Text-That-Stays", 15) == 0);
 	store_abort(&t);
@@ -626,5 +629,6 @@ int main(void)
 	test_batch_platform();
 	fixture_close(st);
 	fixture_remove(dir);
+	proj_staged_deinit(&comments_staged);
 	return check_done();
 }

@@ -29,6 +29,9 @@
 #include "proj_records.h"
 #include "rebuild.h"
 
+/* The staged comments as the page reads them (proj_read.h), kept across calls. */
+static struct proj_staged comments_staged;
+
 #define MIN INT64_C(60000)
 #define T0 INT64_C(1578132000000)
 #define CAMPAIGNS 4
@@ -138,7 +141,7 @@ static void check_figures(struct proj_staged *keep)
 		struct proj_cursor from, last = {INT64_MAX, UINT64_MAX};
 		int64_t listed = 0;
 		for (bool first = true; first || page.has_next; first = false) {
-			CHECK_INT(proj_comments_page(&t, slot, name, first ? NULL : &from, 7, &page), 0);
+			CHECK_INT(proj_comments_page(&t, slot, &comments_staged, name, first ? NULL : &from, 7, &page), 0);
 			for (size_t k = 0; k < page.count; k++, listed++) { /* newest first */
 				const struct proj_comment *com = &page.items[k];
 				CHECK(com->at < last.at || (com->at == last.at && com->seq < last.seq));
@@ -394,5 +397,6 @@ int main(void)
 	proj_staged_deinit(&keep);
 	fixture_close(st);
 	fixture_remove(dir);
+	proj_staged_deinit(&comments_staged);
 	return check_done();
 }

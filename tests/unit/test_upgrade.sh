@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_upgrade.sh — data dirs of formats 1 to 4 brought to format 5 by
+# test_upgrade.sh — data dirs of formats 1 to 5 brought to format 6 by
 # `pledged upgrade`, and refused by every other command until then.
 # Usage: test_upgrade.sh PLEDGED MAKE_V1 MAKE_OLD_FORMAT DEMO_JSONL
 #
@@ -15,7 +15,9 @@
 # as format 3 did, no staging tables): upgraded, it answers the same history.
 # And into format 4 (every history row under a key of its own, every
 # comment in the comments table, a rebuild left under way): upgraded, the
-# same history and comments, the old tables gone.
+# same history and comments, the old tables gone. And into format 5 (the
+# staged comments keyed as in the comments table, a rebuild left under way):
+# upgraded without a rebuild, the staged comments in the comments table.
 set -u
 PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4
 work=$(mktemp -d)
@@ -33,7 +35,7 @@ done
 expect 3 "import refuses format 1" -- "$PLEDGED" import --data "$work/d" </dev/null
 
 expect 0 "upgrade" -- "$PLEDGED" upgrade --data "$work/d"
-contains "$work/err" "is of format 5 now (2059 log entries and 1 rejections rewritten" "upgrade summary"
+contains "$work/err" "is of format 6 now (2059 log entries and 1 rejections rewritten, projections rebuilt)" "upgrade summary"
 expect 0 "upgrade again: nothing to do" -- "$PLEDGED" upgrade --data "$work/d"
 contains "$work/err" "nothing to do" "a second upgrade changes nothing"
 
@@ -70,7 +72,7 @@ cp -r "$work/v2" "$work/v3"
 expect 3 "verify refuses format 2" -- "$PLEDGED" verify --data "$work/v2"
 contains "$work/err" "pledged upgrade" "and says to upgrade"
 expect 0 "upgrade from format 2" -- "$PLEDGED" upgrade --data "$work/v2"
-contains "$work/err" "is of format 5 now" "upgrade summary from format 2"
+contains "$work/err" "is of format 6 now" "upgrade summary from format 2"
 expect 0 "verify after the upgrade from format 2" -- "$PLEDGED" verify --data "$work/v2"
 # The history as one listing of both its tables: both dirs stage the same
 # rows (fewer than a move takes), so the listings match byte for byte.
@@ -102,7 +104,7 @@ upgrade_from() { # DIR N: DIR of this build made format N: refused, its rows in
 	[ -s "$(table_dump "$1" history >"$1.history"; echo "$1.history")" ] && ok ||
 		fail "format $2 keeps its rows in the history table"
 	expect 0 "upgrade from format $2" -- "$PLEDGED" upgrade --data "$1"
-	contains "$work/err" "is of format 5 now" "upgrade summary from format $2"
+	contains "$work/err" "is of format 6 now" "upgrade summary from format $2"
 	expect 0 "verify after the upgrade from format $2" -- "$PLEDGED" verify --data "$1"
 	contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format $2"
 }
@@ -140,9 +142,27 @@ upgrade_from "$work/f4" 4
 for table in a.history b.history; do
 	if mdb_dump -s "$table" "$work/f4" >/dev/null 2>&1; then fail "format 4's $table is still there"; else ok; fi
 done
-[ -n "$(table_dump "$work/f4" comments comments_staged)" ] && ok || fail "the comments after the upgrade from format 4"
+rows() { table_dump "$@" | grep -v '^DATA=END$'; } # DIR TABLE...: table_dump without its end marks
+[ -n "$(rows "$work/f4" comments comments_staged)" ] && ok || fail "the comments after the upgrade from format 4"
 mdb_dump -p -s meta "$work/f4" | grep -q '^ rebuild.slot$' && fail "the old rebuild is still marked" || ok
 command -v curl >/dev/null && served_as_fresh "$work/f4" 4
+
+# Format 5: the staged comments keyed as in the comments table; the rest
+# is as format 6 has it, so the upgrade moves them and rebuilds nothing.
+"$PLEDGED" import --data "$work/f5" <"$DEMO" >/dev/null 2>&1
+"$PLEDGED" replay --data "$work/f5" --no-swap >/dev/null 2>&1 || fail "a rebuild left under way"
+[ -n "$(rows "$work/f5" comments_staged)" ] && ok || fail "the demo's comments are staged"
+"$MAKE_OLD" "$work/f5" 5 || fail "make_old_format 5"
+expect 3 "verify refuses format 5" -- "$PLEDGED" verify --data "$work/f5"
+expect 0 "upgrade from format 5" -- "$PLEDGED" upgrade --data "$work/f5"
+contains "$work/err" "is of format 6 now (0 log entries and 0 rejections rewritten, projections kept)" \
+	"upgrade summary from format 5"
+[ -z "$(rows "$work/f5" comments_staged)" ] && [ -n "$(rows "$work/f5" comments)" ] && ok ||
+	fail "format 5's staged comments are in the comments table"
+mdb_dump -p -s meta "$work/f5" | grep -q '^ rebuild.slot$' && fail "format 5's rebuild is still marked" || ok
+expect 0 "verify after the upgrade from format 5" -- "$PLEDGED" verify --data "$work/f5"
+contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format 5"
+command -v curl >/dev/null && served_as_fresh "$work/f5" 5
 
 # Interrupted (a crash point in its rebuild) and run again.
 make_v1 crashed

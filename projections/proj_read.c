@@ -228,7 +228,10 @@ static int newest_close(struct newest_first *n)
 {
 	if (n->c)
 		mdb_cursor_close(n->c);
-	int rc = n->rc[0] && n->rc[0] != MDB_NOTFOUND ? n->rc[0] : 0;
+	int rc = 0;
+	for (int i = 0; i < 2; i++)
+		if (n->rc[i] && n->rc[i] != MDB_NOTFOUND)
+			rc = n->rc[i];
 	return rc ? store_txn_fail(n->t, store_error(rc)) : n->t->err;
 }
 
@@ -272,7 +275,5 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_st
 		page->next = (struct proj_cursor){com.at, com.seq};
 	}
 	int err = newest_close(&n);
-	if (rc == 0 && err == 0 && n.rc[1] == MDB_CORRUPTED)
-		err = store_txn_fail(t, PL_ECORRUPT);
 	return rc ? rc : err;
 }

@@ -208,8 +208,8 @@ static int read_rows(struct proj_staged *s, struct store_txn *t, MDB_cursor *c, 
  * Reads the rows of slot's staged table that s does not hold yet, or all
  * when a move took those it holds (in_log_order: see read_rows).
  */
-static int read_new(struct proj_staged *s, struct store_txn *t, enum store_slot slot,
-		    enum store_slot_table table, bool in_log_order)
+static int load(struct proj_staged *s, struct store_txn *t, enum store_slot slot,
+		enum store_slot_table table, bool in_log_order)
 {
 	MDB_cursor *c = store_cursor(t, store_slot_db(slot, table));
 	if (!c)
@@ -238,24 +238,6 @@ static int read_new(struct proj_staged *s, struct store_txn *t, enum store_slot 
 	return rc;
 }
 
-/*
- * read_new(), and all the rows again when the table has fewer than s then
- * holds: a staged comment was removed (staged history rows never are).
- */
-static int load(struct proj_staged *s, struct store_txn *t, enum store_slot slot,
-		enum store_slot_table table, bool in_log_order)
-{
-	uint64_t entries;
-	int rc = read_new(s, t, slot, table, in_log_order);
-	if (rc == 0)
-		rc = store_entries(t, store_slot_db(slot, table), &entries);
-	if (rc == 0 && entries != s->count) {
-		forget_rows(s);
-		rc = read_new(s, t, slot, table, in_log_order);
-	}
-	return rc;
-}
-
 static int sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot,
 		enum store_slot_table table)
 {
@@ -271,7 +253,18 @@ static int sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot
 		s->table = table;
 		s->generation = generation;
 	}
-	return load(s, t, slot, table, false);
+	/* Rows held across transactions: a staged comment removed since (the
+	 * one change but appends and moves; staged history rows never are)
+	 * leaves the table with fewer rows than s, which then reads them all. */
+	uint64_t entries;
+	rc = load(s, t, slot, table, false);
+	if (rc == 0)
+		rc = store_entries(t, store_slot_db(slot, table), &entries);
+	if (rc == 0 && entries != s->count) {
+		forget_rows(s);
+		rc = load(s, t, slot, table, false);
+	}
+	return rc;
 }
 
 int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot)

@@ -66,7 +66,7 @@ struct proj_writer {
 	void *log_arg; /* of event_at and erased_comment */
 	struct store_txn *t; /* the transaction being written (proj_writer_begin) */
 	bool publish;        /* write what readers see (false while catching up) */
-	struct memtable touched; /* campaigns whose totals changed: fingerprint → id */
+	struct memtable touched; /* campaigns changed since the last flush: fingerprint → state, id */
 	/* Changes to the platform's totals since the last flush, by currency:
 	 * written once per flush rather than read and written per event. */
 	struct proj_platform_change {
@@ -113,8 +113,10 @@ int proj_apply(struct proj_writer *w, const struct pl_event *ev, const struct pr
 	       uint64_t seq, struct pl_rejection *rej);
 
 /*
- * Publishes the totals of the campaigns and of the platform changed since
- * proj_writer_begin() or the last flush, and moves the staged history rows once enough are staged (proj_staged.h).
+ * Writes the state of the campaigns changed since proj_writer_begin() or
+ * the last flush to the index (the writer holds it until then), publishes
+ * their totals and the platform's, and moves the staged history rows once
+ * enough are staged (proj_staged.h). Whatever applies events ends with it.
  */
 int proj_writer_flush(struct proj_writer *w);
 

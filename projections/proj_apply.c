@@ -40,11 +40,20 @@ void proj_campaign_fp(struct pl_str campaign, struct fp *out)
 	fp_of(out, FP_CAMPAIGN, campaign.ptr, campaign.len);
 }
 
-/* A touched campaign's id, as the touched table keeps it. */
-struct touched_id {
+/*
+ * A campaign changed since the last flush, as the touched table keeps it:
+ * its state, which the rules read and change here and the flush writes to
+ * the index once (one write per campaign and batch, not one per event),
+ * and its id, to publish its totals.
+ */
+struct touched {
+	struct proj_campaign_state state;
 	uint8_t len;
 	char id[PL_MAX_ID_BYTES];
 };
+
+/* Campaigns held between two flushes; past it, they are written out sooner. */
+#define TOUCHED_MAX 65536
 
 int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *ix, int kind_base,
 		     proj_event_at_fn event_at, proj_erased_comment_fn erased_comment,
@@ -53,7 +62,7 @@ int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *
 	*w = (struct proj_writer){.slot = slot, .ix = ix, .kind_base = kind_base,
 				  .event_at = event_at, .erased_comment = erased_comment,
 				  .log_arg = log_arg, .move_rows = PROJ_STAGED_MOVE_ROWS};
-	return memtable_init(&w->touched, sizeof(struct touched_id));
+	return memtable_init(&w->touched, sizeof(struct touched));
 }
 
 void proj_writer_deinit(struct proj_writer *w)
@@ -116,6 +125,11 @@ static int state_put(struct apply_ctx *c, enum proj_kind k, const struct fp *f,
 /* Loads the campaign's state; a missing campaign is rejected. */
 static int load_campaign(struct apply_ctx *c)
 {
+	const struct touched *held = memtable_get(&c->w->touched, &c->campaign_fp);
+	if (held) {
+		c->state = held->state;
+		return PL_OK;
+	}
 	uint8_t v[PROJ_CAMPAIGN_STATE_SIZE];
 	int rc = state_get(c, PROJ_K_CAMPAIGN, &c->campaign_fp, v);
 	if (rc == PL_ENOTFOUND)
@@ -243,19 +257,25 @@ static void order_entry(struct store_txn *t, enum store_slot slot, enum store_sl
 }
 
 /* Stores the campaign's changed state and remembers to publish its totals. */
+static int write_touched(struct proj_writer *w);
+
 static int save_campaign(struct apply_ctx *c)
 {
 	int64_t at = pl_event_int(c->ev, PL_F_AT);
 	/* An erasure is no event of the campaign's own: its days stay as they were. */
 	if (c->ev->type != PL_EV_SUPPORTER_FORGOTTEN && at > c->state.totals.last_at)
 		c->state.totals.last_at = at;
-	uint8_t v[PROJ_CAMPAIGN_STATE_SIZE];
-	proj_campaign_state_encode(v, &c->state);
-	if (state_put(c, PROJ_K_CAMPAIGN, &c->campaign_fp, v))
+	struct memtable *touched = &c->w->touched;
+	struct touched *held = memtable_get(touched, &c->campaign_fp);
+	if (held) {
+		held->state = c->state;
 		return c->t->err;
-	struct touched_id id = {.len = (uint8_t)c->campaign.len};
-	memcpy(id.id, c->campaign.ptr, c->campaign.len);
-	if (c->w->publish && memtable_put(&c->w->touched, &c->campaign_fp, &id))
+	}
+	if (touched->count >= TOUCHED_MAX && write_touched(c->w))
+		return c->t->err;
+	struct touched t = {.state = c->state, .len = (uint8_t)c->campaign.len};
+	memcpy(t.id, c->campaign.ptr, c->campaign.len);
+	if (memtable_put(touched, &c->campaign_fp, &t))
 		return store_txn_fail(c->t, PL_ENOMEM);
 	return c->t->err;
 }
@@ -272,7 +292,9 @@ static int apply_opened(struct apply_ctx *c)
 {
 	const struct pl_event *ev = c->ev;
 	uint8_t v[PROJ_CAMPAIGN_STATE_SIZE];
-	int rc = state_get(c, PROJ_K_CAMPAIGN, &c->campaign_fp, v);
+	int rc = memtable_get(&c->w->touched, &c->campaign_fp)
+			 ? 0
+			 : state_get(c, PROJ_K_CAMPAIGN, &c->campaign_fp, v);
 	if (rc == 0)
 		return pl_reject(c->rej, PL_R_CAMPAIGN_EXISTS, "campaign '%.*s' is already open",
 				 (int)c->campaign.len, c->campaign.ptr);
@@ -644,41 +666,53 @@ int proj_apply(struct proj_writer *w, const struct pl_event *ev, const struct pr
 	return PL_EINVAL;
 }
 
-/* Publishes one touched campaign's totals. */
-static int publish_totals(struct proj_writer *w, const struct fp *f, const struct touched_id *id)
+/* Publishes the totals of campaign id, whose state is now state. */
+static int publish_totals(struct proj_writer *w, struct pl_str campaign,
+			  const struct proj_campaign_state *state)
 {
-	uint8_t v[PROJ_CAMPAIGN_STATE_SIZE], buf[PROJ_TOTALS_SIZE];
-	struct proj_campaign_state state;
-	int rc = index_get(w->ix, w->t, w->kind_base + PROJ_K_CAMPAIGN, f, v);
-	if (rc)
-		return store_txn_fail(w->t, rc == PL_ENOTFOUND ? PL_ECORRUPT : rc);
-	proj_campaign_state_decode(v, &state);
+	uint8_t buf[PROJ_TOTALS_SIZE];
 	/* The order by money raised moves with it: out of the old place, into the new. */
-	struct pl_str campaign = {id->id, id->len};
 	struct proj_totals old;
 	MDB_val ov;
-	rc = store_get(w->t, store_slot_db(w->slot, SLOT_TOTALS), id->id, id->len, &ov);
+	int rc = store_get(w->t, store_slot_db(w->slot, SLOT_TOTALS), campaign.ptr, campaign.len,
+			   &ov);
 	if (rc == 0 && proj_totals_decode(ov.mv_data, ov.mv_size, &old))
 		return store_txn_fail(w->t, PL_ECORRUPT);
 	if (rc && rc != PL_ENOTFOUND)
 		return rc;
-	if (rc == 0 && old.raised != state.totals.raised)
+	if (rc == 0 && old.raised != state->totals.raised)
 		order_entry(w->t, w->slot, SLOT_BY_RAISED, PROJ_BY_RAISED, old.raised, campaign, true);
-	if (rc != 0 || old.raised != state.totals.raised)
-		order_entry(w->t, w->slot, SLOT_BY_RAISED, PROJ_BY_RAISED, state.totals.raised,
+	if (rc != 0 || old.raised != state->totals.raised)
+		order_entry(w->t, w->slot, SLOT_BY_RAISED, PROJ_BY_RAISED, state->totals.raised,
 			    campaign, false);
-	proj_totals_encode(buf, &state.totals);
-	store_put(w->t, store_slot_db(w->slot, SLOT_TOTALS), id->id, id->len, buf, sizeof buf, 0);
+	proj_totals_encode(buf, &state->totals);
+	store_put(w->t, store_slot_db(w->slot, SLOT_TOTALS), campaign.ptr, campaign.len, buf,
+		  sizeof buf, 0);
+	return w->t->err;
+}
+
+/* Writes the touched campaigns' states to the index, publishing their totals. */
+static int write_touched(struct proj_writer *w)
+{
+	/* memtable_next, not the home slots alone: the last homes' entries run on into the tail. */
+	const struct memtable *m = &w->touched;
+	for (const uint8_t *s = memtable_next(m, NULL); s && !w->t->err; s = memtable_next(m, s)) {
+		const struct touched *held = (const struct touched *)(s + FP_SIZE);
+		uint8_t v[PROJ_CAMPAIGN_STATE_SIZE];
+		proj_campaign_state_encode(v, &held->state);
+		int rc = index_put(w->ix, w->kind_base + PROJ_K_CAMPAIGN, (const struct fp *)s, v);
+		if (rc)
+			return store_txn_fail(w->t, rc);
+		if (w->publish)
+			publish_totals(w, (struct pl_str){held->id, held->len}, &held->state);
+	}
+	memtable_clear(&w->touched);
 	return w->t->err;
 }
 
 int proj_writer_flush(struct proj_writer *w)
 {
-	/* memtable_next, not the home slots alone: the last homes' entries run on into the tail. */
-	const struct memtable *m = &w->touched;
-	for (const uint8_t *s = memtable_next(m, NULL); s && !w->t->err; s = memtable_next(m, s))
-		publish_totals(w, (const struct fp *)s, (const struct touched_id *)(s + FP_SIZE));
-	memtable_clear(&w->touched);
+	write_touched(w);
 	publish_platform(w);
 	if (w->publish)
 		proj_staged_move(w->t, w->slot, w->move_rows);

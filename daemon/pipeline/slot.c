@@ -152,6 +152,10 @@ int slot_catch_up(struct slot *s, uint64_t up_to, struct replay_result *res)
 	/* Nothing is published: the tables have these entries already. */
 	proj_writer_begin(&s->pw, s->log_t, false);
 	int rc = lookahead_log(s, s->log_t, s->applied_seq + 1, catch_up_entry, &c, &res->failed_seq);
+	/* What was applied reaches the index, however the walk ended. */
+	int flushed = slot_flush(s);
+	if (rc >= 0 && flushed)
+		rc = flushed;
 	if (rc == PL_ECHECKSUM || rc == PL_ECORRUPT) {
 		res->outcome = REPLAY_DAMAGED;
 		return PL_OK;

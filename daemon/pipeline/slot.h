@@ -113,7 +113,7 @@ int slot_claim(struct slot *s, const struct decoded *d);
 int slot_apply_claimed(struct slot *s, const struct decoded *d, uint64_t seq,
 		       struct pl_rejection *rej);
 
-/* Publishes what the transaction's events changed (campaign and platform totals). */
+/* Writes what the transaction's events changed that the writer held (proj_writer_flush). */
 int slot_flush(struct slot *s);
 
 /*

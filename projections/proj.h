@@ -53,6 +53,9 @@ typedef int (*proj_event_at_fn)(void *arg, uint64_t seq, struct pl_event *ev);
  */
 typedef int (*proj_erased_comment_fn)(void *arg, uint64_t seq, size_t i, uint64_t *comment_seq);
 
+/* Campaigns whose state a writer holds between flushes; past it, it writes them out sooner. */
+#define PROJ_HELD_CAMPAIGNS 65536
+
 /* Currencies whose platform totals a writer holds changes of at once. */
 #define PROJ_PLATFORM_PENDING 8
 
@@ -75,6 +78,7 @@ struct proj_writer {
 	} platform[PROJ_PLATFORM_PENDING];
 	size_t nplatform;
 	size_t move_rows;        /* staged history rows that make a move (proj_staged.h) */
+	size_t held_campaigns;   /* the most campaigns held in touched (PROJ_HELD_CAMPAIGNS) */
 };
 
 /* Prepares a writer; 0 or PL_ENOMEM. */

@@ -52,16 +52,14 @@ struct touched {
 	char id[PL_MAX_ID_BYTES];
 };
 
-/* Campaigns held between two flushes; past it, they are written out sooner. */
-#define TOUCHED_MAX 65536
-
 int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *ix, int kind_base,
 		     proj_event_at_fn event_at, proj_erased_comment_fn erased_comment,
 		     void *log_arg)
 {
 	*w = (struct proj_writer){.slot = slot, .ix = ix, .kind_base = kind_base,
 				  .event_at = event_at, .erased_comment = erased_comment,
-				  .log_arg = log_arg, .move_rows = PROJ_STAGED_MOVE_ROWS};
+				  .log_arg = log_arg, .move_rows = PROJ_STAGED_MOVE_ROWS,
+				  .held_campaigns = PROJ_HELD_CAMPAIGNS};
 	return memtable_init(&w->touched, sizeof(struct touched));
 }
 
@@ -271,7 +269,7 @@ static int save_campaign(struct apply_ctx *c)
 		held->state = c->state;
 		return c->t->err;
 	}
-	if (touched->count >= TOUCHED_MAX && write_touched(c->w))
+	if (touched->count >= c->w->held_campaigns && write_touched(c->w))
 		return c->t->err;
 	struct touched t = {.state = c->state, .len = (uint8_t)c->campaign.len};
 	memcpy(t.id, c->campaign.ptr, c->campaign.len);

@@ -69,8 +69,10 @@ static inline struct writer *fixture_writer(struct store *st)
 		if (!slots[i].st && free_at < 0)
 			free_at = i;
 	}
-	/* Small moves: the tests' histories and comments are split between moved and staged rows. */
-	struct slot_options opt = {.history_move_rows = 300};
+	/* Small moves: the tests' histories and comments are split between
+	 * moved and staged rows. Few campaigns held: a batch touching more
+	 * writes their states out before its end. */
+	struct slot_options opt = {.history_move_rows = 300, .held_campaigns = 4};
 	struct replay_result res;
 	int rc = free_at < 0 ? PL_ENOMEM : writer_open(&slots[free_at].w, st, &opt, &res);
 	if (rc) {

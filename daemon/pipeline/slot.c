@@ -74,6 +74,8 @@ int slot_open(struct slot *s, struct store *st, enum store_slot which,
 	}
 	if (opt->history_move_rows)
 		s->pw.move_rows = opt->history_move_rows;
+	if (opt->held_campaigns)
+		s->pw.held_campaigns = opt->held_campaigns;
 	s->applied_seq = index_checkpoint_seq(&s->ix);
 	s->open = true;
 	return PL_OK;

@@ -32,6 +32,7 @@ struct slot_options {
 	size_t work_blocks;        /* blocks written per maintenance transaction; 0: 512 */
 	size_t history_move_rows;  /* staged history rows that make a move (proj_staged.h);
 				    * 0: PROJ_STAGED_MOVE_ROWS */
+	size_t held_campaigns;     /* campaigns a writer holds between flushes; 0: PROJ_HELD_CAMPAIGNS */
 };
 
 struct slot {

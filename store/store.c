@@ -330,18 +330,24 @@ static int adopt_map_size(struct store *st)
 	return store_error(rc);
 }
 
-static int txn_begin(struct store *st, struct store_txn *t, bool write)
+/* Begins a transaction; with no_wait, PL_EBUSY rather than wait for a resize. */
+static int txn_begin(struct store *st, struct store_txn *t, bool write, bool no_wait)
 {
 	memset(t, 0, sizeof *t);
 	t->st = st;
 	t->write = write;
 	for (;;) {
-		pthread_rwlock_rdlock(&st->resize_lock);
+		if (!no_wait)
+			pthread_rwlock_rdlock(&st->resize_lock);
+		else if (pthread_rwlock_tryrdlock(&st->resize_lock))
+			return t->err = PL_EBUSY;
 		int rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
 		if (rc == 0)
 			return PL_OK;
 		pthread_rwlock_unlock(&st->resize_lock);
 		t->txn = NULL;
+		if (rc == MDB_MAP_RESIZED && no_wait)
+			return t->err = PL_EBUSY;
 		if (rc != MDB_MAP_RESIZED)
 			return t->err = store_error(rc);
 		if ((rc = adopt_map_size(st)))
@@ -351,12 +357,24 @@ static int txn_begin(struct store *st, struct store_txn *t, bool write)
 
 int store_read_begin(struct store *st, struct store_txn *t)
 {
-	return txn_begin(st, t, false);
+	return txn_begin(st, t, false, false);
+}
+
+int store_read_begin_now(struct store *st, struct store_txn *t)
+{
+	return txn_begin(st, t, false, true);
+}
+
+bool store_same_snapshot(const struct store_txn *reader, const struct store_txn *t)
+{
+	/* A write transaction's id is one above the snapshot it was begun on. */
+	size_t seen = mdb_txn_id(reader->txn), of_t = mdb_txn_id(t->txn);
+	return reader->st == t->st && !reader->write && seen + (t->write ? 1 : 0) == of_t;
 }
 
 int store_write_begin(struct store *st, struct store_txn *t)
 {
-	return txn_begin(st, t, true);
+	return txn_begin(st, t, true, false);
 }
 
 /* A read-only transaction leaves its cursors to its owner; close them. */

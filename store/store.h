@@ -157,6 +157,17 @@ struct store_txn {
 
 /* Begins a read-only transaction; it never blocks the writer. */
 int store_read_begin(struct store *st, struct store_txn *t);
+/*
+ * The same, but PL_EBUSY rather than wait while the map is being resized:
+ * for a thread that some other thread holding a transaction waits for.
+ */
+int store_read_begin_now(struct store *st, struct store_txn *t);
+/*
+ * Whether reader, a read-only transaction, sees the data t sees: t is a
+ * read-only transaction of the same snapshot, or the write transaction
+ * begun on it (which must not have changed what the caller reads).
+ */
+bool store_same_snapshot(const struct store_txn *reader, const struct store_txn *t);
 /* Begins the write transaction (one at a time, across processes). */
 int store_write_begin(struct store *st, struct store_txn *t);
 /* Commits a write transaction, or aborts if an error is set; returns the error. */

@@ -22,10 +22,10 @@
 #include "batch_writer.h"
 #include "clock.h"
 #include "crash_point.h"
+#include "decoded.h"
 #include "group_generation.h"
 #include "kafka_conf.h"
 #include "log.h"
-#include "lookahead.h"
 #include "pl_error.h"
 
 #define DEFAULT_BATCH_MAX 20000
@@ -748,7 +748,7 @@ static void handle_message(struct consumer *c, rd_kafka_message_t *msg)
 		.value_len = msg->len,
 		.decoded = &b->decoded[b->n],
 	};
-	lookahead_decode_only(&b->decoded[b->n], msg->payload, msg->len, msg->key, msg->key_len);
+	decode_event(&b->decoded[b->n], msg->payload, msg->len, msg->key, msg->key_len);
 	b->n++;
 }
 

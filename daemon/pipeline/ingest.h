@@ -26,7 +26,7 @@ struct ingest_msg {
 	size_t key_len;
 	const void *value;
 	size_t value_len;
-	/* value decoded already (lookahead_decode_only(), on the thread that
+	/* value decoded already (decode_event(), on the thread that
 	 * collected the batch, so the writer's thread only applies), or NULL */
 	const struct decoded *decoded;
 };

@@ -1,17 +1,11 @@
 /* lookahead.c — decoding a few events ahead; see lookahead.h. */
 #include "lookahead.h"
 
+#include "log_decoder.h"
 #include "pl_error.h"
 
-void lookahead_decode_only(struct decoded *d, const void *raw, size_t raw_len, const void *key,
-			   size_t key_len)
-{
-	d->rc = pl_event_decode(raw, raw_len, key, key_len, &d->ev, &d->rej);
-	if (d->rc == 0) {
-		evlog_id_fp(pl_event_str(&d->ev, PL_F_ID), &d->id);
-		proj_keys_of(&d->ev, &d->keys);
-	}
-}
+/* A walk with fewer entries to go decodes them itself: a thread would cost more. */
+#define DECODER_MIN_ENTRIES 4096
 
 void lookahead_prefetch(const struct slot *s, const struct decoded *d)
 {
@@ -25,7 +19,7 @@ void lookahead_prefetch(const struct slot *s, const struct decoded *d)
 void lookahead_decode(const struct slot *s, struct decoded *d, const void *raw, size_t raw_len,
 		      const void *key, size_t key_len)
 {
-	lookahead_decode_only(d, raw, raw_len, key, key_len);
+	decode_event(d, raw, raw_len, key, key_len);
 	lookahead_prefetch(s, d);
 }
 
@@ -61,10 +55,42 @@ static int add_entry(const struct evlog_entry *e, void *arg)
 	return 0;
 }
 
+/* Hands the decoder's entries to fn, prefetching for them a few ahead within each block. */
+static int apply_blocks(const struct slot *s, struct log_decoder *dec,
+			int (*fn)(const struct evlog_entry *e, const struct decoded *d, void *arg),
+			void *arg, uint64_t *bad_seq)
+{
+	struct log_block b;
+	int rc = 0;
+	while (rc == 0 && log_decoder_next(dec, &b)) {
+		for (size_t i = 0; i < b.n && i < LOOKAHEAD_DEPTH; i++)
+			lookahead_prefetch(s, &b.d[i]);
+		for (size_t i = 0; i < b.n && rc == 0; i++) {
+			if (i + LOOKAHEAD_DEPTH < b.n)
+				lookahead_prefetch(s, &b.d[i + LOOKAHEAD_DEPTH]);
+			rc = fn(&b.e[i], &b.d[i], arg);
+		}
+	}
+	uint64_t damaged = 0;
+	int walk = log_decoder_finish(dec, &damaged);
+	if (rc)
+		return rc; /* fn stopped before any damage the decoder ran into */
+	if (walk && bad_seq)
+		*bad_seq = damaged;
+	return walk;
+}
+
 int lookahead_log(const struct slot *s, struct store_txn *t, uint64_t from_seq,
 		  int (*fn)(const struct evlog_entry *e, const struct decoded *d, void *arg),
 		  void *arg, uint64_t *bad_seq)
 {
+	/* A long walk decodes on a second thread, when one can see what t sees. */
+	uint64_t head;
+	struct log_decoder *dec;
+	if (evlog_last_seq(t, &head) == 0 && head >= from_seq &&
+	    head - from_seq >= DECODER_MIN_ENTRIES && log_decoder_start(&dec, t, from_seq) == 0)
+		return apply_blocks(s, dec, fn, arg, bad_seq);
+
 	struct ring r = {.s = s, .fn = fn, .arg = arg};
 	int rc = evlog_each(t, from_seq, add_entry, &r, bad_seq);
 	if (r.stopped || (rc && rc != PL_ECHECKSUM && rc != PL_ECORRUPT))

@@ -20,22 +20,19 @@
 /* How many events ahead: enough to cover a memory wait, few enough to stay in L1. */
 #define LOOKAHEAD_DEPTH 8
 
-/* Decodes raw (with its Kafka key, if any) into d, with the fingerprints
- * applying it looks up. Touches nothing else: any thread may. */
-void lookahead_decode_only(struct decoded *d, const void *raw, size_t raw_len, const void *key,
-			   size_t key_len);
-
 /* Prefetches what applying d (decoded) to s reads: the writer's thread only. */
 void lookahead_prefetch(const struct slot *s, const struct decoded *d);
 
-/* Both: decodes raw into d and prefetches what applying it to s reads. */
+/* Decodes raw into d (decode_event) and prefetches what applying it to s reads. */
 void lookahead_decode(const struct slot *s, struct decoded *d, const void *raw, size_t raw_len,
 		      const void *key, size_t key_len);
 
 /*
  * Calls fn for every log entry from from_seq on (read in t), in order, with
  * the entry decoded; the walk runs up to LOOKAHEAD_DEPTH entries ahead of
- * fn. fn returns 0 to go on, non-zero to stop the walk with that value.
+ * fn. A long walk is read and decoded on a second thread (log_decoder.h),
+ * so t must not have changed the log itself. fn returns 0 to go on,
+ * non-zero to stop the walk with that value.
  * Returns 0 at the end of the log, fn's value, or evlog_each()'s error
  * (PL_ECHECKSUM with *bad_seq for a damaged entry — after fn has seen every
  * entry before it).

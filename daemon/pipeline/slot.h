@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "decoded.h"
 #include "evlog.h"
 #include "index.h"
 #include "proj.h"
@@ -93,15 +94,6 @@ int slot_catch_up(struct slot *s, uint64_t up_to, struct replay_result *res);
 void slot_txn_begin(struct slot *s, struct store_txn *t, bool publish);
 void slot_txn_rewind(struct slot *s, struct store_txn *t, bool publish);
 void slot_txn_end(struct slot *s, bool committed);
-
-/* An event ready to apply (lookahead.h decodes them). */
-struct decoded {
-	int rc;                  /* pl_event_decode()'s */
-	struct pl_event ev;
-	struct pl_rejection rej; /* why it did not decode */
-	struct fp id;            /* its event id's fingerprint (evlog_id_fp) */
-	struct proj_keys keys;   /* what the rules look up (proj_keys_of) */
-};
 
 /*
  * Applies one decoded event that will be the log entry at seq: claims its

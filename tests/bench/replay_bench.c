@@ -44,6 +44,14 @@ static uint64_t fill_log(struct store *st, uint64_t events)
 	static char keys[BATCH][32];
 	struct bench_stream s;
 	struct ingest_stats stats = {0};
+	/* serve's settings, not the test fixture's (which moves and flushes far more often) */
+	struct writer w;
+	struct slot_options opt = {0};
+	struct replay_result opened;
+	if (writer_open(&w, st, &opt, &opened)) {
+		fprintf(stderr, "replay_bench: cannot open a writer\n");
+		exit(1);
+	}
 	bench_stream_init(&s, 100, 42);
 	for (int i = 0; i < BATCH; i++)
 		msgpack_sbuffer_init(&bufs[i]);
@@ -56,12 +64,12 @@ static uint64_t fill_log(struct store *st, uint64_t events)
 						      .key = keys[n], .key_len = strlen(keys[n]),
 						      .value = bufs[n].data, .value_len = bufs[n].size};
 		}
-		if (ingest_batch(fixture_writer(st), msgs, n, "", 1700000000000, &stats) ||
-		    writer_maintain(fixture_writer(st), 2)) {
+		if (ingest_batch(&w, msgs, n, "", 1700000000000, &stats) || writer_maintain(&w, 2)) {
 			fprintf(stderr, "replay_bench: ingest failed\n");
 			exit(1);
 		}
 	}
+	writer_close(&w);
 	for (int i = 0; i < BATCH; i++)
 		msgpack_sbuffer_destroy(&bufs[i]);
 	bench_stream_deinit(&s);

@@ -379,7 +379,14 @@ int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
 	struct proj_history_appender app = {.c = store_txn_cursor(t, history)};
 	if (rc == 0 && !app.c)
 		rc = t->err;
+	/* Grouped, the rows are read out of the order they were loaded in:
+	 * ask for the next ones early, or each waits for memory in turn. */
+	enum { AHEAD = 8 };
 	for (size_t i = 0; rc == 0 && i < s.count; i++) {
+		if (i + 2 * AHEAD < s.count)
+			__builtin_prefetch(&s.rows[order[i + 2 * AHEAD]]);
+		if (i + AHEAD < s.count)
+			__builtin_prefetch(row_key(&s, &s.rows[order[i + AHEAD]]));
 		const struct proj_staged_row *r = &s.rows[order[i]];
 		int mrc = proj_history_append(&app, row_key(&s, r), r->key_len,
 					      row_key(&s, r) + r->key_len, r->val_len);

@@ -134,10 +134,11 @@ int proj_live(struct store_txn *t, enum store_slot *slot, uint64_t *generation);
 void proj_set_live(struct store_txn *t, enum store_slot slot);
 
 /*
- * Empties up to max_entries entries of slot's published tables; *done when
- * they are empty. For a slot about to be rebuilt.
+ * Empties the first of slot's published tables that holds anything; *done
+ * when they are all empty. For a slot about to be rebuilt, a table per
+ * transaction.
  */
-int proj_clear_some(struct store_txn *t, enum store_slot slot, size_t max_entries, bool *done);
+int proj_clear_next(struct store_txn *t, enum store_slot slot, bool *done);
 
 /*
  * Compares the published tables of slot a in ta and slot b in tb (the

@@ -246,7 +246,7 @@ struct clear_tables {
 static int clear_tables_txn(struct store_txn *t, void *arg)
 {
 	struct clear_tables *c = arg;
-	return proj_clear_some(t, c->which, 20000, &c->done);
+	return proj_clear_next(t, c->which, &c->done);
 }
 
 int slot_clear(struct store *st, enum store_slot which, const struct slot_options *opt)

@@ -54,7 +54,7 @@ typedef int (*proj_event_at_fn)(void *arg, uint64_t seq, struct pl_event *ev);
 typedef int (*proj_erased_comment_fn)(void *arg, uint64_t seq, size_t i, uint64_t *comment_seq);
 
 /* Campaigns whose state a writer holds between flushes; past it, it writes them out sooner. */
-#define PROJ_HELD_CAMPAIGNS 65536
+#define PROJ_HELD_CAMPAIGNS 16384
 
 /* Currencies whose platform totals a writer holds changes of at once. */
 #define PROJ_PLATFORM_PENDING 8

@@ -254,9 +254,9 @@ static void order_entry(struct store_txn *t, enum store_slot slot, enum store_sl
 		store_put(t, store_slot_db(slot, table), key, klen, "", 0, 0);
 }
 
-/* Stores the campaign's changed state and remembers to publish its totals. */
 static int write_touched(struct proj_writer *w);
 
+/* Keeps the campaign's changed state among the touched, for the flush to write and publish. */
 static int save_campaign(struct apply_ctx *c)
 {
 	int64_t at = pl_event_int(c->ev, PL_F_AT);

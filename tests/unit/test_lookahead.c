@@ -1,7 +1,8 @@
 /*
  * test_lookahead.c — walking the log with lookahead_log(), on its second
  * thread (a long walk) and on the caller's own: every entry once, in order,
- * with its own decoding; a stop by the callback; a damaged entry reported
+ * with its own decoding (long comments among them, which fill the
+ * decoder's blocks by bytes before their count); a stop by the callback; a damaged entry reported
  * after every entry before it; and a walk whose transaction is older than
  * the last commit, which no second thread can see as it does.
  */
@@ -78,19 +79,26 @@ static int walk(struct store *st, uint64_t from_seq, struct walk *w, uint64_t *b
 
 static void fill(struct store *st)
 {
-	char json[256];
+	static char json[4400], text[3901];
+	memset(text, 'x', sizeof text - 1);
 	snprintf(json, sizeof json,
 		 "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"ev-1\",\"at\":1578132000000,"
 		 "\"campaign\":\"la\",\"title\":\"t\",\"owner\":\"o\",\"currency\":\"GBP\"}");
 	CHECK_INT(fixture_ingest(st, json), PL_R_NONE);
 	for (int i = 2; i <= ENTRIES; i++) {
-		snprintf(json, sizeof json,
-			 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"ev-%d\",\"at\":1578132000001,"
-			 "\"campaign\":\"la\",\"pledge\":\"p-%d\",\"supporter\":\"s%d\",\"amount\":5,"
-			 "\"currency\":\"GBP\"}",
-			 i, i, i % 97);
+		if (i >= 200 && i < 3000 && i % 4 == 0) /* by s1, a backer by then */
+			snprintf(json, sizeof json,
+				 "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"ev-%d\",\"at\":1578132000001,"
+				 "\"campaign\":\"la\",\"comment\":\"c-%d\",\"supporter\":\"s1\",\"text\":\"%s\"}",
+				 i, i, text);
+		else
+			snprintf(json, sizeof json,
+				 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"ev-%d\",\"at\":1578132000001,"
+				 "\"campaign\":\"la\",\"pledge\":\"p-%d\",\"supporter\":\"s%d\",\"amount\":5,"
+				 "\"currency\":\"GBP\"}",
+				 i, i, i % 97);
 		if (fixture_ingest(st, json) != PL_R_NONE)
-			CHECK(!"a pledge was refused");
+			CHECK(!"an event was refused");
 	}
 }
 

@@ -29,8 +29,9 @@
 #            Skipped (a row says so) without PostgreSQL or its Python packages.
 #   http     wrk against serve --read-only and against nginx serving the
 #            same JSON bytes as static files.
-#   memory   peak RssAnon of serve after 1M, 5M and 10M events, and the bytes
-#            it wrote per event (not in --quick).
+#   memory   peak RssAnon of serve after 1M, 5M and 10M events, the bytes
+#            it wrote per event, and its ingest rate in the last round of
+#            1M against the second (not in --quick).
 #
 # Needs kcat, wrk, nginx (nginx-light) and curl; exits 77 (skipped) when one
 # is missing, 1 when a measurement could not be taken (the log says why), 0
@@ -579,9 +580,11 @@ bench_memory() {
 	sample_rss "$SERVE_PID" "$TMP/rss.peak" 4>&- &
 	PIDS+=("$!")
 	local r first="" mid="" last="" ok=1 wrote_first="" wrote_last="" asked_first="" asked_last=""
+	local times round_start rate_first="" rate_last=""
 	for r in $(seq 1 "$rounds"); do
 		[ "$r" -gt 1 ] && echo "$per" >&4
-		if ! wait_handled "$ADMIN_PORT" $((r * per)) >/dev/null; then
+		round_start=$(now)
+		if ! times=$(wait_handled "$ADMIN_PORT" $((r * per))); then
 			fail "memory: serve did not handle round $r"
 			tail -n 20 "$TMP/serve-mem.log" >&2
 			ok=0
@@ -593,7 +596,14 @@ bench_memory() {
 		asked_last=$(awk '/^wchar:/ { print $2 }' "/proc/$SERVE_PID/io")
 		[ "$r" = 1 ] && first=$last && wrote_first=$wrote_last && asked_first=$asked_last
 		[ "$r" = $(((rounds + 1) / 2)) ] && mid=$last
-		say "memory: after $((r * per)) events peak RssAnon $last kB, $asked_last bytes written by serve, $wrote_last by the kernel for it"
+		# The round's rate while the producer feeds it, from the line sent to
+		# it to the round's last message: the later rounds run against a
+		# bigger log and state index than a 1M-event bench sees. (The first
+		# round was produced before serve started and waits for the group
+		# join: the second is the one to compare with.)
+		rate_last=$(echo "$round_start $times" | awk -v per="$per" '{ print per / ($4 - $1) }')
+		[ "$r" = 2 ] && rate_first=$rate_last
+		say "memory: after $((r * per)) events peak RssAnon $last kB, $asked_last bytes written by serve, $wrote_last by the kernel for it$([ "$r" -gt 1 ] && echo ", $(calc %.0f "$rate_last") events/s in this round")"
 	done
 	echo 0 >&4 # tells the producer to stop
 	exec 4>&-
@@ -610,6 +620,9 @@ bench_memory() {
 	row "memory, peak RssAnon of serve, MiB ($label)" \
 		"$(calc %.1f "$last / 1024")" "$(calc %.1f "$mid / 1024") (same serve after $half)" \
 		"$(calc %.3f "$last / $mid")" "flat (<= 1.1): $(verdict "$(calc %.3f "1.1 - $last / $mid")" 0)"
+	[ "$rounds" -gt 2 ] && row "ingest, events/s in the last of $rounds rounds of $per, while the producer feeds it" \
+		"$(calc %.0f "$rate_last")" "$(calc %.0f "$rate_first") (the second round, same serve)" \
+		"$(calc %.2f "$rate_last / $rate_first")" "(diagnostic)"
 	# Bytes written per event, two ways, against the bytes of the events
 	# themselves: what serve hands the kernel (/proc/PID/io wchar: its
 	# pwrite/writev of LMDB pages, plus a few KB of sockets and logs), and

@@ -11,6 +11,7 @@
 
 #define DEFAULT_CHECKPOINT_ENTRIES 1000000
 #define DEFAULT_BLOOM_BYTES ((size_t)32 << 20)
+#define DEFAULT_RUN_FILTER_BYTES ((size_t)64 << 20)
 #define MIN_BLOOM_BYTES ((size_t)64 << 10)
 #define BLOOM_BITS_PER_ENTRY 10
 #define DIRECTORY_FORMAT 1
@@ -151,32 +152,85 @@ static bool stored_bloom_intact(const MDB_val *v, size_t *size, uint32_t *first_
 	return XXH3_64bits(p, *size + 4) == bytes_get_le64(p + *size + 4);
 }
 
+static void add_table(struct bloom *b, const struct memtable *m)
+{
+	for (const uint8_t *e = memtable_next(m, NULL); e; e = memtable_next(m, e))
+		bloom_add(b, (const struct fp *)e);
+}
+
+static int add_run(struct bloom *b, const struct index *ix, struct store_txn *t,
+		   const struct index_run *r)
+{
+	const struct index_kind_def *def = &ix->kinds[r->kind].def;
+	struct run_iter it;
+	run_iter_init(&it, r->number, FP_SIZE + def->value_size);
+	int rc = run_iter_seek(&it, t, def->db);
+	for (const uint8_t *e; rc == 0 && (e = run_iter_entry(&it));
+	     rc = run_iter_next(&it, t, def->db))
+		bloom_add(b, (const struct fp *)e);
+	return rc;
+}
+
 /* Adds every fingerprint of the tables, and of the runs that hold a checkpoint's from first_run on. */
 static int add_to_bloom(struct index *ix, struct store_txn *t, uint32_t first_run)
 {
 	for (size_t k = 0; k < ix->nkinds; k++) {
-		const struct memtable *m = &ix->kinds[k].active;
-		for (const uint8_t *e = memtable_next(m, NULL); e; e = memtable_next(m, e))
-			bloom_add(&ix->bloom, (const struct fp *)e);
-		m = &ix->kinds[k].frozen;
-		for (const uint8_t *e = memtable_next(m, NULL); e; e = memtable_next(m, e))
-			bloom_add(&ix->bloom, (const struct fp *)e);
+		add_table(&ix->bloom, &ix->kinds[k].active);
+		add_table(&ix->bloom, &ix->kinds[k].frozen);
 	}
 	for (size_t i = 0; i < ix->d.nruns; i++) {
-		const struct index_run *r = &ix->d.runs[i];
-		const struct index_kind_def *def = &ix->kinds[r->kind].def;
-		if (r->newest_part < first_run)
-			continue;
-		struct run_iter it;
-		run_iter_init(&it, r->number, FP_SIZE + def->value_size);
-		int rc = run_iter_seek(&it, t, def->db);
-		for (const uint8_t *e; rc == 0 && (e = run_iter_entry(&it));
-		     rc = run_iter_next(&it, t, def->db))
-			bloom_add(&ix->bloom, (const struct fp *)e);
+		int rc = ix->d.runs[i].newest_part < first_run
+				 ? PL_OK
+				 : add_run(&ix->bloom, ix, t, &ix->d.runs[i]);
 		if (rc)
 			return rc;
 	}
 	return PL_OK;
+}
+
+/* Whether the runs of kind get filters of their own (run_filters.h). */
+static bool filtered(const struct index *ix, size_t kind)
+{
+	return !ix->kinds[kind].def.mostly_missed;
+}
+
+/* Gives each run of a filtered kind its filter, by reading it. */
+static int build_run_filters(struct index *ix, struct store_txn *t)
+{
+	for (size_t i = 0; i < ix->d.nruns; i++) {
+		const struct index_run *r = &ix->d.runs[i];
+		struct bloom *b = filtered(ix, r->kind)
+					  ? run_filters_start(&ix->filters, r->number, r->entries)
+					  : NULL;
+		int rc = b ? add_run(b, ix, t, r) : PL_OK;
+		if (rc)
+			return rc;
+	}
+	return PL_OK;
+}
+
+/* Gives the run a checkpoint just wrote of kind its filter, from the frozen table. */
+static void filter_frozen(struct index *ix, size_t kind)
+{
+	const struct memtable *m = &ix->kinds[kind].frozen;
+	struct bloom *b = filtered(ix, kind)
+				  ? run_filters_start(&ix->filters, ix->d.flush_run[kind], m->count)
+				  : NULL;
+	if (b)
+		add_table(b, m);
+}
+
+/* Drops the filters of runs the directory no longer names (merged, or written by an undone transaction). */
+static void prune_run_filters(struct index *ix)
+{
+	for (size_t i = ix->filters.n; i-- > 0;) {
+		uint32_t run = ix->filters.f[i].run;
+		bool named = ix->d.merging && run == ix->d.merge_out;
+		for (size_t j = 0; j < ix->d.nruns && !named; j++)
+			named = ix->d.runs[j].number == run;
+		if (!named)
+			run_filters_drop(&ix->filters, run);
+	}
 }
 
 static uint64_t entries_on_disk(const struct index *ix)
@@ -277,6 +331,9 @@ int index_open(struct index *ix, struct store_txn *t, const char *name,
 		ix->opt.checkpoint_entries = DEFAULT_CHECKPOINT_ENTRIES;
 	if (!ix->opt.bloom_bytes)
 		ix->opt.bloom_bytes = DEFAULT_BLOOM_BYTES;
+	if (!ix->opt.run_filter_bytes)
+		ix->opt.run_filter_bytes = DEFAULT_RUN_FILTER_BYTES;
+	run_filters_init(&ix->filters, ix->opt.run_filter_bytes);
 	ix->nkinds = nkinds;
 	int rc = PL_OK;
 	for (size_t k = 0; k < nkinds && rc == 0; k++) {
@@ -292,6 +349,8 @@ int index_open(struct index *ix, struct store_txn *t, const char *name,
 		rc = load_directory(ix, t);
 	if (rc == 0)
 		rc = load_bloom(ix, t);
+	if (rc == 0)
+		rc = build_run_filters(ix, t);
 	for (size_t k = 0; k < nkinds && rc == 0; k++) {
 		struct orphan_scan s = {ix, (uint8_t)k};
 		rc = run_each_number(t, kinds[k].db, note_orphan, &s);
@@ -308,6 +367,7 @@ void index_close(struct index *ix)
 		memtable_deinit(&ix->kinds[k].frozen);
 	}
 	bloom_deinit(&ix->bloom);
+	run_filters_deinit(&ix->filters);
 	free(ix->undo);
 	ix->undo = NULL;
 	ix->nkinds = 0;
@@ -330,8 +390,9 @@ int index_get(struct index *ix, struct store_txn *t, int kind, const struct fp *
 	if (!v && bloom_may_contain(&ix->bloom, f)) {
 		for (size_t i = ix->d.nruns; i-- > 0 && !v;) {
 			const struct index_run *r = &ix->d.runs[i];
-			if (r->kind != kind)
+			if (r->kind != kind || !run_filters_may_hold(&ix->filters, r->number, f))
 				continue;
+			ix->run_reads++;
 			const uint8_t *e = run_lookup(t, k->def.db, r->number, f, es);
 			if (t->err)
 				return t->err;
@@ -508,11 +569,15 @@ static void plan_merge(struct index *ix)
 			ix->d.merge_width = (uint8_t)width;
 			ix->d.merge_out = ix->d.next_run++;
 			ix->d.merge_written = 0;
+			uint64_t entries = 0;
 			for (size_t i = 0; i < width; i++) {
 				ix->d.merge_src[i] = ix->d.runs[at[i]].number;
 				run_iter_init(&ix->d.merge_iter[i], ix->d.merge_src[i],
 					      entry_size(ix, kind));
+				entries += ix->d.runs[at[i]].entries;
 			}
+			if (filtered(ix, kind))
+				(void)run_filters_start(&ix->filters, ix->d.merge_out, entries);
 			return;
 		}
 	}
@@ -552,9 +617,11 @@ static void finish_checkpoint(struct index *ix, struct store_txn *t)
 		ix->d.runs[ix->d.nruns++] = (struct index_run){
 			.number = ix->d.flush_run[k], .kind = (uint8_t)k, .tier = 0,
 			.entries = ix->kinds[k].frozen.count, .newest_part = ix->d.flush_run[k]};
+		filter_frozen(ix, k);
 	}
 	ix->d.checkpoint_seq = ix->frozen_seq;
 	plan_merge(ix);
+	prune_run_filters(ix);
 	save_directory(ix, t);
 	maybe_save_bloom(ix, t);
 	ix->release_frozen = true;
@@ -637,6 +704,8 @@ static void finish_merge(struct index *ix, struct store_txn *t)
 	ix->d.nruns = out + 1;
 	ix->d.merging = false;
 	plan_merge(ix);
+	/* Undone, this leaves the sources without filters: read, as before. */
+	prune_run_filters(ix);
 	save_directory(ix, t);
 	maybe_save_bloom(ix, t);
 }
@@ -656,6 +725,8 @@ static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
 	const struct index_kind_def *def = &ix->kinds[ix->d.merge_kind].def;
 	size_t es = FP_SIZE + def->value_size, per_block = run_block_entries(es);
 	uint8_t block[RUN_BLOCK_BYTES];
+	/* Started with the merge; none when it was resumed after a restart. */
+	struct bloom *filter = run_filters_of(&ix->filters, ix->d.merge_out);
 	if (seek_sources(ix, t, def->db))
 		return t->err;
 	for (; *budget; (*budget)--) {
@@ -684,6 +755,9 @@ static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
 			return t->err;
 		}
 		run_write(t, def->db, ix->d.merge_out, !merge_overtaken(ix), block, n, es);
+		if (filter)
+			for (size_t i = 0; i < n; i++)
+				bloom_add(filter, (const struct fp *)(block + i * es));
 		ix->d.merge_written += n;
 		/* The write may have moved pages the sources' blocks were read from. */
 		if (t->err || seek_sources(ix, t, def->db))

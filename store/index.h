@@ -11,9 +11,10 @@
  * reflect. Runs are merged four at a time into larger ones (eight for a
  * kind whose lookups mostly miss), so a lookup visits a bounded number of
  * runs; a Bloom filter (bloom.h) answers most lookups of new ids without
- * any. Memory is bounded by the settings: two
- * tables' worth of entries (the active one and the one being written) and
- * the filter.
+ * any, and a filter per run (run_filters.h) lets a lookup that finds its
+ * key skip the newer runs that do not hold it. Memory is bounded by the
+ * settings: two tables' worth of entries (the active one and the one being
+ * written) and the filters.
  *
  * Nothing between two checkpoints is on disk: after a crash the caller
  * applies the log from index_checkpoint_seq() on again (the log is the
@@ -37,6 +38,7 @@
 #include "bloom.h"
 #include "fp.h"
 #include "memtable.h"
+#include "run_filters.h"
 #include "runs.h"
 #include "store.h"
 
@@ -60,6 +62,7 @@ struct index_kind_def {
 struct index_options {
 	size_t checkpoint_entries; /* freeze the tables at this many entries; 0: 1000000 */
 	size_t bloom_bytes;        /* the filter's largest size; 0: 32 MiB */
+	size_t run_filter_bytes;   /* all runs' own filters (run_filters.h); 0: 64 MiB */
 };
 
 struct index_run {
@@ -119,6 +122,8 @@ struct index {
 	struct index_kind kinds[INDEX_MAX_KINDS];
 	struct index_options opt;
 	struct bloom bloom;
+	struct run_filters filters; /* of the runs of kinds not mostly_missed */
+	uint64_t run_reads;         /* lookups in a run since open */
 	struct index_durable d;
 	uint64_t frozen_seq; /* the checkpoint the frozen tables make */
 	bool frozen;

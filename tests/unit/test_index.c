@@ -7,6 +7,8 @@
  * without its memory, opened again and fed the operations after its
  * checkpoint, as the pipeline replays the log). After every phase each
  * key's value and the whole content (index_each) must equal the model.
+ * Lookups of the values kind skip the runs whose own filter rules the
+ * key out; at the end, a lookup reads little more than the one run.
  * The ids kind is mostly missed: its runs merge wider than the values'.
  */
 #include <stdlib.h>
@@ -211,13 +213,64 @@ static void merge_interrupted_by_checkpoint(struct store *st, struct index *ix, 
 	compare(st, ix, m, "a merge interrupted by a checkpoint");
 }
 
-static void open_index(struct store *st, struct index *ix, size_t bloom_bytes)
+static void open_index_with(struct store *st, struct index *ix, size_t bloom_bytes,
+			    size_t run_filter_bytes)
 {
 	struct store_txn t;
-	struct index_options opt = {.checkpoint_entries = 2000, .bloom_bytes = bloom_bytes};
+	struct index_options opt = {.checkpoint_entries = 2000, .bloom_bytes = bloom_bytes,
+				    .run_filter_bytes = run_filter_bytes};
 	CHECK_INT(store_read_begin(st, &t), 0);
 	CHECK_INT(index_open(ix, &t, "test", kinds, 2, &opt), 0);
 	store_abort(&t);
+}
+
+static void open_index(struct store *st, struct index *ix, size_t bloom_bytes)
+{
+	open_index_with(st, ix, bloom_bytes, 0);
+}
+
+/* Looks up every value key the model has; returns the runs read and sets *found. */
+static uint64_t runs_read_finding_all(struct store *st, struct index *ix, const struct model *m,
+				      uint64_t *found)
+{
+	struct store_txn t;
+	uint8_t v[8];
+	uint64_t before = ix->run_reads;
+	*found = 0;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	for (uint32_t key = 0; key < KEYS; key++) {
+		struct fp f = key_fp(0, key);
+		if (m->present[0][key] && index_get(ix, &t, 0, &f, v) == 0)
+			++*found;
+	}
+	store_abort(&t);
+	return ix->run_reads - before;
+}
+
+/*
+ * Every key in the runs, looked up with the runs' own filters (built when
+ * the index opens) and without them (no memory for any): with them, a
+ * lookup reads the run that holds its key and rarely another; without,
+ * every newer run of its kind first.
+ */
+static void lookups_read_only_their_run(struct store *st, struct index *ix, const struct model *m)
+{
+	uint64_t found, found_unfiltered;
+	open_index(st, ix, 64 * 1024);
+	CHECK(runs_at(ix, 0, 0) + runs_at(ix, 0, 1) + runs_at(ix, 0, 2) >= 3); /* or it tests nothing */
+	uint64_t filtered = runs_read_finding_all(st, ix, m, &found);
+	index_close(ix);
+	open_index_with(st, ix, 64 * 1024, 1);
+	uint64_t unfiltered = runs_read_finding_all(st, ix, m, &found_unfiltered);
+	index_close(ix);
+	printf("%llu keys found: %llu runs read with the runs' filters, %llu without\n",
+	       (unsigned long long)found, (unsigned long long)filtered,
+	       (unsigned long long)unfiltered);
+	CHECK(found > 1000);
+	CHECK(found_unfiltered == found);
+	CHECK(filtered >= found);
+	CHECK(filtered < found + found / 10);
+	CHECK(unfiltered > filtered + found / 2);
 }
 
 int main(void)
@@ -386,6 +439,7 @@ int main(void)
 	open_index(st, &ix, 64 * 1024);
 	compare(st, &ix, m, "damaged filter");
 	index_close(&ix);
+	lookups_read_only_their_run(st, &ix, m);
 
 	store_close(st);
 	fixture_remove(dir);

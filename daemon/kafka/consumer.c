@@ -394,6 +394,14 @@ static void retry_store(struct consumer *c)
  * it (an offset out of range leaves it stopped, and a seek cannot revive
  * it): the partition is assigned anew, and with the eager protocol, which
  * only knows whole assignments, every other partition at its stored offset.
+ *
+ * It is resumed (we paused it) before the assignment, not after: each
+ * pause, resume and assignment of a partition is an operation librdkafka
+ * serves later on the partition's own queue, and one still waiting there
+ * is dropped as outdated once a newer one is queued. A resume queued after
+ * the assignment could drop the assignment's start of fetching, and the
+ * partition then stayed stopped for good (librdkafka issues 2190 and 5591;
+ * seen once in the lost-offsets test under load).
  */
 static bool restart_partition(struct consumer *c, const char *topic, int32_t partition,
 			      int64_t target)
@@ -401,6 +409,10 @@ static bool restart_partition(struct consumer *c, const char *topic, int32_t par
 	rd_kafka_topic_partition_list_t *parts = NULL;
 	rd_kafka_error_t *error = NULL;
 	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(one, topic, partition);
+	rd_kafka_resume_partitions(c->rk, one);
+	rd_kafka_topic_partition_list_destroy(one);
 	if (c->cooperative) {
 		parts = rd_kafka_topic_partition_list_new(1);
 		rd_kafka_topic_partition_list_add(parts, topic, partition);
@@ -421,16 +433,8 @@ static bool restart_partition(struct consumer *c, const char *topic, int32_t par
 			p->offset = target;
 		err = rd_kafka_assign(c->rk, parts);
 	}
-	if (parts) {
-		rd_kafka_topic_partition_t *p =
-			rd_kafka_topic_partition_list_find(parts, topic, partition);
-		rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
-		rd_kafka_topic_partition_list_add(one, topic, partition);
-		if (p)
-			rd_kafka_resume_partitions(c->rk, one);
-		rd_kafka_topic_partition_list_destroy(one);
+	if (parts)
 		rd_kafka_topic_partition_list_destroy(parts);
-	}
 	if (error || err) {
 		log_warn("%s [%" PRId32 "]: cannot restart the partition (%s); retrying", topic,
 			 partition, error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));

@@ -396,12 +396,13 @@ static void retry_store(struct consumer *c)
  * only knows whole assignments, every other partition at its stored offset.
  *
  * It is resumed (we paused it) before the assignment, not after: each
- * pause, resume and assignment of a partition is an operation librdkafka
- * serves later on the partition's own queue, and one still waiting there
- * is dropped as outdated once a newer one is queued. A resume queued after
- * the assignment could drop the assignment's start of fetching, and the
- * partition then stayed stopped for good (librdkafka issues 2190 and 5591;
- * seen once in the lost-offsets test under load).
+ * pause, resume and assignment of a partition takes a version when it is
+ * made and is served later on the partition's own queue, where one older
+ * than an operation already served is dropped as outdated. The
+ * assignment's start of fetching is made by librdkafka's own thread, so a
+ * resume made after the assignment could be served first and get it
+ * dropped, and the partition then stayed stopped for good (librdkafka
+ * issues 2190 and 5591; seen once in the lost-offsets test under load).
  */
 static bool restart_partition(struct consumer *c, const char *topic, int32_t partition,
 			      int64_t target)

@@ -580,7 +580,7 @@ bench_memory() {
 	sample_rss "$SERVE_PID" "$TMP/rss.peak" 4>&- &
 	PIDS+=("$!")
 	local r first="" mid="" last="" ok=1 wrote_first="" wrote_last="" asked_first="" asked_last=""
-	local times round_start rate_first="" rate_last=""
+	local times round_start rate_second="" rate_last=""
 	for r in $(seq 1 "$rounds"); do
 		[ "$r" -gt 1 ] && echo "$per" >&4
 		round_start=$(now)
@@ -602,7 +602,7 @@ bench_memory() {
 		# round was produced before serve started and waits for the group
 		# join: the second is the one to compare with.)
 		rate_last=$(echo "$round_start $times" | awk -v per="$per" '{ print per / ($4 - $1) }')
-		[ "$r" = 2 ] && rate_first=$rate_last
+		[ "$r" = 2 ] && rate_second=$rate_last
 		say "memory: after $((r * per)) events peak RssAnon $last kB, $asked_last bytes written by serve, $wrote_last by the kernel for it$([ "$r" -gt 1 ] && echo ", $(calc %.0f "$rate_last") events/s in this round")"
 	done
 	echo 0 >&4 # tells the producer to stop
@@ -621,8 +621,8 @@ bench_memory() {
 		"$(calc %.1f "$last / 1024")" "$(calc %.1f "$mid / 1024") (same serve after $half)" \
 		"$(calc %.3f "$last / $mid")" "flat (<= 1.1): $(verdict "$(calc %.3f "1.1 - $last / $mid")" 0)"
 	[ "$rounds" -gt 2 ] && row "ingest, events/s in the last of $rounds rounds of $per, while the producer feeds it" \
-		"$(calc %.0f "$rate_last")" "$(calc %.0f "$rate_first") (the second round, same serve)" \
-		"$(calc %.2f "$rate_last / $rate_first")" "(diagnostic)"
+		"$(calc %.0f "$rate_last")" "$(calc %.0f "$rate_second") (the second round, same serve)" \
+		"$(calc %.2f "$rate_last / $rate_second")" "(diagnostic)"
 	# Bytes written per event, two ways, against the bytes of the events
 	# themselves: what serve hands the kernel (/proc/PID/io wchar: its
 	# pwrite/writev of LMDB pages, plus a few KB of sockets and logs), and

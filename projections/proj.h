@@ -21,6 +21,7 @@
 #include "index.h"
 #include "memtable.h"
 #include "proj_records.h"
+#include "proj_staged.h"
 #include "store.h"
 
 /* The kinds of state the projections keep in a slot's index. */
@@ -78,6 +79,12 @@ struct proj_writer {
 	} platform[PROJ_PLATFORM_PENDING];
 	size_t nplatform;
 	size_t move_rows;        /* staged history rows that make a move (proj_staged.h) */
+	/* The history rows it staged since the last move, so the next move need
+	 * not read them back (proj_staged_hold), and where the open transaction
+	 * began among them. */
+	struct proj_staged staged;
+	struct proj_staged_mark staged_mark;
+	uint64_t staged_read_back; /* rows moves read back from the table all the same */
 	size_t held_campaigns;   /* the most campaigns held in touched (PROJ_HELD_CAMPAIGNS) */
 };
 
@@ -87,8 +94,10 @@ int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *
 		     void *log_arg);
 void proj_writer_deinit(struct proj_writer *w);
 
-/* Starts applying within write transaction t (again, when t is run again). */
+/* Starts applying within write transaction t (again, when t is run again: end it first). */
 void proj_writer_begin(struct proj_writer *w, struct store_txn *t, bool publish);
+/* The transaction begun last was committed, or not (or is run again): forgets what it did. */
+void proj_writer_end(struct proj_writer *w, bool committed);
 
 /*
  * The fingerprints of the state proj_apply() of an event looks up, each set

@@ -60,12 +60,14 @@ int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *
 				  .event_at = event_at, .erased_comment = erased_comment,
 				  .log_arg = log_arg, .move_rows = PROJ_STAGED_MOVE_ROWS,
 				  .held_campaigns = PROJ_HELD_CAMPAIGNS};
+	proj_staged_init(&w->staged);
 	return memtable_init(&w->touched, sizeof(struct touched));
 }
 
 void proj_writer_deinit(struct proj_writer *w)
 {
 	memtable_deinit(&w->touched);
+	proj_staged_deinit(&w->staged);
 }
 
 void proj_writer_begin(struct proj_writer *w, struct store_txn *t, bool publish)
@@ -74,6 +76,15 @@ void proj_writer_begin(struct proj_writer *w, struct store_txn *t, bool publish)
 	w->publish = publish;
 	memtable_clear(&w->touched);
 	w->nplatform = 0;
+	w->staged_mark = proj_staged_mark(&w->staged);
+}
+
+void proj_writer_end(struct proj_writer *w, bool committed)
+{
+	if (committed)
+		proj_staged_commit(&w->staged);
+	else
+		proj_staged_undo(&w->staged, w->staged_mark);
 }
 
 /* Everything a handler needs, so helpers take one argument. */
@@ -180,10 +191,12 @@ static int add_history(struct apply_ctx *c, int64_t at, struct proj_history *h)
 	}
 	h->type = (uint8_t)c->ev->type;
 	size_t vlen = proj_history_encode(val, h);
-	if (c->ev->type == PL_EV_SUPPORTER_FORGOTTEN)
+	if (c->ev->type == PL_EV_SUPPORTER_FORGOTTEN) {
 		proj_history_row_put(c->t, table(c, SLOT_HISTORY), key, klen, val, vlen);
-	else
+	} else {
 		proj_stage_history(c->t, c->w->slot, c->seq, key, klen, val, vlen);
+		proj_staged_hold(&c->w->staged, c->seq, key, klen, val, vlen);
+	}
 	return c->t->err;
 }
 
@@ -713,6 +726,6 @@ int proj_writer_flush(struct proj_writer *w)
 	write_touched(w);
 	publish_platform(w);
 	if (w->publish)
-		proj_staged_move(w->t, w->slot, w->move_rows);
+		proj_staged_move(w->t, w->slot, w->move_rows, &w->staged, &w->staged_read_back);
 	return w->t->err;
 }

@@ -78,6 +78,7 @@ static void forget_rows(struct proj_staged *s)
 	s->used = 0;
 	s->first_seq = 0;
 	s->last_seq = 0;
+	s->moved = false;
 }
 
 static const uint8_t *row_key(const struct proj_staged *s, const struct proj_staged_row *r)
@@ -122,6 +123,52 @@ static bool reserve_rows(struct proj_staged *s, size_t more)
 		return false; /* cap stays what both arrays have at least */
 	s->cap = cap < spare_cap ? cap : spare_cap;
 	return true;
+}
+
+void proj_staged_hold(struct proj_staged *s, uint64_t seq, const void *key, size_t key_len,
+		      const void *val, size_t val_len)
+{
+	size_t size = key_len + val_len;
+	if (s->moved) /* what it holds is in the history table now */
+		forget_rows(s);
+	if ((s->count && seq <= s->last_seq) || !reserve_rows(s, 1) ||
+	    !reserve((void **)&s->bytes, &s->size, s->used + size, 1) || s->used + size > UINT32_MAX ||
+	    key_len > UINT16_MAX || val_len > UINT16_MAX) {
+		forget_rows(s);
+		return;
+	}
+	memcpy(s->bytes + s->used, key, key_len);
+	memcpy(s->bytes + s->used + key_len, val, val_len);
+	s->rows[s->count++] = (struct proj_staged_row){(uint32_t)s->used, (uint16_t)key_len,
+						       (uint16_t)val_len};
+	s->used += size;
+	if (s->count == 1)
+		s->first_seq = seq;
+	s->last_seq = seq;
+}
+
+struct proj_staged_mark proj_staged_mark(const struct proj_staged *s)
+{
+	return (struct proj_staged_mark){s->count, s->used, s->first_seq, s->last_seq};
+}
+
+void proj_staged_commit(struct proj_staged *s)
+{
+	if (s->moved)
+		forget_rows(s);
+}
+
+void proj_staged_undo(struct proj_staged *s, struct proj_staged_mark m)
+{
+	s->moved = false;
+	if (s->count < m.count || (m.count && s->first_seq != m.first_seq)) {
+		forget_rows(s);
+		return;
+	}
+	s->count = m.count;
+	s->used = m.used;
+	s->first_seq = m.first_seq;
+	s->last_seq = m.last_seq;
 }
 
 /* Merges the sorted fresh rows into s's sorted rows. */
@@ -359,7 +406,8 @@ void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key
 		store_del(t, store_slot_db(slot, SLOT_COMMENTS), key, key_len);
 }
 
-int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
+int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
+		     struct proj_staged *held, uint64_t *read_back)
 {
 	enum store_db staged = store_slot_db(slot, SLOT_HISTORY_STAGED);
 	enum store_db history = store_slot_db(slot, SLOT_HISTORY);
@@ -367,36 +415,48 @@ int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows)
 	int rc = store_entries(t, staged, &entries);
 	if (rc || entries == 0 || entries < min_rows)
 		return rc;
-	/* Copied out first: the puts below may move the pages the rows are on. */
-	struct proj_staged s;
-	proj_staged_init(&s);
+	/* What held lacks (all, after a restart), read back in log order and
+	 * copied out: the puts below may move the pages the rows are on. */
+	size_t had = held->count;
+	uint64_t had_first = held->first_seq;
+	rc = load(held, t, slot, SLOT_HISTORY_STAGED, true);
+	if (held->first_seq != had_first) /* it held no prefix of the table: read afresh */
+		had = 0;
+	if (rc == 0 && held->count != entries) { /* held more than the table: not its copy */
+		forget_rows(held);
+		had = 0;
+		rc = load(held, t, slot, SLOT_HISTORY_STAGED, true);
+	}
+	if (rc == 0 && held->count != entries)
+		rc = PL_ECORRUPT;
+	if (rc == 0)
+		*read_back += held->count - had;
 	uint32_t *order = NULL;
-	rc = load(&s, t, slot, SLOT_HISTORY_STAGED, true);
-	if (rc == 0 && !(order = malloc(s.count * sizeof *order)))
+	if (rc == 0 && !(order = malloc(held->count * sizeof *order)))
 		rc = PL_ENOMEM;
 	if (rc == 0)
-		rc = group_by_campaign(&s, order);
+		rc = group_by_campaign(held, order);
 	struct proj_history_appender app = {.c = store_txn_cursor(t, history)};
 	if (rc == 0 && !app.c)
 		rc = t->err;
 	/* Grouped, the rows are read out of the order they were loaded in:
 	 * ask for the next ones early, or each waits for memory in turn. */
 	enum { AHEAD = 8 };
-	for (size_t i = 0; rc == 0 && i < s.count; i++) {
-		if (i + 2 * AHEAD < s.count)
-			__builtin_prefetch(&s.rows[order[i + 2 * AHEAD]]);
-		if (i + AHEAD < s.count)
-			__builtin_prefetch(row_key(&s, &s.rows[order[i + AHEAD]]));
-		const struct proj_staged_row *r = &s.rows[order[i]];
-		int mrc = proj_history_append(&app, row_key(&s, r), r->key_len,
-					      row_key(&s, r) + r->key_len, r->val_len);
+	for (size_t i = 0; rc == 0 && i < held->count; i++) {
+		if (i + 2 * AHEAD < held->count)
+			__builtin_prefetch(&held->rows[order[i + 2 * AHEAD]]);
+		if (i + AHEAD < held->count)
+			__builtin_prefetch(row_key(held, &held->rows[order[i + AHEAD]]));
+		const struct proj_staged_row *r = &held->rows[order[i]];
+		int mrc = proj_history_append(&app, row_key(held, r), r->key_len,
+					      row_key(held, r) + r->key_len, r->val_len);
 		if (mrc)
 			rc = store_error(mrc);
 	}
 	free(order);
-	proj_staged_deinit(&s);
 	if (rc)
 		return store_txn_fail(t, rc);
+	held->moved = true;
 	store_clear(t, staged);
 	return t->err ? t->err : move_comments(t, slot);
 }

@@ -62,11 +62,17 @@ void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq,
 void proj_stage_comment(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
 			size_t key_len, const struct proj_comment *c);
 
+struct proj_staged;
+
 /*
  * Moves every staged row into the history table, and every staged comment
- * into COMMENTS, once at least min_rows history rows are staged.
+ * into COMMENTS, once at least min_rows history rows are staged. held is
+ * the mover's copy of the staged history rows, in log order (see
+ * proj_staged_hold): the move reads back from the table only what it does
+ * not hold, adding their number to *read_back.
  */
-int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows);
+int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
+		     struct proj_staged *held, uint64_t *read_back);
 
 /* Deletes the comment row at key (proj_timed_key) of slot, staged or moved. */
 void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key, size_t key_len);
@@ -86,6 +92,7 @@ struct proj_staged {
 	uint64_t generation;  /* of the projections (proj_live) when read */
 	uint64_t first_seq;   /* the first staged row's log position; 0 when none held */
 	uint64_t last_seq;    /* the last one read */
+	bool moved;           /* held by a writer: moved in the open transaction */
 	struct proj_staged_row *rows, *spare; /* spare: room for a merge */
 	size_t count, cap;
 	uint8_t *bytes;
@@ -103,6 +110,32 @@ void proj_staged_deinit(struct proj_staged *s);
 int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot);
 /* The same for slot's staged comments, held as COMMENTS keys and rows. */
 int proj_staged_sync_comments(struct proj_staged *s, struct store_txn *t, enum store_slot slot);
+
+/*
+ * A writer's copy of the history rows it stages, in log order, so that a
+ * move need not read them back: after proj_stage_history(), the same row
+ * (key: its whole history key, ending with seq). When memory runs short s
+ * forgets what it holds, and the next move reads the table instead.
+ * Whatever s holds must be a prefix of the staged table, so the writer
+ * tells s how each transaction ends: committed (when a move emptied the
+ * table, s lets its rows go) or undone back to a mark.
+ */
+void proj_staged_hold(struct proj_staged *s, uint64_t seq, const void *key, size_t key_len,
+		      const void *val, size_t val_len);
+
+/* How far s's held rows went, to go back to when a transaction is undone. */
+struct proj_staged_mark {
+	size_t count, used;
+	uint64_t first_seq, last_seq;
+};
+struct proj_staged_mark proj_staged_mark(const struct proj_staged *s);
+void proj_staged_commit(struct proj_staged *s);
+/*
+ * Forgets the rows held since mark m. When s no longer holds the rows it
+ * held at m (a failed hold or move forgot them), s forgets everything, and
+ * the next move reads the table.
+ */
+void proj_staged_undo(struct proj_staged *s, struct proj_staged_mark m);
 
 /* Row i of s: its whole key and its value (pointers into s). */
 void proj_staged_row(const struct proj_staged *s, size_t i, MDB_val *k, MDB_val *v);

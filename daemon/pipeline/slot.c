@@ -179,6 +179,7 @@ void slot_txn_begin(struct slot *s, struct store_txn *t, bool publish)
 void slot_txn_rewind(struct slot *s, struct store_txn *t, bool publish)
 {
 	index_txn_rewind(&s->ix);
+	proj_writer_end(&s->pw, false);
 	proj_writer_begin(&s->pw, t, publish);
 	s->applied_seq = s->saved_applied;
 }
@@ -186,6 +187,7 @@ void slot_txn_rewind(struct slot *s, struct store_txn *t, bool publish)
 void slot_txn_end(struct slot *s, bool committed)
 {
 	index_txn_end(&s->ix, committed);
+	proj_writer_end(&s->pw, committed);
 	if (!committed)
 		s->applied_seq = s->saved_applied;
 }

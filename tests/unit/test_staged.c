@@ -10,9 +10,13 @@
  * comments at a time and the live feed page by page are checked against
  * sums the test keeps itself, read by a reader that keeps its staged rows
  * from call to call (as an HTTP worker does) and by one that reads them
- * afresh. Then: the kept reader after a rebuild swapped the slots, verify,
- * and a damaged staged or history row, which must be an error, not a
- * crash. Last, the history table's rows put and read one by one.
+ * afresh. The store starts with a small map, so batches are run again
+ * after the map grew, and the writer's own copy of the rows it staged
+ * must still be whole: no move reads them back, until the writer is opened
+ * anew and its first move reads the staged table back. Then:
+ * the kept reader after a rebuild swapped the slots, verify, and a damaged
+ * staged or history row, which must be an error, not a crash. Last, the
+ * history table's rows put and read one by one, and the held rows' undo.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +41,8 @@ static struct proj_staged comments_staged;
 #define CAMPAIGNS 4
 #define SUPPORTERS 40
 #define EVENTS 2400
+#define MORE_EVENTS 400 /* after the writer is opened anew */
+#define INITIAL_MAP ((size_t)256 << 10)
 
 static struct store *st;
 static int next_id;
@@ -48,7 +54,7 @@ struct sent {
 	int comment;        /* its number, for a comment */
 	bool removed;       /* a comment removed later, timed as it was posted */
 };
-static struct sent sent[EVENTS];
+static struct sent sent[EVENTS + MORE_EVENTS];
 static size_t nsent;
 
 static int ingest(const char *type, int campaign, int64_t at, const char *fields)
@@ -174,7 +180,8 @@ static void test_split_history(struct proj_staged *keep)
 	srand(7);
 	bool backer[CAMPAIGNS][SUPPORTERS] = {{false}};
 	static size_t commented[EVENTS]; /* sent[] index of each comment */
-	size_t ncomments = 0, moves = 0, staged_before = 0;
+	size_t ncomments = 0, moves = 0, staged_before = 0, moves_run_again = 0;
+	size_t map_before = store_map_size(st);
 	for (int i = 0; i < EVENTS; i++) {
 		struct sent s = {rand() % CAMPAIGNS, rand() % SUPPORTERS, T0 + (rand() % 1000) * MIN, 0};
 		char f[256];
@@ -205,12 +212,50 @@ static void test_split_history(struct proj_staged *keep)
 		size_t staged = staged_entries(&t, live(&t));
 		store_abort(&t);
 		moves += staged < staged_before;
+		/* The map grew in this batch (which was run again) and it moved. */
+		moves_run_again += staged < staged_before && store_map_size(st) > map_before;
+		map_before = store_map_size(st);
 		staged_before = staged;
 		if (i % 97 == 0 || i == EVENTS - 1)
 			check_figures(keep);
 	}
 	CHECK(moves >= 5); /* the histories really were split */
 	CHECK(staged_before > 0);
+	/* A batch that moved was run again after the map grew (INITIAL_MAP is
+	 * chosen so), and still every move had its rows at hand. */
+	CHECK(moves_run_again >= 1);
+	CHECK_INT(fixture_writer(st)->live.pw.staged_read_back, 0);
+}
+
+/*
+ * A writer opened anew holds none of the rows staged before: its first move
+ * reads the table back, the rows staged before and since (one a pledge).
+ */
+static void test_reopened_writer(struct proj_staged *keep)
+{
+	struct store_txn t;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	size_t staged_before = staged_entries(&t, live(&t));
+	store_abort(&t);
+	CHECK(staged_before > 0);
+	fixture_drop_writer(st);
+	bool moved = false;
+	int i = 0;
+	for (; i < MORE_EVENTS && !moved; i++) {
+		struct sent s = {i % CAMPAIGNS, i % SUPPORTERS, T0 + (i % 1000) * MIN, 1 + i};
+		char f[256];
+		snprintf(f, sizeof f,
+			 "\"pledge\":\"q%d\",\"supporter\":\"s%d\",\"amount\":%lld,\"currency\":\"GBP\"",
+			 i, s.supporter, (long long)s.amount);
+		CHECK_INT(ingest("pledge.created", s.campaign, s.at, f), PL_R_NONE);
+		sent[nsent++] = s;
+		CHECK_INT(store_read_begin(st, &t), 0);
+		moved = staged_entries(&t, live(&t)) == 0;
+		store_abort(&t);
+	}
+	CHECK(moved);
+	CHECK_INT(fixture_writer(st)->live.pw.staged_read_back, staged_before + (size_t)i);
+	check_figures(keep);
 }
 
 /* A rebuild fills the other slot and swaps: the kept reader starts afresh there. */
@@ -334,6 +379,43 @@ static void test_history_rows(void)
 	store_abort(&t);
 }
 
+/* Held rows go back to a mark, and forget themselves when a move emptied them since. */
+static void test_held_undo(void)
+{
+	struct proj_staged h;
+	proj_staged_init(&h);
+	uint8_t key[PROJ_KEY_MAX], row = 1;
+	for (uint64_t seq = 1; seq <= 5; seq++) {
+		size_t klen = proj_timed_key(key, (struct pl_str){"c1", 2}, T0, seq);
+		proj_staged_hold(&h, seq, key, klen, &row, 1);
+	}
+	struct proj_staged_mark m = proj_staged_mark(&h);
+	for (uint64_t seq = 6; seq <= 9; seq++) {
+		size_t klen = proj_timed_key(key, (struct pl_str){"c1", 2}, T0, seq);
+		proj_staged_hold(&h, seq, key, klen, &row, 1);
+	}
+	CHECK_INT(h.count, 9);
+	proj_staged_undo(&h, m);
+	CHECK_INT(h.count, 5);
+	CHECK_INT(h.last_seq, 5);
+	MDB_val k, v;
+	proj_staged_row(&h, 4, &k, &v);
+	CHECK(k.mv_size == proj_timed_key(key, (struct pl_str){"c1", 2}, T0, 5) &&
+	      memcmp(k.mv_data, key, k.mv_size) == 0 && v.mv_size == 1);
+	/* A row out of log order (a transaction run again without its undo) is no copy. */
+	size_t klen = proj_timed_key(key, (struct pl_str){"c1", 2}, T0, 3);
+	proj_staged_hold(&h, 3, key, klen, &row, 1);
+	CHECK_INT(h.count, 0);
+	/* Held again after a move, then undone to a mark from before it: all forgotten. */
+	for (uint64_t seq = 20; seq <= 26; seq++) {
+		klen = proj_timed_key(key, (struct pl_str){"c1", 2}, T0, seq);
+		proj_staged_hold(&h, seq, key, klen, &row, 1);
+	}
+	proj_staged_undo(&h, m);
+	CHECK_INT(h.count, 0);
+	proj_staged_deinit(&h);
+}
+
 static void check_round_trip(const struct proj_history *h)
 {
 	uint8_t buf[PROJ_HISTORY_MAX + 1];
@@ -387,10 +469,12 @@ int main(void)
 {
 	test_row_encoding();
 	char dir[300];
-	st = fixture_store(dir, sizeof dir, 0);
+	test_held_undo();
+	st = fixture_store(dir, sizeof dir, INITIAL_MAP);
 	struct proj_staged keep;
 	proj_staged_init(&keep);
 	test_split_history(&keep);
+	test_reopened_writer(&keep);
 	test_after_rebuild(&keep);
 	test_damaged_rows(&keep);
 	test_history_rows();

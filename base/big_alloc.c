@@ -14,6 +14,15 @@ void *big_alloc(size_t size)
 	return p;
 }
 
+void *big_realloc(void *p, size_t old_size, size_t new_size)
+{
+	void *q = mremap(p, old_size ? old_size : 1, new_size ? new_size : 1, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED)
+		return NULL;
+	(void)madvise(q, new_size, MADV_HUGEPAGE);
+	return q;
+}
+
 void big_free(void *p, size_t size)
 {
 	if (p)

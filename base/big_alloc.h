@@ -13,6 +13,13 @@
 /* size zeroed bytes, or NULL. */
 void *big_alloc(size_t size);
 
+/*
+ * Resizes what big_alloc(old_size) returned to new_size bytes, keeping its
+ * pages (the kernel moves them rather than copying) and adding zeroed ones
+ * past old_size; it may move. The new address, or NULL with p unchanged.
+ */
+void *big_realloc(void *p, size_t old_size, size_t new_size);
+
 /* Frees what big_alloc(size) returned; NULL is ignored. */
 void big_free(void *p, size_t size);
 

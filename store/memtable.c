@@ -1,6 +1,7 @@
 /* memtable.c — an ordered open-addressing table of fingerprints; see memtable.h. */
 #include "memtable.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "big_alloc.h"
@@ -99,45 +100,90 @@ static int insert(struct memtable *m, const struct fp *f, const void *value)
 	return 0;
 }
 
-/* Copies m's entries, in order, into the empty table t: false when t's tail is too short. */
-static bool copy_in_order(struct memtable *t, const struct memtable *m)
+/* The most home slots a table has: 2^31, so a slot's number fits 32 bits. */
+#define MAX_BITS 31
+
+/*
+ * Where each entry goes in a table of 2^bits home slots: its home or just
+ * after the one before, whichever is later. false when one would land past
+ * the tail. (Never before where it is now: an entry sits at its home or
+ * just after the one before, and homes only grow with the table.)
+ */
+static bool place(const struct memtable *m, unsigned bits, uint32_t *to)
 {
-	/* Each entry goes to its home or just after the one before, whichever is later. */
-	size_t at = 0;
-	for (const uint8_t *e = memtable_next(m, NULL); e; e = memtable_next(m, e), at++) {
-		size_t h = home(t, e);
-		if (h > at)
-			at = h;
-		if (at == slot_count(t))
+	size_t end = ((size_t)1 << bits) + TAIL, next = 0, k = 0;
+	for (const uint8_t *e = memtable_next(m, NULL); e; e = memtable_next(m, e)) {
+		size_t at = (size_t)(fp_word(e, 0) >> (64 - bits));
+		if (at < next)
+			at = next;
+		if (at >= end)
 			return false;
-		memcpy(slot(t, at), e, m->entry_size);
+		to[k++] = (uint32_t)at;
+		next = at + 1;
 	}
-	t->count = m->count;
 	return true;
+}
+
+/*
+ * Moves each entry of the old_slots first slots to its place (to), the last
+ * first: its place is at or after it, where only the entries after it were.
+ */
+static void spread(struct memtable *m, size_t old_slots, const uint32_t *to)
+{
+	size_t k = m->count;
+	for (size_t i = old_slots; k > 0 && i-- > 0;) {
+		uint8_t *s = slot(m, i);
+		if (slot_free(s))
+			continue;
+		size_t j = to[--k];
+		if (j != i) {
+			memcpy(slot(m, j), s, m->entry_size);
+			memset(s, 0, m->entry_size);
+		}
+	}
+}
+
+/*
+ * Grows the table to 2^bits home slots (more when a cluster would run past
+ * the tail) where it lies: the mapping grows, keeping its pages, and the
+ * entries spread out in place. Half the memory touched of copying into a
+ * new table, which matters where first touching a page is slow.
+ */
+static int grow_to(struct memtable *m, unsigned bits)
+{
+	uint32_t *to = malloc((m->count ? m->count : 1) * sizeof *to);
+	if (!to)
+		return PL_ENOMEM;
+	int rc = PL_ENOMEM;
+	for (; bits <= MAX_BITS; bits++) {
+		if (!place(m, bits, to))
+			continue;
+		size_t capacity = (size_t)1 << bits, old_slots = slot_count(m);
+		uint8_t *p = big_realloc(m->slots, memtable_bytes(m), (capacity + TAIL) * m->entry_size);
+		if (!p)
+			break;
+		m->slots = p;
+		spread(m, old_slots, to);
+		m->capacity = capacity;
+		m->shift = 64 - bits;
+		rc = PL_OK;
+		break;
+	}
+	free(to);
+	return rc;
 }
 
 static int grow(struct memtable *m)
 {
-	unsigned bits = (unsigned)(64 - m->shift);
-	for (;;) {
-		struct memtable bigger = {.entry_size = m->entry_size};
-		if (++bits > 40 || alloc_slots(&bigger, bits))
-			return PL_ENOMEM;
-		if (copy_in_order(&bigger, m)) {
-			memtable_deinit(m);
-			*m = bigger;
-			return PL_OK;
-		}
-		memtable_deinit(&bigger);
-	}
+	return grow_to(m, (unsigned)(64 - m->shift) + 1);
 }
 
 int memtable_reserve(struct memtable *m, size_t entries)
 {
-	while (entries * 2 > m->capacity)
-		if (grow(m))
-			return PL_ENOMEM;
-	return PL_OK;
+	unsigned bits = (unsigned)(64 - m->shift);
+	while (bits <= MAX_BITS && entries * 2 > ((size_t)1 << bits))
+		bits++;
+	return bits == (unsigned)(64 - m->shift) ? PL_OK : grow_to(m, bits);
 }
 
 int memtable_put(struct memtable *m, const struct fp *f, const void *value)

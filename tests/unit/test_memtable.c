@@ -6,8 +6,9 @@
  * a few home slots, so clusters grow long and shift on every insert and
  * removal; and fingerprints at both ends of the order, whose clusters meet
  * the table's first slot and run into its tail. Random puts, updates and
- * removals, the table growing as it goes; after each round every key's value,
- * the count, and the walk in order must equal the model.
+ * removals, the table growing as it goes (once by reserving room for many
+ * more entries at once); after each round every key's value, the count, and
+ * the walk in order must equal the model.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,14 @@ static void run(enum key_set set, const char *name)
 		}
 		if (op % (OPS / 8) == 0)
 			bad += compare(&m);
+		if (op == OPS / 4) {
+			/* Room for eight times its entries at once: several
+			 * doublings in one growth, the entries spread in place. */
+			size_t want = 8 * m.count;
+			CHECK_INT(memtable_reserve(&m, want), 0);
+			CHECK(m.capacity >= 2 * want);
+			bad += compare(&m);
+		}
 	}
 	fprintf(stderr, "%s: %zu entries left, %zu home slots\n", name, m.count, m.capacity);
 	CHECK_INT(failed_puts, 0);

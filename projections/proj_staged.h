@@ -116,9 +116,12 @@ int proj_staged_sync_comments(struct proj_staged *s, struct store_txn *t, enum s
  * move need not read them back: after proj_stage_history(), the same row
  * (key: its whole history key, ending with seq). When memory runs short s
  * forgets what it holds, and the next move reads the table instead.
- * Whatever s holds must be a prefix of the staged table, so the writer
- * tells s how each transaction ends: committed (when a move emptied the
- * table, s lets its rows go) or undone back to a mark.
+ * A move takes what s holds as the table's first rows; rows that are not
+ * (a writer opened anew holds only what it staged since, behind rows
+ * staged before) make it read the whole table. So that s holds no row the
+ * table lacks, the writer tells s how each transaction ends: committed
+ * (when a move emptied the table, s lets its rows go) or undone back to a
+ * mark.
  */
 void proj_staged_hold(struct proj_staged *s, uint64_t seq, const void *key, size_t key_len,
 		      const void *val, size_t val_len);

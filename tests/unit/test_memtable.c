@@ -8,7 +8,8 @@
  * the table's first slot and run into its tail. Random puts, updates and
  * removals, the table growing as it goes (once by reserving room for many
  * more entries at once); after each round every key's value, the count, and
- * the walk in order must equal the model.
+ * the walk in order must equal the model. A table of 2 MiB or more starts
+ * on a huge page boundary however it grew (big_alloc.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #define KEYS 20000
 #define OPS 200000
 #define VALUE 8
+#define HUGE_PAGE ((size_t)2 << 20)
 
 static uint64_t rnd_state = 0x9E3779B97F4A7C15ULL;
 static uint64_t rnd(void)
@@ -116,6 +118,7 @@ static void run(enum key_set set, const char *name)
 			size_t want = 8 * m.count;
 			CHECK_INT(memtable_reserve(&m, want), 0);
 			CHECK(m.capacity >= 2 * want);
+			CHECK(memtable_bytes(&m) >= HUGE_PAGE && (uintptr_t)m.slots % HUGE_PAGE == 0);
 			bad += compare(&m);
 		}
 	}
@@ -128,10 +131,31 @@ static void run(enum key_set set, const char *name)
 	memtable_deinit(&m);
 }
 
+/* Grown one doubling at a time from its first small size, past 2 MiB. */
+static void grown_on_huge_page_boundaries(void)
+{
+	struct memtable m;
+	int misaligned = 0;
+	CHECK_INT(memtable_init(&m, VALUE), 0);
+	for (uint32_t k = 0; k < 300000; k++) {
+		struct fp f;
+		uint64_t v = k;
+		fp_of(&f, 2, &k, sizeof k);
+		size_t capacity = m.capacity;
+		CHECK_INT(memtable_put(&m, &f, &v), 0);
+		if (m.capacity != capacity && memtable_bytes(&m) >= HUGE_PAGE)
+			misaligned += (uintptr_t)m.slots % HUGE_PAGE != 0;
+	}
+	CHECK(memtable_bytes(&m) >= 8 * HUGE_PAGE);
+	CHECK_INT(misaligned, 0);
+	memtable_deinit(&m);
+}
+
 int main(void)
 {
 	run(ORDINARY, "ordinary");
 	run(CROWDED, "crowded");
 	run(AT_THE_ENDS, "at the ends");
+	grown_on_huge_page_boundaries();
 	return check_done();
 }

@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Parses s into milliseconds since 1970 (UTC); false when it is neither form. */
+/* Parses s into milliseconds since 1970 (UTC), from 1970 up to the end of
+ * year 9999; false when it is neither form, out of that range, or names a
+ * day or time that does not exist ("2021-02-29", "12:30:60"). */
 bool time_text_parse(const char *s, int64_t *ms);
 
 #endif

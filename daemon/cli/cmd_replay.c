@@ -245,7 +245,7 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case 't':
 			if (!time_text_parse(optarg, &ropt.until_time))
-				return cli_usage_error("replay", "--until-time wants Unix ms or YYYY-MM-DDTHH:MM:SSZ, not '%s'", optarg);
+				return cli_usage_error("replay", "--until-time wants Unix ms or a UTC time that exists, as YYYY-MM-DD[THH:MM[:SS]][Z], not '%s'", optarg);
 			ropt.has_until_time = true;
 			break;
 		case 'n': mode = DRY_RUN; modes++; break;
@@ -271,6 +271,8 @@ int cmd_replay(int argc, char **argv)
 	if ((txn_ms || max_rate) && mode != REBUILD && mode != NO_SWAP)
 		return cli_usage_error("replay", "--txn-ms and --max-rate pace a rebuild; they do not go with "
 						 "--dry-run, --diff or --abort");
+	if (ropt.until_seq && ropt.has_until_time)
+		return cli_usage_error("replay", "give --until-seq or --until-time, not both");
 	if ((ropt.until_seq || ropt.has_until_time) && mode != DRY_RUN)
 		return cli_usage_error("replay", "--until-seq and --until-time only go with --dry-run: the "
 						 "live projections always reflect the whole log");

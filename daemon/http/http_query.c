@@ -79,6 +79,12 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 	TAILQ_INIT(&params);
 	int rc = 0;
 	unsigned seen = 0;
+	/* Values are decoded into C strings: a NUL would cut one short unseen. */
+	if (strstr(query, "%00")) {
+		snprintf(err, err_size, "a parameter holds a NUL byte (%%00)");
+		rc = PL_EINVAL;
+		goto cleanup;
+	}
 	if (evhttp_parse_query_str(query, &params) != 0) {
 		snprintf(err, err_size, "malformed query string");
 		rc = PL_EINVAL;

@@ -53,7 +53,7 @@ figures() { sed -n 's/.*"raised":\(-*[0-9]*\),"pledges":\([0-9]*\),"supporters":
 DEMO_ID=jess-phillips-for-labour-leader
 instants=""
 for half in $(seq 0 19); do instants="$instants $(at $((half * H / 2)))"; done
-for day in 4 5 9 13 14 17 23 24; do instants="$instants 2020-01-${day}T12:00:00Z"; done
+for day in 04 05 09 13 14 17 23 24; do instants="$instants 2020-01-${day}T12:00:00Z"; done
 instants="$instants 2020-01-24 2020-02-01"
 for t in $instants; do
 	"$PLEDGED" replay --data "$work/d" --dry-run --until-time "$t" >"$work/replay" 2>/dev/null
@@ -129,10 +129,14 @@ done
 contains "$work/body" '{"currencies":[{"currency":"GBP","raised":5804800,"pledges":2024,"campaigns":{"open":1,"closed":1},"supporters":1977}]}' "platform totals"
 
 # Parameters are checked.
-for q in "as_of=yesterday" "as_of=" "as_of=1&as_of=2" "bogus=1"; do
+for q in "as_of=yesterday" "as_of=" "as_of=1&as_of=2" "bogus=1" "as_of=2020-02-31" \
+	"as_of=2021-02-29" "as_of=2020-01-10T12:30:60Z" "as_of=2020-1-10" "as_of=1%00x" \
+	"as_of=9223372036854775807"; do
 	[ "$(get "/v1/campaigns/late-c?$q")" = 400 ] && ok || fail "?$q is not refused"
 done
-for q in "interval=minute" "interval=hour&from=0" "from=$(at $H)&to=$T0" "as_of=1"; do
+for q in "interval=minute" "interval=hour&from=0" "from=$(at $H)&to=$T0" \
+	"interval=week&from=0&to=9223372036854775807" "interval=week&from=0&to=9999-12-31" \
+	"interval=hour&from=9223372036854775000&to=9223372036854775807" "interval=day%00x" "as_of=1"; do
 	[ "$(get "/v1/campaigns/late-c/history?$q")" = 400 ] && ok || fail "history?$q is not refused"
 done
 contains "$work/body" "unknown parameter; this path takes interval, from and to" "history says what it takes"

@@ -41,6 +41,8 @@ expect 1 "forget to an unreachable broker" -- "$PLEDGED" forget --brokers 127.0.
 contains "$work/err" "run it again with --id" "forget says how to retry"
 expect 2 "replay with a bad sequence" -- "$PLEDGED" replay --data "$work/d" --until-seq x
 expect 2 "replay with a bad time" -- "$PLEDGED" replay --data "$work/d" --until-time yesterday
+expect 2 "replay with a day that does not exist" -- "$PLEDGED" replay --data "$work/d" --until-time 2020-02-30 --dry-run
+expect 2 "replay with two cuts" -- "$PLEDGED" replay --data "$work/d" --until-seq 5 --until-time 2020-01-10 --dry-run
 expect 2 "replay with a zero rate" -- "$PLEDGED" replay --data "$work/d" --max-rate 0
 expect 2 "a rate on a dry run" -- "$PLEDGED" replay --data "$work/d" --dry-run --max-rate 10
 expect 2 "rejections with an unknown reason" -- "$PLEDGED" rejections --reason nope

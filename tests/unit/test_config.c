@@ -74,7 +74,10 @@ static const struct file_case file_cases[] = {
 	 "checkpoint_entries wants 1000..100000000"},
 	{"event window", "earliest_event_time = 2015-06-01T00:00:00Z\nmax_clock_skew_s = 0\n", 0, NULL},
 	{"earliest_event_time not a time", "earliest_event_time = last year\n", PL_EINVAL,
-	 "earliest_event_time wants Unix ms or YYYY-MM-DDTHH:MM:SSZ, not 'last year'"},
+	 "earliest_event_time wants Unix ms or a UTC time that exists, as YYYY-MM-DD[THH:MM[:SS]][Z], "
+	 "not 'last year'"},
+	{"earliest_event_time on a day that does not exist", "earliest_event_time = 2015-02-29\n",
+	 PL_EINVAL, "not '2015-02-29'"},
 	{"max_clock_skew_s too large", "max_clock_skew_s = 31536001\n", PL_EINVAL,
 	 "max_clock_skew_s wants 0..31536000 (a year)"},
 	{"ready_max_lag", "ready_max_lag = 500\n", 0, NULL},

@@ -246,9 +246,74 @@ static int open_env(struct store *st, const char *dir, const struct store_option
 	return store_error(mdb_env_open(st->env, dir, flags, 0640));
 }
 
+/*
+ * A data dir is born under a marker file, removed once its layout is
+ * committed. LMDB starts afresh on an empty data.mdb and creates a missing
+ * one: without the marker, either means the log was cut short or deleted,
+ * and a fresh store would hide that it is gone.
+ */
+#define BIRTH_MARKER "creating"
+
+/* fsync()s path (a file or a directory). */
+static int sync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return PL_EIO;
+	int rc = fsync(fd) ? (errno == ENOSPC ? PL_ENOSPACE : PL_EIO) : PL_OK;
+	close(fd);
+	return rc;
+}
+
+/* Whether dir's data.mdb is there to open, or may be made (*fresh). */
+static int check_data_file(const char *dir, bool create, bool *fresh)
+{
+	char data[4200], lock[4200], marker[4200];
+	snprintf(data, sizeof data, "%s/data.mdb", dir);
+	snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
+	snprintf(marker, sizeof marker, "%s/" BIRTH_MARKER, dir);
+	struct stat sb;
+	bool has_data = stat(data, &sb) == 0;
+	*fresh = false;
+	if (has_data && sb.st_size > 0)
+		return PL_OK;
+	bool born_here = stat(marker, &sb) == 0;
+	if ((has_data || stat(lock, &sb) == 0) && !born_here)
+		return PL_ECORRUPT;
+	if (!create)
+		return PL_ENOTFOUND;
+	if (has_data && unlink(data) != 0)
+		return PL_EIO;
+	if (!born_here) {
+		int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0)
+			return errno == EACCES ? PL_EACCESS : PL_EIO;
+		close(fd);
+		int rc = sync_path(dir);
+		if (rc)
+			return rc;
+	}
+	*fresh = true;
+	return PL_OK;
+}
+
+/* The layout is committed: the data dir is no longer being born. */
+static int end_birth(struct store *st, const struct store_options *opt)
+{
+	char marker[4200];
+	snprintf(marker, sizeof marker, "%s/" BIRTH_MARKER, st->dir);
+	int rc = opt->no_sync ? 0 : mdb_env_sync(st->env, 1);
+	if (rc)
+		return store_error(rc);
+	if (unlink(marker) != 0)
+		return PL_EIO;
+	return opt->no_sync ? PL_OK : sync_path(st->dir);
+}
+
 int store_open(struct store **out, const char *dir, const struct store_options *opt)
 {
 	struct stat sb;
+	bool fresh;
 	int rc;
 	if (stat(dir, &sb) != 0) {
 		if (!opt->create)
@@ -258,12 +323,8 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 	} else if (!S_ISDIR(sb.st_mode)) {
 		return PL_EFOREIGN;
 	}
-	if (!opt->create) {
-		char path[4096];
-		snprintf(path, sizeof path, "%s/data.mdb", dir);
-		if (stat(path, &sb) != 0)
-			return PL_ENOTFOUND;
-	}
+	if ((rc = check_data_file(dir, opt->create, &fresh)))
+		return rc;
 
 	struct store *st = calloc(1, sizeof *st);
 	if (!st)
@@ -289,7 +350,8 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 	}
 	if (rc)
 		goto fail;
-	if (!st->dir || (rc = check_file_size(st)) || (rc = open_layout(st, opt)))
+	if (!st->dir || (rc = check_file_size(st)) || (rc = open_layout(st, opt)) ||
+	    (fresh && (rc = end_birth(st, opt))))
 		goto fail;
 	*out = st;
 	return PL_OK;
@@ -643,17 +705,6 @@ int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val
 	if (rc == MDB_NOTFOUND)
 		return PL_ENOTFOUND;
 	return rc ? store_txn_fail(t, store_error(rc)) : PL_OK;
-}
-
-/* fsync()s path (a file or a directory). */
-static int sync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return PL_EIO;
-	int rc = fsync(fd) ? (errno == ENOSPC ? PL_ENOSPACE : PL_EIO) : PL_OK;
-	close(fd);
-	return rc;
 }
 
 int store_copy(struct store *st, const char *dir)

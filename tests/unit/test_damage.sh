@@ -12,7 +12,9 @@
 #     anywhere else fails. Needs an AddressSanitizer build to tell the two
 #     apart (exit 77 otherwise).
 #  2. A data.mdb cut short (as by a full disk or an interrupted copy) is
-#     refused at open with exit 3 and says so: verify, dump, serve. Cut
+#     refused at open with exit 3 and says so: verify, dump, serve; so is
+#     one cut to nothing or deleted, by every command, import and serve
+#     included (they would otherwise start a fresh log over it). Cut
 #     short under a running serve, the next read past the end exits 3 with
 #     a message rather than dying of SIGBUS.
 #  3. A backup onto a full file system (a small tmpfs; needs root, skipped
@@ -108,6 +110,27 @@ contains "$work/err" "shorter than its own metadata" "the message says the file 
 expect 3 "dump of a cut-short file" -- "$PLEDGED" dump --data "$work/short"
 expect 3 "serve --read-only on a cut-short file" -- timeout 10 "$PLEDGED" serve --read-only \
 	--data "$work/short" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
+
+# Cut to nothing, or deleted beside its lock.mdb: every command refuses it
+# rather than starting a fresh, empty log over it.
+for how in empty deleted; do
+	rm -rf "$work/$how" && cp -r "$work/good" "$work/$how"
+	if [ $how = empty ]; then : >"$work/$how/data.mdb"; else rm "$work/$how/data.mdb"; fi
+	for cmd in verify dump rejections "replay --dry-run" replay compact upgrade; do
+		# shellcheck disable=SC2086
+		expect 3 "$cmd of a $how data.mdb" -- "$PLEDGED" $cmd --data "$work/$how"
+		contains "$work/err" "missing beside its lock.mdb, or shorter" "$cmd says the log was cut short"
+	done
+	expect 3 "import into a $how data.mdb" -- "$PLEDGED" import --data "$work/$how" <"$DEMO"
+	expect 3 "serve on a $how data.mdb" -- timeout 10 "$PLEDGED" serve --data "$work/$how" \
+		--listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
+	[ ! -s "$work/$how/data.mdb" ] && ok || fail "a fresh log was made over the $how data.mdb"
+done
+# A creation cut short leaves its marker: the next start begins it again.
+mkdir "$work/born" && : >"$work/born/creating" && : >"$work/born/lock.mdb" && : >"$work/born/data.mdb"
+expect 0 "import into a data dir whose creation was cut short" -- "$PLEDGED" import --data "$work/born" <"$DEMO"
+[ ! -e "$work/born/creating" ] && ok || fail "the birth marker outlived the creation"
+expect 0 "verify after the creation was begun again" -- "$PLEDGED" verify --data "$work/born"
 
 # Cut short under a running serve: the first read past the end.
 cp -r "$work/good" "$work/cut"

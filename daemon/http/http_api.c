@@ -402,7 +402,7 @@ void http_api_rejections(struct http_request *r)
 	struct store_txn t;
 	struct http_position pos;
 	uint64_t before = 0;
-	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_BEFORE | HTTP_Q_AS_OF, &q))
+	if (reject_query(r, HTTP_Q_LIMIT | HTTP_Q_BEFORE, &q))
 		return;
 	if (q.before[0] && !parse_rejection_cursor(q.before, &before)) {
 		http_reply_error(r, 400, "before must be a cursor from a 'next' field");

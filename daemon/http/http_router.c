@@ -63,10 +63,6 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	r.head = cmd == EVHTTP_REQ_HEAD;
-	if (r.route == HTTP_ROUTE_STREAM && cmd != EVHTTP_REQ_GET) {
-		http_reply_method(&r, "GET");
-		return;
-	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		http_reply_method(&r, "GET, HEAD");
 		return;

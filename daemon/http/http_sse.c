@@ -139,6 +139,16 @@ static void stream_drop(struct http_stream *s)
 	evhttp_connection_free(s->evcon);
 }
 
+static void add_stream_headers(struct http_request *r, const struct http_position *pos)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
+	evhttp_add_header(h, "Cache-Control", "no-cache");
+	/* Tells nginx-style proxies not to buffer the stream. */
+	evhttp_add_header(h, "X-Accel-Buffering", "no");
+	http_reply_prepare(r, 200, pos);
+}
+
 void http_stream_open(struct http_request *r)
 {
 	struct http_server *hs = r->w->hs;
@@ -167,6 +177,15 @@ void http_stream_open(struct http_request *r)
 		http_reply_error(r, 500, "storage error");
 		return;
 	}
+	struct http_position pos;
+	http_position_set(&pos, seq, gen, 0);
+	if (r->head) {
+		/* The headers a GET would start with; no stream to keep open. */
+		free(json);
+		add_stream_headers(r, &pos);
+		evhttp_send_reply(r->req, 200, "OK", NULL);
+		return;
+	}
 	if (atomic_fetch_add(&hs->stream_count, 1) >= hs->opt.max_sse_clients) {
 		atomic_fetch_sub(&hs->stream_count, 1);
 		free(json);
@@ -192,14 +211,7 @@ void http_stream_open(struct http_request *r)
 	memcpy(s->id, r->id, r->id_len);
 	s->id_len = r->id_len;
 
-	struct http_position pos;
-	http_position_set(&pos, seq, gen, 0);
-	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-	evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
-	evhttp_add_header(h, "Cache-Control", "no-cache");
-	/* Tells nginx-style proxies not to buffer the stream. */
-	evhttp_add_header(h, "X-Accel-Buffering", "no");
-	http_reply_prepare(r, 200, &pos);
+	add_stream_headers(r, &pos);
 	evhttp_send_reply_start(r->req, 200, "OK");
 	struct timeval write_tv = {hs->opt.timeout_seconds, 0};
 	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(s->evcon), NULL, &write_tv);

@@ -338,9 +338,14 @@ static void test_campaigns(void)
 	CHECK_INT(request("DELETE", "/v1/campaigns/" DEMO, NULL), 405);
 	CHECK_INT(request_to(admin_port, "PATCH", "/healthz", NULL), 405);
 	CHECK_INT(request("POST", "/v1/campaigns/" DEMO "/stream", "Content-Length: 0\r\n"), 405);
-	CHECK_STR(header("Allow"), "GET");
+	CHECK_STR(header("Allow"), "GET, HEAD");
 	CHECK_INT(request("HEAD", "/v1/campaigns/" DEMO, NULL), 200);
 	CHECK_INT((long long)strlen(R.body), 0);
+	/* The stream's head: its headers, and no stream left open. */
+	CHECK_INT(request("HEAD", "/v1/campaigns/" DEMO "/stream", NULL), 200);
+	CHECK_STR(header("Content-Type"), "text/event-stream; charset=utf-8");
+	CHECK_INT((long long)strlen(R.body), 0);
+	CHECK_INT(request("HEAD", "/v1/campaigns/no-such-campaign/stream", NULL), 404);
 
 	CHECK_INT(get("/v1/campaigns?x=1"), 400);
 	CHECK(strstr(error_text(), "unknown parameter") != NULL);
@@ -632,6 +637,9 @@ static void test_rejections(void)
 	CHECK_INT(admin_get("/v1/rejections?before=0"), 400);
 	CHECK_INT(admin_get("/v1/rejections?before=1.5"), 400);
 	CHECK_INT(admin_get("/v1/rejections?limit=500"), 400);
+	/* No point-in-time view of rejections: refused, not ignored. */
+	CHECK_INT(admin_get("/v1/rejections?as_of=2020-01-10"), 400);
+	CHECK(strstr(R.body, "this path takes limit and before") != NULL);
 }
 
 static void test_healthz(void)

@@ -52,6 +52,20 @@ while IFS="$(printf '\t')" read -r listener path expected; do
 	fi
 done <"$work/examples"
 
+# Every conditional request shown (here and in the README) is answered as its comment says.
+for file in "$doc" "$src/README.md"; do
+	awk '/\\$/ { sub(/\\$/, ""); line = line $0; next } { print line $0; line = "" }' "$file" |
+		grep "^ *curl .*If-None-Match" >"$work/conditional"
+	[ -s "$work/conditional" ] && ok || fail "no conditional request shown in $file"
+	while read -r line; do
+		tag=$(echo "$line" | sed -n "s/.*If-None-Match: \(\"[^\"]*\"\).*/\1/p")
+		path=$(echo "$line" | sed -n 's/.*localhost:8080\([^ ]*\).*/\1/p')
+		want=$(echo "$line" | sed -n 's/.*# *\([0-9][0-9][0-9]\).*/\1/p')
+		got=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $tag" "http://127.0.0.1:$port$path")
+		[ "$got" = "$want" ] && ok || fail "$file: If-None-Match $tag on $path answers $got, it says $want"
+	done <"$work/conditional"
+done
+
 # Every route heads a section ("### GET /v1/campaigns/{id}").
 sed -n 's/^[[:space:]]*X([A-Z_]*, "[a-z]*", "\(\/[^"]*\)",.*/\1/p' \
 	"$src/daemon/http/http_internal.h" >"$work/routes"
@@ -76,5 +90,10 @@ grep -ohE 'strcmp\(kv->key, "[a-z_]+"\)' "$src/daemon/http/http_query.c" | sed '
 while read -r p; do
 	if grep -qF "\`$p\`" "$doc"; then ok; else fail "parameter $p is not in docs/http.md"; fi
 done <"$work/params"
+grep -ohE '# TYPE pledged_[a-z_]+' "$src/daemon/report/metrics.c" | sed 's/# TYPE //' | sort -u >"$work/metrics"
+[ "$(wc -l <"$work/metrics")" -ge 10 ] && ok || fail "could not read the metrics from metrics.c"
+while read -r m; do
+	if grep -qF "| \`$m\` |" "$doc"; then ok; else fail "metric $m is not in the table of docs/http.md"; fi
+done <"$work/metrics"
 
 finish

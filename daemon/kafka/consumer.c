@@ -69,6 +69,7 @@ struct consumer {
 	int64_t now_ms;      /* monotonic, read after each wait of the loop */
 
 	bool store_failed; /* partitions paused until a write succeeds */
+	int store_error;   /* why, while store_failed */
 	int64_t retry_at_ms;
 	bool brokers_down;
 	int64_t probe_at_ms;
@@ -86,7 +87,14 @@ struct consumer {
 static void update_state(struct consumer *c)
 {
 	char detail[256];
-	if (c->store_failed) {
+	if (c->store_failed && (c->store_error == PL_ECHECKSUM || c->store_error == PL_ECORRUPT)) {
+		/* Retrying cannot mend it: the operator must find and restore it. */
+		metrics_set_state(c->m, CONSUMER_STALLED,
+				  "the data dir is damaged (a stored entry failed its checksum, or an "
+				  "LMDB page is broken); consumption paused; run 'pledged verify' to "
+				  "name the entry, then restore from a backup (the 'Suspected "
+				  "corruption' runbook)");
+	} else if (c->store_failed) {
 		metrics_set_state(c->m, CONSUMER_STALLED,
 				  "cannot write to the data dir (disk full or I/O error); consumption "
 				  "paused and retried every few seconds; free space or fix the disk");
@@ -323,6 +331,7 @@ static int collect(struct consumer *c)
 		batch_release(c->cur);
 		c->cur = b;
 		c->store_failed = true;
+		c->store_error = rc;
 		c->retry_at_ms = clock_mono_ms() + c->opt.retry_ms;
 		atomic_store(&c->m->store_writable, false);
 		pause_all(c);

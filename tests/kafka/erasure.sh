@@ -16,9 +16,12 @@
 #    rewrites the data dir, after which no byte of the erased names and
 #    texts is left in any file of it. serve starts again on it with the
 #    same answers, and verify passes.
-# Usage: erasure.sh PLEDGED MOCK_BROKER
+# 4. A log entry damaged on disk: the next erasure cannot rewrite it, and
+#    serve's /healthz says the data dir is damaged and to run verify (which
+#    names the entry) rather than blaming the disk space.
+# Usage: erasure.sh PLEDGED MOCK_BROKER LOG_OFFSETS
 set -u
-PLEDGED=$1 MOCK=$2
+PLEDGED=$1 MOCK=$2 OFFSETS=$3
 command -v curl >/dev/null || { echo "erasure: curl missing: skipped"; exit 77; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/pledged-erasure-XXXXXX")
 MOCK_PID= SERVE_PID= READER_PID=
@@ -190,4 +193,26 @@ cmp -s "$work/live" "$work/compacted" && ok || fail "answers changed by compact:
 stop_serve
 "$PLEDGED" compact --data "$work/nowhere" 2>/dev/null
 [ $? = 3 ] && ok || fail "compact of a missing data dir"
+
+# --- 4. an erasure meets a damaged entry: /healthz says so, and what to do ---
+read -r _ start len < <(ASAN_OPTIONS=detect_leaks=0 "$OFFSETS" "$work/data" 2>"$work/offsets.err" | sed -n 3p)
+[ -n "$len" ] && ok || fail "log_offsets found no third entry: $(cat "$work/offsets.err")"
+off=$((start + len - 1))
+b=$(od -An -tu1 -j "$off" -N1 "$work/data/data.mdb" | tr -d ' ')
+printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$work/data/data.mdb" bs=1 seek="$off" conv=notrunc 2>/dev/null
+start_serve
+"$PLEDGED" forget --brokers "$ADDR" --supporter sup-stays --by "ticket 43" >/dev/null 2>&1 ||
+	fail "forget of the second supporter"
+for _ in $(seq 300); do
+	curl -s "$ADMIN/healthz" >"$work/healthz"
+	grep -q "damaged" "$work/healthz" && break
+	sleep 0.1
+done
+contains "$work/healthz" "the data dir is damaged" "/healthz says the data dir is damaged"
+contains "$work/healthz" "run 'pledged verify' to name the entry" "/healthz says how to find it"
+kill -9 "$SERVE_PID" && wait "$SERVE_PID" 2>/dev/null
+SERVE_PID=
+"$PLEDGED" verify --data "$work/data" >"$work/verify.out" 2>&1
+[ $? = 1 ] && grep -q "log entry 3 " "$work/verify.out" && ok ||
+	fail "verify does not name the damaged entry: $(head -3 "$work/verify.out")"
 finish

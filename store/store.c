@@ -717,6 +717,9 @@ int store_copy(struct store *st, const char *dir)
 	pthread_rwlock_unlock(&st->resize_lock);
 	if (rc)
 		return rc == ENOSPC ? PL_ENOSPACE : store_error(rc);
+	/* LMDB makes the copy 0644: keep the mode of the data file it copies. */
+	if (chmod(path, 0640) != 0)
+		return PL_EIO;
 	if ((rc = sync_path(path)) || (rc = sync_path(dir)))
 		return rc;
 	return PL_OK;

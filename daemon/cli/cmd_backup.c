@@ -7,6 +7,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,6 +37,28 @@ static const char usage[] =
 	"Exit status: 0 done, 1 the copy failed its check, 2 usage, 3 the data dir or\n"
 	"DEST unusable (full disk, permissions).\n";
 
+/* Whether dest (which need not exist yet) lies in dir or is dir: a copy there
+ * would be taken for part of the data dir and copied into every later backup. */
+static bool inside(const char *dir, const char *dest)
+{
+	char real_dir[PATH_MAX], parent[PATH_MAX], real_parent[PATH_MAX];
+	if (!realpath(dir, real_dir))
+		return false;
+	snprintf(parent, sizeof parent, "%s", dest);
+	char *slash = strrchr(parent, '/');
+	if (!slash)
+		snprintf(parent, sizeof parent, ".");
+	else if (slash == parent)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (!realpath(parent, real_parent))
+		return false;
+	size_t n = strlen(real_dir);
+	return strncmp(real_parent, real_dir, n) == 0 &&
+	       (real_parent[n] == '\0' || real_parent[n] == '/');
+}
+
 int cmd_backup(int argc, char **argv)
 {
 	static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
@@ -54,6 +79,9 @@ int cmd_backup(int argc, char **argv)
 		return cli_usage_error("backup", "unexpected argument '%s'", argv[optind]);
 	if (!dest || !*dest)
 		return cli_usage_error("backup", "--to DEST is required");
+	if (inside(dir, dest))
+		return cli_usage_error("backup", "--to '%s' lies inside the data dir '%s'; put the "
+						 "copy elsewhere", dest, dir);
 	struct stat sb;
 	if (stat(dest, &sb) == 0 && (!S_ISDIR(sb.st_mode) || rmdir(dest) != 0)) {
 		fprintf(stderr, "pledged backup: '%s' exists and is not an empty directory; choose "

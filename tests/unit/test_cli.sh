@@ -131,7 +131,11 @@ expect 0 "verify after replay" -- "$PLEDGED" verify --data "$work/d"
 
 # Backup and restore: the copy is a data dir with the same log and projections.
 expect 2 "backup without --to" -- "$PLEDGED" backup --data "$work/d"
+expect 2 "backup into the data dir itself" -- "$PLEDGED" backup --data "$work/d" --to "$work/d/copy"
+contains "$work/err" "lies inside the data dir" "backup says why"
+expect 2 "backup into the data dir by another path" -- "$PLEDGED" backup --data "$work/d" --to "$work/d/../d/x"
 expect 0 "backup" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup"
+[ "$(stat -c %a "$work/backup/data.mdb")" = 640 ] && ok || fail "the copy's data.mdb is not 0640"
 expect 2 "backup over an existing copy" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup"
 expect 0 "verify the copy" -- "$PLEDGED" verify --data "$work/backup"
 contains "$work/out" "OK: projections match the log (2059 entries, checksums intact)" "the copy verifies like the original"

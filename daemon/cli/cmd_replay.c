@@ -52,7 +52,7 @@ static const char usage[] =
 	"only ever shown (--dry-run), never written.\n"
 	"\n"
 	"Exit status: 0 done, 1 a log entry did not apply, 2 usage, 3 data dir unusable\n"
-	"(or another rebuild is running).\n";
+	"(a damaged log entry included) or another rebuild is running.\n";
 
 enum mode { REBUILD, NO_SWAP, DIFF, ABORT, DRY_RUN };
 

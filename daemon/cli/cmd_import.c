@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "event_codec.h"
 #include "ingest.h"
+#include "kept_rejections.h"
 #include "pl_error.h"
 
 static const char usage[] =
@@ -22,6 +23,8 @@ static const char usage[] =
 	"encode each as msgpack and apply it through the normal ingest path: it is\n"
 	"validated, deduplicated by id, appended to the log or kept as a rejection.\n"
 	"Entries get topic \"import\", partition -1 and the line number as offset.\n"
+	"Importing the same lines again keeps nothing twice: events by their id, and\n"
+	"lines an earlier import kept as rejections by their bytes (duplicates).\n"
 	"\n"
 	"  --data DIR   data directory, created if missing (default: pledged-data);\n"
 	"               not while a serve consumes into it (publish through Kafka then)\n"
@@ -85,6 +88,9 @@ int cmd_import(int argc, char **argv)
 	int rc = cli_open_writer("import", dir, true, 0, &sopt, &st, &w, &lock_fd);
 	if (rc)
 		return rc;
+	struct kept_rejections kept;
+	rc = kept_rejections_load(&kept, st, IMPORT_TOPIC);
+	w.kept = &kept;
 	struct pending p = {.cap = batch};
 	p.msgs = calloc(batch, sizeof *p.msgs);
 	p.bufs = calloc(batch, sizeof *p.bufs);
@@ -129,6 +135,7 @@ int cmd_import(int argc, char **argv)
 		msgpack_sbuffer_destroy(&p.bufs[i]);
 	free(p.bufs);
 	free(p.msgs);
+	kept_rejections_free(&kept);
 	cli_close_writer(st, &w, lock_fd);
 	if (rc) {
 		fprintf(stderr, "pledged import: stopped at line %llu: %s\n", (unsigned long long)lineno,

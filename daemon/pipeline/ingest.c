@@ -8,6 +8,7 @@
 
 #include "crash_point.h"
 #include "erasure.h"
+#include "kept_rejections.h"
 #include "log.h"
 #include "lookahead.h"
 #include "pl_error.h"
@@ -26,6 +27,10 @@ struct batch {
 static void reject(struct store_txn *t, struct batch *b, const struct ingest_msg *m,
 		   const struct pl_rejection *rej, const struct pl_event *ev)
 {
+	if (b->w->kept && kept_rejections_has(b->w->kept, m->value, m->value_len)) {
+		b->stats.duplicates++;
+		return;
+	}
 	rejections_add(t, &m->src, b->now_ms, rej, ev, m->key, m->key_len, m->value, m->value_len);
 	b->stats.rejected[rej->reason]++;
 }

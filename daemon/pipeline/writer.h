@@ -16,6 +16,8 @@
 
 #include "slot.h"
 
+struct kept_rejections;
+
 /*
  * The event times the writer takes into the log: `at` from earliest_ms up
  * to the time the event arrives plus skew_ms (gateways' clocks run a little
@@ -41,6 +43,9 @@ struct writer {
 	bool forward_on;
 	_Atomic uint64_t forwarded;
 	uint64_t forward_stored;
+	/* `pledged import`: messages kept as rejections before, which it counts
+	 * as duplicates rather than keeping twice; NULL elsewhere. */
+	const struct kept_rejections *kept;
 };
 
 /*

@@ -60,6 +60,16 @@ contains "$work/err" "line 2060 skipped" "import names the bad line"
 contains "$work/err" "2059 applied, 1 rejected" "import summary"
 expect 0 "import again: all duplicates" -- "$PLEDGED" import --data "$work/d" <"$DEMO"
 contains "$work/err" "0 applied, 0 rejected, 2059 duplicates" "re-import is idempotent"
+# Again with the rejected line (a rerun after a kill): it is not kept twice,
+# while a line rejected for the first time is kept.
+expect 1 "import the rejected line again" -- "$PLEDGED" import --data "$work/d" <"$work/in.jsonl"
+contains "$work/err" "0 applied, 0 rejected, 2060 duplicates" "the rejected line counts as a duplicate"
+sed 's/"id":"x1"/"id":"x2"/' "$work/in.jsonl" | tail -n 1 >"$work/x2.jsonl"
+expect 0 "import a new rejected line" -- "$PLEDGED" import --data "$work/d" <"$work/x2.jsonl"
+contains "$work/err" "0 applied, 1 rejected, 0 duplicates" "a new rejected line is kept"
+"$PLEDGED" rejections --data "$work/d" >"$work/rejections.out" 2>/dev/null
+[ "$(grep -c not_a_backer "$work/rejections.out")" = 2 ] && ok ||
+	fail "two rejections kept, not $(grep -c not_a_backer "$work/rejections.out")"
 
 expect 0 "verify a fresh log" -- "$PLEDGED" verify --data "$work/d"
 contains "$work/out" "OK: projections match the log (2059 entries, checksums intact)" "verify says OK"

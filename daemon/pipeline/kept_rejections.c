@@ -66,7 +66,8 @@ int kept_rejections_load(struct kept_rejections *k, struct store *st, const char
 		kept_rejections_free(k);
 		return rc;
 	}
-	qsort(k->hashes, k->n, sizeof *k->hashes, compare);
+	if (k->n)
+		qsort(k->hashes, k->n, sizeof *k->hashes, compare);
 	return PL_OK;
 }
 

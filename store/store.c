@@ -224,6 +224,23 @@ static int check_file_size(struct store *st)
 }
 
 /*
+ * LMDB makes a new lock.mdb with ftruncate and writes to it through a
+ * mapping: on a full file system that first write is a SIGBUS, not an
+ * error. So a writer that would make one refuses first when there is no
+ * room for it (a full disk, or a full scratch directory).
+ */
+static int room_for_lock_file(const char *dir)
+{
+	char path[4200];
+	struct stat sb;
+	struct statvfs vfs;
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	if (stat(path, &sb) == 0 || statvfs(dir, &vfs) != 0)
+		return PL_OK;
+	return (uint64_t)vfs.f_bavail * vfs.f_frsize < ((uint64_t)256 << 10) ? PL_ENOSPACE : PL_OK;
+}
+
+/*
  * Creates and opens the LMDB environment of dir with extra_flags added.
  * On failure st->env stays set and must be closed (LMDB's rule).
  */
@@ -242,6 +259,8 @@ static int open_env(struct store *st, const char *dir, const struct store_option
 	 * the resize lock shared, and a grow waiting in between would deadlock. */
 	unsigned flags = MDB_NOTLS | extra_flags | (opt->no_sync ? MDB_NOSYNC : 0) |
 			 (opt->read_only ? MDB_RDONLY : 0);
+	if (!opt->read_only && (rc = room_for_lock_file(dir)))
+		return rc;
 	mdb_env_set_assert(st->env, lmdb_assert_cb);
 	return store_error(mdb_env_open(st->env, dir, flags, 0640));
 }
@@ -756,6 +775,17 @@ int store_rename_durably(const char *from, const char *to)
 	else
 		snprintf(parent, sizeof parent, ".");
 	return sync_path(parent);
+}
+
+void store_remove_dir(const char *dir)
+{
+	static const char *const files[] = {"data.mdb", "lock.mdb", BIRTH_MARKER};
+	char path[4200];
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		remove(path);
+	}
+	rmdir(dir);
 }
 
 int store_grow(struct store *st)

@@ -89,16 +89,6 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 	return CLI_OK;
 }
 
-void cli_remove_copy(const char *dir)
-{
-	char path[4300];
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	remove(path);
-	snprintf(path, sizeof path, "%s/lock.mdb", dir);
-	remove(path);
-	rmdir(dir);
-}
-
 int cli_check_copy(const char *cmd, const char *dir)
 {
 	struct store *copy;

@@ -54,8 +54,6 @@ void cli_close_writer(struct store *st, struct writer *w, int lock_fd);
  * cli_exit.
  */
 int cli_check_copy(const char *cmd, const char *dir);
-/* Removes such a copy (LMDB's files and the directory). */
-void cli_remove_copy(const char *dir);
 
 /* Prints the outcome of replaying the log into a slot when it is not REPLAY_OK. */
 void cli_print_replay_failure(const char *cmd, const struct replay_result *res);

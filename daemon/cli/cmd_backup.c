@@ -99,7 +99,7 @@ int cmd_backup(int argc, char **argv)
 	struct store *st;
 	int rc = cli_open_store("backup", dir, CLI_READ, 0, &st);
 	if (rc) {
-		cli_remove_copy(tmp);
+		store_remove_dir(tmp);
 		return rc;
 	}
 	int err = store_copy(st, tmp);
@@ -107,17 +107,17 @@ int cmd_backup(int argc, char **argv)
 	if (err) {
 		fprintf(stderr, "pledged backup: cannot write the copy to '%s': %s; nothing was kept\n",
 			tmp, pl_strerror(err));
-		cli_remove_copy(tmp);
+		store_remove_dir(tmp);
 		return CLI_STORE;
 	}
 	if ((rc = cli_check_copy("backup", tmp))) {
-		cli_remove_copy(tmp);
+		store_remove_dir(tmp);
 		return rc;
 	}
 	if ((err = store_rename_durably(tmp, dest))) {
 		fprintf(stderr, "pledged backup: cannot rename '%s' to '%s': %s; nothing was kept\n",
 			tmp, dest, pl_strerror(err));
-		cli_remove_copy(tmp);
+		store_remove_dir(tmp);
 		return CLI_STORE;
 	}
 	fprintf(stderr, "pledged backup: copied '%s' to '%s' (checked)\n", dir, dest);

@@ -96,7 +96,7 @@ static int copy(const char *dir, const char *tmp)
 	if (rc)
 		return rc;
 	if ((rc = check_no_rebuild(dir, st)) == 0) {
-		cli_remove_copy(tmp); /* left by a compact that was killed */
+		store_remove_dir(tmp); /* left by a compact that was killed */
 		int err = mkdir(tmp, 0700) ? PL_EIO : store_copy(st, tmp);
 		if (err) {
 			fprintf(stderr, "pledged compact: cannot write the copy to '%s': %s; the data "
@@ -123,7 +123,7 @@ static int compact(const char *dir)
 				"unchanged\n", from, to, pl_strerror(err));
 		rc = CLI_STORE;
 	}
-	cli_remove_copy(tmp);
+	store_remove_dir(tmp);
 	if (rc == 0) {
 		/* Its reader table described the old file; LMDB makes a new one. */
 		snprintf(to, sizeof to, "%s/lock.mdb", dir);

@@ -173,7 +173,8 @@ static int dry_run(struct store *st, const struct replay_options *opt)
 	const char *tmp = getenv("TMPDIR");
 	snprintf(scratch_dir, sizeof scratch_dir, "%s/pledged-replay-XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(scratch_dir)) {
-		perror("pledged replay: cannot make a scratch directory");
+		fprintf(stderr, "pledged replay: cannot make a scratch directory in %s: %m\n",
+			tmp ? tmp : "/tmp");
 		return CLI_STORE;
 	}
 	struct store *scratch = NULL;
@@ -194,14 +195,11 @@ static int dry_run(struct store *st, const struct replay_options *opt)
 	store_abort(&src);
 	if (scratch)
 		store_close(scratch);
-	char path[4300];
-	snprintf(path, sizeof path, "%s/data.mdb", scratch_dir);
-	remove(path);
-	snprintf(path, sizeof path, "%s/lock.mdb", scratch_dir);
-	remove(path);
-	rmdir(scratch_dir);
+	store_remove_dir(scratch_dir);
 	if (rc) {
-		fprintf(stderr, "pledged replay: %s\n", pl_strerror(rc));
+		fprintf(stderr, "pledged replay: %s (the dry run replays into a scratch data dir in "
+				"%s, which TMPDIR can move)\n",
+			pl_strerror(rc), tmp ? tmp : "/tmp");
 		return CLI_STORE;
 	}
 	if (rep.result.outcome != REPLAY_OK) {

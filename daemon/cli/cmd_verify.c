@@ -67,7 +67,9 @@ int cmd_verify(int argc, char **argv)
 	rc = verify_run(st, scratch, &sopt, &rep);
 	store_close(st);
 	if (rc) {
-		fprintf(stderr, "pledged verify: %s\n", pl_strerror(rc));
+		fprintf(stderr, "pledged verify: %s (it replays into a scratch data dir in %s: "
+				"--scratch DIR moves it)\n",
+			pl_strerror(rc), scratch_parent ? scratch_parent : "/tmp");
 		return CLI_STORE;
 	}
 	const struct replay_result *r = &rep.replay.result;

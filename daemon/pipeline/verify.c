@@ -64,17 +64,6 @@ static int compare_state(struct slot *live, struct store_txn *lt, struct slot *r
 	return PL_OK;
 }
 
-/* Removes the scratch data dir (it holds LMDB's files only). */
-static void remove_scratch(const char *dir)
-{
-	char path[4200];
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	remove(path);
-	snprintf(path, sizeof path, "%s/lock.mdb", dir);
-	remove(path);
-	rmdir(dir);
-}
-
 int verify_run(struct store *st, const char *scratch_dir, const struct slot_options *opt,
 	       struct verify_report *rep)
 {
@@ -130,10 +119,9 @@ int verify_run(struct store *st, const char *scratch_dir, const struct slot_opti
 out:
 	slot_close(&replayed);
 	store_abort(&src);
-	if (scratch) {
-		store_close(scratch);
-		remove_scratch(scratch_dir);
-	}
+	/* Made by store_open even when it failed: remove what it left. */
+	store_close(scratch);
+	store_remove_dir(scratch_dir);
 	return rc < 0 ? rc : PL_OK;
 }
 

@@ -18,7 +18,9 @@
 #     short under a running serve, the next read past the end exits 3 with
 #     a message rather than dying of SIGBUS.
 #  3. A backup onto a full file system (a small tmpfs; needs root, skipped
-#     otherwise) exits 3 and leaves nothing behind that looks like a data dir.
+#     otherwise) exits 3 and leaves nothing behind that looks like a data dir;
+#     verify and a dry-run replay whose scratch data dir fills up exit 3,
+#     name where it was, and leave nothing there either.
 #
 # Usage: test_damage.sh PLEDGED LOG_OFFSETS DEMO.jsonl [FLIPS]
 # PLEDGED_DAMAGE_SEED=N repeats a run (the seed is printed).
@@ -151,6 +153,18 @@ if mount -t tmpfs -o size=256k tmpfs "$work/full" 2>/dev/null; then
 	expect 3 "backup onto a full file system" -- "$PLEDGED" backup --data "$work/good" --to "$work/full/copy"
 	contains "$work/err" "nothing was kept" "it says nothing was kept"
 	[ -z "$(ls -A "$work/full")" ] && ok || fail "a failed backup left $(ls -A "$work/full")"
+	# A scratch data dir with no room: named, and nothing left behind (LMDB
+	# would die of SIGBUS writing its new lock file through a mapping).
+	dd if=/dev/zero of="$work/full/filler" bs=4k 2>/dev/null
+	expect 3 "verify with a full scratch dir" -- "$PLEDGED" verify --data "$work/good" --scratch "$work/full"
+	contains "$work/err" "scratch data dir in $work/full" "verify names the scratch dir"
+	expect 3 "a dry run with a full scratch dir" -- env TMPDIR="$work/full" "$PLEDGED" replay --data "$work/good" --dry-run
+	contains "$work/err" "scratch data dir in $work/full" "replay names the scratch dir"
+	[ "$(ls -A "$work/full")" = filler ] && ok || fail "a full scratch dir left $(ls -A "$work/full")"
+	expect 3 "import into a new data dir with no room" -- "$PLEDGED" import --data "$work/full/new" <"$DEMO"
+	contains "$work/err" "no space left on device" "import says there is no room"
+	rm -rf "$work/full/new"
+	rm -f "$work/full/filler"
 	umount "$work/full"
 else
 	echo "test_damage: cannot mount a tmpfs (not root?): the full-disk backup is not tested" >&2

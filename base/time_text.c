@@ -42,7 +42,8 @@ bool time_text_parse(const char *s, int64_t *ms)
 		if (!n || !(s[n] == '\0' || (s[n] == 'Z' && s[n + 1] == '\0')))
 			continue;
 		struct tm tm = {0}, back;
-		/* glibc reads "60" as 6 and stops: the whole shape must be read. */
+		/* glibc's %M reads "60" as 6 and stops: the whole shape must be read
+		 * (its %S takes 60 and 61, which the round trip refuses). */
 		if (strptime(s, forms[i].format, &tm) != s + n)
 			return false;
 		struct tm asked = tm;

@@ -224,10 +224,11 @@ static int check_file_size(struct store *st)
 }
 
 /*
- * LMDB makes a new lock.mdb with ftruncate and writes to it through a
- * mapping: on a full file system that first write is a SIGBUS, not an
- * error. So a writer that would make one refuses first when there is no
- * room for it (a full disk, or a full scratch directory).
+ * LMDB makes a missing lock.mdb with ftruncate, for readers too, and writes
+ * to it through a mapping: on a full file system that first write is a
+ * SIGBUS, not an error. So an open that would make one refuses first when
+ * there is no room for it (a full disk, or a full scratch directory). On a
+ * read-only file system LMDB makes none (it goes on without: open_env).
  */
 static int room_for_lock_file(const char *dir)
 {
@@ -235,7 +236,7 @@ static int room_for_lock_file(const char *dir)
 	struct stat sb;
 	struct statvfs vfs;
 	snprintf(path, sizeof path, "%s/lock.mdb", dir);
-	if (stat(path, &sb) == 0 || statvfs(dir, &vfs) != 0)
+	if (stat(path, &sb) == 0 || statvfs(dir, &vfs) != 0 || (vfs.f_flag & ST_RDONLY))
 		return PL_OK;
 	return (uint64_t)vfs.f_bavail * vfs.f_frsize < ((uint64_t)256 << 10) ? PL_ENOSPACE : PL_OK;
 }
@@ -259,7 +260,7 @@ static int open_env(struct store *st, const char *dir, const struct store_option
 	 * the resize lock shared, and a grow waiting in between would deadlock. */
 	unsigned flags = MDB_NOTLS | extra_flags | (opt->no_sync ? MDB_NOSYNC : 0) |
 			 (opt->read_only ? MDB_RDONLY : 0);
-	if (!opt->read_only && (rc = room_for_lock_file(dir)))
+	if (!(extra_flags & MDB_NOLOCK) && (rc = room_for_lock_file(dir)))
 		return rc;
 	mdb_env_set_assert(st->env, lmdb_assert_cb);
 	return store_error(mdb_env_open(st->env, dir, flags, 0640));
@@ -293,25 +294,31 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 	snprintf(marker, sizeof marker, "%s/" BIRTH_MARKER, dir);
 	struct stat sb;
 	bool has_data = stat(data, &sb) == 0;
+	off_t data_size = has_data ? sb.st_size : 0;
 	*fresh = false;
-	if (has_data && sb.st_size > 0)
+	if (stat(marker, &sb) == 0) {
+		/* A creation cut short: its data.mdb holds the layout at most,
+		 * never an event. Begin it again. */
+		if (!create)
+			return PL_ENOTFOUND;
+		if (has_data && unlink(data) != 0)
+			return PL_EIO;
+		*fresh = true;
 		return PL_OK;
-	bool born_here = stat(marker, &sb) == 0;
-	if ((has_data || stat(lock, &sb) == 0) && !born_here)
+	}
+	if (data_size > 0)
+		return PL_OK;
+	if (has_data || stat(lock, &sb) == 0)
 		return PL_ECORRUPT;
 	if (!create)
 		return PL_ENOTFOUND;
-	if (has_data && unlink(data) != 0)
-		return PL_EIO;
-	if (!born_here) {
-		int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
-		if (fd < 0)
-			return errno == EACCES ? PL_EACCESS : PL_EIO;
-		close(fd);
-		int rc = sync_path(dir);
-		if (rc)
-			return rc;
-	}
+	int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return errno == EACCES ? PL_EACCESS : PL_EIO;
+	close(fd);
+	int rc = sync_path(dir);
+	if (rc)
+		return rc;
 	*fresh = true;
 	return PL_OK;
 }
@@ -736,8 +743,12 @@ int store_copy(struct store *st, const char *dir)
 	pthread_rwlock_unlock(&st->resize_lock);
 	if (rc)
 		return rc == ENOSPC ? PL_ENOSPACE : store_error(rc);
-	/* LMDB makes the copy 0644: keep the mode of the data file it copies. */
-	if (chmod(path, 0640) != 0)
+	/* LMDB makes the copy 0644 less the umask: give it the mode of the
+	 * data file it copies, which may be stricter or looser. */
+	char source[4200];
+	struct stat sb;
+	snprintf(source, sizeof source, "%s/data.mdb", st->dir);
+	if (stat(source, &sb) != 0 || chmod(path, sb.st_mode & 0777) != 0)
 		return PL_EIO;
 	if ((rc = sync_path(path)) || (rc = sync_path(dir)))
 		return rc;

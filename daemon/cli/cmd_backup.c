@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -42,17 +43,8 @@ static const char usage[] =
 static bool inside(const char *dir, const char *dest)
 {
 	char real_dir[PATH_MAX], parent[PATH_MAX], real_parent[PATH_MAX];
-	if (!realpath(dir, real_dir))
-		return false;
 	snprintf(parent, sizeof parent, "%s", dest);
-	char *slash = strrchr(parent, '/');
-	if (!slash)
-		snprintf(parent, sizeof parent, ".");
-	else if (slash == parent)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	if (!realpath(parent, real_parent))
+	if (!realpath(dir, real_dir) || !realpath(dirname(parent), real_parent))
 		return false;
 	size_t n = strlen(real_dir);
 	return strncmp(real_parent, real_dir, n) == 0 &&

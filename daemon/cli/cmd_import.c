@@ -25,6 +25,7 @@ static const char usage[] =
 	"Entries get topic \"import\", partition -1 and the line number as offset.\n"
 	"Importing the same lines again keeps nothing twice: events by their id, and\n"
 	"lines an earlier import kept as rejections by their bytes (duplicates).\n"
+	"Rejected lines of 16 KiB or more, or ones an erasure emptied, are kept again.\n"
 	"\n"
 	"  --data DIR   data directory, created if missing (default: pledged-data);\n"
 	"               not while a serve consumes into it (publish through Kafka then)\n"
@@ -89,7 +90,12 @@ int cmd_import(int argc, char **argv)
 	if (rc)
 		return rc;
 	struct kept_rejections kept;
-	rc = kept_rejections_load(&kept, st, IMPORT_TOPIC);
+	int kept_rc = kept_rejections_load(&kept, st, IMPORT_TOPIC);
+	if (kept_rc)
+		fprintf(stderr, "pledged import: cannot read the rejections kept so far (%s; "
+				"'pledged verify' says more): a line rejected before may be kept "
+				"again\n",
+			pl_strerror(kept_rc));
 	w.kept = &kept;
 	struct pending p = {.cap = batch};
 	p.msgs = calloc(batch, sizeof *p.msgs);

@@ -196,10 +196,14 @@ static int dry_run(struct store *st, const struct replay_options *opt)
 	if (scratch)
 		store_close(scratch);
 	store_remove_dir(scratch_dir);
-	if (rc) {
-		fprintf(stderr, "pledged replay: %s (the dry run replays into a scratch data dir in "
-				"%s, which TMPDIR can move)\n",
+	if (rc == PL_ENOSPACE) {
+		fprintf(stderr, "pledged replay: %s in the scratch data dir the dry run replays "
+				"into, in %s (TMPDIR moves it)\n",
 			pl_strerror(rc), tmp ? tmp : "/tmp");
+		return CLI_STORE;
+	}
+	if (rc) {
+		fprintf(stderr, "pledged replay: %s\n", pl_strerror(rc));
 		return CLI_STORE;
 	}
 	if (rep.result.outcome != REPLAY_OK) {

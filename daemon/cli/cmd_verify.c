@@ -66,10 +66,14 @@ int cmd_verify(int argc, char **argv)
 	struct slot_options sopt = {0};
 	rc = verify_run(st, scratch, &sopt, &rep);
 	store_close(st);
-	if (rc) {
-		fprintf(stderr, "pledged verify: %s (it replays into a scratch data dir in %s: "
-				"--scratch DIR moves it)\n",
+	if (rc == PL_ENOSPACE) {
+		fprintf(stderr, "pledged verify: %s in the scratch data dir it replays into, in %s "
+				"(--scratch DIR moves it)\n",
 			pl_strerror(rc), scratch_parent ? scratch_parent : "/tmp");
+		return CLI_STORE;
+	}
+	if (rc) {
+		fprintf(stderr, "pledged verify: %s\n", pl_strerror(rc));
 		return CLI_STORE;
 	}
 	const struct replay_result *r = &rep.replay.result;

@@ -326,8 +326,12 @@ static int collect(struct consumer *c)
 		if (!c->store_failed)
 			log_error("cannot write a batch of %zu messages to the data dir %s: %s; "
 				  "consumption is paused (HTTP keeps serving) and the write is retried "
-				  "every %d ms; free disk space or fix the data dir",
-				  b->n, store_dir(c->st), pl_strerror(rc), c->opt.retry_ms);
+				  "every %d ms; %s",
+				  b->n, store_dir(c->st), pl_strerror(rc), c->opt.retry_ms,
+				  rc == PL_ECHECKSUM || rc == PL_ECORRUPT
+					  ? "the data dir is damaged: run 'pledged verify' to name the "
+					    "entry, then restore from a backup"
+					  : "free disk space or fix the data dir");
 		batch_release(c->cur);
 		c->cur = b;
 		c->store_failed = true;

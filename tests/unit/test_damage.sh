@@ -133,6 +133,15 @@ mkdir "$work/born" && : >"$work/born/creating" && : >"$work/born/lock.mdb" && : 
 expect 0 "import into a data dir whose creation was cut short" -- "$PLEDGED" import --data "$work/born" <"$DEMO"
 [ ! -e "$work/born/creating" ] && ok || fail "the birth marker outlived the creation"
 expect 0 "verify after the creation was begun again" -- "$PLEDGED" verify --data "$work/born"
+# Cut short after the layout was written, before the marker went: readers
+# find nothing there yet, the next writer begins it again.
+"$PLEDGED" import --data "$work/laid" </dev/null 2>/dev/null && : >"$work/laid/creating"
+expect 3 "dump of a data dir still being created" -- "$PLEDGED" dump --data "$work/laid"
+contains "$work/err" "no pledged data here" "dump says there is nothing yet"
+expect 0 "import into it" -- "$PLEDGED" import --data "$work/laid" <"$DEMO"
+[ ! -e "$work/laid/creating" ] && ok || fail "the birth marker outlived the second creation"
+expect 0 "verify after that" -- "$PLEDGED" verify --data "$work/laid"
+contains "$work/out" "2059 entries" "the second creation holds the demo"
 
 # Cut short under a running serve: the first read past the end.
 cp -r "$work/good" "$work/cut"
@@ -157,14 +166,23 @@ if mount -t tmpfs -o size=256k tmpfs "$work/full" 2>/dev/null; then
 	# would die of SIGBUS writing its new lock file through a mapping).
 	dd if=/dev/zero of="$work/full/filler" bs=4k 2>/dev/null
 	expect 3 "verify with a full scratch dir" -- "$PLEDGED" verify --data "$work/good" --scratch "$work/full"
-	contains "$work/err" "scratch data dir in $work/full" "verify names the scratch dir"
+	contains "$work/err" "no space left on device in the scratch data dir it replays into, in $work/full" "verify names the scratch dir"
 	expect 3 "a dry run with a full scratch dir" -- env TMPDIR="$work/full" "$PLEDGED" replay --data "$work/good" --dry-run
-	contains "$work/err" "scratch data dir in $work/full" "replay names the scratch dir"
+	contains "$work/err" "replays into, in $work/full" "replay names the scratch dir"
 	[ "$(ls -A "$work/full")" = filler ] && ok || fail "a full scratch dir left $(ls -A "$work/full")"
 	expect 3 "import into a new data dir with no room" -- "$PLEDGED" import --data "$work/full/new" <"$DEMO"
 	contains "$work/err" "no space left on device" "import says there is no room"
 	rm -rf "$work/full/new"
 	rm -f "$work/full/filler"
+	# A reader makes lock.mdb too (after a compact there is none): no room is
+	# an error, not a SIGBUS taken for damage.
+	mkdir "$work/fit"
+	mount -t tmpfs -o size=$((size + 8192)) tmpfs "$work/fit"
+	mkdir "$work/fit/copy" && cp "$work/good/data.mdb" "$work/fit/copy/"
+	dd if=/dev/zero of="$work/fit/filler" bs=4k 2>/dev/null
+	expect 3 "dump with no room for a lock file" -- "$PLEDGED" dump --data "$work/fit/copy"
+	contains "$work/err" "no space left on device" "dump says there is no room"
+	umount "$work/fit"
 	umount "$work/full"
 else
 	echo "test_damage: cannot mount a tmpfs (not root?): the full-disk backup is not tested" >&2

@@ -273,6 +273,10 @@ static int open_env(struct store *st, const char *dir, const struct store_option
  * and a fresh store would hide that it is gone.
  */
 #define BIRTH_MARKER "creating"
+/* And once it holds a store, it keeps a file saying so: a data.mdb that goes
+ * missing later is noticed even where lock.mdb went with it (compact removes
+ * lock.mdb). Data dirs of older versions get it at their next writable open. */
+#define HELD_MARKER "pledged.dir"
 
 /* fsync()s path (a file or a directory). */
 static int sync_path(const char *path)
@@ -308,7 +312,9 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 	}
 	if (data_size > 0)
 		return PL_OK;
-	if (has_data || stat(lock, &sb) == 0)
+	char held[4200];
+	snprintf(held, sizeof held, "%s/" HELD_MARKER, dir);
+	if (has_data || stat(lock, &sb) == 0 || stat(held, &sb) == 0)
 		return PL_ECORRUPT;
 	if (!create)
 		return PL_ENOTFOUND;
@@ -333,6 +339,21 @@ static int end_birth(struct store *st, const struct store_options *opt)
 		return store_error(rc);
 	if (unlink(marker) != 0)
 		return PL_EIO;
+	return opt->no_sync ? PL_OK : sync_path(st->dir);
+}
+
+/* Leaves HELD_MARKER in a data dir that holds a store, if it is not there. */
+static int mark_held(const struct store *st, const struct store_options *opt)
+{
+	char held[4200];
+	struct stat sb;
+	snprintf(held, sizeof held, "%s/" HELD_MARKER, st->dir);
+	if (stat(held, &sb) == 0)
+		return PL_OK;
+	int fd = open(held, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return errno == ENOSPC ? PL_ENOSPACE : PL_EIO;
+	close(fd);
 	return opt->no_sync ? PL_OK : sync_path(st->dir);
 }
 
@@ -377,7 +398,7 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 	if (rc)
 		goto fail;
 	if (!st->dir || (rc = check_file_size(st)) || (rc = open_layout(st, opt)) ||
-	    (fresh && (rc = end_birth(st, opt))))
+	    (fresh && (rc = end_birth(st, opt))) || (!opt->read_only && (rc = mark_held(st, opt))))
 		goto fail;
 	*out = st;
 	return PL_OK;
@@ -790,7 +811,7 @@ int store_rename_durably(const char *from, const char *to)
 
 void store_remove_dir(const char *dir)
 {
-	static const char *const files[] = {"data.mdb", "lock.mdb", BIRTH_MARKER};
+	static const char *const files[] = {"data.mdb", "lock.mdb", BIRTH_MARKER, HELD_MARKER};
 	char path[4200];
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, files[i]);

@@ -266,8 +266,8 @@ int store_dir_in_use(const char *dir, long *pid);
 
 int store_rename_durably(const char *from, const char *to);
 
-/* Removes dir and the files a store keeps there (LMDB's two and the marker
- * of a creation under way): scratch data dirs and copies that failed. */
+/* Removes dir and the files a store keeps there (LMDB's two and its own
+ * markers): scratch data dirs and copies that failed. */
 void store_remove_dir(const char *dir);
 
 /* Doubles the map size. No transaction of the calling thread may be open. */

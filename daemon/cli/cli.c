@@ -33,9 +33,9 @@ int cli_open_store(const char *cmd, const char *dir, enum cli_access access, siz
 		advice = "this directory holds something other than pledged data; refusing to touch it";
 		break;
 	case PL_ECORRUPT:
-		advice = "the LMDB file is damaged, empty, missing beside its lock.mdb, or shorter "
-			 "than its own metadata says (cut short by a failed copy, a full disk or a "
-			 "deletion); restore the data dir from a backup";
+		advice = "the LMDB file is damaged, empty, missing beside its lock.mdb or "
+			 "pledged.dir, or shorter than its own metadata says (cut short by a failed "
+			 "copy, a full disk or a deletion); restore the data dir from a backup";
 		break;
 	case PL_EUPGRADE:
 		advice = "it was written by an older pledged, or an upgrade was interrupted; run "

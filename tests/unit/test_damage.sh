@@ -121,13 +121,17 @@ for how in empty deleted; do
 	for cmd in verify dump rejections "replay --dry-run" replay compact upgrade; do
 		# shellcheck disable=SC2086
 		expect 3 "$cmd of a $how data.mdb" -- "$PLEDGED" $cmd --data "$work/$how"
-		contains "$work/err" "missing beside its lock.mdb, or shorter" "$cmd says the log was cut short"
+		contains "$work/err" "missing beside its lock.mdb or pledged.dir" "$cmd says the log was cut short"
 	done
 	expect 3 "import into a $how data.mdb" -- "$PLEDGED" import --data "$work/$how" <"$DEMO"
 	expect 3 "serve on a $how data.mdb" -- timeout 10 "$PLEDGED" serve --data "$work/$how" \
 		--listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
 	[ ! -s "$work/$how/data.mdb" ] && ok || fail "a fresh log was made over the $how data.mdb"
 done
+# Deleted where lock.mdb went too (as after a compact): pledged.dir remembers.
+rm -rf "$work/gone" && cp -r "$work/good" "$work/gone" && rm "$work/gone/data.mdb" "$work/gone/lock.mdb"
+expect 3 "import where data.mdb and lock.mdb were deleted" -- "$PLEDGED" import --data "$work/gone" <"$DEMO"
+contains "$work/err" "missing beside its lock.mdb" "import says the log is gone"
 # A creation cut short leaves its marker: the next start begins it again.
 mkdir "$work/born" && : >"$work/born/creating" && : >"$work/born/lock.mdb" && : >"$work/born/data.mdb"
 expect 0 "import into a data dir whose creation was cut short" -- "$PLEDGED" import --data "$work/born" <"$DEMO"

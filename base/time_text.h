@@ -15,4 +15,8 @@
  * day or time that does not exist ("2021-02-29", "12:30:60"). */
 bool time_text_parse(const char *s, int64_t *ms);
 
+/* The forms, for messages that refuse a time. */
+#define TIME_TEXT_FORMS "Unix ms or a UTC time that exists, as YYYY-MM-DD[THH:MM[:SS]][Z]"
+
+
 #endif

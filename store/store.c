@@ -289,6 +289,18 @@ static int sync_path(const char *path)
 	return rc;
 }
 
+/* Makes the empty file name in dir (a marker) and, unless no_sync, syncs dir. */
+static int make_marker(const char *dir, const char *name, bool no_sync)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return errno == EACCES ? PL_EACCESS : errno == ENOSPC ? PL_ENOSPACE : PL_EIO;
+	close(fd);
+	return no_sync ? PL_OK : sync_path(dir);
+}
+
 /* Whether dir's data.mdb is there to open, or may be made (*fresh). */
 static int check_data_file(const char *dir, bool create, bool *fresh)
 {
@@ -318,15 +330,9 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 		return PL_ECORRUPT;
 	if (!create)
 		return PL_ENOTFOUND;
-	int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return errno == EACCES ? PL_EACCESS : PL_EIO;
-	close(fd);
-	int rc = sync_path(dir);
-	if (rc)
-		return rc;
-	*fresh = true;
-	return PL_OK;
+	int rc = make_marker(dir, BIRTH_MARKER, false);
+	*fresh = rc == PL_OK;
+	return rc;
 }
 
 /* The layout is committed: the data dir is no longer being born. */
@@ -348,13 +354,7 @@ static int mark_held(const struct store *st, const struct store_options *opt)
 	char held[4200];
 	struct stat sb;
 	snprintf(held, sizeof held, "%s/" HELD_MARKER, st->dir);
-	if (stat(held, &sb) == 0)
-		return PL_OK;
-	int fd = open(held, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return errno == ENOSPC ? PL_ENOSPACE : PL_EIO;
-	close(fd);
-	return opt->no_sync ? PL_OK : sync_path(st->dir);
+	return stat(held, &sb) == 0 ? PL_OK : make_marker(st->dir, HELD_MARKER, opt->no_sync);
 }
 
 int store_open(struct store **out, const char *dir, const struct store_options *opt)

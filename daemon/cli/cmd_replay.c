@@ -247,7 +247,7 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case 't':
 			if (!time_text_parse(optarg, &ropt.until_time))
-				return cli_usage_error("replay", "--until-time wants Unix ms or a UTC time that exists, as YYYY-MM-DD[THH:MM[:SS]][Z], not '%s'", optarg);
+				return cli_usage_error("replay", "--until-time wants " TIME_TEXT_FORMS ", not '%s'", optarg);
 			ropt.has_until_time = true;
 			break;
 		case 'n': mode = DRY_RUN; modes++; break;

@@ -183,7 +183,7 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 	if (key_is(key, "earliest_event_time"))
 		return time_text_parse(value, &c->earliest_event_time)
 			       ? PL_OK
-			       : fail(err, err_size, "%s wants Unix ms or a UTC time that exists, as YYYY-MM-DD[THH:MM[:SS]][Z], not '%s'",
+			       : fail(err, err_size, "%s wants " TIME_TEXT_FORMS ", not '%s'",
 				      key, value);
 	if (key_is(key, "max_clock_skew_s"))
 		return parse_unsigned(key, value, &c->max_clock_skew_s, err, err_size);

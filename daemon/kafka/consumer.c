@@ -83,12 +83,17 @@ struct consumer {
 	int64_t summary_at_ms;
 };
 
+/* A write that failed on damage, which retrying cannot mend. */
+static bool damaged(int store_error)
+{
+	return store_error == PL_ECHECKSUM || store_error == PL_ECORRUPT;
+}
+
 /* The health seen on /healthz: the most serious condition wins. */
 static void update_state(struct consumer *c)
 {
 	char detail[256];
-	if (c->store_failed && (c->store_error == PL_ECHECKSUM || c->store_error == PL_ECORRUPT)) {
-		/* Retrying cannot mend it: the operator must find and restore it. */
+	if (c->store_failed && damaged(c->store_error)) {
 		metrics_set_state(c->m, CONSUMER_STALLED,
 				  "the data dir is damaged (a stored entry failed its checksum, or an "
 				  "LMDB page is broken); consumption paused; run 'pledged verify' to "
@@ -328,8 +333,7 @@ static int collect(struct consumer *c)
 				  "consumption is paused (HTTP keeps serving) and the write is retried "
 				  "every %d ms; %s",
 				  b->n, store_dir(c->st), pl_strerror(rc), c->opt.retry_ms,
-				  rc == PL_ECHECKSUM || rc == PL_ECORRUPT
-					  ? "the data dir is damaged: run 'pledged verify' to name the "
+				  damaged(rc) ? "the data dir is damaged: run 'pledged verify' to name the "
 					    "entry, then restore from a backup"
 					  : "free disk space or fix the data dir");
 		batch_release(c->cur);

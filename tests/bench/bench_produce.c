@@ -3,7 +3,7 @@
  * (bench_events.c) for the ingest and memory benchmarks, and proves that
  * the broker still holds every message it produced.
  *
- * Usage: bench_produce --brokers HOST:PORT --topic NAME --events N
+ * Usage: bench_produce --brokers HOST:PORT --topic NAME --events N [--campaigns N]
  *                      [--compression lz4|zstd|none] [--rounds]
  *
  * Messages are keyed by campaign, so each campaign's events stay in order
@@ -31,7 +31,7 @@
 #include "bench_events.h"
 
 #define MAX_PARTITIONS 1024
-#define CAMPAIGNS 1000 /* enough keys to spread evenly over the partitions */
+#define CAMPAIGNS 1000 /* the default: enough keys to spread evenly over the partitions */
 #define SEED 42
 #define WATERMARK_TIMEOUT_MS 5000
 
@@ -66,7 +66,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 	}
 }
 
-static int producer_init(struct producer *p, const char *brokers, const char *topic,
+static int producer_init(struct producer *p, const char *brokers, const char *topic, uint32_t campaigns,
 			 const char *compression)
 {
 	char err[256];
@@ -108,7 +108,7 @@ static int producer_init(struct producer *p, const char *brokers, const char *to
 		snprintf(err, sizeof err, "topic %s has %d partitions", topic, p->partitions);
 		goto fail;
 	}
-	bench_stream_init(&p->stream, CAMPAIGNS, SEED);
+	bench_stream_init(&p->stream, campaigns, SEED);
 	msgpack_sbuffer_init(&p->buf);
 	return 0;
 fail:
@@ -218,9 +218,11 @@ int main(int argc, char **argv)
 					     {"events", required_argument, NULL, 'e'},
 					     {"compression", required_argument, NULL, 'c'},
 					     {"rounds", no_argument, NULL, 'r'},
+					     {"campaigns", required_argument, NULL, 'n'},
 					     {0}};
 	const char *brokers = NULL, *topic = "pledges", *compression = "lz4";
 	uint64_t events = 1000000;
+	unsigned long campaigns = CAMPAIGNS;
 	bool rounds = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -230,17 +232,18 @@ int main(int argc, char **argv)
 		case 'e': events = strtoull(optarg, NULL, 10); break;
 		case 'c': compression = optarg; break;
 		case 'r': rounds = true; break;
+		case 'n': campaigns = strtoul(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}
-	if (!brokers || events < 1) {
+	if (!brokers || events < 1 || campaigns < 1 || campaigns > UINT32_MAX) {
 		fprintf(stderr, "usage: bench_produce --brokers HOST:PORT [--topic NAME] "
-				"[--events N] [--compression CODEC] [--rounds]\n");
+				"[--events N] [--campaigns N] [--compression CODEC] [--rounds]\n");
 		return 2;
 	}
 
 	struct producer p;
-	if (producer_init(&p, brokers, topic, compression))
+	if (producer_init(&p, brokers, topic, (uint32_t)campaigns, compression))
 		return 1;
 	int rc = produce_batch(&p, events);
 	char line[64];

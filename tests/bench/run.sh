@@ -8,7 +8,7 @@
 #   --build-dir DIR               use binaries already built in DIR instead of
 #                                 building build-bench/ (release)
 #   --only LIST                   run only these measures (comma-separated:
-#                                 ingest,replay,rebuild,peer,http,memory)
+#                                 ingest,replay,rebuild,peer,http,memory,campaigns)
 #
 # Measures, each side several times alternately, medians reported:
 #   ingest   a separate broker process (librdkafka mock cluster) preloaded
@@ -32,6 +32,10 @@
 #   memory   peak RssAnon of serve after 1M, 5M and 10M events, the bytes
 #            it wrote per event, and its ingest rate in the last round of
 #            1M against the second (not in --quick).
+#   campaigns the same stream spread over 10,000 and 100,000 campaigns
+#            instead of 1,000: bytes written per event and steady rate, for
+#            the part of a batch's cost that grows with the campaigns it
+#            touches (their published rows, the history's moves).
 #
 # Needs kcat, wrk, nginx (nginx-light) and curl; exits 77 (skipped) when one
 # is missing, 1 when a measurement could not be taken (the log says why), 0
@@ -41,7 +45,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 QUICK=0
 BUILD=""
-ONLY=ingest,replay,rebuild,peer,http,memory
+ONLY=ingest,replay,rebuild,peer,http,memory,campaigns
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
@@ -51,12 +55,12 @@ while [ $# -gt 0 ]; do
 		shift
 		for measure in ${ONLY//,/ }; do
 			case "$measure" in
-			ingest | replay | rebuild | peer | http | memory) ;;
-			*) echo "$0: --only: no measure '$measure' (ingest, replay, rebuild, peer, http, memory)" >&2; exit 2 ;;
+			ingest | replay | rebuild | peer | http | memory | campaigns) ;;
+			*) echo "$0: --only: no measure '$measure' (ingest, replay, rebuild, peer, http, memory, campaigns)" >&2; exit 2 ;;
 			esac
 		done
 		;;
-	*) echo "usage: $0 [--quick] [--build-dir DIR] [--only ingest,replay,rebuild,peer,http,memory]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--quick] [--build-dir DIR] [--only ingest,replay,rebuild,peer,http,memory,campaigns]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -706,8 +710,46 @@ bench_peer() {
 		"$(calc %.2f "$wrote / $(peer_value bytes_written)")" "(diagnostic)"
 }
 
+# Serve on $EVENTS events spread over $1 campaigns: bytes written per event
+# (wchar / write_bytes, as in the memory measure) and the steady rate.
+bench_campaigns_of() {
+	local campaigns=$1 times steady asked wrote event_bytes
+	start_broker "$PARTITIONS" || return 1
+	"$BENCH/bench_produce" --brokers "$BROKER" --topic pledges --events "$EVENTS" \
+		--campaigns "$campaigns" >"$TMP/camp-produce.out" ||
+		{ fail "campaigns: preload of $campaigns campaigns failed"; stop_pid "$BROKER_PID"; return 1; }
+	rm -rf "$TMP/camp-data"
+	start_serve "$TMP/serve-camp.log" --brokers "$BROKER" --topic pledges --group pledged-camp \
+		--data "$TMP/camp-data" "${SERVE_ARGS[@]}" || { stop_pid "$BROKER_PID"; return 1; }
+	if ! times=$(wait_handled "$ADMIN_PORT" "$EVENTS"); then
+		fail "campaigns: serve did not finish $campaigns campaigns"
+		stop_pid "$SERVE_PID"; stop_pid "$BROKER_PID"; return 1
+	fi
+	asked=$(awk '/^wchar:/ { print $2 }' "/proc/$SERVE_PID/io")
+	wrote=$(awk '/^write_bytes:/ { print $2 }' "/proc/$SERVE_PID/io")
+	stop_pid "$SERVE_PID"
+	stop_pid "$BROKER_PID"
+	rm -rf "$TMP/camp-data"
+	steady=$(echo "$times" | awk -v n="$EVENTS" '{ print ($2 < n) ? (n - $2) / ($3 - $1) : 0 }')
+	event_bytes=$(awk '/bytes of messages/ { print $1 / $NF; exit }' "$TMP/camp-produce.out")
+	say "campaigns: $campaigns: $asked bytes written by serve, $wrote by the kernel, $steady events/s steady"
+	row "bytes written per event with $campaigns campaigns ($EVENTS events): by serve (wchar) / by the kernel (write_bytes); steady events/s" \
+		"$(calc %.0f "$asked / $EVENTS") / $(calc %.0f "$wrote / $EVENTS"); $(calc %.0f "$steady")/s" \
+		"$(calc %.0f "$event_bytes") (the event's own bytes)" \
+		"$(calc %.2f "$asked / $EVENTS / $event_bytes")" \
+		"(diagnostic) serve <= 600 bytes: $(verdict "$(calc %.0f "600 - $asked / $EVENTS")" 0)"
+}
+
+bench_campaigns() {
+	local c
+	for c in 10000 100000; do
+		say "campaigns: $EVENTS events over $c campaigns"
+		bench_campaigns_of "$c" || return 1
+	done
+}
+
 START=$(now)
-for measure in ingest replay rebuild peer http memory; do
+for measure in ingest replay rebuild peer http memory campaigns; do
 	case ",$ONLY," in
 	*",$measure,"*) "bench_$measure" || FAILED=1 ;;
 	esac

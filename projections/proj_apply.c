@@ -8,6 +8,7 @@
  */
 #include "proj.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
@@ -702,21 +703,48 @@ static int publish_totals(struct proj_writer *w, struct pl_str campaign,
 	return w->t->err;
 }
 
-/* Writes the touched campaigns' states to the index, publishing their totals. */
+/* Orders held campaigns as LMDB orders their keys in the published tables. */
+static int by_campaign_id(const void *a, const void *b)
+{
+	const struct touched *x = (const struct touched *)(*(const uint8_t *const *)a + FP_SIZE);
+	const struct touched *y = (const struct touched *)(*(const uint8_t *const *)b + FP_SIZE);
+	int c = memcmp(x->id, y->id, x->len < y->len ? x->len : y->len);
+	return c ? c : (int)x->len - (int)y->len;
+}
+
+/*
+ * Writes the touched campaigns' states to the index, publishing their
+ * totals in key order: each put then finds the pages of the one before it
+ * still dirty and in cache, where the table's hash order would send every
+ * put down a cold path of its own.
+ */
 static int write_touched(struct proj_writer *w)
 {
-	/* memtable_next, not the home slots alone: the last homes' entries run on into the tail. */
 	const struct memtable *m = &w->touched;
+	const uint8_t **order = m->count ? malloc(m->count * sizeof *order) : NULL;
+	if (m->count && !order)
+		return store_txn_fail(w->t, PL_ENOMEM);
+	size_t n = 0;
+	/* memtable_next, not the home slots alone: the last homes' entries run on into the tail. */
 	for (const uint8_t *s = memtable_next(m, NULL); s && !w->t->err; s = memtable_next(m, s)) {
 		const struct touched *held = (const struct touched *)(s + FP_SIZE);
 		uint8_t v[PROJ_CAMPAIGN_STATE_SIZE];
 		proj_campaign_state_encode(v, &held->state);
 		int rc = index_put(w->ix, w->kind_base + PROJ_K_CAMPAIGN, (const struct fp *)s, v);
-		if (rc)
+		if (rc) {
+			free(order);
 			return store_txn_fail(w->t, rc);
-		if (w->publish)
-			publish_totals(w, (struct pl_str){held->id, held->len}, &held->state);
+		}
+		order[n++] = s;
 	}
+	if (w->publish && n) {
+		qsort(order, n, sizeof *order, by_campaign_id);
+		for (size_t i = 0; i < n && !w->t->err; i++) {
+			const struct touched *held = (const struct touched *)(order[i] + FP_SIZE);
+			publish_totals(w, (struct pl_str){held->id, held->len}, &held->state);
+		}
+	}
+	free(order);
 	memtable_clear(&w->touched);
 	return w->t->err;
 }

@@ -1,6 +1,8 @@
 /*
  * clock.h — the time now in milliseconds: by the wall clock for times that
- * are stored or shown, by the monotonic clock for deadlines and durations.
+ * are stored or shown, by the monotonic clock for deadlines and durations
+ * (in microseconds for durations summed in counters, mostly shorter than
+ * a millisecond).
  */
 #ifndef CLOCK_H
 #define CLOCK_H
@@ -23,6 +25,13 @@ static inline int64_t clock_wall_ms(void)
 static inline int64_t clock_mono_ms(void)
 {
 	return clock_ms(CLOCK_MONOTONIC);
+}
+
+static inline int64_t clock_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 #endif

@@ -34,6 +34,7 @@ struct batch_writer {
 	int rc;
 	struct ingest_stats stats;
 	double seconds;
+	double after_seconds; /* the after work done since the last collect */
 };
 
 static void *writer_main(void *arg)
@@ -59,17 +60,19 @@ static void *writer_main(void *arg)
 		pthread_cond_broadcast(&w->changed);
 		pthread_mutex_unlock(&w->lock);
 		/* A failure here is tried again after the next batch. */
+		int64_t took_us = 0;
 		if (rc == 0 && w->after) {
-			int64_t t1 = clock_mono_ms();
+			int64_t t1 = clock_mono_us();
 			w->after(w->writer);
 			/* The next batch waits meanwhile: say so when it is long. */
-			int64_t took = clock_mono_ms() - t1;
-			if (took >= SLOW_MS || seconds * 1000 >= SLOW_MS)
+			took_us = clock_mono_us() - t1;
+			if (took_us >= SLOW_MS * 1000 || seconds * 1000 >= SLOW_MS)
 				log_info("writer: a batch of %zu messages took %.0f ms, the state "
 					 "index's work after it %lld ms",
-					 w->n, seconds * 1000, (long long)took);
+					 w->n, seconds * 1000, (long long)(took_us / 1000));
 		}
 		pthread_mutex_lock(&w->lock);
+		w->after_seconds += (double)took_us / 1e6;
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
@@ -119,7 +122,8 @@ bool batch_writer_done(struct batch_writer *w)
 	return done;
 }
 
-int batch_writer_collect(struct batch_writer *w, struct ingest_stats *stats, double *seconds)
+int batch_writer_collect(struct batch_writer *w, struct ingest_stats *stats, double *seconds,
+			 double *after_seconds)
 {
 	pthread_mutex_lock(&w->lock);
 	assert(w->state != IDLE);
@@ -128,6 +132,8 @@ int batch_writer_collect(struct batch_writer *w, struct ingest_stats *stats, dou
 	int rc = w->rc;
 	*stats = w->stats;
 	*seconds = w->seconds;
+	*after_seconds = w->after_seconds;
+	w->after_seconds = 0;
 	w->state = IDLE;
 	pthread_mutex_unlock(&w->lock);
 	return rc;

@@ -43,9 +43,12 @@ bool batch_writer_done(struct batch_writer *w);
 
 /*
  * Waits for the handed-over batch and returns write's result, with its
- * stats and how long it took. The writer is idle afterwards.
+ * stats and how long it took, and how long the after work that finished
+ * since the last collect took (an earlier batch's: the after work of this
+ * one is reported with the next). The writer is idle afterwards.
  */
-int batch_writer_collect(struct batch_writer *w, struct ingest_stats *stats, double *seconds);
+int batch_writer_collect(struct batch_writer *w, struct ingest_stats *stats, double *seconds,
+			 double *after_seconds);
 
 /*
  * Stops the thread and frees it; a batch handed over and not yet written is

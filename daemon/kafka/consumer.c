@@ -322,8 +322,9 @@ static int collect(struct consumer *c)
 	if (!b)
 		return PL_OK;
 	struct ingest_stats stats;
-	double seconds;
-	int rc = batch_writer_collect(c->writer, &stats, &seconds);
+	double seconds, index_seconds;
+	int rc = batch_writer_collect(c->writer, &stats, &seconds, &index_seconds);
+	metrics_add_index_work(c->m, index_seconds);
 	c->writing = NULL;
 	if (rc == 0)
 		CRASH_POINT(CONSUMER_COLLECTED);

@@ -59,6 +59,12 @@ void metrics_record_batch(struct metrics *m, const struct ingest_stats *stats, s
 	observe(&m->commit_latency, latency_bounds, METRICS_LATENCY_BUCKETS - 1, seconds, 1e6);
 }
 
+void metrics_add_index_work(struct metrics *m, double seconds)
+{
+	if (seconds > 0)
+		atomic_fetch_add(&m->index_work_us, (uint64_t)(seconds * 1e6));
+}
+
 const char *metrics_state_name(enum consumer_state state)
 {
 	switch (state) {
@@ -272,6 +278,12 @@ char *metrics_render(struct metrics *m, const struct metrics_rebuild *rebuild,
 		       batch_bounds, METRICS_BATCH_BUCKETS - 1, 1);
 	emit_histogram(&o, "pledged_batch_commit_seconds", "Time to apply and commit one batch.",
 		       &m->commit_latency, latency_bounds, METRICS_LATENCY_BUCKETS - 1, 1e6);
+	emit(&o, "# HELP pledged_index_work_seconds_total Time the writer spent on the state "
+		 "index's checkpoints and merges between batches; with "
+		 "pledged_batch_commit_seconds_sum, the share of the time the writer is busy.\n"
+		 "# TYPE pledged_index_work_seconds_total counter\n"
+		 "pledged_index_work_seconds_total %.6f\n",
+	     (double)atomic_load(&m->index_work_us) / 1e6);
 
 	pthread_mutex_lock(&m->lock);
 	emit(&o, "# HELP pledged_consumer_state Consumer state (1 for the current one).\n"

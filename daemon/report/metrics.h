@@ -55,6 +55,7 @@ struct metrics {
 	_Atomic uint64_t duplicates;
 	_Atomic uint64_t erased_records;
 	_Atomic uint64_t batches;
+	_Atomic uint64_t index_work_us; /* the writer's checkpoints and merges between batches */
 	_Atomic uint64_t last_seq;
 	_Atomic int64_t last_batch_ms; /* wall clock of the last committed batch */
 	_Atomic bool store_writable;
@@ -82,6 +83,9 @@ void metrics_deinit(struct metrics *m);
 /* After a committed batch of n messages that took seconds to write. */
 void metrics_record_batch(struct metrics *m, const struct ingest_stats *stats, size_t n,
 			  double seconds);
+
+/* Adds the time the writer spent on the state index's work between batches. */
+void metrics_add_index_work(struct metrics *m, double seconds);
 
 /* Sets the consumer's state and a sentence for operators (what to do). */
 void metrics_set_state(struct metrics *m, enum consumer_state state, const char *detail);

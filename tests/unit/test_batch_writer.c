@@ -2,7 +2,9 @@
  * test_batch_writer.c — the consumer's write thread: a batch runs on another
  * thread with the messages and cluster it was given, done() says when it is
  * written, collect() waits and hands back the write's result and stats, an
- * error comes back as it was, and stop() lets a write in progress finish.
+ * error comes back as it was, the after work runs after each written batch
+ * (not a failed one) and its time comes back with a later collect, and
+ * stop() lets a write in progress finish.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -63,7 +65,7 @@ static void test_batch_runs_on_its_own_thread(struct batch_writer *w)
 {
 	struct ingest_msg msgs[3] = {{.value_len = 7}};
 	struct ingest_stats stats;
-	double seconds = -1;
+	double seconds = -1, after_seconds = -1;
 	result = PL_OK;
 	batch_writer_submit(w, msgs, 3, "cluster", 42);
 	CHECK(!batch_writer_done(w)); /* it waits for release() */
@@ -71,7 +73,7 @@ static void test_batch_runs_on_its_own_thread(struct batch_writer *w)
 	for (int i = 0; i < 1000000 && !batch_writer_done(w); i++)
 		sched_yield();
 	CHECK(batch_writer_done(w));
-	CHECK_INT(batch_writer_collect(w, &stats, &seconds), PL_OK);
+	CHECK_INT(batch_writer_collect(w, &stats, &seconds, &after_seconds), PL_OK);
 	CHECK(!pthread_equal(writer_thread, pthread_self()));
 	CHECK(seen_msgs == msgs);
 	CHECK_STR(seen_cluster, "cluster");
@@ -79,6 +81,7 @@ static void test_batch_runs_on_its_own_thread(struct batch_writer *w)
 	CHECK_INT(stats.last_seq, 42);
 	CHECK_INT(stats.applied[PL_EV_PLEDGE_CREATED], 7);
 	CHECK(seconds >= 0);
+	CHECK(after_seconds == 0); /* no after work */
 	CHECK(!batch_writer_done(w)); /* collected: idle again */
 }
 
@@ -86,13 +89,13 @@ static void test_collect_waits_and_returns_errors(struct batch_writer *w)
 {
 	struct ingest_msg msgs[1] = {{.value_len = 1}};
 	struct ingest_stats stats;
-	double seconds;
+	double seconds, after_seconds;
 	pthread_t releaser;
 	result = PL_ENOSPACE;
 	int before = atomic_load(&calls);
 	batch_writer_submit(w, msgs, 1, "", 1);
 	pthread_create(&releaser, NULL, release_later, NULL);
-	CHECK_INT(batch_writer_collect(w, &stats, &seconds), PL_ENOSPACE);
+	CHECK_INT(batch_writer_collect(w, &stats, &seconds, &after_seconds), PL_ENOSPACE);
 	CHECK_INT(atomic_load(&calls), before + 1); /* collect() waited for the write */
 	pthread_join(releaser, NULL);
 
@@ -100,9 +103,46 @@ static void test_collect_waits_and_returns_errors(struct batch_writer *w)
 	result = PL_OK;
 	batch_writer_submit(w, msgs, 1, "", 2);
 	release();
-	CHECK_INT(batch_writer_collect(w, &stats, &seconds), PL_OK);
+	CHECK_INT(batch_writer_collect(w, &stats, &seconds, &after_seconds), PL_OK);
 	CHECK_INT(stats.last_seq, 2);
 	CHECK_INT(atomic_load(&calls), before + 2);
+}
+
+/* The after work: 30 ms each time, counted. */
+static atomic_int after_calls;
+static int slow_after(struct writer *wr)
+{
+	(void)wr;
+	nanosleep(&(struct timespec){.tv_nsec = 30 * 1000 * 1000}, NULL);
+	atomic_fetch_add(&after_calls, 1);
+	return PL_OK;
+}
+
+/* After each written batch, not a failed one; its time comes back with a collect. */
+static void test_after_work_and_its_time(void)
+{
+	struct batch_writer *w = NULL;
+	struct ingest_msg msgs[1] = {{.value_len = 1}};
+	struct ingest_stats stats;
+	double seconds, first, second, third;
+	CHECK_INT(batch_writer_start(&w, gated_write, slow_after, NULL), PL_OK);
+	result = PL_OK;
+	batch_writer_submit(w, msgs, 1, "", 1);
+	release();
+	CHECK_INT(batch_writer_collect(w, &stats, &seconds, &first), PL_OK);
+	/* The next batch is taken only once the first one's after work is done. */
+	result = PL_ENOSPACE;
+	batch_writer_submit(w, msgs, 1, "", 2);
+	release();
+	CHECK_INT(batch_writer_collect(w, &stats, &seconds, &second), PL_ENOSPACE);
+	CHECK_INT(atomic_load(&after_calls), 1);
+	CHECK(first + second >= 0.025); /* by one of the two: it took at least its 30 ms */
+	result = PL_OK;
+	batch_writer_submit(w, msgs, 1, "", 3);
+	release();
+	CHECK_INT(batch_writer_collect(w, &stats, &seconds, &third), PL_OK);
+	batch_writer_stop(w); /* after the third one's after work */
+	CHECK_INT(atomic_load(&after_calls), 2);
 }
 
 /* stop() while a batch is being written: the write finishes, then the thread ends. */
@@ -128,6 +168,7 @@ int main(void)
 	test_batch_runs_on_its_own_thread(w);
 	test_collect_waits_and_returns_errors(w);
 	batch_writer_stop(w);
+	test_after_work_and_its_time();
 	test_stop_during_a_write();
 	batch_writer_stop(NULL);
 	return check_done();

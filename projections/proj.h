@@ -71,6 +71,8 @@ struct proj_writer {
 	struct store_txn *t; /* the transaction being written (proj_writer_begin) */
 	bool publish;        /* write what readers see (false while catching up) */
 	struct memtable touched; /* campaigns changed since the last flush: fingerprint → state, id */
+	const uint8_t **publish_order; /* touched's entries in key order, kept from flush to flush */
+	size_t publish_order_cap;
 	/* Changes to the platform's totals since the last flush, by currency:
 	 * written once per flush rather than read and written per event. */
 	struct proj_platform_change {

@@ -68,6 +68,7 @@ int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *
 void proj_writer_deinit(struct proj_writer *w)
 {
 	memtable_deinit(&w->touched);
+	free(w->publish_order);
 	proj_staged_deinit(&w->staged);
 }
 
@@ -721,9 +722,14 @@ static int by_campaign_id(const void *a, const void *b)
 static int write_touched(struct proj_writer *w)
 {
 	const struct memtable *m = &w->touched;
-	const uint8_t **order = m->count ? malloc(m->count * sizeof *order) : NULL;
-	if (m->count && !order)
-		return store_txn_fail(w->t, PL_ENOMEM);
+	if (m->count > w->publish_order_cap) {
+		const uint8_t **grown = realloc(w->publish_order, m->count * sizeof *grown);
+		if (!grown)
+			return store_txn_fail(w->t, PL_ENOMEM);
+		w->publish_order = grown;
+		w->publish_order_cap = m->count;
+	}
+	const uint8_t **order = w->publish_order;
 	size_t n = 0;
 	/* memtable_next, not the home slots alone: the last homes' entries run on into the tail. */
 	for (const uint8_t *s = memtable_next(m, NULL); s && !w->t->err; s = memtable_next(m, s)) {
@@ -731,10 +737,8 @@ static int write_touched(struct proj_writer *w)
 		uint8_t v[PROJ_CAMPAIGN_STATE_SIZE];
 		proj_campaign_state_encode(v, &held->state);
 		int rc = index_put(w->ix, w->kind_base + PROJ_K_CAMPAIGN, (const struct fp *)s, v);
-		if (rc) {
-			free(order);
+		if (rc)
 			return store_txn_fail(w->t, rc);
-		}
 		order[n++] = s;
 	}
 	if (w->publish && n) {
@@ -744,7 +748,6 @@ static int write_touched(struct proj_writer *w)
 			publish_totals(w, (struct pl_str){held->id, held->len}, &held->state);
 		}
 	}
-	free(order);
 	memtable_clear(&w->touched);
 	return w->t->err;
 }

@@ -112,6 +112,17 @@ int cli_check_copy(const char *cmd, const char *dir)
 	return CLI_OK;
 }
 
+int cli_scratch_store_error(const char *cmd, int rc, const char *parent, const char *moved_by)
+{
+	if (rc == PL_ENOSPACE)
+		fprintf(stderr, "pledged %s: %s in the scratch data dir it replays into, in %s (%s "
+				"moves it)\n",
+			cmd, pl_strerror(rc), parent ? parent : "/tmp", moved_by);
+	else
+		fprintf(stderr, "pledged %s: %s\n", cmd, pl_strerror(rc));
+	return CLI_STORE;
+}
+
 void cli_print_replay_failure(const char *cmd, const struct replay_result *res)
 {
 	fprintf(stderr, "pledged %s: %s: entry %llu", cmd, replay_outcome_text(res->outcome),

@@ -55,6 +55,13 @@ void cli_close_writer(struct store *st, struct writer *w, int lock_fd);
  */
 int cli_check_copy(const char *cmd, const char *dir);
 
+/*
+ * Reports rc, a store error of a command that replays into a scratch data
+ * dir made in parent (NULL: /tmp), naming where when it is out of space
+ * and what moves it (moved_by); returns CLI_STORE.
+ */
+int cli_scratch_store_error(const char *cmd, int rc, const char *parent, const char *moved_by);
+
 /* Prints the outcome of replaying the log into a slot when it is not REPLAY_OK. */
 void cli_print_replay_failure(const char *cmd, const struct replay_result *res);
 

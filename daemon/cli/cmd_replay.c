@@ -196,16 +196,8 @@ static int dry_run(struct store *st, const struct replay_options *opt)
 	if (scratch)
 		store_close(scratch);
 	store_remove_dir(scratch_dir);
-	if (rc == PL_ENOSPACE) {
-		fprintf(stderr, "pledged replay: %s in the scratch data dir the dry run replays "
-				"into, in %s (TMPDIR moves it)\n",
-			pl_strerror(rc), tmp ? tmp : "/tmp");
-		return CLI_STORE;
-	}
-	if (rc) {
-		fprintf(stderr, "pledged replay: %s\n", pl_strerror(rc));
-		return CLI_STORE;
-	}
+	if (rc)
+		return cli_scratch_store_error("replay", rc, tmp, "TMPDIR");
 	if (rep.result.outcome != REPLAY_OK) {
 		cli_print_replay_failure("replay", &rep.result);
 		return CLI_MISMATCH;

@@ -66,16 +66,8 @@ int cmd_verify(int argc, char **argv)
 	struct slot_options sopt = {0};
 	rc = verify_run(st, scratch, &sopt, &rep);
 	store_close(st);
-	if (rc == PL_ENOSPACE) {
-		fprintf(stderr, "pledged verify: %s in the scratch data dir it replays into, in %s "
-				"(--scratch DIR moves it)\n",
-			pl_strerror(rc), scratch_parent ? scratch_parent : "/tmp");
-		return CLI_STORE;
-	}
-	if (rc) {
-		fprintf(stderr, "pledged verify: %s\n", pl_strerror(rc));
-		return CLI_STORE;
-	}
+	if (rc)
+		return cli_scratch_store_error("verify", rc, scratch_parent, "--scratch DIR");
 	const struct replay_result *r = &rep.replay.result;
 	if (r->outcome == REPLAY_DAMAGED) {
 		printf("DAMAGED: log entry %llu does not match its checksum\n",

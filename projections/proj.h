@@ -81,11 +81,14 @@ struct proj_writer {
 	} platform[PROJ_PLATFORM_PENDING];
 	size_t nplatform;
 	size_t move_rows;        /* staged history rows that make a move (proj_staged.h) */
+	size_t move_campaigns;   /* campaigns a move's transaction brings rows of */
 	/* The history rows it staged since the last move, so the next move need
 	 * not read them back (proj_staged_hold), and where the open transaction
 	 * began among them. */
 	struct proj_staged staged;
 	struct proj_staged_mark staged_mark;
+	struct proj_mover mover;   /* the move under way */
+	bool move_due;             /* a move is to be made or finished (proj_writer_move) */
 	uint64_t staged_read_back; /* rows moves read back from the table all the same */
 	size_t held_campaigns;   /* the most campaigns held in touched (PROJ_HELD_CAMPAIGNS) */
 };
@@ -130,10 +133,19 @@ int proj_apply(struct proj_writer *w, const struct pl_event *ev, const struct pr
 /*
  * Writes the state of the campaigns changed since proj_writer_begin() or
  * the last flush to the index (the writer holds it until then), publishes
- * their totals and the platform's, and moves the staged history rows once
- * enough are staged (proj_staged.h). Whatever applies events ends with it.
+ * their totals and the platform's, and notes when enough history rows are
+ * staged for a move (move_due). Whatever applies events ends with it.
  */
 int proj_writer_flush(struct proj_writer *w);
+
+/*
+ * One transaction's share of the move due (proj_staged_move), in t, a
+ * transaction of its own between those that apply events; *more says
+ * whether the move goes on. Once one that ended it is committed, tell the
+ * writer with proj_writer_moved().
+ */
+int proj_writer_move(struct proj_writer *w, struct store_txn *t, bool *more);
+void proj_writer_moved(struct proj_writer *w);
 
 /* The tables of a slot that readers see, written as events apply. */
 extern const enum store_slot_table proj_published_tables[];

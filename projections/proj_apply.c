@@ -60,8 +60,10 @@ int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *
 	*w = (struct proj_writer){.slot = slot, .ix = ix, .kind_base = kind_base,
 				  .event_at = event_at, .erased_comment = erased_comment,
 				  .log_arg = log_arg, .move_rows = PROJ_STAGED_MOVE_ROWS,
+				  .move_campaigns = PROJ_MOVE_CAMPAIGNS,
 				  .held_campaigns = PROJ_HELD_CAMPAIGNS};
 	proj_staged_init(&w->staged);
+	proj_mover_init(&w->mover);
 	return memtable_init(&w->touched, sizeof(struct touched));
 }
 
@@ -70,6 +72,7 @@ void proj_writer_deinit(struct proj_writer *w)
 	memtable_deinit(&w->touched);
 	free(w->publish_order);
 	proj_staged_deinit(&w->staged);
+	proj_mover_deinit(&w->mover);
 }
 
 void proj_writer_begin(struct proj_writer *w, struct store_txn *t, bool publish)
@@ -83,9 +86,7 @@ void proj_writer_begin(struct proj_writer *w, struct store_txn *t, bool publish)
 
 void proj_writer_end(struct proj_writer *w, bool committed)
 {
-	if (committed)
-		proj_staged_commit(&w->staged);
-	else
+	if (!committed)
 		proj_staged_undo(&w->staged, w->staged_mark);
 }
 
@@ -756,7 +757,21 @@ int proj_writer_flush(struct proj_writer *w)
 {
 	write_touched(w);
 	publish_platform(w);
-	if (w->publish)
-		proj_staged_move(w->t, w->slot, w->move_rows, &w->staged, &w->staged_read_back);
+	bool due = false;
+	if (w->publish && !w->t->err && proj_move_due(w->t, w->slot, w->move_rows, &due) == 0 && due)
+		w->move_due = true;
 	return w->t->err;
+}
+
+int proj_writer_move(struct proj_writer *w, struct store_txn *t, bool *more)
+{
+	return proj_staged_move(t, w->slot, w->move_rows, w->move_campaigns, &w->staged, &w->mover,
+				&w->staged_read_back, more);
+}
+
+void proj_writer_moved(struct proj_writer *w)
+{
+	w->move_due = false;
+	proj_mover_deinit(&w->mover); /* its rows are in the history now */
+	proj_mover_init(&w->mover);
 }

@@ -183,6 +183,9 @@ static void keep_to_campaign(struct newest_first *n, int i)
 /* The staged row before the one at n->at, if any. */
 static void staged_step(struct newest_first *n)
 {
+	/* Rows a move under way has put in COMMENTS already are read there. */
+	while (n->at && proj_staged_moved(n->staged, n->at - 1))
+		n->at--;
 	n->rc[1] = n->at ? 0 : MDB_NOTFOUND;
 	if (n->at)
 		proj_staged_row(n->staged, --n->at, &n->k[1], &n->v[1]);

@@ -78,7 +78,6 @@ static void forget_rows(struct proj_staged *s)
 	s->used = 0;
 	s->first_seq = 0;
 	s->last_seq = 0;
-	s->moved = false;
 }
 
 static const uint8_t *row_key(const struct proj_staged *s, const struct proj_staged_row *r)
@@ -129,8 +128,6 @@ void proj_staged_hold(struct proj_staged *s, uint64_t seq, const void *key, size
 		      const void *val, size_t val_len)
 {
 	size_t size = key_len + val_len;
-	if (s->moved) /* what it holds is in the history table now */
-		forget_rows(s);
 	if ((s->count && seq <= s->last_seq) || !reserve_rows(s, 1) ||
 	    !reserve((void **)&s->bytes, &s->size, s->used + size, 1) || s->used + size > UINT32_MAX ||
 	    key_len > UINT16_MAX || val_len > UINT16_MAX) {
@@ -152,15 +149,8 @@ struct proj_staged_mark proj_staged_mark(const struct proj_staged *s)
 	return (struct proj_staged_mark){s->count, s->used, s->first_seq, s->last_seq};
 }
 
-void proj_staged_commit(struct proj_staged *s)
-{
-	if (s->moved)
-		forget_rows(s);
-}
-
 void proj_staged_undo(struct proj_staged *s, struct proj_staged_mark m)
 {
-	s->moved = false;
 	if (s->count < m.count || (m.count && s->first_seq != m.first_seq)) {
 		forget_rows(s);
 		return;
@@ -311,7 +301,7 @@ static int sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot
 		forget_rows(s);
 		rc = load(s, t, slot, table, false);
 	}
-	return rc;
+	return rc ? rc : proj_move_mark_get(t, slot, &s->mark);
 }
 
 int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot slot)
@@ -324,17 +314,118 @@ int proj_staged_sync_comments(struct proj_staged *s, struct store_txn *t, enum s
 	return sync(s, t, slot, SLOT_COMMENTS_STAGED);
 }
 
-/*
- * The order of the rows s holds (in log order) for a move: grouped by
- * campaign, each campaign's in log order, which is mostly its time order.
- * Where rows land does not depend on the order of the puts, only which
- * pages stay at hand: a campaign's rows one after another fill its last
- * page and the next, with no sort of every row.
- */
-static int group_by_campaign(const struct proj_staged *s, uint32_t *order)
+void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key, size_t key_len)
 {
+	/* Staged under its log position, the key's last 8 bytes. */
+	enum store_db staged = store_slot_db(slot, SLOT_COMMENTS_STAGED);
+	const uint8_t *seq = (const uint8_t *)key + key_len - 8;
+	MDB_val v;
+	int rc = key_len >= 8 ? store_get(t, staged, seq, 8, &v) : store_txn_fail(t, PL_EINVAL);
+	if (rc == 0)
+		store_del(t, staged, seq, 8);
+	/* In COMMENTS too when moved, or when a move under way moved it. */
+	if (rc == 0 || rc == PL_ENOTFOUND)
+		store_del(t, store_slot_db(slot, SLOT_COMMENTS), key, key_len);
+}
+
+/* The META key of slot's move mark. */
+static const char *mark_key(enum store_slot slot)
+{
+	return slot == STORE_SLOT_A ? "move.a" : "move.b";
+}
+
+int proj_move_mark_get(struct store_txn *t, enum store_slot slot, struct proj_move_mark *m)
+{
+	/* value: the seq (big-endian 8 bytes), then the campaign's key prefix */
+	MDB_val v;
+	memset(m, 0, sizeof *m);
+	int rc = store_get(t, STORE_DB_META, mark_key(slot), strlen(mark_key(slot)), &v);
+	if (rc)
+		return rc == PL_ENOTFOUND ? PL_OK : rc;
+	const uint8_t *p = v.mv_data;
+	size_t len = v.mv_size - 8;
+	if (v.mv_size < 8 || len > sizeof m->campaign || (len && p[8] != len - 1) ||
+	    bytes_get_be64(p) == 0)
+		return store_txn_fail(t, PL_ECORRUPT);
+	m->seq = bytes_get_be64(p);
+	memcpy(m->campaign, p + 8, len);
+	m->campaign_len = len;
+	return PL_OK;
+}
+
+static void mark_put(struct store_txn *t, enum store_slot slot, const struct proj_move_mark *m)
+{
+	uint8_t v[8 + sizeof m->campaign];
+	bytes_put_be64(v, m->seq);
+	memcpy(v + 8, m->campaign, m->campaign_len);
+	store_put(t, STORE_DB_META, mark_key(slot), strlen(mark_key(slot)), v, 8 + m->campaign_len, 0);
+}
+
+void proj_move_mark_del(struct store_txn *t, enum store_slot slot)
+{
+	store_del(t, STORE_DB_META, mark_key(slot), strlen(mark_key(slot)));
+}
+
+/* A staged key's log position: its last 8 bytes. */
+static uint64_t key_seq(const uint8_t *key, size_t len)
+{
+	return bytes_get_be64(key + len - 8);
+}
+
+/* The length of a staged key's campaign prefix (proj_campaign_prefix). */
+static size_t prefix_len(const uint8_t *key)
+{
+	return 1 + (size_t)key[0];
+}
+
+bool proj_staged_moved(const struct proj_staged *s, size_t i)
+{
+	const struct proj_staged_row *r = &s->rows[i];
+	const uint8_t *key = row_key(s, r);
+	return s->mark.seq && key_seq(key, r->key_len) <= s->mark.seq &&
+	       key_cmp(key, prefix_len(key), s->mark.campaign, s->mark.campaign_len) <= 0;
+}
+
+void proj_mover_init(struct proj_mover *m)
+{
+	memset(m, 0, sizeof *m);
+	proj_staged_init(&m->rows);
+}
+
+void proj_mover_deinit(struct proj_mover *m)
+{
+	proj_staged_deinit(&m->rows);
+	free(m->order);
+	free(m->group_end);
+	memset(m, 0, sizeof *m);
+}
+
+/* A group of a move's rows: its campaign's key prefix. */
+struct group_key {
+	const uint8_t *key;
+	uint32_t group;
+};
+
+static int group_key_cmp(const void *a, const void *b)
+{
+	const struct group_key *x = a, *y = b;
+	return key_cmp(x->key, prefix_len(x->key), y->key, prefix_len(y->key));
+}
+
+/*
+ * Orders the rows m holds (in log order) for moving: grouped by campaign,
+ * the groups in the order of the campaigns' keys, each campaign's rows in
+ * log order, which is mostly its time order. A campaign's rows one after
+ * another fill its last page and the next, with no sort of every row.
+ */
+static int group_by_campaign(struct proj_mover *m)
+{
+	const struct proj_staged *s = &m->rows;
 	struct memtable groups; /* campaign fingerprint → its group's number */
-	uint32_t *group = malloc(s->count * sizeof *group), *start = NULL, ngroups = 0;
+	uint32_t *group = malloc((s->count ? s->count : 1) * sizeof *group), *rank = NULL;
+	uint32_t ngroups = 0;
+	struct group_key *keys = NULL;
+	size_t keys_cap = 0;
 	int rc = memtable_init(&groups, sizeof(uint32_t));
 	if (!group || rc) {
 		free(group);
@@ -345,120 +436,288 @@ static int group_by_campaign(const struct proj_staged *s, uint32_t *order)
 	for (size_t i = 0; rc == 0 && i < s->count; i++) {
 		const uint8_t *key = row_key(s, &s->rows[i]);
 		struct fp f;
-		fp_of(&f, 0, key, 1 + (size_t)key[0]); /* the length-prefixed id; a table of its own */
+		fp_of(&f, 0, key, prefix_len(key)); /* the length-prefixed id; a table of its own */
 		const uint32_t *g = memtable_get(&groups, &f);
 		if (g) {
 			group[i] = *g;
 			continue;
 		}
 		group[i] = ngroups;
-		rc = memtable_put(&groups, &f, &ngroups);
+		if (!reserve((void **)&keys, &keys_cap, (size_t)ngroups + 1, sizeof *keys))
+			rc = PL_ENOMEM;
+		else
+			keys[ngroups] = (struct group_key){key, ngroups};
+		if (rc == 0)
+			rc = memtable_put(&groups, &f, &ngroups);
 		ngroups++;
 	}
-	if (rc == 0 && !(start = calloc((size_t)ngroups + 1, sizeof *start)))
+	free(m->order);
+	free(m->group_end);
+	m->order = malloc((s->count ? s->count : 1) * sizeof *m->order);
+	m->group_end = calloc((size_t)ngroups + 1, sizeof *m->group_end);
+	m->ngroups = 0;
+	if (rc == 0 && (!m->order || !m->group_end ||
+			!(rank = malloc(((size_t)ngroups + 1) * sizeof *rank))))
 		rc = PL_ENOMEM;
 	if (rc == 0) {
-		for (size_t i = 0; i < s->count; i++) /* counting sort, stable */
-			start[group[i] + 1]++;
-		for (uint32_t g = 0; g < ngroups; g++)
-			start[g + 1] += start[g];
+		if (ngroups)
+			qsort(keys, ngroups, sizeof *keys, group_key_cmp);
+		for (uint32_t r = 0; r < ngroups; r++)
+			rank[keys[r].group] = r;
 		for (size_t i = 0; i < s->count; i++)
-			order[start[group[i]]++] = (uint32_t)i;
+			group[i] = rank[group[i]];
+		/* A counting sort by rank, stable: group_end[r] first counts
+		 * group r's rows, then sums them to where the group ends. */
+		for (size_t i = 0; i < s->count; i++)
+			m->group_end[group[i]]++;
+		for (uint32_t r = 1; r < ngroups; r++)
+			m->group_end[r] += m->group_end[r - 1];
+		uint32_t *next = rank; /* no longer needed: where each group's next row goes */
+		for (uint32_t r = 0; r < ngroups; r++)
+			next[r] = r ? m->group_end[r - 1] : 0;
+		for (size_t i = 0; i < s->count; i++)
+			m->order[next[group[i]]++] = (uint32_t)i;
+		m->ngroups = ngroups;
 	}
-	free(start);
+	free(rank);
+	free(keys);
 	free(group);
 	memtable_deinit(&groups);
 	return rc;
 }
 
-/* Moves the staged comments into COMMENTS, in key order through one cursor. */
-static int move_comments(struct store_txn *t, enum store_slot slot)
+/* The key of group g's last row of m, which starts with its campaign's prefix. */
+static const uint8_t *group_campaign(const struct proj_mover *m, size_t g)
+{
+	return row_key(&m->rows, &m->rows.rows[m->order[m->group_end[g] - 1]]);
+}
+
+/* The first group of m whose campaign sorts after the mark's. */
+static size_t first_unmoved(const struct proj_mover *m, const struct proj_move_mark *mark)
+{
+	size_t lo = 0, hi = m->ngroups;
+	if (mark->campaign_len == 0)
+		return 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const uint8_t *key = group_campaign(m, mid);
+		if (key_cmp(key, prefix_len(key), mark->campaign, mark->campaign_len) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* How many rows db (a staged table) holds, and its first and last log positions. */
+static int staged_bounds(struct store_txn *t, enum store_db db, uint64_t *entries, uint64_t *first,
+			 uint64_t *last)
+{
+	*first = *last = 0;
+	int rc = store_entries(t, db, entries);
+	if (rc || *entries == 0)
+		return rc;
+	MDB_cursor *c = store_cursor(t, db);
+	if (!c)
+		return t->err;
+	MDB_val k, v;
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	if (rc == 0 && k.mv_size == 8)
+		*first = bytes_get_be64(k.mv_data);
+	if (rc == 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == 0 && k.mv_size == 8)
+		*last = bytes_get_be64(k.mv_data);
+	mdb_cursor_close(c);
+	if (rc)
+		return store_txn_fail(t, store_error(rc));
+	return *first && *last >= *first ? PL_OK : store_txn_fail(t, PL_ECORRUPT);
+}
+
+/* Makes m hold the staged history rows up to through_seq, read from the table. */
+static int load_through(struct proj_mover *m, struct store_txn *t, enum store_slot slot,
+			uint64_t through_seq, uint64_t *read_back)
+{
+	struct proj_staged *s = &m->rows;
+	forget_rows(s);
+	m->through_seq = 0;
+	int rc = load(s, t, slot, SLOT_HISTORY_STAGED, true);
+	while (rc == 0 && s->count) { /* rows staged after the move began: not its own */
+		const struct proj_staged_row *r = &s->rows[s->count - 1];
+		if (key_seq(row_key(s, r), r->key_len) <= through_seq)
+			break;
+		s->count--;
+		s->used = r->off;
+	}
+	if (rc == 0 && s->count == 0)
+		rc = store_txn_fail(t, PL_ECORRUPT); /* a move with no rows of its own */
+	if (rc == 0) {
+		s->last_seq = through_seq;
+		*read_back += s->count;
+		m->through_seq = through_seq;
+	}
+	return rc;
+}
+
+/*
+ * Readies m for the move the mark says is under way, or for a new one
+ * (mark->seq 0: it sets the mark's seq). 0, or PL_ENOTFOUND: nothing to move.
+ */
+static int ready(struct proj_mover *m, struct store_txn *t, enum store_slot slot, size_t min_rows,
+		 struct proj_staged *held, struct proj_move_mark *mark, uint64_t *read_back)
+{
+	uint64_t entries, first, last;
+	int rc = staged_bounds(t, store_slot_db(slot, SLOT_HISTORY_STAGED), &entries, &first, &last);
+	if (rc)
+		return rc;
+	if (mark->seq && (entries == 0 || first > mark->seq))
+		return store_txn_fail(t, PL_ECORRUPT); /* a mark whose rows are gone */
+	if (!mark->seq && (entries == 0 || entries < min_rows))
+		return PL_ENOTFOUND;
+	/* What m holds for the move under way, or for one that began in a
+	 * transaction that failed, is still right: staged history rows are
+	 * only ever appended, or deleted by the last transaction of a move. */
+	bool grouped = m->through_seq && m->rows.count && m->rows.first_seq == first &&
+		       (mark->seq ? m->through_seq == mark->seq : m->through_seq <= last);
+	if (!grouped && !mark->seq && held->count == entries && held->first_seq == first &&
+	    held->last_seq == last) {
+		/* The writer holds the whole table: take its rows, give it m's memory. */
+		struct proj_staged spare = m->rows;
+		m->rows = *held;
+		*held = spare;
+		forget_rows(held);
+		m->through_seq = last;
+	} else if (!grouped) {
+		rc = load_through(m, t, slot, mark->seq ? mark->seq : last, read_back);
+	}
+	if (rc == 0 && !grouped)
+		rc = group_by_campaign(m);
+	if (rc)
+		m->through_seq = 0; /* nothing m holds is to be trusted */
+	else if (!mark->seq)
+		mark->seq = m->through_seq;
+	return rc;
+}
+
+/*
+ * Moves the staged comments logged up to through_seq whose campaigns sort
+ * after `after` (none: from the first) and up to the campaign of key
+ * `upto` (NULL: to the last) into COMMENTS, in key order through one cursor.
+ */
+static int move_comments(struct store_txn *t, enum store_slot slot, uint64_t through_seq,
+			 const uint8_t *after, size_t after_len, const uint8_t *upto)
 {
 	struct proj_staged s;
 	proj_staged_init(&s);
 	/* Copied out and sorted first, as COMMENTS will have them. */
 	int rc = load(&s, t, slot, SLOT_COMMENTS_STAGED, false);
 	MDB_cursor *to = rc ? NULL : store_txn_cursor(t, store_slot_db(slot, SLOT_COMMENTS));
-	for (size_t i = 0; to && i < s.count; i++) {
+	size_t i = after_len ? proj_staged_lower_bound(&s, after, after_len) : 0;
+	for (; to && i < s.count; i++) {
 		MDB_val k, v;
 		proj_staged_row(&s, i, &k, &v);
+		const uint8_t *key = k.mv_data;
+		if (after_len && key_cmp(key, prefix_len(key), after, after_len) <= 0)
+			continue; /* the campaign of after itself */
+		if (upto && key_cmp(key, prefix_len(key), upto, prefix_len(upto)) > 0)
+			break;
+		if (key_seq(key, k.mv_size) > through_seq)
+			continue; /* staged after the move began */
 		if ((rc = mdb_cursor_put(to, &k, &v, 0))) {
 			rc = store_txn_fail(t, store_error(rc));
 			break;
 		}
 	}
 	proj_staged_deinit(&s);
-	if (rc == 0)
-		store_clear(t, store_slot_db(slot, SLOT_COMMENTS_STAGED));
 	return rc ? rc : t->err;
 }
 
-void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key, size_t key_len)
+/* Deletes the rows of db (a staged table) logged up to through_seq: the first ones. */
+static int delete_through(struct store_txn *t, enum store_db db, uint64_t through_seq)
 {
-	/* Staged under its log position, the key's last 8 bytes. */
-	enum store_db staged = store_slot_db(slot, SLOT_COMMENTS_STAGED);
-	const uint8_t *seq = (const uint8_t *)key + key_len - 8;
-	MDB_val v;
-	int rc = key_len >= 8 ? store_get(t, staged, seq, 8, &v) : store_txn_fail(t, PL_EINVAL);
+	uint64_t entries, first, last;
+	int rc = staged_bounds(t, db, &entries, &first, &last);
+	if (rc || entries == 0)
+		return rc;
+	if (last <= through_seq) {
+		store_clear(t, db); /* nothing staged since the move began: dropped whole */
+		return t->err;
+	}
+	MDB_cursor *c = store_txn_cursor(t, db);
+	if (!c)
+		return t->err;
+	MDB_val k, v;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 8 &&
+	       bytes_get_be64(k.mv_data) <= through_seq)
+		if ((rc = mdb_cursor_del(c, 0)))
+			break;
+	return rc && rc != MDB_NOTFOUND ? store_txn_fail(t, store_error(rc)) : t->err;
+}
+
+int proj_move_due(struct store_txn *t, enum store_slot slot, size_t min_rows, bool *due)
+{
+	struct proj_move_mark mark;
+	uint64_t entries = 0;
+	int rc = proj_move_mark_get(t, slot, &mark);
 	if (rc == 0)
-		store_del(t, staged, seq, 8);
-	else if (rc == PL_ENOTFOUND)
-		store_del(t, store_slot_db(slot, SLOT_COMMENTS), key, key_len);
+		rc = store_entries(t, store_slot_db(slot, SLOT_HISTORY_STAGED), &entries);
+	*due = rc == 0 && (mark.seq || (entries && entries >= min_rows));
+	return rc;
 }
 
 int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
-		     struct proj_staged *held, uint64_t *read_back)
+		     size_t max_campaigns, struct proj_staged *held, struct proj_mover *m,
+		     uint64_t *read_back, bool *more)
 {
-	enum store_db staged = store_slot_db(slot, SLOT_HISTORY_STAGED);
-	enum store_db history = store_slot_db(slot, SLOT_HISTORY);
-	uint64_t entries;
-	int rc = store_entries(t, staged, &entries);
-	if (rc || entries == 0 || entries < min_rows)
-		return rc;
-	/* What held lacks (all, after a restart), read back in log order and
-	 * copied out: the puts below may move the pages the rows are on. */
-	size_t had = held->count;
-	uint64_t had_first = held->first_seq;
-	rc = load(held, t, slot, SLOT_HISTORY_STAGED, true);
-	if (held->first_seq != had_first) /* it held no prefix of the table: read afresh */
-		had = 0;
-	if (rc == 0 && held->count != entries) { /* held more than the table: not its copy */
-		forget_rows(held);
-		had = 0;
-		rc = load(held, t, slot, SLOT_HISTORY_STAGED, true);
-	}
-	if (rc == 0 && held->count != entries)
-		rc = PL_ECORRUPT;
+	*more = false;
+	if (max_campaigns == 0)
+		max_campaigns = 1;
+	struct proj_move_mark mark;
+	int rc = proj_move_mark_get(t, slot, &mark);
 	if (rc == 0)
-		*read_back += held->count - had;
-	uint32_t *order = NULL;
-	if (rc == 0 && !(order = malloc(held->count * sizeof *order)))
-		rc = PL_ENOMEM;
-	if (rc == 0)
-		rc = group_by_campaign(held, order);
-	struct proj_history_appender app = {.c = store_txn_cursor(t, history)};
-	if (rc == 0 && !app.c)
-		rc = t->err;
+		rc = ready(m, t, slot, min_rows, held, &mark, read_back);
+	if (rc)
+		return rc == PL_ENOTFOUND ? PL_OK : rc;
+	size_t from = first_unmoved(m, &mark), to = from;
+	struct proj_history_appender app = {
+		.c = store_txn_cursor(t, store_slot_db(slot, SLOT_HISTORY))};
+	if (!app.c)
+		return t->err;
 	/* Grouped, the rows are read out of the order they were loaded in:
 	 * ask for the next ones early, or each waits for memory in turn. */
 	enum { AHEAD = 8 };
-	for (size_t i = 0; rc == 0 && i < held->count; i++) {
-		if (i + 2 * AHEAD < held->count)
-			__builtin_prefetch(&held->rows[order[i + 2 * AHEAD]]);
-		if (i + AHEAD < held->count)
-			__builtin_prefetch(row_key(held, &held->rows[order[i + AHEAD]]));
-		const struct proj_staged_row *r = &held->rows[order[i]];
-		int mrc = proj_history_append(&app, row_key(held, r), r->key_len,
-					      row_key(held, r) + r->key_len, r->val_len);
-		if (mrc)
-			rc = store_error(mrc);
+	const struct proj_staged *s = &m->rows;
+	for (; rc == 0 && to < m->ngroups && to - from < max_campaigns; to++) {
+		size_t end = m->group_end[to];
+		for (size_t i = to ? m->group_end[to - 1] : 0; rc == 0 && i < end; i++) {
+			if (i + 2 * AHEAD < s->count)
+				__builtin_prefetch(&s->rows[m->order[i + 2 * AHEAD]]);
+			if (i + AHEAD < s->count)
+				__builtin_prefetch(row_key(s, &s->rows[m->order[i + AHEAD]]));
+			const struct proj_staged_row *r = &s->rows[m->order[i]];
+			int mrc = proj_history_append(&app, row_key(s, r), r->key_len,
+						      row_key(s, r) + r->key_len, r->val_len);
+			if (mrc)
+				rc = store_txn_fail(t, store_error(mrc));
+		}
 	}
-	free(order);
-	if (rc)
-		return store_txn_fail(t, rc);
-	held->moved = true;
-	store_clear(t, staged);
-	return t->err ? t->err : move_comments(t, slot);
+	bool done = to == m->ngroups;
+	if (rc == 0)
+		rc = move_comments(t, slot, mark.seq, mark.campaign, mark.campaign_len,
+				   done ? NULL : group_campaign(m, to - 1));
+	if (rc == 0 && done) {
+		rc = delete_through(t, store_slot_db(slot, SLOT_HISTORY_STAGED), mark.seq);
+		if (rc == 0)
+			rc = delete_through(t, store_slot_db(slot, SLOT_COMMENTS_STAGED), mark.seq);
+		proj_move_mark_del(t, slot);
+	} else if (rc == 0) {
+		const uint8_t *campaign = group_campaign(m, to - 1);
+		mark.campaign_len = prefix_len(campaign);
+		memcpy(mark.campaign, campaign, mark.campaign_len);
+		mark_put(t, slot, &mark);
+		*more = true;
+	}
+	return rc ? rc : t->err;
 }
 
 void proj_staged_row(const struct proj_staged *s, size_t i, MDB_val *k, MDB_val *v)
@@ -505,6 +764,13 @@ static int settle(struct proj_history_cursor *c)
 	return PL_OK;
 }
 
+/* Passes over the staged rows a move under way has put in the table already. */
+static void skip_moved(struct proj_history_cursor *c)
+{
+	while (c->staged && c->next < c->staged->count && proj_staged_moved(c->staged, c->next))
+		c->next++;
+}
+
 int proj_history_cursor_open(struct proj_history_cursor *c, struct store_txn *t, enum store_db db,
 			     const struct proj_staged *staged, const void *from, size_t from_len)
 {
@@ -527,6 +793,7 @@ int proj_history_cursor_open(struct proj_history_cursor *c, struct store_txn *t,
 	}
 	if (from && staged)
 		c->next = proj_staged_lower_bound(staged, from, from_len);
+	skip_moved(c);
 	return settle(c);
 }
 
@@ -562,6 +829,7 @@ int proj_history_cursor_next(struct proj_history_cursor *c)
 {
 	if (at_staged(c)) {
 		c->next++;
+		skip_moved(c);
 		return PL_OK;
 	}
 	if (c->rc)

@@ -6,17 +6,30 @@
  * copy-on-write transaction rewrites each such page whole: 4 KiB for a few
  * rows. So a history row is staged first: appended to the slot's
  * HISTORY_STAGED table, keyed by its log position, where pages fill in
- * order as the log's do. Once PROJ_STAGED_MOVE_ROWS rows are staged, one
- * transaction moves them into the history table, a campaign's rows one
- * after another, so a campaign's last page there is rewritten once per move
- * instead of once per batch.
+ * order as the log's do. Once PROJ_STAGED_MOVE_ROWS rows are staged, a move
+ * puts them into the history table, a campaign's rows one after another,
+ * so a campaign's last page there is rewritten once per move instead of
+ * once per batch.
+ *
+ * A move rewrites the last pages of every campaign it brings rows of, and a
+ * transaction keeps each page it rewrote in memory until it ends (LMDB
+ * keeps that memory for later ones). So that this stays bounded whatever
+ * the number of campaigns, a move goes on over several transactions
+ * between batches, PROJ_MOVE_CAMPAIGNS campaigns each, in the order of
+ * their ids, the comments with them. Batches go on staging meanwhile.
+ * The slot's move mark in META says how far the move under way got: every
+ * row staged at or before its log position whose campaign sorts at or
+ * before its campaign is in the history table (or COMMENTS) already, and
+ * readers pass over its staged copy. The last transaction of a move deletes
+ * the rows it moved from the staged tables and the mark.
  *
  * The history is the union of the two tables; which rows sit in which
  * depends only on when moves fell. Readers see the union through a
  * proj_history_cursor, given the staged rows in the history table's order
  * by a proj_staged, which an HTTP worker keeps from request to request:
  * it reads only the rows staged since it last looked, and starts afresh
- * when a move (or a swap of slots) has emptied what it held.
+ * when a move (or a swap of slots) has emptied what it held. A proj_staged
+ * also holds the move mark as its transaction sees it.
  *
  * Staged row: key = seq (big-endian 8 bytes); value = the row's history
  * key (proj_timed_key) but its last 8 bytes, which are that seq, followed
@@ -54,6 +67,13 @@
  * comments staged with them, and the writer copies them out to move them.
  */
 #define PROJ_STAGED_MOVE_ROWS 400000
+/*
+ * Campaigns a move's transaction brings rows of: with their last pages
+ * (about three each, rewritten) and the rows, about 50 MiB of pages in
+ * memory at most, where a move of 100,000 campaigns in one transaction
+ * held 512 MiB (LMDB's limit, past which it writes pages out early).
+ */
+#define PROJ_MOVE_CAMPAIGNS 4096
 
 /* Stages the history row key → val of the log entry at seq (MDB_APPEND). */
 void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
@@ -62,20 +82,20 @@ void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq,
 void proj_stage_comment(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
 			size_t key_len, const struct proj_comment *c);
 
-struct proj_staged;
-
-/*
- * Moves every staged row into the history table, and every staged comment
- * into COMMENTS, once at least min_rows history rows are staged. held is
- * the mover's copy of the staged history rows, in log order (see
- * proj_staged_hold): the move reads back from the table only what it does
- * not hold, adding their number to *read_back.
- */
-int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
-		     struct proj_staged *held, uint64_t *read_back);
-
 /* Deletes the comment row at key (proj_timed_key) of slot, staged or moved. */
 void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key, size_t key_len);
+
+/* How far the move under way got (seq 0: none is). */
+struct proj_move_mark {
+	uint64_t seq;        /* the last staged row the move moves */
+	uint8_t campaign[1 + PL_MAX_ID_BYTES]; /* the last campaign moved (its key prefix) */
+	size_t campaign_len; /* 0: none yet */
+};
+
+/* Reads slot's move mark in t; 0, PL_ECORRUPT or t's error. */
+int proj_move_mark_get(struct store_txn *t, enum store_slot slot, struct proj_move_mark *m);
+/* Deletes slot's move mark (emptying a slot). */
+void proj_move_mark_del(struct store_txn *t, enum store_slot slot);
 
 
 /* One staged row: its history key and value, at off in proj_staged.bytes. */
@@ -92,7 +112,7 @@ struct proj_staged {
 	uint64_t generation;  /* of the projections (proj_live) when read */
 	uint64_t first_seq;   /* the first staged row's log position; 0 when none held */
 	uint64_t last_seq;    /* the last one read */
-	bool moved;           /* held by a writer: moved in the open transaction */
+	struct proj_move_mark mark; /* read with the rows: which of them are moved already */
 	struct proj_staged_row *rows, *spare; /* spare: room for a merge */
 	size_t count, cap;
 	uint8_t *bytes;
@@ -111,17 +131,18 @@ int proj_staged_sync(struct proj_staged *s, struct store_txn *t, enum store_slot
 /* The same for slot's staged comments, held as COMMENTS keys and rows. */
 int proj_staged_sync_comments(struct proj_staged *s, struct store_txn *t, enum store_slot slot);
 
+/* Whether row i of s is in the history table (or COMMENTS) already, by s's mark. */
+bool proj_staged_moved(const struct proj_staged *s, size_t i);
+
 /*
  * A writer's copy of the history rows it stages, in log order, so that a
  * move need not read them back: after proj_stage_history(), the same row
  * (key: its whole history key, ending with seq). When memory runs short s
  * forgets what it holds, and the next move reads the table instead.
- * A move takes what s holds as the table's first rows; rows that are not
- * (a writer opened anew holds only what it staged since, behind rows
- * staged before) make it read the whole table. So that s holds no row the
- * table lacks, the writer tells s how each transaction ends: committed
- * (when a move emptied the table, s lets its rows go) or undone back to a
- * mark.
+ * A move takes what s holds when it is the whole table; otherwise (a
+ * writer opened anew holds only what it staged since, behind rows staged
+ * before) it reads the table. So that s holds no row the table lacks, the
+ * writer undoes s back to a mark when a transaction is undone.
  */
 void proj_staged_hold(struct proj_staged *s, uint64_t seq, const void *key, size_t key_len,
 		      const void *val, size_t val_len);
@@ -132,13 +153,48 @@ struct proj_staged_mark {
 	uint64_t first_seq, last_seq;
 };
 struct proj_staged_mark proj_staged_mark(const struct proj_staged *s);
-void proj_staged_commit(struct proj_staged *s);
 /*
  * Forgets the rows held since mark m. When s no longer holds the rows it
- * held at m (a failed hold or move forgot them), s forgets everything, and
- * the next move reads the table.
+ * held at m (a failed hold forgot them), s forgets everything, and the
+ * next move reads the table.
  */
 void proj_staged_undo(struct proj_staged *s, struct proj_staged_mark m);
+
+/*
+ * A move under way, as the writer keeps it from transaction to
+ * transaction: the history rows it moves, in log order, and their order
+ * grouped by campaign, the groups in the order of the campaigns' ids. It
+ * only caches what the staged table and the mark say, so a transaction
+ * that fails leaves it right.
+ */
+struct proj_mover {
+	struct proj_staged rows;
+	uint64_t through_seq; /* the move's mark's seq; 0: nothing loaded */
+	uint32_t *order;      /* row numbers, grouped */
+	uint32_t *group_end;  /* where in order each group ends */
+	size_t ngroups;
+};
+
+void proj_mover_init(struct proj_mover *m);
+void proj_mover_deinit(struct proj_mover *m);
+
+/*
+ * Whether slot has a move to make or finish: one under way, or at least
+ * min_rows (> 0) history rows staged.
+ */
+int proj_move_due(struct store_txn *t, enum store_slot slot, size_t min_rows, bool *due);
+
+/*
+ * One transaction's share of a move: starts one when at least min_rows
+ * history rows are staged, or goes on with the one under way, moving the
+ * rows and comments of up to max_campaigns campaigns; *more says whether
+ * the move goes on. held is the writer's copy of the staged rows: a move
+ * starting takes them when they are the whole table, and reads back from
+ * the table otherwise, adding the rows read to *read_back.
+ */
+int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
+		     size_t max_campaigns, struct proj_staged *held, struct proj_mover *m,
+		     uint64_t *read_back, bool *more);
 
 /* Row i of s: its whole key and its value (pointers into s). */
 void proj_staged_row(const struct proj_staged *s, size_t i, MDB_val *k, MDB_val *v);
@@ -162,7 +218,7 @@ struct proj_history_cursor {
 /*
  * Starts at the first row of table db (a slot's history table) whose key
  * is at or after from (the first row of all when from is NULL), with the
- * rows of staged (synced by the caller with t; NULL for none, which makes
+ * rows of staged not moved yet (synced by the caller with t; NULL for none, which makes
  * it a plain cursor over any table, the history's rows with their whole
  * keys). In the history table from is a campaign's prefix
  * (proj_campaign_prefix), else PL_EINVAL.

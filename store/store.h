@@ -103,7 +103,7 @@ static inline const char *store_slot_name(enum store_slot slot)
 }
 
 /* The on-disk format this build reads and writes. */
-#define STORE_FORMAT 6
+#define STORE_FORMAT 7
 
 /* Name of a database, for messages and diffs. */
 const char *store_db_name(enum store_db db);

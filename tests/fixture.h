@@ -69,10 +69,12 @@ static inline struct writer *fixture_writer(struct store *st)
 		if (!slots[i].st && free_at < 0)
 			free_at = i;
 	}
-	/* Small moves: the tests' histories and comments are split between
-	 * moved and staged rows. Few campaigns held: a batch touching more
-	 * writes their states out before its end. */
-	struct slot_options opt = {.history_move_rows = 300, .held_campaigns = 4};
+	/* Small moves of two campaigns a transaction: the tests' histories and
+	 * comments are split between moved and staged rows, and a move goes on
+	 * while batches come. Few campaigns held: a batch touching more writes
+	 * their states out before its end. */
+	struct slot_options opt = {.history_move_rows = 300, .history_move_campaigns = 2,
+				   .held_campaigns = 4};
 	struct replay_result res;
 	int rc = free_at < 0 ? PL_ENOMEM : writer_open(&slots[free_at].w, st, &opt, &res);
 	if (rc) {
@@ -135,6 +137,9 @@ static inline int fixture_ingest_keyed(struct store *st, const char *json, const
 			       .value = buf.data,
 			       .value_len = buf.size};
 	int rc = ingest_batch(fixture_writer(st), &m, 1, "cluster-a", 1700000000000, &stats);
+	/* Then one transaction of upkeep, as serve writes a few after a batch. */
+	if (rc == 0)
+		rc = writer_maintain(fixture_writer(st), 1);
 	msgpack_sbuffer_destroy(&buf);
 	if (rc) {
 		fprintf(stderr, "fixture: ingest failed: %s\n", pl_strerror(rc));

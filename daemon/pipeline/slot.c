@@ -49,6 +49,13 @@ static int erased_comment(void *arg, uint64_t seq, size_t i, uint64_t *comment_s
 	return PL_OK;
 }
 
+/* Lets go of what slot_open() made. */
+static void slot_close_parts(struct slot *s)
+{
+	proj_writer_deinit(&s->pw);
+	index_close(&s->ix);
+}
+
 int slot_open(struct slot *s, struct store *st, enum store_slot which,
 	      const struct slot_options *opt, struct store_txn *t)
 {
@@ -74,8 +81,15 @@ int slot_open(struct slot *s, struct store *st, enum store_slot which,
 	}
 	if (opt->history_move_rows)
 		s->pw.move_rows = opt->history_move_rows;
+	if (opt->history_move_campaigns)
+		s->pw.move_campaigns = opt->history_move_campaigns;
 	if (opt->held_campaigns)
 		s->pw.held_campaigns = opt->held_campaigns;
+	/* A move the last writer left under way, or its rows staged. */
+	if ((rc = proj_move_due(t, which, s->pw.move_rows, &s->pw.move_due))) {
+		slot_close_parts(s);
+		return rc;
+	}
 	s->applied_seq = index_checkpoint_seq(&s->ix);
 	s->open = true;
 	return PL_OK;
@@ -85,8 +99,7 @@ void slot_close(struct slot *s)
 {
 	if (!s->open)
 		return;
-	proj_writer_deinit(&s->pw);
-	index_close(&s->ix);
+	slot_close_parts(s);
 	s->open = false;
 }
 
@@ -199,7 +212,7 @@ int slot_flush(struct slot *s)
 
 bool slot_busy(const struct slot *s)
 {
-	return index_has_work(&s->ix);
+	return s->pw.move_due || index_has_work(&s->ix);
 }
 
 static int work_txn(struct store_txn *t, void *arg)
@@ -207,6 +220,27 @@ static int work_txn(struct store_txn *t, void *arg)
 	struct slot *s = arg;
 	index_txn_rewind(&s->ix);
 	return index_work(&s->ix, t, s->opt.work_blocks);
+}
+
+struct move {
+	struct slot *s;
+	bool more;
+};
+
+static int move_txn(struct store_txn *t, void *arg)
+{
+	struct move *m = arg;
+	return proj_writer_move(&m->s->pw, t, &m->more);
+}
+
+/* One transaction of the move due (proj_staged.h). */
+static int move_step(struct slot *s)
+{
+	struct move m = {s, false};
+	int rc = store_run_write(s->st, move_txn, &m);
+	if (rc == 0 && !m.more)
+		proj_writer_moved(&s->pw);
+	return rc;
 }
 
 int slot_maintain(struct slot *s, int max_txns)
@@ -219,10 +253,16 @@ int slot_maintain(struct slot *s, int max_txns)
 	/* A full active table while the last checkpoint is still being
 	 * written: finish that one first, or memory would grow without bound. */
 	bool behind = s->ix.frozen && index_pending(&s->ix) >= s->ix.opt.checkpoint_entries;
-	for (int n = 0; index_has_work(&s->ix) && (max_txns <= 0 || n < max_txns || behind); n++) {
-		index_txn_begin(&s->ix);
-		int rc = store_run_write(s->st, work_txn, s);
-		index_txn_end(&s->ix, rc == 0);
+	for (int n = 0; slot_busy(s) && (max_txns <= 0 || n < max_txns || behind); n++) {
+		/* A move first: readers hold its staged rows until it ends. */
+		int rc;
+		if (s->pw.move_due && !behind) {
+			rc = move_step(s);
+		} else {
+			index_txn_begin(&s->ix);
+			rc = store_run_write(s->st, work_txn, s);
+			index_txn_end(&s->ix, rc == 0);
+		}
 		if (rc)
 			return rc;
 		behind = s->ix.frozen && index_pending(&s->ix) >= s->ix.opt.checkpoint_entries;
@@ -248,7 +288,10 @@ struct clear_tables {
 static int clear_tables_txn(struct store_txn *t, void *arg)
 {
 	struct clear_tables *c = arg;
-	return proj_clear_next(t, c->which, &c->done);
+	int rc = proj_clear_next(t, c->which, &c->done);
+	if (rc == 0 && c->done)
+		proj_move_mark_del(t, c->which); /* a move under way has nothing left to move */
+	return rc ? rc : t->err;
 }
 
 int slot_clear(struct store *st, enum store_slot which, const struct slot_options *opt)

@@ -8,7 +8,8 @@
  * data dir. Opening it brings its index back to where its tables are by
  * applying the log from the index's checkpoint on, in memory (slot_catch_up);
  * then log entries are applied as they come, and slot_maintain() writes
- * checkpoints and merges between transactions, a bounded share at a time.
+ * checkpoints, merges and the history's moves between transactions, a
+ * bounded share at a time.
  *
  * The log a slot applies may live in another data dir than the slot (a
  * scratch rebuild): slot_set_log() says which transaction to read it in.
@@ -33,6 +34,8 @@ struct slot_options {
 	size_t work_blocks;        /* blocks written per maintenance transaction; 0: 512 */
 	size_t history_move_rows;  /* staged history rows that make a move (proj_staged.h);
 				    * 0: PROJ_STAGED_MOVE_ROWS */
+	size_t history_move_campaigns; /* campaigns a move's transaction brings rows of;
+					* 0: PROJ_MOVE_CAMPAIGNS */
 	size_t held_campaigns;     /* campaigns a writer holds between flushes; 0: PROJ_HELD_CAMPAIGNS */
 };
 
@@ -111,12 +114,13 @@ int slot_flush(struct slot *s);
 
 /*
  * Between transactions: freezes the index when it is full, and writes at
- * most max_txns maintenance transactions (0: until there is no work).
+ * most max_txns maintenance transactions (0: until there is no work): the
+ * index's checkpoints and merges, and the history's moves (proj_staged.h).
  * Returns 0 or the store's error.
  */
 int slot_maintain(struct slot *s, int max_txns);
 
-/* Whether checkpoints or merges are waiting to be written. */
+/* Whether checkpoints, merges or a move are waiting to be written. */
 bool slot_busy(const struct slot *s);
 
 /*

@@ -1,4 +1,4 @@
-/* upgrade.c — formats 1 to 5 to format 6, in place and resumable; see upgrade.h. */
+/* upgrade.c — formats 1 to 6 to format 7, in place and resumable; see upgrade.h. */
 #include "upgrade.h"
 
 #include <string.h>
@@ -104,7 +104,7 @@ static int finish_txn(struct store_txn *t, void *arg)
 }
 
 /*
- * Format 5 staged comments keyed as in COMMENTS, format 6 by log position:
+ * Format 5 staged comments keyed as in COMMENTS, formats 6 and 7 by log position:
  * the few staged ones move into COMMENTS, where a move would have put
  * them, and the format changes in the same transaction.
  */
@@ -127,6 +127,13 @@ static int unstage_comments_txn(struct store_txn *t, void *arg)
 			store_txn_fail(t, store_error(rc));
 		store_clear(t, staged);
 	}
+	store_set_format(t, STORE_FORMAT);
+	return t->err;
+}
+
+static int set_format_txn(struct store_txn *t, void *arg)
+{
+	(void)arg;
 	store_set_format(t, STORE_FORMAT);
 	return t->err;
 }
@@ -166,6 +173,12 @@ int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg),
 	if (rep->from_format == STORE_FORMAT)
 		return PL_OK;
 	int rc = PL_OK;
+	if (rep->from_format == 6) {
+		/* Format 7 only adds a slot's move mark, which format 6 never
+		 * needed: its moves were one transaction each. */
+		say(progress, arg, "marking the data dir as format 7");
+		return store_run_write(st, set_format_txn, NULL);
+	}
 	if (rep->from_format == 5) {
 		/* Only the staged comments' keys differ. A rebuild format 5 left
 		 * under way has its own staged comments: start it afresh. */
@@ -182,7 +195,7 @@ int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg),
 		if (rc == 0)
 			rc = store_run_write(st, mark_txn, NULL);
 	}
-	/* Formats 2 to 4 have their log and rejections as format 6 does; only
+	/* Formats 2 to 4 have their log and rejections as format 7 does; only
 	 * their projections differ (format 2 has no history or platform totals,
 	 * format 3 packs history rows otherwise and stages none, formats 3 and 4
 	 * keep every history row under a key of its own). An interrupted

@@ -1,5 +1,5 @@
 /*
- * upgrade.h — a data dir of format 1 to 5 brought to format 6, in place.
+ * upgrade.h — a data dir of format 1 to 6 brought to format 7, in place.
  *
  * Format 2 gave every log entry and rejection a checksum (and rejections
  * their event id and type), moved the projections into slots with the
@@ -8,9 +8,11 @@
  * and, in the state index, who backs what across campaigns. Format 4 packs
  * history rows tighter and writes them behind (proj_staged.h). Format 5 keeps
  * a campaign's history rows as duplicates of one key and writes new comments
- * behind too; format 6 stages them by log position. From format 5 the
- * upgrade moves the staged comments into the comments table, in one
- * transaction. From format 1
+ * behind too; format 6 stages them by log position. Format 7 moves staged
+ * rows over several transactions, with a mark of how far a move got
+ * (proj_staged.h): from format 6, whose moves were one transaction each,
+ * the upgrade only changes the format's number. From format 5 it moves the
+ * staged comments into the comments table, in one transaction. From format 1
  * the upgrade rewrites the log and the rejections a share per transaction
  * and drops the old projection tables; from formats 1 to 4 it then rebuilds
  * the projections from the log (rebuild.h). While it runs the data dir is

@@ -2,6 +2,9 @@
  * make_old_format.c — turns a data dir of today's format back into an
  * older one, as pledged wrote them then, for the upgrade test.
  *
+ *   make_old_format DIR 6   format 6 moved staged rows in one transaction,
+ *                           with no move mark: the dir must have none (a
+ *                           writer stopped cleanly ends its move).
  *   make_old_format DIR 5   format 5 kept each slot's staged comments
  *                           ("comments_staged") keyed as in "comments"
  *                           (campaign, time, log position), not by log
@@ -193,8 +196,8 @@ int main(int argc, char **argv)
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	if (argc != 3 || (strcmp(argv[2], "2") && strcmp(argv[2], "3") && strcmp(argv[2], "4") &&
-			  strcmp(argv[2], "5"))) {
-		fprintf(stderr, "usage: make_old_format DIR 2|3|4|5\n");
+			  strcmp(argv[2], "5") && strcmp(argv[2], "6"))) {
+		fprintf(stderr, "usage: make_old_format DIR 2|3|4|5|6\n");
 		return 2;
 	}
 	int rc = mdb_env_create(&env);
@@ -204,7 +207,17 @@ int main(int argc, char **argv)
 		rc = mdb_env_open(env, argv[1], 0, 0640);
 	if (!rc)
 		rc = mdb_txn_begin(env, NULL, 0, &txn);
-	for (const char *slot = "a"; !rc && slot; slot = *slot == 'a' ? "b" : NULL) {
+	if (!rc && (rc = mdb_dbi_open(txn, "meta", 0, &dbi)) == 0) {
+		MDB_val k = {6, "move.a"}, v;
+		int a = mdb_get(txn, dbi, &k, &v);
+		k.mv_data = "move.b";
+		if (a != MDB_NOTFOUND || mdb_get(txn, dbi, &k, &v) != MDB_NOTFOUND) {
+			fprintf(stderr, "make_old_format: %s: a move under way, which format 6 never had\n",
+				argv[1]);
+			return 1;
+		}
+	}
+	for (const char *slot = "a"; !rc && slot && argv[2][0] != '6'; slot = *slot == 'a' ? "b" : NULL) {
 		if (argv[2][0] == '5') {
 			if (!(rc = move_rows(txn, slot, "comments_staged", "restaged", unstage_comment)))
 				rc = move_rows(txn, slot, "restaged", "comments_staged", same_row);

@@ -54,7 +54,7 @@ struct sent {
 	int comment;        /* its number, for a comment */
 	bool removed;       /* a comment removed later, timed as it was posted */
 };
-static struct sent sent[EVENTS + MORE_EVENTS];
+static struct sent sent[EVENTS + 2 * MORE_EVENTS];
 static size_t nsent;
 
 static int ingest(const char *type, int campaign, int64_t at, const char *fields)
@@ -100,6 +100,18 @@ static size_t staged_entries(struct store_txn *t, enum store_slot slot)
 	uint64_t n;
 	CHECK_INT(store_entries(t, store_slot_db(slot, SLOT_HISTORY_STAGED), &n), 0);
 	return (size_t)n;
+}
+
+/* The live slot's staged history rows, and its move mark. */
+static size_t staged_now(struct proj_move_mark *mark)
+{
+	struct store_txn t;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	enum store_slot slot = live(&t);
+	size_t n = staged_entries(&t, slot);
+	CHECK_INT(proj_move_mark_get(&t, slot, mark), 0);
+	store_abort(&t);
+	return n;
 }
 
 static int add_raised(const struct proj_bucket *b, void *arg)
@@ -180,7 +192,7 @@ static void test_split_history(struct proj_staged *keep)
 	srand(7);
 	bool backer[CAMPAIGNS][SUPPORTERS] = {{false}};
 	static size_t commented[EVENTS]; /* sent[] index of each comment */
-	size_t ncomments = 0, moves = 0, staged_before = 0, moves_run_again = 0;
+	size_t ncomments = 0, moves = 0, staged_before = 0, moves_run_again = 0, moving = 0;
 	size_t map_before = store_map_size(st);
 	for (int i = 0; i < EVENTS; i++) {
 		struct sent s = {rand() % CAMPAIGNS, rand() % SUPPORTERS, T0 + (rand() % 1000) * MIN, 0};
@@ -207,54 +219,99 @@ static void test_split_history(struct proj_staged *keep)
 			backer[s.campaign][s.supporter] = true;
 			sent[nsent++] = s;
 		}
-		struct store_txn t;
-		CHECK_INT(store_read_begin(st, &t), 0);
-		size_t staged = staged_entries(&t, live(&t));
-		store_abort(&t);
+		struct proj_move_mark mark;
+		size_t staged = staged_now(&mark);
 		moves += staged < staged_before;
-		/* The map grew in this batch (which was run again) and it moved. */
-		moves_run_again += staged < staged_before && store_map_size(st) > map_before;
+		moving += mark.seq != 0;
+		/* The map grew in this step (which was run again) and a move went on. */
+		moves_run_again += (staged < staged_before || mark.seq) && store_map_size(st) > map_before;
 		map_before = store_map_size(st);
 		staged_before = staged;
 		if (i % 97 == 0 || i == EVENTS - 1)
 			check_figures(keep);
 	}
 	CHECK(moves >= 5); /* the histories really were split */
+	CHECK(moving >= 5); /* and read while a move went on between batches */
 	CHECK(staged_before > 0);
-	/* A batch that moved was run again after the map grew (INITIAL_MAP is
+	/* A move's transaction was run again after the map grew (INITIAL_MAP is
 	 * chosen so), and still every move had its rows at hand. */
 	CHECK(moves_run_again >= 1);
 	CHECK_INT(fixture_writer(st)->live.pw.staged_read_back, 0);
 }
 
+/* A pledge of supporter sup to campaign c, the nth of this kind. */
+static void pledge(int n, int c, int sup, int64_t amount)
+{
+	struct sent s = {c, sup, T0 + (n % 1000) * MIN, amount};
+	char f[256];
+	snprintf(f, sizeof f,
+		 "\"pledge\":\"q%d\",\"supporter\":\"s%d\",\"amount\":%lld,\"currency\":\"GBP\"", n,
+		 sup, (long long)amount);
+	CHECK_INT(ingest("pledge.created", c, s.at, f), PL_R_NONE);
+	sent[nsent++] = s;
+}
+
 /*
- * A writer opened anew holds none of the rows staged before: its first move
- * reads the table back, the rows staged before and since (one a pledge).
+ * A writer stopped cleanly (its checkpoint ends any move under way) and
+ * opened anew holds none of the rows staged before: its first move reads
+ * the table back, the rows staged before and since.
  */
 static void test_reopened_writer(struct proj_staged *keep)
 {
-	struct store_txn t;
-	CHECK_INT(store_read_begin(st, &t), 0);
-	size_t staged_before = staged_entries(&t, live(&t));
-	store_abort(&t);
-	CHECK(staged_before > 0);
+	CHECK_INT(writer_checkpoint(fixture_writer(st)), 0);
+	struct proj_move_mark mark;
+	size_t staged = staged_now(&mark), at_start = 0;
+	CHECK(staged > 0);
+	CHECK(mark.seq == 0);
 	fixture_drop_writer(st);
 	bool moved = false;
-	int i = 0;
-	for (; i < MORE_EVENTS && !moved; i++) {
-		struct sent s = {i % CAMPAIGNS, i % SUPPORTERS, T0 + (i % 1000) * MIN, 1 + i};
-		char f[256];
-		snprintf(f, sizeof f,
-			 "\"pledge\":\"q%d\",\"supporter\":\"s%d\",\"amount\":%lld,\"currency\":\"GBP\"",
-			 i, s.supporter, (long long)s.amount);
-		CHECK_INT(ingest("pledge.created", s.campaign, s.at, f), PL_R_NONE);
-		sent[nsent++] = s;
-		CHECK_INT(store_read_begin(st, &t), 0);
-		moved = staged_entries(&t, live(&t)) == 0;
-		store_abort(&t);
+	for (int i = 0; i < MORE_EVENTS && !moved; i++) {
+		pledge(i, i % CAMPAIGNS, i % SUPPORTERS, 1 + i);
+		size_t now = staged_now(&mark);
+		if (mark.seq && !at_start)
+			at_start = now; /* the move began after this batch: these are its rows */
+		moved = now < staged;
+		staged = now;
 	}
 	CHECK(moved);
-	CHECK_INT(fixture_writer(st)->live.pw.staged_read_back, staged_before + (size_t)i);
+	CHECK(at_start > 0);
+	CHECK_INT(fixture_writer(st)->live.pw.staged_read_back, at_start);
+	check_figures(keep);
+}
+
+/*
+ * serve killed while a move goes on (no checkpoint): the writer opened
+ * anew finds the mark and ends the move, reading back the rows it moves.
+ * Its first batch removes a comment of a campaign the move has moved
+ * already, which is then both staged and in COMMENTS. Readers see every
+ * row once at each step.
+ */
+static void test_move_interrupted(struct proj_staged *keep)
+{
+	struct proj_move_mark mark;
+	int n = MORE_EVENTS;
+	pledge(n++, 0, 0, 5); /* s0 backs c0, and may comment */
+	while (staged_now(&mark) < fixture_writer(st)->live.opt.history_move_rows - 2)
+		pledge(n++, 1 + n % (CAMPAIGNS - 1), n % SUPPORTERS, 7);
+	CHECK(mark.seq == 0);
+	struct sent com = {0, 0, T0 + 500 * MIN, 0, 999999, false};
+	CHECK_INT(ingest("comment.posted", 0, com.at,
+			 "\"comment\":\"k999999\",\"supporter\":\"s0\",\"text\":\"moved mid-move\""),
+		  PL_R_NONE);
+	size_t posted = nsent;
+	sent[nsent++] = com;
+	pledge(n++, 3, 1, 9); /* the move's rows are staged: it begins */
+	size_t staged = staged_now(&mark);
+	CHECK(mark.seq != 0);
+	CHECK(mark.campaign_len == 3 && memcmp(mark.campaign, "\x02" "c1", 3) == 0);
+	check_figures(keep);
+
+	fixture_drop_writer(st); /* as kill -9 would: nothing written on the way out */
+	CHECK_INT(ingest("comment.removed", 0, com.at, "\"comment\":\"k999999\""), PL_R_NONE);
+	sent[posted].removed = true;
+	CHECK_INT(fixture_writer(st)->live.pw.staged_read_back, staged);
+	CHECK(staged_now(&mark) < staged);
+	CHECK(mark.seq == 0);
 	check_figures(keep);
 }
 
@@ -475,6 +532,7 @@ int main(void)
 	proj_staged_init(&keep);
 	test_split_history(&keep);
 	test_reopened_writer(&keep);
+	test_move_interrupted(&keep);
 	test_after_rebuild(&keep);
 	test_damaged_rows(&keep);
 	test_history_rows();

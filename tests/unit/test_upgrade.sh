@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_upgrade.sh — data dirs of formats 1 to 5 brought to format 6 by
+# test_upgrade.sh — data dirs of formats 1 to 6 brought to format 7 by
 # `pledged upgrade`, and refused by every other command until then.
 # Usage: test_upgrade.sh PLEDGED MAKE_V1 MAKE_OLD_FORMAT DEMO_JSONL
 #
@@ -19,7 +19,8 @@
 # staged comments keyed as in the comments table, a rebuild left under way):
 # upgraded without a rebuild, the staged comments in the comments table;
 # stopped after its first commit, it is still format 5 and finishes when run
-# again.
+# again. And into format 6 (as this build writes a data dir stopped
+# cleanly, no move under way): upgraded by changing the format's number.
 set -u
 PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4
 work=$(mktemp -d)
@@ -37,7 +38,7 @@ done
 expect 3 "import refuses format 1" -- "$PLEDGED" import --data "$work/d" </dev/null
 
 expect 0 "upgrade" -- "$PLEDGED" upgrade --data "$work/d"
-contains "$work/err" "is of format 6 now (2059 log entries and 1 rejections rewritten, projections rebuilt)" "upgrade summary"
+contains "$work/err" "is of format 7 now (2059 log entries and 1 rejections rewritten, projections rebuilt)" "upgrade summary"
 expect 0 "upgrade again: nothing to do" -- "$PLEDGED" upgrade --data "$work/d"
 contains "$work/err" "nothing to do" "a second upgrade changes nothing"
 
@@ -74,7 +75,7 @@ cp -r "$work/v2" "$work/v3"
 expect 3 "verify refuses format 2" -- "$PLEDGED" verify --data "$work/v2"
 contains "$work/err" "pledged upgrade" "and says to upgrade"
 expect 0 "upgrade from format 2" -- "$PLEDGED" upgrade --data "$work/v2"
-contains "$work/err" "is of format 6 now" "upgrade summary from format 2"
+contains "$work/err" "is of format 7 now" "upgrade summary from format 2"
 expect 0 "verify after the upgrade from format 2" -- "$PLEDGED" verify --data "$work/v2"
 # The history as one listing of both its tables: both dirs stage the same
 # rows (fewer than a move takes), so the listings match byte for byte.
@@ -106,7 +107,7 @@ upgrade_from() { # DIR N: DIR of this build made format N: refused, its rows in
 	[ -s "$(table_dump "$1" history >"$1.history"; echo "$1.history")" ] && ok ||
 		fail "format $2 keeps its rows in the history table"
 	expect 0 "upgrade from format $2" -- "$PLEDGED" upgrade --data "$1"
-	contains "$work/err" "is of format 6 now" "upgrade summary from format $2"
+	contains "$work/err" "is of format 7 now" "upgrade summary from format $2"
 	expect 0 "verify after the upgrade from format $2" -- "$PLEDGED" verify --data "$1"
 	contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format $2"
 }
@@ -150,14 +151,14 @@ mdb_dump -p -s meta "$work/f4" | grep -q '^ rebuild.slot$' && fail "the old rebu
 command -v curl >/dev/null && served_as_fresh "$work/f4" 4
 
 # Format 5: the staged comments keyed as in the comments table; the rest
-# is as format 6 has it, so the upgrade moves them and rebuilds nothing.
+# is as format 7 has it, so the upgrade moves them and rebuilds nothing.
 "$PLEDGED" import --data "$work/f5" <"$DEMO" >/dev/null 2>&1
 "$PLEDGED" replay --data "$work/f5" --no-swap >/dev/null 2>&1 || fail "a rebuild left under way"
 [ -n "$(rows "$work/f5" comments_staged)" ] && ok || fail "the demo's comments are staged"
 "$MAKE_OLD" "$work/f5" 5 || fail "make_old_format 5"
 expect 3 "verify refuses format 5" -- "$PLEDGED" verify --data "$work/f5"
 expect 0 "upgrade from format 5" -- "$PLEDGED" upgrade --data "$work/f5"
-contains "$work/err" "is of format 6 now (0 log entries and 0 rejections rewritten, projections kept)" \
+contains "$work/err" "is of format 7 now (0 log entries and 0 rejections rewritten, projections kept)" \
 	"upgrade summary from format 5"
 [ -z "$(rows "$work/f5" comments_staged)" ] && [ -n "$(rows "$work/f5" comments)" ] && ok ||
 	fail "format 5's staged comments are in the comments table"
@@ -176,7 +177,7 @@ status=$?
 if [ "$status" = 99 ]; then
 	expect 3 "a format-5 dir whose upgrade was stopped is refused" -- "$PLEDGED" verify --data "$work/f5b"
 	expect 0 "the upgrade from format 5 after a crash" -- "$PLEDGED" upgrade --data "$work/f5b"
-	contains "$work/err" "is of format 6 now" "it finishes"
+	contains "$work/err" "is of format 7 now" "it finishes"
 	expect 0 "verify after the interrupted upgrade from format 5" -- "$PLEDGED" verify --data "$work/f5b"
 	[ -n "$(rows "$work/f5b" comments)" ] && [ -z "$(rows "$work/f5b" comments_staged)" ] && ok ||
 		fail "the staged comments after an interrupted upgrade from format 5"
@@ -185,6 +186,18 @@ elif [ "$status" = 0 ]; then
 else
 	fail "the upgrade from format 5 exited $status"
 fi
+
+# Format 6: as this build writes a data dir stopped cleanly (no move of the
+# history under way), so only the format's number changes.
+"$PLEDGED" import --data "$work/f6" <"$DEMO" >/dev/null 2>&1
+"$MAKE_OLD" "$work/f6" 6 || fail "make_old_format 6"
+expect 3 "verify refuses format 6" -- "$PLEDGED" verify --data "$work/f6"
+expect 0 "upgrade from format 6" -- "$PLEDGED" upgrade --data "$work/f6"
+contains "$work/err" "is of format 7 now (0 log entries and 0 rejections rewritten, projections kept)" \
+	"upgrade summary from format 6"
+expect 0 "verify after the upgrade from format 6" -- "$PLEDGED" verify --data "$work/f6"
+contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format 6"
+command -v curl >/dev/null && served_as_fresh "$work/f6" 6
 
 # Interrupted (a crash point in its rebuild) and run again.
 make_v1 crashed

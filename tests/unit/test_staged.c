@@ -291,8 +291,8 @@ static void test_move_interrupted(struct proj_staged *keep)
 	struct proj_move_mark mark;
 	int n = MORE_EVENTS;
 	pledge(n++, 0, 0, 5); /* s0 backs c0, and may comment */
-	while (staged_now(&mark) < fixture_writer(st)->live.opt.history_move_rows - 2)
-		pledge(n++, 1 + n % (CAMPAIGNS - 1), n % SUPPORTERS, 7);
+	for (; staged_now(&mark) < fixture_writer(st)->live.opt.history_move_rows - 2; n++)
+		pledge(n, 1 + n % (CAMPAIGNS - 1), n % SUPPORTERS, 7);
 	CHECK(mark.seq == 0);
 	struct sent com = {0, 0, T0 + 500 * MIN, 0, 999999, false};
 	CHECK_INT(ingest("comment.posted", 0, com.at,

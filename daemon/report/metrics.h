@@ -55,7 +55,7 @@ struct metrics {
 	_Atomic uint64_t duplicates;
 	_Atomic uint64_t erased_records;
 	_Atomic uint64_t batches;
-	_Atomic uint64_t index_work_us; /* the writer's checkpoints and merges between batches */
+	_Atomic uint64_t index_work_us; /* the writer's checkpoints, merges and moves between batches */
 	_Atomic uint64_t last_seq;
 	_Atomic int64_t last_batch_ms; /* wall clock of the last committed batch */
 	_Atomic bool store_writable;

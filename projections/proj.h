@@ -82,6 +82,8 @@ struct proj_writer {
 	size_t nplatform;
 	size_t move_rows;        /* staged history rows that make a move (proj_staged.h) */
 	size_t move_campaigns;   /* campaigns a move's transaction brings rows of */
+	size_t run_min_rows;     /* fewer rows of a campaign in a move go to a run */
+	size_t runs_max;         /* runs kept before a compaction */
 	/* The history rows it staged since the last move, so the next move need
 	 * not read them back (proj_staged_hold), and where the open transaction
 	 * began among them. */

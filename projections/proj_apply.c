@@ -14,6 +14,7 @@
 #include "bytes.h"
 #include "fp.h"
 #include "pl_error.h"
+#include "proj_history_runs.h"
 #include "proj_history_table.h"
 #include "proj_staged.h"
 
@@ -61,6 +62,7 @@ int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *
 				  .event_at = event_at, .erased_comment = erased_comment,
 				  .log_arg = log_arg, .move_rows = PROJ_STAGED_MOVE_ROWS,
 				  .move_campaigns = PROJ_MOVE_CAMPAIGNS,
+				  .run_min_rows = PROJ_RUN_MIN_ROWS, .runs_max = PROJ_RUNS_MAX,
 				  .held_campaigns = PROJ_HELD_CAMPAIGNS};
 	proj_staged_init(&w->staged);
 	proj_mover_init(&w->mover);
@@ -765,8 +767,9 @@ int proj_writer_flush(struct proj_writer *w)
 
 int proj_writer_move(struct proj_writer *w, struct store_txn *t, bool *more)
 {
-	return proj_staged_move(t, w->slot, w->move_rows, w->move_campaigns, &w->staged, &w->mover,
-				&w->staged_read_back, more);
+	struct proj_move_options o = {w->move_rows, w->move_campaigns ? w->move_campaigns : 1,
+				      w->run_min_rows, w->runs_max};
+	return proj_staged_move(t, w->slot, &o, &w->staged, &w->mover, &w->staged_read_back, more);
 }
 
 void proj_writer_moved(struct proj_writer *w)

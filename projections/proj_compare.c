@@ -8,6 +8,7 @@
 
 #include "pl_error.h"
 #include "proj.h"
+#include "proj_history_cursor.h"
 #include "proj_staged.h"
 
 /* Describes a key for a diff message: printable bytes as text, else hex. */
@@ -23,8 +24,9 @@ static void describe_key(char *out, size_t size, const MDB_val *k)
 
 /*
  * One side of a comparison: a table's rows in key order; for the history
- * and the comments, with the staged rows merged in, since where a row sits
- * depends on when moves fell, not on the log (proj_staged.h).
+ * and the comments, with the staged rows (and the history's runs) merged
+ * in, since where a row sits depends on when moves fell, not on the log
+ * (proj_staged.h).
  */
 struct side {
 	struct proj_history_cursor c;
@@ -55,7 +57,8 @@ static void side_close(struct side *s)
 static int compare_table(struct store_txn *ta, enum store_slot a, struct store_txn *tb,
 			 enum store_slot b, enum store_slot_table table, char *diff, size_t size)
 {
-	if (table == SLOT_HISTORY_STAGED || table == SLOT_COMMENTS_STAGED)
+	if (table == SLOT_HISTORY_STAGED || table == SLOT_HISTORY_RUNS ||
+	    table == SLOT_COMMENTS_STAGED)
 		return PL_OK; /* compared as part of the history and the comments */
 	enum store_db da = store_slot_db(a, table);
 	struct side sa, sb;

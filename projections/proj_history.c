@@ -6,6 +6,7 @@
 
 #include "memtable.h"
 #include "pl_error.h"
+#include "proj_history_cursor.h"
 
 /* A pass over one campaign's history rows in time order, adding them up. */
 struct walk {

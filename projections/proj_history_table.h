@@ -9,7 +9,7 @@
  * duplicates sort by them), then the packed row (proj_history_encode).
  * Rows appended at the end of a campaign's duplicates (MDB_APPENDDUP) fill
  * its pages, where rows put in the middle would split them in half.
- * Readers see whole history keys (proj_history_cursor, proj_staged.h).
+ * Readers see whole history keys (proj_history_cursor.h).
  */
 #ifndef PROJ_HISTORY_TABLE_H
 #define PROJ_HISTORY_TABLE_H

@@ -56,6 +56,12 @@ size_t proj_order_key(uint8_t *key, enum proj_order order, int64_t v, struct pl_
 	return 8 + id.len;
 }
 
+int proj_key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
 size_t proj_timed_key(uint8_t *key, struct pl_str campaign, int64_t at, uint64_t seq)
 {
 	size_t n = proj_campaign_prefix(key, campaign);

@@ -112,6 +112,13 @@ size_t proj_order_key(uint8_t *key, enum proj_order order, int64_t v, struct pl_
 size_t proj_timed_key(uint8_t *key, struct pl_str campaign, int64_t at, uint64_t seq);
 /* The prefix every such key of a campaign starts with. */
 size_t proj_campaign_prefix(uint8_t *key, struct pl_str campaign);
+/* The length of such a key's campaign prefix (key[0] is the id's length). */
+static inline size_t proj_key_prefix_len(const uint8_t *key)
+{
+	return 1 + (size_t)key[0];
+}
+/* LMDB's default order of keys (mdb_cmp_memn): bytes, then the shorter first. */
+int proj_key_cmp(const void *a, size_t alen, const void *b, size_t blen);
 /* Splits such a key; fails unless it belongs to campaign. */
 int proj_timed_key_parse(const uint8_t *key, size_t len, struct pl_str campaign, int64_t *at,
 			   uint64_t *seq);

@@ -51,7 +51,8 @@ void proj_set_live(struct store_txn *t, enum store_slot slot)
 
 const enum store_slot_table proj_published_tables[] = {
 	SLOT_CAMPAIGNS, SLOT_TOTALS,    SLOT_COMMENTS,  SLOT_COMMENTS_STAGED, SLOT_HISTORY,
-	SLOT_HISTORY_STAGED, SLOT_PLATFORM, SLOT_BY_RAISED, SLOT_BY_OPENED, SLOT_BY_CLOSING};
+	SLOT_HISTORY_STAGED, SLOT_HISTORY_RUNS, SLOT_PLATFORM, SLOT_BY_RAISED, SLOT_BY_OPENED,
+	SLOT_BY_CLOSING};
 const size_t proj_published_count = sizeof proj_published_tables / sizeof proj_published_tables[0];
 
 int proj_clear_next(struct store_txn *t, enum store_slot slot, bool *done)

@@ -9,6 +9,7 @@
 #include "memtable.h"
 #include "pl_error.h"
 #include "proj.h"
+#include "proj_history_runs.h"
 #include "proj_history_table.h"
 #include "proj_records.h"
 
@@ -45,12 +46,6 @@ void proj_stage_comment(struct store_txn *t, enum store_slot slot, uint64_t seq,
 		proj_comment_encode(p, c);
 }
 
-/* LMDB's default order of keys (mdb_cmp_memn): bytes, then the shorter first. */
-static int key_cmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-	return c ? c : (alen > blen) - (alen < blen);
-}
 
 void proj_staged_init(struct proj_staged *s)
 {
@@ -94,7 +89,7 @@ struct fresh {
 static int fresh_cmp(const void *a, const void *b)
 {
 	const struct fresh *x = a, *y = b;
-	return key_cmp(x->key, x->row.key_len, y->key, y->row.key_len);
+	return proj_key_cmp(x->key, x->row.key_len, y->key, y->row.key_len);
 }
 
 static bool reserve(void **p, size_t *cap, size_t want, size_t size)
@@ -177,7 +172,7 @@ static int merge(struct proj_staged *s, struct fresh *fresh, size_t n)
 		bool take_old = j == n;
 		if (i < s->count && j < n) {
 			const struct proj_staged_row *r = &s->rows[i];
-			take_old = key_cmp(row_key(s, r), r->key_len, fresh[j].key, fresh[j].row.key_len) <= 0;
+			take_old = proj_key_cmp(row_key(s, r), r->key_len, fresh[j].key, fresh[j].row.key_len) <= 0;
 		}
 		s->spare[out++] = take_old ? s->rows[i++] : fresh[j++].row;
 	}
@@ -205,7 +200,7 @@ static int read_rows(struct proj_staged *s, struct store_txn *t, MDB_cursor *c, 
 		const uint8_t *val = v->mv_data;
 		size_t head = v->mv_size ? 1 + (size_t)val[0] + 8 : 0, size = v->mv_size + 8;
 		if (k->mv_size != 8 || v->mv_size == 0 || head > v->mv_size ||
-		    v->mv_size - head > max_row) {
+		    v->mv_size - head > max_row || val[0] > PL_MAX_ID_BYTES) {
 			err = store_txn_fail(t, PL_ECORRUPT);
 			break;
 		}
@@ -334,31 +329,39 @@ static const char *mark_key(enum store_slot slot)
 	return slot == STORE_SLOT_A ? "move.a" : "move.b";
 }
 
+/* A mark's value: its kind (1 byte), seq (big-endian 8 bytes), run (4), campaign's key prefix. */
+enum { MARK_HEAD = 13 };
+
 int proj_move_mark_get(struct store_txn *t, enum store_slot slot, struct proj_move_mark *m)
 {
-	/* value: the seq (big-endian 8 bytes), then the campaign's key prefix */
 	MDB_val v;
 	memset(m, 0, sizeof *m);
 	int rc = store_get(t, STORE_DB_META, mark_key(slot), strlen(mark_key(slot)), &v);
 	if (rc)
 		return rc == PL_ENOTFOUND ? PL_OK : rc;
 	const uint8_t *p = v.mv_data;
-	size_t len = v.mv_size - 8;
-	if (v.mv_size < 8 || len > sizeof m->campaign || (len && p[8] != len - 1) ||
-	    bytes_get_be64(p) == 0)
+	size_t len = v.mv_size - MARK_HEAD;
+	if (v.mv_size < MARK_HEAD || len > sizeof m->campaign || (len && p[MARK_HEAD] != len - 1) ||
+	    (p[0] != PROJ_MARK_MOVE && p[0] != PROJ_MARK_COMPACT) ||
+	    (p[0] == PROJ_MARK_MOVE && bytes_get_be64(p + 1) == 0) || bytes_get_be32(p + 9) == 0)
 		return store_txn_fail(t, PL_ECORRUPT);
-	m->seq = bytes_get_be64(p);
-	memcpy(m->campaign, p + 8, len);
+	m->kind = p[0];
+	m->seq = bytes_get_be64(p + 1);
+	m->run = bytes_get_be32(p + 9);
+	memcpy(m->campaign, p + MARK_HEAD, len);
 	m->campaign_len = len;
 	return PL_OK;
 }
 
 static void mark_put(struct store_txn *t, enum store_slot slot, const struct proj_move_mark *m)
 {
-	uint8_t v[8 + sizeof m->campaign];
-	bytes_put_be64(v, m->seq);
-	memcpy(v + 8, m->campaign, m->campaign_len);
-	store_put(t, STORE_DB_META, mark_key(slot), strlen(mark_key(slot)), v, 8 + m->campaign_len, 0);
+	uint8_t v[MARK_HEAD + sizeof m->campaign];
+	v[0] = (uint8_t)m->kind;
+	bytes_put_be64(v + 1, m->seq);
+	bytes_put_be32(v + 9, m->run);
+	memcpy(v + MARK_HEAD, m->campaign, m->campaign_len);
+	store_put(t, STORE_DB_META, mark_key(slot), strlen(mark_key(slot)), v,
+		  MARK_HEAD + m->campaign_len, 0);
 }
 
 void proj_move_mark_del(struct store_txn *t, enum store_slot slot)
@@ -372,18 +375,13 @@ static uint64_t key_seq(const uint8_t *key, size_t len)
 	return bytes_get_be64(key + len - 8);
 }
 
-/* The length of a staged key's campaign prefix (proj_campaign_prefix). */
-static size_t prefix_len(const uint8_t *key)
-{
-	return 1 + (size_t)key[0];
-}
 
 bool proj_staged_moved(const struct proj_staged *s, size_t i)
 {
 	const struct proj_staged_row *r = &s->rows[i];
 	const uint8_t *key = row_key(s, r);
-	return s->mark.seq && key_seq(key, r->key_len) <= s->mark.seq &&
-	       key_cmp(key, prefix_len(key), s->mark.campaign, s->mark.campaign_len) <= 0;
+	return s->mark.kind == PROJ_MARK_MOVE && key_seq(key, r->key_len) <= s->mark.seq &&
+	       proj_key_cmp(key, proj_key_prefix_len(key), s->mark.campaign, s->mark.campaign_len) <= 0;
 }
 
 void proj_mover_init(struct proj_mover *m)
@@ -409,7 +407,7 @@ struct group_key {
 static int group_key_cmp(const void *a, const void *b)
 {
 	const struct group_key *x = a, *y = b;
-	return key_cmp(x->key, prefix_len(x->key), y->key, prefix_len(y->key));
+	return proj_key_cmp(x->key, proj_key_prefix_len(x->key), y->key, proj_key_prefix_len(y->key));
 }
 
 /*
@@ -436,7 +434,7 @@ static int group_by_campaign(struct proj_mover *m)
 	for (size_t i = 0; rc == 0 && i < s->count; i++) {
 		const uint8_t *key = row_key(s, &s->rows[i]);
 		struct fp f;
-		fp_of(&f, 0, key, prefix_len(key)); /* the length-prefixed id; a table of its own */
+		fp_of(&f, 0, key, proj_key_prefix_len(key)); /* the length-prefixed id; a table of its own */
 		const uint32_t *g = memtable_get(&groups, &f);
 		if (g) {
 			group[i] = *g;
@@ -501,7 +499,7 @@ static size_t first_unmoved(const struct proj_mover *m, const struct proj_move_m
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const uint8_t *key = group_campaign(m, mid);
-		if (key_cmp(key, prefix_len(key), mark->campaign, mark->campaign_len) <= 0)
+		if (proj_key_cmp(key, proj_key_prefix_len(key), mark->campaign, mark->campaign_len) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -617,9 +615,9 @@ static int move_comments(struct store_txn *t, enum store_slot slot, uint64_t thr
 		MDB_val k, v;
 		proj_staged_row(&s, i, &k, &v);
 		const uint8_t *key = k.mv_data;
-		if (after_len && key_cmp(key, prefix_len(key), after, after_len) <= 0)
+		if (after_len && proj_key_cmp(key, proj_key_prefix_len(key), after, after_len) <= 0)
 			continue; /* the campaign of after itself */
-		if (upto && key_cmp(key, prefix_len(key), upto, prefix_len(upto)) > 0)
+		if (upto && proj_key_cmp(key, proj_key_prefix_len(key), upto, proj_key_prefix_len(upto)) > 0)
 			break;
 		if (key_seq(key, k.mv_size) > through_seq)
 			continue; /* staged after the move began */
@@ -661,42 +659,117 @@ int proj_move_due(struct store_txn *t, enum store_slot slot, size_t min_rows, bo
 	int rc = proj_move_mark_get(t, slot, &mark);
 	if (rc == 0)
 		rc = store_entries(t, store_slot_db(slot, SLOT_HISTORY_STAGED), &entries);
-	*due = rc == 0 && (mark.seq || (entries && entries >= min_rows));
+	*due = rc == 0 && (mark.kind != PROJ_MARK_NONE || (entries && entries >= min_rows));
 	return rc;
 }
 
-int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
-		     size_t max_campaigns, struct proj_staged *held, struct proj_mover *m,
-		     uint64_t *read_back, bool *more)
+/* Orders the rows of a small group (order[from..to)) by key: a run takes them so. */
+static void sort_group(const struct proj_staged *s, uint32_t *order, size_t from, size_t to)
+{
+	for (size_t i = from + 1; i < to; i++) { /* insertion sort: a group is small, mostly in order */
+		uint32_t x = order[i];
+		const struct proj_staged_row *r = &s->rows[x];
+		size_t j = i;
+		for (; j > from; j--) {
+			const struct proj_staged_row *q = &s->rows[order[j - 1]];
+			if (proj_key_cmp(row_key(s, q), q->key_len, row_key(s, r), r->key_len) <= 0)
+				break;
+			order[j] = order[j - 1];
+		}
+		order[j] = x;
+	}
+}
+
+/* One transaction of the compaction the mark says is under way. */
+static int compact_step(struct store_txn *t, enum store_slot slot,
+			const struct proj_move_options *o, struct proj_move_mark *mark, bool *more)
+{
+	uint32_t first, last;
+	bool done;
+	int rc = proj_runs_span(t, slot, &first, &last);
+	if (rc == 0 && (first == 0 || last > mark->run))
+		rc = store_txn_fail(t, PL_ECORRUPT); /* a run the compaction does not know of */
+	if (rc == 0)
+		rc = proj_runs_compact(t, slot, first, mark->run, o->max_campaigns, mark->campaign,
+				       &mark->campaign_len, &done);
+	if (rc)
+		return rc;
+	if (done) {
+		store_clear(t, store_slot_db(slot, SLOT_HISTORY_RUNS));
+		proj_move_mark_del(t, slot);
+	} else {
+		mark_put(t, slot, mark);
+		*more = true;
+	}
+	return t->err;
+}
+
+/* The last transaction of a move: the moved rows leave the staged tables. */
+static int end_move(struct store_txn *t, enum store_slot slot, const struct proj_move_options *o,
+		    struct proj_move_mark *mark, bool *more)
+{
+	uint32_t first, last;
+	int rc = delete_through(t, store_slot_db(slot, SLOT_HISTORY_STAGED), mark->seq);
+	if (rc == 0)
+		rc = delete_through(t, store_slot_db(slot, SLOT_COMMENTS_STAGED), mark->seq);
+	if (rc == 0)
+		rc = proj_runs_span(t, slot, &first, &last);
+	if (rc)
+		return rc;
+	if (first && last - first + 1 > o->runs_max) { /* then a compaction of them all */
+		*mark = (struct proj_move_mark){.kind = PROJ_MARK_COMPACT, .run = last};
+		mark_put(t, slot, mark);
+		*more = true;
+	} else {
+		proj_move_mark_del(t, slot);
+	}
+	return t->err;
+}
+
+int proj_staged_move(struct store_txn *t, enum store_slot slot, const struct proj_move_options *o,
+		     struct proj_staged *held, struct proj_mover *m, uint64_t *read_back, bool *more)
 {
 	*more = false;
-	if (max_campaigns == 0)
-		max_campaigns = 1;
 	struct proj_move_mark mark;
 	int rc = proj_move_mark_get(t, slot, &mark);
+	if (rc == 0 && mark.kind == PROJ_MARK_COMPACT)
+		return compact_step(t, slot, o, &mark, more);
+	bool starting = mark.kind == PROJ_MARK_NONE;
 	if (rc == 0)
-		rc = ready(m, t, slot, min_rows, held, &mark, read_back);
+		rc = ready(m, t, slot, o->min_rows, held, &mark, read_back);
 	if (rc)
 		return rc == PL_ENOTFOUND ? PL_OK : rc;
+	uint32_t first, last;
+	if (starting && (rc = proj_runs_span(t, slot, &first, &last)) == 0) {
+		mark.kind = PROJ_MARK_MOVE;
+		mark.run = last + 1; /* its small campaigns' rows append after every run */
+	}
 	size_t from = first_unmoved(m, &mark), to = from;
 	struct proj_history_appender app = {
-		.c = store_txn_cursor(t, store_slot_db(slot, SLOT_HISTORY))};
-	if (!app.c)
-		return t->err;
+		.c = rc ? NULL : store_txn_cursor(t, store_slot_db(slot, SLOT_HISTORY))};
+	MDB_cursor *run = rc ? NULL : store_txn_cursor(t, store_slot_db(slot, SLOT_HISTORY_RUNS));
+	if (rc == 0 && (!app.c || !run))
+		rc = t->err;
 	/* Grouped, the rows are read out of the order they were loaded in:
 	 * ask for the next ones early, or each waits for memory in turn. */
 	enum { AHEAD = 8 };
-	const struct proj_staged *s = &m->rows;
-	for (; rc == 0 && to < m->ngroups && to - from < max_campaigns; to++) {
-		size_t end = m->group_end[to];
-		for (size_t i = to ? m->group_end[to - 1] : 0; rc == 0 && i < end; i++) {
+	struct proj_staged *s = &m->rows;
+	for (; rc == 0 && to < m->ngroups && to - from < o->max_campaigns; to++) {
+		size_t begin = to ? m->group_end[to - 1] : 0, end = m->group_end[to];
+		bool small = end - begin < o->run_min_rows;
+		if (small)
+			sort_group(s, m->order, begin, end);
+		for (size_t i = begin; rc == 0 && i < end; i++) {
 			if (i + 2 * AHEAD < s->count)
 				__builtin_prefetch(&s->rows[m->order[i + 2 * AHEAD]]);
 			if (i + AHEAD < s->count)
 				__builtin_prefetch(row_key(s, &s->rows[m->order[i + AHEAD]]));
 			const struct proj_staged_row *r = &s->rows[m->order[i]];
-			int mrc = proj_history_append(&app, row_key(s, r), r->key_len,
-						      row_key(s, r) + r->key_len, r->val_len);
+			const uint8_t *key = row_key(s, r);
+			int mrc = small ? proj_run_append(run, mark.run, key, r->key_len,
+							  key + r->key_len, r->val_len)
+					: proj_history_append(&app, key, r->key_len, key + r->key_len,
+							      r->val_len);
 			if (mrc)
 				rc = store_txn_fail(t, store_error(mrc));
 		}
@@ -705,14 +778,11 @@ int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
 	if (rc == 0)
 		rc = move_comments(t, slot, mark.seq, mark.campaign, mark.campaign_len,
 				   done ? NULL : group_campaign(m, to - 1));
-	if (rc == 0 && done) {
-		rc = delete_through(t, store_slot_db(slot, SLOT_HISTORY_STAGED), mark.seq);
-		if (rc == 0)
-			rc = delete_through(t, store_slot_db(slot, SLOT_COMMENTS_STAGED), mark.seq);
-		proj_move_mark_del(t, slot);
-	} else if (rc == 0) {
+	if (rc == 0 && done)
+		return end_move(t, slot, o, &mark, more);
+	if (rc == 0) {
 		const uint8_t *campaign = group_campaign(m, to - 1);
-		mark.campaign_len = prefix_len(campaign);
+		mark.campaign_len = proj_key_prefix_len(campaign);
 		memcpy(mark.campaign, campaign, mark.campaign_len);
 		mark_put(t, slot, &mark);
 		*more = true;
@@ -729,7 +799,7 @@ void proj_staged_row(const struct proj_staged *s, size_t i, MDB_val *k, MDB_val 
 
 int proj_staged_key_cmp(const MDB_val *a, const MDB_val *b)
 {
-	return key_cmp(a->mv_data, a->mv_size, b->mv_data, b->mv_size);
+	return proj_key_cmp(a->mv_data, a->mv_size, b->mv_data, b->mv_size);
 }
 
 size_t proj_staged_lower_bound(const struct proj_staged *s, const void *key, size_t key_len)
@@ -738,109 +808,10 @@ size_t proj_staged_lower_bound(const struct proj_staged *s, const void *key, siz
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct proj_staged_row *r = &s->rows[mid];
-		if (key_cmp(row_key(s, r), r->key_len, key, key_len) < 0)
+		if (proj_key_cmp(row_key(s, r), r->key_len, key, key_len) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return lo;
-}
-
-/* Makes the row LMDB's last get gave (c->rc) the cursor's, with its whole key. */
-static int settle(struct proj_history_cursor *c)
-{
-	if (c->rc == 0 && c->split) {
-		if (c->v.mv_size < PROJ_HISTORY_HEAD || c->k.mv_size + PROJ_HISTORY_HEAD > sizeof c->key)
-			c->rc = MDB_CORRUPTED;
-		else {
-			memcpy(c->key, c->k.mv_data, c->k.mv_size);
-			memcpy(c->key + c->k.mv_size, c->v.mv_data, PROJ_HISTORY_HEAD);
-			c->k = (MDB_val){c->k.mv_size + PROJ_HISTORY_HEAD, c->key};
-			c->v = (MDB_val){c->v.mv_size - PROJ_HISTORY_HEAD, (uint8_t *)c->v.mv_data + PROJ_HISTORY_HEAD};
-		}
-	}
-	if (c->rc && c->rc != MDB_NOTFOUND)
-		return store_txn_fail(c->t, store_error(c->rc));
-	return PL_OK;
-}
-
-/* Passes over the staged rows a move under way has put in the table already. */
-static void skip_moved(struct proj_history_cursor *c)
-{
-	while (c->staged && c->next < c->staged->count && proj_staged_moved(c->staged, c->next))
-		c->next++;
-}
-
-int proj_history_cursor_open(struct proj_history_cursor *c, struct store_txn *t, enum store_db db,
-			     const struct proj_staged *staged, const void *from, size_t from_len)
-{
-	memset(c, 0, sizeof *c);
-	c->t = t;
-	c->staged = staged;
-	if (!(c->cur = store_cursor(t, db)))
-		return t->err;
-	unsigned flags = 0;
-	if ((c->rc = mdb_dbi_flags(t->txn, store_dbi(t, db), &flags)))
-		return store_txn_fail(t, store_error(c->rc));
-	c->split = flags & MDB_DUPSORT;
-	if (from && c->split && from_len != proj_history_prefix_len(from, from_len))
-		return PL_EINVAL; /* a campaign's rows begin at its first duplicate */
-	if (from) {
-		c->k = (MDB_val){from_len, (void *)from};
-		c->rc = mdb_cursor_get(c->cur, &c->k, &c->v, MDB_SET_RANGE);
-	} else {
-		c->rc = mdb_cursor_get(c->cur, &c->k, &c->v, MDB_FIRST);
-	}
-	if (from && staged)
-		c->next = proj_staged_lower_bound(staged, from, from_len);
-	skip_moved(c);
-	return settle(c);
-}
-
-/* Whether the staged row is the cursor's row (else the history table's is). */
-static bool at_staged(const struct proj_history_cursor *c)
-{
-	const struct proj_staged *s = c->staged;
-	if (!s || c->next >= s->count)
-		return false;
-	if (c->rc)
-		return true;
-	const struct proj_staged_row *r = &s->rows[c->next];
-	return key_cmp(row_key(s, r), r->key_len, c->k.mv_data, c->k.mv_size) < 0;
-}
-
-int proj_history_cursor_get(const struct proj_history_cursor *c, MDB_val *k, MDB_val *v)
-{
-	if (at_staged(c)) {
-		const struct proj_staged_row *r = &c->staged->rows[c->next];
-		const uint8_t *p = row_key(c->staged, r);
-		*k = (MDB_val){r->key_len, (void *)p};
-		*v = (MDB_val){r->val_len, (void *)(p + r->key_len)};
-		return 0;
-	}
-	if (c->rc)
-		return MDB_NOTFOUND;
-	*k = c->k;
-	*v = c->v;
-	return 0;
-}
-
-int proj_history_cursor_next(struct proj_history_cursor *c)
-{
-	if (at_staged(c)) {
-		c->next++;
-		skip_moved(c);
-		return PL_OK;
-	}
-	if (c->rc)
-		return PL_OK;
-	c->rc = mdb_cursor_get(c->cur, &c->k, &c->v, MDB_NEXT);
-	return settle(c);
-}
-
-void proj_history_cursor_close(struct proj_history_cursor *c)
-{
-	if (c->cur)
-		mdb_cursor_close(c->cur);
-	c->cur = NULL;
 }

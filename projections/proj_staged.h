@@ -9,7 +9,9 @@
  * order as the log's do. Once PROJ_STAGED_MOVE_ROWS rows are staged, a move
  * puts them into the history table, a campaign's rows one after another,
  * so a campaign's last page there is rewritten once per move instead of
- * once per batch.
+ * once per batch; a campaign with few rows in the move has them appended
+ * to a run instead, and its last page is rewritten once per compaction of
+ * the runs (proj_history_runs.h).
  *
  * A move rewrites the last pages of every campaign it brings rows of, and a
  * transaction keeps each page it rewrote in memory until it ends (LMDB
@@ -23,13 +25,15 @@
  * readers pass over its staged copy. The last transaction of a move deletes
  * the rows it moved from the staged tables and the mark.
  *
- * The history is the union of the two tables; which rows sit in which
- * depends only on when moves fell. Readers see the union through a
- * proj_history_cursor, given the staged rows in the history table's order
+ * The history is the union of the three tables (history, runs, staged);
+ * which rows sit in which depends only on when moves fell. Readers see the
+ * union through a proj_history_cursor (proj_history_cursor.h), given the staged rows in the history table's order
  * by a proj_staged, which an HTTP worker keeps from request to request:
  * it reads only the rows staged since it last looked, and starts afresh
  * when a move (or a swap of slots) has emptied what it held. A proj_staged
- * also holds the move mark as its transaction sees it.
+ * also holds the move mark as its transaction sees it (which says too how
+ * far a compaction of the runs got: rows it put in the history table are
+ * read there).
  *
  * Staged row: key = seq (big-endian 8 bytes); value = the row's history
  * key (proj_timed_key) but its last 8 bytes, which are that seq, followed
@@ -42,7 +46,8 @@
  * A new comment's row (proj_records.h) is staged the same way, in the
  * slot's COMMENTS_STAGED table, keyed by its log position, with its
  * COMMENTS key but the seq before the row; it moves into COMMENTS with the
- * history's rows. A row is in one of the two tables; readers see both
+ * history's rows (never to a run). A row is in one of the two tables (or,
+ * while a move goes on, in both, and the mark says so); readers see both
  * (proj_comments_page, with a proj_staged of the staged comments), and a
  * removal deletes it from either. A removal is the one change to a staged
  * table other than appends and moves: a proj_staged that finds the table
@@ -85,10 +90,13 @@ void proj_stage_comment(struct store_txn *t, enum store_slot slot, uint64_t seq,
 /* Deletes the comment row at key (proj_timed_key) of slot, staged or moved. */
 void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key, size_t key_len);
 
-/* How far the move under way got (seq 0: none is). */
+/* What is under way, a move or a compaction of the runs, and how far it got. */
 struct proj_move_mark {
-	uint64_t seq;        /* the last staged row the move moves */
-	uint8_t campaign[1 + PL_MAX_ID_BYTES]; /* the last campaign moved (its key prefix) */
+	enum { PROJ_MARK_NONE, PROJ_MARK_MOVE, PROJ_MARK_COMPACT } kind;
+	uint64_t seq; /* a move: the last staged row it moves */
+	uint32_t run; /* a move: the run it writes (proj_history_runs.h); a compaction: the
+		       * last run it compacts */
+	uint8_t campaign[1 + PL_MAX_ID_BYTES]; /* the last campaign done (its key prefix) */
 	size_t campaign_len; /* 0: none yet */
 };
 
@@ -179,22 +187,30 @@ void proj_mover_init(struct proj_mover *m);
 void proj_mover_deinit(struct proj_mover *m);
 
 /*
- * Whether slot has a move to make or finish: one under way, or at least
- * min_rows (> 0) history rows staged.
+ * Whether slot has a move to make or finish: one (or a compaction) under
+ * way, or at least min_rows (> 0) history rows staged.
  */
 int proj_move_due(struct store_txn *t, enum store_slot slot, size_t min_rows, bool *due);
 
+struct proj_move_options {
+	size_t min_rows;      /* staged history rows that make a move */
+	size_t max_campaigns; /* campaigns a transaction brings rows of (at least 1) */
+	size_t run_min_rows;  /* a campaign with fewer rows in a move has them put in a run */
+	size_t runs_max;      /* runs kept before a compaction (proj_history_runs.h) */
+};
+
 /*
- * One transaction's share of a move: starts one when at least min_rows
- * history rows are staged, or goes on with the one under way, moving the
- * rows and comments of up to max_campaigns campaigns; *more says whether
- * the move goes on. held is the writer's copy of the staged rows: a move
- * starting takes them when they are the whole table, and reads back from
- * the table otherwise, adding the rows read to *read_back.
+ * One transaction's share of a move: starts one when at least
+ * o->min_rows history rows are staged, or goes on with the one under way,
+ * moving the rows and comments of up to o->max_campaigns campaigns; or of
+ * a compaction of the runs, which the last transaction of a move starts
+ * when there are more than o->runs_max. *more says whether the work goes
+ * on. held is the writer's copy of the staged rows: a move starting takes
+ * them when they are the whole table, and reads back from the table
+ * otherwise, adding the rows read to *read_back.
  */
-int proj_staged_move(struct store_txn *t, enum store_slot slot, size_t min_rows,
-		     size_t max_campaigns, struct proj_staged *held, struct proj_mover *m,
-		     uint64_t *read_back, bool *more);
+int proj_staged_move(struct store_txn *t, enum store_slot slot, const struct proj_move_options *o,
+		     struct proj_staged *held, struct proj_mover *m, uint64_t *read_back, bool *more);
 
 /* Row i of s: its whole key and its value (pointers into s). */
 void proj_staged_row(const struct proj_staged *s, size_t i, MDB_val *k, MDB_val *v);
@@ -202,33 +218,5 @@ void proj_staged_row(const struct proj_staged *s, size_t i, MDB_val *k, MDB_val 
 size_t proj_staged_lower_bound(const struct proj_staged *s, const void *key, size_t key_len);
 /* The order of keys in the tables staged rows move to (LMDB's default). */
 int proj_staged_key_cmp(const MDB_val *a, const MDB_val *b);
-
-/* A walk over the union of the history table and the staged rows, in key order. */
-struct proj_history_cursor {
-	MDB_cursor *cur;
-	bool split;   /* the table keeps keys split into key and duplicate (the history) */
-	int rc;       /* of cur: 0 while k, v hold its row */
-	MDB_val k, v; /* the table's row under cur, with its whole key */
-	uint8_t key[PROJ_KEY_MAX]; /* k's bytes for a split table */
-	const struct proj_staged *staged;
-	size_t next;  /* the staged row not yet passed */
-	struct store_txn *t;
-};
-
-/*
- * Starts at the first row of table db (a slot's history table) whose key
- * is at or after from (the first row of all when from is NULL), with the
- * rows of staged not moved yet (synced by the caller with t; NULL for none, which makes
- * it a plain cursor over any table, the history's rows with their whole
- * keys). In the history table from is a campaign's prefix
- * (proj_campaign_prefix), else PL_EINVAL.
- */
-int proj_history_cursor_open(struct proj_history_cursor *c, struct store_txn *t, enum store_db db,
-			     const struct proj_staged *staged, const void *from, size_t from_len);
-/* The row at the cursor: 0, or MDB_NOTFOUND past the last. */
-int proj_history_cursor_get(const struct proj_history_cursor *c, MDB_val *k, MDB_val *v);
-/* Steps to the next row; 0 or t's error. */
-int proj_history_cursor_next(struct proj_history_cursor *c);
-void proj_history_cursor_close(struct proj_history_cursor *c);
 
 #endif

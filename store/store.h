@@ -29,7 +29,9 @@
  * and the rules' state. One slot is live; a rebuild fills the other and
  * swaps (META says which is live). BLOOMS holds the state index's filters.
  * A slot's history keeps each campaign under one key, its rows as sorted
- * duplicates; it and the comments are written behind (proj_staged.h).
+ * duplicates, and the rows of campaigns a move brings few of in runs
+ * (proj_history_runs.h); it and the comments are written behind
+ * (proj_staged.h).
  */
 #define STORE_SLOT_DBS(X, S, s)                                          \
 	X(S##_CAMPAIGNS, s ".campaigns", 0)                              \
@@ -47,7 +49,8 @@
 	X(S##_BY_RAISED, s ".by_raised", 0)                              \
 	X(S##_BY_OPENED, s ".by_opened", 0)                              \
 	X(S##_BY_CLOSING, s ".by_closing", 0)                            \
-	X(S##_COMMENTS_STAGED, s ".comments_staged", 0)
+	X(S##_COMMENTS_STAGED, s ".comments_staged", 0)                  \
+	X(S##_HISTORY_RUNS, s ".history_runs", 0)
 
 #define STORE_DBS(X)                         \
 	X(META, "meta", 0)                   \
@@ -83,6 +86,7 @@ enum store_slot_table {
 	SLOT_BY_OPENED,
 	SLOT_BY_CLOSING,
 	SLOT_COMMENTS_STAGED,
+	SLOT_HISTORY_RUNS,
 	SLOT_TABLE_COUNT
 };
 

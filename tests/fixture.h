@@ -71,9 +71,11 @@ static inline struct writer *fixture_writer(struct store *st)
 	}
 	/* Small moves of two campaigns a transaction: the tests' histories and
 	 * comments are split between moved and staged rows, and a move goes on
-	 * while batches come. Few campaigns held: a batch touching more writes
-	 * their states out before its end. */
+	 * while batches come; a campaign with fewer than 60 rows in a move has
+	 * them put in a run, and a fourth run makes a compaction. Few campaigns
+	 * held: a batch touching more writes their states out before its end. */
 	struct slot_options opt = {.history_move_rows = 300, .history_move_campaigns = 2,
+				   .history_run_min_rows = 60, .history_runs_max = 3,
 				   .held_campaigns = 4};
 	struct replay_result res;
 	int rc = free_at < 0 ? PL_ENOMEM : writer_open(&slots[free_at].w, st, &opt, &res);

@@ -83,6 +83,10 @@ int slot_open(struct slot *s, struct store *st, enum store_slot which,
 		s->pw.move_rows = opt->history_move_rows;
 	if (opt->history_move_campaigns)
 		s->pw.move_campaigns = opt->history_move_campaigns;
+	if (opt->history_run_min_rows)
+		s->pw.run_min_rows = opt->history_run_min_rows;
+	if (opt->history_runs_max)
+		s->pw.runs_max = opt->history_runs_max;
 	if (opt->held_campaigns)
 		s->pw.held_campaigns = opt->held_campaigns;
 	/* A move the last writer left under way, or its rows staged. */

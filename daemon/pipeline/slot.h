@@ -36,6 +36,9 @@ struct slot_options {
 				    * 0: PROJ_STAGED_MOVE_ROWS */
 	size_t history_move_campaigns; /* campaigns a move's transaction brings rows of;
 					* 0: PROJ_MOVE_CAMPAIGNS */
+	size_t history_run_min_rows;   /* a campaign with fewer rows in a move has them put
+					* in a run (proj_history_runs.h); 0: PROJ_RUN_MIN_ROWS */
+	size_t history_runs_max;       /* runs kept before a compaction; 0: PROJ_RUNS_MAX */
 	size_t held_campaigns;     /* campaigns a writer holds between flushes; 0: PROJ_HELD_CAMPAIGNS */
 };
 

@@ -174,8 +174,9 @@ int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg),
 		return PL_OK;
 	int rc = PL_OK;
 	if (rep->from_format == 6) {
-		/* Format 7 only adds a slot's move mark, which format 6 never
-		 * needed: its moves were one transaction each. */
+		/* Format 7 adds a slot's move mark, which format 6 never needed
+		 * (its moves were one transaction each), and its history runs,
+		 * which start empty (opening the data dir made their tables). */
 		say(progress, arg, "marking the data dir as format 7");
 		return store_run_write(st, set_format_txn, NULL);
 	}

@@ -10,8 +10,9 @@
  * a campaign's history rows as duplicates of one key and writes new comments
  * behind too; format 6 stages them by log position. Format 7 moves staged
  * rows over several transactions, with a mark of how far a move got
- * (proj_staged.h): from format 6, whose moves were one transaction each,
- * the upgrade only changes the format's number. From format 5 it moves the
+ * (proj_staged.h), and puts the rows of campaigns a move brings few of in
+ * runs (proj_history_runs.h): from format 6, whose moves were one
+ * transaction each, the upgrade only changes the format's number. From format 5 it moves the
  * staged comments into the comments table, in one transaction. From format 1
  * the upgrade rewrites the log and the rejections a share per transaction
  * and drops the old projection tables; from formats 1 to 4 it then rebuilds

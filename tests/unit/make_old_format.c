@@ -3,8 +3,11 @@
  * older one, as pledged wrote them then, for the upgrade test.
  *
  *   make_old_format DIR 6   format 6 moved staged rows in one transaction,
- *                           with no move mark: the dir must have none (a
- *                           writer stopped cleanly ends its move).
+ *                           with no move mark, and had no history runs:
+ *                           the dir must have neither a mark (a writer
+ *                           stopped cleanly ends its move) nor rows in
+ *                           runs; the empty "history_runs" tables are
+ *                           dropped.
  *   make_old_format DIR 5   format 5 kept each slot's staged comments
  *                           ("comments_staged") keyed as in "comments"
  *                           (campaign, time, log position), not by log
@@ -190,6 +193,23 @@ static int reencode(MDB_txn *txn, const char *slot)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Drops slot's history runs, which must be empty (format 6 had none). */
+static int drop_empty_runs(MDB_txn *txn, const char *slot, const char *dir)
+{
+	char name[32];
+	MDB_dbi dbi;
+	MDB_stat ms;
+	snprintf(name, sizeof name, "%s.history_runs", slot);
+	int rc = mdb_dbi_open(txn, name, 0, &dbi);
+	if (!rc)
+		rc = mdb_stat(txn, dbi, &ms);
+	if (!rc && ms.ms_entries) {
+		fprintf(stderr, "make_old_format: %s: rows in %s, which format 6 never had\n", dir, name);
+		return MDB_INCOMPATIBLE;
+	}
+	return rc ? rc : mdb_drop(txn, dbi, 1);
+}
+
 int main(int argc, char **argv)
 {
 	MDB_env *env;
@@ -217,6 +237,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	for (const char *slot = "a"; !rc && slot && argv[2][0] == '6'; slot = *slot == 'a' ? "b" : NULL)
+		rc = drop_empty_runs(txn, slot, argv[1]);
 	for (const char *slot = "a"; !rc && slot && argv[2][0] != '6'; slot = *slot == 'a' ? "b" : NULL) {
 		if (argv[2][0] == '5') {
 			if (!(rc = move_rows(txn, slot, "comments_staged", "restaged", unstage_comment)))

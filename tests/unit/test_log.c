@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "proj_history_cursor.h"
 #include "proj_records.h"
 #include "proj_staged.h"
 #include "rebuild.h"
@@ -239,7 +240,7 @@ static void test_verify_sees_every_table(struct store *st)
 			published |= proj_published_tables[i] == (enum store_slot_table)table;
 		const char *expect = published ? store_db_name(db) + 1 : "state of ";
 		/* Staged rows are compared as what they are: rows of the history. */
-		if (table == SLOT_HISTORY_STAGED)
+		if (table == SLOT_HISTORY_STAGED || table == SLOT_HISTORY_RUNS)
 			expect = ".campaign_history: ";
 		if (table == SLOT_COMMENTS_STAGED)
 			expect = ".comments: ";
@@ -252,11 +253,15 @@ static void test_verify_sees_every_table(struct store *st)
 			 * key but that position (campaign "z", a time), then the row. */
 			static const char staged_key[] = "\0\0\0\0\0\1\0\0";
 			static const char staged_val[] = "\x01z\0\0\0\0\0\0\0\1x";
+			/* A run's row: the run, then the history key (campaign "z"). */
+			static const char run_key[] = "\0\0\0\1\x01z\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\1";
 			bool history = table == SLOT_HISTORY;
 			bool staged = table == SLOT_HISTORY_STAGED || table == SLOT_COMMENTS_STAGED;
 			if (staged)
 				tamper_and_compare(st, db, staged_key, sizeof staged_key - 1, staged_val,
 						   sizeof staged_val - 1, expect);
+			else if (table == SLOT_HISTORY_RUNS)
+				tamper_and_compare(st, db, run_key, sizeof run_key - 1, "x", 1, expect);
 			else
 				tamper_and_compare(st, db, "\x01z", 2, history ? forged : "x",
 						   history ? sizeof forged - 1 : 1, expect);

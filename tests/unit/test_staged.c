@@ -29,6 +29,8 @@
 #include "pl_error.h"
 #include "proj.h"
 #include "proj_history.h"
+#include "proj_history_cursor.h"
+#include "proj_history_runs.h"
 #include "proj_history_table.h"
 #include "proj_records.h"
 #include "rebuild.h"
@@ -54,7 +56,7 @@ struct sent {
 	int comment;        /* its number, for a comment */
 	bool removed;       /* a comment removed later, timed as it was posted */
 };
-static struct sent sent[EVENTS + 2 * MORE_EVENTS];
+static struct sent sent[EVENTS + 8 * MORE_EVENTS];
 static size_t nsent;
 
 static int ingest(const char *type, int campaign, int64_t at, const char *fields)
@@ -112,6 +114,17 @@ static size_t staged_now(struct proj_move_mark *mark)
 	CHECK_INT(proj_move_mark_get(&t, slot, mark), 0);
 	store_abort(&t);
 	return n;
+}
+
+/* The runs of the live slot's history (proj_history_runs.h). */
+static uint32_t runs_now(void)
+{
+	struct store_txn t;
+	uint32_t first, last;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(proj_runs_span(&t, live(&t), &first, &last), 0);
+	store_abort(&t);
+	return first ? last - first + 1 : 0;
 }
 
 static int add_raised(const struct proj_bucket *b, void *arg)
@@ -193,9 +206,13 @@ static void test_split_history(struct proj_staged *keep)
 	bool backer[CAMPAIGNS][SUPPORTERS] = {{false}};
 	static size_t commented[EVENTS]; /* sent[] index of each comment */
 	size_t ncomments = 0, moves = 0, staged_before = 0, moves_run_again = 0, moving = 0;
+	size_t with_runs = 0, compacting = 0;
 	size_t map_before = store_map_size(st);
 	for (int i = 0; i < EVENTS; i++) {
-		struct sent s = {rand() % CAMPAIGNS, rand() % SUPPORTERS, T0 + (rand() % 1000) * MIN, 0};
+		/* Half of the events for c0, whose rows a move puts in the history
+		 * table, a sixth for each other, whose rows go to runs. */
+		int pick = rand() % 6;
+		struct sent s = {pick < 3 ? 0 : pick - 2, rand() % SUPPORTERS, T0 + (rand() % 1000) * MIN, 0};
 		char f[256];
 		struct sent *posted = ncomments ? &sent[commented[(size_t)rand() % ncomments]] : NULL;
 		if (i % 50 == 49 && posted && !posted->removed) {
@@ -222,9 +239,11 @@ static void test_split_history(struct proj_staged *keep)
 		struct proj_move_mark mark;
 		size_t staged = staged_now(&mark);
 		moves += staged < staged_before;
-		moving += mark.seq != 0;
+		moving += mark.kind == PROJ_MARK_MOVE;
+		compacting += mark.kind == PROJ_MARK_COMPACT;
+		with_runs += runs_now() > 0;
 		/* The map grew in this step (which was run again) and a move went on. */
-		moves_run_again += (staged < staged_before || mark.seq) && store_map_size(st) > map_before;
+		moves_run_again += (staged < staged_before || mark.kind) && store_map_size(st) > map_before;
 		map_before = store_map_size(st);
 		staged_before = staged;
 		if (i % 97 == 0 || i == EVENTS - 1)
@@ -232,6 +251,8 @@ static void test_split_history(struct proj_staged *keep)
 	}
 	CHECK(moves >= 5); /* the histories really were split */
 	CHECK(moving >= 5); /* and read while a move went on between batches */
+	CHECK(with_runs >= 100); /* with rows in runs */
+	CHECK(compacting >= 1);  /* and while a compaction went on */
 	CHECK(staged_before > 0);
 	/* A move's transaction was run again after the map grew (INITIAL_MAP is
 	 * chosen so), and still every move had its rows at hand. */
@@ -262,13 +283,13 @@ static void test_reopened_writer(struct proj_staged *keep)
 	struct proj_move_mark mark;
 	size_t staged = staged_now(&mark), at_start = 0;
 	CHECK(staged > 0);
-	CHECK(mark.seq == 0);
+	CHECK(mark.kind == PROJ_MARK_NONE);
 	fixture_drop_writer(st);
 	bool moved = false;
 	for (int i = 0; i < MORE_EVENTS && !moved; i++) {
 		pledge(i, i % CAMPAIGNS, i % SUPPORTERS, 1 + i);
 		size_t now = staged_now(&mark);
-		if (mark.seq && !at_start)
+		if (mark.kind == PROJ_MARK_MOVE && !at_start)
 			at_start = now; /* the move began after this batch: these are its rows */
 		moved = now < staged;
 		staged = now;
@@ -290,10 +311,11 @@ static void test_move_interrupted(struct proj_staged *keep)
 {
 	struct proj_move_mark mark;
 	int n = MORE_EVENTS;
+	CHECK_INT(writer_checkpoint(fixture_writer(st)), 0); /* no compaction under way */
 	pledge(n++, 0, 0, 5); /* s0 backs c0, and may comment */
 	for (; staged_now(&mark) < fixture_writer(st)->live.opt.history_move_rows - 2; n++)
 		pledge(n, 1 + n % (CAMPAIGNS - 1), n % SUPPORTERS, 7);
-	CHECK(mark.seq == 0);
+	CHECK(mark.kind == PROJ_MARK_NONE);
 	struct sent com = {0, 0, T0 + 500 * MIN, 0, 999999, false};
 	CHECK_INT(ingest("comment.posted", 0, com.at,
 			 "\"comment\":\"k999999\",\"supporter\":\"s0\",\"text\":\"moved mid-move\""),
@@ -302,7 +324,7 @@ static void test_move_interrupted(struct proj_staged *keep)
 	sent[nsent++] = com;
 	pledge(n++, 3, 1, 9); /* the move's rows are staged: it begins */
 	size_t staged = staged_now(&mark);
-	CHECK(mark.seq != 0);
+	CHECK(mark.kind == PROJ_MARK_MOVE);
 	CHECK(mark.campaign_len == 3 && memcmp(mark.campaign, "\x02" "c1", 3) == 0);
 	check_figures(keep);
 
@@ -311,7 +333,37 @@ static void test_move_interrupted(struct proj_staged *keep)
 	sent[posted].removed = true;
 	CHECK_INT(fixture_writer(st)->live.pw.staged_read_back, staged);
 	CHECK(staged_now(&mark) < staged);
-	CHECK(mark.seq == 0);
+	CHECK(mark.kind != PROJ_MARK_MOVE); /* a compaction may follow */
+	check_figures(keep);
+}
+
+/*
+ * serve killed twice while a compaction of the runs goes on: once before
+ * its first transaction, once after it. The writer opened anew goes on from
+ * the mark, and readers see every row once throughout. Nine pledges in ten
+ * go to c0, so each move puts the others' few rows in a run.
+ */
+static void test_compaction_interrupted(struct proj_staged *keep)
+{
+	struct proj_move_mark mark;
+	int n = 10000, kills = 0;
+	CHECK_INT(writer_checkpoint(fixture_writer(st)), 0);
+	for (int i = 0; i < 4 * MORE_EVENTS && kills < 2; i++, n++) {
+		pledge(n, n % 10 ? 0 : 1 + n / 10 % 3, n % SUPPORTERS, 3);
+		staged_now(&mark);
+		if (mark.kind == PROJ_MARK_COMPACT) {
+			CHECK(runs_now() > 3);
+			CHECK(kills == 0 ? mark.campaign_len == 0 : mark.campaign_len > 0);
+			check_figures(keep);
+			fixture_drop_writer(st); /* as kill -9 would */
+			kills++;
+		}
+	}
+	CHECK_INT(kills, 2);
+	pledge(n, 0, 1, 3); /* the compaction's last transaction */
+	staged_now(&mark);
+	CHECK(mark.kind == PROJ_MARK_NONE);
+	CHECK_INT(runs_now(), 0);
 	check_figures(keep);
 }
 
@@ -533,6 +585,7 @@ int main(void)
 	test_split_history(&keep);
 	test_reopened_writer(&keep);
 	test_move_interrupted(&keep);
+	test_compaction_interrupted(&keep);
 	test_after_rebuild(&keep);
 	test_damaged_rows(&keep);
 	test_history_rows();

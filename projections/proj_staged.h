@@ -67,9 +67,10 @@
  * Staged rows that make a move. A move rewrites each campaign's last pages
  * (its last page of rows and the branch page above it, its last comments
  * page) whatever it brings, so larger moves cost fewer bytes a row: with
- * 1,000 campaigns, about 140 at 100 k rows and 85 at 400 k. Readers hold up
- * to that many rows (about 80 bytes each) plus one batch's, and the
- * comments staged with them, and the writer copies them out to move them.
+ * 1,000 campaigns, about 140 at 100 k rows and 85 at 400 k. Readers hold
+ * that many rows (about 80 bytes each) plus those staged while the move
+ * goes on, and the comments staged with them; the writer holds the move's
+ * rows until it ends.
  */
 #define PROJ_STAGED_MOVE_ROWS 400000
 /*

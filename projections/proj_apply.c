@@ -712,8 +712,7 @@ static int by_campaign_id(const void *a, const void *b)
 {
 	const struct touched *x = (const struct touched *)(*(const uint8_t *const *)a + FP_SIZE);
 	const struct touched *y = (const struct touched *)(*(const uint8_t *const *)b + FP_SIZE);
-	int c = memcmp(x->id, y->id, x->len < y->len ? x->len : y->len);
-	return c ? c : (int)x->len - (int)y->len;
+	return proj_key_cmp(x->id, x->len, y->id, y->len);
 }
 
 /*
@@ -760,7 +759,9 @@ int proj_writer_flush(struct proj_writer *w)
 	write_touched(w);
 	publish_platform(w);
 	bool due = false;
-	if (w->publish && !w->t->err && proj_move_due(w->t, w->slot, w->move_rows, &due) == 0 && due)
+	/* Once due, the move stays due until it ends: no need to look again. */
+	if (w->publish && !w->move_due && !w->t->err &&
+	    proj_move_due(w->t, w->slot, w->move_rows, &due) == 0 && due)
 		w->move_due = true;
 	return w->t->err;
 }

@@ -17,22 +17,16 @@ static enum store_db runs_db(enum store_slot slot)
 int proj_runs_span(struct store_txn *t, enum store_slot slot, uint32_t *first, uint32_t *last)
 {
 	*first = *last = 0;
-	MDB_cursor *c = store_cursor(t, runs_db(slot));
-	if (!c)
-		return t->err;
 	MDB_val k, v;
-	int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	int rc = store_first(t, runs_db(slot), &k, &v);
 	if (rc == 0 && k.mv_size >= 4) {
 		*first = bytes_get_be32(k.mv_data);
-		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+		rc = store_last(t, runs_db(slot), &k, &v);
 	}
 	if (rc == 0 && k.mv_size >= 4)
 		*last = bytes_get_be32(k.mv_data);
-	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		return PL_OK;
 	if (rc)
-		return store_txn_fail(t, store_error(rc));
+		return rc == PL_ENOTFOUND ? PL_OK : rc;
 	return *first && *last >= *first ? PL_OK : store_txn_fail(t, PL_ECORRUPT);
 }
 

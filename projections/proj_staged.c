@@ -46,7 +46,6 @@ void proj_stage_comment(struct store_txn *t, enum store_slot slot, uint64_t seq,
 		proj_comment_encode(p, c);
 }
 
-
 void proj_staged_init(struct proj_staged *s)
 {
 	memset(s, 0, sizeof *s);
@@ -375,7 +374,6 @@ static uint64_t key_seq(const uint8_t *key, size_t len)
 	return bytes_get_be64(key + len - 8);
 }
 
-
 bool proj_staged_moved(const struct proj_staged *s, size_t i)
 {
 	const struct proj_staged_row *r = &s->rows[i];
@@ -388,11 +386,13 @@ void proj_mover_init(struct proj_mover *m)
 {
 	memset(m, 0, sizeof *m);
 	proj_staged_init(&m->rows);
+	proj_staged_init(&m->comments);
 }
 
 void proj_mover_deinit(struct proj_mover *m)
 {
 	proj_staged_deinit(&m->rows);
+	proj_staged_deinit(&m->comments);
 	free(m->order);
 	free(m->group_end);
 	memset(m, 0, sizeof *m);
@@ -512,23 +512,16 @@ static int staged_bounds(struct store_txn *t, enum store_db db, uint64_t *entrie
 			 uint64_t *last)
 {
 	*first = *last = 0;
+	MDB_val k, v;
 	int rc = store_entries(t, db, entries);
 	if (rc || *entries == 0)
 		return rc;
-	MDB_cursor *c = store_cursor(t, db);
-	if (!c)
-		return t->err;
-	MDB_val k, v;
-	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	if (rc == 0 && k.mv_size == 8)
+	if ((rc = store_first(t, db, &k, &v)) == 0 && k.mv_size == 8)
 		*first = bytes_get_be64(k.mv_data);
-	if (rc == 0)
-		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-	if (rc == 0 && k.mv_size == 8)
+	if (rc == 0 && (rc = store_last(t, db, &k, &v)) == 0 && k.mv_size == 8)
 		*last = bytes_get_be64(k.mv_data);
-	mdb_cursor_close(c);
 	if (rc)
-		return store_txn_fail(t, store_error(rc));
+		return rc == PL_ENOTFOUND ? store_txn_fail(t, PL_ECORRUPT) : rc;
 	return *first && *last >= *first ? PL_OK : store_txn_fail(t, PL_ECORRUPT);
 }
 
@@ -601,19 +594,19 @@ static int ready(struct proj_mover *m, struct store_txn *t, enum store_slot slot
  * Moves the staged comments logged up to through_seq whose campaigns sort
  * after `after` (none: from the first) and up to the campaign of key
  * `upto` (NULL: to the last) into COMMENTS, in key order through one cursor.
+ * s keeps them sorted from transaction to transaction of a move, reading
+ * only what is new (a removal makes it read them all).
  */
-static int move_comments(struct store_txn *t, enum store_slot slot, uint64_t through_seq,
-			 const uint8_t *after, size_t after_len, const uint8_t *upto)
+static int move_comments(struct store_txn *t, enum store_slot slot, struct proj_staged *s,
+			 uint64_t through_seq, const uint8_t *after, size_t after_len,
+			 const uint8_t *upto)
 {
-	struct proj_staged s;
-	proj_staged_init(&s);
-	/* Copied out and sorted first, as COMMENTS will have them. */
-	int rc = load(&s, t, slot, SLOT_COMMENTS_STAGED, false);
+	int rc = proj_staged_sync_comments(s, t, slot);
 	MDB_cursor *to = rc ? NULL : store_txn_cursor(t, store_slot_db(slot, SLOT_COMMENTS));
-	size_t i = after_len ? proj_staged_lower_bound(&s, after, after_len) : 0;
-	for (; to && i < s.count; i++) {
+	size_t i = after_len ? proj_staged_lower_bound(s, after, after_len) : 0;
+	for (; to && i < s->count; i++) {
 		MDB_val k, v;
-		proj_staged_row(&s, i, &k, &v);
+		proj_staged_row(s, i, &k, &v);
 		const uint8_t *key = k.mv_data;
 		if (after_len && proj_key_cmp(key, proj_key_prefix_len(key), after, after_len) <= 0)
 			continue; /* the campaign of after itself */
@@ -626,7 +619,6 @@ static int move_comments(struct store_txn *t, enum store_slot slot, uint64_t thr
 			break;
 		}
 	}
-	proj_staged_deinit(&s);
 	return rc ? rc : t->err;
 }
 
@@ -776,7 +768,7 @@ int proj_staged_move(struct store_txn *t, enum store_slot slot, const struct pro
 	}
 	bool done = to == m->ngroups;
 	if (rc == 0)
-		rc = move_comments(t, slot, mark.seq, mark.campaign, mark.campaign_len,
+		rc = move_comments(t, slot, &m->comments, mark.seq, mark.campaign, mark.campaign_len,
 				   done ? NULL : group_campaign(m, to - 1));
 	if (rc == 0 && done)
 		return end_move(t, slot, o, &mark, more);

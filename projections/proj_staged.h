@@ -178,6 +178,7 @@ void proj_staged_undo(struct proj_staged *s, struct proj_staged_mark m);
  */
 struct proj_mover {
 	struct proj_staged rows;
+	struct proj_staged comments; /* the staged comments, kept in step (proj_staged_sync_comments) */
 	uint64_t through_seq; /* the move's mark's seq; 0: nothing loaded */
 	uint32_t *order;      /* row numbers, grouped */
 	uint32_t *group_end;  /* where in order each group ends */

@@ -742,16 +742,27 @@ int store_each(struct store_txn *t, enum store_db db, const MDB_val *from, bool 
 	return rc < 0 ? rc : 0;
 }
 
-int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val)
+/* The first or last record of db (op MDB_FIRST or MDB_LAST). */
+static int edge(struct store_txn *t, enum store_db db, MDB_cursor_op op, MDB_val *key, MDB_val *val)
 {
 	MDB_cursor *c = store_cursor(t, db);
 	if (!c)
 		return t->err;
-	int rc = mdb_cursor_get(c, key, val, MDB_LAST);
+	int rc = mdb_cursor_get(c, key, val, op);
 	mdb_cursor_close(c);
 	if (rc == MDB_NOTFOUND)
 		return PL_ENOTFOUND;
 	return rc ? store_txn_fail(t, store_error(rc)) : PL_OK;
+}
+
+int store_first(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val)
+{
+	return edge(t, db, MDB_FIRST, key, val);
+}
+
+int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val)
+{
+	return edge(t, db, MDB_LAST, key, val);
 }
 
 int store_copy(struct store *st, const char *dir)

@@ -240,7 +240,8 @@ MDB_cursor *store_txn_cursor(struct store_txn *t, enum store_db db);
 int store_each(struct store_txn *t, enum store_db db, const MDB_val *from, bool backward,
 	       int (*fn)(const MDB_val *key, const MDB_val *val, void *arg), void *arg);
 
-/* The last key of db (e.g. the newest sequence); PL_ENOTFOUND when empty. */
+/* The first and the last key of db (e.g. the newest sequence); PL_ENOTFOUND when empty. */
+int store_first(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val);
 int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val);
 
 /*

@@ -9,7 +9,8 @@
  * and writes the same bytes, which is what replay and verify rely on.
  *
  * A projection lives in a slot (store.h): what readers see in the slot's
- * tables, written as events apply, and what the rules need in the slot's
+ * tables, written when the writer flushes from what the rules recorded
+ * (proj_publish.h), and what the rules need in the slot's
  * state index (index.h), which is written at checkpoints. Replaying the log
  * after a checkpoint brings the index back to where the tables are; then
  * nothing is published (the tables have it already).
@@ -20,6 +21,7 @@
 #include "event_decode.h"
 #include "index.h"
 #include "memtable.h"
+#include "proj_publish.h"
 #include "proj_records.h"
 #include "proj_staged.h"
 #include "store.h"
@@ -80,6 +82,7 @@ struct proj_writer {
 		struct proj_platform d;
 	} platform[PROJ_PLATFORM_PENDING];
 	size_t nplatform;
+	struct proj_changes changes; /* to published rows since the last flush (proj_publish.h) */
 	size_t move_rows;        /* staged history rows that make a move (proj_staged.h) */
 	size_t move_campaigns;   /* campaigns a move's transaction brings rows of */
 	size_t run_min_rows;     /* fewer rows of a campaign in a move go to a run */
@@ -134,7 +137,8 @@ int proj_apply(struct proj_writer *w, const struct pl_event *ev, const struct pr
 
 /*
  * Writes the state of the campaigns changed since proj_writer_begin() or
- * the last flush to the index (the writer holds it until then), publishes
+ * the last flush to the index (the writer holds it until then), writes
+ * every change to published rows recorded since (proj_publish), with
  * their totals and the platform's, and notes when enough history rows are
  * staged for a move (move_due). Whatever applies events ends with it.
  */

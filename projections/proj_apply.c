@@ -3,8 +3,9 @@
  *
  * Each handler first loads what it needs and checks its rules, returning a
  * rejection before any change; only then does it change the state and
- * publish. State is read and written through the slot's state index
- * (index.h), published rows through the transaction.
+ * record what readers are to see. State is read and written through the
+ * slot's state index (index.h); changes to published rows are recorded
+ * (proj_publish.h) and written when the writer flushes.
  */
 #include "proj.h"
 
@@ -15,7 +16,7 @@
 #include "fp.h"
 #include "pl_error.h"
 #include "proj_history_runs.h"
-#include "proj_history_table.h"
+#include "proj_publish.h"
 #include "proj_staged.h"
 
 /* Fingerprint kinds of the projections' ids (evlog.c uses 1 for event ids). */
@@ -66,6 +67,7 @@ int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *
 				  .held_campaigns = PROJ_HELD_CAMPAIGNS};
 	proj_staged_init(&w->staged);
 	proj_mover_init(&w->mover);
+	proj_changes_init(&w->changes);
 	return memtable_init(&w->touched, sizeof(struct touched));
 }
 
@@ -75,6 +77,7 @@ void proj_writer_deinit(struct proj_writer *w)
 	free(w->publish_order);
 	proj_staged_deinit(&w->staged);
 	proj_mover_deinit(&w->mover);
+	proj_changes_deinit(&w->changes);
 }
 
 void proj_writer_begin(struct proj_writer *w, struct store_txn *t, bool publish)
@@ -83,6 +86,7 @@ void proj_writer_begin(struct proj_writer *w, struct store_txn *t, bool publish)
 	w->publish = publish;
 	memtable_clear(&w->touched);
 	w->nplatform = 0;
+	proj_changes_clear(&w->changes);
 	w->staged_mark = proj_staged_mark(&w->staged);
 }
 
@@ -104,11 +108,6 @@ struct apply_ctx {
 	struct fp campaign_fp;
 	struct proj_campaign_state state; /* loaded by load_campaign */
 };
-
-static enum store_db table(const struct apply_ctx *c, enum store_slot_table t)
-{
-	return store_slot_db(c->w->slot, t);
-}
 
 static int kind(const struct apply_ctx *c, enum proj_kind k)
 {
@@ -170,38 +169,22 @@ static int64_t effective_at(const struct apply_ctx *c, int64_t depends_on)
 	return at > depends_on ? at : depends_on;
 }
 
-/* Writes the event's row of the campaign's history (when publishing). */
+/*
+ * Records the event's row of the campaign's history (when publishing):
+ * staged (proj_staged.h), or for an erasure, which may meet a row of its
+ * own, merged into the history table (proj_publish.c says why).
+ */
 static int add_history(struct apply_ctx *c, int64_t at, struct proj_history *h)
 {
 	if (!c->w->publish)
 		return c->t->err;
 	uint8_t key[PROJ_KEY_MAX], val[PROJ_HISTORY_MAX];
 	size_t klen = proj_timed_key(key, c->campaign, at, c->seq);
-	/* Keys hold the event's own log position, so only an erasure (one event
-	 * hiding several comments, two of them maybe posted at one time) can
-	 * meet a row of its own: then the rows become one. So an erasure's rows
-	 * go straight to the history table, where they can be found; every
-	 * other row is staged (proj_staged.h). */
-	MDB_val old;
-	int rc = c->ev->type == PL_EV_SUPPORTER_FORGOTTEN
-			 ? proj_history_row_get(c->t, table(c, SLOT_HISTORY), key, klen, &old)
-			 : PL_ENOTFOUND;
-	if (rc == 0) {
-		struct proj_history prev;
-		if (proj_history_decode(old.mv_data, old.mv_size, &prev))
-			return store_txn_fail(c->t, PL_ECORRUPT);
-		h->comments += prev.comments;
-	} else if (rc != PL_ENOTFOUND) {
-		return rc;
-	}
 	h->type = (uint8_t)c->ev->type;
-	size_t vlen = proj_history_encode(val, h);
-	if (c->ev->type == PL_EV_SUPPORTER_FORGOTTEN) {
-		proj_history_row_put(c->t, table(c, SLOT_HISTORY), key, klen, val, vlen);
-	} else {
-		proj_stage_history(c->t, c->w->slot, c->seq, key, klen, val, vlen);
-		proj_staged_hold(&c->w->staged, c->seq, key, klen, val, vlen);
-	}
+	if (c->ev->type == PL_EV_SUPPORTER_FORGOTTEN)
+		proj_change_history_merge(&c->w->changes, key, klen, h);
+	else
+		proj_change_history(&c->w->changes, c->seq, key, klen, val, proj_history_encode(val, h));
 	return c->t->err;
 }
 
@@ -214,26 +197,12 @@ static void platform_add(struct proj_platform *to, const struct proj_platform *d
 	to->supporters += d->supporters;
 }
 
-/* Writes the platform totals changed since the last flush. */
-static int publish_platform(struct proj_writer *w)
+/* Records the platform totals' changes held since the last flush. */
+static void publish_platform(struct proj_writer *w)
 {
-	for (size_t i = 0; i < w->nplatform && !w->t->err; i++) {
-		const struct proj_platform_change *ch = &w->platform[i];
-		struct proj_platform p = {0};
-		enum store_db db = store_slot_db(w->slot, SLOT_PLATFORM);
-		MDB_val v;
-		int rc = store_get(w->t, db, ch->currency, 3, &v);
-		if (rc == 0 && proj_platform_decode(v.mv_data, v.mv_size, &p))
-			return store_txn_fail(w->t, PL_ECORRUPT);
-		if (rc && rc != PL_ENOTFOUND)
-			return rc;
-		platform_add(&p, &ch->d);
-		uint8_t buf[PROJ_PLATFORM_SIZE];
-		proj_platform_encode(buf, &p);
-		store_put(w->t, db, ch->currency, 3, buf, sizeof buf, 0);
-	}
+	for (size_t i = 0; i < w->nplatform; i++)
+		proj_change_platform(&w->changes, w->platform[i].currency, &w->platform[i].d);
 	w->nplatform = 0;
-	return w->t->err;
 }
 
 /* Adds d to the totals of the campaign's currency (when publishing). */
@@ -246,8 +215,7 @@ static int add_platform(struct apply_ctx *c, const struct proj_platform *d)
 	while (i < w->nplatform && memcmp(w->platform[i].currency, c->state.currency, 3) != 0)
 		i++;
 	if (i == PROJ_PLATFORM_PENDING) {
-		if (publish_platform(w))
-			return c->t->err;
+		publish_platform(w);
 		i = 0;
 	}
 	struct proj_platform_change *ch = &w->platform[i];
@@ -258,18 +226,6 @@ static int add_platform(struct apply_ctx *c, const struct proj_platform *d)
 	}
 	platform_add(&ch->d, d);
 	return c->t->err;
-}
-
-/* Puts (or with del, deletes) the campaign's entry in one of the orders. */
-static void order_entry(struct store_txn *t, enum store_slot slot, enum store_slot_table table,
-			enum proj_order order, int64_t v, struct pl_str id, bool del)
-{
-	uint8_t key[PROJ_ORDER_KEY_MAX];
-	size_t klen = proj_order_key(key, order, v, id);
-	if (del)
-		store_del(t, store_slot_db(slot, table), key, klen);
-	else
-		store_put(t, store_slot_db(slot, table), key, klen, "", 0, 0);
 }
 
 static int write_touched(struct proj_writer *w);
@@ -326,16 +282,8 @@ static int apply_opened(struct apply_ctx *c)
 		.closes_at = pl_event_has(ev, PL_F_CLOSES_AT) ? pl_event_int(ev, PL_F_CLOSES_AT) : PROJ_NONE,
 	};
 	int64_t at = pl_event_int(ev, PL_F_AT);
-	if (c->w->publish) {
-		uint8_t *p = store_reserve(c->t, table(c, SLOT_CAMPAIGNS), c->campaign.ptr,
-					   c->campaign.len, proj_info_encode(NULL, &info), 0);
-		if (p)
-			proj_info_encode(p, &info);
-		order_entry(c->t, c->w->slot, SLOT_BY_OPENED, PROJ_BY_NEWEST, at, c->campaign, false);
-		order_entry(c->t, c->w->slot, SLOT_BY_CLOSING, PROJ_BY_CLOSING,
-			    info.closes_at == PROJ_NONE ? INT64_MAX : info.closes_at, c->campaign,
-			    false);
-	}
+	if (c->w->publish)
+		proj_change_opened(&c->w->changes, c->campaign, &info, at);
 	c->state = (struct proj_campaign_state){
 		.totals = {.opened_at = at, .closed_at = PROJ_NONE, .last_at = at}};
 	memcpy(c->state.currency, info.currency.ptr, 3);
@@ -351,16 +299,8 @@ static int apply_closed(struct apply_ctx *c)
 	if (rc || (rc = reject_if_closed(c)))
 		return rc;
 	c->state.totals.closed_at = pl_event_int(c->ev, PL_F_AT);
-	if (c->w->publish) { /* no longer among the open ones closing soon */
-		MDB_val v;
-		struct proj_info info;
-		int rc = store_get(c->t, table(c, SLOT_CAMPAIGNS), c->campaign.ptr, c->campaign.len, &v);
-		if (rc || proj_info_decode(v.mv_data, v.mv_size, &info))
-			return store_txn_fail(c->t, rc && rc != PL_ENOTFOUND ? rc : PL_ECORRUPT);
-		order_entry(c->t, c->w->slot, SLOT_BY_CLOSING, PROJ_BY_CLOSING,
-			    info.closes_at == PROJ_NONE ? INT64_MAX : info.closes_at, c->campaign,
-			    true);
-	}
+	if (c->w->publish)
+		proj_change_closed(&c->w->changes, c->campaign);
 	if (add_history(c, effective_at(c, 0), &(struct proj_history){0}) ||
 	    add_platform(c, &(struct proj_platform){.open = -1, .closed = 1}))
 		return c->t->err;
@@ -536,7 +476,7 @@ static int apply_comment(struct apply_ctx *c)
 					   .text = field(c, PL_F_TEXT)};
 		uint8_t key[PROJ_KEY_MAX];
 		size_t klen = proj_timed_key(key, c->campaign, pl_event_int(c->ev, PL_F_AT), c->seq);
-		proj_stage_comment(c->t, c->w->slot, c->seq, key, klen, &com);
+		proj_change_comment(&c->w->changes, c->seq, key, klen, &com);
 	}
 	c->state.totals.comments++;
 	if (add_history(c, effective_at(c, 0), &(struct proj_history){.comments = 1}))
@@ -554,7 +494,7 @@ static int hide_comment(struct apply_ctx *c, const struct pl_event *posted, cons
 	if (c->w->publish) {
 		uint8_t key[PROJ_KEY_MAX];
 		size_t klen = proj_timed_key(key, c->campaign, pl_event_int(posted, PL_F_AT), rec->seq);
-		proj_comment_del(c->t, c->w->slot, key, klen);
+		proj_change_comment_del(&c->w->changes, key, klen);
 	}
 	uint8_t v[PROJ_COMMENT_STATE_SIZE];
 	rec->removed = true;
@@ -682,31 +622,6 @@ int proj_apply(struct proj_writer *w, const struct pl_event *ev, const struct pr
 	return PL_EINVAL;
 }
 
-/* Publishes the totals of campaign id, whose state is now state. */
-static int publish_totals(struct proj_writer *w, struct pl_str campaign,
-			  const struct proj_campaign_state *state)
-{
-	uint8_t buf[PROJ_TOTALS_SIZE];
-	/* The order by money raised moves with it: out of the old place, into the new. */
-	struct proj_totals old;
-	MDB_val ov;
-	int rc = store_get(w->t, store_slot_db(w->slot, SLOT_TOTALS), campaign.ptr, campaign.len,
-			   &ov);
-	if (rc == 0 && proj_totals_decode(ov.mv_data, ov.mv_size, &old))
-		return store_txn_fail(w->t, PL_ECORRUPT);
-	if (rc && rc != PL_ENOTFOUND)
-		return rc;
-	if (rc == 0 && old.raised != state->totals.raised)
-		order_entry(w->t, w->slot, SLOT_BY_RAISED, PROJ_BY_RAISED, old.raised, campaign, true);
-	if (rc != 0 || old.raised != state->totals.raised)
-		order_entry(w->t, w->slot, SLOT_BY_RAISED, PROJ_BY_RAISED, state->totals.raised,
-			    campaign, false);
-	proj_totals_encode(buf, &state->totals);
-	store_put(w->t, store_slot_db(w->slot, SLOT_TOTALS), campaign.ptr, campaign.len, buf,
-		  sizeof buf, 0);
-	return w->t->err;
-}
-
 /* Orders held campaigns as LMDB orders their keys in the published tables. */
 static int by_campaign_id(const void *a, const void *b)
 {
@@ -747,7 +662,8 @@ static int write_touched(struct proj_writer *w)
 		qsort(order, n, sizeof *order, by_campaign_id);
 		for (size_t i = 0; i < n && !w->t->err; i++) {
 			const struct touched *held = (const struct touched *)(order[i] + FP_SIZE);
-			publish_totals(w, (struct pl_str){held->id, held->len}, &held->state);
+			proj_change_totals(&w->changes, (struct pl_str){held->id, held->len},
+					   &held->state.totals);
 		}
 	}
 	memtable_clear(&w->touched);
@@ -758,6 +674,7 @@ int proj_writer_flush(struct proj_writer *w)
 {
 	write_touched(w);
 	publish_platform(w);
+	proj_publish(&w->changes, w->t, w->slot, &w->staged);
 	bool due = false;
 	/* Once due, the move stays due until it ends: no need to look again. */
 	if (w->publish && !w->move_due && !w->t->err &&

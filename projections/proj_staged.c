@@ -38,12 +38,11 @@ void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq,
 }
 
 void proj_stage_comment(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
-			size_t key_len, const struct proj_comment *c)
+			size_t key_len, const void *row, size_t row_len)
 {
-	uint8_t *p = stage(t, slot, SLOT_COMMENTS_STAGED, seq, key, key_len,
-			   proj_comment_encode(NULL, c));
+	uint8_t *p = stage(t, slot, SLOT_COMMENTS_STAGED, seq, key, key_len, row_len);
 	if (p)
-		proj_comment_encode(p, c);
+		memcpy(p, row, row_len);
 }
 
 void proj_staged_init(struct proj_staged *s)

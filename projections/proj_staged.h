@@ -84,9 +84,12 @@
 /* Stages the history row key → val of the log entry at seq (MDB_APPEND). */
 void proj_stage_history(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
 			size_t key_len, const void *val, size_t val_len);
-/* Stages comment c, posted by the log entry at seq, under its COMMENTS key. */
+/*
+ * Stages a comment's row (proj_comment_encode), posted by the log entry at
+ * seq, under its COMMENTS key.
+ */
 void proj_stage_comment(struct store_txn *t, enum store_slot slot, uint64_t seq, const void *key,
-			size_t key_len, const struct proj_comment *c);
+			size_t key_len, const void *row, size_t row_len);
 
 /* Deletes the comment row at key (proj_timed_key) of slot, staged or moved. */
 void proj_comment_del(struct store_txn *t, enum store_slot slot, const void *key, size_t key_len);

@@ -608,6 +608,131 @@ static void test_batch_platform(void)
 		msgpack_sbuffer_destroy(&bufs[i]);
 }
 
+/* Messages of one test batch, from JSON. */
+struct json_batch {
+	size_t n;
+	msgpack_sbuffer bufs[16];
+	struct ingest_msg msgs[16];
+};
+
+static void json_batch_add(struct json_batch *b, const char *json)
+{
+	char err[80];
+	msgpack_sbuffer_init(&b->bufs[b->n]);
+	pl_json_to_msgpack(json, strlen(json), &b->bufs[b->n], err, sizeof err);
+	b->msgs[b->n] = (struct ingest_msg){.src = {"wl", 2, 0, (int64_t)b->n},
+					    .value = b->bufs[b->n].data,
+					    .value_len = b->bufs[b->n].size};
+	b->n++;
+}
+
+static void json_batch_free(struct json_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		msgpack_sbuffer_destroy(&b->bufs[i]);
+}
+
+static int count_in_order(const struct proj_campaign *c, const void *key, size_t key_len, void *arg)
+{
+	(void)key, (void)key_len;
+	if (c->id.len == 2 && memcmp(c->id.ptr, "wl", 2) == 0)
+		++*(int *)arg;
+	return 0;
+}
+
+static int in_order(enum proj_order order)
+{
+	struct store_txn t;
+	enum store_slot slot;
+	uint64_t gen;
+	int n = 0;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(proj_live(&t, &slot, &gen), 0);
+	CHECK_INT(proj_campaign_each_in(&t, slot, order, NULL, 0, count_in_order, &n), 0);
+	store_abort(&t);
+	return n;
+}
+
+/*
+ * A campaign's whole life in one batch: what the rules record for readers
+ * is written when the batch ends, in the order it was decided, so the
+ * close finds the row its opening wrote and the removal the comment's row.
+ */
+static void test_batch_whole_life(void)
+{
+	static const char *json[] = {
+		"{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"wl1\",\"at\":1578132000001,\"campaign\":\"wl\",\"title\":\"t\",\"owner\":\"o\",\"currency\":\"GBP\",\"closes_at\":1578232000000}",
+		"{\"v\":1,\"type\":\"pledge.created\",\"id\":\"wl2\",\"at\":1578132000002,\"campaign\":\"wl\",\"pledge\":\"wl-p\",\"supporter\":\"s\",\"amount\":70,\"currency\":\"GBP\"}",
+		"{\"v\":1,\"type\":\"comment.posted\",\"id\":\"wl3\",\"at\":1578132000003,\"campaign\":\"wl\",\"comment\":\"wl-c1\",\"supporter\":\"s\",\"text\":\"first\"}",
+		"{\"v\":1,\"type\":\"comment.posted\",\"id\":\"wl4\",\"at\":1578132000004,\"campaign\":\"wl\",\"comment\":\"wl-c2\",\"supporter\":\"s\",\"text\":\"second\"}",
+		"{\"v\":1,\"type\":\"comment.removed\",\"id\":\"wl5\",\"at\":1578132000005,\"campaign\":\"wl\",\"comment\":\"wl-c1\"}",
+		"{\"v\":1,\"type\":\"pledge.refunded\",\"id\":\"wl6\",\"at\":1578132000006,\"campaign\":\"wl\",\"pledge\":\"wl-p\",\"amount\":20}",
+		"{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"wl7\",\"at\":1578132000007,\"campaign\":\"wl\"}",
+	};
+	struct json_batch b = {0};
+	for (size_t i = 0; i < sizeof json / sizeof json[0]; i++)
+		json_batch_add(&b, json[i]);
+	struct ingest_stats stats;
+	CHECK_INT(ingest_batch(fixture_writer(st), b.msgs, b.n, "", NOW, &stats), 0);
+	CHECK_INT(stats.last_seq >= b.n, 1);
+	struct proj_campaign c = get("wl");
+	CHECK_INT(c.totals.raised, 50);
+	CHECK_INT(c.totals.comments, 1);
+	CHECK_INT(c.totals.closed_at, 1578132000007);
+	CHECK_INT(in_order(PROJ_BY_CLOSING), 0); /* closed: out of the closing-soon order */
+	CHECK_INT(in_order(PROJ_BY_NEWEST), 1);
+	CHECK_INT(in_order(PROJ_BY_RAISED), 1); /* moved within its batch, kept once */
+	static struct proj_comment_page page;
+	struct store_txn t;
+	enum store_slot slot;
+	uint64_t gen;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(proj_live(&t, &slot, &gen), 0);
+	CHECK_INT(proj_comments_page(&t, slot, &comments_staged, (struct pl_str){"wl", 2}, NULL, 10,
+				     &page), 0);
+	CHECK_INT(page.count, 1);
+	CHECK(page.count == 1 && page.items[0].text.len == 6 &&
+	      memcmp(page.items[0].text.ptr, "second", 6) == 0);
+	store_abort(&t);
+	struct verify_report rep;
+	CHECK_INT(fixture_verify(st, &rep), 0);
+	CHECK_INT(rep.replay.result.outcome, REPLAY_OK);
+	CHECK_INT(rep.differs, 0);
+	json_batch_free(&b);
+}
+
+/*
+ * A published row the flush must read (a campaign's info row, when it
+ * closes) that no longer decodes fails the whole batch: nothing of it is
+ * kept, the log included.
+ */
+static void test_batch_damaged_row(void)
+{
+	struct json_batch b = {0};
+	json_batch_add(&b, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"dr1\",\"at\":1578132000001,\"campaign\":\"dr\",\"title\":\"t\",\"owner\":\"o\",\"currency\":\"GBP\"}");
+	struct ingest_stats stats;
+	CHECK_INT(ingest_batch(fixture_writer(st), b.msgs, 1, "", NOW, &stats), 0);
+	uint64_t last = stats.last_seq;
+	struct store_txn t;
+	enum store_slot slot;
+	uint64_t gen;
+	CHECK_INT(store_write_begin(st, &t), 0);
+	CHECK_INT(proj_live(&t, &slot, &gen), 0);
+	store_put(&t, store_slot_db(slot, SLOT_CAMPAIGNS), "dr", 2, "\x01", 1, 0);
+	CHECK_INT(store_commit(&t), 0);
+	json_batch_free(&b);
+	b.n = 0;
+	json_batch_add(&b, "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"dr2\",\"at\":1578132000002,\"campaign\":\"dr\",\"pledge\":\"dr-p\",\"supporter\":\"s\",\"amount\":70,\"currency\":\"GBP\"}");
+	json_batch_add(&b, "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"dr3\",\"at\":1578132000003,\"campaign\":\"dr\"}");
+	CHECK_INT(ingest_batch(fixture_writer(st), b.msgs, b.n, "", NOW, &stats), PL_ECORRUPT);
+	uint64_t now_last = 0;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(evlog_last_seq(&t, &now_last), 0);
+	store_abort(&t);
+	CHECK_INT(now_last, last);
+	json_batch_free(&b);
+}
+
 int main(void)
 {
 	char dir[256];
@@ -627,6 +752,8 @@ int main(void)
 	st = fixture_store(dir, sizeof dir, 0);
 	test_erasure();
 	test_batch_platform();
+	test_batch_whole_life();
+	test_batch_damaged_row(); /* last: it leaves a damaged row */
 	fixture_close(st);
 	fixture_remove(dir);
 	proj_staged_deinit(&comments_staged);

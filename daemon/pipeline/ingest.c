@@ -1,4 +1,13 @@
-/* ingest.c — one batch of messages → log, rejections, projections, offsets. */
+/*
+ * ingest.c — one batch of messages → log, rejections, projections, offsets.
+ *
+ * A batch is decided first and written after: each message's outcome (a
+ * log entry, a rejection, a duplicate) and what the rules change are kept
+ * in memory, then the log entries and rejections are written in order and
+ * the projections flushed. Rules that look back at an earlier event of the
+ * batch read it from its message (slot_set_pending). An erasure writes
+ * what came before it first, since it rewrites the log.
+ */
 #include "ingest.h"
 
 #include <stdio.h>
@@ -14,6 +23,19 @@
 #include "pl_error.h"
 #include "rejections.h"
 
+/* A message's outcome to write: a log entry, or a rejection (rejections[rej]). */
+struct outcome {
+	uint32_t msg;
+	uint32_t rej; /* NO_REJECTION: a log entry */
+	uint64_t seq;
+};
+#define NO_REJECTION UINT32_MAX
+
+struct kept_rejection {
+	struct pl_rejection rej;
+	struct pl_event ev; /* what was decoded of the message, for its id and type */
+};
+
 struct batch {
 	struct writer *w;
 	const struct ingest_msg *msgs;
@@ -22,17 +44,67 @@ struct batch {
 	int64_t now_ms;
 	uint64_t forwarded; /* the dead-letter mark to store with it */
 	struct ingest_stats stats;
+	/* Decided and not written yet: outcomes[written..noutcomes). */
+	struct outcome *outcomes;
+	size_t noutcomes, written;
+	struct kept_rejection *rejections;
+	size_t nrejections, rejections_cap;
+	/* The message of each log entry the batch appends, from first_seq on;
+	 * those from unwritten_seq on are not in the log yet. */
+	uint32_t *entry_msg;
+	uint64_t first_seq, unwritten_seq;
 };
 
-static void reject(struct store_txn *t, struct batch *b, const struct ingest_msg *m,
-		   const struct pl_rejection *rej, const struct pl_event *ev)
+/* The raw bytes of an entry the batch decided and has not written (slot_pending_fn). */
+static int unwritten_entry(void *arg, uint64_t seq, const void **raw, size_t *raw_len)
 {
+	const struct batch *b = arg;
+	if (seq < b->unwritten_seq || seq > b->stats.last_seq)
+		return PL_ENOTFOUND;
+	const struct ingest_msg *m = &b->msgs[b->entry_msg[seq - b->first_seq]];
+	*raw = m->value;
+	*raw_len = m->value_len;
+	return PL_OK;
+}
+
+static int reject(struct batch *b, size_t i, const struct pl_rejection *rej,
+		  const struct pl_event *ev)
+{
+	const struct ingest_msg *m = &b->msgs[i];
 	if (b->w->kept && kept_rejections_has(b->w->kept, m->value, m->value_len)) {
 		b->stats.duplicates++;
-		return;
+		return PL_OK;
 	}
-	rejections_add(t, &m->src, b->now_ms, rej, ev, m->key, m->key_len, m->value, m->value_len);
+	if (b->nrejections == b->rejections_cap) {
+		size_t cap = b->rejections_cap ? 2 * b->rejections_cap : 64;
+		struct kept_rejection *grown = realloc(b->rejections, cap * sizeof *grown);
+		if (!grown)
+			return PL_ENOMEM;
+		b->rejections = grown;
+		b->rejections_cap = cap;
+	}
+	b->rejections[b->nrejections] = (struct kept_rejection){.rej = *rej, .ev = *ev};
+	b->outcomes[b->noutcomes++] = (struct outcome){(uint32_t)i, (uint32_t)b->nrejections++, 0};
 	b->stats.rejected[rej->reason]++;
+	return PL_OK;
+}
+
+/* Writes the outcomes decided since the last write, in order. */
+static int write_outcomes(struct store_txn *t, struct batch *b)
+{
+	for (; b->written < b->noutcomes && !t->err; b->written++) {
+		const struct outcome *o = &b->outcomes[b->written];
+		const struct ingest_msg *m = &b->msgs[o->msg];
+		if (o->rej == NO_REJECTION) {
+			evlog_append(t, o->seq, &m->src, b->now_ms, m->value, m->value_len);
+		} else {
+			const struct kept_rejection *k = &b->rejections[o->rej];
+			rejections_add(t, &m->src, b->now_ms, &k->rej, &k->ev, m->key, m->key_len,
+				       m->value, m->value_len);
+		}
+	}
+	b->unwritten_seq = b->stats.last_seq + 1;
+	return t->err;
 }
 
 /* Unix ms as UTC like 2020-01-15T12:00:00Z; out of gmtime's range, the number. */
@@ -63,29 +135,30 @@ static bool in_window(const struct batch *b, const struct pl_event *ev, struct p
 	return false;
 }
 
-/* The right to erasure: the log and rejections first, so the rules see its record. */
+/*
+ * The right to erasure: the log and rejections first, so the rules see its
+ * record; what the batch decided before it is written first, to be erased too.
+ */
 static int erase(struct store_txn *t, struct batch *b, const struct pl_event *ev, uint64_t seq)
 {
 	struct erasure_counts n;
-	int rc = erasure_run(t, seq, pl_event_str(ev, PL_F_SUPPORTER), &n);
+	int rc = write_outcomes(t, b);
+	if (rc == 0)
+		rc = erasure_run(t, seq, pl_event_str(ev, PL_F_SUPPORTER), &n);
 	if (rc)
 		return rc;
 	b->stats.erased_records += n.entries + n.rejections;
 	return PL_OK;
 }
 
-static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_msg *m,
-		      const struct decoded *d)
+/* Decides message i: a log entry, a rejection or a duplicate. */
+static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const struct decoded *d)
 {
 	struct pl_rejection rej;
-	if (d->rc == PL_EREJECTED) {
-		reject(t, b, m, &d->rej, &d->ev);
-		return t->err;
-	}
-	if (!in_window(b, &d->ev, &rej)) {
-		reject(t, b, m, &rej, &d->ev);
-		return t->err;
-	}
+	if (d->rc == PL_EREJECTED)
+		return reject(b, i, &d->rej, &d->ev);
+	if (!in_window(b, &d->ev, &rej))
+		return reject(b, i, &rej, &d->ev);
 	uint64_t seq = b->stats.last_seq + 1;
 	int rc = slot_claim(&b->w->live, d);
 	if (rc == PL_EEXIST) {
@@ -96,13 +169,12 @@ static int ingest_one(struct store_txn *t, struct batch *b, const struct ingest_
 		rc = erase(t, b, &d->ev, seq);
 	if (rc == 0)
 		rc = slot_apply_claimed(&b->w->live, d, seq, &rej);
-	if (rc == PL_EREJECTED) {
-		reject(t, b, m, &rej, &d->ev);
-		return t->err;
-	}
+	if (rc == PL_EREJECTED)
+		return reject(b, i, &rej, &d->ev);
 	if (rc)
 		return rc;
-	evlog_append(t, seq, &m->src, b->now_ms, m->value, m->value_len);
+	b->outcomes[b->noutcomes++] = (struct outcome){(uint32_t)i, NO_REJECTION, seq};
+	b->entry_msg[seq - b->first_seq] = (uint32_t)i;
 	b->stats.last_seq = seq;
 	b->stats.applied[d->ev.type]++;
 	return t->err;
@@ -168,13 +240,16 @@ static int ingest_txn(struct store_txn *t, void *arg)
 {
 	struct batch *b = arg;
 	struct slot *live = &b->w->live;
-	memset(&b->stats, 0, sizeof b->stats); /* a retry after map growth starts over */
+	/* A retry after map growth starts over. */
+	memset(&b->stats, 0, sizeof b->stats);
+	b->noutcomes = b->written = b->nrejections = 0;
 	slot_txn_rewind(live, t, true);
 	slot_set_log(live, t);
 	/* A rebuild may have swapped slots since the writer last looked. */
 	int rc = writer_check_live(b->w, t);
 	if (rc == 0)
 		rc = evlog_last_seq(t, &b->stats.last_seq);
+	b->first_seq = b->unwritten_seq = b->stats.last_seq + 1;
 	/* Message i is applied while message i + LOOKAHEAD_DEPTH is prepared. */
 	struct decoded spare[LOOKAHEAD_DEPTH];
 	const struct decoded *ready[LOOKAHEAD_DEPTH];
@@ -182,10 +257,12 @@ static int ingest_txn(struct store_txn *t, void *arg)
 		ready[i] = prepare(live, &spare[i], &b->msgs[i]);
 	for (size_t i = 0; i < b->n && rc == 0; i++) {
 		size_t k = i % LOOKAHEAD_DEPTH;
-		rc = ingest_one(t, b, &b->msgs[i], ready[k]);
+		rc = ingest_one(t, b, i, ready[k]);
 		if (i + LOOKAHEAD_DEPTH < b->n)
 			ready[k] = prepare(live, &spare[k], &b->msgs[i + LOOKAHEAD_DEPTH]);
 	}
+	if (rc == 0)
+		rc = write_outcomes(t, b);
 	CRASH_POINT(INGEST_APPLIED);
 	if (rc == 0)
 		rc = slot_flush(live);
@@ -204,15 +281,25 @@ int ingest_batch(struct writer *w, const struct ingest_msg *msgs, size_t n, cons
 	struct batch b = {.w = w, .msgs = msgs, .n = n, .cluster = cluster, .now_ms = now_ms};
 	/* Without a dead-letter topic the stored mark is never touched. */
 	b.forwarded = w->forward_on ? atomic_load(&w->forwarded) : w->forward_stored;
+	b.outcomes = malloc((n ? n : 1) * sizeof *b.outcomes);
+	b.entry_msg = malloc((n ? n : 1) * sizeof *b.entry_msg);
 	struct replay_result res;
-	int rc;
-	do {
+	int rc = b.outcomes && b.entry_msg ? PL_OK : PL_ENOMEM;
+	while (rc == 0) {
 		if ((rc = writer_follow(w, &res)))
-			return rc;
+			break;
 		slot_txn_begin(&w->live, NULL, true);
+		slot_set_pending(&w->live, unwritten_entry, &b);
 		rc = store_run_write(w->st, ingest_txn, &b);
+		slot_set_pending(&w->live, NULL, NULL);
 		slot_txn_end(&w->live, rc == 0);
-	} while (rc == PL_EBUSY); /* the slots were swapped in between: again */
+		if (rc != PL_EBUSY)
+			break;
+		rc = PL_OK; /* the slots were swapped in between: again */
+	}
+	free(b.outcomes);
+	free(b.entry_msg);
+	free(b.rejections);
 	if (rc == 0) {
 		*stats = b.stats;
 		w->forward_stored = b.forwarded;

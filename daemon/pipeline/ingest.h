@@ -4,12 +4,15 @@
  * This is the step between the consumer and the projections. For each
  * message, in order: decode and validate it (schemas/), skip it if its id
  * was applied before, apply it to the live slot's projections
- * (projections/), append it to the log; a message refused at any step is
- * stored as a rejection instead. The source offsets of the batch are stored
- * in the same transaction, so after a crash the batch is either wholly
- * there, offsets included, or not at all. The rules' state in memory
- * (index.h) is written at checkpoints, and rebuilt from the log after a
- * crash.
+ * (projections/), to be appended to the log; a message refused at any step
+ * is to be stored as a rejection instead. The batch is decided first and
+ * written after (the log entries and rejections, then what the rules
+ * changed for readers), so that the rules never wait on a write: the shape
+ * the two-stage writer needs (docs/performance.md). The source offsets of
+ * the batch are stored in the same transaction, so after a crash the batch
+ * is either wholly there, offsets included, or not at all. The rules'
+ * state in memory (index.h) is written at checkpoints, and rebuilt from
+ * the log after a crash.
  */
 #ifndef INGEST_H
 #define INGEST_H

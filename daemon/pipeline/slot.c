@@ -22,14 +22,14 @@ const char *replay_outcome_text(enum replay_outcome outcome)
 	return "unknown";
 }
 
-/* proj_apply's look back into the log. */
+/* proj_apply's look back into the log, or what is still to be written to it. */
 static int event_at(void *arg, uint64_t seq, struct pl_event *ev)
 {
 	struct slot *s = arg;
 	struct evlog_entry e;
 	struct pl_rejection rej;
-	int rc = evlog_get(s->log_t, seq, &e);
-	if (rc)
+	int rc = s->pending ? s->pending(s->pending_arg, seq, &e.raw, &e.raw_len) : PL_ENOTFOUND;
+	if (rc == PL_ENOTFOUND && (rc = evlog_get(s->log_t, seq, &e)))
 		return rc == PL_ENOTFOUND ? PL_ECORRUPT : rc;
 	return pl_event_decode(e.raw, e.raw_len, NULL, 0, ev, &rej) ? PL_ECORRUPT : PL_OK;
 }

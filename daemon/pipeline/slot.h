@@ -25,6 +25,12 @@
 #include "index.h"
 #include "proj.h"
 
+/*
+ * The raw bytes of the log entry at seq when it is not written yet (a batch
+ * decides before it writes): 0 with *raw, or PL_ENOTFOUND to read the log.
+ */
+typedef int (*slot_pending_fn)(void *arg, uint64_t seq, const void **raw, size_t *raw_len);
+
 /* Kinds of a slot's index: the event ids, then the projections' (proj.h). */
 enum { SLOT_K_EVENT_IDS = 0, SLOT_K_PROJ = 1, SLOT_KINDS = 1 + PROJ_KIND_COUNT };
 
@@ -51,6 +57,8 @@ struct slot {
 	uint64_t applied_seq;    /* the last log entry applied */
 	uint64_t saved_applied;  /* applied_seq when the open transaction began */
 	struct store_txn *log_t; /* where proj_apply reads earlier events */
+	slot_pending_fn pending; /* and those not in it yet; NULL: all are */
+	void *pending_arg;
 	bool open;
 };
 
@@ -86,6 +94,13 @@ void slot_close(struct slot *s);
 static inline void slot_set_log(struct slot *s, struct store_txn *t)
 {
 	s->log_t = t;
+}
+
+/* Reads earlier events not in the log yet through fn (NULL: none). */
+static inline void slot_set_pending(struct slot *s, slot_pending_fn fn, void *arg)
+{
+	s->pending = fn;
+	s->pending_arg = arg;
 }
 
 /*

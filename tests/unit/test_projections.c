@@ -702,6 +702,44 @@ static void test_batch_whole_life(void)
 }
 
 /*
+ * An erasure in the middle of a batch erases what the batch decided before
+ * it (written first: its log entries and its rejection) and hides the
+ * comment posted there; a refund after it still finds its pledge.
+ */
+static void test_batch_erasure(void)
+{
+	static const char *json[] = {
+		"{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"be1\",\"at\":1578132000001,\"campaign\":\"be\",\"title\":\"t\",\"owner\":\"o\",\"currency\":\"GBP\"}",
+		"{\"v\":1,\"type\":\"pledge.created\",\"id\":\"be2\",\"at\":1578132000002,\"campaign\":\"be\",\"pledge\":\"be-p\",\"supporter\":\"be-gone\",\"amount\":70,\"currency\":\"GBP\",\"name\":\"Batch-Name-To-Erase\"}",
+		"{\"v\":1,\"type\":\"comment.posted\",\"id\":\"be3\",\"at\":1578132000003,\"campaign\":\"be\",\"comment\":\"be-c1\",\"supporter\":\"be-gone\",\"text\":\"Batch-Text-To-Erase\"}",
+		"{\"v\":1,\"type\":\"comment.posted\",\"id\":\"be4\",\"at\":1578132000004,\"campaign\":\"be\",\"comment\":\"be-c2\",\"supporter\":\"be-gone\",\"text\":\"Batch-Text-To-Erase\",\"name\":5}",
+		"{\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"be5\",\"at\":1578132000005,\"supporter\":\"be-gone\",\"by\":\"test\"}",
+		"{\"v\":1,\"type\":\"pledge.refunded\",\"id\":\"be6\",\"at\":1578132000006,\"campaign\":\"be\",\"pledge\":\"be-p\",\"amount\":20}",
+		"{\"v\":1,\"type\":\"comment.posted\",\"id\":\"be7\",\"at\":1578132000007,\"campaign\":\"be\",\"comment\":\"be-c3\",\"supporter\":\"be-other\",\"text\":\"Batch-After\"}",
+	};
+	struct json_batch b = {0};
+	for (size_t i = 0; i < sizeof json / sizeof json[0]; i++)
+		json_batch_add(&b, json[i]);
+	struct ingest_stats stats;
+	CHECK_INT(ingest_batch(fixture_writer(st), b.msgs, b.n, "", NOW, &stats), 0);
+	CHECK_INT(stats.applied[PL_EV_SUPPORTER_FORGOTTEN], 1);
+	CHECK_INT(stats.applied[PL_EV_PLEDGE_REFUNDED], 1);
+	CHECK_INT(stats.rejected[PL_R_WRONG_TYPE], 1);
+	CHECK_INT(stats.rejected[PL_R_NOT_A_BACKER], 1);
+	CHECK_INT(stats.erased_records, 3); /* the pledge, the comment and the rejected comment */
+	CHECK_INT(stored("Batch-Name-To-Erase"), 0);
+	CHECK_INT(stored("Batch-Text-To-Erase"), 0);
+	struct proj_campaign c = get("be");
+	CHECK_INT(c.totals.raised, 50);
+	CHECK_INT(c.totals.comments, 0);
+	struct verify_report rep;
+	CHECK_INT(fixture_verify(st, &rep), 0);
+	CHECK_INT(rep.replay.result.outcome, REPLAY_OK);
+	CHECK_INT(rep.differs, 0);
+	json_batch_free(&b);
+}
+
+/*
  * A published row the flush must read (a campaign's info row, when it
  * closes) that no longer decodes fails the whole batch: nothing of it is
  * kept, the log included.
@@ -753,6 +791,7 @@ int main(void)
 	test_erasure();
 	test_batch_platform();
 	test_batch_whole_life();
+	test_batch_erasure();
 	test_batch_damaged_row(); /* last: it leaves a damaged row */
 	fixture_close(st);
 	fixture_remove(dir);

@@ -137,12 +137,20 @@ int proj_apply(struct proj_writer *w, const struct pl_event *ev, const struct pr
 
 /*
  * Writes the state of the campaigns changed since proj_writer_begin() or
- * the last flush to the index (the writer holds it until then), writes
- * every change to published rows recorded since (proj_publish), with
- * their totals and the platform's, and notes when enough history rows are
- * staged for a move (move_due). Whatever applies events ends with it.
+ * the last flush to the index (the writer holds it until then), and
+ * records their totals and the platform's for readers. Whatever applies
+ * events ends with it, then with proj_writer_publish().
  */
 int proj_writer_flush(struct proj_writer *w);
+
+/*
+ * Writes every change to published rows recorded since proj_writer_begin()
+ * (proj_publish.h) in t, a write transaction (the rules may have read in
+ * another), and notes when enough history rows are staged for a move
+ * (move_due). When t is run again (map growth), call it again: it starts
+ * over. Returns t's error.
+ */
+int proj_writer_publish(struct proj_writer *w, struct store_txn *t);
 
 /*
  * One transaction's share of the move due (proj_staged_move), in t, a

@@ -674,13 +674,20 @@ int proj_writer_flush(struct proj_writer *w)
 {
 	write_touched(w);
 	publish_platform(w);
-	proj_publish(&w->changes, w->t, w->slot, &w->staged);
+	return w->t->err;
+}
+
+int proj_writer_publish(struct proj_writer *w, struct store_txn *t)
+{
+	/* Run again, t starts over: so do the rows held for the next move. */
+	proj_staged_undo(&w->staged, w->staged_mark);
+	proj_publish(&w->changes, t, w->slot, &w->staged);
 	bool due = false;
 	/* Once due, the move stays due until it ends: no need to look again. */
-	if (w->publish && !w->move_due && !w->t->err &&
-	    proj_move_due(w->t, w->slot, w->move_rows, &due) == 0 && due)
+	if (w->publish && !w->move_due && !t->err &&
+	    proj_move_due(t, w->slot, w->move_rows, &due) == 0 && due)
 		w->move_due = true;
-	return w->t->err;
+	return t->err;
 }
 
 int proj_writer_move(struct proj_writer *w, struct store_txn *t, bool *more)

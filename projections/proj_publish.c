@@ -325,6 +325,5 @@ int proj_publish(struct proj_changes *ch, struct store_txn *t, enum store_slot s
 		write_change(t, slot, held, (enum change_kind)p[0], p + RECORD_HEAD, len);
 		at += RECORD_HEAD + len;
 	}
-	proj_changes_clear(ch);
 	return t->err;
 }

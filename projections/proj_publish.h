@@ -65,8 +65,9 @@ void proj_change_platform(struct proj_changes *ch, const char currency[3],
 
 /*
  * Writes the changes recorded to slot's tables in t, in order, holding the
- * staged history rows in held as well (proj_staged_hold), and forgets
- * them. Returns t's error (PL_ECORRUPT for a published row that does not
+ * staged history rows in held as well (proj_staged_hold). They stay
+ * recorded, for a transaction run again, until proj_changes_clear().
+ * Returns t's error (PL_ECORRUPT for a published row that does not
  * decode), or the recording's PL_ENOMEM.
  */
 int proj_publish(struct proj_changes *ch, struct store_txn *t, enum store_slot slot,

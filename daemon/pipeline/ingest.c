@@ -1,12 +1,17 @@
 /*
  * ingest.c — one batch of messages → log, rejections, projections, offsets.
  *
- * A batch is decided first and written after: each message's outcome (a
- * log entry, a rejection, a duplicate) and what the rules change are kept
- * in memory, then the log entries and rejections are written in order and
- * the projections flushed. Rules that look back at an earlier event of the
- * batch read it from its message (slot_set_pending). An erasure writes
- * what came before it first, since it rewrites the log.
+ * A batch is decided first, in a read transaction, and written after, in
+ * a write transaction: each message's outcome (a log entry, a rejection, a
+ * duplicate) and what the rules change are kept in memory, then the log
+ * entries and rejections are written in order and the projections'
+ * changes published. Rules that look back at an earlier event of the
+ * batch read it from its message (slot_set_pending). A map grown in
+ * between runs only the writing again.
+ *
+ * An erasure rewrites the log, and its rule reads what it did: a batch
+ * that holds one is decided again inside the write transaction, which
+ * writes what the batch decided before the erasure first.
  */
 #include "ingest.h"
 
@@ -53,7 +58,11 @@ struct batch {
 	 * those from unwritten_seq on are not in the log yet. */
 	uint32_t *entry_msg;
 	uint64_t first_seq, unwritten_seq;
+	bool in_write_txn; /* deciding inside the write transaction (an erasure's batch) */
 };
+
+/* decide() met an erasure outside the write transaction: decide again inside it. */
+enum { NEEDS_WRITE_TXN = 1 };
 
 /* The raw bytes of an entry the batch decided and has not written (slot_pending_fn). */
 static int unwritten_entry(void *arg, uint64_t seq, const void **raw, size_t *raw_len)
@@ -159,6 +168,8 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 		return reject(b, i, &d->rej, &d->ev);
 	if (!in_window(b, &d->ev, &rej))
 		return reject(b, i, &rej, &d->ev);
+	if (d->ev.type == PL_EV_SUPPORTER_FORGOTTEN && !b->in_write_txn)
+		return NEEDS_WRITE_TXN;
 	uint64_t seq = b->stats.last_seq + 1;
 	int rc = slot_claim(&b->w->live, d);
 	if (rc == PL_EEXIST) {
@@ -236,19 +247,17 @@ static void store_offsets(struct store_txn *t, const struct batch *b)
 		put_offset(t, b, last[j]);
 }
 
-static int ingest_txn(struct store_txn *t, void *arg)
+/*
+ * Decides every message of the batch, reading in t, and records what the
+ * rules changed (slot_flush_rules). 0, NEEDS_WRITE_TXN, or an error.
+ */
+static int decide(struct store_txn *t, struct batch *b)
 {
-	struct batch *b = arg;
 	struct slot *live = &b->w->live;
-	/* A retry after map growth starts over. */
 	memset(&b->stats, 0, sizeof b->stats);
 	b->noutcomes = b->written = b->nrejections = 0;
-	slot_txn_rewind(live, t, true);
 	slot_set_log(live, t);
-	/* A rebuild may have swapped slots since the writer last looked. */
-	int rc = writer_check_live(b->w, t);
-	if (rc == 0)
-		rc = evlog_last_seq(t, &b->stats.last_seq);
+	int rc = evlog_last_seq(t, &b->stats.last_seq);
 	b->first_seq = b->unwritten_seq = b->stats.last_seq + 1;
 	/* Message i is applied while message i + LOOKAHEAD_DEPTH is prepared. */
 	struct decoded spare[LOOKAHEAD_DEPTH];
@@ -262,10 +271,18 @@ static int ingest_txn(struct store_txn *t, void *arg)
 			ready[k] = prepare(live, &spare[k], &b->msgs[i + LOOKAHEAD_DEPTH]);
 	}
 	if (rc == 0)
-		rc = write_outcomes(t, b);
+		rc = slot_flush_rules(live);
+	return rc;
+}
+
+/* Writes what the batch decided and is not written yet, its changes and its offsets, in t. */
+static int write_decided(struct store_txn *t, struct batch *b)
+{
+	struct slot *live = &b->w->live;
+	int rc = write_outcomes(t, b);
 	CRASH_POINT(INGEST_APPLIED);
 	if (rc == 0)
-		rc = slot_flush(live);
+		rc = slot_publish(live, t);
 	CRASH_POINT(INGEST_FLUSHED);
 	if (rc == 0)
 		store_offsets(t, b);
@@ -273,6 +290,51 @@ static int ingest_txn(struct store_txn *t, void *arg)
 		rejections_forwarded_put(t, b->forwarded);
 	CRASH_POINT(INGEST_OFFSETS);
 	return rc ? rc : t->err;
+}
+
+/* The write transaction of a batch decided before it. */
+static int write_txn(struct store_txn *t, void *arg)
+{
+	struct batch *b = arg;
+	b->written = 0; /* a retry after map growth writes it all again */
+	/* A rebuild may have swapped slots since the writer last looked. */
+	int rc = writer_check_live(b->w, t);
+	return rc ? rc : write_decided(t, b);
+}
+
+/* The write transaction of a batch that is decided in it (it holds an erasure). */
+static int decide_and_write_txn(struct store_txn *t, void *arg)
+{
+	struct batch *b = arg;
+	slot_txn_rewind(&b->w->live, t, true); /* a retry after map growth starts over */
+	int rc = writer_check_live(b->w, t);
+	if (rc == 0)
+		rc = decide(t, b);
+	return rc ? rc : write_decided(t, b);
+}
+
+/* Decides the batch in a read transaction, then writes it; or, with an erasure, both in one. */
+static int ingest_once(struct batch *b)
+{
+	struct writer *w = b->w;
+	struct store_txn rt;
+	int rc = store_read_begin(w->st, &rt);
+	if (rc)
+		return rc;
+	b->in_write_txn = false;
+	slot_txn_begin(&w->live, &rt, true);
+	rc = decide(&rt, b);
+	/* Never two transactions at once in one thread: a map growth waits for the first. */
+	store_abort(&rt);
+	slot_set_log(&w->live, NULL);
+	if (rc == 0) {
+		rc = store_run_write(w->st, write_txn, b);
+	} else if (rc == NEEDS_WRITE_TXN) {
+		b->in_write_txn = true;
+		rc = store_run_write(w->st, decide_and_write_txn, b);
+	}
+	slot_txn_end(&w->live, rc == 0);
+	return rc;
 }
 
 int ingest_batch(struct writer *w, const struct ingest_msg *msgs, size_t n, const char *cluster,
@@ -288,11 +350,9 @@ int ingest_batch(struct writer *w, const struct ingest_msg *msgs, size_t n, cons
 	while (rc == 0) {
 		if ((rc = writer_follow(w, &res)))
 			break;
-		slot_txn_begin(&w->live, NULL, true);
 		slot_set_pending(&w->live, unwritten_entry, &b);
-		rc = store_run_write(w->st, ingest_txn, &b);
+		rc = ingest_once(&b);
 		slot_set_pending(&w->live, NULL, NULL);
-		slot_txn_end(&w->live, rc == 0);
 		if (rc != PL_EBUSY)
 			break;
 		rc = PL_OK; /* the slots were swapped in between: again */

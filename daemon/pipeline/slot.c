@@ -209,9 +209,20 @@ void slot_txn_end(struct slot *s, bool committed)
 		s->applied_seq = s->saved_applied;
 }
 
-int slot_flush(struct slot *s)
+int slot_flush_rules(struct slot *s)
 {
 	return proj_writer_flush(&s->pw);
+}
+
+int slot_publish(struct slot *s, struct store_txn *t)
+{
+	return proj_writer_publish(&s->pw, t);
+}
+
+int slot_flush(struct slot *s)
+{
+	int rc = slot_flush_rules(s);
+	return rc ? rc : slot_publish(s, s->pw.t);
 }
 
 bool slot_busy(const struct slot *s)

@@ -127,8 +127,21 @@ int slot_claim(struct slot *s, const struct decoded *d);
 int slot_apply_claimed(struct slot *s, const struct decoded *d, uint64_t seq,
 		       struct pl_rejection *rej);
 
-/* Writes what the transaction's events changed that the writer held (proj_writer_flush). */
+/*
+ * Writes what the transaction's events changed that the writer held: to
+ * the index, and to the published rows in the transaction the events were
+ * applied in (proj_writer_flush, proj_writer_publish).
+ */
 int slot_flush(struct slot *s);
+
+/*
+ * The same in two steps, for events applied in a read transaction and
+ * written in a write transaction after it: the index and what readers are
+ * to see recorded, then the published rows written in t (again when t is
+ * run again).
+ */
+int slot_flush_rules(struct slot *s);
+int slot_publish(struct slot *s, struct store_txn *t);
 
 /*
  * Between transactions: freezes the index when it is full, and writes at

@@ -188,17 +188,8 @@ static int add_history(struct apply_ctx *c, int64_t at, struct proj_history *h)
 	return c->t->err;
 }
 
-static void platform_add(struct proj_platform *to, const struct proj_platform *d)
-{
-	to->raised += d->raised;
-	to->pledges += d->pledges;
-	to->open += d->open;
-	to->closed += d->closed;
-	to->supporters += d->supporters;
-}
-
 /* Records the platform totals' changes held since the last flush. */
-static void publish_platform(struct proj_writer *w)
+static void record_platform(struct proj_writer *w)
 {
 	for (size_t i = 0; i < w->nplatform; i++)
 		proj_change_platform(&w->changes, w->platform[i].currency, &w->platform[i].d);
@@ -215,7 +206,7 @@ static int add_platform(struct apply_ctx *c, const struct proj_platform *d)
 	while (i < w->nplatform && memcmp(w->platform[i].currency, c->state.currency, 3) != 0)
 		i++;
 	if (i == PROJ_PLATFORM_PENDING) {
-		publish_platform(w);
+		record_platform(w);
 		i = 0;
 	}
 	struct proj_platform_change *ch = &w->platform[i];
@@ -224,7 +215,7 @@ static int add_platform(struct apply_ctx *c, const struct proj_platform *d)
 		memcpy(ch->currency, c->state.currency, 3);
 		w->nplatform++;
 	}
-	platform_add(&ch->d, d);
+	proj_platform_add(&ch->d, d);
 	return c->t->err;
 }
 
@@ -673,7 +664,7 @@ static int write_touched(struct proj_writer *w)
 int proj_writer_flush(struct proj_writer *w)
 {
 	write_touched(w);
-	publish_platform(w);
+	record_platform(w);
 	return w->t->err;
 }
 

@@ -14,7 +14,7 @@
  * them; structs are copied as they are (a record never leaves the process).
  */
 enum change_kind {
-	CHANGE_OPENED,        /* at, closes_at, id, info row */
+	CHANGE_OPENED,        /* at, id, info row */
 	CHANGE_CLOSED,        /* id */
 	CHANGE_HISTORY,       /* seq, key, row */
 	CHANGE_HISTORY_MERGE, /* key, struct proj_history */
@@ -79,13 +79,11 @@ void proj_change_opened(struct proj_changes *ch, struct pl_str campaign,
 			const struct proj_info *info, int64_t at)
 {
 	size_t info_len = proj_info_encode(NULL, info);
-	uint8_t *p = record(ch, CHANGE_OPENED, 16 + 1 + campaign.len + info_len);
+	uint8_t *p = record(ch, CHANGE_OPENED, 8 + 1 + campaign.len + info_len);
 	if (!p)
 		return;
 	bytes_put_le64(p, (uint64_t)at);
-	bytes_put_le64(p + 8, (uint64_t)info->closes_at);
-	p = put_short(p + 16, campaign.ptr, campaign.len);
-	proj_info_encode(p, info);
+	proj_info_encode(put_short(p + 8, campaign.ptr, campaign.len), info);
 }
 
 void proj_change_closed(struct proj_changes *ch, struct pl_str campaign)
@@ -162,34 +160,40 @@ static void order_entry(struct store_txn *t, enum store_slot slot, enum store_sl
 		store_put(t, store_slot_db(slot, table), key, klen, "", 0, 0);
 }
 
-static int64_t closing_order(int64_t closes_at)
+/* Puts (or deletes) campaign id's place among those closing soonest, from its info row. */
+static void closing_entry(struct store_txn *t, enum store_slot slot, const void *info_row,
+			  size_t len, struct pl_str id, bool del)
 {
-	return closes_at == PROJ_NONE ? INT64_MAX : closes_at; /* none given: last */
+	struct proj_info info;
+	if (proj_info_decode(info_row, len, &info)) {
+		store_txn_fail(t, PL_ECORRUPT);
+		return;
+	}
+	int64_t v = info.closes_at == PROJ_NONE ? INT64_MAX : info.closes_at; /* none given: last */
+	order_entry(t, slot, SLOT_BY_CLOSING, PROJ_BY_CLOSING, v, id, del);
 }
 
 static void write_opened(struct store_txn *t, enum store_slot slot, const uint8_t *p, size_t len)
 {
-	int64_t at = (int64_t)bytes_get_le64(p), closes_at = (int64_t)bytes_get_le64(p + 8);
-	struct pl_str id = {(const char *)p + 17, p[16]};
-	const uint8_t *info = p + 17 + id.len;
-	store_put(t, store_slot_db(slot, SLOT_CAMPAIGNS), id.ptr, id.len, info,
-		  len - (size_t)(info - p), 0);
+	int64_t at = (int64_t)bytes_get_le64(p);
+	struct pl_str id = {(const char *)p + 9, p[8]};
+	const uint8_t *info = p + 9 + id.len;
+	size_t info_len = len - (size_t)(info - p);
+	store_put(t, store_slot_db(slot, SLOT_CAMPAIGNS), id.ptr, id.len, info, info_len, 0);
 	order_entry(t, slot, SLOT_BY_OPENED, PROJ_BY_NEWEST, at, id, false);
-	order_entry(t, slot, SLOT_BY_CLOSING, PROJ_BY_CLOSING, closing_order(closes_at), id, false);
+	closing_entry(t, slot, info, info_len, id, false);
 }
 
-/* No longer among the open ones closing soon: its place there is in its info row. */
+/* No longer among the open ones closing soon. */
 static void write_closed(struct store_txn *t, enum store_slot slot, struct pl_str id)
 {
 	MDB_val v;
-	struct proj_info info;
 	int rc = store_get(t, store_slot_db(slot, SLOT_CAMPAIGNS), id.ptr, id.len, &v);
-	if (rc || proj_info_decode(v.mv_data, v.mv_size, &info)) {
-		store_txn_fail(t, rc && rc != PL_ENOTFOUND ? rc : PL_ECORRUPT);
+	if (rc) {
+		store_txn_fail(t, rc == PL_ENOTFOUND ? PL_ECORRUPT : rc);
 		return;
 	}
-	order_entry(t, slot, SLOT_BY_CLOSING, PROJ_BY_CLOSING, closing_order(info.closes_at), id,
-		    true);
+	closing_entry(t, slot, v.mv_data, v.mv_size, id, true);
 }
 
 /*
@@ -254,11 +258,7 @@ static void write_platform(struct store_txn *t, enum store_slot slot, const char
 	}
 	if (rc && rc != PL_ENOTFOUND)
 		return;
-	p.raised += d->raised;
-	p.pledges += d->pledges;
-	p.open += d->open;
-	p.closed += d->closed;
-	p.supporters += d->supporters;
+	proj_platform_add(&p, d);
 	uint8_t buf[PROJ_PLATFORM_SIZE];
 	proj_platform_encode(buf, &p);
 	store_put(t, db, currency, 3, buf, sizeof buf, 0);

@@ -262,6 +262,15 @@ int proj_history_decode(const void *buf, size_t len, struct proj_history *h)
 	return n == len ? PL_OK : PL_ECORRUPT;
 }
 
+void proj_platform_add(struct proj_platform *to, const struct proj_platform *d)
+{
+	to->raised += d->raised;
+	to->pledges += d->pledges;
+	to->open += d->open;
+	to->closed += d->closed;
+	to->supporters += d->supporters;
+}
+
 void proj_platform_encode(uint8_t *buf, const struct proj_platform *p)
 {
 	bytes_put_le64(buf, (uint64_t)p->raised);

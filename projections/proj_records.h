@@ -98,6 +98,8 @@ struct proj_platform {
 #define PROJ_PLATFORM_SIZE 48
 void proj_platform_encode(uint8_t *buf, const struct proj_platform *p);
 int proj_platform_decode(const void *buf, size_t len, struct proj_platform *p);
+/* Adds the figures of d to those of to. */
+void proj_platform_add(struct proj_platform *to, const struct proj_platform *d);
 
 /* The campaign orders: an 8-byte sort key, then the id. */
 enum proj_order { PROJ_BY_ID, PROJ_BY_RAISED, PROJ_BY_NEWEST, PROJ_BY_CLOSING };

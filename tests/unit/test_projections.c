@@ -29,6 +29,15 @@ static int ev(const char *type, const char *campaign, int64_t at, const char *fi
 	return fixture_ingest(st, json);
 }
 
+/* Verify replays the log and finds the projections the same. */
+static void check_verifies(void)
+{
+	struct verify_report rep;
+	CHECK_INT(fixture_verify(st, &rep), 0);
+	CHECK_INT(rep.replay.result.outcome, REPLAY_OK);
+	CHECK_INT(rep.differs, 0);
+}
+
 static int open_campaign(const char *c, const char *currency, int64_t at)
 {
 	char f[256];
@@ -600,10 +609,7 @@ static void test_batch_platform(void)
 	CHECK(!seen.bad);
 	CHECK_INT(seen.raised, 20);
 	CHECK_INT(seen.supporters, 2);
-	struct verify_report rep;
-	CHECK_INT(fixture_verify(st, &rep), 0);
-	CHECK_INT(rep.replay.result.outcome, REPLAY_OK);
-	CHECK_INT(rep.differs, 0);
+	check_verifies();
 	for (size_t i = 0; i < n; i++)
 		msgpack_sbuffer_destroy(&bufs[i]);
 }
@@ -694,10 +700,7 @@ static void test_batch_whole_life(void)
 	CHECK(page.count == 1 && page.items[0].text.len == 6 &&
 	      memcmp(page.items[0].text.ptr, "second", 6) == 0);
 	store_abort(&t);
-	struct verify_report rep;
-	CHECK_INT(fixture_verify(st, &rep), 0);
-	CHECK_INT(rep.replay.result.outcome, REPLAY_OK);
-	CHECK_INT(rep.differs, 0);
+	check_verifies();
 	json_batch_free(&b);
 }
 
@@ -732,10 +735,7 @@ static void test_batch_erasure(void)
 	struct proj_campaign c = get("be");
 	CHECK_INT(c.totals.raised, 50);
 	CHECK_INT(c.totals.comments, 0);
-	struct verify_report rep;
-	CHECK_INT(fixture_verify(st, &rep), 0);
-	CHECK_INT(rep.replay.result.outcome, REPLAY_OK);
-	CHECK_INT(rep.differs, 0);
+	check_verifies();
 	json_batch_free(&b);
 }
 

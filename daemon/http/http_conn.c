@@ -25,6 +25,7 @@
  * no next request of a connection before its reply is out, and the input
  * it buffers meanwhile is capped by a read watermark.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -51,11 +52,36 @@ static void count_output(struct http_worker *w, int64_t delta)
 	atomic_fetch_add(&w->hs->m->http_output_queued, delta);
 }
 
+/*
+ * A reply that starts while no request of ours is being answered is one
+ * evhttp made itself: a request it could not parse or would not take
+ * (400, 413, 501). It never reaches the router, so it is counted here,
+ * from its status line, as route "unparsed". evhttp's "100 Continue" is
+ * not an answer and is left out.
+ */
+static void count_refusal(struct http_conn *c, struct evbuffer *b, size_t at)
+{
+	char line[16] = {0};
+	struct evbuffer_ptr pos;
+	int status = 0;
+	if (evbuffer_ptr_set(b, &pos, at, EVBUFFER_PTR_SET) == 0 &&
+	    evbuffer_copyout_from(b, &pos, line, sizeof line - 1) > 0 &&
+	    sscanf(line, "HTTP/%*d.%*d %d", &status) == 1 && status < 200)
+		return;
+	c->refusing = true;
+	metrics_count_http(c->w->hs->m, HTTP_METRICS_UNPARSED, status);
+}
+
 static void output_changed_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *conn)
 {
-	(void)b;
 	struct http_conn *c = conn;
+	/* evbuffer calls back for each change here (no deferred callbacks), so
+	 * what an add brought starts where the buffer ended before it. */
+	if (info->n_added && !c->replying && !c->refusing)
+		count_refusal(c, b, info->orig_size);
 	c->queued = c->queued + info->n_added - info->n_deleted;
+	if (c->queued == 0)
+		c->refusing = false;
 	count_output(c->w, (int64_t)info->n_added - (int64_t)info->n_deleted);
 }
 
@@ -125,6 +151,7 @@ struct http_conn *http_conn_request_received(struct http_worker *w, struct evhtt
 	if (c) {
 		event_del(c->deadline_ev);
 		c->replying = true;
+		c->refusing = false;
 		evhttp_request_set_on_complete_cb(req, reply_sent_cb, c);
 	}
 	return c;

@@ -49,8 +49,12 @@ enum http_route {
 	HTTP_ROUTE_COUNT
 };
 
-/* Route names indexed by enum http_route, for metrics_render(). */
-extern const char *const http_route_names[HTTP_ROUTE_COUNT];
+/* In pledged_http_requests_total, after the routes: the requests evhttp
+ * refused itself before any route (http_conn.c). */
+#define HTTP_METRICS_UNPARSED HTTP_ROUTE_COUNT
+
+/* Route names indexed by enum http_route, then "unparsed", for metrics_render(). */
+extern const char *const http_route_names[HTTP_ROUTE_COUNT + 1];
 /* The listeners (enum http_listener bits) that serve each route. */
 extern const int http_route_listeners[HTTP_ROUTE_COUNT];
 
@@ -91,6 +95,7 @@ struct http_conn {
 	struct event *deadline_ev; /* pending while a request is being received, or
 				    * while a reply waits with more than HTTP_CONN_OUTPUT_MAX */
 	bool replying;             /* between a request and the end of its reply */
+	bool refusing;             /* evhttp's own answer (counted) is going out */
 	struct evbuffer_cb_entry *output_cb; /* counts what is queued for the client */
 	size_t queued;             /* bytes of replies not yet taken by the kernel */
 	void (*on_close)(void *arg); /* what else must know it closed (a stream) */

@@ -96,7 +96,7 @@ void http_ops_metrics(struct http_request *r)
 		store_abort(&t);
 	}
 	size_t len = 0;
-	char *text = metrics_render(r->w->hs->m, &rebuild, http_route_names, HTTP_ROUTE_COUNT, &len);
+	char *text = metrics_render(r->w->hs->m, &rebuild, http_route_names, HTTP_ROUTE_COUNT + 1, &len);
 	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
 	if (!text || evbuffer_add_reference(b, text, len, http_free_text_cb, NULL)) {
 		free(text);

@@ -12,10 +12,11 @@
 #include "http_internal.h"
 #include "pl_error.h"
 
-const char *const http_route_names[HTTP_ROUTE_COUNT] = {
+const char *const http_route_names[HTTP_ROUTE_COUNT + 1] = {
 #define HTTP_ROUTE_NAME(e, name, path, listeners) name,
 	HTTP_ROUTES(HTTP_ROUTE_NAME)
 #undef HTTP_ROUTE_NAME
+	[HTTP_METRICS_UNPARSED] = "unparsed",
 };
 
 const int http_route_listeners[HTTP_ROUTE_COUNT] = {
@@ -24,7 +25,7 @@ const int http_route_listeners[HTTP_ROUTE_COUNT] = {
 #undef HTTP_ROUTE_LISTENERS
 };
 
-_Static_assert(HTTP_ROUTE_COUNT <= METRICS_HTTP_ROUTES, "metrics counts too few HTTP routes");
+_Static_assert(HTTP_ROUTE_COUNT + 1 <= METRICS_HTTP_ROUTES, "metrics counts too few HTTP routes");
 
 #define MAX_SEGMENTS 4
 

@@ -11,7 +11,7 @@
 static const double batch_bounds[METRICS_BATCH_BUCKETS - 1] = {1, 10, 100, 500, 1000, 5000, 10000};
 static const double latency_bounds[METRICS_LATENCY_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
 								   0.025, 0.1, 0.5, 5};
-static const int http_statuses[METRICS_HTTP_STATUSES - 1] = {200, 204, 304, 307, 400, 401, 404, 405, 413, 421, 503};
+static const int http_statuses[METRICS_HTTP_STATUSES - 1] = {200, 204, 304, 307, 400, 401, 404, 405, 413, 421, 501, 503};
 
 void metrics_init(struct metrics *m)
 {

@@ -26,7 +26,7 @@
 #define METRICS_LATENCY_BUCKETS 10   /* 0.5ms … 5s, +Inf */
 #define METRICS_MAX_PARTITIONS 256
 #define METRICS_HTTP_ROUTES 16
-#define METRICS_HTTP_STATUSES 12     /* 200 204 304 307 400 401 404 405 413 421 503 other */
+#define METRICS_HTTP_STATUSES 13     /* 200 204 304 307 400 401 404 405 413 421 501 503 other */
 
 enum consumer_state {
 	CONSUMER_STARTING,  /* not yet assigned partitions */

@@ -1064,11 +1064,40 @@ static void test_stream(void)
 	CHECK_INT(get("/v1/campaigns/sse-camp"), 200);
 }
 
+/* pledged_http_requests_total{route="unparsed",status=…} now: what evhttp refused itself. */
+static long long unparsed_count(const char *status)
+{
+	char sample[128];
+	snprintf(sample, sizeof sample, "pledged_http_requests_total{route=\"unparsed\",status=\"%s\"} ",
+		 status);
+	CHECK_INT(admin_get("/metrics"), 200);
+	const char *at = strstr(R.body, sample);
+	return at ? atoll(at + strlen(sample)) : 0;
+}
+
+/* Answers a client saw from evhttp itself, by status (400, 413, 501), and how many it could have. */
+struct refusals {
+	int seen[3], sent;
+};
+
+static void note_refusal(struct refusals *f, const struct resp *r)
+{
+	f->sent++;
+	f->seen[0] += r->status == 400;
+	f->seen[1] += r->status == 413;
+	f->seen[2] += r->status == 501;
+}
+
 /* Bad clients: none may crash the server or keep it from answering others. */
 static void test_hostile(void)
 {
 	static char big[40000];
+	static const char *const refused[3] = {"400", "413", "501"};
 	struct resp *r = malloc(sizeof *r);
+	struct refusals f = {0};
+	long long before[3];
+	for (int i = 0; i < 3; i++)
+		before[i] = unparsed_count(refused[i]);
 
 	/* A long URL within the header limit: just a 404. */
 	memset(big, 'a', 6000);
@@ -1086,6 +1115,7 @@ static void test_hostile(void)
 	n += 20000;
 	n += snprintf(big + n, sizeof big - (size_t)n, " HTTP/1.1\r\nHost: t\r\n\r\n");
 	raw_request(port, big, (size_t)n, r, 3000);
+	note_refusal(&f, r);
 	CHECK(r->status == 413 || r->status == 400 || r->len == 0);
 
 	/* Oversize headers. */
@@ -1094,12 +1124,14 @@ static void test_hostile(void)
 	n += 12000;
 	n += snprintf(big + n, sizeof big - (size_t)n, "\r\n\r\n");
 	raw_request(port, big, (size_t)n, r, 3000);
+	note_refusal(&f, r);
 	CHECK(r->status == 413 || r->status == 400 || r->len == 0);
 
 	/* A body on a GET larger than any request needs. */
 	n = snprintf(big, sizeof big, "POST /v1/campaigns HTTP/1.1\r\nHost: t\r\nContent-Length: 20000\r\n\r\n");
 	memset(big + n, 'd', 20000);
 	raw_request(port, big, (size_t)n + 20000, r, 3000);
+	note_refusal(&f, r);
 	if (!(r->status == 413 || r->len == 0))
 		fprintf(stderr, "big body: %d %.100s\n", r->status, r->raw);
 	CHECK(r->status == 413 || r->len == 0);
@@ -1107,15 +1139,34 @@ static void test_hostile(void)
 	/* Garbage. */
 	static const char garbage[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 binary\r\n\r\n";
 	raw_request(port, garbage, sizeof garbage - 1, r, 3000);
+	note_refusal(&f, r);
 	CHECK(r->status == 400 || r->len == 0);
 	raw_request(port, "GET\r\n\r\n", 7, r, 3000);
+	note_refusal(&f, r);
 	CHECK(r->status == 400 || r->len == 0);
 	raw_request(port, "BREW /pot HTTP/1.1\r\n\r\n", 22, r, 3000);
+	note_refusal(&f, r);
 	/* A method HTTP does not know is evhttp's own 501, as RFC 9110 asks. */
 	CHECK_INT(r->status, 501);
 	raw_request(port, "GET /v1/campaigns HTTP/9.9\r\n\r\n", 30, r, 3000);
+	note_refusal(&f, r);
 	CHECK(r->status != 200 || strstr(r->raw, "campaigns") != NULL);
 	free(r);
+	/* Each refusal a client saw is counted, none that was not sent (a client
+	 * that was cut off may have missed one it caused). */
+	long long counted = 0;
+	for (int i = 0; i < 3; i++) {
+		long long n = unparsed_count(refused[i]) - before[i];
+		if (n < f.seen[i])
+			fprintf(stderr, "unparsed %s: %lld counted, %d seen\n", refused[i], n, f.seen[i]);
+		CHECK(n >= f.seen[i]);
+		counted += n;
+	}
+	CHECK(f.seen[0] + f.seen[1] + f.seen[2] >= 3);
+	CHECK(counted <= f.sent);
+	/* The answers of the router are not (the 404s and 200s above). */
+	CHECK(strstr(R.body, "route=\"unparsed\",status=\"404\"") == NULL);
+	CHECK(strstr(R.body, "route=\"unparsed\",status=\"200\"") == NULL);
 
 	/* Clients that connect and send nothing, or half a request, do not stall others. */
 	int idle[50];

@@ -23,7 +23,8 @@
  * server (output_queued, which the router holds under max_output_bytes)
  * and in the metrics, from the output buffer's own callbacks; evhttp reads
  * no next request of a connection before its reply is out, and the input
- * it buffers meanwhile is capped by a read watermark.
+ * it buffers meanwhile is capped by a read watermark. The same callbacks
+ * count the answers evhttp makes itself, to requests no route ever sees.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1156,11 +1156,11 @@ static void test_hostile(void)
 	 * that was cut off may have missed one it caused). */
 	long long counted = 0;
 	for (int i = 0; i < 3; i++) {
-		long long n = unparsed_count(refused[i]) - before[i];
-		if (n < f.seen[i])
-			fprintf(stderr, "unparsed %s: %lld counted, %d seen\n", refused[i], n, f.seen[i]);
-		CHECK(n >= f.seen[i]);
-		counted += n;
+		long long now = unparsed_count(refused[i]) - before[i];
+		if (now < f.seen[i])
+			fprintf(stderr, "unparsed %s: %lld counted, %d seen\n", refused[i], now, f.seen[i]);
+		CHECK(now >= f.seen[i]);
+		counted += now;
 	}
 	CHECK(f.seen[0] + f.seen[1] + f.seen[2] >= 3);
 	CHECK(counted <= f.sent);

@@ -148,6 +148,9 @@ static void stop_cb(evutil_socket_t fd, short what, void *worker)
 static void *worker_main(void *worker)
 {
 	struct http_worker *w = worker;
+	/* Threads are named for top -H, perf and gdb (15 characters at most). */
+	pthread_setname_np(pthread_self(),
+			   w->hs->opt.listener == HTTP_ADMIN ? "pl-admin-http" : "pl-http");
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;
 }

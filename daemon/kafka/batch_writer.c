@@ -40,6 +40,7 @@ struct batch_writer {
 static void *writer_main(void *arg)
 {
 	struct batch_writer *w = arg;
+	pthread_setname_np(pthread_self(), "pl-writer");
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		while (w->state != SUBMITTED && !w->stopping)

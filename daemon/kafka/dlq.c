@@ -164,6 +164,7 @@ static int64_t monotonic_ms(void)
 static void *dlq_main(void *arg)
 {
 	struct dlq *d = arg;
+	pthread_setname_np(pthread_self(), "pl-dlq");
 	int64_t retry_at = 0;
 	while (!atomic_load(&d->stop)) {
 		if (!d->failed)

@@ -78,6 +78,7 @@ static void hear(struct members *mb, const rd_kafka_message_t *msg)
 static void *members_main(void *arg)
 {
 	struct members *mb = arg;
+	pthread_setname_np(pthread_self(), "pl-members");
 	while (!atomic_load(&mb->stop)) {
 		uint64_t generation = ownership_generation(&mb->m->owner);
 		announce(mb);

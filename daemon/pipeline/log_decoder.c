@@ -107,6 +107,7 @@ static int begin(struct log_decoder *dec)
 static void *decode_log(void *arg)
 {
 	struct log_decoder *dec = arg;
+	pthread_setname_np(pthread_self(), "pl-log-decode");
 	if (begin(dec))
 		return NULL;
 	uint64_t bad_seq = 0;

@@ -4,7 +4,7 @@
  * written, collect() waits and hands back the write's result and stats, an
  * error comes back as it was, the after work runs after each written batch
  * (not a failed one) and its time comes back with a later collect, and
- * stop() lets a write in progress finish.
+ * stop() lets a write in progress finish. The thread is named pl-writer.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -24,6 +24,7 @@ static atomic_int calls;
 static pthread_t writer_thread;
 static const struct ingest_msg *seen_msgs;
 static char seen_cluster[64];
+static char seen_thread_name[16];
 static int result;
 
 static void release(void)
@@ -39,6 +40,7 @@ static int gated_write(struct writer *wr, const struct ingest_msg *msgs, size_t 
 {
 	(void)wr;
 	writer_thread = pthread_self();
+	pthread_getname_np(writer_thread, seen_thread_name, sizeof seen_thread_name);
 	seen_msgs = msgs;
 	snprintf(seen_cluster, sizeof seen_cluster, "%s", cluster);
 	pthread_mutex_lock(&gate_lock);
@@ -75,6 +77,7 @@ static void test_batch_runs_on_its_own_thread(struct batch_writer *w)
 	CHECK(batch_writer_done(w));
 	CHECK_INT(batch_writer_collect(w, &stats, &seconds, &after_seconds), PL_OK);
 	CHECK(!pthread_equal(writer_thread, pthread_self()));
+	CHECK_STR(seen_thread_name, "pl-writer"); /* as top -H and perf show it */
 	CHECK(seen_msgs == msgs);
 	CHECK_STR(seen_cluster, "cluster");
 	CHECK_INT(stats.duplicates, 3);

@@ -141,6 +141,11 @@ static void reply_sent_cb(struct evhttp_request *req, void *conn)
 	(void)req;
 	struct http_conn *c = conn;
 	c->replying = false;
+	if (c->close_after_reply) {
+		/* The peer reads the end; evhttp then reads it too and frees the connection. */
+		shutdown(bufferevent_getfd(evhttp_connection_get_bufferevent(c->evcon)), SHUT_RDWR);
+		return;
+	}
 	conn_deadline_arm(c);
 }
 
@@ -153,6 +158,9 @@ struct http_conn *http_conn_request_received(struct http_worker *w, struct evhtt
 		event_del(c->deadline_ev);
 		c->replying = true;
 		c->refusing = false;
+		/* evhttp takes a CONNECT for a tunnel and keeps the connection
+		 * open whatever it says: its answer (a 405) ends it. */
+		c->close_after_reply = evhttp_request_get_command(req) == EVHTTP_REQ_CONNECT;
 		evhttp_request_set_on_complete_cb(req, reply_sent_cb, c);
 	}
 	return c;

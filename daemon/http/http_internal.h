@@ -96,6 +96,7 @@ struct http_conn {
 				    * while a reply waits with more than HTTP_CONN_OUTPUT_MAX */
 	bool replying;             /* between a request and the end of its reply */
 	bool refusing;             /* evhttp's own answer (counted) is going out */
+	bool close_after_reply;    /* the request was a CONNECT */
 	struct evbuffer_cb_entry *output_cb; /* counts what is queued for the client */
 	size_t queued;             /* bytes of replies not yet taken by the kernel */
 	void (*on_close)(void *arg); /* what else must know it closed (a stream) */

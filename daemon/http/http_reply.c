@@ -97,13 +97,18 @@ void http_reply_body(struct http_request *r, int status, const char *content_typ
 	evhttp_add_header(h, "Content-Type", content_type);
 	if (!evhttp_find_header(h, "Cache-Control"))
 		evhttp_add_header(h, "Cache-Control", cache_control ? cache_control : "no-cache");
-	if (r->head) {
-		/* evhttp 2.1 would send the body of a HEAD answer: say its size, drop it. */
+	bool tunnel = evhttp_request_get_command(r->req) == EVHTTP_REQ_CONNECT;
+	if (r->head || tunnel) {
+		/* evhttp 2.1 would send the body of a HEAD answer, and frames no
+		 * answer to a CONNECT (it takes it for a tunnel): say the size. */
 		char len[24];
 		snprintf(len, sizeof len, "%zu", evbuffer_get_length(body));
 		evhttp_add_header(h, "Content-Length", len);
-		evbuffer_drain(body, evbuffer_get_length(body));
+		if (r->head)
+			evbuffer_drain(body, evbuffer_get_length(body));
 	}
+	if (tunnel) /* and http_conn.c closes it once sent, which evhttp would not */
+		evhttp_add_header(h, "Connection", "close");
 	/* libevent 2.1 has no phrase for 421 (RFC 9110). */
 	evhttp_send_reply(r->req, status, status == 421 ? "Misdirected Request" : NULL, body);
 }

@@ -44,6 +44,12 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 					  "Authorization: Bearer TOKEN");
 		return;
 	}
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	if (cmd == EVHTTP_REQ_CONNECT) {
+		/* Its target is a host, not a path: no route to look up. */
+		http_reply_method(&r, "GET, HEAD");
+		return;
+	}
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	struct http_target t;
 	r.query = uri ? evhttp_uri_get_query(uri) : NULL;
@@ -61,7 +67,6 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 		return;
 	}
 
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	r.head = cmd == EVHTTP_REQ_HEAD;
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		http_reply_method(&r, "GET, HEAD");

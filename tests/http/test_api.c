@@ -339,6 +339,15 @@ static void test_campaigns(void)
 	CHECK_INT(request_to(admin_port, "PATCH", "/healthz", NULL), 405);
 	CHECK_INT(request("POST", "/v1/campaigns/" DEMO "/stream", "Content-Length: 0\r\n"), 405);
 	CHECK_STR(header("Allow"), "GET, HEAD");
+	/* evhttp takes a CONNECT for a tunnel: its 405 must still say its
+	 * length and end the connection, as the client asked, not at the
+	 * idle timeout. */
+	int64_t asked = now_ms();
+	CHECK_INT(request("CONNECT", "/v1/campaigns/" DEMO, NULL), 405);
+	CHECK(now_ms() - asked < 4000);
+	CHECK_STR(header("Allow"), "GET, HEAD");
+	CHECK_INT(atoi(header("Content-Length")), strlen(R.body));
+	CHECK(strstr(error_text(), "method not allowed") != NULL);
 	CHECK_INT(request("HEAD", "/v1/campaigns/" DEMO, NULL), 200);
 	CHECK_INT((long long)strlen(R.body), 0);
 	/* The stream's head: its headers, and no stream left open. */

@@ -181,8 +181,14 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 
 	if (!spots.at[PL_F_V])
 		return pl_reject(rej, PL_R_MISSING_FIELD, "field 'v' is missing");
-	if ((rc = read_field(&spots, end, PL_F_V, ev, rej)))
+	if ((rc = read_field(&spots, end, PL_F_V, ev, rej))) {
+		/* Any integer is a version, one above int64 too: not the known one. */
+		if (rej->reason == PL_R_OUT_OF_RANGE)
+			return pl_reject(rej, PL_R_UNSUPPORTED_VERSION,
+					 "schema version above %lld, only %d is known",
+					 (long long)INT64_MAX, PL_SCHEMA_VERSION);
 		return rc;
+	}
 	if (pl_event_int(ev, PL_F_V) != PL_SCHEMA_VERSION)
 		return pl_reject(rej, PL_R_UNSUPPORTED_VERSION, "schema version %lld, only %d is known",
 				 (long long)pl_event_int(ev, PL_F_V), PL_SCHEMA_VERSION);

@@ -166,7 +166,7 @@ static const struct raw_case raw_cases[] = {
 	RAW("huge ext", "\x81\xa1x\xc9\xff\xff\xff\xff\x01", PL_R_BAD_MSGPACK),
 	RAW("duplicate key", "\x82\xa1v\x01\xa1v\x01", PL_R_DUPLICATE_FIELD),
 	RAW("v above int64", "\x82\xa4type\xaf" "campaign.closed\xa1v\xcf\xff\xff\xff\xff\xff\xff\xff\xff",
-	    PL_R_OUT_OF_RANGE),
+	    PL_R_UNSUPPORTED_VERSION),
 	RAW("empty map", "\x80", PL_R_MISSING_FIELD),
 };
 

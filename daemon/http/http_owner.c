@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "http_internal.h"
+#include "http_query.h"
 #include "http_reply.h"
 
 /* Longest path and query sent on in a Location; longer ones get the 421. */
@@ -70,6 +71,12 @@ static json_t *generation_json(int32_t generation)
 /* GET /v1/cluster: the instances that announced themselves, and this one. */
 void http_cluster(struct http_request *r)
 {
+	struct http_query q;
+	char err[160];
+	if (http_query_parse(r->query, 0, true, &q, err, sizeof err)) {
+		http_reply_error(r, 400, "%s", err);
+		return;
+	}
 	struct cluster_member *copy = malloc(CLUSTER_MAX_MEMBERS * sizeof *copy);
 	char self[CLUSTER_ID_MAX], held[256];
 	if (!copy) {

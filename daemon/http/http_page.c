@@ -391,9 +391,15 @@ void http_page_campaign(struct http_request *r)
 	char err[160];
 	uint8_t after[HTTP_CURSOR_KEY_MAX];
 	size_t after_len = 0;
-	if (http_query_parse(r->query, HTTP_Q_BEFORE | HTTP_Q_AFTER | HTTP_Q_SORT, false, &q, err,
-			     sizeof err)) {
+	/* Other parameters are ignored (a page link may carry tracking ones),
+	 * but not a second id, nor an id beside the one in the path. */
+	if (http_query_parse(r->query, HTTP_Q_BEFORE | HTTP_Q_AFTER | HTTP_Q_SORT | HTTP_Q_ID, false,
+			     &q, err, sizeof err)) {
 		http_reply_error(r, 400, "%s", err);
+		return;
+	}
+	if (q.has_id && r->id_len && !r->id_in_query) {
+		http_reply_error(r, 400, "the path names the campaign: no id parameter");
 		return;
 	}
 	if (q.before[0] && proj_cursor_parse(q.before, strlen(q.before), &before)) {

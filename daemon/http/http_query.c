@@ -70,7 +70,7 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 	q->before[0] = '\0';
 	q->after[0] = '\0';
 	q->status = HTTP_STATUS_ANY;
-	q->has_as_of = q->has_from = q->has_to = false;
+	q->has_as_of = q->has_from = q->has_to = q->has_id = false;
 	q->interval = HTTP_INTERVAL_DAY;
 	q->sort = PROJ_BY_ID;
 	if (!query || !*query)
@@ -144,6 +144,7 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 		q->has_as_of |= key == HTTP_Q_AS_OF;
 		q->has_from |= key == HTTP_Q_FROM;
 		q->has_to |= key == HTTP_Q_TO;
+		q->has_id |= key == HTTP_Q_ID;
 		if (key == HTTP_Q_INTERVAL) {
 			if (strcmp(kv->value, "hour") == 0) {
 				q->interval = HTTP_INTERVAL_HOUR;

@@ -51,6 +51,7 @@ struct http_query {
 	int64_t as_of, from, to; /* ms since 1970, when given */
 	enum http_interval interval; /* HTTP_INTERVAL_DAY when absent */
 	enum proj_order sort;        /* PROJ_BY_ID when absent */
+	bool has_id;                 /* an id parameter was given (and allowed) */
 };
 
 /*

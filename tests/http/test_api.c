@@ -460,6 +460,8 @@ static void test_ownership(void)
 	CHECK(strstr(R.body, "\"id\":\"m-other\",\"url\":\"http:\\/\\/other.internal:8080\","
 			     "\"partitions\":[1,3],\"of\":4,\"generation\":7,") != NULL);
 	CHECK(strstr(R.body, "\"holds\":\"0,2 of 4\",\"generation\":7") != NULL);
+	CHECK_INT(get("/v1/cluster?limt=5"), 400); /* a typo is reported, as on every /v1/ path */
+	CHECK_STR(error_text(), "unknown parameter; this path takes no parameters");
 	cluster_heard(&m.cluster, "m-other", "http://other.internal:8080", 4, theirs, 2,
 		      clock_wall_ms() - CLUSTER_FRESH_MS - 1000, 7);
 	CHECK_INT(get("/v1/campaigns/" DEMO), 307); /* an older announcement never replaces */
@@ -843,6 +845,13 @@ static void test_page(void)
 	CHECK_INT(get("/c/" DEMO), 200);
 	CHECK(strstr(R.body, "id=\"more\"") != NULL);
 	CHECK(strstr(R.body, "href=\"/c/" DEMO "?before=") != NULL);
+
+	/* Other parameters are ignored, ids are not: one, in the path or in id. */
+	CHECK_INT(get("/c/" DEMO "?utm_source=x"), 200);
+	CHECK_INT(get("/c/?id=" DEMO), 200);
+	CHECK_INT(get("/c/" DEMO "?id=nope"), 400);
+	CHECK_INT(get("/c/?id=" DEMO "&id=nope"), 400);
+	CHECK_STR(error_text(), "parameter id given twice");
 
 	CHECK_INT(get("/c/slash%2Fand%20space"), 200);
 	CHECK(strstr(R.body, "<progress") != NULL);

@@ -7,11 +7,18 @@
  * before anything else. While more than max_output_bytes of replies wait
  * for slow clients, requests are 503 at once (health and readiness still
  * answered: their answers are small). In a consumer group, a campaign of a
- * partition this instance does not hold is 421 (ownership.h).
+ * partition this instance does not hold is 421 (ownership.h). A CONNECT
+ * is 405 before any path: its target is a host. A request that gives its
+ * body's length twice is 400 and ends its connection (evhttp read the body
+ * by one, a proxy in front may have by the other: where the next request
+ * starts is not known).
  */
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
 
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include "http_internal.h"
 #include "http_reply.h"
@@ -33,10 +40,29 @@ static void (*const handlers[HTTP_ROUTE_COUNT])(struct http_request *) = {
 	[HTTP_ROUTE_CLUSTER] = http_cluster,
 };
 
+/* Whether the request's length is said twice: Content-Length more than
+ * once, or beside Transfer-Encoding (RFC 9112 6.1, 6.3). */
+static bool length_ambiguous(struct evhttp_request *req)
+{
+	int lengths = 0, encodings = 0;
+	struct evkeyval *h;
+	TAILQ_FOREACH(h, evhttp_request_get_input_headers(req), next) {
+		lengths += strcasecmp(h->key, "Content-Length") == 0;
+		encodings += strcasecmp(h->key, "Transfer-Encoding") == 0;
+	}
+	return lengths > 1 || (lengths && encodings);
+}
+
 void http_router_dispatch(struct evhttp_request *req, void *worker)
 {
 	struct http_request r = {.req = req, .w = worker, .route = HTTP_ROUTE_UNKNOWN};
 	const struct http_server *hs = r.w->hs;
+	if (length_ambiguous(req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		http_reply_error(&r, 400, "the body's length is given twice (Content-Length "
+					  "repeated, or with Transfer-Encoding)");
+		return;
+	}
 	if (!http_auth_allows(hs, req)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer realm=\"pledged admin\"");

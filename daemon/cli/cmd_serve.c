@@ -81,7 +81,7 @@ static const char usage[] =
 	"                        data, listen,\n"
 	"                        admin_listen,\n"
 	"                        admin_token_file, log_level, read_only,\n"
-	"                        batch_max, batch_ms, checkpoint_entries,\n"
+	"                        batch_max, batch_ms, map_size, checkpoint_entries,\n"
 	"                        earliest_event_time, max_clock_skew_s, ready_max_lag,\n"
 	"                        cache_s_maxage, cache_stale_s,\n"
 	"                        skip_lost_offsets, kafka.*);\n"

@@ -7,12 +7,16 @@
 # An existing data dir is kept and used again: publishing the demo once more
 # changes nothing, since events already applied are recognised by their id.
 # --fresh deletes the data dir first (only one that holds pledged data).
+# LISTEN and ADMIN_LISTEN move the public and the operators' HTTP (default
+# 127.0.0.1:8080 and 127.0.0.1:8081), e.g. LISTEN=127.0.0.1:9080
+# ADMIN_LISTEN=127.0.0.1:9081 deploy/demo.sh.
 set -eu
 cd "$(dirname "$0")/.."
 fresh=no
 [ "${1:-}" = --fresh ] && { fresh=yes; shift; }
 DATA=${1:-demo-data}
 LISTEN=${LISTEN:-127.0.0.1:8080}
+ADMIN_LISTEN=${ADMIN_LISTEN:-127.0.0.1:8081}
 
 say() { echo "demo: $*"; }
 if [ ! -d build ]; then
@@ -39,8 +43,8 @@ fi
 # The embedded broker writes its address once it listens. A file left by a
 # serve that was killed would point nowhere: wait for this serve's.
 rm -f "$DATA/broker.address"
-say "starting pledged serve on $LISTEN with its embedded Kafka broker"
-./build/pledged serve --data "$DATA" --listen "$LISTEN" &
+say "starting pledged serve on $LISTEN (operators: $ADMIN_LISTEN) with its embedded Kafka broker"
+./build/pledged serve --data "$DATA" --listen "$LISTEN" --admin-listen "$ADMIN_LISTEN" &
 serve=$!
 trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null' EXIT INT TERM
 for _ in $(seq 100); do

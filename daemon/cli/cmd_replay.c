@@ -39,7 +39,9 @@ static const char usage[] =
 	"  --diff             print what the swap of the rebuild under way would change\n"
 	"  --abort            drop the rebuild under way\n"
 	"  --txn-ms MS        longest write transaction of the rebuild (default 20)\n"
-	"  --max-rate N       rebuild at most N log entries per second, leaving the rest\n"
+	"  --max-rate N       rebuild about N log entries per second on average (a tenth\n"
+	"                     of a second's worth at a time; the last stretch to the swap\n"
+	"                     is not held back), leaving the rest\n"
 	"                     of the disk and CPU to serve (default: no limit)\n"
 	"  --dry-run          write nothing: replay the log into a scratch data dir and\n"
 	"                     print the campaigns it gives as JSON lines\n"
@@ -96,6 +98,24 @@ static int print_change(const struct rebuild_change *c, void *arg)
 					"rebuilt", c->in_rebuilt ? totals_json(&c->rebuilt) : json_null()));
 }
 
+/* A rebuild that stopped short compares only the part of the log it holds. */
+static void warn_if_behind(struct store *st)
+{
+	struct store_txn t;
+	bool under_way;
+	enum store_slot slot;
+	uint64_t done = 0, head = 0;
+	if (store_read_begin(st, &t))
+		return;
+	if (rebuild_status(&t, &under_way, &slot, &done) == 0 && under_way &&
+	    evlog_last_seq(&t, &head) == 0 && done < head)
+		fprintf(stderr, "pledged replay: the rebuild stands at entry %llu of %llu, so these "
+				"are the differences so far; 'pledged replay --no-swap' catches up "
+				"first\n",
+			(unsigned long long)done, (unsigned long long)head);
+	store_abort(&t);
+}
+
 static int print_diff(struct store *st)
 {
 	int count = 0;
@@ -110,6 +130,7 @@ static int print_diff(struct store *st)
 	}
 	fprintf(stderr, "pledged replay: a swap would change %d campaign%s\n", count,
 		count == 1 ? "" : "s");
+	warn_if_behind(st);
 	return CLI_OK;
 }
 
@@ -151,8 +172,9 @@ static int rebuild(struct store *st, enum mode mode, int txn_ms, uint64_t max_ra
 		fprintf(stderr, "; caught up with entry %llu, not swapped\n",
 			(unsigned long long)rep.head);
 	else
-		fprintf(stderr, "; stopped at entry %llu: run 'pledged replay' again to go on\n",
-			(unsigned long long)rep.head);
+		fprintf(stderr, "; stopped at entry %llu of %llu: run 'pledged replay' again to go "
+				"on\n",
+			(unsigned long long)rep.done, (unsigned long long)rep.head);
 	if (mode == NO_SWAP && rep.caught_up)
 		return print_diff(st);
 	return CLI_OK;

@@ -72,12 +72,15 @@ struct run {
 	int chasing;      /* transactions since may_swap that did not reach the end */
 	bool at_end;
 	size_t since_clock;
+	uint64_t budget; /* entries a transaction may apply under max_rate; 0: no limit */
 };
 
 static int apply_entry(const struct evlog_entry *e, const struct decoded *d, void *arg)
 {
 	struct run *r = arg;
 	struct replay_result *res = &r->rep->result;
+	if (r->budget && res->applied - r->saved.applied >= r->budget)
+		return 1;
 	if (r->deadline && ++r->since_clock >= 64) {
 		r->since_clock = 0;
 		if (clock_mono_ms() >= r->deadline)
@@ -207,8 +210,11 @@ static void report_progress(struct run *r, int64_t t0)
 	if (!r->opt->progress)
 		return;
 	double seconds = (double)(clock_mono_ms() - t0) / 1000.0;
-	struct rebuild_progress p = {r->s.applied_seq, r->rep->head,
-				     seconds > 0 ? (double)r->rep->result.applied / seconds : 0};
+	double rate = seconds > 0 ? (double)r->rep->result.applied / seconds : 0;
+	/* The first transactions, before the naps, would promise more. */
+	if (r->opt->max_rate && !r->may_swap && rate > (double)r->opt->max_rate)
+		rate = (double)r->opt->max_rate;
+	struct rebuild_progress p = {r->s.applied_seq, r->rep->head, rate};
 	r->opt->progress(&p, r->opt->progress_arg);
 }
 
@@ -227,6 +233,9 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 		/* Chasing a serve that writes faster than this catches up: at last
 		 * one unbounded transaction, rather than never swapping. */
 		r.deadline = r.chasing > MAX_CHASE ? 0 : began + txn_ms;
+		/* Under max_rate, a tenth of a second's worth at a time, paced
+		 * between them; the last stretch to the swap is not held back. */
+		r.budget = opt->max_rate && !r.may_swap ? (opt->max_rate + 9) / 10 : 0;
 		r.saved = rep->result;
 		slot_txn_begin(&r.s, NULL, true);
 		rc = store_run_write(st, chunk_txn, &r);
@@ -266,6 +275,7 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 	}
 	rep->seconds = (double)(clock_mono_ms() - t0) / 1000.0;
 	rep->applied = rep->result.applied;
+	rep->done = r.s.applied_seq;
 	slot_close(&r.s);
 	if (rc == 0 && rep->swapped)
 		rc = slot_clear(st, old, &opt->slot);

@@ -45,7 +45,8 @@ struct rebuild_report {
 	bool resumed;                /* it went on from an earlier rebuild */
 	bool caught_up;              /* it reached the end of the log */
 	bool swapped;                /* and is now the live slot */
-	uint64_t head;               /* the log position it reached */
+	uint64_t head;               /* the end of the log when last looked at */
+	uint64_t done;               /* the log entry the rebuilt slot reached */
 	uint64_t applied;            /* entries this run applied */
 	double seconds;
 	int64_t longest_txn_ms;

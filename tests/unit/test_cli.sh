@@ -124,6 +124,21 @@ expect 1 "no rebuild is under way to show" -- "$PLEDGED" replay --data "$work/d"
 expect 0 "a rebuild to drop" -- "$PLEDGED" replay --data "$work/d" --no-swap
 expect 0 "drop it" -- "$PLEDGED" replay --data "$work/d" --abort
 expect 1 "nothing left to drop" -- "$PLEDGED" replay --data "$work/d" --abort
+
+# A paced rebuild (200 entries a second: about ten seconds for the demo),
+# stopped with Ctrl-C once it shows progress: it says where it stands, and
+# --diff that its differences are those of part of the log.
+"$PLEDGED" replay --data "$work/d" --max-rate 200 >"$work/out" 2>"$work/err" &
+pid=$!
+for _ in $(seq 100); do grep -q "entries/s" "$work/err" && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid" && ok || fail "a rebuild stopped by Ctrl-C: $(cat "$work/err")"
+stood=$(sed -n 's/.*stopped at entry \([0-9]*\) of 2059:.*/\1/p' "$work/err")
+[ -n "$stood" ] && [ "$stood" -lt 2059 ] && ok ||
+	fail "a stopped rebuild says where it stands: $(cat "$work/err")"
+expect 0 "the differences so far" -- "$PLEDGED" replay --data "$work/d" --diff
+contains "$work/err" "the rebuild stands at entry $stood of 2059" "--diff says the rebuild is behind"
+expect 0 "drop the stopped rebuild" -- "$PLEDGED" replay --data "$work/d" --abort
 expect 0 "verify after rebuilds" -- "$PLEDGED" verify --data "$work/d"
 
 # Change the stored total behind pledged's back: verify must fail and say where.

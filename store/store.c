@@ -277,6 +277,9 @@ static int open_env(struct store *st, const char *dir, const struct store_option
  * missing later is noticed even where lock.mdb went with it (compact removes
  * lock.mdb). Data dirs of older versions get it at their next writable open. */
 #define HELD_MARKER "pledged.dir"
+/* A data.mdb with no more than its layout is a few pages (16 KiB today);
+ * with a first event it is ten times that. */
+#define FRESH_LAYOUT_MAX ((off_t)64 << 10)
 
 /* fsync()s path (a file or a directory). */
 static int sync_path(const char *path)
@@ -311,10 +314,17 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 	struct stat sb;
 	bool has_data = stat(data, &sb) == 0;
 	off_t data_size = has_data ? sb.st_size : 0;
+	char held[4200];
+	snprintf(held, sizeof held, "%s/" HELD_MARKER, dir);
 	*fresh = false;
 	if (stat(marker, &sb) == 0) {
 		/* A creation cut short: its data.mdb holds the layout at most,
-		 * never an event. Begin it again. */
+		 * never an event. Begin it again, unless the store was born
+		 * already (the held marker comes after the birth marker goes)
+		 * or holds more than a layout: then the marker is a stray one,
+		 * and a store that holds a log is never deleted. */
+		if (stat(held, &sb) == 0 || data_size > FRESH_LAYOUT_MAX)
+			return PL_ECORRUPT;
 		if (!create)
 			return PL_ENOTFOUND;
 		if (has_data && unlink(data) != 0)
@@ -324,8 +334,6 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 	}
 	if (data_size > 0)
 		return PL_OK;
-	char held[4200];
-	snprintf(held, sizeof held, "%s/" HELD_MARKER, dir);
 	if (has_data || stat(lock, &sb) == 0 || stat(held, &sb) == 0)
 		return PL_ECORRUPT;
 	if (!create)

@@ -139,13 +139,27 @@ expect 0 "import into a data dir whose creation was cut short" -- "$PLEDGED" imp
 expect 0 "verify after the creation was begun again" -- "$PLEDGED" verify --data "$work/born"
 # Cut short after the layout was written, before the marker went: readers
 # find nothing there yet, the next writer begins it again.
-"$PLEDGED" import --data "$work/laid" </dev/null 2>/dev/null && : >"$work/laid/creating"
+# (pledged.dir comes only after the birth marker is gone.)
+"$PLEDGED" import --data "$work/laid" </dev/null 2>/dev/null && : >"$work/laid/creating" &&
+	rm "$work/laid/pledged.dir"
 expect 3 "dump of a data dir still being created" -- "$PLEDGED" dump --data "$work/laid"
 contains "$work/err" "no pledged data here" "dump says there is nothing yet"
 expect 0 "import into it" -- "$PLEDGED" import --data "$work/laid" <"$DEMO"
 [ ! -e "$work/laid/creating" ] && ok || fail "the birth marker outlived the second creation"
 expect 0 "verify after that" -- "$PLEDGED" verify --data "$work/laid"
 contains "$work/out" "2059 entries" "the second creation holds the demo"
+# A stray birth marker beside a store that holds a log: refused, never a
+# fresh store over the log, with or without pledged.dir.
+for held in kept removed; do
+	rm -rf "$work/stray" && cp -r "$work/good" "$work/stray" && : >"$work/stray/creating"
+	[ "$held" = removed ] && rm "$work/stray/pledged.dir"
+	expect 3 "import beside a stray birth marker (pledged.dir $held)" -- \
+		"$PLEDGED" import --data "$work/stray" </dev/null
+	expect 3 "serve beside a stray birth marker (pledged.dir $held)" -- timeout 10 \
+		"$PLEDGED" serve --data "$work/stray" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
+	rm "$work/stray/creating"
+	expect 0 "the log is still there (pledged.dir $held)" -- "$PLEDGED" verify --data "$work/stray"
+done
 
 # Cut short under a running serve: the first read past the end.
 cp -r "$work/good" "$work/cut"

@@ -2,7 +2,9 @@
 #include "store.h"
 
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,39 @@ struct store {
 };
 
 static void (*damage_handler)(const char *what);
+
+struct code_range {
+	uintptr_t inside, lo, hi;
+};
+
+/* The executable segment of a shared object that holds r->inside. */
+static int find_code(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct code_range *r = arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || r->inside < lo || r->inside >= hi)
+			continue;
+		if (info->dlpi_name[0] == '\0')
+			return -1; /* the program itself: LMDB is linked in */
+		r->lo = lo;
+		r->hi = hi;
+		return 1;
+	}
+	return 0;
+}
+
+bool store_lmdb_code(uintptr_t *lo, uintptr_t *hi)
+{
+	struct code_range r = {(uintptr_t)&mdb_cursor_get, 0, 0};
+	if (dl_iterate_phdr(find_code, &r) != 1)
+		return false;
+	*lo = r.lo;
+	*hi = r.hi;
+	return true;
+}
 
 void store_set_damage_handler(void (*fn)(const char *what))
 {
@@ -773,13 +808,23 @@ int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val
 	return edge(t, db, MDB_LAST, key, val);
 }
 
+/* A copy is under way (read by a crash signal's handler). */
+static volatile sig_atomic_t copying;
+
+bool store_copying(void)
+{
+	return copying;
+}
+
 int store_copy(struct store *st, const char *dir)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
 	/* The copy holds a read transaction: take the shared lock like any reader. */
 	pthread_rwlock_rdlock(&st->resize_lock);
+	copying = 1;
 	int rc = mdb_env_copy2(st->env, dir, MDB_CP_COMPACT);
+	copying = 0;
 	pthread_rwlock_unlock(&st->resize_lock);
 	if (rc)
 		return rc == ENOSPC ? PL_ENOSPACE : store_error(rc);

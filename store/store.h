@@ -143,6 +143,22 @@ int store_format(const struct store *st);
  * (a failed internal assertion): the CLI prints what to do and exits.
  */
 void store_set_damage_handler(void (*fn)(const char *what));
+
+/*
+ * Where LMDB's machine code lies in memory ([*lo, *hi)), so that a crash
+ * signal can tell a crash inside LMDB (which trusts every page it reads: a
+ * damaged one can send it astray) from one of pledged's own. false when it
+ * cannot be told apart (LMDB linked into the program itself).
+ */
+bool store_lmdb_code(uintptr_t *lo, uintptr_t *hi);
+
+/*
+ * Whether a copy (store_copy) is under way. LMDB's compacting copy walks
+ * every tree and trusts each page: on a damaged one it may write astray
+ * and crash in libc (memmove, or malloc's own checks) rather than in
+ * LMDB. Safe to call in a signal handler.
+ */
+bool store_copying(void);
 void store_close(struct store *st);
 
 /* Current map size in bytes. */

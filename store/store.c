@@ -808,6 +808,40 @@ int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val
 	return edge(t, db, MDB_LAST, key, val);
 }
 
+int store_check_free_pages(struct store_txn *t)
+{
+	MDB_envinfo info;
+	MDB_cursor *c;
+	MDB_val k, v;
+	mdb_env_info(mdb_txn_env(t->txn), &info);
+	int rc = mdb_cursor_open(t->txn, 0 /* LMDB's FREE_DBI */, &c);
+	if (rc)
+		return store_error(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		/* A transaction id, then a count and that many page numbers. */
+		size_t n, page;
+		if (k.mv_size != sizeof(size_t) || v.mv_size < sizeof n || v.mv_size % sizeof n) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(&n, v.mv_data, sizeof n);
+		if (n != v.mv_size / sizeof n - 1) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		for (size_t i = 1; i <= n && rc == 0; i++) {
+			memcpy(&page, (const char *)v.mv_data + i * sizeof page, sizeof page);
+			if (page < 2 || page > info.me_last_pgno)
+				rc = MDB_CORRUPTED;
+		}
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? PL_OK : rc == MDB_CORRUPTED ? PL_ECORRUPT : store_error(rc);
+}
+
 /* A copy is under way (read by a crash signal's handler). */
 static volatile sig_atomic_t copying;
 

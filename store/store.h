@@ -237,6 +237,13 @@ void store_del(struct store_txn *t, enum store_db db, const void *key, size_t ke
 void store_clear(struct store_txn *t, enum store_db db);
 /* How many entries a database holds (LMDB keeps the count: no walk). 0 or the sticky error. */
 int store_entries(struct store_txn *t, enum store_db db, uint64_t *count);
+
+/*
+ * Walks LMDB's own list of free pages, which no read uses but the next
+ * write does: 0, PL_ECORRUPT when an entry or a page of it is damaged, or
+ * the store's error.
+ */
+int store_check_free_pages(struct store_txn *t);
 /* Deletes the named database of an older format, if there is one (`pledged upgrade`). */
 void store_drop_named(struct store_txn *t, const char *name);
 /* Opens a cursor; the caller closes it with mdb_cursor_close() before the txn ends. */

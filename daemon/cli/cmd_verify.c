@@ -80,6 +80,11 @@ int cmd_verify(int argc, char **argv)
 		       r->rejection.detail);
 		return CLI_MISMATCH;
 	}
+	if (rep.free_pages_damaged) {
+		printf("DAMAGED: LMDB's list of free pages, which the next write reads: restore the "
+		       "data dir from a backup (readers still work)\n");
+		return CLI_MISMATCH;
+	}
 	if (rep.bad_rejection) {
 		printf("DAMAGED: rejection %llu does not match its checksum\n",
 		       (unsigned long long)rep.bad_rejection);

@@ -81,6 +81,10 @@ int verify_run(struct store *st, const char *scratch_dir, const struct slot_opti
 		rc = evlog_last_seq(&src, &rep->snapshot_seq);
 	if (rc == 0)
 		rc = rejections_check(&src, &rep->bad_rejection);
+	if (rc == 0 && (rc = store_check_free_pages(&src)) == PL_ECORRUPT) {
+		rep->free_pages_damaged = true;
+		rc = 0;
+	}
 	if (rc == 0)
 		rc = proj_live(&src, &which, &gen);
 	if (rc == 0)

@@ -14,6 +14,7 @@ struct verify_report {
 	struct replay_report replay; /* the log's replay: damaged or inconsistent entries */
 	uint64_t snapshot_seq;       /* the log position checked */
 	uint64_t bad_rejection;      /* a rejection whose checksum fails, or 0 */
+	bool free_pages_damaged;     /* LMDB's list of free pages (the next write's) */
 	int differs;                 /* 1: the live slot differs from the replay */
 	char diff[512];
 };
@@ -22,7 +23,8 @@ struct verify_report {
  * Verifies st, replaying into a fresh data dir made in scratch_dir (which
  * must not exist; it is removed afterwards). Returns 0 with the findings in
  * *rep (all clear when rep->replay.result.outcome is REPLAY_OK,
- * bad_rejection is 0 and differs is 0), or a store error.
+ * bad_rejection is 0, free_pages_damaged false and differs is 0), or a
+ * store error.
  */
 int verify_run(struct store *st, const char *scratch_dir, const struct slot_options *opt,
 	       struct verify_report *rep);

@@ -128,6 +128,25 @@ f.write(bytes(random.getrandbits(8) for _ in range(4096)))"
 	done
 done
 
+# LMDB's list of free pages, which no read uses and the next write does:
+# the flags of its root page flipped. verify names it; a writer exits 3.
+rm -rf "$work/free" && cp -r "$work/good" "$work/free"
+root=$(python3 -c "
+import struct; d = open('$work/free/data.mdb', 'rb').read()
+newest = max((struct.unpack('<Q', d[m * 4096 + 144:m * 4096 + 152])[0], m) for m in (0, 1))[1]
+print(struct.unpack('<Q', d[newest * 4096 + 80:newest * 4096 + 88])[0])")
+if [ "$root" -gt 1 ] 2>/dev/null; then
+	printf '\377' | dd of="$work/free/data.mdb" bs=1 seek=$((root * 4096 + 10)) conv=notrunc 2>/dev/null
+	expect 1 "verify of a damaged list of free pages" -- "$PLEDGED" verify --data "$work/free"
+	contains "$work/out" "DAMAGED: LMDB's list of free pages" "verify names the free pages"
+	echo '{"v":1,"type":"pledge.created","id":"free-1","at":1579000000000,"campaign":"jess-phillips-for-labour-leader","pledge":"pl-free-1","supporter":"sup-free-1","amount":100,"currency":"GBP"}' >"$work/one.jsonl"
+	expect 3 "import onto a damaged list of free pages" -- "$PLEDGED" import --data "$work/free" \
+		<"$work/one.jsonl"
+	contains "$work/err" "restore it from a backup" "import says what to do"
+else
+	fail "the demo's data.mdb has no list of free pages to damage (root '$root')"
+fi
+
 # A data.mdb cut short: refused at open, with a message, never a SIGBUS.
 cp -r "$work/good" "$work/short"
 truncate -s $((size / 2)) "$work/short/data.mdb"

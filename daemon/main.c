@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "scratch.h"
 #include "store.h"
 
 static const struct {
@@ -57,6 +58,7 @@ static void on_damaged_page(const char *what)
 	say(what);
 	say(")");
 	say(damaged_advice);
+	cli_scratch_remove();
 	_exit(CLI_STORE);
 }
 
@@ -67,6 +69,7 @@ static void on_sigbus(int sig)
 	(void)sig;
 	say("pledged: the data file ends before a page it refers to");
 	say(damaged_advice);
+	cli_scratch_remove();
 	_exit(CLI_STORE);
 }
 
@@ -99,6 +102,7 @@ static void on_crash(int sig, siginfo_t *info, void *context)
 		say(sig == SIGSEGV ? "pledged: LMDB crashed following a page of the data file"
 				   : "pledged: LMDB's copy of the data file broke the heap");
 		say(damaged_advice);
+		cli_scratch_remove();
 		_exit(CLI_STORE);
 	}
 	/* The fault happens again, or abort() raises again, there. */

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "pl_error.h"
+#include "scratch.h"
 
 static const char usage[] =
 	"Usage: pledged backup [--data DIR] --to DEST\n"
@@ -49,6 +50,32 @@ static bool inside(const char *dir, const char *dest)
 	size_t n = strlen(real_dir);
 	return strncmp(real_parent, real_dir, n) == 0 &&
 	       (real_parent[n] == '\0' || real_parent[n] == '/');
+}
+
+/* Copies the data dir into tmp, checks the copy and renames it to dest:
+ * 0, or the exit status with a message said (tmp is then the caller's to
+ * remove). */
+static int copy_checked(const char *dir, const char *tmp, const char *dest)
+{
+	struct store *st;
+	int rc = cli_open_store("backup", dir, CLI_READ, 0, &st);
+	if (rc)
+		return rc;
+	int err = store_copy(st, tmp);
+	store_close(st);
+	if (err) {
+		fprintf(stderr, "pledged backup: cannot write the copy to '%s': %s; nothing was kept\n",
+			tmp, pl_strerror(err));
+		return CLI_STORE;
+	}
+	if ((rc = cli_check_copy("backup", tmp)))
+		return rc;
+	if ((err = store_rename_durably(tmp, dest))) {
+		fprintf(stderr, "pledged backup: cannot rename '%s' to '%s': %s; nothing was kept\n",
+			tmp, dest, pl_strerror(err));
+		return CLI_STORE;
+	}
+	return CLI_OK;
 }
 
 int cmd_backup(int argc, char **argv)
@@ -88,30 +115,13 @@ int cmd_backup(int argc, char **argv)
 		fprintf(stderr, "pledged backup: cannot make '%s': %s\n", tmp, strerror(errno));
 		return CLI_STORE;
 	}
-	struct store *st;
-	int rc = cli_open_store("backup", dir, CLI_READ, 0, &st);
-	if (rc) {
+	cli_scratch_begin(tmp);
+	int rc = copy_checked(dir, tmp, dest);
+	if (rc)
 		store_remove_dir(tmp);
+	cli_scratch_end();
+	if (rc)
 		return rc;
-	}
-	int err = store_copy(st, tmp);
-	store_close(st);
-	if (err) {
-		fprintf(stderr, "pledged backup: cannot write the copy to '%s': %s; nothing was kept\n",
-			tmp, pl_strerror(err));
-		store_remove_dir(tmp);
-		return CLI_STORE;
-	}
-	if ((rc = cli_check_copy("backup", tmp))) {
-		store_remove_dir(tmp);
-		return rc;
-	}
-	if ((err = store_rename_durably(tmp, dest))) {
-		fprintf(stderr, "pledged backup: cannot rename '%s' to '%s': %s; nothing was kept\n",
-			tmp, dest, pl_strerror(err));
-		store_remove_dir(tmp);
-		return CLI_STORE;
-	}
 	fprintf(stderr, "pledged backup: copied '%s' to '%s' (checked)\n", dir, dest);
 	return CLI_OK;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "scratch.h"
 #include "commands.h"
 #include "pl_error.h"
 #include "proj_read.h"
@@ -199,6 +200,7 @@ static int dry_run(struct store *st, const struct replay_options *opt)
 			tmp ? tmp : "/tmp");
 		return CLI_STORE;
 	}
+	cli_scratch_begin(scratch_dir);
 	struct store *scratch = NULL;
 	struct store_options sopt = {.create = true, .no_sync = true};
 	struct store_txn src, t;
@@ -218,6 +220,7 @@ static int dry_run(struct store *st, const struct replay_options *opt)
 	if (scratch)
 		store_close(scratch);
 	store_remove_dir(scratch_dir);
+	cli_scratch_end();
 	if (rc)
 		return cli_scratch_store_error("replay", rc, tmp, "TMPDIR");
 	if (rep.result.outcome != REPLAY_OK) {

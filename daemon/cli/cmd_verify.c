@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "scratch.h"
 #include "commands.h"
 #include "pl_error.h"
 #include "verify.h"
@@ -64,7 +65,9 @@ int cmd_verify(int argc, char **argv)
 		return rc;
 	struct verify_report rep;
 	struct slot_options sopt = {0};
+	cli_scratch_begin(scratch);
 	rc = verify_run(st, scratch, &sopt, &rep);
+	cli_scratch_end();
 	store_close(st);
 	if (rc)
 		return cli_scratch_store_error("verify", rc, scratch_parent, "--scratch DIR");

@@ -141,6 +141,29 @@ contains "$work/err" "the rebuild stands at entry $stood of 2059" "--diff says t
 expect 0 "drop the stopped rebuild" -- "$PLEDGED" replay --data "$work/d" --abort
 expect 0 "verify after rebuilds" -- "$PLEDGED" verify --data "$work/d"
 
+# Interrupted (SIGTERM from a job runner, SIGINT from a terminal) at a few
+# moments, verify, a dry run and a backup leave no scratch or partial dir.
+# A log of 40,000 pledges, so that they take long enough to be caught.
+awk 'BEGIN {
+	print "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"big-o\",\"at\":1700000000000,\"campaign\":\"big\",\"title\":\"Big\",\"owner\":\"o\",\"currency\":\"GBP\"}"
+	for (i = 0; i < 40000; i++)
+		printf "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"big-%d\",\"at\":1700000000000,\"campaign\":\"big\",\"pledge\":\"p%d\",\"supporter\":\"s%d\",\"amount\":100,\"currency\":\"GBP\"}\n", i, i, i % 5000
+}' | "$PLEDGED" import --data "$work/big" >/dev/null 2>&1 && ok || fail "import of 40,000 pledges"
+mkdir "$work/tmp"
+for sig in TERM INT; do
+	for after in 0.1 0.3 0.6; do
+		TMPDIR="$work/tmp" timeout -s "$sig" "$after" "$PLEDGED" verify --data "$work/big" >/dev/null 2>&1
+		TMPDIR="$work/tmp" timeout -s "$sig" "$after" "$PLEDGED" replay --data "$work/big" --dry-run >/dev/null 2>&1
+		timeout -s "$sig" "$after" "$PLEDGED" backup --data "$work/big" --to "$work/bak-$sig-$after" >/dev/null 2>&1
+	done
+done
+left=$(ls "$work/tmp"; ls -d "$work"/bak-*.partial-* 2>/dev/null)
+[ -z "$left" ] && ok || fail "interrupted commands left: $left"
+for b in "$work"/bak-*; do
+	[ -e "$b" ] || continue
+	"$PLEDGED" verify --data "$b" >/dev/null 2>&1 && ok || fail "a backup that was kept does not verify: $b"
+done
+
 # Change the stored total behind pledged's back: verify must fail and say where.
 live=
 for slot in a b; do

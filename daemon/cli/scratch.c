@@ -1,0 +1,54 @@
+/* scratch.c — removing a scratch data dir when interrupted; see scratch.h. */
+#include "scratch.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* What store_remove_dir() removes, as paths made beforehand: a signal
+ * handler may not format them. */
+static const char *const files[] = {"data.mdb", "lock.mdb", "creating", "pledged.dir"};
+static char paths[sizeof files / sizeof files[0]][4200];
+static char dir_path[4200];
+static volatile sig_atomic_t armed;
+
+void cli_scratch_remove(void)
+{
+	if (!armed)
+		return;
+	armed = 0;
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+		unlink(paths[i]);
+	rmdir(dir_path);
+}
+
+static void on_interrupt(int sig)
+{
+	cli_scratch_remove();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void handle(int sig, void (*fn)(int))
+{
+	struct sigaction sa = {.sa_handler = fn};
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+void cli_scratch_begin(const char *dir)
+{
+	snprintf(dir_path, sizeof dir_path, "%s", dir);
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, files[i]);
+	armed = 1;
+	handle(SIGINT, on_interrupt);
+	handle(SIGTERM, on_interrupt);
+}
+
+void cli_scratch_end(void)
+{
+	armed = 0;
+	handle(SIGINT, SIG_DFL);
+	handle(SIGTERM, SIG_DFL);
+}

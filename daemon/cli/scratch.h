@@ -1,0 +1,21 @@
+/*
+ * scratch.h — a scratch or half-written data dir (verify's and a dry run's
+ * replay, a backup before its rename) that an interrupted command removes:
+ * on SIGINT or SIGTERM, and when a crash is answered as damage (main.c).
+ * Without it, Ctrl-C left pledged-verify-XXXXXX behind in /tmp, and a
+ * backup's DEST.partial-XXXXXX that could pass for a data dir.
+ */
+#ifndef SCRATCH_H
+#define SCRATCH_H
+
+/* From now until cli_scratch_end(), an interrupt removes dir (its store's
+ * files, then dir itself) and ends the command as the signal would. */
+void cli_scratch_begin(const char *dir);
+
+/* The command removed or kept dir itself: interrupts act as before. */
+void cli_scratch_end(void);
+
+/* Removes the dir cli_scratch_begin() named, if any. Async-signal-safe. */
+void cli_scratch_remove(void);
+
+#endif

@@ -18,7 +18,10 @@ static const char usage[] =
 	"  --data DIR   data directory (default: pledged-data)\n"
 	"  --from SEQ   start at this sequence number (default 1)\n"
 	"  --limit N    print at most N entries (default: all)\n"
-	"  -h, --help   show this help\n";
+	"  -h, --help   show this help\n"
+	"\n"
+	"Exit status: 0 printed, 2 usage, 3 data dir unusable or an entry damaged (the\n"
+	"entries before it are printed).\n";
 
 struct listing {
 	uint64_t from_seq;

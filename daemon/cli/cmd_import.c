@@ -100,7 +100,8 @@ int cmd_import(int argc, char **argv)
 	struct pending p = {.cap = batch};
 	p.msgs = calloc(batch, sizeof *p.msgs);
 	p.bufs = calloc(batch, sizeof *p.bufs);
-	struct ingest_stats total = {0};
+	/* Where the log stands if nothing is appended. */
+	struct ingest_stats total = {.last_seq = w.live.applied_seq};
 	char *line = NULL;
 	size_t line_cap = 0;
 	ssize_t len;

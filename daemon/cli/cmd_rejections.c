@@ -22,7 +22,10 @@ static const char usage[] =
 	"  --data DIR     data directory (default: pledged-data)\n"
 	"  --reason CODE  only this reason (e.g. bad_msgpack, not_a_backer)\n"
 	"  --limit N      print at most N (default: all)\n"
-	"  -h, --help     show this help\n";
+	"  -h, --help     show this help\n"
+	"\n"
+	"Exit status: 0 printed, 2 usage (an unknown reason too), 3 data dir unusable\n"
+	"or a rejection damaged.\n";
 
 struct listing {
 	enum pl_reason only;

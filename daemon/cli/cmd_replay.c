@@ -54,8 +54,9 @@ static const char usage[] =
 	"The live projections always reflect the whole log: a point in time is\n"
 	"only ever shown (--dry-run), never written.\n"
 	"\n"
-	"Exit status: 0 done, 1 a log entry did not apply, 2 usage, 3 data dir unusable\n"
-	"(a damaged log entry included) or another rebuild is running.\n";
+	"Exit status: 0 done, 1 a log entry did not apply, or no rebuild is under way\n"
+	"for --diff or --abort, 2 usage, 3 data dir unusable (a damaged log entry\n"
+	"included) or another rebuild is running.\n";
 
 enum mode { REBUILD, NO_SWAP, DIFF, ABORT, DRY_RUN };
 

@@ -348,6 +348,8 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 	snprintf(marker, sizeof marker, "%s/" BIRTH_MARKER, dir);
 	struct stat sb;
 	bool has_data = stat(data, &sb) == 0;
+	if (!has_data && errno == EACCES)
+		return PL_EACCESS; /* a dir this user may not enter: not an empty one */
 	off_t data_size = has_data ? sb.st_size : 0;
 	char held[4200];
 	snprintf(held, sizeof held, "%s/" HELD_MARKER, dir);

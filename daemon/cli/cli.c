@@ -45,7 +45,10 @@ int cli_open_store(const char *cmd, const char *dir, enum cli_access access, siz
 		advice = "it was written by a newer pledged; run that version";
 		break;
 	case PL_EACCESS:
-		advice = "this command writes the data dir: run it as the user that owns the files";
+		advice = access == CLI_READ ? "this command reads the data dir and its files: run it as "
+					      "a user who may read them"
+					    : "this command writes the data dir: run it as the user "
+					      "that owns the files";
 		break;
 	default:
 		advice = "check the directory's permissions and free space";

@@ -299,6 +299,15 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
 	[ ! -e "$theirs/lock.mdb" ] && ok || fail "nothing was created beside files it cannot write"
 	expect 3 "a rebuild of files it cannot write" -- as_nobody "$PLEDGED" replay --data "$theirs"
 	contains "$work/err" "permission denied" "the refusal says why"
+	# Files it may not read, and a dir it may not enter: said so, not
+	# "no pledged data here" nor "this command writes".
+	chmod 755 "$theirs"
+	chmod 400 "$theirs/data.mdb"
+	expect 3 "dump of a file it cannot read" -- as_nobody "$PLEDGED" dump --data "$theirs"
+	contains "$work/err" "permission denied (this command reads" "dump says it may not read"
+	chmod 700 "$theirs"
+	expect 3 "verify of a dir it cannot enter" -- as_nobody "$PLEDGED" verify --data "$theirs"
+	contains "$work/err" "permission denied" "verify says it may not enter"
 	chmod 755 "$theirs"
 	rm -rf "$theirs"
 else

@@ -175,7 +175,13 @@ static int write_doc(FILE *out)
 	fprintf(out, "\n`campaign` is in every event but `supporter.forgotten`, which is about a\n"
 		     "supporter across campaigns and ignores it.\n"
 		     "\nStrings are valid UTF-8 and their limits count bytes, not characters.\n\n"
-		     "## Event types\n\n");
+		     "## Event types\n\n"
+		     "The examples are about one campaign and each is valid on its own. Sent\n"
+		     "together, they apply in this order: `campaign.opened`, `pledge.created`,\n"
+		     "`comment.posted`, `comment.removed`, `pledge.refunded`, `campaign.closed`,\n"
+		     "`supporter.forgotten` (in the order of this page, the ones after\n"
+		     "`campaign.closed` would be refused `campaign_closed`, and the rest for\n"
+		     "what they refer to).\n\n");
 	for (int t = 0; t < PL_EVENT_TYPE_COUNT; t++)
 		if (write_type(out, t))
 			return -1;

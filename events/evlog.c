@@ -184,6 +184,7 @@ struct entry_walk {
 	int (*fn)(const struct evlog_entry *e, void *arg);
 	void *arg;
 	uint64_t *bad_seq;
+	uint64_t next_seq; /* the sequence the next entry must have */
 };
 
 static int walk_entry(const MDB_val *key, const MDB_val *val, void *arg)
@@ -192,10 +193,13 @@ static int walk_entry(const MDB_val *key, const MDB_val *val, void *arg)
 	struct evlog_entry e;
 	int rc = evlog_parse(key, val, &e);
 	if (rc) {
+		/* Entries follow one another: a damaged one is the one after the
+		 * last good one, whatever its damaged key says. */
 		if (w->bad_seq)
-			*w->bad_seq = key->mv_size == 8 ? bytes_get_be64(key->mv_data) : 0;
+			*w->bad_seq = w->next_seq;
 		return rc;
 	}
+	w->next_seq = e.seq + 1;
 	return w->fn(&e, w->arg);
 }
 
@@ -204,7 +208,7 @@ int evlog_each(struct store_txn *t, uint64_t from_seq,
 {
 	uint8_t key[8];
 	MDB_val from = {sizeof key, key};
-	struct entry_walk w = {fn, arg, bad_seq};
+	struct entry_walk w = {fn, arg, bad_seq, from_seq ? from_seq : 1};
 	bytes_put_be64(key, from_seq);
 	return store_each(t, STORE_DB_LOG, &from, false, walk_entry, &w);
 }

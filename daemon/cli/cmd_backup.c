@@ -111,11 +111,10 @@ int cmd_backup(int argc, char **argv)
 
 	char tmp[4200];
 	snprintf(tmp, sizeof tmp, "%s.partial-XXXXXX", dest);
-	if (!mkdtemp(tmp)) {
+	if (cli_scratch_make(tmp)) {
 		fprintf(stderr, "pledged backup: cannot make '%s': %s\n", tmp, strerror(errno));
 		return CLI_STORE;
 	}
-	cli_scratch_begin(tmp);
 	int rc = copy_checked(dir, tmp, dest);
 	if (rc)
 		store_remove_dir(tmp);

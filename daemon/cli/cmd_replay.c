@@ -196,12 +196,11 @@ static int dry_run(struct store *st, const struct replay_options *opt)
 	char scratch_dir[4200];
 	const char *tmp = getenv("TMPDIR");
 	snprintf(scratch_dir, sizeof scratch_dir, "%s/pledged-replay-XXXXXX", tmp ? tmp : "/tmp");
-	if (!mkdtemp(scratch_dir)) {
+	if (cli_scratch_make(scratch_dir)) {
 		fprintf(stderr, "pledged replay: cannot make a scratch directory in %s: %m\n",
 			tmp ? tmp : "/tmp");
 		return CLI_STORE;
 	}
-	cli_scratch_begin(scratch_dir);
 	struct store *scratch = NULL;
 	struct store_options sopt = {.create = true, .no_sync = true};
 	struct store_txn src, t;

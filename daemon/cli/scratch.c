@@ -1,8 +1,11 @@
 /* scratch.c — removing a scratch data dir when interrupted; see scratch.h. */
 #include "scratch.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* What store_remove_dir() removes, as paths made beforehand: a signal
@@ -44,6 +47,22 @@ void cli_scratch_begin(const char *dir)
 	armed = 1;
 	handle(SIGINT, on_interrupt);
 	handle(SIGTERM, on_interrupt);
+}
+
+int cli_scratch_make(char *template)
+{
+	sigset_t interrupts, before;
+	sigemptyset(&interrupts);
+	sigaddset(&interrupts, SIGINT);
+	sigaddset(&interrupts, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &interrupts, &before);
+	char *dir = mkdtemp(template);
+	int made_errno = errno;
+	if (dir)
+		cli_scratch_begin(dir);
+	pthread_sigmask(SIG_SETMASK, &before, NULL); /* one that came meanwhile acts now */
+	errno = made_errno;
+	return dir ? 0 : -1;
 }
 
 void cli_scratch_end(void)

@@ -12,6 +12,10 @@
  * files, then dir itself) and ends the command as the signal would. */
 void cli_scratch_begin(const char *dir);
 
+/* mkdtemp(template), then cli_scratch_begin() on it, with no moment
+ * between the two when an interrupt would leave it: 0, or -1 with errno. */
+int cli_scratch_make(char *template);
+
 /* The command removed or kept dir itself: interrupts act as before. */
 void cli_scratch_end(void);
 

@@ -239,14 +239,14 @@ static int start_http(const struct serve_config *cfg, struct store *st, struct m
 					  .ready_max_lag = cfg->ready_max_lag};
 	int rc = http_server_start(&l->public, st, m, &pub);
 	if (rc) {
-		log_error("cannot serve HTTP on %s: %s; check --listen (is the port taken?)",
+		log_error("cannot serve HTTP on %s: %s; check --listen (the line above says why)",
 			  cfg->listen, pl_strerror(rc));
 		return rc;
 	}
 	rc = http_server_start(&l->admin, st, m, &adm);
 	if (rc) {
-		log_error("cannot serve the operators' HTTP on %s: %s; check --admin-listen (is the "
-			  "port taken?)", cfg->admin_listen, pl_strerror(rc));
+		log_error("cannot serve the operators' HTTP on %s: %s; check --admin-listen (the "
+			  "line above says why)", cfg->admin_listen, pl_strerror(rc));
 		http_server_stop(l->public);
 		l->public = NULL;
 		return rc;

@@ -49,6 +49,8 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("verify", "unexpected argument '%s'", argv[optind]);
+	if (scratch_parent && !*scratch_parent)
+		return cli_usage_error("verify", "--scratch wants a directory, not ''");
 
 	char scratch[4200];
 	snprintf(scratch, sizeof scratch, "%s/pledged-verify-XXXXXX", scratch_parent ? scratch_parent : "/tmp");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "time_text.h"
 #include "log.h"
 #include "partitioner.h"
@@ -413,6 +414,9 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 					   "caches keep nothing to serve stale");
 	if (c->max_clock_skew_s > 31536000)
 		return fail(err, err_size, "max_clock_skew_s wants 0..31536000 (a year)");
+	if (c->earliest_event_time > clock_wall_ms() + (int64_t)c->max_clock_skew_s * 1000)
+		return fail(err, err_size, "earliest_event_time is later than now (and "
+					   "max_clock_skew_s): every event would be rejected out_of_range");
 	if (c->map_size && c->map_size < 65536)
 		return fail(err, err_size, "map_size wants at least 64K (it grows by itself)");
 	for (size_t i = 0; i < c->kafka_count; i++)

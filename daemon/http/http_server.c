@@ -100,8 +100,11 @@ static int bind_listen(const char *address, int *fd_out, int *port_out)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		log_error("http: cannot listen on %s: %s; is another process using the port?",
-			  address, strerror(err));
+		log_error("http: cannot listen on %s: %s; %s", address, strerror(err),
+			  err == EADDRINUSE	 ? "is another process using the port?"
+			  : err == EADDRNOTAVAIL ? "that address is not one of this host's"
+			  : err == EACCES	 ? "a port below 1024 needs privileges"
+						 : "check the address");
 		return PL_EIO;
 	}
 	struct sockaddr_storage ss;

@@ -45,6 +45,7 @@ expect 2 "replay with a day that does not exist" -- "$PLEDGED" replay --data "$w
 expect 2 "replay with two cuts" -- "$PLEDGED" replay --data "$work/d" --until-seq 5 --until-time 2020-01-10 --dry-run
 expect 2 "replay with a zero rate" -- "$PLEDGED" replay --data "$work/d" --max-rate 0
 expect 2 "a rate on a dry run" -- "$PLEDGED" replay --data "$work/d" --dry-run --max-rate 10
+expect 2 "verify with an empty --scratch" -- "$PLEDGED" verify --data "$work/d" --scratch ""
 expect 2 "rejections with an unknown reason" -- "$PLEDGED" rejections --reason nope
 expect 2 "dump with a bad --from" -- "$PLEDGED" dump --from -1
 

@@ -78,6 +78,8 @@ static const struct file_case file_cases[] = {
 	 "not 'last year'"},
 	{"earliest_event_time on a day that does not exist", "earliest_event_time = 2015-02-29\n",
 	 PL_EINVAL, "not '2015-02-29'"},
+	{"earliest_event_time after now", "earliest_event_time = 3000-01-01\n", PL_EINVAL,
+	 "every event would be rejected out_of_range"},
 	{"max_clock_skew_s too large", "max_clock_skew_s = 31536001\n", PL_EINVAL,
 	 "max_clock_skew_s wants 0..31536000 (a year)"},
 	{"ready_max_lag", "ready_max_lag = 500\n", 0, NULL},

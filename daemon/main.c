@@ -1,9 +1,9 @@
 /* main.c — the pledged binary: dispatch to a subcommand. The only file that exits. */
 #include <signal.h>
 #include <stdint.h>
-#include <ucontext.h>
 #include <stdio.h>
 #include <string.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "cli.h"

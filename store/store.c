@@ -339,6 +339,47 @@ static int make_marker(const char *dir, const char *name, bool no_sync)
 	return no_sync ? PL_OK : sync_path(dir);
 }
 
+/*
+ * Whether the LMDB file in dir holds anything beyond a bare layout (which
+ * puts one row in "meta" and nothing elsewhere): a row in any other of its
+ * databases, whatever format wrote it. false when it cannot be read.
+ */
+static bool holds_more_than_layout(const char *dir)
+{
+	MDB_env *env;
+	MDB_txn *txn = NULL;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	bool more = false;
+	if (mdb_env_create(&env))
+		return false;
+	mdb_env_set_maxdbs(env, 256);
+	if (mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0) ||
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) ||
+	    mdb_cursor_open(txn, 1 /* LMDB's MAIN_DBI: the databases' names */, &c))
+		goto done;
+	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !more;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		char name[256];
+		MDB_dbi dbi;
+		MDB_stat ms;
+		if (k.mv_size == 0 || k.mv_size >= sizeof name)
+			continue;
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		if (strcmp(name, "meta") != 0 && mdb_dbi_open(txn, name, 0, &dbi) == 0 &&
+		    mdb_stat(txn, dbi, &ms) == 0)
+			more = ms.ms_entries > 0;
+	}
+done:
+	if (c)
+		mdb_cursor_close(c);
+	if (txn)
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return more;
+}
+
 /* Whether dir's data.mdb is there to open, or may be made (*fresh). */
 static int check_data_file(const char *dir, bool create, bool *fresh)
 {
@@ -356,11 +397,13 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 	*fresh = false;
 	if (stat(marker, &sb) == 0) {
 		/* A creation cut short: its data.mdb holds the layout at most,
-		 * never an event. Begin it again, unless the store was born
-		 * already (the held marker comes after the birth marker goes)
-		 * or holds more than a layout: then the marker is a stray one,
-		 * and a store that holds a log is never deleted. */
-		if (stat(held, &sb) == 0 || data_size > FRESH_LAYOUT_MAX)
+		 * never an event. Begin it again,
+		 * unless the store was born already (the held marker comes after
+		 * the birth marker goes; older formats had none) or holds more
+		 * than a layout: then the marker is a stray one, and a store that
+		 * holds a log is never deleted. */
+		if (stat(held, &sb) == 0 || data_size > FRESH_LAYOUT_MAX ||
+		    (data_size > 0 && holds_more_than_layout(dir)))
 			return PL_ECORRUPT;
 		if (!create)
 			return PL_ENOTFOUND;

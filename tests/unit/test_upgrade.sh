@@ -37,6 +37,20 @@ for cmd in "verify" "dump" "rejections" "replay --dry-run" "serve --read-only --
 done
 expect 3 "import refuses format 1" -- "$PLEDGED" import --data "$work/d" </dev/null
 
+# A stray birth marker beside a small format-1 log (no pledged.dir then,
+# under 64 KiB): refused, the log never taken for a creation cut short.
+head -n 5 "$DEMO" >"$work/five.jsonl"
+"$MAKE_V1" "$work/small" "$work/five.jsonl" >/dev/null || fail "make_v1 small"
+: >"$work/small/creating"
+size=$(stat -c %s "$work/small/data.mdb")
+expect 3 "import beside a stray marker and a small format-1 log" -- \
+	"$PLEDGED" import --data "$work/small" </dev/null
+[ "$(stat -c %s "$work/small/data.mdb")" = "$size" ] && ok || fail "the small format-1 log was replaced"
+rm "$work/small/creating"
+expect 0 "upgrade of the small format-1 log" -- "$PLEDGED" upgrade --data "$work/small"
+expect 0 "its five events" -- "$PLEDGED" dump --data "$work/small"
+[ "$(wc -l <"$work/out")" = 5 ] && ok || fail "the small log lost events: $(wc -l <"$work/out") left"
+
 expect 0 "upgrade" -- "$PLEDGED" upgrade --data "$work/d"
 contains "$work/err" "is of format 7 now (2059 log entries and 1 rejections rewritten, projections rebuilt)" "upgrade summary"
 expect 0 "upgrade again: nothing to do" -- "$PLEDGED" upgrade --data "$work/d"

@@ -8,10 +8,10 @@
  * for slow clients, requests are 503 at once (health and readiness still
  * answered: their answers are small). In a consumer group, a campaign of a
  * partition this instance does not hold is 421 (ownership.h). A CONNECT
- * is 405 before any path: its target is a host. A request that gives its
- * body's length twice is 400 and ends its connection (evhttp read the body
- * by one, a proxy in front may have by the other: where the next request
- * starts is not known).
+ * is 405 before any path: its target is a host. A request whose end a
+ * proxy could place elsewhere than evhttp did (its body's length given
+ * twice, or not plainly) is 400 and ends its connection: where the next
+ * request starts is not known.
  */
 #include <string.h>
 #include <strings.h>
@@ -40,27 +40,39 @@ static void (*const handlers[HTTP_ROUTE_COUNT])(struct http_request *) = {
 	[HTTP_ROUTE_CLUSTER] = http_cluster,
 };
 
-/* Whether the request's length is said twice: Content-Length more than
- * once, or beside Transfer-Encoding (RFC 9112 6.1, 6.3). */
-static bool length_ambiguous(struct evhttp_request *req)
+/*
+ * Why a proxy in front could read the request's end elsewhere than evhttp
+ * did, or NULL: a header name with white space before its colon (RFC 9112
+ * 5.1), Content-Length not plain digits, given twice, or beside
+ * Transfer-Encoding (6.1, 6.3).
+ */
+static const char *framing_unclear(struct evhttp_request *req)
 {
 	int lengths = 0, encodings = 0;
 	struct evkeyval *h;
 	TAILQ_FOREACH(h, evhttp_request_get_input_headers(req), next) {
-		lengths += strcasecmp(h->key, "Content-Length") == 0;
+		if (strpbrk(h->key, " \t"))
+			return "white space in a header name";
+		bool length = strcasecmp(h->key, "Content-Length") == 0;
+		if (length && (!*h->value || h->value[strspn(h->value, "0123456789")]))
+			return "Content-Length is not a number";
+		lengths += length;
 		encodings += strcasecmp(h->key, "Transfer-Encoding") == 0;
 	}
-	return lengths > 1 || (lengths && encodings);
+	return lengths > 1 || (lengths && encodings)
+		       ? "the body's length is given twice (Content-Length repeated, or with "
+			 "Transfer-Encoding)"
+		       : NULL;
 }
 
 void http_router_dispatch(struct evhttp_request *req, void *worker)
 {
 	struct http_request r = {.req = req, .w = worker, .route = HTTP_ROUTE_UNKNOWN};
 	const struct http_server *hs = r.w->hs;
-	if (length_ambiguous(req)) {
+	const char *unclear = framing_unclear(req);
+	if (unclear) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-		http_reply_error(&r, 400, "the body's length is given twice (Content-Length "
-					  "repeated, or with Transfer-Encoding)");
+		http_reply_error(&r, 400, "%s", unclear);
 		return;
 	}
 	if (!http_auth_allows(hs, req)) {

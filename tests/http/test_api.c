@@ -1170,15 +1170,20 @@ static void test_hostile(void)
 	raw_request(port, "GET /v1/campaigns HTTP/9.9\r\n\r\n", 30, r, 3000);
 	note_refusal(&f, r);
 	CHECK(r->status != 200 || strstr(r->raw, "campaigns") != NULL);
-	/* The body's length said twice: a 400 that ends the connection, so no
-	 * byte after it is taken for a request (a proxy may have read the
-	 * body by the other length). */
+	/* The body's length said twice, or not plainly: a 400 that ends the
+	 * connection, so no byte after it is taken for a request (a proxy may
+	 * have read the body by another length). */
 	static const char *const twice[] = {
 		"GET /v1/totals HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n"
 		"GET /v1/campaigns HTTP/1.1\r\nHost: t\r\n\r\n",
 		"GET /v1/totals HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
-		"Content-Length: 5\r\n\r\n0\r\n\r\nGET /v1/campaigns HTTP/1.1\r\nHost: t\r\n\r\n"};
-	for (int i = 0; i < 2; i++) {
+		"Content-Length: 5\r\n\r\n0\r\n\r\nGET /v1/campaigns HTTP/1.1\r\nHost: t\r\n\r\n",
+		/* or not plainly: white space before the colon, a sign */
+		"GET /v1/totals HTTP/1.1\r\nHost: t\r\nContent-Length : 5\r\n\r\n"
+		"helloGET /v1/campaigns HTTP/1.1\r\nHost: t\r\n\r\n",
+		"GET /v1/totals HTTP/1.1\r\nHost: t\r\nContent-Length: +0\r\n\r\n"
+		"GET /v1/campaigns HTTP/1.1\r\nHost: t\r\n\r\n"};
+	for (int i = 0; i < 4; i++) {
 		raw_request(port, twice[i], strlen(twice[i]), r, 3000);
 		f.sent++; /* the router's 400, or evhttp's own (counted as unparsed) */
 		CHECK_INT(r->status, 400);

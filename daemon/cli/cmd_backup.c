@@ -64,8 +64,11 @@ static int copy_checked(const char *dir, const char *tmp, const char *dest)
 	int err = store_copy(st, tmp);
 	store_close(st);
 	if (err) {
-		fprintf(stderr, "pledged backup: cannot write the copy to '%s': %s; nothing was kept\n",
-			tmp, pl_strerror(err));
+		fprintf(stderr, "pledged backup: cannot write the copy to '%s': %s; nothing was kept%s\n",
+			tmp, pl_strerror(err),
+			err == PL_ENOSPACE ? ""
+					   : " (with a sound disk, the data dir may be damaged: run "
+					     "'pledged verify')");
 		return CLI_STORE;
 	}
 	if ((rc = cli_check_copy("backup", tmp)))

@@ -100,7 +100,10 @@ static int copy(const char *dir, const char *tmp)
 		int err = mkdir(tmp, 0700) ? PL_EIO : store_copy(st, tmp);
 		if (err) {
 			fprintf(stderr, "pledged compact: cannot write the copy to '%s': %s; the data "
-					"dir is unchanged\n", tmp, pl_strerror(err));
+					"dir is unchanged%s\n", tmp, pl_strerror(err),
+				err == PL_ENOSPACE ? ""
+						   : " (with a sound disk, the data dir may be damaged: "
+						     "run 'pledged verify')");
 			rc = CLI_STORE;
 		}
 	}

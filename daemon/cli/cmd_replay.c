@@ -151,6 +151,13 @@ static int rebuild(struct store *st, enum mode mode, int txn_ms, uint64_t max_ra
 	int rc = rebuild_run(st, &opt, &rep);
 	if (tty)
 		fputc('\n', stderr);
+	if (rc && rep.swapped) {
+		fprintf(stderr, "pledged replay: swapped in at entry %llu, but emptying the old "
+				"slot failed: %s; readers see the new projections ('pledged verify' "
+				"says whether the data dir is sound)\n",
+			(unsigned long long)rep.head, pl_strerror(rc));
+		return CLI_STORE;
+	}
 	if (rc) {
 		fprintf(stderr, "pledged replay: %s; the live projections are unchanged\n",
 			rc == PL_EBUSY ? "another process swapped the projections meanwhile"

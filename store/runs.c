@@ -85,6 +85,8 @@ int run_delete(struct store_txn *t, enum store_db db, uint32_t run, size_t max_b
 	int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	size_t n = 0;
 	while (rc == 0 && key_run(&k) == run && n < max_blocks) {
+		if (!store_value_sound(t, &k, &v))
+			return store_txn_fail(t, PL_ECORRUPT);
 		rc = mdb_cursor_del(c, 0);
 		n++;
 		if (rc == 0)

@@ -239,6 +239,15 @@ void store_clear(struct store_txn *t, enum store_db db);
 int store_entries(struct store_txn *t, enum store_db db, uint64_t *count);
 
 /*
+ * Whether the value at key k, as a cursor read it, may be deleted: a
+ * value too large for its page lies in overflow pages whose count LMDB
+ * frees on trust, and a damaged count made it free billions of pages (a
+ * rebuild grew past 12 GB). false for such a value whose pages' header
+ * does not say the count its size needs.
+ */
+bool store_value_sound(struct store_txn *t, const MDB_val *k, const MDB_val *v);
+
+/*
  * Walks LMDB's own list of free pages, which no read uses but the next
  * write does: 0, PL_ECORRUPT when an entry or a page of it is damaged, or
  * the store's error.

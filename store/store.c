@@ -397,11 +397,11 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 	*fresh = false;
 	if (stat(marker, &sb) == 0) {
 		/* A creation cut short: its data.mdb holds the layout at most,
-		 * never an event. Begin it again,
-		 * unless the store was born already (the held marker comes after
-		 * the birth marker goes; older formats had none) or holds more
-		 * than a layout: then the marker is a stray one, and a store that
-		 * holds a log is never deleted. */
+		 * never an event. Begin it again, unless the store was born
+		 * already (the held marker comes after the birth marker goes;
+		 * older formats had none) or holds more than a layout: then the
+		 * marker is a stray one, and a store that holds a log is never
+		 * deleted. */
 		if (stat(held, &sb) == 0 || data_size > FRESH_LAYOUT_MAX ||
 		    (data_size > 0 && holds_more_than_layout(dir)))
 			return PL_ECORRUPT;

@@ -973,12 +973,14 @@ int store_rename_durably(const char *from, const char *to)
 	return sync_path(parent);
 }
 
+const char *const store_dir_files[STORE_DIR_FILE_COUNT] = {"data.mdb", "lock.mdb", BIRTH_MARKER,
+							       HELD_MARKER};
+
 void store_remove_dir(const char *dir)
 {
-	static const char *const files[] = {"data.mdb", "lock.mdb", BIRTH_MARKER, HELD_MARKER};
 	char path[4200];
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+	for (size_t i = 0; i < STORE_DIR_FILE_COUNT; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, store_dir_files[i]);
 		remove(path);
 	}
 	rmdir(dir);

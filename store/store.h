@@ -307,6 +307,11 @@ int store_rename_durably(const char *from, const char *to);
  * markers): scratch data dirs and copies that failed. */
 void store_remove_dir(const char *dir);
 
+/* The files store_remove_dir() removes, for whoever must remove them where
+ * it cannot be called (a signal handler may not format paths). */
+#define STORE_DIR_FILE_COUNT 4
+extern const char *const store_dir_files[STORE_DIR_FILE_COUNT];
+
 /* Doubles the map size. No transaction of the calling thread may be open. */
 int store_grow(struct store *st);
 

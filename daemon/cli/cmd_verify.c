@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "scratch.h"
 #include "commands.h"
 #include "pl_error.h"
+#include "scratch.h"
 #include "verify.h"
 
 static const char usage[] =

@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "store.h"
+
 /* What store_remove_dir() removes, as paths made beforehand: a signal
  * handler may not format them. */
-static const char *const files[] = {"data.mdb", "lock.mdb", "creating", "pledged.dir"};
-static char paths[sizeof files / sizeof files[0]][4200];
+static char paths[STORE_DIR_FILE_COUNT][4200];
 static char dir_path[4200];
 static volatile sig_atomic_t armed;
 
@@ -20,7 +21,7 @@ void cli_scratch_remove(void)
 	if (!armed)
 		return;
 	armed = 0;
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+	for (size_t i = 0; i < STORE_DIR_FILE_COUNT; i++)
 		unlink(paths[i]);
 	rmdir(dir_path);
 }
@@ -42,8 +43,8 @@ static void handle(int sig, void (*fn)(int))
 void cli_scratch_begin(const char *dir)
 {
 	snprintf(dir_path, sizeof dir_path, "%s", dir);
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, files[i]);
+	for (size_t i = 0; i < STORE_DIR_FILE_COUNT; i++)
+		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, store_dir_files[i]);
 	armed = 1;
 	handle(SIGINT, on_interrupt);
 	handle(SIGTERM, on_interrupt);

@@ -874,6 +874,31 @@ bool store_value_sound(struct store_txn *t, const MDB_val *k, const MDB_val *v)
 	return (flags & P_OVERFLOW) && pages == (PAGE_HEADER + v->mv_size + psize - 1) / psize;
 }
 
+int store_check_values(struct store_txn *t, enum store_db *bad)
+{
+	for (int db = 0; db < STORE_DB_COUNT; db++) {
+		MDB_cursor *c;
+		MDB_val k, v;
+		int rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c);
+		if (rc)
+			return store_error(rc);
+		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+			if (!store_value_sound(t, &k, &v)) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+		mdb_cursor_close(c);
+		if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND) {
+			*bad = (enum store_db)db;
+			return PL_ECORRUPT;
+		}
+		if (rc != MDB_NOTFOUND)
+			return store_error(rc);
+	}
+	return PL_OK;
+}
+
 int store_check_free_pages(struct store_txn *t)
 {
 	MDB_envinfo info;
@@ -920,10 +945,19 @@ int store_copy(struct store *st, const char *dir)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	struct store_txn t;
+	enum store_db bad;
+	int rc = store_read_begin(st, &t);
+	if (rc == 0) {
+		rc = store_check_values(&t, &bad);
+		store_abort(&t);
+	}
+	if (rc)
+		return rc;
 	/* The copy holds a read transaction: take the shared lock like any reader. */
 	pthread_rwlock_rdlock(&st->resize_lock);
 	copying = 1;
-	int rc = mdb_env_copy2(st->env, dir, MDB_CP_COMPACT);
+	rc = mdb_env_copy2(st->env, dir, MDB_CP_COMPACT);
 	copying = 0;
 	pthread_rwlock_unlock(&st->resize_lock);
 	if (rc)

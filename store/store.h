@@ -248,6 +248,15 @@ int store_entries(struct store_txn *t, enum store_db db, uint64_t *count);
 bool store_value_sound(struct store_txn *t, const MDB_val *k, const MDB_val *v);
 
 /*
+ * Reads every row of every table, the slot readers do not see included,
+ * and checks each large value with store_value_sound(): 0, PL_ECORRUPT
+ * with *bad naming the first damaged table, or the store's error. Reads
+ * alone would trust such a value; the next delete of it (emptying the old
+ * slot, a merge, an erasure) would not.
+ */
+int store_check_values(struct store_txn *t, enum store_db *bad);
+
+/*
  * Walks LMDB's own list of free pages, which no read uses but the next
  * write does: 0, PL_ECORRUPT when an entry or a page of it is damaged, or
  * the store's error.
@@ -290,6 +299,8 @@ int store_run_write(struct store *st, int (*fn)(struct store_txn *t, void *arg),
  * transaction's snapshot), and syncs it to disk. The copy is itself a data
  * dir. For a backup that is either complete or absent, copy into a
  * temporary directory, check it, then store_rename_durably() it.
+ * PL_ECORRUPT, before copying anything, when store_check_values() finds a
+ * damaged table: LMDB's copy would trust its pages and write astray.
  */
 int store_copy(struct store *st, const char *dir);
 

@@ -66,9 +66,11 @@ static int copy_checked(const char *dir, const char *tmp, const char *dest)
 	if (err) {
 		fprintf(stderr, "pledged backup: cannot write the copy to '%s': %s; nothing was kept%s\n",
 			tmp, pl_strerror(err),
-			err == PL_ENOSPACE ? ""
-					   : " (with a sound disk, the data dir may be damaged: run "
-					     "'pledged verify')");
+			err == PL_ENOSPACE  ? ""
+			: err == PL_ECORRUPT ? " (the data dir is damaged: 'pledged verify' says where; "
+					       "restore it from a backup)"
+					     : " (with a sound disk, the data dir may be damaged: run "
+					       "'pledged verify')");
 		return CLI_STORE;
 	}
 	if ((rc = cli_check_copy("backup", tmp)))

@@ -101,9 +101,11 @@ static int copy(const char *dir, const char *tmp)
 		if (err) {
 			fprintf(stderr, "pledged compact: cannot write the copy to '%s': %s; the data "
 					"dir is unchanged%s\n", tmp, pl_strerror(err),
-				err == PL_ENOSPACE ? ""
-						   : " (with a sound disk, the data dir may be damaged: "
-						     "run 'pledged verify')");
+				err == PL_ENOSPACE  ? ""
+				: err == PL_ECORRUPT ? " (it is damaged: 'pledged verify' says where; "
+						       "restore it from a backup)"
+						     : " (with a sound disk, the data dir may be damaged: "
+						       "run 'pledged verify')");
 			rc = CLI_STORE;
 		}
 	}

@@ -85,6 +85,11 @@ int verify_run(struct store *st, const char *scratch_dir, const struct slot_opti
 		rep->free_pages_damaged = true;
 		rc = 0;
 	}
+	if (rc == 0 && (rc = store_check_values(&src, &rep->damaged_table)) == PL_ECORRUPT) {
+		rep->table_damaged = true;
+		rc = 0;
+		goto out;
+	}
 	if (rc == 0)
 		rc = proj_live(&src, &which, &gen);
 	if (rc == 0)

@@ -43,7 +43,10 @@ struct pending {
 	size_t n, cap;
 };
 
-static int flush(struct writer *w, struct pending *p, struct ingest_stats *total)
+/* Writes the pending lines in one batch. When the batch fails, none of
+ * its lines is written: *unwritten is then its first line. */
+static int flush(struct writer *w, struct pending *p, struct ingest_stats *total,
+		 uint64_t *unwritten)
 {
 	struct ingest_stats stats;
 	if (p->n == 0)
@@ -51,6 +54,8 @@ static int flush(struct writer *w, struct pending *p, struct ingest_stats *total
 	int rc = ingest_batch(w, p->msgs, p->n, "", clock_wall_ms(), &stats);
 	if (rc == 0)
 		ingest_stats_add(total, &stats);
+	else
+		*unwritten = (uint64_t)p->msgs[0].src.offset;
 	if (rc == 0)
 		rc = writer_maintain(w, 4);
 	for (size_t i = 0; i < p->n; i++)
@@ -105,7 +110,7 @@ int cmd_import(int argc, char **argv)
 	char *line = NULL;
 	size_t line_cap = 0;
 	ssize_t len;
-	uint64_t lineno = 0, bad_lines = 0;
+	uint64_t lineno = 0, bad_lines = 0, unwritten = 0;
 	if (!p.msgs || !p.bufs)
 		rc = PL_ENOMEM;
 	for (size_t i = 0; rc == 0 && i < batch; i++)
@@ -131,10 +136,10 @@ int cmd_import(int argc, char **argv)
 			.value_len = buf->size,
 		};
 		if (p.n == p.cap)
-			rc = flush(&w, &p, &total);
+			rc = flush(&w, &p, &total, &unwritten);
 	}
 	if (rc == 0)
-		rc = flush(&w, &p, &total);
+		rc = flush(&w, &p, &total, &unwritten);
 	if (rc == 0)
 		rc = writer_checkpoint(&w);
 	free(line);
@@ -145,8 +150,20 @@ int cmd_import(int argc, char **argv)
 	kept_rejections_free(&kept);
 	cli_close_writer(st, &w, lock_fd);
 	if (rc) {
-		fprintf(stderr, "pledged import: stopped at line %llu: %s\n", (unsigned long long)lineno,
+		fprintf(stderr, "pledged import: stopped at line %llu: %s", (unsigned long long)lineno,
 			pl_strerror(rc));
+		if (unwritten == lineno)
+			fprintf(stderr, "; line %llu was not written", (unsigned long long)lineno);
+		else if (unwritten)
+			fprintf(stderr, "; lines %llu to %llu were not written",
+				(unsigned long long)unwritten, (unsigned long long)lineno);
+		if (unwritten > 1)
+			fprintf(stderr, ", the lines before were");
+		fprintf(stderr, "%s\n",
+			rc == PL_ECHECKSUM || rc == PL_ECORRUPT
+				? " (the data dir is damaged: 'pledged verify' says where; restore "
+				  "it from a backup)"
+				: "");
 		return CLI_STORE;
 	}
 	uint64_t applied = 0, rejected = 0;

@@ -177,6 +177,17 @@ else
 	fail "the demo's data.mdb has no list of free pages to damage (root '$root')"
 fi
 
+# An erasure that meets a damaged entry of the supporter's (entry 2 is
+# sup-0763's pledge) writes nothing and says the data dir is damaged.
+rm -rf "$work/erase" && cp -r "$work/good" "$work/erase"
+read -r _ at len < <(sed -n 2p "$work/entries")
+flip "$work/erase/data.mdb" $((at + len / 2))
+echo '{"v":1,"type":"supporter.forgotten","id":"forget-1","at":1579000000000,"supporter":"sup-0763"}' \
+	>"$work/forget.jsonl"
+expect 3 "an erasure meeting a damaged entry" -- "$PLEDGED" import --data "$work/erase" <"$work/forget.jsonl"
+contains "$work/err" "line 1 was not written" "import says the erasure was not written"
+contains "$work/err" "restore it from a backup" "import says what to do"
+
 # A data.mdb cut short: refused at open, with a message, never a SIGBUS.
 cp -r "$work/good" "$work/short"
 truncate -s $((size / 2)) "$work/short/data.mdb"

@@ -46,8 +46,6 @@ static int seq_list_add(struct seq_list *l, uint64_t seq)
 struct search {
 	uint64_t until;
 	struct pl_str supporter;
-	const uint8_t *needle;
-	size_t needle_len;
 	struct seq_list rewrite, comments;
 };
 
@@ -64,7 +62,7 @@ static int search_entry(const struct evlog_entry *e, void *arg)
 	if (e->seq >= s->until)
 		return 1;
 	/* Most entries are someone else's: a byte search rules them out before decoding. */
-	if (!pl_msgpack_holds(e->raw, e->raw_len, s->needle, s->needle_len) ||
+	if (!pl_bytes_name(e->raw, e->raw_len, s->supporter) ||
 	    pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &rej) ||
 	    !pl_event_has(&ev, PL_F_SUPPORTER) ||
 	    !same(pl_event_str(&ev, PL_F_SUPPORTER), s->supporter))
@@ -113,9 +111,7 @@ static void put_record(struct store_txn *t, uint64_t seq, const struct erasure_c
 int erasure_run(struct store_txn *t, uint64_t seq, struct pl_str supporter,
 		struct erasure_counts *counts)
 {
-	uint8_t needle[5 + PL_MAX_ID_BYTES];
-	struct search s = {.until = seq, .supporter = supporter, .needle = needle,
-			   .needle_len = pl_msgpack_str(supporter, needle)};
+	struct search s = {.until = seq, .supporter = supporter};
 	memset(counts, 0, sizeof *counts);
 	int rc = evlog_each(t, 1, search_entry, &s, NULL);
 	if (rc < 0)
@@ -125,7 +121,7 @@ int erasure_run(struct store_txn *t, uint64_t seq, struct pl_str supporter,
 	counts->entries = s.rewrite.count;
 	counts->comments = s.comments.count;
 	if (!t->err)
-		rejections_erase(t, needle, s.needle_len, &counts->rejections);
+		rejections_erase(t, supporter, &counts->rejections);
 	if (!t->err)
 		put_record(t, seq, counts, &s.comments);
 	free(s.rewrite.at);

@@ -235,8 +235,7 @@ int rejections_each_after(struct store_txn *t, uint64_t after,
 
 /* The sequences of the rejections an erasure rewrites, found before any is. */
 struct erase_walk {
-	const uint8_t *needle;
-	size_t needle_len;
+	struct pl_str supporter;
 	uint64_t *seqs;
 	size_t count, cap;
 	int err;
@@ -245,7 +244,7 @@ struct erase_walk {
 static int find_named(const struct rejection_entry *e, void *arg)
 {
 	struct erase_walk *w = arg;
-	if (!pl_msgpack_holds(e->raw, e->raw_len, w->needle, w->needle_len))
+	if (!pl_bytes_name(e->raw, e->raw_len, w->supporter))
 		return 0;
 	if (w->count == w->cap) {
 		size_t cap = w->cap ? 2 * w->cap : 64;
@@ -289,10 +288,9 @@ static void erase_one(struct store_txn *t, uint64_t seq)
 	free(old);
 }
 
-int rejections_erase(struct store_txn *t, const uint8_t *needle, size_t needle_len,
-		     uint64_t *count)
+int rejections_erase(struct store_txn *t, struct pl_str supporter, uint64_t *count)
 {
-	struct erase_walk w = {needle, needle_len};
+	struct erase_walk w = {supporter};
 	int rc = rejections_each_after(t, 0, find_named, &w);
 	if (rc == 0 && w.err)
 		rc = store_txn_fail(t, w.err);

@@ -55,13 +55,12 @@ int rejections_upgrade_entry(struct store_txn *t, const MDB_val *key, const MDB_
 int rejections_parse(const MDB_val *key, const MDB_val *val, struct rejection_entry *e);
 
 /*
- * Drops the raw bytes of every rejection that holds needle (the msgpack
- * string of a supporter id, event_redact.h) and marks it erased; the
- * reason, detail, source, key, event id and type stay. *count gets how
- * many. 0 or the transaction's error.
+ * Drops the raw bytes of every rejection that names supporter (in any
+ * encoding, or as text: pl_bytes_name()) and marks it erased; the reason,
+ * detail, source, key, event id and type stay. *count gets how many. 0 or
+ * the transaction's error.
  */
-int rejections_erase(struct store_txn *t, const uint8_t *needle, size_t needle_len,
-		     uint64_t *count);
+int rejections_erase(struct store_txn *t, struct pl_str supporter, uint64_t *count);
 
 /* Number of stored rejections. */
 int rejections_count(struct store_txn *t, uint64_t *count);

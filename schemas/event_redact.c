@@ -87,7 +87,37 @@ size_t pl_event_redact(const void *raw, size_t len, uint8_t *out)
 	return head_len + (size_t)(p - body);
 }
 
-bool pl_msgpack_holds(const void *raw, size_t len, const uint8_t *needle, size_t needle_len)
+/* Whether the len bytes before p (p - start of them) are a msgpack string
+ * header, in any of its four forms, for a string of n bytes. */
+static bool str_header_before(const uint8_t *p, size_t before, uint32_t n)
 {
-	return needle_len && memmem(raw, len, needle, needle_len) != NULL;
+	if (before >= 1 && n < 32 && p[-1] == (0xa0 | n))
+		return true;
+	if (before >= 2 && n <= UINT8_MAX && p[-2] == 0xd9 && p[-1] == n)
+		return true;
+	if (before >= 3 && p[-3] == 0xda && bytes_get_be16(p - 2) == n)
+		return true;
+	return before >= 5 && p[-5] == 0xdb && bytes_get_be32(p - 4) == n;
+}
+
+static bool word_byte(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.' || c >= 0x80;
+}
+
+bool pl_bytes_name(const void *raw, size_t len, struct pl_str id)
+{
+	const uint8_t *start = raw, *end = start + len, *p = start;
+	if (id.len == 0)
+		return false;
+	while ((p = memmem(p, (size_t)(end - p), id.ptr, id.len))) {
+		size_t before = (size_t)(p - start);
+		const uint8_t *after = p + id.len;
+		if (str_header_before(p, before, id.len) ||
+		    ((before == 0 || !word_byte(p[-1])) && (after == end || !word_byte(*after))))
+			return true;
+		p++;
+	}
+	return false;
 }

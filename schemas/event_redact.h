@@ -4,9 +4,8 @@
  * An accepted event keeps its shape: the name is dropped (anonymous) and a
  * comment's text becomes PL_ERASED_TEXT, every other key is copied byte for
  * byte, so the event still decodes and applies as it did. A rejected
- * message is judged by its bytes alone: it names a supporter when it holds
- * the supporter id as a msgpack string anywhere, even when it is not a
- * valid event.
+ * message is judged by its bytes alone (pl_bytes_name()), even when it is
+ * not msgpack at all.
  */
 #ifndef EVENT_REDACT_H
 #define EVENT_REDACT_H
@@ -33,7 +32,13 @@ size_t pl_event_redact(const void *raw, size_t len, uint8_t *out);
 /* The msgpack encoding of string s (at most 5 + s.len bytes) into out; its size. */
 size_t pl_msgpack_str(struct pl_str s, uint8_t *out);
 
-/* Whether raw[0..len) holds needle, a msgpack string from pl_msgpack_str(). */
-bool pl_msgpack_holds(const void *raw, size_t len, const uint8_t *needle, size_t needle_len);
+/*
+ * Whether raw[0..len) names id: holds it as a msgpack string in any of its
+ * encodings (a gateway need not pick the shortest), or as a word of text
+ * (a message sent as JSON, say), not followed or preceded by a letter,
+ * digit, '-', '_', '.' or a byte of a multi-byte character. So "sup-1" is
+ * not named by "sup-10", in either form.
+ */
+bool pl_bytes_name(const void *raw, size_t len, struct pl_str id);
 
 #endif

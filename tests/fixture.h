@@ -118,31 +118,23 @@ static inline void fixture_remove(const char *dir)
 }
 
 /*
- * Ingests one JSON event as a message at offset on partition 0 of topic
- * "test" (key: the given key, or none). Returns the rejection reason, or
+ * Ingests the message raw[0..len) at offset on partition 0 of topic "test"
+ * (key: the given key, or none). Returns the rejection reason, or
  * PL_R_NONE when it was applied, or -1 when it was a duplicate.
  */
-static inline int fixture_ingest_keyed(struct store *st, const char *json, const char *key,
-				       int64_t offset)
+static inline int fixture_ingest_raw(struct store *st, const void *raw, size_t len,
+				     const char *key, int64_t offset)
 {
-	msgpack_sbuffer buf;
-	char err[160];
 	struct ingest_stats stats;
-	msgpack_sbuffer_init(&buf);
-	if (pl_json_to_msgpack(json, strlen(json), &buf, err, sizeof err)) {
-		fprintf(stderr, "fixture: bad JSON %s: %s\n", json, err);
-		abort();
-	}
 	struct ingest_msg m = {.src = {"test", 4, 0, offset},
 			       .key = key,
 			       .key_len = key ? strlen(key) : 0,
-			       .value = buf.data,
-			       .value_len = buf.size};
+			       .value = raw,
+			       .value_len = len};
 	int rc = ingest_batch(fixture_writer(st), &m, 1, "cluster-a", 1700000000000, &stats);
 	/* Then one transaction of upkeep, as serve writes a few after a batch. */
 	if (rc == 0)
 		rc = writer_maintain(fixture_writer(st), 1);
-	msgpack_sbuffer_destroy(&buf);
 	if (rc) {
 		fprintf(stderr, "fixture: ingest failed: %s\n", pl_strerror(rc));
 		abort();
@@ -153,6 +145,22 @@ static inline int fixture_ingest_keyed(struct store *st, const char *json, const
 		if (stats.rejected[r])
 			return r;
 	return PL_R_NONE;
+}
+
+/* Ingests one JSON event as fixture_ingest_raw() does its msgpack. */
+static inline int fixture_ingest_keyed(struct store *st, const char *json, const char *key,
+				       int64_t offset)
+{
+	msgpack_sbuffer buf;
+	char err[160];
+	msgpack_sbuffer_init(&buf);
+	if (pl_json_to_msgpack(json, strlen(json), &buf, err, sizeof err)) {
+		fprintf(stderr, "fixture: bad JSON %s: %s\n", json, err);
+		abort();
+	}
+	int rc = fixture_ingest_raw(st, buf.data, buf.size, key, offset);
+	msgpack_sbuffer_destroy(&buf);
+	return rc;
 }
 
 static inline int fixture_ingest(struct store *st, const char *json)

@@ -383,21 +383,42 @@ static void test_redact(void)
 	msgpack_sbuffer_destroy(&buf);
 	CHECK_INT(pl_event_redact("\x92\x01\x02", 3, out), 0); /* not a map */
 
-	/* Whether a message names a supporter: the whole msgpack string only. */
-	uint8_t needle[5 + 64];
-	size_t n = pl_msgpack_str((struct pl_str){"sup-1", 5}, needle);
+	/* Whether a message names a supporter: a whole string in any msgpack
+	 * form, or a word of text; never a longer id that contains it. */
+	struct pl_str sup1 = {"sup-1", 5};
 	pack("{\"supporter\":\"sup-10\"}", &buf);
-	CHECK(!pl_msgpack_holds(buf.data, buf.size, needle, n));
+	CHECK(!pl_bytes_name(buf.data, buf.size, sup1));
 	msgpack_sbuffer_destroy(&buf);
 	pack("{\"type\":\"x\",\"supporter\":\"sup-1\"}", &buf);
-	CHECK(pl_msgpack_holds(buf.data, buf.size, needle, n));
+	CHECK(pl_bytes_name(buf.data, buf.size, sup1));
 	msgpack_sbuffer_destroy(&buf);
-	const char *long_id = "a-supporter-id-of-forty-bytes-0123456789";
-	n = pl_msgpack_str((struct pl_str){long_id, 40}, needle);
-	CHECK_INT(needle[0], 0xd9);
-	pack("{\"supporter\":\"a-supporter-id-of-forty-bytes-0123456789\"}", &buf);
-	CHECK(pl_msgpack_holds(buf.data, buf.size, needle, n));
+	/* The longer forms a gateway may send for a short string: str8, str16, str32. */
+	const uint8_t str8[] = "\x81\xa9supporter\xd9\x05sup-1", str16[] = "\x81\xa9supporter\xda\x00\x05sup-1",
+		      str32[] = "\x81\xa9supporter\xdb\x00\x00\x00\x05sup-1",
+		      str8_longer[] = "\x81\xa9supporter\xd9\x06sup-10";
+	CHECK(pl_bytes_name(str8, sizeof str8 - 1, sup1));
+	CHECK(pl_bytes_name(str16, sizeof str16 - 1, sup1));
+	CHECK(pl_bytes_name(str32, sizeof str32 - 1, sup1));
+	CHECK(!pl_bytes_name(str8_longer, sizeof str8_longer - 1, sup1));
+	CHECK(!pl_bytes_name(str8, sizeof str8 - 1, (struct pl_str){"sup-", 4}));
+	/* A 50-byte id: its str8 header's length byte is '2', a digit. */
+	const char *id50 = "a-supporter-id-of-fifty-bytes-0123456789-abcdefghi";
+	CHECK_INT(strlen(id50), 50);
+	pack("{\"supporter\":\"a-supporter-id-of-fifty-bytes-0123456789-abcdefghi\"}", &buf);
+	CHECK_INT(((const uint8_t *)buf.data)[11], 0xd9);
+	CHECK(pl_bytes_name(buf.data, buf.size, (struct pl_str){id50, 50}));
 	msgpack_sbuffer_destroy(&buf);
+	/* Text: a message sent as JSON, or as anything else. */
+	const char *json = "{\"supporter\":\"sup-1\",\"text\":\"hi\"}";
+	CHECK(pl_bytes_name(json, strlen(json), sup1));
+	CHECK(pl_bytes_name("sup-1", 5, sup1));
+	CHECK(pl_bytes_name("by sup-1, twice", 15, sup1));
+	CHECK(!pl_bytes_name("{\"supporter\":\"sup-10\"}", 22, sup1));
+	CHECK(!pl_bytes_name("xsup-1", 6, sup1));
+	CHECK(!pl_bytes_name("sup-1.5", 7, sup1));
+	CHECK(!pl_bytes_name("sup-1\xc3\xa9", 7, sup1));
+	CHECK(pl_bytes_name("sup-10 sup-1", 12, sup1)); /* the second one */
+	CHECK(!pl_bytes_name("sup-1", 5, (struct pl_str){"", 0}));
 }
 
 int main(void)

@@ -264,6 +264,42 @@ static int forget(const char *supporter)
 	return fixture_ingest_keyed(st, json, supporter, 1000000 + next_id);
 }
 
+static void pack_str8(msgpack_sbuffer *b, const char *s)
+{
+	const char head[2] = {(char)0xd9, (char)strlen(s)};
+	msgpack_sbuffer_write(b, head, sizeof head);
+	msgpack_sbuffer_write(b, s, strlen(s));
+}
+
+/* A comment whose every string is in msgpack's str8 form, which a gateway
+ * may send for short strings too (not the shortest, still valid). */
+static int comment_str8(const char *c, const char *id, const char *s, const char *name,
+			const char *text, int64_t at)
+{
+	const char *keys[] = {"type", "campaign", "supporter", "name", "comment", "text"};
+	const char *values[] = {"comment.posted", c, s, name, id, text};
+	char event_id[32];
+	snprintf(event_id, sizeof event_id, "ev-%d", ++next_id);
+	msgpack_sbuffer b;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&b);
+	msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 9);
+	pack_str8(&b, "v");
+	msgpack_pack_int(&pk, 1);
+	pack_str8(&b, "id");
+	pack_str8(&b, event_id);
+	pack_str8(&b, "at");
+	msgpack_pack_int64(&pk, at);
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		pack_str8(&b, keys[i]);
+		pack_str8(&b, values[i]);
+	}
+	int rc = fixture_ingest_raw(st, b.data, b.size, NULL, 2000000 + next_id);
+	msgpack_sbuffer_destroy(&b);
+	return rc;
+}
+
 /* The right to erasure: names and texts gone from log, rejections and feed; money stays. */
 static void test_erasure(void)
 {
@@ -284,10 +320,19 @@ static void test_erasure(void)
 	/* Rejected messages: one naming the supporter, one another's. */
 	CHECK_INT(comment("er", "erk1", "gone", "Text-To-Erase-4", T0 + 8), PL_R_DUPLICATE_COMMENT);
 	CHECK_INT(comment("er", "erk5", "gone-too", "Text-That-Stays-2", T0 + 8), PL_R_NOT_A_BACKER);
+	/* The supporter's strings in a longer msgpack form, accepted and
+	 * rejected, and a message sent as JSON text instead of msgpack. */
+	CHECK_INT(comment_str8("er", "erk9", "gone", "Name-To-Erase", "Text-To-Erase-5", T0 + 8),
+		  PL_R_NONE);
+	CHECK_INT(comment_str8("er-none", "erk10", "gone", "Name", "Text-To-Erase-6", T0 + 8),
+		  PL_R_UNKNOWN_CAMPAIGN);
+	const char *as_json = "{\"v\":1,\"supporter\":\"gone\",\"text\":\"Text-To-Erase-7\"}";
+	CHECK_INT(fixture_ingest_raw(st, as_json, strlen(as_json), NULL, 2000000 + ++next_id),
+		  PL_R_BAD_MSGPACK);
 	struct proj_campaign before = get("er"), before2 = get("er2");
-	CHECK_INT(before.totals.comments, 2);
-	CHECK_INT(stored("Text-To-Erase"), 4);
-	CHECK_INT(stored("Name-To-Erase"), 2);
+	CHECK_INT(before.totals.comments, 3);
+	CHECK_INT(stored("Text-To-Erase"), 7);
+	CHECK_INT(stored("Name-To-Erase"), 3);
 
 	CHECK_INT(forget("gone"), PL_R_NONE);
 	CHECK_INT(forget("gone"), PL_R_NONE); /* again: nothing left to overwrite */

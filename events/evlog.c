@@ -253,6 +253,18 @@ void evlog_id_fp(struct pl_str id, struct fp *out)
 	fp_of(out, FP_KIND_EVENT_ID, id.ptr, id.len);
 }
 
+void evlog_copy_id_fp(struct pl_str id, const struct evlog_source *src, struct fp *out)
+{
+	uint8_t key[PL_MAX_ID_BYTES + 1 + 255 + 4];
+	size_t topic_len = src->topic_len < 255 ? src->topic_len : 255;
+	size_t id_len = id.len < PL_MAX_ID_BYTES ? id.len : PL_MAX_ID_BYTES;
+	memcpy(key, id.ptr, id_len);
+	key[id_len] = 0xff;
+	memcpy(key + id_len + 1, src->topic, topic_len);
+	bytes_put_be32(key + id_len + 1 + topic_len, (uint32_t)src->partition);
+	fp_of(out, FP_KIND_EVENT_ID, key, id_len + 1 + topic_len + 4);
+}
+
 int evlog_id_claim(struct index *ix, struct store_txn *t, int id_kind, const struct fp *id)
 {
 	uint8_t none[1];

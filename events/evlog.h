@@ -87,6 +87,14 @@ struct index_kind_def evlog_id_kind(enum store_slot slot);
 
 /* The fingerprint an event id is claimed by (any thread may compute it). */
 void evlog_id_fp(struct pl_str id, struct fp *out);
+
+/*
+ * The fingerprint the copy of an event from src claims when its id is
+ * taken: a supporter.forgotten is published to every partition under one
+ * id, and each copy is applied once (slot.h). A byte 0xff, which no valid
+ * id holds, keeps these apart from every id's own.
+ */
+void evlog_copy_id_fp(struct pl_str id, const struct evlog_source *src, struct fp *out);
 /*
  * Claims the event id of fingerprint id (in ix, whose kind id_kind holds
  * event ids): 0 when it is new and now taken, PL_EEXIST when an event with

@@ -125,10 +125,12 @@ enum pl_field {
 	  "text of their comments, and every rejected message that names them (its bytes " \
 	  "are dropped). Their comments show as removed and their names as anonymous; "     \
 	  "money, pledges and supporter counts do not change. It has no `campaign` and "    \
-	  "is keyed by the supporter: publish it to every partition of the topic, so "      \
-	  "every instance of a consumer group sees it (`pledged forget` does). The "        \
-	  "erasure is kept in the log: when, by which message and `by` whom, never what "   \
-	  "was erased. Never rejected by a rule.")
+	  "is keyed by the supporter: publish it to every partition of the topic under "    \
+	  "one id, so every instance of a consumer group sees it (`pledged forget` "        \
+	  "does). Each copy is applied once, in order with its partition, so what a "       \
+	  "partition held before its copy is erased even when consumed after another "     \
+	  "copy. The erasure is kept in the log: when, by which message and `by` whom, "    \
+	  "never what was erased. Never rejected by a rule.")
 
 enum pl_event_type {
 #define PL_TYPE_ENUM(e, name, keyed_by, req, opt, doc) PL_EV_##e,

@@ -118,15 +118,15 @@ static inline void fixture_remove(const char *dir)
 }
 
 /*
- * Ingests the message raw[0..len) at offset on partition 0 of topic "test"
+ * Ingests the message raw[0..len) at offset on partition of topic "test"
  * (key: the given key, or none). Returns the rejection reason, or
  * PL_R_NONE when it was applied, or -1 when it was a duplicate.
  */
 static inline int fixture_ingest_raw(struct store *st, const void *raw, size_t len,
-				     const char *key, int64_t offset)
+				     const char *key, int32_t partition, int64_t offset)
 {
 	struct ingest_stats stats;
-	struct ingest_msg m = {.src = {"test", 4, 0, offset},
+	struct ingest_msg m = {.src = {"test", 4, partition, offset},
 			       .key = key,
 			       .key_len = key ? strlen(key) : 0,
 			       .value = raw,
@@ -147,7 +147,7 @@ static inline int fixture_ingest_raw(struct store *st, const void *raw, size_t l
 	return PL_R_NONE;
 }
 
-/* Ingests one JSON event as fixture_ingest_raw() does its msgpack. */
+/* Ingests one JSON event as fixture_ingest_raw() does its msgpack, on partition 0. */
 static inline int fixture_ingest_keyed(struct store *st, const char *json, const char *key,
 				       int64_t offset)
 {
@@ -158,7 +158,7 @@ static inline int fixture_ingest_keyed(struct store *st, const char *json, const
 		fprintf(stderr, "fixture: bad JSON %s: %s\n", json, err);
 		abort();
 	}
-	int rc = fixture_ingest_raw(st, buf.data, buf.size, key, offset);
+	int rc = fixture_ingest_raw(st, buf.data, buf.size, key, 0, offset);
 	msgpack_sbuffer_destroy(&buf);
 	return rc;
 }

@@ -171,7 +171,8 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 	if (d->ev.type == PL_EV_SUPPORTER_FORGOTTEN && !b->in_write_txn)
 		return NEEDS_WRITE_TXN;
 	uint64_t seq = b->stats.last_seq + 1;
-	int rc = slot_claim(&b->w->live, d);
+	struct fp claimed;
+	int rc = slot_claim(&b->w->live, d, &b->msgs[i].src, &claimed);
 	if (rc == PL_EEXIST) {
 		b->stats.duplicates++;
 		return t->err;
@@ -179,7 +180,7 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 	if (rc == 0 && d->ev.type == PL_EV_SUPPORTER_FORGOTTEN)
 		rc = erase(t, b, &d->ev, seq);
 	if (rc == 0)
-		rc = slot_apply_claimed(&b->w->live, d, seq, &rej);
+		rc = slot_apply_claimed(&b->w->live, d, &claimed, seq, &rej);
 	if (rc == PL_EREJECTED)
 		return reject(b, i, &rej, &d->ev);
 	if (rc)

@@ -92,7 +92,7 @@ static int apply_entry(const struct evlog_entry *e, const struct decoded *d, voi
 		res->failed_seq = e->seq;
 		return 1;
 	}
-	int rc = slot_apply(&r->s, d, e->seq, &res->rejection);
+	int rc = slot_apply(&r->s, d, &e->src, e->seq, &res->rejection);
 	if (rc == PL_EREJECTED || rc == PL_EEXIST) {
 		if (rc == PL_EEXIST)
 			pl_reject(&res->rejection, PL_R_NONE, "its event id is in the log twice");

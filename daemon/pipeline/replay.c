@@ -55,7 +55,7 @@ static int replay_entry(const struct evlog_entry *e, const struct decoded *d, vo
 		rep->skipped_time++;
 		return 0;
 	}
-	int rc = slot_apply(c->s, d, e->seq, &res->rejection);
+	int rc = slot_apply(c->s, d, &e->src, e->seq, &res->rejection);
 	if (rc == PL_EREJECTED && rep->skipped_time && depends_on_earlier(res->rejection.reason)) {
 		rep->skipped_dependent++;
 		return 0;

@@ -107,29 +107,37 @@ void slot_close(struct slot *s)
 	s->open = false;
 }
 
-int slot_claim(struct slot *s, const struct decoded *d)
+int slot_claim(struct slot *s, const struct decoded *d, const struct evlog_source *src,
+	       struct fp *claimed)
 {
-	int rc = evlog_id_claim(&s->ix, s->pw.t, SLOT_K_EVENT_IDS, &d->id);
+	*claimed = d->id;
+	int rc = evlog_id_claim(&s->ix, s->pw.t, SLOT_K_EVENT_IDS, claimed);
+	if (rc == PL_EEXIST && d->ev.type == PL_EV_SUPPORTER_FORGOTTEN) {
+		evlog_copy_id_fp(pl_event_str(&d->ev, PL_F_ID), src, claimed);
+		rc = evlog_id_claim(&s->ix, s->pw.t, SLOT_K_EVENT_IDS, claimed);
+	}
 	if (rc)
 		return rc == PL_EEXIST ? rc : store_txn_fail(s->pw.t, rc);
 	return PL_OK;
 }
 
-int slot_apply_claimed(struct slot *s, const struct decoded *d, uint64_t seq,
-		       struct pl_rejection *rej)
+int slot_apply_claimed(struct slot *s, const struct decoded *d, const struct fp *claimed,
+		       uint64_t seq, struct pl_rejection *rej)
 {
 	int rc = proj_apply(&s->pw, &d->ev, &d->keys, seq, rej);
 	if (rc == PL_EREJECTED)
-		evlog_id_release(&s->ix, SLOT_K_EVENT_IDS, &d->id);
+		evlog_id_release(&s->ix, SLOT_K_EVENT_IDS, claimed);
 	if (rc == 0)
 		s->applied_seq = seq;
 	return rc;
 }
 
-int slot_apply(struct slot *s, const struct decoded *d, uint64_t seq, struct pl_rejection *rej)
+int slot_apply(struct slot *s, const struct decoded *d, const struct evlog_source *src,
+	       uint64_t seq, struct pl_rejection *rej)
 {
-	int rc = slot_claim(s, d);
-	return rc ? rc : slot_apply_claimed(s, d, seq, rej);
+	struct fp claimed;
+	int rc = slot_claim(s, d, src, &claimed);
+	return rc ? rc : slot_apply_claimed(s, d, &claimed, seq, rej);
 }
 
 struct catch_up {
@@ -149,7 +157,7 @@ static int catch_up_entry(const struct evlog_entry *e, const struct decoded *d, 
 		c->res->failed_seq = e->seq;
 		return 1;
 	}
-	int rc = slot_apply(c->s, d, e->seq, &c->res->rejection);
+	int rc = slot_apply(c->s, d, &e->src, e->seq, &c->res->rejection);
 	if (rc == PL_EREJECTED || rc == PL_EEXIST) {
 		if (rc == PL_EEXIST)
 			pl_reject(&c->res->rejection, PL_R_NONE, "its event id is in the log twice");

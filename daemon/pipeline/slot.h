@@ -117,15 +117,25 @@ void slot_txn_rewind(struct slot *s, struct store_txn *t, bool publish);
 void slot_txn_end(struct slot *s, bool committed);
 
 /*
- * Applies one decoded event that will be the log entry at seq: claims its
- * id (PL_EEXIST: a re-delivery, nothing changed) and applies the rules
- * (PL_EREJECTED with *rej: nothing changed). Within a slot transaction.
+ * Applies one decoded event from src that will be the log entry at seq:
+ * claims its id (PL_EEXIST: a re-delivery, nothing changed) and applies
+ * the rules (PL_EREJECTED with *rej: nothing changed). Within a slot
+ * transaction.
+ *
+ * A supporter.forgotten is published to every partition under one id.
+ * Each copy is applied, the first under its id and each later one under
+ * its id and partition (evlog_copy_id_fp): a partition's messages that
+ * came after the first copy, but were sent before the copy on it, are
+ * erased too. A re-delivery of a copy is a re-delivery.
  */
-int slot_apply(struct slot *s, const struct decoded *d, uint64_t seq, struct pl_rejection *rej);
-/* slot_apply() in two steps, for work between them: the id, then the rules. */
-int slot_claim(struct slot *s, const struct decoded *d);
-int slot_apply_claimed(struct slot *s, const struct decoded *d, uint64_t seq,
-		       struct pl_rejection *rej);
+int slot_apply(struct slot *s, const struct decoded *d, const struct evlog_source *src,
+	       uint64_t seq, struct pl_rejection *rej);
+/* slot_apply() in two steps, for work between them: the id (*claimed gets
+ * the fingerprint taken), then the rules. */
+int slot_claim(struct slot *s, const struct decoded *d, const struct evlog_source *src,
+	       struct fp *claimed);
+int slot_apply_claimed(struct slot *s, const struct decoded *d, const struct fp *claimed,
+		       uint64_t seq, struct pl_rejection *rej);
 
 /*
  * Writes what the transaction's events changed that the writer held: to

@@ -264,6 +264,42 @@ static int forget(const char *supporter)
 	return fixture_ingest_keyed(st, json, supporter, 1000000 + next_id);
 }
 
+/* The copy of erasure number n on partition p, as `pledged forget` sends one to each. */
+static int forget_copy(const char *supporter, int n, int32_t p)
+{
+	char json[256];
+	msgpack_sbuffer buf;
+	char err[160];
+	snprintf(json, sizeof json,
+		 "{\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"forget-%d\",\"at\":%lld,"
+		 "\"supporter\":\"%s\",\"by\":\"test\"}",
+		 n, (long long)T0, supporter);
+	msgpack_sbuffer_init(&buf);
+	CHECK_INT(pl_json_to_msgpack(json, strlen(json), &buf, err, sizeof err), 0);
+	int rc = fixture_ingest_raw(st, buf.data, buf.size, supporter, p, 3000000 + ++next_id);
+	msgpack_sbuffer_destroy(&buf);
+	return rc;
+}
+
+/* A message on partition p (a comment by s) sent before the erasure's copy
+ * on that partition, but consumed after the erasure's first copy. */
+static int comment_on(int32_t p, const char *c, const char *id, const char *s, const char *text,
+		      int64_t at)
+{
+	char json[512];
+	msgpack_sbuffer buf;
+	char err[160];
+	snprintf(json, sizeof json,
+		 "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"ev-%d\",\"at\":%lld,\"campaign\":\"%s\","
+		 "\"comment\":\"%s\",\"supporter\":\"%s\",\"text\":\"%s\"}",
+		 ++next_id, (long long)at, c, id, s, text);
+	msgpack_sbuffer_init(&buf);
+	CHECK_INT(pl_json_to_msgpack(json, strlen(json), &buf, err, sizeof err), 0);
+	int rc = fixture_ingest_raw(st, buf.data, buf.size, c, p, 3000000 + ++next_id);
+	msgpack_sbuffer_destroy(&buf);
+	return rc;
+}
+
 static void pack_str8(msgpack_sbuffer *b, const char *s)
 {
 	const char head[2] = {(char)0xd9, (char)strlen(s)};
@@ -295,7 +331,7 @@ static int comment_str8(const char *c, const char *id, const char *s, const char
 		pack_str8(&b, keys[i]);
 		pack_str8(&b, values[i]);
 	}
-	int rc = fixture_ingest_raw(st, b.data, b.size, NULL, 2000000 + next_id);
+	int rc = fixture_ingest_raw(st, b.data, b.size, NULL, 0, 2000000 + next_id);
 	msgpack_sbuffer_destroy(&b);
 	return rc;
 }
@@ -327,7 +363,7 @@ static void test_erasure(void)
 	CHECK_INT(comment_str8("er-none", "erk10", "gone", "Name", "Text-To-Erase-6", T0 + 8),
 		  PL_R_UNKNOWN_CAMPAIGN);
 	const char *as_json = "{\"v\":1,\"supporter\":\"gone\",\"text\":\"Text-To-Erase-7\"}";
-	CHECK_INT(fixture_ingest_raw(st, as_json, strlen(as_json), NULL, 2000000 + ++next_id),
+	CHECK_INT(fixture_ingest_raw(st, as_json, strlen(as_json), NULL, 0, 2000000 + ++next_id),
 		  PL_R_BAD_MSGPACK);
 	struct proj_campaign before = get("er"), before2 = get("er2");
 	CHECK_INT(before.totals.comments, 3);
@@ -376,6 +412,24 @@ static void test_erasure(void)
 	CHECK_INT(then.totals.comments, 0);
 	store_abort(&t);
 
+	/* An erasure's copies on other partitions: the first copy (partition
+	 * 0) is applied before a comment that partition 1 holds ahead of its
+	 * own copy; that copy erases it. A re-delivered copy changes nothing. */
+	CHECK_INT(open_campaign("er4", "GBP", T0), PL_R_NONE);
+	CHECK_INT(pledge("er4", "erp5", "late", 100, "GBP", T0 + 1), PL_R_NONE);
+	CHECK_INT(forget_copy("late", 1, 0), PL_R_NONE);
+	CHECK_INT(comment_on(1, "er4", "erk11", "late", "Late-Text-1", T0 + 3), PL_R_NONE);
+	CHECK_INT(comment_on(2, "er4", "erk12", "late", "Late-Text-2", T0 + 3), PL_R_NONE);
+	CHECK_INT(stored("Late-Text"), 2);
+	CHECK_INT(forget_copy("late", 1, 1), PL_R_NONE);
+	CHECK_INT(stored("Late-Text-1"), 0);
+	CHECK_INT(forget_copy("late", 1, 1), -1);
+	CHECK_INT(forget_copy("late", 1, 2), PL_R_NONE);
+	CHECK_INT(stored("Late-Text"), 0);
+	CHECK_INT(forget_copy("late", 1, 2), -1);
+	CHECK_INT(get("er4").totals.comments, 0);
+	CHECK_INT(get("er4").totals.supporters, 1);
+
 	/* Replayed from the log, the projections come out the same. */
 	struct verify_report rep;
 	CHECK_INT(fixture_verify(st, &rep), 0);
@@ -384,6 +438,9 @@ static void test_erasure(void)
 	CHECK_INT(rep.differs, 0);
 	if (rep.differs)
 		fprintf(stderr, "erasure: the replay differs: %s\n", rep.diff);
+	if (rep.replay.result.outcome != REPLAY_OK)
+		fprintf(stderr, "erasure: the replay stopped at %llu: %s\n",
+			(unsigned long long)rep.replay.result.failed_seq, rep.replay.result.rejection.detail);
 }
 
 static void test_idempotency_and_rejections(void)

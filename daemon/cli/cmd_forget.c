@@ -2,8 +2,9 @@
  * cmd_forget.c — `pledged forget`: the right to erasure, asked through
  * Kafka. It publishes one supporter.forgotten event to every partition of
  * the topic, under one event id: whichever instances consume the topic,
- * each sees it on a partition it owns and applies it once (the copies are
- * re-deliveries of the same id), in order with the events it ingests.
+ * each sees it on the partitions it owns and applies each copy once, in
+ * order with the events of its partition (slot.h says how the copies are
+ * told apart), so every message sent before it is erased.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -27,10 +28,11 @@ static const char usage[] =
 	"                      [--config FILE] [--kafka KEY=VALUE]...\n"
 	"\n"
 	"Erase a supporter's personal data: publish a supporter.forgotten event, keyed\n"
-	"by the supporter, to every partition of the topic. When serve applies it,\n"
-	"the names on the supporter's pledges and comments, the texts of their\n"
-	"comments and every rejected message naming them are overwritten in the data\n"
-	"dir; their comments show as removed; money and counts stay. The erasure\n"
+	"by the supporter, to every partition of the topic (each copy erases what its\n"
+	"partition held before it). When serve applies it, the names on the\n"
+	"supporter's pledges and comments, the texts of their comments and every\n"
+	"rejected message naming them are overwritten in the data dir; their\n"
+	"comments show as removed; money and counts stay. The erasure\n"
 	"stays in the log (when, by which message and --by whom), never what was\n"
 	"erased. Old copies of the bytes can remain in LMDB's free pages until\n"
 	"'pledged compact'; Kafka keeps the original messages until its retention\n"

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -221,6 +222,39 @@ struct listeners {
  * apart from the public one, so a flood there cannot starve health checks. */
 #define ADMIN_THREADS 1
 #define ADMIN_MAX_CONNECTIONS 64
+/* The public listener's default cap (http_server.h), and the descriptors
+ * serve keeps for everything but connections: LMDB, Kafka, the broker. */
+#define PUBLIC_MAX_CONNECTIONS 4096
+#define OTHER_FDS 128
+
+/*
+ * Each connection holds a file descriptor. Raises the soft limit to the
+ * hard one, and returns how many public connections fit in it beside the
+ * operators' and the rest (PUBLIC_MAX_CONNECTIONS at most): past the
+ * limit, accept() fails and connections wait in the kernel's queue.
+ */
+static int public_connections(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return PUBLIC_MAX_CONNECTIONS;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit raised = {rl.rlim_max, rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl.rlim_cur = rl.rlim_max;
+	}
+	rlim_t need = PUBLIC_MAX_CONNECTIONS + ADMIN_MAX_CONNECTIONS + OTHER_FDS;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return PUBLIC_MAX_CONNECTIONS;
+	rlim_t room = rl.rlim_cur > ADMIN_MAX_CONNECTIONS + OTHER_FDS + 16
+			      ? rl.rlim_cur - ADMIN_MAX_CONNECTIONS - OTHER_FDS
+			      : 16;
+	log_warn("http: the file limit (%llu descriptors) allows %llu public connections, not %d; "
+		 "raise it (ulimit -n, LimitNOFILE=) to %llu for them all",
+		 (unsigned long long)rl.rlim_cur, (unsigned long long)room, PUBLIC_MAX_CONNECTIONS,
+		 (unsigned long long)need);
+	return (int)room;
+}
 
 static int start_http(const struct serve_config *cfg, struct store *st, struct metrics *m,
 		      struct listeners *l)
@@ -231,6 +265,7 @@ static int start_http(const struct serve_config *cfg, struct store *st, struct m
 			 "public, max-age=0, s-maxage=%u, stale-while-revalidate=%u",
 			 cfg->cache_s_maxage, cfg->cache_stale_s);
 	struct http_server_options pub = {.listen = cfg->listen, .listener = HTTP_PUBLIC,
+					  .max_connections = public_connections(),
 					  .ready_max_lag = cfg->ready_max_lag,
 					  .cache_control = l->cache_control};
 	struct http_server_options adm = {.listen = cfg->admin_listen, .listener = HTTP_ADMIN,

@@ -112,6 +112,8 @@ struct http_worker {
 	struct evhttp_bound_socket *bound;
 	struct event *stop_ev;      /* activated by http_server_stop() */
 	struct event *adopt_ev;     /* tracks the connection accepted last */
+	struct event *resume_ev;    /* accepts again after accept() failed */
+	int64_t accept_warned_ms;   /* when a failed accept() was last logged */
 	struct event *tick_ev;      /* stream refresh, pending while streams exist */
 	struct event *heartbeat_ev; /* stream heartbeat, pending while streams exist */
 	struct bufferevent *pending; /* accepted, not yet tracked (holds a reference) */

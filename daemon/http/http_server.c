@@ -9,6 +9,10 @@
  * Connections are tracked by http_conn.c (cap, request deadline); streams
  * by http_sse.c, which this file drives: a commit notification wakes each
  * worker's stream check, and shutdown ends every stream first.
+ *
+ * When accept() fails (out of file descriptors), libevent would retry at
+ * once for ever and log each failure: a worker stops accepting for
+ * ACCEPT_RETRY_MS instead, and says so at most once a minute.
  */
 #include "http_server.h"
 
@@ -25,6 +29,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "clock.h"
 #include "http_cache.h"
 #include "http_internal.h"
 #include "log.h"
@@ -37,6 +42,7 @@
 #define DEFAULT_READY_MAX_LAG 10000
 #define DEFAULT_MAX_OUTPUT_BYTES (64u << 20)
 #define MAX_THREADS 64
+#define ACCEPT_RETRY_MS 250
 /* Request line plus headers. Browsers send 1-2 KiB; 8 KiB is nginx's default. */
 #define MAX_HEADERS_SIZE 8192
 /* Every route is a GET: a body is never needed. Larger ones are a 413. */
@@ -148,9 +154,43 @@ static void stop_cb(evutil_socket_t fd, short what, void *worker)
 	event_base_loopexit(w->base, NULL);
 }
 
+/* The worker whose loop runs on this thread: a listener's error callback
+ * is given evhttp's argument, not the worker. */
+static _Thread_local struct http_worker *this_worker;
+
+static void accept_failed_cb(struct evconnlistener *listener, void *evhttp)
+{
+	(void)evhttp;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct http_worker *w = this_worker;
+	evconnlistener_disable(listener);
+	struct timeval retry = {0, ACCEPT_RETRY_MS * 1000};
+	evtimer_add(w->resume_ev, &retry);
+	int64_t now = clock_mono_ms();
+	if (!w->accept_warned_ms || now - w->accept_warned_ms >= 60000) {
+		w->accept_warned_ms = now;
+		log_warn("http: cannot accept a connection on %s: %s; not accepting for %d ms at a "
+			 "time until it can (%d connections open here; raise the file limit, ulimit "
+			 "-n or LimitNOFILE=)",
+			 w->hs->opt.listen, evutil_socket_error_to_string(err), ACCEPT_RETRY_MS,
+			 w->conns);
+	}
+}
+
+static void resume_accepting_cb(evutil_socket_t fd, short what, void *worker)
+{
+	(void)fd;
+	(void)what;
+	struct http_worker *w = worker;
+	/* At its cap, the next close enables the listener (http_conn.c). */
+	if (!w->paused && !w->stopping && w->bound)
+		evconnlistener_enable(evhttp_bound_socket_get_listener(w->bound));
+}
+
 static void *worker_main(void *worker)
 {
 	struct http_worker *w = worker;
+	this_worker = w;
 	/* Threads are named for top -H, perf and gdb (15 characters at most). */
 	pthread_setname_np(pthread_self(),
 			   w->hs->opt.listener == HTTP_ADMIN ? "pl-admin-http" : "pl-http");
@@ -196,13 +236,16 @@ static int worker_init(struct http_worker *w, struct http_server *hs, int conn_c
 	}
 	w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
 	w->adopt_ev = event_new(w->base, -1, 0, http_conn_adopt_cb, w);
+	w->resume_ev = evtimer_new(w->base, resume_accepting_cb, w);
 	w->tick_ev = event_new(w->base, -1, EV_PERSIST, http_stream_tick_cb, w);
 	w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, http_stream_heartbeat_cb, w);
 	w->cache = http_cache_new();
 	proj_staged_init(&w->staged);
 	proj_staged_init(&w->staged_comments);
-	if (!w->stop_ev || !w->adopt_ev || !w->tick_ev || !w->heartbeat_ev || !w->cache)
+	if (!w->stop_ev || !w->adopt_ev || !w->resume_ev || !w->tick_ev || !w->heartbeat_ev ||
+	    !w->cache)
 		return PL_ENOMEM;
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(w->bound), accept_failed_cb);
 	return PL_OK;
 }
 
@@ -218,6 +261,8 @@ static void worker_deinit(struct http_worker *w)
 		event_free(w->stop_ev);
 	if (w->adopt_ev)
 		event_free(w->adopt_ev);
+	if (w->resume_ev)
+		event_free(w->resume_ev);
 	if (w->tick_ev)
 		event_free(w->tick_ev);
 	if (w->heartbeat_ev)

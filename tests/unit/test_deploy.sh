@@ -1,14 +1,17 @@
 #!/bin/sh
 # test_deploy.sh — what of deploy/ can be checked without a container engine:
-# the systemd unit (systemd-analyze verify, against the built binary), the
-# example configuration through `serve --check-config`, and clear refusals
-# of bad configuration files.
+# the systemd unit (systemd-analyze verify, against the built binary; its
+# dynamic user given the configuration by systemd), the example
+# configuration through `serve --check-config`, clear refusals of bad
+# configuration files, and the container's health check against a serve
+# that requires a token.
 # Usage: test_deploy.sh PLEDGED DEPLOY_DIR
 set -u
 PLEDGED=$(realpath "$1")
 DEPLOY=$2
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+serve=
+trap '[ -n "$serve" ] && kill "$serve" 2>/dev/null; rm -rf "$work"' EXIT
 . "$(dirname "$0")/testlib.sh"
 
 if command -v systemd-analyze >/dev/null; then
@@ -16,7 +19,9 @@ if command -v systemd-analyze >/dev/null; then
 	sed "s|/usr/local/bin/pledged|$PLEDGED|" "$DEPLOY/pledged.service" >"$work/pledged.service"
 	if systemd-analyze verify "$work/pledged.service" >"$work/verify.log" 2>&1; then ok; else
 		fail "systemd-analyze verify: $(cat "$work/verify.log")"; fi
-	for opt in DynamicUser=yes StateDirectory=pledged ProtectSystem=strict NoNewPrivileges=yes; do
+	for opt in DynamicUser=yes StateDirectory=pledged ProtectSystem=strict NoNewPrivileges=yes \
+		LoadCredential=pledged.conf:/etc/pledged/pledged.conf \
+		"ExecStart=/usr/local/bin/pledged serve --config %d/pledged.conf"; do
 		grep -qx "$opt" "$DEPLOY/pledged.service" && ok || fail "unit lacks $opt"
 	done
 else
@@ -58,5 +63,29 @@ grep -q 0123456789abcdef "$work/out" && fail "check-config prints the token" || 
 grep -qx "admin_listen = 127.0.0.1:8081" "$work/out" && ok || fail "admin_listen defaults to 127.0.0.1:8081"
 "$PLEDGED" serve --config "$work/missing.conf" --check-config >"$work/out" 2>&1
 [ $? = 2 ] && grep -q "cannot open config file" "$work/out" && ok || fail "a missing config file is refused"
+
+# The container's health check, against a serve whose operators' listener
+# wants a token: with it, 0; without it (a 401), or on /healthz of a
+# read-only serve (503), 1.
+if command -v bash >/dev/null; then
+	"$PLEDGED" import --data "$work/d" </dev/null >/dev/null 2>&1
+	"$PLEDGED" serve --read-only --data "$work/d" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+		--admin-token-file "$work/good.token" 2>"$work/serve.log" &
+	serve=$!
+	admin_port "$work/serve.log"
+	check() { # check WANT DESCRIPTION ENV...
+		want=$1 what=$2
+		shift 2
+		env PLEDGED_ADMIN_PORT="$port" "$@" bash "$DEPLOY/healthcheck.sh"
+		got=$?
+		[ "$got" = "$want" ] && ok || fail "healthcheck $what: exit $got, want $want"
+	}
+	check 0 "with the token" PLEDGED_ADMIN_TOKEN_FILE="$work/good.token" PLEDGED_HEALTH_PATH=/readyz
+	check 1 "without the token" PLEDGED_ADMIN_TOKEN_FILE="$work/none" PLEDGED_HEALTH_PATH=/readyz
+	check 1 "of /healthz on a read-only serve" PLEDGED_ADMIN_TOKEN_FILE="$work/good.token"
+	kill "$serve" && wait "$serve" 2>/dev/null
+	serve=
+	check 1 "with nothing listening" PLEDGED_ADMIN_TOKEN_FILE="$work/good.token"
+fi
 
 finish

@@ -282,6 +282,31 @@ try {
 	check((await big.textContent("#chart-raised")).trim() === exact, "the chart's caption is exact too");
 	await big.reload();
 	check((await bigRaised()) === exact, `the server renders the same total (${await bigRaised()})`);
+
+	// Words longer than the screen is wide, in a title, an owner, a
+	// location and a comment: they wrap; nothing scrolls sideways.
+	const word = "W".repeat(150);
+	publish(dir, [
+		JSON.stringify({ v: 1, type: "campaign.opened", id: "long-open", at: 1579000000000, campaign: "long",
+			title: word, owner: word, location: word, currency: "GBP", target: 100 }),
+		JSON.stringify({ v: 1, type: "pledge.created", id: "long-p", at: 1579000000001, campaign: "long",
+			pledge: "long-p", supporter: "long-s", amount: 100, currency: "GBP", name: word.slice(0, 100) }),
+		JSON.stringify({ v: 1, type: "comment.posted", id: "long-c", at: 1579000000002, campaign: "long",
+			comment: "long-c", supporter: "long-s", name: word.slice(0, 100), text: word }),
+	].join("\n") + "\n");
+	check(await until("the long campaign's comment", async () =>
+		(await fetch(`${base}/v1/campaigns/long`).then((r) => r.json()).catch(() => ({}))).comments === 1,
+		10000), "the campaign of long words opens");
+	for (const width of [390, 1000]) {
+		const p = await browser.newPage({ viewport: { width, height: 800 } });
+		for (const path of ["/c/long", "/"]) {
+			await p.goto(`${base}${path}`);
+			const [scroll, inner] = await p.evaluate(() =>
+				[document.documentElement.scrollWidth, window.innerWidth]);
+			check(scroll <= inner, `${path} at ${width} px does not scroll sideways (${scroll} > ${inner})`);
+		}
+		await p.close();
+	}
 } catch (err) {
 	failed++;
 	console.error(`FAIL: ${err.stack || err}`);

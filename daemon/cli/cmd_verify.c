@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -56,20 +55,18 @@ int cmd_verify(int argc, char **argv)
 
 	char scratch[4200];
 	snprintf(scratch, sizeof scratch, "%s/pledged-verify-XXXXXX", scratch_parent ? scratch_parent : "/tmp");
-	if (!mkdtemp(scratch)) {
-		fprintf(stderr, "pledged verify: cannot make a scratch directory in %s: %m\n",
-			scratch_parent ? scratch_parent : "/tmp");
-		return CLI_STORE;
-	}
-	rmdir(scratch); /* verify_run makes it itself */
-
 	struct store *st;
 	int rc = cli_open_store("verify", dir, CLI_READ, 0, &st);
 	if (rc)
 		return rc;
+	if (cli_scratch_make(scratch)) {
+		fprintf(stderr, "pledged verify: cannot make a scratch directory in %s: %m\n",
+			scratch_parent ? scratch_parent : "/tmp");
+		store_close(st);
+		return CLI_STORE;
+	}
 	struct verify_report rep;
 	struct slot_options sopt = {0};
-	cli_scratch_begin(scratch);
 	rc = verify_run(st, scratch, &sopt, &rep);
 	cli_scratch_end();
 	store_close(st);

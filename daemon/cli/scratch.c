@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -14,16 +15,26 @@
  * handler may not format them. */
 static char paths[STORE_DIR_FILE_COUNT][4200];
 static char dir_path[4200];
-static volatile sig_atomic_t armed;
+/* Lock-free atomics, safe in a handler: a signal may be handled on two
+ * threads at once (`timeout` sends its signal to the process, then to its
+ * group), and the one that does not remove the dir must not end the
+ * process before the other has. */
+static atomic_int armed, removing;
 
 void cli_scratch_remove(void)
 {
-	if (!armed)
+	int idle = 0;
+	if (!atomic_load(&armed))
 		return;
-	armed = 0;
+	if (!atomic_compare_exchange_strong(&removing, &idle, 1)) {
+		while (atomic_load(&armed))
+			; /* another thread removes it: a few system calls */
+		return;
+	}
 	for (size_t i = 0; i < STORE_DIR_FILE_COUNT; i++)
 		unlink(paths[i]);
 	rmdir(dir_path);
+	atomic_store(&armed, 0);
 }
 
 static void on_interrupt(int sig)
@@ -33,10 +44,14 @@ static void on_interrupt(int sig)
 	raise(sig);
 }
 
+/* Either signal waits while the handler of the other runs: the first
+ * removes the dir whole before the process ends. */
 static void handle(int sig, void (*fn)(int))
 {
 	struct sigaction sa = {.sa_handler = fn};
 	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
 	sigaction(sig, &sa, NULL);
 }
 
@@ -45,7 +60,8 @@ void cli_scratch_begin(const char *dir)
 	snprintf(dir_path, sizeof dir_path, "%s", dir);
 	for (size_t i = 0; i < STORE_DIR_FILE_COUNT; i++)
 		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, store_dir_files[i]);
-	armed = 1;
+	atomic_store(&removing, 0);
+	atomic_store(&armed, 1);
 	handle(SIGINT, on_interrupt);
 	handle(SIGTERM, on_interrupt);
 }
@@ -68,7 +84,7 @@ int cli_scratch_make(char *template)
 
 void cli_scratch_end(void)
 {
-	armed = 0;
+	atomic_store(&armed, 0);
 	handle(SIGINT, SIG_DFL);
 	handle(SIGTERM, SIG_DFL);
 }

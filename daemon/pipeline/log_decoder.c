@@ -2,6 +2,7 @@
 #include "log_decoder.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,9 +150,20 @@ int log_decoder_start(struct log_decoder **out, struct store_txn *t, uint64_t fr
 		if (!dec->blocks[i].bytes)
 			rc = PL_ENOMEM;
 	}
+	/* The thread takes no signal meant for the process (SIGINT, SIGTERM):
+	 * their handlers run on the caller's thread, one at a time, not here
+	 * while the caller goes on. Not the faults a read of the map raises. */
+	sigset_t async_signals, before;
+	sigfillset(&async_signals);
+	sigdelset(&async_signals, SIGBUS);
+	sigdelset(&async_signals, SIGSEGV);
+	sigdelset(&async_signals, SIGFPE);
+	sigdelset(&async_signals, SIGILL);
+	pthread_sigmask(SIG_BLOCK, &async_signals, &before);
 	if (rc == 0 && pthread_create(&dec->thread, NULL, decode_log, dec))
 		rc = PL_ENOMEM;
-	else if (rc == 0) {
+	pthread_sigmask(SIG_SETMASK, &before, NULL);
+	if (rc == 0) {
 		pthread_mutex_lock(&dec->lock);
 		while (!dec->started)
 			pthread_cond_wait(&dec->changed, &dec->lock);

@@ -23,8 +23,8 @@ struct verify_report {
 };
 
 /*
- * Verifies st, replaying into a fresh data dir made in scratch_dir (which
- * must not exist; it is removed afterwards). Returns 0 with the findings in
+ * Verifies st, replaying into a fresh data dir made in scratch_dir (an
+ * empty directory, or none yet; it is removed afterwards). Returns 0 with the findings in
  * *rep (all clear when rep->replay.result.outcome is REPLAY_OK,
  * bad_rejection is 0, free_pages_damaged and table_damaged are false and
  * differs is 0), or a store error. A damaged table stops it there: what

@@ -23,6 +23,47 @@ static void record_key(uint8_t key[RECORD_KEY_SIZE], uint64_t seq)
 	bytes_put_be64(key + sizeof RECORD_PREFIX - 1, seq);
 }
 
+/* META key of the first copy's source: the prefix, then the id's fingerprint;
+ * its value the partition big-endian, then the topic. */
+#define FIRST_PREFIX "erasure.first."
+#define FIRST_KEY_SIZE (sizeof FIRST_PREFIX - 1 + FP_SIZE)
+
+static void first_key(uint8_t key[FIRST_KEY_SIZE], const struct fp *id)
+{
+	memcpy(key, FIRST_PREFIX, sizeof FIRST_PREFIX - 1);
+	memcpy(key + sizeof FIRST_PREFIX - 1, id->b, FP_SIZE);
+}
+
+void erasure_note_first_copy(struct store_txn *t, const struct fp *id,
+			     const struct evlog_source *src)
+{
+	uint8_t key[FIRST_KEY_SIZE];
+	first_key(key, id);
+	uint8_t *v = store_reserve(t, STORE_DB_META, key, sizeof key, 4 + src->topic_len, 0);
+	if (!v)
+		return;
+	bytes_put_be32(v, (uint32_t)src->partition);
+	memcpy(v + 4, src->topic, src->topic_len);
+}
+
+int erasure_is_first_copy(struct store_txn *t, const struct fp *id, const struct evlog_source *src,
+			  bool *same)
+{
+	uint8_t key[FIRST_KEY_SIZE];
+	MDB_val v;
+	first_key(key, id);
+	*same = false;
+	int rc = store_get(t, STORE_DB_META, key, sizeof key, &v);
+	if (rc == PL_ENOTFOUND)
+		return PL_OK; /* not applied yet, or by a build that did not note it */
+	if (rc)
+		return rc;
+	const uint8_t *p = v.mv_data;
+	*same = v.mv_size == 4 + src->topic_len && bytes_get_be32(p) == (uint32_t)src->partition &&
+		memcmp(p + 4, src->topic, src->topic_len) == 0;
+	return PL_OK;
+}
+
 struct seq_list {
 	uint64_t *at;
 	size_t count, cap;

@@ -13,10 +13,13 @@
 #ifndef ERASURE_H
 #define ERASURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "event_schema.h"
+#include "evlog.h"
+#include "fp.h"
 #include "store.h"
 
 struct erasure_counts {
@@ -24,6 +27,19 @@ struct erasure_counts {
 	uint64_t comments;   /* of the supporter's comments, in the record */
 	uint64_t rejections; /* rejected messages whose bytes were dropped */
 };
+
+/*
+ * An erasure is published to every partition under one id, and each copy
+ * is applied (slot.h): the first copy's source is noted, so that the same
+ * copy delivered again (`pledged import` of the same file) is known as a
+ * re-delivery rather than taken for another partition's copy.
+ */
+void erasure_note_first_copy(struct store_txn *t, const struct fp *id,
+			     const struct evlog_source *src);
+/* Whether src is where the first copy of the erasure id came from: 0 with
+ * *same, or an error. */
+int erasure_is_first_copy(struct store_txn *t, const struct fp *id, const struct evlog_source *src,
+			  bool *same);
 
 /* Erases supporter from everything before log position seq, in t. 0 or an error. */
 int erasure_run(struct store_txn *t, uint64_t seq, struct pl_str supporter,

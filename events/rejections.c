@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "bytes.h"
 #include "event_redact.h"
@@ -79,6 +80,13 @@ static void write_record(struct store_txn *t, uint64_t seq, unsigned flags,
 	if (r->raw_len)
 		memcpy(p, r->raw, r->raw_len);
 	evlog_seal(record, size, seq);
+}
+
+void rejections_hash(const void *raw, size_t len, uint8_t out[REJECTION_HASH_SIZE])
+{
+	XXH128_hash_t h = XXH3_128bits(raw, len);
+	bytes_put_be64(out, h.high64);
+	bytes_put_be64(out + 8, h.low64);
 }
 
 void rejections_add(struct store_txn *t, const struct evlog_source *src, int64_t at,
@@ -171,6 +179,12 @@ int rejections_parse(const MDB_val *key, const MDB_val *val, struct rejection_en
 	e->erased = evlog_header_erased(p);
 	e->raw = p + used;
 	e->raw_len = len - used;
+	e->erased_hash = NULL;
+	if (e->erased) {
+		if (e->raw_len == REJECTION_HASH_SIZE)
+			e->erased_hash = e->raw;
+		e->raw_len = 0;
+	}
 	return PL_OK;
 }
 
@@ -258,7 +272,9 @@ static int find_named(const struct rejection_entry *e, void *arg)
 	return 0;
 }
 
-/* Writes rejection seq again without its raw bytes, marked erased. */
+/* Writes rejection seq again without its raw bytes, marked erased, with
+ * their hash when they were kept whole: `pledged import` of the same line
+ * again then knows it was rejected, and does not apply it now. */
 static void erase_one(struct store_txn *t, uint64_t seq)
 {
 	uint8_t kb[8];
@@ -283,6 +299,12 @@ static void erase_one(struct store_txn *t, uint64_t seq)
 	struct record r = {.reason = e.reason, .detail = e.detail, .detail_len = e.detail_len,
 			   .key = e.has_key ? e.key : NULL, .key_len = e.key_len,
 			   .id = e.event_id, .type = e.event_type + 1};
+	uint8_t hash[REJECTION_HASH_SIZE];
+	if (e.raw_len < REJECTION_RAW_MAX) {
+		rejections_hash(e.raw, e.raw_len, hash);
+		r.raw = hash;
+		r.raw_len = sizeof hash;
+	}
 	store_del(t, STORE_DB_REJECTIONS, kb, sizeof kb);
 	write_record(t, seq, 0, &e.src, e.at, &r, true);
 	free(old);

@@ -32,7 +32,17 @@ struct rejection_entry {
 	bool erased;             /* its raw bytes were dropped by an erasure */
 	const void *raw;
 	size_t raw_len;
+	/* Erased: the hash of the bytes dropped (rejections_hash), NULL when
+	 * they were cut short or the erasure is older than this field. */
+	const uint8_t *erased_hash;
 };
+
+/* Bytes of a rejection's hash. */
+#define REJECTION_HASH_SIZE 16
+
+/* A 128-bit hash of a message's bytes (XXH3), what an erased rejection
+ * keeps of them: enough to know the same bytes again, nothing of them. */
+void rejections_hash(const void *raw, size_t len, uint8_t out[REJECTION_HASH_SIZE]);
 
 /*
  * Stores a rejection in the caller's write transaction. key may be NULL;

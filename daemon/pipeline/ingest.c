@@ -79,11 +79,6 @@ static int unwritten_entry(void *arg, uint64_t seq, const void **raw, size_t *ra
 static int reject(struct batch *b, size_t i, const struct pl_rejection *rej,
 		  const struct pl_event *ev)
 {
-	const struct ingest_msg *m = &b->msgs[i];
-	if (b->w->kept && kept_rejections_has(b->w->kept, m->value, m->value_len)) {
-		b->stats.duplicates++;
-		return PL_OK;
-	}
 	if (b->nrejections == b->rejections_cap) {
 		size_t cap = b->rejections_cap ? 2 * b->rejections_cap : 64;
 		struct kept_rejection *grown = realloc(b->rejections, cap * sizeof *grown);
@@ -164,6 +159,11 @@ static int erase(struct store_txn *t, struct batch *b, const struct pl_event *ev
 static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const struct decoded *d)
 {
 	struct pl_rejection rej;
+	const struct ingest_msg *m = &b->msgs[i];
+	if (b->w->kept && kept_rejections_has(b->w->kept, m->value, m->value_len)) {
+		b->stats.duplicates++; /* an earlier import rejected it: judged once */
+		return PL_OK;
+	}
 	if (d->rc == PL_EREJECTED)
 		return reject(b, i, &d->rej, &d->ev);
 	if (!in_window(b, &d->ev, &rej))
@@ -171,14 +171,21 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 	if (d->ev.type == PL_EV_SUPPORTER_FORGOTTEN && !b->in_write_txn)
 		return NEEDS_WRITE_TXN;
 	uint64_t seq = b->stats.last_seq + 1;
+	bool forgotten = d->ev.type == PL_EV_SUPPORTER_FORGOTTEN, again = false;
+	int rc = forgotten ? erasure_is_first_copy(t, &d->id, &m->src, &again) : PL_OK;
+	if (rc)
+		return store_txn_fail(t, rc);
 	struct fp claimed;
-	int rc = slot_claim(&b->w->live, d, &b->msgs[i].src, &claimed);
+	rc = again ? PL_EEXIST : slot_claim(&b->w->live, d, &m->src, &claimed);
 	if (rc == PL_EEXIST) {
 		b->stats.duplicates++;
 		return t->err;
 	}
-	if (rc == 0 && d->ev.type == PL_EV_SUPPORTER_FORGOTTEN)
+	if (rc == 0 && forgotten) {
+		if (memcmp(claimed.b, d->id.b, FP_SIZE) == 0)
+			erasure_note_first_copy(t, &d->id, &m->src);
 		rc = erase(t, b, &d->ev, seq);
+	}
 	if (rc == 0)
 		rc = slot_apply_claimed(&b->w->live, d, &claimed, seq, &rej);
 	if (rc == PL_EREJECTED)

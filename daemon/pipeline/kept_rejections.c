@@ -3,13 +3,12 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "pl_error.h"
 #include "rejections.h"
 
 struct kept_hash {
-	uint64_t high, low;
+	uint8_t b[REJECTION_HASH_SIZE];
 };
 
 struct loading {
@@ -18,25 +17,16 @@ struct loading {
 	const char *topic;
 };
 
-static struct kept_hash hash_of(const void *raw, size_t len)
-{
-	XXH128_hash_t h = XXH3_128bits(raw, len);
-	return (struct kept_hash){h.high64, h.low64};
-}
-
 static int compare(const void *a, const void *b)
 {
-	const struct kept_hash *x = a, *y = b;
-	if (x->high != y->high)
-		return x->high < y->high ? -1 : 1;
-	return x->low < y->low ? -1 : x->low > y->low;
+	return memcmp(a, b, REJECTION_HASH_SIZE);
 }
 
 static int add(const struct rejection_entry *e, void *arg)
 {
 	struct loading *l = arg;
-	bool whole = !e->erased && e->raw_len < REJECTION_RAW_MAX;
-	if (!whole || e->src.topic_len != strlen(l->topic) ||
+	bool known = e->erased ? e->erased_hash != NULL : e->raw_len < REJECTION_RAW_MAX;
+	if (!known || e->src.topic_len != strlen(l->topic) ||
 	    memcmp(e->src.topic, l->topic, e->src.topic_len) != 0)
 		return 0;
 	struct kept_rejections *k = l->k;
@@ -48,7 +38,11 @@ static int add(const struct rejection_entry *e, void *arg)
 		k->hashes = grown;
 		l->cap = cap;
 	}
-	k->hashes[k->n++] = hash_of(e->raw, e->raw_len);
+	struct kept_hash *h = &k->hashes[k->n++];
+	if (e->erased)
+		memcpy(h->b, e->erased_hash, REJECTION_HASH_SIZE);
+	else
+		rejections_hash(e->raw, e->raw_len, h->b);
 	return 0;
 }
 
@@ -75,7 +69,8 @@ bool kept_rejections_has(const struct kept_rejections *k, const void *raw, size_
 {
 	if (!k->n || len >= REJECTION_RAW_MAX)
 		return false;
-	struct kept_hash h = hash_of(raw, len);
+	struct kept_hash h;
+	rejections_hash(raw, len, h.b);
 	return bsearch(&h, k->hashes, k->n, sizeof h, compare) != NULL;
 }
 

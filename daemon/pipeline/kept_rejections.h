@@ -5,9 +5,14 @@
  * offsets are stored with what they produced, so no message comes twice.
  *
  * A message is known by a 128-bit hash of its bytes (two different ones
- * collide with a probability of about n²/2^129). Rejections whose bytes
- * were cut to REJECTION_RAW_MAX, or dropped by an erasure, are not known:
- * they may be kept again, but no different message is ever taken for them.
+ * collide with a probability of about n²/2^129), an erased one by the hash
+ * its erasure kept. A known message counts as a duplicate before the rules
+ * judge it: a line rejected once is not applied by a later import, when
+ * the state it was judged against has changed (it would land out of order,
+ * or bring back what an erasure removed). Rejections whose bytes were cut
+ * to REJECTION_RAW_MAX, or erased by builds older than the erasure's hash,
+ * are not known: they may be kept again, but no different message is ever
+ * taken for them.
  */
 #ifndef KEPT_REJECTIONS_H
 #define KEPT_REJECTIONS_H

@@ -72,6 +72,32 @@ contains "$work/err" "0 applied, 1 rejected, 0 duplicates" "a new rejected line 
 [ "$(grep -c not_a_backer "$work/rejections.out")" = 2 ] && ok ||
 	fail "two rejections kept, not $(grep -c not_a_backer "$work/rejections.out")"
 
+# A line rejected once stays rejected when the same file is imported
+# again, though the state it was judged against has changed since (the
+# comment's author backs the campaign now): applying it would put it in
+# the log out of order, or bring back what an erasure removed.
+c1='"campaign":"c1"'
+cat >"$work/judged.jsonl" <<JSON
+{"v":1,"type":"campaign.opened","id":"o1","at":1704067200000,$c1,"title":"T","owner":"O","currency":"GBP"}
+{"v":1,"type":"comment.posted","id":"m1","at":1704070000000,$c1,"supporter":"s1","comment":"cm1","text":"Early-Text"}
+{"v":1,"type":"comment.removed","id":"r1","at":1704071000000,$c1,"comment":"cm2"}
+{"v":1,"type":"pledge.created","id":"p1","at":1704080000000,$c1,"currency":"GBP","pledge":"pl1","supporter":"s1","amount":100}
+{"v":1,"type":"comment.posted","id":"m2","at":1704085000000,$c1,"supporter":"s1","comment":"cm2","text":"Later-Text"}
+JSON
+for erased in no yes; do
+	rm -rf "$work/j"
+	{ cat "$work/judged.jsonl"; [ "$erased" = yes ] &&
+		echo '{"v":1,"type":"supporter.forgotten","id":"f1","at":1704090000000,"supporter":"s1"}'; } >"$work/j.jsonl"
+	expect 0 "import of lines judged once (erasure: $erased)" -- "$PLEDGED" import --data "$work/j" <"$work/j.jsonl"
+	expect 0 "the same lines again (erasure: $erased)" -- "$PLEDGED" import --data "$work/j" <"$work/j.jsonl"
+	contains "$work/err" "0 applied, 0 rejected, $(wc -l <"$work/j.jsonl") duplicates" \
+		"every line again is a duplicate (erasure: $erased)"
+	"$PLEDGED" dump --data "$work/j" >"$work/j.dump" 2>/dev/null
+	grep -q "Early-Text" "$work/j.dump" && fail "a rejected comment was applied on the rerun" || ok
+	[ "$(wc -l <"$work/j.dump")" = "$([ "$erased" = yes ] && echo 4 || echo 3)" ] && ok ||
+		fail "the rerun changed the log: $(cat "$work/j.dump")"
+done
+
 expect 0 "verify a fresh log" -- "$PLEDGED" verify --data "$work/d"
 contains "$work/out" "OK: projections match the log (2059 entries, checksums intact)" "verify says OK"
 expect 0 "dump" -- "$PLEDGED" dump --data "$work/d"

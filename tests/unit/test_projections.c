@@ -427,6 +427,7 @@ static void test_erasure(void)
 	CHECK_INT(forget_copy("late", 1, 2), PL_R_NONE);
 	CHECK_INT(stored("Late-Text"), 0);
 	CHECK_INT(forget_copy("late", 1, 2), -1);
+	CHECK_INT(forget_copy("late", 1, 0), -1); /* the first copy, delivered again */
 	CHECK_INT(get("er4").totals.comments, 0);
 	CHECK_INT(get("er4").totals.supporters, 1);
 

@@ -96,6 +96,10 @@ struct proj_writer {
 	bool move_due;             /* a move is to be made or finished (proj_writer_move) */
 	uint64_t staged_read_back; /* rows moves read back from the table all the same */
 	size_t held_campaigns;   /* the most campaigns held in touched (PROJ_HELD_CAMPAIGNS) */
+	/* A point-in-time replay: events after cut_at were left out, so an
+	 * erasure may list comments that were never applied. */
+	bool time_cut;
+	int64_t cut_at;
 };
 
 /* Prepares a writer; 0 or PL_ENOMEM. */

@@ -541,8 +541,12 @@ static int apply_forgotten(struct apply_ctx *c)
 			return store_txn_fail(c->t, PL_ECORRUPT);
 		struct pl_str id = pl_event_str(&posted, PL_F_COMMENT);
 		fp_of(&cf, FP_COMMENT, id.ptr, id.len);
-		if ((rc = state_get(c, PROJ_K_COMMENT, &cf, v)))
+		if ((rc = state_get(c, PROJ_K_COMMENT, &cf, v))) {
+			if (rc == PL_ENOTFOUND && c->w->time_cut &&
+			    pl_event_int(&posted, PL_F_AT) > c->w->cut_at)
+				continue; /* left out by the cut: nothing to hide */
 			return rc == PL_ENOTFOUND ? store_txn_fail(c->t, PL_ECORRUPT) : rc;
+		}
 		proj_comment_state_decode(v, &rec);
 		if (rec.removed || rec.seq != seq)
 			continue; /* removed already, or the id is another comment's */

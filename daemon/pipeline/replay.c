@@ -67,8 +67,10 @@ static int replay_entry(const struct evlog_entry *e, const struct decoded *d, vo
 		res->failed_seq = e->seq;
 		return 1;
 	}
-	if (rc)
+	if (rc) {
+		res->failed_seq = e->seq; /* the entry whose applying found the damage */
 		return rc;
+	}
 	res->applied++;
 	rep->last_seq = e->seq;
 	return 0;
@@ -106,6 +108,8 @@ int replay_scratch(struct store_txn *src_t, struct store *scratch, const struct 
 	if (rc)
 		return rc;
 	slot_set_log(out, src_t);
+	out->pw.time_cut = opt->has_until_time;
+	out->pw.cut_at = opt->until_time;
 	struct chunk c = {.s = out, .opt = opt, .rep = rep, .start = 1};
 	while (rc == 0 && !c.finished && rep->result.outcome == REPLAY_OK) {
 		c.saved = *rep;

@@ -289,7 +289,9 @@ static int apply_closed(struct apply_ctx *c)
 	int rc = load_campaign(c);
 	if (rc || (rc = reject_if_closed(c)))
 		return rc;
-	c->state.totals.closed_at = pl_event_int(c->ev, PL_F_AT);
+	/* Never before its opening (a gateway's clock behind), as the history
+	 * counts it: the live figures and the as_of ones agree. */
+	c->state.totals.closed_at = effective_at(c, 0);
 	if (c->w->publish)
 		proj_change_closed(&c->w->changes, c->campaign);
 	if (add_history(c, effective_at(c, 0), &(struct proj_history){0}) ||

@@ -281,6 +281,8 @@ void http_api_history(struct http_request *r)
 	const struct proj_totals *now = &cr.c.totals;
 	int64_t from = q.has_from ? q.from : now->opened_at;
 	int64_t to = q.has_to ? q.to : now->closed_at != PROJ_NONE ? now->closed_at : now->last_at;
+	if (!q.has_to && to < from)
+		to = from; /* closed, or last moved, at a time before the opening's (clock skew) */
 	int64_t step = interval_ms(q.interval), start = bucket_start(q.interval, from);
 	int64_t span = to < start ? 0 : (to - start) / step + 1;
 	if (to < from || span > HTTP_HISTORY_BUCKETS) {

@@ -7,8 +7,7 @@
 #include "proj_history.h"
 
 /* Reads the comment.posted at seq into c; *erased when its text was erased since. */
-static int read_comment(struct store_txn *t, uint64_t seq, int64_t at, struct proj_comment *c,
-			bool *erased)
+static int read_comment(struct store_txn *t, uint64_t seq, struct proj_comment *c, bool *erased)
 {
 	struct evlog_entry e;
 	struct pl_event ev;
@@ -23,7 +22,9 @@ static int read_comment(struct store_txn *t, uint64_t seq, int64_t at, struct pr
 				   .name = pl_event_str(&ev, PL_F_NAME),
 				   .has_name = pl_event_has(&ev, PL_F_NAME),
 				   .text = pl_event_str(&ev, PL_F_TEXT),
-				   .at = at,
+				   /* Its own time, as the live feed gives it; the history
+				    * orders it by its effective one (proj_history.h). */
+				   .at = pl_event_int(&ev, PL_F_AT),
 				   .seq = seq};
 	return PL_OK;
 }
@@ -55,7 +56,7 @@ int past_feed_page(struct store_txn *t, enum store_slot slot, struct proj_staged
 				page->has_next = true;
 				break;
 			}
-			if ((rc = read_comment(t, seqs[i], ats[i], c, &erased)))
+			if ((rc = read_comment(t, seqs[i], c, &erased)))
 				return rc;
 			from = (struct proj_cursor){ats[i], seqs[i]};
 			if (erased)

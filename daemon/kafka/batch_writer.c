@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "clock.h"
 #include "crash_point.h"
@@ -25,6 +26,7 @@ struct batch_writer {
 
 	batch_write_fn write;
 	batch_after_fn after;
+	batch_idle_fn idle;
 	struct writer *writer;
 	const struct ingest_msg *msgs;
 	size_t n;
@@ -37,14 +39,50 @@ struct batch_writer {
 	double after_seconds; /* the after work done since the last collect */
 };
 
+/* Waits, w->lock held, for a change of state or stopping, or ms at most (0: no limit). */
+static void wait_change(struct batch_writer *w, int ms)
+{
+	if (!ms) {
+		pthread_cond_wait(&w->changed, &w->lock);
+		return;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&w->changed, &w->lock, &until);
+}
+
+/* Until a batch comes: the idle work, a share at a time, then a wait. */
+static void wait_for_batch(struct batch_writer *w)
+{
+	bool idle_done = !w->idle;
+	while (w->state != SUBMITTED && !w->stopping) {
+		if (idle_done) {
+			wait_change(w, 0);
+			continue;
+		}
+		pthread_mutex_unlock(&w->lock);
+		int rc = w->idle(w->writer);
+		pthread_mutex_lock(&w->lock);
+		if (rc == 0)
+			idle_done = true;
+		else if (rc < 0 && w->state != SUBMITTED && !w->stopping)
+			wait_change(w, 1000);
+	}
+}
+
 static void *writer_main(void *arg)
 {
 	struct batch_writer *w = arg;
 	pthread_setname_np(pthread_self(), "pl-writer");
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (w->state != SUBMITTED && !w->stopping)
-			pthread_cond_wait(&w->changed, &w->lock);
+		wait_for_batch(w);
 		if (w->state != SUBMITTED)
 			break; /* stopping, and nothing handed over is left unwritten */
 		pthread_mutex_unlock(&w->lock);
@@ -80,13 +118,14 @@ static void *writer_main(void *arg)
 }
 
 int batch_writer_start(struct batch_writer **out, batch_write_fn write, batch_after_fn after,
-		       struct writer *writer)
+		       batch_idle_fn idle, struct writer *writer)
 {
 	struct batch_writer *w = calloc(1, sizeof *w);
 	if (!w)
 		return PL_ENOMEM;
 	w->write = write;
 	w->after = after;
+	w->idle = idle;
 	w->writer = writer;
 	w->state = IDLE;
 	pthread_mutex_init(&w->lock, NULL);

@@ -8,7 +8,8 @@
  * stop). The messages of a handed-over batch belong to the writer until it
  * is collected. After each batch, once its result is ready, the thread
  * does the after work (the consumer: a bounded share of the live slot's
- * checkpoints and merges) before it takes the next batch.
+ * checkpoints and merges) before it takes the next batch; and while no
+ * batch comes, the idle work (the consumer: the same, until none is left).
  */
 #ifndef BATCH_WRITER_H
 #define BATCH_WRITER_H
@@ -24,12 +25,16 @@ typedef int (*batch_write_fn)(struct writer *w, const struct ingest_msg *msgs, s
 			      const char *cluster, int64_t now_ms, struct ingest_stats *stats);
 /* Work done after each batch written, once its result is reported. */
 typedef int (*batch_after_fn)(struct writer *w);
+/* A share of the work left while no batch waits: 1 done (call again), 0
+ * none left, or an error (tried again a second later). */
+typedef int (*batch_idle_fn)(struct writer *w);
 
 struct batch_writer;
 
-/* Starts the thread; write runs each batch through w, then after (may be NULL). */
+/* Starts the thread; write runs each batch through w, then after; idle
+ * runs between batches (after and idle may be NULL). */
 int batch_writer_start(struct batch_writer **out, batch_write_fn write, batch_after_fn after,
-		       struct writer *w);
+		       batch_idle_fn idle, struct writer *w);
 
 /*
  * Hands a batch over; the writer must be idle (nothing handed over, or the

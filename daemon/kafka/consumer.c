@@ -782,6 +782,20 @@ static int maintain(struct writer *w)
 	return writer_maintain(w, 4);
 }
 
+/* While no message comes, the rest of that work: a history move or merge a
+ * crash cut short (readers pay for a move left half done), the rest of a
+ * checkpoint. Of the live slot: a rebuild may have swapped it meanwhile. */
+static int idle(struct writer *w)
+{
+	struct replay_result res;
+	int rc = writer_follow(w, &res);
+	if (rc)
+		return rc;
+	if (!writer_has_work(w))
+		return 0;
+	return (rc = maintain(w)) ? rc : 1;
+}
+
 /* The group's own pass-through value of key, or NULL. */
 static const char *kafka_prop(const struct consumer_options *opt, const char *key)
 {
@@ -864,7 +878,7 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	}
 	c->cur = &c->batches[0];
 	c->lost = rd_kafka_topic_partition_list_new(4);
-	if (batch_writer_start(&c->writer, c->opt.ingest, maintain, w))
+	if (batch_writer_start(&c->writer, c->opt.ingest, maintain, idle, w))
 		goto cleanup;
 
 	rc = PL_EINVAL;

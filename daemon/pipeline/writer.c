@@ -72,6 +72,11 @@ int writer_follow(struct writer *w, struct replay_result *res)
 	return rc;
 }
 
+bool writer_has_work(const struct writer *w)
+{
+	return slot_busy(&w->live);
+}
+
 int writer_maintain(struct writer *w, int max_txns)
 {
 	return slot_maintain(&w->live, max_txns);

@@ -67,6 +67,8 @@ int writer_check_live(struct writer *w, struct store_txn *t);
 
 /* Writes checkpoints and merges of the live slot: at most max_txns transactions (0: all). */
 int writer_maintain(struct writer *w, int max_txns);
+/* Whether the live slot has such work left (slot_busy). */
+bool writer_has_work(const struct writer *w);
 
 /* Writes a checkpoint of everything applied so far (before a clean stop). */
 int writer_checkpoint(struct writer *w);

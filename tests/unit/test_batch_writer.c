@@ -3,8 +3,10 @@
  * thread with the messages and cluster it was given, done() says when it is
  * written, collect() waits and hands back the write's result and stats, an
  * error comes back as it was, the after work runs after each written batch
- * (not a failed one) and its time comes back with a later collect, and
- * stop() lets a write in progress finish. The thread is named pl-writer.
+ * (not a failed one) and its time comes back with a later collect, the
+ * idle work runs while no batch comes until none is left (again a second
+ * after a failure, and again after the next batch), and stop() lets a
+ * write in progress finish. The thread is named pl-writer.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -128,7 +130,7 @@ static void test_after_work_and_its_time(void)
 	struct ingest_msg msgs[1] = {{.value_len = 1}};
 	struct ingest_stats stats;
 	double seconds, first, second, third;
-	CHECK_INT(batch_writer_start(&w, gated_write, slow_after, NULL), PL_OK);
+	CHECK_INT(batch_writer_start(&w, gated_write, slow_after, NULL, NULL), PL_OK);
 	result = PL_OK;
 	batch_writer_submit(w, msgs, 1, "", 1);
 	release();
@@ -148,13 +150,63 @@ static void test_after_work_and_its_time(void)
 	CHECK_INT(atomic_load(&after_calls), 2);
 }
 
+/* The idle work: shares left (idle_left), one failure on the way. */
+static atomic_int idle_calls, idle_left, idle_fail_at;
+static int idle_share(struct writer *wr)
+{
+	(void)wr;
+	int call = atomic_fetch_add(&idle_calls, 1) + 1;
+	if (call == atomic_load(&idle_fail_at))
+		return PL_ENOSPACE;
+	if (atomic_load(&idle_left) == 0)
+		return 0;
+	atomic_fetch_sub(&idle_left, 1);
+	return 1;
+}
+
+static bool wait_for(atomic_int *v, int want)
+{
+	for (int i = 0; i < 300 && atomic_load(v) != want; i++)
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+	return atomic_load(v) == want;
+}
+
+/* While no batch comes, the idle work until it says none is left; after a
+ * failure, again a second later; after the next batch, looked at again. */
+static void test_idle_work(void)
+{
+	struct batch_writer *w = NULL;
+	struct ingest_msg msgs[1] = {{.value_len = 1}};
+	struct ingest_stats stats;
+	double seconds, after_seconds;
+	atomic_store(&idle_left, 5);
+	atomic_store(&idle_fail_at, 3);
+	CHECK_INT(batch_writer_start(&w, gated_write, NULL, idle_share, NULL), PL_OK);
+	/* Calls 1, 2 share; 3 fails; a second later 4, 5, 6 share, 7 finds none. */
+	CHECK(wait_for(&idle_left, 3)); /* the pause after the failure */
+	CHECK(wait_for(&idle_calls, 7));
+	CHECK_INT(atomic_load(&idle_left), 0);
+	nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+	CHECK_INT(atomic_load(&idle_calls), 7); /* none left: it waits */
+	/* A batch is taken while idle, and the idle work looked at after it. */
+	atomic_store(&idle_left, 1);
+	result = PL_OK;
+	batch_writer_submit(w, msgs, 1, "", 5);
+	release();
+	CHECK_INT(batch_writer_collect(w, &stats, &seconds, &after_seconds), PL_OK);
+	CHECK_INT(stats.last_seq, 5);
+	CHECK(wait_for(&idle_calls, 9));
+	CHECK_INT(atomic_load(&idle_left), 0);
+	batch_writer_stop(w);
+}
+
 /* stop() while a batch is being written: the write finishes, then the thread ends. */
 static void test_stop_during_a_write(void)
 {
 	struct batch_writer *w = NULL;
 	struct ingest_msg msgs[1] = {{.value_len = 1}};
 	pthread_t releaser;
-	CHECK_INT(batch_writer_start(&w, gated_write, NULL, NULL), PL_OK);
+	CHECK_INT(batch_writer_start(&w, gated_write, NULL, NULL, NULL), PL_OK);
 	int before = atomic_load(&calls);
 	result = PL_OK;
 	batch_writer_submit(w, msgs, 1, "", 3);
@@ -167,11 +219,12 @@ static void test_stop_during_a_write(void)
 int main(void)
 {
 	struct batch_writer *w = NULL;
-	CHECK_INT(batch_writer_start(&w, gated_write, NULL, NULL), PL_OK);
+	CHECK_INT(batch_writer_start(&w, gated_write, NULL, NULL, NULL), PL_OK);
 	test_batch_runs_on_its_own_thread(w);
 	test_collect_waits_and_returns_errors(w);
 	batch_writer_stop(w);
 	test_after_work_and_its_time();
+	test_idle_work();
 	test_stop_during_a_write();
 	batch_writer_stop(NULL);
 	return check_done();

@@ -46,21 +46,24 @@ void erasure_note_first_copy(struct store_txn *t, const struct fp *id,
 	memcpy(v + 4, src->topic, src->topic_len);
 }
 
-int erasure_is_first_copy(struct store_txn *t, const struct fp *id, const struct evlog_source *src,
-			  bool *same)
+int erasure_copy_of(struct store_txn *t, const struct fp *id, const struct evlog_source *src,
+		    enum erasure_copy *copy)
 {
 	uint8_t key[FIRST_KEY_SIZE];
 	MDB_val v;
 	first_key(key, id);
-	*same = false;
 	int rc = store_get(t, STORE_DB_META, key, sizeof key, &v);
-	if (rc == PL_ENOTFOUND)
-		return PL_OK; /* not applied yet, or by a build that did not note it */
+	if (rc == PL_ENOTFOUND) {
+		*copy = ERASURE_FIRST;
+		return PL_OK;
+	}
 	if (rc)
 		return rc;
 	const uint8_t *p = v.mv_data;
-	*same = v.mv_size == 4 + src->topic_len && bytes_get_be32(p) == (uint32_t)src->partition &&
-		memcmp(p + 4, src->topic, src->topic_len) == 0;
+	bool same = v.mv_size == 4 + src->topic_len &&
+		    bytes_get_be32(p) == (uint32_t)src->partition &&
+		    memcmp(p + 4, src->topic, src->topic_len) == 0;
+	*copy = same ? ERASURE_AGAIN : ERASURE_LATER;
 	return PL_OK;
 }
 
@@ -83,10 +86,12 @@ static int seq_list_add(struct seq_list *l, uint64_t seq)
 	return PL_OK;
 }
 
-/* The log walk: the supporter's events before `until`, found before any is rewritten. */
+/* The log walk: the supporter's events before `until` (from only_from,
+ * when not NULL), found before any is rewritten. */
 struct search {
 	uint64_t until;
 	struct pl_str supporter;
+	const struct evlog_source *only_from;
 	struct seq_list rewrite, comments;
 };
 
@@ -102,6 +107,8 @@ static int search_entry(const struct evlog_entry *e, void *arg)
 	struct pl_rejection rej;
 	if (e->seq >= s->until)
 		return 1;
+	if (s->only_from && !evlog_same_source(&e->src, s->only_from))
+		return 0;
 	/* Most entries are someone else's: a byte search rules them out before decoding. */
 	if (!pl_bytes_name(e->raw, e->raw_len, s->supporter) ||
 	    pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &rej) ||
@@ -150,9 +157,9 @@ static void put_record(struct store_txn *t, uint64_t seq, const struct erasure_c
 }
 
 int erasure_run(struct store_txn *t, uint64_t seq, struct pl_str supporter,
-		struct erasure_counts *counts)
+		const struct evlog_source *only_from, struct erasure_counts *counts)
 {
-	struct search s = {.until = seq, .supporter = supporter};
+	struct search s = {.until = seq, .supporter = supporter, .only_from = only_from};
 	memset(counts, 0, sizeof *counts);
 	int rc = evlog_each(t, 1, search_entry, &s, NULL);
 	if (rc < 0)
@@ -162,7 +169,7 @@ int erasure_run(struct store_txn *t, uint64_t seq, struct pl_str supporter,
 	counts->entries = s.rewrite.count;
 	counts->comments = s.comments.count;
 	if (!t->err)
-		rejections_erase(t, supporter, &counts->rejections);
+		rejections_erase(t, supporter, only_from, &counts->rejections);
 	if (!t->err)
 		put_record(t, seq, counts, &s.comments);
 	free(s.rewrite.at);

@@ -30,20 +30,32 @@ struct erasure_counts {
 
 /*
  * An erasure is published to every partition under one id, and each copy
- * is applied (slot.h): the first copy's source is noted, so that the same
- * copy delivered again (`pledged import` of the same file) is known as a
- * re-delivery rather than taken for another partition's copy.
+ * is applied once (slot.h). When the first copy comes, every partition's
+ * messages stored so far came before that partition's copy (Kafka keeps a
+ * partition's order), so it erases them all. A later copy erases what its
+ * own partition brought since: never another partition's messages, which
+ * may have come after the forget. The first copy's source is noted, so
+ * that it is known again when delivered again (`pledged import` of the
+ * same file), and so that copies are taken only of an erasure noted so
+ * (erasures of older builds had one copy applied and the rest dropped).
  */
+enum erasure_copy {
+	ERASURE_FIRST, /* none noted: the first copy, unless its id is taken */
+	ERASURE_AGAIN, /* the first copy, delivered again: a duplicate */
+	ERASURE_LATER, /* another partition's copy: erase that partition's */
+};
+/* Which copy of erasure id comes from src: 0 with *copy, or an error. */
+int erasure_copy_of(struct store_txn *t, const struct fp *id, const struct evlog_source *src,
+		    enum erasure_copy *copy);
+/* Notes src as where the first copy of erasure id came from. */
 void erasure_note_first_copy(struct store_txn *t, const struct fp *id,
 			     const struct evlog_source *src);
-/* Whether src is where the first copy of the erasure id came from: 0 with
- * *same, or an error. */
-int erasure_is_first_copy(struct store_txn *t, const struct fp *id, const struct evlog_source *src,
-			  bool *same);
 
-/* Erases supporter from everything before log position seq, in t. 0 or an error. */
+/* Erases supporter from everything before log position seq, in t, or
+ * when only_from is not NULL from what came from that source alone. 0 or
+ * an error. */
 int erasure_run(struct store_txn *t, uint64_t seq, struct pl_str supporter,
-		struct erasure_counts *counts);
+		const struct evlog_source *only_from, struct erasure_counts *counts);
 
 /*
  * Reads the record of the erasure at seq: *count comment positions at

@@ -253,6 +253,12 @@ void evlog_id_fp(struct pl_str id, struct fp *out)
 	fp_of(out, FP_KIND_EVENT_ID, id.ptr, id.len);
 }
 
+bool evlog_same_source(const struct evlog_source *a, const struct evlog_source *b)
+{
+	return a->partition == b->partition && a->topic_len == b->topic_len &&
+	       memcmp(a->topic, b->topic, a->topic_len) == 0;
+}
+
 void evlog_copy_id_fp(struct pl_str id, const struct evlog_source *src, struct fp *out)
 {
 	uint8_t key[PL_MAX_ID_BYTES + 1 + 255 + 4];

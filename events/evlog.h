@@ -85,6 +85,9 @@ void evlog_erase_entry(struct store_txn *t, const struct evlog_entry *e, const v
 /* The kind of the state index that holds a slot's event ids. */
 struct index_kind_def evlog_id_kind(enum store_slot slot);
 
+/* Whether a and b are the same topic and partition. */
+bool evlog_same_source(const struct evlog_source *a, const struct evlog_source *b);
+
 /* The fingerprint an event id is claimed by (any thread may compute it). */
 void evlog_id_fp(struct pl_str id, struct fp *out);
 

@@ -250,6 +250,7 @@ int rejections_each_after(struct store_txn *t, uint64_t after,
 /* The sequences of the rejections an erasure rewrites, found before any is. */
 struct erase_walk {
 	struct pl_str supporter;
+	const struct evlog_source *only_from;
 	uint64_t *seqs;
 	size_t count, cap;
 	int err;
@@ -258,7 +259,8 @@ struct erase_walk {
 static int find_named(const struct rejection_entry *e, void *arg)
 {
 	struct erase_walk *w = arg;
-	if (!pl_bytes_name(e->raw, e->raw_len, w->supporter))
+	if ((w->only_from && !evlog_same_source(&e->src, w->only_from)) ||
+	    !pl_bytes_name(e->raw, e->raw_len, w->supporter))
 		return 0;
 	if (w->count == w->cap) {
 		size_t cap = w->cap ? 2 * w->cap : 64;
@@ -310,9 +312,10 @@ static void erase_one(struct store_txn *t, uint64_t seq)
 	free(old);
 }
 
-int rejections_erase(struct store_txn *t, struct pl_str supporter, uint64_t *count)
+int rejections_erase(struct store_txn *t, struct pl_str supporter,
+		     const struct evlog_source *only_from, uint64_t *count)
 {
-	struct erase_walk w = {supporter};
+	struct erase_walk w = {supporter, only_from};
 	int rc = rejections_each_after(t, 0, find_named, &w);
 	if (rc == 0 && w.err)
 		rc = store_txn_fail(t, w.err);

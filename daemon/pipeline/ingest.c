@@ -143,12 +143,13 @@ static bool in_window(const struct batch *b, const struct pl_event *ev, struct p
  * The right to erasure: the log and rejections first, so the rules see its
  * record; what the batch decided before it is written first, to be erased too.
  */
-static int erase(struct store_txn *t, struct batch *b, const struct pl_event *ev, uint64_t seq)
+static int erase(struct store_txn *t, struct batch *b, const struct pl_event *ev, uint64_t seq,
+		 const struct evlog_source *only_from)
 {
 	struct erasure_counts n;
 	int rc = write_outcomes(t, b);
 	if (rc == 0)
-		rc = erasure_run(t, seq, pl_event_str(ev, PL_F_SUPPORTER), &n);
+		rc = erasure_run(t, seq, pl_event_str(ev, PL_F_SUPPORTER), only_from, &n);
 	if (rc)
 		return rc;
 	b->stats.erased_records += n.entries + n.rejections;
@@ -171,20 +172,23 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 	if (d->ev.type == PL_EV_SUPPORTER_FORGOTTEN && !b->in_write_txn)
 		return NEEDS_WRITE_TXN;
 	uint64_t seq = b->stats.last_seq + 1;
-	bool forgotten = d->ev.type == PL_EV_SUPPORTER_FORGOTTEN, again = false;
-	int rc = forgotten ? erasure_is_first_copy(t, &d->id, &m->src, &again) : PL_OK;
+	bool forgotten = d->ev.type == PL_EV_SUPPORTER_FORGOTTEN;
+	enum erasure_copy copy = ERASURE_FIRST;
+	int rc = forgotten ? erasure_copy_of(t, &d->id, &m->src, &copy) : PL_OK;
 	if (rc)
 		return store_txn_fail(t, rc);
 	struct fp claimed;
-	rc = again ? PL_EEXIST : slot_claim(&b->w->live, d, &m->src, &claimed);
+	rc = copy == ERASURE_AGAIN
+		     ? PL_EEXIST
+		     : slot_claim(&b->w->live, d, &m->src, copy == ERASURE_LATER, &claimed);
 	if (rc == PL_EEXIST) {
 		b->stats.duplicates++;
 		return t->err;
 	}
 	if (rc == 0 && forgotten) {
-		if (memcmp(claimed.b, d->id.b, FP_SIZE) == 0)
+		if (copy == ERASURE_FIRST)
 			erasure_note_first_copy(t, &d->id, &m->src);
-		rc = erase(t, b, &d->ev, seq);
+		rc = erase(t, b, &d->ev, seq, copy == ERASURE_LATER ? &m->src : NULL);
 	}
 	if (rc == 0)
 		rc = slot_apply_claimed(&b->w->live, d, &claimed, seq, &rej);
@@ -214,12 +218,6 @@ static const struct decoded *prepare(const struct slot *s, struct decoded *spare
 	return spare;
 }
 
-static bool same_partition(const struct evlog_source *a, const struct evlog_source *b)
-{
-	return a->partition == b->partition && a->topic_len == b->topic_len &&
-	       memcmp(a->topic, b->topic, a->topic_len) == 0;
-}
-
 static void put_offset(struct store_txn *t, const struct batch *b, const struct evlog_source *s)
 {
 	char topic[256];
@@ -242,7 +240,7 @@ static void store_offsets(struct store_txn *t, const struct batch *b)
 		size_t j = 0;
 		if (s->partition < 0)
 			continue;
-		while (j < tracked && !same_partition(last[j], s))
+		while (j < tracked && !evlog_same_source(last[j], s))
 			j++;
 		if (j < tracked)
 			last[j] = s;

@@ -108,11 +108,11 @@ void slot_close(struct slot *s)
 }
 
 int slot_claim(struct slot *s, const struct decoded *d, const struct evlog_source *src,
-	       struct fp *claimed)
+	       bool copies, struct fp *claimed)
 {
 	*claimed = d->id;
 	int rc = evlog_id_claim(&s->ix, s->pw.t, SLOT_K_EVENT_IDS, claimed);
-	if (rc == PL_EEXIST && d->ev.type == PL_EV_SUPPORTER_FORGOTTEN) {
+	if (rc == PL_EEXIST && copies && d->ev.type == PL_EV_SUPPORTER_FORGOTTEN) {
 		evlog_copy_id_fp(pl_event_str(&d->ev, PL_F_ID), src, claimed);
 		rc = evlog_id_claim(&s->ix, s->pw.t, SLOT_K_EVENT_IDS, claimed);
 	}
@@ -136,7 +136,7 @@ int slot_apply(struct slot *s, const struct decoded *d, const struct evlog_sourc
 	       uint64_t seq, struct pl_rejection *rej)
 {
 	struct fp claimed;
-	int rc = slot_claim(s, d, src, &claimed);
+	int rc = slot_claim(s, d, src, true, &claimed); /* the log holds only copies applied */
 	return rc ? rc : slot_apply_claimed(s, d, &claimed, seq, rej);
 }
 

@@ -123,17 +123,17 @@ void slot_txn_end(struct slot *s, bool committed);
  * transaction.
  *
  * A supporter.forgotten is published to every partition under one id.
- * Each copy is applied, the first under its id and each later one under
- * its id and partition (evlog_copy_id_fp): a partition's messages that
- * came after the first copy, but were sent before the copy on it, are
- * erased too. A re-delivery of a copy is a re-delivery.
+ * Each copy is applied (erasure.h says what each erases), the first under
+ * its id and each later one under its id and partition
+ * (evlog_copy_id_fp). A re-delivery of a copy is a re-delivery.
  */
 int slot_apply(struct slot *s, const struct decoded *d, const struct evlog_source *src,
 	       uint64_t seq, struct pl_rejection *rej);
 /* slot_apply() in two steps, for work between them: the id (*claimed gets
- * the fingerprint taken), then the rules. */
+ * the fingerprint taken; a later copy of an erasure only when copies), then
+ * the rules. */
 int slot_claim(struct slot *s, const struct decoded *d, const struct evlog_source *src,
-	       struct fp *claimed);
+	       bool copies, struct fp *claimed);
 int slot_apply_claimed(struct slot *s, const struct decoded *d, const struct fp *claimed,
 		       uint64_t seq, struct pl_rejection *rej);
 

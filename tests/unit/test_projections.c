@@ -414,21 +414,28 @@ static void test_erasure(void)
 
 	/* An erasure's copies on other partitions: the first copy (partition
 	 * 0) is applied before a comment that partition 1 holds ahead of its
-	 * own copy; that copy erases it. A re-delivered copy changes nothing. */
+	 * own copy; that copy erases it. Partition 0's comment after its copy,
+	 * sent after the forget, stays through the later copies, and so does a
+	 * rejected one. A re-delivered copy changes nothing. */
 	CHECK_INT(open_campaign("er4", "GBP", T0), PL_R_NONE);
 	CHECK_INT(pledge("er4", "erp5", "late", 100, "GBP", T0 + 1), PL_R_NONE);
 	CHECK_INT(forget_copy("late", 1, 0), PL_R_NONE);
 	CHECK_INT(comment_on(1, "er4", "erk11", "late", "Late-Text-1", T0 + 3), PL_R_NONE);
 	CHECK_INT(comment_on(2, "er4", "erk12", "late", "Late-Text-2", T0 + 3), PL_R_NONE);
+	CHECK_INT(comment_on(0, "er4", "erk13", "late", "After-Text-0", T0 + 4), PL_R_NONE);
+	CHECK_INT(comment_on(0, "er-none", "erk14", "late", "After-Rejected-0", T0 + 4),
+		  PL_R_UNKNOWN_CAMPAIGN);
 	CHECK_INT(stored("Late-Text"), 2);
 	CHECK_INT(forget_copy("late", 1, 1), PL_R_NONE);
 	CHECK_INT(stored("Late-Text-1"), 0);
 	CHECK_INT(forget_copy("late", 1, 1), -1);
 	CHECK_INT(forget_copy("late", 1, 2), PL_R_NONE);
 	CHECK_INT(stored("Late-Text"), 0);
+	CHECK_INT(stored("After-Text-0"), 1);
+	CHECK_INT(stored("After-Rejected-0"), 1);
 	CHECK_INT(forget_copy("late", 1, 2), -1);
 	CHECK_INT(forget_copy("late", 1, 0), -1); /* the first copy, delivered again */
-	CHECK_INT(get("er4").totals.comments, 0);
+	CHECK_INT(get("er4").totals.comments, 1);
 	CHECK_INT(get("er4").totals.supporters, 1);
 
 	/* Replayed from the log, the projections come out the same. */

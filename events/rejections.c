@@ -259,8 +259,11 @@ struct erase_walk {
 static int find_named(const struct rejection_entry *e, void *arg)
 {
 	struct erase_walk *w = arg;
+	/* A message kept cut short may name them past the part kept: its bytes
+	 * go with every erasure. */
+	bool cut = e->raw_len >= REJECTION_RAW_MAX;
 	if ((w->only_from && !evlog_same_source(&e->src, w->only_from)) ||
-	    !pl_bytes_name(e->raw, e->raw_len, w->supporter))
+	    (!cut && !pl_bytes_name(e->raw, e->raw_len, w->supporter)))
 		return 0;
 	if (w->count == w->cap) {
 		size_t cap = w->cap ? 2 * w->cap : 64;

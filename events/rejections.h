@@ -66,9 +66,10 @@ int rejections_parse(const MDB_val *key, const MDB_val *val, struct rejection_en
 
 /*
  * Drops the raw bytes of every rejection that names supporter (in any
- * encoding, or as text: pl_bytes_name()), of those from only_from when it
- * is not NULL, and marks it erased; the reason, detail, source, key, event
- * id and type stay. *count gets how many. 0 or the transaction's error.
+ * encoding, or as text: pl_bytes_name()) or was kept cut short (it may
+ * name them past the part kept), of those from only_from when it is not
+ * NULL, and marks it erased; the reason, detail, source, key, event id and
+ * type stay. *count gets how many. 0 or the transaction's error.
  */
 int rejections_erase(struct store_txn *t, struct pl_str supporter,
 		     const struct evlog_source *only_from, uint64_t *count);

@@ -1,6 +1,7 @@
 /* event_redact.c — events and rejected messages without a supporter's personal fields. */
 #include "event_redact.h"
 
+#include <jansson.h>
 #include <string.h>
 
 #include "bytes.h"
@@ -87,9 +88,10 @@ size_t pl_event_redact(const void *raw, size_t len, uint8_t *out)
 	return head_len + (size_t)(p - body);
 }
 
-/* Whether the len bytes before p (p - start of them) are a msgpack string
- * header, in any of its four forms, for a string of n bytes. */
-static bool str_header_before(const uint8_t *p, size_t before, uint32_t n)
+/* Whether the bytes before p (`before` of them) are a msgpack header, of a
+ * string in any of its four forms or of binary data in any of its three,
+ * for n bytes. */
+static bool header_before(const uint8_t *p, size_t before, uint32_t n)
 {
 	if (before >= 1 && n < 32 && p[-1] == (0xa0 | n))
 		return true;
@@ -97,7 +99,56 @@ static bool str_header_before(const uint8_t *p, size_t before, uint32_t n)
 		return true;
 	if (before >= 3 && p[-3] == 0xda && bytes_get_be16(p - 2) == n)
 		return true;
-	return before >= 5 && p[-5] == 0xdb && bytes_get_be32(p - 4) == n;
+	if (before >= 5 && p[-5] == 0xdb && bytes_get_be32(p - 4) == n)
+		return true;
+	if (before >= 2 && n <= UINT8_MAX && p[-2] == 0xc4 && p[-1] == n)
+		return true;
+	if (before >= 3 && p[-3] == 0xc5 && bytes_get_be16(p - 2) == n)
+		return true;
+	return before >= 5 && p[-5] == 0xc6 && bytes_get_be32(p - 4) == n;
+}
+
+/* Whether JSON value v holds id as a string (a key or a value), whatever
+ * escapes spelled it. */
+static bool json_holds(json_t *v, struct pl_str id, int depth)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+	if (depth > 64)
+		return false;
+	if (json_is_string(v))
+		return json_string_length(v) == id.len &&
+		       memcmp(json_string_value(v), id.ptr, id.len) == 0;
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, item) {
+			if ((strlen(key) == id.len && memcmp(key, id.ptr, id.len) == 0) ||
+			    json_holds(item, id, depth + 1))
+				return true;
+		}
+	}
+	if (json_is_array(v))
+		json_array_foreach(v, i, item)
+			if (json_holds(item, id, depth + 1))
+				return true;
+	return false;
+}
+
+/* A message sent as JSON (not msgpack) may spell the id with escapes
+ * (\u00e9, \/): read as JSON, when it is. */
+static bool json_names(const void *raw, size_t len, struct pl_str id)
+{
+	const uint8_t *p = raw, *end = p + len;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	if (p == end || (*p != '{' && *p != '['))
+		return false;
+	json_t *v = json_loadb(raw, len, JSON_ALLOW_NUL, NULL);
+	if (!v)
+		return false;
+	bool holds = json_holds(v, id, 0);
+	json_decref(v);
+	return holds;
 }
 
 static bool word_byte(uint8_t c)
@@ -114,10 +165,10 @@ bool pl_bytes_name(const void *raw, size_t len, struct pl_str id)
 	while ((p = memmem(p, (size_t)(end - p), id.ptr, id.len))) {
 		size_t before = (size_t)(p - start);
 		const uint8_t *after = p + id.len;
-		if (str_header_before(p, before, id.len) ||
+		if (header_before(p, before, id.len) ||
 		    ((before == 0 || !word_byte(p[-1])) && (after == end || !word_byte(*after))))
 			return true;
 		p++;
 	}
-	return false;
+	return json_names(raw, len, id);
 }

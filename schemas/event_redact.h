@@ -33,11 +33,11 @@ size_t pl_event_redact(const void *raw, size_t len, uint8_t *out);
 size_t pl_msgpack_str(struct pl_str s, uint8_t *out);
 
 /*
- * Whether raw[0..len) names id: holds it as a msgpack string in any of its
- * encodings (a gateway need not pick the shortest), or as a word of text
- * (a message sent as JSON, say), not followed or preceded by a letter,
- * digit, '-', '_', '.' or a byte of a multi-byte character. So "sup-1" is
- * not named by "sup-10", in either form.
+ * Whether raw[0..len) names id: holds it as a msgpack string or binary in
+ * any of their encodings (a gateway need not pick the shortest), as a word
+ * of text (not followed or preceded by a letter, digit, '-', '_', '.' or a
+ * byte of a multi-byte character), or, when raw is JSON, as a string of it
+ * however escaped. So "sup-1" is not named by "sup-10", in any form.
  */
 bool pl_bytes_name(const void *raw, size_t len, struct pl_str id);
 

@@ -401,6 +401,9 @@ static void test_redact(void)
 	CHECK(pl_bytes_name(str32, sizeof str32 - 1, sup1));
 	CHECK(!pl_bytes_name(str8_longer, sizeof str8_longer - 1, sup1));
 	CHECK(!pl_bytes_name(str8, sizeof str8 - 1, (struct pl_str){"sup-", 4}));
+	/* Binary instead of a string: a message rejected for its type. */
+	const uint8_t bin8[] = "\x81\xa9supporter\xc4\x05sup-1\xa4text";
+	CHECK(pl_bytes_name(bin8, sizeof bin8 - 1, sup1));
 	/* A 50-byte id: its str8 header's length byte is '2', a digit. */
 	const char *id50 = "a-supporter-id-of-fifty-bytes-0123456789-abcdefghi";
 	CHECK_INT(strlen(id50), 50);
@@ -419,6 +422,14 @@ static void test_redact(void)
 	CHECK(!pl_bytes_name("sup-1\xc3\xa9", 7, sup1));
 	CHECK(pl_bytes_name("sup-10 sup-1", 12, sup1)); /* the second one */
 	CHECK(!pl_bytes_name("sup-1", 5, (struct pl_str){"", 0}));
+	/* JSON that spells the id with escapes (Python's and PHP's defaults). */
+	struct pl_str jose = {"jos\xc3\xa9-1", 7}, slash = {"a/b", 3};
+	const char *escaped = "{\"supporter\":\"jos\\u00e9-1\",\"text\":\"x\"}";
+	CHECK(pl_bytes_name(escaped, strlen(escaped), jose));
+	CHECK(!pl_bytes_name(escaped, strlen(escaped), (struct pl_str){"jos\xc3\xa9", 5}));
+	const char *php = "[{\"supporter\":\"a\\/b\"}]";
+	CHECK(pl_bytes_name(php, strlen(php), slash));
+	CHECK(!pl_bytes_name("{\"supporter\":\"a\\/b", 16, slash)); /* not JSON: bytes only */
 }
 
 int main(void)

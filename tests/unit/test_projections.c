@@ -365,9 +365,16 @@ static void test_erasure(void)
 	const char *as_json = "{\"v\":1,\"supporter\":\"gone\",\"text\":\"Text-To-Erase-7\"}";
 	CHECK_INT(fixture_ingest_raw(st, as_json, strlen(as_json), NULL, 0, 2000000 + ++next_id),
 		  PL_R_BAD_MSGPACK);
+	/* Too large, kept cut short: the id lies past the part kept. */
+	static char big[PL_MAX_EVENT_BYTES + 100];
+	int n = snprintf(big, sizeof big, "{\"text\":\"Text-To-Erase-8 ");
+	memset(big + n, 'a', sizeof big - (size_t)n);
+	snprintf(big + sizeof big - 40, 40, "\",\"supporter\":\"gone\"}");
+	CHECK_INT(fixture_ingest_raw(st, big, strlen(big), NULL, 0, 2000000 + ++next_id),
+		  PL_R_TOO_LARGE);
 	struct proj_campaign before = get("er"), before2 = get("er2");
 	CHECK_INT(before.totals.comments, 3);
-	CHECK_INT(stored("Text-To-Erase"), 7);
+	CHECK_INT(stored("Text-To-Erase"), 8);
 	CHECK_INT(stored("Name-To-Erase"), 3);
 
 	CHECK_INT(forget("gone"), PL_R_NONE);

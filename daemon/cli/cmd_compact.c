@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "pl_error.h"
 #include "rebuild.h"
+#include "scratch.h"
 
 static const char usage[] =
 	"Usage: pledged compact [--data DIR]\n"
@@ -97,6 +98,7 @@ static int copy(const char *dir, const char *tmp)
 		return rc;
 	if ((rc = check_no_rebuild(dir, st)) == 0) {
 		store_remove_dir(tmp); /* left by a compact that was killed */
+		cli_scratch_begin(tmp); /* interrupted from here on, it goes */
 		int err = mkdir(tmp, 0700) ? PL_EIO : store_copy(st, tmp);
 		if (err) {
 			fprintf(stderr, "pledged compact: cannot write the copy to '%s': %s; the data "
@@ -129,6 +131,7 @@ static int compact(const char *dir)
 		rc = CLI_STORE;
 	}
 	store_remove_dir(tmp);
+	cli_scratch_end();
 	if (rc == 0) {
 		/* Its reader table described the old file; LMDB makes a new one. */
 		snprintf(to, sizeof to, "%s/lock.mdb", dir);

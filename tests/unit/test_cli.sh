@@ -185,7 +185,8 @@ expect 0 "drop the stopped rebuild" -- "$PLEDGED" replay --data "$work/d" --abor
 expect 0 "verify after rebuilds" -- "$PLEDGED" verify --data "$work/d"
 
 # Interrupted (SIGTERM from a job runner, SIGINT from a terminal) at a few
-# moments, verify, a dry run and a backup leave no scratch or partial dir.
+# moments, verify, a dry run, a backup and a compact leave no scratch or
+# partial dir.
 # A log of 40,000 pledges, so that they take long enough to be caught.
 awk 'BEGIN {
 	print "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"big-o\",\"at\":1700000000000,\"campaign\":\"big\",\"title\":\"Big\",\"owner\":\"o\",\"currency\":\"GBP\"}"
@@ -193,14 +194,22 @@ awk 'BEGIN {
 		printf "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"big-%d\",\"at\":1700000000000,\"campaign\":\"big\",\"pledge\":\"p%d\",\"supporter\":\"s%d\",\"amount\":100,\"currency\":\"GBP\"}\n", i, i, i % 5000
 }' | "$PLEDGED" import --data "$work/big" >/dev/null 2>&1 && ok || fail "import of 40,000 pledges"
 mkdir "$work/tmp"
+cp -r "$work/big" "$work/bigc"
+compact_left=
 for sig in TERM INT; do
 	for after in 0.1 0.3 0.6; do
 		TMPDIR="$work/tmp" timeout -s "$sig" "$after" "$PLEDGED" verify --data "$work/big" >/dev/null 2>&1
 		TMPDIR="$work/tmp" timeout -s "$sig" "$after" "$PLEDGED" replay --data "$work/big" --dry-run >/dev/null 2>&1
 		timeout -s "$sig" "$after" "$PLEDGED" backup --data "$work/big" --to "$work/bak-$sig-$after" >/dev/null 2>&1
 	done
+	# compact takes tens of milliseconds here: caught at as many moments,
+	# each looked at at once (the next compact removes what one left).
+	for after in 0.01 0.02 0.03 0.04 0.05 0.06 0.08 0.1 0.15 0.2; do
+		timeout -s "$sig" "$after" "$PLEDGED" compact --data "$work/bigc" >/dev/null 2>&1
+		[ -e "$work/bigc/compact.tmp" ] && compact_left="$compact_left $sig-$after"
+	done
 done
-left=$(ls "$work/tmp"; ls -d "$work"/bak-*.partial-* 2>/dev/null)
+left=$(ls "$work/tmp"; ls -d "$work"/bak-*.partial-* 2>/dev/null)${compact_left:+ compact.tmp after$compact_left}
 [ -z "$left" ] && ok || fail "interrupted commands left: $left"
 for b in "$work"/bak-*; do
 	[ -e "$b" ] || continue

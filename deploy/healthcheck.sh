@@ -13,7 +13,8 @@ token_file=${PLEDGED_ADMIN_TOKEN_FILE:-/run/secrets/admin_token}
 path=${PLEDGED_HEALTH_PATH:-/healthz}
 auth=
 if [ -r "$token_file" ]; then
-	auth="Authorization: Bearer $(head -n 1 "$token_file")"$'\r\n'
+	# serve takes the file's first line without its line end, CRLF too
+	auth="Authorization: Bearer $(head -n 1 "$token_file" | tr -d '\r')"$'\r\n'
 fi
 exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
 printf 'GET %s HTTP/1.0\r\n%s\r\n' "$path" "$auth" >&3

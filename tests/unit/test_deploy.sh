@@ -81,6 +81,9 @@ if command -v bash >/dev/null; then
 		[ "$got" = "$want" ] && ok || fail "healthcheck $what: exit $got, want $want"
 	}
 	check 0 "with the token" PLEDGED_ADMIN_TOKEN_FILE="$work/good.token" PLEDGED_HEALTH_PATH=/readyz
+	printf '0123456789abcdef0123456789abcdef\r\n' >"$work/crlf.token"
+	check 0 "with the token in a file with CRLF" PLEDGED_ADMIN_TOKEN_FILE="$work/crlf.token" \
+		PLEDGED_HEALTH_PATH=/readyz
 	check 1 "without the token" PLEDGED_ADMIN_TOKEN_FILE="$work/none" PLEDGED_HEALTH_PATH=/readyz
 	check 1 "of /healthz on a read-only serve" PLEDGED_ADMIN_TOKEN_FILE="$work/good.token"
 	kill "$serve" && wait "$serve" 2>/dev/null

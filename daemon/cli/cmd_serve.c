@@ -226,12 +226,16 @@ struct listeners {
  * serve keeps for everything but connections: LMDB, Kafka, the broker. */
 #define PUBLIC_MAX_CONNECTIONS 4096
 #define OTHER_FDS 128
+/* Below this limit serve cannot open its event loops, LMDB and Kafka and
+ * still take a connection: it says so rather than fail halfway. */
+#define MIN_FDS 64
 
 /*
  * Each connection holds a file descriptor. Raises the soft limit to the
  * hard one, and returns how many public connections fit in it beside the
  * operators' and the rest (PUBLIC_MAX_CONNECTIONS at most): past the
- * limit, accept() fails and connections wait in the kernel's queue.
+ * limit, accept() fails and connections wait in the kernel's queue. 0
+ * when the limit is below MIN_FDS.
  */
 static int public_connections(void)
 {
@@ -246,6 +250,12 @@ static int public_connections(void)
 	rlim_t need = PUBLIC_MAX_CONNECTIONS + ADMIN_MAX_CONNECTIONS + OTHER_FDS;
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
 		return PUBLIC_MAX_CONNECTIONS;
+	if (rl.rlim_cur < MIN_FDS) {
+		log_error("http: the file limit (%llu descriptors) is too low to serve; raise it to "
+			  "%d at least, %llu for every connection (ulimit -n, LimitNOFILE=)",
+			  (unsigned long long)rl.rlim_cur, MIN_FDS, (unsigned long long)need);
+		return 0;
+	}
 	rlim_t room = rl.rlim_cur > ADMIN_MAX_CONNECTIONS + OTHER_FDS + 16
 			      ? rl.rlim_cur - ADMIN_MAX_CONNECTIONS - OTHER_FDS
 			      : 16;
@@ -264,8 +274,11 @@ static int start_http(const struct serve_config *cfg, struct store *st, struct m
 		snprintf(l->cache_control, sizeof l->cache_control,
 			 "public, max-age=0, s-maxage=%u, stale-while-revalidate=%u",
 			 cfg->cache_s_maxage, cfg->cache_stale_s);
+	int public_max = public_connections();
+	if (!public_max)
+		return PL_EINVAL;
 	struct http_server_options pub = {.listen = cfg->listen, .listener = HTTP_PUBLIC,
-					  .max_connections = public_connections(),
+					  .max_connections = public_max,
 					  .ready_max_lag = cfg->ready_max_lag,
 					  .cache_control = l->cache_control};
 	struct http_server_options adm = {.listen = cfg->admin_listen, .listener = HTTP_ADMIN,

@@ -5,9 +5,10 @@
 # megabytes of log a second, the public and operators' ports unanswered).
 #  1. Under `ulimit -n 1024` (both limits, so serve cannot raise its own)
 #     serve caps the public listener below the limit and says so.
-#  2. Under `ulimit -n 30`, below what even that cap leaves, idle
-#     connections exhaust the descriptors: serve pauses accepting, logs
+#  2. Under `ulimit -n 64`, idle connections to the operators' listener
+#     (64 at most) exhaust the descriptors: serve pauses accepting, logs
 #     it once per worker, and answers again once they are gone.
+#  3. Under `ulimit -n 30`, too few to serve at all: it says so and exits.
 # Usage: test_fd_limit.sh PLEDGED DEMO_JSONL
 set -u
 PLEDGED=$1 DEMO=$2
@@ -24,6 +25,8 @@ start() { # start LIMIT: serve --read-only under that limit of open files
 	(ulimit -n "$1" && exec "$PLEDGED" serve --read-only --data "$work/d" --listen 127.0.0.1:0 \
 		--admin-listen 127.0.0.1:0 2>"$work/log") &
 	serve=$!
+	admin_port "$work/log"
+	aport=$port
 	serve_port "$work/log"
 	[ -n "$port" ] && ok || fail "serve under a limit of $1 files did not listen: $(cat "$work/log")"
 }
@@ -38,12 +41,12 @@ grep -q "public listener .* at most 832 connections" "$work/log" && ok ||
 stop
 
 # 2. Out of descriptors: paused, said once per worker, then answering again.
-start 30
+start 64
 python3 -c "
 import socket, sys, time
 held = []
-for _ in range(40):
-    s = socket.create_connection(('127.0.0.1', $port), timeout=5)
+for _ in range(60):
+    s = socket.create_connection(('127.0.0.1', $aport), timeout=5)
     s.send(b'G')
     held.append(s)
 time.sleep(3)
@@ -58,4 +61,11 @@ contains "$work/log" "not accepting for 250 ms at a time" "the log says serve pa
 code=$(curl -s -m 20 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/totals")
 [ "$code" = 200 ] && ok || fail "serve does not answer once the connections are gone: $code"
 stop
+
+# 3. Too few to serve: said, and exit.
+(ulimit -n 30 && exec "$PLEDGED" serve --read-only --data "$work/d" --listen 127.0.0.1:0 \
+	--admin-listen 127.0.0.1:0 2>"$work/log")
+[ $? = 1 ] && ok || fail "serve under a limit of 30 files did not exit 1"
+contains "$work/log" "the file limit (30 descriptors) is too low to serve; raise it to 64 at least" \
+	"serve says the limit is too low"
 finish

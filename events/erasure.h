@@ -13,7 +13,6 @@
 #ifndef ERASURE_H
 #define ERASURE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -23,7 +23,8 @@ static size_t map_header(uint8_t *out, uint32_t count)
 	return 5;
 }
 
-size_t pl_msgpack_str(struct pl_str s, uint8_t *out)
+/* The msgpack encoding of string s (at most 5 + s.len bytes) into out; its size. */
+static size_t msgpack_str(struct pl_str s, uint8_t *out)
 {
 	size_t n;
 	if (s.len < 32) {
@@ -74,7 +75,7 @@ size_t pl_event_redact(const void *raw, size_t len, uint8_t *out)
 		if (key_is(key, key_len, PL_F_TEXT)) {
 			memcpy(p, pair, (size_t)(value - pair));
 			p += value - pair;
-			p += pl_msgpack_str((struct pl_str){PL_ERASED_TEXT, sizeof PL_ERASED_TEXT - 1}, p);
+			p += msgpack_str((struct pl_str){PL_ERASED_TEXT, sizeof PL_ERASED_TEXT - 1}, p);
 		} else {
 			memcpy(p, pair, (size_t)(r.p - pair));
 			p += r.p - pair;

@@ -29,9 +29,6 @@
  */
 size_t pl_event_redact(const void *raw, size_t len, uint8_t *out);
 
-/* The msgpack encoding of string s (at most 5 + s.len bytes) into out; its size. */
-size_t pl_msgpack_str(struct pl_str s, uint8_t *out);
-
 /*
  * Whether raw[0..len) names id: holds it as a msgpack string or binary in
  * any of their encodings (a gateway need not pick the shortest), as a word

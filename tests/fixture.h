@@ -147,9 +147,9 @@ static inline int fixture_ingest_raw(struct store *st, const void *raw, size_t l
 	return PL_R_NONE;
 }
 
-/* Ingests one JSON event as fixture_ingest_raw() does its msgpack, on partition 0. */
-static inline int fixture_ingest_keyed(struct store *st, const char *json, const char *key,
-				       int64_t offset)
+/* Ingests one JSON event as fixture_ingest_raw() does its msgpack. */
+static inline int fixture_ingest_on(struct store *st, const char *json, const char *key,
+				    int32_t partition, int64_t offset)
 {
 	msgpack_sbuffer buf;
 	char err[160];
@@ -158,9 +158,16 @@ static inline int fixture_ingest_keyed(struct store *st, const char *json, const
 		fprintf(stderr, "fixture: bad JSON %s: %s\n", json, err);
 		abort();
 	}
-	int rc = fixture_ingest_raw(st, buf.data, buf.size, key, 0, offset);
+	int rc = fixture_ingest_raw(st, buf.data, buf.size, key, partition, offset);
 	msgpack_sbuffer_destroy(&buf);
 	return rc;
+}
+
+/* The same on partition 0. */
+static inline int fixture_ingest_keyed(struct store *st, const char *json, const char *key,
+				       int64_t offset)
+{
+	return fixture_ingest_on(st, json, key, 0, offset);
 }
 
 static inline int fixture_ingest(struct store *st, const char *json)

@@ -34,6 +34,7 @@
 #include "http_internal.h"
 #include "log.h"
 #include "pl_error.h"
+#include "thread_signals.h"
 
 #define DEFAULT_MAX_CONNECTIONS 4096
 #define DEFAULT_MAX_SSE_CLIENTS 1024
@@ -335,17 +336,8 @@ int http_server_start(struct http_server **out, struct store *st, struct metrics
 		if ((rc = worker_init(&hs->workers[i], hs, share)))
 			goto fail;
 	}
-	/* Workers block every signal: the caller's thread handles SIGTERM, and a
-	 * write to a closed socket gives EPIPE instead of killing the process.
-	 * Not the faults a worker's own read raises (SIGBUS on a data file cut
-	 * short): blocked, they would kill the process without the handler. */
-	sigset_t all, old;
-	sigfillset(&all);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	sigset_t old;
+	thread_signals_block(&old);
 	for (int i = 0; i < hs->nworkers && rc == 0; i++) {
 		struct http_worker *w = &hs->workers[i];
 		if (pthread_create(&w->thread, NULL, worker_main, w))

@@ -2,11 +2,11 @@
 #include "log_decoder.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pl_error.h"
+#include "thread_signals.h"
 
 /* Blocks in the ring, and entries and bytes in a block: about 1,000 entries
  * decoded ahead at most, a few MB. */
@@ -150,16 +150,10 @@ int log_decoder_start(struct log_decoder **out, struct store_txn *t, uint64_t fr
 		if (!dec->blocks[i].bytes)
 			rc = PL_ENOMEM;
 	}
-	/* The thread takes no signal meant for the process (SIGINT, SIGTERM):
-	 * their handlers run on the caller's thread, one at a time, not here
-	 * while the caller goes on. Not the faults a read of the map raises. */
-	sigset_t async_signals, before;
-	sigfillset(&async_signals);
-	sigdelset(&async_signals, SIGBUS);
-	sigdelset(&async_signals, SIGSEGV);
-	sigdelset(&async_signals, SIGFPE);
-	sigdelset(&async_signals, SIGILL);
-	pthread_sigmask(SIG_BLOCK, &async_signals, &before);
+	/* SIGINT's and SIGTERM's handlers run on the caller's thread, one at a
+	 * time, not here while the caller goes on. */
+	sigset_t before;
+	thread_signals_block(&before);
 	if (rc == 0 && pthread_create(&dec->thread, NULL, decode_log, dec))
 		rc = PL_ENOMEM;
 	pthread_sigmask(SIG_SETMASK, &before, NULL);

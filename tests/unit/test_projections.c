@@ -268,17 +268,11 @@ static int forget(const char *supporter)
 static int forget_copy(const char *supporter, int n, int32_t p)
 {
 	char json[256];
-	msgpack_sbuffer buf;
-	char err[160];
 	snprintf(json, sizeof json,
 		 "{\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"forget-%d\",\"at\":%lld,"
 		 "\"supporter\":\"%s\",\"by\":\"test\"}",
 		 n, (long long)T0, supporter);
-	msgpack_sbuffer_init(&buf);
-	CHECK_INT(pl_json_to_msgpack(json, strlen(json), &buf, err, sizeof err), 0);
-	int rc = fixture_ingest_raw(st, buf.data, buf.size, supporter, p, 3000000 + ++next_id);
-	msgpack_sbuffer_destroy(&buf);
-	return rc;
+	return fixture_ingest_on(st, json, supporter, p, 3000000 + ++next_id);
 }
 
 /* A message on partition p (a comment by s) sent before the erasure's copy
@@ -287,17 +281,11 @@ static int comment_on(int32_t p, const char *c, const char *id, const char *s, c
 		      int64_t at)
 {
 	char json[512];
-	msgpack_sbuffer buf;
-	char err[160];
 	snprintf(json, sizeof json,
 		 "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"ev-%d\",\"at\":%lld,\"campaign\":\"%s\","
 		 "\"comment\":\"%s\",\"supporter\":\"%s\",\"text\":\"%s\"}",
 		 ++next_id, (long long)at, c, id, s, text);
-	msgpack_sbuffer_init(&buf);
-	CHECK_INT(pl_json_to_msgpack(json, strlen(json), &buf, err, sizeof err), 0);
-	int rc = fixture_ingest_raw(st, buf.data, buf.size, c, p, 3000000 + ++next_id);
-	msgpack_sbuffer_destroy(&buf);
-	return rc;
+	return fixture_ingest_on(st, json, c, p, 3000000 + ++next_id);
 }
 
 static void pack_str8(msgpack_sbuffer *b, const char *s)

@@ -87,6 +87,9 @@ static int reject(struct batch *b, size_t i, const struct pl_rejection *rej,
 		b->rejections = grown;
 		b->rejections_cap = cap;
 	}
+	/* `pledged import`: the same line later in the file is this one again. */
+	if (b->w->kept && kept_rejections_note(b->w->kept, b->msgs[i].value, b->msgs[i].value_len))
+		return PL_ENOMEM;
 	b->rejections[b->nrejections] = (struct kept_rejection){.rej = *rej, .ev = *ev};
 	b->outcomes[b->noutcomes++] = (struct outcome){(uint32_t)i, (uint32_t)b->nrejections++, 0};
 	b->stats.rejected[rej->reason]++;
@@ -162,7 +165,7 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 	struct pl_rejection rej;
 	const struct ingest_msg *m = &b->msgs[i];
 	if (b->w->kept && kept_rejections_has(b->w->kept, m->value, m->value_len)) {
-		b->stats.duplicates++; /* an earlier import rejected it: judged once */
+		b->stats.duplicates++; /* rejected before: judged once */
 		return PL_OK;
 	}
 	if (d->rc == PL_EREJECTED)
@@ -262,6 +265,8 @@ static int decide(struct store_txn *t, struct batch *b)
 	struct slot *live = &b->w->live;
 	memset(&b->stats, 0, sizeof b->stats);
 	b->noutcomes = b->written = b->nrejections = 0;
+	if (b->w->kept)
+		kept_rejections_undo(b->w->kept); /* decided again: from the start */
 	slot_set_log(live, t);
 	int rc = evlog_last_seq(t, &b->stats.last_seq);
 	b->first_seq = b->unwritten_seq = b->stats.last_seq + 1;
@@ -366,6 +371,10 @@ int ingest_batch(struct writer *w, const struct ingest_msg *msgs, size_t n, cons
 	free(b.outcomes);
 	free(b.entry_msg);
 	free(b.rejections);
+	if (b.w->kept && rc == 0)
+		kept_rejections_commit(b.w->kept);
+	else if (b.w->kept)
+		kept_rejections_undo(b.w->kept);
 	if (rc == 0) {
 		*stats = b.stats;
 		w->forward_stored = b.forwarded;

@@ -43,9 +43,10 @@ struct writer {
 	bool forward_on;
 	_Atomic uint64_t forwarded;
 	uint64_t forward_stored;
-	/* `pledged import`: messages kept as rejections before, which it counts
-	 * as duplicates rather than keeping twice; NULL elsewhere. */
-	const struct kept_rejections *kept;
+	/* `pledged import`: messages kept as rejections, before or earlier in
+	 * this import, which it counts as duplicates rather than keeping
+	 * twice; NULL elsewhere. */
+	struct kept_rejections *kept;
 };
 
 /*

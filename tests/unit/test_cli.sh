@@ -72,6 +72,36 @@ contains "$work/err" "0 applied, 1 rejected, 0 duplicates" "a new rejected line 
 [ "$(grep -c not_a_backer "$work/rejections.out")" = 2 ] && ok ||
 	fail "two rejections kept, not $(grep -c not_a_backer "$work/rejections.out")"
 
+# The same rejected line twice in one import is kept once, whether the two
+# are in one batch, in two, or in a batch decided twice (an erasure in it
+# makes ingest decide it again inside the write transaction); a rerun keeps
+# nothing more. So a rerun after a kill between the two ends as one
+# uninterrupted import does.
+stranger=$(tail -n 1 "$work/in.jsonl" | sed 's/"id":"x1"/"id":"x3"/')
+forget='{"v":1,"type":"supporter.forgotten","id":"f9","at":1579803200000,"supporter":"nobody-at-all"}'
+printf '%s\n%s\n' "$stranger" "$stranger" >"$work/twice.jsonl"
+printf '%s\n%s\n%s\n' "$stranger" "$stranger" "$forget" >"$work/twice-erasure.jsonl"
+twice() { # what, file, batch size
+	kind=$1 file=$2 opts="--batch $3"
+	rm -rf "$work/t"
+	expect 0 "the same rejected line twice ($kind)" -- "$PLEDGED" import --data "$work/t" $opts <"$work/$file"
+	contains "$work/err" " 1 rejected, 1 duplicates" "the second is a duplicate ($kind)"
+	expect 0 "the same file again ($kind)" -- "$PLEDGED" import --data "$work/t" $opts <"$work/$file"
+	contains "$work/err" " 0 rejected, $(wc -l <"$work/$file") duplicates" "a rerun keeps nothing more ($kind)"
+	"$PLEDGED" rejections --data "$work/t" >"$work/t.out" 2>/dev/null
+	[ "$(grep -c '"reason":"unknown_campaign"' "$work/t.out")" = 1 ] && ok ||
+		fail "one rejection kept ($kind): $(cat "$work/t.out")"
+}
+twice "one batch" twice.jsonl 1000
+twice "two batches" twice.jsonl 1
+twice "decided twice" twice-erasure.jsonl 1000
+# Many batches' rejections merged into what is known: each one found again.
+for i in $(seq 300); do echo "$stranger" | sed "s/\"id\":\"x3\"/\"id\":\"many$i\"/"; done >"$work/many.jsonl"
+cat "$work/many.jsonl" "$work/many.jsonl" >"$work/many-twice.jsonl"
+rm -rf "$work/t"
+expect 0 "300 rejected lines twice, 7 a batch" -- "$PLEDGED" import --data "$work/t" --batch 7 <"$work/many-twice.jsonl"
+contains "$work/err" " 300 rejected, 300 duplicates" "every line's second time is a duplicate"
+
 # A line rejected once stays rejected when the same file is imported
 # again, though the state it was judged against has changed since (the
 # comment's author backs the campaign now): applying it would put it in

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mp_reader.h"
 #include "pl_error.h"
 
 int pl_event_encode(const struct pl_event *ev, msgpack_sbuffer *out)
@@ -43,9 +44,11 @@ json_t *pl_event_to_json(const struct pl_event *ev)
 	return obj;
 }
 
+/* depth as the decoder counts it: the event's own map is -1, so that a
+ * value may nest as deep in JSON as in msgpack (MP_MAX_DEPTH). */
 static int pack_json(msgpack_packer *pk, json_t *v, int depth)
 {
-	if (depth > 32)
+	if (depth > MP_MAX_DEPTH)
 		return -1;
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: {
@@ -99,7 +102,7 @@ int pl_json_to_msgpack(const char *text, size_t len, msgpack_sbuffer *out, char 
 	}
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-	int rc = pack_json(&pk, root, 0);
+	int rc = pack_json(&pk, root, -1);
 	json_decref(root);
 	if (rc) {
 		snprintf(err, err_size, "could not encode (nested too deeply or out of memory)");

@@ -341,6 +341,41 @@ static void test_json_to_msgpack_errors(void)
 	msgpack_sbuffer_destroy(&buf);
 }
 
+/* An ignored key's value nests as deep in JSON as the decoder takes it in
+ * msgpack (32 levels), and one level more is refused by both. */
+static void test_json_nesting_as_decoded(void)
+{
+	for (int levels = 31; levels <= 33; levels++) {
+		char json[256];
+		int n = snprintf(json, sizeof json, "{%s,\"x\":%.*s1%.*s}", COMMENT ",\"comment\":\"k\","
+				 "\"supporter\":\"s\",\"text\":\"t\"", levels,
+				 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", levels,
+				 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+		msgpack_sbuffer buf;
+		char err[160];
+		struct pl_event ev;
+		struct pl_rejection rej = {0};
+		msgpack_sbuffer_init(&buf);
+		int rc = pl_json_to_msgpack(json, (size_t)n, &buf, err, sizeof err);
+		CHECK_INT(rc, levels <= 32 ? PL_OK : PL_EINVAL);
+		if (rc == PL_OK)
+			CHECK_INT(pl_event_decode(buf.data, buf.size, NULL, 0, &ev, &rej), PL_OK);
+		msgpack_sbuffer_destroy(&buf);
+	}
+	/* The same in msgpack: a map {"x": [[…[1]…]]}, judged by depth alone
+	 * (32 levels: not bad_msgpack, 33: bad_msgpack). */
+	for (int levels = 32; levels <= 33; levels++) {
+		unsigned char mp[3 + 33 + 1] = {0x81, 0xa1, 'x'};
+		memset(mp + 3, 0x91, (size_t)levels);
+		mp[3 + levels] = 0x01;
+		struct pl_event ev;
+		struct pl_rejection rej = {0};
+		CHECK_INT(pl_event_decode(mp, (size_t)(3 + levels + 1), NULL, 0, &ev, &rej),
+			  PL_EREJECTED);
+		CHECK_INT(rej.reason == PL_R_BAD_MSGPACK, levels == 33);
+	}
+}
+
 /* Packs JSON (a test's own, known good) into buf. */
 static void pack(const char *json, msgpack_sbuffer *buf)
 {
@@ -442,6 +477,7 @@ int main(void)
 	test_round_trip();
 	test_reason_codes();
 	test_json_to_msgpack_errors();
+	test_json_nesting_as_decoded();
 	test_redact();
 	return check_done();
 }

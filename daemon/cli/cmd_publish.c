@@ -59,7 +59,8 @@ static int produce_line(struct producer *p, const char *line, size_t len, uint64
 		fprintf(stderr, "pledged publish: %s not sent: %s\n", what, err);
 		return PL_EINVAL;
 	}
-	json_t *obj = json_loadb(line, len, 0, NULL);
+	/* As pl_json_to_msgpack reads it: a \u0000 anywhere must not cost the key. */
+	json_t *obj = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
 	size_t key_len = 0;
 	const char *key = event_key(obj, &key_len);
 	int rc = producer_send(p, RD_KAFKA_PARTITION_UA, key, key_len, buf->data, buf->size, what);

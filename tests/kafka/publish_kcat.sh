@@ -8,6 +8,8 @@
 #    (with a key) must be applied like any other event.
 # 3. publish must fail loudly: a bad JSON line is named by its number, an
 #    unreachable broker gives a non-zero exit.
+# 4. A line with \u0000 in a string is keyed by its campaign like any other
+#    (read back with kcat).
 # Exits 77 (skipped) for part 2 only when kcat is not installed. Every client
 # runs under a timeout, so a hang names its step instead of the test timing out.
 #
@@ -66,6 +68,17 @@ grep -q "line 2" "$T/bad.err" || fail "publish did not name the bad line: $(cat 
 echo '{"v":1}' | timeout 30 "$PLEDGED" publish --brokers 127.0.0.1:1 --kafka message.timeout.ms=1500 \
 	2>"$T/down.err" && fail "publish to a dead broker succeeded"
 grep -q "not delivered" "$T/down.err" || fail "no delivery failure reported: $(cat "$T/down.err")"
+
+# A \u0000 in any string of a line keeps its message keyed by campaign.
+if [ -n "$KCAT" ]; then
+	printf '%s\n' '{"v":1,"type":"pledge.created","id":"nul-1","at":1700000000000,"campaign":"nul-c","currency":"GBP","pledge":"nul-p1","supporter":"s1","amount":5,"name":"A\u0000B"}' \
+		'{"v":1,"type":"pledge.created","id":"nul-2","at":1700000000000,"campaign":"nul-c","currency":"GBP","pledge":"nul-p2","supporter":"s1","amount":5,"name":"AB"}' |
+		timeout 30 "$PLEDGED" publish --brokers "$ADDR" 2>"$T/nul.err" || fail "publish: $(cat "$T/nul.err")"
+	timeout 30 "$KCAT" -C -b "$ADDR" -t pledges -o beginning -e -q -f '%k|%S\n' 2>"$T/kcat.err" >"$T/keys" ||
+		fail "kcat -C: $(cat "$T/kcat.err")"
+	[ "$(grep -c '^nul-c|' "$T/keys")" = 2 ] ||
+		fail "messages keyed nul-c: $(grep -c '^nul-c|' "$T/keys"), want 2; unkeyed: $(grep -c '^|' "$T/keys")"
+fi
 
 if [ -z "$KCAT" ]; then
 	echo "publish_kcat: publish round trip passed; kcat not installed, interop skipped"

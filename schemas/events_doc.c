@@ -159,8 +159,9 @@ static int write_doc(FILE *out)
 		"  `earliest_event_time`) to the moment pledged receives the event plus one\n"
 		"  day (`max_clock_skew_s`, for gateways whose clocks run ahead); otherwise\n"
 		"  the event is rejected `out_of_range` with the window in the detail. This\n"
-		"  is judged when the event arrives; a replay of the log does not judge it\n"
-		"  again.\n\n"
+		"  is judged when the event arrives, after its id: a re-delivery of an event\n"
+		"  applied before is a duplicate, though the window has moved past its time\n"
+		"  since. A replay of the log does not judge it again.\n\n"
 		"`pledged publish` turns JSON lines into such messages (keyed by their\n"
 		"`campaign`), which is how the examples below can be sent:\n\n"
 		"    echo '{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"evt-0009\",\"at\":1580515200000,"
@@ -195,7 +196,8 @@ static int write_doc(FILE *out)
 		"its keys; `type`; `v`; then each field the type takes, in the order of the\n"
 		"tables above (present, of its type, within its limit, valid UTF-8); the\n"
 		"currency's form; the message key. Only then is the id looked up, so a\n"
-		"malformed re-delivery is still reported.\n\n");
+		"malformed re-delivery is still reported; then `at` against the window\n"
+		"(see Time); then the rules below.\n\n");
 	write_reasons(out, PL_R_NONE + 1, PL_R_FIRST_RULE);
 	fprintf(out, "### Checked against what came before\n\n"
 		     "These rules need the campaign's state, as the events before this one left\n"

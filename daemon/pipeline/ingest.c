@@ -170,8 +170,6 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 	}
 	if (d->rc == PL_EREJECTED)
 		return reject(b, i, &d->rej, &d->ev);
-	if (!in_window(b, &d->ev, &rej))
-		return reject(b, i, &rej, &d->ev);
 	if (d->ev.type == PL_EV_SUPPORTER_FORGOTTEN && !b->in_write_txn)
 		return NEEDS_WRITE_TXN;
 	uint64_t seq = b->stats.last_seq + 1;
@@ -187,6 +185,11 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 	if (rc == PL_EEXIST) {
 		b->stats.duplicates++;
 		return t->err;
+	}
+	/* After the id: an event applied before is a duplicate, though the window moved since. */
+	if (rc == 0 && !in_window(b, &d->ev, &rej)) {
+		slot_unclaim(&b->w->live, &claimed);
+		return reject(b, i, &rej, &d->ev);
 	}
 	if (rc == 0 && forgotten) {
 		if (copy == ERASURE_FIRST)

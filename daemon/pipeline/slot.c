@@ -126,10 +126,15 @@ int slot_apply_claimed(struct slot *s, const struct decoded *d, const struct fp 
 {
 	int rc = proj_apply(&s->pw, &d->ev, &d->keys, seq, rej);
 	if (rc == PL_EREJECTED)
-		evlog_id_release(&s->ix, SLOT_K_EVENT_IDS, claimed);
+		slot_unclaim(s, claimed);
 	if (rc == 0)
 		s->applied_seq = seq;
 	return rc;
+}
+
+void slot_unclaim(struct slot *s, const struct fp *claimed)
+{
+	evlog_id_release(&s->ix, SLOT_K_EVENT_IDS, claimed);
 }
 
 int slot_apply(struct slot *s, const struct decoded *d, const struct evlog_source *src,

@@ -146,8 +146,8 @@ static int load_campaign(struct apply_ctx *c)
 	uint8_t v[PROJ_CAMPAIGN_STATE_SIZE];
 	int rc = state_get(c, PROJ_K_CAMPAIGN, &c->campaign_fp, v);
 	if (rc == PL_ENOTFOUND)
-		return pl_reject(c->rej, PL_R_UNKNOWN_CAMPAIGN, "campaign '%.*s' was never opened",
-				 (int)c->campaign.len, c->campaign.ptr);
+		return pl_reject(c->rej, PL_R_UNKNOWN_CAMPAIGN, "campaign '%s' was never opened",
+				 pl_show(c->campaign).s);
 	if (rc)
 		return rc;
 	proj_campaign_state_decode(v, &c->state);
@@ -246,8 +246,8 @@ static int save_campaign(struct apply_ctx *c)
 static int reject_if_closed(struct apply_ctx *c)
 {
 	if (c->state.totals.closed_at != PROJ_NONE)
-		return pl_reject(c->rej, PL_R_CAMPAIGN_CLOSED, "campaign '%.*s' is closed",
-				 (int)c->campaign.len, c->campaign.ptr);
+		return pl_reject(c->rej, PL_R_CAMPAIGN_CLOSED, "campaign '%s' is closed",
+				 pl_show(c->campaign).s);
 	return PL_OK;
 }
 
@@ -259,8 +259,8 @@ static int apply_opened(struct apply_ctx *c)
 			 ? 0
 			 : state_get(c, PROJ_K_CAMPAIGN, &c->campaign_fp, v);
 	if (rc == 0)
-		return pl_reject(c->rej, PL_R_CAMPAIGN_EXISTS, "campaign '%.*s' is already open",
-				 (int)c->campaign.len, c->campaign.ptr);
+		return pl_reject(c->rej, PL_R_CAMPAIGN_EXISTS, "campaign '%s' is already open",
+				 pl_show(c->campaign).s);
 	if (rc != PL_ENOTFOUND)
 		return rc;
 	struct proj_info info = {
@@ -345,8 +345,8 @@ static void add_to_supporter(struct apply_ctx *c, const struct fp *supporter,
 static int reject_unknown_pledge(struct apply_ctx *c)
 {
 	struct pl_str pledge = field(c, PL_F_PLEDGE);
-	return pl_reject(c->rej, PL_R_UNKNOWN_PLEDGE, "no pledge '%.*s' in campaign '%.*s'",
-			 (int)pledge.len, pledge.ptr, (int)c->campaign.len, c->campaign.ptr);
+	return pl_reject(c->rej, PL_R_UNKNOWN_PLEDGE, "no pledge '%s' in campaign '%s'",
+			 pl_show(pledge).s, pl_show(c->campaign).s);
 }
 
 static int apply_pledge(struct apply_ctx *c)
@@ -357,20 +357,19 @@ static int apply_pledge(struct apply_ctx *c)
 	struct pl_str currency = field(c, PL_F_CURRENCY), pledge = field(c, PL_F_PLEDGE);
 	if (memcmp(currency.ptr, c->state.currency, 3) != 0)
 		return pl_reject(c->rej, PL_R_CURRENCY_MISMATCH,
-				 "pledge '%.*s' in %.3s, campaign '%.*s' in %.3s", (int)pledge.len,
-				 pledge.ptr, currency.ptr, (int)c->campaign.len, c->campaign.ptr,
+				 "pledge '%s' in %.3s, campaign '%s' in %.3s", pl_show(pledge).s, currency.ptr, pl_show(c->campaign).s,
 				 c->state.currency);
 	int64_t amount = pl_event_int(c->ev, PL_F_AMOUNT);
 	if (c->state.totals.raised > INT64_MAX - amount)
-		return pl_reject(c->rej, PL_R_TOTAL_OVERFLOW, "campaign '%.*s' total would overflow",
-				 (int)c->campaign.len, c->campaign.ptr);
+		return pl_reject(c->rej, PL_R_TOTAL_OVERFLOW, "campaign '%s' total would overflow",
+				 pl_show(c->campaign).s);
 
 	const struct fp *f = &c->keys->pledge;
 	uint8_t v[PROJ_PLEDGE_SIZE];
 	rc = state_get(c, PROJ_K_PLEDGE, f, v);
 	if (rc == 0)
-		return pl_reject(c->rej, PL_R_DUPLICATE_PLEDGE, "pledge '%.*s' exists already",
-				 (int)pledge.len, pledge.ptr);
+		return pl_reject(c->rej, PL_R_DUPLICATE_PLEDGE, "pledge '%s' exists already",
+				 pl_show(pledge).s);
 	if (rc != PL_ENOTFOUND)
 		return rc;
 	proj_pledge_encode(v, &(struct proj_pledge){.seq = c->seq});
@@ -418,8 +417,8 @@ static int apply_refund(struct apply_ctx *c)
 	int64_t left = pl_event_int(&created, PL_F_AMOUNT) - rec.refunded;
 	if (amount > left)
 		return pl_reject(c->rej, PL_R_REFUND_EXCEEDS_PLEDGE,
-				 "refund of %lld exceeds the %lld left of pledge '%.*s'",
-				 (long long)amount, (long long)left, (int)pledge.len, pledge.ptr);
+				 "refund of %lld exceeds the %lld left of pledge '%s'",
+				 (long long)amount, (long long)left, pl_show(pledge).s);
 	rec.refunded += amount;
 	proj_pledge_encode(v, &rec);
 	if (state_put(c, PROJ_K_PLEDGE, f, v))
@@ -450,13 +449,12 @@ static int apply_comment(struct apply_ctx *c)
 		return rc;
 	if (rc == PL_ENOTFOUND || (int64_t)bytes_get_le64(net) <= 0)
 		return pl_reject(c->rej, PL_R_NOT_A_BACKER,
-				 "supporter '%.*s' has no pledge standing in campaign '%.*s'",
-				 (int)supporter.len, supporter.ptr, (int)c->campaign.len,
-				 c->campaign.ptr);
+				 "supporter '%s' has no pledge standing in campaign '%s'",
+				 pl_show(supporter).s, pl_show(c->campaign).s);
 	rc = state_get(c, PROJ_K_COMMENT, cf, v);
 	if (rc == 0)
-		return pl_reject(c->rej, PL_R_DUPLICATE_COMMENT, "comment '%.*s' exists already",
-				 (int)id.len, id.ptr);
+		return pl_reject(c->rej, PL_R_DUPLICATE_COMMENT, "comment '%s' exists already",
+				 pl_show(id).s);
 	if (rc != PL_ENOTFOUND)
 		return rc;
 	proj_comment_state_encode(v, &(struct proj_comment_state){.seq = c->seq});
@@ -519,11 +517,11 @@ static int apply_comment_removed(struct apply_ctx *c)
 	struct pl_str of = rc == 0 ? pl_event_str(&posted, PL_F_CAMPAIGN) : (struct pl_str){"", 0};
 	if (rc == PL_ENOTFOUND || posted.type != PL_EV_COMMENT_POSTED || of.len != c->campaign.len ||
 	    memcmp(of.ptr, c->campaign.ptr, of.len))
-		return pl_reject(c->rej, PL_R_UNKNOWN_COMMENT, "no comment '%.*s' in campaign '%.*s'",
-				 (int)id.len, id.ptr, (int)c->campaign.len, c->campaign.ptr);
+		return pl_reject(c->rej, PL_R_UNKNOWN_COMMENT, "no comment '%s' in campaign '%s'",
+				 pl_show(id).s, pl_show(c->campaign).s);
 	if (rec.removed)
-		return pl_reject(c->rej, PL_R_UNKNOWN_COMMENT, "comment '%.*s' was already removed",
-				 (int)id.len, id.ptr);
+		return pl_reject(c->rej, PL_R_UNKNOWN_COMMENT, "comment '%s' was already removed",
+				 pl_show(id).s);
 	return hide_comment(c, &posted, cf, &rec);
 }
 

@@ -16,6 +16,20 @@
 #include "mp_reader.h"
 #include "pl_error.h"
 
+struct pl_shown pl_show(struct pl_str str)
+{
+	struct pl_shown out;
+	size_t n = 0;
+	/* Strings are checked for length before any rule names them; a longer one is cut. */
+	for (uint32_t i = 0; i < str.len && n + 2 < sizeof out.s; i++) {
+		if (str.ptr[i] == '\0')
+			out.s[n++] = '\\';
+		out.s[n++] = str.ptr[i] == '\0' ? '0' : str.ptr[i];
+	}
+	out.s[n] = '\0';
+	return out;
+}
+
 int pl_reject(struct pl_rejection *rej, enum pl_reason reason, const char *fmt, ...)
 {
 	va_list ap;
@@ -175,8 +189,7 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 	struct pl_str tname = pl_event_str(ev, PL_F_TYPE);
 	int type = pl_type_from_name(tname.ptr, tname.len);
 	if (type < 0)
-		return pl_reject(rej, PL_R_UNKNOWN_TYPE, "type '%.*s' is not known", (int)tname.len,
-				 tname.ptr);
+		return pl_reject(rej, PL_R_UNKNOWN_TYPE, "type '%s' is not known", pl_show(tname).s);
 	ev->type = (enum pl_event_type)type;
 
 	if (!spots.at[PL_F_V])
@@ -213,7 +226,7 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 		return pl_reject(rej, PL_R_BAD_CURRENCY, "currency must be 3 upper-case letters (ISO 4217)");
 	struct pl_str by = pl_event_str(ev, td->keyed_by);
 	if (key && (key_len != by.len || memcmp(key, by.ptr, key_len) != 0))
-		return pl_reject(rej, PL_R_KEY_MISMATCH, "message key differs from %s '%.*s'",
-				 pl_field_defs[td->keyed_by].key, (int)by.len, by.ptr);
+		return pl_reject(rej, PL_R_KEY_MISMATCH, "message key differs from %s '%s'",
+				 pl_field_defs[td->keyed_by].key, pl_show(by).s);
 	return PL_OK;
 }

@@ -22,6 +22,13 @@ struct pl_rejection {
 int pl_reject(struct pl_rejection *rej, enum pl_reason reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A string as a detail names it: a NUL byte shown as \0, since a detail
+ * is a C string and would otherwise end there (an id may hold NULs). */
+struct pl_shown {
+	char s[2 * PL_MAX_ID_BYTES + 1];
+};
+struct pl_shown pl_show(struct pl_str str);
+
 /*
  * Decodes one message value. key/key_len is the Kafka message key (NULL when
  * the message has none); when present it must equal the campaign.

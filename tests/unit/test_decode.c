@@ -341,6 +341,25 @@ static void test_json_to_msgpack_errors(void)
 	msgpack_sbuffer_destroy(&buf);
 }
 
+/* A detail names an id with a NUL byte whole (\0), not its part before the NUL. */
+static void test_detail_shows_nul(void)
+{
+	const char *json = "{\"v\":1,\"type\":\"pledge.created\\u0000x\",\"id\":\"e\",\"at\":1,\"campaign\":\"c\"}";
+	msgpack_sbuffer buf;
+	char err[160];
+	struct pl_event ev;
+	struct pl_rejection rej = {0};
+	msgpack_sbuffer_init(&buf);
+	CHECK_INT(pl_json_to_msgpack(json, strlen(json), &buf, err, sizeof err), PL_OK);
+	CHECK_INT(pl_event_decode(buf.data, buf.size, NULL, 0, &ev, &rej), PL_EREJECTED);
+	CHECK_INT(rej.reason, PL_R_UNKNOWN_TYPE);
+	CHECK_STR(rej.detail, "type 'pledge.created\\0x' is not known");
+	msgpack_sbuffer_destroy(&buf);
+	char id[PL_MAX_ID_BYTES];
+	memset(id, 0, sizeof id); /* the longest id, all NULs: shown whole */
+	CHECK_INT(strlen(pl_show((struct pl_str){id, sizeof id}).s), 2 * PL_MAX_ID_BYTES);
+}
+
 /* An ignored key's value nests as deep in JSON as the decoder takes it in
  * msgpack (32 levels), and one level more is refused by both. */
 static void test_json_nesting_as_decoded(void)
@@ -478,6 +497,7 @@ int main(void)
 	test_reason_codes();
 	test_json_to_msgpack_errors();
 	test_json_nesting_as_decoded();
+	test_detail_shows_nul();
 	test_redact();
 	return check_done();
 }

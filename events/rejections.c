@@ -8,6 +8,7 @@
  */
 #include "rejections.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -96,10 +97,15 @@ void rejections_add(struct store_txn *t, const struct evlog_source *src, int64_t
 	uint64_t seq;
 	if (rejections_last_seq(t, &seq))
 		return;
-	struct record r = {.reason = rej->reason, .detail = rej->detail,
-			   .detail_len = strnlen(rej->detail, sizeof rej->detail), .key = key,
-			   /* keys this long are kept cut short */
-			   .key_len = key_len >= NO_KEY ? NO_KEY - 1 : key_len, .raw = raw,
+	/* A key this long is kept cut short, and the detail says so. */
+	char detail[sizeof rej->detail + 64];
+	if (key && key_len >= NO_KEY)
+		snprintf(detail, sizeof detail, "%s (its key of %zu bytes kept cut to %u)", rej->detail,
+			 key_len, NO_KEY - 1);
+	else
+		snprintf(detail, sizeof detail, "%s", rej->detail);
+	struct record r = {.reason = rej->reason, .detail = detail, .detail_len = strlen(detail),
+			   .key = key, .key_len = key_len >= NO_KEY ? NO_KEY - 1 : key_len, .raw = raw,
 			   /* A hostile producer's huge message is kept only in part: enough to
 			    * see what it was, not enough to fill the disk (its detail gives the
 			    * size). */

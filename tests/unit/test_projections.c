@@ -498,11 +498,25 @@ static void test_idempotency_and_rejections(void)
 	CHECK(j && json_is_null(json_object_get(j, "key")));
 	CHECK_STR(json_string_value(json_object_get(j, "key_base64")), "/w==");
 	json_decref(j);
+	store_abort(&t);
+	/* A key too long for a rejection's record is kept cut, and its detail says so. */
+	char *huge = malloc(70001);
+	memset(huge, 'k', 70000);
+	huge[70000] = '\0';
+	CHECK_INT(fixture_ingest_keyed(st, good, huge, 903), PL_R_KEY_MISMATCH);
+	free(huge);
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(store_last(&t, STORE_DB_REJECTIONS, &k, &v), 0);
+	CHECK_INT(rejections_parse(&k, &v, &r), 0);
+	CHECK(r.has_key && r.key_len == 65534);
+	const char *says = "(its key of 70000 bytes kept cut to 65534)";
+	CHECK(r.detail_len > strlen(says) &&
+	      memcmp(r.detail + r.detail_len - strlen(says), says, strlen(says)) == 0);
 
 	/* The offset after the newest message is stored with the batch. */
 	struct evlog_offset off;
 	CHECK_INT(evlog_offset_get(&t, "test", 0, &off), 0);
-	CHECK_INT(off.next, 903);
+	CHECK_INT(off.next, 904);
 	CHECK_STR(off.cluster, "cluster-a");
 	CHECK_INT(evlog_offset_get(&t, "test", 1, &off), PL_ENOTFOUND);
 	store_abort(&t);

@@ -101,6 +101,14 @@ for i in $(seq 1 "$FLIPS"); do
 	run dump "$PLEDGED" dump --data "$work/d"
 	run rejections "$PLEDGED" rejections --data "$work/d"
 	run replay "$PLEDGED" replay --data "$work/d" --dry-run
+	# A damaged entry makes the dir unusable (3), for a dry run and a rebuild alike.
+	if [ -n "$seq_hit" ] && [ "$rc" != 3 ]; then
+		fail "flip $i in entry $seq_hit: replay --dry-run exit $rc, want 3: $(head -2 "$work/err")"
+	fi
+	if [ -n "$seq_hit" ] && [ $((i % 20)) = 0 ]; then
+		run replay "$PLEDGED" replay --data "$work/d"
+		[ "$rc" = 3 ] && ok || fail "flip $i in entry $seq_hit: replay exit $rc, want 3: $(head -2 "$work/err")"
+	fi
 done
 [ "$caught_in_entry" -gt 0 ] && ok || fail "no flip landed in an entry"
 echo "test_damage: flips in entries caught by verify: $caught_in_entry of $((FLIPS / 2));" \

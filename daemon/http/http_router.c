@@ -69,6 +69,9 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 {
 	struct http_request r = {.req = req, .w = worker, .route = HTTP_ROUTE_UNKNOWN};
 	const struct http_server *hs = r.w->hs;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	/* First: every answer to a HEAD, errors too, goes without its body. */
+	r.head = cmd == EVHTTP_REQ_HEAD;
 	const char *unclear = framing_unclear(req);
 	if (unclear) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
@@ -82,7 +85,6 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 					  "Authorization: Bearer TOKEN");
 		return;
 	}
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	if (cmd == EVHTTP_REQ_CONNECT) {
 		/* Its target is a host, not a path: no route to look up. */
 		http_reply_method(&r, "GET, HEAD");
@@ -105,7 +107,6 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 		return;
 	}
 
-	r.head = cmd == EVHTTP_REQ_HEAD;
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		http_reply_method(&r, "GET, HEAD");
 		return;

@@ -355,6 +355,18 @@ static void test_campaigns(void)
 	CHECK_STR(header("Content-Type"), "text/event-stream; charset=utf-8");
 	CHECK_INT((long long)strlen(R.body), 0);
 	CHECK_INT(request("HEAD", "/v1/campaigns/no-such-campaign/stream", NULL), 404);
+	/* Every answer to a HEAD goes without its body, errors before the route
+	 * too: a body there would be read as the start of the next answer. */
+	static const char *const head_errors[][2] = {
+		{"/nope", NULL},
+		{"/v1/rejections", NULL}, /* the operators' listener's */
+		{"/v1/campaigns/" DEMO, "Content-Length: 1\r\nContent-Length: 2\r\n"},
+	};
+	for (size_t i = 0; i < sizeof head_errors / sizeof head_errors[0]; i++) {
+		CHECK_INT(request("HEAD", head_errors[i][0], head_errors[i][1]), i < 2 ? 404 : 400);
+		CHECK_INT((long long)strlen(R.body), 0);
+		CHECK(atoi(header("Content-Length")) > 0);
+	}
 
 	CHECK_INT(get("/v1/campaigns?x=1"), 400);
 	CHECK(strstr(error_text(), "unknown parameter") != NULL);
@@ -1324,6 +1336,8 @@ static void test_token(void)
 			CHECK(strstr(error_text(), "Authorization: Bearer") != NULL);
 			CHECK_STR(header("Cache-Control"), "no-store");
 		}
+	CHECK_INT(request_to(lport, "HEAD", "/healthz", NULL), 401);
+	CHECK_INT((long long)strlen(R.body), 0);
 	const char *good = "Authorization: Bearer s3cret-token-0123456789abcdef\r\n";
 	CHECK_INT(request_to(lport, "GET", "/healthz", good), 200);
 	CHECK_INT(request_to(lport, "GET", "/metrics", good), 200);

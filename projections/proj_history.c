@@ -201,21 +201,27 @@ static bool grow(void **p, size_t n, size_t *cap, size_t size)
 
 int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
 			  struct pl_str campaign, int64_t as_of, const struct proj_cursor *before,
-			  size_t max, uint64_t *seqs, int64_t *ats, size_t *count, bool *more)
+			  proj_event_at_fn event_at, void *log_arg,
+			  int (*fn)(uint64_t seq, int64_t at, void *arg), void *arg)
 {
 	struct walk w;
 	struct visible *posted = NULL;
 	uint64_t *removed = NULL;
 	size_t nposted = 0, nremoved = 0, cap_posted = 0, cap_removed = 0;
+	int64_t opened_at = INT64_MIN;
 	int rc = walk_open(&w, t, slot, staged, campaign, false);
-	*count = 0;
-	*more = false;
 	while (rc == 0 && w.rc == 0 && w.at <= as_of) {
-		if (w.h.type == PL_EV_COMMENT_POSTED) {
+		if (w.h.type == PL_EV_CAMPAIGN_OPENED) {
+			opened_at = w.at;
+		} else if (w.h.type == PL_EV_COMMENT_POSTED) {
 			if (!grow((void **)&posted, nposted, &cap_posted, sizeof *posted))
 				rc = PL_ENOMEM;
 			else
 				posted[nposted++] = (struct visible){w.at, w.seq};
+			/* At the opening: perhaps timed before it, so its own time decides its place. */
+			struct pl_event ev;
+			if (rc == 0 && w.at == opened_at && (rc = event_at(log_arg, w.seq, &ev)) == 0)
+				posted[nposted - 1].at = pl_event_int(&ev, PL_F_AT);
 		} else if (w.h.ref) {
 			if (!grow((void **)&removed, nremoved, &cap_removed, sizeof *removed))
 				rc = PL_ENOMEM;
@@ -231,19 +237,16 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj
 			qsort(removed, nremoved, sizeof *removed, by_value);
 		if (nposted)
 			qsort(posted, nposted, sizeof *posted, newest_first);
-		for (size_t i = 0; i < nposted; i++) {
+		for (size_t i = 0; rc == 0 && i < nposted; i++) {
 			const struct visible *p = &posted[i];
 			if (before && (p->at > before->at || (p->at == before->at && p->seq >= before->seq)))
 				continue;
 			if (nremoved && bsearch(&p->seq, removed, nremoved, sizeof *removed, by_value))
 				continue;
-			if (*count == max) {
-				*more = true;
-				break;
-			}
-			seqs[*count] = p->seq;
-			ats[(*count)++] = p->at;
+			rc = fn(p->seq, p->at, arg);
 		}
+		if (rc == 1)
+			rc = PL_OK;
 	}
 	free(posted);
 	free(removed);

@@ -15,6 +15,7 @@
 #ifndef PROJ_HISTORY_H
 #define PROJ_HISTORY_H
 
+#include "proj.h"
 #include "proj_read.h"
 #include "proj_staged.h"
 
@@ -43,13 +44,18 @@ int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct proj_
 			 bool supporters, int (*fn)(const struct proj_bucket *b, void *arg), void *arg);
 
 /*
- * The comments of the campaign visible at as_of (posted by then, not
- * removed by then), newest first, strictly before `before` when not NULL:
- * up to max of their log positions and times into seqs and ats. *more says
- * whether older ones are left.
+ * Calls fn with the log position and time of each comment of the campaign
+ * visible at as_of (posted by then, not removed by then), newest first by
+ * its own time as the live feed orders them, strictly before `before` when
+ * not NULL, until fn returns non-zero. (The history holds a comment timed
+ * before its campaign's opening at the opening; event_at reads its own
+ * time from the log.) One walk of the campaign's history however many fn
+ * takes. 0 when every comment was given or fn returned 1, fn's other
+ * return, or an error.
  */
 int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
 			  struct pl_str campaign, int64_t as_of, const struct proj_cursor *before,
-			  size_t max, uint64_t *seqs, int64_t *ats, size_t *count, bool *more);
+			  proj_event_at_fn event_at, void *log_arg,
+			  int (*fn)(uint64_t seq, int64_t at, void *arg), void *arg);
 
 #endif

@@ -144,12 +144,15 @@ contains "$work/body" "unknown parameter; this path takes interval, from and to"
 [ "$(get "/v1/totals?limit=1")" = 400 ] && ok || fail "totals takes no parameters"
 kill "$serve" && wait "$serve" 2>/dev/null
 
-# A gateway's clock behind: a comment and the close timed before the
+# A gateway's clock behind: comments and the close timed before the
 # opening. The history counts them from the opening; the live figures,
-# as_of and a dry run agree, and the history's defaults still make a span.
+# as_of and a dry run agree, the feed as of a time orders the comments by
+# their own times as the live feed does, and the history's defaults still
+# make a span.
 {
 	printf '{"v":1,"id":"s1","type":"campaign.opened","at":%s,"campaign":"skew","title":"S","owner":"O","currency":"GBP"}\n' "$(at $((10 * H)))"
 	printf '{"v":1,"id":"s2","type":"pledge.created","at":%s,"campaign":"skew","pledge":"sp","supporter":"ss","amount":100,"currency":"GBP"}\n' "$(at $((12 * H)))"
+	printf '{"v":1,"id":"s5","type":"comment.posted","at":%s,"campaign":"skew","comment":"sc2","supporter":"ss","text":"earlier, logged first"}\n' "$(at $((2 * H)))"
 	printf '{"v":1,"id":"s3","type":"comment.posted","at":%s,"campaign":"skew","comment":"sc","supporter":"ss","text":"early"}\n' "$(at H)"
 	printf '{"v":1,"id":"s4","type":"campaign.closed","at":%s,"campaign":"skew"}\n' "$(at $((5 * H)))"
 } >"$work/skew.jsonl"
@@ -175,4 +178,7 @@ cp "$work/body" "$work/feed"
 get "/v1/campaigns/skew/comments?as_of=2030-01-01" >/dev/null
 cmp -s "$work/feed" "$work/body" && ok || fail "the feed as of now differs: $(cat "$work/feed") $(cat "$work/body")"
 contains "$work/body" "\"at\":$(at H)" "a comment keeps its own time in the feed"
+contains "$work/body" '"id":"sc2"' "both early comments in the feed"
+get "/v1/campaigns/skew/comments?as_of=2030-01-01&limit=1" >/dev/null
+contains "$work/body" '"id":"sc2"' "the newest by its own time first, as of a time too"
 finish

@@ -135,6 +135,32 @@ static int add_raised(const struct proj_bucket *b, void *arg)
 }
 
 /* Every figure of every campaign at a few times, read with keep and afresh. */
+/* The comments proj_history_comments gives, in its order. */
+struct seen_comments {
+	uint64_t seqs[200];
+	int64_t ats[200];
+	size_t n;
+};
+
+/* proj_event_at_fn over a transaction t. */
+static int event_at(void *t, uint64_t seq, struct pl_event *ev)
+{
+	struct evlog_entry e;
+	struct pl_rejection rej;
+	int rc = evlog_get(t, seq, &e);
+	return rc ? rc : pl_event_decode(e.raw, e.raw_len, NULL, 0, ev, &rej);
+}
+
+static int see_comment(uint64_t seq, int64_t at, void *arg)
+{
+	struct seen_comments *s = arg;
+	if (s->n == sizeof s->seqs / sizeof s->seqs[0])
+		return PL_ENOMEM; /* more than this test posts */
+	s->seqs[s->n] = seq;
+	s->ats[s->n++] = at;
+	return 0;
+}
+
 static void check_figures(struct proj_staged *keep)
 {
 	static const int64_t times[] = {T0 + 100 * MIN, T0 + 333 * MIN, T0 + 700 * MIN, INT64_MAX};
@@ -156,16 +182,14 @@ static void check_figures(struct proj_staged *keep)
 				CHECK_INT(got.totals.comments, want.comments);
 			}
 			/* The comments visible then: as many as were posted by then. */
-			uint64_t seqs[200];
-			int64_t ats[200];
-			size_t n;
-			bool more;
-			CHECK_INT(proj_history_comments(&t, slot, keep, name, times[i], NULL, 200, seqs, ats,
-							&n, &more),
+			struct seen_comments seen = {0};
+			CHECK_INT(proj_history_comments(&t, slot, keep, name, times[i], NULL, event_at, &t,
+							see_comment, &seen),
 				  0);
-			CHECK_INT(n, want.comments);
-			for (size_t k = 1; k < n; k++) /* newest first */
-				CHECK(ats[k - 1] > ats[k] || (ats[k - 1] == ats[k] && seqs[k - 1] > seqs[k]));
+			CHECK_INT(seen.n, want.comments);
+			for (size_t k = 1; k < seen.n; k++) /* newest first */
+				CHECK(seen.ats[k - 1] > seen.ats[k] ||
+				      (seen.ats[k - 1] == seen.ats[k] && seen.seqs[k - 1] > seen.seqs[k]));
 		}
 		/* The live feed, moved and staged rows alike, a page of 7 at a time. */
 		struct proj_comment_page page;

@@ -2,6 +2,7 @@
 #include "http_query.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 
@@ -28,16 +29,19 @@ static bool parse_limit(const char *s, unsigned *out)
 	return true;
 }
 
+/* The parameters' names, bit i of a mask (HTTP_Q_*) naming names[i]. */
+static const char *const names[] = {"limit", "before", "after", "status", "as_of",
+				    "interval", "from", "to", "sort", "id"};
+#define NAMES (sizeof names / sizeof names[0])
+
 /* The parameters of allowed, in words: "limit and after", "no parameters". */
 static void allowed_names(unsigned allowed, char *out, size_t size)
 {
-	static const char *const names[] = {"limit", "before", "after", "status",
-					    "as_of", "interval", "from", "to", "sort", "id"};
 	size_t n = 0, count = 0, total = 0;
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+	for (size_t i = 0; i < NAMES; i++)
 		total += (allowed >> i) & 1;
 	out[0] = '\0';
-	for (size_t i = 0; i < sizeof names / sizeof names[0] && n < size; i++) {
+	for (size_t i = 0; i < NAMES && n < size; i++) {
 		if (!((allowed >> i) & 1))
 			continue;
 		count++;
@@ -62,6 +66,31 @@ static bool copy_cursor(const struct evkeyval *kv, char *out, size_t size, char 
 	return true;
 }
 
+/*
+ * query's parameters of allowed alone into out (as long as query), for a
+ * path that ignores the others: links to the page carry tracking tags of
+ * any form ("?ref", "?x=%00"), which need not parse.
+ */
+static void keep_allowed(const char *query, unsigned allowed, char *out)
+{
+	size_t n = 0;
+	for (const char *seg = query; *seg;) {
+		size_t len = strcspn(seg, "&"), key_len = strcspn(seg, "=&");
+		for (size_t i = 0; i < NAMES; i++) {
+			if (!((allowed >> i) & 1) || strlen(names[i]) != key_len ||
+			    memcmp(seg, names[i], key_len) != 0)
+				continue;
+			if (n)
+				out[n++] = '&';
+			memcpy(out + n, seg, len);
+			n += len;
+			break;
+		}
+		seg += len + (seg[len] == '&');
+	}
+	out[n] = '\0';
+}
+
 int http_query_parse(const char *query, unsigned allowed, bool strict, struct http_query *q,
 		     char *err, size_t err_size)
 {
@@ -79,6 +108,15 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 	TAILQ_INIT(&params);
 	int rc = 0;
 	unsigned seen = 0;
+	char *kept = NULL;
+	if (!strict) {
+		if (!(kept = malloc(strlen(query) + 1))) {
+			snprintf(err, err_size, "out of memory");
+			return PL_ENOMEM;
+		}
+		keep_allowed(query, allowed, kept);
+		query = kept;
+	}
 	/* Values are decoded into C strings: a NUL would cut one short unseen. */
 	if (strstr(query, "%00")) {
 		snprintf(err, err_size, "a parameter holds a NUL byte (%%00)");
@@ -92,23 +130,14 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 	}
 	struct evkeyval *kv;
 	TAILQ_FOREACH(kv, &params, next) {
-		unsigned key = strcmp(kv->key, "limit") == 0	? HTTP_Q_LIMIT
-			       : strcmp(kv->key, "before") == 0 ? HTTP_Q_BEFORE
-			       : strcmp(kv->key, "after") == 0	? HTTP_Q_AFTER
-			       : strcmp(kv->key, "status") == 0 ? HTTP_Q_STATUS
-			       : strcmp(kv->key, "as_of") == 0	? HTTP_Q_AS_OF
-			       : strcmp(kv->key, "interval") == 0 ? HTTP_Q_INTERVAL
-			       : strcmp(kv->key, "from") == 0	? HTTP_Q_FROM
-			       : strcmp(kv->key, "to") == 0	? HTTP_Q_TO
-			       : strcmp(kv->key, "sort") == 0	? HTTP_Q_SORT
-			       : strcmp(kv->key, "id") == 0	? HTTP_Q_ID
-								: 0;
-		if (!(key & allowed)) {
-			if (!strict)
-				continue;
-			char names[96];
-			allowed_names(allowed, names, sizeof names);
-			snprintf(err, err_size, "unknown parameter; this path takes %s", names);
+		unsigned key = 0;
+		for (size_t n = 0; n < NAMES && !key; n++)
+			if (strcmp(kv->key, names[n]) == 0)
+				key = 1u << n;
+		if (!(key & allowed)) { /* strict: keep_allowed left no other */
+			char takes[96];
+			allowed_names(allowed, takes, sizeof takes);
+			snprintf(err, err_size, "unknown parameter; this path takes %s", takes);
 			rc = PL_EINVAL;
 			goto cleanup;
 		}
@@ -185,6 +214,7 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 	}
 cleanup:
 	evhttp_clear_headers(&params);
+	free(kept);
 	return rc;
 }
 

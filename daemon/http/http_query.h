@@ -56,7 +56,8 @@ struct http_query {
 
 /*
  * Parses query (the raw string after "?", or NULL) allowing the keys in
- * the allowed mask. strict makes unknown and repeated keys errors.
+ * the allowed mask, each once. strict makes other keys errors; otherwise
+ * they are ignored, well-formed or not.
  * Returns 0, or PL_EINVAL with a message for the client in err.
  */
 int http_query_parse(const char *query, unsigned allowed, bool strict, struct http_query *q,

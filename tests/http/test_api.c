@@ -860,6 +860,11 @@ static void test_page(void)
 
 	/* Other parameters are ignored, ids are not: one, in the path or in id. */
 	CHECK_INT(get("/c/" DEMO "?utm_source=x"), 200);
+	/* Tracking tags of any form, even ones that do not parse, are ignored. */
+	CHECK_INT(get("/c/" DEMO "?ref"), 200);
+	CHECK_INT(get("/c/" DEMO "?ref&utm_source=a%00b&x=%zz"), 200);
+	CHECK_INT(get("/?amp"), 200);
+	CHECK_INT(get("/c/" DEMO "?ref&sort=bogus"), 400); /* its own parameters are still checked */
 	CHECK_INT(get("/c/?id=" DEMO), 200);
 	CHECK_INT(get("/c/" DEMO "?id=nope"), 400);
 	CHECK_INT(get("/c/?id=" DEMO "&id=nope"), 400);
@@ -924,6 +929,11 @@ static void test_page(void)
 	CHECK_INT(get("/c/none"), 404);
 	CHECK_INT(get("/c/" DEMO "?before=nonsense"), 400);
 	CHECK_INT(get("/c/" DEMO "?utm_source=x"), 200);
+	/* Tracking tags of any form, even ones that do not parse, are ignored. */
+	CHECK_INT(get("/c/" DEMO "?ref"), 200);
+	CHECK_INT(get("/c/" DEMO "?ref&utm_source=a%00b&x=%zz"), 200);
+	CHECK_INT(get("/?amp"), 200);
+	CHECK_INT(get("/c/" DEMO "?ref&sort=bogus"), 400); /* its own parameters are still checked */
 
 	CHECK_INT(get("/assets/page.js"), 200);
 	CHECK_STR(header("Content-Type"), "text/javascript; charset=utf-8");

@@ -85,7 +85,8 @@ grep -ohE '(http_reply_error|http_reply_json|evhttp_send_reply)\(r(->req)?, [0-9
 while read -r status; do
 	if grep -qF "\`$status\`" "$doc" || grep -qF "$status " "$doc"; then ok; else fail "status $status is not in docs/http.md"; fi
 done <"$work/statuses"
-grep -ohE 'strcmp\(kv->key, "[a-z_]+"\)' "$src/daemon/http/http_query.c" | sed 's/.*"\(.*\)".*/\1/' >"$work/params"
+sed -n '/^static const char \*const names\[\]/,/};/p' "$src/daemon/http/http_query.c" |
+	grep -oE '"[a-z_]+"' | tr -d '"' >"$work/params"
 [ -s "$work/params" ] && ok || fail "could not read the parameters from http_query.c"
 while read -r p; do
 	if grep -qF "\`$p\`" "$doc"; then ok; else fail "parameter $p is not in docs/http.md"; fi

@@ -1007,6 +1007,19 @@ int store_rename_durably(const char *from, const char *to)
 	return sync_path(parent);
 }
 
+int store_move_into(const char *from, const char *to)
+{
+	static const char *const moved[] = {"data.mdb", HELD_MARKER};
+	for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++) {
+		char src[4200], dst[4200];
+		snprintf(src, sizeof src, "%s/%s", from, moved[i]);
+		snprintf(dst, sizeof dst, "%s/%s", to, moved[i]);
+		if (rename(src, dst) != 0 && !(i > 0 && errno == ENOENT))
+			return PL_EIO;
+	}
+	return sync_path(to);
+}
+
 const char *const store_dir_files[STORE_DIR_FILE_COUNT] = {"data.mdb", "lock.mdb", BIRTH_MARKER,
 							       HELD_MARKER};
 

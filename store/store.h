@@ -304,7 +304,6 @@ int store_run_write(struct store *st, int (*fn)(struct store_txn *t, void *arg),
  */
 int store_copy(struct store *st, const char *dir);
 
-/* Renames from to to and syncs the directory that holds them. */
 /*
  * Whether a process has the data dir dir open, before this one opens it:
  * every process with the LMDB environment open holds a lock on the first
@@ -312,7 +311,16 @@ int store_copy(struct store *st, const char *dir);
  */
 int store_dir_in_use(const char *dir, long *pid);
 
+/* Renames from to to and syncs the directory that holds them. */
 int store_rename_durably(const char *from, const char *to);
+
+/*
+ * Moves the closed data dir from's files into the empty directory to on
+ * the same file system (a mount point, which cannot be renamed onto), and
+ * syncs to: data.mdb first, so that to holds a whole store or none, then
+ * its marker. from is left with LMDB's lock file at most.
+ */
+int store_move_into(const char *from, const char *to);
 
 /* Removes dir and the files a store keeps there (LMDB's two and its own
  * markers): scratch data dirs and copies that failed. */

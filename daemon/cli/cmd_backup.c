@@ -1,10 +1,12 @@
 /*
  * cmd_backup.c — `pledged backup`: a hot, compacted copy of a data dir,
  * taken while serve keeps consuming and serving. The copy is written under
- * a temporary name beside DEST, synced, opened and checked (every log entry
- * and rejection against its checksum), and only then renamed to DEST: a
- * backup that failed leaves nothing that looks like a data dir.
+ * a temporary name beside DEST (inside it, when DEST is an empty directory
+ * already), synced, opened and checked (every log entry and rejection
+ * against its checksum), and only then moved to DEST: a backup that failed
+ * leaves nothing that looks like a data dir.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -25,12 +27,13 @@ static const char usage[] =
 	"Usage: pledged backup [--data DIR] --to DEST\n"
 	"\n"
 	"Write a consistent, compacted copy of the data dir to DEST, which must not\n"
-	"exist or be an empty directory. It is LMDB's hot copy: one snapshot, taken\n"
-	"without stopping 'serve'. The copy is written beside DEST under a temporary\n"
-	"name, synced to disk and checked, then renamed to DEST, so DEST is complete\n"
-	"or absent. DEST is itself a data dir: restore by pointing --data at it (or\n"
-	"moving it into place while serve is stopped); 'pledged verify --data DEST'\n"
-	"checks it in full.\n"
+	"exist or be an empty directory (a mount point, say). It is LMDB's hot copy:\n"
+	"one snapshot, taken without stopping 'serve'. The copy is written under a\n"
+	"temporary name beside DEST (inside it, when it is a directory already),\n"
+	"synced to disk and checked, then moved to DEST, so DEST holds a complete\n"
+	"copy or none. DEST is itself a data dir: restore by pointing --data at it\n"
+	"(or moving it into place while serve is stopped); 'pledged verify --data\n"
+	"DEST' checks it in full.\n"
 	"\n"
 	"  --data DIR   data directory (default: pledged-data)\n"
 	"  --to DEST    where to write the copy\n"
@@ -52,10 +55,25 @@ static bool inside(const char *dir, const char *dest)
 	       (real_parent[n] == '\0' || real_parent[n] == '/');
 }
 
-/* Copies the data dir into tmp, checks the copy and renames it to dest:
+/* 1 when dir holds nothing, 0 when it holds something, -1 with errno. */
+static int dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	int empty = 1;
+	while (empty && (e = readdir(d)))
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+/* Copies the data dir into tmp, checks the copy and renames it to dest, or
+ * moves its files into dest when dest is an empty directory already (into):
  * 0, or the exit status with a message said (tmp is then the caller's to
  * remove). */
-static int copy_checked(const char *dir, const char *tmp, const char *dest)
+static int copy_checked(const char *dir, const char *tmp, const char *dest, bool into)
 {
 	struct store *st;
 	int rc = cli_open_store("backup", dir, CLI_READ, 0, &st);
@@ -75,8 +93,8 @@ static int copy_checked(const char *dir, const char *tmp, const char *dest)
 	}
 	if ((rc = cli_check_copy("backup", tmp)))
 		return rc;
-	if ((err = store_rename_durably(tmp, dest))) {
-		fprintf(stderr, "pledged backup: cannot rename '%s' to '%s': %s; nothing was kept\n",
+	if ((err = into ? store_move_into(tmp, dest) : store_rename_durably(tmp, dest))) {
+		fprintf(stderr, "pledged backup: cannot move '%s' to '%s': %s; nothing was kept\n",
 			tmp, dest, pl_strerror(err));
 		return CLI_STORE;
 	}
@@ -106,8 +124,15 @@ int cmd_backup(int argc, char **argv)
 	if (inside(dir, dest))
 		return cli_usage_error("backup", "--to '%s' lies inside the data dir '%s'; put the "
 						 "copy elsewhere", dest, dir);
+	/* An empty directory (a mount point, perhaps) is kept, and the copy made inside it. */
 	struct stat sb;
-	if (stat(dest, &sb) == 0 && (!S_ISDIR(sb.st_mode) || rmdir(dest) != 0)) {
+	bool into = stat(dest, &sb) == 0;
+	int empty = into && S_ISDIR(sb.st_mode) ? dir_empty(dest) : 0;
+	if (empty < 0) {
+		fprintf(stderr, "pledged backup: cannot read '%s': %s\n", dest, strerror(errno));
+		return CLI_STORE;
+	}
+	if (into && !empty) {
 		fprintf(stderr, "pledged backup: '%s' exists and is not an empty directory; choose "
 				"another --to\n",
 			dest);
@@ -115,14 +140,14 @@ int cmd_backup(int argc, char **argv)
 	}
 
 	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.partial-XXXXXX", dest);
+	snprintf(tmp, sizeof tmp, into ? "%s/.partial-XXXXXX" : "%s.partial-XXXXXX", dest);
 	if (cli_scratch_make(tmp)) {
 		fprintf(stderr, "pledged backup: cannot make '%s': %s\n", tmp, strerror(errno));
 		return CLI_STORE;
 	}
-	int rc = copy_checked(dir, tmp, dest);
-	if (rc)
-		store_remove_dir(tmp);
+	int rc = copy_checked(dir, tmp, dest, into);
+	if (rc || into)
+		store_remove_dir(tmp); /* into: what the move left there */
 	cli_scratch_end();
 	if (rc)
 		return rc;

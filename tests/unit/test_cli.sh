@@ -8,7 +8,7 @@ set -u
 PLEDGED=$1
 DEMO=$2
 work=$(mktemp -d)
-trap 'umount "$work/ro" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'umount "$work/ro" "$work/mnt" 2>/dev/null; rm -rf "$work"' EXIT
 . "$(dirname "$0")/testlib.sh"
 
 expect 0 "top-level help" -- "$PLEDGED" --help
@@ -273,6 +273,22 @@ expect 0 "backup of a data file only its owner reads" -- "$PLEDGED" backup --dat
 chmod 640 "$work/d/data.mdb"
 expect 2 "backup over an existing copy" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup"
 expect 0 "verify the copy" -- "$PLEDGED" verify --data "$work/backup"
+# Into an empty directory, which is kept (its mode is the operator's), or a
+# mount point (which cannot be renamed onto: as root).
+mkdir -m 0750 "$work/backup-empty"
+expect 0 "backup into an empty directory" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup-empty"
+[ "$(stat -c %a "$work/backup-empty")" = 750 ] && ok || fail "the empty directory was made anew"
+expect 0 "verify the copy made inside it" -- "$PLEDGED" verify --data "$work/backup-empty"
+[ -z "$(ls -A "$work/backup-empty" | grep -v -x -e data.mdb -e pledged.dir -e lock.mdb)" ] && ok ||
+	fail "the copy left: $(ls -A "$work/backup-empty")"
+mkdir "$work/mnt"
+if mount -t tmpfs -o size=64m pledged-test "$work/mnt" 2>/dev/null; then
+	expect 0 "backup onto an empty mount point" -- "$PLEDGED" backup --data "$work/d" --to "$work/mnt"
+	expect 0 "verify the copy on the mount point" -- "$PLEDGED" verify --data "$work/mnt"
+	umount "$work/mnt"
+else
+	echo "test_cli: cannot mount a tmpfs (needs root): skipping the backup onto a mount point"
+fi
 contains "$work/out" "OK: projections match the log (2059 entries, checksums intact)" "the copy verifies like the original"
 "$PLEDGED" dump --data "$work/d" >"$work/dump.orig" 2>/dev/null
 "$PLEDGED" dump --data "$work/backup" >"$work/dump.copy" 2>/dev/null

@@ -391,8 +391,14 @@ static int serve_consuming(const struct serve_config *cfg)
 		.on_commit_arg = hs.public,
 	};
 	if (!cfg->brokers[0]) {
-		if (embedded_broker_start(&eb, cfg->topic, EMBEDDED_PARTITIONS, cfg->data, err,
-					  sizeof err)) {
+		int ebrc = embedded_broker_start(&eb, cfg->topic, EMBEDDED_PARTITIONS, cfg->data, err,
+						 sizeof err);
+		if (ebrc == PL_EIO) { /* its address file: the data dir is not writable */
+			log_error("%s; serve writes into the data dir, which must be writable", err);
+			rc = CLI_STORE;
+			goto cleanup;
+		}
+		if (ebrc) {
 			log_error("%s", err);
 			goto cleanup;
 		}

@@ -83,7 +83,7 @@ int embedded_broker_start(struct embedded_broker **out, const char *topic, int p
 	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
 		snprintf(err, err_size, "no randomness for the broker incarnation: %s",
 			 strerror(errno));
-		rc = PL_EIO;
+		rc = PL_EKAFKA; /* the broker cannot start; PL_EIO is for the data dir */
 		goto cleanup;
 	}
 	snprintf(eb->incarnation, sizeof eb->incarnation, "embedded-%016" PRIx64 "%016" PRIx64,

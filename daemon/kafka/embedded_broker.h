@@ -23,8 +23,9 @@ struct embedded_broker;
 
 /*
  * Starts the broker with topic (partitions partitions) and writes its
- * address to data_dir/broker.address. Returns 0, or PL_EKAFKA/PL_EIO/
- * PL_ENOMEM with a message in err.
+ * address to data_dir/broker.address. Returns 0, or with a message in
+ * err PL_EIO (the address could not be written into data_dir), PL_EKAFKA
+ * (the broker did not start) or PL_ENOMEM.
  */
 int embedded_broker_start(struct embedded_broker **out, const char *topic, int partitions,
 			  const char *data_dir, char *err, size_t err_size);

@@ -406,6 +406,17 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
 	chmod 700 "$theirs"
 	expect 3 "verify of a dir it cannot enter" -- as_nobody "$PLEDGED" verify --data "$theirs"
 	contains "$work/err" "permission denied" "verify says it may not enter"
+	# A data dir whose files it may write but not the dir itself: serve
+	# writes the embedded broker's address there, and says it cannot.
+	chmod 755 "$theirs"
+	cp "$work/backup/data.mdb" "$work/backup/pledged.dir" "$theirs/"
+	"$PLEDGED" dump --data "$theirs" --limit 1 >/dev/null 2>&1 # makes lock.mdb
+	: >"$theirs/writer.lock"
+	chmod 666 "$theirs"/*
+	chmod 555 "$theirs"
+	expect 3 "serve with a data dir it cannot write in" -- as_nobody timeout 20 "$PLEDGED" serve \
+		--data "$theirs" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
+	contains "$work/err" "which must be writable" "serve says the data dir must be writable"
 	chmod 755 "$theirs"
 	rm -rf "$theirs"
 else

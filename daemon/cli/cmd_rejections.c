@@ -30,6 +30,7 @@ static const char usage[] =
 struct listing {
 	enum pl_reason only;
 	uint64_t left;
+	uint64_t last_seen; /* the sequence of the last rejection read: 0 before the first */
 };
 
 static int print_rejection(const struct rejection_entry *e, void *arg)
@@ -37,6 +38,7 @@ static int print_rejection(const struct rejection_entry *e, void *arg)
 	struct listing *l = arg;
 	if (l->left == 0)
 		return 1;
+	l->last_seen = e->seq;
 	if (l->only != PL_R_NONE && e->reason != l->only)
 		return 0;
 	l->left--;
@@ -45,7 +47,19 @@ static int print_rejection(const struct rejection_entry *e, void *arg)
 
 static int print_rejections(struct store_txn *t, void *arg)
 {
-	return rejections_each(t, 0, print_rejection, arg);
+	struct listing *l = arg;
+	int rc = rejections_each(t, 0, print_rejection, l);
+	if (rc == PL_ECHECKSUM || rc == PL_ECORRUPT) {
+		if (l->last_seen)
+			fprintf(stderr, "pledged rejections: the rejection before %llu is damaged (%s); "
+					"the newer ones were printed; run 'pledged verify'\n",
+				(unsigned long long)l->last_seen, pl_strerror(rc));
+		else
+			fprintf(stderr, "pledged rejections: the newest rejection is damaged (%s); run "
+					"'pledged verify'\n",
+				pl_strerror(rc));
+	}
+	return rc;
 }
 
 int cmd_rejections(int argc, char **argv)
@@ -78,6 +92,6 @@ int cmd_rejections(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("rejections", "unexpected argument '%s'", argv[optind]);
 
-	struct listing l = {only, limit};
+	struct listing l = {only, limit, 0};
 	return cli_read("rejections", dir, print_rejections, &l);
 }

@@ -102,6 +102,20 @@ rm -rf "$work/t"
 expect 0 "300 rejected lines twice, 7 a batch" -- "$PLEDGED" import --data "$work/t" --batch 7 <"$work/many-twice.jsonl"
 contains "$work/err" " 300 rejected, 300 duplicates" "every line's second time is a duplicate"
 
+# A damaged rejection: the newer ones are printed, and the damaged one is
+# placed and the way on named (exit 3).
+rm -rf "$work/rj"
+for i in 1 2 3; do
+	echo "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"rj$i\",\"at\":1579803100000,\"campaign\":\"none\",\"comment\":\"k$i\",\"supporter\":\"s\",\"text\":\"rejected-text-$i\"}"
+done >"$work/rj.jsonl"
+"$PLEDGED" import --data "$work/rj" <"$work/rj.jsonl" 2>/dev/null
+off=$(grep -obUa "rejected-text-2" "$work/rj/data.mdb" | head -n 1 | cut -d: -f1)
+printf 'Z' | dd of="$work/rj/data.mdb" bs=1 seek="$off" conv=notrunc 2>/dev/null
+expect 3 "rejections with a damaged one" -- "$PLEDGED" rejections --data "$work/rj"
+contains "$work/out" '"event_id":"rj3"' "the newer rejection is printed"
+contains "$work/err" "the rejection before 3 is damaged (checksum mismatch)" "the damaged one is placed"
+contains "$work/err" "run 'pledged verify'" "and the way on named"
+
 # A line rejected once stays rejected when the same file is imported
 # again, though the state it was judged against has changed since (the
 # comment's author backs the campaign now): applying it would put it in

@@ -25,6 +25,20 @@ bool http_owns(const struct http_request *r, const char *id, size_t len)
 	       OWNERSHIP_OWNED;
 }
 
+static void reply_waiting(struct http_request *r)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+	http_reply_error(r, 503, "no partitions assigned to this instance yet; retry shortly");
+}
+
+bool http_reply_if_waiting(struct http_request *r)
+{
+	if (!ownership_waiting(&r->w->hs->m->owner))
+		return false;
+	reply_waiting(r);
+	return true;
+}
+
 /*
  * Answers for a campaign of a partition another instance of the group
  * holds: 307 to that instance when it announced itself lately (cluster.h),
@@ -41,8 +55,7 @@ bool http_reply_if_not_owned(struct http_request *r)
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 	char url[CLUSTER_URL_MAX + LOCATION_URI_MAX];
 	if (a == OWNERSHIP_WAITING) {
-		evhttp_add_header(h, "Retry-After", "1");
-		http_reply_error(r, 503, "no partitions assigned to this instance yet; retry shortly");
+		reply_waiting(r);
 	} else if (a == OWNERSHIP_NOT_OWNED &&
 		   cluster_owner(&m->cluster, partition, count, clock_wall_ms(), changed_ms,
 				 ownership_group_generation(&m->owner), url, CLUSTER_URL_MAX) &&

@@ -130,5 +130,9 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 			(r.route == HTTP_ROUTE_PAGE && r.id_len);
 	if (campaign && http_reply_if_not_owned(&r))
 		return;
+	bool listing = r.route == HTTP_ROUTE_CAMPAIGNS || r.route == HTTP_ROUTE_TOTALS ||
+		       (r.route == HTTP_ROUTE_PAGE && !r.id_len);
+	if (listing && http_reply_if_waiting(&r))
+		return;
 	handlers[r.route](&r);
 }

@@ -71,6 +71,16 @@ enum ownership_answer ownership_of(struct ownership *o, const char *campaign, si
 	return a;
 }
 
+bool ownership_waiting(struct ownership *o)
+{
+	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed))
+		return false;
+	pthread_mutex_lock(&o->lock);
+	bool waiting = o->partitioner && !o->assigned;
+	pthread_mutex_unlock(&o->lock);
+	return waiting;
+}
+
 uint64_t ownership_generation(struct ownership *o)
 {
 	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed))

@@ -66,6 +66,9 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
 				   int32_t *partition, int32_t *count, int64_t *changed_ms);
 
+/* Whether ownership is enforced and no partition was assigned yet. */
+bool ownership_waiting(struct ownership *o);
+
 /* Raised by every change of what is held; 0 while not enforced. */
 uint64_t ownership_generation(struct ownership *o);
 

@@ -428,6 +428,14 @@ static void test_ownership(void)
 	CHECK_INT(get("/v1/campaigns/" DEMO), 503);
 	CHECK_STR(header("Retry-After"), "1");
 	CHECK_STR(header("X-Pledged-Partitions"), "waiting");
+	/* Lists and totals too: an empty one would say there were no campaigns. */
+	static const char *const listings[] = {"/v1/campaigns", "/v1/campaigns?as_of=2020-01-10",
+					       "/v1/totals", "/"};
+	for (size_t i = 0; i < sizeof listings / sizeof listings[0]; i++) {
+		CHECK_INT(get(listings[i]), 503);
+		CHECK_STR(header("Retry-After"), "1");
+		CHECK_STR(header("ETag"), "");
+	}
 	/* DEMO has 31 bytes: partition 3 of 4; "sse-camp" 8: partition 0. */
 	int32_t held[] = {0, 2};
 	ownership_set(&m.owner, 4, held, 2, 7);

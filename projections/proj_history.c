@@ -21,6 +21,7 @@ struct walk {
 	bool supporters;      /* counted: their nets kept in memory as the walk goes */
 	struct memtable nets; /* supporter fingerprint → net amount */
 	struct proj_totals tot;
+	uint64_t rows; /* added up so far */
 };
 
 /* Reads the row at the cursor into w, or ends the walk past the campaign. */
@@ -108,6 +109,7 @@ static int walk_add(struct walk *w)
 static int walk_until(struct walk *w, int64_t limit)
 {
 	while (w->rc == 0 && w->at < limit) {
+		w->rows++;
 		int rc = walk_add(w);
 		if (rc || (rc = walk_next(w)))
 			return rc;
@@ -116,12 +118,14 @@ static int walk_until(struct walk *w, int64_t limit)
 }
 
 int proj_history_as_of(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
-		       int64_t as_of, struct proj_campaign *c)
+		       int64_t as_of, struct proj_campaign *c, uint64_t *rows)
 {
 	struct walk w;
 	int rc = walk_open(&w, t, slot, staged, c->id, true);
 	if (rc == 0)
 		rc = walk_until(&w, as_of == INT64_MAX ? as_of : as_of + 1);
+	if (rows)
+		*rows += w.rows;
 	if (rc == 0 && w.tot.opened_at == PROJ_NONE)
 		rc = PL_ENOTFOUND;
 	if (rc == 0) {

@@ -21,10 +21,11 @@
 
 /*
  * Sets c (read at the present) to what it was at as_of: its totals, closed
- * or not, and its days. PL_ENOTFOUND when it opened after as_of.
+ * or not, and its days. PL_ENOTFOUND when it opened after as_of. Adds the
+ * history rows it read to *rows when rows is not NULL.
  */
 int proj_history_as_of(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
-		       int64_t as_of, struct proj_campaign *c);
+		       int64_t as_of, struct proj_campaign *c, uint64_t *rows);
 
 /* One bucket of a chart: the totals at its end, and how they changed within it. */
 struct proj_bucket {

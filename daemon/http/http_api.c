@@ -228,7 +228,7 @@ static bool begin_campaign_read(struct http_request *r, struct campaign_read *cr
 /* The campaign as it stood at as_of (from its history); true when it answered instead. */
 static bool read_as_of(struct http_request *r, struct campaign_read *cr, int64_t as_of)
 {
-	int rc = proj_history_as_of(&cr->t, cr->pos.slot, &r->w->staged, as_of, &cr->c);
+	int rc = proj_history_as_of(&cr->t, cr->pos.slot, &r->w->staged, as_of, &cr->c, NULL);
 	return reply_if_unread(r, cr, rc, NOT_OPENED);
 }
 

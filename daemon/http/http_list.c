@@ -19,13 +19,13 @@ static int visit(const struct proj_campaign *now, const void *key, size_t key_le
 	struct http_list *l = arg;
 	struct proj_campaign past;
 	const struct proj_campaign *c = now;
-	if (l->scanned++ == HTTP_LIST_SCAN_MAX) {
+	if (l->scanned++ == HTTP_LIST_SCAN_MAX || l->rows >= l->r->w->hs->opt.list_rows_max) {
 		l->has_next = true;
 		return 1;
 	}
 	if (l->has_as_of) {
 		past = *now;
-		int rc = proj_history_as_of(l->t, l->slot, &l->r->w->staged, l->as_of, &past);
+		int rc = proj_history_as_of(l->t, l->slot, &l->r->w->staged, l->as_of, &past, &l->rows);
 		if (rc && rc != PL_ENOTFOUND) /* PL_ENOTFOUND: not open yet then */
 			return rc;
 		c = rc ? NULL : &past;
@@ -50,6 +50,7 @@ int http_list_walk(struct http_list *l, const uint8_t *key, size_t key_len)
 {
 	l->shown = 0;
 	l->scanned = 0;
+	l->rows = 0;
 	l->has_next = false;
 	return proj_campaign_each_in(l->t, l->slot, l->sort, key, key_len, visit, l);
 }

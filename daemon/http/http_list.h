@@ -2,9 +2,11 @@
  * http_list.h — a page of the campaign list, for the API and the web page
  * alike: in an order (by id, raised, newest, closing soon), after a cursor,
  * filtered by status, as of a time, and only the campaigns this instance
- * holds. A page looks at no more than HTTP_LIST_SCAN_MAX campaigns, so a
- * filter that skips many ends it early (with a cursor to go on) rather
- * than hold the event loop.
+ * holds. A page looks at no more than HTTP_LIST_SCAN_MAX campaigns, and
+ * as of a time starts no campaign's history once it has read
+ * HTTP_LIST_ROWS_MAX rows of them (the server's list_rows_max), so a
+ * filter that skips many campaigns, or long histories, end the page early
+ * (with a cursor to go on) rather than hold the event loop.
  */
 #ifndef HTTP_LIST_H
 #define HTTP_LIST_H
@@ -29,6 +31,7 @@ struct http_list {
 	/* set by http_list_walk */
 	unsigned shown;
 	size_t scanned;
+	uint64_t rows; /* of the histories read, as of a time */
 	bool has_next;
 	char next[HTTP_ID_CURSOR_MAX]; /* the cursor of the next page, when has_next */
 };

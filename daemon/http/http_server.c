@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "http_cache.h"
 #include "http_internal.h"
+#include "http_query.h"
 #include "log.h"
 #include "pl_error.h"
 #include "thread_signals.h"
@@ -299,6 +300,8 @@ static void fill_defaults(struct http_server_options *o)
 		o->ready_max_lag = DEFAULT_READY_MAX_LAG;
 	if (o->max_output_bytes == 0)
 		o->max_output_bytes = DEFAULT_MAX_OUTPUT_BYTES;
+	if (o->list_rows_max == 0)
+		o->list_rows_max = HTTP_LIST_ROWS_MAX;
 	if (o->listener != HTTP_ADMIN)
 		o->listener = HTTP_PUBLIC;
 	if (o->token && !o->token[0])

@@ -33,6 +33,8 @@ struct http_server_options {
 	int sse_heartbeat_ms; /* stream heartbeat period; 0 means the default (15000) */
 	int64_t ready_max_lag; /* /readyz: most messages behind; 0 means the default (10000) */
 	size_t max_output_bytes; /* replies queued for all clients; 0 means the default (64 MiB) */
+	/* history rows a page of the list as of a time reads; 0: HTTP_LIST_ROWS_MAX */
+	uint64_t list_rows_max;
 	/* Cache-Control of successful JSON answers on the public listener;
 	 * NULL or "": no-cache (store, but revalidate every time). */
 	const char *cache_control;

@@ -1426,6 +1426,44 @@ static void test_page_bytes(void)
 	CHECK(strlen(R.body) < 1024 * 1024);
 }
 
+/* The campaigns of a list as of a time, following its cursors (after
+ * at most max pages): how many, and how many pages. */
+static size_t list_as_of(int to_port, size_t max, size_t *pages)
+{
+	char path[256], next[128] = "";
+	size_t listed = 0;
+	for (*pages = 0; *pages < max; ) {
+		snprintf(path, sizeof path, "/v1/campaigns?as_of=2030-01-01&limit=100%s%s",
+			 next[0] ? "&after=" : "", next);
+		CHECK_INT(request_to(to_port, "GET", path, NULL), 200);
+		json_t *j = body_json();
+		listed += json_array_size(json_object_get(j, "campaigns"));
+		(*pages)++;
+		const char *n = json_string_value(json_object_get(j, "next"));
+		snprintf(next, sizeof next, "%s", n ? n : "");
+		json_decref(j);
+		if (!next[0])
+			break;
+	}
+	return listed;
+}
+
+/* A list as of a time reads a bounded number of history rows per page:
+ * past it, the page ends early with a cursor, and the cursors reach every
+ * campaign as one page does. */
+static void test_list_rows_bound(void)
+{
+	size_t pages, whole = list_as_of(port, 10, &pages);
+	CHECK(whole >= 3);
+	CHECK_INT(pages, 1);
+	struct http_server *bounded;
+	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 1, .list_rows_max = 1};
+	CHECK_INT(http_server_start(&bounded, st, &m, &opt), 0);
+	CHECK_INT(list_as_of(http_server_port(bounded), 1000, &pages), whole);
+	CHECK(pages >= whole); /* a campaign's history a page at most */
+	http_server_stop(bounded);
+}
+
 /* A second server with tiny limits: the connection cap and the idle timeout. */
 static void test_limits(void)
 {
@@ -1717,6 +1755,7 @@ int main(int argc, char **argv)
 	test_readyz();
 	test_pagination_stable();
 	test_page();
+	test_list_rows_bound();
 	test_stream();
 	test_hostile();
 	test_limits();

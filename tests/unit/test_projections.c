@@ -403,7 +403,7 @@ static void test_erasure(void)
 	CHECK_INT(then.totals.comments, 0);
 	then.id = (struct pl_str){"er3", 3}; /* get()'s points into a closed transaction */
 	CHECK_INT(store_read_begin(st, &t), 0);
-	CHECK_INT(proj_history_as_of(&t, STORE_SLOT_A, NULL, T0 + 100, &then), 0);
+	CHECK_INT(proj_history_as_of(&t, STORE_SLOT_A, NULL, T0 + 100, &then, NULL), 0);
 	CHECK_INT(then.totals.comments, 0);
 	store_abort(&t);
 

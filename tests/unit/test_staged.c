@@ -175,7 +175,7 @@ static void check_figures(struct proj_staged *keep)
 			struct proj_totals want = expected(c, times[i]);
 			for (int fresh = 0; fresh < 2; fresh++) {
 				struct proj_campaign got = {.id = name};
-				CHECK_INT(proj_history_as_of(&t, slot, fresh ? NULL : keep, times[i], &got), 0);
+				CHECK_INT(proj_history_as_of(&t, slot, fresh ? NULL : keep, times[i], &got, NULL), 0);
 				CHECK_INT(got.totals.raised, want.raised);
 				CHECK_INT(got.totals.pledges, want.pledges);
 				CHECK_INT(got.totals.supporters, want.supporters);
@@ -428,7 +428,7 @@ static void check_damaged(struct proj_staged *keep, enum store_slot_table table,
 	CHECK_INT(store_read_begin(st, &t), 0);
 	for (int fresh = 0; fresh < 2; fresh++) {
 		struct proj_campaign got = {.id = {"c0", 2}};
-		CHECK_INT(proj_history_as_of(&t, slot, fresh ? NULL : keep, INT64_MAX, &got), PL_ECORRUPT);
+		CHECK_INT(proj_history_as_of(&t, slot, fresh ? NULL : keep, INT64_MAX, &got, NULL), PL_ECORRUPT);
 	}
 	store_abort(&t);
 	struct verify_report vr;

@@ -186,8 +186,9 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 		b->stats.duplicates++;
 		return t->err;
 	}
-	/* After the id: an event applied before is a duplicate, though the window moved since. */
-	if (rc == 0 && !in_window(b, &d->ev, &rej)) {
+	/* After the id: an event applied before is a duplicate, though the window
+	 * moved since; and a later copy of an erasure applied before is applied. */
+	if (rc == 0 && copy != ERASURE_LATER && !in_window(b, &d->ev, &rej)) {
 		slot_unclaim(&b->w->live, &claimed);
 		return reject(b, i, &rej, &d->ev);
 	}

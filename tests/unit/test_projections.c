@@ -424,7 +424,13 @@ static void test_erasure(void)
 	CHECK_INT(forget_copy("late", 1, 1), PL_R_NONE);
 	CHECK_INT(stored("Late-Text-1"), 0);
 	CHECK_INT(forget_copy("late", 1, 1), -1);
+	/* A later copy is applied though the event window has moved past its
+	 * time since the first copy was (a serve restarted with another
+	 * earliest_event_time): the erasure was accepted once. */
+	struct writer *w = fixture_writer(st);
+	w->window = (struct event_window){T0 + DAY, EVENT_WINDOW_SKEW_MS};
 	CHECK_INT(forget_copy("late", 1, 2), PL_R_NONE);
+	w->window = (struct event_window){EVENT_WINDOW_EARLIEST_MS, EVENT_WINDOW_SKEW_MS};
 	CHECK_INT(stored("Late-Text"), 0);
 	CHECK_INT(stored("After-Text-0"), 1);
 	CHECK_INT(stored("After-Rejected-0"), 1);

@@ -372,6 +372,9 @@ static int serve_consuming(const struct serve_config *cfg)
 	writer.window = (struct event_window){cfg->earliest_event_time,
 					      (int64_t)cfg->max_clock_skew_s * 1000};
 	metrics_start(&m, st);
+	/* Before HTTP listens: until the first assignment it answers 503, not
+	 * with whatever the data dir holds of any partition. */
+	ownership_enforce(&m.owner, partitioner_named(cfg->partitioner));
 	rc = CLI_MISMATCH;
 	if (start_http(cfg, st, &m, &hs))
 		goto cleanup;

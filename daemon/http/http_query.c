@@ -67,9 +67,9 @@ static bool copy_cursor(const struct evkeyval *kv, char *out, size_t size, char 
 }
 
 /*
- * query's parameters of allowed alone into out (as long as query), for a
- * path that ignores the others: links to the page carry tracking tags of
- * any form ("?ref", "?x=%00"), which need not parse.
+ * query's parameters of allowed alone, each with a value, into out (as
+ * long as query), for a path that ignores the others: links to the page
+ * carry tracking tags of any form ("?ref", "?x=%00"), which need not parse.
  */
 static void keep_allowed(const char *query, unsigned allowed, char *out)
 {
@@ -77,7 +77,7 @@ static void keep_allowed(const char *query, unsigned allowed, char *out)
 	for (const char *seg = query; *seg;) {
 		size_t len = strcspn(seg, "&"), key_len = strcspn(seg, "=&");
 		for (size_t i = 0; i < NAMES; i++) {
-			if (!((allowed >> i) & 1) || strlen(names[i]) != key_len ||
+			if (!((allowed >> i) & 1) || key_len == len || strlen(names[i]) != key_len ||
 			    memcmp(seg, names[i], key_len) != 0)
 				continue;
 			if (n)

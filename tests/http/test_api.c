@@ -872,6 +872,8 @@ static void test_page(void)
 	CHECK_INT(get("/c/" DEMO "?ref"), 200);
 	CHECK_INT(get("/c/" DEMO "?ref&utm_source=a%00b&x=%zz"), 200);
 	CHECK_INT(get("/?amp"), 200);
+	CHECK_INT(get("/?id"), 200); /* no value: not a parameter of its */
+	CHECK_INT(get("/?ref&id"), 200);
 	CHECK_INT(get("/c/" DEMO "?ref&sort=bogus"), 400); /* its own parameters are still checked */
 	CHECK_INT(get("/c/?id=" DEMO), 200);
 	CHECK_INT(get("/c/" DEMO "?id=nope"), 400);

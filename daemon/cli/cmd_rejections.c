@@ -42,7 +42,8 @@ static int print_rejection(const struct rejection_entry *e, void *arg)
 	if (l->only != PL_R_NONE && e->reason != l->only)
 		return 0;
 	l->left--;
-	return cli_print_json(view_rejection(e));
+	int rc = cli_print_json(view_rejection(e));
+	return rc ? rc : l->left == 0; /* the last asked for: read no further */
 }
 
 static int print_rejections(struct store_txn *t, void *arg)
@@ -50,10 +51,11 @@ static int print_rejections(struct store_txn *t, void *arg)
 	struct listing *l = arg;
 	int rc = rejections_each(t, 0, print_rejection, l);
 	if (rc == PL_ECHECKSUM || rc == PL_ECORRUPT) {
+		/* Sequences have no gaps: the damaged one is the next older. */
 		if (l->last_seen)
-			fprintf(stderr, "pledged rejections: the rejection before %llu is damaged (%s); "
-					"the newer ones were printed; run 'pledged verify'\n",
-				(unsigned long long)l->last_seen, pl_strerror(rc));
+			fprintf(stderr, "pledged rejections: rejection %llu is damaged (%s); the newer "
+					"ones were read; run 'pledged verify'\n",
+				(unsigned long long)l->last_seen - 1, pl_strerror(rc));
 		else
 			fprintf(stderr, "pledged rejections: the newest rejection is damaged (%s); run "
 					"'pledged verify'\n",

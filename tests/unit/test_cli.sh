@@ -113,8 +113,9 @@ off=$(grep -obUa "rejected-text-2" "$work/rj/data.mdb" | head -n 1 | cut -d: -f1
 printf 'Z' | dd of="$work/rj/data.mdb" bs=1 seek="$off" conv=notrunc 2>/dev/null
 expect 3 "rejections with a damaged one" -- "$PLEDGED" rejections --data "$work/rj"
 contains "$work/out" '"event_id":"rj3"' "the newer rejection is printed"
-contains "$work/err" "the rejection before 3 is damaged (checksum mismatch)" "the damaged one is placed"
+contains "$work/err" "rejection 2 is damaged (checksum mismatch)" "the damaged one is named"
 contains "$work/err" "run 'pledged verify'" "and the way on named"
+expect 0 "rejections up to the damaged one" -- "$PLEDGED" rejections --data "$work/rj" --limit 1
 
 # A line rejected once stays rejected when the same file is imported
 # again, though the state it was judged against has changed since (the

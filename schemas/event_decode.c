@@ -22,7 +22,7 @@ struct pl_shown pl_show(struct pl_str str)
 	size_t n = 0;
 	/* Strings are checked for length before any rule names them; a longer one is cut. */
 	for (uint32_t i = 0; i < str.len && n + 2 < sizeof out.s; i++) {
-		if (str.ptr[i] == '\0')
+		if (str.ptr[i] == '\0' || str.ptr[i] == '\\')
 			out.s[n++] = '\\';
 		out.s[n++] = str.ptr[i] == '\0' ? '0' : str.ptr[i];
 	}

@@ -23,7 +23,8 @@ int pl_reject(struct pl_rejection *rej, enum pl_reason reason, const char *fmt, 
 	__attribute__((format(printf, 3, 4)));
 
 /* A string as a detail names it: a NUL byte shown as \0, since a detail
- * is a C string and would otherwise end there (an id may hold NULs). */
+ * is a C string and would otherwise end there (an id may hold NULs), and
+ * so a backslash as \\. */
 struct pl_shown {
 	char s[2 * PL_MAX_ID_BYTES + 1];
 };

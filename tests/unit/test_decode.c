@@ -358,6 +358,7 @@ static void test_detail_shows_nul(void)
 	char id[PL_MAX_ID_BYTES];
 	memset(id, 0, sizeof id); /* the longest id, all NULs: shown whole */
 	CHECK_INT(strlen(pl_show((struct pl_str){id, sizeof id}).s), 2 * PL_MAX_ID_BYTES);
+	CHECK_STR(pl_show((struct pl_str){"a\\0", 3}).s, "a\\\\0"); /* not a NUL's \0 */
 }
 
 /* An ignored key's value nests as deep in JSON as the decoder takes it in

@@ -69,6 +69,20 @@ static int dir_empty(const char *dir)
 	return empty;
 }
 
+/* Whether dir holds what an interrupted backup into it left (its name into name). */
+static bool left_partial(const char *dir, char *name, size_t size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool found = false;
+	while (d && !found && (e = readdir(d)))
+		if ((found = strncmp(e->d_name, ".partial-", 9) == 0))
+			snprintf(name, size, "%s", e->d_name);
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* Copies the data dir into tmp, checks the copy and renames it to dest, or
  * moves its files into dest when dest is an empty directory already (into):
  * 0, or the exit status with a message said (tmp is then the caller's to
@@ -131,6 +145,13 @@ int cmd_backup(int argc, char **argv)
 	if (empty < 0) {
 		fprintf(stderr, "pledged backup: cannot read '%s': %s\n", dest, strerror(errno));
 		return CLI_STORE;
+	}
+	char partial[256];
+	if (into && !empty && S_ISDIR(sb.st_mode) && left_partial(dest, partial, sizeof partial)) {
+		fprintf(stderr, "pledged backup: '%s' holds '%s', left by an interrupted backup; "
+				"remove it and run the backup again\n",
+			dest, partial);
+		return CLI_USAGE;
 	}
 	if (into && !empty) {
 		fprintf(stderr, "pledged backup: '%s' exists and is not an empty directory; choose "

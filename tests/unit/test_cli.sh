@@ -296,6 +296,11 @@ expect 0 "backup into an empty directory" -- "$PLEDGED" backup --data "$work/d" 
 expect 0 "verify the copy made inside it" -- "$PLEDGED" verify --data "$work/backup-empty"
 [ -z "$(ls -A "$work/backup-empty" | grep -v -x -e data.mdb -e pledged.dir -e lock.mdb)" ] && ok ||
 	fail "the copy left: $(ls -A "$work/backup-empty")"
+mkdir -p "$work/backup-left/.partial-AbC123"
+expect 2 "backup into a directory an interrupted backup left a copy in" -- \
+	"$PLEDGED" backup --data "$work/d" --to "$work/backup-left"
+contains "$work/err" "holds '.partial-AbC123', left by an interrupted backup; remove it" \
+	"backup says what to remove"
 mkdir "$work/mnt"
 if mount -t tmpfs -o size=64m pledged-test "$work/mnt" 2>/dev/null; then
 	expect 0 "backup onto an empty mount point" -- "$PLEDGED" backup --data "$work/d" --to "$work/mnt"

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "memtable.h"
 #include "pl_error.h"
 #include "proj_history_cursor.h"
@@ -189,20 +190,6 @@ static int by_value(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Grows an array of n elements of size bytes to hold one more; false without memory. */
-static bool grow(void **p, size_t n, size_t *cap, size_t size)
-{
-	if (n < *cap)
-		return true;
-	size_t want = *cap ? *cap * 2 : 64;
-	void *q = realloc(*p, want * size);
-	if (!q)
-		return false;
-	*p = q;
-	*cap = want;
-	return true;
-}
-
 int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
 			  struct pl_str campaign, int64_t as_of, const struct proj_cursor *before,
 			  proj_event_at_fn event_at, void *log_arg,
@@ -218,7 +205,7 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj
 		if (w.h.type == PL_EV_CAMPAIGN_OPENED) {
 			opened_at = w.at;
 		} else if (w.h.type == PL_EV_COMMENT_POSTED) {
-			if (!grow((void **)&posted, nposted, &cap_posted, sizeof *posted))
+			if (!array_reserve((void **)&posted, &cap_posted, nposted + 1, sizeof *posted))
 				rc = PL_ENOMEM;
 			else
 				posted[nposted++] = (struct visible){w.at, w.seq};
@@ -227,7 +214,7 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj
 			if (rc == 0 && w.at == opened_at && (rc = event_at(log_arg, w.seq, &ev)) == 0)
 				posted[nposted - 1].at = pl_event_int(&ev, PL_F_AT);
 		} else if (w.h.ref) {
-			if (!grow((void **)&removed, nremoved, &cap_removed, sizeof *removed))
+			if (!array_reserve((void **)&removed, &cap_removed, nremoved + 1, sizeof *removed))
 				rc = PL_ENOMEM;
 			else
 				removed[nremoved++] = w.h.ref;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "bytes.h"
 #include "fp.h"
 #include "memtable.h"
@@ -90,28 +91,13 @@ static int fresh_cmp(const void *a, const void *b)
 	return proj_key_cmp(x->key, x->row.key_len, y->key, y->row.key_len);
 }
 
-static bool reserve(void **p, size_t *cap, size_t want, size_t size)
-{
-	if (want <= *cap)
-		return true;
-	size_t n = *cap ? *cap : 1024;
-	while (n < want)
-		n *= 2;
-	void *q = realloc(*p, n * size);
-	if (!q)
-		return false;
-	*p = q;
-	*cap = n;
-	return true;
-}
-
 /* Room for count + more rows in both row arrays. */
 static bool reserve_rows(struct proj_staged *s, size_t more)
 {
 	size_t cap = s->cap, spare_cap = s->cap;
-	if (!reserve((void **)&s->rows, &cap, s->count + more, sizeof *s->rows))
+	if (!array_reserve((void **)&s->rows, &cap, s->count + more, sizeof *s->rows))
 		return false;
-	if (!reserve((void **)&s->spare, &spare_cap, s->count + more, sizeof *s->spare))
+	if (!array_reserve((void **)&s->spare, &spare_cap, s->count + more, sizeof *s->spare))
 		return false; /* cap stays what both arrays have at least */
 	s->cap = cap < spare_cap ? cap : spare_cap;
 	return true;
@@ -122,7 +108,7 @@ void proj_staged_hold(struct proj_staged *s, uint64_t seq, const void *key, size
 {
 	size_t size = key_len + val_len;
 	if ((s->count && seq <= s->last_seq) || !reserve_rows(s, 1) ||
-	    !reserve((void **)&s->bytes, &s->size, s->used + size, 1) || s->used + size > UINT32_MAX ||
+	    !array_reserve((void **)&s->bytes, &s->size, s->used + size, 1) || s->used + size > UINT32_MAX ||
 	    key_len > UINT16_MAX || val_len > UINT16_MAX) {
 		forget_rows(s);
 		return;
@@ -202,8 +188,8 @@ static int read_rows(struct proj_staged *s, struct store_txn *t, MDB_cursor *c, 
 			err = store_txn_fail(t, PL_ECORRUPT);
 			break;
 		}
-		if (!reserve((void **)&fresh, &cap, n + 1, sizeof *fresh) ||
-		    !reserve((void **)&s->bytes, &s->size, s->used + size, 1) ||
+		if (!array_reserve((void **)&fresh, &cap, n + 1, sizeof *fresh) ||
+		    !array_reserve((void **)&s->bytes, &s->size, s->used + size, 1) ||
 		    s->used + size > UINT32_MAX) {
 			err = PL_ENOMEM;
 			break;
@@ -440,7 +426,7 @@ static int group_by_campaign(struct proj_mover *m)
 			continue;
 		}
 		group[i] = ngroups;
-		if (!reserve((void **)&keys, &keys_cap, (size_t)ngroups + 1, sizeof *keys))
+		if (!array_reserve((void **)&keys, &keys_cap, (size_t)ngroups + 1, sizeof *keys))
 			rc = PL_ENOMEM;
 		else
 			keys[ngroups] = (struct group_key){key, ngroups};

@@ -55,32 +55,28 @@ static bool inside(const char *dir, const char *dest)
 	       (real_parent[n] == '\0' || real_parent[n] == '/');
 }
 
-/* 1 when dir holds nothing, 0 when it holds something, -1 with errno. */
-static int dir_empty(const char *dir)
+/*
+ * What dir holds: -1 with errno when it cannot be read, 0 nothing, 1
+ * something (then the name of what an interrupted backup into it left,
+ * if anything, into partial; else "").
+ */
+static int dir_holds(const char *dir, char *partial, size_t size)
 {
 	DIR *d = opendir(dir);
 	if (!d)
 		return -1;
 	struct dirent *e;
-	int empty = 1;
-	while (empty && (e = readdir(d)))
-		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	int holds = 0;
+	partial[0] = '\0';
+	while ((e = readdir(d)) && !partial[0]) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		holds = 1;
+		if (strncmp(e->d_name, ".partial-", 9) == 0)
+			snprintf(partial, size, "%s", e->d_name);
+	}
 	closedir(d);
-	return empty;
-}
-
-/* Whether dir holds what an interrupted backup into it left (its name into name). */
-static bool left_partial(const char *dir, char *name, size_t size)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	bool found = false;
-	while (d && !found && (e = readdir(d)))
-		if ((found = strncmp(e->d_name, ".partial-", 9) == 0))
-			snprintf(name, size, "%s", e->d_name);
-	if (d)
-		closedir(d);
-	return found;
+	return holds;
 }
 
 /* Copies the data dir into tmp, checks the copy and renames it to dest, or
@@ -140,20 +136,20 @@ int cmd_backup(int argc, char **argv)
 						 "copy elsewhere", dest, dir);
 	/* An empty directory (a mount point, perhaps) is kept, and the copy made inside it. */
 	struct stat sb;
+	char partial[256] = "";
 	bool into = stat(dest, &sb) == 0;
-	int empty = into && S_ISDIR(sb.st_mode) ? dir_empty(dest) : 0;
-	if (empty < 0) {
+	int holds = into && S_ISDIR(sb.st_mode) ? dir_holds(dest, partial, sizeof partial) : 1;
+	if (holds < 0) {
 		fprintf(stderr, "pledged backup: cannot read '%s': %s\n", dest, strerror(errno));
 		return CLI_STORE;
 	}
-	char partial[256];
-	if (into && !empty && S_ISDIR(sb.st_mode) && left_partial(dest, partial, sizeof partial)) {
+	if (into && partial[0]) {
 		fprintf(stderr, "pledged backup: '%s' holds '%s', left by an interrupted backup; "
 				"remove it and run the backup again\n",
 			dest, partial);
 		return CLI_USAGE;
 	}
-	if (into && !empty) {
+	if (into && holds) {
 		fprintf(stderr, "pledged backup: '%s' exists and is not an empty directory; choose "
 				"another --to\n",
 			dest);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "bytes.h"
 #include "pl_error.h"
 #include "rejections.h"
@@ -22,21 +23,6 @@ static int compare(const void *a, const void *b)
 	return memcmp(a, b, REJECTION_HASH_SIZE);
 }
 
-static bool reserve(void **p, size_t *cap, size_t want, size_t size)
-{
-	if (want <= *cap)
-		return true;
-	size_t n = *cap ? *cap : 256;
-	while (n < want)
-		n *= 2;
-	void *q = realloc(*p, n * size);
-	if (!q)
-		return false;
-	*p = q;
-	*cap = n;
-	return true;
-}
-
 static int add(const struct rejection_entry *e, void *arg)
 {
 	struct loading *l = arg;
@@ -45,7 +31,7 @@ static int add(const struct rejection_entry *e, void *arg)
 	    memcmp(e->src.topic, l->topic, e->src.topic_len) != 0)
 		return 0;
 	struct kept_rejections *k = l->k;
-	if (!reserve((void **)&k->hashes, &k->cap, k->n + 1, sizeof *k->hashes))
+	if (!array_reserve((void **)&k->hashes, &k->cap, k->n + 1, sizeof *k->hashes))
 		return PL_ENOMEM;
 	struct kept_hash *h = &k->hashes[k->n++];
 	if (e->erased)
@@ -115,8 +101,8 @@ int kept_rejections_note(struct kept_rejections *k, const void *raw, size_t len)
 	if (len >= REJECTION_RAW_MAX)
 		return PL_OK; /* kept cut short: not known */
 	/* Room for the commit too, so that it cannot fail after the transaction did not. */
-	if (!reserve((void **)&k->noted, &k->noted_cap, k->nnoted + 1, sizeof *k->noted) ||
-	    !reserve((void **)&k->hashes, &k->cap, k->n + k->nnoted + 1, sizeof *k->hashes))
+	if (!array_reserve((void **)&k->noted, &k->noted_cap, k->nnoted + 1, sizeof *k->noted) ||
+	    !array_reserve((void **)&k->hashes, &k->cap, k->n + k->nnoted + 1, sizeof *k->hashes))
 		return PL_ENOMEM;
 	if (2 * (k->nnoted + 1) > k->slots_cap) { /* at most half full */
 		size_t cap = k->slots_cap ? 2 * k->slots_cap : 512;

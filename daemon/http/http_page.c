@@ -148,7 +148,8 @@ static void add_totals(struct evbuffer *b, const struct proj_campaign *c, int64_
 {
 	const struct proj_totals *t = &c->totals;
 	const struct proj_info *i = &c->info;
-	bool met = !has_target(c) || t->raised >= i->target;
+	/* Closed with nothing raised (all refunded, or no pledge) is no success. */
+	bool met = t->raised > 0 && (!has_target(c) || t->raised >= i->target);
 	const char *heading = !c->closed ? "Raising now" : met ? "We did it" : "Campaign closed";
 	evbuffer_add_printf(b, "<section class=\"totals\" aria-labelledby=\"totals-heading\">\n"
 			       "<h2 id=\"totals-heading\">%s</h2>\n"
@@ -242,8 +243,11 @@ static int add_campaign_page(struct evbuffer *b, struct http_cache *cache,
 	add_str(b, c->id);
 	evbuffer_add_printf(b, "\" data-code=\"");
 	add_str(b, i->currency);
-	evbuffer_add_printf(b, "\" data-symbol=\"%s\" data-decimals=\"%d\" data-seq=\"%" PRIu64 "\">\n",
-			    http_currency_symbol(i->currency), http_currency_decimals(i->currency), seq);
+	evbuffer_add_printf(b,
+			    "\" data-symbol=\"%s\" data-decimals=\"%d\" data-status=\"%s\" "
+			    "data-seq=\"%" PRIu64 "\">\n",
+			    http_currency_symbol(i->currency), http_currency_decimals(i->currency),
+			    c->closed ? "closed" : "open", seq);
 	evbuffer_add_printf(b, "<p class=\"crumbs\"><a href=\"/\">All campaigns</a></p>\n"
 			       "<header class=\"campaign-head\">\n<h1 id=\"title\">");
 	add_str(b, i->title);

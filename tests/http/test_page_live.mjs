@@ -254,6 +254,15 @@ try {
 	check(await until("the new total of .", async () => (await list.textContent("#raised")).trim() === "£35", 10000),
 		`campaign . updates live (${await list.textContent("#raised")})`);
 	check((await list.textContent("#percent")).trim() === "<1", "under one per cent reads <1%");
+	// It closes while shown: the page says so, without the reader reloading.
+	check(await list.isVisible("#deadline"), "an open campaign shows its days left");
+	publish(dir, JSON.stringify({ v: 1, type: "campaign.closed", id: "dot-close", at: 1579000000003,
+		campaign: "." }) + "\n");
+	check(await until("the heading of the closed .", async () =>
+		((await list.textContent("#totals-heading").catch(() => "")) || "").trim() === "Campaign closed", 10000),
+		`the closed campaign's heading (${await list.textContent("#totals-heading").catch(() => "")})`);
+	check(!(await list.isVisible("#deadline")), "a closed campaign shows no days left");
+	check((await list.textContent("#raised")).trim() === "£35", "the closed campaign keeps its total");
 
 	// Money above 2^53 minor units stays exact when it changes live: 9008
 	// pledges of £10bn and one of 1p to a campaign with a £1 target.

@@ -2,7 +2,7 @@
  * page.js — keeps the server-rendered campaign page live: totals and the
  * chart's last point from the stream (/v1/campaigns/{id}/stream), new
  * comments when the count changes, and "Show more" without leaving the
- * page. A dropped stream is opened again, and its first message brings the
+ * page; a campaign that closes is rendered anew. A dropped stream is opened again, and its first message brings the
  * page up to date. Text from the API is only ever set with textContent,
  * never parsed as HTML. Without this script the page still works: it is
  * complete HTML and "Show more" is a plain link.
@@ -208,7 +208,26 @@
 		setText("chart-raised", money(raised));
 	}
 
+	/* A campaign that closed (or opened again) changes the page's words,
+	 * not just its figures: the server renders it anew. At most once in 10 s,
+	 * should an instance behind the stream disagree with the page's. */
+	function reloadOnStatus(status) {
+		var key = "pledged-reload:" + id;
+		var last = parseInt(window.sessionStorage && sessionStorage.getItem(key), 10) || 0;
+		if (status === main.getAttribute("data-status") || Date.now() - last < 10000) {
+			return false;
+		}
+		if (window.sessionStorage) {
+			sessionStorage.setItem(key, String(Date.now()));
+		}
+		window.location.reload();
+		return true;
+	}
+
 	function update(s, json) {
+		if (reloadOnStatus(s.status)) {
+			return;
+		}
 		var raised = exactInt(json, "raised");
 		var target = exactInt(json, "target");
 		setText("raised", money(raised));

@@ -16,14 +16,9 @@
 #include "verify.h"
 #include "views.h"
 
-int cli_open_store(const char *cmd, const char *dir, enum cli_access access, size_t map_size,
-		   struct store **out)
+/* Says why dir could not be opened as a data dir (a store error rc). */
+static int open_failed(const char *cmd, const char *dir, enum cli_access access, int rc)
 {
-	struct store_options opt = {.create = access == CLI_CREATE, .read_only = access == CLI_READ,
-				    .initial_map_size = map_size};
-	int rc = store_open(out, dir, &opt);
-	if (rc == 0)
-		return CLI_OK;
 	const char *advice = "";
 	switch (rc) {
 	case PL_ENOTFOUND:
@@ -58,6 +53,29 @@ int cli_open_store(const char *cmd, const char *dir, enum cli_access access, siz
 	return CLI_STORE;
 }
 
+int cli_open_store(const char *cmd, const char *dir, enum cli_access access, size_t map_size,
+		   struct store **out)
+{
+	struct store_options opt = {.create = access == CLI_CREATE, .read_only = access == CLI_READ,
+				    .initial_map_size = map_size};
+	int rc = store_open(out, dir, &opt);
+	return rc ? open_failed(cmd, dir, access, rc) : CLI_OK;
+}
+
+/* Whether dir holds a store, or a damaged one that store_open() will name:
+ * only there may a command that does not create one leave its lock files. */
+static bool holds_a_store(const char *dir)
+{
+	char path[1200];
+	struct stat sb;
+	for (size_t i = 0; i < STORE_DIR_FILE_COUNT; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, store_dir_files[i]);
+		if (stat(path, &sb) == 0)
+			return true;
+	}
+	return false;
+}
+
 int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, int *fd_out)
 {
 	static const char *const files[] = {"writer.lock", "rebuild.lock"};
@@ -67,6 +85,8 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 			strerror(errno));
 		return CLI_STORE;
 	}
+	if (!create && !holds_a_store(dir))
+		return open_failed(cmd, dir, CLI_WRITE, PL_ENOTFOUND);
 	snprintf(path, sizeof path, "%s/%s", dir, files[lock]);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {

@@ -53,6 +53,15 @@ mkdir "$work/foreign" && echo "precious" >"$work/foreign/data.mdb"
 expect 3 "verify on a foreign dir" -- "$PLEDGED" verify --data "$work/foreign"
 contains "$work/err" "damaged" "a non-LMDB data.mdb is called damaged"
 contains "$work/foreign/data.mdb" "precious" "the foreign file is left alone"
+# Commands that take a data dir's locks leave nothing in a directory that holds no store.
+mkdir "$work/notes" && echo "mine" >"$work/notes/notes.txt"
+for cmd in compact upgrade replay; do
+	expect 3 "$cmd on a directory of other files" -- "$PLEDGED" $cmd --data "$work/notes"
+	contains "$work/err" "no pledged data here" "$cmd says there is no data dir"
+done
+expect 3 "compact with no data dir" -- "$PLEDGED" compact --data "$work/none"
+contains "$work/err" "cannot open data dir" "compact names the data dir, not its lock file"
+if [ "$(ls -A "$work/notes")" = "notes.txt" ]; then ok; else fail "locks left in a directory with no store: $(ls -A "$work/notes")"; fi
 
 # Import the demo plus two bad lines: one not JSON, one rejected by the rules.
 { cat "$DEMO"; echo 'not json'; echo '{"v":1,"type":"comment.posted","id":"x1","at":1579803100000,"campaign":"jess-phillips-for-labour-leader","comment":"x","supporter":"stranger","text":"hi"}'; } >"$work/in.jsonl"

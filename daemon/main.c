@@ -136,9 +136,15 @@ int main(int argc, char **argv)
 		print_usage(stdout);
 		return CLI_OK;
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			/* getopt names the program in its messages: "pledged dump: …". */
+			char name[64];
+			snprintf(name, sizeof name, "pledged %s", commands[i].name);
+			argv[1] = name;
 			return commands[i].run(argc - 1, argv + 1);
+		}
+	}
 	fprintf(stderr, "pledged: unknown command '%s'\n\n", argv[1]);
 	print_usage(stderr);
 	return CLI_USAGE;

@@ -211,6 +211,12 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
+int cli_option_error(const char *cmd)
+{
+	fprintf(stderr, "Try 'pledged %s --help'.\n", cmd);
+	return CLI_USAGE;
+}
+
 int cli_print_json(json_t *j)
 {
 	if (!j)

@@ -71,6 +71,9 @@ bool cli_parse_u64(const char *s, uint64_t *out);
 /* Prints "pledged CMD: message" and the usage hint on stderr; returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A bad option: getopt said which and why; adds where to look. Returns CLI_USAGE. */
+int cli_option_error(const char *cmd);
+
 /* Prints j on stdout as one compact JSON line and drops the reference.
  * Returns 0, or PL_ENOMEM when j is NULL (its builder ran out of memory). */
 int cli_print_json(json_t *j);

@@ -124,7 +124,7 @@ int cmd_backup(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 't': dest = optarg; break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
-		default: return cli_usage_error("backup", "unknown option");
+		default: return cli_option_error("backup");
 		}
 	}
 	if (optind < argc)

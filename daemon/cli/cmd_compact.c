@@ -151,7 +151,7 @@ int cmd_compact(int argc, char **argv)
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
-		default: return cli_usage_error("compact", "unknown option");
+		default: return cli_option_error("compact");
 		}
 	}
 	if (optind < argc)

@@ -69,7 +69,7 @@ int cmd_dump(int argc, char **argv)
 				return cli_usage_error("dump", "--limit wants a count, not '%s'", optarg);
 			break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
-		default: return cli_usage_error("dump", "unknown option");
+		default: return cli_option_error("dump");
 		}
 	}
 	if (optind < argc)

@@ -117,7 +117,7 @@ int cmd_forget(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return CLI_OK;
 		default:
 			if ((rc = producer_option(&p, c, optarg)) != 1)
-				return rc ? rc : cli_usage_error("forget", "unknown option");
+				return rc ? rc : cli_option_error("forget");
 		}
 	}
 	if (optind < argc)

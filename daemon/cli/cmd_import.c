@@ -81,7 +81,7 @@ int cmd_import(int argc, char **argv)
 				return cli_usage_error("import", "--batch wants 1..100000, not '%s'", optarg);
 			break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
-		default: return cli_usage_error("import", "unknown option");
+		default: return cli_option_error("import");
 		}
 	}
 	if (optind < argc)

@@ -81,7 +81,7 @@ int cmd_publish(int argc, char **argv)
 			return CLI_OK;
 		}
 		if ((rc = producer_option(&p, c, optarg)) != 1)
-			return rc ? rc : cli_usage_error("publish", "unknown option");
+			return rc ? rc : cli_option_error("publish");
 	}
 	if (optind < argc)
 		return cli_usage_error("publish", "unexpected argument '%s'", argv[optind]);

@@ -88,7 +88,7 @@ int cmd_rejections(int argc, char **argv)
 				return cli_usage_error("rejections", "--limit wants a count, not '%s'", optarg);
 			break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
-		default: return cli_usage_error("rejections", "unknown option");
+		default: return cli_option_error("rejections");
 		}
 	}
 	if (optind < argc)

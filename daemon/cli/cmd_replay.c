@@ -294,7 +294,7 @@ int cmd_replay(int argc, char **argv)
 				return cli_usage_error("replay", "--max-rate wants 1..1000000000 entries per second, not '%s'", optarg);
 			break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
-		default: return cli_usage_error("replay", "unknown option");
+		default: return cli_option_error("replay");
 		}
 	}
 	if (optind < argc)

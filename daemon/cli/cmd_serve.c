@@ -192,7 +192,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 		case 'r': rc = config_set(cfg, "read_only", "true", err, sizeof err); break;
 		case 'S': rc = config_set(cfg, "skip_lost_offsets", "true", err, sizeof err); break;
 		case 'h': fputs(usage, stdout); return -1;
-		case '?': return cli_usage_error("serve", "unknown option");
+		case '?': return cli_option_error("serve");
 		default: rc = config_set(cfg, opts[idx].name, optarg, err, sizeof err); break;
 		}
 		if (rc)

@@ -49,7 +49,7 @@ int cmd_upgrade(int argc, char **argv)
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
-		default: return cli_usage_error("upgrade", "unknown option");
+		default: return cli_option_error("upgrade");
 		}
 	}
 	if (optind < argc)

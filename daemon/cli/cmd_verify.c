@@ -45,7 +45,7 @@ int cmd_verify(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 's': scratch_parent = optarg; break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
-		default: return cli_usage_error("verify", "unknown option");
+		default: return cli_option_error("verify");
 		}
 	}
 	if (optind < argc)

@@ -35,7 +35,7 @@
 struct producer {
 	const char *cmd;
 	struct serve_config cfg;
-	char brokers[256];
+	char brokers[sizeof((struct serve_config *)0)->brokers]; /* the config's, or the embedded broker's */
 	rd_kafka_t *rk;
 	uint64_t delivered, failed; /* delivery reports so far */
 };

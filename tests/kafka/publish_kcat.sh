@@ -69,6 +69,15 @@ echo '{"v":1}' | timeout 30 "$PLEDGED" publish --brokers 127.0.0.1:1 --kafka mes
 	2>"$T/down.err" && fail "publish to a dead broker succeeded"
 grep -q "not delivered" "$T/down.err" || fail "no delivery failure reported: $(cat "$T/down.err")"
 
+# A list of brokers longer than 255 characters is used whole: the only
+# broker that answers is its last.
+long=
+for i in $(seq 1 24); do long="${long}127.0.0.$i:1,"; done
+printf '%s\n' '{"v":1,"type":"campaign.opened","id":"long-list","at":1700000000000,"campaign":"long-list","title":"t","owner":"o","currency":"GBP"}' |
+	timeout 30 "$PLEDGED" publish --brokers "$long$ADDR" 2>"$T/long.err" ||
+	fail "publish through a long broker list: $(tail -3 "$T/long.err")"
+[ "${#long}" -gt 255 ] || fail "the broker list is only ${#long} characters"
+
 # A \u0000 in any string of a line keeps its message keyed by campaign.
 if [ -n "$KCAT" ]; then
 	printf '%s\n' '{"v":1,"type":"pledge.created","id":"nul-1","at":1700000000000,"campaign":"nul-c","currency":"GBP","pledge":"nul-p1","supporter":"s1","amount":5,"name":"A\u0000B"}' \

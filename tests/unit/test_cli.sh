@@ -48,6 +48,11 @@ expect 2 "a rate on a dry run" -- "$PLEDGED" replay --data "$work/d" --dry-run -
 expect 2 "verify with an empty --scratch" -- "$PLEDGED" verify --data "$work/d" --scratch ""
 expect 2 "rejections with an unknown reason" -- "$PLEDGED" rejections --reason nope
 expect 2 "dump with a bad --from" -- "$PLEDGED" dump --from -1
+expect 2 "dump with --from and no value" -- "$PLEDGED" dump --from
+contains "$work/err" "pledged dump: option '--from' requires an argument" "a missing value is named as such"
+if grep -q "unknown option" "$work/err"; then fail "a missing value called an unknown option"; else ok; fi
+expect 2 "an abbreviation that fits two options" -- "$PLEDGED" replay --until 5
+contains "$work/err" "pledged replay: option '--until' is ambiguous" "an ambiguous option is named as such"
 
 mkdir "$work/foreign" && echo "precious" >"$work/foreign/data.mdb"
 expect 3 "verify on a foreign dir" -- "$PLEDGED" verify --data "$work/foreign"

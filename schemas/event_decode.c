@@ -111,9 +111,11 @@ static int read_str_field(const uint8_t *spot, const uint8_t *end, enum pl_field
 	uint32_t len;
 	if (mp_read_str(&r, &s, &len))
 		return pl_reject(rej, PL_R_WRONG_TYPE, "field '%s' must be a string", def->key);
+	if (len < def->min && def->min == 1)
+		return pl_reject(rej, PL_R_TOO_SHORT, "field '%s' must not be empty", def->key);
 	if (len < def->min)
-		return pl_reject(rej, PL_R_TOO_SHORT, "field '%s' must have at least %lld bytes",
-				 def->key, (long long)def->min);
+		return pl_reject(rej, PL_R_TOO_SHORT, "field '%s' has %u bytes, at least %lld needed",
+				 def->key, len, (long long)def->min);
 	if (len > def->max)
 		return pl_reject(rej, PL_R_TOO_LONG, "field '%s' has %u bytes, at most %lld allowed",
 				 def->key, len, (long long)def->max);

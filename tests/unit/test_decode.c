@@ -361,6 +361,31 @@ static void test_detail_shows_nul(void)
 	CHECK_STR(pl_show((struct pl_str){"a\\0", 3}).s, "a\\\\0"); /* not a NUL's \0 */
 }
 
+/* A field too short says what it needs: an empty one, or how many bytes. */
+static void test_too_short_details(void)
+{
+	static const struct {
+		const char *json, *detail;
+	} cases[] = {
+		{"{" FORGOTTEN ",\"supporter\":\"\"}", "field 'supporter' must not be empty"},
+		{"{" PLEDGE ",\"pledge\":\"p\",\"supporter\":\"s\",\"amount\":1,\"currency\":\"GB\"}",
+		 "field 'currency' has 2 bytes, at least 3 needed"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		msgpack_sbuffer buf;
+		char err[160];
+		struct pl_event ev;
+		struct pl_rejection rej = {0};
+		msgpack_sbuffer_init(&buf);
+		CHECK_INT(pl_json_to_msgpack(cases[i].json, strlen(cases[i].json), &buf, err, sizeof err),
+			  PL_OK);
+		CHECK_INT(pl_event_decode(buf.data, buf.size, NULL, 0, &ev, &rej), PL_EREJECTED);
+		CHECK_INT(rej.reason, PL_R_TOO_SHORT);
+		CHECK_STR(rej.detail, cases[i].detail);
+		msgpack_sbuffer_destroy(&buf);
+	}
+}
+
 /* An ignored key's value nests as deep in JSON as the decoder takes it in
  * msgpack (32 levels), and one level more is refused by both. */
 static void test_json_nesting_as_decoded(void)
@@ -499,6 +524,7 @@ int main(void)
 	test_json_to_msgpack_errors();
 	test_json_nesting_as_decoded();
 	test_detail_shows_nul();
+	test_too_short_details();
 	test_redact();
 	return check_done();
 }

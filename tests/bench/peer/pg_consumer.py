@@ -132,7 +132,8 @@ def read_field(spots, fdef, ev):
             raise Rejected("wrong_type", f"field '{key}' must be a string")
         n, valid = str_bytes(value)
         if n < lo:
-            raise Rejected("too_short", f"field '{key}' must have at least {lo} bytes")
+            raise Rejected("too_short", f"field '{key}' must not be empty" if lo == 1
+                           else f"field '{key}' has {n} bytes, at least {lo} needed")
         if n > hi:
             raise Rejected("too_long", f"field '{key}' has {n} bytes, at most {hi} allowed")
         if not valid:

@@ -195,8 +195,8 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 		case '?': return cli_option_error("serve");
 		default: rc = config_set(cfg, opts[idx].name, optarg, err, sizeof err); break;
 		}
-		if (rc)
-			return cli_usage_error("serve", "--%s: %s", opts[idx].name, err);
+		if (rc) /* err names the setting, except a --kafka pair's */
+			return cli_usage_error("serve", "%s%s", c == 'k' ? "--kafka: " : "", err);
 	}
 	if (optind < argc)
 		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);

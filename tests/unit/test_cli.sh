@@ -51,6 +51,8 @@ expect 2 "dump with a bad --from" -- "$PLEDGED" dump --from -1
 expect 2 "dump with --from and no value" -- "$PLEDGED" dump --from
 contains "$work/err" "pledged dump: option '--from' requires an argument" "a missing value is named as such"
 if grep -q "unknown option" "$work/err"; then fail "a missing value called an unknown option"; else ok; fi
+expect 2 "serve with a size too large" -- "$PLEDGED" serve --map-size 9T
+contains "$work/err" "pledged serve: 'map-size' wants a size like 65536, 64M or 1G, not '9T'" "the setting named once"
 expect 2 "an abbreviation that fits two options" -- "$PLEDGED" replay --until 5
 contains "$work/err" "pledged replay: option '--until' is ambiguous" "an ambiguous option is named as such"
 

@@ -243,9 +243,19 @@ bool slot_busy(const struct slot *s)
 	return s->pw.move_due || index_has_work(&s->ix);
 }
 
+/* PL_EBUSY (failing t) when s's guard says the slot is no longer its owner's to write. */
+static int check_guard(struct slot *s, struct store_txn *t)
+{
+	int rc = s->guard ? s->guard(s->guard_arg, t) : PL_OK;
+	return rc ? store_txn_fail(t, rc) : PL_OK;
+}
+
 static int work_txn(struct store_txn *t, void *arg)
 {
 	struct slot *s = arg;
+	int rc = check_guard(s, t);
+	if (rc)
+		return rc;
 	index_txn_rewind(&s->ix);
 	return index_work(&s->ix, t, s->opt.work_blocks);
 }
@@ -258,7 +268,8 @@ struct move {
 static int move_txn(struct store_txn *t, void *arg)
 {
 	struct move *m = arg;
-	return proj_writer_move(&m->s->pw, t, &m->more);
+	int rc = check_guard(m->s, t);
+	return rc ? rc : proj_writer_move(&m->s->pw, t, &m->more);
 }
 
 /* One transaction of the move due (proj_staged.h). */

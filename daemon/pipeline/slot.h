@@ -59,6 +59,11 @@ struct slot {
 	struct store_txn *log_t; /* where proj_apply reads earlier events */
 	slot_pending_fn pending; /* and those not in it yet; NULL: all are */
 	void *pending_arg;
+	/* Checked first in each transaction of slot_maintain() (NULL: none):
+	 * a writer's upkeep may write its slot only while that is the live one,
+	 * since a rebuild that swapped the other in empties it and refills it. */
+	int (*guard)(void *arg, struct store_txn *t);
+	void *guard_arg;
 	bool open;
 };
 

@@ -5,6 +5,11 @@
 #include "log.h"
 #include "pl_error.h"
 
+static int still_live(void *w, struct store_txn *t)
+{
+	return writer_check_live(w, t);
+}
+
 /* Opens the live slot as of t and brings it up to the end of the log. */
 static int open_live(struct writer *w, struct store_txn *t, struct replay_result *res)
 {
@@ -18,6 +23,8 @@ static int open_live(struct writer *w, struct store_txn *t, struct replay_result
 	if (rc)
 		return rc;
 	slot_set_log(&w->live, t);
+	w->live.guard = still_live;
+	w->live.guard_arg = w;
 	rc = slot_catch_up(&w->live, head, res);
 	if (rc == 0 && res->outcome != REPLAY_OK)
 		rc = PL_ECORRUPT;
@@ -79,13 +86,20 @@ bool writer_has_work(const struct writer *w)
 
 int writer_maintain(struct writer *w, int max_txns)
 {
-	return slot_maintain(&w->live, max_txns);
+	int rc = slot_maintain(&w->live, max_txns);
+	if (rc == PL_EBUSY) {
+		/* Swapped since the last batch: the old slot's upkeep is the
+		 * rebuild's to throw away; write the new live slot from now on. */
+		struct replay_result res;
+		rc = writer_follow(w, &res);
+	}
+	return rc;
 }
 
 int writer_checkpoint(struct writer *w)
 {
-	int rc = slot_maintain(&w->live, 0); /* a freeze under way first */
+	int rc = writer_maintain(w, 0); /* a freeze under way first */
 	if (rc == 0 && index_pending(&w->live.ix))
 		rc = index_freeze(&w->live.ix, w->live.applied_seq);
-	return rc ? rc : slot_maintain(&w->live, 0);
+	return rc ? rc : writer_maintain(w, 0);
 }

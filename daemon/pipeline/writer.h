@@ -66,7 +66,9 @@ int writer_follow(struct writer *w, struct replay_result *res);
 /* Whether the live slot is still the one the writer holds (inside a transaction). */
 int writer_check_live(struct writer *w, struct store_txn *t);
 
-/* Writes checkpoints and merges of the live slot: at most max_txns transactions (0: all). */
+/* Writes checkpoints and merges of the live slot: at most max_txns
+ * transactions (0: all). After a swap it writes none to the slot that was
+ * live, and follows the swap (writer_follow). */
 int writer_maintain(struct writer *w, int max_txns);
 /* Whether the live slot has such work left (slot_busy). */
 bool writer_has_work(const struct writer *w);

@@ -167,7 +167,8 @@ static int rebuild(struct store *st, enum mode mode, int txn_ms, uint64_t max_ra
 	}
 	if (rc) {
 		fprintf(stderr, "pledged replay: %s; the live projections are unchanged\n",
-			rc == PL_EBUSY ? "another process swapped the projections meanwhile"
+			rc == PL_EBUSY ? "another process swapped the projections, or took this "
+					 "rebuild on, meanwhile"
 				       : pl_strerror(rc));
 		return CLI_STORE;
 	}

@@ -105,6 +105,23 @@ static int apply_entry(const struct evlog_entry *e, const struct decoded *d, voi
 	return rc;
 }
 
+/*
+ * PL_EBUSY (failing t) unless t stores the rebuild of r's slot at the entry
+ * r's slot stands at: the rebuild's progress is read in read transactions,
+ * and were those older than t (store_open() says when), entries would be
+ * applied twice.
+ */
+static int check_progress(struct store_txn *t, const struct run *r)
+{
+	bool under_way;
+	enum store_slot slot;
+	uint64_t done;
+	int rc = rebuild_status(t, &under_way, &slot, &done);
+	if (rc == 0 && (!under_way || slot != r->s.which || done != r->s.applied_seq))
+		rc = store_txn_fail(t, PL_EBUSY);
+	return rc;
+}
+
 /* One write transaction of the rebuild: entries until the deadline, or the swap. */
 static int chunk_txn(struct store_txn *t, void *arg)
 {
@@ -119,6 +136,8 @@ static int chunk_txn(struct store_txn *t, void *arg)
 	int rc = proj_live(t, &live, &gen);
 	if (rc == 0 && live == r->s.which)
 		rc = store_txn_fail(t, PL_EBUSY); /* someone else swapped: not ours any more */
+	if (rc == 0)
+		rc = check_progress(t, r);
 	if (rc == 0)
 		rc = evlog_last_seq(t, &head);
 	if (rc == 0)

@@ -1640,7 +1640,7 @@ static void test_campaign_list(void)
 	/* Filtered by status, page by page: the open ones, then the closed. */
 	int by_status = 0;
 	for (int closed = 0; closed < 2; closed++) {
-		struct list_walk w;
+		struct list_walk w = {0};
 		walk_campaigns(closed ? "status=closed&limit=7" : "status=open&limit=7", 7,
 			       closed ? "closed" : "open", &w);
 		CHECK(w.right_status);

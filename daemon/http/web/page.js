@@ -212,13 +212,17 @@
 	 * not just its figures: the server renders it anew. At most once in 10 s,
 	 * should an instance behind the stream disagree with the page's. */
 	function reloadOnStatus(status) {
-		var key = "pledged-reload:" + id;
-		var last = parseInt(window.sessionStorage && sessionStorage.getItem(key), 10) || 0;
-		if (status === main.getAttribute("data-status") || Date.now() - last < 10000) {
+		if (status === main.getAttribute("data-status")) {
 			return false;
 		}
-		if (window.sessionStorage) {
+		var key = "pledged-reload:" + id;
+		try { /* storage may be switched off: then the page just stays */
+			if (Date.now() - (parseInt(sessionStorage.getItem(key), 10) || 0) < 10000) {
+				return false;
+			}
 			sessionStorage.setItem(key, String(Date.now()));
+		} catch (e) {
+			return false;
 		}
 		window.location.reload();
 		return true;

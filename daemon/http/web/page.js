@@ -2,10 +2,11 @@
  * page.js — keeps the server-rendered campaign page live: totals and the
  * chart's last point from the stream (/v1/campaigns/{id}/stream), new
  * comments when the count changes, and "Show more" without leaving the
- * page; a campaign that closes is rendered anew. A dropped stream is opened again, and its first message brings the
- * page up to date. Text from the API is only ever set with textContent,
- * never parsed as HTML. Without this script the page still works: it is
- * complete HTML and "Show more" is a plain link.
+ * page; a campaign that closes is rendered anew. A dropped stream is
+ * opened again, and its first message brings the page up to date. Text
+ * from the API is only ever set with textContent, never parsed as HTML.
+ * Without this script the page still works: it is complete HTML and "Show
+ * more" is a plain link.
  */
 "use strict";
 (function () {
@@ -208,9 +209,9 @@
 		setText("chart-raised", money(raised));
 	}
 
-	/* A campaign that closed (or opened again) changes the page's words,
-	 * not just its figures: the server renders it anew. At most once in 10 s,
-	 * should an instance behind the stream disagree with the page's. */
+	/* A campaign that closed changes the page's words, not just its
+	 * figures: the server renders it anew. At most once in 10 s, should an
+	 * instance behind the stream disagree with the one behind the page. */
 	function reloadOnStatus(status) {
 		if (status === main.getAttribute("data-status")) {
 			return false;

@@ -445,23 +445,6 @@ static int mark_held(const struct store *st, const struct store_options *opt)
 	return stat(held, &sb) == 0 ? PL_OK : make_marker(st->dir, HELD_MARKER, opt->no_sync);
 }
 
-/*
- * A writer killed inside its commit, after LMDB wrote the meta page and
- * before it told lock.mdb the new transaction's id, leaves read
- * transactions on the snapshot before that commit for as long as another
- * process keeps the environment open, until the next writer takes LMDB's
- * lock (which repairs the id). A process that reads, then writes on the
- * strength of it (a rebuild taking up where the dead one stopped) must not
- * read that older snapshot: a writer takes the lock once as it opens.
- */
-static int catch_up_readers(struct store *st)
-{
-	struct store_txn t;
-	int rc = store_write_begin(st, &t);
-	store_abort(&t);
-	return rc;
-}
-
 int store_open(struct store **out, const char *dir, const struct store_options *opt)
 {
 	struct stat sb;
@@ -503,8 +486,7 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 	if (rc)
 		goto fail;
 	if (!st->dir || (rc = check_file_size(st)) || (rc = open_layout(st, opt)) ||
-	    (fresh && (rc = end_birth(st, opt))) ||
-	    (!opt->read_only && ((rc = mark_held(st, opt)) || (rc = catch_up_readers(st)))))
+	    (fresh && (rc = end_birth(st, opt))) || (!opt->read_only && (rc = mark_held(st, opt))))
 		goto fail;
 	*out = st;
 	return PL_OK;

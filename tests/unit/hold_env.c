@@ -1,20 +1,28 @@
 /*
- * hold_env.c — keeps a data dir's LMDB environment open, as a running serve
- * does, until killed: the next process to open it then finds lock.mdb as
- * the last one left it rather than rebuilding it from data.mdb.
- * Prints "open" once it holds it.
+ * hold_env.c — keeps a data dir's LMDB environment open until killed, as a
+ * running serve does: the next process to open it then finds lock.mdb as
+ * the last one left it rather than rebuilding it from data.mdb. With
+ * --write it also holds LMDB's write lock, as a writer inside a long
+ * transaction does. Prints "open" once it holds what it was asked to.
+ *
+ * Usage: hold_env [--write] DIR
  */
 #include <lmdb.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
 {
+	int write = argc == 3 && strcmp(argv[1], "--write") == 0;
+	const char *dir = argv[argc - 1];
 	MDB_env *env;
-	if (argc != 2 || mdb_env_create(&env) || mdb_env_set_maxdbs(env, 256) ||
+	MDB_txn *txn;
+	if (argc != 2 + write || mdb_env_create(&env) || mdb_env_set_maxdbs(env, 256) ||
 	    mdb_env_set_maxreaders(env, 512) ||
-	    mdb_env_open(env, argv[1], MDB_NOTLS | MDB_RDONLY, 0640)) {
-		fprintf(stderr, "hold_env: cannot open %s\n", argc > 1 ? argv[1] : "(none)");
+	    mdb_env_open(env, dir, MDB_NOTLS | (write ? 0 : MDB_RDONLY), 0640) ||
+	    (write && mdb_txn_begin(env, NULL, 0, &txn))) {
+		fprintf(stderr, "hold_env: cannot open %s\n", argc > 1 ? dir : "(none)");
 		return 1;
 	}
 	printf("open\n");

@@ -3,6 +3,8 @@
 # process (a serve) keeps the data dir open, is taken up by the next replay
 # from what that commit stored.
 #
+# And serve starts and answers while another process holds LMDB's write lock.
+#
 # Usage: test_killed_commit.sh PLEDGED KILL_AT_META_SO HOLD_ENV DEMO_JSONL
 #
 # The kill lands after LMDB wrote the commit's meta page and before it told
@@ -42,4 +44,21 @@ for at in 2 3 5 8 13; do
 done
 # The kill must have happened, or this tested nothing.
 if [ "$killed" -ge 4 ]; then ok; else fail "only $killed of 5 replays were killed at a meta write"; fi
+
+# What the next replay does to see that commit (take the write lock once)
+# serve must not do as it starts: it answers while another process holds
+# the lock, as a rebuild does through a long transaction.
+"$hold_env" --write "$work/d" >"$work/held" &
+holder=$!
+for _ in $(seq 100); do [ -s "$work/held" ] && break; sleep 0.05; done
+"$pledged" serve --data "$work/d" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/serve.log" &
+serve=$!
+port=$(admin_port "$work/serve.log")
+if [ -n "$port" ] && curl -s -m 5 "http://127.0.0.1:$port/healthz" >/dev/null; then ok; else
+	fail "serve does not answer while another process holds the write lock: $(tail -3 "$work/serve.log")"
+fi
+kill "$holder"; wait "$holder" 2>/dev/null
+holder=
+kill -TERM "$serve"
+wait "$serve" && ok || fail "serve stops cleanly once the lock is free"
 finish

@@ -25,7 +25,8 @@ static int open_failed(const char *cmd, const char *dir, enum cli_access access,
 		advice = "no pledged data here; check --data, or run 'pledged serve' to create it";
 		break;
 	case PL_EFOREIGN:
-		advice = "this directory holds something other than pledged data; refusing to touch it";
+		advice = "it is not a directory, or holds something other than pledged data; refusing "
+			 "to touch it";
 		break;
 	case PL_ECORRUPT:
 		advice = "the LMDB file is damaged, empty, missing beside its lock.mdb or "
@@ -85,6 +86,9 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 			strerror(errno));
 		return CLI_STORE;
 	}
+	struct stat sb;
+	if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		return open_failed(cmd, dir, CLI_WRITE, PL_EFOREIGN); /* a file, as store_open() says */
 	if (!create && !holds_a_store(dir))
 		return open_failed(cmd, dir, CLI_WRITE, PL_ENOTFOUND);
 	snprintf(path, sizeof path, "%s/%s", dir, files[lock]);

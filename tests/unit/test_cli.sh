@@ -66,6 +66,11 @@ for cmd in compact upgrade replay; do
 	expect 3 "$cmd on a directory of other files" -- "$PLEDGED" $cmd --data "$work/notes"
 	contains "$work/err" "no pledged data here" "$cmd says there is no data dir"
 done
+echo "mine" >"$work/afile"
+for cmd in compact upgrade replay import serve; do
+	expect 3 "$cmd on a file" -- "$PLEDGED" $cmd --data "$work/afile" </dev/null
+	contains "$work/err" "not a pledged data directory" "$cmd says a file is not a data dir"
+done
 expect 3 "compact with no data dir" -- "$PLEDGED" compact --data "$work/none"
 contains "$work/err" "cannot open data dir" "compact names the data dir, not its lock file"
 if [ "$(ls -A "$work/notes")" = "notes.txt" ]; then ok; else fail "locks left in a directory with no store: $(ls -A "$work/notes")"; fi

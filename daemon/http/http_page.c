@@ -144,13 +144,25 @@ static bool has_target(const struct proj_campaign *c)
 	return c->info.target != PROJ_NONE && c->info.target > 0;
 }
 
+/* Raised something, and its target if it has one: a closed campaign that
+ * did is "We did it" and "Funded"; one that raised nothing (every pledge
+ * refunded, or none) is not. page.js judges it the same way. */
+static bool succeeded(const struct proj_campaign *c)
+{
+	return c->totals.raised > 0 && (!has_target(c) || c->totals.raised >= c->info.target);
+}
+
+/* The page's state as its heading says it, for page.js to tell when it changed. */
+static const char *page_state(const struct proj_campaign *c)
+{
+	return !c->closed ? "raising" : succeeded(c) ? "succeeded" : "closed";
+}
+
 static void add_totals(struct evbuffer *b, const struct proj_campaign *c, int64_t now)
 {
 	const struct proj_totals *t = &c->totals;
 	const struct proj_info *i = &c->info;
-	/* Closed with nothing raised (all refunded, or no pledge) is no success. */
-	bool met = t->raised > 0 && (!has_target(c) || t->raised >= i->target);
-	const char *heading = !c->closed ? "Raising now" : met ? "We did it" : "Campaign closed";
+	const char *heading = !c->closed ? "Raising now" : succeeded(c) ? "We did it" : "Campaign closed";
 	evbuffer_add_printf(b, "<section class=\"totals\" aria-labelledby=\"totals-heading\">\n"
 			       "<h2 id=\"totals-heading\">%s</h2>\n"
 			       "<p id=\"summary\" aria-live=\"polite\" aria-atomic=\"true\">",
@@ -244,10 +256,10 @@ static int add_campaign_page(struct evbuffer *b, struct http_cache *cache,
 	evbuffer_add_printf(b, "\" data-code=\"");
 	add_str(b, i->currency);
 	evbuffer_add_printf(b,
-			    "\" data-symbol=\"%s\" data-decimals=\"%d\" data-status=\"%s\" "
+			    "\" data-symbol=\"%s\" data-decimals=\"%d\" data-state=\"%s\" "
 			    "data-seq=\"%" PRIu64 "\">\n",
 			    http_currency_symbol(i->currency), http_currency_decimals(i->currency),
-			    c->closed ? "closed" : "open", seq);
+			    page_state(c), seq);
 	evbuffer_add_printf(b, "<p class=\"crumbs\"><a href=\"/\">All campaigns</a></p>\n"
 			       "<header class=\"campaign-head\">\n<h1 id=\"title\">");
 	add_str(b, i->title);
@@ -297,7 +309,7 @@ static void add_card(struct evbuffer *b, const struct proj_campaign *c, int64_t 
 	evbuffer_add_printf(b, "</p>\n<p class=\"meta\"><span class=\"supporters\">%" PRId64
 			       " %s</span> · <span class=\"deadline\">",
 			    t->supporters, t->supporters == 1 ? "supporter" : "supporters");
-	if (c->closed && (!has_target(c) || t->raised >= c->info.target))
+	if (c->closed && succeeded(c))
 		evbuffer_add_printf(b, "Funded");
 	else
 		add_deadline(b, c, now);

@@ -842,6 +842,7 @@ static void test_page(void)
 {
 	CHECK_INT(get("/c/" DEMO), 200);
 	CHECK(strstr(R.body, "<h2 id=\"totals-heading\">We did it</h2>") != NULL);
+	CHECK(strstr(R.body, "data-state=\"succeeded\"") != NULL);
 	CHECK_STR(header("Content-Type"), "text/html; charset=utf-8");
 	CHECK(strstr(header("Content-Security-Policy"), "script-src 'self'") != NULL);
 	CHECK(strstr(R.body, "<html lang=\"en\">") != NULL);
@@ -937,6 +938,16 @@ static void test_page(void)
 	CHECK_INT(get("/c/void"), 200);
 	CHECK(strstr(R.body, "<h2 id=\"totals-heading\">Campaign closed</h2>") != NULL);
 	CHECK(strstr(R.body, "id=\"raised\">£0<") != NULL);
+	CHECK(strstr(R.body, "data-state=\"closed\"") != NULL); /* page.js compares its own */
+	CHECK_INT(get("/"), 200); /* nor is its card "Funded" */
+	const char *card = strstr(R.body, "data-id=\"void\"");
+	CHECK(card != NULL);
+	if (card) {
+		const char *end = strstr(card, "</li>");
+		const char *funded = strstr(card, "Funded");
+		CHECK(end != NULL && (funded == NULL || funded > end));
+		CHECK(strstr(card, "class=\"deadline\">Closed<") != NULL);
+	}
 	ingest_lines(st, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"dots-1\",\"at\":1700000000000,"
 			 "\"campaign\":\"..\",\"title\":\"Dots\",\"owner\":\"o\",\"currency\":\"GBP\","
 			 "\"closes_at\":4102444800000}\n");

@@ -263,6 +263,29 @@ try {
 		`the closed campaign's heading (${await list.textContent("#totals-heading").catch(() => "")})`);
 	check(!(await list.isVisible("#deadline")), "a closed campaign shows no days left");
 	check((await list.textContent("#raised")).trim() === "£35", "the closed campaign keeps its total");
+	// A refund after the close takes a campaign that did it to nothing: the
+	// open page says so too.
+	publish(dir, [
+		JSON.stringify({ v: 1, type: "campaign.opened", id: "done-open", at: 1579000000000, campaign: "done",
+			title: "Done", owner: "Owner", currency: "GBP" }),
+		JSON.stringify({ v: 1, type: "pledge.created", id: "done-p", at: 1579000000001, campaign: "done",
+			pledge: "done-p", supporter: "sup-0001", amount: 1000, currency: "GBP" }),
+		JSON.stringify({ v: 1, type: "campaign.closed", id: "done-close", at: 1579000000002, campaign: "done" }),
+	].join("\n") + "\n");
+	check(await until("the closed campaign done", async () =>
+		(await fetch(`${base}/v1/campaigns/done`).then((r) => r.json()).catch(() => ({}))).status === "closed",
+		10000), "campaign done opens and closes");
+	const done = await browser.newPage();
+	await done.goto(`${base}/c/done`);
+	const heading = async () => ((await done.textContent("#totals-heading").catch(() => "")) || "").trim();
+	check((await heading()) === "We did it", `a closed campaign that raised something did it (${await heading()})`);
+	check(await until("its stream to open", async () =>
+		(await done.getAttribute("main", "data-live")) === "true", 10000), "the done page goes live");
+	publish(dir, JSON.stringify({ v: 1, type: "pledge.refunded", id: "done-r", at: 1579000000003, campaign: "done",
+		pledge: "done-p", amount: 1000 }) + "\n");
+	check(await until("the refunded heading", async () => (await heading()) === "Campaign closed", 10000),
+		`refunded to nothing after the close, the page says closed (${await heading()})`);
+	await done.close();
 
 	// Money above 2^53 minor units stays exact when it changes live: 9008
 	// pledges of £10bn and one of 1p to a campaign with a £1 target.

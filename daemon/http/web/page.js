@@ -209,11 +209,21 @@
 		setText("chart-raised", money(raised));
 	}
 
-	/* A campaign that closed changes the page's words, not just its
-	 * figures: the server renders it anew. At most once in 10 s, should an
-	 * instance behind the stream disagree with the one behind the page. */
-	function reloadOnStatus(status) {
-		if (status === main.getAttribute("data-status")) {
+	/* The state the heading says, as the server judges it (http_page.c). */
+	function pageState(s, raised, target) {
+		if (s.status === "open") {
+			return "raising";
+		}
+		var reached = target === null || target <= BigInt(0) || raised >= target;
+		return raised > BigInt(0) && reached ? "succeeded" : "closed";
+	}
+
+	/* A campaign that closed, or a closed one that a refund took below its
+	 * target, changes the page's words, not just its figures: the server
+	 * renders it anew. At most once in 10 s, should an instance behind the
+	 * stream disagree with the one behind the page. */
+	function reloadOnChange(state) {
+		if (state === main.getAttribute("data-state")) {
 			return false;
 		}
 		var key = "pledged-reload:" + id;
@@ -230,11 +240,11 @@
 	}
 
 	function update(s, json) {
-		if (reloadOnStatus(s.status)) {
-			return;
-		}
 		var raised = exactInt(json, "raised");
 		var target = exactInt(json, "target");
+		if (reloadOnChange(pageState(s, raised, target))) {
+			return;
+		}
 		setText("raised", money(raised));
 		setText("supporters", String(s.supporters));
 		setText("supporters-word", s.supporters === 1 ? "supporter" : "supporters");

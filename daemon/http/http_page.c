@@ -64,7 +64,9 @@ static void add_head(struct evbuffer *b, struct pl_str title)
 			       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 			       "<title>");
 	add_str(b, title);
-	evbuffer_add_printf(b, "</title>\n<link rel=\"stylesheet\" href=\"");
+	evbuffer_add_printf(b, "</title>\n<link rel=\"icon\" type=\"image/svg+xml\" href=\"");
+	add_asset_url(b, "icon.svg");
+	evbuffer_add_printf(b, "\">\n<link rel=\"stylesheet\" href=\"");
 	add_asset_url(b, "page.css");
 	evbuffer_add_printf(b, "\">\n<script src=\"");
 	add_asset_url(b, "page.js");

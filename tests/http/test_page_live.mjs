@@ -149,6 +149,9 @@ try {
 			"--disable-dev-shm-usage"],
 	});
 	const page = await browser.newPage();
+	const consoleErrors = [];
+	page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+	page.on("pageerror", (e) => consoleErrors.push(String(e)));
 	await page.goto(`${base}/`);
 	const raised = async () => (await page.textContent("#raised")).trim();
 	const items = () => page.locator("#comments > li").count();
@@ -162,6 +165,9 @@ try {
 	check(values[0] === "0" && values[values.length - 1] === "5804100",
 		`the chart runs from 0 to the total (${values[0]} .. ${values[values.length - 1]})`);
 	check((await page.textContent("#chart-raised")).trim() === "£58,041", "the chart's caption says the total");
+	// Nothing the page asks for is missing (an icon included), and no script fails.
+	await sleep(500);
+	check(consoleErrors.length === 0, `no errors in the console (${consoleErrors.join("; ")})`);
 	if (out) {
 		await page.screenshot({ path: join(out, "page-desktop.png") });
 		const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });

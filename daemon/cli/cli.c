@@ -59,6 +59,8 @@ int cli_open_store(const char *cmd, const char *dir, enum cli_access access, siz
 {
 	struct store_options opt = {.create = access == CLI_CREATE, .read_only = access == CLI_READ,
 				    .initial_map_size = map_size};
+	if (!dir[0])
+		return cli_usage_error(cmd, "--data must not be empty");
 	int rc = store_open(out, dir, &opt);
 	return rc ? open_failed(cmd, dir, access, rc) : CLI_OK;
 }
@@ -81,6 +83,8 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 {
 	static const char *const files[] = {"writer.lock", "rebuild.lock"};
 	char path[1200];
+	if (!dir[0])
+		return cli_usage_error(cmd, "--data must not be empty");
 	if (create && mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		fprintf(stderr, "pledged %s: cannot create data dir '%s': %s\n", cmd, dir,
 			strerror(errno));

@@ -66,6 +66,11 @@ for cmd in compact upgrade replay; do
 	expect 3 "$cmd on a directory of other files" -- "$PLEDGED" $cmd --data "$work/notes"
 	contains "$work/err" "no pledged data here" "$cmd says there is no data dir"
 done
+for cmd in dump verify rejections backup compact upgrade replay import; do
+	to=; [ "$cmd" = backup ] && to="--to=$work/never"
+	expect 2 "$cmd with an empty --data" -- "$PLEDGED" $cmd --data= $to </dev/null
+	contains "$work/err" "data must not be empty" "$cmd says --data is empty"
+done
 echo "mine" >"$work/afile"
 for cmd in compact upgrade replay import serve; do
 	expect 3 "$cmd on a file" -- "$PLEDGED" $cmd --data "$work/afile" </dev/null

@@ -190,6 +190,15 @@ int store_read_begin_now(struct store *st, struct store_txn *t);
 bool store_same_snapshot(const struct store_txn *reader, const struct store_txn *t);
 /* Begins the write transaction (one at a time, across processes). */
 int store_write_begin(struct store *st, struct store_txn *t);
+/*
+ * A writer killed inside its commit, after LMDB wrote the meta page and
+ * before it told lock.mdb the new transaction's id, leaves read
+ * transactions on the snapshot before that commit for as long as another
+ * process keeps the environment open, until the next writer takes LMDB's
+ * lock (which repairs the id). Takes that lock once and lets it go, so
+ * reads after it see every commit. Waits for a writer inside a transaction.
+ */
+int store_catch_up_readers(struct store *st);
 /* Commits a write transaction, or aborts if an error is set; returns the error. */
 int store_commit(struct store_txn *t);
 /* Ends any transaction without writing. Safe to call twice. */

@@ -108,8 +108,8 @@ static int apply_entry(const struct evlog_entry *e, const struct decoded *d, voi
 /*
  * PL_EBUSY (failing t) unless t stores the rebuild of r's slot at the entry
  * r's slot stands at: start() reads the rebuild's progress in read
- * transactions, and were those older than t (catch_up_readers() says when),
- * entries would be applied twice.
+ * transactions, and were those older than t (store_catch_up_readers() says
+ * when), entries would be applied twice.
  */
 static int check_progress(struct store_txn *t, const struct run *r)
 {
@@ -164,22 +164,6 @@ static int chunk_txn(struct store_txn *t, void *arg)
 	return t->err;
 }
 
-/*
- * A writer killed inside its commit, after LMDB wrote the meta page and
- * before it told lock.mdb the new transaction's id, leaves read
- * transactions on the snapshot before that commit for as long as another
- * process (a serve) keeps the environment open, until the next writer
- * takes LMDB's lock, which repairs the id. A rebuild taking up where a
- * killed one stopped reads where that is: it takes the lock once first.
- */
-static int catch_up_readers(struct store *st)
-{
-	struct store_txn t;
-	int rc = store_write_begin(st, &t);
-	store_abort(&t);
-	return rc;
-}
-
 /* Starts a rebuild of the slot readers do not see, or takes up the one under way. */
 static int start(struct store *st, struct run *r)
 {
@@ -187,7 +171,8 @@ static int start(struct store *st, struct run *r)
 	bool under_way;
 	enum store_slot live, slot;
 	uint64_t gen, done;
-	int rc = catch_up_readers(st);
+	/* Taking up where a killed rebuild stopped: read all it committed. */
+	int rc = store_catch_up_readers(st);
 	if (rc == 0)
 		rc = store_read_begin(st, &t);
 	if (rc == 0)

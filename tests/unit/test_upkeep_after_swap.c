@@ -78,7 +78,7 @@ static void writer_upkeep(const struct rebuild_progress *p, void *arg)
 
 int main(void)
 {
-	char dir[300], scratch[320];
+	char dir[300];
 	st = fixture_store(dir, sizeof dir, (size_t)64 << 10);
 	struct slot_options opt = {.checkpoint_entries = 300, .work_blocks = 1};
 	struct replay_result res;
@@ -110,8 +110,7 @@ int main(void)
 	CHECK_INT(w.live.which, first);
 	CHECK_INT(writer_checkpoint(&w), 0);
 	struct verify_report vrep;
-	snprintf(scratch, sizeof scratch, "%s.scratch", dir);
-	CHECK_INT(verify_run(st, scratch, &opt, &vrep), 0);
+	CHECK_INT(fixture_verify(st, &vrep), 0);
 	CHECK_INT(vrep.replay.result.outcome, REPLAY_OK);
 	CHECK_INT(vrep.differs, 0);
 	if (vrep.differs)

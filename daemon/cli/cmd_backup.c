@@ -150,9 +150,8 @@ int cmd_backup(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	if (into && holds) {
-		fprintf(stderr, "pledged backup: '%s' exists and is not an empty directory; choose "
-				"another --to\n",
-			dest);
+		fprintf(stderr, "pledged backup: '%s' exists and is %s; choose another --to\n", dest,
+			S_ISDIR(sb.st_mode) ? "not an empty directory" : "not a directory");
 		return CLI_USAGE;
 	}
 

@@ -313,6 +313,10 @@ expect 0 "backup of a data file only its owner reads" -- "$PLEDGED" backup --dat
 [ "$(stat -c %a "$work/backup600/data.mdb")" = 600 ] && ok || fail "the copy of a 0600 data.mdb is looser"
 chmod 640 "$work/d/data.mdb"
 expect 2 "backup over an existing copy" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup"
+contains "$work/err" "'$work/backup' exists and is not an empty directory" "backup says the copy is in the way"
+: >"$work/backup-file"
+expect 2 "backup onto a file" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup-file"
+contains "$work/err" "'$work/backup-file' exists and is not a directory" "backup says a file is in the way"
 expect 0 "verify the copy" -- "$PLEDGED" verify --data "$work/backup"
 # Into an empty directory, which is kept (its mode is the operator's), or a
 # mount point (which cannot be renamed onto: as root).

@@ -28,7 +28,8 @@ bool http_owns(const struct http_request *r, const char *id, size_t len)
 static void reply_waiting(struct http_request *r)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
-	http_reply_error(r, 503, "no partitions assigned to this instance yet; retry shortly");
+	http_reply_error(r, 503, "no partitions assigned to this instance (it is starting, or its "
+				 "consumer group is rebalancing); retry shortly");
 }
 
 bool http_reply_if_waiting(struct http_request *r)
@@ -42,8 +43,9 @@ bool http_reply_if_waiting(struct http_request *r)
 /*
  * Answers for a campaign of a partition another instance of the group
  * holds: 307 to that instance when it announced itself lately (cluster.h),
- * else 421 (its figures here stopped when the partition left); or, before
- * any partition is assigned, 503. True when it answered.
+ * else 421 (its figures here stopped when the partition left); or, while
+ * no assignment is in force (before the first, or in a rebalance), 503.
+ * True when it answered.
  */
 bool http_reply_if_not_owned(struct http_request *r)
 {

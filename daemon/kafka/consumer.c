@@ -599,8 +599,12 @@ static int32_t topic_partitions(struct consumer *c)
 	return n;
 }
 
-/* Tells HTTP which campaigns are now this instance's to answer for. */
-static void record_ownership(struct consumer *c)
+/*
+ * Tells HTTP which campaigns are now this instance's to answer for, after
+ * an assignment or a revoke (revoked): a revoke that leaves nothing held
+ * is the middle of a rebalance, when nobody holds those partitions.
+ */
+static void record_ownership(struct consumer *c, bool revoked)
 {
 	int32_t held[OWNERSHIP_MAX_PARTITIONS];
 	rd_kafka_topic_partition_list_t *now = NULL;
@@ -612,7 +616,7 @@ static void record_ownership(struct consumer *c)
 	 * may wait for ever (it hung serve's shutdown in both): a closing
 	 * instance holds nothing, which needs no asking. */
 	if (c->closing) {
-		ownership_set(&c->m->owner, -1, NULL, 0, -1);
+		ownership_release(&c->m->owner);
 		return;
 	}
 	if (rd_kafka_assignment(c->rk, &now) == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -621,6 +625,10 @@ static void record_ownership(struct consumer *c)
 				held[n++] = now->elems[i].partition;
 	if (now)
 		rd_kafka_topic_partition_list_destroy(now);
+	if (revoked && n == 0) {
+		ownership_release(&c->m->owner);
+		return;
+	}
 	int32_t count = n ? topic_partitions(c) : -1;
 	if (n && !count)
 		log_warn("cannot learn how many partitions topic %s has; answering for none of its "
@@ -690,7 +698,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_topic_partition_list_destroy(left);
 		update_state(c);
 	}
-	record_ownership(c);
+	record_ownership(c, err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS);
 	if (error) {
 		log_error("partition (un)assignment failed: %s", rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);

@@ -49,6 +49,17 @@ static bool owns(const struct ownership *o, int32_t p)
 	return p >= 0 && p < o->count && (o->owned[p / 64] >> (p % 64) & 1);
 }
 
+void ownership_release(struct ownership *o)
+{
+	pthread_mutex_lock(&o->lock);
+	memset(o->owned, 0, sizeof o->owned);
+	o->assigned = false;
+	o->generation++;
+	o->group_generation = -1;
+	o->changed_ms = clock_wall_ms();
+	pthread_mutex_unlock(&o->lock);
+}
+
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
 				   int32_t *partition, int32_t *count, int64_t *changed_ms)
 {

@@ -7,7 +7,8 @@
  * partition away, this instance's figures for its campaigns stop there
  * while another instance goes on: HTTP must not serve them (421). The
  * consumer records the assignment after every rebalance; HTTP threads read
- * it. Until the first assignment nothing is owned; a serve that does not
+ * it. Until the first assignment, and between a rebalance's revoke and its
+ * next assignment, nothing is owned and campaigns wait; a serve that does not
  * consume (--read-only) does not enforce ownership at all.
  */
 #ifndef OWNERSHIP_H
@@ -29,7 +30,8 @@ struct ownership {
 	_Atomic bool enforced; /* read without the lock: most servers never enforce */
 	pthread_mutex_t lock;
 	ownership_partitioner partitioner; /* NULL: not enforced, everything owned */
-	bool assigned;                     /* an assignment was recorded */
+	bool assigned;                     /* an assignment is in force: none before the first,
+					      nor between a revoke and the next */
 	int32_t count;                     /* partitions of the topic */
 	uint64_t owned[OWNERSHIP_MAX_PARTITIONS / 64];
 	uint64_t generation; /* raised by every change */
@@ -59,6 +61,14 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 		   int32_t group_generation);
 
 /*
+ * Records that this instance gave up every partition and waits for the
+ * group's next assignment (in a rebalance, or as it closes): nobody holds
+ * them meanwhile, so its campaigns wait (503) rather than belong to another
+ * instance (421).
+ */
+void ownership_release(struct ownership *o);
+
+/*
  * Whether the campaign is this instance's; *partition gets its partition
  * (-1 unknown) of *count (the topic's size, 0 unknown). *changed_ms, when
  * not NULL, gets when the assignment last changed.
@@ -66,7 +76,7 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
 				   int32_t *partition, int32_t *count, int64_t *changed_ms);
 
-/* Whether ownership is enforced and no partition was assigned yet. */
+/* Whether ownership is enforced and no assignment is in force (ownership_release). */
 bool ownership_waiting(struct ownership *o);
 
 /* Raised by every change of what is held; 0 while not enforced. */

@@ -500,7 +500,17 @@ static void test_ownership(void)
 	CHECK(strstr(R.body, "\"id\":\"" DEMO "\"") != NULL);
 	CHECK(strcmp(header("ETag"), listed) != 0);
 	CHECK_STR(header("X-Pledged-Partitions"), "0,1,2,3 of 4");
-	ownership_set(&m.owner, -1, NULL, 0, 9); /* revoked: the size stays */
+	/* A rebalance revoked everything: until the next assignment nobody
+	 * holds any partition, so no campaign is another's. */
+	ownership_release(&m.owner);
+	CHECK_INT(get("/v1/campaigns/sse-camp"), 503);
+	CHECK_STR(header("Retry-After"), "1");
+	CHECK(strstr(error_text(), "rebalancing") != NULL);
+	CHECK_STR(header("X-Pledged-Partitions"), "waiting");
+	CHECK_INT(get("/v1/campaigns/" DEMO), 503);
+	CHECK_INT(get("/v1/totals"), 503);
+	/* Assigned nothing (more instances than partitions): all are another's. */
+	ownership_set(&m.owner, -1, NULL, 0, 9);
 	CHECK_INT(get("/v1/campaigns/sse-camp"), 421);
 	CHECK_STR(header("X-Pledged-Partitions"), "none of 4");
 	CHECK_INT(admin_get("/healthz"), 200); /* not a campaign route */

@@ -107,6 +107,30 @@ static bool same_newer_generation(void *arg)
 	return a > g->before && a == ownership_group_generation(&g->mb->owner);
 }
 
+/*
+ * What HTTP was told of A's partitions while B joined, sampled: between the
+ * revoke and the next assignment A must wait (503), not hold "none" (421,
+ * "another instance holds it": nobody does then).
+ */
+struct ownership_watch {
+	struct metrics *m;
+	atomic_bool stop;
+	bool saw_waiting, saw_none;
+};
+
+static void *watch_ownership(void *arg)
+{
+	struct ownership_watch *w = arg;
+	while (!atomic_load(&w->stop)) {
+		char held[256];
+		ownership_describe(&w->m->owner, held, sizeof held);
+		w->saw_waiting |= strcmp(held, "waiting") == 0;
+		w->saw_none |= strncmp(held, "none", 4) == 0;
+		kt_sleep_ms(1);
+	}
+	return NULL;
+}
+
 /* The generation inside librdkafka's serialized group metadata, and nothing from elsewhere. */
 static void test_generation_parse(void)
 {
@@ -227,9 +251,17 @@ int main(int argc, char **argv)
 	CHECK(kt_wait(has_batches, &ma, 60000));
 	struct generations g = {&ma, &mb, ownership_group_generation(&ma.owner)};
 	CHECK(g.before >= 1);
+	struct ownership_watch watch = {.m = &ma};
+	pthread_t watcher;
+	pthread_create(&watcher, NULL, watch_ownership, &watch);
 	kt_runner_start(&rb, b, &mb, &opt); /* joins while events flow: a rebalance under load */
 	CHECK(kt_wait(is_consuming, &mb, 60000));
 	CHECK(kt_wait(same_newer_generation, &g, 60000));
+	atomic_store(&watch.stop, true);
+	pthread_join(watcher, NULL);
+	CHECK(!watch.saw_none);
+	/* An eager rebalance revokes everything first (a cooperative one may too). */
+	CHECK(watch.saw_waiting || cooperative);
 	printf("group generation %d alone, %d after the join\n", (int)g.before,
 	       (int)ownership_group_generation(&ma.owner));
 	pthread_join(producer, NULL);

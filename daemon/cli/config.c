@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,6 +87,21 @@ static int parse_unsigned(const char *key, const char *value, unsigned *out, cha
 	return PL_OK;
 }
 
+/* A number within min..max (max UINT_MAX: "at least min"), refused where it is read. */
+static int parse_in_range(const char *key, const char *value, unsigned min, unsigned max,
+			  unsigned *out, char *err, size_t err_size)
+{
+	unsigned v;
+	int rc = parse_unsigned(key, value, &v, err, err_size);
+	if (rc == PL_OK && (v < min || v > max))
+		return max == UINT_MAX
+			       ? fail(err, err_size, "'%s' wants at least %u, not '%s'", key, min, value)
+			       : fail(err, err_size, "'%s' wants %u..%u, not '%s'", key, min, max, value);
+	if (rc == PL_OK)
+		*out = v;
+	return rc;
+}
+
 /* A byte count with an optional K, M or G suffix (powers of 1024). */
 static int parse_size(const char *key, const char *value, size_t *out, char *err, size_t err_size)
 {
@@ -107,6 +123,20 @@ static int parse_size(const char *key, const char *value, size_t *out, char *err
 		return fail(err, err_size, "'%s' wants a size like 65536, 64M or 1G, not '%s'", key, value);
 	*out = (size_t)(v << shift);
 	return PL_OK;
+}
+
+/* LMDB's initial map: 0 for the store's default, else at least 64K (it grows by itself). */
+static int parse_map_size(const char *key, const char *value, size_t *out, char *err,
+			  size_t err_size)
+{
+	size_t v;
+	int rc = parse_size(key, value, &v, err, err_size);
+	if (rc == PL_OK && v && v < 65536)
+		return fail(err, err_size, "'%s' wants 0 or at least 64K (it grows by itself), not '%s'",
+			    key, value);
+	if (rc == PL_OK)
+		*out = v;
+	return rc;
 }
 
 static int set_kafka(struct serve_config *c, const char *prop, const char *value, char *err,
@@ -174,22 +204,23 @@ int config_set(struct serve_config *c, const char *key, const char *value, char 
 	if (key_is(key, "skip_lost_offsets"))
 		return parse_bool(key, value, &c->skip_lost_offsets, err, err_size);
 	if (key_is(key, "batch_max"))
-		return parse_unsigned(key, value, &c->batch_max, err, err_size);
+		return parse_in_range(key, value, 1, 100000, &c->batch_max, err, err_size);
 	if (key_is(key, "batch_ms"))
-		return parse_unsigned(key, value, &c->batch_ms, err, err_size);
+		return parse_in_range(key, value, 1, 10000, &c->batch_ms, err, err_size);
 	if (key_is(key, "map_size"))
-		return parse_size(key, value, &c->map_size, err, err_size);
+		return parse_map_size(key, value, &c->map_size, err, err_size);
 	if (key_is(key, "checkpoint_entries"))
-		return parse_unsigned(key, value, &c->checkpoint_entries, err, err_size);
+		return parse_in_range(key, value, 1000, 100000000, &c->checkpoint_entries, err,
+				      err_size);
 	if (key_is(key, "earliest_event_time"))
 		return time_text_parse(value, &c->earliest_event_time)
 			       ? PL_OK
 			       : fail(err, err_size, "%s wants " TIME_TEXT_FORMS ", not '%s'",
 				      key, value);
-	if (key_is(key, "max_clock_skew_s"))
-		return parse_unsigned(key, value, &c->max_clock_skew_s, err, err_size);
+	if (key_is(key, "max_clock_skew_s")) /* at most a year */
+		return parse_in_range(key, value, 0, 31536000, &c->max_clock_skew_s, err, err_size);
 	if (key_is(key, "ready_max_lag"))
-		return parse_unsigned(key, value, &c->ready_max_lag, err, err_size);
+		return parse_in_range(key, value, 1, UINT_MAX, &c->ready_max_lag, err, err_size);
 	if (key_is(key, "cache_s_maxage"))
 		return parse_unsigned(key, value, &c->cache_s_maxage, err, err_size);
 	if (key_is(key, "cache_stale_s"))
@@ -401,24 +432,12 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 	if (log_level_parse(c->log_level) < 0)
 		return fail(err, err_size, "log_level '%s' is not one of %s", c->log_level,
 			    "error, warn, info, debug");
-	if (c->batch_max < 1 || c->batch_max > 100000)
-		return fail(err, err_size, "batch_max wants 1..100000");
-	if (c->batch_ms < 1 || c->batch_ms > 10000)
-		return fail(err, err_size, "batch_ms wants 1..10000");
-	if (c->checkpoint_entries < 1000 || c->checkpoint_entries > 100000000)
-		return fail(err, err_size, "checkpoint_entries wants 1000..100000000");
-	if (c->ready_max_lag < 1)
-		return fail(err, err_size, "ready_max_lag wants at least 1");
 	if (c->cache_stale_s && !c->cache_s_maxage)
 		return fail(err, err_size, "cache_stale_s needs cache_s_maxage: without it shared "
 					   "caches keep nothing to serve stale");
-	if (c->max_clock_skew_s > 31536000)
-		return fail(err, err_size, "max_clock_skew_s wants 0..31536000 (a year)");
 	if (c->earliest_event_time > clock_wall_ms() + (int64_t)c->max_clock_skew_s * 1000)
 		return fail(err, err_size, "earliest_event_time is later than now (and "
 					   "max_clock_skew_s): every event would be rejected out_of_range");
-	if (c->map_size && c->map_size < 65536)
-		return fail(err, err_size, "map_size wants at least 64K (it grows by itself)");
 	for (size_t i = 0; i < c->kafka_count; i++)
 		for (size_t j = 0; j < sizeof owned_kafka_keys / sizeof owned_kafka_keys[0]; j++)
 			if (strcmp(c->kafka[i].key, owned_kafka_keys[j].key) == 0)

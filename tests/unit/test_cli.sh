@@ -53,6 +53,8 @@ contains "$work/err" "pledged dump: option '--from' requires an argument" "a mis
 if grep -q "unknown option" "$work/err"; then fail "a missing value called an unknown option"; else ok; fi
 expect 2 "serve with a size too large" -- "$PLEDGED" serve --map-size 9T
 contains "$work/err" "pledged serve: 'map-size' wants a size like 65536, 64M or 1G, not '9T'" "the setting named once"
+expect 2 "serve with a batch out of range" -- "$PLEDGED" serve --batch-max 0
+contains "$work/err" "pledged serve: 'batch-max' wants 1..100000, not '0'" "a range error names the flag and the value"
 expect 2 "an abbreviation that fits two options" -- "$PLEDGED" replay --until 5
 contains "$work/err" "pledged replay: option '--until' is ambiguous" "an ambiguous option is named as such"
 

@@ -91,15 +91,16 @@ static int parse_unsigned(const char *key, const char *value, unsigned *out, cha
 static int parse_in_range(const char *key, const char *value, unsigned min, unsigned max,
 			  unsigned *out, char *err, size_t err_size)
 {
-	unsigned v;
+	unsigned v = 0;
 	int rc = parse_unsigned(key, value, &v, err, err_size);
-	if (rc == PL_OK && (v < min || v > max))
+	if (rc)
+		return rc;
+	if (v < min || v > max)
 		return max == UINT_MAX
 			       ? fail(err, err_size, "'%s' wants at least %u, not '%s'", key, min, value)
 			       : fail(err, err_size, "'%s' wants %u..%u, not '%s'", key, min, max, value);
-	if (rc == PL_OK)
-		*out = v;
-	return rc;
+	*out = v;
+	return PL_OK;
 }
 
 /* A byte count with an optional K, M or G suffix (powers of 1024). */
@@ -129,14 +130,15 @@ static int parse_size(const char *key, const char *value, size_t *out, char *err
 static int parse_map_size(const char *key, const char *value, size_t *out, char *err,
 			  size_t err_size)
 {
-	size_t v;
+	size_t v = 0;
 	int rc = parse_size(key, value, &v, err, err_size);
-	if (rc == PL_OK && v && v < 65536)
+	if (rc)
+		return rc;
+	if (v && v < 65536)
 		return fail(err, err_size, "'%s' wants 0 or at least 64K (it grows by itself), not '%s'",
 			    key, value);
-	if (rc == PL_OK)
-		*out = v;
-	return rc;
+	*out = v;
+	return PL_OK;
 }
 
 static int set_kafka(struct serve_config *c, const char *prop, const char *value, char *err,

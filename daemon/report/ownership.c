@@ -54,8 +54,7 @@ void ownership_release(struct ownership *o)
 	pthread_mutex_lock(&o->lock);
 	memset(o->owned, 0, sizeof o->owned);
 	o->assigned = false;
-	o->generation++;
-	o->group_generation = -1;
+	o->generation++; /* the group's stays: announcements of letting go carry it */
 	o->changed_ms = clock_wall_ms();
 	pthread_mutex_unlock(&o->lock);
 }

@@ -192,6 +192,10 @@ static int walk_entry(const MDB_val *key, const MDB_val *val, void *arg)
 	struct entry_walk *w = arg;
 	struct evlog_entry e;
 	int rc = evlog_parse(key, val, &e);
+	/* The log is dense, 1 to its last: an entry out of its place is damage
+	 * to LMDB's pages that moved or hid entries, though each is sound. */
+	if (rc == 0 && e.seq != w->next_seq)
+		rc = PL_ECORRUPT;
 	if (rc) {
 		/* Entries follow one another: a damaged one is the one after the
 		 * last good one, whatever its damaged key says. */

@@ -67,8 +67,9 @@ int evlog_get(struct store_txn *t, uint64_t seq, struct evlog_entry *e);
 /*
  * Calls fn for each log entry from sequence from_seq on, oldest first. fn
  * returns 0 to go on, > 0 to stop, < 0 to stop with that error. An entry
- * that does not parse or check stops the walk: its error is returned and
- * *bad_seq (when not NULL) names it.
+ * that does not parse or check, or is not the next in sequence (the log
+ * is dense: one missing or out of place is damage), stops the walk: its
+ * error is returned and *bad_seq (when not NULL) names the entry expected.
  */
 int evlog_each(struct store_txn *t, uint64_t from_seq,
 	       int (*fn)(const struct evlog_entry *e, void *arg), void *arg, uint64_t *bad_seq);

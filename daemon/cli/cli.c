@@ -134,10 +134,12 @@ int cli_check_copy(const char *cmd, const char *dir)
 		return CLI_STORE;
 	}
 	if (bad_entry || bad_rejection) {
-		fprintf(stderr, "pledged %s: the copy's %s %llu does not match its checksum; the "
-				"data dir itself may be damaged: run 'pledged verify'\n",
+		fprintf(stderr, "pledged %s: the copy's %s %llu %s; the data dir itself may be "
+				"damaged: run 'pledged verify'\n",
 			cmd, bad_entry ? "log entry" : "rejection",
-			(unsigned long long)(bad_entry ? bad_entry : bad_rejection));
+			(unsigned long long)(bad_entry ? bad_entry : bad_rejection),
+			bad_entry ? "does not match its checksum, or is missing or out of its place"
+				  : "does not match its checksum");
 		return CLI_MISMATCH;
 	}
 	return CLI_OK;

@@ -80,7 +80,8 @@ int cmd_verify(int argc, char **argv)
 	}
 	const struct replay_result *r = &rep.replay.result;
 	if (r->outcome == REPLAY_DAMAGED) {
-		printf("DAMAGED: log entry %llu does not match its checksum\n",
+		printf("DAMAGED: log entry %llu does not match its checksum, or is missing or out of "
+		       "its place (LMDB's pages lost or moved it)\n",
 		       (unsigned long long)r->failed_seq);
 		return CLI_MISMATCH;
 	}

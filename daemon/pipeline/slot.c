@@ -16,7 +16,8 @@ const char *replay_outcome_text(enum replay_outcome outcome)
 	case REPLAY_OK: return "replayed";
 	case REPLAY_INCONSISTENT: return "a log entry no longer applies";
 	case REPLAY_UNREADABLE: return "a log entry cannot be decoded";
-	case REPLAY_DAMAGED: return "a log entry does not match its checksum (damaged)";
+	case REPLAY_DAMAGED: return "a log entry is damaged (it does not match its checksum, or is "
+				    "missing or out of its place)";
 	case REPLAY_FAILED: return "the store failed";
 	}
 	return "unknown";

@@ -72,7 +72,8 @@ enum replay_outcome {
 	REPLAY_OK,           /* every entry applied */
 	REPLAY_INCONSISTENT, /* an entry the log accepted was refused; see failed_seq, rejection */
 	REPLAY_UNREADABLE,   /* an entry does not decode; see failed_seq, rejection */
-	REPLAY_DAMAGED,      /* an entry does not match its checksum; see failed_seq */
+	REPLAY_DAMAGED,      /* an entry does not match its checksum, or is not where the
+			        dense log has it; see failed_seq */
 	REPLAY_FAILED,       /* the store failed; see the returned error */
 };
 

@@ -77,9 +77,14 @@ int cmd_upgrade(int argc, char **argv)
 	struct upgrade_report rep;
 	err = upgrade_run(st, show_step, NULL, &rep);
 	store_close(st);
-	if (err == PL_ECORRUPT) {
+	if (err == PL_ECORRUPT && rep.rebuild.result.outcome != REPLAY_OK) {
 		cli_print_replay_failure("upgrade", &rep.rebuild.result);
 		rc = CLI_MISMATCH;
+	} else if (err == PL_ECORRUPT) {
+		fprintf(stderr, "pledged upgrade: the data dir is damaged (%s: LMDB's pages lead "
+				"nowhere sound); restore it from the backup made before the upgrade\n",
+			pl_strerror(err));
+		rc = CLI_STORE;
 	} else if (err) {
 		fprintf(stderr, "pledged upgrade: %s; run it again to go on\n", pl_strerror(err));
 		rc = CLI_STORE;

@@ -56,6 +56,12 @@ static int rewrite_txn(struct store_txn *t, void *arg)
 			break;
 		}
 		uint64_t seq = bytes_get_be64(k.mv_data);
+		/* A key below the one asked for: damaged pages sent the cursor
+		 * back, and following them would go round for ever. */
+		if (seq < r->next) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
 		int up = r->upgrade(t, &k, &v);
 		if (up < 0)
 			break;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_upgrade.sh — data dirs of formats 1 to 6 brought to format 7 by
 # `pledged upgrade`, and refused by every other command until then.
-# Usage: test_upgrade.sh PLEDGED MAKE_V1 MAKE_OLD_FORMAT DEMO_JSONL
+# Usage: test_upgrade.sh PLEDGED MAKE_V1 MAKE_OLD_FORMAT DEMO_JSONL BUMP_BRANCH_KEY
 #
 # make_v1 writes the demo as format 1 (the log without checksums, the old
 # projection tables, a rejection, an offset). Before the upgrade: exit 3
@@ -21,8 +21,10 @@
 # stopped after its first commit, it is still format 5 and finishes when run
 # again. And into format 6 (as this build writes a data dir stopped
 # cleanly, no move under way): upgraded by changing the format's number.
+# A format-1 log whose B-tree sends a seek back (a branch key raised) is
+# damage, exit 3, not an upgrade going round for ever.
 set -u
-PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4
+PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4 BUMP_BRANCH_KEY=$5
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/testlib.sh"
@@ -50,6 +52,11 @@ rm "$work/small/creating"
 expect 0 "upgrade of the small format-1 log" -- "$PLEDGED" upgrade --data "$work/small"
 expect 0 "its five events" -- "$PLEDGED" dump --data "$work/small"
 [ "$(wc -l <"$work/out")" = 5 ] && ok || fail "the small log lost events: $(wc -l <"$work/out") left"
+
+make_v1 bumped
+"$BUMP_BRANCH_KEY" "$work/bumped" >/dev/null || fail "no branch key to raise in the format-1 log"
+expect 3 "upgrade of a log whose B-tree seeks backwards" -- timeout 60 "$PLEDGED" upgrade --data "$work/bumped"
+contains "$work/err" "the data dir is damaged" "upgrade says the data dir is damaged"
 
 expect 0 "upgrade" -- "$PLEDGED" upgrade --data "$work/d"
 contains "$work/err" "is of format 7 now (2059 log entries and 1 rejections rewritten, projections rebuilt)" "upgrade summary"

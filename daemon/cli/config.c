@@ -445,6 +445,11 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 			if (strcmp(c->kafka[i].key, owned_kafka_keys[j].key) == 0)
 				return fail(err, err_size, "kafka.%s is set by pledged itself (%s)",
 					    c->kafka[i].key, owned_kafka_keys[j].instead);
+	/* librdkafka judges its own names and values: here, not at start. */
+	rd_kafka_conf_t *conf = kafka_conf_new(c->kafka, c->kafka_count, err, err_size);
+	if (!conf)
+		return PL_EINVAL;
+	rd_kafka_conf_destroy(conf);
 	return PL_OK;
 }
 

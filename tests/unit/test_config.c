@@ -87,6 +87,12 @@ static const struct file_case file_cases[] = {
 	{"pledged owns the group", "kafka.group.id = other\n", PL_EINVAL, "set by pledged itself"},
 	{"pledged owns offsets", "kafka.enable.auto.commit = true\n", PL_EINVAL, "offsets live in the data dir"},
 	{"pledged never skips", "kafka.auto.offset.reset = latest\n", PL_EINVAL, "never skips data"},
+	/* What librdkafka refuses is refused when the settings are checked, not at start. */
+	{"librdkafka's unknown property", "kafka.bogus.prop = 1\n", PL_EINVAL,
+	 "kafka property bogus.prop: No such configuration property"},
+	{"librdkafka's bad value", "kafka.session.timeout.ms = abc\n", PL_EINVAL,
+	 "kafka property session.timeout.ms: Invalid value"},
+	{"librdkafka's property", "kafka.session.timeout.ms = 6000\n", 0, NULL},
 };
 
 static void test_file_cases(void)

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -65,11 +67,9 @@ static bool tag_matches(const char *tag, size_t len, const char *etag)
 	return len == strlen(etag) && memcmp(tag, etag, len) == 0;
 }
 
-bool http_etag_matches(struct evhttp_request *req, const char *etag)
+/* Whether a tag of one If-None-Match field's list equals etag. */
+static bool list_matches(const char *inm, const char *etag)
 {
-	const char *inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
-	if (!inm)
-		return false;
 	bool match = false;
 	for (const char *p = inm; *p && !match;) {
 		while (*p == ' ' || *p == '\t' || *p == ',')
@@ -88,6 +88,17 @@ bool http_etag_matches(struct evhttp_request *req, const char *etag)
 		match = end > start && tag_matches(start, (size_t)(end - start), etag);
 	}
 	return match;
+}
+
+bool http_etag_matches(struct evhttp_request *req, const char *etag)
+{
+	/* Several If-None-Match fields are one list (RFC 9110, 5.3). */
+	struct evkeyval *h;
+	TAILQ_FOREACH(h, evhttp_request_get_input_headers(req), next)
+		if (strcasecmp(h->key, "If-None-Match") == 0 &&
+		    list_matches(h->value, etag))
+			return true;
+	return false;
 }
 
 void http_reply_body(struct http_request *r, int status, const char *content_type,

@@ -383,6 +383,9 @@ static void test_conditional(void)
 	CHECK_STR(header("ETag"), etag);
 	snprintf(inm, sizeof inm, "If-None-Match: \"1\", W/%s\r\n", etag);
 	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, inm), 304);
+	/* Two fields are one list. */
+	snprintf(inm, sizeof inm, "If-None-Match: \"1\"\r\nIf-None-Match: %s\r\n", etag);
+	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, inm), 304);
 	CHECK_INT(request("GET", "/v1/campaigns/" DEMO "/comments", "If-None-Match: *\r\n"), 304);
 	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, "If-None-Match: \"0\"\r\n"), 200);
 	/* A 404 is never a 304. */

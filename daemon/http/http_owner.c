@@ -15,7 +15,7 @@
 #include "http_query.h"
 #include "http_reply.h"
 
-/* Longest path and query sent on in a Location; longer ones get the 421. */
+/* Longest path and query sent on in a Location, encoded; longer ones get the 421. */
 #define LOCATION_URI_MAX 2048
 
 bool http_owns(const struct http_request *r, const char *id, size_t len)
@@ -23,6 +23,32 @@ bool http_owns(const struct http_request *r, const char *id, size_t len)
 	int32_t partition, count;
 	return ownership_of(&r->w->hs->m->owner, id, len, &partition, &count, NULL) ==
 	       OWNERSHIP_OWNED;
+}
+
+/*
+ * Appends uri to url (of size bytes, holding a string), each byte a URI
+ * may not hold as it is (controls, space, non-ASCII, "<>\\^`{|}) as %XX:
+ * the request line brings them raw, and a Location with them is no
+ * header. False when it does not fit.
+ */
+static bool append_uri(char *url, size_t size, const char *uri)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(url);
+	for (const unsigned char *p = (const unsigned char *)uri; *p; p++) {
+		bool raw = *p > ' ' && *p < 0x7f && !strchr("\"<>\\^`{|}", *p);
+		if (n + (raw ? 1 : 3) >= size)
+			return false;
+		if (raw) {
+			url[n++] = (char)*p;
+		} else {
+			url[n++] = '%';
+			url[n++] = hex[*p >> 4];
+			url[n++] = hex[*p & 15];
+		}
+	}
+	url[n] = '\0';
+	return true;
 }
 
 static void reply_waiting(struct http_request *r)
@@ -61,10 +87,8 @@ bool http_reply_if_not_owned(struct http_request *r)
 	} else if (a == OWNERSHIP_NOT_OWNED &&
 		   cluster_owner(&m->cluster, partition, count, clock_wall_ms(), changed_ms,
 				 ownership_group_generation(&m->owner), url, CLUSTER_URL_MAX) &&
-		   strlen(evhttp_request_get_uri(r->req)) < LOCATION_URI_MAX) {
-		/* The same path and query, at the owner. */
-		strcat(url, evhttp_request_get_uri(r->req));
-		evhttp_add_header(h, "Location", url);
+		   append_uri(url, sizeof url, evhttp_request_get_uri(r->req)) &&
+		   evhttp_add_header(h, "Location", url) == 0) { /* the same path and query, there */
 		evhttp_add_header(h, "Cache-Control", "no-store");
 		http_reply_error(r, 307, "not_owned: this campaign's partition (%d) is held by the "
 					 "instance at the Location given", (int)partition);

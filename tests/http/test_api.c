@@ -462,6 +462,11 @@ static void test_ownership(void)
 		      clock_wall_ms(), 7);
 	CHECK_INT(get("/v1/campaigns/" DEMO "/comments?limit=5"), 307);
 	CHECK_STR(header("Location"), "http://other.internal:8080/v1/campaigns/" DEMO "/comments?limit=5");
+	/* Bytes the request line brings raw, which a header may not hold, go encoded. */
+	CHECK_INT(get("/c/" DEMO "?x=\"<>\x7f\x01\xff\rSet-Cookie:%20a"), 307);
+	CHECK_STR(header("Location"),
+		  "http://other.internal:8080/c/" DEMO "?x=%22%3C%3E%7F%01%FF%0DSet-Cookie:%20a");
+	CHECK_STR(header("Set-Cookie"), "");
 	CHECK(strncmp(error_text(), "not_owned", 9) == 0);
 	/* A claim from before this instance's own last rebalance is not trusted
 	 * (the claimant may have let go too: two instances would bounce a

@@ -428,7 +428,8 @@ static int serve_consuming(const struct serve_config *cfg)
 	}
 	if (cfg->advertise_url[0]) {
 		struct members_options mopt = {.brokers = copt.brokers, .topic = cfg->topic,
-					       .url = cfg->advertise_url, .kafka = cfg->kafka,
+					       .group = cfg->group, .url = cfg->advertise_url,
+					       .kafka = cfg->kafka,
 					       .kafka_count = cfg->kafka_count};
 		if (members_start(&members, &m, &mopt, err, sizeof err)) {
 			log_error("%s", err);

@@ -22,6 +22,7 @@ struct members {
 	rd_kafka_t *producer, *consumer;
 	char id[CLUSTER_ID_MAX];
 	char url[CLUSTER_URL_MAX];
+	char group[256];
 	char topic[300];
 	pthread_t thread;
 	atomic_bool stop;
@@ -35,8 +36,9 @@ static void announce(struct members *mb)
 	json_t *parts = json_array();
 	for (size_t i = 0; parts && i < n; i++)
 		json_array_append_new(parts, json_integer(held[i]));
-	json_t *j = parts ? json_pack("{s:s,s:s,s:i,s:o,s:i,s:I}", "id", mb->id, "url", mb->url,
-				      "count", (int)count, "partitions", parts, "generation",
+	json_t *j = parts ? json_pack("{s:s,s:s,s:s,s:i,s:o,s:i,s:I}", "id", mb->id, "url", mb->url,
+				      "group", mb->group, "count", (int)count, "partitions", parts,
+				      "generation",
 				      (int)ownership_group_generation(&mb->m->owner), "at",
 				      (json_int_t)clock_wall_ms())
 			  : NULL;
@@ -52,17 +54,29 @@ static void announce(struct members *mb)
 	free(text);
 }
 
-/* One announcement read back; anything malformed is ignored. */
+/* Whether url is one to send readers to: http(s)://, nothing a header may not hold. */
+static bool plain_url(const char *url)
+{
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return false;
+	return true;
+}
+
+/* One announcement read back; anything malformed, or of another group, is ignored. */
 static void hear(struct members *mb, const rd_kafka_message_t *msg)
 {
 	json_t *j = json_loadb(msg->payload, msg->len, 0, NULL);
-	const char *id = NULL, *url = NULL;
+	const char *id = NULL, *url = NULL, *group = NULL;
 	json_t *parts = NULL;
 	int count = 0, generation = -1;
 	json_int_t at = 0;
-	if (j && json_unpack(j, "{s:s,s:s,s:i,s:o,s:I,s?i}", "id", &id, "url", &url, "count", &count,
-			     "partitions", &parts, "at", &at, "generation", &generation) == 0 &&
-	    json_is_array(parts)) {
+	if (j && json_unpack(j, "{s:s,s:s,s:s,s:i,s:o,s:I,s?i}", "id", &id, "url", &url, "group",
+			     &group, "count", &count, "partitions", &parts, "at", &at, "generation",
+			     &generation) == 0 &&
+	    strcmp(group, mb->group) == 0 && plain_url(url) && json_is_array(parts)) {
 		int32_t held[OWNERSHIP_MAX_PARTITIONS];
 		size_t n = 0, i;
 		json_t *p;
@@ -128,6 +142,7 @@ int members_start(struct members **out, struct metrics *m, const struct members_
 	snprintf(mb->id, sizeof mb->id, "m-%" PRIx64 "-%ld", (uint64_t)clock_wall_ms(),
 		 (long)getpid());
 	snprintf(mb->url, sizeof mb->url, "%s", opt->url);
+	snprintf(mb->group, sizeof mb->group, "%s", opt->group);
 	snprintf(mb->topic, sizeof mb->topic, "%s%s", opt->topic, MEMBERS_TOPIC_SUFFIX);
 	char group[CLUSTER_ID_MAX + 16];
 	snprintf(group, sizeof group, "%s.reader", mb->id); /* commits nothing */

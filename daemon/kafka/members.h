@@ -2,8 +2,10 @@
  * members.h — the instances of a consumer group telling each other where
  * they are: with advertise_url set, serve announces, every second and after
  * each rebalance, its HTTP address and the partitions it holds on the topic
- * <topic>.members (partition 0, keyed by its own id), and reads everyone's
- * announcements into the cluster view (cluster.h). So any instance can send
+ * <topic>.members (partition 0, keyed by its own id), and reads the
+ * announcements of its group's members into the cluster view (cluster.h);
+ * other groups on the topic (replicas with a group of their own) announce
+ * there too, and are not members. So any instance can send
  * a request for a campaign it does not hold to the instance that does, as
  * Kafka Streams does with application.server, through Kafka alone.
  *
@@ -25,6 +27,7 @@
 struct members_options {
 	const char *brokers;
 	const char *topic; /* the topic consumed: announcements go to topic + ".members" */
+	const char *group; /* the consumer group: other groups' announcements are not heard */
 	const char *url;   /* this instance's public HTTP address, e.g. http://10.0.0.5:8080 */
 	const struct kafka_prop *kafka; /* pass-through properties (security) */
 	size_t kafka_count;

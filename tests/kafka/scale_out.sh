@@ -17,16 +17,17 @@
 #    answered by exactly one instance with the exact total, and every data
 #    dir verifies.
 # 5. With --advertise-url, A redirects (307) B's campaigns to B, whose
-#    answer is exact, and /v1/cluster shows both; after B's kill -9 its
+#    answer is exact, and /v1/cluster shows both (and not a replica of
+#    another group announcing on the same topic); after B's kill -9 its
 #    announcement expires and A answers 421, then everything itself.
 # Usage: scale_out.sh PLEDGED MOCK_BROKER
 set -u
 PLEDGED=$1 MOCK=$2
 command -v curl >/dev/null || { echo "scale_out: curl missing: skipped"; exit 77; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/pledged-scale-XXXXXX")
-MOCK_PID= A_PID= B_PID= C_PID= FEED_PID=
+MOCK_PID= A_PID= B_PID= C_PID= R_PID= FEED_PID=
 cleanup() {
-	for pid in $FEED_PID $A_PID $B_PID $C_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	for pid in $FEED_PID $A_PID $B_PID $C_PID $R_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -37,12 +38,12 @@ start_mock_broker "$MOCK" "$work" 4
 
 # start NAME [PORT]: a serve in the group with data dir $work/NAME; sets
 # NAME_PID and NAME_URL. With PORT it listens there and advertises itself.
-start() {
-	local listen=127.0.0.1:0 advertise=()
+start() { # start NAME [PORT [GROUP]]: PORT advertised
+	local listen=127.0.0.1:0 advertise=() group=${3:-scale}
 	[ $# -gt 1 ] && listen=127.0.0.1:$2 advertise=(--advertise-url "http://127.0.0.1:$2")
 	# A restart must not read its former self's port from the old log.
 	rm -f "$work/$1.log"
-	"$PLEDGED" serve --brokers "$ADDR" --group scale --data "$work/$1" --listen "$listen" \
+	"$PLEDGED" serve --brokers "$ADDR" --group "$group" --data "$work/$1" --listen "$listen" \
 		--admin-listen 127.0.0.1:0 --batch-ms 10 --kafka session.timeout.ms=6000 \
 		--kafka heartbeat.interval.ms=500 "${advertise[@]}" 2>"$work/$1.log" &
 	eval "$1_PID=$!"
@@ -231,6 +232,9 @@ if ! command -v python3 >/dev/null; then
 fi
 start A "$(free_port)"
 start B "$(free_port)"
+# A replica with a group of its own announces on the same topic: no member
+# of A's group, so never where A sends a request.
+start R "$(free_port)" replica
 for _ in $(seq 600); do
 	pa=$(partitions "$A_URL") pb=$(partitions "$B_URL")
 	[ "$(echo "${pa% of 4},${pb% of 4}" | tr ',' '\n' | sort | tr '\n' ' ')" = "0 1 2 3 " ] && break
@@ -246,6 +250,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [ "$(grep -o '"fresh":true' "$work/cluster" | wc -l)" = 2 ] && ok || fail "A's cluster view: $(cat "$work/cluster")"
+grep -qF "${R_URL##*:}" "$work/cluster" && fail "A counts the replica of another group as a member: $(cat "$work/cluster")" || ok
 grep -qF "${B_URL##*:}\",\"partitions\":$b_parts,\"of\":4," "$work/cluster" && ok ||
 	fail "A's view of B is not its address and partitions $b_parts: $(cat "$work/cluster")"
 # The group's generation: A's own and what both announced, one number.
@@ -287,4 +292,5 @@ wait_partitions "$A_URL" "0,1,2,3 of 4"
 wait_exact A "$A_URL" " c0 c1 c2 c3 c4 c5 c6 c7" && ok
 stop A
 A_PID=
+stop R
 finish

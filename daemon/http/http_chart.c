@@ -76,6 +76,9 @@ static int draw(struct evbuffer *b, struct proj_staged *staged, struct store_txn
 				      &s);
 	if (rc)
 		return rc;
+	/* It ends where the campaign stands now, as the live page draws it: a
+	 * refund after the close still counts (the span stays the campaign's). */
+	s.raised[s.n - 1] = tot->raised;
 	bool has_target = c->info.target != PROJ_NONE && c->info.target > 0;
 	int64_t top = has_target ? c->info.target : 0;
 	for (size_t i = 0; i < s.n; i++)

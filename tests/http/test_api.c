@@ -941,6 +941,19 @@ static void test_page(void)
 			     "target, £5,000.") != NULL);
 	/* The bar shows a little raised as a sliver (a fiftieth), not as nothing. */
 	CHECK(strstr(R.body, "max=\"500000\" value=\"10000\"") != NULL);
+	/* A refund after the close still counts: the chart ends where the campaign stands. */
+	ingest_lines(st, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"late-1\",\"at\":1700000000000,"
+			 "\"campaign\":\"late\",\"title\":\"Late\",\"owner\":\"o\",\"currency\":\"GBP\"}\n"
+			 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"late-2\",\"at\":1700000000001,"
+			 "\"campaign\":\"late\",\"pledge\":\"lp\",\"supporter\":\"s\",\"amount\":700,"
+			 "\"currency\":\"GBP\"}\n"
+			 "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"late-3\",\"at\":1700000000003,"
+			 "\"campaign\":\"late\"}\n"
+			 "{\"v\":1,\"type\":\"pledge.refunded\",\"id\":\"late-4\",\"at\":1700003600000,"
+			 "\"campaign\":\"late\",\"pledge\":\"lp\",\"amount\":200}\n");
+	CHECK_INT(get("/c/late"), 200);
+	CHECK(strstr(R.body, "data-values=\"0 500\"") != NULL);
+	CHECK(strstr(R.body, "now <span id=\"chart-raised\">£5</span>") != NULL);
 	/* Closed with every pledge refunded, and no target: closed, not "We did it". */
 	ingest_lines(st, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"void-1\",\"at\":1700000000000,"
 			 "\"campaign\":\"void\",\"title\":\"Void\",\"owner\":\"o\",\"currency\":\"GBP\"}\n"

@@ -226,6 +226,32 @@ int evlog_get(struct store_txn *t, uint64_t seq, struct evlog_entry *e)
 	return rc ? rc : evlog_parse(&k, &v, e);
 }
 
+struct seek_check {
+	struct store_txn *t;
+	uint64_t *bad_seq;
+};
+
+static int seek_entry(const struct evlog_entry *e, void *arg)
+{
+	struct seek_check *c = arg;
+	uint8_t key[8];
+	MDB_val v;
+	bytes_put_be64(key, e->seq);
+	int rc = store_get(c->t, STORE_DB_LOG, key, sizeof key, &v);
+	/* Found where the walk found it: the same bytes of the same page. */
+	if (rc == 0 && (const uint8_t *)v.mv_data + v.mv_size == e->raw + e->raw_len)
+		return 0;
+	*c->bad_seq = e->seq;
+	return rc && rc != PL_ENOTFOUND ? rc : PL_ECORRUPT;
+}
+
+int evlog_check_seeks(struct store_txn *t, uint64_t *bad_seq)
+{
+	struct seek_check c = {t, bad_seq};
+	*bad_seq = 0;
+	return evlog_each(t, 1, seek_entry, &c, bad_seq);
+}
+
 int evlog_last_seq(struct store_txn *t, uint64_t *seq)
 {
 	MDB_val k, v;

@@ -65,6 +65,15 @@ int evlog_parse(const MDB_val *key, const MDB_val *val, struct evlog_entry *e);
 int evlog_get(struct store_txn *t, uint64_t seq, struct evlog_entry *e);
 
 /*
+ * Walks the whole log as evlog_each does, and seeks each entry by its
+ * sequence: LMDB's branch pages, which a walk does not read but every seek
+ * does, must lead to the entry walked. 0, or PL_ECORRUPT or PL_ECHECKSUM
+ * with *bad_seq the first entry a walk or a seek does not find sound, or a
+ * store error.
+ */
+int evlog_check_seeks(struct store_txn *t, uint64_t *bad_seq);
+
+/*
  * Calls fn for each log entry from sequence from_seq on, oldest first. fn
  * returns 0 to go on, > 0 to stop, < 0 to stop with that error. An entry
  * that does not parse or check, or is not the next in sequence (the log

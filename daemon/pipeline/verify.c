@@ -90,6 +90,14 @@ int verify_run(struct store *st, const char *scratch_dir, const struct slot_opti
 		rc = 0;
 		goto out;
 	}
+	/* Entries a walk finds but a seek (a refund's pledge, a resume) would miss. */
+	if (rc == 0 && (rc = evlog_check_seeks(&src, &rep->replay.result.failed_seq))) {
+		if (rc == PL_ECORRUPT || rc == PL_ECHECKSUM) {
+			rep->replay.result.outcome = REPLAY_DAMAGED;
+			rc = 0;
+		}
+		goto out;
+	}
 	if (rc == 0)
 		rc = proj_live(&src, &which, &gen);
 	if (rc == 0)

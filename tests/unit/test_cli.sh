@@ -3,10 +3,11 @@
 # flags, refused data dirs, import, dump, rejections, point-in-time replay,
 # and verify catching a projection changed behind pledged's back; the
 # reading commands on a read-only mount (as root; skipped otherwise).
-# Usage: test_cli.sh PLEDGED DEMO.jsonl
+# Usage: test_cli.sh PLEDGED DEMO.jsonl BUMP_BRANCH_KEY
 set -u
 PLEDGED=$1
 DEMO=$2
+BUMP_BRANCH_KEY=$3
 work=$(mktemp -d)
 trap 'umount "$work/ro" "$work/mnt" 2>/dev/null; rm -rf "$work"' EXIT
 . "$(dirname "$0")/testlib.sh"
@@ -301,6 +302,16 @@ expect 1 "verify catches a tampered total" -- "$PLEDGED" verify --data "$work/d"
 contains "$work/out" "MISMATCH: $live.totals: key 'jess-phillips-for-labour-leader' differs" "verify names the record"
 expect 0 "replay repairs it" -- "$PLEDGED" replay --data "$work/d"
 expect 0 "verify after replay" -- "$PLEDGED" verify --data "$work/d"
+
+# A branch key of the log raised: a walk meets every entry in order, a seek
+# for entry 19 goes astray. verify names it; dump from there says damaged.
+"$PLEDGED" import --data "$work/bumped" <"$DEMO" >/dev/null 2>&1
+"$BUMP_BRANCH_KEY" "$work/bumped" log >/dev/null || fail "no branch key to raise in the log"
+expect 1 "verify of a log that a seek misses" -- "$PLEDGED" verify --data "$work/bumped"
+contains "$work/out" "DAMAGED: log entry 19 does not match its checksum, or is missing or out of its place" \
+	"verify names the entry a seek misses"
+expect 3 "dump from behind the raised key" -- "$PLEDGED" dump --data "$work/bumped" --from 20
+contains "$work/err" "log entry 20 is damaged" "dump names the entry out of its place"
 
 # Backup and restore: the copy is a data dir with the same log and projections.
 expect 2 "backup without --to" -- "$PLEDGED" backup --data "$work/d"

@@ -54,7 +54,7 @@ expect 0 "its five events" -- "$PLEDGED" dump --data "$work/small"
 [ "$(wc -l <"$work/out")" = 5 ] && ok || fail "the small log lost events: $(wc -l <"$work/out") left"
 
 make_v1 bumped
-"$BUMP_BRANCH_KEY" "$work/bumped" >/dev/null || fail "no branch key to raise in the format-1 log"
+"$BUMP_BRANCH_KEY" "$work/bumped" log >/dev/null || fail "no branch key to raise in the format-1 log"
 expect 3 "upgrade of a log whose B-tree seeks backwards" -- timeout 60 "$PLEDGED" upgrade --data "$work/bumped"
 contains "$work/err" "the data dir is damaged" "upgrade says the data dir is damaged"
 

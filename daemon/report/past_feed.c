@@ -23,7 +23,7 @@ static int read_entry(struct store_txn *t, uint64_t seq, struct pl_event *ev, bo
 /* proj_event_at_fn over t. */
 static int event_at(void *t, uint64_t seq, struct pl_event *ev)
 {
-	bool erased;
+	bool erased = false;
 	return read_entry(t, seq, ev, &erased);
 }
 
@@ -62,7 +62,7 @@ static int add_comment(uint64_t seq, int64_t at, void *arg)
 	bool full = page->count == f->limit || f->bytes >= PROJ_PAGE_BYTES;
 	struct proj_comment spare;
 	struct proj_comment *c = full ? &spare : &page->items[page->count];
-	bool erased;
+	bool erased = false;
 	int rc = read_comment(f->t, seq, c, &erased);
 	if (rc || erased)
 		return rc; /* an erased comment never shows: the next one, then */

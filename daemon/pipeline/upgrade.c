@@ -144,6 +144,28 @@ static int set_format_txn(struct store_txn *t, void *arg)
 	return t->err;
 }
 
+/*
+ * Reads every row of every table, LMDB's list of free pages, and seeks
+ * every log entry, as verify does: an old format has no checksums, and damage it brought (a page
+ * number flipped) can surface only in what the upgrade wrote over it.
+ * PL_ECORRUPT when something is damaged.
+ */
+static int check_pages(struct store *st)
+{
+	struct store_txn t;
+	enum store_db bad;
+	int rc = store_read_begin(st, &t);
+	if (rc == 0)
+		rc = store_check_values(&t, &bad);
+	if (rc == 0)
+		rc = store_check_free_pages(&t);
+	uint64_t bad_seq;
+	if (rc == 0 && (rc = evlog_check_seeks(&t, &bad_seq)) == PL_ECHECKSUM)
+		rc = PL_ECORRUPT;
+	store_abort(&t);
+	return rc;
+}
+
 static void say(void (*progress)(const char *step, void *arg), void *arg, const char *step)
 {
 	if (progress)
@@ -218,6 +240,10 @@ int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg),
 		rep->rebuilt = rc == 0;
 		if (rc == 0 && rep->rebuild.result.outcome != REPLAY_OK)
 			return PL_ECORRUPT;
+	}
+	if (rc == 0) {
+		say(progress, arg, "checking LMDB's pages");
+		rc = check_pages(st);
 	}
 	if (rc == 0)
 		rc = store_run_write(st, finish_txn, NULL);

@@ -37,7 +37,9 @@ struct upgrade_report {
 /*
  * Upgrades st (opened with old_format). progress, when not NULL, is told of
  * each step. 0 with *rep, PL_ECORRUPT when the rebuild finds a log entry
- * that does not apply (see rep->rebuild.result), or a store error.
+ * that does not apply (see rep->rebuild.result) or LMDB's pages are
+ * damaged (the data dir is then left unfinished, not of the new format),
+ * or a store error.
  */
 int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg), void *arg,
 		struct upgrade_report *rep);

@@ -3,11 +3,11 @@
 # flags, refused data dirs, import, dump, rejections, point-in-time replay,
 # and verify catching a projection changed behind pledged's back; the
 # reading commands on a read-only mount (as root; skipped otherwise).
-# Usage: test_cli.sh PLEDGED DEMO.jsonl BUMP_BRANCH_KEY
+# Usage: test_cli.sh PLEDGED DEMO.jsonl DAMAGE_PAGE
 set -u
 PLEDGED=$1
 DEMO=$2
-BUMP_BRANCH_KEY=$3
+DAMAGE_PAGE=$3
 work=$(mktemp -d)
 trap 'umount "$work/ro" "$work/mnt" 2>/dev/null; rm -rf "$work"' EXIT
 . "$(dirname "$0")/testlib.sh"
@@ -306,7 +306,7 @@ expect 0 "verify after replay" -- "$PLEDGED" verify --data "$work/d"
 # A branch key of the log raised: a walk meets every entry in order, a seek
 # for entry 19 goes astray. verify names it; dump from there says damaged.
 "$PLEDGED" import --data "$work/bumped" <"$DEMO" >/dev/null 2>&1
-"$BUMP_BRANCH_KEY" "$work/bumped" log >/dev/null || fail "no branch key to raise in the log"
+"$DAMAGE_PAGE" "$work/bumped" log raise-key || fail "no branch key to raise in the log"
 expect 1 "verify of a log that a seek misses" -- "$PLEDGED" verify --data "$work/bumped"
 contains "$work/out" "DAMAGED: log entry 19 does not match its checksum, or is missing or out of its place" \
 	"verify names the entry a seek misses"

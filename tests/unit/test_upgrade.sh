@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_upgrade.sh — data dirs of formats 1 to 6 brought to format 7 by
 # `pledged upgrade`, and refused by every other command until then.
-# Usage: test_upgrade.sh PLEDGED MAKE_V1 MAKE_OLD_FORMAT DEMO_JSONL BUMP_BRANCH_KEY
+# Usage: test_upgrade.sh PLEDGED MAKE_V1 MAKE_OLD_FORMAT DEMO_JSONL DAMAGE_PAGE
 #
 # make_v1 writes the demo as format 1 (the log without checksums, the old
 # projection tables, a rejection, an offset). Before the upgrade: exit 3
@@ -22,9 +22,11 @@
 # again. And into format 6 (as this build writes a data dir stopped
 # cleanly, no move under way): upgraded by changing the format's number.
 # A format-1 log whose B-tree sends a seek back (a branch key raised) is
-# damage, exit 3, not an upgrade going round for ever.
+# damage, exit 3, not an upgrade going round for ever; an upgrade that wrote
+# over a page whose number was flipped says the data dir is damaged, and
+# does not finish.
 set -u
-PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4 BUMP_BRANCH_KEY=$5
+PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4 DAMAGE_PAGE=$5
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/testlib.sh"
@@ -54,9 +56,18 @@ expect 0 "its five events" -- "$PLEDGED" dump --data "$work/small"
 [ "$(wc -l <"$work/out")" = 5 ] && ok || fail "the small log lost events: $(wc -l <"$work/out") left"
 
 make_v1 bumped
-"$BUMP_BRANCH_KEY" "$work/bumped" log >/dev/null || fail "no branch key to raise in the format-1 log"
+"$DAMAGE_PAGE" "$work/bumped" log raise-key || fail "no branch key to raise in the format-1 log"
 expect 3 "upgrade of a log whose B-tree seeks backwards" -- timeout 60 "$PLEDGED" upgrade --data "$work/bumped"
 contains "$work/err" "the data dir is damaged" "upgrade says the data dir is damaged"
+# A page number flipped in the rejections' root: LMDB copies the page under
+# it on the upgrade's first write there, and what it wrote is damaged. The
+# upgrade checks LMDB's pages as verify does, and does not finish.
+make_v1 flipped
+"$DAMAGE_PAGE" "$work/flipped" rejections flip-pgno || fail "no root page of the rejections to flip"
+expect 3 "upgrade over a page whose number is flipped" -- "$PLEDGED" upgrade --data "$work/flipped"
+contains "$work/err" "the data dir is damaged" "upgrade says the data dir is damaged"
+expect 3 "a data dir the upgrade found damaged is not of the new format" -- \
+	"$PLEDGED" dump --data "$work/flipped"
 
 expect 0 "upgrade" -- "$PLEDGED" upgrade --data "$work/d"
 contains "$work/err" "is of format 7 now (2059 log entries and 1 rejections rewritten, projections rebuilt)" "upgrade summary"

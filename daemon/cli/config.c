@@ -277,6 +277,10 @@ int config_parse_text(struct serve_config *c, const char *text, size_t len, char
 			snprintf(err, err_size, "line %u: too long", lineno);
 			return PL_EINVAL;
 		}
+		if (memchr(text + pos, '\0', line_len)) {
+			snprintf(err, err_size, "line %u: a NUL byte (is this a text file?)", lineno);
+			return PL_EINVAL;
+		}
 		memcpy(line, text + pos, line_len);
 		pos += line_len + 1;
 		size_t l = line_len;

@@ -141,6 +141,10 @@ static void test_values(void)
 	CHECK_INT(c.kafka_count, 1);
 	CHECK(c.read_only);
 	CHECK(config_kafka_get(&c, "y") == NULL);
+	/* A NUL byte would end the value early without a word: refused. */
+	static const char with_nul[] = "topic = c\nbrokers = a:1\0x\n";
+	CHECK_INT(config_parse_text(&c, with_nul, sizeof with_nul - 1, err, sizeof err), PL_EINVAL);
+	CHECK_STR(err, "line 2: a NUL byte (is this a text file?)");
 
 	/* The --kafka flag form: the kafka. prefix is implied. */
 	CHECK_INT(config_set_pair(&c, "socket.timeout.ms=5000", true, err, sizeof err), 0);

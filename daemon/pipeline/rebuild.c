@@ -179,6 +179,9 @@ static int start(struct store *st, struct run *r)
 		rc = proj_live(&t, &live, &gen);
 	if (rc == 0)
 		rc = rebuild_status(&t, &under_way, &slot, &done);
+	/* Where the log ends, for a report of a rebuild stopped before its first transaction. */
+	if (rc == 0)
+		rc = evlog_last_seq(&t, &r->rep->head);
 	store_abort(&t);
 	if (rc)
 		return rc;

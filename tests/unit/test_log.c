@@ -358,6 +358,19 @@ static void test_point_in_time(struct store *st, const char *demo)
 	fixture_remove(dir);
 }
 
+/* A rebuild stopped before its first transaction still says where the log ends. */
+static void test_rebuild_stopped_at_once(struct store *st)
+{
+	atomic_bool stop = true;
+	struct rebuild_options opt = {.swap = true, .stop = &stop};
+	struct rebuild_report rep;
+	CHECK_INT(rebuild_run(st, &opt, &rep), 0);
+	CHECK(!rep.caught_up && !rep.swapped);
+	CHECK_INT(rep.done, 0);
+	CHECK_INT(rep.head, 2059);
+	CHECK_INT(rebuild_abort(st, &opt.slot), 0);
+}
+
 /*
  * The log is dense: an entry LMDB's damaged pages hid (each entry left
  * still sound) is damage where the walk meets the gap, for verify's
@@ -456,6 +469,7 @@ int main(int argc, char **argv)
 	CHECK(store_map_size(st) > initial);
 	test_demo_figures(st);
 	test_replay_identical(st);
+	test_rebuild_stopped_at_once(st);
 	test_verify_catches_tampering(st);
 	test_verify_sees_every_table(st);
 	test_point_in_time(st, argv[1]);

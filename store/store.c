@@ -977,7 +977,9 @@ int store_copy(struct store *st, const char *dir)
 	snprintf(source, sizeof source, "%s/data.mdb", st->dir);
 	if (stat(source, &sb) != 0 || chmod(path, sb.st_mode & 0777) != 0)
 		return PL_EIO;
-	if ((rc = sync_path(path)) || (rc = sync_path(dir)))
+	/* The copy is a data dir holding a store from its first open (store_open). */
+	if ((rc = make_marker(dir, HELD_MARKER, true)) || (rc = sync_path(path)) ||
+	    (rc = sync_path(dir)))
 		return rc;
 	return PL_OK;
 }

@@ -319,6 +319,9 @@ expect 2 "backup into the data dir itself" -- "$PLEDGED" backup --data "$work/d"
 contains "$work/err" "lies inside the data dir" "backup says why"
 expect 2 "backup into the data dir by another path" -- "$PLEDGED" backup --data "$work/d" --to "$work/d/../d/x"
 expect 0 "backup" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup"
+# Marked as a data dir holding a store, before anything opens it: a
+# restored copy whose data.mdb then goes missing is refused, not begun anew.
+[ -e "$work/backup/pledged.dir" ] && ok || fail "the copy has no pledged.dir"
 [ "$(stat -c %a "$work/backup/data.mdb")" = "$(stat -c %a "$work/d/data.mdb")" ] && ok ||
 	fail "the copy's data.mdb is not of the original's mode"
 chmod 600 "$work/d/data.mdb"

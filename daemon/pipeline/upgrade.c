@@ -5,6 +5,7 @@
 
 #include "bytes.h"
 #include "pl_error.h"
+#include "proj_staged.h"
 #include "rejections.h"
 
 /* Records rewritten per transaction. */
@@ -145,8 +146,8 @@ static int set_format_txn(struct store_txn *t, void *arg)
 }
 
 /*
- * Reads every row of every table, LMDB's list of free pages, and seeks
- * every log entry, as verify does: an old format has no checksums, and damage it brought (a page
+ * Reads every row of every table, LMDB's list of free pages, seeks every
+ * log entry, as verify does, and parses the staged rows: an old format has no checksums, and damage it brought (a page
  * number flipped) can surface only in what the upgrade wrote over it.
  * PL_ECORRUPT when something is damaged.
  */
@@ -162,6 +163,21 @@ static int check_pages(struct store *st)
 	uint64_t bad_seq;
 	if (rc == 0 && (rc = evlog_check_seeks(&t, &bad_seq)) == PL_ECHECKSUM)
 		rc = PL_ECORRUPT;
+	/* The rows the rebuild staged, which readers parse: written over a
+	 * damaged page, they are the first to show it. */
+	enum store_slot live;
+	uint64_t gen;
+	struct proj_staged staged, comments;
+	proj_staged_init(&staged);
+	proj_staged_init(&comments);
+	if (rc == 0)
+		rc = proj_live(&t, &live, &gen);
+	if (rc == 0)
+		rc = proj_staged_sync(&staged, &t, live);
+	if (rc == 0)
+		rc = proj_staged_sync_comments(&comments, &t, live);
+	proj_staged_deinit(&staged);
+	proj_staged_deinit(&comments);
 	store_abort(&t);
 	return rc;
 }

@@ -100,7 +100,8 @@ int rejections_forwarded_get(struct store_txn *t, uint64_t *seq, bool *known);
 void rejections_forwarded_put(struct store_txn *t, uint64_t seq);
 
 /*
- * Checks every stored rejection against its checksum: *bad gets the newest
+ * Checks every stored rejection against its checksum, its place (they are
+ * numbered from 1 without gaps) and a seek for it: *bad gets the first
  * sequence that fails (0 when none does). 0 or a store error.
  */
 int rejections_check(struct store_txn *t, uint64_t *bad);

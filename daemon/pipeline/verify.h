@@ -34,8 +34,9 @@ int verify_run(struct store *st, const char *scratch_dir, const struct slot_opti
 	       struct verify_report *rep);
 
 /*
- * Checks only the checksums of every log entry and rejection (a backup's
- * quick check): *bad_entry and *bad_rejection get the first that fails, or
+ * Checks only every log entry and rejection, against its checksum, its
+ * place and a seek for it (a backup's quick check): *entries gets the
+ * sound entries, *bad_entry and *bad_rejection the first that fails, or
  * 0. 0 or a store error.
  */
 int verify_checksums(struct store *st, uint64_t *entries, uint64_t *bad_entry,

@@ -75,6 +75,7 @@ static bool raise_key(uint8_t *page)
 	    !key8(page, 1, &a, &at) || !key8(page, 2, &b, &b_at) || a + 2 >= b)
 		return false;
 	bytes_put_be64(page + at, a + 2);
+	printf("key %llu now %llu\n", (unsigned long long)a, (unsigned long long)(a + 2));
 	return true;
 }
 

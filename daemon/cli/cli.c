@@ -156,7 +156,7 @@ int cli_scratch_store_error(const char *cmd, int rc, const char *parent, const c
 	return CLI_STORE;
 }
 
-void cli_print_replay_failure(const char *cmd, const struct replay_result *res)
+int cli_print_replay_failure(const char *cmd, const struct replay_result *res)
 {
 	fprintf(stderr, "pledged %s: %s: entry %llu", cmd, replay_outcome_text(res->outcome),
 		(unsigned long long)res->failed_seq);
@@ -164,6 +164,7 @@ void cli_print_replay_failure(const char *cmd, const struct replay_result *res)
 		fprintf(stderr, ": %s: %s", pl_reason_code(res->rejection.reason),
 			res->rejection.detail);
 	fprintf(stderr, "; run 'pledged verify', and restore from a backup if the log is damaged\n");
+	return res->outcome == REPLAY_DAMAGED ? CLI_STORE : CLI_MISMATCH;
 }
 
 int cli_open_writer(const char *cmd, const char *dir, bool create, size_t map_size,

@@ -62,8 +62,12 @@ int cli_check_copy(const char *cmd, const char *dir);
  */
 int cli_scratch_store_error(const char *cmd, int rc, const char *parent, const char *moved_by);
 
-/* Prints the outcome of replaying the log into a slot when it is not REPLAY_OK. */
-void cli_print_replay_failure(const char *cmd, const struct replay_result *res);
+/*
+ * Prints the outcome of replaying the log into a slot when it is not
+ * REPLAY_OK; returns the exit status: CLI_STORE for a damaged entry,
+ * CLI_MISMATCH for one that does not apply.
+ */
+int cli_print_replay_failure(const char *cmd, const struct replay_result *res);
 
 /* Parses a whole unsigned decimal number. */
 bool cli_parse_u64(const char *s, uint64_t *out);

@@ -138,11 +138,6 @@ static int print_diff(struct store *st)
 
 /* A damaged log entry makes the data dir unusable (exit 3: restore it);
  * an entry the rules refused is a failed replay (exit 1). */
-static int failed_replay_status(const struct replay_result *res)
-{
-	return res->outcome == REPLAY_DAMAGED ? CLI_STORE : CLI_MISMATCH;
-}
-
 static int rebuild(struct store *st, enum mode mode, int txn_ms, uint64_t max_rate)
 {
 	bool tty = isatty(STDERR_FILENO);
@@ -173,10 +168,10 @@ static int rebuild(struct store *st, enum mode mode, int txn_ms, uint64_t max_ra
 		return CLI_STORE;
 	}
 	if (rep.result.outcome != REPLAY_OK) {
-		cli_print_replay_failure("replay", &rep.result);
+		int status = cli_print_replay_failure("replay", &rep.result);
 		fprintf(stderr, "pledged replay: the live projections are unchanged; 'pledged replay "
 				"--abort' drops this rebuild\n");
-		return failed_replay_status(&rep.result);
+		return status;
 	}
 	fprintf(stderr, "pledged replay: %s slot %s: %llu entries in %.1f s, longest transaction "
 			"%lld ms",
@@ -239,8 +234,7 @@ static int dry_run(struct store *st, const struct replay_options *opt)
 	if (rc)
 		return cli_scratch_store_error("replay", rc, tmp, "TMPDIR");
 	if (rep.result.outcome != REPLAY_OK) {
-		cli_print_replay_failure("replay", &rep.result);
-		return failed_replay_status(&rep.result);
+		return cli_print_replay_failure("replay", &rep.result);
 	}
 	fprintf(stderr, "pledged replay: dry run: %llu entries (last %llu)",
 		(unsigned long long)rep.result.applied, (unsigned long long)rep.last_seq);

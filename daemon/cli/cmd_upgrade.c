@@ -30,7 +30,7 @@ static const char usage[] =
 	"  -h, --help   show this help\n"
 	"\n"
 	"Exit status: 0 done (or nothing to do), 1 a log entry does not apply, 2 usage,\n"
-	"3 data dir unusable or in use.\n";
+	"3 data dir damaged, unusable or in use.\n";
 
 static void show_step(const char *step, void *arg)
 {
@@ -78,8 +78,7 @@ int cmd_upgrade(int argc, char **argv)
 	err = upgrade_run(st, show_step, NULL, &rep);
 	store_close(st);
 	if (err == PL_ECORRUPT && rep.rebuild.result.outcome != REPLAY_OK) {
-		cli_print_replay_failure("upgrade", &rep.rebuild.result);
-		rc = CLI_MISMATCH;
+		rc = cli_print_replay_failure("upgrade", &rep.rebuild.result);
 	} else if (err == PL_ECORRUPT) {
 		fprintf(stderr, "pledged upgrade: the data dir is damaged (%s: LMDB's pages lead "
 				"nowhere sound); restore it from the backup made before the upgrade\n",

@@ -57,9 +57,11 @@ static int rewrite_txn(struct store_txn *t, void *arg)
 			break;
 		}
 		uint64_t seq = bytes_get_be64(k.mv_data);
-		/* A key below the one asked for: damaged pages sent the cursor
-		 * back, and following them would go round for ever. */
-		if (seq < r->next) {
+		/* The log and the rejections are numbered without gaps: another
+		 * key than the one asked for is damaged pages, which sent the
+		 * cursor back (following them would go round for ever) or on
+		 * (past entries that would stay unconverted). */
+		if (seq != r->next) {
 			rc = MDB_CORRUPTED;
 			break;
 		}

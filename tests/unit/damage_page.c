@@ -8,6 +8,8 @@
  *              but a seek for the key after the raised one lands behind it.
  *   flip-pgno  the lowest bit of the page number in the root's header,
  *              which LMDB trusts when it copies the page on a write.
+ *   swap-children  the child pages of a branch root's second and third
+ *              nodes swapped: a walk meets their entries out of order.
  *
  * The table's root page comes from its record in LMDB's main database (an
  * MDB_db: the root's page number at byte 40). The page layout is mdb.c's:
@@ -15,7 +17,7 @@
  * space's lower bound at 12), then 16-bit offsets of its nodes; a branch
  * node is 8 bytes (its key's size at 6), then its key.
  *
- * Usage: damage_page DATA_DIR TABLE raise-key|flip-pgno
+ * Usage: damage_page DATA_DIR TABLE raise-key|flip-pgno|swap-children
  */
 #include <lmdb.h>
 #include <stdbool.h>
@@ -79,6 +81,20 @@ static bool raise_key(uint8_t *page)
 	return true;
 }
 
+/* Swaps the child page numbers (a node's first 6 bytes) of nodes 1 and 2 of a branch root. */
+static bool swap_children(uint8_t *page)
+{
+	unsigned a = u16(page + HEADER + 2), b = u16(page + HEADER + 4);
+	if (!(u16(page + 10) & P_BRANCH) || u16(page + 12) < HEADER + 6 || a < HEADER ||
+	    b < HEADER || a + 6 > PAGE || b + 6 > PAGE)
+		return false;
+	uint8_t t[6];
+	memcpy(t, page + a, 6);
+	memcpy(page + a, page + b, 6);
+	memcpy(page + b, t, 6);
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	char path[4096];
@@ -93,6 +109,8 @@ int main(int argc, char **argv)
 		done = raise_key(page);
 	else if (done && strcmp(argv[3], "flip-pgno") == 0)
 		page[0] ^= 1;
+	else if (done && strcmp(argv[3], "swap-children") == 0)
+		done = swap_children(page);
 	else
 		done = false;
 	if (done)

@@ -127,12 +127,20 @@ wait "$serve" 2>/dev/null
 # Format 2: the history and the platform totals are built by the upgrade.
 "$PLEDGED" import --data "$work/v2" <"$DEMO" >/dev/null 2>&1
 cp -r "$work/v2" "$work/v3"
+cp -r "$work/v2" "$work/v2-swapped"
 "$MAKE_OLD" "$work/v2" 2 || fail "make_old_format 2"
 expect 3 "verify refuses format 2" -- "$PLEDGED" verify --data "$work/v2"
 contains "$work/err" "pledged upgrade" "and says to upgrade"
 expect 0 "upgrade from format 2" -- "$PLEDGED" upgrade --data "$work/v2"
 contains "$work/err" "is of format 7 now" "upgrade summary from format 2"
 expect 0 "verify after the upgrade from format 2" -- "$PLEDGED" verify --data "$work/v2"
+# Its log's pages damaged so that a walk meets entries out of order: the
+# rebuild says so, exit 3 as replay does, and the format stays 2.
+"$MAKE_OLD" "$work/v2-swapped" 2 || fail "make_old_format 2"
+"$DAMAGE_PAGE" "$work/v2-swapped" log swap-children || fail "no branch root to damage in the log"
+expect 3 "upgrade of a format-2 log walked out of order" -- "$PLEDGED" upgrade --data "$work/v2-swapped"
+contains "$work/err" "a log entry is damaged" "upgrade names the damaged entry"
+expect 3 "still not of the new format" -- "$PLEDGED" dump --data "$work/v2-swapped"
 # The history as one listing of both its tables: both dirs stage the same
 # rows (fewer than a move takes), so the listings match byte for byte.
 table_dump() { # DIR TABLE...: the live slot's tables' records

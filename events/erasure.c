@@ -129,7 +129,8 @@ static void rewrite(struct store_txn *t, uint64_t seq)
 	struct evlog_entry e;
 	int rc = evlog_get(t, seq, &e);
 	if (rc) {
-		store_txn_fail(t, rc);
+		/* A walk found it: a seek that does not is damage, not absence. */
+		store_txn_fail(t, rc == PL_ENOTFOUND || rc == PL_ECHECKSUM ? PL_ECORRUPT : rc);
 		return;
 	}
 	uint8_t redacted[PL_REDACT_MAX(PL_MAX_EVENT_BYTES)];

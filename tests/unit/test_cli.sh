@@ -312,6 +312,10 @@ contains "$work/out" "DAMAGED: log entry 19 does not match its checksum, or is m
 	"verify names the entry a seek misses"
 expect 3 "dump from behind the raised key" -- "$PLEDGED" dump --data "$work/bumped" --from 20
 contains "$work/err" "log entry 20 is damaged" "dump names the entry out of its place"
+# An erasure that must rewrite entry 19 (sup-0792's pledge) finds the dir damaged.
+echo '{"v":1,"type":"supporter.forgotten","id":"fx","at":1579900000000,"supporter":"sup-0792"}' >"$work/forget-19.jsonl"
+expect 3 "an erasure meeting an entry a seek misses" -- "$PLEDGED" import --data "$work/bumped" <"$work/forget-19.jsonl"
+contains "$work/err" "the data dir is damaged" "the erasure says the data dir is damaged"
 # LMDB's compacting copy keeps the raised key: backup and compact check
 # their copy the same way, and refuse.
 expect 1 "backup of a log that a seek misses" -- "$PLEDGED" backup --data "$work/bumped" --to "$work/bumped-copy"

@@ -4,6 +4,7 @@
  * instance holds stopped when it left (ownership.h); that instance, when
  * it announced itself (cluster.h), gets the request instead.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +28,17 @@ bool http_owns(const struct http_request *r, const char *id, size_t len)
 
 /*
  * Appends uri to url (of size bytes, holding a string), each byte a URI
- * may not hold as it is (controls, space, non-ASCII, "<>\\^`{|}) as %XX:
- * the request line brings them raw, and a Location with them is no
- * header. False when it does not fit.
+ * may not hold as it is (controls, space, non-ASCII, "#<>\\^`{|}, and a
+ * '%' that starts no escape) as %XX: the request line brings them raw,
+ * and a Location with them is no header. False when it does not fit.
  */
 static bool append_uri(char *url, size_t size, const char *uri)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = strlen(url);
 	for (const unsigned char *p = (const unsigned char *)uri; *p; p++) {
-		bool raw = *p > ' ' && *p < 0x7f && !strchr("\"<>\\^`{|}", *p);
+		bool raw = *p > ' ' && *p < 0x7f && !strchr("\"#<>\\^`{|}", *p) &&
+			   (*p != '%' || (isxdigit(p[1]) && isxdigit(p[2])));
 		if (n + (raw ? 1 : 3) >= size)
 			return false;
 		if (raw) {

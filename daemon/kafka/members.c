@@ -1,6 +1,7 @@
 /* members.c — announcing this instance to the group and hearing the others; see members.h. */
 #include "members.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -54,13 +55,20 @@ static void announce(struct members *mb)
 	free(text);
 }
 
-/* Whether url is one to send readers to: http(s)://, nothing a header may not hold. */
+/*
+ * Whether url is one to send readers to, as serve's advertise_url must be:
+ * http(s)://HOST[:PORT], the host a name or an address (IPv6 in
+ * brackets), no user, path, query or fragment.
+ */
 static bool plain_url(const char *url)
 {
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+	const char *host = strncmp(url, "http://", 7) == 0    ? url + 7
+			   : strncmp(url, "https://", 8) == 0 ? url + 8
+							      : NULL;
+	if (!host || !*host)
 		return false;
-	for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-		if (*p <= ' ' || *p >= 0x7f)
+	for (const char *p = host; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr(".-:[]", *p))
 			return false;
 	return true;
 }

@@ -467,6 +467,9 @@ static void test_ownership(void)
 	CHECK_STR(header("Location"),
 		  "http://other.internal:8080/c/" DEMO "?x=%22%3C%3E%7F%01%FF%0DSet-Cookie:%20a");
 	CHECK_STR(header("Set-Cookie"), "");
+	/* A '%' that starts no escape, and a '#' (no part of a request), encoded; escapes kept. */
+	CHECK_INT(get("/c/" DEMO "?x=%&y=%4&z=%41#f"), 307);
+	CHECK_STR(header("Location"), "http://other.internal:8080/c/" DEMO "?x=%25&y=%254&z=%41%23f");
 	CHECK(strncmp(error_text(), "not_owned", 9) == 0);
 	/* A claim from before this instance's own last rebalance is not trusted
 	 * (the claimant may have let go too: two instances would bounce a

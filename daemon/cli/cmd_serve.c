@@ -494,6 +494,18 @@ static void print_config(const struct serve_config *cfg)
 		       may_be_secret(cfg->kafka[i].key) ? "(hidden)" : cfg->kafka[i].value);
 }
 
+/* What librdkafka checks only as it makes a consumer, without starting one. */
+static int check_kafka(const struct serve_config *cfg)
+{
+	struct consumer_options copt = {.brokers = cfg->brokers, .topic = cfg->topic,
+					.group = cfg->group, .instance_id = cfg->instance_id,
+					.kafka = cfg->kafka, .kafka_count = cfg->kafka_count};
+	char err[700];
+	if (cfg->read_only || consumer_check(&copt, err, sizeof err) == 0)
+		return CLI_OK;
+	return cli_usage_error("serve", "%s", err);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct serve_config cfg;
@@ -502,6 +514,8 @@ int cmd_serve(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
 	if (check_only) {
+		if ((rc = check_kafka(&cfg)))
+			return rc;
 		print_config(&cfg);
 		return CLI_OK;
 	}

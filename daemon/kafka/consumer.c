@@ -854,6 +854,52 @@ static int set_fetch_defaults(rd_kafka_conf_t *conf, const struct consumer_optio
 			   err_size);
 }
 
+/* The consumer's settings: the operator's, pledged's defaults, and what exactly-once needs. */
+static rd_kafka_conf_t *consumer_conf(const struct consumer_options *opt, char *err,
+				      size_t err_size)
+{
+	rd_kafka_conf_t *conf = kafka_conf_new(opt->kafka, opt->kafka_count, err, err_size);
+	if (!conf || set_group_defaults(conf, opt, err, err_size) ||
+	    set_fetch_defaults(conf, opt, err, err_size))
+		goto fail;
+	/* Set after the pass-through so that they win: exactly-once depends on them. */
+	if (kafka_conf_set(conf, "bootstrap.servers", opt->brokers, err, err_size) ||
+	    kafka_conf_set(conf, "group.id", opt->group, err, err_size) ||
+	    kafka_conf_set(conf, "enable.auto.commit", "false", err, err_size) ||
+	    kafka_conf_set(conf, "enable.auto.offset.store", "false", err, err_size) ||
+	    /* An unknown position is an error we handle, never a silent jump. */
+	    kafka_conf_set(conf, "auto.offset.reset", "error", err, err_size) ||
+	    kafka_conf_set(conf, "enable.partition.eof", "false", err, err_size))
+		goto fail;
+	return conf;
+fail:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+static void log_nothing(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk, (void)level, (void)fac, (void)buf;
+}
+
+int consumer_check(const struct consumer_options *opt, char *err, size_t err_size)
+{
+	rd_kafka_conf_t *conf = consumer_conf(opt, err, err_size);
+	if (!conf)
+		return PL_EINVAL;
+	rd_kafka_conf_set_log_cb(conf, log_nothing);
+	char why[512];
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, err_size, "librdkafka would not make the consumer: %s", why);
+		return PL_EINVAL;
+	}
+	rd_kafka_destroy(rk);
+	return PL_OK;
+}
+
 int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 		 const struct consumer_options *opt, char *err, size_t err_size)
 {
@@ -890,18 +936,7 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 		goto cleanup;
 
 	rc = PL_EINVAL;
-	conf = kafka_conf_new(opt->kafka, opt->kafka_count, err, err_size);
-	if (!conf || set_group_defaults(conf, opt, err, err_size) ||
-	    set_fetch_defaults(conf, opt, err, err_size))
-		goto cleanup;
-	/* Set after the pass-through so that they win: exactly-once depends on them. */
-	if (kafka_conf_set(conf, "bootstrap.servers", opt->brokers, err, err_size) ||
-	    kafka_conf_set(conf, "group.id", opt->group, err, err_size) ||
-	    kafka_conf_set(conf, "enable.auto.commit", "false", err, err_size) ||
-	    kafka_conf_set(conf, "enable.auto.offset.store", "false", err, err_size) ||
-	    /* An unknown position is an error we handle, never a silent jump. */
-	    kafka_conf_set(conf, "auto.offset.reset", "error", err, err_size) ||
-	    kafka_conf_set(conf, "enable.partition.eof", "false", err, err_size))
+	if (!(conf = consumer_conf(opt, err, err_size)))
 		goto cleanup;
 	char strategy[256];
 	size_t strategy_size = sizeof strategy;

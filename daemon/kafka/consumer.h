@@ -69,6 +69,14 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 		 const struct consumer_options *opt, char *err, size_t err_size);
 
 /*
+ * Whether librdkafka would make the consumer opt describes: a throwaway
+ * one, made and destroyed at once (it checks some settings only then, such
+ * as fetch sizes against each other, SASL mechanisms, TLS files). 0, or
+ * PL_EINVAL with the reason in err.
+ */
+int consumer_check(const struct consumer_options *opt, char *err, size_t err_size);
+
+/*
  * Consumes until *stop becomes true (e.g. set by a signal handler), then
  * writes the batch in hand and commits. Store errors, lost offsets and
  * unreachable brokers do not end it: it logs, sets the metrics state and

@@ -47,6 +47,12 @@ check_refused "unknown key" "topic = t
 bogus = 1" "line 2: unknown setting 'bogus'"
 check_refused "bad value" "batch_ms = soon" "line 1: 'batch_ms' wants a number"
 check_refused "owned property" "kafka.enable.auto.commit = true" "set by pledged itself"
+check_refused "librdkafka's unknown property" "kafka.bogus.prop = 1" "No such configuration property"
+# What librdkafka checks only as it makes a client: a throwaway consumer.
+check_refused "fetch smaller than a message" "kafka.fetch.max.bytes = 1000" \
+	"librdkafka would not make the consumer: \`fetch.max.bytes\` must be >= \`message.max.bytes\`"
+check_refused "an unknown SASL mechanism" "kafka.security.protocol = SASL_PLAINTEXT
+kafka.sasl.mechanisms = NOPE" "Unsupported SASL mechanism: NOPE"
 check_refused "bad listen" "listen = nowhere" "is not HOST:PORT"
 check_refused "bad admin listen" "admin_listen = 8081" "admin_listen '8081' is not HOST:PORT"
 check_refused "one port for both" "listen = 127.0.0.1:9000

@@ -886,6 +886,11 @@ static void log_nothing(const rd_kafka_t *rk, int level, const char *fac, const 
 int consumer_check(const struct consumer_options *opt, char *err, size_t err_size)
 {
 	rd_kafka_conf_t *conf = consumer_conf(opt, err, err_size);
+	/* No brokers: a client with some would start connecting to them at once. */
+	if (conf && kafka_conf_set(conf, "bootstrap.servers", "", err, err_size)) {
+		rd_kafka_conf_destroy(conf);
+		conf = NULL;
+	}
 	if (!conf)
 		return PL_EINVAL;
 	rd_kafka_conf_set_log_cb(conf, log_nothing);

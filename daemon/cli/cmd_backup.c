@@ -131,6 +131,16 @@ int cmd_backup(int argc, char **argv)
 		return cli_usage_error("backup", "unexpected argument '%s'", argv[optind]);
 	if (!dest || !*dest)
 		return cli_usage_error("backup", "--to DEST is required");
+	/* "copy/" names the directory "copy": its partial copy goes beside it, not inside. */
+	char dest_name[4096];
+	size_t dest_len = strlen(dest);
+	while (dest_len > 1 && dest[dest_len - 1] == '/')
+		dest_len--;
+	if (dest_len >= sizeof dest_name)
+		return cli_usage_error("backup", "--to is too long");
+	memcpy(dest_name, dest, dest_len);
+	dest_name[dest_len] = '\0';
+	dest = dest_name;
 	if (inside(dir, dest))
 		return cli_usage_error("backup", "--to '%s' lies inside the data dir '%s'; put the "
 						 "copy elsewhere", dest, dir);

@@ -344,6 +344,8 @@ expect 0 "backup" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup"
 [ -e "$work/backup/pledged.dir" ] && ok || fail "the copy has no pledged.dir"
 [ "$(stat -c %a "$work/backup/data.mdb")" = "$(stat -c %a "$work/d/data.mdb")" ] && ok ||
 	fail "the copy's data.mdb is not of the original's mode"
+expect 0 "backup to a new directory named with a slash" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup-slash/"
+[ -e "$work/backup-slash/data.mdb" ] && ok || fail "the copy named with a slash is not there"
 chmod 600 "$work/d/data.mdb"
 expect 0 "backup of a data file only its owner reads" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup600"
 [ "$(stat -c %a "$work/backup600/data.mdb")" = 600 ] && ok || fail "the copy of a 0600 data.mdb is looser"

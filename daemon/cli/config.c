@@ -268,6 +268,9 @@ int config_parse_text(struct serve_config *c, const char *text, size_t len, char
 {
 	size_t pos = 0;
 	unsigned lineno = 0;
+	/* A byte-order mark, as some editors write one, is no part of the first key. */
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+		pos = 3;
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t line_len = nl ? (size_t)(nl - (text + pos)) : len - pos;

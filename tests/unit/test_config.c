@@ -141,6 +141,10 @@ static void test_values(void)
 	CHECK_INT(c.kafka_count, 1);
 	CHECK(c.read_only);
 	CHECK(config_kafka_get(&c, "y") == NULL);
+	/* A byte-order mark is not read as part of the first key. */
+	static const char with_bom[] = "\xEF\xBB\xBFtopic = bom\n";
+	CHECK_INT(config_parse_text(&c, with_bom, sizeof with_bom - 1, err, sizeof err), 0);
+	CHECK_STR(c.topic, "bom");
 	/* A NUL byte would end the value early without a word: refused. */
 	static const char with_nul[] = "topic = c\nbrokers = a:1\0x\n";
 	CHECK_INT(config_parse_text(&c, with_nul, sizeof with_nul - 1, err, sizeof err), PL_EINVAL);

@@ -258,10 +258,12 @@ bool store_value_sound(struct store_txn *t, const MDB_val *k, const MDB_val *v);
 
 /*
  * Reads every row of every table, the slot readers do not see included,
- * and checks each large value with store_value_sound(): 0, PL_ECORRUPT
- * with *bad naming the first damaged table, or the store's error. Reads
- * alone would trust such a value; the next delete of it (emptying the old
- * slot, a merge, an erasure) would not.
+ * checks each large value with store_value_sound(), and seeks each key
+ * again, which must find the row the walk found: 0, PL_ECORRUPT with *bad
+ * naming the first damaged table, or the store's error. Reads alone would
+ * trust such a value; the next delete of it (emptying the old slot, a
+ * merge, an erasure) would not. And a walk does not read the branch pages
+ * every seek follows.
  */
 int store_check_values(struct store_txn *t, enum store_db *bad);
 

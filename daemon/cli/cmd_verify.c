@@ -73,8 +73,9 @@ int cmd_verify(int argc, char **argv)
 	if (rc)
 		return cli_scratch_store_error("verify", rc, scratch_parent, "--scratch DIR");
 	if (rep.table_damaged) {
-		printf("DAMAGED: LMDB's pages of table '%s': a large value's pages do not match it, and "
-		       "the next write that deletes it would fail; restore the data dir from a backup\n",
+		printf("DAMAGED: LMDB's pages of table '%s': a large value's pages do not match it (the "
+		       "next write that deletes it would fail), or a seek misses a row; restore the "
+		       "data dir from a backup\n",
 		       store_db_name(rep.damaged_table));
 		return CLI_MISMATCH;
 	}

@@ -85,17 +85,20 @@ int verify_run(struct store *st, const char *scratch_dir, const struct slot_opti
 		rep->free_pages_damaged = true;
 		rc = 0;
 	}
-	if (rc == 0 && (rc = store_check_values(&src, &rep->damaged_table)) == PL_ECORRUPT) {
-		rep->table_damaged = true;
-		rc = 0;
-		goto out;
-	}
-	/* Entries a walk finds but a seek (a refund's pledge, a resume) would miss. */
+	/* Entries a walk finds but a seek (a refund's pledge, a resume) would
+	 * miss, named by their number, before the tables are named. */
 	if (rc == 0 && (rc = evlog_check_seeks(&src, &rep->replay.result.failed_seq))) {
 		if (rc == PL_ECORRUPT || rc == PL_ECHECKSUM) {
 			rep->replay.result.outcome = REPLAY_DAMAGED;
 			rc = 0;
 		}
+		goto out;
+	}
+	if (rc == 0 && rep->bad_rejection)
+		goto out;
+	if (rc == 0 && (rc = store_check_values(&src, &rep->damaged_table)) == PL_ECORRUPT) {
+		rep->table_damaged = true;
+		rc = 0;
 		goto out;
 	}
 	if (rc == 0)

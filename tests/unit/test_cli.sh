@@ -322,6 +322,12 @@ expect 3 "backup of a log that a seek misses" -- "$PLEDGED" backup --data "$work
 contains "$work/err" "the data dir is damaged" "backup says the data dir is damaged"
 [ -z "$(ls -d "$work"/bumped-copy* 2>/dev/null)" ] && ok || fail "the refused backup left a copy"
 expect 3 "compact of a log that a seek misses" -- "$PLEDGED" compact --data "$work/bumped"
+# Any table likewise: the staged history rows, keyed by log position.
+"$PLEDGED" import --data "$work/staged-bumped" <"$DEMO" >/dev/null 2>&1
+"$DAMAGE_PAGE" "$work/staged-bumped" a.history_staged raise-key >/dev/null ||
+	fail "no branch key to raise in the staged history"
+expect 1 "verify of staged rows that a seek misses" -- "$PLEDGED" verify --data "$work/staged-bumped"
+contains "$work/out" "DAMAGED: LMDB's pages of table 'a.history_staged'" "verify names the table"
 # The rejections likewise: 300 refused pledges, a branch key of theirs raised.
 for i in $(seq 300); do
 	echo "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"rj-$i\",\"at\":1579000000000,\"campaign\":\"nope\",\"pledge\":\"rjp-$i\",\"supporter\":\"s\",\"amount\":100,\"currency\":\"GBP\",\"name\":\"$(printf 'x%.0s' $(seq 200))\"}"

@@ -235,14 +235,12 @@ static int seek_entry(const struct evlog_entry *e, void *arg)
 {
 	struct seek_check *c = arg;
 	uint8_t key[8];
-	MDB_val v;
 	bytes_put_be64(key, e->seq);
-	int rc = store_get(c->t, STORE_DB_LOG, key, sizeof key, &v);
-	/* Found where the walk found it: the same bytes of the same page. */
-	if (rc == 0 && (const uint8_t *)v.mv_data + v.mv_size == e->raw + e->raw_len)
+	MDB_val k = {sizeof key, key}, payload = {e->raw_len, (void *)e->raw};
+	if (store_seek_finds(c->t, STORE_DB_LOG, &k, &payload))
 		return 0;
 	*c->bad_seq = e->seq;
-	return rc && rc != PL_ENOTFOUND ? rc : PL_ECORRUPT;
+	return PL_ECORRUPT;
 }
 
 int evlog_check_seeks(struct store_txn *t, uint64_t *bad_seq)

@@ -882,11 +882,20 @@ bool store_value_sound(struct store_txn *t, const MDB_val *k, const MDB_val *v)
 	return (flags & P_OVERFLOW) && pages == (PAGE_HEADER + v->mv_size + psize - 1) / psize;
 }
 
+bool store_seek_finds(struct store_txn *t, enum store_db db, const MDB_val *key,
+		      const MDB_val *val)
+{
+	MDB_val k = *key, found;
+	return mdb_get(t->txn, t->st->dbi[db], &k, &found) == 0 &&
+	       (const uint8_t *)found.mv_data + found.mv_size ==
+		       (const uint8_t *)val->mv_data + val->mv_size;
+}
+
 int store_check_values(struct store_txn *t, enum store_db *bad)
 {
 	for (int db = 0; db < STORE_DB_COUNT; db++) {
 		MDB_cursor *c;
-		MDB_val k, v, found;
+		MDB_val k, v;
 		uint8_t last[512]; /* the key of the row before, to seek each key once */
 		size_t last_len = SIZE_MAX;
 		int rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c);
@@ -902,9 +911,7 @@ int store_check_values(struct store_txn *t, enum store_db *bad)
 				continue; /* another duplicate of the key sought already */
 			/* A seek must find the row a walk found: branch pages, which a
 			 * walk does not read, route every seek. */
-			if (k.mv_size > sizeof last ||
-			    mdb_get(t->txn, t->st->dbi[db], &k, &found) != 0 ||
-			    found.mv_data != v.mv_data) {
+			if (k.mv_size > sizeof last || !store_seek_finds(t, (enum store_db)db, &k, &v)) {
 				rc = MDB_CORRUPTED;
 				break;
 			}

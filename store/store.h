@@ -257,6 +257,16 @@ int store_entries(struct store_txn *t, enum store_db db, uint64_t *count);
 bool store_value_sound(struct store_txn *t, const MDB_val *k, const MDB_val *v);
 
 /*
+ * Whether a seek for key finds the very row val (or a tail of its value)
+ * as a walk found it: the same bytes of the same page (for a key with
+ * duplicates, its first).
+ * Seeks follow LMDB's branch pages, which a walk does not read. Any error
+ * is a no, and leaves t as it was.
+ */
+bool store_seek_finds(struct store_txn *t, enum store_db db, const MDB_val *key,
+		      const MDB_val *val);
+
+/*
  * Reads every row of every table, the slot readers do not see included,
  * checks each large value with store_value_sound(), and seeks each key
  * again, which must find the row the walk found: 0, PL_ECORRUPT with *bad

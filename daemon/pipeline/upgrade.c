@@ -148,10 +148,10 @@ static int set_format_txn(struct store_txn *t, void *arg)
 }
 
 /*
- * Reads every row of every table, LMDB's list of free pages, seeks every
- * log entry, as verify does, and parses the staged rows: an old format has no checksums, and damage it brought (a page
- * number flipped) can surface only in what the upgrade wrote over it.
- * PL_ECORRUPT when something is damaged.
+ * Reads every row of every table, LMDB's list of free pages and the log
+ * in order, as verify does, and parses the staged rows: an old format has
+ * no checksums, and damage it brought (a page number flipped) can surface
+ * only in what the upgrade wrote over it. PL_ECORRUPT when damaged.
  */
 static int check_pages(struct store *st)
 {

@@ -984,12 +984,16 @@ int store_copy(struct store *st, const char *dir)
 	}
 	if (rc)
 		return rc;
-	/* The copy holds a read transaction: take the shared lock like any reader. */
-	pthread_rwlock_rdlock(&st->resize_lock);
-	copying = 1;
-	rc = mdb_env_copy2(st->env, dir, MDB_CP_COMPACT);
-	copying = 0;
-	pthread_rwlock_unlock(&st->resize_lock);
+	/* The copy holds a read transaction: take the shared lock like any
+	 * reader, and adopt a map that a writer beside it grew, as
+	 * txn_begin() does (LMDB refuses the copy's transaction until then). */
+	do {
+		pthread_rwlock_rdlock(&st->resize_lock);
+		copying = 1;
+		rc = mdb_env_copy2(st->env, dir, MDB_CP_COMPACT);
+		copying = 0;
+		pthread_rwlock_unlock(&st->resize_lock);
+	} while (rc == MDB_MAP_RESIZED && unlink(path) == 0 && adopt_map_size(st) == PL_OK);
 	if (rc)
 		return rc == ENOSPC ? PL_ENOSPACE : store_error(rc);
 	/* LMDB makes the copy 0644 less the umask: give it the mode of the

@@ -3,11 +3,13 @@
 # flags, refused data dirs, import, dump, rejections, point-in-time replay,
 # and verify catching a projection changed behind pledged's back; the
 # reading commands on a read-only mount (as root; skipped otherwise).
-# Usage: test_cli.sh PLEDGED DEMO.jsonl DAMAGE_PAGE
+# Usage: test_cli.sh PLEDGED DEMO.jsonl DAMAGE_PAGE GROW_ENV BEFORE_COPY
 set -u
 PLEDGED=$1
 DEMO=$2
 DAMAGE_PAGE=$3
+GROW_ENV=$4
+BEFORE_COPY=$5
 work=$(mktemp -d)
 trap 'umount "$work/ro" "$work/mnt" 2>/dev/null; rm -rf "$work"' EXIT
 . "$(dirname "$0")/testlib.sh"
@@ -351,6 +353,14 @@ expect 0 "backup" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup"
 	fail "the copy's data.mdb is not of the original's mode"
 expect 0 "backup to a new directory named with a slash" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup-slash/"
 [ -e "$work/backup-slash/data.mdb" ] && ok || fail "the copy named with a slash is not there"
+# Another process grew the map after backup's checks, before its copy:
+# the copy adopts the new size, as every transaction does.
+"$PLEDGED" import --data "$work/grown" <"$DEMO" >/dev/null 2>&1
+expect 0 "backup while another process grows the map" -- env BEFORE_COPY="$GROW_ENV $work/grown" \
+	LD_PRELOAD="$BEFORE_COPY" ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+	"$PLEDGED" backup --data "$work/grown" --to "$work/backup-grown"
+expect 0 "verify the copy made across the growth" -- "$PLEDGED" verify --data "$work/backup-grown"
+rm -rf "$work/grown" "$work/backup-grown"
 chmod 600 "$work/d/data.mdb"
 expect 0 "backup of a data file only its owner reads" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup600"
 [ "$(stat -c %a "$work/backup600/data.mdb")" = 600 ] && ok || fail "the copy of a 0600 data.mdb is looser"

@@ -7,6 +7,7 @@
  */
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <unistd.h>
 
@@ -358,6 +359,43 @@ static void test_point_in_time(struct store *st, const char *demo)
 	fixture_remove(dir);
 }
 
+static int grow_txn(struct store_txn *t, void *arg)
+{
+	(void)arg;
+	store_put(t, STORE_DB_META, "grown", 5, "1", 1, 0);
+	return t->err;
+}
+
+/* A copy (backup's) taken after another process grew the map adopts its size. */
+static void test_copy_after_growth(struct store *st, const char *dir)
+{
+	pid_t pid = fork();
+	if (pid == 0) { /* another process: grows the map, commits in it */
+		struct store *other;
+		struct store_options opt = {0};
+		_exit(store_open(&other, dir, &opt) || store_grow(other) ||
+		      store_run_write(other, grow_txn, NULL));
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	CHECK_INT(status, 0);
+	char copy[300];
+	snprintf(copy, sizeof copy, "%s-copy", dir);
+	CHECK_INT(mkdir(copy, 0700), 0);
+	CHECK_INT(store_copy(st, copy), 0);
+	struct store *c;
+	struct store_options ro = {.read_only = true};
+	struct store_txn t;
+	uint64_t last = 0;
+	CHECK_INT(store_open(&c, copy, &ro), 0);
+	CHECK_INT(store_read_begin(c, &t), 0);
+	CHECK_INT(evlog_last_seq(&t, &last), 0);
+	CHECK_INT(last, 2059);
+	store_abort(&t);
+	store_close(c);
+	fixture_remove(copy);
+}
+
 /* A rebuild stopped before its first transaction still says where the log ends. */
 static void test_rebuild_stopped_at_once(struct store *st)
 {
@@ -470,6 +508,7 @@ int main(int argc, char **argv)
 	test_demo_figures(st);
 	test_replay_identical(st);
 	test_rebuild_stopped_at_once(st);
+	test_copy_after_growth(st, dir);
 	test_verify_catches_tampering(st);
 	test_verify_sees_every_table(st);
 	test_point_in_time(st, argv[1]);

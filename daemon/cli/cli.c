@@ -158,8 +158,9 @@ int cli_scratch_store_error(const char *cmd, int rc, const char *parent, const c
 
 int cli_print_replay_failure(const char *cmd, const struct replay_result *res)
 {
-	fprintf(stderr, "pledged %s: %s: entry %llu", cmd, replay_outcome_text(res->outcome),
-		(unsigned long long)res->failed_seq);
+	fprintf(stderr, "pledged %s: %s", cmd, replay_outcome_text(res->outcome));
+	if (res->failed_seq) /* 0: the damage was met before any entry (a seek, a table) */
+		fprintf(stderr, ": entry %llu", (unsigned long long)res->failed_seq);
 	if (res->outcome == REPLAY_INCONSISTENT || res->outcome == REPLAY_UNREADABLE)
 		fprintf(stderr, ": %s: %s", pl_reason_code(res->rejection.reason),
 			res->rejection.detail);

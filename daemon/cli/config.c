@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "time_text.h"
 #include "log.h"
+#include "members.h"
 #include "partitioner.h"
 #include "pl_error.h"
 #include "writer.h"
@@ -379,20 +380,6 @@ static int check_topic(const char *key, const char *topic, char *err, size_t err
 	return PL_OK;
 }
 
-/* An origin other instances can prefix paths with: scheme, host, optional port. */
-static bool valid_url(const char *url)
-{
-	const char *rest = strncmp(url, "http://", 7) == 0    ? url + 7
-			   : strncmp(url, "https://", 8) == 0 ? url + 8
-							      : NULL;
-	if (!rest || !*rest)
-		return false;
-	for (const char *p = rest; *p; p++)
-		if (*p <= ' ' || *p == '/' || *p == '?' || *p == '#' || *p == 0x7f)
-			return false;
-	return true;
-}
-
 int config_validate(const struct serve_config *c, char *err, size_t err_size)
 {
 	if (check_topic("topic", c->topic, err, err_size))
@@ -407,7 +394,8 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 			    c->partitioner);
 	if (c->group[0] == '\0')
 		return fail(err, err_size, "group must not be empty");
-	if (c->advertise_url[0] && !valid_url(c->advertise_url))
+	/* As the other instances will judge it when they hear it. */
+	if (c->advertise_url[0] && !members_url_plain(c->advertise_url))
 		return fail(err, err_size, "advertise_url '%s' is not http://HOST[:PORT] or "
 					   "https://HOST[:PORT] (no path, no trailing '/')",
 			    c->advertise_url);

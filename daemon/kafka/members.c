@@ -1,7 +1,6 @@
 /* members.c — announcing this instance to the group and hearing the others; see members.h. */
 #include "members.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -55,20 +54,15 @@ static void announce(struct members *mb)
 	free(text);
 }
 
-/*
- * Whether url is one to send readers to, as serve's advertise_url must be:
- * http(s)://HOST[:PORT], the host a name or an address (IPv6 in
- * brackets), no user, path, query or fragment.
- */
-static bool plain_url(const char *url)
+bool members_url_plain(const char *url)
 {
 	const char *host = strncmp(url, "http://", 7) == 0    ? url + 7
 			   : strncmp(url, "https://", 8) == 0 ? url + 8
 							      : NULL;
 	if (!host || !*host)
 		return false;
-	for (const char *p = host; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr(".-:[]", *p))
+	for (const unsigned char *p = (const unsigned char *)host; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || strchr("/?#@\"<>\\^`{|}%", *p))
 			return false;
 	return true;
 }
@@ -84,7 +78,7 @@ static void hear(struct members *mb, const rd_kafka_message_t *msg)
 	if (j && json_unpack(j, "{s:s,s:s,s:s,s:i,s:o,s:I,s?i}", "id", &id, "url", &url, "group",
 			     &group, "count", &count, "partitions", &parts, "at", &at, "generation",
 			     &generation) == 0 &&
-	    strcmp(group, mb->group) == 0 && plain_url(url) && json_is_array(parts)) {
+	    strcmp(group, mb->group) == 0 && members_url_plain(url) && json_is_array(parts)) {
 		int32_t held[OWNERSHIP_MAX_PARTITIONS];
 		size_t n = 0, i;
 		json_t *p;

@@ -16,6 +16,7 @@
 #ifndef MEMBERS_H
 #define MEMBERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "kafka_conf.h"
@@ -34,6 +35,14 @@ struct members_options {
 };
 
 struct members;
+
+/*
+ * Whether url is an address to send readers to: http(s)://HOST[:PORT],
+ * nothing but the host and port (no user, path, query or fragment) and no
+ * byte a Location header or a URI may not hold as it is. advertise_url and
+ * every announcement heard must be one.
+ */
+bool members_url_plain(const char *url);
 
 /* Starts announcing and listening. 0, or an error with a message in err. */
 int members_start(struct members **out, struct metrics *m, const struct members_options *opt,

@@ -87,6 +87,21 @@ static uint64_t ingest_lines(struct store *st, const char *lines)
 	return stats.last_seq;
 }
 
+/* Opens campaign (events "<campaign>-1" and "-2") with one pledge of £7 by supporter "s". */
+static void open_with_pledge(struct store *st, const char *campaign, const char *title,
+			     const char *pledge)
+{
+	char lines[600];
+	snprintf(lines, sizeof lines,
+		 "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"%s-1\",\"at\":1700000000000,"
+		 "\"campaign\":\"%s\",\"title\":\"%s\",\"owner\":\"o\",\"currency\":\"GBP\"}\n"
+		 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"%s-2\",\"at\":1700000000001,"
+		 "\"campaign\":\"%s\",\"pledge\":\"%s\",\"supporter\":\"s\",\"amount\":700,"
+		 "\"currency\":\"GBP\"}\n",
+		 campaign, campaign, title, campaign, campaign, pledge);
+	ingest_lines(st, lines);
+}
+
 /* Stores a raw message (for rejections); returns the log position after. */
 static uint64_t ingest_raw(struct store *st, const void *raw, size_t len)
 {
@@ -945,12 +960,8 @@ static void test_page(void)
 	/* The bar shows a little raised as a sliver (a fiftieth), not as nothing. */
 	CHECK(strstr(R.body, "max=\"500000\" value=\"10000\"") != NULL);
 	/* A refund after the close still counts: the chart ends where the campaign stands. */
-	ingest_lines(st, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"late-1\",\"at\":1700000000000,"
-			 "\"campaign\":\"late\",\"title\":\"Late\",\"owner\":\"o\",\"currency\":\"GBP\"}\n"
-			 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"late-2\",\"at\":1700000000001,"
-			 "\"campaign\":\"late\",\"pledge\":\"lp\",\"supporter\":\"s\",\"amount\":700,"
-			 "\"currency\":\"GBP\"}\n"
-			 "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"late-3\",\"at\":1700000000003,"
+	open_with_pledge(st, "late", "Late", "lp");
+	ingest_lines(st, "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"late-3\",\"at\":1700000000003,"
 			 "\"campaign\":\"late\"}\n"
 			 "{\"v\":1,\"type\":\"pledge.refunded\",\"id\":\"late-4\",\"at\":1700003600000,"
 			 "\"campaign\":\"late\",\"pledge\":\"lp\",\"amount\":200}\n");
@@ -958,11 +969,7 @@ static void test_page(void)
 	CHECK(strstr(R.body, "data-values=\"0 500\"") != NULL);
 	CHECK(strstr(R.body, "now <span id=\"chart-raised\">£5</span>") != NULL);
 	/* Closed with every pledge refunded, and no target: closed, not "We did it". */
-	ingest_lines(st, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"void-1\",\"at\":1700000000000,"
-			 "\"campaign\":\"void\",\"title\":\"Void\",\"owner\":\"o\",\"currency\":\"GBP\"}\n"
-			 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"void-2\",\"at\":1700000000001,"
-			 "\"campaign\":\"void\",\"pledge\":\"vp\",\"supporter\":\"s\",\"amount\":700,"
-			 "\"currency\":\"GBP\"}\n");
+	open_with_pledge(st, "void", "Void", "vp");
 	CHECK_INT(get("/c/void"), 200);
 	CHECK(strstr(R.body, "<h2 id=\"totals-heading\">Raising now</h2>") != NULL);
 	ingest_lines(st, "{\"v\":1,\"type\":\"pledge.refunded\",\"id\":\"void-3\",\"at\":1700000000002,"

@@ -124,7 +124,7 @@ static inline size_t bytes_get_uvarint(const uint8_t *p, size_t len, uint64_t *v
 /* Signed varints zigzag: 0, -1, 1, -2… as 0, 1, 2, 3…, so small magnitudes stay short. */
 static inline size_t bytes_put_svarint(uint8_t *p, int64_t v)
 {
-	return bytes_put_uvarint(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+	return bytes_put_uvarint(p, ((uint64_t)v << 1) ^ -(uint64_t)(v < 0));
 }
 
 static inline size_t bytes_get_svarint(const uint8_t *p, size_t len, int64_t *v)

@@ -17,7 +17,7 @@
 #include "event_redact.h"
 #include "pl_error.h"
 
-#define NO_KEY 0xffff
+#define NO_KEY 0xffffu
 #define TAIL_SIZE 8
 
 /* What one record holds besides its source: the fields of the tail. */

@@ -180,8 +180,10 @@ static bool log_ids_unique(struct store *st)
 	size_t n = 0, cap = 4096;
 	char **ids = malloc(cap * sizeof *ids);
 	bool unique = true;
-	if (store_read_begin(st, &t))
+	if (!ids || store_read_begin(st, &t)) {
+		free(ids);
 		return false;
+	}
 	MDB_cursor *cur = store_cursor(&t, STORE_DB_LOG);
 	MDB_val k, v;
 	for (int op = MDB_FIRST; cur && mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
@@ -194,8 +196,12 @@ static bool log_ids_unique(struct store *st)
 			continue;
 		}
 		struct pl_str id = pl_event_str(&ev, PL_F_ID);
-		if (n == cap)
-			ids = realloc(ids, (cap *= 2) * sizeof *ids);
+		if (n == cap) {
+			char **more = realloc(ids, (cap *= 2) * sizeof *ids);
+			if (!more)
+				abort();
+			ids = more;
+		}
 		ids[n++] = strndup(id.ptr, id.len);
 	}
 	if (cur)

@@ -100,6 +100,9 @@ struct proj_writer {
 	 * erasure may list comments that were never applied. */
 	bool time_cut;
 	int64_t cut_at;
+	/* Comments that events the cut left out had hidden in the log, by
+	 * their log positions (proj_left_out). */
+	struct memtable hidden_by_cut;
 };
 
 /* Prepares a writer; 0 or PL_ENOMEM. */
@@ -130,6 +133,17 @@ void proj_keys_of(const struct pl_event *ev, struct proj_keys *k);
 /* Prepares the lookups proj_apply() of an event with keys k will make (index_prefetch). */
 void proj_prefetch(const struct proj_writer *w, const struct pl_event *ev,
 		   const struct proj_keys *k);
+
+/*
+ * In a point-in-time replay, ev (with keys k), the log entry at seq, is
+ * left out for its time. A comment counts as removed from the time of the
+ * event that removed it in the log, and an erasure of a comment removed
+ * before it in the log changes nothing: so a removal or erasure left out
+ * notes the comments it hid, which an erasure kept by the cut then leaves
+ * as they are. 0 or the transaction's error.
+ */
+int proj_left_out(struct proj_writer *w, const struct pl_event *ev, const struct proj_keys *k,
+		  uint64_t seq);
 
 /*
  * Applies ev, the log entry at seq, whose keys are k (proj_keys_of). Returns

@@ -20,7 +20,14 @@
 #include "proj_staged.h"
 
 /* Fingerprint kinds of the projections' ids (evlog.c uses 1 for event ids). */
-enum { FP_CAMPAIGN = 2, FP_PLEDGE = 3, FP_SUPPORTER = 4, FP_COMMENT = 5, FP_BACKER = 6 };
+enum {
+	FP_CAMPAIGN = 2,
+	FP_PLEDGE = 3,
+	FP_SUPPORTER = 4,
+	FP_COMMENT = 5,
+	FP_BACKER = 6,
+	FP_HIDDEN_BY_CUT = 7
+};
 
 void proj_kind_defs(enum store_slot slot, struct index_kind_def out[PROJ_KIND_COUNT])
 {
@@ -74,6 +81,8 @@ int proj_writer_init(struct proj_writer *w, enum store_slot slot, struct index *
 void proj_writer_deinit(struct proj_writer *w)
 {
 	memtable_deinit(&w->touched);
+	if (w->hidden_by_cut.slots)
+		memtable_deinit(&w->hidden_by_cut);
 	free(w->publish_order);
 	proj_staged_deinit(&w->staged);
 	proj_mover_deinit(&w->mover);
@@ -525,6 +534,57 @@ static int apply_comment_removed(struct apply_ctx *c)
 	return hide_comment(c, &posted, cf, &rec);
 }
 
+static void comment_seq_fp(uint64_t seq, struct fp *out)
+{
+	uint8_t b[8];
+	bytes_put_le64(b, seq);
+	fp_of(out, FP_HIDDEN_BY_CUT, b, sizeof b);
+}
+
+static int note_hidden_by_cut(struct apply_ctx *c, uint64_t comment_seq)
+{
+	struct proj_writer *w = c->w;
+	static const uint8_t no_value[1];
+	struct fp f;
+	comment_seq_fp(comment_seq, &f);
+	if (!w->hidden_by_cut.slots && memtable_init(&w->hidden_by_cut, 0))
+		return store_txn_fail(c->t, PL_ENOMEM);
+	return memtable_put(&w->hidden_by_cut, &f, no_value) ? store_txn_fail(c->t, PL_ENOMEM)
+								 : PL_OK;
+}
+
+static bool hidden_by_cut(const struct proj_writer *w, uint64_t comment_seq)
+{
+	struct fp f;
+	comment_seq_fp(comment_seq, &f);
+	return w->hidden_by_cut.slots && memtable_get(&w->hidden_by_cut, &f);
+}
+
+int proj_left_out(struct proj_writer *w, const struct pl_event *ev, const struct proj_keys *k,
+		  uint64_t seq)
+{
+	struct apply_ctx c = {w, w->t, ev, k, seq, NULL, pl_event_str(ev, PL_F_CAMPAIGN),
+			      k->campaign};
+	if (ev->type == PL_EV_COMMENT_REMOVED) {
+		/* Its comment, if the cut kept it: it was there to remove in the log. */
+		uint8_t v[PROJ_COMMENT_STATE_SIZE];
+		struct proj_comment_state rec;
+		int rc = state_get(&c, PROJ_K_COMMENT, &k->comment, v);
+		if (rc)
+			return rc == PL_ENOTFOUND ? c.t->err : rc;
+		proj_comment_state_decode(v, &rec);
+		return note_hidden_by_cut(&c, rec.seq);
+	}
+	if (ev->type != PL_EV_SUPPORTER_FORGOTTEN)
+		return w->t->err;
+	uint64_t comment_seq;
+	int rc;
+	for (size_t i = 0; (rc = w->erased_comment(w->log_arg, seq, i, &comment_seq)) == 0; i++)
+		if ((rc = note_hidden_by_cut(&c, comment_seq)))
+			return rc;
+	return rc == PL_ENOTFOUND ? c.t->err : store_txn_fail(c.t, rc);
+}
+
 /* The supporter's comments, as the erasure's record lists them, show as removed. */
 static int apply_forgotten(struct apply_ctx *c)
 {
@@ -542,14 +602,15 @@ static int apply_forgotten(struct apply_ctx *c)
 		struct pl_str id = pl_event_str(&posted, PL_F_COMMENT);
 		fp_of(&cf, FP_COMMENT, id.ptr, id.len);
 		if ((rc = state_get(c, PROJ_K_COMMENT, &cf, v))) {
-			if (rc == PL_ENOTFOUND && c->w->time_cut &&
-			    pl_event_int(&posted, PL_F_AT) > c->w->cut_at)
-				continue; /* left out by the cut: nothing to hide */
+			if (rc == PL_ENOTFOUND && c->w->time_cut)
+				continue; /* left out by the cut, or as needing what it left out */
 			return rc == PL_ENOTFOUND ? store_txn_fail(c->t, PL_ECORRUPT) : rc;
 		}
 		proj_comment_state_decode(v, &rec);
 		if (rec.removed || rec.seq != seq)
 			continue; /* removed already, or the id is another comment's */
+		if (c->w->time_cut && hidden_by_cut(c->w, seq))
+			continue; /* removed before this in the log, at a time the cut left out */
 		c->campaign = pl_event_str(&posted, PL_F_CAMPAIGN);
 		proj_campaign_fp(c->campaign, &c->campaign_fp);
 		if ((rc = hide_comment(c, &posted, &cf, &rec)))

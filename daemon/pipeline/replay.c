@@ -53,7 +53,10 @@ static int replay_entry(const struct evlog_entry *e, const struct decoded *d, vo
 	}
 	if (c->opt->has_until_time && pl_event_int(&d->ev, PL_F_AT) > c->opt->until_time) {
 		rep->skipped_time++;
-		return 0;
+		int rc = proj_left_out(&c->s->pw, &d->ev, &d->keys, e->seq);
+		if (rc)
+			res->failed_seq = e->seq;
+		return rc;
 	}
 	int rc = slot_apply(c->s, d, &e->src, e->seq, &res->rejection);
 	if (rc == PL_EREJECTED && rep->skipped_time && depends_on_earlier(res->rejection.reason)) {

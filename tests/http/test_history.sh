@@ -6,7 +6,13 @@
 # Besides the demo, a campaign whose events arrive out of time order: a
 # pledge timed before one logged earlier, a refund timed before its
 # pledge, a removal timed before its comment, a supporter who pledges
-# twice and one whose only pledge is refunded. At every instant checked,
+# twice and one whose only pledge is refunded. And erasures out of time
+# order: in erased-c, a comment its author's erasure hides after an
+# earlier-logged, later-timed erasure had, and one removed in the log
+# before an earlier-timed erasure of its author (a comment counts as
+# removed from the time of what removed it in the log; an erasure of a
+# removed comment changes nothing); in later-c, opened after its first
+# pledge and comment were timed, their author forgotten in between. At every instant checked,
 # /v1/campaigns/{id}?as_of=T must give the figures `replay --dry-run
 # --until-time T` gives; the history's buckets must add up to them.
 set -u
@@ -35,11 +41,25 @@ ev() { # ev ID TYPE AT_OFFSET FIELDS…
 	ev l08 comment.removed $((3 * H)) ',"comment":"c1"'
 	ev l09 pledge.created $((7 * H)) ',"pledge":"p4","supporter":"s3","amount":300,"currency":"GBP"'
 	ev l10 pledge.refunded $((8 * H)) ',"pledge":"p4","amount":300'
+	ee() { printf '{"v":1,"id":"%s","type":"%s","at":%s%s}\n' "$1" "$2" "$(at "$3")" "$4"; }
+	ee x01 campaign.opened 0 ',"campaign":"erased-c","title":"Erased","owner":"O","currency":"GBP"'
+	ee x02 pledge.created 1 ',"campaign":"erased-c","pledge":"q2","supporter":"u2","amount":100,"currency":"GBP"'
+	ee x03 comment.posted $((1 * H)) ',"campaign":"erased-c","comment":"d2","supporter":"u2","text":"twice"'
+	ee x04 supporter.forgotten $((9 * H)) ',"supporter":"u2"'
+	ee x05 supporter.forgotten $((3 * H)) ',"supporter":"u2"'
+	ee x06 pledge.created 1 ',"campaign":"erased-c","pledge":"q3","supporter":"u3","amount":100,"currency":"GBP"'
+	ee x07 comment.posted $((1 * H)) ',"campaign":"erased-c","comment":"d3","supporter":"u3","text":"removed"'
+	ee x08 comment.removed $((8 * H)) ',"campaign":"erased-c","comment":"d3"'
+	ee x09 supporter.forgotten $((4 * H)) ',"supporter":"u3"'
+	ee y01 campaign.opened $((5 * H)) ',"campaign":"later-c","title":"Later","owner":"O","currency":"GBP"'
+	ee y02 pledge.created $((1 * H)) ',"campaign":"later-c","pledge":"q1","supporter":"u1","amount":100,"currency":"GBP"'
+	ee y03 comment.posted $((1 * H)) ',"campaign":"later-c","comment":"d1","supporter":"u1","text":"early"'
+	ee y04 supporter.forgotten $((2 * H)) ',"supporter":"u1"'
 	# The demo's first commenter asks to be forgotten, a week after it closed.
 	printf '{"v":1,"id":"l11","type":"supporter.forgotten","at":1580400000000,"supporter":"sup-0010"}\n'
 } >"$work/events.jsonl"
 expect 0 "import" -- "$PLEDGED" import --data "$work/d" <"$work/events.jsonl"
-contains "$work/err" "2070 applied, 0 rejected" "every event applied"
+contains "$work/err" "2083 applied, 0 rejected" "every event applied"
 
 "$PLEDGED" serve --read-only --data "$work/d" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/serve.log" &
 serve=$!
@@ -57,7 +77,7 @@ for day in 04 05 09 13 14 17 23 24; do instants="$instants 2020-01-${day}T12:00:
 instants="$instants 2020-01-24 2020-02-01"
 for t in $instants; do
 	"$PLEDGED" replay --data "$work/d" --dry-run --until-time "$t" >"$work/replay" 2>/dev/null
-	for c in late-c $DEMO_ID; do
+	for c in late-c erased-c later-c $DEMO_ID; do
 		want=$(grep "\"id\":\"$c\"" "$work/replay" | figures)
 		code=$(get "/v1/campaigns/$c?as_of=$t")
 		got=$(figures <"$work/body")
@@ -92,14 +112,15 @@ contains "$work/body" '"raised":5804100,"pledges":2020,"supporters":1975,"commen
 
 # The list as of a time: only what had opened, with its figures then.
 get "/v1/campaigns?as_of=$(at $H)" >/dev/null
-contains "$work/body" '"campaigns":[{"id":"late-c",' "before the demo opened, only late-c"
-[ "$(grep -o '"id":' "$work/body" | wc -l)" = 1 ] && ok || fail "one campaign listed: $(cat "$work/body")"
+contains "$work/body" '"campaigns":[{"id":"erased-c",' "before the demo opened, erased-c"
+contains "$work/body" '},{"id":"late-c",' "and late-c"
+[ "$(grep -o '"id":' "$work/body" | wc -l)" = 2 ] && ok || fail "two campaigns listed: $(cat "$work/body")"
 contains "$work/body" '"raised":500,"pledges":1,"supporters":1,"comments":0,"status":"open"' "late-c's figures then"
 contains "$work/body" "\"as_of\":$(at $H)" "the list says when"
 get "/v1/campaigns/$DEMO_ID?as_of=2020-01-10" >/dev/null
 want=$(figures <"$work/body")
 get "/v1/campaigns?as_of=2020-01-10&status=open" >/dev/null
-[ "$(grep -o '"id":' "$work/body" | wc -l)" = 2 ] && ok || fail "both open on the 10th: $(cat "$work/body")"
+[ "$(grep -o '"id":' "$work/body" | wc -l)" = 4 ] && ok || fail "all four open on the 10th: $(cat "$work/body")"
 [ "$(sed 's/},{/}\n{/g' "$work/body" | grep "\"id\":\"$DEMO_ID\"" | figures)" = "$want" ] && ok ||
 	fail "the list as of the 10th gives the demo as its own answer does"
 get "/v1/campaigns?as_of=2020-01-10&status=closed" >/dev/null
@@ -124,9 +145,10 @@ while :; do
 done
 [ "$seen" = 9 ] && ok || fail "nine comments paged through as of the 20th, not $seen"
 
-# Platform totals: both campaigns in GBP; s1 and s2 back late-c, s3 no longer does.
+# Platform totals: all campaigns in GBP; s1 and s2 back late-c, s3 no longer does;
+# u1, u2 and u3 back the erased ones.
 [ "$(get /v1/totals)" = 200 ] && ok || fail "totals"
-contains "$work/body" '{"currencies":[{"currency":"GBP","raised":5804800,"pledges":2024,"campaigns":{"open":1,"closed":1},"supporters":1977}]}' "platform totals"
+contains "$work/body" '{"currencies":[{"currency":"GBP","raised":5805100,"pledges":2027,"campaigns":{"open":3,"closed":1},"supporters":1980}]}' "platform totals"
 
 # Parameters are checked.
 for q in "as_of=yesterday" "as_of=" "as_of=1&as_of=2" "bogus=1" "as_of=2020-02-31" \

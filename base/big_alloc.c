@@ -74,3 +74,20 @@ void big_free(void *p, size_t size)
 	if (p)
 		munmap(p, size ? size : 1);
 }
+
+bool big_array_reserve(void **p, size_t *cap, size_t want, size_t size)
+{
+	if (want <= *cap)
+		return true;
+	size_t n = *cap ? *cap : 64;
+	while (n < want)
+		n *= 2;
+	if (n > SIZE_MAX / size)
+		return false;
+	void *q = *p ? big_realloc(*p, *cap * size, n * size) : big_alloc(n * size);
+	if (!q)
+		return false;
+	*p = q;
+	*cap = n;
+	return true;
+}

@@ -15,6 +15,7 @@
 #ifndef BIG_ALLOC_H
 #define BIG_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* size zeroed bytes, or NULL. */
@@ -30,5 +31,12 @@ void *big_realloc(void *p, size_t old_size, size_t new_size);
 
 /* Frees what big_alloc(size) returned; NULL is ignored. */
 void big_free(void *p, size_t size);
+
+/*
+ * As array_reserve() (array.h), in this memory: for a buffer that grows to
+ * many megabytes, whose doublings then move pages rather than copy bytes.
+ * Free it with big_free(*p, *cap * size).
+ */
+bool big_array_reserve(void **p, size_t *cap, size_t want, size_t size);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "big_alloc.h"
 #include "bytes.h"
 #include "fp.h"
 #include "memtable.h"
@@ -55,7 +56,7 @@ void proj_staged_deinit(struct proj_staged *s)
 {
 	free(s->rows);
 	free(s->spare);
-	free(s->bytes);
+	big_free(s->bytes, s->size);
 	memset(s, 0, sizeof *s);
 }
 
@@ -108,7 +109,7 @@ void proj_staged_hold(struct proj_staged *s, uint64_t seq, const void *key, size
 {
 	size_t size = key_len + val_len;
 	if ((s->count && seq <= s->last_seq) || !reserve_rows(s, 1) ||
-	    !array_reserve((void **)&s->bytes, &s->size, s->used + size, 1) || s->used + size > UINT32_MAX ||
+	    !big_array_reserve((void **)&s->bytes, &s->size, s->used + size, 1) || s->used + size > UINT32_MAX ||
 	    key_len > UINT16_MAX || val_len > UINT16_MAX) {
 		forget_rows(s);
 		return;
@@ -189,7 +190,7 @@ static int read_rows(struct proj_staged *s, struct store_txn *t, MDB_cursor *c, 
 			break;
 		}
 		if (!array_reserve((void **)&fresh, &cap, n + 1, sizeof *fresh) ||
-		    !array_reserve((void **)&s->bytes, &s->size, s->used + size, 1) ||
+		    !big_array_reserve((void **)&s->bytes, &s->size, s->used + size, 1) ||
 		    s->used + size > UINT32_MAX) {
 			err = PL_ENOMEM;
 			break;

@@ -20,9 +20,9 @@
 
 /* ---- the directory in META ---- */
 
-static size_t meta_key(const struct index *ix, char *key, size_t size)
+static size_t meta_key(const char *name, char *key, size_t size)
 {
-	return (size_t)snprintf(key, size, "index.%s", ix->name);
+	return (size_t)snprintf(key, size, "index.%s", name);
 }
 
 /*
@@ -56,16 +56,18 @@ static void save_directory(struct index *ix, struct store_txn *t)
 		bytes_put_le16(p + 6, newest_part_below(r));
 		bytes_put_le64(p + 8, r->entries);
 	}
-	store_put(t, STORE_DB_META, key, meta_key(ix, key, sizeof key), buf, (size_t)(p - buf), 0);
+	store_put(t, STORE_DB_META, key, meta_key(ix->name, key, sizeof key), buf, (size_t)(p - buf), 0);
 }
 
-static int load_directory(struct index *ix, struct store_txn *t)
+/* Reads the directory of the index called name, of nkinds kinds, into d. */
+static int read_directory(struct store_txn *t, const char *name, size_t nkinds,
+			  struct index_durable *d)
 {
 	char key[48];
 	MDB_val v;
-	int rc = store_get(t, STORE_DB_META, key, meta_key(ix, key, sizeof key), &v);
+	int rc = store_get(t, STORE_DB_META, key, meta_key(name, key, sizeof key), &v);
 	if (rc == PL_ENOTFOUND) {
-		ix->d.next_run = 1;
+		d->next_run = 1;
 		return PL_OK;
 	}
 	if (rc)
@@ -76,22 +78,27 @@ static int load_directory(struct index *ix, struct store_txn *t)
 	size_t n = bytes_get_le16(p + 2);
 	if (n > INDEX_MAX_RUNS || v.mv_size != DIRECTORY_HEAD + n * DIRECTORY_RUN)
 		return PL_ECORRUPT;
-	ix->d.checkpoint_seq = bytes_get_le64(p + 4);
-	ix->d.next_run = bytes_get_be32(p + 12);
-	ix->d.nruns = n;
+	d->checkpoint_seq = bytes_get_le64(p + 4);
+	d->next_run = bytes_get_be32(p + 12);
+	d->nruns = n;
 	p += DIRECTORY_HEAD;
 	for (size_t i = 0; i < n; i++, p += DIRECTORY_RUN) {
-		struct index_run *r = &ix->d.runs[i];
+		struct index_run *r = &d->runs[i];
 		r->number = bytes_get_be32(p);
 		r->kind = p[4];
 		r->tier = p[5];
 		uint16_t below = bytes_get_le16(p + 6);
 		r->entries = bytes_get_le64(p + 8);
-		if (r->kind >= ix->nkinds || r->number >= ix->d.next_run || below > r->number)
+		if (r->kind >= nkinds || r->number >= d->next_run || below > r->number)
 			return PL_ECORRUPT;
 		r->newest_part = r->number - below;
 	}
 	return PL_OK;
+}
+
+static int load_directory(struct index *ix, struct store_txn *t)
+{
+	return read_directory(t, ix->name, ix->nkinds, &ix->d);
 }
 
 static bool in_directory(const struct index *ix, uint8_t kind, uint32_t number)
@@ -358,6 +365,38 @@ int index_open(struct index *ix, struct store_txn *t, const char *name,
 	if (rc)
 		index_close(ix);
 	return rc;
+}
+
+int index_entries_of(struct store_txn *t, const char *name, size_t nkinds, uint64_t *entries)
+{
+	struct index_durable d = {0};
+	int rc = read_directory(t, name, nkinds, &d);
+	for (size_t k = 0; k < nkinds; k++)
+		entries[k] = 0;
+	for (size_t i = 0; rc == 0 && i < d.nruns; i++)
+		entries[d.runs[i].kind] += d.runs[i].entries;
+	return rc;
+}
+
+void index_expect(struct index *ix, const uint64_t *entries)
+{
+	uint64_t total = 0;
+	for (size_t k = 0; k < ix->nkinds; k++)
+		total += entries[k];
+	if (total == 0 || entries_on_disk(ix) || index_pending(ix))
+		return;
+	/* The first checkpoint comes at checkpoint_entries in all kinds together. */
+	double share = total > ix->opt.checkpoint_entries
+			       ? (double)ix->opt.checkpoint_entries / (double)total
+			       : 1.0;
+	for (size_t k = 0; k < ix->nkinds; k++)
+		(void)memtable_reserve(&ix->kinds[k].active, (size_t)((double)entries[k] * share));
+	size_t bytes = bloom_bytes_for(ix, total);
+	struct bloom larger;
+	if (bytes > bloom_size(&ix->bloom) && bloom_init(&larger, bytes) == 0) {
+		bloom_deinit(&ix->bloom);
+		ix->bloom = larger;
+	}
 }
 
 void index_close(struct index *ix)

@@ -145,6 +145,23 @@ int index_open(struct index *ix, struct store_txn *t, const char *name,
 	       const struct index_kind_def *kinds, size_t nkinds, const struct index_options *opt);
 void index_close(struct index *ix);
 
+/*
+ * The entries of each kind in the runs of the index called name, of nkinds
+ * kinds, into entries[]: what another index of the same kinds built from
+ * the same log will come to hold, for index_expect(). 0 or an error.
+ */
+int index_entries_of(struct store_txn *t, const char *name, size_t nkinds, uint64_t *entries);
+
+/*
+ * Sizes an empty index that is about to be filled from a whole log (a
+ * rebuild) for entries[k] entries of each kind in all: each table at once
+ * as large as it grows by the first checkpoint, rather than doubling and
+ * spreading its entries on the way there, and the filter as large as it
+ * grows, rather than made again from the runs at each doubling. Without
+ * the memory, they grow as they fill, as before.
+ */
+void index_expect(struct index *ix, const uint64_t *entries);
+
 /* Every event up to this log position is on disk. */
 static inline uint64_t index_checkpoint_seq(const struct index *ix)
 {

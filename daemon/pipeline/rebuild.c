@@ -198,6 +198,8 @@ static int start(struct store *st, struct run *r)
 	r->rep->slot = slot;
 	if ((rc = store_read_begin(st, &t)) == 0)
 		rc = slot_open(&r->s, st, slot, &r->opt->slot, &t);
+	if (rc == 0 && !under_way)
+		slot_size_like(&r->s, &t, live);
 	if (rc == 0) {
 		/* Its tables reach done; its index may be behind them. */
 		slot_set_log(&r->s, &t);

@@ -100,6 +100,13 @@ int slot_open(struct slot *s, struct store *st, enum store_slot which,
 	return PL_OK;
 }
 
+void slot_size_like(struct slot *s, struct store_txn *t, enum store_slot other)
+{
+	uint64_t entries[SLOT_KINDS];
+	if (index_entries_of(t, store_slot_name(other), SLOT_KINDS, entries) == 0)
+		index_expect(&s->ix, entries);
+}
+
 void slot_close(struct slot *s)
 {
 	if (!s->open)

@@ -96,6 +96,14 @@ int slot_open(struct slot *s, struct store *st, enum store_slot which,
 	      const struct slot_options *opt, struct store_txn *t);
 void slot_close(struct slot *s);
 
+/*
+ * Sizes s, opened empty to be filled from the whole log, for the state the
+ * index of slot other holds in t (a transaction of the same log's data dir):
+ * the same events make the same state (index_expect). A hint: an index it
+ * cannot read sizes nothing.
+ */
+void slot_size_like(struct slot *s, struct store_txn *t, enum store_slot other);
+
 /* Reads earlier events in t (the log's data dir) from now on. */
 static inline void slot_set_log(struct slot *s, struct store_txn *t)
 {

@@ -110,16 +110,16 @@ static int search_entry(const struct evlog_entry *e, void *arg)
 	if (s->only_from && !evlog_same_source(&e->src, s->only_from))
 		return 0;
 	/* Most entries are someone else's: a byte search rules them out before decoding. */
-	if (!pl_bytes_name(e->raw, e->raw_len, s->supporter) ||
-	    pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &rej) ||
-	    !pl_event_has(&ev, PL_F_SUPPORTER) ||
-	    !same(pl_event_str(&ev, PL_F_SUPPORTER), s->supporter))
+	if (!pl_bytes_name(e->raw, e->raw_len, s->supporter))
 		return 0;
 	int rc = PL_OK;
-	if (ev.type == PL_EV_COMMENT_POSTED)
+	if (pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &rej) == 0 &&
+	    ev.type == PL_EV_COMMENT_POSTED && same(pl_event_str(&ev, PL_F_SUPPORTER), s->supporter))
 		rc = seq_list_add(&s->comments, e->seq);
-	bool personal = ev.type == PL_EV_COMMENT_POSTED || pl_event_has(&ev, PL_F_NAME);
-	if (rc == 0 && personal && !e->erased)
+	/* Their name or text, on an event that uses it or one that ignores it
+	 * (a refund sent with the supporter and name of its pledge): the log
+	 * keeps the bytes as sent. */
+	if (rc == 0 && !e->erased && pl_event_personal_of(e->raw, e->raw_len, s->supporter))
 		rc = seq_list_add(&s->rewrite, e->seq);
 	return rc;
 }

@@ -89,6 +89,31 @@ size_t pl_event_redact(const void *raw, size_t len, uint8_t *out)
 	return head_len + (size_t)(p - body);
 }
 
+bool pl_event_personal_of(const void *raw, size_t len, struct pl_str id)
+{
+	struct mp_reader r;
+	uint32_t count;
+	bool theirs = false, personal = false;
+	mp_reader_init(&r, raw, len);
+	if (mp_read_map(&r, &count))
+		return false;
+	for (uint32_t i = 0; i < count; i++) {
+		const char *key, *value;
+		uint32_t key_len, value_len;
+		if (mp_read_str(&r, &key, &key_len))
+			return false;
+		if (key_is(key, key_len, PL_F_SUPPORTER)) {
+			struct mp_reader at = r;
+			theirs = mp_read_str(&at, &value, &value_len) == 0 && value_len == id.len &&
+				 memcmp(value, id.ptr, id.len) == 0;
+		}
+		personal = personal || key_is(key, key_len, PL_F_NAME) || key_is(key, key_len, PL_F_TEXT);
+		if (mp_skip(&r))
+			return false;
+	}
+	return theirs && personal;
+}
+
 /* Whether the bytes before p (`before` of them) are a msgpack header, of a
  * string in any of its four forms or of binary data in any of its three,
  * for n bytes. */

@@ -30,6 +30,14 @@
 size_t pl_event_redact(const void *raw, size_t len, uint8_t *out);
 
 /*
+ * Whether the msgpack map raw[0..len) is the event of supporter id (its
+ * `supporter` key holds id, whether the event's type uses that key or
+ * ignores it) and holds a field pl_event_redact() drops or overwrites (a
+ * `name` or a `text`, used or ignored likewise).
+ */
+bool pl_event_personal_of(const void *raw, size_t len, struct pl_str id);
+
+/*
  * Whether raw[0..len) names id: holds it as a msgpack string or binary in
  * any of their encodings (a gateway need not pick the shortest), as a word
  * of text (not followed or preceded by a letter, digit, '-', '_', '.' or a

@@ -13,6 +13,7 @@
 #define OPENED "\"v\":1,\"type\":\"campaign.opened\",\"id\":\"e1\",\"at\":1,\"campaign\":\"c\""
 #define PLEDGE "\"v\":1,\"type\":\"pledge.created\",\"id\":\"e2\",\"at\":2,\"campaign\":\"c\""
 #define COMMENT "\"v\":1,\"type\":\"comment.posted\",\"id\":\"e3\",\"at\":3,\"campaign\":\"c\""
+#define REFUND "\"v\":1,\"type\":\"pledge.refunded\",\"id\":\"e4\",\"at\":4,\"campaign\":\"c\",\"pledge\":\"p\",\"amount\":1"
 #define FORGOTTEN "\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"e4\",\"at\":4"
 #define X10 "xxxxxxxxxx"
 #define X201 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 "x"
@@ -463,9 +464,25 @@ static void test_redact(void)
 	msgpack_sbuffer_destroy(&buf);
 	CHECK_INT(pl_event_redact("\x92\x01\x02", 3, out), 0); /* not a map */
 
+	/* Whose personal fields an event holds: by its supporter key, used by
+	 * its type or ignored, when it has a name or a text, likewise. */
+	struct pl_str sup1 = {"sup-1", 5};
+	pack("{" REFUND ",\"supporter\":\"sup-1\",\"name\":\"Ada\"}", &buf);
+	CHECK(pl_event_personal_of(buf.data, buf.size, sup1));
+	CHECK(!pl_event_personal_of(buf.data, buf.size, (struct pl_str){"sup-10", 6}));
+	msgpack_sbuffer_destroy(&buf);
+	pack("{" PLEDGE ",\"supporter\":\"sup-1\",\"text\":\"a note\"}", &buf);
+	CHECK(pl_event_personal_of(buf.data, buf.size, sup1));
+	msgpack_sbuffer_destroy(&buf);
+	pack("{" PLEDGE ",\"supporter\":\"sup-1\",\"nickname\":\"Ada\"}", &buf);
+	CHECK(!pl_event_personal_of(buf.data, buf.size, sup1)); /* no field it erases */
+	msgpack_sbuffer_destroy(&buf);
+	pack("{" REFUND ",\"name\":\"Ada\",\"by\":\"sup-1\"}", &buf);
+	CHECK(!pl_event_personal_of(buf.data, buf.size, sup1)); /* named, but not theirs */
+	msgpack_sbuffer_destroy(&buf);
+
 	/* Whether a message names a supporter: a whole string in any msgpack
 	 * form, or a word of text; never a longer id that contains it. */
-	struct pl_str sup1 = {"sup-1", 5};
 	pack("{\"supporter\":\"sup-10\"}", &buf);
 	CHECK(!pl_bytes_name(buf.data, buf.size, sup1));
 	msgpack_sbuffer_destroy(&buf);

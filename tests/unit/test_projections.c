@@ -334,6 +334,10 @@ static void test_erasure(void)
 		     "\"name\":\"Name-To-Erase\""), PL_R_NONE);
 	CHECK_INT(pledge("er", "erp2", "stays", 300, "GBP", T0 + 2), PL_R_NONE);
 	CHECK_INT(pledge("er2", "erp3", "gone", 200, "GBP", T0 + 2), PL_R_NONE);
+	/* Known keys its type ignores, which the log keeps as sent. */
+	CHECK_INT(ev("pledge.refunded", "er", T0 + 2,
+		     "\"pledge\":\"erp1\",\"amount\":1,\"supporter\":\"gone\","
+		     "\"name\":\"Name-To-Erase\",\"text\":\"Text-To-Erase-9\""), PL_R_NONE);
 	CHECK_INT(ev("comment.posted", "er", T0 + 3,
 		     "\"comment\":\"erk1\",\"supporter\":\"gone\",\"text\":\"Text-To-Erase-1\","
 		     "\"name\":\"Name-To-Erase\""), PL_R_NONE);
@@ -362,8 +366,8 @@ static void test_erasure(void)
 		  PL_R_TOO_LARGE);
 	struct proj_campaign before = get("er"), before2 = get("er2");
 	CHECK_INT(before.totals.comments, 3);
-	CHECK_INT(stored("Text-To-Erase"), 8);
-	CHECK_INT(stored("Name-To-Erase"), 3);
+	CHECK_INT(stored("Text-To-Erase"), 9);
+	CHECK_INT(stored("Name-To-Erase"), 4);
 
 	CHECK_INT(forget("gone"), PL_R_NONE);
 	CHECK_INT(forget("gone"), PL_R_NONE); /* again: nothing left to overwrite */

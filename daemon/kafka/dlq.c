@@ -38,6 +38,8 @@ struct dlq {
 	uint64_t produced;  /* the newest sequence handed to librdkafka */
 	uint64_t delivered; /* every rejection up to this one was acknowledged */
 	bool failed;        /* a delivery failed: send again from delivered once all is back */
+	bool purged;        /* the failure was our purge: no pause before sending again */
+	uint64_t erased_seen; /* the metrics' erased records when the queue was last purged */
 	char last_error[256];
 };
 
@@ -49,6 +51,11 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 	d->pending--;
 	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		d->state[slot] = DELIVERED;
+		return;
+	}
+	if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE) {
+		d->state[slot] = FAILED;
+		d->failed = d->purged = true;
 		return;
 	}
 	d->state[slot] = FAILED;
@@ -161,6 +168,22 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * An erasure committed since the last look: what librdkafka still queues
+ * (the topic unavailable, say) holds copies of bytes it may have emptied.
+ * Those are taken back and read again from the store, so a rejection
+ * erased before it was sent goes out erased.
+ */
+static void purge_after_erasure(struct dlq *d)
+{
+	uint64_t erased = atomic_load(&d->m->erased_records);
+	if (erased == d->erased_seen)
+		return;
+	d->erased_seen = erased;
+	if (d->pending)
+		(void)rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE);
+}
+
 static void *dlq_main(void *arg)
 {
 	struct dlq *d = arg;
@@ -170,16 +193,18 @@ static void *dlq_main(void *arg)
 		if (!d->failed)
 			fill(d);
 		rd_kafka_poll(d->rk, POLL_MS);
+		purge_after_erasure(d);
 		advance(d);
 		if (d->failed && d->pending == 0) {
 			/* Everything is back: after a pause, again after the acknowledged prefix. */
 			int64_t now = monotonic_ms();
 			if (!retry_at) {
-				retry_at = now + RETRY_MS;
-			} else if (now >= retry_at) {
+				retry_at = d->purged ? now : now + RETRY_MS;
+			}
+			if (now >= retry_at) {
 				d->head = d->count = 0;
 				d->produced = d->delivered;
-				d->failed = false;
+				d->failed = d->purged = false;
 				retry_at = 0;
 			}
 		}
@@ -252,7 +277,7 @@ int dlq_start(struct dlq **out, struct store *st, struct writer *w, struct metri
 		snprintf(err, err_size, "dlq: out of memory");
 		return PL_ENOMEM;
 	}
-	*d = (struct dlq){.st = st, .w = w, .m = m};
+	*d = (struct dlq){.st = st, .w = w, .m = m, .erased_seen = atomic_load(&m->erased_records)};
 	snprintf(d->topic, sizeof d->topic, "%s", opt->topic);
 	int rc = load_mark(d);
 	if (rc) {

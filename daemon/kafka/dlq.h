@@ -10,7 +10,8 @@
  * mark is sent again), never holds up ingest (the thread only reads the
  * store), and while the topic is unavailable the backlog is the rejections
  * after the mark, shown in /metrics, with at most DLQ_WINDOW of them in
- * librdkafka's queue.
+ * librdkafka's queue. An erasure takes back what that queue holds, to be
+ * read again from the store as the erasure left it.
  */
 #ifndef DLQ_H
 #define DLQ_H

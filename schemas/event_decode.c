@@ -160,6 +160,24 @@ static bool currency_valid(struct pl_str c)
 	return true;
 }
 
+/*
+ * What a rejection can still say of a message refused before its fields
+ * were read: its id and type, when their keys came before the fault and
+ * their values read.
+ */
+static void read_names(const struct field_spots *spots, const uint8_t *end, struct pl_event *ev)
+{
+	struct pl_rejection ignored;
+	if (spots->at[PL_F_ID])
+		read_field(spots, end, PL_F_ID, ev, &ignored);
+	if (spots->at[PL_F_TYPE] && read_field(spots, end, PL_F_TYPE, ev, &ignored) == 0) {
+		struct pl_str name = pl_event_str(ev, PL_F_TYPE);
+		int type = pl_type_from_name(name.ptr, name.len);
+		if (type >= 0)
+			ev->type = (enum pl_event_type)type;
+	}
+}
+
 int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len,
 		    struct pl_event *ev, struct pl_rejection *rej)
 {
@@ -171,12 +189,20 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 	const uint8_t *end = (const uint8_t *)buf + len;
 
 	memset(ev, 0, sizeof *ev);
-	if (len > PL_MAX_EVENT_BYTES)
+	if (len > PL_MAX_EVENT_BYTES) {
+		/* Not read, but its first bytes may still say what it was. */
+		struct pl_rejection ignored;
+		mp_reader_init(&r, buf, PL_MAX_EVENT_BYTES);
+		(void)scan_map(&r, &spots, &ignored);
+		read_names(&spots, (const uint8_t *)buf + PL_MAX_EVENT_BYTES, ev);
 		return pl_reject(rej, PL_R_TOO_LARGE, "message has %zu bytes, at most %d allowed",
 				 len, PL_MAX_EVENT_BYTES);
+	}
 	mp_reader_init(&r, buf, len);
-	if ((rc = scan_map(&r, &spots, rej)))
+	if ((rc = scan_map(&r, &spots, rej))) {
+		read_names(&spots, end, ev);
 		return rc;
+	}
 
 	/* A readable id names the event in its rejection, whatever else is
 	 * wrong with it (an unknown type, a missing field); the rules for the

@@ -221,6 +221,53 @@ static void test_too_large(void)
 	free(buf);
 }
 
+/* A map broken after its id and type still names the event it was. */
+static void test_names_of_broken_maps(void)
+{
+	/* {"id":"e9","type":"pledge.created", then each fault */
+	static const char head[] = "\x83\xa2id\xa2" "e9\xa4type\xaepledge.created";
+	static const struct {
+		const char *name, *tail;
+		size_t tail_len;
+		enum pl_reason want;
+	} cases[] = {
+		{"duplicate", "\xa2id\xa2" "e8", 6, PL_R_DUPLICATE_FIELD},
+		{"non-string key", "\x01\x02", 2, PL_R_BAD_MSGPACK},
+		{"value cut short", "\xa1x\xa5" "ab", 5, PL_R_BAD_MSGPACK},
+		{"bytes after", "\xa1x\x01\x00", 4, PL_R_BAD_MSGPACK},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t len = sizeof head - 1 + cases[i].tail_len;
+		char *buf = malloc(len);
+		memcpy(buf, head, sizeof head - 1);
+		memcpy(buf + sizeof head - 1, cases[i].tail, cases[i].tail_len);
+		struct pl_event ev;
+		struct pl_rejection rej;
+		CHECK_INT(pl_event_decode(buf, len, NULL, 0, &ev, &rej), PL_EREJECTED);
+		if (rej.reason != cases[i].want)
+			fprintf(stderr, "broken map '%s': %s (%s)\n", cases[i].name,
+				pl_reason_code(rej.reason), rej.detail);
+		CHECK_INT(rej.reason, cases[i].want);
+		CHECK(pl_event_str(&ev, PL_F_ID).len == 2 && memcmp(pl_event_str(&ev, PL_F_ID).ptr, "e9", 2) == 0);
+		CHECK(pl_event_has(&ev, PL_F_TYPE));
+		CHECK_INT(ev.type, PL_EV_PLEDGE_CREATED);
+		free(buf);
+	}
+	/* Too large: its first 16 KiB are read for the names alone. */
+	size_t len = 17000;
+	char *big = malloc(len);
+	memcpy(big, head, sizeof head - 1);
+	memcpy(big + sizeof head - 1, "\xa1x\xda\x42\x00", 5); /* a string of 16896 bytes */
+	memset(big + sizeof head - 1 + 5, 'a', len - (sizeof head - 1 + 5));
+	struct pl_event ev;
+	struct pl_rejection rej;
+	CHECK_INT(pl_event_decode(big, len, NULL, 0, &ev, &rej), PL_EREJECTED);
+	CHECK_INT(rej.reason, PL_R_TOO_LARGE);
+	CHECK(pl_event_str(&ev, PL_F_ID).len == 2);
+	CHECK_INT(ev.type, PL_EV_PLEDGE_CREATED);
+	free(big);
+}
+
 /*
  * Length limits: exactly at the limit passes, one byte over fails. The
  * limits are the contract's, written here as numbers: read from the schema
@@ -535,6 +582,7 @@ int main(void)
 	test_raw_cases();
 	test_deep_nesting();
 	test_too_large();
+	test_names_of_broken_maps();
 	test_length_limits();
 	test_round_trip();
 	test_reason_codes();

@@ -34,20 +34,56 @@ static void first_key(uint8_t key[FIRST_KEY_SIZE], const struct fp *id)
 	memcpy(key + sizeof FIRST_PREFIX - 1, id->b, FP_SIZE);
 }
 
-void erasure_note_first_copy(struct store_txn *t, const struct fp *id,
+/* META key of whose the erasure under an id is: the prefix, then the id's
+ * fingerprint; its value the supporter's fingerprint. (Apart from the
+ * first copy's source, which builds before it read whole.) */
+#define WHOSE_PREFIX "erasure.whose."
+#define WHOSE_KEY_SIZE (sizeof WHOSE_PREFIX - 1 + FP_SIZE)
+/* Fingerprint kind of a supporter id here (fp.h: kinds keep id spaces apart). */
+#define FP_KIND_ERASED_SUPPORTER 8
+
+static void whose_key(uint8_t key[WHOSE_KEY_SIZE], const struct fp *id)
+{
+	memcpy(key, WHOSE_PREFIX, sizeof WHOSE_PREFIX - 1);
+	memcpy(key + sizeof WHOSE_PREFIX - 1, id->b, FP_SIZE);
+}
+
+void erasure_note_first_copy(struct store_txn *t, const struct fp *id, struct pl_str supporter,
 			     const struct evlog_source *src)
 {
-	uint8_t key[FIRST_KEY_SIZE];
+	uint8_t key[FIRST_KEY_SIZE], whose[WHOSE_KEY_SIZE];
+	struct fp sf;
 	first_key(key, id);
 	uint8_t *v = store_reserve(t, STORE_DB_META, key, sizeof key, 4 + src->topic_len, 0);
 	if (!v)
 		return;
 	bytes_put_be32(v, (uint32_t)src->partition);
 	memcpy(v + 4, src->topic, src->topic_len);
+	whose_key(whose, id);
+	fp_of(&sf, FP_KIND_ERASED_SUPPORTER, supporter.ptr, supporter.len);
+	store_put(t, STORE_DB_META, whose, sizeof whose, sf.b, FP_SIZE, 0);
 }
 
-int erasure_copy_of(struct store_txn *t, const struct fp *id, const struct evlog_source *src,
-		    enum erasure_copy *copy)
+/* Whether the erasure under id is supporter's, or of unknown supporter (noted by an older build). */
+static int whose_is(struct store_txn *t, const struct fp *id, struct pl_str supporter, bool *is)
+{
+	uint8_t key[WHOSE_KEY_SIZE];
+	MDB_val v;
+	struct fp sf;
+	whose_key(key, id);
+	int rc = store_get(t, STORE_DB_META, key, sizeof key, &v);
+	*is = true;
+	if (rc == PL_ENOTFOUND)
+		return PL_OK;
+	if (rc)
+		return rc;
+	fp_of(&sf, FP_KIND_ERASED_SUPPORTER, supporter.ptr, supporter.len);
+	*is = v.mv_size == FP_SIZE && memcmp(v.mv_data, sf.b, FP_SIZE) == 0;
+	return PL_OK;
+}
+
+int erasure_copy_of(struct store_txn *t, const struct fp *id, struct pl_str supporter,
+		    const struct evlog_source *src, enum erasure_copy *copy)
 {
 	uint8_t key[FIRST_KEY_SIZE];
 	MDB_val v;
@@ -63,7 +99,10 @@ int erasure_copy_of(struct store_txn *t, const struct fp *id, const struct evlog
 	bool same = v.mv_size == 4 + src->topic_len &&
 		    bytes_get_be32(p) == (uint32_t)src->partition &&
 		    memcmp(p + 4, src->topic, src->topic_len) == 0;
-	*copy = same ? ERASURE_AGAIN : ERASURE_LATER;
+	bool theirs;
+	if ((rc = whose_is(t, id, supporter, &theirs)))
+		return rc;
+	*copy = !theirs ? ERASURE_OTHER : same ? ERASURE_AGAIN : ERASURE_LATER;
 	return PL_OK;
 }
 

@@ -42,12 +42,13 @@ enum erasure_copy {
 	ERASURE_FIRST, /* none noted: the first copy, unless its id is taken */
 	ERASURE_AGAIN, /* the first copy, delivered again: a duplicate */
 	ERASURE_LATER, /* another partition's copy: erase that partition's */
+	ERASURE_OTHER, /* its id is another supporter's erasure: a duplicate, nothing erased */
 };
-/* Which copy of erasure id comes from src: 0 with *copy, or an error. */
-int erasure_copy_of(struct store_txn *t, const struct fp *id, const struct evlog_source *src,
-		    enum erasure_copy *copy);
-/* Notes src as where the first copy of erasure id came from. */
-void erasure_note_first_copy(struct store_txn *t, const struct fp *id,
+/* Which copy of erasure id, of supporter, comes from src: 0 with *copy, or an error. */
+int erasure_copy_of(struct store_txn *t, const struct fp *id, struct pl_str supporter,
+		    const struct evlog_source *src, enum erasure_copy *copy);
+/* Notes src as where the first copy of erasure id, of supporter, came from. */
+void erasure_note_first_copy(struct store_txn *t, const struct fp *id, struct pl_str supporter,
 			     const struct evlog_source *src);
 
 /* Erases supporter from everything before log position seq, in t, or

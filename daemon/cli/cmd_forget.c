@@ -41,7 +41,8 @@ static const char usage[] =
 	"  --supporter ID     the supporter id (as in their pledges)\n"
 	"  --by TEXT          who asked, kept with the erasure (e.g. a ticket number)\n"
 	"  --id EVENT_ID      the event id (default: forget-MILLISECONDS-PID); sending\n"
-	"                     the same id again is ignored\n" PRODUCER_USAGE
+	"                     the same id again is ignored, and so is an id used\n"
+	"                     before for anything else (serve logs a warning)\n" PRODUCER_USAGE
 	"  -h, --help         show this help\n"
 	"\n"
 	"Exit status: 0 delivered to every partition, 1 not delivered everywhere\n"

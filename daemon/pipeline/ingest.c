@@ -174,15 +174,25 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 		return NEEDS_WRITE_TXN;
 	uint64_t seq = b->stats.last_seq + 1;
 	bool forgotten = d->ev.type == PL_EV_SUPPORTER_FORGOTTEN;
+	struct pl_str supporter = pl_event_str(&d->ev, PL_F_SUPPORTER);
 	enum erasure_copy copy = ERASURE_FIRST;
-	int rc = forgotten ? erasure_copy_of(t, &d->id, &m->src, &copy) : PL_OK;
+	int rc = forgotten ? erasure_copy_of(t, &d->id, supporter, &m->src, &copy) : PL_OK;
 	if (rc)
 		return store_txn_fail(t, rc);
 	struct fp claimed;
-	rc = copy == ERASURE_AGAIN
+	rc = copy == ERASURE_AGAIN || copy == ERASURE_OTHER
 		     ? PL_EEXIST
 		     : slot_claim(&b->w->live, d, &m->src, copy == ERASURE_LATER, &claimed);
 	if (rc == PL_EEXIST) {
+		/* Ignored as the contract says, but an erasure not made is worth a word. */
+		if (forgotten && copy != ERASURE_AGAIN && copy != ERASURE_LATER)
+			log_warn("supporter.forgotten '%s' (%.*s partition %d offset %lld): its id was "
+				 "used before%s, so nothing of supporter '%s' is erased: send it "
+				 "again under a new id",
+				 pl_show(pl_event_str(&d->ev, PL_F_ID)).s, (int)m->src.topic_len,
+				 m->src.topic, (int)m->src.partition, (long long)m->src.offset,
+				 copy == ERASURE_OTHER ? " for another supporter's erasure" : "",
+				 pl_show(supporter).s);
 		b->stats.duplicates++;
 		return t->err;
 	}
@@ -194,7 +204,7 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 	}
 	if (rc == 0 && forgotten) {
 		if (copy == ERASURE_FIRST)
-			erasure_note_first_copy(t, &d->id, &m->src);
+			erasure_note_first_copy(t, &d->id, supporter, &m->src);
 		rc = erase(t, b, &d->ev, seq, copy == ERASURE_LATER ? &m->src : NULL);
 	}
 	if (rc == 0)

@@ -440,8 +440,21 @@ static void test_erasure(void)
 	CHECK_INT(stored("After-Rejected-0"), 1);
 	CHECK_INT(forget_copy("late", 1, 2), -1);
 	CHECK_INT(forget_copy("late", 1, 0), -1); /* the first copy, delivered again */
+	/* Its id again, for another supporter (a `forget --id` reused): a
+	 * duplicate on every partition, the first copy's included, so nothing of
+	 * theirs is erased anywhere, rather than on some partitions only. */
+	CHECK_INT(comment_on(1, "er4", "erk15", "late", "Other-Text-1", T0 + 5), PL_R_NONE);
+	CHECK_INT(pledge("er4", "erp6", "other", 100, "GBP", T0 + 5), PL_R_NONE);
+	CHECK_INT(comment_on(1, "er4", "erk16", "other", "Other-Text-2", T0 + 6), PL_R_NONE);
+	CHECK_INT(forget_copy("other", 1, 0), -1);
+	CHECK_INT(forget_copy("other", 1, 1), -1);
+	CHECK_INT(forget_copy("other", 1, 3), -1);
+	CHECK_INT(stored("Other-Text"), 2);
+	CHECK_INT(get("er4").totals.comments, 3);
+	CHECK_INT(remove_comment("er4", "erk15", T0 + 7), PL_R_NONE);
+	CHECK_INT(remove_comment("er4", "erk16", T0 + 7), PL_R_NONE);
 	CHECK_INT(get("er4").totals.comments, 1);
-	CHECK_INT(get("er4").totals.supporters, 1);
+	CHECK_INT(get("er4").totals.supporters, 2);
 
 	/* Replayed from the log, the projections come out the same. */
 	struct verify_report rep;

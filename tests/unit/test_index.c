@@ -273,6 +273,56 @@ static void lookups_read_only_their_run(struct store *st, struct index *ix, cons
 	CHECK(unfiltered > filtered + found / 2);
 }
 
+/*
+ * A rebuild's index sized like the index "test": its tables as large as
+ * they grow by its first checkpoint and its filter as large as it grows,
+ * at once; putting that many entries grows neither. An index with
+ * entries is not sized again.
+ */
+static void sized_like_another(struct store *st)
+{
+	struct store_txn t;
+	uint64_t entries[2], runs_entries[2] = {0};
+	struct index like, copy;
+	open_index(st, &like, 64 * 1024);
+	for (size_t i = 0; i < like.d.nruns; i++)
+		runs_entries[like.d.runs[i].kind] += like.d.runs[i].entries;
+	index_close(&like);
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(index_entries_of(&t, "test", 2, entries), 0);
+	CHECK(entries[0] == runs_entries[0] && entries[1] == runs_entries[1]);
+	uint64_t none[2] = {1, 1};
+	CHECK_INT(index_entries_of(&t, "none", 2, none), 0); /* never written: empty */
+	CHECK(none[0] == 0 && none[1] == 0);
+	struct index_options opt = {.checkpoint_entries = 2000, .bloom_bytes = 1 << 20};
+	CHECK_INT(index_open(&copy, &t, "copy", kinds, 2, &opt), 0);
+	store_abort(&t);
+	CHECK(entries[0] + entries[1] > 2000); /* or the share below tests nothing */
+	size_t empty_bloom = bloom_size(&copy.bloom), capacity[2];
+	index_expect(&copy, entries);
+	CHECK(bloom_size(&copy.bloom) > empty_bloom);
+	for (int k = 0; k < 2; k++)
+		capacity[k] = copy.kinds[k].active.capacity;
+	/* The first checkpoint's share of each kind, put: no table grew. */
+	double share = 2000.0 / (double)(entries[0] + entries[1]);
+	for (int k = 0; k < 2; k++) {
+		size_t n = (size_t)((double)entries[k] * share);
+		for (uint32_t key = 0; key < n; key++) {
+			struct fp f = key_fp(k, key);
+			uint8_t v[8] = {1};
+			CHECK_INT(index_put(&copy, k, &f, v), 0);
+		}
+		CHECK(copy.kinds[k].active.capacity == capacity[k]);
+		CHECK(capacity[k] >= 2 * n);
+	}
+	size_t sized_bloom = bloom_size(&copy.bloom);
+	entries[0] *= 64;
+	index_expect(&copy, entries); /* not empty now: nothing changes */
+	CHECK(bloom_size(&copy.bloom) == sized_bloom);
+	CHECK(copy.kinds[0].active.capacity == capacity[0]);
+	index_close(&copy);
+}
+
 int main(void)
 {
 	char dir[256];
@@ -440,6 +490,7 @@ int main(void)
 	compare(st, &ix, m, "damaged filter");
 	index_close(&ix);
 	lookups_read_only_their_run(st, &ix, m);
+	sized_like_another(st);
 
 	store_close(st);
 	fixture_remove(dir);

@@ -64,7 +64,7 @@ void erasure_note_first_copy(struct store_txn *t, const struct fp *id, struct pl
 	store_put(t, STORE_DB_META, whose, sizeof whose, sf.b, FP_SIZE, 0);
 }
 
-/* Whether the erasure under id is supporter's, or of unknown supporter (noted by an older build). */
+/* Whether the erasure under id is supporter's, or of a supporter not noted (an older build's). */
 static int whose_is(struct store_txn *t, const struct fp *id, struct pl_str supporter, bool *is)
 {
 	uint8_t key[WHOSE_KEY_SIZE];

@@ -109,7 +109,8 @@ void proj_staged_hold(struct proj_staged *s, uint64_t seq, const void *key, size
 {
 	size_t size = key_len + val_len;
 	if ((s->count && seq <= s->last_seq) || !reserve_rows(s, 1) ||
-	    !big_array_reserve((void **)&s->bytes, &s->size, s->used + size, 1) || s->used + size > UINT32_MAX ||
+	    !big_array_reserve((void **)&s->bytes, &s->size, s->used + size, 1) ||
+	    s->used + size > UINT32_MAX ||
 	    key_len > UINT16_MAX || val_len > UINT16_MAX) {
 		forget_rows(s);
 		return;

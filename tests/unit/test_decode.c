@@ -13,7 +13,9 @@
 #define OPENED "\"v\":1,\"type\":\"campaign.opened\",\"id\":\"e1\",\"at\":1,\"campaign\":\"c\""
 #define PLEDGE "\"v\":1,\"type\":\"pledge.created\",\"id\":\"e2\",\"at\":2,\"campaign\":\"c\""
 #define COMMENT "\"v\":1,\"type\":\"comment.posted\",\"id\":\"e3\",\"at\":3,\"campaign\":\"c\""
-#define REFUND "\"v\":1,\"type\":\"pledge.refunded\",\"id\":\"e4\",\"at\":4,\"campaign\":\"c\",\"pledge\":\"p\",\"amount\":1"
+#define REFUND                                                                              \
+	"\"v\":1,\"type\":\"pledge.refunded\",\"id\":\"e4\",\"at\":4,\"campaign\":\"c\","       \
+	"\"pledge\":\"p\",\"amount\":1"
 #define FORGOTTEN "\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"e4\",\"at\":4"
 #define X10 "xxxxxxxxxx"
 #define X201 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 "x"
@@ -248,7 +250,8 @@ static void test_names_of_broken_maps(void)
 			fprintf(stderr, "broken map '%s': %s (%s)\n", cases[i].name,
 				pl_reason_code(rej.reason), rej.detail);
 		CHECK_INT(rej.reason, cases[i].want);
-		CHECK(pl_event_str(&ev, PL_F_ID).len == 2 && memcmp(pl_event_str(&ev, PL_F_ID).ptr, "e9", 2) == 0);
+		struct pl_str id = pl_event_str(&ev, PL_F_ID);
+		CHECK(id.len == 2 && memcmp(id.ptr, "e9", 2) == 0);
 		CHECK(pl_event_has(&ev, PL_F_TYPE));
 		CHECK_INT(ev.type, PL_EV_PLEDGE_CREATED);
 		free(buf);

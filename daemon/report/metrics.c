@@ -37,7 +37,6 @@ static void observe(struct histogram *h, const double *bounds, size_t nbounds, d
 	while (i < nbounds && v > bounds[i])
 		i++;
 	atomic_fetch_add(&h->buckets[i], 1);
-	atomic_fetch_add(&h->count, 1);
 	atomic_fetch_add(&h->sum, (uint64_t)(v * scale));
 }
 
@@ -223,7 +222,7 @@ static void emit_histogram(struct out *o, const char *name, const char *help, st
 			emit(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cumulative);
 	}
 	emit(o, "%s_sum %.6f\n%s_count %llu\n", name, (double)atomic_load(&h->sum) / scale, name,
-	     (unsigned long long)atomic_load(&h->count));
+	     (unsigned long long)cumulative);
 }
 
 /* Prometheus label values escape backslash, quote and newline. */

@@ -44,8 +44,9 @@ struct metrics_partition {
 };
 
 struct histogram {
-	_Atomic uint64_t buckets[METRICS_LATENCY_BUCKETS]; /* cumulative on render, not here */
-	_Atomic uint64_t count;
+	/* Cumulative on render, not here; their total is the count, so that a
+	 * render between an observation's steps still has +Inf = _count. */
+	_Atomic uint64_t buckets[METRICS_LATENCY_BUCKETS];
 	_Atomic uint64_t sum; /* of observations times the histogram's scale (1e6 for seconds) */
 };
 

@@ -199,6 +199,14 @@ void cli_close_writer(struct store *st, struct writer *w, int lock_fd)
 	close(lock_fd);
 }
 
+bool cli_stdin_open(const char *cmd)
+{
+	if (fcntl(STDIN_FILENO, F_GETFD) >= 0)
+		return true;
+	fprintf(stderr, "pledged %s: cannot read stdin: %s\n", cmd, strerror(errno));
+	return false;
+}
+
 bool cli_parse_u64(const char *s, uint64_t *out)
 {
 	char *end;

@@ -69,6 +69,13 @@ int cli_scratch_store_error(const char *cmd, int rc, const char *parent, const c
  */
 int cli_print_replay_failure(const char *cmd, const struct replay_result *res);
 
+/*
+ * Whether stdin is open, for the commands that read it: closed, the first
+ * file the command opens would take its place and be read as input. When
+ * not, says so as "pledged CMD: ..." on stderr.
+ */
+bool cli_stdin_open(const char *cmd);
+
 /* Parses a whole unsigned decimal number. */
 bool cli_parse_u64(const char *s, uint64_t *out);
 

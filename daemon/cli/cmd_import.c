@@ -3,6 +3,7 @@
  * through the same ingest path as Kafka messages but without a broker.
  * For demos, tests and recovery from an export; gateways use Kafka.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +20,10 @@
 static const char usage[] =
 	"Usage: pledged import [--data DIR] [--batch N] < events.jsonl\n"
 	"\n"
-	"Read events as JSON lines on stdin (the same form 'pledged publish' takes),\n"
-	"encode each as msgpack and apply it through the normal ingest path: it is\n"
-	"validated, deduplicated by id, appended to the log or kept as a rejection.\n"
+	"Read events as JSON lines on stdin (the form 'pledged publish' takes, and\n"
+	"refuses the same way), encode each as msgpack and apply it through the\n"
+	"normal ingest path: it is validated, deduplicated by id, appended to the\n"
+	"log or kept as a rejection.\n"
 	"Entries get topic \"import\", partition -1 and the line number as offset.\n"
 	"No line is kept twice, in one import or in a rerun: events are known by their\n"
 	"id, and lines kept as rejections by their bytes (both count as duplicates).\n"
@@ -33,7 +35,8 @@ static const char usage[] =
 	"  -h, --help   show this help\n"
 	"\n"
 	"Exit status: 0 all lines read, 1 some lines were not JSON objects (they are\n"
-	"reported and skipped), 2 usage, 3 data dir unusable.\n";
+	"reported and skipped) or stdin could not be read to its end (the lines\n"
+	"before are imported), 2 usage, 3 data dir unusable.\n";
 
 #define IMPORT_TOPIC "import"
 
@@ -86,6 +89,8 @@ int cmd_import(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("import", "unexpected argument '%s'", argv[optind]);
+	if (!cli_stdin_open("import"))
+		return CLI_MISMATCH;
 
 	struct store *st;
 	struct writer w;
@@ -138,6 +143,11 @@ int cmd_import(int argc, char **argv)
 		if (p.n == p.cap)
 			rc = flush(&w, &p, &total, &unwritten);
 	}
+	/* A read error ends getline() as the end of input does. */
+	bool unread = rc == 0 && ferror(stdin);
+	if (unread)
+		fprintf(stderr, "pledged import: cannot read stdin after line %llu: %s\n",
+			(unsigned long long)lineno, strerror(errno));
 	if (rc == 0)
 		rc = flush(&w, &p, &total, &unwritten);
 	if (rc == 0)
@@ -174,5 +184,5 @@ int cmd_import(int argc, char **argv)
 	fprintf(stderr, "pledged import: %llu applied, %llu rejected, %llu duplicates, log at %llu\n",
 		(unsigned long long)applied, (unsigned long long)rejected,
 		(unsigned long long)total.duplicates, (unsigned long long)total.last_seq);
-	return bad_lines ? CLI_MISMATCH : CLI_OK;
+	return bad_lines || unread ? CLI_MISMATCH : CLI_OK;
 }

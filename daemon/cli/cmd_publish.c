@@ -3,6 +3,7 @@
  * Kafka as msgpack with the campaign as key. For gateways' integration tests
  * and demos; it does not validate events, so bad ones can be sent on purpose.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -25,13 +26,16 @@ static const char usage[] =
 	"Read events as JSON lines on stdin, encode each as a msgpack map and produce\n"
 	"it to Kafka, keyed by its \"campaign\" field (\"supporter\" for\n"
 	"supporter.forgotten; no key when it has none). Waits until the broker has\n"
-	"acknowledged every message.\n"
+	"acknowledged every message. A line must be a JSON object that msgpack can\n"
+	"hold, in every key: an integer beyond 64 bits (signed) or a number beyond a\n"
+	"double makes the line one to report and skip, even in a key pledged ignores.\n"
 	"\n" PRODUCER_USAGE
 	"  -h, --help         show this help\n"
 	"\n"
 	"Exit status: 0 every line delivered, 1 some lines were not JSON objects or\n"
-	"were not delivered (each is reported with its line number), 2 usage,\n"
-	"3 no broker given and no embedded broker address in the data dir.\n";
+	"were not delivered (each is reported with its line number), or stdin could\n"
+	"not be read to its end, 2 usage, 3 no broker given and no embedded broker\n"
+	"address in the data dir.\n";
 
 /* The message key: the field the event's type is keyed by ("campaign", or
  * "supporter" for supporter.forgotten), when it is a string; else none. */
@@ -85,6 +89,8 @@ int cmd_publish(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("publish", "unexpected argument '%s'", argv[optind]);
+	if (!cli_stdin_open("publish"))
+		return CLI_MISMATCH;
 	if ((rc = producer_start(&p)))
 		return rc;
 
@@ -105,7 +111,12 @@ int cmd_publish(int argc, char **argv)
 		else
 			sent++;
 	}
+	/* A read error ends getline() as the end of input does. */
+	bool unread = ferror(stdin);
+	if (unread)
+		fprintf(stderr, "pledged publish: cannot read stdin after line %llu: %s\n",
+			(unsigned long long)lineno, strerror(errno));
 	free(line);
 	msgpack_sbuffer_destroy(&buf);
-	return producer_finish(&p, sent, bad) ? CLI_OK : CLI_MISMATCH;
+	return producer_finish(&p, sent, bad) && !unread ? CLI_OK : CLI_MISMATCH;
 }

@@ -42,6 +42,14 @@ contains "$work/err" "no --brokers given" "forget says where it looked for a bro
 expect 1 "forget to an unreachable broker" -- "$PLEDGED" forget --brokers 127.0.0.1:1 --supporter s \
 	--kafka message.timeout.ms=1000 --kafka socket.timeout.ms=1000
 contains "$work/err" "run it again with --id" "forget says how to retry"
+# stdin that cannot be read is said, not taken for an empty input.
+expect 1 "import from a directory" -- sh -c 'exec "$0" import --data "$1" </' "$PLEDGED" "$work/unread"
+contains "$work/err" "cannot read stdin after line 0: Is a directory" "import says why it read nothing"
+expect 1 "import with stdin closed" -- sh -c 'exec "$0" import --data "$1" <&-' "$PLEDGED" "$work/unread"
+contains "$work/err" "cannot read stdin: Bad file descriptor" "import says stdin is closed"
+expect 1 "publish from a directory" -- sh -c 'exec "$0" publish --brokers 127.0.0.1:1 </' "$PLEDGED"
+contains "$work/err" "cannot read stdin after line 0" "publish says why it read nothing"
+expect 1 "publish with stdin closed" -- sh -c 'exec "$0" publish --brokers 127.0.0.1:1 <&-' "$PLEDGED"
 expect 2 "replay with a bad sequence" -- "$PLEDGED" replay --data "$work/d" --until-seq x
 expect 2 "replay with a bad time" -- "$PLEDGED" replay --data "$work/d" --until-time yesterday
 expect 2 "replay with a day that does not exist" -- "$PLEDGED" replay --data "$work/d" --until-time 2020-02-30 --dry-run

@@ -267,8 +267,10 @@ char *metrics_render(struct metrics *m, const struct metrics_rebuild *rebuild,
 	emit(&o, "# HELP pledged_log_sequence Sequence number of the newest log entry.\n"
 		 "# TYPE pledged_log_sequence gauge\npledged_log_sequence %llu\n",
 	     (unsigned long long)atomic_load(&m->last_seq));
-	emit(&o, "# HELP pledged_rebuild_running 1 while `pledged replay` builds projections beside "
-		 "the live ones.\n# TYPE pledged_rebuild_running gauge\npledged_rebuild_running %d\n"
+	emit(&o, "# HELP pledged_rebuild_running 1 while a rebuild of the projections beside the "
+		 "live ones is under way: begun by `pledged replay`, not yet swapped in or dropped "
+		 "(a replay stopped or run with --no-swap leaves it 1, its sequence flat).\n"
+		 "# TYPE pledged_rebuild_running gauge\npledged_rebuild_running %d\n"
 		 "# HELP pledged_rebuild_sequence Log entries applied to the projections being "
 		 "rebuilt; time left is (pledged_log_sequence - this) / rate(this).\n"
 		 "# TYPE pledged_rebuild_sequence gauge\npledged_rebuild_sequence %llu\n",

@@ -471,11 +471,17 @@ static bool restart_partition(struct consumer *c, const char *topic, int32_t par
  * was read → stall it (or skip, if the operator said so). Returns true when
  * the partition was resumed.
  */
-static bool resolve_lost(struct consumer *c, const char *topic, int32_t partition, bool first)
+static bool resolve_lost(struct consumer *c, const char *topic, int32_t partition,
+			 int64_t failed_at, bool first)
 {
 	const char *why;
 	int64_t pos = stored_position(c, topic, partition, &why);
 	int64_t lo, hi, target;
+	/* Never stored: where librdkafka was fetching from when the broker said
+	 * it was gone, which retention may have deleted before anything of it
+	 * was read (RD_KAFKA_OFFSET_INVALID when it had no offset yet). */
+	if (pos == RD_KAFKA_OFFSET_BEGINNING && failed_at >= 0)
+		pos = failed_at;
 	rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(c->rk, topic, partition, &lo,
 								   &hi, WATERMARK_TIMEOUT_MS);
 	if (err) {
@@ -513,7 +519,8 @@ static bool resolve_lost(struct consumer *c, const char *topic, int32_t partitio
 	return restart_partition(c, topic, partition, target);
 }
 
-static void on_offset_out_of_range(struct consumer *c, const char *topic, int32_t partition)
+static void on_offset_out_of_range(struct consumer *c, const char *topic, int32_t partition,
+				   int64_t failed_at)
 {
 	if (is_lost(c, topic, partition))
 		return;
@@ -524,8 +531,8 @@ static void on_offset_out_of_range(struct consumer *c, const char *topic, int32_
 	rd_kafka_topic_partition_list_add(one, topic, partition);
 	rd_kafka_pause_partitions(c->rk, one);
 	rd_kafka_topic_partition_list_destroy(one);
-	if (!resolve_lost(c, topic, partition, true)) {
-		rd_kafka_topic_partition_list_add(c->lost, topic, partition);
+	if (!resolve_lost(c, topic, partition, failed_at, true)) {
+		rd_kafka_topic_partition_list_add(c->lost, topic, partition)->offset = failed_at;
 		c->lost_check_at_ms = clock_mono_ms() + RECHECK_MS;
 		update_state(c);
 	}
@@ -538,7 +545,7 @@ static void recheck_lost(struct consumer *c)
 	c->lost_check_at_ms = clock_mono_ms() + RECHECK_MS;
 	for (int i = c->lost->cnt - 1; i >= 0; i--) {
 		rd_kafka_topic_partition_t *p = &c->lost->elems[i];
-		if (resolve_lost(c, p->topic, p->partition, false))
+		if (resolve_lost(c, p->topic, p->partition, p->offset, false))
 			rd_kafka_topic_partition_list_del_by_idx(c->lost, i);
 	}
 	update_state(c);
@@ -748,7 +755,7 @@ static void handle_message(struct consumer *c, rd_kafka_message_t *msg)
 		const char *topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?";
 		if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
 		    msg->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)
-			on_offset_out_of_range(c, topic, msg->partition);
+			on_offset_out_of_range(c, topic, msg->partition, msg->offset);
 		else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			log_warn("Kafka %s [%" PRId32 "]: %s", topic, msg->partition,
 				 rd_kafka_message_errstr(msg));

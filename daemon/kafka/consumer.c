@@ -36,7 +36,7 @@
 #define SUSPECT_MS 3000           /* from a failed connection to asking the brokers */
 #define REJECTION_SUMMARY_MS 10000
 #define WATERMARK_TIMEOUT_MS 2000
-#define LAG_REFRESH_MS 1000       /* idle partitions' lag, from cached watermarks */
+#define LAG_REFRESH_MS 1000       /* idle and paused partitions' lag, from their watermarks */
 
 /* Messages gathered for one write; kept alive until it is written. */
 struct batch {
@@ -1004,12 +1004,19 @@ static void refresh_lag(struct consumer *c)
 	if (rd_kafka_assignment(c->rk, &parts) || !parts)
 		return;
 	for (int i = 0; i < parts->cnt; i++) {
+		const char *topic = parts->elems[i].topic;
+		int32_t partition = parts->elems[i].partition;
 		int64_t lo = -1, hi = -1;
-		rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic, parts->elems[i].partition,
-					       &lo, &hi);
+		/* The cache is filled by fetches, which a paused partition does
+		 * not make: ask the broker, while it answers, so that the lag
+		 * goes on growing while the messages wait. */
+		bool paused = c->store_failed || is_lost(c, topic, partition);
+		if (!paused || c->brokers_down ||
+		    rd_kafka_query_watermark_offsets(c->rk, topic, partition, &lo, &hi,
+						     WATERMARK_TIMEOUT_MS))
+			rd_kafka_get_watermark_offsets(c->rk, topic, partition, &lo, &hi);
 		if (hi >= 0)
-			metrics_set_high_watermark(c->m, parts->elems[i].topic,
-						   parts->elems[i].partition, hi);
+			metrics_set_high_watermark(c->m, topic, partition, hi);
 	}
 	rd_kafka_topic_partition_list_destroy(parts);
 }

@@ -75,6 +75,8 @@ struct consumer {
 	int64_t probe_at_ms;
 	int64_t suspect_at_ms; /* a connection failed: ask the brokers then (0: none pending) */
 	rd_kafka_topic_partition_list_t *lost; /* paused: their stored offset is gone */
+	/* Partitions nothing is stored of: the offset this run began them at. */
+	rd_kafka_topic_partition_list_t *starts;
 	int64_t lost_check_at_ms;
 	int fatal;
 
@@ -143,8 +145,19 @@ static int64_t stored_position(struct consumer *c, const char *topic, int32_t pa
 		rc = evlog_offset_get(&t, topic, partition, &off);
 	store_abort(&t);
 	if (rc == PL_ENOTFOUND) {
+		/* From where the partition starts now, held as an offset for this
+		 * run: what retention deletes from there before it is read is then
+		 * a loss (resolve_lost), not a new beginning. */
+		rd_kafka_topic_partition_t *start =
+			rd_kafka_topic_partition_list_find(c->starts, topic, partition);
+		int64_t lo, hi;
+		if (!start && rd_kafka_query_watermark_offsets(c->rk, topic, partition, &lo, &hi,
+							       WATERMARK_TIMEOUT_MS) == 0) {
+			start = rd_kafka_topic_partition_list_add(c->starts, topic, partition);
+			start->offset = lo;
+		}
 		*why = "never read: from the beginning";
-		return RD_KAFKA_OFFSET_BEGINNING;
+		return start ? start->offset : RD_KAFKA_OFFSET_BEGINNING;
 	}
 	if (rc) {
 		/* Starting over is safe (ids dedupe); skipping ahead would not be. */
@@ -681,10 +694,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			batch_release(c->cur);
 		CRASH_POINT(CONSUMER_REVOKED);
 		for (int i = 0; i < parts->cnt; i++) {
-			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
-				c->lost, parts->elems[i].topic, parts->elems[i].partition);
-			if (p)
-				rd_kafka_topic_partition_list_del(c->lost, p->topic, p->partition);
+			/* Another instance may read them meanwhile: begun again when back. */
+			rd_kafka_topic_partition_list_del(c->lost, parts->elems[i].topic,
+							  parts->elems[i].partition);
+			rd_kafka_topic_partition_list_del(c->starts, parts->elems[i].topic,
+							  parts->elems[i].partition);
 		}
 		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			log_partitions("revoked", parts, false);
@@ -944,6 +958,7 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	}
 	c->cur = &c->batches[0];
 	c->lost = rd_kafka_topic_partition_list_new(4);
+	c->starts = rd_kafka_topic_partition_list_new(4);
 	if (batch_writer_start(&c->writer, c->opt.ingest, maintain, idle, w))
 		goto cleanup;
 
@@ -1114,6 +1129,8 @@ void consumer_free(struct consumer *c)
 	batch_writer_stop(c->writer);
 	if (c->lost)
 		rd_kafka_topic_partition_list_destroy(c->lost);
+	if (c->starts)
+		rd_kafka_topic_partition_list_destroy(c->starts);
 	for (int i = 0; i < 2; i++) {
 		free(c->batches[i].held);
 		free(c->batches[i].msgs);

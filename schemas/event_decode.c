@@ -70,14 +70,11 @@ struct field_spots {
 	const uint8_t *at[PL_FIELD_COUNT];
 };
 
-static int scan_map(struct mp_reader *r, struct field_spots *spots, struct pl_rejection *rej)
+/* Notes where each known key's value starts, pair by pair. */
+static int scan_pairs(struct mp_reader *r, uint32_t pairs, struct field_spots *spots,
+		      struct pl_rejection *rej)
 {
-	uint32_t pairs;
-	int rc = mp_read_map(r, &pairs);
-	if (rc == MP_WRONG_TYPE)
-		return pl_reject(rej, PL_R_BAD_MSGPACK, "message is not a msgpack map");
-	if (rc)
-		return pl_reject(rej, PL_R_BAD_MSGPACK, "map header: %s", mp_strerror(rc));
+	int rc;
 	for (uint32_t i = 0; i < pairs; i++) {
 		const char *key;
 		uint32_t key_len;
@@ -97,6 +94,19 @@ static int scan_map(struct mp_reader *r, struct field_spots *spots, struct pl_re
 		if (rc)
 			return pl_reject(rej, PL_R_BAD_MSGPACK, "value of key %u: %s", i, mp_strerror(rc));
 	}
+	return PL_OK;
+}
+
+static int scan_map(struct mp_reader *r, struct field_spots *spots, struct pl_rejection *rej)
+{
+	uint32_t pairs;
+	int rc = mp_read_map(r, &pairs);
+	if (rc == MP_WRONG_TYPE)
+		return pl_reject(rej, PL_R_BAD_MSGPACK, "message is not a msgpack map");
+	if (rc)
+		return pl_reject(rej, PL_R_BAD_MSGPACK, "map header: %s", mp_strerror(rc));
+	if ((rc = scan_pairs(r, pairs, spots, rej)))
+		return rc;
 	if (mp_reader_left(r) != 0)
 		return pl_reject(rej, PL_R_BAD_MSGPACK, "%zu bytes after the map", mp_reader_left(r));
 	return PL_OK;
@@ -190,10 +200,16 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 
 	memset(ev, 0, sizeof *ev);
 	if (len > PL_MAX_EVENT_BYTES) {
-		/* Not read, but its first bytes may still say what it was. */
+		/* Not read, but its first bytes may still say what it was: its
+		 * header against the whole (more pairs than 16 KiB could hold are
+		 * no fault here), then its pairs within the first 16 KiB. */
 		struct pl_rejection ignored;
-		mp_reader_init(&r, buf, PL_MAX_EVENT_BYTES);
-		(void)scan_map(&r, &spots, &ignored);
+		uint32_t pairs;
+		mp_reader_init(&r, buf, len);
+		if (mp_read_map(&r, &pairs) == MP_OK) {
+			r.end = (const uint8_t *)buf + PL_MAX_EVENT_BYTES;
+			(void)scan_pairs(&r, pairs, &spots, &ignored);
+		}
 		read_names(&spots, (const uint8_t *)buf + PL_MAX_EVENT_BYTES, ev);
 		return pl_reject(rej, PL_R_TOO_LARGE, "message has %zu bytes, at most %d allowed",
 				 len, PL_MAX_EVENT_BYTES);

@@ -269,6 +269,21 @@ static void test_names_of_broken_maps(void)
 	CHECK(pl_event_str(&ev, PL_F_ID).len == 2);
 	CHECK_INT(ev.type, PL_EV_PLEDGE_CREATED);
 	free(big);
+	/* And one of more pairs than 16 KiB could hold: 9000 of three bytes. */
+	size_t pairs = 9000, many_len = 3 + (sizeof head - 2) + (pairs - 2) * 3;
+	char *many = malloc(many_len), *p = many;
+	*p++ = '\xde';
+	*p++ = (char)(pairs >> 8);
+	*p++ = (char)(pairs & 0xff);
+	memcpy(p, head + 1, sizeof head - 2); /* its id and type, without head's map header */
+	p += sizeof head - 2;
+	for (size_t i = 2; i < pairs; i++, p += 3)
+		memcpy(p, "\xa1x\x01", 3);
+	CHECK_INT(pl_event_decode(many, many_len, NULL, 0, &ev, &rej), PL_EREJECTED);
+	CHECK_INT(rej.reason, PL_R_TOO_LARGE);
+	CHECK(pl_event_str(&ev, PL_F_ID).len == 2);
+	CHECK_INT(ev.type, PL_EV_PLEDGE_CREATED);
+	free(many);
 }
 
 /*

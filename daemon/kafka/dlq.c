@@ -34,12 +34,13 @@ struct dlq {
 	/* The rejections in librdkafka's hands, in sequence order: a ring. */
 	uint64_t seqs[DLQ_WINDOW];
 	uint8_t state[DLQ_WINDOW];
+	bool sent_erased[DLQ_WINDOW]; /* handed over with its bytes erased already */
 	size_t head, count, pending;
 	uint64_t produced;  /* the newest sequence handed to librdkafka */
 	uint64_t delivered; /* every rejection up to this one was acknowledged */
 	bool failed;        /* a delivery failed: send again from delivered once all is back */
-	bool purged;        /* the failure was our purge: no pause before sending again */
-	uint64_t erased_seen; /* the metrics' erased records when the queue was last purged */
+	bool purged;        /* taken back after an erasure: those sent again once all is back */
+	uint64_t erased_seen; /* the metrics' erased records when last looked at */
 	char last_error[256];
 };
 
@@ -54,8 +55,7 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 		return;
 	}
 	if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE) {
-		d->state[slot] = FAILED;
-		d->failed = d->purged = true;
+		d->state[slot] = FAILED; /* never sent: sent again, erased, once all is back */
 		return;
 	}
 	d->state[slot] = FAILED;
@@ -114,16 +114,12 @@ static rd_kafka_headers_t *headers_of(const struct rejection_entry *e)
 	return h;
 }
 
-/* Produces one rejection; > 0 stops the walk (window or librdkafka's queue full). */
-static int produce_one(const struct rejection_entry *e, void *arg)
+/* Hands e to librdkafka in ring slot `slot`: 0, 1 when its queue is full, or an error. */
+static int produce_at(struct dlq *d, size_t slot, const struct rejection_entry *e)
 {
-	struct dlq *d = arg;
-	if (d->count == DLQ_WINDOW)
-		return 1;
 	rd_kafka_headers_t *h = headers_of(e);
 	if (!h)
 		return PL_ENOMEM;
-	size_t slot = (d->head + d->count) % DLQ_WINDOW;
 	rd_kafka_resp_err_t err = rd_kafka_producev(
 		d->rk, RD_KAFKA_V_TOPIC(d->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 		RD_KAFKA_V_KEY(e->has_key ? e->key : NULL, e->has_key ? e->key_len : 0),
@@ -138,10 +134,23 @@ static int produce_one(const struct rejection_entry *e, void *arg)
 	}
 	d->seqs[slot] = e->seq;
 	d->state[slot] = PENDING;
-	d->count++;
+	d->sent_erased[slot] = e->erased;
 	d->pending++;
-	d->produced = e->seq;
 	return 0;
+}
+
+/* Produces one rejection; > 0 stops the walk (window or librdkafka's queue full). */
+static int produce_one(const struct rejection_entry *e, void *arg)
+{
+	struct dlq *d = arg;
+	if (d->count == DLQ_WINDOW)
+		return 1;
+	int rc = produce_at(d, (d->head + d->count) % DLQ_WINDOW, e);
+	if (rc == 0) {
+		d->count++;
+		d->produced = e->seq;
+	}
+	return rc;
 }
 
 /* Hands librdkafka the rejections after the newest one produced, up to the window. */
@@ -168,20 +177,79 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The ring slot of rejection seq, which is in it. */
+static size_t slot_of(const struct dlq *d, uint64_t seq)
+{
+	return (d->head + (size_t)(seq - d->seqs[d->head])) % DLQ_WINDOW;
+}
+
+/* A walk of the rejections in the ring, and whether it met what it looks for. */
+struct ring_walk {
+	struct dlq *d;
+	bool met;
+};
+
+/* Meets a rejection handed over with bytes an erasure has emptied since. */
+static int erased_since_sent(const struct rejection_entry *e, void *arg)
+{
+	struct ring_walk *w = arg;
+	struct dlq *d = w->d;
+	if (e->seq > d->produced)
+		return 1;
+	size_t slot = slot_of(d, e->seq);
+	w->met = e->erased && d->state[slot] == PENDING && !d->sent_erased[slot];
+	return w->met;
+}
+
 /*
  * An erasure committed since the last look: what librdkafka still queues
- * (the topic unavailable, say) holds copies of bytes it may have emptied.
- * Those are taken back and read again from the store, so a rejection
- * erased before it was sent goes out erased.
+ * (the topic unavailable, say) may hold copies of bytes it emptied. When
+ * one does, the queue is taken back (nothing of it was sent) and those
+ * rejections read again from the store once all is back, so a rejection
+ * erased before it was sent goes out erased, and each goes out once.
  */
 static void purge_after_erasure(struct dlq *d)
 {
 	uint64_t erased = atomic_load(&d->m->erased_records);
-	if (erased == d->erased_seen)
+	if (erased == d->erased_seen || d->purged)
 		return;
 	d->erased_seen = erased;
-	if (d->pending)
+	if (!d->pending)
+		return;
+	struct store_txn t;
+	struct ring_walk w = {d, false};
+	if (store_read_begin(d->st, &t) == 0)
+		(void)rejections_each_after(&t, d->delivered, erased_since_sent, &w);
+	store_abort(&t);
+	if (w.met) {
+		d->purged = true; /* and nothing new is handed over until it is back */
 		(void)rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE);
+	}
+}
+
+/* Hands e again to librdkafka in its slot, when it was taken back; meets a full queue. */
+static int produce_purged(const struct rejection_entry *e, void *arg)
+{
+	struct ring_walk *w = arg;
+	struct dlq *d = w->d;
+	if (e->seq > d->produced)
+		return 1;
+	size_t slot = slot_of(d, e->seq);
+	int rc = d->state[slot] == FAILED ? produce_at(d, slot, e) : 0;
+	w->met = rc == 1;
+	return rc;
+}
+
+/* Sends again what the purge took back, in its slots; false when not all of it went. */
+static bool send_purged_again(struct dlq *d)
+{
+	struct store_txn t;
+	struct ring_walk w = {d, false};
+	int rc = store_read_begin(d->st, &t);
+	if (rc == 0)
+		rc = rejections_each_after(&t, d->delivered, produce_purged, &w);
+	store_abort(&t);
+	return rc == 0 && !w.met;
 }
 
 static void *dlq_main(void *arg)
@@ -190,18 +258,23 @@ static void *dlq_main(void *arg)
 	pthread_setname_np(pthread_self(), "pl-dlq");
 	int64_t retry_at = 0;
 	while (!atomic_load(&d->stop)) {
-		if (!d->failed)
+		if (!d->failed && !d->purged)
 			fill(d);
 		rd_kafka_poll(d->rk, POLL_MS);
 		purge_after_erasure(d);
 		advance(d);
+		if (d->purged && !d->failed && d->pending == 0) {
+			/* What the purge took back, again, as the store holds it now. */
+			d->purged = false;
+			if (!send_purged_again(d))
+				d->failed = true; /* then all after the acknowledged prefix */
+		}
 		if (d->failed && d->pending == 0) {
 			/* Everything is back: after a pause, again after the acknowledged prefix. */
 			int64_t now = monotonic_ms();
 			if (!retry_at) {
-				retry_at = d->purged ? now : now + RETRY_MS;
-			}
-			if (now >= retry_at) {
+				retry_at = now + RETRY_MS;
+			} else if (now >= retry_at) {
 				d->head = d->count = 0;
 				d->produced = d->delivered;
 				d->failed = d->purged = false;

@@ -36,7 +36,7 @@
 #define SUSPECT_MS 3000           /* from a failed connection to asking the brokers */
 #define REJECTION_SUMMARY_MS 10000
 #define WATERMARK_TIMEOUT_MS 2000
-#define LAG_REFRESH_MS 1000       /* idle and paused partitions' lag, from their watermarks */
+#define LAG_REFRESH_MS 1000       /* idle partitions' lag, from cached watermarks */
 
 /* Messages gathered for one write; kept alive until it is written. */
 struct batch {
@@ -75,8 +75,6 @@ struct consumer {
 	int64_t probe_at_ms;
 	int64_t suspect_at_ms; /* a connection failed: ask the brokers then (0: none pending) */
 	rd_kafka_topic_partition_list_t *lost; /* paused: their stored offset is gone */
-	/* Partitions nothing is stored of: the offset this run began them at. */
-	rd_kafka_topic_partition_list_t *starts;
 	int64_t lost_check_at_ms;
 	int fatal;
 
@@ -145,19 +143,8 @@ static int64_t stored_position(struct consumer *c, const char *topic, int32_t pa
 		rc = evlog_offset_get(&t, topic, partition, &off);
 	store_abort(&t);
 	if (rc == PL_ENOTFOUND) {
-		/* From where the partition starts now, held as an offset for this
-		 * run: what retention deletes from there before it is read is then
-		 * a loss (resolve_lost), not a new beginning. */
-		rd_kafka_topic_partition_t *start =
-			rd_kafka_topic_partition_list_find(c->starts, topic, partition);
-		int64_t lo, hi;
-		if (!start && rd_kafka_query_watermark_offsets(c->rk, topic, partition, &lo, &hi,
-							       WATERMARK_TIMEOUT_MS) == 0) {
-			start = rd_kafka_topic_partition_list_add(c->starts, topic, partition);
-			start->offset = lo;
-		}
 		*why = "never read: from the beginning";
-		return start ? start->offset : RD_KAFKA_OFFSET_BEGINNING;
+		return RD_KAFKA_OFFSET_BEGINNING;
 	}
 	if (rc) {
 		/* Starting over is safe (ids dedupe); skipping ahead would not be. */
@@ -694,11 +681,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			batch_release(c->cur);
 		CRASH_POINT(CONSUMER_REVOKED);
 		for (int i = 0; i < parts->cnt; i++) {
-			/* Another instance may read them meanwhile: begun again when back. */
-			rd_kafka_topic_partition_list_del(c->lost, parts->elems[i].topic,
-							  parts->elems[i].partition);
-			rd_kafka_topic_partition_list_del(c->starts, parts->elems[i].topic,
-							  parts->elems[i].partition);
+			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+				c->lost, parts->elems[i].topic, parts->elems[i].partition);
+			if (p)
+				rd_kafka_topic_partition_list_del(c->lost, p->topic, p->partition);
 		}
 		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			log_partitions("revoked", parts, false);
@@ -958,7 +944,6 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	}
 	c->cur = &c->batches[0];
 	c->lost = rd_kafka_topic_partition_list_new(4);
-	c->starts = rd_kafka_topic_partition_list_new(4);
 	if (batch_writer_start(&c->writer, c->opt.ingest, maintain, idle, w))
 		goto cleanup;
 
@@ -1019,19 +1004,12 @@ static void refresh_lag(struct consumer *c)
 	if (rd_kafka_assignment(c->rk, &parts) || !parts)
 		return;
 	for (int i = 0; i < parts->cnt; i++) {
-		const char *topic = parts->elems[i].topic;
-		int32_t partition = parts->elems[i].partition;
 		int64_t lo = -1, hi = -1;
-		/* The cache is filled by fetches, which a paused partition does
-		 * not make: ask the broker, while it answers, so that the lag
-		 * goes on growing while the messages wait. */
-		bool paused = c->store_failed || is_lost(c, topic, partition);
-		if (!paused || c->brokers_down ||
-		    rd_kafka_query_watermark_offsets(c->rk, topic, partition, &lo, &hi,
-						     WATERMARK_TIMEOUT_MS))
-			rd_kafka_get_watermark_offsets(c->rk, topic, partition, &lo, &hi);
+		rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic, parts->elems[i].partition,
+					       &lo, &hi);
 		if (hi >= 0)
-			metrics_set_high_watermark(c->m, topic, partition, hi);
+			metrics_set_high_watermark(c->m, parts->elems[i].topic,
+						   parts->elems[i].partition, hi);
 	}
 	rd_kafka_topic_partition_list_destroy(parts);
 }
@@ -1129,8 +1107,6 @@ void consumer_free(struct consumer *c)
 	batch_writer_stop(c->writer);
 	if (c->lost)
 		rd_kafka_topic_partition_list_destroy(c->lost);
-	if (c->starts)
-		rd_kafka_topic_partition_list_destroy(c->starts);
 	for (int i = 0; i < 2; i++) {
 		free(c->batches[i].held);
 		free(c->batches[i].msgs);

@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "array.h"
+
 #define HUGE_PAGE ((size_t)2 << 20)
 
 /*
@@ -77,12 +79,10 @@ void big_free(void *p, size_t size)
 
 bool big_array_reserve(void **p, size_t *cap, size_t want, size_t size)
 {
+	size_t n;
 	if (want <= *cap)
 		return true;
-	size_t n = *cap ? *cap : 64;
-	while (n < want)
-		n *= 2;
-	if (n > SIZE_MAX / size)
+	if (!array_grown_cap(*cap, want, size, &n))
 		return false;
 	void *q = *p ? big_realloc(*p, *cap * size, n * size) : big_alloc(n * size);
 	if (!q)

@@ -207,6 +207,15 @@ bool cli_stdin_open(const char *cmd)
 	return false;
 }
 
+bool cli_stdin_read_whole(const char *cmd, uint64_t lines)
+{
+	if (!ferror(stdin))
+		return true;
+	fprintf(stderr, "pledged %s: cannot read stdin after line %llu: %s\n", cmd,
+		(unsigned long long)lines, strerror(errno));
+	return false;
+}
+
 bool cli_parse_u64(const char *s, uint64_t *out)
 {
 	char *end;

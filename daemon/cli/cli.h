@@ -76,6 +76,13 @@ int cli_print_replay_failure(const char *cmd, const struct replay_result *res);
  */
 bool cli_stdin_open(const char *cmd);
 
+/*
+ * After a getline() loop over stdin, which a read error ends as the end of
+ * input does: whether stdin was read to its end. When not, says so, with
+ * the last line read, as "pledged CMD: ..." on stderr.
+ */
+bool cli_stdin_read_whole(const char *cmd, uint64_t lines);
+
 /* Parses a whole unsigned decimal number. */
 bool cli_parse_u64(const char *s, uint64_t *out);
 

@@ -3,7 +3,6 @@
  * through the same ingest path as Kafka messages but without a broker.
  * For demos, tests and recovery from an export; gateways use Kafka.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,11 +142,7 @@ int cmd_import(int argc, char **argv)
 		if (p.n == p.cap)
 			rc = flush(&w, &p, &total, &unwritten);
 	}
-	/* A read error ends getline() as the end of input does. */
-	bool unread = rc == 0 && ferror(stdin);
-	if (unread)
-		fprintf(stderr, "pledged import: cannot read stdin after line %llu: %s\n",
-			(unsigned long long)lineno, strerror(errno));
+	bool unread = rc == 0 && !cli_stdin_read_whole("import", lineno);
 	if (rc == 0)
 		rc = flush(&w, &p, &total, &unwritten);
 	if (rc == 0)

@@ -3,7 +3,6 @@
  * Kafka as msgpack with the campaign as key. For gateways' integration tests
  * and demos; it does not validate events, so bad ones can be sent on purpose.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -111,11 +110,7 @@ int cmd_publish(int argc, char **argv)
 		else
 			sent++;
 	}
-	/* A read error ends getline() as the end of input does. */
-	bool unread = ferror(stdin);
-	if (unread)
-		fprintf(stderr, "pledged publish: cannot read stdin after line %llu: %s\n",
-			(unsigned long long)lineno, strerror(errno));
+	bool unread = !cli_stdin_read_whole("publish", lineno);
 	free(line);
 	msgpack_sbuffer_destroy(&buf);
 	return producer_finish(&p, sent, bad) && !unread ? CLI_OK : CLI_MISMATCH;

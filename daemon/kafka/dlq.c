@@ -183,22 +183,41 @@ static size_t slot_of(const struct dlq *d, uint64_t seq)
 	return (d->head + (size_t)(seq - d->seqs[d->head])) % DLQ_WINDOW;
 }
 
-/* A walk of the rejections in the ring, and whether it met what it looks for. */
+/* What a walk of the ring does with each rejection in it, and its slot. */
+typedef int (*ring_fn)(struct dlq *d, size_t slot, const struct rejection_entry *e);
+
 struct ring_walk {
 	struct dlq *d;
-	bool met;
+	ring_fn fn;
+	int stopped; /* what fn returned to stop the walk */
 };
 
-/* Meets a rejection handed over with bytes an erasure has emptied since. */
-static int erased_since_sent(const struct rejection_entry *e, void *arg)
+static int ring_entry(const struct rejection_entry *e, void *arg)
 {
 	struct ring_walk *w = arg;
-	struct dlq *d = w->d;
-	if (e->seq > d->produced)
+	if (e->seq > w->d->produced)
 		return 1;
-	size_t slot = slot_of(d, e->seq);
-	w->met = e->erased && d->state[slot] == PENDING && !d->sent_erased[slot];
-	return w->met;
+	w->stopped = w->fn(w->d, slot_of(w->d, e->seq), e);
+	return w->stopped;
+}
+
+/* fn for each rejection in the ring, as the store holds it now, until fn
+ * returns nonzero: that, 0, or the store's error. */
+static int walk_ring(struct dlq *d, ring_fn fn)
+{
+	struct ring_walk w = {d, fn, 0};
+	struct store_txn t;
+	int rc = store_read_begin(d->st, &t);
+	if (rc == 0)
+		rc = rejections_each_after(&t, d->delivered, ring_entry, &w);
+	store_abort(&t);
+	return rc ? rc : w.stopped;
+}
+
+/* Stops at a rejection handed over with bytes an erasure has emptied since. */
+static int erased_since_sent(struct dlq *d, size_t slot, const struct rejection_entry *e)
+{
+	return e->erased && d->state[slot] == PENDING && !d->sent_erased[slot];
 }
 
 /*
@@ -216,40 +235,23 @@ static void purge_after_erasure(struct dlq *d)
 	d->erased_seen = erased;
 	if (!d->pending)
 		return;
-	struct store_txn t;
-	struct ring_walk w = {d, false};
-	if (store_read_begin(d->st, &t) == 0)
-		(void)rejections_each_after(&t, d->delivered, erased_since_sent, &w);
-	store_abort(&t);
-	if (w.met) {
+	if (walk_ring(d, erased_since_sent) == 1) {
 		d->purged = true; /* and nothing new is handed over until it is back */
 		(void)rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE);
 	}
 }
 
-/* Hands e again to librdkafka in its slot, when it was taken back; meets a full queue. */
-static int produce_purged(const struct rejection_entry *e, void *arg)
+/* Hands e again to librdkafka in its slot, when the purge took it back:
+ * 0, 1 when its queue is full, or an error. */
+static int produce_purged(struct dlq *d, size_t slot, const struct rejection_entry *e)
 {
-	struct ring_walk *w = arg;
-	struct dlq *d = w->d;
-	if (e->seq > d->produced)
-		return 1;
-	size_t slot = slot_of(d, e->seq);
-	int rc = d->state[slot] == FAILED ? produce_at(d, slot, e) : 0;
-	w->met = rc == 1;
-	return rc;
+	return d->state[slot] == FAILED ? produce_at(d, slot, e) : 0;
 }
 
 /* Sends again what the purge took back, in its slots; false when not all of it went. */
 static bool send_purged_again(struct dlq *d)
 {
-	struct store_txn t;
-	struct ring_walk w = {d, false};
-	int rc = store_read_begin(d->st, &t);
-	if (rc == 0)
-		rc = rejections_each_after(&t, d->delivered, produce_purged, &w);
-	store_abort(&t);
-	return rc == 0 && !w.met;
+	return walk_ring(d, produce_purged) == 0;
 }
 
 static void *dlq_main(void *arg)

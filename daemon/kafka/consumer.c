@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "batch_writer.h"
+#include "broker_offsets.h"
 #include "clock.h"
 #include "crash_point.h"
 #include "decoded.h"
@@ -36,7 +37,8 @@
 #define SUSPECT_MS 3000           /* from a failed connection to asking the brokers */
 #define REJECTION_SUMMARY_MS 10000
 #define WATERMARK_TIMEOUT_MS 2000
-#define LAG_REFRESH_MS 1000       /* idle partitions' lag, from cached watermarks */
+#define LAG_REFRESH_MS 1000       /* idle and paused partitions' lag */
+#define PAUSED_LAG_TIMEOUT_MS 500 /* the loop's longest wait for a paused partition's end */
 
 /* Messages gathered for one write; kept alive until it is written. */
 struct batch {
@@ -75,6 +77,8 @@ struct consumer {
 	int64_t probe_at_ms;
 	int64_t suspect_at_ms; /* a connection failed: ask the brokers then (0: none pending) */
 	rd_kafka_topic_partition_list_t *lost; /* paused: their stored offset is gone */
+	/* Partitions with no usable stored offset: where this run began them. */
+	rd_kafka_topic_partition_list_t *starts;
 	int64_t lost_check_at_ms;
 	int fatal;
 
@@ -131,7 +135,10 @@ static void batch_release(struct batch *b)
 /*
  * Where topic/partition resumes: the offset stored in LMDB, or the beginning
  * when none is stored or it belongs to another incarnation of the cluster
- * (re-reading is harmless: applied event ids are skipped).
+ * (re-reading is harmless: applied event ids are skipped). The beginning is
+ * the offset this run began the partition at, once the brokers said it
+ * (set_stored_positions): resolved anew after a pause, "the beginning"
+ * would pass silently over what retention deleted meanwhile.
  */
 static int64_t stored_position(struct consumer *c, const char *topic, int32_t partition,
 			       const char **why)
@@ -142,9 +149,11 @@ static int64_t stored_position(struct consumer *c, const char *topic, int32_t pa
 	if (rc == 0)
 		rc = evlog_offset_get(&t, topic, partition, &off);
 	store_abort(&t);
+	const rd_kafka_topic_partition_t *start =
+		rd_kafka_topic_partition_list_find(c->starts, topic, partition);
 	if (rc == PL_ENOTFOUND) {
 		*why = "never read: from the beginning";
-		return RD_KAFKA_OFFSET_BEGINNING;
+		return start ? start->offset : RD_KAFKA_OFFSET_BEGINNING;
 	}
 	if (rc) {
 		/* Starting over is safe (ids dedupe); skipping ahead would not be. */
@@ -152,7 +161,7 @@ static int64_t stored_position(struct consumer *c, const char *topic, int32_t pa
 			  "beginning, already applied events will be skipped",
 			  topic, partition, pl_strerror(rc));
 		*why = "stored offset unreadable: from the beginning";
-		return RD_KAFKA_OFFSET_BEGINNING;
+		return start ? start->offset : RD_KAFKA_OFFSET_BEGINNING;
 	}
 	if (off.cluster[0] && c->cluster[0] && strcmp(off.cluster, c->cluster) != 0) {
 		log_warn("%s [%" PRId32 "]: stored offset %" PRId64 " belongs to Kafka cluster %s "
@@ -161,7 +170,7 @@ static int64_t stored_position(struct consumer *c, const char *topic, int32_t pa
 			 "are recognised by id and skipped",
 			 topic, partition, off.next, off.cluster, c->cluster);
 		*why = "other cluster incarnation: from the beginning";
-		return RD_KAFKA_OFFSET_BEGINNING;
+		return start ? start->offset : RD_KAFKA_OFFSET_BEGINNING;
 	}
 	*why = "stored";
 	return off.next;
@@ -175,13 +184,49 @@ static void format_offset(char *buf, size_t size, int64_t offset)
 		snprintf(buf, size, "%" PRId64, offset);
 }
 
+/*
+ * Asks the brokers where the partitions of parts that begin at "the
+ * beginning" begin now, and keeps it as their start for this run. Not
+ * while closing: librdkafka waits for the rebalance callback then.
+ */
+static void note_starts(struct consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *ask = NULL;
+	for (int i = 0; i < parts->cnt && !c->closing; i++) {
+		if (parts->elems[i].offset != RD_KAFKA_OFFSET_BEGINNING)
+			continue;
+		if (!ask)
+			ask = rd_kafka_topic_partition_list_new(parts->cnt);
+		rd_kafka_topic_partition_list_add(ask, parts->elems[i].topic,
+						  parts->elems[i].partition);
+	}
+	if (!ask)
+		return;
+	if (!broker_offsets(c->rk, ask, RD_KAFKA_OFFSET_BEGINNING, WATERMARK_TIMEOUT_MS))
+		for (int i = 0; i < ask->cnt; i++)
+			if (!ask->elems[i].err)
+				rd_kafka_topic_partition_list_add(c->starts, ask->elems[i].topic,
+								  ask->elems[i].partition)
+					->offset = ask->elems[i].offset;
+	rd_kafka_topic_partition_list_destroy(ask);
+}
+
 /* Sets each partition's offset to where it resumes, logging anything unusual. */
 static void set_stored_positions(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
+	const char *why;
+	for (int i = 0; i < parts->cnt; i++)
+		parts->elems[i].offset =
+			stored_position(c, parts->elems[i].topic, parts->elems[i].partition, &why);
+	note_starts(c, parts);
 	for (int i = 0; i < parts->cnt; i++) {
 		rd_kafka_topic_partition_t *p = &parts->elems[i];
-		const char *why;
-		p->offset = stored_position(c, p->topic, p->partition, &why);
+		const rd_kafka_topic_partition_t *start =
+			p->offset == RD_KAFKA_OFFSET_BEGINNING
+				? rd_kafka_topic_partition_list_find(c->starts, p->topic, p->partition)
+				: NULL;
+		if (start)
+			p->offset = start->offset;
 		metrics_set_partition(c->m, p->topic, p->partition,
 				      p->offset == RD_KAFKA_OFFSET_BEGINNING ? 0 : p->offset, -1);
 	}
@@ -464,15 +509,16 @@ static bool restart_partition(struct consumer *c, const char *topic, int32_t par
 	return true;
 }
 
+enum lost_outcome { LOST_RESUMED, LOST_STALLED, LOST_UNANSWERED };
+
 /*
  * A partition's position is not on the broker. Decides from the watermarks:
  * the partition is shorter than what was read (recreated topic, emptied
  * broker) → read it again from the beginning; data was deleted before it
- * was read → stall it (or skip, if the operator said so). Returns true when
- * the partition was resumed.
+ * was read → stall it (or skip, if the operator said so).
  */
-static bool resolve_lost(struct consumer *c, const char *topic, int32_t partition,
-			 int64_t failed_at, bool first)
+static enum lost_outcome resolve_lost(struct consumer *c, const char *topic, int32_t partition,
+				      int64_t failed_at, bool first)
 {
 	const char *why;
 	int64_t pos = stored_position(c, topic, partition, &why);
@@ -482,14 +528,14 @@ static bool resolve_lost(struct consumer *c, const char *topic, int32_t partitio
 	 * was read (RD_KAFKA_OFFSET_INVALID when it had no offset yet). */
 	if (pos == RD_KAFKA_OFFSET_BEGINNING && failed_at >= 0)
 		pos = failed_at;
-	rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(c->rk, topic, partition, &lo,
-								   &hi, WATERMARK_TIMEOUT_MS);
+	rd_kafka_resp_err_t err =
+		broker_watermarks(c->rk, topic, partition, &lo, &hi, WATERMARK_TIMEOUT_MS);
 	if (err) {
 		if (first)
 			log_warn("%s [%" PRId32 "]: offset out of range and the broker's offsets are "
 				 "unknown (%s); partition paused, retrying",
 				 topic, partition, rd_kafka_err2str(err));
-		return false;
+		return LOST_UNANSWERED;
 	}
 	if (pos == RD_KAFKA_OFFSET_BEGINNING || (pos >= lo && pos <= hi)) {
 		target = pos;
@@ -514,9 +560,9 @@ static bool resolve_lost(struct consumer *c, const char *topic, int32_t partitio
 				  "(duplicates are ignored), then restart with --skip-lost-offsets to "
 				  "continue from offset %" PRId64,
 				  topic, partition, pos, lo - 1, lo);
-		return false;
+		return LOST_STALLED;
 	}
-	return restart_partition(c, topic, partition, target);
+	return restart_partition(c, topic, partition, target) ? LOST_RESUMED : LOST_STALLED;
 }
 
 static void on_offset_out_of_range(struct consumer *c, const char *topic, int32_t partition,
@@ -531,7 +577,7 @@ static void on_offset_out_of_range(struct consumer *c, const char *topic, int32_
 	rd_kafka_topic_partition_list_add(one, topic, partition);
 	rd_kafka_pause_partitions(c->rk, one);
 	rd_kafka_topic_partition_list_destroy(one);
-	if (!resolve_lost(c, topic, partition, failed_at, true)) {
+	if (resolve_lost(c, topic, partition, failed_at, true) != LOST_RESUMED) {
 		rd_kafka_topic_partition_list_add(c->lost, topic, partition)->offset = failed_at;
 		c->lost_check_at_ms = clock_mono_ms() + RECHECK_MS;
 		update_state(c);
@@ -545,8 +591,13 @@ static void recheck_lost(struct consumer *c)
 	c->lost_check_at_ms = clock_mono_ms() + RECHECK_MS;
 	for (int i = c->lost->cnt - 1; i >= 0; i--) {
 		rd_kafka_topic_partition_t *p = &c->lost->elems[i];
-		if (resolve_lost(c, p->topic, p->partition, p->offset, false))
+		enum lost_outcome o = resolve_lost(c, p->topic, p->partition, p->offset, false);
+		if (o == LOST_RESUMED)
 			rd_kafka_topic_partition_list_del_by_idx(c->lost, i);
+		/* A broker that does not answer one will not answer the next: each
+		 * round waits for one timeout at most, the loop has more to do. */
+		if (o == LOST_UNANSWERED)
+			break;
 	}
 	update_state(c);
 }
@@ -681,10 +732,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			batch_release(c->cur);
 		CRASH_POINT(CONSUMER_REVOKED);
 		for (int i = 0; i < parts->cnt; i++) {
-			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
-				c->lost, parts->elems[i].topic, parts->elems[i].partition);
-			if (p)
-				rd_kafka_topic_partition_list_del(c->lost, p->topic, p->partition);
+			/* Another instance may read them meanwhile: begun again when back. */
+			rd_kafka_topic_partition_list_del(c->lost, parts->elems[i].topic,
+							  parts->elems[i].partition);
+			rd_kafka_topic_partition_list_del(c->starts, parts->elems[i].topic,
+							  parts->elems[i].partition);
 		}
 		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			log_partitions("revoked", parts, false);
@@ -944,6 +996,7 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	}
 	c->cur = &c->batches[0];
 	c->lost = rd_kafka_topic_partition_list_new(4);
+	c->starts = rd_kafka_topic_partition_list_new(4);
 	if (batch_writer_start(&c->writer, c->opt.ingest, maintain, idle, w))
 		goto cleanup;
 
@@ -994,24 +1047,43 @@ cleanup:
  * Batches update the watermarks of the partitions they touch; partitions
  * with nothing new would otherwise show an unknown lag for ever. The
  * watermarks come from librdkafka's cache (fetch responses): no round trip.
+ * A paused partition is not fetched, so its cache stays where the pause
+ * began: its end is asked of the brokers instead, while they answer, so
+ * that its lag goes on growing while its messages wait.
  */
 static void refresh_lag(struct consumer *c)
 {
 	if (c->now_ms < c->lag_refresh_at_ms)
 		return;
 	c->lag_refresh_at_ms = c->now_ms + LAG_REFRESH_MS;
-	rd_kafka_topic_partition_list_t *parts = NULL;
+	rd_kafka_topic_partition_list_t *parts = NULL, *paused = NULL;
 	if (rd_kafka_assignment(c->rk, &parts) || !parts)
 		return;
 	for (int i = 0; i < parts->cnt; i++) {
+		const char *topic = parts->elems[i].topic;
+		int32_t partition = parts->elems[i].partition;
+		if (c->store_failed || is_lost(c, topic, partition)) {
+			if (!paused)
+				paused = rd_kafka_topic_partition_list_new(parts->cnt);
+			rd_kafka_topic_partition_list_add(paused, topic, partition);
+			continue;
+		}
 		int64_t lo = -1, hi = -1;
-		rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic, parts->elems[i].partition,
-					       &lo, &hi);
+		rd_kafka_get_watermark_offsets(c->rk, topic, partition, &lo, &hi);
 		if (hi >= 0)
-			metrics_set_high_watermark(c->m, parts->elems[i].topic,
-						   parts->elems[i].partition, hi);
+			metrics_set_high_watermark(c->m, topic, partition, hi);
 	}
 	rd_kafka_topic_partition_list_destroy(parts);
+	if (!paused)
+		return;
+	if (!c->brokers_down &&
+	    !broker_offsets(c->rk, paused, RD_KAFKA_OFFSET_END, PAUSED_LAG_TIMEOUT_MS))
+		for (int i = 0; i < paused->cnt; i++)
+			if (!paused->elems[i].err)
+				metrics_set_high_watermark(c->m, paused->elems[i].topic,
+							   paused->elems[i].partition,
+							   paused->elems[i].offset);
+	rd_kafka_topic_partition_list_destroy(paused);
 }
 
 int consumer_run(struct consumer *c, const atomic_bool *stop)
@@ -1107,6 +1179,8 @@ void consumer_free(struct consumer *c)
 	batch_writer_stop(c->writer);
 	if (c->lost)
 		rd_kafka_topic_partition_list_destroy(c->lost);
+	if (c->starts)
+		rd_kafka_topic_partition_list_destroy(c->starts);
 	for (int i = 0; i < 2; i++) {
 		free(c->batches[i].held);
 		free(c->batches[i].msgs);

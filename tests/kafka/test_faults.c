@@ -373,6 +373,67 @@ static void test_lost_offsets(void)
 	kt_env_stop(&e);
 }
 
+/* Whether the consumer stalls for events retention deleted (not for the disk). */
+static bool retention_stall(void *arg)
+{
+	char detail[256];
+	return metrics_get_state(arg, detail, sizeof detail) == CONSUMER_STALLED &&
+	       strstr(detail, "deleted by Kafka retention") != NULL;
+}
+
+/*
+ * A partition nothing is stored of yet, assigned at its start, while the
+ * disk fails: retention deletes its first messages before they are read.
+ * Resuming where it "begins" now would skip them without a word; it stalls
+ * and says so, as a stored offset would.
+ */
+static void test_unread_during_stall(void)
+{
+	struct kt_env e;
+	int64_t ends[PARTITIONS] = {0};
+	struct feed first, unread;
+	struct kt_runner r;
+	kt_env_start(&e, 1, PARTITIONS, "unread-stall");
+	e.opt.ingest = flaky_ingest;
+	feed_init(&first, "us-0", 10, 0, ends);
+	feed_init(&unread, "us-1", 10, 1, ends);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	feed_send(e.producer, &first, 5);
+	int64_t first_end[PARTITIONS] = {ends[0], 0, 0, 0};
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, first_end, 30000));
+
+	atomic_store(&failed_writes, 0);
+	atomic_store(&disk_full, true);
+	feed_send(e.producer, &first, first.count);
+	CHECK(wait_state(&e.m, CONSUMER_STALLED, 20000));
+	/* Partition 1's events, then ~8 MiB behind them: the mock keeps ~5 MiB. */
+	feed_send(e.producer, &unread, unread.count);
+	size_t big = 100 * 1024;
+	char *junk = malloc(big);
+	memset(junk, 'x', big);
+	for (int i = 0; i < 80; i++)
+		CHECK(kt_produce(e.producer, KT_TOPIC, 1, "us-1", junk, big) >= 0);
+	free(junk);
+	int64_t lo = -1, hi = -1;
+	CHECK_INT(rd_kafka_query_watermark_offsets(e.producer, KT_TOPIC, 1, &lo, &hi, 5000), 0);
+	CHECK(lo > unread.count); /* the broker really dropped them unread */
+	atomic_store(&disk_full, false);
+
+	/* Partition 0 goes on; partition 1 stops, naming itself. */
+	int64_t first_all[PARTITIONS] = {ends[0], 0, 0, 0};
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, first_all, 30000));
+	CHECK(kt_wait(retention_stall, &e.m, 20000));
+	char detail[256];
+	CHECK_INT(metrics_get_state(&e.m, detail, sizeof detail), CONSUMER_STALLED);
+	CHECK(strstr(detail, "pledges [1]") != NULL);
+	CHECK(kt_check_campaign(e.st, &first.expect));
+	CHECK_INT(kt_log_count(e.st), (uint64_t)first.count); /* nothing of partition 1 */
+	CHECK_INT(kt_runner_stop(&r), 0);
+	kt_events_free(first.evs, first.count);
+	kt_events_free(unread.evs, unread.count);
+	kt_env_stop(&e);
+}
+
 /*
  * Resuming after a store failure starts from the offsets in the data dir.
  * A backlog waits on the broker while no consumer runs; the next consumer
@@ -432,6 +493,8 @@ int main(int argc, char **argv)
 		test_incarnations();
 	if (!*only || !strcmp(only, "lost"))
 		test_lost_offsets();
+	if (!*only || !strcmp(only, "unread"))
+		test_unread_during_stall();
 	if (!*only || !strcmp(only, "brokers"))
 		test_broker_faults();
 	return check_done();

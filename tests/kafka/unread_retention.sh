@@ -7,7 +7,9 @@
 # on. The partition must stall, /healthz say so, the log name the offsets.
 # Restarted (with --skip-lost-offsets, as the log says), it goes on from
 # what Kafka still has: nothing of that partition was stored, so the next
-# start has no position of its own to hold it at.
+# start has no position of its own to hold it at. While it is stalled, its
+# lag goes on growing, and a broker that hangs does not keep serve from
+# stopping.
 # Usage: unread_retention.sh PLEDGED MOCK_BROKER
 set -u
 PLEDGED=$1 MOCK=$2
@@ -73,7 +75,26 @@ grep -q 'offsets 0\.\.[0-9]* were deleted by Kafka (retention) before pledged re
 	ok || fail "the log does not name the offsets lost"
 [ "$("$PLEDGED" dump --data "$work/data" 2>/dev/null | wc -l)" = 0 ] && ok ||
 	fail "something after the gap was applied while the partition stalled"
+# The lag goes on growing while the partition waits (it is not fetched).
+lag() { health | sed -n 's/.*"lag":\([0-9]*\).*/\1/p'; }
+for _ in $(seq 50); do [ "$(lag)" = 72 ] && break; sleep 0.1; done # every message published
+lag0=$(lag)
+[ "$lag0" = 72 ] && ok || fail "the lag is $lag0 with 72 messages waiting"
+for i in 1 2 3; do
+	echo "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"w$i\",\"at\":1700000000003,\"campaign\":\"w$i\",\"title\":\"T\",\"owner\":\"o\",\"currency\":\"EUR\"}"
+done | timeout 60 "$PLEDGED" publish --brokers "$ADDR" 2>"$work/publish.err" || die "publish: $(cat "$work/publish.err")"
+for _ in $(seq 50); do [ "$(lag)" = $((lag0 + 3)) ] && break; sleep 0.1; done
+[ "$(lag)" = $((lag0 + 3)) ] && ok || fail "the lag stayed at $(lag) while 3 more waited (was $lag0)"
+# A broker that takes requests and never answers (stopped) while serve asks
+# it about the stalled partition every few seconds: serve must still stop.
+kill -STOP "$MOCK_PID"
+sleep 6
+health | grep -q ' 503$' && ok || fail "healthz does not answer while the broker hangs: $(health)"
 kill -TERM "$SERVE_PID"
+stopped=
+for _ in $(seq 300); do kill -0 "$SERVE_PID" 2>/dev/null || { stopped=1; break; }; sleep 0.1; done
+[ -n "$stopped" ] && ok || fail "serve did not stop within 30 s of SIGTERM with the broker hung"
+kill -CONT "$MOCK_PID"
 wait "$SERVE_PID" && ok || fail "serve stops cleanly while stalled"
 
 start_serve --skip-lost-offsets

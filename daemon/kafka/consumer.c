@@ -546,6 +546,7 @@ static enum lost_outcome resolve_lost(struct consumer *c, const char *topic, int
 			 "recognised by id and skipped",
 			 topic, partition, pos, hi);
 		target = RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_topic_partition_list_del(c->starts, topic, partition); /* as old as pos */
 	} else if (c->opt.skip_lost_offsets) {
 		log_error("%s [%" PRId32 "]: offsets %" PRId64 "..%" PRId64 " were deleted by Kafka "
 			  "before pledged read them; skipping to %" PRId64 " as configured "

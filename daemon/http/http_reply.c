@@ -51,6 +51,11 @@ void http_reply_prepare(struct http_request *r, int status, const struct http_po
 	char parts[256];
 	if (ownership_describe(&r->w->hs->m->owner, parts, sizeof parts))
 		evhttp_add_header(h, "X-Pledged-Partitions", parts);
+	int64_t stale = ownership_stale_since(&r->w->hs->m->owner);
+	if (stale) {
+		snprintf(num, sizeof num, "%" PRId64, stale);
+		evhttp_add_header(h, "X-Pledged-Stale-Since", num);
+	}
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	metrics_count_http(r->w->hs->m, (int)r->route, status);
 }

@@ -74,6 +74,7 @@ struct consumer {
 	int store_error;   /* why, while store_failed */
 	int64_t retry_at_ms;
 	bool brokers_down;
+	bool assignment_lost; /* the group session timed out; nothing held until it forms again */
 	int64_t probe_at_ms;
 	int64_t suspect_at_ms; /* a connection failed: ask the brokers then (0: none pending) */
 	rd_kafka_topic_partition_list_t *lost; /* paused: their stored offset is gone */
@@ -114,6 +115,11 @@ static void update_state(struct consumer *c)
 			 "--skip-lost-offsets (see the log)",
 			 c->lost->elems[0].topic, c->lost->elems[0].partition);
 		metrics_set_state(c->m, CONSUMER_STALLED, detail);
+	} else if (c->assignment_lost) {
+		metrics_set_state(c->m, CONSUMER_STALLED,
+				  "lost the consumer group's assignment (Kafka did not answer for "
+				  "longer than the session timeout); nothing is consumed until the "
+				  "group forms again; check the brokers and the network");
 	} else if (c->brokers_down) {
 		snprintf(detail, sizeof detail,
 			 "cannot reach the Kafka brokers (%s); retrying; check the brokers and "
@@ -661,9 +667,10 @@ static int32_t topic_partitions(struct consumer *c)
 /*
  * Tells HTTP which campaigns are now this instance's to answer for, after
  * an assignment or a revoke (revoked): a revoke that leaves nothing held
- * is the middle of a rebalance, when nobody holds those partitions.
+ * is the middle of a rebalance, when nobody holds those partitions; one
+ * that lost the assignment (lost: the session timed out) may keep them.
  */
-static void record_ownership(struct consumer *c, bool revoked)
+static void record_ownership(struct consumer *c, bool revoked, bool lost)
 {
 	int32_t held[OWNERSHIP_MAX_PARTITIONS];
 	rd_kafka_topic_partition_list_t *now = NULL;
@@ -676,6 +683,14 @@ static void record_ownership(struct consumer *c, bool revoked)
 	 * instance holds nothing, which needs no asking. */
 	if (c->closing) {
 		ownership_release(&c->m->owner);
+		return;
+	}
+	if (revoked && lost) {
+		if (ownership_lose(&c->m->owner))
+			log_warn("lost the consumer group's assignment (Kafka unreachable for longer "
+				 "than the session timeout); alone in the group, this instance goes "
+				 "on answering for its campaigns, marked stale (X-Pledged-Stale-Since), "
+				 "until the group forms again");
 		return;
 	}
 	if (rd_kafka_assignment(c->rk, &now) == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -702,7 +717,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	bool cooperative = c->cooperative;
 	rd_kafka_error_t *error = NULL;
 	rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+	/* Asked before the unassign below, which clears it. */
+	bool lost = err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && rd_kafka_assignment_lost(rk);
 
+	c->assignment_lost = lost && !c->closing;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (!c->opt.cluster_id && !c->cluster[0]) {
 			char *id = rd_kafka_clusterid(rk, 5000);
@@ -758,7 +776,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_topic_partition_list_destroy(left);
 		update_state(c);
 	}
-	record_ownership(c, err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS);
+	record_ownership(c, err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, lost);
 	if (error) {
 		log_error("partition (un)assignment failed: %s", rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);

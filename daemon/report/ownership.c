@@ -41,6 +41,7 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 	o->generation++;
 	o->group_generation = group_generation;
 	o->changed_ms = clock_wall_ms();
+	o->lost_ms = 0;
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -56,7 +57,41 @@ void ownership_release(struct ownership *o)
 	o->assigned = false;
 	o->generation++; /* the group's stays: announcements of letting go carry it */
 	o->changed_ms = clock_wall_ms();
+	o->lost_ms = 0;
 	pthread_mutex_unlock(&o->lock);
+}
+
+/* Whether every partition of the topic is held (none known: no). */
+static bool owns_all(const struct ownership *o)
+{
+	for (int32_t p = 0; p < o->count; p++)
+		if (!owns(o, p))
+			return false;
+	return o->count > 0;
+}
+
+bool ownership_lose(struct ownership *o)
+{
+	pthread_mutex_lock(&o->lock);
+	bool keep = o->partitioner && o->assigned && owns_all(o);
+	if (keep && !o->lost_ms) {
+		o->lost_ms = clock_wall_ms();
+		o->generation++; /* answers change: they are marked stale */
+	}
+	pthread_mutex_unlock(&o->lock);
+	if (!keep)
+		ownership_release(o);
+	return keep;
+}
+
+int64_t ownership_stale_since(struct ownership *o)
+{
+	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed))
+		return 0;
+	pthread_mutex_lock(&o->lock);
+	int64_t since = o->lost_ms;
+	pthread_mutex_unlock(&o->lock);
+	return since;
 }
 
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,

@@ -9,7 +9,9 @@
  * consumer records the assignment after every rebalance; HTTP threads read
  * it. Until the first assignment, and between a rebalance's revoke and its
  * next assignment, nothing is owned and campaigns wait; a serve that does not
- * consume (--read-only) does not enforce ownership at all.
+ * consume (--read-only) does not enforce ownership at all. An instance
+ * alone in its group that loses its assignment to a Kafka outage goes on
+ * answering, its figures marked stale (ownership_lose).
  */
 #ifndef OWNERSHIP_H
 #define OWNERSHIP_H
@@ -37,6 +39,7 @@ struct ownership {
 	uint64_t generation; /* raised by every change */
 	int32_t group_generation; /* the consumer group's, at the last assignment; -1 unknown */
 	int64_t changed_ms;  /* wall clock of the last assignment recorded */
+	int64_t lost_ms;     /* wall clock when a lone instance's assignment was lost; 0: not */
 };
 
 enum ownership_answer {
@@ -75,6 +78,21 @@ void ownership_release(struct ownership *o);
  */
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
 				   int32_t *partition, int32_t *count, int64_t *changed_ms);
+
+/*
+ * Records that the consumer lost its assignment without a rebalance: its
+ * session with the group timed out (Kafka unreachable). An instance that
+ * held every partition of the topic was alone in its group, so nobody else
+ * holds them until the group forms again: it keeps them, its figures
+ * stale from now on (ownership_stale_since), rather than take the
+ * campaigns' pages down with Kafka. Any other releases them
+ * (ownership_release), as another instance may hold them next. Returns
+ * whether it kept them.
+ */
+bool ownership_lose(struct ownership *o);
+
+/* When the partitions held were lost (ownership_lose), wall-clock ms; 0 while not. */
+int64_t ownership_stale_since(struct ownership *o);
 
 /* Whether ownership is enforced and no assignment is in force (ownership_release). */
 bool ownership_waiting(struct ownership *o);

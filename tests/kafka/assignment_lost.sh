@@ -1,0 +1,107 @@
+#!/bin/bash
+# assignment_lost.sh — a Kafka outage longer than the session timeout makes
+# librdkafka drop the consumer's assignment. An instance alone in its group
+# (it held every partition) goes on answering for its campaigns, each
+# answer marked X-Pledged-Stale-Since, /healthz 503; when Kafka is back it
+# is assigned again and the mark goes. Two instances of one group, each
+# holding part of the topic, answer 503 instead: either's partitions may go
+# to the other when the group forms again.
+# Usage: assignment_lost.sh PLEDGED MOCK_BROKER
+set -u
+PLEDGED=$1 MOCK=$2
+work=$(mktemp -d "${TMPDIR:-/tmp}/pledged-lost-XXXXXX")
+MOCK_PID= A_PID= B_PID= C_PID=
+cleanup() {
+	[ -n "$MOCK_PID" ] && kill -CONT "$MOCK_PID" 2>/dev/null
+	for pid in $A_PID $B_PID $C_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/../unit/testlib.sh"
+command -v curl >/dev/null || { echo "assignment_lost: curl missing: skipped"; exit 77; }
+die() { fail "$*"; tail -n 15 "$work"/*.log >&2; finish; exit 1; }
+. "$(dirname "$0")/mock_broker.sh"
+start_mock_broker "$MOCK" "$work" 2
+
+start() { # start NAME GROUP: sets NAME_PID, NAME_URL, NAME_ADMIN
+	"$PLEDGED" serve --brokers "$ADDR" --group "$2" --data "$work/$1" --listen 127.0.0.1:0 \
+		--admin-listen 127.0.0.1:0 --batch-ms 10 --kafka session.timeout.ms=6000 \
+		--kafka heartbeat.interval.ms=500 2>"$work/$1.log" &
+	eval "$1_PID=$!"
+	local port admin
+	port=$(serve_port "$work/$1.log")
+	admin=$(admin_port "$work/$1.log")
+	[ -n "$port" ] && [ -n "$admin" ] || die "serve $1 did not start"
+	eval "$1_URL=http://127.0.0.1:$port $1_ADMIN=http://127.0.0.1:$admin"
+}
+status() { curl -s --max-time 10 -D "$work/headers" -o "$work/body" -w '%{http_code}' "$1$2"; }
+header() { sed -n "s/^$1: \\(.*\\)\\r\$/\\1/p" "$work/headers"; }
+wait_header() { # wait_header URL PATH NAME VALUE-REGEX SECONDS
+	for _ in $(seq $(($5 * 10))); do
+		status "$1" "$2" >/dev/null
+		header "$3" | grep -qE -- "$4" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+raised() { sed -n 's/.*"raised":\([0-9]*\).*/\1/p' "$work/body"; }
+NOW=$(($(date +%s) * 1000))
+publish() { timeout 60 "$PLEDGED" publish --brokers "$ADDR" 2>>"$work/publish.log" >/dev/null || die "publish"; }
+opened() { echo "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"o-$1\",\"at\":$NOW,\"campaign\":\"$1\",\"title\":\"T\",\"owner\":\"o\",\"currency\":\"GBP\"}"; }
+pledge() { echo "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"p-$1-$2\",\"at\":$NOW,\"campaign\":\"$1\",\"pledge\":\"pl-$1-$2\",\"supporter\":\"s$2\",\"amount\":$3,\"currency\":\"GBP\"}"; }
+
+# 1. Alone in its group.
+start A alone
+wait_header "$A_URL" /v1/campaigns X-Pledged-Partitions '^0,1 of 2$' 30 || die "A was not assigned both partitions"
+{ opened c1; pledge c1 1 500; } | publish
+for _ in $(seq 100); do [ "$(status "$A_URL" /v1/campaigns/c1)" = 200 ] && [ "$(raised)" = 500 ] && break; sleep 0.1; done
+[ "$(raised)" = 500 ] && ok || die "c1 was not applied: $(cat "$work/body")"
+[ -z "$(header X-Pledged-Stale-Since)" ] && ok || fail "answers are marked stale while Kafka answers"
+
+kill -STOP "$MOCK_PID"
+stopped_ms=$(($(date +%s%N) / 1000000))
+wait_header "$A_URL" /v1/campaigns/c1 X-Pledged-Stale-Since '^[0-9]+$' 30 && ok ||
+	fail "no X-Pledged-Stale-Since 30 s into the outage (status $(status "$A_URL" /v1/campaigns/c1))"
+since=$(header X-Pledged-Stale-Since)
+[ -n "$since" ] && [ "$since" -ge "$stopped_ms" ] && ok || fail "X-Pledged-Stale-Since $since is before the outage ($stopped_ms)"
+[ "$(status "$A_URL" /v1/campaigns/c1)" = 200 ] && [ "$(raised)" = 500 ] && ok ||
+	fail "the lone instance does not answer for c1 in the outage: $(cat "$work/body")"
+[ "$(header X-Pledged-Partitions)" = "0,1 of 2" ] && ok || fail "X-Pledged-Partitions is '$(header X-Pledged-Partitions)'"
+[ "$(status "$A_URL" /v1/campaigns)" = 200 ] && grep -q '"c1"' "$work/body" && ok || fail "the list does not answer in the outage"
+[ -n "$(header X-Pledged-Stale-Since)" ] && ok || fail "the list is not marked stale"
+[ "$(status "$A_ADMIN" /healthz)" = 503 ] && ok || fail "healthz is not 503 in the outage: $(cat "$work/body")"
+grep -q "goes on answering for its campaigns, marked stale" "$work/A.log" && ok || fail "the log does not say the answers are stale"
+
+kill -CONT "$MOCK_PID"
+for _ in $(seq 600); do
+	status "$A_URL" /v1/campaigns >/dev/null
+	[ "$(header X-Pledged-Partitions)" = "0,1 of 2" ] && [ -z "$(header X-Pledged-Stale-Since)" ] && break
+	sleep 0.1
+done
+[ "$(header X-Pledged-Partitions)" = "0,1 of 2" ] && [ -z "$(header X-Pledged-Stale-Since)" ] && ok ||
+	die "A was not assigned again after the outage (partitions '$(header X-Pledged-Partitions)', stale since '$(header X-Pledged-Stale-Since)')"
+[ "$(status "$A_ADMIN" /healthz)" = 200 ] && ok || fail "healthz is not 200 after the outage: $(cat "$work/body")"
+pledge c1 2 250 | publish
+for _ in $(seq 100); do status "$A_URL" /v1/campaigns/c1 >/dev/null; [ "$(raised)" = 750 ] && break; sleep 0.1; done
+[ "$(raised)" = 750 ] && ok || fail "c1 did not move after the outage: $(cat "$work/body")"
+kill -TERM "$A_PID"; wait "$A_PID" && ok || fail "A stops cleanly"
+A_PID=
+
+# 2. Two of a group, one partition each: neither keeps its half.
+start B pair
+start C pair
+wait_header "$B_URL" /v1/campaigns X-Pledged-Partitions '^[01] of 2$' 60 || die "B holds '$(header X-Pledged-Partitions)'"
+wait_header "$C_URL" /v1/campaigns X-Pledged-Partitions '^[01] of 2$' 60 || die "C holds '$(header X-Pledged-Partitions)'"
+kill -STOP "$MOCK_PID"
+for url in "$B_URL" "$C_URL"; do
+	wait_header "$url" /v1/campaigns X-Pledged-Partitions '^waiting$' 30 && ok ||
+		fail "$url still holds '$(header X-Pledged-Partitions)' 30 s into the outage"
+	[ "$(status "$url" /v1/campaigns/c1)" = 503 ] && [ -z "$(header X-Pledged-Stale-Since)" ] && ok ||
+		fail "$url answers c1 in the outage, holding part of the topic"
+done
+kill -CONT "$MOCK_PID"
+kill -TERM "$B_PID" "$C_PID"
+wait "$B_PID" && ok || fail "B stops cleanly"
+wait "$C_PID" && ok || fail "C stops cleanly"
+B_PID= C_PID=
+finish

@@ -190,10 +190,27 @@ static void format_offset(char *buf, size_t size, int64_t offset)
 		snprintf(buf, size, "%" PRId64, offset);
 }
 
+static int put_starts_txn(struct store_txn *t, void *arg)
+{
+	const struct consumer *c = ((void **)arg)[0];
+	const rd_kafka_topic_partition_list_t *starts = ((void **)arg)[1];
+	for (int i = 0; i < starts->cnt; i++) {
+		if (starts->elems[i].err)
+			continue;
+		struct evlog_offset off = {.next = starts->elems[i].offset};
+		snprintf(off.cluster, sizeof off.cluster, "%s", c->cluster);
+		evlog_offset_put(t, starts->elems[i].topic, starts->elems[i].partition, &off);
+	}
+	return t->err;
+}
+
 /*
  * Asks the brokers where the partitions of parts that begin at "the
- * beginning" begin now, and keeps it as their start for this run. Not
- * while closing: librdkafka waits for the rebalance callback then.
+ * beginning" begin now, and stores that as their offset: what retention
+ * deletes from there before it is read is then a loss like any other,
+ * across a pause, a rebalance or a restart. Not while closing: librdkafka
+ * waits for the rebalance callback then. Kept in memory as well, for when
+ * the data dir refuses the write.
  */
 static void note_starts(struct consumer *c, const rd_kafka_topic_partition_list_t *parts)
 {
@@ -208,12 +225,25 @@ static void note_starts(struct consumer *c, const rd_kafka_topic_partition_list_
 	}
 	if (!ask)
 		return;
-	if (!broker_offsets(c->rk, ask, RD_KAFKA_OFFSET_BEGINNING, WATERMARK_TIMEOUT_MS))
-		for (int i = 0; i < ask->cnt; i++)
-			if (!ask->elems[i].err)
-				rd_kafka_topic_partition_list_add(c->starts, ask->elems[i].topic,
-								  ask->elems[i].partition)
-					->offset = ask->elems[i].offset;
+	rd_kafka_resp_err_t err = broker_offsets(c->rk, ask, RD_KAFKA_OFFSET_BEGINNING,
+						 WATERMARK_TIMEOUT_MS);
+	for (int i = 0; i < ask->cnt; i++) {
+		rd_kafka_topic_partition_t *p = &ask->elems[i];
+		if (err || p->err)
+			log_warn("%s [%" PRId32 "]: the brokers did not say where the partition "
+				 "starts (%s); reading it from the beginning as librdkafka finds it, "
+				 "so events Kafka's retention deletes before they are read may go "
+				 "unnoticed",
+				 p->topic, p->partition, rd_kafka_err2str(err ? err : p->err));
+		else
+			rd_kafka_topic_partition_list_add(c->starts, p->topic, p->partition)->offset =
+				p->offset;
+	}
+	void *arg[2] = {c, ask};
+	int rc = err ? PL_OK : store_run_write(c->st, put_starts_txn, arg);
+	if (rc)
+		log_warn("cannot store where the new partitions start (%s); kept for this run",
+			 pl_strerror(rc));
 	rd_kafka_topic_partition_list_destroy(ask);
 }
 
@@ -443,11 +473,29 @@ static int flush(struct consumer *c)
 }
 
 /* While the store fails: retry the batch in hand, then resume where LMDB says. */
+/* Puts and deletes a key: pages written, nothing changed. */
+static int probe_txn(struct store_txn *t, void *arg)
+{
+	static const char key[] = "write.probe";
+	(void)arg;
+	store_put(t, STORE_DB_META, key, sizeof key - 1, "", 0, 0);
+	store_del(t, STORE_DB_META, key, sizeof key - 1);
+	return t->err;
+}
+
 static void retry_store(struct consumer *c)
 {
 	if (c->now_ms < c->retry_at_ms)
 		return;
-	if (flush(c) != PL_OK)
+	/* With nothing in hand (a rebalance dropped what failed), a write of
+	 * its own says whether the data dir takes writes again. */
+	bool empty = !c->writing && c->cur->n == 0;
+	int rc = empty ? store_run_write(c->st, probe_txn, NULL) : flush(c);
+	if (empty && rc) {
+		c->store_error = rc;
+		c->retry_at_ms = clock_mono_ms() + c->opt.retry_ms;
+	}
+	if (rc != PL_OK)
 		return;
 	c->store_failed = false;
 	atomic_store(&c->m->store_writable, true);
@@ -734,6 +782,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		}
 		set_stored_positions(c, parts);
 		log_partitions("assigned", parts, true);
+		/* A pause outlives an unassign in librdkafka 2.0: a partition paused
+		 * for a failing write before a rebalance would stay paused for good.
+		 * Resumed before the assignment, as restart_partition says why. */
+		if (!c->store_failed)
+			rd_kafka_resume_partitions(rk, parts);
 		if (cooperative)
 			error = rd_kafka_incremental_assign(rk, parts);
 		else

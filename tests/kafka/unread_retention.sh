@@ -5,11 +5,10 @@
 # position resolved to the partition's start), stops (SIGSTOP) while the
 # gateways publish more than the mock broker keeps (about 5 MiB), and goes
 # on. The partition must stall, /healthz say so, the log name the offsets.
-# Restarted (with --skip-lost-offsets, as the log says), it goes on from
-# what Kafka still has: nothing of that partition was stored, so the next
-# start has no position of its own to hold it at. While it is stalled, its
-# lag goes on growing, and a broker that hangs does not keep serve from
-# stopping.
+# While it is stalled, its lag goes on growing, and a broker that hangs
+# does not keep serve from stopping. Restarted, it stalls again (where the
+# partition started was stored when it was assigned); restarted with
+# --skip-lost-offsets, as the log says, it goes on from what Kafka still has.
 # Usage: unread_retention.sh PLEDGED MOCK_BROKER
 set -u
 PLEDGED=$1 MOCK=$2
@@ -96,6 +95,16 @@ for _ in $(seq 300); do kill -0 "$SERVE_PID" 2>/dev/null || { stopped=1; break; 
 [ -n "$stopped" ] && ok || fail "serve did not stop within 30 s of SIGTERM with the broker hung"
 kill -CONT "$MOCK_PID"
 wait "$SERVE_PID" && ok || fail "serve stops cleanly while stalled"
+
+# Restarted as it was, it stalls again: where the partition started was
+# stored at its assignment, so the loss outlives the run.
+start_serve
+wait_health 'deleted by Kafka retention before pledged read them' && ok ||
+	fail "restarted without --skip-lost-offsets, serve moved past the gap: $(health)"
+[ "$("$PLEDGED" dump --data "$work/data" 2>/dev/null | wc -l)" = 0 ] && ok ||
+	fail "restarted, serve applied something after the gap"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" && ok || fail "serve stops cleanly while stalled again"
 
 start_serve --skip-lost-offsets
 wait_health '"state":"consuming"' && ok || fail "--skip-lost-offsets did not move past the gap: $(health)"

@@ -607,7 +607,7 @@ void store_abort(struct store_txn *t)
  * gives exactly that. Telling the two apart matters to the operator: a full
  * disk resumes by itself once space returns.
  */
-static bool disk_nearly_full(const struct store *st)
+bool store_disk_nearly_full(const struct store *st)
 {
 	struct statvfs vfs;
 	return statvfs(st->dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < ((uint64_t)8 << 20);
@@ -628,7 +628,7 @@ int store_commit(struct store_txn *t)
 	if (rc == 0)
 		CRASH_POINT(STORE_COMMITTED);
 	t->err = store_error(rc);
-	if (t->err == PL_EIO && disk_nearly_full(t->st))
+	if (t->err == PL_EIO && store_disk_nearly_full(t->st))
 		t->err = PL_ENOSPACE;
 	return t->err;
 }

@@ -167,6 +167,9 @@ size_t store_map_size(struct store *st);
 /* The path of the data directory. */
 const char *store_dir(const struct store *st);
 
+/* Whether the data dir's file system has less than 8 MiB left for it. */
+bool store_disk_nearly_full(const struct store *st);
+
 struct store_txn {
 	struct store *st;
 	MDB_txn *txn;

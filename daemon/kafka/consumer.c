@@ -190,16 +190,21 @@ static void format_offset(char *buf, size_t size, int64_t offset)
 		snprintf(buf, size, "%" PRId64, offset);
 }
 
+struct starts {
+	const char *cluster;
+	const rd_kafka_topic_partition_list_t *parts; /* those without err start at offset */
+};
+
 static int put_starts_txn(struct store_txn *t, void *arg)
 {
-	const struct consumer *c = ((void **)arg)[0];
-	const rd_kafka_topic_partition_list_t *starts = ((void **)arg)[1];
-	for (int i = 0; i < starts->cnt; i++) {
-		if (starts->elems[i].err)
+	const struct starts *s = arg;
+	for (int i = 0; i < s->parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *p = &s->parts->elems[i];
+		if (p->err)
 			continue;
-		struct evlog_offset off = {.next = starts->elems[i].offset};
-		snprintf(off.cluster, sizeof off.cluster, "%s", c->cluster);
-		evlog_offset_put(t, starts->elems[i].topic, starts->elems[i].partition, &off);
+		struct evlog_offset off = {.next = p->offset};
+		snprintf(off.cluster, sizeof off.cluster, "%s", s->cluster);
+		evlog_offset_put(t, p->topic, p->partition, &off);
 	}
 	return t->err;
 }
@@ -239,8 +244,8 @@ static void note_starts(struct consumer *c, const rd_kafka_topic_partition_list_
 			rd_kafka_topic_partition_list_add(c->starts, p->topic, p->partition)->offset =
 				p->offset;
 	}
-	void *arg[2] = {c, ask};
-	int rc = err ? PL_OK : store_run_write(c->st, put_starts_txn, arg);
+	struct starts found = {c->cluster, ask};
+	int rc = err ? PL_OK : store_run_write(c->st, put_starts_txn, &found);
 	if (rc)
 		log_warn("cannot store where the new partitions start (%s); kept for this run",
 			 pl_strerror(rc));
@@ -472,7 +477,6 @@ static int flush(struct consumer *c)
 	return collect(c);
 }
 
-/* While the store fails: retry the batch in hand, then resume where LMDB says. */
 /* Puts and deletes a key: pages written, nothing changed. */
 static int probe_txn(struct store_txn *t, void *arg)
 {
@@ -483,6 +487,7 @@ static int probe_txn(struct store_txn *t, void *arg)
 	return t->err;
 }
 
+/* While the store fails: retry the batch in hand, then resume where LMDB says. */
 static void retry_store(struct consumer *c)
 {
 	if (c->now_ms < c->retry_at_ms)
@@ -491,6 +496,9 @@ static void retry_store(struct consumer *c)
 	 * its own says whether the data dir takes writes again. */
 	bool empty = !c->writing && c->cur->n == 0;
 	int rc = empty ? store_run_write(c->st, probe_txn, NULL) : flush(c);
+	/* The probe may fit in pages LMDB reuses, never growing the file. */
+	if (empty && rc == PL_OK && store_disk_nearly_full(c->st))
+		rc = PL_ENOSPACE;
 	if (empty && rc) {
 		c->store_error = rc;
 		c->retry_at_ms = clock_mono_ms() + c->opt.retry_ms;

@@ -51,7 +51,8 @@ void http_ops_healthz(struct http_request *r)
 /*
  * Ready means (docs/http.md): this instance should get traffic. A consumer
  * is ready while it holds at least one partition and is at most
- * ready_max_lag messages behind; a read-only instance serves its data dir
+ * ready_max_lag messages behind, or answers marked stale after losing its
+ * assignment alone in its group; a read-only instance serves its data dir
  * and is always ready. /healthz says whether the process works at all.
  */
 void http_ops_readyz(struct http_request *r)
@@ -77,6 +78,16 @@ void http_ops_readyz(struct http_request *r)
 	}
 	if (ready)
 		detail[0] = '\0';
+	/* Alone in its group when Kafka went away, it answers, marked stale:
+	 * taken out of the balancer, the pages would go down with Kafka. */
+	int64_t stale = ownership_stale_since(&m->owner);
+	if (!ready && stale) {
+		ready = true;
+		snprintf(detail, sizeof detail,
+			 "answering with the figures as of %lld (X-Pledged-Stale-Since): the consumer "
+			 "group's assignment was lost; /healthz says why",
+			 (long long)stale);
+	}
 	json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:o,s:I}", "status", ready ? "ready" : "not_ready",
 				 "state", metrics_state_name(state), "detail", detail, "partitions",
 				 (json_int_t)partitions, "lag", lag < 0 ? json_null() : json_integer(lag),

@@ -157,6 +157,22 @@ static const char *cache_control_200(const struct http_request *r)
  * A 200 JSON answer at pos whose body has content tag etag: a 304 when the
  * client holds that tag, else the body (already in the output buffer).
  */
+/*
+ * The tag of an answer whose bytes have the tag etag. The same bytes marked
+ * stale (X-Pledged-Stale-Since) are another answer: a cache that
+ * revalidated while they were would otherwise keep the mark after a 304.
+ */
+static void answer_tag(struct http_request *r, const char *etag, char out[HTTP_TAG_SIZE])
+{
+	int64_t stale = ownership_stale_since(&r->w->hs->m->owner);
+	size_t len = strlen(etag);
+	if (stale && len >= 2)
+		snprintf(out, HTTP_TAG_SIZE, "%.*s.s%" PRId64 "\"", (int)(len - 1), etag, stale);
+	else
+		snprintf(out, HTTP_TAG_SIZE, "%s", etag);
+}
+
+/* Sends the body in the output buffer as 200, or 304 when the client has etag (answer_tag's). */
 static void reply_content(struct http_request *r, const struct http_position *pos,
 			  const char *etag)
 {
@@ -182,9 +198,11 @@ void http_reply_json(struct http_request *r, int status, json_t *body,
 	json_decref(body);
 	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
 	size_t len = text ? strlen(text) : 0;
-	char etag[HTTP_CONTENT_ETAG_SIZE];
-	if (text && status == 200 && pos)
+	char etag[HTTP_CONTENT_ETAG_SIZE], tag[HTTP_TAG_SIZE];
+	if (text && status == 200 && pos) {
 		http_content_etag(text, len, etag);
+		answer_tag(r, etag, tag);
+	}
 	/* The dump becomes the body without a copy; evbuffer frees it. */
 	if (!text || evbuffer_add_reference(b, text, len, http_free_text_cb, NULL)) {
 		free(text);
@@ -192,7 +210,7 @@ void http_reply_json(struct http_request *r, int status, json_t *body,
 		return;
 	}
 	if (status == 200 && pos) {
-		reply_content(r, pos, etag);
+		reply_content(r, pos, tag);
 		return;
 	}
 	http_reply_prepare(r, status, pos);
@@ -203,11 +221,13 @@ void http_reply_cached(struct http_request *r, struct http_blob *body,
 		       const struct http_position *pos)
 {
 	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
-	if (!http_etag_matches(r->req, http_blob_etag(body)) && http_blob_add_to(body, b)) {
+	char tag[HTTP_TAG_SIZE];
+	answer_tag(r, http_blob_etag(body), tag);
+	if (!http_etag_matches(r->req, tag) && http_blob_add_to(body, b)) {
 		reply_out_of_memory(r);
 		return;
 	}
-	reply_content(r, pos, http_blob_etag(body));
+	reply_content(r, pos, tag);
 }
 
 void http_reply_json_cached(struct http_request *r, json_t *body, const struct http_position *pos,

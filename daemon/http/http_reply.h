@@ -15,6 +15,9 @@
 #include "http_cache.h"
 #include "http_internal.h"
 
+/* An entity tag, quoted, with room for what is appended to it (answer_tag). */
+#define HTTP_TAG_SIZE 64
+
 /*
  * The log position an answer reflects: X-Pledged-Seq, and the tag under
  * which the worker's cache keeps its body (a JSON answer's ETag is a hash of
@@ -24,7 +27,7 @@ struct http_position {
 	uint64_t seq;
 	uint64_t generation;
 	enum store_slot slot; /* the live slot the answer is read from */
-	char etag[64];        /* quoted */
+	char etag[HTTP_TAG_SIZE]; /* quoted */
 };
 
 /* Sets pos from the last log sequence, the projections' generation (raised

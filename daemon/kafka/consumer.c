@@ -39,6 +39,7 @@
 #define WATERMARK_TIMEOUT_MS 2000
 #define LAG_REFRESH_MS 1000       /* idle and paused partitions' lag */
 #define PAUSED_LAG_TIMEOUT_MS 500 /* the loop's longest wait for a paused partition's end */
+#define OTHERS_RECENT_MS 300000   /* another member heard since: not alone in the group */
 
 /* Messages gathered for one write; kept alive until it is written. */
 struct batch {
@@ -243,6 +244,14 @@ static void note_starts(struct consumer *c, const rd_kafka_topic_partition_list_
 		else
 			rd_kafka_topic_partition_list_add(c->starts, p->topic, p->partition)->offset =
 				p->offset;
+		/* Offsets start at 0: a partition that starts later lost its first
+		 * events to retention before this data dir read any of them. */
+		if (!err && !p->err && p->offset > 0)
+			log_warn("%s [%" PRId32 "]: this data dir has read nothing of the partition, "
+				 "and Kafka no longer has its offsets 0..%" PRId64 " (retention): the "
+				 "campaigns of this partition may be incomplete here; start a new "
+				 "instance from a backup of another's data dir",
+				 p->topic, p->partition, p->offset - 1);
 	}
 	struct starts found = {c->cluster, ask};
 	int rc = err ? PL_OK : store_run_write(c->st, put_starts_txn, &found);
@@ -742,7 +751,10 @@ static void record_ownership(struct consumer *c, bool revoked, bool lost)
 		return;
 	}
 	if (revoked && lost) {
-		if (ownership_lose(&c->m->owner))
+		/* A standby that holds nothing announces itself all the same. */
+		bool others = cluster_others_heard_since(&c->m->cluster,
+							 clock_wall_ms() - OTHERS_RECENT_MS);
+		if (ownership_lose(&c->m->owner, others))
 			log_warn("lost the consumer group's assignment (Kafka unreachable for longer "
 				 "than the session timeout); alone in the group, this instance goes "
 				 "on answering for its campaigns, marked stale (X-Pledged-Stale-Since), "

@@ -82,6 +82,16 @@ bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t 
 	return found;
 }
 
+bool cluster_others_heard_since(struct cluster *c, int64_t since_ms)
+{
+	bool heard = false;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n && !heard; i++)
+		heard = strcmp(c->members[i].id, c->self) != 0 && c->members[i].heard_ms >= since_ms;
+	pthread_mutex_unlock(&c->lock);
+	return heard;
+}
+
 size_t cluster_members(struct cluster *c, struct cluster_member *out, size_t max, char *self,
 		       size_t self_size)
 {

@@ -65,6 +65,9 @@ void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t c
 bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t now_ms,
 		   int64_t since_ms, int32_t group_generation, char *url, size_t url_size);
 
+/* Whether another instance announced itself at or after since_ms (this one's clock). */
+bool cluster_others_heard_since(struct cluster *c, int64_t since_ms);
+
 /* A copy of the members (at most max), for /v1/cluster; returns how many. */
 size_t cluster_members(struct cluster *c, struct cluster_member *out, size_t max, char *self,
 		       size_t self_size);

@@ -70,10 +70,10 @@ static bool owns_all(const struct ownership *o)
 	return o->count > 0;
 }
 
-bool ownership_lose(struct ownership *o)
+bool ownership_lose(struct ownership *o, bool others_heard)
 {
 	pthread_mutex_lock(&o->lock);
-	bool keep = o->partitioner && o->assigned && owns_all(o);
+	bool keep = o->partitioner && o->assigned && owns_all(o) && !others_heard;
 	if (keep && !o->lost_ms) {
 		o->lost_ms = clock_wall_ms();
 		o->generation++; /* answers change: they are marked stale */

@@ -82,14 +82,15 @@ enum ownership_answer ownership_of(struct ownership *o, const char *campaign, si
 /*
  * Records that the consumer lost its assignment without a rebalance: its
  * session with the group timed out (Kafka unreachable). An instance that
- * held every partition of the topic was alone in its group, so nobody else
- * holds them until the group forms again: it keeps them, its figures
+ * held every partition of the topic, and has not heard of another member
+ * lately (others_heard: announcements), was alone in its group, so nobody
+ * else holds them until the group forms again: it keeps them, its figures
  * stale from now on (ownership_stale_since), rather than take the
  * campaigns' pages down with Kafka. Any other releases them
  * (ownership_release), as another instance may hold them next. Returns
  * whether it kept them.
  */
-bool ownership_lose(struct ownership *o);
+bool ownership_lose(struct ownership *o, bool others_heard);
 
 /* When the partitions held were lost (ownership_lose), wall-clock ms; 0 while not. */
 int64_t ownership_stale_since(struct ownership *o);

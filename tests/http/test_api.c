@@ -208,6 +208,13 @@ static int get(const char *path)
 	return request("GET", path, NULL);
 }
 
+static int get_if_none_match(const char *path, const char *etag)
+{
+	char inm[128];
+	snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", etag);
+	return request("GET", path, inm);
+}
+
 /* On the operators' listener. */
 static int admin_port;
 
@@ -526,6 +533,35 @@ static void test_ownership(void)
 	CHECK(strstr(R.body, "\"id\":\"" DEMO "\"") != NULL);
 	CHECK(strcmp(header("ETag"), listed) != 0);
 	CHECK_STR(header("X-Pledged-Partitions"), "0,1,2,3 of 4");
+	CHECK_STR(header("X-Pledged-Stale-Since"), "");
+	/* Kafka away for longer than the session timeout: holding every
+	 * partition, it answers on, marked stale, under other tags. */
+	char fresh[64];
+	snprintf(fresh, sizeof fresh, "%s", header("ETag"));
+	int64_t lost_at = clock_wall_ms();
+	CHECK(ownership_lose(&m.owner, false));
+	CHECK_INT(get("/v1/campaigns"), 200);
+	CHECK(atoll(header("X-Pledged-Stale-Since")) >= lost_at);
+	CHECK(strcmp(header("ETag"), fresh) != 0);
+	CHECK_INT(get_if_none_match("/v1/campaigns", fresh), 200);
+	CHECK(strstr(R.body, "\"id\":\"" DEMO "\"") != NULL);
+	CHECK_INT(get("/v1/campaigns/" DEMO), 200);
+	CHECK(header("X-Pledged-Stale-Since")[0] != '\0');
+	CHECK_STR(header("X-Pledged-Partitions"), "0,1,2,3 of 4");
+	ownership_set(&m.owner, 4, all, 4, 9); /* the group formed again */
+	CHECK_INT(get_if_none_match("/v1/campaigns", fresh), 304);
+	CHECK_STR(header("X-Pledged-Stale-Since"), "");
+	/* Another member heard lately (a standby holding nothing): it waits. */
+	CHECK(cluster_others_heard_since(&m.cluster, clock_wall_ms() - 60000));
+	CHECK(!cluster_others_heard_since(&m.cluster, clock_wall_ms() + 60000));
+	CHECK(!ownership_lose(&m.owner, true));
+	CHECK_INT(get("/v1/campaigns/" DEMO), 503);
+	CHECK_STR(header("X-Pledged-Stale-Since"), "");
+	/* Holding part of the topic: another may hold the rest, and its own next. */
+	ownership_set(&m.owner, 4, held, 2, 10);
+	CHECK(!ownership_lose(&m.owner, false));
+	CHECK_INT(get("/v1/campaigns/sse-camp"), 503);
+	ownership_set(&m.owner, 4, all, 4, 11);
 	/* A rebalance revoked everything: until the next assignment nobody
 	 * holds any partition, so no campaign is another's. */
 	ownership_release(&m.owner);

@@ -70,6 +70,9 @@ since=$(header X-Pledged-Stale-Since)
 [ "$(status "$A_URL" /v1/campaigns)" = 200 ] && grep -q '"c1"' "$work/body" && ok || fail "the list does not answer in the outage"
 [ -n "$(header X-Pledged-Stale-Since)" ] && ok || fail "the list is not marked stale"
 [ "$(status "$A_ADMIN" /healthz)" = 503 ] && ok || fail "healthz is not 503 in the outage: $(cat "$work/body")"
+# Ready all the same: a balancer that took it out would take the pages down.
+[ "$(status "$A_ADMIN" /readyz)" = 200 ] && grep -q 'X-Pledged-Stale-Since' "$work/body" && ok ||
+	fail "readyz in the outage: $(cat "$work/body")"
 grep -q "goes on answering for its campaigns, marked stale" "$work/A.log" && ok || fail "the log does not say the answers are stale"
 
 kill -CONT "$MOCK_PID"

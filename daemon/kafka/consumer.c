@@ -771,7 +771,11 @@ static void record_ownership(struct consumer *c, bool revoked, bool lost)
 		ownership_release(&c->m->owner);
 		return;
 	}
-	int32_t count = n ? topic_partitions(c) : -1;
+	/* Assigned none (more instances than partitions), its size is still said:
+	 * "none of 4"; not learned then, it stays as it was. */
+	int32_t count = n || !revoked ? topic_partitions(c) : -1;
+	if (!n && count == 0)
+		count = -1;
 	if (n && !count)
 		log_warn("cannot learn how many partitions topic %s has; answering for none of its "
 			 "campaigns until the next rebalance", c->opt.topic);

@@ -2,18 +2,18 @@
 # assignment_lost.sh — a Kafka outage longer than the session timeout makes
 # librdkafka drop the consumer's assignment. An instance alone in its group
 # (it held every partition) goes on answering for its campaigns, each
-# answer marked X-Pledged-Stale-Since, /healthz 503; when Kafka is back it
-# is assigned again and the mark goes. Two instances of one group, each
-# holding part of the topic, answer 503 instead: either's partitions may go
-# to the other when the group forms again.
+# answer marked X-Pledged-Stale-Since, /healthz 503, /readyz 200; when Kafka
+# is back it is assigned again and the mark goes. Instances of one group
+# each holding part of the topic (or none) answer 503 instead: their
+# partitions may go to another when the group forms again.
 # Usage: assignment_lost.sh PLEDGED MOCK_BROKER
 set -u
 PLEDGED=$1 MOCK=$2
 work=$(mktemp -d "${TMPDIR:-/tmp}/pledged-lost-XXXXXX")
-MOCK_PID= A_PID= B_PID= C_PID=
+MOCK_PID= A_PID= B_PID= C_PID= D_PID=
 cleanup() {
 	[ -n "$MOCK_PID" ] && kill -CONT "$MOCK_PID" 2>/dev/null
-	for pid in $A_PID $B_PID $C_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	for pid in $A_PID $B_PID $C_PID $D_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -90,21 +90,25 @@ for _ in $(seq 100); do status "$A_URL" /v1/campaigns/c1 >/dev/null; [ "$(raised
 kill -TERM "$A_PID"; wait "$A_PID" && ok || fail "A stops cleanly"
 A_PID=
 
-# 2. Two of a group, one partition each: neither keeps its half.
+# 2. Three of a group on two partitions: one each, and one with none, which
+# says of how many. None keeps what it held.
 start B pair
 start C pair
-wait_header "$B_URL" /v1/campaigns X-Pledged-Partitions '^[01] of 2$' 60 || die "B holds '$(header X-Pledged-Partitions)'"
-wait_header "$C_URL" /v1/campaigns X-Pledged-Partitions '^[01] of 2$' 60 || die "C holds '$(header X-Pledged-Partitions)'"
+start D pair
+holdings() { for url in "$B_URL" "$C_URL" "$D_URL"; do status "$url" /v1/campaigns >/dev/null; header X-Pledged-Partitions; done | sort | tr '\n' ' '; }
+for _ in $(seq 300); do [ "$(holdings)" = "0 of 2 1 of 2 none of 2 " ] && break; sleep 0.2; done
+[ "$(holdings)" = "0 of 2 1 of 2 none of 2 " ] && ok || die "the three hold: $(holdings)"
 kill -STOP "$MOCK_PID"
-for url in "$B_URL" "$C_URL"; do
+for url in "$B_URL" "$C_URL" "$D_URL"; do
 	wait_header "$url" /v1/campaigns X-Pledged-Partitions '^waiting$' 30 && ok ||
 		fail "$url still holds '$(header X-Pledged-Partitions)' 30 s into the outage"
 	[ "$(status "$url" /v1/campaigns/c1)" = 503 ] && [ -z "$(header X-Pledged-Stale-Since)" ] && ok ||
 		fail "$url answers c1 in the outage, holding part of the topic"
 done
 kill -CONT "$MOCK_PID"
-kill -TERM "$B_PID" "$C_PID"
+kill -TERM "$B_PID" "$C_PID" "$D_PID"
 wait "$B_PID" && ok || fail "B stops cleanly"
 wait "$C_PID" && ok || fail "C stops cleanly"
-B_PID= C_PID=
+wait "$D_PID" && ok || fail "D stops cleanly"
+B_PID= C_PID= D_PID=
 finish

@@ -312,6 +312,24 @@ static void test_incarnations(void)
 }
 
 /*
+ * Produces ~8 MiB to partition (the mock broker keeps ~5 MiB of one), so
+ * retention deletes what came before; returns where the partition starts
+ * now, for the caller to check that the broker really dropped its messages.
+ */
+static int64_t push_past_retention(rd_kafka_t *producer, int32_t partition, const char *key)
+{
+	size_t big = 100 * 1024;
+	char *junk = malloc(big);
+	memset(junk, 'x', big);
+	for (int i = 0; i < 80; i++)
+		CHECK(kt_produce(producer, KT_TOPIC, partition, key, junk, big) >= 0);
+	free(junk);
+	int64_t lo = -1, hi = -1;
+	CHECK_INT(rd_kafka_query_watermark_offsets(producer, KT_TOPIC, partition, &lo, &hi, 5000), 0);
+	return lo;
+}
+
+/*
  * Retention deleted messages that were never read: the partition stalls
  * and says so, the others go on; only --skip-lost-offsets moves past it.
  */
@@ -331,16 +349,8 @@ static void test_lost_offsets(void)
 	CHECK_INT(kt_runner_stop(&r), 0);
 	uint64_t before = kt_log_count(e.st);
 
-	/* ~8 MiB on partition 0 while nobody reads: the mock keeps ~5 MiB. */
-	size_t big = 100 * 1024;
-	char *junk = malloc(big);
-	memset(junk, 'x', big);
-	for (int i = 0; i < 80; i++)
-		CHECK(kt_produce(e.producer, KT_TOPIC, 0, "lost-0", junk, big) >= 0);
-	free(junk);
-	int64_t lo = -1, hi = -1;
-	CHECK_INT(rd_kafka_query_watermark_offsets(e.producer, KT_TOPIC, 0, &lo, &hi, 5000), 0);
-	CHECK(lo > lost.sent); /* the broker really dropped unread messages */
+	/* Pushed out of partition 0 while nobody reads. */
+	CHECK(push_past_retention(e.producer, 0, "lost-0") > lost.sent);
 	feed_send(e.producer, &lost, lost.count);
 
 	metrics_deinit(&e.m);
@@ -406,17 +416,9 @@ static void test_unread_during_stall(void)
 	atomic_store(&disk_full, true);
 	feed_send(e.producer, &first, first.count);
 	CHECK(wait_state(&e.m, CONSUMER_STALLED, 20000));
-	/* Partition 1's events, then ~8 MiB behind them: the mock keeps ~5 MiB. */
+	/* Partition 1's events, then pushed out unread. */
 	feed_send(e.producer, &unread, unread.count);
-	size_t big = 100 * 1024;
-	char *junk = malloc(big);
-	memset(junk, 'x', big);
-	for (int i = 0; i < 80; i++)
-		CHECK(kt_produce(e.producer, KT_TOPIC, 1, "us-1", junk, big) >= 0);
-	free(junk);
-	int64_t lo = -1, hi = -1;
-	CHECK_INT(rd_kafka_query_watermark_offsets(e.producer, KT_TOPIC, 1, &lo, &hi, 5000), 0);
-	CHECK(lo > unread.count); /* the broker really dropped them unread */
+	CHECK(push_past_retention(e.producer, 1, "us-1") > unread.count);
 	atomic_store(&disk_full, false);
 
 	/* Partition 0 goes on; partition 1 stops, naming itself. */

@@ -286,6 +286,19 @@ int store_check_values(struct store_txn *t, enum store_db *bad);
  * the store's error.
  */
 int store_check_free_pages(struct store_txn *t);
+/*
+ * Walks every page of a snapshot from LMDB's roots (store_pages.c): each
+ * must name itself, be the kind its parent points to, keep its nodes inside
+ * it, and have one place only, never on the list of free pages as well.
+ * Reads trust all of that; a write that copies a page frees the number its
+ * header names. 0, PL_ECORRUPT with *bad filled, or the store's error.
+ * Takes read transactions of its own.
+ */
+struct store_page_damage {
+	uint64_t page;  /* the first page found damaged */
+	char where[96]; /* its tree: "LMDB's pages of table 'name'", "LMDB's list of free pages"... */
+};
+int store_check_pages(struct store *st, struct store_page_damage *bad);
 /* Deletes the named database of an older format, if there is one (`pledged upgrade`). */
 void store_drop_named(struct store_txn *t, const char *name);
 /* Opens a cursor; the caller closes it with mdb_cursor_close() before the txn ends. */
@@ -324,7 +337,8 @@ int store_run_write(struct store *st, int (*fn)(struct store_txn *t, void *arg),
  * dir. For a backup that is either complete or absent, copy into a
  * temporary directory, check it, then store_rename_durably() it.
  * PL_ECORRUPT, before copying anything, when store_check_values() finds a
- * damaged table: LMDB's copy would trust its pages and write astray.
+ * damaged table: LMDB's copy would trust its pages and write astray (walk
+ * them first with store_check_pages(), for the same reason).
  */
 int store_copy(struct store *st, const char *dir);
 

@@ -89,7 +89,11 @@ static int copy_checked(const char *dir, const char *tmp, const char *dest, bool
 	int rc = cli_open_store("backup", dir, CLI_READ, 0, &st);
 	if (rc)
 		return rc;
-	int err = store_copy(st, tmp);
+	/* LMDB's copy follows the pages as reads do: damaged, it writes astray. */
+	struct store_page_damage bad;
+	int err = store_check_pages(st, &bad);
+	if (err == 0)
+		err = store_copy(st, tmp);
 	store_close(st);
 	if (err) {
 		fprintf(stderr, "pledged backup: cannot write the copy to '%s': %s; nothing was kept%s\n",

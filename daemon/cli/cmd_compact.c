@@ -99,7 +99,11 @@ static int copy(const char *dir, const char *tmp)
 	if ((rc = check_no_rebuild(dir, st)) == 0) {
 		store_remove_dir(tmp); /* left by a compact that was killed */
 		cli_scratch_begin(tmp); /* interrupted from here on, it goes */
-		int err = mkdir(tmp, 0700) ? PL_EIO : store_copy(st, tmp);
+		/* LMDB's copy follows the pages as reads do: damaged, it writes astray. */
+		struct store_page_damage bad;
+		int err = store_check_pages(st, &bad);
+		if (err == 0)
+			err = mkdir(tmp, 0700) ? PL_EIO : store_copy(st, tmp);
 		if (err) {
 			fprintf(stderr, "pledged compact: cannot write the copy to '%s': %s; the data "
 					"dir is unchanged%s\n", tmp, pl_strerror(err),

@@ -17,8 +17,8 @@
 static const char usage[] =
 	"Usage: pledged verify [--data DIR] [--scratch DIR]\n"
 	"\n"
-	"Check one snapshot of the data dir, without stopping serve: every table's\n"
-	"rows for damage to LMDB's pages, every log entry and rejection against its\n"
+	"Check one snapshot of the data dir, without stopping serve: LMDB's pages and\n"
+	"every table's rows for damage, every log entry and rejection against its\n"
 	"checksum, then the live projections against a replay of the log into a\n"
 	"scratch data dir (what readers see byte for byte, and the state the rules\n"
 	"keep entry for entry).\n"
@@ -72,6 +72,13 @@ int cmd_verify(int argc, char **argv)
 	store_close(st);
 	if (rc)
 		return cli_scratch_store_error("verify", rc, scratch_parent, "--scratch DIR");
+	if (rep.page_damaged) {
+		printf("DAMAGED: %s: page %llu does not name itself, is not the kind of page its "
+		       "parent points to, or has two places; the next write could overwrite pages in "
+		       "use: stop serve and imports, and restore the data dir from a backup\n",
+		       rep.damaged_page.where, (unsigned long long)rep.damaged_page.page);
+		return CLI_MISMATCH;
+	}
 	if (rep.table_damaged) {
 		printf("DAMAGED: LMDB's pages of table '%s': a large value's pages do not match it (the "
 		       "next write that deletes it would fail), or a seek misses a row; restore the "

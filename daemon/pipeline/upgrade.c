@@ -148,16 +148,21 @@ static int set_format_txn(struct store_txn *t, void *arg)
 }
 
 /*
- * Reads every row of every table, LMDB's list of free pages and the log
- * in order, as verify does, and parses the staged rows: an old format has
- * no checksums, and damage it brought (a page number flipped) can surface
- * only in what the upgrade wrote over it. PL_ECORRUPT when damaged.
+ * Walks LMDB's pages, reads every row of every table, LMDB's list of free
+ * pages and the log in order, as verify does, and parses the staged rows:
+ * an old format has no checksums, and damage it brought (a page number
+ * flipped) can surface only in what the upgrade wrote over it. PL_ECORRUPT
+ * when damaged.
  */
 static int check_pages(struct store *st)
 {
 	struct store_txn t;
 	enum store_db bad;
-	int rc = store_read_begin(st, &t);
+	struct store_page_damage bad_page;
+	int rc = store_check_pages(st, &bad_page);
+	if (rc)
+		return rc;
+	rc = store_read_begin(st, &t);
 	if (rc == 0)
 		rc = store_check_values(&t, &bad);
 	if (rc == 0)
@@ -218,7 +223,12 @@ int upgrade_run(struct store *st, void (*progress)(const char *step, void *arg),
 	rep->from_format = store_format(st);
 	if (rep->from_format == STORE_FORMAT)
 		return PL_OK;
-	int rc = PL_OK;
+	/* Every write would follow damaged pages further. */
+	struct store_page_damage bad_page;
+	say(progress, arg, "checking LMDB's pages");
+	int rc = store_check_pages(st, &bad_page);
+	if (rc)
+		return rc;
 	if (rep->from_format == 6) {
 		/* Format 7 adds a slot's move mark, which format 6 never needed
 		 * (its moves were one transaction each), and its history runs,

@@ -76,7 +76,14 @@ int verify_run(struct store *st, const char *scratch_dir, const struct slot_opti
 	uint64_t gen;
 	memset(rep, 0, sizeof *rep);
 
-	int rc = store_read_begin(st, &src);
+	/* First: the checks after it read through the pages it walks. */
+	int rc = store_check_pages(st, &rep->damaged_page);
+	if (rc) {
+		rep->page_damaged = rc == PL_ECORRUPT;
+		store_remove_dir(scratch_dir);
+		return rep->page_damaged ? PL_OK : rc;
+	}
+	rc = store_read_begin(st, &src);
 	if (rc == 0)
 		rc = evlog_last_seq(&src, &rep->snapshot_seq);
 	if (rc == 0)

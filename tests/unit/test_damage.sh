@@ -185,6 +185,50 @@ else
 	fail "the demo's data.mdb has no list of free pages to damage (root '$root')"
 fi
 
+# Pages that read fine but would make the next write free a page in use:
+# a leaf's header naming another page (LMDB frees the number a page's
+# header names when it copies the page), and a page in use that the list
+# of free pages also holds (the next write would hand it out). verify names
+# the page and its tree; backup and compact refuse to copy.
+pages_py() { # pages_py DIR CASE: damages DIR's data.mdb, prints the page
+	python3 - "$1/data.mdb" "$2" <<'PY'
+import struct, sys
+path, case = sys.argv[1], sys.argv[2]
+d = bytearray(open(path, 'rb').read())
+ps = 4096
+u16 = lambda o: struct.unpack_from('<H', d, o)[0]
+u64 = lambda o: struct.unpack_from('<Q', d, o)[0]
+leaves = [p for p in range(2, len(d) // ps) if u64(p * ps) == p and u16(p * ps + 10) == 2]
+victim = leaves[len(leaves) // 2]
+if case == 'renamed':
+    struct.pack_into('<Q', d, victim * ps, victim ^ 0x40)
+else:  # the first page the free list names becomes a page in use
+    newest = max((u64(m * ps + 144), m) for m in (0, 1))[1]
+    root = u64(newest * ps + 80)
+    node = root * ps + u16(root * ps + 16)
+    assert u16(node + 4) == 0, 'the free list record is on overflow pages'
+    struct.pack_into('<Q', d, node + 8 + u16(node + 6) + 8, victim)
+open(path, 'r+b').write(d)
+print(victim)
+PY
+}
+for case in renamed listed-free; do
+	rm -rf "$work/p" && cp -r "$work/good" "$work/p"
+	page=$(pages_py "$work/p" $case) || fail "$case: cannot damage the demo's pages"
+	expect 1 "verify of a page $case" -- "$PLEDGED" verify --data "$work/p"
+	if [ $case = renamed ]; then
+		contains "$work/out" "DAMAGED: LMDB's pages of table '" "verify names the table of the page $case"
+	else
+		contains "$work/out" "DAMAGED: LMDB's list of free pages" "verify names the free list"
+	fi
+	contains "$work/out" "page $page does not name itself" "verify names page $page ($case)"
+	expect 3 "backup of a page $case" -- "$PLEDGED" backup --data "$work/p" --to "$work/p-backup"
+	contains "$work/err" "the data dir is damaged" "backup says the data dir is damaged ($case)"
+	[ ! -e "$work/p-backup" ] && ok || fail "backup of a page $case left a copy"
+	expect 3 "compact of a page $case" -- "$PLEDGED" compact --data "$work/p"
+	contains "$work/err" "it is damaged" "compact says the data dir is damaged ($case)"
+done
+
 # An erasure that meets a damaged entry of the supporter's (entry 2 is
 # sup-0763's pledge) writes nothing and says the data dir is damaged.
 rm -rf "$work/erase" && cp -r "$work/good" "$work/erase"

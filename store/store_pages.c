@@ -1,0 +1,297 @@
+/*
+ * store_pages.c — every page of a snapshot checked against LMDB's layout,
+ * where LMDB itself trusts it; see store_check_pages() in store.h.
+ *
+ * LMDB keeps no checksums. A reader follows page numbers without looking
+ * at the page it lands on, and a writer copying a page frees the number
+ * the page's header names: a header whose number was flipped reads fine,
+ * then makes the next write free a page still in use, and the damage
+ * spreads with each write after. So the walk goes from the snapshot's
+ * roots through every branch, leaf and overflow page, and a page must
+ * name itself, be of the kind its parent points to, keep its nodes inside
+ * itself, and belong to one place only: one parent, never on the list of
+ * free pages as well.
+ */
+#include "store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pl_error.h"
+
+/* LMDB 0.9's layout (mdb.c): a page's 16-byte header holds its number, 2
+ * bytes of padding, its flags, then where its free space starts and ends
+ * (or, for an overflow page, how many pages it spans); the 16-bit offsets
+ * of its nodes follow. A node has 8 bytes of header: the data's size (a
+ * child's page number in a branch page, whose high 16 bits are the
+ * flags'), flags and the key's size; then the key and the data. */
+enum {
+	PAGE_HEADER = 16,
+	P_BRANCH = 0x01,
+	P_LEAF = 0x02,
+	P_OVERFLOW = 0x04,
+	P_LEAF2 = 0x20,
+	NODE_HEADER = 8,
+	F_BIGDATA = 0x01, /* the data is on overflow pages: their first number */
+	F_SUBDATA = 0x02, /* the data is a tree's record: a named table, or a key's duplicates */
+	/* A tree's record (MDB_db): the root's page number at byte 40 of 48. */
+	DB_RECORD = 48,
+	DB_ROOT_AT = 40,
+	/* The meta page: the free pages' and the main tree's records from byte
+	 * 40, then the last page number, then the transaction id. */
+	META_FREE_AT = PAGE_HEADER + 24,
+	META_MAIN_AT = META_FREE_AT + DB_RECORD,
+	META_TXNID_AT = META_MAIN_AT + DB_RECORD + 8,
+	/* Trees of trees (the main tree, a table, a key's duplicates) are a
+	 * few levels deep each; a deeper walk is a loop in damaged pages. */
+	MAX_DEPTH = 40,
+	/* A writer may overwrite the meta page of a snapshot before it is read. */
+	SNAPSHOT_TRIES = 5,
+	SNAPSHOT_GONE = 1,
+};
+#define NO_PAGE UINT64_MAX /* an empty tree's root */
+
+static const char FREE_TREE[] = "LMDB's list of free pages";
+static const char MAIN_TREE[] = "LMDB's list of tables";
+
+struct walk {
+	int fd; /* the data file: read, not mapped, so that no damage can fault */
+	size_t psize;
+	uint8_t *pages_read; /* a page's room for each level of the walk */
+	uint64_t pages; /* page numbers below this are in the file */
+	uint8_t *seen;  /* a bit per page: reached from a root */
+	const char *where; /* the tree walked now, as store_page_damage names it */
+	struct store_page_damage *bad;
+};
+
+static uint16_t u16_at(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static uint64_t u64_at(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static int damaged(struct walk *w, uint64_t pgno)
+{
+	w->bad->page = pgno;
+	snprintf(w->bad->where, sizeof w->bad->where, "%s", w->where);
+	return PL_ECORRUPT;
+}
+
+/* Marks pages pgno..pgno+n-1 reached; false when one was reached before. */
+static bool mark(struct walk *w, uint64_t pgno, uint64_t n)
+{
+	for (uint64_t p = pgno; p < pgno + n; p++) {
+		if (w->seen[p / 8] & (1u << (p % 8)))
+			return false;
+		w->seen[p / 8] |= (uint8_t)(1u << (p % 8));
+	}
+	return true;
+}
+
+/* Reads size bytes of page pgno into buf: false when it cannot. */
+static bool read_page(const struct walk *w, uint64_t pgno, uint8_t *buf, size_t size)
+{
+	return pread(w->fd, buf, size, (off_t)(pgno * w->psize)) == (ssize_t)size;
+}
+
+/* The first size bytes of page pgno, read into buf, checked to name
+ * itself; NULL when it does not. 0 and 1 are the meta pages. */
+static const uint8_t *page_named(struct walk *w, uint64_t pgno, uint8_t *buf, size_t size)
+{
+	if (pgno < 2 || pgno >= w->pages || !read_page(w, pgno, buf, size))
+		return NULL;
+	return u64_at(buf) == pgno ? buf : NULL;
+}
+
+/* The overflow pages at pgno holding a value of size bytes. */
+static int check_overflow(struct walk *w, uint64_t pgno, uint64_t size)
+{
+	uint8_t header[PAGE_HEADER];
+	const uint8_t *page = page_named(w, pgno, header, sizeof header);
+	if (!page || !(u16_at(page + 10) & P_OVERFLOW))
+		return damaged(w, pgno);
+	uint32_t n;
+	memcpy(&n, page + 12, sizeof n);
+	if (n != (PAGE_HEADER + size + w->psize - 1) / w->psize || n > w->pages - pgno ||
+	    !mark(w, pgno, n))
+		return damaged(w, pgno);
+	return PL_OK;
+}
+
+static int walk_tree(struct walk *w, uint64_t root, int depth);
+
+/* A tree a leaf points to: in the main tree, the table named by the key. */
+static int walk_subtree(struct walk *w, uint64_t root, int depth, const uint8_t *key,
+			size_t key_size)
+{
+	const char *outer = w->where;
+	char table[sizeof w->bad->where];
+	if (outer == MAIN_TREE) {
+		snprintf(table, sizeof table, "LMDB's pages of table '%.*s'",
+			 (int)(key_size < 64 ? key_size : 64), (const char *)key);
+		w->where = table;
+	}
+	int rc = walk_tree(w, root, depth);
+	w->where = outer;
+	return rc;
+}
+
+/* The nodes of a branch or leaf page, and what they point to. */
+static int walk_nodes(struct walk *w, uint64_t pgno, const uint8_t *page, bool branch, int depth)
+{
+	uint16_t lower = u16_at(page + 12), upper = u16_at(page + 14);
+	if (lower < PAGE_HEADER || lower > upper || upper > w->psize || (lower - PAGE_HEADER) % 2)
+		return damaged(w, pgno);
+	size_t count = (size_t)(lower - PAGE_HEADER) / 2;
+	if (branch && count == 0)
+		return damaged(w, pgno);
+	for (size_t i = 0; i < count; i++) {
+		uint16_t at = u16_at(page + PAGE_HEADER + 2 * i);
+		if (at < upper || (size_t)at + NODE_HEADER > w->psize)
+			return damaged(w, pgno);
+		const uint8_t *node = page + at;
+		uint16_t lo = u16_at(node), hi = u16_at(node + 2), flags = u16_at(node + 4),
+			 ksize = u16_at(node + 6);
+		if ((size_t)at + NODE_HEADER + ksize > w->psize)
+			return damaged(w, pgno);
+		int rc = PL_OK;
+		if (branch) {
+			rc = walk_tree(w, lo | (uint64_t)hi << 16 | (uint64_t)flags << 32, depth + 1);
+		} else {
+			uint64_t dsize = lo | (uint64_t)hi << 16;
+			const uint8_t *data = node + NODE_HEADER + ksize;
+			size_t inline_size = flags & F_BIGDATA ? sizeof(uint64_t) : dsize;
+			if ((size_t)at + NODE_HEADER + ksize + inline_size > w->psize)
+				return damaged(w, pgno);
+			if (flags & F_BIGDATA)
+				rc = check_overflow(w, u64_at(data), dsize);
+			else if (flags & F_SUBDATA && dsize != DB_RECORD)
+				rc = damaged(w, pgno);
+			else if (flags & F_SUBDATA)
+				rc = walk_subtree(w, u64_at(data + DB_ROOT_AT), depth + 1, node + NODE_HEADER,
+						  ksize);
+		}
+		if (rc)
+			return rc;
+	}
+	return PL_OK;
+}
+
+static int walk_tree(struct walk *w, uint64_t root, int depth)
+{
+	if (root == NO_PAGE)
+		return PL_OK;
+	if (depth > MAX_DEPTH)
+		return damaged(w, root);
+	const uint8_t *page =
+		page_named(w, root, w->pages_read + (size_t)depth * w->psize, w->psize);
+	if (!page || !mark(w, root, 1))
+		return damaged(w, root);
+	uint16_t flags = u16_at(page + 10);
+	if (flags & P_LEAF2) /* fixed-size keys, no nodes to follow */
+		return PL_OK;
+	if ((flags & (P_BRANCH | P_LEAF | P_OVERFLOW)) == P_BRANCH)
+		return walk_nodes(w, root, page, true, depth);
+	if ((flags & (P_BRANCH | P_LEAF | P_OVERFLOW)) == P_LEAF)
+		return walk_nodes(w, root, page, false, depth);
+	return damaged(w, root);
+}
+
+/* Every page on the list of free pages, which none of the trees may hold
+ * and the list holds once. */
+static int check_free_list(struct walk *w, MDB_txn *txn)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, 0 /* LMDB's FREE_DBI */, &c);
+	if (rc)
+		return store_error(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		/* A count, then that many page numbers (store_check_free_pages). */
+		size_t n = v.mv_size / sizeof(uint64_t);
+		for (size_t i = 1; i < n; i++) {
+			uint64_t p = u64_at((const uint8_t *)v.mv_data + i * sizeof(uint64_t));
+			/* In use, or listed twice: the next writes would hand it out twice. */
+			if (p < w->pages && !mark(w, p, 1)) {
+				mdb_cursor_close(c);
+				return damaged(w, p);
+			}
+		}
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? PL_OK : store_error(rc);
+}
+
+/* The walk of one snapshot; SNAPSHOT_GONE when its meta page was overwritten already. */
+static int check_snapshot(struct walk *w, MDB_txn *txn)
+{
+	uint64_t id = mdb_txn_id(txn);
+	uint8_t metas[2][META_TXNID_AT + 8];
+	const uint8_t *meta = NULL;
+	for (int m = 0; m < 2; m++)
+		if (read_page(w, (uint64_t)m, metas[m], sizeof metas[m]) &&
+		    u64_at(metas[m] + META_TXNID_AT) == id)
+			meta = metas[m];
+	if (!meta)
+		return SNAPSHOT_GONE;
+	w->where = FREE_TREE;
+	int rc = walk_tree(w, u64_at(meta + META_FREE_AT + DB_ROOT_AT), 0);
+	w->where = MAIN_TREE;
+	if (rc == PL_OK)
+		rc = walk_tree(w, u64_at(meta + META_MAIN_AT + DB_ROOT_AT), 0);
+	w->where = FREE_TREE; /* a page in use that it lists as free */
+	if (rc == PL_OK)
+		rc = check_free_list(w, txn);
+	return rc;
+}
+
+int store_check_pages(struct store *st, struct store_page_damage *bad)
+{
+	struct walk w = {.bad = bad};
+	int rc = SNAPSHOT_GONE;
+	memset(bad, 0, sizeof *bad);
+	for (int i = 0; i < SNAPSHOT_TRIES && rc == SNAPSHOT_GONE; i++) {
+		struct store_txn t;
+		if ((rc = store_read_begin(st, &t)))
+			break;
+		/* This snapshot's pages: no writer overwrites them while it is open. */
+		MDB_env *env = mdb_txn_env(t.txn);
+		MDB_envinfo info;
+		MDB_stat ms;
+		struct stat sb;
+		if (mdb_env_info(env, &info) || mdb_env_stat(env, &ms) ||
+		    mdb_env_get_fd(env, &w.fd) || fstat(w.fd, &sb)) {
+			store_abort(&t);
+			rc = PL_EIO;
+			break;
+		}
+		w.psize = ms.ms_psize;
+		uint64_t last = (uint64_t)info.me_last_pgno + 1, in_file = (uint64_t)sb.st_size / w.psize;
+		w.pages = last < in_file ? last : in_file;
+		free(w.seen);
+		w.seen = calloc((size_t)(w.pages + 7) / 8, 1);
+		if (!w.pages_read)
+			w.pages_read = malloc((MAX_DEPTH + 1) * w.psize);
+		rc = w.seen && w.pages_read ? check_snapshot(&w, t.txn) : PL_ENOMEM;
+		store_abort(&t);
+	}
+	free(w.seen);
+	free(w.pages_read);
+	if (rc == SNAPSHOT_GONE)
+		rc = PL_OK; /* a writer commits faster than a snapshot is looked at: nothing said */
+	return rc;
+}

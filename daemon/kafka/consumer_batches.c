@@ -1,0 +1,188 @@
+/*
+ * consumer_batches.c — the double-buffered batches: handed to the writer
+ * thread, collected when written (the Kafka commit, the metrics, live
+ * updates), and retried while the data dir refuses writes. See
+ * consumer_internal.h.
+ */
+#include "consumer_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "crash_point.h"
+#include "log.h"
+#include "pl_error.h"
+
+void consumer_batch_release(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		rd_kafka_message_destroy(b->held[i]);
+	b->n = 0;
+}
+
+/* The partitions of the batch, each with the offset after its last message. */
+static rd_kafka_topic_partition_list_t *batch_positions(const struct batch *b)
+{
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
+	for (size_t i = 0; i < b->n; i++) {
+		const rd_kafka_message_t *msg = b->held[i];
+		const char *topic = rd_kafka_topic_name(msg->rkt);
+		rd_kafka_topic_partition_t *p =
+			rd_kafka_topic_partition_list_find(parts, topic, msg->partition);
+		if (!p)
+			p = rd_kafka_topic_partition_list_add(parts, topic, msg->partition);
+		p->offset = msg->offset + 1;
+	}
+	return parts;
+}
+
+static void note_rejections(struct consumer *c, const struct ingest_stats *stats)
+{
+	for (int r = 0; r < PL_REASON_COUNT; r++)
+		c->rejected[r] += stats->rejected[r];
+}
+
+/* One line every REJECTION_SUMMARY_MS at most, never one per message. */
+void consumer_summarise_rejections(struct consumer *c, bool force)
+{
+	if (!force && c->now_ms < c->summary_at_ms)
+		return;
+	c->summary_at_ms = clock_mono_ms() + REJECTION_SUMMARY_MS;
+	char line[768];
+	size_t len = 0;
+	uint64_t total = 0;
+	for (int r = 0; r < PL_REASON_COUNT; r++) {
+		if (!c->rejected[r])
+			continue;
+		total += c->rejected[r];
+		if (len < sizeof line - 64)
+			len += (size_t)snprintf(line + len, sizeof line - len, " %s=%" PRIu64,
+						pl_reason_code((enum pl_reason)r), c->rejected[r]);
+		c->rejected[r] = 0;
+	}
+	if (total)
+		log_warn("rejected %" PRIu64 " message%s since the last report:%s (kept with their "
+			 "bytes: see 'pledged rejections' or GET /v1/rejections)",
+			 total, total == 1 ? "" : "s", line);
+}
+
+/*
+ * Waits for the batch the writer has, if any. On success it also tells
+ * Kafka (asynchronously, for lag tools), the metrics and the HTTP side. On a
+ * store error that batch is in hand again (cur) for the retry, what was
+ * polled meanwhile is dropped (it is read again from the stored offsets on
+ * resume), every partition is paused and the error is returned.
+ */
+int consumer_collect(struct consumer *c)
+{
+	struct batch *b = c->writing;
+	if (!b)
+		return PL_OK;
+	struct ingest_stats stats;
+	double seconds, index_seconds;
+	int rc = batch_writer_collect(c->writer, &stats, &seconds, &index_seconds);
+	metrics_add_index_work(c->m, index_seconds);
+	c->writing = NULL;
+	if (rc == 0)
+		CRASH_POINT(CONSUMER_COLLECTED);
+	if (rc) {
+		if (!c->store_failed)
+			log_error("cannot write a batch of %zu messages to the data dir %s: %s; "
+				  "consumption is paused (HTTP keeps serving) and the write is retried "
+				  "every %d ms; %s",
+				  b->n, store_dir(c->st), pl_strerror(rc), c->opt.retry_ms,
+				  consumer_store_damaged(rc) ? "the data dir is damaged: run 'pledged verify' to name the "
+					    "entry, then restore from a backup"
+					  : "free disk space or fix the data dir");
+		consumer_batch_release(c->cur);
+		c->cur = b;
+		c->store_failed = true;
+		c->store_error = rc;
+		c->retry_at_ms = clock_mono_ms() + c->opt.retry_ms;
+		atomic_store(&c->m->store_writable, false);
+		consumer_pause_all(c);
+		consumer_update_state(c);
+		return rc;
+	}
+	rd_kafka_topic_partition_list_t *parts = batch_positions(b);
+	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, parts, 1);
+	if (err)
+		log_debug("Kafka offset commit not sent: %s (offsets are safe in the data dir)",
+			  rd_kafka_err2str(err));
+	CRASH_POINT(CONSUMER_KAFKA_COMMITTED);
+	for (int i = 0; i < parts->cnt; i++) {
+		int64_t lo = -1, hi = -1;
+		rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic,
+					       parts->elems[i].partition, &lo, &hi);
+		metrics_set_partition(c->m, parts->elems[i].topic, parts->elems[i].partition,
+				      parts->elems[i].offset, hi);
+	}
+	rd_kafka_topic_partition_list_destroy(parts);
+	metrics_record_batch(c->m, &stats, b->n, seconds);
+	note_rejections(c, &stats);
+	if (c->opt.on_commit)
+		c->opt.on_commit(c->opt.on_commit_arg, stats.last_seq);
+	consumer_batch_release(b);
+	return PL_OK;
+}
+
+/* Hands the batch in hand to the writer, which must be idle. */
+void consumer_submit(struct consumer *c)
+{
+	if (c->cur->n == 0)
+		return;
+	/* The rebalance callback may learn the cluster id while this is written. */
+	memcpy(c->cur->cluster, c->cluster, sizeof c->cluster);
+	batch_writer_submit(c->writer, c->cur->msgs, c->cur->n, c->cur->cluster, clock_wall_ms());
+	c->writing = c->cur;
+	c->cur = c->cur == &c->batches[0] ? &c->batches[1] : &c->batches[0];
+}
+
+/* Writes everything polled so far; returns once it is written or failed. */
+int consumer_flush(struct consumer *c)
+{
+	int rc = consumer_collect(c);
+	if (rc)
+		return rc;
+	consumer_submit(c);
+	return consumer_collect(c);
+}
+
+/* Puts and deletes a key: pages written, nothing changed. */
+static int probe_txn(struct store_txn *t, void *arg)
+{
+	static const char key[] = "write.probe";
+	(void)arg;
+	store_put(t, STORE_DB_META, key, sizeof key - 1, "", 0, 0);
+	store_del(t, STORE_DB_META, key, sizeof key - 1);
+	return t->err;
+}
+
+/* While the store fails: retry the batch in hand, then resume where LMDB says. */
+void consumer_retry_store(struct consumer *c)
+{
+	if (c->now_ms < c->retry_at_ms)
+		return;
+	/* With nothing in hand (a rebalance dropped what failed), a write of
+	 * its own says whether the data dir takes writes again. */
+	bool empty = !c->writing && c->cur->n == 0;
+	int rc = empty ? store_run_write(c->st, probe_txn, NULL) : consumer_flush(c);
+	/* The probe may fit in pages LMDB reuses, never growing the file. */
+	if (empty && rc == PL_OK && store_disk_nearly_full(c->st))
+		rc = PL_ENOSPACE;
+	if (empty && rc) {
+		c->store_error = rc;
+		c->retry_at_ms = clock_mono_ms() + c->opt.retry_ms;
+	}
+	if (rc != PL_OK)
+		return;
+	c->store_failed = false;
+	atomic_store(&c->m->store_writable, true);
+	log_info("the data dir %s accepts writes again; resuming every partition at its stored "
+		 "offset",
+		 store_dir(c->st));
+	consumer_resume_all_at_stored(c);
+	consumer_update_state(c);
+}

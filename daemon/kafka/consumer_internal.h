@@ -1,0 +1,127 @@
+/*
+ * consumer_internal.h — the consumer's state, shared by its files, each of
+ * which uses only those listed after it:
+ *   consumer.c            the loop: polling, handing batches over, the
+ *                         settings, start and close
+ *   consumer_rebalance.c  the rebalance callback and which campaigns the
+ *                         instance answers for
+ *   consumer_lost.c       offsets Kafka no longer has: read again, skipped
+ *                         or stalled
+ *   consumer_batches.c    the double-buffered batches: written, collected,
+ *                         retried while the data dir refuses writes
+ *   consumer_positions.c  where each partition resumes
+ *   consumer_health.c     the /healthz state, the brokers' probe
+ * Not for use outside them.
+ */
+#ifndef CONSUMER_INTERNAL_H
+#define CONSUMER_INTERNAL_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "consumer.h"
+
+#define RECHECK_MS 2000 /* lost partitions and down brokers */
+#define WATERMARK_TIMEOUT_MS 2000 /* the longest wait for where a partition starts */
+#define REJECTION_SUMMARY_MS 10000
+
+/* Messages gathered for one write; kept alive until it is written. */
+struct batch {
+	rd_kafka_message_t **held;
+	struct ingest_msg *msgs;
+	struct decoded *decoded; /* msgs[i].decoded: decoded here, so the writer only applies */
+	size_t n;
+	char cluster[64]; /* the consumer's, copied when handed to the writer */
+};
+
+struct consumer {
+	rd_kafka_t *rk;
+	struct store *st;
+	struct metrics *m;
+	struct consumer_options opt;
+	char cluster[64]; /* stored with offsets; "" when the broker did not say */
+	/* cooperative-sticky, from the settings: librdkafka 2.0's
+	 * rd_kafka_rebalance_protocol() can hang in a rebalance callback run by
+	 * the close (librdkafka issue 4041), so the callback never asks it. */
+	bool cooperative;
+	bool closing; /* in consumer_free: callbacks must not ask librdkafka (record_ownership) */
+
+	/* Double buffered: polling fills cur while the writer thread writes the
+	 * other batch (writing, or NULL when the writer is idle). */
+	struct batch batches[2];
+	struct batch *cur;
+	struct batch *writing;
+	struct batch_writer *writer;
+	int64_t deadline_ms; /* when cur is handed to the writer, full or not */
+	int64_t now_ms;      /* monotonic, read after each wait of the loop */
+
+	bool store_failed; /* partitions paused until a write succeeds */
+	int store_error;   /* why, while store_failed */
+	int64_t retry_at_ms;
+	bool brokers_down;
+	bool assignment_lost; /* the group session timed out; nothing held until it forms again */
+	int64_t probe_at_ms;
+	int64_t suspect_at_ms; /* a connection failed: ask the brokers then (0: none pending) */
+	rd_kafka_topic_partition_list_t *lost; /* paused: their stored offset is gone */
+	/* Partitions with no usable stored offset: where this run began them. */
+	rd_kafka_topic_partition_list_t *starts;
+	int64_t lost_check_at_ms;
+	int fatal;
+
+	int64_t lag_refresh_at_ms;
+	uint64_t rejected[PL_REASON_COUNT]; /* since the last summary line */
+	int64_t summary_at_ms;
+};
+
+/* consumer_rebalance.c */
+void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			   rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+/* consumer_lost.c */
+/* librdkafka says the partition's position is not on the broker. */
+void consumer_on_offset_out_of_range(struct consumer *c, const char *topic, int32_t partition,
+				     int64_t failed_at);
+/* Asks again, every RECHECK_MS, about the partitions waiting for an operator. */
+void consumer_recheck_lost(struct consumer *c);
+
+/* consumer_batches.c */
+/* Drops the messages b holds. */
+void consumer_batch_release(struct batch *b);
+/*
+ * Waits for the batch the writer has, if any, and reports it (the Kafka
+ * commit, metrics, live updates); on a store error that batch is in hand
+ * again for the retry and every partition is paused. 0 or that error.
+ */
+int consumer_collect(struct consumer *c);
+/* Hands the batch in hand to the writer, which must be idle. */
+void consumer_submit(struct consumer *c);
+/* Writes everything polled so far; returns once it is written or failed. */
+int consumer_flush(struct consumer *c);
+/* While the store fails: retry the batch in hand, then resume where LMDB says. */
+void consumer_retry_store(struct consumer *c);
+/* The rejections since the last line, every REJECTION_SUMMARY_MS (or now: force). */
+void consumer_summarise_rejections(struct consumer *c, bool force);
+
+/* consumer_positions.c */
+/* Where topic/partition resumes, and *why in words. */
+int64_t consumer_stored_position(struct consumer *c, const char *topic, int32_t partition,
+				 const char **why);
+/* Sets each partition's offset to where it resumes, logging anything unusual. */
+void consumer_set_stored_positions(struct consumer *c, rd_kafka_topic_partition_list_t *parts);
+void consumer_pause_all(struct consumer *c);
+/* Whether the partition waits for an operator: its stored offset is gone. */
+bool consumer_is_lost(struct consumer *c, const char *topic, int32_t partition);
+/* Resumes every assigned partition but those waiting for an operator. */
+void consumer_resume_all_at_stored(struct consumer *c);
+
+/* consumer_health.c */
+/* A write that failed on damage, which retrying cannot mend. */
+bool consumer_store_damaged(int store_error);
+/* The health seen on /healthz: the most serious condition wins. */
+void consumer_update_state(struct consumer *c);
+/* While brokers seem down, asks them every RECHECK_MS whether they answer. */
+void consumer_probe_brokers(struct consumer *c);
+void consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+
+#endif

@@ -421,6 +421,8 @@ static int serve_consuming(const struct serve_config *cfg)
 			log_error("%s", err);
 			goto cleanup;
 		}
+		copt.on_erasure = dlq_erasure;
+		copt.on_erasure_arg = dlq;
 	}
 	if (consumer_new(&consumer, &writer, &m, &copt, err, sizeof err)) {
 		log_error("%s", err);

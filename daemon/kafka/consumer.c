@@ -82,6 +82,8 @@ static void handle_message(struct consumer *c, rd_kafka_message_t *msg)
 		.decoded = &b->decoded[b->n],
 	};
 	decode_event(&b->decoded[b->n], msg->payload, msg->len, msg->key, msg->key_len);
+	if (b->decoded[b->n].rc == 0 && b->decoded[b->n].ev.type == PL_EV_SUPPORTER_FORGOTTEN)
+		b->erases = true;
 	b->n++;
 }
 

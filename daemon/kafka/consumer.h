@@ -55,6 +55,11 @@ struct consumer_options {
 	/* Called after every committed batch with the new end of the log. */
 	void (*on_commit)(void *arg, uint64_t last_seq);
 	void *on_commit_arg;
+	/* Called before a batch with an erasure (supporter.forgotten) is
+	 * written (begins) and after its write ended, committed or not: the
+	 * dead-letter queue holds back copies of bytes it may empty (dlq.h). */
+	void (*on_erasure)(void *arg, bool begins);
+	void *on_erasure_arg;
 };
 
 struct consumer;

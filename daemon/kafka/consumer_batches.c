@@ -20,6 +20,7 @@ void consumer_batch_release(struct batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		rd_kafka_message_destroy(b->held[i]);
 	b->n = 0;
+	b->erases = false;
 }
 
 /* The partitions of the batch, each with the offset after its last message. */
@@ -83,6 +84,8 @@ int consumer_collect(struct consumer *c)
 	struct ingest_stats stats;
 	double seconds, index_seconds;
 	int rc = batch_writer_collect(c->writer, &stats, &seconds, &index_seconds);
+	if (b->erases && c->opt.on_erasure)
+		c->opt.on_erasure(c->opt.on_erasure_arg, false);
 	metrics_add_index_work(c->m, index_seconds);
 	c->writing = NULL;
 	if (rc == 0)
@@ -135,6 +138,8 @@ void consumer_submit(struct consumer *c)
 		return;
 	/* The rebalance callback may learn the cluster id while this is written. */
 	memcpy(c->cur->cluster, c->cluster, sizeof c->cluster);
+	if (c->cur->erases && c->opt.on_erasure)
+		c->opt.on_erasure(c->opt.on_erasure_arg, true);
 	batch_writer_submit(c->writer, c->cur->msgs, c->cur->n, c->cur->cluster, clock_wall_ms());
 	c->writing = c->cur;
 	c->cur = c->cur == &c->batches[0] ? &c->batches[1] : &c->batches[0];

@@ -32,6 +32,7 @@ struct batch {
 	struct ingest_msg *msgs;
 	struct decoded *decoded; /* msgs[i].decoded: decoded here, so the writer only applies */
 	size_t n;
+	bool erases;      /* holds a supporter.forgotten: on_erasure around its write */
 	char cluster[64]; /* the consumer's, copied when handed to the writer */
 };
 

@@ -34,14 +34,18 @@ struct dlq {
 	/* The rejections in librdkafka's hands, in sequence order: a ring. */
 	uint64_t seqs[DLQ_WINDOW];
 	uint8_t state[DLQ_WINDOW];
-	bool sent_erased[DLQ_WINDOW]; /* handed over with its bytes erased already */
 	size_t head, count, pending;
 	uint64_t produced;  /* the newest sequence handed to librdkafka */
 	uint64_t delivered; /* every rejection up to this one was acknowledged */
 	bool failed;        /* a delivery failed: send again from delivered once all is back */
-	bool purged;        /* taken back after an erasure: those sent again once all is back */
-	uint64_t erased_seen; /* the metrics' erased records when last looked at */
+	bool purged;        /* taken back for an erasure: those sent again once all is back */
 	char last_error[256];
+
+	/* Held while an erasure is written (dlq_erasure): nothing is handed
+	 * to librdkafka. The thread produces only under the lock, so once
+	 * held is set, nothing read before the erasure reaches the queue. */
+	pthread_mutex_t hold_lock;
+	bool held;
 };
 
 static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -56,6 +60,7 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 	}
 	if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE) {
 		d->state[slot] = FAILED; /* never sent: sent again, erased, once all is back */
+		d->purged = true;
 		return;
 	}
 	d->state[slot] = FAILED;
@@ -134,7 +139,6 @@ static int produce_at(struct dlq *d, size_t slot, const struct rejection_entry *
 	}
 	d->seqs[slot] = e->seq;
 	d->state[slot] = PENDING;
-	d->sent_erased[slot] = e->erased;
 	d->pending++;
 	return 0;
 }
@@ -214,33 +218,6 @@ static int walk_ring(struct dlq *d, ring_fn fn)
 	return rc ? rc : w.stopped;
 }
 
-/* Stops at a rejection handed over with bytes an erasure has emptied since. */
-static int erased_since_sent(struct dlq *d, size_t slot, const struct rejection_entry *e)
-{
-	return e->erased && d->state[slot] == PENDING && !d->sent_erased[slot];
-}
-
-/*
- * An erasure committed since the last look: what librdkafka still queues
- * (the topic unavailable, say) may hold copies of bytes it emptied. When
- * one does, the queue is taken back (nothing of it was sent) and those
- * rejections read again from the store once all is back, so a rejection
- * erased before it was sent goes out erased, and each goes out once.
- */
-static void purge_after_erasure(struct dlq *d)
-{
-	uint64_t erased = atomic_load(&d->m->erased_records);
-	if (erased == d->erased_seen || d->purged)
-		return;
-	d->erased_seen = erased;
-	if (!d->pending)
-		return;
-	if (walk_ring(d, erased_since_sent) == 1) {
-		d->purged = true; /* and nothing new is handed over until it is back */
-		(void)rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE);
-	}
-}
-
 /* Hands e again to librdkafka in its slot, when the purge took it back:
  * 0, 1 when its queue is full, or an error. */
 static int produce_purged(struct dlq *d, size_t slot, const struct rejection_entry *e)
@@ -260,17 +237,20 @@ static void *dlq_main(void *arg)
 	pthread_setname_np(pthread_self(), "pl-dlq");
 	int64_t retry_at = 0;
 	while (!atomic_load(&d->stop)) {
-		if (!d->failed && !d->purged)
+		pthread_mutex_lock(&d->hold_lock);
+		if (!d->held && !d->failed && !d->purged)
 			fill(d);
+		pthread_mutex_unlock(&d->hold_lock);
 		rd_kafka_poll(d->rk, POLL_MS);
-		purge_after_erasure(d);
 		advance(d);
-		if (d->purged && !d->failed && d->pending == 0) {
+		pthread_mutex_lock(&d->hold_lock);
+		if (!d->held && d->purged && !d->failed && d->pending == 0) {
 			/* What the purge took back, again, as the store holds it now. */
 			d->purged = false;
 			if (!send_purged_again(d))
 				d->failed = true; /* then all after the acknowledged prefix */
 		}
+		pthread_mutex_unlock(&d->hold_lock);
 		if (d->failed && d->pending == 0) {
 			/* Everything is back: after a pause, again after the acknowledged prefix. */
 			int64_t now = monotonic_ms();
@@ -352,7 +332,8 @@ int dlq_start(struct dlq **out, struct store *st, struct writer *w, struct metri
 		snprintf(err, err_size, "dlq: out of memory");
 		return PL_ENOMEM;
 	}
-	*d = (struct dlq){.st = st, .w = w, .m = m, .erased_seen = atomic_load(&m->erased_records)};
+	*d = (struct dlq){.st = st, .w = w, .m = m};
+	pthread_mutex_init(&d->hold_lock, NULL);
 	snprintf(d->topic, sizeof d->topic, "%s", opt->topic);
 	int rc = load_mark(d);
 	if (rc) {
@@ -381,6 +362,18 @@ int dlq_start(struct dlq **out, struct store *st, struct writer *w, struct metri
 	return PL_OK;
 }
 
+void dlq_erasure(void *dlq, bool begins)
+{
+	struct dlq *d = dlq;
+	pthread_mutex_lock(&d->hold_lock);
+	d->held = begins;
+	pthread_mutex_unlock(&d->hold_lock);
+	/* Never sent, so taken back whole: sent again from the store once
+	 * released. What is in flight went before the erasure was written. */
+	if (begins)
+		rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE);
+}
+
 void dlq_stop(struct dlq *d)
 {
 	if (!d)
@@ -391,5 +384,6 @@ void dlq_stop(struct dlq *d)
 		log_warn("dlq: %zu rejections not acknowledged yet; sent again at the next start",
 			 d->count);
 	rd_kafka_destroy(d->rk);
+	pthread_mutex_destroy(&d->hold_lock);
 	free(d);
 }

@@ -11,11 +11,12 @@
  * store), and while the topic is unavailable the backlog is the rejections
  * after the mark, shown in /metrics, with at most DLQ_WINDOW of them in
  * librdkafka's queue. An erasure takes back what that queue holds, to be
- * read again from the store as the erasure left it.
+ * read again from the store as the erasure left it (dlq_erasure).
  */
 #ifndef DLQ_H
 #define DLQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "kafka_conf.h"
@@ -43,6 +44,16 @@ struct dlq;
  */
 int dlq_start(struct dlq **out, struct store *st, struct writer *w, struct metrics *m,
 	      const struct dlq_options *opt, char *err, size_t err_size);
+
+/*
+ * An erasure is about to be written (begins), or its write ended, committed
+ * or not (!begins); dlq is a struct dlq. In between nothing is handed to
+ * librdkafka, and what its queue held is taken back at once: those copies
+ * may hold bytes the erasure empties, and the topic may come back the
+ * moment the erasure commits. They are read from the store again once it
+ * ends. For consumer_options.on_erasure: called on the consumer's thread.
+ */
+void dlq_erasure(void *dlq, bool begins);
 
 /* Gives what is in flight up to a few seconds to be acknowledged, then stops. NULL is fine. */
 void dlq_stop(struct dlq *d);

@@ -1,0 +1,156 @@
+/*
+ * test_dlq.c — the dead-letter queue and an erasure, over TCP against the
+ * mock cluster: a rejection waits in librdkafka's queue while the
+ * dead-letter topic has no leader; its supporter is forgotten; the topic
+ * comes back just after the erasure commits, before anything else happens.
+ * The copy librdkafka held must not go out: the rejection reaches the
+ * topic once, erased (an empty value, pledged.erased=true).
+ *
+ * The writer step here writes each batch as serve does, then, for the
+ * batch that erases, brings the topic back and waits 1.5 s before it
+ * reports the batch: the moment the old forwarder let the held copy out.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dlq.h"
+#include "fixture.h"
+#include "ingest.h"
+#include "kt.h"
+
+#define DLQ_TOPIC "dead-letters"
+#define SECRET "Secret-Hold-Text"
+
+static rd_kafka_mock_cluster_t *cluster;
+
+/* ingest_batch, then, after a batch that erases, the topic back at once. */
+static int erase_then_reopen(struct writer *w, const struct ingest_msg *msgs, size_t n,
+			     const char *cluster_id, int64_t now_ms, struct ingest_stats *stats)
+{
+	int rc = ingest_batch(w, msgs, n, cluster_id, now_ms, stats);
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i].decoded->rc == 0 &&
+		    msgs[i].decoded->ev.type == PL_EV_SUPPORTER_FORGOTTEN) {
+			rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 0, 1);
+			kt_sleep_ms(1500);
+			break;
+		}
+	}
+	return rc;
+}
+
+static bool backlog_is(struct metrics *m, int64_t n)
+{
+	return atomic_load(&m->dlq_backlog) == n;
+}
+
+static bool backlog_one(void *m)
+{
+	return backlog_is(m, 1);
+}
+
+static bool backlog_none(void *m)
+{
+	return backlog_is(m, 0) && atomic_load(&((struct metrics *)m)->dlq_delivered) > 0;
+}
+
+static bool header_is(rd_kafka_message_t *msg, const char *name, const char *want)
+{
+	rd_kafka_headers_t *h = NULL;
+	const void *v;
+	size_t len;
+	return rd_kafka_message_headers(msg, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	       rd_kafka_header_get_last(h, name, &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	       len == strlen(want) && memcmp(v, want, len) == 0;
+}
+
+/* What the test asks of a message on the dead-letter topic. */
+struct dead_letter {
+	bool of_comment; /* pledged.event_id c-1 */
+	bool erased;     /* pledged.erased true */
+	size_t len;
+};
+
+/* The dead-letter topic, from its start to its end, into out (at most
+ * max): librdkafka's simple consumer, no group to leave. */
+static int read_topic(const char *brokers, struct dead_letter *out, int max)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof err);
+	rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, DLQ_TOPIC, NULL);
+	rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING);
+	int n = 0;
+	for (int waited = 0; waited < 100;) {
+		rd_kafka_message_t *msg = rd_kafka_consume(rkt, 0, 100);
+		if (!msg) {
+			waited++;
+			continue;
+		}
+		bool end = msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+		if (!msg->err && n < max)
+			out[n++] = (struct dead_letter){header_is(msg, "pledged.event_id", "c-1"),
+							header_is(msg, "pledged.erased", "true"),
+							msg->len};
+		rd_kafka_message_destroy(msg);
+		if (end)
+			break;
+	}
+	rd_kafka_consume_stop(rkt, 0);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	return n;
+}
+
+static void test_erasure_as_topic_returns(void)
+{
+	struct kt_env e;
+	kt_env_start(&e, 1, 1, "dlq-erasure");
+	cluster = e.cluster.mc;
+	CHECK_INT(rd_kafka_mock_topic_create(cluster, DLQ_TOPIC, 1, 1), 0);
+	rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 0, -1);
+
+	struct dlq *d;
+	char err[512];
+	struct dlq_options dopt = {.brokers = e.cluster.bootstraps, .topic = DLQ_TOPIC};
+	CHECK_INT(dlq_start(&d, e.st, fixture_writer(e.st), &e.m, &dopt, err, sizeof err), 0);
+	e.opt.ingest = erase_then_reopen;
+	e.opt.on_erasure = dlq_erasure;
+	e.opt.on_erasure_arg = d;
+	struct kt_runner r;
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+
+	/* A comment on a campaign nobody opened: kept, and queued for the topic. */
+	CHECK(kt_produce_json(e.producer, KT_TOPIC, 0, "nowhere",
+			      "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"c-1\",\"at\":1700000000000,"
+			      "\"campaign\":\"nowhere\",\"comment\":\"k1\",\"supporter\":\"s-gone\","
+			      "\"text\":\"" SECRET "\"}") >= 0);
+	CHECK(kt_wait(backlog_one, &e.m, 20000));
+	kt_sleep_ms(500); /* handed to librdkafka, which holds it: no leader */
+	CHECK(kt_produce_json(e.producer, KT_TOPIC, 0, NULL,
+			      "{\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"f-1\","
+			      "\"at\":1700000000001,\"supporter\":\"s-gone\"}") >= 0);
+	CHECK(kt_wait(backlog_none, &e.m, 30000));
+
+	struct dead_letter letters[8];
+	int n = read_topic(e.cluster.bootstraps, letters, 8);
+	CHECK_INT(n, 1); /* once */
+	for (int i = 0; i < n; i++) {
+		CHECK(letters[i].of_comment);
+		CHECK(letters[i].erased);
+		CHECK_INT((int)letters[i].len, 0); /* not the comment the erasure emptied */
+	}
+	CHECK_INT(kt_runner_stop(&r), 0);
+	dlq_stop(d);
+	kt_env_stop(&e);
+}
+
+int main(void)
+{
+	test_erasure_as_topic_returns();
+	return check_done();
+}

@@ -129,6 +129,7 @@ struct http_worker {
 	uint64_t streams_seq;        /* log position streams were last checked at */
 	uint64_t streams_generation; /* projections' generation then (see proj.h) */
 	uint64_t streams_ownership;  /* the partitions held then (ownership.h) */
+	int64_t streams_stale;       /* the stale mark streams were last told (0: none) */
 };
 
 /*

@@ -160,7 +160,27 @@ static const char *page_state(const struct proj_campaign *c)
 	return !c->closed ? "raising" : succeeded(c) ? "succeeded" : "closed";
 }
 
-static void add_totals(struct evbuffer *b, const struct proj_campaign *c, int64_t now)
+/* Shown while the figures stopped moving (X-Pledged-Stale-Since: Kafka out
+ * of reach); page.js shows and hides it as the stream says. */
+static void add_stale_note(struct evbuffer *b, int64_t stale_since)
+{
+	evbuffer_add_printf(b, "<p id=\"stale\" class=\"stale\" role=\"status\"%s>",
+			    stale_since ? "" : " hidden");
+	if (stale_since) {
+		char date[64], iso[32];
+		http_format_date(date, sizeof date, stale_since);
+		http_format_iso(iso, sizeof iso, stale_since);
+		/* "2020-01-15T09:30:00Z": the hours and minutes at 11. */
+		evbuffer_add_printf(b,
+				    "Updates paused since <time datetime=\"%s\">%.5s UTC, %s</time>: "
+				    "these figures may be behind.",
+				    iso, iso + 11, date);
+	}
+	evbuffer_add_printf(b, "</p>\n");
+}
+
+static void add_totals(struct evbuffer *b, const struct proj_campaign *c, int64_t now,
+		       int64_t stale_since)
 {
 	const struct proj_totals *t = &c->totals;
 	const struct proj_info *i = &c->info;
@@ -185,6 +205,7 @@ static void add_totals(struct evbuffer *b, const struct proj_campaign *c, int64_
 			    "</strong> <span id=\"days-word\">%s</span></p>\n",
 			    t->supporters, t->supporters == 1 ? "supporter" : "supporters", c->days,
 			    c->days == 1 ? "day" : "days");
+	add_stale_note(b, stale_since);
 	if (has_target(c)) {
 		evbuffer_add_printf(b, "<div class=\"progress\">");
 		add_progress(b, "progress", t->raised, i->target, "progress-label");
@@ -249,7 +270,7 @@ static void add_comments(struct evbuffer *b, const struct proj_campaign *c,
 static int add_campaign_page(struct evbuffer *b, struct http_cache *cache,
 			     struct proj_staged *staged, struct store_txn *t,
 			     enum store_slot slot, uint64_t gen, const struct proj_campaign *c,
-			     const struct proj_comment_page *page, uint64_t seq)
+			     const struct proj_comment_page *page, uint64_t seq, int64_t stale_since)
 {
 	const struct proj_info *i = &c->info;
 	add_head(b, i->title);
@@ -274,7 +295,7 @@ static int add_campaign_page(struct evbuffer *b, struct http_cache *cache,
 		evbuffer_add_printf(b, "</span>");
 	}
 	evbuffer_add_printf(b, "</p>\n</header>\n");
-	add_totals(b, c, clock_wall_ms());
+	add_totals(b, c, clock_wall_ms(), stale_since);
 	int rc = http_chart_add(b, cache, staged, t, slot, gen, c);
 	if (rc)
 		return rc;
@@ -455,7 +476,7 @@ void http_page_campaign(struct http_request *r)
 					q.before[0] ? &before : NULL, PAGE_COMMENTS, &page);
 		if (rc == 0)
 			rc = add_campaign_page(b, r->w->cache, &r->w->staged, &t, slot, gen, &f.first,
-					       &page, seq);
+					       &page, seq, ownership_stale_since(&r->w->hs->m->owner));
 	} else if (rc == 0) {
 		l.t = &t;
 		l.slot = slot;

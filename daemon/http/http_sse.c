@@ -139,6 +139,27 @@ static void stream_drop(struct http_stream *s)
 	evhttp_connection_free(s->evcon);
 }
 
+/* Whether the figures stopped moving: an instance alone in its group that
+ * lost its assignment answers on, marked stale (X-Pledged-Stale-Since). */
+static void stream_send_staleness(struct http_stream *s, int64_t stale_since)
+{
+	if (stale_since)
+		stream_send(s, "event: stale\ndata: {\"since\":%lld}\n\n", (long long)stale_since);
+	else
+		stream_send(s, "event: fresh\ndata: {}\n\n");
+}
+
+/* Tells every stream when the stale mark comes or goes. */
+static void tell_staleness(struct http_worker *w)
+{
+	int64_t stale = ownership_stale_since(&w->hs->m->owner);
+	if (stale == w->streams_stale)
+		return;
+	w->streams_stale = stale;
+	for (struct http_stream *s = w->streams; s; s = s->next)
+		stream_send_staleness(s, stale);
+}
+
 static void add_stream_headers(struct http_request *r, const struct http_position *pos)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
@@ -224,12 +245,16 @@ void http_stream_open(struct http_request *r)
 		event_add(w->tick_ev, &tick);
 		event_add(w->heartbeat_ev, &beat);
 	}
+	tell_staleness(w); /* the others first, should it have changed */
 	s->next = w->streams;
 	if (w->streams)
 		w->streams->prev = s;
 	w->streams = s;
 	stream_send(s, "retry: %d\n\n", RETRY_MS);
 	stream_send_summary(s, seq, json);
+	/* Said at the start either way: a page loaded while stale (or kept by
+	 * the browser) learns that the figures move again, or do not. */
+	stream_send_staleness(s, w->streams_stale);
 }
 
 /*
@@ -260,6 +285,7 @@ void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker)
 	end_streams_not_owned(w);
 	if (!w->streams)
 		return;
+	tell_staleness(w);
 	/* The store is the truth: another process (an import, a rebuild that
 	 * swaps slots and so moves only the generation) changes it without
 	 * telling us. A read transaction costs about a microsecond. */

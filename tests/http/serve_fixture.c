@@ -5,16 +5,27 @@
  * Usage: serve_fixture DATA_DIR [THREADS]
  * Serves DATA_DIR read-only on 127.0.0.1, a free port, prints "port N" on
  * stdout once it accepts connections, and stops cleanly on SIGTERM/SIGINT.
+ * SIGUSR1 makes it an instance alone in its consumer group that lost its
+ * assignment (its answers marked stale, as serve's are when Kafka is out of
+ * reach: ownership.h), SIGUSR2 one the group assigned again.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "http_server.h"
+#include "ownership.h"
 #include "log.h"
 #include "metrics.h"
 #include "pl_error.h"
 #include "store.h"
+
+/* A topic of one partition, which holds every campaign. */
+static int32_t one_partition(const void *key, size_t len, int32_t count)
+{
+	(void)key, (void)len, (void)count;
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -27,6 +38,8 @@ int main(int argc, char **argv)
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGUSR1);
+	sigaddset(&stop, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
 	struct store *st;
@@ -51,7 +64,18 @@ int main(int argc, char **argv)
 	printf("port %d\n", http_server_port(hs));
 	fflush(stdout);
 	int sig;
-	sigwait(&stop, &sig);
+	int32_t held = 0, generation = 0;
+	while (sigwait(&stop, &sig) == 0 && (sig == SIGUSR1 || sig == SIGUSR2)) {
+		/* Ownership enforced from the first signal on: held, then lost. */
+		if (!generation++) {
+			ownership_enforce(&m.owner, one_partition);
+			ownership_set(&m.owner, 1, &held, 1, generation);
+		}
+		if (sig == SIGUSR2)
+			ownership_set(&m.owner, 1, &held, 1, generation);
+		else if (!ownership_lose(&m.owner, false))
+			fprintf(stderr, "serve_fixture: the lost assignment was not kept\n");
+	}
 	http_server_stop(hs);
 	metrics_deinit(&m);
 	store_close(st);

@@ -1128,6 +1128,48 @@ static void test_stream_ownership(void)
 	ownership_enforce(&m.owner, NULL);
 }
 
+/* Streams hear when the instance goes stale (its figures stop moving) and fresh again. */
+static void test_stream_staleness(void)
+{
+	static char buf[8192], late[8192];
+	int32_t all[] = {0, 1, 2, 3};
+	ownership_enforce(&m.owner, by_length);
+	ownership_set(&m.owner, 4, all, 4, 1);
+	int fd = stream_open("sse-camp", buf, sizeof buf);
+	size_t len = strlen(buf);
+	stream_wait(fd, buf, sizeof buf, &len, 0, "event: fresh", 3000);
+	const char *summary = strstr(buf, "event: summary");
+	CHECK(summary != NULL && strstr(summary, "event: fresh\ndata: {}\n\n") != NULL);
+	CHECK(strstr(buf, "event: stale") == NULL);
+	int64_t lost_at = clock_wall_ms();
+	CHECK(ownership_lose(&m.owner, false));
+	size_t from = len;
+	stream_wait(fd, buf, sizeof buf, &len, from, "\n\n", 3000);
+	const char *stale = strstr(buf + from, "event: stale\ndata: {\"since\":");
+	CHECK(stale != NULL);
+	CHECK(stale && atoll(stale + strlen("event: stale\ndata: {\"since\":")) >= lost_at);
+	/* Opened while stale: told at once, after its summary. */
+	int fd2 = stream_open("sse-camp", late, sizeof late);
+	size_t late_len = strlen(late);
+	stream_wait(fd2, late, sizeof late, &late_len, 0, "event: stale", 3000);
+	summary = strstr(late, "event: summary");
+	CHECK(summary != NULL && strstr(summary, "event: stale") != NULL);
+	CHECK(strstr(late, "event: fresh") == NULL);
+	/* The page says so too, for readers without the script. */
+	CHECK_INT(get("/c/sse-camp"), 200);
+	CHECK(strstr(R.body, "<p id=\"stale\" class=\"stale\" role=\"status\">Updates paused since") !=
+	      NULL);
+	ownership_set(&m.owner, 4, all, 4, 2); /* the group formed again */
+	from = len;
+	stream_wait(fd, buf, sizeof buf, &len, from, "event: fresh", 3000);
+	CHECK(strstr(buf + from, "event: fresh\ndata: {}") != NULL);
+	CHECK_INT(get("/c/sse-camp"), 200);
+	CHECK(strstr(R.body, "<p id=\"stale\" class=\"stale\" role=\"status\" hidden></p>") != NULL);
+	close(fd);
+	close(fd2);
+	ownership_enforce(&m.owner, NULL);
+}
+
 static void test_stream(void)
 {
 	static char buf[65536];
@@ -1859,6 +1901,7 @@ int main(int argc, char **argv)
 	test_conditional();
 	test_ownership();
 	test_stream_ownership();
+	test_stream_staleness();
 	test_cache_control();
 	test_comments();
 	test_rejections();

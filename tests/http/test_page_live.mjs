@@ -4,9 +4,11 @@
 // arrive through Kafka, also after the connection dropped (through a TCP
 // proxy the test cuts); the list of campaigns is cards with the crowd's
 // totals, and campaign "." opens and goes live; money above 2^53 minor
-// units stays exact. Screenshots at desktop and phone widths go to OUT_DIR.
+// units stays exact; a server that lost Kafka says so on the open page
+// ("Updates paused since ..."), and takes it back when the group forms
+// again. Screenshots at desktop and phone widths go to OUT_DIR.
 //
-// Usage: node test_page_live.mjs PLEDGED DEMO_JSONL [OUT_DIR]
+// Usage: node test_page_live.mjs PLEDGED SERVE_FIXTURE DEMO_JSONL [OUT_DIR]
 // Runs `pledged serve` on its embedded broker with the demo campaign plus 15
 // more comments, then drives the page with playwright-core (npm, no browser
 // download: it uses Debian's /usr/bin/chromium). Exit 77 (skip) when
@@ -17,7 +19,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [pledged, demo, out] = process.argv.slice(2);
+const [pledged, fixture, demo, out] = process.argv.slice(2);
 const CHROMIUM = "/usr/bin/chromium";
 const CAMPAIGN = "jess-phillips-for-labour-leader";
 
@@ -344,6 +346,54 @@ try {
 			check(scroll <= inner, `${path} at ${width} px does not scroll sideways (${scroll} > ${inner})`);
 		}
 		await p.close();
+	}
+
+	// A server alone in its consumer group that lost Kafka answers on,
+	// marked stale: the open page says its figures stopped moving, and
+	// takes it back when the group forms again. serve_fixture flips that
+	// state on signals, as serve's consumer does (assignment_lost.sh
+	// checks serve itself).
+	const still = join(work, "still");
+	const imported = spawnSync(pledged, ["import", "--data", still], { input: readFileSync(demo), encoding: "utf8" });
+	check(imported.status === 0, `the demo imported for the fixture (${imported.stderr})`);
+	const server = spawn(fixture, [still]);
+	let fixtureOut = "";
+	server.stdout.on("data", (chunk) => (fixtureOut += chunk));
+	try {
+		let fixturePort = 0;
+		await until("the fixture to listen", () => {
+			const m = fixtureOut.match(/port (\d+)/);
+			fixturePort = m ? Number(m[1]) : 0;
+			return fixturePort > 0;
+		}, 10000);
+		const stale = await browser.newPage();
+		await stale.goto(`http://127.0.0.1:${fixturePort}/c/${CAMPAIGN}`);
+		check(await until("its stream to open", async () =>
+			(await stale.getAttribute("main", "data-live")) === "true", 10000), "the fixture's page goes live");
+		check(!(await stale.isVisible("#stale")), "no stale note while the figures move");
+		server.kill("SIGUSR1");
+		check(await until("the stale note", async () => await stale.isVisible("#stale"), 10000),
+			"the page says when Kafka was lost");
+		check(((await stale.textContent("#stale")) || "").startsWith("Updates paused since "),
+			`the note says updates paused (${await stale.textContent("#stale")})`);
+		check((await stale.getAttribute("main", "data-live")) === "stale", "the page is marked stale");
+		if (out) {
+			await stale.screenshot({ path: join(out, "page-stale.png") });
+		}
+		server.kill("SIGUSR2");
+		check(await until("the note to go", async () => !(await stale.isVisible("#stale")), 10000),
+			"the note goes when the group forms again");
+		check((await stale.getAttribute("main", "data-live")) === "true", "the page is live again");
+		// Loaded while stale, the server's own page says it, script or none.
+		server.kill("SIGUSR1");
+		await sleep(300);
+		const plain = await browser.newPage({ javaScriptEnabled: false });
+		await plain.goto(`http://127.0.0.1:${fixturePort}/c/${CAMPAIGN}`);
+		check(await plain.isVisible("#stale"), "a page loaded while stale has the note without its script");
+		await plain.close();
+	} finally {
+		server.kill("SIGTERM");
+		await new Promise((resolve) => server.on("exit", resolve));
 	}
 } catch (err) {
 	failed++;

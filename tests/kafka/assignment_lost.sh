@@ -3,17 +3,18 @@
 # librdkafka drop the consumer's assignment. An instance alone in its group
 # (it held every partition) goes on answering for its campaigns, each
 # answer marked X-Pledged-Stale-Since, /healthz 503, /readyz 200; when Kafka
-# is back it is assigned again and the mark goes. Instances of one group
+# is back it is assigned again and the mark goes; a stream open across it
+# is told both ("event: stale", "event: fresh"). Instances of one group
 # each holding part of the topic (or none) answer 503 instead: their
 # partitions may go to another when the group forms again.
 # Usage: assignment_lost.sh PLEDGED MOCK_BROKER
 set -u
 PLEDGED=$1 MOCK=$2
 work=$(mktemp -d "${TMPDIR:-/tmp}/pledged-lost-XXXXXX")
-MOCK_PID= A_PID= B_PID= C_PID= D_PID=
+MOCK_PID= A_PID= B_PID= C_PID= D_PID= SSE_PID=
 cleanup() {
 	[ -n "$MOCK_PID" ] && kill -CONT "$MOCK_PID" 2>/dev/null
-	for pid in $A_PID $B_PID $C_PID $D_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	for pid in $SSE_PID $A_PID $B_PID $C_PID $D_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -58,6 +59,10 @@ for _ in $(seq 100); do [ "$(status "$A_URL" /v1/campaigns/c1)" = 200 ] && [ "$(
 [ "$(raised)" = 500 ] && ok || die "c1 was not applied: $(cat "$work/body")"
 [ -z "$(header X-Pledged-Stale-Since)" ] && ok || fail "answers are marked stale while Kafka answers"
 
+# A stream open across the outage is told when the figures stop and start moving.
+curl -sN --max-time 120 "$A_URL/v1/campaigns/c1/stream" >"$work/sse" 2>/dev/null &
+SSE_PID=$!
+for _ in $(seq 50); do grep -q 'event: summary' "$work/sse" && break; sleep 0.1; done
 kill -STOP "$MOCK_PID"
 stopped_ms=$(($(date +%s%N) / 1000000))
 wait_header "$A_URL" /v1/campaigns/c1 X-Pledged-Stale-Since '^[0-9]+$' 30 && ok ||
@@ -74,6 +79,9 @@ since=$(header X-Pledged-Stale-Since)
 [ "$(status "$A_ADMIN" /readyz)" = 200 ] && grep -q 'X-Pledged-Stale-Since' "$work/body" && ok ||
 	fail "readyz in the outage: $(cat "$work/body")"
 grep -q "goes on answering for its campaigns, marked stale" "$work/A.log" && ok || fail "the log does not say the answers are stale"
+for _ in $(seq 20); do grep -q "^data: {\"since\":$since}" "$work/sse" && break; sleep 0.1; done
+grep -B1 "^data: {\"since\":$since}" "$work/sse" | grep -q '^event: stale' && ok ||
+	fail "the stream was not told the figures are stale: $(tail -c 300 "$work/sse")"
 
 kill -CONT "$MOCK_PID"
 for _ in $(seq 600); do
@@ -84,6 +92,9 @@ done
 [ "$(header X-Pledged-Partitions)" = "0,1 of 2" ] && [ -z "$(header X-Pledged-Stale-Since)" ] && ok ||
 	die "A was not assigned again after the outage (partitions '$(header X-Pledged-Partitions)', stale since '$(header X-Pledged-Stale-Since)')"
 [ "$(status "$A_ADMIN" /healthz)" = 200 ] && ok || fail "healthz is not 200 after the outage: $(cat "$work/body")"
+for _ in $(seq 20); do grep -q '^event: fresh' "$work/sse" && break; sleep 0.1; done
+grep -q '^event: fresh' "$work/sse" && ok || fail "the stream was not told the figures move again"
+kill "$SSE_PID" 2>/dev/null; wait "$SSE_PID" 2>/dev/null; SSE_PID=
 pledge c1 2 250 | publish
 for _ in $(seq 100); do status "$A_URL" /v1/campaigns/c1 >/dev/null; [ "$(raised)" = 750 ] && break; sleep 0.1; done
 [ "$(raised)" = 750 ] && ok || fail "c1 did not move after the outage: $(cat "$work/body")"

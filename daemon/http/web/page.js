@@ -303,6 +303,25 @@
 		stream.addEventListener("open", function () {
 			main.setAttribute("data-live", "true");
 		});
+		/* The server lost Kafka: its figures stop moving until "fresh". */
+		stream.addEventListener("stale", function (event) {
+			var since = new Date(JSON.parse(event.data).since);
+			var note = document.getElementById("stale");
+			if (note) {
+				note.textContent = "Updates paused since " +
+					since.toLocaleString([], { dateStyle: "long", timeStyle: "short" }) +
+					": these figures may be behind.";
+				note.hidden = false;
+			}
+			main.setAttribute("data-live", "stale");
+		});
+		stream.addEventListener("fresh", function () {
+			var note = document.getElementById("stale");
+			if (note) {
+				note.hidden = true;
+			}
+			main.setAttribute("data-live", "true");
+		});
 		stream.addEventListener("error", function () {
 			main.setAttribute("data-live", "false");
 			if (stream.readyState === EventSource.CLOSED) {

@@ -185,11 +185,12 @@ else
 	fail "the demo's data.mdb has no list of free pages to damage (root '$root')"
 fi
 
-# Pages that read fine but would make the next write free a page in use:
-# a leaf's header naming another page (LMDB frees the number a page's
-# header names when it copies the page), and a page in use that the list
-# of free pages also holds (the next write would hand it out). verify names
-# the page and its tree; backup and compact refuse to copy.
+# Pages that read fine but would make the next write go astray: a leaf's
+# header naming another page (LMDB frees the number a page's header names
+# when it copies the page), a leaf flagged dirty (LMDB would write into it
+# through the read-only map), and a page in use that the list of free pages
+# also holds (the next write would hand it out). verify names the page and
+# its tree; backup and compact refuse to copy.
 pages_py() { # pages_py DIR CASE: damages DIR's data.mdb, prints the page
 	python3 - "$1/data.mdb" "$2" <<'PY'
 import struct, sys
@@ -202,6 +203,8 @@ leaves = [p for p in range(2, len(d) // ps) if u64(p * ps) == p and u16(p * ps +
 victim = leaves[len(leaves) // 2]
 if case == 'renamed':
     struct.pack_into('<Q', d, victim * ps, victim ^ 0x40)
+elif case == 'flagged':  # P_DIRTY: LMDB would take it for a page copied already
+    struct.pack_into('<H', d, victim * ps + 10, u16(victim * ps + 10) | 0x10)
 else:  # the first page the free list names becomes a page in use
     newest = max((u64(m * ps + 144), m) for m in (0, 1))[1]
     root = u64(newest * ps + 80)
@@ -212,11 +215,11 @@ open(path, 'r+b').write(d)
 print(victim)
 PY
 }
-for case in renamed listed-free; do
+for case in renamed flagged listed-free; do
 	rm -rf "$work/p" && cp -r "$work/good" "$work/p"
 	page=$(pages_py "$work/p" $case) || fail "$case: cannot damage the demo's pages"
 	expect 1 "verify of a page $case" -- "$PLEDGED" verify --data "$work/p"
-	if [ $case = renamed ]; then
+	if [ $case != listed-free ]; then
 		contains "$work/out" "DAMAGED: LMDB's pages of table '" "verify names the table of the page $case"
 	else
 		contains "$work/out" "DAMAGED: LMDB's list of free pages" "verify names the free list"

@@ -58,8 +58,12 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 		d->state[slot] = DELIVERED;
 		return;
 	}
-	if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE) {
-		d->state[slot] = FAILED; /* never sent: sent again, erased, once all is back */
+	if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+	    msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+		/* Taken back for an erasure: sent again, as the store holds it,
+		 * once all is back. One in flight may have arrived already (then
+		 * twice: at least once). */
+		d->state[slot] = FAILED;
 		d->purged = true;
 		return;
 	}
@@ -368,10 +372,11 @@ void dlq_erasure(void *dlq, bool begins)
 	pthread_mutex_lock(&d->hold_lock);
 	d->held = begins;
 	pthread_mutex_unlock(&d->hold_lock);
-	/* Never sent, so taken back whole: sent again from the store once
-	 * released. What is in flight went before the erasure was written. */
+	/* Taken back, to be sent again from the store once released: what
+	 * waits, and what is in flight, which librdkafka would send again
+	 * after the erasure if its request failed. */
 	if (begins)
-		rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE);
+		rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 }
 
 void dlq_stop(struct dlq *d)

@@ -48,10 +48,12 @@ int dlq_start(struct dlq **out, struct store *st, struct writer *w, struct metri
 /*
  * An erasure is about to be written (begins), or its write ended, committed
  * or not (!begins); dlq is a struct dlq. In between nothing is handed to
- * librdkafka, and what its queue held is taken back at once: those copies
- * may hold bytes the erasure empties, and the topic may come back the
- * moment the erasure commits. They are read from the store again once it
- * ends. For consumer_options.on_erasure: called on the consumer's thread.
+ * librdkafka, and what it holds, queued or in flight, is taken back at
+ * once: those copies may hold bytes the erasure empties, and the topic may
+ * come back (or a failed request be sent again) the moment the erasure
+ * commits. They are read from the store again once it ends; one that was
+ * in flight may then arrive twice. For consumer_options.on_erasure: called
+ * on the consumer's thread.
  */
 void dlq_erasure(void *dlq, bool begins);
 

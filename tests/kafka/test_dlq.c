@@ -1,14 +1,18 @@
 /*
  * test_dlq.c — the dead-letter queue and an erasure, over TCP against the
- * mock cluster: a rejection waits in librdkafka's queue while the
- * dead-letter topic has no leader; its supporter is forgotten; the topic
- * comes back just after the erasure commits, before anything else happens.
- * The copy librdkafka held must not go out: the rejection reaches the
- * topic once, erased (an empty value, pledged.erased=true).
+ * mock cluster. A rejection is in librdkafka's hands, its supporter is
+ * forgotten, and the copy librdkafka holds must not reach the topic after
+ * the erasure commits: the rejection arrives once, erased (an empty value,
+ * pledged.erased=true). Held two ways:
+ *  - queued: the dead-letter topic has no leader, and comes back just after
+ *    the erasure commits, before anything else happens;
+ *  - in flight: the broker answers its request 4 s late, with an error
+ *    librdkafka retries, after the erasure has committed.
  *
  * The writer step here writes each batch as serve does, then, for the
  * batch that erases, brings the topic back and waits 1.5 s before it
- * reports the batch: the moment the old forwarder let the held copy out.
+ * reports the batch: the moment a forwarder that learned of the erasure
+ * after the fact let the held copy out.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include "kt.h"
 
 #define DLQ_TOPIC "dead-letters"
+#define DLQ_BROKER 2 /* the dead-letter topic's leader; the events' is 1 */
 #define SECRET "Secret-Hold-Text"
 
 static rd_kafka_mock_cluster_t *cluster;
@@ -33,7 +38,7 @@ static int erase_then_reopen(struct writer *w, const struct ingest_msg *msgs, si
 	for (size_t i = 0; i < n; i++) {
 		if (msgs[i].decoded->rc == 0 &&
 		    msgs[i].decoded->ev.type == PL_EV_SUPPORTER_FORGOTTEN) {
-			rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 0, 1);
+			rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 0, DLQ_BROKER);
 			kt_sleep_ms(1500);
 			break;
 		}
@@ -106,13 +111,19 @@ static int read_topic(const char *brokers, struct dead_letter *out, int max)
 	return n;
 }
 
-static void test_erasure_as_topic_returns(void)
+enum held { QUEUED, IN_FLIGHT };
+
+static void test_erasure_while_held(enum held how)
 {
 	struct kt_env e;
-	kt_env_start(&e, 1, 1, "dlq-erasure");
+	kt_env_start(&e, 2, 1, how == QUEUED ? "dlq-queued" : "dlq-in-flight");
 	cluster = e.cluster.mc;
+	rd_kafka_mock_partition_set_leader(cluster, KT_TOPIC, 0, 1);
 	CHECK_INT(rd_kafka_mock_topic_create(cluster, DLQ_TOPIC, 1, 1), 0);
-	rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 0, -1);
+	rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 0, how == QUEUED ? -1 : DLQ_BROKER);
+	if (how == IN_FLIGHT) /* the next produce request, the rejection's, answered late and refused */
+		rd_kafka_mock_broker_push_request_error_rtts(cluster, DLQ_BROKER, 0 /* Produce */, 1,
+							     RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, 4000);
 
 	struct dlq *d;
 	char err[512];
@@ -130,7 +141,7 @@ static void test_erasure_as_topic_returns(void)
 			      "\"campaign\":\"nowhere\",\"comment\":\"k1\",\"supporter\":\"s-gone\","
 			      "\"text\":\"" SECRET "\"}") >= 0);
 	CHECK(kt_wait(backlog_one, &e.m, 20000));
-	kt_sleep_ms(500); /* handed to librdkafka, which holds it: no leader */
+	kt_sleep_ms(1500); /* handed to librdkafka: queued (no leader) or in flight */
 	CHECK(kt_produce_json(e.producer, KT_TOPIC, 0, NULL,
 			      "{\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"f-1\","
 			      "\"at\":1700000000001,\"supporter\":\"s-gone\"}") >= 0);
@@ -151,6 +162,7 @@ static void test_erasure_as_topic_returns(void)
 
 int main(void)
 {
-	test_erasure_as_topic_returns();
+	test_erasure_while_held(QUEUED);
+	test_erasure_while_held(IN_FLIGHT);
 	return check_done();
 }

@@ -15,6 +15,7 @@
 
 #include "bytes.h"
 #include "crash_point.h"
+#include "lmdb_layout.h"
 #include "pl_error.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
@@ -863,23 +864,21 @@ int store_last(struct store_txn *t, enum store_db db, MDB_val *key, MDB_val *val
 
 bool store_value_sound(struct store_txn *t, const MDB_val *k, const MDB_val *v)
 {
-	/* LMDB 0.9's layout: a 16-byte page header (page number, padding,
-	 * flags, then the overflow page count), P_OVERFLOW = 0x04, and a node
-	 * of 8 bytes plus key and value moved to overflow pages when larger
-	 * than nodemax. */
-	enum { PAGE_HEADER = 16, P_OVERFLOW = 0x04, NODE_HEADER = 8, MIN_KEYS = 2 };
+	/* A node of 8 bytes plus key and value larger than nodemax has the
+	 * value moved to overflow pages (lmdb_layout.h). */
 	MDB_stat ms;
 	if (mdb_env_stat(mdb_txn_env(t->txn), &ms))
 		return true;
-	size_t psize = ms.ms_psize, nodemax = (((psize - PAGE_HEADER) / MIN_KEYS) & ~(size_t)1) - 2;
-	if (NODE_HEADER + k->mv_size + v->mv_size <= nodemax)
+	size_t psize = ms.ms_psize,
+	       nodemax = (((psize - LMDB_PAGE_HEADER) / LMDB_MIN_KEYS) & ~(size_t)1) - 2;
+	if (LMDB_NODE_HEADER + k->mv_size + v->mv_size <= nodemax)
 		return true;
-	const uint8_t *header = (const uint8_t *)v->mv_data - PAGE_HEADER;
+	const uint8_t *header = (const uint8_t *)v->mv_data - LMDB_PAGE_HEADER;
 	uint16_t flags;
 	uint32_t pages;
-	memcpy(&flags, header + 10, sizeof flags);
-	memcpy(&pages, header + 12, sizeof pages);
-	return (flags & P_OVERFLOW) && pages == (PAGE_HEADER + v->mv_size + psize - 1) / psize;
+	memcpy(&flags, header + LMDB_PAGE_FLAGS_AT, sizeof flags);
+	memcpy(&pages, header + LMDB_PAGE_LOWER_AT, sizeof pages);
+	return (flags & LMDB_P_OVERFLOW) && pages == lmdb_overflow_pages(v->mv_size, psize);
 }
 
 bool store_seek_finds(struct store_txn *t, enum store_db db, const MDB_val *key,

@@ -22,31 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lmdb_layout.h"
 #include "pl_error.h"
 
-/* LMDB 0.9's layout (mdb.c): a page's 16-byte header holds its number, 2
- * bytes of padding, its flags, then where its free space starts and ends
- * (or, for an overflow page, how many pages it spans); the 16-bit offsets
- * of its nodes follow. A node has 8 bytes of header: the data's size (a
- * child's page number in a branch page, whose high 16 bits are the
- * flags'), flags and the key's size; then the key and the data. */
 enum {
-	PAGE_HEADER = 16,
-	P_BRANCH = 0x01,
-	P_LEAF = 0x02,
-	P_OVERFLOW = 0x04,
-	P_LEAF2 = 0x20,
-	NODE_HEADER = 8,
-	F_BIGDATA = 0x01, /* the data is on overflow pages: their first number */
-	F_SUBDATA = 0x02, /* the data is a tree's record: a named table, or a key's duplicates */
-	/* A tree's record (MDB_db): the root's page number at byte 40 of 48. */
-	DB_RECORD = 48,
-	DB_ROOT_AT = 40,
-	/* The meta page: the free pages' and the main tree's records from byte
-	 * 40, then the last page number, then the transaction id. */
-	META_FREE_AT = PAGE_HEADER + 24,
-	META_MAIN_AT = META_FREE_AT + DB_RECORD,
-	META_TXNID_AT = META_MAIN_AT + DB_RECORD + 8,
 	/* Trees of trees (the main tree, a table, a key's duplicates) are a
 	 * few levels deep each; a deeper walk is a loop in damaged pages. */
 	MAX_DEPTH = 40,
@@ -124,13 +103,13 @@ static const uint8_t *page_named(struct walk *w, uint64_t pgno, uint8_t *buf, si
  */
 static int check_overflow(struct walk *w, uint64_t pgno, uint64_t size)
 {
-	uint8_t header[PAGE_HEADER];
+	uint8_t header[LMDB_PAGE_HEADER];
 	const uint8_t *page = page_named(w, pgno, header, sizeof header);
-	if (!page || u16_at(page + 10) != P_OVERFLOW)
+	if (!page || u16_at(page + LMDB_PAGE_FLAGS_AT) != LMDB_P_OVERFLOW)
 		return damaged(w, pgno);
 	uint32_t n;
-	memcpy(&n, page + 12, sizeof n);
-	if (n < (PAGE_HEADER + size + w->psize - 1) / w->psize || n > w->pages - pgno ||
+	memcpy(&n, page + LMDB_PAGE_LOWER_AT, sizeof n);
+	if (n < lmdb_overflow_pages(size, w->psize) || n > w->pages - pgno ||
 	    !mark(w, pgno, n))
 		return damaged(w, pgno);
 	return PL_OK;
@@ -157,37 +136,40 @@ static int walk_subtree(struct walk *w, uint64_t root, int depth, const uint8_t 
 /* The nodes of a branch or leaf page, and what they point to. */
 static int walk_nodes(struct walk *w, uint64_t pgno, const uint8_t *page, bool branch, int depth)
 {
-	uint16_t lower = u16_at(page + 12), upper = u16_at(page + 14);
-	if (lower < PAGE_HEADER || lower > upper || upper > w->psize || (lower - PAGE_HEADER) % 2)
+	uint16_t lower = u16_at(page + LMDB_PAGE_LOWER_AT);
+	uint16_t upper = u16_at(page + LMDB_PAGE_UPPER_AT);
+	if (lower < LMDB_PAGE_HEADER || lower > upper || upper > w->psize ||
+	    (lower - LMDB_PAGE_HEADER) % 2)
 		return damaged(w, pgno);
-	size_t count = (size_t)(lower - PAGE_HEADER) / 2;
+	size_t count = (size_t)(lower - LMDB_PAGE_HEADER) / 2;
 	if (branch && count == 0)
 		return damaged(w, pgno);
 	for (size_t i = 0; i < count; i++) {
-		uint16_t at = u16_at(page + PAGE_HEADER + 2 * i);
-		if (at < upper || (size_t)at + NODE_HEADER > w->psize)
+		uint16_t at = u16_at(page + LMDB_PAGE_HEADER + 2 * i);
+		if (at < upper || (size_t)at + LMDB_NODE_HEADER > w->psize)
 			return damaged(w, pgno);
 		const uint8_t *node = page + at;
 		uint16_t lo = u16_at(node), hi = u16_at(node + 2), flags = u16_at(node + 4),
 			 ksize = u16_at(node + 6);
-		if ((size_t)at + NODE_HEADER + ksize > w->psize)
+		if ((size_t)at + LMDB_NODE_HEADER + ksize > w->psize)
 			return damaged(w, pgno);
 		int rc = PL_OK;
 		if (branch) {
-			rc = walk_tree(w, lo | (uint64_t)hi << 16 | (uint64_t)flags << 32, depth + 1);
+			uint64_t child = lo | (uint64_t)hi << 16 | (uint64_t)flags << 32;
+			rc = walk_tree(w, child, depth + 1);
 		} else {
 			uint64_t dsize = lo | (uint64_t)hi << 16;
-			const uint8_t *data = node + NODE_HEADER + ksize;
-			size_t inline_size = flags & F_BIGDATA ? sizeof(uint64_t) : dsize;
-			if ((size_t)at + NODE_HEADER + ksize + inline_size > w->psize)
+			const uint8_t *data = node + LMDB_NODE_HEADER + ksize;
+			size_t inline_size = flags & LMDB_F_BIGDATA ? sizeof(uint64_t) : dsize;
+			if ((size_t)at + LMDB_NODE_HEADER + ksize + inline_size > w->psize)
 				return damaged(w, pgno);
-			if (flags & F_BIGDATA)
+			if (flags & LMDB_F_BIGDATA)
 				rc = check_overflow(w, u64_at(data), dsize);
-			else if (flags & F_SUBDATA && dsize != DB_RECORD)
+			else if (flags & LMDB_F_SUBDATA && dsize != LMDB_DB_RECORD)
 				rc = damaged(w, pgno);
-			else if (flags & F_SUBDATA)
-				rc = walk_subtree(w, u64_at(data + DB_ROOT_AT), depth + 1, node + NODE_HEADER,
-						  ksize);
+			else if (flags & LMDB_F_SUBDATA)
+				rc = walk_subtree(w, u64_at(data + LMDB_DB_ROOT_AT), depth + 1,
+						  node + LMDB_NODE_HEADER, ksize);
 		}
 		if (rc)
 			return rc;
@@ -207,10 +189,10 @@ static int walk_tree(struct walk *w, uint64_t root, int depth)
 		return damaged(w, root);
 	/* Exactly what LMDB writes: a bit more (a page taken for one already
 	 * copied, or one freed) makes the next write go astray. */
-	switch (u16_at(page + 10)) {
-	case P_BRANCH: return walk_nodes(w, root, page, true, depth);
-	case P_LEAF: return walk_nodes(w, root, page, false, depth);
-	case P_LEAF | P_LEAF2: return PL_OK; /* fixed-size keys, no nodes to follow */
+	switch (u16_at(page + LMDB_PAGE_FLAGS_AT)) {
+	case LMDB_P_BRANCH: return walk_nodes(w, root, page, true, depth);
+	case LMDB_P_LEAF: return walk_nodes(w, root, page, false, depth);
+	case LMDB_P_LEAF | LMDB_P_LEAF2: return PL_OK; /* fixed-size keys, no nodes to follow */
 	default: return damaged(w, root);
 	}
 }
@@ -245,19 +227,19 @@ static int check_free_list(struct walk *w, MDB_txn *txn)
 static int check_snapshot(struct walk *w, MDB_txn *txn)
 {
 	uint64_t id = mdb_txn_id(txn);
-	uint8_t metas[2][META_TXNID_AT + 8];
+	uint8_t metas[2][LMDB_META_TXNID_AT + 8];
 	const uint8_t *meta = NULL;
 	for (int m = 0; m < 2; m++)
 		if (read_page(w, (uint64_t)m, metas[m], sizeof metas[m]) &&
-		    u64_at(metas[m] + META_TXNID_AT) == id)
+		    u64_at(metas[m] + LMDB_META_TXNID_AT) == id)
 			meta = metas[m];
 	if (!meta)
 		return SNAPSHOT_GONE;
 	w->where = FREE_TREE;
-	int rc = walk_tree(w, u64_at(meta + META_FREE_AT + DB_ROOT_AT), 0);
+	int rc = walk_tree(w, u64_at(meta + LMDB_META_FREE_AT + LMDB_DB_ROOT_AT), 0);
 	w->where = MAIN_TREE;
 	if (rc == PL_OK)
-		rc = walk_tree(w, u64_at(meta + META_MAIN_AT + DB_ROOT_AT), 0);
+		rc = walk_tree(w, u64_at(meta + LMDB_META_MAIN_AT + LMDB_DB_ROOT_AT), 0);
 	w->where = FREE_TREE; /* a page in use that it lists as free */
 	if (rc == PL_OK)
 		rc = check_free_list(w, txn);
@@ -285,7 +267,8 @@ int store_check_pages(struct store *st, struct store_page_damage *bad)
 			break;
 		}
 		w.psize = ms.ms_psize;
-		uint64_t last = (uint64_t)info.me_last_pgno + 1, in_file = (uint64_t)sb.st_size / w.psize;
+		uint64_t last = (uint64_t)info.me_last_pgno + 1;
+		uint64_t in_file = (uint64_t)sb.st_size / w.psize;
 		w.pages = last < in_file ? last : in_file;
 		free(w.seen);
 		w.seen = calloc((size_t)(w.pages + 7) / 8, 1);

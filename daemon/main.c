@@ -1,15 +1,11 @@
-/* main.c — the pledged binary: dispatch to a subcommand. The only file that exits. */
-#include <signal.h>
-#include <stdint.h>
+/* main.c — the pledged binary: dispatch to a subcommand. The only file that
+ * exits, with damage_exit.c for a damaged data file's faults. */
 #include <stdio.h>
 #include <string.h>
-#include <ucontext.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
-#include "scratch.h"
-#include "store.h"
+#include "damage_exit.h"
 
 static const struct {
 	const char *name;
@@ -40,93 +36,9 @@ static void print_usage(FILE *out)
 	fputs("\nRun 'pledged COMMAND --help' for a command's options.\n", out);
 }
 
-static void say(const char *s)
-{
-	/* write(2): the only output that is safe inside a signal handler. */
-	ssize_t ignored = write(STDERR_FILENO, s, strlen(s));
-	(void)ignored;
-}
-
-static const char damaged_advice[] =
-	"; the data dir is damaged: run 'pledged verify' on a copy, and restore it from a "
-	"backup (see docs/operations.md)\n";
-
-/* LMDB found one of its own pages damaged: say so and exit instead of aborting. */
-static void on_damaged_page(const char *what)
-{
-	say("pledged: LMDB found a damaged page (");
-	say(what);
-	say(")");
-	say(damaged_advice);
-	cli_scratch_remove();
-	_exit(CLI_STORE);
-}
-
-/* A read of the memory-mapped file beyond its end: the file was cut short
- * under us, or a damaged page points past it. */
-static void on_sigbus(int sig)
-{
-	(void)sig;
-	say("pledged: the data file ends before a page it refers to");
-	say(damaged_advice);
-	cli_scratch_remove();
-	_exit(CLI_STORE);
-}
-
-static uintptr_t lmdb_lo, lmdb_hi;
-static struct sigaction before_segv, before_abrt;
-
-/* The instruction a crash signal interrupted. */
-static uintptr_t crashed_at(const void *context)
-{
-	const ucontext_t *uc = context;
-#if defined(__x86_64__)
-	return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-#elif defined(__aarch64__)
-	return (uintptr_t)uc->uc_mcontext.pc;
-#else
-	(void)uc;
-	return 0;
-#endif
-}
-
-/* A crash inside LMDB, or in a copy LMDB was making: it followed a
- * damaged page it trusted. Any other crash is a bug of pledged's and goes
- * on to what handled it before (the default: a core dump; under
- * AddressSanitizer, its report). */
-static void on_crash(int sig, siginfo_t *info, void *context)
-{
-	(void)info;
-	uintptr_t pc = crashed_at(context);
-	if ((sig == SIGSEGV && pc >= lmdb_lo && pc < lmdb_hi) || store_copying()) {
-		say(sig == SIGSEGV ? "pledged: LMDB crashed following a page of the data file"
-				   : "pledged: LMDB's copy of the data file broke the heap");
-		say(damaged_advice);
-		cli_scratch_remove();
-		_exit(CLI_STORE);
-	}
-	/* The fault happens again, or abort() raises again, there. */
-	sigaction(sig, sig == SIGSEGV ? &before_segv : &before_abrt, NULL);
-	if (sig == SIGABRT)
-		raise(sig);
-}
-
-static void handle_damage(void)
-{
-	store_set_damage_handler(on_damaged_page);
-	struct sigaction sa = {.sa_handler = on_sigbus};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
-	(void)store_lmdb_code(&lmdb_lo, &lmdb_hi);
-	struct sigaction crash = {.sa_sigaction = on_crash, .sa_flags = SA_SIGINFO};
-	sigemptyset(&crash.sa_mask);
-	sigaction(SIGSEGV, &crash, &before_segv);
-	sigaction(SIGABRT, &crash, &before_abrt);
-}
-
 int main(int argc, char **argv)
 {
-	handle_damage();
+	damage_exit_install();
 	if (argc < 2) {
 		print_usage(stderr);
 		return CLI_USAGE;

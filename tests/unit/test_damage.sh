@@ -8,7 +8,8 @@
 #     must make verify exit 1 naming that entry. LMDB keeps no checksums of
 #     its own pages, so a flip in a page header or a branch page can crash
 #     inside LMDB before pledged could look: pledged catches such a crash
-#     (the signal's address is in liblmdb) and exits 3 with advice. Those the
+#     (the frame nearest the fault that is LMDB's or pledged's is LMDB's) and
+#     exits 3 with advice, while a crash of pledged's own still crashes. Those the
 #     sanitizer reports itself (its report's first frame is in liblmdb) are
 #     counted and printed, not failed; a crash anywhere else fails. Whole
 #     pages of seeded garbage, which send LMDB astray, must be answered too.
@@ -166,6 +167,8 @@ f.write(bytes(r.getrandbits(8) for _ in range(4096)))"
 	contains "$work/out" "DAMAGED: LMDB's pages of table 'a.runs." "verify names the old slot's table"
 done
 
+echo '{"v":1,"type":"pledge.created","id":"free-1","at":1579000000000,"campaign":"jess-phillips-for-labour-leader","pledge":"pl-free-1","supporter":"sup-free-1","amount":100,"currency":"GBP"}' >"$work/one.jsonl"
+
 # LMDB's list of free pages, which no read uses and the next write does:
 # the flags of its root page flipped. verify names it; a writer exits 3.
 rm -rf "$work/free" && cp -r "$work/good" "$work/free"
@@ -177,7 +180,6 @@ if [ "$root" -gt 1 ] 2>/dev/null; then
 	printf '\377' | dd of="$work/free/data.mdb" bs=1 seek=$((root * 4096 + 10)) conv=notrunc 2>/dev/null
 	expect 1 "verify of a damaged list of free pages" -- "$PLEDGED" verify --data "$work/free"
 	contains "$work/out" "DAMAGED: LMDB's list of free pages" "verify names the free pages"
-	echo '{"v":1,"type":"pledge.created","id":"free-1","at":1579000000000,"campaign":"jess-phillips-for-labour-leader","pledge":"pl-free-1","supporter":"sup-free-1","amount":100,"currency":"GBP"}' >"$work/one.jsonl"
 	expect 3 "import onto a damaged list of free pages" -- "$PLEDGED" import --data "$work/free" \
 		<"$work/one.jsonl"
 	contains "$work/err" "restore it from a backup" "import says what to do"
@@ -231,6 +233,41 @@ for case in renamed flagged listed-free; do
 	expect 3 "compact of a page $case" -- "$PLEDGED" compact --data "$work/p"
 	contains "$work/err" "it is damaged" "compact says the data dir is damaged ($case)"
 done
+
+# The list of tables' root flagged dirty: the next write's commit copies
+# into it through the read-only map and faults in libc's memcpy, called
+# from LMDB. That is damage (exit 3 with advice), not a crash of pledged's.
+rm -rf "$work/dirty" && cp -r "$work/good" "$work/dirty"
+python3 - "$work/dirty/data.mdb" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+ps = 4096
+u16 = lambda o: struct.unpack_from('<H', d, o)[0]
+u64 = lambda o: struct.unpack_from('<Q', d, o)[0]
+newest = max((u64(m * ps + 144), m) for m in (0, 1))[1]
+root = u64(newest * ps + 128)
+struct.pack_into('<H', d, root * ps + 10, u16(root * ps + 10) | 0x10)
+open(sys.argv[1], 'r+b').write(d)
+PY
+expect 3 "import onto a list of tables flagged dirty" -- "$PLEDGED" import --data "$work/dirty" \
+	<"$work/one.jsonl"
+contains "$work/err" "LMDB crashed following a page of the data file" "import says LMDB crashed on a page"
+contains "$work/err" "restore it from a backup" "import says what to do after LMDB's crash"
+
+# A crash of pledged's own, in a library routine it called (getopt_long,
+# replaced by one that faults), is a bug: not taken for damage.
+cat >"$work/fault.c" <<'C'
+int getopt_long(void) { *(volatile int *)0 = 1; return -1; }
+C
+if ${CC:-cc} -shared -fPIC -o "$work/fault.so" "$work/fault.c" 2>"$work/err"; then
+	timeout 60 env ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0" LD_PRELOAD="$work/fault.so" \
+		"$PLEDGED" verify --data "$work/good" >"$work/out" 2>"$work/err"
+	rc=$?
+	[ "$rc" != 0 ] && [ "$rc" != 3 ] && ok || fail "a crash of pledged's own: exit $rc, want a crash"
+	! grep -q "data dir is damaged" "$work/err" && ok || fail "a crash of pledged's own was taken for damage"
+else
+	fail "cannot build the faulting library: $(head -2 "$work/err")"
+fi
 
 # An erasure that meets a damaged entry of the supporter's (entry 2 is
 # sup-0763's pledge) writes nothing and says the data dir is damaged.

@@ -5,6 +5,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ struct store {
 	pthread_rwlock_t resize_lock; /* shared: a txn is open; exclusive: resizing */
 	char *dir;
 	int format;
+	_Atomic int refused; /* store_refuse_writes(): every write fails with it */
 };
 
 static void (*damage_handler)(const char *what);
@@ -572,7 +574,22 @@ bool store_same_snapshot(const struct store_txn *reader, const struct store_txn 
 
 int store_write_begin(struct store *st, struct store_txn *t)
 {
+	int refused = atomic_load(&st->refused);
+	if (refused) {
+		memset(t, 0, sizeof *t);
+		return t->err = refused;
+	}
 	return txn_begin(st, t, true, false);
+}
+
+void store_refuse_writes(struct store *st, int err)
+{
+	atomic_store(&st->refused, err);
+}
+
+int store_writes_refused(struct store *st)
+{
+	return atomic_load(&st->refused);
 }
 
 int store_catch_up_readers(struct store *st)

@@ -17,6 +17,7 @@
 #define STORE_H
 
 #include <lmdb.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -194,6 +195,14 @@ bool store_same_snapshot(const struct store_txn *reader, const struct store_txn 
 /* Begins the write transaction (one at a time, across processes). */
 int store_write_begin(struct store *st, struct store_txn *t);
 /*
+ * Makes every later write transaction of st fail with err (non-zero): for
+ * damage found outside a write (serve's walk of the pages at start), which
+ * writing on would spread. Safe from any thread; for the process's life.
+ */
+void store_refuse_writes(struct store *st, int err);
+/* The error store_refuse_writes() set, or 0. Safe from any thread. */
+int store_writes_refused(struct store *st);
+/*
  * A writer killed inside its commit, after LMDB wrote the meta page and
  * before it told lock.mdb the new transaction's id, leaves read
  * transactions on the snapshot before that commit for as long as another
@@ -299,6 +308,9 @@ struct store_page_damage {
 	char where[96]; /* its tree: "LMDB's pages of table 'name'", "LMDB's list of free pages"... */
 };
 int store_check_pages(struct store *st, struct store_page_damage *bad);
+/* The same, giving up with PL_EBUSY once *stop is set (a walk beside serve). */
+int store_check_pages_until(struct store *st, struct store_page_damage *bad,
+			    const atomic_bool *stop);
 /* Deletes the named database of an older format, if there is one (`pledged upgrade`). */
 void store_drop_named(struct store_txn *t, const char *name);
 /* Opens a cursor; the caller closes it with mdb_cursor_close() before the txn ends. */

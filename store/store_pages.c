@@ -14,6 +14,7 @@
  */
 #include "store.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@ struct walk {
 	uint8_t *seen;  /* a bit per page: reached from a root */
 	const char *where; /* the tree walked now, as store_page_damage names it */
 	struct store_page_damage *bad;
+	const atomic_bool *stop; /* NULL, or set when the walk is to give up */
 };
 
 static uint16_t u16_at(const uint8_t *p)
@@ -181,6 +183,8 @@ static int walk_tree(struct walk *w, uint64_t root, int depth)
 {
 	if (root == NO_PAGE)
 		return PL_OK;
+	if (w->stop && atomic_load_explicit(w->stop, memory_order_relaxed))
+		return PL_EBUSY;
 	if (depth > MAX_DEPTH)
 		return damaged(w, root);
 	const uint8_t *page =
@@ -248,7 +252,13 @@ static int check_snapshot(struct walk *w, MDB_txn *txn)
 
 int store_check_pages(struct store *st, struct store_page_damage *bad)
 {
-	struct walk w = {.bad = bad};
+	return store_check_pages_until(st, bad, NULL);
+}
+
+int store_check_pages_until(struct store *st, struct store_page_damage *bad,
+			    const atomic_bool *stop)
+{
+	struct walk w = {.bad = bad, .stop = stop};
 	int rc = SNAPSHOT_GONE;
 	memset(bad, 0, sizeof *bad);
 	for (int i = 0; i < SNAPSHOT_TRIES && rc == SNAPSHOT_GONE; i++) {

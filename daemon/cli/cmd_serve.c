@@ -32,6 +32,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "members.h"
+#include "page_watch.h"
 #include "partitioner.h"
 #include "pl_error.h"
 
@@ -362,6 +363,7 @@ static int serve_consuming(const struct serve_config *cfg)
 	struct consumer *consumer = NULL;
 	struct dlq *dlq = NULL;
 	struct members *members = NULL;
+	struct page_watch *pages = NULL;
 	struct slot_options sopt = {.checkpoint_entries = cfg->checkpoint_entries};
 	char err[512];
 	int lock_fd = -1;
@@ -372,6 +374,8 @@ static int serve_consuming(const struct serve_config *cfg)
 	writer.window = (struct event_window){cfg->earliest_event_time,
 					      (int64_t)cfg->max_clock_skew_s * 1000};
 	metrics_start(&m, st);
+	if (page_watch_start(&pages, st))
+		log_warn("cannot start the check of LMDB's pages; serve goes on without");
 	/* Before HTTP listens: until the first assignment it answers 503, not
 	 * with whatever the data dir holds of any partition. */
 	ownership_enforce(&m.owner, partitioner_named(cfg->partitioner));
@@ -450,6 +454,7 @@ cleanup:
 	stop_http(&hs);
 	embedded_broker_stop(eb);
 	metrics_deinit(&m);
+	page_watch_stop(pages);
 	/* A checkpoint now spares the next start replaying the log since the last. */
 	int cp = writer_checkpoint(&writer);
 	if (cp)

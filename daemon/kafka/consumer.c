@@ -289,6 +289,13 @@ int consumer_run(struct consumer *c, const atomic_bool *stop)
 			if (consumer_collect(c) == PL_OK)
 				consumer_submit(c);
 		}
+		/* Damage found beside the writes (page_watch.h): said at once, not
+		 * at the next batch's failure. */
+		if (!c->store_refused && store_writes_refused(c->st)) {
+			c->store_refused = true;
+			atomic_store(&c->m->store_writable, false);
+			consumer_update_state(c);
+		}
 		consumer_recheck_lost(c);
 		consumer_probe_brokers(c);
 		refresh_lag(c);

@@ -24,7 +24,7 @@ bool consumer_store_damaged(int store_error)
 void consumer_update_state(struct consumer *c)
 {
 	char detail[256];
-	if (c->store_failed && consumer_store_damaged(c->store_error)) {
+	if ((c->store_failed && consumer_store_damaged(c->store_error)) || c->store_refused) {
 		metrics_set_state(c->m, CONSUMER_STALLED,
 				  "the data dir is damaged (a stored entry failed its checksum, or an "
 				  "LMDB page is broken); consumption paused; run 'pledged verify' to "

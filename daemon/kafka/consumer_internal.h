@@ -58,6 +58,7 @@ struct consumer {
 	int64_t now_ms;      /* monotonic, read after each wait of the loop */
 
 	bool store_failed; /* partitions paused until a write succeeds */
+	bool store_refused; /* store_writes_refused() seen: damage found outside a write */
 	int store_error;   /* why, while store_failed */
 	int64_t retry_at_ms;
 	bool brokers_down;

@@ -337,6 +337,53 @@ for held in kept removed; do
 	expect 0 "the log is still there (pledged.dir $held)" -- "$PLEDGED" verify --data "$work/stray"
 done
 
+# serve on a list of tables whose root names another page: its check of
+# LMDB's pages at start finds it, and nothing is written (a write would copy
+# the root and free the page its header names, one still in use): /healthz
+# says the data dir is damaged, and a published event stays unwritten.
+rm -rf "$work/watch" && cp -r "$work/good" "$work/watch"
+root=$(python3 - "$work/watch/data.mdb" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+ps = 4096
+u64 = lambda o: struct.unpack_from('<Q', d, o)[0]
+newest = max((u64(m * ps + 144), m) for m in (0, 1))[1]
+root = u64(newest * ps + 128)
+struct.pack_into('<Q', d, root * ps, root ^ 0x40)
+open(sys.argv[1], 'r+b').write(d)
+print(root)
+PY
+)
+"$PLEDGED" serve --data "$work/watch" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/watch.log" &
+watch_pid=$!
+admin=$(admin_port "$work/watch.log")
+[ -n "$admin" ] && ok || fail "serve did not start on damaged pages: $(tail -n 3 "$work/watch.log")"
+poll_health() { # poll_health PATTERN: /healthz until it matches, 15 s at most
+	for _ in $(seq 150); do
+		curl -s --max-time 5 "http://127.0.0.1:$admin/healthz" >"$work/health"
+		grep -q "$1" "$work/health" && return
+		sleep 0.1
+	done
+}
+# Said at once, before any event comes to fail a write.
+poll_health 'the data dir is damaged'
+contains "$work/health" "the data dir is damaged" "/healthz says the data dir is damaged"
+contains "$work/health" '"store_writable":false' "/healthz says the store is not writable"
+contains "$work/watch.log" "the data dir is damaged: LMDB's list of tables: page $root does not name itself" \
+	"serve's log names the page"
+for _ in $(seq 150); do # the embedded broker's address is written after HTTP listens
+	grep -q 'consuming topic' "$work/watch.log" && break
+	sleep 0.1
+done
+expect 0 "publish to serve on damaged pages" -- "$PLEDGED" publish --data "$work/watch" <"$work/one.jsonl"
+poll_health '"lag":1\|"seq":2060' # the event reached serve, or was written
+contains "$work/health" '"lag":1' "the event reached serve"
+contains "$work/health" '"seq":2059' "serve wrote nothing on damaged pages"
+kill "$watch_pid" && wait "$watch_pid"
+expect 1 "verify after serve on damaged pages" -- "$PLEDGED" verify --data "$work/watch"
+contains "$work/out" "DAMAGED: LMDB's list of tables: page $root does not name itself" \
+	"the damage did not spread"
+
 # Cut short under a running serve: the first read past the end.
 cp -r "$work/good" "$work/cut"
 "$PLEDGED" serve --read-only --data "$work/cut" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/cut.log" &

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <fcntl.h>
@@ -45,6 +46,7 @@ struct store {
 	char *dir;
 	int format;
 	_Atomic int refused; /* store_refuse_writes(): every write fails with it */
+	int dir_fd;          /* holds the shared lock of store_lock_dir(); -1: none */
 };
 
 static void (*damage_handler)(const char *what);
@@ -461,12 +463,20 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 	} else if (!S_ISDIR(sb.st_mode)) {
 		return PL_EFOREIGN;
 	}
-	if ((rc = check_data_file(dir, opt->create, &fresh)))
+	int dir_fd = -1;
+	if (!opt->dir_locked && (rc = store_lock_dir(dir, false, &dir_fd)))
 		return rc;
+	if ((rc = check_data_file(dir, opt->create, &fresh))) {
+		store_unlock_dir(dir_fd);
+		return rc;
+	}
 
 	struct store *st = calloc(1, sizeof *st);
-	if (!st)
+	if (!st) {
+		store_unlock_dir(dir_fd);
 		return PL_ENOMEM;
+	}
+	st->dir_fd = dir_fd;
 	st->dir = strdup(dir);
 	pthread_rwlockattr_t attr;
 	pthread_rwlockattr_init(&attr);
@@ -505,8 +515,28 @@ void store_close(struct store *st)
 	if (st->env)
 		mdb_env_close(st->env);
 	pthread_rwlock_destroy(&st->resize_lock);
+	store_unlock_dir(st->dir_fd);
 	free(st->dir);
 	free(st);
+}
+
+int store_lock_dir(const char *dir, bool exclusive, int *fd)
+{
+	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		return errno == EACCES ? PL_OK : PL_EIO; /* not readable: nothing to share */
+	if (flock(*fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+		return PL_OK;
+	int rc = errno == EWOULDBLOCK ? PL_EBUSY : PL_EIO;
+	close(*fd);
+	*fd = -1;
+	return rc;
+}
+
+void store_unlock_dir(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }
 
 const char *store_dir(const struct store *st)

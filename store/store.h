@@ -122,6 +122,7 @@ struct store_options {
 				  * read-only file system, or files this user may not
 				  * write, LMDB then keeps no reader table, which is safe
 				  * only while nothing writes the files. */
+	bool dir_locked;         /* the caller holds store_lock_dir(dir, true) (compact) */
 };
 
 struct store;
@@ -131,9 +132,22 @@ struct store;
  * Errors: PL_ENOTFOUND (no data dir and not create), PL_EFOREIGN (not a
  * pledged data dir), PL_EUPGRADE (an older format: `pledged upgrade`),
  * PL_ENEWER (a newer format), PL_ECORRUPT (an LMDB file that is damaged or
- * shorter than its own metadata says), PL_EIO.
+ * shorter than its own metadata says), PL_EBUSY (compact holds the
+ * directory's lock: store_lock_dir()), PL_EIO.
  */
 int store_open(struct store **out, const char *dir, const struct store_options *opt);
+
+/*
+ * The data directory's own lock (flock on the directory): every store_open()
+ * holds it shared for as long as the store is open; `pledged compact` holds
+ * it exclusively from before its copy until the copy has replaced data.mdb,
+ * since a process that opened the data dir in between would keep reading the
+ * old file, deleted, and never see another write. PL_EBUSY when held the
+ * other way; *fd is -1 then, or when dir may not be read (nothing to share);
+ * store_unlock_dir() releases it.
+ */
+int store_lock_dir(const char *dir, bool exclusive, int *fd);
+void store_unlock_dir(int fd);
 
 /* The format of the open data dir: STORE_FORMAT, or an older one when opened with old_format. */
 int store_format(const struct store *st);

@@ -40,6 +40,10 @@ static int open_failed(const char *cmd, const char *dir, enum cli_access access,
 	case PL_ENEWER:
 		advice = "it was written by a newer pledged; run that version";
 		break;
+	case PL_EBUSY:
+		advice = "'pledged compact' is rewriting it; run this again once compact has "
+			 "finished";
+		break;
 	case PL_EACCESS:
 		advice = access == CLI_READ ? "this command reads the data dir and its files: run it as "
 					      "a user who may read them"
@@ -58,7 +62,7 @@ int cli_open_store(const char *cmd, const char *dir, enum cli_access access, siz
 		   struct store **out)
 {
 	struct store_options opt = {.create = access == CLI_CREATE, .read_only = access == CLI_READ,
-				    .initial_map_size = map_size};
+				    .dir_locked = access == CLI_REWRITE, .initial_map_size = map_size};
 	if (!dir[0])
 		return cli_usage_error(cmd, "--data must not be empty");
 	int rc = store_open(out, dir, &opt);

@@ -22,7 +22,9 @@ enum cli_exit {
 
 /* What a command does with a data dir. Readers open it read-only, so that
  * they work on a read-only mount or snapshot. */
-enum cli_access { CLI_READ, CLI_WRITE, CLI_CREATE };
+/* CLI_REWRITE: write, the caller holding the data dir's lock exclusively
+ * (store_lock_dir: compact). */
+enum cli_access { CLI_READ, CLI_WRITE, CLI_CREATE, CLI_REWRITE };
 
 /* Opens dir for a command (map_size 0: the default initial map); prints why
  * not on stderr. Returns a cli_exit. */

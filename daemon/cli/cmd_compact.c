@@ -91,9 +91,7 @@ static int check_no_rebuild(const char *dir, struct store *st)
 static int copy(const char *dir, const char *tmp)
 {
 	struct store *st;
-	int rc = check_alone(dir);
-	if (rc == 0)
-		rc = cli_open_store("compact", dir, CLI_WRITE, 0, &st);
+	int rc = cli_open_store("compact", dir, CLI_REWRITE, 0, &st);
 	if (rc)
 		return rc;
 	if ((rc = check_no_rebuild(dir, st)) == 0) {
@@ -125,10 +123,22 @@ static int compact(const char *dir)
 	snprintf(tmp, sizeof tmp, "%s/compact.tmp", dir);
 	snprintf(from, sizeof from, "%s/data.mdb", tmp);
 	snprintf(to, sizeof to, "%s/data.mdb", dir);
-	int rc = copy(dir, tmp);
+	int lock_fd;
+	int rc = check_alone(dir);
+	if (rc)
+		return rc;
+	/* Held until the copy has replaced data.mdb: whatever opens the data
+	 * dir meanwhile would keep the old file. */
+	int err = store_lock_dir(dir, true, &lock_fd);
+	if (err == PL_EBUSY) {
+		fprintf(stderr, "pledged compact: another pledged process has data dir '%s' open (a "
+				"serve, verify, backup or replay); stop it first\n", dir);
+		return CLI_STORE;
+	}
+	rc = copy(dir, tmp); /* a dir it could not lock, it cannot open either, and says why */
 	if (rc == 0)
 		rc = cli_check_copy("compact", tmp);
-	int err = rc ? PL_OK : store_rename_durably(from, to);
+	err = rc ? PL_OK : store_rename_durably(from, to);
 	if (err) {
 		fprintf(stderr, "pledged compact: cannot rename '%s' to '%s': %s; the data dir is "
 				"unchanged\n", from, to, pl_strerror(err));
@@ -141,6 +151,7 @@ static int compact(const char *dir)
 		snprintf(to, sizeof to, "%s/lock.mdb", dir);
 		remove(to);
 	}
+	store_unlock_dir(lock_fd);
 	return rc;
 }
 

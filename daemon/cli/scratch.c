@@ -44,15 +44,26 @@ static void on_interrupt(int sig)
 	raise(sig);
 }
 
-/* Either signal waits while the handler of the other runs: the first
- * removes the dir whole before the process ends. */
-static void handle(int sig, void (*fn)(int))
+/* What interrupts a command: a terminal's Ctrl-C, a job runner's stop, and
+ * a terminal that went away (an SSH session dropped). */
+static const int interrupts[] = {SIGHUP, SIGINT, SIGTERM};
+#define INTERRUPTS (sizeof interrupts / sizeof interrupts[0])
+
+static void interrupt_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < INTERRUPTS; i++)
+		sigaddset(set, interrupts[i]);
+}
+
+/* Each signal waits while the handler of another runs: the first removes
+ * the dir whole before the process ends. */
+static void handle_all(void (*fn)(int))
 {
 	struct sigaction sa = {.sa_handler = fn};
-	sigemptyset(&sa.sa_mask);
-	sigaddset(&sa.sa_mask, SIGINT);
-	sigaddset(&sa.sa_mask, SIGTERM);
-	sigaction(sig, &sa, NULL);
+	interrupt_set(&sa.sa_mask);
+	for (size_t i = 0; i < INTERRUPTS; i++)
+		sigaction(interrupts[i], &sa, NULL);
 }
 
 void cli_scratch_begin(const char *dir)
@@ -62,17 +73,14 @@ void cli_scratch_begin(const char *dir)
 		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, store_dir_files[i]);
 	atomic_store(&removing, 0);
 	atomic_store(&armed, 1);
-	handle(SIGINT, on_interrupt);
-	handle(SIGTERM, on_interrupt);
+	handle_all(on_interrupt);
 }
 
 int cli_scratch_make(char *template)
 {
-	sigset_t interrupts, before;
-	sigemptyset(&interrupts);
-	sigaddset(&interrupts, SIGINT);
-	sigaddset(&interrupts, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &interrupts, &before);
+	sigset_t blocked, before;
+	interrupt_set(&blocked);
+	pthread_sigmask(SIG_BLOCK, &blocked, &before);
 	char *dir = mkdtemp(template);
 	int made_errno = errno;
 	if (dir)
@@ -85,6 +93,5 @@ int cli_scratch_make(char *template)
 void cli_scratch_end(void)
 {
 	atomic_store(&armed, 0);
-	handle(SIGINT, SIG_DFL);
-	handle(SIGTERM, SIG_DFL);
+	handle_all(SIG_DFL);
 }

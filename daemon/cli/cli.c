@@ -189,8 +189,12 @@ int cli_open_writer(const char *cmd, const char *dir, bool create, size_t map_si
 	if (rc == PL_ECORRUPT && res.outcome != REPLAY_OK)
 		cli_print_replay_failure(cmd, &res);
 	else
-		fprintf(stderr, "pledged %s: cannot open the live projections: %s\n", cmd,
-			pl_strerror(rc));
+		fprintf(stderr, "pledged %s: cannot open the live projections: %s%s\n", cmd,
+			pl_strerror(rc),
+			rc == PL_ECORRUPT || rc == PL_ECHECKSUM
+				? "; the data dir is damaged: run 'pledged verify' on a copy to name "
+				  "where, and restore the data dir from a backup"
+				: "");
 	store_close(*st);
 	close(*lock_fd);
 	return CLI_STORE;

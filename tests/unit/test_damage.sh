@@ -142,10 +142,10 @@ done
 # which reads trust: verify names the table, and backup refuses to copy
 # it (LMDB's copy would write astray). A rebuild, which empties the old
 # slot after its swap, used to free the pages the garbage counted
-# (billions) and grow past 12 GB. Now it stops with exit 3, and verify
-# still names the damage the old slot keeps; ASan's allocator is capped so
-# that a return of that fault fails here rather than exhausting the
-# machine.
+# (billions) and grow past 12 GB. Now it walks the pages first and stops
+# with exit 3 before writing, and verify still names the damage; ASan's
+# allocator is capped so that a return of that fault fails here rather
+# than exhausting the machine.
 capped="${ASAN_OPTIONS:+$ASAN_OPTIONS:}malloc_limit_mb=2000"
 for page in 196 207 219; do
 	rm -rf "$work/g" && cp -r "$work/good" "$work/g"
@@ -163,7 +163,7 @@ f.write(bytes(r.getrandbits(8) for _ in range(4096)))"
 	if [ "$rc" = 3 ]; then ok; else
 		fail "replay over garbage in page $page: exit $rc: $(grep -m2 -E 'ERROR|#0|pledged' "$work/err" | tr '\n' ' ')"
 	fi
-	expect 1 "verify after a rebuild stopped on page $page" -- "$PLEDGED" verify --data "$work/g"
+	expect 1 "verify after a rebuild refused on page $page" -- "$PLEDGED" verify --data "$work/g"
 	contains "$work/out" "DAMAGED: LMDB's pages of table 'a.runs." "verify names the old slot's table"
 done
 
@@ -232,6 +232,9 @@ for case in renamed flagged listed-free; do
 	[ ! -e "$work/p-backup" ] && ok || fail "backup of a page $case left a copy"
 	expect 3 "compact of a page $case" -- "$PLEDGED" compact --data "$work/p"
 	contains "$work/err" "it is damaged" "compact says the data dir is damaged ($case)"
+	expect 3 "a rebuild over a page $case" -- "$PLEDGED" replay --data "$work/p"
+	contains "$work/err" "page $page does not name itself" "replay names page $page ($case)"
+	contains "$work/err" "nothing was written" "replay wrote nothing ($case)"
 done
 
 # The list of tables' root flagged dirty: the next write's commit copies

@@ -72,6 +72,15 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	/* First: every answer to a HEAD, errors too, goes without its body. */
 	r.head = cmd == EVHTTP_REQ_HEAD;
+	/* Matched first, so that every answer, a refusal too, is counted under
+	 * the route the path names (a CONNECT's target is a host: no route). */
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	struct http_target t;
+	r.query = uri ? evhttp_uri_get_query(uri) : NULL;
+	http_route_match(cmd == EVHTTP_REQ_CONNECT || !uri ? NULL : evhttp_uri_get_path(uri),
+			 r.query, &t);
+	r.route = (http_route_listeners[t.route] & (int)hs->opt.listener) ? t.route
+									     : HTTP_ROUTE_UNKNOWN;
 	const char *unclear = framing_unclear(req);
 	if (unclear) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
@@ -86,16 +95,9 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 		return;
 	}
 	if (cmd == EVHTTP_REQ_CONNECT) {
-		/* Its target is a host, not a path: no route to look up. */
 		http_reply_method(&r, "GET, HEAD");
 		return;
 	}
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	struct http_target t;
-	r.query = uri ? evhttp_uri_get_query(uri) : NULL;
-	http_route_match(uri ? evhttp_uri_get_path(uri) : NULL, r.query, &t);
-	r.route = (http_route_listeners[t.route] & (int)hs->opt.listener) ? t.route
-									     : HTTP_ROUTE_UNKNOWN;
 	if (r.route == HTTP_ROUTE_UNKNOWN) {
 		http_reply_error(&r, 404, "no such path");
 		return;

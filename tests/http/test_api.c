@@ -1516,6 +1516,11 @@ static void test_token(void)
 	CHECK_INT(request_to(lport, "GET", "/v1/campaigns", good), 404); /* public only */
 	CHECK_INT(request_to(lport, "GET", "/healthz", "authorization: bearer s3cret-token-0123456789abcdef\r\n"),
 		  200);
+	/* Refusals are counted under the route the path names. */
+	CHECK_INT(request_to(lport, "GET", "/metrics", good), 200);
+	CHECK(strstr(R.body, "pledged_http_requests_total{route=\"metrics\",status=\"401\"}") != NULL);
+	CHECK(strstr(R.body, "pledged_http_requests_total{route=\"rejections\",status=\"401\"}") != NULL);
+	CHECK(strstr(R.body, "pledged_http_requests_total{route=\"unknown\",status=\"401\"}") != NULL);
 	http_server_stop(locked);
 }
 

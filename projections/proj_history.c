@@ -193,7 +193,8 @@ static int by_value(const void *a, const void *b)
 int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
 			  struct pl_str campaign, int64_t as_of, const struct proj_cursor *before,
 			  proj_event_at_fn event_at, void *log_arg,
-			  int (*fn)(uint64_t seq, int64_t at, void *arg), void *arg)
+			  int (*fn)(uint64_t seq, int64_t at, uint64_t older_same_at, void *arg),
+			  void *arg)
 {
 	struct walk w;
 	struct visible *posted = NULL;
@@ -228,13 +229,23 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj
 			qsort(removed, nremoved, sizeof *removed, by_value);
 		if (nposted)
 			qsort(posted, nposted, sizeof *posted, newest_first);
-		for (size_t i = 0; rc == 0 && i < nposted; i++) {
+		/* Those removed by then are not in the feed, nor counted in a cursor. */
+		size_t n = 0;
+		for (size_t i = 0; i < nposted; i++)
+			if (!nremoved ||
+			    !bsearch(&posted[i].seq, removed, nremoved, sizeof *removed, by_value))
+				posted[n++] = posted[i];
+		/* How many of its time are older: the rest of its run in this order. */
+		for (size_t i = 0, run_end = 0; rc == 0 && i < n; i++) {
 			const struct visible *p = &posted[i];
-			if (before && (p->at > before->at || (p->at == before->at && p->seq >= before->seq)))
+			if (i == run_end)
+				for (run_end = i + 1; run_end < n && posted[run_end].at == p->at; run_end++)
+					;
+			uint64_t older = run_end - 1 - i;
+			if (before && (p->at > before->at ||
+				       (p->at == before->at && older >= before->older_same_at)))
 				continue;
-			if (nremoved && bsearch(&p->seq, removed, nremoved, sizeof *removed, by_value))
-				continue;
-			rc = fn(p->seq, p->at, arg);
+			rc = fn(p->seq, p->at, older, arg);
 		}
 		if (rc == 1)
 			rc = PL_OK;

@@ -51,12 +51,14 @@ int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct proj_
  * not NULL, until fn returns non-zero. (The history holds a comment timed
  * before its campaign's opening at the opening; event_at reads its own
  * time from the log.) One walk of the campaign's history however many fn
- * takes. 0 when every comment was given or fn returned 1, fn's other
+ * takes. fn also has how many of those comments of the same time are older
+ * (struct proj_cursor). 0 when every comment was given or fn returned 1, fn's other
  * return, or an error.
  */
 int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
 			  struct pl_str campaign, int64_t as_of, const struct proj_cursor *before,
 			  proj_event_at_fn event_at, void *log_arg,
-			  int (*fn)(uint64_t seq, int64_t at, void *arg), void *arg);
+			  int (*fn)(uint64_t seq, int64_t at, uint64_t older_same_at, void *arg),
+			  void *arg);
 
 #endif

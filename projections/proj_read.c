@@ -130,17 +130,17 @@ int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)
 	long long at = strtoll(buf, &end, 10);
 	if (errno || end != dot)
 		return PL_EINVAL;
-	unsigned long long seq = strtoull(dot + 1, &end, 10);
+	unsigned long long older = strtoull(dot + 1, &end, 10);
 	if (errno || *end != '\0')
 		return PL_EINVAL;
 	cur->at = at;
-	cur->seq = seq;
+	cur->older_same_at = older;
 	return PL_OK;
 }
 
 void proj_cursor_format(const struct proj_cursor *cur, char *buf, size_t size)
 {
-	snprintf(buf, size, "%" PRId64 ".%" PRIu64, cur->at, cur->seq);
+	snprintf(buf, size, "%" PRId64 ".%" PRIu64, cur->at, cur->older_same_at);
 }
 
 /* Puts the cursor on the newest comment strictly before the start key. */
@@ -227,6 +227,27 @@ static void newest_step(struct newest_first *n, int i)
 	keep_to_campaign(n, 0);
 }
 
+/* Steps past the comments of time at (newest first), at most max of them
+ * (UINT64_MAX: all); how many. A failed row ends the walk (see rc). */
+static uint64_t newest_skip_at(struct newest_first *n, int64_t at, uint64_t max)
+{
+	uint64_t skipped = 0;
+	for (int i = newest_side(n); i >= 0 && skipped < max; i = newest_side(n)) {
+		int64_t row_at;
+		uint64_t seq;
+		if (proj_timed_key_parse(n->k[i].mv_data, n->k[i].mv_size, n->campaign, &row_at,
+					 &seq)) {
+			n->rc[i] = MDB_CORRUPTED;
+			break;
+		}
+		if (row_at != at)
+			break;
+		newest_step(n, i);
+		skipped++;
+	}
+	return skipped;
+}
+
 static int newest_close(struct newest_first *n)
 {
 	if (n->c)
@@ -252,7 +273,8 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_st
 	if (rc)
 		return rc;
 	if (before) {
-		klen = proj_timed_key(key, campaign, before->at, before->seq);
+		/* From the newest of its time: the cursor counts them from the oldest. */
+		klen = proj_timed_key(key, campaign, before->at, UINT64_MAX);
 	} else {
 		/* Just past the newest possible key of this campaign. */
 		klen = proj_campaign_prefix(key, campaign);
@@ -262,10 +284,19 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_st
 	struct newest_first n;
 	size_t bytes = 0;
 	rc = newest_open(&n, t, slot, staged, campaign, key, klen);
+	if (rc == 0 && before) {
+		uint64_t same = newest_skip_at(&n, before->at, UINT64_MAX);
+		if ((rc = newest_close(&n)) == 0)
+			rc = newest_open(&n, t, slot, staged, campaign, key, klen);
+		if (rc == 0 && same > before->older_same_at) /* else: all of them (one this instance lacks) */
+			newest_skip_at(&n, before->at, same - before->older_same_at);
+	}
 	for (int i = rc ? -1 : newest_side(&n); i >= 0; newest_step(&n, i), i = newest_side(&n)) {
 		struct proj_comment com;
 		if (page->count == limit || bytes >= PROJ_PAGE_BYTES) {
 			page->has_next = true;
+			/* The rest of the last one's time are older than it. */
+			page->next.older_same_at = newest_skip_at(&n, page->next.at, UINT64_MAX);
 			break;
 		}
 		if (proj_timed_key_parse(n.k[i].mv_data, n.k[i].mv_size, campaign, &com.at, &com.seq) ||
@@ -275,7 +306,7 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_st
 		}
 		bytes += com.name.len + com.text.len;
 		page->items[page->count++] = com;
-		page->next = (struct proj_cursor){com.at, com.seq};
+		page->next = (struct proj_cursor){com.at, 0};
 	}
 	int err = newest_close(&n);
 	return rc ? rc : err;

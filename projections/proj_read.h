@@ -53,14 +53,21 @@ int proj_campaign_each_in(struct store_txn *t, enum store_slot slot, enum proj_o
 typedef int (*proj_platform_fn)(const char currency[3], const struct proj_platform *p, void *arg);
 int proj_platform_each(struct store_txn *t, enum store_slot slot, proj_platform_fn fn, void *arg);
 
-/* A position in a comment feed: comments strictly older come after it. */
+/*
+ * A position in a comment feed: comments strictly older come after it. The
+ * last comment shown, named by its time and by how many of the campaign's
+ * comments of the same time are older than it (in log order): not by its
+ * log position, which differs from one instance to another while a
+ * campaign's comments come in the same order everywhere (one partition),
+ * so that a cursor one replica gave pages on at another.
+ */
 struct proj_cursor {
 	int64_t at;
-	uint64_t seq;
+	uint64_t older_same_at;
 };
 
 #define PROJ_CURSOR_MAX 48
-/* Parses the text form "AT.SEQ"; PL_EINVAL if it is anything else. */
+/* Parses the text form "AT.OLDER"; PL_EINVAL if it is anything else. */
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur);
 void proj_cursor_format(const struct proj_cursor *cur, char *buf, size_t size);
 

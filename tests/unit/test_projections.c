@@ -6,6 +6,7 @@
 #include "check.h"
 #include "bytes.h"
 #include "fixture.h"
+#include "past_feed.h"
 #include "proj_history.h"
 #include "proj_records.h"
 #include "rejections.h"
@@ -220,6 +221,84 @@ static void test_comment_pages(void)
 				    "99999999999999999999.1", "1.99999999999999999999"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK_INT(proj_cursor_parse(bad[i], strlen(bad[i]), &cur), PL_EINVAL);
+}
+
+/* Feeds a campaign's events into a store of its own, with another
+ * campaign's pledges between them when mixed (other partitions): the same
+ * comments in the same order at other log positions, as on a replica. */
+static struct store *replica(char *dir, size_t size, bool mixed)
+{
+	struct store *keep = st;
+	st = fixture_store(dir, size, 0);
+	CHECK_INT(open_campaign("other", "GBP", T0), PL_R_NONE);
+	CHECK_INT(open_campaign("r", "GBP", T0), PL_R_NONE);
+	CHECK_INT(pledge("r", "r-p", "rs", 100, "GBP", T0), PL_R_NONE);
+	char id[16], text[32], p[16];
+	for (int i = 0; i < 9; i++) {
+		if (mixed) {
+			snprintf(p, sizeof p, "o-p%d", i);
+			CHECK_INT(pledge("other", p, "os", 100, "GBP", T0), PL_R_NONE);
+		}
+		snprintf(id, sizeof id, "rk%d", i);
+		snprintf(text, sizeof text, "reply %d", i);
+		/* Six of them share a time, one is older, two newer. */
+		int64_t at = i == 0 ? T0 + 50 : i < 7 ? T0 + 100 : T0 + 100 + i;
+		CHECK_INT(comment("r", id, "rs", text, at), PL_R_NONE);
+	}
+	struct store *made = st;
+	st = keep;
+	return made;
+}
+
+/* A feed's pages, each from the other replica, by the cursor the last gave. */
+static void page_across(struct store *reps[2], struct proj_staged staged[2], bool past,
+			unsigned limit, char *order, size_t size)
+{
+	struct proj_comment_page page;
+	struct proj_cursor cur;
+	order[0] = '\0';
+	for (int n = 0; n < 20; n++) {
+		struct store_txn t;
+		CHECK_INT(store_read_begin(reps[n % 2], &t), 0);
+		const struct proj_cursor *from = n ? &cur : NULL;
+		struct pl_str r = {"r", 1};
+		CHECK_INT(past ? past_feed_page(&t, STORE_SLOT_A, &staged[n % 2], r, INT64_MAX, from,
+						limit, &page)
+			       : proj_comments_page(&t, STORE_SLOT_A, &staged[n % 2], r, from, limit, &page),
+			  0);
+		for (size_t i = 0; i < page.count; i++)
+			snprintf(order + strlen(order), size - strlen(order), "%.*s,",
+				 (int)page.items[i].text.len - 6, page.items[i].text.ptr + 6);
+		char text[PROJ_CURSOR_MAX];
+		proj_cursor_format(&page.next, text, sizeof text);
+		store_abort(&t);
+		if (!page.has_next)
+			return;
+		CHECK_INT(proj_cursor_parse(text, strlen(text), &cur), 0);
+	}
+	CHECK(!"a feed of nine comments ends within 20 pages");
+}
+
+/* A cursor one replica gave pages on at another, where the same comments
+ * have other log positions: comments of one time are told apart by how
+ * many of them are older, not by the log position. */
+static void test_comment_cursor_across_replicas(void)
+{
+	char dirs[2][256];
+	struct store *reps[2] = {replica(dirs[0], sizeof dirs[0], false),
+				 replica(dirs[1], sizeof dirs[1], true)};
+	struct proj_staged staged[2] = {{0}, {0}};
+	char order[256];
+	for (int past = 0; past < 2; past++)
+		for (unsigned limit = 1; limit <= 4; limit++) {
+			page_across(reps, staged, past, limit, order, sizeof order);
+			CHECK_STR(order, "8,7,6,5,4,3,2,1,0,");
+		}
+	for (int i = 0; i < 2; i++) {
+		proj_staged_deinit(&staged[i]);
+		fixture_close(reps[i]);
+		fixture_remove(dirs[i]);
+	}
 }
 
 /* A search of the stored messages for a text. */
@@ -939,6 +1018,7 @@ int main(void)
 	test_pledges_and_refunds();
 	test_comments();
 	test_comment_pages();
+	test_comment_cursor_across_replicas();
 	test_idempotency_and_rejections();
 	test_total_overflow();
 	test_event_window();

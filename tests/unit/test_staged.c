@@ -151,8 +151,9 @@ static int event_at(void *t, uint64_t seq, struct pl_event *ev)
 	return rc ? rc : pl_event_decode(e.raw, e.raw_len, NULL, 0, ev, &rej);
 }
 
-static int see_comment(uint64_t seq, int64_t at, void *arg)
+static int see_comment(uint64_t seq, int64_t at, uint64_t older_same_at, void *arg)
 {
+	(void)older_same_at;
 	struct seen_comments *s = arg;
 	if (s->n == sizeof s->seqs / sizeof s->seqs[0])
 		return PL_ENOMEM; /* more than this test posts */
@@ -193,14 +194,15 @@ static void check_figures(struct proj_staged *keep)
 		}
 		/* The live feed, moved and staged rows alike, a page of 7 at a time. */
 		struct proj_comment_page page;
-		struct proj_cursor from, last = {INT64_MAX, UINT64_MAX};
+		struct proj_cursor from;
+		struct proj_comment last = {.at = INT64_MAX, .seq = UINT64_MAX};
 		int64_t listed = 0;
 		for (bool first = true; first || page.has_next; first = false) {
 			CHECK_INT(proj_comments_page(&t, slot, &comments_staged, name, first ? NULL : &from, 7, &page), 0);
 			for (size_t k = 0; k < page.count; k++, listed++) { /* newest first */
 				const struct proj_comment *com = &page.items[k];
 				CHECK(com->at < last.at || (com->at == last.at && com->seq < last.seq));
-				last = (struct proj_cursor){com->at, com->seq};
+				last = *com;
 			}
 			if (!page.count)
 				break;

@@ -79,6 +79,37 @@ static int dir_holds(const char *dir, char *partial, size_t size)
 	return holds;
 }
 
+/* Names what interrupted backups to dest left beside it (dest.partial-*):
+ * such a copy can pass for a data dir, and is none. */
+static void mention_partials(const char *dest)
+{
+	char parent[4096];
+	snprintf(parent, sizeof parent, "%s", dest);
+	char *slash = strrchr(parent, '/');
+	const char *base = slash ? slash + 1 : dest;
+	if (slash == parent)
+		parent[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(parent, sizeof parent, ".");
+	char prefix[300];
+	int n = snprintf(prefix, sizeof prefix, "%s.partial-", base);
+	DIR *d = opendir(parent);
+	if (!d || n < 0 || (size_t)n >= sizeof prefix) {
+		if (d)
+			closedir(d);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, prefix, (size_t)n) == 0)
+			fprintf(stderr, "pledged backup: '%s/%s' was left by an interrupted backup and "
+					"is not one: remove it\n",
+				parent, e->d_name);
+	closedir(d);
+}
+
 /* Copies the data dir into tmp, checks the copy and renames it to dest, or
  * moves its files into dest when dest is an empty directory already (into):
  * 0, or the exit status with a message said (tmp is then the caller's to
@@ -169,6 +200,8 @@ int cmd_backup(int argc, char **argv)
 		return CLI_USAGE;
 	}
 
+	if (!into)
+		mention_partials(dest);
 	char tmp[4200];
 	snprintf(tmp, sizeof tmp, into ? "%s/.partial-XXXXXX" : "%s.partial-XXXXXX", dest);
 	if (cli_scratch_make(tmp)) {

@@ -94,7 +94,12 @@ static int copy(const char *dir, const char *tmp)
 	int rc = cli_open_store("compact", dir, CLI_REWRITE, 0, &st);
 	if (rc)
 		return rc;
-	if ((rc = check_no_rebuild(dir, st)) == 0) {
+	struct stat sb;
+	if ((rc = check_no_rebuild(dir, st)) == 0 && lstat(tmp, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "pledged compact: '%s' is in the way (not a copy a compact left, "
+				"which is a directory): move it away, then run compact again\n", tmp);
+		rc = CLI_STORE;
+	} else if (rc == 0) {
 		store_remove_dir(tmp); /* left by a compact that was killed */
 		cli_scratch_begin(tmp); /* interrupted from here on, it goes */
 		/* LMDB's copy follows the pages as reads do: damaged, it writes astray. */

@@ -224,7 +224,9 @@ static int dry_run(struct store *st, const struct replay_options *opt)
 	const char *tmp = getenv("TMPDIR");
 	snprintf(scratch_dir, sizeof scratch_dir, "%s/pledged-replay-XXXXXX", tmp ? tmp : "/tmp");
 	if (cli_scratch_make(scratch_dir)) {
-		fprintf(stderr, "pledged replay: cannot make a scratch directory in %s: %m\n",
+		fprintf(stderr, "pledged replay: cannot make a scratch directory in %s: %m (set "
+				"TMPDIR to a directory this user may write with room for the "
+				"projections)\n",
 			tmp ? tmp : "/tmp");
 		return CLI_STORE;
 	}

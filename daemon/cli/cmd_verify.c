@@ -60,7 +60,9 @@ int cmd_verify(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (cli_scratch_make(scratch)) {
-		fprintf(stderr, "pledged verify: cannot make a scratch directory in %s: %m\n",
+		fprintf(stderr, "pledged verify: cannot make a scratch directory in %s: %m (give "
+				"--scratch DIR, a directory this user may write with room for the "
+				"projections)\n",
 			scratch_parent ? scratch_parent : "/tmp");
 		store_close(st);
 		return CLI_STORE;

@@ -109,6 +109,10 @@ if command -v flock >/dev/null; then
 	expect 3 "compact while another process has the data dir open" -- "$PLEDGED" compact --data "$work/locked"
 	contains "$work/err" "another pledged process has data dir" "compact says the dir is open"
 	exec 9<&-
+	echo "mine" >"$work/locked/compact.tmp"
+	expect 3 "compact with a file in the way of its copy" -- "$PLEDGED" compact --data "$work/locked"
+	contains "$work/err" "compact.tmp' is in the way" "compact names the file in its way"
+	rm "$work/locked/compact.tmp"
 	expect 0 "compact once the dir is free" -- "$PLEDGED" compact --data "$work/locked"
 	expect 0 "verify after compact" -- "$PLEDGED" verify --data "$work/locked"
 else
@@ -121,6 +125,13 @@ if [ "$(ls -A "$work/notes")" = "notes.txt" ]; then ok; else fail "locks left in
 expect 1 "import reports the non-JSON line" -- "$PLEDGED" import --data "$work/d" <"$work/in.jsonl"
 contains "$work/err" "line 2060 skipped" "import names the bad line"
 contains "$work/err" "2059 applied, 1 rejected" "import summary"
+
+# Scratch dirs that cannot be made:
+# each says what to do.
+expect 3 "verify with a scratch dir that does not exist" -- "$PLEDGED" verify --data "$work/d" --scratch "$work/nowhere/x"
+contains "$work/err" "give --scratch DIR" "verify says to give --scratch"
+expect 3 "a dry run with a TMPDIR that does not exist" -- env TMPDIR="$work/nowhere" "$PLEDGED" replay --data "$work/d" --dry-run
+contains "$work/err" "set TMPDIR" "replay says to set TMPDIR"
 expect 0 "import again: all duplicates" -- "$PLEDGED" import --data "$work/d" <"$DEMO"
 contains "$work/err" "0 applied, 0 rejected, 2059 duplicates" "re-import is idempotent"
 # Again with the rejected line (a rerun after a kill): it is not kept twice,
@@ -416,6 +427,11 @@ expect 2 "backup into a directory an interrupted backup left a copy in" -- \
 	"$PLEDGED" backup --data "$work/d" --to "$work/backup-left"
 contains "$work/err" "holds '.partial-AbC123', left by an interrupted backup; remove it" \
 	"backup says what to remove"
+mkdir "$work/backup-beside.partial-XyZ789"
+expect 0 "backup beside a copy an interrupted backup left" -- \
+	"$PLEDGED" backup --data "$work/d" --to "$work/backup-beside"
+contains "$work/err" "backup-beside.partial-XyZ789' was left by an interrupted backup and is not one" \
+	"backup names the partial copy beside it"
 mkdir "$work/mnt"
 if mount -t tmpfs -o size=64m pledged-test "$work/mnt" 2>/dev/null; then
 	expect 0 "backup onto an empty mount point" -- "$PLEDGED" backup --data "$work/d" --to "$work/mnt"

@@ -20,6 +20,7 @@ static char dir_path[4200];
  * group), and the one that does not remove the dir must not end the
  * process before the other has. */
 static atomic_int armed, removing;
+static atomic_int handled; /* our handlers are in place (before[] holds the old ones) */
 
 void cli_scratch_remove(void)
 {
@@ -56,14 +57,27 @@ static void interrupt_set(sigset_t *set)
 		sigaddset(set, interrupts[i]);
 }
 
+/* The handlers before cli_scratch_begin(), given back at its end. */
+static struct sigaction before[INTERRUPTS];
+
 /* Each signal waits while the handler of another runs: the first removes
- * the dir whole before the process ends. */
-static void handle_all(void (*fn)(int))
+ * the dir whole before the process ends. One ignored at start (nohup's
+ * SIGHUP, a background job's SIGINT) stays ignored. */
+static void handle_all(void)
 {
-	struct sigaction sa = {.sa_handler = fn};
+	struct sigaction sa = {.sa_handler = on_interrupt};
 	interrupt_set(&sa.sa_mask);
+	for (size_t i = 0; i < INTERRUPTS; i++) {
+		sigaction(interrupts[i], NULL, &before[i]);
+		if (before[i].sa_handler != SIG_IGN)
+			sigaction(interrupts[i], &sa, NULL);
+	}
+}
+
+static void restore_all(void)
+{
 	for (size_t i = 0; i < INTERRUPTS; i++)
-		sigaction(interrupts[i], &sa, NULL);
+		sigaction(interrupts[i], &before[i], NULL);
 }
 
 void cli_scratch_begin(const char *dir)
@@ -73,7 +87,8 @@ void cli_scratch_begin(const char *dir)
 		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, store_dir_files[i]);
 	atomic_store(&removing, 0);
 	atomic_store(&armed, 1);
-	handle_all(on_interrupt);
+	if (!atomic_exchange(&handled, 1))
+		handle_all();
 }
 
 int cli_scratch_make(char *template)
@@ -93,5 +108,6 @@ int cli_scratch_make(char *template)
 void cli_scratch_end(void)
 {
 	atomic_store(&armed, 0);
-	handle_all(SIG_DFL);
+	if (atomic_exchange(&handled, 0))
+		restore_all();
 }

@@ -317,7 +317,7 @@ cp -r "$work/big" "$work/bigc"
 compact_left=
 for sig in TERM INT HUP; do
 	for after in 0.1 0.3 0.6; do
-		TMPDIR="$work/tmp" timeout -s "$sig" "$after" "$PLEDGED" verify --data "$work/big" >/dev/null 2>&1
+		timeout -s "$sig" "$after" "$PLEDGED" verify --data "$work/big" --scratch "$work/tmp" >/dev/null 2>&1
 		TMPDIR="$work/tmp" timeout -s "$sig" "$after" "$PLEDGED" replay --data "$work/big" --dry-run >/dev/null 2>&1
 		timeout -s "$sig" "$after" "$PLEDGED" backup --data "$work/big" --to "$work/bak-$sig-$after" >/dev/null 2>&1
 	done
@@ -327,6 +327,11 @@ for sig in TERM INT HUP; do
 		timeout -s "$sig" "$after" "$PLEDGED" compact --data "$work/bigc" >/dev/null 2>&1
 		[ -e "$work/bigc/compact.tmp" ] && compact_left="$compact_left $sig-$after"
 	done
+done
+# Under nohup (SIGHUP ignored from the start) a hangup changes nothing.
+for after in 0.1 0.3; do
+	expect 0 "verify under nohup, hung up after $after s" -- timeout --preserve-status -s HUP "$after" \
+		sh -c "trap '' HUP; exec '$PLEDGED' verify --data '$work/big' --scratch '$work/tmp'"
 done
 left=$(ls "$work/tmp"; ls -d "$work"/bak-*.partial-* 2>/dev/null)${compact_left:+ compact.tmp after$compact_left}
 [ -z "$left" ] && ok || fail "interrupted commands left: $left"

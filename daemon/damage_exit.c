@@ -96,9 +96,11 @@ static enum owner owner_of(uintptr_t pc)
 }
 
 /* Whether LMDB's code is nearest the fault: the faulting instruction is
- * LMDB's, or a library's (libc's memcpy, a sanitizer's interceptor) that
- * LMDB called. The frames come from the unwinder, which crosses the signal
- * frame and reports the faulting instruction itself first. */
+ * LMDB's, or a library's (libc's memcpy) that LMDB called. Between the two
+ * may stand one frame of the program's: a sanitizer's interceptor linked
+ * into it (clang's AddressSanitizer), or a comparison LMDB called with a
+ * damaged page's bytes. The frames come from the unwinder, which crosses
+ * the signal frame and reports the faulting instruction itself first. */
 static bool crashed_in_lmdb(uintptr_t pc)
 {
 	enum owner o = owner_of(pc);
@@ -111,8 +113,10 @@ static bool crashed_in_lmdb(uintptr_t pc)
 	for (i++; i < n; i++) {
 		/* A return address: the call is the instruction before it. */
 		o = owner_of((uintptr_t)frames[i] - 1);
-		if (o != OWNER_NONE)
-			return o == OWNER_LMDB;
+		if (o == OWNER_LMDB)
+			return true;
+		if (o == OWNER_PLEDGED)
+			return i + 1 < n && owner_of((uintptr_t)frames[i + 1] - 1) == OWNER_LMDB;
 	}
 	return false;
 }

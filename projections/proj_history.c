@@ -235,6 +235,14 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj
 			if (!nremoved ||
 			    !bsearch(&posted[i].seq, removed, nremoved, sizeof *removed, by_value))
 				posted[n++] = posted[i];
+		/* The cursor's comment, found by its tag among those of its time. */
+		size_t tagged = SIZE_MAX;
+		for (size_t i = 0; rc == 0 && before && before->tag && i < n; i++) {
+			struct pl_event ev;
+			if (posted[i].at == before->at && (rc = event_at(log_arg, posted[i].seq, &ev)) == 0 &&
+			    proj_comment_tag(pl_event_str(&ev, PL_F_COMMENT)) == before->tag)
+				tagged = i;
+		}
 		/* How many of its time are older: the rest of its run in this order. */
 		for (size_t i = 0, run_end = 0; rc == 0 && i < n; i++) {
 			const struct visible *p = &posted[i];
@@ -243,7 +251,8 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj
 					;
 			uint64_t older = run_end - 1 - i;
 			if (before && (p->at > before->at ||
-				       (p->at == before->at && older >= before->older_same_at)))
+				       (p->at == before->at &&
+					(tagged != SIZE_MAX ? i <= tagged : older >= before->older_same_at))))
 				continue;
 			rc = fn(p->seq, p->at, older, arg);
 		}

@@ -2,12 +2,14 @@
 #include "proj_read.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
+#include "fp.h"
 #include "pl_error.h"
 #include "proj_staged.h"
 
@@ -115,32 +117,49 @@ int proj_platform_each(struct store_txn *t, enum store_slot slot, proj_platform_
 
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)
 {
-	char buf[PROJ_CURSOR_MAX], *dot, *end;
+	char buf[PROJ_CURSOR_MAX], *end;
 	if (len == 0 || len >= sizeof buf)
 		return PL_EINVAL;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	for (size_t i = 0; i < len; i++)
-		if ((buf[i] < '0' || buf[i] > '9') && buf[i] != '.')
-			return PL_EINVAL;
-	dot = strchr(buf, '.');
-	if (!dot || dot == buf || dot[1] == '\0')
+	/* Digits, a dot, digits, and perhaps a dot and up to 16 hex digits. */
+	char *dot = strchr(buf, '.'), *dot2 = dot ? strchr(dot + 1, '.') : NULL;
+	if (!dot || dot == buf || dot[1] == '\0' || dot[1] == '.' ||
+	    (dot2 && (dot2[1] == '\0' || strlen(dot2 + 1) > 16)))
 		return PL_EINVAL;
+	for (char *p = buf; *p; p++) {
+		bool digit = *p >= '0' && *p <= '9', hex = (*p >= 'a' && *p <= 'f');
+		if (!(digit || (dot2 && p > dot2 && hex) || p == dot || p == dot2))
+			return PL_EINVAL;
+	}
 	errno = 0;
 	long long at = strtoll(buf, &end, 10);
 	if (errno || end != dot)
 		return PL_EINVAL;
 	unsigned long long older = strtoull(dot + 1, &end, 10);
-	if (errno || *end != '\0')
+	if (errno || end != (dot2 ? dot2 : buf + len))
 		return PL_EINVAL;
-	cur->at = at;
-	cur->older_same_at = older;
+	unsigned long long tag = dot2 ? strtoull(dot2 + 1, &end, 16) : 0;
+	if (errno || (dot2 && (*end != '\0' || tag == 0)))
+		return PL_EINVAL;
+	*cur = (struct proj_cursor){at, older, tag};
 	return PL_OK;
 }
 
 void proj_cursor_format(const struct proj_cursor *cur, char *buf, size_t size)
 {
-	snprintf(buf, size, "%" PRId64 ".%" PRIu64, cur->at, cur->older_same_at);
+	if (cur->tag)
+		snprintf(buf, size, "%" PRId64 ".%" PRIu64 ".%016" PRIx64, cur->at, cur->older_same_at,
+			 cur->tag);
+	else
+		snprintf(buf, size, "%" PRId64 ".%" PRIu64, cur->at, cur->older_same_at);
+}
+
+uint64_t proj_comment_tag(struct pl_str id)
+{
+	struct fp f;
+	fp_of(&f, 'c', id.ptr, id.len); /* any kind: the tag tells a few comments apart */
+	return fp_word(f.b, 0) | 1;
 }
 
 /* Puts the cursor on the newest comment strictly before the start key. */
@@ -228,15 +247,20 @@ static void newest_step(struct newest_first *n, int i)
 }
 
 /* Steps past the comments of time at (newest first), at most max of them
- * (UINT64_MAX: all); how many. A failed row ends the walk (see rc). */
-static uint64_t newest_skip_at(struct newest_first *n, int64_t at, uint64_t max)
+ * (UINT64_MAX: all); how many. With tag, *tagged is how many it stepped
+ * past up to the comment tag names and it (0: none). A failed row ends the
+ * walk (see rc). */
+static uint64_t newest_skip_at(struct newest_first *n, int64_t at, uint64_t max, uint64_t tag,
+			       uint64_t *tagged)
 {
 	uint64_t skipped = 0;
 	for (int i = newest_side(n); i >= 0 && skipped < max; i = newest_side(n)) {
 		int64_t row_at;
 		uint64_t seq;
+		struct proj_comment com;
 		if (proj_timed_key_parse(n->k[i].mv_data, n->k[i].mv_size, n->campaign, &row_at,
-					 &seq)) {
+					 &seq) ||
+		    (tag && proj_comment_decode(n->v[i].mv_data, n->v[i].mv_size, &com))) {
 			n->rc[i] = MDB_CORRUPTED;
 			break;
 		}
@@ -244,6 +268,8 @@ static uint64_t newest_skip_at(struct newest_first *n, int64_t at, uint64_t max)
 			break;
 		newest_step(n, i);
 		skipped++;
+		if (tag && proj_comment_tag(com.id) == tag)
+			*tagged = skipped;
 	}
 	return skipped;
 }
@@ -285,18 +311,23 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_st
 	size_t bytes = 0;
 	rc = newest_open(&n, t, slot, staged, campaign, key, klen);
 	if (rc == 0 && before) {
-		uint64_t same = newest_skip_at(&n, before->at, UINT64_MAX);
+		/* Past the comment the tag names; else past as many as were newer
+		 * (none: it is newer than all here, not applied here yet). */
+		uint64_t tagged = 0;
+		uint64_t same = newest_skip_at(&n, before->at, UINT64_MAX, before->tag, &tagged);
+		uint64_t skip = tagged ? tagged
+			      : same > before->older_same_at ? same - before->older_same_at : 0;
 		if ((rc = newest_close(&n)) == 0)
 			rc = newest_open(&n, t, slot, staged, campaign, key, klen);
-		if (rc == 0 && same > before->older_same_at) /* else: all of them (one this instance lacks) */
-			newest_skip_at(&n, before->at, same - before->older_same_at);
+		if (rc == 0 && skip)
+			newest_skip_at(&n, before->at, skip, 0, NULL);
 	}
 	for (int i = rc ? -1 : newest_side(&n); i >= 0; newest_step(&n, i), i = newest_side(&n)) {
 		struct proj_comment com;
 		if (page->count == limit || bytes >= PROJ_PAGE_BYTES) {
 			page->has_next = true;
 			/* The rest of the last one's time are older than it. */
-			page->next.older_same_at = newest_skip_at(&n, page->next.at, UINT64_MAX);
+			page->next.older_same_at = newest_skip_at(&n, page->next.at, UINT64_MAX, 0, NULL);
 			break;
 		}
 		if (proj_timed_key_parse(n.k[i].mv_data, n.k[i].mv_size, campaign, &com.at, &com.seq) ||
@@ -306,7 +337,7 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_st
 		}
 		bytes += com.name.len + com.text.len;
 		page->items[page->count++] = com;
-		page->next = (struct proj_cursor){com.at, 0};
+		page->next = (struct proj_cursor){com.at, 0, proj_comment_tag(com.id)};
 	}
 	int err = newest_close(&n);
 	return rc ? rc : err;

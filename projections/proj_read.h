@@ -54,22 +54,29 @@ typedef int (*proj_platform_fn)(const char currency[3], const struct proj_platfo
 int proj_platform_each(struct store_txn *t, enum store_slot slot, proj_platform_fn fn, void *arg);
 
 /*
- * A position in a comment feed: comments strictly older come after it. The
- * last comment shown, named by its time and by how many of the campaign's
- * comments of the same time are older than it (in log order): not by its
- * log position, which differs from one instance to another while a
- * campaign's comments come in the same order everywhere (one partition),
- * so that a cursor one replica gave pages on at another.
+ * A position in a comment feed: comments strictly older come after it. It
+ * names the last comment shown by its time, a tag of its id, and how many
+ * of the campaign's comments of the same time were older (in log order):
+ * not by its log position, which differs from one instance to another,
+ * while a campaign's comments come in the same order everywhere (one
+ * partition), so that a cursor one replica gave pages on at another. The
+ * next page starts after the comment the tag finds among those of its
+ * time; when none has it (removed since, or not here yet) the count
+ * places it.
  */
 struct proj_cursor {
 	int64_t at;
 	uint64_t older_same_at;
+	uint64_t tag; /* proj_comment_tag(); 0 in a cursor of the older form "AT.OLDER" */
 };
 
-#define PROJ_CURSOR_MAX 48
-/* Parses the text form "AT.OLDER"; PL_EINVAL if it is anything else. */
+#define PROJ_CURSOR_MAX 64
+/* Parses the text form "AT.OLDER.TAG" (TAG in hex) or "AT.OLDER";
+ * PL_EINVAL if it is anything else. */
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur);
 void proj_cursor_format(const struct proj_cursor *cur, char *buf, size_t size);
+/* The tag a cursor names a comment id by (a hash; never 0). */
+uint64_t proj_comment_tag(struct pl_str id);
 
 #define PROJ_PAGE_MAX 100
 /* Text a page holds at most (names and comments): a page of long comments

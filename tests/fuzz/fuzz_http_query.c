@@ -93,7 +93,7 @@ static void check_cursor(const char *text)
 	char buf[PROJ_CURSOR_MAX];
 	proj_cursor_format(&cur, buf, sizeof buf);
 	if (proj_cursor_parse(buf, strlen(buf), &again) || again.at != cur.at ||
-	    again.older_same_at != cur.older_same_at)
+	    again.older_same_at != cur.older_same_at || again.tag != cur.tag)
 		abort();
 }
 

@@ -647,7 +647,7 @@ static void test_comments(void)
 
 	static const char *const bad[] = {
 		"?limit=0", "?limit=101", "?limit=abc", "?limit=-1", "?limit=", "?limit=1e1",
-		"?limit=%2B5", "?before=garbage", "?before=", "?before=1.2.3", "?foo=1",
+		"?limit=%2B5", "?before=garbage", "?before=", "?before=1.2.3.4", "?before=1.2.0", "?foo=1",
 		"?limit=5&limit=6", "?before=99999999999999999999999.1",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -217,10 +217,16 @@ static void test_comment_pages(void)
 	CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, &comments_staged, camp, NULL, 101, &page), PL_EINVAL);
 	store_abort(&t);
 
-	static const char *bad[] = {"", ".", "1.", ".1", "a.1", "1.1.1", "-1.2", "1 .2",
+	static const char *bad[] = {"", ".", "1.", ".1", "a.1", "-1.2", "1 .2", "1..1", "1.1.", "1.1.0",
+				    "1.1.g", "1.1.A", "1.1.1.1", "1.1.-1", "1.1.12345678901234567",
 				    "99999999999999999999.1", "1.99999999999999999999"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK_INT(proj_cursor_parse(bad[i], strlen(bad[i]), &cur), PL_EINVAL);
+	/* The older form, without a tag, still parses. */
+	CHECK_INT(proj_cursor_parse("1579119300000.1199", 18, &cur), 0);
+	CHECK(cur.at == INT64_C(1579119300000) && cur.older_same_at == 1199 && cur.tag == 0);
+	CHECK_INT(proj_cursor_parse("1.2.ffffffffffffffff", 20, &cur), 0);
+	CHECK(cur.tag == UINT64_MAX);
 }
 
 /* Feeds a campaign's events into a store of its own, with another
@@ -250,38 +256,49 @@ static struct store *replica(char *dir, size_t size, bool mixed)
 	return made;
 }
 
+/* One page of the feed (live, or as of now when past) after from: the
+ * comments' numbers appended to order; whether another page follows. */
+static bool one_page(struct store *rep, struct proj_staged *staged, bool past,
+		     const struct proj_cursor *from, unsigned limit, struct proj_cursor *next,
+		     char *order, size_t size)
+{
+	struct proj_comment_page page;
+	struct store_txn t;
+	struct pl_str r = {"r", 1};
+	CHECK_INT(store_read_begin(rep, &t), 0);
+	CHECK_INT(past ? past_feed_page(&t, STORE_SLOT_A, staged, r, INT64_MAX, from, limit, &page)
+		       : proj_comments_page(&t, STORE_SLOT_A, staged, r, from, limit, &page),
+		  0);
+	for (size_t i = 0; i < page.count; i++)
+		snprintf(order + strlen(order), size - strlen(order), "%.*s,",
+			 (int)page.items[i].text.len - 6, page.items[i].text.ptr + 6);
+	/* Through its text form, as a client gives it back. */
+	char text[PROJ_CURSOR_MAX];
+	proj_cursor_format(&page.next, text, sizeof text);
+	store_abort(&t);
+	if (page.has_next)
+		CHECK_INT(proj_cursor_parse(text, strlen(text), next), 0);
+	return page.has_next;
+}
+
 /* A feed's pages, each from the other replica, by the cursor the last gave. */
 static void page_across(struct store *reps[2], struct proj_staged staged[2], bool past,
 			unsigned limit, char *order, size_t size)
 {
-	struct proj_comment_page page;
 	struct proj_cursor cur;
 	order[0] = '\0';
-	for (int n = 0; n < 20; n++) {
-		struct store_txn t;
-		CHECK_INT(store_read_begin(reps[n % 2], &t), 0);
-		const struct proj_cursor *from = n ? &cur : NULL;
-		struct pl_str r = {"r", 1};
-		CHECK_INT(past ? past_feed_page(&t, STORE_SLOT_A, &staged[n % 2], r, INT64_MAX, from,
-						limit, &page)
-			       : proj_comments_page(&t, STORE_SLOT_A, &staged[n % 2], r, from, limit, &page),
-			  0);
-		for (size_t i = 0; i < page.count; i++)
-			snprintf(order + strlen(order), size - strlen(order), "%.*s,",
-				 (int)page.items[i].text.len - 6, page.items[i].text.ptr + 6);
-		char text[PROJ_CURSOR_MAX];
-		proj_cursor_format(&page.next, text, sizeof text);
-		store_abort(&t);
-		if (!page.has_next)
+	for (int n = 0; n < 20; n++)
+		if (!one_page(reps[n % 2], &staged[n % 2], past, n ? &cur : NULL, limit, &cur, order,
+			      size))
 			return;
-		CHECK_INT(proj_cursor_parse(text, strlen(text), &cur), 0);
-	}
 	CHECK(!"a feed of nine comments ends within 20 pages");
 }
 
 /* A cursor one replica gave pages on at another, where the same comments
  * have other log positions: comments of one time are told apart by how
- * many of them are older, not by the log position. */
+ * many of them are older and by a tag of their id, not by the log
+ * position. A comment of that time removed between two pages, here or on
+ * one replica only, makes no page repeat or miss one. */
 static void test_comment_cursor_across_replicas(void)
 {
 	char dirs[2][256];
@@ -294,6 +311,33 @@ static void test_comment_cursor_across_replicas(void)
 			page_across(reps, staged, past, limit, order, sizeof order);
 			CHECK_STR(order, "8,7,6,5,4,3,2,1,0,");
 		}
+	/* The first page, then comment 2 (older than its last, of its time)
+	 * removed on the first replica only. */
+	struct proj_cursor first[2], next;
+	for (int past = 0; past < 2; past++) {
+		order[0] = '\0';
+		one_page(reps[0], &staged[0], past, NULL, 4, &first[past], order, sizeof order);
+		CHECK_STR(order, "8,7,6,5,");
+	}
+	struct store *keep = st;
+	st = reps[0];
+	CHECK_INT(remove_comment("r", "rk2", T0 + 200), PL_R_NONE);
+	st = keep;
+	for (int past = 0; past < 2; past++) {
+		order[0] = '\0';
+		one_page(reps[0], &staged[0], past, &first[past], 4, &next, order, sizeof order);
+		CHECK_STR(order, "4,3,1,0,");
+		order[0] = '\0';
+		one_page(reps[1], &staged[1], past, &first[past], 4, &next, order, sizeof order);
+		CHECK_STR(order, "4,3,2,1,");
+	}
+	/* A cursor of the removed comment itself, where it is gone: its count places it. */
+	order[0] = '\0';
+	one_page(reps[1], &staged[1], false, NULL, 7, &next, order, sizeof order);
+	CHECK_STR(order, "8,7,6,5,4,3,2,");
+	order[0] = '\0';
+	one_page(reps[0], &staged[0], false, &next, 4, &next, order, sizeof order);
+	CHECK_STR(order, "1,0,");
 	for (int i = 0; i < 2; i++) {
 		proj_staged_deinit(&staged[i]);
 		fixture_close(reps[i]);

@@ -47,6 +47,7 @@ struct store {
 	int format;
 	_Atomic int refused; /* store_refuse_writes(): every write fails with it */
 	int dir_fd;          /* holds the shared lock of store_lock_dir(); -1: none */
+	atomic_int resizers; /* waiting for resize_lock exclusively, or holding it */
 };
 
 static void (*damage_handler)(const char *what);
@@ -554,10 +555,17 @@ size_t store_map_size(struct store *st)
 /* Adopts a map size another process set (MDB_MAP_RESIZED). */
 static int adopt_map_size(struct store *st)
 {
+	atomic_fetch_add(&st->resizers, 1);
 	pthread_rwlock_wrlock(&st->resize_lock);
 	int rc = mdb_env_set_mapsize(st->env, 0);
 	pthread_rwlock_unlock(&st->resize_lock);
+	atomic_fetch_sub(&st->resizers, 1);
 	return store_error(rc);
+}
+
+bool store_resize_waiting(struct store *st)
+{
+	return atomic_load(&st->resizers) > 0;
 }
 
 /* Begins a transaction; with no_wait, PL_EBUSY rather than wait for a resize. */
@@ -1117,11 +1125,13 @@ void store_remove_dir(const char *dir)
 
 int store_grow(struct store *st)
 {
+	atomic_fetch_add(&st->resizers, 1);
 	pthread_rwlock_wrlock(&st->resize_lock);
 	MDB_envinfo info;
 	mdb_env_info(st->env, &info);
 	int rc = mdb_env_set_mapsize(st->env, info.me_mapsize * 2);
 	pthread_rwlock_unlock(&st->resize_lock);
+	atomic_fetch_sub(&st->resizers, 1);
 	if (rc == 0)
 		CRASH_POINT(STORE_GROWN);
 	return store_error(rc);

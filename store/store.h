@@ -322,9 +322,13 @@ struct store_page_damage {
 	char where[96]; /* its tree: "LMDB's pages of table 'name'", "LMDB's list of free pages"... */
 };
 int store_check_pages(struct store *st, struct store_page_damage *bad);
-/* The same, giving up with PL_EBUSY once *stop is set (a walk beside serve). */
+/* The same, giving up with PL_EBUSY once *stop is set or the map is to grow
+ * (a walk beside serve: its transaction would hold the growth, and with it
+ * every reader, for as long as the walk takes). */
 int store_check_pages_until(struct store *st, struct store_page_damage *bad,
 			    const atomic_bool *stop);
+/* Whether a growth of the map waits for this process's transactions to end. */
+bool store_resize_waiting(struct store *st);
 /* Deletes the named database of an older format, if there is one (`pledged upgrade`). */
 void store_drop_named(struct store_txn *t, const char *name);
 /* Opens a cursor; the caller closes it with mdb_cursor_close() before the txn ends. */

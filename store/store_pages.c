@@ -48,6 +48,7 @@ struct walk {
 	const char *where; /* the tree walked now, as store_page_damage names it */
 	struct store_page_damage *bad;
 	const atomic_bool *stop; /* NULL, or set when the walk is to give up */
+	struct store *st;        /* with stop: a growth of its map gives the walk up too */
 };
 
 static uint16_t u16_at(const uint8_t *p)
@@ -183,7 +184,8 @@ static int walk_tree(struct walk *w, uint64_t root, int depth)
 {
 	if (root == NO_PAGE)
 		return PL_OK;
-	if (w->stop && atomic_load_explicit(w->stop, memory_order_relaxed))
+	if (w->stop && (atomic_load_explicit(w->stop, memory_order_relaxed) ||
+			store_resize_waiting(w->st)))
 		return PL_EBUSY;
 	if (depth > MAX_DEPTH)
 		return damaged(w, root);
@@ -258,7 +260,7 @@ int store_check_pages(struct store *st, struct store_page_damage *bad)
 int store_check_pages_until(struct store *st, struct store_page_damage *bad,
 			    const atomic_bool *stop)
 {
-	struct walk w = {.bad = bad, .stop = stop};
+	struct walk w = {.bad = bad, .stop = stop, .st = st};
 	int rc = SNAPSHOT_GONE;
 	memset(bad, 0, sizeof *bad);
 	for (int i = 0; i < SNAPSHOT_TRIES && rc == SNAPSHOT_GONE; i++) {

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -19,7 +20,12 @@ static void *watch_main(void *arg)
 	struct page_watch *pw = arg;
 	struct store_page_damage bad;
 	int64_t t0 = clock_mono_ms();
-	int rc = store_check_pages_until(pw->st, &bad, &pw->stop);
+	int rc, tries = 0;
+	/* Given up for a growth of the map: again, from a new snapshot. */
+	while ((rc = store_check_pages_until(pw->st, &bad, &pw->stop)) == PL_EBUSY &&
+	       !atomic_load(&pw->stop))
+		if (++tries % 10 == 0)
+			usleep(100000);
 	if (rc == PL_ECORRUPT) {
 		store_refuse_writes(pw->st, PL_ECORRUPT);
 		log_error("the data dir is damaged: %s: page %llu does not name itself, is not what "

@@ -45,9 +45,10 @@ static void on_interrupt(int sig)
 	raise(sig);
 }
 
-/* What interrupts a command: a terminal's Ctrl-C, a job runner's stop, and
- * a terminal that went away (an SSH session dropped). */
-static const int interrupts[] = {SIGHUP, SIGINT, SIGTERM};
+/* What interrupts a command: a terminal's Ctrl-C, a job runner's stop, a
+ * terminal that went away (an SSH session dropped), and a reader that did
+ * (`pledged replay --dry-run | head`). */
+static const int interrupts[] = {SIGHUP, SIGINT, SIGPIPE, SIGTERM};
 #define INTERRUPTS (sizeof interrupts / sizeof interrupts[0])
 
 static void interrupt_set(sigset_t *set)

@@ -1,7 +1,7 @@
 /*
  * scratch.h — a scratch or half-written data dir (verify's and a dry run's
  * replay, a backup before its rename) that an interrupted command removes:
- * on SIGHUP, SIGINT or SIGTERM, and when a crash is answered as damage
+ * on SIGHUP, SIGINT, SIGPIPE or SIGTERM, and when a crash is answered as damage
  * (damage_exit.c).
  * Without it, Ctrl-C left pledged-verify-XXXXXX behind in /tmp, and a
  * backup's DEST.partial-XXXXXX that could pass for a data dir.

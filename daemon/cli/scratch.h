@@ -23,4 +23,13 @@ void cli_scratch_end(void);
 /* Removes the dir cli_scratch_begin() named, if any. Async-signal-safe. */
 void cli_scratch_remove(void);
 
+/*
+ * Removes what runs killed outright (kill -9, the OOM killer) left beside
+ * template (".../pledged-verify-XXXXXX"): dirs of that name holding only a
+ * store's files, no process's store, and older than a minute. Says so on
+ * stderr as "pledged CMD: removed ...". Not for a backup's partial copy,
+ * which a running backup writes without holding its store open.
+ */
+void cli_scratch_sweep(const char *cmd, const char *template);
+
 #endif

@@ -334,6 +334,23 @@ awk 'BEGIN { for (i = 0; i < 3000; i++)
 	printf "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"many-%d\",\"at\":1700000000000,\"campaign\":\"many-%d\",\"title\":\"Many\",\"owner\":\"o\",\"currency\":\"GBP\"}\n", i, i
 }' | "$PLEDGED" import --data "$work/many" >/dev/null 2>&1 && ok || fail "import of 3,000 campaigns"
 TMPDIR="$work/tmp" "$PLEDGED" replay --data "$work/many" --dry-run 2>/dev/null | head -c 1 >/dev/null
+# What a killed run left (a kill -9 cleans nothing) is swept by the next:
+# only an old dir of the name holding a store's files and no process's
+# store; not a fresh one (a run making it now), not one with other files.
+mkdir -p "$work/sweep/pledged-verify-AAAAAA" "$work/sweep/pledged-verify-BBBBBB" \
+	"$work/sweep/pledged-verify-CCCCCC" "$work/sweep/pledged-replay-DDDDDD"
+for d in AAAAAA BBBBBB CCCCCC; do cp "$work/d/data.mdb" "$work/sweep/pledged-verify-$d/"; done
+cp "$work/d/data.mdb" "$work/sweep/pledged-replay-DDDDDD/"
+echo "mine" >"$work/sweep/pledged-verify-CCCCCC/notes.txt"
+touch -d '-2 minutes' "$work/sweep/pledged-verify-AAAAAA" "$work/sweep/pledged-verify-CCCCCC" \
+	"$work/sweep/pledged-replay-DDDDDD"
+expect 0 "verify beside what killed runs left" -- "$PLEDGED" verify --data "$work/d" --scratch "$work/sweep"
+contains "$work/err" "removed '$work/sweep/pledged-verify-AAAAAA', a scratch dir a killed run left" \
+	"verify says what it swept"
+[ "$(ls "$work/sweep" | tr '\n' ' ')" = "pledged-replay-DDDDDD pledged-verify-BBBBBB pledged-verify-CCCCCC " ] &&
+	ok || fail "verify swept the wrong dirs: $(ls "$work/sweep")"
+expect 0 "a dry run beside what a killed one left" -- env TMPDIR="$work/sweep" "$PLEDGED" replay --data "$work/d" --dry-run
+[ ! -e "$work/sweep/pledged-replay-DDDDDD" ] && ok || fail "the dry run did not sweep its own kind"
 # Under nohup (SIGHUP ignored from the start) a hangup changes nothing.
 for after in 0.1 0.3; do
 	expect 0 "verify under nohup, hung up after $after s" -- timeout --preserve-status -s HUP "$after" \

@@ -1,0 +1,65 @@
+/* scratch_sweep.c — scratch dirs a killed run left; see scratch.h. */
+#include "scratch.h"
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "store.h"
+
+/* Older than this, a scratch dir whose store no process holds is not one
+ * being made right now (the run that makes it opens its store at once). */
+#define LEFT_AFTER_S 60
+
+/* Whether dir holds nothing but a store's files. */
+static bool only_store_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return false;
+	bool only = true;
+	struct dirent *e;
+	while (only && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		only = false;
+		for (size_t i = 0; i < STORE_DIR_FILE_COUNT; i++)
+			only |= strcmp(e->d_name, store_dir_files[i]) == 0;
+	}
+	closedir(d);
+	return only;
+}
+
+void cli_scratch_sweep(const char *cmd, const char *template)
+{
+	char parent[4200], prefix[256];
+	const char *slash = strrchr(template, '/');
+	size_t len = strlen(slash ? slash + 1 : template);
+	if (!slash || len <= 6 || len - 6 >= sizeof prefix)
+		return;
+	snprintf(parent, sizeof parent, "%.*s", (int)(slash - template), template);
+	snprintf(prefix, sizeof prefix, "%.*s", (int)(len - 6), slash + 1); /* without XXXXXX */
+	DIR *d = opendir(parent[0] ? parent : "/");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char path[4500];
+		struct stat sb;
+		long pid;
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
+		    strlen(e->d_name) != strlen(prefix) + 6)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+		if (lstat(path, &sb) || !S_ISDIR(sb.st_mode) || time(NULL) - sb.st_mtime < LEFT_AFTER_S ||
+		    store_dir_in_use(path, &pid) != 0 || !only_store_files(path))
+			continue;
+		store_remove_dir(path);
+		fprintf(stderr, "pledged %s: removed '%s', a scratch dir a killed run left\n", cmd,
+			path);
+	}
+	closedir(d);
+}

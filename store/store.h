@@ -329,6 +329,9 @@ int store_check_pages_until(struct store *st, struct store_page_damage *bad,
 			    const atomic_bool *stop);
 /* Whether a growth of the map waits for this process's transactions to end. */
 bool store_resize_waiting(struct store *st);
+/* What was wrong with the page, for messages: "page N " STORE_PAGE_DAMAGE. */
+#define STORE_PAGE_DAMAGE \
+	"does not name itself, is not the kind of page its parent points to, or has two places"
 /* Deletes the named database of an older format, if there is one (`pledged upgrade`). */
 void store_drop_named(struct store_txn *t, const char *name);
 /* Opens a cursor; the caller closes it with mdb_cursor_close() before the txn ends. */

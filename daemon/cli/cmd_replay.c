@@ -145,9 +145,9 @@ static int check_pages(struct store *st)
 	struct store_page_damage bad;
 	int rc = store_check_pages(st, &bad);
 	if (rc == PL_ECORRUPT)
-		fprintf(stderr, "pledged replay: the data dir is damaged: %s: page %llu does not name "
-				"itself, is not what its parent points to, or has two places; nothing "
-				"was written: restore the data dir from a backup\n",
+		fprintf(stderr, "pledged replay: the data dir is damaged: %s: page %llu "
+				STORE_PAGE_DAMAGE "; nothing was written: restore the data dir from a "
+				"backup\n",
 			bad.where, (unsigned long long)bad.page);
 	else if (rc)
 		fprintf(stderr, "pledged replay: cannot read the data dir's pages: %s; nothing was "

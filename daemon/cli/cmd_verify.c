@@ -76,9 +76,8 @@ int cmd_verify(int argc, char **argv)
 	if (rc)
 		return cli_scratch_store_error("verify", rc, scratch_parent, "--scratch DIR");
 	if (rep.page_damaged) {
-		printf("DAMAGED: %s: page %llu does not name itself, is not the kind of page its "
-		       "parent points to, or has two places; the next write could overwrite pages in "
-		       "use: stop serve and imports, and restore the data dir from a backup\n",
+		printf("DAMAGED: %s: page %llu " STORE_PAGE_DAMAGE "; the next write could overwrite "
+		       "pages in use: stop serve and imports, and restore the data dir from a backup\n",
 		       rep.damaged_page.where, (unsigned long long)rep.damaged_page.page);
 		return CLI_MISMATCH;
 	}

@@ -28,9 +28,8 @@ static void *watch_main(void *arg)
 			usleep(100000);
 	if (rc == PL_ECORRUPT) {
 		store_refuse_writes(pw->st, PL_ECORRUPT);
-		log_error("the data dir is damaged: %s: page %llu does not name itself, is not what "
-			  "its parent points to, or has two places (found by the check of LMDB's pages "
-			  "at start); nothing more is written, so that the damage does not spread: stop "
+		log_error("the data dir is damaged: %s: page %llu " STORE_PAGE_DAMAGE " (found by "
+			  "the check of LMDB's pages at start); nothing more is written, so that the damage does not spread: stop "
 			  "serve and restore the data dir from a backup ('pledged verify' on a copy "
 			  "names the page)",
 			  bad.where, (unsigned long long)bad.page);

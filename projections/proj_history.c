@@ -170,10 +170,12 @@ int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct proj_
 	return rc;
 }
 
-/* A comment visible at the time asked: where it is in the log, and its time. */
+/* A comment visible at the time asked: where it is in the log, its time,
+ * and its proj_comment_tag() where the feed's order needs it. */
 struct visible {
 	int64_t at;
 	uint64_t seq;
+	uint64_t tag;
 };
 
 static int newest_first(const void *a, const void *b)
@@ -182,6 +184,27 @@ static int newest_first(const void *a, const void *b)
 	if (x->at != y->at)
 		return x->at < y->at ? 1 : -1;
 	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+static int by_tag_highest_first(const void *a, const void *b)
+{
+	uint64_t x = ((const struct visible *)a)->tag, y = ((const struct visible *)b)->tag;
+	return x > y ? -1 : x < y;
+}
+
+/* Orders the comments v[0..n) of one time by their tags, as the live feed
+ * does (proj_read.h), reading their ids from the log. */
+static int order_by_tags(struct visible *v, size_t n, proj_event_at_fn event_at, void *log_arg)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pl_event ev;
+		int rc = event_at(log_arg, v[i].seq, &ev);
+		if (rc)
+			return rc;
+		v[i].tag = proj_comment_tag(pl_event_str(&ev, PL_F_COMMENT));
+	}
+	qsort(v, n, sizeof *v, by_tag_highest_first);
+	return PL_OK;
 }
 
 static int by_value(const void *a, const void *b)
@@ -193,8 +216,7 @@ static int by_value(const void *a, const void *b)
 int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
 			  struct pl_str campaign, int64_t as_of, const struct proj_cursor *before,
 			  proj_event_at_fn event_at, void *log_arg,
-			  int (*fn)(uint64_t seq, int64_t at, uint64_t older_same_at, void *arg),
-			  void *arg)
+			  int (*fn)(uint64_t seq, int64_t at, void *arg), void *arg)
 {
 	struct walk w;
 	struct visible *posted = NULL;
@@ -209,7 +231,7 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj
 			if (!array_reserve((void **)&posted, &cap_posted, nposted + 1, sizeof *posted))
 				rc = PL_ENOMEM;
 			else
-				posted[nposted++] = (struct visible){w.at, w.seq};
+				posted[nposted++] = (struct visible){w.at, w.seq, 0};
 			/* At the opening: perhaps timed before it, so its own time decides its place. */
 			struct pl_event ev;
 			if (rc == 0 && w.at == opened_at && (rc = event_at(log_arg, w.seq, &ev)) == 0)
@@ -235,26 +257,18 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj
 			if (!nremoved ||
 			    !bsearch(&posted[i].seq, removed, nremoved, sizeof *removed, by_value))
 				posted[n++] = posted[i];
-		/* The cursor's comment, found by its tag among those of its time. */
-		size_t tagged = SIZE_MAX;
-		for (size_t i = 0; rc == 0 && before && before->tag && i < n; i++) {
-			struct pl_event ev;
-			if (posted[i].at == before->at && (rc = event_at(log_arg, posted[i].seq, &ev)) == 0 &&
-			    proj_comment_tag(pl_event_str(&ev, PL_F_COMMENT)) == before->tag)
-				tagged = i;
-		}
-		/* How many of its time are older: the rest of its run in this order. */
-		for (size_t i = 0, run_end = 0; rc == 0 && i < n; i++) {
-			const struct visible *p = &posted[i];
-			if (i == run_end)
-				for (run_end = i + 1; run_end < n && posted[run_end].at == p->at; run_end++)
-					;
-			uint64_t older = run_end - 1 - i;
-			if (before && (p->at > before->at ||
-				       (p->at == before->at &&
-					(tagged != SIZE_MAX ? i <= tagged : older >= before->older_same_at))))
+		/* Time by time, so that a page reads the ids of the times it shows only. */
+		for (size_t i = 0, end; rc == 0 && i < n; i = end) {
+			for (end = i + 1; end < n && posted[end].at == posted[i].at; end++)
+				;
+			bool cursors = before && posted[i].at == before->at;
+			if (before && posted[i].at > before->at)
 				continue;
-			rc = fn(p->seq, p->at, older, arg);
+			if (end - i > 1 || cursors)
+				rc = order_by_tags(posted + i, end - i, event_at, log_arg);
+			for (size_t j = i; rc == 0 && j < end; j++)
+				if (!(cursors && before->tag && posted[j].tag >= before->tag))
+					rc = fn(posted[j].seq, posted[j].at, arg);
 		}
 		if (rc == 1)
 			rc = PL_OK;

@@ -47,18 +47,17 @@ int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct proj_
 /*
  * Calls fn with the log position and time of each comment of the campaign
  * visible at as_of (posted by then, not removed by then), newest first by
- * its own time as the live feed orders them, strictly before `before` when
- * not NULL, until fn returns non-zero. (The history holds a comment timed
- * before its campaign's opening at the opening; event_at reads its own
- * time from the log.) One walk of the campaign's history however many fn
- * takes. fn also has how many of those comments of the same time are older
- * (struct proj_cursor). 0 when every comment was given or fn returned 1, fn's other
- * return, or an error.
+ * its own time and then by tag as the live feed orders them (struct
+ * proj_cursor), strictly after `before` when not NULL, until fn returns
+ * non-zero. (The history holds a comment timed before its campaign's
+ * opening at the opening; event_at reads its own time from the log, and
+ * the ids the order needs.) One walk of the campaign's history however
+ * many fn takes. 0 when every comment was given or fn returned 1, fn's
+ * other return, or an error.
  */
 int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj_staged *staged,
 			  struct pl_str campaign, int64_t as_of, const struct proj_cursor *before,
 			  proj_event_at_fn event_at, void *log_arg,
-			  int (*fn)(uint64_t seq, int64_t at, uint64_t older_same_at, void *arg),
-			  void *arg);
+			  int (*fn)(uint64_t seq, int64_t at, void *arg), void *arg);
 
 #endif

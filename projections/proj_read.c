@@ -115,44 +115,45 @@ int proj_platform_each(struct store_txn *t, enum store_slot slot, proj_platform_
 	return store_each(t, store_slot_db(slot, SLOT_PLATFORM), NULL, false, platform_entry, &w);
 }
 
+/* Whether s holds only characters of set (and at least one). */
+static bool all_of(const char *s, const char *set)
+{
+	return *s && s[strspn(s, set)] == '\0';
+}
+
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)
 {
+	static const char digits[] = "0123456789", hex[] = "0123456789abcdef";
 	char buf[PROJ_CURSOR_MAX], *end;
-	if (len == 0 || len >= sizeof buf)
+	if (len == 0 || len >= sizeof buf || memchr(s, '\0', len))
 		return PL_EINVAL;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	/* Digits, a dot, digits, and perhaps a dot and up to 16 hex digits. */
 	char *dot = strchr(buf, '.'), *dot2 = dot ? strchr(dot + 1, '.') : NULL;
-	if (!dot || dot == buf || dot[1] == '\0' || dot[1] == '.' ||
-	    (dot2 && (dot2[1] == '\0' || strlen(dot2 + 1) > 16)))
+	if (!dot)
 		return PL_EINVAL;
-	for (char *p = buf; *p; p++) {
-		bool digit = *p >= '0' && *p <= '9', hex = (*p >= 'a' && *p <= 'f');
-		if (!(digit || (dot2 && p > dot2 && hex) || p == dot || p == dot2))
-			return PL_EINVAL;
-	}
+	*dot = '\0';
+	if (dot2)
+		*dot2 = '\0';
+	/* "AT.TAG" now; "AT.OLDER" and "AT.OLDER.TAG" from older pledged. */
+	bool tagged = !dot2 && strlen(dot + 1) == 16;
+	if (!all_of(buf, digits) || !all_of(dot + 1, tagged ? hex : digits) ||
+	    (dot2 && (!all_of(dot2 + 1, hex) || strlen(dot2 + 1) > 16)))
+		return PL_EINVAL;
 	errno = 0;
 	long long at = strtoll(buf, &end, 10);
-	if (errno || end != dot)
+	if (errno)
 		return PL_EINVAL;
-	unsigned long long older = strtoull(dot + 1, &end, 10);
-	if (errno || end != (dot2 ? dot2 : buf + len))
+	unsigned long long tag = strtoull(dot + 1, &end, tagged ? 16 : 10);
+	if (errno || (tagged && tag == 0) || (dot2 && strtoull(dot2 + 1, &end, 16) == 0))
 		return PL_EINVAL;
-	unsigned long long tag = dot2 ? strtoull(dot2 + 1, &end, 16) : 0;
-	if (errno || (dot2 && (*end != '\0' || tag == 0)))
-		return PL_EINVAL;
-	*cur = (struct proj_cursor){at, older, tag};
+	*cur = (struct proj_cursor){at, tagged ? tag : 0};
 	return PL_OK;
 }
 
 void proj_cursor_format(const struct proj_cursor *cur, char *buf, size_t size)
 {
-	if (cur->tag)
-		snprintf(buf, size, "%" PRId64 ".%" PRIu64 ".%016" PRIx64, cur->at, cur->older_same_at,
-			 cur->tag);
-	else
-		snprintf(buf, size, "%" PRId64 ".%" PRIu64, cur->at, cur->older_same_at);
+	snprintf(buf, size, "%" PRId64 ".%016" PRIx64, cur->at, cur->tag);
 }
 
 uint64_t proj_comment_tag(struct pl_str id)
@@ -246,32 +247,73 @@ static void newest_step(struct newest_first *n, int i)
 	keep_to_campaign(n, 0);
 }
 
-/* Steps past the comments of time at (newest first), at most max of them
- * (UINT64_MAX: all); how many. With tag, *tagged is how many it stepped
- * past up to the comment tag names and it (0: none). A failed row ends the
- * walk (see rc). */
-static uint64_t newest_skip_at(struct newest_first *n, int64_t at, uint64_t max, uint64_t tag,
-			       uint64_t *tagged)
+/* A comment of one time, ranked by its tag. */
+struct ranked {
+	uint64_t tag;
+	struct proj_comment com;
+};
+
+/* Restores the min-heap on tag below slot i of h[0..n). */
+static void sift_down(struct ranked *h, size_t n, size_t i)
 {
-	uint64_t skipped = 0;
-	for (int i = newest_side(n); i >= 0 && skipped < max; i = newest_side(n)) {
-		int64_t row_at;
-		uint64_t seq;
-		struct proj_comment com;
-		if (proj_timed_key_parse(n->k[i].mv_data, n->k[i].mv_size, n->campaign, &row_at,
-					 &seq) ||
-		    (tag && proj_comment_decode(n->v[i].mv_data, n->v[i].mv_size, &com))) {
+	for (size_t least = i;; i = least) {
+		size_t l = 2 * i + 1, r = l + 1;
+		if (l < n && h[l].tag < h[least].tag)
+			least = l;
+		if (r < n && h[r].tag < h[least].tag)
+			least = r;
+		if (least == i)
+			return;
+		struct ranked x = h[i];
+		h[i] = h[least];
+		h[least] = x;
+	}
+}
+
+static int by_tag_highest_first(const void *a, const void *b)
+{
+	uint64_t x = ((const struct ranked *)a)->tag, y = ((const struct ranked *)b)->tag;
+	return x > y ? -1 : x < y;
+}
+
+/*
+ * Steps past every comment of time at, keeping in best[0..*kept) the cap
+ * of them with the highest tags below `below` (0: no bound), highest first.
+ * A selection, not a sort of the time's comments: a time may hold any
+ * number of them, a page at most PROJ_PAGE_MAX + 1. A failed row ends the
+ * walk (see rc).
+ */
+static void rank_time(struct newest_first *n, int64_t at, uint64_t below, struct ranked *best,
+		      size_t cap, size_t *kept)
+{
+	*kept = 0;
+	for (int i = newest_side(n); i >= 0; i = newest_side(n)) {
+		struct ranked r;
+		if (proj_timed_key_parse(n->k[i].mv_data, n->k[i].mv_size, n->campaign, &r.com.at,
+					 &r.com.seq) ||
+		    proj_comment_decode(n->v[i].mv_data, n->v[i].mv_size, &r.com)) {
 			n->rc[i] = MDB_CORRUPTED;
 			break;
 		}
-		if (row_at != at)
+		if (r.com.at != at)
 			break;
 		newest_step(n, i);
-		skipped++;
-		if (tag && proj_comment_tag(com.id) == tag)
-			*tagged = skipped;
+		r.tag = proj_comment_tag(r.com.id);
+		if (below && r.tag >= below)
+			continue;
+		if (*kept < cap) {
+			best[(*kept)++] = r;
+			if (*kept == cap)
+				for (size_t j = cap / 2; j-- > 0;)
+					sift_down(best, cap, j);
+			continue;
+		}
+		if (r.tag > best[0].tag) {
+			best[0] = r;
+			sift_down(best, cap, 0);
+		}
 	}
-	return skipped;
+	qsort(best, *kept, sizeof *best, by_tag_highest_first);
 }
 
 static int newest_close(struct newest_first *n)
@@ -299,7 +341,7 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_st
 	if (rc)
 		return rc;
 	if (before) {
-		/* From the newest of its time: the cursor counts them from the oldest. */
+		/* From the newest of its time: its tag places it among them. */
 		klen = proj_timed_key(key, campaign, before->at, UINT64_MAX);
 	} else {
 		/* Just past the newest possible key of this campaign. */
@@ -308,36 +350,29 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_st
 		klen += 16;
 	}
 	struct newest_first n;
+	struct ranked best[PROJ_PAGE_MAX + 1];
 	size_t bytes = 0;
 	rc = newest_open(&n, t, slot, staged, campaign, key, klen);
-	if (rc == 0 && before) {
-		/* Past the comment the tag names; else past as many as were newer
-		 * (none: it is newer than all here, not applied here yet). */
-		uint64_t tagged = 0;
-		uint64_t same = newest_skip_at(&n, before->at, UINT64_MAX, before->tag, &tagged);
-		uint64_t skip = tagged ? tagged
-			      : same > before->older_same_at ? same - before->older_same_at : 0;
-		if ((rc = newest_close(&n)) == 0)
-			rc = newest_open(&n, t, slot, staged, campaign, key, klen);
-		if (rc == 0 && skip)
-			newest_skip_at(&n, before->at, skip, 0, NULL);
-	}
-	for (int i = rc ? -1 : newest_side(&n); i >= 0; newest_step(&n, i), i = newest_side(&n)) {
-		struct proj_comment com;
-		if (page->count == limit || bytes >= PROJ_PAGE_BYTES) {
-			page->has_next = true;
-			/* The rest of the last one's time are older than it. */
-			page->next.older_same_at = newest_skip_at(&n, page->next.at, UINT64_MAX, 0, NULL);
-			break;
-		}
-		if (proj_timed_key_parse(n.k[i].mv_data, n.k[i].mv_size, campaign, &com.at, &com.seq) ||
-		    proj_comment_decode(n.v[i].mv_data, n.v[i].mv_size, &com)) {
+	for (int i = rc ? -1 : newest_side(&n); i >= 0 && !page->has_next; i = newest_side(&n)) {
+		int64_t at;
+		uint64_t seq;
+		if (proj_timed_key_parse(n.k[i].mv_data, n.k[i].mv_size, campaign, &at, &seq)) {
 			n.rc[i] = MDB_CORRUPTED;
 			break;
 		}
-		bytes += com.name.len + com.text.len;
-		page->items[page->count++] = com;
-		page->next = (struct proj_cursor){com.at, 0, proj_comment_tag(com.id)};
+		/* One more than the page takes tells whether another follows. */
+		size_t kept;
+		rank_time(&n, at, before && at == before->at ? before->tag : 0, best,
+					  limit - page->count + 1, &kept);
+		for (size_t j = 0; j < kept && !page->has_next; j++) {
+			if (page->count == limit || bytes >= PROJ_PAGE_BYTES) {
+				page->has_next = true;
+				break;
+			}
+			bytes += best[j].com.name.len + best[j].com.text.len;
+			page->items[page->count++] = best[j].com;
+			page->next = (struct proj_cursor){at, best[j].tag};
+		}
 	}
 	int err = newest_close(&n);
 	return rc ? rc : err;

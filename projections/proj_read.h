@@ -54,25 +54,24 @@ typedef int (*proj_platform_fn)(const char currency[3], const struct proj_platfo
 int proj_platform_each(struct store_txn *t, enum store_slot slot, proj_platform_fn fn, void *arg);
 
 /*
- * A position in a comment feed: comments strictly older come after it. It
- * names the last comment shown by its time, a tag of its id, and how many
- * of the campaign's comments of the same time were older (in log order):
- * not by its log position, which differs from one instance to another,
- * while a campaign's comments come in the same order everywhere (one
- * partition), so that a cursor one replica gave pages on at another. The
- * next page starts after the comment the tag finds among those of its
- * time; when none has it (removed since, or not here yet) the count
- * places it.
+ * A position in a comment feed: comments strictly older come after it. A
+ * feed is ordered by time, newest first, and the comments of one time by a
+ * tag of their id, highest first: an order that every instance of a topic
+ * gives alike and that no removal shifts, so that a cursor one replica
+ * gave pages on at another, even when the comment it names is gone there
+ * or not there yet. A cursor is the last shown comment's time and tag.
  */
 struct proj_cursor {
 	int64_t at;
-	uint64_t older_same_at;
-	uint64_t tag; /* proj_comment_tag(); 0 in a cursor of the older form "AT.OLDER" */
+	uint64_t tag; /* proj_comment_tag(); 0: all of time `at` come after it */
 };
 
 #define PROJ_CURSOR_MAX 64
-/* Parses the text form "AT.OLDER.TAG" (TAG in hex) or "AT.OLDER";
- * PL_EINVAL if it is anything else. */
+/* Parses the text form "AT.TAG" (TAG in 16 hex digits). The forms older
+ * pledged gave ("AT.OLDER" and "AT.OLDER.TAG", which ordered a time's
+ * comments otherwise) still parse, with tag 0: the next page repeats the
+ * comments of their time rather than skip any. PL_EINVAL if it is anything
+ * else. */
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur);
 void proj_cursor_format(const struct proj_cursor *cur, char *buf, size_t size);
 /* The tag a cursor names a comment id by (a hash; never 0). */

@@ -55,7 +55,7 @@ struct filling {
 	size_t bytes;
 };
 
-static int add_comment(uint64_t seq, int64_t at, uint64_t older_same_at, void *arg)
+static int add_comment(uint64_t seq, int64_t at, void *arg)
 {
 	struct filling *f = arg;
 	struct proj_comment_page *page = f->page;
@@ -71,7 +71,7 @@ static int add_comment(uint64_t seq, int64_t at, uint64_t older_same_at, void *a
 		return 1;
 	}
 	f->bytes += c->name.len + c->text.len;
-	page->next = (struct proj_cursor){at, older_same_at, proj_comment_tag(c->id)};
+	page->next = (struct proj_cursor){at, proj_comment_tag(c->id)};
 	page->count++;
 	return PL_OK;
 }

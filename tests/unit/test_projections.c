@@ -169,6 +169,23 @@ static void test_comments(void)
 	CHECK_INT(comment("c", "k3", "cs1", "fully refunded", T0 + 41), PL_R_NOT_A_BACKER);
 }
 
+static uint64_t tag_of(const char *id)
+{
+	return proj_comment_tag((struct pl_str){id, strlen(id)});
+}
+
+/* test_comment_pages' comment i is "dk%02d", at time i / 2. */
+static int comment_pages_order(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	char idx[16], idy[16];
+	snprintf(idx, sizeof idx, "dk%02d", x);
+	snprintf(idy, sizeof idy, "dk%02d", y);
+	if (x / 2 != y / 2)
+		return x / 2 > y / 2 ? -1 : 1;
+	return tag_of(idx) > tag_of(idy) ? -1 : 1;
+}
+
 static void test_comment_pages(void)
 {
 	CHECK_INT(open_campaign("d", "GBP", T0), PL_R_NONE);
@@ -177,24 +194,29 @@ static void test_comment_pages(void)
 	for (int i = 0; i < 25; i++) {
 		snprintf(id, sizeof id, "dk%02d", i);
 		snprintf(text, sizeof text, "comment %02d", i);
-		/* Two comments share each time: the log order breaks the tie. */
+		/* Two comments share each time: their tags break the tie. */
 		CHECK_INT(comment("d", id, "s1", text, T0 + 1000 * (i / 2)), PL_R_NONE);
 	}
 	CHECK_INT(remove_comment("d", "dk07", T0), PL_R_NONE);
+	/* The feed's order: the newest time first, the higher tag first within one. */
+	int expect[25], n = 0;
+	for (int i = 0; i < 25; i++)
+		if (i != 7) /* removed */
+			expect[n++] = i;
+	qsort(expect, (size_t)n, sizeof expect[0], comment_pages_order);
+	CHECK_INT(n, 24);
 
 	struct store_txn t;
 	struct proj_comment_page page;
 	struct proj_cursor cur;
 	struct pl_str camp = {"d", 1};
-	int seen = 0, expect = 24;
+	int seen = 0;
 	bool first = true;
 	CHECK_INT(store_read_begin(st, &t), 0);
 	for (;;) {
 		CHECK_INT(proj_comments_page(&t, STORE_SLOT_A, &comments_staged, camp, first ? NULL : &cur, 10, &page), 0);
-		for (size_t i = 0; i < page.count; i++, seen++) {
-			if (expect == 7)
-				expect--; /* removed */
-			snprintf(text, sizeof text, "comment %02d", expect--);
+		for (size_t i = 0; i < page.count && seen < n; i++, seen++) {
+			snprintf(text, sizeof text, "comment %02d", expect[seen]);
 			CHECK(page.items[i].text.len == strlen(text) &&
 			      memcmp(page.items[i].text.ptr, text, page.items[i].text.len) == 0);
 			CHECK(!page.items[i].has_name);
@@ -219,14 +241,43 @@ static void test_comment_pages(void)
 
 	static const char *bad[] = {"", ".", "1.", ".1", "a.1", "-1.2", "1 .2", "1..1", "1.1.", "1.1.0",
 				    "1.1.g", "1.1.A", "1.1.1.1", "1.1.-1", "1.1.12345678901234567",
-				    "99999999999999999999.1", "1.99999999999999999999"};
+				    "99999999999999999999.1", "1.99999999999999999999",
+				    "1.0000000000000000", "1.00000000000000g1", "1.ABCDEF0123456789",
+				    "1.0123456789abcdef0", "1.-123456789abcdef", "-1.0123456789abcdef"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK_INT(proj_cursor_parse(bad[i], strlen(bad[i]), &cur), PL_EINVAL);
-	/* The older form, without a tag, still parses. */
+	CHECK_INT(proj_cursor_parse("1.1\0", 4, &cur), PL_EINVAL); /* a NUL inside */
+	CHECK_INT(proj_cursor_parse("1579119300000.0123456789abcdef", 30, &cur), 0);
+	CHECK(cur.at == INT64_C(1579119300000) && cur.tag == UINT64_C(0x0123456789abcdef));
+	char s[PROJ_CURSOR_MAX];
+	proj_cursor_format(&cur, s, sizeof s);
+	CHECK_STR(s, "1579119300000.0123456789abcdef");
+	/* The older forms still parse, as the start of their time. */
 	CHECK_INT(proj_cursor_parse("1579119300000.1199", 18, &cur), 0);
-	CHECK(cur.at == INT64_C(1579119300000) && cur.older_same_at == 1199 && cur.tag == 0);
+	CHECK(cur.at == INT64_C(1579119300000) && cur.tag == 0);
 	CHECK_INT(proj_cursor_parse("1.2.ffffffffffffffff", 20, &cur), 0);
-	CHECK(cur.tag == UINT64_MAX);
+	CHECK(cur.at == 1 && cur.tag == 0);
+}
+
+/* Reply i of the replicas' campaign: its time; six share T0 + 100. */
+static int64_t reply_at(int i)
+{
+	return i == 0 ? T0 + 50 : i < 7 || i == 9 ? T0 + 100 : T0 + 100 + i;
+}
+
+static uint64_t reply_tag(int i)
+{
+	char id[16];
+	snprintf(id, sizeof id, "rk%d", i);
+	return tag_of(id);
+}
+
+static int post_reply(int i)
+{
+	char id[16], text[32];
+	snprintf(id, sizeof id, "rk%d", i);
+	snprintf(text, sizeof text, "reply %d", i);
+	return comment("r", id, "rs", text, reply_at(i));
 }
 
 /* Feeds a campaign's events into a store of its own, with another
@@ -239,21 +290,44 @@ static struct store *replica(char *dir, size_t size, bool mixed)
 	CHECK_INT(open_campaign("other", "GBP", T0), PL_R_NONE);
 	CHECK_INT(open_campaign("r", "GBP", T0), PL_R_NONE);
 	CHECK_INT(pledge("r", "r-p", "rs", 100, "GBP", T0), PL_R_NONE);
-	char id[16], text[32], p[16];
+	char p[16];
 	for (int i = 0; i < 9; i++) {
 		if (mixed) {
 			snprintf(p, sizeof p, "o-p%d", i);
 			CHECK_INT(pledge("other", p, "os", 100, "GBP", T0), PL_R_NONE);
 		}
-		snprintf(id, sizeof id, "rk%d", i);
-		snprintf(text, sizeof text, "reply %d", i);
-		/* Six of them share a time, one is older, two newer. */
-		int64_t at = i == 0 ? T0 + 50 : i < 7 ? T0 + 100 : T0 + 100 + i;
-		CHECK_INT(comment("r", id, "rs", text, at), PL_R_NONE);
+		CHECK_INT(post_reply(i), PL_R_NONE);
 	}
 	struct store *made = st;
 	st = keep;
 	return made;
+}
+
+static int reply_order(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	if (reply_at(x) != reply_at(y))
+		return reply_at(x) > reply_at(y) ? -1 : 1;
+	return reply_tag(x) > reply_tag(y) ? -1 : 1;
+}
+
+/* The feed of replies 0..9 on every replica, as numbers. */
+static int feed[10];
+
+/* What a page of up to limit replies shows, of those in present (a bit
+ * each), after reply `after` (-1: the first page): "n,n,…," */
+static void expect_page(unsigned present, int after, int limit, char *out, size_t size)
+{
+	int i = 0, shown = 0;
+	out[0] = '\0';
+	if (after >= 0)
+		while (feed[i++] != after)
+			;
+	for (; i < 10 && shown < limit; i++)
+		if (present & 1u << feed[i]) {
+			snprintf(out + strlen(out), size - strlen(out), "%d,", feed[i]);
+			shown++;
+		}
 }
 
 /* One page of the feed (live, or as of now when past) after from: the
@@ -294,50 +368,84 @@ static void page_across(struct store *reps[2], struct proj_staged staged[2], boo
 	CHECK(!"a feed of nine comments ends within 20 pages");
 }
 
+/* The page after reply `after` on rep, by the cursor from_rep gave on a
+ * first page that ended on it: checked against the replies each holds. */
+static void check_after(struct store *from_rep, struct proj_staged *from_staged,
+			unsigned from_present, struct store *rep, struct proj_staged *staged,
+			unsigned present, bool past, int after)
+{
+	char order[256], want[256];
+	struct proj_cursor cur;
+	int limit = 1;
+	for (int i = 0; feed[i] != after; i++)
+		limit += (from_present & 1u << feed[i]) != 0;
+	order[0] = '\0';
+	CHECK(one_page(from_rep, from_staged, past, NULL, (unsigned)limit, &cur, order, sizeof order));
+	CHECK(cur.tag == reply_tag(after));
+	order[0] = '\0';
+	one_page(rep, staged, past, &cur, 4, &cur, order, sizeof order);
+	expect_page(present, after, 4, want, sizeof want);
+	CHECK_STR(order, want);
+}
+
 /* A cursor one replica gave pages on at another, where the same comments
- * have other log positions: comments of one time are told apart by how
- * many of them are older and by a tag of their id, not by the log
- * position. A comment of that time removed between two pages, here or on
- * one replica only, makes no page repeat or miss one. */
+ * have other log positions: comments of one time are ordered by a tag of
+ * their id, not by the log position. A comment removed between two pages,
+ * here or on one replica only, the cursor's own included, or one not yet
+ * on a replica that lags, makes no page repeat or miss one. */
 static void test_comment_cursor_across_replicas(void)
 {
+	for (int i = 0; i < 10; i++)
+		feed[i] = i;
+	qsort(feed, 10, sizeof feed[0], reply_order);
 	char dirs[2][256];
 	struct store *reps[2] = {replica(dirs[0], sizeof dirs[0], false),
 				 replica(dirs[1], sizeof dirs[1], true)};
 	struct proj_staged staged[2] = {{0}, {0}};
-	char order[256];
+	char order[256], want[256];
+	unsigned nine = 0x1ff;
+	expect_page(nine, -1, 10, want, sizeof want);
 	for (int past = 0; past < 2; past++)
 		for (unsigned limit = 1; limit <= 4; limit++) {
 			page_across(reps, staged, past, limit, order, sizeof order);
-			CHECK_STR(order, "8,7,6,5,4,3,2,1,0,");
+			CHECK_STR(order, want);
 		}
-	/* The first page, then comment 2 (older than its last, of its time)
-	 * removed on the first replica only. */
-	struct proj_cursor first[2], next;
-	for (int past = 0; past < 2; past++) {
-		order[0] = '\0';
-		one_page(reps[0], &staged[0], past, NULL, 4, &first[past], order, sizeof order);
-		CHECK_STR(order, "8,7,6,5,");
+	/* The six replies of one time, as the feed orders them. */
+	int same[6], n = 0;
+	for (int i = 0; i < 10; i++)
+		if (feed[i] != 9 && reply_at(feed[i]) == T0 + 100)
+			same[n++] = feed[i];
+	CHECK_INT(n, 6);
+	/* One of them removed on the first replica only, then the one before
+	 * it too: a cursor's own comment and one after it, gone there. */
+	int gone[2] = {same[3], same[2]};
+	unsigned present0 = nine;
+	for (int k = 0; k < 2; k++) {
+		char id[16];
+		snprintf(id, sizeof id, "rk%d", gone[k]);
+		struct store *keep = st;
+		st = reps[0];
+		CHECK_INT(remove_comment("r", id, T0 + 200 + k), PL_R_NONE);
+		st = keep;
+		present0 &= ~(1u << gone[k]);
+		for (int past = 0; past < 2; past++)
+			for (int j = 1; j <= 4; j++) {
+				check_after(reps[1], &staged[1], nine, reps[0], &staged[0], present0, past,
+					    same[j]);
+				if (present0 & 1u << same[j])
+					check_after(reps[0], &staged[0], present0, reps[1], &staged[1],
+						    nine, past, same[j]);
+			}
 	}
+	/* A reply of that time not yet on the first replica: a cursor of it
+	 * from the second pages on there. */
 	struct store *keep = st;
-	st = reps[0];
-	CHECK_INT(remove_comment("r", "rk2", T0 + 200), PL_R_NONE);
+	st = reps[1];
+	CHECK_INT(post_reply(9), PL_R_NONE);
 	st = keep;
-	for (int past = 0; past < 2; past++) {
-		order[0] = '\0';
-		one_page(reps[0], &staged[0], past, &first[past], 4, &next, order, sizeof order);
-		CHECK_STR(order, "4,3,1,0,");
-		order[0] = '\0';
-		one_page(reps[1], &staged[1], past, &first[past], 4, &next, order, sizeof order);
-		CHECK_STR(order, "4,3,2,1,");
-	}
-	/* A cursor of the removed comment itself, where it is gone: its count places it. */
-	order[0] = '\0';
-	one_page(reps[1], &staged[1], false, NULL, 7, &next, order, sizeof order);
-	CHECK_STR(order, "8,7,6,5,4,3,2,");
-	order[0] = '\0';
-	one_page(reps[0], &staged[0], false, &next, 4, &next, order, sizeof order);
-	CHECK_STR(order, "1,0,");
+	for (int past = 0; past < 2; past++)
+		check_after(reps[1], &staged[1], nine | 1u << 9, reps[0], &staged[0], present0,
+			    past, 9);
 	for (int i = 0; i < 2; i++) {
 		proj_staged_deinit(&staged[i]);
 		fixture_close(reps[i]);

@@ -151,9 +151,8 @@ static int event_at(void *t, uint64_t seq, struct pl_event *ev)
 	return rc ? rc : pl_event_decode(e.raw, e.raw_len, NULL, 0, ev, &rej);
 }
 
-static int see_comment(uint64_t seq, int64_t at, uint64_t older_same_at, void *arg)
+static int see_comment(uint64_t seq, int64_t at, void *arg)
 {
-	(void)older_same_at;
 	struct seen_comments *s = arg;
 	if (s->n == sizeof s->seqs / sizeof s->seqs[0])
 		return PL_ENOMEM; /* more than this test posts */

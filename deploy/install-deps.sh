@@ -10,8 +10,9 @@ export DEBIAN_FRONTEND=noninteractive
 BUILD="gcc meson ninja-build pkg-config libevent-dev librdkafka-dev liblmdb-dev
   libmsgpack-dev libjansson-dev libutf8proc-dev libxxhash-dev"
 # Tests: LMDB tools to tamper with a data dir, kcat for Kafka interoperability,
-# clang and its runtime for the libFuzzer targets, Chromium for the web page.
-TEST="lmdb-utils kcat clang libclang-rt-14-dev chromium curl jq"
+# clang and its runtime for the libFuzzer targets, Chromium for the web page,
+# strace to hold a command mid-way.
+TEST="lmdb-utils kcat clang libclang-rt-14-dev chromium curl jq strace"
 # Optional: systemd-analyze to check the unit file, and the benchmarks'
 # baselines and load generator (nginx; PostgreSQL and the Python consumer
 # that tests/bench/peer runs as the design a team would otherwise build).

@@ -79,8 +79,9 @@ static int dir_holds(const char *dir, char *partial, size_t size)
 	return holds;
 }
 
-/* Names what interrupted backups to dest left beside it (dest.partial-*):
- * such a copy can pass for a data dir, and is none. */
+/* Names the partial copies beside dest (dest.partial-*) that the sweep
+ * left: another backup's under way, or an interrupted one's of the last
+ * minute. Such a copy can pass for a data dir, and is none. */
 static void mention_partials(const char *dest)
 {
 	char parent[4096];
@@ -104,8 +105,8 @@ static void mention_partials(const char *dest)
 	struct dirent *e;
 	while ((e = readdir(d)))
 		if (strncmp(e->d_name, prefix, (size_t)n) == 0)
-			fprintf(stderr, "pledged backup: '%s/%s' was left by an interrupted backup and "
-					"is not one: remove it\n",
+			fprintf(stderr, "pledged backup: '%s/%s' is the partial copy of another backup, "
+					"under way or interrupted a moment ago; it is not a data dir\n",
 				parent, e->d_name);
 	closedir(d);
 }
@@ -183,14 +184,18 @@ int cmd_backup(int argc, char **argv)
 	struct stat sb;
 	char partial[256] = "";
 	bool into = stat(dest, &sb) == 0;
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, into ? "%s/.partial-XXXXXX" : "%s.partial-XXXXXX", dest);
+	cli_scratch_sweep("backup", tmp, "a partial copy");
 	int holds = into && S_ISDIR(sb.st_mode) ? dir_holds(dest, partial, sizeof partial) : 1;
 	if (holds < 0) {
 		fprintf(stderr, "pledged backup: cannot read '%s': %s\n", dest, strerror(errno));
 		return CLI_STORE;
 	}
 	if (into && partial[0]) {
-		fprintf(stderr, "pledged backup: '%s' holds '%s', left by an interrupted backup; "
-				"remove it and run the backup again\n",
+		fprintf(stderr, "pledged backup: '%s' holds '%s', the partial copy of another backup, "
+				"under way or interrupted a moment ago; run the backup again once it "
+				"has gone, or remove it\n",
 			dest, partial);
 		return CLI_USAGE;
 	}
@@ -202,8 +207,6 @@ int cmd_backup(int argc, char **argv)
 
 	if (!into)
 		mention_partials(dest);
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, into ? "%s/.partial-XXXXXX" : "%s.partial-XXXXXX", dest);
 	if (cli_scratch_make(tmp)) {
 		fprintf(stderr, "pledged backup: cannot make '%s': %s\n", tmp, strerror(errno));
 		return CLI_STORE;

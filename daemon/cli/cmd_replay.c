@@ -223,7 +223,7 @@ static int dry_run(struct store *st, const struct replay_options *opt)
 	char scratch_dir[4200];
 	const char *tmp = getenv("TMPDIR");
 	snprintf(scratch_dir, sizeof scratch_dir, "%s/pledged-replay-XXXXXX", tmp ? tmp : "/tmp");
-	cli_scratch_sweep("replay", scratch_dir);
+	cli_scratch_sweep("replay", scratch_dir, "a scratch dir");
 	if (cli_scratch_make(scratch_dir)) {
 		fprintf(stderr, "pledged replay: cannot make a scratch directory in %s: %m (set "
 				"TMPDIR to a directory this user may write with room for the "

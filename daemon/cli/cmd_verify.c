@@ -59,7 +59,7 @@ int cmd_verify(int argc, char **argv)
 	int rc = cli_open_store("verify", dir, CLI_READ, 0, &st);
 	if (rc)
 		return rc;
-	cli_scratch_sweep("verify", scratch);
+	cli_scratch_sweep("verify", scratch, "a scratch dir");
 	if (cli_scratch_make(scratch)) {
 		fprintf(stderr, "pledged verify: cannot make a scratch directory in %s: %m (give "
 				"--scratch DIR, a directory this user may write with room for the "

@@ -21,6 +21,9 @@ static char dir_path[4200];
  * process before the other has. */
 static atomic_int armed, removing;
 static atomic_int handled; /* our handlers are in place (before[] holds the old ones) */
+/* The made dir's own lock (store_lock_dir, shared), held until its end:
+ * what tells a sweep (scratch_sweep.c) that its maker still runs. */
+static int held_fd = -1;
 
 void cli_scratch_remove(void)
 {
@@ -99,8 +102,10 @@ int cli_scratch_make(char *template)
 	pthread_sigmask(SIG_BLOCK, &blocked, &before);
 	char *dir = mkdtemp(template);
 	int made_errno = errno;
-	if (dir)
+	if (dir) {
 		cli_scratch_begin(dir);
+		store_lock_dir(dir, false, &held_fd); /* none taken: only a sweep's age spares it */
+	}
 	pthread_sigmask(SIG_SETMASK, &before, NULL); /* one that came meanwhile acts now */
 	errno = made_errno;
 	return dir ? 0 : -1;
@@ -108,6 +113,8 @@ int cli_scratch_make(char *template)
 
 void cli_scratch_end(void)
 {
+	store_unlock_dir(held_fd);
+	held_fd = -1;
 	atomic_store(&armed, 0);
 	if (atomic_exchange(&handled, 0))
 		restore_all();

@@ -14,7 +14,8 @@
 void cli_scratch_begin(const char *dir);
 
 /* mkdtemp(template), then cli_scratch_begin() on it, with no moment
- * between the two when an interrupt would leave it: 0, or -1 with errno. */
+ * between the two when an interrupt would leave it, and its lock taken
+ * until cli_scratch_end(): 0, or -1 with errno. */
 int cli_scratch_make(char *template);
 
 /* The command removed or kept dir itself: interrupts act as before. */
@@ -26,10 +27,10 @@ void cli_scratch_remove(void);
 /*
  * Removes what runs killed outright (kill -9, the OOM killer) left beside
  * template (".../pledged-verify-XXXXXX"): dirs of that name holding only a
- * store's files, no process's store, and older than a minute. Says so on
- * stderr as "pledged CMD: removed ...". Not for a backup's partial copy,
- * which a running backup writes without holding its store open.
+ * store's files, older than a minute, whose lock (cli_scratch_make) and
+ * store no process holds. Says so on stderr as "pledged CMD: removed
+ * 'DIR', WHAT a killed run left".
  */
-void cli_scratch_sweep(const char *cmd, const char *template);
+void cli_scratch_sweep(const char *cmd, const char *template, const char *what);
 
 #endif

@@ -10,8 +10,8 @@
 
 #include "store.h"
 
-/* Older than this, a scratch dir whose store no process holds is not one
- * being made right now (the run that makes it opens its store at once). */
+/* Older than this, a scratch dir whose lock no process holds is not one
+ * being made right now (its maker locks it at once). */
 #define LEFT_AFTER_S 60
 
 /* Whether dir holds nothing but a store's files. */
@@ -33,15 +33,19 @@ static bool only_store_files(const char *dir)
 	return only;
 }
 
-void cli_scratch_sweep(const char *cmd, const char *template)
+void cli_scratch_sweep(const char *cmd, const char *template, const char *what)
 {
 	char parent[4200], prefix[256];
 	const char *slash = strrchr(template, '/');
-	size_t len = strlen(slash ? slash + 1 : template);
-	if (!slash || len <= 6 || len - 6 >= sizeof prefix)
+	const char *name = slash ? slash + 1 : template;
+	size_t len = strlen(name);
+	if (len <= 6 || len - 6 >= sizeof prefix)
 		return;
-	snprintf(parent, sizeof parent, "%.*s", (int)(slash - template), template);
-	snprintf(prefix, sizeof prefix, "%.*s", (int)(len - 6), slash + 1); /* without XXXXXX */
+	if (slash)
+		snprintf(parent, sizeof parent, "%.*s", (int)(slash - template), template);
+	else
+		snprintf(parent, sizeof parent, ".");
+	snprintf(prefix, sizeof prefix, "%.*s", (int)(len - 6), name); /* without XXXXXX */
 	DIR *d = opendir(parent[0] ? parent : "/");
 	if (!d)
 		return;
@@ -57,9 +61,14 @@ void cli_scratch_sweep(const char *cmd, const char *template)
 		if (lstat(path, &sb) || !S_ISDIR(sb.st_mode) || time(NULL) - sb.st_mtime < LEFT_AFTER_S ||
 		    store_dir_in_use(path, &pid) != 0 || !only_store_files(path))
 			continue;
+		/* Its maker holds its lock while it runs (cli_scratch_make); held
+		 * here, no one takes it while it goes. */
+		int fd;
+		if (store_lock_dir(path, true, &fd))
+			continue;
 		store_remove_dir(path);
-		fprintf(stderr, "pledged %s: removed '%s', a scratch dir a killed run left\n", cmd,
-			path);
+		store_unlock_dir(fd);
+		fprintf(stderr, "pledged %s: removed '%s', %s a killed run left\n", cmd, path, what);
 	}
 	closedir(d);
 }

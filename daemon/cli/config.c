@@ -252,7 +252,7 @@ int config_set_pair(struct serve_config *c, const char *pair, bool kafka_prefix_
 		return fail(err, err_size, "'%s' is not key=value", pair);
 	char buf[1200];
 	size_t klen = (size_t)(eq - pair), vlen = strlen(eq + 1);
-	if (klen + vlen + 8 > sizeof buf)
+	if (klen + 8 + vlen + 1 > sizeof buf) /* the value and its NUL after the key's room */
 		return fail(err, err_size, "'%.40s…' is too long", pair);
 	char *key = buf, *value = buf + klen + 8;
 	memcpy(key, pair, klen);

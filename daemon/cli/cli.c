@@ -215,6 +215,33 @@ bool cli_stdin_open(const char *cmd)
 	return false;
 }
 
+ssize_t cli_read_line(char *line, bool *whole)
+{
+	size_t len = 0;
+	int c = EOF;
+	flockfile(stdin);
+	while (len < CLI_LINE_MAX && (c = getc_unlocked(stdin)) != EOF && c != '\n')
+		line[len++] = (char)c;
+	if (len == CLI_LINE_MAX && (c = getc_unlocked(stdin)) != EOF && c != '\n')
+		ungetc(c, stdin);
+	funlockfile(stdin);
+	line[len] = '\0';
+	*whole = !(len == CLI_LINE_MAX && c != EOF && c != '\n');
+	return c == EOF && len == 0 ? -1 : (ssize_t)len;
+}
+
+void cli_skip_long_line(const char *cmd, uint64_t lineno)
+{
+	/* Said first: an input with no line end goes on for ever. */
+	fprintf(stderr, "pledged %s: line %llu skipped: longer than %d KiB, which no event is\n",
+		cmd, (unsigned long long)lineno, CLI_LINE_MAX / 1024);
+	int c;
+	flockfile(stdin);
+	while ((c = getc_unlocked(stdin)) != EOF && c != '\n')
+		;
+	funlockfile(stdin);
+}
+
 bool cli_stdin_read_whole(const char *cmd, uint64_t lines)
 {
 	if (!ferror(stdin))

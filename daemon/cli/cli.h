@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -78,10 +79,26 @@ int cli_print_replay_failure(const char *cmd, const struct replay_result *res);
  */
 bool cli_stdin_open(const char *cmd);
 
+/* The longest JSON line import and publish read: no event is that long
+ * (16 KiB of msgpack, each byte at most six of JSON's), while an input with
+ * no line ends (/dev/zero) would otherwise fill the memory. */
+#define CLI_LINE_MAX (1024 * 1024)
+
 /*
- * After a getline() loop over stdin, which a read error ends as the end of
- * input does: whether stdin was read to its end. When not, says so, with
- * the last line read, as "pledged CMD: ..." on stderr.
+ * Reads the next line of stdin without its "\n" into line (room for
+ * CLI_LINE_MAX bytes and a NUL): its length, or -1 at the end of input (or
+ * a read error: cli_stdin_read_whole). Of a longer line, its first
+ * CLI_LINE_MAX bytes with *whole false: cli_skip_long_line() reads past
+ * the rest.
+ */
+ssize_t cli_read_line(char *line, bool *whole);
+/* Says that line lineno is too long to be an event and reads past it. */
+void cli_skip_long_line(const char *cmd, uint64_t lineno);
+
+/*
+ * After a cli_read_line() loop over stdin, which a read error ends as the
+ * end of input does: whether stdin was read to its end. When not, says so,
+ * with the last line read, as "pledged CMD: ..." on stderr.
  */
 bool cli_stdin_read_whole(const char *cmd, uint64_t lines);
 

@@ -26,7 +26,8 @@ static const char usage[] =
 	"Entries get topic \"import\", partition -1 and the line number as offset.\n"
 	"No line is kept twice, in one import or in a rerun: events are known by their\n"
 	"id, and lines kept as rejections by their bytes (both count as duplicates).\n"
-	"Rejected lines of 16 KiB or more are kept cut short, and kept again.\n"
+	"Rejected lines of 16 KiB or more are kept cut short, and kept again; a line\n"
+	"longer than 1 MiB, which no event is, is reported and skipped.\n"
 	"\n"
 	"  --data DIR   data directory, created if missing (default: pledged-data);\n"
 	"               not while a serve consumes into it (publish through Kafka then)\n"
@@ -111,16 +112,21 @@ int cmd_import(int argc, char **argv)
 	p.bufs = calloc(batch, sizeof *p.bufs);
 	/* Where the log stands if nothing is appended. */
 	struct ingest_stats total = {.last_seq = w.live.applied_seq};
-	char *line = NULL;
-	size_t line_cap = 0;
+	char *line = malloc(CLI_LINE_MAX + 1);
 	ssize_t len;
+	bool whole;
 	uint64_t lineno = 0, bad_lines = 0, unwritten = 0;
-	if (!p.msgs || !p.bufs)
+	if (!p.msgs || !p.bufs || !line)
 		rc = PL_ENOMEM;
 	for (size_t i = 0; rc == 0 && i < batch; i++)
 		msgpack_sbuffer_init(&p.bufs[i]);
-	while (rc == 0 && (len = getline(&line, &line_cap, stdin)) >= 0) {
+	while (rc == 0 && (len = cli_read_line(line, &whole)) >= 0) {
 		lineno++;
+		if (!whole) {
+			cli_skip_long_line("import", lineno);
+			bad_lines++;
+			continue;
+		}
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			len--;
 		if (len == 0)

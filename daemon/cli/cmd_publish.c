@@ -27,7 +27,8 @@ static const char usage[] =
 	"supporter.forgotten; no key when it has none). Waits until the broker has\n"
 	"acknowledged every message. A line must be a JSON object that msgpack can\n"
 	"hold, in every key: an integer beyond 64 bits (signed) or a number beyond a\n"
-	"double makes the line one to report and skip, even in a key pledged ignores.\n"
+	"double makes the line one to report and skip, even in a key pledged ignores,\n"
+	"as does a line longer than 1 MiB, which no event is.\n"
 	"\n" PRODUCER_USAGE
 	"  -h, --help         show this help\n"
 	"\n"
@@ -95,12 +96,19 @@ int cmd_publish(int argc, char **argv)
 
 	msgpack_sbuffer buf;
 	msgpack_sbuffer_init(&buf);
-	char *line = NULL;
-	size_t line_cap = 0;
+	char *line = malloc(CLI_LINE_MAX + 1);
 	ssize_t len;
+	bool whole;
+	if (!line)
+		fprintf(stderr, "pledged publish: out of memory\n");
 	uint64_t lineno = 0, sent = 0, bad = 0;
-	while ((len = getline(&line, &line_cap, stdin)) >= 0) {
+	while (line && (len = cli_read_line(line, &whole)) >= 0) {
 		lineno++;
+		if (!whole) {
+			cli_skip_long_line("publish", lineno);
+			bad++;
+			continue;
+		}
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			len--;
 		if (len == 0)
@@ -110,7 +118,7 @@ int cmd_publish(int argc, char **argv)
 		else
 			sent++;
 	}
-	bool unread = !cli_stdin_read_whole("publish", lineno);
+	bool unread = !line || !cli_stdin_read_whole("publish", lineno);
 	free(line);
 	msgpack_sbuffer_destroy(&buf);
 	return producer_finish(&p, sent, bad) && !unread ? CLI_OK : CLI_MISMATCH;

@@ -47,6 +47,27 @@ expect 1 "import from a directory" -- sh -c 'exec "$0" import --data "$1" </' "$
 contains "$work/err" "cannot read stdin after line 0: Is a directory" "import says why it read nothing"
 expect 1 "import with stdin closed" -- sh -c 'exec "$0" import --data "$1" <&-' "$PLEDGED" "$work/unread"
 contains "$work/err" "cannot read stdin: Bad file descriptor" "import says stdin is closed"
+# A line too long to be an event is skipped, said at once, without
+# holding it: an input with no line end (/dev/zero) would fill the memory.
+{ head -c 2000000 /dev/zero | tr '\0' 'x'; echo; head -n 1 "$DEMO"; } >"$work/long.jsonl"
+expect 1 "import of a line longer than any event" -- "$PLEDGED" import --data "$work/long" <"$work/long.jsonl"
+contains "$work/err" "line 1 skipped: longer than 1024 KiB, which no event is" "import names the long line"
+contains "$work/err" "1 applied" "import goes on after the long line"
+for cmd in "import --data $work/zero" "publish --brokers 127.0.0.1:1"; do
+	"$PLEDGED" $cmd </dev/zero 2>"$work/zero.err" &
+	zpid=$!
+	for _ in $(seq 200); do
+		grep -q "line 1 skipped" "$work/zero.err" && break
+		sleep 0.05
+	done
+	contains "$work/zero.err" "line 1 skipped: longer than 1024 KiB" "${cmd%% *} says at once that an endless line is too long"
+	rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$zpid/status")
+	sleep 1
+	rss2=$(awk '/^VmRSS/ {print $2}' "/proc/$zpid/status")
+	[ "$((rss2 - rss1))" -lt 8192 ] && ok || fail "${cmd%% *}'s memory grows on an endless line: $rss1 -> $rss2 KiB"
+	kill "$zpid"
+	wait "$zpid" 2>/dev/null
+done
 expect 1 "publish from a directory" -- sh -c 'exec "$0" publish --brokers 127.0.0.1:1 </' "$PLEDGED"
 contains "$work/err" "cannot read stdin after line 0" "publish says why it read nothing"
 expect 1 "publish with stdin closed" -- sh -c 'exec "$0" publish --brokers 127.0.0.1:1 <&-' "$PLEDGED"

@@ -1,7 +1,7 @@
 /* event_redact.c — events and rejected messages without a supporter's personal fields. */
 #include "event_redact.h"
 
-#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
@@ -134,53 +134,156 @@ static bool header_before(const uint8_t *p, size_t before, uint32_t n)
 	return before >= 5 && p[-5] == 0xc6 && bytes_get_be32(p - 4) == n;
 }
 
-/* Whether JSON value v holds id as a string (a key or a value), whatever
- * escapes spelled it. */
-static bool json_holds(json_t *v, struct pl_str id, int depth)
-{
-	const char *key;
-	json_t *item;
-	size_t i;
-	if (depth > 64)
-		return false;
-	if (json_is_string(v))
-		return json_string_length(v) == id.len &&
-		       memcmp(json_string_value(v), id.ptr, id.len) == 0;
-	if (json_is_object(v)) {
-		json_object_foreach(v, key, item) {
-			if ((strlen(key) == id.len && memcmp(key, id.ptr, id.len) == 0) ||
-			    json_holds(item, id, depth + 1))
-				return true;
-		}
-	}
-	if (json_is_array(v))
-		json_array_foreach(v, i, item)
-			if (json_holds(item, id, depth + 1))
-				return true;
-	return false;
-}
-
-/* A message sent as JSON (not msgpack) may spell the id with escapes
- * (\u00e9, \/): read as JSON, when it is. */
-static bool json_names(const void *raw, size_t len, struct pl_str id)
-{
-	const uint8_t *p = raw, *end = p + len;
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-		p++;
-	if (p == end || (*p != '{' && *p != '['))
-		return false;
-	json_t *v = json_loadb(raw, len, JSON_ALLOW_NUL, NULL);
-	if (!v)
-		return false;
-	bool holds = json_holds(v, id, 0);
-	json_decref(v);
-	return holds;
-}
-
 static bool word_byte(uint8_t c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       c == '-' || c == '_' || c == '.' || c >= 0x80;
+}
+
+/* Whether text[0..n) holds id as a word: its ends or a byte that is no
+ * word's on each side. */
+static bool holds_word(const uint8_t *text, size_t n, struct pl_str id)
+{
+	const uint8_t *end = text + n, *p = text;
+	while ((p = memmem(p, (size_t)(end - p), id.ptr, id.len))) {
+		const uint8_t *after = p + id.len;
+		if ((p == text || !word_byte(p[-1])) && (after == end || !word_byte(*after)))
+			return true;
+		p++;
+	}
+	return false;
+}
+
+/*
+ * Whether the msgpack map or array raw begins with, read whole, holds id as
+ * a word of one of its strings or binaries, however deep: a string's own
+ * ends bound its words, where its header's bytes would pass for letters.
+ * Read token by token, counting the values still due, so that no nesting
+ * is too deep for it.
+ */
+static bool msgpack_names(const void *raw, size_t len, struct pl_str id)
+{
+	struct mp_reader r;
+	struct mp_token t;
+	mp_reader_init(&r, raw, len);
+	if (mp_read_token(&r, &t) || t.kind != MP_TOKEN_CONTAINER)
+		return false;
+	uint64_t due = t.items;
+	bool named = false;
+	for (; due > 0; due--) {
+		if (mp_read_token(&r, &t))
+			return false; /* not msgpack after all: its "strings" would be any bytes */
+		/* Each value due takes a byte at least: so due stays below len. */
+		if (t.kind == MP_TOKEN_CONTAINER && (due += t.items) - 1 > mp_reader_left(&r))
+			return false;
+		named = named || (t.kind == MP_TOKEN_BYTES && holds_word(t.bytes, t.len, id));
+	}
+	return named;
+}
+
+/* Appends code point c in UTF-8 (U+FFFD for a lone surrogate). */
+static uint8_t *put_utf8(uint8_t *out, uint32_t c)
+{
+	if (c >= 0xd800 && c <= 0xdfff)
+		c = 0xfffd;
+	if (c < 0x80) {
+		*out++ = (uint8_t)c;
+	} else if (c < 0x800) {
+		*out++ = (uint8_t)(0xc0 | c >> 6);
+		*out++ = (uint8_t)(0x80 | (c & 0x3f));
+	} else if (c < 0x10000) {
+		*out++ = (uint8_t)(0xe0 | c >> 12);
+		*out++ = (uint8_t)(0x80 | (c >> 6 & 0x3f));
+		*out++ = (uint8_t)(0x80 | (c & 0x3f));
+	} else {
+		*out++ = (uint8_t)(0xf0 | c >> 18);
+		*out++ = (uint8_t)(0x80 | (c >> 12 & 0x3f));
+		*out++ = (uint8_t)(0x80 | (c >> 6 & 0x3f));
+		*out++ = (uint8_t)(0x80 | (c & 0x3f));
+	}
+	return out;
+}
+
+/* The four hex digits at p (there are n bytes), or -1. */
+static long hex4(const uint8_t *p, size_t n)
+{
+	long v = 0;
+	for (size_t i = 0; i < 4; i++) {
+		int d = i >= n ? -1
+			: p[i] >= '0' && p[i] <= '9' ? p[i] - '0'
+			: p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10
+			: p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 10
+						     : -1;
+		if (d < 0)
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+/* Decodes the body of a JSON string literal, s[0..n), into out (n bytes
+ * at most: no escape is shorter decoded); its length. An escape that is
+ * none is kept as it stands. */
+static size_t json_unescape(const uint8_t *s, size_t n, uint8_t *out)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	uint8_t *o = out;
+	for (size_t i = 0; i < n; i++) {
+		const char *e = i + 1 < n && s[i] == '\\' && s[i + 1] ? strchr(from, s[i + 1]) : NULL;
+		long c = i + 1 < n && s[i] == '\\' && s[i + 1] == 'u' ? hex4(s + i + 2, n - i - 2) : -1;
+		if (e) {
+			*o++ = (uint8_t)to[e - from];
+			i++;
+		} else if (c >= 0) {
+			i += 5;
+			long low = c >= 0xd800 && c <= 0xdbff && i + 2 < n && s[i + 1] == '\\' &&
+					   s[i + 2] == 'u'
+				       ? hex4(s + i + 3, n - i - 3)
+				       : -1;
+			if (low >= 0xdc00 && low <= 0xdfff) {
+				c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+				i += 6;
+			}
+			o = put_utf8(o, (uint32_t)c);
+		} else {
+			*o++ = s[i];
+		}
+	}
+	return (size_t)(o - out);
+}
+
+/*
+ * Whether a string literal of JSON text in raw, decoded, holds id as a
+ * word: a gateway's JSON library may spell it with escapes (\u00e9, \/).
+ * Read as text, not parsed: a message that is no valid JSON (bad UTF-8 in
+ * another string, two documents, a byte-order mark, a key twice) still
+ * names them, at any depth. Literals without an escape are the bytes
+ * themselves, which the caller has read.
+ */
+static bool json_strings_name(const uint8_t *raw, size_t len, struct pl_str id)
+{
+	uint8_t *decoded = NULL;
+	bool named = false;
+	for (size_t i = 0; i < len && !named; i++) {
+		if (raw[i] != '"')
+			continue;
+		size_t j = i + 1;
+		bool escaped = false;
+		for (; j < len && raw[j] != '"'; j++)
+			if (raw[j] == '\\') {
+				escaped = true;
+				j++;
+			}
+		if (j >= len)
+			break; /* no end: no string */
+		if (escaped && (decoded || (decoded = malloc(len)))) {
+			size_t n = json_unescape(raw + i + 1, j - i - 1, decoded);
+			named = holds_word(decoded, n, id);
+		}
+		i = j;
+	}
+	free(decoded);
+	return named;
 }
 
 bool pl_bytes_name(const void *raw, size_t len, struct pl_str id)
@@ -196,5 +299,5 @@ bool pl_bytes_name(const void *raw, size_t len, struct pl_str id)
 			return true;
 		p++;
 	}
-	return json_names(raw, len, id);
+	return msgpack_names(raw, len, id) || json_strings_name(raw, len, id);
 }

@@ -38,11 +38,12 @@ size_t pl_event_redact(const void *raw, size_t len, uint8_t *out);
 bool pl_event_personal_of(const void *raw, size_t len, struct pl_str id);
 
 /*
- * Whether raw[0..len) names id: holds it as a msgpack string or binary in
- * any of their encodings (a gateway need not pick the shortest), as a word
- * of text (not followed or preceded by a letter, digit, '-', '_', '.' or a
- * byte of a multi-byte character), or, when raw is JSON, as a string of it
- * however escaped. So "sup-1" is not named by "sup-10", in any form.
+ * Whether raw[0..len) names id: holds it as a word (not followed or
+ * preceded by a letter, digit, '-', '_', '.' or a byte of a multi-byte
+ * character) of its text, of a msgpack string or binary at any depth and
+ * in any of their encodings (a gateway need not pick the shortest), or of
+ * a JSON string literal however escaped, valid JSON or not. So "sup-1" is
+ * not named by "sup-10", in any form.
  */
 bool pl_bytes_name(const void *raw, size_t len, struct pl_str id);
 

@@ -114,81 +114,84 @@ int mp_read_int(struct mp_reader *r, int64_t *v)
 	return MP_WRONG_TYPE;
 }
 
-/* Skips n bytes of payload after a tag. */
-static int skip_bytes(struct mp_reader *r, uint64_t n)
+/* Takes the n bytes a token holds. */
+static int take_bytes(struct mp_reader *r, uint64_t n, struct mp_token *t)
 {
 	if (n > mp_reader_left(r))
 		return MP_TRUNCATED;
+	t->bytes = r->p;
+	t->len = n;
 	r->p += n;
 	return MP_OK;
 }
 
-static int skip_value(struct mp_reader *r, int depth);
-
-static int skip_items(struct mp_reader *r, uint64_t items, int depth)
-{
-	/* Every item takes at least one byte. */
-	if (items > mp_reader_left(r))
-		return MP_TRUNCATED;
-	for (uint64_t i = 0; i < items; i++) {
-		int rc = skip_value(r, depth);
-		if (rc)
-			return rc;
-	}
-	return MP_OK;
-}
-
-static int skip_value(struct mp_reader *r, int depth)
+int mp_read_token(struct mp_reader *r, struct mp_token *t)
 {
 	const uint8_t *tag;
 	uint64_t n;
 	int rc;
-	if (depth > MP_MAX_DEPTH)
-		return MP_TOO_DEEP;
+	*t = (struct mp_token){MP_TOKEN_SCALAR, 0, NULL, 0};
 	if (!take(r, 1, &tag))
 		return MP_TRUNCATED;
-	uint8_t t = *tag;
-	if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3)
+	uint8_t b = *tag;
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
 		return MP_OK;
-	if ((t & 0xf0) == 0x80)
-		return skip_items(r, 2u * (t & 0x0f), depth + 1);
-	if ((t & 0xf0) == 0x90)
-		return skip_items(r, t & 0x0f, depth + 1);
-	if ((t & 0xe0) == 0xa0)
-		return skip_bytes(r, t & 0x1f);
-	switch (t) {
+	if ((b & 0xe0) == 0x80) { /* fixmap, fixarray */
+		t->kind = MP_TOKEN_CONTAINER;
+		t->items = (b & 0xf0) == 0x80 ? 2u * (b & 0x0f) : b & 0x0f;
+		return MP_OK;
+	}
+	if ((b & 0xe0) == 0xa0) {
+		t->kind = MP_TOKEN_BYTES;
+		return take_bytes(r, b & 0x1f, t);
+	}
+	switch (b) {
 	case 0xc1:
 		return MP_RESERVED;
 	case 0xc4: case 0xc5: case 0xc6: /* bin 8/16/32 */
-		if ((rc = read_be(r, (size_t)1 << (t - 0xc4), &n)))
+	case 0xd9: case 0xda: case 0xdb: /* str 8/16/32 */
+		if ((rc = read_be(r, (size_t)1 << (b >= 0xd9 ? b - 0xd9 : b - 0xc4), &n)))
 			return rc;
-		return skip_bytes(r, n);
+		t->kind = MP_TOKEN_BYTES;
+		return take_bytes(r, n, t);
 	case 0xc7: case 0xc8: case 0xc9: /* ext 8/16/32: length, type byte, data */
-		if ((rc = read_be(r, (size_t)1 << (t - 0xc7), &n)))
+		if ((rc = read_be(r, (size_t)1 << (b - 0xc7), &n)))
 			return rc;
-		return skip_bytes(r, n + 1);
-	case 0xca: return skip_bytes(r, 4);
-	case 0xcb: return skip_bytes(r, 8);
+		return take_bytes(r, n + 1, t);
+	case 0xca: return take_bytes(r, 4, t);
+	case 0xcb: return take_bytes(r, 8, t);
 	case 0xcc: case 0xcd: case 0xce: case 0xcf:
-		return skip_bytes(r, (size_t)1 << (t - 0xcc));
+		return take_bytes(r, (size_t)1 << (b - 0xcc), t);
 	case 0xd0: case 0xd1: case 0xd2: case 0xd3:
-		return skip_bytes(r, (size_t)1 << (t - 0xd0));
+		return take_bytes(r, (size_t)1 << (b - 0xd0), t);
 	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: /* fixext */
-		return skip_bytes(r, 1 + ((size_t)1 << (t - 0xd4)));
-	case 0xd9: case 0xda: case 0xdb:
-		if ((rc = read_be(r, (size_t)1 << (t - 0xd9), &n)))
+		return take_bytes(r, 1 + ((size_t)1 << (b - 0xd4)), t);
+	case 0xdc: case 0xdd: /* array 16/32 */
+	case 0xde: case 0xdf: /* map 16/32 */
+		if ((rc = read_be(r, b == 0xdc || b == 0xde ? 2 : 4, &n)))
 			return rc;
-		return skip_bytes(r, n);
-	case 0xdc: case 0xdd:
-		if ((rc = read_be(r, t == 0xdc ? 2 : 4, &n)))
-			return rc;
-		return skip_items(r, n, depth + 1);
-	case 0xde: case 0xdf:
-		if ((rc = read_be(r, t == 0xde ? 2 : 4, &n)))
-			return rc;
-		return skip_items(r, 2 * n, depth + 1);
+		t->kind = MP_TOKEN_CONTAINER;
+		t->items = b >= 0xde ? 2 * n : n;
+		/* Every item takes at least one byte. */
+		return t->items > mp_reader_left(r) ? MP_TRUNCATED : MP_OK;
 	}
 	return MP_RESERVED;
+}
+
+static int skip_value(struct mp_reader *r, int depth)
+{
+	struct mp_token t;
+	if (depth > MP_MAX_DEPTH)
+		return MP_TOO_DEEP;
+	int rc = mp_read_token(r, &t);
+	if (rc || t.kind != MP_TOKEN_CONTAINER)
+		return rc;
+	if (t.items > mp_reader_left(r))
+		return MP_TRUNCATED;
+	for (uint64_t i = 0; i < t.items; i++)
+		if ((rc = skip_value(r, depth + 1)))
+			return rc;
+	return MP_OK;
 }
 
 int mp_skip(struct mp_reader *r)

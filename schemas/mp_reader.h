@@ -51,6 +51,22 @@ int mp_read_str(struct mp_reader *r, const char **s, uint32_t *len);
 /* Reads any msgpack integer that fits int64_t (MP_INT_RANGE if above). */
 int mp_read_int(struct mp_reader *r, int64_t *v);
 
+/*
+ * One element of a message as it comes, what it holds not read: a map's
+ * or an array's header (items: how many values follow for it, a map's
+ * keys and values both), a string or binary (its bytes), or anything else
+ * (a number, nil, a boolean, an extension: bytes holds its payload).
+ */
+struct mp_token {
+	enum { MP_TOKEN_SCALAR, MP_TOKEN_CONTAINER, MP_TOKEN_BYTES } kind;
+	uint64_t items;
+	const uint8_t *bytes;
+	uint64_t len;
+};
+
+/* Reads the next token, whatever its depth: any nesting is the caller's. */
+int mp_read_token(struct mp_reader *r, struct mp_token *t);
+
 /* Skips one whole value, nested ones included. */
 int mp_skip(struct mp_reader *r);
 

@@ -3,13 +3,16 @@
  *
  * The first byte picks a message key length (0xff: no key) so the key check
  * is fuzzed too. Whatever the bytes, decoding must return 0 or PL_EREJECTED
- * with a reason, and an accepted event must survive encode → decode.
+ * with a reason, and an accepted event must survive encode → decode. The
+ * erasure's search of a message for a supporter's id (the key's bytes, as
+ * the id) reads them as text, msgpack and JSON: it must only answer.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "event_codec.h"
 #include "event_decode.h"
+#include "event_redact.h"
 #include "pl_error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -25,6 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *msg = data + 1 + key_len;
 	size_t len = size - 1 - key_len;
 
+	if (key_len && pl_bytes_name(msg, len, (struct pl_str){(const char *)key, key_len}) &&
+	    !memmem(msg, len, "\\", 1) && !memmem(msg, len, key, key_len))
+		abort(); /* named without an escape, yet the id is not there */
 	struct pl_event ev;
 	struct pl_rejection rej;
 	int rc = pl_event_decode(msg, len, key, key_len, &ev, &rej);

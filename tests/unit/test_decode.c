@@ -495,6 +495,69 @@ static void pack(const char *json, msgpack_sbuffer *buf)
 }
 
 /* The right to erasure: name dropped, text replaced, all else as it was. */
+/* A supporter's id is found however a message holds it: at either end of
+ * a msgpack string (whose header bytes pass for letters), nested deeper
+ * than any decoding goes, or escaped in JSON that is no valid JSON. */
+static void test_names_anywhere(void)
+{
+	struct pl_str sx = {"sx-42", 5};
+	msgpack_sbuffer buf;
+	/* At the start, at the end, alone, in the middle, of a longer text. */
+	const char *texts[] = {"sx-42 at start", "at the end sx-42", "sx-42", "hi sx-42 there",
+			       "a text of more than thirty-one bytes ending sx-42"};
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		char json[200];
+		snprintf(json, sizeof json, "{\"type\":\"comment.posted\",\"text\":\"%s\",\"name\":\"N\"}",
+			 texts[i]);
+		pack(json, &buf);
+		CHECK(pl_bytes_name(buf.data, buf.size, sx));
+		CHECK(!pl_bytes_name(buf.data, buf.size, (struct pl_str){"sx-4", 4}));
+		msgpack_sbuffer_destroy(&buf);
+	}
+	pack("{\"text\":\"sx-420 at start\",\"name\":\"sx-4200\"}", &buf);
+	CHECK(!pl_bytes_name(buf.data, buf.size, sx));
+	msgpack_sbuffer_destroy(&buf);
+	/* Forty arrays deep, past what decoding walks (MP_MAX_DEPTH). */
+	uint8_t deep[64];
+	memset(deep, 0x91, 40);
+	const char tail[] = "\xaesx-42 at start";
+	memcpy(deep + 40, tail, sizeof tail - 1);
+	CHECK(pl_bytes_name(deep, 40 + sizeof tail - 1, sx));
+	CHECK(!pl_bytes_name(deep, 39 + sizeof tail - 1, sx)); /* cut short: not msgpack */
+	/* JSON escapes: deep, in invalid JSON of every kind, a key twice. */
+	char nested[400] = "";
+	for (int i = 0; i < 70; i++)
+		strcat(nested, "[");
+	strcat(nested, "\"sx-\\u00342\"");
+	for (int i = 0; i < 70; i++)
+		strcat(nested, "]");
+	CHECK(pl_bytes_name(nested, strlen(nested), sx));
+	const char *invalid[] = {
+		"{\"x\":\"\xff\",\"supporter\":\"sx-\\u00342\"}",
+		"{\"a\":1}\n{\"supporter\":\"sx-\\u00342\"}",
+		"\xef\xbb\xbf{\"supporter\":\"sx-\\u00342\"}",
+		"{\"supporter\":\"sx-\\u00342\",\"supporter\":\"other\"}",
+		"\"sx-\\u00342 said hello\"",
+		"{\"text\":\"hello \\\"sx-42\\\"\"}",
+		"{\"supporter\":\"\\u0073\\u0078\\u002d\\u0034\\u0032\"}",
+	};
+	for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
+		CHECK(pl_bytes_name(invalid[i], strlen(invalid[i]), sx));
+	const char *not_named[] = {
+		"{\"supporter\":\"sx-\\u003420\"}",
+		"{\"supporter\":\"x\\u0073x-42\"}",
+		"{\"supporter\":\"sx-\\u00342",   /* no end to the string */
+		"{\"supporter\":\"sx-\\u0034\\u0032\\u00e9\"}",
+		"{\"supporter\":\"sx-\\ud800\\u00342\"}", /* a lone surrogate is a character */
+	};
+	for (size_t i = 0; i < sizeof not_named / sizeof not_named[0]; i++)
+		CHECK(!pl_bytes_name(not_named[i], strlen(not_named[i]), sx));
+	/* A character beyond the BMP, as a surrogate pair. */
+	struct pl_str emoji = {"a\xf0\x9f\x98\x80", 5};
+	const char *pair = "{\"supporter\":\"a\\ud83d\\ude00\"}";
+	CHECK(pl_bytes_name(pair, strlen(pair), emoji));
+}
+
 static void test_redact(void)
 {
 	msgpack_sbuffer buf;
@@ -592,6 +655,7 @@ static void test_redact(void)
 	const char *php = "[{\"supporter\":\"a\\/b\"}]";
 	CHECK(pl_bytes_name(php, strlen(php), slash));
 	CHECK(!pl_bytes_name("{\"supporter\":\"a\\/b", 16, slash)); /* not JSON: bytes only */
+	test_names_anywhere();
 }
 
 int main(void)

@@ -393,10 +393,11 @@ int ingest_batch(struct writer *w, const struct ingest_msg *msgs, size_t n, cons
 		*stats = b.stats;
 		w->forward_stored = b.forwarded;
 		if (stats->applied[PL_EV_SUPPORTER_FORGOTTEN])
-			log_info("erased %llu supporter%s: %llu stored messages overwritten (log "
-				 "entries and rejections); log at %llu",
+			/* One erasure comes as a copy on every partition: copies, not supporters. */
+			log_info("applied %llu supporter.forgotten cop%s: %llu stored messages "
+				 "overwritten (log entries and rejections); log at %llu",
 				 (unsigned long long)stats->applied[PL_EV_SUPPORTER_FORGOTTEN],
-				 stats->applied[PL_EV_SUPPORTER_FORGOTTEN] == 1 ? "" : "s",
+				 stats->applied[PL_EV_SUPPORTER_FORGOTTEN] == 1 ? "y" : "ies",
 				 (unsigned long long)stats->erased_records,
 				 (unsigned long long)stats->last_seq);
 	}

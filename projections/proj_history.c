@@ -170,12 +170,10 @@ int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct proj_
 	return rc;
 }
 
-/* A comment visible at the time asked: where it is in the log, its time,
- * and its proj_comment_tag() where the feed's order needs it. */
+/* A comment visible at the time asked: where it is in the log, and its time. */
 struct visible {
 	int64_t at;
 	uint64_t seq;
-	uint64_t tag;
 };
 
 static int newest_first(const void *a, const void *b)
@@ -186,25 +184,46 @@ static int newest_first(const void *a, const void *b)
 	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
 }
 
-static int by_tag_highest_first(const void *a, const void *b)
+/* A comment of one time, with its id as the feed orders them. */
+struct named {
+	uint64_t seq;
+	size_t id_len;
+	char id[PL_MAX_ID_BYTES];
+};
+
+static int feed_order(const void *a, const void *b)
 {
-	uint64_t x = ((const struct visible *)a)->tag, y = ((const struct visible *)b)->tag;
-	return x > y ? -1 : x < y;
+	const struct named *x = a, *y = b;
+	return proj_comment_order((struct pl_str){x->id, x->id_len}, (struct pl_str){y->id, y->id_len});
 }
 
-/* Orders the comments v[0..n) of one time by their tags, as the live feed
- * does (proj_read.h), reading their ids from the log. */
-static int order_by_tags(struct visible *v, size_t n, proj_event_at_fn event_at, void *log_arg)
+/* Calls fn, in the live feed's order (proj_read.h), with the comments
+ * v[0..n) of one time that come after `from` (NULL: all), reading their
+ * ids from the log. */
+static int time_in_order(const struct visible *v, size_t n, const struct proj_cursor *from,
+			 proj_event_at_fn event_at, void *log_arg,
+			 int (*fn)(uint64_t seq, int64_t at, void *arg), void *arg)
 {
-	for (size_t i = 0; i < n; i++) {
+	struct named *ids = malloc(n * sizeof *ids);
+	int rc = ids ? PL_OK : PL_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct pl_event ev;
-		int rc = event_at(log_arg, v[i].seq, &ev);
-		if (rc)
-			return rc;
-		v[i].tag = proj_comment_tag(pl_event_str(&ev, PL_F_COMMENT));
+		if ((rc = event_at(log_arg, v[i].seq, &ev)))
+			break;
+		struct pl_str id = pl_event_str(&ev, PL_F_COMMENT);
+		ids[i].seq = v[i].seq;
+		ids[i].id_len = id.len < PL_MAX_ID_BYTES ? id.len : PL_MAX_ID_BYTES;
+		memcpy(ids[i].id, id.ptr, ids[i].id_len);
 	}
-	qsort(v, n, sizeof *v, by_tag_highest_first);
-	return PL_OK;
+	if (rc == 0)
+		qsort(ids, n, sizeof *ids, feed_order);
+	struct pl_str from_id = from ? (struct pl_str){from->id, from->id_len} : (struct pl_str){0};
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (!from_id.len ||
+		    proj_comment_order((struct pl_str){ids[i].id, ids[i].id_len}, from_id) > 0)
+			rc = fn(ids[i].seq, v[0].at, arg);
+	free(ids);
+	return rc;
 }
 
 static int by_value(const void *a, const void *b)
@@ -231,7 +250,7 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj
 			if (!array_reserve((void **)&posted, &cap_posted, nposted + 1, sizeof *posted))
 				rc = PL_ENOMEM;
 			else
-				posted[nposted++] = (struct visible){w.at, w.seq, 0};
+				posted[nposted++] = (struct visible){w.at, w.seq};
 			/* At the opening: perhaps timed before it, so its own time decides its place. */
 			struct pl_event ev;
 			if (rc == 0 && w.at == opened_at && (rc = event_at(log_arg, w.seq, &ev)) == 0)
@@ -265,10 +284,10 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj
 			if (before && posted[i].at > before->at)
 				continue;
 			if (end - i > 1 || cursors)
-				rc = order_by_tags(posted + i, end - i, event_at, log_arg);
-			for (size_t j = i; rc == 0 && j < end; j++)
-				if (!(cursors && before->tag && posted[j].tag >= before->tag))
-					rc = fn(posted[j].seq, posted[j].at, arg);
+				rc = time_in_order(posted + i, end - i, cursors ? before : NULL, event_at,
+						   log_arg, fn, arg);
+			else
+				rc = fn(posted[i].seq, posted[i].at, arg);
 		}
 		if (rc == 1)
 			rc = PL_OK;

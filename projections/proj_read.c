@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "bytes.h"
-#include "fp.h"
 #include "pl_error.h"
 #include "proj_staged.h"
 
@@ -121,6 +120,11 @@ static bool all_of(const char *s, const char *set)
 	return *s && s[strspn(s, set)] == '\0';
 }
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)
 {
 	static const char digits[] = "0123456789", hex[] = "0123456789abcdef";
@@ -129,38 +133,53 @@ int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)
 		return PL_EINVAL;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	char *dot = strchr(buf, '.'), *dot2 = dot ? strchr(dot + 1, '.') : NULL;
-	if (!dot)
+	char *dash = strchr(buf, '-'), *dot = strchr(buf, '.');
+	char *sep = dash ? dash : dot, *dot2 = dot ? strchr(dot + 1, '.') : NULL;
+	if (!sep || (dash && dot))
 		return PL_EINVAL;
-	*dot = '\0';
+	*sep = '\0';
 	if (dot2)
 		*dot2 = '\0';
-	/* "AT.TAG" now; "AT.OLDER" and "AT.OLDER.TAG" from older pledged. */
-	bool tagged = !dot2 && strlen(dot + 1) == 16;
-	if (!all_of(buf, digits) || !all_of(dot + 1, tagged ? hex : digits) ||
+	const char *rest = sep + 1;
+	size_t rest_len = strlen(rest);
+	/* "AT-ID" now; "AT.OLDER" and "AT.OLDER.TAG" from older pledged. */
+	if (!all_of(buf, digits) || !all_of(rest, dash ? hex : digits) ||
+	    (dash && (rest_len % 2 || rest_len > 2 * PL_MAX_ID_BYTES)) ||
 	    (dot2 && (!all_of(dot2 + 1, hex) || strlen(dot2 + 1) > 16)))
 		return PL_EINVAL;
 	errno = 0;
 	long long at = strtoll(buf, &end, 10);
-	if (errno)
+	if (dot)
+		strtoull(rest, &end, 10); /* an older form's count: in range */
+	if (errno || (dot2 && strtoull(dot2 + 1, &end, 16) == 0))
 		return PL_EINVAL;
-	unsigned long long tag = strtoull(dot + 1, &end, tagged ? 16 : 10);
-	if (errno || (tagged && tag == 0) || (dot2 && strtoull(dot2 + 1, &end, 16) == 0))
-		return PL_EINVAL;
-	*cur = (struct proj_cursor){at, tagged ? tag : 0};
+	cur->at = at;
+	cur->id_len = dash ? rest_len / 2 : 0;
+	for (size_t i = 0; i < cur->id_len; i++)
+		cur->id[i] = (char)(hex_digit(rest[2 * i]) << 4 | hex_digit(rest[2 * i + 1]));
 	return PL_OK;
 }
 
 void proj_cursor_format(const struct proj_cursor *cur, char *buf, size_t size)
 {
-	snprintf(buf, size, "%" PRId64 ".%016" PRIx64, cur->at, cur->tag);
+	int n = snprintf(buf, size, "%" PRId64 "-", cur->at);
+	for (size_t i = 0; n >= 0 && i < cur->id_len && (size_t)n + 2 < size; i++)
+		n += snprintf(buf + n, size - (size_t)n, "%02x", (uint8_t)cur->id[i]);
 }
 
-uint64_t proj_comment_tag(struct pl_str id)
+struct proj_cursor proj_cursor_at(int64_t at, struct pl_str id)
 {
-	struct fp f;
-	fp_of(&f, 'c', id.ptr, id.len); /* any kind: the tag tells a few comments apart */
-	return fp_word(f.b, 0) | 1;
+	struct proj_cursor cur = {.at = at, .id_len = id.len < PL_MAX_ID_BYTES ? id.len : PL_MAX_ID_BYTES};
+	memcpy(cur.id, id.ptr, cur.id_len);
+	return cur;
+}
+
+int proj_comment_order(struct pl_str a, struct pl_str b)
+{
+	int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
+	if (c == 0)
+		c = a.len < b.len ? -1 : a.len > b.len;
+	return -c; /* the highest first */
 }
 
 /* Puts the cursor on the newest comment strictly before the start key. */
@@ -247,73 +266,71 @@ static void newest_step(struct newest_first *n, int i)
 	keep_to_campaign(n, 0);
 }
 
-/* A comment of one time, ranked by its tag. */
-struct ranked {
-	uint64_t tag;
-	struct proj_comment com;
-};
-
-/* Restores the min-heap on tag below slot i of h[0..n). */
-static void sift_down(struct ranked *h, size_t n, size_t i)
+/* Whether comment a comes after b in the feed (both of one time). */
+static bool after(const struct proj_comment *a, const struct proj_comment *b)
 {
-	for (size_t least = i;; i = least) {
+	return proj_comment_order(a->id, b->id) > 0;
+}
+
+/* Restores the heap below slot i of h[0..n): the comment that comes last on top. */
+static void sift_down(struct proj_comment *h, size_t n, size_t i)
+{
+	for (size_t last = i;; i = last) {
 		size_t l = 2 * i + 1, r = l + 1;
-		if (l < n && h[l].tag < h[least].tag)
-			least = l;
-		if (r < n && h[r].tag < h[least].tag)
-			least = r;
-		if (least == i)
+		if (l < n && after(&h[l], &h[last]))
+			last = l;
+		if (r < n && after(&h[r], &h[last]))
+			last = r;
+		if (last == i)
 			return;
-		struct ranked x = h[i];
-		h[i] = h[least];
-		h[least] = x;
+		struct proj_comment x = h[i];
+		h[i] = h[last];
+		h[last] = x;
 	}
 }
 
-static int by_tag_highest_first(const void *a, const void *b)
+static int feed_order(const void *a, const void *b)
 {
-	uint64_t x = ((const struct ranked *)a)->tag, y = ((const struct ranked *)b)->tag;
-	return x > y ? -1 : x < y;
+	return proj_comment_order(((const struct proj_comment *)a)->id,
+				  ((const struct proj_comment *)b)->id);
 }
 
 /*
- * Steps past every comment of time at, keeping in best[0..*kept) the cap
- * of them with the highest tags below `below` (0: no bound), highest first.
- * A selection, not a sort of the time's comments: a time may hold any
- * number of them, a page at most PROJ_PAGE_MAX + 1. A failed row ends the
- * walk (see rc).
+ * Steps past every comment of time at, keeping in best[0..*kept) the first
+ * cap of them in the feed's order that come after `from` (NULL: all), in
+ * that order. A selection, not a sort of the time's comments: a time may
+ * hold any number of them, a page at most PROJ_PAGE_MAX + 1. A failed row
+ * ends the walk (see rc).
  */
-static void rank_time(struct newest_first *n, int64_t at, uint64_t below, struct ranked *best,
-		      size_t cap, size_t *kept)
+static void first_of_time(struct newest_first *n, int64_t at, const struct proj_cursor *from,
+			  struct proj_comment *best, size_t cap, size_t *kept)
 {
+	struct pl_str from_id = from ? (struct pl_str){from->id, from->id_len} : (struct pl_str){0};
 	*kept = 0;
 	for (int i = newest_side(n); i >= 0; i = newest_side(n)) {
-		struct ranked r;
-		if (proj_timed_key_parse(n->k[i].mv_data, n->k[i].mv_size, n->campaign, &r.com.at,
-					 &r.com.seq) ||
-		    proj_comment_decode(n->v[i].mv_data, n->v[i].mv_size, &r.com)) {
+		struct proj_comment c;
+		if (proj_timed_key_parse(n->k[i].mv_data, n->k[i].mv_size, n->campaign, &c.at,
+					 &c.seq) ||
+		    proj_comment_decode(n->v[i].mv_data, n->v[i].mv_size, &c)) {
 			n->rc[i] = MDB_CORRUPTED;
 			break;
 		}
-		if (r.com.at != at)
+		if (c.at != at)
 			break;
 		newest_step(n, i);
-		r.tag = proj_comment_tag(r.com.id);
-		if (below && r.tag >= below)
+		if (from_id.len && proj_comment_order(c.id, from_id) <= 0)
 			continue;
 		if (*kept < cap) {
-			best[(*kept)++] = r;
+			best[(*kept)++] = c;
 			if (*kept == cap)
 				for (size_t j = cap / 2; j-- > 0;)
 					sift_down(best, cap, j);
-			continue;
-		}
-		if (r.tag > best[0].tag) {
-			best[0] = r;
+		} else if (after(&best[0], &c)) {
+			best[0] = c;
 			sift_down(best, cap, 0);
 		}
 	}
-	qsort(best, *kept, sizeof *best, by_tag_highest_first);
+	qsort(best, *kept, sizeof *best, feed_order);
 }
 
 static int newest_close(struct newest_first *n)
@@ -341,7 +358,7 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_st
 	if (rc)
 		return rc;
 	if (before) {
-		/* From the newest of its time: its tag places it among them. */
+		/* From the newest of its time: its id places it among them. */
 		klen = proj_timed_key(key, campaign, before->at, UINT64_MAX);
 	} else {
 		/* Just past the newest possible key of this campaign. */
@@ -350,7 +367,7 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_st
 		klen += 16;
 	}
 	struct newest_first n;
-	struct ranked best[PROJ_PAGE_MAX + 1];
+	struct proj_comment best[PROJ_PAGE_MAX + 1];
 	size_t bytes = 0;
 	rc = newest_open(&n, t, slot, staged, campaign, key, klen);
 	for (int i = rc ? -1 : newest_side(&n); i >= 0 && !page->has_next; i = newest_side(&n)) {
@@ -362,16 +379,16 @@ int proj_comments_page(struct store_txn *t, enum store_slot slot, struct proj_st
 		}
 		/* One more than the page takes tells whether another follows. */
 		size_t kept;
-		rank_time(&n, at, before && at == before->at ? before->tag : 0, best,
-					  limit - page->count + 1, &kept);
+		first_of_time(&n, at, before && at == before->at ? before : NULL, best,
+			      limit - page->count + 1, &kept);
 		for (size_t j = 0; j < kept && !page->has_next; j++) {
 			if (page->count == limit || bytes >= PROJ_PAGE_BYTES) {
 				page->has_next = true;
 				break;
 			}
-			bytes += best[j].com.name.len + best[j].com.text.len;
-			page->items[page->count++] = best[j].com;
-			page->next = (struct proj_cursor){at, best[j].tag};
+			bytes += best[j].name.len + best[j].text.len;
+			page->items[page->count++] = best[j];
+			page->next = proj_cursor_at(at, best[j].id);
 		}
 	}
 	int err = newest_close(&n);

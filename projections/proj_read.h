@@ -55,27 +55,31 @@ int proj_platform_each(struct store_txn *t, enum store_slot slot, proj_platform_
 
 /*
  * A position in a comment feed: comments strictly older come after it. A
- * feed is ordered by time, newest first, and the comments of one time by a
- * tag of their id, highest first: an order that every instance of a topic
- * gives alike and that no removal shifts, so that a cursor one replica
- * gave pages on at another, even when the comment it names is gone there
- * or not there yet. A cursor is the last shown comment's time and tag.
+ * feed is ordered by time, newest first, and the comments of one time by
+ * their ids (bytewise, highest first): an order that every instance of a
+ * topic gives alike and that no removal shifts, so that a cursor one
+ * replica gave pages on at another, even when the comment it names is gone
+ * there or not there yet. A cursor is the last shown comment's time and id
+ * (a comment's id is its campaign's once: a second is refused).
  */
 struct proj_cursor {
 	int64_t at;
-	uint64_t tag; /* proj_comment_tag(); 0: all of time `at` come after it */
+	size_t id_len; /* 0: all of time `at` come after it */
+	char id[PL_MAX_ID_BYTES];
 };
 
-#define PROJ_CURSOR_MAX 64
-/* Parses the text form "AT.TAG" (TAG in 16 hex digits). The forms older
+#define PROJ_CURSOR_MAX (20 + 1 + 2 * PL_MAX_ID_BYTES + 1)
+/* Parses the text form "AT-ID" (ID in lowercase hex). The forms older
  * pledged gave ("AT.OLDER" and "AT.OLDER.TAG", which ordered a time's
- * comments otherwise) still parse, with tag 0: the next page repeats the
+ * comments otherwise) still parse, with no id: the next page repeats the
  * comments of their time rather than skip any. PL_EINVAL if it is anything
  * else. */
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur);
 void proj_cursor_format(const struct proj_cursor *cur, char *buf, size_t size);
-/* The tag a cursor names a comment id by (a hash; never 0). */
-uint64_t proj_comment_tag(struct pl_str id);
+/* The cursor that names comment id of time at. */
+struct proj_cursor proj_cursor_at(int64_t at, struct pl_str id);
+/* The feed's order of two comments of one time: < 0 when a comes first. */
+int proj_comment_order(struct pl_str a, struct pl_str b);
 
 #define PROJ_PAGE_MAX 100
 /* Text a page holds at most (names and comments): a page of long comments

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proj_read.h"
 #include "proj_records.h"
 
 #define HTTP_LIMIT_DEFAULT 20
@@ -47,7 +48,7 @@ enum http_interval { HTTP_INTERVAL_HOUR, HTTP_INTERVAL_DAY, HTTP_INTERVAL_WEEK }
 struct http_query {
 	unsigned limit;   /* 1..HTTP_LIMIT_MAX; HTTP_LIMIT_DEFAULT when absent */
 	bool has_limit;   /* limit was given */
-	char before[64];  /* decoded cursor text; "" when absent */
+	char before[PROJ_CURSOR_MAX]; /* decoded cursor text; "" when absent */
 	char after[160];  /* decoded cursor text; "" when absent */
 	enum http_status_filter status;
 	bool has_as_of, has_from, has_to;

@@ -71,7 +71,7 @@ static int add_comment(uint64_t seq, int64_t at, void *arg)
 		return 1;
 	}
 	f->bytes += c->name.len + c->text.len;
-	page->next = (struct proj_cursor){at, proj_comment_tag(c->id)};
+	page->next = proj_cursor_at(at, c->id);
 	page->count++;
 	return PL_OK;
 }

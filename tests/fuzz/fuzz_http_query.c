@@ -88,13 +88,13 @@ static void check_target(const char *path, const char *query)
 static void check_cursor(const char *text)
 {
 	struct proj_cursor cur, again;
-	/* Tag 0: an older pledged's form, which no cursor is formatted to. */
-	if (proj_cursor_parse(text, strlen(text), &cur) || cur.tag == 0)
+	/* No id: an older pledged's form, which no cursor is formatted to. */
+	if (proj_cursor_parse(text, strlen(text), &cur) || cur.id_len == 0)
 		return;
 	char buf[PROJ_CURSOR_MAX];
 	proj_cursor_format(&cur, buf, sizeof buf);
-	if (proj_cursor_parse(buf, strlen(buf), &again) ||
-	    again.at != cur.at || again.tag != cur.tag)
+	if (proj_cursor_parse(buf, strlen(buf), &again) || again.at != cur.at ||
+	    again.id_len != cur.id_len || memcmp(again.id, cur.id, cur.id_len) != 0)
 		abort();
 }
 

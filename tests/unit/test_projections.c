@@ -169,11 +169,6 @@ static void test_comments(void)
 	CHECK_INT(comment("c", "k3", "cs1", "fully refunded", T0 + 41), PL_R_NOT_A_BACKER);
 }
 
-static uint64_t tag_of(const char *id)
-{
-	return proj_comment_tag((struct pl_str){id, strlen(id)});
-}
-
 /* test_comment_pages' comment i is "dk%02d", at time i / 2. */
 static int comment_pages_order(const void *a, const void *b)
 {
@@ -183,7 +178,7 @@ static int comment_pages_order(const void *a, const void *b)
 	snprintf(idy, sizeof idy, "dk%02d", y);
 	if (x / 2 != y / 2)
 		return x / 2 > y / 2 ? -1 : 1;
-	return tag_of(idx) > tag_of(idy) ? -1 : 1;
+	return -strcmp(idx, idy);
 }
 
 static void test_comment_pages(void)
@@ -194,11 +189,11 @@ static void test_comment_pages(void)
 	for (int i = 0; i < 25; i++) {
 		snprintf(id, sizeof id, "dk%02d", i);
 		snprintf(text, sizeof text, "comment %02d", i);
-		/* Two comments share each time: their tags break the tie. */
+		/* Two comments share each time: their ids break the tie. */
 		CHECK_INT(comment("d", id, "s1", text, T0 + 1000 * (i / 2)), PL_R_NONE);
 	}
 	CHECK_INT(remove_comment("d", "dk07", T0), PL_R_NONE);
-	/* The feed's order: the newest time first, the higher tag first within one. */
+	/* The feed's order: the newest time first, the higher id first within one. */
 	int expect[25], n = 0;
 	for (int i = 0; i < 25; i++)
 		if (i != 7) /* removed */
@@ -241,43 +236,52 @@ static void test_comment_pages(void)
 
 	static const char *bad[] = {"", ".", "1.", ".1", "a.1", "-1.2", "1 .2", "1..1", "1.1.", "1.1.0",
 				    "1.1.g", "1.1.A", "1.1.1.1", "1.1.-1", "1.1.12345678901234567",
-				    "99999999999999999999.1", "1.99999999999999999999",
-				    "1.0000000000000000", "1.00000000000000g1", "1.ABCDEF0123456789",
-				    "1.0123456789abcdef0", "1.-123456789abcdef", "-1.0123456789abcdef"};
+				    "99999999999999999999.1", "1.99999999999999999999", "1-", "-1",
+				    "1-6", "1-6g", "1-6A", "1-0x61", "1.2-61", "1-61.2", "1--61", "a-61",
+				    "99999999999999999999-61"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK_INT(proj_cursor_parse(bad[i], strlen(bad[i]), &cur), PL_EINVAL);
-	CHECK_INT(proj_cursor_parse("1.1\0", 4, &cur), PL_EINVAL); /* a NUL inside */
-	CHECK_INT(proj_cursor_parse("1579119300000.0123456789abcdef", 30, &cur), 0);
-	CHECK(cur.at == INT64_C(1579119300000) && cur.tag == UINT64_C(0x0123456789abcdef));
-	char s[PROJ_CURSOR_MAX];
-	proj_cursor_format(&cur, s, sizeof s);
-	CHECK_STR(s, "1579119300000.0123456789abcdef");
+	CHECK_INT(proj_cursor_parse("1-61\0", 5, &cur), PL_EINVAL); /* a NUL inside */
+	char longest[PROJ_CURSOR_MAX + 2];
+	int n_at = snprintf(longest, sizeof longest, "%" PRId64 "-", INT64_MAX);
+	memset(longest + n_at, 'f', 2 * PL_MAX_ID_BYTES);
+	longest[n_at + 2 * PL_MAX_ID_BYTES] = '\0';
+	CHECK_INT(proj_cursor_parse(longest, strlen(longest), &cur), 0);
+	CHECK(cur.at == INT64_MAX && cur.id_len == PL_MAX_ID_BYTES && (uint8_t)cur.id[63] == 0xff);
+	char again[PROJ_CURSOR_MAX];
+	proj_cursor_format(&cur, again, sizeof again);
+	CHECK_STR(again, longest);
+	strcat(longest, "ff"); /* an id longer than any */
+	CHECK_INT(proj_cursor_parse(longest, strlen(longest), &cur), PL_EINVAL);
+	CHECK_INT(proj_cursor_parse("1579119300000-632d3039", 22, &cur), 0);
+	CHECK(cur.at == INT64_C(1579119300000) && cur.id_len == 4 && memcmp(cur.id, "c-09", 4) == 0);
 	/* The older forms still parse, as the start of their time. */
 	CHECK_INT(proj_cursor_parse("1579119300000.1199", 18, &cur), 0);
-	CHECK(cur.at == INT64_C(1579119300000) && cur.tag == 0);
+	CHECK(cur.at == INT64_C(1579119300000) && cur.id_len == 0);
 	CHECK_INT(proj_cursor_parse("1.2.ffffffffffffffff", 20, &cur), 0);
-	CHECK(cur.at == 1 && cur.tag == 0);
+	CHECK(cur.at == 1 && cur.id_len == 0);
 }
 
-/* Reply i of the replicas' campaign: its time; six share T0 + 100. */
+/* Reply i of the replicas' campaign: its time (six share T0 + 100, and
+ * reply 9 posted later); its id, in an order other than the log's (reply
+ * 9's has reply 1's as its start). */
 static int64_t reply_at(int i)
 {
 	return i == 0 ? T0 + 50 : i < 7 || i == 9 ? T0 + 100 : T0 + 100 + i;
 }
 
-static uint64_t reply_tag(int i)
+static const char *reply_id(int i)
 {
-	char id[16];
-	snprintf(id, sizeof id, "rk%d", i);
-	return tag_of(id);
+	static const char *const ids[] = {"rk-q", "rk-m", "rk-z", "rk-a", "rk-x",
+					  "rk-b", "rk-k", "rk-c", "rk-d", "rk-mm"};
+	return ids[i];
 }
 
 static int post_reply(int i)
 {
-	char id[16], text[32];
-	snprintf(id, sizeof id, "rk%d", i);
+	char text[32];
 	snprintf(text, sizeof text, "reply %d", i);
-	return comment("r", id, "rs", text, reply_at(i));
+	return comment("r", reply_id(i), "rs", text, reply_at(i));
 }
 
 /* Feeds a campaign's events into a store of its own, with another
@@ -308,7 +312,7 @@ static int reply_order(const void *a, const void *b)
 	int x = *(const int *)a, y = *(const int *)b;
 	if (reply_at(x) != reply_at(y))
 		return reply_at(x) > reply_at(y) ? -1 : 1;
-	return reply_tag(x) > reply_tag(y) ? -1 : 1;
+	return -strcmp(reply_id(x), reply_id(y));
 }
 
 /* The feed of replies 0..9 on every replica, as numbers. */
@@ -381,7 +385,8 @@ static void check_after(struct store *from_rep, struct proj_staged *from_staged,
 		limit += (from_present & 1u << feed[i]) != 0;
 	order[0] = '\0';
 	CHECK(one_page(from_rep, from_staged, past, NULL, (unsigned)limit, &cur, order, sizeof order));
-	CHECK(cur.tag == reply_tag(after));
+	CHECK(cur.id_len == strlen(reply_id(after)) &&
+	      memcmp(cur.id, reply_id(after), cur.id_len) == 0);
 	order[0] = '\0';
 	one_page(rep, staged, past, &cur, 4, &cur, order, sizeof order);
 	expect_page(present, after, 4, want, sizeof want);
@@ -389,8 +394,8 @@ static void check_after(struct store *from_rep, struct proj_staged *from_staged,
 }
 
 /* A cursor one replica gave pages on at another, where the same comments
- * have other log positions: comments of one time are ordered by a tag of
- * their id, not by the log position. A comment removed between two pages,
+ * have other log positions: comments of one time are ordered by their
+ * ids, not by the log position. A comment removed between two pages,
  * here or on one replica only, the cursor's own included, or one not yet
  * on a replica that lags, makes no page repeat or miss one. */
 static void test_comment_cursor_across_replicas(void)
@@ -421,11 +426,9 @@ static void test_comment_cursor_across_replicas(void)
 	int gone[2] = {same[3], same[2]};
 	unsigned present0 = nine;
 	for (int k = 0; k < 2; k++) {
-		char id[16];
-		snprintf(id, sizeof id, "rk%d", gone[k]);
 		struct store *keep = st;
 		st = reps[0];
-		CHECK_INT(remove_comment("r", id, T0 + 200 + k), PL_R_NONE);
+		CHECK_INT(remove_comment("r", reply_id(gone[k]), T0 + 200 + k), PL_R_NONE);
 		st = keep;
 		present0 &= ~(1u << gone[k]);
 		for (int past = 0; past < 2; past++)

@@ -151,6 +151,14 @@ static int event_at(void *t, uint64_t seq, struct pl_event *ev)
 	return rc ? rc : pl_event_decode(e.raw, e.raw_len, NULL, 0, ev, &rej);
 }
 
+/* The id of the comment posted at seq. */
+static struct pl_str comment_id(struct store_txn *t, uint64_t seq)
+{
+	struct pl_event ev;
+	CHECK_INT(event_at(t, seq, &ev), 0);
+	return pl_event_str(&ev, PL_F_COMMENT);
+}
+
 static int see_comment(uint64_t seq, int64_t at, void *arg)
 {
 	struct seen_comments *s = arg;
@@ -187,20 +195,23 @@ static void check_figures(struct proj_staged *keep)
 							see_comment, &seen),
 				  0);
 			CHECK_INT(seen.n, want.comments);
-			for (size_t k = 1; k < seen.n; k++) /* newest first */
+			for (size_t k = 1; k < seen.n; k++) /* newest first, then by id */
 				CHECK(seen.ats[k - 1] > seen.ats[k] ||
-				      (seen.ats[k - 1] == seen.ats[k] && seen.seqs[k - 1] > seen.seqs[k]));
+				      (seen.ats[k - 1] == seen.ats[k] &&
+				       proj_comment_order(comment_id(&t, seen.seqs[k - 1]),
+							  comment_id(&t, seen.seqs[k])) < 0));
 		}
 		/* The live feed, moved and staged rows alike, a page of 7 at a time. */
 		struct proj_comment_page page;
 		struct proj_cursor from;
-		struct proj_comment last = {.at = INT64_MAX, .seq = UINT64_MAX};
+		struct proj_comment last = {.at = INT64_MAX};
 		int64_t listed = 0;
 		for (bool first = true; first || page.has_next; first = false) {
 			CHECK_INT(proj_comments_page(&t, slot, &comments_staged, name, first ? NULL : &from, 7, &page), 0);
 			for (size_t k = 0; k < page.count; k++, listed++) { /* newest first */
 				const struct proj_comment *com = &page.items[k];
-				CHECK(com->at < last.at || (com->at == last.at && com->seq < last.seq));
+				CHECK(com->at < last.at ||
+				      (com->at == last.at && proj_comment_order(last.id, com->id) < 0));
 				last = *com;
 			}
 			if (!page.count)

@@ -70,17 +70,33 @@ int cli_open_store(const char *cmd, const char *dir, enum cli_access access, siz
 }
 
 /* Whether dir holds a store, or a damaged one that store_open() will name:
- * only there may a command that does not create one leave its lock files. */
-static bool holds_a_store(const char *dir)
+ * only there may a command that does not create one leave its lock files.
+ * PL_OK, PL_ENOTFOUND, or PL_EACCESS when dir may not be looked into. */
+static int holds_a_store(const char *dir)
 {
 	char path[1200];
 	struct stat sb;
 	for (size_t i = 0; i < STORE_DIR_FILE_COUNT; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, store_dir_files[i]);
 		if (stat(path, &sb) == 0)
-			return true;
+			return PL_OK;
+		if (errno == EACCES)
+			return PL_EACCESS;
 	}
-	return false;
+	return PL_ENOTFOUND;
+}
+
+int cli_check_alone(const char *cmd, const char *dir)
+{
+	long pid;
+	int rc = store_dir_in_use(dir, &pid);
+	if (rc == 1)
+		fprintf(stderr, "pledged %s: process %ld has data dir '%s' open (a serve "
+				"--read-only, verify or backup?); stop it first\n", cmd, pid, dir);
+	else if (rc)
+		fprintf(stderr, "pledged %s: cannot read the lock file of '%s': %s\n", cmd, dir,
+			pl_strerror(rc));
+	return rc ? CLI_STORE : CLI_OK;
 }
 
 int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, int *fd_out)
@@ -97,8 +113,9 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 	struct stat sb;
 	if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
 		return open_failed(cmd, dir, CLI_WRITE, PL_EFOREIGN); /* a file, as store_open() says */
-	if (!create && !holds_a_store(dir))
-		return open_failed(cmd, dir, CLI_WRITE, PL_ENOTFOUND);
+	int held = create ? PL_OK : holds_a_store(dir);
+	if (held)
+		return open_failed(cmd, dir, CLI_WRITE, held);
 	snprintf(path, sizeof path, "%s/%s", dir, files[lock]);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {

@@ -79,6 +79,11 @@ int cli_print_replay_failure(const char *cmd, const struct replay_result *res);
  */
 bool cli_stdin_open(const char *cmd);
 
+/* Refuses, saying so, a data dir another process has open (its LMDB
+ * environment: a serve, verify, backup, or any LMDB tool): for what
+ * rewrites it whole. A cli_exit. */
+int cli_check_alone(const char *cmd, const char *dir);
+
 /* The longest JSON line import and publish read: no event is that long
  * (16 KiB of msgpack, each byte at most six of JSON's), while an input with
  * no line ends (/dev/zero) would otherwise fill the memory. */

@@ -47,20 +47,6 @@ static long long file_size(const char *dir, const char *name)
 	return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
-/* Refuses a data dir another process has open. A cli_exit. */
-static int check_alone(const char *dir)
-{
-	long pid;
-	int rc = store_dir_in_use(dir, &pid);
-	if (rc == 1)
-		fprintf(stderr, "pledged compact: process %ld has data dir '%s' open (a serve "
-				"--read-only, verify or backup?); stop it first\n", pid, dir);
-	else if (rc)
-		fprintf(stderr, "pledged compact: cannot read the lock file of '%s': %s\n", dir,
-			pl_strerror(rc));
-	return rc ? CLI_STORE : CLI_OK;
-}
-
 /* Refuses a data dir with a rebuild under way: its slot would keep what it holds. */
 static int check_no_rebuild(const char *dir, struct store *st)
 {
@@ -129,7 +115,7 @@ static int compact(const char *dir)
 	snprintf(from, sizeof from, "%s/data.mdb", tmp);
 	snprintf(to, sizeof to, "%s/data.mdb", dir);
 	int lock_fd;
-	int rc = check_alone(dir);
+	int rc = cli_check_alone("compact", dir);
 	if (rc)
 		return rc;
 	/* Held until the copy has replaced data.mdb: whatever opens the data

@@ -63,6 +63,10 @@ int cmd_upgrade(int argc, char **argv)
 		close(writer_fd);
 		return rc;
 	}
+	/* Its transactions would wait behind another's for good, or rewrite
+	 * tables under a reader. */
+	if ((rc = cli_check_alone("upgrade", dir)))
+		goto out;
 	struct store *st;
 	struct store_options opt = {.old_format = true};
 	int err = store_open(&st, dir, &opt);

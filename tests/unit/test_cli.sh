@@ -656,8 +656,10 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
 	expect 3 "dump of a file it cannot read" -- as_nobody "$PLEDGED" dump --data "$theirs"
 	contains "$work/err" "permission denied (this command reads" "dump says it may not read"
 	chmod 700 "$theirs"
-	expect 3 "verify of a dir it cannot enter" -- as_nobody "$PLEDGED" verify --data "$theirs"
-	contains "$work/err" "permission denied" "verify says it may not enter"
+	for cmd in verify compact upgrade; do
+		expect 3 "$cmd of a dir it cannot enter" -- as_nobody "$PLEDGED" $cmd --data "$theirs"
+		contains "$work/err" "permission denied" "$cmd says it may not enter"
+	done
 	# A data dir whose files it may write but not the dir itself: serve
 	# writes the embedded broker's address there, and says it cannot.
 	chmod 755 "$theirs"

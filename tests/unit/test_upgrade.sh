@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_upgrade.sh — data dirs of formats 1 to 6 brought to format 7 by
 # `pledged upgrade`, and refused by every other command until then.
-# Usage: test_upgrade.sh PLEDGED MAKE_V1 MAKE_OLD_FORMAT DEMO_JSONL DAMAGE_PAGE
+# Usage: test_upgrade.sh PLEDGED MAKE_V1 MAKE_OLD_FORMAT DEMO_JSONL DAMAGE_PAGE HOLD_ENV
 #
 # make_v1 writes the demo as format 1 (the log without checksums, the old
 # projection tables, a rejection, an offset). Before the upgrade: exit 3
@@ -25,9 +25,10 @@
 # damage, exit 3, not an upgrade going round for ever; an upgrade that wrote
 # over a page whose number was flipped says the data dir is damaged, and
 # does not finish: for each page of the file, it stops with exit 3 or
-# leaves a data dir verify passes.
+# leaves a data dir verify passes. Another process holding the data dir
+# open, reading or writing (any LMDB tool), is named, not waited for.
 set -u
-PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4 DAMAGE_PAGE=$5
+PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4 DAMAGE_PAGE=$5 HOLD_ENV=$6
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/testlib.sh"
@@ -41,6 +42,16 @@ for cmd in "verify" "dump" "rejections" "replay --dry-run" "serve --read-only --
 	contains "$work/err" "pledged upgrade" "$cmd says to upgrade"
 done
 expect 3 "import refuses format 1" -- "$PLEDGED" import --data "$work/d" </dev/null
+for how in --read --write; do
+	"$HOLD_ENV" ${how#--read} "$work/d" >"$work/held" &
+	holder=$!
+	for _ in $(seq 100); do [ -s "$work/held" ] && break; sleep 0.05; done
+	expect 3 "upgrade while another process holds the data dir ($how)" -- \
+		timeout 20 "$PLEDGED" upgrade --data "$work/d"
+	contains "$work/err" "process $holder has data dir" "upgrade names the process ($how)"
+	kill "$holder"
+	wait "$holder" 2>/dev/null
+done
 
 # A stray birth marker beside a small format-1 log (no pledged.dir then,
 # under 64 KiB): refused, the log never taken for a creation cut short.

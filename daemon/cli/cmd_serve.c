@@ -341,6 +341,12 @@ static int serve_read_only(const struct serve_config *cfg)
 		return rc;
 	metrics_start(&m, st);
 	metrics_set_state(&m, CONSUMER_READ_ONLY, "read-only: serving the data dir, not consuming");
+	/* Said as it is, though this instance writes nothing: a read-only
+	 * mount, or files it may not write, is what an operator's alert is
+	 * for when it is to take over as the writer. */
+	char data_file[4200];
+	snprintf(data_file, sizeof data_file, "%s/data.mdb", cfg->data);
+	atomic_store(&m.store_writable, access(data_file, W_OK) == 0);
 	if (start_http(cfg, st, &m, &hs) == PL_OK) {
 		log_info("read-only: serving %s, consuming nothing", cfg->data);
 		wait_for_signal();

@@ -613,6 +613,11 @@ if mount --bind "$work/backup" "$work/ro" 2>/dev/null && mount -o remount,bind,r
 	port=$(serve_port "$work/ro-serve.log")
 	curl -s "http://127.0.0.1:$port/v1/campaigns/jess-phillips-for-labour-leader" >"$work/ro.json"
 	contains "$work/ro.json" '"raised":5802600' "serve --read-only answers from a read-only mount"
+	admin=$(admin_port "$work/ro-serve.log")
+	curl -s "http://127.0.0.1:$admin/healthz" >"$work/ro.json"
+	contains "$work/ro.json" '"store_writable":false' "its health says the mount takes no writes"
+	curl -s "http://127.0.0.1:$admin/metrics" >"$work/ro.json"
+	contains "$work/ro.json" 'pledged_store_writable 0' "so do its metrics"
 	kill -TERM "$ro_serve"
 	wait "$ro_serve" && ok || fail "serve --read-only stops cleanly"
 	expect 3 "a rebuild cannot write a read-only mount" -- "$PLEDGED" replay --data "$work/ro"

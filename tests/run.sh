@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh — build pledged with warnings as errors under AddressSanitizer and
 # UBSan and with crash points, run the test suites, then run each libFuzzer target for
-# FUZZ_SECONDS (default 30; 0 skips them), and end with
+# FUZZ_SECONDS (default 30; 0 skips them) and the damage test on that
+# clang build, and end with
 # "N passed, N failed, N skipped" counted over the test programs and fuzz
 # targets. Each test's result is printed as it finishes.
 #
@@ -63,6 +64,17 @@ if [ "$fuzz" = yes ] && [ "$FUZZ_SECONDS" -gt 0 ] && command -v clang >/dev/null
 		fuzz_failed=${fuzz_line#*passed, }
 		bad=$((bad + ${fuzz_failed%% failed*})) ;;
 	*) bad=$((bad + 1)) ;;
+	esac
+	# clang links its AddressSanitizer runtime into the program, between
+	# LMDB and libc: a crash LMDB causes must still read as damage there
+	# (daemon/damage_exit.c). The damage test once more, on that build.
+	echo "run.sh: damaged data dirs, on the clang build"
+	./tests/unit/test_damage.sh build-fuzz/pledged build-fuzz/tests/unit/log_offsets \
+		tests/demo/campaign.jsonl 10 >"$BUILD/damage-clang.txt" 2>&1
+	case $? in
+	0) ok=$((ok + 1)); tail -n 1 "$BUILD/damage-clang.txt" ;;
+	77) skipped=$((skipped + 1)); tail -n 1 "$BUILD/damage-clang.txt" ;;
+	*) bad=$((bad + 1)); tail -n 40 "$BUILD/damage-clang.txt" ;;
 	esac
 fi
 echo "$ok passed, $bad failed, $skipped skipped"

@@ -47,7 +47,7 @@ int proj_history_buckets(struct store_txn *t, enum store_slot slot, struct proj_
 /*
  * Calls fn with the log position and time of each comment of the campaign
  * visible at as_of (posted by then, not removed by then), newest first by
- * its own time and then by tag as the live feed orders them (struct
+ * its own time and then by id as the live feed orders them (struct
  * proj_cursor), strictly after `before` when not NULL, until fn returns
  * non-zero. (The history holds a comment timed before its campaign's
  * opening at the opening; event_at reads its own time from the log, and

@@ -155,30 +155,35 @@ static bool holds_word(const uint8_t *text, size_t n, struct pl_str id)
 }
 
 /*
- * Whether the msgpack map or array raw begins with, read whole, holds id as
- * a word of one of its strings or binaries, however deep: a string's own
- * ends bound its words, where its header's bytes would pass for letters.
- * Read token by token, counting the values still due, so that no nesting
- * is too deep for it.
+ * Whether a msgpack map or array at the start of raw holds id as a word of
+ * one of its strings or binaries, however deep: a string's own ends bound
+ * its words, where its header's bytes would pass for letters. Read token
+ * by token, counting the values still due, so that no nesting is too deep
+ * for it; what it read before the message breaks off or miscounts counts
+ * too (such a message is kept as a rejection, bytes and all). A message
+ * that is one string or binary, whole, likewise.
  */
 static bool msgpack_names(const void *raw, size_t len, struct pl_str id)
 {
 	struct mp_reader r;
 	struct mp_token t;
 	mp_reader_init(&r, raw, len);
-	if (mp_read_token(&r, &t) || t.kind != MP_TOKEN_CONTAINER)
+	if (mp_read_token(&r, &t))
 		return false;
-	uint64_t due = t.items;
-	bool named = false;
-	for (; due > 0; due--) {
+	if (t.kind == MP_TOKEN_BYTES)
+		return mp_reader_left(&r) == 0 && holds_word(t.bytes, t.len, id);
+	if (t.kind != MP_TOKEN_CONTAINER)
+		return false;
+	/* Each value due takes a byte at least: so due stays below len. */
+	for (uint64_t due = t.items; due > 0 && due <= mp_reader_left(&r); due--) {
 		if (mp_read_token(&r, &t))
-			return false; /* not msgpack after all: its "strings" would be any bytes */
-		/* Each value due takes a byte at least: so due stays below len. */
-		if (t.kind == MP_TOKEN_CONTAINER && (due += t.items) - 1 > mp_reader_left(&r))
 			return false;
-		named = named || (t.kind == MP_TOKEN_BYTES && holds_word(t.bytes, t.len, id));
+		if (t.kind == MP_TOKEN_CONTAINER)
+			due += t.items;
+		else if (t.kind == MP_TOKEN_BYTES && holds_word(t.bytes, t.len, id))
+			return true;
 	}
-	return named;
+	return false;
 }
 
 /* Appends code point c in UTF-8 (U+FFFD for a lone surrogate). */
@@ -221,9 +226,9 @@ static long hex4(const uint8_t *p, size_t n)
 	return v;
 }
 
-/* Decodes the body of a JSON string literal, s[0..n), into out (n bytes
- * at most: no escape is shorter decoded); its length. An escape that is
- * none is kept as it stands. */
+/* Decodes JSON's escapes in s[0..n) into out (n bytes at most: no escape
+ * is longer decoded); its length. A backslash that begins no escape is
+ * kept as it stands. */
 static size_t json_unescape(const uint8_t *s, size_t n, uint8_t *out)
 {
 	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
@@ -253,35 +258,18 @@ static size_t json_unescape(const uint8_t *s, size_t n, uint8_t *out)
 }
 
 /*
- * Whether a string literal of JSON text in raw, decoded, holds id as a
- * word: a gateway's JSON library may spell it with escapes (\u00e9, \/).
- * Read as text, not parsed: a message that is no valid JSON (bad UTF-8 in
- * another string, two documents, a byte-order mark, a key twice) still
- * names them, at any depth. Literals without an escape are the bytes
- * themselves, which the caller has read.
+ * Whether raw, its escapes read as JSON's (\u00e9, \/, a surrogate pair),
+ * holds id as a word: a gateway's JSON library may spell the id so. The
+ * whole message is read so, not each string literal: a message that is no
+ * valid JSON (bad UTF-8 in another string, two documents, a byte-order
+ * mark, a key twice, a stray quote) still names them, at any depth.
  */
-static bool json_strings_name(const uint8_t *raw, size_t len, struct pl_str id)
+static bool escapes_name(const uint8_t *raw, size_t len, struct pl_str id)
 {
-	uint8_t *decoded = NULL;
-	bool named = false;
-	for (size_t i = 0; i < len && !named; i++) {
-		if (raw[i] != '"')
-			continue;
-		size_t j = i + 1;
-		bool escaped = false;
-		for (; j < len && raw[j] != '"'; j++)
-			if (raw[j] == '\\') {
-				escaped = true;
-				j++;
-			}
-		if (j >= len)
-			break; /* no end: no string */
-		if (escaped && (decoded || (decoded = malloc(len)))) {
-			size_t n = json_unescape(raw + i + 1, j - i - 1, decoded);
-			named = holds_word(decoded, n, id);
-		}
-		i = j;
-	}
+	if (!memchr(raw, '\\', len))
+		return false; /* the bytes as they are, which the caller has read */
+	uint8_t *decoded = malloc(len);
+	bool named = decoded && holds_word(decoded, json_unescape(raw, len, decoded), id);
 	free(decoded);
 	return named;
 }
@@ -294,10 +282,13 @@ bool pl_bytes_name(const void *raw, size_t len, struct pl_str id)
 	while ((p = memmem(p, (size_t)(end - p), id.ptr, id.len))) {
 		size_t before = (size_t)(p - start);
 		const uint8_t *after = p + id.len;
+		/* A backslash after it may begin an escape that goes on with the
+		 * word ("sup-4\u0032" is "sup-42"): escapes_name() reads those. */
 		if (header_before(p, before, id.len) ||
-		    ((before == 0 || !word_byte(p[-1])) && (after == end || !word_byte(*after))))
+		    ((before == 0 || !word_byte(p[-1])) &&
+		     (after == end || (!word_byte(*after) && *after != '\\'))))
 			return true;
 		p++;
 	}
-	return msgpack_names(raw, len, id) || json_strings_name(raw, len, id);
+	return msgpack_names(raw, len, id) || escapes_name(raw, len, id);
 }

@@ -41,9 +41,10 @@ bool pl_event_personal_of(const void *raw, size_t len, struct pl_str id);
  * Whether raw[0..len) names id: holds it as a word (not followed or
  * preceded by a letter, digit, '-', '_', '.' or a byte of a multi-byte
  * character) of its text, of a msgpack string or binary at any depth and
- * in any of their encodings (a gateway need not pick the shortest), or of
- * a JSON string literal however escaped, valid JSON or not. So "sup-1" is
- * not named by "sup-10", in any form.
+ * in any of their encodings (a gateway need not pick the shortest; also
+ * before the message breaks off or miscounts), or of its text with JSON's
+ * escapes read, valid JSON or not. So "sup-1" is not named by "sup-10", in
+ * any form, "sup-1\u0030" included.
  */
 bool pl_bytes_name(const void *raw, size_t len, struct pl_str id);
 

@@ -523,7 +523,19 @@ static void test_names_anywhere(void)
 	const char tail[] = "\xaesx-42 at start";
 	memcpy(deep + 40, tail, sizeof tail - 1);
 	CHECK(pl_bytes_name(deep, 40 + sizeof tail - 1, sx));
-	CHECK(!pl_bytes_name(deep, 39 + sizeof tail - 1, sx)); /* cut short: not msgpack */
+	CHECK(!pl_bytes_name(deep, 39 + sizeof tail - 1, sx)); /* the string itself cut short */
+	/* Messages kept as bad msgpack: a bare string; a map that breaks off or
+	 * miscounts after the string. */
+	const uint8_t bare[] = "\xb2sx-42 says Secret!", *bare_ok = bare;
+	CHECK(pl_bytes_name(bare_ok, sizeof bare - 1, sx));
+	CHECK(!pl_bytes_name(bare_ok, sizeof bare - 2, sx)); /* shorter than its header says */
+	/* Text that only begins like a string: its first bytes are no message. */
+	const uint8_t longer[] = "\xa8sx-42 hi, and more";
+	CHECK(!pl_bytes_name(longer, sizeof longer - 1, sx));
+	const uint8_t miscounted[] = "\x84\xa4text\xaesx-42 at start\xa1k\xa1v\xa1x";
+	CHECK(pl_bytes_name(miscounted, sizeof miscounted - 1, sx));
+	const uint8_t broken[] = "\x82\xa4text\xaesx-42 at start\xa1k\xc1";
+	CHECK(pl_bytes_name(broken, sizeof broken - 1, sx));
 	/* JSON escapes: deep, in invalid JSON of every kind, a key twice. */
 	char nested[400] = "";
 	for (int i = 0; i < 70; i++)
@@ -539,6 +551,9 @@ static void test_names_anywhere(void)
 		"{\"supporter\":\"sx-\\u00342\",\"supporter\":\"other\"}",
 		"\"sx-\\u00342 said hello\"",
 		"{\"text\":\"hello \\\"sx-42\\\"\"}",
+		"\"{\"supporter\":\"sx-\\u00342\"}", /* a stray quote first */
+		"{\"supporter\":\"sx-42\\n\"}",
+		"{\"supporter\":\"sx-\\u00342", /* a message cut short */
 		"{\"supporter\":\"\\u0073\\u0078\\u002d\\u0034\\u0032\"}",
 	};
 	for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
@@ -546,9 +561,11 @@ static void test_names_anywhere(void)
 	const char *not_named[] = {
 		"{\"supporter\":\"sx-\\u003420\"}",
 		"{\"supporter\":\"x\\u0073x-42\"}",
-		"{\"supporter\":\"sx-\\u00342",   /* no end to the string */
 		"{\"supporter\":\"sx-\\u0034\\u0032\\u00e9\"}",
 		"{\"supporter\":\"sx-\\ud800\\u00342\"}", /* a lone surrogate is a character */
+		"{\"supporter\":\"sx-42\\u0030\"}", /* "sx-420" */
+		"{\"supporter\":\"sx-42\\u00e9\"}",
+		"{\"supporter\":\"sx-4\\u0032\\u0030\"}",
 	};
 	for (size_t i = 0; i < sizeof not_named / sizeof not_named[0]; i++)
 		CHECK(!pl_bytes_name(not_named[i], strlen(not_named[i]), sx));

@@ -6,6 +6,7 @@
 
 #include "bytes.h"
 #include "event_decode.h"
+#include "event_names.h"
 #include "event_redact.h"
 #include "evlog.h"
 #include "pl_error.h"

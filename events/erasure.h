@@ -4,7 +4,7 @@
  *
  * erasure_run() works in the write transaction that appends the erasure
  * at seq. It overwrites every personal field of the supporter that the log
- * and the rejections hold (event_redact.h), and keeps under seq in META the
+ * and the rejections hold (event_redact.h, event_names.h), and keeps under seq in META the
  * erasure's record: how many entries it rewrote, and the log positions of
  * the supporter's comments, which the projections then show as removed
  * (proj.h). A replay reads the record instead of searching the log again,

@@ -14,7 +14,7 @@
 #include <xxhash.h>
 
 #include "bytes.h"
-#include "event_redact.h"
+#include "event_names.h"
 #include "pl_error.h"
 
 #define NO_KEY 0xffffu

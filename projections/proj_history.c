@@ -184,16 +184,16 @@ static int newest_first(const void *a, const void *b)
 	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
 }
 
-/* A comment of one time, with its id as the feed orders them. */
-struct named {
+/* A comment of one time: where it is in the log, and its place in the feed. */
+struct placed {
 	uint64_t seq;
-	size_t id_len;
-	char id[PL_MAX_ID_BYTES];
+	struct proj_cursor place;
 };
 
 static int feed_order(const void *a, const void *b)
 {
-	const struct named *x = a, *y = b;
+	const struct proj_cursor *x = &((const struct placed *)a)->place,
+				 *y = &((const struct placed *)b)->place;
 	return proj_comment_order((struct pl_str){x->id, x->id_len}, (struct pl_str){y->id, y->id_len});
 }
 
@@ -204,25 +204,20 @@ static int time_in_order(const struct visible *v, size_t n, const struct proj_cu
 			 proj_event_at_fn event_at, void *log_arg,
 			 int (*fn)(uint64_t seq, int64_t at, void *arg), void *arg)
 {
-	struct named *ids = malloc(n * sizeof *ids);
-	int rc = ids ? PL_OK : PL_ENOMEM;
+	struct placed *p = malloc(n * sizeof *p);
+	int rc = p ? PL_OK : PL_ENOMEM;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct pl_event ev;
 		if ((rc = event_at(log_arg, v[i].seq, &ev)))
 			break;
-		struct pl_str id = pl_event_str(&ev, PL_F_COMMENT);
-		ids[i].seq = v[i].seq;
-		ids[i].id_len = id.len < PL_MAX_ID_BYTES ? id.len : PL_MAX_ID_BYTES;
-		memcpy(ids[i].id, id.ptr, ids[i].id_len);
+		p[i] = (struct placed){v[i].seq, proj_cursor_at(v[i].at, pl_event_str(&ev, PL_F_COMMENT))};
 	}
 	if (rc == 0)
-		qsort(ids, n, sizeof *ids, feed_order);
-	struct pl_str from_id = from ? (struct pl_str){from->id, from->id_len} : (struct pl_str){0};
+		qsort(p, n, sizeof *p, feed_order);
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (!from_id.len ||
-		    proj_comment_order((struct pl_str){ids[i].id, ids[i].id_len}, from_id) > 0)
-			rc = fn(ids[i].seq, v[0].at, arg);
-	free(ids);
+		if (!from || proj_cursor_passes(from, (struct pl_str){p[i].place.id, p[i].place.id_len}))
+			rc = fn(p[i].seq, v[0].at, arg);
+	free(p);
 	return rc;
 }
 
@@ -280,12 +275,12 @@ int proj_history_comments(struct store_txn *t, enum store_slot slot, struct proj
 		for (size_t i = 0, end; rc == 0 && i < n; i = end) {
 			for (end = i + 1; end < n && posted[end].at == posted[i].at; end++)
 				;
-			bool cursors = before && posted[i].at == before->at;
 			if (before && posted[i].at > before->at)
 				continue;
-			if (end - i > 1 || cursors)
-				rc = time_in_order(posted + i, end - i, cursors ? before : NULL, event_at,
-						   log_arg, fn, arg);
+			bool at_cursor_time = before && posted[i].at == before->at;
+			if (end - i > 1 || at_cursor_time)
+				rc = time_in_order(posted + i, end - i, at_cursor_time ? before : NULL,
+						   event_at, log_arg, fn, arg);
 			else
 				rc = fn(posted[i].seq, posted[i].at, arg);
 		}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "hex.h"
 #include "pl_error.h"
 #include "proj_staged.h"
 
@@ -120,15 +121,10 @@ static bool all_of(const char *s, const char *set)
 	return *s && s[strspn(s, set)] == '\0';
 }
 
-static int hex_digit(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)
 {
-	static const char digits[] = "0123456789", hex[] = "0123456789abcdef";
-	char buf[PROJ_CURSOR_MAX], *end;
+	static const char digits[] = "0123456789";
+	char buf[PROJ_CURSOR_MAX];
 	if (len == 0 || len >= sizeof buf || memchr(s, '\0', len))
 		return PL_EINVAL;
 	memcpy(buf, s, len);
@@ -142,29 +138,32 @@ int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur)
 		*dot2 = '\0';
 	const char *rest = sep + 1;
 	size_t rest_len = strlen(rest);
-	/* "AT-ID" now; "AT.OLDER" and "AT.OLDER.TAG" from older pledged. */
-	if (!all_of(buf, digits) || !all_of(rest, dash ? hex : digits) ||
-	    (dash && (rest_len % 2 || rest_len > 2 * PL_MAX_ID_BYTES)) ||
-	    (dot2 && (!all_of(dot2 + 1, hex) || strlen(dot2 + 1) > 16)))
-		return PL_EINVAL;
 	errno = 0;
-	long long at = strtoll(buf, &end, 10);
-	if (dot)
-		strtoull(rest, &end, 10); /* an older form's count: in range */
-	if (errno || (dot2 && strtoull(dot2 + 1, &end, 16) == 0))
+	cur->at = strtoll(buf, NULL, 10);
+	if (!all_of(buf, digits) || errno)
 		return PL_EINVAL;
-	cur->at = at;
-	cur->id_len = dash ? rest_len / 2 : 0;
-	for (size_t i = 0; i < cur->id_len; i++)
-		cur->id[i] = (char)(hex_digit(rest[2 * i]) << 4 | hex_digit(rest[2 * i + 1]));
-	return PL_OK;
+	if (dash) { /* "AT-ID", as this pledged gives them */
+		if (rest_len == 0 || rest_len > 2 * PL_MAX_ID_BYTES ||
+		    !hex_decode_lower(rest, rest_len, (uint8_t *)cur->id))
+			return PL_EINVAL;
+		cur->id_len = rest_len / 2;
+		return PL_OK;
+	}
+	/* "AT.OLDER" and "AT.OLDER.TAG" from older pledged: neither number is
+	 * used, but each must be what they gave (64 bits; a tag, never 0). */
+	cur->id_len = 0;
+	bool tag_sound = !dot2 || (all_of(dot2 + 1, "0123456789abcdef") &&
+				   strlen(dot2 + 1) <= 16 && strtoull(dot2 + 1, NULL, 16) != 0);
+	if (!all_of(rest, digits) || !tag_sound)
+		return PL_EINVAL;
+	strtoull(rest, NULL, 10);
+	return errno ? PL_EINVAL : PL_OK;
 }
 
-void proj_cursor_format(const struct proj_cursor *cur, char *buf, size_t size)
+void proj_cursor_format(const struct proj_cursor *cur, char buf[PROJ_CURSOR_MAX])
 {
-	int n = snprintf(buf, size, "%" PRId64 "-", cur->at);
-	for (size_t i = 0; n >= 0 && i < cur->id_len && (size_t)n + 2 < size; i++)
-		n += snprintf(buf + n, size - (size_t)n, "%02x", (uint8_t)cur->id[i]);
+	int n = snprintf(buf, PROJ_CURSOR_MAX, "%" PRId64 "-", cur->at);
+	hex_encode(cur->id, cur->id_len, buf + n);
 }
 
 struct proj_cursor proj_cursor_at(int64_t at, struct pl_str id)
@@ -172,6 +171,11 @@ struct proj_cursor proj_cursor_at(int64_t at, struct pl_str id)
 	struct proj_cursor cur = {.at = at, .id_len = id.len < PL_MAX_ID_BYTES ? id.len : PL_MAX_ID_BYTES};
 	memcpy(cur.id, id.ptr, cur.id_len);
 	return cur;
+}
+
+bool proj_cursor_passes(const struct proj_cursor *cur, struct pl_str id)
+{
+	return cur->id_len == 0 || proj_comment_order(id, (struct pl_str){cur->id, cur->id_len}) > 0;
 }
 
 int proj_comment_order(struct pl_str a, struct pl_str b)
@@ -305,7 +309,6 @@ static int feed_order(const void *a, const void *b)
 static void first_of_time(struct newest_first *n, int64_t at, const struct proj_cursor *from,
 			  struct proj_comment *best, size_t cap, size_t *kept)
 {
-	struct pl_str from_id = from ? (struct pl_str){from->id, from->id_len} : (struct pl_str){0};
 	*kept = 0;
 	for (int i = newest_side(n); i >= 0; i = newest_side(n)) {
 		struct proj_comment c;
@@ -318,7 +321,7 @@ static void first_of_time(struct newest_first *n, int64_t at, const struct proj_
 		if (c.at != at)
 			break;
 		newest_step(n, i);
-		if (from_id.len && proj_comment_order(c.id, from_id) <= 0)
+		if (from && !proj_cursor_passes(from, c.id))
 			continue;
 		if (*kept < cap) {
 			best[(*kept)++] = c;

@@ -54,13 +54,14 @@ typedef int (*proj_platform_fn)(const char currency[3], const struct proj_platfo
 int proj_platform_each(struct store_txn *t, enum store_slot slot, proj_platform_fn fn, void *arg);
 
 /*
- * A position in a comment feed: comments strictly older come after it. A
- * feed is ordered by time, newest first, and the comments of one time by
- * their ids (bytewise, highest first): an order that every instance of a
- * topic gives alike and that no removal shifts, so that a cursor one
- * replica gave pages on at another, even when the comment it names is gone
- * there or not there yet. A cursor is the last shown comment's time and id
- * (a comment's id is its campaign's once: a second is refused).
+ * A position in a comment feed: the comments after it in the feed's order
+ * come after it. A feed is ordered by time, newest first, and the comments
+ * of one time by their ids (bytewise, highest first): an order that every
+ * instance of a topic gives alike and that no removal shifts, so that a
+ * cursor one replica gave pages on at another, even when the comment it
+ * names is gone there or not there yet. A cursor is the last shown
+ * comment's time and id (a campaign holds each comment id once: a second
+ * comment.posted with it is refused).
  */
 struct proj_cursor {
 	int64_t at;
@@ -68,6 +69,7 @@ struct proj_cursor {
 	char id[PL_MAX_ID_BYTES];
 };
 
+/* AT (at most 20 characters), '-', the id in hex, NUL. */
 #define PROJ_CURSOR_MAX (20 + 1 + 2 * PL_MAX_ID_BYTES + 1)
 /* Parses the text form "AT-ID" (ID in lowercase hex). The forms older
  * pledged gave ("AT.OLDER" and "AT.OLDER.TAG", which ordered a time's
@@ -75,11 +77,13 @@ struct proj_cursor {
  * comments of their time rather than skip any. PL_EINVAL if it is anything
  * else. */
 int proj_cursor_parse(const char *s, size_t len, struct proj_cursor *cur);
-void proj_cursor_format(const struct proj_cursor *cur, char *buf, size_t size);
+void proj_cursor_format(const struct proj_cursor *cur, char buf[PROJ_CURSOR_MAX]);
 /* The cursor that names comment id of time at. */
 struct proj_cursor proj_cursor_at(int64_t at, struct pl_str id);
 /* The feed's order of two comments of one time: < 0 when a comes first. */
 int proj_comment_order(struct pl_str a, struct pl_str b);
+/* Whether comment id of the cursor's time comes after the cursor. */
+bool proj_cursor_passes(const struct proj_cursor *cur, struct pl_str id);
 
 #define PROJ_PAGE_MAX 100
 /* Text a page holds at most (names and comments): a page of long comments

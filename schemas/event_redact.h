@@ -4,8 +4,8 @@
  * An accepted event keeps its shape: the name is dropped (anonymous) and a
  * comment's text becomes PL_ERASED_TEXT, every other key is copied byte for
  * byte, so the event still decodes and applies as it did. A rejected
- * message is judged by its bytes alone (pl_bytes_name()), even when it is
- * not msgpack at all.
+ * message loses its bytes whole when it names the supporter
+ * (event_names.h).
  */
 #ifndef EVENT_REDACT_H
 #define EVENT_REDACT_H
@@ -36,16 +36,5 @@ size_t pl_event_redact(const void *raw, size_t len, uint8_t *out);
  * `name` or a `text`, used or ignored likewise).
  */
 bool pl_event_personal_of(const void *raw, size_t len, struct pl_str id);
-
-/*
- * Whether raw[0..len) names id: holds it as a word (not followed or
- * preceded by a letter, digit, '-', '_', '.' or a byte of a multi-byte
- * character) of its text, of a msgpack string or binary at any depth and
- * in any of their encodings (a gateway need not pick the shortest; also
- * before the message breaks off or miscounts), or of its text with JSON's
- * escapes read, valid JSON or not. So "sup-1" is not named by "sup-10", in
- * any form, "sup-1\u0030" included.
- */
-bool pl_bytes_name(const void *raw, size_t len, struct pl_str id);
 
 #endif

@@ -172,8 +172,7 @@ int mp_read_token(struct mp_reader *r, struct mp_token *t)
 			return rc;
 		t->kind = MP_TOKEN_CONTAINER;
 		t->items = b >= 0xde ? 2 * n : n;
-		/* Every item takes at least one byte. */
-		return t->items > mp_reader_left(r) ? MP_TRUNCATED : MP_OK;
+		return MP_OK;
 	}
 	return MP_RESERVED;
 }
@@ -186,6 +185,7 @@ static int skip_value(struct mp_reader *r, int depth)
 	int rc = mp_read_token(r, &t);
 	if (rc || t.kind != MP_TOKEN_CONTAINER)
 		return rc;
+	/* Every item takes a byte at least: refuse counts the input cannot hold. */
 	if (t.items > mp_reader_left(r))
 		return MP_TRUNCATED;
 	for (uint64_t i = 0; i < t.items; i++)

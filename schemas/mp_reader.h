@@ -64,7 +64,9 @@ struct mp_token {
 	uint64_t len;
 };
 
-/* Reads the next token, whatever its depth: any nesting is the caller's. */
+/* Reads the next token, whatever its depth: any nesting is the caller's,
+ * and so is a container announcing more items than bytes are left. MP_OK,
+ * MP_TRUNCATED or MP_RESERVED. */
 int mp_read_token(struct mp_reader *r, struct mp_token *t);
 
 /* Skips one whole value, nested ones included. */

@@ -142,9 +142,11 @@ int store_open(struct store **out, const char *dir, const struct store_options *
  * holds it shared for as long as the store is open; `pledged compact` holds
  * it exclusively from before its copy until the copy has replaced data.mdb,
  * since a process that opened the data dir in between would keep reading the
- * old file, deleted, and never see another write. PL_EBUSY when held the
- * other way; *fd is -1 then, or when dir may not be read (nothing to share);
- * store_unlock_dir() releases it.
+ * old file, deleted, and never see another write. Commands also hold it
+ * shared on a scratch or partial dir they made, and a sweep exclusively
+ * while it removes one. PL_EBUSY when held the other way; *fd is -1 then,
+ * or when dir may not be read (nothing to share); store_unlock_dir()
+ * releases it.
  */
 int store_lock_dir(const char *dir, bool exclusive, int *fd);
 void store_unlock_dir(int fd);

@@ -3,8 +3,8 @@
 # UBSan and with crash points, run the test suites, then run each libFuzzer target for
 # FUZZ_SECONDS (default 30; 0 skips them) and the damage test on that
 # clang build, and end with
-# "N passed, N failed, N skipped" counted over the test programs and fuzz
-# targets. Each test's result is printed as it finishes.
+# "N passed, N failed, N skipped" counted over the test programs, the fuzz
+# targets and that damage test. Each test's result is printed as it finishes.
 #
 # Usage: tests/run.sh [--suite NAME]... [other `meson test` arguments]
 # With --suite (unit, kafka, http, bench, fuzz) only those suites run, and
@@ -69,6 +69,7 @@ if [ "$fuzz" = yes ] && [ "$FUZZ_SECONDS" -gt 0 ] && command -v clang >/dev/null
 	# LMDB and libc: a crash LMDB causes must still read as damage there
 	# (daemon/damage_exit.c). The damage test once more, on that build.
 	echo "run.sh: damaged data dirs, on the clang build"
+	# build-fuzz: where tests/fuzz/run.sh builds.
 	./tests/unit/test_damage.sh build-fuzz/pledged build-fuzz/tests/unit/log_offsets \
 		tests/demo/campaign.jsonl 10 >"$BUILD/damage-clang.txt" 2>&1
 	case $? in

@@ -72,7 +72,7 @@ int cli_open_store(const char *cmd, const char *dir, enum cli_access access, siz
 /* Whether dir holds a store, or a damaged one that store_open() will name:
  * only there may a command that does not create one leave its lock files.
  * PL_OK, PL_ENOTFOUND, or PL_EACCESS when dir may not be looked into. */
-static int holds_a_store(const char *dir)
+static int check_store_files(const char *dir)
 {
 	char path[1200];
 	struct stat sb;
@@ -84,6 +84,18 @@ static int holds_a_store(const char *dir)
 			return PL_EACCESS;
 	}
 	return PL_ENOTFOUND;
+}
+
+const char *cli_path_split(const char *path, char *parent, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(parent, size, ".");
+	else if (slash == path)
+		snprintf(parent, size, "/");
+	else
+		snprintf(parent, size, "%.*s", (int)(slash - path), path);
+	return slash ? slash + 1 : path;
 }
 
 int cli_check_alone(const char *cmd, const char *dir)
@@ -113,9 +125,9 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 	struct stat sb;
 	if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
 		return open_failed(cmd, dir, CLI_WRITE, PL_EFOREIGN); /* a file, as store_open() says */
-	int held = create ? PL_OK : holds_a_store(dir);
-	if (held)
-		return open_failed(cmd, dir, CLI_WRITE, held);
+	int rc = create ? PL_OK : check_store_files(dir);
+	if (rc)
+		return open_failed(cmd, dir, CLI_WRITE, rc);
 	snprintf(path, sizeof path, "%s/%s", dir, files[lock]);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
@@ -250,8 +262,8 @@ ssize_t cli_read_line(char *line, bool *whole)
 void cli_skip_long_line(const char *cmd, uint64_t lineno)
 {
 	/* Said first: an input with no line end goes on for ever. */
-	fprintf(stderr, "pledged %s: line %llu skipped: longer than %d KiB, which no event is\n",
-		cmd, (unsigned long long)lineno, CLI_LINE_MAX / 1024);
+	fprintf(stderr, "pledged %s: line %llu skipped: longer than 1 MiB, which no event is\n",
+		cmd, (unsigned long long)lineno); /* CLI_LINE_MAX */
 	int c;
 	flockfile(stdin);
 	while ((c = getc_unlocked(stdin)) != EOF && c != '\n')

@@ -79,6 +79,10 @@ int cli_print_replay_failure(const char *cmd, const struct replay_result *res);
  */
 bool cli_stdin_open(const char *cmd);
 
+/* The directory path is in (".", "/", or what comes before its last slash)
+ * into parent; the name of path within it. */
+const char *cli_path_split(const char *path, char *parent, size_t size);
+
 /* Refuses, saying so, a data dir another process has open (its LMDB
  * environment: a serve, verify, backup, or any LMDB tool): for what
  * rewrites it whole. A cli_exit. */

@@ -57,8 +57,8 @@ static bool inside(const char *dir, const char *dest)
 
 /*
  * What dir holds: -1 with errno when it cannot be read, 0 nothing, 1
- * something (then the name of what an interrupted backup into it left,
- * if anything, into partial; else "").
+ * something (then the name of a backup's partial copy in it that the sweep
+ * spared, if any, into partial; else "").
  */
 static int dir_holds(const char *dir, char *partial, size_t size)
 {
@@ -80,20 +80,12 @@ static int dir_holds(const char *dir, char *partial, size_t size)
 }
 
 /* Names the partial copies beside dest (dest.partial-*) that the sweep
- * left: another backup's under way, or an interrupted one's of the last
- * minute. Such a copy can pass for a data dir, and is none. */
+ * spared: another backup's under way, or one it may not remove yet. Such a
+ * copy can pass for a data dir, and is none. */
 static void mention_partials(const char *dest)
 {
 	char parent[4096];
-	snprintf(parent, sizeof parent, "%s", dest);
-	char *slash = strrchr(parent, '/');
-	const char *base = slash ? slash + 1 : dest;
-	if (slash == parent)
-		parent[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		snprintf(parent, sizeof parent, ".");
+	const char *base = cli_path_split(dest, parent, sizeof parent);
 	char prefix[300];
 	int n = snprintf(prefix, sizeof prefix, "%s.partial-", base);
 	DIR *d = opendir(parent);
@@ -105,8 +97,8 @@ static void mention_partials(const char *dest)
 	struct dirent *e;
 	while ((e = readdir(d)))
 		if (strncmp(e->d_name, prefix, (size_t)n) == 0)
-			fprintf(stderr, "pledged backup: '%s/%s' is the partial copy of another backup, "
-					"under way or interrupted a moment ago; it is not a data dir\n",
+			fprintf(stderr, "pledged backup: '%s/%s' is the partial copy of another backup "
+					"(under way, or not removable yet); it is not a data dir\n",
 				parent, e->d_name);
 	closedir(d);
 }
@@ -193,9 +185,9 @@ int cmd_backup(int argc, char **argv)
 		return CLI_STORE;
 	}
 	if (into && partial[0]) {
-		fprintf(stderr, "pledged backup: '%s' holds '%s', the partial copy of another backup, "
-				"under way or interrupted a moment ago; run the backup again once it "
-				"has gone, or remove it\n",
+		fprintf(stderr, "pledged backup: '%s' holds '%s', the partial copy of another backup "
+				"(under way, or not removable yet); run the backup again once it has "
+				"gone, or remove it\n",
 			dest, partial);
 		return CLI_USAGE;
 	}

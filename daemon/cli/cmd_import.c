@@ -127,7 +127,7 @@ int cmd_import(int argc, char **argv)
 			bad_lines++;
 			continue;
 		}
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		while (len > 0 && line[len - 1] == '\r') /* CRLF */
 			len--;
 		if (len == 0)
 			continue;

@@ -109,7 +109,7 @@ int cmd_publish(int argc, char **argv)
 			bad++;
 			continue;
 		}
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		while (len > 0 && line[len - 1] == '\r') /* CRLF */
 			len--;
 		if (len == 0)
 			continue;

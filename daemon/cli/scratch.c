@@ -104,7 +104,8 @@ int cli_scratch_make(char *template)
 	int made_errno = errno;
 	if (dir) {
 		cli_scratch_begin(dir);
-		store_lock_dir(dir, false, &held_fd); /* none taken: only a sweep's age spares it */
+		/* Not taken, only LEFT_AFTER_S (scratch_sweep.c) keeps a sweep off it. */
+		store_lock_dir(dir, false, &held_fd);
 	}
 	pthread_sigmask(SIG_SETMASK, &before, NULL); /* one that came meanwhile acts now */
 	errno = made_errno;

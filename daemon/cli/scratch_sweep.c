@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli.h"
 #include "store.h"
 
 /* Older than this, a scratch dir whose lock no process holds is not one
@@ -36,17 +37,12 @@ static bool only_store_files(const char *dir)
 void cli_scratch_sweep(const char *cmd, const char *template, const char *what)
 {
 	char parent[4200], prefix[256];
-	const char *slash = strrchr(template, '/');
-	const char *name = slash ? slash + 1 : template;
+	const char *name = cli_path_split(template, parent, sizeof parent);
 	size_t len = strlen(name);
 	if (len <= 6 || len - 6 >= sizeof prefix)
 		return;
-	if (slash)
-		snprintf(parent, sizeof parent, "%.*s", (int)(slash - template), template);
-	else
-		snprintf(parent, sizeof parent, ".");
 	snprintf(prefix, sizeof prefix, "%.*s", (int)(len - 6), name); /* without XXXXXX */
-	DIR *d = opendir(parent[0] ? parent : "/");
+	DIR *d = opendir(parent);
 	if (!d)
 		return;
 	struct dirent *e;

@@ -258,7 +258,7 @@ static void add_comments(struct evbuffer *b, const struct proj_campaign *c,
 		evbuffer_add_printf(b, "<p id=\"no-comments\">No comments yet.</p>\n");
 	if (page->has_next) {
 		char cursor[PROJ_CURSOR_MAX];
-		proj_cursor_format(&page->next, cursor, sizeof cursor);
+		proj_cursor_format(&page->next, cursor);
 		evbuffer_add_printf(b, "<p class=\"more-wrap\"><a id=\"more\" class=\"more\" href=\"");
 		char sep = http_html_add_campaign_url(b, c->id.ptr, c->id.len);
 		evbuffer_add_printf(b, "%cbefore=%s\" data-next=\"%s\">Show more comments</a></p>\n",

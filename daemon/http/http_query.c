@@ -9,6 +9,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "hex.h"
 #include "pl_error.h"
 #include "time_text.h"
 
@@ -220,23 +221,11 @@ cleanup:
 
 void http_key_cursor_format(char order, const void *key, size_t len, char out[HTTP_ID_CURSOR_MAX])
 {
-	static const char digits[] = "0123456789abcdef";
-	const uint8_t *k = key;
-	size_t n = 0;
 	if (len > HTTP_CURSOR_KEY_MAX)
 		len = HTTP_CURSOR_KEY_MAX;
 	if (order)
-		out[n++] = order;
-	for (size_t i = 0; i < len; i++) {
-		out[n++] = digits[k[i] >> 4];
-		out[n++] = digits[k[i] & 15];
-	}
-	out[n] = '\0';
-}
-
-static int hex_value(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		*out++ = order;
+	hex_encode(key, len, out);
 }
 
 bool http_key_cursor_parse(char order, const char *cursor, uint8_t key[HTTP_CURSOR_KEY_MAX],
@@ -245,14 +234,8 @@ bool http_key_cursor_parse(char order, const char *cursor, uint8_t key[HTTP_CURS
 	if (order && *cursor++ != order)
 		return false;
 	size_t n = strlen(cursor);
-	if (n == 0 || n % 2 || n > 2 * HTTP_CURSOR_KEY_MAX)
+	if (n == 0 || n > 2 * HTTP_CURSOR_KEY_MAX || !hex_decode_lower(cursor, n, key))
 		return false;
-	for (size_t i = 0; i < n; i += 2) {
-		int hi = hex_value(cursor[i]), lo = hex_value(cursor[i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		key[i / 2] = (uint8_t)(hi << 4 | lo);
-	}
 	*len = n / 2;
 	return true;
 }

@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "hex.h"
 #include "http_internal.h"
 #include "pl_error.h"
 
@@ -33,17 +34,6 @@ struct segment {
 	const char *p;
 	size_t len;
 };
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Percent-decodes s into out (at most HTTP_ID_MAX bytes, then NUL).

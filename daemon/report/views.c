@@ -96,7 +96,7 @@ json_t *view_comments_page(const struct proj_comment_page *page)
 	json_t *next = json_null();
 	if (page->has_next) {
 		char cursor[PROJ_CURSOR_MAX];
-		proj_cursor_format(&page->next, cursor, sizeof cursor);
+		proj_cursor_format(&page->next, cursor);
 		next = json_string(cursor);
 	}
 	return json_pack("{s:o,s:o}", "comments", list, "next", next);

@@ -12,7 +12,7 @@
 
 #include "event_codec.h"
 #include "event_decode.h"
-#include "event_redact.h"
+#include "event_names.h"
 #include "pl_error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

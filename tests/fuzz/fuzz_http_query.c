@@ -92,7 +92,7 @@ static void check_cursor(const char *text)
 	if (proj_cursor_parse(text, strlen(text), &cur) || cur.id_len == 0)
 		return;
 	char buf[PROJ_CURSOR_MAX];
-	proj_cursor_format(&cur, buf, sizeof buf);
+	proj_cursor_format(&cur, buf);
 	if (proj_cursor_parse(buf, strlen(buf), &again) || again.at != cur.at ||
 	    again.id_len != cur.id_len || memcmp(again.id, cur.id, cur.id_len) != 0)
 		abort();

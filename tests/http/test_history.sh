@@ -140,7 +140,7 @@ while :; do
 	get "/v1/campaigns/$DEMO_ID/comments?as_of=2020-01-20&limit=3${cursor:+&before=$cursor}" >/dev/null
 	seen=$((seen + $(grep -o '"id":"c-' "$work/body" | wc -l)))
 	grep -q 'Jo Miller\|c-01' "$work/body" && fail "the erased comment shows as of the 20th"
-	cursor=$(sed -n 's/.*"next":"\([0-9a-f.-]*\)".*/\1/p' "$work/body")
+	cursor=$(sed -n 's/.*"next":"\([0-9a-f-]*\)".*/\1/p' "$work/body")
 	[ -z "$cursor" ] && break
 done
 [ "$seen" = 9 ] && ok || fail "nine comments paged through as of the 20th, not $seen"

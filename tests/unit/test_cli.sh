@@ -51,7 +51,7 @@ contains "$work/err" "cannot read stdin: Bad file descriptor" "import says stdin
 # holding it: an input with no line end (/dev/zero) would fill the memory.
 { head -c 2000000 /dev/zero | tr '\0' 'x'; echo; head -n 1 "$DEMO"; } >"$work/long.jsonl"
 expect 1 "import of a line longer than any event" -- "$PLEDGED" import --data "$work/long" <"$work/long.jsonl"
-contains "$work/err" "line 1 skipped: longer than 1024 KiB, which no event is" "import names the long line"
+contains "$work/err" "line 1 skipped: longer than 1 MiB, which no event is" "import names the long line"
 contains "$work/err" "1 applied" "import goes on after the long line"
 for cmd in "import --data $work/zero" "publish --brokers 127.0.0.1:1"; do
 	"$PLEDGED" $cmd </dev/zero 2>"$work/zero.err" &
@@ -60,7 +60,7 @@ for cmd in "import --data $work/zero" "publish --brokers 127.0.0.1:1"; do
 		grep -q "line 1 skipped" "$work/zero.err" && break
 		sleep 0.05
 	done
-	contains "$work/zero.err" "line 1 skipped: longer than 1024 KiB" "${cmd%% *} says at once that an endless line is too long"
+	contains "$work/zero.err" "line 1 skipped: longer than 1 MiB" "${cmd%% *} says at once that an endless line is too long"
 	rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$zpid/status")
 	sleep 1
 	rss2=$(awk '/^VmRSS/ {print $2}' "/proc/$zpid/status")
@@ -476,7 +476,7 @@ expect 0 "verify the copy made inside it" -- "$PLEDGED" verify --data "$work/bac
 mkdir -p "$work/backup-left/.partial-AbC123"
 expect 2 "backup into a directory that holds another backup's fresh partial copy" -- \
 	"$PLEDGED" backup --data "$work/d" --to "$work/backup-left"
-contains "$work/err" "holds '.partial-AbC123', the partial copy of another backup" \
+contains "$work/err" "holds '.partial-AbC123', the partial copy of another backup (under way" \
 	"backup names the partial copy in the way"
 cp "$work/d/data.mdb" "$work/backup-left/.partial-AbC123/"
 touch -d '-2 minutes' "$work/backup-left/.partial-AbC123"

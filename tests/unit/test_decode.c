@@ -7,6 +7,7 @@
 #include "check.h"
 #include "event_codec.h"
 #include "event_decode.h"
+#include "event_names.h"
 #include "event_redact.h"
 #include "pl_error.h"
 
@@ -494,7 +495,6 @@ static void pack(const char *json, msgpack_sbuffer *buf)
 	pack_case(&c, buf);
 }
 
-/* The right to erasure: name dropped, text replaced, all else as it was. */
 /* A supporter's id is found however a message holds it: at either end of
  * a msgpack string (whose header bytes pass for letters), nested deeper
  * than any decoding goes, or escaped in JSON that is no valid JSON. */
@@ -526,9 +526,9 @@ static void test_names_anywhere(void)
 	CHECK(!pl_bytes_name(deep, 39 + sizeof tail - 1, sx)); /* the string itself cut short */
 	/* Messages kept as bad msgpack: a bare string; a map that breaks off or
 	 * miscounts after the string. */
-	const uint8_t bare[] = "\xb2sx-42 says Secret!", *bare_ok = bare;
-	CHECK(pl_bytes_name(bare_ok, sizeof bare - 1, sx));
-	CHECK(!pl_bytes_name(bare_ok, sizeof bare - 2, sx)); /* shorter than its header says */
+	const uint8_t bare[] = "\xb2sx-42 says Secret!";
+	CHECK(pl_bytes_name(bare, sizeof bare - 1, sx));
+	CHECK(!pl_bytes_name(bare, sizeof bare - 2, sx)); /* shorter than its header says */
 	/* Text that only begins like a string: its first bytes are no message. */
 	const uint8_t longer[] = "\xa8sx-42 hi, and more";
 	CHECK(!pl_bytes_name(longer, sizeof longer - 1, sx));
@@ -536,6 +536,11 @@ static void test_names_anywhere(void)
 	CHECK(pl_bytes_name(miscounted, sizeof miscounted - 1, sx));
 	const uint8_t broken[] = "\x82\xa4text\xaesx-42 at start\xa1k\xc1";
 	CHECK(pl_bytes_name(broken, sizeof broken - 1, sx));
+	/* Headers announcing more than the bytes hold: a fixmap, a map16. */
+	const uint8_t overcounted[] = "\x8f\xa4text\xa9" "abc sx-42\xa1k\xa1v",
+		      overcounted16[] = "\xde\x03\xe8\xa4text\xa9" "abc sx-42\xa1k\xa1v";
+	CHECK(pl_bytes_name(overcounted, sizeof overcounted - 1, sx));
+	CHECK(pl_bytes_name(overcounted16, sizeof overcounted16 - 1, sx));
 	/* JSON escapes: deep, in invalid JSON of every kind, a key twice. */
 	char nested[400] = "";
 	for (int i = 0; i < 70; i++)
@@ -575,6 +580,7 @@ static void test_names_anywhere(void)
 	CHECK(pl_bytes_name(pair, strlen(pair), emoji));
 }
 
+/* The right to erasure: name dropped, text replaced, all else as it was. */
 static void test_redact(void)
 {
 	msgpack_sbuffer buf;
@@ -672,7 +678,6 @@ static void test_redact(void)
 	const char *php = "[{\"supporter\":\"a\\/b\"}]";
 	CHECK(pl_bytes_name(php, strlen(php), slash));
 	CHECK(!pl_bytes_name("{\"supporter\":\"a\\/b", 16, slash)); /* not JSON: bytes only */
-	test_names_anywhere();
 }
 
 int main(void)
@@ -690,5 +695,6 @@ int main(void)
 	test_detail_shows_nul();
 	test_too_short_details();
 	test_redact();
+	test_names_anywhere();
 	return check_done();
 }

@@ -220,7 +220,7 @@ static void test_comment_pages(void)
 			break;
 		CHECK_INT(page.count, 10);
 		char s[PROJ_CURSOR_MAX];
-		proj_cursor_format(&page.next, s, sizeof s);
+		proj_cursor_format(&page.next, s);
 		CHECK_INT(proj_cursor_parse(s, strlen(s), &cur), 0);
 		first = false;
 	}
@@ -249,7 +249,7 @@ static void test_comment_pages(void)
 	CHECK_INT(proj_cursor_parse(longest, strlen(longest), &cur), 0);
 	CHECK(cur.at == INT64_MAX && cur.id_len == PL_MAX_ID_BYTES && (uint8_t)cur.id[63] == 0xff);
 	char again[PROJ_CURSOR_MAX];
-	proj_cursor_format(&cur, again, sizeof again);
+	proj_cursor_format(&cur, again);
 	CHECK_STR(again, longest);
 	strcat(longest, "ff"); /* an id longer than any */
 	CHECK_INT(proj_cursor_parse(longest, strlen(longest), &cur), PL_EINVAL);
@@ -352,7 +352,7 @@ static bool one_page(struct store *rep, struct proj_staged *staged, bool past,
 			 (int)page.items[i].text.len - 6, page.items[i].text.ptr + 6);
 	/* Through its text form, as a client gives it back. */
 	char text[PROJ_CURSOR_MAX];
-	proj_cursor_format(&page.next, text, sizeof text);
+	proj_cursor_format(&page.next, text);
 	store_abort(&t);
 	if (page.has_next)
 		CHECK_INT(proj_cursor_parse(text, strlen(text), next), 0);

@@ -42,8 +42,9 @@ for cmd in "verify" "dump" "rejections" "replay --dry-run" "serve --read-only --
 	contains "$work/err" "pledged upgrade" "$cmd says to upgrade"
 done
 expect 3 "import refuses format 1" -- "$PLEDGED" import --data "$work/d" </dev/null
-for how in --read --write; do
-	"$HOLD_ENV" ${how#--read} "$work/d" >"$work/held" &
+for how in reading writing; do
+	if [ "$how" = writing ]; then "$HOLD_ENV" --write "$work/d"; else "$HOLD_ENV" "$work/d"; fi \
+		>"$work/held" &
 	holder=$!
 	for _ in $(seq 100); do [ -s "$work/held" ] && break; sleep 0.05; done
 	expect 3 "upgrade while another process holds the data dir ($how)" -- \

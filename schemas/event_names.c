@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "hex.h"
 #include "mp_reader.h"
 
 /* Whether the bytes before p (`before` of them) are a msgpack header, of a
@@ -108,11 +109,7 @@ static long hex4(const uint8_t *p, size_t n)
 {
 	long v = 0;
 	for (size_t i = 0; i < 4; i++) {
-		int d = i >= n ? -1
-			: p[i] >= '0' && p[i] <= '9' ? p[i] - '0'
-			: p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10
-			: p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 10
-						     : -1;
+		int d = i < n ? hex_value((char)p[i]) : -1;
 		if (d < 0)
 			return -1;
 		v = v << 4 | d;

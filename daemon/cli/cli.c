@@ -262,8 +262,8 @@ ssize_t cli_read_line(char *line, bool *whole)
 void cli_skip_long_line(const char *cmd, uint64_t lineno)
 {
 	/* Said first: an input with no line end goes on for ever. */
-	fprintf(stderr, "pledged %s: line %llu skipped: longer than 1 MiB, which no event is\n",
-		cmd, (unsigned long long)lineno); /* CLI_LINE_MAX */
+	fprintf(stderr, "pledged %s: line %llu skipped: longer than %d MiB, which no event is\n",
+		cmd, (unsigned long long)lineno, CLI_LINE_MAX >> 20);
 	int c;
 	flockfile(stdin);
 	while ((c = getc_unlocked(stdin)) != EOF && c != '\n')

@@ -36,12 +36,11 @@ static bool only_store_files(const char *dir)
 
 void cli_scratch_sweep(const char *cmd, const char *template, const char *what)
 {
-	char parent[4200], prefix[256];
+	char parent[4200];
 	const char *name = cli_path_split(template, parent, sizeof parent);
-	size_t len = strlen(name);
-	if (len <= 6 || len - 6 >= sizeof prefix)
+	size_t len = strlen(name), prefix_len = len - 6; /* the name without XXXXXX */
+	if (len <= 6)
 		return;
-	snprintf(prefix, sizeof prefix, "%.*s", (int)(len - 6), name); /* without XXXXXX */
 	DIR *d = opendir(parent);
 	if (!d)
 		return;
@@ -50,8 +49,7 @@ void cli_scratch_sweep(const char *cmd, const char *template, const char *what)
 		char path[4500];
 		struct stat sb;
 		long pid;
-		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
-		    strlen(e->d_name) != strlen(prefix) + 6)
+		if (strlen(e->d_name) != len || strncmp(e->d_name, name, prefix_len) != 0)
 			continue;
 		snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
 		if (lstat(path, &sb) || !S_ISDIR(sb.st_mode) || time(NULL) - sb.st_mtime < LEFT_AFTER_S ||

@@ -1265,6 +1265,99 @@ static void test_stream(void)
 	CHECK_INT(get("/v1/campaigns/sse-camp"), 200);
 }
 
+/* Reads whatever fd has ready, without waiting; returns how many bytes, or -1 at its end. */
+static long drain(int fd, char *last, size_t last_size)
+{
+	static char buf[65536];
+	long total = 0;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n == 0)
+			return -1;
+		if (n < 0)
+			return total;
+		total += n;
+		size_t keep = (size_t)n < last_size - 1 ? (size_t)n : last_size - 1;
+		memcpy(last, buf + n - keep, keep);
+		last[keep] = '\0';
+	}
+}
+
+/* A client that stops reading is dropped once more than 256 KiB wait for it,
+ * long before the write timeout; one that reads along keeps its stream. */
+static void test_stream_backlog(void)
+{
+	static char head[8192], tail[4096];
+	/* A title, owner and location of 100 quotes each, escaped in JSON:
+	 * summaries of about 1.5 KiB, so that a few hundred fill the backlog. */
+	char lines[1400], title[201];
+	for (int i = 0; i < 100; i++)
+		memcpy(title + 2 * i, "\\\"", 2);
+	title[200] = '\0';
+	snprintf(lines, sizeof lines,
+		 "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"bl-open\",\"at\":1700000000000,"
+		 "\"campaign\":\"backlog\",\"title\":\"%s\",\"owner\":\"%s\",\"location\":\"%s\","
+		 "\"currency\":\"EUR\"}\n",
+		 title, title, title);
+	ingest_lines(st, lines);
+	/* A small receive buffer, set before connecting so that the window is
+	 * small from the start: the backlog piles up on the server's side. */
+	int slow = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), small = 4096;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	CHECK_INT(setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+	CHECK_INT(connect(slow, (struct sockaddr *)&sa, sizeof sa), 0);
+	char req[] = "GET /v1/campaigns/backlog/stream HTTP/1.1\r\nHost: t\r\n\r\n";
+	write_all(slow, req, strlen(req));
+	int reader = stream_open("backlog", head, sizeof head);
+	CHECK(strncmp(head, "HTTP/1.1 200", 12) == 0);
+	int64_t deadline = now_ms() + 3000;
+	while (stream_count() < 2 && now_ms() < deadline)
+		usleep(1000);
+	CHECK_INT(stream_count(), 2);
+
+	/* Changes until the slow client is dropped: at most a few hundred
+	 * summaries fit its socket buffers and the 256 KiB. The write timeout
+	 * (10 s) is not reached before the loop gives up (8 s). */
+	long amount = 0;
+	deadline = now_ms() + 8000;
+	while (stream_count() == 2 && now_ms() < deadline) {
+		amount++;
+		snprintf(lines, sizeof lines,
+			 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"bl-%ld\",\"at\":1700000100000,"
+			 "\"campaign\":\"backlog\",\"pledge\":\"bl-pl%ld\",\"supporter\":\"s\","
+			 "\"amount\":1,\"currency\":\"EUR\"}\n",
+			 amount, amount);
+		http_server_notify(hs, ingest_lines(st, lines));
+		usleep(2000); /* each change its own summary, rather than one for many */
+		CHECK(drain(reader, tail, sizeof tail) >= 0);
+	}
+	CHECK_INT(stream_count(), 1);
+	CHECK(amount > 50); /* it took many summaries, not the first few */
+	/* The reader has the latest figures; the slow client's answer was cut,
+	 * not ended: no chunked terminator before its end. */
+	char want[64];
+	snprintf(want, sizeof want, "\"raised\":%ld,", amount);
+	deadline = now_ms() + 3000;
+	while (!strstr(tail, want) && now_ms() < deadline) {
+		usleep(10000);
+		CHECK(drain(reader, tail, sizeof tail) >= 0);
+	}
+	CHECK(strstr(tail, want) != NULL);
+	long got;
+	deadline = now_ms() + 3000;
+	while ((got = drain(slow, tail, sizeof tail)) >= 0 && now_ms() < deadline)
+		usleep(10000);
+	CHECK(got == -1);
+	CHECK(strstr(tail, "0\r\n\r\n") == NULL);
+	close(slow);
+	close(reader);
+	deadline = now_ms() + 3000;
+	while (stream_count() && now_ms() < deadline)
+		usleep(20000);
+	CHECK_INT(stream_count(), 0);
+}
+
 /* The answers evhttp gives itself to requests it refuses. */
 static const int refused_statuses[3] = {400, 413, 501};
 
@@ -1916,6 +2009,7 @@ int main(int argc, char **argv)
 	test_page();
 	test_list_rows_bound();
 	test_stream();
+	test_stream_backlog();
 	test_hostile();
 	test_limits();
 	test_metrics();

@@ -5,6 +5,7 @@
 #    `localhost:8081/PATH` (the operators') followed by a ```json block is
 #    sent to a server holding the demo campaign and one refused comment, and
 #    the answer must equal the block (but for the time a rejection was made);
+#  - every cursor README.md says a page of comments ends with is its "next";
 #  - every route of the router (HTTP_ROUTES in http_internal.h) heads a
 #    section, every header the server sets and every status it answers with
 #    appears in the document, and so does every query parameter it takes.
@@ -65,6 +66,17 @@ for file in "$doc" "$src/README.md"; do
 		[ "$got" = "$want" ] && ok || fail "$file: If-None-Match $tag on $path answers $got, it says $want"
 	done <"$work/conditional"
 done
+
+# Every cursor the README says a page ends with is the one it ends with.
+awk '/^ *curl / { url = ""; for (i = 1; i <= NF; i++) if ($i ~ /localhost:8080\//) url = $i
+		gsub(/\047/, "", url); sub(/.*localhost:8080/, "", url); next }
+     /# ends with "next":"/ && url != "" { n = $0; sub(/.*"next":"/, "", n); sub(/".*/, "", n)
+		print url "\t" n; url = "" }' "$src/README.md" >"$work/cursors"
+[ -s "$work/cursors" ] && ok || fail "no page's cursor shown in README.md"
+while IFS="$(printf '\t')" read -r path want; do
+	got=$(curl -s "http://127.0.0.1:$port$path" | jq -r .next)
+	[ "$got" = "$want" ] && ok || fail "README.md: GET $path ends with \"next\":\"$got\", it says $want"
+done <"$work/cursors"
 
 # Every route heads a section ("### GET /v1/campaigns/{id}").
 sed -n 's/^[[:space:]]*X([A-Z_]*, "[a-z]*", "\(\/[^"]*\)",.*/\1/p' \

@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -442,13 +443,73 @@ static int end_birth(struct store *st, const struct store_options *opt)
 	return opt->no_sync ? PL_OK : sync_path(st->dir);
 }
 
-/* Leaves HELD_MARKER in a data dir that holds a store, if it is not there. */
-static int mark_held(const struct store *st, const struct store_options *opt)
+/* Whether dir's HELD_MARKER says it held a store. */
+static bool held_here(const char *dir)
 {
 	char held[4200];
 	struct stat sb;
-	snprintf(held, sizeof held, "%s/" HELD_MARKER, st->dir);
-	return stat(held, &sb) == 0 ? PL_OK : make_marker(st->dir, HELD_MARKER, opt->no_sync);
+	snprintf(held, sizeof held, "%s/" HELD_MARKER, dir);
+	return stat(held, &sb) == 0;
+}
+
+/* Leaves HELD_MARKER in a data dir that holds a store, if it is not there. */
+static int mark_held(const struct store *st, const struct store_options *opt)
+{
+	return held_here(st->dir) ? PL_OK : make_marker(st->dir, HELD_MARKER, opt->no_sync);
+}
+
+/* How long an opener waits for lock.mdb from another opener that holds the
+ * data dir and is about to make it. */
+#define LOCK_FILE_WAIT_MS 2000
+
+/* Whether a process other than this one holds a lock (store_lock_dir's
+ * flock) on the directory sb describes, as the kernel lists them in
+ * /proc/locks ("1: FLOCK ADVISORY READ PID MAJ:MIN:INODE 0 EOF"); a holder
+ * in another pid namespace is listed as pid 0. Without /proc, none known. */
+static bool dir_held_by_another(const struct stat *sb)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	if (!f)
+		return false;
+	char line[256], kind[16];
+	long pid;
+	unsigned maj, min;
+	unsigned long long ino;
+	bool held = false;
+	while (!held && fgets(line, sizeof line, f))
+		held = sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%llu", kind, &pid, &maj, &min, &ino) == 5 &&
+		       strcmp(kind, "FLOCK") == 0 && ino == (unsigned long long)sb->st_ino &&
+		       maj == major(sb->st_dev) && min == minor(sb->st_dev) && pid != (long)getpid();
+	fclose(f);
+	return held;
+}
+
+/*
+ * LMDB's write lock and its table of readers live in lock.mdb. One removed
+ * while other processes have the data dir open (a "stale lock" cleaned up
+ * by hand) would be made anew by this open, and this process and they would
+ * then write at once, each under a lock the others do not see, and reuse
+ * pages the others still read: the store would be damaged. So an opener
+ * that would make lock.mdb first checks that no other process holds the
+ * data dir (store_lock_dir, taken by every open). PL_ELOCKGONE if one does
+ * and no lock.mdb comes within LOCK_FILE_WAIT_MS (from another opener).
+ */
+static int check_lock_file(const char *dir)
+{
+	char lock[4200];
+	struct stat sb, dir_sb;
+	snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
+	if (stat(lock, &sb) == 0 || errno != ENOENT || access(dir, W_OK) != 0 ||
+	    stat(dir, &dir_sb) != 0)
+		return PL_OK; /* there; or not to be made here (a read-only dir: MDB_NOLOCK) */
+	for (int waited = 0; dir_held_by_another(&dir_sb); waited += 20) {
+		if (stat(lock, &sb) == 0)
+			return PL_OK;
+		if (waited >= LOCK_FILE_WAIT_MS)
+			return PL_ELOCKGONE;
+		usleep(20000);
+	}
+	return PL_OK;
 }
 
 int store_open(struct store **out, const char *dir, const struct store_options *opt)
@@ -465,7 +526,7 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 		return PL_EFOREIGN;
 	}
 	int dir_fd = -1;
-	if (!opt->dir_locked && (rc = store_lock_dir(dir, false, &dir_fd)))
+	if (!opt->dir_locked && ((rc = check_lock_file(dir)) || (rc = store_lock_dir(dir, false, &dir_fd))))
 		return rc;
 	if ((rc = check_data_file(dir, opt->create, &fresh))) {
 		store_unlock_dir(dir_fd);
@@ -499,8 +560,13 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 	}
 	if (rc)
 		goto fail;
-	if (!st->dir || (rc = check_file_size(st)) || (rc = open_layout(st, opt)) ||
-	    (fresh && (rc = end_birth(st, opt))) || (!opt->read_only && (rc = mark_held(st, opt))))
+	if (!st->dir || (rc = check_file_size(st)))
+		goto fail;
+	/* No layout in a data dir that held pledged's store: it lost it. */
+	if ((rc = open_layout(st, opt)) == PL_EFOREIGN && held_here(dir))
+		rc = PL_ECORRUPT;
+	if (rc || (fresh && (rc = end_birth(st, opt))) ||
+	    (!opt->read_only && (rc = mark_held(st, opt))))
 		goto fail;
 	*out = st;
 	return PL_OK;

@@ -44,6 +44,12 @@ static int open_failed(const char *cmd, const char *dir, enum cli_access access,
 		advice = "'pledged compact' is rewriting it; run this again once compact has "
 			 "finished";
 		break;
+	case PL_ELOCKGONE:
+		advice = "its lock.mdb (LMDB's lock file) was removed while another process has "
+			 "the data dir open, and a second one would let two processes write at once "
+			 "and damage it: stop the pledged processes using it (serve, import, "
+			 "replay), then run this again; never remove lock.mdb by hand";
+		break;
 	case PL_EACCESS:
 		advice = access == CLI_READ ? "this command reads the data dir and its files: run it as "
 					      "a user who may read them"

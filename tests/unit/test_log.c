@@ -493,6 +493,80 @@ static void test_refused_dirs(void)
 	fixture_remove(dir);
 }
 
+/* A pledged data dir (its pledged.dir marker there) whose format row or
+ * whole "meta" table is gone is damaged, not another program's. */
+static void test_layout_gone(void)
+{
+	for (int whole = 0; whole < 2; whole++) {
+		char dir[256];
+		struct store *st = fixture_store(dir, sizeof dir, 0);
+		fixture_close(st);
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi meta;
+		mdb_env_create(&env);
+		mdb_env_set_maxdbs(env, 64);
+		CHECK_INT(mdb_env_open(env, dir, 0, 0640), 0);
+		CHECK_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
+		CHECK_INT(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+		if (whole) {
+			CHECK_INT(mdb_drop(txn, meta, 1), 0);
+		} else {
+			MDB_val k = {strlen("format"), "format"};
+			CHECK_INT(mdb_del(txn, meta, &k, NULL), 0);
+		}
+		CHECK_INT(mdb_txn_commit(txn), 0);
+		mdb_env_close(env);
+		struct store_options ro = {.read_only = true}, rw = {.create = true};
+		CHECK_INT(store_open(&st, dir, &ro), PL_ECORRUPT);
+		CHECK_INT(store_open(&st, dir, &rw), PL_ECORRUPT);
+		fixture_remove(dir);
+	}
+}
+
+/* lock.mdb removed while another process has the data dir open: an open
+ * that would make a new one is refused (two lock files, two writers at
+ * once); in this process, or once the other has closed it, it is made. */
+static void test_lock_file_gone(void)
+{
+	char dir[256], lock[300];
+	struct store *st = fixture_store(dir, sizeof dir, 0);
+	fixture_close(st);
+	snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
+	int ready[2], go[2];
+	CHECK_INT(pipe(ready), 0);
+	CHECK_INT(pipe(go), 0);
+	pid_t child = fork();
+	if (child == 0) {
+		struct store_options ro = {.read_only = true};
+		struct store *held;
+		char c = store_open(&held, dir, &ro) == PL_OK ? 'y' : 'n';
+		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		store_close(held);
+		_exit(0);
+	}
+	char c = 0;
+	CHECK(read(ready[0], &c, 1) == 1 && c == 'y');
+	CHECK_INT(remove(lock), 0);
+	struct store_options ro = {.read_only = true}, rw = {0};
+	CHECK_INT(store_open(&st, dir, &ro), PL_ELOCKGONE);
+	CHECK_INT(store_open(&st, dir, &rw), PL_ELOCKGONE);
+	CHECK_INT(access(lock, F_OK), -1); /* none made */
+	CHECK(write(go[1], "x", 1) == 1);
+	int status;
+	CHECK_INT(waitpid(child, &status, 0), child);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* Only this process: a second open of its own while lock.mdb is gone. */
+	CHECK_INT(store_open(&st, dir, &rw), PL_OK);
+	struct store *again;
+	CHECK_INT(remove(lock), 0);
+	CHECK_INT(store_open(&again, dir, &ro), PL_OK);
+	store_close(again);
+	store_close(st);
+	fixture_remove(dir);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -523,6 +597,8 @@ int main(int argc, char **argv)
 
 	test_log_gap(argv[1]);
 	test_refused_dirs();
+	test_layout_gone();
+	test_lock_file_gone();
 	proj_staged_deinit(&comments_staged);
 	return check_done();
 }

@@ -207,14 +207,36 @@ int cli_print_replay_failure(const char *cmd, const struct replay_result *res)
 	return res->outcome == REPLAY_DAMAGED ? CLI_STORE : CLI_MISMATCH;
 }
 
+int cli_check_pages(const char *cmd, struct store *st)
+{
+	struct store_page_damage bad;
+	int rc = store_check_pages(st, &bad);
+	if (rc == PL_ECORRUPT)
+		fprintf(stderr, "pledged %s: the data dir is damaged: %s: page %llu "
+				STORE_PAGE_DAMAGE "; nothing was written: restore the data dir from a "
+				"backup\n",
+			cmd, bad.where, (unsigned long long)bad.page);
+	else if (rc)
+		fprintf(stderr, "pledged %s: cannot read the data dir's pages: %s; nothing was "
+				"written\n", cmd, pl_strerror(rc));
+	return rc ? CLI_STORE : CLI_OK;
+}
+
 int cli_open_writer(const char *cmd, const char *dir, bool create, size_t map_size,
-		    const struct slot_options *opt, struct store **st, struct writer *w, int *lock_fd)
+		    bool pages_first, const struct slot_options *opt, struct store **st,
+		    struct writer *w, int *lock_fd)
 {
 	struct replay_result res;
 	int rc = cli_lock(cmd, dir, CLI_LOCK_WRITER, create, lock_fd);
 	if (rc)
 		return rc;
 	if ((rc = cli_open_store(cmd, dir, create ? CLI_CREATE : CLI_WRITE, map_size, st))) {
+		close(*lock_fd);
+		return rc;
+	}
+	/* Opening the writer may write already (it brings the live slot up to the log). */
+	if (pages_first && (rc = cli_check_pages(cmd, *st))) {
+		store_close(*st);
 		close(*lock_fd);
 		return rc;
 	}

@@ -43,12 +43,22 @@ enum cli_lock { CLI_LOCK_WRITER, CLI_LOCK_REBUILD };
 int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, int *fd);
 
 /*
+ * Walks every LMDB page of st (store_check_pages) before a command writes:
+ * a write through a damaged page spreads the damage (LMDB frees the page
+ * number a header names). Prints what is wrong; returns a cli_exit.
+ */
+int cli_check_pages(const char *cmd, struct store *st);
+
+/*
  * Opens dir for writing its log and live slot: takes the writer lock, opens
- * the store and the writer (bringing the live slot up to the log). Prints
- * why not; returns a cli_exit. cli_close_writer() undoes it.
+ * the store, walks its pages if pages_first (cli_check_pages; serve walks
+ * them beside ingestion instead, page_watch.h) and opens the writer
+ * (bringing the live slot up to the log). Prints why not; returns a
+ * cli_exit. cli_close_writer() undoes it.
  */
 int cli_open_writer(const char *cmd, const char *dir, bool create, size_t map_size,
-		    const struct slot_options *opt, struct store **st, struct writer *w, int *lock_fd);
+		    bool pages_first, const struct slot_options *opt, struct store **st,
+		    struct writer *w, int *lock_fd);
 void cli_close_writer(struct store *st, struct writer *w, int lock_fd);
 
 /*

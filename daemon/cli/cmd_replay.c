@@ -136,25 +136,6 @@ static int print_diff(struct store *st)
 	return CLI_OK;
 }
 
-/* A damaged log entry makes the data dir unusable (exit 3: restore it);
- * an entry the rules refused is a failed replay (exit 1). */
-/* A rebuild writes, and a write through a damaged page spreads the damage
- * (LMDB frees the page number a header names): the pages are walked first. */
-static int check_pages(struct store *st)
-{
-	struct store_page_damage bad;
-	int rc = store_check_pages(st, &bad);
-	if (rc == PL_ECORRUPT)
-		fprintf(stderr, "pledged replay: the data dir is damaged: %s: page %llu "
-				STORE_PAGE_DAMAGE "; nothing was written: restore the data dir from a "
-				"backup\n",
-			bad.where, (unsigned long long)bad.page);
-	else if (rc)
-		fprintf(stderr, "pledged replay: cannot read the data dir's pages: %s; nothing was "
-				"written\n", pl_strerror(rc));
-	return rc ? CLI_STORE : CLI_OK;
-}
-
 static int rebuild(struct store *st, enum mode mode, int txn_ms, uint64_t max_rate)
 {
 	bool tty = isatty(STDERR_FILENO);
@@ -335,7 +316,8 @@ int cmd_replay(int argc, char **argv)
 	else if (mode == DIFF)
 		rc = print_diff(st);
 	else if ((rc = cli_lock("replay", dir, CLI_LOCK_REBUILD, false, &lock_fd)) == CLI_OK) {
-		if ((rc = check_pages(st)) != CLI_OK) {
+		/* A rebuild writes: the pages are walked first. */
+		if ((rc = cli_check_pages("replay", st)) != CLI_OK) {
 			/* nothing written */
 		} else if (mode == ABORT) {
 			struct slot_options sopt = {0};

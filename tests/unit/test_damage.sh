@@ -137,10 +137,13 @@ f.write(bytes(random.getrandbits(8) for _ in range(4096)))"
 	done
 done
 
+echo '{"v":1,"type":"pledge.created","id":"free-1","at":1579000000000,"campaign":"jess-phillips-for-labour-leader","pledge":"pl-free-1","supporter":"sup-free-1","amount":100,"currency":"GBP"}' >"$work/one.jsonl"
+
 # Garbage in a run's overflow pages (pages 196, 207 and 219 of the demo's
 # file hold them, in the live slot's runs of pledges and supporters),
-# which reads trust: verify names the table, and backup refuses to copy
-# it (LMDB's copy would write astray). A rebuild, which empties the old
+# which reads trust: verify names the table, backup refuses to copy it
+# (LMDB's copy would write astray), and import refuses to write beside it
+# (it walks the pages first, as serve does beside its ingestion). A rebuild, which empties the old
 # slot after its swap, used to free the pages the garbage counted
 # (billions) and grow past 12 GB. Now it walks the pages first and stops
 # with exit 3 before writing, and verify still names the damage; ASan's
@@ -158,6 +161,11 @@ f.write(bytes(r.getrandbits(8) for _ in range(4096)))"
 		"$PLEDGED" backup --data "$work/g" --to "$work/g-backup"
 	contains "$work/err" "the data dir is damaged" "backup says the data dir is damaged"
 	[ ! -e "$work/g-backup" ] && ok || fail "backup of a damaged data dir left a copy"
+	before=$(cksum <"$work/g/data.mdb")
+	expect 3 "import beside garbage in overflow page $page" -- \
+		"$PLEDGED" import --data "$work/g" <"$work/one.jsonl"
+	contains "$work/err" "the data dir is damaged: LMDB's pages of table 'a.runs." "import names the table"
+	[ "$(cksum <"$work/g/data.mdb")" = "$before" ] && ok || fail "import wrote into a damaged data dir"
 	ASAN_OPTIONS=$capped timeout 60 "$PLEDGED" replay --data "$work/g" >"$work/out" 2>"$work/err"
 	rc=$?
 	if [ "$rc" = 3 ]; then ok; else
@@ -166,8 +174,6 @@ f.write(bytes(r.getrandbits(8) for _ in range(4096)))"
 	expect 1 "verify after a rebuild refused on page $page" -- "$PLEDGED" verify --data "$work/g"
 	contains "$work/out" "DAMAGED: LMDB's pages of table 'a.runs." "verify names the old slot's table"
 done
-
-echo '{"v":1,"type":"pledge.created","id":"free-1","at":1579000000000,"campaign":"jess-phillips-for-labour-leader","pledge":"pl-free-1","supporter":"sup-free-1","amount":100,"currency":"GBP"}' >"$work/one.jsonl"
 
 # LMDB's list of free pages, which no read uses and the next write does:
 # the flags of its root page flipped. verify names it; a writer exits 3.
@@ -182,7 +188,7 @@ if [ "$root" -gt 1 ] 2>/dev/null; then
 	contains "$work/out" "DAMAGED: LMDB's list of free pages" "verify names the free pages"
 	expect 3 "import onto a damaged list of free pages" -- "$PLEDGED" import --data "$work/free" \
 		<"$work/one.jsonl"
-	contains "$work/err" "restore it from a backup" "import says what to do"
+	contains "$work/err" "nothing was written: restore the data dir from a backup" "import says what to do"
 else
 	fail "the demo's data.mdb has no list of free pages to damage (root '$root')"
 fi
@@ -237,25 +243,38 @@ for case in renamed flagged listed-free; do
 	contains "$work/err" "nothing was written" "replay wrote nothing ($case)"
 done
 
-# The list of tables' root flagged dirty: the next write's commit copies
-# into it through the read-only map and faults in libc's memcpy, called
-# from LMDB. That is damage (exit 3 with advice), not a crash of pledged's.
+# The list of tables' root flagged dirty under a running serve, after its
+# walk of the pages found them sound (import would walk them first and
+# refuse): the next batch's commit copies into the page through the
+# read-only map and faults in libc's memcpy, called from LMDB. That is
+# damage (exit 3 with advice), not a crash of pledged's.
 rm -rf "$work/dirty" && cp -r "$work/good" "$work/dirty"
+"$PLEDGED" serve --data "$work/dirty" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/dirty.log" &
+dirty_pid=$!
+for _ in $(seq 300); do
+	grep -q "LMDB's pages checked" "$work/dirty.log" && grep -q 'consuming topic' "$work/dirty.log" && break
+	sleep 0.1
+done
+contains "$work/dirty.log" "LMDB's pages checked" "serve walked the sound pages"
 python3 - "$work/dirty/data.mdb" <<'PY'
 import struct, sys
-d = bytearray(open(sys.argv[1], 'rb').read())
+f = open(sys.argv[1], 'r+b')
+d = f.read()
 ps = 4096
 u16 = lambda o: struct.unpack_from('<H', d, o)[0]
 u64 = lambda o: struct.unpack_from('<Q', d, o)[0]
 newest = max((u64(m * ps + 144), m) for m in (0, 1))[1]
 root = u64(newest * ps + 128)
-struct.pack_into('<H', d, root * ps + 10, u16(root * ps + 10) | 0x10)
-open(sys.argv[1], 'r+b').write(d)
+f.seek(root * ps + 10)
+f.write(struct.pack('<H', u16(root * ps + 10) | 0x10))
 PY
-expect 3 "import onto a list of tables flagged dirty" -- "$PLEDGED" import --data "$work/dirty" \
-	<"$work/one.jsonl"
-contains "$work/err" "LMDB crashed following a page of the data file" "import says LMDB crashed on a page"
-contains "$work/err" "restore it from a backup" "import says what to do after LMDB's crash"
+expect 0 "publish to serve over a page flagged dirty" -- "$PLEDGED" publish --data "$work/dirty" <"$work/one.jsonl"
+timeout 60 tail --pid="$dirty_pid" -f /dev/null
+wait "$dirty_pid"
+rc=$?
+[ "$rc" = 3 ] && ok || fail "serve committing over a list of tables flagged dirty: exit $rc, want 3 ($(grep -m2 -E 'ERROR|#0|crash' "$work/dirty.log" | tr '\n' ' '))"
+contains "$work/dirty.log" "LMDB crashed following a page of the data file" "serve says LMDB crashed on a page"
+contains "$work/dirty.log" "restore it from a backup" "serve says what to do after LMDB's crash"
 
 # A crash of pledged's own, in a library routine it called (getopt_long,
 # replaced by one that faults), is a bug: not taken for damage.

@@ -60,5 +60,7 @@ fi
 kill "$holder"; wait "$holder" 2>/dev/null
 holder=
 kill -TERM "$serve"
-wait "$serve" && ok || fail "serve stops cleanly once the lock is free"
+wait "$serve"
+rc=$?
+[ "$rc" = 0 ] && ok || fail "serve stops cleanly once the lock is free: exit $rc: $(tail -n 5 "$work/serve.log")"
 finish

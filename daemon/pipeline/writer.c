@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "log.h"
 #include "pl_error.h"
+#include "rejections.h"
 
 static int still_live(void *w, struct store_txn *t)
 {
@@ -96,8 +97,23 @@ int writer_maintain(struct writer *w, int max_txns)
 	return rc;
 }
 
+static int forwarded_txn(struct store_txn *t, void *arg)
+{
+	rejections_forwarded_put(t, *(const uint64_t *)arg);
+	return t->err;
+}
+
 int writer_checkpoint(struct writer *w)
 {
+	/* The dead-letter topic's deliveries since the last batch: the next
+	 * start would otherwise send them again. */
+	uint64_t forwarded = atomic_load(&w->forwarded);
+	if (w->forward_on && forwarded != w->forward_stored) {
+		int rc = store_run_write(w->st, forwarded_txn, &forwarded);
+		if (rc)
+			return rc;
+		w->forward_stored = forwarded;
+	}
 	int rc = writer_maintain(w, 0); /* a freeze under way first */
 	if (rc == 0 && index_pending(&w->live.ix))
 		rc = index_freeze(&w->live.ix, w->live.applied_seq);

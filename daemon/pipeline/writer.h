@@ -73,7 +73,8 @@ int writer_maintain(struct writer *w, int max_txns);
 /* Whether the live slot has such work left (slot_busy). */
 bool writer_has_work(const struct writer *w);
 
-/* Writes a checkpoint of everything applied so far (before a clean stop). */
+/* Writes a checkpoint of everything applied so far, and the dead-letter
+ * topic's deliveries (before a clean stop, once nothing else writes). */
 int writer_checkpoint(struct writer *w);
 
 #endif

@@ -11,7 +11,8 @@
 #    mark stored with the batches keeps it from sending everything again;
 # 4. with one of the topic's two partitions unavailable, an erasure takes
 #    back only what waits (those go out erased), and what the other
-#    partition took meanwhile is not sent again: each rejection once.
+#    partition took meanwhile is not sent again: each rejection once;
+# 5. after a clean stop, the next start sends nothing again.
 # Skipped (77) without kcat or curl.
 # Usage: dlq.sh PLEDGED MOCK_BROKER STREAM_GEN
 set -u
@@ -176,5 +177,23 @@ LC_ALL=C grep -a 'pledged.event_id=once-' "$work/dlq.values" | grep -aq 'Late-Se
 	fail "nothing waiting went out erased, though the erasure came while it waited"
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID" && ok || fail "serve stops cleanly"
+SERVE_PID=
+
+# 5. A clean stop stores what the topic acknowledged since the last batch:
+# the next start sends nothing again.
+before=$(wc -l <"$work/dlq")
+newest=$("$PLEDGED" rejections --data "$work/data" --limit 1 | sed -n 's/^{"seq":\([0-9]*\),.*/\1/p')
+start_serve
+for _ in $(seq 100); do
+	grep -q 'dlq: forwarding every rejection' "$work/serve.$starts.log" && break
+	sleep 0.1
+done
+contains "$work/serve.$starts.log" "after rejection $newest" "the restart takes up after the last rejection ($newest)"
+sleep 1
+read_dlq
+[ "$(wc -l <"$work/dlq")" = "$before" ] && ok ||
+	fail "a clean restart sent $(($(wc -l <"$work/dlq") - before)) rejections again"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" && ok || fail "serve stops cleanly after the restart"
 SERVE_PID=
 finish

@@ -156,7 +156,7 @@ int members_start(struct members **out, struct metrics *m, const struct members_
 		free(mb);
 		return PL_EINVAL;
 	}
-	cluster_set_self(&m->cluster, mb->id);
+	cluster_set_self(&m->cluster, mb->id, mb->url);
 	/* The first announcement makes the topic where brokers create topics on use. */
 	announce(mb);
 	rd_kafka_flush(mb->producer, 2000);

@@ -17,10 +17,11 @@ void cluster_deinit(struct cluster *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
-void cluster_set_self(struct cluster *c, const char *id)
+void cluster_set_self(struct cluster *c, const char *id, const char *url)
 {
 	pthread_mutex_lock(&c->lock);
 	snprintf(c->self, sizeof c->self, "%s", id);
+	snprintf(c->self_url, sizeof c->self_url, "%s", url);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -42,6 +43,10 @@ void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t c
 {
 	int64_t now = clock_wall_ms();
 	pthread_mutex_lock(&c->lock);
+	if (c->self_url[0] && strcmp(url, c->self_url) == 0 && strcmp(id, c->self) != 0) {
+		pthread_mutex_unlock(&c->lock); /* this instance, in a former run */
+		return;
+	}
 	struct cluster_member *m = slot_of(c, id);
 	if (said_ms >= m->said_ms || strcmp(m->id, id) != 0) {
 		memset(m, 0, sizeof *m);
@@ -87,7 +92,8 @@ bool cluster_others_heard_since(struct cluster *c, int64_t since_ms)
 	bool heard = false;
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->n && !heard; i++)
-		heard = strcmp(c->members[i].id, c->self) != 0 && c->members[i].heard_ms >= since_ms;
+		heard = strcmp(c->members[i].id, c->self) != 0 && c->members[i].heard_ms >= since_ms &&
+			c->members[i].said_ms >= since_ms;
 	pthread_mutex_unlock(&c->lock);
 	return heard;
 }

@@ -34,6 +34,7 @@ struct cluster_member {
 struct cluster {
 	pthread_mutex_t lock;
 	char self[CLUSTER_ID_MAX]; /* this instance's id; "" when it announces nothing */
+	char self_url[CLUSTER_URL_MAX];
 	struct cluster_member members[CLUSTER_MAX_MEMBERS];
 	size_t n;
 };
@@ -41,8 +42,10 @@ struct cluster {
 void cluster_init(struct cluster *c);
 void cluster_deinit(struct cluster *c);
 
-/* This instance's id (its own announcements are heard too, and kept apart). */
-void cluster_set_self(struct cluster *c, const char *id);
+/* This instance's id and address (its own announcements are heard too, and
+ * kept apart; so are a former run's at the same address, read back when it
+ * starts: they are this instance, not another member). */
+void cluster_set_self(struct cluster *c, const char *id, const char *url);
 
 /*
  * Records an announcement, heard now: member id at url holds
@@ -65,7 +68,9 @@ void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t c
 bool cluster_owner(struct cluster *c, int32_t partition, int32_t count, int64_t now_ms,
 		   int64_t since_ms, int32_t group_generation, char *url, size_t url_size);
 
-/* Whether another instance announced itself at or after since_ms (this one's clock). */
+/* Whether another instance announced itself at or after since_ms, by this
+ * one's clock and by the announcement's own (an old one read back when
+ * this instance starts is heard now, but was not said since). */
 bool cluster_others_heard_since(struct cluster *c, int64_t since_ms);
 
 /* A copy of the members (at most max), for /v1/cluster; returns how many. */

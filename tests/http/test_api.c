@@ -582,6 +582,29 @@ static void test_ownership(void)
 }
 
 /* Shared caches in front may keep public answers; never errors or the admin's. */
+/* Who counts as another member: not this instance's former run at its own
+ * address (read back when it starts), nor an announcement made long ago. */
+static void test_cluster_heard(void)
+{
+	struct cluster c;
+	cluster_init(&c);
+	cluster_set_self(&c, "m-now", "http://me.internal:8080");
+	int32_t all[] = {0, 1, 2, 3};
+	int64_t now = clock_wall_ms();
+	char url[64];
+	/* This instance before its restart, its last words a second ago. */
+	cluster_heard(&c, "m-before", "http://me.internal:8080", 4, all, 4, now - 1000, 3);
+	CHECK(!cluster_others_heard_since(&c, now - 60000));
+	CHECK(!cluster_owner(&c, 1, 4, now, 0, -1, url, sizeof url)); /* no redirect to itself */
+	/* Another member's words of ten minutes ago, heard only now. */
+	cluster_heard(&c, "m-gone", "http://gone.internal:8080", 4, all, 4, now - 600000, 3);
+	CHECK(!cluster_others_heard_since(&c, now - 300000));
+	/* Said a second ago: another member. */
+	cluster_heard(&c, "m-peer", "http://peer.internal:8080", 4, all, 0, now - 1000, 3);
+	CHECK(cluster_others_heard_since(&c, now - 300000));
+	cluster_deinit(&c);
+}
+
 static void test_cache_control(void)
 {
 	static const char cc[] = "public, max-age=0, s-maxage=2, stale-while-revalidate=10";
@@ -1999,6 +2022,7 @@ int main(int argc, char **argv)
 	test_conditional();
 	test_ownership();
 	test_stream_ownership();
+	test_cluster_heard();
 	test_stream_staleness();
 	test_cache_control();
 	test_comments();

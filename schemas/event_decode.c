@@ -194,11 +194,13 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 	struct field_spots spots = {0};
 	struct mp_reader r;
 	int rc;
+	memset(ev, 0, sizeof *ev);
 	if (!buf) /* a Kafka message without a value */
-		buf = "";
+		return pl_reject(rej, PL_R_BAD_MSGPACK, "no value: a Kafka tombstone");
+	if (len == 0)
+		return pl_reject(rej, PL_R_BAD_MSGPACK, "an empty value");
 	const uint8_t *end = (const uint8_t *)buf + len;
 
-	memset(ev, 0, sizeof *ev);
 	if (len > PL_MAX_EVENT_BYTES) {
 		/* Not read, but its first bytes may still say what it was: its
 		 * header against the whole (more pairs than 16 KiB could hold are

@@ -210,6 +210,22 @@ static void test_deep_nesting(void)
 	free(buf);
 }
 
+/* No value at all, an empty one and a cut-off map header: each says which. */
+static void test_no_value(void)
+{
+	struct pl_event ev;
+	struct pl_rejection rej;
+	CHECK_INT(pl_event_decode(NULL, 0, "k", 1, &ev, &rej), PL_EREJECTED);
+	CHECK_INT(rej.reason, PL_R_BAD_MSGPACK);
+	CHECK_STR(rej.detail, "no value: a Kafka tombstone");
+	CHECK_INT(pl_event_decode("", 0, NULL, 0, &ev, &rej), PL_EREJECTED);
+	CHECK_INT(rej.reason, PL_R_BAD_MSGPACK);
+	CHECK_STR(rej.detail, "an empty value");
+	CHECK_INT(pl_event_decode("\xde\x00", 2, NULL, 0, &ev, &rej), PL_EREJECTED);
+	CHECK_INT(rej.reason, PL_R_BAD_MSGPACK);
+	CHECK_STR(rej.detail, "map header: truncated");
+}
+
 /* 16 KiB is read (and found not to be msgpack), one byte more is not read. */
 static void test_too_large(void)
 {
@@ -685,6 +701,7 @@ int main(void)
 	test_json_cases();
 	test_raw_cases();
 	test_deep_nesting();
+	test_no_value();
 	test_too_large();
 	test_names_of_broken_maps();
 	test_length_limits();

@@ -56,8 +56,9 @@ static bool append_uri(char *url, size_t size, const char *uri)
 static void reply_waiting(struct http_request *r)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
-	http_reply_error(r, 503, "no partitions assigned to this instance (it is starting, or its "
-				 "consumer group is rebalancing); retry shortly");
+	http_reply_error(r, 503, "no partitions assigned to this instance (it is starting, its "
+				 "consumer group is rebalancing, or it did not run for longer than the "
+				 "group's session timeout); retry shortly");
 }
 
 bool http_reply_if_waiting(struct http_request *r)

@@ -179,6 +179,14 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	c->cooperative = rd_kafka_conf_get(conf, "partition.assignment.strategy", strategy,
 					   &strategy_size) == RD_KAFKA_CONF_OK &&
 			 strstr(strategy, "cooperative") != NULL;
+	char session[32];
+	size_t session_size = sizeof session;
+	if (opt->partitioner &&
+	    rd_kafka_conf_get(conf, "session.timeout.ms", session, &session_size) == RD_KAFKA_CONF_OK &&
+	    freeze_watch_start(&c->alive, &m->owner, atoll(session))) {
+		snprintf(err, err_size, "cannot start a thread: out of memory");
+		goto cleanup;
+	}
 	rd_kafka_conf_set_opaque(conf, c);
 	rd_kafka_conf_set_rebalance_cb(conf, consumer_rebalance_cb);
 	rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
@@ -355,6 +363,7 @@ void consumer_free(struct consumer *c)
 		rd_kafka_destroy(c->rk);
 	}
 	batch_writer_stop(c->writer);
+	freeze_watch_stop(c->alive);
 	if (c->lost)
 		rd_kafka_topic_partition_list_destroy(c->lost);
 	if (c->starts)

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "consumer.h"
+#include "freeze_watch.h"
 
 #define RECHECK_MS 2000 /* lost partitions and down brokers */
 #define WATERMARK_TIMEOUT_MS 2000 /* the longest wait for where a partition starts */
@@ -54,6 +55,7 @@ struct consumer {
 	struct batch *cur;
 	struct batch *writing;
 	struct batch_writer *writer;
+	struct freeze_watch *alive; /* signs of life for ownership, with a partitioner */
 	int64_t deadline_ms; /* when cur is handed to the writer, full or not */
 	int64_t now_ms;      /* monotonic, read after each wait of the loop */
 

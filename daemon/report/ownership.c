@@ -42,12 +42,49 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 	o->group_generation = group_generation;
 	o->changed_ms = clock_wall_ms();
 	o->lost_ms = 0;
+	o->unsure_until_ms = 0;
 	pthread_mutex_unlock(&o->lock);
 }
 
 static bool owns(const struct ownership *o, int32_t p)
 {
 	return p >= 0 && p < o->count && (o->owned[p / 64] >> (p % 64) & 1);
+}
+
+/* Whether an assignment is in force and this process may still hold it
+ * (ownership_expect_alive); under the lock. */
+static bool in_force(const struct ownership *o)
+{
+	if (!o->assigned)
+		return false;
+	if (!o->silent_after_ms)
+		return true;
+	int64_t now = clock_mono_ms();
+	return now - atomic_load(&o->alive_ms) <= o->silent_after_ms && now >= o->unsure_until_ms;
+}
+
+void ownership_expect_alive(struct ownership *o, int64_t session_ms)
+{
+	pthread_mutex_lock(&o->lock);
+	atomic_store(&o->alive_ms, clock_mono_ms());
+	o->silent_after_ms = session_ms;
+	pthread_mutex_unlock(&o->lock);
+}
+
+bool ownership_alive(struct ownership *o)
+{
+	int64_t now = clock_mono_ms();
+	pthread_mutex_lock(&o->lock);
+	bool froze = o->silent_after_ms && now - atomic_load(&o->alive_ms) > o->silent_after_ms;
+	/* Unless the group spoke first (librdkafka noticed the lost session):
+	 * what it said stands. */
+	if (froze && o->assigned && !o->lost_ms) {
+		o->unsure_until_ms = now + o->silent_after_ms;
+		o->generation++; /* answers change: campaigns wait */
+	}
+	atomic_store(&o->alive_ms, now);
+	pthread_mutex_unlock(&o->lock);
+	return froze;
 }
 
 void ownership_release(struct ownership *o)
@@ -58,6 +95,7 @@ void ownership_release(struct ownership *o)
 	o->generation++; /* the group's stays: announcements of letting go carry it */
 	o->changed_ms = clock_wall_ms();
 	o->lost_ms = 0;
+	o->unsure_until_ms = 0;
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -78,6 +116,8 @@ bool ownership_lose(struct ownership *o, bool others_heard)
 		o->lost_ms = clock_wall_ms();
 		o->generation++; /* answers change: they are marked stale */
 	}
+	if (keep)
+		o->unsure_until_ms = 0;
 	pthread_mutex_unlock(&o->lock);
 	if (!keep)
 		ownership_release(o);
@@ -103,7 +143,7 @@ enum ownership_answer ownership_of(struct ownership *o, const char *campaign, si
 	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed))
 		return a;
 	pthread_mutex_lock(&o->lock);
-	if (o->partitioner && !o->assigned) {
+	if (o->partitioner && !in_force(o)) {
 		a = OWNERSHIP_WAITING;
 	} else if (o->partitioner) {
 		*partition = o->count ? o->partitioner(campaign, len, o->count) : -1;
@@ -121,7 +161,7 @@ bool ownership_waiting(struct ownership *o)
 	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed))
 		return false;
 	pthread_mutex_lock(&o->lock);
-	bool waiting = o->partitioner && !o->assigned;
+	bool waiting = o->partitioner && !in_force(o);
 	pthread_mutex_unlock(&o->lock);
 	return waiting;
 }
@@ -155,17 +195,18 @@ uint64_t ownership_describe(struct ownership *o, char *out, size_t size)
 	pthread_mutex_lock(&o->lock);
 	uint64_t generation = o->partitioner ? o->generation : 0;
 	size_t n = 0, owned = 0;
+	bool assigned = in_force(o);
 	if (!o->partitioner)
 		snprintf(out, size, "all");
-	else if (!o->assigned)
+	else if (!assigned)
 		snprintf(out, size, "waiting");
-	for (int32_t p = 0; o->partitioner && o->assigned && p < o->count; p++) {
+	for (int32_t p = 0; o->partitioner && assigned && p < o->count; p++) {
 		if (!owns(o, p))
 			continue;
 		int w = snprintf(out + n, n < size ? size - n : 0, "%s%d", owned++ ? "," : "", p);
 		n += w > 0 ? (size_t)w : 0;
 	}
-	if (o->partitioner && o->assigned && n < size)
+	if (o->partitioner && assigned && n < size)
 		snprintf(out + n, size - n, "%s of %d", owned ? "" : "none", o->count);
 	if (size && n >= size)
 		snprintf(out, size, "%zu of %d", owned, o->count); /* too many to list */

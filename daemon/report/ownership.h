@@ -40,6 +40,10 @@ struct ownership {
 	int32_t group_generation; /* the consumer group's, at the last assignment; -1 unknown */
 	int64_t changed_ms;  /* wall clock of the last assignment recorded */
 	int64_t lost_ms;     /* wall clock when a lone instance's assignment was lost; 0: not */
+	/* ownership_expect_alive(): signs of life, and answers held back after a freeze */
+	_Atomic int64_t alive_ms; /* monotonic ms of the last sign of life */
+	int64_t silent_after_ms;  /* a freeze longer than this loses the group's session; 0: none */
+	int64_t unsure_until_ms;  /* monotonic: after a freeze, answers wait until the group speaks */
 };
 
 enum ownership_answer {
@@ -91,6 +95,21 @@ enum ownership_answer ownership_of(struct ownership *o, const char *campaign, si
  * whether it kept them.
  */
 bool ownership_lose(struct ownership *o, bool others_heard);
+
+/*
+ * From now on a sign of life (ownership_alive) comes every session_ms at
+ * most. A process that did not run for longer (stopped, a paused VM) lost
+ * its place in the group, whatever it last heard: librdkafka says so only
+ * once it runs again and asks. Until then campaigns wait (503) rather than
+ * be answered from a partition another instance took meanwhile: while the
+ * last sign of life is older than session_ms, and after one that followed
+ * such a gap until the group next speaks (ownership_set, _release, _lose)
+ * or session_ms passes (the group may not have moved: it froze too).
+ */
+void ownership_expect_alive(struct ownership *o, int64_t session_ms);
+
+/* A sign of life: true when the one before came more than session_ms ago. */
+bool ownership_alive(struct ownership *o);
 
 /* When the partitions held were lost (ownership_lose), wall-clock ms; 0 while not. */
 int64_t ownership_stale_since(struct ownership *o);

@@ -582,6 +582,53 @@ static void test_ownership(void)
 }
 
 /* Shared caches in front may keep public answers; never errors or the admin's. */
+/* A process that did not run for longer than the group's session timeout
+ * (stopped, a paused VM) no longer holds what it last heard it held:
+ * campaigns wait until the group speaks again, or the timeout passes. */
+static void test_ownership_after_freeze(void)
+{
+	struct ownership o;
+	ownership_init(&o);
+	ownership_enforce(&o, by_length);
+	int32_t all[] = {0, 1, 2, 3}, part, count;
+	char held[64];
+	ownership_set(&o, 4, all, 4, 1);
+	ownership_expect_alive(&o, 100);
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
+	CHECK(!ownership_alive(&o));
+	/* Frozen: no sign of life for longer than the timeout. Answers made
+	 * before the watch runs again already wait. */
+	usleep(150000);
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_WAITING);
+	ownership_describe(&o, held, sizeof held);
+	CHECK_STR(held, "waiting");
+	CHECK(ownership_waiting(&o));
+	uint64_t generation = ownership_generation(&o);
+	CHECK(ownership_alive(&o)); /* the freeze seen */
+	CHECK(ownership_generation(&o) > generation);
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_WAITING);
+	ownership_set(&o, 4, all, 4, 2); /* the group spoke: assigned again */
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
+	/* A freeze the group did not answer (it froze too): after the timeout,
+	 * what was held holds again. */
+	usleep(150000);
+	CHECK(ownership_alive(&o));
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_WAITING);
+	for (int i = 0; i < 6; i++) {
+		usleep(30000);
+		CHECK(!ownership_alive(&o));
+	}
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
+	/* The group spoke first (librdkafka noticed the lost session: a lone
+	 * instance keeps its campaigns, marked stale): that stands. */
+	usleep(150000);
+	CHECK(ownership_lose(&o, false));
+	CHECK(ownership_alive(&o));
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
+	CHECK(ownership_stale_since(&o) > 0);
+	ownership_deinit(&o);
+}
+
 /* Who counts as another member: not this instance's former run at its own
  * address (read back when it starts), nor an announcement made long ago. */
 static void test_cluster_heard(void)
@@ -2023,6 +2070,7 @@ int main(int argc, char **argv)
 	test_ownership();
 	test_stream_ownership();
 	test_cluster_heard();
+	test_ownership_after_freeze();
 	test_stream_staleness();
 	test_cache_control();
 	test_comments();

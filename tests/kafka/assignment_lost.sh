@@ -6,15 +6,17 @@
 # is back it is assigned again and the mark goes; a stream open across it
 # is told both ("event: stale", "event: fresh"). Instances of one group
 # each holding part of the topic (or none) answer 503 instead: their
-# partitions may go to another when the group forms again.
+# partitions may go to another when the group forms again. And an instance
+# frozen past the session timeout while Kafka went on holds nothing of what
+# it last heard until the group speaks.
 # Usage: assignment_lost.sh PLEDGED MOCK_BROKER
 set -u
 PLEDGED=$1 MOCK=$2
 work=$(mktemp -d "${TMPDIR:-/tmp}/pledged-lost-XXXXXX")
-MOCK_PID= A_PID= B_PID= C_PID= D_PID= SSE_PID=
+MOCK_PID= A_PID= B_PID= C_PID= D_PID= E_PID= SSE_PID=
 cleanup() {
 	[ -n "$MOCK_PID" ] && kill -CONT "$MOCK_PID" 2>/dev/null
-	for pid in $SSE_PID $A_PID $B_PID $C_PID $D_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	for pid in $SSE_PID $A_PID $B_PID $C_PID $D_PID $E_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -122,4 +124,38 @@ wait "$B_PID" && ok || fail "B stops cleanly"
 wait "$C_PID" && ok || fail "C stops cleanly"
 wait "$D_PID" && ok || fail "D stops cleanly"
 B_PID= C_PID= D_PID=
+
+# 3. A lone instance that did not run for longer than the session timeout
+# (kill -STOP) while Kafka went on: the group dropped it meanwhile. A
+# request that waited for it is not answered from what it last held, fresh:
+# 503 until the group speaks (or 200 marked stale, if librdkafka told it
+# first); then it is assigned again.
+start E frozen
+wait_header "$E_URL" /v1/campaigns/c1 X-Pledged-Partitions '^0,1 of 2$' 30 || die "E was not assigned both partitions"
+for _ in $(seq 100); do [ "$(status "$E_URL" /v1/campaigns/c1)" = 200 ] && [ "$(raised)" = 750 ] && break; sleep 0.1; done
+[ "$(raised)" = 750 ] && ok || die "E did not catch up: $(cat "$work/body")"
+kill -STOP "$E_PID"
+sleep 8
+curl -s --max-time 30 -D "$work/frozen.headers" -o "$work/frozen.body" -w '%{http_code}' \
+	"$E_URL/v1/campaigns/c1" >"$work/frozen.status" &
+curl_pid=$!
+sleep 0.5
+kill -CONT "$E_PID"
+wait "$curl_pid"
+frozen=$(cat "$work/frozen.status")
+stale=$(sed -n 's/^X-Pledged-Stale-Since: \(.*\)\r$/\1/p' "$work/frozen.headers")
+if [ "$frozen" = 503 ] || { [ "$frozen" = 200 ] && [ -n "$stale" ]; }; then ok; else
+	fail "E answered a request that waited through its freeze with $frozen, stale since '$stale': $(cat "$work/frozen.body")"
+fi
+for _ in $(seq 600); do
+	[ "$(status "$E_URL" /v1/campaigns/c1)" = 200 ] && [ "$(header X-Pledged-Partitions)" = "0,1 of 2" ] &&
+		[ -z "$(header X-Pledged-Stale-Since)" ] && break
+	sleep 0.1
+done
+[ "$(header X-Pledged-Partitions)" = "0,1 of 2" ] && [ -z "$(header X-Pledged-Stale-Since)" ] && ok ||
+	fail "E was not assigned again after its freeze ('$(header X-Pledged-Partitions)', stale since '$(header X-Pledged-Stale-Since)')"
+grep -q "did not run for longer than the consumer group's session timeout" "$work/E.log" && ok ||
+	fail "E's log does not say it was frozen"
+kill -TERM "$E_PID"; wait "$E_PID" && ok || fail "E stops cleanly"
+E_PID=
 finish

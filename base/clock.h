@@ -27,6 +27,12 @@ static inline int64_t clock_mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+/* Like clock_mono_ms(), and counting the time the machine was suspended. */
+static inline int64_t clock_boot_ms(void)
+{
+	return clock_ms(CLOCK_BOOTTIME);
+}
+
 static inline int64_t clock_mono_us(void)
 {
 	struct timespec ts;

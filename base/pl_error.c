@@ -21,7 +21,7 @@ const char *pl_strerror(int err)
 	case PL_ENEWER: return "data dir of a newer format";
 	case PL_ECHECKSUM: return "checksum mismatch";
 	case PL_EACCESS: return "permission denied";
-	case PL_ELOCKGONE: return "lock file removed under another process";
+	case PL_ELOCKGONE: return "lock.mdb missing while another process has the data dir open";
 	}
 	return "unknown error";
 }

@@ -12,7 +12,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -387,6 +386,15 @@ done:
 	return more;
 }
 
+/* Whether dir's HELD_MARKER says it held a store. */
+static bool held_here(const char *dir)
+{
+	char held[4200];
+	struct stat sb;
+	snprintf(held, sizeof held, "%s/" HELD_MARKER, dir);
+	return stat(held, &sb) == 0;
+}
+
 /* Whether dir's data.mdb is there to open, or may be made (*fresh). */
 static int check_data_file(const char *dir, bool create, bool *fresh)
 {
@@ -399,8 +407,6 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 	if (!has_data && errno == EACCES)
 		return PL_EACCESS; /* a dir this user may not enter: not an empty one */
 	off_t data_size = has_data ? sb.st_size : 0;
-	char held[4200];
-	snprintf(held, sizeof held, "%s/" HELD_MARKER, dir);
 	*fresh = false;
 	if (stat(marker, &sb) == 0) {
 		/* A creation cut short: its data.mdb holds the layout at most,
@@ -409,7 +415,7 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 		 * older formats had none) or holds more than a layout: then the
 		 * marker is a stray one, and a store that holds a log is never
 		 * deleted. */
-		if (stat(held, &sb) == 0 || data_size > FRESH_LAYOUT_MAX ||
+		if (held_here(dir) || data_size > FRESH_LAYOUT_MAX ||
 		    (data_size > 0 && holds_more_than_layout(dir)))
 			return PL_ECORRUPT;
 		if (!create)
@@ -421,7 +427,7 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 	}
 	if (data_size > 0)
 		return PL_OK;
-	if (has_data || stat(lock, &sb) == 0 || stat(held, &sb) == 0)
+	if (has_data || stat(lock, &sb) == 0 || held_here(dir))
 		return PL_ECORRUPT;
 	if (!create)
 		return PL_ENOTFOUND;
@@ -443,73 +449,10 @@ static int end_birth(struct store *st, const struct store_options *opt)
 	return opt->no_sync ? PL_OK : sync_path(st->dir);
 }
 
-/* Whether dir's HELD_MARKER says it held a store. */
-static bool held_here(const char *dir)
-{
-	char held[4200];
-	struct stat sb;
-	snprintf(held, sizeof held, "%s/" HELD_MARKER, dir);
-	return stat(held, &sb) == 0;
-}
-
 /* Leaves HELD_MARKER in a data dir that holds a store, if it is not there. */
 static int mark_held(const struct store *st, const struct store_options *opt)
 {
 	return held_here(st->dir) ? PL_OK : make_marker(st->dir, HELD_MARKER, opt->no_sync);
-}
-
-/* How long an opener waits for lock.mdb from another opener that holds the
- * data dir and is about to make it. */
-#define LOCK_FILE_WAIT_MS 2000
-
-/* Whether a process other than this one holds a lock (store_lock_dir's
- * flock) on the directory sb describes, as the kernel lists them in
- * /proc/locks ("1: FLOCK ADVISORY READ PID MAJ:MIN:INODE 0 EOF"); a holder
- * in another pid namespace is listed as pid 0. Without /proc, none known. */
-static bool dir_held_by_another(const struct stat *sb)
-{
-	FILE *f = fopen("/proc/locks", "re");
-	if (!f)
-		return false;
-	char line[256], kind[16];
-	long pid;
-	unsigned maj, min;
-	unsigned long long ino;
-	bool held = false;
-	while (!held && fgets(line, sizeof line, f))
-		held = sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%llu", kind, &pid, &maj, &min, &ino) == 5 &&
-		       strcmp(kind, "FLOCK") == 0 && ino == (unsigned long long)sb->st_ino &&
-		       maj == major(sb->st_dev) && min == minor(sb->st_dev) && pid != (long)getpid();
-	fclose(f);
-	return held;
-}
-
-/*
- * LMDB's write lock and its table of readers live in lock.mdb. One removed
- * while other processes have the data dir open (a "stale lock" cleaned up
- * by hand) would be made anew by this open, and this process and they would
- * then write at once, each under a lock the others do not see, and reuse
- * pages the others still read: the store would be damaged. So an opener
- * that would make lock.mdb first checks that no other process holds the
- * data dir (store_lock_dir, taken by every open). PL_ELOCKGONE if one does
- * and no lock.mdb comes within LOCK_FILE_WAIT_MS (from another opener).
- */
-static int check_lock_file(const char *dir)
-{
-	char lock[4200];
-	struct stat sb, dir_sb;
-	snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
-	if (stat(lock, &sb) == 0 || errno != ENOENT || access(dir, W_OK) != 0 ||
-	    stat(dir, &dir_sb) != 0)
-		return PL_OK; /* there; or not to be made here (a read-only dir: MDB_NOLOCK) */
-	for (int waited = 0; dir_held_by_another(&dir_sb); waited += 20) {
-		if (stat(lock, &sb) == 0)
-			return PL_OK;
-		if (waited >= LOCK_FILE_WAIT_MS)
-			return PL_ELOCKGONE;
-		usleep(20000);
-	}
-	return PL_OK;
 }
 
 int store_open(struct store **out, const char *dir, const struct store_options *opt)
@@ -526,8 +469,12 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 		return PL_EFOREIGN;
 	}
 	int dir_fd = -1;
-	if (!opt->dir_locked && ((rc = check_lock_file(dir)) || (rc = store_lock_dir(dir, false, &dir_fd))))
+	if (!opt->dir_locked && (rc = store_lock_dir(dir, false, &dir_fd)))
 		return rc;
+	if ((rc = store_check_lock_file(dir, dir_fd))) {
+		store_unlock_dir(dir_fd);
+		return rc;
+	}
 	if ((rc = check_data_file(dir, opt->create, &fresh))) {
 		store_unlock_dir(dir_fd);
 		return rc;
@@ -585,25 +532,6 @@ void store_close(struct store *st)
 	store_unlock_dir(st->dir_fd);
 	free(st->dir);
 	free(st);
-}
-
-int store_lock_dir(const char *dir, bool exclusive, int *fd)
-{
-	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*fd < 0)
-		return errno == EACCES ? PL_OK : PL_EIO; /* not readable: nothing to share */
-	if (flock(*fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
-		return PL_OK;
-	int rc = errno == EWOULDBLOCK ? PL_EBUSY : PL_EIO;
-	close(*fd);
-	*fd = -1;
-	return rc;
-}
-
-void store_unlock_dir(int fd)
-{
-	if (fd >= 0)
-		close(fd);
 }
 
 const char *store_dir(const struct store *st)
@@ -1128,23 +1056,6 @@ int store_copy(struct store *st, const char *dir)
 	    (rc = sync_path(dir)))
 		return rc;
 	return PL_OK;
-}
-
-int store_dir_in_use(const char *dir, long *pid)
-{
-	char path[4200];
-	snprintf(path, sizeof path, "%s/lock.mdb", dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : PL_EIO;
-	/* F_GETLK only asks: this process holds no lock on it yet to lose. */
-	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
-	int rc = fcntl(fd, F_GETLK, &lk);
-	close(fd);
-	if (rc)
-		return PL_EIO;
-	*pid = lk.l_type == F_UNLCK ? 0 : (long)lk.l_pid;
-	return lk.l_type != F_UNLCK;
 }
 
 int store_rename_durably(const char *from, const char *to)

@@ -132,8 +132,11 @@ struct store;
  * Errors: PL_ENOTFOUND (no data dir and not create), PL_EFOREIGN (not a
  * pledged data dir), PL_EUPGRADE (an older format: `pledged upgrade`),
  * PL_ENEWER (a newer format), PL_ECORRUPT (an LMDB file that is damaged or
- * shorter than its own metadata says), PL_EBUSY (compact holds the
- * directory's lock: store_lock_dir()), PL_EIO.
+ * shorter than its own metadata says, or one that lost pledged's layout in
+ * a dir that held a store), PL_EBUSY (compact holds the directory's lock:
+ * store_lock_dir()), PL_ELOCKGONE (lock.mdb is missing while another
+ * process holds the directory's lock: found after waiting up to 2 s for it
+ * to appear), PL_EIO.
  */
 int store_open(struct store **out, const char *dir, const struct store_options *opt);
 
@@ -150,6 +153,21 @@ int store_open(struct store **out, const char *dir, const struct store_options *
  */
 int store_lock_dir(const char *dir, bool exclusive, int *fd);
 void store_unlock_dir(int fd);
+
+/*
+ * LMDB's write lock and its table of readers live in lock.mdb. One removed
+ * while other processes have the data dir open (a "stale lock" cleaned up
+ * by hand) would be made anew by the next open, and that process and they
+ * would then write at once, each under a lock the others do not see, and
+ * reuse pages the others still read: the store would be damaged. So
+ * store_open(), holding the data dir's shared lock (dir_fd, store_lock_dir;
+ * -1: none, nothing checked), asks this before LMDB would make lock.mdb:
+ * PL_ELOCKGONE if another process holds the data dir and no lock.mdb comes
+ * within 2 s (from another opener), else PL_OK. It reads the locks from
+ * /proc (both sides as it lists them, so that pid namespaces and device
+ * numbers compare); without /proc, PL_OK.
+ */
+int store_check_lock_file(const char *dir, int dir_fd);
 
 /* The format of the open data dir: STORE_FORMAT, or an older one when opened with old_format. */
 int store_format(const struct store *st);

@@ -45,10 +45,10 @@ static int open_failed(const char *cmd, const char *dir, enum cli_access access,
 			 "finished";
 		break;
 	case PL_ELOCKGONE:
-		advice = "its lock.mdb (LMDB's lock file) was removed while another process has "
-			 "the data dir open, and a second one would let two processes write at once "
-			 "and damage it: stop the pledged processes using it (serve, import, "
-			 "replay), then run this again; never remove lock.mdb by hand";
+		advice = "LMDB's lock file was removed under that process, or it reads without one "
+			 "(no write permission), and a second lock file would let two processes "
+			 "write at once and damage the data dir: stop the pledged processes using it "
+			 "(serve, import, replay), then run this again; never remove lock.mdb by hand";
 		break;
 	case PL_EACCESS:
 		advice = access == CLI_READ ? "this command reads the data dir and its files: run it as "
@@ -223,7 +223,7 @@ int cli_check_pages(const char *cmd, struct store *st)
 }
 
 int cli_open_writer(const char *cmd, const char *dir, bool create, size_t map_size,
-		    bool pages_first, const struct slot_options *opt, struct store **st,
+		    enum cli_pages pages, const struct slot_options *opt, struct store **st,
 		    struct writer *w, int *lock_fd)
 {
 	struct replay_result res;
@@ -234,8 +234,7 @@ int cli_open_writer(const char *cmd, const char *dir, bool create, size_t map_si
 		close(*lock_fd);
 		return rc;
 	}
-	/* Opening the writer may write already (it brings the live slot up to the log). */
-	if (pages_first && (rc = cli_check_pages(cmd, *st))) {
+	if (pages == CLI_PAGES_FIRST && (rc = cli_check_pages(cmd, *st))) {
 		store_close(*st);
 		close(*lock_fd);
 		return rc;

@@ -49,15 +49,20 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
  */
 int cli_check_pages(const char *cmd, struct store *st);
 
+/* When a writer's command walks LMDB's pages (cli_check_pages). */
+enum cli_pages {
+	CLI_PAGES_FIRST,  /* before it opens the writer, which may write already */
+	CLI_PAGES_BESIDE, /* serve: on a thread beside ingestion (page_watch.h) */
+};
+
 /*
  * Opens dir for writing its log and live slot: takes the writer lock, opens
- * the store, walks its pages if pages_first (cli_check_pages; serve walks
- * them beside ingestion instead, page_watch.h) and opens the writer
+ * the store, walks its pages if CLI_PAGES_FIRST and opens the writer
  * (bringing the live slot up to the log). Prints why not; returns a
  * cli_exit. cli_close_writer() undoes it.
  */
 int cli_open_writer(const char *cmd, const char *dir, bool create, size_t map_size,
-		    bool pages_first, const struct slot_options *opt, struct store **st,
+		    enum cli_pages pages, const struct slot_options *opt, struct store **st,
 		    struct writer *w, int *lock_fd);
 void cli_close_writer(struct store *st, struct writer *w, int lock_fd);
 

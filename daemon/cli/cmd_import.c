@@ -96,7 +96,8 @@ int cmd_import(int argc, char **argv)
 	struct writer w;
 	struct slot_options sopt = {0};
 	int lock_fd;
-	int rc = cli_open_writer("import", dir, true, 0, true, &sopt, &st, &w, &lock_fd);
+	int rc = cli_open_writer("import", dir, true, 0, CLI_PAGES_FIRST, &sopt, &st, &w,
+				  &lock_fd);
 	if (rc)
 		return rc;
 	struct kept_rejections kept;

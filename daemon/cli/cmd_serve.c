@@ -374,8 +374,8 @@ static int serve_consuming(const struct serve_config *cfg)
 	char err[512];
 	int lock_fd = -1;
 	/* Two serves on one data dir would interleave their offsets: one writer. */
-	int rc = cli_open_writer("serve", cfg->data, true, cfg->map_size, false, &sopt, &st,
-				  &writer, &lock_fd);
+	int rc = cli_open_writer("serve", cfg->data, true, cfg->map_size, CLI_PAGES_BESIDE,
+				  &sopt, &st, &writer, &lock_fd);
 	if (rc)
 		return rc;
 	writer.window = (struct event_window){cfg->earliest_event_time,

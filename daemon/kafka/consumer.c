@@ -184,7 +184,7 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	if (opt->partitioner &&
 	    rd_kafka_conf_get(conf, "session.timeout.ms", session, &session_size) == RD_KAFKA_CONF_OK &&
 	    freeze_watch_start(&c->alive, &m->owner, atoll(session))) {
-		snprintf(err, err_size, "cannot start a thread: out of memory");
+		snprintf(err, err_size, "cannot start the freeze-watch thread");
 		goto cleanup;
 	}
 	rd_kafka_conf_set_opaque(conf, c);

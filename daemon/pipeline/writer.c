@@ -108,14 +108,14 @@ int writer_checkpoint(struct writer *w)
 	/* The dead-letter topic's deliveries since the last batch: the next
 	 * start would otherwise send them again. */
 	uint64_t forwarded = atomic_load(&w->forwarded);
-	if (w->forward_on && forwarded != w->forward_stored) {
-		int rc = store_run_write(w->st, forwarded_txn, &forwarded);
-		if (rc)
-			return rc;
+	int marked = PL_OK;
+	if (w->forward_on && forwarded != w->forward_stored &&
+	    (marked = store_run_write(w->st, forwarded_txn, &forwarded)) == PL_OK)
 		w->forward_stored = forwarded;
-	}
 	int rc = writer_maintain(w, 0); /* a freeze under way first */
 	if (rc == 0 && index_pending(&w->live.ix))
 		rc = index_freeze(&w->live.ix, w->live.applied_seq);
-	return rc ? rc : writer_maintain(w, 0);
+	if (rc == 0)
+		rc = writer_maintain(w, 0);
+	return marked ? marked : rc;
 }

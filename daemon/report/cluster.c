@@ -22,6 +22,7 @@ void cluster_set_self(struct cluster *c, const char *id, const char *url)
 	pthread_mutex_lock(&c->lock);
 	snprintf(c->self, sizeof c->self, "%s", id);
 	snprintf(c->self_url, sizeof c->self_url, "%s", url);
+	c->self_since_ms = clock_wall_ms();
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -43,8 +44,11 @@ void cluster_heard(struct cluster *c, const char *id, const char *url, int32_t c
 {
 	int64_t now = clock_wall_ms();
 	pthread_mutex_lock(&c->lock);
-	if (c->self_url[0] && strcmp(url, c->self_url) == 0 && strcmp(id, c->self) != 0) {
-		pthread_mutex_unlock(&c->lock); /* this instance, in a former run */
+	/* This instance, in a former run (two running at one address are
+	 * misconfigured, but each still counts the other). */
+	if (c->self_url[0] && strcmp(url, c->self_url) == 0 && strcmp(id, c->self) != 0 &&
+	    said_ms < c->self_since_ms) {
+		pthread_mutex_unlock(&c->lock);
 		return;
 	}
 	struct cluster_member *m = slot_of(c, id);

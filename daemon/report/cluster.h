@@ -35,6 +35,7 @@ struct cluster {
 	pthread_mutex_t lock;
 	char self[CLUSTER_ID_MAX]; /* this instance's id; "" when it announces nothing */
 	char self_url[CLUSTER_URL_MAX];
+	int64_t self_since_ms; /* when this run took its id (cluster_set_self), wall clock */
 	struct cluster_member members[CLUSTER_MAX_MEMBERS];
 	size_t n;
 };
@@ -43,8 +44,9 @@ void cluster_init(struct cluster *c);
 void cluster_deinit(struct cluster *c);
 
 /* This instance's id and address (its own announcements are heard too, and
- * kept apart; so are a former run's at the same address, read back when it
- * starts: they are this instance, not another member). */
+ * kept apart; so are those a former run at the same address made before
+ * this one began, read back when it starts: they are this instance, not
+ * another member). */
 void cluster_set_self(struct cluster *c, const char *id, const char *url);
 
 /*

@@ -43,6 +43,7 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 	o->changed_ms = clock_wall_ms();
 	o->lost_ms = 0;
 	o->unsure_until_ms = 0;
+	o->spoke_ms = clock_boot_ms();
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -59,30 +60,31 @@ static bool in_force(const struct ownership *o)
 		return false;
 	if (!o->silent_after_ms)
 		return true;
-	int64_t now = clock_mono_ms();
-	return now - atomic_load(&o->alive_ms) <= o->silent_after_ms && now >= o->unsure_until_ms;
+	int64_t now = clock_boot_ms();
+	return now - o->alive_ms <= o->silent_after_ms && now >= o->unsure_until_ms;
 }
 
 void ownership_expect_alive(struct ownership *o, int64_t session_ms)
 {
 	pthread_mutex_lock(&o->lock);
-	atomic_store(&o->alive_ms, clock_mono_ms());
+	o->alive_ms = clock_boot_ms();
 	o->silent_after_ms = session_ms;
 	pthread_mutex_unlock(&o->lock);
 }
 
 bool ownership_alive(struct ownership *o)
 {
-	int64_t now = clock_mono_ms();
+	int64_t now = clock_boot_ms();
 	pthread_mutex_lock(&o->lock);
-	bool froze = o->silent_after_ms && now - atomic_load(&o->alive_ms) > o->silent_after_ms;
-	/* Unless the group spoke first (librdkafka noticed the lost session):
-	 * what it said stands. */
-	if (froze && o->assigned && !o->lost_ms) {
+	bool froze = o->silent_after_ms && now - o->alive_ms > o->silent_after_ms;
+	/* Unless the group spoke since the freeze began (librdkafka noticed the
+	 * lost session, or assigned anew), or a lone instance's answers are
+	 * marked stale already: what it said stands. */
+	if (froze && o->assigned && !o->lost_ms && o->spoke_ms <= o->alive_ms) {
 		o->unsure_until_ms = now + o->silent_after_ms;
 		o->generation++; /* answers change: campaigns wait */
 	}
-	atomic_store(&o->alive_ms, now);
+	o->alive_ms = now;
 	pthread_mutex_unlock(&o->lock);
 	return froze;
 }
@@ -96,6 +98,7 @@ void ownership_release(struct ownership *o)
 	o->changed_ms = clock_wall_ms();
 	o->lost_ms = 0;
 	o->unsure_until_ms = 0;
+	o->spoke_ms = clock_boot_ms();
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -116,8 +119,10 @@ bool ownership_lose(struct ownership *o, bool others_heard)
 		o->lost_ms = clock_wall_ms();
 		o->generation++; /* answers change: they are marked stale */
 	}
-	if (keep)
+	if (keep) {
 		o->unsure_until_ms = 0;
+		o->spoke_ms = clock_boot_ms();
+	}
 	pthread_mutex_unlock(&o->lock);
 	if (!keep)
 		ownership_release(o);

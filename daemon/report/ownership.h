@@ -40,10 +40,12 @@ struct ownership {
 	int32_t group_generation; /* the consumer group's, at the last assignment; -1 unknown */
 	int64_t changed_ms;  /* wall clock of the last assignment recorded */
 	int64_t lost_ms;     /* wall clock when a lone instance's assignment was lost; 0: not */
-	/* ownership_expect_alive(): signs of life, and answers held back after a freeze */
-	_Atomic int64_t alive_ms; /* monotonic ms of the last sign of life */
-	int64_t silent_after_ms;  /* a freeze longer than this loses the group's session; 0: none */
-	int64_t unsure_until_ms;  /* monotonic: after a freeze, answers wait until the group speaks */
+	/* ownership_expect_alive(): signs of life, and answers held back after a
+	 * freeze (clock_boot_ms, which counts a suspended machine's sleep) */
+	int64_t alive_ms;        /* the last sign of life */
+	int64_t silent_after_ms; /* a freeze longer than this loses the group's session; 0: none */
+	int64_t unsure_until_ms; /* after a freeze, answers wait until the group speaks */
+	int64_t spoke_ms;        /* the group's last word: set, release or lose */
 };
 
 enum ownership_answer {
@@ -98,9 +100,9 @@ bool ownership_lose(struct ownership *o, bool others_heard);
 
 /*
  * From now on a sign of life (ownership_alive) comes every session_ms at
- * most. A process that did not run for longer (stopped, a paused VM) lost
- * its place in the group, whatever it last heard: librdkafka says so only
- * once it runs again and asks. Until then campaigns wait (503) rather than
+ * most. A process that did not run for longer (stopped by a signal, a
+ * suspended machine) lost its place in the group, whatever it last heard:
+ * librdkafka says so only once it runs again and asks. Until then campaigns wait (503) rather than
  * be answered from a partition another instance took meanwhile: while the
  * last sign of life is older than session_ms, and after one that followed
  * such a gap until the group next speaks (ownership_set, _release, _lose)

@@ -581,24 +581,25 @@ static void test_ownership(void)
 	CHECK_STR(header("X-Pledged-Partitions"), "");
 }
 
-/* Shared caches in front may keep public answers; never errors or the admin's. */
 /* A process that did not run for longer than the group's session timeout
- * (stopped, a paused VM) no longer holds what it last heard it held:
- * campaigns wait until the group speaks again, or the timeout passes. */
+ * (stopped, a suspended machine) no longer holds what it last heard it
+ * held: campaigns wait until the group speaks again, or the timeout passes.
+ * A session of 400 ms, beats every 50 ms: far from it under any load. */
 static void test_ownership_after_freeze(void)
 {
+	enum { SESSION_MS = 400, FROZEN_US = 600000, BEAT_US = 50000 };
 	struct ownership o;
 	ownership_init(&o);
 	ownership_enforce(&o, by_length);
 	int32_t all[] = {0, 1, 2, 3}, part, count;
 	char held[64];
 	ownership_set(&o, 4, all, 4, 1);
-	ownership_expect_alive(&o, 100);
+	ownership_expect_alive(&o, SESSION_MS);
 	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
 	CHECK(!ownership_alive(&o));
 	/* Frozen: no sign of life for longer than the timeout. Answers made
 	 * before the watch runs again already wait. */
-	usleep(150000);
+	usleep(FROZEN_US);
 	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_WAITING);
 	ownership_describe(&o, held, sizeof held);
 	CHECK_STR(held, "waiting");
@@ -611,17 +612,21 @@ static void test_ownership_after_freeze(void)
 	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
 	/* A freeze the group did not answer (it froze too): after the timeout,
 	 * what was held holds again. */
-	usleep(150000);
+	usleep(FROZEN_US);
 	CHECK(ownership_alive(&o));
 	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_WAITING);
-	for (int i = 0; i < 6; i++) {
-		usleep(30000);
+	for (int beats = 0; beats * BEAT_US < FROZEN_US; beats++) {
+		usleep(BEAT_US);
 		CHECK(!ownership_alive(&o));
 	}
 	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
-	/* The group spoke first (librdkafka noticed the lost session: a lone
-	 * instance keeps its campaigns, marked stale): that stands. */
-	usleep(150000);
+	/* The group spoke before the watch's beat: assigned anew, or a lost
+	 * session (a lone instance keeps its campaigns, marked stale). That stands. */
+	usleep(FROZEN_US);
+	ownership_set(&o, 4, all, 4, 3);
+	CHECK(ownership_alive(&o));
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
+	usleep(FROZEN_US);
 	CHECK(ownership_lose(&o, false));
 	CHECK(ownership_alive(&o));
 	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
@@ -649,9 +654,17 @@ static void test_cluster_heard(void)
 	/* Said a second ago: another member. */
 	cluster_heard(&c, "m-peer", "http://peer.internal:8080", 4, all, 0, now - 1000, 3);
 	CHECK(cluster_others_heard_since(&c, now - 300000));
+	/* Another instance given this one's address, running now: a member too. */
+	cluster_deinit(&c);
+	cluster_init(&c);
+	cluster_set_self(&c, "m-now", "http://me.internal:8080");
+	usleep(2000);
+	cluster_heard(&c, "m-twin", "http://me.internal:8080", 4, all, 4, clock_wall_ms(), 3);
+	CHECK(cluster_others_heard_since(&c, now - 60000));
 	cluster_deinit(&c);
 }
 
+/* Shared caches in front may keep public answers; never errors or the admin's. */
 static void test_cache_control(void)
 {
 	static const char cc[] = "public, max-age=0, s-maxage=2, stale-while-revalidate=10";

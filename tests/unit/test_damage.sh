@@ -255,6 +255,7 @@ for _ in $(seq 300); do
 	grep -q "LMDB's pages checked" "$work/dirty.log" && grep -q 'consuming topic' "$work/dirty.log" && break
 	sleep 0.1
 done
+grep -q 'consuming topic' "$work/dirty.log" || kill -9 "$dirty_pid" # and fails below
 contains "$work/dirty.log" "LMDB's pages checked" "serve walked the sound pages"
 python3 - "$work/dirty/data.mdb" <<'PY'
 import struct, sys
@@ -269,7 +270,7 @@ f.seek(root * ps + 10)
 f.write(struct.pack('<H', u16(root * ps + 10) | 0x10))
 PY
 expect 0 "publish to serve over a page flagged dirty" -- "$PLEDGED" publish --data "$work/dirty" <"$work/one.jsonl"
-timeout 60 tail --pid="$dirty_pid" -f /dev/null
+timeout 60 tail --pid="$dirty_pid" -f /dev/null || kill -9 "$dirty_pid"
 wait "$dirty_pid"
 rc=$?
 [ "$rc" = 3 ] && ok || fail "serve committing over a list of tables flagged dirty: exit $rc, want 3 ($(grep -m2 -E 'ERROR|#0|crash' "$work/dirty.log" | tr '\n' ' '))"

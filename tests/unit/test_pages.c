@@ -88,8 +88,9 @@ static void test_walk_gives_way_to_growth(void)
 	atomic_init(&w.stop, false);
 	pthread_t thread;
 	CHECK_INT(pthread_create(&thread, NULL, walk_again_and_again, &w), 0);
-	while (atomic_load(&w.walks) == 0)
+	for (int i = 0; i < 10000 && atomic_load(&w.walks) == 0; i++)
 		usleep(1000);
+	CHECK(atomic_load(&w.walks) > 0);
 	for (int i = 0; i < 8; i++) {
 		usleep(20000);
 		CHECK_INT(store_grow(st), PL_OK);

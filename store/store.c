@@ -469,12 +469,9 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 		return PL_EFOREIGN;
 	}
 	int dir_fd = -1;
-	if (!opt->dir_locked && (rc = store_lock_dir(dir, false, &dir_fd)))
+	bool making_lock_file = false;
+	if (!opt->dir_locked && (rc = store_lock_dir_to_open(dir, &dir_fd, &making_lock_file)))
 		return rc;
-	if ((rc = store_check_lock_file(dir, dir_fd))) {
-		store_unlock_dir(dir_fd);
-		return rc;
-	}
 	if ((rc = check_data_file(dir, opt->create, &fresh))) {
 		store_unlock_dir(dir_fd);
 		return rc;
@@ -505,6 +502,8 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 		st->env = NULL;
 		rc = open_env(st, dir, opt, MDB_NOLOCK);
 	}
+	if (rc == 0 && making_lock_file)
+		rc = store_lock_dir_shared(dir_fd); /* lock.mdb is made: others may open */
 	if (rc)
 		goto fail;
 	if (!st->dir || (rc = check_file_size(st)))

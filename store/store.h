@@ -155,19 +155,23 @@ int store_lock_dir(const char *dir, bool exclusive, int *fd);
 void store_unlock_dir(int fd);
 
 /*
- * LMDB's write lock and its table of readers live in lock.mdb. One removed
- * while other processes have the data dir open (a "stale lock" cleaned up
- * by hand) would be made anew by the next open, and that process and they
- * would then write at once, each under a lock the others do not see, and
- * reuse pages the others still read: the store would be damaged. So
- * store_open(), holding the data dir's shared lock (dir_fd, store_lock_dir;
- * -1: none, nothing checked), asks this before LMDB would make lock.mdb:
- * PL_ELOCKGONE if another process holds the data dir and no lock.mdb comes
- * within 2 s (from another opener), else PL_OK. It reads the locks from
- * /proc (both sides as it lists them, so that pid namespaces and device
- * numbers compare); without /proc, PL_OK.
+ * The lock store_open() takes (store_lock_dir, shared), made sure that
+ * lock.mdb is one for every process. LMDB's write lock and its table of
+ * readers live in lock.mdb. One removed while other processes have the
+ * data dir open (a "stale lock" cleaned up by hand) would be made anew by
+ * the next open, and that process and they would then write at once, each
+ * under a lock the others do not see, and reuse pages the others still
+ * read: the store would be damaged. So an open that would make lock.mdb
+ * takes the lock exclusively (*exclusive), which it gets only when no
+ * other process holds the data dir, and keeps it until LMDB has made
+ * lock.mdb (store_lock_dir_shared). Two such openers take turns: the
+ * second waits for the lock, or for lock.mdb, up to 2 s. PL_ELOCKGONE when
+ * lock.mdb is still missing then and others hold the dir shared; PL_EBUSY
+ * when held exclusively (compact); *fd -1 when dir may not be read.
  */
-int store_check_lock_file(const char *dir, int dir_fd);
+int store_lock_dir_to_open(const char *dir, int *fd, bool *exclusive);
+/* From exclusive to shared (fd -1: nothing). 0 or PL_EIO. */
+int store_lock_dir_shared(int fd);
 
 /* The format of the open data dir: STORE_FORMAT, or an older one when opened with old_format. */
 int store_format(const struct store *st);

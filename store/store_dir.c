@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -12,13 +13,44 @@
 
 #include "pl_error.h"
 
+/* The dirs this process holds the lock of, by file: a second lock of one
+ * (an open of a scratch dir its maker holds) waits for no one. */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct held_dir {
+	dev_t dev;
+	ino_t ino;
+	int fd;
+} held[64];
+static size_t held_count;
+
+static void note_held(int fd)
+{
+	struct stat sb;
+	pthread_mutex_lock(&held_lock);
+	if (held_count < sizeof held / sizeof held[0] && fstat(fd, &sb) == 0)
+		held[held_count++] = (struct held_dir){sb.st_dev, sb.st_ino, fd};
+	pthread_mutex_unlock(&held_lock);
+}
+
+static bool held_by_this_process(const struct stat *sb)
+{
+	bool found = false;
+	pthread_mutex_lock(&held_lock);
+	for (size_t i = 0; i < held_count && !found; i++)
+		found = held[i].dev == sb->st_dev && held[i].ino == sb->st_ino;
+	pthread_mutex_unlock(&held_lock);
+	return found;
+}
+
 int store_lock_dir(const char *dir, bool exclusive, int *fd)
 {
 	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fd < 0)
 		return errno == EACCES ? PL_OK : PL_EIO; /* not readable: nothing to share */
-	if (flock(*fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+	if (flock(*fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) {
+		note_held(*fd);
 		return PL_OK;
+	}
 	int rc = errno == EWOULDBLOCK ? PL_EBUSY : PL_EIO;
 	close(*fd);
 	*fd = -1;
@@ -27,65 +59,64 @@ int store_lock_dir(const char *dir, bool exclusive, int *fd)
 
 void store_unlock_dir(int fd)
 {
-	if (fd >= 0)
-		close(fd);
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&held_lock);
+	for (size_t i = 0; i < held_count; i++)
+		if (held[i].fd == fd) {
+			held[i] = held[--held_count];
+			break;
+		}
+	pthread_mutex_unlock(&held_lock);
+	close(fd);
 }
 
-/* How long an opener waits for lock.mdb from another opener that holds the
- * data dir and is about to make it. */
-#define LOCK_FILE_WAIT_MS 2000
+/* How long an open waits for the data dir's lock that another opener holds
+ * exclusively while it makes lock.mdb, or for lock.mdb from it. */
+#define OPEN_WAIT_MS 2000
 
-/* A flock as /proc lists it ("1: FLOCK ADVISORY READ PID MAJ:MIN:INODE 0
- * EOF", in /proc/locks and after "lock:" in /proc/self/fdinfo/FD): its
- * pid and file, or false for a line that is not one. */
-static bool parse_flock(const char *line, long *pid, char *file, size_t file_size)
-{
-	char kind[16], fmt[48];
-	snprintf(fmt, sizeof fmt, "%%*d: %%15s %%*s %%*s %%ld %%%zus", file_size - 1);
-	return sscanf(line, fmt, kind, pid, file) == 3 && strcmp(kind, "FLOCK") == 0;
-}
-
-/* Whether a process other than this one holds a flock on the directory
- * whose own flock this process holds through dir_fd. Both sides are read
- * from /proc as it lists them (pids as its pid namespace sees them, the
- * device as the kernel names it), so they compare; without /proc, none. */
-static bool dir_held_by_another(int dir_fd)
-{
-	char path[64], line[256], file[64] = "", theirs[64];
-	long self = -1, pid;
-	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", dir_fd);
-	FILE *f = fopen(path, "re");
-	while (f && self < 0 && fgets(line, sizeof line, f))
-		if (strncmp(line, "lock:", 5) != 0 || !parse_flock(line + 5, &self, file, sizeof file))
-			self = -1;
-	if (f)
-		fclose(f);
-	if (self < 0 || !(f = fopen("/proc/locks", "re")))
-		return false;
-	bool held = false;
-	while (!held && fgets(line, sizeof line, f))
-		held = parse_flock(line, &pid, theirs, sizeof theirs) && strcmp(theirs, file) == 0 &&
-		       pid != self;
-	fclose(f);
-	return held;
-}
-
-int store_check_lock_file(const char *dir, int dir_fd)
+int store_lock_dir_to_open(const char *dir, int *fd, bool *exclusive)
 {
 	char lock[4200];
-	struct stat sb;
+	struct stat sb, dir_sb;
 	snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
-	if (dir_fd < 0 || stat(lock, &sb) == 0 || errno != ENOENT ||
-	    faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) != 0)
-		return PL_OK; /* there; or not to be made here (a read-only dir: MDB_NOLOCK) */
-	for (int waited = 0; dir_held_by_another(dir_fd); waited += 20) {
-		if (stat(lock, &sb) == 0)
+	*exclusive = false;
+	/* lock.mdb there; or not to be made here (a read-only dir: MDB_NOLOCK);
+	 * or a dir this process holds already: shared, as ever. */
+	bool making = stat(lock, &sb) != 0 && errno == ENOENT &&
+		      faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) == 0 &&
+		      stat(dir, &dir_sb) == 0 && !held_by_this_process(&dir_sb);
+	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		return errno == EACCES ? PL_OK : PL_EIO; /* not readable: nothing to share */
+	for (int waited = 0;; waited += 20) {
+		bool made = !making || stat(lock, &sb) == 0;
+		if (flock(*fd, (made ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0) {
+			*exclusive = !made;
+			note_held(*fd);
 			return PL_OK;
-		if (waited >= LOCK_FILE_WAIT_MS)
-			return PL_ELOCKGONE;
+		}
+		if (errno != EWOULDBLOCK || waited >= OPEN_WAIT_MS)
+			break;
 		usleep(20000);
 	}
-	return PL_OK;
+	/* Still no lock.mdb, and the dir is held: shared, by processes that
+	 * have it open and use a lock.mdb removed since (or none: readers
+	 * without write permission). Or exclusively, by `pledged compact`. */
+	int rc = errno != EWOULDBLOCK ? PL_EIO
+		 : making && stat(lock, &sb) != 0 && flock(*fd, LOCK_SH | LOCK_NB) == 0
+			 ? PL_ELOCKGONE
+			 : PL_EBUSY;
+	close(*fd);
+	*fd = -1;
+	return rc;
+}
+
+int store_lock_dir_shared(int fd)
+{
+	/* Not atomic: another opener may take it exclusively in between, for
+	 * the moment it opens; then this waits that moment. */
+	return fd < 0 || flock(fd, LOCK_SH) == 0 ? PL_OK : PL_EIO;
 }
 
 int store_dir_in_use(const char *dir, long *pid)

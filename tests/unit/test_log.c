@@ -557,6 +557,30 @@ static void test_lock_file_gone(void)
 	int status;
 	CHECK_INT(waitpid(child, &status, 0), child);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* No process there: openers started at once take turns making it. */
+	for (int round = 0; round < 10; round++) {
+		remove(lock); /* made by the round before */
+		int go_all[2];
+		CHECK_INT(pipe(go_all), 0);
+		pid_t kids[2];
+		for (int k = 0; k < 2; k++)
+			if ((kids[k] = fork()) == 0) {
+				struct store_options mine = {.read_only = k == 0};
+				struct store *opened;
+				char x;
+				if (read(go_all[0], &x, 1) != 1 || store_open(&opened, dir, &mine))
+					_exit(1);
+				store_close(opened);
+				_exit(0);
+			}
+		CHECK(write(go_all[1], "xy", 2) == 2);
+		for (int k = 0; k < 2; k++) {
+			CHECK_INT(waitpid(kids[k], &status, 0), kids[k]);
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		}
+		close(go_all[0]);
+		close(go_all[1]);
+	}
 	/* Only this process: a second open of its own while lock.mdb is gone. */
 	CHECK_INT(store_open(&st, dir, &rw), PL_OK);
 	struct store *again;

@@ -157,7 +157,7 @@ void http_api_campaigns(struct http_request *r)
 		return;
 	}
 	/* The list changes with the partitions held, not only with the log. */
-	http_position_cover(&pos, ownership_generation(&r->w->hs->m->owner));
+	http_position_cover(&pos, r->owner.generation);
 	if (reply_from_cache(r, &t, &pos, key, key_len))
 		return;
 	json_t *items = json_array();

@@ -163,6 +163,9 @@ struct http_request {
 	size_t id_len;             /* may contain NUL bytes: use id_len, not strlen */
 	bool id_in_query;          /* {id} was given as the `id` parameter */
 	const char *query;         /* raw query string, or NULL */
+	/* What this instance held when the request came: the answer's status
+	 * and its headers are decided from this one view (ownership.h). */
+	struct ownership_view owner;
 };
 
 /* Whether campaign id[0..len) is this instance's to answer for (ownership.h). */

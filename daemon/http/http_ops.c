@@ -80,7 +80,7 @@ void http_ops_readyz(struct http_request *r)
 		detail[0] = '\0';
 	/* Alone in its group when Kafka went away, it answers, marked stale:
 	 * taken out of the balancer, the pages would go down with Kafka. */
-	int64_t stale = ownership_stale_since(&m->owner);
+	int64_t stale = r->owner.lost_ms;
 	if (!ready && stale) {
 		ready = true;
 		snprintf(detail, sizeof detail,

@@ -22,8 +22,7 @@
 bool http_owns(const struct http_request *r, const char *id, size_t len)
 {
 	int32_t partition, count;
-	return ownership_of(&r->w->hs->m->owner, id, len, &partition, &count, NULL) ==
-	       OWNERSHIP_OWNED;
+	return ownership_view_of(&r->owner, id, len, &partition, &count) == OWNERSHIP_OWNED;
 }
 
 /*
@@ -63,7 +62,7 @@ static void reply_waiting(struct http_request *r)
 
 bool http_reply_if_waiting(struct http_request *r)
 {
-	if (!ownership_waiting(&r->w->hs->m->owner))
+	if (r->owner.in_force)
 		return false;
 	reply_waiting(r);
 	return true;
@@ -79,17 +78,15 @@ bool http_reply_if_waiting(struct http_request *r)
 bool http_reply_if_not_owned(struct http_request *r)
 {
 	int32_t partition, count;
-	int64_t changed_ms = 0;
 	struct metrics *m = r->w->hs->m;
-	enum ownership_answer a =
-		ownership_of(&m->owner, r->id, r->id_len, &partition, &count, &changed_ms);
+	enum ownership_answer a = ownership_view_of(&r->owner, r->id, r->id_len, &partition, &count);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 	char url[CLUSTER_URL_MAX + LOCATION_URI_MAX];
 	if (a == OWNERSHIP_WAITING) {
 		reply_waiting(r);
 	} else if (a == OWNERSHIP_NOT_OWNED &&
-		   cluster_owner(&m->cluster, partition, count, clock_wall_ms(), changed_ms,
-				 ownership_group_generation(&m->owner), url, CLUSTER_URL_MAX) &&
+		   cluster_owner(&m->cluster, partition, count, clock_wall_ms(), r->owner.changed_ms,
+				 r->owner.group_generation, url, CLUSTER_URL_MAX) &&
 		   append_uri(url, sizeof url, evhttp_request_get_uri(r->req)) &&
 		   evhttp_add_header(h, "Location", url) == 0) { /* the same path and query, there */
 		evhttp_add_header(h, "Cache-Control", "no-store");
@@ -143,12 +140,10 @@ void http_cluster(struct http_request *r)
 						      "self", strcmp(copy[i].id, self) == 0));
 	}
 	free(copy);
-	struct ownership *owner = &r->w->hs->m->owner;
-	ownership_describe(owner, held, sizeof held);
+	ownership_view_describe(&r->owner, held, sizeof held);
 	http_reply_json(r, 200,
 			list ? json_pack("{s:s?,s:s,s:o,s:o}", "self", self[0] ? self : NULL, "holds",
-					 held, "generation",
-					 generation_json(ownership_group_generation(owner)),
+					 held, "generation", generation_json(r->owner.group_generation),
 					 "members", list)
 			     : NULL,
 			NULL);

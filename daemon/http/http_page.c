@@ -476,7 +476,7 @@ void http_page_campaign(struct http_request *r)
 					q.before[0] ? &before : NULL, PAGE_COMMENTS, &page);
 		if (rc == 0)
 			rc = add_campaign_page(b, r->w->cache, &r->w->staged, &t, slot, gen, &f.first,
-					       &page, seq, ownership_stale_since(&r->w->hs->m->owner));
+					       &page, seq, r->owner.lost_ms);
 	} else if (rc == 0) {
 		l.t = &t;
 		l.slot = slot;

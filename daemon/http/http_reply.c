@@ -49,11 +49,10 @@ void http_reply_prepare(struct http_request *r, int status, const struct http_po
 		evhttp_add_header(h, "ETag", pos->etag);
 	}
 	char parts[256];
-	if (ownership_describe(&r->w->hs->m->owner, parts, sizeof parts))
+	if (ownership_view_describe(&r->owner, parts, sizeof parts))
 		evhttp_add_header(h, "X-Pledged-Partitions", parts);
-	int64_t stale = ownership_stale_since(&r->w->hs->m->owner);
-	if (stale) {
-		snprintf(num, sizeof num, "%" PRId64, stale);
+	if (r->owner.lost_ms) {
+		snprintf(num, sizeof num, "%" PRId64, r->owner.lost_ms);
 		evhttp_add_header(h, "X-Pledged-Stale-Since", num);
 	}
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
@@ -164,7 +163,7 @@ static const char *cache_control_200(const struct http_request *r)
  */
 static void answer_tag(struct http_request *r, const char *etag, char out[HTTP_TAG_SIZE])
 {
-	int64_t stale = ownership_stale_since(&r->w->hs->m->owner);
+	int64_t stale = r->owner.lost_ms;
 	size_t len = strlen(etag);
 	if (stale && len >= 2)
 		snprintf(out, HTTP_TAG_SIZE, "%.*s.s%" PRId64 "\"", (int)(len - 1), etag, stale);

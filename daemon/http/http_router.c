@@ -69,6 +69,7 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 {
 	struct http_request r = {.req = req, .w = worker, .route = HTTP_ROUTE_UNKNOWN};
 	const struct http_server *hs = r.w->hs;
+	ownership_view(&hs->m->owner, &r.owner);
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	/* First: every answer to a HEAD, errors too, goes without its body. */
 	r.head = cmd == EVHTTP_REQ_HEAD;

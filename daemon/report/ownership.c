@@ -47,9 +47,15 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 	pthread_mutex_unlock(&o->lock);
 }
 
+/* Whether partition p of count is set in the bitmap owned. */
+static bool held_in(const uint64_t *owned, int32_t count, int32_t p)
+{
+	return p >= 0 && p < count && (owned[p / 64] >> (p % 64) & 1);
+}
+
 static bool owns(const struct ownership *o, int32_t p)
 {
-	return p >= 0 && p < o->count && (o->owned[p / 64] >> (p % 64) & 1);
+	return held_in(o->owned, o->count, p);
 }
 
 /* Whether an assignment is in force and this process may still hold it
@@ -139,36 +145,83 @@ int64_t ownership_stale_since(struct ownership *o)
 	return since;
 }
 
+void ownership_view(struct ownership *o, struct ownership_view *v)
+{
+	v->enforced = false;
+	v->in_force = true;
+	v->partitioner = NULL;
+	v->count = 0;
+	v->generation = 0;
+	v->group_generation = -1;
+	v->changed_ms = v->lost_ms = 0;
+	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&o->lock);
+	if (o->partitioner) { /* not dropped since enforced was read */
+		v->enforced = true;
+		v->in_force = in_force(o);
+		v->partitioner = o->partitioner;
+		v->count = o->count;
+		memcpy(v->owned, o->owned, (size_t)(o->count + 63) / 64 * sizeof *v->owned);
+		v->generation = o->generation;
+		v->group_generation = o->group_generation;
+		v->changed_ms = o->changed_ms;
+		v->lost_ms = o->lost_ms;
+	}
+	pthread_mutex_unlock(&o->lock);
+}
+
+static bool view_owns(const struct ownership_view *v, int32_t p)
+{
+	return held_in(v->owned, v->count, p);
+}
+
+enum ownership_answer ownership_view_of(const struct ownership_view *v, const char *campaign,
+					size_t len, int32_t *partition, int32_t *count)
+{
+	*partition = -1;
+	*count = 0;
+	if (!v->enforced)
+		return OWNERSHIP_OWNED;
+	if (!v->in_force)
+		return OWNERSHIP_WAITING;
+	*partition = v->count ? v->partitioner(campaign, len, v->count) : -1;
+	*count = v->count;
+	return view_owns(v, *partition) ? OWNERSHIP_OWNED : OWNERSHIP_NOT_OWNED;
+}
+
+bool ownership_view_describe(const struct ownership_view *v, char *out, size_t size)
+{
+	if (!v->enforced) {
+		snprintf(out, size, "all");
+		return false;
+	}
+	if (!v->in_force) {
+		snprintf(out, size, "waiting");
+		return true;
+	}
+	size_t n = 0, owned = 0;
+	for (int32_t p = 0; p < v->count; p++) {
+		if (!view_owns(v, p))
+			continue;
+		int w = snprintf(out + n, n < size ? size - n : 0, "%s%d", owned++ ? "," : "", p);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	if (n < size)
+		snprintf(out + n, size - n, "%s of %d", owned ? "" : "none", v->count);
+	if (size && n >= size)
+		snprintf(out, size, "%zu of %d", owned, v->count); /* too many to list */
+	return true;
+}
+
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
 				   int32_t *partition, int32_t *count, int64_t *changed_ms)
 {
-	enum ownership_answer a = OWNERSHIP_OWNED;
-	*partition = -1;
-	*count = 0;
-	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed))
-		return a;
-	pthread_mutex_lock(&o->lock);
-	if (o->partitioner && !in_force(o)) {
-		a = OWNERSHIP_WAITING;
-	} else if (o->partitioner) {
-		*partition = o->count ? o->partitioner(campaign, len, o->count) : -1;
-		*count = o->count;
-		if (changed_ms)
-			*changed_ms = o->changed_ms;
-		a = owns(o, *partition) ? OWNERSHIP_OWNED : OWNERSHIP_NOT_OWNED;
-	}
-	pthread_mutex_unlock(&o->lock);
-	return a;
-}
-
-bool ownership_waiting(struct ownership *o)
-{
-	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed))
-		return false;
-	pthread_mutex_lock(&o->lock);
-	bool waiting = o->partitioner && !in_force(o);
-	pthread_mutex_unlock(&o->lock);
-	return waiting;
+	struct ownership_view v;
+	ownership_view(o, &v);
+	if (changed_ms)
+		*changed_ms = v.changed_ms;
+	return ownership_view_of(&v, campaign, len, partition, count);
 }
 
 uint64_t ownership_generation(struct ownership *o)
@@ -187,34 +240,6 @@ int32_t ownership_group_generation(struct ownership *o)
 		return -1;
 	pthread_mutex_lock(&o->lock);
 	int32_t generation = o->group_generation;
-	pthread_mutex_unlock(&o->lock);
-	return generation;
-}
-
-uint64_t ownership_describe(struct ownership *o, char *out, size_t size)
-{
-	if (!atomic_load_explicit(&o->enforced, memory_order_relaxed)) {
-		snprintf(out, size, "all");
-		return 0;
-	}
-	pthread_mutex_lock(&o->lock);
-	uint64_t generation = o->partitioner ? o->generation : 0;
-	size_t n = 0, owned = 0;
-	bool assigned = in_force(o);
-	if (!o->partitioner)
-		snprintf(out, size, "all");
-	else if (!assigned)
-		snprintf(out, size, "waiting");
-	for (int32_t p = 0; o->partitioner && assigned && p < o->count; p++) {
-		if (!owns(o, p))
-			continue;
-		int w = snprintf(out + n, n < size ? size - n : 0, "%s%d", owned++ ? "," : "", p);
-		n += w > 0 ? (size_t)w : 0;
-	}
-	if (o->partitioner && assigned && n < size)
-		snprintf(out + n, size - n, "%s of %d", owned ? "" : "none", o->count);
-	if (size && n >= size)
-		snprintf(out, size, "%zu of %d", owned, o->count); /* too many to list */
 	pthread_mutex_unlock(&o->lock);
 	return generation;
 }

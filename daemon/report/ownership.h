@@ -54,6 +54,38 @@ enum ownership_answer {
 	OWNERSHIP_WAITING,   /* no partitions assigned yet */
 };
 
+/*
+ * What was held at one moment. An HTTP answer decides and describes itself
+ * from one view (its status, X-Pledged-Partitions, X-Pledged-Stale-Since,
+ * the ETag), so a rebalance in between cannot give a 200 whose headers
+ * say "waiting".
+ */
+struct ownership_view {
+	bool enforced; /* false: everything held, nothing to say */
+	bool in_force; /* an assignment is in force (else campaigns wait) */
+	ownership_partitioner partitioner;
+	int32_t count;
+	uint64_t owned[OWNERSHIP_MAX_PARTITIONS / 64];
+	uint64_t generation;      /* 0 while not enforced */
+	int32_t group_generation; /* -1 unknown or not enforced */
+	int64_t changed_ms;       /* when the assignment last changed */
+	int64_t lost_ms;          /* the stale mark (ownership_lose); 0: none */
+};
+
+/* Takes a view of what o holds now. */
+void ownership_view(struct ownership *o, struct ownership_view *v);
+
+/* ownership_of, as of the view. */
+enum ownership_answer ownership_view_of(const struct ownership_view *v, const char *campaign,
+					size_t len, int32_t *partition, int32_t *count);
+
+/*
+ * Writes which partitions the view holds, as "0,2 of 4" ("none of 4";
+ * "waiting" while no assignment is in force), for the X-Pledged-Partitions
+ * header. False (and "all") while not enforced: no header.
+ */
+bool ownership_view_describe(const struct ownership_view *v, char *out, size_t size);
+
 void ownership_init(struct ownership *o);
 void ownership_deinit(struct ownership *o);
 
@@ -116,9 +148,6 @@ bool ownership_alive(struct ownership *o);
 /* When the partitions held were lost (ownership_lose), wall-clock ms; 0 while not. */
 int64_t ownership_stale_since(struct ownership *o);
 
-/* Whether ownership is enforced and no assignment is in force (ownership_release). */
-bool ownership_waiting(struct ownership *o);
-
 /* Raised by every change of what is held; 0 while not enforced. */
 uint64_t ownership_generation(struct ownership *o);
 
@@ -128,12 +157,5 @@ int32_t ownership_group_generation(struct ownership *o);
 /* The partitions held (at most max) and the topic's size; false while not enforced. */
 bool ownership_held(struct ownership *o, int32_t *partitions, size_t max, size_t *n,
 		    int32_t *count);
-
-/*
- * Writes which partitions are owned, as "0,2 of 4" ("none of 4", "all";
- * "waiting" before the first assignment), for the X-Pledged-Partitions
- * header. Returns the generation it describes; 0 while not enforced.
- */
-uint64_t ownership_describe(struct ownership *o, char *out, size_t size);
 
 #endif

@@ -581,6 +581,55 @@ static void test_ownership(void)
 	CHECK_STR(header("X-Pledged-Partitions"), "");
 }
 
+/* Flips between holding every partition and a rebalance's revoke until stopped. */
+static void *flip_ownership(void *arg)
+{
+	atomic_bool *stop = arg;
+	int32_t all[] = {0, 1, 2, 3};
+	for (int32_t g = 20; !atomic_load(stop); g++) {
+		ownership_set(&m.owner, 4, all, 4, g);
+		usleep(10);
+		ownership_release(&m.owner);
+		usleep(10);
+	}
+	return NULL;
+}
+
+/*
+ * While rebalances come and go, an answer's status, its headers and a
+ * list's rows tell of one moment: a 200 never says "waiting" nor leaves out
+ * a campaign held, a 503 always does.
+ */
+static void test_ownership_one_view(void)
+{
+	ownership_enforce(&m.owner, by_length);
+	ownership_release(&m.owner); /* from whatever the tests before left */
+	atomic_bool stop = false;
+	pthread_t flipper;
+	CHECK_INT(pthread_create(&flipper, NULL, flip_ownership, &stop), 0);
+	static const char *const paths[] = {"/v1/campaigns/sse-camp", "/v1/campaigns"};
+	int answered[2] = {0}, waited[2] = {0};
+	for (int i = 0; i < 4000 && (answered[0] < 100 || waited[0] < 100 || answered[1] < 100 ||
+				     waited[1] < 100); i++) {
+		int k = i % 2, status = get(paths[k]);
+		const char *held = header("X-Pledged-Partitions");
+		if (status == 200) {
+			answered[k]++;
+			CHECK_STR(held, "0,1,2,3 of 4");
+			CHECK(strstr(R.body, "\"id\":\"sse-camp\"") != NULL);
+		} else {
+			waited[k]++;
+			CHECK_INT(status, 503);
+			CHECK_STR(held, "waiting");
+		}
+	}
+	atomic_store(&stop, true);
+	pthread_join(flipper, NULL);
+	/* Both kinds of answer were seen for both kinds of path. */
+	CHECK(answered[0] > 0 && waited[0] > 0 && answered[1] > 0 && waited[1] > 0);
+	ownership_enforce(&m.owner, NULL);
+}
+
 /* A process that did not run for longer than the group's session timeout
  * (stopped, a suspended machine) no longer holds what it last heard it
  * held: campaigns wait until the group speaks again, or the timeout passes.
@@ -601,9 +650,11 @@ static void test_ownership_after_freeze(void)
 	 * before the watch runs again already wait. */
 	usleep(FROZEN_US);
 	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_WAITING);
-	ownership_describe(&o, held, sizeof held);
+	struct ownership_view v;
+	ownership_view(&o, &v);
+	CHECK(ownership_view_describe(&v, held, sizeof held));
 	CHECK_STR(held, "waiting");
-	CHECK(ownership_waiting(&o));
+	CHECK(!v.in_force);
 	uint64_t generation = ownership_generation(&o);
 	CHECK(ownership_alive(&o)); /* the freeze seen */
 	CHECK(ownership_generation(&o) > generation);
@@ -2081,6 +2132,7 @@ int main(int argc, char **argv)
 	test_campaigns();
 	test_conditional();
 	test_ownership();
+	test_ownership_one_view();
 	test_stream_ownership();
 	test_cluster_heard();
 	test_ownership_after_freeze();

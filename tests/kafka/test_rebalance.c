@@ -123,7 +123,9 @@ static void *watch_ownership(void *arg)
 	struct ownership_watch *w = arg;
 	while (!atomic_load(&w->stop)) {
 		char held[256];
-		ownership_describe(&w->m->owner, held, sizeof held);
+		struct ownership_view v;
+		ownership_view(&w->m->owner, &v);
+		ownership_view_describe(&v, held, sizeof held);
 		w->saw_waiting |= strcmp(held, "waiting") == 0;
 		w->saw_none |= strncmp(held, "none", 4) == 0;
 		kt_sleep_ms(1);

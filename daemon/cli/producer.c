@@ -34,10 +34,16 @@ int producer_init(struct producer *p, const char *cmd, int argc, char **argv)
 	memset(p, 0, sizeof *p);
 	p->cmd = cmd;
 	config_init(&p->cfg);
+	char default_topic[sizeof p->cfg.topic];
+	memcpy(default_topic, p->cfg.topic, sizeof default_topic);
+	p->cfg.topic[0] = '\0'; /* to tell whether the file gives one */
 	for (int i = 1; i + 1 < argc; i++)
 		if (strcmp(argv[i], "--config") == 0 &&
 		    config_load_file(&p->cfg, argv[i + 1], err, sizeof err))
 			return cli_usage_error(cmd, "%s", err);
+	p->topic_given = p->cfg.topic[0] != '\0';
+	if (!p->topic_given)
+		memcpy(p->cfg.topic, default_topic, sizeof default_topic);
 	return CLI_OK;
 }
 
@@ -48,6 +54,7 @@ int producer_option(struct producer *p, int c, const char *arg)
 	if (key) {
 		if (config_set(&p->cfg, key, arg, err, sizeof err))
 			return cli_usage_error(p->cmd, "%s", err);
+		p->topic_given |= c == 't';
 		return 1;
 	}
 	if (c == 'k') {
@@ -58,6 +65,30 @@ int producer_option(struct producer *p, int c, const char *arg)
 	return c == 'c'; /* read by producer_init() */
 }
 
+/*
+ * The embedded broker makes whatever topic a producer names, so a message
+ * to another topic than serve's would be delivered and never read: use
+ * serve's, and refuse another given.
+ */
+static int use_served_topic(struct producer *p)
+{
+	char served[sizeof p->cfg.topic];
+	int rc = embedded_broker_read_topic(p->cfg.data, served, sizeof served);
+	if (rc) {
+		fprintf(stderr, "pledged %s: cannot read %s/%s (%s): is 'pledged serve --data %s' "
+				"starting or stopping?\n",
+			p->cmd, p->cfg.data, EMBEDDED_BROKER_TOPIC_FILE, pl_strerror(rc), p->cfg.data);
+		return CLI_STORE;
+	}
+	if (p->topic_given && strcmp(served, p->cfg.topic) != 0)
+		return cli_usage_error(p->cmd,
+				       "serve on %s consumes topic '%s' from its embedded broker; "
+				       "'%s' would be delivered and never read (leave --topic out)",
+				       p->cfg.data, served, p->cfg.topic);
+	memcpy(p->cfg.topic, served, sizeof served);
+	return CLI_OK;
+}
+
 static int find_brokers(struct producer *p)
 {
 	if (p->cfg.brokers[0]) {
@@ -65,15 +96,13 @@ static int find_brokers(struct producer *p)
 		return CLI_OK;
 	}
 	int rc = embedded_broker_read_address(p->cfg.data, p->brokers, sizeof p->brokers);
-	if (rc) {
-		fprintf(stderr,
-			"pledged %s: no --brokers given and no embedded broker address in %s/%s "
-			"(%s); start 'pledged serve --data %s' first or pass --brokers\n",
-			p->cmd, p->cfg.data, EMBEDDED_BROKER_ADDRESS_FILE, pl_strerror(rc),
-			p->cfg.data);
-		return CLI_STORE;
-	}
-	return CLI_OK;
+	if (rc == 0)
+		return use_served_topic(p);
+	fprintf(stderr,
+		"pledged %s: no --brokers given and no embedded broker address in %s/%s "
+		"(%s); start 'pledged serve --data %s' first or pass --brokers\n",
+		p->cmd, p->cfg.data, EMBEDDED_BROKER_ADDRESS_FILE, pl_strerror(rc), p->cfg.data);
+	return CLI_STORE;
 }
 
 int producer_start(struct producer *p)

@@ -27,7 +27,8 @@
 	"  --data DIR         without --brokers: use the embedded broker of the\n"       \
 	"                     'pledged serve' running on DIR (its DIR/broker.address)\n" \
 	"                     (default: pledged-data)\n"                                 \
-	"  --topic NAME       topic (default: pledges)\n"                                \
+	"  --topic NAME       topic (default: the one serve on --data consumes, else\n"  \
+	"                     pledges)\n"                                              \
 	"  --config FILE      read brokers, topic and kafka.* settings from FILE\n"      \
 	"  --kafka KEY=VALUE  any librdkafka property, e.g. security.protocol=SASL_SSL\n" \
 	"                     (default message.timeout.ms=30000)\n"
@@ -36,6 +37,7 @@ struct producer {
 	const char *cmd;
 	struct serve_config cfg;
 	char brokers[sizeof((struct serve_config *)0)->brokers]; /* the config's, or the embedded broker's */
+	bool topic_given; /* by --topic or the config file; else serve's, or the default */
 	rd_kafka_t *rk;
 	uint64_t delivered, failed; /* delivery reports so far */
 };

@@ -20,27 +20,31 @@ struct embedded_broker {
 	rd_kafka_mock_cluster_t *mcluster;
 	char address[128];
 	char incarnation[64];
-	char path[1100];
+	char path[1100];       /* the address file, once written */
+	char topic_path[1100]; /* the topic file, once written */
 };
 
-static int write_address(struct embedded_broker *eb, const char *data_dir, char *err,
-			 size_t err_size)
+/* Writes line into data_dir/name (its path into path), whole or not at all. */
+static int write_file(const char *data_dir, const char *name, const char *line, char *path,
+		      size_t path_size, char *err, size_t err_size)
 {
 	char tmp[1200];
-	snprintf(eb->path, sizeof eb->path, "%s/%s", data_dir, EMBEDDED_BROKER_ADDRESS_FILE);
-	snprintf(tmp, sizeof tmp, "%s.tmp", eb->path);
+	snprintf(path, path_size, "%s/%s", data_dir, name);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
-	bool written = f && fprintf(f, "%s\n", eb->address) >= 0;
+	bool written = f && fprintf(f, "%s\n", line) >= 0;
 	if (f && fclose(f) != 0)
 		written = false;
 	if (!written) {
 		snprintf(err, err_size, "cannot write %s: %s", tmp, strerror(errno));
+		path[0] = '\0';
 		return PL_EIO;
 	}
-	/* A rename, so that publish never reads half an address. */
-	if (rename(tmp, eb->path) != 0) {
+	/* A rename, so that publish never reads half a line. */
+	if (rename(tmp, path) != 0) {
 		snprintf(err, err_size, "cannot rename %s: %s", tmp, strerror(errno));
 		unlink(tmp);
+		path[0] = '\0';
 		return PL_EIO;
 	}
 	return PL_OK;
@@ -88,13 +92,17 @@ int embedded_broker_start(struct embedded_broker **out, const char *topic, int p
 	}
 	snprintf(eb->incarnation, sizeof eb->incarnation, "embedded-%016" PRIx64 "%016" PRIx64,
 		 r[0], r[1]);
-	rc = write_address(eb, data_dir, err, err_size);
+	/* The topic first: the address says serve is ready. */
+	rc = write_file(data_dir, EMBEDDED_BROKER_TOPIC_FILE, topic, eb->topic_path,
+			sizeof eb->topic_path, err, err_size);
+	if (rc == 0)
+		rc = write_file(data_dir, EMBEDDED_BROKER_ADDRESS_FILE, eb->address, eb->path,
+				sizeof eb->path, err, err_size);
 	if (rc)
 		goto cleanup;
 	*out = eb;
 	return PL_OK;
 cleanup:
-	eb->path[0] = '\0';
 	embedded_broker_stop(eb);
 	return rc;
 }
@@ -115,6 +123,8 @@ void embedded_broker_stop(struct embedded_broker *eb)
 		return;
 	if (eb->path[0])
 		unlink(eb->path);
+	if (eb->topic_path[0])
+		unlink(eb->topic_path);
 	if (eb->mcluster)
 		rd_kafka_mock_cluster_destroy(eb->mcluster);
 	if (eb->rk)
@@ -122,10 +132,11 @@ void embedded_broker_stop(struct embedded_broker *eb)
 	free(eb);
 }
 
-int embedded_broker_read_address(const char *data_dir, char *buf, size_t size)
+/* Reads the first line of data_dir/name into buf. */
+static int read_line(const char *data_dir, const char *name, char *buf, size_t size)
 {
 	char path[1200];
-	snprintf(path, sizeof path, "%s/%s", data_dir, EMBEDDED_BROKER_ADDRESS_FILE);
+	snprintf(path, sizeof path, "%s/%s", data_dir, name);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return errno == ENOENT ? PL_ENOTFOUND : PL_EIO;
@@ -137,4 +148,14 @@ int embedded_broker_read_address(const char *data_dir, char *buf, size_t size)
 			rc = PL_EINVAL;
 	}
 	return rc;
+}
+
+int embedded_broker_read_address(const char *data_dir, char *buf, size_t size)
+{
+	return read_line(data_dir, EMBEDDED_BROKER_ADDRESS_FILE, buf, size);
+}
+
+int embedded_broker_read_topic(const char *data_dir, char *buf, size_t size)
+{
+	return read_line(data_dir, EMBEDDED_BROKER_TOPIC_FILE, buf, size);
 }

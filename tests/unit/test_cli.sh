@@ -598,6 +598,39 @@ expect 3 "no import while serve consumes" -- "$PLEDGED" import --data "$work/loc
 kill -TERM "$serve1"
 wait "$serve1" && ok || fail "the first serve stops cleanly on SIGTERM"
 
+# publish and forget with --data send to the topic serve consumes from its
+# embedded broker, which would make and keep any other topic unread.
+mkdir "$work/other"
+"$PLEDGED" serve --data "$work/other" --topic other --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+	2>"$work/other-serve.log" &
+other_serve=$!
+for _ in $(seq 100); do [ -s "$work/other/broker.address" ] && break; sleep 0.1; done
+contains "$work/other/broker.topic" "other" "serve writes the topic of its embedded broker"
+head -n 3 "$DEMO" >"$work/three.jsonl"
+expect 0 "publish --data to serve's topic" -- "$PLEDGED" publish --data "$work/other" <"$work/three.jsonl"
+contains "$work/err" "3 delivered to other" "publish names serve's topic"
+expect 2 "publish --data with another topic than serve's" -- \
+	"$PLEDGED" publish --data "$work/other" --topic pledges <"$work/three.jsonl"
+contains "$work/err" "serve on $work/other consumes topic 'other'" "the refusal names serve's topic"
+printf 'topic = pledges\n' >"$work/pledges.conf"
+expect 2 "nor from a config file" -- \
+	"$PLEDGED" publish --data "$work/other" --config "$work/pledges.conf" <"$work/three.jsonl"
+expect 2 "forget --data with another topic than serve's" -- \
+	"$PLEDGED" forget --data "$work/other" --topic pledges --supporter sup-0001
+expect 0 "forget --data to serve's topic" -- "$PLEDGED" forget --data "$work/other" --supporter sup-0001
+applied=
+for _ in $(seq 100); do
+	"$PLEDGED" dump --data "$work/other" >"$work/other.dump" 2>/dev/null
+	applied=$(grep -c . "$work/other.dump")
+	[ "$applied" -ge 7 ] && break # 3 events and 4 partitions' erasures
+	sleep 0.1
+done
+[ "$applied" -ge 7 ] && ok || fail "serve applied what publish and forget sent ($applied log entries)"
+kill -TERM "$other_serve"
+wait "$other_serve" && ok || fail "serve on topic other stops cleanly"
+[ ! -e "$work/other/broker.topic" ] && [ ! -e "$work/other/broker.address" ] && ok ||
+	fail "serve removes its broker files when it stops"
+
 # A read-only mount (a snapshot, a replica's copy): every command that only
 # reads works on it; those that write say they cannot.
 mkdir "$work/ro"

@@ -264,11 +264,73 @@ int config_set_pair(struct serve_config *c, const char *pair, bool kafka_prefix_
 	return config_set(c, key, value, err, err_size);
 }
 
+/* A key as a file's line gives it, for finding one given twice. */
+struct key_line {
+	const char *key; /* into the file's text, not NUL-terminated */
+	size_t len;
+	unsigned line;
+};
+
+/* The order of keys as config_set tells them apart ('-' is '_' but in kafka.*), then lines. */
+static int cmp_key_line(const void *a, const void *b)
+{
+	const struct key_line *x = a, *y = b;
+	bool kafka = x->len >= 6 && memcmp(x->key, "kafka.", 6) == 0;
+	for (size_t i = 0; i < x->len && i < y->len; i++) {
+		char cx = x->key[i], cy = y->key[i];
+		if (!kafka) {
+			cx = cx == '-' ? '_' : cx;
+			cy = cy == '-' ? '_' : cy;
+		}
+		if (cx != cy)
+			return (unsigned char)cx < (unsigned char)cy ? -1 : 1;
+	}
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return (x->line > y->line) - (x->line < y->line);
+}
+
+/*
+ * The line (the file's first such) that gives again a key given before,
+ * NULL when none does; *first gets the line that gave it first.
+ */
+static const struct key_line *repeated_key(struct key_line *keys, size_t n, unsigned *first)
+{
+	qsort(keys, n, sizeof *keys, cmp_key_line);
+	const struct key_line *again = NULL;
+	for (size_t i = 1; i < n; i++) {
+		struct key_line a = keys[i - 1], b = keys[i];
+		a.line = b.line = 0;
+		if (cmp_key_line(&a, &b) == 0 && (!again || keys[i].line < again->line)) {
+			again = &keys[i];
+			*first = keys[i - 1].line;
+		}
+	}
+	return again;
+}
+
+/* The key of a line "key = value", trimmed; false when it has no '='. */
+static bool key_of(const char *s, size_t len, struct key_line *k)
+{
+	const char *eq = memchr(s, '=', len);
+	if (!eq)
+		return false;
+	size_t klen = (size_t)(eq - s);
+	while (klen && (s[klen - 1] == ' ' || s[klen - 1] == '\t'))
+		klen--;
+	k->key = s;
+	k->len = klen;
+	return true;
+}
+
 int config_parse_text(struct serve_config *c, const char *text, size_t len, char *err,
 		      size_t err_size)
 {
 	size_t pos = 0;
 	unsigned lineno = 0;
+	struct key_line *keys = NULL;
+	size_t nkeys = 0, keys_cap = 0;
+	int rc = PL_OK;
 	/* A byte-order mark, as some editors write one, is no part of the first key. */
 	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
 		pos = 3;
@@ -279,25 +341,49 @@ int config_parse_text(struct serve_config *c, const char *text, size_t len, char
 		lineno++;
 		if (line_len >= sizeof line) {
 			snprintf(err, err_size, "line %u: too long", lineno);
-			return PL_EINVAL;
+			rc = PL_EINVAL;
+			break;
 		}
 		if (memchr(text + pos, '\0', line_len)) {
 			snprintf(err, err_size, "line %u: a NUL byte (is this a text file?)", lineno);
-			return PL_EINVAL;
+			rc = PL_EINVAL;
+			break;
 		}
 		memcpy(line, text + pos, line_len);
-		pos += line_len + 1;
 		size_t l = line_len;
 		char *s = trim(line, &l);
+		const char *in_text = text + pos + (size_t)(s - line);
+		pos += line_len + 1;
 		if (l == 0 || s[0] == '#')
 			continue;
 		char why[300];
 		if (config_set_pair(c, s, false, why, sizeof why)) {
 			snprintf(err, err_size, "line %u: %s", lineno, why);
-			return PL_EINVAL;
+			rc = PL_EINVAL;
+			break;
 		}
+		if (nkeys == keys_cap) {
+			keys_cap = keys_cap ? 2 * keys_cap : 32;
+			struct key_line *grown = realloc(keys, keys_cap * sizeof *keys);
+			if (!grown) {
+				rc = PL_ENOMEM;
+				snprintf(err, err_size, "out of memory");
+				break;
+			}
+			keys = grown;
+		}
+		if (key_of(in_text, l, &keys[nkeys])) /* set_pair took it: it has one */
+			keys[nkeys++].line = lineno;
 	}
-	return PL_OK;
+	unsigned first = 0;
+	const struct key_line *again = rc ? NULL : repeated_key(keys, nkeys, &first);
+	if (again) {
+		snprintf(err, err_size, "line %u: %.*s given again (first on line %u)", again->line,
+			 (int)(again->len < 80 ? again->len : 80), again->key, first);
+		rc = PL_EINVAL;
+	}
+	free(keys);
+	return rc;
 }
 
 int config_load_file(struct serve_config *c, const char *path, char *err, size_t err_size)

@@ -13,8 +13,8 @@
  * cache_s_maxage, cache_stale_s).
  * Any key starting with "kafka." is handed to
  * librdkafka as is, minus the prefix, so that a secured cluster (SASL,
- * TLS) needs no code here. Later settings override
- * earlier ones, which is how flags override the file.
+ * TLS) needs no code here. A file gives a key once (a second is refused
+ * as a mistake); flags, set later, override the file.
  */
 #ifndef CONFIG_H
 #define CONFIG_H

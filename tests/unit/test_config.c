@@ -24,7 +24,10 @@ static const struct file_case file_cases[] = {
 	{"CRLF and spaces", "topic=pledges  \r\n  group   =   g2\r\n", 0, NULL},
 	{"kafka pass-through", "kafka.security.protocol = SASL_SSL\nkafka.sasl.username = u\n", 0, NULL},
 	{"IPv6 listen", "listen = [::1]:8080\n", 0, NULL},
-	{"map sizes", "map_size = 64K\nmap_size = 512m\nmap_size = 2G\nmap_size = 1048576\n", 0, NULL},
+	{"map size in K", "map_size = 64K\n", 0, NULL},
+	{"map size in m", "map_size = 512m\n", 0, NULL},
+	{"map size in G", "map_size = 2G\n", 0, NULL},
+	{"map size in bytes", "map_size = 1048576\n", 0, NULL},
 	{"map size too small", "map_size = 4096\n", PL_EINVAL, "line 1: 'map_size' wants 0 or at least 64K"},
 	{"map size unit", "map_size = 5T\n", PL_EINVAL, "wants a size"},
 	{"map size huge", "map_size = 2000000G\n", PL_EINVAL, "wants a size"},
@@ -73,7 +76,8 @@ static const struct file_case file_cases[] = {
 	{"bad log level", "log_level = loud\n", PL_EINVAL, "is not one of"},
 	{"batch_max zero", "batch_max = 0\n", PL_EINVAL, "line 1: 'batch_max' wants 1..100000, not '0'"},
 	{"batch_ms too long", "batch_ms = 10001\n", PL_EINVAL, "line 1: 'batch_ms' wants 1..10000, not '10001'"},
-	{"checkpoint_entries", "checkpoint_entries = 250000\ncheckpoint-entries = 1000\n", 0, NULL},
+	{"checkpoint_entries", "checkpoint_entries = 250000\n", 0, NULL},
+	{"checkpoint-entries", "checkpoint-entries = 1000\n", 0, NULL},
 	{"checkpoint_entries too few", "checkpoint_entries = 999\n", PL_EINVAL,
 	 "'checkpoint_entries' wants 1000..100000000, not '999'"},
 	{"checkpoint_entries too many", "checkpoint_entries = 100000001\n", PL_EINVAL,
@@ -140,13 +144,37 @@ static void test_values(void)
 	CHECK_INT(config_set(&c, "earliest_event_time", "1433116800001", err, sizeof err), 0);
 	CHECK(c.earliest_event_time == INT64_C(1433116800001));
 
-	const char *text = "topic = a\nkafka.x = 1\ntopic = b\nkafka.x = 2\nread_only = true\n";
+	const char *text = "topic = a\nkafka.x = 1\nread_only = true\n";
 	CHECK_INT(config_parse_text(&c, text, strlen(text), err, sizeof err), 0);
-	CHECK_STR(c.topic, "b"); /* later lines win: how flags override the file */
-	CHECK_STR(config_kafka_get(&c, "x"), "2");
-	CHECK_INT(c.kafka_count, 1);
+	CHECK_STR(c.topic, "a");
+	CHECK_STR(config_kafka_get(&c, "x"), "1");
 	CHECK(c.read_only);
 	CHECK(config_kafka_get(&c, "y") == NULL);
+	/* Later settings win: how flags override the file. */
+	CHECK_INT(config_set(&c, "topic", "b", err, sizeof err), 0);
+	CHECK_INT(config_set_pair(&c, "x=2", true, err, sizeof err), 0);
+	CHECK_STR(c.topic, "b");
+	CHECK_STR(config_kafka_get(&c, "x"), "2");
+	CHECK_INT(c.kafka_count, 1);
+	/* Within a file a key is given once: a second is a mistake, not an override. */
+	static const struct {
+		const char *text, *err;
+	} twice[] = {
+		{"topic = a\nkafka.x = 1\ndlq-topic = d\n  topic=b\n",
+		 "line 4: topic given again (first on line 1)"},
+		{"dlq_topic = d\n\n# a comment\ndlq-topic = e\ngroup = g\ngroup = h\n",
+		 "line 4: dlq-topic given again (first on line 1)"},
+		{"kafka.x = 1\nkafka.x = 2\n", "line 2: kafka.x given again (first on line 1)"},
+	};
+	for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
+		config_init(&c);
+		CHECK_INT(config_parse_text(&c, twice[i].text, strlen(twice[i].text), err, sizeof err),
+			  PL_EINVAL);
+		CHECK_STR(err, twice[i].err);
+	}
+	/* librdkafka's names are its own: these are two (it refuses one later). */
+	text = "kafka.a-b = 1\nkafka.a_b = 2\n";
+	CHECK_INT(config_parse_text(&c, text, strlen(text), err, sizeof err), 0);
 	/* A byte-order mark is not read as part of the first key. */
 	static const char with_bom[] = "\xEF\xBB\xBFtopic = bom\n";
 	CHECK_INT(config_parse_text(&c, with_bom, sizeof with_bom - 1, err, sizeof err), 0);

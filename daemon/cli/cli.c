@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "pl_error.h"
 #include "verify.h"
 #include "views.h"
@@ -117,6 +118,22 @@ int cli_check_alone(const char *cmd, const char *dir)
 	return rc ? CLI_STORE : CLI_OK;
 }
 
+/* ", by process N" when the lock file fd names the process that took it; else "". */
+static void lock_holder(int fd, char *out, size_t size)
+{
+	char text[24];
+	ssize_t n = pread(fd, text, sizeof text - 1, 0);
+	long pid = 0;
+	out[0] = '\0';
+	if (n <= 0)
+		return;
+	text[n] = '\0';
+	char *end;
+	pid = strtol(text, &end, 10);
+	if (pid > 0 && end != text && (*end == '\n' || *end == '\0'))
+		snprintf(out, size, ", by process %ld", pid);
+}
+
 int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, int *fd_out)
 {
 	static const char *const files[] = {"writer.lock", "rebuild.lock"};
@@ -141,20 +158,27 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 		return CLI_STORE;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		char holder[64];
+		lock_holder(fd, holder, sizeof holder);
 		if (lock == CLI_LOCK_WRITER)
 			fprintf(stderr,
 				"pledged %s: data dir '%s' is in use by another pledged serve, import "
-				"or upgrade (%s is locked); stop it first, or give this one its own "
+				"or upgrade (%s is locked%s); stop it first, or give this one its own "
 				"--data (while serve runs, feed it through Kafka with pledged publish)\n",
-				cmd, dir, path);
+				cmd, dir, path, holder);
 		else
 			fprintf(stderr,
 				"pledged %s: a rebuild is already running on data dir '%s' (%s is "
-				"locked); wait for it, or stop it with Ctrl-C\n",
-				cmd, dir, path);
+				"locked%s); wait for it, or stop it with Ctrl-C\n",
+				cmd, dir, path, holder);
 		close(fd);
 		return CLI_STORE;
 	}
+	/* Who holds it, for the refusals of the others. */
+	char pid[24];
+	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("cannot write this process's id into %s: %s", path, strerror(errno));
 	*fd_out = fd;
 	return CLI_OK;
 }

@@ -39,7 +39,8 @@ static const char usage[] =
 	"  --to DEST    where to write the copy\n"
 	"  -h, --help   show this help\n"
 	"\n"
-	"Exit status: 0 done, 1 the copy failed its check, 2 usage, 3 the data dir or\n"
+	"Exit status: 0 done, 1 the copy failed its check, 2 usage (DEST inside the\n"
+	"data dir, or already holding something: choose another), 3 the data dir or\n"
 	"DEST unusable (full disk, permissions).\n";
 
 /* Whether dest (which need not exist yet) lies in dir or is dir: a copy there

@@ -594,6 +594,9 @@ contains "$work/serve1.log" "bearer token required" "serve says its operators' l
 grep -q 0f1e2d3c4b5a6978 "$work/serve1.log" && fail "the token is in the log" || ok
 expect 3 "a second serve on the same data dir" -- "$PLEDGED" serve --data "$work/locked" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
 contains "$work/err" "is in use by another pledged serve, import or upgrade" "the refusal names the reason"
+contains "$work/err" "writer.lock is locked, by process $serve1)" "and the process that holds the lock"
+expect 3 "no upgrade while serve consumes" -- "$PLEDGED" upgrade --data "$work/locked"
+contains "$work/err" "by process $serve1)" "the upgrade's refusal names the process too"
 expect 3 "no import while serve consumes" -- "$PLEDGED" import --data "$work/locked" </dev/null
 kill -TERM "$serve1"
 wait "$serve1" && ok || fail "the first serve stops cleanly on SIGTERM"

@@ -296,6 +296,8 @@ static int cmp_key_line(const void *a, const void *b)
  */
 static const struct key_line *repeated_key(struct key_line *keys, size_t n, unsigned *first)
 {
+	if (n < 2)
+		return NULL; /* and keys may be NULL */
 	qsort(keys, n, sizeof *keys, cmp_key_line);
 	const struct key_line *again = NULL;
 	for (size_t i = 1; i < n; i++) {

@@ -462,11 +462,11 @@ static void apply_partitioned(const struct log_copy *lc, struct state *s, struct
 	memcpy(pt->took, took, sizeof took);
 }
 
-static void state_init(struct state *s)
+/* Tables for the model; a pledge's value is pledge_size bytes (each order keeps its own). */
+static void state_init(struct state *s, size_t pledge_size)
 {
 	memset(s, 0, sizeof *s);
-	if (memtable_init(&s->campaigns, 8) ||
-	    memtable_init(&s->pledges, sizeof(struct pledge_by_key)) ||
+	if (memtable_init(&s->campaigns, 8) || memtable_init(&s->pledges, pledge_size) ||
 	    memtable_init(&s->nets, 8) || memtable_init(&s->backers, 8) ||
 	    memtable_init(&s->comments, 8)) {
 		fprintf(stderr, "partition_probe: out of memory\n");
@@ -597,8 +597,8 @@ int main(int argc, char **argv)
 				 .nets.item_size = sizeof(struct net_item),
 				 .backers.item_size = sizeof(struct net_item),
 				 .comments.item_size = sizeof(struct comment_item)};
-	state_init(&in_order);
-	state_init(&by_key);
+	state_init(&in_order, sizeof(struct pledge_by_entry));
+	state_init(&by_key, sizeof(struct pledge_by_key));
 	double scan = 1e9, walk = 1e9, ordered = 1e9, parted = 1e9, sort = 1e9, put = 1e9;
 	double phases[4] = {0};
 	for (int run = 0; run < runs; run++) {

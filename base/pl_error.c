@@ -1,6 +1,8 @@
 /* pl_error.c — texts for the project's error codes. */
 #include "pl_error.h"
 
+#include <errno.h>
+
 const char *pl_strerror(int err)
 {
 	switch (err) {
@@ -22,6 +24,25 @@ const char *pl_strerror(int err)
 	case PL_ECHECKSUM: return "checksum mismatch";
 	case PL_EACCESS: return "permission denied";
 	case PL_ELOCKGONE: return "lock.mdb missing while another process has the data dir open";
+	case PL_ENOFILES: return "too many open files";
 	}
 	return "unknown error";
+}
+
+int pl_from_errno(int e)
+{
+	switch (e) {
+	case ENOSPC:
+	case EDQUOT:
+		return PL_ENOSPACE;
+	case EACCES:
+	case EPERM:
+		return PL_EACCESS;
+	case ENOMEM:
+		return PL_ENOMEM;
+	case EMFILE:
+	case ENFILE:
+		return PL_ENOFILES;
+	}
+	return PL_EIO;
 }

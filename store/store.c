@@ -116,17 +116,12 @@ int store_error(int mdb_rc)
 	case MDB_VERSION_MISMATCH:
 	case MDB_BAD_VALSIZE:
 		return PL_ECORRUPT;
-	case ENOMEM: return PL_ENOMEM;
-	case ENOSPC: return PL_ENOSPACE;
 	case ENOENT: return PL_ENOTFOUND;
-	case EACCES:
-	case EPERM:
-		return PL_EACCESS;
 	case EAGAIN:
 	case EBUSY:
 		return PL_EBUSY;
 	}
-	return PL_EIO;
+	return mdb_rc > 0 ? pl_from_errno(mdb_rc) : PL_EIO; /* an errno of LMDB's calls */
 }
 
 /* Parses META["format"]: N, 0 while upgrading, -1 for anything else. */
@@ -327,8 +322,8 @@ static int sync_path(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return PL_EIO;
-	int rc = fsync(fd) ? (errno == ENOSPC ? PL_ENOSPACE : PL_EIO) : PL_OK;
+		return pl_from_errno(errno);
+	int rc = fsync(fd) ? pl_from_errno(errno) : PL_OK;
 	close(fd);
 	return rc;
 }
@@ -340,7 +335,7 @@ static int make_marker(const char *dir, const char *name, bool no_sync)
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
-		return errno == EACCES ? PL_EACCESS : errno == ENOSPC ? PL_ENOSPACE : PL_EIO;
+		return pl_from_errno(errno);
 	close(fd);
 	return no_sync ? PL_OK : sync_path(dir);
 }
@@ -421,7 +416,7 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 		if (!create)
 			return PL_ENOTFOUND;
 		if (has_data && unlink(data) != 0)
-			return PL_EIO;
+			return pl_from_errno(errno);
 		*fresh = true;
 		return PL_OK;
 	}
@@ -445,7 +440,7 @@ static int end_birth(struct store *st, const struct store_options *opt)
 	if (rc)
 		return store_error(rc);
 	if (unlink(marker) != 0)
-		return PL_EIO;
+		return pl_from_errno(errno);
 	return opt->no_sync ? PL_OK : sync_path(st->dir);
 }
 
@@ -464,7 +459,7 @@ int store_open(struct store **out, const char *dir, const struct store_options *
 		if (!opt->create)
 			return PL_ENOTFOUND;
 		if (mkdir(dir, 0750) != 0)
-			return PL_EIO;
+			return pl_from_errno(errno);
 	} else if (!S_ISDIR(sb.st_mode)) {
 		return PL_EFOREIGN;
 	}
@@ -1049,7 +1044,7 @@ int store_copy(struct store *st, const char *dir)
 	struct stat sb;
 	snprintf(source, sizeof source, "%s/data.mdb", st->dir);
 	if (stat(source, &sb) != 0 || chmod(path, sb.st_mode & 0777) != 0)
-		return PL_EIO;
+		return pl_from_errno(errno);
 	/* The copy is a data dir holding a store from its first open (store_open). */
 	if ((rc = make_marker(dir, HELD_MARKER, true)) || (rc = sync_path(path)) ||
 	    (rc = sync_path(dir)))
@@ -1060,7 +1055,7 @@ int store_copy(struct store *st, const char *dir)
 int store_rename_durably(const char *from, const char *to)
 {
 	if (rename(from, to))
-		return errno == EEXIST || errno == ENOTEMPTY ? PL_EEXIST : PL_EIO;
+		return errno == EEXIST || errno == ENOTEMPTY ? PL_EEXIST : pl_from_errno(errno);
 	char parent[4200];
 	snprintf(parent, sizeof parent, "%s", to);
 	char *slash = strrchr(parent, '/');
@@ -1081,7 +1076,7 @@ int store_move_into(const char *from, const char *to)
 		snprintf(src, sizeof src, "%s/%s", from, moved[i]);
 		snprintf(dst, sizeof dst, "%s/%s", to, moved[i]);
 		if (rename(src, dst) != 0 && !(i > 0 && errno == ENOENT))
-			return PL_EIO;
+			return pl_from_errno(errno);
 	}
 	return sync_path(to);
 }

@@ -45,8 +45,8 @@ static bool held_by_this_process(const struct stat *sb)
 int store_lock_dir(const char *dir, bool exclusive, int *fd)
 {
 	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*fd < 0)
-		return errno == EACCES ? PL_OK : PL_EIO; /* not readable: nothing to share */
+	if (*fd < 0) /* not readable: nothing to share */
+		return errno == EACCES ? PL_OK : pl_from_errno(errno);
 	if (flock(*fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) {
 		note_held(*fd);
 		return PL_OK;
@@ -87,8 +87,8 @@ int store_lock_dir_to_open(const char *dir, int *fd, bool *exclusive)
 		      faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) == 0 &&
 		      stat(dir, &dir_sb) == 0 && !held_by_this_process(&dir_sb);
 	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*fd < 0)
-		return errno == EACCES ? PL_OK : PL_EIO; /* not readable: nothing to share */
+	if (*fd < 0) /* not readable: nothing to share */
+		return errno == EACCES ? PL_OK : pl_from_errno(errno);
 	for (int waited = 0;; waited += 20) {
 		bool made = !making || stat(lock, &sb) == 0;
 		if (flock(*fd, (made ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0) {
@@ -125,7 +125,7 @@ int store_dir_in_use(const char *dir, long *pid)
 	snprintf(path, sizeof path, "%s/lock.mdb", dir);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : PL_EIO;
+		return errno == ENOENT ? 0 : pl_from_errno(errno);
 	/* F_GETLK only asks: this process holds no lock on it yet to lose. */
 	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
 	int rc = fcntl(fd, F_GETLK, &lk);

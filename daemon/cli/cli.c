@@ -51,6 +51,9 @@ static int open_failed(const char *cmd, const char *dir, enum cli_access access,
 			 "write at once and damage the data dir: stop the pledged processes using it "
 			 "(serve, import, replay), then run this again; never remove lock.mdb by hand";
 		break;
+	case PL_ENOFILES:
+		advice = "raise the limit of open files (ulimit -n; LimitNOFILE= under systemd)";
+		break;
 	case PL_EACCESS:
 		advice = access == CLI_READ ? "this command reads the data dir and its files: run it as "
 					      "a user who may read them"
@@ -152,9 +155,16 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 	if (rc)
 		return open_failed(cmd, dir, CLI_WRITE, rc);
 	snprintf(path, sizeof path, "%s/%s", dir, files[lock]);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* Not through a link, nor into a pipe or device: the holder's id is written into it. */
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
 	if (fd < 0) {
-		fprintf(stderr, "pledged %s: cannot open %s: %s\n", cmd, path, strerror(errno));
+		fprintf(stderr, "pledged %s: cannot open %s: %s%s\n", cmd, path, strerror(errno),
+			errno == ELOOP ? " (it is a symbolic link: remove it)" : "");
+		return CLI_STORE;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		fprintf(stderr, "pledged %s: %s is not a regular file; remove it\n", cmd, path);
+		close(fd);
 		return CLI_STORE;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {

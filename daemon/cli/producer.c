@@ -74,6 +74,11 @@ static int use_served_topic(struct producer *p)
 {
 	char served[sizeof p->cfg.topic];
 	int rc = embedded_broker_read_topic(p->cfg.data, served, sizeof served);
+	if (rc == PL_EINVAL) {
+		fprintf(stderr, "pledged %s: %s/%s holds no topic name (empty, or a line too long)\n",
+			p->cmd, p->cfg.data, EMBEDDED_BROKER_TOPIC_FILE);
+		return CLI_STORE;
+	}
 	if (rc) {
 		fprintf(stderr, "pledged %s: cannot read %s/%s (%s): is 'pledged serve --data %s' "
 				"starting or stopping?\n",
@@ -86,6 +91,12 @@ static int use_served_topic(struct producer *p)
 				       "'%s' would be delivered and never read (leave --topic out)",
 				       p->cfg.data, served, p->cfg.topic);
 	memcpy(p->cfg.topic, served, sizeof served);
+	char err[512];
+	if (config_validate(&p->cfg, err, sizeof err)) { /* serve writes only names it checked */
+		fprintf(stderr, "pledged %s: %s/%s: %s\n", p->cmd, p->cfg.data,
+			EMBEDDED_BROKER_TOPIC_FILE, err);
+		return CLI_STORE;
+	}
 	return CLI_OK;
 }
 

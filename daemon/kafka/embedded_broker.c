@@ -132,7 +132,7 @@ void embedded_broker_stop(struct embedded_broker *eb)
 	free(eb);
 }
 
-/* Reads the first line of data_dir/name into buf. */
+/* Reads the first line of data_dir/name into buf: PL_EINVAL when empty or longer than buf. */
 static int read_line(const char *data_dir, const char *name, char *buf, size_t size)
 {
 	char path[1200];
@@ -141,10 +141,11 @@ static int read_line(const char *data_dir, const char *name, char *buf, size_t s
 	if (!f)
 		return errno == ENOENT ? PL_ENOTFOUND : PL_EIO;
 	int rc = fgets(buf, (int)size, f) ? PL_OK : PL_EINVAL;
+	bool whole = rc == 0 && (strchr(buf, '\n') || feof(f));
 	fclose(f);
 	if (rc == 0) {
 		buf[strcspn(buf, "\r\n")] = '\0';
-		if (buf[0] == '\0')
+		if (buf[0] == '\0' || !whole)
 			rc = PL_EINVAL;
 	}
 	return rc;

@@ -294,6 +294,13 @@ expect 2 "a point in time without --dry-run is refused" -- "$PLEDGED" replay --d
 contains "$work/err" "only go with --dry-run" "the refusal says why"
 expect 2 "a time cut without --dry-run is refused" -- "$PLEDGED" replay --data "$work/d" --until-time 2020-01-10
 expect 0 "verify: nothing changed" -- "$PLEDGED" verify --data "$work/d"
+# Out of file descriptors: said so, with what to do, not "I/O error".
+(ulimit -n 7 && exec "$PLEDGED" verify --data "$work/d") >"$work/out" 2>"$work/err"
+[ $? = 3 ] && ok || fail "verify with 7 file descriptors: exit 3"
+contains "$work/err" "too many open files" "verify names the limit of open files"
+(ulimit -n 4 && exec "$PLEDGED" dump --data "$work/d") >"$work/out" 2>"$work/err"
+[ $? = 3 ] && ok || fail "dump with 4 file descriptors: exit 3"
+contains "$work/err" "too many open files (raise the limit of open files" "dump says what to do"
 
 # An online rebuild, stopped before the swap: the difference, then the swap.
 expect 0 "rebuild without the swap" -- "$PLEDGED" replay --data "$work/d" --no-swap
@@ -601,6 +608,25 @@ expect 3 "no import while serve consumes" -- "$PLEDGED" import --data "$work/loc
 kill -TERM "$serve1"
 wait "$serve1" && ok || fail "the first serve stops cleanly on SIGTERM"
 
+# The lock files get their holder's id written in: never through a link
+# (into whatever it points at) nor into a pipe.
+printf 'precious\n' >"$work/precious"
+for lock in writer.lock rebuild.lock; do
+	mv "$work/locked/$lock" "$work/$lock.kept"
+	ln -s "$work/precious" "$work/locked/$lock"
+	taker=import # the command that takes the lock
+	[ $lock = rebuild.lock ] && taker=replay
+	expect 3 "$taker through a linked $lock" -- "$PLEDGED" $taker --data "$work/locked" </dev/null
+	contains "$work/err" "it is a symbolic link: remove it" "the refusal says $lock is a link"
+	[ "$(cat "$work/precious")" = precious ] && ok || fail "the file $lock linked to was written"
+	rm "$work/locked/$lock"
+	mkfifo "$work/locked/$lock"
+	expect 3 "$taker with a pipe for $lock" -- timeout 20 "$PLEDGED" $taker --data "$work/locked" </dev/null
+	contains "$work/err" "$lock is not a regular file" "the refusal says $lock is no file"
+	rm "$work/locked/$lock"
+	mv "$work/$lock.kept" "$work/locked/$lock"
+done
+
 # publish and forget with --data send to the topic serve consumes from its
 # embedded broker, which would make and keep any other topic unread.
 mkdir "$work/other"
@@ -621,6 +647,16 @@ expect 2 "nor from a config file" -- \
 expect 2 "forget --data with another topic than serve's" -- \
 	"$PLEDGED" forget --data "$work/other" --topic pledges --supporter sup-0001
 expect 0 "forget --data to serve's topic" -- "$PLEDGED" forget --data "$work/other" --supporter sup-0001
+cp "$work/other/broker.topic" "$work/topic.kept"
+printf 'bad topic!!\n' >"$work/other/broker.topic"
+expect 3 "publish --data when broker.topic holds no topic name" -- \
+	"$PLEDGED" publish --data "$work/other" <"$work/three.jsonl"
+contains "$work/err" "broker.topic: topic 'bad topic!!' has a character" "the refusal quotes the file"
+head -c 300 /dev/zero | tr '\0' x >"$work/other/broker.topic"
+expect 3 "publish --data when broker.topic's line is too long" -- \
+	"$PLEDGED" publish --data "$work/other" <"$work/three.jsonl"
+contains "$work/err" "holds no topic name (empty, or a line too long)" "the refusal says why"
+mv "$work/topic.kept" "$work/other/broker.topic"
 applied=
 for _ in $(seq 100); do
 	"$PLEDGED" dump --data "$work/other" >"$work/other.dump" 2>/dev/null

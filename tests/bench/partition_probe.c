@@ -12,7 +12,8 @@
  * history), on the bench's log:
  *
  *   raw scan            a cursor over the log, as replay_bench's baseline
- *   walk and decode     evlog_each + decode_event, one thread
+ *   walk and decode     evlog_each + decode_event, one thread, and each of
+ *                       two threads walking half the log (wall time)
  *   state, log order    the model in log order, tables sized in advance
  *   state, partitioned  the same model scattered by key, tables the size
  *                       of --bucket entries (scatters included)
@@ -24,6 +25,7 @@
  */
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <lmdb.h>
 #include <stdlib.h>
 #include <time.h>
@@ -107,6 +109,7 @@ static int copy_entry(const struct evlog_entry *le, void *arg)
 {
 	struct log_copy *lc = arg;
 	struct decoded d;
+	d.keys = (struct proj_keys){0}; /* an event's keys are set for its fields only */
 	decode_event(&d, le->raw, le->raw_len, NULL, 0);
 	if (d.rc)
 		return PL_ECORRUPT;
@@ -119,6 +122,71 @@ static int copy_entry(const struct evlog_entry *le, void *arg)
 	if (d.ev.type == PL_EV_PLEDGE_REFUNDED)
 		e->refund_no = (uint32_t)lc->refunds++;
 	return 0;
+}
+
+/* Half of the log walked and decoded by a thread of its own (decode_halves). */
+struct half {
+	struct store *st;
+	uint64_t from, to; /* log positions */
+	struct entry *e;   /* the entry at seq goes to e[seq - 1] */
+	int rc;
+};
+
+static int decode_into(const struct evlog_entry *le, void *arg)
+{
+	struct half *h = arg;
+	if (le->seq > h->to)
+		return 1;
+	struct decoded d;
+	d.keys = (struct proj_keys){0}; /* an event's keys are set for its fields only */
+	decode_event(&d, le->raw, le->raw_len, NULL, 0);
+	if (d.rc)
+		return PL_ECORRUPT;
+	h->e[le->seq - 1] = (struct entry){.seq = le->seq, .amount = pl_event_int(&d.ev, PL_F_AMOUNT),
+					   .at = pl_event_int(&d.ev, PL_F_AT), .type = (uint8_t)d.ev.type,
+					   .campaign = d.keys.campaign, .pledge = d.keys.pledge,
+					   .supporter = d.keys.supporter, .backer = d.keys.backer,
+					   .comment = d.keys.comment};
+	return 0;
+}
+
+static void *decode_half(void *arg)
+{
+	struct half *h = arg;
+	struct store_txn t;
+	h->rc = store_read_begin(h->st, &t);
+	if (h->rc == 0) {
+		h->rc = evlog_each(&t, h->from, decode_into, h, NULL);
+		store_abort(&t);
+	}
+	return NULL;
+}
+
+/* Whether a and b are one entry (a refund's number is the one-thread copy's own). */
+static bool same_entry(const struct entry *a, const struct entry *b)
+{
+	return a->seq == b->seq && a->amount == b->amount && a->at == b->at &&
+	       a->type == b->type && fp_cmp(&a->campaign, &b->campaign) == 0 &&
+	       fp_cmp(&a->pledge, &b->pledge) == 0 && fp_cmp(&a->supporter, &b->supporter) == 0 &&
+	       fp_cmp(&a->backer, &b->backer) == 0 && fp_cmp(&a->comment, &b->comment) == 0;
+}
+
+/* Walks and decodes the log's n entries on two threads, a half each: seconds of wall time. */
+static double decode_halves(struct store *st, size_t n, struct entry *out)
+{
+	struct half h[2] = {{st, 1, n / 2, out, 0}, {st, n / 2 + 1, n, out, 0}};
+	pthread_t other;
+	double t0 = now_s();
+	if (pthread_create(&other, NULL, decode_half, &h[1]) != 0)
+		exit(1);
+	decode_half(&h[0]);
+	pthread_join(other, NULL);
+	double took = now_s() - t0;
+	if (h[0].rc < 0 || h[1].rc < 0) {
+		fprintf(stderr, "partition_probe: the log does not decode on two threads\n");
+		exit(1);
+	}
+	return took;
 }
 
 /* The model's tables, and what they hold at the end, summed, to compare the two orders. */
@@ -599,7 +667,13 @@ int main(int argc, char **argv)
 				 .comments.item_size = sizeof(struct comment_item)};
 	state_init(&in_order, sizeof(struct pledge_by_entry));
 	state_init(&by_key, sizeof(struct pledge_by_key));
-	double scan = 1e9, walk = 1e9, ordered = 1e9, parted = 1e9, sort = 1e9, put = 1e9;
+	double scan = 1e9, walk = 1e9, walk2 = 1e9, ordered = 1e9, parted = 1e9, sort = 1e9,
+	       put = 1e9;
+	struct entry *spare = malloc(events * sizeof(struct entry));
+	if (!spare) {
+		fprintf(stderr, "partition_probe: out of memory\n");
+		return 1;
+	}
 	double phases[4] = {0};
 	for (int run = 0; run < runs; run++) {
 		struct store_txn t;
@@ -618,6 +692,12 @@ int main(int argc, char **argv)
 		}
 		keep_least(&scan, t1 - t0);
 		keep_least(&walk, t2 - t1);
+		keep_least(&walk2, decode_halves(st, lc.n, spare));
+		for (size_t i = 0; i < lc.n; i++)
+			if (!same_entry(&spare[i], &lc.e[i])) {
+				fprintf(stderr, "partition_probe: two threads decoded another log\n");
+				return 1;
+			}
 
 		state_reset(&in_order);
 		t0 = now_s();
@@ -649,6 +729,7 @@ int main(int argc, char **argv)
 	       lc.n, bucket, runs);
 	printf("  raw scan                %6.0f\n", scan * ns);
 	printf("  walk and decode         %6.0f\n", walk * ns);
+	printf("  the same, two threads   %6.0f (wall time)\n", walk2 * ns);
 	printf("  state, log order        %6.0f\n", ordered * ns);
 	printf("  state, partitioned      %6.0f (pledges: scatter %.0f, apply %.0f; nets and comments: scatter %.0f, apply %.0f)\n",
 	       parted * ns, phases[0] * ns, phases[1] * ns, phases[2] * ns, phases[3] * ns);
@@ -663,6 +744,7 @@ int main(int argc, char **argv)
 	free(pt.refund_supporter);
 	free(pt.refund_backer);
 	free(lc.e);
+	free(spare);
 	fixture_close(st);
 	fixture_remove(dir);
 	return 0;

@@ -535,6 +535,9 @@ void index_txn_rewind(struct index *ix)
 	}
 	ix->d = ix->saved;
 	ix->release_frozen = false;
+	/* A filter started in the transaction (a merge's planned output) must
+	 * not stand for the next run given its number back. */
+	prune_run_filters(ix);
 }
 
 void index_txn_end(struct index *ix, bool committed)

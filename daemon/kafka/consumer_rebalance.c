@@ -15,8 +15,6 @@
 #include "group_generation.h"
 #include "log.h"
 
-#define OTHERS_RECENT_MS 300000 /* another member heard since: not alone in the group */
-
 static void format_offset(char *buf, size_t size, int64_t offset)
 {
 	if (offset == RD_KAFKA_OFFSET_BEGINNING)
@@ -82,12 +80,18 @@ static void record_ownership(struct consumer *c, bool revoked, bool lost)
 	if (revoked && lost) {
 		/* A standby that holds nothing announces itself all the same. */
 		bool others = cluster_others_heard_since(&c->m->cluster,
-							 clock_wall_ms() - OTHERS_RECENT_MS);
-		if (ownership_lose(&c->m->owner, others))
+							 clock_wall_ms() - CLUSTER_OTHERS_RECENT_MS);
+		enum ownership_loss loss = ownership_lose(&c->m->owner, others);
+		if (loss == OWNERSHIP_KEPT)
 			log_warn("lost the consumer group's assignment (Kafka unreachable for longer "
 				 "than the session timeout); alone in the group, this instance goes "
 				 "on answering for its campaigns, marked stale (X-Pledged-Stale-Since), "
 				 "until the group forms again");
+		else if (loss == OWNERSHIP_UNDECIDED)
+			log_warn("lost the consumer group's assignment after this process did not run "
+				 "for longer than the session timeout; its campaigns wait (503) until "
+				 "the announcements made meanwhile are read: another instance may "
+				 "have joined and hold them");
 		return;
 	}
 	if (rd_kafka_assignment(c->rk, &now) == RD_KAFKA_RESP_ERR_NO_ERROR)

@@ -105,6 +105,11 @@ static void *members_main(void *arg)
 			rd_kafka_message_t *msg = rd_kafka_consumer_poll(mb->consumer, 100);
 			if (msg && !msg->err)
 				hear(mb, msg);
+			else if (msg && msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				ownership_heard_all(&mb->m->owner,
+						    cluster_others_heard_since(
+							    &mb->m->cluster,
+							    clock_wall_ms() - CLUSTER_OTHERS_RECENT_MS));
 			if (msg)
 				rd_kafka_message_destroy(msg);
 			rd_kafka_poll(mb->producer, 0);
@@ -119,7 +124,9 @@ static rd_kafka_t *client_new(rd_kafka_type_t type, const struct members_options
 	rd_kafka_conf_t *conf = kafka_conf_new(opt->kafka, opt->kafka_count, err, err_size);
 	if (!conf || kafka_conf_set(conf, "bootstrap.servers", opt->brokers, err, err_size) ||
 	    (group && (kafka_conf_set(conf, "group.id", group, err, err_size) ||
-		       kafka_conf_set(conf, "enable.auto.commit", "false", err, err_size))) ||
+		       kafka_conf_set(conf, "enable.auto.commit", "false", err, err_size) ||
+		       /* the end of the announcements: ownership_heard_all */
+		       kafka_conf_set(conf, "enable.partition.eof", "true", err, err_size))) ||
 	    (!group && kafka_conf_set(conf, "queue.buffering.max.messages", "100", err, err_size))) {
 		if (conf)
 			rd_kafka_conf_destroy(conf);
@@ -157,6 +164,7 @@ int members_start(struct members **out, struct metrics *m, const struct members_
 		return PL_EINVAL;
 	}
 	cluster_set_self(&m->cluster, mb->id, mb->url);
+	ownership_hear_announcements(&m->owner);
 	/* The first announcement makes the topic where brokers create topics on use. */
 	announce(mb);
 	rd_kafka_flush(mb->producer, 2000);

@@ -20,6 +20,8 @@
 #define CLUSTER_URL_MAX 256
 /* Announcements come every second; three missed ones and it is gone. */
 #define CLUSTER_FRESH_MS 3000
+/* Another member heard since: not alone in the group (ownership_lose). */
+#define CLUSTER_OTHERS_RECENT_MS 300000
 
 struct cluster_member {
 	char id[CLUSTER_ID_MAX];

@@ -42,6 +42,7 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 	o->group_generation = group_generation;
 	o->changed_ms = clock_wall_ms();
 	o->lost_ms = 0;
+	o->loss_undecided = false;
 	o->unsure_until_ms = 0;
 	o->spoke_ms = clock_boot_ms();
 	pthread_mutex_unlock(&o->lock);
@@ -62,12 +63,24 @@ static bool owns(const struct ownership *o, int32_t p)
  * (ownership_expect_alive); under the lock. */
 static bool in_force(const struct ownership *o)
 {
-	if (!o->assigned)
+	if (!o->assigned || o->loss_undecided)
 		return false;
 	if (!o->silent_after_ms)
 		return true;
 	int64_t now = clock_boot_ms();
 	return now - o->alive_ms <= o->silent_after_ms && now >= o->unsure_until_ms;
+}
+
+/* A lone instance keeps what it held, marked stale since it was lost; under the lock. */
+static void keep_lost(struct ownership *o)
+{
+	if (!o->lost_ms || o->loss_undecided)
+		o->generation++; /* answers change: marked stale, or no longer waiting */
+	if (!o->lost_ms)
+		o->lost_ms = clock_wall_ms();
+	o->loss_undecided = false;
+	o->unsure_until_ms = 0;
+	o->spoke_ms = clock_boot_ms();
 }
 
 void ownership_expect_alive(struct ownership *o, int64_t session_ms)
@@ -83,6 +96,8 @@ bool ownership_alive(struct ownership *o)
 	int64_t now = clock_boot_ms();
 	pthread_mutex_lock(&o->lock);
 	bool froze = o->silent_after_ms && now - o->alive_ms > o->silent_after_ms;
+	if (froze)
+		o->thawed_ms = now;
 	/* Unless the group spoke since the freeze began (librdkafka noticed the
 	 * lost session, or assigned anew), or a lone instance's answers are
 	 * marked stale already: what it said stands. */
@@ -90,6 +105,8 @@ bool ownership_alive(struct ownership *o)
 		o->unsure_until_ms = now + o->silent_after_ms;
 		o->generation++; /* answers change: campaigns wait */
 	}
+	if (o->loss_undecided && now >= o->undecided_until_ms)
+		keep_lost(o); /* nothing heard: alone, as far as can be told */
 	o->alive_ms = now;
 	pthread_mutex_unlock(&o->lock);
 	return froze;
@@ -103,6 +120,7 @@ void ownership_release(struct ownership *o)
 	o->generation++; /* the group's stays: announcements of letting go carry it */
 	o->changed_ms = clock_wall_ms();
 	o->lost_ms = 0;
+	o->loss_undecided = false;
 	o->unsure_until_ms = 0;
 	o->spoke_ms = clock_boot_ms();
 	pthread_mutex_unlock(&o->lock);
@@ -117,22 +135,49 @@ static bool owns_all(const struct ownership *o)
 	return o->count > 0;
 }
 
-bool ownership_lose(struct ownership *o, bool others_heard)
+enum ownership_loss ownership_lose(struct ownership *o, bool others_heard)
 {
+	int64_t now = clock_boot_ms();
 	pthread_mutex_lock(&o->lock);
+	/* Told before the watch's next beat: the freeze ends now. */
+	if (o->silent_after_ms && now - o->alive_ms > o->silent_after_ms)
+		o->thawed_ms = now;
 	bool keep = o->partitioner && o->assigned && owns_all(o) && !others_heard;
-	if (keep && !o->lost_ms) {
-		o->lost_ms = clock_wall_ms();
-		o->generation++; /* answers change: they are marked stale */
-	}
-	if (keep) {
+	enum ownership_loss loss = keep ? OWNERSHIP_KEPT : OWNERSHIP_RELEASED;
+	if (keep && o->announcements && o->thawed_ms && o->heard_all_ms < o->thawed_ms) {
+		loss = OWNERSHIP_UNDECIDED;
+		if (!o->loss_undecided)
+			o->generation++; /* answers change: campaigns wait */
+		o->loss_undecided = true;
+		o->undecided_until_ms = now + o->silent_after_ms;
 		o->unsure_until_ms = 0;
-		o->spoke_ms = clock_boot_ms();
+		o->spoke_ms = now;
+	} else if (keep) {
+		keep_lost(o);
 	}
 	pthread_mutex_unlock(&o->lock);
 	if (!keep)
 		ownership_release(o);
-	return keep;
+	return loss;
+}
+
+void ownership_hear_announcements(struct ownership *o)
+{
+	pthread_mutex_lock(&o->lock);
+	o->announcements = true;
+	pthread_mutex_unlock(&o->lock);
+}
+
+void ownership_heard_all(struct ownership *o, bool others_heard)
+{
+	pthread_mutex_lock(&o->lock);
+	o->heard_all_ms = clock_boot_ms();
+	bool undecided = o->loss_undecided;
+	if (undecided && !others_heard)
+		keep_lost(o);
+	pthread_mutex_unlock(&o->lock);
+	if (undecided && others_heard)
+		ownership_release(o);
 }
 
 int64_t ownership_stale_since(struct ownership *o)

@@ -46,6 +46,13 @@ struct ownership {
 	int64_t silent_after_ms; /* a freeze longer than this loses the group's session; 0: none */
 	int64_t unsure_until_ms; /* after a freeze, answers wait until the group speaks */
 	int64_t spoke_ms;        /* the group's last word: set, release or lose */
+	/* A loss after a freeze, decided once the announcements made during it
+	 * are read (ownership_lose, ownership_heard_all); boot clock too */
+	bool announcements;       /* others' announcements are read (members.h) */
+	int64_t thawed_ms;        /* when the last freeze was seen to end */
+	int64_t heard_all_ms;     /* when the announcements were last read to their end */
+	bool loss_undecided;      /* lost after a freeze: alone, as far as was heard then? */
+	int64_t undecided_until_ms;
 };
 
 enum ownership_answer {
@@ -117,6 +124,12 @@ void ownership_release(struct ownership *o);
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
 				   int32_t *partition, int32_t *count, int64_t *changed_ms);
 
+enum ownership_loss {
+	OWNERSHIP_RELEASED,  /* another instance may hold them next */
+	OWNERSHIP_KEPT,      /* alone in the group: kept, marked stale */
+	OWNERSHIP_UNDECIDED, /* after a freeze: waiting to read the announcements */
+};
+
 /*
  * Records that the consumer lost its assignment without a rebalance: its
  * session with the group timed out (Kafka unreachable). An instance that
@@ -125,10 +138,24 @@ enum ownership_answer ownership_of(struct ownership *o, const char *campaign, si
  * else holds them until the group forms again: it keeps them, its figures
  * stale from now on (ownership_stale_since), rather than take the
  * campaigns' pages down with Kafka. Any other releases them
- * (ownership_release), as another instance may hold them next. Returns
- * whether it kept them.
+ * (ownership_release), as another instance may hold them next.
+ *
+ * Lost after a freeze (ownership_expect_alive), by an instance that reads
+ * announcements and has not read them to their end since: one that joined
+ * during the freeze may hold them now, unheard yet. Campaigns then wait
+ * (503) until ownership_heard_all decides, or a session timeout passes
+ * with nothing heard (kept then: Kafka may be gone too).
  */
-bool ownership_lose(struct ownership *o, bool others_heard);
+enum ownership_loss ownership_lose(struct ownership *o, bool others_heard);
+
+/* Others' announcements are read from now on (members.h). */
+void ownership_hear_announcements(struct ownership *o);
+
+/*
+ * The announcements were read to their end; others_heard: another member
+ * among them lately. Decides a loss left undecided (ownership_lose).
+ */
+void ownership_heard_all(struct ownership *o, bool others_heard);
 
 /*
  * From now on a sign of life (ownership_alive) comes every session_ms at
@@ -142,7 +169,8 @@ bool ownership_lose(struct ownership *o, bool others_heard);
  */
 void ownership_expect_alive(struct ownership *o, int64_t session_ms);
 
-/* A sign of life: true when the one before came more than session_ms ago. */
+/* A sign of life: true when the one before came more than session_ms ago.
+ * It also ends a loss left undecided for longer than session_ms (kept). */
 bool ownership_alive(struct ownership *o);
 
 /* When the partitions held were lost (ownership_lose), wall-clock ms; 0 while not. */

@@ -687,6 +687,82 @@ static void test_ownership_after_freeze(void)
 	ownership_deinit(&o);
 }
 
+/*
+ * Lost after a freeze: an instance that reads announcements waits to read
+ * those made meanwhile (another may have joined and taken everything)
+ * before it keeps its campaigns, marked stale, as one alone.
+ */
+static void test_loss_after_freeze(void)
+{
+	enum { SESSION_MS = 400, FROZEN_US = 600000, BEAT_US = 50000 };
+	struct ownership o;
+	ownership_init(&o);
+	ownership_enforce(&o, by_length);
+	ownership_hear_announcements(&o);
+	int32_t all[] = {0, 1, 2, 3}, part, count;
+	char held[64];
+	ownership_set(&o, 4, all, 4, 1);
+	ownership_expect_alive(&o, SESSION_MS);
+	ownership_heard_all(&o, false);
+	CHECK(!ownership_alive(&o));
+	/* Told before the watch's next beat; nobody else heard before the freeze. */
+	usleep(FROZEN_US);
+	CHECK_INT(ownership_lose(&o, false), OWNERSHIP_UNDECIDED);
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_WAITING);
+	CHECK(ownership_stale_since(&o) == 0);
+	CHECK(ownership_alive(&o));
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_WAITING);
+	/* Read to their end: another member joined meanwhile. Nothing is kept. */
+	ownership_heard_all(&o, true);
+	struct ownership_view v;
+	ownership_view(&o, &v);
+	CHECK(!v.in_force && v.lost_ms == 0);
+	ownership_view_describe(&v, held, sizeof held);
+	CHECK_STR(held, "waiting");
+	/* The watch's beat first, then the loss; nobody else was heard: kept, stale. */
+	ownership_set(&o, 4, all, 4, 2);
+	CHECK(!ownership_alive(&o));
+	usleep(FROZEN_US);
+	CHECK(ownership_alive(&o));
+	CHECK_INT(ownership_lose(&o, false), OWNERSHIP_UNDECIDED);
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_WAITING);
+	ownership_heard_all(&o, false);
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
+	CHECK(ownership_stale_since(&o) > 0);
+	/* Nothing read after the freeze (Kafka gone with it): kept once a session
+	 * timeout has passed. */
+	ownership_set(&o, 4, all, 4, 3);
+	CHECK(!ownership_alive(&o));
+	usleep(FROZEN_US);
+	CHECK_INT(ownership_lose(&o, false), OWNERSHIP_UNDECIDED);
+	CHECK(ownership_alive(&o));
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_WAITING);
+	for (int beats = 0; beats * BEAT_US < FROZEN_US; beats++) {
+		usleep(BEAT_US);
+		CHECK(!ownership_alive(&o));
+	}
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
+	CHECK(ownership_stale_since(&o) > 0);
+	/* Announcements read since the freeze: decided at once. */
+	ownership_set(&o, 4, all, 4, 4);
+	ownership_heard_all(&o, false);
+	CHECK_INT(ownership_lose(&o, false), OWNERSHIP_KEPT);
+	ownership_set(&o, 4, all, 4, 5);
+	CHECK_INT(ownership_lose(&o, true), OWNERSHIP_RELEASED);
+	ownership_deinit(&o);
+	/* An instance that reads no announcements decides at once, freeze or not. */
+	ownership_init(&o);
+	ownership_enforce(&o, by_length);
+	ownership_set(&o, 4, all, 4, 1);
+	ownership_expect_alive(&o, SESSION_MS);
+	usleep(FROZEN_US);
+	CHECK_INT(ownership_lose(&o, false), OWNERSHIP_KEPT);
+	CHECK(ownership_alive(&o)); /* the watch's beat: what the group said stands */
+	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
+	CHECK(ownership_stale_since(&o) > 0);
+	ownership_deinit(&o);
+}
+
 /* Who counts as another member: not this instance's former run at its own
  * address (read back when it starts), nor an announcement made long ago. */
 static void test_cluster_heard(void)
@@ -2138,6 +2214,7 @@ int main(int argc, char **argv)
 	test_stream_ownership();
 	test_cluster_heard();
 	test_ownership_after_freeze();
+	test_loss_after_freeze();
 	test_stream_staleness();
 	test_cache_control();
 	test_comments();

@@ -13,10 +13,11 @@
 set -u
 PLEDGED=$1 MOCK=$2
 work=$(mktemp -d "${TMPDIR:-/tmp}/pledged-lost-XXXXXX")
-MOCK_PID= A_PID= B_PID= C_PID= D_PID= E_PID= SSE_PID=
+MOCK_PID= A_PID= B_PID= C_PID= D_PID= E_PID= G_PID= H_PID= SSE_PID=
 cleanup() {
 	[ -n "$MOCK_PID" ] && kill -CONT "$MOCK_PID" 2>/dev/null
-	for pid in $SSE_PID $A_PID $B_PID $C_PID $D_PID $E_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	[ -n "$G_PID" ] && kill -CONT "$G_PID" 2>/dev/null
+	for pid in $SSE_PID $A_PID $B_PID $C_PID $D_PID $E_PID $G_PID $H_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -26,10 +27,12 @@ die() { fail "$*"; tail -n 15 "$work"/*.log >&2; finish; exit 1; }
 . "$(dirname "$0")/mock_broker.sh"
 start_mock_broker "$MOCK" "$work" 2
 
-start() { # start NAME GROUP: sets NAME_PID, NAME_URL, NAME_ADMIN
-	"$PLEDGED" serve --brokers "$ADDR" --group "$2" --data "$work/$1" --listen 127.0.0.1:0 \
+start() { # start NAME GROUP [PORT]: sets NAME_PID, NAME_URL, NAME_ADMIN; PORT advertised
+	local listen=127.0.0.1:0 advertise=()
+	[ $# -gt 2 ] && listen=127.0.0.1:$3 advertise=(--advertise-url "http://127.0.0.1:$3")
+	"$PLEDGED" serve --brokers "$ADDR" --group "$2" --data "$work/$1" --listen "$listen" \
 		--admin-listen 127.0.0.1:0 --batch-ms 10 --kafka session.timeout.ms=6000 \
-		--kafka heartbeat.interval.ms=500 2>"$work/$1.log" &
+		--kafka heartbeat.interval.ms=500 "${advertise[@]}" 2>"$work/$1.log" &
 	eval "$1_PID=$!"
 	local port admin
 	port=$(serve_port "$work/$1.log")
@@ -158,4 +161,41 @@ grep -q "did not run for longer than the consumer group's session timeout" "$wor
 	fail "E's log does not say it was frozen"
 kill -TERM "$E_PID"; wait "$E_PID" && ok || fail "E stops cleanly"
 E_PID=
+
+# 4. A lone instance frozen while another joined its group and took every
+# partition: running again, it does not answer for them, fresh or marked
+# stale as one alone, before it has read the newcomer's announcements;
+# then the group splits the topic between the two.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+start G joined "$(free_port)"
+wait_header "$G_URL" /v1/campaigns/c1 X-Pledged-Partitions '^0,1 of 2$' 30 || die "G was not assigned both partitions"
+for _ in $(seq 100); do [ "$(status "$G_URL" /v1/campaigns/c1)" = 200 ] && [ "$(raised)" = 750 ] && break; sleep 0.1; done
+[ "$(raised)" = 750 ] && ok || die "G did not catch up: $(cat "$work/body")"
+kill -STOP "$G_PID"
+start H joined "$(free_port)"
+wait_header "$H_URL" /v1/campaigns/c1 X-Pledged-Partitions '^0,1 of 2$' 30 ||
+	die "H did not take both partitions while G was frozen"
+sleep 2 # H has announced itself
+kill -CONT "$G_PID"
+answers=
+for _ in $(seq 100); do
+	code=$(status "$G_URL" /v1/campaigns/c1)
+	stale=$(header X-Pledged-Stale-Since)
+	answers="$answers $code${stale:+(stale)}"
+	[ "$code" = 200 ] && [ -n "$stale" ] && break
+	sleep 0.1
+done
+case "$answers" in
+*"(stale)"*) fail "G answered as the lone holder of what H held, after its freeze:$answers" ;;
+*) ok ;;
+esac
+! grep -q "alone in the group, this instance goes on answering" "$work/G.log" && ok ||
+	fail "G kept its campaigns as one alone: $(grep -i "lost the consumer group" "$work/G.log")"
+for _ in $(seq 60); do
+	wait_header "$G_URL" /v1/campaigns/c1 X-Pledged-Partitions '^[01] of 2$' 1 &&
+		wait_header "$H_URL" /v1/campaigns/c1 X-Pledged-Partitions '^[01] of 2$' 1 && break
+done
+[ "$(header X-Pledged-Partitions)" != "0,1 of 2" ] && ok || fail "the group did not split the topic between G and H"
+kill -TERM "$G_PID" "$H_PID"; wait "$G_PID" && wait "$H_PID" && ok || fail "G and H stop cleanly"
+G_PID= H_PID=
 finish

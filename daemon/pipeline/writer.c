@@ -11,12 +11,16 @@ static int still_live(void *w, struct store_txn *t)
 	return writer_check_live(w, t);
 }
 
-/* Opens the live slot as of t and brings it up to the end of the log. */
+/*
+ * Opens the live slot as of t and brings it up to the end of the log. Its
+ * generation is the writer's only once it is open: a slot that failed to
+ * open or catch up is closed, and must be opened again (writer_check_live).
+ */
 static int open_live(struct writer *w, struct store_txn *t, struct replay_result *res)
 {
 	enum store_slot which;
-	uint64_t head;
-	int rc = proj_live(t, &which, &w->generation);
+	uint64_t head, generation;
+	int rc = proj_live(t, &which, &generation);
 	if (rc == 0)
 		rc = evlog_last_seq(t, &head);
 	if (rc == 0)
@@ -31,6 +35,8 @@ static int open_live(struct writer *w, struct store_txn *t, struct replay_result
 		rc = PL_ECORRUPT;
 	if (rc)
 		slot_close(&w->live);
+	else
+		w->generation = generation;
 	return rc;
 }
 
@@ -59,7 +65,7 @@ int writer_check_live(struct writer *w, struct store_txn *t)
 	int rc = proj_live(t, &which, &gen);
 	if (rc)
 		return rc;
-	return gen == w->generation && which == w->live.which ? PL_OK : PL_EBUSY;
+	return w->live.open && gen == w->generation && which == w->live.which ? PL_OK : PL_EBUSY;
 }
 
 int writer_follow(struct writer *w, struct replay_result *res)

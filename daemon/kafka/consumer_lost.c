@@ -133,14 +133,22 @@ void consumer_on_offset_out_of_range(struct consumer *c, const char *topic, int3
 	if (consumer_is_lost(c, topic, partition))
 		return;
 	/* Whatever is in hand for it must land first: positions come from LMDB. */
-	if (consumer_flush(c))
-		return;
+	bool written = consumer_flush(c) == 0;
 	rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(one, topic, partition);
 	rd_kafka_pause_partitions(c->rk, one);
 	rd_kafka_topic_partition_list_destroy(one);
-	if (resolve_lost(c, topic, partition, failed_at, true) != LOST_RESUMED) {
-		rd_kafka_topic_partition_list_add(c->lost, topic, partition)->offset = failed_at;
+	/* librdkafka stopped it and says so once: while writes fail it waits
+	 * among the lost, and is decided once they succeed. */
+	if (!written)
+		log_warn("%s [%" PRId32 "]: offset out of range while writes fail; the partition "
+			 "waits until they succeed",
+			 topic, partition);
+	if (!written || resolve_lost(c, topic, partition, failed_at, true) != LOST_RESUMED) {
+		rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_add(c->lost, topic,
+										   partition);
+		p->offset = failed_at;
+		p->opaque = written ? NULL : c; /* not looked at yet: its first look reports */
 		c->lost_check_at_ms = clock_mono_ms() + RECHECK_MS;
 		consumer_update_state(c);
 	}
@@ -153,7 +161,8 @@ void consumer_recheck_lost(struct consumer *c)
 	c->lost_check_at_ms = clock_mono_ms() + RECHECK_MS;
 	for (int i = c->lost->cnt - 1; i >= 0; i--) {
 		rd_kafka_topic_partition_t *p = &c->lost->elems[i];
-		enum lost_outcome o = resolve_lost(c, p->topic, p->partition, p->offset, false);
+		enum lost_outcome o = resolve_lost(c, p->topic, p->partition, p->offset, p->opaque);
+		p->opaque = NULL;
 		if (o == LOST_RESUMED)
 			rd_kafka_topic_partition_list_del_by_idx(c->lost, i);
 		/* A broker that does not answer one will not answer the next: each

@@ -484,6 +484,55 @@ static void test_store_resume(void)
 	kt_env_stop(&e);
 }
 
+static int put_far_offset(struct store_txn *t, void *arg)
+{
+	(void)arg;
+	struct evlog_offset off = {.next = 1000};
+	snprintf(off.cluster, sizeof off.cluster, "oor");
+	evlog_offset_put(t, KT_TOPIC, 1, &off);
+	return t->err;
+}
+
+/*
+ * Partition 1's stored offset is past its end (a recreated topic), so it is
+ * read again from the beginning. librdkafka says so once, having stopped
+ * it; here that comes while a batch of partition 0 is being written and
+ * the write fails. The partition must still be restarted once writes
+ * succeed, not left stopped with /healthz saying all is well.
+ */
+static void test_out_of_range_while_writes_fail(void)
+{
+	struct kt_env e;
+	int64_t ends[PARTITIONS] = {0};
+	struct feed f[2];
+	struct kt_runner r;
+	kt_env_start(&e, 2, PARTITIONS, "oor-fail");
+	e.opt.cluster_id = "oor";
+	e.opt.ingest = flaky_ingest;
+	e.opt.batch_ms = 3000; /* partition 0's messages in hand when partition 1's error comes */
+	atomic_store(&failed_writes, 0);
+	atomic_store(&disk_full, true);
+	CHECK_INT(store_run_write(e.st, put_far_offset, NULL), 0);
+	CHECK_INT(rd_kafka_mock_partition_set_leader(e.cluster.mc, KT_TOPIC, 0, 1), 0);
+	CHECK_INT(rd_kafka_mock_partition_set_leader(e.cluster.mc, KT_TOPIC, 1, 2), 0);
+	feed_init(&f[0], "oor-0", 10, 0, ends);
+	feed_init(&f[1], "oor-1", 10, 1, ends);
+	feed_send(e.producer, &f[0], f[0].count);
+	feed_send(e.producer, &f[1], f[1].count);
+	/* Partition 1's answers come late: its error during partition 0's write. */
+	CHECK_INT(rd_kafka_mock_broker_set_rtt(e.cluster.mc, 2, 300), 0);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	CHECK(kt_wait(writes_failed_twice, NULL, 20000));
+	atomic_store(&disk_full, false);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK_INT(kt_runner_stop(&r), 0);
+	CHECK(kt_check_campaign(e.st, &f[0].expect));
+	CHECK(kt_check_campaign(e.st, &f[1].expect));
+	for (int i = 0; i < 2; i++)
+		kt_events_free(f[i].evs, f[i].count);
+	kt_env_stop(&e);
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : "";
@@ -497,6 +546,8 @@ int main(int argc, char **argv)
 		test_lost_offsets();
 	if (!*only || !strcmp(only, "unread"))
 		test_unread_during_stall();
+	if (!*only || !strcmp(only, "out-of-range"))
+		test_out_of_range_while_writes_fail();
 	if (!*only || !strcmp(only, "brokers"))
 		test_broker_faults();
 	return check_done();

@@ -112,9 +112,10 @@ enum pl_field {
 	  "net falls to 0 no longer counts and may no longer comment.")                     \
 	X(COMMENT_POSTED, "comment.posted", CAMPAIGN,                                              \
 	  PL_BIT(COMMENT) | PL_BIT(SUPPORTER) | PL_BIT(TEXT), PL_BIT(NAME),                 \
-	  "A supporter comments. Only backers may comment: the supporter's net pledged "    \
-	  "amount in this campaign must be above 0 (`not_a_backer`). The comment id is "    \
-	  "new across all campaigns (`duplicate_comment`).")                                \
+	  "A supporter comments on a campaign opened before (`unknown_campaign`). Only "   \
+	  "backers may comment: the supporter's net pledged amount in this campaign must " \
+	  "be above 0 (`not_a_backer`). The comment id is new across all campaigns "       \
+	  "(`duplicate_comment`).")                                                         \
 	X(COMMENT_REMOVED, "comment.removed", CAMPAIGN, PL_BIT(COMMENT), 0,                 \
 	  "Moderation: hides a comment of this campaign (`unknown_comment` when there is "  \
 	  "no such comment here or it was removed already). Its id stays taken.")           \

@@ -177,14 +177,15 @@ int mp_read_token(struct mp_reader *r, struct mp_token *t)
 	return MP_RESERVED;
 }
 
+/* Skips a value inside depth containers; a container is a level, whatever it holds. */
 static int skip_value(struct mp_reader *r, int depth)
 {
 	struct mp_token t;
-	if (depth > MP_MAX_DEPTH)
-		return MP_TOO_DEEP;
 	int rc = mp_read_token(r, &t);
 	if (rc || t.kind != MP_TOKEN_CONTAINER)
 		return rc;
+	if (depth >= MP_MAX_DEPTH)
+		return MP_TOO_DEEP;
 	/* Every item takes a byte at least: refuse counts the input cannot hold. */
 	if (t.items > mp_reader_left(r))
 		return MP_TRUNCATED;

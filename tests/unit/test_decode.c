@@ -502,6 +502,16 @@ static void test_json_nesting_as_decoded(void)
 			  PL_EREJECTED);
 		CHECK_INT(rej.reason == PL_R_BAD_MSGPACK, levels == 33);
 	}
+	/* Levels are containers: the innermost may be empty, 33 are still too many. */
+	for (int levels = 32; levels <= 33; levels++) {
+		unsigned char mp[3 + 33] = {0x81, 0xa1, 'x'};
+		memset(mp + 3, 0x91, (size_t)levels - 1);
+		mp[3 + levels - 1] = 0x90; /* an empty array */
+		struct pl_event ev;
+		struct pl_rejection rej = {0};
+		CHECK_INT(pl_event_decode(mp, (size_t)(3 + levels), NULL, 0, &ev, &rej), PL_EREJECTED);
+		CHECK_INT(rej.reason == PL_R_BAD_MSGPACK, levels == 33);
+	}
 }
 
 /* Packs JSON (a test's own, known good) into buf. */

@@ -391,6 +391,26 @@ static bool held_here(const char *dir)
 }
 
 /* Whether dir's data.mdb is there to open, or may be made (*fresh). */
+/*
+ * Whether data.mdb's first meta page gives a page size LMDB can use: LMDB
+ * reads it before anything else and divides by it (0 killed every command
+ * with SIGFPE). A file too short to say, or not LMDB's, is LMDB's to refuse.
+ */
+static bool page_size_sane(const char *data)
+{
+	enum { LMDB_MAGIC = 0xBEEFC0DE, MAGIC_AT = 4, PAGE_SIZE_AT = 10 }; /* in 4-byte words */
+	uint32_t head[PAGE_SIZE_AT + 1];
+	int fd = open(data, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	ssize_t n = pread(fd, head, sizeof head, 0);
+	close(fd);
+	if (n != (ssize_t)sizeof head || head[MAGIC_AT] != LMDB_MAGIC)
+		return true;
+	uint32_t size = head[PAGE_SIZE_AT];
+	return size >= 512 && size <= 65536 && (size & (size - 1)) == 0;
+}
+
 static int check_data_file(const char *dir, bool create, bool *fresh)
 {
 	char data[4200], lock[4200], marker[4200];
@@ -403,6 +423,8 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 		return PL_EACCESS; /* a dir this user may not enter: not an empty one */
 	off_t data_size = has_data ? sb.st_size : 0;
 	*fresh = false;
+	if (data_size > 0 && !page_size_sane(data))
+		return PL_ECORRUPT;
 	if (stat(marker, &sb) == 0) {
 		/* A creation cut short: its data.mdb holds the layout at most,
 		 * never an event. Begin it again, unless the store was born

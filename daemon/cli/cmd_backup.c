@@ -44,16 +44,17 @@ static const char usage[] =
 	"DEST unusable (full disk, permissions).\n";
 
 /* Whether dest (which need not exist yet) lies in dir or is dir: a copy there
- * would be taken for part of the data dir and copied into every later backup. */
+ * would be taken for part of the data dir and copied into every later backup.
+ * An existing dest is followed wherever it leads (a link into the data dir). */
 static bool inside(const char *dir, const char *dest)
 {
-	char real_dir[PATH_MAX], parent[PATH_MAX], real_parent[PATH_MAX];
+	char real_dir[PATH_MAX], parent[PATH_MAX], real[PATH_MAX];
 	snprintf(parent, sizeof parent, "%s", dest);
-	if (!realpath(dir, real_dir) || !realpath(dirname(parent), real_parent))
+	if (!realpath(dir, real_dir) ||
+	    (!realpath(dest, real) && !realpath(dirname(parent), real)))
 		return false;
 	size_t n = strlen(real_dir);
-	return strncmp(real_parent, real_dir, n) == 0 &&
-	       (real_parent[n] == '\0' || real_parent[n] == '/');
+	return strncmp(real, real_dir, n) == 0 && (real[n] == '\0' || real[n] == '/');
 }
 
 /*

@@ -26,6 +26,7 @@ struct members {
 	char topic[300];
 	pthread_t thread;
 	atomic_bool stop;
+	int64_t read_to; /* after a freeze: the end of the announcements to read up to; -1 none */
 };
 
 static void announce(struct members *mb)
@@ -91,6 +92,42 @@ static void hear(struct members *mb, const rd_kafka_message_t *msg)
 	json_decref(j);
 }
 
+/* The position of the announcements read next; -1 unknown. */
+static int64_t position(struct members *mb)
+{
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(parts, mb->topic, 0);
+	int64_t at = rd_kafka_position(mb->consumer, parts) == RD_KAFKA_RESP_ERR_NO_ERROR
+			     ? parts->elems[0].offset
+			     : -1;
+	rd_kafka_topic_partition_list_destroy(parts);
+	return at;
+}
+
+/*
+ * After a freeze, reads the announcements made meanwhile before ownership
+ * decides whether this instance is alone (ownership_heard_all): up to their
+ * end as the broker says now, not as a fetch made before the freeze said.
+ */
+static void read_since_thaw(struct members *mb)
+{
+	if (mb->read_to < 0 && ownership_unheard_since_thaw(&mb->m->owner)) {
+		int64_t lo, hi;
+		if (rd_kafka_query_watermark_offsets(mb->consumer, mb->topic, 0, &lo, &hi, 2000) ==
+		    RD_KAFKA_RESP_ERR_NO_ERROR)
+			mb->read_to = hi;
+	}
+	if (mb->read_to < 0)
+		return;
+	int64_t at = position(mb);
+	if (at == RD_KAFKA_OFFSET_INVALID || at < mb->read_to)
+		return;
+	mb->read_to = -1;
+	ownership_heard_all(&mb->m->owner,
+			    cluster_others_heard_since(&mb->m->cluster,
+						       clock_wall_ms() - CLUSTER_OTHERS_RECENT_MS));
+}
+
 static void *members_main(void *arg)
 {
 	struct members *mb = arg;
@@ -105,13 +142,9 @@ static void *members_main(void *arg)
 			rd_kafka_message_t *msg = rd_kafka_consumer_poll(mb->consumer, 100);
 			if (msg && !msg->err)
 				hear(mb, msg);
-			else if (msg && msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				ownership_heard_all(&mb->m->owner,
-						    cluster_others_heard_since(
-							    &mb->m->cluster,
-							    clock_wall_ms() - CLUSTER_OTHERS_RECENT_MS));
 			if (msg)
 				rd_kafka_message_destroy(msg);
+			read_since_thaw(mb);
 			rd_kafka_poll(mb->producer, 0);
 		}
 	}
@@ -124,9 +157,7 @@ static rd_kafka_t *client_new(rd_kafka_type_t type, const struct members_options
 	rd_kafka_conf_t *conf = kafka_conf_new(opt->kafka, opt->kafka_count, err, err_size);
 	if (!conf || kafka_conf_set(conf, "bootstrap.servers", opt->brokers, err, err_size) ||
 	    (group && (kafka_conf_set(conf, "group.id", group, err, err_size) ||
-		       kafka_conf_set(conf, "enable.auto.commit", "false", err, err_size) ||
-		       /* the end of the announcements: ownership_heard_all */
-		       kafka_conf_set(conf, "enable.partition.eof", "true", err, err_size))) ||
+		       kafka_conf_set(conf, "enable.auto.commit", "false", err, err_size))) ||
 	    (!group && kafka_conf_set(conf, "queue.buffering.max.messages", "100", err, err_size))) {
 		if (conf)
 			rd_kafka_conf_destroy(conf);
@@ -148,6 +179,7 @@ int members_start(struct members **out, struct metrics *m, const struct members_
 		return PL_ENOMEM;
 	}
 	mb->m = m;
+	mb->read_to = -1;
 	snprintf(mb->id, sizeof mb->id, "m-%" PRIx64 "-%ld", (uint64_t)clock_wall_ms(),
 		 (long)getpid());
 	snprintf(mb->url, sizeof mb->url, "%s", opt->url);

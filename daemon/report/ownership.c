@@ -168,6 +168,14 @@ void ownership_hear_announcements(struct ownership *o)
 	pthread_mutex_unlock(&o->lock);
 }
 
+bool ownership_unheard_since_thaw(struct ownership *o)
+{
+	pthread_mutex_lock(&o->lock);
+	bool unheard = o->announcements && o->thawed_ms > o->heard_all_ms;
+	pthread_mutex_unlock(&o->lock);
+	return unheard;
+}
+
 void ownership_heard_all(struct ownership *o, bool others_heard)
 {
 	pthread_mutex_lock(&o->lock);

@@ -151,9 +151,13 @@ enum ownership_loss ownership_lose(struct ownership *o, bool others_heard);
 /* Others' announcements are read from now on (members.h). */
 void ownership_hear_announcements(struct ownership *o);
 
+/* Whether a freeze ended since the announcements were last read to their end. */
+bool ownership_unheard_since_thaw(struct ownership *o);
+
 /*
- * The announcements were read to their end; others_heard: another member
- * among them lately. Decides a loss left undecided (ownership_lose).
+ * The announcements were read to their end, as the broker gave it after
+ * the last freeze; others_heard: another member among them lately.
+ * Decides a loss left undecided (ownership_lose).
  */
 void ownership_heard_all(struct ownership *o, bool others_heard);
 

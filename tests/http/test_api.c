@@ -712,8 +712,10 @@ static void test_loss_after_freeze(void)
 	CHECK(ownership_stale_since(&o) == 0);
 	CHECK(ownership_alive(&o));
 	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_WAITING);
+	CHECK(ownership_unheard_since_thaw(&o)); /* the members reader reads them */
 	/* Read to their end: another member joined meanwhile. Nothing is kept. */
 	ownership_heard_all(&o, true);
+	CHECK(!ownership_unheard_since_thaw(&o));
 	struct ownership_view v;
 	ownership_view(&o, &v);
 	CHECK(!v.in_force && v.lost_ms == 0);

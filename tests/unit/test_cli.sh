@@ -444,7 +444,22 @@ expect 2 "backup without --to" -- "$PLEDGED" backup --data "$work/d"
 expect 2 "backup into the data dir itself" -- "$PLEDGED" backup --data "$work/d" --to "$work/d/copy"
 contains "$work/err" "lies inside the data dir" "backup says why"
 expect 2 "backup into the data dir by another path" -- "$PLEDGED" backup --data "$work/d" --to "$work/d/../d/x"
+mkdir "$work/d/sub"
+ln -s "$work/d/sub" "$work/link-into-d"
+expect 2 "backup into the data dir through a link to an empty dir there" -- \
+	"$PLEDGED" backup --data "$work/d" --to "$work/link-into-d"
+[ -z "$(ls -A "$work/d/sub")" ] && ok || fail "backup wrote into the data dir through a link"
+rm "$work/link-into-d"
+rmdir "$work/d/sub"
 expect 0 "backup" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup"
+# A meta page whose page size reads 0: LMDB would divide by it.
+cp -r "$work/backup" "$work/psize"
+printf '\0\0\0\0' | dd of="$work/psize/data.mdb" bs=1 seek=40 conv=notrunc 2>/dev/null
+for cmd in verify dump compact; do
+	expect 3 "$cmd of a data file whose page size reads 0" -- "$PLEDGED" $cmd --data "$work/psize"
+	contains "$work/err" "damaged" "$cmd calls it damaged"
+done
+rm -rf "$work/psize"
 # Marked as a data dir holding a store, before anything opens it: a
 # restored copy whose data.mdb then goes missing is refused, not begun anew.
 [ -e "$work/backup/pledged.dir" ] && ok || fail "the copy has no pledged.dir"

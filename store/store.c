@@ -1116,6 +1116,13 @@ void store_remove_dir(const char *dir)
 	rmdir(dir);
 }
 
+void store_remove_dir_locked(const char *dir, int fd)
+{
+	for (size_t i = 0; i < STORE_DIR_FILE_COUNT; i++)
+		unlinkat(fd, store_dir_files[i], 0);
+	rmdir(dir); /* fails, harmlessly, if dir is no longer that directory */
+}
+
 int store_grow(struct store *st)
 {
 	atomic_fetch_add(&st->resizers, 1);

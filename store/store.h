@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /*
  * Named databases: X(ENUM, "name", flags). The log, its offsets and the
@@ -152,6 +153,13 @@ int store_open(struct store **out, const char *dir, const struct store_options *
  * releases it.
  */
 int store_lock_dir(const char *dir, bool exclusive, int *fd);
+
+/*
+ * store_lock_dir(dir, true) for a sweep that found dir with lstat() as
+ * *seen: never through a link, and only the directory seen (a swap in
+ * between is refused, PL_EBUSY). Remove it with store_remove_dir_locked.
+ */
+int store_lock_dir_seen(const char *dir, const struct stat *seen, int *fd);
 void store_unlock_dir(int fd);
 
 /*
@@ -420,6 +428,10 @@ int store_move_into(const char *from, const char *to);
 /* Removes dir and the files a store keeps there (LMDB's two and its own
  * markers): scratch data dirs and copies that failed. */
 void store_remove_dir(const char *dir);
+
+/* store_remove_dir for a dir locked by store_lock_dir_seen: its files are
+ * removed in the directory fd names, wherever dir now points. */
+void store_remove_dir_locked(const char *dir, int fd);
 
 /* The files store_remove_dir() removes, for whoever must remove them where
  * it cannot be called (a signal handler may not format paths). */

@@ -57,6 +57,22 @@ int store_lock_dir(const char *dir, bool exclusive, int *fd)
 	return rc;
 }
 
+int store_lock_dir_seen(const char *dir, const struct stat *seen, int *fd)
+{
+	struct stat sb;
+	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0)
+		return PL_EBUSY;
+	if (fstat(*fd, &sb) != 0 || sb.st_dev != seen->st_dev || sb.st_ino != seen->st_ino ||
+	    flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		close(*fd);
+		*fd = -1;
+		return PL_EBUSY;
+	}
+	note_held(*fd);
+	return PL_OK;
+}
+
 void store_unlock_dir(int fd)
 {
 	if (fd < 0)

@@ -56,11 +56,12 @@ void cli_scratch_sweep(const char *cmd, const char *template, const char *what)
 		    store_dir_in_use(path, &pid) != 0 || !only_store_files(path))
 			continue;
 		/* Its maker holds its lock while it runs (cli_scratch_make); held
-		 * here, no one takes it while it goes. */
+		 * here, no one takes it while it goes. Only the directory looked at:
+		 * swapped for a link since (to someone's data dir), it is left. */
 		int fd;
-		if (store_lock_dir(path, true, &fd))
+		if (store_lock_dir_seen(path, &sb, &fd))
 			continue;
-		store_remove_dir(path);
+		store_remove_dir_locked(path, fd);
 		store_unlock_dir(fd);
 		fprintf(stderr, "pledged %s: removed '%s', %s a killed run left\n", cmd, path, what);
 	}

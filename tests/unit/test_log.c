@@ -591,6 +591,46 @@ static void test_lock_file_gone(void)
 	fixture_remove(dir);
 }
 
+/*
+ * A sweep removes a scratch dir it found with lstat(): only that
+ * directory. Swapped since for a link (to someone's data dir) or for
+ * another directory, it is left, and what the link leads to is untouched.
+ */
+static void test_sweep_lock_seen(void)
+{
+	char base[256], dir[300], moved[300], victim[300], kept[320];
+	fixture_tmpdir(base, sizeof base);
+	snprintf(dir, sizeof dir, "%s/pledged-verify-AAAAAA", base);
+	snprintf(moved, sizeof moved, "%s/moved", base);
+	snprintf(victim, sizeof victim, "%s/victim", base);
+	snprintf(kept, sizeof kept, "%s/data.mdb", victim);
+	CHECK_INT(mkdir(dir, 0700), 0);
+	CHECK_INT(mkdir(victim, 0700), 0);
+	FILE *f = fopen(kept, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	struct stat seen;
+	CHECK_INT(lstat(dir, &seen), 0);
+	int fd;
+	CHECK_INT(rename(dir, moved), 0);
+	CHECK_INT(symlink(victim, dir), 0);
+	CHECK_INT(store_lock_dir_seen(dir, &seen, &fd), PL_EBUSY); /* a link now */
+	CHECK_INT(unlink(dir), 0);
+	CHECK_INT(mkdir(dir, 0700), 0);
+	CHECK_INT(store_lock_dir_seen(dir, &seen, &fd), PL_EBUSY); /* another directory */
+	CHECK_INT(rmdir(dir), 0);
+	CHECK_INT(rename(moved, dir), 0);
+	CHECK_INT(store_lock_dir_seen(dir, &seen, &fd), PL_OK); /* the one seen */
+	store_remove_dir_locked(dir, fd);
+	store_unlock_dir(fd);
+	CHECK(access(dir, F_OK) != 0);
+	CHECK_INT(access(kept, F_OK), 0);
+	unlink(kept);
+	rmdir(victim);
+	rmdir(base);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -623,6 +663,7 @@ int main(int argc, char **argv)
 	test_refused_dirs();
 	test_layout_gone();
 	test_lock_file_gone();
+	test_sweep_lock_seen();
 	proj_staged_deinit(&comments_staged);
 	return check_done();
 }

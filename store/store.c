@@ -188,6 +188,10 @@ static int open_layout(struct store *st, const struct store_options *opt)
 		return store_error(mdb_txn_commit(txn)); /* keeps the handles */
 	}
 	mdb_txn_abort(txn);
+	/* Of this format, every table is made with it: one missing is damage
+	 * (made anew, a lost log would read as an empty one). */
+	if (rc == 0 && format == STORE_FORMAT)
+		return PL_ECORRUPT;
 	if (rc == PL_ENOTFOUND && !opt->create)
 		return PL_EFOREIGN;
 	if (rc && rc != PL_ENOTFOUND)

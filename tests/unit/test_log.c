@@ -494,26 +494,28 @@ static void test_refused_dirs(void)
 }
 
 /* A pledged data dir (its pledged.dir marker there) whose format row or
- * whole "meta" table is gone is damaged, not another program's. */
+ * whole "meta" table is gone is damaged, not another program's; one of its
+ * format that lost a table (the log) is damaged, not given an empty one. */
 static void test_layout_gone(void)
 {
-	for (int whole = 0; whole < 2; whole++) {
+	/* 0: the format row gone; 1: the meta table; 2: the log table. */
+	for (int whole = 0; whole < 3; whole++) {
 		char dir[256];
 		struct store *st = fixture_store(dir, sizeof dir, 0);
 		fixture_close(st);
 		MDB_env *env;
 		MDB_txn *txn;
-		MDB_dbi meta;
+		MDB_dbi dbi;
 		mdb_env_create(&env);
 		mdb_env_set_maxdbs(env, 64);
 		CHECK_INT(mdb_env_open(env, dir, 0, 0640), 0);
 		CHECK_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
-		CHECK_INT(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+		CHECK_INT(mdb_dbi_open(txn, whole == 2 ? "log" : "meta", 0, &dbi), 0);
 		if (whole) {
-			CHECK_INT(mdb_drop(txn, meta, 1), 0);
+			CHECK_INT(mdb_drop(txn, dbi, 1), 0);
 		} else {
 			MDB_val k = {strlen("format"), "format"};
-			CHECK_INT(mdb_del(txn, meta, &k, NULL), 0);
+			CHECK_INT(mdb_del(txn, dbi, &k, NULL), 0);
 		}
 		CHECK_INT(mdb_txn_commit(txn), 0);
 		mdb_env_close(env);

@@ -27,6 +27,7 @@ struct members {
 	pthread_t thread;
 	atomic_bool stop;
 	int64_t read_to; /* after a freeze: the end of the announcements to read up to; -1 none */
+	int64_t asked_ms; /* when that end was last asked for (once a second, Kafka may be down) */
 };
 
 static void announce(struct members *mb)
@@ -111,8 +112,10 @@ static int64_t position(struct members *mb)
  */
 static void read_since_thaw(struct members *mb)
 {
-	if (mb->read_to < 0 && ownership_unheard_since_thaw(&mb->m->owner)) {
+	if (mb->read_to < 0 && clock_mono_ms() - mb->asked_ms >= MEMBERS_INTERVAL_MS &&
+	    ownership_unheard_since_thaw(&mb->m->owner)) {
 		int64_t lo, hi;
+		mb->asked_ms = clock_mono_ms();
 		if (rd_kafka_query_watermark_offsets(mb->consumer, mb->topic, 0, &lo, &hi, 2000) ==
 		    RD_KAFKA_RESP_ERR_NO_ERROR)
 			mb->read_to = hi;

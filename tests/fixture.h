@@ -106,6 +106,23 @@ static inline void fixture_close(struct store *st)
 	store_close(st);
 }
 
+/* The id-th event (from 1) of a simple stream: four campaigns opened (c0..c3),
+ * then pledges of 5 EUR spread over them and 97 supporters, as JSON. */
+static inline void fixture_numbered_event(char *json, size_t size, int id)
+{
+	if (id <= 4)
+		snprintf(json, size,
+			 "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"e%d\",\"at\":1700000000000,"
+			 "\"campaign\":\"c%d\",\"title\":\"t\",\"owner\":\"o\",\"currency\":\"EUR\"}",
+			 id, id - 1);
+	else
+		snprintf(json, size,
+			 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"e%d\",\"at\":1700000000000,"
+			 "\"campaign\":\"c%d\",\"pledge\":\"p%d\",\"supporter\":\"s%d\","
+			 "\"amount\":5,\"currency\":\"EUR\"}",
+			 id, id % 4, id, id % 97);
+}
+
 /* Removes a data dir made by fixture_store (it holds only LMDB's files). */
 static inline void fixture_remove(const char *dir)
 {

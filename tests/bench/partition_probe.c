@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "bench_events.h"
+#include "bench_log.h"
 #include "../fixture.h"
 #include "bytes.h"
 #include "decoded.h"
@@ -42,45 +42,6 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* The bench's log of events messages, through the real ingest path (as replay_bench). */
-static void fill_log(struct store *st, uint64_t events)
-{
-	enum { BATCH = 5000 };
-	static msgpack_sbuffer bufs[BATCH];
-	static struct ingest_msg msgs[BATCH];
-	static char keys[BATCH][32];
-	struct bench_stream s;
-	struct ingest_stats stats = {0};
-	struct writer w;
-	struct slot_options opt = {0};
-	struct replay_result opened;
-	if (writer_open(&w, st, &opt, &opened)) {
-		fprintf(stderr, "partition_probe: cannot open a writer\n");
-		exit(1);
-	}
-	bench_stream_init(&s, 100, 42);
-	for (int i = 0; i < BATCH; i++)
-		msgpack_sbuffer_init(&bufs[i]);
-	for (uint64_t done = 0; done < events;) {
-		size_t n = 0;
-		for (; n < BATCH && done < events; n++, done++) {
-			bench_stream_next(&s, &bufs[n]);
-			memcpy(keys[n], s.key, sizeof keys[n]);
-			msgs[n] = (struct ingest_msg){.src = {"bench", 5, 0, (int64_t)done},
-						      .key = keys[n], .key_len = strlen(keys[n]),
-						      .value = bufs[n].data, .value_len = bufs[n].size};
-		}
-		if (ingest_batch(&w, msgs, n, "", 1700000000000, &stats) || writer_maintain(&w, 2)) {
-			fprintf(stderr, "partition_probe: ingest failed\n");
-			exit(1);
-		}
-	}
-	writer_close(&w);
-	for (int i = 0; i < BATCH; i++)
-		msgpack_sbuffer_destroy(&bufs[i]);
-	bench_stream_deinit(&s);
 }
 
 /* What the model needs of one log entry. */
@@ -652,7 +613,7 @@ int main(int argc, char **argv)
 
 	char dir[256], history_path[300];
 	struct store *st = fixture_store(dir, sizeof dir, 0);
-	fill_log(st, events);
+	bench_fill_log(st, events, "partition_probe");
 	snprintf(history_path, sizeof history_path, "%s/history-probe.mdb", dir);
 	struct log_copy lc = {.e = malloc(events * sizeof(struct entry))};
 	if (!lc.e) {

@@ -16,7 +16,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "bench_events.h"
+#include "bench_log.h"
 #include "../fixture.h"
 #include "rebuild.h"
 
@@ -48,45 +48,6 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static uint64_t fill_log(struct store *st, uint64_t events)
-{
-	enum { BATCH = 5000 };
-	static msgpack_sbuffer bufs[BATCH];
-	static struct ingest_msg msgs[BATCH];
-	static char keys[BATCH][32];
-	struct bench_stream s;
-	struct ingest_stats stats = {0};
-	/* serve's settings, not the test fixture's (which moves and flushes far more often) */
-	struct writer w;
-	struct slot_options opt = {0};
-	struct replay_result opened;
-	if (writer_open(&w, st, &opt, &opened)) {
-		fprintf(stderr, "replay_bench: cannot open a writer\n");
-		exit(1);
-	}
-	bench_stream_init(&s, 100, 42);
-	for (int i = 0; i < BATCH; i++)
-		msgpack_sbuffer_init(&bufs[i]);
-	for (uint64_t done = 0; done < events;) {
-		size_t n = 0;
-		for (; n < BATCH && done < events; n++, done++) {
-			bench_stream_next(&s, &bufs[n]);
-			memcpy(keys[n], s.key, sizeof keys[n]);
-			msgs[n] = (struct ingest_msg){.src = {"bench", 5, 0, (int64_t)done},
-						      .key = keys[n], .key_len = strlen(keys[n]),
-						      .value = bufs[n].data, .value_len = bufs[n].size};
-		}
-		if (ingest_batch(&w, msgs, n, "", 1700000000000, &stats) || writer_maintain(&w, 2)) {
-			fprintf(stderr, "replay_bench: ingest failed\n");
-			exit(1);
-		}
-	}
-	writer_close(&w);
-	for (int i = 0; i < BATCH; i++)
-		msgpack_sbuffer_destroy(&bufs[i]);
-	bench_stream_deinit(&s);
-	return stats.last_seq;
-}
 
 static int touch_entry(const MDB_val *k, const MDB_val *v, void *arg)
 {
@@ -131,7 +92,7 @@ int main(int argc, char **argv)
 	char dir[256];
 	struct store *st = fixture_store(dir, sizeof dir, 0);
 	double start = now_s();
-	uint64_t entries = fill_log(st, events);
+	uint64_t entries = bench_fill_log(st, events, "replay_bench");
 	double fill = now_s() - start;
 	fprintf(stderr, "log of %llu entries from %llu messages built in %.2f s (direct ingest, %.0f msg/s)\n",
 		(unsigned long long)entries, (unsigned long long)events, fill, (double)events / fill);

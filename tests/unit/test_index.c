@@ -126,17 +126,22 @@ static void compare(struct store *st, struct index *ix, const struct model *m, c
 }
 
 /* Work on the index in small write transactions until it has none. */
+/* One work transaction of the index, committed. */
+static void work_once(struct store *st, struct index *ix, size_t max_blocks)
+{
+	struct store_txn t;
+	CHECK_INT(store_write_begin(st, &t), 0);
+	index_txn_begin(ix);
+	CHECK_INT(index_work(ix, &t, max_blocks), 0);
+	int rc = store_commit(&t);
+	index_txn_end(ix, rc == 0);
+	CHECK_INT(rc, 0);
+}
+
 static void work_all(struct store *st, struct index *ix, size_t max_blocks)
 {
-	for (int guard = 0; index_has_work(ix) && guard < 100000; guard++) {
-		struct store_txn t;
-		CHECK_INT(store_write_begin(st, &t), 0);
-		index_txn_begin(ix);
-		CHECK_INT(index_work(ix, &t, max_blocks), 0);
-		int rc = store_commit(&t);
-		index_txn_end(ix, rc == 0);
-		CHECK_INT(rc, 0);
-	}
+	for (int guard = 0; index_has_work(ix) && guard < 100000; guard++)
+		work_once(st, ix, max_blocks);
 }
 
 /* The runs of kind at tier. */
@@ -326,15 +331,8 @@ static void sized_like_another(struct store *st)
 /* Work transactions until the frozen tables are written (merges may stay under way). */
 static void write_frozen(struct store *st, struct index *ix)
 {
-	for (int guard = 0; ix->frozen && guard < 100000; guard++) {
-		struct store_txn t;
-		CHECK_INT(store_write_begin(st, &t), 0);
-		index_txn_begin(ix);
-		CHECK_INT(index_work(ix, &t, 1000), 0);
-		int rc = store_commit(&t);
-		index_txn_end(ix, rc == 0);
-		CHECK_INT(rc, 0);
-	}
+	for (int guard = 0; ix->frozen && guard < 100000; guard++)
+		work_once(st, ix, 1000);
 }
 
 /* Commits a batch putting keys from..from+n-1 of kind. */

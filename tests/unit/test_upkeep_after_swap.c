@@ -40,17 +40,7 @@ static void ingest(int n)
 		int batch = n - done < 50 ? n - done : 50;
 		for (int i = 0; i < batch; i++) {
 			int id = ++events;
-			if (id <= 4)
-				snprintf(json, sizeof json,
-					 "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"e%d\",\"at\":1700000000000,"
-					 "\"campaign\":\"c%d\",\"title\":\"t\",\"owner\":\"o\",\"currency\":\"EUR\"}",
-					 id, id - 1);
-			else
-				snprintf(json, sizeof json,
-					 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"e%d\",\"at\":1700000000000,"
-					 "\"campaign\":\"c%d\",\"pledge\":\"p%d\",\"supporter\":\"s%d\","
-					 "\"amount\":5,\"currency\":\"EUR\"}",
-					 id, id % 4, id, id % 97);
+			fixture_numbered_event(json, sizeof json, id);
 			msgpack_sbuffer_init(&bufs[i]);
 			CHECK_INT(pl_json_to_msgpack(json, strlen(json), &bufs[i], err, sizeof err), PL_OK);
 			msgs[i] = (struct ingest_msg){.src = {"t", 1, 0, offset++},

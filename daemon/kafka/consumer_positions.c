@@ -175,18 +175,25 @@ static void seek_to_stored(struct consumer *c, rd_kafka_topic_partition_list_t *
 	 * message polled (one we may have dropped), so the seek must come last. */
 	rd_kafka_resume_partitions(c->rk, parts);
 	consumer_set_stored_positions(c, parts);
+	/* A seek cannot leave a partition reading past what was dropped.
+	 * librdkafka raises the partition's version barrier when the seek is
+	 * asked for, so whatever was fetched before it is discarded, and a
+	 * seek that timed out is still made, in order, by the partition's
+	 * thread. Refused by the partition itself (__STATE) means librdkafka
+	 * stopped it, and the offset-out-of-range error it reports then makes
+	 * it one of the lost partitions (consumer_lost.c). So failures are
+	 * only told. */
 	rd_kafka_error_t *error = rd_kafka_seek_partitions(c->rk, parts, 5000);
-	if (error && rd_kafka_error_code(error)) {
-		log_error("cannot seek back to the stored offsets: %s; the consumer will resync "
-			  "at the next rebalance",
-			  rd_kafka_error_string(error));
-	}
+	if (error && rd_kafka_error_code(error))
+		log_warn("seeking back to the stored offsets is taking long (%s); it goes on "
+			 "in the background",
+			 rd_kafka_error_string(error));
 	if (error)
 		rd_kafka_error_destroy(error);
 	for (int i = 0; i < parts->cnt; i++)
-		if (parts->elems[i].err)
-			log_error("%s [%" PRId32 "]: seek failed: %s", parts->elems[i].topic,
-				  parts->elems[i].partition, rd_kafka_err2str(parts->elems[i].err));
+		if (parts->elems[i].err && parts->elems[i].err != RD_KAFKA_RESP_ERR__IN_PROGRESS)
+			log_warn("%s [%" PRId32 "]: seek refused: %s", parts->elems[i].topic,
+				 parts->elems[i].partition, rd_kafka_err2str(parts->elems[i].err));
 }
 
 /* Resumes every assigned partition but those waiting for an operator. */

@@ -315,9 +315,9 @@ void evlog_id_prefetch(const struct index *ix, int id_kind, const struct fp *id)
 	index_prefetch(ix, id_kind, id);
 }
 
-void evlog_id_release(struct index *ix, int id_kind, const struct fp *id)
+int evlog_id_release(struct index *ix, int id_kind, const struct fp *id)
 {
-	index_unput(ix, id_kind, id);
+	return index_unput(ix, id_kind, id);
 }
 
 /* Offset key: topic bytes, then the partition big-endian. */

@@ -116,8 +116,9 @@ void evlog_copy_id_fp(struct pl_str id, const struct evlog_source *src, struct f
 int evlog_id_claim(struct index *ix, struct store_txn *t, int id_kind, const struct fp *id);
 /* Prepares the lookup evlog_id_claim() will make (index_prefetch). */
 void evlog_id_prefetch(const struct index *ix, int id_kind, const struct fp *id);
-/* Gives a claimed id back in the same transaction, for an event that was then rejected. */
-void evlog_id_release(struct index *ix, int id_kind, const struct fp *id);
+/* Gives a claimed id back in the same transaction, for an event that was then
+ * rejected. 0, or PL_ENOMEM: the id stays claimed and the transaction must fail. */
+int evlog_id_release(struct index *ix, int id_kind, const struct fp *id);
 
 /* Where consumption of topic/partition resumes. */
 struct evlog_offset {

@@ -495,10 +495,12 @@ int index_put(struct index *ix, int kind, const struct fp *f, const void *value)
 	return rc;
 }
 
-void index_unput(struct index *ix, int kind, const struct fp *f)
+int index_unput(struct index *ix, int kind, const struct fp *f)
 {
-	if (remember(ix, kind, f) == 0)
+	int rc = remember(ix, kind, f);
+	if (rc == 0)
 		memtable_remove(&ix->kinds[kind].active, f);
+	return rc;
 }
 
 size_t index_pending(const struct index *ix)

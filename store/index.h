@@ -179,8 +179,10 @@ int index_get(struct index *ix, struct store_txn *t, int kind, const struct fp *
 void index_prefetch(const struct index *ix, int kind, const struct fp *f);
 /* Sets the value of f. 0 or PL_ENOMEM. */
 int index_put(struct index *ix, int kind, const struct fp *f, const void *value);
-/* Takes back a value set since the last checkpoint (an id claimed by an event then refused). */
-void index_unput(struct index *ix, int kind, const struct fp *f);
+/* Takes back a value set since the last checkpoint (an id claimed by an event
+ * then refused). 0, or PL_ENOMEM when the transaction could not note how to
+ * undo it: the value is then still set, and the transaction must fail. */
+int index_unput(struct index *ix, int kind, const struct fp *f);
 
 /* Entries changed since the last freeze. */
 size_t index_pending(const struct index *ix);

@@ -199,7 +199,8 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 	/* After the id: an event applied before is a duplicate, though the window
 	 * moved since; and a later copy of an erasure applied before is applied. */
 	if (rc == 0 && copy != ERASURE_LATER && !in_window(b, &d->ev, &rej)) {
-		slot_unclaim(&b->w->live, &claimed);
+		if (slot_unclaim(&b->w->live, &claimed))
+			return t->err;
 		return reject(b, i, &rej, &d->ev);
 	}
 	if (rc == 0 && forgotten) {

@@ -133,16 +133,17 @@ int slot_apply_claimed(struct slot *s, const struct decoded *d, const struct fp 
 		       uint64_t seq, struct pl_rejection *rej)
 {
 	int rc = proj_apply(&s->pw, &d->ev, &d->keys, seq, rej);
-	if (rc == PL_EREJECTED)
-		slot_unclaim(s, claimed);
+	if (rc == PL_EREJECTED && slot_unclaim(s, claimed))
+		return s->pw.t->err;
 	if (rc == 0)
 		s->applied_seq = seq;
 	return rc;
 }
 
-void slot_unclaim(struct slot *s, const struct fp *claimed)
+int slot_unclaim(struct slot *s, const struct fp *claimed)
 {
-	evlog_id_release(&s->ix, SLOT_K_EVENT_IDS, claimed);
+	int rc = evlog_id_release(&s->ix, SLOT_K_EVENT_IDS, claimed);
+	return rc ? store_txn_fail(s->pw.t, rc) : PL_OK;
 }
 
 int slot_apply(struct slot *s, const struct decoded *d, const struct evlog_source *src,

@@ -150,8 +150,10 @@ int slot_claim(struct slot *s, const struct decoded *d, const struct evlog_sourc
 	       bool copies, struct fp *claimed);
 int slot_apply_claimed(struct slot *s, const struct decoded *d, const struct fp *claimed,
 		       uint64_t seq, struct pl_rejection *rej);
-/* Gives back an id claimed for an event rejected before the rules saw it. */
-void slot_unclaim(struct slot *s, const struct fp *claimed);
+/* Gives back an id claimed for an event rejected before the rules saw it: 0,
+ * or the error the slot's transaction now fails with (an id kept claimed
+ * would make a corrected copy of the event a duplicate). */
+int slot_unclaim(struct slot *s, const struct fp *claimed);
 
 /*
  * Writes what the transaction's events changed that the writer held: to

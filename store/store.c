@@ -1094,6 +1094,19 @@ int store_rename_durably(const char *from, const char *to)
 	return sync_path(parent);
 }
 
+/* rename() that never replaces dst: a link where the file system cannot say
+ * RENAME_NOREPLACE. errno EEXIST when dst is there. */
+static int rename_no_replace(const char *src, const char *dst)
+{
+	if (renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (link(src, dst) != 0)
+		return -1;
+	return unlink(src);
+}
+
 int store_move_into(const char *from, const char *to)
 {
 	static const char *const moved[] = {"data.mdb", HELD_MARKER};
@@ -1101,8 +1114,11 @@ int store_move_into(const char *from, const char *to)
 		char src[4200], dst[4200];
 		snprintf(src, sizeof src, "%s/%s", from, moved[i]);
 		snprintf(dst, sizeof dst, "%s/%s", to, moved[i]);
-		if (rename(src, dst) != 0 && !(i > 0 && errno == ENOENT))
-			return pl_from_errno(errno);
+		if (rename_no_replace(src, dst) == 0 || (i > 0 && errno == ENOENT))
+			continue;
+		/* Another copy's marker: it moved its data.mdb there first, and
+		 * this one's did not go. */
+		return errno == EEXIST ? PL_EEXIST : pl_from_errno(errno);
 	}
 	return sync_path(to);
 }

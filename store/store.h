@@ -421,7 +421,9 @@ int store_rename_durably(const char *from, const char *to);
  * Moves the closed data dir from's files into the empty directory to on
  * the same file system (a mount point, which cannot be renamed onto), and
  * syncs to: data.mdb first, so that to holds a whole store or none, then
- * its marker. from is left with LMDB's lock file at most.
+ * its marker. from is left with LMDB's lock file at most. Nothing in to is
+ * ever replaced: PL_EEXIST when a data.mdb came there meanwhile (another
+ * copy made into the same directory at the same time).
  */
 int store_move_into(const char *from, const char *to);
 

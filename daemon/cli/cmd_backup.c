@@ -134,6 +134,13 @@ static int copy_checked(const char *dir, const char *tmp, const char *dest, bool
 	if ((rc = cli_check_copy("backup", tmp)))
 		return rc;
 	if ((err = into ? store_move_into(tmp, dest) : store_rename_durably(tmp, dest))) {
+		if (err == PL_EEXIST) {
+			fprintf(stderr, "pledged backup: '%s' got a copy of a data dir while this one "
+					"was made (another backup at the same time?); it is left as it "
+					"is and nothing of this copy was kept: choose another --to\n",
+				dest);
+			return CLI_USAGE;
+		}
 		fprintf(stderr, "pledged backup: cannot move '%s' to '%s': %s; nothing was kept\n",
 			tmp, dest, pl_strerror(err));
 		return CLI_STORE;

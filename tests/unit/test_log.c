@@ -633,6 +633,44 @@ static void test_sweep_lock_seen(void)
 	rmdir(base);
 }
 
+/* Two backups into one empty directory: the second to arrive keeps nothing
+ * and replaces nothing. */
+static void test_move_into_taken(void)
+{
+	char base[256], from[300], to[300], path[340];
+	fixture_tmpdir(base, sizeof base);
+	snprintf(from, sizeof from, "%s/from", base);
+	snprintf(to, sizeof to, "%s/to", base);
+	CHECK_INT(mkdir(from, 0700), 0);
+	CHECK_INT(mkdir(to, 0700), 0);
+	static const char *const files[][2] = {{"from", "data.mdb"}, {"from", "pledged.dir"},
+					       {"to", "data.mdb"}};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s/%s", base, files[i][0], files[i][1]);
+		FILE *f = fopen(path, "w");
+		CHECK(f != NULL);
+		if (f) {
+			fputs(files[i][0], f);
+			fclose(f);
+		}
+	}
+	CHECK_INT(store_move_into(from, to), PL_EEXIST);
+	char held[8] = "";
+	snprintf(path, sizeof path, "%s/data.mdb", to);
+	FILE *f = fopen(path, "r");
+	CHECK(f && fgets(held, sizeof held, f));
+	CHECK_STR(held, "to");
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof path, "%s/pledged.dir", to);
+	CHECK(access(path, F_OK) != 0);
+	snprintf(path, sizeof path, "%s/data.mdb", from);
+	CHECK_INT(access(path, F_OK), 0);
+	store_remove_dir(from);
+	store_remove_dir(to);
+	CHECK_INT(rmdir(base), 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -666,6 +704,7 @@ int main(int argc, char **argv)
 	test_layout_gone();
 	test_lock_file_gone();
 	test_sweep_lock_seen();
+	test_move_into_taken();
 	proj_staged_deinit(&comments_staged);
 	return check_done();
 }

@@ -137,9 +137,9 @@ static int copy_checked(const char *dir, const char *tmp, const char *dest, bool
 		if (err == PL_EEXIST) {
 			fprintf(stderr, "pledged backup: '%s' got a copy of a data dir while this one "
 					"was made (another backup at the same time?); it is left as it "
-					"is and nothing of this copy was kept: choose another --to\n",
+					"is, and nothing was kept of this copy\n",
 				dest);
-			return CLI_USAGE;
+			return CLI_STORE;
 		}
 		fprintf(stderr, "pledged backup: cannot move '%s' to '%s': %s; nothing was kept\n",
 			tmp, dest, pl_strerror(err));

@@ -126,7 +126,15 @@ static int compact(const char *dir)
 				"serve, verify, backup or replay); stop it first\n", dir);
 		return CLI_STORE;
 	}
-	rc = copy(dir, tmp); /* a dir it could not lock, it cannot open either, and says why */
+	/* Its files can be opened by name in a directory this user may not
+	 * list, but the lock is taken on the directory itself. */
+	if (err == 0 && lock_fd < 0) {
+		fprintf(stderr, "pledged compact: cannot lock data dir '%s': the directory is not "
+				"readable by this user, and compact rewrites data.mdb only under its "
+				"lock; allow reading it (chmod u+r) and run compact again\n", dir);
+		return CLI_STORE;
+	}
+	rc = copy(dir, tmp); /* a dir it could not lock otherwise, it cannot open either, and says why */
 	if (rc == 0)
 		rc = cli_check_copy("compact", tmp);
 	err = rc ? PL_OK : store_rename_durably(from, to);

@@ -139,6 +139,22 @@ if command -v flock >/dev/null; then
 else
 	echo "test_cli: flock(1) missing; the data dir's lock is not checked" >&2
 fi
+# A data dir its user may enter and write but not list: compact cannot take
+# the directory's lock there, and refuses rather than rewrite it unlocked.
+# As root, the user is nobody (root reads any directory).
+mkdir "$work/unlisted" && chmod 0711 "$work"
+"$PLEDGED" import --data "$work/unlisted/dir" <"$DEMO" >/dev/null 2>&1
+as_owner=
+if [ "$(id -u)" = 0 ]; then
+	chown -R 65534:65534 "$work/unlisted"
+	as_owner="setpriv --reuid=65534 --regid=65534 --clear-groups"
+fi
+chmod 0300 "$work/unlisted/dir"
+cp "$work/unlisted/dir/data.mdb" "$work/unlisted.before" 2>/dev/null
+expect 3 "compact of a data dir it may not list" -- $as_owner "$PLEDGED" compact --data "$work/unlisted/dir"
+contains "$work/err" "not readable by this user" "compact says why it cannot lock the dir"
+cmp -s "$work/unlisted/dir/data.mdb" "$work/unlisted.before" && ok || fail "compact rewrote a dir it could not lock"
+chmod 0700 "$work/unlisted/dir" "$work"
 if [ "$(ls -A "$work/notes")" = "notes.txt" ]; then ok; else fail "locks left in a directory with no store: $(ls -A "$work/notes")"; fi
 
 # Import the demo plus two bad lines: one not JSON, one rejected by the rules.

@@ -368,11 +368,6 @@ static int apply_pledge(struct apply_ctx *c)
 		return pl_reject(c->rej, PL_R_CURRENCY_MISMATCH,
 				 "pledge '%s' in %.3s, campaign '%s' in %.3s", pl_show(pledge).s, currency.ptr, pl_show(c->campaign).s,
 				 c->state.currency);
-	int64_t amount = pl_event_int(c->ev, PL_F_AMOUNT);
-	if (c->state.totals.raised > INT64_MAX - amount)
-		return pl_reject(c->rej, PL_R_TOTAL_OVERFLOW, "campaign '%s' total would overflow",
-				 pl_show(c->campaign).s);
-
 	const struct fp *f = &c->keys->pledge;
 	uint8_t v[PROJ_PLEDGE_SIZE];
 	rc = state_get(c, PROJ_K_PLEDGE, f, v);
@@ -381,6 +376,10 @@ static int apply_pledge(struct apply_ctx *c)
 				 pl_show(pledge).s);
 	if (rc != PL_ENOTFOUND)
 		return rc;
+	int64_t amount = pl_event_int(c->ev, PL_F_AMOUNT);
+	if (c->state.totals.raised > INT64_MAX - amount)
+		return pl_reject(c->rej, PL_R_TOTAL_OVERFLOW, "campaign '%s' total would overflow",
+				 pl_show(c->campaign).s);
 	proj_pledge_encode(v, &(struct proj_pledge){.seq = c->seq});
 	if (state_put(c, PROJ_K_PLEDGE, f, v))
 		return c->t->err;

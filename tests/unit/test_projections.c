@@ -801,6 +801,8 @@ static void test_total_overflow(void)
 	CHECK_INT(pledge("o", "o1", "s1", 11, "GBP", T0), PL_R_TOTAL_OVERFLOW);
 	CHECK_INT(pledge("o", "o1", "s1", 10, "GBP", T0), PL_R_NONE);
 	CHECK_INT(get("o").totals.raised, INT64_MAX);
+	/* The refusals in the order events.md gives them: a used id first. */
+	CHECK_INT(pledge("o", "o1", "s2", 1, "GBP", T0), PL_R_DUPLICATE_PLEDGE);
 }
 
 /* Event times outside the writer's window are refused out_of_range, at

@@ -11,12 +11,14 @@
 
 /*
  * Leaving events out can only make a later one miss something it refers
- * to; any other rejection means the log and the rules disagree.
+ * to, or (a refund left out) find a total too high to add to; any other
+ * rejection means the log and the rules disagree.
  */
 static bool depends_on_earlier(enum pl_reason reason)
 {
 	return reason == PL_R_UNKNOWN_CAMPAIGN || reason == PL_R_UNKNOWN_PLEDGE ||
-	       reason == PL_R_UNKNOWN_COMMENT || reason == PL_R_NOT_A_BACKER;
+	       reason == PL_R_UNKNOWN_COMMENT || reason == PL_R_NOT_A_BACKER ||
+	       reason == PL_R_TOTAL_OVERFLOW;
 }
 
 struct chunk {

@@ -85,10 +85,12 @@ static void *writer_main(void *arg)
 		wait_for_batch(w);
 		if (w->state != SUBMITTED)
 			break; /* stopping, and nothing handed over is left unwritten */
+		/* Read under the lock: once written, the next batch may replace it. */
+		size_t n = w->n;
 		pthread_mutex_unlock(&w->lock);
 		struct ingest_stats stats = {0}; /* write leaves it alone when it fails */
 		int64_t t0 = clock_mono_ms();
-		int rc = w->write(w->writer, w->msgs, w->n, w->cluster, w->now_ms, &stats);
+		int rc = w->write(w->writer, w->msgs, n, w->cluster, w->now_ms, &stats);
 		double seconds = (double)(clock_mono_ms() - t0) / 1000.0;
 		CRASH_POINT(WRITER_DONE);
 		pthread_mutex_lock(&w->lock);
@@ -108,7 +110,7 @@ static void *writer_main(void *arg)
 			if (took_us >= SLOW_MS * 1000 || seconds * 1000 >= SLOW_MS)
 				log_info("writer: a batch of %zu messages took %.0f ms, the state "
 					 "index's work after it %lld ms",
-					 w->n, seconds * 1000, (long long)(took_us / 1000));
+					 n, seconds * 1000, (long long)(took_us / 1000));
 		}
 		pthread_mutex_lock(&w->lock);
 		w->after_seconds += (double)took_us / 1e6;

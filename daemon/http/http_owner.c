@@ -82,12 +82,17 @@ bool http_reply_if_not_owned(struct http_request *r)
 	enum ownership_answer a = ownership_view_of(&r->owner, r->id, r->id_len, &partition, &count);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 	char url[CLUSTER_URL_MAX + LOCATION_URI_MAX];
+	/* A target in absolute form ("http://HOST/PATH", RFC 9112 3.2.2) names
+	 * this host: only its path and query go on. */
+	const char *target = evhttp_request_get_uri(r->req), *authority = strstr(target, "://");
+	if (target[0] != '/' && authority)
+		target = authority + 3 + strcspn(authority + 3, "/");
 	if (a == OWNERSHIP_WAITING) {
 		reply_waiting(r);
 	} else if (a == OWNERSHIP_NOT_OWNED &&
 		   cluster_owner(&m->cluster, partition, count, clock_wall_ms(), r->owner.changed_ms,
 				 r->owner.group_generation, url, CLUSTER_URL_MAX) &&
-		   append_uri(url, sizeof url, evhttp_request_get_uri(r->req)) &&
+		   append_uri(url, sizeof url, target) &&
 		   evhttp_add_header(h, "Location", url) == 0) { /* the same path and query, there */
 		evhttp_add_header(h, "Cache-Control", "no-store");
 		http_reply_error(r, 307, "not_owned: this campaign's partition (%d) is held by the "

@@ -493,6 +493,10 @@ static void test_ownership(void)
 	CHECK_INT(get("/c/" DEMO "?x=%&y=%4&z=%41#f"), 307);
 	CHECK_STR(header("Location"), "http://other.internal:8080/c/" DEMO "?x=%25&y=%254&z=%41%23f");
 	CHECK(strncmp(error_text(), "not_owned", 9) == 0);
+	/* A request-target in absolute form (RFC 9112 3.2.2) names this host:
+	 * only its path and query go on to the other instance. */
+	CHECK_INT(get("http://this.example:8080/v1/campaigns/" DEMO "/comments?limit=5"), 307);
+	CHECK_STR(header("Location"), "http://other.internal:8080/v1/campaigns/" DEMO "/comments?limit=5");
 	/* A claim from before this instance's own last rebalance is not trusted
 	 * (the claimant may have let go too: two instances would bounce a
 	 * request between them); its next announcement is. */

@@ -44,12 +44,15 @@ static void (*const handlers[HTTP_ROUTE_COUNT])(struct http_request *) = {
  * Why a proxy in front could read the request's end elsewhere than evhttp
  * did, or NULL: a header name with white space before its colon (RFC 9112
  * 5.1), Content-Length not plain digits, given twice, or beside
- * Transfer-Encoding (6.1, 6.3).
+ * Transfer-Encoding (6.1, 6.3); or a Transfer-Encoding other than one
+ * "chunked", which evhttp takes for a request without a body while a proxy
+ * may read one (then *status is 501, as 6.1 asks for a coding not known).
  */
-static const char *framing_unclear(struct evhttp_request *req)
+static const char *framing_unclear(struct evhttp_request *req, int *status)
 {
 	int lengths = 0, encodings = 0;
 	struct evkeyval *h;
+	*status = 400;
 	TAILQ_FOREACH(h, evhttp_request_get_input_headers(req), next) {
 		if (strpbrk(h->key, " \t"))
 			return "white space in a header name";
@@ -57,11 +60,16 @@ static const char *framing_unclear(struct evhttp_request *req)
 		if (length && (!*h->value || h->value[strspn(h->value, "0123456789")]))
 			return "Content-Length is not a number";
 		lengths += length;
-		encodings += strcasecmp(h->key, "Transfer-Encoding") == 0;
+		bool encoding = strcasecmp(h->key, "Transfer-Encoding") == 0;
+		if (encoding && strcasecmp(h->value, "chunked") != 0) {
+			*status = 501;
+			return "Transfer-Encoding other than chunked";
+		}
+		encodings += encoding;
 	}
-	return lengths > 1 || (lengths && encodings)
-		       ? "the body's length is given twice (Content-Length repeated, or with "
-			 "Transfer-Encoding)"
+	return lengths + encodings > 1
+		       ? "the body's length is given twice (Content-Length or Transfer-Encoding "
+			 "repeated, or both)"
 		       : NULL;
 }
 
@@ -82,10 +90,11 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 			 r.query, &t);
 	r.route = (http_route_listeners[t.route] & (int)hs->opt.listener) ? t.route
 									     : HTTP_ROUTE_UNKNOWN;
-	const char *unclear = framing_unclear(req);
+	int unclear_status;
+	const char *unclear = framing_unclear(req, &unclear_status);
 	if (unclear) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-		http_reply_error(&r, 400, "%s", unclear);
+		http_reply_error(&r, unclear_status, "%s", unclear);
 		return;
 	}
 	if (!http_auth_allows(hs, req)) {

@@ -233,6 +233,14 @@ void http_stream_open(struct http_request *r)
 	s->id_len = r->id_len;
 
 	add_stream_headers(r, &pos);
+	/* HTTP/1.0 has no chunks: a stream's end must be the connection's. An
+	 * HTTP/1.0 client asking to keep it alive got Content-Length: 0 from
+	 * evhttp, then the stream, which it reads as an empty answer. (To
+	 * HTTP/1.1, keep-alive is the default: asking for it changes nothing.) */
+	struct evkeyvalq *asked = evhttp_request_get_input_headers(r->req);
+	const char *connection = evhttp_find_header(asked, "Connection");
+	if (connection && strncasecmp(connection, "keep-alive", 10) == 0)
+		evhttp_remove_header(asked, "Connection");
 	evhttp_send_reply_start(r->req, 200, "OK");
 	struct timeval write_tv = {hs->opt.timeout_seconds, 0};
 	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(s->evcon), NULL, &write_tv);

@@ -1481,6 +1481,25 @@ static void test_stream(void)
 		usleep(20000);
 	CHECK_INT(stream_count(), 0);
 	CHECK_INT(get("/v1/campaigns/sse-camp"), 200);
+
+	/* HTTP/1.0 has no chunks: a stream asked to keep the connection alive
+	 * is still one the connection's end delimits, not "Content-Length: 0". */
+	static const char old_client[] = "GET /v1/campaigns/sse-camp/stream HTTP/1.0\r\n"
+					 "Connection: keep-alive\r\n\r\n";
+	fd = connect_server(port);
+	write_all(fd, old_client, sizeof old_client - 1);
+	len = 0;
+	buf[0] = '\0';
+	stream_wait(fd, buf, sizeof buf, &len, 0, "event: summary", 3000);
+	CHECK(strncmp(buf, "HTTP/1.0 200", 12) == 0);
+	CHECK(strstr(buf, "event: summary") != NULL);
+	CHECK(strstr(buf, "Content-Length") == NULL);
+	CHECK(strstr(buf, "keep-alive") == NULL);
+	close(fd);
+	deadline = now_ms() + 3000;
+	while (stream_count() && now_ms() < deadline)
+		usleep(20000);
+	CHECK_INT(stream_count(), 0);
 }
 
 /* Reads whatever fd has ready, without waiting; returns how many bytes, or -1 at its end. */

@@ -121,25 +121,45 @@ int cli_check_alone(const char *cmd, const char *dir)
 	return rc ? CLI_STORE : CLI_OK;
 }
 
-/* ", by process N" when the lock file fd names the process that took it; else "". */
-static void lock_holder(int fd, char *out, size_t size)
+static const char *const lock_files[] = {"writer.lock", "rebuild.lock"};
+
+/* The process id the lock file fd names, or 0. */
+static long lock_pid(int fd)
 {
 	char text[24];
 	ssize_t n = pread(fd, text, sizeof text - 1, 0);
-	long pid = 0;
-	out[0] = '\0';
 	if (n <= 0)
-		return;
+		return 0;
 	text[n] = '\0';
 	char *end;
-	pid = strtol(text, &end, 10);
-	if (pid > 0 && end != text && (*end == '\n' || *end == '\0'))
+	long pid = strtol(text, &end, 10);
+	return pid > 0 && end != text && (*end == '\n' || *end == '\0') ? pid : 0;
+}
+
+/* ", by process N" when the lock file fd names the process that took it; else "". */
+static void lock_holder(int fd, char *out, size_t size)
+{
+	long pid = lock_pid(fd);
+	out[0] = '\0';
+	if (pid)
 		snprintf(out, size, ", by process %ld", pid);
+}
+
+long cli_lock_taker(const char *dir, enum cli_lock lock)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "%s/%s", dir, lock_files[lock]);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	struct stat sb;
+	long pid = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? lock_pid(fd) : 0;
+	close(fd);
+	return pid;
 }
 
 int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, int *fd_out)
 {
-	static const char *const files[] = {"writer.lock", "rebuild.lock"};
 	char path[1200];
 	if (!dir[0])
 		return cli_usage_error(cmd, "--data must not be empty");
@@ -154,7 +174,7 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 	int rc = create ? PL_OK : check_store_files(dir);
 	if (rc)
 		return open_failed(cmd, dir, CLI_WRITE, rc);
-	snprintf(path, sizeof path, "%s/%s", dir, files[lock]);
+	snprintf(path, sizeof path, "%s/%s", dir, lock_files[lock]);
 	/* Not through a link, nor into a pipe or device: the holder's id is written into it. */
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
 	if (fd < 0) {

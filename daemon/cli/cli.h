@@ -42,6 +42,10 @@ enum cli_lock { CLI_LOCK_WRITER, CLI_LOCK_REBUILD };
  */
 int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, int *fd);
 
+/* The id of the process that last took lock of dir (it may have ended
+ * since), or 0 when its lock file names none. */
+long cli_lock_taker(const char *dir, enum cli_lock lock);
+
 /*
  * Walks every LMDB page of st (store_check_pages) before a command writes:
  * a write through a damaged page spreads the damage (LMDB frees the page

@@ -1,7 +1,9 @@
 /* producer.c — the Kafka producer of `publish` and `forget`; see producer.h. */
 #include "producer.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +109,16 @@ static int find_brokers(struct producer *p)
 		return CLI_OK;
 	}
 	int rc = embedded_broker_read_address(p->cfg.data, p->brokers, sizeof p->brokers);
+	/* serve removes the file when it stops; killed, it leaves it behind. */
+	long pid = rc == 0 ? cli_lock_taker(p->cfg.data, CLI_LOCK_WRITER) : 0;
+	if (pid && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+		fprintf(stderr,
+			"pledged %s: the serve that wrote %s/%s (process %ld) is not running, so its "
+			"embedded broker is gone; start 'pledged serve --data %s' again, or pass "
+			"--brokers\n",
+			p->cmd, p->cfg.data, EMBEDDED_BROKER_ADDRESS_FILE, pid, p->cfg.data);
+		return CLI_STORE;
+	}
 	if (rc == 0)
 		return use_served_topic(p);
 	fprintf(stderr,

@@ -700,6 +700,20 @@ kill -TERM "$other_serve"
 wait "$other_serve" && ok || fail "serve on topic other stops cleanly"
 [ ! -e "$work/other/broker.topic" ] && [ ! -e "$work/other/broker.address" ] && ok ||
 	fail "serve removes its broker files when it stops"
+# Killed, serve leaves them behind: publish and forget say at once that its
+# broker is gone, rather than wait for a broker that will never answer.
+"$PLEDGED" serve --data "$work/other" --topic other --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+	2>>"$work/other-serve.log" &
+other_serve=$!
+for _ in $(seq 100); do [ -s "$work/other/broker.address" ] && break; sleep 0.1; done
+kill -KILL "$other_serve"
+wait "$other_serve" 2>/dev/null
+expect 3 "publish --data after serve was killed" -- \
+	timeout 20 "$PLEDGED" publish --data "$work/other" <"$work/three.jsonl"
+contains "$work/err" "(process $other_serve) is not running, so its embedded broker is gone" \
+	"publish says the broker went with serve"
+expect 3 "forget --data after serve was killed" -- \
+	timeout 20 "$PLEDGED" forget --data "$work/other" --supporter sup-0001
 
 # A read-only mount (a snapshot, a replica's copy): every command that only
 # reads works on it; those that write say they cannot.

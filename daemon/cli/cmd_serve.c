@@ -515,8 +515,12 @@ static int check_kafka(const struct serve_config *cfg)
 	struct consumer_options copt = {.brokers = cfg->brokers, .topic = cfg->topic,
 					.group = cfg->group, .instance_id = cfg->instance_id,
 					.kafka = cfg->kafka, .kafka_count = cfg->kafka_count};
+	struct dlq_options dopt = {.topic = cfg->dlq_topic, .kafka = cfg->kafka,
+				   .kafka_count = cfg->kafka_count};
 	char err[700];
-	if (cfg->read_only || consumer_check(&copt, err, sizeof err) == 0)
+	if (cfg->read_only ||
+	    (consumer_check(&copt, err, sizeof err) == 0 &&
+	     (!cfg->dlq_topic[0] || dlq_check(&dopt, err, sizeof err) == 0)))
 		return CLI_OK;
 	return cli_usage_error("serve", "%s", err);
 }

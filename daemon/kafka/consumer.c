@@ -108,11 +108,6 @@ static int idle(struct writer *w)
 	return (rc = maintain(w)) ? rc : 1;
 }
 
-static void log_nothing(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	(void)rk, (void)level, (void)fac, (void)buf;
-}
-
 int consumer_check(const struct consumer_options *opt, char *err, size_t err_size)
 {
 	rd_kafka_conf_t *conf = consumer_conf_new(opt, err, err_size);
@@ -121,18 +116,7 @@ int consumer_check(const struct consumer_options *opt, char *err, size_t err_siz
 		rd_kafka_conf_destroy(conf);
 		conf = NULL;
 	}
-	if (!conf)
-		return PL_EINVAL;
-	rd_kafka_conf_set_log_cb(conf, log_nothing);
-	char why[512];
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
-		snprintf(err, err_size, "librdkafka would not make the consumer: %s", why);
-		return PL_EINVAL;
-	}
-	rd_kafka_destroy(rk);
-	return PL_OK;
+	return conf ? kafka_conf_try(conf, RD_KAFKA_CONSUMER, "consumer", err, err_size) : PL_EINVAL;
 }
 
 int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,

@@ -273,8 +273,9 @@ static void *dlq_main(void *arg)
 	return NULL;
 }
 
-static rd_kafka_t *producer_new(struct dlq *d, const struct dlq_options *opt, char *err,
-				size_t err_size)
+/* The producer's settings, for brokers: opt's pass-through ones and ours. */
+static rd_kafka_conf_t *producer_conf(const struct dlq_options *opt, const char *brokers,
+				      char *err, size_t err_size)
 {
 	char window[16];
 	snprintf(window, sizeof window, "%d", DLQ_WINDOW);
@@ -283,7 +284,7 @@ static rd_kafka_t *producer_new(struct dlq *d, const struct dlq_options *opt, ch
 		return NULL;
 	/* Every rejection acknowledged by all in-sync replicas, in order, once
 	 * per send (librdkafka retries within a send). */
-	if (kafka_conf_set(conf, "bootstrap.servers", opt->brokers, err, err_size) ||
+	if (kafka_conf_set(conf, "bootstrap.servers", brokers, err, err_size) ||
 	    kafka_conf_set(conf, "acks", "all", err, err_size) ||
 	    kafka_conf_set(conf, "enable.idempotence", "true", err, err_size) ||
 	    kafka_conf_set(conf, "queue.buffering.max.messages", window, err, err_size) ||
@@ -291,6 +292,22 @@ static rd_kafka_t *producer_new(struct dlq *d, const struct dlq_options *opt, ch
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
+	return conf;
+}
+
+int dlq_check(const struct dlq_options *opt, char *err, size_t err_size)
+{
+	rd_kafka_conf_t *conf = producer_conf(opt, "", err, err_size);
+	return conf ? kafka_conf_try(conf, RD_KAFKA_PRODUCER, "dead-letter producer", err, err_size)
+		    : PL_EINVAL;
+}
+
+static rd_kafka_t *producer_new(struct dlq *d, const struct dlq_options *opt, char *err,
+				size_t err_size)
+{
+	rd_kafka_conf_t *conf = producer_conf(opt, opt->brokers, err, err_size);
+	if (!conf)
+		return NULL;
 	rd_kafka_conf_set_opaque(conf, d);
 	rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, err_size);

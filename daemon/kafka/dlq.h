@@ -36,6 +36,11 @@ struct dlq_options {
 
 struct dlq;
 
+/* Whether librdkafka takes opt's settings for the dead-letter producer
+ * (serve --check-config): 0, or PL_EINVAL with why in err. Connects to
+ * nothing. */
+int dlq_check(const struct dlq_options *opt, char *err, size_t err_size);
+
 /*
  * Starts forwarding the rejections of st after the stored mark (after the
  * newest one when no dead-letter topic was ever set on this data dir). w

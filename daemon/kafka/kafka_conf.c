@@ -28,6 +28,26 @@ rd_kafka_conf_t *kafka_conf_new(const struct kafka_prop *props, size_t n, char *
 	return conf;
 }
 
+static void log_nothing(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk, (void)level, (void)fac, (void)buf;
+}
+
+int kafka_conf_try(rd_kafka_conf_t *conf, rd_kafka_type_t type, const char *what, char *err,
+		   size_t err_size)
+{
+	char why[512];
+	rd_kafka_conf_set_log_cb(conf, log_nothing);
+	rd_kafka_t *rk = rd_kafka_new(type, conf, why, sizeof why);
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, err_size, "librdkafka would not make the %s: %s", what, why);
+		return PL_EINVAL;
+	}
+	rd_kafka_destroy(rk);
+	return PL_OK;
+}
+
 int kafka_error(rd_kafka_resp_err_t err)
 {
 	switch (err) {

@@ -27,6 +27,15 @@ rd_kafka_conf_t *kafka_conf_new(const struct kafka_prop *props, size_t n, char *
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
 		   size_t err_size);
 
+/*
+ * Whether librdkafka makes a client of type from conf (taken, whatever the
+ * outcome), which it checks only then (--check-config): 0, or PL_EINVAL
+ * with "librdkafka would not make the <what>: why" in err. conf must name
+ * no brokers, so that the throwaway client connects to nothing.
+ */
+int kafka_conf_try(rd_kafka_conf_t *conf, rd_kafka_type_t type, const char *what, char *err,
+		   size_t err_size);
+
 /* Translates a librdkafka error into a PL_E* code. */
 int kafka_error(rd_kafka_resp_err_t err);
 

@@ -51,6 +51,10 @@ check_refused "librdkafka's unknown property" "kafka.bogus.prop = 1" "No such co
 # What librdkafka checks only as it makes a client: a throwaway consumer.
 check_refused "fetch smaller than a message" "kafka.fetch.max.bytes = 1000" \
 	"librdkafka would not make the consumer: \`fetch.max.bytes\` must be >= \`message.max.bytes\`"
+# The same for the dead-letter producer, which takes the --kafka settings too.
+check_refused "a setting the dead-letter producer refuses" "dlq_topic = dead
+kafka.max.in.flight.requests.per.connection = 10" \
+	"librdkafka would not make the dead-letter producer: \`max.in.flight\` must be set <= 5"
 check_refused "an unknown SASL mechanism" "kafka.security.protocol = SASL_PLAINTEXT
 kafka.sasl.mechanisms = NOPE" "Unsupported SASL mechanism: NOPE"
 check_refused "bad listen" "listen = nowhere" "is not HOST:PORT"

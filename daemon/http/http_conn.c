@@ -35,6 +35,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "clock.h"
 #include "http_internal.h"
 #include "metrics.h"
 
@@ -80,9 +81,14 @@ static void output_changed_cb(struct evbuffer *b, const struct evbuffer_cb_info 
 	 * what an add brought starts where the buffer ended before it. */
 	if (info->n_added && !c->replying && !c->refusing)
 		count_refusal(c, b, info->orig_size);
+	size_t before = c->queued;
 	c->queued = c->queued + info->n_added - info->n_deleted;
-	if (c->queued == 0)
+	if (c->queued == 0) {
 		c->refusing = false;
+		c->unread_since_ms = 0;
+	} else if (before == 0) {
+		c->unread_since_ms = clock_mono_ms();
+	}
 	count_output(c->w, (int64_t)info->n_added - (int64_t)info->n_deleted);
 }
 
@@ -170,6 +176,17 @@ void http_conn_reply_queued(struct http_conn *c)
 {
 	if (c && c->replying && c->queued > HTTP_CONN_OUTPUT_MAX)
 		conn_deadline_arm(c);
+}
+
+void http_conn_shed_slow(struct http_worker *w)
+{
+	int64_t cut = clock_mono_ms() - HTTP_SHED_AFTER_MS;
+	struct http_conn *next;
+	for (struct http_conn *c = w->conn_list; c; c = next) {
+		next = c->next; /* conn_closed_cb frees c */
+		if (c->unread_since_ms && c->unread_since_ms < cut)
+			evhttp_connection_free(c->evcon);
+	}
 }
 
 /*

@@ -99,6 +99,7 @@ struct http_conn {
 	bool close_after_reply;    /* the request was a CONNECT */
 	struct evbuffer_cb_entry *output_cb; /* counts what is queued for the client */
 	size_t queued;             /* bytes of replies not yet taken by the kernel */
+	int64_t unread_since_ms;   /* monotonic, since queued last left 0; 0 while it is 0 */
 	void (*on_close)(void *arg); /* what else must know it closed (a stream) */
 	void *on_close_arg;
 };
@@ -138,6 +139,10 @@ struct http_worker {
  * connection reads no next request before its reply is out.
  */
 #define HTTP_CONN_OUTPUT_MAX (256 * 1024)
+/* How long a client may leave part of a reply unread before a server over
+ * its max_output_bytes closes it rather than refuse others (as long as the
+ * Retry-After those are told). */
+#define HTTP_SHED_AFTER_MS 1000
 
 struct http_server {
 	struct store *st;
@@ -207,6 +212,10 @@ struct http_conn *http_conn_request_received(struct http_worker *w, struct evhtt
 /* Its reply is queued (c may be NULL): a client that leaves more than
  * HTTP_CONN_OUTPUT_MAX of it unread has the request deadline to catch up. */
 void http_conn_reply_queued(struct http_conn *c);
+/* Closes w's connections whose clients have left part of a reply unread
+ * for more than HTTP_SHED_AFTER_MS: a server over max_output_bytes makes
+ * room from its slowest clients before it refuses anyone. */
+void http_conn_shed_slow(struct http_worker *w);
 /* Writes the reply queued on evcon in this turn of the loop. */
 void http_conn_write_now(struct evhttp_connection *evcon);
 /* The tracked connection evcon of worker w, or NULL. */

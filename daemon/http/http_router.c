@@ -5,8 +5,9 @@
  * are 404 whatever the method; known paths with a method other than GET or
  * HEAD are 405. On a listener with a token, a request without it is 401
  * before anything else. While more than max_output_bytes of replies wait
- * for slow clients, requests are 503 at once (health and readiness still
- * answered: their answers are small). In a consumer group, a campaign of a
+ * for slow clients, the clients that have left a reply unread for a second
+ * are let go first; if that is not room enough, requests are 503 at once
+ * (health and readiness still answered: their answers are small). In a consumer group, a campaign of a
  * partition this instance does not hold is 421 (ownership.h). A CONNECT
  * is 405 before any path: its target is a host. A request whose end a
  * proxy could place elsewhere than evhttp did (its body's length given
@@ -114,9 +115,13 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 	}
 	if (r.route != HTTP_ROUTE_HEALTHZ && r.route != HTTP_ROUTE_READYZ &&
 	    (size_t)atomic_load(&r.w->hs->output_queued) > hs->opt.max_output_bytes) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-		http_reply_error(&r, 503, "too many answers waiting for slow clients; retry shortly");
-		return;
+		http_conn_shed_slow(r.w);
+		if ((size_t)atomic_load(&r.w->hs->output_queued) > hs->opt.max_output_bytes) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+			http_reply_error(&r, 503,
+					 "too many answers waiting for slow clients; retry shortly");
+			return;
+		}
 	}
 
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {

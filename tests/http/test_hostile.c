@@ -58,6 +58,7 @@
 #include "fixture.h"
 #include "http_client.h"
 
+#include "http_internal.h"
 #include "http_server.h"
 #include "metrics.h"
 
@@ -700,6 +701,75 @@ static void test_idle_flood(void)
 	free(fds);
 }
 
+/*
+ * Clients that take part of a reply and then read no more, each leaving
+ * less than the 256 KiB a connection may leave unread, together over the
+ * server's max_output_bytes: a second later, a new request gets its answer,
+ * the server having let them go, not a 503. A server of its own, whose
+ * timeout (30 s) would keep them all along.
+ */
+static void test_stalled_holders(struct store *st)
+{
+	enum { HOLDERS = 48, SMALL_BUDGET = 1 << 20 };
+	struct metrics mine;
+	struct http_server *small;
+	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 1,
+					  .max_connections = 64, .timeout_seconds = 30,
+					  .max_output_bytes = SMALL_BUDGET};
+	metrics_init(&mine);
+	metrics_set_state(&mine, CONSUMER_CONSUMING, "test");
+	CHECK_INT(http_server_start(&small, st, &mine, &opt), 0);
+	if (!small) {
+		metrics_deinit(&mine);
+		return;
+	}
+	int to = http_server_port(small), fds[HOLDERS];
+	for (int i = 0; i < HOLDERS; i++) {
+		char req[256]; /* 40 comments of 8 kB: about 320 kB each */
+		int n = snprintf(req, sizeof req,
+				 "GET /v1/campaigns/" DEMO "/comments?limit=40&before=%lld.0 HTTP/1.1\r\n"
+				 "Host: t\r\n\r\n",
+				 1579900000000LL + SLOW_COMMENTS - 1 - i);
+		fds[i] = connect_nonblocking_to(to, 4096);
+		send_all(fds[i], req, (size_t)n);
+	}
+	int64_t t0 = now_ms();
+	while (atomic_load(&mine.http_output_queued) <= SMALL_BUDGET && now_ms() - t0 < 5000)
+		usleep(10000);
+	int64_t held = atomic_load(&mine.http_output_queued);
+	usleep((HTTP_SHED_AFTER_MS + 300) * 1000);
+	char buf[8192];
+	int status = http_client_get(to, "/v1/campaigns/" DEMO, buf, sizeof buf, 3000);
+	int64_t after = atomic_load(&mine.http_output_queued);
+	/* Let go: what the kernel holds for it, then its end. */
+	int closed = 0;
+	int64_t until = now_ms() + 3000;
+	for (int i = 0; i < HOLDERS; i++) {
+		char drain[65536];
+		ssize_t n = -1;
+		while (now_ms() < until) {
+			struct pollfd p = {.fd = fds[i], .events = POLLIN};
+			if (poll(&p, 1, 100) <= 0)
+				continue;
+			n = recv(fds[i], drain, sizeof drain, 0);
+			if (n == 0 || (n < 0 && errno != EAGAIN))
+				break;
+		}
+		closed += n == 0 || (n < 0 && errno == ECONNRESET);
+		close(fds[i]);
+	}
+	printf("stalled holders: %lld bytes held by %d clients over a budget of %d; a new request "
+	       "%d a second later, %lld bytes held then, %d of the holders let go\n",
+	       (long long)held, HOLDERS, SMALL_BUDGET, status, (long long)after, closed);
+	CHECK(held > SMALL_BUDGET);
+	CHECK_INT(status, 200);
+	CHECK(after <= SMALL_BUDGET);
+	/* Those whose rest all fit in the kernel's buffers hold nothing here. */
+	CHECK(closed > 0);
+	http_server_stop(small);
+	metrics_deinit(&mine);
+}
+
 /* Enough descriptors for the floods' both ends, the server's and ours. */
 static bool raise_fd_limit(void)
 {
@@ -766,6 +836,7 @@ int main(int argc, char **argv)
 	printf("RSS after slow readers: %ld kB\n", rss_kb());
 	test_idle_flood();
 	printf("RSS after idle flood: %ld kB\n", rss_kb());
+	test_stalled_holders(st);
 
 	/* Half a second of normal traffic afterwards, and at least one answer. */
 	atomic_store(&probe.phase, PH_AFTER);

@@ -84,10 +84,11 @@ int cli_open_store(const char *cmd, const char *dir, enum cli_access access, siz
  * PL_OK, PL_ENOTFOUND, or PL_EACCESS when dir may not be looked into. */
 static int check_store_files(const char *dir)
 {
-	char path[1200];
+	char path[4200];
 	struct stat sb;
 	for (size_t i = 0; i < STORE_DIR_FILE_COUNT; i++) {
-		snprintf(path, sizeof path, "%s/%s", dir, store_dir_files[i]);
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, store_dir_files[i]) >= sizeof path)
+			return PL_ENOTFOUND;
 		if (stat(path, &sb) == 0)
 			return PL_OK;
 		if (errno == EACCES)
@@ -147,7 +148,7 @@ static void lock_holder(int fd, char *out, size_t size)
 
 long cli_lock_taker(const char *dir, enum cli_lock lock)
 {
-	char path[1200];
+	char path[4200];
 	snprintf(path, sizeof path, "%s/%s", dir, lock_files[lock]);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
@@ -160,9 +161,12 @@ long cli_lock_taker(const char *dir, enum cli_lock lock)
 
 int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, int *fd_out)
 {
-	char path[1200];
+	char path[4200];
 	if (!dir[0])
 		return cli_usage_error(cmd, "--data must not be empty");
+	/* Cut short, the path would name another lock file than serve's. */
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, lock_files[lock]) >= sizeof path)
+		return cli_usage_error(cmd, "--data is too long");
 	if (create && mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		fprintf(stderr, "pledged %s: cannot create data dir '%s': %s\n", cmd, dir,
 			strerror(errno));
@@ -174,7 +178,6 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 	int rc = create ? PL_OK : check_store_files(dir);
 	if (rc)
 		return open_failed(cmd, dir, CLI_WRITE, rc);
-	snprintf(path, sizeof path, "%s/%s", dir, lock_files[lock]);
 	/* Not through a link, nor into a pipe or device: the holder's id is written into it. */
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
 	if (fd < 0) {

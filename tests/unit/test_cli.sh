@@ -636,6 +636,15 @@ contains "$work/err" "writer.lock is locked, by process $serve1)" "and the proce
 expect 3 "no upgrade while serve consumes" -- "$PLEDGED" upgrade --data "$work/locked"
 contains "$work/err" "by process $serve1)" "the upgrade's refusal names the process too"
 expect 3 "no import while serve consumes" -- "$PLEDGED" import --data "$work/locked" </dev/null
+# The same data dir by a path of about 1,190 bytes (the OS takes up to
+# 4,095): its lock file's name was once cut short there, and the import took
+# another lock than serve's and wrote beside it, an event id then twice in
+# the log.
+steps=$(( (1190 - ${#work} - 7) / 2 ))
+long=$work/$(printf './%.0s' $(seq "$steps"))locked
+expect 3 "no import while serve consumes, by a path of ${#long} bytes" -- \
+	"$PLEDGED" import --data "$long" </dev/null
+contains "$work/err" "by process $serve1)" "the import by a long path names serve"
 kill -TERM "$serve1"
 wait "$serve1" && ok || fail "the first serve stops cleanly on SIGTERM"
 

@@ -203,6 +203,8 @@ static int dry_run(struct store *st, const struct replay_options *opt)
 {
 	char scratch_dir[4200];
 	const char *tmp = getenv("TMPDIR");
+	if (tmp && !*tmp)
+		tmp = NULL; /* set empty: unset, not the root directory */
 	snprintf(scratch_dir, sizeof scratch_dir, "%s/pledged-replay-XXXXXX", tmp ? tmp : "/tmp");
 	cli_scratch_sweep("replay", scratch_dir, "a scratch dir");
 	if (cli_scratch_make(scratch_dir)) {

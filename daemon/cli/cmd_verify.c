@@ -39,6 +39,8 @@ int cmd_verify(int argc, char **argv)
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	const char *dir = "pledged-data", *scratch_parent = getenv("TMPDIR");
+	if (scratch_parent && !*scratch_parent)
+		scratch_parent = NULL; /* TMPDIR set empty: unset, not a --scratch '' */
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {

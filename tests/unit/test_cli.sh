@@ -768,6 +768,10 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
 	expect 0 "verify of files it cannot write" -- as_nobody "$PLEDGED" verify --data "$theirs"
 	expect 0 "a dry run of files it cannot write" -- as_nobody "$PLEDGED" replay --data "$theirs" --dry-run
 	contains "$work/out" '"raised":5802600' "the figures from files it cannot write"
+	# TMPDIR set empty is unset: the scratch dir goes to /tmp, not to / (which
+	# nobody may not write), and verify does not take it for a --scratch ''.
+	expect 0 "a dry run with TMPDIR set empty" -- env TMPDIR= $nobody "$PLEDGED" replay --data "$theirs" --dry-run
+	expect 0 "verify with TMPDIR set empty" -- env TMPDIR= $nobody "$PLEDGED" verify --data "$theirs"
 	$nobody "$PLEDGED" serve --read-only --data "$theirs" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$work/theirs-serve.log" &
 	theirs_serve=$!
 	port=$(serve_port "$work/theirs-serve.log")

@@ -25,6 +25,7 @@ const char *pl_strerror(int err)
 	case PL_EACCESS: return "permission denied";
 	case PL_ELOCKGONE: return "lock.mdb missing while another process has the data dir open";
 	case PL_ENOFILES: return "too many open files";
+	case PL_EROFS: return "read-only file system";
 	}
 	return "unknown error";
 }
@@ -38,6 +39,8 @@ int pl_from_errno(int e)
 	case EACCES:
 	case EPERM:
 		return PL_EACCESS;
+	case EROFS:
+		return PL_EROFS;
 	case ENOMEM:
 		return PL_ENOMEM;
 	case EMFILE:

@@ -28,13 +28,14 @@ enum pl_error {
 	PL_EACCESS = -16,   /* the files' permissions do not allow it */
 	PL_ELOCKGONE = -17, /* lock.mdb missing while others have the data dir open */
 	PL_ENOFILES = -18,  /* the process's (or system's) limit of open files */
+	PL_EROFS = -19,     /* a file system mounted read-only */
 };
 
 /* A short, human-readable text for a PL_E* code. Never NULL. */
 const char *pl_strerror(int err);
 
 /* The code for errno e of a failed file-system call: no space, no access,
- * no memory, too many open files, else PL_EIO. */
+ * a read-only file system, no memory, too many open files, else PL_EIO. */
 int pl_from_errno(int e);
 
 #endif

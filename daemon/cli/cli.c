@@ -54,6 +54,10 @@ static int open_failed(const char *cmd, const char *dir, enum cli_access access,
 	case PL_ENOFILES:
 		advice = "raise the limit of open files (ulimit -n; LimitNOFILE= under systemd)";
 		break;
+	case PL_EROFS:
+		advice = "this command writes the data dir; on a read-only mount, run those that only "
+			 "read it: verify, dump, rejections, replay --dry-run, backup, serve --read-only";
+		break;
 	case PL_EACCESS:
 		advice = access == CLI_READ ? "this command reads the data dir and its files: run it as "
 					      "a user who may read them"

@@ -747,6 +747,8 @@ if mount --bind "$work/backup" "$work/ro" 2>/dev/null && mount -o remount,bind,r
 	kill -TERM "$ro_serve"
 	wait "$ro_serve" && ok || fail "serve --read-only stops cleanly"
 	expect 3 "a rebuild cannot write a read-only mount" -- "$PLEDGED" replay --data "$work/ro"
+	contains "$work/err" "read-only file system (this command writes the data dir; on a read-only mount" \
+		"the rebuild says the mount is read-only, and what runs there"
 	expect 3 "nor can import" -- "$PLEDGED" import --data "$work/ro" <"$DEMO"
 	umount "$work/ro"
 else

@@ -1116,8 +1116,8 @@ int store_move_into(const char *from, const char *to)
 		snprintf(dst, sizeof dst, "%s/%s", to, moved[i]);
 		if (rename_no_replace(src, dst) == 0 || (i > 0 && errno == ENOENT))
 			continue;
-		/* Another copy's marker: it moved its data.mdb there first, and
-		 * this one's did not go. */
+		/* Come there since to was found empty (another copy moved in
+		 * first): it stays as it is. */
 		return errno == EEXIST ? PL_EEXIST : pl_from_errno(errno);
 	}
 	return sync_path(to);

@@ -123,6 +123,47 @@ static inline void fixture_numbered_event(char *json, size_t size, int id)
 			 id, id % 4, id, id % 97);
 }
 
+/*
+ * Ingests n events of fixture_numbered_event through w in batches of 50:
+ * the ids after *events, at the offsets of partition 0 after *offset. With
+ * maintain, one transaction of upkeep follows each batch, as consumer.c
+ * writes it. 0, or the error of the batch or upkeep that failed (a refused
+ * batch's ids and offsets are given back).
+ */
+static inline int fixture_ingest_numbered(struct writer *w, int n, bool maintain, int *events,
+					  int64_t *offset)
+{
+	msgpack_sbuffer bufs[50];
+	struct ingest_msg msgs[50];
+	char json[512], err[160];
+	int rc = 0;
+	for (int done = 0; done < n && rc == 0;) {
+		int batch = n - done < 50 ? n - done : 50;
+		for (int i = 0; i < batch; i++) {
+			fixture_numbered_event(json, sizeof json, *events + 1 + i);
+			msgpack_sbuffer_init(&bufs[i]);
+			if (pl_json_to_msgpack(json, strlen(json), &bufs[i], err, sizeof err)) {
+				fprintf(stderr, "fixture: bad JSON %s: %s\n", json, err);
+				abort();
+			}
+			msgs[i] = (struct ingest_msg){.src = {"t", 1, 0, *offset + i},
+						      .value = bufs[i].data, .value_len = bufs[i].size};
+		}
+		struct ingest_stats stats;
+		rc = ingest_batch(w, msgs, (size_t)batch, "", 1700000000000, &stats);
+		for (int i = 0; i < batch; i++)
+			msgpack_sbuffer_destroy(&bufs[i]);
+		if (rc)
+			break;
+		*events += batch;
+		*offset += batch;
+		done += batch;
+		if (maintain)
+			rc = writer_maintain(w, 1);
+	}
+	return rc;
+}
+
 /* Removes a data dir made by fixture_store (it holds only LMDB's files). */
 static inline void fixture_remove(const char *dir)
 {
@@ -273,6 +314,17 @@ static inline int fixture_verify(struct store *st, struct verify_report *rep)
 	fixture_tmpdir(scratch, sizeof scratch);
 	rmdir(scratch); /* verify_run makes it, and removes it */
 	return verify_run(st, scratch, &opt, rep);
+}
+
+/* Whether verify finds the live projections equal to a replay of the log;
+ * says what differs when they are not. */
+static inline bool fixture_verified(struct store *st)
+{
+	struct verify_report rep;
+	int rc = fixture_verify(st, &rep);
+	if (rc == 0 && rep.differs)
+		fprintf(stderr, "verify: %s\n", rep.diff);
+	return rc == 0 && rep.replay.result.outcome == REPLAY_OK && !rep.differs;
 }
 
 #endif

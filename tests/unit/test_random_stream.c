@@ -418,16 +418,6 @@ static void close_on(struct disk *d, struct store *st)
 	rmdir(d->dir);
 }
 
-static void check_verify(struct store *st)
-{
-	struct verify_report rep;
-	CHECK_INT(fixture_verify(st, &rep), 0);
-	CHECK_INT(rep.replay.result.outcome, REPLAY_OK);
-	CHECK_INT(rep.differs, 0);
-	if (rep.differs)
-		fprintf(stderr, "verify: %s\n", rep.diff);
-}
-
 int main(void)
 {
 	log_set_level(LOG_ERROR); /* erasures and their copies sent again each say so */
@@ -439,13 +429,13 @@ int main(void)
 		struct ingest_stats calm_stats = {0}, rough_stats = {0};
 		struct store *calm = open_on(&calm_disk, false);
 		feed(calm, &calm_disk, &s, false, &calm_stats);
-		check_verify(calm);
+		CHECK(fixture_verified(calm));
 		struct outcome a = outcome_of(calm);
 		close_on(&calm_disk, calm);
 
 		struct store *rough = open_on(&rough_disk, true);
 		feed(rough, &rough_disk, &s, true, &rough_stats);
-		check_verify(rough);
+		CHECK(fixture_verified(rough));
 		struct outcome b = outcome_of(rough);
 		check_cuts(rough, &s);
 		close_on(&rough_disk, rough);

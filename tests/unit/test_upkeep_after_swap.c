@@ -33,26 +33,7 @@ static int events;
 static void ingest(int n)
 {
 	static int64_t offset;
-	msgpack_sbuffer bufs[50];
-	struct ingest_msg msgs[50];
-	char json[512], err[160];
-	for (int done = 0; done < n;) {
-		int batch = n - done < 50 ? n - done : 50;
-		for (int i = 0; i < batch; i++) {
-			int id = ++events;
-			fixture_numbered_event(json, sizeof json, id);
-			msgpack_sbuffer_init(&bufs[i]);
-			CHECK_INT(pl_json_to_msgpack(json, strlen(json), &bufs[i], err, sizeof err), PL_OK);
-			msgs[i] = (struct ingest_msg){.src = {"t", 1, 0, offset++},
-						      .value = bufs[i].data, .value_len = bufs[i].size};
-		}
-		struct ingest_stats stats;
-		CHECK_INT(ingest_batch(&w, msgs, (size_t)batch, "", 1700000000000, &stats), 0);
-		for (int i = 0; i < batch; i++)
-			msgpack_sbuffer_destroy(&bufs[i]);
-		done += batch;
-		CHECK_INT(writer_maintain(&w, 1), 0); /* as consumer.c's maintain() does */
-	}
+	CHECK_INT(fixture_ingest_numbered(&w, n, true, &events, &offset), 0);
 }
 
 static int upkeep_calls, upkeep_rc = -1;
@@ -99,12 +80,7 @@ int main(void)
 	ingest(100);
 	CHECK_INT(w.live.which, first);
 	CHECK_INT(writer_checkpoint(&w), 0);
-	struct verify_report vrep;
-	CHECK_INT(fixture_verify(st, &vrep), 0);
-	CHECK_INT(vrep.replay.result.outcome, REPLAY_OK);
-	CHECK_INT(vrep.differs, 0);
-	if (vrep.differs)
-		fprintf(stderr, "verify: %s\n", vrep.diff);
+	CHECK(fixture_verified(st));
 	writer_close(&w);
 	fixture_close(st);
 	fixture_remove(dir);

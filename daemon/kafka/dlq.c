@@ -161,15 +161,20 @@ static int produce_one(const struct rejection_entry *e, void *arg)
 	return rc;
 }
 
-/* Hands librdkafka the rejections after the newest one produced, up to the window. */
-static void fill(struct dlq *d)
+/*
+ * Sets the backlog gauge from the newest rejection kept and, when produce,
+ * hands librdkafka those after the newest one produced, up to the window.
+ * The gauge moves even while nothing is produced (a delivery failed, and
+ * others may stay pending for up to message.timeout.ms).
+ */
+static void fill(struct dlq *d, bool produce)
 {
 	struct store_txn t;
 	uint64_t newest = 0;
 	int rc = store_read_begin(d->st, &t);
 	if (rc == 0)
 		rc = rejections_last_seq(&t, &newest);
-	if (rc == 0 && newest > d->produced && d->count < DLQ_WINDOW)
+	if (rc == 0 && produce && newest > d->produced && d->count < DLQ_WINDOW)
 		rc = rejections_each_after(&t, d->produced, produce_one, d);
 	store_abort(&t);
 	if (rc < 0)
@@ -242,8 +247,7 @@ static void *dlq_main(void *arg)
 	int64_t retry_at = 0;
 	while (!atomic_load(&d->stop)) {
 		pthread_mutex_lock(&d->hold_lock);
-		if (!d->held && !d->failed && !d->purged)
-			fill(d);
+		fill(d, !d->held && !d->failed && !d->purged);
 		pthread_mutex_unlock(&d->hold_lock);
 		rd_kafka_poll(d->rk, POLL_MS);
 		advance(d);

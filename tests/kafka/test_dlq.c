@@ -13,6 +13,9 @@
  * batch that erases, brings the topic back and waits 1.5 s before it
  * reports the batch: the moment a forwarder that learned of the erasure
  * after the fact let the held copy out.
+ *
+ * And the backlog gauge while a delivery failed and another is pending:
+ * it must still count the rejections kept since.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,9 +163,80 @@ static void test_erasure_while_held(enum held how)
 	kt_env_stop(&e);
 }
 
+/* A key the dead-letter producer sends to partition p of two (librdkafka's default partitioner). */
+static const char *key_for(int32_t p, char *buf, size_t size)
+{
+	for (int i = 0;; i++) {
+		snprintf(buf, size, "key-%d", i);
+		if (rd_kafka_msg_partitioner_consistent(NULL, buf, strlen(buf), 2, NULL, NULL) == p)
+			return buf;
+	}
+}
+
+/* A comment on a campaign nobody opened, keyed by key: kept as a rejection. */
+static void reject_one(struct kt_env *e, const char *key, int i)
+{
+	char json[256];
+	snprintf(json, sizeof json,
+		 "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"b-%d\",\"at\":1700000000000,"
+		 "\"campaign\":\"nowhere\",\"comment\":\"b%d\",\"supporter\":\"s\",\"text\":\"t\"}",
+		 i, i);
+	CHECK(kt_produce_json(e->producer, KT_TOPIC, 0, key, json) >= 0);
+}
+
+static bool backlog_three(void *m)
+{
+	return backlog_is(m, 3);
+}
+
+static bool failed_once(void *m)
+{
+	return atomic_load(&((struct metrics *)m)->dlq_failures) > 0;
+}
+
+/*
+ * The dead-letter topic's partition 0 has no leader (its rejection waits,
+ * up to message.timeout.ms), partition 1 refuses the next request at once:
+ * the forwarder stops producing until all is back, and a rejection kept
+ * meanwhile must show in the backlog all the same.
+ */
+static void test_backlog_while_failed(void)
+{
+	struct kt_env e;
+	kt_env_start(&e, 2, 1, "dlq-backlog");
+	cluster = e.cluster.mc;
+	rd_kafka_mock_partition_set_leader(cluster, KT_TOPIC, 0, 1);
+	CHECK_INT(rd_kafka_mock_topic_create(cluster, DLQ_TOPIC, 2, 1), 0);
+	rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 0, -1);
+	rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 1, DLQ_BROKER);
+	rd_kafka_mock_broker_push_request_error_rtts(cluster, DLQ_BROKER, 0 /* Produce */, 1,
+						     RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, 0);
+
+	struct dlq *d;
+	char err[512], k0[16], k1[16];
+	struct dlq_options dopt = {.brokers = e.cluster.bootstraps, .topic = DLQ_TOPIC};
+	CHECK_INT(dlq_start(&d, e.st, fixture_writer(e.st), &e.m, &dopt, err, sizeof err), 0);
+	struct kt_runner r;
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+
+	reject_one(&e, key_for(0, k0, sizeof k0), 1);
+	reject_one(&e, key_for(1, k1, sizeof k1), 2);
+	CHECK(kt_wait(failed_once, &e.m, 20000));
+	reject_one(&e, k1, 3);
+	CHECK(kt_wait(backlog_three, &e.m, 10000));
+
+	/* Then all of it goes, once partition 0 has its leader back. */
+	rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 0, DLQ_BROKER);
+	CHECK(kt_wait(backlog_none, &e.m, 30000));
+	CHECK_INT(kt_runner_stop(&r), 0);
+	dlq_stop(d);
+	kt_env_stop(&e);
+}
+
 int main(void)
 {
 	test_erasure_while_held(QUEUED);
 	test_erasure_while_held(IN_FLIGHT);
+	test_backlog_while_failed();
 	return check_done();
 }

@@ -56,15 +56,17 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 done, 1 a log entry did not apply, or no rebuild is under way\n"
 	"for --diff or --abort, 2 usage, 3 data dir unusable (a damaged log entry\n"
-	"included) or another rebuild is running.\n";
+	"included) or another rebuild is running, 130 or 143 stopped by SIGINT or\n"
+	"SIGTERM before it swapped or caught up (run it again to go on).\n";
 
 enum mode { REBUILD, NO_SWAP, DIFF, ABORT, DRY_RUN };
 
 static atomic_bool stop_requested;
+static atomic_int stopped_by; /* the signal that asked it to stop */
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	atomic_store(&stopped_by, sig);
 	atomic_store(&stop_requested, true);
 }
 
@@ -181,13 +183,15 @@ static int rebuild(struct store *st, enum mode mode, int txn_ms, uint64_t max_ra
 	else if (rep.caught_up)
 		fprintf(stderr, "; caught up with entry %llu, not swapped\n",
 			(unsigned long long)rep.head);
-	else
-		fprintf(stderr, "; stopped at entry %llu of %llu: run 'pledged replay' again to go "
-				"on\n",
-			(unsigned long long)rep.done, (unsigned long long)rep.head);
 	if (mode == NO_SWAP && rep.caught_up)
 		return print_diff(st);
-	return CLI_OK;
+	if (rep.swapped || rep.caught_up)
+		return CLI_OK;
+	/* Only a signal stops it short: said as a shell says a process it
+	 * stopped, so that a script cannot take it for a swap. */
+	fprintf(stderr, "; stopped at entry %llu of %llu: run 'pledged replay' again to go on\n",
+		(unsigned long long)rep.done, (unsigned long long)rep.head);
+	return 128 + atomic_load(&stopped_by);
 }
 
 static int print_campaign(const struct proj_campaign *c, const void *key, size_t key_len,

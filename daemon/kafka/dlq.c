@@ -26,8 +26,9 @@ struct dlq {
 	struct store *st;
 	struct writer *w;
 	struct metrics *m;
+	struct dlq_options opt; /* to make the producer again */
 	char topic[256];
-	rd_kafka_t *rk;
+	rd_kafka_t *rk; /* changed only under hold_lock */
 	pthread_t thread;
 	_Atomic bool stop;
 
@@ -139,6 +140,7 @@ static int produce_at(struct dlq *d, size_t slot, const struct rejection_entry *
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			return 1;
 		snprintf(d->last_error, sizeof d->last_error, "%s", rd_kafka_err2str(err));
+		d->failed = true; /* tried again after a pause, not at every poll */
 		return PL_EKAFKA;
 	}
 	d->seqs[slot] = e->seq;
@@ -240,6 +242,39 @@ static bool send_purged_again(struct dlq *d)
 	return walk_ring(d, produce_purged) == 0;
 }
 
+static rd_kafka_t *producer_new(struct dlq *d, const struct dlq_options *opt, char *err,
+				size_t err_size);
+
+/*
+ * After a fatal error (the idempotent producer lost its sequence with the
+ * broker) librdkafka refuses every message for good, and asks for a new
+ * producer: made here, with nothing pending. false when it could not be
+ * made.
+ */
+static bool renew_if_fatal(struct dlq *d)
+{
+	char why[512], err[512];
+	rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(d->rk, why, sizeof why);
+	if (!fatal)
+		return true;
+	rd_kafka_t *rk = producer_new(d, &d->opt, err, sizeof err);
+	if (!rk) {
+		log_error("dlq: the producer stopped for good (%s) and a new one cannot be made: "
+			  "%s; trying again in a second",
+			  why, err);
+		return false;
+	}
+	log_warn("dlq: the producer stopped for good (%s); sending again after rejection %" PRIu64
+		 " with a new one",
+		 why, d->delivered);
+	pthread_mutex_lock(&d->hold_lock);
+	rd_kafka_t *old = d->rk;
+	d->rk = rk;
+	pthread_mutex_unlock(&d->hold_lock);
+	rd_kafka_destroy(old);
+	return true;
+}
+
 static void *dlq_main(void *arg)
 {
 	struct dlq *d = arg;
@@ -263,6 +298,8 @@ static void *dlq_main(void *arg)
 			/* Everything is back: after a pause, again after the acknowledged prefix. */
 			int64_t now = monotonic_ms();
 			if (!retry_at) {
+				retry_at = now + RETRY_MS;
+			} else if (now >= retry_at && !renew_if_fatal(d)) {
 				retry_at = now + RETRY_MS;
 			} else if (now >= retry_at) {
 				d->head = d->count = 0;
@@ -357,7 +394,7 @@ int dlq_start(struct dlq **out, struct store *st, struct writer *w, struct metri
 		snprintf(err, err_size, "dlq: out of memory");
 		return PL_ENOMEM;
 	}
-	*d = (struct dlq){.st = st, .w = w, .m = m};
+	*d = (struct dlq){.st = st, .w = w, .m = m, .opt = *opt};
 	pthread_mutex_init(&d->hold_lock, NULL);
 	snprintf(d->topic, sizeof d->topic, "%s", opt->topic);
 	int rc = load_mark(d);
@@ -392,12 +429,12 @@ void dlq_erasure(void *dlq, bool begins)
 	struct dlq *d = dlq;
 	pthread_mutex_lock(&d->hold_lock);
 	d->held = begins;
-	pthread_mutex_unlock(&d->hold_lock);
 	/* Taken back, to be sent again from the store once released: what
 	 * waits, and what is in flight, which librdkafka would send again
 	 * after the erasure if its request failed. */
 	if (begins)
 		rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	pthread_mutex_unlock(&d->hold_lock);
 }
 
 void dlq_stop(struct dlq *d)

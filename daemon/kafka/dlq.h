@@ -44,7 +44,9 @@ int dlq_check(const struct dlq_options *opt, char *err, size_t err_size);
 /*
  * Starts forwarding the rejections of st after the stored mark (after the
  * newest one when no dead-letter topic was ever set on this data dir). w
- * must be the data dir's writer, m the metrics; both outlive the forwarder.
+ * must be the data dir's writer, m the metrics, and opt's strings and
+ * settings as they are (a producer is made again from them after a fatal
+ * error); all outlive the forwarder.
  * Returns 0 or an error with a message in err.
  */
 int dlq_start(struct dlq **out, struct store *st, struct writer *w, struct metrics *m,

@@ -15,7 +15,9 @@
  * after the fact let the held copy out.
  *
  * And the backlog gauge while a delivery failed and another is pending:
- * it must still count the rejections kept since.
+ * it must still count the rejections kept since; and a fatal error of the
+ * idempotent producer, after which librdkafka refuses everything: a new
+ * producer must take over.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,10 +235,40 @@ static void test_backlog_while_failed(void)
 	kt_env_stop(&e);
 }
 
+/* The broker answers the first request with a sequence number it did not
+ * expect: librdkafka's idempotent producer stops for good. */
+static void test_fatal_error(void)
+{
+	struct kt_env e;
+	kt_env_start(&e, 2, 1, "dlq-fatal");
+	cluster = e.cluster.mc;
+	rd_kafka_mock_partition_set_leader(cluster, KT_TOPIC, 0, 1);
+	CHECK_INT(rd_kafka_mock_topic_create(cluster, DLQ_TOPIC, 1, 1), 0);
+	rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 0, DLQ_BROKER);
+	rd_kafka_mock_broker_push_request_error_rtts(
+		cluster, DLQ_BROKER, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, 0);
+
+	struct dlq *d;
+	char err[512];
+	struct dlq_options dopt = {.brokers = e.cluster.bootstraps, .topic = DLQ_TOPIC};
+	CHECK_INT(dlq_start(&d, e.st, fixture_writer(e.st), &e.m, &dopt, err, sizeof err), 0);
+	struct kt_runner r;
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	reject_one(&e, "k", 1);
+	CHECK(kt_wait(failed_once, &e.m, 20000));
+	CHECK(kt_wait(backlog_none, &e.m, 20000));
+	struct dead_letter letters[4];
+	CHECK_INT(read_topic(e.cluster.bootstraps, letters, 4), 1);
+	CHECK_INT(kt_runner_stop(&r), 0);
+	dlq_stop(d);
+	kt_env_stop(&e);
+}
+
 int main(void)
 {
 	test_erasure_while_held(QUEUED);
 	test_erasure_while_held(IN_FLIGHT);
 	test_backlog_while_failed();
+	test_fatal_error();
 	return check_done();
 }

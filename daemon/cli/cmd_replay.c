@@ -56,8 +56,9 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 done, 1 a log entry did not apply, or no rebuild is under way\n"
 	"for --diff or --abort, 2 usage, 3 data dir unusable (a damaged log entry\n"
-	"included) or another rebuild is running, 130 or 143 stopped by SIGINT or\n"
-	"SIGTERM before it swapped or caught up (run it again to go on).\n";
+	"included) or another rebuild is running, 128 + the signal's number (130\n"
+	"Ctrl-C) stopped by SIGINT, SIGTERM or SIGHUP before it swapped or caught up\n"
+	"(run it again to go on).\n";
 
 enum mode { REBUILD, NO_SWAP, DIFF, ABORT, DRY_RUN };
 
@@ -150,6 +151,9 @@ static int rebuild(struct store *st, enum mode mode, int txn_ms, uint64_t max_ra
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	struct sigaction hup; /* left ignored under nohup */
+	if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN)
+		sigaction(SIGHUP, &sa, NULL);
 	int rc = rebuild_run(st, &opt, &rep);
 	if (tty)
 		fputc('\n', stderr);

@@ -1,6 +1,6 @@
 /*
  * cmd_serve.c — `pledged serve`: consume the topic into the data dir and
- * serve the projections over HTTP until SIGTERM or SIGINT.
+ * serve the projections over HTTP until SIGTERM, SIGINT or SIGHUP.
  *
  * It wires the pieces together and owns their order: configuration, the
  * data dir lock, the store, the HTTP server, the embedded broker when no
@@ -44,7 +44,7 @@ static const char usage[] =
 	"\n"
 	"Consume pledge and comment events from Kafka into the data dir (events,\n"
 	"rejections, projections and offsets in one transaction per batch) and serve\n"
-	"them over HTTP. Stops cleanly on SIGTERM or SIGINT.\n"
+	"them over HTTP. Stops cleanly on SIGTERM, SIGINT or SIGHUP.\n"
 	"\n"
 	"Without --brokers (and no 'brokers' in the config file) an embedded broker\n"
 	"is started for local use only: in memory, gone when serve stops, about\n"
@@ -139,6 +139,11 @@ static void install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* A terminal that went away stops it cleanly too, leaving the group at
+	 * once; under nohup (ignored from the start) it changes nothing. */
+	struct sigaction hup;
+	if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN)
+		sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 

@@ -344,6 +344,16 @@ status=$?
 stood=$(sed -n 's/.*stopped at entry \([0-9]*\) of 2059:.*/\1/p' "$work/err")
 [ -n "$stood" ] && [ "$stood" -lt 2059 ] && ok ||
 	fail "a stopped rebuild says where it stands: $(cat "$work/err")"
+# A hangup stops it the same way, at the next transaction.
+"$PLEDGED" replay --data "$work/d" --max-rate 200 >"$work/out" 2>"$work/err.hup" &
+pid=$!
+for _ in $(seq 100); do grep -q "entries/s" "$work/err.hup" && break; sleep 0.1; done
+kill -HUP "$pid"
+wait "$pid"
+status=$?
+stood=$(sed -n 's/.*stopped at entry \([0-9]*\) of 2059:.*/\1/p' "$work/err.hup")
+[ "$status" = 129 ] && [ -n "$stood" ] && [ "$stood" -lt 2059 ] && ok ||
+	fail "a rebuild stopped by SIGHUP exits 129 saying where it stands, not $status: $(cat "$work/err.hup")"
 expect 0 "the differences so far" -- "$PLEDGED" replay --data "$work/d" --diff
 contains "$work/err" "the rebuild stands at entry $stood of 2059" "--diff says the rebuild is behind"
 expect 0 "drop the stopped rebuild" -- "$PLEDGED" replay --data "$work/d" --abort
@@ -648,8 +658,11 @@ long=$work/$(printf './%.0s' $(seq "$steps"))locked
 expect 3 "no import while serve consumes, by a path of ${#long} bytes" -- \
 	"$PLEDGED" import --data "$long" </dev/null
 contains "$work/err" "by process $serve1)" "the import by a long path names serve"
-kill -TERM "$serve1"
-wait "$serve1" && ok || fail "the first serve stops cleanly on SIGTERM"
+# A hangup (the terminal serve ran in went away) stops it as SIGTERM does:
+# the batch committed, the group left at once.
+kill -HUP "$serve1"
+wait "$serve1" && ok || fail "the first serve stops cleanly on SIGHUP"
+contains "$work/serve1.log" "stopped cleanly" "serve says it stopped cleanly after a hangup"
 
 # The lock files get their holder's id written in: never through a link
 # (into whatever it points at) nor into a pipe.

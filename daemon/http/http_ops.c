@@ -104,6 +104,11 @@ void http_ops_metrics(struct http_request *r)
 	if (store_read_begin(r->w->hs->st, &t) == 0) {
 		if (rebuild_status(&t, &rebuild.under_way, &slot, &rebuild.done))
 			rebuild = (struct metrics_rebuild){0};
+		/* The log also grows without this process's batches (a read-only
+		 * serve while `pledged import` writes): read where it stands. */
+		uint64_t seq;
+		if (evlog_last_seq(&t, &seq) == 0)
+			metrics_raise_log_seq(r->w->hs->m, seq);
 		store_abort(&t);
 	}
 	size_t len = 0;

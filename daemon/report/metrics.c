@@ -52,10 +52,17 @@ void metrics_record_batch(struct metrics *m, const struct ingest_stats *stats, s
 	atomic_fetch_add(&m->duplicates, stats->duplicates);
 	atomic_fetch_add(&m->erased_records, stats->erased_records);
 	atomic_fetch_add(&m->batches, 1);
-	atomic_store(&m->last_seq, stats->last_seq);
+	metrics_raise_log_seq(m, stats->last_seq);
 	atomic_store(&m->last_batch_ms, clock_wall_ms());
 	observe(&m->batch_size, batch_bounds, METRICS_BATCH_BUCKETS - 1, (double)n, 1);
 	observe(&m->commit_latency, latency_bounds, METRICS_LATENCY_BUCKETS - 1, seconds, 1e6);
+}
+
+void metrics_raise_log_seq(struct metrics *m, uint64_t seq)
+{
+	uint64_t cur = atomic_load(&m->last_seq);
+	while (seq > cur && !atomic_compare_exchange_weak(&m->last_seq, &cur, seq))
+		;
 }
 
 void metrics_add_index_work(struct metrics *m, double seconds)

@@ -85,6 +85,10 @@ void metrics_deinit(struct metrics *m);
 void metrics_record_batch(struct metrics *m, const struct ingest_stats *stats, size_t n,
 			  double seconds);
 
+/* Raises the newest log entry's number to seq, never lowers it: a reader's
+ * snapshot may be older than the batch recorded last. */
+void metrics_raise_log_seq(struct metrics *m, uint64_t seq);
+
 /* Adds the time the writer spent on the state index's work between batches. */
 void metrics_add_index_work(struct metrics *m, double seconds);
 

@@ -1143,6 +1143,15 @@ static void test_metrics(void)
 	CHECK(strstr(R.body, "pledged_http_requests_total{route=\"campaigns\",status=\"200\"}") != NULL);
 	CHECK(strstr(R.body, "pledged_http_requests_total{route=\"unknown\",status=\"404\"}") != NULL);
 	CHECK(strstr(R.body, "pledged_http_requests_total{route=\"comments\",status=\"400\"}") != NULL);
+	/* The log grows without this process's batches (a read-only serve
+	 * while `pledged import` runs): the gauge is where the log is. */
+	uint64_t newest = ingest_lines(st, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"metrics-1\","
+					   "\"at\":1700000000000,\"campaign\":\"metrics-camp\","
+					   "\"title\":\"M\",\"owner\":\"o\",\"currency\":\"EUR\"}\n");
+	char want[64];
+	snprintf(want, sizeof want, "\npledged_log_sequence %llu\n", (unsigned long long)newest);
+	CHECK_INT(admin_get("/metrics"), 200);
+	CHECK(strstr(R.body, want) != NULL);
 }
 
 static void test_page(void)

@@ -37,7 +37,7 @@ enum consumer_state {
 };
 
 struct metrics_partition {
-	char topic[128];
+	char topic[250]; /* Kafka names topics of up to 249 characters */
 	int32_t partition;
 	int64_t next_offset; /* next offset to apply */
 	int64_t high_watermark;

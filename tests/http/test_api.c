@@ -1036,6 +1036,17 @@ static void test_readyz(void)
 	metrics_set_state(&m, CONSUMER_READ_ONLY, "read-only");
 	CHECK_INT(get("/readyz"), 200);
 	metrics_set_state(&m, CONSUMER_CONSUMING, "");
+	/* Kafka names topics of up to 249 characters: one partition stays one. */
+	char topic[250];
+	memset(topic, 't', sizeof topic - 1);
+	topic[sizeof topic - 1] = '\0';
+	metrics_set_partition(&m, topic, 0, 5, 5);
+	metrics_set_partition(&m, topic, 0, 6, 6);
+	CHECK_INT(get("/readyz"), 200);
+	j = body_json();
+	CHECK_INT(json_integer_value(json_object_get(j, "partitions")), 1);
+	json_decref(j);
+	metrics_clear_partitions(&m);
 }
 
 /* Strict Prometheus text format 0.0.4 for the lines pledged writes. */

@@ -24,7 +24,7 @@
 /* Histogram bucket upper bounds. */
 #define METRICS_BATCH_BUCKETS 8      /* 1 10 100 500 1000 5000 10000 +Inf */
 #define METRICS_LATENCY_BUCKETS 10   /* 0.5ms … 5s, +Inf */
-#define METRICS_MAX_PARTITIONS 256
+#define METRICS_MAX_PARTITIONS OWNERSHIP_MAX_PARTITIONS /* as many as a serve may hold */
 #define METRICS_HTTP_ROUTES 16
 #define METRICS_HTTP_STATUSES 13     /* 200 204 304 307 400 401 404 405 413 421 501 503 other */
 

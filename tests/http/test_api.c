@@ -1047,6 +1047,15 @@ static void test_readyz(void)
 	CHECK_INT(json_integer_value(json_object_get(j, "partitions")), 1);
 	json_decref(j);
 	metrics_clear_partitions(&m);
+	/* As many partitions as ownership.h follows, the last one behind. */
+	for (int32_t p = 0; p < OWNERSHIP_MAX_PARTITIONS; p++)
+		metrics_set_partition(&m, "pledges", p, 7, p == OWNERSHIP_MAX_PARTITIONS - 1 ? 500 : 7);
+	CHECK_INT(get("/readyz"), 503);
+	j = body_json();
+	CHECK_INT(json_integer_value(json_object_get(j, "partitions")), OWNERSHIP_MAX_PARTITIONS);
+	CHECK_INT(json_integer_value(json_object_get(j, "lag")), 493);
+	json_decref(j);
+	metrics_clear_partitions(&m);
 }
 
 /* Strict Prometheus text format 0.0.4 for the lines pledged writes. */

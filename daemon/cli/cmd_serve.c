@@ -530,6 +530,18 @@ static int check_kafka(const struct serve_config *cfg)
 	return cli_usage_error("serve", "%s", err);
 }
 
+/* Refused it would break Docker secrets (0444 by default): said instead, so
+ * that the token which opens /v1/rejections does not sit open unnoticed. */
+static void warn_token_access(const struct serve_config *cfg)
+{
+	struct stat st;
+	if (cfg->admin_token[0] && stat(cfg->admin_token_file, &st) == 0 && (st.st_mode & 077))
+		log_warn("admin_token_file '%s' is open to other users (mode %04o): whoever reads "
+			 "it may read the operators' listener; chmod 0400 it, or hand it over with "
+			 "systemd's LoadCredential= (docs/operations.md)",
+			 cfg->admin_token_file, (unsigned)(st.st_mode & 07777));
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct serve_config cfg;
@@ -537,13 +549,14 @@ int cmd_serve(int argc, char **argv)
 	int rc = parse_args(argc, argv, &cfg, &check_only);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
+	log_set_level((enum log_level)log_level_parse(cfg.log_level));
+	warn_token_access(&cfg);
 	if (check_only) {
 		if ((rc = check_kafka(&cfg)))
 			return rc;
 		print_config(&cfg);
 		return CLI_OK;
 	}
-	log_set_level((enum log_level)log_level_parse(cfg.log_level));
 	atomic_store(&stop_requested, false);
 	install_signals();
 	return cfg.read_only ? serve_read_only(&cfg) : serve_consuming(&cfg);

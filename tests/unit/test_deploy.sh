@@ -67,9 +67,17 @@ check_refused "short token" "admin_token_file = $work/short.token" "the token wa
 printf 'has a space in it, 30 chars\n' >"$work/space.token"
 check_refused "token with spaces" "admin_token_file = $work/space.token" "visible ASCII characters, no spaces"
 printf '0123456789abcdef0123456789abcdef\n' >"$work/good.token"
+chmod 0400 "$work/good.token"
 "$PLEDGED" serve --admin-token-file "$work/good.token" --check-config >"$work/out" 2>&1
 grep -qx "admin_token_file = $work/good.token" "$work/out" && ok || fail "a good token file: $(cat "$work/out")"
 grep -q 0123456789abcdef "$work/out" && fail "check-config prints the token" || ok
+grep -q "other users" "$work/out" && fail "a token file of mode 0400 is warned of" || ok
+# A token others may read is taken, as a Docker secret (0444) must be, but said.
+chmod 0644 "$work/good.token"
+"$PLEDGED" serve --admin-token-file "$work/good.token" --check-config >"$work/out" 2>&1
+grep -q "admin_token_file '$work/good.token' is open to other users (mode 0644)" "$work/out" &&
+	ok || fail "a token file others may read is not warned of: $(cat "$work/out")"
+chmod 0400 "$work/good.token"
 grep -qx "admin_listen = 127.0.0.1:8081" "$work/out" && ok || fail "admin_listen defaults to 127.0.0.1:8081"
 "$PLEDGED" serve --config "$work/missing.conf" --check-config >"$work/out" 2>&1
 [ $? = 2 ] && grep -q "cannot open config file" "$work/out" && ok || fail "a missing config file is refused"

@@ -50,7 +50,8 @@ void http_ops_healthz(struct http_request *r)
 
 /*
  * Ready means (docs/http.md): this instance should get traffic. A consumer
- * is ready while it holds at least one partition and is at most
+ * is ready while it holds at least one partition (its campaigns not
+ * waiting for the group, as after a freeze) and is at most
  * ready_max_lag messages behind, or answers marked stale after losing its
  * assignment alone in its group; a read-only instance serves its data dir
  * and is always ready. /healthz says whether the process works at all.
@@ -66,6 +67,8 @@ void http_ops_readyz(struct http_request *r)
 	if (state != CONSUMER_READ_ONLY) {
 		if (state != CONSUMER_CONSUMING)
 			; /* detail says what it is doing instead */
+		else if (!r->owner.in_force) /* after a freeze: campaigns wait (503) */
+			snprintf(detail, sizeof detail, "waiting for the consumer group's assignment");
 		else if (partitions == 0)
 			snprintf(detail, sizeof detail, "no partitions assigned");
 		else if (lag < 0)

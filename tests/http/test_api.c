@@ -1056,6 +1056,24 @@ static void test_readyz(void)
 	CHECK_INT(json_integer_value(json_object_get(j, "lag")), 493);
 	json_decref(j);
 	metrics_clear_partitions(&m);
+	/* Frozen for longer than the session: its partitions may be another's
+	 * now, its campaigns wait until the group speaks, and so does readiness. */
+	int32_t all[] = {0, 1, 2, 3};
+	metrics_set_partition(&m, "pledges", 0, 5, 5);
+	ownership_enforce(&m.owner, by_length);
+	ownership_set(&m.owner, 4, all, 4, 1);
+	ownership_expect_alive(&m.owner, SESSION_MS);
+	CHECK_INT(get("/readyz"), 200);
+	usleep(FROZEN_US);
+	CHECK_INT(get("/v1/campaigns/sse-camp"), 503);
+	CHECK_INT(get("/readyz"), 503);
+	CHECK_STR(ready_detail(), "waiting for the consumer group's assignment");
+	CHECK(ownership_alive(&m.owner)); /* the watch runs again, and the group speaks */
+	ownership_set(&m.owner, 4, all, 4, 2);
+	CHECK_INT(get("/readyz"), 200);
+	ownership_expect_alive(&m.owner, 0);
+	ownership_enforce(&m.owner, NULL);
+	metrics_clear_partitions(&m);
 }
 
 /* Strict Prometheus text format 0.0.4 for the lines pledged writes. */

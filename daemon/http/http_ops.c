@@ -51,10 +51,11 @@ void http_ops_healthz(struct http_request *r)
 /*
  * Ready means (docs/http.md): this instance should get traffic. A consumer
  * is ready while it holds at least one partition (its campaigns not
- * waiting for the group, as after a freeze) and is at most
- * ready_max_lag messages behind, or answers marked stale after losing its
- * assignment alone in its group; a read-only instance serves its data dir
- * and is always ready. /healthz says whether the process works at all.
+ * waiting for the group, as after a freeze, nor all 421 for want of the
+ * topic's size) and is at most ready_max_lag messages behind, or answers
+ * marked stale after losing its assignment alone in its group; a read-only
+ * instance serves its data dir and is always ready. /healthz says whether
+ * the process works at all.
  */
 void http_ops_readyz(struct http_request *r)
 {
@@ -71,6 +72,10 @@ void http_ops_readyz(struct http_request *r)
 			snprintf(detail, sizeof detail, "waiting for the consumer group's assignment");
 		else if (partitions == 0)
 			snprintf(detail, sizeof detail, "no partitions assigned");
+		else if (r->owner.enforced && r->owner.count == 0) /* every campaign is 421 */
+			snprintf(detail, sizeof detail,
+				 "the topic's partition count is not known, so no campaign is "
+				 "answered for until the next rebalance");
 		else if (lag < 0)
 			snprintf(detail, sizeof detail, "lag not known yet");
 		else if (lag > max_lag)

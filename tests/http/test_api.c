@@ -1072,6 +1072,11 @@ static void test_readyz(void)
 	ownership_set(&m.owner, 4, all, 4, 2);
 	CHECK_INT(get("/readyz"), 200);
 	ownership_expect_alive(&m.owner, 0);
+	/* Assigned partitions of a topic whose size the broker did not say:
+	 * every campaign is 421 until the next rebalance, so it is not ready. */
+	ownership_set(&m.owner, 0, all, 4, 3);
+	CHECK_INT(get("/v1/campaigns/sse-camp"), 421);
+	CHECK_INT(get("/readyz"), 503);
 	ownership_enforce(&m.owner, NULL);
 	metrics_clear_partitions(&m);
 }

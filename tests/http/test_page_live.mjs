@@ -2,7 +2,8 @@
 // driven like a person would: "Show more" loads older comments; totals,
 // the chart and comments change on the page, without a reload, when events
 // arrive through Kafka, also after the connection dropped (through a TCP
-// proxy the test cuts); the list of campaigns is cards with the crowd's
+// proxy the test cuts), and removals and more comments than a page that
+// arrive at once leave the feed in order, with no gap; the list of campaigns is cards with the crowd's
 // totals, and campaign "." opens and goes live; money above 2^53 minor
 // units stays exact; a server that lost Kafka says so on the open page
 // ("Updates paused since ..."), and takes it back when the group forms
@@ -205,6 +206,22 @@ try {
 		(await chartValues(page)).pop() === "5804000", 10000), "the chart's last point follows the total");
 	check((await page.textContent("#chart-raised")).trim() === "£58,040", "the chart's caption follows");
 
+	// A removal while every comment is shown, of the oldest: whatever the
+	// feed keeps, "Show more" brings back every other comment, in order.
+	const feedIds = (p) => p.$$eval("#comments > li", (li) => li.map((e) => e.getAttribute("data-id")));
+	const newest = async (n) => (await (await fetch(`${base}/v1/campaigns/${CAMPAIGN}/comments?limit=${n}`)).json())
+		.comments.map((c) => c.id);
+	publish(dir, event(103, { type: "comment.removed", at: 1579900000003, comment: "c-01" }) + "\n");
+	check(await until("the removal", async () => !(await feedIds(page)).includes("c-01"), 10000),
+		"the removed comment goes live");
+	for (let n = 0; n < 3 && (await page.locator("#more").count()) === 1; n++) {
+		const shown = await items();
+		await page.click("#more");
+		await until("more comments", async () => (await items()) > shown, 10000);
+	}
+	check(JSON.stringify(await feedIds(page)) === JSON.stringify(await newest(100)),
+		`Show more brings back every other comment (${await items()} shown)`);
+
 	// A dropped connection: cut, a refund arrives meanwhile, the page catches up
 	// once connections are let through again.
 	proxy = await cuttableProxy(port);
@@ -226,6 +243,31 @@ try {
 	check((await viaProxy.getAttribute("main", "data-live")) === "true", "the page is live again");
 	check(proxy.lastEventIds.length > 0 && /^[0-9]+$/.test(proxy.lastEventIds[0]),
 		`the reconnect sent Last-Event-ID (${proxy.lastEventIds})`);
+	// While it is cut off, a shown comment is removed and 22 are posted: the
+	// first summary after the reconnect brings them all at once. The page
+	// then shows the newest comments in order, with no gap and without the
+	// removed one.
+	check((await feedIds(viaProxy))[0] === "live-new", "the proxied page shows the newest comment first");
+	proxy.cut();
+	check(await until("the page to notice again", async () =>
+		(await viaProxy.getAttribute("main", "data-live")) === "false", 10000), "the page notices the second drop");
+	const before = (await summary()).comments;
+	const burst = [event(104, { type: "comment.removed", at: 1579900000004, comment: "live-new" })];
+	for (let i = 0; i < 22; i++) {
+		burst.push(event(110 + i, { type: "comment.posted", at: 1579900000010 + i, comment: `burst-${i}`,
+			supporter: "sup-0002", name: "Burst", text: `Burst comment ${i}` }));
+	}
+	publish(dir, burst.join("\n") + "\n");
+	check(await until("the burst applied", async () => (await summary()).comments === before + 21, 10000),
+		"the removal and the burst are applied while the page is cut off");
+	proxy.accepting = true;
+	check(await until("the page to show the burst", async () =>
+		(await feedIds(viaProxy)).includes("burst-21"), 15000), "the burst reaches the page");
+	await sleep(500);
+	const shown = await feedIds(viaProxy);
+	check(!shown.includes("live-new"), "the comment removed while cut off is gone");
+	check(JSON.stringify(shown) === JSON.stringify(await newest(shown.length)),
+		`the page shows the newest comments in order, with no gap (${shown.slice(18, 23)})`);
 
 	// More campaigns: "/" is a list of cards with the crowd's totals, and the
 	// campaign "." (a path step to a browser) opens and goes live.

@@ -133,20 +133,38 @@
 		});
 	}
 
+	/* "Show more" after the feed, from the cursor next, or none when null.
+	 * A page that showed every comment has none: a redrawn feed may need one. */
 	function setMore(next) {
 		var more = document.getElementById("more");
-		if (!more) {
+		if (next === null) {
+			if (more) {
+				more.parentNode.parentNode.removeChild(more.parentNode);
+			}
 			return;
 		}
-		if (next === null) {
-			more.parentNode.removeChild(more);
-			return;
+		if (!more) {
+			var wrap = document.createElement("p");
+			wrap.className = "more-wrap";
+			more = document.createElement("a");
+			more.id = "more";
+			more.className = "more";
+			more.textContent = "Show more comments";
+			more.addEventListener("click", showMore);
+			wrap.appendChild(more);
+			feed.parentNode.appendChild(wrap);
 		}
 		more.setAttribute("data-next", next);
 		more.setAttribute("href", pageUrl("before=" + encodeURIComponent(next)));
 	}
 
-	/* New comments go on top; after a removal the first page is redrawn. */
+	/* The first page of comments as it stands replaces the feed down to the
+	 * page's oldest comment: new comments take their place, removed and
+	 * erased ones go, older ones loaded with "Show more" stay. Unless the
+	 * feed shows that comment and what changed adds up to the new count
+	 * (summaries come at most every 100 ms, and all at once after a
+	 * reconnect: a removal and posts, or more posts than a page, may come
+	 * together), the feed starts again from the page. */
 	function refreshComments(count) {
 		if (!feed) {
 			return;
@@ -156,20 +174,25 @@
 			if (empty && page.comments.length) {
 				empty.parentNode.removeChild(empty);
 			}
-			if (count < shownComments) {
-				while (feed.firstChild) {
-					feed.removeChild(feed.firstChild);
+			var ids = shownIds();
+			var oldest = page.comments.length ? page.comments[page.comments.length - 1].id : null;
+			var end = -1;
+			for (var i = 0; i < feed.children.length; i++) {
+				if (feed.children[i].getAttribute("data-id") === oldest) {
+					end = i;
 				}
-				page.comments.forEach(function (c) { feed.appendChild(commentItem(c)); });
+			}
+			var added = page.comments.filter(function (c) { return !ids[c.id]; }).length;
+			var gone = end + 1 - (page.comments.length - added);
+			var restart = end < 0 || count - shownComments !== added - gone;
+			var drop = restart ? feed.children.length : end + 1;
+			for (var n = 0; n < drop; n++) {
+				feed.removeChild(feed.firstElementChild);
+			}
+			var first = feed.firstElementChild;
+			page.comments.forEach(function (c) { feed.insertBefore(commentItem(c), first); });
+			if (first === null) { /* the feed is the first page: more from where it ends */
 				setMore(page.next);
-			} else {
-				var ids = shownIds();
-				var first = feed.firstChild;
-				page.comments.forEach(function (c) {
-					if (!ids[c.id]) {
-						feed.insertBefore(commentItem(c), first);
-					}
-				});
 			}
 			shownComments = count;
 		}).catch(function () { /* the next change retries */ });
@@ -268,26 +291,29 @@
 		}
 	}
 
+	/* "Show more" appends the next page in place. */
+	function showMore(event) {
+		var more = event.currentTarget;
+		event.preventDefault();
+		var next = more.getAttribute("data-next");
+		more.setAttribute("aria-busy", "true");
+		getJSON(api("/comments", "limit=20&before=" + encodeURIComponent(next))).then(function (page) {
+			var ids = shownIds();
+			page.comments.forEach(function (c) {
+				if (!ids[c.id]) {
+					feed.appendChild(commentItem(c));
+				}
+			});
+			more.removeAttribute("aria-busy");
+			setMore(page.next);
+		}).catch(function () {
+			/* Fall back to the plain link. */
+			window.location.href = more.getAttribute("href");
+		});
+	}
 	var more = document.getElementById("more");
 	if (more) {
-		more.addEventListener("click", function (event) {
-			event.preventDefault();
-			var next = more.getAttribute("data-next");
-			more.setAttribute("aria-busy", "true");
-			getJSON(api("/comments", "limit=20&before=" + encodeURIComponent(next))).then(function (page) {
-				var ids = shownIds();
-				page.comments.forEach(function (c) {
-					if (!ids[c.id]) {
-						feed.appendChild(commentItem(c));
-					}
-				});
-				more.removeAttribute("aria-busy");
-				setMore(page.next);
-			}).catch(function () {
-				/* Fall back to the plain link. */
-				window.location.href = more.getAttribute("href");
-			});
-		});
+		more.addEventListener("click", showMore);
 	}
 
 	/* EventSource reconnects by itself after a network error, sending

@@ -3,7 +3,8 @@
 // the chart and comments change on the page, without a reload, when events
 // arrive through Kafka, also after the connection dropped (through a TCP
 // proxy the test cuts), and removals and more comments than a page that
-// arrive at once leave the feed in order, with no gap; the list of campaigns is cards with the crowd's
+// arrive at once leave the feed in order, with no gap, a late "Show more"
+// answer too; the list of campaigns is cards with the crowd's
 // totals, and campaign "." opens and goes live; money above 2^53 minor
 // units stays exact; a server that lost Kafka says so on the open page
 // ("Updates paused since ..."), and takes it back when the group forms
@@ -221,6 +222,41 @@ try {
 	}
 	check(JSON.stringify(await feedIds(page)) === JSON.stringify(await newest(100)),
 		`Show more brings back every other comment (${await items()} shown)`);
+
+	// "Show more" answered late: meanwhile more comments came than a page
+	// holds, so the feed started again from the newest. The late answer
+	// continues the feed as it was, not as it is: appended, it would leave
+	// a gap. Both answers are held back to make that happen in this order.
+	const racer = await browser.newPage();
+	await racer.goto(`${base}/c/${CAMPAIGN}`);
+	check(await until("the racer's stream", async () =>
+		(await racer.getAttribute("main", "data-live")) === "true", 10000), "the racing page goes live");
+	let releaseFirst, releaseMore;
+	const firstHeld = new Promise((resolve) => (releaseFirst = resolve));
+	const moreHeld = new Promise((resolve) => (releaseMore = resolve));
+	await racer.route((url) => url.pathname.endsWith("/comments"), async (route) => {
+		await (new URL(route.request().url()).searchParams.has("before") ? moreHeld : firstHeld);
+		await route.continue();
+	});
+	await racer.click("#more");
+	const race = [];
+	for (let i = 0; i < 21; i++) {
+		race.push(event(200 + i, { type: "comment.posted", at: 1579800000000 + i, comment: `race-${i}`,
+			supporter: "sup-0002", name: "Racer", text: `Race comment ${i}` }));
+	}
+	const counted = (await summary()).comments;
+	publish(dir, race.join("\n") + "\n");
+	check(await until("the race's comments", async () => (await summary()).comments === counted + 21, 10000),
+		"the race's comments are applied");
+	releaseFirst();
+	check(await until("the race's comments on the page", async () =>
+		(await feedIds(racer)).includes("race-2"), 10000), "the race's comments reach the page");
+	releaseMore();
+	await sleep(1000);
+	const raced = await feedIds(racer);
+	check(JSON.stringify(raced) === JSON.stringify(await newest(raced.length)),
+		`a late Show more leaves no gap (${raced.slice(18, 23)})`);
+	await racer.close();
 
 	// A dropped connection: cut, a refund arrives meanwhile, the page catches up
 	// once connections are let through again.

@@ -298,13 +298,18 @@
 		var next = more.getAttribute("data-next");
 		more.setAttribute("aria-busy", "true");
 		getJSON(api("/comments", "limit=20&before=" + encodeURIComponent(next))).then(function (page) {
+			more.removeAttribute("aria-busy");
+			/* The feed started again from the newest meanwhile: this page
+			 * continued the old one, and would leave a gap after the new. */
+			if (!more.isConnected || more.getAttribute("data-next") !== next) {
+				return;
+			}
 			var ids = shownIds();
 			page.comments.forEach(function (c) {
 				if (!ids[c.id]) {
 					feed.appendChild(commentItem(c));
 				}
 			});
-			more.removeAttribute("aria-busy");
 			setMore(page.next);
 		}).catch(function () {
 			/* Fall back to the plain link. */

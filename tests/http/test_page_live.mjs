@@ -4,7 +4,8 @@
 // arrive through Kafka, also after the connection dropped (through a TCP
 // proxy the test cuts), and removals and more comments than a page that
 // arrive at once leave the feed in order, with no gap, a late "Show more"
-// answer too; the list of campaigns is cards with the crowd's
+// answer too, and a removal and a post while cut off show after the
+// reconnect; the list of campaigns is cards with the crowd's
 // totals, and campaign "." opens and goes live; money above 2^53 minor
 // units stays exact; a server that lost Kafka says so on the open page
 // ("Updates paused since ..."), and takes it back when the group forms
@@ -304,6 +305,23 @@ try {
 	check(!shown.includes("live-new"), "the comment removed while cut off is gone");
 	check(JSON.stringify(shown) === JSON.stringify(await newest(shown.length)),
 		`the page shows the newest comments in order, with no gap (${shown.slice(18, 23)})`);
+	// Cut off again, a shown comment is removed and one is posted: the
+	// count is as it was, yet the page catches up after the reconnect.
+	proxy.cut();
+	check(await until("the third drop", async () =>
+		(await viaProxy.getAttribute("main", "data-live")) === "false", 10000), "the page notices the third drop");
+	publish(dir, [
+		event(140, { type: "comment.removed", at: 1579900000040, comment: "burst-20" }),
+		event(141, { type: "comment.posted", at: 1579900000041, comment: "swap-in", supporter: "sup-0002",
+			name: "Swap", text: "Posted as another went" }),
+	].join("\n") + "\n");
+	check(await until("the swap applied", async () =>
+		JSON.stringify(await newest(2)) === JSON.stringify(["swap-in", "burst-21"]), 10000),
+		"the removal and the post are applied while the page is cut off");
+	proxy.accepting = true;
+	check(await until("the swap on the page", async () =>
+		JSON.stringify(await feedIds(viaProxy)) === JSON.stringify(await newest((await feedIds(viaProxy)).length)),
+		15000), `the page shows the post and not the removed comment (${(await feedIds(viaProxy)).slice(0, 3)})`);
 
 	// More campaigns: "/" is a list of cards with the crowd's totals, and the
 	// campaign "." (a path step to a browser) opens and goes live.

@@ -262,7 +262,7 @@
 		return true;
 	}
 
-	function update(s, json) {
+	function update(s, json, resync) {
 		var raised = exactInt(json, "raised");
 		var target = exactInt(json, "target");
 		if (reloadOnChange(pageState(s, raised, target))) {
@@ -286,7 +286,7 @@
 			setText("percent", percent === BigInt(0) && raised > BigInt(0) ? "<1" : percent.toString());
 		}
 		updateChart(raised);
-		if (s.comments !== shownComments) {
+		if (resync || s.comments !== shownComments) {
 			refreshComments(s.comments);
 		}
 	}
@@ -325,13 +325,21 @@
 	 * Last-Event-ID; after an HTTP error (a 503 when the server is busy) it
 	 * gives up, so the page opens a new one, waiting longer each time. */
 	var retryMs = 1000;
+	/* While the page was cut off, as many comments may have gone as came:
+	 * the count is the same, so the first summary after a reconnect
+	 * refreshes the comments whatever it says. */
+	var opened = false;
+	var resync = false;
 	function listen() {
 		var stream = new EventSource(api("/stream"));
 		stream.addEventListener("summary", function (event) {
 			retryMs = 1000;
-			update(JSON.parse(event.data), event.data);
+			update(JSON.parse(event.data), event.data, resync);
+			resync = false;
 		});
 		stream.addEventListener("open", function () {
+			resync = opened;
+			opened = true;
 			main.setAttribute("data-live", "true");
 		});
 		/* The server lost Kafka: its figures stop moving until "fresh". */

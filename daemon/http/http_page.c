@@ -44,14 +44,6 @@ static void add_str(struct evbuffer *b, struct pl_str s)
 	http_html_add(b, s.ptr, s.len);
 }
 
-/* Whole per cent of target (> 0) that raised is, exactly: raised * 100 may
- * not fit in 64 bits, and a double would round it. */
-static int64_t percent_of(int64_t raised, int64_t target)
-{
-	__int128 p = (__int128)raised * 100 / target;
-	return p < 0 ? 0 : p > INT64_MAX ? INT64_MAX : (int64_t)p;
-}
-
 static void add_asset_url(struct evbuffer *b, const char *name)
 {
 	const struct http_asset *a = http_asset_find(name, strlen(name));
@@ -110,14 +102,21 @@ static void add_progress(struct evbuffer *b, const char *id, int64_t raised, int
 	evbuffer_add_printf(b, "></progress>");
 }
 
-/* The whole per cent, or "<1" when something but less than one per cent is raised. */
+/* The whole per cent of target (> 0), exactly, or "<1" when something but
+ * less than one per cent is raised. raised * 100 may pass 64 bits (a
+ * target of 1p), and printf has no 128-bit conversion: the digits past
+ * the 18 lowest go first. */
 static void add_percent(struct evbuffer *b, int64_t raised, int64_t target)
 {
-	int64_t percent = percent_of(raised, target);
+	const int64_t e18 = 1000000000000000000;
+	__int128 percent = raised > 0 ? (__int128)raised * 100 / target : 0;
 	if (percent == 0 && raised > 0)
 		evbuffer_add_printf(b, "&lt;1");
+	else if (percent >= e18)
+		evbuffer_add_printf(b, "%" PRId64 "%018" PRId64, (int64_t)(percent / e18),
+				    (int64_t)(percent % e18));
 	else
-		evbuffer_add_printf(b, "%" PRId64, percent);
+		evbuffer_add_printf(b, "%" PRId64, (int64_t)percent);
 }
 
 /* "12 days left", "Last day", "Closing now", "Closed": where a campaign stands. */

@@ -9,7 +9,8 @@
 # with 1975 supporters in 19 days", "Tom W" first, the page script ran, and
 # every hostile text is text, on the campaign page, in its <title> and in
 # the list of campaigns (no script of theirs ran, no element of theirs was
-# made). Saves OUT_DIR/page.png. Exit 77 (skip) when chromium is not installed.
+# made); a per cent of the target past 2^63 is shown exactly. Saves
+# OUT_DIR/page.png. Exit 77 (skip) when chromium is not installed.
 #
 # No --virtual-time-budget: the page keeps an EventSource open, and virtual
 # time never advances while a fetch is pending, so Chromium would wait for
@@ -34,6 +35,12 @@ trap cleanup EXIT
 
 "$pledged" import --data "$work/data" < "$demo" > /dev/null
 "$pledged" import --data "$work/data" < "$hostile" > /dev/null
+# A target of 1p and 92,234 pledges of £10bn: raised * 100 passes 2^63.
+awk 'BEGIN {
+	print "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"big-0\",\"at\":1578100000000,\"campaign\":\"big\",\"title\":\"Big\",\"owner\":\"Owner\",\"currency\":\"GBP\",\"target\":1}"
+	for (i = 1; i <= 92234; i++)
+		printf "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"big-%d\",\"at\":1578100000001,\"campaign\":\"big\",\"pledge\":\"big-%d\",\"supporter\":\"big-%d\",\"amount\":1000000000000,\"currency\":\"GBP\"}\n", i, i, i
+}' | "$pledged" import --data "$work/data" > /dev/null
 
 : > "$work/port" # exists before the fixture's own redirection, which its fork may do later
 "$fixture" "$work/data" > "$work/port" 2> "$work/fixture.log" &
@@ -62,6 +69,8 @@ dump() { # dump URL FILE
 dump "$url" "$work/dom.html"
 dump "$base/c/hostile-camp" "$work/hostile.html"
 dump "$base/" "$work/list.html"
+# The server's own HTML: the script, once live, would write the per cent anew.
+curl -sf "$base/c/big" > "$work/big.html"
 
 failed=0
 check() { # description, then a command that must succeed
@@ -94,7 +103,11 @@ check "hostile owner shown as text" in_file "$work/hostile.html" "&lt;b&gt;Eve&l
 check "hostile location shown as text" in_file "$work/hostile.html" "&lt;img src=x onerror=\"document.title='pwned'\"&gt;"
 check "no element of the hostile campaign's" sh -c "! grep -q '<img src=\"x\"\|<b>Eve\|pwned</title>' '$work/hostile.html' '$work/list.html'"
 check "hostile title escaped in the list" in_file "$work/list.html" "$escaped_title</a>"
-check "the list links both campaigns" sh -c "grep -c 'href=\"/c/' '$work/list.html' | grep -qx 2"
+check "the list links every campaign" sh -c "grep -c 'href=\"/c/' '$work/list.html' | grep -qx 3"
+
+# 9,223,400,000,000,000,000 per cent: more than an int64 holds, shown exactly.
+check "a per cent past 2^63 on the page" in_file "$work/big.html" '<span id="percent">9223400000000000000</span>'
+check "a per cent past 2^63 in the list" in_file "$work/list.html" '<span class="percent">9223400000000000000%</span>'
 
 mkdir -p "$out"
 rm -f "$out/page.png"

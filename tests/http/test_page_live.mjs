@@ -4,8 +4,8 @@
 // arrive through Kafka, also after the connection dropped (through a TCP
 // proxy the test cuts), and removals and more comments than a page that
 // arrive at once leave the feed in order, with no gap, a late "Show more"
-// answer too, and a removal and a post while cut off show after the
-// reconnect; the list of campaigns is cards with the crowd's
+// answer too, a removal and a post while cut off show after the
+// reconnect, and so does a removal while comments are on their way; the list of campaigns is cards with the crowd's
 // totals, and campaign "." opens and goes live; money above 2^53 minor
 // units stays exact; a server that lost Kafka says so on the open page
 // ("Updates paused since ..."), and takes it back when the group forms
@@ -258,6 +258,35 @@ try {
 	check(JSON.stringify(raced) === JSON.stringify(await newest(raced.length)),
 		`a late Show more leaves no gap (${raced.slice(18, 23)})`);
 	await racer.close();
+
+	// A removal while the comments asked for after the post are on their
+	// way, with the removed comment in them: the page must not keep it.
+	const late = await browser.newPage();
+	await late.goto(`${base}/c/${CAMPAIGN}`);
+	check(await until("the late page's stream", async () =>
+		(await late.getAttribute("main", "data-live")) === "true", 10000), "the late page goes live");
+	let releaseOld;
+	const oldHeld = new Promise((resolve) => (releaseOld = resolve));
+	let asked = 0;
+	await late.route((url) => url.pathname.endsWith("/comments"), async (route) => {
+		const response = await route.fetch();
+		if (++asked === 1) {
+			await oldHeld;
+		}
+		await route.fulfill({ response });
+	});
+	const counting = (await summary()).comments;
+	publish(dir, event(300, { type: "comment.posted", at: 1579900000300, comment: "late-1",
+		supporter: "sup-0002", name: "Late", text: "Soon removed" }) + "\n");
+	check(await until("the first refresh asked", async () => asked === 1, 10000), "the post asks for comments");
+	publish(dir, event(301, { type: "comment.removed", at: 1579900000301, comment: "late-1" }) + "\n");
+	check(await until("the removal applied", async () => (await summary()).comments === counting, 10000),
+		"the removal is applied");
+	await sleep(500);
+	releaseOld();
+	check(await until("the removed comment to go", async () => !(await feedIds(late)).includes("late-1"), 5000),
+		"a comment removed while the comments were on their way goes");
+	await late.close();
 
 	// A dropped connection: cut, a refund arrives meanwhile, the page catches up
 	// once connections are let through again.

@@ -164,11 +164,20 @@
 	 * feed shows that comment and what changed adds up to the new count
 	 * (summaries come at most every 100 ms, and all at once after a
 	 * reconnect: a removal and posts, or more posts than a page, may come
-	 * together), the feed starts again from the page. */
+	 * together), the feed starts again from the page. One request at a
+	 * time: a summary that comes meanwhile asks again once it is answered,
+	 * since the answer may predate that summary. */
+	var asking = false;
+	var askAgain = null;
 	function refreshComments(count) {
 		if (!feed) {
 			return;
 		}
+		if (asking) {
+			askAgain = count;
+			return;
+		}
+		asking = true;
 		getJSON(api("/comments", "limit=20")).then(function (page) {
 			var empty = document.getElementById("no-comments");
 			if (empty && page.comments.length) {
@@ -195,7 +204,14 @@
 				setMore(page.next);
 			}
 			shownComments = count;
-		}).catch(function () { /* the next change retries */ });
+		}).catch(function () { /* the next change retries */ }).then(function () {
+			asking = false;
+			if (askAgain !== null) {
+				var latest = askAgain;
+				askAgain = null;
+				refreshComments(latest);
+			}
+		});
 	}
 
 	/* The chart's last point follows the total; the scale grows if it must.
@@ -286,7 +302,7 @@
 			setText("percent", percent === BigInt(0) && raised > BigInt(0) ? "<1" : percent.toString());
 		}
 		updateChart(raised);
-		if (resync || s.comments !== shownComments) {
+		if (resync || asking || s.comments !== shownComments) {
 			refreshComments(s.comments);
 		}
 	}

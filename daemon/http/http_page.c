@@ -273,8 +273,10 @@ static int add_campaign_page(struct evbuffer *b, struct http_cache *cache,
 {
 	const struct proj_info *i = &c->info;
 	add_head(b, i->title);
+	/* Percent-encoded for page.js: HTML has no way to carry a NUL, which
+	 * an id may hold, and the script would ask for another campaign. */
 	evbuffer_add_printf(b, "<main id=\"campaign\" data-id=\"");
-	add_str(b, c->id);
+	http_html_add_url_part(b, c->id.ptr, c->id.len);
 	evbuffer_add_printf(b, "\" data-code=\"");
 	add_str(b, i->currency);
 	evbuffer_add_printf(b,

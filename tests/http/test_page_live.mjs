@@ -6,7 +6,8 @@
 // arrive at once leave the feed in order, with no gap, a late "Show more"
 // answer too, a removal and a post while cut off show after the
 // reconnect, and so does a removal while comments are on their way; the list of campaigns is cards with the crowd's
-// totals, and campaign "." opens and goes live; money above 2^53 minor
+// totals, and campaign "." opens and goes live, as does one with a NUL in
+// its id; money above 2^53 minor
 // units stays exact; a server that lost Kafka says so on the open page
 // ("Updates paused since ..."), and takes it back when the group forms
 // again. Screenshots at desktop and phone widths go to OUT_DIR.
@@ -419,6 +420,17 @@ try {
 	check(await until("the refunded heading", async () => (await heading()) === "Campaign closed", 10000),
 		`refunded to nothing after the close, the page says closed (${await heading()})`);
 	await done.close();
+
+	// A campaign id with a NUL in it, which HTML cannot carry: its page goes live too.
+	publish(dir, JSON.stringify({ v: 1, type: "campaign.opened", id: "nul-open", at: 1579000000000,
+		campaign: "nul\u0000id", title: "Nul", owner: "Owner", currency: "GBP" }) + "\n");
+	check(await until("the campaign with a NUL", async () =>
+		(await fetch(`${base}/v1/campaigns/nul%00id`)).status === 200, 10000), "the campaign with a NUL opens");
+	const nul = await browser.newPage();
+	await nul.goto(`${base}/c/nul%00id`);
+	check(await until("its stream to open", async () =>
+		(await nul.getAttribute("main", "data-live")) === "true", 10000), "the page of an id with a NUL goes live");
+	await nul.close();
 
 	// Money above 2^53 minor units stays exact when it changes live: 9008
 	// pledges of £10bn and one of 1p to a campaign with a £1 target.

@@ -16,7 +16,8 @@
 	}
 	/* Styles may tell the enhanced page from the plain one. */
 	document.documentElement.classList.add("js");
-	var id = main.getAttribute("data-id");
+	/* Percent-encoded by the server: an id may hold a NUL, which HTML cannot. */
+	var id = decodeURIComponent(main.getAttribute("data-id"));
 	var symbol = main.getAttribute("data-symbol");
 	var code = main.getAttribute("data-code");
 	var decimals = parseInt(main.getAttribute("data-decimals"), 10) || 0;

@@ -82,7 +82,8 @@ static int add_foot(struct evbuffer *b, struct store_txn *t, enum store_slot slo
 	evbuffer_add_printf(b, "<footer class=\"site-foot\">\n<h2 class=\"crowd-heading\">Our "
 			       "crowd has raised</h2>\n<ul id=\"platform\" class=\"platform\">\n");
 	int rc = proj_platform_each(t, slot, add_platform_line, b);
-	evbuffer_add_printf(b, "</ul>\n<p>Totals update live. Served by pledged.</p>\n</footer>\n"
+	evbuffer_add_printf(b, "</ul>\n<p>As the page was loaded; a campaign's own page updates live. "
+			       "Served by pledged.</p>\n</footer>\n"
 			       "</body>\n</html>\n");
 	return rc;
 }

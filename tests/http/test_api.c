@@ -1560,7 +1560,11 @@ static void test_stream(void)
 	CHECK_INT(stream_count(), 0);
 }
 
-/* Reads whatever fd has ready, without waiting; returns how many bytes, or -1 at its end. */
+/*
+ * Reads whatever fd has ready, without waiting; returns how many bytes, or
+ * -1 at its end. last (a string) keeps the last bytes read, across reads:
+ * a read may bring only the end of a summary, whose figures came before.
+ */
 static long drain(int fd, char *last, size_t last_size)
 {
 	static char buf[65536];
@@ -1572,9 +1576,12 @@ static long drain(int fd, char *last, size_t last_size)
 		if (n < 0)
 			return total;
 		total += n;
-		size_t keep = (size_t)n < last_size - 1 ? (size_t)n : last_size - 1;
-		memcpy(last, buf + n - keep, keep);
-		last[keep] = '\0';
+		size_t cap = last_size - 1, had = strlen(last);
+		size_t keep = (size_t)n < cap ? (size_t)n : cap;
+		size_t old = had < cap - keep ? had : cap - keep;
+		memmove(last, last + had - old, old);
+		memcpy(last + old, buf + n - keep, keep);
+		last[old + keep] = '\0';
 	}
 }
 
@@ -1640,6 +1647,7 @@ static void test_stream_backlog(void)
 	}
 	CHECK(strstr(tail, want) != NULL);
 	long got;
+	tail[0] = '\0';
 	deadline = now_ms() + 3000;
 	while ((got = drain(slow, tail, sizeof tail)) >= 0 && now_ms() < deadline)
 		usleep(10000);

@@ -347,6 +347,18 @@
 	 * refreshes the comments whatever it says. */
 	var opened = false;
 	var resync = false;
+	/* In a consumer group a rebalance may give the campaign to another
+	 * instance, which this one names with a 307. A stream may not follow it
+	 * (another origin: the page's connect-src, and CORS), so it would retry
+	 * here for ever, its figures standing still; the page may: it is loaded
+	 * again, and the browser follows the 307 to the page at the owner. */
+	function followIfMoved() {
+		fetch(api("/stream"), {method: "HEAD", redirect: "manual"}).then(function (r) {
+			if (r.type === "opaqueredirect") {
+				window.location.reload();
+			}
+		}).catch(function () {});
+	}
 	function listen() {
 		var stream = new EventSource(api("/stream"));
 		stream.addEventListener("summary", function (event) {
@@ -380,6 +392,7 @@
 		});
 		stream.addEventListener("error", function () {
 			main.setAttribute("data-live", "false");
+			followIfMoved();
 			if (stream.readyState === EventSource.CLOSED) {
 				setTimeout(listen, retryMs);
 				retryMs = Math.min(retryMs * 2, 30000);

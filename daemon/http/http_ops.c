@@ -51,11 +51,11 @@ void http_ops_healthz(struct http_request *r)
 /*
  * Ready means (docs/http.md): this instance should get traffic. A consumer
  * is ready while it holds at least one partition (its campaigns not
- * waiting for the group, as after a freeze, nor all 421 for want of the
- * topic's size) and is at most ready_max_lag messages behind, or answers
- * marked stale after losing its assignment alone in its group; a read-only
- * instance serves its data dir and is always ready. /healthz says whether
- * the process works at all.
+ * waiting for the group, as after a freeze or before an assignment is
+ * recorded, nor all 421 for want of the topic's size) and is at most
+ * ready_max_lag messages behind, or answers marked stale after losing its
+ * assignment alone in its group; a read-only instance serves its data dir
+ * and is always ready. /healthz says whether the process works at all.
  */
 void http_ops_readyz(struct http_request *r)
 {
@@ -68,8 +68,13 @@ void http_ops_readyz(struct http_request *r)
 	if (state != CONSUMER_READ_ONLY) {
 		if (state != CONSUMER_CONSUMING)
 			; /* detail says what it is doing instead */
-		else if (!r->owner.in_force) /* after a freeze: campaigns wait (503) */
-			snprintf(detail, sizeof detail, "waiting for the consumer group's assignment");
+		/* Its campaigns wait (503) while the group has not said what it
+		 * holds: the consumer may hold partitions all the same (a freeze,
+		 * an assignment not recorded yet). */
+		else if (!r->owner.in_force)
+			snprintf(detail, sizeof detail,
+				 "waiting for the consumer group to say which partitions this "
+				 "instance holds (X-Pledged-Partitions: waiting)");
 		else if (partitions == 0)
 			snprintf(detail, sizeof detail, "no partitions assigned");
 		else if (r->owner.enforced && r->owner.count == 0) /* every campaign is 421 */

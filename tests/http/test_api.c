@@ -1025,6 +1025,14 @@ static void test_readyz(void)
 	CHECK_INT(json_integer_value(json_object_get(j, "lag")), 100);
 	CHECK_INT(json_integer_value(json_object_get(j, "max_lag")), 100);
 	json_decref(j);
+	/* In a consumer group, while its campaigns wait (503) for the group to
+	 * say what it holds: an assignment not recorded yet (a freeze: below). */
+	ownership_enforce(&m.owner, by_length);
+	ownership_release(&m.owner);
+	CHECK_INT(get("/readyz"), 503);
+	CHECK_STR(ready_detail(), "waiting for the consumer group to say which partitions this "
+				  "instance holds (X-Pledged-Partitions: waiting)");
+	ownership_enforce(&m.owner, NULL);
 	metrics_set_partition(&m, "pledges", 1, 0, 1); /* one more behind */
 	CHECK_INT(get("/readyz"), 503);
 	CHECK_STR(ready_detail(), "101 messages behind (at most 100)");
@@ -1067,7 +1075,8 @@ static void test_readyz(void)
 	usleep(FROZEN_US);
 	CHECK_INT(get("/v1/campaigns/sse-camp"), 503);
 	CHECK_INT(get("/readyz"), 503);
-	CHECK_STR(ready_detail(), "waiting for the consumer group's assignment");
+	CHECK_STR(ready_detail(), "waiting for the consumer group to say which partitions this "
+				  "instance holds (X-Pledged-Partitions: waiting)");
 	CHECK(ownership_alive(&m.owner)); /* the watch runs again, and the group speaks */
 	ownership_set(&m.owner, 4, all, 4, 2);
 	CHECK_INT(get("/readyz"), 200);

@@ -5,7 +5,8 @@
 // proxy the test cuts), and removals and more comments than a page that
 // arrive at once leave the feed in order, with no gap, a late "Show more"
 // answer too, a removal and a post while cut off show after the
-// reconnect, and so does a removal while comments are on their way; the list of campaigns is cards with the crowd's
+// reconnect, and so does a removal while comments are on their way, and a
+// post whose comments a cache in front answered from before it; the list of campaigns is cards with the crowd's
 // totals, and campaign "." opens and goes live, as does one with a NUL in
 // its id; money above 2^53 minor
 // units stays exact; a server that lost Kafka says so on the open page
@@ -288,6 +289,35 @@ try {
 	check(await until("the removed comment to go", async () => !(await feedIds(late)).includes("late-1"), 5000),
 		"a comment removed while the comments were on their way goes");
 	await late.close();
+
+	// A cache in front (cache_s_maxage, docs/operations.md) may answer the
+	// comments asked for after a post with a page from before it: the page
+	// asks again until the answer has the post.
+	const cached = await browser.newPage();
+	await cached.goto(`${base}/c/${CAMPAIGN}`);
+	check(await until("the cached page's stream", async () =>
+		(await cached.getAttribute("main", "data-live")) === "true", 10000), "the cached page goes live");
+	const old = await (await fetch(`${base}/v1/campaigns/${CAMPAIGN}/comments?limit=20`)).text();
+	let fromCache = 0;
+	await cached.route((url) => url.pathname.endsWith("/comments") && !url.searchParams.has("before"),
+		async (route) => {
+			if (fromCache < 2) {
+				fromCache++;
+				await route.fulfill({ status: 200, contentType: "application/json", body: old });
+			} else {
+				await route.continue();
+			}
+		});
+	publish(dir, event(310, { type: "comment.posted", at: 1579900000310, comment: "cached-1",
+		supporter: "sup-0002", name: "Cached", text: "Behind a cache" }) + "\n");
+	check(await until("the post behind the cache", async () => (await feedIds(cached)).includes("cached-1"), 10000),
+		`a post first answered from a cache shows once the cache has it (${fromCache} old answers)`);
+	check(fromCache === 2, `both old answers were asked for (${fromCache})`);
+	await cached.close();
+	const withCached = (await summary()).comments;
+	publish(dir, event(311, { type: "comment.removed", at: 1579900000311, comment: "cached-1" }) + "\n");
+	check(await until("the cached post removed", async () => (await summary()).comments === withCached - 1, 10000),
+		"the post behind the cache is removed again, for the tests after");
 
 	// A dropped connection: cut, a refund arrives meanwhile, the page catches up
 	// once connections are let through again.

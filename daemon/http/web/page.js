@@ -167,9 +167,14 @@
 	 * reconnect: a removal and posts, or more posts than a page, may come
 	 * together), the feed starts again from the page. One request at a
 	 * time: a summary that comes meanwhile asks again once it is answered,
-	 * since the answer may predate that summary. */
+	 * since the answer may predate that summary. An answer that does not
+	 * add up to the count may come from a cache in front (cache_s_maxage)
+	 * older than the summary: it is asked for again, 1, 2 and 3 s later,
+	 * before the page takes it as it is (more posts than a page, say). */
 	var asking = false;
 	var askAgain = null;
+	var staleTries = 0;
+	var staleTimer = null;
 	function refreshComments(count) {
 		if (!feed) {
 			return;
@@ -179,6 +184,7 @@
 			return;
 		}
 		asking = true;
+		clearTimeout(staleTimer);
 		getJSON(api("/comments", "limit=20")).then(function (page) {
 			var empty = document.getElementById("no-comments");
 			if (empty && page.comments.length) {
@@ -194,7 +200,10 @@
 			}
 			var added = page.comments.filter(function (c) { return !ids[c.id]; }).length;
 			var gone = end + 1 - (page.comments.length - added);
-			var restart = end < 0 || count - shownComments !== added - gone;
+			var fits = count - shownComments === added - gone;
+			var restart = end < 0 || !fits;
+			var addsUp = page.comments.length ? fits && (end >= 0 || !feed.firstElementChild)
+							  : count === 0;
 			var drop = restart ? feed.children.length : end + 1;
 			for (var n = 0; n < drop; n++) {
 				feed.removeChild(feed.firstElementChild);
@@ -204,7 +213,13 @@
 			if (first === null) { /* the feed is the first page: more from where it ends */
 				setMore(page.next);
 			}
-			shownComments = count;
+			if (addsUp || staleTries === 3) {
+				shownComments = count;
+				staleTries = 0;
+			} else {
+				staleTries++;
+				staleTimer = setTimeout(function () { refreshComments(count); }, 1000 * staleTries);
+			}
 		}).catch(function () { /* the next change retries */ }).then(function () {
 			asking = false;
 			if (askAgain !== null) {

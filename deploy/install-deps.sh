@@ -29,8 +29,11 @@ $SUDO apt-get install -y -q --no-install-recommends $OPTIONAL ||
 	echo "install-deps: optional packages ($OPTIONAL) not installed; their tests will be skipped" >&2
 # playwright-core drives Debian's Chromium for the live page test (it
 # downloads no browser). From the npm registry, pinned.
+# It needs Node.js 20 or later with npm (Debian 12's own is 18).
 if command -v npm >/dev/null; then
 	npm install --no-save --no-audit --no-fund --prefix "$(dirname "$0")/../tests/http" \
 		playwright-core@1.65.1 ||
 		echo "install-deps: playwright-core not installed; the live page test will be skipped" >&2
+else
+	echo "install-deps: no npm (Node.js 20 or later): playwright-core not installed, the live page tests will be skipped" >&2
 fi

@@ -197,12 +197,17 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		char holder[64];
 		lock_holder(fd, holder, sizeof holder);
+		/* compact and upgrade work on this data dir or none: only a writer
+		 * of events may go elsewhere. */
+		bool writes_events = strcmp(cmd, "serve") == 0 || strcmp(cmd, "import") == 0;
 		if (lock == CLI_LOCK_WRITER)
 			fprintf(stderr,
 				"pledged %s: data dir '%s' is in use by another pledged serve, import "
-				"or upgrade (%s is locked%s); stop it first, or give this one its own "
-				"--data (while serve runs, feed it through Kafka with pledged publish)\n",
-				cmd, dir, path, holder);
+				"or upgrade (%s is locked%s); stop it first%s\n",
+				cmd, dir, path, holder,
+				writes_events ? ", or give this one its own --data (while serve runs, "
+						"feed it through Kafka with pledged publish)"
+					      : "");
 		else
 			fprintf(stderr,
 				"pledged %s: a rebuild is already running on data dir '%s' (%s is "

@@ -648,6 +648,9 @@ contains "$work/err" "is in use by another pledged serve, import or upgrade" "th
 contains "$work/err" "writer.lock is locked, by process $serve1)" "and the process that holds the lock"
 expect 3 "no upgrade while serve consumes" -- "$PLEDGED" upgrade --data "$work/locked"
 contains "$work/err" "by process $serve1)" "the upgrade's refusal names the process too"
+# Only a writer of events may be sent to another data dir.
+contains "$work/err" "stop it first" "the upgrade's refusal says to stop serve"
+grep -q "own --data" "$work/err" && fail "the upgrade's refusal offers another data dir" || ok
 expect 3 "no import while serve consumes" -- "$PLEDGED" import --data "$work/locked" </dev/null
 # The same data dir by a path of about 1,190 bytes (the OS takes up to
 # 4,095): its lock file's name was once cut short there, and the import took

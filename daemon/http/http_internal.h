@@ -2,7 +2,7 @@
  * http_internal.h — what the files of the HTTP server share: the server, its
  * worker threads, the routes and one request being answered.
  *
- * Only daemon/http_*.c include this; everyone else uses http_server.h.
+ * Only daemon/http/http_*.c include this; everyone else uses http_server.h.
  *
  * Threads: each worker owns an event base and an evhttp and touches only
  * its own connections and streams. The fields other threads may touch are

@@ -4,7 +4,8 @@
 # Usage: test_docs.sh GENERATED_EVENTS_MD SOURCE_DIR
 #  - docs/events.md is exactly what the schema tables generate (a field,
 #    limit or reason added in code and not in the doc fails here);
-#  - every repository path that README.md and docs/*.md name exists;
+#  - every repository path that README.md and docs/*.md name exists, and
+#    the README's layout table names every source file of the layers;
 #  - no file names a document the repository does not contain.
 set -u
 generated=$1
@@ -43,6 +44,41 @@ for doc in "$src/README.md" "$src"/docs/*.md; do
 		if [ "$missing" = 0 ]; then ok; else fail "$(basename "$doc") names $path, which is not in the repository"; fi
 	done <"$work/paths"
 done
+
+# The README's layout table names every source file of the layers: a row's
+# first path gives the folder of the names after it ("store/index.{h,c}",
+# "daemon/kafka/consumer.{h,c}, consumer_internal.h"), a module's header
+# comes with its .c, and a folder ("web/") covers what it holds.
+grep -E '^\| [a-z]* *\| `(base|schemas|store|events|projections|daemon)/' "$src/README.md" |
+	cut -d'|' -f3 | while read -r row; do
+	folder=
+	for item in $(printf '%s\n' "$row" | grep -oE '`[^`]+`' | tr -d '`'); do
+		case $item in */*) [ -z "$folder" ] && folder=${item%/*} ;; esac
+		case $item in "$folder"/*) ;; *) item=$folder/$item ;; esac
+		case $item in
+		*"{"*"}"*)
+			pre=${item%%"{"*} rest=${item#*"{"}
+			for alt in $(printf '%s\n' "${rest%%"}"*}" | tr ',' ' '); do
+				echo "$pre$alt${rest#*"}"}"
+			done ;;
+		*) echo "$item" ;;
+		esac
+	done
+done >"$work/named"
+(cd "$src" && find base schemas store events projections daemon -name '*.[ch]') | sort >"$work/sources"
+unnamed=
+while read -r f; do
+	covered=0
+	while read -r named; do
+		case $named in
+		*/) case $f in "$named"*) covered=1 ;; esac ;;
+		*) case $f in $named | "${named%.c}.h" | "${named%.h}.c") covered=1 ;; esac ;;
+		esac
+		[ "$covered" = 1 ] && break
+	done <"$work/named"
+	[ "$covered" = 1 ] || unnamed="$unnamed $f"
+done <"$work/sources"
+if [ -z "$unnamed" ]; then ok; else fail "README.md's layout table leaves out:$unnamed"; fi
 
 # The team's contract lives outside the repository: nothing may send readers there.
 (cd "$src" && git ls-files 2>/dev/null || find . -type f) | grep -v '^tests/http/node_modules/' >"$work/files"

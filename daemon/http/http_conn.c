@@ -180,7 +180,10 @@ void http_conn_reply_queued(struct http_conn *c)
 
 void http_conn_shed_slow(struct http_worker *w)
 {
-	int64_t cut = clock_mono_ms() - HTTP_SHED_AFTER_MS;
+	int64_t now = clock_mono_ms(), cut = now - HTTP_SHED_AFTER_MS;
+	if (w->shed_ms > cut)
+		return;
+	w->shed_ms = now;
 	struct http_conn *next;
 	for (struct http_conn *c = w->conn_list; c; c = next) {
 		next = c->next; /* conn_closed_cb frees c */

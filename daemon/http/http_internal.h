@@ -115,6 +115,7 @@ struct http_worker {
 	struct event *adopt_ev;     /* tracks the connection accepted last */
 	struct event *resume_ev;    /* accepts again after accept() failed */
 	int64_t accept_warned_ms;   /* when a failed accept() was last logged */
+	int64_t shed_ms;            /* when it last closed slow clients (http_conn_shed_slow) */
 	struct event *tick_ev;      /* stream refresh, pending while streams exist */
 	struct event *heartbeat_ev; /* stream heartbeat, pending while streams exist */
 	struct bufferevent *pending; /* accepted, not yet tracked (holds a reference) */
@@ -214,7 +215,10 @@ struct http_conn *http_conn_request_received(struct http_worker *w, struct evhtt
 void http_conn_reply_queued(struct http_conn *c);
 /* Closes w's connections whose clients have left part of a reply unread
  * for more than HTTP_SHED_AFTER_MS: a server over max_output_bytes makes
- * room from its slowest clients before it refuses anyone. */
+ * room from its slowest clients before it refuses anyone. At most once per
+ * HTTP_SHED_AFTER_MS: the answers that fill the room may go to clients that
+ * never read either, and a worker closing and answering them without a
+ * pause would spend itself on them while the others wait. */
 void http_conn_shed_slow(struct http_worker *w);
 /* Writes the reply queued on evcon in this turn of the loop. */
 void http_conn_write_now(struct evhttp_connection *evcon);

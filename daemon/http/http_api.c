@@ -287,8 +287,10 @@ void http_api_history(struct http_request *r)
 	int64_t span = to < start ? 0 : (to - start) / step + 1;
 	if (to < from || span > HTTP_HISTORY_BUCKETS) {
 		store_abort(&cr.t);
-		if (to < from)
+		if (to < from && q.has_from)
 			http_reply_error(r, 400, "to must not be before from");
+		else if (to < from) /* from defaults to the opening */
+			http_reply_error(r, 400, "to must not be before the campaign opened");
 		else
 			http_reply_error(r, 400, "from and to span %lld buckets (%ss); at most %d: "
 						 "ask for a longer interval or a shorter span",

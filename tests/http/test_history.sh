@@ -162,6 +162,9 @@ for q in "interval=minute" "interval=hour&from=0" "from=$(at $H)&to=$T0" \
 	[ "$(get "/v1/campaigns/late-c/history?$q")" = 400 ] && ok || fail "history?$q is not refused"
 done
 contains "$work/body" "unknown parameter; this path takes interval, from and to" "history says what it takes"
+# A to before the opening, with no from: from is the opening, which it names.
+[ "$(get "/v1/campaigns/late-c/history?to=0")" = 400 ] && ok || fail "history?to=0 is not refused"
+contains "$work/body" "to must not be before the campaign opened" "history names the from it took"
 [ "$(get "/v1/campaigns/nosuch/history")" = 404 ] && ok || fail "history of no campaign"
 [ "$(get "/v1/totals?limit=1")" = 400 ] && ok || fail "totals takes no parameters"
 kill "$serve" && wait "$serve" 2>/dev/null

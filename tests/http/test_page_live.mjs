@@ -23,45 +23,10 @@ import net from "node:net";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { check, failure, finish, launchChromium, sleep, until } from "./page_lib.mjs";
 
 const [pledged, fixture, demo, out] = process.argv.slice(2);
-const CHROMIUM = "/usr/bin/chromium";
 const CAMPAIGN = "jess-phillips-for-labour-leader";
-
-let chromium;
-try {
-	({ chromium } = await import("playwright-core"));
-} catch {
-	console.log("playwright-core not installed (deploy/install-deps.sh installs it): skipping");
-	process.exit(77);
-}
-if (!existsSync(CHROMIUM)) {
-	console.log("chromium not installed: skipping");
-	process.exit(77);
-}
-
-let passed = 0;
-let failed = 0;
-function check(ok, what) {
-	if (ok) {
-		passed++;
-	} else {
-		failed++;
-		console.error(`FAIL: ${what}`);
-	}
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what, predicate, timeoutMs) {
-	const deadline = Date.now() + timeoutMs;
-	while (Date.now() < deadline) {
-		if (await predicate()) return true;
-		await sleep(100);
-	}
-	console.error(`timed out waiting for ${what}`);
-	return false;
-}
 
 function publish(dir, lines) {
 	const r = spawnSync(pledged, ["publish", "--data", dir], { input: lines, encoding: "utf8" });
@@ -149,12 +114,7 @@ try {
 	check(await until("25 comments applied", async () => (await summary()).comments === 25, 30000),
 		"the extra comments are applied");
 
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--disable-dev-shm-usage"],
-	});
+	browser = await launchChromium();
 	const page = await browser.newPage();
 	const consoleErrors = [];
 	page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
@@ -563,8 +523,7 @@ try {
 		await new Promise((resolve) => server.on("exit", resolve));
 	}
 } catch (err) {
-	failed++;
-	console.error(`FAIL: ${err.stack || err}`);
+	failure(err);
 } finally {
 	if (browser) await browser.close();
 	if (proxy) proxy.server.close();
@@ -572,5 +531,4 @@ try {
 	await new Promise((resolve) => serve.on("exit", resolve));
 	rmSync(work, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

@@ -12,49 +12,14 @@
 // Usage: node test_page_moved.mjs PLEDGED MOCK_BROKER
 // Exit 77 (skip) when playwright-core or chromium is not installed.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
+import { check, failure, finish, launchChromium, until } from "./page_lib.mjs";
 
 const [pledged, mockBroker] = process.argv.slice(2);
-const CHROMIUM = "/usr/bin/chromium";
 const CAMPAIGNS = ["m1", "m2", "m3", "m4"];
-
-let chromium;
-try {
-	({ chromium } = await import("playwright-core"));
-} catch {
-	console.log("playwright-core not installed (deploy/install-deps.sh installs it): skipping");
-	process.exit(77);
-}
-if (!existsSync(CHROMIUM)) {
-	console.log("chromium not installed: skipping");
-	process.exit(77);
-}
-
-let passed = 0;
-let failed = 0;
-function check(ok, what) {
-	if (ok) {
-		passed++;
-	} else {
-		failed++;
-		console.error(`FAIL: ${what}`);
-	}
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what, predicate, timeoutMs) {
-	const deadline = Date.now() + timeoutMs;
-	while (Date.now() < deadline) {
-		if (await predicate()) return true;
-		await sleep(100);
-	}
-	console.error(`timed out waiting for ${what}`);
-	return false;
-}
 
 /* The first line of a process's output matching re, its first group. */
 function waitFor(stream, re, timeoutMs) {
@@ -136,12 +101,7 @@ try {
 		return true;
 	}, 30000), "A has every campaign's first pledge");
 
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--disable-dev-shm-usage"],
-	});
+	browser = await launchChromium();
 	const pages = {};
 	for (const c of CAMPAIGNS) {
 		pages[c] = await browser.newPage();
@@ -169,8 +129,7 @@ try {
 		check(pages[c].url().startsWith(owner), `${c}'s page is at its owner ${owner} (${pages[c].url()})`);
 	}
 } catch (err) {
-	failed++;
-	console.error(`FAIL: ${err.stack || err}`);
+	failure(err);
 } finally {
 	if (browser) await browser.close();
 	for (const p of procs.reverse()) {
@@ -179,5 +138,4 @@ try {
 	}
 	rmSync(work, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

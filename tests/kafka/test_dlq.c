@@ -196,6 +196,35 @@ static bool failed_once(void *m)
 	return atomic_load(&((struct metrics *)m)->dlq_failures) > 0;
 }
 
+/* A mock cluster with the events' topic and a dead-letter topic of
+ * `partitions`, all led by DLQ_BROKER (a test then changes that, and primes
+ * the errors it wants). */
+static void forwarder_env_start(struct kt_env *e, const char *group, int partitions)
+{
+	kt_env_start(e, 2, 1, group);
+	cluster = e->cluster.mc;
+	rd_kafka_mock_partition_set_leader(cluster, KT_TOPIC, 0, 1);
+	CHECK_INT(rd_kafka_mock_topic_create(cluster, DLQ_TOPIC, partitions, 1), 0);
+	for (int p = 0; p < partitions; p++)
+		rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, p, DLQ_BROKER);
+}
+
+/* The forwarder on e's data dir, and a consumer feeding it. */
+static void forwarder_start(struct kt_env *e, struct dlq **d, struct kt_runner *r)
+{
+	char err[512];
+	struct dlq_options dopt = {.brokers = e->cluster.bootstraps, .topic = DLQ_TOPIC};
+	CHECK_INT(dlq_start(d, e->st, fixture_writer(e->st), &e->m, &dopt, err, sizeof err), 0);
+	kt_runner_start(r, e->st, &e->m, &e->opt);
+}
+
+static void forwarder_stop(struct kt_env *e, struct dlq *d, struct kt_runner *r)
+{
+	CHECK_INT(kt_runner_stop(r), 0);
+	dlq_stop(d);
+	kt_env_stop(e);
+}
+
 /*
  * The dead-letter topic's partition 0 has no leader (its rejection waits,
  * up to message.timeout.ms), partition 1 refuses the next request at once:
@@ -205,21 +234,14 @@ static bool failed_once(void *m)
 static void test_backlog_while_failed(void)
 {
 	struct kt_env e;
-	kt_env_start(&e, 2, 1, "dlq-backlog");
-	cluster = e.cluster.mc;
-	rd_kafka_mock_partition_set_leader(cluster, KT_TOPIC, 0, 1);
-	CHECK_INT(rd_kafka_mock_topic_create(cluster, DLQ_TOPIC, 2, 1), 0);
+	forwarder_env_start(&e, "dlq-backlog", 2);
 	rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 0, -1);
-	rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 1, DLQ_BROKER);
 	rd_kafka_mock_broker_push_request_error_rtts(cluster, DLQ_BROKER, 0 /* Produce */, 1,
 						     RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, 0);
-
 	struct dlq *d;
-	char err[512], k0[16], k1[16];
-	struct dlq_options dopt = {.brokers = e.cluster.bootstraps, .topic = DLQ_TOPIC};
-	CHECK_INT(dlq_start(&d, e.st, fixture_writer(e.st), &e.m, &dopt, err, sizeof err), 0);
 	struct kt_runner r;
-	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	char k0[16], k1[16];
+	forwarder_start(&e, &d, &r);
 
 	reject_one(&e, key_for(0, k0, sizeof k0), 1);
 	reject_one(&e, key_for(1, k1, sizeof k1), 2);
@@ -230,9 +252,7 @@ static void test_backlog_while_failed(void)
 	/* Then all of it goes, once partition 0 has its leader back. */
 	rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 0, DLQ_BROKER);
 	CHECK(kt_wait(backlog_none, &e.m, 30000));
-	CHECK_INT(kt_runner_stop(&r), 0);
-	dlq_stop(d);
-	kt_env_stop(&e);
+	forwarder_stop(&e, d, &r);
 }
 
 /* The broker answers the first request with a sequence number it did not
@@ -240,28 +260,18 @@ static void test_backlog_while_failed(void)
 static void test_fatal_error(void)
 {
 	struct kt_env e;
-	kt_env_start(&e, 2, 1, "dlq-fatal");
-	cluster = e.cluster.mc;
-	rd_kafka_mock_partition_set_leader(cluster, KT_TOPIC, 0, 1);
-	CHECK_INT(rd_kafka_mock_topic_create(cluster, DLQ_TOPIC, 1, 1), 0);
-	rd_kafka_mock_partition_set_leader(cluster, DLQ_TOPIC, 0, DLQ_BROKER);
+	forwarder_env_start(&e, "dlq-fatal", 1);
 	rd_kafka_mock_broker_push_request_error_rtts(
 		cluster, DLQ_BROKER, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, 0);
-
 	struct dlq *d;
-	char err[512];
-	struct dlq_options dopt = {.brokers = e.cluster.bootstraps, .topic = DLQ_TOPIC};
-	CHECK_INT(dlq_start(&d, e.st, fixture_writer(e.st), &e.m, &dopt, err, sizeof err), 0);
 	struct kt_runner r;
-	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	forwarder_start(&e, &d, &r);
 	reject_one(&e, "k", 1);
 	CHECK(kt_wait(failed_once, &e.m, 20000));
 	CHECK(kt_wait(backlog_none, &e.m, 20000));
 	struct dead_letter letters[4];
 	CHECK_INT(read_topic(e.cluster.bootstraps, letters, 4), 1);
-	CHECK_INT(kt_runner_stop(&r), 0);
-	dlq_stop(d);
-	kt_env_stop(&e);
+	forwarder_stop(&e, d, &r);
 }
 
 int main(void)

@@ -334,23 +334,22 @@ expect 1 "nothing left to drop" -- "$PLEDGED" replay --data "$work/d" --abort
 # stopped with Ctrl-C once it shows progress: it says where it stands and
 # exits as a shell says a process Ctrl-C stopped (130, not 0: it did not
 # swap), and --diff says that its differences are those of part of the log.
-"$PLEDGED" replay --data "$work/d" --max-rate 200 >"$work/out" 2>"$work/err" &
-pid=$!
-for _ in $(seq 100); do grep -q "entries/s" "$work/err" && break; sleep 0.1; done
-kill -INT "$pid"
-wait "$pid"
-status=$?
+# Starts it, sends signal $1 once it shows progress, its stderr in $2; its exit status in $status.
+stop_paced_replay() {
+	"$PLEDGED" replay --data "$work/d" --max-rate 200 >"$work/out" 2>"$2" &
+	pid=$!
+	for _ in $(seq 100); do grep -q "entries/s" "$2" && break; sleep 0.1; done
+	kill "-$1" "$pid"
+	wait "$pid"
+	status=$?
+}
+stop_paced_replay INT "$work/err"
 [ "$status" = 130 ] && ok || fail "a rebuild stopped by Ctrl-C exits 130, not $status: $(cat "$work/err")"
 stood=$(sed -n 's/.*stopped at entry \([0-9]*\) of 2059:.*/\1/p' "$work/err")
 [ -n "$stood" ] && [ "$stood" -lt 2059 ] && ok ||
 	fail "a stopped rebuild says where it stands: $(cat "$work/err")"
 # A hangup stops it the same way, at the next transaction.
-"$PLEDGED" replay --data "$work/d" --max-rate 200 >"$work/out" 2>"$work/err.hup" &
-pid=$!
-for _ in $(seq 100); do grep -q "entries/s" "$work/err.hup" && break; sleep 0.1; done
-kill -HUP "$pid"
-wait "$pid"
-status=$?
+stop_paced_replay HUP "$work/err.hup"
 stood=$(sed -n 's/.*stopped at entry \([0-9]*\) of 2059:.*/\1/p' "$work/err.hup")
 [ "$status" = 129 ] && [ -n "$stood" ] && [ "$stood" -lt 2059 ] && ok ||
 	fail "a rebuild stopped by SIGHUP exits 129 saying where it stands, not $status: $(cat "$work/err.hup")"

@@ -107,7 +107,7 @@ int cmd_forget(int argc, char **argv)
 	const char *supporter = NULL, *by = NULL, *id = NULL;
 	char own_id[64];
 	struct producer p;
-	int c, rc = producer_init(&p, "forget", argc, argv);
+	int c, rc = producer_init(&p, "forget", argc, argv, opts);
 	if (rc)
 		return rc;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -76,7 +76,7 @@ int cmd_publish(int argc, char **argv)
 {
 	static const struct option opts[] = {PRODUCER_OPTIONS, {"help", no_argument, NULL, 'h'}, {0}};
 	struct producer p;
-	int c, rc = producer_init(&p, "publish", argc, argv);
+	int c, rc = producer_init(&p, "publish", argc, argv, opts);
 	if (rc)
 		return rc;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -181,16 +181,8 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg, bool *che
 	char err[512];
 	int c, idx;
 	config_init(cfg);
-	/* The file first, wherever --config is, so that every flag overrides it. */
-	for (int i = 1; i < argc; i++) {
-		const char *path = NULL;
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			path = argv[i + 1];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			path = argv[i] + 9;
-		if (path && config_load_file(cfg, path, err, sizeof err))
-			return cli_usage_error("serve", "%s", err);
-	}
+	if (config_load_args(cfg, argc, argv, opts, err, sizeof err))
+		return cli_usage_error("serve", "%s", err);
 	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
 		int rc = PL_OK;
 		switch (c) {

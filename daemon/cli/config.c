@@ -416,6 +416,19 @@ cleanup:
 	return rc;
 }
 
+int config_load_args(struct serve_config *c, int argc, char **argv, const struct option *opts,
+		     char *err, size_t err_size)
+{
+	int opt, rc = PL_OK;
+	opterr = 0; /* the caller's own pass reports bad options */
+	while (rc == PL_OK && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		if (opt == 'c')
+			rc = config_load_file(c, optarg, err, err_size);
+	opterr = 1;
+	optind = 0;
+	return rc;
+}
+
 static bool valid_port(const char *s)
 {
 	char *end;

@@ -19,6 +19,7 @@
 #ifndef CONFIG_H
 #define CONFIG_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -87,6 +88,16 @@ int config_parse_text(struct serve_config *c, const char *text, size_t len, char
 
 /* Reads the file at path and parses it. PL_ENOTFOUND/PL_EIO/PL_EINVAL with err. */
 int config_load_file(struct serve_config *c, const char *path, char *err, size_t err_size);
+
+/*
+ * Loads the file of each --config in argv (getopt code 'c' among opts) as
+ * getopt_long() reads them: abbreviated (--conf), as --config=FILE, and not
+ * when it is another option's value. Run before the flags are taken, so
+ * that they override the file; getopt starts afresh after it. Returns 0 or
+ * an error with err.
+ */
+int config_load_args(struct serve_config *c, int argc, char **argv, const struct option *opts,
+		     char *err, size_t err_size);
 
 /*
  * Checks the whole configuration: names, addresses, ranges, and that no

@@ -30,7 +30,8 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 	free(what);
 }
 
-int producer_init(struct producer *p, const char *cmd, int argc, char **argv)
+int producer_init(struct producer *p, const char *cmd, int argc, char **argv,
+		  const struct option *opts)
 {
 	char err[512];
 	memset(p, 0, sizeof *p);
@@ -39,10 +40,8 @@ int producer_init(struct producer *p, const char *cmd, int argc, char **argv)
 	char default_topic[sizeof p->cfg.topic];
 	memcpy(default_topic, p->cfg.topic, sizeof default_topic);
 	p->cfg.topic[0] = '\0'; /* to tell whether the file gives one */
-	for (int i = 1; i + 1 < argc; i++)
-		if (strcmp(argv[i], "--config") == 0 &&
-		    config_load_file(&p->cfg, argv[i + 1], err, sizeof err))
-			return cli_usage_error(cmd, "%s", err);
+	if (config_load_args(&p->cfg, argc, argv, opts, err, sizeof err))
+		return cli_usage_error(cmd, "%s", err);
 	p->topic_given = p->cfg.topic[0] != '\0';
 	if (!p->topic_given)
 		memcpy(p->cfg.topic, default_topic, sizeof default_topic);

@@ -42,8 +42,10 @@ struct producer {
 	uint64_t delivered, failed; /* delivery reports so far */
 };
 
-/* Loads --config FILE wherever it is in argv, so that flags override it. A cli_exit. */
-int producer_init(struct producer *p, const char *cmd, int argc, char **argv);
+/* Loads each --config FILE of argv (config_load_args() with the command's
+ * opts), so that flags override it. A cli_exit. */
+int producer_init(struct producer *p, const char *cmd, int argc, char **argv,
+		  const struct option *opts);
 
 /* Takes getopt code c of PRODUCER_OPTIONS: 1 when it was one, 0 when not, or a cli_exit. */
 int producer_option(struct producer *p, int c, const char *arg);

@@ -87,6 +87,14 @@ expect 2 "serve with a size too large" -- "$PLEDGED" serve --map-size 9T
 contains "$work/err" "pledged serve: 'map-size' wants a size like 65536, 64M or 1G, not '9T'" "the setting named once"
 expect 2 "serve with a batch out of range" -- "$PLEDGED" serve --batch-max 0
 contains "$work/err" "pledged serve: 'batch-max' wants 1..100000, not '0'" "a range error names the flag and the value"
+# --config read as getopt reads it, abbreviated or with '=': a file left
+# unread would leave serve on the embedded broker, publish without brokers.
+printf 'brokers = 127.0.0.1:1\ntopic = no way\n' >"$work/bad-topic.conf"
+for cmd in "serve --check-config --conf" "publish --config=" "publish --conf=" "forget --supporter s --conf"; do
+	case $cmd in *=) args="$cmd$work/bad-topic.conf" ;; *) args="$cmd $work/bad-topic.conf" ;; esac
+	expect 2 "${cmd%% *} given the config file as '${cmd##* }'" -- "$PLEDGED" $args </dev/null
+	contains "$work/err" "topic 'no way' has a character Kafka does not allow" "${cmd%% *} read the file given as '${cmd##* }'"
+done
 expect 2 "an abbreviation that fits two options" -- "$PLEDGED" replay --until 5
 contains "$work/err" "pledged replay: option '--until' is ambiguous" "an ambiguous option is named as such"
 

@@ -1,5 +1,6 @@
 /* main.c — the pledged binary: dispatch to a subcommand. The only file that
  * exits, with damage_exit.c for a damaged data file's faults. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,6 +37,21 @@ static void print_usage(FILE *out)
 	fputs("\nRun 'pledged COMMAND --help' for a command's options.\n", out);
 }
 
+/*
+ * rc, or CLI_MISMATCH when what cmd printed on stdout did not all reach it
+ * (a full disk, a reader gone while SIGPIPE is ignored): a script must not
+ * take the part it got for the whole.
+ */
+static int output_written(const char *cmd, int rc)
+{
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return rc;
+	fprintf(stderr, "pledged%s%s: cannot write the output%s%s\n", cmd ? " " : "", cmd ? cmd : "",
+		errno ? ": " : "", errno ? strerror(errno) : "");
+	return rc ? rc : CLI_MISMATCH;
+}
+
 int main(int argc, char **argv)
 {
 	damage_exit_install();
@@ -46,7 +62,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		print_usage(stdout);
-		return CLI_OK;
+		return output_written(NULL, CLI_OK);
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(argv[1], commands[i].name) == 0) {
@@ -54,7 +70,7 @@ int main(int argc, char **argv)
 			char name[64];
 			snprintf(name, sizeof name, "pledged %s", commands[i].name);
 			argv[1] = name;
-			return commands[i].run(argc - 1, argv + 1);
+			return output_written(commands[i].name, commands[i].run(argc - 1, argv + 1));
 		}
 	}
 	fprintf(stderr, "pledged: unknown command '%s'\n\n", argv[1]);

@@ -20,8 +20,9 @@ static const char usage[] =
 	"  --limit N    print at most N entries (default: all)\n"
 	"  -h, --help   show this help\n"
 	"\n"
-	"Exit status: 0 printed, 2 usage, 3 data dir unusable or an entry damaged (the\n"
-	"entries before it are printed).\n";
+	"Exit status: 0 printed, 1 the output could not all be written (a full disk),\n"
+	"2 usage, 3 data dir unusable or an entry damaged (the entries before it are\n"
+	"printed).\n";
 
 struct listing {
 	uint64_t from_seq;

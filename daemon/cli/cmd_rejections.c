@@ -24,8 +24,8 @@ static const char usage[] =
 	"  --limit N      print at most N (default: all)\n"
 	"  -h, --help     show this help\n"
 	"\n"
-	"Exit status: 0 printed, 2 usage (an unknown reason too), 3 data dir unusable\n"
-	"or a rejection damaged.\n";
+	"Exit status: 0 printed, 1 the output could not all be written (a full disk),\n"
+	"2 usage (an unknown reason too), 3 data dir unusable or a rejection damaged.\n";
 
 struct listing {
 	enum pl_reason only;

@@ -289,6 +289,16 @@ contains "$work/out" '"reason":"not_a_backer"' "rejection reason"
 contains "$work/out" '"offset":2061' "rejection keeps the source offset"
 expect 0 "rejections filtered to nothing" -- "$PLEDGED" rejections --data "$work/d" --reason bad_utf8
 [ -s "$work/out" ] && fail "no bad_utf8 rejections expected" || ok
+# Output that did not all arrive (a full disk, a closed stdout) is no
+# success: a script would take the part it got for the whole.
+for cmd in "dump --data $work/d" "rejections --data $work/d" "verify --data $work/d" \
+	"replay --data $work/d --dry-run" "dump --help"; do
+	expect 1 "$cmd onto a full disk" -- sh -c 'exec "$@" >/dev/full' sh "$PLEDGED" $cmd
+	contains "$work/err" "pledged ${cmd%% *}: cannot write the output: No space left on device" \
+		"$cmd says its output was lost"
+done
+expect 1 "dump with stdout closed" -- sh -c 'exec "$@" >&-' sh "$PLEDGED" dump --data "$work/d"
+contains "$work/err" "pledged dump: cannot write the output: Bad file descriptor" "dump says stdout is closed"
 
 # Event times outside the window: before 2000, and far ahead of now.
 cp -r "$work/d" "$work/window"

@@ -1,8 +1,10 @@
 /* main.c — the pledged binary: dispatch to a subcommand. The only file that
  * exits, with damage_exit.c for a damaged data file's faults. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -52,8 +54,22 @@ static int output_written(const char *cmd, int rc)
 	return rc ? rc : CLI_MISMATCH;
 }
 
+/*
+ * A closed standard descriptor would go to the next file opened, a lock
+ * file or data.mdb, and messages meant for it would be written into that.
+ * Each is held by /dev/null opened the other way, so that it still reads
+ * or writes nothing (EBADF), as closed.
+ */
+static void hold_std_fds(void)
+{
+	for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			open("/dev/null", fd == STDIN_FILENO ? O_WRONLY : O_RDONLY); /* the lowest free: fd */
+}
+
 int main(int argc, char **argv)
 {
+	hold_std_fds();
 	damage_exit_install();
 	if (argc < 2) {
 		print_usage(stderr);

@@ -331,9 +331,11 @@ void cli_close_writer(struct store *st, struct writer *w, int lock_fd)
 
 bool cli_stdin_open(const char *cmd)
 {
-	if (fcntl(STDIN_FILENO, F_GETFD) >= 0)
+	int flags = fcntl(STDIN_FILENO, F_GETFL);
+	if (flags >= 0 && (flags & O_ACCMODE) != O_WRONLY)
 		return true;
-	fprintf(stderr, "pledged %s: cannot read stdin: %s\n", cmd, strerror(errno));
+	fprintf(stderr, "pledged %s: cannot read stdin: %s\n", cmd,
+		strerror(flags < 0 ? errno : EBADF));
 	return false;
 }
 

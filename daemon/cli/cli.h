@@ -92,8 +92,8 @@ int cli_scratch_store_error(const char *cmd, int rc, const char *parent, const c
 int cli_print_replay_failure(const char *cmd, const struct replay_result *res);
 
 /*
- * Whether stdin is open, for the commands that read it: closed, the first
- * file the command opens would take its place and be read as input. When
+ * Whether stdin can be read, for the commands that read it: not when it is
+ * closed, or open for writing only (main.c holds a closed one so). When
  * not, says so as "pledged CMD: ..." on stderr.
  */
 bool cli_stdin_open(const char *cmd);

@@ -336,6 +336,16 @@ contains "$work/err" "too many open files" "verify names the limit of open files
 [ $? = 3 ] && ok || fail "dump with 4 file descriptors: exit 3"
 contains "$work/err" "too many open files (raise the limit of open files" "dump says what to do"
 
+# Run with its standard descriptors closed, a command gets its files on
+# their numbers (replay: lock.mdb as 1, data.mdb as 2): its messages must
+# not be written into them.
+cp -r "$work/d" "$work/closed"
+"$PLEDGED" replay --data "$work/closed" --no-swap <&- >&- 2>&-
+[ $? = 0 ] && ok || fail "replay --no-swap with stdin, stdout and stderr closed"
+if grep -l "pledged replay" "$work/closed"/*; then fail "replay's messages went into its files"; else ok; fi
+expect 0 "verify after a replay with no standard descriptors" -- "$PLEDGED" verify --data "$work/closed"
+rm -rf "$work/closed"
+
 # An online rebuild, stopped before the swap: the difference, then the swap.
 expect 0 "rebuild without the swap" -- "$PLEDGED" replay --data "$work/d" --no-swap
 contains "$work/err" "caught up with entry 2059, not swapped" "it says where it stopped"

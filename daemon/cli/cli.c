@@ -354,6 +354,17 @@ ssize_t cli_read_line(char *line, bool *whole)
 	return c == EOF && len == 0 ? -1 : (ssize_t)len;
 }
 
+const char *cli_line_json(const char *line, size_t *len, uint64_t lineno)
+{
+	while (*len > 0 && line[*len - 1] == '\r')
+		(*len)--;
+	if (lineno == 1 && *len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+		*len -= 3;
+		return line + 3;
+	}
+	return line;
+}
+
 void cli_skip_long_line(const char *cmd, uint64_t lineno)
 {
 	/* Said first: an input with no line end goes on for ever. */

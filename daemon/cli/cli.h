@@ -120,6 +120,15 @@ int cli_check_alone(const char *cmd, const char *dir);
  * the rest.
  */
 ssize_t cli_read_line(char *line, bool *whole);
+/*
+ * The JSON of line lineno of len bytes, read by cli_read_line(): without
+ * the "\r" of a CRLF line end, nor on line 1 the UTF-8 byte order mark
+ * that some editors write at the start of a file (RFC 8259 lets a reader
+ * ignore it; left, it would cost the first line, often a campaign.opened
+ * that every later line needs). Returns where it starts; *len becomes its
+ * length.
+ */
+const char *cli_line_json(const char *line, size_t *len, uint64_t lineno);
 /* Says that line lineno is too long to be an event and reads past it. */
 void cli_skip_long_line(const char *cmd, uint64_t lineno);
 

@@ -22,7 +22,8 @@ static const char usage[] =
 	"Read events as JSON lines on stdin (the form 'pledged publish' takes, and\n"
 	"refuses the same way), encode each as msgpack and apply it through the\n"
 	"normal ingest path: it is validated, deduplicated by id, appended to the\n"
-	"log or kept as a rejection.\n"
+	"log or kept as a rejection. Lines may end in CRLF; a UTF-8 byte order mark\n"
+	"before the first is ignored.\n"
 	"Entries get topic \"import\", partition -1 and the line number as offset.\n"
 	"No line is kept twice, in one import or in a rerun: events are known by their\n"
 	"id, and lines kept as rejections by their bytes (both count as duplicates).\n"
@@ -128,13 +129,13 @@ int cmd_import(int argc, char **argv)
 			bad_lines++;
 			continue;
 		}
-		while (len > 0 && line[len - 1] == '\r') /* CRLF */
-			len--;
-		if (len == 0)
+		size_t json_len = (size_t)len;
+		const char *json = cli_line_json(line, &json_len, lineno);
+		if (json_len == 0)
 			continue;
 		char err[160];
 		msgpack_sbuffer *buf = &p.bufs[p.n];
-		if (pl_json_to_msgpack(line, (size_t)len, buf, err, sizeof err)) {
+		if (pl_json_to_msgpack(json, json_len, buf, err, sizeof err)) {
 			fprintf(stderr, "pledged import: line %llu skipped: %s\n",
 				(unsigned long long)lineno, err);
 			msgpack_sbuffer_clear(buf);

@@ -28,7 +28,8 @@ static const char usage[] =
 	"acknowledged every message. A line must be a JSON object that msgpack can\n"
 	"hold, in every key: an integer beyond 64 bits (signed) or a number beyond a\n"
 	"double makes the line one to report and skip, even in a key pledged ignores,\n"
-	"as does a line longer than 1 MiB, which no event is.\n"
+	"as does a line longer than 1 MiB, which no event is. Lines may end in CRLF;\n"
+	"a UTF-8 byte order mark before the first is ignored.\n"
 	"\n" PRODUCER_USAGE
 	"  -h, --help         show this help\n"
 	"\n"
@@ -109,11 +110,11 @@ int cmd_publish(int argc, char **argv)
 			bad++;
 			continue;
 		}
-		while (len > 0 && line[len - 1] == '\r') /* CRLF */
-			len--;
-		if (len == 0)
+		size_t json_len = (size_t)len;
+		const char *json = cli_line_json(line, &json_len, lineno);
+		if (json_len == 0)
 			continue;
-		if (produce_line(&p, line, (size_t)len, lineno, &buf))
+		if (produce_line(&p, json, json_len, lineno, &buf))
 			bad++;
 		else
 			sent++;

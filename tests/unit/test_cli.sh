@@ -68,6 +68,15 @@ for cmd in "import --data $work/zero" "publish --brokers 127.0.0.1:1"; do
 	kill "$zpid"
 	wait "$zpid" 2>/dev/null
 done
+# A file saved with a byte order mark and CRLF line ends (a Windows
+# editor's): its first line, the campaign.opened, is read too, and the
+# pledges after it are not refused for want of the campaign.
+{ printf '\357\273\277'; head -n 3 "$DEMO" | sed 's/$/\r/'; } >"$work/bom.jsonl"
+expect 0 "import of a file with a byte order mark" -- "$PLEDGED" import --data "$work/bom" <"$work/bom.jsonl"
+contains "$work/err" "3 applied, 0 rejected" "the first line after the mark is applied"
+expect 1 "publish of a file with a byte order mark" -- "$PLEDGED" publish --brokers 127.0.0.1:1 \
+	--kafka message.timeout.ms=1000 <"$work/bom.jsonl"
+contains "$work/err" "line 1: not delivered" "publish sends the first line after the mark"
 expect 1 "publish from a directory" -- sh -c 'exec "$0" publish --brokers 127.0.0.1:1 </' "$PLEDGED"
 contains "$work/err" "cannot read stdin after line 0" "publish says why it read nothing"
 expect 1 "publish with stdin closed" -- sh -c 'exec "$0" publish --brokers 127.0.0.1:1 <&-' "$PLEDGED"

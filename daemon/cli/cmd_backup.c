@@ -185,6 +185,13 @@ int cmd_backup(int argc, char **argv)
 	struct stat sb;
 	char partial[256] = "";
 	bool into = stat(dest, &sb) == 0;
+	/* rename() would fail on it with ENOTDIR, which says nothing useful. */
+	if (!into && lstat(dest, &sb) == 0) {
+		fprintf(stderr, "pledged backup: '%s' is a symbolic link to nothing (an unmounted "
+				"disk?); make what it names, or choose another --to\n",
+			dest);
+		return CLI_USAGE;
+	}
 	char tmp[4200];
 	snprintf(tmp, sizeof tmp, into ? "%s/.partial-XXXXXX" : "%s.partial-XXXXXX", dest);
 	cli_scratch_sweep("backup", tmp, "a partial copy");

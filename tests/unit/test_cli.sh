@@ -549,6 +549,11 @@ contains "$work/err" "'$work/backup' exists and is not an empty directory" "back
 : >"$work/backup-file"
 expect 2 "backup onto a file" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup-file"
 contains "$work/err" "'$work/backup-file' exists and is not a directory" "backup says a file is in the way"
+ln -s "$work/unmounted/pledged" "$work/backup-link"
+expect 2 "backup onto a link to nothing" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup-link"
+contains "$work/err" "'$work/backup-link' is a symbolic link to nothing" "backup says the link leads nowhere"
+[ -z "$(ls -d "$work"/backup-link.partial-* 2>/dev/null)" ] && ok || fail "the refused backup left a partial copy"
+rm "$work/backup-link"
 expect 0 "verify the copy" -- "$PLEDGED" verify --data "$work/backup"
 # Into an empty directory, which is kept (its mode is the operator's), or a
 # mount point (which cannot be renamed onto: as root).

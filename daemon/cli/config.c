@@ -456,6 +456,35 @@ static bool valid_host_port(const char *s, size_t len, bool empty_host_ok)
 	return valid_port(colon + 1);
 }
 
+/* A listen address's host, brackets off, "" for every address ("*", 0.0.0.0, ::). */
+static void listen_host(const char *address, char *host, size_t host_size)
+{
+	size_t len = (size_t)(strrchr(address, ':') - address);
+	if (len >= 2 && address[0] == '[' && address[len - 1] == ']') {
+		address++;
+		len -= 2;
+	}
+	snprintf(host, host_size, "%.*s", (int)len, address);
+	if (!strcmp(host, "*") || !strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+		host[0] = '\0';
+}
+
+/*
+ * Whether two valid listen addresses take the same port (0 picks one of its
+ * own): on the same host, or where one is every address, which takes the
+ * port on each (and IPv6's on IPv4's as well).
+ */
+static bool same_port_taken(const char *a, const char *b)
+{
+	unsigned long pa = strtoul(strrchr(a, ':') + 1, NULL, 10);
+	if (pa == 0 || pa != strtoul(strrchr(b, ':') + 1, NULL, 10))
+		return false;
+	char ha[300], hb[300];
+	listen_host(a, ha, sizeof ha);
+	listen_host(b, hb, sizeof hb);
+	return !ha[0] || !hb[0] || !strcmp(ha, hb);
+}
+
 /* Properties pledged sets itself: overriding them would break exactly-once. */
 static const struct {
 	const char *key, *instead;
@@ -514,9 +543,10 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 		return fail(err, err_size, "listen '%s' is not HOST:PORT", c->listen);
 	if (!valid_host_port(c->admin_listen, strlen(c->admin_listen), true))
 		return fail(err, err_size, "admin_listen '%s' is not HOST:PORT", c->admin_listen);
-	if (strcmp(c->listen, c->admin_listen) == 0 && strcmp(strrchr(c->listen, ':'), ":0") != 0)
-		return fail(err, err_size, "listen and admin_listen are both %s: the operators' "
-			    "listener needs an address of its own", c->listen);
+	if (same_port_taken(c->listen, c->admin_listen))
+		return fail(err, err_size, "listen (%s) and admin_listen (%s) take the same port: the "
+			    "operators' listener needs an address of its own", c->listen,
+			    c->admin_listen);
 	for (const char *b = c->brokers; *b;) {
 		const char *comma = strchr(b, ',');
 		size_t len = comma ? (size_t)(comma - b) : strlen(b);

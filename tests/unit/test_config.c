@@ -57,6 +57,15 @@ static const struct file_case file_cases[] = {
 	 "admin_listen 'localhost' is not HOST:PORT"},
 	{"one address for both", "listen = 127.0.0.1:9000\nadmin_listen = 127.0.0.1:9000\n", PL_EINVAL,
 	 "needs an address of its own"},
+	/* Every address takes the port on each: the second bind would fail at start. */
+	{"every address and loopback on one port", "listen = 0.0.0.0:9000\nadmin_listen = 127.0.0.1:9000\n",
+	 PL_EINVAL, "listen (0.0.0.0:9000) and admin_listen (127.0.0.1:9000) take the same port"},
+	{"IPv6's every address and loopback", "listen = [::]:9000\nadmin_listen = 127.0.0.1:09000\n",
+	 PL_EINVAL, "take the same port"},
+	{"every address, written two ways", "listen = :9000\nadmin_listen = *:9000\n", PL_EINVAL,
+	 "take the same port"},
+	{"one port on two addresses", "listen = 10.0.0.5:9000\nadmin_listen = 127.0.0.1:9000\n", 0, NULL},
+	{"one port on two families", "listen = [::1]:9000\nadmin_listen = 127.0.0.1:9000\n", 0, NULL},
 
 	{"unknown key", "topic = t\nfrobnicate = 1\n", PL_EINVAL, "line 2: unknown setting 'frobnicate'"},
 	{"no equals sign", "topic\n", PL_EINVAL, "line 1: 'topic' is not key=value"},

@@ -496,6 +496,9 @@ static const struct {
 	{"enable.auto.offset.store", "offsets live in the data dir"},
 	{"auto.offset.reset", "pledged never skips data on its own"},
 	{"enable.partition.eof", "pledged does not use it"},
+	/* read_uncommitted (the Java client's default) would take in what a
+	 * transactional gateway aborted: an aborted pledge counted. */
+	{"isolation.level", "only messages of committed transactions are events"},
 };
 
 /* Kafka's own rule for topic names. */

@@ -70,7 +70,9 @@ rd_kafka_conf_t *consumer_conf_new(const struct consumer_options *opt, char *err
 	    kafka_conf_set(conf, "enable.auto.offset.store", "false", err, err_size) ||
 	    /* An unknown position is an error we handle, never a silent jump. */
 	    kafka_conf_set(conf, "auto.offset.reset", "error", err, err_size) ||
-	    kafka_conf_set(conf, "enable.partition.eof", "false", err, err_size))
+	    kafka_conf_set(conf, "enable.partition.eof", "false", err, err_size) ||
+	    /* What a transactional gateway aborted is no event. */
+	    kafka_conf_set(conf, "isolation.level", "read_committed", err, err_size))
 		goto fail;
 	return conf;
 fail:

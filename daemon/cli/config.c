@@ -400,10 +400,13 @@ int config_load_file(struct serve_config *c, const char *path, char *err, size_t
 	if (!text)
 		goto cleanup;
 	size_t len = fread(text, 1, CONFIG_MAX_FILE_BYTES, f);
-	if (ferror(f) || len == CONFIG_MAX_FILE_BYTES) {
-		snprintf(err, err_size, "cannot read config file '%s' (unreadable or over 1 MiB)",
-			 path);
-		rc = PL_EIO;
+	rc = PL_EIO;
+	if (ferror(f)) { /* a directory opens, and only its read fails */
+		snprintf(err, err_size, "cannot read config file '%s': %s", path, strerror(errno));
+		goto cleanup;
+	}
+	if (len == CONFIG_MAX_FILE_BYTES) {
+		snprintf(err, err_size, "config file '%s' is over 1 MiB: is it the right file?", path);
 		goto cleanup;
 	}
 	char why[400];
@@ -595,10 +598,11 @@ int config_load_token(struct serve_config *c, char *err, size_t err_size)
 	}
 	char buf[CONFIG_TOKEN_MAX + 3];
 	size_t len = fread(buf, 1, sizeof buf - 1, f);
-	bool bad_read = ferror(f);
+	int read_errno = ferror(f) ? errno : 0;
 	fclose(f);
-	if (bad_read)
-		return fail(err, err_size, "cannot read admin_token_file '%s'", c->admin_token_file);
+	if (read_errno) /* a directory opens, and only its read fails */
+		return fail(err, err_size, "cannot read admin_token_file '%s': %s", c->admin_token_file,
+			    strerror(read_errno));
 	buf[len] = '\0';
 	if (len && buf[len - 1] == '\n')
 		buf[--len] = '\0';

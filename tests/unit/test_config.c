@@ -237,6 +237,12 @@ static void test_files(const char *example)
 	config_init(&c);
 	CHECK_INT(config_load_file(&c, "/nonexistent/pledged.conf", err, sizeof err), PL_ENOTFOUND);
 	CHECK(strstr(err, "cannot open config file") != NULL);
+	/* A directory opens: its read fails, and the message says why. */
+	CHECK_INT(config_load_file(&c, "/", err, sizeof err), PL_EIO);
+	CHECK_STR(err, "cannot read config file '/': Is a directory");
+	strcpy(c.admin_token_file, "/");
+	CHECK_INT(config_load_token(&c, err, sizeof err), PL_EINVAL);
+	CHECK_STR(err, "cannot read admin_token_file '/': Is a directory");
 	config_init(&c);
 	CHECK_INT(config_load_file(&c, example, err, sizeof err), 0);
 	CHECK_INT(config_validate(&c, err, sizeof err), 0);

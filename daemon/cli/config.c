@@ -572,11 +572,16 @@ int config_validate(const struct serve_config *c, char *err, size_t err_size)
 	if (c->earliest_event_time > clock_wall_ms() + (int64_t)c->max_clock_skew_s * 1000)
 		return fail(err, err_size, "earliest_event_time is later than now (and "
 					   "max_clock_skew_s): every event would be rejected out_of_range");
-	for (size_t i = 0; i < c->kafka_count; i++)
+	for (size_t i = 0; i < c->kafka_count; i++) {
+		/* librdkafka reads topic.NAME as the topic-level NAME (auto.offset.reset) */
+		const char *name = c->kafka[i].key;
+		if (strncmp(name, "topic.", 6) == 0)
+			name += 6;
 		for (size_t j = 0; j < sizeof owned_kafka_keys / sizeof owned_kafka_keys[0]; j++)
-			if (strcmp(c->kafka[i].key, owned_kafka_keys[j].key) == 0)
+			if (strcmp(name, owned_kafka_keys[j].key) == 0)
 				return fail(err, err_size, "kafka.%s is set by pledged itself (%s)",
 					    c->kafka[i].key, owned_kafka_keys[j].instead);
+	}
 	/* librdkafka judges its own names and values: here, not at start. */
 	rd_kafka_conf_t *conf = kafka_conf_new(c->kafka, c->kafka_count, err, err_size);
 	if (!conf)

@@ -106,6 +106,8 @@ static const struct file_case file_cases[] = {
 	{"pledged owns the group", "kafka.group.id = other\n", PL_EINVAL, "set by pledged itself"},
 	{"pledged owns offsets", "kafka.enable.auto.commit = true\n", PL_EINVAL, "offsets live in the data dir"},
 	{"pledged never skips", "kafka.auto.offset.reset = latest\n", PL_EINVAL, "never skips data"},
+	{"pledged never skips, as a topic's", "kafka.topic.auto.offset.reset = latest\n", PL_EINVAL,
+	 "kafka.topic.auto.offset.reset is set by pledged itself"},
 	{"aborted transactions", "kafka.isolation.level = read_uncommitted\n", PL_EINVAL,
 	 "kafka.isolation.level is set by pledged itself (only messages of committed transactions"},
 	/* What librdkafka refuses is refused when the settings are checked, not at start. */

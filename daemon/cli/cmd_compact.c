@@ -108,6 +108,22 @@ static int copy(const char *dir, const char *tmp)
 	return rc;
 }
 
+/*
+ * Gives the copy the owner, group and mode of the data.mdb it replaces: run
+ * as root on a service's data dir (docs/operations.md), a copy of root's
+ * own would leave serve unable to open its data dir.
+ */
+static bool keep_owner(const char *old, const char *copy_path)
+{
+	struct stat sb, cb;
+	if (stat(old, &sb) || stat(copy_path, &cb))
+		return false; /* errno says why */
+	if ((sb.st_uid != cb.st_uid || sb.st_gid != cb.st_gid) &&
+	    chown(copy_path, sb.st_uid, sb.st_gid))
+		return false;
+	return chmod(copy_path, sb.st_mode & 07777) == 0;
+}
+
 static int compact(const char *dir)
 {
 	char tmp[4200], from[4300], to[4300];
@@ -137,6 +153,11 @@ static int compact(const char *dir)
 	rc = copy(dir, tmp); /* a dir it could not lock otherwise, it cannot open either, and says why */
 	if (rc == 0)
 		rc = cli_check_copy("compact", tmp);
+	if (rc == 0 && !keep_owner(to, from)) {
+		fprintf(stderr, "pledged compact: cannot give '%s' the owner and mode of '%s': %s; "
+				"the data dir is unchanged\n", from, to, strerror(errno));
+		rc = CLI_STORE;
+	}
 	err = rc ? PL_OK : store_rename_durably(from, to);
 	if (err) {
 		fprintf(stderr, "pledged compact: cannot rename '%s' to '%s': %s; the data dir is "

@@ -172,6 +172,21 @@ expect 3 "compact of a data dir it may not list" -- $as_owner "$PLEDGED" compact
 contains "$work/err" "not readable by this user" "compact says why it cannot lock the dir"
 cmp -s "$work/unlisted/dir/data.mdb" "$work/unlisted.before" && ok || fail "compact rewrote a dir it could not lock"
 chmod 0700 "$work/unlisted/dir" "$work"
+# Root compacts a service user's data dir (docs/operations.md, section 9):
+# the new data.mdb keeps that user's owner and mode, or serve, as that
+# user, could not open its data dir again.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	mkdir "$work/service" && "$PLEDGED" import --data "$work/service/dir" <"$DEMO" >/dev/null 2>&1
+	chmod 0711 "$work"
+	chown -R 65534:65534 "$work/service"
+	chmod 0600 "$work/service/dir/data.mdb"
+	expect 0 "compact as root of another user's data dir" -- "$PLEDGED" compact --data "$work/service/dir"
+	owner=$(stat -c %u:%g:%a "$work/service/dir/data.mdb")
+	[ "$owner" = 65534:65534:600 ] && ok || fail "compact as root left data.mdb as $owner, not 65534:65534:600"
+	expect 0 "verify as the owner after root's compact" -- \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$PLEDGED" verify --data "$work/service/dir"
+	chmod 0700 "$work"
+fi
 if [ "$(ls -A "$work/notes")" = "notes.txt" ]; then ok; else fail "locks left in a directory with no store: $(ls -A "$work/notes")"; fi
 
 # Import the demo plus two bad lines: one not JSON, one rejected by the rules.

@@ -176,8 +176,9 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 			strerror(errno));
 		return CLI_STORE;
 	}
-	struct stat sb;
-	if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+	struct stat sb, dir_sb;
+	bool dir_known = stat(dir, &dir_sb) == 0;
+	if (dir_known && !S_ISDIR(dir_sb.st_mode))
 		return open_failed(cmd, dir, CLI_WRITE, PL_EFOREIGN); /* a file, as store_open() says */
 	int rc = create ? PL_OK : check_store_files(dir);
 	if (rc)
@@ -194,6 +195,12 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 		close(fd);
 		return CLI_STORE;
 	}
+	/* Root running upgrade or replay on a service's data dir
+	 * (docs/operations.md): a lock file of root's own, which the service
+	 * may not open for writing, would keep serve from starting there. */
+	if (geteuid() == 0 && dir_known && sb.st_uid != dir_sb.st_uid &&
+	    fchown(fd, dir_sb.st_uid, dir_sb.st_gid) != 0)
+		log_warn("cannot give %s the owner of its data dir: %s", path, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		char holder[64];
 		lock_holder(fd, holder, sizeof holder);

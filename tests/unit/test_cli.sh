@@ -174,7 +174,7 @@ cmp -s "$work/unlisted/dir/data.mdb" "$work/unlisted.before" && ok || fail "comp
 chmod 0700 "$work/unlisted/dir" "$work"
 # Root compacts a service user's data dir (docs/operations.md, section 9):
 # the new data.mdb keeps that user's owner and mode, or serve, as that
-# user, could not open its data dir again.
+# user, could not open its data dir again. So with the lock files root makes.
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	mkdir "$work/service" && "$PLEDGED" import --data "$work/service/dir" <"$DEMO" >/dev/null 2>&1
 	chmod 0711 "$work"
@@ -185,6 +185,17 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	[ "$owner" = 65534:65534:600 ] && ok || fail "compact as root left data.mdb as $owner, not 65534:65534:600"
 	expect 0 "verify as the owner after root's compact" -- \
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$PLEDGED" verify --data "$work/service/dir"
+	# The lock files root makes there are the owner's too (a format-1 data
+	# dir had none): serve and replay open them for writing.
+	rm "$work/service/dir/writer.lock" "$work/service/dir/rebuild.lock"
+	expect 0 "upgrade as root of another user's data dir" -- "$PLEDGED" upgrade --data "$work/service/dir"
+	expect 0 "replay as root of another user's data dir" -- "$PLEDGED" replay --data "$work/service/dir"
+	for f in writer.lock rebuild.lock; do
+		owner=$(stat -c %u:%g "$work/service/dir/$f")
+		[ "$owner" = 65534:65534 ] && ok || fail "root's upgrade and replay left $f as $owner"
+	done
+	expect 0 "replay as the owner after root's" -- \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$PLEDGED" replay --data "$work/service/dir"
 	chmod 0700 "$work"
 fi
 if [ "$(ls -A "$work/notes")" = "notes.txt" ]; then ok; else fail "locks left in a directory with no store: $(ls -A "$work/notes")"; fi

@@ -221,7 +221,7 @@ writer_start() {
 # writer_stop SIGNAL: stops it; after TERM it must say it stopped cleanly.
 writer_stop() {
 	kill -"$1" "$WRITER_PID"
-	wait "$WRITER_PID"
+	wait "$WRITER_PID" 2>/dev/null
 	local s=$? log=$work/writer-$starts.log
 	WRITER_PID=
 	echo "seed $seed step $step: serve stopped by $1 -> $s" >>"$work/trace"

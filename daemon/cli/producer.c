@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,7 +188,11 @@ int producer_send(struct producer *p, int32_t partition, const void *key, size_t
 bool producer_finish(struct producer *p, uint64_t sent, uint64_t not_sent)
 {
 	const char *timeout = config_kafka_get(&p->cfg, "message.timeout.ms");
-	int flush_ms = atoi(timeout ? timeout : DEFAULT_MESSAGE_TIMEOUT_MS) + 5000;
+	/* librdkafka took the setting (0 to 2^31-1), 0 for no timeout (-1 is
+	 * rd_kafka_flush's); the 5 s beyond it for the last delivery reports
+	 * must not overflow. */
+	long long ms = strtoll(timeout ? timeout : DEFAULT_MESSAGE_TIMEOUT_MS, NULL, 10);
+	int flush_ms = ms == 0 ? -1 : ms > INT_MAX - 5000 ? INT_MAX : (int)ms + 5000;
 	rd_kafka_flush(p->rk, flush_ms);
 	/* What is still queued fails now, through its delivery report. */
 	rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);

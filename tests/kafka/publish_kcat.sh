@@ -68,6 +68,12 @@ grep -q "line 2" "$T/bad.err" || fail "publish did not name the bad line: $(cat 
 echo '{"v":1}' | timeout 30 "$PLEDGED" publish --brokers 127.0.0.1:1 --kafka message.timeout.ms=1500 \
 	2>"$T/down.err" && fail "publish to a dead broker succeeded"
 grep -q "not delivered" "$T/down.err" || fail "no delivery failure reported: $(cat "$T/down.err")"
+# The longest timeout librdkafka takes, and none (0): publish waits for the
+# delivery without overflowing its own wait.
+for ms in 2147483647 0; do
+	echo '{"v":1}' | timeout 30 "$PLEDGED" publish --brokers "$ADDR" --kafka message.timeout.ms=$ms \
+		2>"$T/longest.err" || fail "publish with message.timeout.ms=$ms: $(cat "$T/longest.err")"
+done
 
 # A list of brokers longer than 255 characters is used whole: the only
 # broker that answers is its last.

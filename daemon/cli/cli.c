@@ -363,7 +363,7 @@ ssize_t cli_read_line(char *line, bool *whole)
 
 const char *cli_line_json(const char *line, size_t *len, uint64_t lineno)
 {
-	while (*len > 0 && line[*len - 1] == '\r')
+	while (*len > 0 && (line[*len - 1] == '\r' || line[*len - 1] == ' ' || line[*len - 1] == '\t'))
 		(*len)--;
 	if (lineno == 1 && *len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
 		*len -= 3;

@@ -122,7 +122,8 @@ int cli_check_alone(const char *cmd, const char *dir);
 ssize_t cli_read_line(char *line, bool *whole);
 /*
  * The JSON of line lineno of len bytes, read by cli_read_line(): without
- * the "\r" of a CRLF line end, nor on line 1 the UTF-8 byte order mark
+ * the "\r" of a CRLF line end or trailing blanks (a line of blanks is
+ * empty, as the callers skip empty ones), nor on line 1 the UTF-8 byte order mark
  * that some editors write at the start of a file (RFC 8259 lets a reader
  * ignore it; left, it would cost the first line, often a campaign.opened
  * that every later line needs). Returns where it starts; *len becomes its

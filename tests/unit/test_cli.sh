@@ -70,8 +70,10 @@ for cmd in "import --data $work/zero" "publish --brokers 127.0.0.1:1"; do
 done
 # A file saved with a byte order mark and CRLF line ends (a Windows
 # editor's): its first line, the campaign.opened, is read too, and the
-# pledges after it are not refused for want of the campaign.
-{ printf '\357\273\277'; head -n 3 "$DEMO" | sed 's/$/\r/'; } >"$work/bom.jsonl"
+# pledges after it are not refused for want of the campaign. A line of
+# blanks among them is skipped as an empty one is.
+{ printf '\357\273\277'; head -n 3 "$DEMO" | sed 's/$/\r/; 1a\
+ \t \r'; } >"$work/bom.jsonl"
 expect 0 "import of a file with a byte order mark" -- "$PLEDGED" import --data "$work/bom" <"$work/bom.jsonl"
 contains "$work/err" "3 applied, 0 rejected" "the first line after the mark is applied"
 expect 1 "publish of a file with a byte order mark" -- "$PLEDGED" publish --brokers 127.0.0.1:1 \

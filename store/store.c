@@ -594,6 +594,12 @@ static int txn_begin(struct store *st, struct store_txn *t, bool write, bool no_
 		else if (pthread_rwlock_tryrdlock(&st->resize_lock))
 			return t->err = PL_EBUSY;
 		int rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+		/* A reader killed inside its transaction (a backup or verify
+		 * killed -9) keeps its slot in lock.mdb while other processes
+		 * keep it open: no page freed since its snapshot would be used
+		 * again, and data.mdb would grow for as long as serve runs. */
+		if (rc == 0 && write)
+			mdb_reader_check(st->env, NULL);
 		if (rc == 0)
 			return PL_OK;
 		pthread_rwlock_unlock(&st->resize_lock);

@@ -45,6 +45,40 @@ done
 # The kill must have happened, or this tested nothing.
 if [ "$killed" -ge 4 ]; then ok; else fail "only $killed of 5 replays were killed at a meta write"; fi
 
+# A reader killed inside its read transaction (a dump, verify or backup
+# killed -9) while another process keeps the data dir open leaves its slot
+# in lock.mdb: every page freed after its snapshot stayed in use, and
+# data.mdb grew with every write (by half after each replay here) until
+# the last process closed the data dir. The next write lets the slot go.
+rm -rf "$work/d" && cp -a "$work/base" "$work/d"
+"$hold_env" "$work/d" >"$work/held" &
+holder=$!
+for _ in $(seq 100); do [ -s "$work/held" ] && break; sleep 0.05; done
+# Into a pipe nobody reads: dump stops inside its transaction when it fills.
+sh -c 'echo $$ >"$1"; exec "$2" dump --data "$3"' sh "$work/reader" "$pledged" "$work/d" | sleep 60 &
+sleeper=$!
+for _ in $(seq 100); do
+	reader=$(cat "$work/reader" 2>/dev/null)
+	[ -n "$reader" ] && mdb_stat -r "$work/d" | grep -q "^ *$reader " && break
+	sleep 0.05
+done
+kill -9 "$reader"
+kill "$sleeper"; wait "$sleeper" 2>/dev/null
+if mdb_stat -r "$work/d" | grep -q "^ *$reader "; then ok; else fail "the killed dump left no reader slot to test with"; fi
+before=$(stat -c %s "$work/d/data.mdb")
+for i in 1 2 3; do
+	expect 0 "replay $i after a reader was killed" -- "$pledged" replay --data "$work/d"
+done
+if mdb_stat -r "$work/d" | grep -q "^ *$reader "; then
+	fail "the killed dump's reader slot outlived the writes: $(mdb_stat -r "$work/d")"
+else ok; fi
+after=$(stat -c %s "$work/d/data.mdb")
+# Each replay writes a slot afresh and frees the old one's pages (about 0.4 MB).
+[ "$after" -le $((before + 1000000)) ] && ok ||
+	fail "data.mdb grew from $before to $after bytes over three replays"
+kill "$holder"; wait "$holder" 2>/dev/null
+holder=
+
 # What the next replay does to see that commit (take the write lock once)
 # serve must not do as it starts: it answers while another process holds
 # the lock, as a rebuild does through a long transaction.

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "kafka_conf.h"
 #include "pl_error.h"
+#include "thread_signals.h"
 
 struct embedded_broker {
 	rd_kafka_t *rk; /* the mock cluster needs a handle to live in */
@@ -70,7 +72,13 @@ int embedded_broker_start(struct embedded_broker **out, const char *topic, int p
 		snprintf(err, err_size, "cannot create the embedded broker: %s", why);
 		goto cleanup;
 	}
+	/* Its thread inherits this one's mask, as librdkafka's own threads
+	 * do not: a SIGTERM handled there broke its poll(), the broker thread
+	 * ended, and serve then hung for ever stopping it. */
+	sigset_t before;
+	thread_signals_block(&before);
 	eb->mcluster = rd_kafka_mock_cluster_new(eb->rk, 1);
+	pthread_sigmask(SIG_SETMASK, &before, NULL);
 	if (!eb->mcluster) {
 		snprintf(err, err_size, "cannot start the embedded broker (no free local port?)");
 		goto cleanup;

@@ -203,7 +203,8 @@ static int write_doc(FILE *out)
 	write_reasons(out, PL_R_NONE + 1, PL_R_FIRST_RULE);
 	fprintf(out, "### Checked against what came before\n\n"
 		     "These rules need the campaign's state, as the events before this one left\n"
-		     "it; each event type above says which apply.\n\n");
+		     "it; each event type above says which apply. In the order of this table:\n"
+		     "of an event that breaks two, the first gives the reason.\n\n");
 	write_reasons(out, PL_R_FIRST_RULE, PL_REASON_COUNT);
 	return 0;
 }

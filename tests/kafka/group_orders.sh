@@ -56,39 +56,7 @@ trap cleanup EXIT
 SESSION_MS=3000
 
 # --- the feed: the demo, then generated campaigns, in chunks ---
-gen_campaigns() {
-	awk 'BEGIN {
-		srand(11); t = 1590000000000; n = 0; p = 0; m = 0; C = 8
-		for (c = 1; c <= C; c++)
-			printf "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"g-%d\",\"at\":%.0f,\"campaign\":\"grp-%d\",\"title\":\"Group %d\",\"owner\":\"o\",\"location\":\"l\",\"currency\":\"EUR\",\"closes_at\":%.0f}\n", ++n, t, c, c, t + 86400000 * 30
-		for (i = 1; i <= 3000; i++) {
-			c = 1 + int(rand() * C); s = int(rand() * 300); t += 1000 + int(rand() * 60000)
-			r = rand(); k = 1 + int(rand() * (p + 1)); q = 1 + int(rand() * (m + 1))
-			if (r < 0.70 || p == 0) {
-				p++; camp[p] = c; left[p] = 100 + int(rand() * 5000); sup[p] = s
-				net[c, s] += left[p]; applied[c, ++a[c]] = n + 1
-				printf "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"g-%d\",\"at\":%.0f,\"campaign\":\"grp-%d\",\"pledge\":\"gp-%d\",\"supporter\":\"gs-%d\",\"amount\":%d,\"currency\":\"EUR\",\"name\":\"Supporter %d\"}\n", ++n, t, c, p, s, left[p], s
-			} else if (r < 0.80 && k <= p && left[k] > 0) {
-				x = 1 + int(rand() * left[k]); left[k] -= x; net[camp[k], sup[k]] -= x
-				printf "{\"v\":1,\"type\":\"pledge.refunded\",\"id\":\"g-%d\",\"at\":%.0f,\"campaign\":\"grp-%d\",\"pledge\":\"gp-%d\",\"amount\":%d}\n", ++n, t, camp[k], k, x
-			} else if (r < 0.91 && k <= p && net[camp[k], sup[k]] > 0) {
-				m++; ccamp[m] = camp[k]; shown[m] = 1
-				printf "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"g-%d\",\"at\":%.0f,\"campaign\":\"grp-%d\",\"comment\":\"gc-%d\",\"supporter\":\"gs-%d\",\"name\":\"Supporter %d\",\"text\":\"comment %d\"}\n", ++n, t, camp[k], m, sup[k], sup[k], m
-			} else if (r < 0.94 && q <= m && shown[q]) {
-				shown[q] = 0
-				printf "{\"v\":1,\"type\":\"comment.removed\",\"id\":\"g-%d\",\"at\":%.0f,\"campaign\":\"grp-%d\",\"comment\":\"gc-%d\"}\n", ++n, t, ccamp[q], q
-			} else if (r < 0.96) {
-				printf "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"g-%d\",\"at\":%.0f,\"campaign\":\"grp-%d\",\"pledge\":\"gx-%d\",\"supporter\":\"gs-%d\",\"amount\":-5,\"currency\":\"EUR\"}\n", ++n, t, c, i, s
-			} else if (r < 0.97) {
-				printf "{\"v\":1,\"type\":\"pledge.teleported\",\"id\":\"g-%d\",\"at\":%.0f,\"campaign\":\"grp-%d\"}\n", ++n, t, c
-			} else if (a[c]) {
-				# the id of a pledge of this campaign applied before: a duplicate
-				printf "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"g-%d\",\"at\":%.0f,\"campaign\":\"grp-%d\",\"pledge\":\"gd-%d\",\"supporter\":\"gs-%d\",\"amount\":100,\"currency\":\"EUR\"}\n", applied[c, 1 + int(rand() * a[c])], t, c, i, s
-			}
-		}
-	}'
-}
-{ cat "$DEMO"; gen_campaigns; } >"$work/feed.jsonl"
+{ cat "$DEMO"; awk -v seed=11 -v campaigns=8 -v events=3000 -v id=g -v name=grp -v erasures=0 -f "$(dirname "$0")/../unit/feed_gen.awk"; } >"$work/feed.jsonl"
 CHUNKS=8
 split -n l/$CHUNKS -d -a 2 "$work/feed.jsonl" "$work/chunk-"
 chunk() { printf '%s/chunk-%02d' "$work" "$1"; }

@@ -177,8 +177,9 @@ struct http_request {
 /* Whether campaign id[0..len) is this instance's to answer for (ownership.h). */
 bool http_owns(const struct http_request *r, const char *id, size_t len);
 /* Answers 503 before any partition is assigned, for what lists the
- * campaigns held (it would list none, as if there were none). True when
- * it answered. */
+ * campaigns held (it would list none, as if there were none), and while a
+ * partition held is catching up (ownership_set_behind). True when it
+ * answered. */
 bool http_reply_if_waiting(struct http_request *r);
 /*
  * Answers a request for campaign r->id that is not this instance's: 421

@@ -52,15 +52,15 @@ void http_ops_healthz(struct http_request *r)
  * Ready means (docs/http.md): this instance should get traffic. A consumer
  * is ready while it holds at least one partition (its campaigns not
  * waiting for the group, as after a freeze or before an assignment is
- * recorded, nor all 421 for want of the topic's size) and is at most
- * ready_max_lag messages behind, or answers marked stale after losing its
+ * recorded, nor all 421 for want of the topic's size, nor catching up
+ * with what the group had read) and is at most ready_max_lag messages behind, or answers marked stale after losing its
  * assignment alone in its group; a read-only instance serves its data dir
  * and is always ready. /healthz says whether the process works at all.
  */
 void http_ops_readyz(struct http_request *r)
 {
 	struct metrics *m = r->w->hs->m;
-	char detail[256];
+	char detail[384], behind[128];
 	enum consumer_state state = metrics_get_state(m, detail, sizeof detail);
 	size_t partitions = metrics_partitions(m);
 	int64_t lag = metrics_total_lag(m), max_lag = r->w->hs->opt.ready_max_lag;
@@ -81,6 +81,11 @@ void http_ops_readyz(struct http_request *r)
 			snprintf(detail, sizeof detail,
 				 "the topic's partition count is not known, so no campaign is "
 				 "answered for until the next rebalance");
+		else if (ownership_view_describe_behind(&r->owner, behind, sizeof behind))
+			snprintf(detail, sizeof detail,
+				 "catching up: partitions %s are behind what the consumer group had "
+				 "read, and their campaigns answer 503 until this data dir reaches it",
+				 behind);
 		else if (lag < 0)
 			snprintf(detail, sizeof detail, "lag not known yet");
 		else if (lag > max_lag)

@@ -62,9 +62,19 @@ static void reply_waiting(struct http_request *r)
 
 bool http_reply_if_waiting(struct http_request *r)
 {
-	if (r->owner.in_force)
+	char behind[128];
+	if (!r->owner.in_force) {
+		reply_waiting(r);
+		return true;
+	}
+	if (!ownership_view_describe_behind(&r->owner, behind, sizeof behind))
 		return false;
-	reply_waiting(r);
+	/* Left out, their campaigns would seem not to exist; counted, they
+	 * would be older than the group already gave. */
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+	http_reply_error(r, 503, "catching_up: partitions %s held by this instance are behind what "
+				 "the consumer group had read (X-Pledged-Catching-Up); retry shortly",
+			 behind);
 	return true;
 }
 
@@ -72,8 +82,9 @@ bool http_reply_if_waiting(struct http_request *r)
  * Answers for a campaign of a partition another instance of the group
  * holds: 307 to that instance when it announced itself lately (cluster.h),
  * else 421 (its figures here stopped when the partition left); or, while
- * no assignment is in force (before the first, or in a rebalance), 503.
- * True when it answered.
+ * no assignment is in force (before the first, or in a rebalance), 503;
+ * or 503 catching_up for a partition held but behind what the group had
+ * read (ownership_set_behind). True when it answered.
  */
 bool http_reply_if_not_owned(struct http_request *r)
 {
@@ -89,6 +100,14 @@ bool http_reply_if_not_owned(struct http_request *r)
 		target = authority + 3 + strcspn(authority + 3, "/");
 	if (a == OWNERSHIP_WAITING) {
 		reply_waiting(r);
+	} else if (a == OWNERSHIP_CATCHING_UP) {
+		evhttp_add_header(h, "Retry-After", "1");
+		http_reply_error(r, 503, "catching_up: this instance holds the campaign's partition (%d) "
+					 "but its data dir has not yet read as far as the consumer group "
+					 "had (the partition came back from another instance, or this "
+					 "one is new): its figures here are older than those already "
+					 "given; retry shortly",
+				 (int)partition);
 	} else if (a == OWNERSHIP_NOT_OWNED &&
 		   cluster_owner(&m->cluster, partition, count, clock_wall_ms(), r->owner.changed_ms,
 				 r->owner.group_generation, url, CLUSTER_URL_MAX) &&

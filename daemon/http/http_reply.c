@@ -51,6 +51,8 @@ void http_reply_prepare(struct http_request *r, int status, const struct http_po
 	char parts[256];
 	if (ownership_view_describe(&r->owner, parts, sizeof parts))
 		evhttp_add_header(h, "X-Pledged-Partitions", parts);
+	if (ownership_view_describe_behind(&r->owner, parts, sizeof parts))
+		evhttp_add_header(h, "X-Pledged-Catching-Up", parts);
 	if (r->owner.lost_ms) {
 		snprintf(num, sizeof num, "%" PRId64, r->owner.lost_ms);
 		evhttp_add_header(h, "X-Pledged-Stale-Since", num);

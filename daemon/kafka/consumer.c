@@ -152,6 +152,7 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	c->cur = &c->batches[0];
 	c->lost = rd_kafka_topic_partition_list_new(4);
 	c->starts = rd_kafka_topic_partition_list_new(4);
+	c->behind = rd_kafka_topic_partition_list_new(4);
 	if (batch_writer_start(&c->writer, c->opt.ingest, maintain, idle, w))
 		goto cleanup;
 
@@ -352,6 +353,8 @@ void consumer_free(struct consumer *c)
 		rd_kafka_topic_partition_list_destroy(c->lost);
 	if (c->starts)
 		rd_kafka_topic_partition_list_destroy(c->starts);
+	if (c->behind)
+		rd_kafka_topic_partition_list_destroy(c->behind);
 	for (int i = 0; i < 2; i++) {
 		free(c->batches[i].held);
 		free(c->batches[i].msgs);

@@ -121,6 +121,8 @@ int consumer_collect(struct consumer *c)
 					       parts->elems[i].partition, &lo, &hi);
 		metrics_set_partition(c->m, parts->elems[i].topic, parts->elems[i].partition,
 				      parts->elems[i].offset, hi);
+		consumer_caught_up_to(c, parts->elems[i].topic, parts->elems[i].partition,
+				      parts->elems[i].offset);
 	}
 	rd_kafka_topic_partition_list_destroy(parts);
 	metrics_record_batch(c->m, &stats, b->n, seconds);

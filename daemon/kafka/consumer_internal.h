@@ -10,6 +10,7 @@
  *   consumer_batches.c    the double-buffered batches: written, collected,
  *                         retried while the data dir refuses writes
  *   consumer_positions.c  where each partition resumes
+ *   consumer_catch_up.c   partitions assigned behind what the group had read
  *   consumer_health.c     the /healthz state, the brokers' probe
  * Not for use outside them.
  */
@@ -71,6 +72,9 @@ struct consumer {
 	/* Partitions with no usable stored offset: where this run began them. */
 	rd_kafka_topic_partition_list_t *starts;
 	int64_t lost_check_at_ms;
+	/* Held partitions behind the group's committed offset (offset): their
+	 * campaigns wait until this data dir reaches it (consumer_catch_up.c). */
+	rd_kafka_topic_partition_list_t *behind;
 	int fatal;
 
 	int64_t lag_refresh_at_ms;
@@ -118,6 +122,18 @@ void consumer_pause_all(struct consumer *c);
 bool consumer_is_lost(struct consumer *c, const char *topic, int32_t partition);
 /* Resumes every assigned partition but those waiting for an operator. */
 void consumer_resume_all_at_stored(struct consumer *c);
+
+/* consumer_catch_up.c */
+/*
+ * At an assignment, with parts at the offsets each partition resumes from:
+ * marks those behind the offset the consumer group had committed (another
+ * instance read further), so that their campaigns wait until caught up.
+ */
+void consumer_note_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts);
+/* This data dir now stands at next in topic/partition: caught up when that reaches the mark. */
+void consumer_caught_up_to(struct consumer *c, const char *topic, int32_t partition, int64_t next);
+/* The partitions of parts are no longer held: their marks go. */
+void consumer_forget_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts);
 
 /* consumer_health.c */
 /* A write that failed on damage, which retrying cannot mend. */

@@ -139,6 +139,7 @@ void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		}
 		consumer_set_stored_positions(c, parts);
 		log_partitions("assigned", parts, true);
+		consumer_note_behind(c, parts); /* before record_ownership says they are held */
 		/* A pause outlives an unassign in librdkafka 2.0: a partition paused
 		 * for a failing write before a rebalance would stay paused for good.
 		 * Resumed before the assignment: restart_partition (consumer_positions.c)
@@ -168,6 +169,7 @@ void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_topic_partition_list_del(c->starts, parts->elems[i].topic,
 							  parts->elems[i].partition);
 		}
+		consumer_forget_behind(c, parts);
 		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			log_partitions("revoked", parts, false);
 		else

@@ -341,6 +341,10 @@ char *metrics_render(struct metrics *m, const struct metrics_rebuild *rebuild,
 	emit(&o, "# HELP pledged_store_writable 1 while the data dir accepts writes.\n"
 		 "# TYPE pledged_store_writable gauge\npledged_store_writable %d\n",
 	     atomic_load(&m->store_writable) ? 1 : 0);
+	emit(&o, "# HELP pledged_partitions_catching_up Partitions held whose campaigns wait (503 "
+		 "catching_up) until this data dir has read as far as the consumer group had.\n"
+		 "# TYPE pledged_partitions_catching_up gauge\npledged_partitions_catching_up %zu\n",
+	     ownership_catching_up(&m->owner));
 
 	if (o.failed) {
 		free(o.buf);

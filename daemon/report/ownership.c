@@ -48,6 +48,19 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 	pthread_mutex_unlock(&o->lock);
 }
 
+void ownership_set_behind(struct ownership *o, int32_t partition, bool behind)
+{
+	if (partition < 0 || partition >= OWNERSHIP_MAX_PARTITIONS)
+		return;
+	uint64_t bit = UINT64_C(1) << (partition % 64), *word = &o->behind[partition / 64];
+	pthread_mutex_lock(&o->lock);
+	if (((*word & bit) != 0) != behind) {
+		*word ^= bit;
+		o->generation++; /* its campaigns' answers change */
+	}
+	pthread_mutex_unlock(&o->lock);
+}
+
 /* Whether partition p of count is set in the bitmap owned. */
 static bool held_in(const uint64_t *owned, int32_t count, int32_t p)
 {
@@ -216,6 +229,7 @@ void ownership_view(struct ownership *o, struct ownership_view *v)
 		v->partitioner = o->partitioner;
 		v->count = o->count;
 		memcpy(v->owned, o->owned, (size_t)(o->count + 63) / 64 * sizeof *v->owned);
+		memcpy(v->behind, o->behind, (size_t)(o->count + 63) / 64 * sizeof *v->behind);
 		v->generation = o->generation;
 		v->group_generation = o->group_generation;
 		v->changed_ms = o->changed_ms;
@@ -240,7 +254,9 @@ enum ownership_answer ownership_view_of(const struct ownership_view *v, const ch
 		return OWNERSHIP_WAITING;
 	*partition = v->count ? v->partitioner(campaign, len, v->count) : -1;
 	*count = v->count;
-	return view_owns(v, *partition) ? OWNERSHIP_OWNED : OWNERSHIP_NOT_OWNED;
+	if (!view_owns(v, *partition))
+		return OWNERSHIP_NOT_OWNED;
+	return held_in(v->behind, v->count, *partition) ? OWNERSHIP_CATCHING_UP : OWNERSHIP_OWNED;
 }
 
 bool ownership_view_describe(const struct ownership_view *v, char *out, size_t size)
@@ -265,6 +281,22 @@ bool ownership_view_describe(const struct ownership_view *v, char *out, size_t s
 	if (size && n >= size)
 		snprintf(out, size, "%zu of %d", owned, v->count); /* too many to list */
 	return true;
+}
+
+bool ownership_view_describe_behind(const struct ownership_view *v, char *out, size_t size)
+{
+	size_t n = 0, behind = 0;
+	if (size)
+		out[0] = '\0';
+	for (int32_t p = 0; v->enforced && v->in_force && p < v->count; p++) {
+		if (!view_owns(v, p) || !held_in(v->behind, v->count, p))
+			continue;
+		int w = snprintf(out + n, n < size ? size - n : 0, "%s%d", behind++ ? "," : "", p);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	if (size && n >= size)
+		snprintf(out, size, "%zu partitions", behind); /* too many to list */
+	return behind > 0;
 }
 
 enum ownership_answer ownership_of(struct ownership *o, const char *campaign, size_t len,
@@ -295,6 +327,18 @@ int32_t ownership_group_generation(struct ownership *o)
 	int32_t generation = o->group_generation;
 	pthread_mutex_unlock(&o->lock);
 	return generation;
+}
+
+size_t ownership_catching_up(struct ownership *o)
+{
+	size_t n = 0;
+	if (!atomic_load(&o->enforced))
+		return 0;
+	pthread_mutex_lock(&o->lock);
+	for (int32_t p = 0; p < o->count; p++)
+		n += owns(o, p) && held_in(o->behind, o->count, p);
+	pthread_mutex_unlock(&o->lock);
+	return n;
 }
 
 bool ownership_held(struct ownership *o, int32_t *partitions, size_t max, size_t *n,

@@ -36,6 +36,7 @@ struct ownership {
 					      nor between a revoke and the next */
 	int32_t count;                     /* partitions of the topic */
 	uint64_t owned[OWNERSHIP_MAX_PARTITIONS / 64];
+	uint64_t behind[OWNERSHIP_MAX_PARTITIONS / 64]; /* ownership_set_behind */
 	uint64_t generation; /* raised by every change */
 	int32_t group_generation; /* the consumer group's, at the last assignment; -1 unknown */
 	int64_t changed_ms;  /* wall clock of the last assignment recorded */
@@ -59,6 +60,7 @@ enum ownership_answer {
 	OWNERSHIP_OWNED,
 	OWNERSHIP_NOT_OWNED, /* another instance holds its partition */
 	OWNERSHIP_WAITING,   /* no partitions assigned yet */
+	OWNERSHIP_CATCHING_UP, /* held, but behind what the group had read (ownership_set_behind) */
 };
 
 /*
@@ -73,6 +75,7 @@ struct ownership_view {
 	ownership_partitioner partitioner;
 	int32_t count;
 	uint64_t owned[OWNERSHIP_MAX_PARTITIONS / 64];
+	uint64_t behind[OWNERSHIP_MAX_PARTITIONS / 64];
 	uint64_t generation;      /* 0 while not enforced */
 	int32_t group_generation; /* -1 unknown or not enforced */
 	int64_t changed_ms;       /* when the assignment last changed */
@@ -93,6 +96,13 @@ enum ownership_answer ownership_view_of(const struct ownership_view *v, const ch
  */
 bool ownership_view_describe(const struct ownership_view *v, char *out, size_t size);
 
+/*
+ * Writes the partitions held that are catching up (ownership_set_behind),
+ * as "2,3", for the X-Pledged-Catching-Up header. False (and "") when
+ * there are none.
+ */
+bool ownership_view_describe_behind(const struct ownership_view *v, char *out, size_t size);
+
 void ownership_init(struct ownership *o);
 void ownership_deinit(struct ownership *o);
 
@@ -107,6 +117,17 @@ void ownership_enforce(struct ownership *o, ownership_partitioner partitioner);
  */
 void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions, size_t n,
 		   int32_t group_generation);
+
+/*
+ * Marks a partition this instance is assigned as behind, or no longer: its
+ * data dir has not yet read up to the offset the consumer group had
+ * committed when it came (a partition back from another instance, which
+ * went on meanwhile, or a new instance's). Its campaigns wait (503
+ * catching_up) until then rather than be answered with figures older than
+ * the group already gave. Set before the assignment is recorded
+ * (ownership_set), which keeps the marks.
+ */
+void ownership_set_behind(struct ownership *o, int32_t partition, bool behind);
 
 /*
  * Records that this instance gave up every partition and waits for the
@@ -185,6 +206,9 @@ uint64_t ownership_generation(struct ownership *o);
 
 /* The consumer group's generation at the last assignment; -1 unknown or not enforced. */
 int32_t ownership_group_generation(struct ownership *o);
+
+/* How many partitions held are behind (ownership_set_behind). */
+size_t ownership_catching_up(struct ownership *o);
 
 /* The partitions held (at most max) and the topic's size; false while not enforced. */
 bool ownership_held(struct ownership *o, int32_t *partitions, size_t max, size_t *n,

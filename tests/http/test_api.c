@@ -566,6 +566,37 @@ static void test_ownership(void)
 	CHECK(!ownership_lose(&m.owner, false));
 	CHECK_INT(get("/v1/campaigns/sse-camp"), 503);
 	ownership_set(&m.owner, 4, all, 4, 11);
+	/* Partition 3 (DEMO's) assigned behind what the group had read: its
+	 * campaigns wait until this data dir catches up, the others answer. */
+	ownership_set_behind(&m.owner, 3, true);
+	CHECK_INT(get("/v1/campaigns/" DEMO), 503);
+	CHECK(strncmp(error_text(), "catching_up", 11) == 0);
+	CHECK_STR(header("Retry-After"), "1");
+	CHECK_STR(header("Cache-Control"), "no-store");
+	CHECK_STR(header("X-Pledged-Catching-Up"), "3");
+	CHECK_STR(header("X-Pledged-Partitions"), "0,1,2,3 of 4");
+	CHECK_INT(get("/v1/campaigns/" DEMO "/comments"), 503);
+	CHECK_INT(get("/v1/campaigns/" DEMO "/stream"), 503);
+	CHECK_INT(get("/c/" DEMO), 503);
+	CHECK_INT(get("/v1/campaigns/sse-camp"), 200);
+	CHECK_STR(header("X-Pledged-Catching-Up"), "3");
+	/* A list would leave its campaigns out, totals count them as they were. */
+	for (size_t i = 0; i < sizeof listings / sizeof listings[0]; i++) {
+		CHECK_INT(get(listings[i]), 503);
+		CHECK(strncmp(error_text(), "catching_up: partitions 3 held", 30) == 0);
+		CHECK_STR(header("Retry-After"), "1");
+	}
+	CHECK_INT(admin_get("/metrics"), 200);
+	CHECK(strstr(R.body, "\npledged_partitions_catching_up 1\n") != NULL);
+	ownership_set(&m.owner, 4, held, 2, 12); /* partition 3 went: nothing to say of it */
+	CHECK_INT(get("/v1/campaigns/sse-camp"), 200);
+	CHECK_STR(header("X-Pledged-Catching-Up"), "");
+	ownership_set(&m.owner, 4, all, 4, 13);
+	ownership_set_behind(&m.owner, 3, false); /* caught up */
+	CHECK_INT(get("/v1/campaigns/" DEMO), 200);
+	CHECK_STR(header("X-Pledged-Catching-Up"), "");
+	CHECK_INT(admin_get("/metrics"), 200);
+	CHECK(strstr(R.body, "\npledged_partitions_catching_up 0\n") != NULL);
 	/* A rebalance revoked everything: until the next assignment nobody
 	 * holds any partition, so no campaign is another's. */
 	ownership_release(&m.owner);
@@ -1081,6 +1112,16 @@ static void test_readyz(void)
 	ownership_set(&m.owner, 4, all, 4, 2);
 	CHECK_INT(get("/readyz"), 200);
 	ownership_expect_alive(&m.owner, 0);
+	/* Partitions held behind what the group had read: their campaigns wait. */
+	ownership_set_behind(&m.owner, 2, true);
+	ownership_set_behind(&m.owner, 0, true);
+	CHECK_INT(get("/readyz"), 503);
+	CHECK_STR(ready_detail(), "catching up: partitions 0,2 are behind what the consumer group "
+				  "had read, and their campaigns answer 503 until this data dir "
+				  "reaches it");
+	ownership_set_behind(&m.owner, 0, false);
+	ownership_set_behind(&m.owner, 2, false);
+	CHECK_INT(get("/readyz"), 200);
 	/* Assigned partitions of a topic whose size the broker did not say:
 	 * every campaign is 421 until the next rebalance, so it is not ready. */
 	ownership_set(&m.owner, 0, all, 4, 3);

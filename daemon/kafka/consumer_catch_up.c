@@ -1,0 +1,83 @@
+/*
+ * consumer_catch_up.c — partitions assigned behind what the group had read.
+ * A partition that comes back to this instance, or reaches a new one,
+ * resumes from this data dir's own offset, while the instance that held it
+ * meanwhile went further and committed that to the group (consumer_collect
+ * commits every batch). Until this data dir reaches the committed offset,
+ * its figures for the partition's campaigns are older than those the group
+ * already gave readers: they wait (503 catching_up, ownership_set_behind)
+ * rather than go backwards behind a load balancer. An instance that
+ * restarts alone resumes where it committed itself, and is not held back.
+ * See consumer_internal.h.
+ */
+#include "consumer_internal.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "broker_offsets.h"
+#include "log.h"
+
+/* Marks the partition behind until target (< 0: not behind); another topic's: ignored. */
+static void mark(struct consumer *c, const char *topic, int32_t partition, int64_t target)
+{
+	if (strcmp(topic, c->opt.topic) != 0)
+		return;
+	rd_kafka_topic_partition_list_del(c->behind, topic, partition);
+	if (target >= 0)
+		rd_kafka_topic_partition_list_add(c->behind, topic, partition)->offset = target;
+	ownership_set_behind(&c->m->owner, partition, target >= 0);
+}
+
+void consumer_note_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+	if (!c->opt.partitioner || c->closing || parts->cnt == 0)
+		return;
+	rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
+	rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_copy(parts);
+	rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, committed, WATERMARK_TIMEOUT_MS);
+	if (!err)
+		err = broker_offsets(c->rk, ends, RD_KAFKA_OFFSET_END, WATERMARK_TIMEOUT_MS);
+	for (int i = 0; i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *p = &parts->elems[i];
+		int64_t from = p->offset, target = committed->elems[i].offset;
+		/* A committed offset past the partition's end is another
+		 * incarnation's: reaching the end is all there is to catch up. */
+		if (!err && !ends->elems[i].err && target > ends->elems[i].offset)
+			target = ends->elems[i].offset;
+		bool behind = !err && !committed->elems[i].err && from >= 0 && from < target;
+		mark(c, p->topic, p->partition, behind ? target : -1);
+		if (behind)
+			log_info("%s [%" PRId32 "]: this data dir has read up to offset %" PRId64
+				 " and the consumer group up to %" PRId64 "; its campaigns answer 503 "
+				 "catching_up until this instance has caught up",
+				 p->topic, p->partition, from, target);
+	}
+	if (err)
+		log_warn("cannot learn how far the consumer group had read the partitions assigned "
+			 "(%s): their campaigns are answered from this data dir at once, and may be "
+			 "older than the group already gave until it has caught up (X-Pledged-Lag)",
+			 rd_kafka_err2str(err));
+	rd_kafka_topic_partition_list_destroy(committed);
+	rd_kafka_topic_partition_list_destroy(ends);
+}
+
+void consumer_caught_up_to(struct consumer *c, const char *topic, int32_t partition, int64_t next)
+{
+	const rd_kafka_topic_partition_t *p =
+		rd_kafka_topic_partition_list_find(c->behind, topic, partition);
+	if (!p || next < p->offset)
+		return;
+	log_info("%s [%" PRId32 "]: caught up with the consumer group (offset %" PRId64 "); "
+		 "answering for its campaigns",
+		 topic, partition, next);
+	mark(c, topic, partition, -1);
+}
+
+void consumer_forget_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+	for (int i = 0; i < parts->cnt; i++)
+		if (rd_kafka_topic_partition_list_find(c->behind, parts->elems[i].topic,
+						       parts->elems[i].partition))
+			mark(c, parts->elems[i].topic, parts->elems[i].partition, -1);
+}

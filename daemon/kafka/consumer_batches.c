@@ -110,11 +110,6 @@ int consumer_collect(struct consumer *c)
 		return rc;
 	}
 	rd_kafka_topic_partition_list_t *parts = batch_positions(b);
-	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, parts, 1);
-	if (err)
-		log_debug("Kafka offset commit not sent: %s (offsets are safe in the data dir)",
-			  rd_kafka_err2str(err));
-	CRASH_POINT(CONSUMER_KAFKA_COMMITTED);
 	for (int i = 0; i < parts->cnt; i++) {
 		int64_t lo = -1, hi = -1;
 		rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic,
@@ -124,6 +119,13 @@ int consumer_collect(struct consumer *c)
 		consumer_caught_up_to(c, parts->elems[i].topic, parts->elems[i].partition,
 				      parts->elems[i].offset);
 	}
+	consumer_drop_behind(c, parts);
+	rd_kafka_resp_err_t err =
+		parts->cnt ? rd_kafka_commit(c->rk, parts, 1) : RD_KAFKA_RESP_ERR_NO_ERROR;
+	if (err)
+		log_debug("Kafka offset commit not sent: %s (offsets are safe in the data dir)",
+			  rd_kafka_err2str(err));
+	CRASH_POINT(CONSUMER_KAFKA_COMMITTED);
 	rd_kafka_topic_partition_list_destroy(parts);
 	metrics_record_batch(c->m, &stats, b->n, seconds);
 	note_rejections(c, &stats);

@@ -6,7 +6,9 @@
  * commits every batch). Until this data dir reaches the committed offset,
  * its figures for the partition's campaigns are older than those the group
  * already gave readers: they wait (503 catching_up, ownership_set_behind)
- * rather than go backwards behind a load balancer. An instance that
+ * rather than go backwards behind a load balancer, and this instance
+ * commits none of its own progress in them until then, which would lower
+ * the group's offset. An instance that
  * restarts alone resumes where it committed itself, and is not held back.
  * See consumer_internal.h.
  */
@@ -80,4 +82,12 @@ void consumer_forget_behind(struct consumer *c, const rd_kafka_topic_partition_l
 		if (rd_kafka_topic_partition_list_find(c->behind, parts->elems[i].topic,
 						       parts->elems[i].partition))
 			mark(c, parts->elems[i].topic, parts->elems[i].partition, -1);
+}
+
+void consumer_drop_behind(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+	for (int i = parts->cnt - 1; i >= 0; i--)
+		if (rd_kafka_topic_partition_list_find(c->behind, parts->elems[i].topic,
+						       parts->elems[i].partition))
+			rd_kafka_topic_partition_list_del_by_idx(parts, i);
 }

@@ -134,6 +134,13 @@ void consumer_note_behind(struct consumer *c, const rd_kafka_topic_partition_lis
 void consumer_caught_up_to(struct consumer *c, const char *topic, int32_t partition, int64_t next);
 /* The partitions of parts are no longer held: their marks go. */
 void consumer_forget_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts);
+/*
+ * Removes from parts, offsets about to be committed to the group, the
+ * partitions still behind: committed, they would lower the group's offset
+ * below what the last holder gave, and whoever holds them next (this
+ * instance restarted, too) would not know it is behind.
+ */
+void consumer_drop_behind(struct consumer *c, rd_kafka_topic_partition_list_t *parts);
 
 /* consumer_health.c */
 /* A write that failed on damage, which retrying cannot mend. */

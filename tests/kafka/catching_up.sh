@@ -126,6 +126,17 @@ watch() {
 	fail "$1: not every campaign answered 200 within 90 s"
 }
 
+# caught_sight NAME: until NAME answers a campaign 503 catching_up (30 s at most).
+caught_sight() {
+	local url
+	eval "url=\$${1}_URL"
+	for _ in $(seq 600); do
+		answers "$url" | grep -q ' 503 catching_up' && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 awk -v seed=5 -v campaigns=6 -v events=40000 -v id=x -v name=cu -v erasures=0 \
 	-f "$(dirname "$0")/../unit/feed_gen.awk" >"$work/feed.jsonl"
 head -n 20000 "$work/feed.jsonl" >"$work/one.jsonl"
@@ -136,6 +147,12 @@ start A
 publish "$work/one.jsonl"
 want_one=$(settled "$A_URL") || die "A did not settle: $want_one"
 stop A
+start B slow
+# Stopped in the middle of its catch-up: it committed its own progress to
+# the group as it went, which must not lower the group's offset below what
+# A gave, or B, restarted, would not know it is behind.
+caught_sight B || die "B was never seen catching up before its restart"
+stop B
 start B slow
 watch B "$want_one"
 grep -q catching_up "$work/B.watch" && ok || fail "B was never seen catching up (its catch-up was too quick to see?)"

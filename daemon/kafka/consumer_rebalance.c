@@ -169,7 +169,11 @@ void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_topic_partition_list_del(c->starts, parts->elems[i].topic,
 							  parts->elems[i].partition);
 		}
-		consumer_forget_behind(c, parts);
+		/* Lost, a lone instance goes on answering for them (ownership_lose):
+		 * what it had not caught up with still waits. The next assignment
+		 * marks each partition anew. */
+		if (!lost)
+			consumer_forget_behind(c, parts);
 		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			log_partitions("revoked", parts, false);
 		else

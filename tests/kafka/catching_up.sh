@@ -8,7 +8,10 @@
 # group already gave (a load balancer in front would show them going
 # backwards), nor 404 for a campaign the group knows. Then every campaign is
 # answered 200 with the figures the other instance gave. An instance that
-# restarts alone is not held back: it committed its own offset.
+# restarts alone is not held back: it committed its own offset; one
+# restarted in the middle of its catch-up is (it commits nothing of a
+# partition behind), and so is one alone in the group whose assignment a
+# Kafka outage took while it answers marked stale.
 # The instance catching up writes 10 messages a transaction, so that its catch-up
 # lasts seconds and the answers during it are seen.
 # Usage: catching_up.sh PLEDGED MOCK_BROKER
@@ -17,9 +20,9 @@ PLEDGED=$1 MOCK=$2
 command -v curl >/dev/null || { echo "catching_up: curl missing: skipped"; exit 77; }
 command -v python3 >/dev/null || { echo "catching_up: python3 missing: skipped"; exit 77; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/pledged-catchup-XXXXXX")
-MOCK_PID= A_PID= B_PID= starts=0
+MOCK_PID= A_PID= B_PID= C_PID= starts=0
 cleanup() {
-	for pid in $A_PID $B_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	for pid in $A_PID $B_PID $C_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -33,6 +36,9 @@ start_mock_broker "$MOCK" "$work" 2
 start() {
 	local fetch=()
 	[ "${2:-}" = slow ] && fetch=(--batch-max 10)
+	# Little read ahead: a Kafka outage leaves it most of its catch-up to do.
+	[ "${2:-}" = slower ] && fetch=(--batch-max 10 --kafka queued.max.messages.kbytes=16
+		--kafka max.partition.fetch.bytes=8192)
 	[ -f "$work/$1.log" ] && mv "$work/$1.log" "$work/$1.log.$((++starts))"
 	"$PLEDGED" serve --brokers "$ADDR" --group g --data "$work/$1" --listen 127.0.0.1:0 \
 		--admin-listen 127.0.0.1:0 --batch-ms 10 --kafka session.timeout.ms=6000 \
@@ -178,7 +184,28 @@ grep -q catching_up "$work/A.watch" && fail "A held back after a restart alone" 
 grep -q "catching_up until" "$work/A.log" && fail "A logged a catch-up after a restart alone" || ok
 stop A
 
-for d in A B; do
+# --- a Kafka outage in the middle of a catch-up: C, new and alone in the
+# group, loses its assignment and goes on answering marked stale; what it
+# had not caught up with still waits. Then it restarts and catches up ---
+start C slower
+caught_sight C || die "C was never seen catching up"
+kill -STOP "$MOCK_PID"
+for _ in $(seq 300); do grep -q "goes on answering for its campaigns, marked stale" "$work/C.log" && break; sleep 0.1; done
+grep -q "goes on answering for its campaigns, marked stale" "$work/C.log" || { kill -CONT "$MOCK_PID"; die "C did not lose its assignment in the outage"; }
+: >"$work/C.outage"
+for _ in $(seq 10); do answers "$C_URL" >>"$work/C.outage"; sleep 0.1; done
+kill -CONT "$MOCK_PID"
+grep ' 200 ' "$work/C.outage" | grep -vxFf <(echo "$want_all") | head -n 3 | while read -r line; do
+	fail "C in the outage: $line, older than the group gave"
+done
+grep -q ' 503 catching_up' "$work/C.outage" && ok || fail "C's campaigns did not wait in the outage: $(sort -u "$work/C.outage")"
+stop C
+start C
+watch C "$want_all"
+grep -q "catching_up until this instance has caught up" "$work/C.log" && ok || fail "C, restarted, was not held back"
+stop C
+
+for d in A B C; do
 	expect 0 "verify $d" -- "$PLEDGED" verify --data "$work/$d"
 done
 finish

@@ -67,6 +67,10 @@ static bool restart_partition(struct consumer *c, const char *topic, int32_t par
 			rd_kafka_error_destroy(error);
 		return false;
 	}
+	/* A skip past what Kafka lost may land at or past the group's offset,
+	 * with nothing new to read that would say so. */
+	if (target >= 0)
+		consumer_caught_up_to(c, topic, partition, target);
 	return true;
 }
 

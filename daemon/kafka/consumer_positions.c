@@ -146,8 +146,6 @@ void consumer_set_stored_positions(struct consumer *c, rd_kafka_topic_partition_
 			p->offset = start->offset;
 		metrics_set_partition(c->m, p->topic, p->partition,
 				      p->offset == RD_KAFKA_OFFSET_BEGINNING ? 0 : p->offset, -1);
-		/* A skip past offsets Kafka lost may land at or past the mark. */
-		consumer_caught_up_to(c, p->topic, p->partition, p->offset);
 	}
 }
 

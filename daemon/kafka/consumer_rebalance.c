@@ -169,11 +169,6 @@ void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_topic_partition_list_del(c->starts, parts->elems[i].topic,
 							  parts->elems[i].partition);
 		}
-		/* Lost, a lone instance goes on answering for them (ownership_lose):
-		 * what it had not caught up with still waits. The next assignment
-		 * marks each partition anew. */
-		if (!lost)
-			consumer_forget_behind(c, parts);
 		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			log_partitions("revoked", parts, false);
 		else
@@ -194,6 +189,13 @@ void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		consumer_update_state(c);
 	}
 	record_ownership(c, err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, lost);
+	/* Only once HTTP no longer holds them: cleared before, a revoked
+	 * partition still behind would answer for a moment with older figures.
+	 * Lost, a lone instance goes on answering for them (ownership_lose):
+	 * what it had not caught up with still waits. The next assignment
+	 * marks each partition anew. */
+	if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && !lost)
+		consumer_forget_behind(c, parts);
 	if (error) {
 		log_error("partition (un)assignment failed: %s", rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);

@@ -8,9 +8,8 @@
  * already gave readers: they wait (503 catching_up, ownership_set_behind)
  * rather than go backwards behind a load balancer, and this instance
  * commits none of its own progress in them until then, which would lower
- * the group's offset. An instance that
- * restarts alone resumes where it committed itself, and is not held back.
- * See consumer_internal.h.
+ * the group's offset. An instance that restarts alone resumes where it
+ * committed itself, and is not held back. See consumer_internal.h.
  */
 #include "consumer_internal.h"
 

@@ -80,7 +80,7 @@ fi
 allowed() { # allowed COMMAND STATUS
 	case $1:$2 in
 	import:[0123] | publish:[0123] | verify:[0123] | compact:[0123] | upgrade:[0123] | backup:[0123]) return 0 ;;
-	replay:[0123] | dump:[0123] | rejections:[023]) return 0 ;;
+	replay:[0123] | dump:[0123] | rejections:[0123]) return 0 ;;
 	esac
 	return 1
 }

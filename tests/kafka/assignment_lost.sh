@@ -25,20 +25,13 @@ trap cleanup EXIT
 command -v curl >/dev/null || { echo "assignment_lost: curl missing: skipped"; exit 77; }
 die() { fail "$*"; tail -n 15 "$work"/*.log >&2; finish; exit 1; }
 . "$(dirname "$0")/mock_broker.sh"
+. "$(dirname "$0")/group_serve.sh"
 start_mock_broker "$MOCK" "$work" 2
 
 start() { # start NAME GROUP [PORT]: sets NAME_PID, NAME_URL, NAME_ADMIN; PORT advertised
 	local listen=127.0.0.1:0 advertise=()
 	[ $# -gt 2 ] && listen=127.0.0.1:$3 advertise=(--advertise-url "http://127.0.0.1:$3")
-	"$PLEDGED" serve --brokers "$ADDR" --group "$2" --data "$work/$1" --listen "$listen" \
-		--admin-listen 127.0.0.1:0 --batch-ms 10 --kafka session.timeout.ms=6000 \
-		--kafka heartbeat.interval.ms=500 "${advertise[@]}" 2>"$work/$1.log" &
-	eval "$1_PID=$!"
-	local port admin
-	port=$(serve_port "$work/$1.log")
-	admin=$(admin_port "$work/$1.log")
-	[ -n "$port" ] && [ -n "$admin" ] || die "serve $1 did not start"
-	eval "$1_URL=http://127.0.0.1:$port $1_ADMIN=http://127.0.0.1:$admin"
+	start_group_serve "$1" "$2" "$listen" "${advertise[@]}"
 }
 status() { curl -s --max-time 10 -D "$work/headers" -o "$work/body" -w '%{http_code}' "$1$2"; }
 header() { sed -n "s/^$1: \\(.*\\)\\r\$/\\1/p" "$work/headers"; }

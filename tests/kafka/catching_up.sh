@@ -29,6 +29,7 @@ trap cleanup EXIT
 . "$(dirname "$0")/../unit/testlib.sh"
 die() { fail "$*"; tail -n 15 "$work"/*.log >&2; finish; exit 1; }
 . "$(dirname "$0")/mock_broker.sh"
+. "$(dirname "$0")/group_serve.sh"
 start_mock_broker "$MOCK" "$work" 2
 
 # start NAME [slow]: a serve of group g on data dir $work/NAME; sets
@@ -40,15 +41,7 @@ start() {
 	[ "${2:-}" = slower ] && fetch=(--batch-max 10 --kafka queued.max.messages.kbytes=16
 		--kafka max.partition.fetch.bytes=8192)
 	[ -f "$work/$1.log" ] && mv "$work/$1.log" "$work/$1.log.$((++starts))"
-	"$PLEDGED" serve --brokers "$ADDR" --group g --data "$work/$1" --listen 127.0.0.1:0 \
-		--admin-listen 127.0.0.1:0 --batch-ms 10 --kafka session.timeout.ms=6000 \
-		--kafka heartbeat.interval.ms=500 "${fetch[@]}" 2>"$work/$1.log" &
-	eval "$1_PID=$!"
-	local port admin
-	port=$(serve_port "$work/$1.log")
-	admin=$(admin_port "$work/$1.log")
-	[ -n "$port" ] && [ -n "$admin" ] || die "serve $1 did not start"
-	eval "$1_URL=http://127.0.0.1:$port $1_ADMIN=http://127.0.0.1:$admin"
+	start_group_serve "$1" g 127.0.0.1:0 "${fetch[@]}"
 }
 stop() { # stop NAME: SIGTERM and a clean exit
 	local pid

@@ -104,9 +104,17 @@ static void conn_closed_cb(struct evhttp_connection *evcon, void *conn)
 	struct http_worker *w = c->w;
 	if (c->on_close)
 		c->on_close(c->on_close_arg);
+	/* The bufferevent frees its buffers later, after the requests still
+	 * waiting in this turn of the loop: a turn that sheds connection after
+	 * connection to answer the next one would hold every reply it ever
+	 * queued meanwhile (200 MB against a 16 MiB budget, measured). */
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-	if (bev && c->output_cb)
-		evbuffer_remove_cb_entry(bufferevent_get_output(bev), c->output_cb);
+	if (bev) {
+		struct evbuffer *out = bufferevent_get_output(bev);
+		evbuffer_drain(out, evbuffer_get_length(out));
+		if (c->output_cb)
+			evbuffer_remove_cb_entry(out, c->output_cb);
+	}
 	count_output(w, -(int64_t)c->queued);
 	if (c->prev)
 		c->prev->next = c->next;

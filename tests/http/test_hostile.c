@@ -5,9 +5,9 @@
  * dir holding the demo campaign (argv[1]), with a connection cap of 1024 and
  * a 2 s timeout. A prober thread plays the normal client all along: every
  * 50 ms a fresh connection asks for the demo campaign and must get a 200
- * with the exact figures within its phase's bound, and samples the
- * process's RSS (the server is in-process, so it is the server's memory
- * plus the test's fixed buffers). The main thread drives the bad clients
+ * with the exact figures within its phase's bound, and samples the heap
+ * in use (the server is in-process, so it is the server's memory plus the
+ * test's fixed buffers). The main thread drives the bad clients
  * from one poll loop, phase after phase:
  *
  *   flood      2000 connections at once, each sending a request; beyond the
@@ -25,10 +25,10 @@
  *              long comments (about 0.5 MB each, all different) and never
  *              read: what waits for them stays under the server's
  *              max_output_bytes (16 MiB here) plus one page per worker,
- *              RSS grows by less than SLOW_RSS_MAX_KB (64 MiB; 212 MB of
- *              answers were asked for), the rest are told 503 at once,
- *              and each connection left over its 256 KiB is closed at the
- *              deadline
+ *              the heap grows by less than SLOW_HEAP_MAX_KB (48 MiB; 212 MB
+ *              of answers were asked for), the rest are told 503 or make
+ *              room by closing older slow readers, and each connection
+ *              left over its 256 KiB is closed at the deadline
  *   idle flood 5000 connections that send nothing fill the public
  *              listener's cap and its accept queue; /healthz on the
  *              operators' listener answers each time within a second,
@@ -36,12 +36,13 @@
  *              idle connections for their 2 s deadline (the slowest is
  *              printed against the 50 ms promised to load balancers)
  *
- * and then checks that RSS grew by less than 200 MB and that normal
+ * and then checks that the heap grew by less than 64 MiB and that normal
  * requests are still answered. Every wait is bounded; the run takes about
  * 20 s, with or without sanitizers.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -69,11 +70,13 @@
 #define TIMEOUT_SECONDS 2
 #define FLOOD 2000
 #define SLOWLORIS 200
-#define RSS_GROWTH_MAX_KB (200 * 1024)
+#define HEAP_GROWTH_MAX_KB (64 * 1024)
 #define SLOW_READERS 400
 #define SLOW_COMMENTS 400
 #define MAX_OUTPUT_BYTES (16u << 20)
-#define SLOW_RSS_MAX_KB (64 * 1024)
+/* The budget, the two workers' caches of rendered bodies (8 MiB each) and
+ * the pages being rendered. */
+#define SLOW_HEAP_MAX_KB (48 * 1024)
 #define IDLE_FLOOD 5000
 /* Half the idle connections' deadline: a /healthz that waited behind them
  * takes longer. A stall, not a latency: speed is printed, not asserted. */
@@ -81,17 +84,6 @@
 
 static int port, admin_port;
 static struct metrics m;
-
-/*
- * AddressSanitizer keeps freed memory in a quarantine, 256 MB by default,
- * that counts in RSS: a small one keeps the RSS check about the server's
- * own memory. Read by ASan at start; ASAN_OPTIONS still overrides it.
- */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-	return "quarantine_size_mb=16";
-}
 
 static int64_t now_ms(void)
 {
@@ -111,6 +103,31 @@ static long rss_kb(void)
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
+/*
+ * The heap in use: what the server holds, where RSS also counts what the
+ * allocator keeps cached after a free (AddressSanitizer's quarantine and
+ * size classes: 170 MB over 20 MB in use, when a CPU-starved run rendered
+ * most of the slow readers' pages in turn).
+ */
+static long heap_kb(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return (long)(__sanitizer_get_current_allocated_bytes() >> 10);
+#else
+	struct mallinfo2 mi = mallinfo2();
+	return (long)((mi.uordblks + mi.hblkhd) >> 10);
+#endif
+}
+
+static void print_memory(const char *after)
+{
+	printf("memory after %s: heap %ld kB, RSS %ld kB\n", after, heap_kb(), rss_kb());
 }
 
 /* A non-blocking connection to the public listener; the connect may still be in progress. */
@@ -149,9 +166,11 @@ static const char *const phase_names[PH_COUNT] = {"idle", "flood", "slowloris", 
 /* How long the normal client may wait for its answer. While the floods fill
  * the cap it waits its turn in the kernel's queue behind up to thousands of
  * others, each of which holds a slot for at most the timeout; behind the
- * slow readers, it waits for the workers to render the pages that fit the
- * output budget (half a MB each, slow under sanitizers). */
-static const int64_t phase_bound_ms[PH_COUNT] = {1000, 12000, 1000, 1000, 1000, 3000, 15000, 1000};
+ * slow readers, it waits for the workers to render the pages ahead of it
+ * (half a MB each: seconds on a machine busy with other tests under
+ * sanitizers, 5 s seen), where a worker waiting on a slow client would not
+ * answer it at all. */
+static const int64_t phase_bound_ms[PH_COUNT] = {1000, 12000, 1000, 1000, 1000, 10000, 15000, 1000};
 /* While slow readers hold the server's output budget, a 503 is the answer. */
 static const bool phase_busy_ok[PH_COUNT] = {[PH_SLOW_READERS] = true};
 
@@ -163,7 +182,7 @@ struct probe_stats {
 static struct {
 	pthread_mutex_t lock;
 	struct probe_stats ph[PH_COUNT];
-	long rss_peak_kb;
+	long heap_peak_kb;
 	_Atomic int phase;
 	_Atomic bool stop;
 } probe = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -220,7 +239,7 @@ static void *probe_main(void *arg)
 		bool busy = status == 503 && phase_busy_ok[ph];
 		bool ok = status == 200 || busy;
 		int64_t took = now_ms() - t0;
-		long rss = rss_kb();
+		long heap = heap_kb();
 		pthread_mutex_lock(&probe.lock);
 		struct probe_stats *s = &probe.ph[ph];
 		s->requests++;
@@ -229,8 +248,8 @@ static void *probe_main(void *arg)
 		s->slow += took > phase_bound_ms[ph];
 		if (took > s->max_ms)
 			s->max_ms = took;
-		if (rss > probe.rss_peak_kb)
-			probe.rss_peak_kb = rss;
+		if (heap > probe.heap_peak_kb)
+			probe.heap_peak_kb = heap;
 		pthread_mutex_unlock(&probe.lock);
 		usleep(50000);
 	}
@@ -620,14 +639,14 @@ static bool all_answered(const int *fds, int n)
 /*
  * 400 clients with a 4 KiB receive buffer each ask for a different page of
  * long comments and read nothing. The server renders what fits its output
- * budget, tells the rest 503 at once, and closes each connection that
- * stays over its own cap at the deadline: what waits for slow clients
- * stays bounded, and is released.
+ * budget, tells the rest 503 or sheds older slow clients for them, and
+ * closes each connection that stays over its own cap at the deadline: what
+ * waits for slow clients, and the heap, stay bounded, and are released.
  */
 static void test_slow_readers(void)
 {
 	atomic_store(&probe.phase, PH_SLOW_READERS);
-	long rss0 = rss_kb(), rss_peak = rss0;
+	long heap0 = heap_kb(), heap_peak = heap0, rss0 = rss_kb(), rss_peak = rss0;
 	int64_t queued_peak = 0;
 	int fds[SLOW_READERS];
 	int64_t t0 = now_ms();
@@ -640,7 +659,7 @@ static void test_slow_readers(void)
 		fds[i] = connect_nonblocking_to(port, 4096);
 		send_all(fds[i], req, (size_t)n);
 	}
-	/* Past the deadline (2 s) and then some, sampling what waits and RSS,
+	/* Past the deadline (2 s) and then some, sampling what waits and the heap,
 	 * until every client has its answer and what waited is released: on a
 	 * machine busy with other work that can take longer (a minute at most). */
 	int64_t q = 0;
@@ -648,7 +667,9 @@ static void test_slow_readers(void)
 		q = atomic_load(&m.http_output_queued);
 		if (q > queued_peak)
 			queued_peak = q;
-		long rss = rss_kb();
+		long heap = heap_kb(), rss = rss_kb();
+		if (heap > heap_peak)
+			heap_peak = heap;
 		if (rss > rss_peak)
 			rss_peak = rss;
 		int64_t waited = now_ms() - t0;
@@ -669,14 +690,18 @@ static void test_slow_readers(void)
 		close(fds[i]);
 	}
 	printf("slow readers: %d answered 200, %d told 503; queued peak %lld bytes, %lld after the "
-	       "deadline; RSS %ld kB, peak %ld kB\n",
-	       answered, busy, (long long)queued_peak, (long long)queued_after, rss0, rss_peak);
+	       "deadline; heap %ld kB, peak %ld kB; RSS %ld kB, peak %ld kB\n",
+	       answered, busy, (long long)queued_peak, (long long)queued_after, heap0, heap_peak,
+	       rss0, rss_peak);
 	CHECK_INT(answered + busy, SLOW_READERS);
-	CHECK(answered > 0 && busy > 0);
+	/* The budget was reached; past it, a request is told 503 or finds room
+	 * by closing the connections that left their answers unread for a
+	 * second, as on a machine slow enough to take seconds over the 400. */
+	CHECK(answered > 0 && queued_peak >= (int64_t)MAX_OUTPUT_BYTES);
 	/* The budget, plus what each worker rendered while it was just under it. */
 	CHECK(queued_peak <= (int64_t)MAX_OUTPUT_BYTES + 2 * (1 << 20));
 	CHECK(queued_after < 1 << 20); /* closed at the deadline: released */
-	CHECK(rss_peak - rss0 < SLOW_RSS_MAX_KB);
+	CHECK(heap_peak - heap0 < SLOW_HEAP_MAX_KB);
 }
 
 /* The operators' /healthz on a fresh connection: its status; *ms how long it took. */
@@ -842,20 +867,20 @@ int main(int argc, char **argv)
 	pthread_t prober;
 	pthread_create(&prober, NULL, probe_main, NULL);
 	usleep(300000);
-	long rss_start = rss_kb();
+	long heap_start = heap_kb();
 
 	test_flood(cs);
-	printf("RSS after flood: %ld kB\n", rss_kb());
+	print_memory("flood");
 	test_slowloris(cs);
-	printf("RSS after slowloris: %ld kB\n", rss_kb());
+	print_memory("slowloris");
 	test_pipelined(cs);
-	printf("RSS after pipelined: %ld kB\n", rss_kb());
+	print_memory("pipelined");
 	test_oversize(cs);
-	printf("RSS after oversize: %ld kB\n", rss_kb());
+	print_memory("oversize");
 	test_slow_readers();
-	printf("RSS after slow readers: %ld kB\n", rss_kb());
+	print_memory("slow readers");
 	test_idle_flood();
-	printf("RSS after idle flood: %ld kB\n", rss_kb());
+	print_memory("idle flood");
 	test_stalled_holders(st);
 
 	/* Half a second of normal traffic afterwards, and at least one answer. */
@@ -864,7 +889,7 @@ int main(int argc, char **argv)
 	wait_probe(PH_AFTER);
 	atomic_store(&probe.stop, true);
 	pthread_join(prober, NULL);
-	long rss_end = rss_kb();
+	long heap_end = heap_kb();
 
 	for (int ph = 0; ph < PH_COUNT; ph++) {
 		struct probe_stats *s = &probe.ph[ph];
@@ -877,9 +902,9 @@ int main(int argc, char **argv)
 		if (ph != PH_IDLE)
 			CHECK(s->requests > 0);
 	}
-	printf("RSS: %ld kB at start, peak %ld kB, %ld kB at end\n", rss_start, probe.rss_peak_kb,
-	       rss_end);
-	CHECK(probe.rss_peak_kb - rss_start < RSS_GROWTH_MAX_KB);
+	printf("heap: %ld kB at start, peak %ld kB, %ld kB at end; RSS at end %ld kB\n", heap_start,
+	       probe.heap_peak_kb, heap_end, rss_kb());
+	CHECK(probe.heap_peak_kb - heap_start < HEAP_GROWTH_MAX_KB);
 	CHECK(probe_once());
 
 	free(cs);

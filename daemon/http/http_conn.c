@@ -11,13 +11,14 @@
  *
  * evhttp's timeout restarts with every byte read, so a client trickling a
  * header byte now and then could hold a connection for ever. Each tracked
- * connection therefore has a deadline: a request must be complete (line,
+ * connection therefore has a deadline instead of evhttp's read timeout: a request must be complete (line,
  * headers and body) within timeout_seconds of the connection being ready
  * for it — from accept, and again from each reply of a keep-alive
- * connection — or the connection is closed. Likewise for reading a reply:
- * a client that leaves more than HTTP_CONN_OUTPUT_MAX of it unread for
- * timeout_seconds is closed (evhttp's own timeout would wait for ever on
- * a client that reads a byte now and then).
+ * connection — or the connection is closed, unless the worker, not the
+ * client, is late: the request's bytes wait in the socket unread. Likewise
+ * for reading a reply: a client that leaves more than HTTP_CONN_OUTPUT_MAX
+ * of it unread for timeout_seconds is closed (evhttp's own timeout would
+ * wait for ever on a client that reads a byte now and then).
  *
  * Every byte queued for a client is counted, per connection and for the
  * server (output_queued, which the router holds under max_output_bytes)
@@ -28,6 +29,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -130,9 +132,32 @@ static void conn_closed_cb(struct evhttp_connection *evcon, void *conn)
 	}
 }
 
+static void conn_deadline_arm(struct http_conn *c)
+{
+	struct timeval tv = {.tv_sec = c->w->hs->opt.timeout_seconds};
+	event_add(c->deadline_ev, &tv);
+}
+
+/*
+ * Whether bytes the client sent wait unread in the socket while evhttp
+ * would take them: then the worker is behind, not the client. A worker
+ * back from a turn of its loop longer than the timeout finds every
+ * deadline due at once, but epoll hands it only a few dozen of the
+ * readable sockets per turn.
+ */
+static bool client_bytes_unread(struct http_conn *c)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+	int unread = 0;
+	return bev && (bufferevent_get_enabled(bev) & EV_READ) &&
+	       evbuffer_get_length(bufferevent_get_input(bev)) < INPUT_MAX &&
+	       ioctl(bufferevent_getfd(bev), FIONREAD, &unread) == 0 && unread > 0;
+}
+
 /* The request was not complete in time, or the client left too much of a
  * reply unread: conn_closed_cb frees c. Below the cap, the rest of a reply
- * is evhttp's to send, under its own timeout. */
+ * is evhttp's to send, under its own timeout. A request whose bytes came
+ * but were not read yet has another timeout, in which they are. */
 static void conn_deadline_cb(evutil_socket_t fd, short what, void *conn)
 {
 	(void)fd;
@@ -140,13 +165,11 @@ static void conn_deadline_cb(evutil_socket_t fd, short what, void *conn)
 	struct http_conn *c = conn;
 	if (c->replying && c->queued <= HTTP_CONN_OUTPUT_MAX)
 		return;
+	if (!c->replying && client_bytes_unread(c)) {
+		conn_deadline_arm(c);
+		return;
+	}
 	evhttp_connection_free(c->evcon);
-}
-
-static void conn_deadline_arm(struct http_conn *c)
-{
-	struct timeval tv = {.tv_sec = c->w->hs->opt.timeout_seconds};
-	event_add(c->deadline_ev, &tv);
 }
 
 /* A reply went out; a keep-alive connection now waits for its next request. */
@@ -236,6 +259,10 @@ static void conn_adopt(struct http_worker *w, struct bufferevent *bev)
 	if (c) {
 		int sndbuf = SEND_BUFFER;
 		setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+		/* The deadline times requests; evhttp's read timeout would also
+		 * cut clients whose requests wait unread behind a late worker. */
+		struct timeval write_tv = {.tv_sec = w->hs->opt.timeout_seconds};
+		bufferevent_set_timeouts(bev, NULL, &write_tv);
 		c->w = w;
 		c->evcon = evcon;
 		c->output_cb = evbuffer_add_cb(bufferevent_get_output(bev), output_changed_cb, c);

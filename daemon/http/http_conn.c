@@ -49,6 +49,9 @@
  * sight of every cap here; this is still a whole answer for most routes,
  * and 2.5 MB/s to a client 50 ms away. */
 #define SEND_BUFFER (64 * 1024)
+/* Timeouts added to a request whose bytes waited unread when its deadline
+ * came: a worker that busy is overloaded, and catches up or sheds. */
+#define LATE_WORKER_DEADLINES 3
 
 static void count_output(struct http_worker *w, int64_t delta)
 {
@@ -157,7 +160,9 @@ static bool client_bytes_unread(struct http_conn *c)
 /* The request was not complete in time, or the client left too much of a
  * reply unread: conn_closed_cb frees c. Below the cap, the rest of a reply
  * is evhttp's to send, under its own timeout. A request whose bytes came
- * but were not read yet has another timeout, in which they are. */
+ * but were not read yet has another timeout, in which they are; a few at
+ * most, so that a client that times a byte to land just as its deadline
+ * runs cannot hold the connection for long. */
 static void conn_deadline_cb(evutil_socket_t fd, short what, void *conn)
 {
 	(void)fd;
@@ -165,7 +170,9 @@ static void conn_deadline_cb(evutil_socket_t fd, short what, void *conn)
 	struct http_conn *c = conn;
 	if (c->replying && c->queued <= HTTP_CONN_OUTPUT_MAX)
 		return;
-	if (!c->replying && client_bytes_unread(c)) {
+	if (!c->replying && c->late_worker_deadlines < LATE_WORKER_DEADLINES &&
+	    client_bytes_unread(c)) {
+		c->late_worker_deadlines++;
 		conn_deadline_arm(c);
 		return;
 	}
@@ -193,6 +200,7 @@ struct http_conn *http_conn_request_received(struct http_worker *w, struct evhtt
 	struct http_conn *c = http_conn_find(w, evhttp_request_get_connection(req));
 	if (c) {
 		event_del(c->deadline_ev);
+		c->late_worker_deadlines = 0;
 		c->replying = true;
 		c->refusing = false;
 		/* evhttp takes a CONNECT for a tunnel and keeps the connection

@@ -97,6 +97,7 @@ struct http_conn {
 	bool replying;             /* between a request and the end of its reply */
 	bool refusing;             /* evhttp's own answer (counted) is going out */
 	bool close_after_reply;    /* the request was a CONNECT */
+	int late_worker_deadlines; /* given again to this request: its bytes waited unread */
 	struct evbuffer_cb_entry *output_cb; /* counts what is queued for the client */
 	size_t queued;             /* bytes of replies not yet taken by the kernel */
 	int64_t unread_since_ms;   /* monotonic, since queued last left 0; 0 while it is 0 */

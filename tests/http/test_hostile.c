@@ -35,6 +35,10 @@
  *              where a shared listener would keep it waiting behind the
  *              idle connections for their 2 s deadline (the slowest is
  *              printed against the 50 ms promised to load balancers)
+ *   stalled holders, and holders let go  on servers of their own with a
+ *              1 MiB budget: clients that read part of an answer and stop
+ *              are let go for a request a second later, and what they held
+ *              is freed at once, in the turn that let them go
  *
  * and then checks that the heap grew by less than 64 MiB and that normal
  * requests are still answered. Every wait is bounded; the run takes about
@@ -815,6 +819,90 @@ static void test_stalled_holders(struct store *st)
 	metrics_deinit(&mine);
 }
 
+/*
+ * Clients that read part of a page and stop, each holding about 300 kB of
+ * it unread, fill a server's 1 MiB budget; a request a second later lets
+ * them go. Their answers must be freed as they are let go, not after the
+ * rest of the worker's turn: the test holds the metrics' lock, which the
+ * worker takes to answer, so the turn that let them go waits there while
+ * the heap is measured. Having read, the holders made the server write to
+ * them from the bufferevent, which keeps the front of its output frozen
+ * between its own writes.
+ */
+static void test_shed_frees_at_once(struct store *st)
+{
+	enum { HOLDERS = 24, BUDGET = 1 << 20, READ = 64 << 10 };
+	struct metrics mine;
+	struct http_server *small;
+	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 1,
+					  .max_connections = 64, .timeout_seconds = 30,
+					  .max_output_bytes = BUDGET};
+	metrics_init(&mine);
+	metrics_set_state(&mine, CONSUMER_CONSUMING, "test");
+	CHECK_INT(http_server_start(&small, st, &mine, &opt), 0);
+	if (!small) {
+		metrics_deinit(&mine);
+		return;
+	}
+	int to = http_server_port(small), fds[HOLDERS];
+	static const char page_req[] = "GET /c/" DEMO " HTTP/1.1\r\nHost: t\r\n\r\n";
+	for (int i = 0; i < HOLDERS; i++) {
+		fds[i] = connect_nonblocking_to(to, 4096);
+		send_all(fds[i], page_req, sizeof page_req - 1);
+		/* Part of the page (about 480 kB), or all of a 503. */
+		char buf[16384];
+		size_t got = 0;
+		int64_t until = now_ms() + 3000;
+		while (got < READ && now_ms() < until) {
+			struct pollfd p = {.fd = fds[i], .events = POLLIN};
+			if (poll(&p, 1, 100) <= 0)
+				continue;
+			ssize_t n = recv(fds[i], buf, sizeof buf, 0);
+			if (n <= 0 && !(n < 0 && errno == EAGAIN))
+				break;
+			got += n > 0 ? (size_t)n : 0;
+		}
+	}
+	int64_t held = atomic_load(&mine.http_output_queued);
+	usleep((HTTP_SHED_AFTER_MS + 300) * 1000);
+
+	pthread_mutex_lock(&mine.lock);
+	long before = heap_kb();
+	static const char req[] = "GET /v1/campaigns/" DEMO " HTTP/1.1\r\nHost: t\r\n\r\n";
+	int fd = connect_nonblocking_to(to, 0);
+	send_all(fd, req, sizeof req - 1);
+	int64_t until = now_ms() + 3000;
+	while (atomic_load(&mine.http_output_queued) > BUDGET && now_ms() < until)
+		usleep(10000);
+	usleep(200000); /* the worker is past the holders, waiting for the lock */
+	long after = heap_kb();
+	int64_t left = atomic_load(&mine.http_output_queued);
+	pthread_mutex_unlock(&mine.lock);
+
+	char head[64] = "";
+	until = now_ms() + 3000;
+	ssize_t n = -1;
+	while (n <= 0 && now_ms() < until) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 100) > 0)
+			n = recv(fd, head, sizeof head - 1, 0);
+	}
+	head[n > 0 ? n : 0] = '\0';
+	close(fd);
+	for (int i = 0; i < HOLDERS; i++)
+		close(fds[i]);
+	printf("holders let go: %lld bytes unread over a budget of %d, %lld left; heap %ld kB "
+	       "before, %ld kB once they were let go, in the same turn\n",
+	       (long long)held, BUDGET, (long long)left, before, after);
+	CHECK(held > BUDGET);
+	CHECK(left <= BUDGET);
+	CHECK(strncmp(head, "HTTP/1.1 200", 12) == 0);
+	/* Freed at once: most of what they held. */
+	CHECK(before - after > (long)(held >> 10) / 2);
+	http_server_stop(small);
+	metrics_deinit(&mine);
+}
+
 /* Enough descriptors for the floods' both ends, the server's and ours. */
 static bool raise_fd_limit(void)
 {
@@ -882,6 +970,7 @@ int main(int argc, char **argv)
 	test_idle_flood();
 	print_memory("idle flood");
 	test_stalled_holders(st);
+	test_shed_frees_at_once(st);
 
 	/* Half a second of normal traffic afterwards, and at least one answer. */
 	atomic_store(&probe.phase, PH_AFTER);

@@ -29,7 +29,7 @@ struct http_server_options {
 	int threads;          /* worker threads; 0 means one per core */
 	int max_connections;  /* across all threads; 0 means the default (4096) */
 	int max_sse_clients;  /* 0 means the default (1024) */
-	int timeout_seconds;  /* per read/write, and for receiving a whole request; 0: 10 */
+	int timeout_seconds;  /* for receiving a whole request, and per write; 0: 10 */
 	int sse_heartbeat_ms; /* stream heartbeat period; 0 means the default (15000) */
 	int64_t ready_max_lag; /* /readyz: most messages behind; 0 means the default (10000) */
 	size_t max_output_bytes; /* replies queued for all clients; 0 means the default (64 MiB) */

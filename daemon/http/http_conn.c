@@ -9,16 +9,17 @@
  * max_connections stops accepting (the kernel queues new connections, other
  * workers keep accepting) and starts again when one closes.
  *
- * evhttp's timeout restarts with every byte read, so a client trickling a
- * header byte now and then could hold a connection for ever. Each tracked
- * connection therefore has a deadline instead of evhttp's read timeout: a request must be complete (line,
- * headers and body) within timeout_seconds of the connection being ready
- * for it — from accept, and again from each reply of a keep-alive
- * connection — or the connection is closed, unless the worker, not the
- * client, is late: the request's bytes wait in the socket unread. Likewise
- * for reading a reply: a client that leaves more than HTTP_CONN_OUTPUT_MAX
- * of it unread for timeout_seconds is closed (evhttp's own timeout would
- * wait for ever on a client that reads a byte now and then).
+ * evhttp's read timeout restarts with every byte read, so a client
+ * trickling a header byte now and then could hold a connection for ever.
+ * Each tracked connection therefore has a deadline instead: a request must
+ * be complete (line, headers and body) within timeout_seconds of the
+ * connection being ready for it — from accept, and again from each reply
+ * of a keep-alive connection — or the connection is closed, unless the
+ * worker, not the client, is late: the request's bytes wait in the socket
+ * unread. Likewise for reading a reply: a client that leaves more than
+ * HTTP_CONN_OUTPUT_MAX of it unread for timeout_seconds is closed
+ * (evhttp's write timeout would wait for ever on a client that reads a
+ * byte now and then).
  *
  * Every byte queued for a client is counted, per connection and for the
  * server (output_queued, which the router holds under max_output_bytes)
@@ -50,7 +51,7 @@
  * and 2.5 MB/s to a client 50 ms away. */
 #define SEND_BUFFER (64 * 1024)
 /* Timeouts added to a request whose bytes waited unread when its deadline
- * came: a worker that busy is overloaded, and catches up or sheds. */
+ * came: a worker further behind than that is overloaded, and sheds. */
 #define LATE_WORKER_DEADLINES 3
 
 static void count_output(struct http_worker *w, int64_t delta)

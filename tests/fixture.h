@@ -164,15 +164,19 @@ static inline int fixture_ingest_numbered(struct writer *w, int n, bool maintain
 	return rc;
 }
 
-/* Removes a data dir made by fixture_store (it holds only LMDB's files). */
+/* Removes a data dir made by fixture_store: LMDB's files, the marker
+ * saying the dir holds a store, and the commands' lock files. */
 static inline void fixture_remove(const char *dir)
 {
+	static const char *const files[] = {"data.mdb", "lock.mdb", "pledged.dir", "writer.lock",
+					    "rebuild.lock"};
 	char path[4200];
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	remove(path);
-	snprintf(path, sizeof path, "%s/lock.mdb", dir);
-	remove(path);
-	remove(dir);
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		remove(path);
+	}
+	if (remove(dir) != 0)
+		perror(dir);
 }
 
 /*

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -121,6 +122,8 @@ int main(int argc, char **argv)
 		return 1;
 	pid_t server = fork();
 	if (server == 0) {
+		/* Gone with the test, also when a timeout kills it mid-stop. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(pipefd[0]);
 		serve_child(argv[1], pipefd[1]);
 	}

@@ -173,6 +173,7 @@ int main(int argc, char **argv)
 	int64_t start = http_client_now_ms();
 	struct ingest_stats stats;
 	fixture_ingest_file(st, events, 5000, &stats);
+	remove(events);
 	long applied = campaigns + (campaigns + 6) / 7 + campaigns / 100;
 	CHECK_INT(stats.applied[PL_EV_CAMPAIGN_OPENED] + stats.applied[PL_EV_PLEDGE_CREATED] +
 			  stats.applied[PL_EV_CAMPAIGN_CLOSED],

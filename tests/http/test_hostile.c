@@ -750,28 +750,40 @@ static void test_idle_flood(void)
 	free(fds);
 }
 
+#define SMALL_BUDGET (1 << 20)
+
+/*
+ * A server of its own over st, one worker with a 1 MiB output budget and a
+ * 30 s timeout (which would keep clients that stop reading all along),
+ * counting into *mine; NULL, counted as a failure, when it cannot start.
+ */
+static struct http_server *start_small_server(struct store *st, struct metrics *mine)
+{
+	struct http_server *small = NULL;
+	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 1,
+					  .max_connections = 64, .timeout_seconds = 30,
+					  .max_output_bytes = SMALL_BUDGET};
+	metrics_init(mine);
+	metrics_set_state(mine, CONSUMER_CONSUMING, "test");
+	CHECK_INT(http_server_start(&small, st, mine, &opt), 0);
+	if (!small)
+		metrics_deinit(mine);
+	return small;
+}
+
 /*
  * Clients that take part of a reply and then read no more, each leaving
  * less than the 256 KiB a connection may leave unread, together over the
  * server's max_output_bytes: a second later, a new request gets its answer,
- * the server having let them go, not a 503. A server of its own, whose
- * timeout (30 s) would keep them all along.
+ * the server having let them go, not a 503.
  */
 static void test_stalled_holders(struct store *st)
 {
-	enum { HOLDERS = 48, SMALL_BUDGET = 1 << 20 };
+	enum { HOLDERS = 48 };
 	struct metrics mine;
-	struct http_server *small;
-	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 1,
-					  .max_connections = 64, .timeout_seconds = 30,
-					  .max_output_bytes = SMALL_BUDGET};
-	metrics_init(&mine);
-	metrics_set_state(&mine, CONSUMER_CONSUMING, "test");
-	CHECK_INT(http_server_start(&small, st, &mine, &opt), 0);
-	if (!small) {
-		metrics_deinit(&mine);
+	struct http_server *small = start_small_server(st, &mine);
+	if (!small)
 		return;
-	}
 	int to = http_server_port(small), fds[HOLDERS];
 	for (int i = 0; i < HOLDERS; i++) {
 		char req[256]; /* 40 comments of 8 kB: about 320 kB each */
@@ -831,19 +843,11 @@ static void test_stalled_holders(struct store *st)
  */
 static void test_shed_frees_at_once(struct store *st)
 {
-	enum { HOLDERS = 24, BUDGET = 1 << 20, READ = 64 << 10 };
+	enum { HOLDERS = 24, READ = 64 << 10 };
 	struct metrics mine;
-	struct http_server *small;
-	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 1,
-					  .max_connections = 64, .timeout_seconds = 30,
-					  .max_output_bytes = BUDGET};
-	metrics_init(&mine);
-	metrics_set_state(&mine, CONSUMER_CONSUMING, "test");
-	CHECK_INT(http_server_start(&small, st, &mine, &opt), 0);
-	if (!small) {
-		metrics_deinit(&mine);
+	struct http_server *small = start_small_server(st, &mine);
+	if (!small)
 		return;
-	}
 	int to = http_server_port(small), fds[HOLDERS];
 	static const char page_req[] = "GET /c/" DEMO " HTTP/1.1\r\nHost: t\r\n\r\n";
 	for (int i = 0; i < HOLDERS; i++) {
@@ -872,7 +876,7 @@ static void test_shed_frees_at_once(struct store *st)
 	int fd = connect_nonblocking_to(to, 0);
 	send_all(fd, req, sizeof req - 1);
 	int64_t until = now_ms() + 3000;
-	while (atomic_load(&mine.http_output_queued) > BUDGET && now_ms() < until)
+	while (atomic_load(&mine.http_output_queued) > SMALL_BUDGET && now_ms() < until)
 		usleep(10000);
 	usleep(200000); /* the worker is past the holders, waiting for the lock */
 	long after = heap_kb();
@@ -893,9 +897,9 @@ static void test_shed_frees_at_once(struct store *st)
 		close(fds[i]);
 	printf("holders let go: %lld bytes unread over a budget of %d, %lld left; heap %ld kB "
 	       "before, %ld kB once they were let go, in the same turn\n",
-	       (long long)held, BUDGET, (long long)left, before, after);
-	CHECK(held > BUDGET);
-	CHECK(left <= BUDGET);
+	       (long long)held, SMALL_BUDGET, (long long)left, before, after);
+	CHECK(held > SMALL_BUDGET);
+	CHECK(left <= SMALL_BUDGET);
 	CHECK(strncmp(head, "HTTP/1.1 200", 12) == 0);
 	/* Freed at once: most of what they held. */
 	CHECK(before - after > (long)(held >> 10) / 2);

@@ -31,10 +31,11 @@
 	  "a write transaction committed; whoever wrote it not yet told")                 \
 	X(WRITER_DONE, "writer.done",                                                     \
 	  "the writer thread has a batch's result; the consumer not yet told")            \
-	X(CONSUMER_COLLECTED, "consumer.collected",                                       \
-	  "the consumer knows a batch is written; Kafka not yet told")                    \
 	X(CONSUMER_KAFKA_COMMITTED, "consumer.kafka_committed",                           \
-	  "Kafka told of the batch (asynchronously); metrics and streams not yet")        \
+	  "the consumer group told how far the next batch goes; the batch not yet "       \
+	  "handed to the writer")                                                         \
+	X(CONSUMER_COLLECTED, "consumer.collected",                                       \
+	  "the consumer knows a batch is written; metrics and streams not yet told")      \
 	X(CONSUMER_REVOKED, "consumer.revoked",                                           \
 	  "partitions revoked and everything in hand written; not yet unassigned")
 

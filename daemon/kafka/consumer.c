@@ -185,6 +185,7 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	}
 	conf = NULL; /* owned by c->rk now */
 	rd_kafka_poll_set_consumer(c->rk);
+	c->commits = rd_kafka_queue_new(c->rk);
 
 	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(sub, opt->topic, RD_KAFKA_PARTITION_UA);
@@ -279,6 +280,7 @@ int consumer_run(struct consumer *c, const atomic_bool *stop)
 			consumer_retry_store(c);
 		} else if (c->cur->n &&
 			   (c->cur->n >= c->opt.batch_max || c->now_ms >= c->deadline_ms)) {
+			consumer_tell_group(c); /* while the writer may still be busy */
 			if (consumer_collect(c) == PL_OK)
 				consumer_submit(c);
 		}
@@ -345,6 +347,8 @@ void consumer_free(struct consumer *c)
 			consumer_collect(c);
 		consumer_batch_release(&c->batches[0]);
 		consumer_batch_release(&c->batches[1]);
+		if (c->commits)
+			rd_kafka_queue_destroy(c->commits);
 		rd_kafka_destroy(c->rk);
 	}
 	batch_writer_stop(c->writer);

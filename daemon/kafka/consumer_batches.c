@@ -1,8 +1,8 @@
 /*
- * consumer_batches.c — the double-buffered batches: handed to the writer
- * thread, collected when written (the Kafka commit, the metrics, live
- * updates), and retried while the data dir refuses writes. See
- * consumer_internal.h.
+ * consumer_batches.c — the double-buffered batches: committed to the
+ * consumer group and handed to the writer thread, collected when written
+ * (the metrics, live updates), and retried while the data dir refuses
+ * writes. See consumer_internal.h.
  */
 #include "consumer_internal.h"
 
@@ -21,6 +21,7 @@ void consumer_batch_release(struct batch *b)
 		rd_kafka_message_destroy(b->held[i]);
 	b->n = 0;
 	b->erases = false;
+	b->told_group = false;
 }
 
 /* The partitions of the batch, each with the offset after its last message. */
@@ -70,11 +71,11 @@ void consumer_summarise_rejections(struct consumer *c, bool force)
 }
 
 /*
- * Waits for the batch the writer has, if any. On success it also tells
- * Kafka (asynchronously, for lag tools), the metrics and the HTTP side. On a
- * store error that batch is in hand again (cur) for the retry, what was
- * polled meanwhile is dropped (it is read again from the stored offsets on
- * resume), every partition is paused and the error is returned.
+ * Waits for the batch the writer has, if any. On success it also tells the
+ * metrics, the catch-up marks and the HTTP side. On a store error that
+ * batch is in hand again (cur) for the retry, what was polled meanwhile is
+ * dropped (it is read again from the stored offsets on resume), every
+ * partition is paused and the error is returned.
  */
 int consumer_collect(struct consumer *c)
 {
@@ -119,13 +120,6 @@ int consumer_collect(struct consumer *c)
 		consumer_caught_up_to(c, parts->elems[i].topic, parts->elems[i].partition,
 				      parts->elems[i].offset);
 	}
-	consumer_drop_behind(c, parts);
-	rd_kafka_resp_err_t err =
-		parts->cnt ? rd_kafka_commit(c->rk, parts, 1) : RD_KAFKA_RESP_ERR_NO_ERROR;
-	if (err)
-		log_debug("Kafka offset commit not sent: %s (offsets are safe in the data dir)",
-			  rd_kafka_err2str(err));
-	CRASH_POINT(CONSUMER_KAFKA_COMMITTED);
 	rd_kafka_topic_partition_list_destroy(parts);
 	metrics_record_batch(c->m, &stats, b->n, seconds);
 	note_rejections(c, &stats);
@@ -135,11 +129,67 @@ int consumer_collect(struct consumer *c)
 	return PL_OK;
 }
 
+/* The answer to one of consumer_tell_group's commits. */
+static void read_answer(struct consumer *c, rd_kafka_event_t *ev)
+{
+	c->commits_unanswered--;
+	rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+	if (err)
+		log_debug("Kafka offset commit failed: %s (offsets are safe in the data dir)",
+			  rd_kafka_err2str(err));
+	rd_kafka_event_destroy(ev);
+}
+
+/*
+ * The next holder of a partition waits until its data dir reaches the
+ * group's offset (consumer_catch_up.c). Were the group told after the
+ * write, as consumers usually commit, a kill -9 between the two would let
+ * it answer with figures older than those this instance gave. An offset
+ * ahead of this data dir costs only that wait. The coordinator's answer is
+ * awaited COMMIT_WAIT_MS at most; while one is overdue, the next commits
+ * are sent without waiting, so that an unreachable coordinator does not
+ * slow ingestion (the window is then open again, as for any failed commit).
+ */
+void consumer_tell_group(struct consumer *c)
+{
+	struct batch *b = c->cur;
+	if (b->told_group || b->n == 0)
+		return;
+	b->told_group = true;
+	rd_kafka_event_t *ev;
+	while (c->commits_unanswered && (ev = rd_kafka_queue_poll(c->commits, 0)))
+		read_answer(c, ev);
+	rd_kafka_topic_partition_list_t *parts = batch_positions(b);
+	consumer_drop_behind(c, parts);
+	rd_kafka_resp_err_t err = parts->cnt ? rd_kafka_commit_queue(c->rk, parts, c->commits,
+								     NULL, NULL)
+					     : RD_KAFKA_RESP_ERR__NO_OFFSET;
+	rd_kafka_topic_partition_list_destroy(parts);
+	if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+		return;
+	if (err) {
+		log_debug("Kafka offset commit not sent: %s (offsets are safe in the data dir)",
+			  rd_kafka_err2str(err));
+		return;
+	}
+	if (c->commits_unanswered++ == 0) {
+		if ((ev = rd_kafka_queue_poll(c->commits, COMMIT_WAIT_MS)))
+			read_answer(c, ev);
+		else
+			log_warn("the consumer group's coordinator has not answered an offset commit "
+				 "within %d ms; batches are written without waiting for its answers "
+				 "until it gives them (offsets are safe in the data dir)",
+				 COMMIT_WAIT_MS);
+	}
+	CRASH_POINT(CONSUMER_KAFKA_COMMITTED);
+}
+
 /* Hands the batch in hand to the writer, which must be idle. */
 void consumer_submit(struct consumer *c)
 {
 	if (c->cur->n == 0)
 		return;
+	consumer_tell_group(c);
 	/* The rebalance callback may learn the cluster id while this is written. */
 	memcpy(c->cur->cluster, c->cluster, sizeof c->cluster);
 	if (c->cur->erases && c->opt.on_erasure)

@@ -2,14 +2,16 @@
  * consumer_catch_up.c — partitions assigned behind what the group had read.
  * A partition that comes back to this instance, or reaches a new one,
  * resumes from this data dir's own offset, while the instance that held it
- * meanwhile went further and committed that to the group (consumer_collect
+ * meanwhile went further and committed that to the group (consumer_tell_group
  * commits every batch). Until this data dir reaches the committed offset,
  * its figures for the partition's campaigns are older than those the group
  * already gave readers: they wait (503 catching_up, ownership_set_behind)
  * rather than go backwards behind a load balancer, and this instance
  * commits none of its own progress in them until then, which would lower
- * the group's offset. An instance that restarts alone resumes where it
- * committed itself, and is not held back. See consumer_internal.h.
+ * the group's offset. An instance that restarts alone after a clean stop
+ * resumes where it committed itself, and is not held back; after a kill -9,
+ * only until it has read again the batches it told the group of and had not
+ * written. See consumer_internal.h.
  */
 #include "consumer_internal.h"
 
@@ -85,8 +87,10 @@ void consumer_forget_behind(struct consumer *c, const rd_kafka_topic_partition_l
 
 void consumer_drop_behind(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
-	for (int i = parts->cnt - 1; i >= 0; i--)
-		if (rd_kafka_topic_partition_list_find(c->behind, parts->elems[i].topic,
-						       parts->elems[i].partition))
+	for (int i = parts->cnt - 1; i >= 0; i--) {
+		const rd_kafka_topic_partition_t *mark = rd_kafka_topic_partition_list_find(
+			c->behind, parts->elems[i].topic, parts->elems[i].partition);
+		if (mark && parts->elems[i].offset < mark->offset)
 			rd_kafka_topic_partition_list_del_by_idx(parts, i);
+	}
 }

@@ -27,6 +27,7 @@
 #define RECHECK_MS 2000 /* lost partitions and down brokers */
 #define WATERMARK_TIMEOUT_MS 2000 /* the longest wait for where a partition starts */
 #define REJECTION_SUMMARY_MS 10000
+#define COMMIT_WAIT_MS 1000 /* the longest wait for the group's answer to a commit */
 
 /* Messages gathered for one write; kept alive until it is written. */
 struct batch {
@@ -35,6 +36,7 @@ struct batch {
 	struct decoded *decoded; /* msgs[i].decoded: decoded here, so the writer only applies */
 	size_t n;
 	bool erases;      /* holds a supporter.forgotten: on_erasure around its write */
+	bool told_group;  /* its offsets committed to the group (consumer_tell_group) */
 	char cluster[64]; /* the consumer's, copied when handed to the writer */
 };
 
@@ -56,6 +58,8 @@ struct consumer {
 	struct batch *cur;
 	struct batch *writing;
 	struct batch_writer *writer;
+	rd_kafka_queue_t *commits;  /* the answers to consumer_tell_group's commits */
+	int commits_unanswered;     /* sent there, answer not read yet */
 	struct freeze_watch *alive; /* signs of life for ownership, with a partitioner */
 	int64_t deadline_ms; /* when cur is handed to the writer, full or not */
 	int64_t now_ms;      /* monotonic, read after each wait of the loop */
@@ -97,11 +101,17 @@ void consumer_recheck_lost(struct consumer *c);
 /* Drops the messages b holds. */
 void consumer_batch_release(struct batch *b);
 /*
- * Waits for the batch the writer has, if any, and reports it (the Kafka
- * commit, metrics, live updates); on a store error that batch is in hand
- * again for the retry and every partition is paused. 0 or that error.
+ * Waits for the batch the writer has, if any, and reports it (metrics,
+ * catch-up, live updates); on a store error that batch is in hand again
+ * for the retry and every partition is paused. 0 or that error.
  */
 int consumer_collect(struct consumer *c);
+/*
+ * Commits the offsets of the batch in hand to the consumer group, before
+ * the writer makes its figures visible; consumer_submit does it if not done
+ * yet, the loop earlier, while the writer still writes the batch before.
+ */
+void consumer_tell_group(struct consumer *c);
 /* Hands the batch in hand to the writer, which must be idle. */
 void consumer_submit(struct consumer *c);
 /* Writes everything polled so far; returns once it is written or failed. */
@@ -135,10 +145,11 @@ void consumer_caught_up_to(struct consumer *c, const char *topic, int32_t partit
 /* The partitions of parts are no longer held: their marks go. */
 void consumer_forget_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts);
 /*
- * Removes from parts, offsets about to be committed to the group, the
- * partitions still behind: committed, they would lower the group's offset
- * below what the last holder gave, and whoever holds them next (this
- * instance restarted, too) would not know it is behind.
+ * Removes from parts, offsets about to be committed to the group, those of
+ * partitions behind that do not reach their mark: committed, they would
+ * lower the group's offset below what the last holder gave, and whoever
+ * holds them next (this instance restarted, too) would not know it is
+ * behind.
  */
 void consumer_drop_behind(struct consumer *c, rd_kafka_topic_partition_list_t *parts);
 

@@ -14,15 +14,18 @@
 # Kafka outage took while it answers marked stale.
 # The instance catching up writes 10 messages a transaction, so that its catch-up
 # lasts seconds and the answers during it are seen.
-# Usage: catching_up.sh PLEDGED MOCK_BROKER
+# In a build with crash points, an instance dies right after a batch's
+# write, before anything else runs: the group must already have that batch's
+# offsets, so that the next holder waits for all the dead one could show.
+# Usage: catching_up.sh PLEDGED MOCK_BROKER on|off (crash points built in)
 set -u
-PLEDGED=$1 MOCK=$2
+PLEDGED=$1 MOCK=$2 CRASH_POINTS=${3:-off}
 command -v curl >/dev/null || { echo "catching_up: curl missing: skipped"; exit 77; }
 command -v python3 >/dev/null || { echo "catching_up: python3 missing: skipped"; exit 77; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/pledged-catchup-XXXXXX")
-MOCK_PID= A_PID= B_PID= C_PID= starts=0
+MOCK_PID= A_PID= B_PID= C_PID= K_PID= L_PID= starts=0
 cleanup() {
-	for pid in $A_PID $B_PID $C_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	for pid in $A_PID $B_PID $C_PID $K_PID $L_PID $MOCK_PID; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -198,7 +201,43 @@ watch C "$want_all"
 grep -q "catching_up until this instance has caught up" "$work/C.log" && ok || fail "C, restarted, was not held back"
 stop C
 
-for d in A B C; do
+# --- K, alone in a group of its own, dies right after its third batch is
+# written (crash point consumer.collected), as a kill -9 there would: its
+# answers may have shown that batch. L, new, takes the partitions: the
+# group's offsets must cover everything in K's data dir, so that L waits
+# for it rather than answer with less ---
+if [ "$CRASH_POINTS" = on ]; then
+	PLEDGED_CRASH_AT=consumer.collected:3 start_group_serve K k 127.0.0.1:0 --batch-max 500
+	wait "$K_PID"
+	status=$?
+	K_PID=
+	[ $status = 99 ] || die "K exited with $status, not at its crash point"
+	# K's data dir: the offset after its last event of each partition.
+	k_read=$("$PLEDGED" dump --data "$work/K" | python3 -c '
+import json, sys
+last = {}
+for line in sys.stdin:
+    e = json.loads(line)
+    last[e["partition"]] = max(last.get(e["partition"], -1), e["offset"])
+for p in sorted(last):
+    print(p, last[p] + 1)
+')
+	[ -n "$k_read" ] || die "K's data dir holds no event"
+	start_group_serve L k 127.0.0.1:0 --batch-max 10
+	for _ in $(seq 300); do
+		[ "$(grep -c 'and the consumer group up to' "$work/L.log")" -ge "$(wc -l <<<"$k_read")" ] && break
+		sleep 0.1
+	done
+	while read -r p k_next; do
+		group=$(sed -n "s/.*\[$p\]: this data dir has read up to offset [0-9]* and the consumer group up to \([0-9]*\);.*/\1/p" "$work/L.log" | head -n 1)
+		[ -n "$group" ] && [ "$group" -ge "$k_next" ] && ok ||
+			fail "partition $p: the group had committed ${group:-nothing} when L took it, K's data dir held up to $k_next"
+	done <<<"$k_read"
+	stop L
+fi
+
+for d in A B C K L; do
+	[ -d "$work/$d" ] || continue
 	expect 0 "verify $d" -- "$PLEDGED" verify --data "$work/$d"
 done
 finish

@@ -1,10 +1,10 @@
 /*
  * test_faults.c — the consumer under failure, over TCP against the mock
  * cluster: a broker down and up, a whole cluster down and up, injected
- * Fetch/OffsetCommit/Heartbeat errors, a data dir that refuses writes for a
- * while, a broker that restarted empty (new incarnation, and the same
- * incarnation id with a shorter log), and data deleted by retention before it
- * was read. Totals must stay exact, and nothing may be skipped silently.
+ * Fetch/OffsetCommit/Heartbeat errors, offset commits answered late, a data
+ * dir that refuses writes for a while, a broker that restarted empty (new
+ * incarnation, and the same incarnation id with a shorter log), and data
+ * deleted by retention before it was read. Totals must stay exact, and nothing may be skipped silently.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +179,72 @@ static void test_broker_faults(void)
 	CHECK_INT(kt_log_count(e.st), valid);
 	CHECK_INT(kt_rejection_count(e.st), 0);
 	CHECK_INT(atomic_load(&e.m.duplicates), 0);
+	kt_env_stop(&e);
+}
+
+/* The consumer group's offsets of topic's first n partitions, into out. */
+static void group_offsets(const char *brokers, const char *group, int n, int64_t *out)
+{
+	static const char *const conf[][2] = {{"enable.auto.commit", "false"}};
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	char err[256];
+	CHECK_INT(rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof err), 0);
+	CHECK_INT(rd_kafka_conf_set(c, "group.id", group, err, sizeof err), 0);
+	CHECK_INT(rd_kafka_conf_set(c, conf[0][0], conf[0][1], err, sizeof err), 0);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+	CHECK(rk != NULL);
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+	for (int i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(parts, KT_TOPIC, i);
+	CHECK_INT(rd_kafka_committed(rk, parts, 10000), 0);
+	for (int i = 0; i < n; i++)
+		out[i] = parts->elems[i].err ? -1 : parts->elems[i].offset;
+	rd_kafka_topic_partition_list_destroy(parts);
+	rd_kafka_destroy(rk);
+}
+
+/*
+ * The group's coordinator answers offset commits late, past the consumer's
+ * wait for them (which then sends the next ones without waiting): nothing
+ * lost or doubled, and the group's offsets reach the end all the same, as
+ * each batch is committed before it is written.
+ */
+static void test_slow_commits(void)
+{
+	struct kt_env e;
+	int64_t ends[PARTITIONS] = {0}, committed[PARTITIONS];
+	struct feed f[PARTITIONS];
+	struct kt_runner r;
+	kt_env_start(&e, 3, PARTITIONS, "slow-commits");
+	CHECK_INT(rd_kafka_mock_coordinator_set(e.cluster.mc, "group", "slow-commits", 1), 0);
+	CHECK_INT(rd_kafka_mock_broker_push_request_error_rtts(
+			  e.cluster.mc, 1, 8 /* OffsetCommit */, 6, RD_KAFKA_RESP_ERR_NO_ERROR, 1500,
+			  RD_KAFKA_RESP_ERR_NO_ERROR, 1500, RD_KAFKA_RESP_ERR_NO_ERROR, 1500,
+			  RD_KAFKA_RESP_ERR_NOT_COORDINATOR, 1500, RD_KAFKA_RESP_ERR_NO_ERROR, 1500,
+			  RD_KAFKA_RESP_ERR_NO_ERROR, 1500),
+		  0);
+	for (int i = 0; i < PARTITIONS; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "sc-%d", i);
+		feed_init(&f[i], id, 40, i, ends);
+	}
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	for (int round = 1; round <= 4; round++) {
+		for (int i = 0; i < PARTITIONS; i++)
+			feed_send(e.producer, &f[i], f[i].count * round / 4);
+		CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 60000));
+	}
+	CHECK_INT(kt_runner_stop(&r), 0);
+	group_offsets(e.cluster.bootstraps, "slow-commits", PARTITIONS, committed);
+	int valid = 0;
+	for (int i = 0; i < PARTITIONS; i++) {
+		CHECK_INT(committed[i], ends[i]);
+		CHECK(kt_check_campaign(e.st, &f[i].expect));
+		valid += f[i].count;
+		kt_events_free(f[i].evs, f[i].count);
+	}
+	CHECK_INT(kt_log_count(e.st), valid);
+	CHECK_INT(kt_rejection_count(e.st), 0);
 	kt_env_stop(&e);
 }
 
@@ -550,5 +616,7 @@ int main(int argc, char **argv)
 		test_out_of_range_while_writes_fail();
 	if (!*only || !strcmp(only, "brokers"))
 		test_broker_faults();
+	if (!*only || !strcmp(only, "slow-commits"))
+		test_slow_commits();
 	return check_done();
 }

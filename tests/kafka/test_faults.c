@@ -601,22 +601,22 @@ static void test_out_of_range_while_writes_fail(void)
 
 int main(int argc, char **argv)
 {
+	static const struct {
+		const char *name;
+		void (*run)(void);
+	} tests[] = {
+		{"store", test_store_errors},
+		{"resume", test_store_resume},
+		{"incarnations", test_incarnations},
+		{"lost", test_lost_offsets},
+		{"unread", test_unread_during_stall},
+		{"out-of-range", test_out_of_range_while_writes_fail},
+		{"brokers", test_broker_faults},
+		{"slow-commits", test_slow_commits},
+	};
 	const char *only = argc > 1 ? argv[1] : "";
-	if (!*only || !strcmp(only, "store"))
-		test_store_errors();
-	if (!*only || !strcmp(only, "resume"))
-		test_store_resume();
-	if (!*only || !strcmp(only, "incarnations"))
-		test_incarnations();
-	if (!*only || !strcmp(only, "lost"))
-		test_lost_offsets();
-	if (!*only || !strcmp(only, "unread"))
-		test_unread_during_stall();
-	if (!*only || !strcmp(only, "out-of-range"))
-		test_out_of_range_while_writes_fail();
-	if (!*only || !strcmp(only, "brokers"))
-		test_broker_faults();
-	if (!*only || !strcmp(only, "slow-commits"))
-		test_slow_commits();
+	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+		if (!*only || !strcmp(only, tests[i].name))
+			tests[i].run();
 	return check_done();
 }

@@ -129,15 +129,19 @@ int consumer_collect(struct consumer *c)
 	return PL_OK;
 }
 
-/* The answer to one of consumer_tell_group's commits. */
-static void read_answer(struct consumer *c, rd_kafka_event_t *ev)
+/* The answer to one of consumer_tell_group's commits: whether the group took it. */
+static bool read_answer(struct consumer *c, rd_kafka_event_t *ev)
 {
 	c->commits_unanswered--;
 	rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+	const rd_kafka_topic_partition_list_t *parts = rd_kafka_event_topic_partition_list(ev);
+	for (int i = 0; !err && parts && i < parts->cnt; i++)
+		err = parts->elems[i].err;
 	if (err)
 		log_debug("Kafka offset commit failed: %s (offsets are safe in the data dir)",
 			  rd_kafka_err2str(err));
 	rd_kafka_event_destroy(ev);
+	return !err;
 }
 
 /*
@@ -167,20 +171,21 @@ void consumer_tell_group(struct consumer *c)
 	rd_kafka_topic_partition_list_destroy(parts);
 	if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
 		return;
-	if (err) {
+	bool confirmed = false;
+	if (err)
 		log_debug("Kafka offset commit not sent: %s (offsets are safe in the data dir)",
 			  rd_kafka_err2str(err));
-		return;
-	}
-	if (c->commits_unanswered++ == 0) {
+	else if (c->commits_unanswered++ == 0) {
 		if ((ev = rd_kafka_queue_poll(c->commits, COMMIT_WAIT_MS)))
-			read_answer(c, ev);
+			confirmed = read_answer(c, ev);
 		else
 			log_warn("the consumer group's coordinator has not answered an offset commit "
 				 "within %d ms; batches are written without waiting for its answers "
 				 "until it gives them (offsets are safe in the data dir)",
 				 COMMIT_WAIT_MS);
 	}
+	if (!confirmed)
+		atomic_fetch_add(&c->m->commits_unconfirmed, 1);
 	CRASH_POINT(CONSUMER_KAFKA_COMMITTED);
 }
 

@@ -345,6 +345,13 @@ char *metrics_render(struct metrics *m, const struct metrics_rebuild *rebuild,
 		 "catching_up) until this data dir has read as far as the consumer group had.\n"
 		 "# TYPE pledged_partitions_catching_up gauge\npledged_partitions_catching_up %zu\n",
 	     ownership_catching_up(&m->owner));
+	emit(&o, "# HELP pledged_kafka_commits_unconfirmed_total Batches written before the "
+		 "consumer group confirmed their offsets (the commit refused, failed or not answered "
+		 "within a second): killed right after one, the next holder of its partitions may "
+		 "answer older figures for a moment.\n"
+		 "# TYPE pledged_kafka_commits_unconfirmed_total counter\n"
+		 "pledged_kafka_commits_unconfirmed_total %llu\n",
+	     (unsigned long long)atomic_load(&m->commits_unconfirmed));
 
 	if (o.failed) {
 		free(o.buf);

@@ -64,6 +64,7 @@ struct metrics {
 	_Atomic int64_t dlq_backlog;        /* rejections not yet on the dead-letter topic; -1: off */
 	_Atomic uint64_t dlq_delivered;
 	_Atomic uint64_t dlq_failures;
+	_Atomic uint64_t commits_unconfirmed; /* batches written before the group took their offsets */
 	struct histogram batch_size;
 	struct histogram commit_latency;
 	struct ownership owner; /* the partitions held, for HTTP (ownership.h) */

@@ -204,10 +204,11 @@ static void group_offsets(const char *brokers, const char *group, int n, int64_t
 }
 
 /*
- * The group's coordinator answers offset commits late, past the consumer's
- * wait for them (which then sends the next ones without waiting): nothing
- * lost or doubled, and the group's offsets reach the end all the same, as
- * each batch is committed before it is written.
+ * The group's coordinator refuses an offset commit, then answers some late,
+ * past the consumer's wait for them (which then sends the next ones without
+ * waiting): nothing lost or doubled, the batches written unconfirmed are
+ * counted, and the group's offsets reach the end all the same, as each
+ * batch is committed before it is written.
  */
 static void test_slow_commits(void)
 {
@@ -217,23 +218,31 @@ static void test_slow_commits(void)
 	struct kt_runner r;
 	kt_env_start(&e, 3, PARTITIONS, "slow-commits");
 	CHECK_INT(rd_kafka_mock_coordinator_set(e.cluster.mc, "group", "slow-commits", 1), 0);
-	CHECK_INT(rd_kafka_mock_broker_push_request_error_rtts(
-			  e.cluster.mc, 1, 8 /* OffsetCommit */, 6, RD_KAFKA_RESP_ERR_NO_ERROR, 1500,
-			  RD_KAFKA_RESP_ERR_NO_ERROR, 1500, RD_KAFKA_RESP_ERR_NO_ERROR, 1500,
-			  RD_KAFKA_RESP_ERR_NOT_COORDINATOR, 1500, RD_KAFKA_RESP_ERR_NO_ERROR, 1500,
-			  RD_KAFKA_RESP_ERR_NO_ERROR, 1500),
-		  0);
 	for (int i = 0; i < PARTITIONS; i++) {
 		char id[16];
 		snprintf(id, sizeof id, "sc-%d", i);
 		feed_init(&f[i], id, 40, i, ends);
 	}
 	kt_runner_start(&r, e.st, &e.m, &e.opt);
-	for (int round = 1; round <= 4; round++) {
+	rd_kafka_mock_push_request_errors(e.cluster.mc, 8 /* OffsetCommit */, 1,
+					  RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(e.producer, &f[i], f[i].count / 4);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 60000));
+	CHECK(atomic_load(&e.m.commits_unconfirmed) >= 1);
+	CHECK_INT(rd_kafka_mock_broker_push_request_error_rtts(
+			  e.cluster.mc, 1, 8 /* OffsetCommit */, 6, RD_KAFKA_RESP_ERR_NO_ERROR, 1500,
+			  RD_KAFKA_RESP_ERR_NO_ERROR, 1500, RD_KAFKA_RESP_ERR_NO_ERROR, 1500,
+			  RD_KAFKA_RESP_ERR_NOT_COORDINATOR, 1500, RD_KAFKA_RESP_ERR_NO_ERROR, 1500,
+			  RD_KAFKA_RESP_ERR_NO_ERROR, 1500),
+		  0);
+	uint64_t refused = atomic_load(&e.m.commits_unconfirmed);
+	for (int round = 2; round <= 4; round++) {
 		for (int i = 0; i < PARTITIONS; i++)
 			feed_send(e.producer, &f[i], f[i].count * round / 4);
 		CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 60000));
 	}
+	CHECK(atomic_load(&e.m.commits_unconfirmed) > refused);
 	CHECK_INT(kt_runner_stop(&r), 0);
 	group_offsets(e.cluster.bootstraps, "slow-commits", PARTITIONS, committed);
 	int valid = 0;

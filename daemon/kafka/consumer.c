@@ -71,6 +71,7 @@ static void handle_message(struct consumer *c, rd_kafka_message_t *msg)
 	struct batch *b = c->cur;
 	if (b->n == 0)
 		c->deadline_ms = c->now_ms + c->opt.batch_ms;
+	b->told_group = false; /* the group must hear of this message too */
 	b->held[b->n] = msg;
 	b->msgs[b->n] = (struct ingest_msg){
 		.src = {rd_kafka_topic_name(msg->rkt), strlen(rd_kafka_topic_name(msg->rkt)),

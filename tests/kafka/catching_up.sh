@@ -231,7 +231,7 @@ for p in sorted(last):
 	while read -r p k_next; do
 		group=$(sed -n "s/.*\[$p\]: this data dir has read up to offset [0-9]* and the consumer group up to \([0-9]*\);.*/\1/p" "$work/L.log" | head -n 1)
 		[ -n "$group" ] && [ "$group" -ge "$k_next" ] && ok ||
-			fail "partition $p: the group had committed ${group:-nothing} when L took it, K's data dir held up to $k_next"
+			fail "partition $p: the group had committed ${group:-nothing} when L took it, K's data dir held up to $k_next$(grep -q 'has not answered an offset commit' "$work/K.log" && echo ' (K logged a commit not answered within its wait)')"
 	done <<<"$k_read"
 	stop L
 fi

@@ -154,6 +154,8 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	c->lost = rd_kafka_topic_partition_list_new(4);
 	c->starts = rd_kafka_topic_partition_list_new(4);
 	c->behind = rd_kafka_topic_partition_list_new(4);
+	c->commits_sent = rd_kafka_topic_partition_list_new(4);
+	c->commits_owed = rd_kafka_topic_partition_list_new(4);
 	if (batch_writer_start(&c->writer, c->opt.ingest, maintain, idle, w))
 		goto cleanup;
 
@@ -270,7 +272,7 @@ int consumer_run(struct consumer *c, const atomic_bool *stop)
 			c->now_ms = clock_mono_ms();
 			handle_message(c, msg);
 		}
-		/* Finished writes are reported (Kafka commit, metrics, live updates)
+		/* Finished writes are reported (metrics, catch-up, live updates)
 		 * at once; with nothing to read, the write in progress is all there
 		 * is to do, so wait for it. */
 		if (c->writing && (!msg || batch_writer_done(c->writer)))
@@ -293,6 +295,7 @@ int consumer_run(struct consumer *c, const atomic_bool *stop)
 			consumer_update_state(c);
 		}
 		consumer_recheck_lost(c);
+		consumer_commit_owed(c, false);
 		consumer_probe_brokers(c);
 		refresh_lag(c);
 		consumer_summarise_rejections(c, false);
@@ -360,6 +363,10 @@ void consumer_free(struct consumer *c)
 		rd_kafka_topic_partition_list_destroy(c->starts);
 	if (c->behind)
 		rd_kafka_topic_partition_list_destroy(c->behind);
+	if (c->commits_sent)
+		rd_kafka_topic_partition_list_destroy(c->commits_sent);
+	if (c->commits_owed)
+		rd_kafka_topic_partition_list_destroy(c->commits_owed);
 	for (int i = 0; i < 2; i++) {
 		free(c->batches[i].held);
 		free(c->batches[i].msgs);

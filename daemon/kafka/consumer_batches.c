@@ -129,19 +129,96 @@ int consumer_collect(struct consumer *c)
 	return PL_OK;
 }
 
-/* The answer to one of consumer_tell_group's commits: whether the group took it. */
+/* p's offset in list, added if missing. */
+static void set_offset(rd_kafka_topic_partition_list_t *list, const char *topic,
+		       int32_t partition, int64_t offset)
+{
+	rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(list, topic, partition);
+	if (!p)
+		p = rd_kafka_topic_partition_list_add(list, topic, partition);
+	p->offset = offset;
+}
+
+/*
+ * The answer to one of send_commit's commits: whether the group took all
+ * of it. An offset refused is owed, unless its partition has been sent a
+ * later one since: the batch is written all the same, and the group must
+ * not stay behind it.
+ */
 static bool read_answer(struct consumer *c, rd_kafka_event_t *ev)
 {
 	c->commits_unanswered--;
 	rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+	bool taken = !err;
 	const rd_kafka_topic_partition_list_t *parts = rd_kafka_event_topic_partition_list(ev);
-	for (int i = 0; !err && parts && i < parts->cnt; i++)
-		err = parts->elems[i].err;
-	if (err)
-		log_debug("Kafka offset commit failed: %s (offsets are safe in the data dir)",
+	for (int i = 0; parts && i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *p = &parts->elems[i];
+		const rd_kafka_topic_partition_t *last =
+			rd_kafka_topic_partition_list_find(c->commits_sent, p->topic, p->partition);
+		if (p->err)
+			taken = false;
+		if ((err || p->err) && last && last->offset == p->offset)
+			set_offset(c->commits_owed, p->topic, p->partition, p->offset);
+	}
+	if (!taken)
+		log_debug("Kafka offset commit refused: %s (sent again; offsets are safe in the data "
+			  "dir)",
 			  rd_kafka_err2str(err));
 	rd_kafka_event_destroy(ev);
-	return !err;
+	return taken;
+}
+
+static void read_answers(struct consumer *c)
+{
+	rd_kafka_event_t *ev;
+	while (c->commits_unanswered && (ev = rd_kafka_queue_poll(c->commits, 0)))
+		read_answer(c, ev);
+}
+
+/* What became of a commit when send_commit returns. */
+enum commit_outcome { COMMIT_NOT_SENT, COMMIT_UNCONFIRMED, COMMIT_TAKEN };
+
+/*
+ * Commits parts, and the offsets owed of other partitions, to the group.
+ * The coordinator's answer is awaited COMMIT_WAIT_MS at most; while one is
+ * overdue, the next commits are sent without waiting, so that an
+ * unreachable coordinator does not slow ingestion (the window is then
+ * open again until it answers).
+ */
+static enum commit_outcome send_commit(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+	read_answers(c);
+	for (int i = 0; i < c->commits_owed->cnt; i++) {
+		const rd_kafka_topic_partition_t *o = &c->commits_owed->elems[i];
+		if (!rd_kafka_topic_partition_list_find(parts, o->topic, o->partition))
+			rd_kafka_topic_partition_list_add(parts, o->topic, o->partition)->offset =
+				o->offset;
+	}
+	if (parts->cnt == 0)
+		return COMMIT_NOT_SENT;
+	rd_kafka_resp_err_t err = rd_kafka_commit_queue(c->rk, parts, c->commits, NULL, NULL);
+	if (err) {
+		log_debug("Kafka offset commit not sent: %s (offsets are safe in the data dir)",
+			  rd_kafka_err2str(err));
+		return COMMIT_NOT_SENT;
+	}
+	/* Each partition of parts now has a later commit than any owed. */
+	for (int i = 0; i < parts->cnt; i++) {
+		set_offset(c->commits_sent, parts->elems[i].topic, parts->elems[i].partition,
+			   parts->elems[i].offset);
+		rd_kafka_topic_partition_list_del(c->commits_owed, parts->elems[i].topic,
+						  parts->elems[i].partition);
+	}
+	if (c->commits_unanswered++ > 0)
+		return COMMIT_UNCONFIRMED;
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(c->commits, COMMIT_WAIT_MS);
+	if (ev)
+		return read_answer(c, ev) ? COMMIT_TAKEN : COMMIT_UNCONFIRMED;
+	log_warn("the consumer group's coordinator has not answered an offset commit within %d "
+		 "ms; batches are written without waiting for its answers until it gives them "
+		 "(offsets are safe in the data dir)",
+		 COMMIT_WAIT_MS);
+	return COMMIT_UNCONFIRMED;
 }
 
 /*
@@ -149,10 +226,7 @@ static bool read_answer(struct consumer *c, rd_kafka_event_t *ev)
  * group's offset (consumer_catch_up.c). Were the group told after the
  * write, as consumers usually commit, a kill -9 between the two would let
  * it answer with figures older than those this instance gave. An offset
- * ahead of this data dir costs only that wait. The coordinator's answer is
- * awaited COMMIT_WAIT_MS at most; while one is overdue, the next commits
- * are sent without waiting, so that an unreachable coordinator does not
- * slow ingestion (the window is then open again, as for any failed commit).
+ * ahead of this data dir costs only that wait.
  */
 void consumer_tell_group(struct consumer *c)
 {
@@ -160,33 +234,40 @@ void consumer_tell_group(struct consumer *c)
 	if (b->told_group || b->n == 0)
 		return;
 	b->told_group = true;
-	rd_kafka_event_t *ev;
-	while (c->commits_unanswered && (ev = rd_kafka_queue_poll(c->commits, 0)))
-		read_answer(c, ev);
 	rd_kafka_topic_partition_list_t *parts = batch_positions(b);
 	consumer_drop_behind(c, parts);
-	rd_kafka_resp_err_t err = parts->cnt ? rd_kafka_commit_queue(c->rk, parts, c->commits,
-								     NULL, NULL)
-					     : RD_KAFKA_RESP_ERR__NO_OFFSET;
+	bool owes = parts->cnt > 0; /* partitions behind the group owe it nothing */
+	enum commit_outcome sent = send_commit(c, parts);
 	rd_kafka_topic_partition_list_destroy(parts);
-	if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
-		return;
-	bool confirmed = false;
-	if (err)
-		log_debug("Kafka offset commit not sent: %s (offsets are safe in the data dir)",
-			  rd_kafka_err2str(err));
-	else if (c->commits_unanswered++ == 0) {
-		if ((ev = rd_kafka_queue_poll(c->commits, COMMIT_WAIT_MS)))
-			confirmed = read_answer(c, ev);
-		else
-			log_warn("the consumer group's coordinator has not answered an offset commit "
-				 "within %d ms; batches are written without waiting for its answers "
-				 "until it gives them (offsets are safe in the data dir)",
-				 COMMIT_WAIT_MS);
-	}
-	if (!confirmed)
+	if (owes && sent != COMMIT_TAKEN)
 		atomic_fetch_add(&c->m->commits_unconfirmed, 1);
-	CRASH_POINT(CONSUMER_KAFKA_COMMITTED);
+	if (sent != COMMIT_NOT_SENT)
+		CRASH_POINT(CONSUMER_KAFKA_COMMITTED);
+}
+
+/* Refused commits, sent again every RECHECK_MS (or now: force) until taken. */
+void consumer_commit_owed(struct consumer *c, bool force)
+{
+	if (!force && c->now_ms < c->owed_at_ms)
+		return;
+	c->owed_at_ms = clock_mono_ms() + RECHECK_MS;
+	read_answers(c);
+	if (c->commits_owed->cnt == 0)
+		return;
+	rd_kafka_topic_partition_list_t *parts =
+		rd_kafka_topic_partition_list_new(c->commits_owed->cnt);
+	send_commit(c, parts);
+	rd_kafka_topic_partition_list_destroy(parts);
+}
+
+void consumer_forget_commits(struct consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+	for (int i = 0; i < parts->cnt; i++) {
+		rd_kafka_topic_partition_list_del(c->commits_sent, parts->elems[i].topic,
+						  parts->elems[i].partition);
+		rd_kafka_topic_partition_list_del(c->commits_owed, parts->elems[i].topic,
+						  parts->elems[i].partition);
+	}
 }
 
 /* Hands the batch in hand to the writer, which must be idle. */

@@ -58,8 +58,13 @@ struct consumer {
 	struct batch *cur;
 	struct batch *writing;
 	struct batch_writer *writer;
-	rd_kafka_queue_t *commits;  /* the answers to consumer_tell_group's commits */
+	rd_kafka_queue_t *commits;  /* the answers to the group's commits (consumer_batches.c) */
 	int commits_unanswered;     /* sent there, answer not read yet */
+	/* Per partition, the offset last sent to the group, and those it
+	 * refused (no later one sent since): sent again (consumer_commit_owed). */
+	rd_kafka_topic_partition_list_t *commits_sent;
+	rd_kafka_topic_partition_list_t *commits_owed;
+	int64_t owed_at_ms;
 	struct freeze_watch *alive; /* signs of life for ownership, with a partitioner */
 	int64_t deadline_ms; /* when cur is handed to the writer, full or not */
 	int64_t now_ms;      /* monotonic, read after each wait of the loop */
@@ -112,6 +117,10 @@ int consumer_collect(struct consumer *c);
  * yet, the loop earlier, while the writer still writes the batch before.
  */
 void consumer_tell_group(struct consumer *c);
+/* Sends again, every RECHECK_MS (or now: force), the offsets the group refused. */
+void consumer_commit_owed(struct consumer *c, bool force);
+/* The partitions of parts are no longer held: nothing of them is sent again. */
+void consumer_forget_commits(struct consumer *c, const rd_kafka_topic_partition_list_t *parts);
 /* Hands the batch in hand to the writer, which must be idle. */
 void consumer_submit(struct consumer *c);
 /* Writes everything polled so far; returns once it is written or failed. */

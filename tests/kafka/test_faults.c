@@ -257,6 +257,81 @@ static void test_slow_commits(void)
 	kt_env_stop(&e);
 }
 
+/* Whether the group's offsets of every partition reach ends, within 10 s. */
+static bool group_reaches(const char *brokers, const char *group, const int64_t *ends)
+{
+	int64_t committed[PARTITIONS];
+	for (int tries = 0; tries < 100; tries++) {
+		group_offsets(brokers, group, PARTITIONS, committed);
+		bool behind = false;
+		for (int i = 0; i < PARTITIONS; i++)
+			behind |= committed[i] < ends[i];
+		if (!behind)
+			return true;
+		kt_sleep_ms(100);
+	}
+	for (int i = 0; i < PARTITIONS; i++)
+		if (committed[i] < ends[i])
+			fprintf(stderr, "partition %d: the group at %lld, the data dir at %lld\n", i,
+				(long long)committed[i], (long long)ends[i]);
+	return false;
+}
+
+/* Sends the next quarter of each feed while the coordinator refuses every offset
+ * commit (REBALANCE_IN_PROGRESS, which librdkafka does not retry). */
+static void send_refused(struct kt_env *e, struct feed *f, int64_t *ends)
+{
+	rd_kafka_resp_err_t refused[100];
+	for (int i = 0; i < 100; i++)
+		refused[i] = RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS;
+	rd_kafka_mock_push_request_errors_array(e->cluster.mc, 8 /* OffsetCommit */, 100, refused);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(e->producer, &f[i], f[i].sent + f[i].count / 4);
+	CHECK(kt_wait_offsets(e->st, KT_TOPIC, PARTITIONS, ends, 30000));
+	int64_t committed[PARTITIONS];
+	group_offsets(e->cluster.bootstraps, "refused-commits", PARTITIONS, committed);
+	bool behind = false;
+	for (int i = 0; i < PARTITIONS; i++)
+		behind |= committed[i] < ends[i];
+	CHECK(behind); /* the refusals did take effect */
+}
+
+/*
+ * The coordinator refuses the offset commits of batches, which are written
+ * all the same, and the partitions then get nothing new: the group's
+ * offsets must still reach what this instance shows (the next holder waits
+ * only that far) once the coordinator takes commits again.
+ */
+static void test_refused_commits(void)
+{
+	struct kt_env e;
+	int64_t ends[PARTITIONS] = {0};
+	struct feed f[PARTITIONS];
+	struct kt_runner r;
+	kt_env_start(&e, 1, PARTITIONS, "refused-commits");
+	for (int i = 0; i < PARTITIONS; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "rc-%d", i);
+		feed_init(&f[i], id, 20, i, ends);
+	}
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(e.producer, &f[i], f[i].count / 4);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	send_refused(&e, f, ends);
+	rd_kafka_mock_clear_request_errors(e.cluster.mc, 8);
+	CHECK(group_reaches(e.cluster.bootstraps, "refused-commits", ends));
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(e.producer, &f[i], f[i].count);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK_INT(kt_runner_stop(&r), 0);
+	for (int i = 0; i < PARTITIONS; i++) {
+		CHECK(kt_check_campaign(e.st, &f[i].expect));
+		kt_events_free(f[i].evs, f[i].count);
+	}
+	kt_env_stop(&e);
+}
+
 static atomic_bool disk_full;
 static atomic_int failed_writes;
 
@@ -622,6 +697,7 @@ int main(int argc, char **argv)
 		{"out-of-range", test_out_of_range_while_writes_fail},
 		{"brokers", test_broker_faults},
 		{"slow-commits", test_slow_commits},
+		{"refused-commits", test_refused_commits},
 	};
 	const char *only = argc > 1 ? argv[1] : "";
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)

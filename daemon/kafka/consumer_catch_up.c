@@ -50,6 +50,17 @@ void consumer_note_behind(struct consumer *c, const rd_kafka_topic_partition_lis
 			target = ends->elems[i].offset;
 		bool behind = !err && !committed->elems[i].err && from >= 0 && from < target;
 		mark(c, p->topic, p->partition, behind ? target : -1);
+		/* Ahead of the group (its commits were refused, then the partition
+		 * was not read again): the group is told, as after a batch, or the
+		 * next holder would wait only that far. */
+		if (!err && !committed->elems[i].err && from >= 0 &&
+		    from > committed->elems[i].offset &&
+		    (ends->elems[i].err || from <= ends->elems[i].offset)) {
+			rd_kafka_topic_partition_list_del(c->commits_owed, p->topic, p->partition);
+			rd_kafka_topic_partition_list_add(c->commits_owed, p->topic, p->partition)
+				->offset = from;
+			c->owed_at_ms = 0; /* sent by the loop's next turn (consumer_commit_owed) */
+		}
 		if (behind)
 			log_info("%s [%" PRId32 "]: this data dir has read up to offset %" PRId64
 				 " and the consumer group up to %" PRId64 "; its campaigns answer 503 "

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "fixture.h"
 #include "kt.h"
+#include "partitioner.h"
 
 #define PARTITIONS 4
 
@@ -300,7 +301,8 @@ static void send_refused(struct kt_env *e, struct feed *f, int64_t *ends)
  * The coordinator refuses the offset commits of batches, which are written
  * all the same, and the partitions then get nothing new: the group's
  * offsets must still reach what this instance shows (the next holder waits
- * only that far) once the coordinator takes commits again.
+ * only that far), once the coordinator takes commits again, whether this
+ * instance runs on meanwhile or stops and starts again.
  */
 static void test_refused_commits(void)
 {
@@ -309,6 +311,7 @@ static void test_refused_commits(void)
 	struct feed f[PARTITIONS];
 	struct kt_runner r;
 	kt_env_start(&e, 1, PARTITIONS, "refused-commits");
+	e.opt.partitioner = partitioner_named(PARTITIONER_DEFAULT); /* catch-up marks */
 	for (int i = 0; i < PARTITIONS; i++) {
 		char id[16];
 		snprintf(id, sizeof id, "rc-%d", i);
@@ -318,8 +321,15 @@ static void test_refused_commits(void)
 	for (int i = 0; i < PARTITIONS; i++)
 		feed_send(e.producer, &f[i], f[i].count / 4);
 	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	/* Running on: the refused offsets are sent again. */
 	send_refused(&e, f, ends);
 	rd_kafka_mock_clear_request_errors(e.cluster.mc, 8);
+	CHECK(group_reaches(e.cluster.bootstraps, "refused-commits", ends));
+	/* Stopped while refused: told at the next start. */
+	send_refused(&e, f, ends);
+	CHECK_INT(kt_runner_stop(&r), 0);
+	rd_kafka_mock_clear_request_errors(e.cluster.mc, 8);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
 	CHECK(group_reaches(e.cluster.bootstraps, "refused-commits", ends));
 	for (int i = 0; i < PARTITIONS; i++)
 		feed_send(e.producer, &f[i], f[i].count);

@@ -4,8 +4,10 @@
  *
  * Path segments are percent-decoded one by one after splitting, so an id
  * may contain an encoded "/" ("%2F"). An empty {id} segment means the id is
- * the query's `id` parameter (http_internal.h says why). A pure function of
- * the strings, fuzzed apart from the server (tests/fuzz/fuzz_http_query.c).
+ * the query's `id` parameter (http_internal.h says why), decoded as evhttp
+ * decodes every other parameter: a '+' there is a space, as a form or
+ * URLSearchParams writes it. A pure function of the strings, fuzzed apart
+ * from the server (tests/fuzz/fuzz_http_query.c).
  */
 #include <string.h>
 
@@ -36,15 +38,18 @@ struct segment {
 };
 
 /*
- * Percent-decodes s into out (at most HTTP_ID_MAX bytes, then NUL).
- * Returns the decoded length, -1 when it is too long, -2 for a bad escape.
+ * Percent-decodes s into out (at most HTTP_ID_MAX bytes, then NUL), with
+ * plus_is_space each '+' as a space. Returns the decoded length, -1 when it
+ * is too long, -2 for a bad escape.
  */
-static long decode_segment(const struct segment *s, char *out)
+static long decode_segment(const struct segment *s, bool plus_is_space, char *out)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < s->len; i++) {
 		char c = s->p[i];
-		if (c == '%') {
+		if (c == '+' && plus_is_space) {
+			c = ' ';
+		} else if (c == '%') {
 			int hi = i + 2 < s->len ? hex_value(s->p[i + 1]) : -1;
 			int lo = hi >= 0 ? hex_value(s->p[i + 2]) : -1;
 			if (lo < 0)
@@ -164,7 +169,7 @@ void http_route_match(const char *path, const char *query, struct http_target *t
 			return;
 		}
 	}
-	long len = decode_segment(&id, t->id);
+	long len = decode_segment(&id, t->id_in_query, t->id);
 	if (len >= 0) {
 		t->id_len = (size_t)len;
 	} else {

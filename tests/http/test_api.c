@@ -332,6 +332,11 @@ static void test_campaigns(void)
 	j = body_json();
 	CHECK_STR(json_string_value(json_object_get(j, "id")), "slash/and space");
 	json_decref(j);
+	/* As a form or URLSearchParams writes it: a '+' in a parameter is a space. */
+	CHECK_INT(get("/v1/campaigns/?id=slash%2Fand+space"), 200);
+	j = body_json();
+	CHECK_STR(json_string_value(json_object_get(j, "id")), "slash/and space");
+	json_decref(j);
 	CHECK_INT(get("/v1/campaigns//comments?id=" DEMO "&limit=1"), 200);
 	CHECK(strstr(R.body, "\"comments\":[{") != NULL);
 	CHECK_INT(get("/v1/campaigns//history?id=" DEMO "&interval=week"), 200);

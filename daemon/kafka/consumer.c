@@ -154,6 +154,7 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	c->lost = rd_kafka_topic_partition_list_new(4);
 	c->starts = rd_kafka_topic_partition_list_new(4);
 	c->behind = rd_kafka_topic_partition_list_new(4);
+	c->unknown = rd_kafka_topic_partition_list_new(4);
 	c->commits_sent = rd_kafka_topic_partition_list_new(4);
 	c->commits_owed = rd_kafka_topic_partition_list_new(4);
 	if (batch_writer_start(&c->writer, c->opt.ingest, maintain, idle, w))
@@ -295,6 +296,7 @@ int consumer_run(struct consumer *c, const atomic_bool *stop)
 			consumer_update_state(c);
 		}
 		consumer_recheck_lost(c);
+		consumer_recheck_unknown(c);
 		consumer_commit_owed(c, false);
 		consumer_probe_brokers(c);
 		refresh_lag(c);
@@ -363,6 +365,8 @@ void consumer_free(struct consumer *c)
 		rd_kafka_topic_partition_list_destroy(c->starts);
 	if (c->behind)
 		rd_kafka_topic_partition_list_destroy(c->behind);
+	if (c->unknown)
+		rd_kafka_topic_partition_list_destroy(c->unknown);
 	if (c->commits_sent)
 		rd_kafka_topic_partition_list_destroy(c->commits_sent);
 	if (c->commits_owed)

@@ -32,15 +32,25 @@ static void mark(struct consumer *c, const char *topic, int32_t partition, int64
 	ownership_set_behind(&c->m->owner, partition, target >= 0);
 }
 
-void consumer_note_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts)
+/* topic/partition's group offset learned (or the partition let go): it may commit again. */
+static void known(struct consumer *c, const char *topic, int32_t partition)
 {
-	if (!c->opt.partitioner || c->closing || parts->cnt == 0)
-		return;
+	rd_kafka_topic_partition_list_del(c->unknown, topic, partition);
+}
+
+/*
+ * Asks the group's offsets of parts (at the offsets this data dir stands
+ * at), waiting timeout_ms at most for each answer, and marks them: behind,
+ * ahead (owed a commit) or not learned. The error, if not learned.
+ */
+static rd_kafka_resp_err_t learn(struct consumer *c, const rd_kafka_topic_partition_list_t *parts,
+				 int timeout_ms)
+{
 	rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
 	rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_copy(parts);
-	rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, committed, WATERMARK_TIMEOUT_MS);
+	rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, committed, timeout_ms);
 	if (!err)
-		err = broker_offsets(c->rk, ends, RD_KAFKA_OFFSET_END, WATERMARK_TIMEOUT_MS);
+		err = broker_offsets(c->rk, ends, RD_KAFKA_OFFSET_END, timeout_ms);
 	for (int i = 0; i < parts->cnt; i++) {
 		const rd_kafka_topic_partition_t *p = &parts->elems[i];
 		int64_t from = p->offset, target = committed->elems[i].offset;
@@ -50,6 +60,15 @@ void consumer_note_behind(struct consumer *c, const rd_kafka_topic_partition_lis
 			target = ends->elems[i].offset;
 		bool behind = !err && !committed->elems[i].err && from >= 0 && from < target;
 		mark(c, p->topic, p->partition, behind ? target : -1);
+		/* Not learned: its commits could lower the group's offset below
+		 * the last holder's, so none is made until it is. */
+		known(c, p->topic, p->partition);
+		if (err || committed->elems[i].err) {
+			rd_kafka_topic_partition_list_add(c->unknown, p->topic, p->partition)->offset =
+				from;
+			if (!err)
+				err = committed->elems[i].err;
+		}
 		/* Ahead of the group (its commits were refused, then the partition
 		 * was not read again): the group is told, as after a batch, or the
 		 * next holder would wait only that far. */
@@ -67,17 +86,43 @@ void consumer_note_behind(struct consumer *c, const rd_kafka_topic_partition_lis
 				 "catching_up until this instance has caught up",
 				 p->topic, p->partition, from, target);
 	}
+	rd_kafka_topic_partition_list_destroy(committed);
+	rd_kafka_topic_partition_list_destroy(ends);
+	return err;
+}
+
+void consumer_note_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+	if (!c->opt.partitioner || c->closing || parts->cnt == 0)
+		return;
+	rd_kafka_resp_err_t err = learn(c, parts, WATERMARK_TIMEOUT_MS);
 	if (err)
 		log_warn("cannot learn how far the consumer group had read the partitions assigned "
 			 "(%s): their campaigns are answered from this data dir at once, and may be "
-			 "older than the group already gave until it has caught up (X-Pledged-Lag)",
-			 rd_kafka_err2str(err));
-	rd_kafka_topic_partition_list_destroy(committed);
-	rd_kafka_topic_partition_list_destroy(ends);
+			 "older than the group already gave until it has caught up (X-Pledged-Lag); "
+			 "nothing of them is committed to the group until it is learned (asked again "
+			 "every %d ms)",
+			 rd_kafka_err2str(err), RECHECK_MS);
+}
+
+void consumer_recheck_unknown(struct consumer *c)
+{
+	if (c->unknown->cnt == 0 || c->brokers_down || c->now_ms < c->unknown_check_at_ms)
+		return;
+	c->unknown_check_at_ms = c->now_ms + RECHECK_MS;
+	rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_copy(c->unknown);
+	if (!learn(c, ask, RECHECK_WAIT_MS))
+		log_info("learned how far the consumer group had read the partitions held; their "
+			 "progress is committed to it again");
+	rd_kafka_topic_partition_list_destroy(ask);
 }
 
 void consumer_caught_up_to(struct consumer *c, const char *topic, int32_t partition, int64_t next)
 {
+	rd_kafka_topic_partition_t *unknown =
+		rd_kafka_topic_partition_list_find(c->unknown, topic, partition);
+	if (unknown)
+		unknown->offset = next;
 	const rd_kafka_topic_partition_t *p =
 		rd_kafka_topic_partition_list_find(c->behind, topic, partition);
 	if (!p || next < p->offset)
@@ -90,10 +135,12 @@ void consumer_caught_up_to(struct consumer *c, const char *topic, int32_t partit
 
 void consumer_forget_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts)
 {
-	for (int i = 0; i < parts->cnt; i++)
+	for (int i = 0; i < parts->cnt; i++) {
 		if (rd_kafka_topic_partition_list_find(c->behind, parts->elems[i].topic,
 						       parts->elems[i].partition))
 			mark(c, parts->elems[i].topic, parts->elems[i].partition, -1);
+		known(c, parts->elems[i].topic, parts->elems[i].partition);
+	}
 }
 
 void consumer_drop_behind(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
@@ -101,7 +148,9 @@ void consumer_drop_behind(struct consumer *c, rd_kafka_topic_partition_list_t *p
 	for (int i = parts->cnt - 1; i >= 0; i--) {
 		const rd_kafka_topic_partition_t *mark = rd_kafka_topic_partition_list_find(
 			c->behind, parts->elems[i].topic, parts->elems[i].partition);
-		if (mark && parts->elems[i].offset < mark->offset)
+		if ((mark && parts->elems[i].offset < mark->offset) ||
+		    rd_kafka_topic_partition_list_find(c->unknown, parts->elems[i].topic,
+						       parts->elems[i].partition))
 			rd_kafka_topic_partition_list_del_by_idx(parts, i);
 	}
 }

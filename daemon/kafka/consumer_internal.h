@@ -26,6 +26,7 @@
 
 #define RECHECK_MS 2000 /* lost partitions and down brokers */
 #define WATERMARK_TIMEOUT_MS 2000 /* the longest wait for where a partition starts */
+#define RECHECK_WAIT_MS 200 /* the loop's longest wait when it asks again */
 #define REJECTION_SUMMARY_MS 10000
 #define COMMIT_WAIT_MS 1000 /* the longest wait for the group's answer to a commit */
 
@@ -84,6 +85,11 @@ struct consumer {
 	/* Held partitions behind the group's committed offset (offset): their
 	 * campaigns wait until this data dir reaches it (consumer_catch_up.c). */
 	rd_kafka_topic_partition_list_t *behind;
+	/* Held partitions whose group offset could not be learned at the
+	 * assignment (offset: where this data dir stands): nothing of them is
+	 * committed until it is (consumer_recheck_unknown). */
+	rd_kafka_topic_partition_list_t *unknown;
+	int64_t unknown_check_at_ms;
 	int fatal;
 
 	int64_t lag_refresh_at_ms;
@@ -149,16 +155,18 @@ void consumer_resume_all_at_stored(struct consumer *c);
  * instance read further), so that their campaigns wait until caught up.
  */
 void consumer_note_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts);
+/* Every RECHECK_MS, asks again the group offsets not learned at the assignment. */
+void consumer_recheck_unknown(struct consumer *c);
 /* This data dir now stands at next in topic/partition: caught up when that reaches the mark. */
 void consumer_caught_up_to(struct consumer *c, const char *topic, int32_t partition, int64_t next);
 /* The partitions of parts are no longer held: their marks go. */
 void consumer_forget_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts);
 /*
  * Removes from parts, offsets about to be committed to the group, those of
- * partitions behind that do not reach their mark: committed, they would
- * lower the group's offset below what the last holder gave, and whoever
- * holds them next (this instance restarted, too) would not know it is
- * behind.
+ * partitions behind that do not reach their mark, and of partitions whose
+ * group offset is not known: committed, they could lower the group's
+ * offset below what the last holder gave, and whoever holds them next (this
+ * instance restarted, too) would not know it is behind.
  */
 void consumer_drop_behind(struct consumer *c, rd_kafka_topic_partition_list_t *parts);
 

@@ -1,10 +1,12 @@
 /*
  * test_faults.c — the consumer under failure, over TCP against the mock
  * cluster: a broker down and up, a whole cluster down and up, injected
- * Fetch/OffsetCommit/Heartbeat errors, offset commits answered late, a data
- * dir that refuses writes for a while, a broker that restarted empty (new
+ * Fetch/OffsetCommit/Heartbeat errors, offset commits answered late or
+ * refused, the group's offsets unreadable at an assignment, a data dir that
+ * refuses writes for a while, a broker that restarted empty (new
  * incarnation, and the same incarnation id with a shorter log), and data
- * deleted by retention before it was read. Totals must stay exact, and nothing may be skipped silently.
+ * deleted by retention before it was read. Totals must stay exact, and
+ * nothing may be skipped silently.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,6 +336,70 @@ static void test_refused_commits(void)
 	for (int i = 0; i < PARTITIONS; i++)
 		feed_send(e.producer, &f[i], f[i].count);
 	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK_INT(kt_runner_stop(&r), 0);
+	for (int i = 0; i < PARTITIONS; i++) {
+		CHECK(kt_check_campaign(e.st, &f[i].expect));
+		kt_events_free(f[i].evs, f[i].count);
+	}
+	kt_env_stop(&e);
+}
+
+/* Commits offsets for the group, as an instance that read that far would have. */
+static void commit_for_group(const char *brokers, const char *group, int n, const int64_t *offsets)
+{
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	char err[256];
+	CHECK_INT(rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof err), 0);
+	CHECK_INT(rd_kafka_conf_set(c, "group.id", group, err, sizeof err), 0);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+	CHECK(rk != NULL);
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+	for (int i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(parts, KT_TOPIC, i)->offset = offsets[i];
+	CHECK_INT(rd_kafka_commit(rk, parts, 0), 0);
+	rd_kafka_topic_partition_list_destroy(parts);
+	rd_kafka_destroy(rk);
+}
+
+/*
+ * The group's offsets cannot be read when the partitions are assigned (the
+ * coordinator answers every OffsetFetch "loading"): the campaigns are
+ * answered at once, as documented, but nothing of those partitions may be
+ * committed until the group's offsets are learned, or the batches of this
+ * data dir, behind another instance's, would lower them.
+ */
+static void test_unknown_group_offsets(void)
+{
+	struct kt_env e;
+	int64_t ends[PARTITIONS] = {0}, ahead[PARTITIONS], committed[PARTITIONS];
+	struct feed f[PARTITIONS];
+	struct kt_runner r;
+	kt_env_start(&e, 1, PARTITIONS, "unknown-offsets");
+	e.opt.partitioner = partitioner_named(PARTITIONER_DEFAULT); /* catch-up marks */
+	for (int i = 0; i < PARTITIONS; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "uo-%d", i);
+		feed_init(&f[i], id, 20, i, ends);
+		feed_send(e.producer, &f[i], f[i].count / 2);
+		ahead[i] = ends[i] + 5; /* where another instance had read to */
+	}
+	commit_for_group(e.cluster.bootstraps, "unknown-offsets", PARTITIONS, ahead);
+	rd_kafka_resp_err_t loading[1000];
+	for (int i = 0; i < 1000; i++)
+		loading[i] = RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+	rd_kafka_mock_push_request_errors_array(e.cluster.mc, 9 /* OffsetFetch */, 1000, loading);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	rd_kafka_mock_clear_request_errors(e.cluster.mc, 9);
+	group_offsets(e.cluster.bootstraps, "unknown-offsets", PARTITIONS, committed);
+	for (int i = 0; i < PARTITIONS; i++)
+		CHECK_INT(committed[i], ahead[i]);
+	/* Learned at last (asked again every 2 s): the data dir, ahead of the
+	 * group once the rest is read, is committed. */
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(e.producer, &f[i], f[i].count);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK(group_reaches(e.cluster.bootstraps, "unknown-offsets", ends));
 	CHECK_INT(kt_runner_stop(&r), 0);
 	for (int i = 0; i < PARTITIONS; i++) {
 		CHECK(kt_check_campaign(e.st, &f[i].expect));
@@ -708,6 +774,7 @@ int main(int argc, char **argv)
 		{"brokers", test_broker_faults},
 		{"slow-commits", test_slow_commits},
 		{"refused-commits", test_refused_commits},
+		{"unknown-offsets", test_unknown_group_offsets},
 	};
 	const char *only = argc > 1 ? argv[1] : "";
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)

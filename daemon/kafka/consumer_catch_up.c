@@ -2,16 +2,18 @@
  * consumer_catch_up.c — partitions assigned behind what the group had read.
  * A partition that comes back to this instance, or reaches a new one,
  * resumes from this data dir's own offset, while the instance that held it
- * meanwhile went further and committed that to the group (consumer_tell_group
- * commits every batch). Until this data dir reaches the committed offset,
- * its figures for the partition's campaigns are older than those the group
- * already gave readers: they wait (503 catching_up, ownership_set_behind)
- * rather than go backwards behind a load balancer, and this instance
- * commits none of its own progress in them until then, which would lower
- * the group's offset. An instance that restarts alone after a clean stop
- * resumes where it committed itself, and is not held back; after a kill -9,
- * only until it has read again the batches it told the group of and had not
- * written. See consumer_internal.h.
+ * meanwhile went further and committed that to the group
+ * (consumer_tell_group commits every batch). Until this data dir reaches
+ * the committed offset, its figures for the partition's campaigns are
+ * older than those the group already gave readers: they wait (503
+ * catching_up, ownership_set_behind) rather than go backwards behind a load
+ * balancer, and this instance commits none of its own progress in them
+ * until then, which would lower the group's offset; nor of a partition
+ * whose group offset could not be read at the assignment, until it is. An
+ * instance that restarts alone after a clean stop resumes where it
+ * committed itself, and is not held back; after a kill -9, only until it
+ * has read again the batches it told the group of and had not written.
+ * See consumer_internal.h.
  */
 #include "consumer_internal.h"
 
@@ -51,29 +53,30 @@ static rd_kafka_resp_err_t learn(struct consumer *c, const rd_kafka_topic_partit
 	rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, committed, timeout_ms);
 	if (!err)
 		err = broker_offsets(c->rk, ends, RD_KAFKA_OFFSET_END, timeout_ms);
+	rd_kafka_resp_err_t unlearned = err;
 	for (int i = 0; i < parts->cnt; i++) {
 		const rd_kafka_topic_partition_t *p = &parts->elems[i];
+		bool learned = !err && !committed->elems[i].err;
 		int64_t from = p->offset, target = committed->elems[i].offset;
 		/* A committed offset past the partition's end is another
 		 * incarnation's: reaching the end is all there is to catch up. */
-		if (!err && !ends->elems[i].err && target > ends->elems[i].offset)
+		if (learned && !ends->elems[i].err && target > ends->elems[i].offset)
 			target = ends->elems[i].offset;
-		bool behind = !err && !committed->elems[i].err && from >= 0 && from < target;
+		bool behind = learned && from >= 0 && from < target;
 		mark(c, p->topic, p->partition, behind ? target : -1);
 		/* Not learned: its commits could lower the group's offset below
 		 * the last holder's, so none is made until it is. */
 		known(c, p->topic, p->partition);
-		if (err || committed->elems[i].err) {
+		if (!learned) {
 			rd_kafka_topic_partition_list_add(c->unknown, p->topic, p->partition)->offset =
 				from;
-			if (!err)
-				err = committed->elems[i].err;
+			if (!unlearned)
+				unlearned = committed->elems[i].err;
 		}
 		/* Ahead of the group (its commits were refused, then the partition
 		 * was not read again): the group is told, as after a batch, or the
 		 * next holder would wait only that far. */
-		if (!err && !committed->elems[i].err && from >= 0 &&
-		    from > committed->elems[i].offset &&
+		if (learned && from >= 0 && from > committed->elems[i].offset &&
 		    (ends->elems[i].err || from <= ends->elems[i].offset)) {
 			rd_kafka_topic_partition_list_del(c->commits_owed, p->topic, p->partition);
 			rd_kafka_topic_partition_list_add(c->commits_owed, p->topic, p->partition)
@@ -88,7 +91,7 @@ static rd_kafka_resp_err_t learn(struct consumer *c, const rd_kafka_topic_partit
 	}
 	rd_kafka_topic_partition_list_destroy(committed);
 	rd_kafka_topic_partition_list_destroy(ends);
-	return err;
+	return unlearned;
 }
 
 void consumer_note_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts)

@@ -110,7 +110,9 @@ void consumer_note_behind(struct consumer *c, const rd_kafka_topic_partition_lis
 
 void consumer_recheck_unknown(struct consumer *c)
 {
-	if (c->unknown->cnt == 0 || c->brokers_down || c->now_ms < c->unknown_check_at_ms)
+	/* Lost, they are nobody's until the next assignment asks anew. */
+	if (c->unknown->cnt == 0 || c->brokers_down || c->assignment_lost ||
+	    c->now_ms < c->unknown_check_at_ms)
 		return;
 	c->unknown_check_at_ms = c->now_ms + RECHECK_MS;
 	rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_copy(c->unknown);

@@ -148,24 +148,23 @@ static void set_offset(rd_kafka_topic_partition_list_t *list, const char *topic,
 static bool read_answer(struct consumer *c, rd_kafka_event_t *ev)
 {
 	c->commits_unanswered--;
-	rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
-	bool taken = !err;
+	rd_kafka_resp_err_t err = rd_kafka_event_error(ev), why = err;
 	const rd_kafka_topic_partition_list_t *parts = rd_kafka_event_topic_partition_list(ev);
 	for (int i = 0; parts && i < parts->cnt; i++) {
 		const rd_kafka_topic_partition_t *p = &parts->elems[i];
 		const rd_kafka_topic_partition_t *last =
 			rd_kafka_topic_partition_list_find(c->commits_sent, p->topic, p->partition);
-		if (p->err)
-			taken = false;
+		if (!why)
+			why = p->err;
 		if ((err || p->err) && last && last->offset == p->offset)
 			set_offset(c->commits_owed, p->topic, p->partition, p->offset);
 	}
-	if (!taken)
+	if (why)
 		log_debug("Kafka offset commit refused: %s (sent again; offsets are safe in the data "
 			  "dir)",
-			  rd_kafka_err2str(err));
+			  rd_kafka_err2str(why));
 	rd_kafka_event_destroy(ev);
-	return taken;
+	return !why;
 }
 
 static void read_answers(struct consumer *c)

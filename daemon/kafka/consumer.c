@@ -359,18 +359,11 @@ void consumer_free(struct consumer *c)
 	}
 	batch_writer_stop(c->writer);
 	freeze_watch_stop(c->alive);
-	if (c->lost)
-		rd_kafka_topic_partition_list_destroy(c->lost);
-	if (c->starts)
-		rd_kafka_topic_partition_list_destroy(c->starts);
-	if (c->behind)
-		rd_kafka_topic_partition_list_destroy(c->behind);
-	if (c->unknown)
-		rd_kafka_topic_partition_list_destroy(c->unknown);
-	if (c->commits_sent)
-		rd_kafka_topic_partition_list_destroy(c->commits_sent);
-	if (c->commits_owed)
-		rd_kafka_topic_partition_list_destroy(c->commits_owed);
+	rd_kafka_topic_partition_list_t *lists[] = {c->lost,    c->starts,       c->behind,
+						     c->unknown, c->commits_sent, c->commits_owed};
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+		if (lists[i])
+			rd_kafka_topic_partition_list_destroy(lists[i]);
 	for (int i = 0; i < 2; i++) {
 		free(c->batches[i].held);
 		free(c->batches[i].msgs);

@@ -36,6 +36,16 @@ static void feed_init(struct feed *f, const char *id, int n, int partition, int6
 	f->ends = ends;
 }
 
+/* One feed per partition, campaign PREFIX-i of n events on partition i. */
+static void feeds_init(struct feed f[PARTITIONS], const char *prefix, int n, int64_t *ends)
+{
+	for (int i = 0; i < PARTITIONS; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "%s-%d", prefix, i);
+		feed_init(&f[i], id, n, i, ends);
+	}
+}
+
 static void feed_send(rd_kafka_t *p, struct feed *f, int upto)
 {
 	for (; f->sent < upto && f->sent < f->count; f->sent++) {
@@ -106,11 +116,7 @@ static void test_broker_faults(void)
 	struct feed f[PARTITIONS];
 	struct kt_runner r;
 	kt_env_start(&e, 3, PARTITIONS, "faults");
-	for (int i = 0; i < PARTITIONS; i++) {
-		char id[16];
-		snprintf(id, sizeof id, "bf-%d", i);
-		feed_init(&f[i], id, 40, i, ends);
-	}
+	feeds_init(f, "bf", 40, ends);
 	kt_runner_start(&r, e.st, &e.m, &e.opt);
 	for (int i = 0; i < PARTITIONS; i++)
 		feed_send(e.producer, &f[i], f[i].count / 4);
@@ -186,16 +192,22 @@ static void test_broker_faults(void)
 }
 
 /* The consumer group's offsets of topic's first n partitions, into out. */
-static void group_offsets(const char *brokers, const char *group, int n, int64_t *out)
+/* A client of group that joins nothing: it only reads or writes its offsets. */
+static rd_kafka_t *group_client(const char *brokers, const char *group)
 {
-	static const char *const conf[][2] = {{"enable.auto.commit", "false"}};
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
 	char err[256];
 	CHECK_INT(rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof err), 0);
 	CHECK_INT(rd_kafka_conf_set(c, "group.id", group, err, sizeof err), 0);
-	CHECK_INT(rd_kafka_conf_set(c, conf[0][0], conf[0][1], err, sizeof err), 0);
+	CHECK_INT(rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err), 0);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
 	CHECK(rk != NULL);
+	return rk;
+}
+
+static void group_offsets(const char *brokers, const char *group, int n, int64_t *out)
+{
+	rd_kafka_t *rk = group_client(brokers, group);
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
 	for (int i = 0; i < n; i++)
 		rd_kafka_topic_partition_list_add(parts, KT_TOPIC, i);
@@ -221,11 +233,7 @@ static void test_slow_commits(void)
 	struct kt_runner r;
 	kt_env_start(&e, 3, PARTITIONS, "slow-commits");
 	CHECK_INT(rd_kafka_mock_coordinator_set(e.cluster.mc, "group", "slow-commits", 1), 0);
-	for (int i = 0; i < PARTITIONS; i++) {
-		char id[16];
-		snprintf(id, sizeof id, "sc-%d", i);
-		feed_init(&f[i], id, 40, i, ends);
-	}
+	feeds_init(f, "sc", 40, ends);
 	kt_runner_start(&r, e.st, &e.m, &e.opt);
 	rd_kafka_mock_push_request_errors(e.cluster.mc, 8 /* OffsetCommit */, 1,
 					  RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE);
@@ -314,11 +322,7 @@ static void test_refused_commits(void)
 	struct kt_runner r;
 	kt_env_start(&e, 1, PARTITIONS, "refused-commits");
 	e.opt.partitioner = partitioner_named(PARTITIONER_DEFAULT); /* catch-up marks */
-	for (int i = 0; i < PARTITIONS; i++) {
-		char id[16];
-		snprintf(id, sizeof id, "rc-%d", i);
-		feed_init(&f[i], id, 20, i, ends);
-	}
+	feeds_init(f, "rc", 20, ends);
 	kt_runner_start(&r, e.st, &e.m, &e.opt);
 	for (int i = 0; i < PARTITIONS; i++)
 		feed_send(e.producer, &f[i], f[i].count / 4);
@@ -347,12 +351,7 @@ static void test_refused_commits(void)
 /* Commits offsets for the group, as an instance that read that far would have. */
 static void commit_for_group(const char *brokers, const char *group, int n, const int64_t *offsets)
 {
-	rd_kafka_conf_t *c = rd_kafka_conf_new();
-	char err[256];
-	CHECK_INT(rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof err), 0);
-	CHECK_INT(rd_kafka_conf_set(c, "group.id", group, err, sizeof err), 0);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
-	CHECK(rk != NULL);
+	rd_kafka_t *rk = group_client(brokers, group);
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
 	for (int i = 0; i < n; i++)
 		rd_kafka_topic_partition_list_add(parts, KT_TOPIC, i)->offset = offsets[i];
@@ -376,10 +375,8 @@ static void test_unknown_group_offsets(void)
 	struct kt_runner r;
 	kt_env_start(&e, 1, PARTITIONS, "unknown-offsets");
 	e.opt.partitioner = partitioner_named(PARTITIONER_DEFAULT); /* catch-up marks */
+	feeds_init(f, "uo", 20, ends);
 	for (int i = 0; i < PARTITIONS; i++) {
-		char id[16];
-		snprintf(id, sizeof id, "uo-%d", i);
-		feed_init(&f[i], id, 20, i, ends);
 		feed_send(e.producer, &f[i], f[i].count / 2);
 		ahead[i] = ends[i] + 5; /* where another instance had read to */
 	}

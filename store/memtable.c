@@ -28,10 +28,16 @@ static bool slot_free(const uint8_t *s)
 	return fp_is_zero((const struct fp *)s);
 }
 
-/* The home slot: the fingerprint's top bits, so homes rise with fingerprints. */
+/* A fingerprint's top bits, but those every key shares (memtable_init_shared). */
+static uint64_t home_bits(const struct memtable *m, const uint8_t *f)
+{
+	return fp_word(f, 0) << m->shared_bits;
+}
+
+/* The home slot: those bits' top ones, so homes rise with fingerprints. */
 static size_t home(const struct memtable *m, const uint8_t *f)
 {
-	return (size_t)(fp_word(f, 0) >> m->shift);
+	return (size_t)(home_bits(m, f) >> m->shift);
 }
 
 static int alloc_slots(struct memtable *m, unsigned bits)
@@ -46,7 +52,15 @@ static int alloc_slots(struct memtable *m, unsigned bits)
 int memtable_init(struct memtable *m, size_t value_size)
 {
 	m->entry_size = FP_SIZE + value_size;
+	m->shared_bits = 0;
 	return alloc_slots(m, INITIAL_BITS);
+}
+
+int memtable_init_shared(struct memtable *m, size_t value_size, unsigned shared_bits)
+{
+	int rc = memtable_init(m, value_size);
+	m->shared_bits = shared_bits;
+	return rc;
 }
 
 void memtable_deinit(struct memtable *m)
@@ -113,7 +127,7 @@ static bool place(const struct memtable *m, unsigned bits, uint32_t *to)
 {
 	size_t end = ((size_t)1 << bits) + TAIL, next = 0, k = 0;
 	for (const uint8_t *e = memtable_next(m, NULL); e; e = memtable_next(m, e)) {
-		size_t at = (size_t)(fp_word(e, 0) >> (64 - bits));
+		size_t at = (size_t)(home_bits(m, e) >> (64 - bits));
 		if (at < next)
 			at = next;
 		if (at >= end)

@@ -26,10 +26,17 @@ struct memtable {
 	unsigned shift;    /* 64 − log2(capacity): a fingerprint's top word >> shift is its home */
 	size_t count;
 	size_t entry_size; /* FP_SIZE + the value's size */
+	unsigned shared_bits; /* top fingerprint bits every key shares, left out of homes */
 };
 
 /* An empty table for values of value_size bytes. 0 or PL_ENOMEM. */
 int memtable_init(struct memtable *m, size_t value_size);
+/*
+ * The same for keys that all share their top shared_bits bits (a
+ * partition of keys by those bits): homes are taken from the bits after
+ * them, so the keys spread over the whole table and still read in order.
+ */
+int memtable_init_shared(struct memtable *m, size_t value_size, unsigned shared_bits);
 void memtable_deinit(struct memtable *m);
 
 /* The value stored for f, or NULL. Valid until the table next changes. */

@@ -17,6 +17,8 @@
  *   state, log order    the model in log order, tables sized in advance
  *   state, partitioned  the same model scattered by key, tables the size
  *                       of --bucket entries (scatters included)
+ *   the bulk rules      proj_bulk_apply(): the rules themselves, applied
+ *                       kind by kind in partitions of --bucket items
  *   history rows        one row an entry put in key order with MDB_APPEND
  *                       into a fresh LMDB file (its keys' sort apart)
  *
@@ -36,6 +38,7 @@
 #include "decoded.h"
 #include "evlog.h"
 #include "memtable.h"
+#include "proj_bulk.h"
 
 static double now_s(void)
 {
@@ -55,6 +58,7 @@ struct entry {
 
 struct log_copy {
 	struct entry *e;
+	struct proj_bulk_entry *bulk; /* the same entries, as proj_bulk takes them */
 	size_t n, refunds;
 };
 
@@ -74,6 +78,7 @@ static int copy_entry(const struct evlog_entry *le, void *arg)
 	decode_event(&d, le->raw, le->raw_len, NULL, 0);
 	if (d.rc)
 		return PL_ECORRUPT;
+	proj_bulk_entry_of(&lc->bulk[lc->n], &d.ev, &d.keys, le->seq);
 	struct entry *e = &lc->e[lc->n++];
 	*e = (struct entry){.seq = le->seq, .amount = pl_event_int(&d.ev, PL_F_AMOUNT),
 			    .at = pl_event_int(&d.ev, PL_F_AT), .type = (uint8_t)d.ev.type,
@@ -615,8 +620,9 @@ int main(int argc, char **argv)
 	struct store *st = fixture_store(dir, sizeof dir, 0);
 	bench_fill_log(st, events, "partition_probe");
 	snprintf(history_path, sizeof history_path, "%s/history-probe.mdb", dir);
-	struct log_copy lc = {.e = malloc(events * sizeof(struct entry))};
-	if (!lc.e) {
+	struct log_copy lc = {.e = malloc(events * sizeof(struct entry)),
+			      .bulk = malloc(events * sizeof(struct proj_bulk_entry))};
+	if (!lc.e || !lc.bulk) {
 		fprintf(stderr, "partition_probe: out of memory\n");
 		return 1;
 	}
@@ -629,7 +635,7 @@ int main(int argc, char **argv)
 	state_init(&in_order, sizeof(struct pledge_by_entry));
 	state_init(&by_key, sizeof(struct pledge_by_key));
 	double scan = 1e9, walk = 1e9, walk2 = 1e9, ordered = 1e9, parted = 1e9, sort = 1e9,
-	       put = 1e9;
+	       put = 1e9, bulk = 1e9;
 	struct entry *spare = malloc(events * sizeof(struct entry));
 	if (!spare) {
 		fprintf(stderr, "partition_probe: out of memory\n");
@@ -680,6 +686,16 @@ int main(int argc, char **argv)
 				in_order.digest == by_key.digest ? "equal" : "differ");
 			return 1;
 		}
+		struct proj_bulk b;
+		t0 = now_s();
+		rc = proj_bulk_apply(&b, lc.bulk, lc.n, bucket);
+		keep_least(&bulk, now_s() - t0);
+		if (rc) {
+			fprintf(stderr, "partition_probe: the bulk rules stopped at entry %llu: %s\n",
+				(unsigned long long)b.stopped_at, b.why ? b.why : pl_strerror(rc));
+			return 1;
+		}
+		proj_bulk_free(&b);
 		double s, p;
 		put_history(&lc, history_path, &s, &p);
 		keep_least(&sort, s);
@@ -694,6 +710,8 @@ int main(int argc, char **argv)
 	printf("  state, log order        %6.0f\n", ordered * ns);
 	printf("  state, partitioned      %6.0f (pledges: scatter %.0f, apply %.0f; nets and comments: scatter %.0f, apply %.0f)\n",
 	       parted * ns, phases[0] * ns, phases[1] * ns, phases[2] * ns, phases[3] * ns);
+	printf("  the bulk rules          %6.0f (proj_bulk_apply: every rule and pass, the history's rows and the state sorted)\n",
+	       bulk * ns);
 	printf("  history rows, put       %6.0f (MDB_APPEND, one transaction)\n", put * ns);
 	printf("  history keys, qsort     %6.0f (all keys at once: an upper bound)\n", sort * ns);
 	state_deinit(&in_order);
@@ -705,6 +723,7 @@ int main(int argc, char **argv)
 	free(pt.refund_supporter);
 	free(pt.refund_backer);
 	free(lc.e);
+	free(lc.bulk);
 	free(spare);
 	fixture_close(st);
 	fixture_remove(dir);

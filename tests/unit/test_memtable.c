@@ -8,7 +8,9 @@
  * the table's first slot and run into its tail. Random puts, updates and
  * removals, the table growing as it goes (once by reserving room for many
  * more entries at once); after each round every key's value, the count, and
- * the walk in order must equal the model. A table of 2 MiB or more starts
+ * the walk in order must equal the model. A fourth set shares its top 12
+ * bits, as a partition of keys does (memtable_init_shared): its entries
+ * must still spread over the whole table. A table of 2 MiB or more starts
  * on a huge page boundary however it grew (big_alloc.h).
  */
 #include <stdlib.h>
@@ -41,7 +43,8 @@ static void put_word(uint8_t *p, uint64_t w)
 		p[i] = (uint8_t)(w >> (56 - 8 * i));
 }
 
-enum key_set { ORDINARY, CROWDED, AT_THE_ENDS };
+enum key_set { ORDINARY, CROWDED, AT_THE_ENDS, SHARED };
+#define SHARED_BITS 12
 
 static void make_keys(enum key_set set)
 {
@@ -51,6 +54,8 @@ static void make_keys(enum key_set set)
 			put_word(keys[k].b, (rnd() % 16) << 60);
 		else if (set == AT_THE_ENDS && k % 32 == 0) /* the first or last 1/256 */
 			put_word(keys[k].b, k % 64 ? rnd() >> 8 : UINT64_MAX - (rnd() >> 8));
+		else if (set == SHARED) /* one partition of 4,096 */
+			put_word(keys[k].b, (UINT64_C(0xabc) << 52) | (rnd() >> SHARED_BITS));
 	}
 }
 
@@ -95,7 +100,7 @@ static void run(enum key_set set, const char *name)
 	make_keys(set);
 	memset(present, 0, sizeof present);
 	struct memtable m;
-	CHECK_INT(memtable_init(&m, VALUE), 0);
+	CHECK_INT(memtable_init_shared(&m, VALUE, set == SHARED ? SHARED_BITS : 0), 0);
 	int bad = 0, failed_puts = 0;
 	for (int op = 1; op <= OPS; op++) {
 		/* Mostly puts while filling, then as many removals: the table both
@@ -122,7 +127,21 @@ static void run(enum key_set set, const char *name)
 			bad += compare(&m);
 		}
 	}
-	fprintf(stderr, "%s: %zu entries left, %zu home slots\n", name, m.count, m.capacity);
+	/* How far an entry sits from its home: short unless the homes crowd. */
+	size_t furthest = 0;
+	unsigned shared = set == SHARED ? SHARED_BITS : 0;
+	for (const uint8_t *p = memtable_next(&m, NULL); p; p = memtable_next(&m, p)) {
+		uint64_t w = 0;
+		for (int i = 0; i < 8; i++)
+			w = w << 8 | p[i];
+		size_t at = (size_t)(p - m.slots) / m.entry_size, home = (size_t)((w << shared) >> m.shift);
+		if (at - home > furthest)
+			furthest = at - home;
+	}
+	if (set != CROWDED)
+		CHECK(furthest < 64);
+	fprintf(stderr, "%s: %zu entries left, %zu home slots, furthest %zu from home\n", name,
+		m.count, m.capacity, furthest);
 	CHECK_INT(failed_puts, 0);
 	CHECK_INT(bad, 0);
 	memtable_clear(&m);
@@ -156,6 +175,7 @@ int main(void)
 	run(ORDINARY, "ordinary");
 	run(CROWDED, "crowded");
 	run(AT_THE_ENDS, "at the ends");
+	run(SHARED, "sharing their top bits");
 	grown_on_huge_page_boundaries();
 	return check_done();
 }

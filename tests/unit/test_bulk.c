@@ -1,0 +1,416 @@
+/*
+ * test_bulk.c — the rules applied in bulk decide what they decide in log order.
+ *
+ * For each seed, a random log of every event type the bulk rules take
+ * (campaigns opened and closed, pledges in two currencies, partial and full
+ * refunds, comments by backers and others, removals, times out of order
+ * and before openings; what the rules refuse stays out of the log) is
+ * ingested into a data dir. proj_bulk_apply() on that log, in partitions
+ * of 16 items and in one, must then give every entry the history row, every
+ * key of the state index the value, and every currency the platform totals
+ * that a replay of the same log in order gives. Then each entry the rules
+ * would refuse, added to the good log, must stop it at that entry.
+ */
+#include <stdint.h>
+
+#include "bytes.h"
+#include "check.h"
+#include "fixture.h"
+#include "proj_bulk.h"
+#include "proj_history_cursor.h"
+#include "replay.h"
+
+#define T0 INT64_C(1578132000000)
+#define HOUR INT64_C(3600000)
+enum { CAMPAIGNS = 40, SUPPORTERS = 10, EVENTS = 4000 };
+
+static uint64_t rng_state;
+
+static int rnd_below(int n)
+{
+	rng_state = rng_state * 6364136223846793005u + 1442695040888963407u;
+	return (int)((rng_state >> 33) % (uint64_t)n);
+}
+
+/* Ingests a random mix; the rules refuse some of it, as they would a gateway's. */
+static void feed(struct store *st, unsigned seed)
+{
+	int refused = 0;
+	int campaigns = 0, pledges = 0, comments = 0;
+	unsigned backers[CAMPAIGNS] = {0}; /* bit s: supporter s pledged there */
+	static int pledge_campaign[EVENTS], pledge_amount[EVENTS], comment_campaign[EVENTS];
+	char json[512];
+	rng_state = seed;
+	int64_t t = T0;
+	for (int id = 1; id <= EVENTS; id++) {
+		int r = rnd_below(100);
+		int c = campaigns ? rnd_below(campaigns) : 0, s = rnd_below(SUPPORTERS);
+		int64_t at = (t += rnd_below(3) * HOUR) + (rnd_below(14) - 10) * HOUR;
+		const char *cur = c % 3 ? "GBP" : "EUR";
+		if (r < 5 || campaigns == 0) {
+			if (campaigns == CAMPAIGNS)
+				continue;
+			c = campaigns++;
+			snprintf(json, sizeof json,
+				 "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"e%d\",\"at\":%lld,"
+				 "\"campaign\":\"c%d\",\"title\":\"T\",\"owner\":\"O\",\"currency\":\"%s\"}",
+				 id, (long long)at, c, c % 3 ? "GBP" : "EUR");
+		} else if (r < 45) {
+			backers[c] |= 1u << s;
+			pledge_campaign[pledges] = c;
+			pledge_amount[pledges] = 1 + rnd_below(500);
+			snprintf(json, sizeof json,
+				 "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"e%d\",\"at\":%lld,"
+				 "\"campaign\":\"c%d\",\"pledge\":\"p%d\",\"supporter\":\"s%d\","
+				 "\"amount\":%d,\"currency\":\"%s\"}",
+				 id, (long long)at, c, pledges, s, pledge_amount[pledges],
+				 rnd_below(30) ? cur : "USD");
+			pledges++;
+		} else if (r < 60 && pledges) {
+			int p = rnd_below(pledges);
+			snprintf(json, sizeof json,
+				 "{\"v\":1,\"type\":\"pledge.refunded\",\"id\":\"e%d\",\"at\":%lld,"
+				 "\"campaign\":\"c%d\",\"pledge\":\"p%d\",\"amount\":%d}",
+				 id, (long long)at, rnd_below(8) ? pledge_campaign[p] : c, p,
+				 rnd_below(2) ? pledge_amount[p] : 1 + rnd_below(300));
+		} else if (r < 82) {
+			/* Mostly by someone who pledged there (a refund may have undone it). */
+			for (int k = 0; k < 8 && !(backers[c] & (1u << s)); k++)
+				s = rnd_below(SUPPORTERS);
+			comment_campaign[comments] = c;
+			snprintf(json, sizeof json,
+				 "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"e%d\",\"at\":%lld,"
+				 "\"campaign\":\"c%d\",\"comment\":\"k%d\",\"supporter\":\"s%d\","
+				 "\"text\":\"hi\"}",
+				 id, (long long)at, c, rnd_below(10) ? comments++ : rnd_below(comments + 1), s);
+		} else if (r < 92 && comments) {
+			int k = rnd_below(comments);
+			snprintf(json, sizeof json,
+				 "{\"v\":1,\"type\":\"comment.removed\",\"id\":\"e%d\",\"at\":%lld,"
+				 "\"campaign\":\"c%d\",\"comment\":\"k%d\"}",
+				 id, (long long)at, rnd_below(8) ? comment_campaign[k] : c, k);
+		} else if (r < 94 && rnd_below(8) == 0) {
+			snprintf(json, sizeof json,
+				 "{\"v\":1,\"type\":\"campaign.closed\",\"id\":\"e%d\",\"at\":%lld,"
+				 "\"campaign\":\"c%d\"}",
+				 id, (long long)at, c);
+		} else {
+			continue;
+		}
+		refused += fixture_ingest(st, json) > 0;
+	}
+	CHECK(refused > EVENTS / 20);
+}
+
+/* The log as the bulk rules take it, with each entry's campaign id for its history key. */
+struct log_copy {
+	struct proj_bulk_entry *e;
+	char (*campaign)[16];
+	size_t n, cap;
+};
+
+static int copy_entry(const struct evlog_entry *le, void *arg)
+{
+	struct log_copy *lc = arg;
+	struct decoded d;
+	d.keys = (struct proj_keys){0}; /* an event's keys are set for its fields only */
+	decode_event(&d, le->raw, le->raw_len, NULL, 0);
+	if (d.rc || lc->n == lc->cap)
+		return PL_ECORRUPT;
+	struct pl_str c = pl_event_str(&d.ev, PL_F_CAMPAIGN);
+	proj_bulk_entry_of(&lc->e[lc->n], &d.ev, &d.keys, le->seq);
+	snprintf(lc->campaign[lc->n++], sizeof lc->campaign[0], "%.*s", (int)c.len, c.ptr);
+	return 0;
+}
+
+static void copy_log(struct store *st, struct log_copy *lc)
+{
+	struct store_txn t;
+	lc->cap = EVENTS + 16;
+	lc->n = 0;
+	lc->e = calloc(lc->cap, sizeof *lc->e);
+	lc->campaign = calloc(lc->cap, sizeof *lc->campaign);
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(evlog_each(&t, 1, copy_entry, lc, NULL), 0);
+	store_abort(&t);
+}
+
+/* --- the replay in log order, side by side --- */
+
+struct kind_walk {
+	const struct proj_bulk_table *bulk;
+	size_t i;
+	int differ;
+};
+
+static int compare_entry(const struct fp *f, const void *value, void *arg)
+{
+	struct kind_walk *w = arg;
+	const uint8_t *b = w->bulk->entries + w->i * w->bulk->entry_size;
+	if (w->i++ >= w->bulk->count || memcmp(b, f->b, FP_SIZE) ||
+	    memcmp(b + FP_SIZE, value, w->bulk->entry_size - FP_SIZE))
+		w->differ++;
+	return 0;
+}
+
+static const struct log_copy *sort_log;
+static const struct proj_bulk *sort_bulk;
+
+static size_t row_key(size_t i, uint8_t key[PROJ_KEY_MAX])
+{
+	const char *c = sort_log->campaign[i];
+	return proj_timed_key(key, (struct pl_str){c, strlen(c)}, sort_bulk->rows[i].at,
+			      sort_log->e[i].seq);
+}
+
+static int by_row_key(const void *a, const void *b)
+{
+	uint8_t ka[PROJ_KEY_MAX], kb[PROJ_KEY_MAX];
+	size_t la = row_key(*(const size_t *)a, ka), lb = row_key(*(const size_t *)b, kb);
+	return proj_key_cmp(ka, la, kb, lb);
+}
+
+/* Every history row of slot a of the replay against the bulk's, in key order. */
+static void compare_history(struct store_txn *t, const struct log_copy *lc,
+			    const struct proj_bulk *b)
+{
+	size_t *order = calloc(lc->n, sizeof *order);
+	for (size_t i = 0; i < lc->n; i++)
+		order[i] = i;
+	sort_log = lc;
+	sort_bulk = b;
+	qsort(order, lc->n, sizeof *order, by_row_key);
+	struct proj_staged staged;
+	struct proj_history_cursor c;
+	proj_staged_init(&staged);
+	CHECK_INT(proj_staged_sync(&staged, t, STORE_SLOT_A), 0);
+	CHECK_INT(proj_history_cursor_open(&c, t, store_slot_db(STORE_SLOT_A, SLOT_HISTORY), &staged,
+					   NULL, 0),
+		  0);
+	size_t i = 0, differ = 0;
+	MDB_val k, v;
+	for (; proj_history_cursor_get(&c, &k, &v) == 0; proj_history_cursor_next(&c), i++) {
+		uint8_t key[PROJ_KEY_MAX], val[PROJ_HISTORY_MAX];
+		if (i == lc->n) {
+			differ++;
+			break;
+		}
+		size_t klen = row_key(order[i], key);
+		size_t vlen = proj_history_encode(val, &b->rows[order[i]].h);
+		if (klen != k.mv_size || memcmp(key, k.mv_data, klen) || vlen != v.mv_size ||
+		    memcmp(val, v.mv_data, vlen))
+			differ++;
+	}
+	CHECK_INT(i, lc->n);
+	CHECK_INT(differ, 0);
+	proj_history_cursor_close(&c);
+	proj_staged_deinit(&staged);
+	free(order);
+}
+
+struct platform_walk {
+	const struct proj_bulk *b;
+	size_t seen;
+	int differ;
+};
+
+static int compare_platform(const char currency[3], const struct proj_platform *p, void *arg)
+{
+	struct platform_walk *w = arg;
+	w->seen++;
+	for (size_t i = 0; i < w->b->nplatform; i++)
+		if (memcmp(w->b->platform[i].currency, currency, 3) == 0)
+			return memcmp(&w->b->platform[i].p, p, sizeof *p) ? (w->differ++, 0) : 0;
+	w->differ++;
+	return 0;
+}
+
+/* The bulk's decisions against a replay of st's log in order into a scratch data dir. */
+static void compare_with_replay(struct store *st, const struct log_copy *lc,
+				const struct proj_bulk *b)
+{
+	char dir[256];
+	struct store *scratch;
+	struct store_txn src, t;
+	struct slot out;
+	struct replay_report rep;
+	struct store_options so = {.create = true, .no_sync = true};
+	struct replay_options ro = {0};
+	fixture_tmpdir(dir, sizeof dir);
+	CHECK_INT(store_open(&scratch, dir, &so), 0);
+	CHECK_INT(store_read_begin(st, &src), 0);
+	CHECK_INT(replay_scratch(&src, scratch, &ro, &out, &rep), 0);
+	CHECK_INT(rep.result.outcome, REPLAY_OK);
+	CHECK_INT(store_read_begin(scratch, &t), 0);
+	for (int k = 0; k < PROJ_KIND_COUNT; k++) {
+		struct kind_walk w = {&b->state[k], 0, 0};
+		CHECK_INT(index_each(&out.ix, &t, SLOT_K_PROJ + k, compare_entry, &w), 0);
+		CHECK_INT(w.i, b->state[k].count);
+		CHECK_INT(w.differ, 0);
+		CHECK(b->state[k].count > 0);
+	}
+	compare_history(&t, lc, b);
+	struct platform_walk pw = {b, 0, 0};
+	CHECK_INT(proj_platform_each(&t, STORE_SLOT_A, compare_platform, &pw), 0);
+	CHECK_INT(pw.seen, b->nplatform);
+	CHECK_INT(pw.differ, 0);
+	store_abort(&t);
+	slot_close(&out);
+	store_abort(&src);
+	store_close(scratch);
+	store_remove_dir(dir);
+}
+
+/* Whether two bulk outcomes of one log are the same. */
+static bool same_bulk(const struct proj_bulk *a, const struct proj_bulk *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t va[PROJ_HISTORY_MAX], vb[PROJ_HISTORY_MAX];
+		size_t la = proj_history_encode(va, &a->rows[i].h);
+		if (a->rows[i].at != b->rows[i].at || la != proj_history_encode(vb, &b->rows[i].h) ||
+		    memcmp(va, vb, la))
+			return false;
+	}
+	if (a->nplatform != b->nplatform)
+		return false;
+	for (size_t i = 0; i < a->nplatform; i++)
+		if (memcmp(a->platform[i].currency, b->platform[i].currency, 3) ||
+		    memcmp(&a->platform[i].p, &b->platform[i].p, sizeof a->platform[i].p))
+			return false;
+	for (int k = 0; k < PROJ_KIND_COUNT; k++)
+		if (a->state[k].count != b->state[k].count ||
+		    memcmp(a->state[k].entries, b->state[k].entries,
+			   a->state[k].count * a->state[k].entry_size))
+			return false;
+	return true;
+}
+
+/* --- entries the rules refuse --- */
+
+/* The first entry of type in the log after from (by index), or -1. */
+static long find(const struct log_copy *lc, uint8_t type, size_t from)
+{
+	for (size_t i = from; i < lc->n; i++)
+		if (lc->e[i].type == type)
+			return (long)i;
+	return -1;
+}
+
+/* The log with x added at its end must stop there. */
+static void check_refused(struct log_copy *lc, struct proj_bulk_entry x, const char *what)
+{
+	struct proj_bulk b;
+	x.seq = lc->e[lc->n - 1].seq + 1;
+	lc->e[lc->n] = x;
+	int rc = proj_bulk_apply(&b, lc->e, lc->n + 1, 16);
+	if (rc != PL_EREJECTED || b.stopped_at != x.seq)
+		fprintf(stderr, "%s: rc %d, stopped at %llu (%s), not at %llu\n", what, rc,
+			(unsigned long long)b.stopped_at, b.why ? b.why : "-",
+			(unsigned long long)x.seq);
+	CHECK_INT(rc, PL_EREJECTED);
+	CHECK_INT(b.stopped_at, x.seq);
+	proj_bulk_free(&b);
+}
+
+static void check_refusals(struct log_copy *lc, const struct proj_bulk *good)
+{
+	struct fp fresh;
+	fp_of(&fresh, 99, "fresh", 5);
+	long opened = find(lc, PL_EV_CAMPAIGN_OPENED, 0), closed = find(lc, PL_EV_CAMPAIGN_CLOSED, 0);
+	long pledge = find(lc, PL_EV_PLEDGE_CREATED, 0), refund = find(lc, PL_EV_PLEDGE_REFUNDED, 0);
+	long comment = find(lc, PL_EV_COMMENT_POSTED, 0), removal = find(lc, PL_EV_COMMENT_REMOVED, 0);
+	CHECK(opened >= 0 && closed >= 0 && pledge >= 0 && refund >= 0 && comment >= 0 &&
+	      removal >= 0);
+	if (opened < 0 || closed < 0 || pledge < 0 || refund < 0 || comment < 0 || removal < 0)
+		return;
+	struct proj_bulk_entry x = lc->e[opened];
+	check_refused(lc, x, "a campaign opened again");
+	x = lc->e[closed];
+	check_refused(lc, x, "a campaign closed again");
+	x = lc->e[pledge];
+	x.keys.campaign = fresh;
+	x.keys.pledge = fresh;
+	check_refused(lc, x, "a pledge to a campaign never opened");
+	x = lc->e[pledge];
+	check_refused(lc, x, "a pledge id taken");
+	x = lc->e[pledge];
+	x.keys.pledge = fresh;
+	memcpy(x.currency, "XXX", 3);
+	check_refused(lc, x, "a pledge in another currency");
+	x = lc->e[pledge];
+	x.keys.pledge = fresh;
+	x.amount = INT64_MAX;
+	check_refused(lc, x, "a pledge over the campaign's limit");
+	/* A pledge to the closed campaign. */
+	x = lc->e[pledge];
+	x.keys.campaign = lc->e[closed].keys.campaign;
+	x.keys.pledge = fresh;
+	memcpy(x.currency, lc->e[find(lc, PL_EV_CAMPAIGN_OPENED, 0)].currency, 3);
+	for (long o = opened; o >= 0; o = find(lc, PL_EV_CAMPAIGN_OPENED, (size_t)o + 1))
+		if (fp_cmp(&lc->e[o].keys.campaign, &x.keys.campaign) == 0)
+			memcpy(x.currency, lc->e[o].currency, 3);
+	check_refused(lc, x, "a pledge to a closed campaign");
+	/* A refund of the first pledge beyond what it was. */
+	x = lc->e[pledge];
+	x.type = PL_EV_PLEDGE_REFUNDED;
+	x.amount = lc->e[pledge].amount + 1;
+	check_refused(lc, x, "a refund beyond its pledge");
+	x = lc->e[refund];
+	x.keys.campaign = lc->e[opened].keys.campaign;
+	if (fp_cmp(&x.keys.campaign, &lc->e[refund].keys.campaign) == 0)
+		x.keys.campaign = lc->e[find(lc, PL_EV_CAMPAIGN_OPENED, (size_t)opened + 1)].keys.campaign;
+	check_refused(lc, x, "a refund in another campaign than its pledge's");
+	x = lc->e[refund];
+	x.keys.pledge = fresh;
+	check_refused(lc, x, "a refund of no pledge");
+	x = lc->e[comment];
+	x.keys.comment = fresh;
+	x.keys.supporter = fresh;
+	check_refused(lc, x, "a comment by no supporter");
+	/* By a supporter whose pledges there were all refunded. */
+	const struct proj_bulk_table *nets = &good->state[PROJ_K_SUPPORTER];
+	size_t z = 0;
+	while (z < nets->count && bytes_get_le64(nets->entries + z * nets->entry_size + FP_SIZE))
+		z++;
+	CHECK(z < nets->count);
+	if (z < nets->count) {
+		memcpy(x.keys.supporter.b, nets->entries + z * nets->entry_size, FP_SIZE);
+		check_refused(lc, x, "a comment by a supporter refunded in full");
+	}
+	x = lc->e[removal];
+	check_refused(lc, x, "a comment removed twice");
+	x = lc->e[removal];
+	x.keys.comment = fresh;
+	check_refused(lc, x, "a removal of no comment");
+	x = (struct proj_bulk_entry){.type = PL_EV_SUPPORTER_FORGOTTEN, .at = T0};
+	check_refused(lc, x, "an erasure");
+}
+
+int main(void)
+{
+	static const unsigned seeds[] = {1, 7, 42};
+	for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+		char dir[256];
+		struct store *st = fixture_store(dir, sizeof dir, 0);
+		struct log_copy lc;
+		struct proj_bulk small, one;
+		feed(st, seeds[i]);
+		copy_log(st, &lc);
+		CHECK(lc.n > EVENTS / 2);
+		CHECK_INT(proj_bulk_apply(&small, lc.e, lc.n, 16), 0);
+		CHECK_INT(proj_bulk_apply(&one, lc.e, lc.n, 0), 0);
+		CHECK(same_bulk(&small, &one, lc.n));
+		compare_with_replay(st, &lc, &small);
+		check_refusals(&lc, &small);
+		printf("seed %u: %zu entries, %zu pledges, %zu supporters, %zu comments agree\n",
+		       seeds[i], lc.n, small.state[PROJ_K_PLEDGE].count,
+		       small.state[PROJ_K_SUPPORTER].count, small.state[PROJ_K_COMMENT].count);
+		proj_bulk_free(&small);
+		proj_bulk_free(&one);
+		free(lc.e);
+		free(lc.campaign);
+		fixture_close(st);
+		fixture_remove(dir);
+	}
+	return check_done();
+}

@@ -297,6 +297,7 @@ int consumer_run(struct consumer *c, const atomic_bool *stop)
 		}
 		consumer_recheck_lost(c);
 		consumer_recheck_unknown(c);
+		consumer_settle_behind(c);
 		consumer_commit_owed(c, false);
 		consumer_probe_brokers(c);
 		refresh_lag(c);

@@ -13,6 +13,9 @@
  * instance that restarts alone after a clean stop resumes where it
  * committed itself, and is not held back; after a kill -9, only until it
  * has read again the batches it told the group of and had not written.
+ * Control records (transaction markers) and aborted records take offsets
+ * but are never delivered: librdkafka's position, which moves past them,
+ * says when the data dir has all there is before the mark.
  * See consumer_internal.h.
  */
 #include "consumer_internal.h"
@@ -136,6 +139,38 @@ void consumer_caught_up_to(struct consumer *c, const char *topic, int32_t partit
 		 "answering for its campaigns",
 		 topic, partition, next);
 	mark(c, topic, partition, -1);
+}
+
+/* Whether b holds a message of topic/partition. */
+static bool batch_holds(const struct batch *b, const char *topic, int32_t partition)
+{
+	for (size_t i = 0; b && i < b->n; i++)
+		if (b->held[i]->partition == partition &&
+		    strcmp(rd_kafka_topic_name(b->held[i]->rkt), topic) == 0)
+			return true;
+	return false;
+}
+
+void consumer_settle_behind(struct consumer *c)
+{
+	/* Messages dropped meanwhile are behind the position until the seek
+	 * that reads them again (consumer_positions.c). */
+	if (c->behind->cnt == 0 || c->store_failed || c->now_ms < c->settle_at_ms)
+		return;
+	c->settle_at_ms = c->now_ms + SETTLE_MS;
+	rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_copy(c->behind);
+	rd_kafka_position(c->rk, pos);
+	for (int i = 0; i < pos->cnt; i++) {
+		const rd_kafka_topic_partition_t *p = &pos->elems[i];
+		const rd_kafka_topic_partition_t *mark =
+			rd_kafka_topic_partition_list_find(c->behind, p->topic, p->partition);
+		if (!p->err && mark && p->offset >= mark->offset &&
+		    !consumer_is_lost(c, p->topic, p->partition) &&
+		    !batch_holds(c->cur, p->topic, p->partition) &&
+		    !batch_holds(c->writing, p->topic, p->partition))
+			consumer_caught_up_to(c, p->topic, p->partition, p->offset);
+	}
+	rd_kafka_topic_partition_list_destroy(pos);
 }
 
 void consumer_forget_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts)

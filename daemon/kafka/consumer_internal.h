@@ -29,6 +29,7 @@
 #define RECHECK_WAIT_MS 200 /* the loop's longest wait when it asks again */
 #define REJECTION_SUMMARY_MS 10000
 #define COMMIT_WAIT_MS 1000 /* the longest wait for the group's answer to a commit */
+#define SETTLE_MS 200 /* partitions behind: how often their position is looked at */
 
 /* Messages gathered for one write; kept alive until it is written. */
 struct batch {
@@ -85,6 +86,7 @@ struct consumer {
 	/* Held partitions behind the group's committed offset (offset): their
 	 * campaigns wait until this data dir reaches it (consumer_catch_up.c). */
 	rd_kafka_topic_partition_list_t *behind;
+	int64_t settle_at_ms;
 	/* Held partitions whose group offset could not be learned at the
 	 * assignment (offset: where this data dir stands): nothing of them is
 	 * committed until it is (consumer_recheck_unknown). */
@@ -159,6 +161,16 @@ void consumer_note_behind(struct consumer *c, const rd_kafka_topic_partition_lis
 void consumer_recheck_unknown(struct consumer *c);
 /* This data dir now stands at next in topic/partition: caught up when that reaches the mark. */
 void consumer_caught_up_to(struct consumer *c, const char *topic, int32_t partition, int64_t next);
+/*
+ * Every SETTLE_MS, the partitions behind whose mark no message reaches: a
+ * transaction's commit or abort marker (a control record), or records of
+ * an aborted transaction, take the offsets before it, and are never
+ * delivered. librdkafka's position moves past them as it reads them, in
+ * order with the messages: once it reaches the mark and every message of
+ * the partition polled before is written, the data dir holds all the mark
+ * stands for, and the partition is caught up.
+ */
+void consumer_settle_behind(struct consumer *c);
 /* The partitions of parts are no longer held: their marks go. */
 void consumer_forget_behind(struct consumer *c, const rd_kafka_topic_partition_list_t *parts);
 /*

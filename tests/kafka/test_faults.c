@@ -4,14 +4,19 @@
  * Fetch/OffsetCommit/Heartbeat errors, offset commits answered late or
  * refused, the group's offsets unreadable at an assignment, a data dir that
  * refuses writes for a while, a broker that restarted empty (new
- * incarnation, and the same incarnation id with a shorter log), and data
- * deleted by retention before it was read. Totals must stay exact, and
+ * incarnation, and the same incarnation id with a shorter log), data
+ * deleted by retention before it was read, and transaction markers just
+ * before the offset a catch-up waits for. Totals must stay exact, and
  * nothing may be skipped silently.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "fixture.h"
@@ -405,6 +410,153 @@ static void test_unknown_group_offsets(void)
 	kt_env_stop(&e);
 }
 
+/* Big-endian n-byte integer v at *p, which it moves on. */
+static void put_be(unsigned char **p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--)
+		*(*p)++ = (unsigned char)(v >> (8 * i));
+}
+
+/*
+ * Appends a transaction's commit marker (a control record) to partition of
+ * a one-broker mock cluster, as a transactional producer's commit makes
+ * the broker write: librdkafka's producer cannot, and the mock writes none
+ * at a commit. Through a Produce request of our own, which the mock keeps
+ * as it is. Returns the marker's offset, or -1.
+ */
+static int64_t append_commit_marker(const char *bootstraps, int32_t partition)
+{
+	unsigned char req[256], *p = req + 4;
+	put_be(&p, 0, 2); /* Produce */
+	put_be(&p, 3, 2); /* version 3: record batches v2 */
+	put_be(&p, 1, 4); /* correlation id */
+	put_be(&p, 0, 2); /* client id "" */
+	put_be(&p, 0xffff, 2); /* transactional id: null */
+	put_be(&p, 1, 2); /* acks */
+	put_be(&p, 5000, 4); /* timeout */
+	put_be(&p, 1, 4); /* one topic */
+	put_be(&p, strlen(KT_TOPIC), 2);
+	memcpy(p, KT_TOPIC, strlen(KT_TOPIC));
+	p += strlen(KT_TOPIC);
+	put_be(&p, 1, 4); /* one partition */
+	put_be(&p, (uint32_t)partition, 4);
+	put_be(&p, 78, 4); /* the batch's size, then the batch: */
+	put_be(&p, 0, 8); /* base offset (the broker's to set) */
+	put_be(&p, 66, 4); /* length after this field */
+	put_be(&p, 0, 4); /* leader epoch */
+	put_be(&p, 2, 1); /* magic */
+	put_be(&p, 0, 4); /* CRC: checked only with check.crcs */
+	put_be(&p, 0x30, 2); /* transactional | control */
+	put_be(&p, 0, 4); /* last offset delta */
+	put_be(&p, 0, 8);
+	put_be(&p, 0, 8); /* timestamps */
+	put_be(&p, 7, 8); /* producer id */
+	put_be(&p, 0, 2); /* producer epoch */
+	put_be(&p, 0xffffffff, 4); /* base sequence */
+	put_be(&p, 1, 4); /* one record, lengths as zigzag varints: */
+	static const unsigned char record[] = {
+		16 << 1, 0, 0, 0, /* length, attributes, timestamp and offset deltas */
+		4 << 1, 0, 0, 0, 1, /* key: version 0, type 1 (commit) */
+		6 << 1, 0, 0, 0, 0, 0, 0, /* value: version 0, coordinator epoch 0 */
+		0, /* no headers */
+	};
+	memcpy(p, record, sizeof record);
+	p += sizeof record;
+	unsigned char *start = req;
+	put_be(&start, (uint64_t)(p - req - 4), 4); /* the request's size */
+
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char host[64];
+	int port = 0;
+	if (sscanf(bootstraps, "%63[^:]:%d", host, &port) != 2 ||
+	    inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -1;
+	sa.sin_port = htons((uint16_t)port);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned char resp[128];
+	size_t got = 0;
+	ssize_t n = 0;
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	    write(fd, req, (size_t)(p - req)) == p - req)
+		while (got < sizeof resp && (n = read(fd, resp + got, sizeof resp - got)) > 0)
+			if ((got += (size_t)n) >= 4 && got >= 4 + ((size_t)resp[2] << 8 | resp[3]))
+				break;
+	if (fd >= 0)
+		close(fd);
+	/* size, correlation id, 1 topic, its name, 1 partition, its id, error, base offset */
+	size_t at = 4 + 4 + 4 + 2 + strlen(KT_TOPIC) + 4 + 4;
+	if (got < at + 2 + 8 || resp[at] || resp[at + 1])
+		return -1;
+	int64_t offset = 0;
+	for (int i = 0; i < 8; i++)
+		offset = offset << 8 | resp[at + 2 + i];
+	return offset;
+}
+
+struct caught_up {
+	struct metrics *m;
+	struct store *st;
+	const int64_t *ends; /* the offset each partition's data dir must stand at by then */
+	bool early;          /* answering before its data dir got there */
+};
+
+/* Every partition held, none catching up; notes whether the data dirs stood at ends then. */
+static bool all_caught_up(void *arg)
+{
+	struct caught_up *w = arg;
+	int32_t held[PARTITIONS], count;
+	size_t n = 0;
+	if (!ownership_held(&w->m->owner, held, PARTITIONS, &n, &count) || n != PARTITIONS ||
+	    ownership_catching_up(&w->m->owner) != 0)
+		return false;
+	w->early = !kt_wait_offsets(w->st, KT_TOPIC, PARTITIONS, w->ends, 0);
+	return true;
+}
+
+/*
+ * A topic a transactional producer writes: after each commit comes its
+ * marker, a control record, which takes an offset but is never delivered.
+ * The group's offset lies past a partition's end (an earlier incarnation
+ * of the topic), so the catch-up waits for the end, one past a marker; or
+ * just past a marker (the position a Java consumer commits). Neither may
+ * keep the campaigns waiting once every event before is written, nor let
+ * them answer before; nor may an idle partition, with a group offset of 0
+ * or none.
+ */
+static void test_control_records(void)
+{
+	struct kt_env e;
+	int64_t ends[PARTITIONS] = {0}, group[PARTITIONS] = {1000, 0, 0, 0};
+	struct feed f[2];
+	struct kt_runner r;
+	kt_env_start(&e, 1, PARTITIONS, "control-records");
+	e.opt.partitioner = partitioner_named(PARTITIONER_DEFAULT); /* catch-up marks */
+	e.opt.batch_ms = 1000; /* the markers are read long before the events are written */
+	for (int i = 0; i < 2; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "cr-%d", i);
+		feed_init(&f[i], id, 20, i, ends);
+		feed_send(e.producer, &f[i], i == 0 ? f[i].count - 5 : f[i].count);
+		CHECK_INT(append_commit_marker(e.cluster.bootstraps, i), ends[i]);
+	}
+	group[1] = ends[1] + 1;
+	/* Partition 3 has no group offset at all. */
+	commit_for_group(e.cluster.bootstraps, "control-records", PARTITIONS - 1, group);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	struct caught_up w = {&e.m, e.st, ends, false};
+	CHECK(kt_wait(all_caught_up, &w, 15000));
+	CHECK(!w.early);
+	/* Events after a marker are read as ever. */
+	feed_send(e.producer, &f[0], f[0].count);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, 1, ends, 30000));
+	CHECK_INT(kt_runner_stop(&r), 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK(kt_check_campaign(e.st, &f[i].expect));
+		kt_events_free(f[i].evs, f[i].count);
+	}
+	kt_env_stop(&e);
+}
+
 static atomic_bool disk_full;
 static atomic_int failed_writes;
 
@@ -772,6 +924,7 @@ int main(int argc, char **argv)
 		{"slow-commits", test_slow_commits},
 		{"refused-commits", test_refused_commits},
 		{"unknown-offsets", test_unknown_group_offsets},
+		{"control-records", test_control_records},
 	};
 	const char *only = argc > 1 ? argv[1] : "";
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)

@@ -218,16 +218,23 @@ cleanup:
  * watermarks come from librdkafka's cache (fetch responses): no round trip.
  * A paused partition is not fetched, so its cache stays where the pause
  * began: its end is asked of the brokers instead, while they answer, so
- * that its lag goes on growing while its messages wait.
+ * that its lag goes on growing while its messages wait. With nothing in
+ * hand or being written, a partition's position is applied too: it is
+ * past the records never delivered (transaction markers, aborted records)
+ * that the offsets written stop before, which are not lag.
  */
 static void refresh_lag(struct consumer *c)
 {
 	if (c->now_ms < c->lag_refresh_at_ms)
 		return;
 	c->lag_refresh_at_ms = c->now_ms + LAG_REFRESH_MS;
-	rd_kafka_topic_partition_list_t *parts = NULL, *paused = NULL;
+	rd_kafka_topic_partition_list_t *parts = NULL, *paused = NULL, *pos = NULL;
 	if (rd_kafka_assignment(c->rk, &parts) || !parts)
 		return;
+	if (!c->writing && c->cur->n == 0) {
+		pos = rd_kafka_topic_partition_list_copy(parts);
+		rd_kafka_position(c->rk, pos);
+	}
 	for (int i = 0; i < parts->cnt; i++) {
 		const char *topic = parts->elems[i].topic;
 		int32_t partition = parts->elems[i].partition;
@@ -239,9 +246,13 @@ static void refresh_lag(struct consumer *c)
 		}
 		int64_t lo = -1, hi = -1;
 		rd_kafka_get_watermark_offsets(c->rk, topic, partition, &lo, &hi);
-		if (hi >= 0)
+		if (pos && !pos->elems[i].err && pos->elems[i].offset >= 0)
+			metrics_set_partition(c->m, topic, partition, pos->elems[i].offset, hi);
+		else if (hi >= 0)
 			metrics_set_high_watermark(c->m, topic, partition, hi);
 	}
+	if (pos)
+		rd_kafka_topic_partition_list_destroy(pos);
 	rd_kafka_topic_partition_list_destroy(parts);
 	if (!paused)
 		return;

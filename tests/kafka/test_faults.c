@@ -513,6 +513,11 @@ static bool all_caught_up(void *arg)
 	return true;
 }
 
+static bool no_lag(void *arg)
+{
+	return metrics_total_lag(arg) == 0;
+}
+
 /*
  * A topic a transactional producer writes: after each commit comes its
  * marker, a control record, which takes an offset but is never delivered.
@@ -521,7 +526,7 @@ static bool all_caught_up(void *arg)
  * just past a marker (the position a Java consumer commits). Neither may
  * keep the campaigns waiting once every event before is written, nor let
  * them answer before; nor may an idle partition, with a group offset of 0
- * or none.
+ * or none. Nor are the markers lag once read past.
  */
 static void test_control_records(void)
 {
@@ -546,6 +551,8 @@ static void test_control_records(void)
 	struct caught_up w = {&e.m, e.st, ends, false};
 	CHECK(kt_wait(all_caught_up, &w, 15000));
 	CHECK(!w.early);
+	/* Nor are the markers counted as lag. */
+	CHECK(kt_wait(no_lag, &e.m, 5000));
 	/* Events after a marker are read as ever. */
 	feed_send(e.producer, &f[0], f[0].count);
 	CHECK(kt_wait_offsets(e.st, KT_TOPIC, 1, ends, 30000));

@@ -9,9 +9,9 @@
 #include "pl_error.h"
 
 void proj_bulk_entry_of(struct proj_bulk_entry *b, const struct pl_event *ev,
-			const struct proj_keys *keys, uint64_t seq)
+			const struct proj_keys *keys, const struct fp *id, uint64_t seq)
 {
-	*b = (struct proj_bulk_entry){.seq = seq, .at = pl_event_int(ev, PL_F_AT),
+	*b = (struct proj_bulk_entry){.seq = seq, .at = pl_event_int(ev, PL_F_AT), .id = *id,
 				      .keys = *keys, .type = (uint8_t)ev->type};
 	if (pl_event_has(ev, PL_F_AMOUNT))
 		b->amount = pl_event_int(ev, PL_F_AMOUNT);
@@ -128,13 +128,12 @@ typedef void (*keep_fn)(uint8_t *out, const void *value);
 /*
  * One pass: entries' items scattered, each partition applied in log order
  * with a table of value_size values, its entries then kept, in key order,
- * as the state of kind.
+ * in out.
  */
 static int pass(struct bulk *b, item_fn items, size_t item_size, size_t value_size, apply_fn apply,
-		int kind, size_t kept_size, keep_fn keep)
+		struct proj_bulk_table *out, size_t kept_size, keep_fn keep)
 {
 	struct scatter *s = &b->scatter;
-	struct proj_bulk_table *out = &b->out->state[kind];
 	int rc = scatter(s, b, items, item_size);
 	if (rc || (rc = memtable_init_shared(&b->table, value_size, s->bits)))
 		return rc;
@@ -480,6 +479,29 @@ static void keep_campaign(uint8_t *out, const void *value)
 	proj_campaign_state_encode(out, &((const struct campaign_value *)value)->state);
 }
 
+/* --- event ids --- */
+
+static bool id_items(const struct bulk *b, size_t i, void *item)
+{
+	*(struct item_head *)item = (struct item_head){b->e[i].id, (uint32_t)i};
+	return true;
+}
+
+static int apply_id(struct bulk *b, const void *item)
+{
+	const struct item_head *it = item;
+	if (memtable_get(&b->table, &it->key))
+		return stop(b, b->e[it->entry].seq, "an event id in the log twice");
+	static const uint8_t no_value[1];
+	return memtable_put(&b->table, &it->key, no_value);
+}
+
+static void keep_nothing(uint8_t *out, const void *value)
+{
+	(void)out;
+	(void)value;
+}
+
 static int by_currency(const void *a, const void *b)
 {
 	return memcmp(((const struct proj_bulk_platform *)a)->currency,
@@ -521,21 +543,24 @@ int proj_bulk_apply(struct proj_bulk *out, const struct proj_bulk_entry *e, size
 	}
 	/* In the order the kinds learn from each other (proj_bulk.h). */
 	int rc = pass(&b, pledge_items, sizeof(struct pledge_item), sizeof(struct pledge_value),
-		      apply_pledge, PROJ_K_PLEDGE, PROJ_PLEDGE_SIZE, keep_pledge);
+		      apply_pledge, &out->state[PROJ_K_PLEDGE], PROJ_PLEDGE_SIZE, keep_pledge);
 	if (rc == 0)
 		rc = pass(&b, net_items, sizeof(struct net_item), sizeof(int64_t), apply_net,
-			  PROJ_K_SUPPORTER, 8, keep_number);
+			  &out->state[PROJ_K_SUPPORTER], 8, keep_number);
 	if (rc == 0)
 		rc = pass(&b, backer_items, sizeof(struct net_item), sizeof(int64_t), apply_backer,
-			  PROJ_K_BACKER, 8, keep_number);
+			  &out->state[PROJ_K_BACKER], 8, keep_number);
 	if (rc == 0)
 		rc = pass(&b, comment_items, sizeof(struct comment_item),
-			  sizeof(struct comment_value), apply_comment, PROJ_K_COMMENT,
+			  sizeof(struct comment_value), apply_comment, &out->state[PROJ_K_COMMENT],
 			  PROJ_COMMENT_STATE_SIZE, keep_comment);
 	if (rc == 0)
 		rc = pass(&b, campaign_items, sizeof(struct campaign_item),
-			  sizeof(struct campaign_value), apply_campaign, PROJ_K_CAMPAIGN,
+			  sizeof(struct campaign_value), apply_campaign, &out->state[PROJ_K_CAMPAIGN],
 			  PROJ_CAMPAIGN_STATE_SIZE, keep_campaign);
+	if (rc == 0)
+		rc = pass(&b, id_items, sizeof(struct item_head), 0, apply_id, &out->ids, 0,
+			  keep_nothing);
 	if (rc == 0 && out->nplatform)
 		qsort(out->platform, out->nplatform, sizeof *out->platform, by_currency);
 	big_free(b.learned, n * sizeof *b.learned);
@@ -551,6 +576,7 @@ void proj_bulk_free(struct proj_bulk *b)
 	big_free(b->rows, b->nrows * sizeof *b->rows);
 	for (int k = 0; k < PROJ_KIND_COUNT; k++)
 		big_free(b->state[k].entries, b->state[k].cap * b->state[k].entry_size);
+	big_free(b->ids.entries, b->ids.cap * b->ids.entry_size);
 	free(b->platform);
 	*b = (struct proj_bulk){0};
 }

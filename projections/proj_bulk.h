@@ -13,6 +13,7 @@
  *   backers     by currency and supporter: the distinct supporters a change moves
  *   comments    by comment id: a removal learns its comment's time
  *   campaigns   by campaign: totals and each entry's row of the history
+ *   event ids   by event id: each in the log once
  *
  * All or nothing: the rules accept every entry of a log they made, so an
  * entry they would refuse means the log and the rules disagree. Then
@@ -32,14 +33,15 @@
 struct proj_bulk_entry {
 	uint64_t seq;
 	int64_t at, amount;
+	struct fp id; /* its event id's (evlog_id_fp) */
 	struct proj_keys keys;
 	uint8_t type;     /* enum pl_event_type */
 	char currency[3]; /* an opening's and a pledge's */
 };
 
-/* Fills b from a decoded event at log position seq (its keys from proj_keys_of). */
+/* Fills b from a decoded event at log position seq (its keys from proj_keys_of, id its event id's). */
 void proj_bulk_entry_of(struct proj_bulk_entry *b, const struct pl_event *ev,
-			const struct proj_keys *keys, uint64_t seq);
+			const struct proj_keys *keys, const struct fp *id, uint64_t seq);
 
 /* An entry's row of its campaign's history, and the time it counts from. */
 struct proj_bulk_row {
@@ -64,6 +66,7 @@ struct proj_bulk {
 	struct proj_bulk_row *rows;                    /* one an entry, in log order */
 	size_t nrows;
 	struct proj_bulk_table state[PROJ_KIND_COUNT]; /* values as the state index keeps them */
+	struct proj_bulk_table ids;                    /* the event ids, without values */
 	struct proj_bulk_platform *platform; /* by currency */
 	size_t nplatform;
 	uint64_t stopped_at; /* the log position of an entry it did not take */

@@ -78,7 +78,7 @@ static int copy_entry(const struct evlog_entry *le, void *arg)
 	decode_event(&d, le->raw, le->raw_len, NULL, 0);
 	if (d.rc)
 		return PL_ECORRUPT;
-	proj_bulk_entry_of(&lc->bulk[lc->n], &d.ev, &d.keys, le->seq);
+	proj_bulk_entry_of(&lc->bulk[lc->n], &d.ev, &d.keys, &d.id, le->seq);
 	struct entry *e = &lc->e[lc->n++];
 	*e = (struct entry){.seq = le->seq, .amount = pl_event_int(&d.ev, PL_F_AMOUNT),
 			    .at = pl_event_int(&d.ev, PL_F_AT), .type = (uint8_t)d.ev.type,

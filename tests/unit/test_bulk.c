@@ -7,7 +7,7 @@
  * and before openings; what the rules refuse stays out of the log) is
  * ingested into a data dir. proj_bulk_apply() on that log, in partitions
  * of 16 items and in one, must then give every entry the history row, every
- * key of the state index the value, and every currency the platform totals
+ * key of the state index the value (the event ids too), and every currency the platform totals
  * that a replay of the same log in order gives. Then each entry the rules
  * would refuse, added to the good log, must stop it at that entry.
  */
@@ -118,7 +118,7 @@ static int copy_entry(const struct evlog_entry *le, void *arg)
 	if (d.rc || lc->n == lc->cap)
 		return PL_ECORRUPT;
 	struct pl_str c = pl_event_str(&d.ev, PL_F_CAMPAIGN);
-	proj_bulk_entry_of(&lc->e[lc->n], &d.ev, &d.keys, le->seq);
+	proj_bulk_entry_of(&lc->e[lc->n], &d.ev, &d.keys, &d.id, le->seq);
 	snprintf(lc->campaign[lc->n++], sizeof lc->campaign[0], "%.*s", (int)c.len, c.ptr);
 	return 0;
 }
@@ -249,6 +249,11 @@ static void compare_with_replay(struct store *st, const struct log_copy *lc,
 		CHECK_INT(w.differ, 0);
 		CHECK(b->state[k].count > 0);
 	}
+	struct kind_walk ids = {&b->ids, 0, 0};
+	CHECK_INT(index_each(&out.ix, &t, SLOT_K_EVENT_IDS, compare_entry, &ids), 0);
+	CHECK_INT(ids.i, lc->n);
+	CHECK_INT(b->ids.count, lc->n);
+	CHECK_INT(ids.differ, 0);
 	compare_history(&t, lc, b);
 	struct platform_walk pw = {b, 0, 0};
 	CHECK_INT(proj_platform_each(&t, STORE_SLOT_A, compare_platform, &pw), 0);
@@ -277,6 +282,9 @@ static bool same_bulk(const struct proj_bulk *a, const struct proj_bulk *b, size
 		if (memcmp(a->platform[i].currency, b->platform[i].currency, 3) ||
 		    memcmp(&a->platform[i].p, &b->platform[i].p, sizeof a->platform[i].p))
 			return false;
+	if (a->ids.count != b->ids.count ||
+	    memcmp(a->ids.entries, b->ids.entries, a->ids.count * FP_SIZE))
+		return false;
 	for (int k = 0; k < PROJ_KIND_COUNT; k++)
 		if (a->state[k].count != b->state[k].count ||
 		    memcmp(a->state[k].entries, b->state[k].entries,
@@ -382,6 +390,10 @@ static void check_refusals(struct log_copy *lc, const struct proj_bulk *good)
 	x = lc->e[removal];
 	x.keys.comment = fresh;
 	check_refused(lc, x, "a removal of no comment");
+	x = lc->e[pledge];
+	x.keys.pledge = fresh;
+	x.id = lc->e[removal].id;
+	check_refused(lc, x, "an event id taken");
 	x = (struct proj_bulk_entry){.type = PL_EV_SUPPORTER_FORGOTTEN, .at = T0};
 	check_refused(lc, x, "an erasure");
 }

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "bulk_fill.h"
 #include "bytes.h"
 #include "clock.h"
 #include "lookahead.h"
@@ -122,6 +123,22 @@ static int check_progress(struct store_txn *t, const struct run *r)
 	return rc;
 }
 
+/* In a bulk fill's last transaction: the slot is still this rebuild's, and now reaches seq. */
+static int bulk_filled(struct store_txn *t, uint64_t seq, void *arg)
+{
+	struct run *r = arg;
+	enum store_slot live;
+	uint64_t gen;
+	int rc = proj_live(t, &live, &gen);
+	if (rc == 0 && live == r->s.which)
+		rc = store_txn_fail(t, PL_EBUSY);
+	if (rc == 0)
+		rc = check_progress(t, r);
+	if (rc == 0)
+		put_seq(t, seq);
+	return rc ? rc : t->err;
+}
+
 /* One write transaction of the rebuild: entries until the deadline, or the swap. */
 static int chunk_txn(struct store_txn *t, void *arg)
 {
@@ -187,6 +204,9 @@ static int start(struct store *st, struct run *r)
 		return rc;
 	if (under_way && slot == live)
 		under_way = false; /* it was swapped in, but the marker outlived it */
+	/* Nothing recorded: a bulk fill killed half-way may have left rows. */
+	if (under_way && done == 0)
+		under_way = false;
 	r->rep->resumed = under_way;
 	if (!under_way) {
 		slot = live == STORE_SLOT_A ? STORE_SLOT_B : STORE_SLOT_A;
@@ -254,6 +274,17 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 	int rc = start(st, &r);
 	if (rc)
 		return rc;
+	/* From nothing, and not held back to a rate: the whole log at once, if it can. */
+	bool filled = false;
+	if (r.s.applied_seq == 0 && !opt->max_rate && !(opt->stop && atomic_load(opt->stop)) &&
+	    (rc = bulk_fill(&r.s, txn_ms, opt->stop, bulk_filled, &r, &filled)) == 0 && filled) {
+		rep->result.applied = r.s.applied_seq;
+		rep->bulk = true;
+	}
+	if (rc) {
+		slot_close(&r.s);
+		return rc;
+	}
 	enum store_slot old = r.s.which == STORE_SLOT_A ? STORE_SLOT_B : STORE_SLOT_A;
 	while (rc == 0 && !(opt->stop && atomic_load(opt->stop))) {
 		int64_t began = clock_mono_ms();

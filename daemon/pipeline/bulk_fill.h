@@ -1,0 +1,45 @@
+/*
+ * bulk_fill.h — a rebuild's empty slot filled from the whole log at once.
+ *
+ * Applied in log order (slot.h), each event's lookups miss the cache and
+ * each table is written a transaction at a time. bulk_fill() reads the
+ * whole log, decides every entry at once (proj_bulk.h), and writes each
+ * published table once, campaign by campaign in key order: the campaigns'
+ * rows and totals, each campaign's history and its comments, the
+ * platform's totals. The state index gets its entries in fingerprint
+ * order, in memory: on disk at its next checkpoint, as after any batch
+ * (a crash before then replays the log into the index, publishing
+ * nothing, as it always does).
+ *
+ * It takes what proj_bulk takes and what fits in memory (about 400 bytes
+ * an entry): a log with an erasure, an entry that does not decode or that
+ * the rules refuse, an event id twice, or more than BULK_MAX_ENTRIES
+ * entries is left to the log-order path, which names what is wrong.
+ *
+ * Its transactions last about txn_ms each, so a serve beside it writes in
+ * between. `done` is called in the last with the last entry's log
+ * position, so that the caller records how far the slot got in the same
+ * commit (or fails the transaction); a slot killed half-filled holds
+ * rows nothing records, and must be emptied before it is filled again.
+ */
+#ifndef BULK_FILL_H
+#define BULK_FILL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "slot.h"
+
+#define BULK_MAX_ENTRIES ((size_t)1 << 22)
+
+/*
+ * Fills s (open, empty, on its data dir) with the log up to its end as a
+ * read transaction sees it. 0 with *filled (s->applied_seq then the last
+ * entry; false: left to the log-order path, s unchanged, or stopped by
+ * *stop between two transactions, s half-filled), or an error.
+ */
+int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
+	      int (*done)(struct store_txn *t, uint64_t seq, void *arg), void *done_arg,
+	      bool *filled);
+
+#endif

@@ -67,25 +67,37 @@ static bool copy_cursor(const struct evkeyval *kv, char *out, size_t size, char 
 	return true;
 }
 
+/* Whether a pair of a query (key_len bytes of key, len in all) goes on to
+ * evhttp: with strict every pair but an empty one, else only one of
+ * allowed with a value. */
+static bool pair_kept(const char *pair, size_t len, size_t key_len, unsigned allowed, bool strict)
+{
+	if (strict)
+		return len > 0;
+	for (size_t i = 0; i < NAMES; i++)
+		if ((allowed >> i) & 1 && key_len < len && strlen(names[i]) == key_len &&
+		    memcmp(pair, names[i], key_len) == 0)
+			return true;
+	return false;
+}
+
 /*
- * query's parameters of allowed alone, each with a value, into out (as
- * long as query), for a path that ignores the others: links to the page
+ * query's pairs into out (as long as query), but for those pair_kept
+ * drops. Empty pairs ("?&limit=5", "limit=5&&sort=raised") are what a
+ * browser or a URLSearchParams leaves, and evhttp refuses them. A path
+ * that ignores unknown parameters keeps its own alone: links to the page
  * carry tracking tags of any form ("?ref", "?x=%00"), which need not parse.
  */
-static void keep_allowed(const char *query, unsigned allowed, char *out)
+static void keep_pairs(const char *query, unsigned allowed, bool strict, char *out)
 {
 	size_t n = 0;
 	for (const char *seg = query; *seg;) {
 		size_t len = strcspn(seg, "&"), key_len = strcspn(seg, "=&");
-		for (size_t i = 0; i < NAMES; i++) {
-			if (!((allowed >> i) & 1) || key_len == len || strlen(names[i]) != key_len ||
-			    memcmp(seg, names[i], key_len) != 0)
-				continue;
+		if (pair_kept(seg, len, key_len, allowed, strict)) {
 			if (n)
 				out[n++] = '&';
 			memcpy(out + n, seg, len);
 			n += len;
-			break;
 		}
 		seg += len + (seg[len] == '&');
 	}
@@ -109,15 +121,13 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 	TAILQ_INIT(&params);
 	int rc = 0;
 	unsigned seen = 0;
-	char *kept = NULL;
-	if (!strict) {
-		if (!(kept = malloc(strlen(query) + 1))) {
-			snprintf(err, err_size, "out of memory");
-			return PL_ENOMEM;
-		}
-		keep_allowed(query, allowed, kept);
-		query = kept;
+	char *kept = malloc(strlen(query) + 1);
+	if (!kept) {
+		snprintf(err, err_size, "out of memory");
+		return PL_ENOMEM;
 	}
+	keep_pairs(query, allowed, strict, kept);
+	query = kept;
 	/* Values are decoded into C strings: a NUL would cut one short unseen. */
 	if (strstr(query, "%00")) {
 		snprintf(err, err_size, "a parameter holds a NUL byte (%%00)");
@@ -135,7 +145,7 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 		for (size_t n = 0; n < NAMES && !key; n++)
 			if (strcmp(kv->key, names[n]) == 0)
 				key = 1u << n;
-		if (!(key & allowed)) { /* strict: keep_allowed left no other */
+		if (!(key & allowed)) { /* strict: keep_pairs left no other */
 			char takes[96];
 			allowed_names(allowed, takes, sizeof takes);
 			snprintf(err, err_size, "unknown parameter; this path takes %s", takes);

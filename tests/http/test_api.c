@@ -2235,6 +2235,15 @@ static void test_campaign_list(void)
 	}
 	CHECK(total > ADDED);
 
+	/* Empty pairs, as forms and URLSearchParams leave them, are no parameters. */
+	CHECK_INT(get("/v1/campaigns?&limit=1&&status=open&"), 200);
+	json_t *j = body_json();
+	CHECK_INT((long long)json_array_size(json_object_get(j, "campaigns")), 1);
+	json_decref(j);
+	CHECK_INT(get("/v1/campaigns/" DEMO "/comments?limit=1&&"), 200);
+	CHECK_INT(get("/v1/campaigns/?&id=" DEMO), 200);
+	CHECK_INT(get("/v1/campaigns?&&limit=0"), 400); /* the others are still checked */
+
 	CHECK_INT(get("/v1/campaigns?after=zz"), 400);
 	CHECK_STR(error_text(), "after must be a cursor from a 'next' field of the same sort");
 	CHECK_INT(get("/v1/campaigns?after="), 400);

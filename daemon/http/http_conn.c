@@ -36,6 +36,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/listener.h>
 
 #include "clock.h"
@@ -199,6 +200,15 @@ static void reply_sent_cb(struct evhttp_request *req, void *conn)
 
 struct http_conn *http_conn_request_received(struct http_worker *w, struct evhttp_request *req)
 {
+#ifdef EVHTTP_PROXY_REQUEST
+	/* evhttp 2.1 takes a target in absolute form ("GET http://HOST/PATH",
+	 * which RFC 9112 3.2.2 has a server accept) whose host names none of
+	 * its virtual hosts for a request to a proxy: it reads Proxy-Connection
+	 * instead of Connection, leaves "Connection: close" out of the answer
+	 * and closes the connection unasked, the requests pipelined behind it
+	 * unanswered. Every host is this server's; 2.2 has no such flag. */
+	req->flags &= ~EVHTTP_PROXY_REQUEST;
+#endif
 	/* A walk of at most this worker's share of max_connections: small
 	 * beside answering the request. */
 	struct http_conn *c = http_conn_find(w, evhttp_request_get_connection(req));

@@ -397,6 +397,19 @@ static void test_campaigns(void)
 
 	CHECK_INT(get("/v1/campaigns?x=1"), 400);
 	CHECK(strstr(error_text(), "unknown parameter") != NULL);
+
+	/* A target in absolute form (RFC 9112 3.2.2) keeps its connection as
+	 * any other: the request pipelined behind is answered, and one that
+	 * asks to close is told so, then closed. */
+	static const char absolute[] = "GET http://test/v1/totals HTTP/1.1\r\nHost: test\r\n\r\n"
+				       "GET http://test/v1/totals HTTP/1.1\r\nHost: test\r\n"
+				       "Connection: close\r\n\r\n";
+	asked = now_ms();
+	raw_request(port, absolute, sizeof absolute - 1, &R, 3000);
+	CHECK(now_ms() - asked < 2000);
+	const char *second = strstr(R.raw + 1, "HTTP/1.1 200");
+	CHECK(strncmp(R.raw, "HTTP/1.1 200", 12) == 0 && second != NULL);
+	CHECK(second && strstr(second, "\r\nConnection: close\r\n") != NULL);
 }
 
 static void test_conditional(void)

@@ -374,6 +374,19 @@ void http_conn_write_now(struct evhttp_connection *evcon)
 		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }
 
+void http_conn_flush_all(struct http_worker *w)
+{
+	for (struct http_conn *c = w->conn_list; c; c = c->next) {
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+		struct evbuffer *out = bufferevent_get_output(bev);
+		/* Frozen between the bufferevent's own writes, as http_conn_write_now
+		 * finds it once the bufferevent has written. */
+		evbuffer_unfreeze(out, 1);
+		evbuffer_write(out, bufferevent_getfd(bev));
+		evbuffer_freeze(out, 1);
+	}
+}
+
 void http_conn_forget_all(struct http_worker *w)
 {
 	while (w->conn_list) {

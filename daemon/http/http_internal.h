@@ -228,6 +228,9 @@ void http_conn_write_now(struct evhttp_connection *evcon);
 struct http_conn *http_conn_find(struct http_worker *w, struct evhttp_connection *evcon);
 /* Calls cb(arg) when the connection closes (NULL: nothing). */
 void http_conn_set_close_cb(struct http_conn *c, void (*cb)(void *arg), void *arg);
+/* Writes what each connection has queued, as far as its socket takes it
+ * now: a stopping worker frees them next (the ends of its streams). */
+void http_conn_flush_all(struct http_worker *w);
 /* Frees the tracking of connections evhttp never reported closed (shutdown). */
 void http_conn_forget_all(struct http_worker *w);
 

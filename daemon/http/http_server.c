@@ -149,6 +149,7 @@ static void stop_cb(evutil_socket_t fd, short what, void *worker)
 	struct http_worker *w = worker;
 	w->stopping = true;
 	http_stream_close_all(w);
+	http_conn_flush_all(w);
 	http_conn_adopt_pending(w);
 	evhttp_free(w->http);
 	w->http = NULL;

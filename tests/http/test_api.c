@@ -1451,6 +1451,29 @@ static int stream_count(void)
 	return atomic_load(&hs->stream_count);
 }
 
+/* A server that stops ends its streams as answers, not cut short: the
+ * chunked end is sent before the connection closes. */
+static void test_stream_at_stop(void)
+{
+	static char buf[8192];
+	struct http_server *stopping;
+	struct http_server_options opt = {.listen = "127.0.0.1:0", .threads = 1,
+					  .sse_heartbeat_ms = 50};
+	CHECK_INT(http_server_start(&stopping, st, &m, &opt), 0);
+	int fd = connect_server(http_server_port(stopping));
+	static const char req[] = "GET /v1/campaigns/sse-camp/stream HTTP/1.1\r\nHost: t\r\n\r\n";
+	write_all(fd, req, sizeof req - 1);
+	size_t len = 0;
+	buf[0] = '\0';
+	/* A heartbeat too: what the connection's bufferevent wrote itself. */
+	stream_wait(fd, buf, sizeof buf, &len, 0, ": heartbeat", 3000);
+	CHECK(strstr(buf, ": heartbeat") != NULL);
+	http_server_stop(stopping);
+	len += read_some(fd, buf + len, sizeof buf - len, 3000, NULL);
+	CHECK(len >= 5 && strcmp(buf + len - 5, "0\r\n\r\n") == 0);
+	close(fd);
+}
+
 /* A stream of a campaign whose partition leaves ends, so its client reconnects elsewhere. */
 static void test_stream_ownership(void)
 {
@@ -2390,6 +2413,7 @@ int main(int argc, char **argv)
 	test_ownership();
 	test_ownership_one_view();
 	test_stream_ownership();
+	test_stream_at_stop();
 	test_cluster_heard();
 	test_ownership_after_freeze();
 	test_loss_after_freeze();

@@ -30,13 +30,17 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/http_struct.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
 #include "clock.h"
@@ -198,6 +202,37 @@ static void reply_sent_cb(struct evhttp_request *req, void *conn)
 	conn_deadline_arm(c);
 }
 
+/*
+ * When a Connection field of req lists "close" (RFC 9112 9.6), leaves it
+ * the one field, "close", as evhttp reads it: evhttp looks at the first
+ * field alone, and only for "close" itself, so "TE, close" (Perl's LWP)
+ * or a second field kept the connection open and left "Connection:
+ * close" out of the answer.
+ */
+static void connection_close_unlist(struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	bool asked = false;
+	struct evkeyval *h;
+	TAILQ_FOREACH(h, in, next) {
+		if (strcasecmp(h->key, "Connection") != 0)
+			continue;
+		for (const char *p = h->value; !asked && *p;) {
+			p += strspn(p, " \t,");
+			size_t len = strcspn(p, ","), token = len;
+			while (token && (p[token - 1] == ' ' || p[token - 1] == '\t'))
+				token--;
+			asked = token == 5 && strncasecmp(p, "close", 5) == 0;
+			p += len;
+		}
+	}
+	if (!asked)
+		return;
+	while (evhttp_remove_header(in, "Connection") == 0)
+		;
+	evhttp_add_header(in, "Connection", "close");
+}
+
 struct http_conn *http_conn_request_received(struct http_worker *w, struct evhttp_request *req)
 {
 #ifdef EVHTTP_PROXY_REQUEST
@@ -209,6 +244,7 @@ struct http_conn *http_conn_request_received(struct http_worker *w, struct evhtt
 	 * unanswered. Every host is this server's; 2.2 has no such flag. */
 	req->flags &= ~EVHTTP_PROXY_REQUEST;
 #endif
+	connection_close_unlist(req);
 	/* A walk of at most this worker's share of max_connections: small
 	 * beside answering the request. */
 	struct http_conn *c = http_conn_find(w, evhttp_request_get_connection(req));

@@ -410,6 +410,19 @@ static void test_campaigns(void)
 	const char *second = strstr(R.raw + 1, "HTTP/1.1 200");
 	CHECK(strncmp(R.raw, "HTTP/1.1 200", 12) == 0 && second != NULL);
 	CHECK(second && strstr(second, "\r\nConnection: close\r\n") != NULL);
+	/* "close" among other options, or in a second field, is asked all the same. */
+	static const char *const closing[] = {"Connection: TE, close\r\nTE: trailers\r\n",
+					      "Connection: keep-alive\r\nConnection: Close\r\n"};
+	for (size_t i = 0; i < sizeof closing / sizeof closing[0]; i++) {
+		char req[256];
+		int n = snprintf(req, sizeof req, "GET /v1/totals HTTP/1.1\r\nHost: test\r\n%s\r\n",
+				 closing[i]);
+		asked = now_ms();
+		raw_request(port, req, (size_t)n, &R, 3000);
+		CHECK(now_ms() - asked < 2000);
+		CHECK_INT(R.status, 200);
+		CHECK_STR(header("Connection"), "close");
+	}
 }
 
 static void test_conditional(void)

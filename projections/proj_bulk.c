@@ -32,21 +32,18 @@ struct refund_of {
 	struct fp supporter, backer;
 };
 
-/*
- * A pass's items, scattered into 2^bits partitions by their key's top
- * bits, in log order within each: the partitions in order then hold the
- * keys in order, and each partition's table (memtable_init_shared) keeps
- * its own in order. Every item starts with its key. The buffer is kept
- * from pass to pass.
- */
-struct scatter {
-	unsigned bits;
-	size_t *start; /* 2^bits + 1: where each partition's items begin */
-	size_t *fill;
-	uint8_t *items;
-	size_t items_cap; /* bytes */
-};
+/* Partitions at most, so that a pass's partition of an entry fits 16 bits. */
+#define MAX_BITS 15
+#define NO_PARTITION UINT16_MAX
+/* Entries ahead in a partition whose data a pass asks the cache for: they lie far apart. */
+#define PREFETCH_AHEAD 16
 
+/*
+ * A pass scatters the entries it takes into 2^bits partitions by their
+ * key's top bits, in log order within each (as entry numbers): the
+ * partitions in order then hold the keys in order, and each partition's
+ * table (memtable_init_shared) keeps its own in order.
+ */
 struct bulk {
 	const struct proj_bulk_entry *e;
 	size_t n;
@@ -54,9 +51,12 @@ struct bulk {
 	struct refund_of *refunds; /* by a refund's number (learned.ref) */
 	size_t nrefunds;
 	struct proj_bulk *out;
-	size_t partition_items;
-	struct scatter scatter; /* the items of the pass under way */
-	struct memtable table;  /* the partition's state */
+	unsigned bits;
+	size_t *start;    /* 2^bits + 1: where each partition's entries begin in order */
+	size_t *fill;     /* 2^bits */
+	uint16_t *part;   /* an entry's partition in the pass under way, or NO_PARTITION */
+	uint32_t *order;  /* the pass's entries by partition */
+	struct memtable table; /* the partition's state */
 };
 
 static int stop(struct bulk *b, uint64_t seq, const char *why)
@@ -68,86 +68,66 @@ static int stop(struct bulk *b, uint64_t seq, const char *why)
 	return PL_EREJECTED;
 }
 
-#define ITEM_MAX 128
-
-/* How every item starts: its key, and the entry it comes from. */
-struct item_head {
-	struct fp key;
-	uint32_t entry;
-};
-
-/* Items ahead whose entry's outcome a pass asks the cache for: their entries lie far apart. */
-#define PREFETCH_AHEAD 16
-
-/* Fills item with what entry i gives the pass, or says it gives nothing. */
-typedef bool (*item_fn)(const struct bulk *b, size_t i, void *item);
-
-static size_t partition_of(unsigned bits, const void *item)
-{
-	return bits ? (size_t)(fp_word(item, 0) >> (64 - bits)) : 0;
-}
-
-static int scatter(struct scatter *s, const struct bulk *b, item_fn fn, size_t item_size)
-{
-	uint8_t item[ITEM_MAX];
-	/* Partitions for every entry giving an item: a pass that gets fewer has smaller ones. */
-	s->bits = 0;
-	while (((size_t)1 << s->bits) * b->partition_items < b->n)
-		s->bits++;
-	size_t parts = (size_t)1 << s->bits;
-	free(s->start);
-	free(s->fill);
-	s->start = calloc(parts + 1, sizeof *s->start);
-	s->fill = malloc(parts * sizeof *s->fill);
-	if (!s->start || !s->fill)
-		return PL_ENOMEM;
-	for (size_t i = 0; i < b->n; i++)
-		if (fn(b, i, item))
-			s->start[partition_of(s->bits, item) + 1]++;
-	for (size_t p = 0; p < parts; p++)
-		s->start[p + 1] += s->start[p];
-	if (s->start[parts] * item_size > s->items_cap) {
-		big_free(s->items, s->items_cap);
-		s->items_cap = s->start[parts] * item_size;
-		if (!(s->items = big_alloc(s->items_cap)))
-			return PL_ENOMEM;
-	}
-	memcpy(s->fill, s->start, parts * sizeof *s->fill);
-	for (size_t i = 0; i < b->n; i++)
-		if (fn(b, i, item))
-			memcpy(s->items + s->fill[partition_of(s->bits, item)]++ * item_size, item,
-			       item_size);
-	return PL_OK;
-}
-
-/* Applies one item to the partition's table in b->table. */
-typedef int (*apply_fn)(struct bulk *b, const void *item);
+/* The key entry i has in a pass, or false when the pass does not take it. */
+typedef bool (*key_fn)(const struct bulk *b, size_t i, struct fp *key);
+/* Applies entry i, of key key, to the partition's table in b->table. */
+typedef int (*apply_fn)(struct bulk *b, size_t i, const struct fp *key);
 /* Writes a table entry's value as the state index keeps it. */
 typedef void (*keep_fn)(uint8_t *out, const void *value);
 
+static void scatter(struct bulk *b, key_fn key)
+{
+	size_t parts = (size_t)1 << b->bits;
+	memset(b->start, 0, (parts + 1) * sizeof *b->start);
+	for (size_t i = 0; i < b->n; i++) {
+		struct fp k;
+		b->part[i] = NO_PARTITION;
+		if (key(b, i, &k)) {
+			size_t p = b->bits ? (size_t)(fp_word(k.b, 0) >> (64 - b->bits)) : 0;
+			b->part[i] = (uint16_t)p;
+			b->start[p + 1]++;
+		}
+	}
+	for (size_t p = 0; p < parts; p++)
+		b->start[p + 1] += b->start[p];
+	memcpy(b->fill, b->start, parts * sizeof *b->fill);
+	for (size_t i = 0; i < b->n; i++)
+		if (b->part[i] != NO_PARTITION)
+			b->order[b->fill[b->part[i]]++] = (uint32_t)i;
+}
+
+/* What applying entry i reads of the entries' arrays, asked for ahead. */
+static void prefetch_entry(const struct bulk *b, size_t i)
+{
+	const uint8_t *e = (const uint8_t *)&b->e[i];
+	__builtin_prefetch(e);
+	__builtin_prefetch(e + 64);
+	__builtin_prefetch(&b->learned[i], 1);
+	__builtin_prefetch(&b->out->rows[i], 1);
+}
+
 /*
- * One pass: entries' items scattered, each partition applied in log order
- * with a table of value_size values, its entries then kept, in key order,
- * in out.
+ * One pass: the entries key takes scattered, each partition applied in log
+ * order with a table of value_size values, its entries then kept, in key
+ * order, in out.
  */
-static int pass(struct bulk *b, item_fn items, size_t item_size, size_t value_size, apply_fn apply,
+static int pass(struct bulk *b, key_fn key, size_t value_size, apply_fn apply,
 		struct proj_bulk_table *out, size_t kept_size, keep_fn keep)
 {
-	struct scatter *s = &b->scatter;
-	int rc = scatter(s, b, items, item_size);
-	if (rc || (rc = memtable_init_shared(&b->table, value_size, s->bits)))
+	int rc = memtable_init_shared(&b->table, value_size, b->bits);
+	if (rc)
 		return rc;
+	scatter(b, key);
 	*out = (struct proj_bulk_table){.entry_size = FP_SIZE + kept_size};
-	for (size_t p = 0; rc == 0 && p < (size_t)1 << s->bits; p++) {
+	for (size_t p = 0; rc == 0 && p < (size_t)1 << b->bits; p++) {
+		size_t end = b->start[p + 1];
 		memtable_clear(&b->table);
-		for (size_t i = s->start[p]; rc == 0 && i < s->start[p + 1]; i++) {
-			if (i + PREFETCH_AHEAD < s->start[p + 1]) {
-				const struct item_head *ahead =
-					(const void *)(s->items + (i + PREFETCH_AHEAD) * item_size);
-				__builtin_prefetch(&b->learned[ahead->entry], 1);
-				__builtin_prefetch(&b->out->rows[ahead->entry], 1);
-			}
-			rc = apply(b, s->items + i * item_size);
+		for (size_t j = b->start[p]; rc == 0 && j < end; j++) {
+			struct fp k;
+			if (j + PREFETCH_AHEAD < end)
+				prefetch_entry(b, b->order[j + PREFETCH_AHEAD]);
+			key(b, b->order[j], &k);
+			rc = apply(b, b->order[j], &k);
 		}
 		if (rc == 0 && !big_array_reserve((void **)&out->entries, &out->cap,
 						  out->count + b->table.count, out->entry_size))
@@ -165,49 +145,36 @@ static int pass(struct bulk *b, item_fn items, size_t item_size, size_t value_si
 
 /* --- pledges, by pledge id --- */
 
-struct pledge_item {
-	struct item_head h;
-	struct fp campaign, supporter, backer;
-	int64_t at, amount;
-	uint64_t seq;
-	uint8_t type;
-};
-
 struct pledge_value {
 	struct fp campaign, supporter, backer;
 	int64_t at, amount, refunded;
 	uint64_t seq;
 };
 
-static bool pledge_items(const struct bulk *b, size_t i, void *item)
+static bool pledge_key(const struct bulk *b, size_t i, struct fp *key)
 {
 	const struct proj_bulk_entry *e = &b->e[i];
-	if (e->type != PL_EV_PLEDGE_CREATED && e->type != PL_EV_PLEDGE_REFUNDED)
-		return false;
-	*(struct pledge_item *)item = (struct pledge_item){
-		.h = {e->keys.pledge, (uint32_t)i}, .campaign = e->keys.campaign,
-		.supporter = e->keys.supporter, .backer = e->keys.backer, .at = e->at,
-		.amount = e->amount, .seq = e->seq, .type = e->type};
-	return true;
+	*key = e->keys.pledge;
+	return e->type == PL_EV_PLEDGE_CREATED || e->type == PL_EV_PLEDGE_REFUNDED;
 }
 
-static int apply_pledge(struct bulk *b, const void *item)
+static int apply_pledge(struct bulk *b, size_t i, const struct fp *key)
 {
-	const struct pledge_item *it = item;
-	struct pledge_value *v = memtable_get(&b->table, &it->h.key);
-	if (it->type == PL_EV_PLEDGE_CREATED) {
+	const struct proj_bulk_entry *e = &b->e[i];
+	struct pledge_value *v = memtable_get(&b->table, key);
+	if (e->type == PL_EV_PLEDGE_CREATED) {
 		if (v)
-			return stop(b, it->seq, "a pledge id taken twice");
-		struct pledge_value made = {it->campaign, it->supporter, it->backer, it->at,
-					    it->amount, 0, it->seq};
-		return memtable_put(&b->table, &it->h.key, &made);
+			return stop(b, e->seq, "a pledge id taken twice");
+		struct pledge_value made = {e->keys.campaign, e->keys.supporter, e->keys.backer,
+					    e->at, e->amount, 0, e->seq};
+		return memtable_put(&b->table, key, &made);
 	}
-	if (!v || fp_cmp(&v->campaign, &it->campaign) != 0)
-		return stop(b, it->seq, "a refund of no pledge of its campaign");
-	if (it->amount > v->amount - v->refunded)
-		return stop(b, it->seq, "a refund beyond its pledge");
-	v->refunded += it->amount;
-	struct learned *l = &b->learned[it->h.entry];
+	if (!v || fp_cmp(&v->campaign, &e->keys.campaign) != 0)
+		return stop(b, e->seq, "a refund of no pledge of its campaign");
+	if (e->amount > v->amount - v->refunded)
+		return stop(b, e->seq, "a refund beyond its pledge");
+	v->refunded += e->amount;
+	struct learned *l = &b->learned[i];
 	b->refunds[l->ref] = (struct refund_of){v->supporter, v->backer};
 	l->depends_on = v->at;
 	return PL_OK;
@@ -221,28 +188,15 @@ static void keep_pledge(uint8_t *out, const void *value)
 
 /* --- supporters' nets, by campaign and supporter; backers' counts, by currency and supporter --- */
 
-struct net_item {
-	struct item_head h;
-	int64_t delta;
-	uint64_t seq;
-	bool check; /* a comment's: the net must be above 0 */
-};
-
-static bool net_items(const struct bulk *b, size_t i, void *item)
+static bool net_key(const struct bulk *b, size_t i, struct fp *key)
 {
 	const struct proj_bulk_entry *e = &b->e[i];
-	struct net_item *it = item;
-	*it = (struct net_item){.h = {e->keys.supporter, (uint32_t)i}, .delta = e->amount,
-				.seq = e->seq};
 	if (e->type == PL_EV_PLEDGE_REFUNDED) {
-		it->h.key = b->refunds[b->learned[i].ref].supporter;
-		it->delta = -e->amount;
-	} else if (e->type == PL_EV_COMMENT_POSTED) {
-		it->check = true;
-	} else if (e->type != PL_EV_PLEDGE_CREATED) {
-		return false;
+		*key = b->refunds[b->learned[i].ref].supporter;
+		return true;
 	}
-	return true;
+	*key = e->keys.supporter;
+	return e->type == PL_EV_PLEDGE_CREATED || e->type == PL_EV_COMMENT_POSTED;
 }
 
 /* Adds delta to the count or net at key: the change in whether it is above 0. */
@@ -258,33 +212,31 @@ static int add_to(struct memtable *m, const struct fp *key, int64_t delta, int8_
 	return memtable_put(m, key, &delta);
 }
 
-static int apply_net(struct bulk *b, const void *item)
+static int apply_net(struct bulk *b, size_t i, const struct fp *key)
 {
-	const struct net_item *it = item;
-	if (it->check) {
-		const int64_t *net = memtable_get(&b->table, &it->h.key);
-		return net && *net > 0 ? PL_OK : stop(b, it->seq, "a comment by no backer");
+	const struct proj_bulk_entry *e = &b->e[i];
+	if (e->type == PL_EV_COMMENT_POSTED) {
+		const int64_t *net = memtable_get(&b->table, key);
+		return net && *net > 0 ? PL_OK : stop(b, e->seq, "a comment by no backer");
 	}
-	return add_to(&b->table, &it->h.key, it->delta, &b->learned[it->h.entry].supporters);
+	int64_t delta = e->type == PL_EV_PLEDGE_REFUNDED ? -e->amount : e->amount;
+	return add_to(&b->table, key, delta, &b->learned[i].supporters);
 }
 
-static bool backer_items(const struct bulk *b, size_t i, void *item)
+static bool backer_key(const struct bulk *b, size_t i, struct fp *key)
 {
 	const struct proj_bulk_entry *e = &b->e[i];
 	const struct learned *l = &b->learned[i];
 	if (!l->supporters)
 		return false;
-	*(struct net_item *)item = (struct net_item){
-		.h = {e->type == PL_EV_PLEDGE_REFUNDED ? b->refunds[l->ref].backer : e->keys.backer,
-		      (uint32_t)i},
-		.delta = l->supporters, .seq = e->seq};
+	*key = e->type == PL_EV_PLEDGE_REFUNDED ? b->refunds[l->ref].backer : e->keys.backer;
 	return true;
 }
 
-static int apply_backer(struct bulk *b, const void *item)
+static int apply_backer(struct bulk *b, size_t i, const struct fp *key)
 {
-	const struct net_item *it = item;
-	return add_to(&b->table, &it->h.key, it->delta, &b->learned[it->h.entry].platform_supporters);
+	struct learned *l = &b->learned[i];
+	return add_to(&b->table, key, l->supporters, &l->platform_supporters);
 }
 
 static void keep_number(uint8_t *out, const void *value)
@@ -296,14 +248,6 @@ static void keep_number(uint8_t *out, const void *value)
 
 /* --- comments, by comment id --- */
 
-struct comment_item {
-	struct item_head h;
-	struct fp campaign;
-	int64_t at;
-	uint64_t seq;
-	uint8_t type;
-};
-
 struct comment_value {
 	struct fp campaign;
 	int64_t at;
@@ -311,32 +255,28 @@ struct comment_value {
 	bool removed;
 };
 
-static bool comment_items(const struct bulk *b, size_t i, void *item)
+static bool comment_key(const struct bulk *b, size_t i, struct fp *key)
 {
 	const struct proj_bulk_entry *e = &b->e[i];
-	if (e->type != PL_EV_COMMENT_POSTED && e->type != PL_EV_COMMENT_REMOVED)
-		return false;
-	*(struct comment_item *)item = (struct comment_item){
-		.h = {e->keys.comment, (uint32_t)i}, .campaign = e->keys.campaign, .at = e->at,
-		.seq = e->seq, .type = e->type};
-	return true;
+	*key = e->keys.comment;
+	return e->type == PL_EV_COMMENT_POSTED || e->type == PL_EV_COMMENT_REMOVED;
 }
 
-static int apply_comment(struct bulk *b, const void *item)
+static int apply_comment(struct bulk *b, size_t i, const struct fp *key)
 {
-	const struct comment_item *it = item;
-	struct comment_value *v = memtable_get(&b->table, &it->h.key);
-	if (it->type == PL_EV_COMMENT_POSTED) {
+	const struct proj_bulk_entry *e = &b->e[i];
+	struct comment_value *v = memtable_get(&b->table, key);
+	if (e->type == PL_EV_COMMENT_POSTED) {
 		if (v)
-			return stop(b, it->seq, "a comment id taken twice");
-		struct comment_value posted = {it->campaign, it->at, it->seq, false};
-		return memtable_put(&b->table, &it->h.key, &posted);
+			return stop(b, e->seq, "a comment id taken twice");
+		struct comment_value posted = {e->keys.campaign, e->at, e->seq, false};
+		return memtable_put(&b->table, key, &posted);
 	}
-	if (!v || fp_cmp(&v->campaign, &it->campaign) != 0 || v->removed)
-		return stop(b, it->seq, "a removal of no comment shown in its campaign");
+	if (!v || fp_cmp(&v->campaign, &e->keys.campaign) != 0 || v->removed)
+		return stop(b, e->seq, "a removal of no comment shown in its campaign");
 	v->removed = true;
-	b->learned[it->h.entry].ref = v->seq;
-	b->learned[it->h.entry].depends_on = v->at;
+	b->learned[i].ref = v->seq;
+	b->learned[i].depends_on = v->at;
 	return PL_OK;
 }
 
@@ -348,33 +288,9 @@ static void keep_comment(uint8_t *out, const void *value)
 
 /* --- campaigns: totals, and each entry's row of the history --- */
 
-struct campaign_item {
-	struct item_head h;
-	struct fp supporter;
-	int64_t at, amount, depends_on;
-	uint64_t seq, ref;
-	uint8_t type;
-	char currency[3];
-	int8_t supporters, platform_supporters;
-};
-
-struct campaign_value {
-	struct proj_campaign_state state;
-};
-
-static bool campaign_items(const struct bulk *b, size_t i, void *item)
+static bool campaign_key(const struct bulk *b, size_t i, struct fp *key)
 {
-	const struct proj_bulk_entry *e = &b->e[i];
-	const struct learned *l = &b->learned[i];
-	struct campaign_item *it = item;
-	*it = (struct campaign_item){.h = {e->keys.campaign, (uint32_t)i},
-				     .supporter = e->keys.supporter, .at = e->at, .amount = e->amount,
-				     .depends_on = l->depends_on, .seq = e->seq, .ref = l->ref,
-				     .type = e->type, .supporters = l->supporters,
-				     .platform_supporters = l->platform_supporters};
-	memcpy(it->currency, e->currency, 3);
-	if (e->type == PL_EV_PLEDGE_REFUNDED)
-		it->supporter = b->refunds[l->ref].supporter;
+	*key = b->e[i].keys.campaign;
 	return true;
 }
 
@@ -406,50 +322,54 @@ static int64_t effective_at(const struct proj_totals *t, int64_t at, int64_t dep
 	return at > depends_on ? at : depends_on;
 }
 
-static int open_campaign(struct bulk *b, const struct campaign_item *it)
+static int open_campaign(struct bulk *b, size_t i, const struct fp *key)
 {
-	struct campaign_value v = {.state.totals = {.opened_at = it->at, .closed_at = PROJ_NONE,
-						    .last_at = it->at}};
-	memcpy(v.state.currency, it->currency, 3);
-	b->out->rows[it->h.entry] = (struct proj_bulk_row){.at = it->at, .h.type = it->type};
-	int rc = memtable_put(&b->table, &it->h.key, &v);
-	return rc ? rc : add_platform(b, it->currency, &(struct proj_platform){.open = 1});
+	const struct proj_bulk_entry *e = &b->e[i];
+	struct proj_campaign_state v = {.totals = {.opened_at = e->at, .closed_at = PROJ_NONE,
+						   .last_at = e->at}};
+	memcpy(v.currency, e->currency, 3);
+	b->out->rows[i] = (struct proj_bulk_row){.at = e->at, .h.type = e->type};
+	int rc = memtable_put(&b->table, key, &v);
+	return rc ? rc : add_platform(b, e->currency, &(struct proj_platform){.open = 1});
 }
 
-static int apply_campaign(struct bulk *b, const void *item)
+static int apply_campaign(struct bulk *b, size_t i, const struct fp *key)
 {
-	const struct campaign_item *it = item;
-	struct campaign_value *v = memtable_get(&b->table, &it->h.key);
-	if (it->type == PL_EV_CAMPAIGN_OPENED)
-		return v ? stop(b, it->seq, "a campaign opened twice") : open_campaign(b, it);
+	const struct proj_bulk_entry *e = &b->e[i];
+	const struct learned *l = &b->learned[i];
+	struct proj_campaign_state *v = memtable_get(&b->table, key);
+	if (e->type == PL_EV_CAMPAIGN_OPENED)
+		return v ? stop(b, e->seq, "a campaign opened twice") : open_campaign(b, i, key);
 	if (!v)
-		return stop(b, it->seq, "an event of a campaign never opened");
-	struct proj_totals *t = &v->state.totals;
-	struct proj_bulk_row *row = &b->out->rows[it->h.entry];
+		return stop(b, e->seq, "an event of a campaign never opened");
+	struct proj_totals *t = &v->totals;
+	struct proj_bulk_row *row = &b->out->rows[i];
 	struct proj_platform d = {0};
-	*row = (struct proj_bulk_row){.at = effective_at(t, it->at, 0), .h.type = it->type};
-	switch (it->type) {
+	const struct fp *supporter = &e->keys.supporter;
+	*row = (struct proj_bulk_row){.at = effective_at(t, e->at, 0), .h.type = e->type};
+	switch (e->type) {
 	case PL_EV_CAMPAIGN_CLOSED:
 		if (t->closed_at != PROJ_NONE)
-			return stop(b, it->seq, "a campaign closed twice");
+			return stop(b, e->seq, "a campaign closed twice");
 		t->closed_at = row->at;
 		d = (struct proj_platform){.open = -1, .closed = 1};
 		break;
 	case PL_EV_PLEDGE_CREATED:
-		if (t->closed_at != PROJ_NONE || memcmp(it->currency, v->state.currency, 3) != 0 ||
-		    t->raised > INT64_MAX - it->amount)
-			return stop(b, it->seq, "a pledge its campaign refuses");
-		t->raised += it->amount;
+		if (t->closed_at != PROJ_NONE || memcmp(e->currency, v->currency, 3) != 0 ||
+		    t->raised > INT64_MAX - e->amount)
+			return stop(b, e->seq, "a pledge its campaign refuses");
+		t->raised += e->amount;
 		t->pledges++;
-		row->h.raised = row->h.net = it->amount;
+		row->h.raised = row->h.net = e->amount;
 		row->h.pledges = 1;
-		d = (struct proj_platform){.raised = it->amount, .pledges = 1};
+		d = (struct proj_platform){.raised = e->amount, .pledges = 1};
 		break;
 	case PL_EV_PLEDGE_REFUNDED:
-		t->raised -= it->amount;
-		row->at = effective_at(t, it->at, it->depends_on);
-		row->h.raised = row->h.net = -it->amount;
-		d = (struct proj_platform){.raised = -it->amount};
+		t->raised -= e->amount;
+		row->at = effective_at(t, e->at, l->depends_on);
+		row->h.raised = row->h.net = -e->amount;
+		supporter = &b->refunds[l->ref].supporter;
+		d = (struct proj_platform){.raised = -e->amount};
 		break;
 	case PL_EV_COMMENT_POSTED:
 		t->comments++;
@@ -457,43 +377,42 @@ static int apply_campaign(struct bulk *b, const void *item)
 		break;
 	case PL_EV_COMMENT_REMOVED:
 		t->comments--;
-		row->at = effective_at(t, it->at, it->depends_on);
+		row->at = effective_at(t, e->at, l->depends_on);
 		row->h.comments = -1;
-		row->h.ref = it->ref;
+		row->h.ref = l->ref;
 		break;
 	default:
-		return stop(b, it->seq, "an event of no known type");
+		return stop(b, e->seq, "an event of no known type");
 	}
-	if (it->type == PL_EV_PLEDGE_CREATED || it->type == PL_EV_PLEDGE_REFUNDED) {
-		memcpy(row->h.supporter, it->supporter.b, sizeof row->h.supporter);
-		t->supporters += it->supporters;
-		d.supporters = it->platform_supporters;
+	if (e->type == PL_EV_PLEDGE_CREATED || e->type == PL_EV_PLEDGE_REFUNDED) {
+		memcpy(row->h.supporter, supporter->b, sizeof row->h.supporter);
+		t->supporters += l->supporters;
+		d.supporters = l->platform_supporters;
 	}
-	if (it->at > t->last_at)
-		t->last_at = it->at;
-	return add_platform(b, v->state.currency, &d);
+	if (e->at > t->last_at)
+		t->last_at = e->at;
+	return add_platform(b, v->currency, &d);
 }
 
 static void keep_campaign(uint8_t *out, const void *value)
 {
-	proj_campaign_state_encode(out, &((const struct campaign_value *)value)->state);
+	proj_campaign_state_encode(out, value);
 }
 
 /* --- event ids --- */
 
-static bool id_items(const struct bulk *b, size_t i, void *item)
+static bool id_key(const struct bulk *b, size_t i, struct fp *key)
 {
-	*(struct item_head *)item = (struct item_head){b->e[i].id, (uint32_t)i};
+	*key = b->e[i].id;
 	return true;
 }
 
-static int apply_id(struct bulk *b, const void *item)
+static int apply_id(struct bulk *b, size_t i, const struct fp *key)
 {
-	const struct item_head *it = item;
-	if (memtable_get(&b->table, &it->key))
-		return stop(b, b->e[it->entry].seq, "an event id in the log twice");
 	static const uint8_t no_value[1];
-	return memtable_put(&b->table, &it->key, no_value);
+	if (memtable_get(&b->table, key))
+		return stop(b, b->e[i].seq, "an event id in the log twice");
+	return memtable_put(&b->table, key, no_value);
 }
 
 static void keep_nothing(uint8_t *out, const void *value)
@@ -521,53 +440,55 @@ int proj_bulk_apply(struct proj_bulk *out, const struct proj_bulk_entry *e, size
 			out->why = "an erasure, not taken in bulk yet";
 			return PL_EREJECTED;
 		}
-	struct bulk b = {.e = e, .n = n, .out = out,
-			 .partition_items = partition_items ? partition_items
-							    : PROJ_BULK_PARTITION_ITEMS};
+	struct bulk b = {.e = e, .n = n, .out = out};
+	if (!partition_items)
+		partition_items = PROJ_BULK_PARTITION_ITEMS;
+	while (b.bits < MAX_BITS && ((size_t)1 << b.bits) * partition_items < n)
+		b.bits++;
+	size_t parts = (size_t)1 << b.bits;
 	/* Mapped for huge pages: a page fault per 4 KiB of these costs more than the rules. */
 	b.learned = big_alloc(n * sizeof *b.learned);
+	b.part = big_alloc(n * sizeof *b.part);
+	b.order = big_alloc(n * sizeof *b.order);
+	b.start = malloc((parts + 1) * sizeof *b.start);
+	b.fill = malloc(parts * sizeof *b.fill);
 	out->rows = big_alloc(n * sizeof *out->rows);
-	if (n && (!b.learned || !out->rows)) {
-		big_free(b.learned, n * sizeof *b.learned);
-		return PL_ENOMEM;
-	}
 	out->nrows = n;
+	int rc = n && (!b.learned || !b.part || !b.order || !out->rows) ? PL_ENOMEM : PL_OK;
+	if (!b.start || !b.fill)
+		rc = PL_ENOMEM;
 	/* Each refund numbered, for what the pledges' pass learns of its pledge. */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; rc == 0 && i < n; i++)
 		if (e[i].type == PL_EV_PLEDGE_REFUNDED)
 			b.learned[i].ref = b.nrefunds++;
-	b.refunds = big_alloc(b.nrefunds * sizeof *b.refunds);
-	if (b.nrefunds && !b.refunds) {
-		big_free(b.learned, n * sizeof *b.learned);
-		return PL_ENOMEM;
-	}
+	if (rc == 0 && b.nrefunds && !(b.refunds = big_alloc(b.nrefunds * sizeof *b.refunds)))
+		rc = PL_ENOMEM;
 	/* In the order the kinds learn from each other (proj_bulk.h). */
-	int rc = pass(&b, pledge_items, sizeof(struct pledge_item), sizeof(struct pledge_value),
-		      apply_pledge, &out->state[PROJ_K_PLEDGE], PROJ_PLEDGE_SIZE, keep_pledge);
 	if (rc == 0)
-		rc = pass(&b, net_items, sizeof(struct net_item), sizeof(int64_t), apply_net,
-			  &out->state[PROJ_K_SUPPORTER], 8, keep_number);
+		rc = pass(&b, pledge_key, sizeof(struct pledge_value), apply_pledge,
+			  &out->state[PROJ_K_PLEDGE], PROJ_PLEDGE_SIZE, keep_pledge);
 	if (rc == 0)
-		rc = pass(&b, backer_items, sizeof(struct net_item), sizeof(int64_t), apply_backer,
-			  &out->state[PROJ_K_BACKER], 8, keep_number);
+		rc = pass(&b, net_key, sizeof(int64_t), apply_net, &out->state[PROJ_K_SUPPORTER], 8,
+			  keep_number);
 	if (rc == 0)
-		rc = pass(&b, comment_items, sizeof(struct comment_item),
-			  sizeof(struct comment_value), apply_comment, &out->state[PROJ_K_COMMENT],
-			  PROJ_COMMENT_STATE_SIZE, keep_comment);
+		rc = pass(&b, backer_key, sizeof(int64_t), apply_backer, &out->state[PROJ_K_BACKER],
+			  8, keep_number);
 	if (rc == 0)
-		rc = pass(&b, campaign_items, sizeof(struct campaign_item),
-			  sizeof(struct campaign_value), apply_campaign, &out->state[PROJ_K_CAMPAIGN],
-			  PROJ_CAMPAIGN_STATE_SIZE, keep_campaign);
+		rc = pass(&b, comment_key, sizeof(struct comment_value), apply_comment,
+			  &out->state[PROJ_K_COMMENT], PROJ_COMMENT_STATE_SIZE, keep_comment);
 	if (rc == 0)
-		rc = pass(&b, id_items, sizeof(struct item_head), 0, apply_id, &out->ids, 0,
-			  keep_nothing);
+		rc = pass(&b, campaign_key, sizeof(struct proj_campaign_state), apply_campaign,
+			  &out->state[PROJ_K_CAMPAIGN], PROJ_CAMPAIGN_STATE_SIZE, keep_campaign);
+	if (rc == 0)
+		rc = pass(&b, id_key, 0, apply_id, &out->ids, 0, keep_nothing);
 	if (rc == 0 && out->nplatform)
 		qsort(out->platform, out->nplatform, sizeof *out->platform, by_currency);
 	big_free(b.learned, n * sizeof *b.learned);
 	big_free(b.refunds, b.nrefunds * sizeof *b.refunds);
-	free(b.scatter.start);
-	free(b.scatter.fill);
-	big_free(b.scatter.items, b.scatter.items_cap);
+	big_free(b.part, n * sizeof *b.part);
+	big_free(b.order, n * sizeof *b.order);
+	free(b.start);
+	free(b.fill);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 /* bulk_fill.c — a rebuild's empty slot filled from the whole log at once; see bulk_fill.h. */
 #include "bulk_fill.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,64 +21,180 @@ struct campaign {
 	char id[PL_MAX_ID_BYTES];
 };
 
+/* The campaigns a reader met, numbered in the order it met them. */
+struct campaigns {
+	struct campaign *c;
+	size_t n, cap;
+	struct memtable numbers; /* fingerprint → number */
+};
+
+/*
+ * One of the two threads reading the log: entries [from, to] decoded into
+ * e[seq - 1] (the log is dense), their campaigns numbered in its own
+ * campaigns.
+ */
+struct reader {
+	struct store *st;
+	uint64_t from, to;
+	struct proj_bulk_entry *e;
+	uint32_t *campaign_of; /* an entry's campaign's number, by log position - 1 */
+	struct campaigns campaigns;
+	uint64_t read; /* entries read */
+	bool left;     /* an entry for the log-order path */
+	int rc;
+};
+
 struct fill {
 	struct slot *s;
 	struct proj_bulk_entry *e;
-	uint32_t *campaign_of; /* an entry's campaign's number */
-	size_t n, cap, campaign_of_cap;
-	struct campaign *campaigns;
-	size_t ncampaigns, campaigns_cap;
-	struct memtable numbers; /* campaign fingerprint → number */
-	bool left;               /* for the log-order path */
+	uint32_t *campaign_of;
+	size_t n;
+	struct campaigns campaigns;
 	struct proj_bulk b;
 	const struct campaign **by_id; /* the campaigns in the order of their ids */
 	size_t *start;   /* by number: where its entries begin in order (ncampaigns + 1) */
 	uint32_t *order; /* entries grouped by campaign, in log order within each */
 };
 
-/* A campaign by number, for the first time its fingerprint is met. */
-static int number_campaign(struct fill *f, const struct pl_event *ev, const struct fp *fp,
+/* c's number for the campaign of fp, numbered now if it is new (its id from ev). */
+static int number_campaign(struct campaigns *c, const struct pl_event *ev, const struct fp *fp,
 			   uint32_t *number)
 {
-	const uint32_t *known = memtable_get(&f->numbers, fp);
+	const uint32_t *known = memtable_get(&c->numbers, fp);
 	if (known) {
 		*number = *known;
 		return PL_OK;
 	}
-	if (!big_array_reserve((void **)&f->campaigns, &f->campaigns_cap, f->ncampaigns + 1,
-			       sizeof *f->campaigns))
+	if (!big_array_reserve((void **)&c->c, &c->cap, c->n + 1, sizeof *c->c))
 		return PL_ENOMEM;
-	*number = (uint32_t)f->ncampaigns;
+	*number = (uint32_t)c->n;
 	struct pl_str id = pl_event_str(ev, PL_F_CAMPAIGN);
-	struct campaign *c = &f->campaigns[f->ncampaigns++];
-	*c = (struct campaign){.fp = *fp, .len = (uint8_t)id.len};
-	memcpy(c->id, id.ptr, id.len);
-	return memtable_put(&f->numbers, fp, number);
+	struct campaign *made = &c->c[c->n++];
+	*made = (struct campaign){.fp = *fp, .len = (uint8_t)id.len};
+	memcpy(made->id, id.ptr, id.len);
+	return memtable_put(&c->numbers, fp, number);
 }
 
 static int read_entry(const struct evlog_entry *le, void *arg)
 {
-	struct fill *f = arg;
+	struct reader *r = arg;
 	struct decoded d;
+	if (le->seq > r->to)
+		return 1;
 	d.keys = (struct proj_keys){0}; /* an event's keys are set for its fields only */
 	decode_event(&d, le->raw, le->raw_len, NULL, 0);
-	if (d.rc || d.ev.type == PL_EV_SUPPORTER_FORGOTTEN || f->n == BULK_MAX_ENTRIES) {
-		f->left = true;
+	if (le->seq < r->from || d.rc || d.ev.type == PL_EV_SUPPORTER_FORGOTTEN) {
+		r->left = true;
 		return 1;
 	}
-	if (!big_array_reserve((void **)&f->e, &f->cap, f->n + 1, sizeof *f->e) ||
-	    !big_array_reserve((void **)&f->campaign_of, &f->campaign_of_cap, f->n + 1,
-			       sizeof *f->campaign_of))
-		return PL_ENOMEM;
 	uint32_t number;
-	int rc = number_campaign(f, &d.ev, &d.keys.campaign, &number);
+	int rc = number_campaign(&r->campaigns, &d.ev, &d.keys.campaign, &number);
 	if (rc)
 		return rc;
-	if (d.ev.type == PL_EV_CAMPAIGN_OPENED && !f->campaigns[number].opened_seq)
-		f->campaigns[number].opened_seq = le->seq;
-	proj_bulk_entry_of(&f->e[f->n], &d.ev, &d.keys, &d.id, le->seq);
-	f->campaign_of[f->n++] = number;
+	struct campaign *c = &r->campaigns.c[number];
+	if (d.ev.type == PL_EV_CAMPAIGN_OPENED && !c->opened_seq)
+		c->opened_seq = le->seq;
+	proj_bulk_entry_of(&r->e[le->seq - 1], &d.ev, &d.keys, &d.id, le->seq);
+	r->campaign_of[le->seq - 1] = number;
+	r->read++;
 	return 0;
+}
+
+static void *read_part(void *arg)
+{
+	struct reader *r = arg;
+	struct store_txn t;
+	r->rc = store_read_begin(r->st, &t);
+	if (r->rc == 0) {
+		r->rc = evlog_each(&t, r->from, read_entry, r, NULL);
+		store_abort(&t);
+	}
+	if (r->rc == PL_ECHECKSUM || r->rc == PL_ECORRUPT || r->read != r->to - r->from + 1)
+		r->left = true; /* the log-order path reports it */
+	return NULL;
+}
+
+static void campaigns_free(struct campaigns *c)
+{
+	big_free(c->c, c->cap * sizeof *c->c);
+	memtable_deinit(&c->numbers);
+}
+
+/* The second reader's campaigns taken into the first's numbers, and its entries renumbered. */
+static int merge_campaigns(struct reader *into, const struct reader *r)
+{
+	for (uint64_t seq = r->from; seq <= r->to; seq++) {
+		const struct campaign *c = &r->campaigns.c[r->campaign_of[seq - 1]];
+		const uint32_t *known = memtable_get(&into->campaigns.numbers, &c->fp);
+		uint32_t number;
+		if (known) {
+			number = *known;
+		} else {
+			if (!big_array_reserve((void **)&into->campaigns.c, &into->campaigns.cap,
+					       into->campaigns.n + 1, sizeof *c))
+				return PL_ENOMEM;
+			number = (uint32_t)into->campaigns.n;
+			into->campaigns.c[into->campaigns.n++] = *c;
+			int rc = memtable_put(&into->campaigns.numbers, &c->fp, &number);
+			if (rc)
+				return rc;
+		}
+		struct campaign *mine = &into->campaigns.c[number];
+		if (!mine->opened_seq)
+			mine->opened_seq = c->opened_seq;
+		into->campaign_of[seq - 1] = number;
+	}
+	return PL_OK;
+}
+
+/*
+ * The log, up to its end as a read transaction sees it, decoded into f by
+ * two threads, half of it each. false in *taken when it is the log-order
+ * path's (or empty).
+ */
+static int read_log(struct fill *f, bool *taken)
+{
+	struct store_txn t;
+	uint64_t head = 0;
+	*taken = false;
+	int rc = store_read_begin(f->s->st, &t);
+	if (rc == 0)
+		rc = evlog_last_seq(&t, &head);
+	store_abort(&t);
+	if (rc || head == 0 || head > BULK_MAX_ENTRIES)
+		return rc;
+	f->n = (size_t)head;
+	f->e = big_alloc(f->n * sizeof *f->e);
+	f->campaign_of = big_alloc(f->n * sizeof *f->campaign_of);
+	uint32_t *theirs = big_alloc(f->n * sizeof *theirs);
+	struct reader r[2] = {
+		{f->s->st, 1, head / 2, f->e, f->campaign_of},
+		{f->s->st, head / 2 + 1, head, f->e, theirs},
+	};
+	pthread_t other;
+	bool two = false;
+	if (!f->e || !f->campaign_of || !theirs ||
+	    (rc = memtable_init(&r[0].campaigns.numbers, sizeof(uint32_t))) ||
+	    (rc = memtable_init(&r[1].campaigns.numbers, sizeof(uint32_t))))
+		rc = rc ? rc : PL_ENOMEM;
+	if (rc == 0) {
+		two = pthread_create(&other, NULL, read_part, &r[1]) == 0;
+		read_part(&r[0]);
+		if (!two)
+			read_part(&r[1]);
+		else
+			pthread_join(other, NULL);
+		rc = r[0].rc < 0 ? r[0].rc : r[1].rc < 0 ? r[1].rc : PL_OK;
+	}
+	if (rc == 0 && !r[0].left && !r[1].left && (rc = merge_campaigns(&r[0], &r[1])) == 0) {
+		f->campaigns = r[0].campaigns;
+		r[0].campaigns = (struct campaigns){0};
+		*taken = true;
+	}
+	campaigns_free(&r[0].campaigns);
+	campaigns_free(&r[1].campaigns);
+	big_free(theirs, f->n * sizeof *theirs);
+	return rc;
 }
 
 static int by_campaign_id(const void *a, const void *b)
@@ -90,25 +207,26 @@ static int by_campaign_id(const void *a, const void *b)
 /* The entries grouped by campaign, and the campaigns in the order of their ids. */
 static int group(struct fill *f)
 {
-	f->start = calloc(f->ncampaigns + 1, sizeof *f->start);
-	f->by_id = malloc((f->ncampaigns ? f->ncampaigns : 1) * sizeof *f->by_id);
+	size_t ncampaigns = f->campaigns.n;
+	f->start = calloc(ncampaigns + 1, sizeof *f->start);
+	f->by_id = malloc((ncampaigns ? ncampaigns : 1) * sizeof *f->by_id);
 	f->order = big_alloc((f->n ? f->n : 1) * sizeof *f->order);
-	size_t *fill = malloc((f->ncampaigns ? f->ncampaigns : 1) * sizeof *fill);
+	size_t *fill = malloc((ncampaigns ? ncampaigns : 1) * sizeof *fill);
 	if (!f->start || !f->by_id || !f->order || !fill) {
 		free(fill);
 		return PL_ENOMEM;
 	}
 	for (size_t i = 0; i < f->n; i++)
 		f->start[f->campaign_of[i] + 1]++;
-	for (size_t c = 0; c < f->ncampaigns; c++) {
+	for (size_t c = 0; c < ncampaigns; c++) {
 		f->start[c + 1] += f->start[c];
-		f->by_id[c] = &f->campaigns[c];
+		f->by_id[c] = &f->campaigns.c[c];
 	}
-	memcpy(fill, f->start, f->ncampaigns * sizeof *fill);
+	memcpy(fill, f->start, ncampaigns * sizeof *fill);
 	for (size_t i = 0; i < f->n; i++)
 		f->order[fill[f->campaign_of[i]]++] = (uint32_t)i;
 	free(fill);
-	qsort(f->by_id, f->ncampaigns, sizeof *f->by_id, by_campaign_id);
+	qsort(f->by_id, ncampaigns, sizeof *f->by_id, by_campaign_id);
 	return PL_OK;
 }
 
@@ -246,7 +364,7 @@ static int write_campaign(struct step *w, struct store_txn *t, struct proj_histo
 			  const struct campaign *c)
 {
 	const struct fill *f = w->f;
-	size_t number = (size_t)(c - f->campaigns);
+	size_t number = (size_t)(c - f->campaigns.c);
 	const struct proj_bulk_table *states = &f->b.state[PROJ_K_CAMPAIGN];
 	const uint8_t *s = entries_find(states->entries, states->count, states->entry_size, &c->fp);
 	struct proj_campaign_state st;
@@ -276,12 +394,12 @@ static int write_txn(struct store_txn *t, void *arg)
 		.c = store_txn_cursor(t, store_slot_db(f->s->which, SLOT_HISTORY))};
 	if (!app.c)
 		return t->err;
-	for (w->to = w->from; w->to < f->ncampaigns && !t->err; w->to++) {
+	for (w->to = w->from; w->to < f->campaigns.n && !t->err; w->to++) {
 		if (w->to > w->from && clock_mono_ms() >= until)
 			break;
 		write_campaign(w, t, &app, f->by_id[w->to]);
 	}
-	bool last = w->to == f->ncampaigns;
+	bool last = w->to == f->campaigns.n;
 	for (size_t i = 0; last && i < f->b.nplatform; i++)
 		proj_change_platform(&w->changes, f->b.platform[i].currency, &f->b.platform[i].p);
 	if (!t->err)
@@ -291,38 +409,48 @@ static int write_txn(struct store_txn *t, void *arg)
 	return t->err;
 }
 
-/* The state index's entries, in fingerprint order, into its tables. */
-static int fill_index(struct fill *f)
+/* Entries ahead whose Bloom filter block is asked for: the filter is read at random. */
+#define PREFETCH_AHEAD 16
+
+/* A table's entries, in fingerprint order, into the state index's kind. */
+static int fill_kind(struct index *ix, int kind, const struct proj_bulk_table *s)
 {
-	int rc = PL_OK;
-	for (int k = 0; k < PROJ_KIND_COUNT && rc == 0; k++) {
-		const struct proj_bulk_table *s = &f->b.state[k];
-		for (size_t i = 0; i < s->count && rc == 0; i++) {
-			const uint8_t *e = s->entries + i * s->entry_size;
-			rc = index_put(&f->s->ix, SLOT_K_PROJ + k, (const struct fp *)e, e + FP_SIZE);
-		}
-	}
 	static const uint8_t no_value[1];
-	for (size_t i = 0; i < f->b.ids.count && rc == 0; i++)
-		rc = index_put(&f->s->ix, SLOT_K_EVENT_IDS,
-			       (const struct fp *)(f->b.ids.entries + i * FP_SIZE), no_value);
+	int rc = PL_OK;
+	for (size_t i = 0; i < s->count && rc == 0; i++) {
+		const uint8_t *e = s->entries + i * s->entry_size;
+		if (i + PREFETCH_AHEAD < s->count)
+			index_prefetch(ix, kind,
+				       (const struct fp *)(e + PREFETCH_AHEAD * s->entry_size));
+		rc = index_put(ix, kind, (const struct fp *)e,
+			       s->entry_size > FP_SIZE ? e + FP_SIZE : no_value);
+	}
 	return rc;
+}
+
+/* The state index's entries into its tables: a thread of its own, beside the writes. */
+struct index_fill {
+	struct fill *f;
+	int rc;
+};
+
+static void *fill_index(void *arg)
+{
+	struct index_fill *x = arg;
+	struct fill *f = x->f;
+	x->rc = fill_kind(&f->s->ix, SLOT_K_EVENT_IDS, &f->b.ids);
+	for (int k = 0; k < PROJ_KIND_COUNT && x->rc == 0; k++)
+		x->rc = fill_kind(&f->s->ix, SLOT_K_PROJ + k, &f->b.state[k]);
+	return NULL;
 }
 
 /* The log read and decided; false in *taken when it is the log-order path's. */
 static int decide(struct fill *f, bool *taken)
 {
-	struct store_txn t;
-	*taken = false;
-	int rc = store_read_begin(f->s->st, &t);
-	if (rc)
+	int rc = read_log(f, taken);
+	if (rc || !*taken)
 		return rc;
-	rc = evlog_each(&t, 1, read_entry, f, NULL);
-	store_abort(&t);
-	if (rc == PL_ECHECKSUM || rc == PL_ECORRUPT)
-		return PL_OK; /* the log-order path reports it */
-	if (rc < 0 || f->left || f->n == 0)
-		return rc < 0 ? rc : PL_OK;
+	*taken = false;
 	rc = proj_bulk_apply(&f->b, f->e, f->n, 0);
 	if (rc == PL_EREJECTED)
 		return PL_OK;
@@ -333,11 +461,10 @@ static int decide(struct fill *f, bool *taken)
 
 static void fill_free(struct fill *f)
 {
-	big_free(f->e, f->cap * sizeof *f->e);
-	big_free(f->campaign_of, f->campaign_of_cap * sizeof *f->campaign_of);
-	big_free(f->campaigns, f->campaigns_cap * sizeof *f->campaigns);
+	big_free(f->e, f->n * sizeof *f->e);
+	big_free(f->campaign_of, f->n * sizeof *f->campaign_of);
+	campaigns_free(&f->campaigns);
 	big_free(f->order, (f->n ? f->n : 1) * sizeof *f->order);
-	memtable_deinit(&f->numbers);
 	proj_bulk_free(&f->b);
 	free(f->by_id);
 	free(f->start);
@@ -350,15 +477,13 @@ int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
 	struct fill f = {.s = s};
 	bool taken;
 	*filled = false;
-	int rc = memtable_init(&f.numbers, sizeof(uint32_t));
-	if (rc == 0)
-		rc = decide(&f, &taken);
+	int rc = decide(&f, &taken);
 	if (rc || !taken) {
 		fill_free(&f);
 		return rc;
 	}
 	size_t largest = 1;
-	for (size_t c = 0; c < f.ncampaigns; c++)
+	for (size_t c = 0; c < f.campaigns.n; c++)
 		if (f.start[c + 1] - f.start[c] > largest)
 			largest = f.start[c + 1] - f.start[c];
 	struct step w = {.f = &f, .txn_ms = txn_ms, .done = done, .done_arg = done_arg,
@@ -366,14 +491,21 @@ int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
 	proj_changes_init(&w.changes);
 	if (!w.rows)
 		rc = PL_ENOMEM;
+	/* The index is touched by nothing the writes do; it counts only if they all commit. */
+	struct index_fill x = {&f, 0};
+	pthread_t filler;
+	bool beside = rc == 0 && pthread_create(&filler, NULL, fill_index, &x) == 0;
 	bool stopped = false;
 	while (rc == 0 && !(stopped = stop && atomic_load(stop))) {
-		if ((rc = store_run_write(s->st, write_txn, &w)) == 0 && w.to == f.ncampaigns)
+		if ((rc = store_run_write(s->st, write_txn, &w)) == 0 && w.to == f.campaigns.n)
 			break;
 		w.from = w.to;
 	}
-	/* Only once the rows are committed: the index is then where they are. */
-	if (rc == 0 && !stopped && (rc = fill_index(&f)) == 0) {
+	if (beside)
+		pthread_join(filler, NULL);
+	else if (rc == 0)
+		fill_index(&x);
+	if (rc == 0 && !stopped && (rc = x.rc) == 0) {
 		s->applied_seq = f.e[f.n - 1].seq;
 		*filled = true;
 	}

@@ -9,7 +9,8 @@
  * row:
  *   measure | pledged | baseline | ratio | target
  * and, on stderr, the CPU a rebuild used per entry (both its threads), which
- * moves less than the rate with what else the machine runs.
+ * moves less than the rate with what else the machine runs. --at-once has
+ * the rebuild fill its slot from the whole log at once (bulk_fill.h).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -75,7 +76,9 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"events", required_argument, NULL, 'e'},
 					     {"runs", required_argument, NULL, 'r'},
+					     {"at-once", no_argument, NULL, 'o'},
 					     {0}};
+	bool at_once = false;
 	uint64_t events = 1000000;
 	int runs = 5, c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -83,6 +86,8 @@ int main(int argc, char **argv)
 			events = strtoull(optarg, NULL, 10);
 		else if (c == 'r')
 			runs = atoi(optarg);
+		else if (c == 'o')
+			at_once = true;
 		else
 			return 2;
 	}
@@ -99,7 +104,7 @@ int main(int argc, char **argv)
 
 	double scan[99], replay[99], cpu[99];
 	for (int i = 0; i < runs; i++) {
-		struct rebuild_options opt = {.swap = true};
+		struct rebuild_options opt = {.swap = true, .at_once = at_once};
 		struct rebuild_report rep;
 		scan[i] = scan_once(st);
 		start = now_s();

@@ -150,13 +150,41 @@ static struct outcome outcome_of(struct store *st)
 /* A rebuild of st, which must have filled its slot at once, then swapped. */
 static void rebuild_at_once(struct store *st)
 {
-	struct rebuild_options ro = {.swap = true, .txn_ms = 1};
+	struct rebuild_options ro = {.swap = true, .txn_ms = 1, .at_once = true};
 	struct rebuild_report rep;
 	fixture_drop_writer(st);
 	CHECK_INT(rebuild_run(st, &ro, &rep), 0);
 	CHECK_INT(rep.result.outcome, REPLAY_OK);
 	CHECK(rep.bulk);
 	CHECK(rep.swapped);
+}
+
+/*
+ * A rebuild filled at once whose record of how far it got is gone (as
+ * when it dies between its transactions, before the last records it): the
+ * next rebuild, either way, starts over from an emptied slot, not on top of
+ * the rows it finds there.
+ */
+static int forget_progress(struct store_txn *t, void *arg)
+{
+	(void)arg;
+	uint8_t zero[8] = {0};
+	store_put(t, STORE_DB_META, "rebuild.seq", strlen("rebuild.seq"), zero, sizeof zero, 0);
+	return t->err;
+}
+
+static void check_half_filled(struct store *st, bool at_once)
+{
+	struct rebuild_options ro = {.txn_ms = 1, .at_once = true};
+	struct rebuild_report rep;
+	fixture_drop_writer(st);
+	CHECK_INT(rebuild_run(st, &ro, &rep), 0);
+	CHECK(rep.bulk && rep.caught_up && !rep.swapped);
+	CHECK_INT(store_run_write(st, forget_progress, NULL), 0);
+	ro = (struct rebuild_options){.swap = true, .at_once = at_once};
+	CHECK_INT(rebuild_run(st, &ro, &rep), 0);
+	CHECK(!rep.resumed && rep.swapped && rep.bulk == at_once);
+	CHECK(fixture_verified(st));
 }
 
 /*
@@ -183,6 +211,8 @@ static void check_rebuilt_at_once(unsigned seed)
 	CHECK(fixture_verified(a));
 	rebuild_at_once(a);
 	CHECK(fixture_verified(a));
+	check_half_filled(a, true);
+	check_half_filled(a, false);
 	printf("seed %u: rebuilt at once, then fed: log %llu, %llu rejections, as never rebuilt\n",
 	       seed, (unsigned long long)x.log, (unsigned long long)x.rejections);
 	fixture_close(a);

@@ -511,6 +511,82 @@ size_t index_pending(const struct index *ix)
 	return n;
 }
 
+/* ---- a first checkpoint loaded from sorted entries ---- */
+
+int index_load_begin(struct index *ix, const size_t count[])
+{
+	if (ix->d.nruns || ix->frozen || index_pending(ix))
+		return PL_EINVAL;
+	for (size_t k = 0; k < ix->nkinds; k++)
+		ix->d.flush_run[k] = count[k] ? ix->d.next_run++ : 0;
+	return PL_OK;
+}
+
+/* Entries ahead whose filter blocks are asked for: a filter is read at random. */
+#define LOAD_PREFETCH 16
+
+int index_load_filters(struct index *ix, const uint8_t *const entries[], const size_t count[])
+{
+	uint64_t n = 0;
+	for (size_t k = 0; k < ix->nkinds; k++)
+		n += count[k];
+	struct bloom all;
+	int rc = bloom_init(&all, bloom_bytes_for(ix, n));
+	if (rc)
+		return rc;
+	for (size_t k = 0; k < ix->nkinds; k++) {
+		size_t es = entry_size(ix, (int)k);
+		struct bloom *own = filtered(ix, k) && count[k]
+					    ? run_filters_start(&ix->filters, ix->d.flush_run[k], count[k])
+					    : NULL;
+		for (size_t i = 0; i < count[k]; i++) {
+			const struct fp *f = (const struct fp *)(entries[k] + i * es);
+			if (i + LOAD_PREFETCH < count[k]) {
+				const struct fp *ahead = (const struct fp *)(entries[k] + (i + LOAD_PREFETCH) * es);
+				bloom_prefetch(&all, ahead);
+				if (own)
+					bloom_prefetch(own, ahead);
+			}
+			bloom_add(&all, f);
+			if (own)
+				bloom_add(own, f);
+		}
+	}
+	bloom_deinit(&ix->bloom);
+	ix->bloom = all;
+	return PL_OK;
+}
+
+int index_load_write(struct index *ix, struct store_txn *t, int kind, const uint8_t *entries,
+		     size_t count, size_t *done, size_t max_blocks)
+{
+	size_t es = entry_size(ix, kind), piece = count - *done;
+	if (piece > max_blocks * run_block_entries(es))
+		piece = max_blocks * run_block_entries(es);
+	int rc = run_write(t, ix->kinds[kind].def.db, ix->d.flush_run[kind], true,
+			   entries + *done * es, piece, es);
+	if (rc == 0)
+		*done += piece;
+	return rc;
+}
+
+int index_load_finish(struct index *ix, struct store_txn *t, const size_t count[], uint64_t seq)
+{
+	for (size_t k = 0; k < ix->nkinds; k++) {
+		if (!count[k])
+			continue;
+		if (ix->d.nruns == INDEX_MAX_RUNS)
+			return store_txn_fail(t, PL_EINVAL);
+		ix->d.runs[ix->d.nruns++] = (struct index_run){
+			.number = ix->d.flush_run[k], .kind = (uint8_t)k, .tier = 0,
+			.entries = count[k], .newest_part = ix->d.flush_run[k]};
+	}
+	ix->d.checkpoint_seq = seq;
+	save_directory(ix, t);
+	save_bloom(ix, t);
+	return t->err;
+}
+
 /* ---- transactions ---- */
 
 void index_txn_begin(struct index *ix)

@@ -205,6 +205,29 @@ bool index_has_work(const struct index *ix);
  */
 int index_work(struct index *ix, struct store_txn *t, size_t max_blocks);
 
+/*
+ * A first checkpoint loaded from sorted entries rather than written from
+ * the tables: for an index with nothing in its tables nor on disk, filled
+ * from a whole log at once (a bulk rebuild). entries[k] holds count[k]
+ * entries of kind k (FP_SIZE + its value size each), sorted by
+ * fingerprint.
+ *   index_load_begin     numbers each kind's run (memory only);
+ *   index_load_filters   makes the Bloom filter and the runs' own filters
+ *                        of them (memory only: any thread, while nothing
+ *                        else uses the index);
+ *   index_load_write     writes up to max_blocks blocks of kind's run from
+ *                        entry *done on, in the caller's transaction;
+ *   index_load_finish    in the transaction that follows the last write
+ *                        (bracketed by index_txn_begin/end), makes them
+ *                        the checkpoint of log position seq.
+ * A crash before the finish leaves orphan runs, deleted as any.
+ */
+int index_load_begin(struct index *ix, const size_t count[]);
+int index_load_filters(struct index *ix, const uint8_t *const entries[], const size_t count[]);
+int index_load_write(struct index *ix, struct store_txn *t, int kind, const uint8_t *entries,
+		     size_t count, size_t *done, size_t max_blocks);
+int index_load_finish(struct index *ix, struct store_txn *t, const size_t count[], uint64_t seq);
+
 /* Write transactions: see the file comment. */
 void index_txn_begin(struct index *ix);
 void index_txn_rewind(struct index *ix);

@@ -248,7 +248,14 @@ static int by_time(const void *a, const void *b)
 /* One write transaction's worth: campaigns by_id[from, to). */
 struct step {
 	struct fill *f;
-	size_t from, to;
+	size_t from, to; /* campaigns by_id[from, to) */
+	int kind;        /* the state index's kind whose run is being written */
+	size_t written;  /* its entries written */
+	int kind_was;    /* the same when the transaction began, for one run again */
+	size_t written_was;
+	bool finishing;  /* finish_txn ran once: a run again rewinds the index */
+	const uint8_t *entries[SLOT_KINDS];
+	size_t count[SLOT_KINDS];
 	int txn_ms;
 	int (*done)(struct store_txn *t, uint64_t seq, void *arg);
 	void *done_arg;
@@ -399,48 +406,65 @@ static int write_txn(struct store_txn *t, void *arg)
 			break;
 		write_campaign(w, t, &app, f->by_id[w->to]);
 	}
-	bool last = w->to == f->campaigns.n;
-	for (size_t i = 0; last && i < f->b.nplatform; i++)
-		proj_change_platform(&w->changes, f->b.platform[i].currency, &f->b.platform[i].p);
 	if (!t->err)
 		proj_publish(&w->changes, t, f->s->which, &f->s->pw.staged);
-	if (!t->err && last)
-		w->done(t, f->e[f->n - 1].seq, w->done_arg);
 	return t->err;
 }
 
-/* Entries ahead whose Bloom filter block is asked for: the filter is read at random. */
-#define PREFETCH_AHEAD 16
+/* Blocks of a state index run a transaction writes between looks at the clock. */
+#define RUN_PIECE_BLOCKS 64
 
-/* A table's entries, in fingerprint order, into the state index's kind. */
-static int fill_kind(struct index *ix, int kind, const struct proj_bulk_table *s)
+/* The state index's runs, a transaction's worth; they count from index_load_finish() on. */
+static int run_txn(struct store_txn *t, void *arg)
 {
-	static const uint8_t no_value[1];
+	struct step *w = arg;
+	struct index *ix = &w->f->s->ix;
+	int64_t until = clock_mono_ms() + w->txn_ms;
 	int rc = PL_OK;
-	for (size_t i = 0; i < s->count && rc == 0; i++) {
-		const uint8_t *e = s->entries + i * s->entry_size;
-		if (i + PREFETCH_AHEAD < s->count)
-			index_prefetch(ix, kind,
-				       (const struct fp *)(e + PREFETCH_AHEAD * s->entry_size));
-		rc = index_put(ix, kind, (const struct fp *)e,
-			       s->entry_size > FP_SIZE ? e + FP_SIZE : no_value);
+	w->kind = w->kind_was;
+	w->written = w->written_was;
+	while (rc == 0 && w->kind < SLOT_KINDS && clock_mono_ms() < until) {
+		if (w->written == w->count[w->kind]) {
+			w->kind++;
+			w->written = 0;
+			continue;
+		}
+		rc = index_load_write(ix, t, w->kind, w->entries[w->kind], w->count[w->kind],
+				      &w->written, RUN_PIECE_BLOCKS);
 	}
-	return rc;
+	return rc ? rc : t->err;
 }
 
-/* The state index's entries into its tables: a thread of its own, beside the writes. */
-struct index_fill {
-	struct fill *f;
+/* The last transaction: the platform's totals, the index's checkpoint, the caller's record. */
+static int finish_txn(struct store_txn *t, void *arg)
+{
+	struct step *w = arg;
+	struct fill *f = w->f;
+	uint64_t seq = f->e[f->n - 1].seq;
+	if (w->finishing)
+		index_txn_rewind(&f->s->ix); /* run again after the map grew */
+	w->finishing = true;
+	proj_changes_clear(&w->changes);
+	for (size_t i = 0; i < f->b.nplatform; i++)
+		proj_change_platform(&w->changes, f->b.platform[i].currency, &f->b.platform[i].p);
+	int rc = proj_publish(&w->changes, t, f->s->which, &f->s->pw.staged);
+	if (rc == 0)
+		rc = index_load_finish(&f->s->ix, t, w->count, seq);
+	if (rc == 0)
+		rc = w->done(t, seq, w->done_arg);
+	return rc ? rc : t->err;
+}
+
+/* The state index's filters made from the passes' output: a thread of its own, beside the writes. */
+struct index_filters {
+	struct step *w;
 	int rc;
 };
 
-static void *fill_index(void *arg)
+static void *make_filters(void *arg)
 {
-	struct index_fill *x = arg;
-	struct fill *f = x->f;
-	x->rc = fill_kind(&f->s->ix, SLOT_K_EVENT_IDS, &f->b.ids);
-	for (int k = 0; k < PROJ_KIND_COUNT && x->rc == 0; k++)
-		x->rc = fill_kind(&f->s->ix, SLOT_K_PROJ + k, &f->b.state[k]);
+	struct index_filters *x = arg;
+	x->rc = index_load_filters(&x->w->f->s->ix, x->w->entries, x->w->count);
 	return NULL;
 }
 
@@ -491,21 +515,39 @@ int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
 	proj_changes_init(&w.changes);
 	if (!w.rows)
 		rc = PL_ENOMEM;
-	/* The index is touched by nothing the writes do; it counts only if they all commit. */
-	struct index_fill x = {&f, 0};
+	/* The state index's runs straight from the passes, sorted as runs are. */
+	w.entries[SLOT_K_EVENT_IDS] = f.b.ids.entries;
+	w.count[SLOT_K_EVENT_IDS] = f.b.ids.count;
+	for (int k = 0; k < PROJ_KIND_COUNT; k++) {
+		w.entries[SLOT_K_PROJ + k] = f.b.state[k].entries;
+		w.count[SLOT_K_PROJ + k] = f.b.state[k].count;
+	}
+	if (rc == 0)
+		rc = index_load_begin(&s->ix, w.count);
+	/* The filters are memory the writes do not touch: made beside them. */
+	struct index_filters x = {&w, 0};
 	pthread_t filler;
-	bool beside = rc == 0 && pthread_create(&filler, NULL, fill_index, &x) == 0;
+	bool beside = rc == 0 && pthread_create(&filler, NULL, make_filters, &x) == 0;
 	bool stopped = false;
-	while (rc == 0 && !(stopped = stop && atomic_load(stop))) {
-		if ((rc = store_run_write(s->st, write_txn, &w)) == 0 && w.to == f.campaigns.n)
-			break;
+	while (rc == 0 && !(stopped = stop && atomic_load(stop)) && w.from < f.campaigns.n) {
+		rc = store_run_write(s->st, write_txn, &w);
 		w.from = w.to;
+	}
+	while (rc == 0 && !stopped && !(stopped = stop && atomic_load(stop)) && w.kind < SLOT_KINDS) {
+		w.kind_was = w.kind;
+		w.written_was = w.written;
+		rc = store_run_write(s->st, run_txn, &w);
 	}
 	if (beside)
 		pthread_join(filler, NULL);
-	else if (rc == 0)
-		fill_index(&x);
+	else if (rc == 0 && !stopped)
+		make_filters(&x);
 	if (rc == 0 && !stopped && (rc = x.rc) == 0) {
+		index_txn_begin(&s->ix);
+		rc = store_run_write(s->st, finish_txn, &w);
+		index_txn_end(&s->ix, rc == 0);
+	}
+	if (rc == 0 && !stopped) {
 		s->applied_seq = f.e[f.n - 1].seq;
 		*filled = true;
 	}

@@ -403,6 +403,76 @@ static void undone_merge_plan(void)
 	fixture_remove(dir);
 }
 
+static int by_fp(const void *a, const void *b)
+{
+	return fp_cmp_at(a, b);
+}
+
+/*
+ * A first checkpoint loaded from sorted entries (index_load_*), written in
+ * transactions of a few blocks: every key found with its value and no
+ * other, before and after a reopen, and after a checkpoint of the usual
+ * kind on top of it; a load into an index that has entries is refused.
+ */
+static void loaded_at_once(void)
+{
+	char dir[256];
+	struct store *st = fixture_store(dir, sizeof dir, 0);
+	struct model *m = calloc(1, sizeof *m);
+	struct index ix;
+	size_t count[2] = {MAIN_KEYS / 2, MAIN_KEYS};
+	uint8_t *entries[2] = {malloc(count[0] * (FP_SIZE + 8)), malloc(count[1] * FP_SIZE)};
+	for (uint32_t k = 0; k < count[0]; k++) {
+		struct fp f = key_fp(0, k);
+		m->present[0][k] = true;
+		m->value[k] = rnd();
+		memcpy(entries[0] + k * (FP_SIZE + 8), f.b, FP_SIZE);
+		bytes_put_le64(entries[0] + k * (FP_SIZE + 8) + FP_SIZE, m->value[k]);
+	}
+	for (uint32_t k = 0; k < count[1]; k++) {
+		struct fp f = key_fp(1, k);
+		m->present[1][k] = true;
+		memcpy(entries[1] + k * FP_SIZE, f.b, FP_SIZE);
+	}
+	qsort(entries[0], count[0], FP_SIZE + 8, by_fp);
+	qsort(entries[1], count[1], FP_SIZE, by_fp);
+	open_index_with(st, &ix, 1 << 20, 1 << 20);
+	CHECK_INT(index_load_begin(&ix, count), 0);
+	CHECK_INT(index_load_filters(&ix, (const uint8_t *const *)entries, count), 0);
+	int txns = 0;
+	for (int kind = 0; kind < 2; kind++)
+		for (size_t done = 0; done < count[kind]; txns++) {
+			struct store_txn t;
+			CHECK_INT(store_write_begin(st, &t), 0);
+			CHECK_INT(index_load_write(&ix, &t, kind, entries[kind], count[kind], &done, 3), 0);
+			CHECK_INT(store_commit(&t), 0);
+		}
+	CHECK(txns > 4);
+	struct store_txn t;
+	CHECK_INT(store_write_begin(st, &t), 0);
+	index_txn_begin(&ix);
+	CHECK_INT(index_load_finish(&ix, &t, count, 77), 0);
+	CHECK_INT(store_commit(&t), 0);
+	index_txn_end(&ix, true);
+	CHECK_INT(ix.d.checkpoint_seq, 77);
+	compare(st, &ix, m, "loaded at once");
+	CHECK_INT(index_load_begin(&ix, count), PL_EINVAL);
+	index_close(&ix);
+	open_index_with(st, &ix, 1 << 20, 1 << 20);
+	CHECK_INT(ix.d.checkpoint_seq, 77);
+	compare(st, &ix, m, "loaded at once, opened again");
+	update_some(st, &ix, m, 78, 500);
+	CHECK_INT(index_freeze(&ix, 78), 0);
+	work_all(st, &ix, 50);
+	compare(st, &ix, m, "loaded at once, then a checkpoint");
+	index_close(&ix);
+	free(entries[0]);
+	free(entries[1]);
+	free(m);
+	store_close(st);
+	fixture_remove(dir);
+}
+
 int main(void)
 {
 	char dir[256];
@@ -572,6 +642,7 @@ int main(void)
 	lookups_read_only_their_run(st, &ix, m);
 	sized_like_another(st);
 	undone_merge_plan();
+	loaded_at_once();
 
 	store_close(st);
 	fixture_remove(dir);

@@ -1,6 +1,7 @@
 /* proj_bulk.c — the rules applied to a whole log kind by kind; see proj_bulk.h. */
 #include "proj_bulk.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,22 +57,37 @@ struct bulk {
 	size_t *fill;     /* 2^bits */
 	uint16_t *part;   /* an entry's partition in the pass under way, or NO_PARTITION */
 	uint32_t *order;  /* the pass's entries by partition */
-	struct memtable table; /* the partition's state */
 };
 
-static int stop(struct bulk *b, uint64_t seq, const char *why)
+/*
+ * One thread's share of a pass: a run of partitions, with its own table,
+ * its own output (joined to the other's in order after), its own share
+ * of the platform's totals, and where it stopped.
+ */
+struct worker {
+	struct bulk *b;
+	const struct pass_def *d;
+	size_t from, to; /* partitions */
+	struct memtable table;
+	struct proj_bulk_table out;
+	struct proj_bulk_platform *platform;
+	size_t nplatform;
+	uint64_t stopped_at;
+	const char *why;
+	int rc;
+};
+
+static int stop(struct worker *w, uint64_t seq, const char *why)
 {
-	if (!b->out->stopped_at || seq < b->out->stopped_at) {
-		b->out->stopped_at = seq;
-		b->out->why = why;
-	}
+	w->stopped_at = seq;
+	w->why = why;
 	return PL_EREJECTED;
 }
 
 /* The key entry i has in a pass, or false when the pass does not take it. */
 typedef bool (*key_fn)(const struct bulk *b, size_t i, struct fp *key);
-/* Applies entry i, of key key, to the partition's table in b->table. */
-typedef int (*apply_fn)(struct bulk *b, size_t i, const struct fp *key);
+/* Applies entry i, of key key, to the partition's table in w->table. */
+typedef int (*apply_fn)(struct worker *w, size_t i, const struct fp *key);
 /* Writes a table entry's value as the state index keeps it. */
 typedef void (*keep_fn)(uint8_t *out, const void *value);
 
@@ -106,41 +122,119 @@ static void prefetch_entry(const struct bulk *b, size_t i)
 	__builtin_prefetch(&b->out->rows[i], 1);
 }
 
-/*
- * One pass: the entries key takes scattered, each partition applied in log
- * order with a table of value_size values, its entries then kept, in key
- * order, in out.
- */
-static int pass(struct bulk *b, key_fn key, size_t value_size, apply_fn apply,
-		struct proj_bulk_table *out, size_t kept_size, keep_fn keep)
+/* Adds d to the totals of currency among platform[0..*n). */
+static int add_platform_to(struct proj_bulk_platform **platform, size_t *n, const char currency[3],
+			   const struct proj_platform *d)
 {
-	int rc = memtable_init_shared(&b->table, value_size, b->bits);
-	if (rc)
-		return rc;
-	scatter(b, key);
-	*out = (struct proj_bulk_table){.entry_size = FP_SIZE + kept_size};
-	for (size_t p = 0; rc == 0 && p < (size_t)1 << b->bits; p++) {
+	size_t i = 0;
+	while (i < *n && memcmp((*platform)[i].currency, currency, 3) != 0)
+		i++;
+	if (i == *n) {
+		struct proj_bulk_platform *grown = realloc(*platform, (*n + 1) * sizeof *grown);
+		if (!grown)
+			return PL_ENOMEM;
+		*platform = grown;
+		grown[i] = (struct proj_bulk_platform){0};
+		memcpy(grown[i].currency, currency, 3);
+		(*n)++;
+	}
+	proj_platform_add(&(*platform)[i].p, d);
+	return PL_OK;
+}
+
+/* What a pass does, for its workers. */
+struct pass_def {
+	key_fn key;
+	apply_fn apply;
+	keep_fn keep;
+	size_t value_size, kept_size;
+};
+
+/* A worker's partitions, each applied in log order, its table's entries then kept in order. */
+static int work(struct worker *w, const struct pass_def *d)
+{
+	struct bulk *b = w->b;
+	int rc = memtable_init_shared(&w->table, d->value_size, b->bits);
+	for (size_t p = w->from; rc == 0 && p < w->to; p++) {
 		size_t end = b->start[p + 1];
-		memtable_clear(&b->table);
+		memtable_clear(&w->table);
 		for (size_t j = b->start[p]; rc == 0 && j < end; j++) {
 			struct fp k;
 			if (j + PREFETCH_AHEAD < end)
 				prefetch_entry(b, b->order[j + PREFETCH_AHEAD]);
-			key(b, b->order[j], &k);
-			rc = apply(b, b->order[j], &k);
+			d->key(b, b->order[j], &k);
+			rc = d->apply(w, b->order[j], &k);
 		}
-		if (rc == 0 && !big_array_reserve((void **)&out->entries, &out->cap,
-						  out->count + b->table.count, out->entry_size))
+		if (rc == 0 && !big_array_reserve((void **)&w->out.entries, &w->out.cap,
+						  w->out.count + w->table.count, w->out.entry_size))
 			rc = PL_ENOMEM;
-		for (const uint8_t *t = memtable_next(&b->table, NULL); rc == 0 && t;
-		     t = memtable_next(&b->table, t)) {
-			uint8_t *o = out->entries + out->count++ * out->entry_size;
+		for (const uint8_t *t = memtable_next(&w->table, NULL); rc == 0 && t;
+		     t = memtable_next(&w->table, t)) {
+			uint8_t *o = w->out.entries + w->out.count++ * w->out.entry_size;
 			memcpy(o, t, FP_SIZE);
-			keep(o + FP_SIZE, t + FP_SIZE);
+			d->keep(o + FP_SIZE, t + FP_SIZE);
 		}
 	}
-	memtable_deinit(&b->table);
+	memtable_deinit(&w->table);
 	return rc;
+}
+
+static void *work_thread(void *arg)
+{
+	struct worker *w = arg;
+	w->rc = work(w, w->d);
+	return NULL;
+}
+
+/* The workers' outputs joined in order into out, their platform totals into b's, where they stopped. */
+static int join(struct bulk *b, struct worker w[2], struct proj_bulk_table *out)
+{
+	int rc = w[0].rc ? w[0].rc : w[1].rc;
+	for (int i = 0; i < 2; i++) {
+		if (w[i].stopped_at && (!b->out->stopped_at || w[i].stopped_at < b->out->stopped_at)) {
+			b->out->stopped_at = w[i].stopped_at;
+			b->out->why = w[i].why;
+		}
+		for (size_t c = 0; rc == 0 && c < w[i].nplatform; c++)
+			rc = add_platform_to(&b->out->platform, &b->out->nplatform,
+					     w[i].platform[c].currency, &w[i].platform[c].p);
+		free(w[i].platform);
+	}
+	*out = w[0].out;
+	if (rc == 0 && !big_array_reserve((void **)&out->entries, &out->cap,
+					  out->count + w[1].out.count, out->entry_size))
+		rc = PL_ENOMEM;
+	if (rc == 0 && w[1].out.count) {
+		memcpy(out->entries + out->count * out->entry_size, w[1].out.entries,
+		       w[1].out.count * out->entry_size);
+		out->count += w[1].out.count;
+	}
+	big_free(w[1].out.entries, w[1].out.cap * w[1].out.entry_size);
+	return rc;
+}
+
+/*
+ * One pass: the entries d->key takes scattered, then the partitions split
+ * in two runs of about as many entries, each on a core of its own.
+ */
+static int pass(struct bulk *b, const struct pass_def *d, struct proj_bulk_table *out)
+{
+	size_t parts = (size_t)1 << b->bits, half = 0;
+	scatter(b, d->key);
+	while (half < parts && b->start[half] * 2 < b->start[parts])
+		half++;
+	struct worker w[2] = {{.b = b, .d = d, .from = 0, .to = half},
+			      {.b = b, .d = d, .from = half, .to = parts}};
+	for (int i = 0; i < 2; i++)
+		w[i].out.entry_size = FP_SIZE + d->kept_size;
+	pthread_t other;
+	bool two = half < parts && pthread_create(&other, NULL, work_thread, &w[1]) == 0;
+	w[0].rc = work(&w[0], d);
+	if (two)
+		pthread_join(other, NULL);
+	else
+		w[1].rc = work(&w[1], d);
+	return join(b, w, out);
 }
 
 /* --- pledges, by pledge id --- */
@@ -158,21 +252,22 @@ static bool pledge_key(const struct bulk *b, size_t i, struct fp *key)
 	return e->type == PL_EV_PLEDGE_CREATED || e->type == PL_EV_PLEDGE_REFUNDED;
 }
 
-static int apply_pledge(struct bulk *b, size_t i, const struct fp *key)
+static int apply_pledge(struct worker *w, size_t i, const struct fp *key)
 {
+	struct bulk *b = w->b;
 	const struct proj_bulk_entry *e = &b->e[i];
-	struct pledge_value *v = memtable_get(&b->table, key);
+	struct pledge_value *v = memtable_get(&w->table, key);
 	if (e->type == PL_EV_PLEDGE_CREATED) {
 		if (v)
-			return stop(b, e->seq, "a pledge id taken twice");
+			return stop(w, e->seq, "a pledge id taken twice");
 		struct pledge_value made = {e->keys.campaign, e->keys.supporter, e->keys.backer,
 					    e->at, e->amount, 0, e->seq};
-		return memtable_put(&b->table, key, &made);
+		return memtable_put(&w->table, key, &made);
 	}
 	if (!v || fp_cmp(&v->campaign, &e->keys.campaign) != 0)
-		return stop(b, e->seq, "a refund of no pledge of its campaign");
+		return stop(w, e->seq, "a refund of no pledge of its campaign");
 	if (e->amount > v->amount - v->refunded)
-		return stop(b, e->seq, "a refund beyond its pledge");
+		return stop(w, e->seq, "a refund beyond its pledge");
 	v->refunded += e->amount;
 	struct learned *l = &b->learned[i];
 	b->refunds[l->ref] = (struct refund_of){v->supporter, v->backer};
@@ -212,15 +307,16 @@ static int add_to(struct memtable *m, const struct fp *key, int64_t delta, int8_
 	return memtable_put(m, key, &delta);
 }
 
-static int apply_net(struct bulk *b, size_t i, const struct fp *key)
+static int apply_net(struct worker *w, size_t i, const struct fp *key)
 {
+	struct bulk *b = w->b;
 	const struct proj_bulk_entry *e = &b->e[i];
 	if (e->type == PL_EV_COMMENT_POSTED) {
-		const int64_t *net = memtable_get(&b->table, key);
-		return net && *net > 0 ? PL_OK : stop(b, e->seq, "a comment by no backer");
+		const int64_t *net = memtable_get(&w->table, key);
+		return net && *net > 0 ? PL_OK : stop(w, e->seq, "a comment by no backer");
 	}
 	int64_t delta = e->type == PL_EV_PLEDGE_REFUNDED ? -e->amount : e->amount;
-	return add_to(&b->table, key, delta, &b->learned[i].supporters);
+	return add_to(&w->table, key, delta, &b->learned[i].supporters);
 }
 
 static bool backer_key(const struct bulk *b, size_t i, struct fp *key)
@@ -233,10 +329,11 @@ static bool backer_key(const struct bulk *b, size_t i, struct fp *key)
 	return true;
 }
 
-static int apply_backer(struct bulk *b, size_t i, const struct fp *key)
+static int apply_backer(struct worker *w, size_t i, const struct fp *key)
 {
+	struct bulk *b = w->b;
 	struct learned *l = &b->learned[i];
-	return add_to(&b->table, key, l->supporters, &l->platform_supporters);
+	return add_to(&w->table, key, l->supporters, &l->platform_supporters);
 }
 
 static void keep_number(uint8_t *out, const void *value)
@@ -262,18 +359,19 @@ static bool comment_key(const struct bulk *b, size_t i, struct fp *key)
 	return e->type == PL_EV_COMMENT_POSTED || e->type == PL_EV_COMMENT_REMOVED;
 }
 
-static int apply_comment(struct bulk *b, size_t i, const struct fp *key)
+static int apply_comment(struct worker *w, size_t i, const struct fp *key)
 {
+	struct bulk *b = w->b;
 	const struct proj_bulk_entry *e = &b->e[i];
-	struct comment_value *v = memtable_get(&b->table, key);
+	struct comment_value *v = memtable_get(&w->table, key);
 	if (e->type == PL_EV_COMMENT_POSTED) {
 		if (v)
-			return stop(b, e->seq, "a comment id taken twice");
+			return stop(w, e->seq, "a comment id taken twice");
 		struct comment_value posted = {e->keys.campaign, e->at, e->seq, false};
-		return memtable_put(&b->table, key, &posted);
+		return memtable_put(&w->table, key, &posted);
 	}
 	if (!v || fp_cmp(&v->campaign, &e->keys.campaign) != 0 || v->removed)
-		return stop(b, e->seq, "a removal of no comment shown in its campaign");
+		return stop(w, e->seq, "a removal of no comment shown in its campaign");
 	v->removed = true;
 	b->learned[i].ref = v->seq;
 	b->learned[i].depends_on = v->at;
@@ -294,24 +392,9 @@ static bool campaign_key(const struct bulk *b, size_t i, struct fp *key)
 	return true;
 }
 
-static int add_platform(struct bulk *b, const char currency[3], const struct proj_platform *d)
+static int add_platform(struct worker *w, const char currency[3], const struct proj_platform *d)
 {
-	struct proj_bulk *out = b->out;
-	size_t i = 0;
-	while (i < out->nplatform && memcmp(out->platform[i].currency, currency, 3) != 0)
-		i++;
-	if (i == out->nplatform) {
-		struct proj_bulk_platform *grown =
-			realloc(out->platform, (out->nplatform + 1) * sizeof *grown);
-		if (!grown)
-			return PL_ENOMEM;
-		out->platform = grown;
-		grown[i] = (struct proj_bulk_platform){0};
-		memcpy(grown[i].currency, currency, 3);
-		out->nplatform++;
-	}
-	proj_platform_add(&out->platform[i].p, d);
-	return PL_OK;
+	return add_platform_to(&w->platform, &w->nplatform, currency, d);
 }
 
 /* As proj_apply.c's effective_at: never before the opening nor before what it depends on. */
@@ -322,26 +405,28 @@ static int64_t effective_at(const struct proj_totals *t, int64_t at, int64_t dep
 	return at > depends_on ? at : depends_on;
 }
 
-static int open_campaign(struct bulk *b, size_t i, const struct fp *key)
+static int open_campaign(struct worker *w, size_t i, const struct fp *key)
 {
+	struct bulk *b = w->b;
 	const struct proj_bulk_entry *e = &b->e[i];
 	struct proj_campaign_state v = {.totals = {.opened_at = e->at, .closed_at = PROJ_NONE,
 						   .last_at = e->at}};
 	memcpy(v.currency, e->currency, 3);
 	b->out->rows[i] = (struct proj_bulk_row){.at = e->at, .h.type = e->type};
-	int rc = memtable_put(&b->table, key, &v);
-	return rc ? rc : add_platform(b, e->currency, &(struct proj_platform){.open = 1});
+	int rc = memtable_put(&w->table, key, &v);
+	return rc ? rc : add_platform(w, e->currency, &(struct proj_platform){.open = 1});
 }
 
-static int apply_campaign(struct bulk *b, size_t i, const struct fp *key)
+static int apply_campaign(struct worker *w, size_t i, const struct fp *key)
 {
+	struct bulk *b = w->b;
 	const struct proj_bulk_entry *e = &b->e[i];
 	const struct learned *l = &b->learned[i];
-	struct proj_campaign_state *v = memtable_get(&b->table, key);
+	struct proj_campaign_state *v = memtable_get(&w->table, key);
 	if (e->type == PL_EV_CAMPAIGN_OPENED)
-		return v ? stop(b, e->seq, "a campaign opened twice") : open_campaign(b, i, key);
+		return v ? stop(w, e->seq, "a campaign opened twice") : open_campaign(w, i, key);
 	if (!v)
-		return stop(b, e->seq, "an event of a campaign never opened");
+		return stop(w, e->seq, "an event of a campaign never opened");
 	struct proj_totals *t = &v->totals;
 	struct proj_bulk_row *row = &b->out->rows[i];
 	struct proj_platform d = {0};
@@ -350,14 +435,14 @@ static int apply_campaign(struct bulk *b, size_t i, const struct fp *key)
 	switch (e->type) {
 	case PL_EV_CAMPAIGN_CLOSED:
 		if (t->closed_at != PROJ_NONE)
-			return stop(b, e->seq, "a campaign closed twice");
+			return stop(w, e->seq, "a campaign closed twice");
 		t->closed_at = row->at;
 		d = (struct proj_platform){.open = -1, .closed = 1};
 		break;
 	case PL_EV_PLEDGE_CREATED:
 		if (t->closed_at != PROJ_NONE || memcmp(e->currency, v->currency, 3) != 0 ||
 		    t->raised > INT64_MAX - e->amount)
-			return stop(b, e->seq, "a pledge its campaign refuses");
+			return stop(w, e->seq, "a pledge its campaign refuses");
 		t->raised += e->amount;
 		t->pledges++;
 		row->h.raised = row->h.net = e->amount;
@@ -382,7 +467,7 @@ static int apply_campaign(struct bulk *b, size_t i, const struct fp *key)
 		row->h.ref = l->ref;
 		break;
 	default:
-		return stop(b, e->seq, "an event of no known type");
+		return stop(w, e->seq, "an event of no known type");
 	}
 	if (e->type == PL_EV_PLEDGE_CREATED || e->type == PL_EV_PLEDGE_REFUNDED) {
 		memcpy(row->h.supporter, supporter->b, sizeof row->h.supporter);
@@ -391,7 +476,7 @@ static int apply_campaign(struct bulk *b, size_t i, const struct fp *key)
 	}
 	if (e->at > t->last_at)
 		t->last_at = e->at;
-	return add_platform(b, v->currency, &d);
+	return add_platform(w, v->currency, &d);
 }
 
 static void keep_campaign(uint8_t *out, const void *value)
@@ -407,12 +492,13 @@ static bool id_key(const struct bulk *b, size_t i, struct fp *key)
 	return true;
 }
 
-static int apply_id(struct bulk *b, size_t i, const struct fp *key)
+static int apply_id(struct worker *w, size_t i, const struct fp *key)
 {
+	struct bulk *b = w->b;
 	static const uint8_t no_value[1];
-	if (memtable_get(&b->table, key))
-		return stop(b, b->e[i].seq, "an event id in the log twice");
-	return memtable_put(&b->table, key, no_value);
+	if (memtable_get(&w->table, key))
+		return stop(w, b->e[i].seq, "an event id in the log twice");
+	return memtable_put(&w->table, key, no_value);
 }
 
 static void keep_nothing(uint8_t *out, const void *value)
@@ -464,23 +550,30 @@ int proj_bulk_apply(struct proj_bulk *out, const struct proj_bulk_entry *e, size
 	if (rc == 0 && b.nrefunds && !(b.refunds = big_alloc(b.nrefunds * sizeof *b.refunds)))
 		rc = PL_ENOMEM;
 	/* In the order the kinds learn from each other (proj_bulk.h). */
+	static const struct pass_def pledges = {pledge_key, apply_pledge, keep_pledge,
+						sizeof(struct pledge_value), PROJ_PLEDGE_SIZE};
+	static const struct pass_def nets = {net_key, apply_net, keep_number, sizeof(int64_t), 8};
+	static const struct pass_def backers = {backer_key, apply_backer, keep_number,
+						sizeof(int64_t), 8};
+	static const struct pass_def comments = {comment_key, apply_comment, keep_comment,
+						 sizeof(struct comment_value),
+						 PROJ_COMMENT_STATE_SIZE};
+	static const struct pass_def campaigns = {campaign_key, apply_campaign, keep_campaign,
+						  sizeof(struct proj_campaign_state),
+						  PROJ_CAMPAIGN_STATE_SIZE};
+	static const struct pass_def ids = {id_key, apply_id, keep_nothing, 0, 0};
 	if (rc == 0)
-		rc = pass(&b, pledge_key, sizeof(struct pledge_value), apply_pledge,
-			  &out->state[PROJ_K_PLEDGE], PROJ_PLEDGE_SIZE, keep_pledge);
+		rc = pass(&b, &pledges, &out->state[PROJ_K_PLEDGE]);
 	if (rc == 0)
-		rc = pass(&b, net_key, sizeof(int64_t), apply_net, &out->state[PROJ_K_SUPPORTER], 8,
-			  keep_number);
+		rc = pass(&b, &nets, &out->state[PROJ_K_SUPPORTER]);
 	if (rc == 0)
-		rc = pass(&b, backer_key, sizeof(int64_t), apply_backer, &out->state[PROJ_K_BACKER],
-			  8, keep_number);
+		rc = pass(&b, &backers, &out->state[PROJ_K_BACKER]);
 	if (rc == 0)
-		rc = pass(&b, comment_key, sizeof(struct comment_value), apply_comment,
-			  &out->state[PROJ_K_COMMENT], PROJ_COMMENT_STATE_SIZE, keep_comment);
+		rc = pass(&b, &comments, &out->state[PROJ_K_COMMENT]);
 	if (rc == 0)
-		rc = pass(&b, campaign_key, sizeof(struct proj_campaign_state), apply_campaign,
-			  &out->state[PROJ_K_CAMPAIGN], PROJ_CAMPAIGN_STATE_SIZE, keep_campaign);
+		rc = pass(&b, &campaigns, &out->state[PROJ_K_CAMPAIGN]);
 	if (rc == 0)
-		rc = pass(&b, id_key, 0, apply_id, &out->ids, 0, keep_nothing);
+		rc = pass(&b, &ids, &out->ids);
 	if (rc == 0 && out->nplatform)
 		qsort(out->platform, out->nplatform, sizeof *out->platform, by_currency);
 	big_free(b.learned, n * sizeof *b.learned);

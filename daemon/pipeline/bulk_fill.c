@@ -245,6 +245,69 @@ static int by_time(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/*
+ * The history rows, sorted and encoded campaign by campaign in the order
+ * they are written, by a thread of their own ahead of the writes: a key's
+ * length, the key, the row's length, the row. The room is reserved for
+ * the longest rows at once (pages are touched only as they fill), so the
+ * writer reads what is ready while the rest is being written.
+ */
+struct prepared {
+	const struct fill *f;
+	uint8_t *bytes;
+	size_t cap;
+	size_t *end; /* by place in by_id: where its rows end */
+	size_t ready; /* campaigns prepared (all of them when out of memory) */
+	int rc;
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+};
+
+#define PREPARED_ROW_MAX (2 + PROJ_KEY_MAX + PROJ_HISTORY_MAX)
+
+static void *prepare_history(void *arg)
+{
+	struct prepared *p = arg;
+	const struct fill *f = p->f;
+	size_t at = 0, largest = 1;
+	for (size_t c = 0; c < f->campaigns.n; c++)
+		if (f->start[c + 1] - f->start[c] > largest)
+			largest = f->start[c + 1] - f->start[c];
+	struct keyed *rows = malloc(largest * sizeof *rows);
+	if (!rows) {
+		pthread_mutex_lock(&p->lock);
+		p->rc = PL_ENOMEM;
+		p->ready = f->campaigns.n;
+		pthread_cond_signal(&p->more);
+		pthread_mutex_unlock(&p->lock);
+		return NULL;
+	}
+	for (size_t k = 0; k < f->campaigns.n; k++) {
+		const struct campaign *c = f->by_id[k];
+		size_t number = (size_t)(c - f->campaigns.c), n = 0;
+		for (size_t i = f->start[number]; i < f->start[number + 1]; i++) {
+			uint32_t e = f->order[i];
+			rows[n++] = (struct keyed){f->b.rows[e].at, f->e[e].seq, e};
+		}
+		qsort(rows, n, sizeof *rows, by_time);
+		for (size_t i = 0; i < n; i++) {
+			uint8_t *out = p->bytes + at;
+			out[0] = (uint8_t)proj_timed_key(out + 1, (struct pl_str){c->id, c->len},
+							rows[i].at, rows[i].seq);
+			uint8_t *val = out + 1 + out[0];
+			val[0] = (uint8_t)proj_history_encode(val + 1, &f->b.rows[rows[i].entry].h);
+			at += 2 + (size_t)out[0] + val[0];
+		}
+		pthread_mutex_lock(&p->lock);
+		p->end[k] = at;
+		p->ready = k + 1;
+		pthread_cond_signal(&p->more);
+		pthread_mutex_unlock(&p->lock);
+	}
+	free(rows);
+	return NULL;
+}
+
 /* One write transaction's worth: campaigns by_id[from, to). */
 struct step {
 	struct fill *f;
@@ -261,6 +324,7 @@ struct step {
 	void *done_arg;
 	struct proj_changes changes;
 	struct keyed *rows; /* room for the largest campaign's entries */
+	struct prepared *history;
 	uint8_t *value;     /* a comment's row */
 	size_t value_cap;
 };
@@ -301,23 +365,22 @@ static int write_opening(struct step *w, struct store_txn *t, const struct campa
 }
 
 static int write_history(struct step *w, struct store_txn *t, struct proj_history_appender *app,
-			 const struct campaign *c, size_t from, size_t to)
+			 size_t k)
 {
-	const struct fill *f = w->f;
-	size_t k = 0;
-	for (size_t i = from; i < to; i++) {
-		uint32_t e = f->order[i];
-		w->rows[k++] = (struct keyed){f->b.rows[e].at, f->e[e].seq, e};
-	}
-	qsort(w->rows, k, sizeof *w->rows, by_time);
-	for (size_t i = 0; i < k && !t->err; i++) {
-		uint8_t key[PROJ_KEY_MAX], val[PROJ_HISTORY_MAX];
-		size_t klen = proj_timed_key(key, (struct pl_str){c->id, c->len}, w->rows[i].at,
-					     w->rows[i].seq);
-		size_t vlen = proj_history_encode(val, &f->b.rows[w->rows[i].entry].h);
-		int rc = proj_history_append(app, key, klen, val, vlen);
-		if (rc)
+	struct prepared *p = w->history;
+	pthread_mutex_lock(&p->lock);
+	while (p->ready <= k)
+		pthread_cond_wait(&p->more, &p->lock);
+	int rc = p->rc;
+	size_t at = k ? p->end[k - 1] : 0, end = p->end[k];
+	pthread_mutex_unlock(&p->lock);
+	if (rc)
+		return store_txn_fail(t, rc);
+	while (at < end && !t->err) {
+		const uint8_t *key = p->bytes + at + 1, *val = key + key[-1] + 1;
+		if ((rc = proj_history_append(app, key, key[-1], val, val[-1])))
 			store_txn_fail(t, store_error(rc));
+		at += 2 + (size_t)key[-1] + val[-1];
 	}
 	return t->err;
 }
@@ -368,9 +431,10 @@ static int write_comments(struct step *w, struct store_txn *t, const struct camp
 }
 
 static int write_campaign(struct step *w, struct store_txn *t, struct proj_history_appender *app,
-			  const struct campaign *c)
+			  size_t k)
 {
 	const struct fill *f = w->f;
+	const struct campaign *c = f->by_id[k];
 	size_t number = (size_t)(c - f->campaigns.c);
 	const struct proj_bulk_table *states = &f->b.state[PROJ_K_CAMPAIGN];
 	const uint8_t *s = entries_find(states->entries, states->count, states->entry_size, &c->fp);
@@ -386,7 +450,7 @@ static int write_campaign(struct step *w, struct store_txn *t, struct proj_histo
 		proj_change_closed(&w->changes, id);
 	proj_change_totals(&w->changes, id, &st.totals);
 	size_t from = f->start[number], to = f->start[number + 1];
-	if ((rc = write_history(w, t, app, c, from, to)))
+	if ((rc = write_history(w, t, app, k)))
 		return rc;
 	return write_comments(w, t, c, from, to);
 }
@@ -404,7 +468,7 @@ static int write_txn(struct store_txn *t, void *arg)
 	for (w->to = w->from; w->to < f->campaigns.n && !t->err; w->to++) {
 		if (w->to > w->from && clock_mono_ms() >= until)
 			break;
-		write_campaign(w, t, &app, f->by_id[w->to]);
+		write_campaign(w, t, &app, w->to);
 	}
 	if (!t->err)
 		proj_publish(&w->changes, t, f->s->which, &f->s->pw.staged);
@@ -524,6 +588,20 @@ int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
 	}
 	if (rc == 0)
 		rc = index_load_begin(&s->ix, w.count);
+	/* The history rows made ready beside the writes; the producer never waits on them. */
+	struct prepared history = {.f = &f, .cap = f.n * PREPARED_ROW_MAX,
+				   .lock = PTHREAD_MUTEX_INITIALIZER,
+				   .more = PTHREAD_COND_INITIALIZER};
+	history.bytes = big_alloc(history.cap);
+	history.end = malloc(f.campaigns.n * sizeof *history.end);
+	w.history = &history;
+	pthread_t preparer;
+	bool preparing = false;
+	if (rc == 0 && (!history.bytes || !history.end))
+		rc = PL_ENOMEM;
+	if (rc == 0 && !(preparing = pthread_create(&preparer, NULL, prepare_history,
+						    &history) == 0))
+		prepare_history(&history);
 	/* The filters are memory the writes do not touch: made beside them. */
 	struct index_filters x = {&w, 0};
 	pthread_t filler;
@@ -538,6 +616,10 @@ int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
 		w.written_was = w.written;
 		rc = store_run_write(s->st, run_txn, &w);
 	}
+	if (preparing)
+		pthread_join(preparer, NULL);
+	big_free(history.bytes, history.cap);
+	free(history.end);
 	if (beside)
 		pthread_join(filler, NULL);
 	else if (rc == 0 && !stopped)

@@ -69,7 +69,8 @@ struct worker {
 	const struct pass_def *d;
 	size_t from, to; /* partitions */
 	struct memtable table;
-	struct proj_bulk_table out;
+	uint8_t *out;     /* where its state goes: room for one entry an item */
+	size_t kept;      /* entries kept there */
 	struct proj_bulk_platform *platform;
 	size_t nplatform;
 	uint64_t stopped_at;
@@ -165,12 +166,9 @@ static int work(struct worker *w, const struct pass_def *d)
 			d->key(b, b->order[j], &k);
 			rc = d->apply(w, b->order[j], &k);
 		}
-		if (rc == 0 && !big_array_reserve((void **)&w->out.entries, &w->out.cap,
-						  w->out.count + w->table.count, w->out.entry_size))
-			rc = PL_ENOMEM;
 		for (const uint8_t *t = memtable_next(&w->table, NULL); rc == 0 && t;
 		     t = memtable_next(&w->table, t)) {
-			uint8_t *o = w->out.entries + w->out.count++ * w->out.entry_size;
+			uint8_t *o = w->out + w->kept++ * (FP_SIZE + d->kept_size);
 			memcpy(o, t, FP_SIZE);
 			d->keep(o + FP_SIZE, t + FP_SIZE);
 		}
@@ -186,7 +184,7 @@ static void *work_thread(void *arg)
 	return NULL;
 }
 
-/* The workers' outputs joined in order into out, their platform totals into b's, where they stopped. */
+/* The workers' outputs joined in order in out, their platform totals into b's, where they stopped. */
 static int join(struct bulk *b, struct worker w[2], struct proj_bulk_table *out)
 {
 	int rc = w[0].rc ? w[0].rc : w[1].rc;
@@ -200,16 +198,8 @@ static int join(struct bulk *b, struct worker w[2], struct proj_bulk_table *out)
 					     w[i].platform[c].currency, &w[i].platform[c].p);
 		free(w[i].platform);
 	}
-	*out = w[0].out;
-	if (rc == 0 && !big_array_reserve((void **)&out->entries, &out->cap,
-					  out->count + w[1].out.count, out->entry_size))
-		rc = PL_ENOMEM;
-	if (rc == 0 && w[1].out.count) {
-		memcpy(out->entries + out->count * out->entry_size, w[1].out.entries,
-		       w[1].out.count * out->entry_size);
-		out->count += w[1].out.count;
-	}
-	big_free(w[1].out.entries, w[1].out.cap * w[1].out.entry_size);
+	memmove(out->entries + w[0].kept * out->entry_size, w[1].out, w[1].kept * out->entry_size);
+	out->count = w[0].kept + w[1].kept;
 	return rc;
 }
 
@@ -223,10 +213,14 @@ static int pass(struct bulk *b, const struct pass_def *d, struct proj_bulk_table
 	scatter(b, d->key);
 	while (half < parts && b->start[half] * 2 < b->start[parts])
 		half++;
-	struct worker w[2] = {{.b = b, .d = d, .from = 0, .to = half},
-			      {.b = b, .d = d, .from = half, .to = parts}};
-	for (int i = 0; i < 2; i++)
-		w[i].out.entry_size = FP_SIZE + d->kept_size;
+	/* One output, room for an entry an item (touched only as it fills): the
+	 * second worker's part starts after the first's room and moves down after. */
+	*out = (struct proj_bulk_table){.entry_size = FP_SIZE + d->kept_size, .cap = b->start[parts]};
+	if (out->cap && !(out->entries = big_alloc(out->cap * out->entry_size)))
+		return PL_ENOMEM;
+	struct worker w[2] = {{.b = b, .d = d, .from = 0, .to = half, .out = out->entries},
+			      {.b = b, .d = d, .from = half, .to = parts,
+			       .out = out->entries + b->start[half] * out->entry_size}};
 	pthread_t other;
 	bool two = half < parts && pthread_create(&other, NULL, work_thread, &w[1]) == 0;
 	w[0].rc = work(&w[0], d);

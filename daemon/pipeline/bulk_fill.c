@@ -109,8 +109,13 @@ static void *read_part(void *arg)
 		r->rc = evlog_each(&t, r->from, read_entry, r, NULL);
 		store_abort(&t);
 	}
-	if (r->rc == PL_ECHECKSUM || r->rc == PL_ECORRUPT || r->read != r->to - r->from + 1)
-		r->left = true; /* the log-order path reports it */
+	/* Damage, or an entry missing from the dense log: the log-order path reports it. */
+	if (r->rc == PL_ECHECKSUM || r->rc == PL_ECORRUPT) {
+		r->rc = PL_OK;
+		r->left = true;
+	}
+	if (r->read != r->to - r->from + 1)
+		r->left = true;
 	return NULL;
 }
 

@@ -274,9 +274,9 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 	int rc = start(st, &r);
 	if (rc)
 		return rc;
-	/* Asked to, from nothing, and not held back to a rate: the whole log at once, if it can. */
+	/* From nothing, and not held back to a rate: the whole log at once, if it can. */
 	bool filled = false;
-	if (opt->at_once && r.s.applied_seq == 0 && !opt->max_rate &&
+	if (!opt->in_log_order && r.s.applied_seq == 0 && !opt->max_rate &&
 	    !(opt->stop && atomic_load(opt->stop)) &&
 	    (rc = bulk_fill(&r.s, txn_ms, opt->stop, bulk_filled, &r, &filled)) == 0 && filled) {
 		rep->result.applied = r.s.applied_seq;

@@ -34,10 +34,9 @@ struct rebuild_options {
 	int txn_ms;              /* longest write transaction, in ms; 0: 20 */
 	uint64_t max_rate;       /* entries per second at most; 0: as fast as it goes */
 	bool swap;               /* swap when caught up; else stop there, ready */
-	/* From nothing, fill the slot from the whole log at once (bulk_fill.h):
-	 * asked for only (replay_bench --at-once, tests) while it is not yet
-	 * faster than applying the log in order (docs/performance.md). */
-	bool at_once;
+	/* From nothing, apply the log in order even when the slot could be
+	 * filled from the whole log at once (bulk_fill.h): for comparisons. */
+	bool in_log_order;
 	const atomic_bool *stop; /* set it to stop after the current transaction */
 	void (*progress)(const struct rebuild_progress *p, void *arg);
 	void *progress_arg;
@@ -47,7 +46,7 @@ struct rebuild_report {
 	struct replay_result result; /* how replaying the log went */
 	enum store_slot slot;        /* the slot rebuilt */
 	bool resumed;                /* it went on from an earlier rebuild */
-	bool bulk;                   /* it filled the slot from the whole log at once (at_once) */
+	bool bulk;                   /* it filled the slot from the whole log at once (bulk_fill.h) */
 	bool caught_up;              /* it reached the end of the log */
 	bool swapped;                /* and is now the live slot */
 	uint64_t head;               /* the end of the log when last looked at */

@@ -9,8 +9,9 @@
  * row:
  *   measure | pledged | baseline | ratio | target
  * and, on stderr, the CPU a rebuild used per entry (both its threads), which
- * moves less than the rate with what else the machine runs. --at-once has
- * the rebuild fill its slot from the whole log at once (bulk_fill.h).
+ * moves less than the rate with what else the machine runs. --in-log-order
+ * keeps the rebuild from filling its slot from the whole log at once
+ * (bulk_fill.h), to compare.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -76,9 +77,9 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"events", required_argument, NULL, 'e'},
 					     {"runs", required_argument, NULL, 'r'},
-					     {"at-once", no_argument, NULL, 'o'},
+					     {"in-log-order", no_argument, NULL, 'o'},
 					     {0}};
-	bool at_once = false;
+	bool in_log_order = false;
 	uint64_t events = 1000000;
 	int runs = 5, c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
 		else if (c == 'r')
 			runs = atoi(optarg);
 		else if (c == 'o')
-			at_once = true;
+			in_log_order = true;
 		else
 			return 2;
 	}
@@ -104,7 +105,7 @@ int main(int argc, char **argv)
 
 	double scan[99], replay[99], cpu[99];
 	for (int i = 0; i < runs; i++) {
-		struct rebuild_options opt = {.swap = true, .at_once = at_once};
+		struct rebuild_options opt = {.swap = true, .in_log_order = in_log_order};
 		struct rebuild_report rep;
 		scan[i] = scan_once(st);
 		start = now_s();

@@ -150,7 +150,7 @@ static struct outcome outcome_of(struct store *st)
 /* A rebuild of st, which must have filled its slot at once, then swapped. */
 static void rebuild_at_once(struct store *st)
 {
-	struct rebuild_options ro = {.swap = true, .txn_ms = 1, .at_once = true};
+	struct rebuild_options ro = {.swap = true, .txn_ms = 1};
 	struct rebuild_report rep;
 	fixture_drop_writer(st);
 	CHECK_INT(rebuild_run(st, &ro, &rep), 0);
@@ -175,13 +175,13 @@ static int forget_progress(struct store_txn *t, void *arg)
 
 static void check_half_filled(struct store *st, bool at_once)
 {
-	struct rebuild_options ro = {.txn_ms = 1, .at_once = true};
+	struct rebuild_options ro = {.txn_ms = 1};
 	struct rebuild_report rep;
 	fixture_drop_writer(st);
 	CHECK_INT(rebuild_run(st, &ro, &rep), 0);
 	CHECK(rep.bulk && rep.caught_up && !rep.swapped);
 	CHECK_INT(store_run_write(st, forget_progress, NULL), 0);
-	ro = (struct rebuild_options){.swap = true, .at_once = at_once};
+	ro = (struct rebuild_options){.swap = true, .in_log_order = !at_once};
 	CHECK_INT(rebuild_run(st, &ro, &rep), 0);
 	CHECK(!rep.resumed && rep.swapped && rep.bulk == at_once);
 	CHECK(fixture_verified(st));

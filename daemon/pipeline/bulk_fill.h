@@ -30,7 +30,7 @@
 
 #include "slot.h"
 
-#define BULK_MAX_ENTRIES ((size_t)1 << 22)
+#define BULK_MAX_ENTRIES ((size_t)1 << 21)
 
 /*
  * Fills s (open, empty, on its data dir) with the log up to its end as a

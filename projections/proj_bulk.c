@@ -198,7 +198,9 @@ static int join(struct bulk *b, struct worker w[2], struct proj_bulk_table *out)
 					     w[i].platform[c].currency, &w[i].platform[c].p);
 		free(w[i].platform);
 	}
-	memmove(out->entries + w[0].kept * out->entry_size, w[1].out, w[1].kept * out->entry_size);
+	if (w[1].kept)
+		memmove(out->entries + w[0].kept * out->entry_size, w[1].out,
+			w[1].kept * out->entry_size);
 	out->count = w[0].kept + w[1].kept;
 	return rc;
 }
@@ -288,17 +290,23 @@ static bool net_key(const struct bulk *b, size_t i, struct fp *key)
 	return e->type == PL_EV_PLEDGE_CREATED || e->type == PL_EV_COMMENT_POSTED;
 }
 
-/* Adds delta to the count or net at key: the change in whether it is above 0. */
+/*
+ * Adds delta to the count or net at key: the change in whether it is above
+ * 0. 1 past INT64_MAX: a net that large means its campaign's total would
+ * overflow, which the rules refuse.
+ */
 static int add_to(struct memtable *m, const struct fp *key, int64_t delta, int8_t *change)
 {
 	int64_t *v = memtable_get(m, key);
-	int64_t before = v ? *v : 0;
-	*change = (int8_t)((before + delta > 0) - (before > 0));
+	int64_t before = v ? *v : 0, after;
+	if (__builtin_add_overflow(before, delta, &after))
+		return 1;
+	*change = (int8_t)((after > 0) - (before > 0));
 	if (v) {
-		*v += delta;
+		*v = after;
 		return PL_OK;
 	}
-	return memtable_put(m, key, &delta);
+	return memtable_put(m, key, &after);
 }
 
 static int apply_net(struct worker *w, size_t i, const struct fp *key)
@@ -310,7 +318,8 @@ static int apply_net(struct worker *w, size_t i, const struct fp *key)
 		return net && *net > 0 ? PL_OK : stop(w, e->seq, "a comment by no backer");
 	}
 	int64_t delta = e->type == PL_EV_PLEDGE_REFUNDED ? -e->amount : e->amount;
-	return add_to(&w->table, key, delta, &b->learned[i].supporters);
+	int rc = add_to(&w->table, key, delta, &b->learned[i].supporters);
+	return rc == 1 ? stop(w, e->seq, "a pledge its campaign refuses") : rc;
 }
 
 static bool backer_key(const struct bulk *b, size_t i, struct fp *key)
@@ -327,7 +336,8 @@ static int apply_backer(struct worker *w, size_t i, const struct fp *key)
 {
 	struct bulk *b = w->b;
 	struct learned *l = &b->learned[i];
-	return add_to(&w->table, key, l->supporters, &l->platform_supporters);
+	int rc = add_to(&w->table, key, l->supporters, &l->platform_supporters);
+	return rc == 1 ? stop(w, b->e[i].seq, "a backer counted past any number") : rc;
 }
 
 static void keep_number(uint8_t *out, const void *value)

@@ -54,6 +54,7 @@ struct fill {
 	const struct campaign **by_id; /* the campaigns in the order of their ids */
 	size_t *start;   /* by number: where its entries begin in order (ncampaigns + 1) */
 	uint32_t *order; /* entries grouped by campaign, in log order within each */
+	size_t largest;  /* the most entries a campaign has */
 };
 
 /* c's number for the campaign of fp, numbered now if it is new (its id from ev). */
@@ -223,7 +224,10 @@ static int group(struct fill *f)
 	}
 	for (size_t i = 0; i < f->n; i++)
 		f->start[f->campaign_of[i] + 1]++;
+	f->largest = 1;
 	for (size_t c = 0; c < ncampaigns; c++) {
+		if (f->start[c + 1] > f->largest)
+			f->largest = f->start[c + 1];
 		f->start[c + 1] += f->start[c];
 		f->by_id[c] = &f->campaigns.c[c];
 	}
@@ -274,11 +278,8 @@ static void *prepare_history(void *arg)
 {
 	struct prepared *p = arg;
 	const struct fill *f = p->f;
-	size_t at = 0, largest = 1;
-	for (size_t c = 0; c < f->campaigns.n; c++)
-		if (f->start[c + 1] - f->start[c] > largest)
-			largest = f->start[c + 1] - f->start[c];
-	struct keyed *rows = malloc(largest * sizeof *rows);
+	size_t at = 0;
+	struct keyed *rows = malloc(f->largest * sizeof *rows);
 	if (!rows) {
 		pthread_mutex_lock(&p->lock);
 		p->rc = PL_ENOMEM;
@@ -313,7 +314,7 @@ static void *prepare_history(void *arg)
 	return NULL;
 }
 
-/* One write transaction's worth: campaigns by_id[from, to). */
+/* What the fill's write transactions share, and how far they got. */
 struct step {
 	struct fill *f;
 	size_t from, to; /* campaigns by_id[from, to) */
@@ -377,7 +378,7 @@ static int write_history(struct step *w, struct store_txn *t, struct proj_histor
 	while (p->ready <= k)
 		pthread_cond_wait(&p->more, &p->lock);
 	int rc = p->rc;
-	size_t at = k ? p->end[k - 1] : 0, end = p->end[k];
+	size_t at = rc || !k ? 0 : p->end[k - 1], end = rc ? 0 : p->end[k];
 	pthread_mutex_unlock(&p->lock);
 	if (rc)
 		return store_txn_fail(t, rc);
@@ -575,12 +576,8 @@ int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
 		fill_free(&f);
 		return rc;
 	}
-	size_t largest = 1;
-	for (size_t c = 0; c < f.campaigns.n; c++)
-		if (f.start[c + 1] - f.start[c] > largest)
-			largest = f.start[c + 1] - f.start[c];
 	struct step w = {.f = &f, .txn_ms = txn_ms, .done = done, .done_arg = done_arg,
-			 .rows = malloc(largest * sizeof *w.rows)};
+			 .rows = malloc(f.largest * sizeof *w.rows)};
 	proj_changes_init(&w.changes);
 	if (!w.rows)
 		rc = PL_ENOMEM;

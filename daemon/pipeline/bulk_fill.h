@@ -14,7 +14,8 @@
  * It takes what proj_bulk takes and what fits in memory (about 400 bytes
  * an entry): a log with an erasure, an entry that does not decode or that
  * the rules refuse, an event id twice, or more than BULK_MAX_ENTRIES
- * entries is left to the log-order path, which names what is wrong.
+ * entries is left to the log-order path, which names what is wrong; so is
+ * a log the memory cannot hold while it is read and decided.
  *
  * Its transactions last about txn_ms each, so a serve beside it writes in
  * between. `done` is called in the last with the last entry's log

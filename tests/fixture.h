@@ -14,6 +14,7 @@
 #include "ingest.h"
 #include "pl_error.h"
 #include "proj_read.h"
+#include "rejections.h"
 #include "store.h"
 #include "verify.h"
 #include "writer.h"
@@ -306,6 +307,55 @@ static inline int fixture_campaign(struct store *st, const char *id, struct proj
 	/* Only the numbers are used after the txn ends. */
 	c->id = c->info.title = c->info.owner = c->info.location = c->info.currency =
 		(struct pl_str){"", 0};
+	store_abort(&t);
+	return rc;
+}
+
+/* What a data dir holds, for two that must end the same: its log and
+ * rejections, and every campaign's figures, summed and digested in id order. */
+struct fixture_outcome {
+	uint64_t log, rejections, campaigns;
+	int64_t raised, pledges, supporters, comments;
+	uint64_t digest;
+};
+
+static inline void fixture_mix(uint64_t *h, const void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		*h = (*h ^ ((const uint8_t *)p)[i]) * 0x100000001b3u;
+}
+
+static inline int fixture_add_campaign(const struct proj_campaign *c, const void *key,
+				       size_t key_len, void *arg)
+{
+	(void)key;
+	(void)key_len;
+	struct fixture_outcome *o = arg;
+	o->campaigns++;
+	o->raised += c->totals.raised;
+	o->pledges += c->totals.pledges;
+	o->supporters += c->totals.supporters;
+	o->comments += c->totals.comments;
+	fixture_mix(&o->digest, c->id.ptr, c->id.len);
+	fixture_mix(&o->digest, &c->totals, sizeof c->totals);
+	fixture_mix(&o->digest, &c->closed, sizeof c->closed);
+	return 0;
+}
+
+/* st's outcome into *o. 0 or a store error. */
+static inline int fixture_outcome(struct store *st, struct fixture_outcome *o)
+{
+	struct store_txn t;
+	enum store_slot live;
+	uint64_t gen;
+	*o = (struct fixture_outcome){.digest = 0xcbf29ce484222325u};
+	int rc = store_read_begin(st, &t);
+	if (rc)
+		return rc;
+	if ((rc = evlog_last_seq(&t, &o->log)) == 0 &&
+	    (rc = rejections_count(&t, &o->rejections)) == 0 &&
+	    (rc = proj_live(&t, &live, &gen)) == 0)
+		rc = proj_campaign_each(&t, live, fixture_add_campaign, o);
 	store_abort(&t);
 	return rc;
 }

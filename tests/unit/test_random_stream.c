@@ -235,49 +235,6 @@ static bool disk_grow(struct disk *d, int rc)
 	return true;
 }
 
-struct outcome {
-	uint64_t log, rejections, campaigns;
-	int64_t raised, pledges, supporters, comments;
-	uint64_t digest; /* of every campaign's id and figures, in id order */
-};
-
-static void mix(uint64_t *h, const void *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		*h = (*h ^ ((const uint8_t *)p)[i]) * 0x100000001b3u;
-}
-
-static int add_campaign(const struct proj_campaign *c, const void *key, size_t key_len, void *arg)
-{
-	(void)key;
-	(void)key_len;
-	struct outcome *o = arg;
-	o->campaigns++;
-	o->raised += c->totals.raised;
-	o->pledges += c->totals.pledges;
-	o->supporters += c->totals.supporters;
-	o->comments += c->totals.comments;
-	mix(&o->digest, c->id.ptr, c->id.len);
-	mix(&o->digest, &c->totals, sizeof c->totals);
-	mix(&o->digest, &c->closed, sizeof c->closed);
-	return 0;
-}
-
-static struct outcome outcome_of(struct store *st)
-{
-	struct outcome o = {.digest = 0xcbf29ce484222325u};
-	struct store_txn t;
-	enum store_slot live;
-	uint64_t gen;
-	CHECK_INT(store_read_begin(st, &t), 0);
-	CHECK_INT(evlog_last_seq(&t, &o.log), 0);
-	CHECK_INT(rejections_count(&t, &o.rejections), 0);
-	CHECK_INT(proj_live(&t, &live, &gen), 0);
-	CHECK_INT(proj_campaign_each(&t, live, add_campaign, &o), 0);
-	store_abort(&t);
-	return o;
-}
-
 /* Feeds s in batches of 1..20; rough adds the rebuild, the restart and, on
  * a tmpfs, the failures. What the batches did is added to *total. */
 static void feed(struct store *st, struct disk *d, const struct stream *s, bool rough,
@@ -430,13 +387,14 @@ int main(void)
 		struct store *calm = open_on(&calm_disk, false);
 		feed(calm, &calm_disk, &s, false, &calm_stats);
 		CHECK(fixture_verified(calm));
-		struct outcome a = outcome_of(calm);
+		struct fixture_outcome a, b;
+		CHECK_INT(fixture_outcome(calm, &a), 0);
 		close_on(&calm_disk, calm);
 
 		struct store *rough = open_on(&rough_disk, true);
 		feed(rough, &rough_disk, &s, true, &rough_stats);
 		CHECK(fixture_verified(rough));
-		struct outcome b = outcome_of(rough);
+		CHECK_INT(fixture_outcome(rough, &b), 0);
 		check_cuts(rough, &s);
 		close_on(&rough_disk, rough);
 

@@ -6,12 +6,17 @@
 #include <string.h>
 
 #include "big_alloc.h"
+#include "bytes.h"
 #include "clock.h"
 #include "decoded.h"
 #include "evlog.h"
 #include "pl_error.h"
 #include "proj_bulk.h"
 #include "proj_history_table.h"
+
+/* The most room a prepared history row takes (struct prepared); a comment's, its value aside. */
+#define HISTORY_ROW_MAX (3 + PROJ_KEY_MAX + PROJ_HISTORY_MAX)
+#define COMMENT_ROW_MAX (3 + PROJ_KEY_MAX)
 
 /* A campaign of the log, by the number its entries know it by. */
 struct campaign {
@@ -28,10 +33,25 @@ struct campaigns {
 	struct memtable numbers; /* fingerprint → number */
 };
 
+/* A comment's row as the comments table keeps it, kept by the read: the log is not read again. */
+struct comment_row {
+	uint32_t entry;
+	uint32_t len;
+	size_t at; /* in its reader's, then the fill's, texts */
+};
+
+/* The comments' rows a reader kept, and their bytes. */
+struct comment_rows {
+	struct comment_row *row;
+	size_t n, cap;
+	uint8_t *texts;
+	size_t len, texts_cap;
+};
+
 /*
  * One of the two threads reading the log: entries [from, to] decoded into
  * e[seq - 1] (the log is dense), their campaigns numbered in its own
- * campaigns.
+ * campaigns, the rows of their comments kept.
  */
 struct reader {
 	struct store *st;
@@ -39,6 +59,7 @@ struct reader {
 	struct proj_bulk_entry *e;
 	uint32_t *campaign_of; /* an entry's campaign's number, by log position - 1 */
 	struct campaigns campaigns;
+	struct comment_rows comments;
 	uint64_t read; /* entries read */
 	bool left;     /* an entry for the log-order path */
 	int rc;
@@ -50,10 +71,13 @@ struct fill {
 	uint32_t *campaign_of;
 	size_t n;
 	struct campaigns campaigns;
+	struct comment_rows comments; /* in log order */
 	struct proj_bulk b;
-	const struct campaign **by_id; /* the campaigns in the order of their ids */
+	const struct campaign **by_key; /* the campaigns in the order of their keys' prefixes */
 	size_t *start;   /* by number: where its entries begin in order (ncampaigns + 1) */
 	uint32_t *order; /* entries grouped by campaign, in log order within each */
+	size_t *comments_start; /* the same for the comments' rows */
+	uint32_t *comments_order;
 	size_t largest;  /* the most entries a campaign has */
 };
 
@@ -76,6 +100,34 @@ static int number_campaign(struct campaigns *c, const struct pl_event *ev, const
 	return memtable_put(&c->numbers, fp, number);
 }
 
+/*
+ * Comments' rows the two readers keep at most, together: a log with more
+ * goes the log-order way, which holds none.
+ */
+#define COMMENT_BYTES_MAX ((size_t)256 << 20)
+
+/* The row of the comment ev, at log position seq, kept by r: 0, 1 when r keeps no more, or PL_ENOMEM. */
+static int keep_comment(struct reader *r, const struct pl_event *ev, uint64_t seq)
+{
+	struct comment_rows *c = &r->comments;
+	struct proj_comment com = {.id = pl_event_str(ev, PL_F_COMMENT),
+				   .name = pl_event_str(ev, PL_F_NAME),
+				   .has_name = pl_event_has(ev, PL_F_NAME),
+				   .text = pl_event_str(ev, PL_F_TEXT)};
+	size_t len = proj_comment_encode(NULL, &com);
+	if (c->len + len > COMMENT_BYTES_MAX / 2) {
+		r->left = true;
+		return 1;
+	}
+	if (!big_array_reserve((void **)&c->row, &c->cap, c->n + 1, sizeof *c->row) ||
+	    !big_array_reserve((void **)&c->texts, &c->texts_cap, c->len + len, 1))
+		return PL_ENOMEM;
+	proj_comment_encode(c->texts + c->len, &com);
+	c->row[c->n++] = (struct comment_row){(uint32_t)(seq - 1), (uint32_t)len, c->len};
+	c->len += len;
+	return PL_OK;
+}
+
 static int read_entry(const struct evlog_entry *le, void *arg)
 {
 	struct reader *r = arg;
@@ -95,6 +147,8 @@ static int read_entry(const struct evlog_entry *le, void *arg)
 	struct campaign *c = &r->campaigns.c[number];
 	if (d.ev.type == PL_EV_CAMPAIGN_OPENED && !c->opened_seq)
 		c->opened_seq = le->seq;
+	if (d.ev.type == PL_EV_COMMENT_POSTED && (rc = keep_comment(r, &d.ev, le->seq)) != 0)
+		return rc;
 	proj_bulk_entry_of(&r->e[le->seq - 1], &d.ev, &d.keys, &d.id, le->seq);
 	r->campaign_of[le->seq - 1] = number;
 	r->read++;
@@ -124,6 +178,28 @@ static void campaigns_free(struct campaigns *c)
 {
 	big_free(c->c, c->cap * sizeof *c->c);
 	memtable_deinit(&c->numbers);
+}
+
+static void comment_rows_free(struct comment_rows *c)
+{
+	big_free(c->row, c->cap * sizeof *c->row);
+	big_free(c->texts, c->texts_cap);
+}
+
+/* The second reader's comments' rows after the first's, into the first's. */
+static int merge_comments(struct comment_rows *into, const struct comment_rows *c)
+{
+	if (!big_array_reserve((void **)&into->row, &into->cap, into->n + c->n, sizeof *c->row) ||
+	    !big_array_reserve((void **)&into->texts, &into->texts_cap, into->len + c->len, 1))
+		return PL_ENOMEM;
+	for (size_t i = 0; i < c->n; i++)
+		into->row[into->n + i] = (struct comment_row){c->row[i].entry, c->row[i].len,
+							     into->len + c->row[i].at};
+	if (c->len)
+		memcpy(into->texts + into->len, c->texts, c->len);
+	into->n += c->n;
+	into->len += c->len;
+	return PL_OK;
 }
 
 /* The second reader's campaigns taken into the first's numbers, and its entries renumbered. */
@@ -192,50 +268,90 @@ static int read_log(struct fill *f, bool *taken)
 			pthread_join(other, NULL);
 		rc = r[0].rc < 0 ? r[0].rc : r[1].rc < 0 ? r[1].rc : PL_OK;
 	}
-	if (rc == 0 && !r[0].left && !r[1].left && (rc = merge_campaigns(&r[0], &r[1])) == 0) {
+	if (rc == 0 && !r[0].left && !r[1].left && (rc = merge_campaigns(&r[0], &r[1])) == 0 &&
+	    (rc = merge_comments(&r[0].comments, &r[1].comments)) == 0) {
 		f->campaigns = r[0].campaigns;
+		f->comments = r[0].comments;
 		r[0].campaigns = (struct campaigns){0};
+		r[0].comments = (struct comment_rows){0};
 		*taken = true;
 	}
 	campaigns_free(&r[0].campaigns);
 	campaigns_free(&r[1].campaigns);
+	comment_rows_free(&r[0].comments);
+	comment_rows_free(&r[1].comments);
 	big_free(theirs, f->n * sizeof *theirs);
 	return rc;
 }
 
-static int by_campaign_id(const void *a, const void *b)
+/*
+ * The order of the keys that begin with a campaign's prefix (its id's
+ * length, then its id: proj_campaign_prefix): the history's and the
+ * comments' rows are then written in key order, appended.
+ */
+static int by_prefix(const void *a, const void *b)
 {
 	const struct campaign *x = *(const struct campaign *const *)a;
 	const struct campaign *y = *(const struct campaign *const *)b;
-	return proj_key_cmp(x->id, x->len, y->id, y->len);
+	return x->len != y->len ? (x->len > y->len) - (x->len < y->len) : memcmp(x->id, y->id, x->len);
 }
 
-/* The entries grouped by campaign, and the campaigns in the order of their ids. */
-static int group(struct fill *f)
+static uint32_t entry_itself(const struct fill *f, size_t i)
+{
+	(void)f;
+	return (uint32_t)i;
+}
+
+static uint32_t comment_entry(const struct fill *f, size_t i)
+{
+	return f->comments.row[i].entry;
+}
+
+/*
+ * n items (of the entry entry_of() says each is) grouped by campaign, in
+ * their order within each: campaign number c's are order[start[c],
+ * start[c + 1]).
+ */
+static int by_campaign(const struct fill *f, size_t n, uint32_t (*entry_of)(const struct fill *, size_t),
+		       size_t **start, uint32_t **order)
 {
 	size_t ncampaigns = f->campaigns.n;
-	f->start = calloc(ncampaigns + 1, sizeof *f->start);
-	f->by_id = malloc((ncampaigns ? ncampaigns : 1) * sizeof *f->by_id);
-	f->order = big_alloc((f->n ? f->n : 1) * sizeof *f->order);
+	*start = calloc(ncampaigns + 1, sizeof **start);
+	*order = big_alloc((n ? n : 1) * sizeof **order);
 	size_t *fill = malloc((ncampaigns ? ncampaigns : 1) * sizeof *fill);
-	if (!f->start || !f->by_id || !f->order || !fill) {
+	if (!*start || !*order || !fill) {
 		free(fill);
 		return PL_ENOMEM;
 	}
-	for (size_t i = 0; i < f->n; i++)
-		f->start[f->campaign_of[i] + 1]++;
+	for (size_t i = 0; i < n; i++)
+		(*start)[f->campaign_of[entry_of(f, i)] + 1]++;
+	for (size_t c = 0; c < ncampaigns; c++)
+		(*start)[c + 1] += (*start)[c];
+	memcpy(fill, *start, ncampaigns * sizeof *fill);
+	for (size_t i = 0; i < n; i++)
+		(*order)[fill[f->campaign_of[entry_of(f, i)]]++] = (uint32_t)i;
+	free(fill);
+	return PL_OK;
+}
+
+/* The entries and the comments' rows grouped by campaign, and the campaigns in the order of their prefixes. */
+static int group(struct fill *f)
+{
+	size_t ncampaigns = f->campaigns.n;
+	int rc = by_campaign(f, f->n, entry_itself, &f->start, &f->order);
+	if (rc == 0)
+		rc = by_campaign(f, f->comments.n, comment_entry, &f->comments_start,
+				 &f->comments_order);
+	f->by_key = malloc((ncampaigns ? ncampaigns : 1) * sizeof *f->by_key);
+	if (rc || !f->by_key)
+		return rc ? rc : PL_ENOMEM;
 	f->largest = 1;
 	for (size_t c = 0; c < ncampaigns; c++) {
-		if (f->start[c + 1] > f->largest)
-			f->largest = f->start[c + 1];
-		f->start[c + 1] += f->start[c];
-		f->by_id[c] = &f->campaigns.c[c];
+		if (f->start[c + 1] - f->start[c] > f->largest)
+			f->largest = f->start[c + 1] - f->start[c];
+		f->by_key[c] = &f->campaigns.c[c];
 	}
-	memcpy(fill, f->start, ncampaigns * sizeof *fill);
-	for (size_t i = 0; i < f->n; i++)
-		f->order[fill[f->campaign_of[i]]++] = (uint32_t)i;
-	free(fill);
-	qsort(f->by_id, ncampaigns, sizeof *f->by_id, by_campaign_id);
+	qsort(f->by_key, ncampaigns, sizeof *f->by_key, by_prefix);
 	return PL_OK;
 }
 
@@ -243,7 +359,7 @@ static int group(struct fill *f)
 struct keyed {
 	int64_t at;
 	uint64_t seq;
-	uint32_t entry;
+	uint32_t entry; /* its entry's number; a comment's, its row's */
 };
 
 static int by_time(const void *a, const void *b)
@@ -254,64 +370,165 @@ static int by_time(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* rows[0..n) by time; most logs have them in time order already, which costs one look. */
+static void sort_by_time(struct keyed *rows, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (by_time(&rows[i - 1], &rows[i]) > 0) {
+			qsort(rows, n, sizeof *rows, by_time);
+			return;
+		}
+}
+
 /*
- * The history rows, sorted and encoded campaign by campaign in the order
+ * A table's rows, sorted and encoded campaign by campaign in the order
  * they are written, by a thread of their own ahead of the writes: a key's
- * length, the key, the row's length, the row. The room is reserved for
- * the longest rows at once (pages are touched only as they fill), so the
- * writer reads what is ready while the rest is being written.
+ * length (1 byte), the key, the value's length (2 bytes), the value. The
+ * room is reserved for the longest rows at once (pages are touched only
+ * as they fill), so the writer reads what is ready while the rest is
+ * being made.
  */
 struct prepared {
 	const struct fill *f;
+	/* Encodes campaign c's rows from bytes + *at on; 0 or an error. */
+	int (*rows_of)(struct prepared *p, const struct campaign *c, size_t *at);
 	uint8_t *bytes;
 	size_t cap;
-	size_t *end; /* by place in by_id: where its rows end */
-	size_t ready; /* campaigns prepared (all of them when out of memory) */
+	size_t *end;  /* by place in by_key: where its rows end */
+	size_t ready; /* campaigns prepared (all of them after an error) */
 	int rc;
+	struct keyed *rows; /* room for the largest campaign's entries */
 	pthread_mutex_t lock;
 	pthread_cond_t more;
 };
 
-#define PREPARED_ROW_MAX (2 + PROJ_KEY_MAX + PROJ_HISTORY_MAX)
+static size_t put_row(struct prepared *p, size_t at, const struct campaign *c,
+		      const struct keyed *row)
+{
+	uint8_t *out = p->bytes + at;
+	out[0] = (uint8_t)proj_timed_key(out + 1, (struct pl_str){c->id, c->len}, row->at, row->seq);
+	return at + 1 + out[0];
+}
 
-static void *prepare_history(void *arg)
+/* Rows ahead whose data history_of() asks the cache for. */
+#define ROWS_AHEAD 16
+
+static int history_of(struct prepared *p, const struct campaign *c, size_t *at)
+{
+	const struct fill *f = p->f;
+	size_t number = (size_t)(c - f->campaigns.c), n = 0;
+	size_t end = f->start[number + 1];
+	for (size_t i = f->start[number]; i < end; i++) {
+		uint32_t e = f->order[i];
+		/* A campaign's rows lie far apart: asked for ahead. */
+		if (i + ROWS_AHEAD < end)
+			__builtin_prefetch(&f->b.rows[f->order[i + ROWS_AHEAD]]);
+		p->rows[n++] = (struct keyed){f->b.rows[e].at, (uint64_t)e + 1, e}; /* the log is dense */
+	}
+	sort_by_time(p->rows, n);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *val = p->bytes + put_row(p, *at, c, &p->rows[i]);
+		size_t len = proj_history_encode(val + 2, &f->b.rows[p->rows[i].entry].h);
+		bytes_put_le16(val, (uint16_t)len);
+		*at = (size_t)(val - p->bytes) + 2 + len;
+	}
+	return PL_OK;
+}
+
+/* Its comments not removed, at their own times. */
+static int comments_of(struct prepared *p, const struct campaign *c, size_t *at)
+{
+	const struct fill *f = p->f;
+	const struct proj_bulk_table *states = &f->b.state[PROJ_K_COMMENT];
+	size_t number = (size_t)(c - f->campaigns.c), n = 0;
+	for (size_t i = f->comments_start[number]; i < f->comments_start[number + 1]; i++) {
+		uint32_t row = f->comments_order[i];
+		const struct proj_bulk_entry *e = &f->e[f->comments.row[row].entry];
+		const uint8_t *s = entries_find(states->entries, states->count, states->entry_size,
+						&e->keys.comment);
+		struct proj_comment_state st;
+		if (!s)
+			return PL_ECORRUPT; /* proj_bulk took every comment */
+		proj_comment_state_decode(s + FP_SIZE, &st);
+		if (!st.removed)
+			p->rows[n++] = (struct keyed){e->at, e->seq, row};
+	}
+	sort_by_time(p->rows, n);
+	for (size_t i = 0; i < n; i++) {
+		const struct comment_row *row = &f->comments.row[p->rows[i].entry];
+		uint8_t *val = p->bytes + put_row(p, *at, c, &p->rows[i]);
+		bytes_put_le16(val, (uint16_t)row->len);
+		memcpy(val + 2, f->comments.texts + row->at, row->len);
+		*at = (size_t)(val - p->bytes) + 2 + row->len;
+	}
+	return PL_OK;
+}
+
+static void *prepare(void *arg)
 {
 	struct prepared *p = arg;
 	const struct fill *f = p->f;
 	size_t at = 0;
-	struct keyed *rows = malloc(f->largest * sizeof *rows);
-	if (!rows) {
-		pthread_mutex_lock(&p->lock);
-		p->rc = PL_ENOMEM;
-		p->ready = f->campaigns.n;
-		pthread_cond_signal(&p->more);
-		pthread_mutex_unlock(&p->lock);
-		return NULL;
-	}
+	int rc = (p->rows = malloc(f->largest * sizeof *p->rows)) ? PL_OK : PL_ENOMEM;
 	for (size_t k = 0; k < f->campaigns.n; k++) {
-		const struct campaign *c = f->by_id[k];
-		size_t number = (size_t)(c - f->campaigns.c), n = 0;
-		for (size_t i = f->start[number]; i < f->start[number + 1]; i++) {
-			uint32_t e = f->order[i];
-			rows[n++] = (struct keyed){f->b.rows[e].at, f->e[e].seq, e};
-		}
-		qsort(rows, n, sizeof *rows, by_time);
-		for (size_t i = 0; i < n; i++) {
-			uint8_t *out = p->bytes + at;
-			out[0] = (uint8_t)proj_timed_key(out + 1, (struct pl_str){c->id, c->len},
-							rows[i].at, rows[i].seq);
-			uint8_t *val = out + 1 + out[0];
-			val[0] = (uint8_t)proj_history_encode(val + 1, &f->b.rows[rows[i].entry].h);
-			at += 2 + (size_t)out[0] + val[0];
-		}
+		if (rc == 0)
+			rc = p->rows_of(p, f->by_key[k], &at);
 		pthread_mutex_lock(&p->lock);
 		p->end[k] = at;
-		p->ready = k + 1;
+		p->rc = rc;
+		p->ready = rc ? f->campaigns.n : k + 1;
 		pthread_cond_signal(&p->more);
 		pthread_mutex_unlock(&p->lock);
+		if (rc)
+			break;
 	}
-	free(rows);
+	free(p->rows);
 	return NULL;
+}
+
+/* Room for rows of room bytes, and a thread making them (or this one, when none starts). */
+static int prepared_start(struct prepared *p, size_t room, pthread_t *thread, bool *started)
+{
+	p->cap = room;
+	p->bytes = big_alloc(p->cap ? p->cap : 1);
+	p->end = malloc((p->f->campaigns.n ? p->f->campaigns.n : 1) * sizeof *p->end);
+	*started = false;
+	if (!p->bytes || !p->end)
+		return PL_ENOMEM;
+	if (!(*started = pthread_create(thread, NULL, prepare, p) == 0))
+		prepare(p);
+	return PL_OK;
+}
+
+static void prepared_free(struct prepared *p, pthread_t thread, bool started)
+{
+	if (started)
+		pthread_join(thread, NULL);
+	big_free(p->bytes, p->cap ? p->cap : 1);
+	free(p->end);
+}
+
+/* Campaign k's rows of p, once ready: bytes [*at, *end); 0 or the preparer's error. */
+static int prepared_rows(struct prepared *p, size_t k, size_t *at, size_t *end)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->ready <= k)
+		pthread_cond_wait(&p->more, &p->lock);
+	int rc = p->rc;
+	*at = rc || !k ? 0 : p->end[k - 1];
+	*end = rc ? 0 : p->end[k];
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+/* The next row of p at *at: its key and value, *at moved past it. */
+static void prepared_next(const struct prepared *p, size_t *at, MDB_val *key, MDB_val *val)
+{
+	const uint8_t *b = p->bytes + *at;
+	*key = (MDB_val){b[0], (void *)(b + 1)};
+	b += 1 + b[0];
+	*val = (MDB_val){bytes_get_le16(b), (void *)(b + 2)};
+	*at = (size_t)(b - p->bytes) + 2 + val->mv_size;
 }
 
 /* What the fill's write transactions share, and how far they got. */
@@ -329,10 +546,7 @@ struct step {
 	int (*done)(struct store_txn *t, uint64_t seq, void *arg);
 	void *done_arg;
 	struct proj_changes changes;
-	struct keyed *rows; /* room for the largest campaign's entries */
-	struct prepared *history;
-	uint8_t *value;     /* a comment's row */
-	size_t value_cap;
+	struct prepared *history, *comments;
 };
 
 /* The event at log position seq, decoded; its strings last as long as t. */
@@ -373,65 +587,29 @@ static int write_opening(struct step *w, struct store_txn *t, const struct campa
 static int write_history(struct step *w, struct store_txn *t, struct proj_history_appender *app,
 			 size_t k)
 {
-	struct prepared *p = w->history;
-	pthread_mutex_lock(&p->lock);
-	while (p->ready <= k)
-		pthread_cond_wait(&p->more, &p->lock);
-	int rc = p->rc;
-	size_t at = rc || !k ? 0 : p->end[k - 1], end = rc ? 0 : p->end[k];
-	pthread_mutex_unlock(&p->lock);
+	size_t at, end;
+	int rc = prepared_rows(w->history, k, &at, &end);
+	while (rc == 0 && at < end) {
+		MDB_val key, val;
+		prepared_next(w->history, &at, &key, &val);
+		rc = proj_history_append(app, key.mv_data, key.mv_size, val.mv_data, val.mv_size);
+		rc = rc ? store_error(rc) : PL_OK;
+	}
+	return rc ? store_txn_fail(t, rc) : t->err;
+}
+
+/* Its comments, appended: they come in key order, after any other campaign's. */
+static int write_comments(struct step *w, struct store_txn *t, size_t k)
+{
+	size_t at, end;
+	int rc = prepared_rows(w->comments, k, &at, &end);
 	if (rc)
 		return store_txn_fail(t, rc);
 	while (at < end && !t->err) {
-		const uint8_t *key = p->bytes + at + 1, *val = key + key[-1] + 1;
-		if ((rc = proj_history_append(app, key, key[-1], val, val[-1])))
-			store_txn_fail(t, store_error(rc));
-		at += 2 + (size_t)key[-1] + val[-1];
-	}
-	return t->err;
-}
-
-/* Its comments not removed, at their own times. */
-static int write_comments(struct step *w, struct store_txn *t, const struct campaign *c,
-			  size_t from, size_t to)
-{
-	const struct fill *f = w->f;
-	const struct proj_bulk_table *states = &f->b.state[PROJ_K_COMMENT];
-	size_t k = 0;
-	for (size_t i = from; i < to; i++) {
-		const struct proj_bulk_entry *e = &f->e[f->order[i]];
-		if (e->type != PL_EV_COMMENT_POSTED)
-			continue;
-		const uint8_t *s = entries_find(states->entries, states->count, states->entry_size,
-						&e->keys.comment);
-		struct proj_comment_state st;
-		if (!s)
-			return store_txn_fail(t, PL_ECORRUPT);
-		proj_comment_state_decode(s + FP_SIZE, &st);
-		if (!st.removed)
-			w->rows[k++] = (struct keyed){e->at, e->seq, f->order[i]};
-	}
-	qsort(w->rows, k, sizeof *w->rows, by_time);
-	for (size_t i = 0; i < k && !t->err; i++) {
-		struct pl_event ev;
-		if (event_at(t, w->rows[i].seq, &ev))
-			break;
-		struct proj_comment com = {.id = pl_event_str(&ev, PL_F_COMMENT),
-					   .name = pl_event_str(&ev, PL_F_NAME),
-					   .has_name = pl_event_has(&ev, PL_F_NAME),
-					   .text = pl_event_str(&ev, PL_F_TEXT)};
-		size_t len = proj_comment_encode(NULL, &com);
-		if (len > w->value_cap) {
-			free(w->value);
-			if (!(w->value = malloc(len)))
-				return store_txn_fail(t, PL_ENOMEM);
-			w->value_cap = len;
-		}
-		proj_comment_encode(w->value, &com);
-		uint8_t key[PROJ_KEY_MAX];
-		size_t klen = proj_timed_key(key, (struct pl_str){c->id, c->len}, w->rows[i].at,
-					     w->rows[i].seq);
-		store_put(t, store_slot_db(f->s->which, SLOT_COMMENTS), key, klen, w->value, len, 0);
+		MDB_val key, val;
+		prepared_next(w->comments, &at, &key, &val);
+		store_put(t, store_slot_db(w->f->s->which, SLOT_COMMENTS), key.mv_data, key.mv_size,
+			  val.mv_data, val.mv_size, MDB_APPEND);
 	}
 	return t->err;
 }
@@ -440,8 +618,7 @@ static int write_campaign(struct step *w, struct store_txn *t, struct proj_histo
 			  size_t k)
 {
 	const struct fill *f = w->f;
-	const struct campaign *c = f->by_id[k];
-	size_t number = (size_t)(c - f->campaigns.c);
+	const struct campaign *c = f->by_key[k];
 	const struct proj_bulk_table *states = &f->b.state[PROJ_K_CAMPAIGN];
 	const uint8_t *s = entries_find(states->entries, states->count, states->entry_size, &c->fp);
 	struct proj_campaign_state st;
@@ -455,10 +632,9 @@ static int write_campaign(struct step *w, struct store_txn *t, struct proj_histo
 	if (st.totals.closed_at != PROJ_NONE)
 		proj_change_closed(&w->changes, id);
 	proj_change_totals(&w->changes, id, &st.totals);
-	size_t from = f->start[number], to = f->start[number + 1];
 	if ((rc = write_history(w, t, app, k)))
 		return rc;
-	return write_comments(w, t, c, from, to);
+	return write_comments(w, t, k);
 }
 
 static int write_txn(struct store_txn *t, void *arg)
@@ -559,8 +735,11 @@ static void fill_free(struct fill *f)
 	big_free(f->campaign_of, f->n * sizeof *f->campaign_of);
 	campaigns_free(&f->campaigns);
 	big_free(f->order, (f->n ? f->n : 1) * sizeof *f->order);
+	comment_rows_free(&f->comments);
+	big_free(f->comments_order, (f->comments.n ? f->comments.n : 1) * sizeof *f->comments_order);
+	free(f->comments_start);
 	proj_bulk_free(&f->b);
-	free(f->by_id);
+	free(f->by_key);
 	free(f->start);
 }
 
@@ -577,11 +756,8 @@ int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
 		/* Nothing written yet: short of memory, the log-order way needs less. */
 		return rc == PL_ENOMEM ? PL_OK : rc;
 	}
-	struct step w = {.f = &f, .txn_ms = txn_ms, .done = done, .done_arg = done_arg,
-			 .rows = malloc(f.largest * sizeof *w.rows)};
+	struct step w = {.f = &f, .txn_ms = txn_ms, .done = done, .done_arg = done_arg};
 	proj_changes_init(&w.changes);
-	if (!w.rows)
-		rc = PL_ENOMEM;
 	/* The state index's runs straight from the passes, sorted as runs are. */
 	w.entries[SLOT_K_EVENT_IDS] = f.b.ids.entries;
 	w.count[SLOT_K_EVENT_IDS] = f.b.ids.count;
@@ -589,22 +765,24 @@ int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
 		w.entries[SLOT_K_PROJ + k] = f.b.state[k].entries;
 		w.count[SLOT_K_PROJ + k] = f.b.state[k].count;
 	}
-	if (rc == 0)
-		rc = index_load_begin(&s->ix, w.count);
-	/* The history rows made ready beside the writes; the producer never waits on them. */
-	struct prepared history = {.f = &f, .cap = f.n * PREPARED_ROW_MAX,
+	rc = index_load_begin(&s->ix, w.count);
+	/* The history's and the comments' rows made ready beside the writes. */
+	struct prepared history = {.f = &f, .rows_of = history_of,
 				   .lock = PTHREAD_MUTEX_INITIALIZER,
 				   .more = PTHREAD_COND_INITIALIZER};
-	history.bytes = big_alloc(history.cap);
-	history.end = malloc(f.campaigns.n * sizeof *history.end);
+	struct prepared comments = {.f = &f, .rows_of = comments_of,
+				    .lock = PTHREAD_MUTEX_INITIALIZER,
+				    .more = PTHREAD_COND_INITIALIZER};
 	w.history = &history;
-	pthread_t preparer;
-	bool preparing = false;
-	if (rc == 0 && (!history.bytes || !history.end))
-		rc = PL_ENOMEM;
-	if (rc == 0 && !(preparing = pthread_create(&preparer, NULL, prepare_history,
-						    &history) == 0))
-		prepare_history(&history);
+	w.comments = &comments;
+	pthread_t history_thread, comments_thread;
+	bool history_started = false, comments_started = false;
+	if (rc == 0)
+		rc = prepared_start(&history, f.n * HISTORY_ROW_MAX, &history_thread,
+				    &history_started);
+	if (rc == 0)
+		rc = prepared_start(&comments, f.comments.n * COMMENT_ROW_MAX + f.comments.len,
+				    &comments_thread, &comments_started);
 	/* The filters are memory the writes do not touch: made beside them. */
 	struct index_filters x = {&w, 0};
 	pthread_t filler;
@@ -619,10 +797,8 @@ int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
 		w.written_was = w.written;
 		rc = store_run_write(s->st, run_txn, &w);
 	}
-	if (preparing)
-		pthread_join(preparer, NULL);
-	big_free(history.bytes, history.cap);
-	free(history.end);
+	prepared_free(&history, history_thread, history_started);
+	prepared_free(&comments, comments_thread, comments_started);
 	if (beside)
 		pthread_join(filler, NULL);
 	else if (rc == 0 && !stopped)
@@ -637,8 +813,6 @@ int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
 		*filled = true;
 	}
 	proj_changes_deinit(&w.changes);
-	free(w.rows);
-	free(w.value);
 	fill_free(&f);
 	return rc;
 }

@@ -5,17 +5,17 @@
  * each table is written a transaction at a time. bulk_fill() reads the
  * whole log, decides every entry at once (proj_bulk.h), and writes each
  * published table once, campaign by campaign in key order: the campaigns'
- * rows and totals, each campaign's history and its comments, the
- * platform's totals. The state index gets its entries in fingerprint
- * order, in memory: on disk at its next checkpoint, as after any batch
- * (a crash before then replays the log into the index, publishing
- * nothing, as it always does).
+ * rows and totals, each campaign's history and its comments (their rows
+ * kept from the read, not read again), the platform's totals. The state
+ * index's runs are written straight from the sorted state, its checkpoint
+ * in the last transaction.
  *
  * It takes what proj_bulk takes and what fits in memory (about 400 bytes
- * an entry): a log with an erasure, an entry that does not decode or that
- * the rules refuse, an event id twice, or more than BULK_MAX_ENTRIES
- * entries is left to the log-order path, which names what is wrong; so is
- * a log the memory cannot hold while it is read and decided.
+ * an entry, and the comments' rows): a log with an erasure, an entry that
+ * does not decode or that the rules refuse, an event id twice, more than
+ * BULK_MAX_ENTRIES entries or comments' rows of more than 256 MiB is left
+ * to the log-order path, which names what is wrong; so is a log the
+ * memory cannot hold while it is read and decided.
  *
  * Its transactions last about txn_ms each, so a serve beside it writes in
  * between. `done` is called in the last with the last entry's log

@@ -54,7 +54,7 @@ struct bulk {
 	struct proj_bulk *out;
 	unsigned bits;
 	size_t *start;    /* 2^bits + 1: where each partition's entries begin in order */
-	size_t *fill;     /* 2^bits */
+	size_t *fill[2];  /* 2^bits each: the entries of each half of the log a partition has, then where they go */
 	uint16_t *part;   /* an entry's partition in the pass under way, or NO_PARTITION */
 	uint32_t *order;  /* the pass's entries by partition */
 };
@@ -92,25 +92,74 @@ typedef int (*apply_fn)(struct worker *w, size_t i, const struct fp *key);
 /* Writes a table entry's value as the state index keeps it. */
 typedef void (*keep_fn)(uint8_t *out, const void *value);
 
+/* Runs fn(a) on this thread and fn(b) on another, or on this one after when none starts. */
+static void on_two(void *(*fn)(void *), void *a, void *b)
+{
+	pthread_t other;
+	bool two = pthread_create(&other, NULL, fn, b) == 0;
+	fn(a);
+	if (two)
+		pthread_join(other, NULL);
+	else
+		fn(b);
+}
+
+/* One half of the log's share of a scatter. */
+struct scatter_half {
+	struct bulk *b;
+	key_fn key;
+	size_t from, to;
+	size_t *fill;
+};
+
+/* Counts the entries of each partition in the half, noting each entry's. */
+static void *count_half(void *arg)
+{
+	struct scatter_half *h = arg;
+	struct bulk *b = h->b;
+	memset(h->fill, 0, ((size_t)1 << b->bits) * sizeof *h->fill);
+	for (size_t i = h->from; i < h->to; i++) {
+		struct fp k;
+		b->part[i] = NO_PARTITION;
+		if (h->key(b, i, &k)) {
+			size_t p = b->bits ? (size_t)(fp_word(k.b, 0) >> (64 - b->bits)) : 0;
+			b->part[i] = (uint16_t)p;
+			h->fill[p]++;
+		}
+	}
+	return NULL;
+}
+
+/* Places the half's entries where its fill says, in log order. */
+static void *place_half(void *arg)
+{
+	struct scatter_half *h = arg;
+	struct bulk *b = h->b;
+	for (size_t i = h->from; i < h->to; i++)
+		if (b->part[i] != NO_PARTITION)
+			b->order[h->fill[b->part[i]]++] = (uint32_t)i;
+	return NULL;
+}
+
+/*
+ * The entries a pass takes, by partition and in log order within each:
+ * each half of the log counted and placed by a thread of its own, the
+ * first half's entries of a partition before the second's.
+ */
 static void scatter(struct bulk *b, key_fn key)
 {
 	size_t parts = (size_t)1 << b->bits;
-	memset(b->start, 0, (parts + 1) * sizeof *b->start);
-	for (size_t i = 0; i < b->n; i++) {
-		struct fp k;
-		b->part[i] = NO_PARTITION;
-		if (key(b, i, &k)) {
-			size_t p = b->bits ? (size_t)(fp_word(k.b, 0) >> (64 - b->bits)) : 0;
-			b->part[i] = (uint16_t)p;
-			b->start[p + 1]++;
-		}
+	struct scatter_half h[2] = {{b, key, 0, b->n / 2, b->fill[0]},
+				    {b, key, b->n / 2, b->n, b->fill[1]}};
+	on_two(count_half, &h[0], &h[1]);
+	b->start[0] = 0;
+	for (size_t p = 0; p < parts; p++) {
+		size_t first = h[0].fill[p], second = h[1].fill[p];
+		h[0].fill[p] = b->start[p];
+		h[1].fill[p] = b->start[p] + first;
+		b->start[p + 1] = b->start[p] + first + second;
 	}
-	for (size_t p = 0; p < parts; p++)
-		b->start[p + 1] += b->start[p];
-	memcpy(b->fill, b->start, parts * sizeof *b->fill);
-	for (size_t i = 0; i < b->n; i++)
-		if (b->part[i] != NO_PARTITION)
-			b->order[b->fill[b->part[i]]++] = (uint32_t)i;
+	on_two(place_half, &h[0], &h[1]);
 }
 
 /* What applying entry i reads of the entries' arrays, asked for ahead. */
@@ -223,13 +272,7 @@ static int pass(struct bulk *b, const struct pass_def *d, struct proj_bulk_table
 	struct worker w[2] = {{.b = b, .d = d, .from = 0, .to = half, .out = out->entries},
 			      {.b = b, .d = d, .from = half, .to = parts,
 			       .out = out->entries + b->start[half] * out->entry_size}};
-	pthread_t other;
-	bool two = half < parts && pthread_create(&other, NULL, work_thread, &w[1]) == 0;
-	w[0].rc = work(&w[0], d);
-	if (two)
-		pthread_join(other, NULL);
-	else
-		w[1].rc = work(&w[1], d);
+	on_two(work_thread, &w[0], &w[1]);
 	return join(b, w, out);
 }
 
@@ -541,11 +584,12 @@ int proj_bulk_apply(struct proj_bulk *out, const struct proj_bulk_entry *e, size
 	b.part = big_alloc(n * sizeof *b.part);
 	b.order = big_alloc(n * sizeof *b.order);
 	b.start = malloc((parts + 1) * sizeof *b.start);
-	b.fill = malloc(parts * sizeof *b.fill);
+	b.fill[0] = malloc(parts * sizeof *b.fill[0]);
+	b.fill[1] = malloc(parts * sizeof *b.fill[1]);
 	out->rows = big_alloc(n * sizeof *out->rows);
 	out->nrows = n;
 	int rc = n && (!b.learned || !b.part || !b.order || !out->rows) ? PL_ENOMEM : PL_OK;
-	if (!b.start || !b.fill)
+	if (!b.start || !b.fill[0] || !b.fill[1])
 		rc = PL_ENOMEM;
 	/* Each refund numbered, for what the pledges' pass learns of its pledge. */
 	for (size_t i = 0; rc == 0 && i < n; i++)
@@ -585,7 +629,8 @@ int proj_bulk_apply(struct proj_bulk *out, const struct proj_bulk_entry *e, size
 	big_free(b.part, n * sizeof *b.part);
 	big_free(b.order, n * sizeof *b.order);
 	free(b.start);
-	free(b.fill);
+	free(b.fill[0]);
+	free(b.fill[1]);
 	return rc;
 }
 

@@ -317,9 +317,12 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 		}
 		if (r.at_end && !r.may_swap) {
 			/* Write its checkpoint now, so that a serve taking it over has
-			 * little of the log to catch up. Then catch up again, in bounded
-			 * transactions as before: the first that reaches the end swaps. */
-			if ((rc = index_freeze(&r.s.ix, r.s.applied_seq)) == PL_EBUSY)
+			 * little of the log to catch up (none to write when nothing came
+			 * after the last, as after a bulk fill). Then catch up again, in
+			 * bounded transactions as before: the first that reaches the end
+			 * swaps. */
+			if (index_pending(&r.s.ix) &&
+			    (rc = index_freeze(&r.s.ix, r.s.applied_seq)) == PL_EBUSY)
 				rc = 0;
 			if (rc == 0)
 				rc = slot_maintain(&r.s, 0);

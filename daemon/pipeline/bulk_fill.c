@@ -60,6 +60,7 @@ struct reader {
 	uint32_t *campaign_of; /* an entry's campaign's number, by log position - 1 */
 	struct campaigns campaigns;
 	struct comment_rows comments;
+	size_t comment_bytes_max; /* past which the log goes the log-order way, which holds none */
 	uint64_t read; /* entries read */
 	bool left;     /* an entry for the log-order path */
 	int rc;
@@ -67,6 +68,7 @@ struct reader {
 
 struct fill {
 	struct slot *s;
+	struct bulk_limits limits;
 	struct proj_bulk_entry *e;
 	uint32_t *campaign_of;
 	size_t n;
@@ -100,12 +102,6 @@ static int number_campaign(struct campaigns *c, const struct pl_event *ev, const
 	return memtable_put(&c->numbers, fp, number);
 }
 
-/*
- * Comments' rows the two readers keep at most, together: a log with more
- * goes the log-order way, which holds none.
- */
-#define COMMENT_BYTES_MAX ((size_t)256 << 20)
-
 /* The row of the comment ev, at log position seq, kept by r: 0, 1 when r keeps no more, or PL_ENOMEM. */
 static int keep_comment(struct reader *r, const struct pl_event *ev, uint64_t seq)
 {
@@ -115,7 +111,7 @@ static int keep_comment(struct reader *r, const struct pl_event *ev, uint64_t se
 				   .has_name = pl_event_has(ev, PL_F_NAME),
 				   .text = pl_event_str(ev, PL_F_TEXT)};
 	size_t len = proj_comment_encode(NULL, &com);
-	if (c->len + len > COMMENT_BYTES_MAX / 2) {
+	if (c->len + len > r->comment_bytes_max) {
 		r->left = true;
 		return 1;
 	}
@@ -243,15 +239,15 @@ static int read_log(struct fill *f, bool *taken)
 	if (rc == 0)
 		rc = evlog_last_seq(&t, &head);
 	store_abort(&t);
-	if (rc || head == 0 || head > BULK_MAX_ENTRIES)
+	if (rc || head == 0 || head > f->limits.entries)
 		return rc;
 	f->n = (size_t)head;
 	f->e = big_alloc(f->n * sizeof *f->e);
 	f->campaign_of = big_alloc(f->n * sizeof *f->campaign_of);
 	uint32_t *theirs = big_alloc(f->n * sizeof *theirs);
 	struct reader r[2] = {
-		{f->s->st, 1, head / 2, f->e, f->campaign_of},
-		{f->s->st, head / 2 + 1, head, f->e, theirs},
+		{f->s->st, 1, head / 2, f->e, f->campaign_of, .comment_bytes_max = f->limits.comment_bytes / 2},
+		{f->s->st, head / 2 + 1, head, f->e, theirs, .comment_bytes_max = f->limits.comment_bytes / 2},
 	};
 	pthread_t other;
 	bool two = false;
@@ -743,11 +739,13 @@ static void fill_free(struct fill *f)
 	free(f->start);
 }
 
-int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
+int bulk_fill(struct slot *s, int txn_ms, const struct bulk_limits *limits, const atomic_bool *stop,
 	      int (*done)(struct store_txn *t, uint64_t seq, void *arg), void *done_arg,
 	      bool *filled)
 {
-	struct fill f = {.s = s};
+	struct fill f = {.s = s,
+			 .limits = {limits->entries ? limits->entries : BULK_MAX_ENTRIES,
+				    limits->comment_bytes ? limits->comment_bytes : BULK_MAX_COMMENT_BYTES}};
 	bool taken;
 	*filled = false;
 	int rc = decide(&f, &taken);

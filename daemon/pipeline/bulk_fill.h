@@ -13,8 +13,8 @@
  * It takes what proj_bulk takes and what fits in memory (about 400 bytes
  * an entry, and the comments' rows): a log with an erasure, an entry that
  * does not decode or that the rules refuse, an event id twice, more than
- * BULK_MAX_ENTRIES entries or comments' rows of more than 256 MiB is left
- * to the log-order path, which names what is wrong; so is a log the
+ * BULK_MAX_ENTRIES entries or comments' rows of more than 256 MiB
+ * (struct bulk_limits) is left to the log-order path, which names what is wrong; so is a log the
  * memory cannot hold while it is read and decided.
  *
  * Its transactions last about txn_ms each, so a serve beside it writes in
@@ -31,15 +31,25 @@
 
 #include "slot.h"
 
+/*
+ * What a fill holds at most; a log past either is left to the log-order
+ * path. 0: the default. The comments' rows are kept from the read, each
+ * half of the log's in half the room.
+ */
+struct bulk_limits {
+	size_t entries;       /* log entries: BULK_MAX_ENTRIES */
+	size_t comment_bytes; /* the comments' rows: BULK_MAX_COMMENT_BYTES */
+};
 #define BULK_MAX_ENTRIES ((size_t)1 << 21)
+#define BULK_MAX_COMMENT_BYTES ((size_t)256 << 20)
 
 /*
  * Fills s (open, empty, on its data dir) with the log up to its end as a
- * read transaction sees it. 0 with *filled (s->applied_seq then the last
- * entry; false: left to the log-order path, s unchanged, or stopped by
- * *stop between two transactions, s half-filled), or an error.
+ * read transaction sees it, within limits. 0 with *filled (s->applied_seq
+ * then the last entry; false: left to the log-order path, s unchanged, or
+ * stopped by *stop between two transactions, s half-filled), or an error.
  */
-int bulk_fill(struct slot *s, int txn_ms, const atomic_bool *stop,
+int bulk_fill(struct slot *s, int txn_ms, const struct bulk_limits *limits, const atomic_bool *stop,
 	      int (*done)(struct store_txn *t, uint64_t seq, void *arg), void *done_arg,
 	      bool *filled);
 

@@ -278,7 +278,7 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 	bool filled = false;
 	if (!opt->in_log_order && r.s.applied_seq == 0 && !opt->max_rate &&
 	    !(opt->stop && atomic_load(opt->stop)) &&
-	    (rc = bulk_fill(&r.s, txn_ms, opt->stop, bulk_filled, &r, &filled)) == 0 && filled) {
+	    (rc = bulk_fill(&r.s, txn_ms, &opt->bulk, opt->stop, bulk_filled, &r, &filled)) == 0 && filled) {
 		rep->result.applied = r.s.applied_seq;
 		rep->bulk = true;
 	}

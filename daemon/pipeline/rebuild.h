@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bulk_fill.h"
 #include "slot.h"
 
 struct rebuild_progress {
@@ -37,6 +38,7 @@ struct rebuild_options {
 	/* From nothing, apply the log in order even when the slot could be
 	 * filled from the whole log at once (bulk_fill.h): for comparisons. */
 	bool in_log_order;
+	struct bulk_limits bulk; /* what filling at once may hold (bulk_fill.h); 0s: its defaults */
 	const atomic_bool *stop; /* set it to stop after the current transaction */
 	void (*progress)(const struct rebuild_progress *p, void *arg);
 	void *progress_arg;

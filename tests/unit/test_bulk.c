@@ -126,6 +126,27 @@ static void rebuild_at_once(struct store *st)
 }
 
 /*
+ * A log past what filling at once may hold, in entries or in the
+ * comments' rows, is rebuilt entry by entry, to the same end; at the
+ * limit, at once.
+ */
+static void check_limits(struct store *st, size_t entries)
+{
+	const struct bulk_limits limits[] = {{.entries = entries - 1}, {.comment_bytes = 64},
+					     {.entries = entries}};
+	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+		struct rebuild_options ro = {.swap = true, .bulk = limits[i]};
+		struct rebuild_report rep;
+		fixture_drop_writer(st);
+		CHECK_INT(rebuild_run(st, &ro, &rep), 0);
+		CHECK_INT(rep.result.outcome, REPLAY_OK);
+		CHECK(rep.swapped);
+		CHECK(rep.bulk == (i == 2));
+		CHECK(fixture_verified(st));
+	}
+}
+
+/*
  * A rebuild filled at once whose record of how far it got is gone (as
  * when it dies between its transactions, before the last records it): the
  * next rebuild, either way, starts over from an emptied slot, not on top of
@@ -501,6 +522,7 @@ int main(void)
 		CHECK(same_bulk(&small, &one, lc.n));
 		compare_with_replay(st, &lc, &small);
 		check_refusals(&lc, &small);
+		check_limits(st, lc.n);
 		printf("seed %u: %zu entries, %zu pledges, %zu supporters, %zu comments agree\n",
 		       seeds[i], lc.n, small.state[PROJ_K_PLEDGE].count,
 		       small.state[PROJ_K_SUPPORTER].count, small.state[PROJ_K_COMMENT].count);

@@ -398,7 +398,8 @@ struct prepared {
 	pthread_cond_t more;
 };
 
-static size_t put_row(struct prepared *p, size_t at, const struct campaign *c,
+/* Puts row's key (its length, then it) at bytes + at; returns where its value goes. */
+static size_t put_key(struct prepared *p, size_t at, const struct campaign *c,
 		      const struct keyed *row)
 {
 	uint8_t *out = p->bytes + at;
@@ -423,7 +424,7 @@ static int history_of(struct prepared *p, const struct campaign *c, size_t *at)
 	}
 	sort_by_time(p->rows, n);
 	for (size_t i = 0; i < n; i++) {
-		uint8_t *val = p->bytes + put_row(p, *at, c, &p->rows[i]);
+		uint8_t *val = p->bytes + put_key(p, *at, c, &p->rows[i]);
 		size_t len = proj_history_encode(val + 2, &f->b.rows[p->rows[i].entry].h);
 		bytes_put_le16(val, (uint16_t)len);
 		*at = (size_t)(val - p->bytes) + 2 + len;
@@ -452,7 +453,7 @@ static int comments_of(struct prepared *p, const struct campaign *c, size_t *at)
 	sort_by_time(p->rows, n);
 	for (size_t i = 0; i < n; i++) {
 		const struct comment_row *row = &f->comments.row[p->rows[i].entry];
-		uint8_t *val = p->bytes + put_row(p, *at, c, &p->rows[i]);
+		uint8_t *val = p->bytes + put_key(p, *at, c, &p->rows[i]);
 		bytes_put_le16(val, (uint16_t)row->len);
 		memcpy(val + 2, f->comments.texts + row->at, row->len);
 		*at = (size_t)(val - p->bytes) + 2 + row->len;

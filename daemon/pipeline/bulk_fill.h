@@ -11,7 +11,8 @@
  * in the last transaction.
  *
  * It takes what proj_bulk takes and what fits in memory (about 400 bytes
- * an entry, and the comments' rows): a log with an erasure, an entry that
+ * an entry, and the comments' rows twice: as read, and sorted for the
+ * writes): a log with an erasure, an entry that
  * does not decode or that the rules refuse, an event id twice, more than
  * BULK_MAX_ENTRIES entries or comments' rows of more than 256 MiB
  * (struct bulk_limits) is left to the log-order path, which names what is wrong; so is a log the

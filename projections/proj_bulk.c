@@ -12,8 +12,10 @@
 void proj_bulk_entry_of(struct proj_bulk_entry *b, const struct pl_event *ev,
 			const struct proj_keys *keys, const struct fp *id, uint64_t seq)
 {
-	*b = (struct proj_bulk_entry){.seq = seq, .at = pl_event_int(ev, PL_F_AT), .id = *id,
-				      .keys = *keys, .type = (uint8_t)ev->type};
+	*b = (struct proj_bulk_entry){.type = (uint8_t)ev->type, .seq = seq,
+				      .at = pl_event_int(ev, PL_F_AT), .campaign = keys->campaign,
+				      .supporter = keys->supporter, .pledge = keys->pledge,
+				      .backer = keys->backer, .comment = keys->comment, .id = *id};
 	if (pl_event_has(ev, PL_F_AMOUNT))
 		b->amount = pl_event_int(ev, PL_F_AMOUNT);
 	if (pl_event_has(ev, PL_F_CURRENCY))
@@ -287,7 +289,7 @@ struct pledge_value {
 static bool pledge_key(const struct bulk *b, size_t i, struct fp *key)
 {
 	const struct proj_bulk_entry *e = &b->e[i];
-	*key = e->keys.pledge;
+	*key = e->pledge;
 	return e->type == PL_EV_PLEDGE_CREATED || e->type == PL_EV_PLEDGE_REFUNDED;
 }
 
@@ -299,11 +301,11 @@ static int apply_pledge(struct worker *w, size_t i, const struct fp *key)
 	if (e->type == PL_EV_PLEDGE_CREATED) {
 		if (v)
 			return stop(w, e->seq, "a pledge id taken twice");
-		struct pledge_value made = {e->keys.campaign, e->keys.supporter, e->keys.backer,
+		struct pledge_value made = {e->campaign, e->supporter, e->backer,
 					    e->at, e->amount, 0, e->seq};
 		return memtable_put(&w->table, key, &made);
 	}
-	if (!v || fp_cmp(&v->campaign, &e->keys.campaign) != 0)
+	if (!v || fp_cmp(&v->campaign, &e->campaign) != 0)
 		return stop(w, e->seq, "a refund of no pledge of its campaign");
 	if (e->amount > v->amount - v->refunded)
 		return stop(w, e->seq, "a refund beyond its pledge");
@@ -329,7 +331,7 @@ static bool net_key(const struct bulk *b, size_t i, struct fp *key)
 		*key = b->refunds[b->learned[i].ref].supporter;
 		return true;
 	}
-	*key = e->keys.supporter;
+	*key = e->supporter;
 	return e->type == PL_EV_PLEDGE_CREATED || e->type == PL_EV_COMMENT_POSTED;
 }
 
@@ -371,7 +373,7 @@ static bool backer_key(const struct bulk *b, size_t i, struct fp *key)
 	const struct learned *l = &b->learned[i];
 	if (!l->supporters)
 		return false;
-	*key = e->type == PL_EV_PLEDGE_REFUNDED ? b->refunds[l->ref].backer : e->keys.backer;
+	*key = e->type == PL_EV_PLEDGE_REFUNDED ? b->refunds[l->ref].backer : e->backer;
 	return true;
 }
 
@@ -402,7 +404,7 @@ struct comment_value {
 static bool comment_key(const struct bulk *b, size_t i, struct fp *key)
 {
 	const struct proj_bulk_entry *e = &b->e[i];
-	*key = e->keys.comment;
+	*key = e->comment;
 	return e->type == PL_EV_COMMENT_POSTED || e->type == PL_EV_COMMENT_REMOVED;
 }
 
@@ -414,10 +416,10 @@ static int apply_comment(struct worker *w, size_t i, const struct fp *key)
 	if (e->type == PL_EV_COMMENT_POSTED) {
 		if (v)
 			return stop(w, e->seq, "a comment id taken twice");
-		struct comment_value posted = {e->keys.campaign, e->at, e->seq, false};
+		struct comment_value posted = {e->campaign, e->at, e->seq, false};
 		return memtable_put(&w->table, key, &posted);
 	}
-	if (!v || fp_cmp(&v->campaign, &e->keys.campaign) != 0 || v->removed)
+	if (!v || fp_cmp(&v->campaign, &e->campaign) != 0 || v->removed)
 		return stop(w, e->seq, "a removal of no comment shown in its campaign");
 	v->removed = true;
 	b->learned[i].ref = v->seq;
@@ -435,7 +437,7 @@ static void keep_comment(uint8_t *out, const void *value)
 
 static bool campaign_key(const struct bulk *b, size_t i, struct fp *key)
 {
-	*key = b->e[i].keys.campaign;
+	*key = b->e[i].campaign;
 	return true;
 }
 
@@ -477,7 +479,7 @@ static int apply_campaign(struct worker *w, size_t i, const struct fp *key)
 	struct proj_totals *t = &v->totals;
 	struct proj_bulk_row *row = &b->out->rows[i];
 	struct proj_platform d = {0};
-	const struct fp *supporter = &e->keys.supporter;
+	const struct fp *supporter = &e->supporter;
 	*row = (struct proj_bulk_row){.at = effective_at(t, e->at, 0), .h.type = e->type};
 	switch (e->type) {
 	case PL_EV_CAMPAIGN_CLOSED:

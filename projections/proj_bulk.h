@@ -29,14 +29,19 @@
 
 #include "proj.h"
 
-/* What the rules need of one log entry. */
+/*
+ * What the rules need of one log entry. The campaigns' and the nets'
+ * passes read only its first 64 bytes (one cache line): what those take
+ * comes first.
+ */
 struct proj_bulk_entry {
-	uint64_t seq;
-	int64_t at, amount;
-	struct fp id; /* its event id's (evlog_id_fp) */
-	struct proj_keys keys;
 	uint8_t type;     /* enum pl_event_type */
 	char currency[3]; /* an opening's and a pledge's */
+	uint64_t seq;
+	int64_t at, amount;
+	struct fp campaign, supporter; /* as in struct proj_keys */
+	struct fp pledge, backer, comment;
+	struct fp id; /* its event id's (evlog_id_fp) */
 };
 
 /* Fills b from a decoded event at log position seq (its keys from proj_keys_of, id its event id's). */

@@ -442,7 +442,7 @@ static int comments_of(struct prepared *p, const struct campaign *c, size_t *at)
 		uint32_t row = f->comments_order[i];
 		const struct proj_bulk_entry *e = &f->e[f->comments.row[row].entry];
 		const uint8_t *s = entries_find(states->entries, states->count, states->entry_size,
-						&e->keys.comment);
+						&e->comment);
 		struct proj_comment_state st;
 		if (!s)
 			return PL_ECORRUPT; /* proj_bulk took every comment */

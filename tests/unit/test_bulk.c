@@ -444,26 +444,26 @@ static void check_refusals(struct log_copy *lc, const struct proj_bulk *good)
 	x = lc->e[closed];
 	check_refused(lc, x, "a campaign closed again");
 	x = lc->e[pledge];
-	x.keys.campaign = fresh;
-	x.keys.pledge = fresh;
+	x.campaign = fresh;
+	x.pledge = fresh;
 	check_refused(lc, x, "a pledge to a campaign never opened");
 	x = lc->e[pledge];
 	check_refused(lc, x, "a pledge id taken");
 	x = lc->e[pledge];
-	x.keys.pledge = fresh;
+	x.pledge = fresh;
 	memcpy(x.currency, "JPY", 3); /* no campaign of the log's */
 	check_refused(lc, x, "a pledge in another currency");
 	x = lc->e[pledge];
-	x.keys.pledge = fresh;
+	x.pledge = fresh;
 	x.amount = INT64_MAX;
 	check_refused(lc, x, "a pledge over the campaign's limit");
 	/* A pledge to the closed campaign. */
 	x = lc->e[pledge];
-	x.keys.campaign = lc->e[closed].keys.campaign;
-	x.keys.pledge = fresh;
+	x.campaign = lc->e[closed].campaign;
+	x.pledge = fresh;
 	memcpy(x.currency, lc->e[find(lc, PL_EV_CAMPAIGN_OPENED, 0)].currency, 3);
 	for (long o = opened; o >= 0; o = find(lc, PL_EV_CAMPAIGN_OPENED, (size_t)o + 1))
-		if (fp_cmp(&lc->e[o].keys.campaign, &x.keys.campaign) == 0)
+		if (fp_cmp(&lc->e[o].campaign, &x.campaign) == 0)
 			memcpy(x.currency, lc->e[o].currency, 3);
 	check_refused(lc, x, "a pledge to a closed campaign");
 	/* A refund of the first pledge beyond what it was. */
@@ -472,16 +472,16 @@ static void check_refusals(struct log_copy *lc, const struct proj_bulk *good)
 	x.amount = lc->e[pledge].amount + 1;
 	check_refused(lc, x, "a refund beyond its pledge");
 	x = lc->e[refund];
-	x.keys.campaign = lc->e[opened].keys.campaign;
-	if (fp_cmp(&x.keys.campaign, &lc->e[refund].keys.campaign) == 0)
-		x.keys.campaign = lc->e[find(lc, PL_EV_CAMPAIGN_OPENED, (size_t)opened + 1)].keys.campaign;
+	x.campaign = lc->e[opened].campaign;
+	if (fp_cmp(&x.campaign, &lc->e[refund].campaign) == 0)
+		x.campaign = lc->e[find(lc, PL_EV_CAMPAIGN_OPENED, (size_t)opened + 1)].campaign;
 	check_refused(lc, x, "a refund in another campaign than its pledge's");
 	x = lc->e[refund];
-	x.keys.pledge = fresh;
+	x.pledge = fresh;
 	check_refused(lc, x, "a refund of no pledge");
 	x = lc->e[comment];
-	x.keys.comment = fresh;
-	x.keys.supporter = fresh;
+	x.comment = fresh;
+	x.supporter = fresh;
 	check_refused(lc, x, "a comment by no supporter");
 	/* By a supporter whose pledges there were all refunded. */
 	const struct proj_bulk_table *nets = &good->state[PROJ_K_SUPPORTER];
@@ -490,16 +490,16 @@ static void check_refusals(struct log_copy *lc, const struct proj_bulk *good)
 		z++;
 	CHECK(z < nets->count);
 	if (z < nets->count) {
-		memcpy(x.keys.supporter.b, nets->entries + z * nets->entry_size, FP_SIZE);
+		memcpy(x.supporter.b, nets->entries + z * nets->entry_size, FP_SIZE);
 		check_refused(lc, x, "a comment by a supporter refunded in full");
 	}
 	x = lc->e[removal];
 	check_refused(lc, x, "a comment removed twice");
 	x = lc->e[removal];
-	x.keys.comment = fresh;
+	x.comment = fresh;
 	check_refused(lc, x, "a removal of no comment");
 	x = lc->e[pledge];
-	x.keys.pledge = fresh;
+	x.pledge = fresh;
 	x.id = lc->e[removal].id;
 	check_refused(lc, x, "an event id taken");
 	x = (struct proj_bulk_entry){.type = PL_EV_SUPPORTER_FORGOTTEN, .at = T0};

@@ -12,13 +12,15 @@
  * is 405 before any path: its target is a host. A request whose end a
  * proxy could place elsewhere than evhttp did (its body's length given
  * twice, or not plainly) is 400 and ends its connection: where the next
- * request starts is not known.
+ * request starts is not known. A request whose Host is missing (HTTP/1.1),
+ * repeated or names no host is 400 too, its connection kept (RFC 9112 3.2).
  */
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
 
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
 #include "http_internal.h"
@@ -74,6 +76,31 @@ static const char *framing_unclear(struct evhttp_request *req, int *status)
 		       : NULL;
 }
 
+/*
+ * Why req's Host is refused, or NULL: RFC 9112 3.2 has a server answer 400
+ * to an HTTP/1.1 request without one, and to any with two or with a value
+ * that is not uri-host [":" port] (checked by its characters: white space,
+ * '@', '/' and controls are never part of one). evhttp checks none of it.
+ */
+static const char *host_unclear(struct evhttp_request *req)
+{
+	int hosts = 0;
+	struct evkeyval *h;
+	TAILQ_FOREACH(h, evhttp_request_get_input_headers(req), next) {
+		if (strcasecmp(h->key, "Host") != 0)
+			continue;
+		if (h->value[strspn(h->value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					      "0123456789-._~!$&'()*+,;=%:[]")])
+			return "Host is not a host name";
+		hosts++;
+	}
+	if (hosts > 1)
+		return "Host given twice";
+	if (!hosts && req->major == 1 && req->minor >= 1)
+		return "an HTTP/1.1 request needs a Host header";
+	return NULL;
+}
+
 void http_router_dispatch(struct evhttp_request *req, void *worker)
 {
 	struct http_request r = {.req = req, .w = worker, .route = HTTP_ROUTE_UNKNOWN};
@@ -96,6 +123,10 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 	if (unclear) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		http_reply_error(&r, unclear_status, "%s", unclear);
+		return;
+	}
+	if ((unclear = host_unclear(req))) {
+		http_reply_error(&r, 400, "%s", unclear);
 		return;
 	}
 	if (!http_auth_allows(hs, req)) {

@@ -1913,6 +1913,48 @@ static void test_hostile(void)
 	CHECK_INT(admin_get("/healthz"), 200);
 }
 
+/* RFC 9112 3.2: an HTTP/1.1 request without Host, and any with two or with
+ * one that names no host, is a 400; HTTP/1.0 needs none. */
+static void test_host(void)
+{
+	static const struct {
+		const char *req;
+		int status;
+		const char *error;
+	} cases[] = {
+		{"GET /v1/totals HTTP/1.1\r\nConnection: close\r\n\r\n", 400,
+		 "an HTTP/1.1 request needs a Host header"},
+		{"GET /v1/totals HTTP/1.1\r\nHost: a\r\nhost: b\r\nConnection: close\r\n\r\n", 400,
+		 "Host given twice"},
+		{"GET /v1/totals HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 400, "Host given twice"},
+		{"GET /v1/totals HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n", 400,
+		 "Host is not a host name"},
+		/* folded into "a b" */
+		{"GET /v1/totals HTTP/1.1\r\nHost: a\r\n b\r\nConnection: close\r\n\r\n", 400,
+		 "Host is not a host name"},
+		{"GET /v1/totals HTTP/1.1\r\nHost: user@evil.example\r\nConnection: close\r\n\r\n",
+		 400, "Host is not a host name"},
+		{"GET /v1/totals HTTP/1.0\r\n\r\n", 200, NULL},
+		{"GET http://a/v1/totals HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 200, NULL},
+		{"GET /v1/totals HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n", 200, NULL},
+		{"GET /v1/totals HTTP/1.1\r\nHost: xn--bcher-kva.example:80\r\nConnection: close\r\n\r\n",
+		 200, NULL},
+		/* empty, as a client sends for a target without an authority */
+		{"GET /v1/totals HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n", 200, NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		raw_request(port, cases[i].req, strlen(cases[i].req), &R, 3000);
+		CHECK_INT(R.status, cases[i].status);
+		if (cases[i].error) {
+			CHECK_STR(error_text(), cases[i].error);
+			CHECK_STR(header("Cache-Control"), "no-store");
+		}
+	}
+	static const char admin_req[] = "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n";
+	raw_request(admin_port, admin_req, sizeof admin_req - 1, &R, 3000);
+	CHECK_INT(R.status, 400);
+}
+
 /* A sample path of every route, to walk them all on each listener. */
 static const char *const route_paths[HTTP_ROUTE_COUNT] = {
 	[HTTP_ROUTE_CAMPAIGNS] = "/v1/campaigns",
@@ -2442,6 +2484,7 @@ int main(int argc, char **argv)
 	test_stream();
 	test_stream_backlog();
 	test_hostile();
+	test_host();
 	test_limits();
 	test_metrics();
 	test_campaign_list();

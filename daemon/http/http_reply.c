@@ -11,6 +11,7 @@
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 
 #include "metrics.h"
 #include "views.h"
@@ -58,6 +59,11 @@ void http_reply_prepare(struct http_request *r, int status, const struct http_po
 		evhttp_add_header(h, "X-Pledged-Stale-Since", num);
 	}
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	/* evhttp dates answers to HTTP/1.1 only; RFC 9110 6.6.1 wants every one
+	 * dated, and evhttp adds no second Date. */
+	char date[64];
+	evutil_date_rfc1123(date, sizeof date, NULL);
+	evhttp_add_header(h, "Date", date);
 	metrics_count_http(r->w->hs->m, (int)r->route, status);
 }
 

@@ -85,7 +85,7 @@ void http_reply_body(struct http_request *r, int status, const char *content_typ
 
 /*
  * Adds the headers every answer carries (lag, position when pos is not
- * NULL, nosniff) and counts the answer in metrics. Used by the reply
+ * NULL, nosniff, Date) and counts the answer in metrics. Used by the reply
  * functions above, and by streams before evhttp_send_reply_start().
  */
 void http_reply_prepare(struct http_request *r, int status, const struct http_position *pos);

@@ -1955,6 +1955,51 @@ static void test_host(void)
 	CHECK_INT(R.status, 400);
 }
 
+/* Every answer carries Date (RFC 9110 6.6.1), to HTTP/1.0 requests too,
+ * which evhttp does not date: a JSON answer, an error, a 304, the page, an
+ * asset, a stream and its HEAD, the operators' answers. */
+static void test_date(void)
+{
+	CHECK_INT(get("/v1/totals"), 200);
+	char inm[128];
+	snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", header("ETag"));
+	static const struct {
+		bool admin;
+		const char *req;
+		int status;
+	} cases[] = {
+		{false, "GET /v1/totals HTTP/1.0\r\n\r\n", 200},
+		{false, "HEAD /v1/totals HTTP/1.0\r\n\r\n", 200},
+		{false, "GET /v1/totals HTTP/1.0\r\n%s\r\n", 304},
+		{false, "GET /v1/campaigns/none HTTP/1.0\r\n\r\n", 404},
+		{false, "POST /v1/totals HTTP/1.0\r\n\r\n", 405},
+		{false, "GET /c/" DEMO " HTTP/1.0\r\n\r\n", 200},
+		{false, "GET /assets/page.css HTTP/1.0\r\n\r\n", 200},
+		{false, "GET /v1/campaigns/" DEMO "/stream HTTP/1.0\r\n\r\n", 200},
+		{false, "HEAD /v1/campaigns/" DEMO "/stream HTTP/1.0\r\n\r\n", 200},
+		{true, "GET /metrics HTTP/1.0\r\n\r\n", 200},
+		{true, "GET /v1/rejections HTTP/1.0\r\n\r\n", 200},
+		{false, "GET /v1/totals HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 200},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char req[512];
+		int n = snprintf(req, sizeof req, cases[i].req, inm);
+		/* A stream never ends: its first event is enough. */
+		raw_request(cases[i].admin ? admin_port : port, req, (size_t)n, &R,
+			    strstr(req, "GET /v1/campaigns/" DEMO "/stream") ? 1000 : 3000);
+		CHECK_INT(R.status, cases[i].status);
+		const char *date = header("Date");
+		size_t len = strlen(date);
+		if (len != 29 || strcmp(date + 25, " GMT") != 0)
+			fprintf(stderr, "%.*s: Date '%s'\n", (int)strcspn(req, "\r"), req, date);
+		CHECK(len == 29 && strcmp(date + 25, " GMT") == 0);
+		/* one only: evhttp's own for HTTP/1.1 is not added beside it */
+		const char *first = strstr(R.raw, "\r\nDate:");
+		const char *second = first ? strstr(first + 2, "\r\nDate:") : NULL;
+		CHECK(!second || second > R.body);
+	}
+}
+
 /* A sample path of every route, to walk them all on each listener. */
 static const char *const route_paths[HTTP_ROUTE_COUNT] = {
 	[HTTP_ROUTE_CAMPAIGNS] = "/v1/campaigns",
@@ -2485,6 +2530,7 @@ int main(int argc, char **argv)
 	test_stream_backlog();
 	test_hostile();
 	test_host();
+	test_date();
 	test_limits();
 	test_metrics();
 	test_campaign_list();

@@ -153,11 +153,14 @@ static void reply_out_of_memory(struct http_request *r)
 }
 
 /* The Cache-Control of a successful answer: the public listener's may let
- * shared caches keep it (http_server_options.cache_control). */
+ * shared caches keep it (http_server_options.cache_control); no cache keeps
+ * the operators': a rejection's raw bytes, which an erasure must reach. */
 static const char *cache_control_200(const struct http_request *r)
 {
 	const char *cc = r->w->hs->opt.cache_control;
-	return r->w->hs->opt.listener == HTTP_PUBLIC && cc && *cc ? cc : "no-cache";
+	if (r->w->hs->opt.listener == HTTP_ADMIN)
+		return "no-store";
+	return cc && *cc ? cc : "no-cache";
 }
 
 /*
@@ -221,7 +224,8 @@ void http_reply_json(struct http_request *r, int status, json_t *body,
 		return;
 	}
 	http_reply_prepare(r, status, pos);
-	http_reply_body(r, status, JSON_TYPE, status == 200 ? "no-cache" : "no-store", b);
+	bool kept = status == 200 && r->w->hs->opt.listener == HTTP_PUBLIC;
+	http_reply_body(r, status, JSON_TYPE, kept ? "no-cache" : "no-store", b);
 }
 
 void http_reply_cached(struct http_request *r, struct http_blob *body,

@@ -887,7 +887,15 @@ static void test_cache_control(void)
 	CHECK_STR(header("Cache-Control"), cc);
 	CHECK_INT(request_to(cport, "GET", "/v1/campaigns/none", NULL), 404);
 	CHECK_STR(header("Cache-Control"), "no-store");
+	/* The operators' answers hold raw rejected messages: no cache stores them. */
 	CHECK_INT(admin_get("/v1/rejections"), 200);
+	CHECK_STR(header("Cache-Control"), "no-store");
+	snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", header("ETag"));
+	CHECK_INT(request_to(admin_port, "GET", "/v1/rejections", inm), 304);
+	CHECK_STR(header("Cache-Control"), "no-store");
+	CHECK_INT(admin_get("/v1/cluster"), 200);
+	CHECK_STR(header("Cache-Control"), "no-store");
+	CHECK_INT(request_to(cport, "GET", "/v1/cluster", NULL), 200);
 	CHECK_STR(header("Cache-Control"), "no-cache");
 	http_server_stop(cached);
 }

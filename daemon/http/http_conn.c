@@ -226,8 +226,13 @@ static void connection_close_unlist(struct evhttp_request *req)
 			p += len;
 		}
 	}
-	if (!asked)
-		return;
+	if (asked)
+		http_conn_close_after(req);
+}
+
+void http_conn_close_after(struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	while (evhttp_remove_header(in, "Connection") == 0)
 		;
 	evhttp_add_header(in, "Connection", "close");

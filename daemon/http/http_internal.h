@@ -222,6 +222,11 @@ void http_conn_reply_queued(struct http_conn *c);
  * never read either, and a worker closing and answering them without a
  * pause would spend itself on them while the others wait. */
 void http_conn_shed_slow(struct http_worker *w);
+/* Has the connection end after req's answer, which then says
+ * "Connection: close" and only that: req's Connection fields become one
+ * "close", as if the client had asked (an answer's own "close" would sit
+ * beside evhttp's "keep-alive" to an HTTP/1.0 client that asked for it). */
+void http_conn_close_after(struct evhttp_request *req);
 /* Writes the reply queued on evcon in this turn of the loop. */
 void http_conn_write_now(struct evhttp_connection *evcon);
 /* The tracked connection evcon of worker w, or NULL. */

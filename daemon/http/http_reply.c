@@ -131,7 +131,7 @@ void http_reply_body(struct http_request *r, int status, const char *content_typ
 			evbuffer_drain(body, evbuffer_get_length(body));
 	}
 	if (tunnel) /* and http_conn.c closes it once sent, which evhttp would not */
-		evhttp_add_header(h, "Connection", "close");
+		http_conn_close_after(r->req);
 	/* libevent 2.1 has no phrase for 421 (RFC 9110). */
 	evhttp_send_reply(r->req, status, status == 421 ? "Misdirected Request" : NULL, body);
 }

@@ -121,7 +121,7 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 	int unclear_status;
 	const char *unclear = framing_unclear(req, &unclear_status);
 	if (unclear) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		http_conn_close_after(req);
 		http_reply_error(&r, unclear_status, "%s", unclear);
 		return;
 	}

@@ -1890,6 +1890,24 @@ static void test_hostile(void)
 		CHECK_INT(r->status, twice_status[i]);
 		CHECK(strstr(r->raw + 1, "HTTP/1.") == NULL); /* one answer only */
 	}
+	/* To an HTTP/1.0 client that asked to keep its connection, an answer
+	 * that ends it says close, and only that (not keep-alive as well). */
+	static const char *const old_keep[] = {
+		"GET /v1/totals HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 0\r\n"
+		"Content-Length: 0\r\n\r\nGET /v1/campaigns HTTP/1.0\r\n\r\n",
+		"GET /v1/totals HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: gzip\r\n\r\n"
+		"GET /v1/campaigns HTTP/1.0\r\n\r\n",
+		"CONNECT t:443 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+		"GET /v1/campaigns HTTP/1.0\r\n\r\n"};
+	static const int old_keep_status[] = {400, 501, 405};
+	for (int i = 0; i < 3; i++) {
+		raw_request(port, old_keep[i], strlen(old_keep[i]), &R, 3000);
+		f.sent++;
+		CHECK_INT(R.status, old_keep_status[i]);
+		CHECK_STR(header("Connection"), "close");
+		CHECK(strcasestr(R.raw, "keep-alive") == NULL);
+		CHECK(strstr(R.raw + 1, "HTTP/1.") == NULL);
+	}
 	free(r);
 	/* Each refusal a client saw is counted, none that was not sent (a client
 	 * that was cut off may have missed one it caused). */

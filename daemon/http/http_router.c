@@ -47,7 +47,8 @@ static void (*const handlers[HTTP_ROUTE_COUNT])(struct http_request *) = {
  * Why a proxy in front could read the request's end elsewhere than evhttp
  * did, or NULL: a header name with white space before its colon (RFC 9112
  * 5.1), Content-Length not plain digits, given twice, or beside
- * Transfer-Encoding (6.1, 6.3); or a Transfer-Encoding other than one
+ * Transfer-Encoding (6.1, 6.3), or Transfer-Encoding in HTTP/1.0 (6.1);
+ * or a Transfer-Encoding other than one
  * "chunked", which evhttp takes for a request without a body while a proxy
  * may read one (then *status is 501, as 6.1 asks for a coding not known).
  */
@@ -70,10 +71,13 @@ static const char *framing_unclear(struct evhttp_request *req, int *status)
 		}
 		encodings += encoding;
 	}
-	return lengths + encodings > 1
-		       ? "the body's length is given twice (Content-Length or Transfer-Encoding "
-			 "repeated, or both)"
-		       : NULL;
+	if (lengths + encodings > 1)
+		return "the body's length is given twice (Content-Length or Transfer-Encoding "
+		       "repeated, or both)";
+	/* An HTTP/1.0 hop in front knows no chunks (RFC 9112 6.1: faulty framing). */
+	if (encodings && (req->major == 0 || (req->major == 1 && req->minor == 0)))
+		return "Transfer-Encoding in an HTTP/1.0 request";
+	return NULL;
 }
 
 /*

@@ -129,6 +129,12 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 		http_reply_error(&r, unclear_status, "%s", unclear);
 		return;
 	}
+	/* No route takes a body, and evhttp reads a chunk's size loosely
+	 * (strtoll: "0x5", "+5"): after a chunked one the connection ends, so
+	 * that a hop in front that reads the sizes otherwise cannot make what
+	 * follows a request of its own. */
+	if (evhttp_find_header(evhttp_request_get_input_headers(req), "Transfer-Encoding"))
+		http_conn_close_after(req);
 	if ((unclear = host_unclear(req))) {
 		http_reply_error(&r, 400, "%s", unclear);
 		return;

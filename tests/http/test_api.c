@@ -1912,6 +1912,16 @@ static void test_hostile(void)
 		CHECK(strcasestr(R.raw, "keep-alive") == NULL);
 		CHECK(strstr(R.raw + 1, "HTTP/1.") == NULL);
 	}
+	/* A chunked body, which no route takes, sized as evhttp reads a size
+	 * ("0x0" is 0 to strtoll, not to every hop): answered, then the
+	 * connection ends, so what follows is never taken for a request. */
+	static const char loose_chunk[] =
+		"GET /v1/totals HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"0x0\r\n\r\nGET /v1/campaigns HTTP/1.1\r\nHost: t\r\n\r\n";
+	raw_request(port, loose_chunk, strlen(loose_chunk), &R, 3000);
+	CHECK_INT(R.status, 200);
+	CHECK_STR(header("Connection"), "close");
+	CHECK(strstr(R.raw + 1, "HTTP/1.") == NULL);
 	free(r);
 	/* Each refusal a client saw is counted, none that was not sent (a client
 	 * that was cut off may have missed one it caused). */

@@ -60,6 +60,7 @@ struct reader {
 	uint32_t *campaign_of; /* an entry's campaign's number, by log position - 1 */
 	struct campaigns campaigns;
 	struct comment_rows comments;
+	atomic_size_t *comment_bytes; /* both readers' comments' rows: a log's, not a half's */
 	size_t comment_bytes_max; /* past which the log goes the log-order way, which holds none */
 	uint64_t read; /* entries read */
 	bool left;     /* an entry for the log-order path */
@@ -111,7 +112,8 @@ static int keep_comment(struct reader *r, const struct pl_event *ev, uint64_t se
 				   .has_name = pl_event_has(ev, PL_F_NAME),
 				   .text = pl_event_str(ev, PL_F_TEXT)};
 	size_t len = proj_comment_encode(NULL, &com);
-	if (c->len + len > r->comment_bytes_max) {
+	if (atomic_fetch_add_explicit(r->comment_bytes, len, memory_order_relaxed) + len >
+	    r->comment_bytes_max) {
 		r->left = true;
 		return 1;
 	}
@@ -245,9 +247,12 @@ static int read_log(struct fill *f, bool *taken)
 	f->e = big_alloc(f->n * sizeof *f->e);
 	f->campaign_of = big_alloc(f->n * sizeof *f->campaign_of);
 	uint32_t *theirs = big_alloc(f->n * sizeof *theirs);
+	atomic_size_t comment_bytes = 0;
 	struct reader r[2] = {
-		{f->s->st, 1, head / 2, f->e, f->campaign_of, .comment_bytes_max = f->limits.comment_bytes / 2},
-		{f->s->st, head / 2 + 1, head, f->e, theirs, .comment_bytes_max = f->limits.comment_bytes / 2},
+		{f->s->st, 1, head / 2, f->e, f->campaign_of, .comment_bytes = &comment_bytes,
+		 .comment_bytes_max = f->limits.comment_bytes},
+		{f->s->st, head / 2 + 1, head, f->e, theirs, .comment_bytes = &comment_bytes,
+		 .comment_bytes_max = f->limits.comment_bytes},
 	};
 	pthread_t other;
 	bool two = false;

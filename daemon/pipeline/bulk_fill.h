@@ -34,8 +34,8 @@
 
 /*
  * What a fill holds at most; a log past either is left to the log-order
- * path. 0: the default. The comments' rows are kept from the read, each
- * half of the log's in half the room.
+ * path. 0: the default. The comments' rows are kept from the read, both
+ * halves of the log's counted together.
  */
 struct bulk_limits {
 	size_t entries;       /* log entries: BULK_MAX_ENTRIES */

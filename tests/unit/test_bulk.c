@@ -127,13 +127,14 @@ static void rebuild_at_once(struct store *st)
 
 /*
  * A log past what filling at once may hold, in entries or in the
- * comments' rows, is rebuilt entry by entry, to the same end; at the
- * limit, at once.
+ * comments' rows (the whole log's, however its halves share them), is
+ * rebuilt entry by entry, to the same end; at the limit, at once.
  */
-static void check_limits(struct store *st, size_t entries)
+static void check_limits(struct store *st, size_t entries, size_t comment_bytes)
 {
-	const struct bulk_limits limits[] = {{.entries = entries - 1}, {.comment_bytes = 64},
-					     {.entries = entries}};
+	const struct bulk_limits limits[] = {{.entries = entries - 1},
+					     {.comment_bytes = comment_bytes - 1},
+					     {.entries = entries, .comment_bytes = comment_bytes}};
 	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
 		struct rebuild_options ro = {.swap = true, .bulk = limits[i]};
 		struct rebuild_report rep;
@@ -215,6 +216,7 @@ struct log_copy {
 	struct proj_bulk_entry *e;
 	char (*campaign)[16];
 	size_t n, cap;
+	size_t comment_bytes; /* the comments' rows, as the comments table holds them */
 };
 
 static int copy_entry(const struct evlog_entry *le, void *arg)
@@ -226,6 +228,13 @@ static int copy_entry(const struct evlog_entry *le, void *arg)
 	if (d.rc || lc->n == lc->cap)
 		return PL_ECORRUPT;
 	struct pl_str c = pl_event_str(&d.ev, PL_F_CAMPAIGN);
+	if (d.ev.type == PL_EV_COMMENT_POSTED) {
+		struct proj_comment com = {.id = pl_event_str(&d.ev, PL_F_COMMENT),
+					   .name = pl_event_str(&d.ev, PL_F_NAME),
+					   .has_name = pl_event_has(&d.ev, PL_F_NAME),
+					   .text = pl_event_str(&d.ev, PL_F_TEXT)};
+		lc->comment_bytes += proj_comment_encode(NULL, &com);
+	}
 	proj_bulk_entry_of(&lc->e[lc->n], &d.ev, &d.keys, &d.id, le->seq);
 	snprintf(lc->campaign[lc->n++], sizeof lc->campaign[0], "%.*s", (int)c.len, c.ptr);
 	return 0;
@@ -236,6 +245,7 @@ static void copy_log(struct store *st, struct log_copy *lc)
 	struct store_txn t;
 	lc->cap = EVENTS + 16;
 	lc->n = 0;
+	lc->comment_bytes = 0;
 	lc->e = calloc(lc->cap, sizeof *lc->e);
 	lc->campaign = calloc(lc->cap, sizeof *lc->campaign);
 	CHECK_INT(store_read_begin(st, &t), 0);
@@ -522,7 +532,7 @@ int main(void)
 		CHECK(same_bulk(&small, &one, lc.n));
 		compare_with_replay(st, &lc, &small);
 		check_refusals(&lc, &small);
-		check_limits(st, lc.n);
+		check_limits(st, lc.n, lc.comment_bytes);
 		printf("seed %u: %zu entries, %zu pledges, %zu supporters, %zu comments agree\n",
 		       seeds[i], lc.n, small.state[PROJ_K_PLEDGE].count,
 		       small.state[PROJ_K_SUPPORTER].count, small.state[PROJ_K_COMMENT].count);

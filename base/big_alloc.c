@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -49,6 +50,22 @@ void *big_alloc(size_t size)
 	return p;
 }
 
+#if defined(__SANITIZE_THREAD__)
+/*
+ * ThreadSanitizer does not see mremap() move pages: a table grown onto
+ * pages another thread mapped and unmapped before would look like that
+ * thread's memory. Under it, a table grows by a copy.
+ */
+void *big_realloc(void *p, size_t old_size, size_t new_size)
+{
+	void *q = big_alloc(new_size);
+	if (q) {
+		memcpy(q, p, old_size < new_size ? old_size : new_size);
+		big_free(p, old_size);
+	}
+	return q;
+}
+#else
 void *big_realloc(void *p, size_t old_size, size_t new_size)
 {
 	old_size = old_size ? old_size : 1;
@@ -70,6 +87,7 @@ void *big_realloc(void *p, size_t old_size, size_t new_size)
 	(void)madvise(q, new_size, MADV_HUGEPAGE);
 	return q;
 }
+#endif
 
 void big_free(void *p, size_t size)
 {

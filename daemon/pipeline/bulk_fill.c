@@ -228,9 +228,9 @@ static int merge_campaigns(struct reader *into, const struct reader *r)
 }
 
 /*
- * The log, up to its end as a read transaction sees it, decoded into f by
- * two threads, half of it each. false in *taken when it is the log-order
- * path's (or empty).
+ * The log, up to its end as a read transaction sees it or its first
+ * f->limits.entries, decoded into f by two threads, half of it each.
+ * false in *taken when it is the log-order path's (or empty).
  */
 static int read_log(struct fill *f, bool *taken)
 {
@@ -241,8 +241,11 @@ static int read_log(struct fill *f, bool *taken)
 	if (rc == 0)
 		rc = evlog_last_seq(&t, &head);
 	store_abort(&t);
-	if (rc || head == 0 || head > f->limits.entries)
+	if (rc || head == 0)
 		return rc;
+	/* A longer log: its first entries at once, the rest in log order after. */
+	if (head > f->limits.entries)
+		head = f->limits.entries;
 	f->n = (size_t)head;
 	f->e = big_alloc(f->n * sizeof *f->e);
 	f->campaign_of = big_alloc(f->n * sizeof *f->campaign_of);

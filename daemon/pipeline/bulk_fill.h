@@ -12,10 +12,11 @@
  *
  * It takes what proj_bulk takes and what fits in memory (about 400 bytes
  * an entry, and the comments' rows twice: as read, and sorted for the
- * writes): a log with an erasure, an entry that
- * does not decode or that the rules refuse, an event id twice, more than
- * BULK_MAX_ENTRIES entries or comments' rows of more than 256 MiB
- * (struct bulk_limits) is left to the log-order path, which names what is wrong; so is a log the
+ * writes). Of a log longer than BULK_MAX_ENTRIES it fills the first ones,
+ * and the caller applies the rest in log order. A log with an erasure, an
+ * entry that does not decode or that the rules refuse, an event id twice
+ * or comments' rows of more than 256 MiB (among the entries it takes) is
+ * left to the log-order path, which names what is wrong; so is a log the
  * memory cannot hold while it is read and decided.
  *
  * Its transactions last about txn_ms each, so a serve beside it writes in
@@ -33,9 +34,10 @@
 #include "slot.h"
 
 /*
- * What a fill holds at most; a log past either is left to the log-order
- * path. 0: the default. The comments' rows are kept from the read, both
- * halves of the log's counted together.
+ * What a fill holds at most (0: the default): the log entries it takes,
+ * the rest left to the log-order path after it; the comments' rows, kept
+ * from the read (both halves of the log's counted together), past which
+ * the whole log is left to the log-order path.
  */
 struct bulk_limits {
 	size_t entries;       /* log entries: BULK_MAX_ENTRIES */
@@ -46,9 +48,10 @@ struct bulk_limits {
 
 /*
  * Fills s (open, empty, on its data dir) with the log up to its end as a
- * read transaction sees it, within limits. 0 with *filled (s->applied_seq
- * then the last entry; false: left to the log-order path, s unchanged, or
- * stopped by *stop between two transactions, s half-filled), or an error.
+ * read transaction sees it, or its first limits->entries. 0 with *filled
+ * (s->applied_seq then the last entry it took; false: left to the
+ * log-order path, s unchanged, or stopped by *stop between two
+ * transactions, s half-filled), or an error.
  */
 int bulk_fill(struct slot *s, int txn_ms, const struct bulk_limits *limits, const atomic_bool *stop,
 	      int (*done)(struct store_txn *t, uint64_t seq, void *arg), void *done_arg,

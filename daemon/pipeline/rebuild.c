@@ -274,7 +274,8 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 	int rc = start(st, &r);
 	if (rc)
 		return rc;
-	/* From nothing, and not held back to a rate: the whole log at once, if it can. */
+	/* From nothing, and not held back to a rate: the log at once, if it can
+	 * (a long one's first entries; the loop below applies the rest). */
 	bool filled = false;
 	if (!opt->in_log_order && r.s.applied_seq == 0 && !opt->max_rate &&
 	    !(opt->stop && atomic_load(opt->stop)) &&

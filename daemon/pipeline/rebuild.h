@@ -48,7 +48,7 @@ struct rebuild_report {
 	struct replay_result result; /* how replaying the log went */
 	enum store_slot slot;        /* the slot rebuilt */
 	bool resumed;                /* it went on from an earlier rebuild */
-	bool bulk;                   /* it filled the slot from the whole log at once (bulk_fill.h) */
+	bool bulk;                   /* it filled the slot from the log at once (bulk_fill.h) */
 	bool caught_up;              /* it reached the end of the log */
 	bool swapped;                /* and is now the live slot */
 	uint64_t head;               /* the end of the log when last looked at */

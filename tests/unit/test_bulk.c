@@ -126,13 +126,15 @@ static void rebuild_at_once(struct store *st)
 }
 
 /*
- * A log past what filling at once may hold, in entries or in the
- * comments' rows (the whole log's, however its halves share them), is
- * rebuilt entry by entry, to the same end; at the limit, at once.
+ * A log longer than filling at once may take has its first entries filled
+ * at once and the rest applied in log order; one whose comments' rows (the
+ * whole log's, however its halves share them) pass the limit is rebuilt
+ * entry by entry; at the limits, at once. Each to the same end.
  */
 static void check_limits(struct store *st, size_t entries, size_t comment_bytes)
 {
-	const struct bulk_limits limits[] = {{.entries = entries - 1},
+	const struct bulk_limits limits[] = {{.entries = entries / 2},
+					     {.entries = entries - 1},
 					     {.comment_bytes = comment_bytes - 1},
 					     {.entries = entries, .comment_bytes = comment_bytes}};
 	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
@@ -142,7 +144,30 @@ static void check_limits(struct store *st, size_t entries, size_t comment_bytes)
 		CHECK_INT(rebuild_run(st, &ro, &rep), 0);
 		CHECK_INT(rep.result.outcome, REPLAY_OK);
 		CHECK(rep.swapped);
-		CHECK(rep.bulk == (i == 2));
+		CHECK(rep.bulk == (i != 2));
+		CHECK_INT(rep.applied, entries);
+		CHECK(fixture_verified(st));
+	}
+}
+
+/*
+ * An erasure after the entries filled at once is applied in log order on
+ * top of them; one among them sends the whole log that way.
+ */
+static void check_erasure_after(struct store *st, size_t entries)
+{
+	CHECK_INT(fixture_ingest(st, "{\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"forget-1\","
+				     "\"at\":1578132000000,\"supporter\":\"s1\",\"by\":\"test\"}"),
+		  0);
+	const struct bulk_limits limits[] = {{.entries = entries}, {0}};
+	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+		struct rebuild_options ro = {.swap = true, .bulk = limits[i]};
+		struct rebuild_report rep;
+		fixture_drop_writer(st);
+		CHECK_INT(rebuild_run(st, &ro, &rep), 0);
+		CHECK_INT(rep.result.outcome, REPLAY_OK);
+		CHECK(rep.swapped);
+		CHECK(rep.bulk == (i == 0));
 		CHECK(fixture_verified(st));
 	}
 }
@@ -533,6 +558,7 @@ int main(void)
 		compare_with_replay(st, &lc, &small);
 		check_refusals(&lc, &small);
 		check_limits(st, lc.n, lc.comment_bytes);
+		check_erasure_after(st, lc.n);
 		printf("seed %u: %zu entries, %zu pledges, %zu supporters, %zu comments agree\n",
 		       seeds[i], lc.n, small.state[PROJ_K_PLEDGE].count,
 		       small.state[PROJ_K_SUPPORTER].count, small.state[PROJ_K_COMMENT].count);

@@ -5,6 +5,12 @@
 # reading commands on a read-only mount (as root; skipped otherwise).
 # Usage: test_cli.sh PLEDGED DEMO.jsonl DAMAGE_PAGE GROW_ENV BEFORE_COPY
 set -u
+# Run under nohup, SIGHUP is ignored from the start, pledged keeps it so
+# (as nohup asks) and no shell can trap it again: the hangups below need
+# it at its default, as a terminal has it.
+if [ $((0x$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status) & 1)) = 1 ]; then
+	exec env --default-signal=HUP sh "$0" "$@"
+fi
 PLEDGED=$1
 DEMO=$2
 DAMAGE_PAGE=$3

@@ -59,6 +59,16 @@ void http_reply_prepare(struct http_request *r, int status, const struct http_po
 		evhttp_add_header(h, "X-Pledged-Stale-Since", num);
 	}
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	/* The public listener's figures are anyone's to read: a dashboard on
+	 * another origin may fetch them, and read the headers that say how
+	 * fresh they are. The operators' listener says nothing, so a browser
+	 * keeps its answers from every other origin. */
+	if (r->w->hs->opt.listener == HTTP_PUBLIC) {
+		evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
+		evhttp_add_header(h, "Access-Control-Expose-Headers",
+				  "ETag, X-Pledged-Seq, X-Pledged-Lag, X-Pledged-Partitions, "
+				  "X-Pledged-Catching-Up, X-Pledged-Stale-Since");
+	}
 	/* evhttp dates answers to HTTP/1.1 only; RFC 9110 6.6.1 wants every one
 	 * dated, and evhttp adds no second Date. */
 	char date[64];
@@ -270,8 +280,26 @@ void http_reply_error(struct http_request *r, int status, const char *fmt, ...)
 	http_reply_json(r, status, text ? json_pack("{s:o}", "error", text) : NULL, NULL);
 }
 
-void http_reply_method(struct http_request *r, const char *allow)
+static const char *allowed_methods(const struct http_request *r)
 {
+	return r->w->hs->opt.listener == HTTP_PUBLIC ? "GET, HEAD, OPTIONS" : "GET, HEAD";
+}
+
+void http_reply_method(struct http_request *r)
+{
+	const char *allow = allowed_methods(r);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Allow", allow);
 	http_reply_error(r, 405, "method not allowed; use %s", allow);
+}
+
+void http_reply_preflight(struct http_request *r)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	evhttp_add_header(h, "Allow", allowed_methods(r));
+	evhttp_add_header(h, "Access-Control-Allow-Methods", "GET, HEAD");
+	/* A revalidation's, and a stream's on reconnecting. */
+	evhttp_add_header(h, "Access-Control-Allow-Headers", "If-None-Match, Last-Event-ID");
+	evhttp_add_header(h, "Access-Control-Max-Age", "86400");
+	http_reply_prepare(r, 204, NULL);
+	evhttp_send_reply(r->req, 204, "No Content", NULL);
 }

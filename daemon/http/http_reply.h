@@ -73,8 +73,11 @@ void http_reply_json(struct http_request *r, int status, json_t *body,
 void http_reply_error(struct http_request *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Answers 405 with the Allow header. */
-void http_reply_method(struct http_request *r, const char *allow);
+/* Answers 405 with the Allow header: GET and HEAD, and OPTIONS on the public listener. */
+void http_reply_method(struct http_request *r);
+
+/* Answers an OPTIONS on the public listener (a browser's CORS preflight): 204, what it may ask. */
+void http_reply_preflight(struct http_request *r);
 
 /*
  * Answers status with body (drained) as content_type. cache_control NULL
@@ -85,7 +88,8 @@ void http_reply_body(struct http_request *r, int status, const char *content_typ
 
 /*
  * Adds the headers every answer carries (lag, position when pos is not
- * NULL, nosniff, Date) and counts the answer in metrics. Used by the reply
+ * NULL, nosniff, Date; on the public listener, CORS's) and counts the
+ * answer in metrics. Used by the reply
  * functions above, and by streams before evhttp_send_reply_start().
  */
 void http_reply_prepare(struct http_request *r, int status, const struct http_position *pos);

@@ -147,7 +147,7 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 		return;
 	}
 	if (cmd == EVHTTP_REQ_CONNECT) {
-		http_reply_method(&r, "GET, HEAD");
+		http_reply_method(&r);
 		return;
 	}
 	if (r.route == HTTP_ROUTE_UNKNOWN) {
@@ -165,8 +165,12 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 		}
 	}
 
+	if (cmd == EVHTTP_REQ_OPTIONS && hs->opt.listener == HTTP_PUBLIC) {
+		http_reply_preflight(&r);
+		return;
+	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		http_reply_method(&r, "GET, HEAD");
+		http_reply_method(&r);
 		return;
 	}
 

@@ -360,19 +360,20 @@ static void test_campaigns(void)
 	CHECK_INT(get("/v1"), 404);
 
 	CHECK_INT(request("POST", "/v1/campaigns", "Content-Length: 0\r\n"), 405);
-	CHECK_STR(header("Allow"), "GET, HEAD");
+	CHECK_STR(header("Allow"), "GET, HEAD, OPTIONS");
 	CHECK(strstr(error_text(), "method not allowed") != NULL);
 	CHECK_INT(request("DELETE", "/v1/campaigns/" DEMO, NULL), 405);
 	CHECK_INT(request_to(admin_port, "PATCH", "/healthz", NULL), 405);
-	CHECK_INT(request("POST", "/v1/campaigns/" DEMO "/stream", "Content-Length: 0\r\n"), 405);
 	CHECK_STR(header("Allow"), "GET, HEAD");
+	CHECK_INT(request("POST", "/v1/campaigns/" DEMO "/stream", "Content-Length: 0\r\n"), 405);
+	CHECK_STR(header("Allow"), "GET, HEAD, OPTIONS");
 	/* evhttp takes a CONNECT for a tunnel: its 405 must still say its
 	 * length and end the connection, as the client asked, not at the
 	 * idle timeout. */
 	int64_t asked = now_ms();
 	CHECK_INT(request("CONNECT", "/v1/campaigns/" DEMO, NULL), 405);
 	CHECK(now_ms() - asked < 4000);
-	CHECK_STR(header("Allow"), "GET, HEAD");
+	CHECK_STR(header("Allow"), "GET, HEAD, OPTIONS");
 	CHECK_INT(atoi(header("Content-Length")), strlen(R.body));
 	CHECK(strstr(error_text(), "method not allowed") != NULL);
 	CHECK_INT(request("HEAD", "/v1/campaigns/" DEMO, NULL), 200);
@@ -1998,6 +1999,51 @@ static void test_host(void)
 /* Every answer carries Date (RFC 9110 6.6.1), to HTTP/1.0 requests too,
  * which evhttp does not date: a JSON answer, an error, a 304, the page, an
  * asset, a stream and its HEAD, the operators' answers. */
+/*
+ * A dashboard on another origin reads the public listener's figures and
+ * the headers that say how fresh they are, after a preflight when it
+ * revalidates; the operators' listener lets no other origin read it.
+ */
+static void test_cors(void)
+{
+	static const char origin[] = "Origin: https://dashboard.example\r\n";
+	static const char *const public_paths[] = {"/v1/campaigns/" DEMO, "/v1/totals",
+						   "/v1/campaigns/none", "/c/" DEMO};
+	for (size_t i = 0; i < sizeof public_paths / sizeof public_paths[0]; i++) {
+		CHECK_INT(request("GET", public_paths[i], origin), i == 2 ? 404 : 200);
+		CHECK_STR(header("Access-Control-Allow-Origin"), "*");
+	}
+	CHECK_INT(request("GET", "/v1/campaigns/" DEMO, origin), 200);
+	const char *exposed = header("Access-Control-Expose-Headers");
+	CHECK(strstr(exposed, "ETag") != NULL && strstr(exposed, "X-Pledged-Seq") != NULL &&
+	      strstr(exposed, "X-Pledged-Lag") != NULL);
+	/* The stream's answer too (its first event is enough). */
+	static const char stream[] = "GET /v1/campaigns/" DEMO "/stream HTTP/1.1\r\nHost: t\r\n"
+				     "Origin: https://dashboard.example\r\n\r\n";
+	raw_request(port, stream, sizeof stream - 1, &R, 1000);
+	CHECK_INT(R.status, 200);
+	CHECK_STR(header("Access-Control-Allow-Origin"), "*");
+	/* The preflight of a revalidation (If-None-Match is not a simple header). */
+	CHECK_INT(request("OPTIONS", "/v1/campaigns/" DEMO,
+			  "Origin: https://dashboard.example\r\n"
+			  "Access-Control-Request-Method: GET\r\n"
+			  "Access-Control-Request-Headers: if-none-match\r\n"),
+		  204);
+	CHECK_STR(header("Access-Control-Allow-Origin"), "*");
+	CHECK_STR(header("Access-Control-Allow-Methods"), "GET, HEAD");
+	CHECK(strcasestr(header("Access-Control-Allow-Headers"), "If-None-Match") != NULL);
+	CHECK(atoi(header("Access-Control-Max-Age")) > 0);
+	CHECK_STR(header("Allow"), "GET, HEAD, OPTIONS");
+	CHECK_INT((long long)strlen(R.body), 0);
+	CHECK_INT(request("OPTIONS", "/nope", origin), 404);
+	/* The operators' listener: no CORS, no preflight. */
+	CHECK_INT(request_to(admin_port, "GET", "/v1/rejections", origin), 200);
+	CHECK_STR(header("Access-Control-Allow-Origin"), "");
+	CHECK_INT(request_to(admin_port, "OPTIONS", "/v1/rejections", origin), 405);
+	CHECK_STR(header("Allow"), "GET, HEAD");
+	CHECK_STR(header("Access-Control-Allow-Origin"), "");
+}
+
 static void test_date(void)
 {
 	CHECK_INT(get("/v1/totals"), 200);
@@ -2571,6 +2617,7 @@ int main(int argc, char **argv)
 	test_hostile();
 	test_host();
 	test_date();
+	test_cors();
 	test_limits();
 	test_metrics();
 	test_campaign_list();

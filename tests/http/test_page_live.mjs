@@ -11,7 +11,9 @@
 // its id; money above 2^53 minor
 // units stays exact; a server that lost Kafka says so on the open page
 // ("Updates paused since ..."), and takes it back when the group forms
-// again. Screenshots at desktop and phone widths go to OUT_DIR.
+// again; a dashboard on another origin reads a campaign, its ETag and
+// X-Pledged-Seq, revalidates it and follows its stream (CORS).
+// Screenshots at desktop and phone widths go to OUT_DIR.
 //
 // Usage: node test_page_live.mjs PLEDGED SERVE_FIXTURE DEMO_JSONL [OUT_DIR]
 // Runs `pledged serve` on its embedded broker with the demo campaign plus 15
@@ -19,6 +21,7 @@
 // download: it uses Debian's /usr/bin/chromium). Exit 77 (skip) when
 // playwright-core or chromium is not installed.
 import { spawn, spawnSync } from "node:child_process";
+import http from "node:http";
 import net from "node:net";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -115,6 +118,38 @@ try {
 		"the extra comments are applied");
 
 	browser = await launchChromium();
+	// A dashboard served from another origin (a page of its own, no CSP)
+	// reads the figures and how fresh they are, revalidates (a preflight
+	// first: If-None-Match is no simple header) and follows the stream.
+	const dashboard = http.createServer((req, res) => {
+		res.setHeader("Content-Type", "text/html");
+		res.end("<!doctype html><title>dashboard</title>");
+	});
+	await new Promise((resolve) => dashboard.listen(0, "127.0.0.1", resolve));
+	const elsewhere = await browser.newPage();
+	await elsewhere.goto(`http://127.0.0.1:${dashboard.address().port}/`);
+	const seen = await elsewhere.evaluate(async ([api, campaign]) => {
+		const within = (what, p) => Promise.race([p, new Promise((_, no) =>
+			setTimeout(() => no(new Error(`${what}: no answer in 5 s`)), 5000))]);
+		const first = await within("the campaign", fetch(`${api}/v1/campaigns/${campaign}`));
+		const body = await first.json();
+		const etag = first.headers.get("ETag");
+		const again = await within("the revalidation", fetch(`${api}/v1/campaigns/${campaign}`,
+			{ headers: { "If-None-Match": etag }, cache: "no-store" }));
+		const event = await within("the stream", new Promise((resolve) => {
+			const es = new EventSource(`${api}/v1/campaigns/${campaign}/stream`);
+			es.addEventListener("summary", (e) => { es.close(); resolve(e.data.length > 0); });
+			es.onerror = () => { es.close(); resolve(false); };
+		}));
+		return { raised: body.raised, etag, seq: first.headers.get("X-Pledged-Seq"),
+			 again: again.status, event };
+	}, [base, CAMPAIGN]).catch((e) => ({ error: String(e) }));
+	check(!seen.error && seen.raised !== undefined, `another origin reads a campaign (${JSON.stringify(seen)})`);
+	check(seen.etag && seen.seq, `and its ETag and X-Pledged-Seq (${JSON.stringify(seen)})`);
+	check(seen.again === 304, `and revalidates it after a preflight (${JSON.stringify(seen)})`);
+	check(seen.event === true, `and follows its stream (${JSON.stringify(seen)})`);
+	await elsewhere.close();
+	dashboard.close();
 	const page = await browser.newPage();
 	const consoleErrors = [];
 	page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });

@@ -1,12 +1,12 @@
 /* proj_bulk.c — the rules applied to a whole log kind by kind; see proj_bulk.h. */
 #include "proj_bulk.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "big_alloc.h"
 #include "bytes.h"
+#include "on_two.h"
 #include "pl_error.h"
 
 void proj_bulk_entry_of(struct proj_bulk_entry *b, const struct pl_event *ev,
@@ -93,18 +93,6 @@ typedef bool (*key_fn)(const struct bulk *b, size_t i, struct fp *key);
 typedef int (*apply_fn)(struct worker *w, size_t i, const struct fp *key);
 /* Writes a table entry's value as the state index keeps it. */
 typedef void (*keep_fn)(uint8_t *out, const void *value);
-
-/* Runs fn(a) on this thread and fn(b) on another, or on this one after when none starts. */
-static void on_two(void *(*fn)(void *), void *a, void *b)
-{
-	pthread_t other;
-	bool two = pthread_create(&other, NULL, fn, b) == 0;
-	fn(a);
-	if (two)
-		pthread_join(other, NULL);
-	else
-		fn(b);
-}
 
 /* One half of the log's share of a scatter. */
 struct scatter_half {

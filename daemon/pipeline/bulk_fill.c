@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "decoded.h"
 #include "evlog.h"
+#include "on_two.h"
 #include "pl_error.h"
 #include "proj_bulk.h"
 #include "proj_history_table.h"
@@ -257,19 +258,12 @@ static int read_log(struct fill *f, bool *taken)
 		{f->s->st, head / 2 + 1, head, f->e, theirs, .comment_bytes = &comment_bytes,
 		 .comment_bytes_max = f->limits.comment_bytes},
 	};
-	pthread_t other;
-	bool two = false;
 	if (!f->e || !f->campaign_of || !theirs ||
 	    (rc = memtable_init(&r[0].campaigns.numbers, sizeof(uint32_t))) ||
 	    (rc = memtable_init(&r[1].campaigns.numbers, sizeof(uint32_t))))
 		rc = rc ? rc : PL_ENOMEM;
 	if (rc == 0) {
-		two = pthread_create(&other, NULL, read_part, &r[1]) == 0;
-		read_part(&r[0]);
-		if (!two)
-			read_part(&r[1]);
-		else
-			pthread_join(other, NULL);
+		on_two(read_part, &r[0], &r[1]);
 		rc = r[0].rc < 0 ? r[0].rc : r[1].rc < 0 ? r[1].rc : PL_OK;
 	}
 	if (rc == 0 && !r[0].left && !r[1].left && (rc = merge_campaigns(&r[0], &r[1])) == 0 &&
@@ -748,7 +742,8 @@ static void fill_free(struct fill *f)
 	free(f->start);
 }
 
-int bulk_fill(struct slot *s, int txn_ms, const struct bulk_limits *limits, const atomic_bool *stop,
+int bulk_fill(struct slot *s, int txn_ms, const struct bulk_limits *limits,
+	      const atomic_bool *stop,
 	      int (*done)(struct store_txn *t, uint64_t seq, void *arg), void *done_arg,
 	      bool *filled)
 {

@@ -113,16 +113,22 @@ static void feed(struct store *st, unsigned seed, const char *tag)
 	CHECK(refused > EVENTS / 20);
 }
 
-/* A rebuild of st, which must have filled its slot at once, then swapped. */
-static void rebuild_at_once(struct store *st)
+/* A rebuild of st within limits, which must have swapped: its report. */
+static struct rebuild_report rebuild_within(struct store *st, struct bulk_limits limits)
 {
-	struct rebuild_options ro = {.swap = true, .txn_ms = 1};
+	struct rebuild_options ro = {.swap = true, .txn_ms = 1, .bulk = limits};
 	struct rebuild_report rep;
 	fixture_drop_writer(st);
 	CHECK_INT(rebuild_run(st, &ro, &rep), 0);
 	CHECK_INT(rep.result.outcome, REPLAY_OK);
-	CHECK(rep.bulk);
 	CHECK(rep.swapped);
+	return rep;
+}
+
+/* A rebuild of st, which must have filled its slot at once, then swapped. */
+static void rebuild_at_once(struct store *st)
+{
+	CHECK(rebuild_within(st, (struct bulk_limits){0}).bulk);
 }
 
 /*
@@ -138,12 +144,7 @@ static void check_limits(struct store *st, size_t entries, size_t comment_bytes)
 					     {.comment_bytes = comment_bytes - 1},
 					     {.entries = entries, .comment_bytes = comment_bytes}};
 	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
-		struct rebuild_options ro = {.swap = true, .bulk = limits[i]};
-		struct rebuild_report rep;
-		fixture_drop_writer(st);
-		CHECK_INT(rebuild_run(st, &ro, &rep), 0);
-		CHECK_INT(rep.result.outcome, REPLAY_OK);
-		CHECK(rep.swapped);
+		struct rebuild_report rep = rebuild_within(st, limits[i]);
 		CHECK(rep.bulk == (i != 2));
 		CHECK_INT(rep.applied, entries);
 		CHECK(fixture_verified(st));
@@ -161,13 +162,7 @@ static void check_erasure_after(struct store *st, size_t entries)
 		  0);
 	const struct bulk_limits limits[] = {{.entries = entries}, {0}};
 	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
-		struct rebuild_options ro = {.swap = true, .bulk = limits[i]};
-		struct rebuild_report rep;
-		fixture_drop_writer(st);
-		CHECK_INT(rebuild_run(st, &ro, &rep), 0);
-		CHECK_INT(rep.result.outcome, REPLAY_OK);
-		CHECK(rep.swapped);
-		CHECK(rep.bulk == (i == 0));
+		CHECK(rebuild_within(st, limits[i]).bulk == (i == 0));
 		CHECK(fixture_verified(st));
 	}
 }

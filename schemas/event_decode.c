@@ -1,10 +1,11 @@
 /*
  * event_decode.c — validating decoder for the wire events.
  *
- * Two passes over the map: the first records where each known key's value
- * starts (and refuses malformed msgpack and duplicate keys), the second reads
- * only the fields the event's type uses. So a known key on a type that does
- * not use it is ignored like any unknown key (forward compatibility).
+ * One pass over the map reads each known key's value as its field's kind
+ * (and refuses malformed msgpack and duplicate keys); then only the fields
+ * the event's type uses are checked against their rules. So a known key on
+ * a type that does not use it is ignored like any unknown key (forward
+ * compatibility).
  */
 #include "event_decode.h"
 
@@ -65,14 +66,33 @@ bool pl_utf8_valid(const char *s, size_t len)
 	return true;
 }
 
-/* Where each known field's value starts; NULL when absent. */
+/* The known fields the scan met, and how reading each as its kind went. */
 struct field_spots {
-	const uint8_t *at[PL_FIELD_COUNT];
+	uint32_t seen;               /* PL_BIT() of every known key met */
+	int8_t read[PL_FIELD_COUNT]; /* of those: an mp_status, its value in the event when MP_OK */
 };
 
-/* Notes where each known key's value starts, pair by pair. */
+static bool seen(const struct field_spots *spots, enum pl_field f)
+{
+	return (spots->seen >> f) & 1u;
+}
+
+/* Reads the value at r as field f's kind into ev's slot for it, not yet present. */
+static int read_as_kind(struct mp_reader *r, enum pl_field f, struct pl_event *ev)
+{
+	if (pl_field_defs[f].kind == PL_KIND_STR)
+		return mp_read_str(r, &ev->f[f].s.ptr, &ev->f[f].s.len);
+	return mp_read_int(r, &ev->f[f].i);
+}
+
+/*
+ * Scans the pairs: each known key's value is read as its field's kind there
+ * and then (one pass, not a second over the map), any other value skipped.
+ * A known field's value not of its kind is skipped too, and refused by its
+ * field's rules only once the whole map is known to be msgpack.
+ */
 static int scan_pairs(struct mp_reader *r, uint32_t pairs, struct field_spots *spots,
-		      struct pl_rejection *rej)
+		      struct pl_event *ev, struct pl_rejection *rej)
 {
 	int rc;
 	for (uint32_t i = 0; i < pairs; i++) {
@@ -85,10 +105,15 @@ static int scan_pairs(struct mp_reader *r, uint32_t pairs, struct field_spots *s
 			return pl_reject(rej, PL_R_BAD_MSGPACK, "map key %u: %s", i, mp_strerror(rc));
 		int f = pl_field_from_key(key, key_len);
 		if (f >= 0) {
-			if (spots->at[f])
+			if (seen(spots, (enum pl_field)f))
 				return pl_reject(rej, PL_R_DUPLICATE_FIELD, "field '%s' appears twice",
 						 pl_field_defs[f].key);
-			spots->at[f] = r->p;
+			spots->seen |= UINT32_C(1) << f;
+			const uint8_t *value = r->p;
+			spots->read[f] = (int8_t)read_as_kind(r, (enum pl_field)f, ev);
+			if (spots->read[f] == MP_OK)
+				continue;
+			r->p = value;
 		}
 		rc = mp_skip(r);
 		if (rc)
@@ -97,7 +122,8 @@ static int scan_pairs(struct mp_reader *r, uint32_t pairs, struct field_spots *s
 	return PL_OK;
 }
 
-static int scan_map(struct mp_reader *r, struct field_spots *spots, struct pl_rejection *rej)
+static int scan_map(struct mp_reader *r, struct field_spots *spots, struct pl_event *ev,
+		    struct pl_rejection *rej)
 {
 	uint32_t pairs;
 	int rc = mp_read_map(r, &pairs);
@@ -105,22 +131,20 @@ static int scan_map(struct mp_reader *r, struct field_spots *spots, struct pl_re
 		return pl_reject(rej, PL_R_BAD_MSGPACK, "message is not a msgpack map");
 	if (rc)
 		return pl_reject(rej, PL_R_BAD_MSGPACK, "map header: %s", mp_strerror(rc));
-	if ((rc = scan_pairs(r, pairs, spots, rej)))
+	if ((rc = scan_pairs(r, pairs, spots, ev, rej)))
 		return rc;
 	if (mp_reader_left(r) != 0)
 		return pl_reject(rej, PL_R_BAD_MSGPACK, "%zu bytes after the map", mp_reader_left(r));
 	return PL_OK;
 }
 
-static int read_str_field(const uint8_t *spot, const uint8_t *end, enum pl_field f,
-			  struct pl_event *ev, struct pl_rejection *rej)
+static int check_str_field(const struct field_spots *spots, enum pl_field f, struct pl_event *ev,
+			   struct pl_rejection *rej)
 {
 	const struct pl_field_def *def = &pl_field_defs[f];
-	struct mp_reader r = {spot, end};
-	const char *s;
-	uint32_t len;
-	if (mp_read_str(&r, &s, &len))
+	if (spots->read[f])
 		return pl_reject(rej, PL_R_WRONG_TYPE, "field '%s' must be a string", def->key);
+	uint32_t len = ev->f[f].s.len;
 	if (len < def->min && def->min == 1)
 		return pl_reject(rej, PL_R_TOO_SHORT, "field '%s' must not be empty", def->key);
 	if (len < def->min)
@@ -129,37 +153,36 @@ static int read_str_field(const uint8_t *spot, const uint8_t *end, enum pl_field
 	if (len > def->max)
 		return pl_reject(rej, PL_R_TOO_LONG, "field '%s' has %u bytes, at most %lld allowed",
 				 def->key, len, (long long)def->max);
-	if (!pl_utf8_valid(s, len))
+	if (!pl_utf8_valid(ev->f[f].s.ptr, len))
 		return pl_reject(rej, PL_R_BAD_UTF8, "field '%s' is not valid UTF-8", def->key);
-	pl_event_set_str(ev, f, s, len);
+	ev->present |= UINT32_C(1) << f;
 	return PL_OK;
 }
 
-static int read_int_field(const uint8_t *spot, const uint8_t *end, enum pl_field f,
-			  struct pl_event *ev, struct pl_rejection *rej)
+static int check_int_field(const struct field_spots *spots, enum pl_field f, struct pl_event *ev,
+			   struct pl_rejection *rej)
 {
 	const struct pl_field_def *def = &pl_field_defs[f];
-	struct mp_reader r = {spot, end};
-	int64_t v;
-	int rc = mp_read_int(&r, &v);
-	if (rc == MP_INT_RANGE)
+	if (spots->read[f] == MP_INT_RANGE)
 		return pl_reject(rej, PL_R_OUT_OF_RANGE, "field '%s' is above %lld", def->key,
 				 (long long)def->max);
-	if (rc)
+	if (spots->read[f])
 		return pl_reject(rej, PL_R_WRONG_TYPE, "field '%s' must be an integer", def->key);
+	int64_t v = ev->f[f].i;
 	if (v < def->min || v > def->max)
 		return pl_reject(rej, PL_R_OUT_OF_RANGE, "field '%s' is %lld, must be %lld..%lld",
 				 def->key, (long long)v, (long long)def->min, (long long)def->max);
-	pl_event_set_int(ev, f, v);
+	ev->present |= UINT32_C(1) << f;
 	return PL_OK;
 }
 
-static int read_field(const struct field_spots *spots, const uint8_t *end, enum pl_field f,
-		      struct pl_event *ev, struct pl_rejection *rej)
+/* Applies field f's rules to the value the scan read; present in ev when they hold. */
+static int check_field(const struct field_spots *spots, enum pl_field f, struct pl_event *ev,
+		       struct pl_rejection *rej)
 {
 	if (pl_field_defs[f].kind == PL_KIND_STR)
-		return read_str_field(spots->at[f], end, f, ev, rej);
-	return read_int_field(spots->at[f], end, f, ev, rej);
+		return check_str_field(spots, f, ev, rej);
+	return check_int_field(spots, f, ev, rej);
 }
 
 static bool currency_valid(struct pl_str c)
@@ -175,12 +198,12 @@ static bool currency_valid(struct pl_str c)
  * were read: its id and type, when their keys came before the fault and
  * their values read.
  */
-static void read_names(const struct field_spots *spots, const uint8_t *end, struct pl_event *ev)
+static void read_names(const struct field_spots *spots, struct pl_event *ev)
 {
 	struct pl_rejection ignored;
-	if (spots->at[PL_F_ID])
-		read_field(spots, end, PL_F_ID, ev, &ignored);
-	if (spots->at[PL_F_TYPE] && read_field(spots, end, PL_F_TYPE, ev, &ignored) == 0) {
+	if (seen(spots, PL_F_ID))
+		check_field(spots, PL_F_ID, ev, &ignored);
+	if (seen(spots, PL_F_TYPE) && check_field(spots, PL_F_TYPE, ev, &ignored) == 0) {
 		struct pl_str name = pl_event_str(ev, PL_F_TYPE);
 		int type = pl_type_from_name(name.ptr, name.len);
 		if (type >= 0)
@@ -194,13 +217,13 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 	struct field_spots spots = {0};
 	struct mp_reader r;
 	int rc;
-	memset(ev, 0, sizeof *ev);
+	/* Not the whole event: its fields are read only when present. */
+	ev->type = 0;
+	ev->present = 0;
 	if (!buf) /* a Kafka message without a value */
 		return pl_reject(rej, PL_R_BAD_MSGPACK, "no value: a Kafka tombstone");
 	if (len == 0)
 		return pl_reject(rej, PL_R_BAD_MSGPACK, "an empty value");
-	const uint8_t *end = (const uint8_t *)buf + len;
-
 	if (len > PL_MAX_EVENT_BYTES) {
 		/* Not read, but its first bytes may still say what it was: its
 		 * header against the whole (more pairs than 16 KiB could hold are
@@ -210,15 +233,15 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 		mp_reader_init(&r, buf, len);
 		if (mp_read_map(&r, &pairs) == MP_OK) {
 			r.end = (const uint8_t *)buf + PL_MAX_EVENT_BYTES;
-			(void)scan_pairs(&r, pairs, &spots, &ignored);
+			(void)scan_pairs(&r, pairs, &spots, ev, &ignored);
 		}
-		read_names(&spots, (const uint8_t *)buf + PL_MAX_EVENT_BYTES, ev);
+		read_names(&spots, ev);
 		return pl_reject(rej, PL_R_TOO_LARGE, "message has %zu bytes, at most %d allowed",
 				 len, PL_MAX_EVENT_BYTES);
 	}
 	mp_reader_init(&r, buf, len);
-	if ((rc = scan_map(&r, &spots, rej))) {
-		read_names(&spots, end, ev);
+	if ((rc = scan_map(&r, &spots, ev, rej))) {
+		read_names(&spots, ev);
 		return rc;
 	}
 
@@ -226,11 +249,11 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 	 * wrong with it (an unknown type, a missing field); the rules for the
 	 * id itself come with the other fields below. */
 	struct pl_rejection ignored;
-	if (spots.at[PL_F_ID])
-		read_field(&spots, end, PL_F_ID, ev, &ignored);
-	if (!spots.at[PL_F_TYPE])
+	if (seen(&spots, PL_F_ID))
+		check_field(&spots, PL_F_ID, ev, &ignored);
+	if (!seen(&spots, PL_F_TYPE))
 		return pl_reject(rej, PL_R_MISSING_FIELD, "field 'type' is missing");
-	if ((rc = read_field(&spots, end, PL_F_TYPE, ev, rej)))
+	if ((rc = check_field(&spots, PL_F_TYPE, ev, rej)))
 		return rc;
 	struct pl_str tname = pl_event_str(ev, PL_F_TYPE);
 	int type = pl_type_from_name(tname.ptr, tname.len);
@@ -238,9 +261,9 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 		return pl_reject(rej, PL_R_UNKNOWN_TYPE, "type '%s' is not known", pl_show(tname).s);
 	ev->type = (enum pl_event_type)type;
 
-	if (!spots.at[PL_F_V])
+	if (!seen(&spots, PL_F_V))
 		return pl_reject(rej, PL_R_MISSING_FIELD, "field 'v' is missing");
-	if ((rc = read_field(&spots, end, PL_F_V, ev, rej))) {
+	if ((rc = check_field(&spots, PL_F_V, ev, rej))) {
 		/* Any integer is a version, one above int64 too: not the known one. */
 		if (rej->reason == PL_R_OUT_OF_RANGE)
 			return pl_reject(rej, PL_R_UNSUPPORTED_VERSION,
@@ -258,13 +281,13 @@ int pl_event_decode(const void *buf, size_t len, const void *key, size_t key_len
 		uint32_t bit = UINT32_C(1) << f;
 		if (f == PL_F_TYPE || f == PL_F_V || !((required | td->optional) & bit))
 			continue;
-		if (!spots.at[f]) {
+		if (!seen(&spots, (enum pl_field)f)) {
 			if (required & bit)
 				return pl_reject(rej, PL_R_MISSING_FIELD, "field '%s' is missing for %s",
 						 pl_field_defs[f].key, td->name);
 			continue;
 		}
-		if ((rc = read_field(&spots, end, (enum pl_field)f, ev, rej)))
+		if ((rc = check_field(&spots, (enum pl_field)f, ev, rej)))
 			return rc;
 	}
 

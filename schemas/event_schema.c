@@ -1,6 +1,7 @@
 /* event_schema.c — the tables behind event_schema.h and lookups into them. */
 #include "event_schema.h"
 
+#include <pthread.h>
 #include <string.h>
 
 const struct pl_field_def pl_field_defs[PL_FIELD_COUNT] = {
@@ -67,12 +68,49 @@ int pl_type_from_name(const char *name, size_t len)
 	return -1;
 }
 
+/*
+ * Every key of every message is looked up: by a hash of its length and
+ * first two bytes into a table of the fields' keys, built once, then one
+ * comparison (no scan of every field, no memcmp call).
+ */
+#define FIELD_KEY_ROOM 16
+#define FIELD_SLOTS 64 /* a power of two well above PL_FIELD_COUNT */
+
+static const char field_keys[PL_FIELD_COUNT][FIELD_KEY_ROOM] = {
+#define PL_FIELD_KEY(e, key, kind, lo, hi, doc, example) [PL_F_##e] = key,
+	PL_FIELDS(PL_FIELD_KEY)
+#undef PL_FIELD_KEY
+};
+static int8_t field_slots[FIELD_SLOTS];
+static pthread_once_t field_slots_once = PTHREAD_ONCE_INIT;
+
+static unsigned key_hash(const char *key, size_t len)
+{
+	unsigned second = len > 1 ? (unsigned char)key[1] : 0;
+	return ((unsigned)len * 31u + (unsigned char)key[0] * 7u + second) % FIELD_SLOTS;
+}
+
+static void fill_field_slots(void)
+{
+	memset(field_slots, -1, sizeof field_slots);
+	for (int f = 0; f < PL_FIELD_COUNT; f++) {
+		unsigned h = key_hash(field_keys[f], pl_field_defs[f].key_len);
+		while (field_slots[h] >= 0)
+			h = (h + 1) % FIELD_SLOTS;
+		field_slots[h] = (int8_t)f;
+	}
+}
+
 int pl_field_from_key(const char *key, size_t len)
 {
-	for (int f = 0; f < PL_FIELD_COUNT; f++)
-		if (pl_field_defs[f].key_len == len && key[0] == pl_field_defs[f].key[0] &&
-		    memcmp(key, pl_field_defs[f].key, len) == 0)
-			return f;
+	if (len == 0 || len >= FIELD_KEY_ROOM)
+		return -1;
+	pthread_once(&field_slots_once, fill_field_slots);
+	for (unsigned h = key_hash(key, len); field_slots[h] >= 0; h = (h + 1) % FIELD_SLOTS) {
+		const char *k = field_keys[field_slots[h]];
+		if (k[len] == '\0' && memcmp(k, key, len) == 0)
+			return field_slots[h];
+	}
 	return -1;
 }
 

@@ -245,7 +245,8 @@ struct pl_str {
 	uint32_t len;
 };
 
-/* A decoded, validated event. Strings borrow the decoded buffer. */
+/* A decoded, validated event. Strings borrow the decoded buffer. Only the
+ * fields in present are set: the others read as empty and 0. */
 struct pl_event {
 	enum pl_event_type type;
 	uint32_t present; /* PL_BIT() of every field set */
@@ -262,12 +263,12 @@ static inline bool pl_event_has(const struct pl_event *ev, enum pl_field f)
 
 static inline struct pl_str pl_event_str(const struct pl_event *ev, enum pl_field f)
 {
-	return ev->f[f].s;
+	return pl_event_has(ev, f) ? ev->f[f].s : (struct pl_str){"", 0};
 }
 
 static inline int64_t pl_event_int(const struct pl_event *ev, enum pl_field f)
 {
-	return ev->f[f].i;
+	return pl_event_has(ev, f) ? ev->f[f].i : 0;
 }
 
 /* Sets a field of an event being built (encoders, tests, demo data). */

@@ -521,6 +521,47 @@ static void pack(const char *json, msgpack_sbuffer *buf)
 	pack_case(&c, buf);
 }
 
+/* Each field's key finds it; a key one byte short, one byte long or of
+ * another case finds no field, unless it is that field's own key. */
+static void test_field_keys(void)
+{
+	char key[32];
+	for (int f = 0; f < PL_FIELD_COUNT; f++) {
+		const char *k = pl_field_defs[f].key;
+		size_t len = pl_field_defs[f].key_len;
+		CHECK_INT(pl_field_from_key(k, len), f);
+		int shorter = pl_field_from_key(k, len - 1);
+		CHECK(shorter < 0 || (pl_field_defs[shorter].key_len == len - 1 &&
+				      memcmp(pl_field_defs[shorter].key, k, len - 1) == 0));
+		snprintf(key, sizeof key, "%s_", k);
+		CHECK_INT(pl_field_from_key(key, len + 1), -1);
+		snprintf(key, sizeof key, "%s", k);
+		key[0] = (char)(key[0] - 'a' + 'A');
+		CHECK_INT(pl_field_from_key(key, len), -1);
+	}
+	CHECK_INT(pl_field_from_key("", 0), -1);
+	CHECK_INT(pl_field_from_key("supporter-of-the-year", 21), -1);
+}
+
+/* A field the type does not use, or one not given, reads as empty and 0
+ * even where the decoder read its value (an event is not cleared whole). */
+static void test_fields_not_present(void)
+{
+	msgpack_sbuffer buf;
+	struct pl_event ev;
+	struct pl_rejection rej;
+	memset(&ev, 0x5a, sizeof ev);
+	pack("{" PLEDGE ",\"pledge\":\"p\",\"supporter\":\"s\",\"amount\":5,"
+	     "\"currency\":\"GBP\",\"title\":\"not a pledge's\",\"target\":7}", &buf);
+	CHECK_INT(pl_event_decode(buf.data, buf.size, NULL, 0, &ev, &rej), PL_OK);
+	CHECK(pl_event_has(&ev, PL_F_AMOUNT) && pl_event_int(&ev, PL_F_AMOUNT) == 5);
+	CHECK(!pl_event_has(&ev, PL_F_TITLE) && pl_event_str(&ev, PL_F_TITLE).len == 0);
+	CHECK(!pl_event_has(&ev, PL_F_TARGET) && pl_event_int(&ev, PL_F_TARGET) == 0);
+	CHECK(!pl_event_has(&ev, PL_F_NAME) && pl_event_str(&ev, PL_F_NAME).len == 0);
+	CHECK(!pl_event_has(&ev, PL_F_TEXT) && pl_event_str(&ev, PL_F_TEXT).len == 0);
+	msgpack_sbuffer_destroy(&buf);
+}
+
 /* A supporter's id is found however a message holds it: at either end of
  * a msgpack string (whose header bytes pass for letters), nested deeper
  * than any decoding goes, or escaped in JSON that is no valid JSON. */
@@ -723,5 +764,7 @@ int main(void)
 	test_too_short_details();
 	test_redact();
 	test_names_anywhere();
+	test_field_keys();
+	test_fields_not_present();
 	return check_done();
 }

@@ -2,7 +2,9 @@
  * http_sse.c — Server-Sent Events on /v1/campaigns/{id}/stream.
  *
  * A client gets the campaign's summary (the JSON of GET /v1/campaigns/{id})
- * as soon as it connects, then again each time those bytes change. Each
+ * as soon as it connects, then again each time those bytes change, and a
+ * "comments" event each time its comment feed changes, which the summary
+ * (a count) may not show (http_feed_changes.h). Each
  * worker with streams checks the store every TICK_MS, and at once when
  * http_server_notify() says a batch was committed: when the log position or
  * the projections' generation moved, it re-reads its streams' summaries in
@@ -25,6 +27,7 @@
 #include <event2/http.h>
 
 #include "evlog.h"
+#include "http_feed_changes.h"
 #include "http_internal.h"
 #include "http_query.h"
 #include "http_reply.h"
@@ -45,18 +48,19 @@ struct http_stream {
 	struct http_conn *conn;
 	char id[HTTP_ID_MAX];
 	size_t id_len;
+	uint64_t campaign;   /* feed_campaign_hash() of id */
+	uint64_t seq, generation; /* where its comment feed was last known, and in which projections */
 	char *last; /* the summary last sent */
 };
 
-/* The summary JSON of a campaign, or NULL with *rc set. */
+/* The summary JSON of a campaign (read into c), or NULL with *rc set. */
 static char *render_summary(struct store_txn *t, enum store_slot slot, const char *id,
-			    size_t id_len, int *rc)
+			    size_t id_len, struct proj_campaign *c, int *rc)
 {
-	struct proj_campaign c;
-	*rc = proj_campaign_get(t, slot, (struct pl_str){id, (uint32_t)id_len}, &c);
+	*rc = proj_campaign_get(t, slot, (struct pl_str){id, (uint32_t)id_len}, c);
 	if (*rc)
 		return NULL;
-	json_t *j = view_campaign(&c);
+	json_t *j = view_campaign(c);
 	char *text = j ? json_dumps(j, VIEW_DUMP_FLAGS) : NULL;
 	json_decref(j);
 	if (!text)
@@ -85,6 +89,14 @@ static void stream_send_summary(struct http_stream *s, uint64_t seq, char *json)
 	stream_send(s, "event: summary\nid: %" PRIu64 "\ndata: %s\n\n", seq, json);
 	free(s->last);
 	s->last = json;
+}
+
+/* The campaign's comment feed changed (http_feed_changes.h): its count says
+ * how many it holds now, for a client that checks what it fetched. */
+static void stream_send_comments(struct http_stream *s, uint64_t seq, int64_t comments)
+{
+	stream_send(s, "event: comments\nid: %" PRIu64 "\ndata: {\"comments\":%" PRId64 "}\n\n", seq,
+		    comments);
 }
 
 static bool stream_backlogged(const struct http_stream *s)
@@ -187,7 +199,8 @@ void http_stream_open(struct http_request *r)
 		rc = evlog_last_seq(&t, &seq);
 	if (rc == 0)
 		rc = proj_live(&t, &slot, &gen);
-	char *json = rc ? NULL : render_summary(&t, slot, r->id, r->id_len, &rc);
+	struct proj_campaign c;
+	char *json = rc ? NULL : render_summary(&t, slot, r->id, r->id_len, &c, &rc);
 	store_abort(&t);
 	if (rc == PL_ENOTFOUND) {
 		http_reply_error(r, 404, "no such campaign");
@@ -231,6 +244,9 @@ void http_stream_open(struct http_request *r)
 	http_conn_set_close_cb(conn, stream_closed_cb, s);
 	memcpy(s->id, r->id, r->id_len);
 	s->id_len = r->id_len;
+	s->campaign = feed_campaign_hash(r->id, r->id_len);
+	s->seq = seq;
+	s->generation = gen;
 
 	add_stream_headers(r, &pos);
 	/* HTTP/1.0 has no chunks: a stream's end must be the connection's. An
@@ -309,21 +325,42 @@ void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker)
 		store_abort(&t);
 		return;
 	}
+	/* The log since the stream that knows its feed the least far. */
+	uint64_t oldest = seq;
+	for (struct http_stream *s = w->streams; s; s = s->next)
+		if (s->generation == gen && s->seq < oldest)
+			oldest = s->seq;
+	struct feed_changes feed = {0};
+	/* An entry that does not read (damage, which verify names) hides what
+	 * changed: every feed may have. */
+	if (rc == 0 && feed_changes_read(&feed, &t, oldest, seq))
+		feed.all = true;
 	for (struct http_stream *s = w->streams, *next; rc == 0 && s; s = next) {
 		next = s->next;
 		int src;
-		char *json = render_summary(&t, slot, s->id, s->id_len, &src);
-		if (!json || (s->last && strcmp(json, s->last) == 0)) {
+		struct proj_campaign c;
+		char *json = render_summary(&t, slot, s->id, s->id_len, &c, &src);
+		/* A rebuild swapped in may show another feed: told as changed. */
+		bool feed_moved = json && (s->generation != gen || feed_changed(&feed, s->campaign, s->seq));
+		s->seq = seq;
+		s->generation = gen;
+		if (json && s->last && strcmp(json, s->last) == 0) {
 			free(json);
-			continue;
+			json = NULL;
 		}
+		if (!json && !feed_moved)
+			continue;
 		if (stream_backlogged(s)) {
 			free(json);
 			stream_drop(s);
 			continue;
 		}
-		stream_send_summary(s, seq, json);
+		if (json)
+			stream_send_summary(s, seq, json);
+		if (feed_moved)
+			stream_send_comments(s, seq, c.totals.comments);
 	}
+	feed_changes_deinit(&feed);
 	store_abort(&t);
 	if (rc)
 		log_warn("http: streams: reading the store failed: %s; will retry", pl_strerror(rc));

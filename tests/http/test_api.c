@@ -30,6 +30,7 @@
 #include "fixture.h"
 
 #include "event_codec.h"
+#include "http_feed_changes.h"
 #include "http_internal.h"
 #include "http_query.h"
 #include "http_server.h"
@@ -1673,6 +1674,88 @@ static void test_stream(void)
 	CHECK_INT(stream_count(), 0);
 }
 
+/* Ingests lines and tells the server, as serve's writer does; returns the log position. */
+static uint64_t ingest_told(const char *lines)
+{
+	uint64_t seq = ingest_lines(st, lines);
+	http_server_notify(hs, seq);
+	return seq;
+}
+
+#define FEED_COMMENT(id, comment, supporter)                                                   \
+	"{\"v\":1,\"type\":\"comment.posted\",\"id\":\"" id "\",\"at\":1700000000005,"          \
+	"\"campaign\":\"feed-camp\",\"comment\":\"" comment "\",\"supporter\":\"" supporter "\","  \
+	"\"name\":\"Ada\",\"text\":\"hi\"}\n"
+
+/*
+ * The summary holds the count of comments, not the comments: a comment
+ * removed and another posted in one batch, or a name erased, leave it as it
+ * was, and the stream says "comments" instead. Other events of the
+ * campaign, and comments of another, do not.
+ */
+static void test_stream_comments(void)
+{
+	static char buf[65536];
+	char want[96];
+	open_with_pledge(st, "feed-camp", "Feed", "feed-pl");
+	uint64_t c1 = ingest_lines(st, FEED_COMMENT("feed-c1", "fc1", "s"));
+	int fd = stream_open("feed-camp", buf, sizeof buf);
+	size_t len = strlen(buf), from;
+	stream_wait(fd, buf, sizeof buf, &len, 0, "event: fresh", 3000);
+	CHECK(strstr(buf, "\"comments\":1,") != NULL);
+
+	uint64_t swapped = ingest_told("{\"v\":1,\"type\":\"comment.removed\",\"id\":\"feed-r1\","
+				   "\"at\":1700000000006,\"campaign\":\"feed-camp\",\"comment\":\"fc1\"}\n"
+				   FEED_COMMENT("feed-c2", "fc2", "s"));
+	from = len;
+	snprintf(want, sizeof want, "event: comments\nid: %llu\ndata: {\"comments\":1}\n\n",
+		 (unsigned long long)swapped);
+	stream_wait(fd, buf, sizeof buf, &len, from, want, 3000);
+	CHECK(strstr(buf + from, want) != NULL);
+
+	/* A pledge moves the summary only; another campaign's comment, nothing here. */
+	ingest_told("{\"v\":1,\"type\":\"pledge.created\",\"id\":\"feed-p2\",\"at\":1700000000007,"
+			  "\"campaign\":\"feed-camp\",\"pledge\":\"feed-pl2\",\"supporter\":\"t\","
+			  "\"amount\":5,\"currency\":\"GBP\"}\n");
+	from = len;
+	stream_wait(fd, buf, sizeof buf, &len, from, "\"raised\":705,", 3000);
+	CHECK(strstr(buf + from, "\"raised\":705,") != NULL);
+	uint64_t elsewhere = ingest_told("{\"v\":1,\"type\":\"comment.posted\",\"id\":\"feed-o1\",\"at\":1579000000000,"
+		    "\"campaign\":\"" DEMO "\",\"comment\":\"feed-o1\",\"supporter\":\"sup-0010\","
+		    "\"text\":\"elsewhere\"}\n");
+	stream_wait(fd, buf, sizeof buf, &len, from, ": heartbeat", 2000);
+	CHECK(strstr(buf + from, ": heartbeat") != NULL);
+	CHECK(strstr(buf + from, "event: comments") == NULL);
+
+	/* An erasure may touch any campaign's feed. */
+	uint64_t forgotten = ingest_told("{\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"feed-f1\","
+			  "\"at\":1700000000008,\"supporter\":\"s\"}\n");
+	from = len;
+	snprintf(want, sizeof want, "event: comments\nid: %llu\n", (unsigned long long)forgotten);
+	stream_wait(fd, buf, sizeof buf, &len, from, want, 3000);
+	CHECK(strstr(buf + from, want) != NULL);
+	close(fd);
+
+	/* Read directly: each campaign's latest change, found among others. */
+	uint64_t feed = feed_campaign_hash("feed-camp", 9), demo = feed_campaign_hash(DEMO, strlen(DEMO));
+	uint64_t quiet = feed_campaign_hash("sse-camp", 8);
+	struct feed_changes fc = {0};
+	struct store_txn t;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(feed_changes_read(&fc, &t, c1 - 1, elsewhere), 0);
+	CHECK(!fc.all && fc.everyone_seq == 0);
+	CHECK(feed_changed(&fc, feed, c1 - 1) && feed_changed(&fc, feed, swapped - 1));
+	CHECK(!feed_changed(&fc, feed, swapped));
+	CHECK(feed_changed(&fc, demo, elsewhere - 1) && !feed_changed(&fc, demo, elsewhere));
+	CHECK(!feed_changed(&fc, quiet, 0));
+	CHECK_INT(feed_changes_read(&fc, &t, c1 - 1, forgotten), 0);
+	CHECK(feed_changed(&fc, quiet, forgotten - 1) && !feed_changed(&fc, quiet, forgotten));
+	CHECK_INT(feed_changes_read(&fc, &t, 0, FEED_CHANGES_MAX_ENTRIES + 1), 0);
+	CHECK(fc.all && feed_changed(&fc, quiet, forgotten));
+	store_abort(&t);
+	feed_changes_deinit(&fc);
+}
+
 /*
  * Reads whatever fd has ready, without waiting; returns how many bytes, or
  * -1 at its end. last (a string) keeps the last bytes read, across reads:
@@ -2613,6 +2696,7 @@ int main(int argc, char **argv)
 	test_page();
 	test_list_rows_bound();
 	test_stream();
+	test_stream_comments();
 	test_stream_backlog();
 	test_hostile();
 	test_host();

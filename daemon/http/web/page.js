@@ -1,7 +1,7 @@
 /*
  * page.js — keeps the server-rendered campaign page live: totals and the
- * chart's last point from the stream (/v1/campaigns/{id}/stream), new
- * comments when the count changes, and "Show more" without leaving the
+ * chart's last point from the stream (/v1/campaigns/{id}/stream), the
+ * comments when it says they changed, and "Show more" without leaving the
  * page; a campaign that closes is rendered anew. A dropped stream is
  * opened again, and its first message brings the page up to date. Text
  * from the API is only ever set with textContent, never parsed as HTML.
@@ -173,6 +173,10 @@
 	 * before the page takes it as it is (more posts than a page, say). */
 	var asking = false;
 	var askAgain = null;
+	/* The log position of the event that last asked: a "comments" event
+	 * after a summary of the same position, whose count already asked,
+	 * asks nothing more. */
+	var askedAt = null;
 	var staleTries = 0;
 	var staleTimer = null;
 	function refreshComments(count) {
@@ -294,7 +298,7 @@
 		return true;
 	}
 
-	function update(s, json, resync) {
+	function update(s, json, resync, seq) {
 		var raised = exactInt(json, "raised");
 		var target = exactInt(json, "target");
 		if (reloadOnChange(pageState(s, raised, target))) {
@@ -319,6 +323,7 @@
 		}
 		updateChart(raised);
 		if (resync || asking || s.comments !== shownComments) {
+			askedAt = seq;
 			refreshComments(s.comments);
 		}
 	}
@@ -378,8 +383,16 @@
 		var stream = new EventSource(api("/stream"));
 		stream.addEventListener("summary", function (event) {
 			retryMs = 1000;
-			update(JSON.parse(event.data), event.data, resync);
+			update(JSON.parse(event.data), event.data, resync, event.lastEventId);
 			resync = false;
+		});
+		/* The feed changed where its count may not show it: a comment
+		 * removed and another posted, a name erased. */
+		stream.addEventListener("comments", function (event) {
+			if (event.lastEventId !== askedAt) {
+				askedAt = event.lastEventId;
+				refreshComments(JSON.parse(event.data).comments);
+			}
 		});
 		stream.addEventListener("open", function () {
 			resync = opened;

@@ -415,12 +415,24 @@ static bool page_size_sane(const char *data)
 	return size >= 512 && size <= 65536 && (size & (size - 1)) == 0;
 }
 
+/* Whether path is a regular file or cannot be looked at (then the callers say why). */
+static bool regular_file(const char *path)
+{
+	struct stat sb;
+	return lstat(path, &sb) != 0 || S_ISREG(sb.st_mode);
+}
+
 static int check_data_file(const char *dir, bool create, bool *fresh)
 {
 	char data[4200], lock[4200], marker[4200];
 	snprintf(data, sizeof data, "%s/data.mdb", dir);
 	snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
 	snprintf(marker, sizeof marker, "%s/" BIRTH_MARKER, dir);
+	/* LMDB opens both by name, through a link, and writes lock.mdb for a
+	 * reader too: a link there, made by whoever may write the data dir,
+	 * would have a command run as root write over the file it names. */
+	if (!regular_file(data) || !regular_file(lock))
+		return PL_EFOREIGN;
 	struct stat sb;
 	bool has_data = stat(data, &sb) == 0;
 	if (!has_data && errno == EACCES)

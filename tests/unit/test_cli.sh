@@ -760,6 +760,18 @@ for lock in writer.lock rebuild.lock; do
 	rm "$work/locked/$lock"
 	mv "$work/$lock.kept" "$work/locked/$lock"
 done
+# LMDB's files likewise: LMDB writes lock.mdb for a reader too, and would
+# follow a link there (made by the service's user, run as root) over the
+# file it names.
+for file in lock.mdb data.mdb; do
+	mv "$work/locked/$file" "$work/$file.kept"
+	ln -s "$work/precious" "$work/locked/$file"
+	expect 3 "dump through a linked $file" -- "$PLEDGED" dump --data "$work/locked"
+	contains "$work/err" "data.mdb or lock.mdb is not a regular file" "the refusal says $file is no file"
+	[ "$(cat "$work/precious")" = precious ] && ok || fail "the file $file linked to was written"
+	rm "$work/locked/$file"
+	mv "$work/$file.kept" "$work/locked/$file"
+done
 
 # publish and forget with --data send to the topic serve consumes from its
 # embedded broker, which would make and keep any other topic unread.

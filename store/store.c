@@ -130,10 +130,17 @@ static int parse_format(const MDB_val *v)
 	size_t plen = strlen(FORMAT_PREFIX);
 	if (v->mv_size == strlen(FORMAT_UPGRADING) && memcmp(v->mv_data, FORMAT_UPGRADING, v->mv_size) == 0)
 		return 0;
-	if (v->mv_size != plen + 1 || memcmp(v->mv_data, FORMAT_PREFIX, plen) != 0)
+	/* Any number: a newer pledged's format 10 is newer, not another program's. */
+	if (v->mv_size <= plen || v->mv_size > plen + 6 || memcmp(v->mv_data, FORMAT_PREFIX, plen) != 0)
 		return -1;
-	char d = ((const char *)v->mv_data)[plen];
-	return d >= '1' && d <= '9' ? d - '0' : -1;
+	int format = 0;
+	for (size_t i = plen; i < v->mv_size; i++) {
+		char d = ((const char *)v->mv_data)[i];
+		if (d < '0' || d > '9' || (i == plen && d == '0'))
+			return -1;
+		format = format * 10 + (d - '0');
+	}
+	return format;
 }
 
 static void format_value(int format, char *buf, size_t size)

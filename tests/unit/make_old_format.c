@@ -26,11 +26,15 @@
  *   make_old_format DIR 2   as 3, and format 2 had no history, platform totals,
  *                           backers or campaign orders: those tables (and
  *                           the staging ones) are dropped.
+ *   make_old_format DIR 10  not older: a newer pledged's data dir, as far as
+ *                           this one can tell; only the format's number
+ *                           changes.
  *
  * Each way META["format"] says "pledged/N"; everything else is as that
  * format had it.
  */
 #include <lmdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -216,10 +220,11 @@ int main(int argc, char **argv)
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	if (argc != 3 || (strcmp(argv[2], "2") && strcmp(argv[2], "3") && strcmp(argv[2], "4") &&
-			  strcmp(argv[2], "5") && strcmp(argv[2], "6"))) {
-		fprintf(stderr, "usage: make_old_format DIR 2|3|4|5|6\n");
+			  strcmp(argv[2], "5") && strcmp(argv[2], "6") && strcmp(argv[2], "10"))) {
+		fprintf(stderr, "usage: make_old_format DIR 2|3|4|5|6|10\n");
 		return 2;
 	}
+	bool older = strcmp(argv[2], "10") != 0;
 	int rc = mdb_env_create(&env);
 	if (!rc)
 		rc = mdb_env_set_maxdbs(env, 64);
@@ -239,7 +244,8 @@ int main(int argc, char **argv)
 	}
 	for (const char *slot = "a"; !rc && slot && argv[2][0] == '6'; slot = *slot == 'a' ? "b" : NULL)
 		rc = drop_empty_runs(txn, slot, argv[1]);
-	for (const char *slot = "a"; !rc && slot && argv[2][0] != '6'; slot = *slot == 'a' ? "b" : NULL) {
+	for (const char *slot = "a"; !rc && older && slot && argv[2][0] != '6';
+	     slot = *slot == 'a' ? "b" : NULL) {
 		if (argv[2][0] == '5') {
 			if (!(rc = move_rows(txn, slot, "comments_staged", "restaged", unstage_comment)))
 				rc = move_rows(txn, slot, "restaged", "comments_staged", same_row);

@@ -27,6 +27,7 @@
 # does not finish: for each page of the file, it stops with exit 3 or
 # leaves a data dir verify passes. Another process holding the data dir
 # open, reading or writing (any LMDB tool), is named, not waited for.
+# A data dir of a newer format (10) is refused as such.
 set -u
 PLEDGED=$1 MAKE_V1=$2 MAKE_OLD=$3 DEMO=$4 DAMAGE_PAGE=$5 HOLD_ENV=$6
 work=$(mktemp -d)
@@ -276,6 +277,15 @@ contains "$work/err" "is of format 7 now (0 log entries and 0 rejections rewritt
 expect 0 "verify after the upgrade from format 6" -- "$PLEDGED" verify --data "$work/f6"
 contains "$work/out" "OK: projections match the log" "verify passes after the upgrade from format 6"
 command -v curl >/dev/null && served_as_fresh "$work/f6" 6
+
+# A newer pledged's data dir, of format 10 (two digits): refused as newer,
+# not as damage that a backup should replace.
+"$PLEDGED" import --data "$work/f10" <"$DEMO" >/dev/null 2>&1
+"$MAKE_OLD" "$work/f10" 10 || fail "make_old_format 10"
+for cmd in verify upgrade; do
+	expect 3 "$cmd refuses format 10" -- "$PLEDGED" $cmd --data "$work/f10"
+	contains "$work/err" "written by a newer pledged" "$cmd says format 10 is newer"
+done
 
 # Interrupted (a crash point in its rebuild) and run again.
 make_v1 crashed

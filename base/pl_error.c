@@ -23,7 +23,7 @@ const char *pl_strerror(int err)
 	case PL_ENEWER: return "data dir of a newer format";
 	case PL_ECHECKSUM: return "checksum mismatch";
 	case PL_EACCESS: return "permission denied";
-	case PL_ELOCKGONE: return "lock.mdb missing while another process has the data dir open";
+	case PL_ELOCKGONE: return "lock.mdb missing or damaged while another process has the data dir open";
 	case PL_ENOFILES: return "too many open files";
 	case PL_EROFS: return "read-only file system";
 	}

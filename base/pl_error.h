@@ -26,7 +26,7 @@ enum pl_error {
 	PL_ENEWER = -14,    /* data dir of a newer format than this build */
 	PL_ECHECKSUM = -15, /* a stored record does not match its checksum */
 	PL_EACCESS = -16,   /* the files' permissions do not allow it */
-	PL_ELOCKGONE = -17, /* lock.mdb missing while others have the data dir open */
+	PL_ELOCKGONE = -17, /* lock.mdb missing or damaged while others have the data dir open */
 	PL_ENOFILES = -18,  /* the process's (or system's) limit of open files */
 	PL_EROFS = -19,     /* a file system mounted read-only */
 };

@@ -37,6 +37,9 @@ enum {
 	LMDB_META_FREE_AT = LMDB_PAGE_HEADER + 24,
 	LMDB_META_MAIN_AT = LMDB_META_FREE_AT + LMDB_DB_RECORD,
 	LMDB_META_TXNID_AT = LMDB_META_MAIN_AT + LMDB_DB_RECORD + 8,
+	/* lock.mdb's header (MDB_txninfo, with the first reader's slot): a
+	 * shorter file is one LMDB would map and read past. */
+	LMDB_LOCK_HEADER = 192,
 };
 
 /* The overflow pages a value of size bytes takes, at least. */

@@ -289,6 +289,35 @@ static int room_for_lock_file(const char *dir)
 }
 
 /*
+ * LMDB makes lock.mdb afresh only when no other process has it open; else
+ * it takes it as it is: cut short, it counts readers past its end and
+ * faults. Such a file, or one LMDB refuses (overwritten), while another
+ * process has it open, is refused as a lock file gone, not taken for a
+ * damaged data.mdb: stopping the processes mends it, a restore is not
+ * needed. Called before LMDB opens it (mdb_rc 0), or after LMDB refused
+ * it with mdb_rc; returns PL_ELOCKGONE or PL_OK.
+ */
+static int lock_file_refused(const char *dir, int mdb_rc)
+{
+	char path[4200];
+	struct stat sb;
+	long pid;
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	if (stat(path, &sb) != 0 || (mdb_rc == 0 && sb.st_size >= LMDB_LOCK_HEADER) ||
+	    store_dir_in_use(dir, &pid) != 1)
+		return PL_OK;
+	if (mdb_rc == 0)
+		return PL_ELOCKGONE;
+	/* data.mdb read without lock.mdb: whether it is the one LMDB refused. */
+	MDB_env *env;
+	if (mdb_env_create(&env))
+		return PL_OK;
+	int rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0);
+	mdb_env_close(env);
+	return rc == 0 ? PL_ELOCKGONE : PL_OK;
+}
+
+/*
  * Creates and opens the LMDB environment of dir with extra_flags added.
  * On failure st->env stays set and must be closed (LMDB's rule).
  */
@@ -307,10 +336,15 @@ static int open_env(struct store *st, const char *dir, const struct store_option
 	 * the resize lock shared, and a grow waiting in between would deadlock. */
 	unsigned flags = MDB_NOTLS | extra_flags | (opt->no_sync ? MDB_NOSYNC : 0) |
 			 (opt->read_only ? MDB_RDONLY : 0);
-	if (!(extra_flags & MDB_NOLOCK) && (rc = room_for_lock_file(dir)))
+	if (!(extra_flags & MDB_NOLOCK) &&
+	    ((rc = room_for_lock_file(dir)) || (rc = lock_file_refused(dir, 0))))
 		return rc;
 	mdb_env_set_assert(st->env, lmdb_assert_cb);
-	return store_error(mdb_env_open(st->env, dir, flags, 0640));
+	rc = mdb_env_open(st->env, dir, flags, 0640);
+	if ((rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) && !(extra_flags & MDB_NOLOCK) &&
+	    lock_file_refused(dir, rc))
+		return PL_ELOCKGONE;
+	return store_error(rc);
 }
 
 /*

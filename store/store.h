@@ -138,7 +138,8 @@ struct store;
  * a dir that held a store), PL_EBUSY (compact holds the directory's lock:
  * store_lock_dir()), PL_ELOCKGONE (lock.mdb is missing while another
  * process holds the directory's lock: found after waiting up to 2 s for it
- * to appear), PL_EIO.
+ * to appear; or cut short or refused by LMDB while another process has it
+ * open), PL_EIO.
  */
 int store_open(struct store **out, const char *dir, const struct store_options *opt);
 

@@ -47,10 +47,12 @@ static int open_failed(const char *cmd, const char *dir, enum cli_access access,
 			 "finished";
 		break;
 	case PL_ELOCKGONE:
-		advice = "LMDB's lock file was removed under that process, or it reads without one "
-			 "(no write permission), and a second lock file would let two processes "
-			 "write at once and damage the data dir: stop the pledged processes using it "
-			 "(serve, import, replay), then run this again; never remove lock.mdb by hand";
+		advice = "LMDB's lock file was removed, cut short or overwritten under that process, "
+			 "or it reads without one (no write permission), and a second or damaged lock "
+			 "file would let two processes write at once and damage the data dir: stop the "
+			 "pledged processes using it (serve, import, replay), then run this again (the "
+			 "first alone makes lock.mdb afresh; data.mdb is not at fault); never remove "
+			 "lock.mdb by hand";
 		break;
 	case PL_ENOFILES:
 		advice = "raise the limit of open files (ulimit -n; LimitNOFILE= under systemd)";

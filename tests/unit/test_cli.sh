@@ -773,6 +773,29 @@ for file in lock.mdb data.mdb; do
 	mv "$work/$file.kept" "$work/locked/$file"
 done
 
+# lock.mdb cut short, then overwritten, while another process has it open
+# (a serve --read-only): LMDB takes it as it is, and counted readers past
+# its end (a segfault, at times) or refused it as a damaged data file
+# (restore a backup, said the advice). It is a lock file, made afresh once
+# those processes are gone.
+cp -a "$work/locked" "$work/cutlock"
+"$PLEDGED" serve --read-only --data "$work/cutlock" --listen 127.0.0.1:0 \
+	--admin-listen 127.0.0.1:0 2>"$work/cutlock-serve.log" &
+cut_serve=$!
+[ -n "$(serve_port "$work/cutlock-serve.log")" ] && ok || fail "serve --read-only on a copy starts"
+truncate -s 100 "$work/cutlock/lock.mdb"
+for _ in 1 2 3; do
+	expect 3 "dump beside a serve whose lock.mdb was cut short" -- "$PLEDGED" dump --data "$work/cutlock"
+	contains "$work/err" "lock.mdb missing or damaged while another process" "dump says lock.mdb is cut short"
+done
+truncate -s 0 "$work/cutlock/lock.mdb"
+truncate -s 32896 "$work/cutlock/lock.mdb"
+expect 3 "verify beside a serve whose lock.mdb was overwritten" -- "$PLEDGED" verify --data "$work/cutlock"
+contains "$work/err" "data.mdb is not at fault" "verify does not call the data file damaged"
+kill "$cut_serve"
+wait "$cut_serve"
+expect 0 "dump once nothing else has the data dir open" -- "$PLEDGED" dump --data "$work/cutlock" --limit 1
+
 # publish and forget with --data send to the topic serve consumes from its
 # embedded broker, which would make and keep any other topic unread.
 mkdir "$work/other"

@@ -469,11 +469,16 @@ static int check_data_file(const char *dir, bool create, bool *fresh)
 	snprintf(data, sizeof data, "%s/data.mdb", dir);
 	snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
 	snprintf(marker, sizeof marker, "%s/" BIRTH_MARKER, dir);
-	/* LMDB opens both by name, through a link, and writes lock.mdb for a
-	 * reader too: a link there, made by whoever may write the data dir,
-	 * would have a command run as root write over the file it names. */
-	if (!regular_file(data) || !regular_file(lock))
-		return PL_EFOREIGN;
+	/* LMDB opens its files by name, through a link, and writes lock.mdb
+	 * for a reader too; a marker is made through one: a link there, made
+	 * by whoever may write the data dir, would have a command run as root
+	 * write over (or make) the file it names. */
+	for (size_t i = 0; i < STORE_DIR_FILE_COUNT; i++) {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/%s", dir, store_dir_files[i]);
+		if (!regular_file(path))
+			return PL_EFOREIGN;
+	}
 	struct stat sb;
 	bool has_data = stat(data, &sb) == 0;
 	if (!has_data && errno == EACCES)

@@ -131,8 +131,8 @@ struct store;
 /*
  * Opens (or with opt->create, creates) the data directory dir.
  * Errors: PL_ENOTFOUND (no data dir and not create), PL_EFOREIGN (not a
- * pledged data dir, or its data.mdb or lock.mdb is not a regular file: a
- * link, a directory), PL_EUPGRADE (an older format: `pledged upgrade`),
+ * pledged data dir, or one of its store_dir_files is not a regular file:
+ * a link, a directory), PL_EUPGRADE (an older format: `pledged upgrade`),
  * PL_ENEWER (a newer format), PL_ECORRUPT (an LMDB file that is damaged or
  * shorter than its own metadata says, or one that lost pledged's layout in
  * a dir that held a store), PL_EBUSY (compact holds the directory's lock:

@@ -26,9 +26,10 @@ static int open_failed(const char *cmd, const char *dir, enum cli_access access,
 		advice = "no pledged data here; check --data, or run 'pledged serve' to create it";
 		break;
 	case PL_EFOREIGN:
-		advice = "it is not a directory, holds something other than pledged data, or its "
-			 "data.mdb or lock.mdb is not a regular file (a symbolic link, a directory: "
-			 "never opened through one); refusing to touch it";
+		advice = "it is not a directory, holds something other than pledged data, or one "
+			 "of its files (data.mdb, lock.mdb, pledged.dir, creating) is not a regular "
+			 "file (a symbolic link, a directory: never opened through one); refusing to "
+			 "touch it";
 		break;
 	case PL_ECORRUPT:
 		advice = "the LMDB file is damaged, empty, missing beside its lock.mdb or "

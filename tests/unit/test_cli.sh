@@ -760,18 +760,29 @@ for lock in writer.lock rebuild.lock; do
 	rm "$work/locked/$lock"
 	mv "$work/$lock.kept" "$work/locked/$lock"
 done
-# LMDB's files likewise: LMDB writes lock.mdb for a reader too, and would
-# follow a link there (made by the service's user, run as root) over the
-# file it names.
+# The store's files likewise: LMDB writes lock.mdb for a reader too, and
+# would follow a link there (made by the service's user, run as root) over
+# the file it names; a marker missing is made, through a link to nothing.
 for file in lock.mdb data.mdb; do
 	mv "$work/locked/$file" "$work/$file.kept"
 	ln -s "$work/precious" "$work/locked/$file"
 	expect 3 "dump through a linked $file" -- "$PLEDGED" dump --data "$work/locked"
-	contains "$work/err" "data.mdb or lock.mdb is not a regular file" "the refusal says $file is no file"
+	contains "$work/err" "creating) is not a regular file" "the refusal says $file is no file"
 	[ "$(cat "$work/precious")" = precious ] && ok || fail "the file $file linked to was written"
 	rm "$work/locked/$file"
 	mv "$work/$file.kept" "$work/locked/$file"
 done
+mv "$work/locked/pledged.dir" "$work/pledged.dir.kept"
+ln -s "$work/made-by-link" "$work/locked/pledged.dir"
+expect 3 "import through a linked pledged.dir" -- "$PLEDGED" import --data "$work/locked" </dev/null
+contains "$work/err" "creating) is not a regular file" "the refusal says pledged.dir is no file"
+[ ! -e "$work/made-by-link" ] && ok || fail "a file was made where pledged.dir linked to"
+rm "$work/locked/pledged.dir"
+mv "$work/pledged.dir.kept" "$work/locked/pledged.dir"
+mkdir "$work/born"
+ln -s "$work/made-by-link" "$work/born/creating"
+expect 3 "import into a new data dir through a linked marker" -- "$PLEDGED" import --data "$work/born" </dev/null
+[ ! -e "$work/made-by-link" ] && ok || fail "a file was made where creating linked to"
 
 # lock.mdb cut short, then overwritten, while another process has it open
 # (a serve --read-only): LMDB takes it as it is, and counted readers past

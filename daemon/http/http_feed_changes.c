@@ -2,6 +2,7 @@
 #include "http_feed_changes.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <xxhash.h>
 
 #include "event_decode.h"
@@ -18,12 +19,31 @@ struct reading {
 	uint64_t to;
 };
 
+/* The types that change a feed. */
+static const enum pl_event_type feed_types[] = {PL_EV_COMMENT_POSTED, PL_EV_COMMENT_REMOVED,
+						PL_EV_SUPPORTER_FORGOTTEN};
+
+/* Whether raw holds the name of a type that changes a feed: an entry of
+ * such a type does (its "type" value), and most entries, pledges, do not,
+ * so only those that do are decoded. */
+static bool may_change_feeds(const void *raw, size_t len)
+{
+	for (size_t i = 0; i < sizeof feed_types / sizeof *feed_types; i++) {
+		const struct pl_type_def *def = &pl_type_defs[feed_types[i]];
+		if (memmem(raw, len, def->name, def->name_len))
+			return true;
+	}
+	return false;
+}
+
 static int note_entry(const struct evlog_entry *e, void *arg)
 {
 	struct reading *rd = arg;
 	struct feed_changes *fc = rd->fc;
 	if (e->seq > rd->to)
 		return 1;
+	if (!may_change_feeds(e->raw, e->raw_len))
+		return 0;
 	struct pl_event ev;
 	struct pl_rejection rej;
 	/* Every entry was valid when logged; one that no longer decodes (an

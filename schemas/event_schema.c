@@ -71,7 +71,7 @@ int pl_type_from_name(const char *name, size_t len)
 /*
  * Every key of every message is looked up: by a hash of its length and
  * first two bytes into a table of the fields' keys, built once, then one
- * comparison (no scan of every field, no memcmp call).
+ * comparison (no scan of every field).
  */
 #define FIELD_KEY_ROOM 16
 #define FIELD_SLOTS 64 /* a power of two well above PL_FIELD_COUNT */
@@ -107,9 +107,10 @@ int pl_field_from_key(const char *key, size_t len)
 		return -1;
 	pthread_once(&field_slots_once, fill_field_slots);
 	for (unsigned h = key_hash(key, len); field_slots[h] >= 0; h = (h + 1) % FIELD_SLOTS) {
-		const char *k = field_keys[field_slots[h]];
-		if (k[len] == '\0' && memcmp(k, key, len) == 0)
-			return field_slots[h];
+		/* Lengths, not a NUL after the key: "owner\0\0" is no field's key. */
+		int f = field_slots[h];
+		if (pl_field_defs[f].key_len == len && memcmp(field_keys[f], key, len) == 0)
+			return f;
 	}
 	return -1;
 }

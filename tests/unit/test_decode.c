@@ -521,8 +521,9 @@ static void pack(const char *json, msgpack_sbuffer *buf)
 	pack_case(&c, buf);
 }
 
-/* Each field's key finds it; a key one byte short, one byte long or of
- * another case finds no field, unless it is that field's own key. */
+/* Each field's key finds it; a key one byte short, one byte long (a NUL
+ * or more after it too: "owner\0\0" was found as owner) or of another case
+ * finds no field, unless it is that field's own key. */
 static void test_field_keys(void)
 {
 	char key[32];
@@ -530,6 +531,10 @@ static void test_field_keys(void)
 		const char *k = pl_field_defs[f].key;
 		size_t len = pl_field_defs[f].key_len;
 		CHECK_INT(pl_field_from_key(k, len), f);
+		memset(key, 0, sizeof key);
+		memcpy(key, k, len);
+		for (size_t n = len + 1; n < sizeof key; n++)
+			CHECK_INT(pl_field_from_key(key, n), -1);
 		int shorter = pl_field_from_key(k, len - 1);
 		CHECK(shorter < 0 || (pl_field_defs[shorter].key_len == len - 1 &&
 				      memcmp(pl_field_defs[shorter].key, k, len - 1) == 0));

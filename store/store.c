@@ -378,9 +378,11 @@ static int make_marker(const char *dir, const char *name, bool no_sync)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	/* Never through a link, made after check_data_file() looked (while
+	 * LMDB opened, say): it would make the file it names. */
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0)
-		return pl_from_errno(errno);
+		return errno == ELOOP ? PL_EFOREIGN : pl_from_errno(errno);
 	close(fd);
 	return no_sync ? PL_OK : sync_path(dir);
 }

@@ -778,6 +778,15 @@ expect 3 "import through a linked pledged.dir" -- "$PLEDGED" import --data "$wor
 contains "$work/err" "creating) is not a regular file" "the refusal says pledged.dir is no file"
 [ ! -e "$work/made-by-link" ] && ok || fail "a file was made where pledged.dir linked to"
 rm "$work/locked/pledged.dir"
+# Nor one made after those checks (by the time LMDB opens): the missing
+# marker is made after the open, never through a link.
+expect 3 "import with pledged.dir linked after the checks" -- env \
+	BEFORE_OPEN="ln -s '$work/made-by-link' '$work/locked/pledged.dir'" \
+	LD_PRELOAD="$BEFORE_COPY" ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+	"$PLEDGED" import --data "$work/locked" </dev/null
+contains "$work/err" "creating) is not a regular file" "the refusal says pledged.dir is no file"
+[ ! -e "$work/made-by-link" ] && ok || fail "a file was made where pledged.dir linked to after the checks"
+rm "$work/locked/pledged.dir"
 mv "$work/pledged.dir.kept" "$work/locked/pledged.dir"
 mkdir "$work/born"
 ln -s "$work/made-by-link" "$work/born/creating"

@@ -88,6 +88,8 @@ int feed_changes_read(struct feed_changes *fc, struct store_txn *t, uint64_t fro
 	int rc = evlog_each(t, from + 1, note_entry, &rd, NULL);
 	if (rc < 0)
 		return rc;
+	if (!fc->count) /* no changes, and no array for qsort */
+		return 0;
 	/* Sorted, each campaign's latest kept: looked up by bisection. */
 	qsort(fc->changes, fc->count, sizeof *fc->changes, by_campaign_then_seq);
 	size_t kept = 0;

@@ -1714,7 +1714,7 @@ static void test_stream_comments(void)
 	CHECK(strstr(buf + from, want) != NULL);
 
 	/* A pledge moves the summary only; another campaign's comment, nothing here. */
-	ingest_told("{\"v\":1,\"type\":\"pledge.created\",\"id\":\"feed-p2\",\"at\":1700000000007,"
+	uint64_t pledge = ingest_told("{\"v\":1,\"type\":\"pledge.created\",\"id\":\"feed-p2\",\"at\":1700000000007,"
 			  "\"campaign\":\"feed-camp\",\"pledge\":\"feed-pl2\",\"supporter\":\"t\","
 			  "\"amount\":5,\"currency\":\"GBP\"}\n");
 	from = len;
@@ -1742,6 +1742,8 @@ static void test_stream_comments(void)
 	struct feed_changes fc = {0};
 	struct store_txn t;
 	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(feed_changes_read(&fc, &t, pledge - 1, pledge), 0); /* none: nothing to sort */
+	CHECK(!fc.all && fc.count == 0 && !feed_changed(&fc, feed, 0));
 	CHECK_INT(feed_changes_read(&fc, &t, c1 - 1, elsewhere), 0);
 	CHECK(!fc.all && fc.everyone_seq == 0);
 	CHECK(feed_changed(&fc, feed, c1 - 1) && feed_changed(&fc, feed, swapped - 1));

@@ -222,6 +222,33 @@ try {
 	}, 10000), `a comment posted as another is removed reaches the page (${(await feedIds(page)).slice(0, 3)})`);
 	check((await page.textContent("#comment-count")).trim() === swapCount, "the count stays");
 
+	// The same between the page's rendering and its stream's opening (the
+	// stream held back): its first summary, from a later log position,
+	// brings the feed, though the count is the one the page shows.
+	const held = await browser.newPage();
+	let releaseStream;
+	const streamHeld = new Promise((resolve) => (releaseStream = resolve));
+	await held.route((url) => url.pathname.endsWith("/stream"), async (route) => {
+		await streamHeld;
+		await route.continue();
+	});
+	await held.goto(`${base}/c/${CAMPAIGN}`);
+	publish(dir, [
+		event(152, { type: "comment.removed", at: 1579900000022, comment: "c-09" }),
+		event(153, { type: "comment.posted", at: 1579799999998, comment: "swap-2",
+			supporter: "sup-0002", name: "Swapper", text: "Posted before the stream opened" }),
+	].join("\n") + "\n");
+	check(await until("the second swap applied", async () => {
+		const c = await (await fetch(`${base}/v1/campaigns/${CAMPAIGN}/comments?limit=20`)).json();
+		return c.comments.some((x) => x.id === "swap-2");
+	}, 10000), "the second swap is applied");
+	releaseStream();
+	check(await until("the held page's swap", async () => {
+		const ids = await feedIds(held);
+		return ids.includes("swap-2") && !ids.includes("c-09");
+	}, 10000), `a swap before the stream opened reaches the page (${(await feedIds(held)).slice(0, 4)})`);
+	await held.close();
+
 	// A removal while every comment is shown, of the oldest: whatever the
 	// feed keeps, "Show more" brings back every other comment, in order.
 	const newest = async (n) => (await (await fetch(`${base}/v1/campaigns/${CAMPAIGN}/comments?limit=${n}`)).json())

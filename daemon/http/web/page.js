@@ -367,6 +367,10 @@
 	 * refreshes the comments whatever it says. */
 	var opened = false;
 	var resync = false;
+	/* The log position the page was rendered at: a first summary from a
+	 * later one may follow a comment removed and another posted before the
+	 * stream opened, which its count does not show: it refreshes them. */
+	var renderedSeq = main.getAttribute("data-seq");
 	/* In a consumer group a rebalance may give the campaign to another
 	 * instance, which this one names with a 307. A stream may not follow it
 	 * (another origin: the page's connect-src, and CORS), so it would retry
@@ -383,8 +387,10 @@
 		var stream = new EventSource(api("/stream"));
 		stream.addEventListener("summary", function (event) {
 			retryMs = 1000;
-			update(JSON.parse(event.data), event.data, resync, event.lastEventId);
+			var moved = renderedSeq !== null && event.lastEventId !== renderedSeq;
+			update(JSON.parse(event.data), event.data, resync || moved, event.lastEventId);
 			resync = false;
+			renderedSeq = null;
 		});
 		/* The feed changed where its count may not show it: a comment
 		 * removed and another posted, a name erased. */

@@ -5,7 +5,8 @@
 #  - docs/events.md is exactly what the schema tables generate (a field,
 #    limit or reason added in code and not in the doc fails here);
 #  - every repository path that README.md and docs/*.md name exists, and
-#    the README's layout table names every source file of the layers;
+#    the README's layout table names every source file of the layers, and
+#    nothing that is not there;
 #  - no file names a document the repository does not contain.
 set -u
 generated=$1
@@ -79,6 +80,16 @@ while read -r f; do
 	[ "$covered" = 1 ] || unnamed="$unnamed $f"
 done <"$work/sources"
 if [ -z "$unnamed" ]; then ok; else fail "README.md's layout table leaves out:$unnamed"; fi
+# ...and names nothing that is not there (a pattern, "cmd_*.c", something).
+gone=
+while read -r named; do
+	found=0
+	for hit in "$src"/$named; do
+		[ -e "$hit" ] && found=1 && break
+	done
+	[ "$found" = 1 ] || gone="$gone $named"
+done <"$work/named"
+if [ -z "$gone" ]; then ok; else fail "README.md's layout table names what is not there:$gone"; fi
 
 # The team's contract lives outside the repository: nothing may send readers there.
 (cd "$src" && git ls-files 2>/dev/null || find . -type f) | grep -v '^tests/http/node_modules/' >"$work/files"

@@ -2,6 +2,7 @@
 #include "embedded_broker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -33,7 +34,14 @@ static int write_file(const char *data_dir, const char *name, const char *line, 
 	char tmp[1200];
 	snprintf(path, path_size, "%s/%s", data_dir, name);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
+	/* Made anew, not opened through what was there: a link left at tmp
+	 * by whoever may write the data dir would have serve, run as root,
+	 * write the file it names. */
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (fd >= 0 && !f)
+		close(fd);
 	bool written = f && fprintf(f, "%s\n", line) >= 0;
 	if (f && fclose(f) != 0)
 		written = false;

@@ -818,11 +818,15 @@ expect 0 "dump once nothing else has the data dir open" -- "$PLEDGED" dump --dat
 
 # publish and forget with --data send to the topic serve consumes from its
 # embedded broker, which would make and keep any other topic unread.
+# A link left where serve writes its broker's address first is not followed.
 mkdir "$work/other"
+ln -s "$work/broker-linked" "$work/other/broker.address.tmp"
 "$PLEDGED" serve --data "$work/other" --topic other --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
 	2>"$work/other-serve.log" &
 other_serve=$!
 for _ in $(seq 100); do [ -s "$work/other/broker.address" ] && break; sleep 0.1; done
+[ ! -e "$work/broker-linked" ] && [ ! -L "$work/other/broker.address" ] && ok ||
+	fail "serve wrote its broker's address through a link left at broker.address.tmp"
 contains "$work/other/broker.topic" "other" "serve writes the topic of its embedded broker"
 head -n 3 "$DEMO" >"$work/three.jsonl"
 expect 0 "publish --data to serve's topic" -- "$PLEDGED" publish --data "$work/other" <"$work/three.jsonl"

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "array.h"
 #include "event_decode.h"
 #include "evlog.h"
 #include "pl_error.h"
@@ -46,8 +47,9 @@ static int note_entry(const struct evlog_entry *e, void *arg)
 		return 0;
 	struct pl_event ev;
 	struct pl_rejection rej;
-	/* Every entry was valid when logged; one that no longer decodes (an
-	 * erased payload) changed nothing when it was. */
+	/* Every entry was valid when logged; one that no longer decodes was
+	 * erased, by a supporter.forgotten this stretch holds too (it is in
+	 * the same snapshot, and after the entry): every feed is told. */
 	if (pl_event_decode(e->raw, e->raw_len, NULL, 0, &ev, &rej))
 		return 0;
 	if (ev.type == PL_EV_SUPPORTER_FORGOTTEN) {
@@ -56,14 +58,8 @@ static int note_entry(const struct evlog_entry *e, void *arg)
 	}
 	if (ev.type != PL_EV_COMMENT_POSTED && ev.type != PL_EV_COMMENT_REMOVED)
 		return 0;
-	if (fc->count == fc->cap) {
-		size_t cap = fc->cap ? 2 * fc->cap : 64;
-		struct feed_change *grown = realloc(fc->changes, cap * sizeof *grown);
-		if (!grown)
-			return PL_ENOMEM;
-		fc->changes = grown;
-		fc->cap = cap;
-	}
+	if (!array_reserve((void **)&fc->changes, &fc->cap, fc->count + 1, sizeof *fc->changes))
+		return PL_ENOMEM;
 	struct pl_str c = pl_event_str(&ev, PL_F_CAMPAIGN);
 	fc->changes[fc->count++] = (struct feed_change){feed_campaign_hash(c.ptr, c.len), e->seq};
 	return 0;

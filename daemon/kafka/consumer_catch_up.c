@@ -65,7 +65,11 @@ static rd_kafka_resp_err_t learn(struct consumer *c, const rd_kafka_topic_partit
 		 * incarnation's: reaching the end is all there is to catch up. */
 		if (learned && !ends->elems[i].err && target > ends->elems[i].offset)
 			target = ends->elems[i].offset;
-		bool behind = learned && from >= 0 && from < target;
+		/* From "the beginning" (where the partition starts was not
+		 * learned, note_starts): nothing is read yet, so any offset the
+		 * group has is ahead. Taken for caught up, an empty data dir
+		 * would answer, and commit offsets below the group's. */
+		bool behind = learned && (from >= 0 ? from < target : target > 0);
 		mark(c, p->topic, p->partition, behind ? target : -1);
 		/* Not learned: its commits could lower the group's offset below
 		 * the last holder's, so none is made until it is. */
@@ -90,7 +94,7 @@ static rd_kafka_resp_err_t learn(struct consumer *c, const rd_kafka_topic_partit
 			log_info("%s [%" PRId32 "]: this data dir has read up to offset %" PRId64
 				 " and the consumer group up to %" PRId64 "; its campaigns answer 503 "
 				 "catching_up until this instance has caught up",
-				 p->topic, p->partition, from, target);
+				 p->topic, p->partition, from >= 0 ? from : 0, target);
 	}
 	rd_kafka_topic_partition_list_destroy(committed);
 	rd_kafka_topic_partition_list_destroy(ends);

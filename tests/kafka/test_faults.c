@@ -410,6 +410,54 @@ static void test_unknown_group_offsets(void)
 	kt_env_stop(&e);
 }
 
+/* Whether the consumer told HTTP an assignment (ownership_set). */
+static bool assignment_recorded(void *arg)
+{
+	return ownership_group_generation(&((struct metrics *)arg)->owner) >= 0;
+}
+
+/*
+ * A new instance whose partitions' start the brokers do not say (their
+ * ListOffsets refused once) reads them "from the beginning", an offset
+ * below any: it is behind the group's offset all the same, and its
+ * campaigns wait (catching_up) until it has read that far, rather than
+ * be answered from an empty data dir as another instance had shown them;
+ * nor is anything of them committed meanwhile, which would lower the
+ * group's offsets.
+ */
+static void test_unknown_starts(void)
+{
+	struct kt_env e;
+	int64_t ends[PARTITIONS] = {0}, committed[PARTITIONS];
+	struct feed f[PARTITIONS];
+	struct kt_runner r;
+	kt_env_start(&e, 1, PARTITIONS, "unknown-starts");
+	e.opt.partitioner = partitioner_named(PARTITIONER_DEFAULT); /* catch-up marks */
+	feeds_init(f, "us", 20, ends);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(e.producer, &f[i], f[i].count);
+	commit_for_group(e.cluster.bootstraps, "unknown-starts", PARTITIONS, ends);
+	rd_kafka_mock_push_request_errors(e.cluster.mc, 2 /* ListOffsets */, 1,
+					  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	/* Nothing is read for a while: the marks can be seen before it catches up. */
+	CHECK_INT(rd_kafka_mock_broker_push_request_error_rtts(e.cluster.mc, 1, 1 /* Fetch */, 1,
+							       RD_KAFKA_RESP_ERR_NO_ERROR, 3000),
+		  0);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	CHECK(kt_wait(assignment_recorded, &e.m, 30000));
+	CHECK_INT(ownership_catching_up(&e.m.owner), PARTITIONS);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK_INT(ownership_catching_up(&e.m.owner), 0);
+	CHECK_INT(kt_runner_stop(&r), 0);
+	group_offsets(e.cluster.bootstraps, "unknown-starts", PARTITIONS, committed);
+	for (int i = 0; i < PARTITIONS; i++) {
+		CHECK_INT(committed[i], ends[i]);
+		CHECK(kt_check_campaign(e.st, &f[i].expect));
+		kt_events_free(f[i].evs, f[i].count);
+	}
+	kt_env_stop(&e);
+}
+
 /* Big-endian n-byte integer v at *p, which it moves on. */
 static void put_be(unsigned char **p, uint64_t v, int n)
 {
@@ -931,6 +979,7 @@ int main(int argc, char **argv)
 		{"slow-commits", test_slow_commits},
 		{"refused-commits", test_refused_commits},
 		{"unknown-offsets", test_unknown_group_offsets},
+		{"unknown-starts", test_unknown_starts},
 		{"control-records", test_control_records},
 	};
 	const char *only = argc > 1 ? argv[1] : "";

@@ -276,10 +276,11 @@ bool ownership_view_describe(const struct ownership_view *v, char *out, size_t s
 		int w = snprintf(out + n, n < size ? size - n : 0, "%s%d", owned++ ? "," : "", p);
 		n += w > 0 ? (size_t)w : 0;
 	}
-	if (n < size)
-		snprintf(out + n, size - n, "%s of %d", owned ? "" : "none", v->count);
+	int w = n < size ? snprintf(out + n, size - n, "%s of %d", owned ? "" : "none", v->count) : 0;
+	n += w > 0 ? (size_t)w : 0;
+	/* Too many to list, or to say of how many after them: counted. */
 	if (size && n >= size)
-		snprintf(out, size, "%zu of %d", owned, v->count); /* too many to list */
+		snprintf(out, size, "%zu of %d", owned, v->count);
 	return true;
 }
 

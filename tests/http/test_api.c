@@ -698,6 +698,40 @@ static void test_ownership_one_view(void)
 	ownership_enforce(&m.owner, NULL);
 }
 
+/*
+ * X-Pledged-Partitions of a list that fits the header's 256 bytes but its
+ * " of N" does not: the count of what is held and of the topic, whole, not
+ * the list with the topic's size cut short (" of 3" for 300).
+ */
+static void test_ownership_describe_bound(void)
+{
+	struct ownership o;
+	struct ownership_view v;
+	int32_t held[63];
+	char out[256], listed[256] = "";
+	ownership_init(&o);
+	ownership_enforce(&o, by_length);
+	/* 100..162: 251 bytes listed, 258 with " of 300". */
+	for (int32_t i = 0; i < 63; i++) {
+		held[i] = 100 + i;
+		snprintf(listed + strlen(listed), sizeof listed - strlen(listed), "%s%d", i ? "," : "",
+			 held[i]);
+	}
+	CHECK_INT((int)strlen(listed), 251);
+	ownership_set(&o, 300, held, 63, 1);
+	ownership_view(&o, &v);
+	CHECK(ownership_view_describe(&v, out, sizeof out));
+	CHECK_STR(out, "63 of 300");
+	/* One fewer fits whole. */
+	ownership_set(&o, 300, held, 62, 2);
+	ownership_view(&o, &v);
+	CHECK(ownership_view_describe(&v, out, sizeof out));
+	listed[247] = '\0';
+	CHECK(strncmp(out, listed, 247) == 0);
+	CHECK_STR(out + 247, " of 300");
+	ownership_deinit(&o);
+}
+
 /* The freeze tests' timing: a session of 400 ms, beats every 50 ms. */
 enum { SESSION_MS = 400, FROZEN_US = 600000, BEAT_US = 50000 };
 
@@ -2683,6 +2717,7 @@ int main(int argc, char **argv)
 	test_conditional();
 	test_ownership();
 	test_ownership_one_view();
+	test_ownership_describe_bound();
 	test_stream_ownership();
 	test_stream_at_stop();
 	test_cluster_heard();

@@ -32,16 +32,15 @@ struct members {
 
 static void announce(struct members *mb)
 {
-	int32_t held[OWNERSHIP_MAX_PARTITIONS], count;
+	int32_t held[OWNERSHIP_MAX_PARTITIONS], count, generation;
 	size_t n;
-	ownership_held(&mb->m->owner, held, OWNERSHIP_MAX_PARTITIONS, &n, &count);
+	ownership_held(&mb->m->owner, held, OWNERSHIP_MAX_PARTITIONS, &n, &count, &generation);
 	json_t *parts = json_array();
 	for (size_t i = 0; parts && i < n; i++)
 		json_array_append_new(parts, json_integer(held[i]));
 	json_t *j = parts ? json_pack("{s:s,s:s,s:s,s:i,s:o,s:i,s:I}", "id", mb->id, "url", mb->url,
 				      "group", mb->group, "count", (int)count, "partitions", parts,
-				      "generation",
-				      (int)ownership_group_generation(&mb->m->owner), "at",
+				      "generation", (int)generation, "at",
 				      (json_int_t)clock_wall_ms())
 			  : NULL;
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;

@@ -343,14 +343,16 @@ size_t ownership_catching_up(struct ownership *o)
 }
 
 bool ownership_held(struct ownership *o, int32_t *partitions, size_t max, size_t *n,
-		    int32_t *count)
+		    int32_t *count, int32_t *group_generation)
 {
 	*n = 0;
 	*count = 0;
+	*group_generation = -1;
 	if (!atomic_load(&o->enforced))
 		return false;
 	pthread_mutex_lock(&o->lock);
 	*count = o->count;
+	*group_generation = o->group_generation;
 	for (int32_t p = 0; p < o->count && *n < max; p++)
 		if (owns(o, p))
 			partitions[(*n)++] = p;

@@ -210,8 +210,13 @@ int32_t ownership_group_generation(struct ownership *o);
 /* How many partitions held are behind (ownership_set_behind). */
 size_t ownership_catching_up(struct ownership *o);
 
-/* The partitions held (at most max) and the topic's size; false while not enforced. */
+/*
+ * The partitions held (at most max), the topic's size and the consumer
+ * group's generation they were assigned in (-1 unknown), read together, so
+ * that an announcement never pairs one assignment's partitions with
+ * another's generation; false while not enforced.
+ */
 bool ownership_held(struct ownership *o, int32_t *partitions, size_t max, size_t *n,
-		    int32_t *count);
+		    int32_t *count, int32_t *group_generation);
 
 #endif

@@ -732,6 +732,27 @@ static void test_ownership_describe_bound(void)
 	ownership_deinit(&o);
 }
 
+/* What an announcement says it holds comes with the group generation of
+ * that assignment; letting go keeps the generation (announcements of
+ * letting go carry it). */
+static void test_ownership_held(void)
+{
+	struct ownership o;
+	int32_t held[4], count, generation;
+	size_t n;
+	ownership_init(&o);
+	CHECK(!ownership_held(&o, held, 4, &n, &count, &generation));
+	CHECK(n == 0 && generation == -1);
+	ownership_enforce(&o, by_length);
+	ownership_set(&o, 4, (int32_t[]){3, 1}, 2, 7);
+	CHECK(ownership_held(&o, held, 4, &n, &count, &generation));
+	CHECK(n == 2 && held[0] == 1 && held[1] == 3 && count == 4 && generation == 7);
+	ownership_release(&o);
+	CHECK(ownership_held(&o, held, 4, &n, &count, &generation));
+	CHECK(n == 0 && generation == 7);
+	ownership_deinit(&o);
+}
+
 /* The freeze tests' timing: a session of 400 ms, beats every 50 ms. */
 enum { SESSION_MS = 400, FROZEN_US = 600000, BEAT_US = 50000 };
 
@@ -2718,6 +2739,7 @@ int main(int argc, char **argv)
 	test_ownership();
 	test_ownership_one_view();
 	test_ownership_describe_bound();
+	test_ownership_held();
 	test_stream_ownership();
 	test_stream_at_stop();
 	test_cluster_heard();

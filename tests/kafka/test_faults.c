@@ -552,9 +552,10 @@ struct caught_up {
 static bool all_caught_up(void *arg)
 {
 	struct caught_up *w = arg;
-	int32_t held[PARTITIONS], count;
+	int32_t held[PARTITIONS], count, generation;
 	size_t n = 0;
-	if (!ownership_held(&w->m->owner, held, PARTITIONS, &n, &count) || n != PARTITIONS ||
+	if (!ownership_held(&w->m->owner, held, PARTITIONS, &n, &count, &generation) ||
+	    n != PARTITIONS ||
 	    ownership_catching_up(&w->m->owner) != 0)
 		return false;
 	w->early = !kt_wait_offsets(w->st, KT_TOPIC, PARTITIONS, w->ends, 0);

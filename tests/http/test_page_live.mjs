@@ -206,20 +206,23 @@ try {
 	check((await page.textContent("#chart-raised")).trim() === "£58,040", "the chart's caption follows");
 
 	const feedIds = (p) => p.$$eval("#comments > li", (li) => li.map((e) => e.getAttribute("data-id")));
+	// Events n and n + 1: a comment removed, another posted, in one publish.
+	const swapComments = (n, removed, removedAt, posted, postedAt, text) => publish(dir, [
+		event(n, { type: "comment.removed", at: removedAt, comment: removed }),
+		event(n + 1, { type: "comment.posted", at: postedAt, comment: posted,
+			supporter: "sup-0002", name: "Swapper", text }),
+	].join("\n") + "\n");
+	const swapped = async (p, posted, removed) => {
+		const ids = await feedIds(p);
+		return ids.includes(posted) && !ids.includes(removed);
+	};
 	// A comment removed and another posted at once (both on the first page,
 	// the new one older than the race's below) leave the count as it was:
 	// the stream's "comments" event, not the count, brings the feed. The
 	// page asks for nothing meanwhile: its last answer added up.
 	const swapCount = (await page.textContent("#comment-count")).trim();
-	publish(dir, [
-		event(150, { type: "comment.removed", at: 1579900000020, comment: "c-10" }),
-		event(151, { type: "comment.posted", at: 1579799999999, comment: "swap-1",
-			supporter: "sup-0002", name: "Swapper", text: "Posted as another went" }),
-	].join("\n") + "\n");
-	check(await until("the swap", async () => {
-		const ids = await feedIds(page);
-		return ids.includes("swap-1") && !ids.includes("c-10");
-	}, 10000), `a comment posted as another is removed reaches the page (${(await feedIds(page)).slice(0, 3)})`);
+	swapComments(150, "c-10", 1579900000020, "swap-1", 1579799999999, "Posted as another went");
+	check(await until("the swap", () => swapped(page, "swap-1", "c-10"), 10000), `a comment posted as another is removed reaches the page (${(await feedIds(page)).slice(0, 3)})`);
 	check((await page.textContent("#comment-count")).trim() === swapCount, "the count stays");
 
 	// The same between the page's rendering and its stream's opening (the
@@ -233,20 +236,13 @@ try {
 		await route.continue();
 	});
 	await held.goto(`${base}/c/${CAMPAIGN}`);
-	publish(dir, [
-		event(152, { type: "comment.removed", at: 1579900000022, comment: "c-09" }),
-		event(153, { type: "comment.posted", at: 1579799999998, comment: "swap-2",
-			supporter: "sup-0002", name: "Swapper", text: "Posted before the stream opened" }),
-	].join("\n") + "\n");
+	swapComments(152, "c-09", 1579900000022, "swap-2", 1579799999998, "Posted before the stream opened");
 	check(await until("the second swap applied", async () => {
 		const c = await (await fetch(`${base}/v1/campaigns/${CAMPAIGN}/comments?limit=20`)).json();
 		return c.comments.some((x) => x.id === "swap-2");
 	}, 10000), "the second swap is applied");
 	releaseStream();
-	check(await until("the held page's swap", async () => {
-		const ids = await feedIds(held);
-		return ids.includes("swap-2") && !ids.includes("c-09");
-	}, 10000), `a swap before the stream opened reaches the page (${(await feedIds(held)).slice(0, 4)})`);
+	check(await until("the held page's swap", () => swapped(held, "swap-2", "c-09"), 10000), `a swap before the stream opened reaches the page (${(await feedIds(held)).slice(0, 4)})`);
 	await held.close();
 
 	// A removal while every comment is shown, of the oldest: whatever the

@@ -1144,6 +1144,39 @@ int store_copy(struct store *st, const char *dir)
 	return PL_OK;
 }
 
+uint64_t store_copy_size(struct store *st)
+{
+	/* As LMDB's compacting copy counts: the pages below the last one in
+	 * use, less those on the list of free pages and those of the list. */
+	struct store_txn t;
+	if (store_read_begin(st, &t))
+		return 0;
+	MDB_envinfo info;
+	MDB_stat ms;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc;
+	if ((rc = mdb_env_info(st->env, &info)) || (rc = mdb_stat(t.txn, 0 /* FREE_DBI */, &ms)) ||
+	    (rc = mdb_cursor_open(t.txn, 0, &c)))
+		goto done;
+	uint64_t pages = (uint64_t)info.me_last_pgno + 1 - ms.ms_branch_pages - ms.ms_leaf_pages -
+			 ms.ms_overflow_pages;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		size_t n = 0; /* a count, then that many page numbers */
+		if (v.mv_size >= sizeof n)
+			memcpy(&n, v.mv_data, sizeof n);
+		pages -= n < pages ? n : pages;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+done:
+	if (c)
+		mdb_cursor_close(c);
+	store_abort(&t);
+	return rc ? 0 : pages * ms.ms_psize;
+}
+
 int store_rename_durably(const char *from, const char *to)
 {
 	if (rename(from, to))

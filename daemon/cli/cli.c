@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -259,6 +260,28 @@ int cli_check_copy(const char *cmd, const char *dir)
 		return CLI_MISMATCH;
 	}
 	return CLI_OK;
+}
+
+uint64_t cli_free_bytes(const char *path)
+{
+	struct statvfs vfs;
+	return statvfs(path, &vfs) ? UINT64_MAX : (uint64_t)vfs.f_bavail * vfs.f_frsize;
+}
+
+void cli_say_no_room(const char *cmd, const char *what, const char *where, uint64_t need,
+		     uint64_t free_before, const char *next)
+{
+	fprintf(stderr, "pledged %s: no room for %s on the file system of %s", cmd, what, where);
+	if (need && free_before < need)
+		fprintf(stderr, ": it needs %llu KiB, and %llu KiB was free",
+			(unsigned long long)((need + 1023) / 1024),
+			(unsigned long long)(free_before / 1024));
+	else if (need && free_before != UINT64_MAX)
+		fprintf(stderr, ": its %llu KiB were free, enough for the %llu KiB it needs, so its "
+				"inodes ran out (df -i) or this user's disk quota",
+			(unsigned long long)(free_before / 1024),
+			(unsigned long long)((need + 1023) / 1024));
+	fprintf(stderr, "; %s\n", next);
 }
 
 int cli_scratch_store_error(const char *cmd, int rc, const char *parent, const char *moved_by)

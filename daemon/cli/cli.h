@@ -77,6 +77,19 @@ void cli_close_writer(struct store *st, struct writer *w, int lock_fd);
  */
 int cli_check_copy(const char *cmd, const char *dir);
 
+/* The bytes this user may still write on the file system of path, or
+ * UINT64_MAX when it cannot be read. */
+uint64_t cli_free_bytes(const char *path);
+
+/*
+ * Says that what (a copy of the data dir: store_copy()) found no room on the
+ * file system of where, and what to do (next); with how much it needs
+ * (store_copy_size(), 0 when not known) and how much was free before it
+ * began (cli_free_bytes()), or, when that was enough, what else runs out.
+ */
+void cli_say_no_room(const char *cmd, const char *what, const char *where, uint64_t need,
+		     uint64_t free_before, const char *next);
+
 /*
  * Reports rc, a store error of a command that replays into a scratch data
  * dir made in parent (NULL: /tmp), naming where when it is out of space

@@ -117,18 +117,27 @@ static int copy_checked(const char *dir, const char *tmp, const char *dest, bool
 		return rc;
 	/* LMDB's copy follows the pages as reads do: damaged, it writes astray. */
 	struct store_page_damage bad;
+	uint64_t free_before = cli_free_bytes(tmp);
 	int err = store_check_pages(st, &bad);
 	if (err == 0)
 		err = store_copy(st, tmp);
+	uint64_t need = err == PL_ENOSPACE ? store_copy_size(st) : 0;
 	store_close(st);
+	if (err == PL_ENOSPACE) {
+		char where[4200];
+		snprintf(where, sizeof where, "--to '%s'", dest);
+		cli_say_no_room("backup", "the copy", where, need, free_before,
+				"make room there or choose another --to; nothing was kept");
+		return CLI_STORE;
+	}
 	if (err) {
 		fprintf(stderr, "pledged backup: cannot write the copy to '%s': %s; nothing was kept%s\n",
 			tmp, pl_strerror(err),
-			err == PL_ENOSPACE  ? ""
-			: err == PL_ECORRUPT ? " (the data dir is damaged: 'pledged verify' says where; "
-					       "restore it from a backup)"
-					     : " (with a sound disk, the data dir may be damaged: run "
-					       "'pledged verify')");
+			err == PL_ECORRUPT ? " (the data dir is damaged: 'pledged verify' says where; "
+					     "restore it from a backup)"
+			: err == PL_EIO    ? " (with a sound disk, the data dir may be damaged: run "
+					     "'pledged verify')"
+					   : "");
 		return CLI_STORE;
 	}
 	if ((rc = cli_check_copy("backup", tmp)))

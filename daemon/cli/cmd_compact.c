@@ -90,17 +90,25 @@ static int copy(const char *dir, const char *tmp)
 		cli_scratch_begin(tmp); /* interrupted from here on, it goes */
 		/* LMDB's copy follows the pages as reads do: damaged, it writes astray. */
 		struct store_page_damage bad;
+		uint64_t free_before = cli_free_bytes(dir);
 		int err = store_check_pages(st, &bad);
 		if (err == 0)
-			err = mkdir(tmp, 0700) ? PL_EIO : store_copy(st, tmp);
-		if (err) {
+			err = mkdir(tmp, 0700) ? pl_from_errno(errno) : store_copy(st, tmp);
+		if (err == PL_ENOSPACE) {
+			char where[4200];
+			snprintf(where, sizeof where, "data dir '%s'", dir);
+			cli_say_no_room("compact", "the compacted copy", where, store_copy_size(st),
+					free_before, "make room there, then run compact again; the "
+					"data dir is unchanged");
+			rc = CLI_STORE;
+		} else if (err) {
 			fprintf(stderr, "pledged compact: cannot write the copy to '%s': %s; the data "
 					"dir is unchanged%s\n", tmp, pl_strerror(err),
-				err == PL_ENOSPACE  ? ""
-				: err == PL_ECORRUPT ? " (it is damaged: 'pledged verify' says where; "
+				err == PL_ECORRUPT ? " (it is damaged: 'pledged verify' says where; "
 						       "restore it from a backup)"
-						     : " (with a sound disk, the data dir may be damaged: "
-						       "run 'pledged verify')");
+				: err == PL_EIO      ? " (with a sound disk, the data dir may be damaged: "
+						       "run 'pledged verify')"
+						     : "");
 			rc = CLI_STORE;
 		}
 	}

@@ -23,6 +23,7 @@
 #     a message rather than dying of SIGBUS.
 #  3. A backup onto a full file system (a small tmpfs; needs root, skipped
 #     otherwise) exits 3 and leaves nothing behind that looks like a data dir;
+#     it, and a compact with no room for its copy, say how much they need;
 #     verify and a dry-run replay whose scratch data dir fills up exit 3,
 #     name where it was, and leave nothing there either.
 #
@@ -423,8 +424,14 @@ contains "$work/cut.log" "ends before a page it refers to" "serve says the file 
 # A backup that runs out of space leaves nothing.
 mkdir "$work/full"
 if mount -t tmpfs -o size=256k tmpfs "$work/full" 2>/dev/null; then
+	# What a compacted copy of good takes, and so what a copy onto no room needs.
+	"$PLEDGED" backup --data "$work/good" --to "$work/sized" 2>/dev/null
+	need=$((($(stat -c %s "$work/sized/data.mdb") + 1023) / 1024))
 	expect 3 "backup onto a full file system" -- "$PLEDGED" backup --data "$work/good" --to "$work/full/copy"
 	contains "$work/err" "nothing was kept" "it says nothing was kept"
+	contains "$work/err" "no room for the copy on the file system of --to '$work/full/copy': it needs $need KiB, and 256 KiB was free" \
+		"backup says how much it needs and had"
+	! grep -q partial "$work/err" && ok || fail "backup names its partial copy: $(cat "$work/err")"
 	[ -z "$(ls -A "$work/full")" ] && ok || fail "a failed backup left $(ls -A "$work/full")"
 	# A scratch data dir with no room: named, and nothing left behind (LMDB
 	# would die of SIGBUS writing its new lock file through a mapping).
@@ -446,6 +453,29 @@ if mount -t tmpfs -o size=256k tmpfs "$work/full" 2>/dev/null; then
 	dd if=/dev/zero of="$work/fit/filler" bs=4k 2>/dev/null
 	expect 3 "dump with no room for a lock file" -- "$PLEDGED" dump --data "$work/fit/copy"
 	contains "$work/err" "no space left on device" "dump says there is no room"
+	umount "$work/fit"
+	# A compact with room for the data dir and its lock file, not the copy.
+	mount -t tmpfs -o size=$((size + (320 << 10))) tmpfs "$work/fit"
+	mkdir "$work/fit/d" && cp "$work/good/data.mdb" "$work/good/pledged.dir" "$work/fit/d/"
+	expect 3 "compact with no room for its copy" -- "$PLEDGED" compact --data "$work/fit/d"
+	contains "$work/err" "no room for the compacted copy on the file system of data dir '$work/fit/d': it needs $need KiB" \
+		"compact says how much it needs"
+	contains "$work/err" "the data dir is unchanged" "compact says the data dir is unchanged"
+	! grep -q compact.tmp "$work/err" && ok || fail "compact names its copy: $(cat "$work/err")"
+	[ ! -e "$work/fit/d/compact.tmp" ] && ok || fail "compact left its copy with no room"
+	expect 0 "verify after a compact with no room" -- "$PLEDGED" verify --data "$work/fit/d"
+	umount "$work/fit"
+	# Room for the copy, but no inode left for its directory: no damage to verify.
+	mount -t tmpfs -o size=$((size * 3)),nr_inodes=64 tmpfs "$work/fit"
+	cp -r "$work/good" "$work/fit/d"
+	"$PLEDGED" compact --data "$work/fit/d" 2>/dev/null # makes its lock files
+	i=0
+	while touch "$work/fit/i$i" 2>/dev/null; do i=$((i + 1)); done
+	rm "$work/fit/i0" # one, for the lock.mdb that opening the data dir makes
+	expect 3 "compact with no inode for its copy" -- "$PLEDGED" compact --data "$work/fit/d"
+	contains "$work/err" "no room for the compacted copy on the file system of data dir '$work/fit/d': its" \
+		"compact says there is no room"
+	contains "$work/err" "inodes ran out" "compact says what ran out"
 	umount "$work/fit"
 	umount "$work/full"
 else

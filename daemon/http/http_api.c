@@ -385,16 +385,18 @@ void http_api_comments(struct http_request *r)
 	reply_rendered(r, body, &cr.pos, cr.key, cr.key_len);
 }
 
-/* A rejections cursor is the decimal sequence of the last entry shown. */
+/* A rejections cursor is the decimal sequence of the last entry shown: any
+ * of 1..UINT64_MAX, whose 20 digits some have. */
 static bool parse_rejection_cursor(const char *s, uint64_t *seq)
 {
 	uint64_t v = 0;
-	if (!*s || strlen(s) > 19)
+	if (!*s)
 		return false;
 	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
+		unsigned digit = (unsigned)(*s - '0');
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - digit) / 10)
 			return false;
-		v = v * 10 + (uint64_t)(*s - '0');
+		v = v * 10 + digit;
 	}
 	*seq = v;
 	return v >= 1;

@@ -1090,6 +1090,15 @@ static void test_rejections(void)
 	json_decref(j);
 	CHECK_INT(admin_get("/v1/rejections?before=0"), 400);
 	CHECK_INT(admin_get("/v1/rejections?before=1.5"), 400);
+	/* A sequence is 64 bits: all of them taken, one past refused. */
+	CHECK_INT(admin_get("/v1/rejections?limit=1&before=18446744073709551615"), 200);
+	j = body_json();
+	CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(j, "rejections"), 0),
+						    "reason")), "missing_field");
+	json_decref(j);
+	CHECK_INT(admin_get("/v1/rejections?before=18446744073709551616"), 400);
+	CHECK(strstr(R.body, "before must be a cursor from a 'next' field") != NULL);
+	CHECK_INT(admin_get("/v1/rejections?before=99999999999999999999"), 400);
 	CHECK_INT(admin_get("/v1/rejections?limit=500"), 400);
 	/* No point-in-time view of rejections: refused, not ignored. */
 	CHECK_INT(admin_get("/v1/rejections?as_of=2020-01-10"), 400);

@@ -82,11 +82,13 @@ static bool pair_kept(const char *pair, size_t len, size_t key_len, unsigned all
 }
 
 /*
- * query's pairs into out (as long as query), but for those pair_kept
+ * query's pairs into out (twice as long as query), but for those pair_kept
  * drops. Empty pairs ("?&limit=5", "limit=5&&sort=raised") are what a
  * browser or a URLSearchParams leaves, and evhttp refuses them. A path
  * that ignores unknown parameters keeps its own alone: links to the page
  * carry tracking tags of any form ("?ref", "?x=%00"), which need not parse.
+ * A key without "=" ("?after") is given an empty value, which evhttp
+ * takes: it is then refused as that key is with any other bad value.
  */
 static void keep_pairs(const char *query, unsigned allowed, bool strict, char *out)
 {
@@ -98,6 +100,8 @@ static void keep_pairs(const char *query, unsigned allowed, bool strict, char *o
 				out[n++] = '&';
 			memcpy(out + n, seg, len);
 			n += len;
+			if (key_len == len)
+				out[n++] = '=';
 		}
 		seg += len + (seg[len] == '&');
 	}
@@ -121,7 +125,7 @@ int http_query_parse(const char *query, unsigned allowed, bool strict, struct ht
 	TAILQ_INIT(&params);
 	int rc = 0;
 	unsigned seen = 0;
-	char *kept = malloc(strlen(query) + 1);
+	char *kept = malloc(2 * strlen(query) + 1);
 	if (!kept) {
 		snprintf(err, err_size, "out of memory");
 		return PL_ENOMEM;

@@ -1103,6 +1103,13 @@ static void test_rejections(void)
 	/* No point-in-time view of rejections: refused, not ignored. */
 	CHECK_INT(admin_get("/v1/rejections?as_of=2020-01-10"), 400);
 	CHECK(strstr(R.body, "this path takes limit and before") != NULL);
+	/* A parameter without '=' is refused as with a value: one wording each. */
+	CHECK_INT(admin_get("/v1/rejections?after"), 400);
+	CHECK_STR(R.body, "{\"error\":\"unknown parameter; this path takes limit and before\"}");
+	CHECK_INT(admin_get("/v1/rejections?after=5"), 400);
+	CHECK_STR(R.body, "{\"error\":\"unknown parameter; this path takes limit and before\"}");
+	CHECK_INT(admin_get("/v1/rejections?limit=1&before"), 400);
+	CHECK_STR(R.body, "{\"error\":\"before must be a cursor from a 'next' field\"}");
 }
 
 static void test_healthz(void)

@@ -81,10 +81,10 @@ void http_ops_readyz(struct http_request *r)
 			snprintf(detail, sizeof detail,
 				 "the topic's partition count is not known, so no campaign is "
 				 "answered for until the next rebalance");
-		else if (ownership_view_describe_behind(&r->owner, behind, sizeof behind))
+		else if (ownership_view_say_behind(&r->owner, behind, sizeof behind))
 			snprintf(detail, sizeof detail,
-				 "catching up: partitions %s are behind what the consumer group had "
-				 "read, and their campaigns answer 503 until this data dir reaches it",
+				 "catching up: %s behind what the consumer group had read, and their "
+				 "campaigns answer 503 until this data dir reaches it",
 				 behind);
 		else if (lag < 0)
 			snprintf(detail, sizeof detail, "lag not known yet");

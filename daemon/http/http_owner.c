@@ -67,12 +67,12 @@ bool http_reply_if_waiting(struct http_request *r)
 		reply_waiting(r);
 		return true;
 	}
-	if (!ownership_view_describe_behind(&r->owner, behind, sizeof behind))
+	if (!ownership_view_say_behind(&r->owner, behind, sizeof behind))
 		return false;
 	/* Left out, their campaigns would seem not to exist; counted, they
 	 * would be older than the group already gave. */
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
-	http_reply_error(r, 503, "catching_up: partitions %s held by this instance are behind what "
+	http_reply_error(r, 503, "catching_up: of the partitions this instance holds, %s behind what "
 				 "the consumer group had read (X-Pledged-Catching-Up); retry shortly",
 			 behind);
 	return true;

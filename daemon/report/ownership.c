@@ -284,7 +284,9 @@ bool ownership_view_describe(const struct ownership_view *v, char *out, size_t s
 	return true;
 }
 
-bool ownership_view_describe_behind(const struct ownership_view *v, char *out, size_t size)
+/* Lists the partitions held that are catching up into out, as "2,3", or
+ * leaves it "" when they do not fit. Returns how many there are. */
+static size_t list_behind(const struct ownership_view *v, char *out, size_t size)
 {
 	size_t n = 0, behind = 0;
 	if (size)
@@ -296,7 +298,29 @@ bool ownership_view_describe_behind(const struct ownership_view *v, char *out, s
 		n += w > 0 ? (size_t)w : 0;
 	}
 	if (size && n >= size)
+		out[0] = '\0';
+	return behind;
+}
+
+bool ownership_view_describe_behind(const struct ownership_view *v, char *out, size_t size)
+{
+	size_t behind = list_behind(v, out, size);
+	if (behind && size && !out[0])
 		snprintf(out, size, "%zu partitions", behind); /* too many to list */
+	return behind > 0;
+}
+
+bool ownership_view_say_behind(const struct ownership_view *v, char *out, size_t size)
+{
+	char list[256];
+	size_t behind = list_behind(v, list, size < sizeof list ? size : sizeof list);
+	size_t n = list[0] ? (size_t)snprintf(out, size, behind == 1 ? "partition %s is"
+								 : "partitions %s are", list)
+			   : size;
+	if (behind && n >= size)
+		snprintf(out, size, "%zu partition%s", behind, behind == 1 ? " is" : "s are");
+	else if (!behind && size)
+		out[0] = '\0';
 	return behind > 0;
 }
 

@@ -98,10 +98,17 @@ bool ownership_view_describe(const struct ownership_view *v, char *out, size_t s
 
 /*
  * Writes the partitions held that are catching up (ownership_set_behind),
- * as "2,3", for the X-Pledged-Catching-Up header. False (and "") when
- * there are none.
+ * as "2,3", for the X-Pledged-Catching-Up header; as "40 partitions" when
+ * the list does not fit in size. False (and "") when there are none.
  */
 bool ownership_view_describe_behind(const struct ownership_view *v, char *out, size_t size);
+
+/*
+ * The same as the subject of a sentence: "partition 2 is", "partitions 2,3
+ * are", or "40 partitions are" when the list does not fit in size. False
+ * (and "") when there are none.
+ */
+bool ownership_view_say_behind(const struct ownership_view *v, char *out, size_t size);
 
 void ownership_init(struct ownership *o);
 void ownership_deinit(struct ownership *o);

@@ -616,7 +616,9 @@ static void test_ownership(void)
 	/* A list would leave its campaigns out, totals count them as they were. */
 	for (size_t i = 0; i < sizeof listings / sizeof listings[0]; i++) {
 		CHECK_INT(get(listings[i]), 503);
-		CHECK(strncmp(error_text(), "catching_up: partitions 3 held", 30) == 0);
+		CHECK_STR(error_text(), "catching_up: of the partitions this instance holds, partition "
+					"3 is behind what the consumer group had read "
+					"(X-Pledged-Catching-Up); retry shortly");
 		CHECK_STR(header("Retry-After"), "1");
 	}
 	CHECK_INT(admin_get("/metrics"), 200);
@@ -729,6 +731,52 @@ static void test_ownership_describe_bound(void)
 	listed[247] = '\0';
 	CHECK(strncmp(out, listed, 247) == 0);
 	CHECK_STR(out + 247, " of 300");
+	ownership_deinit(&o);
+}
+
+/* The partitions catching up, in a header and in a sentence, for every
+ * count: one, a list, and more than fit (counted, the noun said once). */
+static void test_ownership_describe_behind(void)
+{
+	struct ownership o;
+	struct ownership_view v;
+	int32_t held[300];
+	char out[128], want[1100], list[1024] = "";
+	ownership_init(&o);
+	ownership_enforce(&o, by_length);
+	for (int32_t i = 0; i < 300; i++)
+		held[i] = i;
+	ownership_set(&o, 300, held, 300, 1);
+	ownership_view(&o, &v);
+	CHECK(!ownership_view_say_behind(&v, out, sizeof out));
+	CHECK_STR(out, "");
+	for (int32_t n = 1; n <= 300; n++) {
+		ownership_set_behind(&o, 300 - n, true); /* 299, then 298,299... */
+		ownership_view(&o, &v);
+		snprintf(list, sizeof list, "%d", 300 - n);
+		for (int32_t p = 300 - n + 1; p < 300; p++)
+			snprintf(list + strlen(list), sizeof list - strlen(list), ",%d", p);
+		size_t len = strlen(list);
+		CHECK(ownership_view_describe_behind(&v, out, sizeof out));
+		if (len < sizeof out)
+			snprintf(want, sizeof want, "%s", list);
+		else
+			snprintf(want, sizeof want, "%d partitions", n);
+		CHECK_STR(out, want);
+		CHECK(ownership_view_say_behind(&v, out, sizeof out));
+		if (n == 1)
+			snprintf(want, sizeof want, "partition %s is", list);
+		else if (len + strlen("partitions  are") < sizeof out)
+			snprintf(want, sizeof want, "partitions %s are", list);
+		else
+			snprintf(want, sizeof want, "%d partitions are", n);
+		CHECK_STR(out, want);
+	}
+	/* Room for no list at all: counted, one as well. */
+	ownership_set(&o, 300, &held[250], 1, 2);
+	ownership_view(&o, &v);
+	CHECK(ownership_view_say_behind(&v, out, 16));
+	CHECK_STR(out, "1 partition is");
 	ownership_deinit(&o);
 }
 
@@ -1234,9 +1282,24 @@ static void test_readyz(void)
 	ownership_set_behind(&m.owner, 0, false);
 	ownership_set_behind(&m.owner, 2, false);
 	CHECK_INT(get("/readyz"), 200);
+	/* More than the detail lists: counted, with the noun once. */
+	int32_t many[300];
+	for (int32_t p = 0; p < 300; p++)
+		many[p] = p;
+	ownership_set(&m.owner, 300, many, 300, 3);
+	for (int32_t p = 100; p < 160; p++)
+		ownership_set_behind(&m.owner, p, true);
+	CHECK_INT(get("/readyz"), 503);
+	CHECK_STR(ready_detail(), "catching up: 60 partitions are behind what the consumer group "
+				  "had read, and their campaigns answer 503 until this data dir "
+				  "reaches it");
+	for (int32_t p = 100; p < 160; p++)
+		ownership_set_behind(&m.owner, p, false);
+	ownership_set(&m.owner, 4, all, 4, 4);
+	CHECK_INT(get("/readyz"), 200);
 	/* Assigned partitions of a topic whose size the broker did not say:
 	 * every campaign is 421 until the next rebalance, so it is not ready. */
-	ownership_set(&m.owner, 0, all, 4, 3);
+	ownership_set(&m.owner, 0, all, 4, 5);
 	CHECK_INT(get("/v1/campaigns/sse-camp"), 421);
 	CHECK_INT(get("/readyz"), 503);
 	ownership_enforce(&m.owner, NULL);
@@ -2755,6 +2818,7 @@ int main(int argc, char **argv)
 	test_ownership();
 	test_ownership_one_view();
 	test_ownership_describe_bound();
+	test_ownership_describe_behind();
 	test_ownership_held();
 	test_stream_ownership();
 	test_stream_at_stop();

@@ -119,7 +119,7 @@ watch() {
 			eval "ready=\$(curl -s --max-time 10 \"\$${1}_ADMIN/readyz\")"
 			# Read after answers that were catching up: it may have caught up since.
 			case $ready in
-			*'"detail":"catching up: partitions '*) echo readyz >>"$work/$1.watch" ;;
+			*'"detail":"catching up: '*) echo readyz >>"$work/$1.watch" ;;
 			esac
 		fi
 		[ $all = 1 ] && return 0

@@ -25,6 +25,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 
 #include "evlog.h"
 #include "http_feed_changes.h"
@@ -214,9 +215,14 @@ void http_stream_open(struct http_request *r)
 	struct http_position pos;
 	http_position_set(&pos, seq, gen, 0);
 	if (r->head) {
-		/* The headers a GET would start with; no stream to keep open. */
+		/* The headers a GET would start with; no stream to keep open. evhttp
+		 * chunks the GET's to HTTP/1.1 and later, and frames no HEAD answer
+		 * itself: it is said, as RFC 9112 6.1 allows. */
 		free(json);
 		add_stream_headers(r, &pos);
+		if (r->req->major > 1 || (r->req->major == 1 && r->req->minor >= 1))
+			evhttp_add_header(evhttp_request_get_output_headers(r->req),
+					  "Transfer-Encoding", "chunked");
 		evhttp_send_reply(r->req, 200, "OK", NULL);
 		return;
 	}

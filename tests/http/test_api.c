@@ -216,6 +216,40 @@ static int get_if_none_match(const char *path, const char *etag)
 	return request("GET", path, inm);
 }
 
+/* The names of the last answer's header fields but Date, one a line. */
+static void header_names(char *out, size_t size)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (const char *p = strstr(R.raw, "\r\n"); p && p < R.body - 2; p = strstr(p + 2, "\r\n")) {
+		size_t len = strcspn(p + 2, ":\r\n");
+		if (len && strncasecmp(p + 2, "Date:", 5) != 0 && n + len + 2 <= size) {
+			memcpy(out + n, p + 2, len);
+			n += len;
+			out[n++] = '\n';
+			out[n] = '\0';
+		}
+	}
+}
+
+/* A HEAD of path answers the header fields a GET does (RFC 9110 9.3.2),
+ * framing too, over HTTP/version; the GET's stream is cut short. */
+static void check_head_as_get(const char *path, const char *version)
+{
+	char req[512], get_names[2048], head_names[2048];
+	for (int head = 0; head < 2; head++) {
+		int n = snprintf(req, sizeof req,
+				 "%s %s HTTP/%s\r\nHost: test\r\nConnection: close\r\n\r\n",
+				 head ? "HEAD" : "GET", path, version);
+		raw_request(port, req, (size_t)n, &R, 1000);
+		CHECK_INT(R.status, 200);
+		header_names(head ? head_names : get_names, sizeof get_names);
+	}
+	if (strcmp(get_names, head_names) != 0)
+		fprintf(stderr, "HTTP/%s GET %s:\n%sHEAD:\n%s", version, path, get_names, head_names);
+	CHECK_STR(head_names, get_names);
+}
+
 /* On the operators' listener. */
 static int admin_port;
 
@@ -383,6 +417,12 @@ static void test_campaigns(void)
 	CHECK_INT(request("HEAD", "/v1/campaigns/" DEMO "/stream", NULL), 200);
 	CHECK_STR(header("Content-Type"), "text/event-stream; charset=utf-8");
 	CHECK_INT((long long)strlen(R.body), 0);
+	check_head_as_get("/v1/campaigns/" DEMO "/stream", "1.1");
+	check_head_as_get("/v1/campaigns/" DEMO "/stream", "1.0");
+	check_head_as_get("/v1/campaigns", "1.1");
+	check_head_as_get("/v1/campaigns/" DEMO "/comments", "1.1");
+	check_head_as_get("/c/" DEMO, "1.1");
+	check_head_as_get("/assets/page.js", "1.1");
 	CHECK_INT(request("HEAD", "/v1/campaigns/no-such-campaign/stream", NULL), 404);
 	/* Every answer to a HEAD goes without its body, errors before the route
 	 * too: a body there would be read as the start of the next answer. */

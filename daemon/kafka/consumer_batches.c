@@ -244,6 +244,21 @@ void consumer_tell_group(struct consumer *c)
 		CRASH_POINT(CONSUMER_KAFKA_COMMITTED);
 }
 
+void consumer_await_commits(struct consumer *c, int timeout_ms)
+{
+	int64_t end = clock_mono_ms() + timeout_ms, left = timeout_ms;
+	for (; c->commits_unanswered && left > 0; left = end - clock_mono_ms()) {
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(c->commits, (int)left);
+		if (ev)
+			read_answer(c, ev);
+	}
+	if (c->commits_unanswered)
+		log_warn("the consumer group's coordinator has not answered %d offset commit%s "
+			 "within %d ms of a revoke; one it refuses is not sent again, and the next "
+			 "holder of the partitions waits only as far as the group's offset",
+			 c->commits_unanswered, c->commits_unanswered == 1 ? "" : "s", timeout_ms);
+}
+
 /* Refused commits, sent again every RECHECK_MS (or now: force) until taken. */
 void consumer_commit_owed(struct consumer *c, bool force)
 {

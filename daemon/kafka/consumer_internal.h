@@ -29,6 +29,7 @@
 #define RECHECK_WAIT_MS 200 /* the loop's longest wait when it asks again */
 #define REJECTION_SUMMARY_MS 10000
 #define COMMIT_WAIT_MS 1000 /* the longest wait for the group's answer to a commit */
+#define REVOKE_WAIT_MS 10000 /* a revoke's longest wait for the answers to commits in flight */
 #define SETTLE_MS 200 /* partitions behind: how often their position is looked at */
 
 /* Messages gathered for one write; kept alive until it is written. */
@@ -125,6 +126,8 @@ int consumer_collect(struct consumer *c);
  * yet, the loop earlier, while the writer still writes the batch before.
  */
 void consumer_tell_group(struct consumer *c);
+/* Reads the answers to the commits sent, waiting timeout_ms at most for the last. */
+void consumer_await_commits(struct consumer *c, int timeout_ms);
 /* Sends again, every RECHECK_MS (or now: force), the offsets the group refused. */
 void consumer_commit_owed(struct consumer *c, bool force);
 /* The partitions of parts are no longer held: nothing of them is sent again. */

@@ -162,10 +162,15 @@ void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		if (consumer_flush(c))
 			consumer_batch_release(c->cur);
 		/* Refused commits go once more while the partitions are ours: the
-		 * next holder catches up only as far as the group's offset. Lost,
-		 * the group refuses them, and may have given them to another. */
-		if (!lost)
+		 * next holder catches up only as far as the group's offset. Those
+		 * in flight are answered first, so that one refused late goes too;
+		 * librdkafka lets the partitions go only once they are answered
+		 * anyway. Lost, the group refuses them, and may have given them to
+		 * another. */
+		if (!lost) {
+			consumer_await_commits(c, REVOKE_WAIT_MS);
 			consumer_commit_owed(c, true);
+		}
 		consumer_forget_commits(c, parts);
 		CRASH_POINT(CONSUMER_REVOKED);
 		for (int i = 0; i < parts->cnt; i++) {

@@ -2,12 +2,12 @@
  * test_faults.c — the consumer under failure, over TCP against the mock
  * cluster: a broker down and up, a whole cluster down and up, injected
  * Fetch/OffsetCommit/Heartbeat errors, offset commits answered late or
- * refused, the group's offsets unreadable at an assignment, a data dir that
- * refuses writes for a while, a broker that restarted empty (new
- * incarnation, and the same incarnation id with a shorter log), data
- * deleted by retention before it was read, and transaction markers just
- * before the offset a catch-up waits for. Totals must stay exact, and
- * nothing may be skipped silently.
+ * refused (also as the partitions go), the group's offsets unreadable at an
+ * assignment, a data dir that refuses writes for a while, a broker that
+ * restarted empty (new incarnation, and the same incarnation id with a
+ * shorter log), data deleted by retention before it was read, and
+ * transaction markers just before the offset a catch-up waits for. Totals
+ * must stay exact, and nothing may be skipped silently.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -348,6 +348,43 @@ static void test_refused_commits(void)
 	CHECK_INT(kt_runner_stop(&r), 0);
 	for (int i = 0; i < PARTITIONS; i++) {
 		CHECK(kt_check_campaign(e.st, &f[i].expect));
+		kt_events_free(f[i].evs, f[i].count);
+	}
+	kt_env_stop(&e);
+}
+
+/*
+ * The partitions go (here: the instance stops, and another would hold them
+ * next) while the commit of the last batch is unanswered, and the group
+ * then refuses it: the group must still end at what this data dir holds,
+ * as the next holder's campaigns wait only until its data dir reaches the
+ * group's offset. One message makes one batch and one commit, refused and
+ * answered 4 s late, past serve's 1 s wait.
+ */
+static void test_revoke_commits(void)
+{
+	struct kt_env e;
+	int64_t ends[PARTITIONS] = {0}, committed[PARTITIONS];
+	struct feed f[PARTITIONS];
+	struct kt_runner r;
+	kt_env_start(&e, 1, PARTITIONS, "revoke-commits");
+	e.opt.partitioner = partitioner_named(PARTITIONER_DEFAULT); /* catch-up marks */
+	feeds_init(f, "vc", 20, ends);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(e.producer, &f[i], f[i].count / 2);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK(group_reaches(e.cluster.bootstraps, "revoke-commits", ends));
+	CHECK_INT(rd_kafka_mock_broker_push_request_error_rtts(
+			  e.cluster.mc, 1, 8 /* OffsetCommit */, 1,
+			  RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, 4000),
+		  0);
+	feed_send(e.producer, &f[0], f[0].sent + 1);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK_INT(kt_runner_stop(&r), 0);
+	group_offsets(e.cluster.bootstraps, "revoke-commits", PARTITIONS, committed);
+	for (int i = 0; i < PARTITIONS; i++) {
+		CHECK_INT(committed[i], ends[i]);
 		kt_events_free(f[i].evs, f[i].count);
 	}
 	kt_env_stop(&e);
@@ -979,6 +1016,7 @@ int main(int argc, char **argv)
 		{"brokers", test_broker_faults},
 		{"slow-commits", test_slow_commits},
 		{"refused-commits", test_refused_commits},
+		{"revoke-commits", test_revoke_commits},
 		{"unknown-offsets", test_unknown_group_offsets},
 		{"unknown-starts", test_unknown_starts},
 		{"control-records", test_control_records},

@@ -143,7 +143,10 @@ static void set_offset(rd_kafka_topic_partition_list_t *list, const char *topic,
  * The answer to one of send_commit's commits: whether the group took all
  * of it. An offset refused is owed, unless its partition has been sent a
  * later one since: the batch is written all the same, and the group must
- * not stay behind it.
+ * not stay behind it. One taken after a later one was sent is not the
+ * last word: librdkafka retries a commit whose first answer was a
+ * transient error (REQUEST_TIMED_OUT) even after the later one went, which
+ * it may then overwrite, so the later offset is owed again.
  */
 static bool read_answer(struct consumer *c, rd_kafka_event_t *ev)
 {
@@ -156,8 +159,10 @@ static bool read_answer(struct consumer *c, rd_kafka_event_t *ev)
 			rd_kafka_topic_partition_list_find(c->commits_sent, p->topic, p->partition);
 		if (!why)
 			why = p->err;
-		if ((err || p->err) && last && last->offset == p->offset)
-			set_offset(c->commits_owed, p->topic, p->partition, p->offset);
+		if (!last)
+			continue;
+		if ((err || p->err) ? last->offset == p->offset : p->offset < last->offset)
+			set_offset(c->commits_owed, p->topic, p->partition, last->offset);
 	}
 	if (why)
 		log_debug("Kafka offset commit refused: %s (sent again; offsets are safe in the data "

@@ -2,12 +2,13 @@
  * test_faults.c — the consumer under failure, over TCP against the mock
  * cluster: a broker down and up, a whole cluster down and up, injected
  * Fetch/OffsetCommit/Heartbeat errors, offset commits answered late or
- * refused (also as the partitions go), the group's offsets unreadable at an
- * assignment, a data dir that refuses writes for a while, a broker that
- * restarted empty (new incarnation, and the same incarnation id with a
- * shorter log), data deleted by retention before it was read, and
- * transaction markers just before the offset a catch-up waits for. Totals
- * must stay exact, and nothing may be skipped silently.
+ * refused (also as the partitions go) or retried after a later one, the
+ * group's offsets unreadable at an assignment, a data dir that refuses
+ * writes for a while, a broker that restarted empty (new incarnation, and
+ * the same incarnation id with a shorter log), data deleted by retention
+ * before it was read, and transaction markers just before the offset a
+ * catch-up waits for. Totals must stay exact, and nothing may be skipped
+ * silently.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -383,6 +384,47 @@ static void test_revoke_commits(void)
 	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
 	CHECK_INT(kt_runner_stop(&r), 0);
 	group_offsets(e.cluster.bootstraps, "revoke-commits", PARTITIONS, committed);
+	for (int i = 0; i < PARTITIONS; i++) {
+		CHECK_INT(committed[i], ends[i]);
+		kt_events_free(f[i].evs, f[i].count);
+	}
+	kt_env_stop(&e);
+}
+
+/*
+ * A batch's commit is answered late with a transient error, which
+ * librdkafka retries after the next batch's commit was taken: the retry
+ * lowers the group's offset, both answers say taken, and the group must
+ * still end at what this data dir holds, running and stopped.
+ */
+static void test_retried_commits(void)
+{
+	struct kt_env e;
+	int64_t ends[PARTITIONS] = {0}, committed[PARTITIONS];
+	struct feed f[PARTITIONS];
+	struct kt_runner r;
+	kt_env_start(&e, 1, PARTITIONS, "retried-commits");
+	e.opt.partitioner = partitioner_named(PARTITIONER_DEFAULT); /* catch-up marks */
+	feeds_init(f, "rt", 20, ends);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(e.producer, &f[i], f[i].count / 2);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK(group_reaches(e.cluster.bootstraps, "retried-commits", ends));
+	CHECK_INT(rd_kafka_mock_broker_push_request_error_rtts(
+			  e.cluster.mc, 1, 8 /* OffsetCommit */, 1,
+			  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, 3000),
+		  0);
+	/* One message, one batch: written once its commit is overdue (1 s),
+	 * then the next, whose commit is taken before the first's answer. */
+	for (int n = 0; n < 2; n++) {
+		feed_send(e.producer, &f[0], f[0].sent + 1);
+		CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	}
+	kt_sleep_ms(3000); /* past the first commit's retry */
+	CHECK(group_reaches(e.cluster.bootstraps, "retried-commits", ends));
+	CHECK_INT(kt_runner_stop(&r), 0);
+	group_offsets(e.cluster.bootstraps, "retried-commits", PARTITIONS, committed);
 	for (int i = 0; i < PARTITIONS; i++) {
 		CHECK_INT(committed[i], ends[i]);
 		kt_events_free(f[i].evs, f[i].count);
@@ -1017,6 +1059,7 @@ int main(int argc, char **argv)
 		{"slow-commits", test_slow_commits},
 		{"refused-commits", test_refused_commits},
 		{"revoke-commits", test_revoke_commits},
+		{"retried-commits", test_retried_commits},
 		{"unknown-offsets", test_unknown_group_offsets},
 		{"unknown-starts", test_unknown_starts},
 		{"control-records", test_control_records},

@@ -61,7 +61,7 @@ static int flush(struct writer *w, struct pending *p, struct ingest_stats *total
 	else
 		*unwritten = (uint64_t)p->msgs[0].src.offset;
 	if (rc == 0)
-		rc = writer_maintain(w, 4);
+		rc = writer_maintain(w, 1);
 	for (size_t i = 0; i < p->n; i++)
 		msgpack_sbuffer_clear(&p->bufs[i]);
 	p->n = 0;

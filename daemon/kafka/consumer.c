@@ -88,11 +88,11 @@ static void handle_message(struct consumer *c, rd_kafka_message_t *msg)
 	b->n++;
 }
 
-/* Checkpoints and merges, a share after each batch (each transaction writes
- * at most 2 MiB), so ingestion never waits for a whole checkpoint. */
+/* Checkpoints and merges, a share after each batch (one transaction of at
+ * most WRITER_WORK_BLOCKS), so ingestion never waits for a whole checkpoint. */
 static int maintain(struct writer *w)
 {
-	return writer_maintain(w, 4);
+	return writer_maintain(w, 1);
 }
 
 /* While no message comes, the rest of that work: a history move or merge a

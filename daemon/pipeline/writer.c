@@ -46,6 +46,8 @@ int writer_open(struct writer *w, struct store *st, const struct slot_options *o
 	struct store_txn t;
 	*w = (struct writer){.st = st, .opt = *opt,
 			     .window = {EVENT_WINDOW_EARLIEST_MS, EVENT_WINDOW_SKEW_MS}};
+	if (!w->opt.work_blocks)
+		w->opt.work_blocks = WRITER_WORK_BLOCKS;
 	int rc = store_read_begin(st, &t);
 	if (rc == 0)
 		rc = open_live(w, &t, res);

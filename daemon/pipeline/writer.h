@@ -66,6 +66,15 @@ int writer_follow(struct writer *w, struct replay_result *res);
 /* Whether the live slot is still the one the writer holds (inside a transaction). */
 int writer_check_live(struct writer *w, struct store_txn *t);
 
+/*
+ * Blocks of the state index a writer's maintenance transaction writes
+ * (slot_options.work_blocks, unless the caller set it): 8 MiB. Serve and
+ * import do one such transaction after each batch rather than four of
+ * 2 MiB, since every commit waits for the disk (docs/performance.md,
+ * "Where the writer waits").
+ */
+#define WRITER_WORK_BLOCKS 2048
+
 /* Writes checkpoints and merges of the live slot: at most max_txns
  * transactions (0: all). After a swap it writes none to the slot that was
  * live, and follows the swap (writer_follow). */

@@ -74,10 +74,11 @@ static inline struct writer *fixture_writer(struct store *st)
 	 * comments are split between moved and staged rows, and a move goes on
 	 * while batches come; a campaign with fewer than 60 rows in a move has
 	 * them put in a run, and a fourth run makes a compaction. Few campaigns
-	 * held: a batch touching more writes their states out before its end. */
-	struct slot_options opt = {.history_move_rows = 300, .history_move_campaigns = 2,
-				   .history_run_min_rows = 60, .history_runs_max = 3,
-				   .held_campaigns = 4};
+	 * held: a batch touching more writes their states out before its end.
+	 * Transactions of 2 MiB: a move's one a batch, so that it goes on. */
+	struct slot_options opt = {.work_blocks = 512, .history_move_rows = 300,
+				   .history_move_campaigns = 2, .history_run_min_rows = 60,
+				   .history_runs_max = 3, .held_campaigns = 4};
 	struct replay_result res;
 	int rc = free_at < 0 ? PL_ENOMEM : writer_open(&slots[free_at].w, st, &opt, &res);
 	if (rc) {

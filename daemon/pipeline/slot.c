@@ -301,15 +301,24 @@ int slot_maintain(struct slot *s, int max_txns)
 	/* A full active table while the last checkpoint is still being
 	 * written: finish that one first, or memory would grow without bound. */
 	bool behind = s->ix.frozen && index_pending(&s->ix) >= s->ix.opt.checkpoint_entries;
-	for (int n = 0; slot_busy(s) && (max_txns <= 0 || n < max_txns || behind); n++) {
+	/* A move's transaction brings as many campaigns however large the
+	 * index's are: one of serve's 8 MiB (WRITER_WORK_BLOCKS) leaves a move
+	 * the four of the 2 MiB it stands for, or the rows staged meanwhile
+	 * would pile up for four times as many batches. */
+	int moves = s->opt.work_blocks > DEFAULT_WORK_BLOCKS
+			    ? (int)(s->opt.work_blocks / DEFAULT_WORK_BLOCKS)
+			    : 1;
+	for (int n = 0; slot_busy(s) && (max_txns <= 0 || n < max_txns * moves || behind);) {
 		/* A move first: readers hold its staged rows until it ends. */
 		int rc;
 		if (s->pw.move_due && !behind) {
 			rc = move_step(s);
+			n++;
 		} else {
 			index_txn_begin(&s->ix);
 			rc = store_run_write(s->st, work_txn, s);
 			index_txn_end(&s->ix, rc == 0);
+			n += moves;
 		}
 		if (rc)
 			return rc;

@@ -174,7 +174,9 @@ int slot_publish(struct slot *s, struct store_txn *t);
 /*
  * Between transactions: freezes the index when it is full, and writes at
  * most max_txns maintenance transactions (0: until there is no work): the
- * index's checkpoints and merges, and the history's moves (proj_staged.h).
+ * index's checkpoints and merges, and the history's moves (proj_staged.h),
+ * as many of those for one transaction of work_blocks as there are 2 MiB
+ * in it.
  * Returns 0 or the store's error.
  */
 int slot_maintain(struct slot *s, int max_txns);

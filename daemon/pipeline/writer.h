@@ -71,7 +71,7 @@ int writer_check_live(struct writer *w, struct store_txn *t);
  * (slot_options.work_blocks, unless the caller set it): 8 MiB. Serve and
  * import do one such transaction after each batch rather than four of
  * 2 MiB, since every commit waits for the disk (docs/performance.md,
- * "Where the writer waits").
+ * "Where the writer waits"); a move of the history still takes four.
  */
 #define WRITER_WORK_BLOCKS 2048
 

@@ -208,9 +208,9 @@ static void free_stream(struct stream *s)
 static struct slot_options fixture_like(void)
 {
 	/* As fixture_writer's: small moves and runs, few campaigns held. */
-	return (struct slot_options){.history_move_rows = 300, .history_move_campaigns = 2,
-				     .history_run_min_rows = 60, .history_runs_max = 3,
-				     .held_campaigns = 4};
+	return (struct slot_options){.work_blocks = 512, .history_move_rows = 300,
+				     .history_move_campaigns = 2, .history_run_min_rows = 60,
+				     .history_runs_max = 3, .held_campaigns = 4};
 }
 
 /* A data dir on a small tmpfs that grows each time it is found full. */

@@ -561,6 +561,38 @@ static void test_held_undo(void)
 	proj_staged_deinit(&h);
 }
 
+/*
+ * A move's pace under serve's upkeep: one transaction of the index after a
+ * batch (WRITER_WORK_BLOCKS) leaves a move the four transactions it had
+ * beside four of 2 MiB, or the rows staged meanwhile would pile up for four
+ * times as many batches. Moving a campaign a transaction, a move of the
+ * fixture's four campaigns ends in the upkeep of the batch that made it due
+ * (with one transaction, three batches came while it went on).
+ */
+static void test_move_pace(void)
+{
+	char dir[300];
+	struct store *s = fixture_store(dir, sizeof dir, INITIAL_MAP);
+	struct slot_options opt = {.history_move_rows = 300, .history_move_campaigns = 1};
+	struct replay_result res;
+	struct writer w;
+	int events = 0, moving = 0, moves = 0;
+	int64_t offset = 0;
+	CHECK_INT(writer_open(&w, s, &opt, &res), 0);
+	/* Up to the next move's rows, 300 more. */
+	while (events < 500) {
+		size_t held = w.live.pw.staged.count;
+		CHECK_INT(fixture_ingest_numbered(&w, 50, true, &events, &offset), 0);
+		moving += w.live.pw.move_due; /* batches that come while it goes on */
+		moves += w.live.pw.staged.count < held; /* one began: it took the rows */
+	}
+	CHECK_INT(moves, 1);
+	CHECK_INT(moving, 0);
+	writer_close(&w);
+	store_close(s);
+	fixture_remove(dir);
+}
+
 static void check_round_trip(const struct proj_history *h)
 {
 	uint8_t buf[PROJ_HISTORY_MAX + 1];
@@ -626,6 +658,7 @@ int main(void)
 	test_damaged_rows(&keep);
 	test_history_rows();
 	proj_staged_deinit(&keep);
+	test_move_pace();
 	fixture_close(st);
 	fixture_remove(dir);
 	proj_staged_deinit(&comments_staged);

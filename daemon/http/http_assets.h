@@ -1,6 +1,6 @@
 /*
- * http_assets.h — the web page's static files (in daemon/web), compiled into
- * the binary by daemon/web/embed.c so pledged serves them itself.
+ * http_assets.h — the web page's static files (in daemon/http/web), compiled into
+ * the binary by daemon/http/web/embed.c so pledged serves them itself.
  */
 #ifndef HTTP_ASSETS_H
 #define HTTP_ASSETS_H

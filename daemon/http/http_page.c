@@ -2,7 +2,7 @@
  * http_page.c — the campaign web page, rendered on the server (/ and /c/{id}).
  *
  * The first render is complete HTML, so the page is fast, readable without
- * JavaScript and indexable; daemon/web/page.js then keeps it live from the
+ * JavaScript and indexable; daemon/http/web/page.js then keeps it live from the
  * stream and loads more comments. "Show more" is a real link (?before=…)
  * that the script takes over. Every text from the store is HTML-escaped
  * here, and the script only ever sets textContent; the Content-Security-

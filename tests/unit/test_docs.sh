@@ -7,7 +7,8 @@
 #  - every repository path that README.md and docs/*.md name exists, and
 #    the README's layout table names every source file of the layers, and
 #    nothing that is not there;
-#  - no file names a document the repository does not contain.
+#  - no file names a document the repository does not contain, and no
+#    source a file by a path it does not have.
 set -u
 generated=$1
 src=$2
@@ -95,5 +96,13 @@ if [ -z "$gone" ]; then ok; else fail "README.md's layout table names what is no
 (cd "$src" && git ls-files 2>/dev/null || find . -type f) | grep -v '^tests/http/node_modules/' >"$work/files"
 hits=$(cd "$src" && while read -r f; do [ -f "$f" ] && grep -l 'CONTRACT\.md' "$f"; done <"$work/files" | grep -v '^tests/unit/test_docs.sh$')
 if [ -z "$hits" ]; then ok; else fail "files name CONTRACT.md, which the repository does not contain: $hits"; fi
+
+# The sources name files by their path from the top as well ("see
+# daemon/http/web/meson.build"): those are there too.
+gone=$(cd "$src" && grep -E '\.(c|h|sh|mjs|js|build|py|awk)$' "$work/files" | while read -r f; do
+	[ -f "$f" ] && grep -ohE '(^|[^A-Za-z0-9_./-])(base|schemas|store|events|projections|daemon|tests|deploy|docs)/[A-Za-z0-9_./-]+' "$f"
+done | sed -E 's/^[^a-z]//; s/[.]+$//' | grep -E '\.(c|h|md|js|mjs|sh|build|css|svg|py|service|yaml)$' | sort -u |
+	while read -r path; do [ -e "$path" ] || printf ' %s' "$path"; done)
+if [ -z "$gone" ]; then ok; else fail "the sources name what is not in the repository:$gone"; fi
 
 finish

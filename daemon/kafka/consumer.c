@@ -350,6 +350,36 @@ static void leave_assignment(struct consumer *c)
 		 "anyway", LEAVE_MS);
 }
 
+/*
+ * Leaves the group; the revoke callback writes what is still in hand. For
+ * at most CLOSE_MS: librdkafka 2.0's own close waits for ever for a commit
+ * in flight when the brokers went away (librdkafka issue 3740). Whatever
+ * the group was not told, the data dir holds. True when it closed.
+ */
+#define CLOSE_MS 15000
+static bool close_group(struct consumer *c)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->rk, q);
+	bool closed = error == NULL;
+	if (error) {
+		log_warn("leaving the consumer group: %s", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	}
+	for (int64_t end = clock_mono_ms() + CLOSE_MS; closed && !rd_kafka_consumer_closed(c->rk);) {
+		if (clock_mono_ms() >= end) {
+			log_warn("leaving the consumer group: no answer from the brokers in %d ms; "
+				 "stopping without it (the data dir holds every batch written)",
+				 CLOSE_MS);
+			closed = false;
+		} else {
+			rd_kafka_queue_poll_callback(q, 100);
+		}
+	}
+	rd_kafka_queue_destroy(q);
+	return closed;
+}
+
 void consumer_free(struct consumer *c)
 {
 	if (!c)
@@ -357,17 +387,15 @@ void consumer_free(struct consumer *c)
 	if (c->rk) {
 		c->closing = true;
 		leave_assignment(c);
-		/* Leaves the group; the revoke callback writes what is still in hand. */
-		rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
-		if (err)
-			log_warn("leaving the consumer group: %s", rd_kafka_err2str(err));
+		bool closed = close_group(c);
 		if (c->writer)
 			consumer_collect(c);
 		consumer_batch_release(&c->batches[0]);
 		consumer_batch_release(&c->batches[1]);
 		if (c->commits)
 			rd_kafka_queue_destroy(c->commits);
-		rd_kafka_destroy(c->rk);
+		/* Not closed: a second close inside the destroy would wait as the first. */
+		rd_kafka_destroy_flags(c->rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	}
 	batch_writer_stop(c->writer);
 	freeze_watch_stop(c->alive);

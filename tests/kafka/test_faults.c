@@ -7,8 +7,8 @@
  * writes for a while, a broker that restarted empty (new incarnation, and
  * the same incarnation id with a shorter log), data deleted by retention
  * before it was read, and transaction markers just before the offset a
- * catch-up waits for. Totals must stay exact, and nothing may be skipped
- * silently.
+ * catch-up waits for; and a stop once the brokers went with a commit
+ * unanswered. Totals must stay exact, and nothing may be skipped silently.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "clock.h"
 #include "fixture.h"
 #include "kt.h"
 #include "partitioner.h"
@@ -388,6 +389,42 @@ static void test_revoke_commits(void)
 		CHECK_INT(committed[i], ends[i]);
 		kt_events_free(f[i].evs, f[i].count);
 	}
+	kt_env_stop(&e);
+}
+
+/*
+ * The brokers go while the commit of the last batch is unanswered, and the
+ * instance is then stopped: librdkafka 2.0's close waits for that commit
+ * for ever (librdkafka issue 3740), so a stop must give up on the group
+ * after its bound and still end, with every written batch in the data dir.
+ */
+static void test_stop_brokers_gone(void)
+{
+	struct kt_env e;
+	int64_t ends[PARTITIONS] = {0};
+	struct feed f[PARTITIONS];
+	struct kt_runner r;
+	kt_env_start(&e, 1, PARTITIONS, "stop-brokers-gone");
+	feeds_init(f, "sg", 20, ends);
+	kt_runner_start(&r, e.st, &e.m, &e.opt);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(e.producer, &f[i], f[i].count / 2);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK(group_reaches(e.cluster.bootstraps, "stop-brokers-gone", ends));
+	CHECK_INT(rd_kafka_mock_broker_push_request_error_rtts(e.cluster.mc, 1, 8 /* OffsetCommit */,
+							       1, RD_KAFKA_RESP_ERR_NO_ERROR, 4000),
+		  0);
+	feed_send(e.producer, &f[0], f[0].sent + 1);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK_INT(rd_kafka_mock_broker_set_down(e.cluster.mc, 1), 0);
+	int64_t start = clock_mono_ms();
+	CHECK_INT(kt_runner_stop(&r), 0);
+	/* Within the bounds of the revoke's wait and of the close. */
+	CHECK(clock_mono_ms() - start < 40000);
+	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 1000));
+	CHECK_INT(rd_kafka_mock_broker_set_up(e.cluster.mc, 1), 0);
+	for (int i = 0; i < PARTITIONS; i++)
+		kt_events_free(f[i].evs, f[i].count);
 	kt_env_stop(&e);
 }
 
@@ -1059,6 +1096,7 @@ int main(int argc, char **argv)
 		{"slow-commits", test_slow_commits},
 		{"refused-commits", test_refused_commits},
 		{"revoke-commits", test_revoke_commits},
+		{"stop-brokers-gone", test_stop_brokers_gone},
 		{"retried-commits", test_retried_commits},
 		{"unknown-offsets", test_unknown_group_offsets},
 		{"unknown-starts", test_unknown_starts},

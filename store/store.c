@@ -1155,12 +1155,13 @@ uint64_t store_copy_size(struct store *st)
 	MDB_stat ms;
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
+	uint64_t pages = 0;
 	int rc;
 	if ((rc = mdb_env_info(st->env, &info)) || (rc = mdb_stat(t.txn, 0 /* FREE_DBI */, &ms)) ||
 	    (rc = mdb_cursor_open(t.txn, 0, &c)))
 		goto done;
-	uint64_t pages = (uint64_t)info.me_last_pgno + 1 - ms.ms_branch_pages - ms.ms_leaf_pages -
-			 ms.ms_overflow_pages;
+	pages = (uint64_t)info.me_last_pgno + 1 - ms.ms_branch_pages - ms.ms_leaf_pages -
+		ms.ms_overflow_pages;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		size_t n = 0; /* a count, then that many page numbers */
@@ -1174,7 +1175,14 @@ done:
 	if (c)
 		mdb_cursor_close(c);
 	store_abort(&t);
-	return rc ? 0 : pages * ms.ms_psize;
+	/* Opened to be checked, the copy gets a lock file as large as this one's. */
+	char lock[4096];
+	struct stat sb;
+	uint64_t lock_bytes = 0;
+	if ((size_t)snprintf(lock, sizeof lock, "%s/lock.mdb", st->dir) < sizeof lock &&
+	    stat(lock, &sb) == 0)
+		lock_bytes = (uint64_t)sb.st_size;
+	return rc ? 0 : pages * ms.ms_psize + lock_bytes;
 }
 
 int store_rename_durably(const char *from, const char *to)

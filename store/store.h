@@ -410,8 +410,9 @@ int store_run_write(struct store *st, int (*fn)(struct store_txn *t, void *arg),
 int store_copy(struct store *st, const char *dir);
 
 /* What store_copy() writes, in bytes: the pages in use (every table's and
- * LMDB's list of them) and the two meta pages. For messages: how much room
- * a copy needs. 0 when it cannot be read. */
+ * LMDB's list of them) and the two meta pages; and the lock file the copy
+ * gets when it is opened to be checked. For messages: how much room a copy
+ * needs. 0 when it cannot be read. */
 uint64_t store_copy_size(struct store *st);
 
 /*

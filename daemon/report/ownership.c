@@ -312,7 +312,7 @@ bool ownership_view_describe_behind(const struct ownership_view *v, char *out, s
 
 bool ownership_view_say_behind(const struct ownership_view *v, char *out, size_t size)
 {
-	char list[256];
+	char list[256] = "";
 	size_t behind = list_behind(v, list, size < sizeof list ? size : sizeof list);
 	size_t n = list[0] ? (size_t)snprintf(out, size, behind == 1 ? "partition %s is"
 								 : "partitions %s are", list)

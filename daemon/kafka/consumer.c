@@ -373,7 +373,11 @@ static bool close_group(struct consumer *c)
 				 CLOSE_MS);
 			closed = false;
 		} else {
-			rd_kafka_queue_poll_callback(q, 100);
+			/* As the close itself polls: the revoke callback is called, and a
+			 * message is dropped (its offset was not stored: read again). */
+			rd_kafka_message_t *msg = rd_kafka_consume_queue(q, 100);
+			if (msg)
+				rd_kafka_message_destroy(msg);
 		}
 	}
 	rd_kafka_queue_destroy(q);

@@ -356,6 +356,23 @@ static void test_refused_commits(void)
 }
 
 /*
+ * Starts r, writes half of each feed and waits until the group has its
+ * offsets; the next commit is then answered rtt_ms late, with err.
+ */
+static void half_then_late_commit(struct kt_env *e, struct feed f[PARTITIONS], int64_t *ends,
+				  struct kt_runner *r, rd_kafka_resp_err_t err, int rtt_ms)
+{
+	kt_runner_start(r, e->st, &e->m, &e->opt);
+	for (int i = 0; i < PARTITIONS; i++)
+		feed_send(e->producer, &f[i], f[i].count / 2);
+	CHECK(kt_wait_offsets(e->st, KT_TOPIC, PARTITIONS, ends, 30000));
+	CHECK(group_reaches(e->cluster.bootstraps, e->opt.group, ends));
+	CHECK_INT(rd_kafka_mock_broker_push_request_error_rtts(e->cluster.mc, 1, 8 /* OffsetCommit */,
+							       1, err, rtt_ms),
+		  0);
+}
+
+/*
  * The partitions go (here: the instance stops, and another would hold them
  * next) while the commit of the last batch is unanswered, and the group
  * then refuses it: the group must still end at what this data dir holds,
@@ -372,15 +389,7 @@ static void test_revoke_commits(void)
 	kt_env_start(&e, 1, PARTITIONS, "revoke-commits");
 	e.opt.partitioner = partitioner_named(PARTITIONER_DEFAULT); /* catch-up marks */
 	feeds_init(f, "vc", 20, ends);
-	kt_runner_start(&r, e.st, &e.m, &e.opt);
-	for (int i = 0; i < PARTITIONS; i++)
-		feed_send(e.producer, &f[i], f[i].count / 2);
-	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
-	CHECK(group_reaches(e.cluster.bootstraps, "revoke-commits", ends));
-	CHECK_INT(rd_kafka_mock_broker_push_request_error_rtts(
-			  e.cluster.mc, 1, 8 /* OffsetCommit */, 1,
-			  RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, 4000),
-		  0);
+	half_then_late_commit(&e, f, ends, &r, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, 4000);
 	feed_send(e.producer, &f[0], f[0].sent + 1);
 	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
 	CHECK_INT(kt_runner_stop(&r), 0);
@@ -406,14 +415,7 @@ static void test_stop_brokers_gone(void)
 	struct kt_runner r;
 	kt_env_start(&e, 1, PARTITIONS, "stop-brokers-gone");
 	feeds_init(f, "sg", 20, ends);
-	kt_runner_start(&r, e.st, &e.m, &e.opt);
-	for (int i = 0; i < PARTITIONS; i++)
-		feed_send(e.producer, &f[i], f[i].count / 2);
-	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
-	CHECK(group_reaches(e.cluster.bootstraps, "stop-brokers-gone", ends));
-	CHECK_INT(rd_kafka_mock_broker_push_request_error_rtts(e.cluster.mc, 1, 8 /* OffsetCommit */,
-							       1, RD_KAFKA_RESP_ERR_NO_ERROR, 4000),
-		  0);
+	half_then_late_commit(&e, f, ends, &r, RD_KAFKA_RESP_ERR_NO_ERROR, 4000);
 	feed_send(e.producer, &f[0], f[0].sent + 1);
 	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
 	CHECK_INT(rd_kafka_mock_broker_set_down(e.cluster.mc, 1), 0);
@@ -443,15 +445,7 @@ static void test_retried_commits(void)
 	kt_env_start(&e, 1, PARTITIONS, "retried-commits");
 	e.opt.partitioner = partitioner_named(PARTITIONER_DEFAULT); /* catch-up marks */
 	feeds_init(f, "rt", 20, ends);
-	kt_runner_start(&r, e.st, &e.m, &e.opt);
-	for (int i = 0; i < PARTITIONS; i++)
-		feed_send(e.producer, &f[i], f[i].count / 2);
-	CHECK(kt_wait_offsets(e.st, KT_TOPIC, PARTITIONS, ends, 30000));
-	CHECK(group_reaches(e.cluster.bootstraps, "retried-commits", ends));
-	CHECK_INT(rd_kafka_mock_broker_push_request_error_rtts(
-			  e.cluster.mc, 1, 8 /* OffsetCommit */, 1,
-			  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, 3000),
-		  0);
+	half_then_late_commit(&e, f, ends, &r, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, 3000);
 	/* One message, one batch: written once its commit is overdue (1 s),
 	 * then the next, whose commit is taken before the first's answer. */
 	for (int n = 0; n < 2; n++) {

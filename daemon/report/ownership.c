@@ -27,6 +27,18 @@ void ownership_enforce(struct ownership *o, ownership_partitioner partitioner)
 	pthread_mutex_unlock(&o->lock);
 }
 
+/*
+ * The group spoke (an assignment, a revoke, a loss); under the lock. Heard
+ * before the watch's next beat after a freeze, it is the first word after
+ * the freeze, which has ended: a word from just before the freeze began,
+ * after the last beat, must not count as one that came after it.
+ */
+static void group_spoke(struct ownership *o, int64_t now)
+{
+	if (o->silent_after_ms && now - o->alive_ms > o->silent_after_ms)
+		o->thawed_ms = now;
+}
+
 void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions, size_t n,
 		   int32_t group_generation)
 {
@@ -44,7 +56,7 @@ void ownership_set(struct ownership *o, int32_t count, const int32_t *partitions
 	o->lost_ms = 0;
 	o->loss_undecided = false;
 	o->unsure_until_ms = 0;
-	o->spoke_ms = clock_boot_ms();
+	group_spoke(o, clock_boot_ms());
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -93,7 +105,7 @@ static void keep_lost(struct ownership *o)
 		o->lost_ms = clock_wall_ms();
 	o->loss_undecided = false;
 	o->unsure_until_ms = 0;
-	o->spoke_ms = clock_boot_ms();
+	group_spoke(o, clock_boot_ms());
 }
 
 void ownership_expect_alive(struct ownership *o, int64_t session_ms)
@@ -109,12 +121,13 @@ bool ownership_alive(struct ownership *o)
 	int64_t now = clock_boot_ms();
 	pthread_mutex_lock(&o->lock);
 	bool froze = o->silent_after_ms && now - o->alive_ms > o->silent_after_ms;
+	/* Unless the group spoke since the freeze ended (librdkafka noticed the
+	 * lost session, or assigned anew: group_spoke), or a lone instance's
+	 * answers are marked stale already: what it said stands. */
+	bool told = o->thawed_ms > o->alive_ms;
 	if (froze)
 		o->thawed_ms = now;
-	/* Unless the group spoke since the freeze began (librdkafka noticed the
-	 * lost session, or assigned anew), or a lone instance's answers are
-	 * marked stale already: what it said stands. */
-	if (froze && o->assigned && !o->lost_ms && o->spoke_ms <= o->alive_ms) {
+	if (froze && o->assigned && !o->lost_ms && !told) {
 		o->unsure_until_ms = now + o->silent_after_ms;
 		o->generation++; /* answers change: campaigns wait */
 	}
@@ -135,7 +148,7 @@ void ownership_release(struct ownership *o)
 	o->lost_ms = 0;
 	o->loss_undecided = false;
 	o->unsure_until_ms = 0;
-	o->spoke_ms = clock_boot_ms();
+	group_spoke(o, clock_boot_ms());
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -152,9 +165,7 @@ enum ownership_loss ownership_lose(struct ownership *o, bool others_heard)
 {
 	int64_t now = clock_boot_ms();
 	pthread_mutex_lock(&o->lock);
-	/* Told before the watch's next beat: the freeze ends now. */
-	if (o->silent_after_ms && now - o->alive_ms > o->silent_after_ms)
-		o->thawed_ms = now;
+	group_spoke(o, now);
 	bool keep = o->partitioner && o->assigned && owns_all(o) && !others_heard;
 	enum ownership_loss loss = keep ? OWNERSHIP_KEPT : OWNERSHIP_RELEASED;
 	if (keep && o->announcements && o->thawed_ms && o->heard_all_ms < o->thawed_ms) {
@@ -164,7 +175,6 @@ enum ownership_loss ownership_lose(struct ownership *o, bool others_heard)
 		o->loss_undecided = true;
 		o->undecided_until_ms = now + o->silent_after_ms;
 		o->unsure_until_ms = 0;
-		o->spoke_ms = now;
 	} else if (keep) {
 		keep_lost(o);
 	}

@@ -46,11 +46,10 @@ struct ownership {
 	int64_t alive_ms;        /* the last sign of life */
 	int64_t silent_after_ms; /* a freeze longer than this loses the group's session; 0: none */
 	int64_t unsure_until_ms; /* after a freeze, answers wait until the group speaks */
-	int64_t spoke_ms;        /* the group's last word: set, release or lose */
 	/* A loss after a freeze, decided once the announcements made during it
 	 * are read (ownership_lose, ownership_heard_all); boot clock too */
 	bool announcements;       /* others' announcements are read (members.h) */
-	int64_t thawed_ms;        /* when the last freeze was seen to end */
+	int64_t thawed_ms;        /* when the last freeze was seen to end (a beat or the group's word) */
 	int64_t heard_all_ms;     /* when the announcements were last read to their end */
 	bool loss_undecided;      /* lost after a freeze: alone, as far as was heard then? */
 	int64_t undecided_until_ms;

@@ -908,6 +908,15 @@ static void test_ownership_after_freeze(void)
 	CHECK(ownership_alive(&o));
 	CHECK_INT(ownership_of(&o, "sse-camp", 8, &part, &count, NULL), OWNERSHIP_OWNED);
 	CHECK(ownership_stale_since(&o) > 0);
+	/* The group spoke after the watch's last beat, and the freeze began
+	 * then (the assignment came just before a kill -STOP): that word came
+	 * before the freeze, and does not stand after it. */
+	CHECK(!ownership_alive(&o));
+	usleep(BEAT_US / 5);
+	ownership_set(&o, 4, all, 4, 4);
+	usleep(FROZEN_US);
+	beat_out_the_timeout(&o);
+	CHECK(ownership_stale_since(&o) == 0);
 	ownership_deinit(&o);
 }
 

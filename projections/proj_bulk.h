@@ -19,7 +19,7 @@
  * entry they would refuse means the log and the rules disagree. Then
  * proj_bulk_apply() stops, and the caller applies the log in order, which
  * names the first such entry and why. An erasure (supporter.forgotten)
- * stops it too: it is not taken yet.
+ * stops it too: it is not taken (bulk_fill.h ends its fill before one).
  */
 #ifndef PROJ_BULK_H
 #define PROJ_BULK_H

@@ -63,8 +63,9 @@ struct reader {
 	struct comment_rows comments;
 	atomic_size_t *comment_bytes; /* both readers' comments' rows: a log's, not a half's */
 	size_t comment_bytes_max; /* past which the log goes the log-order way, which holds none */
-	uint64_t read; /* entries read */
-	bool left;     /* an entry for the log-order path */
+	uint64_t read;    /* entries read */
+	uint64_t erasure; /* the log position of the first erasure met, where it stopped; 0: none */
+	bool left;        /* an entry for the log-order path */
 	int rc;
 };
 
@@ -73,7 +74,7 @@ struct fill {
 	struct bulk_limits limits;
 	struct proj_bulk_entry *e;
 	uint32_t *campaign_of;
-	size_t n;
+	size_t n, cap; /* entries taken; room for, in e and campaign_of */
 	struct campaigns campaigns;
 	struct comment_rows comments; /* in log order */
 	struct proj_bulk b;
@@ -135,8 +136,12 @@ static int read_entry(const struct evlog_entry *le, void *arg)
 		return 1;
 	d.keys = (struct proj_keys){0}; /* an event's keys are set for its fields only */
 	decode_event(&d, le->raw, le->raw_len, NULL, 0);
-	if (le->seq < r->from || d.rc || d.ev.type == PL_EV_SUPPORTER_FORGOTTEN) {
+	if (le->seq < r->from || d.rc) {
 		r->left = true;
+		return 1;
+	}
+	if (d.ev.type == PL_EV_SUPPORTER_FORGOTTEN) { /* not taken in bulk: the fill ends before it */
+		r->erasure = le->seq;
 		return 1;
 	}
 	uint32_t number;
@@ -168,6 +173,8 @@ static void *read_part(void *arg)
 		r->rc = PL_OK;
 		r->left = true;
 	}
+	if (r->erasure)
+		r->to = r->erasure - 1;
 	if (r->read != r->to - r->from + 1)
 		r->left = true;
 	return NULL;
@@ -230,8 +237,9 @@ static int merge_campaigns(struct reader *into, const struct reader *r)
 
 /*
  * The log, up to its end as a read transaction sees it or its first
- * f->limits.entries, decoded into f by two threads, half of it each.
- * false in *taken when it is the log-order path's (or empty).
+ * f->limits.entries, decoded into f by two threads, half of it each; or
+ * up to its first erasure, which the log-order path applies after, with
+ * the rest. false in *taken when it is the log-order path's (or empty).
  */
 static int read_log(struct fill *f, bool *taken)
 {
@@ -247,10 +255,10 @@ static int read_log(struct fill *f, bool *taken)
 	/* A longer log: its first entries at once, the rest in log order after. */
 	if (head > f->limits.entries)
 		head = f->limits.entries;
-	f->n = (size_t)head;
-	f->e = big_alloc(f->n * sizeof *f->e);
-	f->campaign_of = big_alloc(f->n * sizeof *f->campaign_of);
-	uint32_t *theirs = big_alloc(f->n * sizeof *theirs);
+	f->cap = (size_t)head;
+	f->e = big_alloc(f->cap * sizeof *f->e);
+	f->campaign_of = big_alloc(f->cap * sizeof *f->campaign_of);
+	uint32_t *theirs = big_alloc(f->cap * sizeof *theirs);
 	atomic_size_t comment_bytes = 0;
 	struct reader r[2] = {
 		{f->s->st, 1, head / 2, f->e, f->campaign_of, .comment_bytes = &comment_bytes,
@@ -266,8 +274,13 @@ static int read_log(struct fill *f, bool *taken)
 		on_two(read_part, &r[0], &r[1]);
 		rc = r[0].rc < 0 ? r[0].rc : r[1].rc < 0 ? r[1].rc : PL_OK;
 	}
-	if (rc == 0 && !r[0].left && !r[1].left && (rc = merge_campaigns(&r[0], &r[1])) == 0 &&
-	    (rc = merge_comments(&r[0].comments, &r[1].comments)) == 0) {
+	/* An erasure in the first half: the second is the log-order path's. */
+	bool both = !r[0].erasure;
+	head = both ? r[1].to : r[0].to;
+	if (rc == 0 && head && !r[0].left && (!both || !r[1].left) &&
+	    (!both || ((rc = merge_campaigns(&r[0], &r[1])) == 0 &&
+		       (rc = merge_comments(&r[0].comments, &r[1].comments)) == 0))) {
+		f->n = (size_t)head;
 		f->campaigns = r[0].campaigns;
 		f->comments = r[0].comments;
 		r[0].campaigns = (struct campaigns){0};
@@ -278,7 +291,7 @@ static int read_log(struct fill *f, bool *taken)
 	campaigns_free(&r[1].campaigns);
 	comment_rows_free(&r[0].comments);
 	comment_rows_free(&r[1].comments);
-	big_free(theirs, f->n * sizeof *theirs);
+	big_free(theirs, f->cap * sizeof *theirs);
 	return rc;
 }
 
@@ -730,8 +743,8 @@ static int decide(struct fill *f, bool *taken)
 
 static void fill_free(struct fill *f)
 {
-	big_free(f->e, f->n * sizeof *f->e);
-	big_free(f->campaign_of, f->n * sizeof *f->campaign_of);
+	big_free(f->e, f->cap * sizeof *f->e);
+	big_free(f->campaign_of, f->cap * sizeof *f->campaign_of);
 	campaigns_free(&f->campaigns);
 	big_free(f->order, (f->n ? f->n : 1) * sizeof *f->order);
 	comment_rows_free(&f->comments);

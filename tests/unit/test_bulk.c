@@ -151,19 +151,63 @@ static void check_limits(struct store *st, size_t entries, size_t comment_bytes)
 	}
 }
 
+#define ERASURE_OF_S1 \
+	"{\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"forget-1\"," \
+	"\"at\":1578132000000,\"supporter\":\"s1\",\"by\":\"test\"}"
+
 /*
- * An erasure after the entries filled at once is applied in log order on
- * top of them; one among them sends the whole log that way.
+ * An erasure is not taken at once: the entries before it are filled at
+ * once and the log-order path applies it and the rest on top of them,
+ * whether it lies within the fill's limit or past it, in the log's last
+ * half or its first; the same with feeds after it, which lean on the
+ * first's campaigns, pledges, comments and ids.
  */
-static void check_erasure_after(struct store *st, size_t entries)
+static void check_erasure_among(struct store *st, unsigned seed, size_t entries)
 {
-	CHECK_INT(fixture_ingest(st, "{\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"forget-1\","
-				     "\"at\":1578132000000,\"supporter\":\"s1\",\"by\":\"test\"}"),
-		  0);
-	const struct bulk_limits limits[] = {{.entries = entries}, {0}};
-	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
-		CHECK(rebuild_within(st, limits[i]).bulk == (i == 0));
+	CHECK_INT(fixture_ingest(st, ERASURE_OF_S1), 0);
+	const struct bulk_limits limits[] = {{.entries = entries}, {.entries = entries / 2}, {0}};
+	for (int round = 0; round < 2; round++) {
+		struct fixture_outcome o;
+		CHECK_INT(fixture_outcome(st, &o), 0);
+		for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+			struct rebuild_report rep = rebuild_within(st, limits[i]);
+			CHECK(rep.bulk);
+			CHECK_INT(rep.applied, o.log);
+			CHECK(fixture_verified(st));
+		}
+		if (round == 0) { /* twice: the erasure then lies in the log's first half */
+			feed(st, seed + 1, "f");
+			feed(st, seed + 2, "g");
+		}
+	}
+}
+
+/*
+ * An erasure early in the log, in its first half: the one entry before it
+ * filled at once, the rest in log order; first in the log, nothing is
+ * filled at once.
+ */
+static void check_erasure_early(unsigned seed)
+{
+	for (int first = 0; first < 2; first++) {
+		char dir[256];
+		struct store *st = fixture_store(dir, sizeof dir, 0);
+		if (!first)
+			CHECK_INT(fixture_ingest(st, "{\"v\":1,\"type\":\"campaign.opened\","
+							 "\"id\":\"early\",\"at\":1578132000000,"
+							 "\"campaign\":\"c-early\",\"title\":\"T\","
+							 "\"owner\":\"O\",\"currency\":\"GBP\"}"),
+				  0);
+		CHECK_INT(fixture_ingest(st, ERASURE_OF_S1), 0);
+		feed(st, seed, "");
+		struct fixture_outcome o;
+		CHECK_INT(fixture_outcome(st, &o), 0);
+		struct rebuild_report rep = rebuild_within(st, (struct bulk_limits){0});
+		CHECK(rep.bulk == !first);
+		CHECK_INT(rep.applied, o.log);
 		CHECK(fixture_verified(st));
+		fixture_close(st);
+		fixture_remove(dir);
 	}
 }
 
@@ -553,7 +597,7 @@ int main(void)
 		compare_with_replay(st, &lc, &small);
 		check_refusals(&lc, &small);
 		check_limits(st, lc.n, lc.comment_bytes);
-		check_erasure_after(st, lc.n);
+		check_erasure_among(st, seeds[i], lc.n);
 		printf("seed %u: %zu entries, %zu pledges, %zu supporters, %zu comments agree\n",
 		       seeds[i], lc.n, small.state[PROJ_K_PLEDGE].count,
 		       small.state[PROJ_K_SUPPORTER].count, small.state[PROJ_K_COMMENT].count);
@@ -564,6 +608,7 @@ int main(void)
 		fixture_close(st);
 		fixture_remove(dir);
 		check_rebuilt_at_once(seeds[i]);
+		check_erasure_early(seeds[i]);
 	}
 	return check_done();
 }

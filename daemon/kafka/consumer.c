@@ -366,6 +366,13 @@ static bool close_group(struct consumer *c)
 		log_warn("leaving the consumer group: %s", rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);
 	}
+	/* The close moved what was fetched and not yet polled onto q (messages,
+	 * now and then an error event among them). */
+	size_t unread = rd_kafka_queue_length(q);
+	if (unread)
+		log_debug("leaving the consumer group: %zu fetched messages not yet polled are "
+			  "dropped (read again from the stored offsets at the next start)",
+			  unread);
 	for (int64_t end = clock_mono_ms() + CLOSE_MS; closed && !rd_kafka_consumer_closed(c->rk);) {
 		if (clock_mono_ms() >= end) {
 			log_warn("leaving the consumer group: no answer from the brokers in %d ms; "

@@ -1175,6 +1175,8 @@ done:
 	if (c)
 		mdb_cursor_close(c);
 	store_abort(&t);
+	if (rc)
+		return 0;
 	/* Opened to be checked, the copy gets a lock file as large as this one's. */
 	char lock[4096];
 	struct stat sb;
@@ -1182,7 +1184,7 @@ done:
 	if ((size_t)snprintf(lock, sizeof lock, "%s/lock.mdb", st->dir) < sizeof lock &&
 	    stat(lock, &sb) == 0)
 		lock_bytes = (uint64_t)sb.st_size;
-	return rc ? 0 : pages * ms.ms_psize + lock_bytes;
+	return pages * ms.ms_psize + lock_bytes;
 }
 
 int store_rename_durably(const char *from, const char *to)

@@ -24,8 +24,9 @@ void proj_bulk_entry_of(struct proj_bulk_entry *b, const struct pl_event *ev,
 
 /* What a pass learns of an entry, for the passes after it. */
 struct learned {
-	int64_t depends_on;         /* a refund's pledge's time, a removal's comment's */
-	uint64_t ref;               /* a removal's comment.posted log position; a refund's number */
+	int64_t depends_on;         /* a refund's pledge's time, a removal's or a hide's comment's */
+	uint64_t ref;               /* a removal's or a hide's comment.posted log position (a
+				       hide's 0: removed before it); a refund's number */
 	int8_t supporters;          /* the change of its campaign's supporter count */
 	int8_t platform_supporters; /* of its currency's distinct supporters */
 };
@@ -393,7 +394,8 @@ static bool comment_key(const struct bulk *b, size_t i, struct fp *key)
 {
 	const struct proj_bulk_entry *e = &b->e[i];
 	*key = e->comment;
-	return e->type == PL_EV_COMMENT_POSTED || e->type == PL_EV_COMMENT_REMOVED;
+	return e->type == PL_EV_COMMENT_POSTED || e->type == PL_EV_COMMENT_REMOVED ||
+	       e->type == PROJ_BULK_HIDE;
 }
 
 static int apply_comment(struct worker *w, size_t i, const struct fp *key)
@@ -407,8 +409,14 @@ static int apply_comment(struct worker *w, size_t i, const struct fp *key)
 		struct comment_value posted = {e->campaign, e->at, e->seq, false};
 		return memtable_put(&w->table, key, &posted);
 	}
-	if (!v || fp_cmp(&v->campaign, &e->campaign) != 0 || v->removed)
+	if (e->type == PROJ_BULK_HIDE) {
+		if (!v || fp_cmp(&v->campaign, &e->campaign) != 0)
+			return stop(w, e->seq, "an erasure of no comment of its record");
+		if (v->removed)
+			return PL_OK; /* removed before the erasure: nothing to hide */
+	} else if (!v || fp_cmp(&v->campaign, &e->campaign) != 0 || v->removed) {
 		return stop(w, e->seq, "a removal of no comment shown in its campaign");
+	}
 	v->removed = true;
 	b->learned[i].ref = v->seq;
 	b->learned[i].depends_on = v->at;
@@ -426,7 +434,7 @@ static void keep_comment(uint8_t *out, const void *value)
 static bool campaign_key(const struct bulk *b, size_t i, struct fp *key)
 {
 	*key = b->e[i].campaign;
-	return true;
+	return b->e[i].type != PL_EV_SUPPORTER_FORGOTTEN; /* of no campaign */
 }
 
 static int add_platform(struct worker *w, const char currency[3], const struct proj_platform *d)
@@ -454,6 +462,23 @@ static int open_campaign(struct worker *w, size_t i, const struct fp *key)
 	return rc ? rc : add_platform(w, e->currency, &(struct proj_platform){.open = 1});
 }
 
+/* As proj_apply.c's hide_comment: a comment down, at its own time if later than the erasure's. */
+static int hide(struct worker *w, size_t i, struct proj_campaign_state *v)
+{
+	struct bulk *b = w->b;
+	const struct learned *l = &b->learned[i];
+	struct proj_bulk_row *row = &b->out->rows[i];
+	if (!l->ref) {
+		row->h.type = PROJ_BULK_NO_ROW;
+		return PL_OK;
+	}
+	v->totals.comments--;
+	*row = (struct proj_bulk_row){.at = effective_at(&v->totals, b->e[i].at, l->depends_on),
+				      .h = {.type = PL_EV_SUPPORTER_FORGOTTEN, .comments = -1,
+					    .ref = l->ref}};
+	return PL_OK;
+}
+
 static int apply_campaign(struct worker *w, size_t i, const struct fp *key)
 {
 	struct bulk *b = w->b;
@@ -464,6 +489,8 @@ static int apply_campaign(struct worker *w, size_t i, const struct fp *key)
 		return v ? stop(w, e->seq, "a campaign opened twice") : open_campaign(w, i, key);
 	if (!v)
 		return stop(w, e->seq, "an event of a campaign never opened");
+	if (e->type == PROJ_BULK_HIDE)
+		return hide(w, i, v); /* the campaign's last event stays where it was */
 	struct proj_totals *t = &v->totals;
 	struct proj_bulk_row *row = &b->out->rows[i];
 	struct proj_platform d = {0};
@@ -526,7 +553,7 @@ static void keep_campaign(uint8_t *out, const void *value)
 static bool id_key(const struct bulk *b, size_t i, struct fp *key)
 {
 	*key = b->e[i].id;
-	return true;
+	return b->e[i].type != PROJ_BULK_HIDE; /* its erasure's entry has the id */
 }
 
 static int apply_id(struct worker *w, size_t i, const struct fp *key)
@@ -556,13 +583,6 @@ int proj_bulk_apply(struct proj_bulk *out, const struct proj_bulk_entry *e, size
 	*out = (struct proj_bulk){0};
 	if (n > UINT32_MAX)
 		return PL_EINVAL;
-	/* Before any pass: an erasure is not taken in bulk yet (proj_bulk.h). */
-	for (size_t i = 0; i < n; i++)
-		if (e[i].type == PL_EV_SUPPORTER_FORGOTTEN) {
-			out->stopped_at = e[i].seq;
-			out->why = "an erasure, not taken in bulk yet";
-			return PL_EREJECTED;
-		}
 	struct bulk b = {.e = e, .n = n, .out = out};
 	if (!partition_items)
 		partition_items = PROJ_BULK_PARTITION_ITEMS;
@@ -585,6 +605,8 @@ int proj_bulk_apply(struct proj_bulk *out, const struct proj_bulk_entry *e, size
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		if (e[i].type == PL_EV_PLEDGE_REFUNDED)
 			b.learned[i].ref = b.nrefunds++;
+		else if (e[i].type == PL_EV_SUPPORTER_FORGOTTEN)
+			out->rows[i].h.type = PROJ_BULK_NO_ROW;
 	if (rc == 0 && b.nrefunds && !(b.refunds = big_alloc(b.nrefunds * sizeof *b.refunds)))
 		rc = PL_ENOMEM;
 	/* In the order the kinds learn from each other (proj_bulk.h). */

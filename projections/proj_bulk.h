@@ -11,15 +11,25 @@
  *   pledges     by pledge id: a refund learns its pledge's supporter and time
  *   supporters  by campaign and supporter: nets, and whether a commenter backs
  *   backers     by currency and supporter: the distinct supporters a change moves
- *   comments    by comment id: a removal learns its comment's time
+ *   comments    by comment id: a removal learns its comment's time, an
+ *               erasure's hide whether its comment still shows
  *   campaigns   by campaign: totals and each entry's row of the history
  *   event ids   by event id: each in the log once
  *
  * All or nothing: the rules accept every entry of a log they made, so an
  * entry they would refuse means the log and the rules disagree. Then
  * proj_bulk_apply() stops, and the caller applies the log in order, which
- * names the first such entry and why. An erasure (supporter.forgotten)
- * stops it too: it is not taken (bulk_fill.h ends its fill before one).
+ * names the first such entry and why.
+ *
+ * An erasure (supporter.forgotten) changes comments only: each comment its
+ * record names that still shows is hidden, with a row of the history at
+ * the erasure's log position. Its own entry counts for its event id alone;
+ * the caller adds a hide entry (PROJ_BULK_HIDE) for each comment the record
+ * names, after the log's own entries, and gives an erasure's later copy
+ * the id it claims (evlog_copy_id_fp). No later entry of the log can depend
+ * on a hiding (a removal of a hidden comment was refused when it came), so
+ * the hides are applied last, in the order of the erasures and of each
+ * one's record.
  */
 #ifndef PROJ_BULK_H
 #define PROJ_BULK_H
@@ -35,7 +45,7 @@
  * comes first.
  */
 struct proj_bulk_entry {
-	uint8_t type;     /* enum pl_event_type */
+	uint8_t type;     /* enum pl_event_type, or PROJ_BULK_HIDE */
 	char currency[3]; /* an opening's and a pledge's */
 	uint64_t seq;
 	int64_t at, amount;
@@ -44,11 +54,26 @@ struct proj_bulk_entry {
 	struct fp id; /* its event id's (evlog_id_fp) */
 };
 
+/*
+ * An entry of the caller's, not the log's: a comment an erasure's record
+ * names. Its log position and time are the erasure's; its campaign and
+ * comment the comment's.
+ */
+#define PROJ_BULK_HIDE PL_EVENT_TYPE_COUNT
+
 /* Fills b from a decoded event at log position seq (its keys from proj_keys_of, id its event id's). */
 void proj_bulk_entry_of(struct proj_bulk_entry *b, const struct pl_event *ev,
 			const struct proj_keys *keys, const struct fp *id, uint64_t seq);
 
-/* An entry's row of its campaign's history, and the time it counts from. */
+/*
+ * An entry's row of its campaign's history, and the time it counts from.
+ * An erasure has none of its own, nor a hide of a comment removed before
+ * it: their h.type is PROJ_BULK_NO_ROW. The hides of one erasure in one
+ * campaign at one time share a key: they are written as one row, as
+ * proj_publish merges them (the comments summed, the rest from the last in
+ * the record's order).
+ */
+#define PROJ_BULK_NO_ROW UINT8_MAX
 struct proj_bulk_row {
 	int64_t at;
 	struct proj_history h;
@@ -82,8 +107,9 @@ struct proj_bulk {
 #define PROJ_BULK_PARTITION_ITEMS 8192
 
 /*
- * Applies e[0..n) (in log order) into b, in partitions of about
- * partition_items (0: PROJ_BULK_PARTITION_ITEMS). 0; PL_EREJECTED, with
+ * Applies e[0..n) (the log's entries in log order, then the hides) into
+ * b, in partitions of about partition_items (0:
+ * PROJ_BULK_PARTITION_ITEMS). 0; PL_EREJECTED, with
  * stopped_at and why, when an entry is not taken; PL_ENOMEM. Free b
  * either way.
  */

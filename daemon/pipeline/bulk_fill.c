@@ -9,6 +9,7 @@
 #include "bytes.h"
 #include "clock.h"
 #include "decoded.h"
+#include "erasure.h"
 #include "evlog.h"
 #include "on_two.h"
 #include "pl_error.h"
@@ -26,6 +27,9 @@ struct campaign {
 	uint8_t len;
 	char id[PL_MAX_ID_BYTES];
 };
+
+/* An erasure's entry's campaign number: it has none. */
+#define NO_CAMPAIGN UINT32_MAX
 
 /* The campaigns a reader met, numbered in the order it met them. */
 struct campaigns {
@@ -49,10 +53,22 @@ struct comment_rows {
 	size_t len, texts_cap;
 };
 
+/* An erasure met by a reader, and the id it claims if it is a later copy of one before it. */
+struct erasure_met {
+	uint64_t seq;
+	struct fp copy_id; /* evlog_copy_id_fp */
+};
+
+/* The erasures a reader met, in log order. */
+struct erasures_met {
+	struct erasure_met *e;
+	size_t n, cap;
+};
+
 /*
  * One of the two threads reading the log: entries [from, to] decoded into
  * e[seq - 1] (the log is dense), their campaigns numbered in its own
- * campaigns, the rows of their comments kept.
+ * campaigns, the rows of their comments kept, its erasures noted.
  */
 struct reader {
 	struct store *st;
@@ -63,9 +79,9 @@ struct reader {
 	struct comment_rows comments;
 	atomic_size_t *comment_bytes; /* both readers' comments' rows: a log's, not a half's */
 	size_t comment_bytes_max; /* past which the log goes the log-order way, which holds none */
-	uint64_t read;    /* entries read */
-	uint64_t erasure; /* the log position of the first erasure met, where it stopped; 0: none */
-	bool left;        /* an entry for the log-order path */
+	struct erasures_met erasures;
+	uint64_t read; /* entries read */
+	bool left;     /* an entry for the log-order path */
 	int rc;
 };
 
@@ -74,7 +90,9 @@ struct fill {
 	struct bulk_limits limits;
 	struct proj_bulk_entry *e;
 	uint32_t *campaign_of;
-	size_t n, cap; /* entries taken; room for, in e and campaign_of */
+	size_t n;           /* log entries taken */
+	size_t hides;       /* the erasures' hides, in e after the log's entries (proj_bulk.h) */
+	size_t cap, of_cap; /* room in e, in campaign_of */
 	struct campaigns campaigns;
 	struct comment_rows comments; /* in log order */
 	struct proj_bulk b;
@@ -128,6 +146,17 @@ static int keep_comment(struct reader *r, const struct pl_event *ev, uint64_t se
 	return PL_OK;
 }
 
+static int note_erasure(struct erasures_met *m, const struct pl_event *ev,
+			const struct evlog_entry *le)
+{
+	if (!big_array_reserve((void **)&m->e, &m->cap, m->n + 1, sizeof *m->e))
+		return PL_ENOMEM;
+	struct erasure_met *e = &m->e[m->n++];
+	e->seq = le->seq;
+	evlog_copy_id_fp(pl_event_str(ev, PL_F_ID), &le->src, &e->copy_id);
+	return PL_OK;
+}
+
 static int read_entry(const struct evlog_entry *le, void *arg)
 {
 	struct reader *r = arg;
@@ -140,17 +169,14 @@ static int read_entry(const struct evlog_entry *le, void *arg)
 		r->left = true;
 		return 1;
 	}
-	if (d.ev.type == PL_EV_SUPPORTER_FORGOTTEN) { /* not taken in bulk: the fill ends before it */
-		r->erasure = le->seq;
-		return 1;
-	}
-	uint32_t number;
-	int rc = number_campaign(&r->campaigns, &d.ev, &d.keys.campaign, &number);
+	uint32_t number = NO_CAMPAIGN;
+	int rc = d.ev.type == PL_EV_SUPPORTER_FORGOTTEN
+			 ? note_erasure(&r->erasures, &d.ev, le)
+			 : number_campaign(&r->campaigns, &d.ev, &d.keys.campaign, &number);
 	if (rc)
 		return rc;
-	struct campaign *c = &r->campaigns.c[number];
-	if (d.ev.type == PL_EV_CAMPAIGN_OPENED && !c->opened_seq)
-		c->opened_seq = le->seq;
+	if (d.ev.type == PL_EV_CAMPAIGN_OPENED && !r->campaigns.c[number].opened_seq)
+		r->campaigns.c[number].opened_seq = le->seq;
 	if (d.ev.type == PL_EV_COMMENT_POSTED && (rc = keep_comment(r, &d.ev, le->seq)) != 0)
 		return rc;
 	proj_bulk_entry_of(&r->e[le->seq - 1], &d.ev, &d.keys, &d.id, le->seq);
@@ -173,8 +199,6 @@ static void *read_part(void *arg)
 		r->rc = PL_OK;
 		r->left = true;
 	}
-	if (r->erasure)
-		r->to = r->erasure - 1;
 	if (r->read != r->to - r->from + 1)
 		r->left = true;
 	return NULL;
@@ -184,6 +208,11 @@ static void campaigns_free(struct campaigns *c)
 {
 	big_free(c->c, c->cap * sizeof *c->c);
 	memtable_deinit(&c->numbers);
+}
+
+static void erasures_free(struct erasures_met *m)
+{
+	big_free(m->e, m->cap * sizeof *m->e);
 }
 
 static void comment_rows_free(struct comment_rows *c)
@@ -212,6 +241,10 @@ static int merge_comments(struct comment_rows *into, const struct comment_rows *
 static int merge_campaigns(struct reader *into, const struct reader *r)
 {
 	for (uint64_t seq = r->from; seq <= r->to; seq++) {
+		if (r->campaign_of[seq - 1] == NO_CAMPAIGN) {
+			into->campaign_of[seq - 1] = NO_CAMPAIGN;
+			continue;
+		}
 		const struct campaign *c = &r->campaigns.c[r->campaign_of[seq - 1]];
 		const uint32_t *known = memtable_get(&into->campaigns.numbers, &c->fp);
 		uint32_t number;
@@ -235,11 +268,82 @@ static int merge_campaigns(struct reader *into, const struct reader *r)
 	return PL_OK;
 }
 
+/* Room for n entries in f->e and f->campaign_of. */
+static int entries_room(struct fill *f, size_t n)
+{
+	bool room = big_array_reserve((void **)&f->e, &f->cap, n, sizeof *f->e) &&
+		    big_array_reserve((void **)&f->campaign_of, &f->of_cap, n, sizeof *f->campaign_of);
+	return room ? PL_OK : PL_ENOMEM;
+}
+
+/* A hide (proj_bulk.h) by the erasure x of the comment at log position comment; false when there is none. */
+static bool add_hide(struct fill *f, const struct proj_bulk_entry *x, uint64_t comment)
+{
+	if (comment == 0 || comment >= x->seq || f->e[comment - 1].type != PL_EV_COMMENT_POSTED)
+		return false;
+	const struct proj_bulk_entry *posted = &f->e[comment - 1];
+	size_t i = f->n + f->hides++;
+	f->e[i] = (struct proj_bulk_entry){.type = PROJ_BULK_HIDE, .seq = x->seq, .at = x->at,
+					   .campaign = posted->campaign, .comment = posted->comment};
+	f->campaign_of[i] = f->campaign_of[comment - 1];
+	return true;
+}
+
+/*
+ * After the log's entries, a hide for each comment the records of the
+ * erasures met[0] then met[1] name (in log order); a later copy of an
+ * erasure given the id it claims. false in *taken when a record names no
+ * comment before its erasure: the log-order path says what is wrong.
+ */
+static int take_erasures(struct fill *f, const struct erasures_met met[2], bool *taken)
+{
+	struct store_txn t;
+	struct memtable ids;
+	const uint8_t *comments;
+	size_t count, hides = 0;
+	if (!met[0].n && !met[1].n)
+		return PL_OK;
+	int rc = memtable_init(&ids, 0);
+	if (rc)
+		return rc;
+	if ((rc = store_read_begin(f->s->st, &t))) {
+		memtable_deinit(&ids);
+		return rc;
+	}
+	for (int half = 0; half < 2; half++)
+		for (size_t i = 0; rc == 0 && i < met[half].n; i++)
+			if ((rc = erasure_comments(&t, met[half].e[i].seq, &comments, &count)) == 0)
+				hides += count;
+	if (rc == 0)
+		rc = entries_room(f, f->n + hides);
+	for (int half = 0; half < 2; half++)
+		for (size_t i = 0; rc == 0 && *taken && i < met[half].n; i++) {
+			struct proj_bulk_entry *x = &f->e[met[half].e[i].seq - 1];
+			/* As slot_claim: a copy after the first claims an id of its own. */
+			if (memtable_get(&ids, &x->id))
+				x->id = met[half].e[i].copy_id;
+			else
+				rc = memtable_put(&ids, &x->id, "");
+			if (rc == 0)
+				rc = erasure_comments(&t, x->seq, &comments, &count);
+			for (size_t k = 0; rc == 0 && *taken && k < count; k++)
+				*taken = add_hide(f, x, erasure_comment(comments, k));
+		}
+	store_abort(&t);
+	memtable_deinit(&ids);
+	/* A record damaged: the log-order path reports it. */
+	if (rc == PL_ECORRUPT) {
+		*taken = false;
+		rc = PL_OK;
+	}
+	return rc;
+}
+
 /*
  * The log, up to its end as a read transaction sees it or its first
- * f->limits.entries, decoded into f by two threads, half of it each; or
- * up to its first erasure, which the log-order path applies after, with
- * the rest. false in *taken when it is the log-order path's (or empty).
+ * f->limits.entries, decoded into f by two threads, half of it each, with
+ * its erasures' hides after it. false in *taken when it is the log-order
+ * path's (or empty).
  */
 static int read_log(struct fill *f, bool *taken)
 {
@@ -255,7 +359,7 @@ static int read_log(struct fill *f, bool *taken)
 	/* A longer log: its first entries at once, the rest in log order after. */
 	if (head > f->limits.entries)
 		head = f->limits.entries;
-	f->cap = (size_t)head;
+	f->cap = f->of_cap = (size_t)head;
 	f->e = big_alloc(f->cap * sizeof *f->e);
 	f->campaign_of = big_alloc(f->cap * sizeof *f->campaign_of);
 	uint32_t *theirs = big_alloc(f->cap * sizeof *theirs);
@@ -274,12 +378,9 @@ static int read_log(struct fill *f, bool *taken)
 		on_two(read_part, &r[0], &r[1]);
 		rc = r[0].rc < 0 ? r[0].rc : r[1].rc < 0 ? r[1].rc : PL_OK;
 	}
-	/* An erasure in the first half: the second is the log-order path's. */
-	bool both = !r[0].erasure;
-	head = both ? r[1].to : r[0].to;
-	if (rc == 0 && head && !r[0].left && (!both || !r[1].left) &&
-	    (!both || ((rc = merge_campaigns(&r[0], &r[1])) == 0 &&
-		       (rc = merge_comments(&r[0].comments, &r[1].comments)) == 0))) {
+	if (rc == 0 && !r[0].left && !r[1].left &&
+	    (rc = merge_campaigns(&r[0], &r[1])) == 0 &&
+	    (rc = merge_comments(&r[0].comments, &r[1].comments)) == 0) {
 		f->n = (size_t)head;
 		f->campaigns = r[0].campaigns;
 		f->comments = r[0].comments;
@@ -287,11 +388,14 @@ static int read_log(struct fill *f, bool *taken)
 		r[0].comments = (struct comment_rows){0};
 		*taken = true;
 	}
-	campaigns_free(&r[0].campaigns);
-	campaigns_free(&r[1].campaigns);
-	comment_rows_free(&r[0].comments);
-	comment_rows_free(&r[1].comments);
 	big_free(theirs, f->cap * sizeof *theirs);
+	if (rc == 0 && *taken)
+		rc = take_erasures(f, (struct erasures_met[2]){r[0].erasures, r[1].erasures}, taken);
+	for (int i = 0; i < 2; i++) {
+		campaigns_free(&r[i].campaigns);
+		comment_rows_free(&r[i].comments);
+		erasures_free(&r[i].erasures);
+	}
 	return rc;
 }
 
@@ -321,7 +425,8 @@ static uint32_t comment_entry(const struct fill *f, size_t i)
 /*
  * n items (of the entry entry_of() says each is) grouped by campaign, in
  * their order within each: campaign number c's are order[start[c],
- * start[c + 1]).
+ * start[c + 1]). An entry with no row of the history (proj_bulk.h) is in
+ * no group.
  */
 static int by_campaign(const struct fill *f, size_t n, uint32_t (*entry_of)(const struct fill *, size_t),
 		       size_t **start, uint32_t **order)
@@ -335,12 +440,14 @@ static int by_campaign(const struct fill *f, size_t n, uint32_t (*entry_of)(cons
 		return PL_ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++)
-		(*start)[f->campaign_of[entry_of(f, i)] + 1]++;
+		if (f->b.rows[entry_of(f, i)].h.type != PROJ_BULK_NO_ROW)
+			(*start)[f->campaign_of[entry_of(f, i)] + 1]++;
 	for (size_t c = 0; c < ncampaigns; c++)
 		(*start)[c + 1] += (*start)[c];
 	memcpy(fill, *start, ncampaigns * sizeof *fill);
 	for (size_t i = 0; i < n; i++)
-		(*order)[fill[f->campaign_of[entry_of(f, i)]]++] = (uint32_t)i;
+		if (f->b.rows[entry_of(f, i)].h.type != PROJ_BULK_NO_ROW)
+			(*order)[fill[f->campaign_of[entry_of(f, i)]]++] = (uint32_t)i;
 	free(fill);
 	return PL_OK;
 }
@@ -349,7 +456,7 @@ static int by_campaign(const struct fill *f, size_t n, uint32_t (*entry_of)(cons
 static int group(struct fill *f)
 {
 	size_t ncampaigns = f->campaigns.n;
-	int rc = by_campaign(f, f->n, entry_itself, &f->start, &f->order);
+	int rc = by_campaign(f, f->n + f->hides, entry_itself, &f->start, &f->order);
 	if (rc == 0)
 		rc = by_campaign(f, f->comments.n, comment_entry, &f->comments_start,
 				 &f->comments_order);
@@ -373,12 +480,15 @@ struct keyed {
 	uint32_t entry; /* its entry's number; a comment's, its row's */
 };
 
+/* By key (time, then log position), then the order of the entries: an erasure's hides share a key. */
 static int by_time(const void *a, const void *b)
 {
 	const struct keyed *x = a, *y = b;
 	if (x->at != y->at)
 		return x->at < y->at ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->entry < y->entry ? -1 : x->entry > y->entry;
 }
 
 /* rows[0..n) by time; most logs have them in time order already, which costs one look. */
@@ -435,12 +545,21 @@ static int history_of(struct prepared *p, const struct campaign *c, size_t *at)
 		/* A campaign's rows lie far apart: asked for ahead. */
 		if (i + ROWS_AHEAD < end)
 			__builtin_prefetch(&f->b.rows[f->order[i + ROWS_AHEAD]]);
-		p->rows[n++] = (struct keyed){f->b.rows[e].at, (uint64_t)e + 1, e}; /* the log is dense */
+		p->rows[n++] = (struct keyed){f->b.rows[e].at, f->e[e].seq, e};
 	}
 	sort_by_time(p->rows, n);
 	for (size_t i = 0; i < n; i++) {
+		struct proj_history h = f->b.rows[p->rows[i].entry].h;
+		/* One erasure's hides at one time: one row, as proj_publish merges them. */
+		for (; i + 1 < n && p->rows[i + 1].at == p->rows[i].at &&
+		       p->rows[i + 1].seq == p->rows[i].seq;
+		     i++) {
+			int32_t comments = h.comments;
+			h = f->b.rows[p->rows[i + 1].entry].h;
+			h.comments += comments;
+		}
 		uint8_t *val = p->bytes + put_key(p, *at, c, &p->rows[i]);
-		size_t len = proj_history_encode(val + 2, &f->b.rows[p->rows[i].entry].h);
+		size_t len = proj_history_encode(val + 2, &h);
 		bytes_put_le16(val, (uint16_t)len);
 		*at = (size_t)(val - p->bytes) + 2 + len;
 	}
@@ -733,7 +852,7 @@ static int decide(struct fill *f, bool *taken)
 	if (rc || !*taken)
 		return rc;
 	*taken = false;
-	rc = proj_bulk_apply(&f->b, f->e, f->n, 0);
+	rc = proj_bulk_apply(&f->b, f->e, f->n + f->hides, 0);
 	if (rc == PL_EREJECTED)
 		return PL_OK;
 	if (rc == 0 && (rc = group(f)) == 0)
@@ -744,9 +863,9 @@ static int decide(struct fill *f, bool *taken)
 static void fill_free(struct fill *f)
 {
 	big_free(f->e, f->cap * sizeof *f->e);
-	big_free(f->campaign_of, f->cap * sizeof *f->campaign_of);
+	big_free(f->campaign_of, f->of_cap * sizeof *f->campaign_of);
 	campaigns_free(&f->campaigns);
-	big_free(f->order, (f->n ? f->n : 1) * sizeof *f->order);
+	big_free(f->order, (f->n + f->hides ? f->n + f->hides : 1) * sizeof *f->order);
 	comment_rows_free(&f->comments);
 	big_free(f->comments_order, (f->comments.n ? f->comments.n : 1) * sizeof *f->comments_order);
 	free(f->comments_start);
@@ -793,7 +912,7 @@ int bulk_fill(struct slot *s, int txn_ms, const struct bulk_limits *limits,
 	pthread_t history_thread, comments_thread;
 	bool history_started = false, comments_started = false;
 	if (rc == 0)
-		rc = prepared_start(&history, f.n * HISTORY_ROW_MAX, &history_thread,
+		rc = prepared_start(&history, (f.n + f.hides) * HISTORY_ROW_MAX, &history_thread,
 				    &history_started);
 	if (rc == 0)
 		rc = prepared_start(&comments, f.comments.n * COMMENT_ROW_MAX + f.comments.len,

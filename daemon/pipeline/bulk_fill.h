@@ -13,12 +13,13 @@
  * It takes what proj_bulk takes and what fits in memory (about 400 bytes
  * an entry, and the comments' rows twice: as read, and sorted for the
  * writes). Of a log longer than BULK_MAX_ENTRIES it fills the first ones,
- * and the caller applies the rest in log order; the same from a log's
- * first erasure on, which proj_bulk does not take. A log with an entry
- * that does not decode or that the rules refuse, an event id twice or
- * comments' rows of more than 256 MiB (among the entries it takes) is
- * left to the log-order path, which names what is wrong; so is a log the
- * memory cannot hold while it is read and decided.
+ * and the caller applies the rest in log order. An erasure's record is
+ * read for the comments it hides (proj_bulk.h). A log with an entry that
+ * does not decode or that the rules refuse, an event id twice, an
+ * erasure's record damaged or comments' rows of more than 256 MiB (among
+ * the entries it takes) is left to the log-order path, which names what
+ * is wrong; so is a log the memory cannot hold while it is read and
+ * decided.
  *
  * Its transactions last about txn_ms each, so a serve beside it writes in
  * between. `done` is called in the last with the last entry's log
@@ -49,8 +50,7 @@ struct bulk_limits {
 
 /*
  * Fills s (open, empty, on its data dir) with the log up to its end as a
- * read transaction sees it, or its first limits->entries, or up to its
- * first erasure. 0 with *filled
+ * read transaction sees it, or its first limits->entries. 0 with *filled
  * (s->applied_seq then the last entry it took; false: left to the
  * log-order path, s unchanged, or stopped by *stop between two
  * transactions, s half-filled), or an error.

@@ -11,6 +11,7 @@
  * that a replay of the same log in order gives. Then each entry the rules
  * would refuse, added to the good log, must stop it at that entry.
  */
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "bytes.h"
@@ -156,11 +157,10 @@ static void check_limits(struct store *st, size_t entries, size_t comment_bytes)
 	"\"at\":1578132000000,\"supporter\":\"s1\",\"by\":\"test\"}"
 
 /*
- * An erasure is not taken at once: the entries before it are filled at
- * once and the log-order path applies it and the rest on top of them,
- * whether it lies within the fill's limit or past it, in the log's last
- * half or its first; the same with feeds after it, which lean on the
- * first's campaigns, pledges, comments and ids.
+ * An erasure is filled at once with the rest, whether it lies within the
+ * fill's limit or past it (then the log-order path applies it after the
+ * fill), in the log's last half or its first; the same with feeds after
+ * it, which lean on the first's campaigns, pledges, comments and ids.
  */
 static void check_erasure_among(struct store *st, unsigned seed, size_t entries)
 {
@@ -182,11 +182,7 @@ static void check_erasure_among(struct store *st, unsigned seed, size_t entries)
 	}
 }
 
-/*
- * An erasure early in the log, in its first half: the one entry before it
- * filled at once, the rest in log order; first in the log, nothing is
- * filled at once.
- */
+/* An erasure early in the log, after one entry or first: filled at once too. */
 static void check_erasure_early(unsigned seed)
 {
 	for (int first = 0; first < 2; first++) {
@@ -203,9 +199,141 @@ static void check_erasure_early(unsigned seed)
 		struct fixture_outcome o;
 		CHECK_INT(fixture_outcome(st, &o), 0);
 		struct rebuild_report rep = rebuild_within(st, (struct bulk_limits){0});
-		CHECK(rep.bulk == !first);
+		CHECK(rep.bulk);
 		CHECK_INT(rep.applied, o.log);
 		CHECK(fixture_verified(st));
+		fixture_close(st);
+		fixture_remove(dir);
+	}
+}
+
+/* Ingests one event of the erasures' campaign, made from fmt and its arguments: 0 when applied. */
+static int ingest_on(struct store *st, int32_t partition, const char *fmt, ...)
+{
+	static int64_t offset[2];
+	char json[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(json, sizeof json, fmt, ap);
+	va_end(ap);
+	return fixture_ingest_on(st, json, NULL, partition, 1000000 + offset[partition]++);
+}
+
+#define X_COMMENT                                                                         \
+	"{\"v\":1,\"type\":\"comment.posted\",\"id\":\"x-%s\",\"at\":%lld,\"campaign\":\"c-x\"," \
+	"\"comment\":\"%s\",\"supporter\":\"s1\",\"name\":\"Ann\",\"text\":\"hello\"}"
+#define X_ERASURE                                                                    \
+	"{\"v\":1,\"type\":\"supporter.forgotten\",\"id\":\"%s\",\"at\":%lld,\"supporter\":\"s1\"," \
+	"\"by\":\"test\"}"
+
+/*
+ * Erasures of every kind, among a random log and before more of it, filled
+ * at once: the erasure's later copy on another partition (an id of its
+ * own, the comment that partition brought since), a second erasure that
+ * finds every comment removed (no rows), comments removed before, and a
+ * campaign whose hidden comments all count from the erasure's time (one
+ * merged row), beside others hidden at their own times. Within the fill's
+ * limit and past it (the log-order path then applies them after it).
+ */
+static void check_erasures_at_once(unsigned seed)
+{
+	char dir[256];
+	struct store *st = fixture_store(dir, sizeof dir, 0);
+	struct fixture_outcome before, after;
+	const int64_t late = T0 + 20000 * HOUR; /* after every comment of the feed */
+	feed(st, seed, "");
+	CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"x-open\","
+				   "\"at\":%lld,\"campaign\":\"c-x\",\"title\":\"T\",\"owner\":\"O\","
+				   "\"currency\":\"GBP\"}",
+			    (long long)T0),
+		  0);
+	CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"x-pledge\","
+				   "\"at\":%lld,\"campaign\":\"c-x\",\"pledge\":\"p-x\","
+				   "\"supporter\":\"s1\",\"amount\":100,\"currency\":\"GBP\"}",
+			    (long long)(T0 + HOUR)),
+		  0);
+	CHECK_INT(ingest_on(st, 0, X_COMMENT, "k1", (long long)(T0 + 2 * HOUR), "k-x1"), 0);
+	CHECK_INT(ingest_on(st, 0, X_COMMENT, "k2", (long long)(T0 + 3 * HOUR), "k-x2"), 0);
+	CHECK_INT(ingest_on(st, 0, X_COMMENT, "k3", (long long)(T0 + 4 * HOUR), "k-x3"), 0);
+	CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"comment.removed\",\"id\":\"x-removed\","
+				   "\"at\":%lld,\"campaign\":\"c-x\",\"comment\":\"k-x2\"}",
+			    (long long)(T0 + 5 * HOUR)),
+		  0);
+	CHECK_INT(fixture_outcome(st, &before), 0);
+	CHECK_INT(ingest_on(st, 0, X_ERASURE, "forget-s1", (long long)late), 0);
+	CHECK_INT(ingest_on(st, 0, X_ERASURE, "forget-s1-again", (long long)late + 1), 0);
+	CHECK_INT(ingest_on(st, 1, X_COMMENT, "k4", (long long)late + 2, "k-x4"), 0);
+	CHECK_INT(ingest_on(st, 1, X_ERASURE, "forget-s1", (long long)late), 0);
+	CHECK_INT(fixture_outcome(st, &after), 0);
+	/* k-x1, k-x3, k-x4 and s1's comments of the feed hidden. */
+	CHECK(after.comments < before.comments - 2);
+	feed(st, seed + 1, "f");
+	struct fixture_outcome o;
+	CHECK_INT(fixture_outcome(st, &o), 0);
+	const struct bulk_limits limits[] = {{0}, {.entries = before.log}};
+	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+		struct rebuild_report rep = rebuild_within(st, limits[i]);
+		CHECK(rep.bulk);
+		CHECK_INT(rep.applied, o.log);
+		CHECK(fixture_verified(st));
+	}
+	fixture_close(st);
+	fixture_remove(dir);
+}
+
+/* Puts the record of the erasure at log position seq: naming comment, or gone when 0. */
+struct damaged_record {
+	uint64_t seq, comment;
+};
+
+static int damage_record(struct store_txn *t, void *arg)
+{
+	const struct damaged_record *d = arg;
+	uint8_t key[sizeof "erasure." - 1 + 8], record[16 + 8] = {0};
+	memcpy(key, "erasure.", sizeof "erasure." - 1);
+	bytes_put_be64(key + sizeof "erasure." - 1, d->seq);
+	if (d->comment) {
+		bytes_put_le64(record + 16, d->comment);
+		store_put(t, STORE_DB_META, key, sizeof key, record, sizeof record, 0);
+	} else {
+		store_del(t, STORE_DB_META, key, sizeof key);
+	}
+	return t->err;
+}
+
+/*
+ * An erasure whose record is gone, or names what is not a comment before
+ * it: not filled at once, but left to the log-order path, which reports
+ * the damage as it does without the fill.
+ */
+static void check_erasure_record_damaged(void)
+{
+	const struct damaged_record damage[] = {{4, 0}, {4, 1}, {4, 5}};
+	for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
+		char dir[256];
+		struct store *st = fixture_store(dir, sizeof dir, 0);
+		CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"x-open\","
+					   "\"at\":%lld,\"campaign\":\"c-x\",\"title\":\"T\","
+					   "\"owner\":\"O\",\"currency\":\"GBP\"}",
+				    (long long)T0),
+			  0);
+		CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"x-pledge\","
+					   "\"at\":%lld,\"campaign\":\"c-x\",\"pledge\":\"p-x\","
+					   "\"supporter\":\"s1\",\"amount\":100,\"currency\":\"GBP\"}",
+				    (long long)T0),
+			  0);
+		CHECK_INT(ingest_on(st, 0, X_COMMENT, "k1", (long long)T0, "k-x1"), 0);
+		CHECK_INT(ingest_on(st, 0, X_ERASURE, "forget-s1", (long long)T0), 0);
+		CHECK_INT(store_run_write(st, damage_record, (void *)&damage[i]), 0);
+		struct rebuild_report at_once, in_order;
+		struct rebuild_options ro = {.swap = true};
+		fixture_drop_writer(st);
+		int rc_at_once = rebuild_run(st, &ro, &at_once);
+		CHECK_INT(rebuild_abort(st, &(struct slot_options){0}), 0);
+		ro.in_log_order = true;
+		CHECK_INT(rebuild_run(st, &ro, &in_order), rc_at_once);
+		CHECK(!at_once.bulk && !at_once.swapped && !in_order.swapped);
+		CHECK_INT(at_once.result.outcome, in_order.result.outcome);
 		fixture_close(st);
 		fixture_remove(dir);
 	}
@@ -576,8 +704,15 @@ static void check_refusals(struct log_copy *lc, const struct proj_bulk *good)
 	x.pledge = fresh;
 	x.id = lc->e[removal].id;
 	check_refused(lc, x, "an event id taken");
-	x = (struct proj_bulk_entry){.type = PL_EV_SUPPORTER_FORGOTTEN, .at = T0};
-	check_refused(lc, x, "an erasure");
+	/* An erasure's hides, after the log: of no comment, of a comment of another campaign. */
+	x = (struct proj_bulk_entry){.type = PROJ_BULK_HIDE, .at = T0,
+				     .campaign = lc->e[comment].campaign, .comment = fresh};
+	check_refused(lc, x, "a hide of no comment");
+	x.comment = lc->e[comment].comment;
+	x.campaign = lc->e[opened].campaign;
+	if (fp_cmp(&x.campaign, &lc->e[comment].campaign) == 0)
+		x.campaign = lc->e[find(lc, PL_EV_CAMPAIGN_OPENED, (size_t)opened + 1)].campaign;
+	check_refused(lc, x, "a hide of a comment of another campaign");
 }
 
 int main(void)
@@ -609,6 +744,8 @@ int main(void)
 		fixture_remove(dir);
 		check_rebuilt_at_once(seeds[i]);
 		check_erasure_early(seeds[i]);
+		check_erasures_at_once(seeds[i]);
+		check_erasure_record_damaged();
 	}
 	return check_done();
 }

@@ -48,10 +48,32 @@ static void whose_key(uint8_t key[WHOSE_KEY_SIZE], const struct fp *id)
 	memcpy(key + sizeof WHOSE_PREFIX - 1, id->b, FP_SIZE);
 }
 
-void erasure_note_first_copy(struct store_txn *t, const struct fp *id, struct pl_str supporter,
-			     const struct evlog_source *src)
+/* META key of the first copy's log position: the prefix, then the id's
+ * fingerprint; its value the position, little-endian. (Apart, as whose:
+ * builds before it did not note it.) */
+#define AT_PREFIX "erasure.at."
+#define AT_KEY_SIZE (sizeof AT_PREFIX - 1 + FP_SIZE)
+
+static void at_key(uint8_t key[AT_KEY_SIZE], const struct fp *id)
 {
-	uint8_t key[FIRST_KEY_SIZE], whose[WHOSE_KEY_SIZE];
+	memcpy(key, AT_PREFIX, sizeof AT_PREFIX - 1);
+	memcpy(key + sizeof AT_PREFIX - 1, id->b, FP_SIZE);
+}
+
+int erasure_first_copy_at(struct store_txn *t, const struct fp *id, uint64_t *seq)
+{
+	uint8_t key[AT_KEY_SIZE];
+	MDB_val v;
+	at_key(key, id);
+	int rc = store_get(t, STORE_DB_META, key, sizeof key, &v);
+	*seq = rc == 0 && v.mv_size == 8 ? bytes_get_le64(v.mv_data) : 0;
+	return rc == PL_ENOTFOUND ? PL_OK : rc;
+}
+
+void erasure_note_first_copy(struct store_txn *t, const struct fp *id, struct pl_str supporter,
+			     const struct evlog_source *src, uint64_t seq)
+{
+	uint8_t key[FIRST_KEY_SIZE], whose[WHOSE_KEY_SIZE], at[AT_KEY_SIZE], pos[8];
 	struct fp sf;
 	first_key(key, id);
 	uint8_t *v = store_reserve(t, STORE_DB_META, key, sizeof key, 4 + src->topic_len, 0);
@@ -62,6 +84,9 @@ void erasure_note_first_copy(struct store_txn *t, const struct fp *id, struct pl
 	whose_key(whose, id);
 	fp_of(&sf, FP_KIND_ERASED_SUPPORTER, supporter.ptr, supporter.len);
 	store_put(t, STORE_DB_META, whose, sizeof whose, sf.b, FP_SIZE, 0);
+	at_key(at, id);
+	bytes_put_le64(pos, seq);
+	store_put(t, STORE_DB_META, at, sizeof at, pos, sizeof pos, 0);
 }
 
 /* Whether the erasure under id is supporter's, or of a supporter not noted (an older build's). */
@@ -201,11 +226,12 @@ static void put_record(struct store_txn *t, uint64_t seq, const struct erasure_c
 }
 
 int erasure_run(struct store_txn *t, uint64_t seq, struct pl_str supporter,
-		const struct evlog_source *only_from, struct erasure_counts *counts)
+		const struct evlog_source *only_from, uint64_t from,
+		struct erasure_counts *counts)
 {
 	struct search s = {.until = seq, .supporter = supporter, .only_from = only_from};
 	memset(counts, 0, sizeof *counts);
-	int rc = evlog_each(t, 1, search_entry, &s, NULL);
+	int rc = evlog_each(t, from ? from : 1, search_entry, &s, NULL);
 	if (rc < 0)
 		store_txn_fail(t, rc);
 	for (size_t i = 0; !t->err && i < s.rewrite.count; i++)

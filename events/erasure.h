@@ -47,15 +47,21 @@ enum erasure_copy {
 /* Which copy of erasure id, of supporter, comes from src: 0 with *copy, or an error. */
 int erasure_copy_of(struct store_txn *t, const struct fp *id, struct pl_str supporter,
 		    const struct evlog_source *src, enum erasure_copy *copy);
-/* Notes src as where the first copy of erasure id, of supporter, came from. */
+/* Notes src as where the first copy of erasure id, of supporter, came from, at log position seq. */
 void erasure_note_first_copy(struct store_txn *t, const struct fp *id, struct pl_str supporter,
-			     const struct evlog_source *src);
+			     const struct evlog_source *src, uint64_t seq);
+/* The log position of the first copy of erasure id in *seq, 0 when none was noted (an older build's). 0 or an error. */
+int erasure_first_copy_at(struct store_txn *t, const struct fp *id, uint64_t *seq);
 
-/* Erases supporter from everything before log position seq, in t, or
- * when only_from is not NULL from what came from that source alone. 0 or
- * an error. */
+/*
+ * Erases supporter from the log's entries in [from, seq) (from 0: the
+ * whole log before seq), in t, or when only_from is not NULL from what
+ * came from that source alone. 0 or an error. A later copy of an erasure
+ * need only look after its first copy, which erased every entry before it.
+ */
 int erasure_run(struct store_txn *t, uint64_t seq, struct pl_str supporter,
-		const struct evlog_source *only_from, struct erasure_counts *counts);
+		const struct evlog_source *only_from, uint64_t from,
+		struct erasure_counts *counts);
 
 /*
  * Reads the record of the erasure at seq: *count comment positions at

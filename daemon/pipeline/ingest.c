@@ -144,15 +144,20 @@ static bool in_window(const struct batch *b, const struct pl_event *ev, struct p
 
 /*
  * The right to erasure: the log and rejections first, so the rules see its
- * record; what the batch decided before it is written first, to be erased too.
+ * record; what the batch decided before it is written first, to be erased
+ * too. A later copy (only_from, its partition) looks after its first copy.
  */
-static int erase(struct store_txn *t, struct batch *b, const struct pl_event *ev, uint64_t seq,
+static int erase(struct store_txn *t, struct batch *b, const struct decoded *d, uint64_t seq,
 		 const struct evlog_source *only_from)
 {
 	struct erasure_counts n;
+	uint64_t first = 0;
 	int rc = write_outcomes(t, b);
+	if (rc == 0 && only_from && (rc = erasure_first_copy_at(t, &d->id, &first)))
+		return store_txn_fail(t, rc);
 	if (rc == 0)
-		rc = erasure_run(t, seq, pl_event_str(ev, PL_F_SUPPORTER), only_from, &n);
+		rc = erasure_run(t, seq, pl_event_str(&d->ev, PL_F_SUPPORTER), only_from,
+				 first ? first + 1 : 0, &n);
 	if (rc)
 		return rc;
 	b->stats.erased_records += n.entries + n.rejections;
@@ -205,8 +210,8 @@ static int ingest_one(struct store_txn *t, struct batch *b, size_t i, const stru
 	}
 	if (rc == 0 && forgotten) {
 		if (copy == ERASURE_FIRST)
-			erasure_note_first_copy(t, &d->id, supporter, &m->src);
-		rc = erase(t, b, &d->ev, seq, copy == ERASURE_LATER ? &m->src : NULL);
+			erasure_note_first_copy(t, &d->id, supporter, &m->src, seq);
+		rc = erase(t, b, d, seq, copy == ERASURE_LATER ? &m->src : NULL);
 	}
 	if (rc == 0)
 		rc = slot_apply_claimed(&b->w->live, d, &claimed, seq, &rej);

@@ -5,6 +5,7 @@
  */
 #include "check.h"
 #include "bytes.h"
+#include "erasure.h"
 #include "fixture.h"
 #include "past_feed.h"
 #include "proj_history.h"
@@ -522,6 +523,30 @@ static int comment_on(int32_t p, const char *c, const char *id, const char *s, c
 	return fixture_ingest_on(st, json, c, p, 3000000 + ++next_id);
 }
 
+/* The log's last position. */
+static uint64_t log_head(void)
+{
+	struct store_txn t;
+	uint64_t head = 0;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(evlog_last_seq(&t, &head), 0);
+	store_abort(&t);
+	return head;
+}
+
+/* The comments the record of the erasure at seq names: their count, the first in *first. */
+static size_t record_comments(uint64_t seq, uint64_t *first)
+{
+	struct store_txn t;
+	const uint8_t *comments;
+	size_t count = 0;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(erasure_comments(&t, seq, &comments, &count), 0);
+	*first = count ? erasure_comment(comments, 0) : 0;
+	store_abort(&t);
+	return count;
+}
+
 static void pack_str8(msgpack_sbuffer *b, const char *s)
 {
 	const char head[2] = {(char)0xd9, (char)strlen(s)};
@@ -649,18 +674,27 @@ static void test_erasure(void)
 	 * 0) is applied before a comment that partition 1 holds ahead of its
 	 * own copy; that copy erases it. Partition 0's comment after its copy,
 	 * sent after the forget, stays through the later copies, and so does a
-	 * rejected one. A re-delivered copy changes nothing. */
+	 * rejected one. A re-delivered copy changes nothing. A later copy looks
+	 * only after the first, which took partition 1's comment before it. */
 	CHECK_INT(open_campaign("er4", "GBP", T0), PL_R_NONE);
 	CHECK_INT(pledge("er4", "erp5", "late", 100, "GBP", T0 + 1), PL_R_NONE);
+	CHECK_INT(comment_on(1, "er4", "erk10", "late", "Early-Text-1", T0 + 2), PL_R_NONE);
 	CHECK_INT(forget_copy("late", 1, 0), PL_R_NONE);
+	uint64_t first_copy = log_head(), named;
+	CHECK_INT(record_comments(first_copy, &named), 1);
+	CHECK_INT(named, first_copy - 1);
 	CHECK_INT(comment_on(1, "er4", "erk11", "late", "Late-Text-1", T0 + 3), PL_R_NONE);
+	uint64_t late_comment = log_head();
 	CHECK_INT(comment_on(2, "er4", "erk12", "late", "Late-Text-2", T0 + 3), PL_R_NONE);
 	CHECK_INT(comment_on(0, "er4", "erk13", "late", "After-Text-0", T0 + 4), PL_R_NONE);
 	CHECK_INT(comment_on(0, "er-none", "erk14", "late", "After-Rejected-0", T0 + 4),
 		  PL_R_UNKNOWN_CAMPAIGN);
 	CHECK_INT(stored("Late-Text"), 2);
 	CHECK_INT(forget_copy("late", 1, 1), PL_R_NONE);
+	CHECK_INT(record_comments(log_head(), &named), 1);
+	CHECK_INT(named, late_comment);
 	CHECK_INT(stored("Late-Text-1"), 0);
+	CHECK_INT(stored("Early-Text-1"), 0);
 	CHECK_INT(forget_copy("late", 1, 1), -1);
 	/* A later copy is applied though the event window has moved past its
 	 * time since the first copy was (a serve restarted with another

@@ -24,7 +24,7 @@
 
 static const char usage[] =
 	"Usage: pledged replay [--data DIR] [--no-swap | --diff | --abort] [--txn-ms MS]\n"
-	"                      [--max-rate N]\n"
+	"                      [--max-rate N | --at-once N]\n"
 	"       pledged replay [--data DIR] --dry-run [--until-seq N | --until-time TIME]\n"
 	"\n"
 	"Rebuild every projection from the event log, online: the slot readers do\n"
@@ -44,6 +44,10 @@ static const char usage[] =
 	"                     of a second's worth at a time; the last stretch to the swap\n"
 	"                     is not held back), leaving the rest\n"
 	"                     of the disk and CPU to serve (default: no limit)\n"
+	"  --at-once N        from nothing, read and decide at most the log's first N\n"
+	"                     entries at once, about 400 bytes of memory each while it\n"
+	"                     runs, and apply the rest entry by entry (default 2097152;\n"
+	"                     0: all entry by entry, in little memory)\n"
 	"  --dry-run          write nothing: replay the log into a scratch data dir and\n"
 	"                     print the campaigns it gives as JSON lines\n"
 	"  --until-seq N      with --dry-run: log entries 1..N only\n"
@@ -139,10 +143,20 @@ static int print_diff(struct store *st)
 	return CLI_OK;
 }
 
-static int rebuild(struct store *st, enum mode mode, int txn_ms, uint64_t max_rate)
+/* How a rebuild is paced and how much of the log it takes at once (--at-once). */
+struct pace {
+	int txn_ms;
+	uint64_t max_rate;
+	bool at_once_set;
+	uint64_t at_once;
+};
+
+static int rebuild(struct store *st, enum mode mode, const struct pace *pace)
 {
 	bool tty = isatty(STDERR_FILENO);
-	struct rebuild_options opt = {.txn_ms = txn_ms, .max_rate = max_rate,
+	struct rebuild_options opt = {.txn_ms = pace->txn_ms, .max_rate = pace->max_rate,
+				      .in_log_order = pace->at_once_set && pace->at_once == 0,
+				      .bulk.entries = pace->at_once,
 				      .swap = mode == REBUILD,
 				      .stop = &stop_requested, .progress = show_progress,
 				      .progress_arg = &tty};
@@ -181,6 +195,8 @@ static int rebuild(struct store *st, enum mode mode, int txn_ms, uint64_t max_ra
 			"%lld ms",
 		rep.resumed ? "went on rebuilding" : "rebuilt", store_slot_name(rep.slot),
 		(unsigned long long)rep.applied, rep.seconds, (long long)rep.longest_txn_ms);
+	if (rep.bulk)
+		fprintf(stderr, " (%llu of them filled at once)", (unsigned long long)rep.at_once);
 	if (rep.swapped)
 		fprintf(stderr, "; swapped in at entry %llu: readers see it now\n",
 			(unsigned long long)rep.head);
@@ -267,13 +283,15 @@ int cmd_replay(int argc, char **argv)
 					     {"abort", no_argument, NULL, 'A'},
 					     {"txn-ms", required_argument, NULL, 'T'},
 					     {"max-rate", required_argument, NULL, 'R'},
+					     {"at-once", required_argument, NULL, 'O'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	const char *dir = "pledged-data";
 	struct replay_options ropt = {0};
 	enum mode mode = REBUILD;
 	int modes = 0;
-	uint64_t txn_ms = 0, max_rate = 0;
+	uint64_t txn_ms = 0;
+	struct pace pace = {0};
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -296,8 +314,15 @@ int cmd_replay(int argc, char **argv)
 				return cli_usage_error("replay", "--txn-ms wants 1..60000, not '%s'", optarg);
 			break;
 		case 'R':
-			if (!cli_parse_u64(optarg, &max_rate) || max_rate < 1 || max_rate > 1000000000)
+			if (!cli_parse_u64(optarg, &pace.max_rate) || pace.max_rate < 1 ||
+			    pace.max_rate > 1000000000)
 				return cli_usage_error("replay", "--max-rate wants 1..1000000000 entries per second, not '%s'", optarg);
+			break;
+		case 'O':
+			if (!cli_parse_u64(optarg, &pace.at_once) || pace.at_once > UINT32_MAX)
+				return cli_usage_error("replay", "--at-once wants 0..%u log entries, not '%s'",
+						       UINT32_MAX, optarg);
+			pace.at_once_set = true;
 			break;
 		case 'h': fputs(usage, stdout); return CLI_OK;
 		default: return cli_option_error("replay");
@@ -307,9 +332,13 @@ int cmd_replay(int argc, char **argv)
 		return cli_usage_error("replay", "unexpected argument '%s'", argv[optind]);
 	if (modes > 1)
 		return cli_usage_error("replay", "--dry-run, --no-swap, --diff and --abort exclude each other");
-	if ((txn_ms || max_rate) && mode != REBUILD && mode != NO_SWAP)
-		return cli_usage_error("replay", "--txn-ms and --max-rate pace a rebuild; they do not go with "
-						 "--dry-run, --diff or --abort");
+	if ((txn_ms || pace.max_rate || pace.at_once_set) && mode != REBUILD && mode != NO_SWAP)
+		return cli_usage_error("replay", "--txn-ms, --max-rate and --at-once shape a rebuild; they "
+						 "do not go with --dry-run, --diff or --abort");
+	if (pace.max_rate && pace.at_once_set)
+		return cli_usage_error("replay", "--max-rate rebuilds entry by entry: it does not go with "
+						 "--at-once");
+	pace.txn_ms = (int)txn_ms;
 	if (ropt.until_seq && ropt.has_until_time)
 		return cli_usage_error("replay", "give --until-seq or --until-time, not both");
 	if ((ropt.until_seq || ropt.has_until_time) && mode != DRY_RUN)
@@ -340,7 +369,7 @@ int cmd_replay(int argc, char **argv)
 				fprintf(stderr, "pledged replay: dropped the rebuild under way\n");
 			rc = err == 0 ? CLI_OK : err == PL_ENOTFOUND ? CLI_MISMATCH : CLI_STORE;
 		} else {
-			rc = rebuild(st, mode, (int)txn_ms, max_rate);
+			rc = rebuild(st, mode, &pace);
 		}
 		close(lock_fd);
 	}

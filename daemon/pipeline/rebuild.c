@@ -281,6 +281,7 @@ int rebuild_run(struct store *st, const struct rebuild_options *opt, struct rebu
 	    !(opt->stop && atomic_load(opt->stop)) &&
 	    (rc = bulk_fill(&r.s, txn_ms, &opt->bulk, opt->stop, bulk_filled, &r, &filled)) == 0 && filled) {
 		rep->result.applied = r.s.applied_seq;
+		rep->at_once = r.s.applied_seq;
 		rep->bulk = true;
 	}
 	if (rc) {

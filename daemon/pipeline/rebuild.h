@@ -49,6 +49,7 @@ struct rebuild_report {
 	enum store_slot slot;        /* the slot rebuilt */
 	bool resumed;                /* it went on from an earlier rebuild */
 	bool bulk;                   /* it filled the slot from the log at once (bulk_fill.h) */
+	uint64_t at_once;            /* the log's first entries it filled so */
 	bool caught_up;              /* it reached the end of the log */
 	bool swapped;                /* and is now the live slot */
 	uint64_t head;               /* the end of the log when last looked at */

@@ -94,6 +94,9 @@ expect 2 "replay with a day that does not exist" -- "$PLEDGED" replay --data "$w
 expect 2 "replay with two cuts" -- "$PLEDGED" replay --data "$work/d" --until-seq 5 --until-time 2020-01-10 --dry-run
 expect 2 "replay with a zero rate" -- "$PLEDGED" replay --data "$work/d" --max-rate 0
 expect 2 "a rate on a dry run" -- "$PLEDGED" replay --data "$work/d" --dry-run --max-rate 10
+expect 2 "replay with a bad --at-once" -- "$PLEDGED" replay --data "$work/d" --at-once -1
+expect 2 "--at-once on a dry run" -- "$PLEDGED" replay --data "$work/d" --dry-run --at-once 10
+expect 2 "--at-once with a rate" -- "$PLEDGED" replay --data "$work/d" --max-rate 10 --at-once 10
 expect 2 "verify with an empty --scratch" -- "$PLEDGED" verify --data "$work/d" --scratch ""
 expect 2 "rejections with an unknown reason" -- "$PLEDGED" rejections --reason nope
 expect 2 "dump with a bad --from" -- "$PLEDGED" dump --from -1
@@ -392,10 +395,18 @@ rm -rf "$work/closed"
 # An online rebuild, stopped before the swap: the difference, then the swap.
 expect 0 "rebuild without the swap" -- "$PLEDGED" replay --data "$work/d" --no-swap
 contains "$work/err" "caught up with entry 2059, not swapped" "it says where it stopped"
+contains "$work/err" "(2059 of them filled at once)" "a rebuild from nothing fills the log at once"
 contains "$work/err" "a swap would change 0 campaigns" "nothing differs"
 expect 0 "the difference again" -- "$PLEDGED" replay --data "$work/d" --diff
 expect 0 "swap" -- "$PLEDGED" replay --data "$work/d"
 contains "$work/err" "swapped in at entry 2059" "the swap is reported"
+# Held to its first entries at once, or none: the same projections.
+expect 0 "a rebuild with its first entries at once" -- "$PLEDGED" replay --data "$work/d" --at-once 100
+contains "$work/err" "(100 of them filled at once); swapped in at entry 2059" "the rest entry by entry"
+expect 0 "verify after it" -- "$PLEDGED" verify --data "$work/d"
+expect 0 "a rebuild entry by entry" -- "$PLEDGED" replay --data "$work/d" --at-once 0
+if grep -q "filled at once" "$work/err"; then fail "--at-once 0 filled at once"; else ok; fi
+expect 0 "verify after it" -- "$PLEDGED" verify --data "$work/d"
 expect 1 "no rebuild is under way to show" -- "$PLEDGED" replay --data "$work/d" --diff
 expect 0 "a rebuild to drop" -- "$PLEDGED" replay --data "$work/d" --no-swap
 expect 0 "drop it" -- "$PLEDGED" replay --data "$work/d" --abort

@@ -387,7 +387,7 @@ struct comment_value {
 	struct fp campaign;
 	int64_t at;
 	uint64_t seq;
-	bool removed;
+	uint64_t removed_by; /* where its removal, or the erasure that hid it, is; 0: shown */
 };
 
 static bool comment_key(const struct bulk *b, size_t i, struct fp *key)
@@ -406,18 +406,22 @@ static int apply_comment(struct worker *w, size_t i, const struct fp *key)
 	if (e->type == PL_EV_COMMENT_POSTED) {
 		if (v)
 			return stop(w, e->seq, "a comment id taken twice");
-		struct comment_value posted = {e->campaign, e->at, e->seq, false};
+		struct comment_value posted = {e->campaign, e->at, e->seq, 0};
 		return memtable_put(&w->table, key, &posted);
 	}
 	if (e->type == PROJ_BULK_HIDE) {
 		if (!v || fp_cmp(&v->campaign, &e->campaign) != 0)
 			return stop(w, e->seq, "an erasure of no comment of its record");
-		if (v->removed)
+		/* Hides come after the log: a removal after the erasure came to a
+		 * comment it had hidden, which the log-order path refuses. */
+		if (v->removed_by > e->seq)
+			return stop(w, v->removed_by, "a removal of a comment an erasure hid");
+		if (v->removed_by)
 			return PL_OK; /* removed before the erasure: nothing to hide */
-	} else if (!v || fp_cmp(&v->campaign, &e->campaign) != 0 || v->removed) {
+	} else if (!v || fp_cmp(&v->campaign, &e->campaign) != 0 || v->removed_by) {
 		return stop(w, e->seq, "a removal of no comment shown in its campaign");
 	}
-	v->removed = true;
+	v->removed_by = e->seq;
 	b->learned[i].ref = v->seq;
 	b->learned[i].depends_on = v->at;
 	return PL_OK;
@@ -426,7 +430,7 @@ static int apply_comment(struct worker *w, size_t i, const struct fp *key)
 static void keep_comment(uint8_t *out, const void *value)
 {
 	const struct comment_value *v = value;
-	proj_comment_state_encode(out, &(struct proj_comment_state){v->seq, v->removed});
+	proj_comment_state_encode(out, &(struct proj_comment_state){v->seq, v->removed_by != 0});
 }
 
 /* --- campaigns: totals, and each entry's row of the history --- */

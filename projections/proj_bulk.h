@@ -29,7 +29,8 @@
  * the id it claims (evlog_copy_id_fp). No later entry of the log can depend
  * on a hiding (a removal of a hidden comment was refused when it came), so
  * the hides are applied last, in the order of the erasures and of each
- * one's record.
+ * one's record; a hide finding its comment removed after its erasure (a
+ * record damaged) stops it, as that removal stops the log-order path.
  */
 #ifndef PROJ_BULK_H
 #define PROJ_BULK_H

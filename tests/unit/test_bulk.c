@@ -302,13 +302,16 @@ static int damage_record(struct store_txn *t, void *arg)
 }
 
 /*
- * An erasure whose record is gone, or names what is not a comment before
- * it: not filled at once, but left to the log-order path, which reports
- * the damage as it does without the fill.
+ * An erasure whose record is gone, names what is not a comment before it,
+ * or names a comment that a removal after it removed (the erasure hid it
+ * first: the removal does not apply): not filled at once, but left to the
+ * log-order path, which reports the damage as it does without the fill.
  */
 static void check_erasure_record_damaged(void)
 {
-	const struct damaged_record damage[] = {{4, 0}, {4, 1}, {4, 5}};
+	/* The log: opened 1, pledges 2 (s1) and 3 (s2), comments 4 (s2) and 5 (s1),
+	 * s1's erasure 6, comment 4 removed 7. */
+	const struct damaged_record damage[] = {{6, 0}, {6, 1}, {6, 8}, {6, 4}};
 	for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
 		char dir[256];
 		struct store *st = fixture_store(dir, sizeof dir, 0);
@@ -317,13 +320,26 @@ static void check_erasure_record_damaged(void)
 					   "\"owner\":\"O\",\"currency\":\"GBP\"}",
 				    (long long)T0),
 			  0);
-		CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"x-pledge\","
-					   "\"at\":%lld,\"campaign\":\"c-x\",\"pledge\":\"p-x\","
-					   "\"supporter\":\"s1\",\"amount\":100,\"currency\":\"GBP\"}",
+		for (int s = 1; s <= 2; s++)
+			CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"pledge.created\","
+						   "\"id\":\"x-pledge%d\",\"at\":%lld,"
+						   "\"campaign\":\"c-x\",\"pledge\":\"p-x%d\","
+						   "\"supporter\":\"s%d\",\"amount\":100,"
+						   "\"currency\":\"GBP\"}",
+					    s, (long long)T0, s, s),
+				  0);
+		CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"comment.posted\",\"id\":\"x-k2\","
+					   "\"at\":%lld,\"campaign\":\"c-x\",\"comment\":\"k-x2\","
+					   "\"supporter\":\"s2\",\"text\":\"hello\"}",
 				    (long long)T0),
 			  0);
 		CHECK_INT(ingest_on(st, 0, X_COMMENT, "k1", (long long)T0, "k-x1"), 0);
 		CHECK_INT(ingest_on(st, 0, X_ERASURE, "forget-s1", (long long)T0), 0);
+		CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"comment.removed\","
+					   "\"id\":\"x-removed\",\"at\":%lld,\"campaign\":\"c-x\","
+					   "\"comment\":\"k-x2\"}",
+				    (long long)T0),
+			  0);
 		CHECK_INT(store_run_write(st, damage_record, (void *)&damage[i]), 0);
 		struct rebuild_report at_once, in_order;
 		struct rebuild_options ro = {.swap = true};

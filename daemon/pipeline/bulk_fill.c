@@ -300,7 +300,7 @@ static int take_erasures(struct fill *f, const struct erasures_met met[2], bool 
 	struct store_txn t;
 	struct memtable ids;
 	const uint8_t *comments;
-	size_t count, hides = 0;
+	size_t count;
 	if (!met[0].n && !met[1].n)
 		return PL_OK;
 	int rc = memtable_init(&ids, 0);
@@ -311,23 +311,18 @@ static int take_erasures(struct fill *f, const struct erasures_met met[2], bool 
 		return rc;
 	}
 	for (int half = 0; half < 2; half++)
-		for (size_t i = 0; rc == 0 && i < met[half].n; i++)
-			if ((rc = erasure_comments(&t, met[half].e[i].seq, &comments, &count)) == 0)
-				hides += count;
-	if (rc == 0)
-		rc = entries_room(f, f->n + hides);
-	for (int half = 0; half < 2; half++)
 		for (size_t i = 0; rc == 0 && *taken && i < met[half].n; i++) {
-			struct proj_bulk_entry *x = &f->e[met[half].e[i].seq - 1];
+			uint64_t seq = met[half].e[i].seq;
+			struct fp *id = &f->e[seq - 1].id;
 			/* As slot_claim: a copy after the first claims an id of its own. */
-			if (memtable_get(&ids, &x->id))
-				x->id = met[half].e[i].copy_id;
+			if (memtable_get(&ids, id))
+				*id = met[half].e[i].copy_id;
 			else
-				rc = memtable_put(&ids, &x->id, "");
-			if (rc == 0)
-				rc = erasure_comments(&t, x->seq, &comments, &count);
+				rc = memtable_put(&ids, id, "");
+			if (rc == 0 && (rc = erasure_comments(&t, seq, &comments, &count)) == 0)
+				rc = entries_room(f, f->n + f->hides + count);
 			for (size_t k = 0; rc == 0 && *taken && k < count; k++)
-				*taken = add_hide(f, x, erasure_comment(comments, k));
+				*taken = add_hide(f, &f->e[seq - 1], erasure_comment(comments, k));
 		}
 	store_abort(&t);
 	memtable_deinit(&ids);

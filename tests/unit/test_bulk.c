@@ -219,6 +219,9 @@ static int ingest_on(struct store *st, int32_t partition, const char *fmt, ...)
 	return fixture_ingest_on(st, json, NULL, partition, 1000000 + offset[partition]++);
 }
 
+#define X_OPENED                                                                       \
+	"{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"x-open\",\"at\":%lld,\"campaign\":\"c-x\"," \
+	"\"title\":\"T\",\"owner\":\"O\",\"currency\":\"GBP\"}"
 #define X_COMMENT                                                                         \
 	"{\"v\":1,\"type\":\"comment.posted\",\"id\":\"x-%s\",\"at\":%lld,\"campaign\":\"c-x\"," \
 	"\"comment\":\"%s\",\"supporter\":\"s1\",\"name\":\"Ann\",\"text\":\"hello\"}"
@@ -242,11 +245,7 @@ static void check_erasures_at_once(unsigned seed)
 	struct fixture_outcome before, after;
 	const int64_t late = T0 + 20000 * HOUR; /* after every comment of the feed */
 	feed(st, seed, "");
-	CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"x-open\","
-				   "\"at\":%lld,\"campaign\":\"c-x\",\"title\":\"T\",\"owner\":\"O\","
-				   "\"currency\":\"GBP\"}",
-			    (long long)T0),
-		  0);
+	CHECK_INT(ingest_on(st, 0, X_OPENED, (long long)T0), 0);
 	CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"pledge.created\",\"id\":\"x-pledge\","
 				   "\"at\":%lld,\"campaign\":\"c-x\",\"pledge\":\"p-x\","
 				   "\"supporter\":\"s1\",\"amount\":100,\"currency\":\"GBP\"}",
@@ -315,11 +314,7 @@ static void check_erasure_record_damaged(void)
 	for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
 		char dir[256];
 		struct store *st = fixture_store(dir, sizeof dir, 0);
-		CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"x-open\","
-					   "\"at\":%lld,\"campaign\":\"c-x\",\"title\":\"T\","
-					   "\"owner\":\"O\",\"currency\":\"GBP\"}",
-				    (long long)T0),
-			  0);
+		CHECK_INT(ingest_on(st, 0, X_OPENED, (long long)T0), 0);
 		for (int s = 1; s <= 2; s++)
 			CHECK_INT(ingest_on(st, 0, "{\"v\":1,\"type\":\"pledge.created\","
 						   "\"id\":\"x-pledge%d\",\"at\":%lld,"

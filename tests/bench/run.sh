@@ -118,7 +118,19 @@ FAILED=0
 
 say() { echo "run.sh: $*" >&2; }
 fail() { say "$*"; FAILED=1; }
-now() { date +%s.%N; }
+
+# What runs beside serve while it is timed forks as little as it can. A
+# wait that spawned curl, awk, date and sleep every 20 ms took a large
+# share of the two cores from serve (docs/performance.md, "The bench's own
+# cost"), which kcat and the peer, timed by their own clocks, never paid.
+# So serve is waited for by bench_wait, one process that polls its
+# metrics, and the loops here read bash's clock and sleep in `read -t` on
+# a FIFO that nothing writes.
+export LC_NUMERIC=C # $EPOCHREALTIME with a decimal point
+now() { echo "$EPOCHREALTIME"; }
+mkfifo "$TMP/nap"
+exec {NAP_FD}<>"$TMP/nap"
+nap() { read -r -t "$1" -u "$NAP_FD" _ || :; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 # "met" or "NOT met" for value >= bound.
@@ -134,12 +146,19 @@ start_serve() {
 	SERVE_PID=$!
 	PIDS+=("$SERVE_PID")
 	SERVE_PORT=""
+	ADMIN_PORT=""
+	local line
 	for _ in $(seq 1 200); do
-		SERVE_PORT=$(sed -n '/admin HTTP on/!s/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$log" | head -n 1)
-		ADMIN_PORT=$(sed -n 's/.*admin HTTP on .*(port \([0-9]*\)).*/\1/p' "$log" | head -n 1)
+		while IFS= read -r line; do
+			if [[ $line =~ admin\ HTTP\ on\ .*\(port\ ([0-9]+)\) ]]; then
+				ADMIN_PORT=${ADMIN_PORT:-${BASH_REMATCH[1]}}
+			elif [[ $line =~ HTTP\ on\ .*\(port\ ([0-9]+)\) ]]; then
+				SERVE_PORT=${SERVE_PORT:-${BASH_REMATCH[1]}}
+			fi
+		done <"$log"
 		[ -n "$SERVE_PORT" ] && [ -n "$ADMIN_PORT" ] && return 0
 		kill -0 "$SERVE_PID" 2>/dev/null || break
-		sleep 0.02
+		nap 0.02
 	done
 	say "serve did not start; its log:"
 	cat "$log" >&2
@@ -157,7 +176,7 @@ wait_bounded() {
 	local t
 	for t in $(seq $((WAIT_S * 10))); do
 		kill -0 "$1" 2>/dev/null || { wait "$1"; return; }
-		sleep 0.1
+		nap 0.1
 	done
 	echo "run.sh: $2 still running after ${WAIT_S} s; its stacks, then serve's:" >&2
 	if command -v gdb >/dev/null; then
@@ -170,34 +189,12 @@ wait_bounded() {
 	return 1
 }
 
-# Messages serve has dealt with: applied, rejected or skipped as duplicates.
-handled() {
-	curl -s --max-time 2 "http://127.0.0.1:$1/metrics" | awk '
-		/^pledged_events_(applied|rejected)_total\{/ || /^pledged_events_duplicate_total / { s += $NF }
-		END { printf "%d\n", s }'
-}
-
-# Waits until serve on port $1 has handled $2 messages; prints the time
-# (seconds since epoch) of the first poll that saw any and the count it saw,
-# then the time of the poll that saw all. Polls every 20 ms, gives up after
-# WAIT_S seconds.
+# Waits until serve on port $1 has handled $2 messages (applied, rejected
+# or skipped as duplicates); prints the time (seconds since epoch) of the
+# first poll that saw any and the count it saw, then the time of the poll
+# that saw all. Polls every 20 ms, gives up after WAIT_S seconds.
 wait_handled() {
-	local port=$1 want=$2 first="" seen=0 n deadline
-	deadline=$(($(date +%s) + WAIT_S))
-	while [ "$(date +%s)" -lt "$deadline" ]; do
-		n=$(handled "$port")
-		if [ -z "$first" ] && [ "${n:-0}" -gt 0 ]; then
-			first=$(now)
-			seen=$n
-		fi
-		if [ "${n:-0}" -ge "$want" ]; then
-			echo "$first $seen $(now)"
-			return 0
-		fi
-		sleep 0.02
-	done
-	say "serve handled ${n:-0} of $want messages in $WAIT_S s"
-	return 1
+	"$BENCH/bench_wait" --port "$1" --handled "$2" --timeout "$WAIT_S"
 }
 
 # Starts bench_broker with $1 partitions; sets BROKER_PID and BROKER.
@@ -221,14 +218,17 @@ start_broker() {
 
 # Peak RssAnon (kB) of $1, sampled every 50 ms into file $2 until it exits.
 sample_rss() {
-	local pid=$1 out=$2 peak=0 v
+	local pid=$1 out=$2 peak=0 v key value
 	while kill -0 "$pid" 2>/dev/null; do
-		v=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+		v=""
+		while read -r key value _; do
+			[ "$key" = RssAnon: ] && v=$value && break
+		done 2>/dev/null <"/proc/$pid/status"
 		if [ -n "$v" ] && [ "$v" -gt "$peak" ]; then
 			peak=$v
 			echo "$peak" >"$out"
 		fi
-		sleep 0.05
+		nap 0.05
 	done
 }
 
@@ -468,28 +468,11 @@ bench_micro_cache() {
 		"$(calc %.0f "$drps") direct" "$(calc %.2f "$crps / $drps")" "measured, no target"
 }
 
-# Polls serve's log position every 20 ms until it reaches $2 (port $1) or
-# the file $3 (a pid file) names a process that has exited and the log is
-# still; prints the rate over the window (entries/s) and the longest time
-# the log stood still (s).
+# Polls serve's log position every 20 ms until it reaches $2 (port $1);
+# prints the rate over the window (entries/s) and the longest time the log
+# stood still (s).
 watch_log() {
-	local port=$1 want=$2 t0 n0 now_t n last_n=-1 last_change still=0
-	t0=$(now)
-	n0=$(curl -s --max-time 2 "http://127.0.0.1:$port/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
-	last_change=$t0
-	while :; do
-		now_t=$(now)
-		n=$(curl -s --max-time 2 "http://127.0.0.1:$port/metrics" | awk '$1 == "pledged_log_sequence" { print $2 }')
-		if [ "${n:-0}" != "$last_n" ]; then
-			still=$(awk -v a="$now_t" -v b="$last_change" -v s="$still" 'BEGIN { print (a - b > s) ? a - b : s }')
-			last_change=$now_t
-			last_n=$n
-		fi
-		[ "${n:-0}" -ge "$want" ] && break
-		awk -v a="$now_t" -v b="$t0" -v w="$WAIT_S" 'BEGIN { exit !(a - b > w) }' && return 1
-		sleep 0.02
-	done
-	awk -v n="$n" -v n0="$n0" -v a="$now_t" -v b="$t0" -v s="$still" 'BEGIN { print (n - n0) / (a - b), s }'
+	"$BENCH/bench_wait" --port "$1" --log "$2" --timeout "$WAIT_S"
 }
 
 # Feeds the producer on fd 4 $3 more rounds of REBUILD_PER events, each once
@@ -497,13 +480,10 @@ watch_log() {
 # far: the mock broker keeps only a few MiB per partition (about 1M bench
 # events), so rounds sent at once would push unread messages out.
 feed_rounds() {
-	local port=$1 sent=$2 rounds=$3 r deadline
+	local port=$1 sent=$2 rounds=$3 r
 	for r in $(seq 1 "$rounds"); do
-		deadline=$(($(date +%s) + WAIT_S))
-		while [ "$(handled "$port")" -lt $((sent - REBUILD_PER)) ]; do
-			[ "$(date +%s)" -lt "$deadline" ] || { say "feed_rounds: serve stopped at $(handled "$port") of $sent"; return 1; }
-			sleep 0.05
-		done
+		wait_handled "$port" $((sent - REBUILD_PER)) >/dev/null ||
+			{ say "feed_rounds: serve stopped short of $((sent - REBUILD_PER)) of $sent"; return 1; }
 		echo "$REBUILD_PER" >&4
 		sent=$((sent + REBUILD_PER))
 	done

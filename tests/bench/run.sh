@@ -3,7 +3,7 @@
 # the same machine in the same run, as one table (measure | pledged |
 # baseline | ratio | target), printed and written to BUILD/bench-table.md.
 #
-#   tests/bench/run.sh            full sizes (about 5 minutes on 2 cores)
+#   tests/bench/run.sh            full sizes (about 8 minutes on 2 cores)
 #   tests/bench/run.sh --quick    tiny sizes: the CI smoke run (under a minute)
 #   --build-dir DIR               use binaries already built in DIR instead of
 #                                 building build-bench/ (release)

@@ -24,8 +24,9 @@
 #            online: ingest rate and the longest stall of the log, both ways.
 #   peer     what a team would otherwise build: tests/bench/peer's Python
 #            consumer keeping the same log and projections in PostgreSQL 15,
-#            on the same topic as one serve run; their totals must agree for
-#            every campaign. Rate, CPU seconds, bytes written, store size.
+#            on the same topic, alternating with serve; their totals must
+#            agree for every campaign. Rate (medians), CPU seconds, bytes
+#            written, store size (the last run of each).
 #            Skipped (a row says so) without PostgreSQL or its Python packages.
 #   http     wrk against serve --read-only and against nginx serving the
 #            same JSON bytes as static files.
@@ -631,28 +632,32 @@ cpu_seconds() {
 	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"
 }
 
-bench_peer() {
-	say "peer: pledged and the Python + PostgreSQL consumer on the same $EVENTS events"
-	start_broker "$PARTITIONS" || return 1
-	"$BENCH/bench_produce" --brokers "$BROKER" --topic pledges --events "$EVENTS" \
-		--compression lz4 >"$TMP/peer-produce.out" || { fail "peer: preload failed"; return 1; }
+# One serve run of the peer measure (run $1): appends its steady rate to
+# peer-serve.rates and sets cpu, wrote and store (of the last run);
+# pledged's totals come from the first.
+peer_serve_run() {
+	local times
 	rm -rf "$TMP/peer-data"
-	start_serve "$TMP/serve-peer.log" --brokers "$BROKER" --topic pledges --group pledged-peer \
+	start_serve "$TMP/serve-peer.log" --brokers "$BROKER" --topic pledges --group "pledged-peer-$1" \
 		--data "$TMP/peer-data" "${SERVE_ARGS[@]}" || return 1
-	local times cpu wrote
 	if ! times=$(wait_handled "$ADMIN_PORT" "$EVENTS"); then
 		fail "peer: serve did not finish"; stop_pid "$SERVE_PID"; return 1
 	fi
 	cpu=$(cpu_seconds "$SERVE_PID")
 	wrote=$(awk '/^write_bytes:/ { print $2 }' "/proc/$SERVE_PID/io")
 	stop_pid "$SERVE_PID"
-	local steady store
-	steady=$(echo "$times" | awk -v n="$EVENTS" '{ print ($2 < n) ? (n - $2) / ($3 - $1) : 0 }')
+	echo "$times" | awk -v n="$EVENTS" '{ print ($2 < n) ? (n - $2) / ($3 - $1) : 0 }' >>"$TMP/peer-serve.rates"
 	store=$(du -sb "$TMP/peer-data" | awk '{ print $1 }')
-	"$PLEDGED" replay --data "$TMP/peer-data" --dry-run >"$TMP/peer-pledged.jsonl" 2>"$TMP/peer-replay.err" ||
-		{ fail "peer: pledged replay --dry-run failed: $(cat "$TMP/peer-replay.err")"; return 1; }
+	if [ "$1" = 1 ]; then
+		"$PLEDGED" replay --data "$TMP/peer-data" --dry-run >"$TMP/peer-pledged.jsonl" 2>"$TMP/peer-replay.err" ||
+			{ fail "peer: pledged replay --dry-run failed: $(cat "$TMP/peer-replay.err")"; return 1; }
+	fi
 	rm -rf "$TMP/peer-data"
+}
 
+# One run of the peer (a fresh PostgreSQL cluster and consumer group):
+# appends its rate to peer.rates; 77 when it cannot run here.
+peer_run() {
 	# Bounded like every wait here: the consumer gives up (and says where it
 	# stood) after WAIT_S, and the whole peer, PostgreSQL's start and stop
 	# included, is killed a minute after that.
@@ -660,30 +665,49 @@ bench_peer() {
 		"$ROOT/tests/bench/peer/peer_pg.sh" "$BROKER" pledges "$EVENTS" "$TMP/peer-out" >"$TMP/peer.out" 2>"$TMP/peer.err"
 	local rc=$?
 	[ "$rc" = 124 ] && echo "peer_pg.sh: killed after $((WAIT_S + 60)) s" >>"$TMP/peer.err"
+	[ "$rc" = 77 ] && return 77
+	[ "$rc" = 0 ] || { fail "peer: peer_pg.sh failed: $(tail -n 5 "$TMP/peer.err")"; return 1; }
+	# An equivalent only if it reached the same figures for every campaign.
+	cmp -s "$TMP/peer-pledged.jsonl" "$TMP/peer-out/totals.jsonl" ||
+		{ fail "peer: the PostgreSQL consumer's totals differ from pledged's:" \
+			"$(diff "$TMP/peer-pledged.jsonl" "$TMP/peer-out/totals.jsonl" | head -n 4)"; return 1; }
+	awk '$1 == "events_per_s" { print $2 }' "$TMP/peer.out" >>"$TMP/peer.rates"
+	say "peer run $1: pledged $(tail -n 1 "$TMP/peer-serve.rates")/s, $cpu CPU s, $wrote bytes; peer $(tr '\n' ' ' <"$TMP/peer.out")"
+}
+
+bench_peer() {
+	say "peer: pledged and the Python + PostgreSQL consumer on the same $EVENTS events, alternately"
+	start_broker "$PARTITIONS" || return 1
+	"$BENCH/bench_produce" --brokers "$BROKER" --topic pledges --events "$EVENTS" \
+		--compression lz4 >"$TMP/peer-produce.out" || { fail "peer: preload failed"; return 1; }
+	local r rc cpu wrote store
+	rm -f "$TMP/peer-serve.rates" "$TMP/peer.rates"
+	for r in $(seq 1 "$RUNS"); do
+		peer_serve_run "$r" || { stop_pid "$BROKER_PID"; return 1; }
+		peer_run "$r"
+		rc=$?
+		[ "$rc" = 0 ] || break
+	done
 	stop_pid "$BROKER_PID"
 	if [ "$rc" = 77 ]; then
 		say "peer: skipped: $(tail -n 1 "$TMP/peer.err")"
 		row "ingest against a Python + PostgreSQL consumer" "skipped" "$(tail -n 1 "$TMP/peer.err")" "n/a" "n/a"
 		return 0
 	fi
-	[ "$rc" = 0 ] || { fail "peer: peer_pg.sh failed: $(tail -n 5 "$TMP/peer.err")"; return 1; }
-	# An equivalent only if it reached the same figures for every campaign.
-	cmp -s "$TMP/peer-pledged.jsonl" "$TMP/peer-out/totals.jsonl" ||
-		{ fail "peer: the PostgreSQL consumer's totals differ from pledged's:" \
-			"$(diff "$TMP/peer-pledged.jsonl" "$TMP/peer-out/totals.jsonl" | head -n 4)"; return 1; }
+	[ "$rc" = 0 ] || return 1
 	peer_value() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/peer.out"; }
-	local prate pcpu
-	prate=$(peer_value events_per_s)
+	local steady prate pcpu
+	steady=$(median <"$TMP/peer-serve.rates")
+	prate=$(median <"$TMP/peer.rates")
 	pcpu=$(calc %.2f "$(peer_value cpu_s_python) + $(peer_value cpu_s_postgres)")
-	say "peer: pledged $steady/s, $cpu CPU s, $wrote bytes; peer $(tr '\n' ' ' <"$TMP/peer.out")"
-	row "ingest against a Python + PostgreSQL 15 consumer, events/s steady ($EVENTS events, same topic, same totals for every campaign)" \
+	row "ingest against a Python + PostgreSQL 15 consumer, events/s steady ($EVENTS events, same topic, same totals for every campaign; medians of $RUNS runs each, alternately)" \
 		"$(calc %.0f "$steady")" "$(calc %.0f "$prate") (confluent-kafka + psycopg2, one transaction per batch)" \
 		"$(calc %.1f "$steady / $prate")" ">= 20: $(verdict "$(calc %.3f "$steady / $prate")" 20)"
-	row "CPU seconds per million events (peer: Python + PostgreSQL)" \
+	row "CPU seconds per million events (peer: Python + PostgreSQL; the last run of each)" \
 		"$(calc %.1f "$cpu * 1000000 / $EVENTS")" \
 		"$(calc %.1f "$pcpu * 1000000 / $EVENTS") ($(peer_value cpu_s_python) + $(peer_value cpu_s_postgres))" \
 		"$(calc %.1f "$pcpu / $cpu")" "(diagnostic)"
-	row "bytes written per event by the kernel (write_bytes; peer after its CHECKPOINT), store size MiB" \
+	row "bytes written per event by the kernel (write_bytes; peer after its CHECKPOINT), store size MiB; the last run of each" \
 		"$(calc %.0f "$wrote / $EVENTS"), $(calc %.0f "$store / 1048576") MiB" \
 		"$(calc %.0f "$(peer_value bytes_written) / $EVENTS"), $(calc %.0f "$(peer_value store_bytes) / 1048576") MiB" \
 		"$(calc %.2f "$wrote / $(peer_value bytes_written)")" "(diagnostic)"

@@ -572,6 +572,7 @@ int index_load_write(struct index *ix, struct store_txn *t, int kind, const uint
 
 int index_load_finish(struct index *ix, struct store_txn *t, const size_t count[], uint64_t seq)
 {
+	ix->apart = false;
 	for (size_t k = 0; k < ix->nkinds; k++) {
 		if (!count[k])
 			continue;
@@ -591,9 +592,7 @@ int index_load_finish(struct index *ix, struct store_txn *t, const size_t count[
 
 void index_txn_begin(struct index *ix)
 {
-	ix->saved = ix->d;
 	ix->undo_len = 0;
-	ix->release_frozen = false;
 	ix->in_txn = true;
 }
 
@@ -611,25 +610,60 @@ void index_txn_rewind(struct index *ix)
 			memtable_remove(m, f);
 		ix->undo_len -= len;
 	}
-	ix->d = ix->saved;
-	ix->release_frozen = false;
-	/* A filter started in the transaction (a merge's planned output) must
-	 * not stand for the next run given its number back. */
-	prune_run_filters(ix);
 }
 
 void index_txn_end(struct index *ix, bool committed)
 {
 	if (!committed)
 		index_txn_rewind(ix);
+	ix->undo_len = 0;
+	ix->in_txn = false;
+}
+
+void index_work_begin(struct index *ix)
+{
+	ix->saved = ix->d;
+	ix->release_frozen = false;
+	ix->merge_drained = false;
+	ix->apart = true;
+}
+
+/* What a transaction of index_work_apart() changes: how far the work is. */
+static void restore_progress(struct index_durable *d, const struct index_durable *saved)
+{
+	memcpy(d->flushed, saved->flushed, sizeof d->flushed);
+	memcpy(d->merge_iter, saved->merge_iter, sizeof d->merge_iter);
+	d->merge_written = saved->merge_written;
+	d->ngarbage = saved->ngarbage;
+	memcpy(d->garbage, saved->garbage, d->ngarbage * sizeof *d->garbage);
+}
+
+void index_work_rewind(struct index *ix)
+{
+	ix->release_frozen = false;
+	ix->merge_drained = false;
+	if (ix->apart) {
+		/* Not the rest: lookups may be reading it meanwhile. */
+		restore_progress(&ix->d, &ix->saved);
+		return;
+	}
+	ix->d = ix->saved;
+	ix->apart = true;
+	/* A filter started in the transaction (a merge's planned output) must
+	 * not stand for the next run given its number back. */
+	prune_run_filters(ix);
+}
+
+void index_work_end(struct index *ix, bool committed)
+{
+	if (!committed)
+		index_work_rewind(ix);
 	if (committed && ix->release_frozen) {
 		for (size_t k = 0; k < ix->nkinds; k++)
 			memtable_clear(&ix->kinds[k].frozen);
 		ix->frozen = false;
 	}
 	ix->release_frozen = false;
-	ix->undo_len = 0;
-	ix->in_txn = false;
 }
 
 /* ---- checkpoints ---- */
@@ -747,6 +781,15 @@ static void finish_checkpoint(struct index *ix, struct store_txn *t)
 	ix->release_frozen = true;
 }
 
+/* Whether every frozen entry is in its run. */
+static bool frozen_written(const struct index *ix)
+{
+	for (size_t k = 0; k < ix->nkinds; k++)
+		if (ix->d.flushed[k] < ix->kinds[k].frozen.count)
+			return false;
+	return true;
+}
+
 /* The frozen entry numbered n: the cursor, or (after a rewind) found again. */
 static const uint8_t *frozen_entry(struct index_kind *kd, size_t n)
 {
@@ -758,7 +801,7 @@ static const uint8_t *frozen_entry(struct index_kind *kd, size_t n)
 	return kd->write_cursor;
 }
 
-static int write_frozen(struct index *ix, struct store_txn *t, size_t *budget)
+static int write_frozen(struct index *ix, struct store_txn *t, size_t *budget, bool may_finish)
 {
 	for (size_t k = 0; k < ix->nkinds && *budget && !t->err; k++) {
 		struct index_kind *kd = &ix->kinds[k];
@@ -779,9 +822,8 @@ static int write_frozen(struct index *ix, struct store_txn *t, size_t *budget)
 	}
 	if (t->err)
 		return t->err;
-	for (size_t k = 0; k < ix->nkinds; k++)
-		if (ix->d.flushed[k] < ix->kinds[k].frozen.count)
-			return PL_OK;
+	if (!frozen_written(ix) || !may_finish)
+		return PL_OK;
 	finish_checkpoint(ix, t);
 	return t->err;
 }
@@ -840,7 +882,7 @@ static bool merge_overtaken(const struct index *ix)
 	return false;
 }
 
-static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
+static int merge_some(struct index *ix, struct store_txn *t, size_t *budget, bool may_finish)
 {
 	const struct index_kind_def *def = &ix->kinds[ix->d.merge_kind].def;
 	size_t es = FP_SIZE + def->value_size, per_block = run_block_entries(es);
@@ -869,6 +911,10 @@ static int merge_some(struct index *ix, struct store_txn *t, size_t *budget)
 				    run_iter_next(&ix->d.merge_iter[i], t, def->db))
 					return t->err;
 			}
+		}
+		if (n == 0 && !may_finish) {
+			ix->merge_drained = true;
+			return PL_OK;
 		}
 		if (n == 0) {
 			finish_merge(ix, t);
@@ -905,16 +951,34 @@ bool index_has_work(const struct index *ix)
 	return ix->frozen || ix->d.merging || ix->d.ngarbage;
 }
 
-int index_work(struct index *ix, struct store_txn *t, size_t max_blocks)
+static int work(struct index *ix, struct store_txn *t, size_t max_blocks, bool may_finish)
 {
 	size_t budget = max_blocks ? max_blocks : 1;
+	ix->apart = ix->apart && !may_finish;
 	if (ix->frozen && !ix->release_frozen)
-		return write_frozen(ix, t, &budget);
+		return write_frozen(ix, t, &budget, may_finish);
 	if (ix->d.merging)
-		return merge_some(ix, t, &budget);
+		return merge_some(ix, t, &budget, may_finish);
 	if (ix->d.ngarbage)
 		return delete_some(ix, t, &budget);
 	return PL_OK;
+}
+
+int index_work(struct index *ix, struct store_txn *t, size_t max_blocks)
+{
+	return work(ix, t, max_blocks, true);
+}
+
+int index_work_apart(struct index *ix, struct store_txn *t, size_t max_blocks)
+{
+	return work(ix, t, max_blocks, false);
+}
+
+bool index_finish_due(const struct index *ix)
+{
+	if (ix->frozen && !ix->release_frozen)
+		return frozen_written(ix);
+	return ix->d.merging && ix->merge_drained;
 }
 
 /* ---- reading everything ---- */

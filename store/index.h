@@ -24,9 +24,18 @@
  * schedules for deletion. One process at a time may write an index.
  *
  * Transactions: the caller brackets every write transaction that changes
- * the index with index_txn_begin() and index_txn_end(); a transaction that
- * is run again (map growth) calls index_txn_rewind() first. A transaction
+ * the tables (index_put, index_unput) with index_txn_begin() and
+ * index_txn_end(), and every one of the index's own work (index_work,
+ * index_load_finish) with index_work_begin() and index_work_end(); one
+ * that is run again (map growth) calls the rewind first. A transaction
  * that does not commit leaves the index as it was.
+ *
+ * Threads: one thread looks up and changes the tables (the writer), and
+ * may leave the work to another (an upkeep). index_work_apart() changes
+ * nothing a lookup reads, so it may run beside index_get(),
+ * index_prefetch(), index_put() and index_unput(), bracketed by its own
+ * index_work_begin/end. Everything else must not: the caller keeps the
+ * two apart.
  */
 #ifndef INDEX_H
 #define INDEX_H
@@ -128,12 +137,17 @@ struct index {
 	uint64_t frozen_seq; /* the checkpoint the frozen tables make */
 	bool frozen;
 
-	/* The open transaction's undo: memtable changes and the durable state. */
-	struct index_durable saved;
+	/* The open transaction's undo of the tables (index_txn_begin). */
 	uint8_t *undo;
 	size_t undo_len, undo_cap;
 	bool in_txn;
+
+	/* The open work transaction's (index_work_begin): the directory as it
+	 * was, and whether the transaction did only what lookups do not see. */
+	struct index_durable saved;
+	bool apart;
 	bool release_frozen; /* the frozen tables are on disk once this commits */
+	bool merge_drained;  /* the merge has written everything; its finish is due */
 };
 
 /*
@@ -204,6 +218,13 @@ bool index_has_work(const struct index *ix);
  * deletions. 0 or the transaction's error.
  */
 int index_work(struct index *ix, struct store_txn *t, size_t max_blocks);
+/*
+ * The same, short of the step that makes written runs the ones lookups
+ * read (a checkpoint's or a merge's finish): blocks of runs, and
+ * deletions. Once index_finish_due(), only index_work() goes on.
+ */
+int index_work_apart(struct index *ix, struct store_txn *t, size_t max_blocks);
+bool index_finish_due(const struct index *ix);
 
 /*
  * A first checkpoint loaded from sorted entries rather than written from
@@ -232,6 +253,9 @@ int index_load_finish(struct index *ix, struct store_txn *t, const size_t count[
 void index_txn_begin(struct index *ix);
 void index_txn_rewind(struct index *ix);
 void index_txn_end(struct index *ix, bool committed);
+void index_work_begin(struct index *ix);
+void index_work_rewind(struct index *ix);
+void index_work_end(struct index *ix, bool committed);
 
 /*
  * Calls fn for every entry of kind in fingerprint order, each with its

@@ -814,7 +814,7 @@ static int finish_txn(struct store_txn *t, void *arg)
 	struct fill *f = w->f;
 	uint64_t seq = f->e[f->n - 1].seq;
 	if (w->finishing)
-		index_txn_rewind(&f->s->ix); /* run again after the map grew */
+		index_work_rewind(&f->s->ix); /* run again after the map grew */
 	w->finishing = true;
 	proj_changes_clear(&w->changes);
 	for (size_t i = 0; i < f->b.nplatform; i++)
@@ -933,9 +933,9 @@ int bulk_fill(struct slot *s, int txn_ms, const struct bulk_limits *limits,
 	else if (rc == 0 && !stopped)
 		make_filters(&x);
 	if (rc == 0 && !stopped && (rc = x.rc) == 0) {
-		index_txn_begin(&s->ix);
+		index_work_begin(&s->ix);
 		rc = store_run_write(s->st, finish_txn, &w);
-		index_txn_end(&s->ix, rc == 0);
+		index_work_end(&s->ix, rc == 0);
 	}
 	if (rc == 0 && !stopped) {
 		s->applied_seq = f.e[f.n - 1].seq;

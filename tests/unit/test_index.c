@@ -131,10 +131,10 @@ static void work_once(struct store *st, struct index *ix, size_t max_blocks)
 {
 	struct store_txn t;
 	CHECK_INT(store_write_begin(st, &t), 0);
-	index_txn_begin(ix);
+	index_work_begin(ix);
 	CHECK_INT(index_work(ix, &t, max_blocks), 0);
 	int rc = store_commit(&t);
-	index_txn_end(ix, rc == 0);
+	index_work_end(ix, rc == 0);
 	CHECK_INT(rc, 0);
 }
 
@@ -200,10 +200,10 @@ static void merge_interrupted_by_checkpoint(struct store *st, struct index *ix, 
 		for (int guard = 0; index_has_work(ix) && guard < 1000; guard++) {
 			struct store_txn t;
 			CHECK_INT(store_write_begin(st, &t), 0);
-			index_txn_begin(ix);
+			index_work_begin(ix);
 			CHECK_INT(index_work(ix, &t, 1), 0);
 			int rc = store_commit(&t);
-			index_txn_end(ix, rc == 0);
+			index_work_end(ix, rc == 0);
 			CHECK_INT(rc, 0);
 			if (!ix->frozen && ix->d.merging && ix->d.merge_kind == 0 && ix->d.merge_written) {
 				half_merged = true;
@@ -375,16 +375,16 @@ static void undone_merge_plan(void)
 	CHECK(ix.d.merging);
 	for (int steps = 0; steps < 100000; steps++) {
 		CHECK_INT(store_write_begin(st, &t), 0);
-		index_txn_begin(&ix);
+		index_work_begin(&ix);
 		CHECK_INT(index_work(&ix, &t, 1), 0);
 		bool planned_next = ix.d.merging && ix.d.merge_out != first_out;
 		if (planned_next) {
 			store_abort(&t);
-			index_txn_end(&ix, false);
+			index_work_end(&ix, false);
 			break;
 		}
 		CHECK_INT(store_commit(&t), 0);
-		index_txn_end(&ix, true);
+		index_work_end(&ix, true);
 	}
 	put_keys(st, &ix, 1, 0, 300); /* ids: their run takes the number given back */
 	CHECK_INT(index_freeze(&ix, ++seq), 0);
@@ -450,10 +450,10 @@ static void loaded_at_once(void)
 	CHECK(txns > 4);
 	struct store_txn t;
 	CHECK_INT(store_write_begin(st, &t), 0);
-	index_txn_begin(&ix);
+	index_work_begin(&ix);
 	CHECK_INT(index_load_finish(&ix, &t, count, 77), 0);
 	CHECK_INT(store_commit(&t), 0);
-	index_txn_end(&ix, true);
+	index_work_end(&ix, true);
 	CHECK_INT(ix.d.checkpoint_seq, 77);
 	compare(st, &ix, m, "loaded at once");
 	CHECK_INT(index_load_begin(&ix, count), PL_EINVAL);
@@ -529,11 +529,11 @@ int main(void)
 			/* A few blocks per transaction, so writing spans batches. */
 			struct store_txn w;
 			CHECK_INT(store_write_begin(st, &w), 0);
-			index_txn_begin(&ix);
+			index_work_begin(&ix);
 			CHECK_INT(index_work(&ix, &w, 3), 0);
 			bool commit = rnd() % 10 != 0;
 			int rc = commit ? store_commit(&w) : (store_abort(&w), 0);
-			index_txn_end(&ix, commit && rc == 0);
+			index_work_end(&ix, commit && rc == 0);
 		}
 		if (!ix.d.merging && runs_at(&ix, 1, 0) > most_idle_ids_runs)
 			most_idle_ids_runs = runs_at(&ix, 1, 0);

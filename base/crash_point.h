@@ -29,6 +29,9 @@
 	  "the batch's offsets written; the transaction not yet committed")               \
 	X(STORE_COMMITTED, "store.committed",                                             \
 	  "a write transaction committed; whoever wrote it not yet told")                 \
+	X(UPKEEP_WRITTEN, "upkeep.written",                                               \
+	  "a checkpoint's or merge's runs written beside the batches and committed; "     \
+	  "the transaction that makes lookups read them not yet")                         \
 	X(WRITER_DONE, "writer.done",                                                     \
 	  "the writer thread has a batch's result; the consumer not yet told")            \
 	X(CONSUMER_KAFKA_COMMITTED, "consumer.kafka_committed",                           \

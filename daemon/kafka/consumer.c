@@ -88,16 +88,16 @@ static void handle_message(struct consumer *c, rd_kafka_message_t *msg)
 	b->n++;
 }
 
-/* Checkpoints and merges, a share after each batch (one transaction of at
- * most WRITER_WORK_BLOCKS), so ingestion never waits for a whole checkpoint. */
+/* The history's moves, a share after each batch (the state index's
+ * checkpoints and merges are written beside the batches: writer_upkeep_on). */
 static int maintain(struct writer *w)
 {
 	return writer_maintain(w, 1);
 }
 
-/* While no message comes, the rest of that work: a history move or merge a
- * crash cut short (readers pay for a move left half done), the rest of a
- * checkpoint. Of the live slot: a rebuild may have swapped it meanwhile. */
+/* While no message comes, the rest of that work: a history move a crash
+ * cut short (readers pay for a move left half done). Of the live slot: a
+ * rebuild may have swapped it meanwhile. */
 static int idle(struct writer *w)
 {
 	struct replay_result res;
@@ -157,7 +157,8 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	c->unknown = rd_kafka_topic_partition_list_new(4);
 	c->commits_sent = rd_kafka_topic_partition_list_new(4);
 	c->commits_owed = rd_kafka_topic_partition_list_new(4);
-	if (batch_writer_start(&c->writer, c->opt.ingest, maintain, idle, w))
+	if (writer_upkeep_on(w) ||
+	    batch_writer_start(&c->writer, c->opt.ingest, maintain, idle, w))
 		goto cleanup;
 
 	rc = PL_EINVAL;

@@ -349,9 +349,14 @@ static int ingest_once(struct batch *b)
 {
 	struct writer *w = b->w;
 	struct store_txn rt;
-	int rc = store_read_begin(w->st, &rt);
+	/* From before the snapshot to the commit, the index's runs stay as they are. */
+	int rc = slot_hold(&w->live);
 	if (rc)
 		return rc;
+	if ((rc = store_read_begin(w->st, &rt))) {
+		slot_release(&w->live);
+		return rc;
+	}
 	b->in_write_txn = false;
 	slot_txn_begin(&w->live, &rt, true);
 	rc = decide(&rt, b);
@@ -365,6 +370,7 @@ static int ingest_once(struct batch *b)
 		rc = store_run_write(w->st, decide_and_write_txn, b);
 	}
 	slot_txn_end(&w->live, rc == 0);
+	slot_release(&w->live);
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 #include "erasure.h"
 #include "lookahead.h"
 #include "pl_error.h"
+#include "upkeep.h"
 
 #define DEFAULT_WORK_BLOCKS 512
 
@@ -111,6 +112,7 @@ void slot_close(struct slot *s)
 {
 	if (!s->open)
 		return;
+	slot_upkeep_stop(s);
 	slot_close_parts(s);
 	s->open = false;
 }
@@ -249,7 +251,31 @@ int slot_flush(struct slot *s)
 
 bool slot_busy(const struct slot *s)
 {
-	return s->pw.move_due || index_has_work(&s->ix);
+	return s->pw.move_due || (!s->upkeep && index_has_work(&s->ix));
+}
+
+int slot_upkeep_start(struct slot *s)
+{
+	struct upkeep_target target = {s->st, &s->ix, store_slot_name(s->which), &s->applied_seq,
+				       s->opt.work_blocks, s->guard, s->guard_arg};
+	return s->upkeep ? PL_OK : upkeep_start(&s->upkeep, &target);
+}
+
+void slot_upkeep_stop(struct slot *s)
+{
+	upkeep_stop(s->upkeep);
+	s->upkeep = NULL;
+}
+
+int slot_hold(struct slot *s)
+{
+	return s->upkeep ? upkeep_hold(s->upkeep) : PL_OK;
+}
+
+void slot_release(struct slot *s)
+{
+	if (s->upkeep)
+		upkeep_release(s->upkeep);
 }
 
 /* PL_EBUSY (failing t) when s's guard says the slot is no longer its owner's to write. */
@@ -265,7 +291,7 @@ static int work_txn(struct store_txn *t, void *arg)
 	int rc = check_guard(s, t);
 	if (rc)
 		return rc;
-	index_txn_rewind(&s->ix);
+	index_work_rewind(&s->ix);
 	return index_work(&s->ix, t, s->opt.work_blocks);
 }
 
@@ -291,8 +317,33 @@ static int move_step(struct slot *s)
 	return rc;
 }
 
+/* Moves of the history for one maintenance transaction (slot_maintain). */
+static int moves_per_txn(const struct slot *s)
+{
+	/* A move's transaction brings as many campaigns however large the
+	 * index's are: one of serve's 8 MiB (WRITER_WORK_BLOCKS) leaves a move
+	 * the four of the 2 MiB it stands for, or the rows staged meanwhile
+	 * would pile up for four times as many batches. */
+	return s->opt.work_blocks > DEFAULT_WORK_BLOCKS ? (int)(s->opt.work_blocks / DEFAULT_WORK_BLOCKS)
+							: 1;
+}
+
+/* The history's moves only: the index's work is the upkeep thread's. */
+static int maintain_moves(struct slot *s, int max_txns)
+{
+	int moves = moves_per_txn(s);
+	for (int n = 0; s->pw.move_due && (max_txns <= 0 || n < max_txns * moves); n++) {
+		int rc = move_step(s);
+		if (rc)
+			return rc;
+	}
+	return PL_OK;
+}
+
 int slot_maintain(struct slot *s, int max_txns)
 {
+	if (s->upkeep)
+		return maintain_moves(s, max_txns);
 	if (index_should_freeze(&s->ix)) {
 		int rc = index_freeze(&s->ix, s->applied_seq);
 		if (rc)
@@ -301,13 +352,7 @@ int slot_maintain(struct slot *s, int max_txns)
 	/* A full active table while the last checkpoint is still being
 	 * written: finish that one first, or memory would grow without bound. */
 	bool behind = s->ix.frozen && index_pending(&s->ix) >= s->ix.opt.checkpoint_entries;
-	/* A move's transaction brings as many campaigns however large the
-	 * index's are: one of serve's 8 MiB (WRITER_WORK_BLOCKS) leaves a move
-	 * the four of the 2 MiB it stands for, or the rows staged meanwhile
-	 * would pile up for four times as many batches. */
-	int moves = s->opt.work_blocks > DEFAULT_WORK_BLOCKS
-			    ? (int)(s->opt.work_blocks / DEFAULT_WORK_BLOCKS)
-			    : 1;
+	int moves = moves_per_txn(s);
 	for (int n = 0; slot_busy(s) && (max_txns <= 0 || n < max_txns * moves || behind);) {
 		/* A move first: readers hold its staged rows until it ends. */
 		int rc;
@@ -315,9 +360,9 @@ int slot_maintain(struct slot *s, int max_txns)
 			rc = move_step(s);
 			n++;
 		} else {
-			index_txn_begin(&s->ix);
+			index_work_begin(&s->ix);
 			rc = store_run_write(s->st, work_txn, s);
-			index_txn_end(&s->ix, rc == 0);
+			index_work_end(&s->ix, rc == 0);
 			n += moves;
 		}
 		if (rc)

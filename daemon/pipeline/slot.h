@@ -64,6 +64,8 @@ struct slot {
 	 * since a rebuild that swapped the other in empties it and refills it. */
 	int (*guard)(void *arg, struct store_txn *t);
 	void *guard_arg;
+	/* The index's upkeep on a thread of its own (upkeep.h); NULL: slot_maintain() does it. */
+	struct upkeep *upkeep;
 	bool open;
 };
 
@@ -176,13 +178,24 @@ int slot_publish(struct slot *s, struct store_txn *t);
  * most max_txns maintenance transactions (0: until there is no work): the
  * index's checkpoints and merges, and the history's moves (proj_staged.h),
  * as many of those for one transaction of work_blocks as there are 2 MiB
- * in it.
+ * in it. With an upkeep thread, the moves only.
  * Returns 0 or the store's error.
  */
 int slot_maintain(struct slot *s, int max_txns);
 
-/* Whether checkpoints, merges or a move are waiting to be written. */
+/* Whether slot_maintain() has work: checkpoints, merges or a move. */
 bool slot_busy(const struct slot *s);
+
+/*
+ * Hands the index's checkpoints, merges and deletions to a thread of its
+ * own (upkeep.h) until slot_upkeep_stop() or slot_close(). 0 or PL_ENOMEM.
+ */
+int slot_upkeep_start(struct slot *s);
+void slot_upkeep_stop(struct slot *s);
+/* A batch's bracket, around its read and write transactions, when the
+ * upkeep has a thread: see upkeep_hold(). 0 or an error. */
+int slot_hold(struct slot *s);
+void slot_release(struct slot *s);
 
 /*
  * Empties slot which of st — its published tables, its index's directory,

@@ -33,6 +33,8 @@ static int open_live(struct writer *w, struct store_txn *t, struct replay_result
 	rc = slot_catch_up(&w->live, head, res);
 	if (rc == 0 && res->outcome != REPLAY_OK)
 		rc = PL_ECORRUPT;
+	if (rc == 0 && w->upkeep)
+		rc = slot_upkeep_start(&w->live);
 	if (rc)
 		slot_close(&w->live);
 	else
@@ -105,6 +107,12 @@ int writer_maintain(struct writer *w, int max_txns)
 	return rc;
 }
 
+int writer_upkeep_on(struct writer *w)
+{
+	w->upkeep = true;
+	return slot_upkeep_start(&w->live);
+}
+
 static int forwarded_txn(struct store_txn *t, void *arg)
 {
 	rejections_forwarded_put(t, *(const uint64_t *)arg);
@@ -117,6 +125,8 @@ int writer_checkpoint(struct writer *w)
 	 * start would otherwise send them again. */
 	uint64_t forwarded = atomic_load(&w->forwarded);
 	int marked = PL_OK;
+	w->upkeep = false;
+	slot_upkeep_stop(&w->live); /* what it left half done is written below */
 	if (w->forward_on && forwarded != w->forward_stored &&
 	    (marked = store_run_write(w->st, forwarded_txn, &forwarded)) == PL_OK)
 		w->forward_stored = forwarded;

@@ -47,6 +47,9 @@ struct writer {
 	 * this import, which it counts as duplicates rather than keeping
 	 * twice; NULL elsewhere. */
 	struct kept_rejections *kept;
+	/* The live slot's index kept up by a thread of its own (upkeep.h),
+	 * for it and every slot it follows to: writer_upkeep_on(). */
+	bool upkeep;
 };
 
 /*
@@ -82,8 +85,16 @@ int writer_maintain(struct writer *w, int max_txns);
 /* Whether the live slot has such work left (slot_busy). */
 bool writer_has_work(const struct writer *w);
 
+/*
+ * From now on the state index's checkpoints and merges are written by a
+ * thread of their own, beside the batches (upkeep.h); writer_maintain()
+ * writes the history's moves only. 0 or PL_ENOMEM.
+ */
+int writer_upkeep_on(struct writer *w);
+
 /* Writes a checkpoint of everything applied so far, and the dead-letter
- * topic's deliveries (before a clean stop, once nothing else writes). */
+ * topic's deliveries (before a clean stop, once nothing else writes: the
+ * upkeep thread is stopped first). */
 int writer_checkpoint(struct writer *w);
 
 #endif

@@ -286,8 +286,9 @@ char *metrics_render(struct metrics *m, const struct metrics_rebuild *rebuild,
 		       batch_bounds, METRICS_BATCH_BUCKETS - 1, 1);
 	emit_histogram(&o, "pledged_batch_commit_seconds", "Time to apply and commit one batch.",
 		       &m->commit_latency, latency_bounds, METRICS_LATENCY_BUCKETS - 1, 1e6);
-	emit(&o, "# HELP pledged_index_work_seconds_total Time the writer spent on the state "
-		 "index's checkpoints and merges and the history's moves between batches; with "
+	emit(&o, "# HELP pledged_index_work_seconds_total Time the writer spent on the history's "
+		 "moves between batches (the state index's checkpoints and merges are written "
+		 "beside the batches, by a thread of their own); with "
 		 "pledged_batch_commit_seconds_sum, the share of the time the writer is busy.\n"
 		 "# TYPE pledged_index_work_seconds_total counter\n"
 		 "pledged_index_work_seconds_total %.6f\n",

@@ -13,8 +13,10 @@
 # invalid one must be kept as a rejection once, and `pledged verify` must
 # pass.
 #
-# Each serve joins a group of its own (see kill9.sh), and the data dir
-# starts with a 64 KiB map so that it grows while serve writes.
+# Each serve joins a group of its own (see kill9.sh), the data dir starts
+# with a 64 KiB map so that it grows while serve writes, and the state
+# index makes a checkpoint every 1000 entries so that its upkeep writes
+# beside the batches.
 #
 # Usage: crash_points.sh PLEDGED MOCK_BROKER STREAM_GEN CRASH_POINT_H on|off
 # Skipped (77) when the build has no crash points (off).
@@ -32,14 +34,14 @@ fail() { echo "crash_points: FAIL: $*" >&2; tail -n 30 "$T/serve.log" >&2 || tru
 
 POINTS=$(sed -n 's/^[[:space:]]*X([A-Z_]*, "\([a-z_.]*\)",.*/\1/p' "$HEADER")
 [ "$(echo "$POINTS" | wc -w)" -ge 8 ] || fail "read too few crash points from $HEADER"
-# POINT:PASS for each run. Points passed once per start die on the first
-# pass, the others on the second, in the middle of serve's work; commits
+# POINT:PASS for each run. Points passed once per start (or, for a
+# checkpoint, about once) die on the first pass, the others on the second, in the middle of serve's work; commits
 # also on the first and third, so that two writes in a row (events, then
 # offsets) would be cut apart.
 RUNS=
 for point in $POINTS; do
 	case $point in
-	store.grown | consumer.assigned | consumer.revoked) RUNS="$RUNS $point:1" ;;
+	store.grown | consumer.assigned | consumer.revoked | upkeep.written) RUNS="$RUNS $point:1" ;;
 	store.committed) RUNS="$RUNS $point:1 $point:2 $point:3" ;;
 	*) RUNS="$RUNS $point:2" ;;
 	esac
@@ -64,6 +66,7 @@ publish_next() {
 start_serve() { # start_serve GROUP [CRASH_AT]
 	PLEDGED_CRASH_AT=${2:-} "$PLEDGED" serve --brokers "$ADDR" --data "$T/data" \
 		--listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --group "crash-$1" --batch-max 20 --map-size 64K \
+		--checkpoint-entries 1000 \
 		--log-level warn 2>>"$T/serve.log" &
 	SERVE_PID=$!
 }

@@ -2,13 +2,14 @@
 # run.sh — build pledged with warnings as errors under AddressSanitizer and
 # UBSan and with crash points, run the test suites, then run each libFuzzer target for
 # FUZZ_SECONDS (default 30; 0 skips them) and the damage test on that
-# clang build, and end with
+# clang build, and the threaded unit tests under ThreadSanitizer, and end with
 # "N passed, N failed, N skipped" counted over the test programs, the fuzz
 # targets and that damage test. Each test's result is printed as it finishes.
 #
 # Usage: tests/run.sh [--suite NAME]... [other `meson test` arguments]
-# With --suite (unit, kafka, http, bench, fuzz) only those suites run, and
-# the timed fuzzing only when one of them is fuzz.
+# With --suite (unit, kafka, http, bench, fuzz) only those suites run, the
+# timed fuzzing only when one of them is fuzz, and ThreadSanitizer's only
+# when one is unit.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD_DIR:-build-test}
@@ -77,6 +78,32 @@ if [ "$fuzz" = yes ] && [ "$FUZZ_SECONDS" -gt 0 ] && command -v clang >/dev/null
 	77) skipped=$((skipped + 1)); tail -n 1 "$BUILD/damage-clang.txt" ;;
 	*) bad=$((bad + 1)); tail -n 40 "$BUILD/damage-clang.txt" ;;
 	esac
+fi
+# The threads that share a slot's state index (the writer, the upkeep) and
+# the consumer's hand-over to the writer, under ThreadSanitizer, in a build
+# of their own; counted as one test each.
+case " $suites " in "  " | *" unit "*) tsan=yes ;; *) tsan=no ;; esac
+TSAN_BUILD=${TSAN_BUILD_DIR:-build-tsan}
+TSAN_TESTS="test_upkeep_thread test_batch_writer"
+if [ "$tsan" = yes ]; then
+	echo "run.sh: $TSAN_TESTS under ThreadSanitizer"
+	[ -d "$TSAN_BUILD" ] || meson setup "$TSAN_BUILD" -Db_sanitize=thread -Db_lundef=false \
+		--buildtype=debugoptimized >/dev/null
+	# ASLR off where allowed: TSan's shadow memory wants the layout it knows.
+	norandom=
+	setarch "$(uname -m)" -R true 2>/dev/null && norandom="setarch $(uname -m) -R"
+	for t in $TSAN_TESTS; do
+		if ninja -C "$TSAN_BUILD" "tests/unit/$t" >"$TSAN_BUILD/$t.txt" 2>&1 &&
+			TSAN_OPTIONS="halt_on_error=1 exitcode=66" $norandom "$TSAN_BUILD/tests/unit/$t" \
+				>>"$TSAN_BUILD/$t.txt" 2>&1; then
+			ok=$((ok + 1))
+			echo "tsan $t: ok"
+		else
+			bad=$((bad + 1))
+			tail -n 40 "$TSAN_BUILD/$t.txt"
+			echo "tsan $t: FAIL"
+		fi
+	done
 fi
 echo "$ok passed, $bad failed, $skipped skipped"
 [ "$bad" = 0 ]

@@ -129,9 +129,12 @@ static int turn(struct upkeep *u, bool freeze, int *rc)
 	pthread_mutex_lock(&u->lock);
 	u->freeze_due = false;
 	pthread_mutex_unlock(&u->lock);
-	if (freeze && index_should_freeze(ix))
+	bool froze = freeze && index_should_freeze(ix);
+	if (froze)
 		*rc = index_freeze(ix, *u->s.applied_seq);
-	if (*rc == PL_OK && finish)
+	/* A merge's finish waits a turn after a freeze: the frozen tables come first
+	 * (index_work), and their blocks are written without the hold. */
+	if (*rc == PL_OK && finish && !froze)
 		*rc = work(u, true);
 	give(u);
 	return 1;

@@ -129,6 +129,7 @@ int consumer_new(struct consumer **out, struct writer *w, struct metrics *m,
 	if (!c)
 		return PL_ENOMEM;
 	c->st = w->st;
+	c->w = w;
 	c->m = m;
 	c->opt = *opt;
 	if (opt->partitioner)

@@ -88,6 +88,7 @@ int consumer_collect(struct consumer *c)
 	if (b->erases && c->opt.on_erasure)
 		c->opt.on_erasure(c->opt.on_erasure_arg, false);
 	metrics_add_index_work(c->m, index_seconds);
+	metrics_set_upkeep(c->m, atomic_load(&c->w->upkeep_us), atomic_load(&c->w->upkeep_wait_us));
 	c->writing = NULL;
 	if (rc == 0)
 		CRASH_POINT(CONSUMER_COLLECTED);

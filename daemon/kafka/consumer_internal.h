@@ -46,6 +46,7 @@ struct batch {
 struct consumer {
 	rd_kafka_t *rk;
 	struct store *st;
+	const struct writer *w; /* read for its upkeep's counters only: the writer thread writes */
 	struct metrics *m;
 	struct consumer_options opt;
 	char cluster[64]; /* stored with offsets; "" when the broker did not say */

@@ -254,10 +254,11 @@ bool slot_busy(const struct slot *s)
 	return s->pw.move_due || (!s->upkeep && index_has_work(&s->ix));
 }
 
-int slot_upkeep_start(struct slot *s)
+int slot_upkeep_start(struct slot *s, _Atomic uint64_t *busy_us, _Atomic uint64_t *wait_us)
 {
-	struct upkeep_target target = {s->st, &s->ix, store_slot_name(s->which), &s->applied_seq,
-				       s->opt.work_blocks, s->guard, s->guard_arg};
+	struct upkeep_target target = {s->st,        &s->ix,       store_slot_name(s->which),
+				       &s->applied_seq, s->opt.work_blocks, s->guard,
+				       s->guard_arg, busy_us,       wait_us};
 	return s->upkeep ? PL_OK : upkeep_start(&s->upkeep, &target);
 }
 

@@ -17,6 +17,7 @@
 #ifndef SLOT_H
 #define SLOT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -188,9 +189,11 @@ bool slot_busy(const struct slot *s);
 
 /*
  * Hands the index's checkpoints, merges and deletions to a thread of its
- * own (upkeep.h) until slot_upkeep_stop() or slot_close(). 0 or PL_ENOMEM.
+ * own (upkeep.h) until slot_upkeep_stop() or slot_close(), adding up its
+ * time and the batches' waits for it in the counters given (NULL: none).
+ * 0 or PL_ENOMEM.
  */
-int slot_upkeep_start(struct slot *s);
+int slot_upkeep_start(struct slot *s, _Atomic uint64_t *busy_us, _Atomic uint64_t *wait_us);
 void slot_upkeep_stop(struct slot *s);
 /* A batch's bracket, around its read and write transactions, when the
  * upkeep has a thread: see upkeep_hold(). 0 or an error. */

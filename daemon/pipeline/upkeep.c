@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "crash_point.h"
 #include "log.h"
 #include "pl_error.h"
@@ -28,6 +29,13 @@ struct upkeep {
 	bool finishing;   /* the transaction in hand may finish a step */
 };
 
+/* Adds the time since t0 (clock_mono_us) to a counter, if there is one. */
+static void add_us(_Atomic uint64_t *counter, int64_t t0)
+{
+	if (counter)
+		atomic_fetch_add(counter, (uint64_t)(clock_mono_us() - t0));
+}
+
 /* Whether a batch must wait: the active tables are full and the frozen ones still being written. */
 static bool behind(const struct index *ix)
 {
@@ -37,6 +45,7 @@ static bool behind(const struct index *ix)
 int upkeep_hold(struct upkeep *u)
 {
 	int rc = PL_OK;
+	int64_t t0 = clock_mono_us();
 	pthread_mutex_lock(&u->lock);
 	/* Behind after a failure, the batch waits for one more try of the upkeep. */
 	uint64_t tried = u->tries;
@@ -54,6 +63,7 @@ int upkeep_hold(struct upkeep *u)
 	if (rc == PL_OK)
 		u->holder = WRITER;
 	pthread_mutex_unlock(&u->lock);
+	add_us(u->s.wait_us, t0);
 	return rc;
 }
 
@@ -101,10 +111,12 @@ static int work_txn(struct store_txn *t, void *arg)
 static int work(struct upkeep *u, bool finishing)
 {
 	struct index *ix = u->s.ix;
+	int64_t t0 = clock_mono_us();
 	u->finishing = finishing;
 	index_work_begin(ix);
 	int rc = store_run_write(u->s.st, work_txn, u);
 	index_work_end(ix, rc == 0);
+	add_us(u->s.busy_us, t0);
 	return rc;
 }
 

@@ -28,6 +28,7 @@
 #ifndef UPKEEP_H
 #define UPKEEP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,9 @@ struct upkeep_target {
 	/* Asked first in each transaction: PL_EBUSY once the slot is no longer live. */
 	int (*guard)(void *arg, struct store_txn *t);
 	void *guard_arg;
+	/* Microseconds added up (NULL: not counted): in its transactions, and batches' waits for the hold. */
+	_Atomic uint64_t *busy_us;
+	_Atomic uint64_t *wait_us;
 };
 
 struct upkeep;

@@ -34,7 +34,7 @@ static int open_live(struct writer *w, struct store_txn *t, struct replay_result
 	if (rc == 0 && res->outcome != REPLAY_OK)
 		rc = PL_ECORRUPT;
 	if (rc == 0 && w->upkeep)
-		rc = slot_upkeep_start(&w->live);
+		rc = slot_upkeep_start(&w->live, &w->upkeep_us, &w->upkeep_wait_us);
 	if (rc)
 		slot_close(&w->live);
 	else
@@ -110,7 +110,7 @@ int writer_maintain(struct writer *w, int max_txns)
 int writer_upkeep_on(struct writer *w)
 {
 	w->upkeep = true;
-	return slot_upkeep_start(&w->live);
+	return slot_upkeep_start(&w->live, &w->upkeep_us, &w->upkeep_wait_us);
 }
 
 static int forwarded_txn(struct store_txn *t, void *arg)

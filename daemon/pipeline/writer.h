@@ -48,8 +48,10 @@ struct writer {
 	 * twice; NULL elsewhere. */
 	struct kept_rejections *kept;
 	/* The live slot's index kept up by a thread of its own (upkeep.h),
-	 * for it and every slot it follows to: writer_upkeep_on(). */
+	 * for it and every slot it follows to: writer_upkeep_on(). Its
+	 * microseconds in its transactions, and the batches' waits for it. */
 	bool upkeep;
+	_Atomic uint64_t upkeep_us, upkeep_wait_us;
 };
 
 /*

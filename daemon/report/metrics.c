@@ -71,6 +71,12 @@ void metrics_add_index_work(struct metrics *m, double seconds)
 		atomic_fetch_add(&m->index_work_us, (uint64_t)(seconds * 1e6));
 }
 
+void metrics_set_upkeep(struct metrics *m, uint64_t busy_us, uint64_t wait_us)
+{
+	atomic_store(&m->upkeep_us, busy_us);
+	atomic_store(&m->upkeep_wait_us, wait_us);
+}
+
 const char *metrics_state_name(enum consumer_state state)
 {
 	switch (state) {
@@ -293,6 +299,16 @@ char *metrics_render(struct metrics *m, const struct metrics_rebuild *rebuild,
 		 "# TYPE pledged_index_work_seconds_total counter\n"
 		 "pledged_index_work_seconds_total %.6f\n",
 	     (double)atomic_load(&m->index_work_us) / 1e6);
+	emit(&o, "# HELP pledged_index_upkeep_seconds_total Time the state index's upkeep thread "
+		 "spent writing its checkpoints and merges, beside the batches.\n"
+		 "# TYPE pledged_index_upkeep_seconds_total counter\n"
+		 "pledged_index_upkeep_seconds_total %.6f\n"
+		 "# HELP pledged_index_upkeep_wait_seconds_total Time batches waited for the upkeep "
+		 "thread: its short turns, and while a checkpoint's worth of changes waited to be "
+		 "written (counted in pledged_batch_commit_seconds too).\n"
+		 "# TYPE pledged_index_upkeep_wait_seconds_total counter\n"
+		 "pledged_index_upkeep_wait_seconds_total %.6f\n",
+	     (double)atomic_load(&m->upkeep_us) / 1e6, (double)atomic_load(&m->upkeep_wait_us) / 1e6);
 
 	pthread_mutex_lock(&m->lock);
 	emit(&o, "# HELP pledged_consumer_state Consumer state (1 for the current one).\n"

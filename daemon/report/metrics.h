@@ -56,7 +56,11 @@ struct metrics {
 	_Atomic uint64_t duplicates;
 	_Atomic uint64_t erased_records;
 	_Atomic uint64_t batches;
-	_Atomic uint64_t index_work_us; /* the writer's checkpoints, merges and moves between batches */
+	_Atomic uint64_t index_work_us; /* the writer's history moves between batches */
+	/* The state index's upkeep thread (daemon/pipeline/upkeep.h): its
+	 * transactions, and the batches' waits for it. */
+	_Atomic uint64_t upkeep_us;
+	_Atomic uint64_t upkeep_wait_us;
 	_Atomic uint64_t last_seq;
 	_Atomic int64_t last_batch_ms; /* wall clock of the last committed batch */
 	_Atomic bool store_writable;
@@ -90,8 +94,10 @@ void metrics_record_batch(struct metrics *m, const struct ingest_stats *stats, s
  * snapshot may be older than the batch recorded last. */
 void metrics_raise_log_seq(struct metrics *m, uint64_t seq);
 
-/* Adds the time the writer spent on the state index's work between batches. */
+/* Adds the time the writer spent on the history's moves between batches. */
 void metrics_add_index_work(struct metrics *m, double seconds);
+/* The upkeep thread's totals so far (writer.h), in microseconds. */
+void metrics_set_upkeep(struct metrics *m, uint64_t busy_us, uint64_t wait_us);
 
 /* Sets the consumer's state and a sentence for operators (what to do). */
 void metrics_set_state(struct metrics *m, enum consumer_state state, const char *detail);

@@ -163,6 +163,10 @@ int main(void)
 	store_refuse_writes(st, 0);
 	batches(150);
 
+	/* Its time and the batches' waits for it are counted (pledged_index_upkeep_*). */
+	CHECK(atomic_load(&w.upkeep_us) > 0);
+	CHECK(atomic_load(&w.upkeep_wait_us) > 0);
+
 	/* Stopped, the index is written whole; the runs were merged on the way. */
 	CHECK_INT(writer_checkpoint(&w), 0);
 	CHECK(w.live.upkeep == NULL);

@@ -15,7 +15,7 @@
 enum holder { NOBODY, WRITER, UPKEEP };
 
 struct upkeep {
-	struct upkeep_target s;
+	struct upkeep_target on; /* what it keeps up */
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards the fields below, not the slot */
 	pthread_cond_t changed;
@@ -23,10 +23,10 @@ struct upkeep {
 	bool upkeep_waits; /* for the hold: it goes first, its turns are short */
 	bool freeze_due;   /* the last batch filled the active tables */
 	bool stopping;
-	bool swapped;     /* its slot is no longer the live one */
-	int err;          /* its last transaction's, 0 after one succeeds */
-	uint64_t tries;   /* its transactions so far */
-	bool finishing;   /* the transaction in hand may finish a step */
+	bool swapped;      /* its slot is no longer the live one */
+	int err;           /* its last transaction's, 0 after one succeeds */
+	uint64_t tries;    /* its transactions so far */
+	bool finishing;    /* the transaction in hand may finish a step */
 };
 
 /* Adds the time since t0 (clock_mono_us) to a counter, if there is one. */
@@ -51,7 +51,7 @@ int upkeep_hold(struct upkeep *u)
 	uint64_t tried = u->tries;
 	for (;;) {
 		if (u->holder == NOBODY && !u->upkeep_waits) {
-			if (!behind(u->s.ix))
+			if (!behind(u->on.ix))
 				break;
 			if (u->swapped || (u->err && u->tries != tried)) {
 				rc = u->swapped ? PL_EBUSY : u->err;
@@ -63,7 +63,7 @@ int upkeep_hold(struct upkeep *u)
 	if (rc == PL_OK)
 		u->holder = WRITER;
 	pthread_mutex_unlock(&u->lock);
-	add_us(u->s.wait_us, t0);
+	add_us(u->on.wait_us, t0);
 	return rc;
 }
 
@@ -71,7 +71,7 @@ void upkeep_release(struct upkeep *u)
 {
 	pthread_mutex_lock(&u->lock);
 	u->holder = NOBODY;
-	u->freeze_due = index_should_freeze(u->s.ix);
+	u->freeze_due = index_should_freeze(u->on.ix);
 	pthread_cond_broadcast(&u->changed);
 	pthread_mutex_unlock(&u->lock);
 }
@@ -99,24 +99,24 @@ static void give(struct upkeep *u)
 static int work_txn(struct store_txn *t, void *arg)
 {
 	struct upkeep *u = arg;
-	struct index *ix = u->s.ix;
-	int rc = u->s.guard ? u->s.guard(u->s.guard_arg, t) : PL_OK;
+	struct index *ix = u->on.ix;
+	int rc = u->on.guard ? u->on.guard(u->on.guard_arg, t) : PL_OK;
 	if (rc)
 		return store_txn_fail(t, rc);
 	index_work_rewind(ix); /* run again after the map grew */
-	return u->finishing ? index_work(ix, t, u->s.work_blocks)
-			    : index_work_apart(ix, t, u->s.work_blocks);
+	return u->finishing ? index_work(ix, t, u->on.work_blocks)
+			    : index_work_apart(ix, t, u->on.work_blocks);
 }
 
 static int work(struct upkeep *u, bool finishing)
 {
-	struct index *ix = u->s.ix;
+	struct index *ix = u->on.ix;
 	int64_t t0 = clock_mono_us();
 	u->finishing = finishing;
 	index_work_begin(ix);
-	int rc = store_run_write(u->s.st, work_txn, u);
+	int rc = store_run_write(u->on.st, work_txn, u);
 	index_work_end(ix, rc == 0);
-	add_us(u->s.busy_us, t0);
+	add_us(u->on.busy_us, t0);
 	return rc;
 }
 
@@ -126,7 +126,7 @@ static int work(struct upkeep *u, bool finishing)
  */
 static int turn(struct upkeep *u, bool freeze, int *rc)
 {
-	struct index *ix = u->s.ix;
+	struct index *ix = u->on.ix;
 	bool finish = index_has_work(ix) && index_finish_due(ix);
 	*rc = PL_OK;
 	if (!freeze && !finish) {
@@ -143,7 +143,7 @@ static int turn(struct upkeep *u, bool freeze, int *rc)
 	pthread_mutex_unlock(&u->lock);
 	bool froze = freeze && index_should_freeze(ix);
 	if (froze)
-		*rc = index_freeze(ix, *u->s.applied_seq);
+		*rc = index_freeze(ix, *u->on.applied_seq);
 	/* A merge's finish waits a turn after a freeze: the frozen tables come first
 	 * (index_work), and their blocks are written without the hold. */
 	if (*rc == PL_OK && finish && !froze)
@@ -175,10 +175,10 @@ static void note(struct upkeep *u, int rc)
 		u->swapped = true;
 	} else if (rc && !u->err) {
 		log_warn("the state index's checkpoints and merges of slot %s: %s; trying again "
-			 "every %d ms", u->s.name, pl_strerror(rc), RETRY_MS);
+			 "every %d ms", u->on.name, pl_strerror(rc), RETRY_MS);
 	} else if (!rc && u->err) {
 		log_info("the state index's checkpoints and merges of slot %s go on",
-			 u->s.name);
+			 u->on.name);
 	}
 	if (rc != PL_EBUSY)
 		u->err = rc;
@@ -196,7 +196,7 @@ static void *upkeep_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&u->lock);
 		/* The index's own state is this thread's: looked at without the hold. */
-		while (!u->stopping && !u->freeze_due && (u->swapped || !index_has_work(u->s.ix)))
+		while (!u->stopping && !u->freeze_due && (u->swapped || !index_has_work(u->on.ix)))
 			pthread_cond_wait(&u->changed, &u->lock);
 		bool stop = u->stopping, freeze = u->freeze_due;
 		pthread_mutex_unlock(&u->lock);
@@ -209,16 +209,16 @@ static void *upkeep_main(void *arg)
 	return NULL;
 }
 
-int upkeep_start(struct upkeep **out, const struct upkeep_target *s)
+int upkeep_start(struct upkeep **out, const struct upkeep_target *target)
 {
 	struct upkeep *u = calloc(1, sizeof *u);
 	if (!u)
 		return PL_ENOMEM;
-	u->s = *s;
+	u->on = *target;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->changed, NULL);
 	/* Tables filled before it started (a catch-up) are frozen at once. */
-	u->freeze_due = index_should_freeze(s->ix);
+	u->freeze_due = index_should_freeze(target->ix);
 	if (pthread_create(&u->thread, NULL, upkeep_main, u)) {
 		pthread_cond_destroy(&u->changed);
 		pthread_mutex_destroy(&u->lock);

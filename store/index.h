@@ -239,7 +239,7 @@ bool index_finish_due(const struct index *ix);
  *   index_load_write     writes up to max_blocks blocks of kind's run from
  *                        entry *done on, in the caller's transaction;
  *   index_load_finish    in the transaction that follows the last write
- *                        (bracketed by index_txn_begin/end), makes them
+ *                        (bracketed by index_work_begin/end), makes them
  *                        the checkpoint of log position seq.
  * A crash before the finish leaves orphan runs, deleted as any.
  */

@@ -46,14 +46,7 @@ static void wait_change(struct batch_writer *w, int ms)
 		pthread_cond_wait(&w->changed, &w->lock);
 		return;
 	}
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = clock_realtime_after(ms);
 	pthread_cond_timedwait(&w->changed, &w->lock, &until);
 }
 

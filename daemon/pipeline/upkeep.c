@@ -155,14 +155,7 @@ static int turn(struct upkeep *u, bool freeze, int *rc)
 /* Waits, u->lock held, ms or until stopping. */
 static void wait_ms(struct upkeep *u, int ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = clock_realtime_after(ms);
 	while (!u->stopping && pthread_cond_timedwait(&u->changed, &u->lock, &until) == 0)
 		;
 }

@@ -566,7 +566,13 @@ static int ready(struct proj_mover *m, struct store_txn *t, enum store_slot slot
 		forget_rows(held);
 		m->through_seq = last;
 	} else if (!grouped) {
-		rc = load_through(m, t, slot, mark->seq ? mark->seq : last, read_back);
+		uint64_t through = mark->seq ? mark->seq : last;
+		/* The writer holds the table's last rows (a writer opened anew):
+		 * those the move reads back go, or they would stay held, move after
+		 * move, and the rows held would never be the whole table again. */
+		if (held->count && held->first_seq <= through)
+			forget_rows(held);
+		rc = load_through(m, t, slot, through, read_back);
 	}
 	if (rc == 0 && !grouped)
 		rc = group_by_campaign(m);

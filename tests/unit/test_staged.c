@@ -13,7 +13,8 @@
  * afresh. The store starts with a small map, so batches are run again
  * after the map grew, and the writer's own copy of the rows it staged
  * must still be whole: no move reads them back, until the writer is opened
- * anew and its first move reads the staged table back. Then:
+ * anew and its first move reads the staged table back; the writer then
+ * holds no more than the table, and the move after takes its rows. Then:
  * the kept reader after a rebuild swapped the slots, verify, and a damaged
  * staged or history row, which must be an error, not a crash. Last, the
  * history table's rows put and read one by one, and the held rows' undo.
@@ -332,6 +333,18 @@ static void test_reopened_writer(struct proj_staged *keep)
 	}
 	CHECK(moved);
 	CHECK(at_start > 0);
+	CHECK_INT(fixture_writer(st)->live.pw.staged_read_back, at_start);
+	/* The rows it read back were the ones it held: from then on it holds
+	 * only what the table has, and the next move takes them. */
+	moved = false;
+	for (int i = 0; i < 2 * MORE_EVENTS && !moved; i++) {
+		pledge(20000 + i, i % CAMPAIGNS, i % SUPPORTERS, 1 + i);
+		size_t now = staged_now(&mark);
+		CHECK(fixture_writer(st)->live.pw.staged.count <= now);
+		moved = now < staged;
+		staged = now;
+	}
+	CHECK(moved);
 	CHECK_INT(fixture_writer(st)->live.pw.staged_read_back, at_start);
 	check_figures(keep);
 }

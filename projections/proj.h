@@ -179,18 +179,6 @@ int proj_writer_publish(struct proj_writer *w, struct store_txn *t);
 int proj_writer_move(struct proj_writer *w, struct store_txn *t, bool *more);
 void proj_writer_moved(struct proj_writer *w);
 
-/*
- * The same, made on a thread of its own while the writer goes on with its
- * batches: proj_writer_move_take() when the move is due, between the
- * writer's transactions (the rows it holds go to the move), then
- * proj_writer_move_apart() in each transaction of the move, which reads
- * nothing of the writer's: the rows its batches stage meanwhile come after
- * the move's. proj_writer_moved() once the last is committed, on the
- * writer's thread.
- */
-void proj_writer_move_take(struct proj_writer *w);
-int proj_writer_move_apart(struct proj_writer *w, struct store_txn *t, bool *more);
-
 /* The tables of a slot that readers see, written as events apply. */
 extern const enum store_slot_table proj_published_tables[];
 extern const size_t proj_published_count;

@@ -745,27 +745,11 @@ int proj_writer_publish(struct proj_writer *w, struct store_txn *t)
 	return t->err;
 }
 
-/* One transaction of the move, taking the rows held when they are the whole table (held). */
-static int move(struct proj_writer *w, struct store_txn *t, struct proj_staged *held, bool *more)
+int proj_writer_move(struct proj_writer *w, struct store_txn *t, bool *more)
 {
 	struct proj_move_options o = {w->move_rows, w->move_campaigns ? w->move_campaigns : 1,
 				      w->run_min_rows, w->runs_max};
-	return proj_staged_move(t, w->slot, &o, held, &w->mover, &w->staged_read_back, more);
-}
-
-int proj_writer_move(struct proj_writer *w, struct store_txn *t, bool *more)
-{
-	return move(w, t, &w->staged, more);
-}
-
-void proj_writer_move_take(struct proj_writer *w)
-{
-	proj_mover_take(&w->mover, &w->staged);
-}
-
-int proj_writer_move_apart(struct proj_writer *w, struct store_txn *t, bool *more)
-{
-	return move(w, t, NULL, more);
+	return proj_staged_move(t, w->slot, &o, &w->staged, &w->mover, &w->staged_read_back, more);
 }
 
 void proj_writer_moved(struct proj_writer *w)

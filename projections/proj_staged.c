@@ -438,7 +438,6 @@ static int group_by_campaign(struct proj_mover *m)
 	}
 	free(m->order);
 	free(m->group_end);
-	m->grouped = false;
 	m->order = malloc((s->count ? s->count : 1) * sizeof *m->order);
 	m->group_end = calloc((size_t)ngroups + 1, sizeof *m->group_end);
 	m->ngroups = 0;
@@ -464,7 +463,6 @@ static int group_by_campaign(struct proj_mover *m)
 		for (size_t i = 0; i < s->count; i++)
 			m->order[next[group[i]]++] = (uint32_t)i;
 		m->ngroups = ngroups;
-		m->grouped = true;
 	}
 	free(rank);
 	free(keys);
@@ -521,7 +519,6 @@ static int load_through(struct proj_mover *m, struct store_txn *t, enum store_sl
 	struct proj_staged *s = &m->rows;
 	forget_rows(s);
 	m->through_seq = 0;
-	m->grouped = false;
 	int rc = load(s, t, slot, SLOT_HISTORY_STAGED, true);
 	while (rc == 0 && s->count) { /* rows staged after the move began: not its own */
 		const struct proj_staged_row *r = &s->rows[s->count - 1];
@@ -540,27 +537,9 @@ static int load_through(struct proj_mover *m, struct store_txn *t, enum store_sl
 	return rc;
 }
 
-/* m takes the rows held (in log order, not grouped yet) and gives held its memory. */
-static void take_held(struct proj_mover *m, struct proj_staged *held)
-{
-	struct proj_staged spare = m->rows;
-	m->rows = *held;
-	*held = spare;
-	forget_rows(held);
-	m->through_seq = m->rows.last_seq;
-	m->grouped = false;
-}
-
-void proj_mover_take(struct proj_mover *m, struct proj_staged *held)
-{
-	if (!m->through_seq && held->count)
-		take_held(m, held);
-}
-
 /*
  * Readies m for the move the mark says is under way, or for a new one
- * (mark->seq 0: it sets the mark's seq). held (NULL: none) is the writer's
- * copy of the staged rows. 0, or PL_ENOTFOUND: nothing to move.
+ * (mark->seq 0: it sets the mark's seq). 0, or PL_ENOTFOUND: nothing to move.
  */
 static int ready(struct proj_mover *m, struct store_txn *t, enum store_slot slot, size_t min_rows,
 		 struct proj_staged *held, struct proj_move_mark *mark, uint64_t *read_back)
@@ -576,21 +555,26 @@ static int ready(struct proj_mover *m, struct store_txn *t, enum store_slot slot
 	/* What m holds for the move under way, or for one that began in a
 	 * transaction that failed, is still right: staged history rows are
 	 * only ever appended, or deleted by the last transaction of a move. */
-	bool holds = m->through_seq && m->rows.count && m->rows.first_seq == first &&
-		     (mark->seq ? m->through_seq == mark->seq : m->through_seq <= last);
-	if (!holds && !mark->seq && held && held->count == entries && held->first_seq == first &&
+	bool grouped = m->through_seq && m->rows.count && m->rows.first_seq == first &&
+		       (mark->seq ? m->through_seq == mark->seq : m->through_seq <= last);
+	if (!grouped && !mark->seq && held->count == entries && held->first_seq == first &&
 	    held->last_seq == last) {
-		take_held(m, held); /* the writer holds the whole table */
-	} else if (!holds) {
+		/* The writer holds the whole table: take its rows, give it m's memory. */
+		struct proj_staged spare = m->rows;
+		m->rows = *held;
+		*held = spare;
+		forget_rows(held);
+		m->through_seq = last;
+	} else if (!grouped) {
 		uint64_t through = mark->seq ? mark->seq : last;
 		/* The writer holds the table's last rows (a writer opened anew):
 		 * those the move reads back go, or they would stay held, move after
 		 * move, and the rows held would never be the whole table again. */
-		if (held && held->count && held->first_seq <= through)
+		if (held->count && held->first_seq <= through)
 			forget_rows(held);
 		rc = load_through(m, t, slot, through, read_back);
 	}
-	if (rc == 0 && !m->grouped)
+	if (rc == 0 && !grouped)
 		rc = group_by_campaign(m);
 	if (rc)
 		m->through_seq = 0; /* nothing m holds is to be trusted */

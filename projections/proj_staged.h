@@ -184,7 +184,6 @@ struct proj_mover {
 	struct proj_staged rows;
 	struct proj_staged comments; /* the staged comments, kept in step (proj_staged_sync_comments) */
 	uint64_t through_seq; /* the move's mark's seq; 0: nothing loaded */
-	bool grouped;         /* order and group_end are those of rows */
 	uint32_t *order;      /* row numbers, grouped */
 	uint32_t *group_end;  /* where in order each group ends */
 	size_t ngroups;
@@ -192,15 +191,6 @@ struct proj_mover {
 
 void proj_mover_init(struct proj_mover *m);
 void proj_mover_deinit(struct proj_mover *m);
-
-/*
- * m, holding nothing, takes the rows held (and gives held its memory), for
- * a move made on another thread while the writer stages more: the move's
- * transactions then read nothing held (proj_staged_move with held NULL).
- * Between transactions. When they are not the whole staged table, the move
- * reads it back all the same.
- */
-void proj_mover_take(struct proj_mover *m, struct proj_staged *held);
 
 /*
  * Whether slot has a move to make or finish: one (or a compaction) under
@@ -221,9 +211,9 @@ struct proj_move_options {
  * moving the rows and comments of up to o->max_campaigns campaigns; or of
  * a compaction of the runs, which the last transaction of a move starts
  * when there are more than o->runs_max. *more says whether the work goes
- * on. held is the writer's copy of the staged rows (NULL: the move reads
- * none): a move starting takes them when they are the whole table, and
- * reads back from the table otherwise, adding the rows read to *read_back.
+ * on. held is the writer's copy of the staged rows: a move starting takes
+ * them when they are the whole table, and reads back from the table
+ * otherwise, adding the rows read to *read_back.
  */
 int proj_staged_move(struct store_txn *t, enum store_slot slot, const struct proj_move_options *o,
 		     struct proj_staged *held, struct proj_mover *m, uint64_t *read_back, bool *more);

@@ -251,21 +251,14 @@ int slot_flush(struct slot *s)
 
 bool slot_busy(const struct slot *s)
 {
-	return !s->upkeep && (s->pw.move_due || index_has_work(&s->ix));
+	return s->pw.move_due || (!s->upkeep && index_has_work(&s->ix));
 }
 
 int slot_upkeep_start(struct slot *s, _Atomic uint64_t *busy_us, _Atomic uint64_t *wait_us)
 {
-	struct upkeep_target target = {.st = s->st,
-				       .ix = &s->ix,
-				       .name = store_slot_name(s->which),
-				       .applied_seq = &s->applied_seq,
-				       .pw = &s->pw,
-				       .work_blocks = s->opt.work_blocks,
-				       .guard = s->guard,
-				       .guard_arg = s->guard_arg,
-				       .busy_us = busy_us,
-				       .wait_us = wait_us};
+	struct upkeep_target target = {s->st,        &s->ix,       store_slot_name(s->which),
+				       &s->applied_seq, s->opt.work_blocks, s->guard,
+				       s->guard_arg, busy_us,       wait_us};
 	return s->upkeep ? PL_OK : upkeep_start(&s->upkeep, &target);
 }
 
@@ -336,10 +329,22 @@ static int moves_per_txn(const struct slot *s)
 							: 1;
 }
 
+/* The history's moves only: the index's work is the upkeep thread's. */
+static int maintain_moves(struct slot *s, int max_txns)
+{
+	int moves = moves_per_txn(s);
+	for (int n = 0; s->pw.move_due && (max_txns <= 0 || n < max_txns * moves); n++) {
+		int rc = move_step(s);
+		if (rc)
+			return rc;
+	}
+	return PL_OK;
+}
+
 int slot_maintain(struct slot *s, int max_txns)
 {
 	if (s->upkeep)
-		return PL_OK; /* the upkeep thread's work */
+		return maintain_moves(s, max_txns);
 	if (index_should_freeze(&s->ix)) {
 		int rc = index_freeze(&s->ix, s->applied_seq);
 		if (rc)

@@ -179,18 +179,17 @@ int slot_publish(struct slot *s, struct store_txn *t);
  * most max_txns maintenance transactions (0: until there is no work): the
  * index's checkpoints and merges, and the history's moves (proj_staged.h),
  * as many of those for one transaction of work_blocks as there are 2 MiB
- * in it. With an upkeep thread, nothing: the thread does it all.
+ * in it. With an upkeep thread, the moves only.
  * Returns 0 or the store's error.
  */
 int slot_maintain(struct slot *s, int max_txns);
 
-/* Whether slot_maintain() has work: checkpoints, merges or a move (none with an upkeep thread). */
+/* Whether slot_maintain() has work: checkpoints, merges or a move. */
 bool slot_busy(const struct slot *s);
 
 /*
- * Hands the index's checkpoints, merges and deletions, and the history's
- * moves, to a thread of its own (upkeep.h) until slot_upkeep_stop() or
- * slot_close(), adding up its
+ * Hands the index's checkpoints, merges and deletions to a thread of its
+ * own (upkeep.h) until slot_upkeep_stop() or slot_close(), adding up its
  * time and the batches' waits for it in the counters given (NULL: none).
  * 0 or PL_ENOMEM.
  */

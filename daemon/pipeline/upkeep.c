@@ -24,10 +24,6 @@ struct upkeep {
 	bool freeze_due;   /* the last batch filled the active tables */
 	bool stopping;
 	bool swapped;      /* its slot is no longer the live one */
-	/* The history's move: moving while this thread makes it (the mover is
-	 * its own), moved once made, until the writer's next hold says so. */
-	bool moving, moved;
-	bool move_more;    /* the move's transaction in hand leaves more to do */
 	int err;           /* its last transaction's, 0 after one succeeds */
 	uint64_t tries;    /* its transactions so far */
 	bool finishing;    /* the transaction in hand may finish a step */
@@ -51,10 +47,6 @@ int upkeep_hold(struct upkeep *u)
 	int rc = PL_OK;
 	int64_t t0 = clock_mono_us();
 	pthread_mutex_lock(&u->lock);
-	if (u->moved) {
-		proj_writer_moved(u->on.pw);
-		u->moved = false;
-	}
 	/* Behind after a failure, the batch waits for one more try of the upkeep. */
 	uint64_t tried = u->tries;
 	for (;;) {
@@ -75,22 +67,11 @@ int upkeep_hold(struct upkeep *u)
 	return rc;
 }
 
-/* A move the writer found due starts: the rows it holds go to the mover.
- * By the writer, u->lock held (or before the thread starts). */
-static void start_move(struct upkeep *u)
-{
-	if (u->on.pw && u->on.pw->move_due && !u->moving && !u->moved) {
-		proj_writer_move_take(u->on.pw);
-		u->moving = true;
-	}
-}
-
 void upkeep_release(struct upkeep *u)
 {
 	pthread_mutex_lock(&u->lock);
 	u->holder = NOBODY;
 	u->freeze_due = index_should_freeze(u->on.ix);
-	start_move(u);
 	pthread_cond_broadcast(&u->changed);
 	pthread_mutex_unlock(&u->lock);
 }
@@ -115,20 +96,13 @@ static void give(struct upkeep *u)
 	pthread_mutex_unlock(&u->lock);
 }
 
-/* Asked first in each transaction: PL_EBUSY, failing t, once the slot is no longer live. */
-static int guard(struct upkeep *u, struct store_txn *t)
-{
-	int rc = u->on.guard ? u->on.guard(u->on.guard_arg, t) : PL_OK;
-	return rc ? store_txn_fail(t, rc) : PL_OK;
-}
-
 static int work_txn(struct store_txn *t, void *arg)
 {
 	struct upkeep *u = arg;
 	struct index *ix = u->on.ix;
-	int rc = guard(u, t);
+	int rc = u->on.guard ? u->on.guard(u->on.guard_arg, t) : PL_OK;
 	if (rc)
-		return rc;
+		return store_txn_fail(t, rc);
 	index_work_rewind(ix); /* run again after the map grew */
 	return u->finishing ? index_work(ix, t, u->on.work_blocks)
 			    : index_work_apart(ix, t, u->on.work_blocks);
@@ -146,47 +120,18 @@ static int work(struct upkeep *u, bool finishing)
 	return rc;
 }
 
-static int move_txn(struct store_txn *t, void *arg)
-{
-	struct upkeep *u = arg;
-	int rc = guard(u, t);
-	return rc ? rc : proj_writer_move_apart(u->on.pw, t, &u->move_more);
-}
-
-/* One transaction of the history's move; after its last, the writer is told. */
-static int move(struct upkeep *u)
-{
-	int64_t t0 = clock_mono_us();
-	u->move_more = false;
-	int rc = store_run_write(u->on.st, move_txn, u);
-	add_us(u->on.busy_us, t0);
-	if (rc == PL_OK && !u->move_more) {
-		pthread_mutex_lock(&u->lock);
-		u->moving = false;
-		u->moved = true;
-		pthread_mutex_unlock(&u->lock);
-	}
-	return rc;
-}
-
 /*
  * One turn: a freeze the last batch made due, then a transaction of
- * blocks, or of a finish under the hold; else one of the history's move.
- * The index's first: a batch may be waiting for it. 0 when there was
- * nothing to do.
+ * blocks, or of a finish under the hold. 0 when there was nothing to do.
  */
-static int turn(struct upkeep *u, bool freeze, bool moving, int *rc)
+static int turn(struct upkeep *u, bool freeze, int *rc)
 {
 	struct index *ix = u->on.ix;
 	bool finish = index_has_work(ix) && index_finish_due(ix);
 	*rc = PL_OK;
 	if (!freeze && !finish) {
-		if (!index_has_work(ix)) {
-			if (!moving)
-				return 0;
-			*rc = move(u);
-			return 1;
-		}
+		if (!index_has_work(ix))
+			return 0;
 		*rc = work(u, false);
 		if (*rc == PL_OK && index_finish_due(ix))
 			CRASH_POINT(UPKEEP_WRITTEN);
@@ -244,15 +189,14 @@ static void *upkeep_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&u->lock);
 		/* The index's own state is this thread's: looked at without the hold. */
-		while (!u->stopping && !u->freeze_due &&
-		       (u->swapped || (!index_has_work(u->on.ix) && !u->moving)))
+		while (!u->stopping && !u->freeze_due && (u->swapped || !index_has_work(u->on.ix)))
 			pthread_cond_wait(&u->changed, &u->lock);
-		bool stop = u->stopping, freeze = u->freeze_due, moving = u->moving;
+		bool stop = u->stopping, freeze = u->freeze_due;
 		pthread_mutex_unlock(&u->lock);
 		if (stop)
 			break;
 		int rc;
-		if (turn(u, freeze, moving, &rc))
+		if (turn(u, freeze, &rc))
 			note(u, rc);
 	}
 	return NULL;
@@ -266,10 +210,8 @@ int upkeep_start(struct upkeep **out, const struct upkeep_target *target)
 	u->on = *target;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->changed, NULL);
-	/* Tables filled before it started (a catch-up) are frozen at once; a
-	 * move left under way, or due, is made. */
+	/* Tables filled before it started (a catch-up) are frozen at once. */
 	u->freeze_due = index_should_freeze(target->ix);
-	start_move(u);
 	if (pthread_create(&u->thread, NULL, upkeep_main, u)) {
 		pthread_cond_destroy(&u->changed);
 		pthread_mutex_destroy(&u->lock);
@@ -289,9 +231,6 @@ void upkeep_stop(struct upkeep *u)
 	pthread_cond_broadcast(&u->changed);
 	pthread_mutex_unlock(&u->lock);
 	pthread_join(u->thread, NULL);
-	/* A move stopped half made stays due: the writer ends it (slot_maintain). */
-	if (u->moved)
-		proj_writer_moved(u->on.pw);
 	pthread_cond_destroy(&u->changed);
 	pthread_mutex_destroy(&u->lock);
 	free(u);

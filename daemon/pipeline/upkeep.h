@@ -1,12 +1,11 @@
 /*
- * upkeep.h — a slot's state index and history kept up on a thread of its
- * own: the index's freezes, checkpoints, merges and deletions, and the
- * history's moves (proj_staged.h), written while the writer decides its
- * next batch.
+ * upkeep.h — a slot's state index kept up on a thread of its own: its
+ * freezes, checkpoints, merges and deletions, written while the writer
+ * decides its next batch.
  *
- * Without it, the writer writes that work between its batches, and
- * ingestion stands still meanwhile: about a third of the writer's time
- * (docs/performance.md, "The upkeep on a thread of its own").
+ * Without it, the writer writes a share of that work after each batch,
+ * and ingestion stands still meanwhile: a quarter to a third of the
+ * writer's time (docs/performance.md, "The upkeep on a thread of its own").
  *
  * The writer holds the slot (upkeep_hold) from before a batch's read
  * transaction begins until its write transaction ends. The upkeep thread
@@ -18,19 +17,13 @@
  * nor miss one it holds. Both take the hold outside any transaction: a map
  * growth waits for every transaction of the process to end.
  *
- * A history move shares nothing with the batches but the rows the writer
- * holds of what it staged: it starts as a batch that found it due gives the
- * hold back, taking those rows (proj_writer_move_take), and its
- * transactions go on without the hold while later batches stage rows after
- * them. The index's work goes first: a batch may be waiting for it.
- *
  * A batch waits while the index is behind (the active tables full while
  * the last checkpoint is still being written), so memory stays bounded by
  * the settings; if the upkeep's transactions fail meanwhile (it tries
  * again each second, and says so in the log), the batch waits for one more
- * try and then gets its error (the consumer tries the batch again later).
- * Once its slot is no longer the live one (the guard, slot.h), it writes
- * nothing more: the writer stops it as it follows the swap.
+ * try and then gets its error (the consumer tries the batch again later). Once its slot is no longer the
+ * live one (the guard, slot.h), it writes nothing more: the writer stops
+ * it as it follows the swap.
  */
 #ifndef UPKEEP_H
 #define UPKEEP_H
@@ -40,7 +33,6 @@
 #include <stdint.h>
 
 #include "index.h"
-#include "proj.h"
 
 /* What it keeps up: a slot's index (slot.h), which must stay open until upkeep_stop(). */
 struct upkeep_target {
@@ -48,7 +40,6 @@ struct upkeep_target {
 	struct index *ix;
 	const char *name;             /* for messages */
 	const uint64_t *applied_seq;  /* the last log entry the writer applied: a freeze's checkpoint */
-	struct proj_writer *pw;       /* whose history's moves it makes (NULL: none) */
 	size_t work_blocks;           /* blocks per transaction */
 	/* Asked first in each transaction: PL_EBUSY once the slot is no longer live. */
 	int (*guard)(void *arg, struct store_txn *t);

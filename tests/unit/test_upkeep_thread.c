@@ -10,6 +10,10 @@
  * pledge up). A lookup that missed a run, or met one its snapshot lacks,
  * would take a re-delivery as new or accept a pledge twice: every batch's
  * outcome is checked, and at the end every projection against the log.
+ * The history moves every 300 rows, one campaign a transaction, some
+ * campaigns' rows to runs, compacted every third: its transactions come
+ * between the batches, among the upkeep's, and each move must take the
+ * rows the writer held, never read them back.
  * Along the way a rebuild swaps the slots (the writer follows, with a new
  * upkeep thread), and the store refuses writes for a while (the upkeep
  * fails, and goes on once writes come back).
@@ -34,6 +38,7 @@ static int events;       /* new events so far: ids e1..e<events> */
 static int64_t offset;   /* the next offset of partition 0 */
 static int reused_ids;   /* events that reuse a pledge: ids r1.. */
 static unsigned seed = 7;
+static int moves;        /* seen to end between two batches */
 
 static unsigned rnd(void)
 {
@@ -97,12 +102,26 @@ static uint64_t rejected(const struct ingest_stats *s)
 	return n;
 }
 
+/* The live slot's staged history rows. */
+static uint64_t staged_rows(void)
+{
+	struct store_txn t;
+	enum store_slot live;
+	uint64_t generation, n = 0;
+	CHECK_INT(store_read_begin(st, &t), 0);
+	CHECK_INT(proj_live(&t, &live, &generation), 0);
+	CHECK_INT(store_entries(&t, store_slot_db(live, SLOT_HISTORY_STAGED), &n), 0);
+	store_abort(&t);
+	return n;
+}
+
 /* n batches, each with the outcome it must have, each followed by the consumer's after work. */
 static void batches(int n)
 {
 	for (int i = 0; i < n; i++) {
 		struct ingest_stats stats;
 		bool first = events == 0;
+		uint64_t staged = staged_rows();
 		CHECK_INT(batch(&stats), 0);
 		uint64_t applied = 0;
 		for (int t = 0; t < PL_EVENT_TYPE_COUNT; t++)
@@ -114,6 +133,7 @@ static void batches(int n)
 			CHECK_INT(rejected(&stats), REUSED);
 		}
 		CHECK_INT(writer_maintain(&w, 1), 0);
+		moves += staged_rows() < staged + NEW;
 	}
 }
 
@@ -129,7 +149,9 @@ int main(void)
 {
 	char dir[300];
 	st = fixture_store(dir, sizeof dir, (size_t)256 << 10);
-	struct slot_options opt = {.checkpoint_entries = 400, .work_blocks = 1};
+	struct slot_options opt = {.checkpoint_entries = 400, .work_blocks = 1,
+				   .history_move_rows = 300, .history_move_campaigns = 1,
+				   .history_run_min_rows = 76, .history_runs_max = 2};
 	struct replay_result res;
 	CHECK_INT(writer_open(&w, st, &opt, &res), 0);
 	CHECK_INT(writer_upkeep_on(&w), 0);
@@ -137,6 +159,8 @@ int main(void)
 
 	batches(200);
 	enum store_slot first = w.live.which;
+	CHECK(moves > 1);
+	CHECK_INT(w.live.pw.staged_read_back, 0);
 
 	/* A rebuild swaps the other slot in: the writer follows it, upkeep and all. */
 	struct rebuild_options ropt = {.swap = true, .txn_ms = 5, .slot = opt};
@@ -175,7 +199,7 @@ int main(void)
 	CHECK(w.live.ix.d.nruns > 0);
 	CHECK(highest_tier(&w.live.ix) >= 1);
 	CHECK(fixture_verified(st));
-	printf("%d events, %zu runs, highest tier %zu\n", events, w.live.ix.d.nruns,
+	printf("%d events, %d moves, %zu runs, highest tier %zu\n", events, moves, w.live.ix.d.nruns,
 	       highest_tier(&w.live.ix));
 	writer_close(&w);
 	fixture_close(st);

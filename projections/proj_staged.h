@@ -154,8 +154,8 @@ bool proj_staged_moved(const struct proj_staged *s, size_t i);
  * A move takes what s holds when it is the whole table; otherwise (a
  * writer opened anew holds only what it staged since, behind rows staged
  * before) it reads the table, and s forgets the rows the move reads. So
- * that s holds no row the table lacks, the
- * writer undoes s back to a mark when a transaction is undone.
+ * that s holds no row the table lacks, the writer undoes s back to a mark
+ * when a transaction is undone.
  */
 void proj_staged_hold(struct proj_staged *s, uint64_t seq, const void *key, size_t key_len,
 		      const void *val, size_t val_len);

@@ -256,9 +256,15 @@ bool slot_busy(const struct slot *s)
 
 int slot_upkeep_start(struct slot *s, _Atomic uint64_t *busy_us, _Atomic uint64_t *wait_us)
 {
-	struct upkeep_target target = {s->st,        &s->ix,       store_slot_name(s->which),
-				       &s->applied_seq, s->opt.work_blocks, s->guard,
-				       s->guard_arg, busy_us,       wait_us};
+	struct upkeep_target target = {.st = s->st,
+				       .ix = &s->ix,
+				       .name = store_slot_name(s->which),
+				       .applied_seq = &s->applied_seq,
+				       .work_blocks = s->opt.work_blocks,
+				       .guard = s->guard,
+				       .guard_arg = s->guard_arg,
+				       .busy_us = busy_us,
+				       .wait_us = wait_us};
 	return s->upkeep ? PL_OK : upkeep_start(&s->upkeep, &target);
 }
 

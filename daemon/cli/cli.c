@@ -237,6 +237,14 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 	return CLI_OK;
 }
 
+int cli_lock_both(const char *cmd, const char *dir, int fds[2])
+{
+	int rc = cli_lock(cmd, dir, CLI_LOCK_WRITER, false, &fds[0]);
+	if (rc == CLI_OK && (rc = cli_lock(cmd, dir, CLI_LOCK_REBUILD, false, &fds[1])))
+		close(fds[0]);
+	return rc;
+}
+
 int cli_check_copy(const char *cmd, const char *dir)
 {
 	struct store *copy;

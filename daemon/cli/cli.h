@@ -42,6 +42,11 @@ enum cli_lock { CLI_LOCK_WRITER, CLI_LOCK_REBUILD };
  */
 int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, int *fd);
 
+/* Both locks of dir, for a command nothing may write beside (compact,
+ * upgrade): the writer's in fds[0], the rebuild's in fds[1], neither held
+ * on failure. Returns a cli_exit. */
+int cli_lock_both(const char *cmd, const char *dir, int fds[2]);
+
 /* The id of the process that last took lock of dir (it may have ended
  * since), or 0 when its lock file names none. */
 long cli_lock_taker(const char *dir, enum cli_lock lock);

@@ -199,20 +199,16 @@ int cmd_compact(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("compact", "unexpected argument '%s'", argv[optind]);
-	int writer_fd, rebuild_fd;
-	int rc = cli_lock("compact", dir, CLI_LOCK_WRITER, false, &writer_fd);
+	int locks[2];
+	int rc = cli_lock_both("compact", dir, locks);
 	if (rc)
 		return rc;
-	if ((rc = cli_lock("compact", dir, CLI_LOCK_REBUILD, false, &rebuild_fd))) {
-		close(writer_fd);
-		return rc;
-	}
 	long long before = file_size(dir, "data.mdb");
 	rc = compact(dir);
 	if (rc == 0)
 		fprintf(stderr, "pledged compact: rewrote '%s' (checked): data.mdb %lld → %lld bytes\n",
 			dir, before, file_size(dir, "data.mdb"));
-	close(rebuild_fd);
-	close(writer_fd);
+	close(locks[1]);
+	close(locks[0]);
 	return rc;
 }

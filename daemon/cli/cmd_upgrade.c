@@ -57,14 +57,10 @@ int cmd_upgrade(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("upgrade", "unexpected argument '%s'", argv[optind]);
 
-	int writer_fd, rebuild_fd;
-	int rc = cli_lock("upgrade", dir, CLI_LOCK_WRITER, false, &writer_fd);
+	int locks[2];
+	int rc = cli_lock_both("upgrade", dir, locks);
 	if (rc)
 		return rc;
-	if ((rc = cli_lock("upgrade", dir, CLI_LOCK_REBUILD, false, &rebuild_fd))) {
-		close(writer_fd);
-		return rc;
-	}
 	/* Its transactions would wait behind another's for good, or rewrite
 	 * tables under a reader. */
 	if ((rc = cli_check_alone("upgrade", dir)))
@@ -103,7 +99,7 @@ int cmd_upgrade(int argc, char **argv)
 			(unsigned long long)rep.rejections, rep.rebuilt ? "rebuilt" : "kept");
 	}
 out:
-	close(rebuild_fd);
-	close(writer_fd);
+	close(locks[1]);
+	close(locks[0]);
 	return rc;
 }

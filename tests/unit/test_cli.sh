@@ -162,6 +162,15 @@ if command -v flock >/dev/null; then
 	expect 3 "compact with a file in the way of its copy" -- "$PLEDGED" compact --data "$work/locked"
 	contains "$work/err" "compact.tmp' is in the way" "compact names the file in its way"
 	rm "$work/locked/compact.tmp"
+	# Neither rewrites a data dir beside a rebuild: its lock held here as
+	# `pledged replay` holds it.
+	exec 8>>"$work/locked/rebuild.lock"
+	flock -x -n 8 && ok || fail "cannot take the rebuild's lock for the test"
+	for cmd in compact upgrade; do
+		expect 3 "$cmd while a rebuild runs" -- "$PLEDGED" $cmd --data "$work/locked"
+		contains "$work/err" "a rebuild is already running" "$cmd says a rebuild runs"
+	done
+	exec 8>&-
 	expect 0 "compact once the dir is free" -- "$PLEDGED" compact --data "$work/locked"
 	expect 0 "verify after compact" -- "$PLEDGED" verify --data "$work/locked"
 else

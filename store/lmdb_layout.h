@@ -28,6 +28,8 @@ enum {
 	LMDB_NODE_HEADER = 8,
 	LMDB_F_BIGDATA = 0x01, /* the data is on overflow pages: their first number */
 	LMDB_F_SUBDATA = 0x02, /* the data is a tree's record: a named table, or a key's duplicates */
+	LMDB_F_DUPDATA = 0x04, /* the data is a key's duplicates: a page of its own inside the node,
+				  or (with LMDB_F_SUBDATA) a tree's record */
 	LMDB_MIN_KEYS = 2,     /* a leaf holds at least two nodes: larger ones overflow */
 	/* A tree's record (MDB_db): the root's page number at byte 40 of 48. */
 	LMDB_DB_RECORD = 48,

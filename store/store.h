@@ -409,6 +409,17 @@ int store_run_write(struct store *st, int (*fn)(struct store_txn *t, void *arg),
  */
 int store_copy(struct store *st, const char *dir);
 
+/*
+ * Zeroes, in the data file at path (a copy, not open), what each page
+ * holds no node in: the room between a page's node offsets and its
+ * nodes, and an overflow value's last page past its end. LMDB's
+ * compacting copy writes pages through a buffer it does not clear and
+ * copies overflow pages whole, so bytes that some page once held (what an
+ * erasure overwrote) would otherwise reach the copy. store_copy() calls
+ * it; psize is LMDB's page size. 0, PL_ECORRUPT, or an I/O error.
+ */
+int store_scrub_copy(const char *path, size_t psize);
+
 /* What store_copy() writes, in bytes: the pages in use (every table's and
  * LMDB's list of them) and the two meta pages; and the lock file the copy
  * gets when it is opened to be checked. For messages: how much room a copy

@@ -11,9 +11,14 @@
  * name itself, be of the kind its parent points to, keep its nodes inside
  * itself, and belong to one place only: one parent, never on the list of
  * free pages as well.
+ *
+ * The same walk scrubs a copy (store_scrub_copy): what a page holds no
+ * node in, it zeroes.
  */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,6 +54,7 @@ struct walk {
 	struct store_page_damage *bad;
 	const atomic_bool *stop; /* NULL, or set when the walk is to give up */
 	struct store *st;        /* with stop: a growth of its map gives the walk up too */
+	bool scrub;              /* zero each page's unused part (fd open for writing) */
 };
 
 static uint16_t u16_at(const uint8_t *p)
@@ -98,6 +104,79 @@ static const uint8_t *page_named(struct walk *w, uint64_t pgno, uint8_t *buf, si
 	return u64_at(buf) == pgno ? buf : NULL;
 }
 
+/* Zeroes bytes [from, to) of the file. */
+static int zero_range(struct walk *w, uint64_t from, uint64_t to)
+{
+	static const uint8_t zeros[4096];
+	while (from < to) {
+		size_t n = to - from < sizeof zeros ? (size_t)(to - from) : sizeof zeros;
+		ssize_t wrote = pwrite(w->fd, zeros, n, (off_t)from);
+		if (wrote <= 0)
+			return wrote < 0 ? pl_from_errno(errno) : PL_EIO;
+		from += (uint64_t)wrote;
+	}
+	return PL_OK;
+}
+
+/* Zeroes n bytes at p; whether any was not zero. */
+static bool zero(uint8_t *p, size_t n)
+{
+	bool changed = false;
+	for (size_t i = 0; i < n; i++)
+		changed |= p[i] != 0;
+	if (changed)
+		memset(p, 0, n);
+	return changed;
+}
+
+/*
+ * Zeroes the room between a page's node offsets and its nodes ([lower,
+ * upper)), where page (or a page of duplicates inside a node) is size
+ * bytes; a page of fixed-size keys packs them from its header on, so its
+ * room is at its end. Sets *changed when a byte was not zero; false when
+ * lower and upper make no sense.
+ */
+static bool zero_room(uint8_t *page, size_t size, bool *changed)
+{
+	uint16_t flags = u16_at(page + LMDB_PAGE_FLAGS_AT);
+	uint16_t lower = u16_at(page + LMDB_PAGE_LOWER_AT);
+	uint16_t upper = u16_at(page + LMDB_PAGE_UPPER_AT);
+	if (size < LMDB_PAGE_HEADER || lower < LMDB_PAGE_HEADER || lower > upper || upper > size)
+		return false;
+	*changed |= zero(page + ((flags & LMDB_P_LEAF2) ? size - (upper - lower) : lower),
+			 (size_t)(upper - lower));
+	return true;
+}
+
+/*
+ * Zeroes what page pgno (read into page, its nodes checked by the walk)
+ * holds no node in, the pages of duplicates inside its nodes too, and
+ * writes it back if that changed it.
+ */
+static int scrub_page(struct walk *w, uint64_t pgno, uint8_t *page)
+{
+	bool changed = false;
+	if (!zero_room(page, w->psize, &changed))
+		return damaged(w, pgno);
+	uint16_t flags = u16_at(page + LMDB_PAGE_FLAGS_AT);
+	size_t count = (size_t)(u16_at(page + LMDB_PAGE_LOWER_AT) - LMDB_PAGE_HEADER) / 2;
+	for (size_t i = 0; flags == LMDB_P_LEAF && i < count; i++) {
+		uint8_t *node = page + u16_at(page + LMDB_PAGE_HEADER + 2 * i);
+		uint16_t nflags = u16_at(node + 4), ksize = u16_at(node + 6);
+		size_t dsize = u16_at(node) | (size_t)u16_at(node + 2) << 16;
+		bool inside = (nflags & (LMDB_F_DUPDATA | LMDB_F_SUBDATA | LMDB_F_BIGDATA)) ==
+			      LMDB_F_DUPDATA;
+		if (inside && ((size_t)(node - page) + LMDB_NODE_HEADER + ksize + dsize > w->psize ||
+			       !zero_room(node + LMDB_NODE_HEADER + ksize, dsize, &changed)))
+			return damaged(w, pgno);
+	}
+	if (!changed)
+		return PL_OK;
+	return pwrite(w->fd, page, w->psize, (off_t)(pgno * w->psize)) == (ssize_t)w->psize
+		       ? PL_OK
+		       : PL_EIO;
+}
+
 /*
  * The overflow pages at pgno holding a value of size bytes. A value made
  * smaller in the transaction that wrote it keeps its pages (LMDB rewrites
@@ -115,7 +194,9 @@ static int check_overflow(struct walk *w, uint64_t pgno, uint64_t size)
 	if (n < lmdb_overflow_pages(size, w->psize) || n > w->pages - pgno ||
 	    !mark(w, pgno, n))
 		return damaged(w, pgno);
-	return PL_OK;
+	return w->scrub ? zero_range(w, pgno * w->psize + LMDB_PAGE_HEADER + size,
+				     (pgno + n) * w->psize)
+			: PL_OK;
 }
 
 static int walk_tree(struct walk *w, uint64_t root, int depth);
@@ -189,18 +270,20 @@ static int walk_tree(struct walk *w, uint64_t root, int depth)
 		return PL_EBUSY;
 	if (depth > MAX_DEPTH)
 		return damaged(w, root);
-	const uint8_t *page =
-		page_named(w, root, w->pages_read + (size_t)depth * w->psize, w->psize);
+	uint8_t *buf = w->pages_read + (size_t)depth * w->psize;
+	const uint8_t *page = page_named(w, root, buf, w->psize);
 	if (!page || !mark(w, root, 1))
 		return damaged(w, root);
 	/* Exactly what LMDB writes: a bit more (a page taken for one already
 	 * copied, or one freed) makes the next write go astray. */
+	int rc;
 	switch (u16_at(page + LMDB_PAGE_FLAGS_AT)) {
-	case LMDB_P_BRANCH: return walk_nodes(w, root, page, true, depth);
-	case LMDB_P_LEAF: return walk_nodes(w, root, page, false, depth);
-	case LMDB_P_LEAF | LMDB_P_LEAF2: return PL_OK; /* fixed-size keys, no nodes to follow */
+	case LMDB_P_BRANCH: rc = walk_nodes(w, root, page, true, depth); break;
+	case LMDB_P_LEAF: rc = walk_nodes(w, root, page, false, depth); break;
+	case LMDB_P_LEAF | LMDB_P_LEAF2: rc = PL_OK; break; /* fixed-size keys, no nodes to follow */
 	default: return damaged(w, root);
 	}
+	return rc == PL_OK && w->scrub ? scrub_page(w, root, buf) : rc;
 }
 
 /* Every page on the list of free pages, which none of the trees may hold
@@ -293,5 +376,40 @@ int store_check_pages_until(struct store *st, struct store_page_damage *bad,
 	free(w.pages_read);
 	if (rc == SNAPSHOT_GONE)
 		rc = PL_OK; /* a writer commits faster than a snapshot is looked at: nothing said */
+	return rc;
+}
+
+int store_scrub_copy(const char *path, size_t psize)
+{
+	struct store_page_damage bad;
+	struct walk w = {.bad = &bad, .psize = psize, .scrub = true, .where = MAIN_TREE};
+	struct stat sb;
+	if ((w.fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+		return pl_from_errno(errno);
+	int rc = fstat(w.fd, &sb) ? pl_from_errno(errno) : PL_OK;
+	w.pages = rc ? 0 : (uint64_t)sb.st_size / psize;
+	w.seen = calloc((size_t)(w.pages + 7) / 8 + 1, 1);
+	w.pages_read = malloc((MAX_DEPTH + 1) * psize);
+	if (rc == 0 && (!w.seen || !w.pages_read))
+		rc = PL_ENOMEM;
+	/* The newer of the two meta pages: the copy's only snapshot. */
+	uint8_t metas[2][LMDB_META_TXNID_AT + 8];
+	const uint8_t *meta = NULL;
+	for (int m = 0; rc == 0 && m < 2; m++)
+		if (read_page(&w, (uint64_t)m, metas[m], sizeof metas[m]) &&
+		    (!meta || u64_at(metas[m] + LMDB_META_TXNID_AT) > u64_at(meta + LMDB_META_TXNID_AT)))
+			meta = metas[m];
+	if (rc == 0 && !meta)
+		rc = PL_ECORRUPT;
+	if (rc == 0) {
+		w.where = FREE_TREE;
+		rc = walk_tree(&w, u64_at(meta + LMDB_META_FREE_AT + LMDB_DB_ROOT_AT), 0);
+		w.where = MAIN_TREE;
+	}
+	if (rc == 0)
+		rc = walk_tree(&w, u64_at(meta + LMDB_META_MAIN_AT + LMDB_DB_ROOT_AT), 0);
+	free(w.seen);
+	free(w.pages_read);
+	close(w.fd);
 	return rc;
 }

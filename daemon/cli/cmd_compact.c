@@ -2,9 +2,10 @@
  * cmd_compact.c — `pledged compact`: rewrite a data dir so that no free page
  * keeps bytes that are no longer part of it (what an erasure overwrote,
  * what a rebuild emptied). LMDB reuses free pages but never clears them;
- * its compacting copy writes only the pages in use, and of each page only
- * the part in use. The copy is written inside the data dir, checked, then
- * renamed over data.mdb: a crash leaves the old file or the new one.
+ * its compacting copy writes only the pages in use, and store_copy()
+ * zeroes in those what no record holds. The copy is written inside the
+ * data dir, checked, then renamed over data.mdb: a crash leaves the old
+ * file or the new one.
  *
  * Offline: it takes the writer and rebuild locks and refuses while any
  * other process has the data dir open.

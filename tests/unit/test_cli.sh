@@ -176,6 +176,30 @@ if command -v flock >/dev/null; then
 else
 	echo "test_cli: flock(1) missing; the data dir's lock is not checked" >&2
 fi
+# What an erasure overwrote is in no page of a compacted data dir, nor of a
+# backup, even where LMDB's copy carried a page's stale bytes along: here a
+# comment's text lay in a buffer LMDB reused for a one-page value that does
+# not fill its page (the text was found past that value's end).
+cat >"$work/secret.jsonl" <<'EOF'
+{"v":1,"type":"campaign.opened","id":"o1","at":1578000000000,"campaign":"c1","title":"T","owner":"o","currency":"GBP"}
+{"v":1,"type":"pledge.created","id":"p1","at":1578000001000,"campaign":"c1","pledge":"pl1","supporter":"zed","amount":100,"currency":"GBP","name":"ZedSecretname"}
+{"v":1,"type":"comment.posted","id":"k1","at":1578000002000,"campaign":"c1","comment":"cm1","supporter":"zed","text":"SECRETXYZTEXT","name":"ZedSecretname"}
+EOF
+echo '{"v":1,"type":"supporter.forgotten","id":"f1","at":1578000009000,"supporter":"zed"}' >"$work/forget-zed.jsonl"
+for input in secret.jsonl "$DEMO" forget-zed.jsonl; do
+	case $input in /*) ;; *) input=$work/$input ;; esac
+	expect 0 "import $(basename "$input") into the data dir to erase from" -- \
+		"$PLEDGED" import --data "$work/erased" <"$input"
+done
+expect 0 "backup after the erasure" -- "$PLEDGED" backup --data "$work/erased" --to "$work/erased-backup"
+expect 0 "compact after the erasure" -- "$PLEDGED" compact --data "$work/erased"
+expect 0 "verify after compact" -- "$PLEDGED" verify --data "$work/erased"
+for f in "$work/erased/data.mdb" "$work/erased-backup/data.mdb"; do
+	for secret in SECRETXYZTEXT ZedSecretname; do
+		grep -q -a "$secret" "$f" && fail "'$secret' is still in $f" || ok
+	done
+done
+
 # A data dir its user may enter and write but not list: compact cannot take
 # the directory's lock there, and refuses rather than rewrite it unlocked.
 # As root, the user is nobody (root reads any directory).

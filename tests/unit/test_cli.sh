@@ -505,6 +505,15 @@ awk 'BEGIN { for (i = 0; i < 3000; i++)
 	printf "{\"v\":1,\"type\":\"campaign.opened\",\"id\":\"many-%d\",\"at\":1700000000000,\"campaign\":\"many-%d\",\"title\":\"Many\",\"owner\":\"o\",\"currency\":\"GBP\"}\n", i, i
 }' | "$PLEDGED" import --data "$work/many" >/dev/null 2>&1 && ok || fail "import of 3,000 campaigns"
 TMPDIR="$work/tmp" "$PLEDGED" replay --data "$work/many" --dry-run 2>/dev/null | head -c 1 >/dev/null
+# A dump whose reader goes away stops as any tool does, by SIGPIPE (141),
+# and exits 1 where SIGPIPE is ignored, as the README says.
+("$PLEDGED" dump --data "$work/many" 2>/dev/null; echo $? >"$work/status") | head -c 1 >/dev/null
+[ "$(cat "$work/status")" = 141 ] && ok || fail "dump into a closed pipe: $(cat "$work/status"), want 141"
+(trap '' PIPE; "$PLEDGED" dump --data "$work/many" 2>"$work/err"; echo $? >"$work/status") |
+	head -c 1 >/dev/null
+[ "$(cat "$work/status")" = 1 ] && ok ||
+	fail "dump into a closed pipe, SIGPIPE ignored: $(cat "$work/status"), want 1"
+contains "$work/err" "cannot write the output" "dump says its output did not all get written"
 # What a killed run left (a kill -9 cleans nothing) is swept by the next:
 # only an old dir of the name holding a store's files and no process's
 # store; not a fresh one (a run making it now), not one with other files.

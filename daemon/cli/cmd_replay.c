@@ -119,9 +119,11 @@ static void warn_if_behind(struct store *st)
 	if (rebuild_status(&t, &under_way, &slot, &done) == 0 && under_way &&
 	    evlog_last_seq(&t, &head) == 0 && done < head)
 		fprintf(stderr, "pledged replay: the rebuild stands at entry %llu of %llu, so these "
-				"are the differences so far; 'pledged replay --no-swap' catches up "
+				"are the differences so far%s; 'pledged replay --no-swap' catches up "
 				"first\n",
-			(unsigned long long)done, (unsigned long long)head);
+			(unsigned long long)done, (unsigned long long)head,
+			done ? "" : " (it holds no campaign yet: what a fill stopped short wrote, "
+				    "the next rebuild starts over)");
 	store_abort(&t);
 }
 

@@ -372,7 +372,8 @@ struct diff_walk {
 	enum store_slot other;
 	int (*fn)(const struct rebuild_change *c, void *arg);
 	void *arg;
-	bool other_side; /* walking the rebuilt slot for campaigns the live one lacks */
+	bool other_side;  /* walking the rebuilt slot for campaigns the live one lacks */
+	bool other_empty; /* the rebuilt slot holds no entry it records (at entry 0) */
 };
 
 static int diff_campaign(const struct proj_campaign *c, const void *key, size_t key_len,
@@ -382,7 +383,7 @@ static int diff_campaign(const struct proj_campaign *c, const void *key, size_t 
 	(void)key_len;
 	struct diff_walk *w = arg;
 	struct proj_campaign o;
-	int rc = proj_campaign_get(w->t, w->other, c->id, &o);
+	int rc = w->other_empty ? PL_ENOTFOUND : proj_campaign_get(w->t, w->other, c->id, &o);
 	if (rc && rc != PL_ENOTFOUND)
 		return rc;
 	if (w->other_side && rc == 0)
@@ -420,10 +421,13 @@ int rebuild_diff(struct store *st, int (*fn)(const struct rebuild_change *c, voi
 	if (rc == 0 && !under_way)
 		rc = PL_ENOTFOUND;
 	if (rc == 0) {
-		struct diff_walk w = {&t, rebuilt, fn, arg, false};
+		/* At entry 0 its rows are none it holds: a fill stopped between
+		 * its transactions leaves rows no record counts, and the next
+		 * rebuild starts over from an emptied slot. */
+		struct diff_walk w = {&t, rebuilt, fn, arg, false, done == 0};
 		rc = proj_campaign_each(&t, live, diff_campaign, &w);
-		w = (struct diff_walk){&t, live, fn, arg, true};
-		if (rc == 0)
+		w = (struct diff_walk){&t, live, fn, arg, true, false};
+		if (rc == 0 && done > 0)
 			rc = proj_campaign_each(&t, rebuilt, diff_campaign, &w);
 	}
 	store_abort(&t);

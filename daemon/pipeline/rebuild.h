@@ -77,8 +77,9 @@ struct rebuild_change {
 
 /*
  * Calls fn for every campaign whose totals differ between the live slot
- * and the rebuilt one (as far as it got), in id order. fn returns 0 to go
- * on. 0, PL_ENOTFOUND (no rebuild under way) or an error.
+ * and the rebuilt one (as far as it got: at entry 0, nothing, whatever
+ * rows a fill stopped short left), in id order. fn returns 0 to go on. 0,
+ * PL_ENOTFOUND (no rebuild under way) or an error.
  */
 int rebuild_diff(struct store *st, int (*fn)(const struct rebuild_change *c, void *arg),
 		 void *arg);

@@ -364,6 +364,15 @@ static int forget_progress(struct store_txn *t, void *arg)
 	return t->err;
 }
 
+/* A difference --diff shows: the live campaign, and none rebuilt. */
+static int count_unbuilt(const struct rebuild_change *c, void *arg)
+{
+	size_t *n = arg;
+	(*n)++;
+	CHECK(c->in_live && !c->in_rebuilt);
+	return 0;
+}
+
 static void check_half_filled(struct store *st, bool at_once)
 {
 	struct rebuild_options ro = {.txn_ms = 1};
@@ -372,6 +381,12 @@ static void check_half_filled(struct store *st, bool at_once)
 	CHECK_INT(rebuild_run(st, &ro, &rep), 0);
 	CHECK(rep.bulk && rep.caught_up && !rep.swapped);
 	CHECK_INT(store_run_write(st, forget_progress, NULL), 0);
+	/* What --diff shows of it: a rebuild that holds nothing, not its rows. */
+	struct fixture_outcome live;
+	size_t unbuilt = 0;
+	CHECK_INT(fixture_outcome(st, &live), 0);
+	CHECK_INT(rebuild_diff(st, count_unbuilt, &unbuilt), 0);
+	CHECK_INT(unbuilt, live.campaigns);
 	ro = (struct rebuild_options){.swap = true, .in_log_order = !at_once};
 	CHECK_INT(rebuild_run(st, &ro, &rep), 0);
 	CHECK(!rep.resumed && rep.swapped && rep.bulk == at_once);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "embedded_broker.h"
 #include "log.h"
 #include "pl_error.h"
 #include "verify.h"
@@ -233,6 +234,10 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
 		log_warn("cannot write this process's id into %s: %s", path, strerror(errno));
+	/* No serve runs here now: the broker files one left when killed name
+	 * no broker, though its process id may be another's by now. */
+	if (lock == CLI_LOCK_WRITER)
+		embedded_broker_forget(dir);
 	*fd_out = fd;
 	return CLI_OK;
 }

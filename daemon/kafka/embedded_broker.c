@@ -148,6 +148,16 @@ void embedded_broker_stop(struct embedded_broker *eb)
 	free(eb);
 }
 
+void embedded_broker_forget(const char *data_dir)
+{
+	static const char *const names[] = {EMBEDDED_BROKER_ADDRESS_FILE, EMBEDDED_BROKER_TOPIC_FILE};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		char path[1200];
+		snprintf(path, sizeof path, "%s/%s", data_dir, names[i]);
+		unlink(path);
+	}
+}
+
 /* Reads the first line of data_dir/name into buf: PL_EINVAL when empty or longer than buf. */
 static int read_line(const char *data_dir, const char *name, char *buf, size_t size)
 {

@@ -43,6 +43,13 @@ const char *embedded_broker_incarnation(const struct embedded_broker *eb);
 void embedded_broker_stop(struct embedded_broker *eb);
 
 /*
+ * Removes the address and topic files a serve killed left in data_dir:
+ * for a process holding the data dir's writer lock, when no serve runs
+ * there, so that publish and forget do not take them for a running one.
+ */
+void embedded_broker_forget(const char *data_dir);
+
+/*
  * Reads the address a running serve wrote into data_dir. Returns 0,
  * PL_ENOTFOUND (no file: serve not running with an embedded broker) or
  * PL_EIO/PL_EINVAL.

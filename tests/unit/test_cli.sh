@@ -942,6 +942,22 @@ contains "$work/err" "(process $other_serve) is not running, so its embedded bro
 	"publish says the broker went with serve"
 expect 3 "forget --data after serve was killed" -- \
 	timeout 20 "$PLEDGED" forget --data "$work/other" --supporter sup-0001
+# The same with another process holding the data dir since (here an
+# import, whose id the lock file names now): the files name no broker.
+"$PLEDGED" serve --data "$work/other" --topic other --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+	2>>"$work/other-serve.log" &
+other_serve=$!
+for _ in $(seq 100); do [ -s "$work/other/broker.address" ] && break; sleep 0.1; done
+kill -KILL "$other_serve"
+wait "$other_serve" 2>/dev/null
+(sleep 30 | "$PLEDGED" import --data "$work/other") &
+importer=$!
+for _ in $(seq 100); do [ ! -e "$work/other/broker.address" ] && break; sleep 0.1; done
+expect 3 "publish --data while an import holds the dir a killed serve left" -- \
+	timeout 20 "$PLEDGED" publish --data "$work/other" <"$work/three.jsonl"
+contains "$work/err" "no embedded broker address" "publish says no serve runs there"
+pkill -P "$importer" sleep 2>/dev/null
+wait "$importer" 2>/dev/null
 
 # A read-only mount (a snapshot, a replica's copy): every command that only
 # reads works on it; those that write say they cannot.

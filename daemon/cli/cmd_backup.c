@@ -81,6 +81,15 @@ static int dir_holds(const char *dir, char *partial, size_t size)
 	return holds;
 }
 
+#define PARTIAL_SUFFIX ".partial-XXXXXX"
+
+/* How much of a name a partial copy beside it keeps: all that leaves room
+ * for PARTIAL_SUFFIX in a file name. */
+static int partial_base_len(const char *base)
+{
+	return (int)strnlen(base, NAME_MAX - (sizeof PARTIAL_SUFFIX - 1));
+}
+
 /* Names the partial copies beside dest (dest.partial-*) that the sweep
  * spared: another backup's under way, or one it may not remove yet. Such a
  * copy can pass for a data dir, and is none. */
@@ -89,7 +98,7 @@ static void mention_partials(const char *dest)
 	char parent[4096];
 	const char *base = cli_path_split(dest, parent, sizeof parent);
 	char prefix[300];
-	int n = snprintf(prefix, sizeof prefix, "%s.partial-", base);
+	int n = snprintf(prefix, sizeof prefix, "%.*s.partial-", partial_base_len(base), base);
 	DIR *d = opendir(parent);
 	if (!d || n < 0 || (size_t)n >= sizeof prefix) {
 		if (d)
@@ -202,7 +211,15 @@ int cmd_backup(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	char tmp[4200];
-	snprintf(tmp, sizeof tmp, into ? "%s/.partial-XXXXXX" : "%s.partial-XXXXXX", dest);
+	if (into) {
+		snprintf(tmp, sizeof tmp, "%s/" PARTIAL_SUFFIX, dest);
+	} else {
+		/* Beside dest, named after it: cut, as a name can be a long one. */
+		const char *base = strrchr(dest, '/');
+		base = base ? base + 1 : dest;
+		snprintf(tmp, sizeof tmp, "%.*s%.*s" PARTIAL_SUFFIX, (int)(base - dest), dest,
+			 partial_base_len(base), base);
+	}
 	cli_scratch_sweep("backup", tmp, "a partial copy");
 	int holds = into && S_ISDIR(sb.st_mode) ? dir_holds(dest, partial, sizeof partial) : 1;
 	if (holds < 0) {

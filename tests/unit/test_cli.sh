@@ -619,6 +619,11 @@ rm -rf "$work/psize"
 	fail "the copy's data.mdb is not of the original's mode"
 expect 0 "backup to a new directory named with a slash" -- "$PLEDGED" backup --data "$work/d" --to "$work/backup-slash/"
 [ -e "$work/backup-slash/data.mdb" ] && ok || fail "the copy named with a slash is not there"
+# A name as long as a file name may be: its partial copy beside it cuts it.
+long_name=$work/$(printf 'b%.0s' $(seq 255))
+expect 0 "backup to a name of 255 bytes" -- "$PLEDGED" backup --data "$work/d" --to "$long_name"
+expect 0 "verify the copy of the long name" -- "$PLEDGED" verify --data "$long_name"
+rm -rf "$long_name"
 # Another process grew the map after backup's checks, before its copy:
 # the copy adopts the new size, as every transaction does.
 "$PLEDGED" import --data "$work/grown" <"$DEMO" >/dev/null 2>&1

@@ -346,6 +346,10 @@ static int serve_read_only(const struct serve_config *cfg)
 	char data_file[4200];
 	snprintf(data_file, sizeof data_file, "%s/data.mdb", cfg->data);
 	atomic_store(&m.store_writable, access(data_file, W_OK) == 0);
+	/* As a consuming serve's: damage found stops the reads that could follow it. */
+	struct page_watch *pages = NULL;
+	if (page_watch_start(&pages, st))
+		log_warn("cannot start the check of LMDB's pages; serving without it");
 	if (start_http(cfg, st, &m, &hs) == PL_OK) {
 		log_info("read-only: serving %s, consuming nothing", cfg->data);
 		wait_for_signal();
@@ -353,6 +357,7 @@ static int serve_read_only(const struct serve_config *cfg)
 	} else {
 		rc = CLI_MISMATCH;
 	}
+	page_watch_stop(pages);
 	metrics_deinit(&m);
 	store_close(st);
 	return rc;

@@ -20,7 +20,9 @@
 #include <pthread.h>
 
 #include "http_server.h"
+#include "pl_error.h"
 #include "proj_staged.h"
+#include "store.h"
 
 /* Routes: X(ENUM, "name" in pledged_http_requests_total{route=…}, "path"
  * as docs/http.md heads its section (tests/http/test_http_doc.sh checks
@@ -174,6 +176,18 @@ struct http_request {
 	 * and its headers are decided from this one view (ownership.h). */
 	struct ownership_view owner;
 };
+
+/*
+ * Whether the check of LMDB's pages found the data dir damaged
+ * (page_watch.h): LMDB follows a damaged page wherever it points, and a
+ * read that faults ends serve (damage_exit.c), so nothing reads the store
+ * any more. The answers that read it are 503; /healthz, /readyz and
+ * /metrics say so without reading it.
+ */
+static inline bool http_store_damaged(const struct http_server *hs)
+{
+	return store_writes_refused(hs->st) == PL_ECORRUPT;
+}
 
 /* Whether campaign id[0..len) is this instance's to answer for (ownership.h). */
 bool http_owns(const struct http_request *r, const char *id, size_t len);

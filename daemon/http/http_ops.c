@@ -29,15 +29,22 @@ void http_ops_healthz(struct http_request *r)
 	bool writable = atomic_load(&m->store_writable);
 	int64_t lag = metrics_total_lag(m);
 
+	/* Damaged, the store is not read: where the log stood, as last known. */
 	struct store_txn t;
-	uint64_t seq = 0;
-	int rc = store_read_begin(r->w->hs->st, &t);
-	if (rc == 0)
+	uint64_t seq = atomic_load(&m->last_seq);
+	bool damaged = http_store_damaged(r->w->hs);
+	int rc = damaged ? PL_ECORRUPT : store_read_begin(r->w->hs->st, &t);
+	if (rc == 0) {
 		rc = evlog_last_seq(&t, &seq);
-	store_abort(&t);
+		store_abort(&t);
+	}
 
+	writable = writable && !damaged;
 	bool ok = rc == 0 && writable && state == CONSUMER_CONSUMING;
-	if (rc)
+	if (damaged)
+		snprintf(detail, sizeof detail, "the data dir is damaged (found by the check of "
+						"LMDB's pages): restore it from a backup");
+	else if (rc)
 		snprintf(detail, sizeof detail, "cannot read the store: %s", pl_strerror(rc));
 	json_t *body = json_pack("{s:s,s:s,s:s,s:b,s:o,s:I}", "status", ok ? "ok" : "unavailable",
 				 "state", metrics_state_name(state), "detail", detail,
@@ -99,7 +106,12 @@ void http_ops_readyz(struct http_request *r)
 	/* Alone in its group when Kafka went away, it answers, marked stale:
 	 * taken out of the balancer, the pages would go down with Kafka. */
 	int64_t stale = r->owner.lost_ms;
-	if (!ready && stale) {
+	bool damaged = http_store_damaged(r->w->hs);
+	if (damaged) {
+		ready = false; /* its answers are 503 */
+		snprintf(detail, sizeof detail, "the data dir is damaged (found by the check of "
+						"LMDB's pages): restore it from a backup");
+	} else if (!ready && stale) {
 		ready = true;
 		snprintf(detail, sizeof detail,
 			 "answering with the figures as of %lld (X-Pledged-Stale-Since): the consumer "
@@ -119,7 +131,7 @@ void http_ops_metrics(struct http_request *r)
 	struct metrics_rebuild rebuild = {0};
 	enum store_slot slot;
 	struct store_txn t;
-	if (store_read_begin(r->w->hs->st, &t) == 0) {
+	if (!http_store_damaged(r->w->hs) && store_read_begin(r->w->hs->st, &t) == 0) {
 		if (rebuild_status(&t, &rebuild.under_way, &slot, &rebuild.done))
 			rebuild = (struct metrics_rebuild){0};
 		/* The log also grows without this process's batches (a read-only

@@ -14,6 +14,7 @@
  * twice, or not plainly) is 400 and ends its connection: where the next
  * request starts is not known. A request whose Host is missing (HTTP/1.1),
  * repeated or names no host is 400 too, its connection kept (RFC 9112 3.2).
+ * Once the data dir is found damaged, what would read it is 503.
  */
 #include <string.h>
 #include <strings.h>
@@ -182,6 +183,14 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 	if (t.id_rc) {
 		http_reply_error(&r, 404, r.route == HTTP_ROUTE_ASSET ? "no such asset"
 								  : "no such campaign");
+		return;
+	}
+	bool reads_store = r.route != HTTP_ROUTE_ASSET && r.route != HTTP_ROUTE_CLUSTER &&
+			   r.route != HTTP_ROUTE_HEALTHZ && r.route != HTTP_ROUTE_READYZ &&
+			   r.route != HTTP_ROUTE_METRICS;
+	if (reads_store && http_store_damaged(hs)) {
+		http_reply_error(&r, 503, "the data dir is damaged (found by the check of LMDB's "
+					  "pages), so nothing is read from it: restore it from a backup");
 		return;
 	}
 	memcpy(r.id, t.id, t.id_len + 1);

@@ -313,7 +313,7 @@ void http_stream_tick_cb(evutil_socket_t fd, short what, void *worker)
 	(void)what;
 	struct http_worker *w = worker;
 	end_streams_not_owned(w);
-	if (!w->streams)
+	if (!w->streams || http_store_damaged(w->hs))
 		return;
 	tell_staleness(w);
 	/* The store is the truth: another process (an import, a rebuild that

@@ -29,7 +29,7 @@ static void *watch_main(void *arg)
 	if (rc == PL_ECORRUPT) {
 		store_refuse_writes(pw->st, PL_ECORRUPT);
 		log_error("the data dir is damaged: %s: page %llu " STORE_PAGE_DAMAGE " (found by "
-			  "the check of LMDB's pages at start); nothing more is written, so that the damage does not spread: stop "
+			  "the check of LMDB's pages at start); nothing more is written or read, so that the damage does not spread: stop "
 			  "serve and restore the data dir from a backup ('pledged verify' on a copy "
 			  "names the page)",
 			  bad.where, (unsigned long long)bad.page);

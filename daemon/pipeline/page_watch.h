@@ -12,8 +12,10 @@ struct page_watch;
  * LMDB trusts its pages, and a write through a damaged one spreads the
  * damage (it frees the page number a header names); so on damage the
  * thread logs the page and makes every later write of st fail as damaged
- * (store_refuse_writes: ingestion pauses, /healthz says why). Ingestion
- * starts at once rather than after a walk that reads the whole file.
+ * (store_refuse_writes: ingestion pauses, /healthz says why; HTTP then
+ * reads nothing either, as a read that follows a damaged page can fault).
+ * Ingestion starts at once rather than after a walk that reads the whole
+ * file.
  * 0 or PL_ENOMEM.
  */
 int page_watch_start(struct page_watch **out, struct store *st);

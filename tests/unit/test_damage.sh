@@ -395,6 +395,20 @@ contains "$work/health" "the data dir is damaged" "/healthz says the data dir is
 contains "$work/health" '"store_writable":false' "/healthz says the store is not writable"
 contains "$work/watch.log" "the data dir is damaged: LMDB's list of tables: page $root does not name itself" \
 	"serve's log names the page"
+# Nor is anything read from it: LMDB would follow the damaged page, and a
+# read that faults would end serve. What would read it is 503; serve stays.
+public=$(serve_port "$work/watch.log")
+for path in /v1/campaigns /v1/campaigns/jess-phillips-for-labour-leader/history?interval=day /; do
+	code=$(curl -s --max-time 5 -o "$work/body" -w '%{http_code}' "http://127.0.0.1:$public$path")
+	[ "$code" = 503 ] && ok || fail "GET $path on damaged pages: $code, want 503"
+	contains "$work/body" "the data dir is damaged" "GET $path says the data dir is damaged"
+done
+code=$(curl -s --max-time 5 -o "$work/body" -w '%{http_code}' "http://127.0.0.1:$admin/readyz")
+[ "$code" = 503 ] && ok || fail "/readyz on damaged pages: $code, want 503"
+contains "$work/body" "the data dir is damaged" "/readyz says the data dir is damaged"
+code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$admin/metrics")
+[ "$code" = 200 ] && ok || fail "/metrics on damaged pages: $code, want 200"
+kill -0 "$watch_pid" && ok || fail "serve ended answering on damaged pages: $(tail -n 2 "$work/watch.log")"
 for _ in $(seq 150); do # the embedded broker's address is written after HTTP listens
 	grep -q 'consuming topic' "$work/watch.log" && break
 	sleep 0.1
@@ -407,6 +421,18 @@ kill "$watch_pid" && wait "$watch_pid"
 expect 1 "verify after serve on damaged pages" -- "$PLEDGED" verify --data "$work/watch"
 contains "$work/out" "DAMAGED: LMDB's list of tables: page $root does not name itself" \
 	"the damage did not spread"
+# A read-only serve checks the pages too, and reads nothing damaged.
+"$PLEDGED" serve --read-only --data "$work/watch" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+	2>"$work/watch-ro.log" &
+watch_pid=$!
+admin=$(admin_port "$work/watch-ro.log")
+public=$(serve_port "$work/watch-ro.log")
+poll_health 'the data dir is damaged'
+contains "$work/health" "the data dir is damaged" "/healthz of a read-only serve says the data dir is damaged"
+code=$(curl -s --max-time 5 -o "$work/body" -w '%{http_code}' "http://127.0.0.1:$public/v1/campaigns")
+[ "$code" = 503 ] && ok || fail "GET /v1/campaigns of a read-only serve on damaged pages: $code, want 503"
+kill -0 "$watch_pid" && ok || fail "serve --read-only ended on damaged pages: $(tail -n 2 "$work/watch-ro.log")"
+kill "$watch_pid" && wait "$watch_pid"
 
 # Cut short under a running serve: the first read past the end.
 cp -r "$work/good" "$work/cut"

@@ -1137,12 +1137,6 @@ int store_copy(struct store *st, const char *dir)
 	snprintf(source, sizeof source, "%s/data.mdb", st->dir);
 	if (stat(source, &sb) != 0 || chmod(path, sb.st_mode & 0777) != 0)
 		return pl_from_errno(errno);
-	/* What LMDB's copy carried over of bytes no page holds any more, it drops. */
-	MDB_stat ms;
-	if ((rc = mdb_env_stat(st->env, &ms)))
-		return store_error(rc);
-	if ((rc = store_scrub_copy(path, ms.ms_psize)))
-		return rc;
 	/* The copy is a data dir holding a store from its first open (store_open). */
 	if ((rc = make_marker(dir, HELD_MARKER, true)) || (rc = sync_path(path)) ||
 	    (rc = sync_path(dir)))

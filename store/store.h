@@ -412,13 +412,13 @@ int store_copy(struct store *st, const char *dir);
 /*
  * Zeroes, in the data file at path (a copy, not open), what each page
  * holds no node in: the room between a page's node offsets and its
- * nodes, and an overflow value's last page past its end. LMDB's
- * compacting copy writes pages through a buffer it does not clear and
- * copies overflow pages whole, so bytes that some page once held (what an
- * erasure overwrote) would otherwise reach the copy. store_copy() calls
- * it; psize is LMDB's page size. 0, PL_ECORRUPT, or an I/O error.
+ * nodes, and an overflow value's last page past its end; then syncs it.
+ * LMDB's compacting copy (store_copy) writes pages through a buffer it
+ * does not clear and copies overflow pages whole, so bytes that some page
+ * once held (what an erasure overwrote) would otherwise reach the copy.
+ * 0, PL_ECORRUPT, or an I/O error.
  */
-int store_scrub_copy(const char *path, size_t psize);
+int store_scrub_copy(const char *path);
 
 /* What store_copy() writes, in bytes: the pages in use (every table's and
  * LMDB's list of them) and the two meta pages; and the lock file the copy

@@ -379,14 +379,22 @@ int store_check_pages_until(struct store *st, struct store_page_damage *bad,
 	return rc;
 }
 
-int store_scrub_copy(const char *path, size_t psize)
+int store_scrub_copy(const char *path)
 {
 	struct store_page_damage bad;
-	struct walk w = {.bad = &bad, .psize = psize, .scrub = true, .where = MAIN_TREE};
+	struct walk w = {.bad = &bad, .scrub = true, .where = MAIN_TREE};
 	struct stat sb;
+	uint8_t first[LMDB_META_FREE_AT + 4];
 	if ((w.fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
 		return pl_from_errno(errno);
 	int rc = fstat(w.fd, &sb) ? pl_from_errno(errno) : PL_OK;
+	/* The page size, as the first meta page gives it (the free pages' record's pad). */
+	uint32_t psize = 0;
+	if (rc == 0 && pread(w.fd, first, sizeof first, 0) == (ssize_t)sizeof first)
+		memcpy(&psize, first + LMDB_META_FREE_AT, sizeof psize);
+	if (rc == 0 && (psize < 512 || psize > 65536 || (psize & (psize - 1))))
+		rc = PL_ECORRUPT;
+	w.psize = psize;
 	w.pages = rc ? 0 : (uint64_t)sb.st_size / psize;
 	w.seen = calloc((size_t)(w.pages + 7) / 8 + 1, 1);
 	w.pages_read = malloc((MAX_DEPTH + 1) * psize);
@@ -408,6 +416,8 @@ int store_scrub_copy(const char *path, size_t psize)
 	}
 	if (rc == 0)
 		rc = walk_tree(&w, u64_at(meta + LMDB_META_MAIN_AT + LMDB_DB_ROOT_AT), 0);
+	if (rc == 0 && fdatasync(w.fd) != 0)
+		rc = pl_from_errno(errno);
 	free(w.seen);
 	free(w.pages_read);
 	close(w.fd);

@@ -242,6 +242,14 @@ int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, 
 	return CLI_OK;
 }
 
+int cli_copy(struct store *st, const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	int rc = store_copy(st, dir);
+	return rc ? rc : store_scrub_copy(path);
+}
+
 int cli_lock_both(const char *cmd, const char *dir, int fds[2])
 {
 	int rc = cli_lock(cmd, dir, CLI_LOCK_WRITER, false, &fds[0]);

@@ -42,6 +42,13 @@ enum cli_lock { CLI_LOCK_WRITER, CLI_LOCK_REBUILD };
  */
 int cli_lock(const char *cmd, const char *dir, enum cli_lock lock, bool create, int *fd);
 
+/*
+ * A compacted copy of st into the empty directory dir (store_copy), with
+ * nothing in it of bytes no record holds (store_scrub_copy): what backup
+ * and compact write, after an erasure too. 0 or store_copy's errors.
+ */
+int cli_copy(struct store *st, const char *dir);
+
 /* Both locks of dir, for a command nothing may write beside (compact,
  * upgrade): the writer's in fds[0], the rebuild's in fds[1], neither held
  * on failure. Returns a cli_exit. */

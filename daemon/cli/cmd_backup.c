@@ -129,7 +129,7 @@ static int copy_checked(const char *dir, const char *tmp, const char *dest, bool
 	uint64_t free_before = cli_free_bytes(tmp);
 	int err = store_check_pages(st, &bad);
 	if (err == 0)
-		err = store_copy(st, tmp);
+		err = cli_copy(st, tmp);
 	uint64_t need = err == PL_ENOSPACE ? store_copy_size(st) : 0;
 	store_close(st);
 	if (err == PL_ENOSPACE) {

@@ -2,8 +2,8 @@
  * cmd_compact.c — `pledged compact`: rewrite a data dir so that no free page
  * keeps bytes that are no longer part of it (what an erasure overwrote,
  * what a rebuild emptied). LMDB reuses free pages but never clears them;
- * its compacting copy writes only the pages in use, and store_copy()
- * zeroes in those what no record holds. The copy is written inside the
+ * its compacting copy writes only the pages in use, and cli_copy() zeroes
+ * in those what no record holds. The copy is written inside the
  * data dir, checked, then renamed over data.mdb: a crash leaves the old
  * file or the new one.
  *
@@ -94,7 +94,7 @@ static int copy(const char *dir, const char *tmp)
 		uint64_t free_before = cli_free_bytes(dir);
 		int err = store_check_pages(st, &bad);
 		if (err == 0)
-			err = mkdir(tmp, 0700) ? pl_from_errno(errno) : store_copy(st, tmp);
+			err = mkdir(tmp, 0700) ? pl_from_errno(errno) : cli_copy(st, tmp);
 		if (err == PL_ENOSPACE) {
 			char where[4200];
 			snprintf(where, sizeof where, "data dir '%s'", dir);

@@ -935,12 +935,15 @@ else ok; fi
 	fail "serve removes its broker files when it stops"
 # Killed, serve leaves them behind: publish and forget say at once that its
 # broker is gone, rather than wait for a broker that will never answer.
-"$PLEDGED" serve --data "$work/other" --topic other --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-	2>>"$work/other-serve.log" &
-other_serve=$!
-for _ in $(seq 100); do [ -s "$work/other/broker.address" ] && break; sleep 0.1; done
-kill -KILL "$other_serve"
-wait "$other_serve" 2>/dev/null
+serve_other_killed() { # a serve on topic other, killed once its broker is up: other_serve
+	"$PLEDGED" serve --data "$work/other" --topic other --listen 127.0.0.1:0 \
+		--admin-listen 127.0.0.1:0 2>>"$work/other-serve.log" &
+	other_serve=$!
+	for _ in $(seq 100); do [ -s "$work/other/broker.address" ] && break; sleep 0.1; done
+	kill -KILL "$other_serve"
+	wait "$other_serve" 2>/dev/null
+}
+serve_other_killed
 expect 3 "publish --data after serve was killed" -- \
 	timeout 20 "$PLEDGED" publish --data "$work/other" <"$work/three.jsonl"
 contains "$work/err" "(process $other_serve) is not running, so its embedded broker is gone" \
@@ -949,12 +952,7 @@ expect 3 "forget --data after serve was killed" -- \
 	timeout 20 "$PLEDGED" forget --data "$work/other" --supporter sup-0001
 # The same with another process holding the data dir since (here an
 # import, whose id the lock file names now): the files name no broker.
-"$PLEDGED" serve --data "$work/other" --topic other --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-	2>>"$work/other-serve.log" &
-other_serve=$!
-for _ in $(seq 100); do [ -s "$work/other/broker.address" ] && break; sleep 0.1; done
-kill -KILL "$other_serve"
-wait "$other_serve" 2>/dev/null
+serve_other_killed
 (sleep 30 | "$PLEDGED" import --data "$work/other") &
 importer=$!
 for _ in $(seq 100); do [ ! -e "$work/other/broker.address" ] && break; sleep 0.1; done

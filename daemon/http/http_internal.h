@@ -188,6 +188,9 @@ static inline bool http_store_damaged(const struct http_server *hs)
 {
 	return store_writes_refused(hs->st) == PL_ECORRUPT;
 }
+/* What the answers say of it. */
+#define HTTP_DAMAGED_DETAIL \
+	"the data dir is damaged (found by the check of LMDB's pages): restore it from a backup"
 
 /* Whether campaign id[0..len) is this instance's to answer for (ownership.h). */
 bool http_owns(const struct http_request *r, const char *id, size_t len);

@@ -42,8 +42,7 @@ void http_ops_healthz(struct http_request *r)
 	writable = writable && !damaged;
 	bool ok = rc == 0 && writable && state == CONSUMER_CONSUMING;
 	if (damaged)
-		snprintf(detail, sizeof detail, "the data dir is damaged (found by the check of "
-						"LMDB's pages): restore it from a backup");
+		snprintf(detail, sizeof detail, "%s", HTTP_DAMAGED_DETAIL);
 	else if (rc)
 		snprintf(detail, sizeof detail, "cannot read the store: %s", pl_strerror(rc));
 	json_t *body = json_pack("{s:s,s:s,s:s,s:b,s:o,s:I}", "status", ok ? "ok" : "unavailable",
@@ -109,8 +108,7 @@ void http_ops_readyz(struct http_request *r)
 	bool damaged = http_store_damaged(r->w->hs);
 	if (damaged) {
 		ready = false; /* its answers are 503 */
-		snprintf(detail, sizeof detail, "the data dir is damaged (found by the check of "
-						"LMDB's pages): restore it from a backup");
+		snprintf(detail, sizeof detail, "%s", HTTP_DAMAGED_DETAIL);
 	} else if (!ready && stale) {
 		ready = true;
 		snprintf(detail, sizeof detail,

@@ -189,8 +189,7 @@ void http_router_dispatch(struct evhttp_request *req, void *worker)
 			   r.route != HTTP_ROUTE_HEALTHZ && r.route != HTTP_ROUTE_READYZ &&
 			   r.route != HTTP_ROUTE_METRICS;
 	if (reads_store && http_store_damaged(hs)) {
-		http_reply_error(&r, 503, "the data dir is damaged (found by the check of LMDB's "
-					  "pages), so nothing is read from it: restore it from a backup");
+		http_reply_error(&r, 503, "%s", HTTP_DAMAGED_DETAIL);
 		return;
 	}
 	memcpy(r.id, t.id, t.id_len + 1);
